@@ -1,0 +1,124 @@
+# zos-agent: one build for three programs.
+#
+#   make                  build zos-agent, tfchain-dev and zos-cli into $(BUILD)/
+#   make check            build and run every test (unit + integration)
+#   make check SANITIZE=1 the same under ASan+UBSan (objects in build-san/)
+#   make check-MODULE     only the unit tests of one module (tests/MODULE/)
+#   make deps             install the Debian packages the build and tests need
+#   make install          PREFIX=/usr/local DESTDIR= honoured
+#
+# Every directory below is one module with one library; tests/MODULE/test_*.c
+# link against that module's library and the ones it depends on.
+
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+BUILD ?= build-san
+else
+BUILD ?= build
+endif
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+
+PKGS := libcurl libsodium libcjson libsystemd libxxhash sqlite3 inih cmocka libmicrohttpd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wformat=2 -Wvla \
+	-fno-strict-aliasing -D_GNU_SOURCE -I. $(PKG_CFLAGS) -MMD -MP
+LDLIBS += $(PKG_LIBS) -lnng -lpthread -lm
+ifeq ($(SANITIZE),1)
+CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+MODULES := common config chainclient rmb provisioners agent devchain cli
+
+# What each module's library needs, in link order.
+DEPS_common :=
+DEPS_config := common
+DEPS_chainclient := common
+DEPS_rmb := chainclient common
+DEPS_provisioners := common
+DEPS_agent := rmb provisioners chainclient config common
+DEPS_devchain := chainclient common
+DEPS_cli := rmb chainclient config common
+
+libof = $(BUILD)/lib$(1).a
+libsfor = $(call libof,$(1)) $(foreach d,$(DEPS_$(1)),$(call libof,$(d)))
+
+define module_rules
+SRC_$(1) := $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c))
+OBJ_$(1) := $$(SRC_$(1):%.c=$(BUILD)/%.o)
+$(call libof,$(1)): $$(OBJ_$(1))
+	@mkdir -p $$(@D)
+	rm -f $$@ && ar rcs $$@ $$^
+TESTS_$(1) := $$(patsubst tests/$(1)/%.c,$(BUILD)/tests/$(1)/%,$$(wildcard tests/$(1)/test_*.c))
+$(BUILD)/tests/$(1)/%: tests/$(1)/%.c $(call libsfor,$(1))
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$< $(call libsfor,$(1)) $$(LDLIBS)
+check-$(1): $$(TESTS_$(1))
+	@BUILD=$(BUILD) tests/run-tests.sh $$(TESTS_$(1))
+.PHONY: check-$(1)
+endef
+$(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
+
+BINS := $(BUILD)/zos-agent $(BUILD)/tfchain-dev $(BUILD)/zos-cli
+ALL_TESTS := $(foreach m,$(MODULES),$(TESTS_$(m)))
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+BENCH_SRC := $(wildcard bench/bench_*.c)
+BENCHES := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+all: $(BINS)
+
+$(BUILD)/zos-agent: $(BUILD)/agent/main.o $(call libsfor,agent)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/tfchain-dev: $(BUILD)/devchain/main.o $(call libsfor,devchain)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/zos-cli: $(BUILD)/cli/main.o $(call libsfor,cli)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Benchmarks link against everything; they are programs, not tests.
+$(BUILD)/bench/%: bench/%.c $(call libsfor,agent) $(call libof,devchain) $(call libof,cli)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(foreach m,$(MODULES),$(call libof,$(m))) -Wl,--end-group $(LDLIBS)
+bench: all $(BENCHES)
+
+tests: all $(ALL_TESTS)
+
+# The test command: unit tests of every module, then the integration
+# scripts (which start devchains and agents on free loopback ports).
+check: tests
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run-tests.sh $(ALL_TESTS) $(sort $(wildcard tests/integration/test_*.sh))
+
+# libFuzzer targets need clang; `make fuzz` builds them and runs each briefly.
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -I. $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
+fuzz: $(FUZZ_SRC)
+	@mkdir -p $(BUILD)/fuzz
+	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	  clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$n $$f $(filter-out $(BUILD)/%/main.c,$(wildcard common/*.c chainclient/*.c rmb/*.c)) $(LDLIBS) || exit 1; \
+	  $(BUILD)/fuzz/$$n -max_total_time=$${FUZZ_SECONDS:-20} -rss_limit_mb=2048 fuzz/corpus/$$n 2>&1 | tail -n 3 || exit 1; done
+
+deps:
+	scripts/deps.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)/etc/zos-agent
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	sed 's|@PREFIX@|$(PREFIX)|g' zos-agent.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/zos-agent.service
+	install -m 0644 config/agent.conf.example $(DESTDIR)/etc/zos-agent/agent.conf.example
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all check tests bench fuzz deps install format clean
+.DELETE_ON_ERROR:
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

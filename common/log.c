@@ -1,0 +1,93 @@
+#include "common/log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <systemd/sd-journal.h>
+#include <time.h>
+
+#include "common/zerr.h"
+
+static _Atomic int cur_level = LOG_LVL_INFO;
+static _Atomic int use_journal = 0;
+static const char *cur_ident = "zos";
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+static const int level_prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+static const char *const target_names[] = {"auto", "stderr", "journal"};
+
+void log_setup(enum log_level level, enum log_target target, const char *ident)
+{
+	cur_level = level;
+	if (ident)
+		cur_ident = ident;
+	if (target == LOG_TARGET_AUTO)
+		/* systemd sets JOURNAL_STREAM when stderr is connected to journald. */
+		use_journal = getenv("JOURNAL_STREAM") != NULL;
+	else
+		use_journal = target == LOG_TARGET_JOURNAL;
+}
+
+void log_set_level(enum log_level level) { cur_level = level; }
+enum log_level log_get_level(void) { return (enum log_level)cur_level; }
+
+int log_level_parse(const char *s, enum log_level *out)
+{
+	for (int i = 0; i < 4; i++)
+		if (s && strcmp(s, level_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *log_level_name(enum log_level level)
+{
+	return (unsigned)level < 4 ? level_names[level] : "?";
+}
+
+int log_target_parse(const char *s, enum log_target *out)
+{
+	for (int i = 0; i < 3; i++)
+		if (s && strcmp(s, target_names[i]) == 0) {
+			*out = (enum log_target)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *log_target_name(enum log_target target)
+{
+	return (unsigned)target < 3 ? target_names[target] : "?";
+}
+
+void log_msg(enum log_level level, const char *module, const char *fmt, ...)
+{
+	if ((int)level > cur_level)
+		return;
+	char msg[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (!module)
+		module = "-";
+	if (use_journal) {
+		sd_journal_send("MESSAGE=%s: %s", module, msg, "PRIORITY=%d", level_prio[level],
+				"ZOS_MODULE=%s", module, "SYSLOG_IDENTIFIER=%s", cur_ident, NULL);
+		return;
+	}
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	char when[32];
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+	/* One fprintf per line keeps concurrent lines whole. */
+	fprintf(stderr, "%s.%03ldZ %s[%s] %s: %s\n", when, ts.tv_nsec / 1000000, cur_ident,
+		level_names[level], module, msg);
+}

@@ -1,0 +1,82 @@
+/* Unit tests of common/: buffers, hex, error names. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+
+#include "common/buf.h"
+#include "common/hex.h"
+#include "common/zerr.h"
+
+static void buf_cap_is_enforced(void **st)
+{
+	struct zbuf b;
+	zbuf_init(&b, 8);
+	assert_int_equal(zbuf_put(&b, "12345678", 8), 0);
+	assert_int_equal(zbuf_putc(&b, 'x'), ZE_TOOBIG);
+	assert_int_equal(b.len, 8);
+	assert_memory_equal(b.data, "12345678", 8);
+	zbuf_free(&b);
+}
+
+static void buf_grows_and_steals(void **st)
+{
+	struct zbuf b;
+	zbuf_init(&b, 0);
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(zbuf_putc(&b, (uint8_t)i), 0);
+	assert_int_equal(zbuf_cstr(&b), 0);
+	size_t n;
+	uint8_t *p = zbuf_steal(&b, &n);
+	assert_int_equal(n, 1000);
+	assert_int_equal(p[999], (uint8_t)999);
+	assert_null(b.data);
+	free(p);
+}
+
+static void hex_round_trip(void **st)
+{
+	uint8_t in[] = {0x00, 0x01, 0xab, 0xff}, out[4];
+	char s[16];
+	assert_int_equal(hex_encode(in, 4, 1, s, sizeof s), 0);
+	assert_string_equal(s, "0x0001abff");
+	assert_int_equal(hex_decode_fixed(s, out, 4), 0);
+	assert_memory_equal(in, out, 4);
+	assert_int_equal(hex_decode_fixed("0001ABFF", out, 4), 0);
+	assert_memory_equal(in, out, 4);
+	assert_int_equal(hex_encode(in, 4, 1, s, 10), -ENOSPC);
+}
+
+static void hex_rejects_bad_input(void **st)
+{
+	uint8_t out[4], *p;
+	size_t n;
+	assert_int_equal(hex_decode_fixed("0x0001abf", out, 4), ZE_MALFORMED);
+	assert_int_equal(hex_decode_fixed("0x0001abfg", out, 4), ZE_MALFORMED);
+	assert_int_equal(hex_decode_alloc("0xabc", 10, &p, &n), ZE_MALFORMED);
+	assert_int_equal(hex_decode_alloc("0xabcd", 1, &p, &n), ZE_TOOBIG);
+	assert_int_equal(hex_decode_alloc("0x", 1, &p, &n), 0);
+	assert_int_equal(n, 0);
+	free(p);
+}
+
+static void errors_have_names(void **st)
+{
+	assert_string_equal(zerr_str(ZE_ABSENT), "absent on chain");
+	assert_string_equal(zerr_str(-ENOENT), strerror(ENOENT));
+	assert_true(zerr_transient(ZE_UNKNOWN));
+	assert_false(zerr_transient(ZE_ABSENT));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(buf_cap_is_enforced), cmocka_unit_test(buf_grows_and_steals),
+		cmocka_unit_test(hex_round_trip),      cmocka_unit_test(hex_rejects_bad_input),
+		cmocka_unit_test(errors_have_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
