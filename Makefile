@@ -33,6 +33,9 @@ CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 LDFLAGS += -fsanitize=address,undefined
 endif
 
+# The per-module rules below come first in the file; `make` still means `make all`.
+.DEFAULT_GOAL := all
+
 MODULES := common config chainclient rmb provisioners agent devchain cli
 
 # What each module's library needs, in link order.
@@ -96,13 +99,27 @@ tests: all $(ALL_TESTS)
 check: tests
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run-tests.sh $(ALL_TESTS) $(sort $(wildcard tests/integration/test_*.sh))
 
-# libFuzzer targets need clang; `make fuzz` builds them and runs each briefly.
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -I. $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
-fuzz: $(FUZZ_SRC)
-	@mkdir -p $(BUILD)/fuzz
-	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
-	  clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$n $$f $(filter-out $(BUILD)/%/main.c,$(wildcard common/*.c chainclient/*.c rmb/*.c)) $(LDLIBS) || exit 1; \
-	  $(BUILD)/fuzz/$$n -max_total_time=$${FUZZ_SECONDS:-20} -rss_limit_mb=2048 fuzz/corpus/$$n 2>&1 | tail -n 3 || exit 1; done
+# libFuzzer targets need clang; `make fuzz` builds them and runs each briefly
+# (FUZZ_SECONDS, default 20). The libraries they may use are built once with
+# clang's instrumentation into one archive, so a target links only the objects
+# it needs. New inputs go to $(BUILD)/fuzz/work/, never into the seed corpora
+# in fuzz/corpus/; a crash or leak fails the target (artifacts in $(BUILD)/fuzz/).
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -I. $(PKG_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_LIB_OBJ := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(wildcard common/*.c chainclient/*.c rmb/*.c))
+FUZZ_BINS := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
+$(BUILD)/fuzz/libfuzzdeps.a: $(FUZZ_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(BUILD)/fuzz/libfuzzdeps.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libfuzzdeps.a $(LDLIBS)
+fuzz: $(FUZZ_BINS)
+	@for b in $(FUZZ_BINS); do n=$$(basename $$b); \
+	  mkdir -p $(BUILD)/fuzz/work/$$n fuzz/corpus/$$n; \
+	  $$b -max_total_time=$${FUZZ_SECONDS:-20} -rss_limit_mb=2048 -artifact_prefix=$(BUILD)/fuzz/$$n- \
+	    $(BUILD)/fuzz/work/$$n fuzz/corpus/$$n > $(BUILD)/fuzz/$$n.log 2>&1; rc=$$?; \
+	  echo "=== $$n"; tail -n 3 $(BUILD)/fuzz/$$n.log; [ $$rc -eq 0 ] || exit 1; done
 
 deps:
 	scripts/deps.sh
@@ -112,6 +129,8 @@ install: all
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	sed 's|@PREFIX@|$(PREFIX)|g' zos-agent.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/zos-agent.service
 	install -m 0644 config/agent.conf.example $(DESTDIR)/etc/zos-agent/agent.conf.example
+	install -d $(DESTDIR)$(PREFIX)/share/doc/zos-agent
+	install -m 0644 README.md $(wildcard docs/*.md) $(DESTDIR)$(PREFIX)/share/doc/zos-agent/
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -47,4 +47,18 @@ int chain_storage_key(const char *pallet, const char *item, size_t nkeys,
 		      const enum chain_hasher *hashers, const uint8_t *const *keys,
 		      const size_t *key_lens, struct zbuf *out);
 
+/*
+ * Recovers the keys of a map entry from its full storage key: skips the
+ * 32-byte prefix, then for each key its hasher's hash and key_sizes[i] bytes
+ * of SCALE key. The last size may be 0, meaning "the rest of the key".
+ * Only the Concat hashers and Identity keep the key (ZE_UNSUPPORTED else).
+ * keys[i] point into full (no copy); ZE_MALFORMED when lengths do not add up.
+ */
+int chain_storage_key_parts(const uint8_t *full, size_t n, size_t nkeys,
+			    const enum chain_hasher *hashers, const size_t *key_sizes,
+			    const uint8_t **keys, size_t *key_lens);
+/* The one key of a single map, as a view into full. */
+int chain_storage_map_key(const uint8_t *full, size_t n, enum chain_hasher h,
+			  const uint8_t **key, size_t *key_len);
+
 #endif

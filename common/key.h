@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct zkey {
 	uint8_t seed[32];
@@ -42,5 +43,13 @@ int ss58_encode(const uint8_t pk[32], uint8_t prefix, char *out, size_t outsz);
 int ss58_decode(const char *s, uint8_t pk[32], uint8_t *prefix);
 /* An account given as SS58 or 32-byte 0x-hex. */
 int key_parse_account(const char *s, uint8_t pk[32]);
+
+/*
+ * Prints what identifies an account, one "name: value" line per field
+ * (account_id, public_key, ss58_address, x25519_public_key, and secret_seed
+ * when seed is not NULL), or one JSON object with the same names when json is
+ * set. Used by `zos-agent identity` and `zos-cli key`. Returns 0 or -EIO.
+ */
+int key_print_info(const uint8_t pk[32], const uint8_t *seed, int json, FILE *out);
 
 #endif

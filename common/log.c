@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <systemd/sd-journal.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/zerr.h"
 
@@ -20,14 +22,31 @@ static const char *const level_names[] = {"error", "warn", "info", "debug"};
 static const int level_prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
 static const char *const target_names[] = {"auto", "stderr", "journal"};
 
+/*
+ * systemd sets JOURNAL_STREAM=DEV:INODE when it connects stderr to journald.
+ * Children inherit the variable even when their stderr goes elsewhere, so
+ * the stream must also be the one stderr is still connected to.
+ */
+static int stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char tail;
+	if (!e || sscanf(e, "%llu:%llu%c", &dev, &ino, &tail) != 2)
+		return 0;
+	if (fstat(STDERR_FILENO, &st) != 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 void log_setup(enum log_level level, enum log_target target, const char *ident)
 {
 	cur_level = level;
 	if (ident)
 		cur_ident = ident;
 	if (target == LOG_TARGET_AUTO)
-		/* systemd sets JOURNAL_STREAM when stderr is connected to journald. */
-		use_journal = getenv("JOURNAL_STREAM") != NULL;
+		use_journal = stderr_is_journal();
 	else
 		use_journal = target == LOG_TARGET_JOURNAL;
 }

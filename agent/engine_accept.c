@@ -1,0 +1,291 @@
+/* The deploy command's checks, all made before the reply. */
+#include "agent/engine_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/seal.h"
+#include "common/zerr.h"
+
+static int refuse(int *code, char *msg, size_t msgsz, int c, int err, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static int refuse(int *code, char *msg, size_t msgsz, int c, int err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, msgsz, fmt, ap);
+	va_end(ap);
+	*code = c;
+	return err;
+}
+
+/* The answer for a contract the store already knows: the command is
+ * idempotent, and repeats it cheaply without asking the chain. */
+static int known(const struct store_dep *d, uint32_t caller, const char **status, int *code,
+		 char *msg, size_t msgsz)
+{
+	if (d->twin_id != caller)
+		return refuse(code, msg, msgsz, ENG_E_FORBIDDEN, ZE_STATE,
+			      "contract %" PRIu64 " belongs to twin %u, not to twin %u",
+			      d->contract_id, d->twin_id, caller);
+	switch (d->state) {
+	case STORE_DEP_DEPLOYING:
+		*status = "deploying";
+		return 0;
+	case STORE_DEP_DEPLOYED:
+	case STORE_DEP_PAUSED:
+		*status = "deployed";
+		return 0;
+	case STORE_DEP_FAILED:
+		return refuse(code, msg, msgsz, ENG_E_INVALID, ZE_STATE, "rejected: %s", d->reason);
+	default:
+		return refuse(code, msg, msgsz, ENG_E_STATE, ZE_STATE, "contract %" PRIu64
+			      " was deleted: %s", d->contract_id, d->reason);
+	}
+}
+
+/*
+ * The contract itself is bad: remember it as failed and queue
+ * reject_contract(reason), in one transaction, so a repeated command gets
+ * the same answer and the chain removes the contract.
+ */
+static int reject(struct eng *e, const struct eng_contract *c, int code_val, int *code,
+		  char *msg, size_t msgsz, const char *reason)
+{
+	struct store_dep d = {.contract_id = c->id, .twin_id = c->twin_id,
+			      .state = STORE_DEP_FAILED, .doc = ""};
+	memcpy(d.hash, c->deployment_hash, 32);
+	snprintf(d.reason, sizeof d.reason, "%s", reason);
+	int rc = store_begin(e->store);
+	if (rc == 0) {
+		if ((rc = store_dep_insert(e->store, &d, NULL, 0)) < 0 ||
+		    (rc = eng_outbox_add_call(e, ENG_CALL_REJECT, c->id, d.reason)) < 0)
+			store_rollback(e->store);
+		else
+			rc = store_commit(e->store);
+	}
+	if (rc == 0)
+		eng_kick_outbox(e);
+	else if (rc != ZE_STATE)
+		log_err("engine", "contract %" PRIu64 ": cannot record the rejection: %s", c->id,
+			zerr_str(rc));
+	log_info("engine", "contract %" PRIu64 " rejected: %s", c->id, reason);
+	return refuse(code, msg, msgsz, code_val, ZE_STATE, "%s", reason);
+}
+
+/* Reserves cap if it fits; the admission counter is the engine's. */
+static int admit(struct eng *e, const struct prov_capacity *want, char *why, size_t whysz)
+{
+	const struct prov_capacity *t = &e->cfg.total;
+	const char *names[4] = {"cru", "mru", "sru", "hru"};
+	uint64_t w[4] = {want->cru, want->mru, want->sru, want->hru};
+	uint64_t tot[4] = {t->cru, t->mru, t->sru, t->hru};
+	pthread_mutex_lock(&e->mu);
+	uint64_t r[4] = {e->reserved.cru, e->reserved.mru, e->reserved.sru, e->reserved.hru};
+	for (int i = 0; i < 4; i++) {
+		if (w[i] > tot[i]) {
+			pthread_mutex_unlock(&e->mu);
+			snprintf(why, whysz, "deployment needs %s %" PRIu64 ", more than the node's "
+				 "total %" PRIu64, names[i], w[i], tot[i]);
+			return ZE_CAPACITY;
+		}
+		if (r[i] > tot[i] || w[i] > tot[i] - r[i]) {
+			pthread_mutex_unlock(&e->mu);
+			snprintf(why, whysz, "deployment needs %s %" PRIu64 ", only %" PRIu64
+				 " of %" PRIu64 " is free", names[i], w[i],
+				 r[i] > tot[i] ? 0 : tot[i] - r[i], tot[i]);
+			return ZE_CAPACITY;
+		}
+	}
+	e->reserved.cru += want->cru;
+	e->reserved.mru += want->mru;
+	e->reserved.sru += want->sru;
+	e->reserved.hru += want->hru;
+	pthread_mutex_unlock(&e->mu);
+	return 0;
+}
+
+/* Opens the contract's data with the owner's key; *pt freed by seal_free. */
+static int open_data(struct eng *e, const struct eng_contract *c, const struct eng_twin *t,
+		     uint8_t **pt, size_t *ptlen, char *why, size_t whysz)
+{
+	uint8_t sender[32];
+	int rc = seal_twin_x25519(t->has_pk ? t->pk : NULL, t->pk_len, t->account, sender);
+	if (rc < 0) {
+		snprintf(why, whysz, "the key of twin %u is not a usable x25519 key", c->twin_id);
+		return rc;
+	}
+	rc = seal_open(c->data, c->data_len, sender, e->cfg.node_x25519_sk, e->cfg.max_data, pt,
+		       ptlen);
+	if (rc == ZE_TOOBIG)
+		snprintf(why, whysz, "deployment_data is larger than %zu bytes", e->cfg.max_data);
+	else if (rc == ZE_MALFORMED)
+		snprintf(why, whysz, "deployment_data is not a sealed deployment (version %d)",
+			 c->data_len ? c->data[0] : -1);
+	else if (rc < 0)
+		snprintf(why, whysz, "deployment_data does not decrypt with the keys of twin %u "
+			 "and this node", c->twin_id);
+	return rc;
+}
+
+/* Stores the validated deployment (state deploying) with its workloads. */
+static int record(struct eng *e, const struct eng_contract *c, const struct dep_doc *doc,
+		  const char *text)
+{
+	struct store_wl *w = calloc(doc->count, sizeof *w);
+	if (!w)
+		return -ENOMEM;
+	int rc = 0;
+	for (size_t i = 0; i < doc->count; i++) {
+		memcpy(w[i].name, doc->w[i].name, sizeof w[i].name);
+		snprintf(w[i].type, sizeof w[i].type, "%s", doc->w[i].type);
+		w[i].state = STORE_WL_INIT;
+		w[i].cap = doc->w[i].cap;
+		if (!(w[i].spec = cJSON_PrintUnformatted(doc->w[i].data))) {
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	if (rc == 0) {
+		struct store_dep d = {.contract_id = c->id, .twin_id = c->twin_id,
+				      .state = STORE_DEP_DEPLOYING, .doc = (char *)text,
+				      .cap = doc->total};
+		memcpy(d.hash, c->deployment_hash, 32);
+		rc = store_dep_insert(e->store, &d, w, doc->count);
+	}
+	store_wls_free(w, doc->count);
+	return rc;
+}
+
+/* Everything after the contract was read: keys, hash, document, capacity. */
+static int check_and_record(struct eng *e, const struct eng_contract *c, int *code, char *msg,
+			    size_t msgsz)
+{
+	char why[STORE_REASON_MAX - 32]; /* room for a prefix in the reason */
+	struct eng_twin t;
+	memset(&t, 0, sizeof t);
+	int rc = e->chain.get_twin(e->chain.ctx, c->twin_id, &t);
+	if (rc == ZE_ABSENT)
+		return refuse(code, msg, msgsz, ENG_E_NOT_FOUND, rc,
+			      "twin %u of contract %" PRIu64 " does not exist", c->twin_id, c->id);
+	if (rc < 0)
+		return refuse(code, msg, msgsz, ENG_E_UNAVAILABLE, rc,
+			      "cannot read twin %u from the chain (%s); retry later", c->twin_id,
+			      zerr_str(rc));
+	if (t.has_pk && t.pk_len > sizeof t.pk)
+		t.pk_len = sizeof t.pk + 1; /* refused as malformed below */
+
+	uint8_t *pt = NULL;
+	size_t ptlen = 0;
+	if (open_data(e, c, &t, &pt, &ptlen, why, sizeof why) < 0)
+		return reject(e, c, ENG_E_INVALID, code, msg, msgsz, why);
+	if (seal_hash_check(pt, ptlen, c->deployment_hash) < 0) {
+		seal_free(pt, ptlen);
+		return reject(e, c, ENG_E_INVALID, code, msg, msgsz,
+			      "deployment_hash does not match the decrypted deployment");
+	}
+	struct dep_doc doc;
+	rc = dep_parse((const char *)pt, ptlen, c->twin_id, e->cfg.lookup, &doc, why, sizeof why);
+	if (rc == -ENOMEM) {
+		seal_free(pt, ptlen);
+		return refuse(code, msg, msgsz, ENG_E_INTERNAL, rc, "out of memory");
+	}
+	if (rc < 0) {
+		seal_free(pt, ptlen);
+		char r[STORE_REASON_MAX];
+		snprintf(r, sizeof r, "invalid deployment: %s", why);
+		return reject(e, c, ENG_E_INVALID, code, msg, msgsz, r);
+	}
+	if ((rc = admit(e, &doc.total, why, sizeof why)) < 0) {
+		dep_free(&doc);
+		seal_free(pt, ptlen);
+		return reject(e, c, ENG_E_CAPACITY, code, msg, msgsz, why);
+	}
+	rc = record(e, c, &doc, (const char *)pt);
+	struct prov_capacity total = doc.total;
+	dep_free(&doc);
+	seal_free(pt, ptlen);
+	if (rc < 0) {
+		eng_release(e, &total);
+		if (rc == ZE_STATE)
+			return 1; /* a concurrent command stored it first */
+		return refuse(code, msg, msgsz, ENG_E_INTERNAL, rc, "cannot store the deployment: %s",
+			      zerr_str(rc));
+	}
+	return 0;
+}
+
+int eng_accept(struct eng *e, uint32_t caller, uint64_t cid, const char **status, int *code,
+	       char *msg, size_t msgsz)
+{
+	struct store_dep d;
+	*status = NULL;
+	*code = 0;
+	msg[0] = '\0';
+	int rc = store_dep_get(e->store, cid, &d, NULL, NULL);
+	if (rc == 0) {
+		rc = known(&d, caller, status, code, msg, msgsz);
+		store_dep_clear(&d);
+		return rc;
+	}
+	if (rc != ZE_ABSENT && rc != ZE_MALFORMED)
+		return refuse(code, msg, msgsz, ENG_E_INTERNAL, rc, "state store: %s",
+			      zerr_str(rc));
+
+	struct eng_contract c;
+	memset(&c, 0, sizeof c);
+	rc = e->chain.get_contract(e->chain.ctx, cid, &c);
+	if (rc == ZE_ABSENT)
+		return refuse(code, msg, msgsz, ENG_E_NOT_FOUND, rc,
+			      "contract %" PRIu64 " does not exist on chain", cid);
+	if (rc < 0)
+		return refuse(code, msg, msgsz, ENG_E_UNAVAILABLE, rc,
+			      "cannot read contract %" PRIu64 " from the chain (%s); retry later",
+			      cid, zerr_str(rc));
+	c.id = cid;
+	if (!c.node_contract)
+		rc = refuse(code, msg, msgsz, ENG_E_FORBIDDEN, ZE_STATE,
+			    "contract %" PRIu64 " is not a node contract", cid);
+	else if (c.node_id != e->cfg.node_id)
+		rc = refuse(code, msg, msgsz, ENG_E_FORBIDDEN, ZE_STATE,
+			    "contract %" PRIu64 " is for node %u, this is node %u", cid, c.node_id,
+			    e->cfg.node_id);
+	else if (c.twin_id != caller)
+		rc = refuse(code, msg, msgsz, ENG_E_FORBIDDEN, ZE_STATE,
+			    "contract %" PRIu64 " belongs to twin %u, not to twin %u", cid,
+			    c.twin_id, caller);
+	else if (c.state == ENG_CS_DEPLOYED || c.state == ENG_CS_GRACE)
+		rc = refuse(code, msg, msgsz, ENG_E_STATE, ZE_STATE,
+			    "contract %" PRIu64 " is already deployed but unknown to this node",
+			    cid);
+	else if (c.state != ENG_CS_CREATED)
+		rc = refuse(code, msg, msgsz, ENG_E_STATE, ZE_STATE,
+			    "contract %" PRIu64 " is deleted", cid);
+	else
+		rc = check_and_record(e, &c, code, msg, msgsz);
+	eng_contract_clear(&c);
+	if (rc == 1) {
+		/* Lost a race with the same command: answer as for a repeat. */
+		if (store_dep_get(e->store, cid, &d, NULL, NULL) < 0)
+			return refuse(code, msg, msgsz, ENG_E_INTERNAL, ZE_STATE,
+				      "contract %" PRIu64 " changed while checked", cid);
+		rc = known(&d, caller, status, code, msg, msgsz);
+		store_dep_clear(&d);
+		return rc;
+	}
+	if (rc < 0)
+		return rc;
+	if ((rc = eng_enqueue(e, cid, 0, 0, 0)) < 0)
+		/* Stored: the next sync or restart runs it; tell the user it waits. */
+		log_warn("engine", "contract %" PRIu64 ": queue full, runs at the next sync", cid);
+	*status = "accepted";
+	log_info("engine", "contract %" PRIu64 " accepted from twin %u", cid, caller);
+	return 0;
+}

@@ -1,0 +1,76 @@
+/* Internals shared by the engine's files; not for other modules. */
+#ifndef ZOS_AGENT_ENGINE_INT_H
+#define ZOS_AGENT_ENGINE_INT_H
+
+#include <pthread.h>
+
+#include "agent/engine.h"
+
+struct eng_job {
+	uint64_t cid;
+	int restore;          /* inspect what the store says runs */
+	unsigned attempt;     /* failed runs so far */
+	int64_t not_before;   /* monotonic ms */
+	struct eng_job *next;
+};
+
+struct eng {
+	struct eng_config cfg;
+	struct eng_chain chain;
+	struct store *store;
+
+	pthread_mutex_t mu;
+	pthread_cond_t work_cv;   /* jobs: new, ready, or a contract freed */
+	pthread_cond_t idle_cv;   /* a job or an outbox pass finished */
+	pthread_cond_t ob_cv;     /* the dispatcher: new outbox items, stop */
+	struct eng_job *head;     /* queued jobs, one per contract */
+	size_t queued;
+	uint64_t *running;        /* contract of each busy worker slot */
+	unsigned char *busy;
+	size_t active;
+	int stopping;
+	int started;
+	pthread_t *workers;
+	unsigned nworkers;        /* threads started */
+	pthread_t dispatcher;
+	int dispatcher_up;
+	int ob_kick;              /* items were queued since the last pass */
+	int ob_busy;              /* the dispatcher is in a pass */
+	struct prov_capacity reserved;
+	int64_t next_sync;        /* monotonic ms */
+};
+
+/* Bits of store_dep_state for eng_transition's from_mask. */
+#define ENG_ST(s) (1u << (s))
+#define ENG_LIVE (ENG_ST(STORE_DEP_DEPLOYING) | ENG_ST(STORE_DEP_DEPLOYED) | ENG_ST(STORE_DEP_PAUSED))
+
+int64_t eng_now_ms(void);   /* monotonic */
+int64_t eng_wall_ms(void);  /* unix time, for the outbox */
+int eng_transient(int err);
+/* Capped exponential backoff with jitter for the attempt-th retry. */
+int64_t eng_backoff(unsigned base_ms, unsigned max_ms, unsigned attempt);
+
+/* Queues a job for cid (merged with a queued one). Wakes a worker. */
+int eng_enqueue(struct eng *e, uint64_t cid, int restore, unsigned attempt, int64_t delay_ms);
+
+/*
+ * Moves a deployment to state `to` if it is now in one of from_mask, in one
+ * transaction with the chain call it needs (call >= 0; reason is the
+ * reject reason), and releases its capacity when it leaves the live states.
+ * ZE_STATE when it was not in from_mask, ZE_ABSENT when unknown.
+ */
+int eng_transition(struct eng *e, uint64_t cid, unsigned from_mask, enum store_dep_state to,
+		   const char *reason, int call);
+/* Queues the outbox key of a call inside the caller's transaction. */
+int eng_outbox_add_call(struct eng *e, enum eng_call_kind kind, uint64_t cid,
+			const char *reason);
+void eng_kick_outbox(struct eng *e);
+void eng_release(struct eng *e, const struct prov_capacity *c);
+
+/* Brings one deployment to its state; 0 when it got there, else an error
+ * and the job is retried. */
+int eng_reconcile(struct eng *e, uint64_t cid, int restore);
+
+void *eng_dispatcher_main(void *arg);
+
+#endif

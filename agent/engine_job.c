@@ -1,0 +1,310 @@
+/* One job: bring a deployment's workloads to what its state asks for. */
+#include "agent/engine_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/zerr.h"
+
+/* What a job works on: the stored deployment and its workloads' views. */
+struct job_ctx {
+	struct eng *e;
+	struct store_dep d;
+	struct store_wl *w;
+	size_t n;
+	struct prov_dep_workload *view;
+	struct prov_deployment_view deps;
+	int restore;
+};
+
+static void wl_id(const struct job_ctx *j, const struct store_wl *w, struct prov_workload_id *id)
+{
+	memset(id, 0, sizeof *id);
+	id->twin_id = j->d.twin_id;
+	id->contract_id = j->d.contract_id;
+	memcpy(id->name, w->name, sizeof id->name);
+}
+
+static const struct prov_ops *ops_of(const struct job_ctx *j, const struct store_wl *w,
+				     char *err, size_t errsz)
+{
+	const struct prov_ops *ops = j->e->cfg.lookup(w->type);
+	if (!ops)
+		snprintf(err, errsz, "unknown workload type \"%s\"", w->type);
+	return ops;
+}
+
+/* Records a workload's new state; a store failure is returned so the job is
+ * retried rather than acting on state it could not write. */
+static int set_wl(struct job_ctx *j, struct store_wl *w, enum store_wl_state st,
+		  const char *result, const char *msg)
+{
+	int rc = store_wl_set(j->e->store, j->d.contract_id, w->name, st, result, msg);
+	if (rc < 0) {
+		log_err("engine", "contract %llu: cannot record %s as %s: %s",
+			(unsigned long long)j->d.contract_id, w->name, store_wl_state_name(st),
+			zerr_str(rc));
+		return rc;
+	}
+	w->state = st;
+	return 0;
+}
+
+/* Provisions one workload (idempotent per prov.h) and records the result. */
+static int provision(struct job_ctx *j, struct store_wl *w, char *err, size_t errsz)
+{
+	const struct prov_ops *ops = ops_of(j, w, err, errsz);
+	if (!ops)
+		return ZE_UNSUPPORTED;
+	cJSON *data = cJSON_Parse(w->spec);
+	if (!data) {
+		snprintf(err, errsz, "stored spec of %s does not parse", w->name);
+		return ZE_MALFORMED;
+	}
+	struct prov_workload_id id;
+	wl_id(j, w, &id);
+	cJSON *result = NULL;
+	err[0] = '\0';
+	int rc = ops->provision(j->e->cfg.prov, &id, data, &j->deps, &result, err, errsz);
+	dep_json_wipe(data);
+	cJSON_Delete(data);
+	if (rc < 0) {
+		if (!err[0])
+			snprintf(err, errsz, "%s", zerr_str(rc));
+		int src = set_wl(j, w, STORE_WL_ERROR, NULL, err);
+		return src < 0 ? src : rc;
+	}
+	char *text = result ? cJSON_PrintUnformatted(result) : NULL;
+	cJSON_Delete(result);
+	rc = set_wl(j, w, STORE_WL_OK, text ? text : "{}", "provisioned");
+	free(text);
+	return rc;
+}
+
+static int deprovision(struct job_ctx *j, struct store_wl *w, const char *why, char *err,
+		       size_t errsz)
+{
+	const struct prov_ops *ops = ops_of(j, w, err, errsz);
+	if (ops) {
+		struct prov_workload_id id;
+		wl_id(j, w, &id);
+		err[0] = '\0';
+		int rc = ops->deprovision(j->e->cfg.prov, &id, err, errsz);
+		if (rc < 0) {
+			if (!err[0])
+				snprintf(err, errsz, "%s", zerr_str(rc));
+			log_warn("engine", "contract %llu: deprovision %s: %s",
+				 (unsigned long long)j->d.contract_id, w->name, err);
+			return rc;
+		}
+	}
+	/* A type this agent does not know has nothing it could have made. */
+	return set_wl(j, w, STORE_WL_DELETED, NULL, why);
+}
+
+/* pause or resume one workload. */
+static int freeze(struct job_ctx *j, struct store_wl *w, int pause, char *err, size_t errsz)
+{
+	const struct prov_ops *ops = ops_of(j, w, err, errsz);
+	if (!ops)
+		return ZE_UNSUPPORTED;
+	struct prov_workload_id id;
+	wl_id(j, w, &id);
+	err[0] = '\0';
+	int rc = pause ? ops->pause(j->e->cfg.prov, &id, err, errsz)
+		       : ops->resume(j->e->cfg.prov, &id, err, errsz);
+	if (rc < 0) {
+		if (!err[0])
+			snprintf(err, errsz, "%s", zerr_str(rc));
+		return rc;
+	}
+	return set_wl(j, w, pause ? STORE_WL_PAUSED : STORE_WL_OK, NULL,
+		      pause ? "paused: contract in grace period" : "resumed");
+}
+
+static int inspect(struct job_ctx *j, struct store_wl *w, enum prov_health *h, char *err,
+		   size_t errsz)
+{
+	const struct prov_ops *ops = ops_of(j, w, err, errsz);
+	if (!ops)
+		return ZE_UNSUPPORTED;
+	struct prov_workload_id id;
+	wl_id(j, w, &id);
+	err[0] = '\0';
+	return ops->inspect(j->e->cfg.prov, &id, h, err, errsz);
+}
+
+/* Removes every workload, last installed first. */
+static int remove_all(struct job_ctx *j, const char *why)
+{
+	char err[256];
+	int first = 0;
+	for (size_t i = j->n; i-- > 0;) {
+		if (j->w[i].state == STORE_WL_DELETED)
+			continue;
+		int rc = deprovision(j, &j->w[i], why, err, sizeof err);
+		if (rc < 0 && !first)
+			first = rc;
+	}
+	return first;
+}
+
+static int install(struct job_ctx *j)
+{
+	char err[192], reason[STORE_REASON_MAX];
+	for (size_t i = 0; i < j->n; i++) {
+		struct store_wl *w = &j->w[i];
+		if (w->state == STORE_WL_OK && !j->restore)
+			continue;
+		if (w->state == STORE_WL_OK) {
+			enum prov_health h;
+			if (inspect(j, w, &h, err, sizeof err) == 0 && h == PROV_OK)
+				continue;
+		}
+		int rc = provision(j, w, err, sizeof err);
+		if (rc == 0)
+			continue;
+		if (eng_transient(rc)) {
+			log_warn("engine", "contract %llu: %s: %s (will retry)",
+				 (unsigned long long)j->d.contract_id, w->name, err);
+			return rc;
+		}
+		/* A workload that cannot be made: undo the rest and reject. */
+		snprintf(reason, sizeof reason, "workload %s: %s", w->name, err);
+		log_warn("engine", "contract %llu: %s; rolling back",
+			 (unsigned long long)j->d.contract_id, reason);
+		int trc = eng_transition(j->e, j->d.contract_id, ENG_ST(STORE_DEP_DEPLOYING),
+					 STORE_DEP_FAILED, reason, ENG_CALL_REJECT);
+		if (trc < 0 && trc != ZE_STATE)
+			return trc;
+		/* Whatever the state is now (failed, or deleted meanwhile),
+		 * nothing of this deployment may stay. */
+		return remove_all(j, reason);
+	}
+	int rc = eng_transition(j->e, j->d.contract_id, ENG_ST(STORE_DEP_DEPLOYING),
+				STORE_DEP_DEPLOYED, NULL, ENG_CALL_DEPLOYED);
+	if (rc == 0)
+		log_info("engine", "contract %llu: %zu workloads provisioned",
+			 (unsigned long long)j->d.contract_id, j->n);
+	/* ZE_STATE: the contract changed meanwhile; its new job handles it. */
+	return rc == ZE_STATE ? 0 : rc;
+}
+
+/* Deployed: everything runs. After a reboot what is gone is made again. */
+static int keep_running(struct job_ctx *j)
+{
+	char err[256];
+	int first = 0;
+	for (size_t i = 0; i < j->n; i++) {
+		struct store_wl *w = &j->w[i];
+		int rc = 0;
+		enum prov_health h = PROV_ABSENT;
+		switch (w->state) {
+		case STORE_WL_OK:
+			if (!j->restore)
+				continue;
+			rc = inspect(j, w, &h, err, sizeof err);
+			if (rc < 0 || h == PROV_OK)
+				break;
+			if (h == PROV_PAUSED)
+				rc = freeze(j, w, 0, err, sizeof err);
+			else
+				rc = provision(j, w, err, sizeof err);
+			break;
+		case STORE_WL_PAUSED:
+			rc = freeze(j, w, 0, err, sizeof err);
+			/* Resuming what a reboot removed means making it again. */
+			if (rc < 0 && inspect(j, w, &h, err, sizeof err) == 0 && h == PROV_ABSENT)
+				rc = provision(j, w, err, sizeof err);
+			break;
+		default:
+			rc = provision(j, w, err, sizeof err);
+			break;
+		}
+		if (rc < 0) {
+			log_warn("engine", "contract %llu: %s: %s (will retry)",
+				 (unsigned long long)j->d.contract_id, w->name, err);
+			if (!first)
+				first = rc;
+		}
+	}
+	return first;
+}
+
+/* Paused (grace period): containers first, as they use the rest. */
+static int keep_paused(struct job_ctx *j)
+{
+	char err[256];
+	int first = 0;
+	for (size_t i = j->n; i-- > 0;) {
+		struct store_wl *w = &j->w[i];
+		int rc = 0;
+		enum prov_health h = PROV_ABSENT;
+		if (w->state == STORE_WL_PAUSED && j->restore) {
+			rc = inspect(j, w, &h, err, sizeof err);
+			if (rc == 0 && h == PROV_ABSENT && (rc = provision(j, w, err, sizeof err)) == 0)
+				rc = freeze(j, w, 1, err, sizeof err);
+			else if (rc == 0 && h != PROV_PAUSED)
+				rc = freeze(j, w, 1, err, sizeof err);
+		} else if (w->state == STORE_WL_OK) {
+			rc = freeze(j, w, 1, err, sizeof err);
+		}
+		if (rc < 0) {
+			log_warn("engine", "contract %llu: pause %s: %s",
+				 (unsigned long long)j->d.contract_id, w->name, err);
+			if (!first)
+				first = rc;
+		}
+	}
+	return first;
+}
+
+int eng_reconcile(struct eng *e, uint64_t cid, int restore)
+{
+	struct job_ctx j = {.e = e, .restore = restore};
+	int rc = store_dep_get(e->store, cid, &j.d, &j.w, &j.n);
+	if (rc == ZE_ABSENT || rc == ZE_MALFORMED)
+		return 0; /* nothing to do, or quarantined and reported */
+	if (rc < 0)
+		return rc;
+	j.view = calloc(j.n ? j.n : 1, sizeof *j.view);
+	if (!j.view) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < j.n; i++) {
+		j.view[i].name = j.w[i].name;
+		j.view[i].type = j.w[i].type;
+	}
+	j.deps.twin_id = j.d.twin_id;
+	j.deps.contract_id = cid;
+	j.deps.count = j.n;
+	j.deps.workloads = j.view;
+
+	switch (j.d.state) {
+	case STORE_DEP_DEPLOYING:
+		rc = install(&j);
+		break;
+	case STORE_DEP_DEPLOYED:
+		rc = keep_running(&j);
+		break;
+	case STORE_DEP_PAUSED:
+		rc = keep_paused(&j);
+		break;
+	case STORE_DEP_FAILED:
+	case STORE_DEP_DELETED:
+		rc = remove_all(&j, j.d.reason[0] ? j.d.reason : "removed");
+		break;
+	default:
+		rc = 0;
+		break;
+	}
+out:
+	free(j.view);
+	store_dep_clear(&j.d);
+	store_wls_free(j.w, j.n);
+	return rc;
+}

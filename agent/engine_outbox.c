@@ -1,0 +1,226 @@
+/* The chain-call outbox: queueing, and the one dispatcher that sends. */
+#include "agent/engine_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/zerr.h"
+
+#define OUTBOX_BATCH 16
+
+static int call_key(enum eng_call_kind kind, uint64_t cid, char *key, size_t keysz)
+{
+	int n = snprintf(key, keysz, "%s:%" PRIu64, eng_call_kind_name(kind), cid);
+	return n > 0 && (size_t)n < keysz ? 0 : -ENAMETOOLONG;
+}
+
+int eng_outbox_add_call(struct eng *e, enum eng_call_kind kind, uint64_t cid, const char *reason)
+{
+	char key[STORE_KEY_MAX];
+	int rc = call_key(kind, cid, key, sizeof key);
+	if (rc < 0)
+		return rc;
+	char *payload = NULL;
+	if (kind == ENG_CALL_REJECT) {
+		cJSON *o = cJSON_CreateObject();
+		if (!o || !cJSON_AddStringToObject(o, "reason", reason ? reason : "") ||
+		    !(payload = cJSON_PrintUnformatted(o))) {
+			cJSON_Delete(o);
+			return -ENOMEM;
+		}
+		cJSON_Delete(o);
+	}
+	int added;
+	rc = store_outbox_add(e->store, eng_call_kind_name(kind), cid, key,
+			      payload ? payload : "{}", &added);
+	free(payload);
+	if (rc == 0 && !added)
+		log_info("engine", "outbox: %s already queued once, not again", key);
+	return rc;
+}
+
+void eng_kick_outbox(struct eng *e)
+{
+	pthread_mutex_lock(&e->mu);
+	e->ob_kick = 1;
+	pthread_cond_signal(&e->ob_cv);
+	pthread_mutex_unlock(&e->mu);
+}
+
+int eng_outbox_enqueue(struct eng *e, enum eng_call_kind kind, uint64_t contract_id,
+		       const char *key, const char *payload, int *added)
+{
+	if ((unsigned)kind >= ENG_CALL__COUNT || !key || !key[0])
+		return -EINVAL;
+	int rc = store_outbox_add(e->store, eng_call_kind_name(kind), contract_id, key, payload,
+				  added);
+	if (rc == 0 && *added)
+		eng_kick_outbox(e);
+	return rc;
+}
+
+static int kind_parse(const char *s, enum eng_call_kind *k)
+{
+	for (int i = 0; i < ENG_CALL__COUNT; i++)
+		if (!strcmp(s, eng_call_kind_name((enum eng_call_kind)i))) {
+			*k = (enum eng_call_kind)i;
+			return 0;
+		}
+	return ZE_MALFORMED;
+}
+
+/*
+ * Before a resend: did the earlier attempt land? The answer comes from the
+ * chain's state, so a fact is not applied twice. 1 = already applied (with
+ * outcome), 0 = send it, <0 = cannot tell now.
+ */
+static int already_applied(struct eng *e, enum eng_call_kind kind, uint64_t cid,
+			   const char **outcome)
+{
+	if (kind == ENG_CALL_REPORTS)
+		return 0; /* the chain keys reports by (contract, window) itself */
+	struct eng_contract c;
+	int rc = e->chain.get_contract(e->chain.ctx, cid, &c);
+	if (rc == ZE_ABSENT) {
+		*outcome = "contract no longer on chain";
+		return 1;
+	}
+	if (rc < 0)
+		return rc;
+	enum eng_cstate st = c.state;
+	eng_contract_clear(&c);
+	if (st == ENG_CS_DELETED) {
+		*outcome = "contract deleted on chain";
+		return 1;
+	}
+	if (kind == ENG_CALL_DEPLOYED && (st == ENG_CS_DEPLOYED || st == ENG_CS_GRACE)) {
+		*outcome = "ok (already deployed)";
+		return 1;
+	}
+	return 0;
+}
+
+static void send_one(struct eng *e, const struct store_outbox *o)
+{
+	enum eng_call_kind kind;
+	char why[256] = "";
+	const char *outcome = NULL;
+	cJSON *pl = NULL;
+	int rc;
+	if (kind_parse(o->kind, &kind) < 0) {
+		log_err("engine", "outbox %s: unknown kind \"%s\", dropped", o->key, o->kind);
+		store_outbox_done(e->store, o->id, "dropped: unknown kind");
+		return;
+	}
+	if (o->attempts > 0) {
+		rc = already_applied(e, kind, o->contract_id, &outcome);
+		if (rc < 0) {
+			snprintf(why, sizeof why, "checking the chain: %s", zerr_str(rc));
+			goto retry;
+		}
+		if (rc == 1)
+			goto done;
+	}
+	struct eng_call call = {.kind = kind, .contract_id = o->contract_id, .payload = o->payload,
+				.key = o->key, .attempt = o->attempts};
+	if (kind == ENG_CALL_REJECT) {
+		pl = cJSON_Parse(o->payload);
+		const cJSON *r = cJSON_GetObjectItemCaseSensitive(pl, "reason");
+		call.reason = cJSON_IsString(r) ? r->valuestring : "rejected";
+	}
+	rc = e->chain.submit(e->chain.ctx, &call, why, sizeof why);
+	cJSON_Delete(pl);
+	if (rc == 0) {
+		outcome = "ok";
+		goto done;
+	}
+	if (rc == ZE_CHAIN) {
+		/* Included and failed: final. Sending again would fail the same. */
+		log_warn("engine", "outbox %s: failed on chain: %s", o->key, why);
+		char out[300];
+		snprintf(out, sizeof out, "failed: %s", why);
+		store_outbox_done(e->store, o->id, out);
+		return;
+	}
+	if (!why[0])
+		snprintf(why, sizeof why, "%s", zerr_str(rc));
+retry:;
+	int64_t delay = eng_backoff(e->cfg.outbox_base_ms, e->cfg.outbox_max_ms,
+				    (unsigned)o->attempts);
+	log_warn("engine", "outbox %s: %s; retry in %lld ms", o->key, why, (long long)delay);
+	store_outbox_retry(e->store, o->id, eng_wall_ms() + delay, why);
+	return;
+done:
+	log_info("engine", "outbox %s: %s", o->key, outcome);
+	store_outbox_done(e->store, o->id, outcome);
+}
+
+/* Sends what is due; returns when the next item is due (wall ms) or -1. */
+static int64_t outbox_pass(struct eng *e)
+{
+	for (int batches = 0; batches < 64; batches++) {
+		struct store_outbox *items;
+		size_t n;
+		if (store_outbox_due(e->store, eng_wall_ms(), OUTBOX_BATCH, &items, &n) < 0)
+			return eng_wall_ms() + e->cfg.outbox_base_ms;
+		for (size_t i = 0; i < n; i++)
+			send_one(e, &items[i]);
+		store_outbox_free(items, n);
+		if (n < OUTBOX_BATCH)
+			break;
+	}
+	int64_t next;
+	int rc = store_outbox_next(e->store, &next);
+	if (rc == ZE_ABSENT)
+		return -1;
+	return rc < 0 ? eng_wall_ms() + e->cfg.outbox_base_ms : next;
+}
+
+static struct timespec mono_ts(int64_t ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+	return ts;
+}
+
+void *eng_dispatcher_main(void *arg)
+{
+	struct eng *e = arg;
+	int64_t ob_at = eng_now_ms(); /* resend at once what a previous run left */
+	pthread_mutex_lock(&e->mu);
+	while (!e->stopping) {
+		int64_t now = eng_now_ms();
+		if (e->ob_kick) {
+			ob_at = now;
+			e->ob_kick = 0;
+		}
+		int sync_due = now >= e->next_sync;
+		if (!sync_due && (ob_at < 0 || ob_at > now)) {
+			int64_t wake = e->next_sync;
+			if (ob_at >= 0 && ob_at < wake)
+				wake = ob_at;
+			struct timespec ts = mono_ts(wake);
+			pthread_cond_timedwait(&e->ob_cv, &e->mu, &ts);
+			continue;
+		}
+		e->ob_busy = 1;
+		pthread_mutex_unlock(&e->mu);
+		if (sync_due)
+			eng_full_sync(e);
+		int64_t next = outbox_pass(e);
+		/* Due times are wall clock (they survive restarts); waits are
+		 * monotonic. */
+		int64_t in = next < 0 ? -1 : next - eng_wall_ms();
+		pthread_mutex_lock(&e->mu);
+		e->ob_busy = 0;
+		if (sync_due)
+			e->next_sync = eng_now_ms() + (int64_t)e->cfg.sync_period_s * 1000;
+		ob_at = next < 0 ? -1 : eng_now_ms() + (in > 0 ? in : 0);
+		pthread_cond_broadcast(&e->idle_cv);
+	}
+	pthread_mutex_unlock(&e->mu);
+	return NULL;
+}

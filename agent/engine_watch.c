@@ -1,0 +1,124 @@
+/* The contract lifecycle watcher: chain states in, deployment states out. */
+#include "agent/engine_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "common/log.h"
+#include "common/zerr.h"
+
+/* A transition that did not apply (ZE_STATE, ZE_ABSENT) is no error here:
+ * events repeat, and events of contracts this node does not hold arrive. */
+static int apply(struct eng *e, uint64_t cid, unsigned from, enum store_dep_state to,
+		 const char *reason)
+{
+	int rc = eng_transition(e, cid, from, to, reason, -1);
+	if (rc == ZE_STATE || rc == ZE_ABSENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	return eng_enqueue(e, cid, 0, 0, 0);
+}
+
+int eng_on_contract_state(struct eng *e, uint64_t cid, enum eng_cstate state)
+{
+	switch (state) {
+	case ENG_CS_GRACE:
+		return apply(e, cid, ENG_ST(STORE_DEP_DEPLOYED), STORE_DEP_PAUSED,
+			     "contract in grace period");
+	case ENG_CS_DEPLOYED:
+		return apply(e, cid, ENG_ST(STORE_DEP_PAUSED), STORE_DEP_DEPLOYED,
+			     "grace period ended");
+	case ENG_CS_DELETED:
+		return apply(e, cid, ENG_LIVE, STORE_DEP_DELETED, "contract deleted on chain");
+	case ENG_CS_CREATED:
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int eng_on_contract_gone(struct eng *e, uint64_t cid)
+{
+	return apply(e, cid, ENG_LIVE, STORE_DEP_DELETED, "contract no longer on chain");
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* True when some workload of a finished deployment is not removed yet. */
+static int has_leftovers(struct eng *e, uint64_t cid)
+{
+	struct store_dep d;
+	struct store_wl *w;
+	size_t n;
+	if (store_dep_get(e->store, cid, &d, &w, &n) < 0)
+		return 0;
+	int left = 0;
+	for (size_t i = 0; i < n; i++)
+		left |= w[i].state != STORE_WL_DELETED;
+	store_dep_clear(&d);
+	store_wls_free(w, n);
+	return left;
+}
+
+int eng_full_sync(struct eng *e)
+{
+	uint64_t *active = NULL, *ids = NULL;
+	size_t nactive = 0, n = 0, unknown = 0, gone = 0;
+	int rc = 0;
+	if (e->chain.node_contracts &&
+	    (rc = e->chain.node_contracts(e->chain.ctx, e->cfg.node_id, &active, &nactive)) < 0) {
+		log_warn("engine", "sync: ActiveNodeContracts unknown (%s); nothing changed",
+			 zerr_str(rc));
+		return rc;
+	}
+	if ((rc = store_dep_ids(e->store, &ids, &n)) < 0) {
+		free(active);
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct store_dep d;
+		if (store_dep_get(e->store, ids[i], &d, NULL, NULL) < 0)
+			continue;
+		enum store_dep_state st = d.state;
+		store_dep_clear(&d);
+		if (!(ENG_LIVE & ENG_ST(st))) {
+			if (has_leftovers(e, ids[i]))
+				eng_enqueue(e, ids[i], 0, 0, 0);
+			continue;
+		}
+		struct eng_contract c;
+		rc = e->chain.get_contract(e->chain.ctx, ids[i], &c);
+		if (rc == ZE_ABSENT) {
+			/* Only a confirmed absence removes a deployment. */
+			gone++;
+			eng_on_contract_gone(e, ids[i]);
+			continue;
+		}
+		if (rc < 0) {
+			unknown++;
+			continue;
+		}
+		enum eng_cstate cs = c.state;
+		eng_contract_clear(&c);
+		eng_on_contract_state(e, ids[i], cs);
+		/* Jobs that gave up (and workloads in error) get another go. */
+		eng_enqueue(e, ids[i], 0, 0, 0);
+	}
+	/* Contracts the chain has for this node that this store does not. */
+	size_t strangers = 0;
+	for (size_t i = 0; i < nactive; i++)
+		if (!bsearch(&active[i], ids, n, sizeof *ids, cmp_u64))
+			strangers++;
+	if (strangers)
+		log_warn("engine", "sync: %zu active contracts of this node are not deployed here",
+			 strangers);
+	log_info("engine", "sync: %zu deployments checked, %zu gone, %zu unknown", n, gone,
+		 unknown);
+	free(active);
+	free(ids);
+	return 0;
+}

@@ -1,0 +1,315 @@
+/* RMB command handlers of the deploy engine. */
+#include "agent/handlers.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/hex.h"
+#include "common/zerr.h"
+
+const struct eng_rmb_command eng_rmb_commands[5] = {
+	{"zos.deployment.deploy", eng_rmb_deploy},
+	{"zos.deployment.get", eng_rmb_get},
+	{"zos.deployment.list", eng_rmb_list},
+	{"zos.deployment.changes", eng_rmb_changes},
+	{"zos.statistics.get", eng_rmb_statistics},
+};
+
+/* A new object appended to arr; NULL (nothing leaked) when out of memory. */
+static cJSON *append_object(cJSON *arr)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (o && !cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	return o;
+}
+
+static int fail(int *code, char *msg, size_t msgsz, int c, int err, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static int fail(int *code, char *msg, size_t msgsz, int c, int err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, msgsz, fmt, ap);
+	va_end(ap);
+	*code = c;
+	return err;
+}
+
+int eng_rmb_contract_id(const cJSON *payload, uint64_t *cid)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(payload, "contract_id");
+	if (cJSON_IsNumber(v)) {
+		double d = v->valuedouble;
+		/* Only integers a double holds exactly. */
+		if (!(d >= 1 && d <= 9007199254740992.0) || (double)(uint64_t)d != d)
+			return ZE_MALFORMED;
+		*cid = (uint64_t)d;
+		return 0;
+	}
+	if (!cJSON_IsString(v))
+		return ZE_MALFORMED;
+	const char *s = v->valuestring;
+	uint64_t x = 0;
+	if (!*s || strlen(s) > 20)
+		return ZE_MALFORMED;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return ZE_MALFORMED;
+		unsigned dgt = (unsigned)(*s - '0');
+		if (x > (UINT64_MAX - dgt) / 10)
+			return ZE_MALFORMED;
+		x = x * 10 + dgt;
+	}
+	if (!x)
+		return ZE_MALFORMED;
+	*cid = x;
+	return 0;
+}
+
+static int want_cid(const cJSON *payload, uint64_t *cid, int *code, char *msg, size_t msgsz)
+{
+	if (eng_rmb_contract_id(payload, cid) < 0)
+		return fail(code, msg, msgsz, ENG_E_BAD_REQUEST, ZE_MALFORMED,
+			    "payload must be {\"contract_id\": positive integer}");
+	return 0;
+}
+
+static int oom(int *code, char *msg, size_t msgsz)
+{
+	return fail(code, msg, msgsz, ENG_E_INTERNAL, -ENOMEM, "out of memory");
+}
+
+int eng_rmb_deploy(struct eng *e, uint32_t caller, const cJSON *payload, cJSON **reply,
+		   int *code, char *msg, size_t msgsz)
+{
+	uint64_t cid;
+	int rc = want_cid(payload, &cid, code, msg, msgsz);
+	if (rc < 0)
+		return rc;
+	const char *status;
+	if ((rc = eng_accept(e, caller, cid, &status, code, msg, msgsz)) < 0)
+		return rc;
+	cJSON *r = cJSON_CreateObject();
+	if (!r || !cJSON_AddNumberToObject(r, "contract_id", (double)cid) ||
+	    !cJSON_AddStringToObject(r, "status", status)) {
+		cJSON_Delete(r);
+		return oom(code, msg, msgsz);
+	}
+	*reply = r;
+	return 0;
+}
+
+static int add_cap(cJSON *o, const char *key, const struct prov_capacity *c)
+{
+	cJSON *x = cJSON_AddObjectToObject(o, key);
+	return x && cJSON_AddNumberToObject(x, "cru", (double)c->cru) &&
+	       cJSON_AddNumberToObject(x, "mru", (double)c->mru) &&
+	       cJSON_AddNumberToObject(x, "sru", (double)c->sru) &&
+	       cJSON_AddNumberToObject(x, "hru", (double)c->hru);
+}
+
+/* The deployment fields list and get share. */
+static int add_dep(cJSON *o, const struct store_dep *d)
+{
+	char hash[65];
+	hex_encode(d->hash, 32, 0, hash, sizeof hash);
+	return cJSON_AddNumberToObject(o, "contract_id", (double)d->contract_id) &&
+	       cJSON_AddNumberToObject(o, "twin_id", d->twin_id) &&
+	       cJSON_AddStringToObject(o, "state", store_dep_state_name(d->state)) &&
+	       cJSON_AddStringToObject(o, "reason", d->reason) &&
+	       cJSON_AddStringToObject(o, "hash", hash) &&
+	       cJSON_AddNumberToObject(o, "created", (double)d->created) &&
+	       cJSON_AddNumberToObject(o, "updated", (double)d->updated) &&
+	       add_cap(o, "capacity", &d->cap);
+}
+
+/* Loads the caller's own deployment; another twin's reads as absent. */
+static int own_dep(struct eng *e, uint32_t caller, uint64_t cid, struct store_dep *d,
+		   struct store_wl **w, size_t *n, int *code, char *msg, size_t msgsz)
+{
+	int rc = store_dep_get(eng_store(e), cid, d, w, n);
+	if (rc == 0 && d->twin_id != caller) {
+		store_dep_clear(d);
+		if (w) {
+			store_wls_free(*w, *n);
+			*w = NULL;
+		}
+		rc = ZE_ABSENT;
+	}
+	if (rc == ZE_ABSENT || rc == ZE_MALFORMED)
+		return fail(code, msg, msgsz, ENG_E_NOT_FOUND, ZE_ABSENT,
+			    "no deployment of twin %u for contract %" PRIu64, caller, cid);
+	if (rc < 0)
+		return fail(code, msg, msgsz, ENG_E_INTERNAL, rc, "state store: %s", zerr_str(rc));
+	return 0;
+}
+
+int eng_rmb_get(struct eng *e, uint32_t caller, const cJSON *payload, cJSON **reply, int *code,
+		char *msg, size_t msgsz)
+{
+	uint64_t cid;
+	struct store_dep d;
+	struct store_wl *w = NULL;
+	size_t n = 0;
+	int rc = want_cid(payload, &cid, code, msg, msgsz);
+	if (rc < 0 || (rc = own_dep(e, caller, cid, &d, &w, &n, code, msg, msgsz)) < 0)
+		return rc;
+	cJSON *r = cJSON_CreateObject();
+	cJSON *arr = r && add_dep(r, &d) ? cJSON_AddArrayToObject(r, "workloads") : NULL;
+	int ok = arr != NULL;
+	for (size_t i = 0; ok && i < n; i++) {
+		cJSON *o = append_object(arr);
+		ok = o && cJSON_AddStringToObject(o, "name", w[i].name) &&
+		     cJSON_AddStringToObject(o, "type", w[i].type) &&
+		     cJSON_AddStringToObject(o, "state", store_wl_state_name(w[i].state)) &&
+		     cJSON_AddNumberToObject(o, "updated", (double)w[i].updated);
+		if (ok && w[i].result) {
+			cJSON *res = cJSON_Parse(w[i].result);
+			ok = res ? cJSON_AddItemToObject(o, "result", res)
+				 : cJSON_AddNullToObject(o, "result") != NULL;
+			if (!ok)
+				cJSON_Delete(res);
+		} else if (ok) {
+			ok = cJSON_AddNullToObject(o, "result") != NULL;
+		}
+	}
+	store_dep_clear(&d);
+	store_wls_free(w, n);
+	if (!ok) {
+		cJSON_Delete(r);
+		return oom(code, msg, msgsz);
+	}
+	*reply = r;
+	return 0;
+}
+
+struct list_ctx {
+	cJSON *arr;
+	size_t n;
+	int oom;
+	int truncated;
+};
+
+static int list_cb(void *ctx, const struct store_dep *d)
+{
+	struct list_ctx *l = ctx;
+	if (l->n >= ENG_RMB_LIST_MAX) {
+		l->truncated = 1;
+		return 1;
+	}
+	cJSON *o = append_object(l->arr);
+	if (!o || !add_dep(o, d)) {
+		l->oom = 1;
+		return 1;
+	}
+	l->n++;
+	return 0;
+}
+
+int eng_rmb_list(struct eng *e, uint32_t caller, const cJSON *payload, cJSON **reply, int *code,
+		 char *msg, size_t msgsz)
+{
+	cJSON *r = cJSON_CreateObject();
+	struct list_ctx l = {.arr = r ? cJSON_AddArrayToObject(r, "deployments") : NULL};
+	if (!l.arr) {
+		cJSON_Delete(r);
+		return oom(code, msg, msgsz);
+	}
+	int rc = store_dep_list(eng_store(e), caller, list_cb, &l);
+	if (l.oom || (rc < 0) || !cJSON_AddBoolToObject(r, "truncated", l.truncated)) {
+		cJSON_Delete(r);
+		if (rc < 0)
+			return fail(code, msg, msgsz, ENG_E_INTERNAL, rc, "state store: %s",
+				    zerr_str(rc));
+		return oom(code, msg, msgsz);
+	}
+	*reply = r;
+	return 0;
+}
+
+static int hist_cb(void *ctx, const char *name, int64_t ts, const char *state,
+		   const char *message)
+{
+	struct list_ctx *l = ctx;
+	if (l->n >= ENG_RMB_CHANGES_MAX) {
+		l->truncated = 1;
+		return 1;
+	}
+	cJSON *o = append_object(l->arr);
+	if (!o || !cJSON_AddStringToObject(o, "name", name) ||
+	    !cJSON_AddNumberToObject(o, "ts", (double)ts) ||
+	    !cJSON_AddStringToObject(o, "state", state) ||
+	    !cJSON_AddStringToObject(o, "message", message)) {
+		l->oom = 1;
+		return 1;
+	}
+	l->n++;
+	return 0;
+}
+
+int eng_rmb_changes(struct eng *e, uint32_t caller, const cJSON *payload, cJSON **reply,
+		    int *code, char *msg, size_t msgsz)
+{
+	uint64_t cid;
+	struct store_dep d;
+	int rc = want_cid(payload, &cid, code, msg, msgsz);
+	if (rc < 0 || (rc = own_dep(e, caller, cid, &d, NULL, NULL, code, msg, msgsz)) < 0)
+		return rc;
+	store_dep_clear(&d);
+	cJSON *r = cJSON_CreateObject();
+	struct list_ctx l = {0};
+	if (!r || !cJSON_AddNumberToObject(r, "contract_id", (double)cid) ||
+	    !(l.arr = cJSON_AddArrayToObject(r, "changes"))) {
+		cJSON_Delete(r);
+		return oom(code, msg, msgsz);
+	}
+	rc = store_history(eng_store(e), cid, hist_cb, &l);
+	if (l.oom || rc < 0 || !cJSON_AddBoolToObject(r, "truncated", l.truncated)) {
+		cJSON_Delete(r);
+		if (rc < 0)
+			return fail(code, msg, msgsz, ENG_E_INTERNAL, rc, "state store: %s",
+				    zerr_str(rc));
+		return oom(code, msg, msgsz);
+	}
+	*reply = r;
+	return 0;
+}
+
+static void cap_sub(struct prov_capacity *out, const struct prov_capacity *a,
+		    const struct prov_capacity *b)
+{
+	out->cru = a->cru > b->cru ? a->cru - b->cru : 0;
+	out->mru = a->mru > b->mru ? a->mru - b->mru : 0;
+	out->sru = a->sru > b->sru ? a->sru - b->sru : 0;
+	out->hru = a->hru > b->hru ? a->hru - b->hru : 0;
+}
+
+int eng_rmb_statistics(struct eng *e, uint32_t caller, const cJSON *payload, cJSON **reply,
+		       int *code, char *msg, size_t msgsz)
+{
+	struct store_stats st;
+	int rc = store_stats(eng_store(e), caller, &st);
+	if (rc < 0)
+		return fail(code, msg, msgsz, ENG_E_INTERNAL, rc, "state store: %s", zerr_str(rc));
+	const struct prov_capacity *total = &eng_config(e)->total;
+	struct prov_capacity free_cap;
+	cap_sub(&free_cap, total, &st.reserved);
+	cJSON *r = cJSON_CreateObject();
+	if (!r || !add_cap(r, "total", total) || !add_cap(r, "reserved", &st.reserved) ||
+	    !add_cap(r, "used", &st.used) || !add_cap(r, "free", &free_cap) ||
+	    !cJSON_AddNumberToObject(r, "deployments", (double)st.deployments) ||
+	    !cJSON_AddNumberToObject(r, "workloads", (double)st.workloads)) {
+		cJSON_Delete(r);
+		return oom(code, msg, msgsz);
+	}
+	*reply = r;
+	return 0;
+}

@@ -1,0 +1,57 @@
+/*
+ * The deployment commands of RMB (DESIGN §4), as plain functions the RMB
+ * server calls with the verified caller twin and the decoded JSON payload.
+ *
+ * Each returns 0 with *reply set (caller frees with cJSON_Delete), or a
+ * negative error with *err_code (ENG_E_* in engine.h) and err_msg set for
+ * the RMB error reply {code, message}. Everything is scoped to the calling
+ * twin: another twin's deployment reads as not found.
+ *
+ *   zos.deployment.deploy  {contract_id}  -> {contract_id, status}
+ *   zos.deployment.get     {contract_id}  -> {contract_id, state, reason, ...,
+ *                                             workloads: [{name, type, state, result}]}
+ *   zos.deployment.list    {}             -> {deployments: [{contract_id, state, ...}]}
+ *   zos.deployment.changes {contract_id}  -> {contract_id, changes: [{name, ts, state, message}]}
+ *   zos.statistics.get     {}             -> {total, reserved, used, free, deployments, workloads}
+ *
+ * contract_id is a JSON number or a decimal string (for ids above 2^53).
+ */
+#ifndef ZOS_AGENT_HANDLERS_H
+#define ZOS_AGENT_HANDLERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "agent/engine.h"
+
+/* Caps on list replies, so one reply stays a bounded message. */
+#define ENG_RMB_LIST_MAX 1000
+#define ENG_RMB_CHANGES_MAX 2000
+
+typedef int (*eng_rmb_fn)(struct eng *e, uint32_t caller_twin, const cJSON *payload,
+			  cJSON **reply, int *err_code, char *err_msg, size_t errsz);
+
+int eng_rmb_deploy(struct eng *e, uint32_t caller_twin, const cJSON *payload, cJSON **reply,
+		   int *err_code, char *err_msg, size_t errsz);
+int eng_rmb_get(struct eng *e, uint32_t caller_twin, const cJSON *payload, cJSON **reply,
+		int *err_code, char *err_msg, size_t errsz);
+int eng_rmb_list(struct eng *e, uint32_t caller_twin, const cJSON *payload, cJSON **reply,
+		 int *err_code, char *err_msg, size_t errsz);
+int eng_rmb_changes(struct eng *e, uint32_t caller_twin, const cJSON *payload, cJSON **reply,
+		    int *err_code, char *err_msg, size_t errsz);
+int eng_rmb_statistics(struct eng *e, uint32_t caller_twin, const cJSON *payload,
+		       cJSON **reply, int *err_code, char *err_msg, size_t errsz);
+
+/* The command table, for registration with the RMB server. */
+struct eng_rmb_command {
+	const char *cmd;
+	eng_rmb_fn fn;
+};
+extern const struct eng_rmb_command eng_rmb_commands[5];
+
+/* contract_id of a payload: a positive integer number or decimal string. */
+int eng_rmb_contract_id(const cJSON *payload, uint64_t *cid);
+
+#endif

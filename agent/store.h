@@ -1,0 +1,186 @@
+/*
+ * The agent's state store: SQLite in WAL mode, one file under the state
+ * directory (STATE_DIR/agent.db).
+ *
+ * Tables: deployments (one per contract, with the plaintext document and
+ * the lifecycle state the engine drives it to), workloads (their actual
+ * state and result), history (every workload state change), outbox (chain
+ * calls to send), cursors (named integers such as the last followed block)
+ * and quarantine (records that failed to load).
+ *
+ * Durability: every call is its own transaction unless wrapped in
+ * store_begin()/store_commit(). The database runs with synchronous=FULL:
+ * WAL with NORMAL already survives kill -9 (a commit is in the OS cache
+ * before it returns), but a power loss could drop the last commits, and
+ * those are promises made to others: an "accepted" reply or an outbox entry.
+ * STORE_OPEN_FAST trades that for speed in tests and benchmarks.
+ *
+ * Thread safety: one connection guarded by a recursive mutex; any thread
+ * may call, and store_begin() holds the store until store_commit() or
+ * store_rollback() on the same thread.
+ *
+ * Corrupt records: a deployment or workload row that fails to decode is
+ * moved (with its workloads) into quarantine, logged, and reported as
+ * ZE_MALFORMED to the caller that met it; it never stops start-up.
+ */
+#ifndef ZOS_AGENT_STORE_H
+#define ZOS_AGENT_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "provisioners/prov.h"
+
+#define STORE_SCHEMA_VERSION 2
+#define STORE_OPEN_FAST 1 /* synchronous=NORMAL */
+
+/* What the engine drives a deployment to. */
+enum store_dep_state {
+	STORE_DEP_DEPLOYING = 0, /* accepted: install its workloads */
+	STORE_DEP_DEPLOYED,      /* everything runs; set_contract_deployed queued */
+	STORE_DEP_PAUSED,        /* grace period: workloads paused */
+	STORE_DEP_FAILED,        /* rejected: roll back, reject_contract queued */
+	STORE_DEP_DELETED,       /* contract gone: remove everything */
+	STORE_DEP__COUNT,
+};
+
+/* What a workload is (DESIGN §5). */
+enum store_wl_state {
+	STORE_WL_INIT = 0,
+	STORE_WL_OK,
+	STORE_WL_ERROR,
+	STORE_WL_PAUSED,
+	STORE_WL_DELETED,
+	STORE_WL__COUNT,
+};
+
+const char *store_dep_state_name(enum store_dep_state s);
+const char *store_wl_state_name(enum store_wl_state s);
+int store_dep_state_parse(const char *s, enum store_dep_state *out);
+int store_wl_state_parse(const char *s, enum store_wl_state *out);
+
+#define STORE_REASON_MAX 256
+
+struct store_dep {
+	uint64_t contract_id;
+	uint32_t twin_id;
+	enum store_dep_state state;
+	uint8_t hash[32];
+	char *doc;                 /* heap, plaintext document; NULL from lists */
+	struct prov_capacity cap;  /* reserved by the whole deployment */
+	int64_t created, updated;  /* unix seconds */
+	char reason[STORE_REASON_MAX];
+};
+
+struct store_wl {
+	char name[PROV_NAME_MAX + 1];
+	char type[33];
+	enum store_wl_state state;
+	int ord;                   /* install order, 0 first */
+	char *spec;                /* heap: the workload's data object as JSON */
+	char *result;              /* heap: provision/inspect result JSON, or NULL */
+	struct prov_capacity cap;
+	int64_t updated;
+};
+
+struct store;
+
+/* Opens (creating dir/agent.db) and migrates to STORE_SCHEMA_VERSION.
+ * ZE_UNSUPPORTED for a database written by a newer schema. */
+int store_open(const char *dir, int flags, struct store **out);
+void store_close(struct store *s); /* NULL accepted */
+int store_schema_version(struct store *s, int *version);
+
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+void store_rollback(struct store *s);
+
+/* Inserts a deployment with its workloads (ord = array index) in one
+ * transaction, each workload in state init with a history entry.
+ * ZE_STATE if the contract is already there. */
+int store_dep_insert(struct store *s, const struct store_dep *d, const struct store_wl *w,
+		     size_t n);
+/* Loads one deployment and its workloads (ordered by ord). ZE_ABSENT when
+ * unknown, ZE_MALFORMED when the record was corrupt (now quarantined).
+ * Release with store_dep_clear() and store_wls_free(). w may be NULL. */
+int store_dep_get(struct store *s, uint64_t contract_id, struct store_dep *d,
+		  struct store_wl **w, size_t *n);
+void store_dep_clear(struct store_dep *d);
+void store_wls_free(struct store_wl *w, size_t n);
+
+int store_dep_set_state(struct store *s, uint64_t contract_id, enum store_dep_state st,
+			const char *reason);
+/* Sets a workload's state (and result unless result is NULL) and appends
+ * (state, message) to its history. ZE_ABSENT for an unknown workload. */
+int store_wl_set(struct store *s, uint64_t contract_id, const char *name,
+		 enum store_wl_state st, const char *result, const char *message);
+
+/* Contract ids of all deployments, ascending; *ids freed by the caller.
+ * Rows that do not load are quarantined and skipped. */
+int store_dep_ids(struct store *s, uint64_t **ids, size_t *n);
+
+/* Calls cb for each deployment of twin (doc is NULL), ascending ids; a
+ * non-zero return from cb stops and is returned. */
+typedef int (*store_dep_cb)(void *ctx, const struct store_dep *d);
+int store_dep_list(struct store *s, uint32_t twin_id, store_dep_cb cb, void *ctx);
+
+/* Workload history of one contract in order. */
+typedef int (*store_hist_cb)(void *ctx, const char *name, int64_t ts, const char *state,
+			     const char *message);
+int store_history(struct store *s, uint64_t contract_id, store_hist_cb cb, void *ctx);
+
+struct store_stats {
+	struct prov_capacity reserved; /* deployments not failed or deleted */
+	struct prov_capacity used;     /* workloads ok or paused */
+	uint64_t deployments;          /* of the twin given, not failed or deleted */
+	uint64_t workloads;            /* of those, not deleted */
+};
+/* Counts for twin_id (0 = every twin); capacities are always node-wide. */
+int store_stats(struct store *s, uint32_t twin_id, struct store_stats *st);
+
+/* Rows in quarantine (for reports and tests). */
+int store_quarantine_count(struct store *s, uint64_t *n);
+
+/* --- chain-call outbox --- */
+
+#define STORE_KEY_MAX 96
+
+struct store_outbox {
+	int64_t id;
+	char kind[16];          /* "deployed", "rejected", "reports", ... */
+	uint64_t contract_id;
+	char key[STORE_KEY_MAX]; /* idempotency key, unique for ever */
+	char *payload;          /* heap JSON */
+	int64_t created;        /* unix seconds */
+	int attempts;
+	int64_t next_try;       /* unix milliseconds */
+	char last_error[STORE_REASON_MAX];
+};
+
+/* Queues a call unless key was ever queued: *added = 1 if inserted, 0 if
+ * the key is pending or already done. Runs inside the caller's transaction
+ * when there is one, so a state change and its call commit together. */
+int store_outbox_add(struct store *s, const char *kind, uint64_t contract_id,
+		     const char *key, const char *payload, int *added);
+/* Pending items due at now_ms (next_try <= now_ms), oldest first, at most
+ * max. *items freed with store_outbox_free(). */
+int store_outbox_due(struct store *s, int64_t now_ms, size_t max, struct store_outbox **items,
+		     size_t *n);
+void store_outbox_free(struct store_outbox *items, size_t n);
+/* Earliest next_try among pending items; ZE_ABSENT when none is pending. */
+int store_outbox_next(struct store *s, int64_t *next_ms);
+/* A failed attempt: attempts++, when to try again, why. */
+int store_outbox_retry(struct store *s, int64_t id, int64_t next_ms, const char *err);
+/* The outcome is known: the item leaves the outbox, its key stays spent. */
+int store_outbox_done(struct store *s, int64_t id, const char *outcome);
+int store_outbox_pending(struct store *s, uint64_t *n);
+/* 1 in *done when key was sent and its outcome recorded, 0 when pending;
+ * ZE_ABSENT when never queued. outcome (may be NULL) gets the recorded text. */
+int store_outbox_state(struct store *s, const char *key, int *done, char *outcome,
+		       size_t outsz);
+
+/* --- cursors --- */
+int store_cursor_get(struct store *s, const char *name, int64_t *value); /* ZE_ABSENT */
+int store_cursor_set(struct store *s, const char *name, int64_t value);
+
+#endif

@@ -1,0 +1,69 @@
+/* Internals shared by the store's files; not for other modules. */
+#ifndef ZOS_AGENT_STORE_INT_H
+#define ZOS_AGENT_STORE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "agent/store.h"
+
+/* Every statement the store runs, prepared once and reused. */
+enum store_stmt {
+	SQ_BEGIN,
+	SQ_COMMIT,
+	SQ_ROLLBACK,
+	SQ_DEP_INSERT,
+	SQ_DEP_GET,
+	SQ_DEP_SET_STATE,
+	SQ_DEP_IDS,
+	SQ_DEP_LIST,
+	SQ_DEP_DELETE,
+	SQ_WL_INSERT,
+	SQ_WL_GET,
+	SQ_WL_SET,
+	SQ_WL_SET_STATE,
+	SQ_WL_DELETE,
+	SQ_HIST_ADD,
+	SQ_HIST_GET,
+	SQ_QUAR_DEP,
+	SQ_QUAR_WLS,
+	SQ_QUAR_COUNT,
+	SQ_STATS_RESERVED,
+	SQ_STATS_USED,
+	SQ_STATS_DEPS,
+	SQ_STATS_WLS,
+	SQ_OB_ADD,
+	SQ_OB_DUE,
+	SQ_OB_NEXT,
+	SQ_OB_RETRY,
+	SQ_OB_DONE,
+	SQ_OB_PENDING,
+	SQ_OB_STATE,
+	SQ_CUR_GET,
+	SQ_CUR_SET,
+	SQ__COUNT,
+};
+
+struct store {
+	sqlite3 *db;
+	pthread_mutex_t mu; /* recursive */
+	int depth;          /* nesting of store_begin */
+	int failed;         /* an inner transaction rolled back */
+	sqlite3_stmt *st[SQ__COUNT];
+};
+
+/* The statement, reset and unbound, or NULL (logged) if it does not prepare. */
+sqlite3_stmt *store_stmt(struct store *s, enum store_stmt id);
+/* Maps an SQLite result code to the project's errors. */
+int store_err(struct store *s, int rc, const char *what);
+void store_lock(struct store *s);
+void store_unlock(struct store *s);
+int64_t store_now(void);
+/* Steps a statement that returns no rows, then resets it. */
+int store_step_done(struct store *s, sqlite3_stmt *st, const char *what);
+/* One integer from a one-row query (bound with arg when bind); ZE_ABSENT
+ * without a row; *isnull (may be NULL) says whether the value was NULL. */
+int store_query_int(struct store *s, enum store_stmt id, int bind, int64_t arg, int64_t *out,
+		    int *isnull);
+
+#endif

@@ -1,0 +1,147 @@
+/*
+ * Storage reads through the runtime's metadata, and block helpers.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chainclient/client.h"
+#include "chainclient/client_priv.h"
+#include "common/log.h"
+#include "common/zerr.h"
+
+#define CHAIN_MAX_KEYS 8
+
+int chain_storage_raw(struct chain_client *c, const struct chain_runtime *rt, const char *pallet,
+		      const char *item, size_t nkeys, const uint8_t *const *keys,
+		      const size_t *key_lens, const uint8_t *at, uint8_t **out, size_t *outlen)
+{
+	struct zbuf key;
+	int ret;
+
+	*out = NULL;
+	*outlen = 0;
+	zbuf_init(&key, 4096);
+	ret = meta_storage_key(rt->meta, pallet, item, nkeys, keys, key_lens, &key);
+	if (ret == ZE_ABSENT) {
+		log_warn("chain", "runtime %u has no storage %s.%s", rt->spec_version, pallet, item);
+		ret = ZE_UNSUPPORTED;
+	}
+	if (!ret)
+		ret = rpc_get_storage(c->rpc, key.data, key.len, at, c->opts.max_value, out, outlen);
+	zbuf_free(&key);
+	return ret;
+}
+
+/* SCALE-encodes each JSON key by the entry's key types. */
+static int chain_encode_keys(const struct meta *m, const struct meta_storage *s, const cJSON *keys,
+			     struct zbuf *enc, size_t *nkeys)
+{
+	size_t n = keys ? (size_t)cJSON_GetArraySize(keys) : 0;
+	const cJSON *k;
+	size_t i = 0;
+	uint32_t type;
+	int ret;
+
+	if (keys && !cJSON_IsArray(keys))
+		return -EINVAL;
+	if (n != s->nhashers || n > CHAIN_MAX_KEYS) {
+		log_warn("chain", "storage %s takes %zu key(s), %zu given", s->name, s->nhashers, n);
+		return -EINVAL;
+	}
+	cJSON_ArrayForEach(k, keys) {
+		ret = meta_storage_key_type(m, s, i, &type);
+		if (!ret)
+			ret = meta_from_json(m, type, k, &enc[i]);
+		if (ret) {
+			log_warn("chain", "storage %s: key %zu does not fit its type (#%u %s)",
+				 s->name, i, type, meta_type_name(meta_type(m, type)));
+			return ret;
+		}
+		i++;
+	}
+	*nkeys = n;
+	return 0;
+}
+
+int chain_get_json(struct chain_client *c, const char *pallet, const char *item,
+		   const cJSON *keys, const uint8_t *at, cJSON **out)
+{
+	struct chain_runtime *rt = NULL;
+	const struct meta_pallet *p;
+	const struct meta_storage *s;
+	struct zbuf enc[CHAIN_MAX_KEYS];
+	const uint8_t *kp[CHAIN_MAX_KEYS];
+	size_t kl[CHAIN_MAX_KEYS], nkeys = 0;
+	uint8_t *val = NULL;
+	size_t vlen = 0;
+	int ret;
+
+	*out = NULL;
+	for (size_t i = 0; i < CHAIN_MAX_KEYS; i++)
+		zbuf_init(&enc[i], 1u << 16);
+	ret = chain_client_runtime(c, &rt);
+	if (ret)
+		goto out;
+	p = meta_pallet(rt->meta, pallet);
+	s = p ? meta_storage(p, item) : NULL;
+	if (!s) {
+		log_warn("chain", "runtime %u has no storage %s.%s", rt->spec_version, pallet, item);
+		ret = ZE_UNSUPPORTED;
+		goto out;
+	}
+	ret = chain_encode_keys(rt->meta, s, keys, enc, &nkeys);
+	if (ret)
+		goto out;
+	for (size_t i = 0; i < nkeys; i++) {
+		kp[i] = enc[i].data;
+		kl[i] = enc[i].len;
+	}
+	ret = chain_storage_raw(c, rt, pallet, item, nkeys, kp, kl, at, &val, &vlen);
+	if (ret == ZE_ABSENT && s->modifier == META_MOD_DEFAULT) {
+		ret = meta_to_json_buf(rt->meta, s->value_type, s->def, s->def_len, out);
+		goto out;
+	}
+	if (ret)
+		goto out;
+	ret = meta_to_json_buf(rt->meta, s->value_type, val, vlen, out);
+	if (ret)
+		log_err("chain", "%s.%s: stored value does not decode as runtime %u's %s: %s", pallet,
+			item, rt->spec_version, meta_type_name(meta_type(rt->meta, s->value_type)),
+			zerr_str(ret));
+out:
+	free(val);
+	for (size_t i = 0; i < CHAIN_MAX_KEYS; i++)
+		zbuf_free(&enc[i]);
+	chain_runtime_put(rt);
+	return ret;
+}
+
+int chain_block_number(struct chain_client *c, uint64_t *number)
+{
+	uint8_t parent[32];
+
+	return rpc_header(c->rpc, NULL, number, parent);
+}
+
+int chain_finalized(struct chain_client *c, uint64_t *number, uint8_t hash[32])
+{
+	uint8_t parent[32];
+	int ret = rpc_finalized_head(c->rpc, hash);
+
+	if (!ret)
+		ret = rpc_header(c->rpc, hash, number, parent);
+	/* The node just named this block: its header cannot be absent. */
+	return ret == ZE_ABSENT ? ZE_UNKNOWN : ret;
+}
+
+int chain_timestamp_ms(struct chain_client *c, const uint8_t *at, uint64_t *ms)
+{
+	cJSON *v = NULL;
+	int ret = chain_get_json(c, "Timestamp", "Now", NULL, at, &v);
+
+	if (!ret && meta_json_u64(v, ms) < 0)
+		ret = ZE_MALFORMED;
+	cJSON_Delete(v);
+	return ret;
+}

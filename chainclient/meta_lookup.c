@@ -1,0 +1,202 @@
+/* Metadata lookups by name and index, storage keys, loading from a file. */
+#include "chainclient/meta.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/hex.h"
+#include "common/zerr.h"
+
+const struct meta_type *meta_type(const struct meta *m, uint32_t id)
+{
+	return id < m->ntypes ? &m->types[id] : NULL;
+}
+
+const struct meta_pallet *meta_pallet(const struct meta *m, const char *name)
+{
+	for (size_t i = 0; i < m->npallets; i++)
+		if (strcmp(m->pallets[i].name, name) == 0)
+			return &m->pallets[i];
+	return NULL;
+}
+
+const struct meta_pallet *meta_pallet_by_index(const struct meta *m, uint8_t index)
+{
+	for (size_t i = 0; i < m->npallets; i++)
+		if (m->pallets[i].index == index)
+			return &m->pallets[i];
+	return NULL;
+}
+
+const struct meta_storage *meta_storage(const struct meta_pallet *p, const char *name)
+{
+	for (size_t i = 0; i < p->nstorage; i++)
+		if (strcmp(p->storage[i].name, name) == 0)
+			return &p->storage[i];
+	return NULL;
+}
+
+const struct meta_constant *meta_constant(const struct meta_pallet *p, const char *name)
+{
+	for (size_t i = 0; i < p->nconstants; i++)
+		if (strcmp(p->constants[i].name, name) == 0)
+			return &p->constants[i];
+	return NULL;
+}
+
+const struct meta_variant *meta_variant_by_name(const struct meta_type *t, const char *name)
+{
+	if (!t || t->kind != META_VARIANT)
+		return NULL;
+	for (size_t i = 0; i < t->nvariants; i++)
+		if (strcmp(t->variants[i].name, name) == 0)
+			return &t->variants[i];
+	return NULL;
+}
+
+const struct meta_variant *meta_variant_by_index(const struct meta_type *t, uint8_t index)
+{
+	if (!t || t->kind != META_VARIANT)
+		return NULL;
+	for (size_t i = 0; i < t->nvariants; i++)
+		if (t->variants[i].index == index)
+			return &t->variants[i];
+	return NULL;
+}
+
+const struct meta_variant *meta_call(const struct meta *m, const struct meta_pallet *p,
+				     const char *name)
+{
+	return p && p->has_calls ? meta_variant_by_name(meta_type(m, p->calls_type), name) : NULL;
+}
+
+const struct meta_variant *meta_event(const struct meta *m, const struct meta_pallet *p,
+				      const char *name)
+{
+	return p && p->has_events ? meta_variant_by_name(meta_type(m, p->events_type), name)
+				  : NULL;
+}
+
+const struct meta_variant *meta_error(const struct meta *m, const struct meta_pallet *p,
+				      const char *name)
+{
+	return p && p->has_errors ? meta_variant_by_name(meta_type(m, p->errors_type), name)
+				  : NULL;
+}
+
+const struct meta_signed_ext *meta_signed_ext(const struct meta *m, const char *identifier)
+{
+	for (size_t i = 0; i < m->nexts; i++)
+		if (strcmp(m->exts[i].identifier, identifier) == 0)
+			return &m->exts[i];
+	return NULL;
+}
+
+const char *meta_type_name(const struct meta_type *t)
+{
+	return t && t->npath ? t->path[t->npath - 1] : "";
+}
+
+int meta_storage_key_type(const struct meta *m, const struct meta_storage *s, size_t i,
+			  uint32_t *type)
+{
+	if (!s->is_map || i >= s->nhashers)
+		return -EINVAL;
+	if (s->nhashers == 1) {
+		*type = s->key_type;
+		return 0;
+	}
+	const struct meta_type *t = meta_type(m, s->key_type);
+	if (!t || t->kind != META_TUPLE || t->ntuple != s->nhashers)
+		return ZE_MALFORMED;
+	*type = t->tuple[i];
+	return 0;
+}
+
+int meta_storage_key(const struct meta *m, const char *pallet, const char *item,
+		     size_t nkeys, const uint8_t *const *keys, const size_t *key_lens,
+		     struct zbuf *out)
+{
+	const struct meta_pallet *p = meta_pallet(m, pallet);
+	const struct meta_storage *s = p ? meta_storage(p, item) : NULL;
+	if (!s || !p->storage_prefix)
+		return ZE_ABSENT;
+	if (nkeys > s->nhashers)
+		return -EINVAL;
+	/* The key uses the pallet's storage prefix, which may differ from its name. */
+	return chain_storage_key(p->storage_prefix, s->name, nkeys, s->hashers, keys, key_lens,
+				 out);
+}
+
+/* Reads a whole regular file of at most max bytes into a heap buffer. */
+static int read_file(const char *path, size_t max, uint8_t **out, size_t *n)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = 0;
+	uint8_t *buf = NULL;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		rc = ZE_TOOBIG;
+		goto out;
+	}
+	size_t len = (size_t)st.st_size, got = 0;
+	if (!(buf = malloc(len + 1))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	while (got < len) {
+		ssize_t r = read(fd, buf + got, len - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			rc = r < 0 ? -errno : -EIO;
+			goto out;
+		}
+		got += (size_t)r;
+	}
+	buf[len] = 0;
+	*out = buf;
+	*n = len;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+int meta_load_file(const char *path, struct meta **out)
+{
+	uint8_t *raw = NULL, *bin = NULL;
+	size_t n = 0, binlen;
+	/* Hex text takes two digits per byte plus a prefix and whitespace. */
+	int rc = read_file(path, 2 * (size_t)META_MAX_INPUT + 64, &raw, &n);
+	if (rc)
+		return rc;
+	if (n >= 4 && memcmp(raw, "meta", 4) != 0 && raw[0] == '0' && (raw[1] == 'x' || raw[1] == 'X')) {
+		while (n > 0 && isspace(raw[n - 1]))
+			raw[--n] = 0;
+		rc = hex_decode_alloc((char *)raw, META_MAX_INPUT, &bin, &binlen);
+		if (rc == 0)
+			rc = meta_decode(bin, binlen, out);
+		free(bin);
+	} else {
+		rc = meta_decode(raw, n, out);
+	}
+	free(raw);
+	return rc;
+}

@@ -1,0 +1,132 @@
+/*
+ * JSON-RPC 2.0 over HTTP POST (libcurl), the transport of the chain client.
+ *
+ * An rpc_client keeps a small pool of curl easy handles: a call borrows one,
+ * so each concurrent caller reuses its own keep-alive connection and no
+ * handle is ever shared between threads. Every call is bounded: connect and
+ * total timeouts, a cap on the response size, and a bounded number of
+ * retries with exponential backoff on transport failures (connection
+ * refused, timeouts, HTTP 5xx).
+ *
+ * Results are three-way, as the agent must never read "we could not ask" as
+ * "it is not there":
+ *   0          a value (which may be JSON null for rpc_call)
+ *   ZE_ABSENT  the server answered null where a value was asked for
+ *              (only from the typed helpers, e.g. rpc_get_storage)
+ *   ZE_CHAIN   the server answered with a JSON-RPC error object (filled into
+ *              struct rpc_error)
+ *   anything else (ZE_UNKNOWN, ZE_TOOBIG, -ENOMEM): no trustworthy answer.
+ *
+ * Thread-safe: any number of threads may call into one rpc_client.
+ */
+#ifndef ZOS_CHAINCLIENT_RPC_H
+#define ZOS_CHAINCLIENT_RPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+/* Substrate's author_submitExtrinsic error codes. */
+#define RPC_ERR_INVALID_TX 1010 /* invalid transaction (stale/future nonce, bad proof...) */
+#define RPC_ERR_UNKNOWN_TX 1011 /* validity could not be determined */
+#define RPC_ERR_TEMPORARILY_BANNED 1012
+#define RPC_ERR_ALREADY_IMPORTED 1013
+#define RPC_ERR_PRIORITY_TOO_LOW 1014 /* same nonce already in the pool */
+
+struct rpc_opts {
+	long connect_timeout_ms; /* 0 = 3000 */
+	long timeout_ms;         /* whole request; 0 = 15000 */
+	int retries;             /* extra attempts on transport failure; <0 = 0, default 3 via rpc_opts_default */
+	long backoff_ms;         /* first retry delay, doubled each time; 0 = 200 */
+	long backoff_max_ms;     /* 0 = 5000 */
+	size_t max_response;     /* bytes; 0 = 32 MiB (metadata is ~300 KiB hex) */
+	int pool_size;           /* handles kept for reuse; 0 = 4 */
+};
+
+/* Fills o with the defaults named above. */
+void rpc_opts_default(struct rpc_opts *o);
+
+/* A JSON-RPC error object as the server sent it. */
+struct rpc_error {
+	long code;
+	char message[256]; /* truncated, NUL-terminated */
+	char data[256];    /* "data" member as text (string or JSON), may be empty */
+};
+
+struct rpc_client;
+
+/* url is copied. opts may be NULL for the defaults. */
+int rpc_client_new(const char *url, const struct rpc_opts *opts, struct rpc_client **out);
+/* No call may be in flight. NULL is accepted. */
+void rpc_client_free(struct rpc_client *c);
+const char *rpc_client_url(const struct rpc_client *c);
+
+/* Cumulative counters, for tests and diagnostics. */
+struct rpc_stats {
+	uint64_t requests; /* HTTP attempts, retries included */
+	uint64_t retries;
+	uint64_t handles_created;
+};
+void rpc_client_stats(struct rpc_client *c, struct rpc_stats *out);
+
+/*
+ * Calls method with params (a JSON array, borrowed; NULL = []).
+ * On 0, *result is the "result" member (caller frees with cJSON_Delete; it
+ * may be a JSON null). On ZE_CHAIN, err (if not NULL) holds the error object.
+ */
+int rpc_call(struct rpc_client *c, const char *method, const cJSON *params,
+	     cJSON **result, struct rpc_error *err);
+
+/*
+ * The same call with params given as a JSON array text, e.g. "[\"0x..\"]"
+ * (NULL = []). Convenient for fixed-shape requests.
+ */
+int rpc_call_text(struct rpc_client *c, const char *method, const char *params_json,
+		  cJSON **result, struct rpc_error *err);
+
+/*
+ * state_getStorage(key, at?): at is a 32-byte block hash or NULL (best block).
+ * On 0, *out (caller frees) holds *outlen bytes of the SCALE value, at most
+ * max bytes. ZE_ABSENT when the chain answers null.
+ */
+int rpc_get_storage(struct rpc_client *c, const uint8_t *key, size_t keylen,
+		    const uint8_t *at, size_t max, uint8_t **out, size_t *outlen);
+
+/*
+ * state_getKeysPaged(prefix, count, start?, at?). On 0, *keys is a heap array
+ * of *nkeys heap byte strings with lengths in *lens (free with
+ * rpc_keys_free). count is capped at 1000.
+ */
+int rpc_get_keys_paged(struct rpc_client *c, const uint8_t *prefix, size_t plen,
+		       unsigned count, const uint8_t *start, size_t slen, const uint8_t *at,
+		       uint8_t ***keys, size_t **lens, size_t *nkeys);
+void rpc_keys_free(uint8_t **keys, size_t *lens, size_t nkeys);
+
+/* chain_getBlockHash(n); ZE_ABSENT when no block n exists yet. */
+int rpc_block_hash(struct rpc_client *c, uint64_t n, uint8_t hash[32]);
+/* chain_getHeader(at?) -> number and parent hash. */
+int rpc_header(struct rpc_client *c, const uint8_t *at, uint64_t *number, uint8_t parent[32]);
+int rpc_finalized_head(struct rpc_client *c, uint8_t hash[32]);
+/* state_getRuntimeVersion: specVersion and transactionVersion. */
+int rpc_runtime_version(struct rpc_client *c, uint32_t *spec, uint32_t *tx);
+/* state_getMetadata as raw bytes (caller frees). */
+int rpc_metadata(struct rpc_client *c, uint8_t **out, size_t *outlen);
+/* system_accountNextIndex(ss58 or hex account): the pool-aware next nonce. */
+int rpc_account_next_index(struct rpc_client *c, const uint8_t account[32], uint64_t *nonce);
+/* author_submitExtrinsic; hash is the returned extrinsic hash. */
+int rpc_submit_extrinsic(struct rpc_client *c, const uint8_t *xt, size_t n, uint8_t hash[32],
+			 struct rpc_error *err);
+
+/*
+ * chain_getBlock(hash): the block's number and its extrinsics as raw bytes
+ * (each the full opaque encoding, compact length included). Free with
+ * rpc_keys_free(xts, lens, n).
+ */
+int rpc_block(struct rpc_client *c, const uint8_t hash[32], uint64_t *number, uint8_t ***xts,
+	      size_t **lens, size_t *n);
+
+/* Parses a JSON number or "0x.." hex string into a u64 (headers use hex). */
+int rpc_json_u64(const cJSON *v, uint64_t *out);
+
+#endif

@@ -1,0 +1,127 @@
+/*
+ * The extrinsic submitter: one per account, the only owner of its nonce.
+ *
+ * Callers queue calls by pallet and call name with JSON arguments (meta.h's
+ * form); a worker thread encodes each call against the runtime current at
+ * sending time, signs it with a mortal era, submits it, and follows the
+ * finalized chain until it finds the block that includes it. The caller
+ * then gets a final outcome, never a mere submission receipt:
+ *
+ *   CHAIN_OUTCOME_SUCCESS   included; System.ExtrinsicSuccess
+ *   CHAIN_OUTCOME_FAILED    included; System.ExtrinsicFailed (error names
+ *                           the dispatch error, e.g.
+ *                           "SmartContractModule.NodeNotAuthorized")
+ *   CHAIN_OUTCOME_REJECTED  the node refused it (error has the RPC message);
+ *                           it was never included
+ *   CHAIN_OUTCOME_EXPIRED   not included within the give-up window; its era
+ *                           has ended, so it can never be included
+ *   CHAIN_OUTCOME_INVALID   could not be built (unknown call, bad args)
+ *   CHAIN_OUTCOME_UNKNOWN   the submitter stopped, or the node could not be
+ *                           reached, before the outcome was known: it may or
+ *                           may not be included
+ *
+ * Nonces are kept locally and advanced per submission, so calls queued
+ * back-to-back go into the pool without waiting for blocks. After a
+ * rejection for a stale or duplicate nonce (RPC errors 1010/1014), or a
+ * submission whose fate is unknown, the nonce is resynced from the chain
+ * (system_accountNextIndex, which counts the pool) and the call is re-signed
+ * and resent, a bounded number of times.
+ *
+ * The give-up window: the extrinsic is signed with a mortal era that admits
+ * it in at least give_up_blocks blocks after the current one (the era's
+ * period is a power of two, at most 65536), and the submitter follows the
+ * chain until that era has ended. So EXPIRED is final: the extrinsic can
+ * never be included later, and sending the call again cannot double it.
+ */
+#ifndef ZOS_CHAINCLIENT_SUBMIT_H
+#define ZOS_CHAINCLIENT_SUBMIT_H
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+#include "chainclient/client.h"
+#include "common/key.h"
+
+enum chain_outcome_status {
+	CHAIN_OUTCOME_SUCCESS = 0,
+	CHAIN_OUTCOME_FAILED,
+	CHAIN_OUTCOME_REJECTED,
+	CHAIN_OUTCOME_EXPIRED,
+	CHAIN_OUTCOME_INVALID,
+	CHAIN_OUTCOME_UNKNOWN,
+};
+
+struct chain_outcome {
+	enum chain_outcome_status status;
+	int err;          /* 0 on success, else a ZE_* / -errno code matching status */
+	char error[160];  /* dispatch error name or RPC/local message; "" on success */
+	uint8_t xt_hash[32];
+	uint8_t block_hash[32];
+	uint64_t block_number;
+	uint32_t xt_index;
+	uint64_t nonce;
+	/* This extrinsic's events (chain_events' flattened form), or NULL when
+	 * not included. Owned by the outcome: see chain_outcome_clear. */
+	cJSON *events;
+};
+
+/* Frees the events; the struct may be reused. */
+void chain_outcome_clear(struct chain_outcome *o);
+/* "success", "failed", ... */
+const char *chain_outcome_status_name(enum chain_outcome_status s);
+
+struct chain_submit_opts {
+	unsigned give_up_blocks; /* 0 = 32 */
+	long poll_ms;            /* chain polling interval; 0 = 1000 */
+	int max_resends;         /* re-sign attempts after nonce rejections; 0 = 3 */
+	int follow_best;         /* 1: resolve on best blocks instead of finalized */
+	size_t max_queue;        /* queued calls; 0 = 1024 */
+	/* Upper bound in ms without progress of the watched chain before
+	 * in-flight calls end as UNKNOWN; 0 = 600000. */
+	long stall_ms;
+};
+
+void chain_submit_opts_default(struct chain_submit_opts *o);
+
+/*
+ * Called on the submitter's thread with the final outcome. The callback may
+ * take o->events (set it to NULL); everything else is freed after it
+ * returns. It must not block for long, and must not call
+ * chain_submitter_free.
+ */
+typedef void (*chain_outcome_cb)(void *ud, struct chain_outcome *o);
+
+struct chain_submitter;
+
+/*
+ * Starts a submitter for key's account on client c (borrowed; must outlive
+ * the submitter). The key is copied and wiped on free. opts may be NULL.
+ */
+int chain_submitter_new(struct chain_client *c, const struct zkey *key,
+			const struct chain_submit_opts *opts, struct chain_submitter **out);
+/* Stops the worker; calls not yet final get CHAIN_OUTCOME_UNKNOWN (or, if
+ * never sent, CHAIN_OUTCOME_REJECTED with err ZE_STATE). */
+void chain_submitter_free(struct chain_submitter *s);
+
+/*
+ * Queues pallet.call(args). args (copied) is a JSON array of the call's
+ * arguments in order, or an object of them by name, which is mapped onto
+ * the runtime's argument order when sending (see chain_call_args). cb runs exactly once, later, on the worker thread, unless
+ * this returns an error (-EAGAIN when the queue is full, ZE_STATE when
+ * stopping).
+ */
+int chain_submit_async(struct chain_submitter *s, const char *pallet, const char *call,
+		       const cJSON *args, chain_outcome_cb cb, void *ud);
+
+/*
+ * The same, waiting for the outcome. Returns 0 and fills *o whatever the
+ * outcome (check o->status); an error only when the call could not be
+ * queued. Clear *o with chain_outcome_clear.
+ */
+int chain_submit_wait(struct chain_submitter *s, const char *pallet, const char *call,
+		      const cJSON *args, struct chain_outcome *o);
+
+/* The locally held next nonce, or -1 when it must be resynced. */
+int64_t chain_submitter_nonce(struct chain_submitter *s);
+
+#endif

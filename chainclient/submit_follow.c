@@ -1,0 +1,197 @@
+/*
+ * Following the chain for in-flight extrinsics: scan each new block's body
+ * for their hashes, read System.Events of the including block, and resolve
+ * them; expire those whose era has ended unseen.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chainclient/client_priv.h"
+#include "chainclient/submit_priv.h"
+#include "common/hex.h"
+#include "common/log.h"
+#include "common/zerr.h"
+
+/* Blocks scanned per poll, so a long backlog does not starve the queue. */
+#define CHAIN_SCAN_BATCH 64
+
+static void chain_unlink(struct chain_submitter *s, struct chain_job *j)
+{
+	for (struct chain_job **pp = &s->inflight; *pp; pp = &(*pp)->next) {
+		if (*pp == j) {
+			*pp = j->next;
+			j->next = NULL;
+			return;
+		}
+	}
+}
+
+void chain_inflight_abandon(struct chain_submitter *s, int err, const char *why)
+{
+	struct chain_job *j;
+
+	while ((j = s->inflight)) {
+		s->inflight = j->next;
+		j->next = NULL;
+		chain_job_fail(j, CHAIN_OUTCOME_UNKNOWN, err, "%s", why);
+	}
+}
+
+/* The events of extrinsic idx, copied out of the block's list. */
+static cJSON *chain_events_of(const cJSON *events, uint32_t idx)
+{
+	cJSON *out = cJSON_CreateArray();
+	const cJSON *e;
+
+	if (!out)
+		return NULL;
+	cJSON_ArrayForEach(e, events) {
+		const cJSON *i = cJSON_GetObjectItemCaseSensitive(e, "index");
+		if (!cJSON_IsNumber(i) || i->valuedouble != (double)idx)
+			continue;
+		cJSON *d = cJSON_Duplicate(e, 1);
+		if (!d || !cJSON_AddItemToArray(out, d)) {
+			cJSON_Delete(d);
+			cJSON_Delete(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+static void chain_resolve(struct chain_submitter *s, struct chain_job *j, const struct meta *m,
+			  const cJSON *events, uint32_t idx, const uint8_t bhash[32], uint64_t bnum)
+{
+	struct chain_outcome o;
+	const cJSON *ev;
+
+	chain_unlink(s, j);
+	memset(&o, 0, sizeof(o));
+	memcpy(o.xt_hash, j->hash, 32);
+	memcpy(o.block_hash, bhash, 32);
+	o.block_number = bnum;
+	o.xt_index = idx;
+	o.nonce = j->nonce;
+	o.events = chain_events_of(events, idx);
+	if (!o.events) {
+		o.status = CHAIN_OUTCOME_UNKNOWN;
+		o.err = -ENOMEM;
+		snprintf(o.error, sizeof(o.error), "out of memory reading the outcome");
+	} else if (chain_event_find(o.events, "System", "ExtrinsicSuccess")) {
+		o.status = CHAIN_OUTCOME_SUCCESS;
+	} else if ((ev = chain_event_find(o.events, "System", "ExtrinsicFailed"))) {
+		const cJSON *data = cJSON_GetObjectItemCaseSensitive(ev, "data");
+		const cJSON *de = cJSON_GetObjectItemCaseSensitive(data, "dispatch_error");
+		o.status = CHAIN_OUTCOME_FAILED;
+		o.err = ZE_CHAIN;
+		if (chain_dispatch_error_name(m, de, o.error, sizeof(o.error)) < 0)
+			snprintf(o.error, sizeof(o.error), "undecodable dispatch error");
+	} else {
+		/* Included but without an outcome event: the events are not what
+		 * this client understands, so it cannot claim either result. */
+		o.status = CHAIN_OUTCOME_UNKNOWN;
+		o.err = ZE_MALFORMED;
+		snprintf(o.error, sizeof(o.error), "no System.ExtrinsicSuccess/Failed event");
+	}
+	log_info("chain", "%s.%s nonce %llu in block %llu #%u: %s%s%s", j->pallet, j->call,
+		 (unsigned long long)j->nonce, (unsigned long long)bnum, idx,
+		 chain_outcome_status_name(o.status), o.error[0] ? " " : "", o.error);
+	chain_job_finish(j, &o);
+}
+
+/* Searches block n; 0 when done with it, an error to retry it later. */
+static int chain_scan_block(struct chain_submitter *s, uint64_t n)
+{
+	struct rpc_client *rpc = chain_client_rpc(s->c);
+	struct chain_runtime *rt = NULL;
+	struct chain_job *j, *next;
+	uint8_t bhash[32], h[32];
+	uint8_t **xts = NULL;
+	size_t *lens = NULL, cnt = 0;
+	uint64_t num;
+	cJSON *events = NULL;
+	int ret;
+
+	ret = rpc_block_hash(rpc, n, bhash);
+	if (!ret)
+		ret = rpc_block(rpc, bhash, &num, &xts, &lens, &cnt);
+	if (ret)
+		goto out;
+	if (num != n) {
+		ret = ZE_UNKNOWN;
+		goto out;
+	}
+	for (size_t i = 0; i < cnt; i++) {
+		xt_hash(xts[i], lens[i], h);
+		for (j = s->inflight; j; j = next) {
+			next = j->next;
+			if (memcmp(j->hash, h, 32) != 0)
+				continue;
+			if (!events) {
+				ret = chain_client_runtime(s->c, &rt);
+				if (!ret)
+					ret = chain_events(s->c, rt, bhash, &events);
+				if (ret) {
+					log_warn("chain", "events of block %llu: %s", (unsigned long long)n,
+						 zerr_str(ret));
+					goto out;
+				}
+			}
+			chain_resolve(s, j, rt->meta, events, (uint32_t)i, bhash, n);
+		}
+	}
+out:
+	cJSON_Delete(events);
+	chain_runtime_put(rt);
+	rpc_keys_free(xts, lens, cnt);
+	return ret;
+}
+
+void chain_follow(struct chain_submitter *s)
+{
+	struct chain_job *j, *next;
+	uint8_t hh[32];
+	uint64_t head;
+	int64_t now = chain_now_ms();
+	int ret;
+
+	if (!s->inflight)
+		return;
+	if (s->opts.follow_best)
+		ret = chain_block_number(s->c, &head);
+	else
+		ret = chain_finalized(s->c, &head, hh);
+	if (!ret && head > s->head_seen) {
+		s->head_seen = head;
+		s->progress_ms = now;
+	}
+	if (now - s->progress_ms > s->opts.stall_ms) {
+		log_err("chain", "no new %s block for %ld ms", s->opts.follow_best ? "best" : "finalized",
+			s->opts.stall_ms);
+		chain_inflight_abandon(s, ZE_TIMEOUT, "the chain made no progress");
+		return;
+	}
+	if (ret)
+		return;
+	uint64_t last = s->scanned + CHAIN_SCAN_BATCH;
+	for (uint64_t n = s->scanned + 1; n <= head && n <= last && s->inflight; n++) {
+		if (chain_scan_block(s, n) < 0)
+			break;
+		s->scanned = n;
+	}
+	if (!s->inflight)
+		return;
+	/* Valid in [birth, death): once death - 1 is searched, it is gone. */
+	for (j = s->inflight; j; j = next) {
+		next = j->next;
+		if (s->scanned + 1 < j->death)
+			continue;
+		chain_unlink(s, j);
+		chain_submitter_set_nonce(s, 0, 0);
+		chain_job_fail(j, CHAIN_OUTCOME_EXPIRED, ZE_TIMEOUT,
+			       "not included by block %llu; its era has ended",
+			       (unsigned long long)s->scanned);
+	}
+}

@@ -1,0 +1,328 @@
+/*
+ * zos-cli chain get / chain call: the subcommands that talk to a node.
+ *
+ *   zos-cli chain get PALLET ITEM [KEY...] [--url URL]
+ *   zos-cli chain call PALLET CALL 'JSON-ARGS' KEYSOURCE [--url URL] [--give-up N]
+ *
+ * Keys and arguments are JSON in meta.h's form (numbers, "0x.." bytes,
+ * {"Variant": ...}); where the runtime expects an AccountId32 or a
+ * MultiAddress, an SS58 address, a dev name (alice...) or 0x-hex is accepted.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chainclient/client.h"
+#include "chainclient/submit.h"
+#include "cli/chain.h"
+#include "cli/cli.h"
+#include "common/hex.h"
+#include "common/key.h"
+#include "common/zerr.h"
+
+#define CLI_DEFAULT_URL "http://127.0.0.1:9944"
+
+static const char *online_url(const char *opt)
+{
+	const char *env = getenv("ZOS_CHAIN_URL");
+
+	if (opt)
+		return opt;
+	return env && *env ? env : CLI_DEFAULT_URL;
+}
+
+/* An account given as SS58, 0x-hex or a dev name, as the JSON of [u8; 32]. */
+static cJSON *online_account(const char *s)
+{
+	uint8_t pk[32];
+	struct zkey k;
+	char hex[67];
+
+	if (key_parse_account(s, pk) != 0) {
+		if (key_dev(s, &k) != 0)
+			return NULL;
+		memcpy(pk, k.pk, 32);
+		key_wipe(&k);
+	}
+	hex_encode(pk, 32, 1, hex, sizeof(hex));
+	return cJSON_CreateString(hex);
+}
+
+/*
+ * Rewrites a friendly account string into the JSON the encoder wants for
+ * type `type`. Returns the replacement (caller frees) or NULL to keep v.
+ */
+static cJSON *online_friendly(const struct meta *m, uint32_t type, const cJSON *v)
+{
+	const char *name = meta_type_name(meta_type(m, type));
+
+	if (!cJSON_IsString(v))
+		return NULL;
+	if (!strcmp(name, "AccountId32"))
+		return online_account(v->valuestring);
+	if (!strcmp(name, "MultiAddress")) {
+		cJSON *acc = online_account(v->valuestring), *o;
+		if (!acc)
+			return NULL;
+		o = cJSON_CreateObject();
+		if (!o) {
+			cJSON_Delete(acc);
+			return NULL;
+		}
+		cJSON_AddItemToObject(o, "Id", acc);
+		return o;
+	}
+	return NULL;
+}
+
+/* One command-line key: JSON when it parses, else a string. */
+static cJSON *online_key_arg(const struct meta *m, uint32_t type, const char *arg)
+{
+	cJSON *v = cJSON_Parse(arg), *f;
+
+	if (!v)
+		v = cJSON_CreateString(arg);
+	if (v && (f = online_friendly(m, type, v))) {
+		cJSON_Delete(v);
+		v = f;
+	}
+	return v;
+}
+
+static void online_get_usage(FILE *f)
+{
+	fprintf(f, "usage: zos-cli chain get PALLET ITEM [KEY...] [--url URL]\n"
+		   "Reads a storage value from the node and prints it as JSON (null when absent).\n"
+		   "The URL defaults to $ZOS_CHAIN_URL, else " CLI_DEFAULT_URL ".\n");
+}
+
+int cli_chain_get(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"url", required_argument, NULL, 'u'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *url = NULL;
+	struct chain_client *c = NULL;
+	struct chain_runtime *rt = NULL;
+	cJSON *keys = NULL, *v = NULL;
+	int opt, ret, rc = CLI_FAIL;
+
+	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'u': url = optarg; break;
+		case 'h': online_get_usage(stdout); return CLI_OK;
+		default: online_get_usage(stderr); return CLI_USAGE;
+		}
+	}
+	if (argc - optind < 2) {
+		online_get_usage(stderr);
+		return CLI_USAGE;
+	}
+	const char *pallet = argv[optind], *item = argv[optind + 1];
+	int nkeys = argc - optind - 2;
+	if ((ret = chain_client_new(online_url(url), NULL, &c)) ||
+	    (ret = chain_client_runtime(c, &rt))) {
+		cli_err("cannot reach the chain at %s: %s", online_url(url), zerr_str(ret));
+		goto out;
+	}
+	const struct meta_pallet *p = meta_pallet(rt->meta, pallet);
+	const struct meta_storage *s = p ? meta_storage(p, item) : NULL;
+	if (!s) {
+		cli_err("runtime %u has no storage %s.%s", rt->spec_version, pallet, item);
+		goto out;
+	}
+	if ((size_t)nkeys != s->nhashers) {
+		cli_err("%s.%s takes %zu key(s), %d given", pallet, item, s->nhashers, nkeys);
+		rc = CLI_USAGE;
+		goto out;
+	}
+	keys = cJSON_CreateArray();
+	for (int i = 0; keys && i < nkeys; i++) {
+		uint32_t type;
+		cJSON *k;
+		if (meta_storage_key_type(rt->meta, s, (size_t)i, &type) != 0 ||
+		    !(k = online_key_arg(rt->meta, type, argv[optind + 2 + i]))) {
+			cli_err("key %d: cannot use '%s'", i + 1, argv[optind + 2 + i]);
+			goto out;
+		}
+		cJSON_AddItemToArray(keys, k);
+	}
+	if (!keys)
+		goto out;
+	ret = chain_get_json(c, pallet, item, keys, NULL, &v);
+	if (ret == ZE_ABSENT) {
+		puts("null");
+		rc = CLI_OK;
+		goto out;
+	}
+	if (ret) {
+		cli_err("%s.%s: %s", pallet, item, zerr_str(ret));
+		goto out;
+	}
+	char *text = cJSON_Print(v);
+	if (!text)
+		goto out;
+	puts(text);
+	free(text);
+	rc = CLI_OK;
+out:
+	cJSON_Delete(keys);
+	cJSON_Delete(v);
+	chain_runtime_put(rt);
+	chain_client_free(c);
+	return rc;
+}
+
+/* Makes account arguments friendly, positional or named. */
+static int online_fix_args(const struct meta *m, const char *pallet, const char *call,
+			   cJSON *args)
+{
+	const struct meta_pallet *p = meta_pallet(m, pallet);
+	const struct meta_variant *v = p ? meta_call(m, p, call) : NULL;
+
+	if (!v)
+		return ZE_UNSUPPORTED;
+	for (size_t i = 0; i < v->nfields; i++) {
+		cJSON *a = cJSON_IsArray(args) ? cJSON_GetArrayItem(args, (int)i)
+		           : v->fields[i].name ? cJSON_GetObjectItemCaseSensitive(args, v->fields[i].name)
+					       : NULL;
+		cJSON *f = a ? online_friendly(m, v->fields[i].type, a) : NULL;
+		if (!f)
+			continue;
+		/* Object members need their key set on the replacement. */
+		int ok = cJSON_IsArray(args)
+				 ? cJSON_ReplaceItemViaPointer(args, a, f)
+				 : cJSON_ReplaceItemInObjectCaseSensitive(args, v->fields[i].name, f);
+		if (!ok) {
+			cJSON_Delete(f);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static void online_call_usage(FILE *f)
+{
+	fprintf(f, "usage: zos-cli chain call PALLET CALL 'JSON-ARGS' " CLI_KEY_USAGE "\n"
+		   "                          [--url URL] [--give-up BLOCKS]\n"
+		   "Signs and submits PALLET.CALL with JSON-ARGS (an array in order, or an object\n"
+		   "by name), waits for the including block and prints the outcome and the\n"
+		   "extrinsic's events as JSON. Exits 1 when the call fails, naming the error.\n");
+}
+
+static int online_print_outcome(const struct chain_outcome *o)
+{
+	cJSON *j = cJSON_CreateObject();
+	char hex[67];
+	char *text;
+
+	if (!j)
+		return -ENOMEM;
+	cJSON_AddStringToObject(j, "status", chain_outcome_status_name(o->status));
+	if (o->error[0])
+		cJSON_AddStringToObject(j, "error", o->error);
+	hex_encode(o->xt_hash, 32, 1, hex, sizeof(hex));
+	cJSON_AddStringToObject(j, "extrinsic_hash", hex);
+	cJSON_AddNumberToObject(j, "nonce", (double)o->nonce);
+	if (o->events) {
+		hex_encode(o->block_hash, 32, 1, hex, sizeof(hex));
+		cJSON_AddNumberToObject(j, "block_number", (double)o->block_number);
+		cJSON_AddStringToObject(j, "block_hash", hex);
+		cJSON_AddNumberToObject(j, "index", o->xt_index);
+		cJSON_AddItemReferenceToObject(j, "events", o->events);
+	}
+	text = cJSON_Print(j);
+	cJSON_Delete(j);
+	if (!text)
+		return -ENOMEM;
+	puts(text);
+	free(text);
+	return 0;
+}
+
+int cli_chain_call(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"url", required_argument, NULL, 'u'},
+		{"give-up", required_argument, NULL, 'g'},
+		{"help", no_argument, NULL, 'h'},
+		CLI_KEY_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct cli_keysrc src = {0};
+	struct chain_submit_opts so;
+	struct chain_client *c = NULL;
+	struct chain_runtime *rt = NULL;
+	struct chain_submitter *s = NULL;
+	struct chain_outcome o = {0};
+	struct zkey k;
+	const char *url = NULL;
+	uint64_t give_up = 0;
+	cJSON *args = NULL;
+	int opt, ret, rc = CLI_FAIL, have_key = 0;
+
+	chain_submit_opts_default(&so);
+	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		if (cli_keysrc_opt(&src, opt, optarg))
+			continue;
+		switch (opt) {
+		case 'u': url = optarg; break;
+		case 'g':
+			if (cli_chain_parse_u64("give-up", optarg, 65536, &give_up))
+				return CLI_USAGE;
+			break;
+		case 'h': online_call_usage(stdout); return CLI_OK;
+		default: online_call_usage(stderr); return CLI_USAGE;
+		}
+	}
+	if (argc - optind != 3) {
+		online_call_usage(stderr);
+		return CLI_USAGE;
+	}
+	const char *pallet = argv[optind], *call = argv[optind + 1];
+	args = cJSON_Parse(argv[optind + 2]);
+	if (!args || (!cJSON_IsArray(args) && !cJSON_IsObject(args))) {
+		cli_err("JSON-ARGS must be a JSON array or object");
+		cJSON_Delete(args);
+		return CLI_USAGE;
+	}
+	if (cli_load_key(&src, &k)) {
+		cJSON_Delete(args);
+		return CLI_USAGE;
+	}
+	have_key = 1;
+	if (give_up)
+		so.give_up_blocks = (unsigned)give_up;
+	so.poll_ms = 250;
+	if ((ret = chain_client_new(online_url(url), NULL, &c)) ||
+	    (ret = chain_client_runtime(c, &rt))) {
+		cli_err("cannot reach the chain at %s: %s", online_url(url), zerr_str(ret));
+		goto out;
+	}
+	if ((ret = online_fix_args(rt->meta, pallet, call, args))) {
+		cli_err("runtime %u has no call %s.%s", rt->spec_version, pallet, call);
+		goto out;
+	}
+	if ((ret = chain_submitter_new(c, &k, &so, &s)) ||
+	    (ret = chain_submit_wait(s, pallet, call, args, &o))) {
+		cli_err("cannot submit: %s", zerr_str(ret));
+		goto out;
+	}
+	online_print_outcome(&o);
+	if (o.status == CHAIN_OUTCOME_SUCCESS)
+		rc = CLI_OK;
+	else
+		cli_err("%s.%s %s: %s", pallet, call, chain_outcome_status_name(o.status), o.error);
+out:
+	chain_outcome_clear(&o);
+	chain_submitter_free(s);
+	chain_runtime_put(rt);
+	chain_client_free(c);
+	cJSON_Delete(args);
+	if (have_key)
+		key_wipe(&k);
+	return rc;
+}

@@ -1,0 +1,63 @@
+/*
+ * zos-cli: commands and the helpers they share.
+ *
+ * A command is `int fn(int argc, char **argv)` listed in the table of
+ * cli/main.c. It receives argv[0] = its own name and the arguments after it,
+ * with getopt's state reset (optind = 0), and returns the process exit code:
+ * CLI_OK, CLI_FAIL (the operation failed, reason on stderr) or CLI_USAGE.
+ * Output for scripts: one "name: value" line per field, or JSON with --json.
+ */
+#ifndef ZOS_CLI_CLI_H
+#define ZOS_CLI_CLI_H
+
+#include <getopt.h>
+
+#include "common/key.h"
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+/* Commands (one line each in the table in cli/main.c). */
+int cli_cmd_key(int argc, char **argv);
+/* zos-cli chain SUBCOMMAND: a table of subcommands in cli/chain_offline.c. */
+int cli_chain_main(int argc, char **argv);
+/* Chain subcommands, each receiving argv[0] = its name. */
+int cli_chain_sign(int argc, char **argv); /* chain_sign.c */
+int cli_chain_get(int argc, char **argv);  /* chain_online.c */
+int cli_chain_call(int argc, char **argv); /* chain_online.c */
+int cli_cmd_rmb(int argc, char **argv);
+
+/* Prints "zos-cli: <message>\n" to stderr. */
+void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Where a signing key comes from: exactly one of --seed-file FILE (a seed
+ * file, refused when group- or world-readable), --seed HEX (visible to other
+ * users in the process list: for tests) or --dev NAME (Substrate's ed25519 dev
+ * accounts alice..ferdie). Commands add CLI_KEY_LONGOPTS to their getopt_long
+ * table and hand every option to cli_keysrc_opt() first.
+ */
+struct cli_keysrc {
+	const char *seed_file;
+	const char *seed_hex;
+	const char *dev;
+};
+
+enum { CLI_OPT_SEED_FILE = 0x1000, CLI_OPT_SEED, CLI_OPT_DEV };
+
+#define CLI_KEY_LONGOPTS                                                   \
+	{"seed-file", required_argument, NULL, CLI_OPT_SEED_FILE},         \
+		{"seed", required_argument, NULL, CLI_OPT_SEED},           \
+		{"dev", required_argument, NULL, CLI_OPT_DEV}
+
+#define CLI_KEY_USAGE "(--seed-file FILE | --seed HEX | --dev NAME)"
+
+/* Records opt if it is one of the key options: returns 1, else 0. */
+int cli_keysrc_opt(struct cli_keysrc *s, int opt, const char *arg);
+/* 1 when any key option was given. */
+int cli_keysrc_given(const struct cli_keysrc *s);
+/* Loads the key; exactly one source must be set. Prints the reason on
+ * failure and returns a negative error (-EINVAL when none or several were
+ * given). The caller wipes k with key_wipe(). */
+int cli_load_key(const struct cli_keysrc *s, struct zkey *k);
+
+#endif

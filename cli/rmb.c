@@ -1,0 +1,222 @@
+/*
+ * zos-cli rmb call: one signed RMB request to a twin, its verified reply
+ * printed as JSON.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chainclient/client.h"
+#include "chainclient/grid.h"
+#include "cli/cli.h"
+#include "common/hex.h"
+#include "common/zerr.h"
+#include "rmb/rmb_chain.h"
+#include "rmb/rmb_client.h"
+
+#define DEFAULT_CHAIN "http://127.0.0.1:9944"
+
+static void rmb_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: zos-cli rmb call DST_TWIN CMD [JSON] " CLI_KEY_USAGE "\n"
+		"           [--src TWIN] [--url ADDR] [--dst-pk HEX] [--chain URL]\n"
+		"           [--timeout MS] [--attempts N] [--ttl S]\n"
+		"\n"
+		"Signs CMD with payload JSON (none when omitted) as twin --src and sends it to\n"
+		"twin DST_TWIN over RMB. The reply must be signed by DST_TWIN's key; its\n"
+		"payload is printed as JSON. An error reply prints 'rmb error CODE (name):\n"
+		"message' on stderr and exits 1.\n"
+		"\n"
+		"  --src TWIN     the caller's twin (default: looked up on chain by key)\n"
+		"  --url ADDR     destination nng URL (default: the twin's relay on chain)\n"
+		"  --dst-pk HEX   destination account key (default: the twin's on chain)\n"
+		"  --chain URL    chain RPC (default $ZOS_CHAIN_URL or " DEFAULT_CHAIN ")\n"
+		"  --timeout MS   per attempt (default 5000); --attempts N (default 3),\n"
+		"                 resending the same envelope (same uid)\n"
+		"  --ttl S        request lifetime (default 60)\n");
+}
+
+static int parse_u32(const char *s, const char *what, uint32_t *out)
+{
+	char *end = NULL;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || !end || *end || end == s || s[0] == '-' || v > UINT32_MAX) {
+		cli_err("%s must be a number: '%s'", what, s);
+		return -EINVAL;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* The caller's twin id from TfgridModule.TwinIdByAccountID. */
+static int src_twin_from_chain(struct chain_client *c, const struct zkey *k, uint32_t *out)
+{
+	int rc = grid_twin_id_by_account(c, k->pk, out);
+	if (rc == ZE_ABSENT)
+		cli_err("this key has no twin on chain (create one first, or pass --src)");
+	else if (rc)
+		cli_err("cannot look up this key's twin on chain: %s", zerr_str(rc));
+	return rc;
+}
+
+struct call_opts {
+	struct cli_keysrc keysrc;
+	const char *src, *url, *dst_pk, *chain;
+	uint32_t timeout_ms, attempts, ttl_s;
+};
+
+/* Fills what the command line did not give from the chain. */
+static int resolve(const struct call_opts *o, uint32_t dst, const struct zkey *k,
+		   struct rmb_client_cfg *cfg, char *url, size_t urlsz)
+{
+	struct chain_client *chain = NULL;
+	int rc = 0;
+	int need_chain = !o->src || !o->url || !o->dst_pk;
+	if (need_chain) {
+		const char *curl = o->chain ? o->chain : getenv("ZOS_CHAIN_URL");
+		rc = chain_client_new(curl ? curl : DEFAULT_CHAIN, NULL, &chain);
+		if (rc) {
+			cli_err("cannot use chain: %s", zerr_str(rc));
+			return rc;
+		}
+	}
+	if (o->src)
+		rc = parse_u32(o->src, "--src", &cfg->src);
+	else
+		rc = src_twin_from_chain(chain, k, &cfg->src);
+	struct rmb_twin t;
+	memset(&t, 0, sizeof(t));
+	if (!rc && (!o->url || !o->dst_pk)) {
+		rc = rmb_chain_twin_lookup(chain, dst, &t);
+		if (rc == ZE_ABSENT)
+			cli_err("twin %u does not exist on chain", dst);
+		else if (rc)
+			cli_err("cannot look up twin %u on chain (retry later)", dst);
+	}
+	if (!rc && o->dst_pk && hex_decode_fixed(o->dst_pk, cfg->dst_pk, 32)) {
+		cli_err("--dst-pk needs 64 hex digits");
+		rc = -EINVAL;
+	} else if (!rc && !o->dst_pk) {
+		memcpy(cfg->dst_pk, t.account, 32);
+	}
+	if (!rc && o->url) {
+		if ((size_t)snprintf(url, urlsz, "%s", o->url) >= urlsz) {
+			cli_err("--url too long");
+			rc = -EINVAL;
+		}
+	} else if (!rc && rmb_relay_first(t.relay, url, urlsz)) {
+		cli_err("twin %u has no RMB address in its relay field (pass --url)", dst);
+		rc = -ENOENT;
+	}
+	chain_client_free(chain);
+	return rc;
+}
+
+static int do_call(const struct call_opts *o, uint32_t dst, const char *cmd, const char *json)
+{
+	struct zkey k;
+	struct rmb_client_cfg cfg;
+	struct rmb_client *c = NULL;
+	struct rmb_result res;
+	char url[RMB_RELAY_MAX + 1];
+
+	if (cli_load_key(&o->keysrc, &k))
+		return CLI_USAGE;
+	rmb_client_cfg_init(&cfg);
+	cfg.key = &k;
+	cfg.dst = dst;
+	cfg.url = url;
+	if (o->timeout_ms)
+		cfg.timeout_ms = o->timeout_ms;
+	if (o->attempts)
+		cfg.attempts = o->attempts;
+	if (o->ttl_s)
+		cfg.ttl_s = o->ttl_s;
+	int rc = resolve(o, dst, &k, &cfg, url, sizeof(url));
+	if (!rc) {
+		rc = rmb_client_new(&cfg, &c);
+		if (rc)
+			cli_err("cannot open %s: %s", url, zerr_str(rc));
+	}
+	key_wipe(&k);
+	if (rc)
+		return CLI_FAIL;
+	rc = rmb_client_call(c, cmd, json, &res);
+	rmb_client_free(c);
+	if (rc == -EINVAL) {
+		cli_err("CMD must match [A-Za-z0-9._-]+ and JSON must be one JSON document");
+		return CLI_USAGE;
+	}
+	if (rc) {
+		cli_err("rmb call %s to twin %u at %s failed: %s (uid %s)", cmd, dst, url,
+			rc == ZE_CRYPTO ? "reply not signed by the destination twin" : zerr_str(rc),
+			res.uid);
+		return CLI_FAIL;
+	}
+	if (!res.ok) {
+		cli_err("rmb error %u (%s): %s%s", res.err.code, rmb_code_name(res.err.code),
+			res.err.message, res.err.retry ? " [retryable]" : "");
+		rmb_result_clear(&res);
+		return CLI_FAIL;
+	}
+	printf("%s\n", res.json_len ? res.json : "null");
+	rmb_result_clear(&res);
+	return CLI_OK;
+}
+
+int cli_cmd_rmb(int argc, char **argv)
+{
+	enum { O_SRC = 1, O_URL, O_DSTPK, O_CHAIN, O_TIMEOUT, O_ATTEMPTS, O_TTL };
+	static const struct option longopts[] = {
+		CLI_KEY_LONGOPTS,
+		{"src", required_argument, NULL, O_SRC},
+		{"url", required_argument, NULL, O_URL},
+		{"dst-pk", required_argument, NULL, O_DSTPK},
+		{"chain", required_argument, NULL, O_CHAIN},
+		{"timeout", required_argument, NULL, O_TIMEOUT},
+		{"attempts", required_argument, NULL, O_ATTEMPTS},
+		{"ttl", required_argument, NULL, O_TTL},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct call_opts o;
+	int opt;
+	memset(&o, 0, sizeof(o));
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (cli_keysrc_opt(&o.keysrc, opt, optarg))
+			continue;
+		switch (opt) {
+		case O_SRC: o.src = optarg; break;
+		case O_URL: o.url = optarg; break;
+		case O_DSTPK: o.dst_pk = optarg; break;
+		case O_CHAIN: o.chain = optarg; break;
+		case O_TIMEOUT:
+			if (parse_u32(optarg, "--timeout", &o.timeout_ms))
+				return CLI_USAGE;
+			break;
+		case O_ATTEMPTS:
+			if (parse_u32(optarg, "--attempts", &o.attempts))
+				return CLI_USAGE;
+			break;
+		case O_TTL:
+			if (parse_u32(optarg, "--ttl", &o.ttl_s))
+				return CLI_USAGE;
+			break;
+		case 'h': rmb_usage(stdout); return CLI_OK;
+		default: rmb_usage(stderr); return CLI_USAGE;
+		}
+	}
+	int npos = argc - optind;
+	if (npos < 3 || npos > 4 || strcmp(argv[optind], "call")) {
+		rmb_usage(stderr);
+		return CLI_USAGE;
+	}
+	uint32_t dst;
+	if (parse_u32(argv[optind + 1], "DST_TWIN", &dst))
+		return CLI_USAGE;
+	return do_call(&o, dst, argv[optind + 2], npos == 4 ? argv[optind + 3] : NULL);
+}

@@ -1,0 +1,393 @@
+/*
+ * Configuration keys: the table, value parsing and formatting.
+ */
+#include "config/keys.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/zerr.h"
+
+#define F(field) offsetof(struct cfg, field)
+#define KIB 1024ull
+#define GIB (KIB * KIB * KIB)
+
+/* Sections appear in this order in the normalized output. */
+const struct cfg_key cfg_keys[] = {
+	{"chain.url", CFG_T_URL, F(chain_url), 0, 0, 1},
+	{"chain.rpc_timeout", CFG_T_SECS, F(chain_rpc_timeout), 1, 600, 0},
+	{"rmb.listen", CFG_T_LISTEN, F(rmb_listen), 0, 0, 1},
+	{"rmb.public_address", CFG_T_RELAY, F(rmb_public_address), 0, 0, 1},
+	{"rmb.workers", CFG_T_U32, F(rmb_workers), 1, 256, 1},
+	{"rmb.max_message", CFG_T_SIZE, F(rmb_max_message), 4 * KIB, 64 * KIB * KIB, 1},
+	{"rmb.twin_cache_ttl", CFG_T_SECS, F(rmb_twin_cache_ttl), 1, 86400, 0},
+	{"node.state_dir", CFG_T_PATH, F(state_dir), 0, 0, 1},
+	{"node.seed_file", CFG_T_PATH0, F(seed_file), 0, 0, 1},
+	{"node.farm_id", CFG_T_U32, F(farm_id), 0, UINT32_MAX, 1},
+	{"node.report_interval", CFG_T_SECS, F(report_interval), 60, 86400, 0},
+	{"node.sync_interval", CFG_T_SECS, F(sync_interval), 60, 7 * 86400, 0},
+	{"node.deploy_workers", CFG_T_U32, F(deploy_workers), 1, 64, 1},
+	{"log.level", CFG_T_LEVEL, F(log_level), 0, 0, 0},
+	{"log.target", CFG_T_TARGET, F(log_target), 0, 0, 0},
+	{"storage.volumes_dir", CFG_T_PATH0, F(volumes_dir), 0, 0, 1},
+	{"storage.images_dir", CFG_T_PATH0, F(images_dir), 0, 0, 1},
+	{"storage.containers_dir", CFG_T_PATH0, F(containers_dir), 0, 0, 1},
+	{"storage.allow_unenforced_volumes", CFG_T_BOOL, F(allow_unenforced_volumes), 0, 0, 1},
+	{"reserved.cru", CFG_T_U32, F(reserved_cru), 0, 4096, 0},
+	{"reserved.mru", CFG_T_SIZE, F(reserved_mru), 0, 1ull << 50, 0},
+	{"reserved.sru", CFG_T_SIZE, F(reserved_sru), 0, 1ull << 60, 0},
+	{"reserved.hru", CFG_T_SIZE, F(reserved_hru), 0, 1ull << 60, 0},
+};
+const size_t cfg_nkeys = sizeof cfg_keys / sizeof cfg_keys[0];
+
+const struct cfg_key *cfg_key_find(const char *name)
+{
+	for (size_t i = 0; i < cfg_nkeys; i++)
+		if (strcmp(cfg_keys[i].name, name) == 0)
+			return &cfg_keys[i];
+	return NULL;
+}
+
+static void *field(struct cfg *c, const struct cfg_key *k)
+{
+	return (char *)c + k->off;
+}
+
+static const void *cfield(const struct cfg *c, const struct cfg_key *k)
+{
+	return (const char *)c + k->off;
+}
+
+/* Decimal digits only: no sign, no spaces, no base prefixes. */
+static int parse_u64(const char *s, uint64_t *out, const char **end)
+{
+	uint64_t v = 0;
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*s); s++) {
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*out = v;
+	*end = s;
+	return 0;
+}
+
+static int parse_scaled(const char *s, const char *units, const uint64_t *mult, uint64_t *out)
+{
+	const char *end;
+	uint64_t v, m = 1;
+	int rc = parse_u64(s, &v, &end);
+	if (rc)
+		return rc;
+	if (*end) {
+		const char *u = end[1] == 0 ? strchr(units, toupper((unsigned char)*end)) : NULL;
+		if (!u || !*u)
+			return -EINVAL;
+		m = mult[u - units];
+	}
+	if (v > UINT64_MAX / m)
+		return -ERANGE;
+	*out = v * m;
+	return 0;
+}
+
+static int parse_bool(const char *s, int *out)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+	for (int i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0)
+			return *out = 1, 0;
+		if (strcasecmp(s, no[i]) == 0)
+			return *out = 0, 0;
+	}
+	return -EINVAL;
+}
+
+/* host:port after a tcp:// scheme; IPv6 hosts in brackets. */
+static int check_hostport(const char *hp)
+{
+	const char *colon = strrchr(hp, ':');
+	const char *end;
+	uint64_t port;
+	if (!colon || colon == hp)
+		return -EINVAL;
+	if (hp[0] == '[' && colon[-1] != ']')
+		return -EINVAL;
+	for (const char *p = hp; p < colon; p++)
+		if (*p == '/' || *p == ' ')
+			return -EINVAL;
+	if (parse_u64(colon + 1, &port, &end) || *end || port == 0 || port > 65535)
+		return -EINVAL;
+	return 0;
+}
+
+static int check_nng_url(const char *s, char *why, size_t whysz)
+{
+	if (strncmp(s, "tcp://", 6) == 0) {
+		if (check_hostport(s + 6) == 0)
+			return 0;
+		snprintf(why, whysz, "'%s' is not tcp://HOST:PORT", s);
+		return ZE_CONFIG;
+	}
+	if (strncmp(s, "ipc:///", 7) == 0 && s[7])
+		return 0;
+	snprintf(why, whysz, "'%s' is neither tcp://HOST:PORT nor ipc:///PATH", s);
+	return ZE_CONFIG;
+}
+
+/* Appends one list item; s is already trimmed and checked for bad bytes. */
+static int list_add(struct cfg_list *l, const char *s, char *why, size_t whysz)
+{
+	if (!*s) {
+		snprintf(why, whysz, "empty list item");
+		return ZE_CONFIG;
+	}
+	int rc = check_nng_url(s, why, whysz);
+	if (rc)
+		return rc;
+	for (unsigned i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0) {
+			snprintf(why, whysz, "'%s' is listed twice", s);
+			return ZE_CONFIG;
+		}
+	if (l->n == CFG_LIST_MAX) {
+		snprintf(why, whysz, "more than %d addresses", CFG_LIST_MAX);
+		return ZE_CONFIG;
+	}
+	snprintf(l->v[l->n++], CFG_STR_MAX, "%s", s);
+	return 0;
+}
+
+static int parse_list(struct cfg_list *l, const char *text, int append, char *why, size_t whysz)
+{
+	struct cfg_list tmp = append ? *l : (struct cfg_list){0};
+	const char *p = text;
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		while (n && isspace((unsigned char)*p))
+			p++, n--;
+		while (n && isspace((unsigned char)p[n - 1]))
+			n--;
+		char item[CFG_STR_MAX];
+		if (n >= sizeof item) {
+			snprintf(why, whysz, "list item longer than %d bytes", CFG_STR_MAX - 1);
+			return ZE_CONFIG;
+		}
+		memcpy(item, p, n);
+		item[n] = 0;
+		int rc = list_add(&tmp, item, why, whysz);
+		if (rc)
+			return rc;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	*l = tmp;
+	return 0;
+}
+
+static int parse_string(char *dst, enum cfg_type t, const char *s, char *why, size_t whysz)
+{
+	if (strlen(s) >= CFG_STR_MAX) {
+		snprintf(why, whysz, "longer than %d bytes", CFG_STR_MAX - 1);
+		return ZE_CONFIG;
+	}
+	switch (t) {
+	case CFG_T_URL:
+		if ((strncmp(s, "http://", 7) == 0 && s[7]) || (strncmp(s, "https://", 8) == 0 && s[8]))
+			break;
+		snprintf(why, whysz, "'%s' is not an http:// or https:// URL", s);
+		return ZE_CONFIG;
+	case CFG_T_PATH0:
+		if (!*s)
+			break;
+		/* fall through */
+	case CFG_T_PATH:
+		if (s[0] == '/')
+			break;
+		snprintf(why, whysz, "'%s' is not an absolute path", s);
+		return ZE_CONFIG;
+	case CFG_T_RELAY:
+		if (!*s || (strncmp(s, "tcp://", 6) == 0 && check_hostport(s + 6) == 0))
+			break;
+		snprintf(why, whysz, "'%s' is not tcp://HOST:PORT", s);
+		return ZE_CONFIG;
+	default:
+		abort();
+	}
+	memset(dst, 0, CFG_STR_MAX);
+	memcpy(dst, s, strlen(s));
+	return 0;
+}
+
+static int check_range(const struct cfg_key *k, uint64_t v, const char *s, char *why, size_t whysz)
+{
+	if (v >= k->min && v <= k->max)
+		return 0;
+	snprintf(why, whysz, "'%s' is out of range %" PRIu64 "..%" PRIu64, s, k->min, k->max);
+	return ZE_CONFIG;
+}
+
+int cfg_key_parse(struct cfg *c, const struct cfg_key *k, const char *s, int append, char *why,
+		  size_t whysz)
+{
+	static const uint64_t size_mult[] = {KIB, KIB * KIB, GIB, GIB * KIB};
+	static const uint64_t secs_mult[] = {1, 60, 3600, 86400};
+	uint64_t v;
+	int rc;
+
+	/* Control bytes and ';' (inih's inline comment) would not survive a
+	 * round trip through the INI writer. */
+	for (const char *p = s; *p; p++)
+		if (iscntrl((unsigned char)*p) || *p == ';') {
+			snprintf(why, whysz, "control character or ';' in value");
+			return ZE_CONFIG;
+		}
+	switch (k->type) {
+	case CFG_T_URL:
+	case CFG_T_PATH:
+	case CFG_T_PATH0:
+	case CFG_T_RELAY:
+		return parse_string(field(c, k), k->type, s, why, whysz);
+	case CFG_T_LISTEN:
+		return parse_list(field(c, k), s, append, why, whysz);
+	case CFG_T_U32:
+	case CFG_T_SECS:
+		rc = k->type == CFG_T_U32 ? parse_scaled(s, "", NULL, &v)
+					  : parse_scaled(s, "SMHD", secs_mult, &v);
+		if (rc) {
+			snprintf(why, whysz, "'%s' is not a %s", s,
+				 k->type == CFG_T_U32 ? "number" : "duration (seconds, or with s/m/h/d)");
+			return ZE_CONFIG;
+		}
+		if ((rc = check_range(k, v, s, why, whysz)) != 0)
+			return rc;
+		*(uint32_t *)field(c, k) = (uint32_t)v;
+		return 0;
+	case CFG_T_SIZE:
+		if (parse_scaled(s, "KMGT", size_mult, &v) != 0) {
+			snprintf(why, whysz, "'%s' is not a size (bytes, or with K/M/G/T)", s);
+			return ZE_CONFIG;
+		}
+		if ((rc = check_range(k, v, s, why, whysz)) != 0)
+			return rc;
+		*(uint64_t *)field(c, k) = v;
+		return 0;
+	case CFG_T_BOOL:
+		if (parse_bool(s, field(c, k)) == 0)
+			return 0;
+		snprintf(why, whysz, "'%s' is not a boolean (true/false)", s);
+		return ZE_CONFIG;
+	case CFG_T_LEVEL:
+		if (log_level_parse(s, field(c, k)) == 0)
+			return 0;
+		snprintf(why, whysz, "'%s' is not one of error, warn, info, debug", s);
+		return ZE_CONFIG;
+	case CFG_T_TARGET:
+		if (log_target_parse(s, field(c, k)) == 0)
+			return 0;
+		snprintf(why, whysz, "'%s' is not one of auto, stderr, journal", s);
+		return ZE_CONFIG;
+	}
+	abort();
+}
+
+void cfg_format_size(uint64_t v, char *out, size_t outsz)
+{
+	static const char units[] = "TGMK";
+	static const uint64_t mult[] = {GIB * KIB, GIB, KIB * KIB, KIB};
+	for (int i = 0; i < 4 && v; i++)
+		if (v % mult[i] == 0) {
+			snprintf(out, outsz, "%" PRIu64 "%c", v / mult[i], units[i]);
+			return;
+		}
+	snprintf(out, outsz, "%" PRIu64, v);
+}
+
+int cfg_key_write(const struct cfg *c, const struct cfg_key *k, FILE *f)
+{
+	const char *name = strchr(k->name, '.') + 1;
+	const void *p = cfield(c, k);
+	char num[32];
+	int rc = 0;
+	switch (k->type) {
+	case CFG_T_URL:
+	case CFG_T_PATH:
+	case CFG_T_PATH0:
+	case CFG_T_RELAY:
+		/* inih reads "key =" as the empty string. */
+		rc = *(const char *)p ? fprintf(f, "%s = %s\n", name, (const char *)p)
+				      : fprintf(f, "%s =\n", name);
+		break;
+	case CFG_T_LISTEN: {
+		/* One line per item: repeated list keys accumulate in a file. */
+		const struct cfg_list *l = p;
+		for (unsigned i = 0; i < l->n && rc >= 0; i++)
+			rc = fprintf(f, "%s = %s\n", name, l->v[i]);
+		break;
+	}
+	case CFG_T_U32:
+	case CFG_T_SECS:
+		rc = fprintf(f, "%s = %" PRIu32 "\n", name, *(const uint32_t *)p);
+		break;
+	case CFG_T_SIZE:
+		cfg_format_size(*(const uint64_t *)p, num, sizeof num);
+		rc = fprintf(f, "%s = %s\n", name, num);
+		break;
+	case CFG_T_BOOL:
+		rc = fprintf(f, "%s = %s\n", name, *(const int *)p ? "true" : "false");
+		break;
+	case CFG_T_LEVEL:
+		rc = fprintf(f, "%s = %s\n", name, log_level_name(*(const enum log_level *)p));
+		break;
+	case CFG_T_TARGET:
+		rc = fprintf(f, "%s = %s\n", name, log_target_name(*(const enum log_target *)p));
+		break;
+	}
+	return rc < 0 ? -EIO : 0;
+}
+
+static size_t key_size(const struct cfg_key *k)
+{
+	switch (k->type) {
+	case CFG_T_URL:
+	case CFG_T_PATH:
+	case CFG_T_PATH0:
+	case CFG_T_RELAY:
+		return CFG_STR_MAX;
+	case CFG_T_LISTEN:
+		return sizeof(struct cfg_list);
+	case CFG_T_U32:
+	case CFG_T_SECS:
+		return sizeof(uint32_t);
+	case CFG_T_SIZE:
+		return sizeof(uint64_t);
+	case CFG_T_BOOL:
+		return sizeof(int);
+	case CFG_T_LEVEL:
+		return sizeof(enum log_level);
+	case CFG_T_TARGET:
+		return sizeof(enum log_target);
+	}
+	abort();
+}
+
+/* Fields are always zero-filled before being set, so bytes compare exactly. */
+int cfg_key_equal(const struct cfg *a, const struct cfg *b, const struct cfg_key *k)
+{
+	return memcmp(cfield(a, k), cfield(b, k), key_size(k)) == 0;
+}
+
+void cfg_key_copy(struct cfg *dst, const struct cfg *src, const struct cfg_key *k)
+{
+	memcpy(field(dst, k), cfield(src, k), key_size(k));
+}

@@ -1,0 +1,207 @@
+#include "devchain/exec.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/zerr.h"
+
+/* A block's changes and events stay in memory until commit. */
+#define BLOCK_BYTES_MAX (256u << 20)
+#define EVENTS_MAX (64u << 20)
+
+void dev_ctx_init(struct dev_ctx *ctx, struct dev_store *store, int has_base, uint32_t base,
+		  const struct dev_params *params)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->store = store;
+	ctx->has_base = has_base;
+	ctx->base = base;
+	ctx->params = params;
+	ctx->phase = DEV_PHASE_INITIALIZATION;
+	dev_changes_init(&ctx->block);
+	dev_changes_init(&ctx->call);
+	zbuf_init(&ctx->events, EVENTS_MAX);
+}
+
+void dev_ctx_free(struct dev_ctx *ctx)
+{
+	dev_changes_free(&ctx->block);
+	dev_changes_free(&ctx->call);
+	zbuf_free(&ctx->events);
+}
+
+int dev_err_is_resource(int rc)
+{
+	return rc == -ENOMEM || rc == -EIO || rc == -ENOSPC;
+}
+
+void dev_ctx_call_begin(struct dev_ctx *ctx)
+{
+	dev_changes_clear(&ctx->call);
+	ctx->in_call = 1;
+	ctx->call_events_len = ctx->events.len;
+	ctx->call_nevents = ctx->nevents;
+}
+
+int dev_ctx_call_commit(struct dev_ctx *ctx)
+{
+	ctx->in_call = 0;
+	return dev_changes_merge(&ctx->block, &ctx->call);
+}
+
+void dev_ctx_call_rollback(struct dev_ctx *ctx)
+{
+	ctx->in_call = 0;
+	dev_changes_clear(&ctx->call);
+	ctx->events.len = ctx->call_events_len;
+	ctx->nevents = ctx->call_nevents;
+}
+
+const uint8_t *dev_origin(const struct dev_ctx *ctx)
+{
+	return ctx->origin;
+}
+
+uint32_t dev_block_number(const struct dev_ctx *ctx)
+{
+	return ctx->number;
+}
+
+uint64_t dev_block_timestamp_ms(const struct dev_ctx *ctx)
+{
+	return ctx->now_ms;
+}
+
+static int check_key(size_t klen)
+{
+	return klen == 0 || klen > DEV_KEY_MAX ? -EINVAL : 0;
+}
+
+int dev_storage_get(struct dev_ctx *ctx, const uint8_t *key, size_t klen, struct zbuf *val)
+{
+	const struct dev_change *c = NULL;
+	if (check_key(klen))
+		return -EINVAL;
+	if (ctx->in_call)
+		c = dev_changes_find(&ctx->call, key, klen);
+	if (!c)
+		c = dev_changes_find(&ctx->block, key, klen);
+	if (c)
+		return c->deleted ? ZE_ABSENT : zbuf_put(val, c->val, c->vlen);
+	if (!ctx->has_base)
+		return ZE_ABSENT;
+	return dev_store_get(ctx->store, ctx->base, key, klen, val);
+}
+
+int dev_storage_exists(struct dev_ctx *ctx, const uint8_t *key, size_t klen)
+{
+	struct zbuf v;
+	zbuf_init(&v, DEV_VALUE_MAX);
+	int rc = dev_storage_get(ctx, key, klen, &v);
+	zbuf_free(&v);
+	if (rc == ZE_ABSENT)
+		return 0;
+	return rc ? rc : 1;
+}
+
+static struct dev_changes *layer(struct dev_ctx *ctx)
+{
+	return ctx->in_call ? &ctx->call : &ctx->block;
+}
+
+int dev_storage_put(struct dev_ctx *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+		    size_t vlen)
+{
+	static const uint8_t empty;
+	if (check_key(klen) || vlen > DEV_VALUE_MAX)
+		return -EINVAL;
+	if (ctx->block.bytes + ctx->call.bytes > BLOCK_BYTES_MAX)
+		return ZE_TOOBIG;
+	return dev_changes_set(layer(ctx), key, klen, vlen ? val : &empty, vlen);
+}
+
+int dev_storage_delete(struct dev_ctx *ctx, const uint8_t *key, size_t klen)
+{
+	if (check_key(klen))
+		return -EINVAL;
+	return dev_changes_set(layer(ctx), key, klen, NULL, 0);
+}
+
+static int snap_add(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+	return dev_changes_set(arg, key, klen, val, vlen);
+}
+
+static int has_prefix(const struct dev_change *c, const uint8_t *prefix, size_t plen)
+{
+	return c->klen >= plen && memcmp(c->key, prefix, plen) == 0;
+}
+
+static int overlay(struct dev_changes *snap, const struct dev_changes *l, const uint8_t *prefix,
+		   size_t plen)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const struct dev_change *c = &l->v[i];
+		if (!has_prefix(c, prefix, plen))
+			continue;
+		int rc = dev_changes_set(snap, c->key, c->klen, c->deleted ? NULL : c->val, c->vlen);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int dev_storage_iter(struct dev_ctx *ctx, const uint8_t *prefix, size_t plen, dev_iter_fn fn,
+		     void *arg)
+{
+	struct dev_changes snap;
+	int rc = 0;
+	if (plen > DEV_KEY_MAX)
+		return -EINVAL;
+	dev_changes_init(&snap);
+	if (ctx->has_base)
+		rc = dev_store_scan(ctx->store, ctx->base, prefix, plen, NULL, 0, SIZE_MAX, snap_add,
+				    &snap);
+	if (!rc)
+		rc = overlay(&snap, &ctx->block, prefix, plen);
+	if (!rc && ctx->in_call)
+		rc = overlay(&snap, &ctx->call, prefix, plen);
+	for (size_t i = 0; i < snap.n && !rc; i++) {
+		const struct dev_change *c = &snap.v[i];
+		if (c->deleted)
+			continue;
+		rc = fn(arg, c->key, c->klen, c->val, c->vlen);
+	}
+	dev_changes_free(&snap);
+	return rc > 0 ? 0 : rc;
+}
+
+int dev_event_emit(struct dev_ctx *ctx, uint8_t pallet_index, uint8_t variant,
+		   const uint8_t *payload, size_t len)
+{
+	size_t mark = ctx->events.len;
+	int rc = scale_put_u8(&ctx->events, (uint8_t)ctx->phase);
+	if (!rc && ctx->phase == DEV_PHASE_APPLY)
+		rc = scale_put_u32(&ctx->events, ctx->xt_index);
+	if (!rc)
+		rc = scale_put_u8(&ctx->events, pallet_index);
+	if (!rc)
+		rc = scale_put_u8(&ctx->events, variant);
+	if (!rc && len)
+		rc = scale_put_bytes(&ctx->events, payload, len);
+	if (!rc)
+		rc = scale_put_compact(&ctx->events, 0); /* topics */
+	if (rc) {
+		ctx->events.len = mark;
+		return rc;
+	}
+	ctx->nevents++;
+	return 0;
+}
+
+int dev_ctx_events_value(const struct dev_ctx *ctx, struct zbuf *out)
+{
+	int rc = scale_put_compact(out, ctx->nevents);
+	return rc ? rc : zbuf_put(out, ctx->events.data, ctx->events.len);
+}

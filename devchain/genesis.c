@@ -1,0 +1,178 @@
+#include "devchain/genesis.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/key.h"
+#include "common/log.h"
+#include "common/zerr.h"
+#include "devchain/system.h"
+
+static const char *const dev_names[] = {"alice", "bob", "charlie", "dave", "eve", "ferdie"};
+
+static int builtin(cJSON **out)
+{
+	cJSON *g = cJSON_CreateObject(), *bal = NULL, *list = NULL;
+	if (!g)
+		return -ENOMEM;
+	if (!cJSON_AddStringToObject(g, "name", "tfchain-dev") ||
+	    !(bal = cJSON_AddObjectToObject(g, "Balances")) ||
+	    !(list = cJSON_AddArrayToObject(bal, "balances")))
+		goto nomem;
+	for (size_t i = 0; i < sizeof(dev_names) / sizeof(dev_names[0]); i++) {
+		char name[16] = "//";
+		cJSON *pair = cJSON_CreateArray();
+		if (!pair)
+			goto nomem;
+		cJSON_AddItemToArray(list, pair);
+		strncat(name, dev_names[i], sizeof(name) - 3);
+		name[2] = (char)(name[2] - 'a' + 'A');
+		if (!cJSON_AddItemToArray(pair, cJSON_CreateString(name)) ||
+		    !cJSON_AddItemToArray(pair, cJSON_CreateString(DEV_GENESIS_ENDOWMENT)))
+			goto nomem;
+	}
+	*out = g;
+	return 0;
+nomem:
+	cJSON_Delete(g);
+	return -ENOMEM;
+}
+
+static int read_file(const char *path, char **out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	char *buf = malloc(DEV_GENESIS_MAX + 1);
+	size_t len = 0;
+	int rc = 0;
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (;;) {
+		ssize_t r = read(fd, buf + len, DEV_GENESIS_MAX + 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			break;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		if (len > DEV_GENESIS_MAX) {
+			rc = ZE_TOOBIG;
+			break;
+		}
+	}
+	close(fd);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	buf[len] = 0;
+	*out = buf;
+	return 0;
+}
+
+int dev_genesis_load(const char *path, cJSON **out)
+{
+	char *text = NULL;
+	if (!path)
+		return builtin(out);
+	int rc = read_file(path, &text);
+	if (rc) {
+		log_err("devchain", "genesis %s: %s", path, zerr_str(rc));
+		return ZE_CONFIG;
+	}
+	cJSON *g = cJSON_Parse(text);
+	free(text);
+	if (!g || !cJSON_IsObject(g)) {
+		log_err("devchain", "genesis %s: not a JSON object", path);
+		cJSON_Delete(g);
+		return ZE_CONFIG;
+	}
+	*out = g;
+	return 0;
+}
+
+/* "//Alice" (a dev account), SS58 or 0x-hex. */
+static int parse_account(const char *s, uint8_t pk[32])
+{
+	if (!strncmp(s, "//", 2)) {
+		struct zkey k;
+		int rc = key_dev(s, &k);
+		if (!rc)
+			memcpy(pk, k.pk, 32);
+		key_wipe(&k);
+		return rc;
+	}
+	return key_parse_account(s, pk);
+}
+
+static int parse_amount(const cJSON *v, dev_balance *out)
+{
+	if (cJSON_IsString(v))
+		return scale_u128_parse(v->valuestring, out);
+	if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 9007199254740992.0 &&
+	    v->valuedouble == (double)(uint64_t)v->valuedouble) {
+		*out = (uint64_t)v->valuedouble;
+		return 0;
+	}
+	return ZE_MALFORMED;
+}
+
+static int endow(struct dev_ctx *ctx, const cJSON *sec)
+{
+	const cJSON *list = sec ? cJSON_GetObjectItemCaseSensitive(sec, "balances") : NULL;
+	const cJSON *pair;
+	if (!list)
+		return 0;
+	if (!cJSON_IsArray(list)) {
+		log_err("devchain", "genesis: Balances.balances must be an array");
+		return ZE_CONFIG;
+	}
+	cJSON_ArrayForEach(pair, list)
+	{
+		const cJSON *who = cJSON_GetArrayItem(pair, 0), *amt = cJSON_GetArrayItem(pair, 1);
+		uint8_t pk[32];
+		dev_balance amount;
+		if (!cJSON_IsArray(pair) || cJSON_GetArraySize(pair) != 2 || !cJSON_IsString(who) ||
+		    parse_account(who->valuestring, pk) || parse_amount(amt, &amount)) {
+			log_err("devchain", "genesis: bad Balances entry (want [account, amount])");
+			return ZE_CONFIG;
+		}
+		int rc = dev_balance_endow(ctx, pk, amount);
+		if (rc) {
+			log_err("devchain", "genesis: cannot endow %s: %s", who->valuestring,
+				DEV_IS_MODULE_ERR(rc) ? "below the existential deposit"
+						      : zerr_str(rc));
+			return DEV_IS_MODULE_ERR(rc) ? ZE_CONFIG : rc;
+		}
+	}
+	return 0;
+}
+
+int dev_genesis_apply(struct dev_ctx *ctx, const cJSON *g)
+{
+	int rc = endow(ctx, cJSON_GetObjectItemCaseSensitive(g, "Balances"));
+	for (size_t i = 0; i < dev_npallets && !rc; i++) {
+		const struct dev_pallet *p = dev_pallets[i];
+		if (!p->genesis)
+			continue;
+		dev_ctx_call_begin(ctx);
+		rc = p->genesis(ctx, cJSON_GetObjectItemCaseSensitive(g, p->name));
+		if (rc) {
+			dev_ctx_call_rollback(ctx);
+			log_err("devchain", "genesis: %s: %s", p->name,
+				DEV_IS_MODULE_ERR(rc) ? "refused" : zerr_str(rc));
+			return DEV_IS_MODULE_ERR(rc) ? ZE_CONFIG : rc;
+		}
+		rc = dev_ctx_call_commit(ctx);
+	}
+	return rc;
+}

@@ -1,0 +1,31 @@
+/*
+ * The devchain's JSON-RPC 2.0 server (HTTP POST, libmicrohttpd) and the
+ * Substrate methods of DESIGN section 2 behind it.
+ */
+#ifndef ZOS_DEVCHAIN_RPC_H
+#define ZOS_DEVCHAIN_RPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devchain/chain.h"
+
+#define DEV_RPC_BODY_MAX (4u << 20) /* a bigger request gets HTTP 413 */
+#define DEV_RPC_BATCH_MAX 256
+#define DEV_RPC_CONNECTIONS 64
+
+struct dev_rpc;
+
+/* Listens on addr ("127.0.0.1:9944"; port 0 picks a free one, see
+ * dev_rpc_port) with a small thread pool. *out is stopped with
+ * dev_rpc_stop. */
+int dev_rpc_start(struct dev_chain *c, const char *addr, struct dev_rpc **out);
+uint16_t dev_rpc_port(const struct dev_rpc *s);
+void dev_rpc_stop(struct dev_rpc *s);
+
+/* Answers one JSON-RPC request body (an object or a batch). Returns a heap
+ * JSON string the caller frees, or NULL when there is no answer (only
+ * notifications) or on allocation failure. */
+char *dev_rpc_handle(struct dev_chain *c, const char *body, size_t len);
+
+#endif

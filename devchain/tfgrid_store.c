@@ -1,0 +1,470 @@
+/* Typed storage access of the grid pallets (see tfgrid_store.h). */
+#include "devchain/tfgrid_store.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chainclient/hash.h"
+#include "common/zerr.h"
+
+void dev_le32(uint8_t out[4], uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		out[i] = (uint8_t)(v >> (8 * i));
+}
+
+void dev_le64(uint8_t out[8], uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		out[i] = (uint8_t)(v >> (8 * i));
+}
+
+int dev_key(const char *pallet, const char *item, const void *k1, size_t l1, const void *k2,
+	    size_t l2, struct zbuf *key)
+{
+	static const enum chain_hasher h[2] = {CHAIN_HASHER_BLAKE2_128_CONCAT,
+					       CHAIN_HASHER_BLAKE2_128_CONCAT};
+	const uint8_t *keys[2] = {k1, k2};
+	size_t lens[2] = {l1, l2};
+	size_t nkeys = k1 ? (k2 ? 2 : 1) : 0;
+	return chain_storage_key(pallet, item, nkeys, h, keys, lens, key);
+}
+
+/* Reads the value under key into a fresh buffer that the caller frees. */
+static int read_key(struct dev_ctx *ctx, const struct zbuf *key, struct zbuf *val)
+{
+	zbuf_init(val, DEV_VALUE_MAX);
+	int rc = dev_storage_get(ctx, key->data, key->len, val);
+	if (rc)
+		zbuf_free(val);
+	return rc;
+}
+
+typedef int (*dec_fn)(struct scale_rd *r, void *out);
+
+/* Reads and decodes one value; the whole value must be consumed. */
+static int get_decoded(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
+		       size_t klen, dec_fn dec, void *out)
+{
+	struct zbuf key, val;
+	struct scale_rd r;
+	int rc;
+
+	zbuf_init(&key, DEV_KEY_MAX);
+	if ((rc = dev_key(pallet, item, k, klen, NULL, 0, &key)))
+		goto out;
+	if ((rc = read_key(ctx, &key, &val)))
+		goto out;
+	scale_rd_init(&r, val.data, val.len);
+	rc = dec(&r, out);
+	if (rc == 0 && scale_rd_left(&r) != 0)
+		rc = ZE_MALFORMED;
+	zbuf_free(&val);
+out:
+	zbuf_free(&key);
+	return rc;
+}
+
+static int put_raw(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
+		   size_t klen, const struct zbuf *val)
+{
+	struct zbuf key;
+	int rc;
+
+	zbuf_init(&key, DEV_KEY_MAX);
+	rc = dev_key(pallet, item, k, klen, NULL, 0, &key);
+	if (rc == 0)
+		rc = dev_storage_put(ctx, key.data, key.len, val->data, val->len);
+	zbuf_free(&key);
+	return rc;
+}
+
+int dev_del(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
+	    size_t klen)
+{
+	struct zbuf key;
+	int rc;
+
+	zbuf_init(&key, DEV_KEY_MAX);
+	rc = dev_key(pallet, item, k, klen, NULL, 0, &key);
+	if (rc == 0)
+		rc = dev_storage_delete(ctx, key.data, key.len);
+	zbuf_free(&key);
+	return rc;
+}
+
+static int dec_u32(struct scale_rd *r, void *out)
+{
+	return scale_get_u32(r, out);
+}
+
+static int dec_u64(struct scale_rd *r, void *out)
+{
+	return scale_get_u64(r, out);
+}
+
+int dev_get_u32(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
+		size_t klen, uint32_t *v)
+{
+	int rc = get_decoded(ctx, pallet, item, k, klen, dec_u32, v);
+	if (rc == ZE_ABSENT && !k) {
+		*v = 0;
+		return 0;
+	}
+	return rc;
+}
+
+int dev_get_u64(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
+		size_t klen, uint64_t *v)
+{
+	int rc = get_decoded(ctx, pallet, item, k, klen, dec_u64, v);
+	if (rc == ZE_ABSENT && !k) {
+		*v = 0;
+		return 0;
+	}
+	return rc;
+}
+
+int dev_put_u32(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
+		size_t klen, uint32_t v)
+{
+	struct zbuf b;
+	zbuf_init(&b, 16);
+	int rc = scale_put_u32(&b, v);
+	if (rc == 0)
+		rc = put_raw(ctx, pallet, item, k, klen, &b);
+	zbuf_free(&b);
+	return rc;
+}
+
+int dev_put_u64(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
+		size_t klen, uint64_t v)
+{
+	struct zbuf b;
+	zbuf_init(&b, 16);
+	int rc = scale_put_u64(&b, v);
+	if (rc == 0)
+		rc = put_raw(ctx, pallet, item, k, klen, &b);
+	zbuf_free(&b);
+	return rc;
+}
+
+int dev_next_id32(struct dev_ctx *ctx, const char *pallet, const char *item, uint32_t *id)
+{
+	uint32_t v;
+	int rc = dev_get_u32(ctx, pallet, item, NULL, 0, &v);
+	if (rc)
+		return rc;
+	if (v == UINT32_MAX)
+		return -EOVERFLOW;
+	if ((rc = dev_put_u32(ctx, pallet, item, NULL, 0, v + 1)))
+		return rc;
+	*id = v + 1;
+	return 0;
+}
+
+int dev_next_id64(struct dev_ctx *ctx, const char *pallet, const char *item, uint64_t *id)
+{
+	uint64_t v;
+	int rc = dev_get_u64(ctx, pallet, item, NULL, 0, &v);
+	if (rc)
+		return rc;
+	if (v == UINT64_MAX)
+		return -EOVERFLOW;
+	if ((rc = dev_put_u64(ctx, pallet, item, NULL, 0, v + 1)))
+		return rc;
+	*id = v + 1;
+	return 0;
+}
+
+/* ---- Id lists ------------------------------------------------------------ */
+
+struct id_list {
+	uint64_t *ids;
+	size_t n;
+	int wide; /* 1: Vec<u64>, 0: Vec<u32> */
+};
+
+static int dec_id_list(struct scale_rd *r, void *out)
+{
+	struct id_list *l = out;
+	size_t n, w = l->wide ? 8 : 4;
+	int rc = scale_get_len(r, DEV_ID_LIST_MAX, w, &n);
+	if (rc)
+		return rc;
+	l->ids = calloc(n ? n : 1, sizeof(*l->ids));
+	if (!l->ids)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		uint32_t v32;
+		if (l->wide)
+			rc = scale_get_u64(r, &l->ids[i]);
+		else if ((rc = scale_get_u32(r, &v32)) == 0)
+			l->ids[i] = v32;
+	}
+	if (rc) {
+		free(l->ids);
+		l->ids = NULL;
+		return rc;
+	}
+	l->n = n;
+	return 0;
+}
+
+static int get_list(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
+		    size_t klen, struct id_list *l)
+{
+	l->ids = NULL;
+	l->n = 0;
+	int rc = get_decoded(ctx, pallet, item, k, klen, dec_id_list, l);
+	if (rc) {
+		free(l->ids);
+		l->ids = NULL;
+		l->n = 0;
+	}
+	return rc == ZE_ABSENT ? 0 : rc;
+}
+
+static int put_list(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
+		    size_t klen, const struct id_list *l)
+{
+	struct zbuf b;
+	int rc;
+
+	if (l->n == 0)
+		return dev_del(ctx, pallet, item, k, klen);
+	if (l->n > DEV_ID_LIST_MAX)
+		return ZE_TOOBIG;
+	zbuf_init(&b, 0);
+	rc = scale_put_compact(&b, l->n);
+	for (size_t i = 0; i < l->n && rc == 0; i++)
+		rc = l->wide ? scale_put_u64(&b, l->ids[i]) : scale_put_u32(&b, (uint32_t)l->ids[i]);
+	if (rc == 0)
+		rc = put_raw(ctx, pallet, item, k, klen, &b);
+	zbuf_free(&b);
+	return rc;
+}
+
+int dev_get_u64_list(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
+		     size_t klen, uint64_t **ids, size_t *n)
+{
+	struct id_list l = {.wide = 1};
+	int rc = get_list(ctx, pallet, item, k, klen, &l);
+	if (rc)
+		return rc;
+	*ids = l.ids;
+	*n = l.n;
+	return 0;
+}
+
+int dev_put_u64_list(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
+		     size_t klen, const uint64_t *ids, size_t n)
+{
+	struct id_list l = {.ids = (uint64_t *)ids, .n = n, .wide = 1};
+	return put_list(ctx, pallet, item, k, klen, &l);
+}
+
+static int list_add(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
+		    size_t klen, uint64_t id, int wide)
+{
+	struct id_list l = {.wide = wide};
+	int rc = get_list(ctx, pallet, item, k, klen, &l);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < l.n; i++) {
+		if (l.ids[i] == id) {
+			free(l.ids);
+			return 0;
+		}
+	}
+	if (l.n >= DEV_ID_LIST_MAX) {
+		free(l.ids);
+		return ZE_TOOBIG;
+	}
+	uint64_t *grown = realloc(l.ids, (l.n + 1) * sizeof(*grown));
+	if (!grown) {
+		free(l.ids);
+		return -ENOMEM;
+	}
+	l.ids = grown;
+	l.ids[l.n++] = id;
+	rc = put_list(ctx, pallet, item, k, klen, &l);
+	free(l.ids);
+	return rc;
+}
+
+int dev_u64_list_add(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
+		     size_t klen, uint64_t id)
+{
+	return list_add(ctx, pallet, item, k, klen, id, 1);
+}
+
+int dev_u32_list_add(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
+		     size_t klen, uint32_t id)
+{
+	return list_add(ctx, pallet, item, k, klen, id, 0);
+}
+
+static int list_remove(struct dev_ctx *ctx, const char *pallet, const char *item,
+		       const void *k, size_t klen, uint64_t id, int wide)
+{
+	struct id_list l = {.wide = wide};
+	size_t j = 0;
+	int rc = get_list(ctx, pallet, item, k, klen, &l);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < l.n; i++)
+		if (l.ids[i] != id)
+			l.ids[j++] = l.ids[i];
+	rc = 0;
+	if (j != l.n) {
+		l.n = j;
+		rc = put_list(ctx, pallet, item, k, klen, &l);
+	}
+	free(l.ids);
+	return rc;
+}
+
+int dev_u64_list_remove(struct dev_ctx *ctx, const char *pallet, const char *item,
+			const void *k, size_t klen, uint64_t id)
+{
+	return list_remove(ctx, pallet, item, k, klen, id, 1);
+}
+
+int dev_u32_list_remove(struct dev_ctx *ctx, const char *pallet, const char *item,
+			const void *k, size_t klen, uint32_t id)
+{
+	return list_remove(ctx, pallet, item, k, klen, id, 0);
+}
+
+/* ---- Typed entries ------------------------------------------------------- */
+
+#define CODEC(name, type)                                                    \
+	static int dec_##name(struct scale_rd *r, void *out)                 \
+	{                                                                    \
+		return dev_##name##_decode(r, (type *)out);                  \
+	}                                                                    \
+	static int put_##name(struct dev_ctx *ctx, const char *pallet,       \
+			      const char *item, const void *k, size_t klen,  \
+			      const type *obj)                               \
+	{                                                                    \
+		struct zbuf b;                                               \
+		zbuf_init(&b, 0);                                            \
+		int rc = dev_##name##_encode(obj, &b);                       \
+		if (rc == 0)                                                 \
+			rc = put_raw(ctx, pallet, item, k, klen, &b);        \
+		zbuf_free(&b);                                               \
+		return rc;                                                   \
+	}
+
+CODEC(twin, struct dev_twin)
+CODEC(farm, struct dev_farm)
+CODEC(node, struct dev_node)
+CODEC(pricing_policy, struct dev_pricing_policy)
+CODEC(contract, struct dev_contract)
+CODEC(billing_info, struct dev_billing_info)
+
+int dev_twin_get(struct dev_ctx *ctx, uint32_t id, struct dev_twin *t)
+{
+	uint8_t k[4];
+	dev_le32(k, id);
+	return get_decoded(ctx, DEV_TFGRID_PALLET, "Twins", k, 4, dec_twin, t);
+}
+
+int dev_twin_put(struct dev_ctx *ctx, const struct dev_twin *t)
+{
+	uint8_t k[4];
+	dev_le32(k, t->id);
+	return put_twin(ctx, DEV_TFGRID_PALLET, "Twins", k, 4, t);
+}
+
+int dev_twin_id_of(struct dev_ctx *ctx, const uint8_t account[32], uint32_t *id)
+{
+	return dev_get_u32(ctx, DEV_TFGRID_PALLET, "TwinIdByAccountID", account, 32, id);
+}
+
+int dev_farm_get(struct dev_ctx *ctx, uint32_t id, struct dev_farm *f)
+{
+	uint8_t k[4];
+	dev_le32(k, id);
+	return get_decoded(ctx, DEV_TFGRID_PALLET, "Farms", k, 4, dec_farm, f);
+}
+
+int dev_farm_put(struct dev_ctx *ctx, const struct dev_farm *f)
+{
+	uint8_t k[4];
+	dev_le32(k, f->id);
+	return put_farm(ctx, DEV_TFGRID_PALLET, "Farms", k, 4, f);
+}
+
+int dev_node_get(struct dev_ctx *ctx, uint32_t id, struct dev_node *n)
+{
+	uint8_t k[4];
+	dev_le32(k, id);
+	return get_decoded(ctx, DEV_TFGRID_PALLET, "Nodes", k, 4, dec_node, n);
+}
+
+int dev_node_put(struct dev_ctx *ctx, const struct dev_node *n)
+{
+	uint8_t k[4];
+	dev_le32(k, n->id);
+	return put_node(ctx, DEV_TFGRID_PALLET, "Nodes", k, 4, n);
+}
+
+int dev_pricing_policy_get(struct dev_ctx *ctx, uint32_t id, struct dev_pricing_policy *p)
+{
+	uint8_t k[4];
+	dev_le32(k, id);
+	return get_decoded(ctx, DEV_TFGRID_PALLET, "PricingPolicies", k, 4, dec_pricing_policy,
+			   p);
+}
+
+int dev_pricing_policy_put(struct dev_ctx *ctx, const struct dev_pricing_policy *p)
+{
+	uint8_t k[4];
+	dev_le32(k, p->id);
+	return put_pricing_policy(ctx, DEV_TFGRID_PALLET, "PricingPolicies", k, 4, p);
+}
+
+int dev_contract_get(struct dev_ctx *ctx, uint64_t id, struct dev_contract *c)
+{
+	uint8_t k[8];
+	dev_le64(k, id);
+	int rc = get_decoded(ctx, DEV_SC_PALLET, "Contracts", k, 8, dec_contract, c);
+	/* A decoded contract that then failed the trailing-bytes check still
+	 * owns its deployment data. */
+	if (rc)
+		dev_contract_clear(c);
+	return rc;
+}
+
+int dev_contract_put(struct dev_ctx *ctx, const struct dev_contract *c)
+{
+	uint8_t k[8];
+	dev_le64(k, c->contract_id);
+	return put_contract(ctx, DEV_SC_PALLET, "Contracts", k, 8, c);
+}
+
+int dev_billing_info_get(struct dev_ctx *ctx, uint64_t id, struct dev_billing_info *i)
+{
+	uint8_t k[8];
+	dev_le64(k, id);
+	return get_decoded(ctx, DEV_SC_PALLET, "ContractBillingInformationByID", k, 8,
+			   dec_billing_info, i);
+}
+
+int dev_billing_info_put(struct dev_ctx *ctx, uint64_t id, const struct dev_billing_info *i)
+{
+	uint8_t k[8];
+	dev_le64(k, id);
+	return put_billing_info(ctx, DEV_SC_PALLET, "ContractBillingInformationByID", k, 8, i);
+}
+
+int dev_emit_encoded(struct dev_ctx *ctx, uint8_t pallet, uint8_t variant, struct zbuf *b,
+		     int enc_rc)
+{
+	int rc = enc_rc ? enc_rc : dev_event_emit(ctx, pallet, variant, b->data, b->len);
+	zbuf_free(b);
+	return rc;
+}

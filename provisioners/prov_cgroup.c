@@ -1,0 +1,421 @@
+/*
+ * Cgroups for containers, v1 (one hierarchy per controller) or v2 (the
+ * unified hierarchy), detected at runtime from /proc/self/mountinfo.
+ *
+ * v1: a workload's cgroups go under the agent's own cgroup of each
+ * controller, <mount><own path>/<parent>/<host>, so whatever limits the
+ * agent's environment also bounds its workloads. v2: under
+ * <mount>/<parent>/<host>, because a v2 cgroup that holds processes (the
+ * agent's own) cannot delegate controllers to children.
+ */
+#include "provisioners/prov_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CFS_PERIOD_US ((uint64_t)100000)
+#define KILL_ROUNDS 50
+#define FREEZE_ROUNDS 200
+
+static const char *const ctrl_name[PROV_CG_N] = {"cpu", "cpuacct", "memory", "pids", "freezer"};
+
+static void nap_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Writes s to dir/file. Only system calls: used in forked children. */
+static int cg_write(const char *dir, const char *file, const char *s)
+{
+	char p[PROV_PATH_MAX];
+	if (prov_fmt(p, sizeof p, "%s/%s", dir, file) < 0)
+		return -ENAMETOOLONG;
+	int fd = open(p, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t n = strlen(s);
+	ssize_t w = write(fd, s, n);
+	int rc = w == (ssize_t)n ? 0 : w < 0 ? -errno : -EIO;
+	close(fd);
+	return rc;
+}
+
+static int cg_read(const char *dir, const char *file, char *buf, size_t bufsz)
+{
+	char p[PROV_PATH_MAX];
+	if (prov_fmt(p, sizeof p, "%s/%s", dir, file) < 0)
+		return -ENAMETOOLONG;
+	return prov_read_file(p, buf, bufsz, NULL);
+}
+
+static int has_word(const char *list, const char *w, const char *seps)
+{
+	size_t n = strlen(w);
+	for (const char *p = list; (p = strstr(p, w)) != NULL; p += n) {
+		int start = p == list || strchr(seps, p[-1]);
+		int end = p[n] == '\0' || strchr(seps, p[n]);
+		if (start && end)
+			return 1;
+	}
+	return 0;
+}
+
+/* The agent's own path in the hierarchy that carries ctrl (v1), from
+ * /proc/self/cgroup lines "N:ctrl,ctrl:/path". */
+static int own_path(const char *ctrl, char *out, size_t outsz)
+{
+	char buf[8192];
+	if (prov_read_file("/proc/self/cgroup", buf, sizeof buf, NULL) < 0)
+		return -EIO;
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		char *c1 = strchr(line, ':');
+		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2)
+			continue;
+		*c2 = '\0';
+		if (has_word(c1 + 1, ctrl, ","))
+			return prov_fmt(out, outsz, "%s", strcmp(c2 + 1, "/") ? c2 + 1 : "");
+	}
+	return -ENOENT;
+}
+
+void prov_cg_detect(struct prov_ctx *ctx)
+{
+	struct prov_cg_layout *l = &ctx->cg;
+	memset(l, 0, sizeof *l);
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return;
+	char line[1024], v2mnt[PROV_PATH_MAX] = "";
+	char v1mnt[PROV_CG_N][PROV_PATH_MAX];
+	memset(v1mnt, 0, sizeof v1mnt);
+	while (fgets(line, sizeof line, f)) {
+		/* id parent maj:min root mountpoint opts ... - fstype source superopts */
+		char *dash = strstr(line, " - ");
+		if (!dash)
+			continue;
+		char mnt[PROV_PATH_MAX], fstype[32], src[64], sopts[512];
+		if (sscanf(line, "%*s %*s %*s %*s %511s", mnt) != 1 ||
+		    sscanf(dash + 3, "%31s %63s %511s", fstype, src, sopts) != 3)
+			continue;
+		if (strcmp(fstype, "cgroup2") == 0 && !v2mnt[0])
+			prov_fmt(v2mnt, sizeof v2mnt, "%s", mnt);
+		if (strcmp(fstype, "cgroup") != 0)
+			continue;
+		for (int i = 0; i < PROV_CG_N; i++)
+			if (has_word(sopts, ctrl_name[i], ",") && !v1mnt[i][0])
+				prov_fmt(v1mnt[i], sizeof v1mnt[i], "%s", mnt);
+	}
+	fclose(f);
+
+	char ctrls[256];
+	if (v2mnt[0] && cg_read(v2mnt, "cgroup.controllers", ctrls, sizeof ctrls) == 0 &&
+	    has_word(ctrls, "memory", " \n") && has_word(ctrls, "cpu", " \n") &&
+	    has_word(ctrls, "pids", " \n")) {
+		l->v2 = 1;
+		prov_fmt(l->base[0], sizeof l->base[0], "%s/%s", v2mnt, ctx->cgroup_parent);
+	} else {
+		for (int i = 0; i < PROV_CG_N; i++) {
+			char own[PROV_PATH_MAX];
+			if (!v1mnt[i][0] || own_path(ctrl_name[i], own, sizeof own) < 0 ||
+			    prov_fmt(l->base[i], sizeof l->base[i], "%s%s/%s", v1mnt[i], own,
+				     ctx->cgroup_parent) < 0)
+				l->base[i][0] = '\0';
+		}
+	}
+	ctx->feat.cgroup_v2 = l->v2;
+	int all = ctx->feat.root;
+	if (l->v2) {
+		all = all && l->base[0][0];
+	} else {
+		for (int i = 0; i < PROV_CG_N; i++)
+			all = all && l->base[i][0];
+	}
+	ctx->feat.cgroups = all;
+}
+
+int prov_cg_paths(const struct prov_ctx *ctx, const char *host, struct prov_cg *cg)
+{
+	memset(cg, 0, sizeof *cg);
+	if (!ctx->feat.cgroups)
+		return ZE_UNSUPPORTED;
+	cg->v2 = ctx->cg.v2;
+	int n = cg->v2 ? 1 : PROV_CG_N;
+	for (int i = 0; i < n; i++)
+		if (prov_fmt(cg->path[i], sizeof cg->path[i], "%s/%s", ctx->cg.base[i], host) < 0)
+			return -ENAMETOOLONG;
+	return 0;
+}
+
+static int cg_n(const struct prov_cg *cg)
+{
+	return cg->v2 ? 1 : PROV_CG_N;
+}
+
+static const char *cg_dir(const struct prov_cg *cg, enum prov_cg_ctrl c)
+{
+	return cg->v2 ? cg->path[0] : cg->path[c];
+}
+
+static int enable_v2(const char *path)
+{
+	/* Controllers must be enabled in every ancestor's subtree_control. */
+	char parent[PROV_PATH_MAX], grand[PROV_PATH_MAX];
+	if (prov_fmt(parent, sizeof parent, "%s", path) < 0)
+		return -ENAMETOOLONG;
+	char *s = strrchr(parent, '/');
+	if (!s)
+		return -EINVAL;
+	*s = '\0';
+	if (prov_fmt(grand, sizeof grand, "%s", parent) < 0)
+		return -ENAMETOOLONG;
+	s = strrchr(grand, '/');
+	if (!s)
+		return -EINVAL;
+	*s = '\0';
+	int rc = cg_write(grand, "cgroup.subtree_control", "+cpu +memory +pids");
+	if (rc < 0)
+		return rc;
+	if (mkdir(parent, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return cg_write(parent, "cgroup.subtree_control", "+cpu +memory +pids");
+}
+
+int prov_cg_create(const struct prov_cg *cg, uint64_t cpus, uint64_t mem, uint64_t pids,
+		   char *err, size_t errsz)
+{
+	char v[64];
+	int rc;
+	if (cg->v2 && (rc = enable_v2(cg->path[0])) < 0)
+		return prov_err(err, errsz, rc, "cannot enable cgroup v2 controllers: %s", zerr_str(rc));
+	for (int i = 0; i < cg_n(cg); i++) {
+		if ((rc = prov_mkdirs(cg->path[i], 0755)) < 0)
+			goto fail;
+	}
+	if (cg->v2) {
+		const char *d = cg->path[0];
+		snprintf(v, sizeof v, "%" PRIu64 " %" PRIu64, cpus * CFS_PERIOD_US, CFS_PERIOD_US);
+		if ((rc = cg_write(d, "cpu.max", v)) < 0)
+			goto fail;
+		snprintf(v, sizeof v, "%" PRIu64, mem);
+		if ((rc = cg_write(d, "memory.max", v)) < 0)
+			goto fail;
+		/* Without swap accounting the limit could be dodged by swapping. */
+		cg_write(d, "memory.swap.max", "0");
+		snprintf(v, sizeof v, "%" PRIu64, pids);
+		if ((rc = cg_write(d, "pids.max", v)) < 0)
+			goto fail;
+		return 0;
+	}
+	snprintf(v, sizeof v, "%" PRIu64, CFS_PERIOD_US);
+	if ((rc = cg_write(cg->path[PROV_CG_CPU], "cpu.cfs_period_us", v)) < 0)
+		goto fail;
+	snprintf(v, sizeof v, "%" PRIu64, cpus * CFS_PERIOD_US);
+	if ((rc = cg_write(cg->path[PROV_CG_CPU], "cpu.cfs_quota_us", v)) < 0)
+		goto fail;
+	snprintf(v, sizeof v, "%" PRIu64, mem);
+	if ((rc = cg_write(cg->path[PROV_CG_MEMORY], "memory.limit_in_bytes", v)) < 0)
+		goto fail;
+	/* memsw exists only with swap accounting; set it when it does. */
+	cg_write(cg->path[PROV_CG_MEMORY], "memory.memsw.limit_in_bytes", v);
+	snprintf(v, sizeof v, "%" PRIu64, pids);
+	if ((rc = cg_write(cg->path[PROV_CG_PIDS], "pids.max", v)) < 0)
+		goto fail;
+	return 0;
+fail:
+	prov_err(err, errsz, rc, "cannot set up cgroups: %s", zerr_str(rc));
+	prov_cg_destroy(cg);
+	return rc;
+}
+
+int prov_cg_attach(const struct prov_cg *cg, pid_t pid)
+{
+	char v[32];
+	snprintf(v, sizeof v, "%d", (int)pid);
+	for (int i = 0; i < cg_n(cg); i++) {
+		int rc = cg_write(cg->path[i], "cgroup.procs", v);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int prov_cg_frozen(const struct prov_cg *cg)
+{
+	char buf[256];
+	int rc;
+	if (cg->v2) {
+		if ((rc = cg_read(cg->path[0], "cgroup.events", buf, sizeof buf)) < 0)
+			return rc;
+		return strstr(buf, "frozen 1") != NULL;
+	}
+	if ((rc = cg_read(cg->path[PROV_CG_FREEZER], "freezer.state", buf, sizeof buf)) < 0)
+		return rc;
+	return strncmp(buf, "FROZEN", 6) == 0;
+}
+
+int prov_cg_freeze(const struct prov_cg *cg, int frozen)
+{
+	int rc = cg->v2 ? cg_write(cg->path[0], "cgroup.freeze", frozen ? "1" : "0")
+			: cg_write(cg->path[PROV_CG_FREEZER], "freezer.state",
+				   frozen ? "FROZEN" : "THAWED");
+	if (rc < 0)
+		return rc;
+	/* Freezing completes asynchronously (v1 passes through FREEZING). */
+	for (int i = 0; i < FREEZE_ROUNDS; i++) {
+		rc = prov_cg_frozen(cg);
+		if (rc < 0 || rc == frozen)
+			return rc < 0 ? rc : 0;
+		nap_ms(10);
+	}
+	return ZE_TIMEOUT;
+}
+
+static int count_procs(const char *dir, int kill_them)
+{
+	char p[PROV_PATH_MAX];
+	if (prov_fmt(p, sizeof p, "%s/cgroup.procs", dir) < 0)
+		return -ENAMETOOLONG;
+	FILE *f = fopen(p, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	int n = 0;
+	long pid;
+	while (fscanf(f, "%ld", &pid) == 1) {
+		n++;
+		if (kill_them && pid > 0)
+			kill((pid_t)pid, SIGKILL);
+	}
+	fclose(f);
+	return n;
+}
+
+int prov_cg_nprocs(const struct prov_cg *cg)
+{
+	return count_procs(cg_dir(cg, PROV_CG_MEMORY), 0);
+}
+
+int prov_cg_exists(const struct prov_cg *cg)
+{
+	for (int i = 0; i < cg_n(cg); i++)
+		if (cg->path[i][0] && access(cg->path[i], F_OK) == 0)
+			return 1;
+	return 0;
+}
+
+int prov_cg_destroy(const struct prov_cg *cg)
+{
+	if (!prov_cg_exists(cg))
+		return 0;
+	const char *mem = cg_dir(cg, PROV_CG_MEMORY);
+	if (cg->v2 && access(mem, F_OK) == 0)
+		cg_write(mem, "cgroup.kill", "1");
+	for (int round = 0; round < KILL_ROUNDS; round++) {
+		int n = 0;
+		for (int i = 0; i < cg_n(cg); i++) {
+			int k = count_procs(cg->path[i], 1);
+			n += k > 0 ? k : 0;
+		}
+		/* Frozen tasks only die once thawed. */
+		if (n > 0 && access(cg_dir(cg, PROV_CG_FREEZER), F_OK) == 0)
+			prov_cg_freeze(cg, 0);
+		if (n == 0)
+			break;
+		nap_ms(20);
+	}
+	int rc = 0;
+	for (int i = 0; i < cg_n(cg); i++) {
+		for (int t = 0; t < KILL_ROUNDS; t++) {
+			if (rmdir(cg->path[i]) == 0 || errno == ENOENT)
+				break;
+			if (errno != EBUSY || t == KILL_ROUNDS - 1) {
+				rc = -errno;
+				break;
+			}
+			nap_ms(20);
+		}
+	}
+	return rc;
+}
+
+static uint64_t field_u64(const char *buf, const char *key)
+{
+	const char *p = strstr(buf, key);
+	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+int prov_cg_stats(const struct prov_cg *cg, uint64_t *cpu_ns, uint64_t *mem_bytes)
+{
+	char buf[4096];
+	int rc;
+	if (cg->v2) {
+		if ((rc = cg_read(cg->path[0], "cpu.stat", buf, sizeof buf)) < 0)
+			return rc;
+		*cpu_ns = field_u64(buf, "usage_usec ") * 1000;
+		if ((rc = cg_read(cg->path[0], "memory.current", buf, sizeof buf)) < 0)
+			return rc;
+		*mem_bytes = strtoull(buf, NULL, 10);
+		return 0;
+	}
+	if ((rc = cg_read(cg->path[PROV_CG_CPUACCT], "cpuacct.usage", buf, sizeof buf)) < 0)
+		return rc;
+	*cpu_ns = strtoull(buf, NULL, 10);
+	if ((rc = cg_read(cg->path[PROV_CG_MEMORY], "memory.usage_in_bytes", buf, sizeof buf)) < 0)
+		return rc;
+	*mem_bytes = strtoull(buf, NULL, 10);
+	return 0;
+}
+
+int prov_cg_save(const struct prov_cg *cg, const char *file)
+{
+	char buf[PROV_CG_N * (PROV_PATH_MAX + 1) + 8];
+	size_t off = 0;
+	int n = snprintf(buf, sizeof buf, "%d\n", cg->v2);
+	off = (size_t)n;
+	for (int i = 0; i < PROV_CG_N; i++) {
+		n = snprintf(buf + off, sizeof buf - off, "%s\n", cg->path[i]);
+		if (n < 0 || (size_t)n >= sizeof buf - off)
+			return -ENAMETOOLONG;
+		off += (size_t)n;
+	}
+	return prov_write_file(file, buf, off, 0600);
+}
+
+int prov_cg_load(struct prov_cg *cg, const char *file)
+{
+	char buf[PROV_CG_N * (PROV_PATH_MAX + 1) + 8];
+	int rc = prov_read_file(file, buf, sizeof buf, NULL);
+	if (rc < 0)
+		return rc;
+	memset(cg, 0, sizeof *cg);
+	char *line = buf;
+	char *nl = strchr(line, '\n');
+	if (!nl || (line[0] != '0' && line[0] != '1'))
+		return ZE_MALFORMED;
+	cg->v2 = line[0] == '1';
+	line = nl + 1;
+	for (int i = 0; i < PROV_CG_N; i++) {
+		nl = strchr(line, '\n');
+		if (!nl)
+			return ZE_MALFORMED;
+		*nl = '\0';
+		/* The file lives in our run dir; still, accept only plain
+		 * absolute paths. */
+		if (line[0] && (line[0] != '/' || strstr(line, "/..")))
+			return ZE_MALFORMED;
+		if (prov_fmt(cg->path[i], sizeof cg->path[i], "%s", line) < 0)
+			return ZE_MALFORMED;
+		line = nl + 1;
+	}
+	return 0;
+}

@@ -1,0 +1,94 @@
+/* The provisioners' context: configuration and what the host offers. */
+#include "provisioners/prov_internal.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define LOG_MAX_DEFAULT (8ull << 20)
+#define LOG_KEEP_DEFAULT 2
+#define LOG_KEEP_MAX 16
+
+/* A throwaway child tries the namespaces a container needs. */
+static int probe_namespaces(void)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return 0;
+	if (pid == 0)
+		_exit(unshare(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
+			      CLONE_NEWNET) == 0 ? 0 : 1);
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return 0;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static int dup_str(char **dst, const char *src)
+{
+	if (!src || !*src || src[0] != '/' || strlen(src) > PROV_PATH_MAX / 2)
+		return ZE_CONFIG;
+	*dst = strdup(src);
+	return *dst ? 0 : -ENOMEM;
+}
+
+int prov_ctx_new(const struct prov_config *cfg, struct prov_ctx **out)
+{
+	struct prov_ctx *c = calloc(1, sizeof *c);
+	if (!c)
+		return -ENOMEM;
+	int rc;
+	if ((rc = dup_str(&c->storage_dir, cfg->storage_dir)) < 0 ||
+	    (rc = dup_str(&c->image_dir, cfg->image_dir)) < 0 ||
+	    (rc = dup_str(&c->run_dir, cfg->run_dir)) < 0)
+		goto fail;
+	const char *parent = cfg->cgroup_parent ? cfg->cgroup_parent : "zos";
+	if (prov_name_valid(parent) < 0) {
+		rc = ZE_CONFIG;
+		goto fail;
+	}
+	if (!(c->cgroup_parent = strdup(parent))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	c->allow_unenforced_volumes = cfg->allow_unenforced_volumes;
+	c->reserved = cfg->reserved;
+	c->log_max_bytes = cfg->log_max_bytes ? cfg->log_max_bytes : LOG_MAX_DEFAULT;
+	c->log_keep = cfg->log_keep ? cfg->log_keep : LOG_KEEP_DEFAULT;
+	if (c->log_keep > LOG_KEEP_MAX)
+		c->log_keep = LOG_KEEP_MAX;
+	if ((rc = prov_mkdirs(c->storage_dir, 0700)) < 0 || (rc = prov_mkdirs(c->run_dir, 0700)) < 0)
+		goto fail;
+
+	char tmp[PROV_PATH_MAX];
+	c->feat.root = geteuid() == 0;
+	c->feat.loop = c->feat.root && access("/dev/loop-control", R_OK | W_OK) == 0;
+	c->feat.namespaces = c->feat.root && probe_namespaces();
+	c->feat.netns_tools = c->feat.root && prov_which("ip", tmp, sizeof tmp) == 0;
+	prov_cg_detect(c);
+	*out = c;
+	return 0;
+fail:
+	prov_ctx_free(c);
+	return rc;
+}
+
+void prov_ctx_free(struct prov_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	free(ctx->storage_dir);
+	free(ctx->image_dir);
+	free(ctx->run_dir);
+	free(ctx->cgroup_parent);
+	free(ctx);
+}
+
+void prov_ctx_features(const struct prov_ctx *ctx, struct prov_features *f)
+{
+	*f = ctx->feat;
+}

@@ -1,0 +1,149 @@
+/*
+ * Helpers shared by the workload types. Not part of the public API.
+ */
+#ifndef ZOS_PROVISIONERS_PROV_INTERNAL_H
+#define ZOS_PROVISIONERS_PROV_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/zerr.h"
+#include "provisioners/prov.h"
+
+#define PROV_PATH_MAX 512
+/* "zos-" + 20 digits + "-" + 36 name characters + NUL */
+#define PROV_HOST_MAX 64
+#define PROV_DISK_MIN (1ull << 20)
+#define PROV_VOLUME_MIN (16ull << 20)
+#define PROV_DISK_MAX (16ull << 40)
+
+/* Where the cgroup controllers live on this host. */
+enum prov_cg_ctrl { PROV_CG_CPU = 0, PROV_CG_CPUACCT, PROV_CG_MEMORY, PROV_CG_PIDS, PROV_CG_FREEZER, PROV_CG_N };
+
+struct prov_cg_layout {
+	int v2;
+	/* v1: the directory under which workload cgroups of each controller go;
+	 * v2: base[0] only. Empty when not usable. */
+	char base[PROV_CG_N][PROV_PATH_MAX];
+};
+
+struct prov_ctx {
+	char *storage_dir;
+	char *image_dir;
+	char *run_dir;
+	char *cgroup_parent;
+	int allow_unenforced_volumes;
+	struct prov_capacity reserved;
+	uint64_t log_max_bytes;
+	unsigned log_keep;
+	struct prov_features feat;
+	struct prov_cg_layout cg;
+};
+
+/* Formats a reason into err and returns rc (negative), so callers can write
+ * `return prov_err(err, errsz, -EINVAL, "...")`. */
+int prov_err(char *err, size_t errsz, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* snprintf into out; -ENAMETOOLONG when it does not fit. */
+int prov_fmt(char *out, size_t outsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* "zos-<contract>-<name>"; -EINVAL for an invalid name. */
+int prov_host_name(const struct prov_workload_id *id, char out[PROV_HOST_MAX]);
+
+/* A kernel interface name (at most 15 characters): prefix (up to 3 chars)
+ * followed by 12 hex digits of a hash of host name and index. */
+void prov_if_name(const char *prefix, const char *host, unsigned idx, char out[16]);
+
+/* An integral JSON number in [min, max] at data[key]. */
+int prov_json_u64(const cJSON *data, const char *key, uint64_t min, uint64_t max,
+		  uint64_t *out, char *err, size_t errsz);
+/* A string at data[key] of length in [1, maxlen]; *out is borrowed from data. */
+int prov_json_str(const cJSON *data, const char *key, size_t maxlen, const char **out,
+		  char *err, size_t errsz);
+/* Checks that data is an object holding only keys from allowed (NULL-ended). */
+int prov_json_keys(const cJSON *data, const char *const *allowed, char *err, size_t errsz);
+
+/* strerror without locale lookups (and so without locks): safe in a child
+ * forked from a multi-threaded agent. */
+const char *prov_strerror(int e);
+/* Bytes allocated below path (st_blocks), not following symlinks or
+ * crossing mounts. */
+int prov_du(const char *path, uint64_t *bytes);
+
+/* mkdir -p, every missing component with mode. */
+int prov_mkdirs(const char *path, mode_t mode);
+/* Writes data atomically (temporary file, fsync, rename). */
+int prov_write_file(const char *path, const void *data, size_t len, mode_t mode);
+/* Reads at most bufsz-1 bytes and NUL-terminates; -EFBIG when larger. */
+int prov_read_file(const char *path, char *buf, size_t bufsz, size_t *len);
+/* Removes a tree without following symlinks or crossing mounts; absent is ok. */
+int prov_rm_tree(const char *path);
+/* 1 when path is a mount point (its device differs from its parent's). */
+int prov_is_mountpoint(const char *path);
+
+/* Runs an absolute program with argv (argv[0] is the path), no shell, stdin
+ * from /dev/null; stdout and stderr captured into out (truncated, may be
+ * NULL). Kills it after timeout_ms. 0 on exit status 0, else -EIO. */
+int prov_run(const char *const argv[], char *out, size_t outsz, int timeout_ms);
+/* Finds a program in the system directories; -ENOENT when absent. */
+int prov_which(const char *name, char *out, size_t outsz);
+
+/* Loop devices. prov_loop_attach binds file to a free loop device with
+ * autoclear (the kernel detaches it when its last user goes away); *fd is
+ * the open device, which the caller closes once it is mounted. Uses only
+ * system calls, so it is safe in a freshly forked child. */
+int prov_loop_attach(const char *file, char *dev, size_t devsz, int *fd);
+/* The loop device backed by file, "/dev/loopN"; -ENOENT when none. */
+int prov_loop_find(const char *file, char *dev, size_t devsz);
+/* Detaches every loop device backed by file; none is fine. */
+int prov_loop_detach_file(const char *file);
+
+/* Cgroups of one workload. */
+struct prov_cg {
+	int v2;
+	char path[PROV_CG_N][PROV_PATH_MAX]; /* empty entries are unused */
+};
+void prov_cg_detect(struct prov_ctx *ctx);
+/* Fills cg with the paths for host name without creating anything. */
+int prov_cg_paths(const struct prov_ctx *ctx, const char *host, struct prov_cg *cg);
+/* Creates the cgroups and sets cpu (whole cpus), memory (bytes) and pids limits. */
+int prov_cg_create(const struct prov_cg *cg, uint64_t cpus, uint64_t mem, uint64_t pids,
+		   char *err, size_t errsz);
+/* Moves pid into every cgroup. Uses only system calls. */
+int prov_cg_attach(const struct prov_cg *cg, pid_t pid);
+int prov_cg_freeze(const struct prov_cg *cg, int frozen);
+/* 1 frozen, 0 thawed, negative error. */
+int prov_cg_frozen(const struct prov_cg *cg);
+/* Number of processes in the cgroup (memory controller or v2 cgroup). */
+int prov_cg_nprocs(const struct prov_cg *cg);
+/* Kills every process and removes the cgroups; absent is fine. */
+int prov_cg_destroy(const struct prov_cg *cg);
+int prov_cg_exists(const struct prov_cg *cg);
+int prov_cg_stats(const struct prov_cg *cg, uint64_t *cpu_ns, uint64_t *mem_bytes);
+/* Serialization of the paths into the run dir, so that an agent started in
+ * another cgroup still finds them. */
+int prov_cg_save(const struct prov_cg *cg, const char *file);
+int prov_cg_load(struct prov_cg *cg, const char *file);
+
+/* ip(8) wrappers; ns may be NULL for the host namespace. */
+int prov_ip(char *err, size_t errsz, const char *const args[]);
+int prov_netns_exists(const char *ns);
+int prov_netns_add(const char *ns, char *err, size_t errsz);
+int prov_netns_del(const char *ns);
+/* Sums rx/tx bytes of the interfaces of ns (loopback excluded) or of one
+ * interface when ifname is not NULL. */
+int prov_netns_counters(const char *ns, const char *ifname, uint64_t *rx, uint64_t *tx);
+
+/* Networks: used by zmachine to attach interfaces. */
+int prov_network_attach(struct prov_ctx *ctx, uint64_t contract, const char *net_name,
+			const char *ct_ns, const char *host, unsigned idx, const char *ip,
+			char *err, size_t errsz);
+/* Parses "a.b.c.d" into host-order address. */
+int prov_ipv4_parse(const char *s, uint32_t *addr);
+/* Parses "a.b.c.d/n". */
+int prov_cidr_parse(const char *s, uint32_t *addr, unsigned *prefix);
+
+#endif

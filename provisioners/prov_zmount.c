@@ -1,0 +1,181 @@
+/*
+ * zmount {size}: a sparse raw disk image of size bytes under
+ * <storage>/zmounts/<host>.img. Updates may only grow it. When a zmachine
+ * mounts it, the zmachine formats it ext4 on first use.
+ */
+#include "provisioners/prov_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const zmount_keys[] = {"size", NULL};
+
+static int zmount_parse(const cJSON *data, uint64_t *size, char *err, size_t errsz)
+{
+	int rc = prov_json_keys(data, zmount_keys, err, errsz);
+	if (rc < 0)
+		return rc;
+	return prov_json_u64(data, "size", PROV_DISK_MIN, PROV_DISK_MAX, size, err, errsz);
+}
+
+static int zmount_validate(const cJSON *data, struct prov_capacity *cap, char *err, size_t errsz)
+{
+	uint64_t size;
+	int rc = zmount_parse(data, &size, err, errsz);
+	if (rc < 0)
+		return rc;
+	memset(cap, 0, sizeof *cap);
+	cap->sru = size;
+	return 0;
+}
+
+static int zmount_path(struct prov_ctx *ctx, const struct prov_workload_id *id, char *host,
+		       char *path, size_t pathsz)
+{
+	int rc = prov_host_name(id, host);
+	if (rc < 0)
+		return rc;
+	return prov_fmt(path, pathsz, "%s/zmounts/%s.img", ctx->storage_dir, host);
+}
+
+static cJSON *zmount_result(const char *host, const char *path, uint64_t size)
+{
+	cJSON *r = cJSON_CreateObject();
+	if (!r || !cJSON_AddStringToObject(r, "volume_id", host) ||
+	    !cJSON_AddStringToObject(r, "path", path) || !cJSON_AddNumberToObject(r, "size", (double)size)) {
+		cJSON_Delete(r);
+		return NULL;
+	}
+	return r;
+}
+
+static int zmount_provision(struct prov_ctx *ctx, const struct prov_workload_id *id,
+			    const cJSON *data, const struct prov_deployment_view *deps,
+			    cJSON **result, char *err, size_t errsz)
+{
+	uint64_t size;
+	int rc = zmount_parse(data, &size, err, errsz);
+	if (rc < 0)
+		return rc;
+	char host[PROV_HOST_MAX], path[PROV_PATH_MAX], dir[PROV_PATH_MAX];
+	if ((rc = zmount_path(ctx, id, host, path, sizeof path)) < 0 ||
+	    (rc = prov_fmt(dir, sizeof dir, "%s/zmounts", ctx->storage_dir)) < 0)
+		return prov_err(err, errsz, rc, "bad workload id: %s", zerr_str(rc));
+	if ((rc = prov_mkdirs(dir, 0700)) < 0)
+		return prov_err(err, errsz, rc, "cannot create %s: %s", dir, zerr_str(rc));
+
+	int created = 0;
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		created = 1;
+	} else if (errno == EEXIST) {
+		fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	}
+	if (fd < 0)
+		return prov_err(err, errsz, -errno, "cannot open %s: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		rc = prov_err(err, errsz, -EEXIST, "%s exists and is not a disk image", path);
+		goto out;
+	}
+	uint64_t cur = (uint64_t)st.st_size;
+	if (!created && cur > size) {
+		rc = prov_err(err, errsz, ZE_STATE,
+			      "zmount can only grow: has %" PRIu64 " bytes, asked %" PRIu64, cur, size);
+		goto out;
+	}
+	/* ftruncate makes the image sparse: blocks are allocated on write. */
+	if (cur != size && ftruncate(fd, (off_t)size) < 0) {
+		rc = prov_err(err, errsz, -errno, "cannot size %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fsync(fd) < 0) {
+		rc = prov_err(err, errsz, -errno, "cannot sync %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!(*result = zmount_result(host, path, size)))
+		rc = prov_err(err, errsz, -ENOMEM, "out of memory");
+out:
+	close(fd);
+	if (rc < 0 && created)
+		unlink(path);
+	return rc;
+}
+
+static int zmount_deprovision(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
+			      size_t errsz)
+{
+	char host[PROV_HOST_MAX], path[PROV_PATH_MAX];
+	int rc = zmount_path(ctx, id, host, path, sizeof path);
+	if (rc < 0)
+		return prov_err(err, errsz, rc, "bad workload id");
+	/* A container that had it mounted holds a loop device; release it. */
+	if (access(path, F_OK) == 0)
+		prov_loop_detach_file(path);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return prov_err(err, errsz, -errno, "cannot remove %s: %s", path, strerror(errno));
+	return 0;
+}
+
+static int zmount_exists(struct prov_ctx *ctx, const struct prov_workload_id *id, struct stat *st,
+			 char *err, size_t errsz)
+{
+	char host[PROV_HOST_MAX], path[PROV_PATH_MAX];
+	int rc = zmount_path(ctx, id, host, path, sizeof path);
+	if (rc < 0)
+		return prov_err(err, errsz, rc, "bad workload id");
+	if (lstat(path, st) < 0)
+		return errno == ENOENT ? 0 : prov_err(err, errsz, -errno, "%s: %s", path, strerror(errno));
+	return S_ISREG(st->st_mode) ? 1 : 0;
+}
+
+/* A disk has nothing running: pausing means nothing, but the disk must exist. */
+static int zmount_pause(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
+			size_t errsz)
+{
+	struct stat st;
+	int rc = zmount_exists(ctx, id, &st, err, errsz);
+	if (rc < 0)
+		return rc;
+	return rc ? 0 : prov_err(err, errsz, -ENOENT, "zmount %s is not provisioned", id->name);
+}
+
+static int zmount_inspect(struct prov_ctx *ctx, const struct prov_workload_id *id,
+			  enum prov_health *h, char *err, size_t errsz)
+{
+	struct stat st;
+	int rc = zmount_exists(ctx, id, &st, err, errsz);
+	if (rc < 0)
+		return rc;
+	*h = rc ? PROV_OK : PROV_ABSENT;
+	return 0;
+}
+
+static int zmount_usage(struct prov_ctx *ctx, const struct prov_workload_id *id,
+			struct prov_usage *u, char *err, size_t errsz)
+{
+	struct stat st;
+	int rc = zmount_exists(ctx, id, &st, err, errsz);
+	if (rc < 0)
+		return rc;
+	if (!rc)
+		return prov_err(err, errsz, -ENOENT, "zmount %s is not provisioned", id->name);
+	memset(u, 0, sizeof *u);
+	u->disk_bytes = (uint64_t)st.st_blocks * 512;
+	return 0;
+}
+
+const struct prov_ops prov_zmount_ops = {
+	.type = "zmount",
+	.validate = zmount_validate,
+	.provision = zmount_provision,
+	.deprovision = zmount_deprovision,
+	.pause = zmount_pause,
+	.resume = zmount_pause,
+	.inspect = zmount_inspect,
+	.usage = zmount_usage,
+};

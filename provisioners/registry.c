@@ -1,0 +1,26 @@
+/* The workload types this node runs, looked up by the deployment's "type". */
+#include "provisioners/prov_internal.h"
+
+#include <string.h>
+
+extern const struct prov_ops prov_zmount_ops;
+extern const struct prov_ops prov_volume_ops;
+extern const struct prov_ops prov_network_ops;
+extern const struct prov_ops prov_zmachine_ops;
+
+static const struct prov_ops *const registry[] = {
+	&prov_zmount_ops,
+	&prov_volume_ops,
+	&prov_network_ops,
+	&prov_zmachine_ops,
+};
+
+const struct prov_ops *prov_lookup(const char *type)
+{
+	if (!type)
+		return NULL;
+	for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
+		if (strcmp(registry[i]->type, type) == 0)
+			return registry[i];
+	return NULL;
+}

@@ -1,0 +1,25 @@
+/*
+ * Twin lookups on chain for rmb: an rmb_twin_lookup_fn reading
+ * TfgridModule.Twins through chainclient/, for the agent's server and for
+ * zos-cli's "rmb call". The relay field holds the twin's RMB address(es):
+ * nng URLs separated by spaces or commas (docs/rmb.md).
+ */
+#ifndef ZOS_RMB_CHAIN_H
+#define ZOS_RMB_CHAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chainclient/client.h"
+#include "rmb/rmb_guard.h"
+
+/* ctx is a struct chain_client *. 0, ZE_ABSENT (the chain has no such
+ * twin), or ZE_UNKNOWN (no trustworthy answer: RPC down, pallet missing,
+ * value that does not decode). */
+int rmb_chain_twin_lookup(void *ctx, uint32_t twin_id, struct rmb_twin *out);
+
+/* Copies the first address of a relay field into out; -ENOENT when there
+ * is none, -ENOSPC when it does not fit. */
+int rmb_relay_first(const char *relay, char *out, size_t outsz);
+
+#endif

@@ -1,0 +1,49 @@
+#include "rmb/rmb.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+void rmb_error_set(struct rmb_error *e, uint32_t code, int retry, const char *fmt, ...)
+{
+	va_list ap;
+	e->code = code;
+	e->retry = retry ? 1 : 0;
+	va_start(ap, fmt);
+	/* vsnprintf truncates safely; a cut message is still a message. */
+	if (vsnprintf(e->message, sizeof(e->message), fmt, ap) < 0)
+		e->message[0] = 0;
+	va_end(ap);
+}
+
+const char *rmb_code_name(uint32_t code)
+{
+	switch (code) {
+	case RMB_E_MALFORMED: return "malformed";
+	case RMB_E_PAYLOAD: return "bad payload";
+	case RMB_E_EXPIRED: return "expired";
+	case RMB_E_UNKNOWN_TWIN: return "unknown twin";
+	case RMB_E_SIGNATURE: return "bad signature";
+	case RMB_E_DESTINATION: return "wrong destination";
+	case RMB_E_REPLAYED: return "replayed";
+	case RMB_E_UNKNOWN_CMD: return "unknown command";
+	case RMB_E_BAD_REQUEST: return "bad request";
+	case RMB_E_RATE_LIMITED: return "rate limited";
+	case RMB_E_INTERNAL: return "internal error";
+	default: return "error";
+	}
+}
+
+uint64_t rmb_wall_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec < 0 ? 0 : (uint64_t)ts.tv_sec;
+}
+
+uint64_t rmb_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}

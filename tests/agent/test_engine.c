@@ -1,0 +1,836 @@
+/*
+ * Unit tests of the deploy engine against a fake chain and fake
+ * provisioners: accept checks, install order, rollback, transient errors,
+ * lifecycle, restart, and the outbox never sending a fact twice.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/engine.h"
+#include "agent/handlers.h"
+#include "common/seal.h"
+#include "common/zerr.h"
+
+#define NODE_ID 1
+#define USER_TWIN 7
+#define OTHER_TWIN 8
+#define MAXC 32
+#define MAXW 64
+
+/* ---------------- fake chain ---------------- */
+
+struct fcontract {
+	int present;
+	struct eng_contract c;
+};
+
+struct fchain {
+	pthread_mutex_t mu;
+	struct fcontract c[MAXC];
+	uint8_t user_ed_pk[32], user_ed_sk[64], user_x_sk[32];
+	uint8_t node_ed_pk[32], node_ed_sk[64], node_x_pk[32];
+	int read_fail;      /* get_contract / get_twin answer ZE_UNKNOWN this many times */
+	int submit_fail;    /* submit answers ZE_UNKNOWN without applying */
+	int submit_lost;    /* submit applies, then answers ZE_UNKNOWN (reply lost) */
+	int sync_fail;      /* node_contracts answers ZE_UNKNOWN */
+	int applied[MAXC][ENG_CALL__COUNT];
+	int submits;
+	char last_reason[MAXC][256];
+};
+
+static struct fchain fc;
+
+static struct fcontract *fc_get(uint64_t id)
+{
+	return id < MAXC ? &fc.c[id] : NULL;
+}
+
+static int f_get_contract(void *ctx, uint64_t id, struct eng_contract *out)
+{
+	pthread_mutex_lock(&fc.mu);
+	int rc = 0;
+	struct fcontract *c = fc_get(id);
+	if (fc.read_fail > 0) {
+		fc.read_fail--;
+		rc = ZE_UNKNOWN;
+	} else if (!c || !c->present) {
+		rc = ZE_ABSENT;
+	} else {
+		*out = c->c;
+		out->data = malloc(c->c.data_len ? c->c.data_len : 1);
+		if (!out->data)
+			rc = -ENOMEM;
+		else
+			memcpy(out->data, c->c.data, c->c.data_len);
+	}
+	pthread_mutex_unlock(&fc.mu);
+	return rc;
+}
+
+static int f_get_twin(void *ctx, uint32_t twin, struct eng_twin *out)
+{
+	pthread_mutex_lock(&fc.mu);
+	int rc = 0;
+	if (fc.read_fail > 0) {
+		fc.read_fail--;
+		rc = ZE_UNKNOWN;
+	} else if (twin == USER_TWIN) {
+		memset(out, 0, sizeof *out);
+		memcpy(out->account, fc.user_ed_pk, 32);
+	} else {
+		rc = ZE_ABSENT;
+	}
+	pthread_mutex_unlock(&fc.mu);
+	return rc;
+}
+
+static int f_node_contracts(void *ctx, uint32_t node, uint64_t **ids, size_t *n)
+{
+	pthread_mutex_lock(&fc.mu);
+	int rc = 0;
+	*ids = NULL;
+	*n = 0;
+	if (fc.sync_fail) {
+		rc = ZE_UNKNOWN;
+	} else if ((*ids = calloc(MAXC, sizeof **ids))) {
+		for (uint64_t i = 0; i < MAXC; i++)
+			if (fc.c[i].present && fc.c[i].c.node_id == node)
+				(*ids)[(*n)++] = i;
+	} else {
+		rc = -ENOMEM;
+	}
+	pthread_mutex_unlock(&fc.mu);
+	return rc;
+}
+
+static int f_submit(void *ctx, const struct eng_call *call, char *why, size_t whysz)
+{
+	pthread_mutex_lock(&fc.mu);
+	int rc = 0;
+	fc.submits++;
+	struct fcontract *c = fc_get(call->contract_id);
+	if (fc.submit_fail > 0) {
+		fc.submit_fail--;
+		snprintf(why, whysz, "connection refused");
+		rc = ZE_UNKNOWN;
+		goto out;
+	}
+	if (!c || !c->present) {
+		snprintf(why, whysz, "ContractNotExists");
+		rc = ZE_CHAIN;
+		goto out;
+	}
+	fc.applied[call->contract_id][call->kind]++;
+	if (call->kind == ENG_CALL_DEPLOYED) {
+		if (c->c.state != ENG_CS_CREATED) {
+			snprintf(why, whysz, "ContractAlreadyDeployed");
+			rc = ZE_CHAIN;
+			goto out;
+		}
+		c->c.state = ENG_CS_DEPLOYED;
+	} else if (call->kind == ENG_CALL_REJECT) {
+		snprintf(fc.last_reason[call->contract_id], 256, "%s", call->reason);
+		c->present = 0;
+	}
+	if (fc.submit_lost > 0) {
+		fc.submit_lost--;
+		snprintf(why, whysz, "timeout waiting for the block");
+		rc = ZE_UNKNOWN;
+	}
+out:
+	pthread_mutex_unlock(&fc.mu);
+	return rc;
+}
+
+static const struct eng_chain fake_chain = {
+	.get_contract = f_get_contract,
+	.get_twin = f_get_twin,
+	.node_contracts = f_node_contracts,
+	.submit = f_submit,
+};
+
+/* ---------------- fake provisioners ---------------- */
+
+struct fwl {
+	int used;
+	uint64_t cid;
+	char name[40];
+	int paused;
+};
+
+struct fhost {
+	pthread_mutex_t mu;
+	struct fwl w[MAXW];
+	int provisions, deprovisions, inspects;
+	char order[512];          /* "name," per provision call */
+	char fail_name[40];       /* provision of this name fails for good */
+	int busy;                 /* provision answers -EBUSY this many times */
+};
+
+static struct fhost fh;
+
+static struct fwl *fh_find(const struct prov_workload_id *id)
+{
+	for (int i = 0; i < MAXW; i++)
+		if (fh.w[i].used && fh.w[i].cid == id->contract_id && !strcmp(fh.w[i].name, id->name))
+			return &fh.w[i];
+	return NULL;
+}
+
+static int fh_count(uint64_t cid)
+{
+	pthread_mutex_lock(&fh.mu);
+	int n = 0;
+	for (int i = 0; i < MAXW; i++)
+		n += fh.w[i].used && fh.w[i].cid == cid;
+	pthread_mutex_unlock(&fh.mu);
+	return n;
+}
+
+static int fh_paused(uint64_t cid)
+{
+	pthread_mutex_lock(&fh.mu);
+	int n = 0;
+	for (int i = 0; i < MAXW; i++)
+		n += fh.w[i].used && fh.w[i].cid == cid && fh.w[i].paused;
+	pthread_mutex_unlock(&fh.mu);
+	return n;
+}
+
+static int v_validate(const cJSON *data, struct prov_capacity *cap, char *err, size_t errsz)
+{
+	const cJSON *s = cJSON_GetObjectItem(data, "size");
+	if (s && !cJSON_IsNumber(s)) {
+		snprintf(err, errsz, "size must be a number");
+		return -EINVAL;
+	}
+	cap->sru = s ? (uint64_t)s->valuedouble : 0;
+	cap->cru = 1;
+	return 0;
+}
+
+static int v_provision(struct prov_ctx *ctx, const struct prov_workload_id *id, const cJSON *data,
+		       const struct prov_deployment_view *deps, cJSON **result, char *err,
+		       size_t errsz)
+{
+	pthread_mutex_lock(&fh.mu);
+	int rc = 0;
+	fh.provisions++;
+	size_t o = strlen(fh.order);
+	snprintf(fh.order + o, sizeof fh.order - o, "%s,", id->name);
+	if (fh.busy > 0) {
+		fh.busy--;
+		snprintf(err, errsz, "resource busy");
+		rc = -EBUSY;
+	} else if (!strcmp(fh.fail_name, id->name)) {
+		snprintf(err, errsz, "image not found");
+		rc = -ENOENT;
+	} else if (!fh_find(id)) {
+		rc = -ENOSPC;
+		for (int i = 0; i < MAXW; i++)
+			if (!fh.w[i].used) {
+				fh.w[i] = (struct fwl){.used = 1, .cid = id->contract_id};
+				snprintf(fh.w[i].name, sizeof fh.w[i].name, "%s", id->name);
+				rc = 0;
+				break;
+			}
+	}
+	pthread_mutex_unlock(&fh.mu);
+	if (rc == 0) {
+		*result = cJSON_CreateObject();
+		cJSON_AddStringToObject(*result, "path", id->name);
+	}
+	return rc;
+}
+
+static int v_deprovision(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
+			 size_t errsz)
+{
+	pthread_mutex_lock(&fh.mu);
+	fh.deprovisions++;
+	struct fwl *w = fh_find(id);
+	if (w)
+		w->used = 0;
+	pthread_mutex_unlock(&fh.mu);
+	return 0;
+}
+
+static int v_freeze(const struct prov_workload_id *id, int pause, char *err, size_t errsz)
+{
+	pthread_mutex_lock(&fh.mu);
+	struct fwl *w = fh_find(id);
+	if (w)
+		w->paused = pause;
+	pthread_mutex_unlock(&fh.mu);
+	if (!w)
+		snprintf(err, errsz, "no such workload");
+	return w ? 0 : -ENOENT;
+}
+
+static int v_pause(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
+		   size_t errsz)
+{
+	return v_freeze(id, 1, err, errsz);
+}
+
+static int v_resume(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
+		    size_t errsz)
+{
+	return v_freeze(id, 0, err, errsz);
+}
+
+static int v_inspect(struct prov_ctx *ctx, const struct prov_workload_id *id,
+		     enum prov_health *h, char *err, size_t errsz)
+{
+	pthread_mutex_lock(&fh.mu);
+	fh.inspects++;
+	struct fwl *w = fh_find(id);
+	*h = !w ? PROV_ABSENT : w->paused ? PROV_PAUSED : PROV_OK;
+	pthread_mutex_unlock(&fh.mu);
+	return 0;
+}
+
+#define OPS(t) {.type = t, .validate = v_validate, .provision = v_provision, \
+		.deprovision = v_deprovision, .pause = v_pause, .resume = v_resume, \
+		.inspect = v_inspect}
+static const struct prov_ops fops[] = {OPS("zmount"), OPS("network"), OPS("zmachine")};
+
+static const struct prov_ops *f_lookup(const char *type)
+{
+	for (size_t i = 0; i < sizeof fops / sizeof fops[0]; i++)
+		if (!strcmp(fops[i].type, type))
+			return &fops[i];
+	return NULL;
+}
+
+/* ---------------- harness ---------------- */
+
+struct fx {
+	char dir[64];
+	struct store *s;
+	struct eng *e;
+};
+
+static const char good_doc[] =
+	"{\"version\":0,\"twin_id\":7,\"workloads\":["
+	"{\"version\":0,\"name\":\"vm\",\"type\":\"zmachine\",\"data\":{}},"
+	"{\"version\":0,\"name\":\"net\",\"type\":\"network\",\"data\":{}},"
+	"{\"version\":0,\"name\":\"disk\",\"type\":\"zmount\",\"data\":{\"size\":100}}]}";
+
+enum { MK_FLIP = 1, MK_BADHASH = 2 };
+
+/* Puts contract id on the fake chain with doc sealed by the user for the node. */
+static void mk_contract(uint64_t id, uint32_t twin, uint32_t node, const char *doc, int flags)
+{
+	struct fcontract *c = fc_get(id);
+	assert_non_null(c);
+	uint8_t *ct;
+	size_t ctlen;
+	assert_int_equal(seal_box((const uint8_t *)doc, strlen(doc), fc.node_x_pk, fc.user_x_sk, 0,
+				  &ct, &ctlen), 0);
+	if (flags & MK_FLIP)
+		ct[ctlen / 2] ^= 1;
+	pthread_mutex_lock(&fc.mu);
+	free(c->c.data);
+	c->present = 1;
+	c->c = (struct eng_contract){.id = id, .twin_id = twin, .node_contract = 1,
+				     .node_id = node, .state = ENG_CS_CREATED, .data = ct,
+				     .data_len = ctlen};
+	seal_hash(doc, strlen(doc), c->c.deployment_hash);
+	if (flags & MK_BADHASH)
+		c->c.deployment_hash[0] ^= 1;
+	pthread_mutex_unlock(&fc.mu);
+}
+
+static void set_state(uint64_t id, enum eng_cstate st)
+{
+	pthread_mutex_lock(&fc.mu);
+	fc.c[id].c.state = st;
+	pthread_mutex_unlock(&fc.mu);
+}
+
+static void start_engine(struct fx *f)
+{
+	struct eng_config cfg = {
+		.node_id = NODE_ID,
+		.total = {.cru = 16, .mru = 1 << 30, .sru = 1000, .hru = 0},
+		.lookup = f_lookup,
+		.workers = 2,
+		.retry_base_ms = 5,
+		.retry_max_ms = 20,
+		.retry_attempts = 4,
+		.outbox_base_ms = 5,
+		.outbox_max_ms = 20,
+	};
+	assert_int_equal(seal_x25519_sk(fc.node_ed_sk, cfg.node_x25519_sk), 0);
+	assert_int_equal(eng_new(&cfg, &fake_chain, f->s, &f->e), 0);
+	assert_int_equal(eng_start(f->e), 0);
+}
+
+static void restart(struct fx *f)
+{
+	eng_free(f->e);
+	store_close(f->s);
+	assert_int_equal(store_open(f->dir, STORE_OPEN_FAST, &f->s), 0);
+	start_engine(f);
+}
+
+static int setup(void **st)
+{
+	struct fx *f = calloc(1, sizeof *f);
+	if (!f)
+		return -1;
+	for (int i = 0; i < MAXC; i++)
+		free(fc.c[i].c.data);
+	memset(&fc, 0, sizeof fc);
+	memset(&fh, 0, sizeof fh);
+	pthread_mutex_init(&fc.mu, NULL);
+	pthread_mutex_init(&fh.mu, NULL);
+	crypto_sign_keypair(fc.user_ed_pk, fc.user_ed_sk);
+	crypto_sign_keypair(fc.node_ed_pk, fc.node_ed_sk);
+	if (seal_x25519_sk(fc.user_ed_sk, fc.user_x_sk) < 0 ||
+	    seal_twin_x25519(NULL, 0, fc.node_ed_pk, fc.node_x_pk) < 0)
+		return -1;
+	snprintf(f->dir, sizeof f->dir, "/tmp/test_engine.XXXXXX");
+	if (!mkdtemp(f->dir) || store_open(f->dir, STORE_OPEN_FAST, &f->s) < 0)
+		return -1;
+	start_engine(f);
+	*st = f;
+	return 0;
+}
+
+static int teardown(void **st)
+{
+	struct fx *f = *st;
+	eng_free(f->e);
+	store_close(f->s);
+	char p[128];
+	const char *names[] = {"agent.db", "agent.db-wal", "agent.db-shm"};
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof p, "%s/%s", f->dir, names[i]);
+		unlink(p);
+	}
+	rmdir(f->dir);
+	for (int i = 0; i < MAXC; i++)
+		free(fc.c[i].c.data);
+	memset(&fc, 0, sizeof fc);
+	free(f);
+	return 0;
+}
+
+static void idle(struct fx *f)
+{
+	assert_int_equal(eng_wait_idle(f->e, 1, 5000), 0);
+}
+
+/* Runs the deploy command; returns its error code (0 on success). */
+static int deploy(struct fx *f, uint32_t caller, uint64_t cid, char *msg, size_t msgsz,
+		  char *status, size_t statussz)
+{
+	cJSON *p = cJSON_CreateObject(), *reply = NULL;
+	cJSON_AddNumberToObject(p, "contract_id", (double)cid);
+	int code = 0;
+	msg[0] = '\0';
+	int rc = eng_rmb_deploy(f->e, caller, p, &reply, &code, msg, msgsz);
+	cJSON_Delete(p);
+	if (rc == 0) {
+		assert_int_equal(code, 0);
+		const cJSON *s = cJSON_GetObjectItem(reply, "status");
+		assert_true(cJSON_IsString(s));
+		if (status)
+			snprintf(status, statussz, "%s", s->valuestring);
+		cJSON_Delete(reply);
+		return 0;
+	}
+	assert_null(reply);
+	assert_int_not_equal(code, 0);
+	return code;
+}
+
+static enum store_dep_state dep_state(struct fx *f, uint64_t cid)
+{
+	struct store_dep d;
+	assert_int_equal(store_dep_get(f->s, cid, &d, NULL, NULL), 0);
+	enum store_dep_state st = d.state;
+	store_dep_clear(&d);
+	return st;
+}
+
+static uint64_t pending(struct fx *f)
+{
+	uint64_t n;
+	assert_int_equal(store_outbox_pending(f->s, &n), 0);
+	return n;
+}
+
+/* ---------------- tests ---------------- */
+
+static void valid_deploy_reaches_deployed(void **st)
+{
+	struct fx *f = *st;
+	char msg[256], status[32];
+	mk_contract(3, USER_TWIN, NODE_ID, good_doc, 0);
+	assert_int_equal(deploy(f, USER_TWIN, 3, msg, sizeof msg, status, sizeof status), 0);
+	assert_string_equal(status, "accepted");
+	idle(f);
+	assert_int_equal(fc.c[3].c.state, ENG_CS_DEPLOYED);
+	assert_int_equal(fc.applied[3][ENG_CALL_DEPLOYED], 1);
+	assert_int_equal(pending(f), 0);
+	assert_int_equal(dep_state(f, 3), STORE_DEP_DEPLOYED);
+	/* Dependency order: disks, networks, containers. */
+	assert_string_equal(fh.order, "disk,net,vm,");
+	assert_int_equal(fh_count(3), 3);
+	int done;
+	assert_int_equal(store_outbox_state(f->s, "deployed:3", &done, NULL, 0), 0);
+	assert_int_equal(done, 1);
+
+	/* Idempotent repeat. */
+	assert_int_equal(deploy(f, USER_TWIN, 3, msg, sizeof msg, status, sizeof status), 0);
+	assert_string_equal(status, "deployed");
+	assert_int_equal(deploy(f, OTHER_TWIN, 3, msg, sizeof msg, NULL, 0), ENG_E_FORBIDDEN);
+
+	/* get, list, changes, statistics of the caller. */
+	cJSON *p = cJSON_Parse("{\"contract_id\":\"3\"}"), *r = NULL;
+	int code;
+	assert_int_equal(eng_rmb_get(f->e, USER_TWIN, p, &r, &code, msg, sizeof msg), 0);
+	assert_string_equal(cJSON_GetObjectItem(r, "state")->valuestring, "deployed");
+	cJSON *w = cJSON_GetObjectItem(r, "workloads");
+	assert_int_equal(cJSON_GetArraySize(w), 3);
+	cJSON *w2 = cJSON_GetArrayItem(w, 2);
+	assert_string_equal(cJSON_GetObjectItem(w2, "name")->valuestring, "vm");
+	assert_string_equal(cJSON_GetObjectItem(w2, "state")->valuestring, "ok");
+	assert_string_equal(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(w2, "result"), "path")->valuestring, "vm");
+	cJSON_Delete(r);
+	r = NULL;
+	assert_true(eng_rmb_get(f->e, OTHER_TWIN, p, &r, &code, msg, sizeof msg) < 0);
+	assert_int_equal(code, ENG_E_NOT_FOUND);
+	assert_int_equal(eng_rmb_changes(f->e, USER_TWIN, p, &r, &code, msg, sizeof msg), 0);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "changes")), 6);
+	cJSON_Delete(r);
+	assert_int_equal(eng_rmb_list(f->e, USER_TWIN, NULL, &r, &code, msg, sizeof msg), 0);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "deployments")), 1);
+	cJSON_Delete(r);
+	assert_int_equal(eng_rmb_list(f->e, OTHER_TWIN, NULL, &r, &code, msg, sizeof msg), 0);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "deployments")), 0);
+	cJSON_Delete(r);
+	assert_int_equal(eng_rmb_statistics(f->e, USER_TWIN, NULL, &r, &code, msg, sizeof msg), 0);
+	assert_int_equal(cJSON_GetObjectItem(r, "deployments")->valueint, 1);
+	assert_int_equal(cJSON_GetObjectItem(r, "workloads")->valueint, 3);
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "used"), "sru")->valueint, 100);
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "free"), "sru")->valueint, 900);
+	cJSON_Delete(r);
+	cJSON_Delete(p);
+}
+
+struct refusal {
+	uint64_t cid;
+	uint32_t caller;
+	int code;
+	const char *msg;
+	int rejected; /* reject_contract sent */
+};
+
+static void refusals_name_the_reason(void **st)
+{
+	struct fx *f = *st;
+	char msg[256];
+	char big[512];
+	snprintf(big, sizeof big, "{\"version\":0,\"twin_id\":7,\"workloads\":[{\"version\":0,"
+		 "\"name\":\"d\",\"type\":\"zmount\",\"data\":{\"size\":5000}}]}");
+	mk_contract(2, USER_TWIN, 2, good_doc, 0);           /* another node */
+	mk_contract(3, USER_TWIN, NODE_ID, good_doc, 0);     /* asked by another twin */
+	mk_contract(4, USER_TWIN, NODE_ID, good_doc, MK_BADHASH);
+	mk_contract(5, USER_TWIN, NODE_ID, good_doc, MK_FLIP);
+	mk_contract(6, USER_TWIN, NODE_ID,
+		    "{\"version\":0,\"twin_id\":7,\"workloads\":[{\"version\":0,\"name\":\"a-b\","
+		    "\"type\":\"zmount\",\"data\":{}}]}", 0);
+	mk_contract(7, USER_TWIN, NODE_ID, big, 0);
+	mk_contract(8, USER_TWIN, NODE_ID, good_doc, 0);
+	set_state(8, ENG_CS_DELETED);
+	mk_contract(9, USER_TWIN, NODE_ID,
+		    "{\"version\":0,\"twin_id\":8,\"workloads\":[{\"version\":0,\"name\":\"a\","
+		    "\"type\":\"zmount\",\"data\":{}}]}", 0);
+	mk_contract(10, USER_TWIN, NODE_ID,
+		    "{\"version\":0,\"twin_id\":7,\"workloads\":[{\"version\":0,\"name\":\"a\","
+		    "\"type\":\"zmount\",\"data\":{\"size\":\"x\"}}]}", 0);
+	const struct refusal cases[] = {
+		{1, USER_TWIN, ENG_E_NOT_FOUND, "does not exist on chain", 0},
+		{2, USER_TWIN, ENG_E_FORBIDDEN, "is for node 2, this is node 1", 0},
+		{3, OTHER_TWIN, ENG_E_FORBIDDEN, "belongs to twin 7, not to twin 8", 0},
+		{4, USER_TWIN, ENG_E_INVALID, "deployment_hash does not match", 1},
+		{5, USER_TWIN, ENG_E_INVALID, "does not decrypt", 1},
+		{6, USER_TWIN, ENG_E_INVALID, "invalid deployment: workloads[0].name must match", 1},
+		{7, USER_TWIN, ENG_E_CAPACITY, "needs sru 5000, more than the node's total 1000", 1},
+		{8, USER_TWIN, ENG_E_STATE, "is deleted", 0},
+		{9, USER_TWIN, ENG_E_INVALID, "twin_id 8 does not match the contract's twin 7", 1},
+		{10, USER_TWIN, ENG_E_INVALID, "workload \"a\": invalid zmount data: size must be", 1},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const struct refusal *c = &cases[i];
+		int code = deploy(f, c->caller, c->cid, msg, sizeof msg, NULL, 0);
+		if (code != c->code || !strstr(msg, c->msg))
+			fail_msg("contract %llu: code %d msg \"%s\"", (unsigned long long)c->cid, code,
+				 msg);
+	}
+	idle(f);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const struct refusal *c = &cases[i];
+		assert_int_equal(fc.applied[c->cid][ENG_CALL_REJECT], c->rejected);
+		assert_int_equal(fc.applied[c->cid][ENG_CALL_DEPLOYED], 0);
+		if (c->rejected)
+			assert_non_null(strstr(fc.last_reason[c->cid], c->msg));
+		else if (c->cid != 1)
+			assert_int_equal(fc.c[c->cid].present, 1);
+	}
+	assert_int_equal(fh.provisions, 0);
+	assert_int_equal(pending(f), 0);
+	/* A repeat of a rejected contract gives the same reason without the chain. */
+	int code = deploy(f, USER_TWIN, 4, msg, sizeof msg, NULL, 0);
+	assert_int_equal(code, ENG_E_INVALID);
+	assert_non_null(strstr(msg, "deployment_hash does not match"));
+
+	/* Malformed payloads. */
+	const char *bad[] = {"{}", "{\"contract_id\":-1}", "{\"contract_id\":1.5}",
+			     "{\"contract_id\":\"12x\"}", "{\"contract_id\":\"99999999999999999999\"}",
+			     "[]"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cJSON *p = cJSON_Parse(bad[i]), *r = NULL;
+		assert_true(eng_rmb_deploy(f->e, USER_TWIN, p, &r, &code, msg, sizeof msg) < 0);
+		assert_int_equal(code, ENG_E_BAD_REQUEST);
+		cJSON_Delete(p);
+	}
+
+	/* A chain that cannot be asked is not a rejection. */
+	mk_contract(11, USER_TWIN, NODE_ID, good_doc, 0);
+	fc.read_fail = 1;
+	assert_int_equal(deploy(f, USER_TWIN, 11, msg, sizeof msg, NULL, 0), ENG_E_UNAVAILABLE);
+	assert_non_null(strstr(msg, "retry later"));
+	fc.read_fail = 0;
+	assert_int_equal(deploy(f, USER_TWIN, 11, msg, sizeof msg, NULL, 0), 0);
+	idle(f);
+	assert_int_equal(fc.c[11].c.state, ENG_CS_DEPLOYED);
+	assert_int_equal(fc.applied[11][ENG_CALL_REJECT], 0);
+}
+
+static void provision_failure_rolls_back_and_rejects(void **st)
+{
+	struct fx *f = *st;
+	char msg[256];
+	snprintf(fh.fail_name, sizeof fh.fail_name, "vm");
+	mk_contract(3, USER_TWIN, NODE_ID, good_doc, 0);
+	assert_int_equal(deploy(f, USER_TWIN, 3, msg, sizeof msg, NULL, 0), 0);
+	idle(f);
+	assert_int_equal(fh_count(3), 0);
+	assert_int_equal(fh.deprovisions, 3);
+	assert_int_equal(dep_state(f, 3), STORE_DEP_FAILED);
+	assert_int_equal(fc.applied[3][ENG_CALL_REJECT], 1);
+	assert_int_equal(fc.applied[3][ENG_CALL_DEPLOYED], 0);
+	assert_non_null(strstr(fc.last_reason[3], "workload vm: image not found"));
+	assert_int_equal(fc.c[3].present, 0);
+	/* The capacity is free again. */
+	struct prov_capacity r;
+	eng_reserved(f->e, &r);
+	assert_int_equal(r.sru, 0);
+	assert_int_equal(r.cru, 0);
+}
+
+static void transient_errors_retry_never_reject(void **st)
+{
+	struct fx *f = *st;
+	char msg[256];
+	fh.busy = 2;           /* provisioning busy twice */
+	fc.submit_fail = 3;    /* chain unreachable three times */
+	mk_contract(3, USER_TWIN, NODE_ID, good_doc, 0);
+	assert_int_equal(deploy(f, USER_TWIN, 3, msg, sizeof msg, NULL, 0), 0);
+	idle(f);
+	assert_int_equal(dep_state(f, 3), STORE_DEP_DEPLOYED);
+	assert_int_equal(fc.c[3].c.state, ENG_CS_DEPLOYED);
+	assert_int_equal(fc.applied[3][ENG_CALL_DEPLOYED], 1);
+	assert_int_equal(fc.applied[3][ENG_CALL_REJECT], 0);
+	assert_int_equal(fh_count(3), 3);
+
+	/* The reply to an applied call is lost: the resend sees it applied. */
+	mk_contract(4, USER_TWIN, NODE_ID, good_doc, 0);
+	fc.submit_lost = 1;
+	int before = fc.submits;
+	assert_int_equal(deploy(f, USER_TWIN, 4, msg, sizeof msg, NULL, 0), 0);
+	idle(f);
+	assert_int_equal(fc.applied[4][ENG_CALL_DEPLOYED], 1);
+	assert_int_equal(fc.submits - before, 1);
+	assert_int_equal(pending(f), 0);
+	int done;
+	char outcome[64];
+	assert_int_equal(store_outbox_state(f->s, "deployed:4", &done, outcome, sizeof outcome), 0);
+	assert_int_equal(done, 1);
+	assert_string_equal(outcome, "ok (already deployed)");
+}
+
+static void lifecycle_pause_resume_delete(void **st)
+{
+	struct fx *f = *st;
+	char msg[256];
+	mk_contract(3, USER_TWIN, NODE_ID, good_doc, 0);
+	mk_contract(4, USER_TWIN, NODE_ID, good_doc, 0);
+	assert_int_equal(deploy(f, USER_TWIN, 3, msg, sizeof msg, NULL, 0), 0);
+	assert_int_equal(deploy(f, USER_TWIN, 4, msg, sizeof msg, NULL, 0), 0);
+	idle(f);
+	assert_int_equal(fh_count(3), 3);
+	assert_int_equal(fh_count(4), 3);
+
+	set_state(3, ENG_CS_GRACE);
+	assert_int_equal(eng_on_contract_state(f->e, 3, ENG_CS_GRACE), 0);
+	idle(f);
+	assert_int_equal(dep_state(f, 3), STORE_DEP_PAUSED);
+	assert_int_equal(fh_paused(3), 3);
+	assert_int_equal(fh_paused(4), 0);
+
+	set_state(3, ENG_CS_DEPLOYED);
+	assert_int_equal(eng_on_contract_state(f->e, 3, ENG_CS_DEPLOYED), 0);
+	idle(f);
+	assert_int_equal(dep_state(f, 3), STORE_DEP_DEPLOYED);
+	assert_int_equal(fh_paused(3), 0);
+	assert_int_equal(fh_count(3), 3);
+
+	set_state(3, ENG_CS_DELETED);
+	assert_int_equal(eng_on_contract_state(f->e, 3, ENG_CS_DELETED), 0);
+	idle(f);
+	assert_int_equal(dep_state(f, 3), STORE_DEP_DELETED);
+	assert_int_equal(fh_count(3), 0);
+	struct store_dep d;
+	assert_int_equal(store_dep_get(f->s, 3, &d, NULL, NULL), 0);
+	assert_string_equal(d.reason, "contract deleted on chain");
+	store_dep_clear(&d);
+
+	/* An unreachable chain removes nothing... */
+	fc.sync_fail = 1;
+	assert_true(eng_full_sync(f->e) < 0);
+	fc.sync_fail = 0;
+	fc.c[4].present = 0;
+	fc.read_fail = 1;
+	assert_int_equal(eng_full_sync(f->e), 0);
+	idle(f);
+	assert_int_equal(fh_count(4), 3);
+	assert_int_equal(dep_state(f, 4), STORE_DEP_DEPLOYED);
+	/* ...a confirmed absence does. */
+	assert_int_equal(eng_full_sync(f->e), 0);
+	idle(f);
+	assert_int_equal(fh_count(4), 0);
+	assert_int_equal(dep_state(f, 4), STORE_DEP_DELETED);
+
+	struct prov_capacity r;
+	eng_reserved(f->e, &r);
+	assert_int_equal(r.sru, 0);
+	int64_t b;
+	assert_int_equal(eng_cursor_get(f->e, &b), ZE_ABSENT);
+	assert_int_equal(eng_cursor_set(f->e, 1234), 0);
+	assert_int_equal(eng_cursor_get(f->e, &b), 0);
+	assert_int_equal(b, 1234);
+}
+
+static void restart_adopts_retries_and_resends(void **st)
+{
+	struct fx *f = *st;
+	char msg[256];
+	mk_contract(3, USER_TWIN, NODE_ID, good_doc, 0);
+	assert_int_equal(deploy(f, USER_TWIN, 3, msg, sizeof msg, NULL, 0), 0);
+	idle(f);
+	assert_int_equal(fh.provisions, 3);
+
+	/* Agent restart: healthy workloads are inspected, not touched. */
+	restart(f);
+	idle(f);
+	assert_int_equal(fh.provisions, 3);
+	assert_true(fh.inspects >= 3);
+	assert_int_equal(fh_count(3), 3);
+
+	/* Node reboot: the workloads are gone and are made again. */
+	eng_free(f->e);
+	f->e = NULL;
+	memset(fh.w, 0, sizeof fh.w);
+	restart(f);
+	idle(f);
+	assert_int_equal(fh.provisions, 6);
+	assert_int_equal(fh_count(3), 3);
+	assert_int_equal(fc.applied[3][ENG_CALL_DEPLOYED], 1);
+
+	/* A deploy interrupted mid-way (its job gave up while busy) and a
+	 * chain call not yet sent are both finished by the next start. */
+	mk_contract(4, USER_TWIN, NODE_ID, good_doc, 0);
+	fh.busy = 1000;
+	assert_int_equal(deploy(f, USER_TWIN, 4, msg, sizeof msg, NULL, 0), 0);
+	assert_int_equal(eng_wait_idle(f->e, 0, 5000), 0);
+	assert_int_equal(dep_state(f, 4), STORE_DEP_DEPLOYING);
+	assert_int_equal(fc.applied[4][ENG_CALL_REJECT], 0);
+	fh.busy = 0;
+	fc.submit_fail = 1000;
+	restart(f);
+	assert_int_equal(eng_wait_idle(f->e, 0, 5000), 0);
+	assert_int_equal(dep_state(f, 4), STORE_DEP_DEPLOYED);
+	assert_int_equal(fh_count(4), 3);
+	assert_int_equal(pending(f), 1);
+	assert_int_equal(fc.applied[4][ENG_CALL_DEPLOYED], 0);
+	fc.submit_fail = 0;
+	restart(f);
+	idle(f);
+	assert_int_equal(pending(f), 0);
+	assert_int_equal(fc.applied[4][ENG_CALL_DEPLOYED], 1);
+	assert_int_equal(fc.applied[3][ENG_CALL_DEPLOYED], 1);
+	assert_int_equal(fc.c[4].c.state, ENG_CS_DEPLOYED);
+}
+
+static void many_contracts_in_parallel(void **st)
+{
+	struct fx *f = *st;
+	char msg[256];
+	for (uint64_t id = 1; id < 16; id++) {
+		mk_contract(id, USER_TWIN, NODE_ID,
+			    "{\"version\":0,\"twin_id\":7,\"workloads\":[{\"version\":0,\"name\":\"d\","
+			    "\"type\":\"zmount\",\"data\":{\"size\":10}}]}", 0);
+		assert_int_equal(deploy(f, USER_TWIN, id, msg, sizeof msg, NULL, 0), 0);
+	}
+	/* Repeated and concurrent-looking commands change nothing. */
+	for (uint64_t id = 1; id < 16; id++)
+		assert_int_equal(deploy(f, USER_TWIN, id, msg, sizeof msg, NULL, 0), 0);
+	idle(f);
+	for (uint64_t id = 1; id < 16; id++) {
+		assert_int_equal(fc.applied[id][ENG_CALL_DEPLOYED], 1);
+		assert_int_equal(fh_count(id), 1);
+	}
+	/* The outbox key of a fact is spent for good. */
+	int added;
+	assert_int_equal(eng_outbox_enqueue(f->e, ENG_CALL_DEPLOYED, 1, "deployed:1", "{}", &added),
+			 0);
+	assert_int_equal(added, 0);
+	assert_int_equal(eng_outbox_enqueue(f->e, ENG_CALL_REPORTS, 1, "report:1:0", "[]", &added), 0);
+	assert_int_equal(added, 1);
+	idle(f);
+	assert_int_equal(fc.applied[1][ENG_CALL_REPORTS], 1);
+	assert_int_equal(fc.applied[1][ENG_CALL_DEPLOYED], 1);
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return 1;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(valid_deploy_reaches_deployed, setup, teardown),
+		cmocka_unit_test_setup_teardown(refusals_name_the_reason, setup, teardown),
+		cmocka_unit_test_setup_teardown(provision_failure_rolls_back_and_rejects, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(transient_errors_retry_never_reject, setup, teardown),
+		cmocka_unit_test_setup_teardown(lifecycle_pause_resume_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(restart_adopts_retries_and_resends, setup, teardown),
+		cmocka_unit_test_setup_teardown(many_contracts_in_parallel, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

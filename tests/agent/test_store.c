@@ -1,0 +1,347 @@
+/* Unit tests of agent/store: schema, deployments, quarantine, outbox, cursors. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/store.h"
+#include "common/zerr.h"
+
+struct fx {
+	char dir[64];
+	char path[128];
+	struct store *s;
+};
+
+static int setup(void **st)
+{
+	struct fx *f = calloc(1, sizeof *f);
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof f->dir, "/tmp/test_store.XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->path, sizeof f->path, "%s/agent.db", f->dir);
+	if (store_open(f->dir, STORE_OPEN_FAST, &f->s) < 0)
+		return -1;
+	*st = f;
+	return 0;
+}
+
+static int teardown(void **st)
+{
+	struct fx *f = *st;
+	char p[160];
+	store_close(f->s);
+	const char *suffix[] = {"", "-wal", "-shm"};
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
+		unlink(p);
+	}
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Runs SQL on the file through a second connection, as damage from outside. */
+static void raw(struct fx *f, const char *q)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 2000);
+	char *err = NULL;
+	int rc = sqlite3_exec(db, q, NULL, NULL, &err);
+	if (rc != SQLITE_OK)
+		fail_msg("%s: %s", q, err);
+	sqlite3_close(db);
+}
+
+static int64_t raw_count(struct fx *f, const char *q)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void insert(struct store *s, uint64_t cid, uint32_t twin, size_t n)
+{
+	struct store_dep d = {.contract_id = cid, .twin_id = twin, .state = STORE_DEP_DEPLOYING,
+			      .doc = "{\"doc\":1}", .cap = {.cru = 1, .mru = 100}};
+	memset(d.hash, (int)cid, 32);
+	struct store_wl w[3] = {
+		{.name = "disk", .type = "zmount", .spec = "{\"size\":1}", .cap = {.sru = 10}},
+		{.name = "net", .type = "network", .spec = "{}"},
+		{.name = "vm", .type = "zmachine", .spec = "{}", .cap = {.cru = 1, .mru = 100}},
+	};
+	assert_int_equal(store_dep_insert(s, &d, w, n), 0);
+}
+
+static void schema_is_current_and_migrates(void **st)
+{
+	struct fx *f = *st;
+	int v;
+	assert_int_equal(store_schema_version(f->s, &v), 0);
+	assert_int_equal(v, STORE_SCHEMA_VERSION);
+	store_close(f->s);
+	f->s = NULL;
+	/* A version-1 database gains what migration 2 adds. */
+	raw(f, "DROP INDEX outbox_pending; DROP INDEX history_contract; DROP INDEX deployments_twin;"
+	       "PRAGMA user_version=1;");
+	assert_int_equal(store_open(f->dir, STORE_OPEN_FAST, &f->s), 0);
+	assert_int_equal(store_schema_version(f->s, &v), 0);
+	assert_int_equal(v, 2);
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(raw_count(f, "SELECT count(*) FROM sqlite_master WHERE type='index' AND "
+				      "name IN ('outbox_pending','history_contract','deployments_twin')"),
+			 3);
+	raw(f, "PRAGMA user_version=99;");
+	assert_int_equal(store_open(f->dir, STORE_OPEN_FAST, &f->s), ZE_UNSUPPORTED);
+	raw(f, "PRAGMA user_version=2;");
+	assert_int_equal(store_open(f->dir, 0, &f->s), 0);
+}
+
+static void deployment_round_trip_and_reopen(void **st)
+{
+	struct fx *f = *st;
+	insert(f->s, 5, 7, 3);
+	insert(f->s, 6, 8, 1);
+	struct store_dep d0 = {.contract_id = 5, .twin_id = 7, .doc = "{}"};
+	assert_int_equal(store_dep_insert(f->s, &d0, NULL, 0), ZE_STATE);
+
+	assert_int_equal(store_wl_set(f->s, 5, "disk", STORE_WL_OK, "{\"path\":\"/x\"}", "made"), 0);
+	assert_int_equal(store_wl_set(f->s, 5, "nope", STORE_WL_OK, NULL, "x"), ZE_ABSENT);
+	assert_int_equal(store_dep_set_state(f->s, 5, STORE_DEP_DEPLOYED, NULL), 0);
+	assert_int_equal(store_dep_set_state(f->s, 99, STORE_DEP_DEPLOYED, NULL), ZE_ABSENT);
+
+	/* Everything is on disk after a close. */
+	store_close(f->s);
+	assert_int_equal(store_open(f->dir, STORE_OPEN_FAST, &f->s), 0);
+	struct store_dep d;
+	struct store_wl *w;
+	size_t n;
+	assert_int_equal(store_dep_get(f->s, 5, &d, &w, &n), 0);
+	assert_int_equal(d.twin_id, 7);
+	assert_int_equal(d.state, STORE_DEP_DEPLOYED);
+	assert_string_equal(d.doc, "{\"doc\":1}");
+	assert_int_equal(d.hash[0], 5);
+	assert_int_equal(d.cap.mru, 100);
+	assert_int_equal(n, 3);
+	assert_string_equal(w[0].name, "disk");
+	assert_int_equal(w[0].state, STORE_WL_OK);
+	assert_string_equal(w[0].result, "{\"path\":\"/x\"}");
+	assert_string_equal(w[2].name, "vm");
+	assert_int_equal(w[2].state, STORE_WL_INIT);
+	assert_null(w[2].result);
+	assert_int_equal(w[0].cap.sru, 10);
+	store_dep_clear(&d);
+	store_wls_free(w, n);
+	assert_int_equal(store_dep_get(f->s, 77, &d, &w, &n), ZE_ABSENT);
+
+	struct store_stats s;
+	assert_int_equal(store_stats(f->s, 7, &s), 0);
+	assert_int_equal(s.deployments, 1);
+	assert_int_equal(s.workloads, 3);
+	assert_int_equal(s.reserved.mru, 200);
+	assert_int_equal(s.used.sru, 10);
+	assert_int_equal(s.used.mru, 0);
+	assert_int_equal(store_stats(f->s, 0, &s), 0);
+	assert_int_equal(s.deployments, 2);
+	assert_int_equal(s.workloads, 4);
+	assert_int_equal(store_dep_set_state(f->s, 6, STORE_DEP_DELETED, "gone"), 0);
+	assert_int_equal(store_stats(f->s, 0, &s), 0);
+	assert_int_equal(s.deployments, 1);
+	assert_int_equal(s.reserved.mru, 100);
+}
+
+static int count_cb(void *ctx, const struct store_dep *d)
+{
+	(*(int *)ctx)++;
+	assert_null(d->doc);
+	return 0;
+}
+
+struct hist {
+	int n;
+	char last[64];
+};
+
+static int hist_cb(void *ctx, const char *name, int64_t ts, const char *state, const char *msg)
+{
+	struct hist *h = ctx;
+	h->n++;
+	snprintf(h->last, sizeof h->last, "%s:%s:%s", name, state, msg);
+	return 0;
+}
+
+static void list_and_history(void **st)
+{
+	struct fx *f = *st;
+	insert(f->s, 1, 7, 2);
+	insert(f->s, 2, 7, 1);
+	insert(f->s, 3, 9, 1);
+	int n = 0;
+	assert_int_equal(store_dep_list(f->s, 7, count_cb, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_wl_set(f->s, 1, "net", STORE_WL_ERROR, "{}", "boom"), 0);
+	struct hist h = {0};
+	assert_int_equal(store_history(f->s, 1, hist_cb, &h), 0);
+	assert_int_equal(h.n, 3);
+	assert_string_equal(h.last, "net:error:boom");
+	uint64_t *ids;
+	size_t k;
+	assert_int_equal(store_dep_ids(f->s, &ids, &k), 0);
+	assert_int_equal(k, 3);
+	assert_int_equal(ids[2], 3);
+	free(ids);
+}
+
+static void corrupt_rows_are_quarantined(void **st)
+{
+	struct fx *f = *st;
+	insert(f->s, 1, 7, 3);
+	insert(f->s, 2, 7, 3);
+	insert(f->s, 3, 7, 3);
+	raw(f, "UPDATE deployments SET state='bogus' WHERE contract_id=1;"
+	       "UPDATE workloads SET name='bad name!' WHERE contract_id=2 AND name='vm';"
+	       "UPDATE deployments SET hash=x'00' WHERE contract_id=3;");
+	store_close(f->s);
+	assert_int_equal(store_open(f->dir, STORE_OPEN_FAST, &f->s), 0);
+	insert(f->s, 4, 7, 3);
+	struct store_dep d;
+	struct store_wl *w;
+	size_t n;
+	for (uint64_t cid = 1; cid <= 3; cid++)
+		assert_int_equal(store_dep_get(f->s, cid, &d, &w, &n), ZE_MALFORMED);
+	/* Once quarantined, the record is gone from the live tables. */
+	assert_int_equal(store_dep_get(f->s, 1, &d, &w, &n), ZE_ABSENT);
+	assert_int_equal(store_dep_get(f->s, 4, &d, &w, &n), 0);
+	store_dep_clear(&d);
+	store_wls_free(w, n);
+	uint64_t q;
+	assert_int_equal(store_quarantine_count(f->s, &q), 0);
+	assert_int_equal(q, 3 + 3 * 3);
+	uint64_t *ids;
+	assert_int_equal(store_dep_ids(f->s, &ids, &n), 0);
+	assert_int_equal(n, 1);
+	free(ids);
+}
+
+static void outbox_is_idempotent(void **st)
+{
+	struct fx *f = *st;
+	int added;
+	assert_int_equal(store_outbox_add(f->s, "deployed", 5, "deployed:5", "{\"c\":5}", &added), 0);
+	assert_int_equal(added, 1);
+	assert_int_equal(store_outbox_add(f->s, "deployed", 5, "deployed:5", "{\"c\":5}", &added), 0);
+	assert_int_equal(added, 0);
+	assert_int_equal(store_outbox_add(f->s, "rejected", 6, "rejected:6", "{}", &added), 0);
+	assert_int_equal(added, 1);
+	uint64_t pending;
+	assert_int_equal(store_outbox_pending(f->s, &pending), 0);
+	assert_int_equal(pending, 2);
+
+	struct store_outbox *it;
+	size_t n;
+	assert_int_equal(store_outbox_due(f->s, 1000, 10, &it, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(it[0].key, "deployed:5");
+	assert_string_equal(it[0].payload, "{\"c\":5}");
+	int64_t id0 = it[0].id, id1 = it[1].id;
+	store_outbox_free(it, n);
+
+	assert_int_equal(store_outbox_retry(f->s, id1, 5000, "chain down"), 0);
+	assert_int_equal(store_outbox_due(f->s, 1000, 10, &it, &n), 0);
+	assert_int_equal(n, 1);
+	store_outbox_free(it, n);
+	int64_t next;
+	assert_int_equal(store_outbox_next(f->s, &next), 0);
+	assert_int_equal(next, 0);
+
+	assert_int_equal(store_outbox_done(f->s, id0, "ok"), 0);
+	assert_int_equal(store_outbox_done(f->s, id0, "again"), 0);
+	int done;
+	char out[32];
+	assert_int_equal(store_outbox_state(f->s, "deployed:5", &done, out, sizeof out), 0);
+	assert_int_equal(done, 1);
+	assert_int_equal(store_outbox_state(f->s, "nope", &done, NULL, 0), ZE_ABSENT);
+	/* A spent key is never queued again, even after a restart. */
+	store_close(f->s);
+	assert_int_equal(store_open(f->dir, STORE_OPEN_FAST, &f->s), 0);
+	assert_int_equal(store_outbox_add(f->s, "deployed", 5, "deployed:5", "{}", &added), 0);
+	assert_int_equal(added, 0);
+	assert_int_equal(store_outbox_next(f->s, &next), 0);
+	assert_int_equal(next, 5000);
+	assert_int_equal(store_outbox_due(f->s, 5000, 10, &it, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(it[0].attempts, 1);
+	assert_string_equal(it[0].last_error, "chain down");
+	assert_int_equal(store_outbox_done(f->s, it[0].id, "ok"), 0);
+	store_outbox_free(it, n);
+	assert_int_equal(store_outbox_next(f->s, &next), ZE_ABSENT);
+}
+
+static void transactions_commit_together(void **st)
+{
+	struct fx *f = *st;
+	insert(f->s, 1, 7, 1);
+	int added;
+	/* A doomed inner step rolls the whole transaction back. */
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_dep_set_state(f->s, 1, STORE_DEP_FAILED, "bad"), 0);
+	assert_int_equal(store_outbox_add(f->s, "rejected", 1, "rejected:1", "{}", &added), 0);
+	assert_int_equal(store_wl_set(f->s, 1, "missing", STORE_WL_OK, NULL, ""), ZE_ABSENT);
+	assert_int_equal(store_commit(f->s), ZE_STATE);
+	struct store_dep d;
+	assert_int_equal(store_dep_get(f->s, 1, &d, NULL, NULL), 0);
+	assert_int_equal(d.state, STORE_DEP_DEPLOYING);
+	store_dep_clear(&d);
+	int done;
+	assert_int_equal(store_outbox_state(f->s, "rejected:1", &done, NULL, 0), ZE_ABSENT);
+
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_dep_set_state(f->s, 1, STORE_DEP_FAILED, "bad"), 0);
+	assert_int_equal(store_outbox_add(f->s, "rejected", 1, "rejected:1", "{}", &added), 0);
+	assert_int_equal(store_commit(f->s), 0);
+	assert_int_equal(store_outbox_state(f->s, "rejected:1", &done, NULL, 0), 0);
+	assert_int_equal(done, 0);
+}
+
+static void cursors(void **st)
+{
+	struct fx *f = *st;
+	int64_t v;
+	assert_int_equal(store_cursor_get(f->s, "block", &v), ZE_ABSENT);
+	assert_int_equal(store_cursor_set(f->s, "block", 41), 0);
+	assert_int_equal(store_cursor_set(f->s, "block", 42), 0);
+	store_close(f->s);
+	assert_int_equal(store_open(f->dir, STORE_OPEN_FAST, &f->s), 0);
+	assert_int_equal(store_cursor_get(f->s, "block", &v), 0);
+	assert_int_equal(v, 42);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(schema_is_current_and_migrates, setup, teardown),
+		cmocka_unit_test_setup_teardown(deployment_round_trip_and_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(list_and_history, setup, teardown),
+		cmocka_unit_test_setup_teardown(corrupt_rows_are_quarantined, setup, teardown),
+		cmocka_unit_test_setup_teardown(outbox_is_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(transactions_commit_together, setup, teardown),
+		cmocka_unit_test_setup_teardown(cursors, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

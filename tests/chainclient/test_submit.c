@@ -1,0 +1,283 @@
+/*
+ * The submitter against a fake node serving the real tfchain metadata:
+ * outcomes read from the including block's events, module error names,
+ * giving up, nonce resync after 1010/1014, pipelining, runtime upgrade.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chainclient/client.h"
+#include "chainclient/submit.h"
+#include "common/key.h"
+#include "common/zerr.h"
+#include "fake_chain.h"
+
+struct fx {
+	struct fchain fc;
+	struct chain_client *c;
+	struct chain_submitter *s;
+	struct zkey alice, bob;
+};
+
+static int setup_with(void **st, unsigned give_up)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct chain_client_opts co;
+	struct chain_submit_opts so;
+
+	if (!f || fc_start(&f->fc, fc_fixture()) != 0)
+		return -1;
+	chain_client_opts_default(&co);
+	co.rpc.timeout_ms = 5000;
+	co.rpc.retries = 1;
+	co.rpc.backoff_ms = 10;
+	co.recheck_ms = 3600000; /* upgrades are noticed through 1010 in these tests */
+	chain_submit_opts_default(&so);
+	so.poll_ms = 5;
+	so.give_up_blocks = give_up;
+	so.stall_ms = 20000;
+	if (chain_client_new(f->fc.srv.url, &co, &f->c) != 0 || key_dev("alice", &f->alice) != 0 ||
+	    key_dev("bob", &f->bob) != 0 || chain_submitter_new(f->c, &f->alice, &so, &f->s) != 0)
+		return -1;
+	*st = f;
+	return 0;
+}
+
+static int setup(void **st) { return setup_with(st, 8); }
+
+static int teardown(void **st)
+{
+	struct fx *f = *st;
+	chain_submitter_free(f->s);
+	chain_client_free(f->c);
+	fc_stop(&f->fc);
+	key_wipe(&f->alice);
+	key_wipe(&f->bob);
+	free(f);
+	return 0;
+}
+
+static cJSON *transfer_args(struct fx *f, unsigned amount)
+{
+	char hex[80], *s;
+	hex_encode(f->bob.pk, 32, 1, hex, sizeof(hex));
+	s = fake_printf("[{\"Id\":\"%s\"},%u]", hex, amount);
+	cJSON *a = cJSON_Parse(s);
+	free(s);
+	assert_non_null(a);
+	return a;
+}
+
+static void success_is_read_from_events(void **st)
+{
+	struct fx *f = *st;
+	struct chain_outcome o;
+	cJSON *args = transfer_args(f, 1000);
+
+	assert_int_equal(chain_submit_wait(f->s, "Balances", "transfer", args, &o), 0);
+	assert_int_equal(o.status, CHAIN_OUTCOME_SUCCESS);
+	assert_int_equal(o.err, 0);
+	assert_int_equal(o.xt_index, 1); /* after the block's inherent */
+	assert_true(o.block_number >= 1);
+	assert_int_equal(o.nonce, 0);
+	assert_non_null(chain_event_find(o.events, "System", "ExtrinsicSuccess"));
+	assert_int_equal(cJSON_GetArraySize(o.events), 1);
+	assert_int_equal(chain_submitter_nonce(f->s), 1);
+	chain_outcome_clear(&o);
+	cJSON_Delete(args);
+}
+
+static void module_error_is_named(void **st)
+{
+	struct fx *f = *st;
+	struct chain_outcome o;
+	cJSON *args = cJSON_Parse("[7]");
+
+	pthread_mutex_lock(&f->fc.lock);
+	f->fc.fail_pallet = meta_pallet(f->fc.meta, "SmartContractModule")->index;
+	f->fc.fail_error = 9;
+	pthread_mutex_unlock(&f->fc.lock);
+	assert_int_equal(chain_submit_wait(f->s, "SmartContractModule", "cancel_contract", args, &o), 0);
+	assert_int_equal(o.status, CHAIN_OUTCOME_FAILED);
+	assert_int_equal(o.err, ZE_CHAIN);
+	assert_string_equal(o.error, "SmartContractModule.TwinNotAuthorizedToCancelContract");
+	assert_non_null(chain_event_find(o.events, "System", "ExtrinsicFailed"));
+	chain_outcome_clear(&o);
+	cJSON_Delete(args);
+}
+
+static void gives_up_after_era(void **st)
+{
+	struct fx *f = *st;
+	struct chain_outcome o;
+	cJSON *args = transfer_args(f, 5);
+	uint64_t h0;
+
+	pthread_mutex_lock(&f->fc.lock);
+	f->fc.withhold = 1;
+	h0 = f->fc.height;
+	pthread_mutex_unlock(&f->fc.lock);
+	assert_int_equal(chain_submit_wait(f->s, "Balances", "transfer", args, &o), 0);
+	assert_int_equal(o.status, CHAIN_OUTCOME_EXPIRED);
+	assert_null(o.events);
+	pthread_mutex_lock(&f->fc.lock);
+	/* give_up_blocks = 4: an era of 8 admitted it in blocks h0+1..h0+7,
+	 * all of which were searched. */
+	assert_true(f->fc.height >= h0 + 7);
+	assert_true(f->fc.height <= h0 + 8);
+	pthread_mutex_unlock(&f->fc.lock);
+	assert_int_equal(chain_submitter_nonce(f->s), -1); /* resync before the next */
+	chain_outcome_clear(&o);
+	cJSON_Delete(args);
+}
+
+static int setup_short(void **st) { return setup_with(st, 4); }
+
+static void stale_nonce_is_resynced(void **st)
+{
+	struct fx *f = *st;
+	struct chain_outcome o;
+	cJSON *args = transfer_args(f, 1);
+
+	assert_int_equal(chain_submit_wait(f->s, "Balances", "transfer", args, &o), 0);
+	assert_int_equal(o.status, CHAIN_OUTCOME_SUCCESS);
+	chain_outcome_clear(&o);
+	/* Another process used nonce 1 meanwhile; ours is now outdated. */
+	pthread_mutex_lock(&f->fc.lock);
+	f->fc.nonce++;
+	pthread_mutex_unlock(&f->fc.lock);
+	assert_int_equal(chain_submitter_nonce(f->s), 1);
+	assert_int_equal(chain_submit_wait(f->s, "Balances", "transfer", args, &o), 0);
+	assert_int_equal(o.status, CHAIN_OUTCOME_SUCCESS);
+	assert_int_equal(o.nonce, 2);
+	assert_int_equal(f->fc.rejected_1010, 1);
+	chain_outcome_clear(&o);
+	cJSON_Delete(args);
+}
+
+static void duplicate_nonce_is_resynced(void **st)
+{
+	struct fx *f = *st;
+	struct chain_outcome o;
+	cJSON *args = transfer_args(f, 1);
+
+	assert_int_equal(chain_submit_wait(f->s, "Balances", "transfer", args, &o), 0);
+	chain_outcome_clear(&o);
+	/* Another submitter put nonce 1 into the pool first. */
+	pthread_mutex_lock(&f->fc.lock);
+	f->fc.pool[f->fc.npool].hex = strdup("0x00");
+	f->fc.pool[f->fc.npool].nonce = 1;
+	f->fc.pool[f->fc.npool].pallet = 0xfe;
+	f->fc.npool++;
+	pthread_mutex_unlock(&f->fc.lock);
+	assert_int_equal(chain_submit_wait(f->s, "Balances", "transfer", args, &o), 0);
+	assert_int_equal(o.status, CHAIN_OUTCOME_SUCCESS);
+	assert_int_equal(o.nonce, 2);
+	assert_int_equal(f->fc.rejected_1014, 1);
+	assert_int_equal(o.xt_index, 2); /* the other one went first */
+	chain_outcome_clear(&o);
+	cJSON_Delete(args);
+}
+
+struct tally {
+	pthread_mutex_t lock;
+	int done, ok;
+	uint64_t nonces;
+};
+
+static void tally_cb(void *ud, struct chain_outcome *o)
+{
+	struct tally *t = ud;
+	pthread_mutex_lock(&t->lock);
+	t->done++;
+	t->ok += o->status == CHAIN_OUTCOME_SUCCESS;
+	t->nonces |= 1ull << o->nonce;
+	pthread_mutex_unlock(&t->lock);
+}
+
+static void async_calls_pipeline(void **st)
+{
+	struct fx *f = *st;
+	struct tally t = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	cJSON *args = transfer_args(f, 3);
+
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(chain_submit_async(f->s, "Balances", "transfer", args, tally_cb, &t), 0);
+	for (int i = 0; i < 2000; i++) {
+		pthread_mutex_lock(&t.lock);
+		int d = t.done;
+		pthread_mutex_unlock(&t.lock);
+		if (d == 5)
+			break;
+		struct timespec ts = {0, 5000000};
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(t.done, 5);
+	assert_int_equal(t.ok, 5);
+	assert_int_equal(t.nonces, 0x1f); /* 0..4, each once */
+	assert_int_equal(f->fc.submits, 5);
+	cJSON_Delete(args);
+}
+
+static void bad_calls_are_invalid(void **st)
+{
+	struct fx *f = *st;
+	struct chain_outcome o;
+	cJSON *args = cJSON_Parse("[\"not a number\"]");
+
+	assert_int_equal(chain_submit_wait(f->s, "Nope", "nope", NULL, &o), 0);
+	assert_int_equal(o.status, CHAIN_OUTCOME_INVALID);
+	assert_int_equal(o.err, ZE_UNSUPPORTED);
+	assert_int_equal(chain_submit_wait(f->s, "SmartContractModule", "cancel_contract", args, &o), 0);
+	assert_int_equal(o.status, CHAIN_OUTCOME_INVALID);
+	assert_int_equal(f->fc.submits, 0);
+	cJSON_Delete(args);
+}
+
+static void runtime_upgrade_is_followed(void **st)
+{
+	struct fx *f = *st;
+	struct chain_outcome o;
+	struct chain_runtime *rt;
+	cJSON *args = transfer_args(f, 1);
+
+	assert_int_equal(chain_submit_wait(f->s, "Balances", "transfer", args, &o), 0);
+	assert_int_equal(o.status, CHAIN_OUTCOME_SUCCESS);
+	chain_outcome_clear(&o);
+	pthread_mutex_lock(&f->fc.lock);
+	f->fc.spec = 101;
+	pthread_mutex_unlock(&f->fc.lock);
+	/* Signed for spec 100, refused as a bad signature, reloaded, re-signed. */
+	assert_int_equal(chain_submit_wait(f->s, "Balances", "transfer", args, &o), 0);
+	assert_int_equal(o.status, CHAIN_OUTCOME_SUCCESS);
+	assert_int_equal(f->fc.rejected_1010, 1);
+	assert_int_equal(chain_client_runtime(f->c, &rt), 0);
+	assert_int_equal(rt->spec_version, 101);
+	chain_runtime_put(rt);
+	chain_outcome_clear(&o);
+	cJSON_Delete(args);
+}
+
+int main(void)
+{
+	if (access(fc_fixture(), R_OK) != 0) {
+		printf("skip: metadata fixture %s not found (set ZOS_FIXTURES_DIR)\n", fc_fixture());
+		return 77;
+	}
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(success_is_read_from_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(module_error_is_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(gives_up_after_era, setup_short, teardown),
+		cmocka_unit_test_setup_teardown(stale_nonce_is_resynced, setup, teardown),
+		cmocka_unit_test_setup_teardown(duplicate_nonce_is_resynced, setup, teardown),
+		cmocka_unit_test_setup_teardown(async_calls_pipeline, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_calls_are_invalid, setup, teardown),
+		cmocka_unit_test_setup_teardown(runtime_upgrade_is_followed, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,257 @@
+/* Unit tests of config/: sources, precedence, errors, round trip, reload diff. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/zerr.h"
+#include "config/config.h"
+
+static char dir[64], path[128], path2[128];
+static char err[512];
+
+static int setup(void **st)
+{
+	snprintf(dir, sizeof dir, "/tmp/test_config.XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(path, sizeof path, "%s/a.conf", dir);
+	snprintf(path2, sizeof path2, "%s/b.conf", dir);
+	return 0;
+}
+
+static int teardown(void **st)
+{
+	unlink(path);
+	unlink(path2);
+	return rmdir(dir);
+}
+
+static void put(const char *p, const char *text)
+{
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Loads text as the config file with the given environment and overrides. */
+static int load_text(struct cfg *c, const char *text, char **envp, const char **ov, unsigned nov)
+{
+	put(path, text);
+	struct cfg_source src = {.file = path, .envp = envp, .overrides = ov, .n_overrides = nov};
+	err[0] = 0;
+	return cfg_load(c, &src, err, sizeof err, NULL, 0);
+}
+
+static void expect_error(const char *text, const char *want)
+{
+	struct cfg c;
+	char full[256];
+	assert_int_equal(load_text(&c, text, NULL, NULL, 0), ZE_CONFIG);
+	snprintf(full, sizeof full, "%s:%s", path, want);
+	if (strcmp(err, full) != 0)
+		fail_msg("got  '%s'\nwant '%s'", err, full);
+}
+
+static void defaults_are_complete(void **st)
+{
+	struct cfg c;
+	char *envp[] = {NULL};
+	assert_int_equal(load_text(&c, "", envp, NULL, 0), 0);
+	assert_string_equal(c.chain_url, "http://127.0.0.1:9944");
+	assert_int_equal(c.rmb_listen.n, 2);
+	assert_string_equal(c.rmb_listen.v[0], "tcp://0.0.0.0:8800");
+	assert_string_equal(c.seed_file, "/var/lib/zos-agent/identity.seed");
+	assert_string_equal(c.volumes_dir, "/var/lib/zos-agent/volumes");
+	assert_int_equal(c.report_interval, 3600);
+	assert_int_equal(c.log_level, LOG_LVL_INFO);
+	assert_int_equal(c.reserved_mru, 1ull << 30);
+}
+
+static void example_round_trips(void **st)
+{
+	struct cfg a, b;
+	struct cfg_source src = {.file = "config/agent.conf.example"};
+	char used[256];
+	assert_int_equal(cfg_load(&a, &src, err, sizeof err, used, sizeof used), 0);
+	assert_string_equal(used, "config/agent.conf.example");
+
+	FILE *f = fopen(path2, "w");
+	assert_non_null(f);
+	assert_int_equal(cfg_write(&a, f), 0);
+	fclose(f);
+	src.file = path2;
+	assert_int_equal(cfg_load(&b, &src, err, sizeof err, NULL, 0), 0);
+	assert_memory_equal(&a, &b, sizeof a);
+	assert_int_equal(cfg_diff(&a, &b, NULL, NULL), 0);
+}
+
+static void values_are_parsed(void **st)
+{
+	struct cfg c;
+	const char *text = "[chain]\nurl = https://tfchain.grid.tf\nrpc_timeout = 2m\n"
+			   "[rmb]\nlisten = tcp://[::1]:9000\nlisten = ipc:///tmp/x.sock, tcp://10.0.0.1:1\n"
+			   "public_address = tcp://1.2.3.4:8800\nmax_message = 64K\n"
+			   "[node]\nstate_dir = /srv/zos\nfarm_id = 4294967295\n"
+			   "[storage]\nallow_unenforced_volumes = yes\n"
+			   "[reserved]\nmru = 3G\nsru = 1536K\nhru = 7\n[log]\nlevel = debug\n";
+	assert_int_equal(load_text(&c, text, NULL, NULL, 0), 0);
+	assert_string_equal(c.chain_url, "https://tfchain.grid.tf");
+	assert_int_equal(c.chain_rpc_timeout, 120);
+	assert_int_equal(c.rmb_listen.n, 3);
+	assert_string_equal(c.rmb_listen.v[2], "tcp://10.0.0.1:1");
+	assert_int_equal(c.rmb_max_message, 65536);
+	assert_int_equal(c.farm_id, 4294967295u);
+	assert_string_equal(c.seed_file, "/srv/zos/identity.seed");
+	assert_int_equal(c.allow_unenforced_volumes, 1);
+	assert_int_equal(c.reserved_mru, 3ull << 30);
+	assert_int_equal(c.reserved_sru, 1536 * 1024);
+	assert_int_equal(c.reserved_hru, 7);
+	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
+
+	char s[32];
+	cfg_format_size(3ull << 30, s, sizeof s);
+	assert_string_equal(s, "3G");
+	cfg_format_size(1536 * 1024, s, sizeof s);
+	assert_string_equal(s, "1536K");
+	cfg_format_size(0, s, sizeof s);
+	assert_string_equal(s, "0");
+}
+
+static void errors_name_file_line_and_key(void **st)
+{
+	expect_error("[chain]\nurl = http://x:1\nbogus = 1\n", "3: unknown key 'chain.bogus'");
+	expect_error("[nosuch]\nurl = 1\n", "2: unknown key 'nosuch.url'");
+	expect_error("\n[rmb]\nworkers = 12x\n", "3: rmb.workers: '12x' is not a number");
+	expect_error("[rmb]\nworkers = 0\n", "2: rmb.workers: '0' is out of range 1..256");
+	expect_error("[rmb]\nworkers = -1\n", "2: rmb.workers: '-1' is not a number");
+	expect_error("[node]\nfarm_id = 4294967296\n",
+		     "2: node.farm_id: '4294967296' is out of range 0..4294967295");
+	expect_error("[node]\nfarm_id = 99999999999999999999999\n",
+		     "2: node.farm_id: '99999999999999999999999' is not a number");
+	expect_error("[node]\nfarm_id = 1\nfarm_id = 2\n", "3: node.farm_id: set twice (first on line 2)");
+	expect_error("[node]\nstate_dir = var/lib\n", "2: node.state_dir: 'var/lib' is not an absolute path");
+	expect_error("[chain]\nurl = ws://x:9944\n", "2: chain.url: 'ws://x:9944' is not an http:// or https:// URL");
+	expect_error("[rmb]\nlisten = tcp://x\n", "2: rmb.listen: 'tcp://x' is not tcp://HOST:PORT");
+	expect_error("[rmb]\nlisten = tcp://a:1,tcp://a:1\n", "2: rmb.listen: 'tcp://a:1' is listed twice");
+	expect_error("[storage]\nallow_unenforced_volumes = maybe\n",
+		     "2: storage.allow_unenforced_volumes: 'maybe' is not a boolean (true/false)");
+	expect_error("[log]\nlevel = loud\n", "2: log.level: 'loud' is not one of error, warn, info, debug");
+	expect_error("[reserved]\nmru = 1X\n", "2: reserved.mru: '1X' is not a size (bytes, or with K/M/G/T)");
+	expect_error("url = x\n", "1: key 'url' outside a [section]");
+	expect_error("[chain]\nthis is not ini\n", "2: syntax error (expected [section] or key = value)");
+
+	char longline[400];
+	snprintf(longline, sizeof longline, "[node]\nstate_dir = /%0300d\n", 0);
+	expect_error(longline, "2: line longer than 199 bytes");
+	/* inih's 200-byte buffer holds 199 bytes of a line: that many pass. */
+	struct cfg c;
+	char comment[256];
+	snprintf(comment, sizeof comment, "#%0198d\n[node]\nfarm_id = 3\n", 0);
+	assert_int_equal(strlen(comment), 199 + 1 + 7 + 12);
+	assert_int_equal(load_text(&c, comment, NULL, NULL, 0), 0);
+	assert_int_equal(c.farm_id, 3);
+	snprintf(comment, sizeof comment, "#%0199d\n[node]\nfarm_id = 3\n", 0);
+	expect_error(comment, "1: line longer than 199 bytes");
+	/* The first error wins, even when a later line is also wrong. */
+	expect_error("[rmb]\nworkers = x\n[zzz]\n", "2: rmb.workers: 'x' is not a number");
+}
+
+static void missing_files(void **st)
+{
+	struct cfg c;
+	struct cfg_source src = {.file = "/nonexistent/agent.conf"};
+	assert_int_equal(cfg_load(&c, &src, err, sizeof err, NULL, 0), ZE_CONFIG);
+	assert_string_equal(err, "/nonexistent/agent.conf: cannot open: No such file or directory");
+
+	/* A file named by ZOS_AGENT_CONFIG must exist too. */
+	char *envp[] = {"ZOS_AGENT_CONFIG=/nonexistent/b.conf", NULL};
+	struct cfg_source src2 = {.envp = envp};
+	assert_int_equal(cfg_load(&c, &src2, err, sizeof err, NULL, 0), ZE_CONFIG);
+	assert_string_equal(err, "/nonexistent/b.conf: cannot open: No such file or directory");
+}
+
+static void precedence_file_env_flags(void **st)
+{
+	struct cfg c;
+	const char *text = "[rmb]\nworkers = 2\n[node]\nfarm_id = 1\nreport_interval = 600\n";
+	char *envp[] = {"PATH=/bin", "ZOS_AGENT_NODE_FARM_ID=5", "ZOS_AGENT_RMB_LISTEN=tcp://a:1, ipc:///x",
+			"ZOS_AGENT_NODE_REPORT_INTERVAL= 120 ", NULL};
+	const char *ov[] = {"node.farm_id=9", "log.level=warn"};
+	assert_int_equal(load_text(&c, text, envp, ov, 2), 0);
+	assert_int_equal(c.rmb_workers, 2);
+	assert_int_equal(c.farm_id, 9);
+	assert_int_equal(c.report_interval, 120);
+	assert_int_equal(c.rmb_listen.n, 2);
+	assert_string_equal(c.rmb_listen.v[1], "ipc:///x");
+	assert_int_equal(c.log_level, LOG_LVL_WARN);
+
+	char *bad_env[] = {"ZOS_AGENT_NODE_FARMID=5", NULL};
+	assert_int_equal(load_text(&c, text, bad_env, NULL, 0), ZE_CONFIG);
+	assert_string_equal(err, "environment ZOS_AGENT_NODE_FARMID: unknown variable (no such key)");
+	char *bad_val[] = {"ZOS_AGENT_RMB_WORKERS=many", NULL};
+	assert_int_equal(load_text(&c, text, bad_val, NULL, 0), ZE_CONFIG);
+	assert_string_equal(err, "environment ZOS_AGENT_RMB_WORKERS: rmb.workers: 'many' is not a number");
+	const char *bad_ov[] = {"node.farm=1"};
+	assert_int_equal(load_text(&c, text, NULL, bad_ov, 1), ZE_CONFIG);
+	assert_string_equal(err, "option -o node.farm: unknown key 'node.farm'");
+	const char *no_eq[] = {"node.farm_id"};
+	assert_int_equal(load_text(&c, text, NULL, no_eq, 1), ZE_CONFIG);
+	assert_string_equal(err, "option 'node.farm_id': expected section.key=value");
+	char *empty_list[] = {"ZOS_AGENT_RMB_LISTEN=", NULL};
+	assert_int_equal(load_text(&c, text, empty_list, NULL, 0), ZE_CONFIG);
+	assert_string_equal(err, "environment ZOS_AGENT_RMB_LISTEN: rmb.listen: empty list item");
+}
+
+struct changes {
+	int n, restart;
+	char keys[512];
+};
+
+static void note_change(const char *key, int restart, void *arg)
+{
+	struct changes *ch = arg;
+	ch->n++;
+	ch->restart += restart;
+	size_t used = strlen(ch->keys);
+	snprintf(ch->keys + used, sizeof ch->keys - used, "%s ", key);
+}
+
+static void reload_diff(void **st)
+{
+	struct cfg cur, next;
+	assert_int_equal(load_text(&cur, "[node]\nfarm_id = 1\n", NULL, NULL, 0), 0);
+	assert_int_equal(load_text(&next, "[node]\nfarm_id = 2\nreport_interval = 90\n[log]\nlevel = debug\n",
+				   NULL, NULL, 0), 0);
+	struct changes ch = {0};
+	assert_int_equal(cfg_diff(&cur, &next, note_change, &ch), 3);
+	assert_int_equal(ch.restart, 1);
+	assert_string_equal(ch.keys, "node.farm_id node.report_interval log.level ");
+	cfg_keep_restart_keys(&next, &cur);
+	assert_int_equal(next.farm_id, 1);
+	assert_int_equal(next.report_interval, 90);
+	assert_int_equal(next.log_level, LOG_LVL_DEBUG);
+	memset(&ch, 0, sizeof ch);
+	assert_int_equal(cfg_diff(&cur, &next, note_change, &ch), 2);
+	assert_int_equal(ch.restart, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(defaults_are_complete),
+		cmocka_unit_test(example_round_trips),
+		cmocka_unit_test(values_are_parsed),
+		cmocka_unit_test(errors_name_file_line_and_key),
+		cmocka_unit_test(missing_files),
+		cmocka_unit_test(precedence_file_env_flags),
+		cmocka_unit_test(reload_diff),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,188 @@
+/* Unit tests of rmb's bounded state: replay cache, twin cache, rate limiter. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/zerr.h"
+#include "rmb/rmb_guard.h"
+
+static void replay_detects_and_expires(void **st)
+{
+	struct rmb_replay *r;
+	assert_int_equal(rmb_replay_new(8, 1000, &r), 0);
+	assert_int_equal(rmb_replay_add(r, 1, "a", 0), 0);
+	assert_int_equal(rmb_replay_add(r, 1, "a", 10), -EEXIST);
+	/* Same uid from another twin is another request. */
+	assert_int_equal(rmb_replay_add(r, 2, "a", 10), 0);
+	assert_int_equal(rmb_replay_add(r, 1, "a", 999), -EEXIST);
+	/* After the window the entry is gone (the envelope is expired by then). */
+	assert_int_equal(rmb_replay_add(r, 1, "a", 1000), 0);
+	rmb_replay_free(r);
+}
+
+static void replay_is_bounded(void **st)
+{
+	struct rmb_replay *r;
+	char uid[16];
+	assert_int_equal(rmb_replay_new(4, 1000, &r), 0);
+	for (int i = 0; i < 4; i++) {
+		snprintf(uid, sizeof(uid), "u%d", i);
+		assert_int_equal(rmb_replay_add(r, 1, uid, (uint64_t)i), 0);
+	}
+	/* Full of live entries: refuse rather than forget one. */
+	assert_int_equal(rmb_replay_add(r, 1, "new", 10), ZE_CAPACITY);
+	assert_int_equal(rmb_replay_count(r), 4);
+	/* Entries remain replays while full. */
+	assert_int_equal(rmb_replay_add(r, 1, "u3", 10), -EEXIST);
+	/* Once the oldest expire, room comes back. */
+	assert_int_equal(rmb_replay_add(r, 1, "new", 1001), 0);
+	assert_int_equal(rmb_replay_add(r, 1, "u0", 1001), 0);
+	assert_int_equal(rmb_replay_add(r, 1, "u2", 1001), -EEXIST);
+	rmb_replay_free(r);
+}
+
+static void replay_forget(void **st)
+{
+	struct rmb_replay *r;
+	assert_int_equal(rmb_replay_new(4, 1000, &r), 0);
+	assert_int_equal(rmb_replay_add(r, 1, "a", 0), 0);
+	rmb_replay_forget(r, 1, "a");
+	assert_int_equal(rmb_replay_add(r, 1, "a", 1), 0);
+	rmb_replay_forget(r, 1, "missing");
+	assert_int_equal(rmb_replay_add(r, 1, "a", 2), -EEXIST);
+	rmb_replay_free(r);
+}
+
+static void replay_many(void **st)
+{
+	struct rmb_replay *r;
+	char uid[32];
+	assert_int_equal(rmb_replay_new(1000, 100, &r), 0);
+	/* Many windows' worth of traffic through a small table. */
+	for (uint64_t t = 0; t < 20000; t++) {
+		snprintf(uid, sizeof(uid), "u%llu", (unsigned long long)t);
+		assert_int_equal(rmb_replay_add(r, (uint32_t)(t % 7), uid, t / 10), 0);
+		if (t > 0) {
+			snprintf(uid, sizeof(uid), "u%llu", (unsigned long long)(t - 1));
+			assert_int_equal(rmb_replay_add(r, (uint32_t)((t - 1) % 7), uid, t / 10),
+					 -EEXIST);
+		}
+	}
+	assert_true(rmb_replay_count(r) <= 1000);
+	rmb_replay_free(r);
+}
+
+struct table {
+	int calls;
+	int down;
+	uint32_t absent_from;
+	uint8_t fill;
+};
+
+static int table_lookup(void *ctx, uint32_t id, struct rmb_twin *out)
+{
+	struct table *t = ctx;
+	t->calls++;
+	if (t->down)
+		return -ECONNREFUSED;
+	if (id >= t->absent_from)
+		return ZE_ABSENT;
+	memset(out->account, t->fill + (int)id, 32);
+	snprintf(out->relay, sizeof(out->relay), "tcp://127.0.0.1:%u", 1000 + id);
+	return 0;
+}
+
+static void twins_cache_ttl(void **st)
+{
+	struct table t = {0, 0, 100, 1};
+	struct rmb_twins *c;
+	struct rmb_twin tw;
+	assert_int_equal(rmb_twins_new(8, 1000, 100, table_lookup, &t, &c), 0);
+	assert_int_equal(rmb_twins_get(c, 5, 0, &tw), 0);
+	assert_int_equal(tw.id, 5);
+	assert_int_equal(tw.account[0], 6);
+	assert_string_equal(tw.relay, "tcp://127.0.0.1:1005");
+	assert_int_equal(rmb_twins_get(c, 5, 999, &tw), 0);
+	assert_int_equal(t.calls, 1);
+	/* A key change on chain is seen once the TTL passed. */
+	t.fill = 50;
+	assert_int_equal(rmb_twins_get(c, 5, 1000, &tw), 0);
+	assert_int_equal(t.calls, 2);
+	assert_int_equal(tw.account[0], 55);
+	rmb_twins_free(c);
+}
+
+static void twins_absent_vs_unknown(void **st)
+{
+	struct table t = {0, 0, 100, 1};
+	struct rmb_twins *c;
+	struct rmb_twin tw;
+	assert_int_equal(rmb_twins_new(8, 1000, 100, table_lookup, &t, &c), 0);
+	assert_int_equal(rmb_twins_get(c, 200, 0, &tw), ZE_ABSENT);
+	assert_int_equal(rmb_twins_get(c, 200, 50, &tw), ZE_ABSENT);
+	assert_int_equal(t.calls, 1); /* negative answers are cached (briefly) */
+	/* The chain is down: never "absent", never cached. */
+	t.down = 1;
+	assert_int_equal(rmb_twins_get(c, 7, 0, &tw), ZE_UNKNOWN);
+	assert_int_equal(rmb_twins_get(c, 7, 0, &tw), ZE_UNKNOWN);
+	assert_int_equal(t.calls, 3);
+	t.down = 0;
+	assert_int_equal(rmb_twins_get(c, 7, 1, &tw), 0);
+	rmb_twins_free(c);
+}
+
+static void twins_bounded(void **st)
+{
+	struct table t = {0, 0, 100000, 1};
+	struct rmb_twins *c;
+	struct rmb_twin tw;
+	assert_int_equal(rmb_twins_new(8, 1000000, 100, table_lookup, &t, &c), 0);
+	for (uint32_t id = 0; id < 10000; id++)
+		assert_int_equal(rmb_twins_get(c, id, id, &tw), 0);
+	assert_int_equal(t.calls, 10000);
+	/* The most recent one is still cached; the table did not grow. */
+	assert_int_equal(rmb_twins_get(c, 9999, 10000, &tw), 0);
+	assert_int_equal(t.calls, 10000);
+	rmb_twins_free(c);
+}
+
+static void rate_limit(void **st)
+{
+	struct rmb_ratelimit *rl;
+	assert_int_equal(rmb_ratelimit_new(16, 10, 3, &rl), 0);
+	assert_int_equal(rmb_ratelimit_take(rl, 1, 0), 0);
+	assert_int_equal(rmb_ratelimit_take(rl, 1, 0), 0);
+	assert_int_equal(rmb_ratelimit_take(rl, 1, 0), 0);
+	assert_int_equal(rmb_ratelimit_take(rl, 1, 0), -EAGAIN);
+	/* Other twins have their own bucket. */
+	assert_int_equal(rmb_ratelimit_take(rl, 2, 0), 0);
+	/* 10/s: one token per 100 ms. */
+	assert_int_equal(rmb_ratelimit_take(rl, 1, 99), -EAGAIN);
+	assert_int_equal(rmb_ratelimit_take(rl, 1, 100), 0);
+	assert_int_equal(rmb_ratelimit_take(rl, 1, 100), -EAGAIN);
+	/* The bucket never holds more than burst. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(rmb_ratelimit_take(rl, 1, 100000), 0);
+	assert_int_equal(rmb_ratelimit_take(rl, 1, 100000), -EAGAIN);
+	assert_int_equal(rmb_ratelimit_new(16, 0, 3, &rl), -EINVAL);
+	rmb_ratelimit_free(rl);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(replay_detects_and_expires),
+		cmocka_unit_test(replay_is_bounded),
+		cmocka_unit_test(replay_forget),
+		cmocka_unit_test(replay_many),
+		cmocka_unit_test(twins_cache_ttl),
+		cmocka_unit_test(twins_absent_vs_unknown),
+		cmocka_unit_test(twins_bounded),
+		cmocka_unit_test(rate_limit),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

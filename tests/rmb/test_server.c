@@ -1,0 +1,513 @@
+/*
+ * The RMB server and client over ipc (a temp dir) and tcp on loopback:
+ * round trips, refusals with their codes as a peer sees them, hostile
+ * input, concurrency, busy and rate limiting. No timing is asserted.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "rmb/rmb_client.h"
+#include "rmb/rmb_server.h"
+#include "tests/rmb/rmb_testlib.h"
+
+#define NODE 2
+#define MAX_MSG 65536
+
+struct fx {
+	char dir[64];
+	char url[128];
+	struct rmb_server *srv;
+	struct zkey node;
+	atomic_int slow_running;
+};
+
+static int h_version(void *arg, const struct rmb_call *call, cJSON **reply,
+		     struct rmb_error *err)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o || !cJSON_AddStringToObject(o, "version", "test-1") ||
+	    !cJSON_AddNumberToObject(o, "caller", call->src)) {
+		cJSON_Delete(o);
+		return -ENOMEM;
+	}
+	*reply = o;
+	return 0;
+}
+
+static int h_echo(void *arg, const struct rmb_call *call, cJSON **reply, struct rmb_error *err)
+{
+	if (!call->payload) {
+		rmb_error_set(err, RMB_E_BAD_REQUEST, 0, "payload required");
+		return -EINVAL;
+	}
+	*reply = cJSON_Duplicate(call->payload, 1);
+	return *reply ? 0 : -ENOMEM;
+}
+
+static int h_fail(void *arg, const struct rmb_call *call, cJSON **reply, struct rmb_error *err)
+{
+	return ZE_UNKNOWN; /* no err filled: the server names the error */
+}
+
+static int h_slow(void *arg, const struct rmb_call *call, cJSON **reply, struct rmb_error *err)
+{
+	struct fx *f = arg;
+	struct timespec ts = {0, 300 * 1000000L};
+	atomic_fetch_add(&f->slow_running, 1);
+	nanosleep(&ts, NULL);
+	atomic_fetch_sub(&f->slow_running, 1);
+	return 0;
+}
+
+static int start_server(struct fx *f, unsigned workers, unsigned queue, unsigned contexts,
+			double rate, unsigned max_conns)
+{
+	struct rmb_server_cfg cfg;
+	rmb_server_cfg_init(&cfg);
+	cfg.listen[0] = f->url;
+	cfg.listen[1] = "tcp://127.0.0.1:0";
+	cfg.nlisten = 2;
+	cfg.workers = workers;
+	cfg.queue_len = queue;
+	cfg.contexts = contexts;
+	cfg.max_conns = max_conns;
+	cfg.verify.max_msg = MAX_MSG;
+	cfg.verify.rate = rate;
+	cfg.verify.burst = rate;
+	rt_key(NODE, &f->node);
+	if (rmb_server_new(&cfg, &f->node, NODE, rt_lookup, NULL, &f->srv))
+		return -1;
+	if (rmb_server_register(f->srv, "zos.system.version", h_version, NULL) ||
+	    rmb_server_register(f->srv, "test.echo", h_echo, NULL) ||
+	    rmb_server_register(f->srv, "test.fail", h_fail, NULL) ||
+	    rmb_server_register(f->srv, "test.slow", h_slow, f))
+		return -1;
+	if (rmb_server_register(f->srv, "test.echo", h_echo, NULL) != -EEXIST)
+		return -1;
+	if (rmb_server_start(f->srv))
+		return -1;
+	return rmb_server_register(f->srv, "late", h_echo, NULL) == -EBUSY ? 0 : -1;
+}
+
+static int setup_common(void **st, unsigned workers, unsigned queue, unsigned contexts,
+			double rate, unsigned max_conns)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/rmbtest-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->url, sizeof(f->url), "ipc://%s/rmb.sock", f->dir);
+	*st = f;
+	return start_server(f, workers, queue, contexts, rate, max_conns);
+}
+
+static int setup(void **st)
+{
+	return setup_common(st, 4, 32, 64, 1000, 1024);
+}
+
+static int setup_small(void **st)
+{
+	return setup_common(st, 1, 1, 8, 1000, 1024);
+}
+
+static int setup_ratelimited(void **st)
+{
+	return setup_common(st, 2, 8, 16, 3, 1024);
+}
+
+static int setup_few_conns(void **st)
+{
+	return setup_common(st, 2, 8, 16, 1000, 3);
+}
+
+static int teardown(void **st)
+{
+	struct fx *f = *st;
+	char path[160];
+	rmb_server_free(f->srv);
+	key_wipe(&f->node);
+	snprintf(path, sizeof(path), "%s/rmb.sock", f->dir);
+	unlink(path);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static struct rmb_client *client(struct fx *f, uint32_t src, unsigned attempts)
+{
+	struct rmb_client_cfg cfg;
+	struct rmb_client *c;
+	struct zkey k, node;
+	rmb_client_cfg_init(&cfg);
+	rt_key(src, &k);
+	rt_key(NODE, &node);
+	cfg.url = f->url;
+	cfg.key = &k;
+	cfg.src = src;
+	cfg.dst = NODE;
+	memcpy(cfg.dst_pk, node.pk, 32);
+	cfg.timeout_ms = 3000;
+	cfg.attempts = attempts;
+	assert_int_equal(rmb_client_new(&cfg, &c), 0);
+	key_wipe(&k);
+	key_wipe(&node);
+	return c;
+}
+
+/* Sends raw bytes over a fresh REQ socket; returns the decoded reply's
+ * error code (0 for a payload reply), or -1 when no reply came. The reply
+ * must verify with the node key. */
+static int raw_call(struct fx *f, const void *buf, size_t len)
+{
+	nng_socket s;
+	char *rep = NULL;
+	size_t n = 0;
+	int code = -1;
+	assert_int_equal(nng_req0_open(&s), 0);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 2000);
+	nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	assert_int_equal(nng_dial(s, f->url, NULL, 0), 0);
+	if (nng_send(s, (void *)buf, len, 0) == 0 && nng_recv(s, &rep, &n, NNG_FLAG_ALLOC) == 0) {
+		struct rmb_env r;
+		uint32_t dc;
+		rmb_env_init(&r);
+		assert_int_equal(rmb_env_decode(rep, n, 0, &r, &dc), 0);
+		assert_int_equal(rmb_env_verify_sig(&r, f->node.pk), 0);
+		assert_int_equal(r.src, NODE);
+		assert_int_equal(r.kind, RMB_REPLY);
+		code = r.has_err ? (int)r.err.code : 0;
+		rmb_env_clear(&r);
+		nng_free(rep, n);
+	}
+	nng_close(s);
+	return code;
+}
+
+static int raw_request(struct fx *f, uint32_t src, uint32_t dst, const char *uid,
+		       const char *cmd, uint64_t now, uint32_t exp)
+{
+	size_t len;
+	char *txt = rt_request(src, dst, uid, cmd, NULL, now, exp, &len);
+	int code = raw_call(f, txt, len);
+	free(txt);
+	return code;
+}
+
+static void version_round_trip(void **st)
+{
+	struct fx *f = *st;
+	struct rmb_client *c = client(f, 7, 1);
+	struct rmb_result res;
+	assert_int_equal(rmb_client_call(c, "zos.system.version", NULL, &res), 0);
+	assert_int_equal(res.ok, 1);
+	assert_string_equal(res.json, "{\"version\":\"test-1\",\"caller\":7}");
+	assert_int_equal(strlen(res.uid), 32);
+	rmb_result_clear(&res);
+	assert_int_equal(rmb_client_call(c, "test.echo", "{\"x\":[1,\"y\"]}", &res), 0);
+	assert_int_equal(res.ok, 1);
+	assert_string_equal(res.json, "{\"x\":[1,\"y\"]}");
+	rmb_result_clear(&res);
+	/* The client refuses a payload that is not JSON before sending. */
+	assert_int_equal(rmb_client_call(c, "test.echo", "{nope", &res), -EINVAL);
+	rmb_client_free(c);
+}
+
+static void tcp_round_trip(void **st)
+{
+	struct fx *f = *st;
+	int port = 0;
+	assert_int_equal(rmb_server_tcp_port(f->srv, 1, &port), 0);
+	assert_true(port > 0);
+	snprintf(f->url, sizeof(f->url), "tcp://127.0.0.1:%d", port);
+	struct rmb_client *c = client(f, 8, 1);
+	struct rmb_result res;
+	assert_int_equal(rmb_client_call(c, "zos.system.version", "", &res), 0);
+	assert_int_equal(res.ok, 1);
+	rmb_result_clear(&res);
+	rmb_client_free(c);
+	snprintf(f->url, sizeof(f->url), "ipc://%s/rmb.sock", f->dir);
+}
+
+static void errors_reach_the_caller(void **st)
+{
+	struct fx *f = *st;
+	struct rmb_client *c = client(f, 7, 1);
+	struct rmb_result res;
+	assert_int_equal(rmb_client_call(c, "zos.nope", NULL, &res), 0);
+	assert_int_equal(res.ok, 0);
+	assert_int_equal(res.err.code, RMB_E_UNKNOWN_CMD);
+	assert_non_null(strstr(res.err.message, "zos.nope"));
+	rmb_result_clear(&res);
+	assert_int_equal(rmb_client_call(c, "test.echo", NULL, &res), 0);
+	assert_int_equal(res.err.code, RMB_E_BAD_REQUEST);
+	rmb_result_clear(&res);
+	assert_int_equal(rmb_client_call(c, "test.fail", NULL, &res), 0);
+	assert_int_equal(res.err.code, RMB_E_INTERNAL);
+	assert_int_equal(res.err.retry, 1);
+	rmb_result_clear(&res);
+	rmb_client_free(c);
+}
+
+static void client_checks_reply_signature(void **st)
+{
+	struct fx *f = *st;
+	struct rmb_client_cfg cfg;
+	struct rmb_client *c;
+	struct rmb_result res;
+	struct zkey k, other;
+	rmb_client_cfg_init(&cfg);
+	rt_key(7, &k);
+	rt_key(NODE + 1, &other);
+	cfg.url = f->url;
+	cfg.key = &k;
+	cfg.src = 7;
+	cfg.dst = NODE;
+	memcpy(cfg.dst_pk, other.pk, 32); /* not the node's key */
+	cfg.timeout_ms = 3000;
+	cfg.attempts = 1;
+	assert_int_equal(rmb_client_new(&cfg, &c), 0);
+	assert_int_equal(rmb_client_call(c, "zos.system.version", NULL, &res), ZE_CRYPTO);
+	rmb_client_free(c);
+	/* Addressed to another twin: the node answers 105 (signed by itself, so
+	 * a client expecting that twin refuses the reply as not from its peer). */
+	assert_int_equal(raw_request(f, 7, NODE + 1, "wd-1", "zos.system.version", rmb_wall_s(), 60),
+			 RMB_E_DESTINATION);
+	key_wipe(&k);
+	key_wipe(&other);
+}
+
+static void hostile_input(void **st)
+{
+	struct fx *f = *st;
+	uint64_t now = rmb_wall_s();
+	uint8_t junk[512];
+	randombytes_buf(junk, sizeof(junk));
+	assert_int_equal(raw_call(f, junk, sizeof(junk)), RMB_E_MALFORMED);
+	assert_int_equal(raw_call(f, "", 0), RMB_E_MALFORMED);
+	assert_int_equal(raw_call(f, "{\"ver\":1}", 9), RMB_E_MALFORMED);
+	/* Larger than the receive limit: nng drops the connection, no reply. */
+	size_t big = MAX_MSG + 1;
+	char *blob = malloc(big);
+	memset(blob, '[', big);
+	assert_int_equal(raw_call(f, blob, big), -1);
+	free(blob);
+	/* Truncated, expired, future-dated, unknown twin, bad signature, replay. */
+	size_t len;
+	char *txt = rt_request(7, NODE, "h-1", "zos.system.version", NULL, now, 60, &len);
+	assert_int_equal(raw_call(f, txt, len - 5), RMB_E_MALFORMED);
+	assert_int_equal(raw_call(f, txt, len), 0);
+	assert_int_equal(raw_call(f, txt, len), RMB_E_REPLAYED);
+	free(txt);
+	assert_int_equal(raw_request(f, 7, NODE, "h-2", "zos.system.version", now - 1000, 60),
+			 RMB_E_EXPIRED);
+	assert_int_equal(raw_request(f, 7, NODE, "h-3", "zos.system.version", now + 1000, 60),
+			 RMB_E_EXPIRED);
+	assert_int_equal(raw_request(f, 4242, NODE, "h-4", "zos.system.version", now, 60),
+			 RMB_E_UNKNOWN_TWIN);
+	char *frame = rt_request(7, NODE, "h-5", "zos.system.version", NULL, now, 60, &len);
+	size_t at = (size_t)(strstr(frame, "\"sig\":\"") - frame) + 7;
+	frame[at] = frame[at] == 'a' ? 'b' : 'a';
+	assert_int_equal(raw_call(f, frame, len), RMB_E_SIGNATURE);
+	free(frame);
+	/* After all that, a valid request is still served. */
+	assert_int_equal(raw_request(f, 7, NODE, "h-6", "zos.system.version", now, 60), 0);
+	struct rmb_server_stats stats;
+	rmb_server_get_stats(f->srv, &stats);
+	assert_true(stats.refused >= 8);
+	assert_true(stats.replied >= 10);
+}
+
+/* A client that sends half a frame and goes silent must not stall others. */
+static void half_sent_message(void **st)
+{
+	struct fx *f = *st;
+	int port = 0;
+	assert_int_equal(rmb_server_tcp_port(f->srv, 1, &port), 0);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	/* SP header for REQ (protocol 0x30) then a length promising 4096 bytes, and 10 of them. */
+	uint8_t hdr[8] = {0, 'S', 'P', 0, 0, 0x30, 0, 0};
+	uint8_t len[8] = {0, 0, 0, 0, 0, 0, 0x10, 0};
+	assert_int_equal(write(fd, hdr, 8), 8);
+	assert_int_equal(write(fd, len, 8), 8);
+	assert_int_equal(write(fd, "0123456789", 10), 10);
+	assert_int_equal(raw_request(f, 7, NODE, "hs-1", "zos.system.version", rmb_wall_s(), 60), 0);
+	close(fd);
+}
+
+struct worker_arg {
+	struct fx *f;
+	uint32_t src;
+	int ok;
+};
+
+static void *concurrent_worker(void *p)
+{
+	struct worker_arg *a = p;
+	struct rmb_client *c = client(a->f, a->src, 3);
+	char json[64];
+	for (int i = 0; i < 40; i++) {
+		struct rmb_result res;
+		snprintf(json, sizeof(json), "{\"i\":%d,\"src\":%u}", i, a->src);
+		if (rmb_client_call(c, "test.echo", json, &res) == 0 && res.ok &&
+		    !strcmp(res.json, json))
+			a->ok++;
+		rmb_result_clear(&res);
+	}
+	rmb_client_free(c);
+	return NULL;
+}
+
+static void concurrent_clients(void **st)
+{
+	struct fx *f = *st;
+	pthread_t th[16];
+	struct worker_arg args[16];
+	for (int i = 0; i < 16; i++) {
+		args[i] = (struct worker_arg){f, (uint32_t)(10 + i), 0};
+		assert_int_equal(pthread_create(&th[i], NULL, concurrent_worker, &args[i]), 0);
+	}
+	for (int i = 0; i < 16; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(args[i].ok, 40);
+	}
+}
+
+struct slow_arg {
+	struct fx *f;
+	uint32_t src;
+	int code;
+};
+
+static void *slow_worker(void *p)
+{
+	struct slow_arg *a = p;
+	struct rmb_client *c = client(a->f, a->src, 1);
+	struct rmb_result res;
+	a->code = -1;
+	if (rmb_client_call(c, "test.slow", NULL, &res) == 0)
+		a->code = res.ok ? 0 : (int)res.err.code;
+	rmb_result_clear(&res);
+	rmb_client_free(c);
+	return NULL;
+}
+
+/* One worker, queue of one: a third slow request is answered "busy" at once
+ * while the receive path keeps going. */
+static void busy_when_saturated(void **st)
+{
+	struct fx *f = *st;
+	pthread_t th[4];
+	struct slow_arg args[4];
+	for (int i = 0; i < 4; i++) {
+		args[i] = (struct slow_arg){f, (uint32_t)(20 + i), 0};
+		assert_int_equal(pthread_create(&th[i], NULL, slow_worker, &args[i]), 0);
+	}
+	int ok = 0, busy = 0;
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		if (args[i].code == 0)
+			ok++;
+		else if (args[i].code == RMB_E_INTERNAL)
+			busy++;
+	}
+	assert_int_equal(ok + busy, 4);
+	assert_true(ok >= 1);
+	assert_true(busy >= 1);
+	struct rmb_server_stats stats;
+	rmb_server_get_stats(f->srv, &stats);
+	assert_true(stats.busy >= 1);
+	/* Busy requests were forgotten by nobody: they never reached the verifier. */
+	assert_int_equal(raw_request(f, 7, NODE, "b-1", "zos.system.version", rmb_wall_s(), 60), 0);
+}
+
+static void rate_limited(void **st)
+{
+	struct fx *f = *st;
+	uint64_t now = rmb_wall_s();
+	char uid[16];
+	int limited = 0;
+	for (int i = 0; i < 10; i++) {
+		snprintf(uid, sizeof(uid), "rl-%d", i);
+		if (raw_request(f, 30, NODE, uid, "zos.system.version", now, 60) == RMB_E_RATE_LIMITED)
+			limited++;
+	}
+	assert_true(limited >= 5);
+	/* Other twins are served. */
+	assert_int_equal(raw_request(f, 31, NODE, "rl-x", "zos.system.version", now, 60), 0);
+	/* The client retries a rate-limited call with the same uid and gets through. */
+	struct rmb_client *c = client(f, 30, 6);
+	struct rmb_result res;
+	assert_int_equal(rmb_client_call(c, "zos.system.version", NULL, &res), 0);
+	assert_int_equal(res.ok, 1);
+	rmb_result_clear(&res);
+	rmb_client_free(c);
+}
+
+static void connection_limit(void **st)
+{
+	struct fx *f = *st;
+	nng_socket s[6];
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(nng_req0_open(&s[i]), 0);
+		nng_dial(s[i], f->url, NULL, NNG_FLAG_NONBLOCK);
+	}
+	struct timespec ts = {0, 200 * 1000000L};
+	nanosleep(&ts, NULL);
+	struct rmb_server_stats stats;
+	rmb_server_get_stats(f->srv, &stats);
+	print_message("connections held: %u\n", stats.conns);
+	assert_int_equal(stats.conns, 3);
+	for (int i = 0; i < 6; i++)
+		nng_close(s[i]);
+	/* Closed connections are counted out, including the refused ones. */
+	for (int i = 0; i < 20 && stats.conns; i++) {
+		nanosleep(&ts, NULL);
+		rmb_server_get_stats(f->srv, &stats);
+	}
+	assert_int_equal(stats.conns, 0);
+	/* Slots come back once the connections close. */
+	int code = -1;
+	for (int i = 0; i < 20 && code != 0; i++) {
+		nanosleep(&ts, NULL);
+		code = raw_request(f, 7, NODE, i ? "cl-2" : "cl-1", "zos.system.version",
+				   rmb_wall_s(), 60);
+		if (code == RMB_E_REPLAYED)
+			code = 0;
+	}
+	assert_int_equal(code, 0);
+	rmb_server_get_stats(f->srv, &stats);
+	assert_true(stats.conns <= 3);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(version_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(tcp_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(errors_reach_the_caller, setup, teardown),
+		cmocka_unit_test_setup_teardown(client_checks_reply_signature, setup, teardown),
+		cmocka_unit_test_setup_teardown(hostile_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(half_sent_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(concurrent_clients, setup, teardown),
+		cmocka_unit_test_setup_teardown(busy_when_saturated, setup_small, teardown),
+		cmocka_unit_test_setup_teardown(rate_limited, setup_ratelimited, teardown),
+		cmocka_unit_test_setup_teardown(connection_limit, setup_few_conns, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
