@@ -86,7 +86,7 @@ int eng_new(const struct eng_config *cfg, const struct eng_chain *chain, struct 
 	if (!c->workers)
 		c->workers = 4;
 	if (!c->max_queue)
-		c->max_queue = 65536;
+		c->max_queue = 1u << 20;
 	if (!c->max_data)
 		c->max_data = SEAL_DEFAULT_MAX;
 	if (!c->retry_base_ms)
@@ -254,16 +254,20 @@ int eng_start(struct eng *e)
 		return rc;
 	pthread_mutex_lock(&e->mu);
 	e->reserved = st.reserved;
-	e->next_sync = eng_now_ms() + (int64_t)e->cfg.sync_period_s * 1000;
+	/* The first sync runs at once: the chain may have moved while the agent
+	 * was down. */
+	e->next_sync = eng_now_ms();
 	pthread_mutex_unlock(&e->mu);
 	/* Every deployment gets a restore job: healthy workloads are only
 	 * inspected, missing ones made again, interrupted deploys resumed. */
-	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = eng_enqueue(e, ids[i], 1, 0, 0);
+	size_t dropped = 0;
+	for (size_t i = 0; i < n; i++)
+		dropped += eng_enqueue(e, ids[i], 1, 0, 0) < 0;
 	free(ids);
-	if (rc < 0)
-		return rc;
-	log_info("engine", "restoring %zu deployments", n);
+	/* A full queue does not stop start-up; the syncs come back for them. */
+	if (dropped)
+		log_warn("engine", "%zu deployments not queued for restore (queue full)", dropped);
+	log_info("engine", "restoring %zu deployments", n - dropped);
 
 	for (unsigned i = 0; i < e->cfg.workers; i++) {
 		struct worker_arg *a = malloc(sizeof *a);

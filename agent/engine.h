@@ -102,7 +102,7 @@ struct eng_config {
 	dep_lookup_fn lookup;       /* prov_lookup in the agent */
 	struct prov_ctx *prov;      /* passed to every operation */
 	unsigned workers;           /* 0 = 4 */
-	size_t max_queue;           /* queued contracts; 0 = 65536 */
+	size_t max_queue;           /* queued contracts; 0 = 2^20 */
 	size_t max_data;            /* deployment_data bound; 0 = SEAL_DEFAULT_MAX */
 	unsigned retry_base_ms;     /* first job retry; 0 = 1000 */
 	unsigned retry_max_ms;      /* 0 = 60000 */
@@ -118,7 +118,8 @@ struct eng;
 int eng_new(const struct eng_config *cfg, const struct eng_chain *chain, struct store *store,
 	    struct eng **out);
 /* Restores (a restore job for every deployment in the store) and starts the
- * workers and the dispatcher. Returns once the jobs are queued. */
+ * workers and the dispatcher, which resends the outbox and runs a first full
+ * sync at once. Returns once the jobs are queued. */
 int eng_start(struct eng *e);
 /* Stops taking jobs, lets running jobs finish, joins the threads. Queued
  * jobs are not lost: the store says what to do at the next start. */
@@ -158,6 +159,15 @@ int eng_accept(struct eng *e, uint32_t caller_twin, uint64_t contract_id, const 
 
 /* A contract's new chain state, from a block's events or a read. */
 int eng_on_contract_state(struct eng *e, uint64_t contract_id, enum eng_cstate state);
+/*
+ * One SmartContractModule event in chainclient's flattened form
+ * {pallet, event, data}: NodeContractCanceled and ContractRejected delete,
+ * ContractGracePeriodStarted pauses, ContractGracePeriodEnded resumes,
+ * ContractUpdated applies the contract's state. Other events (other
+ * pallets, contracts this node does not hold) are ignored with 0;
+ * ZE_MALFORMED when a relevant event carries no contract id.
+ */
+int eng_on_chain_event(struct eng *e, const cJSON *event);
 /* The chain confirmed the contract is gone (ZE_ABSENT, never an RPC error). */
 int eng_on_contract_gone(struct eng *e, uint64_t contract_id);
 /* Compares every live deployment with the chain: ActiveNodeContracts and

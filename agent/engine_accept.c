@@ -232,6 +232,9 @@ int eng_accept(struct eng *e, uint32_t caller, uint64_t cid, const char **status
 	int rc = store_dep_get(e->store, cid, &d, NULL, NULL);
 	if (rc == 0) {
 		rc = known(&d, caller, status, code, msg, msgsz);
+		/* A repeat nudges a deployment whose job gave up on retries. */
+		if (rc == 0 && d.state == STORE_DEP_DEPLOYING)
+			eng_enqueue(e, cid, 0, 0, 0);
 		store_dep_clear(&d);
 		return rc;
 	}

@@ -137,6 +137,25 @@ static int inspect(struct job_ctx *j, struct store_wl *w, enum prov_health *h, c
 	return ops->inspect(j->e->cfg.prov, &id, h, err, errsz);
 }
 
+/* A broken workload (half made, crashing) is removed on the host and made
+ * again; provision alone would keep what exists. */
+static int remake(struct job_ctx *j, struct store_wl *w, char *err, size_t errsz)
+{
+	const struct prov_ops *ops = ops_of(j, w, err, errsz);
+	if (!ops)
+		return ZE_UNSUPPORTED;
+	struct prov_workload_id id;
+	wl_id(j, w, &id);
+	err[0] = '\0';
+	int rc = ops->deprovision(j->e->cfg.prov, &id, err, errsz);
+	if (rc < 0) {
+		if (!err[0])
+			snprintf(err, errsz, "%s", zerr_str(rc));
+		return rc;
+	}
+	return provision(j, w, err, errsz);
+}
+
 /* Removes every workload, last installed first. */
 static int remove_all(struct job_ctx *j, const char *why)
 {
@@ -159,12 +178,12 @@ static int install(struct job_ctx *j)
 		struct store_wl *w = &j->w[i];
 		if (w->state == STORE_WL_OK && !j->restore)
 			continue;
-		if (w->state == STORE_WL_OK) {
-			enum prov_health h;
-			if (inspect(j, w, &h, err, sizeof err) == 0 && h == PROV_OK)
-				continue;
-		}
-		int rc = provision(j, w, err, sizeof err);
+		enum prov_health h = PROV_ABSENT;
+		if (w->state == STORE_WL_OK &&
+		    inspect(j, w, &h, err, sizeof err) == 0 && h == PROV_OK)
+			continue;
+		int rc = h == PROV_DEGRADED ? remake(j, w, err, sizeof err)
+					    : provision(j, w, err, sizeof err);
 		if (rc == 0)
 			continue;
 		if (eng_transient(rc)) {
@@ -211,6 +230,8 @@ static int keep_running(struct job_ctx *j)
 				break;
 			if (h == PROV_PAUSED)
 				rc = freeze(j, w, 0, err, sizeof err);
+			else if (h == PROV_DEGRADED)
+				rc = remake(j, w, err, sizeof err);
 			else
 				rc = provision(j, w, err, sizeof err);
 			break;

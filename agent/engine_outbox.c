@@ -116,6 +116,8 @@ static void send_one(struct eng *e, const struct store_outbox *o)
 		store_outbox_done(e->store, o->id, "dropped: unknown kind");
 		return;
 	}
+	/* An earlier send was started: it may have landed without us
+	 * learning it (crash, lost reply). Ask the chain before sending. */
 	if (o->attempts > 0) {
 		rc = already_applied(e, kind, o->contract_id, &outcome);
 		if (rc < 0) {
@@ -124,6 +126,11 @@ static void send_one(struct eng *e, const struct store_outbox *o)
 		}
 		if (rc == 1)
 			goto done;
+	}
+	if ((rc = store_outbox_sending(e->store, o->id)) < 0) {
+		/* Never send what could not be counted: a crash now would hide it. */
+		log_err("engine", "outbox %s: %s; not sent", o->key, zerr_str(rc));
+		return;
 	}
 	struct eng_call call = {.kind = kind, .contract_id = o->contract_id, .payload = o->payload,
 				.key = o->key, .attempt = o->attempts};
@@ -208,9 +215,11 @@ void *eng_dispatcher_main(void *arg)
 		}
 		e->ob_busy = 1;
 		pthread_mutex_unlock(&e->mu);
-		if (sync_due)
-			eng_full_sync(e);
 		int64_t next = outbox_pass(e);
+		if (sync_due) {
+			eng_full_sync(e);
+			next = outbox_pass(e); /* what the sync queued */
+		}
 		/* Due times are wall clock (they survive restarts); waits are
 		 * monotonic. */
 		int64_t in = next < 0 ? -1 : next - eng_wall_ms();

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "common/zerr.h"
@@ -40,6 +41,89 @@ int eng_on_contract_state(struct eng *e, uint64_t cid, enum eng_cstate state)
 int eng_on_contract_gone(struct eng *e, uint64_t cid)
 {
 	return apply(e, cid, ENG_LIVE, STORE_DEP_DELETED, "contract no longer on chain");
+}
+
+/* A u64 from decoded chain JSON: a number, or a decimal string above 2^53. */
+static int json_u64(const cJSON *v, uint64_t *out)
+{
+	if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 9007199254740992.0) {
+		*out = (uint64_t)v->valuedouble;
+		return 0;
+	}
+	if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) > 20)
+		return ZE_MALFORMED;
+	uint64_t x = 0;
+	for (const char *s = v->valuestring; *s; s++) {
+		unsigned d = (unsigned)(*s - '0');
+		if (d > 9 || x > (UINT64_MAX - d) / 10)
+			return ZE_MALFORMED;
+		x = x * 10 + d;
+	}
+	*out = x;
+	return 0;
+}
+
+/* The contract id of an event: a named field, or the first unnamed one. */
+static int event_contract_id(const cJSON *data, uint64_t *cid)
+{
+	if (cJSON_IsObject(data))
+		return json_u64(cJSON_GetObjectItemCaseSensitive(data, "contract_id"), cid);
+	if (cJSON_IsArray(data))
+		return event_contract_id(cJSON_GetArrayItem(data, 0), cid) == 0
+			       ? 0
+			       : json_u64(cJSON_GetArrayItem(data, 0), cid);
+	return json_u64(data, cid);
+}
+
+/* ContractState as decoded: "Created" / "Deployed", or {"GracePeriod": n},
+ * {"Deleted": cause}. */
+static int json_cstate(const cJSON *st, enum eng_cstate *out)
+{
+	const char *name = cJSON_IsString(st) ? st->valuestring
+			   : cJSON_IsObject(st) && st->child ? st->child->string : NULL;
+	static const struct {
+		const char *name;
+		enum eng_cstate st;
+	} map[] = {{"Created", ENG_CS_CREATED}, {"Deleted", ENG_CS_DELETED},
+		   {"GracePeriod", ENG_CS_GRACE}, {"Deployed", ENG_CS_DEPLOYED}};
+	for (size_t i = 0; name && i < sizeof map / sizeof map[0]; i++)
+		if (!strcmp(map[i].name, name)) {
+			*out = map[i].st;
+			return 0;
+		}
+	return ZE_MALFORMED;
+}
+
+int eng_on_chain_event(struct eng *e, const cJSON *ev)
+{
+	const cJSON *pallet = cJSON_GetObjectItemCaseSensitive(ev, "pallet");
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(ev, "event");
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(ev, "data");
+	if (!cJSON_IsString(pallet) || !cJSON_IsString(name) ||
+	    strcmp(pallet->valuestring, "SmartContractModule"))
+		return 0;
+	const char *n = name->valuestring;
+	enum eng_cstate st;
+	if (!strcmp(n, "NodeContractCanceled") || !strcmp(n, "ContractRejected"))
+		st = ENG_CS_DELETED;
+	else if (!strcmp(n, "ContractGracePeriodStarted"))
+		st = ENG_CS_GRACE;
+	else if (!strcmp(n, "ContractGracePeriodEnded"))
+		st = ENG_CS_DEPLOYED;
+	else if (!strcmp(n, "ContractUpdated"))
+		st = ENG_CS_CREATED; /* read from the contract below */
+	else
+		return 0;
+	uint64_t cid;
+	if (st == ENG_CS_CREATED) {
+		const cJSON *c = cJSON_IsArray(data) ? cJSON_GetArrayItem(data, 0) : data;
+		if (event_contract_id(c, &cid) < 0 ||
+		    json_cstate(cJSON_GetObjectItemCaseSensitive(c, "state"), &st) < 0)
+			return ZE_MALFORMED;
+	} else if (event_contract_id(data, &cid) < 0) {
+		return ZE_MALFORMED;
+	}
+	return eng_on_contract_state(e, cid, st);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -111,7 +195,7 @@ int eng_full_sync(struct eng *e)
 	/* Contracts the chain has for this node that this store does not. */
 	size_t strangers = 0;
 	for (size_t i = 0; i < nactive; i++)
-		if (!bsearch(&active[i], ids, n, sizeof *ids, cmp_u64))
+		if (!n || !bsearch(&active[i], ids, n, sizeof *ids, cmp_u64))
 			strangers++;
 	if (strangers)
 		log_warn("engine", "sync: %zu active contracts of this node are not deployed here",

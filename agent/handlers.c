@@ -10,6 +10,7 @@
 
 #include "common/hex.h"
 #include "common/zerr.h"
+#include "rmb/rmb_server.h"
 
 const struct eng_rmb_command eng_rmb_commands[5] = {
 	{"zos.deployment.deploy", eng_rmb_deploy},
@@ -311,5 +312,50 @@ int eng_rmb_statistics(struct eng *e, uint32_t caller, const cJSON *payload, cJS
 		return oom(code, msg, msgsz);
 	}
 	*reply = r;
+	return 0;
+}
+
+/* The RMB server's calling convention around the handlers above. */
+static int trampoline(eng_rmb_fn fn, void *arg, const struct rmb_call *call, cJSON **reply,
+		      struct rmb_error *err)
+{
+	int code = 0;
+	char msg[RMB_ERRMSG_MAX + 1] = "";
+	int rc = fn(arg, call->src, call->payload, reply, &code, msg, sizeof msg);
+	if (rc < 0)
+		rmb_error_set(err, code ? (uint32_t)code : ENG_E_INTERNAL,
+			      code == ENG_E_UNAVAILABLE || code == ENG_E_BUSY, "%s", msg);
+	return rc;
+}
+
+#define TRAMPOLINE(name)                                                                   \
+	static int rmb_##name(void *arg, const struct rmb_call *call, cJSON **reply,       \
+			      struct rmb_error *err)                                       \
+	{                                                                                  \
+		return trampoline(eng_rmb_##name, arg, call, reply, err);                  \
+	}
+TRAMPOLINE(deploy)
+TRAMPOLINE(get)
+TRAMPOLINE(list)
+TRAMPOLINE(changes)
+TRAMPOLINE(statistics)
+
+int eng_rmb_register(struct eng *e, struct rmb_server *s)
+{
+	static const struct {
+		const char *cmd;
+		rmb_handler_fn fn;
+	} table[] = {
+		{"zos.deployment.deploy", rmb_deploy},
+		{"zos.deployment.get", rmb_get},
+		{"zos.deployment.list", rmb_list},
+		{"zos.deployment.changes", rmb_changes},
+		{"zos.statistics.get", rmb_statistics},
+	};
+	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+		int rc = rmb_server_register(s, table[i].cmd, table[i].fn, e);
+		if (rc < 0)
+			return rc;
+	}
 	return 0;
 }

@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
 
 #include "agent/daemon.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "common/zerr.h"
 #include "config/config.h"
 
 extern char **environ;
@@ -88,11 +90,14 @@ static int run_daemon(const struct cfg_source *src)
 		log_err("agent", "out of memory");
 		return EXIT_FAILURE;
 	}
-	/* Subsystems register here, in start order, between init and run. */
 	int rc = agent_init(a, src);
 	if (rc == 0) {
+		/* Subsystems register here with agent_register(), in start order. */
 		rc = agent_run(a);
 		agent_fini(a);
+	} else {
+		/* Shown by `systemctl status`; the log has the details. */
+		sd_notifyf(0, "STATUS=start-up failed: %s", zerr_str(rc));
 	}
 	sodium_memzero(a, sizeof *a);
 	free(a);

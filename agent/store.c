@@ -62,8 +62,8 @@ static const char *const sql[SQ__COUNT] = {
 	[SQ_OB_DUE] = "SELECT id,kind,contract_id,key,payload,created,attempts,next_try,last_error "
 		      "FROM outbox WHERE done=0 AND next_try<=? ORDER BY id LIMIT ?",
 	[SQ_OB_NEXT] = "SELECT min(next_try) FROM outbox WHERE done=0",
-	[SQ_OB_RETRY] = "UPDATE outbox SET attempts=attempts+1,next_try=?,last_error=? WHERE id=? "
-			"AND done=0",
+	[SQ_OB_SENDING] = "UPDATE outbox SET attempts=attempts+1 WHERE id=? AND done=0",
+	[SQ_OB_RETRY] = "UPDATE outbox SET next_try=?,last_error=? WHERE id=? AND done=0",
 	/* The payload is dropped once the outcome is known: the key alone keeps
 	 * the fact from being queued again, and done rows stay small. */
 	[SQ_OB_DONE] = "UPDATE outbox SET done=1,outcome=?,payload='' WHERE id=?",
@@ -445,6 +445,21 @@ int store_outbox_next(struct store *s, int64_t *next_ms)
 	int rc = store_query_int(s, SQ_OB_NEXT, 0, 0, next_ms, &isnull);
 	if (rc == 0 && isnull)
 		return ZE_ABSENT;
+	return rc;
+}
+
+int store_outbox_sending(struct store *s, int64_t id)
+{
+	store_lock(s);
+	sqlite3_stmt *st = store_stmt(s, SQ_OB_SENDING);
+	int rc = -EIO;
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		rc = store_step_done(s, st, "outbox sending");
+		if (rc == 0 && sqlite3_changes(s->db) == 0)
+			rc = ZE_ABSENT;
+	}
+	store_unlock(s);
 	return rc;
 }
 

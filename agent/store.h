@@ -152,7 +152,7 @@ struct store_outbox {
 	char key[STORE_KEY_MAX]; /* idempotency key, unique for ever */
 	char *payload;          /* heap JSON */
 	int64_t created;        /* unix seconds */
-	int attempts;
+	int attempts;           /* sends started */
 	int64_t next_try;       /* unix milliseconds */
 	char last_error[STORE_REASON_MAX];
 };
@@ -169,7 +169,10 @@ int store_outbox_due(struct store *s, int64_t now_ms, size_t max, struct store_o
 void store_outbox_free(struct store_outbox *items, size_t n);
 /* Earliest next_try among pending items; ZE_ABSENT when none is pending. */
 int store_outbox_next(struct store *s, int64_t *next_ms);
-/* A failed attempt: attempts++, when to try again, why. */
+/* A send starts: attempts++ is on disk before the call leaves, so after a
+ * crash mid-send the item is known to have maybe reached the chain. */
+int store_outbox_sending(struct store *s, int64_t id);
+/* A send failed with its outcome unknown: when to try again, and why. */
 int store_outbox_retry(struct store *s, int64_t id, int64_t next_ms, const char *err);
 /* The outcome is known: the item leaves the outbox, its key stays spent. */
 int store_outbox_done(struct store *s, int64_t id, const char *outcome);

@@ -35,6 +35,7 @@ enum store_stmt {
 	SQ_OB_ADD,
 	SQ_OB_DUE,
 	SQ_OB_NEXT,
+	SQ_OB_SENDING,
 	SQ_OB_RETRY,
 	SQ_OB_DONE,
 	SQ_OB_PENDING,

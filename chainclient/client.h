@@ -79,7 +79,8 @@ int chain_storage_raw(struct chain_client *c, const struct chain_runtime *rt, co
  * pallet or item does not exist in this runtime (never ZE_ABSENT: a missing
  * item says nothing about the value), -EINVAL when the keys do not fit their
  * types, ZE_MALFORMED when the stored value does not decode as the
- * metadata's type.
+ * metadata's type. On those two errors the runtime version is re-checked
+ * at once, and the read repeated if the runtime was upgraded.
  */
 int chain_get_json(struct chain_client *c, const char *pallet, const char *item,
 		   const cJSON *keys, const uint8_t *at, cJSON **out);

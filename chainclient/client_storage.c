@@ -64,10 +64,10 @@ static int chain_encode_keys(const struct meta *m, const struct meta_storage *s,
 	return 0;
 }
 
-int chain_get_json(struct chain_client *c, const char *pallet, const char *item,
-		   const cJSON *keys, const uint8_t *at, cJSON **out)
+static int chain_get_json_rt(struct chain_client *c, const struct chain_runtime *rt,
+			     const char *pallet, const char *item, const cJSON *keys,
+			     const uint8_t *at, cJSON **out)
 {
-	struct chain_runtime *rt = NULL;
 	const struct meta_pallet *p;
 	const struct meta_storage *s;
 	struct zbuf enc[CHAIN_MAX_KEYS];
@@ -80,9 +80,6 @@ int chain_get_json(struct chain_client *c, const char *pallet, const char *item,
 	*out = NULL;
 	for (size_t i = 0; i < CHAIN_MAX_KEYS; i++)
 		zbuf_init(&enc[i], 1u << 16);
-	ret = chain_client_runtime(c, &rt);
-	if (ret)
-		goto out;
 	p = meta_pallet(rt->meta, pallet);
 	s = p ? meta_storage(p, item) : NULL;
 	if (!s) {
@@ -113,6 +110,31 @@ out:
 	free(val);
 	for (size_t i = 0; i < CHAIN_MAX_KEYS; i++)
 		zbuf_free(&enc[i]);
+	return ret;
+}
+
+int chain_get_json(struct chain_client *c, const char *pallet, const char *item,
+		   const cJSON *keys, const uint8_t *at, cJSON **out)
+{
+	struct chain_runtime *rt = NULL;
+	int changed = 0, ret;
+
+	*out = NULL;
+	ret = chain_client_runtime(c, &rt);
+	if (ret)
+		return ret;
+	ret = chain_get_json_rt(c, rt, pallet, item, keys, at, out);
+	/* A value that does not decode, or an item that does not exist, may
+	 * mean the runtime was upgraded since the last check: look now rather
+	 * than at the next interval, and read again if it was. */
+	if ((ret == ZE_MALFORMED || ret == ZE_UNSUPPORTED) && chain_client_refresh(c, &changed) == 0 &&
+	    changed) {
+		chain_runtime_put(rt);
+		rt = NULL;
+		ret = chain_client_runtime(c, &rt);
+		if (!ret)
+			ret = chain_get_json_rt(c, rt, pallet, item, keys, at, out);
+	}
 	chain_runtime_put(rt);
 	return ret;
 }

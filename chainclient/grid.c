@@ -393,7 +393,9 @@ int grid_account(struct chain_client *c, const uint8_t account[32], struct grid_
 	int fn(struct chain_client *c, keytype id, type *out)                                     \
 	{                                                                                         \
 		cJSON *v;                                                                         \
-		int ret = grid_read(c, pallet, item, keyexpr, &v);                                \
+		int ret;                                                                          \
+		memset(out, 0, sizeof(*out));                                                     \
+		ret = grid_read(c, pallet, item, keyexpr, &v);                                    \
 		if (!ret)                                                                         \
 			ret = conv(v, out);                                                       \
 		cJSON_Delete(v);                                                                  \

@@ -141,6 +141,19 @@ int grid_contract_from_json(const cJSON *v, struct grid_contract *out);
  */
 cJSON *grid_args_create_twin(const char *relay, const uint8_t *pk, size_t pk_len);
 cJSON *grid_args_update_twin(const char *relay, const uint8_t *pk, size_t pk_len);
+cJSON *grid_args_create_farm(const char *name); /* no public IPs */
+
+/* What a node registers about itself (create_node / update_node). Strings
+ * are stored as bytes; serial_number NULL = none. No interfaces. */
+struct grid_node_info {
+	uint32_t farm_id;
+	uint64_t hru, sru, cru, mru;
+	const char *city, *country, *latitude, *longitude;
+	int secure_boot, virtualized;
+	const char *serial_number;
+};
+cJSON *grid_args_create_node(const struct grid_node_info *n);
+cJSON *grid_args_update_node(uint32_t node_id, const struct grid_node_info *n);
 cJSON *grid_args_create_node_contract(uint32_t node_id, const uint8_t hash[32],
 				      const uint8_t *data, size_t len, uint32_t public_ips);
 cJSON *grid_args_contract_id(uint64_t contract_id); /* cancel_contract, set_contract_deployed */

@@ -63,6 +63,68 @@ cJSON *grid_args_update_twin(const char *relay, const uint8_t *pk, size_t pk_len
 	return ga_twin(relay, pk, pk_len);
 }
 
+static int ga_text(cJSON *o, const char *name, const char *s)
+{
+	return ga_hex(o, name, (const uint8_t *)(s ? s : ""), s ? strlen(s) : 0);
+}
+
+cJSON *grid_args_create_farm(const char *name)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || ga_text(o, "name", name) || !cJSON_AddArrayToObject(o, "public_ips")) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int ga_node(cJSON *o, const struct grid_node_info *n)
+{
+	cJSON *res = cJSON_CreateObject(), *loc = cJSON_CreateObject();
+	int bad = !res || !loc || ga_u64(res, "hru", n->hru) || ga_u64(res, "sru", n->sru) ||
+		  ga_u64(res, "cru", n->cru) || ga_u64(res, "mru", n->mru) ||
+		  ga_text(loc, "city", n->city) || ga_text(loc, "country", n->country) ||
+		  ga_text(loc, "latitude", n->latitude) || ga_text(loc, "longitude", n->longitude);
+
+	if (bad) {
+		cJSON_Delete(res);
+		cJSON_Delete(loc);
+		return -1;
+	}
+	cJSON_AddItemToObject(o, "resources", res);
+	cJSON_AddItemToObject(o, "location", loc);
+	if (ga_u32(o, "farm_id", n->farm_id) || !cJSON_AddArrayToObject(o, "interfaces") ||
+	    !cJSON_AddBoolToObject(o, "secure_boot", n->secure_boot) ||
+	    !cJSON_AddBoolToObject(o, "virtualized", n->virtualized))
+		return -1;
+	if (n->serial_number)
+		return ga_text(o, "serial_number", n->serial_number);
+	return cJSON_AddNullToObject(o, "serial_number") ? 0 : -1;
+}
+
+cJSON *grid_args_create_node(const struct grid_node_info *n)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || ga_node(o, n)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+cJSON *grid_args_update_node(uint32_t node_id, const struct grid_node_info *n)
+{
+	cJSON *o = grid_args_create_node(n);
+
+	if (o && ga_u32(o, "node_id", node_id)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
 cJSON *grid_args_create_node_contract(uint32_t node_id, const uint8_t hash[32],
 				      const uint8_t *data, size_t len, uint32_t public_ips)
 {

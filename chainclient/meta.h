@@ -7,7 +7,8 @@
  * definitions and default values live in one arena released by meta_free().
  * Every type id stored in a decoded struct meta has been checked to be a valid
  * index into types[], so consumers may index without re-checking.
- * Docs are skipped, not stored.
+ * Docs are skipped, not stored. A decoded struct meta is never modified, so
+ * threads may share it without a lock.
  *
  * JSON forms (decoder output; the encoder accepts the same):
  *   bool            true / false
@@ -15,6 +16,7 @@
  *                   (the encoder also accepts decimal strings for any width)
  *   char, str       JSON string (str must be valid UTF-8)
  *   [u8; N], Vec<u8> and other byte sequences   "0x..." hex
+ *                   (the encoder also takes an AccountId32 as SS58)
  *   composite       named fields: object {"field": v}; one unnamed field: the
  *                   inner value itself (newtypes such as AccountId32); several
  *                   unnamed fields: array; no field: null

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/hex.h"
+#include "common/key.h"
 #include "common/zerr.h"
 
 struct jenc {
@@ -231,6 +232,14 @@ static int enc_value(struct jenc *e, uint32_t type, const cJSON *v, int depth)
 	case META_PRIMITIVE:
 		return enc_prim(e, t->prim, v);
 	case META_COMPOSITE:
+		/* Accounts may also be given as SS58, as users know them. */
+		if (cJSON_IsString(v) && strncmp(v->valuestring, "0x", 2) != 0 &&
+		    strcmp(meta_type_name(t), "AccountId32") == 0) {
+			uint8_t pk[32];
+			if (key_parse_account(v->valuestring, pk) != 0)
+				return -EINVAL;
+			return zbuf_put(e->out, pk, sizeof pk);
+		}
 		return enc_fields(e, t->fields, t->nfields, v, depth);
 	case META_VARIANT:
 		return enc_variant(e, t, v, depth);

@@ -36,6 +36,15 @@ static int mk(cJSON *j, cJSON **out)
 	return j ? 0 : -ENOMEM;
 }
 
+/* Attaches item under key; on failure (cJSON copies the key) frees item. */
+static int attach(cJSON *obj, const char *key, cJSON *item)
+{
+	if (cJSON_AddItemToObject(obj, key, item))
+		return 0;
+	cJSON_Delete(item);
+	return -ENOMEM;
+}
+
 static int hex_json(const uint8_t *p, size_t n, cJSON **out)
 {
 	char *s = hex_encode_alloc(p, n, 1);
@@ -210,7 +219,7 @@ static int dec_fields(struct jdec *d, const struct meta_field *f, size_t n, int 
 		if ((rc = dec_value(d, f[i].type, depth + 1, &item)))
 			break;
 		if (named)
-			cJSON_AddItemToObject(c, f[i].name, item);
+			rc = attach(c, f[i].name, item);
 		else
 			cJSON_AddItemToArray(c, item);
 	}
@@ -243,7 +252,10 @@ static int dec_variant(struct jdec *d, const struct meta_type *t, int depth, cJS
 		cJSON_Delete(obj);
 		return rc;
 	}
-	cJSON_AddItemToObject(obj, v->name, payload);
+	if ((rc = attach(obj, v->name, payload))) {
+		cJSON_Delete(obj);
+		return rc;
+	}
 	*out = obj;
 	return 0;
 }
@@ -385,25 +397,19 @@ int meta_decode_call(const struct meta *m, struct scale_rd *r, cJSON **out)
 	const struct meta_variant *v = meta_variant_by_index(meta_type(m, p->calls_type), ci);
 	if (!v)
 		return ZE_MALFORMED;
-	cJSON *args = cJSON_CreateObject(), *o = cJSON_CreateObject();
-	if (!args || !o) {
-		cJSON_Delete(args);
+	cJSON *args, *o = cJSON_CreateObject();
+	if (!o || !cJSON_AddStringToObject(o, "pallet", p->name) ||
+	    !cJSON_AddStringToObject(o, "call", v->name) || !(args = cJSON_AddObjectToObject(o, "args"))) {
 		cJSON_Delete(o);
 		return -ENOMEM;
 	}
-	cJSON_AddItemToObject(o, "args", args);
 	for (size_t i = 0; i < v->nfields; i++) {
 		cJSON *item;
-		if ((rc = dec_value(&d, v->fields[i].type, 1, &item))) {
+		if ((rc = dec_value(&d, v->fields[i].type, 1, &item)) ||
+		    (rc = attach(args, v->fields[i].name ? v->fields[i].name : "", item))) {
 			cJSON_Delete(o);
 			return rc;
 		}
-		cJSON_AddItemToObject(args, v->fields[i].name ? v->fields[i].name : "", item);
-	}
-	if (!cJSON_AddStringToObject(o, "pallet", p->name) ||
-	    !cJSON_AddStringToObject(o, "call", v->name)) {
-		cJSON_Delete(o);
-		return -ENOMEM;
 	}
 	*r = t;
 	*out = o;

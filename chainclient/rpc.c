@@ -252,7 +252,7 @@ static void rpc_sleep_ms(long ms)
  * worth retrying (*retry set), or a final error.
  */
 static int rpc_attempt(struct rpc_client *c, CURL *h, const char *body, size_t blen,
-		       struct rpc_sink *s, int *retry)
+		       struct rpc_sink *s, int once, int *retry)
 {
 	CURLcode rc;
 	long status = 0;
@@ -271,13 +271,19 @@ static int rpc_attempt(struct rpc_client *c, CURL *h, const char *body, size_t b
 	}
 	if (rc != CURLE_OK) {
 		log_debug("chain", "%s: %s", c->url, curl_easy_strerror(rc));
-		*retry = rc != CURLE_OUT_OF_MEMORY;
+		/* Without a connection the request cannot have been seen. */
+		if (once)
+			*retry = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST;
+		else
+			*retry = rc != CURLE_OUT_OF_MEMORY;
 		return rc == CURLE_OUT_OF_MEMORY ? -ENOMEM : ZE_UNKNOWN;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	if (status >= 500 || status == 429) {
 		log_debug("chain", "%s: HTTP %ld", c->url, status);
-		*retry = 1;
+		/* 429 and 503 say the request was not processed; another 5xx
+		 * may come after the node acted on it. */
+		*retry = !once || status == 429 || status == 503;
 		return ZE_UNKNOWN;
 	}
 	if (status != 200) {
@@ -379,8 +385,8 @@ out:
 	return s;
 }
 
-int rpc_call(struct rpc_client *c, const char *method, const cJSON *params,
-	     cJSON **result, struct rpc_error *err)
+static int rpc_call_mode(struct rpc_client *c, const char *method, const cJSON *params,
+			 int once, cJSON **result, struct rpc_error *err)
 {
 	struct rpc_sink sink;
 	uint64_t id;
@@ -413,7 +419,7 @@ int rpc_call(struct rpc_client *c, const char *method, const cJSON *params,
 		c->stats.requests++;
 		c->stats.retries += attempt > 0;
 		pthread_mutex_unlock(&c->lock);
-		ret = rpc_attempt(c, h, body, strlen(body), &sink, &retry);
+		ret = rpc_attempt(c, h, body, strlen(body), &sink, once, &retry);
 		if (ret == 0 || !retry)
 			break;
 	}
@@ -426,6 +432,18 @@ int rpc_call(struct rpc_client *c, const char *method, const cJSON *params,
 	free(body);
 	rpc_handle_put(c, h);
 	return ret;
+}
+
+int rpc_call(struct rpc_client *c, const char *method, const cJSON *params,
+	     cJSON **result, struct rpc_error *err)
+{
+	return rpc_call_mode(c, method, params, 0, result, err);
+}
+
+int rpc_call_once(struct rpc_client *c, const char *method, const cJSON *params,
+		  cJSON **result, struct rpc_error *err)
+{
+	return rpc_call_mode(c, method, params, 1, result, err);
 }
 
 int rpc_call_text(struct rpc_client *c, const char *method, const char *params_json,

@@ -37,7 +37,7 @@
 struct rpc_opts {
 	long connect_timeout_ms; /* 0 = 3000 */
 	long timeout_ms;         /* whole request; 0 = 15000 */
-	int retries;             /* extra attempts on transport failure; <0 = 0, default 3 via rpc_opts_default */
+	int retries;             /* extra attempts on transport failure (0 = none; default 3) */
 	long backoff_ms;         /* first retry delay, doubled each time; 0 = 200 */
 	long backoff_max_ms;     /* 0 = 5000 */
 	size_t max_response;     /* bytes; 0 = 32 MiB (metadata is ~300 KiB hex) */
@@ -79,6 +79,15 @@ int rpc_call(struct rpc_client *c, const char *method, const cJSON *params,
 	     cJSON **result, struct rpc_error *err);
 
 /*
+ * rpc_call for a request that must not run twice (author_submitExtrinsic):
+ * retried only when the connection could not be made, i.e. when the node
+ * cannot have seen it. A timeout or a dropped connection is ZE_UNKNOWN at
+ * once, since the node may have acted on the request.
+ */
+int rpc_call_once(struct rpc_client *c, const char *method, const cJSON *params,
+		  cJSON **result, struct rpc_error *err);
+
+/*
  * The same call with params given as a JSON array text, e.g. "[\"0x..\"]"
  * (NULL = []). Convenient for fixed-shape requests.
  */
@@ -114,7 +123,8 @@ int rpc_runtime_version(struct rpc_client *c, uint32_t *spec, uint32_t *tx);
 int rpc_metadata(struct rpc_client *c, uint8_t **out, size_t *outlen);
 /* system_accountNextIndex(ss58 or hex account): the pool-aware next nonce. */
 int rpc_account_next_index(struct rpc_client *c, const uint8_t account[32], uint64_t *nonce);
-/* author_submitExtrinsic; hash is the returned extrinsic hash. */
+/* author_submitExtrinsic (through rpc_call_once); hash is the returned
+ * extrinsic hash. */
 int rpc_submit_extrinsic(struct rpc_client *c, const uint8_t *xt, size_t n, uint8_t hash[32],
 			 struct rpc_error *err);
 

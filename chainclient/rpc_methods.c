@@ -328,7 +328,7 @@ int rpc_submit_extrinsic(struct rpc_client *c, const uint8_t *xt, size_t n, uint
 		return -ENOMEM;
 	ret = rpc_add_hex(params, xt, n);
 	if (!ret)
-		ret = rpc_call(c, "author_submitExtrinsic", params, &res, err);
+		ret = rpc_call_once(c, "author_submitExtrinsic", params, &res, err);
 	if (!ret && rpc_hash_result(res, hash) < 0)
 		ret = ZE_UNKNOWN;
 	cJSON_Delete(res);

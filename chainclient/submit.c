@@ -70,6 +70,7 @@ void chain_job_fail(struct chain_job *j, enum chain_outcome_status st, int err, 
 	o.status = st;
 	o.err = err;
 	o.nonce = j->nonce;
+	o.resends = j->resends;
 	memcpy(o.xt_hash, j->hash, 32);
 	va_start(ap, fmt);
 	vsnprintf(o.error, sizeof(o.error), fmt, ap);
@@ -188,6 +189,11 @@ int chain_submitter_new(struct chain_client *c, const struct zkey *key,
 	s->c = c;
 	memcpy(&s->key, key, sizeof(s->key));
 	s->nonce_pub = -1;
+	if (s->opts.has_first_nonce) {
+		s->nonce_valid = 1;
+		s->nonce = s->opts.first_nonce;
+		s->nonce_pub = (int64_t)s->nonce;
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

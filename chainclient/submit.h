@@ -60,6 +60,7 @@ struct chain_outcome {
 	uint64_t block_number;
 	uint32_t xt_index;
 	uint64_t nonce;
+	int resends;      /* times it was re-signed after a nonce or version refusal */
 	/* This extrinsic's events (chain_events' flattened form), or NULL when
 	 * not included. Owned by the outcome: see chain_outcome_clear. */
 	cJSON *events;
@@ -79,6 +80,10 @@ struct chain_submit_opts {
 	/* Upper bound in ms without progress of the watched chain before
 	 * in-flight calls end as UNKNOWN; 0 = 600000. */
 	long stall_ms;
+	/* Start from this nonce instead of asking the chain (a caller that
+	 * manages nonces itself); a wrong one is corrected by the resync. */
+	int has_first_nonce;
+	uint64_t first_nonce;
 };
 
 void chain_submit_opts_default(struct chain_submit_opts *o);
@@ -87,7 +92,8 @@ void chain_submit_opts_default(struct chain_submit_opts *o);
  * Called on the submitter's thread with the final outcome. The callback may
  * take o->events (set it to NULL); everything else is freed after it
  * returns. It must not block for long, and must not call
- * chain_submitter_free.
+ * chain_submitter_free or chain_submit_wait (the worker would wait on
+ * itself); chain_submit_async is allowed.
  */
 typedef void (*chain_outcome_cb)(void *ud, struct chain_outcome *o);
 

@@ -74,6 +74,7 @@ static void chain_resolve(struct chain_submitter *s, struct chain_job *j, const 
 	o.block_number = bnum;
 	o.xt_index = idx;
 	o.nonce = j->nonce;
+	o.resends = j->resends;
 	o.events = chain_events_of(events, idx);
 	if (!o.events) {
 		o.status = CHAIN_OUTCOME_UNKNOWN;
@@ -101,6 +102,37 @@ static void chain_resolve(struct chain_submitter *s, struct chain_job *j, const 
 	chain_job_finish(j, &o);
 }
 
+/*
+ * System.Events of an including block. A transport failure is returned to
+ * retry later; events that do not decode are retried once against a fresh
+ * runtime (the block may be the first after an upgrade), and otherwise
+ * reported through *bad so the extrinsic ends as UNKNOWN instead of the
+ * follower retrying the same block forever.
+ */
+static int chain_block_events(struct chain_submitter *s, const uint8_t bhash[32],
+			      struct chain_runtime **rt, cJSON **events, int *bad)
+{
+	int changed = 0, ret;
+
+	*bad = 0;
+	ret = chain_client_runtime(s->c, rt);
+	if (!ret)
+		ret = chain_events(s->c, *rt, bhash, events);
+	if (!ret || zerr_transient(ret) || ret == -ENOMEM)
+		return ret;
+	if (chain_client_refresh(s->c, &changed) == 0 && changed) {
+		chain_runtime_put(*rt);
+		*rt = NULL;
+		ret = chain_client_runtime(s->c, rt);
+		if (!ret)
+			ret = chain_events(s->c, *rt, bhash, events);
+		if (!ret || zerr_transient(ret) || ret == -ENOMEM)
+			return ret;
+	}
+	*bad = ret;
+	return 0;
+}
+
 /* Searches block n; 0 when done with it, an error to retry it later. */
 static int chain_scan_block(struct chain_submitter *s, uint64_t n)
 {
@@ -112,7 +144,7 @@ static int chain_scan_block(struct chain_submitter *s, uint64_t n)
 	size_t *lens = NULL, cnt = 0;
 	uint64_t num;
 	cJSON *events = NULL;
-	int ret;
+	int ret, bad = 0, have_events = 0;
 
 	ret = rpc_block_hash(rpc, n, bhash);
 	if (!ret)
@@ -129,15 +161,21 @@ static int chain_scan_block(struct chain_submitter *s, uint64_t n)
 			next = j->next;
 			if (memcmp(j->hash, h, 32) != 0)
 				continue;
-			if (!events) {
-				ret = chain_client_runtime(s->c, &rt);
-				if (!ret)
-					ret = chain_events(s->c, rt, bhash, &events);
+			if (!have_events) {
+				ret = chain_block_events(s, bhash, &rt, &events, &bad);
 				if (ret) {
-					log_warn("chain", "events of block %llu: %s", (unsigned long long)n,
-						 zerr_str(ret));
+					log_warn("chain", "events of block %llu: %s",
+						 (unsigned long long)n, zerr_str(ret));
 					goto out;
 				}
+				have_events = 1;
+			}
+			if (bad) {
+				chain_unlink(s, j);
+				chain_job_fail(j, CHAIN_OUTCOME_UNKNOWN, bad,
+					       "included in block %llu, but its events do not decode: %s",
+					       (unsigned long long)n, zerr_str(bad));
+				continue;
 			}
 			chain_resolve(s, j, rt->meta, events, (uint32_t)i, bhash, n);
 		}

@@ -44,6 +44,8 @@ int xt_era_encode(const struct xt_era *e, struct zbuf *out)
 	    e->phase >= e->period)
 		return -EINVAL;
 	uint64_t qf = e->period >> 12 ? e->period >> 12 : 1;
+	if (e->phase % qf)
+		return -EINVAL;
 	unsigned low = trailing_zeros(e->period) - 1;
 	if (low < 1)
 		low = 1;

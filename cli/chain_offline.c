@@ -115,6 +115,31 @@ static int need_meta(const char *file, struct meta **m)
 	return cli_chain_load_meta(file, m);
 }
 
+/* Each key must be exactly one SCALE value of the map's key type, so that a
+ * mistyped key (a u32 where the map wants a u64) is caught here. */
+static int check_keys(const struct meta *m, const char *pallet, const char *item, size_t nkeys,
+		      uint8_t *const *keys, const size_t *lens)
+{
+	const struct meta_pallet *p = meta_pallet(m, pallet);
+	const struct meta_storage *s = p ? meta_storage(p, item) : NULL;
+	if (!s)
+		return 0; /* meta_storage_key reports it */
+	for (size_t i = 0; i < nkeys && i < s->nhashers; i++) {
+		uint32_t type;
+		cJSON *j;
+		if (meta_storage_key_type(m, s, i, &type) != 0)
+			return 0;
+		if (meta_to_json_buf(m, type, keys[i], lens[i], &j) != 0) {
+			const struct meta_type *t = meta_type(m, type);
+			cli_err("KEY %zu is not one SCALE-encoded value of the key type%s%s", i + 1,
+				*meta_type_name(t) ? " " : "", meta_type_name(t));
+			return -EINVAL;
+		}
+		cJSON_Delete(j);
+	}
+	return 0;
+}
+
 static int cmd_storage_key(int argc, char **argv)
 {
 	static const char usage[] =
@@ -148,7 +173,7 @@ static int cmd_storage_key(int argc, char **argv)
 		/* A plain value's key needs no hasher: twox128(pallet) ++ twox128(item). */
 		rc = chain_storage_key(pallet, item, 0, NULL, NULL, NULL, &out);
 	} else {
-		if ((rc = need_meta(file, &m)))
+		if ((rc = need_meta(file, &m)) || (rc = check_keys(m, pallet, item, nkeys, keys, lens)))
 			goto out;
 		rc = meta_storage_key(m, pallet, item, nkeys, (const uint8_t *const *)keys, lens,
 				      &out);

@@ -110,7 +110,7 @@ int cli_chain_get(int argc, char **argv)
 	cJSON *keys = NULL, *v = NULL;
 	int opt, ret, rc = CLI_FAIL;
 
-	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'u': url = optarg; break;
 		case 'h': online_get_usage(stdout); return CLI_OK;
@@ -207,10 +207,12 @@ static int online_fix_args(const struct meta *m, const char *pallet, const char 
 static void online_call_usage(FILE *f)
 {
 	fprintf(f, "usage: zos-cli chain call PALLET CALL 'JSON-ARGS' " CLI_KEY_USAGE "\n"
-		   "                          [--url URL] [--give-up BLOCKS]\n"
+		   "                          [--url URL] [--give-up BLOCKS] [--nonce N]\n"
 		   "Signs and submits PALLET.CALL with JSON-ARGS (an array in order, or an object\n"
 		   "by name), waits for the including block and prints the outcome and the\n"
-		   "extrinsic's events as JSON. Exits 1 when the call fails, naming the error.\n");
+		   "extrinsic's events as JSON. Exits 1 when the call fails, naming the error.\n"
+		   "--nonce starts from N instead of the chain's next nonce; a stale or taken\n"
+		   "nonce is corrected from the chain and the call re-signed (\"resends\").\n");
 }
 
 static int online_print_outcome(const struct chain_outcome *o)
@@ -227,6 +229,7 @@ static int online_print_outcome(const struct chain_outcome *o)
 	hex_encode(o->xt_hash, 32, 1, hex, sizeof(hex));
 	cJSON_AddStringToObject(j, "extrinsic_hash", hex);
 	cJSON_AddNumberToObject(j, "nonce", (double)o->nonce);
+	cJSON_AddNumberToObject(j, "resends", o->resends);
 	if (o->events) {
 		hex_encode(o->block_hash, 32, 1, hex, sizeof(hex));
 		cJSON_AddNumberToObject(j, "block_number", (double)o->block_number);
@@ -248,6 +251,7 @@ int cli_chain_call(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"url", required_argument, NULL, 'u'},
 		{"give-up", required_argument, NULL, 'g'},
+		{"nonce", required_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		CLI_KEY_LONGOPTS,
 		{NULL, 0, NULL, 0},
@@ -265,7 +269,7 @@ int cli_chain_call(int argc, char **argv)
 	int opt, ret, rc = CLI_FAIL, have_key = 0;
 
 	chain_submit_opts_default(&so);
-	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (cli_keysrc_opt(&src, opt, optarg))
 			continue;
 		switch (opt) {
@@ -273,6 +277,11 @@ int cli_chain_call(int argc, char **argv)
 		case 'g':
 			if (cli_chain_parse_u64("give-up", optarg, 65536, &give_up))
 				return CLI_USAGE;
+			break;
+		case 'n':
+			if (cli_chain_parse_u64("nonce", optarg, UINT32_MAX, &so.first_nonce))
+				return CLI_USAGE;
+			so.has_first_nonce = 1;
 			break;
 		case 'h': online_call_usage(stdout); return CLI_OK;
 		default: online_call_usage(stderr); return CLI_USAGE;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/deploy.h"
 #include "common/log.h"
 #include "common/version.h"
 
@@ -24,6 +25,8 @@ static const struct cli_cmd cmds[] = {
 	{"key", cli_cmd_key, "generate and inspect ed25519 account keys"},
 	{"chain", cli_chain_main, "chain helpers: storage keys, metadata, calls, signing"},
 	{"rmb", cli_cmd_rmb, "call a twin over RMB (signed request, verified reply)"},
+	{"deploy", cli_deploy_main, "deploy a workload document on a node and follow it"},
+	{"deployment", cli_deployment_main, "a node's deployments: get, list, changes"},
 };
 
 static void usage(FILE *f)

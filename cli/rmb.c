@@ -1,9 +1,13 @@
 /*
  * zos-cli rmb call: one signed RMB request to a twin, its verified reply
  * printed as JSON.
+ * zos-cli rmb serve: a minimal RMB peer (zos.system.version, rmb.echo) that
+ * verifies callers on chain, for testing clients and other implementations.
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +16,11 @@
 #include "chainclient/grid.h"
 #include "cli/cli.h"
 #include "common/hex.h"
+#include "common/version.h"
 #include "common/zerr.h"
 #include "rmb/rmb_chain.h"
 #include "rmb/rmb_client.h"
+#include "rmb/rmb_server.h"
 
 #define DEFAULT_CHAIN "http://127.0.0.1:9944"
 
@@ -24,6 +30,8 @@ static void rmb_usage(FILE *f)
 		"usage: zos-cli rmb call DST_TWIN CMD [JSON] " CLI_KEY_USAGE "\n"
 		"           [--src TWIN] [--url ADDR] [--dst-pk HEX] [--chain URL]\n"
 		"           [--timeout MS] [--attempts N] [--ttl S]\n"
+		"       zos-cli rmb serve --listen ADDR [--listen ADDR...] " CLI_KEY_USAGE "\n"
+		"           [--src TWIN] [--chain URL]\n"
 		"\n"
 		"Signs CMD with payload JSON (none when omitted) as twin --src and sends it to\n"
 		"twin DST_TWIN over RMB. The reply must be signed by DST_TWIN's key; its\n"
@@ -36,7 +44,11 @@ static void rmb_usage(FILE *f)
 		"  --chain URL    chain RPC (default $ZOS_CHAIN_URL or " DEFAULT_CHAIN ")\n"
 		"  --timeout MS   per attempt (default 5000); --attempts N (default 3),\n"
 		"                 resending the same envelope (same uid)\n"
-		"  --ttl S        request lifetime (default 60)\n");
+		"  --ttl S        request lifetime (default 60)\n"
+		"\n"
+		"serve runs a minimal RMB peer as twin --src (default: the key's twin on\n"
+		"chain) answering zos.system.version and rmb.echo, verifying callers'\n"
+		"keys on chain, until SIGINT or SIGTERM.\n");
 }
 
 static int parse_u32(const char *s, const char *what, uint32_t *out)
@@ -168,9 +180,89 @@ static int do_call(const struct call_opts *o, uint32_t dst, const char *cmd, con
 	return CLI_OK;
 }
 
+static int h_version(void *arg, const struct rmb_call *call, cJSON **reply,
+		     struct rmb_error *err)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o || !cJSON_AddStringToObject(o, "version", ZOS_VERSION) ||
+	    !cJSON_AddStringToObject(o, "program", "zos-cli rmb serve")) {
+		cJSON_Delete(o);
+		return -ENOMEM;
+	}
+	*reply = o;
+	return 0;
+}
+
+static int h_echo(void *arg, const struct rmb_call *call, cJSON **reply, struct rmb_error *err)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *p = call->payload ? cJSON_Duplicate(call->payload, 1) : cJSON_CreateNull();
+	if (!o || !p || !cJSON_AddItemToObject(o, "payload", p)) {
+		cJSON_Delete(o);
+		cJSON_Delete(p);
+		return -ENOMEM;
+	}
+	if (!cJSON_AddNumberToObject(o, "caller", call->src)) {
+		cJSON_Delete(o); /* p belongs to o now */
+		return -ENOMEM;
+	}
+	*reply = o;
+	return 0;
+}
+
+static int do_serve(const struct call_opts *o, const char *const *listen, size_t nlisten)
+{
+	struct zkey k;
+	struct chain_client *chain = NULL;
+	struct rmb_server *srv = NULL;
+	struct rmb_server_cfg cfg;
+	uint32_t twin = 0;
+	sigset_t set;
+	int sig = 0;
+
+	if (cli_load_key(&o->keysrc, &k))
+		return CLI_USAGE;
+	const char *curl = o->chain ? o->chain : getenv("ZOS_CHAIN_URL");
+	int rc = chain_client_new(curl ? curl : DEFAULT_CHAIN, NULL, &chain);
+	if (rc)
+		cli_err("cannot use chain: %s", zerr_str(rc));
+	else if (o->src)
+		rc = parse_u32(o->src, "--src", &twin);
+	else
+		rc = src_twin_from_chain(chain, &k, &twin);
+	rmb_server_cfg_init(&cfg);
+	for (size_t i = 0; i < nlisten; i++)
+		cfg.listen[i] = listen[i];
+	cfg.nlisten = nlisten;
+	/* Signals go to sigwait below, not to nng's or the workers' threads. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (!rc) {
+		rc = rmb_server_new(&cfg, &k, twin, rmb_chain_twin_lookup, chain, &srv);
+		if (!rc)
+			rc = rmb_server_register(srv, "zos.system.version", h_version, NULL);
+		if (!rc)
+			rc = rmb_server_register(srv, "rmb.echo", h_echo, NULL);
+		if (!rc)
+			rc = rmb_server_start(srv);
+		if (rc)
+			cli_err("cannot serve: %s", zerr_str(rc));
+	}
+	key_wipe(&k);
+	if (!rc) {
+		fprintf(stderr, "zos-cli: serving twin %u\n", twin);
+		sigwait(&set, &sig);
+	}
+	rmb_server_free(srv);
+	chain_client_free(chain);
+	return rc ? CLI_FAIL : CLI_OK;
+}
+
 int cli_cmd_rmb(int argc, char **argv)
 {
-	enum { O_SRC = 1, O_URL, O_DSTPK, O_CHAIN, O_TIMEOUT, O_ATTEMPTS, O_TTL };
+	enum { O_SRC = 1, O_URL, O_DSTPK, O_CHAIN, O_TIMEOUT, O_ATTEMPTS, O_TTL, O_LISTEN };
 	static const struct option longopts[] = {
 		CLI_KEY_LONGOPTS,
 		{"src", required_argument, NULL, O_SRC},
@@ -180,10 +272,13 @@ int cli_cmd_rmb(int argc, char **argv)
 		{"timeout", required_argument, NULL, O_TIMEOUT},
 		{"attempts", required_argument, NULL, O_ATTEMPTS},
 		{"ttl", required_argument, NULL, O_TTL},
+		{"listen", required_argument, NULL, O_LISTEN},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct call_opts o;
+	const char *listen[RMB_LISTEN_MAX];
+	size_t nlisten = 0;
 	int opt;
 	memset(&o, 0, sizeof(o));
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -206,11 +301,25 @@ int cli_cmd_rmb(int argc, char **argv)
 			if (parse_u32(optarg, "--ttl", &o.ttl_s))
 				return CLI_USAGE;
 			break;
+		case O_LISTEN:
+			if (nlisten == RMB_LISTEN_MAX) {
+				cli_err("at most %d --listen addresses", RMB_LISTEN_MAX);
+				return CLI_USAGE;
+			}
+			listen[nlisten++] = optarg;
+			break;
 		case 'h': rmb_usage(stdout); return CLI_OK;
 		default: rmb_usage(stderr); return CLI_USAGE;
 		}
 	}
 	int npos = argc - optind;
+	if (npos == 1 && !strcmp(argv[optind], "serve")) {
+		if (!nlisten) {
+			cli_err("serve needs at least one --listen address");
+			return CLI_USAGE;
+		}
+		return do_serve(&o, listen, nlisten);
+	}
 	if (npos < 3 || npos > 4 || strcmp(argv[optind], "call")) {
 		rmb_usage(stderr);
 		return CLI_USAGE;

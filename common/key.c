@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -178,6 +179,31 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* Makes the new directory entry durable: the seed is the node's identity,
+ * and a crash must not lose it after the node has started using it. */
+static int fsync_parent(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	if (!slash) {
+		snprintf(dir, sizeof dir, ".");
+	} else if (slash == path) {
+		snprintf(dir, sizeof dir, "/");
+	} else {
+		size_t n = (size_t)(slash - path);
+		if (n >= sizeof dir)
+			return -ENAMETOOLONG;
+		memcpy(dir, path, n);
+		dir[n] = 0;
+	}
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = fsync(fd) == 0 ? 0 : -errno;
+	close(fd);
+	return rc;
+}
+
 int key_seed_file_create(const char *path, struct zkey *k)
 {
 	char text[67];
@@ -203,6 +229,8 @@ int key_seed_file_create(const char *path, struct zkey *k)
 		rc = -errno;
 	if (close(fd) != 0 && rc == 0)
 		rc = -errno;
+	if (rc == 0)
+		rc = fsync_parent(path);
 	sodium_memzero(text, sizeof text);
 	if (rc) {
 		unlink(path);

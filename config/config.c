@@ -47,6 +47,8 @@ void cfg_defaults(struct cfg *c)
 	c->deploy_workers = 4;
 	c->log_level = LOG_LVL_INFO;
 	c->log_target = LOG_TARGET_AUTO;
+	c->container_log_max = 8u << 20;
+	c->container_log_keep = 2;
 	c->reserved_cru = 1;
 	c->reserved_mru = 1ull << 30;
 }

@@ -60,11 +60,15 @@ struct cfg {
 	enum log_level log_level;
 	enum log_target log_target;
 
-	/* [storage] */
+	/* [storage]: what struct prov_config needs (storage_dir, image_dir,
+	 * run_dir, allow_unenforced_volumes, log_max_bytes, log_keep). The
+	 * directories default to subdirectories of state_dir. */
 	char volumes_dir[CFG_STR_MAX];    /* backing files of zmount/volume disks */
-	char images_dir[CFG_STR_MAX];     /* container image cache (flists, rootfs) */
-	char containers_dir[CFG_STR_MAX]; /* per-container rootfs and runtime files */
+	char images_dir[CFG_STR_MAX];     /* container image store (one rootfs per image) */
+	char containers_dir[CFG_STR_MAX]; /* container state, pid files and logs */
 	int allow_unenforced_volumes;     /* 1: accept volumes whose size cannot be enforced */
+	uint64_t container_log_max;       /* bytes of a container log before rotation */
+	uint32_t container_log_keep;      /* rotated container logs kept */
 
 	/* [reserved]: capacity kept for the host, never offered to workloads */
 	uint32_t reserved_cru; /* cores */

@@ -37,6 +37,8 @@ const struct cfg_key cfg_keys[] = {
 	{"storage.images_dir", CFG_T_PATH0, F(images_dir), 0, 0, 1},
 	{"storage.containers_dir", CFG_T_PATH0, F(containers_dir), 0, 0, 1},
 	{"storage.allow_unenforced_volumes", CFG_T_BOOL, F(allow_unenforced_volumes), 0, 0, 1},
+	{"storage.container_log_max", CFG_T_SIZE, F(container_log_max), 64 * KIB, GIB, 1},
+	{"storage.container_log_keep", CFG_T_U32, F(container_log_keep), 1, 100, 1},
 	{"reserved.cru", CFG_T_U32, F(reserved_cru), 0, 4096, 0},
 	{"reserved.mru", CFG_T_SIZE, F(reserved_mru), 0, 1ull << 50, 0},
 	{"reserved.sru", CFG_T_SIZE, F(reserved_sru), 0, 1ull << 60, 0},

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "chainclient/hash.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "common/zerr.h"
 #include "devchain/genesis.h"
@@ -230,8 +231,15 @@ static int run_hook(struct dev_ctx *ctx, const struct dev_pallet *p,
 	return dev_ctx_call_commit(ctx);
 }
 
+static void log_drop(const struct dev_pxt *x, const char *why)
+{
+	char hash[20];
+	hex_encode(x->hash, 8, 1, hash, sizeof(hash));
+	log_info("devchain", "dropped extrinsic %s..: %s", hash, why);
+}
+
 /* Applies x as extrinsic number index of the block. *applied = 0 when it
- * is no longer valid (dropped without trace). */
+ * is no longer valid (dropped, logged, not included). */
 static int apply(struct dev_chain *c, struct dev_ctx *ctx, struct dev_pxt *x, uint32_t index,
 		 int *applied)
 {
@@ -240,17 +248,23 @@ static int apply(struct dev_chain *c, struct dev_ctx *ctx, struct dev_pxt *x, ui
 	struct dev_account a;
 	int exists, rc;
 	*applied = 0;
-	if (dev_chain_find_call(x->d.call, x->d.call_len, &p, &call))
+	if (dev_chain_find_call(x->d.call, x->d.call_len, &p, &call)) {
+		log_drop(x, "call not found");
 		return 0;
+	}
 	if (x->d.era.mortal) {
 		uint64_t birth = xt_era_birth(&x->d.era, ctx->number);
-		if (birth > c->head || ctx->number >= xt_era_death(&x->d.era, ctx->number))
+		if (birth > c->head || ctx->number >= xt_era_death(&x->d.era, ctx->number)) {
+			log_drop(x, "era expired");
 			return 0;
+		}
 	}
 	if ((rc = dev_account_get(ctx, x->d.signer, &a, &exists)))
 		return rc;
-	if (!exists || a.nonce != x->d.nonce)
+	if (!exists || a.nonce != x->d.nonce) {
+		log_drop(x, exists ? "nonce no longer valid" : "account no longer exists");
 		return 0;
+	}
 	ctx->phase = DEV_PHASE_APPLY;
 	ctx->xt_index = index;
 	/* Fee and nonce stay even when the call fails. */
@@ -263,7 +277,7 @@ static int apply(struct dev_chain *c, struct dev_ctx *ctx, struct dev_pxt *x, ui
 		dev_ctx_call_rollback(ctx);
 		if (dev_err_is_resource(rc))
 			return rc;
-		log_info("devchain", "dropped extrinsic: cannot pay its fee any more");
+		log_drop(x, "cannot pay its fee any more");
 		return 0;
 	}
 	if ((rc = dev_ctx_call_commit(ctx)))
@@ -304,7 +318,8 @@ static int apply_pool(struct dev_chain *c, struct dev_ctx *ctx, struct zbuf *xts
 			struct dev_pxt *x = c->pool.v[j];
 			int applied;
 			if (x->d.nonce < want) {
-				x->done = 1; /* stale */
+				log_drop(x, "stale nonce");
+				x->done = 1;
 				continue;
 			}
 			if (x->d.nonce > want)

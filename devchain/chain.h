@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "chainclient/scale.h"
 #include "common/buf.h"
 #include "devchain/store.h"
 
@@ -69,6 +70,13 @@ int dev_chain_block(struct dev_chain *c, uint32_t num, uint8_t hash[32], struct 
 int dev_chain_next_index(struct dev_chain *c, const uint8_t who[32], uint64_t *nonce);
 /* Number of extrinsics waiting in the pool. */
 size_t dev_chain_pending(struct dev_chain *c);
+/* Calls fn with each pooled extrinsic (under the chain lock: fn must not
+ * call back into the chain). Stops at fn's first nonzero return. */
+int dev_chain_pool_each(struct dev_chain *c, int (*fn)(void *arg, const uint8_t *xt, size_t len),
+			void *arg);
+/* The fee an extrinsic would pay (0 for free calls); ZE_MALFORMED when it
+ * does not decode or names no known call. */
+int dev_chain_fee_of(struct dev_chain *c, const uint8_t *p, size_t n, scale_u128 *fee);
 /* The encoded v14 metadata (owned by the chain). */
 const uint8_t *dev_chain_metadata(const struct dev_chain *c, size_t *len);
 

@@ -56,13 +56,22 @@ struct admit {
 	uint8_t era_hash[32];
 };
 
-/* Checks that depend on chain state; called under the lock. */
-static int check_state(struct dev_chain *c, struct dev_pxt *x, struct admit *a,
-		       struct dev_reject *why)
+static int check_pooled(struct dev_chain *c, const struct dev_pxt *x, struct dev_reject *why)
 {
-	struct dev_ctx ctx;
-	struct dev_account acc;
-	int rc;
+	struct dev_pxt *dup = dev_pool_find(&c->pool, x->d.signer, x->d.nonce);
+	if (!dup)
+		return 0;
+	return reject(why, DEV_RPC_TOO_LOW_PRIORITY,
+		      memcmp(dup->hash, x->hash, 32) == 0
+			      ? "Transaction Already Imported"
+			      : "Priority is too low: a transaction with this nonce is already in "
+				"the pool");
+}
+
+/* The block hash the signature commits to (the era's birth block). */
+static int check_era(struct dev_chain *c, const struct dev_pxt *x, struct admit *a,
+		     struct dev_reject *why)
+{
 	if (x->d.era.mortal) {
 		uint64_t next = (uint64_t)c->head + 1;
 		uint64_t birth = xt_era_birth(&x->d.era, next);
@@ -70,11 +79,23 @@ static int check_state(struct dev_chain *c, struct dev_pxt *x, struct admit *a,
 			return reject(why, DEV_RPC_INVALID_TX,
 				      "Transaction has an ancient birth block (era expired or "
 				      "not yet valid)");
-		if ((rc = dev_chain_hash_of(c, (uint32_t)birth, a->era_hash)))
+		if (dev_chain_hash_of(c, (uint32_t)birth, a->era_hash))
 			return reject(why, DEV_RPC_INVALID_TX, "era birth block unknown");
 	} else {
 		memcpy(a->era_hash, c->genesis, 32);
 	}
+	return 0;
+}
+
+/* Checks that depend on chain state; called under the lock. */
+static int check_state(struct dev_chain *c, struct dev_pxt *x, struct admit *a,
+		       struct dev_reject *why)
+{
+	struct dev_ctx ctx;
+	struct dev_account acc;
+	int rc;
+	if ((rc = check_era(c, x, a, why)))
+		return rc;
 	dev_ctx_init(&ctx, c->store, 1, c->head, &c->params);
 	rc = dev_account_get(&ctx, x->d.signer, &acc, &a->exists);
 	dev_ctx_free(&ctx);
@@ -99,14 +120,7 @@ static int check_state(struct dev_chain *c, struct dev_pxt *x, struct admit *a,
 	if (a->free < fee || a->free - fee < c->params.existential_deposit)
 		return reject(why, DEV_RPC_INVALID_TX,
 			      "Inability to pay some fees (e.g. account balance too low)");
-	struct dev_pxt *dup = dev_pool_find(&c->pool, x->d.signer, x->d.nonce);
-	if (dup)
-		return reject(why, DEV_RPC_TOO_LOW_PRIORITY,
-			      memcmp(dup->hash, x->hash, 32) == 0
-				      ? "Transaction Already Imported"
-				      : "Priority is too low: a transaction with this nonce is "
-					"already in the pool");
-	return 0;
+	return check_pooled(c, x, why);
 }
 
 /* Decodes and checks what needs no chain state. */
@@ -154,8 +168,11 @@ int dev_chain_submit(struct dev_chain *c, const uint8_t *p, size_t n, uint8_t ha
 		return -ENOMEM;
 	if ((rc = check_static(c, p, n, x, why)))
 		goto out;
+	/* Cheap checks first; the account is read once, after the signature. */
 	pthread_mutex_lock(&c->lock);
-	rc = check_state(c, x, &a, why);
+	rc = check_era(c, x, &a, why);
+	if (!rc)
+		rc = check_pooled(c, x, why);
 	pthread_mutex_unlock(&c->lock);
 	if (rc)
 		goto out;
@@ -271,4 +288,29 @@ size_t dev_chain_pending(struct dev_chain *c)
 const uint8_t *dev_chain_metadata(const struct dev_chain *c, size_t *len)
 {
 	return dev_meta_bytes(c->meta, len);
+}
+
+int dev_chain_pool_each(struct dev_chain *c, int (*fn)(void *arg, const uint8_t *xt, size_t len),
+			void *arg)
+{
+	int rc = 0;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->pool.n && !rc; i++)
+		rc = fn(arg, c->pool.v[i]->bytes, c->pool.v[i]->len);
+	pthread_mutex_unlock(&c->lock);
+	return rc < 0 ? rc : 0;
+}
+
+int dev_chain_fee_of(struct dev_chain *c, const uint8_t *p, size_t n, scale_u128 *fee)
+{
+	struct dev_pxt x = {0};
+	const struct dev_pallet *pal;
+	const struct dev_call *call;
+	if (n > DEV_XT_MAX || xt_decode(&c->exts, p, n, &x.d) || !x.d.is_signed ||
+	    dev_chain_find_call(x.d.call, x.d.call_len, &pal, &call))
+		return ZE_MALFORMED;
+	x.len = n;
+	x.free_call = (call->flags & DEV_CALL_FREE) != 0;
+	*fee = dev_chain_fee(c, &x);
+	return 0;
 }

@@ -290,7 +290,11 @@ static dev_type outer(struct dev_meta *m, const char *path, int events)
 	struct dev_variant vs[64];
 	struct dev_field fs[64];
 	size_t n = 0;
-	for (size_t i = 0; i < m->npallets && n < 64; i++) {
+	if (m->npallets > 64) {
+		set_err(m, ZE_TOOBIG);
+		return DEV_TYPE_NONE;
+	}
+	for (size_t i = 0; i < m->npallets; i++) {
 		struct mpallet *mp = &m->pallets[i];
 		dev_type t = events ? mp->events : mp->calls_type;
 		if (t == DEV_TYPE_NONE)
@@ -331,7 +335,7 @@ int dev_meta_build(const struct dev_pallet *const *pallets, size_t n, struct dev
 	}
 	m->runtime_call = outer(m, "tfchain_runtime::RuntimeCall", 0);
 	m->runtime_event = outer(m, "tfchain_runtime::RuntimeEvent", 1);
-	if ((rc = m->types.err))
+	if ((rc = m->err ? m->err : m->types.err))
 		goto fail;
 	if ((rc = dev_meta_build_runtime(m)))
 		goto fail;

@@ -173,7 +173,7 @@ static int create_node_contract(struct dev_ctx *ctx, struct scale_rd *a, struct 
 	const uint8_t *data;
 	size_t len;
 	uint32_t max_data;
-	uint8_t tag, nk[4];
+	uint8_t tag, nk[4], id_le[8];
 	struct zbuf key;
 	int rc;
 
@@ -205,13 +205,8 @@ static int create_node_contract(struct dev_ctx *ctx, struct scale_rd *a, struct 
 	dev_le32(nk, c->node_id);
 	zbuf_init(&key, DEV_KEY_MAX);
 	rc = dev_key(P, "ContractIDByNodeIDAndHash", nk, 4, c->deployment_hash, 32, &key);
-	if (rc == 0) {
-		struct zbuf val;
-		zbuf_init(&val, 16);
-		rc = dev_storage_get(ctx, key.data, key.len, &val);
-		zbuf_free(&val);
-		rc = rc == 0 ? SC_ERR(SC_ERR_CONTRACT_IS_NOT_UNIQUE) : rc == ZE_ABSENT ? 0 : rc;
-	}
+	if (rc == 0 && (rc = dev_storage_exists(ctx, key.data, key.len)) == 1)
+		rc = SC_ERR(SC_ERR_CONTRACT_IS_NOT_UNIQUE);
 	if (rc)
 		goto out;
 
@@ -239,16 +234,9 @@ static int create_node_contract(struct dev_ctx *ctx, struct scale_rd *a, struct 
 	info.last_updated = dev_block_timestamp_ms(ctx) / 1000;
 	if ((rc = dev_billing_info_put(ctx, c->contract_id, &info)))
 		goto out;
-	{
-		struct zbuf v;
-		zbuf_init(&v, 16);
-		rc = scale_put_u64(&v, c->contract_id);
-		if (rc == 0)
-			rc = dev_storage_put(ctx, key.data, key.len, v.data, v.len);
-		zbuf_free(&v);
-		if (rc)
-			goto out;
-	}
+	dev_le64(id_le, c->contract_id);
+	if ((rc = dev_storage_put(ctx, key.data, key.len, id_le, 8)))
+		goto out;
 	if ((rc = dev_u64_list_add(ctx, P, "ActiveNodeContracts", nk, 4, c->contract_id)))
 		goto out;
 	rc = emit_contract(ctx, SC_EV_CONTRACT_CREATED, c);

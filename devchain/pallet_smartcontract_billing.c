@@ -83,10 +83,12 @@ static int history_append(struct dev_ctx *ctx, const struct dev_contract_bill *b
 	if ((rc = dev_key(P, "ContractBillHistory", k, 8, NULL, 0, &key)))
 		goto out;
 	rc = dev_storage_get(ctx, key.data, key.len, &old);
-	if (rc && rc != ZE_ABSENT)
-		goto out;
 	scale_rd_init(&r, old.data, old.len);
-	if (rc == 0 && (rc = scale_get_len(&r, DEV_BILL_HISTORY_MAX, 33, &n)))
+	if (rc == 0)
+		rc = scale_get_len(&r, DEV_BILL_HISTORY_MAX, 33, &n);
+	else if (rc == ZE_ABSENT)
+		rc = 0; /* the contract's first bill */
+	if (rc)
 		goto out;
 	if (n >= DEV_BILL_HISTORY_MAX)
 		skip = n - DEV_BILL_HISTORY_MAX + 1;

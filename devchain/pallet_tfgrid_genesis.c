@@ -57,13 +57,27 @@ static int json_policy(const cJSON *obj, const char *name, uint32_t def, struct 
 	return ZE_CONFIG;
 }
 
+/* An account as "//Name" (a dev account), SS58 or 0x-hex. */
 static int json_account(const cJSON *obj, const char *name, uint8_t out[32], int *found)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+	int rc;
+
 	*found = 0;
 	if (!v)
 		return 0;
-	if (!cJSON_IsString(v) || key_parse_account(v->valuestring, out) != 0)
+	if (!cJSON_IsString(v))
+		return ZE_CONFIG;
+	if (strncmp(v->valuestring, "//", 2) == 0) {
+		struct zkey k;
+		rc = key_dev(v->valuestring, &k);
+		if (rc == 0)
+			memcpy(out, k.pk, 32);
+		key_wipe(&k);
+	} else {
+		rc = key_parse_account(v->valuestring, out);
+	}
+	if (rc)
 		return ZE_CONFIG;
 	*found = 1;
 	return 0;
@@ -72,7 +86,7 @@ static int json_account(const cJSON *obj, const char *name, uint8_t out[32], int
 /*
  * Section "TfgridModule" (every member optional):
  *   "connection_price": 80,
- *   "pricing_policy_admin": "<ss58 or 0x hex account>",
+ *   "pricing_policy_admin": "//Alice" | "<ss58>" | "<0x-hex account>",
  *   "pricing_policy": {"name": "...", "su": {"value": 50000, "unit": "Gigabytes"},
  *      "cu", "nu", "ipu", "unique_name", "domain_name",
  *      "foundation_account", "certified_sales_account",

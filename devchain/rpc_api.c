@@ -427,9 +427,49 @@ static int m_health(struct dev_chain *c, const cJSON *params, struct reply *r)
 	return ok(r, v);
 }
 
+static int add_xt(void *arg, const uint8_t *xt, size_t len)
+{
+	cJSON *s = hex_json(xt, len);
+	if (!s)
+		return -ENOMEM;
+	cJSON_AddItemToArray(arg, s);
+	return 0;
+}
+
 static int m_pending(struct dev_chain *c, const cJSON *params, struct reply *r)
 {
-	return ok(r, cJSON_CreateNumber((double)dev_chain_pending(c)));
+	cJSON *arr = cJSON_CreateArray();
+	if (!arr || dev_chain_pool_each(c, add_xt, arr)) {
+		cJSON_Delete(arr);
+		return fail(r, E_INTERNAL, "Internal error", "out of memory");
+	}
+	return ok(r, arr);
+}
+
+/* payment_queryInfo [xt, at?]: Substrate's RuntimeDispatchInfo shape. */
+static int m_query_info(struct dev_chain *c, const cJSON *params, struct reply *r)
+{
+	uint8_t *xt;
+	size_t len;
+	scale_u128 fee;
+	char dec[40];
+	if (bytes_param(param(params, 0), DEV_XT_MAX, &xt, &len, r, "extrinsic"))
+		return -1;
+	int rc = dev_chain_fee_of(c, xt, len, &fee);
+	free(xt);
+	if (rc)
+		return fail(r, E_PARAMS, "Invalid params", "not a signed extrinsic of a known call");
+	scale_u128_str(fee, dec);
+	cJSON *v = cJSON_CreateObject(), *w;
+	if (!v || !(w = cJSON_AddObjectToObject(v, "weight")) ||
+	    !cJSON_AddNumberToObject(w, "refTime", 100000000) ||
+	    !cJSON_AddNumberToObject(w, "proofSize", 0) ||
+	    !cJSON_AddStringToObject(v, "class", "normal") ||
+	    !cJSON_AddStringToObject(v, "partialFee", dec)) {
+		cJSON_Delete(v);
+		return fail(r, E_INTERNAL, "Internal error", "out of memory");
+	}
+	return ok(r, v);
 }
 
 static int m_methods(struct dev_chain *c, const cJSON *params, struct reply *r);
@@ -458,7 +498,8 @@ static const struct method {
 	{"system_version", m_version},
 	{"system_properties", m_properties},
 	{"system_health", m_health},
-	{"dev_pendingExtrinsics", m_pending},
+	{"author_pendingExtrinsics", m_pending},
+	{"payment_queryInfo", m_query_info},
 	{"rpc_methods", m_methods},
 };
 

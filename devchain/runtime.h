@@ -59,6 +59,7 @@ uint64_t dev_block_timestamp_ms(const struct dev_ctx *ctx);
 #define DEV_KEY_MAX 1024
 #define DEV_VALUE_MAX (1u << 20)
 int dev_storage_get(struct dev_ctx *ctx, const uint8_t *key, size_t klen, struct zbuf *val);
+/* 1 when key has a value, 0 when not, or a negative error. */
 int dev_storage_exists(struct dev_ctx *ctx, const uint8_t *key, size_t klen);
 int dev_storage_put(struct dev_ctx *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
 		    size_t vlen);

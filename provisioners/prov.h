@@ -53,10 +53,10 @@ struct prov_capacity {
 };
 
 struct prov_config {
-	const char *storage_dir;   /* zmount disks and volume images (created if missing) */
-	const char *image_dir;     /* image store: one subdirectory (rootfs tree) per image */
-	const char *run_dir;       /* container state, pid files and logs (created if missing) */
-	const char *cgroup_parent; /* cgroup directory name for workloads, e.g. "zos" */
+	const char *storage_dir;      /* zmount disks and volume images (created if missing) */
+	const char *image_dir;        /* image store: one subdirectory (rootfs tree) per image */
+	const char *run_dir;          /* container state, pid files and logs (created if missing) */
+	const char *cgroup_parent;    /* cgroup directory name for workloads, e.g. "zos" */
 	int allow_unenforced_volumes; /* volumes without a kernel size limit are allowed */
 	struct prov_capacity reserved; /* kept for the system; cru in cpus, rest bytes */
 	uint64_t log_max_bytes;        /* container log size before rotation; 0 = 8 MiB */
@@ -75,10 +75,10 @@ void prov_ctx_free(struct prov_ctx *ctx);
 /* What the host offers, for tests and logs: each field 1 when usable. */
 struct prov_features {
 	int root;
-	int cgroup_v2;  /* 1: unified hierarchy; 0: v1 controllers */
-	int cgroups;    /* cpu, memory, pids and freezer controllers usable */
-	int loop;       /* /dev/loop-control and loop devices attach */
-	int namespaces; /* pid, mount, uts, ipc and net namespaces */
+	int cgroup_v2;   /* 1: unified hierarchy; 0: v1 controllers */
+	int cgroups;     /* cpu, memory, pids and freezer controllers usable */
+	int loop;        /* /dev/loop-control and loop devices attach */
+	int namespaces;  /* pid, mount, uts, ipc and net namespaces */
 	int netns_tools; /* ip(8) can create named netns, bridges and veths */
 };
 void prov_ctx_features(const struct prov_ctx *ctx, struct prov_features *f);
@@ -126,19 +126,19 @@ struct prov_ops {
 	int (*validate)(const cJSON *data, struct prov_capacity *cap, char *err, size_t errsz);
 	/* *result (caller frees with cJSON_Delete) is set only on success.
 	 * deps may be NULL for types that reference nothing. */
-	int (*provision)(struct prov_ctx *ctx, const struct prov_workload_id *id,
-			 const cJSON *data, const struct prov_deployment_view *deps,
-			 cJSON **result, char *err, size_t errsz);
-	int (*deprovision)(struct prov_ctx *ctx, const struct prov_workload_id *id,
-			   char *err, size_t errsz);
-	int (*pause)(struct prov_ctx *ctx, const struct prov_workload_id *id,
-		     char *err, size_t errsz);
-	int (*resume)(struct prov_ctx *ctx, const struct prov_workload_id *id,
-		      char *err, size_t errsz);
-	int (*inspect)(struct prov_ctx *ctx, const struct prov_workload_id *id,
-		       enum prov_health *h, char *err, size_t errsz);
-	int (*usage)(struct prov_ctx *ctx, const struct prov_workload_id *id,
-		     struct prov_usage *u, char *err, size_t errsz);
+	int (*provision)(struct prov_ctx *ctx, const struct prov_workload_id *id, const cJSON *data,
+	                 const struct prov_deployment_view *deps, cJSON **result, char *err,
+	                 size_t errsz);
+	int (*deprovision)(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
+	                   size_t errsz);
+	int (*pause)(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
+	             size_t errsz);
+	int (*resume)(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
+	              size_t errsz);
+	int (*inspect)(struct prov_ctx *ctx, const struct prov_workload_id *id, enum prov_health *h,
+	               char *err, size_t errsz);
+	int (*usage)(struct prov_ctx *ctx, const struct prov_workload_id *id, struct prov_usage *u,
+	             char *err, size_t errsz);
 };
 
 /* The table for a type name, or NULL when the type is unknown. */
@@ -155,6 +155,6 @@ int prov_node_capacity(struct prov_ctx *ctx, struct prov_capacity *total);
 /* 0 when used + want fits in total, else ZE_CAPACITY with the numbers of
  * the first resource that does not fit in err. */
 int prov_admit(const struct prov_capacity *total, const struct prov_capacity *used,
-	       const struct prov_capacity *want, char *err, size_t errsz);
+               const struct prov_capacity *want, char *err, size_t errsz);
 
 #endif

@@ -38,16 +38,16 @@ static int fits(uint64_t total, uint64_t used, uint64_t want)
 }
 
 int prov_admit(const struct prov_capacity *total, const struct prov_capacity *used,
-	       const struct prov_capacity *want, char *err, size_t errsz)
+               const struct prov_capacity *want, char *err, size_t errsz)
 {
 	static const struct {
 		const char *name;
 		size_t off;
 	} res[] = {
-		{"cru", offsetof(struct prov_capacity, cru)},
-		{"mru", offsetof(struct prov_capacity, mru)},
-		{"sru", offsetof(struct prov_capacity, sru)},
-		{"hru", offsetof(struct prov_capacity, hru)},
+	    {"cru", offsetof(struct prov_capacity, cru)},
+	    {"mru", offsetof(struct prov_capacity, mru)},
+	    {"sru", offsetof(struct prov_capacity, sru)},
+	    {"hru", offsetof(struct prov_capacity, hru)},
 	};
 	for (size_t i = 0; i < sizeof res / sizeof res[0]; i++) {
 		uint64_t t = *(const uint64_t *)((const char *)total + res[i].off);
@@ -55,9 +55,9 @@ int prov_admit(const struct prov_capacity *total, const struct prov_capacity *us
 		uint64_t w = *(const uint64_t *)((const char *)want + res[i].off);
 		if (!fits(t, u, w))
 			return prov_err(err, errsz, ZE_CAPACITY,
-					"not enough %s: want %" PRIu64 ", free %" PRIu64
-					" (total %" PRIu64 ", used %" PRIu64 ")",
-					res[i].name, w, u < t ? t - u : 0, t, u);
+			                "not enough %s: want %" PRIu64 ", free %" PRIu64
+			                " (total %" PRIu64 ", used %" PRIu64 ")",
+			                res[i].name, w, u < t ? t - u : 0, t, u);
 	}
 	return 0;
 }

@@ -77,7 +77,8 @@ static int own_path(const char *ctrl, char *out, size_t outsz)
 	char buf[8192];
 	if (prov_read_file("/proc/self/cgroup", buf, sizeof buf, NULL) < 0)
 		return -EIO;
-	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+	char *save = NULL;
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *c1 = strchr(line, ':');
 		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 		if (!c2)
@@ -96,7 +97,7 @@ void prov_cg_detect(struct prov_ctx *ctx)
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
 		return;
-	char line[1024], v2mnt[PROV_PATH_MAX] = "";
+	char line[4096], v2mnt[PROV_PATH_MAX] = "";
 	char v1mnt[PROV_CG_N][PROV_PATH_MAX];
 	memset(v1mnt, 0, sizeof v1mnt);
 	while (fgets(line, sizeof line, f)) {
@@ -129,7 +130,7 @@ void prov_cg_detect(struct prov_ctx *ctx)
 			char own[PROV_PATH_MAX];
 			if (!v1mnt[i][0] || own_path(ctrl_name[i], own, sizeof own) < 0 ||
 			    prov_fmt(l->base[i], sizeof l->base[i], "%s%s/%s", v1mnt[i], own,
-				     ctx->cgroup_parent) < 0)
+			             ctx->cgroup_parent) < 0)
 				l->base[i][0] = '\0';
 		}
 	}
@@ -191,13 +192,14 @@ static int enable_v2(const char *path)
 	return cg_write(parent, "cgroup.subtree_control", "+cpu +memory +pids");
 }
 
-int prov_cg_create(const struct prov_cg *cg, uint64_t cpus, uint64_t mem, uint64_t pids,
-		   char *err, size_t errsz)
+int prov_cg_create(const struct prov_cg *cg, uint64_t cpus, uint64_t mem, uint64_t pids, char *err,
+                   size_t errsz)
 {
 	char v[64];
 	int rc;
 	if (cg->v2 && (rc = enable_v2(cg->path[0])) < 0)
-		return prov_err(err, errsz, rc, "cannot enable cgroup v2 controllers: %s", zerr_str(rc));
+		return prov_err(err, errsz, rc, "cannot enable cgroup v2 controllers: %s",
+		                zerr_str(rc));
 	for (int i = 0; i < cg_n(cg); i++) {
 		if ((rc = prov_mkdirs(cg->path[i], 0755)) < 0)
 			goto fail;
@@ -267,8 +269,8 @@ int prov_cg_frozen(const struct prov_cg *cg)
 int prov_cg_freeze(const struct prov_cg *cg, int frozen)
 {
 	int rc = cg->v2 ? cg_write(cg->path[0], "cgroup.freeze", frozen ? "1" : "0")
-			: cg_write(cg->path[PROV_CG_FREEZER], "freezer.state",
-				   frozen ? "FROZEN" : "THAWED");
+	                : cg_write(cg->path[PROV_CG_FREEZER], "freezer.state",
+	                           frozen ? "FROZEN" : "THAWED");
 	if (rc < 0)
 		return rc;
 	/* Freezing completes asynchronously (v1 passes through FREEZING). */
@@ -298,11 +300,6 @@ static int count_procs(const char *dir, int kill_them)
 	}
 	fclose(f);
 	return n;
-}
-
-int prov_cg_nprocs(const struct prov_cg *cg)
-{
-	return count_procs(cg_dir(cg, PROV_CG_MEMORY), 0);
 }
 
 int prov_cg_exists(const struct prov_cg *cg)

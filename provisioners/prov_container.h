@@ -45,6 +45,10 @@ struct prov_ct_plan {
 	char *envp[PROV_CT_ENV_MAX + 2];  /* NULL-terminated, owned by the plan */
 };
 
+/* Installs the container's seccomp filter (needs no_new_privs set). System
+ * calls only. ZE_UNSUPPORTED on architectures without a filter here. */
+int prov_seccomp_install(void);
+
 /* Frees argv and envp strings. */
 void prov_ct_plan_clear(struct prov_ct_plan *p);
 

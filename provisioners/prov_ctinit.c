@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/keyctl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,14 +25,14 @@
 #include <unistd.h>
 
 void prov_ct_child(const struct prov_ct_plan *p, int sync_fd, int err_fd, int out_fd)
-	__attribute__((noreturn));
+    __attribute__((noreturn));
 
 static void fail(int err_fd, int e, const char *what, const char *arg) __attribute__((noreturn));
 static void fail(int err_fd, int e, const char *what, const char *arg)
 {
 	char buf[256];
 	int n = snprintf(buf, sizeof buf, "%d %s%s%s: %s", e, what, arg ? " " : "", arg ? arg : "",
-			 prov_strerror(e));
+	                 prov_strerror(e));
 	if (n > 0)
 		(void)!write(err_fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 	_exit(127);
@@ -73,7 +74,9 @@ static int open_in_root(const char *root, const char *dst, int create_file)
 			close(fd);
 			return e;
 		}
-		int next = openat(fd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC | (last && create_file ? 0 : O_DIRECTORY));
+		int next = openat(fd, comp,
+		                  O_PATH | O_NOFOLLOW | O_CLOEXEC |
+		                      (last && create_file ? 0 : O_DIRECTORY));
 		int e = -errno;
 		close(fd);
 		if (next < 0)
@@ -117,8 +120,8 @@ static void make_dev(int err_fd)
 	static const struct {
 		const char *name;
 		unsigned maj, min;
-	} nodes[] = {{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7},
-		     {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
+	} nodes[] = {{"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
+	             {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
 	char path[32];
 	for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
 		snprintf(path, sizeof path, "/dev/%s", nodes[i].name);
@@ -127,23 +130,24 @@ static void make_dev(int err_fd)
 		chmod(path, 0666);
 	}
 	static const char *const links[][2] = {{"/proc/self/fd", "/dev/fd"},
-					       {"/proc/self/fd/0", "/dev/stdin"},
-					       {"/proc/self/fd/1", "/dev/stdout"},
-					       {"/proc/self/fd/2", "/dev/stderr"}};
+	                                       {"/proc/self/fd/0", "/dev/stdin"},
+	                                       {"/proc/self/fd/1", "/dev/stdout"},
+	                                       {"/proc/self/fd/2", "/dev/stderr"}};
 	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
 		if (symlink(links[i][0], links[i][1]) < 0)
 			fail(err_fd, errno, "symlink", links[i][1]);
 	if (mkdir("/dev/shm", 01777) < 0 ||
-	    mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k") < 0)
+	    mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	          "mode=1777,size=65536k") < 0)
 		fail(err_fd, errno, "mount", "/dev/shm");
 }
 
 /* Parts of /proc that show or change the host even from a new pid ns. */
 static void mask_proc(int err_fd)
 {
-	static const char *const hide[] = {"/proc/kcore", "/proc/keys", "/proc/timer_list",
-					   "/proc/sched_debug", "/proc/sysrq-trigger",
-					   "/proc/latency_stats", "/proc/kallsyms", NULL};
+	static const char *const hide[] = {
+	    "/proc/kcore",         "/proc/keys",          "/proc/timer_list", "/proc/sched_debug",
+	    "/proc/sysrq-trigger", "/proc/latency_stats", "/proc/kallsyms",   NULL};
 	static const char *const hide_dirs[] = {"/proc/acpi", "/proc/scsi", NULL};
 	static const char *const ro[] = {"/proc/sys", "/proc/irq", "/proc/bus", "/proc/fs", NULL};
 	struct stat st;
@@ -157,8 +161,9 @@ static void mask_proc(int err_fd)
 		if (lstat(*r, &st) < 0)
 			continue;
 		if (mount(*r, *r, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-		    mount(NULL, *r, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			  NULL) < 0)
+		    mount(NULL, *r, NULL,
+		          MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		          NULL) < 0)
 			fail(err_fd, errno, "read-only", *r);
 	}
 }
@@ -166,10 +171,10 @@ static void mask_proc(int err_fd)
 /* Docker's default set: enough for ordinary services, nothing that reaches
  * the kernel or the host (no SYS_ADMIN, SYS_MODULE, SYS_RAWIO, MKNOD,
  * NET_ADMIN, SYS_PTRACE, SYS_TIME, SYS_BOOT). */
-static const int keep_caps[] = {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID,
-				CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_SETPCAP,
-				CAP_NET_BIND_SERVICE, CAP_NET_RAW, CAP_SYS_CHROOT,
-				CAP_AUDIT_WRITE, CAP_SETFCAP};
+static const int keep_caps[] = {
+    CAP_CHOWN,      CAP_DAC_OVERRIDE, CAP_FOWNER,  CAP_FSETID,           CAP_KILL,
+    CAP_SETGID,     CAP_SETUID,       CAP_SETPCAP, CAP_NET_BIND_SERVICE, CAP_NET_RAW,
+    CAP_SYS_CHROOT, CAP_AUDIT_WRITE,  CAP_SETFCAP};
 
 static void drop_caps(int err_fd)
 {
@@ -201,8 +206,8 @@ static void exec_entry(const struct prov_ct_plan *p, int err_fd)
 		execve(prog, p->argv, p->envp);
 		fail(err_fd, errno, "exec", prog);
 	}
-	static const char *const dirs[] = {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
-					   "/usr/bin", "/sbin", "/bin", NULL};
+	static const char *const dirs[] = {
+	    "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin", NULL};
 	int e = ENOENT;
 	for (const char *const *d = dirs; *d; d++) {
 		char path[512];
@@ -231,6 +236,9 @@ void prov_ct_child(const struct prov_ct_plan *p, int sync_fd, int err_fd, int ou
 	if (nfd < 0 || setns(nfd, CLONE_NEWNET) < 0)
 		fail(err_fd, errno, "join netns", p->netns);
 	close(nfd);
+	/* A fresh anonymous session keyring: the agent's stays out of reach. */
+	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS)
+		fail(err_fd, errno, "session keyring", NULL);
 	if (sethostname(p->host, strlen(p->host)) < 0)
 		fail(err_fd, errno, "sethostname", NULL);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -239,7 +247,7 @@ void prov_ct_child(const struct prov_ct_plan *p, int sync_fd, int err_fd, int ou
 	char root[PROV_PATH_MAX], opts[3 * PROV_PATH_MAX];
 	if (prov_fmt(root, sizeof root, "%s/rootfs", p->dir) < 0 ||
 	    prov_fmt(opts, sizeof opts, "lowerdir=%s,upperdir=%s/upper,workdir=%s/work", p->image,
-		     p->dir, p->dir) < 0)
+	             p->dir, p->dir) < 0)
 		fail(err_fd, ENAMETOOLONG, "rootfs", NULL);
 	if (mount("overlay", root, "overlay", MS_NODEV, opts) < 0)
 		fail(err_fd, errno, "overlay mount of image", p->image);
@@ -268,6 +276,9 @@ void prov_ct_child(const struct prov_ct_plan *p, int sync_fd, int err_fd, int ou
 		if (fd != err_fd)
 			close(fd);
 	drop_caps(err_fd);
+	int rc = prov_seccomp_install();
+	if (rc < 0 && rc != ZE_UNSUPPORTED)
+		fail(err_fd, -rc, "seccomp", NULL);
 	exec_entry(p, err_fd);
 	_exit(127);
 }

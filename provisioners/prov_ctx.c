@@ -20,7 +20,9 @@ static int probe_namespaces(void)
 		return 0;
 	if (pid == 0)
 		_exit(unshare(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
-			      CLONE_NEWNET) == 0 ? 0 : 1);
+		              CLONE_NEWNET) == 0
+		          ? 0
+		          : 1);
 	int st;
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
@@ -61,7 +63,8 @@ int prov_ctx_new(const struct prov_config *cfg, struct prov_ctx **out)
 	c->log_keep = cfg->log_keep ? cfg->log_keep : LOG_KEEP_DEFAULT;
 	if (c->log_keep > LOG_KEEP_MAX)
 		c->log_keep = LOG_KEEP_MAX;
-	if ((rc = prov_mkdirs(c->storage_dir, 0700)) < 0 || (rc = prov_mkdirs(c->run_dir, 0700)) < 0)
+	if ((rc = prov_mkdirs(c->storage_dir, 0700)) < 0 ||
+	    (rc = prov_mkdirs(c->run_dir, 0700)) < 0)
 		goto fail;
 
 	char tmp[PROV_PATH_MAX];

@@ -20,7 +20,14 @@
 #define PROV_DISK_MAX (16ull << 40)
 
 /* Where the cgroup controllers live on this host. */
-enum prov_cg_ctrl { PROV_CG_CPU = 0, PROV_CG_CPUACCT, PROV_CG_MEMORY, PROV_CG_PIDS, PROV_CG_FREEZER, PROV_CG_N };
+enum prov_cg_ctrl {
+	PROV_CG_CPU = 0,
+	PROV_CG_CPUACCT,
+	PROV_CG_MEMORY,
+	PROV_CG_PIDS,
+	PROV_CG_FREEZER,
+	PROV_CG_N
+};
 
 struct prov_cg_layout {
 	int v2;
@@ -45,7 +52,7 @@ struct prov_ctx {
 /* Formats a reason into err and returns rc (negative), so callers can write
  * `return prov_err(err, errsz, -EINVAL, "...")`. */
 int prov_err(char *err, size_t errsz, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* snprintf into out; -ENAMETOOLONG when it does not fit. */
 int prov_fmt(char *out, size_t outsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -58,11 +65,11 @@ int prov_host_name(const struct prov_workload_id *id, char out[PROV_HOST_MAX]);
 void prov_if_name(const char *prefix, const char *host, unsigned idx, char out[16]);
 
 /* An integral JSON number in [min, max] at data[key]. */
-int prov_json_u64(const cJSON *data, const char *key, uint64_t min, uint64_t max,
-		  uint64_t *out, char *err, size_t errsz);
+int prov_json_u64(const cJSON *data, const char *key, uint64_t min, uint64_t max, uint64_t *out,
+                  char *err, size_t errsz);
 /* A string at data[key] of length in [1, maxlen]; *out is borrowed from data. */
-int prov_json_str(const cJSON *data, const char *key, size_t maxlen, const char **out,
-		  char *err, size_t errsz);
+int prov_json_str(const cJSON *data, const char *key, size_t maxlen, const char **out, char *err,
+                  size_t errsz);
 /* Checks that data is an object holding only keys from allowed (NULL-ended). */
 int prov_json_keys(const cJSON *data, const char *const *allowed, char *err, size_t errsz);
 
@@ -110,15 +117,13 @@ void prov_cg_detect(struct prov_ctx *ctx);
 /* Fills cg with the paths for host name without creating anything. */
 int prov_cg_paths(const struct prov_ctx *ctx, const char *host, struct prov_cg *cg);
 /* Creates the cgroups and sets cpu (whole cpus), memory (bytes) and pids limits. */
-int prov_cg_create(const struct prov_cg *cg, uint64_t cpus, uint64_t mem, uint64_t pids,
-		   char *err, size_t errsz);
+int prov_cg_create(const struct prov_cg *cg, uint64_t cpus, uint64_t mem, uint64_t pids, char *err,
+                   size_t errsz);
 /* Moves pid into every cgroup. Uses only system calls. */
 int prov_cg_attach(const struct prov_cg *cg, pid_t pid);
 int prov_cg_freeze(const struct prov_cg *cg, int frozen);
 /* 1 frozen, 0 thawed, negative error. */
 int prov_cg_frozen(const struct prov_cg *cg);
-/* Number of processes in the cgroup (memory controller or v2 cgroup). */
-int prov_cg_nprocs(const struct prov_cg *cg);
 /* Kills every process and removes the cgroups; absent is fine. */
 int prov_cg_destroy(const struct prov_cg *cg);
 int prov_cg_exists(const struct prov_cg *cg);
@@ -139,8 +144,8 @@ int prov_netns_counters(const char *ns, const char *ifname, uint64_t *rx, uint64
 
 /* Networks: used by zmachine to attach interfaces. */
 int prov_network_attach(struct prov_ctx *ctx, uint64_t contract, const char *net_name,
-			const char *ct_ns, const char *host, unsigned idx, const char *ip,
-			char *err, size_t errsz);
+                        const char *ct_ns, const char *host, unsigned idx, const char *ip,
+                        char *err, size_t errsz);
 /* Parses "a.b.c.d" into host-order address. */
 int prov_ipv4_parse(const char *s, uint32_t *addr);
 /* Parses "a.b.c.d/n". */

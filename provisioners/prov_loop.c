@@ -107,7 +107,7 @@ static int each_backed_by(const char *file, int (*fn)(const char *dev, void *arg
 		 * string is truncated for long paths. */
 		struct loop_info64 li;
 		int ok = ioctl(lfd, LOOP_GET_STATUS64, &li) == 0 && li.lo_device == want.st_dev &&
-			 li.lo_inode == want.st_ino;
+		         li.lo_inode == want.st_ino;
 		close(lfd);
 		if (!ok)
 			continue;

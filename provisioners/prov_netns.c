@@ -28,7 +28,7 @@ int prov_ip(char *err, size_t errsz, const char *const args[])
 	int rc = prov_run(argv, out, sizeof out, IP_TIMEOUT_MS);
 	if (rc < 0)
 		return prov_err(err, errsz, rc, "ip %s %s: %s", args[0], args[1] ? args[1] : "",
-				out[0] ? out : zerr_str(rc));
+		                out[0] ? out : zerr_str(rc));
 	return 0;
 }
 
@@ -47,7 +47,8 @@ int prov_netns_add(const char *ns, char *err, size_t errsz)
 	int rc = prov_ip(err, errsz, (const char *const[]){"netns", "add", ns, NULL});
 	if (rc < 0)
 		return rc;
-	return prov_ip(err, errsz, (const char *const[]){"-n", ns, "link", "set", "lo", "up", NULL});
+	return prov_ip(err, errsz,
+	               (const char *const[]){"-n", ns, "link", "set", "lo", "up", NULL});
 }
 
 int prov_netns_del(const char *ns)

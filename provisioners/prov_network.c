@@ -22,8 +22,9 @@
 #define BRIDGE "br0"
 #define SPEC_MAX 512
 
-static const char *const network_keys[] = {"ip_range", "subnet", "wireguard_private_key",
-					   "wireguard_listen_port", "peers", "mycelium", NULL};
+static const char *const network_keys[] = {
+    "ip_range", "subnet", "wireguard_private_key", "wireguard_listen_port", "peers",
+    "mycelium", NULL};
 
 struct net_spec {
 	uint32_t range, subnet;
@@ -51,26 +52,32 @@ static int network_parse(const cJSON *data, struct net_spec *s, char *err, size_
 		return rc;
 	if (prov_cidr_parse(range, &s->range, &s->range_prefix) < 0 || s->range_prefix < 8 ||
 	    s->range_prefix > 30 || (s->range & ~mask_of(s->range_prefix)))
-		return prov_err(err, errsz, -EINVAL, "ip_range must be an IPv4 network a.b.c.d/8..30");
+		return prov_err(err, errsz, -EINVAL,
+		                "ip_range must be an IPv4 network a.b.c.d/8..30");
 	if (prov_cidr_parse(subnet, &s->subnet, &s->subnet_prefix) < 0 || s->subnet_prefix < 16 ||
 	    s->subnet_prefix > 29 || (s->subnet & ~mask_of(s->subnet_prefix)))
-		return prov_err(err, errsz, -EINVAL, "subnet must be an IPv4 network a.b.c.d/16..29");
+		return prov_err(err, errsz, -EINVAL,
+		                "subnet must be an IPv4 network a.b.c.d/16..29");
 	if (s->subnet_prefix < s->range_prefix ||
 	    (s->subnet & mask_of(s->range_prefix)) != s->range)
-		return prov_err(err, errsz, -EINVAL, "subnet %s is not inside ip_range %s", subnet, range);
+		return prov_err(err, errsz, -EINVAL, "subnet %s is not inside ip_range %s", subnet,
+		                range);
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, "wireguard_private_key");
 	if (v && (!cJSON_IsString(v) || strlen(v->valuestring) > 64))
-		return prov_err(err, errsz, -EINVAL, "wireguard_private_key must be a short string");
+		return prov_err(err, errsz, -EINVAL,
+		                "wireguard_private_key must be a short string");
 	uint64_t port;
 	if (cJSON_GetObjectItemCaseSensitive(data, "wireguard_listen_port") &&
 	    (rc = prov_json_u64(data, "wireguard_listen_port", 0, 65535, &port, err, errsz)) < 0)
 		return rc;
 	v = cJSON_GetObjectItemCaseSensitive(data, "peers");
 	if (v && !cJSON_IsNull(v) && !(cJSON_IsArray(v) && cJSON_GetArraySize(v) == 0))
-		return prov_err(err, errsz, ZE_UNSUPPORTED, "wireguard peers are not supported on this node");
+		return prov_err(err, errsz, ZE_UNSUPPORTED,
+		                "wireguard peers are not supported on this node");
 	v = cJSON_GetObjectItemCaseSensitive(data, "mycelium");
 	if (v && !cJSON_IsNull(v))
-		return prov_err(err, errsz, ZE_UNSUPPORTED, "mycelium is not supported on this node");
+		return prov_err(err, errsz, ZE_UNSUPPORTED,
+		                "mycelium is not supported on this node");
 	return 0;
 }
 
@@ -125,7 +132,8 @@ static cJSON *network_result(const char *host, const struct net_spec *s)
 	ip_str(s->subnet + 1, gw);
 	cJSON *r = cJSON_CreateObject();
 	if (!r || !cJSON_AddStringToObject(r, "network_id", host) ||
-	    !cJSON_AddStringToObject(r, "subnet", sub) || !cJSON_AddStringToObject(r, "gateway", gw)) {
+	    !cJSON_AddStringToObject(r, "subnet", sub) ||
+	    !cJSON_AddStringToObject(r, "gateway", gw)) {
 		cJSON_Delete(r);
 		return NULL;
 	}
@@ -136,13 +144,13 @@ static int feature_check(struct prov_ctx *ctx, char *err, size_t errsz)
 {
 	if (!ctx->feat.netns_tools || !ctx->feat.namespaces)
 		return prov_err(err, errsz, ZE_UNSUPPORTED,
-				"networks need root, network namespaces and ip(8)");
+		                "networks need root, network namespaces and ip(8)");
 	return 0;
 }
 
 static int network_provision(struct prov_ctx *ctx, const struct prov_workload_id *id,
-			     const cJSON *data, const struct prov_deployment_view *deps,
-			     cJSON **result, char *err, size_t errsz)
+                             const cJSON *data, const struct prov_deployment_view *deps,
+                             cJSON **result, char *err, size_t errsz)
 {
 	struct net_spec s, old;
 	int rc = network_parse(data, &s, err, errsz);
@@ -158,7 +166,7 @@ static int network_provision(struct prov_ctx *ctx, const struct prov_workload_id
 	if (exists && spec_load(ctx, host, &old) == 0 && bridge_ok(host)) {
 		if (memcmp(&old, &s, sizeof s) != 0)
 			return prov_err(err, errsz, ZE_STATE,
-					"network %s exists with another ip_range/subnet", id->name);
+			                "network %s exists with another ip_range/subnet", id->name);
 		goto done;
 	}
 	/* Half made (crash during an earlier provision): start over. */
@@ -174,12 +182,15 @@ static int network_provision(struct prov_ctx *ctx, const struct prov_workload_id
 	ip_str(s.subnet + 1, a);
 	snprintf(gw, sizeof gw, "%s/%u", a, s.subnet_prefix);
 	if ((rc = prov_netns_add(host, err, errsz)) < 0 ||
-	    (rc = prov_ip(err, errsz, (const char *const[]){"-n", host, "link", "add", BRIDGE,
-							     "type", "bridge", NULL})) < 0 ||
-	    (rc = prov_ip(err, errsz, (const char *const[]){"-n", host, "addr", "add", gw, "dev",
-							     BRIDGE, NULL})) < 0 ||
-	    (rc = prov_ip(err, errsz, (const char *const[]){"-n", host, "link", "set", BRIDGE,
-							     "up", NULL})) < 0)
+	    (rc = prov_ip(err, errsz,
+	                  (const char *const[]){"-n", host, "link", "add", BRIDGE, "type", "bridge",
+	                                        NULL})) < 0 ||
+	    (rc = prov_ip(
+	         err, errsz,
+	         (const char *const[]){"-n", host, "addr", "add", gw, "dev", BRIDGE, NULL})) < 0 ||
+	    (rc = prov_ip(err, errsz,
+	                  (const char *const[]){"-n", host, "link", "set", BRIDGE, "up", NULL})) <
+	        0)
 		goto fail;
 done:
 	if (!(*result = network_result(host, &s))) {
@@ -196,7 +207,7 @@ fail:
 }
 
 static int network_deprovision(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
-			       size_t errsz)
+                               size_t errsz)
 {
 	char host[PROV_HOST_MAX], sp[PROV_PATH_MAX];
 	int rc;
@@ -212,7 +223,7 @@ static int network_deprovision(struct prov_ctx *ctx, const struct prov_workload_
 }
 
 static int network_inspect(struct prov_ctx *ctx, const struct prov_workload_id *id,
-			   enum prov_health *h, char *err, size_t errsz)
+                           enum prov_health *h, char *err, size_t errsz)
 {
 	char host[PROV_HOST_MAX], sp[PROV_PATH_MAX];
 	int rc;
@@ -230,19 +241,20 @@ static int network_inspect(struct prov_ctx *ctx, const struct prov_workload_id *
 }
 
 static int network_pause(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
-			 size_t errsz)
+                         size_t errsz)
 {
 	enum prov_health h;
 	int rc = network_inspect(ctx, id, &h, err, errsz);
 	if (rc < 0)
 		return rc;
 	/* Pausing the containers stops the traffic; the network itself stays. */
-	return h == PROV_ABSENT ? prov_err(err, errsz, -ENOENT, "network %s is not provisioned", id->name)
-				: 0;
+	return h == PROV_ABSENT
+	           ? prov_err(err, errsz, -ENOENT, "network %s is not provisioned", id->name)
+	           : 0;
 }
 
 static int network_usage(struct prov_ctx *ctx, const struct prov_workload_id *id,
-			 struct prov_usage *u, char *err, size_t errsz)
+                         struct prov_usage *u, char *err, size_t errsz)
 {
 	char host[PROV_HOST_MAX];
 	int rc = prov_host_name(id, host);
@@ -252,28 +264,32 @@ static int network_usage(struct prov_ctx *ctx, const struct prov_workload_id *id
 		return prov_err(err, errsz, -ENOENT, "network %s is not provisioned", id->name);
 	memset(u, 0, sizeof *u);
 	if ((rc = prov_netns_counters(host, BRIDGE, &u->net_rx_bytes, &u->net_tx_bytes)) < 0)
-		return prov_err(err, errsz, rc, "cannot read counters of %s: %s", host, zerr_str(rc));
+		return prov_err(err, errsz, rc, "cannot read counters of %s: %s", host,
+		                zerr_str(rc));
 	return 0;
 }
 
 int prov_network_attach(struct prov_ctx *ctx, uint64_t contract, const char *net_name,
-			const char *ct_ns, const char *host, unsigned idx, const char *ip,
-			char *err, size_t errsz)
+                        const char *ct_ns, const char *host, unsigned idx, const char *ip,
+                        char *err, size_t errsz)
 {
 	struct prov_workload_id nid = {.contract_id = contract};
 	char net[PROV_HOST_MAX];
-	if (prov_fmt(nid.name, sizeof nid.name, "%s", net_name) < 0 || prov_host_name(&nid, net) < 0)
+	if (prov_fmt(nid.name, sizeof nid.name, "%s", net_name) < 0 ||
+	    prov_host_name(&nid, net) < 0)
 		return prov_err(err, errsz, -EINVAL, "bad network name");
 	struct net_spec s;
 	if (!prov_netns_exists(net) || spec_load(ctx, net, &s) < 0)
 		return prov_err(err, errsz, -ENOENT, "network %s is not provisioned", net_name);
 	uint32_t a;
 	if (prov_ipv4_parse(ip, &a) < 0)
-		return prov_err(err, errsz, -EINVAL, "interface ip '%.20s' is not an IPv4 address", ip);
+		return prov_err(err, errsz, -EINVAL, "interface ip '%.20s' is not an IPv4 address",
+		                ip);
 	uint32_t m = mask_of(s.subnet_prefix);
 	if ((a & m) != s.subnet || a == s.subnet || a == s.subnet + 1 || a == (s.subnet | ~m))
 		return prov_err(err, errsz, -EINVAL,
-				"ip %s is not a usable address of network %s (gateway is .1)", ip, net_name);
+		                "ip %s is not a usable address of network %s (gateway is .1)", ip,
+		                net_name);
 	char vhost[16], ceth[16], addr[24], gw[16];
 	prov_if_name("zv", host, idx, vhost);
 	snprintf(ceth, sizeof ceth, "eth%u", idx);
@@ -282,19 +298,22 @@ int prov_network_attach(struct prov_ctx *ctx, uint64_t contract, const char *net
 	/* A leftover from an interrupted attempt would make "link add" fail. */
 	prov_ip(NULL, 0, (const char *const[]){"-n", net, "link", "del", vhost, NULL});
 	int rc;
-	if ((rc = prov_ip(err, errsz, (const char *const[]){"-n", net, "link", "add", vhost, "type",
-							     "veth", "peer", "name", ceth, "netns",
-							     ct_ns, NULL})) < 0)
+	if ((rc = prov_ip(err, errsz,
+	                  (const char *const[]){"-n", net, "link", "add", vhost, "type", "veth",
+	                                        "peer", "name", ceth, "netns", ct_ns, NULL})) < 0)
 		return rc;
-	if ((rc = prov_ip(err, errsz, (const char *const[]){"-n", net, "link", "set", vhost,
-							     "master", BRIDGE, "up", NULL})) < 0 ||
-	    (rc = prov_ip(err, errsz, (const char *const[]){"-n", ct_ns, "addr", "add", addr, "dev",
-							     ceth, NULL})) < 0 ||
-	    (rc = prov_ip(err, errsz, (const char *const[]){"-n", ct_ns, "link", "set", ceth, "up",
-							     NULL})) < 0)
+	if ((rc = prov_ip(err, errsz,
+	                  (const char *const[]){"-n", net, "link", "set", vhost, "master", BRIDGE,
+	                                        "up", NULL})) < 0 ||
+	    (rc = prov_ip(
+	         err, errsz,
+	         (const char *const[]){"-n", ct_ns, "addr", "add", addr, "dev", ceth, NULL})) < 0 ||
+	    (rc = prov_ip(err, errsz,
+	                  (const char *const[]){"-n", ct_ns, "link", "set", ceth, "up", NULL})) < 0)
 		goto fail;
-	if (idx == 0 && (rc = prov_ip(err, errsz, (const char *const[]){"-n", ct_ns, "route", "add",
-									 "default", "via", gw, NULL})) < 0)
+	if (idx == 0 && (rc = prov_ip(err, errsz,
+	                              (const char *const[]){"-n", ct_ns, "route", "add", "default",
+	                                                    "via", gw, NULL})) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -303,12 +322,12 @@ fail:
 }
 
 const struct prov_ops prov_network_ops = {
-	.type = "network",
-	.validate = network_validate,
-	.provision = network_provision,
-	.deprovision = network_deprovision,
-	.pause = network_pause,
-	.resume = network_pause,
-	.inspect = network_inspect,
-	.usage = network_usage,
+    .type = "network",
+    .validate = network_validate,
+    .provision = network_provision,
+    .deprovision = network_deprovision,
+    .pause = network_pause,
+    .resume = network_pause,
+    .inspect = network_inspect,
+    .usage = network_usage,
 };

@@ -31,7 +31,7 @@
 
 /* Entry of the container's init, in prov_ctinit.c. */
 void prov_ct_child(const struct prov_ct_plan *p, int sync_fd, int err_fd, int out_fd)
-	__attribute__((noreturn));
+    __attribute__((noreturn));
 
 void prov_ct_plan_clear(struct prov_ct_plan *p)
 {
@@ -176,15 +176,17 @@ static void log_write(struct ct_log *l, const char *buf, size_t n)
 static void log_note(struct ct_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void log_note(struct ct_log *l, const char *fmt, ...)
 {
+	static const char tag[] = "[zos-supervisor] ";
 	char buf[512];
-	int n = snprintf(buf, sizeof buf, "[zos-supervisor] ");
+	memcpy(buf, tag, sizeof tag - 1);
+	size_t room = sizeof buf - (sizeof tag - 1) - 1; /* keep one byte for '\n' */
 	va_list ap;
 	va_start(ap, fmt);
-	int m = vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
+	int m = vsnprintf(buf + sizeof tag - 1, room + 1, fmt, ap);
 	va_end(ap);
 	if (m < 0)
 		return;
-	size_t len = (size_t)n + ((size_t)m < sizeof buf - (size_t)n - 1 ? (size_t)m : sizeof buf - (size_t)n - 2);
+	size_t len = sizeof tag - 1 + ((size_t)m < room ? (size_t)m : room);
 	buf[len++] = '\n';
 	log_write(l, buf, len);
 }
@@ -205,8 +207,9 @@ static pid_t start_container(const struct prov_ct_plan *p, int out_wr, char *why
 		snprintf(why, whysz, "pipe: %s", prov_strerror(e));
 		return -e;
 	}
-	long pid = syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD,
-			   NULL, NULL, NULL, NULL);
+	long pid =
+	    syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD,
+	            NULL, NULL, NULL, NULL);
 	if (pid == 0) {
 		close(sync[1]);
 		close(ep[0]);
@@ -351,7 +354,8 @@ static void supervise(const struct prov_ct_plan *p, int status_fd)
 	long next_start = 0, started_at = 0, backoff = BACKOFF_MIN_MS;
 	for (;;) {
 		/* While paused (grace period) a restart would freeze half way. */
-		if (child <= 0 && now_ms() >= next_start && status_fd < 0 && prov_cg_frozen(&p->cg) == 1)
+		if (child <= 0 && now_ms() >= next_start && status_fd < 0 &&
+		    prov_cg_frozen(&p->cg) == 1)
 			next_start = now_ms() + BACKOFF_MIN_MS;
 		if (child <= 0 && now_ms() >= next_start) {
 			char why[256];
@@ -365,7 +369,8 @@ static void supervise(const struct prov_ct_plan *p, int status_fd)
 					_exit(1);
 				}
 				next_start = now_ms() + backoff;
-				backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+				backoff =
+				    backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 			} else {
 				child = pid;
 				started_at = now_ms();
@@ -380,7 +385,8 @@ static void supervise(const struct prov_ct_plan *p, int status_fd)
 			if (wait < 0)
 				wait = 0;
 		}
-		struct pollfd pf[2] = {{.fd = out[0], .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+		struct pollfd pf[2] = {{.fd = out[0], .events = POLLIN},
+		                       {.fd = sfd, .events = POLLIN}};
 		if (poll(pf, 2, (int)wait) < 0 && errno != EINTR)
 			_exit(1);
 		if (pf[0].revents & POLLIN) {
@@ -476,12 +482,12 @@ int prov_ct_start(const struct prov_ct_plan *p, char *err, size_t errsz)
 		char *sp = strchr(buf + 4, ' ');
 		int code = (int)strtol(buf + 4, NULL, 10);
 		return prov_err(err, errsz, code > 0 ? -code : -EIO, "container start failed: %s",
-				sp ? sp + 1 : "unknown reason");
+		                sp ? sp + 1 : "unknown reason");
 	}
 	prov_ct_stop(p->dir);
 	return prov_err(err, errsz, timed_out ? ZE_TIMEOUT : -EIO,
-			timed_out ? "container supervisor did not report in time"
-				  : "container supervisor died during start");
+	                timed_out ? "container supervisor did not report in time"
+	                          : "container supervisor died during start");
 }
 
 int prov_ct_stop(const char *dir)

@@ -42,7 +42,7 @@ int prov_name_valid(const char *name)
 	for (const char *p = name; *p; p++, n++) {
 		char c = *p;
 		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			 (c >= '0' && c <= '9') || c == '_';
+		         (c >= '0' && c <= '9') || c == '_';
 		if (!ok || n >= PROV_NAME_MAX)
 			return -EINVAL;
 	}
@@ -70,8 +70,8 @@ void prov_if_name(const char *prefix, const char *host, unsigned idx, char out[1
 	snprintf(out, 16, "%.3s%012" PRIx64, prefix, (uint64_t)(h & 0xffffffffffffull));
 }
 
-int prov_json_u64(const cJSON *data, const char *key, uint64_t min, uint64_t max,
-		  uint64_t *out, char *err, size_t errsz)
+int prov_json_u64(const cJSON *data, const char *key, uint64_t min, uint64_t max, uint64_t *out,
+                  char *err, size_t errsz)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, key);
 	if (!v)
@@ -81,18 +81,19 @@ int prov_json_u64(const cJSON *data, const char *key, uint64_t min, uint64_t max
 	double d = v->valuedouble;
 	/* Doubles hold integers exactly up to 2^53, far above any bound here. */
 	if (!isfinite(d) || d < 0 || d != floor(d) || d > 9007199254740992.0)
-		return prov_err(err, errsz, -EINVAL, "field '%s' must be a non-negative integer", key);
+		return prov_err(err, errsz, -EINVAL, "field '%s' must be a non-negative integer",
+		                key);
 	uint64_t x = (uint64_t)d;
 	if (x < min || x > max)
 		return prov_err(err, errsz, -EINVAL,
-				"field '%s' = %" PRIu64 " out of range [%" PRIu64 ", %" PRIu64 "]",
-				key, x, min, max);
+		                "field '%s' = %" PRIu64 " out of range [%" PRIu64 ", %" PRIu64 "]",
+		                key, x, min, max);
 	*out = x;
 	return 0;
 }
 
-int prov_json_str(const cJSON *data, const char *key, size_t maxlen, const char **out,
-		  char *err, size_t errsz)
+int prov_json_str(const cJSON *data, const char *key, size_t maxlen, const char **out, char *err,
+                  size_t errsz)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, key);
 	if (!v)
@@ -101,7 +102,8 @@ int prov_json_str(const cJSON *data, const char *key, size_t maxlen, const char 
 		return prov_err(err, errsz, -EINVAL, "field '%s' must be a string", key);
 	size_t n = strnlen(v->valuestring, maxlen + 1);
 	if (n == 0 || n > maxlen)
-		return prov_err(err, errsz, -EINVAL, "field '%s' must have 1..%zu characters", key, maxlen);
+		return prov_err(err, errsz, -EINVAL, "field '%s' must have 1..%zu characters", key,
+		                maxlen);
 	*out = v->valuestring;
 	return 0;
 }
@@ -118,7 +120,7 @@ int prov_json_keys(const cJSON *data, const char *const *allowed, char *err, siz
 			known = it->string && strcmp(it->string, *a) == 0;
 		if (!known)
 			return prov_err(err, errsz, -EINVAL, "unknown field '%.40s'",
-					it->string ? it->string : "");
+			                it->string ? it->string : "");
 	}
 	return 0;
 }

@@ -80,12 +80,14 @@ static int mkfs(const char *img, char *err, size_t errsz)
 	if (prov_which("mkfs.ext4", prog, sizeof prog) < 0)
 		return prov_err(err, errsz, ZE_UNSUPPORTED, "mkfs.ext4 not installed (e2fsprogs)");
 	/* -m 0: the owner gets the whole size; lazy init keeps big images fast. */
-	const char *argv[] = {prog, "-q", "-F", "-m", "0", "-E",
-			      "lazy_itable_init=1,lazy_journal_init=1,nodiscard", img, NULL};
+	const char *argv[] = {
+	    prog, "-q", "-F", "-m", "0", "-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard",
+	    img,  NULL};
 	char out[256];
 	int rc = prov_run(argv, out, sizeof out, MKFS_TIMEOUT_MS);
 	if (rc < 0)
-		return prov_err(err, errsz, rc, "mkfs.ext4 failed: %s", out[0] ? out : zerr_str(rc));
+		return prov_err(err, errsz, rc, "mkfs.ext4 failed: %s",
+		                out[0] ? out : zerr_str(rc));
 	return 0;
 }
 
@@ -97,7 +99,8 @@ static int mount_image(const char *img, const char *mnt, char *err, size_t errsz
 	if (rc < 0)
 		return prov_err(err, errsz, rc, "no loop device for %s: %s", img, zerr_str(rc));
 	if (mount(dev, mnt, "ext4", MS_NOSUID | MS_NODEV, "") < 0)
-		rc = prov_err(err, errsz, -errno, "cannot mount %s on %s: %s", dev, mnt, strerror(errno));
+		rc = prov_err(err, errsz, -errno, "cannot mount %s on %s: %s", dev, mnt,
+		              strerror(errno));
 	/* Closing our handle leaves the mount as the only user, so autoclear
 	 * frees the device at unmount (or right now if the mount failed). */
 	close(lfd);
@@ -128,12 +131,12 @@ static void volume_cleanup(const struct vol_paths *p)
 }
 
 static int provision_unenforced(struct prov_ctx *ctx, const struct vol_paths *p, uint64_t size,
-				cJSON **result, char *err, size_t errsz)
+                                cJSON **result, char *err, size_t errsz)
 {
 	if (!ctx->allow_unenforced_volumes)
 		return prov_err(err, errsz, ZE_UNSUPPORTED,
-				"this node cannot enforce volume sizes (no loop devices) and "
-				"unenforced volumes are not allowed");
+		                "this node cannot enforce volume sizes (no loop devices) and "
+		                "unenforced volumes are not allowed");
 	int rc = prov_mkdirs(p->mnt, 0755);
 	if (rc < 0)
 		return prov_err(err, errsz, rc, "cannot create %s: %s", p->mnt, zerr_str(rc));
@@ -143,8 +146,8 @@ static int provision_unenforced(struct prov_ctx *ctx, const struct vol_paths *p,
 }
 
 static int volume_provision(struct prov_ctx *ctx, const struct prov_workload_id *id,
-			    const cJSON *data, const struct prov_deployment_view *deps,
-			    cJSON **result, char *err, size_t errsz)
+                            const cJSON *data, const struct prov_deployment_view *deps,
+                            cJSON **result, char *err, size_t errsz)
 {
 	uint64_t size;
 	int rc = volume_parse(data, &size, err, errsz);
@@ -164,8 +167,8 @@ static int volume_provision(struct prov_ctx *ctx, const struct prov_workload_id 
 		return prov_err(err, errsz, -EEXIST, "%s exists and is not an image", p.img);
 	if (have_img && (uint64_t)st.st_size != size)
 		return prov_err(err, errsz, ZE_STATE,
-				"volume exists with size %" PRIu64 ", asked %" PRIu64,
-				(uint64_t)st.st_size, size);
+		                "volume exists with size %" PRIu64 ", asked %" PRIu64,
+		                (uint64_t)st.st_size, size);
 	int mounted = prov_is_mountpoint(p.mnt);
 	if (have_img && mounted == 1) {
 		if (!(*result = volume_result(&p, size, 1)))
@@ -178,7 +181,8 @@ static int volume_provision(struct prov_ctx *ctx, const struct prov_workload_id 
 	if (fresh) {
 		int fd = open(p.img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd < 0)
-			return prov_err(err, errsz, -errno, "cannot create %s: %s", p.img, strerror(errno));
+			return prov_err(err, errsz, -errno, "cannot create %s: %s", p.img,
+			                strerror(errno));
 		/* Allocating every block up front makes the size a guarantee: a
 		 * full disk fails here, not later inside the user's writes. */
 		rc = posix_fallocate(fd, 0, (off_t)size);
@@ -187,8 +191,8 @@ static int volume_provision(struct prov_ctx *ctx, const struct prov_workload_id 
 		close(fd);
 		if (rc) {
 			rc = -rc;
-			prov_err(err, errsz, rc, "cannot allocate %" PRIu64 " bytes for %s: %s", size,
-				 p.img, zerr_str(rc));
+			prov_err(err, errsz, rc, "cannot allocate %" PRIu64 " bytes for %s: %s",
+			         size, p.img, zerr_str(rc));
 			goto fail;
 		}
 		if ((rc = mkfs(p.img, err, errsz)) < 0)
@@ -217,7 +221,7 @@ fail:
 }
 
 static int volume_deprovision(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
-			      size_t errsz)
+                              size_t errsz)
 {
 	struct vol_paths p;
 	int rc = vol_paths(ctx, id, &p);
@@ -227,7 +231,8 @@ static int volume_deprovision(struct prov_ctx *ctx, const struct prov_workload_i
 		/* Still used by a container: detach it from the tree now; the
 		 * kernel frees the filesystem when the last user is gone. */
 		if (umount2(p.mnt, MNT_DETACH) < 0)
-			return prov_err(err, errsz, -errno, "cannot unmount %s: %s", p.mnt, strerror(errno));
+			return prov_err(err, errsz, -errno, "cannot unmount %s: %s", p.mnt,
+			                strerror(errno));
 	}
 	if (access(p.img, F_OK) == 0)
 		prov_loop_detach_file(p.img);
@@ -241,7 +246,7 @@ static int volume_deprovision(struct prov_ctx *ctx, const struct prov_workload_i
 
 /* 0 absent, 1 ok, 2 half made; negative error. */
 static int volume_state(struct prov_ctx *ctx, const struct prov_workload_id *id,
-			struct vol_paths *p, char *err, size_t errsz)
+                        struct vol_paths *p, char *err, size_t errsz)
 {
 	int rc = vol_paths(ctx, id, p);
 	if (rc < 0)
@@ -259,18 +264,19 @@ static int volume_state(struct prov_ctx *ctx, const struct prov_workload_id *id,
 }
 
 static int volume_pause(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
-			size_t errsz)
+                        size_t errsz)
 {
 	struct vol_paths p;
 	int rc = volume_state(ctx, id, &p, err, errsz);
 	if (rc < 0)
 		return rc;
 	/* A volume has nothing running; pause only checks it is there. */
-	return rc == 0 ? prov_err(err, errsz, -ENOENT, "volume %s is not provisioned", id->name) : 0;
+	return rc == 0 ? prov_err(err, errsz, -ENOENT, "volume %s is not provisioned", id->name)
+	               : 0;
 }
 
 static int volume_inspect(struct prov_ctx *ctx, const struct prov_workload_id *id,
-			  enum prov_health *h, char *err, size_t errsz)
+                          enum prov_health *h, char *err, size_t errsz)
 {
 	struct vol_paths p;
 	int rc = volume_state(ctx, id, &p, err, errsz);
@@ -281,7 +287,7 @@ static int volume_inspect(struct prov_ctx *ctx, const struct prov_workload_id *i
 }
 
 static int volume_usage(struct prov_ctx *ctx, const struct prov_workload_id *id,
-			struct prov_usage *u, char *err, size_t errsz)
+                        struct prov_usage *u, char *err, size_t errsz)
 {
 	struct vol_paths p;
 	int rc = volume_state(ctx, id, &p, err, errsz);
@@ -293,7 +299,8 @@ static int volume_usage(struct prov_ctx *ctx, const struct prov_workload_id *id,
 	if (prov_is_mountpoint(p.mnt) != 1) {
 		/* Unenforced: a directory on the host's filesystem. */
 		if ((rc = prov_du(p.mnt, &u->disk_bytes)) < 0)
-			return prov_err(err, errsz, rc, "cannot measure %s: %s", p.mnt, zerr_str(rc));
+			return prov_err(err, errsz, rc, "cannot measure %s: %s", p.mnt,
+			                zerr_str(rc));
 		return 0;
 	}
 	struct statvfs v;
@@ -304,12 +311,12 @@ static int volume_usage(struct prov_ctx *ctx, const struct prov_workload_id *id,
 }
 
 const struct prov_ops prov_volume_ops = {
-	.type = "volume",
-	.validate = volume_validate,
-	.provision = volume_provision,
-	.deprovision = volume_deprovision,
-	.pause = volume_pause,
-	.resume = volume_pause,
-	.inspect = volume_inspect,
-	.usage = volume_usage,
+    .type = "volume",
+    .validate = volume_validate,
+    .provision = volume_provision,
+    .deprovision = volume_deprovision,
+    .pause = volume_pause,
+    .resume = volume_pause,
+    .inspect = volume_inspect,
+    .usage = volume_usage,
 };

@@ -31,11 +31,12 @@
 #define IFACES_MAX 4
 #define SPEC_MAX (256 * 1024)
 
-static const char *const zm_keys[] = {"image", "entrypoint", "env", "compute_capacity",
-				      "mounts", "network", NULL};
+static const char *const zm_keys[] = {"image",  "entrypoint", "env", "compute_capacity",
+                                      "mounts", "network",    NULL};
 static const char *const cc_keys[] = {"cpu", "memory", NULL};
 static const char *const mount_keys[] = {"name", "mountpoint", NULL};
-static const char *const net_keys[] = {"interfaces", NULL};
+static const char *const net_keys[] = {"interfaces", "public_ip", "public_ip6",
+                                       "planetary",  "mycelium",  NULL};
 static const char *const if_keys[] = {"network", "ip", NULL};
 
 struct zm_spec {
@@ -54,7 +55,8 @@ static int image_name_ok(const char *s)
 	if (n == 0 || n > IMAGE_NAME_MAX)
 		return 0;
 	/* Starting with an alphanumeric rules out ".", ".." and hidden names. */
-	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= '0' && s[0] <= '9')))
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+	      (s[0] >= '0' && s[0] <= '9')))
 		return 0;
 	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
@@ -74,8 +76,8 @@ static int mountpoint_ok(const char *s)
 			return 0;
 		for (size_t i = 0; i < k; i++) {
 			char ch = c[i];
-			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-			      ch == '.' || ch == '_' || ch == '-'))
+			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
 				return 0;
 		}
 		c += k;
@@ -107,9 +109,14 @@ static int parse_entry(const cJSON *e, char **argv, size_t *argc, char *err, siz
 		cJSON_ArrayForEach(a, e)
 		{
 			if (!cJSON_IsString(a) || strlen(a->valuestring) > ARG_MAX_LEN)
-				return prov_err(err, errsz, -EINVAL, "entrypoint items must be strings of at most %d bytes", ARG_MAX_LEN);
+				return prov_err(
+				    err, errsz, -EINVAL,
+				    "entrypoint items must be strings of at most %d bytes",
+				    ARG_MAX_LEN);
 			if (*argc >= PROV_CT_ARGS_MAX)
-				return prov_err(err, errsz, -EINVAL, "entrypoint has more than %d arguments", PROV_CT_ARGS_MAX);
+				return prov_err(err, errsz, -EINVAL,
+				                "entrypoint has more than %d arguments",
+				                PROV_CT_ARGS_MAX);
 			if (argv && !(argv[*argc] = strdup(a->valuestring)))
 				return -ENOMEM;
 			(*argc)++;
@@ -117,21 +124,24 @@ static int parse_entry(const cJSON *e, char **argv, size_t *argc, char *err, siz
 	} else if (cJSON_IsString(e)) {
 		const char *s = e->valuestring;
 		if (strlen(s) > ENTRY_MAX)
-			return prov_err(err, errsz, -EINVAL, "entrypoint longer than %d bytes", ENTRY_MAX);
+			return prov_err(err, errsz, -EINVAL, "entrypoint longer than %d bytes",
+			                ENTRY_MAX);
 		while (*s) {
 			s += strspn(s, " \t");
 			size_t k = strcspn(s, " \t");
 			if (!k)
 				break;
 			if (k > ARG_MAX_LEN || *argc >= PROV_CT_ARGS_MAX)
-				return prov_err(err, errsz, -EINVAL, "entrypoint has too many or too long arguments");
+				return prov_err(err, errsz, -EINVAL,
+				                "entrypoint has too many or too long arguments");
 			if (argv && !(argv[*argc] = strndup(s, k)))
 				return -ENOMEM;
 			(*argc)++;
 			s += k;
 		}
 	} else {
-		return prov_err(err, errsz, -EINVAL, "entrypoint must be a string or an array of strings");
+		return prov_err(err, errsz, -EINVAL,
+		                "entrypoint must be a string or an array of strings");
 	}
 	if (*argc == 0 || (argv && argv[0][0] == '\0'))
 		return prov_err(err, errsz, -EINVAL, "entrypoint is empty");
@@ -149,11 +159,15 @@ static int parse_env(const cJSON *env, char **envp, char *err, size_t errsz)
 		cJSON_ArrayForEach(v, env)
 		{
 			if (!env_key_ok(v->string))
-				return prov_err(err, errsz, -EINVAL, "bad env name '%.64s'", v->string);
+				return prov_err(err, errsz, -EINVAL, "bad env name '%.64s'",
+				                v->string);
 			if (!cJSON_IsString(v) || strlen(v->valuestring) > ENV_VAL_MAX)
-				return prov_err(err, errsz, -EINVAL, "env %s must be a string of at most %d bytes", v->string, ENV_VAL_MAX);
+				return prov_err(err, errsz, -EINVAL,
+				                "env %s must be a string of at most %d bytes",
+				                v->string, ENV_VAL_MAX);
 			if (n >= PROV_CT_ENV_MAX)
-				return prov_err(err, errsz, -EINVAL, "more than %d env entries", PROV_CT_ENV_MAX);
+				return prov_err(err, errsz, -EINVAL, "more than %d env entries",
+				                PROV_CT_ENV_MAX);
 			has_path |= strcmp(v->string, "PATH") == 0;
 			if (envp) {
 				size_t len = strlen(v->string) + strlen(v->valuestring) + 2;
@@ -164,7 +178,9 @@ static int parse_env(const cJSON *env, char **envp, char *err, size_t errsz)
 			n++;
 		}
 	}
-	if (envp && !has_path && !(envp[n] = strdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")))
+	if (envp && !has_path &&
+	    !(envp[n] =
+	          strdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")))
 		return -ENOMEM;
 	return 0;
 }
@@ -173,12 +189,15 @@ static int zm_parse(const cJSON *data, struct zm_spec *s, char *err, size_t errs
 {
 	memset(s, 0, sizeof *s);
 	int rc = prov_json_keys(data, zm_keys, err, errsz);
-	if (rc < 0 || (rc = prov_json_str(data, "image", IMAGE_NAME_MAX, &s->image, err, errsz)) < 0)
+	if (rc < 0 ||
+	    (rc = prov_json_str(data, "image", IMAGE_NAME_MAX, &s->image, err, errsz)) < 0)
 		return rc;
 	if (!image_name_ok(s->image))
-		return prov_err(err, errsz, -EINVAL, "image name must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+		return prov_err(err, errsz, -EINVAL,
+		                "image name must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 	size_t argc;
-	if ((rc = parse_entry(cJSON_GetObjectItemCaseSensitive(data, "entrypoint"), NULL, &argc, err, errsz)) < 0 ||
+	if ((rc = parse_entry(cJSON_GetObjectItemCaseSensitive(data, "entrypoint"), NULL, &argc,
+	                      err, errsz)) < 0 ||
 	    (rc = parse_env(cJSON_GetObjectItemCaseSensitive(data, "env"), NULL, err, errsz)) < 0)
 		return rc;
 	const cJSON *cc = cJSON_GetObjectItemCaseSensitive(data, "compute_capacity");
@@ -196,20 +215,29 @@ static int zm_parse(const cJSON *data, struct zm_spec *s, char *err, size_t errs
 		cJSON_ArrayForEach(m, mounts)
 		{
 			if (s->nmounts >= PROV_CT_MOUNTS_MAX)
-				return prov_err(err, errsz, -EINVAL, "more than %d mounts", PROV_CT_MOUNTS_MAX);
+				return prov_err(err, errsz, -EINVAL, "more than %d mounts",
+				                PROV_CT_MOUNTS_MAX);
 			const char *name, *mp;
 			if ((rc = prov_json_keys(m, mount_keys, err, errsz)) < 0 ||
 			    (rc = prov_json_str(m, "name", PROV_NAME_MAX, &name, err, errsz)) < 0 ||
-			    (rc = prov_json_str(m, "mountpoint", MOUNTPOINT_MAX, &mp, err, errsz)) < 0)
+			    (rc = prov_json_str(m, "mountpoint", MOUNTPOINT_MAX, &mp, err, errsz)) <
+			        0)
 				return rc;
 			if (prov_name_valid(name) < 0)
-				return prov_err(err, errsz, -EINVAL, "mount name '%.40s' is not a workload name", name);
-			if (!mountpoint_ok(mp))
 				return prov_err(err, errsz, -EINVAL,
-						"mountpoint '%.64s' must be an absolute normalized path of [A-Za-z0-9._-] components, not under /proc, /dev or /sys", mp);
+				                "mount name '%.40s' is not a workload name", name);
+			if (!mountpoint_ok(mp))
+				return prov_err(
+				    err, errsz, -EINVAL,
+				    "mountpoint '%.64s' must be an absolute normalized path of "
+				    "[A-Za-z0-9._-] components, not under /proc, /dev or /sys",
+				    mp);
 			for (size_t i = 0; i < s->nmounts; i++)
-				if (strcmp(s->mountpoint[i], mp) == 0 || strcmp(s->mount_name[i], name) == 0)
-					return prov_err(err, errsz, -EINVAL, "mount %s or mountpoint %s used twice", name, mp);
+				if (strcmp(s->mountpoint[i], mp) == 0 ||
+				    strcmp(s->mount_name[i], name) == 0)
+					return prov_err(err, errsz, -EINVAL,
+					                "mount %s or mountpoint %s used twice",
+					                name, mp);
 			s->mount_name[s->nmounts] = name;
 			s->mountpoint[s->nmounts++] = mp;
 		}
@@ -218,24 +246,39 @@ static int zm_parse(const cJSON *data, struct zm_spec *s, char *err, size_t errs
 	if (net && !cJSON_IsNull(net)) {
 		if ((rc = prov_json_keys(net, net_keys, err, errsz)) < 0)
 			return rc;
+		/* zos clients send these switched off; this node offers none of them. */
+		static const char *const off[] = {"public_ip", "public_ip6", "planetary",
+		                                  "mycelium"};
+		for (size_t k = 0; k < sizeof off / sizeof off[0]; k++) {
+			const cJSON *o = cJSON_GetObjectItemCaseSensitive(net, off[k]);
+			if (o && !cJSON_IsNull(o) && !cJSON_IsFalse(o) &&
+			    !(cJSON_IsString(o) && o->valuestring[0] == '\0'))
+				return prov_err(err, errsz, ZE_UNSUPPORTED,
+				                "network.%s is not supported on this node", off[k]);
+		}
 		const cJSON *ifs = cJSON_GetObjectItemCaseSensitive(net, "interfaces"), *i;
 		if (ifs && !cJSON_IsArray(ifs))
 			return prov_err(err, errsz, -EINVAL, "network.interfaces must be an array");
 		cJSON_ArrayForEach(i, ifs)
 		{
 			if (s->nifs >= IFACES_MAX)
-				return prov_err(err, errsz, -EINVAL, "more than %d interfaces", IFACES_MAX);
+				return prov_err(err, errsz, -EINVAL, "more than %d interfaces",
+				                IFACES_MAX);
 			const char *nn, *ip;
 			uint32_t a;
 			if ((rc = prov_json_keys(i, if_keys, err, errsz)) < 0 ||
-			    (rc = prov_json_str(i, "network", PROV_NAME_MAX, &nn, err, errsz)) < 0 ||
+			    (rc = prov_json_str(i, "network", PROV_NAME_MAX, &nn, err, errsz)) <
+			        0 ||
 			    (rc = prov_json_str(i, "ip", 15, &ip, err, errsz)) < 0)
 				return rc;
 			if (prov_name_valid(nn) < 0 || prov_ipv4_parse(ip, &a) < 0)
-				return prov_err(err, errsz, -EINVAL, "interface needs a network name and an IPv4 address");
+				return prov_err(
+				    err, errsz, -EINVAL,
+				    "interface needs a network name and an IPv4 address");
 			for (size_t k = 0; k < s->nifs; k++)
 				if (strcmp(s->if_net[k], nn) == 0)
-					return prov_err(err, errsz, -EINVAL, "network %s attached twice", nn);
+					return prov_err(err, errsz, -EINVAL,
+					                "network %s attached twice", nn);
 			s->if_net[s->nifs] = nn;
 			s->if_ip[s->nifs++] = ip;
 		}
@@ -300,19 +343,25 @@ static int format_disk(const char *img, char *err, size_t errsz)
 	char prog[PROV_PATH_MAX];
 	if (prov_which("mkfs.ext4", prog, sizeof prog) < 0)
 		return prov_err(err, errsz, ZE_UNSUPPORTED, "mkfs.ext4 not installed");
-	const char *argv[] = {prog, "-q", "-F", "-m", "0", "-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard", img, NULL};
+	const char *argv[] = {
+	    prog, "-q", "-F", "-m", "0", "-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard",
+	    img,  NULL};
 	char out[256];
 	int rc = prov_run(argv, out, sizeof out, 120000);
-	return rc < 0 ? prov_err(err, errsz, rc, "cannot format zmount: %s", out[0] ? out : zerr_str(rc)) : 0;
+	return rc < 0 ? prov_err(err, errsz, rc, "cannot format zmount: %s",
+	                         out[0] ? out : zerr_str(rc))
+	              : 0;
 }
 
-static int resolve_mounts(struct prov_ctx *ctx, const struct prov_workload_id *id, const struct zm_spec *s,
-			  const struct prov_deployment_view *deps, struct prov_ct_plan *p, char *err, size_t errsz)
+static int resolve_mounts(struct prov_ctx *ctx, const struct prov_workload_id *id,
+                          const struct zm_spec *s, const struct prov_deployment_view *deps,
+                          struct prov_ct_plan *p, char *err, size_t errsz)
 {
 	for (size_t i = 0; i < s->nmounts; i++) {
 		const char *type = dep_type(deps, s->mount_name[i]);
 		struct prov_ct_mount *m = &p->mounts[i];
-		struct prov_workload_id mid = {.twin_id = id->twin_id, .contract_id = id->contract_id};
+		struct prov_workload_id mid = {.twin_id = id->twin_id,
+		                               .contract_id = id->contract_id};
 		char mh[PROV_HOST_MAX];
 		snprintf(mid.name, sizeof mid.name, "%s", s->mount_name[i]);
 		if (prov_host_name(&mid, mh) < 0)
@@ -322,23 +371,31 @@ static int resolve_mounts(struct prov_ctx *ctx, const struct prov_workload_id *i
 		struct stat st;
 		if (type && strcmp(type, "volume") == 0) {
 			m->kind = PROV_MNT_BIND;
-			if ((rc = prov_fmt(m->src, sizeof m->src, "%s/volumes/%s", ctx->storage_dir, mh)) < 0)
+			if ((rc = prov_fmt(m->src, sizeof m->src, "%s/volumes/%s", ctx->storage_dir,
+			                   mh)) < 0)
 				return prov_err(err, errsz, rc, "path too long");
 			int enforced = access(m->src, F_OK) == 0 && prov_is_mountpoint(m->src) == 1;
-			if (!enforced && !(ctx->allow_unenforced_volumes && stat(m->src, &st) == 0 && S_ISDIR(st.st_mode)))
-				return prov_err(err, errsz, -ENOENT, "volume %s is not provisioned", s->mount_name[i]);
+			if (!enforced && !(ctx->allow_unenforced_volumes &&
+			                   stat(m->src, &st) == 0 && S_ISDIR(st.st_mode)))
+				return prov_err(err, errsz, -ENOENT, "volume %s is not provisioned",
+				                s->mount_name[i]);
 		} else if (type && strcmp(type, "zmount") == 0) {
 			m->kind = PROV_MNT_DISK;
-			if ((rc = prov_fmt(m->src, sizeof m->src, "%s/zmounts/%s.img", ctx->storage_dir, mh)) < 0)
+			if ((rc = prov_fmt(m->src, sizeof m->src, "%s/zmounts/%s.img",
+			                   ctx->storage_dir, mh)) < 0)
 				return prov_err(err, errsz, rc, "path too long");
 			if (lstat(m->src, &st) < 0 || !S_ISREG(st.st_mode))
-				return prov_err(err, errsz, -ENOENT, "zmount %s is not provisioned", s->mount_name[i]);
+				return prov_err(err, errsz, -ENOENT, "zmount %s is not provisioned",
+				                s->mount_name[i]);
 			if (!ctx->feat.loop)
-				return prov_err(err, errsz, ZE_UNSUPPORTED, "mounting a zmount needs loop devices");
+				return prov_err(err, errsz, ZE_UNSUPPORTED,
+				                "mounting a zmount needs loop devices");
 			if ((rc = format_disk(m->src, err, errsz)) < 0)
 				return rc;
 		} else {
-			return prov_err(err, errsz, -ENOENT, "mount %s is not a volume or zmount of this deployment", s->mount_name[i]);
+			return prov_err(err, errsz, -ENOENT,
+			                "mount %s is not a volume or zmount of this deployment",
+			                s->mount_name[i]);
 		}
 	}
 	p->nmounts = s->nmounts;
@@ -360,7 +417,8 @@ static cJSON *zm_result(const struct zm_paths *zp, const struct zm_spec *s)
 	if (prov_fmt(log, sizeof log, "%s/log", zp->dir) < 0)
 		return NULL;
 	cJSON *r = cJSON_CreateObject();
-	if (!r || !cJSON_AddStringToObject(r, "id", zp->host) || !cJSON_AddStringToObject(r, "console_log", log) ||
+	if (!r || !cJSON_AddStringToObject(r, "id", zp->host) ||
+	    !cJSON_AddStringToObject(r, "console_log", log) ||
 	    (s->nifs && !cJSON_AddStringToObject(r, "ip", s->if_ip[0]))) {
 		cJSON_Delete(r);
 		return NULL;
@@ -371,14 +429,19 @@ static cJSON *zm_result(const struct zm_paths *zp, const struct zm_spec *s)
 static int feature_check(struct prov_ctx *ctx, char *err, size_t errsz)
 {
 	if (!ctx->feat.root || !ctx->feat.namespaces)
-		return prov_err(err, errsz, ZE_UNSUPPORTED, "containers need root and pid/mount/uts/ipc/net namespaces");
+		return prov_err(err, errsz, ZE_UNSUPPORTED,
+		                "containers need root and pid/mount/uts/ipc/net namespaces");
 	if (!ctx->feat.cgroups)
-		return prov_err(err, errsz, ZE_UNSUPPORTED, "containers need the cpu, memory, pids and freezer cgroup controllers");
+		return prov_err(
+		    err, errsz, ZE_UNSUPPORTED,
+		    "containers need the cpu, memory, pids and freezer cgroup controllers");
 	if (!ctx->feat.netns_tools)
-		return prov_err(err, errsz, ZE_UNSUPPORTED, "containers need ip(8) for their network namespace");
+		return prov_err(err, errsz, ZE_UNSUPPORTED,
+		                "containers need ip(8) for their network namespace");
 	/* Overlay options use ',' and ':' as separators. */
 	if (strpbrk(ctx->run_dir, ",:") || strpbrk(ctx->image_dir, ",:"))
-		return prov_err(err, errsz, ZE_CONFIG, "run_dir and image_dir must not contain ',' or ':'");
+		return prov_err(err, errsz, ZE_CONFIG,
+		                "run_dir and image_dir must not contain ',' or ':'");
 	return 0;
 }
 
@@ -398,8 +461,9 @@ static int spec_equal(const char *file, const cJSON *data)
 }
 
 static int zm_start(struct prov_ctx *ctx, const struct prov_workload_id *id, const cJSON *data,
-		    const struct zm_spec *s, const struct zm_paths *zp, const struct prov_deployment_view *deps,
-		    struct prov_ct_plan *p, char *err, size_t errsz)
+                    const struct zm_spec *s, const struct zm_paths *zp,
+                    const struct prov_deployment_view *deps, struct prov_ct_plan *p, char *err,
+                    size_t errsz)
 {
 	int rc;
 	char sub[PROV_PATH_MAX];
@@ -412,17 +476,21 @@ static int zm_start(struct prov_ctx *ctx, const struct prov_workload_id *id, con
 		return prov_err(err, errsz, rc, "path too long");
 	struct stat st;
 	if (stat(p->image, &st) < 0 || !S_ISDIR(st.st_mode))
-		return prov_err(err, errsz, -ENOENT, "image '%s' not found in the image store", s->image);
+		return prov_err(err, errsz, -ENOENT, "image '%s' not found in the image store",
+		                s->image);
 	if ((rc = resolve_mounts(ctx, id, s, deps, p, err, errsz)) < 0)
 		return rc;
 	size_t argc;
-	if ((rc = parse_entry(cJSON_GetObjectItemCaseSensitive(data, "entrypoint"), p->argv, &argc, err, errsz)) < 0 ||
-	    (rc = parse_env(cJSON_GetObjectItemCaseSensitive(data, "env"), p->envp, err, errsz)) < 0)
+	if ((rc = parse_entry(cJSON_GetObjectItemCaseSensitive(data, "entrypoint"), p->argv, &argc,
+	                      err, errsz)) < 0 ||
+	    (rc = parse_env(cJSON_GetObjectItemCaseSensitive(data, "env"), p->envp, err, errsz)) <
+	        0)
 		return rc == -ENOMEM ? prov_err(err, errsz, rc, "out of memory") : rc;
 
 	static const char *const subs[] = {"upper", "work", "rootfs"};
 	for (size_t i = 0; i < 3; i++)
-		if ((rc = prov_fmt(sub, sizeof sub, "%s/%s", zp->dir, subs[i])) < 0 || (rc = prov_mkdirs(sub, 0755)) < 0)
+		if ((rc = prov_fmt(sub, sizeof sub, "%s/%s", zp->dir, subs[i])) < 0 ||
+		    (rc = prov_mkdirs(sub, 0755)) < 0)
 			return prov_err(err, errsz, rc, "cannot create %s: %s", sub, zerr_str(rc));
 	char *text = cJSON_PrintUnformatted(data);
 	if (!text)
@@ -437,9 +505,10 @@ static int zm_start(struct prov_ctx *ctx, const struct prov_workload_id *id, con
 	for (size_t i = 0; i < s->nifs; i++) {
 		const char *t = dep_type(deps, s->if_net[i]);
 		if (!t || strcmp(t, "network") != 0)
-			return prov_err(err, errsz, -ENOENT, "network %s is not part of this deployment", s->if_net[i]);
-		if ((rc = prov_network_attach(ctx, id->contract_id, s->if_net[i], zp->host, zp->host, (unsigned)i,
-					      s->if_ip[i], err, errsz)) < 0)
+			return prov_err(err, errsz, -ENOENT,
+			                "network %s is not part of this deployment", s->if_net[i]);
+		if ((rc = prov_network_attach(ctx, id->contract_id, s->if_net[i], zp->host,
+		                              zp->host, (unsigned)i, s->if_ip[i], err, errsz)) < 0)
 			return rc;
 	}
 	if ((rc = prov_cg_paths(ctx, zp->host, &p->cg)) < 0 ||
@@ -451,7 +520,8 @@ static int zm_start(struct prov_ctx *ctx, const struct prov_workload_id *id, con
 }
 
 static int zm_provision(struct prov_ctx *ctx, const struct prov_workload_id *id, const cJSON *data,
-			const struct prov_deployment_view *deps, cJSON **result, char *err, size_t errsz)
+                        const struct prov_deployment_view *deps, cJSON **result, char *err,
+                        size_t errsz)
 {
 	struct zm_spec s;
 	struct zm_paths zp;
@@ -464,7 +534,8 @@ static int zm_provision(struct prov_ctx *ctx, const struct prov_workload_id *id,
 	int fresh = access(zp.spec, F_OK) != 0;
 	if (!fresh) {
 		if (!spec_equal(zp.spec, data))
-			return prov_err(err, errsz, ZE_STATE, "zmachine %s exists with another spec", id->name);
+			return prov_err(err, errsz, ZE_STATE,
+			                "zmachine %s exists with another spec", id->name);
 		if (prov_ct_alive(zp.dir, "supervisor.pid", &pid) == 1)
 			goto done;
 		/* Same spec but not running (reboot, crash): rebuild the runtime
@@ -490,7 +561,8 @@ done:
 	return 0;
 }
 
-static int zm_deprovision(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err, size_t errsz)
+static int zm_deprovision(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
+                          size_t errsz)
 {
 	struct zm_paths zp;
 	int rc = zm_paths(ctx, id, &zp);
@@ -503,7 +575,8 @@ static int zm_deprovision(struct prov_ctx *ctx, const struct prov_workload_id *i
 		prov_cg_freeze(&cg, 0);
 	prov_ct_stop(zp.dir);
 	if (have_cg && (rc = prov_cg_destroy(&cg)) < 0)
-		return prov_err(err, errsz, rc, "cannot remove cgroups of %s: %s", zp.host, zerr_str(rc));
+		return prov_err(err, errsz, rc, "cannot remove cgroups of %s: %s", zp.host,
+		                zerr_str(rc));
 	if ((rc = prov_netns_del(zp.host)) < 0)
 		return prov_err(err, errsz, rc, "cannot delete netns %s", zp.host);
 	if ((rc = prov_rm_tree(zp.dir)) < 0)
@@ -519,7 +592,7 @@ static int load_cg(struct prov_ctx *ctx, const struct zm_paths *zp, struct prov_
 }
 
 static int zm_inspect(struct prov_ctx *ctx, const struct prov_workload_id *id, enum prov_health *h,
-		      char *err, size_t errsz)
+                      char *err, size_t errsz)
 {
 	struct zm_paths zp;
 	int rc = zm_paths(ctx, id, &zp);
@@ -542,7 +615,8 @@ static int zm_inspect(struct prov_ctx *ctx, const struct prov_workload_id *id, e
 	return 0;
 }
 
-static int zm_freeze(struct prov_ctx *ctx, const struct prov_workload_id *id, int frozen, char *err, size_t errsz)
+static int zm_freeze(struct prov_ctx *ctx, const struct prov_workload_id *id, int frozen, char *err,
+                     size_t errsz)
 {
 	struct zm_paths zp;
 	struct prov_cg cg;
@@ -552,22 +626,25 @@ static int zm_freeze(struct prov_ctx *ctx, const struct prov_workload_id *id, in
 	if (load_cg(ctx, &zp, &cg) < 0 || !prov_cg_exists(&cg))
 		return prov_err(err, errsz, -ENOENT, "zmachine %s is not provisioned", id->name);
 	if ((rc = prov_cg_freeze(&cg, frozen)) < 0)
-		return prov_err(err, errsz, rc, "cannot %s %s: %s", frozen ? "freeze" : "thaw", zp.host, zerr_str(rc));
+		return prov_err(err, errsz, rc, "cannot %s %s: %s", frozen ? "freeze" : "thaw",
+		                zp.host, zerr_str(rc));
 	return 0;
 }
 
-static int zm_pause(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err, size_t errsz)
+static int zm_pause(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
+                    size_t errsz)
 {
 	return zm_freeze(ctx, id, 1, err, errsz);
 }
 
-static int zm_resume(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err, size_t errsz)
+static int zm_resume(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
+                     size_t errsz)
 {
 	return zm_freeze(ctx, id, 0, err, errsz);
 }
 
-static int zm_usage(struct prov_ctx *ctx, const struct prov_workload_id *id, struct prov_usage *u, char *err,
-		    size_t errsz)
+static int zm_usage(struct prov_ctx *ctx, const struct prov_workload_id *id, struct prov_usage *u,
+                    char *err, size_t errsz)
 {
 	struct zm_paths zp;
 	struct prov_cg cg;
@@ -589,12 +666,12 @@ static int zm_usage(struct prov_ctx *ctx, const struct prov_workload_id *id, str
 }
 
 const struct prov_ops prov_zmachine_ops = {
-	.type = "zmachine",
-	.validate = zm_validate,
-	.provision = zm_provision,
-	.deprovision = zm_deprovision,
-	.pause = zm_pause,
-	.resume = zm_resume,
-	.inspect = zm_inspect,
-	.usage = zm_usage,
+    .type = "zmachine",
+    .validate = zm_validate,
+    .provision = zm_provision,
+    .deprovision = zm_deprovision,
+    .pause = zm_pause,
+    .resume = zm_resume,
+    .inspect = zm_inspect,
+    .usage = zm_usage,
 };

@@ -34,7 +34,7 @@ static int zmount_validate(const cJSON *data, struct prov_capacity *cap, char *e
 }
 
 static int zmount_path(struct prov_ctx *ctx, const struct prov_workload_id *id, char *host,
-		       char *path, size_t pathsz)
+                       char *path, size_t pathsz)
 {
 	int rc = prov_host_name(id, host);
 	if (rc < 0)
@@ -46,7 +46,8 @@ static cJSON *zmount_result(const char *host, const char *path, uint64_t size)
 {
 	cJSON *r = cJSON_CreateObject();
 	if (!r || !cJSON_AddStringToObject(r, "volume_id", host) ||
-	    !cJSON_AddStringToObject(r, "path", path) || !cJSON_AddNumberToObject(r, "size", (double)size)) {
+	    !cJSON_AddStringToObject(r, "path", path) ||
+	    !cJSON_AddNumberToObject(r, "size", (double)size)) {
 		cJSON_Delete(r);
 		return NULL;
 	}
@@ -54,8 +55,8 @@ static cJSON *zmount_result(const char *host, const char *path, uint64_t size)
 }
 
 static int zmount_provision(struct prov_ctx *ctx, const struct prov_workload_id *id,
-			    const cJSON *data, const struct prov_deployment_view *deps,
-			    cJSON **result, char *err, size_t errsz)
+                            const cJSON *data, const struct prov_deployment_view *deps,
+                            cJSON **result, char *err, size_t errsz)
 {
 	uint64_t size;
 	int rc = zmount_parse(data, &size, err, errsz);
@@ -85,7 +86,8 @@ static int zmount_provision(struct prov_ctx *ctx, const struct prov_workload_id 
 	uint64_t cur = (uint64_t)st.st_size;
 	if (!created && cur > size) {
 		rc = prov_err(err, errsz, ZE_STATE,
-			      "zmount can only grow: has %" PRIu64 " bytes, asked %" PRIu64, cur, size);
+		              "zmount can only grow: has %" PRIu64 " bytes, asked %" PRIu64, cur,
+		              size);
 		goto out;
 	}
 	/* ftruncate makes the image sparse: blocks are allocated on write. */
@@ -107,7 +109,7 @@ out:
 }
 
 static int zmount_deprovision(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
-			      size_t errsz)
+                              size_t errsz)
 {
 	char host[PROV_HOST_MAX], path[PROV_PATH_MAX];
 	int rc = zmount_path(ctx, id, host, path, sizeof path);
@@ -122,20 +124,22 @@ static int zmount_deprovision(struct prov_ctx *ctx, const struct prov_workload_i
 }
 
 static int zmount_exists(struct prov_ctx *ctx, const struct prov_workload_id *id, struct stat *st,
-			 char *err, size_t errsz)
+                         char *err, size_t errsz)
 {
 	char host[PROV_HOST_MAX], path[PROV_PATH_MAX];
 	int rc = zmount_path(ctx, id, host, path, sizeof path);
 	if (rc < 0)
 		return prov_err(err, errsz, rc, "bad workload id");
 	if (lstat(path, st) < 0)
-		return errno == ENOENT ? 0 : prov_err(err, errsz, -errno, "%s: %s", path, strerror(errno));
+		return errno == ENOENT
+		           ? 0
+		           : prov_err(err, errsz, -errno, "%s: %s", path, strerror(errno));
 	return S_ISREG(st->st_mode) ? 1 : 0;
 }
 
 /* A disk has nothing running: pausing means nothing, but the disk must exist. */
 static int zmount_pause(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
-			size_t errsz)
+                        size_t errsz)
 {
 	struct stat st;
 	int rc = zmount_exists(ctx, id, &st, err, errsz);
@@ -145,7 +149,7 @@ static int zmount_pause(struct prov_ctx *ctx, const struct prov_workload_id *id,
 }
 
 static int zmount_inspect(struct prov_ctx *ctx, const struct prov_workload_id *id,
-			  enum prov_health *h, char *err, size_t errsz)
+                          enum prov_health *h, char *err, size_t errsz)
 {
 	struct stat st;
 	int rc = zmount_exists(ctx, id, &st, err, errsz);
@@ -156,7 +160,7 @@ static int zmount_inspect(struct prov_ctx *ctx, const struct prov_workload_id *i
 }
 
 static int zmount_usage(struct prov_ctx *ctx, const struct prov_workload_id *id,
-			struct prov_usage *u, char *err, size_t errsz)
+                        struct prov_usage *u, char *err, size_t errsz)
 {
 	struct stat st;
 	int rc = zmount_exists(ctx, id, &st, err, errsz);
@@ -170,12 +174,12 @@ static int zmount_usage(struct prov_ctx *ctx, const struct prov_workload_id *id,
 }
 
 const struct prov_ops prov_zmount_ops = {
-	.type = "zmount",
-	.validate = zmount_validate,
-	.provision = zmount_provision,
-	.deprovision = zmount_deprovision,
-	.pause = zmount_pause,
-	.resume = zmount_pause,
-	.inspect = zmount_inspect,
-	.usage = zmount_usage,
+    .type = "zmount",
+    .validate = zmount_validate,
+    .provision = zmount_provision,
+    .deprovision = zmount_deprovision,
+    .pause = zmount_pause,
+    .resume = zmount_pause,
+    .inspect = zmount_inspect,
+    .usage = zmount_usage,
 };

@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "common/zerr.h"
+#include "rmb/rmb_conns.h"
 #include "rmb/rmb_reply.h"
 
 enum { S_IDLE = 0, S_RECV, S_WORK, S_SEND };
@@ -60,8 +61,8 @@ struct rmb_server {
 	int started, stopping;
 
 	atomic_int closing; /* set before the workers stop: callbacks stop sending */
-	atomic_uint conns;
-	atomic_uint_fast64_t received, accepted, refused, busy, replied, send_failed;
+	struct rmb_conns *conns;
+	atomic_uint_fast64_t received, accepted, refused, busy, replied, send_failed, displaced;
 };
 
 void rmb_server_cfg_init(struct rmb_server_cfg *c)
@@ -108,6 +109,8 @@ int rmb_server_new(const struct rmb_server_cfg *cfg, const struct zkey *node_key
 	}
 	if (!rc)
 		rc = rmb_verifier_new(&s->cfg.verify, lookup, lookup_ctx, &s->verifier);
+	if (!rc)
+		rc = rmb_conns_new(cfg->max_conns, &s->conns);
 	if (rc) {
 		rmb_server_free(s);
 		return rc;
@@ -302,19 +305,23 @@ static void *worker(void *arg)
 
 /* ---- connections ---- */
 
-/* nng runs REM_POST for every pipe that saw ADD_PRE, also for those closed
- * there, so counting in ADD_PRE and uncounting in REM_POST balances. */
+/* When the table is full the oldest connection makes room for the new one
+ * (rmb_conns.h). It is closed outside any lock of ours: closing a pipe
+ * runs its REM_POST callback, which takes the table's lock. */
 static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct rmb_server *s = arg;
 	if (ev == NNG_PIPE_EV_ADD_PRE) {
-		if (atomic_fetch_add(&s->conns, 1) >= s->cfg.max_conns) {
-			log_debug("rmb", "connection limit %u reached, closing a new one",
-				  s->cfg.max_conns);
-			nng_pipe_close(p);
+		uint32_t victim;
+		rmb_conns_add(s->conns, nng_pipe_id(p), &victim);
+		if (victim) {
+			nng_pipe old = NNG_PIPE_INITIALIZER;
+			old.id = victim;
+			atomic_fetch_add(&s->displaced, 1);
+			nng_pipe_close(old);
 		}
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
-		atomic_fetch_sub(&s->conns, 1);
+		rmb_conns_remove(s->conns, nng_pipe_id(p));
 	}
 }
 
@@ -436,6 +443,7 @@ void rmb_server_free(struct rmb_server *s)
 	for (size_t i = 0; i < RMB_LISTEN_MAX; i++)
 		free(s->listen[i]);
 	rmb_verifier_free(s->verifier);
+	rmb_conns_free(s->conns);
 	free(s->queue);
 	free(s->slots);
 	free(s->threads);
@@ -454,5 +462,6 @@ void rmb_server_get_stats(struct rmb_server *s, struct rmb_server_stats *st)
 	st->replied = atomic_load(&s->replied);
 	st->send_failed = atomic_load(&s->send_failed);
 	st->replay_entries = s->verifier ? rmb_verify_replay_count(s->verifier) : 0;
-	st->conns = atomic_load(&s->conns);
+	st->displaced = atomic_load(&s->displaced);
+	st->conns = s->conns ? rmb_conns_count(s->conns) : 0;
 }

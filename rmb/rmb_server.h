@@ -33,7 +33,8 @@ struct rmb_server_cfg {
 	unsigned contexts;   /* nng contexts receiving at once */
 	unsigned workers;    /* handler threads */
 	unsigned queue_len;  /* verified-or-not requests waiting for a worker */
-	unsigned max_conns;  /* connections accepted at once; more are closed */
+	unsigned max_conns;  /* connections open at once; a new one beyond
+			      * displaces the oldest (rmb_conns.h) */
 	uint32_t reply_ttl_s;
 };
 
@@ -78,6 +79,7 @@ void rmb_server_free(struct rmb_server *s);
 /* Counters for logs and tests. */
 struct rmb_server_stats {
 	uint64_t received, accepted, refused, busy, replied, send_failed;
+	uint64_t displaced; /* connections closed to make room for newer ones */
 	size_t replay_entries;
 	unsigned conns;
 };

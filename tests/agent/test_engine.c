@@ -158,159 +158,7 @@ static const struct eng_chain fake_chain = {
 	.submit = f_submit,
 };
 
-/* ---------------- fake provisioners ---------------- */
-
-struct fwl {
-	int used;
-	uint64_t cid;
-	char name[40];
-	int paused;
-};
-
-struct fhost {
-	pthread_mutex_t mu;
-	struct fwl w[MAXW];
-	int provisions, deprovisions, inspects;
-	char order[512];          /* "name," per provision call */
-	char fail_name[40];       /* provision of this name fails for good */
-	int busy;                 /* provision answers -EBUSY this many times */
-};
-
-static struct fhost fh;
-
-static struct fwl *fh_find(const struct prov_workload_id *id)
-{
-	for (int i = 0; i < MAXW; i++)
-		if (fh.w[i].used && fh.w[i].cid == id->contract_id && !strcmp(fh.w[i].name, id->name))
-			return &fh.w[i];
-	return NULL;
-}
-
-static int fh_count(uint64_t cid)
-{
-	pthread_mutex_lock(&fh.mu);
-	int n = 0;
-	for (int i = 0; i < MAXW; i++)
-		n += fh.w[i].used && fh.w[i].cid == cid;
-	pthread_mutex_unlock(&fh.mu);
-	return n;
-}
-
-static int fh_paused(uint64_t cid)
-{
-	pthread_mutex_lock(&fh.mu);
-	int n = 0;
-	for (int i = 0; i < MAXW; i++)
-		n += fh.w[i].used && fh.w[i].cid == cid && fh.w[i].paused;
-	pthread_mutex_unlock(&fh.mu);
-	return n;
-}
-
-static int v_validate(const cJSON *data, struct prov_capacity *cap, char *err, size_t errsz)
-{
-	const cJSON *s = cJSON_GetObjectItem(data, "size");
-	if (s && !cJSON_IsNumber(s)) {
-		snprintf(err, errsz, "size must be a number");
-		return -EINVAL;
-	}
-	cap->sru = s ? (uint64_t)s->valuedouble : 0;
-	cap->cru = 1;
-	return 0;
-}
-
-static int v_provision(struct prov_ctx *ctx, const struct prov_workload_id *id, const cJSON *data,
-		       const struct prov_deployment_view *deps, cJSON **result, char *err,
-		       size_t errsz)
-{
-	pthread_mutex_lock(&fh.mu);
-	int rc = 0;
-	fh.provisions++;
-	size_t o = strlen(fh.order);
-	snprintf(fh.order + o, sizeof fh.order - o, "%s,", id->name);
-	if (fh.busy > 0) {
-		fh.busy--;
-		snprintf(err, errsz, "resource busy");
-		rc = -EBUSY;
-	} else if (!strcmp(fh.fail_name, id->name)) {
-		snprintf(err, errsz, "image not found");
-		rc = -ENOENT;
-	} else if (!fh_find(id)) {
-		rc = -ENOSPC;
-		for (int i = 0; i < MAXW; i++)
-			if (!fh.w[i].used) {
-				fh.w[i] = (struct fwl){.used = 1, .cid = id->contract_id};
-				snprintf(fh.w[i].name, sizeof fh.w[i].name, "%s", id->name);
-				rc = 0;
-				break;
-			}
-	}
-	pthread_mutex_unlock(&fh.mu);
-	if (rc == 0) {
-		*result = cJSON_CreateObject();
-		cJSON_AddStringToObject(*result, "path", id->name);
-	}
-	return rc;
-}
-
-static int v_deprovision(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
-			 size_t errsz)
-{
-	pthread_mutex_lock(&fh.mu);
-	fh.deprovisions++;
-	struct fwl *w = fh_find(id);
-	if (w)
-		w->used = 0;
-	pthread_mutex_unlock(&fh.mu);
-	return 0;
-}
-
-static int v_freeze(const struct prov_workload_id *id, int pause, char *err, size_t errsz)
-{
-	pthread_mutex_lock(&fh.mu);
-	struct fwl *w = fh_find(id);
-	if (w)
-		w->paused = pause;
-	pthread_mutex_unlock(&fh.mu);
-	if (!w)
-		snprintf(err, errsz, "no such workload");
-	return w ? 0 : -ENOENT;
-}
-
-static int v_pause(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
-		   size_t errsz)
-{
-	return v_freeze(id, 1, err, errsz);
-}
-
-static int v_resume(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
-		    size_t errsz)
-{
-	return v_freeze(id, 0, err, errsz);
-}
-
-static int v_inspect(struct prov_ctx *ctx, const struct prov_workload_id *id,
-		     enum prov_health *h, char *err, size_t errsz)
-{
-	pthread_mutex_lock(&fh.mu);
-	fh.inspects++;
-	struct fwl *w = fh_find(id);
-	*h = !w ? PROV_ABSENT : w->paused ? PROV_PAUSED : PROV_OK;
-	pthread_mutex_unlock(&fh.mu);
-	return 0;
-}
-
-#define OPS(t) {.type = t, .validate = v_validate, .provision = v_provision, \
-		.deprovision = v_deprovision, .pause = v_pause, .resume = v_resume, \
-		.inspect = v_inspect}
-static const struct prov_ops fops[] = {OPS("zmount"), OPS("network"), OPS("zmachine")};
-
-static const struct prov_ops *f_lookup(const char *type)
-{
-	for (size_t i = 0; i < sizeof fops / sizeof fops[0]; i++)
-		if (!strcmp(fops[i].type, type))
-			return &fops[i];
-	return NULL;
-}
+#include "fake_prov.h"
 
 /* ---------------- harness ---------------- */
 
@@ -701,8 +549,35 @@ static void lifecycle_pause_resume_delete(void **st)
 	assert_int_equal(fh_paused(3), 0);
 	assert_int_equal(fh_count(3), 3);
 
+	/* The same through the follower's events. */
+	cJSON *ev = cJSON_Parse("{\"pallet\":\"SmartContractModule\",\"event\":"
+				"\"ContractGracePeriodStarted\",\"data\":{\"contract_id\":3,"
+				"\"node_id\":1,\"twin_id\":7,\"block_number\":9}}");
+	assert_int_equal(eng_on_chain_event(f->e, ev), 0);
+	cJSON_Delete(ev);
+	idle(f);
+	assert_int_equal(fh_paused(3), 3);
+	ev = cJSON_Parse("{\"pallet\":\"SmartContractModule\",\"event\":\"ContractUpdated\","
+			 "\"data\":{\"contract_id\":\"3\",\"state\":\"Deployed\"}}");
+	assert_int_equal(eng_on_chain_event(f->e, ev), 0);
+	cJSON_Delete(ev);
+	idle(f);
+	assert_int_equal(fh_paused(3), 0);
+	ev = cJSON_Parse("{\"pallet\":\"SmartContractModule\",\"event\":"
+			 "\"NodeContractCanceled\",\"data\":{\"node_id\":1}}");
+	assert_int_equal(eng_on_chain_event(f->e, ev), ZE_MALFORMED);
+	cJSON_Delete(ev);
+	ev = cJSON_Parse("{\"pallet\":\"Balances\",\"event\":\"Transfer\",\"data\":{}}");
+	assert_int_equal(eng_on_chain_event(f->e, ev), 0);
+	cJSON_Delete(ev);
+	assert_int_equal(fh_count(3), 3);
+
 	set_state(3, ENG_CS_DELETED);
-	assert_int_equal(eng_on_contract_state(f->e, 3, ENG_CS_DELETED), 0);
+	ev = cJSON_Parse("{\"pallet\":\"SmartContractModule\",\"event\":"
+			 "\"NodeContractCanceled\",\"data\":{\"contract_id\":3,\"node_id\":1,"
+			 "\"twin_id\":7}}");
+	assert_int_equal(eng_on_chain_event(f->e, ev), 0);
+	cJSON_Delete(ev);
 	idle(f);
 	assert_int_equal(dep_state(f, 3), STORE_DEP_DELETED);
 	assert_int_equal(fh_count(3), 0);

@@ -262,6 +262,7 @@ static void outbox_is_idempotent(void **st)
 	int64_t id0 = it[0].id, id1 = it[1].id;
 	store_outbox_free(it, n);
 
+	assert_int_equal(store_outbox_sending(f->s, id1), 0);
 	assert_int_equal(store_outbox_retry(f->s, id1, 5000, "chain down"), 0);
 	assert_int_equal(store_outbox_due(f->s, 1000, 10, &it, &n), 0);
 	assert_int_equal(n, 1);

@@ -52,6 +52,7 @@ struct fchain {
 	size_t npool;
 	uint64_t nonce;   /* the account's on-chain nonce */
 	int withhold;     /* leave the pool out of new blocks */
+	int bad_events;   /* store events that do not decode */
 	int fail_pallet;  /* calls to this pallet index fail; -1 = none */
 	uint8_t fail_error;
 	char *kv_key[FC_MAX_KV], *kv_val[FC_MAX_KV];
@@ -145,7 +146,7 @@ static inline void fc_mine(struct fchain *fc)
 			break;
 		}
 	}
-	b->events = fc_encode_events(fc, ev);
+	b->events = fc->bad_events ? strdup("0x04ff") : fc_encode_events(fc, ev);
 	cJSON_Delete(ev);
 	fc->height = n;
 }

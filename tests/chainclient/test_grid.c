@@ -367,6 +367,30 @@ static void named_args_follow_the_runtime(void **st)
 	zbuf_free(&b);
 	cJSON_Delete(args);
 	cJSON_Delete(named);
+	/* Every builder fits the 2023 runtime's calls. */
+	struct grid_node_info ni = {.farm_id = 1, .cru = 4, .city = "Ghent", .country = "Belgium",
+				    .latitude = "51", .longitude = "3", .serial_number = "X1"};
+	struct {
+		const char *pallet, *call;
+		cJSON *args;
+	} b2[] = {
+		{"TfgridModule", "create_twin", grid_args_create_twin("relay", NULL, 0)},
+		{"TfgridModule", "update_twin", grid_args_update_twin(NULL, hash, 32)},
+		{"TfgridModule", "create_farm", grid_args_create_farm("farm")},
+		{"TfgridModule", "create_node", grid_args_create_node(&ni)},
+		{"TfgridModule", "update_node", grid_args_update_node(9, &ni)},
+		{"SmartContractModule", "cancel_contract", grid_args_contract_id(5)},
+	};
+	for (size_t i = 0; i < sizeof(b2) / sizeof(b2[0]); i++) {
+		assert_non_null(b2[i].args);
+		assert_int_equal(chain_call_args(rt->meta, b2[i].pallet, b2[i].call, b2[i].args, &args,
+						 &which), 0);
+		zbuf_init(&b, 0);
+		assert_int_equal(meta_encode_call(rt->meta, b2[i].pallet, b2[i].call, args, &b), 0);
+		zbuf_free(&b);
+		cJSON_Delete(args);
+		cJSON_Delete(b2[i].args);
+	}
 	/* This runtime reports with report_contract_resources + add_nru_reports. */
 	assert_int_equal(grid_report_calls(rt->meta, &r, 1, calls, rargs, &n), 0);
 	assert_int_equal(n, 2);
@@ -384,6 +408,117 @@ static void named_args_follow_the_runtime(void **st)
 	chain_runtime_put(rt);
 }
 
+static void upgrade_is_noticed_by_reads(void **st)
+{
+	struct fx *f = *st;
+	struct chain_runtime *rt, *rt2;
+	struct grid_account a;
+	int changed;
+
+	assert_int_equal(chain_client_runtime(f->c, &rt), 0);
+	assert_int_equal(rt->spec_version, 100);
+	pthread_mutex_lock(&f->fc.lock);
+	f->fc.spec = 102;
+	pthread_mutex_unlock(&f->fc.lock);
+	/* Within the re-check interval the snapshot stays... */
+	assert_int_equal(chain_client_runtime(f->c, &rt2), 0);
+	assert_int_equal(rt2->spec_version, 100);
+	chain_runtime_put(rt2);
+	/* ...until a refresh (or the interval) notices the new version. */
+	assert_int_equal(chain_client_refresh(f->c, &changed), 0);
+	assert_true(changed);
+	assert_int_equal(chain_client_runtime(f->c, &rt2), 0);
+	assert_int_equal(rt2->spec_version, 102);
+	/* The old snapshot stays valid for its holder. */
+	assert_non_null(meta_pallet(rt->meta, "System"));
+	chain_runtime_put(rt);
+	chain_runtime_put(rt2);
+	assert_int_equal(chain_client_refresh(f->c, &changed), 0);
+	assert_false(changed);
+	assert_int_equal(grid_account(f->c, f->alice.pk, &a), 0);
+}
+
+static void recheck_interval_notices_upgrade(void **st)
+{
+	struct fchain fc;
+	struct chain_client_opts co;
+	struct chain_client *c;
+	struct chain_runtime *rt;
+
+	assert_int_equal(fc_start(&fc, fc_fixture()), 0);
+	chain_client_opts_default(&co);
+	co.recheck_ms = -1; /* every use */
+	assert_int_equal(chain_client_new(fc.srv.url, &co, &c), 0);
+	assert_int_equal(chain_client_runtime(c, &rt), 0);
+	assert_int_equal(rt->spec_version, 100);
+	chain_runtime_put(rt);
+	pthread_mutex_lock(&fc.lock);
+	fc.spec = 103;
+	fc.tx = 2;
+	pthread_mutex_unlock(&fc.lock);
+	assert_int_equal(chain_client_runtime(c, &rt), 0);
+	assert_int_equal(rt->spec_version, 103);
+	assert_int_equal(rt->tx_version, 2);
+	chain_runtime_put(rt);
+	chain_client_free(c);
+	fc_stop(&fc);
+}
+
+struct reader {
+	struct chain_client *c;
+	int ok;
+};
+
+static void *reader_main(void *arg)
+{
+	struct reader *r = arg;
+	struct chain_runtime *rt;
+
+	for (int i = 0; i < 25; i++) {
+		if (chain_client_runtime(r->c, &rt) != 0)
+			continue;
+		/* Use the snapshot while others may replace it. */
+		if (meta_pallet(rt->meta, "System") && rt->spec_version >= 100)
+			r->ok++;
+		chain_runtime_put(rt);
+	}
+	return NULL;
+}
+
+static void snapshots_survive_concurrent_upgrades(void **st)
+{
+	struct fchain fc;
+	struct chain_client_opts co;
+	struct chain_client *c;
+	struct reader r[3];
+	pthread_t t[3];
+
+	assert_int_equal(fc_start(&fc, fc_fixture()), 0);
+	chain_client_opts_default(&co);
+	co.recheck_ms = -1;
+	assert_int_equal(chain_client_new(fc.srv.url, &co, &c), 0);
+	/* Loaded once; later loads racing an upgrade keep serving a snapshot. */
+	assert_int_equal(chain_client_refresh(c, NULL), 0);
+	for (int i = 0; i < 3; i++) {
+		r[i].c = c;
+		r[i].ok = 0;
+		assert_int_equal(pthread_create(&t[i], NULL, reader_main, &r[i]), 0);
+	}
+	for (int i = 0; i < 10; i++) {
+		pthread_mutex_lock(&fc.lock);
+		fc.spec++;
+		pthread_mutex_unlock(&fc.lock);
+		struct timespec ts = {0, 2000000};
+		nanosleep(&ts, NULL);
+	}
+	for (int i = 0; i < 3; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(r[i].ok, 25);
+	}
+	chain_client_free(c);
+	fc_stop(&fc);
+}
+
 int main(void)
 {
 	if (access(fc_fixture(), R_OK) != 0) {
@@ -398,6 +533,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(layout_mismatch_fails_loudly, setup, teardown),
 		cmocka_unit_test_setup_teardown(events_and_dispatch_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(named_args_follow_the_runtime, setup, teardown),
+		cmocka_unit_test_setup_teardown(upgrade_is_noticed_by_reads, setup, teardown),
+		cmocka_unit_test(recheck_interval_notices_upgrade),
+		cmocka_unit_test(snapshots_survive_concurrent_upgrades),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -237,10 +237,10 @@ static void call_round_trip(void **st)
 	scale_rd_init(&r, b.data, b.len);
 	assert_int_equal(meta_decode_call(m, &r, &o), 0);
 	assert_int_equal(scale_rd_left(&r), 0);
-	assert_json(o, "{\"args\":{\"node_id\":1,\"deployment_hash\":"
+	assert_json(o, "{\"pallet\":\"SmartContractModule\",\"call\":\"create_node_contract\","
+		       "\"args\":{\"node_id\":1,\"deployment_hash\":"
 		       "\"0x0102030405060708091011121314151617181920212223242526272829303132\","
-		       "\"deployment_data\":\"0xabcd\",\"public_ips\":0,\"solution_provider_id\":null},"
-		       "\"pallet\":\"SmartContractModule\",\"call\":\"create_node_contract\"}");
+		       "\"deployment_data\":\"0xabcd\",\"public_ips\":0,\"solution_provider_id\":null}}");
 	cJSON_Delete(o);
 
 	/* Option given, u64 as a decimal string. */
@@ -264,6 +264,22 @@ static void call_round_trip(void **st)
 		assert_int_equal(b.len, 10);
 	}
 	assert_int_equal(meta_encode_call(m, "SmartContractModule", "nope", args, &b), ZE_ABSENT);
+
+	/* An AccountId32 argument as SS58 or hex gives the same bytes. */
+	struct zbuf h;
+	zbuf_init(&h, 0);
+	cJSON_Delete(args);
+	args = cJSON_Parse("[\"5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY\", "
+			   "\"0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d\"]");
+	zbuf_reset(&b);
+	assert_int_equal(meta_encode_call(m, "SmartContractModule", "service_contract_create", args, &b), 0);
+	assert_int_equal(b.len, 2 + 64);
+	assert_memory_equal(b.data + 2, b.data + 34, 32);
+	cJSON_Delete(args);
+	args = cJSON_Parse("[\"5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQZ\", \"0x00\"]");
+	assert_int_equal(meta_encode_call(m, "SmartContractModule", "service_contract_create", args, &h),
+			 -EINVAL);
+	zbuf_free(&h);
 	cJSON_Delete(args);
 	zbuf_free(&b);
 }

@@ -209,6 +209,41 @@ static void timeout_is_unknown(void **st)
 	assert_int_equal(fake_hits(&f->srv), 3);
 }
 
+static void submission_is_not_replayed(void **st)
+{
+	struct fx *f = *st;
+	struct rpc_error e;
+	uint8_t xt[3] = {1, 2, 3}, hash[32];
+
+	/* The node may have acted on a request that timed out or failed with a
+	 * 500: sending the extrinsic again could run it twice. */
+	f->node.mode = M_SLOW;
+	assert_int_equal(rpc_submit_extrinsic(f->c, xt, 3, hash, &e), ZE_UNKNOWN);
+	assert_int_equal(fake_hits(&f->srv), 1);
+	f->node.mode = M_500;
+	assert_int_equal(rpc_submit_extrinsic(f->c, xt, 3, hash, &e), ZE_UNKNOWN);
+	assert_int_equal(fake_hits(&f->srv), 2);
+}
+
+static void refused_submission_is_retried(void **st)
+{
+	struct fake_rpc srv;
+	struct node node = {.mode = M_STORAGE};
+	struct rpc_opts o = fast_opts();
+	struct rpc_client *c;
+	struct rpc_stats s;
+	uint8_t xt[3] = {1, 2, 3}, hash[32];
+
+	/* Refused connections never reached a node: safe to try again. */
+	assert_int_equal(fake_start(&srv, handler, &node), 0);
+	assert_int_equal(rpc_client_new(srv.url, &o, &c), 0);
+	fake_stop(&srv);
+	assert_int_equal(rpc_submit_extrinsic(c, xt, 3, hash, NULL), ZE_UNKNOWN);
+	rpc_client_stats(c, &s);
+	assert_int_equal(s.requests, 3);
+	rpc_client_free(c);
+}
+
 static void response_size_is_capped(void **st)
 {
 	struct fx *f = *st;
@@ -261,6 +296,48 @@ static void handle_is_reused(void **st)
 	rpc_client_stats(f->c, &s);
 	assert_int_equal(s.handles_created, 1);
 	assert_int_equal(s.requests, 5);
+}
+
+struct worker {
+	struct rpc_client *c;
+	int ok;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	uint8_t key = 1, *v;
+	size_t n;
+
+	for (int i = 0; i < 20; i++) {
+		if (rpc_get_storage(w->c, &key, 1, NULL, 1024, &v, &n) == 0 && n == 4)
+			w->ok++;
+		free(v);
+	}
+	return NULL;
+}
+
+static void threads_share_a_client(void **st)
+{
+	struct fx *f = *st;
+	struct worker w[4];
+	pthread_t t[4];
+	struct rpc_stats s;
+
+	f->node.mode = M_STORAGE;
+	for (int i = 0; i < 4; i++) {
+		w[i].c = f->c;
+		w[i].ok = 0;
+		assert_int_equal(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(w[i].ok, 20);
+	}
+	rpc_client_stats(f->c, &s);
+	assert_int_equal(s.requests, 80);
+	/* Never more handles than concurrent callers: each one is reused. */
+	assert_true(s.handles_created >= 1 && s.handles_created <= 4);
 }
 
 static void typed_results_parse(void **st)
@@ -318,10 +395,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(transient_failures_are_retried, setup, teardown),
 		cmocka_unit_test(connection_refused_is_unknown),
 		cmocka_unit_test_setup_teardown(timeout_is_unknown, setup, teardown),
+		cmocka_unit_test_setup_teardown(submission_is_not_replayed, setup, teardown),
+		cmocka_unit_test(refused_submission_is_retried),
 		cmocka_unit_test_setup_teardown(response_size_is_capped, setup, teardown),
 		cmocka_unit_test_setup_teardown(error_object_is_surfaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(mismatched_or_garbage_answers_are_unknown, setup, teardown),
 		cmocka_unit_test_setup_teardown(handle_is_reused, setup, teardown),
+		cmocka_unit_test_setup_teardown(threads_share_a_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(typed_results_parse, setup, teardown),
 		cmocka_unit_test(json_u64_rejects_junk),
 		cmocka_unit_test(urls_are_checked),

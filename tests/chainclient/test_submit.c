@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "chainclient/client.h"
+#include "chainclient/grid.h"
 #include "chainclient/submit.h"
 #include "common/key.h"
 #include "common/zerr.h"
@@ -90,6 +91,17 @@ static void success_is_read_from_events(void **st)
 	assert_int_equal(chain_submitter_nonce(f->s), 1);
 	chain_outcome_clear(&o);
 	cJSON_Delete(args);
+
+	/* Arguments by name are ordered by the runtime's call definition. */
+	args = grid_args_transfer(f->bob.pk, 77);
+	assert_int_equal(chain_submit_wait(f->s, "Balances", "transfer", args, &o), 0);
+	assert_int_equal(o.status, CHAIN_OUTCOME_SUCCESS);
+	assert_int_equal(o.nonce, 1);
+	chain_outcome_clear(&o);
+	cJSON_AddNumberToObject(args, "memo", 1);
+	assert_int_equal(chain_submit_wait(f->s, "Balances", "transfer", args, &o), 0);
+	assert_int_equal(o.status, CHAIN_OUTCOME_INVALID);
+	cJSON_Delete(args);
 }
 
 static void module_error_is_named(void **st)
@@ -137,6 +149,7 @@ static void gives_up_after_era(void **st)
 }
 
 static int setup_short(void **st) { return setup_with(st, 4); }
+static int setup_long(void **st) { return setup_with(st, 60000); }
 
 static void stale_nonce_is_resynced(void **st)
 {
@@ -188,6 +201,8 @@ struct tally {
 	pthread_mutex_t lock;
 	int done, ok;
 	uint64_t nonces;
+	enum chain_outcome_status last_status;
+	int last_err;
 };
 
 static void tally_cb(void *ud, struct chain_outcome *o)
@@ -196,7 +211,9 @@ static void tally_cb(void *ud, struct chain_outcome *o)
 	pthread_mutex_lock(&t->lock);
 	t->done++;
 	t->ok += o->status == CHAIN_OUTCOME_SUCCESS;
-	t->nonces |= 1ull << o->nonce;
+	t->nonces |= 1ull << (o->nonce & 63);
+	t->last_status = o->status;
+	t->last_err = o->err;
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -221,6 +238,53 @@ static void async_calls_pipeline(void **st)
 	assert_int_equal(t.ok, 5);
 	assert_int_equal(t.nonces, 0x1f); /* 0..4, each once */
 	assert_int_equal(f->fc.submits, 5);
+	cJSON_Delete(args);
+}
+
+static void stopping_leaves_in_flight_unknown(void **st)
+{
+	struct fx *f = *st;
+	struct tally t = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	cJSON *args = transfer_args(f, 3);
+	int submits = 0;
+
+	pthread_mutex_lock(&f->fc.lock);
+	f->fc.withhold = 1;
+	pthread_mutex_unlock(&f->fc.lock);
+	assert_int_equal(chain_submit_async(f->s, "Balances", "transfer", args, tally_cb, &t), 0);
+	for (int i = 0; i < 2000 && !submits; i++) {
+		pthread_mutex_lock(&f->fc.lock);
+		submits = f->fc.submits;
+		pthread_mutex_unlock(&f->fc.lock);
+		struct timespec ts = {0, 2000000};
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(submits, 1);
+	/* Sent but not seen in a block: neither success nor failure is known. */
+	chain_submitter_free(f->s);
+	f->s = NULL;
+	assert_int_equal(t.done, 1);
+	assert_int_equal(t.ok, 0);
+	assert_int_equal(t.last_status, CHAIN_OUTCOME_UNKNOWN);
+	assert_int_equal(t.last_err, ZE_STATE);
+	cJSON_Delete(args);
+}
+
+static void undecodable_events_end_unknown(void **st)
+{
+	struct fx *f = *st;
+	struct chain_outcome o;
+	cJSON *args = transfer_args(f, 1);
+
+	pthread_mutex_lock(&f->fc.lock);
+	f->fc.bad_events = 1;
+	pthread_mutex_unlock(&f->fc.lock);
+	/* Included, but the outcome cannot be read: not success, not failure. */
+	assert_int_equal(chain_submit_wait(f->s, "Balances", "transfer", args, &o), 0);
+	assert_int_equal(o.status, CHAIN_OUTCOME_UNKNOWN);
+	assert_int_equal(o.err, ZE_MALFORMED);
+	assert_non_null(strstr(o.error, "included in block"));
+	chain_outcome_clear(&o);
 	cJSON_Delete(args);
 }
 
@@ -276,6 +340,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(stale_nonce_is_resynced, setup, teardown),
 		cmocka_unit_test_setup_teardown(duplicate_nonce_is_resynced, setup, teardown),
 		cmocka_unit_test_setup_teardown(async_calls_pipeline, setup, teardown),
+		cmocka_unit_test_setup_teardown(stopping_leaves_in_flight_unknown, setup_long, teardown),
+		cmocka_unit_test_setup_teardown(undecodable_events_end_unknown, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_calls_are_invalid, setup, teardown),
 		cmocka_unit_test_setup_teardown(runtime_upgrade_is_followed, setup, teardown),
 	};

@@ -11,6 +11,7 @@
 
 #include "common/zerr.h"
 #include "config/config.h"
+#include "config/keys.h"
 
 static char dir[64], path[128], path2[128];
 static char err[512];
@@ -242,6 +243,36 @@ static void reload_diff(void **st)
 	assert_int_equal(ch.restart, 0);
 }
 
+/* Whether file has a line "[section]" followed (before the next section) by
+ * a line "key =" or "#key =". */
+static int example_documents(const char *file, const char *name)
+{
+	char sec[64], line[512];
+	const char *dot = strchr(name, '.');
+	snprintf(sec, sizeof sec, "[%.*s]\n", (int)(dot - name), name);
+	FILE *f = fopen(file, "r");
+	assert_non_null(f);
+	int in = 0, found = 0;
+	size_t klen = strlen(dot + 1);
+	while (!found && fgets(line, sizeof line, f)) {
+		if (line[0] == '[')
+			in = strcmp(line, sec) == 0;
+		const char *k = line[0] == '#' ? line + 1 : line;
+		if (in && strncmp(k, dot + 1, klen) == 0 && strncmp(k + klen, " =", 2) == 0)
+			found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+static void every_key_is_documented(void **st)
+{
+	for (size_t i = 0; i < cfg_nkeys; i++) {
+		if (!example_documents("config/agent.conf.example", cfg_keys[i].name))
+			fail_msg("%s is missing from config/agent.conf.example", cfg_keys[i].name);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +283,7 @@ int main(void)
 		cmocka_unit_test(missing_files),
 		cmocka_unit_test(precedence_file_env_flags),
 		cmocka_unit_test(reload_diff),
+		cmocka_unit_test(every_key_is_documented),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -312,7 +312,21 @@ static void transfers_over_rpc_and_refusals(void **st)
 	zbuf_init(&xt, 0);
 	uint64_t nonce = next_index(&keys[0]);
 	signed_transfer(&keys[0], nonce, &xt);
+
+	/* payment_queryInfo quotes the fee the block will charge. */
+	char *hex = hex_encode_alloc(xt.data, xt.len, 1), params[1024];
+	snprintf(params, sizeof(params), "[\"%s\"]", hex);
+	free(hex);
+	cJSON *q = call("payment_queryInfo", params);
+	char fee_dec[40];
+	scale_u128_str(DEV_FEE_BASE + DEV_FEE_PER_BYTE * (dev_balance)xt.len, fee_dec);
+	assert_string_equal(cJSON_GetObjectItem(result(q), "partialFee")->valuestring, fee_dec);
+	cJSON_Delete(q);
+
 	assert_int_equal(submit_hex(xt.data, xt.len, data, sizeof(data)), 0);
+	q = call("author_pendingExtrinsics", "[]");
+	assert_true(cJSON_GetArraySize(result(q)) <= 1);
+	cJSON_Delete(q);
 	/* The same again while pooled: 1014. */
 	assert_int_equal(submit_hex(xt.data, xt.len, data, sizeof(data)), 1014);
 	assert_int_equal(next_index(&keys[0]), nonce + 1);

@@ -249,6 +249,57 @@ static void wrong_genesis_is_a_bad_proof(void **st)
 	zbuf_free(&xt);
 }
 
+static int read_plain(uint32_t at, const char *pallet, const char *item, const uint8_t *suffix,
+		      size_t slen, struct zbuf *v)
+{
+	uint8_t key[64];
+	chain_storage_prefix(pallet, item, key);
+	memcpy(key + 32, suffix, slen);
+	zbuf_reset(v);
+	return dev_chain_storage(chain, at, key, 32 + slen, v);
+}
+
+static void blocks_set_number_hash_and_time(void **st)
+{
+	struct zbuf v, header;
+	uint8_t parent[32], hash[32], suffix[12];
+	uint32_t before, num;
+	uint64_t t1, t2;
+	zbuf_init(&v, 1024);
+	zbuf_init(&header, 1024);
+	dev_chain_head(chain, &before, parent);
+	num = tl_produce(chain, 0);
+	assert_int_equal(num, before + 1);
+	assert_int_equal(read_plain(num, "System", "Number", NULL, 0, &v), 0);
+	assert_int_equal(v.len, 4);
+	assert_int_equal(v.data[0] | v.data[1] << 8 | v.data[2] << 16 | (uint32_t)v.data[3] << 24, num);
+	assert_int_equal(read_plain(num, "System", "ParentHash", NULL, 0, &v), 0);
+	assert_memory_equal(v.data, parent, 32);
+	/* BlockHash is Twox64Concat(u32): twox64(le32(n-1)) ++ le32(n-1). */
+	uint8_t le[4] = {(uint8_t)before, (uint8_t)(before >> 8), (uint8_t)(before >> 16),
+			 (uint8_t)(before >> 24)};
+	chain_twox64(le, 4, suffix);
+	memcpy(suffix + 8, le, 4);
+	assert_int_equal(read_plain(num, "System", "BlockHash", suffix, 12, &v), 0);
+	assert_memory_equal(v.data, parent, 32);
+	assert_int_equal(read_plain(num, "Timestamp", "Now", NULL, 0, &v), 0);
+	assert_int_equal(v.len, 8);
+	memcpy(&t1, v.data, 8);
+	num = tl_produce(chain, 0);
+	assert_int_equal(read_plain(num, "Timestamp", "Now", NULL, 0, &v), 0);
+	memcpy(&t2, v.data, 8);
+	assert_true(t2 > t1);
+	/* The block hash is blake2b-256 of the SCALE header. */
+	assert_int_equal(dev_chain_block(chain, num, hash, &header, NULL), 0);
+	uint8_t h2[32];
+	chain_blake2_256(header.data, header.len, h2);
+	assert_memory_equal(h2, hash, 32);
+	/* No extrinsics, no events: System.Events reads as absent. */
+	assert_int_equal(read_plain(num, "System", "Events", NULL, 0, &v), ZE_ABSENT);
+	zbuf_free(&v);
+	zbuf_free(&header);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -257,6 +308,7 @@ int main(void)
 		cmocka_unit_test(failed_call_keeps_fee_and_nonce),
 		cmocka_unit_test(bad_extrinsics_are_refused),
 		cmocka_unit_test(wrong_genesis_is_a_bad_proof),
+		cmocka_unit_test(blocks_set_number_hash_and_time),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

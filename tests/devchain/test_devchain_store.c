@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "devchain/changes.h"
+#include "devchain/exec.h"
 #include "devchain/store.h"
 
 static char dir[64];
@@ -139,6 +140,66 @@ static void store_keeps_history(void **st)
 	dev_store_close(s);
 }
 
+struct iter_seen {
+	struct dev_ctx *ctx;
+	struct seen s;
+};
+
+static int iter_collect(void *arg, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
+{
+	struct iter_seen *is = arg;
+	/* Writing while iterating is allowed: the iteration is a snapshot. */
+	assert_int_equal(dev_storage_put(is->ctx, (const uint8_t *)"pz", 2, v, vl), 0);
+	return collect(&is->s, k, kl, v, vl);
+}
+
+static void context_layers_and_iteration(void **st)
+{
+	struct dev_store *s;
+	struct dev_changes ch;
+	struct dev_ctx ctx;
+	struct dev_params params = {500, 0, 0};
+	struct zbuf v;
+	rm_store();
+	assert_int_equal(dev_store_open(path, &s), 0);
+	dev_changes_init(&ch);
+	set(&ch, "pa", "1");
+	set(&ch, "pb", "2");
+	commit(s, 0, &ch);
+	dev_changes_free(&ch);
+
+	dev_ctx_init(&ctx, s, 1, 0, &params);
+	assert_int_equal(dev_storage_delete(&ctx, (const uint8_t *)"pa", 2), 0); /* block layer */
+	dev_ctx_call_begin(&ctx);
+	assert_int_equal(dev_storage_put(&ctx, (const uint8_t *)"pc", 2, (const uint8_t *)"3", 1), 0);
+	assert_int_equal(dev_event_emit(&ctx, 0, 5, NULL, 0), 0);
+	struct iter_seen is;
+	memset(&is, 0, sizeof(is));
+	is.ctx = &ctx;
+	assert_int_equal(dev_storage_iter(&ctx, (const uint8_t *)"p", 1, iter_collect, &is), 0);
+	assert_int_equal(is.s.n, 2);
+	assert_string_equal(is.s.keys[0], "pb");
+	assert_string_equal(is.s.keys[1], "pc");
+	/* A failed call leaves nothing: its writes and events are dropped. */
+	dev_ctx_call_rollback(&ctx);
+	assert_int_equal(ctx.nevents, 0);
+	assert_int_equal(dev_storage_exists(&ctx, (const uint8_t *)"pc", 2), 0);
+	assert_int_equal(dev_storage_exists(&ctx, (const uint8_t *)"pz", 2), 0);
+	assert_int_equal(dev_storage_exists(&ctx, (const uint8_t *)"pa", 2), 0);
+	zbuf_init(&v, 16);
+	assert_int_equal(dev_storage_get(&ctx, (const uint8_t *)"pb", 2, &v), 0);
+	assert_memory_equal(v.data, "2", 1);
+	zbuf_free(&v);
+	/* Bounds: empty and oversized keys, oversized values. */
+	assert_int_equal(dev_storage_put(&ctx, (const uint8_t *)"", 0, NULL, 0), -EINVAL);
+	static uint8_t bigkey[DEV_KEY_MAX + 1];
+	assert_int_equal(dev_storage_put(&ctx, bigkey, sizeof(bigkey), NULL, 0), -EINVAL);
+	assert_int_equal(dev_storage_put(&ctx, (const uint8_t *)"k", 1, bigkey, DEV_VALUE_MAX + 1),
+			 -EINVAL);
+	dev_ctx_free(&ctx);
+	dev_store_close(s);
+}
+
 static void chain_resumes_after_restart(void **st)
 {
 	struct zkey alice;
@@ -222,6 +283,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(changes_layer_and_merge),
 		cmocka_unit_test(store_keeps_history),
+		cmocka_unit_test(context_layers_and_iteration),
 		cmocka_unit_test(chain_resumes_after_restart),
 		cmocka_unit_test(damaged_store_is_refused),
 	};

@@ -836,11 +836,12 @@ static void test_bill_history(void **state)
 	struct env *e = *state;
 	uint64_t id = deployed_contract(e, 10);
 	uint64_t t = T0_MS / 1000;
+	const unsigned nbills = DEV_BILL_HISTORY_MAX + 2;
 	struct zbuf b;
 
-	for (int i = 1; i <= 3; i++) {
+	for (unsigned i = 1; i <= nbills; i++) {
 		next_block(e, 3600);
-		struct report r = std_report(id, t + 3600u * (unsigned)i);
+		struct report r = std_report(id, t + 3600u * i);
 		b = reports_args(1, &r);
 		assert_int_equal(sc(e, "add_reports", &e->charlie, &b), 0);
 	}
@@ -853,16 +854,231 @@ static void test_bill_history(void **state)
 	size_t n;
 	scale_rd_init(&rd, val.data, val.len);
 	assert_int_equal(scale_get_len(&rd, 1000, 33, &n), 0);
-	assert_int_equal(n, 3);
+	/* The newest bills are kept, oldest first: bills 3..nbills. */
+	assert_int_equal(n, DEV_BILL_HISTORY_MAX);
 	for (size_t i = 0; i < n; i++) {
 		struct dev_contract_bill cb;
 		assert_int_equal(dev_contract_bill_decode(&rd, &cb), 0);
 		assert_int_equal(cb.contract_id, id);
+		assert_int_equal(cb.timestamp, t + 3600u * (i + 3));
 		assert_true(cb.amount_billed == STD_HOUR_PLANCK);
 	}
 	assert_int_equal(scale_rd_left(&rd), 0);
 	zbuf_free(&key);
 	zbuf_free(&val);
+}
+
+/* ---- Codecs ------------------------------------------------------------------ */
+
+/* Decodes every strict prefix of an encoding (all must fail without
+ * leaking) and the whole (must succeed, consuming everything). */
+#define CHECK_PREFIXES(T, dec, clear, buf)                                     \
+	do {                                                                   \
+		for (size_t cut = 0; cut <= (buf).len; cut++) {                \
+			T *o_ = calloc(1, sizeof(T));                          \
+			struct scale_rd rd_;                                   \
+			assert_non_null(o_);                                   \
+			scale_rd_init(&rd_, (buf).data, cut);                  \
+			int rc_ = dec(&rd_, o_);                               \
+			if (cut < (buf).len)                                   \
+				assert_int_not_equal(rc_, 0);                  \
+			else                                                   \
+				assert_true(rc_ == 0 && scale_rd_left(&rd_) == 0); \
+			clear(o_);                                             \
+			free(o_);                                              \
+		}                                                              \
+	} while (0)
+
+static void no_clear(void *p)
+{
+	(void)p;
+}
+
+static void contract_clear(struct dev_contract *c)
+{
+	dev_contract_clear(c);
+}
+
+static void test_codecs(void **state)
+{
+	(void)state;
+	struct dev_node *n = calloc(1, sizeof(*n)), *n2 = calloc(1, sizeof(*n2));
+	struct dev_farm *f = calloc(1, sizeof(*f)), *f2 = calloc(1, sizeof(*f2));
+	struct dev_contract c, c2;
+	struct dev_twin t, t2;
+	struct zbuf b1 = args(), b2 = args();
+	struct scale_rd rd;
+
+	assert_true(n && n2 && f && f2);
+	/* A node with every optional part present. */
+	n->version = 6;
+	n->id = 9;
+	n->resources = (struct dev_resources){1, 2, 3, 4};
+	dev_str_set(&n->location.city, "Ghent", 5);
+	n->has_public_config = 1;
+	dev_str_set(&n->public_config.ip4_ip, "1.2.3.4/24", 10);
+	n->public_config.has_ip6 = 1;
+	n->public_config.has_domain = 1;
+	dev_str_set(&n->public_config.domain, "node.grid", 9);
+	n->ninterfaces = 2;
+	n->interfaces[1].nips = 3;
+	n->certification = DEV_NODE_CERTIFIED;
+	n->virtualized = 1;
+	n->has_serial_number = 1;
+	n->connection_price = 80;
+	assert_int_equal(dev_node_encode(n, &b1), 0);
+	scale_rd_init(&rd, b1.data, b1.len);
+	assert_int_equal(dev_node_decode(&rd, n2), 0);
+	assert_int_equal(dev_node_encode(n2, &b2), 0);
+	assert_int_equal(b1.len, b2.len);
+	assert_memory_equal(b1.data, b2.data, b1.len);
+	CHECK_PREFIXES(struct dev_node, dev_node_decode, no_clear, b1);
+	/* Certification 2 does not exist. It sits before secure_boot,
+	 * virtualized, Some(empty serial) (2 bytes) and connection_price. */
+	assert_int_equal(b1.data[b1.len - 9], DEV_NODE_CERTIFIED);
+	b1.data[b1.len - 9] = 2;
+	scale_rd_init(&rd, b1.data, b1.len);
+	assert_int_equal(dev_node_decode(&rd, n2), ZE_MALFORMED);
+	zbuf_reset(&b1);
+	zbuf_reset(&b2);
+
+	f->npublic_ips = DEV_FARM_IPS_MAX;
+	f->has_limits = 1;
+	f->limits.cu = (struct dev_opt_u64){1, 7};
+	f->limits.has_node_count = 1;
+	assert_int_equal(dev_farm_encode(f, &b1), 0);
+	CHECK_PREFIXES(struct dev_farm, dev_farm_decode, no_clear, b1);
+	/* One public IP more than the bound: refused, not overflowed. */
+	zbuf_reset(&b1);
+	f->npublic_ips = 0;
+	f->has_limits = 0;
+	assert_int_equal(dev_farm_encode(f, &b1), 0);
+	size_t ips_at = 4 + 4 + 1 + 4 + 4 + 1;
+	b1.data[ips_at] = (uint8_t)((DEV_FARM_IPS_MAX + 1) << 2);
+	scale_rd_init(&rd, b1.data, b1.len);
+	assert_int_equal(dev_farm_decode(&rd, f2), ZE_TOOBIG);
+	zbuf_reset(&b1);
+
+	memset(&t, 0, sizeof(t));
+	t.id = 3;
+	t.has_relay = 1;
+	t.relay_len = DEV_RELAY_MAX;
+	t.nentities = 1;
+	t.has_pk = 1;
+	t.pk.len = 32;
+	assert_int_equal(dev_twin_encode(&t, &b1), 0);
+	scale_rd_init(&rd, b1.data, b1.len);
+	assert_int_equal(dev_twin_decode(&rd, &t2), 0);
+	assert_int_equal(t2.relay_len, DEV_RELAY_MAX);
+	CHECK_PREFIXES(struct dev_twin, dev_twin_decode, no_clear, b1);
+	zbuf_reset(&b1);
+
+	/* Contracts in every state, with data and IPs; bad tags refused. */
+	static const uint8_t states[][2] = {{DEV_CONTRACT_CREATED, 0},
+					    {DEV_CONTRACT_DELETED, DEV_CAUSE_DEPLOYMENT_FAILED},
+					    {DEV_CONTRACT_GRACE_PERIOD, 0},
+					    {DEV_CONTRACT_DEPLOYED, 0}};
+	for (size_t i = 0; i < 4; i++) {
+		memset(&c, 0, sizeof(c));
+		c.version = 4;
+		c.state = states[i][0];
+		c.cause = states[i][1];
+		c.grace_block = 77;
+		c.contract_id = 5;
+		c.deployment_data = malloc(300);
+		assert_non_null(c.deployment_data);
+		memset(c.deployment_data, 0x5a, 300);
+		c.deployment_data_len = 300;
+		c.npublic_ips_list = 1;
+		c.has_solution_provider = 1;
+		assert_int_equal(dev_contract_encode(&c, &b1), 0);
+		memset(&c2, 0, sizeof(c2));
+		scale_rd_init(&rd, b1.data, b1.len);
+		assert_int_equal(dev_contract_decode(&rd, &c2), 0);
+		assert_int_equal(c2.state, c.state);
+		assert_int_equal(c2.deployment_data_len, 300);
+		assert_int_equal(dev_contract_encode(&c2, &b2), 0);
+		assert_memory_equal(b1.data, b2.data, b1.len);
+		CHECK_PREFIXES(struct dev_contract, dev_contract_decode, contract_clear, b1);
+		dev_contract_clear(&c);
+		dev_contract_clear(&c2);
+		zbuf_reset(&b1);
+		zbuf_reset(&b2);
+	}
+	static const uint8_t bad_state[] = {4, 0, 0, 0, 4};
+	static const uint8_t bad_cause[] = {4, 0, 0, 0, 1, 4};
+	memset(&c2, 0, sizeof(c2));
+	scale_rd_init(&rd, bad_state, sizeof(bad_state));
+	assert_int_equal(dev_contract_decode(&rd, &c2), ZE_MALFORMED);
+	scale_rd_init(&rd, bad_cause, sizeof(bad_cause));
+	assert_int_equal(dev_contract_decode(&rd, &c2), ZE_MALFORMED);
+
+	zbuf_free(&b1);
+	zbuf_free(&b2);
+	free(n);
+	free(n2);
+	free(f);
+	free(f2);
+}
+
+/* Runs one pallet's genesis hook on a fresh state; for SmartContractModule
+ * *price and *grace get what it stored. */
+static int run_genesis(const struct dev_pallet *p, const char *json, uint32_t *price,
+		       uint64_t *grace)
+{
+	struct dev_store *st;
+	struct dev_params params = {DEV_EXISTENTIAL_DEPOSIT, DEV_FEE_BASE, DEV_FEE_PER_BYTE};
+	struct dev_ctx ctx;
+	cJSON *sec = json ? cJSON_Parse(json) : NULL;
+	int rc;
+
+	assert_true(!json || sec);
+	assert_int_equal(dev_store_open(":memory:", &st), 0);
+	dev_ctx_init(&ctx, st, 0, 0, &params);
+	rc = p->genesis(&ctx, sec);
+	if (rc == 0 && price) {
+		assert_int_equal(dev_get_u32(&ctx, DEV_SC_PALLET, "TftPrice", NULL, 0, price), 0);
+		assert_int_equal(dev_get_u64(&ctx, DEV_SC_PALLET, "GracePeriodBlocks", NULL, 0,
+					     grace),
+				 0);
+	}
+	dev_ctx_free(&ctx);
+	dev_store_close(st);
+	cJSON_Delete(sec);
+	return rc;
+}
+
+static void test_genesis_sections(void **state)
+{
+	(void)state;
+	const struct dev_pallet *sc = &dev_pallet_smartcontract, *tg = &dev_pallet_tfgrid;
+	uint32_t price = 0;
+	uint64_t grace = 0;
+
+	assert_int_equal(run_genesis(sc, NULL, &price, &grace), 0);
+	assert_int_equal(price, DEV_DEFAULT_TFT_PRICE_MUSD);
+	assert_int_equal(grace, DEV_DEFAULT_GRACE_PERIOD_BLOCKS);
+	assert_int_equal(run_genesis(sc, "{\"tft_price_musd\": 20, \"grace_period_blocks\": 7}",
+				     &price, &grace),
+			 0);
+	assert_int_equal(price, 20);
+	assert_int_equal(grace, 7);
+	assert_int_equal(run_genesis(sc, "{\"tft_price_musd\": 0}", NULL, NULL), ZE_CONFIG);
+	assert_int_equal(run_genesis(sc, "{\"grace_period_blocks\": -1}", NULL, NULL), ZE_CONFIG);
+	assert_int_equal(run_genesis(sc, "{\"max_deployment_data\": 100000000}", NULL, NULL),
+			 ZE_CONFIG);
+	assert_int_equal(run_genesis(tg, NULL, NULL, NULL), 0);
+	assert_int_equal(run_genesis(tg,
+				     "{\"pricing_policy_admin\": \"//Alice\", \"pricing_policy\":"
+				     " {\"su\": {\"value\": 1, \"unit\": \"Terrabytes\"}}}",
+				     NULL, NULL),
+			 0);
+	assert_int_equal(run_genesis(tg, "{\"pricing_policy\": {\"su\": {\"unit\": \"PB\"}}}",
+				     NULL, NULL),
+			 ZE_CONFIG);
+	assert_int_equal(run_genesis(tg, "{\"pricing_policy_admin\": \"nobody\"}", NULL, NULL),
+			 ZE_CONFIG);
+	assert_int_equal(run_genesis(tg, "{\"connection_price\": 1.5}", NULL, NULL), ZE_CONFIG);
 }
 
 /* The metadata describes exactly the calls the pallets dispatch: the
@@ -917,6 +1133,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_grace_lifecycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bill_history, setup, teardown),
 		cmocka_unit_test(test_metadata_calls),
+		cmocka_unit_test(test_genesis_sections),
+		cmocka_unit_test(test_codecs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

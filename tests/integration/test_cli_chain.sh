@@ -21,6 +21,8 @@ out=$("$CLI" chain storage-key Timestamp Now) || fail "storage-key Timestamp Now
 out=$("$CLI" chain storage-key SmartContractModule Contracts 0x0100000000000000 --metadata-file "$META") ||
 	fail "storage-key Contracts"
 [ "${#out}" = $((2 + 2 * (32 + 16 + 8))) ] && [ "${out: -16}" = 0100000000000000 ] || fail "Contracts key: $out"
+"$CLI" chain storage-key SmartContractModule Contracts 0x01000000 --metadata-file "$META" 2>/dev/null &&
+	fail "a u32 key accepted for a u64 map"
 "$CLI" chain storage-key System Nope 0x00 --metadata-file "$META" 2>/dev/null && fail "unknown item accepted"
 "$CLI" chain storage-key System Account 0xzz --metadata-file "$META" 2>/dev/null && fail "bad hex accepted"
 echo "ok: storage keys"

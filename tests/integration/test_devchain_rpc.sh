@@ -94,6 +94,10 @@ printf '{"jsonrpc":"2.0","id":1,"method":"author_submitExtrinsic","params":["0x%
 r=$(curl -s --max-time 20 -H 'Content-Type: application/json' --data-binary @"$DIR/big.json" "http://127.0.0.1:$PORT/")
 echo "$r" | grep -q '"code":1010' || fail "huge extrinsic: ${r:0:200}"
 grep -q "rejected extrinsic" "$DIR/log" || fail "no log line for rejected extrinsics"
+# Bodies past the 4 MiB bound are refused at the HTTP layer.
+head -c 5000000 /dev/zero | tr '\0' 'a' > "$DIR/huge.body"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 --data-binary @"$DIR/huge.body" "http://127.0.0.1:$PORT/")
+[ "$code" = 413 ] || fail "5 MB body: HTTP $code"
 
 # Blocks keep coming, one log line each.
 n1=$(head_number)
@@ -104,8 +108,7 @@ grep -q "block $n1: 0 extrinsics" "$DIR/log" || fail "no log line for block $n1"
 
 # kill -9 and restart on the same base path.
 h=$(rpc chain_getBlockHash "[$n2]" | field result)
-kill -9 "$PID"
-wait "$PID" 2>/dev/null
+{ kill -9 "$PID"; wait "$PID"; } 2>/dev/null
 PID=
 start
 h2=$(rpc chain_getBlockHash "[$n2]" | field result)

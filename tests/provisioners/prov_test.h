@@ -53,13 +53,13 @@ static inline int fixture_open(struct fixture *f, int allow_unenforced)
 	snprintf(f->cgparent, sizeof f->cgparent, "zostest%d", (int)getpid());
 	mkdir(f->images, 0755);
 	struct prov_config cfg = {
-		.storage_dir = f->storage,
-		.image_dir = f->images,
-		.run_dir = f->run,
-		.cgroup_parent = f->cgparent,
-		.allow_unenforced_volumes = allow_unenforced,
-		.log_max_bytes = 4096,
-		.log_keep = 2,
+	    .storage_dir = f->storage,
+	    .image_dir = f->images,
+	    .run_dir = f->run,
+	    .cgroup_parent = f->cgparent,
+	    .allow_unenforced_volumes = allow_unenforced,
+	    .log_max_bytes = 4096,
+	    .log_keep = 2,
 	};
 	int rc = prov_ctx_new(&cfg, &f->ctx);
 	if (rc == 0)
@@ -103,8 +103,8 @@ static inline void unmount_below(const char *root)
 		char line[1024], mnt[512], deepest[512] = "";
 		size_t n = strlen(root);
 		while (fgets(line, sizeof line, m))
-			if (sscanf(line, "%*s %*s %*s %*s %511s", mnt) == 1 && strncmp(mnt, root, n) == 0 &&
-			    strlen(mnt) > strlen(deepest))
+			if (sscanf(line, "%*s %*s %*s %*s %511s", mnt) == 1 &&
+			    strncmp(mnt, root, n) == 0 && strlen(mnt) > strlen(deepest))
 				snprintf(deepest, sizeof deepest, "%s", mnt);
 		fclose(m);
 		if (!deepest[0] || umount2(deepest, MNT_DETACH) < 0)

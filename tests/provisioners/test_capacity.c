@@ -72,8 +72,10 @@ static void node_capacity(void **st)
 {
 	char root[] = "/tmp/zos-cap-XXXXXX";
 	assert_non_null(mkdtemp(root));
-	struct prov_config cfg = {.storage_dir = root, .image_dir = root, .run_dir = root,
-				  .reserved = {1, 1ull << 30, 1ull << 30, 0}};
+	struct prov_config cfg = {.storage_dir = root,
+	                          .image_dir = root,
+	                          .run_dir = root,
+	                          .reserved = {1, 1ull << 30, 1ull << 30, 0}};
 	struct prov_ctx *ctx;
 	assert_int_equal(prov_ctx_new(&cfg, &ctx), 0);
 	struct prov_capacity t;
@@ -99,12 +101,15 @@ static void node_capacity(void **st)
 static void bad_config(void **st)
 {
 	struct prov_ctx *ctx = NULL;
-	struct prov_config rel = {.storage_dir = "relative", .image_dir = "/tmp", .run_dir = "/tmp"};
+	struct prov_config rel = {
+	    .storage_dir = "relative", .image_dir = "/tmp", .run_dir = "/tmp"};
 	assert_int_equal(prov_ctx_new(&rel, &ctx), ZE_CONFIG);
 	struct prov_config none = {.storage_dir = "/tmp", .image_dir = NULL, .run_dir = "/tmp"};
 	assert_int_equal(prov_ctx_new(&none, &ctx), ZE_CONFIG);
-	struct prov_config cg = {.storage_dir = "/tmp", .image_dir = "/tmp", .run_dir = "/tmp",
-				 .cgroup_parent = "../escape"};
+	struct prov_config cg = {.storage_dir = "/tmp",
+	                         .image_dir = "/tmp",
+	                         .run_dir = "/tmp",
+	                         .cgroup_parent = "../escape"};
 	assert_int_equal(prov_ctx_new(&cg, &ctx), ZE_CONFIG);
 	assert_null(ctx);
 }
@@ -112,11 +117,11 @@ static void bad_config(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(registry_has_every_type),
-		cmocka_unit_test(names),
-		cmocka_unit_test(admission),
-		cmocka_unit_test(node_capacity),
-		cmocka_unit_test(bad_config),
+	    cmocka_unit_test(registry_has_every_type),
+	    cmocka_unit_test(names),
+	    cmocka_unit_test(admission),
+	    cmocka_unit_test(node_capacity),
+	    cmocka_unit_test(bad_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,12 +30,12 @@ static int teardown(void **st)
 	return 0;
 }
 
-#define NEED_NETWORKS()                                                                          \
-	do {                                                                                     \
-		if (!ready) {                                                                    \
-			printf("skipped: networks need root, namespaces, cgroups and ip(8)\n");  \
-			skip();                                                                  \
-		}                                                                                \
+#define NEED_NETWORKS()                                                                            \
+	do {                                                                                       \
+		if (!ready) {                                                                      \
+			printf("skipped: networks need root, namespaces, cgroups and ip(8)\n");    \
+			skip();                                                                    \
+		}                                                                                  \
 	} while (0)
 
 static void lifecycle(void **st)
@@ -44,8 +44,9 @@ static void lifecycle(void **st)
 	char err[256] = "", host[PROV_HOST_MAX];
 	struct prov_workload_id id = test_id(7, 1, "net1");
 	prov_host_name(&id, host);
-	cJSON *d = json("{\"ip_range\": \"10.20.0.0/16\", \"subnet\": \"10.20.1.0/24\","
-			" \"wireguard_private_key\": \"abc\", \"wireguard_listen_port\": 3000, \"peers\": []}");
+	cJSON *d = json(
+	    "{\"ip_range\": \"10.20.0.0/16\", \"subnet\": \"10.20.1.0/24\","
+	    " \"wireguard_private_key\": \"abc\", \"wireguard_listen_port\": 3000, \"peers\": []}");
 	struct prov_capacity cap;
 	assert_int_equal(N->validate(d, &cap, err, sizeof err), 0);
 	cJSON *res = NULL;
@@ -76,9 +77,11 @@ static void lifecycle(void **st)
 }
 
 static int start(const struct prov_workload_id *id, const char *net, const char *ip,
-		 const char *script, const struct prov_deployment_view *deps, char *err, size_t errsz)
+                 const char *script, const struct prov_deployment_view *deps, char *err,
+                 size_t errsz)
 {
-	cJSON *d = json("{\"image\": \"busybox\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}}");
+	cJSON *d = json(
+	    "{\"image\": \"busybox\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}}");
 	cJSON *e = cJSON_AddArrayToObject(d, "entrypoint");
 	cJSON_AddItemToArray(e, cJSON_CreateString("/bin/sh"));
 	cJSON_AddItemToArray(e, cJSON_CreateString("-c"));
@@ -111,7 +114,7 @@ static void isolation_between_twins(void **st)
 	char err[256] = "";
 	struct prov_workload_id na = test_id(7, 2, "neta"), nb = test_id(8, 3, "netb");
 	struct prov_workload_id a1 = test_id(7, 2, "a1"), a2 = test_id(7, 2, "a2"),
-				b1 = test_id(8, 3, "b1");
+	                        b1 = test_id(8, 3, "b1");
 	cJSON *da = json("{\"ip_range\": \"10.40.0.0/16\", \"subnet\": \"10.40.1.0/24\"}");
 	cJSON *db = json("{\"ip_range\": \"10.50.0.0/16\", \"subnet\": \"10.50.1.0/24\"}");
 	cJSON *res = NULL;
@@ -121,22 +124,35 @@ static void isolation_between_twins(void **st)
 	cJSON_Delete(res);
 	assert_int_equal(N->provision(F.ctx, &nb, db, NULL, &res, err, sizeof err), 0);
 	cJSON_Delete(res);
-	const struct prov_dep_workload wa[] = {{"neta", "network"}, {"a1", "zmachine"}, {"a2", "zmachine"}};
+	const struct prov_dep_workload wa[] = {
+	    {"neta", "network"}, {"a1", "zmachine"}, {"a2", "zmachine"}};
 	const struct prov_dep_workload wb[] = {{"netb", "network"}, {"b1", "zmachine"}};
-	struct prov_deployment_view va = {7, test_contract(2), 3, wa}, vb = {8, test_contract(3), 2, wb};
+	struct prov_deployment_view va = {7, test_contract(2), 3, wa},
+	                            vb = {8, test_contract(3), 2, wb};
 
-	int rc = start(&a2, "neta", "10.40.1.3", "echo a2 up; exec sleep 1000", &va, err, sizeof err);
+	int rc =
+	    start(&a2, "neta", "10.40.1.3", "echo a2 up; exec sleep 1000", &va, err, sizeof err);
 	if (rc)
 		print_message("%s\n", err);
 	assert_int_equal(rc, 0);
-	assert_int_equal(start(&b1, "netb", "10.50.1.2", "echo b1 up; "
-			       "ping -c 2 -W 1 10.40.1.2 >/dev/null 2>&1 && echo B_REACHES_A || echo B_ISOLATED; "
-			       "exec sleep 1000", &vb, err, sizeof err), 0);
-	assert_int_equal(start(&a1, "neta", "10.40.1.2",
-			       "ping -c 3 -W 1 10.40.1.3 >/dev/null 2>&1 && echo A_REACHES_A2 || echo A_CANNOT_REACH_A2; "
-			       "ping -c 2 -W 1 10.50.1.2 >/dev/null 2>&1 && echo A_REACHES_B || echo A_ISOLATED; "
-			       "ip addr show eth0 | grep -q 10.40.1.2 && echo HAS_ADDR; "
-			       "echo net done; exec sleep 1000", &va, err, sizeof err), 0);
+	assert_int_equal(
+	    start(
+	        &b1, "netb", "10.50.1.2",
+	        "echo b1 up; "
+	        "ping -c 2 -W 1 10.40.1.2 >/dev/null 2>&1 && echo B_REACHES_A || echo B_ISOLATED; "
+	        "exec sleep 1000",
+	        &vb, err, sizeof err),
+	    0);
+	assert_int_equal(
+	    start(
+	        &a1, "neta", "10.40.1.2",
+	        "ping -c 3 -W 1 10.40.1.3 >/dev/null 2>&1 && echo A_REACHES_A2 || echo "
+	        "A_CANNOT_REACH_A2; "
+	        "ping -c 2 -W 1 10.50.1.2 >/dev/null 2>&1 && echo A_REACHES_B || echo A_ISOLATED; "
+	        "ip addr show eth0 | grep -q 10.40.1.2 && echo HAS_ADDR; "
+	        "echo net done; exec sleep 1000",
+	        &va, err, sizeof err),
+	    0);
 	char la[512], lb[512];
 	logfile(&a1, la, sizeof la);
 	logfile(&b1, lb, sizeof lb);
@@ -189,18 +205,21 @@ static void attach_refusals(void **st)
 	/* Gateway, network and broadcast addresses, and one outside the subnet. */
 	static const char *const bad_ips[] = {"10.60.1.1", "10.60.1.0", "10.60.1.255", "10.60.2.5"};
 	for (size_t i = 0; i < 4; i++) {
-		assert_int_equal(start(&c, "netc", bad_ips[i], "sleep 100", &v, err, sizeof err), -EINVAL);
+		assert_int_equal(start(&c, "netc", bad_ips[i], "sleep 100", &v, err, sizeof err),
+		                 -EINVAL);
 		char host[PROV_HOST_MAX];
 		prov_host_name(&c, host);
 		assert_false(prov_netns_exists(host));
 	}
 	/* Not in this deployment's view: refused even though it exists. */
 	struct prov_deployment_view empty = {7, test_contract(4), 0, NULL};
-	assert_int_equal(start(&c, "netc", "10.60.1.9", "sleep 100", &empty, err, sizeof err), -ENOENT);
+	assert_int_equal(start(&c, "netc", "10.60.1.9", "sleep 100", &empty, err, sizeof err),
+	                 -ENOENT);
 	/* Another contract's network of the same name does not exist for it. */
 	struct prov_workload_id c2 = test_id(9, 5, "c2");
 	struct prov_deployment_view v2 = {9, test_contract(5), 1, w};
-	assert_int_equal(start(&c2, "netc", "10.60.1.9", "sleep 100", &v2, err, sizeof err), -ENOENT);
+	assert_int_equal(start(&c2, "netc", "10.60.1.9", "sleep 100", &v2, err, sizeof err),
+	                 -ENOENT);
 	assert_int_equal(N->deprovision(F.ctx, &n, err, sizeof err), 0);
 	cJSON_Delete(d);
 }
@@ -208,18 +227,19 @@ static void attach_refusals(void **st)
 static void hostile_data(void **st)
 {
 	static const char *const bad[] = {
-		"{}",
-		"{\"ip_range\": \"10.0.0.0/16\"}",
-		"{\"ip_range\": \"10.0.0.0/16\", \"subnet\": \"10.1.1.0/24\"}",
-		"{\"ip_range\": \"10.0.0.0/16\", \"subnet\": \"10.0.1.5/24\"}",
-		"{\"ip_range\": \"10.0.0.0/16\", \"subnet\": \"10.0.1.0/31\"}",
-		"{\"ip_range\": \"10.0.0.0/33\", \"subnet\": \"10.0.1.0/24\"}",
-		"{\"ip_range\": \"10.0.0.0\", \"subnet\": \"10.0.1.0/24\"}",
-		"{\"ip_range\": \"10.0.0.0/16; rm -rf /\", \"subnet\": \"10.0.1.0/24\"}",
-		"{\"ip_range\": \"999.0.0.0/16\", \"subnet\": \"10.0.1.0/24\"}",
-		"{\"ip_range\": \"10.0.0.0/16\", \"subnet\": \"10.0.1.0/24\", \"wireguard_listen_port\": 70000}",
-		"{\"ip_range\": \"10.0.0.0/16\", \"subnet\": \"10.0.1.0/24\", \"bridge\": \"eth0\"}",
-		"{\"ip_range\": 10, \"subnet\": \"10.0.1.0/24\"}",
+	    "{}",
+	    "{\"ip_range\": \"10.0.0.0/16\"}",
+	    "{\"ip_range\": \"10.0.0.0/16\", \"subnet\": \"10.1.1.0/24\"}",
+	    "{\"ip_range\": \"10.0.0.0/16\", \"subnet\": \"10.0.1.5/24\"}",
+	    "{\"ip_range\": \"10.0.0.0/16\", \"subnet\": \"10.0.1.0/31\"}",
+	    "{\"ip_range\": \"10.0.0.0/33\", \"subnet\": \"10.0.1.0/24\"}",
+	    "{\"ip_range\": \"10.0.0.0\", \"subnet\": \"10.0.1.0/24\"}",
+	    "{\"ip_range\": \"10.0.0.0/16; rm -rf /\", \"subnet\": \"10.0.1.0/24\"}",
+	    "{\"ip_range\": \"999.0.0.0/16\", \"subnet\": \"10.0.1.0/24\"}",
+	    "{\"ip_range\": \"10.0.0.0/16\", \"subnet\": \"10.0.1.0/24\", "
+	    "\"wireguard_listen_port\": 70000}",
+	    "{\"ip_range\": \"10.0.0.0/16\", \"subnet\": \"10.0.1.0/24\", \"bridge\": \"eth0\"}",
+	    "{\"ip_range\": 10, \"subnet\": \"10.0.1.0/24\"}",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		char err[256] = "";
@@ -233,7 +253,8 @@ static void hostile_data(void **st)
 	}
 	char err[256];
 	struct prov_capacity cap;
-	cJSON *d = json("{\"ip_range\": \"10.0.0.0/16\", \"subnet\": \"10.0.1.0/24\", \"peers\": [{}]}");
+	cJSON *d =
+	    json("{\"ip_range\": \"10.0.0.0/16\", \"subnet\": \"10.0.1.0/24\", \"peers\": [{}]}");
 	assert_int_equal(N->validate(d, &cap, err, sizeof err), ZE_UNSUPPORTED);
 	cJSON_Delete(d);
 }
@@ -241,10 +262,10 @@ static void hostile_data(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(lifecycle),
-		cmocka_unit_test(isolation_between_twins),
-		cmocka_unit_test(attach_refusals),
-		cmocka_unit_test(hostile_data),
+	    cmocka_unit_test(lifecycle),
+	    cmocka_unit_test(isolation_between_twins),
+	    cmocka_unit_test(attach_refusals),
+	    cmocka_unit_test(hostile_data),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

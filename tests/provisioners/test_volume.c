@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 
 #include "tests/provisioners/prov_test.h"
 
@@ -24,12 +25,12 @@ static int teardown(void **st)
 	return 0;
 }
 
-#define NEED_LOOP()                                                                     \
-	do {                                                                            \
-		if (!F.feat.loop) {                                                     \
-			printf("skipped: needs root and /dev/loop-control\n");          \
-			skip();                                                         \
-		}                                                                       \
+#define NEED_LOOP()                                                                                \
+	do {                                                                                       \
+		if (!F.feat.loop) {                                                                \
+			printf("skipped: needs root and /dev/loop-control\n");                     \
+			skip();                                                                    \
+		}                                                                                  \
 	} while (0)
 
 /* Writes 1 MiB chunks until the filesystem refuses; returns bytes written. */
@@ -144,8 +145,10 @@ static void full_disk_leaves_nothing(void **st)
 	snprintf(small, sizeof small, "%s/small", F.root);
 	assert_int_equal(mkdir(small, 0700), 0);
 	assert_int_equal(mount("tmpfs", small, "tmpfs", 0, "size=2m"), 0);
-	struct prov_config cfg = {.storage_dir = small, .image_dir = F.images, .run_dir = F.run,
-				  .cgroup_parent = F.cgparent};
+	struct prov_config cfg = {.storage_dir = small,
+	                          .image_dir = F.images,
+	                          .run_dir = F.run,
+	                          .cgroup_parent = F.cgparent};
 	struct prov_ctx *ctx;
 	assert_int_equal(prov_ctx_new(&cfg, &ctx), 0);
 	struct prov_workload_id id = test_id(7, 2, "volfull");
@@ -170,11 +173,81 @@ static void full_disk_leaves_nothing(void **st)
 	assert_int_equal(umount2(small, 0), 0);
 }
 
+/* Without loop devices (here: an unprivileged process, which cannot use
+ * them) a volume is refused, unless unenforced volumes are allowed. */
+static int unenforced_child(const char *root)
+{
+	char storage[320], run[320];
+	snprintf(storage, sizeof storage, "%s/storage", root);
+	snprintf(run, sizeof run, "%s/run", root);
+	struct prov_config cfg = {.storage_dir = storage, .image_dir = root, .run_dir = run};
+	struct prov_ctx *ctx;
+	if (prov_ctx_new(&cfg, &ctx) < 0)
+		return 10;
+	struct prov_features f;
+	prov_ctx_features(ctx, &f);
+	if (f.loop)
+		return 11;
+	struct prov_workload_id id = {.twin_id = 1, .contract_id = 5, .name = "v"};
+	cJSON *d = cJSON_Parse("{\"size\": 33554432}"), *res = NULL;
+	char err[256] = "";
+	if (V->provision(ctx, &id, d, NULL, &res, err, sizeof err) != ZE_UNSUPPORTED ||
+	    !strstr(err, "enforce"))
+		return 12;
+	prov_ctx_free(ctx);
+	cfg.allow_unenforced_volumes = 1;
+	if (prov_ctx_new(&cfg, &ctx) < 0)
+		return 13;
+	if (V->provision(ctx, &id, d, NULL, &res, err, sizeof err) != 0)
+		return 14;
+	if (cJSON_IsTrue(cJSON_GetObjectItem(res, "enforced")))
+		return 15;
+	enum prov_health h;
+	if (V->inspect(ctx, &id, &h, err, sizeof err) != 0 || h != PROV_OK)
+		return 16;
+	if (V->deprovision(ctx, &id, err, sizeof err) != 0)
+		return 17;
+	if (V->inspect(ctx, &id, &h, err, sizeof err) != 0 || h != PROV_ABSENT)
+		return 18;
+	cJSON_Delete(res);
+	cJSON_Delete(d);
+	prov_ctx_free(ctx);
+	return 0;
+}
+
+static void unenforced_needs_consent(void **st)
+{
+	if (geteuid() != 0) {
+		printf("skipped: needs root to drop to an unprivileged user\n");
+		skip();
+	}
+	char root[200];
+	snprintf(root, sizeof root, "%s/unpriv", F.root);
+	assert_int_equal(mkdir(root, 0777), 0);
+	assert_int_equal(chmod(root, 0777), 0);
+	assert_int_equal(chmod(F.root, 0755), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(9);
+		_exit(unenforced_child(root));
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void hostile_data(void **st)
 {
-	static const char *const bad[] = {"{}", "{\"size\": 1048576}", "{\"size\": -5}",
-					  "{\"size\": \"1g\"}", "{\"size\": 3.3}",
-					  "{\"size\": 33554432, \"fs\": \"xfs\"}", "null"};
+	static const char *const bad[] = {"{}",
+	                                  "{\"size\": 1048576}",
+	                                  "{\"size\": -5}",
+	                                  "{\"size\": \"1g\"}",
+	                                  "{\"size\": 3.3}",
+	                                  "{\"size\": 33554432, \"fs\": \"xfs\"}",
+	                                  "null"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		char err[256] = "";
 		struct prov_capacity cap;
@@ -188,9 +261,10 @@ static void hostile_data(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(lifecycle_and_limit),
-		cmocka_unit_test(full_disk_leaves_nothing),
-		cmocka_unit_test(hostile_data),
+	    cmocka_unit_test(lifecycle_and_limit),
+	    cmocka_unit_test(full_disk_leaves_nothing),
+	    cmocka_unit_test(unenforced_needs_consent),
+	    cmocka_unit_test(hostile_data),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

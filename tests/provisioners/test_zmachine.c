@@ -32,12 +32,12 @@ static int teardown(void **st)
 	return 0;
 }
 
-#define NEED_CONTAINERS()                                                                     \
-	do {                                                                                  \
-		if (!ready) {                                                                 \
-			printf("skipped: containers need root, namespaces, cgroups and ip(8)\n"); \
-			skip();                                                               \
-		}                                                                             \
+#define NEED_CONTAINERS()                                                                          \
+	do {                                                                                       \
+		if (!ready) {                                                                      \
+			printf("skipped: containers need root, namespaces, cgroups and ip(8)\n");  \
+			skip();                                                                    \
+		}                                                                                  \
 	} while (0)
 
 static void paths(const struct prov_workload_id *id, char *dir, size_t n)
@@ -57,10 +57,11 @@ static void log_path(const struct prov_workload_id *id, char *out, size_t n)
 static cJSON *machine(const char *entry_json, unsigned mem_mib, const char *extra)
 {
 	char buf[4096];
-	snprintf(buf, sizeof buf,
-		 "{\"image\": \"busybox\", \"entrypoint\": %s, \"env\": {\"GREETING\": \"hi there\"},"
-		 " \"compute_capacity\": {\"cpu\": 1, \"memory\": %u}%s}",
-		 entry_json, mem_mib << 20, extra ? extra : "");
+	snprintf(
+	    buf, sizeof buf,
+	    "{\"image\": \"busybox\", \"entrypoint\": %s, \"env\": {\"GREETING\": \"hi there\"},"
+	    " \"compute_capacity\": {\"cpu\": 1, \"memory\": %u}%s}",
+	    entry_json, mem_mib << 20, extra ? extra : "");
 	return json(buf);
 }
 
@@ -81,14 +82,26 @@ static void assert_nothing_left(const struct prov_workload_id *id, const struct 
 	assert_int_equal(h, PROV_ABSENT);
 }
 
+static int cg_has(const char *dir, const char *file, const char *want)
+{
+	char p[700], buf[256];
+	snprintf(p, sizeof p, "%s/%s", dir, file);
+	if (prov_read_file(p, buf, sizeof buf, NULL) < 0)
+		return 0;
+	buf[strcspn(buf, "\n")] = '\0';
+	if (strcmp(buf, want) != 0)
+		print_message("%s: '%s', want '%s'\n", p, buf, want);
+	return strcmp(buf, want) == 0;
+}
+
 static void lifecycle(void **st)
 {
 	NEED_CONTAINERS();
 	char err[256] = "", logf[512], dir[400];
 	struct prov_workload_id id = test_id(7, 1, "vm1");
 	cJSON *d = machine("[\"/bin/sh\", \"-c\", \"echo hello $GREETING; hostname; "
-			   "echo procs $(ls /proc | grep -c '^[0-9]'); ls /dev; exec sleep 1000\"]",
-			   256, NULL);
+	                   "echo procs $(ls /proc | grep -c '^[0-9]'); ls /dev; exec sleep 1000\"]",
+	                   256, NULL);
 	struct prov_capacity cap;
 	assert_int_equal(Z->validate(d, &cap, err, sizeof err), 0);
 	assert_int_equal(cap.cru, 1);
@@ -152,6 +165,22 @@ static void lifecycle(void **st)
 	char cgf[512];
 	snprintf(cgf, sizeof cgf, "%s/cgroups", dir);
 	assert_int_equal(prov_cg_load(&cg, cgf), 0);
+	/* The kernel holds the limits: 1 cpu of quota, 256 MiB, 1024 tasks. */
+	if (cg.v2) {
+		assert_true(cg_has(cg.path[0], "cpu.max", "100000 100000"));
+		assert_true(cg_has(cg.path[0], "memory.max", "268435456"));
+		assert_true(cg_has(cg.path[0], "pids.max", "1024"));
+	} else {
+		assert_true(cg_has(cg.path[PROV_CG_CPU], "cpu.cfs_quota_us", "100000"));
+		assert_true(cg_has(cg.path[PROV_CG_MEMORY], "memory.limit_in_bytes", "268435456"));
+		assert_true(cg_has(cg.path[PROV_CG_PIDS], "pids.max", "1024"));
+	}
+	/* The container's processes are in them. */
+	char procs[600], buf[256];
+	snprintf(procs, sizeof procs, "%s/cgroup.procs",
+	         cg.v2 ? cg.path[0] : cg.path[PROV_CG_MEMORY]);
+	assert_int_equal(prov_read_file(procs, buf, sizeof buf, NULL), 0);
+	assert_int_equal(strtol(buf, NULL, 10), after);
 	/* Pause, then deprovision: a frozen container still goes away. */
 	assert_int_equal(Z->pause(F.ctx, &id, err, sizeof err), 0);
 	assert_int_equal(Z->deprovision(F.ctx, &id, err, sizeof err), 0);
@@ -162,11 +191,10 @@ static void lifecycle(void **st)
 	cJSON_Delete(d);
 }
 
-
 /* Writes a script's output and waits for a marker line. */
 static int run_and_wait(const struct prov_workload_id *id, const char *script, unsigned mem_mib,
-			const char *extra, const struct prov_deployment_view *deps, const char *marker,
-			long timeout_ms, char *err, size_t errsz)
+                        const char *extra, const struct prov_deployment_view *deps,
+                        const char *marker, long timeout_ms, char *err, size_t errsz)
 {
 	char entry[2048], logf[512];
 	cJSON *arr = cJSON_CreateArray();
@@ -201,9 +229,9 @@ static void memory_limit(void **st)
 	char err[256] = "", logf[512], dir[400];
 	struct prov_workload_id id = test_id(7, 2, "oom");
 	int rc = run_and_wait(&id,
-			      "echo start; head -c 209715200 /dev/zero | tail > /dev/null; "
-			      "echo status $?; exec sleep 1000",
-			      64, NULL, NULL, "status ", 30000, err, sizeof err);
+	                      "echo start; head -c 209715200 /dev/zero | tail > /dev/null; "
+	                      "echo status $?; exec sleep 1000",
+	                      64, NULL, NULL, "status ", 30000, err, sizeof err);
 	if (rc)
 		print_message("%s\n", err);
 	assert_int_equal(rc, 0);
@@ -248,17 +276,19 @@ static void no_way_out(void **st)
 	fclose(m);
 	struct prov_workload_id id = test_id(7, 3, "jail");
 	snprintf(script, sizeof script,
-		 "test -e %s && echo SEE_HOST_FILE; "
-		 "ls / | grep -q '^work$' && echo SEE_HOST_ROOT; "
-		 "busybox mknod /tmp/disk b 254 0 2>/dev/null && echo MKNOD_ALLOWED; "
-		 "busybox mount -t tmpfs x /mnt 2>/dev/null && echo MOUNT_ALLOWED; "
-		 "echo 1 > /proc/sys/kernel/panic 2>/dev/null && echo PROC_SYS_WRITABLE; "
-		 "echo c > /proc/sysrq-trigger 2>/dev/null && echo SYSRQ; "
-		 "ip link add v0 type veth peer name v1 2>/dev/null && echo NET_ADMIN; "
-		 "cd /..; cd ..; test -e %s && echo ESCAPED_BY_DOTDOT; "
-		 "echo checks done; exec sleep 1000",
-		 marker, marker);
-	mkdir("/tmp", 01777);
+	         "test -e %s && echo SEE_HOST_FILE; "
+	         "ls / | grep -q '^work$' && echo SEE_HOST_ROOT; "
+	         "busybox mknod /tmp/disk b 254 0 2>/dev/null && echo MKNOD_ALLOWED; "
+	         "busybox mount -t tmpfs x /mnt 2>/dev/null && echo MOUNT_ALLOWED; "
+	         "echo 1 > /proc/sys/kernel/panic 2>/dev/null && echo PROC_SYS_WRITABLE; "
+	         "echo c > /proc/sysrq-trigger 2>/dev/null && echo SYSRQ; "
+	         "ip link add v0 type veth peer name v1 2>/dev/null && echo NET_ADMIN; "
+	         "busybox unshare -U -r true 2>/dev/null && echo USERNS_ALLOWED; "
+	         "busybox unshare -m true 2>/dev/null && echo UNSHARE_ALLOWED; "
+	         "busybox sh -c 'echo threads-ok' | grep -q threads-ok && echo FORK_WORKS; "
+	         "cd /..; cd ..; test -e %s && echo ESCAPED_BY_DOTDOT; "
+	         "echo checks done; exec sleep 1000",
+	         marker, marker);
 	int rc = run_and_wait(&id, script, 64, NULL, NULL, "checks done", 15000, err, sizeof err);
 	if (rc)
 		print_message("%s\n", err);
@@ -266,14 +296,17 @@ static void no_way_out(void **st)
 	log_path(&id, logf, sizeof logf);
 	static char text[16384];
 	assert_int_equal(prov_read_file(logf, text, sizeof text, NULL), 0);
-	static const char *const bad[] = {"SEE_HOST_FILE", "SEE_HOST_ROOT", "MKNOD_ALLOWED",
-					  "MOUNT_ALLOWED", "PROC_SYS_WRITABLE", "SYSRQ",
-					  "NET_ADMIN", "ESCAPED_BY_DOTDOT"};
+	static const char *const bad[] = {"SEE_HOST_FILE",  "SEE_HOST_ROOT",     "MKNOD_ALLOWED",
+	                                  "MOUNT_ALLOWED",  "PROC_SYS_WRITABLE", "SYSRQ",
+	                                  "NET_ADMIN",      "ESCAPED_BY_DOTDOT", "USERNS_ALLOWED",
+	                                  "UNSHARE_ALLOWED"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		if (strstr(text, bad[i]))
 			dump_file(logf);
 		assert_null(strstr(text, bad[i]));
 	}
+	/* The filter leaves ordinary process creation alone. */
+	assert_non_null(strstr(text, "FORK_WORKS"));
 	assert_int_equal(Z->deprovision(F.ctx, &id, err, sizeof err), 0);
 }
 
@@ -288,7 +321,7 @@ static void failed_start_cleans_up(void **st)
 	prov_host_name(&id, host);
 	prov_cg_paths(F.ctx, host, &cg);
 	cJSON *d = json("{\"image\": \"nosuchimage\", \"entrypoint\": \"sleep 1\","
-			" \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}}");
+	                " \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}}");
 	cJSON *res = NULL;
 	assert_int_equal(Z->provision(F.ctx, &id, d, NULL, &res, err, sizeof err), -ENOENT);
 	assert_non_null(strstr(err, "nosuchimage"));
@@ -297,7 +330,7 @@ static void failed_start_cleans_up(void **st)
 	cJSON_Delete(d);
 
 	d = json("{\"image\": \"busybox\", \"entrypoint\": [\"/bin/nonexistent\", \"x\"],"
-		 " \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}}");
+	         " \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}}");
 	assert_int_equal(Z->provision(F.ctx, &id, d, NULL, &res, err, sizeof err), -ENOENT);
 	assert_non_null(strstr(err, "nonexistent"));
 	assert_null(res);
@@ -306,8 +339,8 @@ static void failed_start_cleans_up(void **st)
 	/* A mount that is not in the deployment. */
 	cJSON_Delete(d);
 	d = json("{\"image\": \"busybox\", \"entrypoint\": \"sleep 100\","
-		 " \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864},"
-		 " \"mounts\": [{\"name\": \"ghost\", \"mountpoint\": \"/data\"}]}");
+	         " \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864},"
+	         " \"mounts\": [{\"name\": \"ghost\", \"mountpoint\": \"/data\"}]}");
 	assert_int_equal(Z->provision(F.ctx, &id, d, NULL, &res, err, sizeof err), -ENOENT);
 	assert_non_null(strstr(err, "ghost"));
 	assert_nothing_left(&id, &cg);
@@ -331,7 +364,8 @@ static void restarted_after_kill(void **st)
 	char err[256] = "";
 	struct prov_workload_id id = test_id(7, 5, "phoenix");
 	assert_int_equal(run_and_wait(&id, "echo up; exec sleep 1000", 64, NULL, NULL, "up", 10000,
-				      err, sizeof err), 0);
+	                              err, sizeof err),
+	                 0);
 	pid_t first = container_pid(&id);
 	assert_true(first > 0);
 	assert_int_equal(kill(first, SIGKILL), 0);
@@ -384,8 +418,10 @@ static void survives_agent_kill(void **st)
 	sleep_ms(300);
 
 	/* A new "agent": fresh context, inspect adopts without touching. */
-	struct prov_config cfg = {.storage_dir = F.storage, .image_dir = F.images, .run_dir = F.run,
-				  .cgroup_parent = F.cgparent};
+	struct prov_config cfg = {.storage_dir = F.storage,
+	                          .image_dir = F.images,
+	                          .run_dir = F.run,
+	                          .cgroup_parent = F.cgparent};
 	struct prov_ctx *ctx;
 	assert_int_equal(prov_ctx_new(&cfg, &ctx), 0);
 	enum prov_health h;
@@ -410,7 +446,7 @@ static void mounts(void **st)
 	char err[256] = "";
 	const struct prov_ops *V = prov_lookup("volume"), *ZM = prov_lookup("zmount");
 	struct prov_workload_id vid = test_id(7, 7, "data"), did = test_id(7, 7, "disk"),
-				cid = test_id(7, 7, "app");
+	                        cid = test_id(7, 7, "app");
 	cJSON *vd = json("{\"size\": 33554432}"), *dd = json("{\"size\": 33554432}"), *res = NULL;
 	track(V, &vid);
 	track(ZM, &did);
@@ -420,17 +456,19 @@ static void mounts(void **st)
 	cJSON_Delete(res);
 	assert_int_equal(ZM->provision(F.ctx, &did, dd, NULL, &res, err, sizeof err), 0);
 	cJSON_Delete(res);
-	const struct prov_dep_workload wl[] = {{"data", "volume"}, {"disk", "zmount"}, {"app", "zmachine"}};
+	const struct prov_dep_workload wl[] = {
+	    {"data", "volume"}, {"disk", "zmount"}, {"app", "zmachine"}};
 	struct prov_deployment_view deps = {7, test_contract(7), 3, wl};
-	int rc = run_and_wait(&cid,
-			      "echo from-container > /data/hello && echo wrote-volume; "
-			      "dd if=/dev/zero of=/data/big bs=1M count=64 2>/dev/null; echo dd $?; "
-			      "echo x > /disk/f && echo wrote-disk; df /disk | tail -n 1; "
-			      "echo mounts done; exec sleep 1000",
-			      64,
-			      ", \"mounts\": [{\"name\": \"data\", \"mountpoint\": \"/data\"},"
-			      " {\"name\": \"disk\", \"mountpoint\": \"/disk\"}]",
-			      &deps, "mounts done", 20000, err, sizeof err);
+	int rc =
+	    run_and_wait(&cid,
+	                 "echo from-container > /data/hello && echo wrote-volume; "
+	                 "dd if=/dev/zero of=/data/big bs=1M count=64 2>/dev/null; echo dd $?; "
+	                 "echo x > /disk/f && echo wrote-disk; df /disk | tail -n 1; "
+	                 "echo mounts done; exec sleep 1000",
+	                 64,
+	                 ", \"mounts\": [{\"name\": \"data\", \"mountpoint\": \"/data\"},"
+	                 " {\"name\": \"disk\", \"mountpoint\": \"/disk\"}]",
+	                 &deps, "mounts done", 20000, err, sizeof err);
 	if (rc)
 		print_message("%s\n", err);
 	assert_int_equal(rc, 0);
@@ -447,7 +485,7 @@ static void mounts(void **st)
 	/* The disk's loop device went with the container's mount namespace. */
 	char img[512], dev[64];
 	snprintf(img, sizeof img, "%s/zmounts/zos-%llu-disk.img", F.storage,
-		 (unsigned long long)test_contract(7));
+	         (unsigned long long)test_contract(7));
 	for (int i = 0; i < 50 && prov_loop_find(img, dev, sizeof dev) == 0; i++)
 		sleep_ms(100);
 	assert_int_equal(prov_loop_find(img, dev, sizeof dev), -ENOENT);
@@ -465,10 +503,10 @@ static void log_rotation(void **st)
 	char err[256] = "", dir[400], p[512];
 	struct prov_workload_id id = test_id(7, 8, "chatty");
 	int rc = run_and_wait(&id,
-			      "i=0; while [ $i -lt 300 ]; do "
-			      "echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; "
-			      "i=$((i+1)); sleep 0.001; done; echo rotated-done; exec sleep 1000",
-			      64, NULL, NULL, "rotated-done", 20000, err, sizeof err);
+	                      "i=0; while [ $i -lt 300 ]; do "
+	                      "echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; "
+	                      "i=$((i+1)); sleep 0.001; done; echo rotated-done; exec sleep 1000",
+	                      64, NULL, NULL, "rotated-done", 20000, err, sizeof err);
 	assert_int_equal(rc, 0);
 	paths(&id, dir, sizeof dir);
 	struct stat sb;
@@ -485,34 +523,96 @@ static void log_rotation(void **st)
 	assert_int_equal(Z->deprovision(F.ctx, &id, err, sizeof err), 0);
 }
 
+/* A crashing container paused during its backoff: the supervisor neither
+ * restarts it into the frozen cgroup nor hangs, and it comes back on resume. */
+static void pause_while_restarting(void **st)
+{
+	NEED_CONTAINERS();
+	char err[256] = "", logf[512], dir[400];
+	struct prov_workload_id id = test_id(7, 9, "crashy");
+	assert_int_equal(run_and_wait(&id,
+	                              "if [ -e /tmp/ran ]; then echo again; exec sleep 1000; fi; "
+	                              "touch /tmp/ran; echo run; sleep 0.2; exit 3",
+	                              64, NULL, NULL, "run", 10000, err, sizeof err),
+	                 0);
+	log_path(&id, logf, sizeof logf);
+	assert_true(wait_for_text(logf, "exited with status 3", 5000));
+	assert_int_equal(Z->pause(F.ctx, &id, err, sizeof err), 0);
+	sleep_ms(2500);
+	paths(&id, dir, sizeof dir);
+	pid_t pid;
+	/* Frozen: no container process may have been started meanwhile. */
+	assert_int_equal(prov_ct_alive(dir, "container.pid", &pid), 0);
+	assert_int_equal(prov_ct_alive(dir, "supervisor.pid", &pid), 1);
+	enum prov_health h;
+	assert_int_equal(Z->inspect(F.ctx, &id, &h, err, sizeof err), 0);
+	assert_int_equal(h, PROV_DEGRADED);
+	assert_int_equal(Z->resume(F.ctx, &id, err, sizeof err), 0);
+	/* The second run finds its first run's file (the writable layer
+	 * survives restarts) and stays up. */
+	assert_true(wait_for_text(logf, "again", 10000));
+	assert_int_equal(prov_ct_alive(dir, "container.pid", &pid), 1);
+	assert_int_equal(Z->deprovision(F.ctx, &id, err, sizeof err), 0);
+	assert_int_equal(Z->inspect(F.ctx, &id, &h, err, sizeof err), 0);
+	assert_int_equal(h, PROV_ABSENT);
+}
+
 static void hostile_data(void **st)
 {
 	static const char *const bad[] = {
-		"{}",
-		"{\"image\": \"../etc\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}}",
-		"{\"image\": \".hidden\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}}",
-		"{\"image\": \"a/b\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}}",
-		"{\"image\": \"busybox\", \"entrypoint\": \"\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}}",
-		"{\"image\": \"busybox\", \"entrypoint\": [], \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}}",
-		"{\"image\": \"busybox\", \"entrypoint\": [1], \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}}",
-		"{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 0, \"memory\": 67108864}}",
-		"{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 1024}}",
-		"{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1000, \"memory\": 67108864}}",
-		"{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1}}",
-		"{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}, \"env\": {\"A=B\": \"x\"}}",
-		"{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}, \"env\": {\"A\": 5}}",
-		"{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}, \"env\": [\"A=B\"]}",
-		"{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}, \"mounts\": [{\"name\": \"v\", \"mountpoint\": \"data\"}]}",
-		"{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}, \"mounts\": [{\"name\": \"v\", \"mountpoint\": \"/data/../../etc\"}]}",
-		"{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}, \"mounts\": [{\"name\": \"v\", \"mountpoint\": \"/\"}]}",
-		"{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}, \"mounts\": [{\"name\": \"v\", \"mountpoint\": \"/proc/sys\"}]}",
-		"{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}, \"mounts\": [{\"name\": \"v\", \"mountpoint\": \"/dev\"}]}",
-		"{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}, \"mounts\": [{\"name\": \"v\", \"mountpoint\": \"/a//b\"}]}",
-		"{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}, \"mounts\": [{\"name\": \"../v\", \"mountpoint\": \"/a\"}]}",
-		"{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}, \"mounts\": [{\"name\": \"v\", \"mountpoint\": \"/a\"}, {\"name\": \"w\", \"mountpoint\": \"/a\"}]}",
-		"{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}, \"network\": {\"interfaces\": [{\"network\": \"n\", \"ip\": \"10.0.0.300\"}]}}",
-		"{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}, \"network\": {\"interfaces\": [{\"network\": \"n;rm\", \"ip\": \"10.0.0.3\"}]}}",
-		"{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}, \"privileged\": true}",
+	    "{}",
+	    "{\"image\": \"../etc\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 67108864}}",
+	    "{\"image\": \".hidden\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 67108864}}",
+	    "{\"image\": \"a/b\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 67108864}}",
+	    "{\"image\": \"busybox\", \"entrypoint\": \"\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 67108864}}",
+	    "{\"image\": \"busybox\", \"entrypoint\": [], \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 67108864}}",
+	    "{\"image\": \"busybox\", \"entrypoint\": [1], \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 67108864}}",
+	    "{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 0, "
+	    "\"memory\": 67108864}}",
+	    "{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 1024}}",
+	    "{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": "
+	    "1000, \"memory\": 67108864}}",
+	    "{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1}}",
+	    "{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 67108864}, \"env\": {\"A=B\": \"x\"}}",
+	    "{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 67108864}, \"env\": {\"A\": 5}}",
+	    "{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 67108864}, \"env\": [\"A=B\"]}",
+	    "{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 67108864}, \"mounts\": [{\"name\": \"v\", \"mountpoint\": \"data\"}]}",
+	    "{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 67108864}, \"mounts\": [{\"name\": \"v\", \"mountpoint\": "
+	    "\"/data/../../etc\"}]}",
+	    "{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 67108864}, \"mounts\": [{\"name\": \"v\", \"mountpoint\": \"/\"}]}",
+	    "{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 67108864}, \"mounts\": [{\"name\": \"v\", \"mountpoint\": "
+	    "\"/proc/sys\"}]}",
+	    "{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 67108864}, \"mounts\": [{\"name\": \"v\", \"mountpoint\": \"/dev\"}]}",
+	    "{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 67108864}, \"mounts\": [{\"name\": \"v\", \"mountpoint\": \"/a//b\"}]}",
+	    "{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 67108864}, \"mounts\": [{\"name\": \"../v\", \"mountpoint\": \"/a\"}]}",
+	    "{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 67108864}, \"mounts\": [{\"name\": \"v\", \"mountpoint\": \"/a\"}, "
+	    "{\"name\": \"w\", \"mountpoint\": \"/a\"}]}",
+	    "{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 67108864}, \"network\": {\"interfaces\": [{\"network\": \"n\", \"ip\": "
+	    "\"10.0.0.300\"}]}}",
+	    "{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 67108864}, \"network\": {\"interfaces\": [{\"network\": \"n;rm\", \"ip\": "
+	    "\"10.0.0.3\"}]}}",
+	    "{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 67108864}, \"privileged\": true}",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		char err[256] = "";
@@ -525,8 +625,21 @@ static void hostile_data(void **st)
 		assert_true(err[0]);
 		cJSON_Delete(d);
 	}
+	/* zos's switched-off extras are accepted; switched on they are refused. */
+	char e2[256];
+	struct prov_capacity c2;
+	cJSON *zos = json("{\"image\": \"busybox\", \"entrypoint\": \"sh\", \"compute_capacity\": "
+	                  "{\"cpu\": 1, \"memory\": 67108864},"
+	                  " \"network\": {\"public_ip\": \"\", \"planetary\": false, \"mycelium\": "
+	                  "null, \"interfaces\": []}}");
+	assert_int_equal(Z->validate(zos, &c2, e2, sizeof e2), 0);
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(zos, "network"), "planetary",
+	                          cJSON_CreateTrue());
+	assert_int_equal(Z->validate(zos, &c2, e2, sizeof e2), ZE_UNSUPPORTED);
+	cJSON_Delete(zos);
 	/* Too many arguments and an oversized env value. */
-	cJSON *d = json("{\"image\": \"busybox\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}}");
+	cJSON *d = json(
+	    "{\"image\": \"busybox\", \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}}");
 	cJSON *args = cJSON_AddArrayToObject(d, "entrypoint");
 	for (int i = 0; i < PROV_CT_ARGS_MAX + 1; i++)
 		cJSON_AddItemToArray(args, cJSON_CreateString("x"));
@@ -548,15 +661,16 @@ static void hostile_data(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(lifecycle),
-		cmocka_unit_test(memory_limit),
-		cmocka_unit_test(no_way_out),
-		cmocka_unit_test(failed_start_cleans_up),
-		cmocka_unit_test(restarted_after_kill),
-		cmocka_unit_test(survives_agent_kill),
-		cmocka_unit_test(mounts),
-		cmocka_unit_test(log_rotation),
-		cmocka_unit_test(hostile_data),
+	    cmocka_unit_test(lifecycle),
+	    cmocka_unit_test(memory_limit),
+	    cmocka_unit_test(no_way_out),
+	    cmocka_unit_test(failed_start_cleans_up),
+	    cmocka_unit_test(restarted_after_kill),
+	    cmocka_unit_test(survives_agent_kill),
+	    cmocka_unit_test(mounts),
+	    cmocka_unit_test(log_rotation),
+	    cmocka_unit_test(pause_while_restarting),
+	    cmocka_unit_test(hostile_data),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -89,9 +89,17 @@ static void lifecycle(void **st)
 static void hostile_data(void **st)
 {
 	static const char *const bad[] = {
-		"{}", "[]", "42", "{\"size\": -1}", "{\"size\": 1.5}", "{\"size\": \"100\"}",
-		"{\"size\": 1}", "{\"size\": 1e30}", "{\"size\": 104857600, \"path\": \"/etc\"}",
-		"{\"size\": null}", "{\"size\": 17592186044417}",
+	    "{}",
+	    "[]",
+	    "42",
+	    "{\"size\": -1}",
+	    "{\"size\": 1.5}",
+	    "{\"size\": \"100\"}",
+	    "{\"size\": 1}",
+	    "{\"size\": 1e30}",
+	    "{\"size\": 104857600, \"path\": \"/etc\"}",
+	    "{\"size\": null}",
+	    "{\"size\": 17592186044417}",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		char err[256] = "";
@@ -109,8 +117,8 @@ static void hostile_data(void **st)
 
 static void hostile_names(void **st)
 {
-	static const char *const bad[] = {"", "../x", "a/b", "a.b", "a b",
-					  "x234567890123456789012345678901234567", "-"};
+	static const char *const bad[] = {
+	    "", "../x", "a/b", "a.b", "a b", "x234567890123456789012345678901234567", "-"};
 	cJSON *d = json("{\"size\": 1048576}");
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		char err[256];
@@ -138,9 +146,9 @@ static void hostile_names(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(lifecycle),
-		cmocka_unit_test(hostile_data),
-		cmocka_unit_test(hostile_names),
+	    cmocka_unit_test(lifecycle),
+	    cmocka_unit_test(hostile_data),
+	    cmocka_unit_test(hostile_names),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

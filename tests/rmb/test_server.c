@@ -327,7 +327,7 @@ static void hostile_input(void **st)
 	struct rmb_server_stats stats;
 	rmb_server_get_stats(f->srv, &stats);
 	assert_true(stats.refused >= 8);
-	assert_true(stats.replied >= 10);
+	assert_true(stats.received >= 11); /* the oversized frame never arrives */
 }
 
 /* A client that sends half a frame and goes silent must not stall others. */
@@ -459,40 +459,41 @@ static void rate_limited(void **st)
 	rmb_client_free(c);
 }
 
+/* More connections than the limit: the oldest make room, so a new caller
+ * is served while the others hold (or keep re-opening) theirs. */
 static void connection_limit(void **st)
 {
 	struct fx *f = *st;
 	nng_socket s[6];
+	struct timespec ts = {0, 200 * 1000000L};
+	struct rmb_server_stats stats;
 	for (int i = 0; i < 6; i++) {
 		assert_int_equal(nng_req0_open(&s[i]), 0);
 		nng_dial(s[i], f->url, NULL, NNG_FLAG_NONBLOCK);
 	}
-	struct timespec ts = {0, 200 * 1000000L};
 	nanosleep(&ts, NULL);
-	struct rmb_server_stats stats;
 	rmb_server_get_stats(f->srv, &stats);
-	print_message("connections held: %u\n", stats.conns);
-	assert_int_equal(stats.conns, 3);
+	assert_true(stats.conns <= 3);
+	assert_true(stats.displaced >= 3);
+	/* A request may be resent once if its connection is displaced: then
+	 * the node already answered it and says so (replayed). */
+	int code = raw_request(f, 7, NODE, "cl-1", "zos.system.version", rmb_wall_s(), 60);
+	assert_true(code == 0 || code == RMB_E_REPLAYED);
 	for (int i = 0; i < 6; i++)
 		nng_close(s[i]);
-	/* Closed connections are counted out, including the refused ones. */
+	/* Closed connections leave the table. */
 	for (int i = 0; i < 20 && stats.conns; i++) {
 		nanosleep(&ts, NULL);
 		rmb_server_get_stats(f->srv, &stats);
 	}
 	assert_int_equal(stats.conns, 0);
-	/* Slots come back once the connections close. */
-	int code = -1;
-	for (int i = 0; i < 20 && code != 0; i++) {
-		nanosleep(&ts, NULL);
-		code = raw_request(f, 7, NODE, i ? "cl-2" : "cl-1", "zos.system.version",
-				   rmb_wall_s(), 60);
-		if (code == RMB_E_REPLAYED)
-			code = 0;
-	}
-	assert_int_equal(code, 0);
-	rmb_server_get_stats(f->srv, &stats);
-	assert_true(stats.conns <= 3);
+	/* The client resends on a timeout (same uid), as callers do. */
+	struct rmb_client *c = client(f, 7, 3);
+	struct rmb_result res;
+	assert_int_equal(rmb_client_call(c, "zos.system.version", NULL, &res), 0);
+	assert_int_equal(res.ok, 1);
+	rmb_result_clear(&res);
+	rmb_client_free(c);
 }
 
 int main(void)

@@ -1,0 +1,31 @@
+/*
+ * The engine's chain interface (struct eng_chain) over the real chain
+ * client: typed reads from chainclient/grid.h, calls through the account's
+ * one extrinsic submitter (chainclient/submit.h), waiting for the outcome.
+ *
+ * Outcomes: SUCCESS -> 0; FAILED (included, dispatch error) and INVALID
+ * (the runtime has no such call) -> ZE_CHAIN, final; REJECTED, EXPIRED and
+ * UNKNOWN -> ZE_UNKNOWN, retried by the outbox (an expired or rejected
+ * extrinsic was never included, and a resend of an unknown one is checked
+ * against the chain first).
+ *
+ * ENG_CALL_REPORTS payloads are {"pallet": P, "call": C, "args": {...}}:
+ * one call per outbox item (the reporter builds them with
+ * grid_report_calls), so each item's outcome is one extrinsic's.
+ */
+#ifndef ZOS_AGENT_ENGINE_CHAIN_H
+#define ZOS_AGENT_ENGINE_CHAIN_H
+
+#include "agent/engine.h"
+#include "chainclient/client.h"
+#include "chainclient/submit.h"
+
+struct eng_chain_grid;
+
+/* client and submitter are borrowed and must outlive the adapter. Fills
+ * *iface (its ctx is the adapter). Free with eng_chain_grid_free. */
+int eng_chain_grid_new(struct chain_client *client, struct chain_submitter *submitter,
+		       struct eng_chain *iface, struct eng_chain_grid **out);
+void eng_chain_grid_free(struct eng_chain_grid *g);
+
+#endif

@@ -1,0 +1,235 @@
+/*
+ * zos-cli deployment get|list|changes: the node agent's deployment queries
+ * over RMB; and the node link shared with zos-cli deploy.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/deploy.h"
+#include "common/hex.h"
+#include "common/zerr.h"
+#include "rmb/rmb_chain.h"
+
+int cli_parse_uint(const char *name, const char *s, uint64_t max, uint64_t *v)
+{
+	uint64_t x = 0;
+	const char *p = s;
+	if (!*p)
+		goto bad;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			goto bad;
+		unsigned d = (unsigned)(*p - '0');
+		if (x > (max - d) / 10)
+			goto bad;
+		x = x * 10 + d;
+	}
+	*v = x;
+	return 0;
+bad:
+	cli_err("--%s must be a number up to %llu: '%s'", name, (unsigned long long)max, s);
+	return -EINVAL;
+}
+
+int cli_link_open(const struct cli_link_opts *o, struct cli_link *l)
+{
+	memset(l, 0, sizeof *l);
+	int rc = cli_load_key(&o->keysrc, &l->key);
+	if (rc < 0)
+		return rc;
+	const char *url = o->chain ? o->chain : getenv("ZOS_CHAIN_URL");
+	if ((rc = chain_client_new(url ? url : CLI_DEFAULT_CHAIN, NULL, &l->chain)) < 0) {
+		cli_err("cannot use chain: %s", zerr_str(rc));
+		goto fail;
+	}
+	if ((rc = grid_twin_id_by_account(l->chain, l->key.pk, &l->src)) < 0) {
+		cli_err(rc == ZE_ABSENT ? "this key has no twin on chain (create one first)"
+					: "cannot look up this key's twin on chain: %s", zerr_str(rc));
+		goto fail;
+	}
+	if ((rc = grid_node(l->chain, o->node_id, &l->node)) < 0) {
+		cli_err(rc == ZE_ABSENT ? "node %u does not exist on chain%s"
+					: "cannot read node %u from the chain: %s",
+			o->node_id, rc == ZE_ABSENT ? "" : zerr_str(rc));
+		goto fail;
+	}
+	if ((rc = grid_twin(l->chain, l->node.twin_id, &l->node_twin)) < 0) {
+		cli_err("cannot read twin %u of node %u: %s", l->node.twin_id, o->node_id,
+			zerr_str(rc));
+		goto fail;
+	}
+	char addr[RMB_RELAY_MAX + 1];
+	if (o->url) {
+		if ((size_t)snprintf(addr, sizeof addr, "%s", o->url) >= sizeof addr) {
+			cli_err("--url is too long");
+			rc = -EINVAL;
+			goto fail;
+		}
+	} else if (!l->node_twin.has_relay ||
+		   rmb_relay_first(l->node_twin.relay, addr, sizeof addr) < 0) {
+		cli_err("twin %u of node %u has no RMB address in its relay (pass --url)",
+			l->node.twin_id, o->node_id);
+		rc = -ENOENT;
+		goto fail;
+	}
+	struct rmb_client_cfg cfg;
+	rmb_client_cfg_init(&cfg);
+	cfg.url = addr;
+	cfg.key = &l->key;
+	cfg.src = l->src;
+	cfg.dst = l->node.twin_id;
+	memcpy(cfg.dst_pk, l->node_twin.account, 32);
+	if (o->timeout_ms)
+		cfg.timeout_ms = o->timeout_ms;
+	if ((rc = rmb_client_new(&cfg, &l->rmb)) < 0) {
+		cli_err("cannot open %s: %s", addr, zerr_str(rc));
+		goto fail;
+	}
+	return 0;
+fail:
+	cli_link_close(l);
+	return rc;
+}
+
+void cli_link_close(struct cli_link *l)
+{
+	rmb_client_free(l->rmb);
+	chain_client_free(l->chain);
+	key_wipe(&l->key);
+	memset(l, 0, sizeof *l);
+}
+
+int cli_link_call(struct cli_link *l, const char *cmd, const cJSON *payload, cJSON **reply,
+		  uint32_t *code, char *msg, size_t msgsz)
+{
+	char *json = payload ? cJSON_PrintUnformatted(payload) : NULL;
+	if (payload && !json)
+		return -ENOMEM;
+	struct rmb_result res;
+	memset(&res, 0, sizeof res);
+	int rc = rmb_client_call(l->rmb, cmd, json, &res);
+	free(json);
+	if (rc < 0) {
+		cli_err("%s to twin %u failed: %s", cmd, l->node.twin_id,
+			rc == ZE_CRYPTO ? "reply not signed by the node's twin" : zerr_str(rc));
+		return rc;
+	}
+	if (!res.ok) {
+		*code = res.err.code;
+		snprintf(msg, msgsz, "%s", res.err.message);
+		rmb_result_clear(&res);
+		return 1;
+	}
+	*reply = cJSON_Parse(res.json_len ? res.json : "null");
+	rmb_result_clear(&res);
+	if (!*reply) {
+		cli_err("%s: the reply is not JSON", cmd);
+		return ZE_MALFORMED;
+	}
+	return 0;
+}
+
+static void deployment_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: zos-cli deployment get --node ID --contract ID " CLI_KEY_USAGE "\n"
+		"       zos-cli deployment changes --node ID --contract ID " CLI_KEY_USAGE "\n"
+		"       zos-cli deployment list --node ID " CLI_KEY_USAGE "\n"
+		"           [--chain URL] [--url ADDR] [--timeout MS]\n"
+		"\n"
+		"Asks node ID's agent over RMB, as the key's twin, and prints the JSON reply:\n"
+		"get: the deployment and each workload's state and result; changes: each\n"
+		"workload's state history; list: the twin's deployments on the node.\n");
+}
+
+int cli_deployment_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"node", required_argument, NULL, 'n'},
+		{"contract", required_argument, NULL, 'c'},
+		{"chain", required_argument, NULL, 'C'},
+		{"url", required_argument, NULL, 'u'},
+		{"timeout", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		CLI_KEY_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	if (argc < 2) {
+		deployment_usage(stderr);
+		return CLI_USAGE;
+	}
+	const char *sub = argv[1];
+	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
+		deployment_usage(stdout);
+		return CLI_OK;
+	}
+	const char *cmd = !strcmp(sub, "get") ? "zos.deployment.get"
+			  : !strcmp(sub, "changes") ? "zos.deployment.changes"
+			  : !strcmp(sub, "list") ? "zos.deployment.list" : NULL;
+	if (!cmd) {
+		cli_err("unknown deployment command '%s'", sub);
+		deployment_usage(stderr);
+		return CLI_USAGE;
+	}
+	struct cli_link_opts o = {0};
+	uint64_t node = 0, contract = 0, v;
+	int opt;
+	argc--;
+	argv++;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (cli_keysrc_opt(&o.keysrc, opt, optarg))
+			continue;
+		switch (opt) {
+		case 'n':
+			if (cli_parse_uint("node", optarg, UINT32_MAX, &node) < 0)
+				return CLI_USAGE;
+			break;
+		case 'c':
+			if (cli_parse_uint("contract", optarg, UINT64_MAX, &contract) < 0)
+				return CLI_USAGE;
+			break;
+		case 'C': o.chain = optarg; break;
+		case 'u': o.url = optarg; break;
+		case 't':
+			if (cli_parse_uint("timeout", optarg, 600000, &v) < 0)
+				return CLI_USAGE;
+			o.timeout_ms = (unsigned)v;
+			break;
+		case 'h': deployment_usage(stdout); return CLI_OK;
+		default: deployment_usage(stderr); return CLI_USAGE;
+		}
+	}
+	if (optind != argc || !node || (strcmp(sub, "list") && !contract)) {
+		deployment_usage(stderr);
+		return CLI_USAGE;
+	}
+	o.node_id = (uint32_t)node;
+	struct cli_link l;
+	if (cli_link_open(&o, &l) < 0)
+		return CLI_FAIL;
+	cJSON *p = cJSON_CreateObject(), *reply = NULL;
+	char cid[24], msg[RMB_ERRMSG_MAX + 1];
+	uint32_t code = 0;
+	snprintf(cid, sizeof cid, "%llu", (unsigned long long)contract);
+	int rc = -ENOMEM;
+	if (p && (!contract || cJSON_AddStringToObject(p, "contract_id", cid)))
+		rc = cli_link_call(&l, cmd, p, &reply, &code, msg, sizeof msg);
+	cJSON_Delete(p);
+	cli_link_close(&l);
+	if (rc == 1) {
+		cli_err("%s refused: %u: %s", sub, code, msg);
+		return CLI_FAIL;
+	}
+	if (rc < 0)
+		return CLI_FAIL;
+	char *out = cJSON_Print(reply);
+	cJSON_Delete(reply);
+	if (!out)
+		return CLI_FAIL;
+	printf("%s\n", out);
+	free(out);
+	return CLI_OK;
+}

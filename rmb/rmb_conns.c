@@ -1,0 +1,85 @@
+/* Open connections in arrival order; linear scans are fine at the sizes
+ * configured (a few thousand), and happen only on connect and disconnect. */
+#include "rmb/rmb_conns.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+struct conn {
+	uint32_t id;
+	uint64_t seq;
+};
+
+struct rmb_conns {
+	pthread_mutex_t mu;
+	struct conn *c;
+	unsigned n, max;
+	uint64_t seq;
+};
+
+int rmb_conns_new(unsigned max, struct rmb_conns **out)
+{
+	if (!max)
+		return -EINVAL;
+	struct rmb_conns *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->c = calloc(max, sizeof(*t->c));
+	if (!t->c || pthread_mutex_init(&t->mu, NULL)) {
+		free(t->c);
+		free(t);
+		return -ENOMEM;
+	}
+	t->max = max;
+	*out = t;
+	return 0;
+}
+
+void rmb_conns_free(struct rmb_conns *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_destroy(&t->mu);
+	free(t->c);
+	free(t);
+}
+
+void rmb_conns_add(struct rmb_conns *t, uint32_t id, uint32_t *victim)
+{
+	*victim = 0;
+	pthread_mutex_lock(&t->mu);
+	unsigned at = t->n;
+	if (t->n == t->max) {
+		at = 0;
+		for (unsigned i = 1; i < t->n; i++)
+			if (t->c[i].seq < t->c[at].seq)
+				at = i;
+		*victim = t->c[at].id;
+	} else {
+		t->n++;
+	}
+	t->c[at].id = id;
+	t->c[at].seq = ++t->seq;
+	pthread_mutex_unlock(&t->mu);
+}
+
+void rmb_conns_remove(struct rmb_conns *t, uint32_t id)
+{
+	pthread_mutex_lock(&t->mu);
+	for (unsigned i = 0; i < t->n; i++) {
+		if (t->c[i].id == id) {
+			t->c[i] = t->c[--t->n];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&t->mu);
+}
+
+unsigned rmb_conns_count(struct rmb_conns *t)
+{
+	pthread_mutex_lock(&t->mu);
+	unsigned n = t->n;
+	pthread_mutex_unlock(&t->mu);
+	return n;
+}

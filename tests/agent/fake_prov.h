@@ -1,0 +1,174 @@
+/*
+ * Fake provisioners for the agent's tests: zmount, network and zmachine
+ * tables that keep a host in memory (what exists, what is paused), count
+ * calls, record the provision order, and fail on demand.
+ */
+#ifndef ZOS_TESTS_AGENT_FAKE_PROV_H
+#define ZOS_TESTS_AGENT_FAKE_PROV_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "provisioners/prov.h"
+
+#ifndef MAXW
+#define MAXW 64
+#endif
+
+struct fwl {
+	int used;
+	uint64_t cid;
+	char name[40];
+	int paused;
+};
+
+struct fhost {
+	pthread_mutex_t mu;
+	struct fwl w[MAXW];
+	int provisions, deprovisions, inspects;
+	char order[512];          /* "name," per provision call */
+	char fail_name[40];       /* provision of this name fails for good */
+	int busy;                 /* provision answers -EBUSY this many times */
+};
+
+static struct fhost fh;
+
+static struct fwl *fh_find(const struct prov_workload_id *id)
+{
+	for (int i = 0; i < MAXW; i++)
+		if (fh.w[i].used && fh.w[i].cid == id->contract_id && !strcmp(fh.w[i].name, id->name))
+			return &fh.w[i];
+	return NULL;
+}
+
+__attribute__((unused)) static int fh_count(uint64_t cid)
+{
+	pthread_mutex_lock(&fh.mu);
+	int n = 0;
+	for (int i = 0; i < MAXW; i++)
+		n += fh.w[i].used && fh.w[i].cid == cid;
+	pthread_mutex_unlock(&fh.mu);
+	return n;
+}
+
+__attribute__((unused)) static int fh_paused(uint64_t cid)
+{
+	pthread_mutex_lock(&fh.mu);
+	int n = 0;
+	for (int i = 0; i < MAXW; i++)
+		n += fh.w[i].used && fh.w[i].cid == cid && fh.w[i].paused;
+	pthread_mutex_unlock(&fh.mu);
+	return n;
+}
+
+static int v_validate(const cJSON *data, struct prov_capacity *cap, char *err, size_t errsz)
+{
+	const cJSON *s = cJSON_GetObjectItem(data, "size");
+	if (s && !cJSON_IsNumber(s)) {
+		snprintf(err, errsz, "size must be a number");
+		return -EINVAL;
+	}
+	cap->sru = s ? (uint64_t)s->valuedouble : 0;
+	cap->cru = 1;
+	return 0;
+}
+
+static int v_provision(struct prov_ctx *ctx, const struct prov_workload_id *id, const cJSON *data,
+		       const struct prov_deployment_view *deps, cJSON **result, char *err,
+		       size_t errsz)
+{
+	pthread_mutex_lock(&fh.mu);
+	int rc = 0;
+	fh.provisions++;
+	size_t o = strlen(fh.order);
+	snprintf(fh.order + o, sizeof fh.order - o, "%s,", id->name);
+	if (fh.busy > 0) {
+		fh.busy--;
+		snprintf(err, errsz, "resource busy");
+		rc = -EBUSY;
+	} else if (!strcmp(fh.fail_name, id->name)) {
+		snprintf(err, errsz, "image not found");
+		rc = -ENOENT;
+	} else if (!fh_find(id)) {
+		rc = -ENOSPC;
+		for (int i = 0; i < MAXW; i++)
+			if (!fh.w[i].used) {
+				fh.w[i] = (struct fwl){.used = 1, .cid = id->contract_id};
+				snprintf(fh.w[i].name, sizeof fh.w[i].name, "%s", id->name);
+				rc = 0;
+				break;
+			}
+	}
+	pthread_mutex_unlock(&fh.mu);
+	if (rc == 0) {
+		*result = cJSON_CreateObject();
+		cJSON_AddStringToObject(*result, "path", id->name);
+	}
+	return rc;
+}
+
+static int v_deprovision(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
+			 size_t errsz)
+{
+	pthread_mutex_lock(&fh.mu);
+	fh.deprovisions++;
+	struct fwl *w = fh_find(id);
+	if (w)
+		w->used = 0;
+	pthread_mutex_unlock(&fh.mu);
+	return 0;
+}
+
+static int v_freeze(const struct prov_workload_id *id, int pause, char *err, size_t errsz)
+{
+	pthread_mutex_lock(&fh.mu);
+	struct fwl *w = fh_find(id);
+	if (w)
+		w->paused = pause;
+	pthread_mutex_unlock(&fh.mu);
+	if (!w)
+		snprintf(err, errsz, "no such workload");
+	return w ? 0 : -ENOENT;
+}
+
+static int v_pause(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
+		   size_t errsz)
+{
+	return v_freeze(id, 1, err, errsz);
+}
+
+static int v_resume(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
+		    size_t errsz)
+{
+	return v_freeze(id, 0, err, errsz);
+}
+
+static int v_inspect(struct prov_ctx *ctx, const struct prov_workload_id *id,
+		     enum prov_health *h, char *err, size_t errsz)
+{
+	pthread_mutex_lock(&fh.mu);
+	fh.inspects++;
+	struct fwl *w = fh_find(id);
+	*h = !w ? PROV_ABSENT : w->paused ? PROV_PAUSED : PROV_OK;
+	pthread_mutex_unlock(&fh.mu);
+	return 0;
+}
+
+#define OPS(t) {.type = t, .validate = v_validate, .provision = v_provision, \
+		.deprovision = v_deprovision, .pause = v_pause, .resume = v_resume, \
+		.inspect = v_inspect}
+static const struct prov_ops fops[] = {OPS("zmount"), OPS("network"), OPS("zmachine")};
+
+static const struct prov_ops *f_lookup(const char *type)
+{
+	for (size_t i = 0; i < sizeof fops / sizeof fops[0]; i++)
+		if (!strcmp(fops[i].type, type))
+			return &fops[i];
+	return NULL;
+}
+
+#endif
