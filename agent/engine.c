@@ -112,6 +112,7 @@ int eng_new(const struct eng_config *cfg, const struct eng_chain *chain, struct 
 		free(e);
 		return -ENOMEM;
 	}
+	e->tail = &e->head;
 	pthread_mutex_init(&e->mu, NULL);
 	cond_init_mono(&e->work_cv);
 	cond_init_mono(&e->idle_cv);
@@ -125,6 +126,25 @@ static int contract_running(const struct eng *e, uint64_t cid)
 	for (unsigned i = 0; i < e->cfg.workers; i++)
 		if (e->busy[i] && e->running[i] == cid)
 			return 1;
+	return 0;
+}
+
+/* Appends a job; the caller holds mu and knows cid is not queued. */
+static int append_job(struct eng *e, uint64_t cid, int restore, unsigned attempt, int64_t at)
+{
+	if (e->queued >= e->cfg.max_queue)
+		return -EAGAIN;
+	struct eng_job *j = calloc(1, sizeof *j);
+	if (!j)
+		return -ENOMEM;
+	j->cid = cid;
+	j->restore = restore;
+	j->attempt = attempt;
+	j->not_before = at;
+	/* At the tail, so contracts are served in the order they came. */
+	*e->tail = j;
+	e->tail = &j->next;
+	e->queued++;
 	return 0;
 }
 
@@ -146,28 +166,11 @@ int eng_enqueue(struct eng *e, uint64_t cid, int restore, unsigned attempt, int6
 		pthread_mutex_unlock(&e->mu);
 		return 0;
 	}
-	if (e->queued >= e->cfg.max_queue) {
-		pthread_mutex_unlock(&e->mu);
-		return -EAGAIN;
-	}
-	struct eng_job *j = calloc(1, sizeof *j);
-	if (!j) {
-		pthread_mutex_unlock(&e->mu);
-		return -ENOMEM;
-	}
-	j->cid = cid;
-	j->restore = restore;
-	j->attempt = attempt;
-	j->not_before = at;
-	/* Appended, so contracts are served in the order they came. */
-	struct eng_job **pp = &e->head;
-	while (*pp)
-		pp = &(*pp)->next;
-	*pp = j;
-	e->queued++;
-	pthread_cond_signal(&e->work_cv);
+	int rc = append_job(e, cid, restore, attempt, at);
+	if (rc == 0)
+		pthread_cond_signal(&e->work_cv);
 	pthread_mutex_unlock(&e->mu);
-	return 0;
+	return rc;
 }
 
 /* The first job that may run now; else when the next one may (or -1). */
@@ -180,6 +183,8 @@ static struct eng_job *take_job(struct eng *e, int64_t now, int64_t *wake)
 			continue;
 		if (j->not_before <= now) {
 			*pp = j->next;
+			if (e->tail == &j->next)
+				e->tail = pp;
 			e->queued--;
 			return j;
 		}
@@ -259,10 +264,14 @@ int eng_start(struct eng *e)
 	e->next_sync = eng_now_ms();
 	pthread_mutex_unlock(&e->mu);
 	/* Every deployment gets a restore job: healthy workloads are only
-	 * inspected, missing ones made again, interrupted deploys resumed. */
+	 * inspected, missing ones made again, interrupted deploys resumed.
+	 * No worker runs yet and the ids are unique, so they append directly. */
 	size_t dropped = 0;
+	int64_t now = eng_now_ms();
+	pthread_mutex_lock(&e->mu);
 	for (size_t i = 0; i < n; i++)
-		dropped += eng_enqueue(e, ids[i], 1, 0, 0) < 0;
+		dropped += append_job(e, ids[i], 1, 0, now) < 0;
+	pthread_mutex_unlock(&e->mu);
 	free(ids);
 	/* A full queue does not stop start-up; the syncs come back for them. */
 	if (dropped)
@@ -321,6 +330,7 @@ void eng_free(struct eng *e)
 		e->head = j->next;
 		free(j);
 	}
+	e->tail = &e->head;
 	pthread_mutex_destroy(&e->mu);
 	pthread_cond_destroy(&e->work_cv);
 	pthread_cond_destroy(&e->idle_cv);

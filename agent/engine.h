@@ -139,7 +139,6 @@ enum {
 	ENG_E_NOT_FOUND = 404,   /* the chain confirms the contract does not exist */
 	ENG_E_STATE = 409,       /* the contract is not in a state that can be deployed */
 	ENG_E_INVALID = 422,     /* the contract is bad: rejected on chain */
-	ENG_E_BUSY = 429,        /* the job queue is full; retry later */
 	ENG_E_UNAVAILABLE = 503, /* the chain could not be asked; retry later */
 	ENG_E_CAPACITY = 507,    /* does not fit the node: rejected on chain */
 	ENG_E_INTERNAL = 500,

@@ -179,8 +179,6 @@ static int check_and_record(struct eng *e, const struct eng_contract *c, int *co
 		return refuse(code, msg, msgsz, ENG_E_UNAVAILABLE, rc,
 			      "cannot read twin %u from the chain (%s); retry later", c->twin_id,
 			      zerr_str(rc));
-	if (t.has_pk && t.pk_len > sizeof t.pk)
-		t.pk_len = sizeof t.pk + 1; /* refused as malformed below */
 
 	uint8_t *pt = NULL;
 	size_t ptlen = 0;

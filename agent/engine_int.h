@@ -24,6 +24,7 @@ struct eng {
 	pthread_cond_t idle_cv;   /* a job or an outbox pass finished */
 	pthread_cond_t ob_cv;     /* the dispatcher: new outbox items, stop */
 	struct eng_job *head;     /* queued jobs, one per contract */
+	struct eng_job **tail;    /* where the next job is linked */
 	size_t queued;
 	uint64_t *running;        /* contract of each busy worker slot */
 	unsigned char *busy;

@@ -324,7 +324,7 @@ static int trampoline(eng_rmb_fn fn, void *arg, const struct rmb_call *call, cJS
 	int rc = fn(arg, call->src, call->payload, reply, &code, msg, sizeof msg);
 	if (rc < 0)
 		rmb_error_set(err, code ? (uint32_t)code : ENG_E_INTERNAL,
-			      code == ENG_E_UNAVAILABLE || code == ENG_E_BUSY, "%s", msg);
+			      code == ENG_E_UNAVAILABLE, "%s", msg);
 	return rc;
 }
 

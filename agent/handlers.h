@@ -52,8 +52,8 @@ struct eng_rmb_command {
 extern const struct eng_rmb_command eng_rmb_commands[5];
 
 /* Registers the five commands with an RMB server (before it starts); e
- * must outlive the server. Refusals that promise nothing was done (503,
- * 429) are marked retryable. */
+ * must outlive the server. Refusals that promise nothing was done (503)
+ * are marked retryable. */
 struct rmb_server;
 int eng_rmb_register(struct eng *e, struct rmb_server *s);
 

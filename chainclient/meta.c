@@ -169,6 +169,7 @@ static int get_fields(struct dec *d, struct meta_field **out, size_t *nout)
 
 static int get_variants(struct dec *d, struct meta_type *t)
 {
+	uint8_t seen[256 / 8] = {0};
 	size_t n;
 	int rc = get_count(d, &n);
 	if (rc || (rc = aarray(d->a, n, sizeof *t->variants, (void **)&t->variants)))
@@ -178,9 +179,10 @@ static int get_variants(struct dec *d, struct meta_type *t)
 		if ((rc = get_str(d, &v->name)) || (rc = get_fields(d, &v->fields, &v->nfields)) ||
 		    (rc = scale_get_u8(&d->r, &v->index)) || (rc = skip_docs(d)))
 			return rc;
-		for (size_t k = 0; k < i; k++)
-			if (t->variants[k].index == v->index)
-				return ZE_MALFORMED;
+		/* Indices identify variants on the wire, so they must be unique. */
+		if (seen[v->index / 8] & (1u << (v->index % 8)))
+			return ZE_MALFORMED;
+		seen[v->index / 8] |= (uint8_t)(1u << (v->index % 8));
 	}
 	t->nvariants = n;
 	return 0;

@@ -216,6 +216,16 @@ int meta_storage_key(const struct meta *m, const char *pallet, const char *item,
 		     struct zbuf *out);
 
 /*
+ * The keys inside a full storage key of entry s (as state_getKeysPaged
+ * returns them), decoded with the entry's key types into a JSON array, one
+ * value per hasher. Every hasher must keep the key (Concat variants,
+ * Identity): ZE_UNSUPPORTED otherwise. ZE_MALFORMED when the bytes do not
+ * add up. Caller cJSON_Delete()s *out.
+ */
+int meta_storage_key_decode(const struct meta *m, const struct meta_storage *s,
+			    const uint8_t *full, size_t n, cJSON **out);
+
+/*
  * Generic decoder: reads one value of type `type` from r and returns it as a
  * new cJSON tree (caller cJSON_Delete()s it). The reader advances past the
  * value. ZE_MALFORMED on bad input, ZE_TOOBIG past META_MAX_DEPTH or

@@ -133,6 +133,42 @@ int meta_storage_key(const struct meta *m, const char *pallet, const char *item,
 				 out);
 }
 
+int meta_storage_key_decode(const struct meta *m, const struct meta_storage *s,
+			    const uint8_t *full, size_t n, cJSON **out)
+{
+	struct scale_rd r;
+	cJSON *arr;
+	int rc = 0;
+	if (!s->is_map)
+		return -EINVAL;
+	scale_rd_init(&r, full, n);
+	if (scale_skip(&r, 32) != 0)
+		return ZE_MALFORMED;
+	if (!(arr = cJSON_CreateArray()))
+		return -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < s->nhashers; i++) {
+		uint32_t type;
+		cJSON *key;
+		if (!chain_hasher_is_concat(s->hashers[i])) {
+			rc = ZE_UNSUPPORTED;
+			break;
+		}
+		if ((rc = scale_skip(&r, chain_hasher_prefix_len(s->hashers[i]))) ||
+		    (rc = meta_storage_key_type(m, s, i, &type)) ||
+		    (rc = meta_to_json(m, type, &r, &key)))
+			break;
+		cJSON_AddItemToArray(arr, key);
+	}
+	if (rc == 0 && scale_rd_left(&r) != 0)
+		rc = ZE_MALFORMED;
+	if (rc) {
+		cJSON_Delete(arr);
+		return rc;
+	}
+	*out = arr;
+	return 0;
+}
+
 /* Reads a whole regular file of at most max bytes into a heap buffer. */
 static int read_file(const char *path, size_t max, uint8_t **out, size_t *n)
 {

@@ -11,6 +11,12 @@
 #include "chainclient/meta.h"
 #include "chainclient/scale.h"
 
+/* Subcommands of chain_codec.c (the table is in chain_offline.c). */
+int cli_chain_compact(int argc, char **argv);
+int cli_chain_era(int argc, char **argv);
+int cli_chain_encode_value(int argc, char **argv);
+int cli_chain_decode_value(int argc, char **argv);
+
 /* Loads metadata from a file (raw bytes or 0x-hex); prints the reason on
  * failure. The caller meta_free()s *m. */
 int cli_chain_load_meta(const char *path, struct meta **m);

@@ -35,7 +35,14 @@ dev_type dev_type_multi_address(struct dev_types *r)
 	const struct dev_variant vs[] = {{"Id", 0, 1, &f_id}, {"Index", 1, 1, &f_index},
 					 {"Raw", 2, 1, &f_raw}, {"Address32", 3, 1, &f_a32},
 					 {"Address20", 4, 1, &f_a20}};
-	return dev_type_variant(r, "sp_runtime::multiaddress::MultiAddress", 5, vs);
+	dev_type t = dev_type_variant(r, "sp_runtime::multiaddress::MultiAddress", 5, vs);
+	/* Tools (polkadot.js) find the AccountId type through these params. */
+	if (t != DEV_TYPE_NONE && !r->v[t].nparams) {
+		const char *const names[] = {"AccountId", "AccountIndex"};
+		const dev_type params[] = {f_id.type, dev_type_u32(r)};
+		dev_types_set_params(r, t, 2, names, params);
+	}
+	return t;
 }
 
 static dev_type events_entry(struct dev_meta *m)
@@ -51,6 +58,9 @@ static dev_type events_entry(struct dev_meta *m)
 		{"event", dev_meta_runtime_event(m), "E"},
 		{"topics", dev_type_vec(r, dev_type_h256(r)), "Vec<T>"}};
 	dev_type record = dev_type_composite(r, "frame_system::EventRecord", 3, rec);
+	const char *const names[] = {"E", "T"};
+	const dev_type params[] = {dev_meta_runtime_event(m), dev_type_h256(r)};
+	dev_types_set_params(r, record, 2, names, params);
 	return dev_type_vec(r, record);
 }
 

@@ -127,6 +127,57 @@ static int m_get_storage(struct dev_chain *c, const cJSON *params, struct reply 
 	return rc;
 }
 
+/* state_queryStorageAt [keys, at?]: one change set holding every key's value
+ * at the block (polkadot.js reads storage this way over HTTP). */
+static int m_query_storage_at(struct dev_chain *c, const cJSON *params, struct reply *r)
+{
+	const cJSON *keys = param(params, 0), *k;
+	uint32_t num;
+	uint8_t hash[32];
+	if (!keys || !cJSON_IsArray(keys) || cJSON_GetArraySize(keys) > KEYS_PAGE_MAX)
+		return fail(r, E_PARAMS, "Invalid params", "keys must be an array of at most 1000");
+	if (block_at(c, param(params, 1), &num, r))
+		return -1;
+	if (dev_chain_block(c, num, hash, NULL, NULL))
+		return fail(r, E_INTERNAL, "Internal error", NULL);
+	cJSON *out = cJSON_CreateArray(), *set = cJSON_CreateObject(), *changes = NULL;
+	if (!out || !set || !cJSON_AddItemToObject(set, "block", hex_json(hash, 32)) ||
+	    !(changes = cJSON_AddArrayToObject(set, "changes"))) {
+		cJSON_Delete(out);
+		cJSON_Delete(set);
+		return fail(r, E_INTERNAL, "Internal error", "out of memory");
+	}
+	cJSON_AddItemToArray(out, set);
+	struct zbuf v;
+	zbuf_init(&v, DEV_VALUE_MAX);
+	cJSON_ArrayForEach(k, keys)
+	{
+		uint8_t *key;
+		size_t klen;
+		if (bytes_param(k, DEV_KEY_MAX, &key, &klen, r, "key")) {
+			zbuf_free(&v);
+			cJSON_Delete(out);
+			return -1;
+		}
+		zbuf_reset(&v);
+		int rc = klen ? dev_chain_storage(c, num, key, klen, &v) : ZE_ABSENT;
+		cJSON *pair = cJSON_CreateArray();
+		if (pair) {
+			cJSON_AddItemToArray(pair, hex_json(key, klen));
+			cJSON_AddItemToArray(pair, rc ? cJSON_CreateNull() : hex_json(v.data, v.len));
+			cJSON_AddItemToArray(changes, pair);
+		}
+		free(key);
+		if (!pair || (rc && rc != ZE_ABSENT)) {
+			zbuf_free(&v);
+			cJSON_Delete(out);
+			return fail(r, E_INTERNAL, "Internal error", rc ? zerr_str(rc) : "out of memory");
+		}
+	}
+	zbuf_free(&v);
+	return ok(r, out);
+}
+
 static int add_key(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
 {
 	cJSON *s = hex_json(key, klen);
@@ -480,6 +531,7 @@ static const struct method {
 } methods[] = {
 	{"state_getStorage", m_get_storage},
 	{"state_getStorageAt", m_get_storage},
+	{"state_queryStorageAt", m_query_storage_at},
 	{"state_getKeysPaged", m_get_keys_paged},
 	{"state_getKeys", m_get_keys},
 	{"state_getMetadata", m_get_metadata},

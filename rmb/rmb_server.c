@@ -9,6 +9,7 @@
 #include "rmb/rmb_server.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <pthread.h>
@@ -373,6 +374,12 @@ int rmb_server_start(struct rmb_server *s)
 	if (s->started)
 		return -EBUSY;
 	s->started = 1;
+	/* nng allocates a whole frame (up to max_msg) as soon as its length
+	 * header arrives. A fixed mmap threshold keeps such buffers out of the
+	 * heap: pages a peer never sent are never resident, and a dropped
+	 * connection's buffer goes back to the OS instead of staying in the
+	 * heap after a flood. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	int rc = open_socket(s);
 	for (unsigned i = 0; !rc && i < s->cfg.workers; i++) {
 		if (pthread_create(&s->threads[i], NULL, worker, s))

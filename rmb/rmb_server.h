@@ -67,7 +67,8 @@ int rmb_server_new(const struct rmb_server_cfg *cfg, const struct zkey *node_key
 		   struct rmb_server **out);
 /* Before start only; cmd is copied. -EEXIST for a duplicate, -EBUSY once started. */
 int rmb_server_register(struct rmb_server *s, const char *cmd, rmb_handler_fn fn, void *arg);
-/* Listens on every address and starts serving; on failure nothing runs. */
+/* Listens on every address and starts serving; on failure nothing runs.
+ * Sets glibc's M_MMAP_THRESHOLD to 128 KiB for the process (see the .c). */
 int rmb_server_start(struct rmb_server *s);
 /* The port a tcp listener (index into cfg.listen) is bound to, for ":0". */
 int rmb_server_tcp_port(struct rmb_server *s, size_t idx, int *port);

@@ -1,7 +1,9 @@
 /*
  * Fake provisioners for the agent's tests: zmount, network and zmachine
  * tables that keep a host in memory (what exists, what is paused), count
- * calls, record the provision order, and fail on demand.
+ * calls, record the provision order, and fail on demand. fh_share() moves
+ * the host into shared memory so that it outlives a forked agent killed
+ * with SIGKILL, as a real host outlives its agent.
  */
 #ifndef ZOS_TESTS_AGENT_FAKE_PROV_H
 #define ZOS_TESTS_AGENT_FAKE_PROV_H
@@ -10,6 +12,8 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -30,12 +34,46 @@ struct fhost {
 	pthread_mutex_t mu;
 	struct fwl w[MAXW];
 	int provisions, deprovisions, inspects;
+	int creates;              /* workloads made that did not exist */
+	int delay_ms;             /* each provision takes this long */
 	char order[512];          /* "name," per provision call */
 	char fail_name[40];       /* provision of this name fails for good */
 	int busy;                 /* provision answers -EBUSY this many times */
 };
 
-static struct fhost fh;
+static struct fhost fh_local;
+static struct fhost *fhp = &fh_local;
+#define fh (*fhp)
+
+/* A shared host's mutex is robust: an agent killed holding it leaves it
+ * consistent for the next one (the fake's updates are single stores). */
+static void fh_lock(void)
+{
+	if (pthread_mutex_lock(&fh.mu) == EOWNERDEAD)
+		pthread_mutex_consistent(&fh.mu);
+}
+
+static void fh_unlock(void)
+{
+	pthread_mutex_unlock(&fh.mu);
+}
+
+__attribute__((unused)) static int fh_share(void)
+{
+	void *p = mmap(NULL, sizeof(struct fhost), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	memset(p, 0, sizeof(struct fhost));
+	fhp = p;
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&fh.mu, &a);
+	pthread_mutexattr_destroy(&a);
+	return 0;
+}
 
 static struct fwl *fh_find(const struct prov_workload_id *id)
 {
@@ -47,21 +85,21 @@ static struct fwl *fh_find(const struct prov_workload_id *id)
 
 __attribute__((unused)) static int fh_count(uint64_t cid)
 {
-	pthread_mutex_lock(&fh.mu);
+	fh_lock();
 	int n = 0;
 	for (int i = 0; i < MAXW; i++)
 		n += fh.w[i].used && fh.w[i].cid == cid;
-	pthread_mutex_unlock(&fh.mu);
+	fh_unlock();
 	return n;
 }
 
 __attribute__((unused)) static int fh_paused(uint64_t cid)
 {
-	pthread_mutex_lock(&fh.mu);
+	fh_lock();
 	int n = 0;
 	for (int i = 0; i < MAXW; i++)
 		n += fh.w[i].used && fh.w[i].cid == cid && fh.w[i].paused;
-	pthread_mutex_unlock(&fh.mu);
+	fh_unlock();
 	return n;
 }
 
@@ -81,7 +119,12 @@ static int v_provision(struct prov_ctx *ctx, const struct prov_workload_id *id, 
 		       const struct prov_deployment_view *deps, cJSON **result, char *err,
 		       size_t errsz)
 {
-	pthread_mutex_lock(&fh.mu);
+	if (fh.delay_ms) {
+		struct timespec ts = {.tv_sec = fh.delay_ms / 1000,
+				      .tv_nsec = (fh.delay_ms % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	fh_lock();
 	int rc = 0;
 	fh.provisions++;
 	size_t o = strlen(fh.order);
@@ -99,11 +142,12 @@ static int v_provision(struct prov_ctx *ctx, const struct prov_workload_id *id, 
 			if (!fh.w[i].used) {
 				fh.w[i] = (struct fwl){.used = 1, .cid = id->contract_id};
 				snprintf(fh.w[i].name, sizeof fh.w[i].name, "%s", id->name);
+				fh.creates++;
 				rc = 0;
 				break;
 			}
 	}
-	pthread_mutex_unlock(&fh.mu);
+	fh_unlock();
 	if (rc == 0) {
 		*result = cJSON_CreateObject();
 		cJSON_AddStringToObject(*result, "path", id->name);
@@ -114,22 +158,22 @@ static int v_provision(struct prov_ctx *ctx, const struct prov_workload_id *id, 
 static int v_deprovision(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
 			 size_t errsz)
 {
-	pthread_mutex_lock(&fh.mu);
+	fh_lock();
 	fh.deprovisions++;
 	struct fwl *w = fh_find(id);
 	if (w)
 		w->used = 0;
-	pthread_mutex_unlock(&fh.mu);
+	fh_unlock();
 	return 0;
 }
 
 static int v_freeze(const struct prov_workload_id *id, int pause, char *err, size_t errsz)
 {
-	pthread_mutex_lock(&fh.mu);
+	fh_lock();
 	struct fwl *w = fh_find(id);
 	if (w)
 		w->paused = pause;
-	pthread_mutex_unlock(&fh.mu);
+	fh_unlock();
 	if (!w)
 		snprintf(err, errsz, "no such workload");
 	return w ? 0 : -ENOENT;
@@ -150,11 +194,11 @@ static int v_resume(struct prov_ctx *ctx, const struct prov_workload_id *id, cha
 static int v_inspect(struct prov_ctx *ctx, const struct prov_workload_id *id,
 		     enum prov_health *h, char *err, size_t errsz)
 {
-	pthread_mutex_lock(&fh.mu);
+	fh_lock();
 	fh.inspects++;
 	struct fwl *w = fh_find(id);
 	*h = !w ? PROV_ABSENT : w->paused ? PROV_PAUSED : PROV_OK;
-	pthread_mutex_unlock(&fh.mu);
+	fh_unlock();
 	return 0;
 }
 

@@ -3,8 +3,11 @@
  * contract and asks the node over RMB; the engine (with the real chain
  * adapter and RMB server, fake provisioners) provisions it and marks it
  * Deployed on chain; an invalid document is refused with its reason and
- * rejected on chain. Needs $BUILD/tfchain-dev and $BUILD/zos-cli (skipped
- * otherwise).
+ * rejected on chain; a cancelled contract is removed. Then the agent runs
+ * as a child process and is killed with SIGKILL in the middle of three
+ * deploys: the next agent over the same store finishes them, nothing is
+ * made twice and every contract ends Deployed. Needs $BUILD/tfchain-dev and
+ * $BUILD/zos-cli (skipped otherwise).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -123,33 +126,50 @@ static struct chain_submitter *submitter(struct chain_client *c, const char *who
 	return s;
 }
 
+/* The grid: alice, dave and eve deploy (twins 1, 4, 5), bob farms (2),
+ * charlie runs node 1 (twin 3, RMB at rmb_url). */
+static int grid_setup(void **st)
+{
+	struct chain_client *c;
+	if (chain_client_new(chain_url, NULL, &c) < 0)
+		return -1;
+	uint64_t n = 0;
+	for (int i = 0; i < 100 && chain_block_number(c, &n) < 0; i++)
+		usleep(100000);
+	struct zkey k[5];
+	const char *who[5] = {"alice", "bob", "charlie", "dave", "eve"};
+	struct chain_submitter *s[5];
+	for (int i = 0; i < 5; i++)
+		s[i] = submitter(c, who[i], &k[i]);
+	char relay[160], args[1024];
+	assert_int_equal(hex_encode((const uint8_t *)rmb_url, strlen(rmb_url), 1, relay,
+				    sizeof relay), 0);
+	call_ok(s[0], "TfgridModule", "create_twin", "[null, null]");
+	call_ok(s[1], "TfgridModule", "create_twin", "[null, null]");
+	snprintf(args, sizeof args, "[\"%s\", null]", relay);
+	call_ok(s[2], "TfgridModule", "create_twin", args);
+	call_ok(s[3], "TfgridModule", "create_twin", "[null, null]");
+	call_ok(s[4], "TfgridModule", "create_twin", "[null, null]");
+	call_ok(s[1], "TfgridModule", "create_farm", "[\"0x6661726d\", []]");
+	call_ok(s[2], "TfgridModule", "create_node",
+		"[1, {\"hru\": 0, \"sru\": 1000000, \"cru\": 8, \"mru\": 1000000},"
+		" {\"city\": \"0x47\", \"country\": \"0x42\", \"latitude\": \"0x31\","
+		" \"longitude\": \"0x32\"}, [], false, false, null]");
+	for (int i = 0; i < 5; i++) {
+		chain_submitter_free(s[i]);
+		key_wipe(&k[i]);
+	}
+	chain_client_free(c);
+	return 0;
+}
+
 static void deploy_through_cli_and_rmb(void **st)
 {
 	struct chain_client *c;
 	assert_int_equal(chain_client_new(chain_url, NULL, &c), 0);
-	uint64_t n = 0;
-	for (int i = 0; i < 100 && chain_block_number(c, &n) < 0; i++)
-		usleep(100000);
-	assert_int_equal(chain_block_number(c, &n), 0);
-
-	/* The grid: alice deploys (twin 1), bob farms (2), charlie's node (3). */
-	struct zkey alice, bob, charlie;
+	struct zkey alice, charlie;
 	struct chain_submitter *sa = submitter(c, "alice", &alice);
-	struct chain_submitter *sb = submitter(c, "bob", &bob);
 	struct chain_submitter *sc = submitter(c, "charlie", &charlie);
-	char relay[160], args[1024];
-	assert_int_equal(hex_encode((const uint8_t *)rmb_url, strlen(rmb_url), 1, relay,
-				    sizeof relay), 0);
-	call_ok(sa, "TfgridModule", "create_twin", "[null, null]");
-	call_ok(sb, "TfgridModule", "create_twin", "[null, null]");
-	snprintf(args, sizeof args, "[\"%s\", null]", relay);
-	call_ok(sc, "TfgridModule", "create_twin", args);
-	call_ok(sb, "TfgridModule", "create_farm", "[\"0x6661726d\", []]");
-	call_ok(sc, "TfgridModule", "create_node",
-		"[1, {\"hru\": 0, \"sru\": 1000000, \"cru\": 8, \"mru\": 1000000},"
-		" {\"city\": \"0x47\", \"country\": \"0x42\", \"latitude\": \"0x31\","
-		" \"longitude\": \"0x32\"}, [], false, false, null]");
-	chain_submitter_free(sb);
 
 	/* The agent: engine over the chain adapter, RMB server as twin 3. */
 	struct store *store;
@@ -243,8 +263,141 @@ static void deploy_through_cli_and_rmb(void **st)
 	store_close(store);
 	chain_client_free(c);
 	key_wipe(&alice);
-	key_wipe(&bob);
 	key_wipe(&charlie);
+}
+
+/* A node agent as its own process, until killed. Exits 3 if it cannot start. */
+static void agent_process(const char *dir)
+{
+	struct chain_client *c;
+	struct zkey charlie;
+	struct chain_submitter *sc;
+	struct store *store;
+	struct eng_chain iface;
+	struct eng_chain_grid *g;
+	struct eng *e;
+	struct rmb_server *srv;
+	struct chain_submit_opts so;
+	chain_submit_opts_default(&so);
+	so.poll_ms = 100;
+	struct eng_config cfg = {
+		.node_id = 1,
+		.total = {.cru = 8, .mru = 1 << 30, .sru = 1000, .hru = 0},
+		.lookup = f_lookup,
+		.workers = 2,
+		.retry_base_ms = 50,
+		.outbox_base_ms = 200,
+	};
+	struct rmb_server_cfg rc;
+	rmb_server_cfg_init(&rc);
+	rc.listen[0] = rmb_url;
+	rc.nlisten = 1;
+	if (chain_client_new(chain_url, NULL, &c) < 0 || key_dev("charlie", &charlie) < 0 ||
+	    chain_submitter_new(c, &charlie, &so, &sc) < 0 ||
+	    store_open(dir, STORE_OPEN_FAST, &store) < 0 ||
+	    eng_chain_grid_new(c, sc, &iface, &g) < 0 ||
+	    key_x25519_sk(&charlie, cfg.node_x25519_sk) < 0 ||
+	    eng_new(&cfg, &iface, store, &e) < 0 || eng_start(e) < 0 ||
+	    rmb_server_new(&rc, &charlie, 3, rmb_chain_twin_lookup, c, &srv) < 0 ||
+	    eng_rmb_register(e, srv) < 0)
+		_exit(3);
+	/* The port may still be held by the agent just killed. */
+	for (int i = 0; rmb_server_start(srv) < 0; i++) {
+		if (i == 100)
+			_exit(3);
+		usleep(50000);
+	}
+	for (;;)
+		pause();
+}
+
+static pid_t start_agent(const char *dir)
+{
+	pid_t pid = fork();
+	if (pid == 0)
+		agent_process(dir);
+	return pid;
+}
+
+static void kill9_during_deploys(void **st)
+{
+	char dir[128], doc[160], out[3][160];
+	snprintf(dir, sizeof dir, "%s/kill", tmp);
+	snprintf(doc, sizeof doc, "%s/two.json", tmp);
+	put_file(doc, "{\"version\":0,\"workloads\":["
+		      "{\"version\":0,\"name\":\"vm\",\"type\":\"zmachine\",\"data\":{}},"
+		      "{\"version\":0,\"name\":\"disk\",\"type\":\"zmount\",\"data\":{\"size\":10}}]}");
+	assert_int_equal(fh_share(), 0);
+	fh.delay_ms = 300; /* slow provisioning leaves room for the kill */
+	pid_t agent = start_agent(dir);
+	assert_true(agent > 0);
+
+	/* Three users deploy at once (separate accounts: separate nonces). */
+	const char *users[3] = {"alice", "dave", "eve"};
+	pid_t cli[3];
+	for (int i = 0; i < 3; i++) {
+		snprintf(out[i], sizeof out[i], "%s/cli%d.txt", tmp, i);
+		char *argv[] = {cli_bin, "deploy", "--node", "1", doc, "--dev", (char *)users[i],
+				"--chain", chain_url, "--timeout", "90", NULL};
+		posix_spawn_file_actions_t fa;
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_addopen(&fa, 1, out[i], O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		posix_spawn_file_actions_adddup2(&fa, 1, 2);
+		assert_int_equal(posix_spawn(&cli[i], cli_bin, &fa, NULL, argv, environ), 0);
+		posix_spawn_file_actions_destroy(&fa);
+	}
+
+	/* Kill -9 once all three are accepted and provisioning is under way. */
+	struct store *s = NULL;
+	int killed = 0;
+	for (int i = 0; i < 1200 && !killed; i++) {
+		struct store_stats stats = {0};
+		if (!s && access(dir, F_OK) == 0)
+			store_open(dir, STORE_OPEN_FAST, &s);
+		if (s && store_stats(s, 0, &stats) == 0 && stats.deployments == 3 &&
+		    fh.creates >= 1 && fh.creates < 6) {
+			kill(agent, SIGKILL);
+			waitpid(agent, NULL, 0);
+			killed = 1;
+		} else {
+			usleep(25000);
+		}
+	}
+	if (!killed)
+		fail_msg("no moment to kill: creates %d", fh.creates);
+	int creates_at_kill = fh.creates;
+	agent = start_agent(dir);
+	assert_true(agent > 0);
+
+	for (int i = 0; i < 3; i++) {
+		int status;
+		assert_int_equal(waitpid(cli[i], &status, 0), cli[i]);
+		const char *text = slurp(out[i]);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !strstr(text, "deployed: contract"))
+			fail_msg("%s's deploy (killed at %d creates):\n%s", users[i], creates_at_kill, text);
+	}
+	/* Every workload exists once; what ran before the kill was adopted. */
+	assert_int_equal(fh.creates, 6);
+	uint64_t ids[3], n;
+	assert_int_equal(store_outbox_pending(s, &n), 0);
+	uint64_t *all;
+	size_t nall;
+	assert_int_equal(store_dep_ids(s, &all, &nall), 0);
+	assert_int_equal(nall, 3);
+	memcpy(ids, all, sizeof ids);
+	free(all);
+	for (int i = 0; i < 3; i++) {
+		char key[64], outcome[64];
+		int done;
+		assert_int_equal(fh_count(ids[i]), 2);
+		snprintf(key, sizeof key, "deployed:%llu", (unsigned long long)ids[i]);
+		assert_int_equal(store_outbox_state(s, key, &done, outcome, sizeof outcome), 0);
+		assert_int_equal(done, 1);
+		assert_int_equal(strncmp(outcome, "ok", 2), 0);
+	}
+	store_close(s);
+	kill(agent, SIGKILL);
+	waitpid(agent, NULL, 0);
 }
 
 static void cleanup(void)
@@ -255,11 +408,13 @@ static void cleanup(void)
 		dev_pid = -1;
 	}
 	const char *files[] = {"agent.db", "agent.db-wal", "agent.db-shm", "good.json", "out.txt",
-			       "dev.log"};
+			       "dev.log", "two.json", "cli0.txt", "cli1.txt", "cli2.txt",
+			       "kill/agent.db", "kill/agent.db-wal", "kill/agent.db-shm", "kill"};
 	char p[160];
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
 		snprintf(p, sizeof p, "%s/%s", tmp, files[i]);
-		unlink(p);
+		if (unlink(p) < 0 && errno == EISDIR)
+			rmdir(p);
 	}
 	rmdir(tmp);
 }
@@ -300,8 +455,9 @@ int main(void)
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(deploy_through_cli_and_rmb),
+		cmocka_unit_test(kill9_during_deploys),
 	};
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	rc = cmocka_run_group_tests(tests, grid_setup, NULL);
 	if (rc)
 		fprintf(stderr, "devchain log:\n%s\n", slurp(log));
 	cleanup();

@@ -116,6 +116,14 @@ static void storage_entries(void **st)
 	assert_int_equal(s->def_len, 8);
 }
 
+static void assert_json(const cJSON *j, const char *want)
+{
+	char *s = cJSON_PrintUnformatted(j);
+	assert_non_null(s);
+	assert_string_equal(s, want);
+	free(s);
+}
+
 static void storage_keys_from_metadata(void **st)
 {
 	const struct meta *m = *st;
@@ -131,6 +139,35 @@ static void storage_keys_from_metadata(void **st)
 				 "de1e86a9a8c739864cf3cc5ec2bea59f"
 				 "d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d");
 	free(hex);
+	cJSON *jk;
+	const struct meta_storage *acct = meta_storage(meta_pallet(m, "System"), "Account");
+	assert_int_equal(meta_storage_key_decode(m, acct, b.data, b.len, &jk), 0);
+	assert_json(jk, "[\"0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d\"]");
+	cJSON_Delete(jk);
+	assert_int_equal(meta_storage_key_decode(m, acct, b.data, b.len - 1, &jk), ZE_MALFORMED);
+	assert_int_equal(meta_storage_key_decode(m, acct, b.data, 20, &jk), ZE_MALFORMED);
+
+	/* A double map: ContractIDByNodeIDAndHash(7, hash). */
+	uint8_t node[4] = {7, 0, 0, 0}, hash[32];
+	memset(hash, 0xab, sizeof hash);
+	const uint8_t *dk[] = {node, hash};
+	size_t dl[] = {4, 32};
+	zbuf_reset(&b);
+	assert_int_equal(meta_storage_key(m, "SmartContractModule", "ContractIDByNodeIDAndHash", 2,
+					  dk, dl, &b), 0);
+	assert_int_equal(b.len, 32 + 16 + 4 + 16 + 32);
+	const struct meta_storage *dm =
+		meta_storage(meta_pallet(m, "SmartContractModule"), "ContractIDByNodeIDAndHash");
+	assert_int_equal(meta_storage_key_decode(m, dm, b.data, b.len, &jk), 0);
+	assert_json(jk, "[7,\"0xabababababababababababababababababababababababababababababababab\"]");
+	cJSON_Delete(jk);
+	/* Only the first key: an iteration prefix, not a full key. */
+	zbuf_reset(&b);
+	assert_int_equal(meta_storage_key(m, "SmartContractModule", "ContractIDByNodeIDAndHash", 1,
+					  dk, dl, &b), 0);
+	assert_int_equal(b.len, 32 + 16 + 4);
+	assert_int_equal(meta_storage_key_decode(m, dm, b.data, b.len, &jk), ZE_MALFORMED);
+
 	zbuf_reset(&b);
 	assert_int_equal(meta_storage_key(m, "System", "Nope", 0, NULL, NULL, &b), ZE_ABSENT);
 	assert_int_equal(meta_storage_key(m, "System", "Account", 2, keys, lens, &b), -EINVAL);
@@ -170,14 +207,6 @@ static void unknown_extension_is_refused(void **st)
 	assert_int_equal(xt_exts_from_meta(m, &got, &unknown), 0);
 	assert_int_equal(got.ids[6], XT_EXT_EMPTY);
 	meta_free(m);
-}
-
-static void assert_json(const cJSON *j, const char *want)
-{
-	char *s = cJSON_PrintUnformatted(j);
-	assert_non_null(s);
-	assert_string_equal(s, want);
-	free(s);
 }
 
 static void generic_decode_account(void **st)
@@ -282,6 +311,54 @@ static void call_round_trip(void **st)
 	zbuf_free(&h);
 	cJSON_Delete(args);
 	zbuf_free(&b);
+}
+
+/* System.Events as the agent reads them: records with phase, the runtime's
+ * outer event enum, and topics. The bytes are laid out by hand: 2 records;
+ * ApplyExtrinsic(1); System (0) ExtrinsicSuccess (0) with weight
+ * {ref_time: Compact(1000) = a10f, proof_size: Compact(0)}, Normal, Yes; no
+ * topics; then ExtrinsicFailed (1) with Module {index 12, error [1,0,0,0]}. */
+static void system_events(void **st)
+{
+	const struct meta *m = *st;
+	const struct meta_storage *s = meta_storage(meta_pallet(m, "System"), "Events");
+	static const char hex[] = "08"
+				  "00" "01000000" "0000" "a10f00" "00" "00" "00"
+				  "00" "02000000" "0001" "03" "0c" "01000000" "a10f00" "00" "00" "00";
+	uint8_t bin[sizeof hex / 2];
+	assert_int_equal(hex_decode_fixed(hex, bin, sizeof bin), 0);
+	cJSON *j;
+	assert_int_equal(meta_to_json_buf(m, s->value_type, bin, sizeof bin, &j), 0);
+	assert_json(j, "[{\"phase\":{\"ApplyExtrinsic\":1},\"event\":{\"System\":{\"ExtrinsicSuccess\":"
+		       "{\"dispatch_info\":{\"weight\":{\"ref_time\":1000,\"proof_size\":0},"
+		       "\"class\":\"Normal\",\"pays_fee\":\"Yes\"}}}},\"topics\":[]},"
+		       "{\"phase\":{\"ApplyExtrinsic\":2},\"event\":{\"System\":{\"ExtrinsicFailed\":"
+		       "{\"dispatch_error\":{\"Module\":{\"index\":12,\"error\":\"0x01000000\"}},"
+		       "\"dispatch_info\":{\"weight\":{\"ref_time\":1000,\"proof_size\":0},"
+		       "\"class\":\"Normal\",\"pays_fee\":\"Yes\"}}}},\"topics\":[]}]");
+	/* The error names SmartContractModule's error 1. */
+	const struct meta_type *errs = meta_type(m, meta_pallet_by_index(m, 12)->errors_type);
+	assert_non_null(meta_variant_by_index(errs, 1));
+	struct zbuf b;
+	zbuf_init(&b, 0);
+	assert_int_equal(meta_from_json(m, s->value_type, j, &b), 0);
+	assert_int_equal(b.len, sizeof bin);
+	assert_memory_equal(b.data, bin, sizeof bin);
+	zbuf_free(&b);
+	cJSON_Delete(j);
+	/* A record count far beyond the input is refused without allocating. */
+	bin[0] = 0xfe, bin[1] = 0xff, bin[2] = 0xff, bin[3] = 0xff;
+	assert_int_not_equal(meta_to_json_buf(m, s->value_type, bin, sizeof bin, &j), 0);
+}
+
+static void oversized_inputs(void **st)
+{
+	struct meta *m;
+	uint8_t *big = calloc(1, META_MAX_INPUT + 1);
+	assert_non_null(big);
+	memcpy(big, "meta\x0e", 5);
+	assert_int_equal(meta_decode(big, META_MAX_INPUT + 1, &m), ZE_TOOBIG);
+	free(big);
 }
 
 /* Enums, nested structs and options: a Contract value through JSON. */
@@ -459,6 +536,8 @@ int main(void)
 		cmocka_unit_test(truncated_metadata),
 		cmocka_unit_test(corrupted_metadata),
 		cmocka_unit_test(bad_headers),
+		cmocka_unit_test_setup_teardown(system_events, setup, teardown),
+		cmocka_unit_test(oversized_inputs),
 		cmocka_unit_test_setup_teardown(generic_decoder_garbage, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -407,6 +407,14 @@ static void unsigned_extrinsic(void **st)
 	b.data[1] = 0x05; /* another extrinsic version */
 	assert_int_equal(xt_decode(&ex, b.data, b.len, &d), ZE_UNSUPPORTED);
 	zbuf_free(&b);
+
+	/* Past XT_MAX_LEN, refused before looking inside. */
+	uint8_t *big = calloc(1, XT_MAX_LEN + 16);
+	assert_non_null(big);
+	assert_int_equal(xt_decode(&ex, big, XT_MAX_LEN + 16, &d), ZE_TOOBIG);
+	big[0] = 0x03, big[4] = 0x01; /* compact 2^24 + ... in big mode: over the cap */
+	assert_int_not_equal(xt_decode(&ex, big, 64, &d), 0);
+	free(big);
 }
 
 static void garbage_never_crashes(void **st)

@@ -254,7 +254,8 @@ static int read_plain(uint32_t at, const char *pallet, const char *item, const u
 {
 	uint8_t key[64];
 	chain_storage_prefix(pallet, item, key);
-	memcpy(key + 32, suffix, slen);
+	if (slen)
+		memcpy(key + 32, suffix, slen);
 	zbuf_reset(v);
 	return dev_chain_storage(chain, at, key, 32 + slen, v);
 }

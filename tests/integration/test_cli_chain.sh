@@ -85,3 +85,44 @@ out=$("$CLI" chain sign --dev alice --call 0x0c020100000000000000 --nonce 3 --er
 "$CLI" chain sign --dev alice --call 0x0c02 --nonce 1 --immortal --spec-version 1 --tx-version 1 --genesis 0x12 2>/dev/null &&
 	fail "short genesis accepted"
 echo "ok: sign"
+
+# parity-scale-codec's compact table, both ways.
+while read -r n hex; do
+	out=$("$CLI" chain compact "$n") || fail "compact $n"
+	[ "$out" = "$hex" ] || fail "compact $n: $out, want $hex"
+	out=$("$CLI" chain compact --decode "$hex") || fail "compact --decode $hex"
+	[ "$out" = "$n" ] || fail "compact --decode $hex: $out"
+done <<'TABLE'
+0 0x00
+63 0xfc
+64 0x0101
+16383 0xfdff
+16384 0x02000100
+1073741823 0xfeffffff
+1073741824 0x0300000040
+4294967295 0x03ffffffff
+4294967296 0x070000000001
+1099511627776 0x0b000000000001
+281474976710656 0x0f00000000000001
+72057594037927935 0x0fffffffffffffff
+72057594037927936 0x130000000000000001
+18446744073709551615 0x13ffffffffffffffff
+TABLE
+"$CLI" chain compact --decode 0x0100 2>/dev/null && fail "non-minimal compact accepted"
+"$CLI" chain compact --decode 0x03ffffff3f 2>/dev/null && fail "non-minimal big compact accepted"
+echo "ok: compact"
+
+# sp_runtime era.rs tests.
+[ "$("$CLI" chain era --immortal)" = 0x00 ] || fail "immortal era"
+[ "$("$CLI" chain era --period 64 --current 42)" = 0xa502 ] || fail "era 64/42"
+[ "$("$CLI" chain era --period 32768 --current 20000)" = 0x4e9c ] || fail "era 32768/20000"
+out=$("$CLI" chain era --decode 0x4e9c) || fail "era --decode"
+[ "$out" = "$(printf 'period: 32768\nphase: 20000')" ] || fail "era --decode: $out"
+"$CLI" chain era --decode 0x1000 2>/dev/null && fail "era with period 2 accepted"
+echo "ok: era"
+
+out=$("$CLI" chain decode-value System.Account 0x05$(printf '00%.0s' $(seq 79)) --metadata-file "$META") || fail "decode-value"
+python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["nonce"]==5 and d["data"]["free"]==0, d' "$out" || fail "decode-value: $out"
+[ "$("$CLI" chain encode-value SmartContractModule.ContractID '"5"' --metadata-file "$META")" = 0x0500000000000000 ] || fail "encode-value"
+"$CLI" chain decode-value System.Account 0x00 --metadata-file "$META" 2>/dev/null && fail "short value accepted"
+echo "ok: encode-value, decode-value"

@@ -1,0 +1,199 @@
+/*
+ * The reporter's bulk reads and writes on the store. The store's API works
+ * one contract at a time; a report cycle touches every contract, so these
+ * run one statement over all of them (one prepared statement per call,
+ * under the store's lock) on the store's own tables: deployments and
+ * workloads read, cursors read and written. Cursor names are
+ * "rep.<field>.<contract id as SQLite prints it>".
+ */
+#include "agent/reporter_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/store_int.h"
+#include "common/log.h"
+#include "common/zerr.h"
+
+static const char sql_rows[] =
+	"SELECT d.contract_id, d.created, ifnull(sum(w.cru),0), ifnull(sum(w.mru),0),"
+	" ifnull(sum(w.sru),0), ifnull(sum(w.hru),0),"
+	" (SELECT value FROM cursors WHERE name='rep." REP_F_T_ACK ".'||d.contract_id),"
+	" (SELECT value FROM cursors WHERE name='rep." REP_F_N_ACK ".'||d.contract_id)"
+	" FROM deployments d LEFT JOIN workloads w ON w.contract_id=d.contract_id"
+	" AND w.state IN ('ok','paused')"
+	" WHERE d.state IN ('deployed','paused') GROUP BY d.contract_id ORDER BY d.contract_id";
+
+static const char sql_members[] =
+	"SELECT CAST(substr(c.name,8) AS INTEGER),"
+	" (SELECT value FROM cursors WHERE name='rep." REP_F_N_PEND ".'||substr(c.name,8))"
+	" FROM cursors c WHERE c.name GLOB 'rep." REP_F_T_PEND ".*' AND c.value=?1 ORDER BY 1";
+
+static const char sql_put[] = "INSERT INTO cursors(name,value) VALUES(?1,?2)"
+			      " ON CONFLICT(name) DO UPDATE SET value=excluded.value";
+
+static const char sql_prune[] =
+	"DELETE FROM cursors WHERE name GLOB 'rep.[tn][ap].*' AND"
+	" CAST(substr(name,8) AS INTEGER) NOT IN (SELECT contract_id FROM deployments)";
+
+static int prepare(struct store *s, const char *sql, sqlite3_stmt **st)
+{
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+	return rc == SQLITE_OK ? 0 : store_err(s, rc, "reporter prepare");
+}
+
+/* Grows *v (of elements of size sz) to hold one more; bounded. */
+static int grow(void **v, size_t *cap, size_t n, size_t sz)
+{
+	if (n < *cap)
+		return 0;
+	if (n >= REP_MAX_CONTRACTS)
+		return ZE_TOOBIG;
+	size_t nc = *cap ? *cap * 2 : 256;
+	void *nv = realloc(*v, nc * sz);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = nc;
+	return 0;
+}
+
+static int col_u64(sqlite3_stmt *st, int col, uint64_t *out)
+{
+	sqlite3_int64 v = sqlite3_column_int64(st, col);
+	if (v < 0)
+		return ZE_MALFORMED;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+int rep_db_rows(struct store *s, struct rep_row **rows, size_t *n)
+{
+	struct rep_row *v = NULL;
+	size_t k = 0, cap = 0;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*rows = NULL;
+	*n = 0;
+	store_lock(s);
+	if ((rc = prepare(s, sql_rows, &st)) < 0)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((rc = grow((void **)&v, &cap, k, sizeof *v)) < 0)
+			goto out;
+		struct rep_row *r = &v[k];
+		memset(r, 0, sizeof *r);
+		r->cid = (uint64_t)sqlite3_column_int64(st, 0);
+		r->created = sqlite3_column_int64(st, 1);
+		if (col_u64(st, 2, &r->cru) || col_u64(st, 3, &r->mru) || col_u64(st, 4, &r->sru) ||
+		    col_u64(st, 5, &r->hru)) {
+			log_warn("reporter", "contract %" PRIu64 ": negative capacity, not reported",
+				 r->cid);
+			continue;
+		}
+		if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
+			r->has_ack = 1;
+			r->t_ack = sqlite3_column_int64(st, 6);
+			r->n_ack = sqlite3_column_int64(st, 7); /* NULL reads as 0 */
+		}
+		k++;
+	}
+	rc = rc == SQLITE_DONE ? 0 : store_err(s, rc, "reporter rows");
+out:
+	sqlite3_finalize(st);
+	store_unlock(s);
+	if (rc < 0) {
+		free(v);
+		return rc;
+	}
+	*rows = v;
+	*n = k;
+	return 0;
+}
+
+int rep_db_members(struct store *s, int64_t ts, struct rep_member **m, size_t *n)
+{
+	struct rep_member *v = NULL;
+	size_t k = 0, cap = 0;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*m = NULL;
+	*n = 0;
+	store_lock(s);
+	if ((rc = prepare(s, sql_members, &st)) < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, ts);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((rc = grow((void **)&v, &cap, k, sizeof *v)) < 0)
+			goto out;
+		v[k].cid = (uint64_t)sqlite3_column_int64(st, 0);
+		v[k].n_pend = sqlite3_column_int64(st, 1);
+		k++;
+	}
+	rc = rc == SQLITE_DONE ? 0 : store_err(s, rc, "reporter members");
+out:
+	sqlite3_finalize(st);
+	store_unlock(s);
+	if (rc < 0) {
+		free(v);
+		return rc;
+	}
+	*m = v;
+	*n = k;
+	return 0;
+}
+
+int rep_db_put(struct store *s, const char *field, const uint64_t *cids, const int64_t *vals,
+	       size_t n)
+{
+	sqlite3_stmt *st = NULL;
+	char name[48];
+	int rc;
+
+	if (strlen(field) != 2)
+		return -EINVAL;
+	store_lock(s);
+	if ((rc = prepare(s, sql_put, &st)) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		/* The id as SQLite prints an INTEGER, so the SQL side can join. */
+		int len = snprintf(name, sizeof name, "rep.%s.%" PRId64, field, (int64_t)cids[i]);
+		if (len < 0 || (size_t)len >= sizeof name) {
+			rc = -ENAMETOOLONG;
+			goto out;
+		}
+		sqlite3_bind_text(st, 1, name, len, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, vals[i]);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE) {
+			rc = store_err(s, rc, "reporter cursor");
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	store_unlock(s);
+	return rc;
+}
+
+int rep_db_prune(struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	store_lock(s);
+	if ((rc = prepare(s, sql_prune, &st)) == 0) {
+		rc = sqlite3_step(st);
+		rc = rc == SQLITE_DONE ? 0 : store_err(s, rc, "reporter prune");
+	}
+	sqlite3_finalize(st);
+	store_unlock(s);
+	return rc;
+}

@@ -1,0 +1,195 @@
+/* The reporter's encoding: which call the runtime offers, how many records
+ * fit in one extrinsic, and the outbox payloads. No state, no I/O. */
+#include "agent/reporter.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/zerr.h"
+
+#define SC_PALLET "SmartContractModule"
+/* Call indices and the Vec's compact length, at most. */
+#define CALL_HEAD 2
+#define VEC_HEAD 5
+
+void rep_call_clear(struct rep_call *c)
+{
+	free(c->payload);
+	c->payload = NULL;
+	zbuf_free(&c->bytes);
+	c->name[0] = 0;
+}
+
+/* SCALE size of a type whose encoding has one size whatever the value;
+ * 0 when it has none (compacts, vectors, enums). */
+static size_t fixed_size(const struct meta *m, uint32_t id, int depth)
+{
+	static const size_t prim[] = {[META_BOOL] = 1, [META_U8] = 1,  [META_U16] = 2,
+				      [META_U32] = 4,  [META_U64] = 8, [META_U128] = 16,
+				      [META_I8] = 1,   [META_I16] = 2, [META_I32] = 4,
+				      [META_I64] = 8,  [META_I128] = 16};
+	const struct meta_type *t = meta_type(m, id);
+	size_t sum = 0;
+
+	if (!t || depth > 8)
+		return 0;
+	switch (t->kind) {
+	case META_PRIMITIVE:
+		return (size_t)t->prim < sizeof prim / sizeof prim[0] ? prim[t->prim] : 0;
+	case META_COMPOSITE:
+		for (size_t i = 0; i < t->nfields; i++) {
+			size_t f = fixed_size(m, t->fields[i].type, depth + 1);
+			if (!f)
+				return 0;
+			sum += f;
+		}
+		return sum;
+	case META_ARRAY: {
+		size_t e = fixed_size(m, t->elem, depth + 1);
+		return e && t->len <= 4096 ? e * t->len : 0;
+	}
+	default:
+		return 0;
+	}
+}
+
+/* Record size of a call whose one argument is a Vec of fixed-size records. */
+static int record_size(const struct meta *m, const struct meta_pallet *p, const char *call,
+		       size_t *out)
+{
+	const struct meta_variant *v = meta_call(m, p, call);
+	const struct meta_type *t;
+
+	if (!v || v->nfields != 1)
+		return ZE_UNSUPPORTED;
+	t = meta_type(m, v->fields[0].type);
+	if (!t || t->kind != META_SEQUENCE || !(*out = fixed_size(m, t->elem, 0)))
+		return ZE_UNSUPPORTED;
+	return 0;
+}
+
+/* System.BlockLength's bound for normal extrinsics, when the runtime says. */
+static size_t block_length_normal(const struct meta *m)
+{
+	const struct meta_pallet *sys = meta_pallet(m, "System");
+	const struct meta_constant *c = sys ? meta_constant(sys, "BlockLength") : NULL;
+	cJSON *v = NULL;
+	uint64_t normal = 0;
+
+	if (!c || meta_to_json_buf(m, c->type, c->value, c->len, &v) != 0)
+		return 0;
+	const cJSON *mx = cJSON_GetObjectItemCaseSensitive(v, "max");
+	if (meta_json_u64(cJSON_GetObjectItemCaseSensitive(mx, "normal"), &normal) != 0)
+		normal = 0;
+	cJSON_Delete(v);
+	return normal > SIZE_MAX ? SIZE_MAX : (size_t)normal;
+}
+
+int rep_limits(const struct meta *m, const struct rep_config *cfg, struct rep_limits *out)
+{
+	const struct meta_pallet *p = meta_pallet(m, SC_PALLET);
+	size_t a = 0, b = 0, cap;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (!p)
+		return ZE_UNSUPPORTED;
+	if (meta_call(m, p, "add_reports")) {
+		out->variant = REP_ADD_REPORTS;
+		if ((rc = record_size(m, p, "add_reports", &a)) < 0)
+			return rc;
+		cap = REP_ADD_REPORTS_MAX;
+	} else {
+		out->variant = REP_RESOURCES_NRU;
+		if ((rc = record_size(m, p, "report_contract_resources", &a)) < 0 ||
+		    (rc = record_size(m, p, "add_nru_reports", &b)) < 0)
+			return rc;
+		cap = SIZE_MAX;
+	}
+	out->record_bytes = a > b ? a : b;
+	out->max_xt_bytes = cfg && cfg->max_xt_bytes ? cfg->max_xt_bytes : block_length_normal(m);
+	if (!out->max_xt_bytes)
+		out->max_xt_bytes = REP_DEFAULT_MAX_XT_BYTES;
+	if (cfg && cfg->max_records)
+		cap = cfg->max_records;
+	size_t head = REP_XT_OVERHEAD + CALL_HEAD + VEC_HEAD;
+	if (out->max_xt_bytes <= head + out->record_bytes)
+		return ZE_TOOBIG;
+	size_t fit = (out->max_xt_bytes - head) / out->record_bytes;
+	out->max_records = fit < cap ? fit : cap;
+	return 0;
+}
+
+/* One call: its bytes (encoded as the submitter will, by argument name)
+ * and the payload the outbox keeps. Takes args. */
+static int encode_one(const struct meta *m, const struct rep_limits *lim, const char *name,
+		      cJSON *args, struct rep_call *c)
+{
+	cJSON *ordered = NULL, *pl = NULL;
+	const char *which = NULL;
+	int rc;
+
+	memset(c, 0, sizeof *c);
+	zbuf_init(&c->bytes, lim->max_xt_bytes);
+	if (strlen(name) >= sizeof c->name) {
+		cJSON_Delete(args);
+		return -EINVAL;
+	}
+	memcpy(c->name, name, strlen(name) + 1);
+	rc = chain_call_args(m, SC_PALLET, name, args, &ordered, &which);
+	if (rc == 0)
+		rc = meta_encode_call(m, SC_PALLET, name, ordered, &c->bytes);
+	cJSON_Delete(ordered);
+	if (rc == 0 && c->bytes.len + REP_XT_OVERHEAD > lim->max_xt_bytes)
+		rc = ZE_TOOBIG;
+	if (rc == 0) {
+		pl = cJSON_CreateObject();
+		if (!pl || !cJSON_AddStringToObject(pl, "pallet", SC_PALLET) ||
+		    !cJSON_AddStringToObject(pl, "call", name)) {
+			rc = -ENOMEM;
+		} else {
+			cJSON_AddItemToObject(pl, "args", args);
+			args = NULL;
+			if (!(c->payload = cJSON_PrintUnformatted(pl)))
+				rc = -ENOMEM;
+		}
+	}
+	cJSON_Delete(args);
+	cJSON_Delete(pl);
+	if (rc < 0)
+		rep_call_clear(c);
+	/* A zbuf at its cap fails with ZE_TOOBIG already; both mean "too big". */
+	return rc;
+}
+
+int rep_encode_reports(const struct meta *m, const struct rep_limits *lim,
+		       const struct grid_report *r, size_t n, struct rep_call calls[2],
+		       size_t *ncalls)
+{
+	const char *names[2] = {NULL, NULL};
+	cJSON *args[2] = {NULL, NULL};
+	size_t k = 0;
+	int rc;
+
+	*ncalls = 0;
+	if (n == 0)
+		return -EINVAL;
+	if (n > lim->max_records)
+		return ZE_TOOBIG;
+	if ((rc = grid_report_calls(m, r, n, names, args, &k)) < 0)
+		return rc;
+	for (size_t i = 0; i < k; i++) {
+		cJSON *a = args[i];
+		args[i] = NULL;
+		if ((rc = encode_one(m, lim, names[i], a, &calls[i])) < 0) {
+			for (size_t j = 0; j < i; j++)
+				rep_call_clear(&calls[j]);
+			for (size_t j = i + 1; j < k; j++)
+				cJSON_Delete(args[j]);
+			return rc;
+		}
+	}
+	*ncalls = k;
+	return 0;
+}

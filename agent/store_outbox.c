@@ -1,0 +1,219 @@
+/* The store's chain-call outbox and cursors. */
+#include "agent/store_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/zerr.h"
+
+/* --- outbox --- */
+
+int store_outbox_add(struct store *s, const char *kind, uint64_t contract_id, const char *key,
+		     const char *payload, int *added)
+{
+	if (strlen(kind) >= sizeof ((struct store_outbox *)0)->kind ||
+	    strlen(key) >= STORE_KEY_MAX)
+		return -EINVAL;
+	store_lock(s);
+	sqlite3_stmt *st = store_stmt(s, SQ_OB_ADD);
+	int rc = -EIO;
+	if (st) {
+		sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)contract_id);
+		sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, payload ? payload : "", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, store_now());
+		rc = store_step_done(s, st, "outbox add");
+		if (rc == 0 && added)
+			*added = sqlite3_changes(s->db) > 0;
+	}
+	store_unlock(s);
+	return rc;
+}
+
+static void copy_text(char *dst, size_t dsz, const unsigned char *src)
+{
+	snprintf(dst, dsz, "%s", src ? (const char *)src : "");
+}
+
+void store_outbox_free(struct store_outbox *items, size_t n)
+{
+	if (!items)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(items[i].payload);
+	free(items);
+}
+
+int store_outbox_due(struct store *s, int64_t now_ms, size_t max, struct store_outbox **items,
+		     size_t *n)
+{
+	*items = NULL;
+	*n = 0;
+	if (!max)
+		return 0;
+	struct store_outbox *v = calloc(max, sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	size_t k = 0;
+	int rc = -EIO;
+	store_lock(s);
+	sqlite3_stmt *st = store_stmt(s, SQ_OB_DUE);
+	if (!st)
+		goto out;
+	sqlite3_bind_int64(st, 1, now_ms);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && k < max) {
+		struct store_outbox *o = &v[k];
+		o->id = sqlite3_column_int64(st, 0);
+		copy_text(o->kind, sizeof o->kind, sqlite3_column_text(st, 1));
+		o->contract_id = (uint64_t)sqlite3_column_int64(st, 2);
+		copy_text(o->key, sizeof o->key, sqlite3_column_text(st, 3));
+		const unsigned char *p = sqlite3_column_text(st, 4);
+		o->payload = strdup(p ? (const char *)p : "");
+		if (!o->payload) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		o->created = sqlite3_column_int64(st, 5);
+		o->attempts = sqlite3_column_int(st, 6);
+		o->next_try = sqlite3_column_int64(st, 7);
+		copy_text(o->last_error, sizeof o->last_error, sqlite3_column_text(st, 8));
+		k++;
+	}
+	rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_err(s, rc, "outbox due");
+	sqlite3_reset(st);
+out:
+	store_unlock(s);
+	if (rc < 0) {
+		store_outbox_free(v, k);
+		return rc;
+	}
+	*items = v;
+	*n = k;
+	return 0;
+}
+
+int store_outbox_next(struct store *s, int64_t *next_ms)
+{
+	int isnull = 1;
+	int rc = store_query_int(s, SQ_OB_NEXT, 0, 0, next_ms, &isnull);
+	if (rc == 0 && isnull)
+		return ZE_ABSENT;
+	return rc;
+}
+
+int store_outbox_sending(struct store *s, int64_t id)
+{
+	store_lock(s);
+	sqlite3_stmt *st = store_stmt(s, SQ_OB_SENDING);
+	int rc = -EIO;
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		rc = store_step_done(s, st, "outbox sending");
+		if (rc == 0 && sqlite3_changes(s->db) == 0)
+			rc = ZE_ABSENT;
+	}
+	store_unlock(s);
+	return rc;
+}
+
+int store_outbox_retry(struct store *s, int64_t id, int64_t next_ms, const char *err)
+{
+	store_lock(s);
+	sqlite3_stmt *st = store_stmt(s, SQ_OB_RETRY);
+	int rc = -EIO;
+	if (st) {
+		sqlite3_bind_int64(st, 1, next_ms);
+		sqlite3_bind_text(st, 2, err ? err : "", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, id);
+		rc = store_step_done(s, st, "outbox retry");
+	}
+	store_unlock(s);
+	return rc;
+}
+
+int store_outbox_done(struct store *s, int64_t id, const char *outcome)
+{
+	store_lock(s);
+	sqlite3_stmt *st = store_stmt(s, SQ_OB_DONE);
+	int rc = -EIO;
+	if (st) {
+		sqlite3_bind_text(st, 1, outcome ? outcome : "", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, id);
+		rc = store_step_done(s, st, "outbox done");
+		if (rc == 0 && sqlite3_changes(s->db) == 0)
+			rc = ZE_ABSENT;
+	}
+	store_unlock(s);
+	return rc;
+}
+
+int store_outbox_pending(struct store *s, uint64_t *n)
+{
+	int64_t v = 0;
+	int rc = store_query_int(s, SQ_OB_PENDING, 0, 0, &v, NULL);
+	*n = (uint64_t)v;
+	return rc;
+}
+
+int store_outbox_state(struct store *s, const char *key, int *done, char *outcome,
+		       size_t outsz)
+{
+	store_lock(s);
+	sqlite3_stmt *st = store_stmt(s, SQ_OB_STATE);
+	int rc = -EIO;
+	if (st) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			*done = sqlite3_column_int(st, 0);
+			if (outcome && outsz)
+				copy_text(outcome, outsz, sqlite3_column_text(st, 1));
+			rc = 0;
+		} else {
+			rc = rc == SQLITE_DONE ? ZE_ABSENT : store_err(s, rc, "outbox state");
+		}
+		sqlite3_reset(st);
+	}
+	store_unlock(s);
+	return rc;
+}
+
+/* --- cursors --- */
+
+int store_cursor_get(struct store *s, const char *name, int64_t *value)
+{
+	store_lock(s);
+	sqlite3_stmt *st = store_stmt(s, SQ_CUR_GET);
+	int rc = -EIO;
+	if (st) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			*value = sqlite3_column_int64(st, 0);
+			rc = 0;
+		} else {
+			rc = rc == SQLITE_DONE ? ZE_ABSENT : store_err(s, rc, "cursor get");
+		}
+		sqlite3_reset(st);
+	}
+	store_unlock(s);
+	return rc;
+}
+
+int store_cursor_set(struct store *s, const char *name, int64_t value)
+{
+	store_lock(s);
+	sqlite3_stmt *st = store_stmt(s, SQ_CUR_SET);
+	int rc = -EIO;
+	if (st) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, value);
+		rc = store_step_done(s, st, "cursor set");
+	}
+	store_unlock(s);
+	return rc;
+}
