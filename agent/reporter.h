@@ -107,6 +107,7 @@ struct rep_stats {
 	size_t calls;          /* outbox items (extrinsics) queued */
 	size_t resolved_ok;    /* contracts whose progress moved this call */
 	size_t resolved_failed;/* contracts whose record did not apply */
+	size_t unmeasured;     /* contracts whose usage could not be read */
 };
 
 struct rep;

@@ -236,21 +236,28 @@ static int user_version(struct store *s, int *v)
 
 static int migrate(struct store *s)
 {
-	int v, rc;
-	if ((rc = user_version(s, &v)) < 0)
-		return rc;
-	if (v > STORE_SCHEMA_VERSION) {
-		log_err("store", "database schema %d is newer than this agent's %d", v,
-			STORE_SCHEMA_VERSION);
-		return ZE_UNSUPPORTED;
-	}
-	for (; v < STORE_SCHEMA_VERSION; v++) {
-		char bump[64];
-		snprintf(bump, sizeof bump, "PRAGMA user_version=%d", v + 1);
+	for (;;) {
+		int v, rc;
 		/* Each step and its version bump commit together, so a crash
-		 * between migrations resumes at the right one. */
+		 * between migrations resumes at the right one. The version is read
+		 * inside the write transaction: another opener may have just
+		 * migrated. */
 		if ((rc = exec(s, "BEGIN IMMEDIATE", "migrate")) < 0)
 			return rc;
+		if ((rc = user_version(s, &v)) < 0) {
+			exec(s, "ROLLBACK", "migrate");
+			return rc;
+		}
+		if (v >= STORE_SCHEMA_VERSION) {
+			exec(s, "ROLLBACK", "migrate");
+			if (v == STORE_SCHEMA_VERSION)
+				return 0;
+			log_err("store", "database schema %d is newer than this agent's %d", v,
+				STORE_SCHEMA_VERSION);
+			return ZE_UNSUPPORTED;
+		}
+		char bump[64];
+		snprintf(bump, sizeof bump, "PRAGMA user_version=%d", v + 1);
 		if ((rc = exec(s, migrations[v], "migrate")) < 0 ||
 		    (rc = exec(s, bump, "migrate")) < 0 || (rc = exec(s, "COMMIT", "migrate")) < 0) {
 			exec(s, "ROLLBACK", "migrate");
@@ -258,7 +265,6 @@ static int migrate(struct store *s)
 		}
 		log_info("store", "migrated schema to version %d", v + 1);
 	}
-	return 0;
 }
 
 int store_open(const char *dir, int flags, struct store **out)

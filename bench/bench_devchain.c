@@ -119,7 +119,8 @@ static struct MHD_Daemon *trivial_server(uint16_t *port)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	struct MHD_Daemon *d = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY, 0, NULL, NULL, trivial,
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_TURBO, 0, NULL,
+		NULL, trivial,
 		NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
 		MHD_OPTION_END);
 	if (d)
@@ -195,8 +196,8 @@ static void *submit(void *arg)
 int main(int argc, char **argv)
 {
 	double secs = argc > 1 ? strtod(argv[1], NULL) : 2.0;
-	int naccounts = argc > 2 ? atoi(argv[2]) : 200;
-	int nonces = argc > 3 ? atoi(argv[3]) : 10;
+	long naccounts = argc > 2 ? strtol(argv[2], NULL, 10) : 200;
+	long nonces = argc > 3 ? strtol(argv[3], NULL, 10) : 10;
 	char dir[] = "/tmp/bench-devchain.XXXXXX", db[128];
 	if (secs <= 0 || naccounts < 1 || naccounts > 5000 || nonces < 1 || nonces > 16) {
 		fprintf(stderr, "usage: bench_devchain [secs] [accounts<=5000] [nonces<=16]\n");
@@ -328,7 +329,7 @@ int main(int argc, char **argv)
 	printf("storage reads over keep-alive RPC: %.0f/s; bare HTTP round trip: %.0f/s; "
 	       "ratio %.0f%%\n",
 	       read_rate, bare_rate, 100.0 * read_rate / bare_rate);
-	printf("signed transfers included: %zu (%ld refused) from %d accounts in %.2f s "
+	printf("signed transfers included: %zu (%ld refused) from %ld accounts in %.2f s "
 	       "(submitted in %.2f s): %.0f/s; one-core ed25519 verify: %.0f/s; ratio %.0f%%\n",
 	       total - (size_t)refused, refused, naccounts, t_included, t_submitted, xt_rate,
 	       vrate, 100.0 * xt_rate / vrate);

@@ -190,6 +190,7 @@ int dev_chain_open(const char *db_path, const cJSON *genesis, struct dev_chain *
 		if (rc)
 			log_err("devchain", "genesis: %s", zerr_str(rc));
 	} else if (!rc) {
+		log_info("devchain", "resuming the chain in %s; genesis is not read again", db_path);
 		rc = load_head(c);
 		if (rc)
 			log_err("devchain", "store %s: cannot resume: %s", db_path, zerr_str(rc));

@@ -11,7 +11,8 @@
 #include "common/zerr.h"
 #include "devchain/system.h"
 
-static const char *const dev_names[] = {"alice", "bob", "charlie", "dave", "eve", "ferdie"};
+static const char *const dev_names[] = {"//Alice", "//Bob", "//Charlie", "//Dave", "//Eve",
+					"//Ferdie"};
 
 static int builtin(cJSON **out)
 {
@@ -23,14 +24,11 @@ static int builtin(cJSON **out)
 	    !(list = cJSON_AddArrayToObject(bal, "balances")))
 		goto nomem;
 	for (size_t i = 0; i < sizeof(dev_names) / sizeof(dev_names[0]); i++) {
-		char name[16] = "//";
 		cJSON *pair = cJSON_CreateArray();
 		if (!pair)
 			goto nomem;
 		cJSON_AddItemToArray(list, pair);
-		strncat(name, dev_names[i], sizeof(name) - 3);
-		name[2] = (char)(name[2] - 'a' + 'A');
-		if (!cJSON_AddItemToArray(pair, cJSON_CreateString(name)) ||
+		if (!cJSON_AddItemToArray(pair, cJSON_CreateString(dev_names[i])) ||
 		    !cJSON_AddItemToArray(pair, cJSON_CreateString(DEV_GENESIS_ENDOWMENT)))
 			goto nomem;
 	}
@@ -157,8 +155,23 @@ static int endow(struct dev_ctx *ctx, const cJSON *sec)
 	return 0;
 }
 
+/* A misspelt section would silently leave a pallet at its defaults. */
+static void warn_unknown(const cJSON *g)
+{
+	const cJSON *item;
+	cJSON_ArrayForEach(item, g)
+	{
+		int known = !strcmp(item->string, "name") || !strcmp(item->string, "Balances");
+		for (size_t i = 0; i < dev_npallets && !known; i++)
+			known = !strcmp(item->string, dev_pallets[i]->name);
+		if (!known)
+			log_warn("devchain", "genesis: unknown section \"%s\" ignored", item->string);
+	}
+}
+
 int dev_genesis_apply(struct dev_ctx *ctx, const cJSON *g)
 {
+	warn_unknown(g);
 	int rc = endow(ctx, cJSON_GetObjectItemCaseSensitive(g, "Balances"));
 	for (size_t i = 0; i < dev_npallets && !rc; i++) {
 		const struct dev_pallet *p = dev_pallets[i];

@@ -122,6 +122,7 @@ int dev_rpc_start(struct dev_chain *c, const char *addr, struct dev_rpc **out)
 		return -ENOMEM;
 	s->chain = c;
 	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY |
+					MHD_USE_TURBO |
 					MHD_USE_ERROR_LOG,
 				0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, &sa,
 				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,

@@ -196,7 +196,8 @@ struct dev_pallet {
 	/* Declares everything for metadata; may be NULL for no metadata. */
 	int (*describe)(struct dev_meta *m);
 	/* Builds genesis state from the genesis JSON member named after the
-	 * pallet (NULL when the file has none). May be NULL. */
+	 * pallet (NULL when the file has none; devchain/genesis.h describes
+	 * the file). Events it emits are not recorded. May be NULL. */
 	int (*genesis)(struct dev_ctx *ctx, const cJSON *section);
 	/* Run at the start and end of every block, in pallet table order.
 	 * Events they emit carry phase Initialization / Finalization. An error

@@ -1,8 +1,8 @@
 /*
  * Fake provisioners for the agent's tests: zmount, network and zmachine
  * tables that keep a host in memory (what exists, what is paused), count
- * calls, record the provision order, and fail on demand. fh_share() moves
- * the host into shared memory so that it outlives a forked agent killed
+ * calls, record the provision order, and fail on demand. fh_share_fd() moves
+ * the host into a memfd shared with child agents, so that it outlives one killed
  * with SIGKILL, as a real host outlives its agent.
  */
 #ifndef ZOS_TESTS_AGENT_FAKE_PROV_H
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -58,14 +59,27 @@ static void fh_unlock(void)
 	pthread_mutex_unlock(&fh.mu);
 }
 
-__attribute__((unused)) static int fh_share(void)
+/* Maps the shared host from fd (a memfd inherited across exec). */
+__attribute__((unused)) static int fh_attach_fd(int fd)
 {
-	void *p = mmap(NULL, sizeof(struct fhost), PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	void *p = mmap(NULL, sizeof(struct fhost), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	memset(p, 0, sizeof(struct fhost));
 	fhp = p;
+	return 0;
+}
+
+/* A new, empty host in a memfd that child processes inherit. */
+__attribute__((unused)) static int fh_share_fd(int *fdout)
+{
+	int fd = memfd_create("fake-host", 0);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, sizeof(struct fhost)) < 0 || fh_attach_fd(fd) < 0) {
+		close(fd);
+		return -EIO;
+	}
+	*fdout = fd;
 	pthread_mutexattr_t a;
 	pthread_mutexattr_init(&a);
 	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);

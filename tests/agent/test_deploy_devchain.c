@@ -6,14 +6,17 @@
  * rejected on chain; a cancelled contract is removed. Then the agent runs
  * as a child process and is killed with SIGKILL in the middle of three
  * deploys: the next agent over the same store finishes them, nothing is
- * made twice and every contract ends Deployed. Needs $BUILD/tfchain-dev and
- * $BUILD/zos-cli (skipped otherwise).
+ * made twice and every contract ends Deployed. Last, the chain itself is
+ * killed with SIGKILL while a deploy needs it: the call waits in the outbox
+ * and lands once the chain is back, never as a rejection. Needs
+ * $BUILD/tfchain-dev and $BUILD/zos-cli (skipped otherwise).
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -47,6 +50,24 @@ extern char **environ;
 
 static char dev_bin[256], cli_bin[256], tmp[64], chain_url[64], rmb_url[64];
 static pid_t dev_pid = -1;
+static char dev_port[16], dev_log[160], dev_base[160];
+
+/* tfchain-dev on dev_port, keeping its chain in dev_base across restarts. */
+static int start_chain(void)
+{
+	char *dev[] = {dev_bin, "--base-path", dev_base, "--rpc-port", dev_port, "--block-time",
+		       "200", "--log-level", "warn", NULL};
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, dev_log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	int rc = posix_spawn(&dev_pid, dev_bin, &fa, NULL, dev, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0)
+		dev_pid = -1;
+	return rc == 0 ? 0 : -rc;
+}
+static int fh_fd = -1;
 
 static int free_port(void)
 {
@@ -311,12 +332,15 @@ static void agent_process(const char *dir)
 		pause();
 }
 
+/* A fresh process (nng does not survive fork): this program, re-executed
+ * with --agent, sharing the fake host through the inherited mapping's fd. */
 static pid_t start_agent(const char *dir)
 {
-	pid_t pid = fork();
-	if (pid == 0)
-		agent_process(dir);
-	return pid;
+	char fd[16];
+	snprintf(fd, sizeof fd, "%d", fh_fd);
+	char *argv[] = {"/proc/self/exe", "--agent", (char *)dir, chain_url, rmb_url, fd, NULL};
+	pid_t pid;
+	return posix_spawn(&pid, argv[0], NULL, NULL, argv, environ) == 0 ? pid : -1;
 }
 
 static void kill9_during_deploys(void **st)
@@ -327,7 +351,7 @@ static void kill9_during_deploys(void **st)
 	put_file(doc, "{\"version\":0,\"workloads\":["
 		      "{\"version\":0,\"name\":\"vm\",\"type\":\"zmachine\",\"data\":{}},"
 		      "{\"version\":0,\"name\":\"disk\",\"type\":\"zmount\",\"data\":{\"size\":10}}]}");
-	assert_int_equal(fh_share(), 0);
+	assert_int_equal(fh_share_fd(&fh_fd), 0);
 	fh.delay_ms = 300; /* slow provisioning leaves room for the kill */
 	pid_t agent = start_agent(dir);
 	assert_true(agent > 0);
@@ -400,6 +424,83 @@ static void kill9_during_deploys(void **st)
 	waitpid(agent, NULL, 0);
 }
 
+/* Empties and removes a directory of plain files (the chain's, the store's). */
+static void remove_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *ent;
+	char p[512];
+	while (d && (ent = readdir(d))) {
+		if (!strcmp(ent->d_name, ".") || !strcmp(ent->d_name, ".."))
+			continue;
+		snprintf(p, sizeof p, "%s/%s", path, ent->d_name);
+		unlink(p);
+	}
+	if (d)
+		closedir(d);
+	rmdir(path);
+}
+
+static void kill9_chain_during_calls(void **st)
+{
+	char dir[128], doc[160], out[160];
+	snprintf(dir, sizeof dir, "%s/chainkill", tmp);
+	snprintf(doc, sizeof doc, "%s/two.json", tmp);
+	snprintf(out, sizeof out, "%s/cli0.txt", tmp);
+	fh.delay_ms = 300;
+	pid_t agent = start_agent(dir);
+	assert_true(agent > 0);
+	char *argv[] = {cli_bin, "deploy", "--node", "1", doc, "--dev", "dave", "--chain", chain_url,
+			"--timeout", "90", NULL};
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	pid_t cli;
+	assert_int_equal(posix_spawn(&cli, cli_bin, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+
+	/* Once accepted, the chain dies: set_contract_deployed cannot go out. */
+	struct store *s = NULL;
+	int killed = 0;
+	for (int i = 0; i < 1200 && !killed; i++) {
+		struct store_stats stats = {0};
+		if (!s && access(dir, F_OK) == 0)
+			store_open(dir, STORE_OPEN_FAST, &s);
+		if (s && store_stats(s, 0, &stats) == 0 && stats.deployments == 1) {
+			kill(dev_pid, SIGKILL);
+			waitpid(dev_pid, NULL, 0);
+			killed = 1;
+		} else {
+			usleep(25000);
+		}
+	}
+	assert_true(killed);
+	sleep(2);
+	assert_int_equal(start_chain(), 0);
+
+	int status;
+	assert_int_equal(waitpid(cli, &status, 0), cli);
+	const char *text = slurp(out);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !strstr(text, "deployed: contract"))
+		fail_msg("deploy across a chain restart:\n%s", text);
+	uint64_t *ids, n;
+	size_t nids;
+	assert_int_equal(store_dep_ids(s, &ids, &nids), 0);
+	assert_int_equal(nids, 1);
+	char key[64], outcome[64];
+	int done;
+	snprintf(key, sizeof key, "deployed:%llu", (unsigned long long)ids[0]);
+	free(ids);
+	assert_int_equal(store_outbox_pending(s, &n), 0);
+	assert_int_equal(store_outbox_state(s, key, &done, outcome, sizeof outcome), 0);
+	assert_int_equal(done, 1);
+	assert_int_equal(strncmp(outcome, "ok", 2), 0);
+	store_close(s);
+	kill(agent, SIGKILL);
+	waitpid(agent, NULL, 0);
+}
+
 static void cleanup(void)
 {
 	if (dev_pid > 0) {
@@ -407,20 +508,25 @@ static void cleanup(void)
 		waitpid(dev_pid, NULL, 0);
 		dev_pid = -1;
 	}
-	const char *files[] = {"agent.db", "agent.db-wal", "agent.db-shm", "good.json", "out.txt",
-			       "dev.log", "two.json", "cli0.txt", "cli1.txt", "cli2.txt",
-			       "kill/agent.db", "kill/agent.db-wal", "kill/agent.db-shm", "kill"};
+	const char *dirs[] = {"kill", "chainkill", "chain"};
 	char p[160];
-	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-		snprintf(p, sizeof p, "%s/%s", tmp, files[i]);
-		if (unlink(p) < 0 && errno == EISDIR)
-			rmdir(p);
+	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+		snprintf(p, sizeof p, "%s/%s", tmp, dirs[i]);
+		remove_dir(p);
 	}
-	rmdir(tmp);
+	remove_dir(tmp);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc == 6 && !strcmp(argv[1], "--agent")) {
+		if (sodium_init() < 0 || fh_attach_fd(atoi(argv[5])) < 0)
+			return 3;
+		log_setup(LOG_LVL_WARN, LOG_TARGET_STDERR, "agent");
+		snprintf(chain_url, sizeof chain_url, "%s", argv[3]);
+		snprintf(rmb_url, sizeof rmb_url, "%s", argv[4]);
+		agent_process(argv[2]);
+	}
 	const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
 	snprintf(dev_bin, sizeof dev_bin, "%s/tfchain-dev", build);
 	snprintf(cli_bin, sizeof cli_bin, "%s/zos-cli", build);
@@ -437,29 +543,22 @@ int main(void)
 		return 1;
 	snprintf(chain_url, sizeof chain_url, "http://127.0.0.1:%d", cport);
 	snprintf(rmb_url, sizeof rmb_url, "tcp://127.0.0.1:%d", rport);
-	char port[16], log[160];
-	snprintf(port, sizeof port, "%d", cport);
-	snprintf(log, sizeof log, "%s/dev.log", tmp);
-	char *dev[] = {dev_bin, "--dev", "--rpc-port", port, "--block-time", "200", "--log-level",
-		       "warn", NULL};
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	int rc = posix_spawn(&dev_pid, dev_bin, &fa, NULL, dev, environ);
-	posix_spawn_file_actions_destroy(&fa);
+	snprintf(dev_port, sizeof dev_port, "%d", cport);
+	snprintf(dev_log, sizeof dev_log, "%s/dev.log", tmp);
+	snprintf(dev_base, sizeof dev_base, "%s/chain", tmp);
+	int rc = start_chain();
 	if (rc != 0) {
-		dev_pid = -1;
 		cleanup();
 		return 1;
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(deploy_through_cli_and_rmb),
 		cmocka_unit_test(kill9_during_deploys),
+		cmocka_unit_test(kill9_chain_during_calls),
 	};
 	rc = cmocka_run_group_tests(tests, grid_setup, NULL);
 	if (rc)
-		fprintf(stderr, "devchain log:\n%s\n", slurp(log));
+		fprintf(stderr, "devchain log:\n%s\n", slurp(dev_log));
 	cleanup();
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -661,6 +662,30 @@ static void restart_adopts_retries_and_resends(void **st)
 	assert_int_equal(fc.applied[4][ENG_CALL_DEPLOYED], 1);
 	assert_int_equal(fc.applied[3][ENG_CALL_DEPLOYED], 1);
 	assert_int_equal(fc.c[4].c.state, ENG_CS_DEPLOYED);
+
+	/* A record damaged on disk is quarantined; start-up and the rest go on. */
+	eng_free(f->e);
+	f->e = NULL;
+	store_close(f->s);
+	f->s = NULL;
+	char path[128];
+	sqlite3 *db;
+	snprintf(path, sizeof path, "%s/agent.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE workloads SET state='melted' WHERE contract_id=3",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	memset(fh.w, 0, sizeof fh.w);
+	int before = fh.provisions;
+	restart(f);
+	idle(f);
+	uint64_t q;
+	assert_int_equal(store_quarantine_count(f->s, &q), 0);
+	assert_int_equal(q, 4);
+	struct store_dep d;
+	assert_int_equal(store_dep_get(f->s, 3, &d, NULL, NULL), ZE_ABSENT);
+	assert_int_equal(fh_count(4), 3);
+	assert_int_equal(fh.provisions - before, 3);
 }
 
 static void many_contracts_in_parallel(void **st)

@@ -34,6 +34,16 @@ wait_for() {
 	return 1
 }
 
+# wait_count FILE FIXED-STRING N SECONDS: until the string is on N lines.
+wait_count() {
+	local i
+	for ((i = 0; i < $4 * 10; i++)); do
+		[ "$(grep -cF -- "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # A port nobody listens on, so nothing reaches a real chain.
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
@@ -117,7 +127,7 @@ wait_for "$T/agent.log" 'configuration reloaded' 10 || fail "valid reload not ap
 grep -q 'node.farm_id changed: takes effect after a restart' "$T/agent.log" || fail "restart key not reported"
 grep -q 'log.level changed: applied' "$T/agent.log" || fail "reloadable key not reported"
 wait_for "$T/notify.log" 'RELOADING=1' 5 || fail "no RELOADING=1"
-[ "$(grep -c 'READY=1' "$T/notify.log")" -ge 2 ] || fail "no READY=1 after the reload"
+wait_count "$T/notify.log" 'READY=1' 2 5 || fail "no READY=1 after the reload"
 ok "SIGHUP with a valid config"
 
 printf '[node]\nstate_dir = %s/state\nbogus = 1\n' "$T" >"$T/a.conf"
@@ -137,7 +147,7 @@ wait $APID
 rc=$?
 [ $rc -eq 0 ] || fail "exit status $rc after SIGTERM"
 [ $(($(date +%s) - start)) -le 25 ] || fail "stop took longer than the deadline"
-grep -q 'STOPPING=1' "$T/notify.log" || fail "no STOPPING=1"
+wait_for "$T/notify.log" 'STOPPING=1' 5 || fail "no STOPPING=1"
 grep -q 'agent: stopped' "$T/agent.log" || fail "no stop message"
 ok "SIGTERM: graceful stop, exit 0"
 

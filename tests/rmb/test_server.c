@@ -31,6 +31,7 @@ struct fx {
 	struct rmb_server *srv;
 	struct zkey node;
 	atomic_int slow_running;
+	atomic_int release;
 };
 
 static int h_version(void *arg, const struct rmb_call *call, cJSON **reply,
@@ -61,18 +62,20 @@ static int h_fail(void *arg, const struct rmb_call *call, cJSON **reply, struct 
 	return ZE_UNKNOWN; /* no err filled: the server names the error */
 }
 
+/* Holds its worker until the test releases it (bounded: 10 s). */
 static int h_slow(void *arg, const struct rmb_call *call, cJSON **reply, struct rmb_error *err)
 {
 	struct fx *f = arg;
-	struct timespec ts = {0, 300 * 1000000L};
+	struct timespec ts = {0, 10 * 1000000L};
 	atomic_fetch_add(&f->slow_running, 1);
-	nanosleep(&ts, NULL);
+	for (int i = 0; i < 1000 && !atomic_load(&f->release); i++)
+		nanosleep(&ts, NULL);
 	atomic_fetch_sub(&f->slow_running, 1);
 	return 0;
 }
 
 static int start_server(struct fx *f, unsigned workers, unsigned queue, unsigned contexts,
-			double rate, unsigned max_conns)
+			double rate, double burst, unsigned max_conns)
 {
 	struct rmb_server_cfg cfg;
 	rmb_server_cfg_init(&cfg);
@@ -85,7 +88,7 @@ static int start_server(struct fx *f, unsigned workers, unsigned queue, unsigned
 	cfg.max_conns = max_conns;
 	cfg.verify.max_msg = MAX_MSG;
 	cfg.verify.rate = rate;
-	cfg.verify.burst = rate;
+	cfg.verify.burst = burst;
 	rt_key(NODE, &f->node);
 	if (rmb_server_new(&cfg, &f->node, NODE, rt_lookup, NULL, &f->srv))
 		return -1;
@@ -102,7 +105,7 @@ static int start_server(struct fx *f, unsigned workers, unsigned queue, unsigned
 }
 
 static int setup_common(void **st, unsigned workers, unsigned queue, unsigned contexts,
-			double rate, unsigned max_conns)
+			double rate, double burst, unsigned max_conns)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	snprintf(f->dir, sizeof(f->dir), "/tmp/rmbtest-XXXXXX");
@@ -110,27 +113,27 @@ static int setup_common(void **st, unsigned workers, unsigned queue, unsigned co
 		return -1;
 	snprintf(f->url, sizeof(f->url), "ipc://%s/rmb.sock", f->dir);
 	*st = f;
-	return start_server(f, workers, queue, contexts, rate, max_conns);
+	return start_server(f, workers, queue, contexts, rate, burst, max_conns);
 }
 
 static int setup(void **st)
 {
-	return setup_common(st, 4, 32, 64, 1000, 1024);
+	return setup_common(st, 4, 32, 64, 1000, 1000, 1024);
 }
 
 static int setup_small(void **st)
 {
-	return setup_common(st, 1, 1, 8, 1000, 1024);
+	return setup_common(st, 1, 1, 8, 1000, 1000, 1024);
 }
 
 static int setup_ratelimited(void **st)
 {
-	return setup_common(st, 2, 8, 16, 3, 1024);
+	return setup_common(st, 2, 8, 16, 1, 3, 1024);
 }
 
 static int setup_few_conns(void **st)
 {
-	return setup_common(st, 2, 8, 16, 1000, 3);
+	return setup_common(st, 2, 8, 16, 1000, 1000, 3);
 }
 
 static int teardown(void **st)
@@ -191,6 +194,12 @@ static int raw_call(struct fx *f, const void *buf, size_t len)
 		code = r.has_err ? (int)r.err.code : 0;
 		rmb_env_clear(&r);
 		nng_free(rep, n);
+	} else {
+		struct rmb_server_stats stats;
+		rmb_server_get_stats(f->srv, &stats);
+		print_message("DEBUG no reply: recv %llu acc %llu ref %llu busy %llu rep %llu sf %llu conns %u\n",
+			(unsigned long long)stats.received, (unsigned long long)stats.accepted, (unsigned long long)stats.refused,
+			(unsigned long long)stats.busy, (unsigned long long)stats.replied, (unsigned long long)stats.send_failed, stats.conns);
 	}
 	nng_close(s);
 	return code;
@@ -407,17 +416,28 @@ static void *slow_worker(void *p)
 	return NULL;
 }
 
-/* One worker, queue of one: a third slow request is answered "busy" at once
- * while the receive path keeps going. */
+/* One worker, queue of one: while the worker is held, the second request
+ * waits in the queue and the others are answered "busy" at once, the
+ * receive path still going. */
 static void busy_when_saturated(void **st)
 {
 	struct fx *f = *st;
 	pthread_t th[4];
 	struct slow_arg args[4];
+	struct rmb_server_stats stats;
+	struct timespec ts = {0, 20 * 1000000L};
 	for (int i = 0; i < 4; i++) {
 		args[i] = (struct slow_arg){f, (uint32_t)(20 + i), 0};
 		assert_int_equal(pthread_create(&th[i], NULL, slow_worker, &args[i]), 0);
 	}
+	/* Two busy answers mean all four requests arrived. */
+	rmb_server_get_stats(f->srv, &stats);
+	for (int i = 0; i < 400 && stats.busy < 2; i++) {
+		nanosleep(&ts, NULL);
+		rmb_server_get_stats(f->srv, &stats);
+	}
+	assert_true(stats.busy >= 2);
+	atomic_store(&f->release, 1);
 	int ok = 0, busy = 0;
 	for (int i = 0; i < 4; i++) {
 		pthread_join(th[i], NULL);
@@ -426,13 +446,12 @@ static void busy_when_saturated(void **st)
 		else if (args[i].code == RMB_E_INTERNAL)
 			busy++;
 	}
+	/* Two or three busy: a request that arrives before the worker took the
+	 * queued one finds the queue full. */
 	assert_int_equal(ok + busy, 4);
-	assert_true(ok >= 1);
-	assert_true(busy >= 1);
-	struct rmb_server_stats stats;
-	rmb_server_get_stats(f->srv, &stats);
-	assert_true(stats.busy >= 1);
-	/* Busy requests were forgotten by nobody: they never reached the verifier. */
+	assert_true(ok >= 1 && busy >= 2);
+	/* Busy requests never reached the verifier: nothing to forget, and
+	 * the server serves normally afterwards. */
 	assert_int_equal(raw_request(f, 7, NODE, "b-1", "zos.system.version", rmb_wall_s(), 60), 0);
 }
 
@@ -447,7 +466,9 @@ static void rate_limited(void **st)
 		if (raw_request(f, 30, NODE, uid, "zos.system.version", now, 60) == RMB_E_RATE_LIMITED)
 			limited++;
 	}
-	assert_true(limited >= 5);
+	/* 3 at once and 1/s after: at least 3 of 10 are refused unless the
+	 * loop took over 4 s. */
+	assert_true(limited >= 3);
 	/* Other twins are served. */
 	assert_int_equal(raw_request(f, 31, NODE, "rl-x", "zos.system.version", now, 60), 0);
 	/* The client retries a rate-limited call with the same uid and gets through. */
@@ -471,8 +492,11 @@ static void connection_limit(void **st)
 		assert_int_equal(nng_req0_open(&s[i]), 0);
 		nng_dial(s[i], f->url, NULL, NNG_FLAG_NONBLOCK);
 	}
-	nanosleep(&ts, NULL);
 	rmb_server_get_stats(f->srv, &stats);
+	for (int i = 0; i < 20 && stats.displaced < 3; i++) {
+		nanosleep(&ts, NULL);
+		rmb_server_get_stats(f->srv, &stats);
+	}
 	assert_true(stats.conns <= 3);
 	assert_true(stats.displaced >= 3);
 	/* A request may be resent once if its connection is displaced: then

@@ -1,0 +1,457 @@
+/* The reporter's cycle: settle the previous one, then queue the next. */
+#include "agent/reporter_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/engine.h"
+#include "common/log.h"
+#include "common/zerr.h"
+
+struct rep {
+	struct rep_config cfg;
+	struct rep_deps deps;
+	int64_t next_ms; /* 0 until the schedule was read from the store */
+	struct rep_stats stats;
+};
+
+int rep_enqueue_engine(void *eng, uint64_t contract_id, const char *key, const char *payload,
+		       int *added)
+{
+	return eng_outbox_enqueue(eng, ENG_CALL_REPORTS, contract_id, key, payload, added);
+}
+
+static int store_enqueue(void *store, uint64_t contract_id, const char *key,
+			 const char *payload, int *added)
+{
+	return store_outbox_add(store, REP_OUTBOX_KIND, contract_id, key, payload, added);
+}
+
+int rep_new(const struct rep_config *cfg, const struct rep_deps *deps, struct rep **out)
+{
+	if (!deps || !deps->store || (!deps->client && !deps->meta))
+		return -EINVAL;
+	struct rep *r = calloc(1, sizeof *r);
+	if (!r)
+		return -ENOMEM;
+	if (cfg)
+		r->cfg = *cfg;
+	if (!r->cfg.interval_s)
+		r->cfg.interval_s = REP_DEFAULT_INTERVAL_S;
+	if (!r->cfg.max_window_s)
+		r->cfg.max_window_s = REP_DEFAULT_MAX_WINDOW_S;
+	if (!r->cfg.retry_s)
+		r->cfg.retry_s = 60;
+	r->deps = *deps;
+	if (!r->deps.enqueue) {
+		r->deps.enqueue = store_enqueue;
+		r->deps.enqueue_ctx = deps->store;
+	}
+	*out = r;
+	return 0;
+}
+
+void rep_free(struct rep *r)
+{
+	free(r);
+}
+
+int64_t rep_next_ms(const struct rep *r)
+{
+	return r->next_ms;
+}
+
+void rep_stats(const struct rep *r, struct rep_stats *out)
+{
+	*out = r->stats;
+}
+
+/* The key of part i's call c (of ncalls): "report:<ts>:<i>[:res|:nru]". */
+static int part_key(int64_t ts, size_t i, enum rep_variant v, int c, char *key, size_t sz)
+{
+	const char *sfx = v == REP_ADD_REPORTS ? "" : c == 0 ? ":res" : ":nru";
+	int n = snprintf(key, sz, "report:%" PRId64 ":%zu%s", ts, i, sfx);
+	return n > 0 && (size_t)n < sz ? 0 : -ENAMETOOLONG;
+}
+
+/* The call whose outcome decides part i's progress: the one with nru. */
+static int progress_call(enum rep_variant v)
+{
+	return v == REP_ADD_REPORTS ? 0 : 1;
+}
+
+static int64_t cursor_or(struct store *s, const char *name, int64_t dflt, int *rc)
+{
+	int64_t v;
+	int e = store_cursor_get(s, name, &v);
+	if (e == ZE_ABSENT)
+		return dflt;
+	if (e < 0)
+		*rc = e;
+	return e < 0 ? dflt : v;
+}
+
+/* --- settling the cycle in flight --- */
+
+/* Outcome of each part of cycle ts: ok[i] = 1 when its progress call
+ * succeeded. 1 when some item is still pending. */
+static int part_outcomes(struct store *s, int64_t ts, enum rep_variant v, size_t parts,
+			 unsigned char *ok)
+{
+	char key[STORE_KEY_MAX], outcome[STORE_REASON_MAX];
+	int ncalls = v == REP_ADD_REPORTS ? 1 : 2;
+	for (size_t i = 0; i < parts; i++) {
+		ok[i] = 0;
+		for (int c = 0; c < ncalls; c++) {
+			int done = 0, rc = part_key(ts, i, v, c, key, sizeof key);
+			if (rc == 0)
+				rc = store_outbox_state(s, key, &done, outcome, sizeof outcome);
+			if (rc == ZE_ABSENT) {
+				log_warn("reporter", "%s: not in the outbox; window stays open", key);
+				continue;
+			}
+			if (rc < 0)
+				return rc;
+			if (!done)
+				return 1;
+			int good = !strcmp(outcome, "ok");
+			if (!good)
+				log_warn("reporter", "%s: %s; its contracts report a longer window next",
+					 key, outcome);
+			if (c == progress_call(v))
+				ok[i] = (unsigned char)good;
+		}
+	}
+	return 0;
+}
+
+/* Moves progress for the members of the parts that succeeded and closes
+ * the cycle, in one transaction. hi[i] is part i's highest contract id. */
+static int settle_apply(struct rep *r, int64_t ts, size_t parts, const unsigned char *ok,
+			const int64_t *hi)
+{
+	struct store *s = r->deps.store;
+	struct rep_member *m = NULL;
+	uint64_t *cids = NULL;
+	int64_t *tv = NULL, *nv = NULL;
+	size_t n = 0, k = 0, part = 0;
+	int rc = rep_db_members(s, ts, &m, &n);
+	if (rc < 0)
+		return rc;
+	cids = malloc((n ? n : 1) * sizeof *cids);
+	tv = malloc((n ? n : 1) * sizeof *tv);
+	nv = malloc((n ? n : 1) * sizeof *nv);
+	if (!cids || !tv || !nv) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* Parts are ascending runs of ids; find the one holding m[i]. */
+		while (part < parts && (int64_t)m[i].cid > hi[part])
+			part++;
+		if (part == parts)
+			break; /* beyond the last part: not one of the cycle's records */
+		if (ok[part]) {
+			cids[k] = m[i].cid;
+			tv[k] = ts;
+			nv[k] = m[i].n_pend;
+			k++;
+		} else {
+			r->stats.resolved_failed++;
+		}
+	}
+	if ((rc = store_begin(s)) < 0)
+		goto out;
+	if ((rc = rep_db_put(s, REP_F_T_ACK, cids, tv, k)) < 0 ||
+	    (rc = rep_db_put(s, REP_F_N_ACK, cids, nv, k)) < 0 ||
+	    (rc = store_cursor_set(s, REP_C_CYCLE, 0)) < 0) {
+		store_rollback(s);
+		goto out;
+	}
+	if ((rc = store_commit(s)) < 0)
+		goto out;
+	r->stats.resolved_ok = k;
+	log_info("reporter", "cycle %" PRId64 ": %zu contracts accepted, %zu to report again", ts,
+		 k, r->stats.resolved_failed);
+	if (rep_db_prune(s) < 0)
+		log_warn("reporter", "could not prune cursors of removed contracts");
+out:
+	free(m);
+	free(cids);
+	free(tv);
+	free(nv);
+	return rc;
+}
+
+/* 1 while the previous cycle has items in flight, 0 when none is open. */
+static int settle(struct rep *r)
+{
+	struct store *s = r->deps.store;
+	char name[32];
+	int rc = 0;
+	int64_t ts = cursor_or(s, REP_C_CYCLE, 0, &rc);
+	int64_t v = cursor_or(s, REP_C_VARIANT, 0, &rc);
+	int64_t parts = cursor_or(s, REP_C_PARTS, 0, &rc);
+	if (rc < 0)
+		return rc;
+	if (ts <= 0)
+		return 0;
+	if (parts < 0 || parts > REP_MAX_PARTS || (v != REP_ADD_REPORTS && v != REP_RESOURCES_NRU))
+		return ZE_MALFORMED;
+	size_t np = (size_t)parts;
+	unsigned char *ok = malloc(np ? np : 1);
+	int64_t *hi = malloc((np ? np : 1) * sizeof *hi);
+	if (!ok || !hi) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < np && rc == 0; i++) {
+		snprintf(name, sizeof name, REP_C_HI_FMT, i);
+		/* A missing bound cannot happen (queued together); treat the part
+		 * as open-ended rather than drop its contracts. */
+		hi[i] = cursor_or(s, name, INT64_MAX, &rc);
+	}
+	if (rc == 0)
+		rc = part_outcomes(s, ts, (enum rep_variant)v, np, ok);
+	if (rc == 0)
+		rc = settle_apply(r, ts, np, ok, hi);
+out:
+	free(ok);
+	free(hi);
+	return rc;
+}
+
+/* --- queueing a new cycle --- */
+
+/* The record of one contract at ts, and the counter to remember. */
+static void make_record(struct rep *r, const struct rep_row *row, int64_t ts,
+			struct grid_report *g, int64_t *counter)
+{
+	int64_t start = row->has_ack ? row->t_ack : row->created;
+	uint64_t window = start < ts ? (uint64_t)(ts - start) : 1;
+	if (window > r->cfg.max_window_s)
+		window = r->cfg.max_window_s;
+	uint64_t base = row->has_ack && row->n_ack > 0 ? (uint64_t)row->n_ack : 0, now = base;
+	if (r->deps.usage) {
+		int rc = r->deps.usage(r->deps.usage_ctx, row->cid, &now);
+		if (rc < 0) {
+			/* Unmeasured now: nothing claimed, nothing lost; the bytes go
+			 * into the next report that can measure them. */
+			log_debug("reporter", "contract %" PRIu64 ": usage: %s", row->cid,
+				  zerr_str(rc));
+			r->stats.unmeasured++;
+			now = base;
+		}
+	}
+	if (now > INT64_MAX)
+		now = INT64_MAX;
+	*g = (struct grid_report){.contract_id = row->cid, .timestamp = (uint64_t)ts,
+				  .window = window, .cru = row->cru, .sru = row->sru,
+				  .hru = row->hru, .mru = row->mru,
+				  /* A counter below the last one restarted with its workloads. */
+				  .nru = now >= base ? now - base : now};
+	*counter = (int64_t)now;
+}
+
+struct batch {
+	struct grid_report *recs;
+	uint64_t *cids;
+	int64_t *counters, *tsv;
+	size_t n;
+	struct rep_call (*calls)[2];
+	size_t *ncalls, nparts;
+};
+
+static void batch_free(struct batch *b)
+{
+	for (size_t i = 0; b->calls && b->ncalls && i < b->nparts; i++)
+		for (size_t c = 0; c < b->ncalls[i]; c++)
+			rep_call_clear(&b->calls[i][c]);
+	free(b->recs);
+	free(b->cids);
+	free(b->counters);
+	free(b->tsv);
+	free(b->calls);
+	free(b->ncalls);
+}
+
+/* Builds and encodes the records of every contract in rows. */
+static int batch_build(struct rep *r, const struct meta *m, const struct rep_limits *lim,
+		       const struct rep_row *rows, size_t n, int64_t ts, struct batch *b)
+{
+	memset(b, 0, sizeof *b);
+	b->n = n;
+	b->nparts = (n + lim->max_records - 1) / lim->max_records;
+	if (b->nparts > REP_MAX_PARTS)
+		return ZE_TOOBIG;
+	b->recs = malloc(n * sizeof *b->recs);
+	b->cids = malloc(n * sizeof *b->cids);
+	b->counters = malloc(n * sizeof *b->counters);
+	b->tsv = malloc(n * sizeof *b->tsv);
+	b->calls = calloc(b->nparts, sizeof *b->calls);
+	b->ncalls = calloc(b->nparts, sizeof *b->ncalls);
+	if (!b->recs || !b->cids || !b->counters || !b->tsv || !b->calls || !b->ncalls)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		make_record(r, &rows[i], ts, &b->recs[i], &b->counters[i]);
+		b->cids[i] = rows[i].cid;
+		b->tsv[i] = ts;
+	}
+	for (size_t p = 0; p < b->nparts; p++) {
+		size_t first = p * lim->max_records, cnt = n - first;
+		if (cnt > lim->max_records)
+			cnt = lim->max_records;
+		int rc = rep_encode_reports(m, lim, &b->recs[first], cnt, b->calls[p],
+					    &b->ncalls[p]);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Queues every part and the cycle's bookkeeping in one transaction. */
+static int batch_commit(struct rep *r, const struct rep_limits *lim, const struct batch *b,
+			int64_t ts)
+{
+	struct store *s = r->deps.store;
+	char key[STORE_KEY_MAX], name[32];
+	int rc = store_begin(s);
+	if (rc < 0)
+		return rc;
+	for (size_t p = 0; p < b->nparts && rc == 0; p++) {
+		size_t first = p * lim->max_records, last = first + lim->max_records - 1;
+		if (last >= b->n)
+			last = b->n - 1;
+		for (size_t c = 0; c < b->ncalls[p] && rc == 0; c++) {
+			int added = 0;
+			rc = part_key(ts, p, lim->variant, (int)c, key, sizeof key);
+			if (rc == 0)
+				rc = r->deps.enqueue(r->deps.enqueue_ctx, b->cids[first], key,
+						     b->calls[p][c].payload, &added);
+			if (rc == 0 && !added)
+				log_warn("reporter", "%s was queued before; not again", key);
+		}
+		snprintf(name, sizeof name, REP_C_HI_FMT, p);
+		if (rc == 0)
+			rc = store_cursor_set(s, name, (int64_t)b->cids[last]);
+	}
+	if (rc == 0)
+		rc = rep_db_put(s, REP_F_T_PEND, b->cids, b->tsv, b->n);
+	if (rc == 0)
+		rc = rep_db_put(s, REP_F_N_PEND, b->cids, b->counters, b->n);
+	if (rc == 0)
+		rc = store_cursor_set(s, REP_C_VARIANT, lim->variant);
+	if (rc == 0)
+		rc = store_cursor_set(s, REP_C_PARTS, (int64_t)b->nparts);
+	if (rc == 0)
+		rc = store_cursor_set(s, REP_C_CYCLE, ts);
+	if (rc == 0)
+		rc = store_cursor_set(s, REP_C_LAST, ts);
+	if (rc < 0) {
+		store_rollback(s);
+		return rc;
+	}
+	return store_commit(s);
+}
+
+static int queue_cycle(struct rep *r, const struct meta *m, int64_t ts)
+{
+	struct rep_limits lim;
+	struct rep_row *rows = NULL;
+	struct batch b;
+	size_t n = 0;
+	int rc = rep_limits(m, &r->cfg, &lim);
+	if (rc < 0)
+		return rc;
+	if ((rc = rep_db_rows(r->deps.store, &rows, &n)) < 0)
+		return rc;
+	if (n == 0) {
+		free(rows);
+		return store_cursor_set(r->deps.store, REP_C_LAST, ts);
+	}
+	rc = batch_build(r, m, &lim, rows, n, ts, &b);
+	free(rows);
+	if (rc == 0)
+		rc = batch_commit(r, &lim, &b, ts);
+	if (rc == 0) {
+		r->stats.queued = 1;
+		r->stats.timestamp = ts;
+		r->stats.records = n;
+		for (size_t p = 0; p < b.nparts; p++)
+			r->stats.calls += b.ncalls[p];
+		log_info("reporter", "cycle %" PRId64 ": %zu records in %zu calls queued", ts, n,
+			 r->stats.calls);
+		if (r->stats.unmeasured)
+			log_warn("reporter", "cycle %" PRId64 ": usage of %zu contracts unmeasured;"
+				 " their bytes wait for the next report", ts, r->stats.unmeasured);
+	}
+	batch_free(&b);
+	return rc;
+}
+
+/* --- the tick --- */
+
+static int64_t jitter_ms(const struct rep *r)
+{
+	return r->cfg.jitter_s ? (int64_t)randombytes_uniform(r->cfg.jitter_s * 1000u) : 0;
+}
+
+static int with_meta(struct rep *r, int64_t ts)
+{
+	if (!r->deps.client)
+		return queue_cycle(r, r->deps.meta, ts);
+	struct chain_runtime *rt;
+	int rc = chain_client_runtime(r->deps.client, &rt);
+	if (rc < 0)
+		return ZE_UNKNOWN;
+	rc = queue_cycle(r, rt->meta, ts);
+	chain_runtime_put(rt);
+	return rc;
+}
+
+int rep_cycle(struct rep *r, int64_t now_ms)
+{
+	struct store *s = r->deps.store;
+	int rc = 0;
+	memset(&r->stats, 0, sizeof r->stats);
+	if (r->next_ms == 0) {
+		/* First tick: due one interval after the last cycle, or now. */
+		int64_t last = cursor_or(s, REP_C_LAST, 0, &rc);
+		if (rc < 0)
+			return rc;
+		r->next_ms = last > 0 ? last * 1000 + (int64_t)r->cfg.interval_s * 1000 + jitter_ms(r)
+				      : now_ms;
+	}
+	if ((rc = settle(r)) != 0) {
+		if (rc > 0) {
+			r->stats.waiting = 1;
+			return 0;
+		}
+		log_err("reporter", "settling the last cycle: %s", zerr_str(rc));
+		return rc;
+	}
+	if (now_ms < r->next_ms)
+		return 0;
+	int64_t ts = now_ms / 1000, last = cursor_or(s, REP_C_LAST, 0, &rc);
+	if (rc < 0)
+		return rc;
+	if (ts <= last) {
+		/* The clock is behind the last cycle: a timestamp the chain has
+		 * seen would be ignored, so wait until time passes it. */
+		r->next_ms = (last + 1) * 1000;
+		return 0;
+	}
+	rc = with_meta(r, ts);
+	if (rc < 0) {
+		log_warn("reporter", "cycle %" PRId64 " not queued: %s; retry in %u s", ts,
+			 zerr_str(rc), r->cfg.retry_s);
+		r->next_ms = now_ms + (int64_t)r->cfg.retry_s * 1000;
+		return rc;
+	}
+	r->next_ms = ts * 1000 + (int64_t)r->cfg.interval_s * 1000 + jitter_ms(r);
+	return 0;
+}
