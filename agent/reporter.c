@@ -177,8 +177,14 @@ static int settle_apply(struct rep *r, int64_t ts, size_t parts, const unsigned 
 	r->stats.resolved_ok = k;
 	log_info("reporter", "cycle %" PRId64 ": %zu contracts accepted, %zu to report again", ts,
 		 k, r->stats.resolved_failed);
-	if (rep_db_prune(s) < 0)
-		log_warn("reporter", "could not prune cursors of removed contracts");
+	/* Cursors of removed contracts are dropped once a day: the scan costs
+	 * as much as the cycle's writes, and stale rows are only garbage. */
+	int prc = 0;
+	int64_t day = ts / 86400;
+	if (cursor_or(s, REP_C_PRUNED, -1, &prc) != day && prc == 0) {
+		if (rep_db_prune(s) < 0 || store_cursor_set(s, REP_C_PRUNED, day) < 0)
+			log_warn("reporter", "could not prune cursors of removed contracts");
+	}
 out:
 	free(m);
 	free(cids);

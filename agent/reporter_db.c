@@ -37,7 +37,8 @@ static const char sql_put[] = "INSERT INTO cursors(name,value) VALUES(?1,?2)"
 
 static const char sql_prune[] =
 	"DELETE FROM cursors WHERE name GLOB 'rep.[tn][ap].*' AND"
-	" CAST(substr(name,8) AS INTEGER) NOT IN (SELECT contract_id FROM deployments)";
+	" CAST(substr(name,8) AS INTEGER) NOT IN"
+	" (SELECT contract_id FROM deployments WHERE state IN ('deployed','paused'))";
 
 static int prepare(struct store *s, const char *sql, sqlite3_stmt **st)
 {

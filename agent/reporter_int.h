@@ -19,6 +19,7 @@
 #define REP_C_VARIANT "rep:variant" /* its enum rep_variant */
 #define REP_C_PARTS "rep:parts"     /* its number of parts */
 #define REP_C_LAST "rep:last"       /* timestamp of the last cycle queued */
+#define REP_C_PRUNED "rep:pruned"   /* day (unix s / 86400) of the last prune */
 /* "rep:hi.<i>": the highest contract id in part i (parts are contiguous
  * runs of ascending contract ids). */
 #define REP_C_HI_FMT "rep:hi.%zu"
@@ -51,7 +52,7 @@ int rep_db_members(struct store *s, int64_t ts, struct rep_member **m, size_t *n
  * transaction (one statement prepared once). */
 int rep_db_put(struct store *s, const char *field, const uint64_t *cids, const int64_t *vals,
 	       size_t n);
-/* Drops the per-contract cursors of contracts no longer in the store. */
+/* Drops the per-contract cursors of contracts no longer deployed or paused. */
 int rep_db_prune(struct store *s);
 
 #endif

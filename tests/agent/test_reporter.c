@@ -577,6 +577,31 @@ static void restart_resends_never_duplicates(void **st)
 	assert_true(rep_next_ms(f->r) >= (t1 + 3600) * 1000);
 }
 
+/* A contract that is gone is no longer reported, and its progress cursors
+ * are dropped (once a day). */
+static void removed_contract_is_dropped(void **st)
+{
+	struct fx *f = *st;
+	struct rep_stats s;
+	int64_t v;
+	cycle(f, f->t0, &s);
+	drain(f, "ok");
+	cycle(f, f->t0 + 1, &s);
+	assert_int_equal(store_cursor_get(f->s, "rep.ta.3", &v), 0);
+	assert_true(v == f->t0);
+	assert_int_equal(store_dep_set_state(f->s, 3, STORE_DEP_DELETED, "cancelled"), 0);
+	int64_t t1 = f->t0 + 86400;
+	cycle(f, t1, &s);
+	assert_int_equal(s.records, NC - 1);
+	drain(f, "ok");
+	cycle(f, t1 + 1, &s);
+	assert_int_equal(s.resolved_ok, NC - 1);
+	assert_int_equal(store_cursor_get(f->s, "rep.ta.3", &v), ZE_ABSENT);
+	assert_int_equal(store_cursor_get(f->s, "rep.np.3", &v), ZE_ABSENT);
+	assert_int_equal(store_cursor_get(f->s, "rep.ta.4", &v), 0);
+	assert_true(v == t1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -589,6 +614,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(usage_failure_defers_bytes, setup_dev, teardown),
 		cmocka_unit_test_setup_teardown(restart_resends_never_duplicates, setup_dev,
 						teardown),
+		cmocka_unit_test_setup_teardown(removed_contract_is_dropped, setup_dev, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
