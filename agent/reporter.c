@@ -119,9 +119,12 @@ static int part_outcomes(struct store *s, int64_t ts, enum rep_variant v, size_t
 			if (!done)
 				return 1;
 			int good = !strcmp(outcome, "ok");
-			if (!good)
+			if (!good && c == progress_call(v))
 				log_warn("reporter", "%s: %s; its contracts report a longer window next",
 					 key, outcome);
+			else if (!good)
+				log_warn("reporter", "%s: %s; resources are sent again next cycle", key,
+					 outcome);
 			if (c == progress_call(v))
 				ok[i] = (unsigned char)good;
 		}
@@ -129,68 +132,44 @@ static int part_outcomes(struct store *s, int64_t ts, enum rep_variant v, size_t
 	return 0;
 }
 
-/* Moves progress for the members of the parts that succeeded and closes
- * the cycle, in one transaction. hi[i] is part i's highest contract id. */
+/* Closes cycle ts in one transaction: a failure marker per failed part
+ * (hi[i] bounds part i, cnt[i] its records), then no cycle in flight. */
 static int settle_apply(struct rep *r, int64_t ts, size_t parts, const unsigned char *ok,
-			const int64_t *hi)
+			const int64_t *hi, const int64_t *cnt)
 {
 	struct store *s = r->deps.store;
-	struct rep_member *m = NULL;
-	uint64_t *cids = NULL;
-	int64_t *tv = NULL, *nv = NULL;
-	size_t n = 0, k = 0, part = 0;
-	int rc = rep_db_members(s, ts, &m, &n);
+	char name[64];
+	int rc = store_begin(s);
 	if (rc < 0)
 		return rc;
-	cids = malloc((n ? n : 1) * sizeof *cids);
-	tv = malloc((n ? n : 1) * sizeof *tv);
-	nv = malloc((n ? n : 1) * sizeof *nv);
-	if (!cids || !tv || !nv) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		/* Parts are ascending runs of ids; find the one holding m[i]. */
-		while (part < parts && (int64_t)m[i].cid > hi[part])
-			part++;
-		if (part == parts)
-			break; /* beyond the last part: not one of the cycle's records */
-		if (ok[part]) {
-			cids[k] = m[i].cid;
-			tv[k] = ts;
-			nv[k] = m[i].n_pend;
-			k++;
-		} else {
-			r->stats.resolved_failed++;
+	for (size_t i = 0; i < parts && rc == 0; i++) {
+		if (ok[i]) {
+			r->stats.resolved_ok += (size_t)cnt[i];
+			continue;
 		}
+		r->stats.resolved_failed += (size_t)cnt[i];
+		snprintf(name, sizeof name, REP_C_FAIL_FMT, ts, i ? hi[i - 1] : (int64_t)-1);
+		rc = store_cursor_set(s, name, hi[i]);
 	}
-	if ((rc = store_begin(s)) < 0)
-		goto out;
-	if ((rc = rep_db_put(s, REP_F_T_ACK, cids, tv, k)) < 0 ||
-	    (rc = rep_db_put(s, REP_F_N_ACK, cids, nv, k)) < 0 ||
-	    (rc = store_cursor_set(s, REP_C_CYCLE, 0)) < 0) {
+	if (rc == 0)
+		rc = store_cursor_set(s, REP_C_CYCLE, 0);
+	if (rc < 0) {
 		store_rollback(s);
-		goto out;
+		return rc;
 	}
 	if ((rc = store_commit(s)) < 0)
-		goto out;
-	r->stats.resolved_ok = k;
-	log_info("reporter", "cycle %" PRId64 ": %zu contracts accepted, %zu to report again", ts,
-		 k, r->stats.resolved_failed);
-	/* Cursors of removed contracts are dropped once a day: the scan costs
-	 * as much as the cycle's writes, and stale rows are only garbage. */
+		return rc;
+	log_info("reporter", "cycle %" PRId64 ": %zu records accepted, %zu to report again", ts,
+		 r->stats.resolved_ok, r->stats.resolved_failed);
+	/* Slots of removed contracts are dropped once a day: the scan costs
+	 * more than a cycle, and stale rows are only garbage. */
 	int prc = 0;
 	int64_t day = ts / 86400;
 	if (cursor_or(s, REP_C_PRUNED, -1, &prc) != day && prc == 0) {
 		if (rep_db_prune(s) < 0 || store_cursor_set(s, REP_C_PRUNED, day) < 0)
 			log_warn("reporter", "could not prune cursors of removed contracts");
 	}
-out:
-	free(m);
-	free(cids);
-	free(tv);
-	free(nv);
-	return rc;
+	return 0;
 }
 
 /* 1 while the previous cycle has items in flight, 0 when none is open. */
@@ -211,37 +190,65 @@ static int settle(struct rep *r)
 	size_t np = (size_t)parts;
 	unsigned char *ok = malloc(np ? np : 1);
 	int64_t *hi = malloc((np ? np : 1) * sizeof *hi);
-	if (!ok || !hi) {
+	int64_t *cnt = malloc((np ? np : 1) * sizeof *cnt);
+	if (!ok || !hi || !cnt) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	for (size_t i = 0; i < np && rc == 0; i++) {
+		/* Both are queued with the cycle; a missing bound would make the
+		 * part open-ended, which only widens a failure marker. */
 		snprintf(name, sizeof name, REP_C_HI_FMT, i);
-		/* A missing bound cannot happen (queued together); treat the part
-		 * as open-ended rather than drop its contracts. */
 		hi[i] = cursor_or(s, name, INT64_MAX, &rc);
+		snprintf(name, sizeof name, REP_C_CNT_FMT, i);
+		cnt[i] = cursor_or(s, name, 0, &rc);
+		if (cnt[i] < 0)
+			cnt[i] = 0;
 	}
 	if (rc == 0)
 		rc = part_outcomes(s, ts, (enum rep_variant)v, np, ok);
 	if (rc == 0)
-		rc = settle_apply(r, ts, np, ok, hi);
+		rc = settle_apply(r, ts, np, ok, hi, cnt);
 out:
 	free(ok);
 	free(hi);
+	free(cnt);
 	return rc;
 }
 
 /* --- queueing a new cycle --- */
 
-/* The record of one contract at ts, and the counter to remember. */
-static void make_record(struct rep *r, const struct rep_row *row, int64_t ts,
-			struct grid_report *g, int64_t *counter)
+/* Was the record in slot sl accepted? Yes unless its cycle left a
+ * failure marker covering the contract. */
+static int accepted(const struct rep_slot *sl, uint64_t cid, const struct rep_fail *f, size_t nf)
 {
-	int64_t start = row->has_ack ? row->t_ack : row->created;
+	if (!sl->used)
+		return 0;
+	for (size_t i = 0; i < nf; i++)
+		if (f[i].ts == sl->t && (int64_t)cid > f[i].lo && (int64_t)cid <= f[i].hi)
+			return 0;
+	return 1;
+}
+
+/* The record of one contract at ts; *slot_b says which slot takes it and
+ * *counter what to remember there. */
+static void make_record(struct rep *r, const struct rep_row *row, int64_t ts,
+			const struct rep_fail *f, size_t nf, struct grid_report *g, int *slot_b,
+			int64_t *counter)
+{
+	int acc_a = accepted(&row->a, row->cid, f, nf), acc_b = accepted(&row->b, row->cid, f, nf);
+	const struct rep_slot *ack = NULL;
+	if (acc_a && (!acc_b || row->a.t >= row->b.t))
+		ack = &row->a;
+	else if (acc_b)
+		ack = &row->b;
+	/* The new record never overwrites the progress. */
+	*slot_b = ack == &row->a;
+	int64_t start = ack ? ack->t : row->created;
 	uint64_t window = start < ts ? (uint64_t)(ts - start) : 1;
 	if (window > r->cfg.max_window_s)
 		window = r->cfg.max_window_s;
-	uint64_t base = row->has_ack && row->n_ack > 0 ? (uint64_t)row->n_ack : 0, now = base;
+	uint64_t base = ack && ack->n > 0 ? (uint64_t)ack->n : 0, now = base;
 	if (r->deps.usage) {
 		int rc = r->deps.usage(r->deps.usage_ctx, row->cid, &now);
 		if (rc < 0) {
@@ -263,11 +270,14 @@ static void make_record(struct rep *r, const struct rep_row *row, int64_t ts,
 	*counter = (int64_t)now;
 }
 
+/* A cycle being built: its records in ascending contract order, which
+ * slot each goes to (the a and b lists), and the encoded calls per part. */
 struct batch {
 	struct grid_report *recs;
-	uint64_t *cids;
-	int64_t *counters, *tsv;
-	size_t n;
+	uint64_t *cids;             /* of recs, in order */
+	uint64_t *ids[2];           /* contracts whose record goes to slot a / b */
+	int64_t *counters[2], *tsv; /* their counters; ts for everyone */
+	size_t n, nslot[2];
 	struct rep_call (*calls)[2];
 	size_t *ncalls, nparts;
 };
@@ -279,15 +289,19 @@ static void batch_free(struct batch *b)
 			rep_call_clear(&b->calls[i][c]);
 	free(b->recs);
 	free(b->cids);
-	free(b->counters);
 	free(b->tsv);
+	for (int k = 0; k < 2; k++) {
+		free(b->ids[k]);
+		free(b->counters[k]);
+	}
 	free(b->calls);
 	free(b->ncalls);
 }
 
 /* Builds and encodes the records of every contract in rows. */
 static int batch_build(struct rep *r, const struct meta *m, const struct rep_limits *lim,
-		       const struct rep_row *rows, size_t n, int64_t ts, struct batch *b)
+		       const struct rep_row *rows, size_t n, const struct rep_fail *f, size_t nf,
+		       int64_t ts, struct batch *b)
 {
 	memset(b, 0, sizeof *b);
 	b->n = n;
@@ -296,16 +310,24 @@ static int batch_build(struct rep *r, const struct meta *m, const struct rep_lim
 		return ZE_TOOBIG;
 	b->recs = malloc(n * sizeof *b->recs);
 	b->cids = malloc(n * sizeof *b->cids);
-	b->counters = malloc(n * sizeof *b->counters);
 	b->tsv = malloc(n * sizeof *b->tsv);
+	for (int k = 0; k < 2; k++) {
+		b->ids[k] = malloc(n * sizeof *b->ids[k]);
+		b->counters[k] = malloc(n * sizeof *b->counters[k]);
+	}
 	b->calls = calloc(b->nparts, sizeof *b->calls);
 	b->ncalls = calloc(b->nparts, sizeof *b->ncalls);
-	if (!b->recs || !b->cids || !b->counters || !b->tsv || !b->calls || !b->ncalls)
+	if (!b->recs || !b->cids || !b->tsv || !b->ids[0] || !b->ids[1] || !b->counters[0] ||
+	    !b->counters[1] || !b->calls || !b->ncalls)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		make_record(r, &rows[i], ts, &b->recs[i], &b->counters[i]);
+		int k;
+		int64_t counter;
+		make_record(r, &rows[i], ts, f, nf, &b->recs[i], &k, &counter);
 		b->cids[i] = rows[i].cid;
 		b->tsv[i] = ts;
+		b->ids[k][b->nslot[k]] = rows[i].cid;
+		b->counters[k][b->nslot[k]++] = counter;
 	}
 	for (size_t p = 0; p < b->nparts; p++) {
 		size_t first = p * lim->max_records, cnt = n - first;
@@ -319,10 +341,13 @@ static int batch_build(struct rep *r, const struct meta *m, const struct rep_lim
 	return 0;
 }
 
-/* Queues every part and the cycle's bookkeeping in one transaction. */
+/* Queues every part, the records' slots and the cycle's bookkeeping in one
+ * transaction. */
 static int batch_commit(struct rep *r, const struct rep_limits *lim, const struct batch *b,
 			int64_t ts)
 {
+	static const char *const tf[2] = {REP_F_T_A, REP_F_T_B}, *const nfld[2] = {REP_F_N_A,
+										 REP_F_N_B};
 	struct store *s = r->deps.store;
 	char key[STORE_KEY_MAX], name[32];
 	int rc = store_begin(s);
@@ -344,11 +369,15 @@ static int batch_commit(struct rep *r, const struct rep_limits *lim, const struc
 		snprintf(name, sizeof name, REP_C_HI_FMT, p);
 		if (rc == 0)
 			rc = store_cursor_set(s, name, (int64_t)b->cids[last]);
+		snprintf(name, sizeof name, REP_C_CNT_FMT, p);
+		if (rc == 0)
+			rc = store_cursor_set(s, name, (int64_t)(last - first + 1));
 	}
-	if (rc == 0)
-		rc = rep_db_put(s, REP_F_T_PEND, b->cids, b->tsv, b->n);
-	if (rc == 0)
-		rc = rep_db_put(s, REP_F_N_PEND, b->cids, b->counters, b->n);
+	for (int k = 0; k < 2 && rc == 0; k++) {
+		rc = rep_db_put(s, tf[k], b->ids[k], b->tsv, b->nslot[k]);
+		if (rc == 0)
+			rc = rep_db_put(s, nfld[k], b->ids[k], b->counters[k], b->nslot[k]);
+	}
 	if (rc == 0)
 		rc = store_cursor_set(s, REP_C_VARIANT, lim->variant);
 	if (rc == 0)
@@ -373,14 +402,22 @@ static int queue_cycle(struct rep *r, const struct meta *m, int64_t ts)
 	int rc = rep_limits(m, &r->cfg, &lim);
 	if (rc < 0)
 		return rc;
-	if ((rc = rep_db_rows(r->deps.store, &rows, &n)) < 0)
+	struct rep_fail *f = NULL;
+	size_t nf = 0;
+	if ((rc = rep_db_fails(r->deps.store, &f, &nf)) < 0)
 		return rc;
+	if ((rc = rep_db_rows(r->deps.store, &rows, &n)) < 0) {
+		free(f);
+		return rc;
+	}
 	if (n == 0) {
 		free(rows);
+		free(f);
 		return store_cursor_set(r->deps.store, REP_C_LAST, ts);
 	}
-	rc = batch_build(r, m, &lim, rows, n, ts, &b);
+	rc = batch_build(r, m, &lim, rows, n, f, nf, ts, &b);
 	free(rows);
+	free(f);
 	if (rc == 0)
 		rc = batch_commit(r, &lim, &b, ts);
 	if (rc == 0) {

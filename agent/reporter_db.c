@@ -21,24 +21,29 @@
 static const char sql_rows[] =
 	"SELECT d.contract_id, d.created, ifnull(sum(w.cru),0), ifnull(sum(w.mru),0),"
 	" ifnull(sum(w.sru),0), ifnull(sum(w.hru),0),"
-	" (SELECT value FROM cursors WHERE name='rep." REP_F_T_ACK ".'||d.contract_id),"
-	" (SELECT value FROM cursors WHERE name='rep." REP_F_N_ACK ".'||d.contract_id)"
+	" (SELECT value FROM cursors WHERE name='rep." REP_F_T_A ".'||d.contract_id),"
+	" (SELECT value FROM cursors WHERE name='rep." REP_F_N_A ".'||d.contract_id),"
+	" (SELECT value FROM cursors WHERE name='rep." REP_F_T_B ".'||d.contract_id),"
+	" (SELECT value FROM cursors WHERE name='rep." REP_F_N_B ".'||d.contract_id)"
 	" FROM deployments d LEFT JOIN workloads w ON w.contract_id=d.contract_id"
 	" AND w.state IN ('ok','paused')"
 	" WHERE d.state IN ('deployed','paused') GROUP BY d.contract_id ORDER BY d.contract_id";
 
-static const char sql_members[] =
-	"SELECT CAST(substr(c.name,8) AS INTEGER),"
-	" (SELECT value FROM cursors WHERE name='rep." REP_F_N_PEND ".'||substr(c.name,8))"
-	" FROM cursors c WHERE c.name GLOB 'rep." REP_F_T_PEND ".*' AND c.value=?1 ORDER BY 1";
+static const char sql_fails[] = "SELECT name, value FROM cursors WHERE name GLOB 'rep:fail.*'";
 
 static const char sql_put[] = "INSERT INTO cursors(name,value) VALUES(?1,?2)"
 			      " ON CONFLICT(name) DO UPDATE SET value=excluded.value";
 
-static const char sql_prune[] =
-	"DELETE FROM cursors WHERE name GLOB 'rep.[tn][ap].*' AND"
+static const char sql_prune_slots[] =
+	"DELETE FROM cursors WHERE name GLOB 'rep.[tn][ab].*' AND"
 	" CAST(substr(name,8) AS INTEGER) NOT IN"
 	" (SELECT contract_id FROM deployments WHERE state IN ('deployed','paused'))";
+
+/* "rep:fail.<ts>.<lo>": ts starts at offset 10 and ends at the next dot. */
+static const char sql_prune_fails[] =
+	"DELETE FROM cursors WHERE name GLOB 'rep:fail.*' AND"
+	" CAST(substr(name,10,instr(substr(name,10),'.')-1) AS INTEGER) NOT IN"
+	" (SELECT value FROM cursors WHERE name GLOB 'rep.t[ab].*')";
 
 static int prepare(struct store *s, const char *sql, sqlite3_stmt **st)
 {
@@ -96,11 +101,13 @@ int rep_db_rows(struct store *s, struct rep_row **rows, size_t *n)
 				 r->cid);
 			continue;
 		}
-		if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
-			r->has_ack = 1;
-			r->t_ack = sqlite3_column_int64(st, 6);
-			r->n_ack = sqlite3_column_int64(st, 7); /* NULL reads as 0 */
-		}
+		/* A slot is its timestamp; a missing counter reads as 0. */
+		if (sqlite3_column_type(st, 6) != SQLITE_NULL)
+			r->a = (struct rep_slot){1, sqlite3_column_int64(st, 6),
+						 sqlite3_column_int64(st, 7)};
+		if (sqlite3_column_type(st, 8) != SQLITE_NULL)
+			r->b = (struct rep_slot){1, sqlite3_column_int64(st, 8),
+						 sqlite3_column_int64(st, 9)};
 		k++;
 	}
 	rc = rc == SQLITE_DONE ? 0 : store_err(s, rc, "reporter rows");
@@ -116,27 +123,48 @@ out:
 	return 0;
 }
 
-int rep_db_members(struct store *s, int64_t ts, struct rep_member **m, size_t *n)
+/* Parses "rep:fail.<ts>.<lo>". */
+static int fail_name(const char *name, struct rep_fail *f)
 {
-	struct rep_member *v = NULL;
+	const char *p = name + strlen("rep:fail.");
+	char *end;
+	errno = 0;
+	f->ts = strtoll(p, &end, 10);
+	if (errno || end == p || *end != '.')
+		return ZE_MALFORMED;
+	p = end + 1;
+	f->lo = strtoll(p, &end, 10);
+	return errno || end == p || *end ? ZE_MALFORMED : 0;
+}
+
+int rep_db_fails(struct store *s, struct rep_fail **f, size_t *n)
+{
+	struct rep_fail *v = NULL;
 	size_t k = 0, cap = 0;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	*m = NULL;
+	*f = NULL;
 	*n = 0;
 	store_lock(s);
-	if ((rc = prepare(s, sql_members, &st)) < 0)
+	if ((rc = prepare(s, sql_fails, &st)) < 0)
 		goto out;
-	sqlite3_bind_int64(st, 1, ts);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		if (k >= REP_MAX_FAILS) {
+			rc = ZE_TOOBIG;
+			goto out;
+		}
 		if ((rc = grow((void **)&v, &cap, k, sizeof *v)) < 0)
 			goto out;
-		v[k].cid = (uint64_t)sqlite3_column_int64(st, 0);
-		v[k].n_pend = sqlite3_column_int64(st, 1);
+		if (!name || fail_name(name, &v[k]) < 0) {
+			log_warn("reporter", "ignoring malformed cursor %s", name ? name : "(null)");
+			continue;
+		}
+		v[k].hi = sqlite3_column_int64(st, 1);
 		k++;
 	}
-	rc = rc == SQLITE_DONE ? 0 : store_err(s, rc, "reporter members");
+	rc = rc == SQLITE_DONE ? 0 : store_err(s, rc, "reporter fails");
 out:
 	sqlite3_finalize(st);
 	store_unlock(s);
@@ -144,7 +172,7 @@ out:
 		free(v);
 		return rc;
 	}
-	*m = v;
+	*f = v;
 	*n = k;
 	return 0;
 }
@@ -186,15 +214,18 @@ out:
 
 int rep_db_prune(struct store *s)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
+	const char *const q[] = {sql_prune_slots, sql_prune_fails};
+	int rc = 0;
 
 	store_lock(s);
-	if ((rc = prepare(s, sql_prune, &st)) == 0) {
-		rc = sqlite3_step(st);
-		rc = rc == SQLITE_DONE ? 0 : store_err(s, rc, "reporter prune");
+	for (size_t i = 0; i < 2 && rc == 0; i++) {
+		sqlite3_stmt *st = NULL;
+		if ((rc = prepare(s, q[i], &st)) == 0) {
+			rc = sqlite3_step(st);
+			rc = rc == SQLITE_DONE ? 0 : store_err(s, rc, "reporter prune");
+		}
+		sqlite3_finalize(st);
 	}
-	sqlite3_finalize(st);
 	store_unlock(s);
 	return rc;
 }

@@ -360,14 +360,16 @@ static int teardown(void **st)
 	return 0;
 }
 
-/* Plays the dispatcher: every due item is "sent" and ends with outcome
- * (NULL: left pending, as when the chain does not answer). Returns how many. */
-static size_t drain(struct fx *f, const char *outcome)
+/* Plays the dispatcher: every due item is "sent" and item i ends with
+ * outcomes[i] (the last one for the rest; NULL: left pending, as when the
+ * chain does not answer). Returns how many. */
+static size_t drain_each(struct fx *f, const char *const *outcomes, size_t nout)
 {
 	struct store_outbox *it;
 	size_t n;
 	assert_int_equal(store_outbox_due(f->s, INT64_MAX, 1000, &it, &n), 0);
 	for (size_t i = 0; i < n; i++) {
+		const char *outcome = outcomes[i < nout ? i : nout - 1];
 		assert_string_equal(it[i].kind, REP_OUTBOX_KIND);
 		cJSON *p = cJSON_Parse(it[i].payload);
 		assert_non_null(p);
@@ -381,6 +383,11 @@ static size_t drain(struct fx *f, const char *outcome)
 	}
 	store_outbox_free(it, n);
 	return n;
+}
+
+static size_t drain(struct fx *f, const char *outcome)
+{
+	return drain_each(f, &outcome, 1);
 }
 
 /* The record of contract cid in the last drained payload of call `call`. */
@@ -517,6 +524,68 @@ static void failed_cycle_is_retried_once(void **st)
 	assert_int_equal(s.resolved_ok, NC);
 }
 
+/* Three parts of four records (tfchain's two calls each). The middle part
+ * fails, then everything fails: each contract's next window starts at its
+ * own last accepted record, and its bytes are counted from there, once. */
+static void partial_and_repeated_failures(void **st)
+{
+	struct fx *f = *st;
+	struct rep_stats s;
+	const char *fail = "failed: SmartContractModule.NodeNotAuthorizedToComputeReport";
+	rep_free(f->r);
+	f->cfg.max_xt_bytes = REP_XT_OVERHEAD + 2 + 5 + 4 * 40;
+	f->cfg.max_window_s = 86400;
+	open_rep(f);
+	int64_t t[5];
+	for (int i = 0; i < 5; i++)
+		t[i] = f->t0 + 3600 * i;
+	for (int c = 1; c <= NC; c++)
+		f->bytes[c] = 1;
+	cycle(f, t[0], &s);
+	assert_int_equal(s.calls, 6);
+	assert_int_equal(drain(f, "ok"), 6);
+	for (int c = 1; c <= NC; c++)
+		f->bytes[c] = 100;
+	cycle(f, t[1], &s);
+	assert_int_equal(s.resolved_ok, NC);
+	/* Items in order: part 0 res, nru; part 1 res, nru; part 2 res, nru. */
+	const char *o1[] = {"ok", "ok", "ok", fail, "ok", "ok"};
+	assert_int_equal(drain_each(f, o1, 6), 6);
+	for (int c = 1; c <= NC; c++)
+		f->bytes[c] = 1000;
+	cycle(f, t[2], &s);
+	assert_int_equal(s.resolved_ok, NC - 4);
+	assert_int_equal(s.resolved_failed, 4);
+	drain(f, fail);
+	for (int c = 1; c <= NC; c++)
+		f->bytes[c] = 5000;
+	cycle(f, t[3], &s);
+	assert_int_equal(s.resolved_failed, NC);
+	drain(f, "ok");
+	const cJSON *o = last_record(f, "add_nru_reports", 1); /* accepted at t1 */
+	assert_true(jnum(o, "window") == (uint64_t)(t[3] - t[1]));
+	assert_true(jnum(o, "nru") == 4900);
+	o = last_record(f, "add_nru_reports", 4); /* the last of part 0: accepted at t1 */
+	assert_true(jnum(o, "window") == (uint64_t)(t[3] - t[1]));
+	o = last_record(f, "add_nru_reports", 8); /* the last of part 1: accepted at t0 */
+	assert_true(jnum(o, "window") == (uint64_t)(t[3] - t[0]));
+	o = last_record(f, "add_nru_reports", 5); /* accepted at t0 */
+	assert_true(jnum(o, "window") == (uint64_t)(t[3] - t[0]));
+	assert_true(jnum(o, "nru") == 4999);
+	o = last_record(f, "add_nru_reports", 9);
+	assert_true(jnum(o, "window") == (uint64_t)(t[3] - t[1]));
+	for (int c = 1; c <= NC; c++)
+		f->bytes[c] = 5007;
+	cycle(f, t[4], &s);
+	assert_int_equal(s.resolved_ok, NC);
+	drain(f, "ok");
+	for (int c = 1; c <= NC; c++) {
+		o = last_record(f, "add_nru_reports", (uint64_t)c);
+		assert_true(jnum(o, "window") == 3600);
+		assert_true(jnum(o, "nru") == 7);
+	}
+}
+
 /* Unmeasurable usage claims nothing and loses nothing. */
 static void usage_failure_defers_bytes(void **st)
 {
@@ -597,8 +666,11 @@ static void removed_contract_is_dropped(void **st)
 	cycle(f, t1 + 1, &s);
 	assert_int_equal(s.resolved_ok, NC - 1);
 	assert_int_equal(store_cursor_get(f->s, "rep.ta.3", &v), ZE_ABSENT);
-	assert_int_equal(store_cursor_get(f->s, "rep.np.3", &v), ZE_ABSENT);
+	assert_int_equal(store_cursor_get(f->s, "rep.na.3", &v), ZE_ABSENT);
+	/* The live one keeps both records: its progress and the newest. */
 	assert_int_equal(store_cursor_get(f->s, "rep.ta.4", &v), 0);
+	assert_true(v == f->t0);
+	assert_int_equal(store_cursor_get(f->s, "rep.tb.4", &v), 0);
 	assert_true(v == t1);
 }
 
@@ -611,6 +683,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(batches_into_minimum_calls, setup_dev, teardown),
 		cmocka_unit_test_setup_teardown(gap_is_one_capped_window, setup_tf, teardown),
 		cmocka_unit_test_setup_teardown(failed_cycle_is_retried_once, setup_dev, teardown),
+		cmocka_unit_test_setup_teardown(partial_and_repeated_failures, setup_tf, teardown),
 		cmocka_unit_test_setup_teardown(usage_failure_defers_bytes, setup_dev, teardown),
 		cmocka_unit_test_setup_teardown(restart_resends_never_duplicates, setup_dev,
 						teardown),

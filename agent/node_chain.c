@@ -1,0 +1,87 @@
+/*
+ * The chain subsystem: the chain client on chain.url and the node
+ * account's extrinsic submitter, the only one of this account (everything
+ * the agent sends goes through it, so nonces never collide). Neither
+ * contacts the chain when made: an unreachable chain is the registration
+ * thread's to report and retry.
+ */
+#include "agent/node_int.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/zerr.h"
+
+static int chain_start(struct agent *a, void **state)
+{
+	struct agent_node *n = *state;
+	n->cfg = a->cfg;
+	memcpy(n->account, a->key.pk, sizeof n->account);
+	memcpy(n->x25519_pk, a->x25519_pk, sizeof n->x25519_pk);
+	memcpy(n->ss58, a->ss58, sizeof n->ss58);
+	atomic_store(&n->sync_interval, a->cfg.sync_interval);
+	atomic_store(&n->report_interval, a->cfg.report_interval);
+
+	struct chain_client_opts co;
+	chain_client_opts_default(&co);
+	co.rpc.timeout_ms = (long)a->cfg.chain_rpc_timeout * 1000;
+	int rc = chain_client_new(a->cfg.chain_url, &co, &n->chain);
+	if (rc < 0) {
+		log_err("node", "chain client for %s: %s", a->cfg.chain_url, zerr_str(rc));
+		return rc;
+	}
+	rc = chain_submitter_new(n->chain, &a->key, NULL, &n->submitter);
+	if (rc < 0) {
+		log_err("node", "extrinsic submitter: %s", zerr_str(rc));
+		chain_client_free(n->chain);
+		n->chain = NULL;
+		return rc;
+	}
+	node_status(n, 0, "connecting to the chain at %s", a->cfg.chain_url);
+	return 0;
+}
+
+static void chain_stop(struct agent *a, void *state)
+{
+	struct agent_node *n = state;
+	/* Calls still in flight end as unknown; their owners stopped already. */
+	chain_submitter_free(n->submitter);
+	n->submitter = NULL;
+	chain_client_free(n->chain);
+	n->chain = NULL;
+}
+
+static void chain_tick(struct agent *a, void *state)
+{
+	node_status_flush(state);
+}
+
+static int chain_reload(struct agent *a, void *state, const struct cfg *next)
+{
+	if (next->chain_rpc_timeout != a->cfg.chain_rpc_timeout)
+		log_warn("node", "chain.rpc_timeout: the chain client keeps %" PRIu32
+			 " s until the agent restarts", a->cfg.chain_rpc_timeout);
+	return 0;
+}
+
+static void chain_summary(struct agent *a, void *state)
+{
+	struct agent_node *n = state;
+	char line[NODE_STATUS_MAX];
+	pthread_mutex_lock(&n->status_mu);
+	memcpy(line, n->status, sizeof line);
+	pthread_mutex_unlock(&n->status_mu);
+	log_info("node", "node: %s; twin %" PRIu32 ", node %" PRIu32 ", next nonce %" PRId64, line,
+		 atomic_load(&n->twin_id), atomic_load(&n->node_id),
+		 n->submitter ? chain_submitter_nonce(n->submitter) : -1);
+}
+
+const struct agent_subsys node_chain_subsys = {
+	.name = "chain",
+	.start = chain_start,
+	.stop = chain_stop,
+	.tick = chain_tick,
+	.reload = chain_reload,
+	.summary = chain_summary,
+};

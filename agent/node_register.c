@@ -1,0 +1,280 @@
+/*
+ * Registration (issue 5, agent side): the node twin exists with the node's
+ * RMB address in relay and its x25519 key in pk, and the node exists under
+ * the configured farm with the capacity the provisioners measure. Whatever
+ * differs is created or updated on chain. A thread does it, so that an
+ * unreachable chain, an unfunded account or a missing farm is reported and
+ * retried with backoff without holding the daemon up; once everything
+ * matches it checks again every sync interval.
+ */
+#include "agent/node_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "chainclient/grid.h"
+#include "common/log.h"
+#include "common/zerr.h"
+
+#define REG_BACKOFF_MIN_MS 1000L
+#define REG_BACKOFF_MAX_MS 60000L
+
+/* Outcome of one registration pass. */
+enum reg_result {
+	REG_DONE = 0,  /* everything on chain matches */
+	REG_PARTIAL,   /* the twin matches; the node waits for a configuration change */
+	REG_AGAIN,     /* an update was sent: check again at once */
+	REG_RETRY,     /* something failed; try again after a backoff */
+	REG_STOP,      /* asked to stop */
+};
+
+/* REG_RETRY with the status set when the account cannot pay fees. */
+static int check_funds(struct agent_node *n, const char *what)
+{
+	struct grid_account acc;
+	int rc = grid_account(n->chain, n->account, &acc);
+	if (rc < 0) {
+		node_status(n, 1, "chain unreachable at %s (%s); retrying", n->cfg.chain_url,
+			    zerr_str(rc));
+		return REG_RETRY;
+	}
+	if (acc.free == 0) {
+		node_status(n, 1,
+			    "account %s has no funds: transfer TFT to it so it can %s; retrying",
+			    n->ss58, what);
+		return REG_RETRY;
+	}
+	return REG_DONE;
+}
+
+/* Sends one call; REG_DONE on success, else the status says why. */
+static int send(struct agent_node *n, const char *call, cJSON *args)
+{
+	enum chain_outcome_status st = CHAIN_OUTCOME_UNKNOWN;
+	char error[160];
+	if (!args) {
+		node_status(n, 1, "%s: out of memory; retrying", call);
+		return REG_RETRY;
+	}
+	int rc = node_submit(n, &n->reg, "TfgridModule", call, args, &st, error, sizeof error);
+	cJSON_Delete(args);
+	if (rc == ZE_STATE && node_worker_stopping(&n->reg))
+		return REG_STOP;
+	if (rc < 0) {
+		node_status(n, 1, "TfgridModule.%s: %s; retrying", call, error);
+		return REG_RETRY;
+	}
+	if (st == CHAIN_OUTCOME_SUCCESS) {
+		log_info("node", "TfgridModule.%s succeeded", call);
+		return REG_DONE;
+	}
+	/* The pool refuses an extrinsic whose fees the account cannot pay;
+	 * say so in the operator's terms. */
+	if (st == CHAIN_OUTCOME_REJECTED && (strstr(error, "ayment") || strstr(error, "funds")))
+		node_status(n, 1, "account %s cannot pay for TfgridModule.%s (%s): fund it; retrying",
+			    n->ss58, call, error);
+	else
+		node_status(n, 1, "TfgridModule.%s %s: %s; retrying", call,
+			    chain_outcome_status_name(st), error[0] ? error : "no detail");
+	return REG_RETRY;
+}
+
+static int twin_matches(const struct agent_node *n, const struct grid_twin *t)
+{
+	int relay_ok = n->relay[0] ? t->has_relay && strcmp(t->relay, n->relay) == 0
+				   : !t->has_relay;
+	return relay_ok && t->pk_len == 32 && memcmp(t->pk, n->x25519_pk, 32) == 0;
+}
+
+static int ensure_twin(struct agent_node *n, uint32_t *twin_id)
+{
+	const char *relay = n->relay[0] ? n->relay : NULL;
+	int rc = grid_twin_id_by_account(n->chain, n->account, twin_id);
+	if (rc == ZE_ABSENT) {
+		int r = check_funds(n, "create its twin");
+		if (r != REG_DONE)
+			return r;
+		node_status(n, 0, "creating the node twin (relay %s)", relay ? relay : "none");
+		r = send(n, "create_twin", grid_args_create_twin(relay, n->x25519_pk, 32));
+		if (r != REG_DONE)
+			return r;
+		rc = grid_twin_id_by_account(n->chain, n->account, twin_id);
+	}
+	if (rc < 0) {
+		node_status(n, 1, "chain unreachable at %s (%s); retrying", n->cfg.chain_url,
+			    zerr_str(rc));
+		return REG_RETRY;
+	}
+	struct grid_twin t;
+	if ((rc = grid_twin(n->chain, *twin_id, &t)) < 0) {
+		node_status(n, 1, "reading twin %" PRIu32 ": %s; retrying", *twin_id,
+			    zerr_str(rc));
+		return REG_RETRY;
+	}
+	if (twin_matches(n, &t))
+		return REG_DONE;
+	int r = check_funds(n, "update its twin");
+	if (r != REG_DONE)
+		return r;
+	node_status(n, 0, "updating twin %" PRIu32 " (relay %s, x25519 pk)", *twin_id,
+		    relay ? relay : "none");
+	int s = send(n, "update_twin", grid_args_update_twin(relay, n->x25519_pk, 32));
+	return s == REG_DONE ? REG_AGAIN : s;
+}
+
+static int node_matches(const struct grid_node *g, const struct grid_node_info *want)
+{
+	return g->farm_id == want->farm_id && g->cru == want->cru && g->mru == want->mru &&
+	       g->sru == want->sru && g->hru == want->hru;
+}
+
+static int ensure_node(struct agent_node *n, uint32_t twin_id, uint32_t *node_id)
+{
+	uint32_t farm_id = n->cfg.farm_id;
+	if (!farm_id) {
+		node_status(n, 1,
+			    "twin %" PRIu32 " registered; node.farm_id is not set, so the node is "
+			    "not registered",
+			    twin_id);
+		return REG_PARTIAL;
+	}
+	struct grid_farm farm;
+	int rc = grid_farm(n->chain, farm_id, &farm);
+	if (rc == ZE_ABSENT) {
+		node_status(n, 1, "farm %" PRIu32 " does not exist on chain; retrying", farm_id);
+		return REG_RETRY;
+	}
+	if (rc < 0) {
+		node_status(n, 1, "reading farm %" PRIu32 ": %s; retrying", farm_id, zerr_str(rc));
+		return REG_RETRY;
+	}
+	struct prov_capacity cap;
+	if ((rc = prov_node_capacity(n->prov, &cap)) < 0) {
+		node_status(n, 1, "measuring the node's capacity: %s; retrying", zerr_str(rc));
+		return REG_RETRY;
+	}
+	struct grid_node_info want = {
+		.farm_id = farm_id, .cru = cap.cru, .mru = cap.mru, .sru = cap.sru, .hru = cap.hru,
+	};
+	rc = grid_node_id_by_twin(n->chain, twin_id, node_id);
+	if (rc == ZE_ABSENT) {
+		int r = check_funds(n, "register its node");
+		if (r != REG_DONE)
+			return r;
+		node_status(n, 0, "registering the node in farm %" PRIu32, farm_id);
+		r = send(n, "create_node", grid_args_create_node(&want));
+		if (r != REG_DONE)
+			return r;
+		rc = grid_node_id_by_twin(n->chain, twin_id, node_id);
+	}
+	if (rc < 0) {
+		node_status(n, 1, "reading the node of twin %" PRIu32 ": %s; retrying", twin_id,
+			    zerr_str(rc));
+		return REG_RETRY;
+	}
+	struct grid_node g;
+	if ((rc = grid_node(n->chain, *node_id, &g)) < 0) {
+		node_status(n, 1, "reading node %" PRIu32 ": %s; retrying", *node_id, zerr_str(rc));
+		return REG_RETRY;
+	}
+	if (node_matches(&g, &want))
+		return REG_DONE;
+	int r = check_funds(n, "update its node");
+	if (r != REG_DONE)
+		return r;
+	node_status(n, 0,
+		    "updating node %" PRIu32 ": farm %" PRIu32 ", cru %" PRIu64 ", mru %" PRIu64
+		    ", sru %" PRIu64 ", hru %" PRIu64,
+		    *node_id, farm_id, want.cru, want.mru, want.sru, want.hru);
+	int s = send(n, "update_node", grid_args_update_node(*node_id, &want));
+	return s == REG_DONE ? REG_AGAIN : s;
+}
+
+static int reg_pass(struct agent_node *n)
+{
+	uint32_t twin_id = 0, node_id = 0;
+	int r = ensure_twin(n, &twin_id);
+	if (r != REG_DONE)
+		return r;
+	atomic_store(&n->twin_id, twin_id);
+	if ((r = ensure_node(n, twin_id, &node_id)) != REG_DONE)
+		return r;
+	uint32_t had = atomic_exchange(&n->node_id, node_id);
+	if (had && had != node_id)
+		log_err("node", "node id changed from %" PRIu32 " to %" PRIu32
+			" on chain; restart the agent", had, node_id);
+	node_status(n, 0, "registered: account %s, twin %" PRIu32 ", node %" PRIu32
+		    ", farm %" PRIu32, n->ss58, twin_id, node_id, n->cfg.farm_id);
+	return REG_DONE;
+}
+
+static void *reg_main(void *arg)
+{
+	struct agent_node *n = arg;
+	long backoff = REG_BACKOFF_MIN_MS;
+	int agains = 0;
+	for (;;) {
+		int r = reg_pass(n);
+		if (r == REG_STOP)
+			break;
+		/* A chain that keeps other values than the ones just written
+		 * must not make this a busy loop. */
+		if (r == REG_AGAIN && ++agains > 3) {
+			node_status(n, 1, "the chain still differs after updating the registration; "
+				    "retrying");
+			r = REG_RETRY;
+		}
+		if (r != REG_AGAIN)
+			agains = 0;
+		/* An update is confirmed by reading the chain again at once;
+		 * failures back off; a settled state is checked again every
+		 * sync interval (the capacity may have changed). */
+		long wait;
+		if (r == REG_AGAIN) {
+			wait = 0;
+		} else if (r == REG_RETRY) {
+			wait = backoff;
+			backoff = backoff * 2 > REG_BACKOFF_MAX_MS ? REG_BACKOFF_MAX_MS : backoff * 2;
+		} else {
+			backoff = REG_BACKOFF_MIN_MS;
+			wait = (long)atomic_load(&n->sync_interval) * 1000;
+		}
+		if (node_worker_sleep(&n->reg, wait))
+			break;
+	}
+	return NULL;
+}
+
+static int reg_start(struct agent *a, void **state)
+{
+	struct agent_node *n = *state;
+	node_relay_of(&n->cfg, n->relay, sizeof n->relay);
+	if (!n->relay[0])
+		log_warn("node", "no rmb.public_address and no concrete tcp listen address: the "
+			 "twin gets no relay, so users cannot reach this node");
+	int rc = node_worker_start(&n->reg, reg_main, n);
+	if (rc < 0)
+		log_err("node", "registration thread: %s", zerr_str(rc));
+	return rc;
+}
+
+static void reg_stop(struct agent *a, void *state)
+{
+	struct agent_node *n = state;
+	node_worker_stop(&n->reg);
+}
+
+static int reg_reload(struct agent *a, void *state, const struct cfg *next)
+{
+	struct agent_node *n = state;
+	atomic_store(&n->sync_interval, next->sync_interval);
+	return 0;
+}
+
+const struct agent_subsys node_register_subsys = {
+	.name = "register",
+	.start = reg_start,
+	.stop = reg_stop,
+	.reload = reg_reload,
+};

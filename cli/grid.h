@@ -1,0 +1,145 @@
+/*
+ * zos-cli grid commands: balances and transfers, twins, farms, nodes and
+ * node contracts on tfchain (or tfchain-dev), on top of chainclient/.
+ *
+ *   grid.c           shared session, options, output; balance, transfer
+ *   grid_amount.c    TFT amounts (7 decimals) <-> planck
+ *   grid_doc.c       the deployment document check before a contract
+ *   grid_entity.c    twin, farm, node
+ *   grid_contract.c  contract create, get, cancel, list
+ *   grid_bill.c      contract bill-history
+ *
+ * Every command prints "name: value" lines, or one JSON document with
+ * --json; it fails with exit 1 and the chain's error name (e.g.
+ * "SmartContractModule.TwinNotAuthorizedToCancelContract") on stderr.
+ */
+#ifndef ZOS_CLI_GRID_H
+#define ZOS_CLI_GRID_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "chainclient/client.h"
+#include "chainclient/scale.h"
+#include "chainclient/submit.h"
+#include "cli/cli.h"
+#include "common/key.h"
+
+/* Commands (one line each in the table of cli/main.c). */
+int cli_cmd_balance(int argc, char **argv);
+int cli_cmd_transfer(int argc, char **argv);
+int cli_cmd_twin(int argc, char **argv);
+int cli_cmd_farm(int argc, char **argv);
+int cli_cmd_node(int argc, char **argv);
+int cli_cmd_contract(int argc, char **argv);
+
+/* ---- TFT amounts (grid_amount.c) ----------------------------------------- */
+
+/* 1 TFT = 10^7 planck, the chain's balance unit. */
+#define CLI_TFT_DECIMALS 7
+#define CLI_TFT_PLANCK 10000000u
+/* Longest formatted amount: 32 integer digits, '.', 7 decimals, NUL. */
+#define CLI_TFT_STRLEN 48
+
+/*
+ * Parses a TFT amount written as digits with at most 7 decimals ("1",
+ * "1.5", "0.0000001") into planck, exactly. No sign, exponent, spaces or
+ * leading/trailing '.'. ZE_MALFORMED for anything else, -ERANGE for more
+ * than 7 decimals, ZE_TOOBIG when it does not fit a u128.
+ */
+int cli_tft_parse(const char *s, scale_u128 *planck);
+/* Formats planck as TFT with exactly 7 decimals ("1.5000000"). */
+void cli_tft_format(scale_u128 planck, char out[CLI_TFT_STRLEN]);
+
+/* ---- The deployment document (grid_doc.c) ------------------------------- */
+
+/* Plaintext bound: what still fits the sealed 16 KiB deployment_data. */
+#define CLI_DOC_MAX (16u << 10)
+
+/*
+ * Checks the deployment document text (DESIGN §5) before anything is spent:
+ * at most CLI_DOC_MAX bytes, one JSON object with integer version, optional
+ * twin_id (filled in with `twin` when absent, else it must equal it),
+ * optional short metadata/description, and 1..64 workloads, each with
+ * version, a unique name ^[a-zA-Z0-9_]{1,36}$, a type and a data object (the
+ * node validates the data of each type). On success *out is the document as
+ * it will be sealed (compact JSON, NUL-terminated, plaintext: wipe and free
+ * it with cli_doc_free). On failure why says what is wrong.
+ */
+int cli_doc_prepare(const char *text, size_t len, uint32_t twin, char **out, char *why,
+		    size_t whysz);
+void cli_doc_free(char *doc);
+
+/* ---- Shared by the grid commands (grid.c) ------------------------------- */
+
+/* Options every grid command takes: --url, --json and the key sources. */
+enum { CLI_GRID_OPT_URL = 0x1100, CLI_GRID_OPT_JSON };
+#define CLI_GRID_LONGOPTS                                                  \
+	{"url", required_argument, NULL, CLI_GRID_OPT_URL},                \
+		{"json", no_argument, NULL, CLI_GRID_OPT_JSON}, CLI_KEY_LONGOPTS
+
+struct cli_grid_opts {
+	struct cli_keysrc keysrc;
+	const char *url; /* NULL: $ZOS_CHAIN_URL, else http://127.0.0.1:9944 */
+	int json;
+};
+
+/* Records opt if it is a CLI_GRID_LONGOPTS option: returns 1, else 0. */
+int cli_grid_opt(struct cli_grid_opts *o, int opt, const char *arg);
+
+/* A connection to the chain and, for signing commands, the caller's key. */
+struct cli_grid {
+	struct chain_client *chain;
+	const char *url;
+	int json;
+	int have_key;
+	struct zkey key; /* wiped by cli_grid_close */
+};
+
+/* need_key: 1 = a key option is required, 0 = none is used. Prints the
+ * reason on failure (CLI_USAGE-worthy errors return -EINVAL). */
+int cli_grid_open(struct cli_grid *g, const struct cli_grid_opts *o, int need_key);
+void cli_grid_close(struct cli_grid *g);
+
+/*
+ * Signs and submits pallet.call(args) with g's key and waits for the block
+ * that includes it. 0 when it succeeded (*o filled; chain_outcome_clear it);
+ * ZE_CHAIN when the chain refused or failed it, after printing
+ * "PALLET.CALL failed: Pallet.ErrorName" (and, with --json, the outcome on
+ * stdout); other errors when it could not be sent.
+ */
+int cli_grid_submit(struct cli_grid *g, const char *pallet, const char *call,
+		    const cJSON *args, struct chain_outcome *o);
+
+/* The key's twin; prints a hint to create one when it has none. */
+int cli_grid_caller_twin(struct cli_grid *g, uint32_t *twin);
+
+/* An account given as SS58, 0x-hex (32 bytes) or a dev name (alice..ferdie). */
+int cli_grid_parse_account(const char *s, uint8_t pk[32]);
+/* Strict decimal id (1..max) of a positional argument; prints on failure. */
+int cli_grid_parse_id(const char *what, const char *s, uint64_t max, uint64_t *v);
+
+/* Output fields: u64 as a JSON number while exact, else a decimal string. */
+int cli_grid_add_u64(cJSON *o, const char *name, uint64_t v);
+/* An amount as "name": "1.5000000" (TFT) and "name_planck": "15000000". */
+int cli_grid_add_amount(cJSON *o, const char *name, scale_u128 planck);
+/* An account as "name": SS58 and "name_id": 0x-hex. */
+int cli_grid_add_account(cJSON *o, const char *name, const uint8_t pk[32]);
+int cli_grid_add_hex(cJSON *o, const char *name, const uint8_t *p, size_t n);
+/* The including block of an outcome: block_number, extrinsic_hash, fee. */
+int cli_grid_add_outcome(cJSON *o, const struct chain_outcome *oc, const uint8_t signer[32]);
+
+/*
+ * Prints an object: JSON (--json), else one "name: value" line per member,
+ * nested objects as "parent.child: value", amounts with " TFT". Returns 0
+ * or -EIO / -ENOMEM.
+ */
+int cli_grid_print(const cJSON *o, int json);
+
+/* The data of the first pallet.name event of an outcome, or NULL. */
+const cJSON *cli_grid_event_data(const struct chain_outcome *o, const char *pallet,
+				 const char *name);
+
+#endif
