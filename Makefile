@@ -124,6 +124,10 @@ fuzz: $(FUZZ_BINS)
 deps:
 	scripts/deps.sh
 
+# The end-to-end demo (docs/demo.md): needs root; it builds into $(BUILD)/.
+demo:
+	BUILD=$(BUILD) ./demo
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)/etc/zos-agent
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
@@ -138,6 +142,6 @@ format:
 clean:
 	rm -rf build build-san
 
-.PHONY: all check tests bench fuzz deps install format clean
+.PHONY: all check tests bench fuzz deps demo install format clean
 .DELETE_ON_ERROR:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -13,6 +13,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "agent/daemon.h"
+#include "agent/node.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "common/zerr.h"
@@ -90,11 +91,16 @@ static int run_daemon(const struct cfg_source *src)
 		log_err("agent", "out of memory");
 		return EXIT_FAILURE;
 	}
+	struct agent_node *node = NULL;
 	int rc = agent_init(a, src);
 	if (rc == 0) {
-		/* Subsystems register here with agent_register(), in start order. */
-		rc = agent_run(a);
+		/* The node's subsystems (node.h), in start order. */
+		if ((rc = agent_node_new(&node)) == 0 && (rc = agent_node_register(node, a)) == 0)
+			rc = agent_run(a);
+		else
+			log_err("agent", "cannot set the node up: %s", zerr_str(rc));
 		agent_fini(a);
+		agent_node_free(node);
 	} else {
 		/* Shown by `systemctl status`; the log has the details. */
 		sd_notifyf(0, "STATUS=start-up failed: %s", zerr_str(rc));

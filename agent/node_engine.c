@@ -58,6 +58,7 @@ static int engine_start(struct agent *a, void **state)
 		goto fail;
 	}
 	n->eng_backoff_ms = ENG_BACKOFF_MIN_MS;
+	node_ids_load(n);
 	return 0;
 fail:
 	prov_ctx_free(n->prov);

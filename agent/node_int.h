@@ -122,6 +122,10 @@ extern const struct agent_subsys node_report_subsys;
 /* The block follower (node_follow.c), started by the engine subsystem. */
 void *node_follow_main(void *arg);
 
+/* Takes the registration remembered in the store, if it is this
+ * identity's (node_register.c). */
+void node_ids_load(struct agent_node *n);
+
 /* The relay written into the twin: rmb.public_address, else the first tcp
  * listen address with a concrete host; "" when there is none. */
 void node_relay_of(const struct cfg *c, char *out, size_t outsz);

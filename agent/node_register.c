@@ -191,19 +191,82 @@ static int ensure_node(struct agent_node *n, uint32_t twin_id, uint32_t *node_id
 	return s == REG_DONE ? REG_AGAIN : s;
 }
 
+/* The registration is remembered in the store so that, after a restart
+ * with the chain unreachable, the engine restores the deployments and RMB
+ * serves at once; registration still checks it against the chain. The
+ * account's first bytes tell a remembered registration from the one of
+ * another identity that used this state directory before. */
+#define CUR_ACCOUNT "node:account"
+#define CUR_TWIN "node:twin"
+#define CUR_NODE "node:id"
+
+static int64_t account_tag(const uint8_t account[32])
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | account[i];
+	return (int64_t)(v >> 1);
+}
+
+void node_ids_load(struct agent_node *n)
+{
+	int64_t acc, twin, node;
+	if (store_cursor_get(n->store, CUR_ACCOUNT, &acc) < 0 ||
+	    store_cursor_get(n->store, CUR_TWIN, &twin) < 0 ||
+	    store_cursor_get(n->store, CUR_NODE, &node) < 0)
+		return;
+	if (acc != account_tag(n->account)) {
+		log_warn("node", "the state directory remembers another identity's registration; "
+			 "ignoring it");
+		return;
+	}
+	if (twin <= 0 || twin > UINT32_MAX || node <= 0 || node > UINT32_MAX)
+		return;
+	atomic_store(&n->twin_id, (uint32_t)twin);
+	atomic_store(&n->node_id, (uint32_t)node);
+	log_info("node", "remembered registration: twin %" PRId64 ", node %" PRId64
+		 " (checked against the chain)", twin, node);
+}
+
+static void ids_save(struct agent_node *n, uint32_t twin_id, uint32_t node_id)
+{
+	int rc = store_begin(n->store);
+	if (rc == 0 && (rc = store_cursor_set(n->store, CUR_ACCOUNT, account_tag(n->account))) == 0 &&
+	    (rc = store_cursor_set(n->store, CUR_TWIN, twin_id)) == 0 &&
+	    (rc = store_cursor_set(n->store, CUR_NODE, node_id)) == 0)
+		rc = store_commit(n->store);
+	else if (rc == 0)
+		store_rollback(n->store);
+	if (rc < 0)
+		log_warn("node", "cannot remember the registration: %s", zerr_str(rc));
+}
+
 static int reg_pass(struct agent_node *n)
 {
 	uint32_t twin_id = 0, node_id = 0;
 	int r = ensure_twin(n, &twin_id);
 	if (r != REG_DONE)
 		return r;
+	uint32_t had = atomic_load(&n->twin_id);
+	if (had && had != twin_id) {
+		/* The engine and RMB run under the remembered ids; they cannot
+		 * change under running subsystems. */
+		node_status(n, 1, "twin %" PRIu32 " on chain, but the agent runs as twin %" PRIu32
+			    ": restart the agent", twin_id, had);
+		ids_save(n, twin_id, 0); /* a restart registers afresh */
+		return REG_RETRY;
+	}
 	atomic_store(&n->twin_id, twin_id);
 	if ((r = ensure_node(n, twin_id, &node_id)) != REG_DONE)
 		return r;
-	uint32_t had = atomic_exchange(&n->node_id, node_id);
-	if (had && had != node_id)
-		log_err("node", "node id changed from %" PRIu32 " to %" PRIu32
-			" on chain; restart the agent", had, node_id);
+	uint32_t cur = 0;
+	if (!atomic_compare_exchange_strong(&n->node_id, &cur, node_id) && cur != node_id) {
+		node_status(n, 1, "node %" PRIu32 " on chain, but the agent runs as node %" PRIu32
+			    ": restart the agent", node_id, cur);
+		ids_save(n, twin_id, node_id);
+		return REG_RETRY;
+	}
+	ids_save(n, twin_id, node_id);
 	node_status(n, 0, "registered: account %s, twin %" PRIu32 ", node %" PRIu32
 		    ", farm %" PRIu32, n->ss58, twin_id, node_id, n->cfg.farm_id);
 	return REG_DONE;
@@ -215,7 +278,16 @@ static void *reg_main(void *arg)
 	long backoff = REG_BACKOFF_MIN_MS;
 	int agains = 0;
 	for (;;) {
+		pthread_mutex_lock(&n->status_mu);
+		unsigned gen = n->status_gen;
+		pthread_mutex_unlock(&n->status_mu);
 		int r = reg_pass(n);
+		/* A new problem (the chain answers now, but the account has no
+		 * funds) starts its own backoff from the shortest wait. */
+		pthread_mutex_lock(&n->status_mu);
+		if (n->status_gen != gen)
+			backoff = REG_BACKOFF_MIN_MS;
+		pthread_mutex_unlock(&n->status_mu);
 		if (r == REG_STOP)
 			break;
 		/* A chain that keeps other values than the ones just written

@@ -1,4 +1,5 @@
-/* The reporter's cycle: settle the previous one, then queue the next. */
+/* The reporter's cycle: settle the previous one (reporter_settle.c), then
+ * queue the next. */
 #include "agent/reporter_int.h"
 
 #include <errno.h>
@@ -11,13 +12,6 @@
 #include "agent/engine.h"
 #include "common/log.h"
 #include "common/zerr.h"
-
-struct rep {
-	struct rep_config cfg;
-	struct rep_deps deps;
-	int64_t next_ms; /* 0 until the schedule was read from the store */
-	struct rep_stats stats;
-};
 
 int rep_enqueue_engine(void *eng, uint64_t contract_id, const char *key, const char *payload,
 		       int *added)
@@ -44,6 +38,14 @@ int rep_new(const struct rep_config *cfg, const struct rep_deps *deps, struct re
 		r->cfg.interval_s = REP_DEFAULT_INTERVAL_S;
 	if (!r->cfg.max_window_s)
 		r->cfg.max_window_s = REP_DEFAULT_MAX_WINDOW_S;
+	if (r->cfg.jitter_s == REP_JITTER_NONE)
+		r->cfg.jitter_s = 0;
+	else if (!r->cfg.jitter_s)
+		r->cfg.jitter_s = REP_DEFAULT_JITTER_S < r->cfg.interval_s / 10
+					  ? REP_DEFAULT_JITTER_S
+					  : r->cfg.interval_s / 10;
+	if (r->cfg.jitter_s > UINT32_MAX / 1000)
+		r->cfg.jitter_s = UINT32_MAX / 1000; /* randombytes_uniform takes ms in 32 bits */
 	if (!r->cfg.retry_s)
 		r->cfg.retry_s = 60;
 	r->deps = *deps;
@@ -68,152 +70,6 @@ int64_t rep_next_ms(const struct rep *r)
 void rep_stats(const struct rep *r, struct rep_stats *out)
 {
 	*out = r->stats;
-}
-
-/* The key of part i's call c (of ncalls): "report:<ts>:<i>[:res|:nru]". */
-static int part_key(int64_t ts, size_t i, enum rep_variant v, int c, char *key, size_t sz)
-{
-	const char *sfx = v == REP_ADD_REPORTS ? "" : c == 0 ? ":res" : ":nru";
-	int n = snprintf(key, sz, "report:%" PRId64 ":%zu%s", ts, i, sfx);
-	return n > 0 && (size_t)n < sz ? 0 : -ENAMETOOLONG;
-}
-
-/* The call whose outcome decides part i's progress: the one with nru. */
-static int progress_call(enum rep_variant v)
-{
-	return v == REP_ADD_REPORTS ? 0 : 1;
-}
-
-static int64_t cursor_or(struct store *s, const char *name, int64_t dflt, int *rc)
-{
-	int64_t v;
-	int e = store_cursor_get(s, name, &v);
-	if (e == ZE_ABSENT)
-		return dflt;
-	if (e < 0)
-		*rc = e;
-	return e < 0 ? dflt : v;
-}
-
-/* --- settling the cycle in flight --- */
-
-/* Outcome of each part of cycle ts: ok[i] = 1 when its progress call
- * succeeded. 1 when some item is still pending. */
-static int part_outcomes(struct store *s, int64_t ts, enum rep_variant v, size_t parts,
-			 unsigned char *ok)
-{
-	char key[STORE_KEY_MAX], outcome[STORE_REASON_MAX];
-	int ncalls = v == REP_ADD_REPORTS ? 1 : 2;
-	for (size_t i = 0; i < parts; i++) {
-		ok[i] = 0;
-		for (int c = 0; c < ncalls; c++) {
-			int done = 0, rc = part_key(ts, i, v, c, key, sizeof key);
-			if (rc == 0)
-				rc = store_outbox_state(s, key, &done, outcome, sizeof outcome);
-			if (rc == ZE_ABSENT) {
-				log_warn("reporter", "%s: not in the outbox; window stays open", key);
-				continue;
-			}
-			if (rc < 0)
-				return rc;
-			if (!done)
-				return 1;
-			int good = !strcmp(outcome, "ok");
-			if (!good && c == progress_call(v))
-				log_warn("reporter", "%s: %s; its contracts report a longer window next",
-					 key, outcome);
-			else if (!good)
-				log_warn("reporter", "%s: %s; resources are sent again next cycle", key,
-					 outcome);
-			if (c == progress_call(v))
-				ok[i] = (unsigned char)good;
-		}
-	}
-	return 0;
-}
-
-/* Closes cycle ts in one transaction: a failure marker per failed part
- * (hi[i] bounds part i, cnt[i] its records), then no cycle in flight. */
-static int settle_apply(struct rep *r, int64_t ts, size_t parts, const unsigned char *ok,
-			const int64_t *hi, const int64_t *cnt)
-{
-	struct store *s = r->deps.store;
-	char name[64];
-	int rc = store_begin(s);
-	if (rc < 0)
-		return rc;
-	for (size_t i = 0; i < parts && rc == 0; i++) {
-		if (ok[i]) {
-			r->stats.resolved_ok += (size_t)cnt[i];
-			continue;
-		}
-		r->stats.resolved_failed += (size_t)cnt[i];
-		snprintf(name, sizeof name, REP_C_FAIL_FMT, ts, i ? hi[i - 1] : (int64_t)-1);
-		rc = store_cursor_set(s, name, hi[i]);
-	}
-	if (rc == 0)
-		rc = store_cursor_set(s, REP_C_CYCLE, 0);
-	if (rc < 0) {
-		store_rollback(s);
-		return rc;
-	}
-	if ((rc = store_commit(s)) < 0)
-		return rc;
-	log_info("reporter", "cycle %" PRId64 ": %zu records accepted, %zu to report again", ts,
-		 r->stats.resolved_ok, r->stats.resolved_failed);
-	/* Slots of removed contracts are dropped once a day: the scan costs
-	 * more than a cycle, and stale rows are only garbage. */
-	int prc = 0;
-	int64_t day = ts / 86400;
-	if (cursor_or(s, REP_C_PRUNED, -1, &prc) != day && prc == 0) {
-		if (rep_db_prune(s) < 0 || store_cursor_set(s, REP_C_PRUNED, day) < 0)
-			log_warn("reporter", "could not prune cursors of removed contracts");
-	}
-	return 0;
-}
-
-/* 1 while the previous cycle has items in flight, 0 when none is open. */
-static int settle(struct rep *r)
-{
-	struct store *s = r->deps.store;
-	char name[32];
-	int rc = 0;
-	int64_t ts = cursor_or(s, REP_C_CYCLE, 0, &rc);
-	int64_t v = cursor_or(s, REP_C_VARIANT, 0, &rc);
-	int64_t parts = cursor_or(s, REP_C_PARTS, 0, &rc);
-	if (rc < 0)
-		return rc;
-	if (ts <= 0)
-		return 0;
-	if (parts < 0 || parts > REP_MAX_PARTS || (v != REP_ADD_REPORTS && v != REP_RESOURCES_NRU))
-		return ZE_MALFORMED;
-	size_t np = (size_t)parts;
-	unsigned char *ok = malloc(np ? np : 1);
-	int64_t *hi = malloc((np ? np : 1) * sizeof *hi);
-	int64_t *cnt = malloc((np ? np : 1) * sizeof *cnt);
-	if (!ok || !hi || !cnt) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < np && rc == 0; i++) {
-		/* Both are queued with the cycle; a missing bound would make the
-		 * part open-ended, which only widens a failure marker. */
-		snprintf(name, sizeof name, REP_C_HI_FMT, i);
-		hi[i] = cursor_or(s, name, INT64_MAX, &rc);
-		snprintf(name, sizeof name, REP_C_CNT_FMT, i);
-		cnt[i] = cursor_or(s, name, 0, &rc);
-		if (cnt[i] < 0)
-			cnt[i] = 0;
-	}
-	if (rc == 0)
-		rc = part_outcomes(s, ts, (enum rep_variant)v, np, ok);
-	if (rc == 0)
-		rc = settle_apply(r, ts, np, ok, hi, cnt);
-out:
-	free(ok);
-	free(hi);
-	free(cnt);
-	return rc;
 }
 
 /* --- queueing a new cycle --- */
@@ -333,8 +189,8 @@ static int batch_build(struct rep *r, const struct meta *m, const struct rep_lim
 		size_t first = p * lim->max_records, cnt = n - first;
 		if (cnt > lim->max_records)
 			cnt = lim->max_records;
-		int rc = rep_encode_reports(m, lim, &b->recs[first], cnt, b->calls[p],
-					    &b->ncalls[p]);
+		int rc = rep_encode_calls(m, lim, &b->recs[first], cnt, 0, b->calls[p],
+					  &b->ncalls[p]);
 		if (rc < 0)
 			return rc;
 	}
@@ -359,7 +215,7 @@ static int batch_commit(struct rep *r, const struct rep_limits *lim, const struc
 			last = b->n - 1;
 		for (size_t c = 0; c < b->ncalls[p] && rc == 0; c++) {
 			int added = 0;
-			rc = part_key(ts, p, lim->variant, (int)c, key, sizeof key);
+			rc = rep_part_key(ts, p, lim->variant, (int)c, key, sizeof key);
 			if (rc == 0)
 				rc = r->deps.enqueue(r->deps.enqueue_ctx, b->cids[first], key,
 						     b->calls[p][c].payload, &added);
@@ -463,23 +319,22 @@ int rep_cycle(struct rep *r, int64_t now_ms)
 	memset(&r->stats, 0, sizeof r->stats);
 	if (r->next_ms == 0) {
 		/* First tick: due one interval after the last cycle, or now. */
-		int64_t last = cursor_or(s, REP_C_LAST, 0, &rc);
+		int64_t last = rep_cursor_or(s, REP_C_LAST, 0, &rc);
 		if (rc < 0)
 			return rc;
 		r->next_ms = last > 0 ? last * 1000 + (int64_t)r->cfg.interval_s * 1000 + jitter_ms(r)
 				      : now_ms;
 	}
-	if ((rc = settle(r)) != 0) {
+	if ((rc = rep_settle(r)) != 0) {
 		if (rc > 0) {
 			r->stats.waiting = 1;
 			return 0;
 		}
-		log_err("reporter", "settling the last cycle: %s", zerr_str(rc));
-		return rc;
+		return rc; /* a store error: the caller logs it and ticks again */
 	}
 	if (now_ms < r->next_ms)
 		return 0;
-	int64_t ts = now_ms / 1000, last = cursor_or(s, REP_C_LAST, 0, &rc);
+	int64_t ts = now_ms / 1000, last = rep_cursor_or(s, REP_C_LAST, 0, &rc);
 	if (rc < 0)
 		return rc;
 	if (ts <= last) {

@@ -23,12 +23,13 @@
  * ignores when it has seen the timestamp. docs/reports.md has the details.
  *
  * Durable state lives in the store's cursors table ("rep:*" and
- * "rep.??.<contract>" names); a struct rep itself holds only the schedule.
+ * "rep.[tn][ab].<contract>" names); a struct rep holds only the schedule.
  * Not thread-safe: call rep_cycle from one thread (the daemon tick).
  */
 #ifndef ZOS_AGENT_REPORTER_H
 #define ZOS_AGENT_REPORTER_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,7 @@
 
 #define REP_DEFAULT_INTERVAL_S 3600u
 #define REP_DEFAULT_JITTER_S 300u
+#define REP_JITTER_NONE UINT_MAX
 /* Longest window one record claims. Neither runtime enforces one in its
  * code (add_reports bills from its own last_updated); the cap keeps a
  * tfchain NruConsumption window, which is priced per second, sane. */
@@ -72,7 +74,9 @@ typedef int (*rep_enqueue_fn)(void *ctx, uint64_t contract_id, const char *key,
 
 struct rep_config {
 	unsigned interval_s;   /* 0 = REP_DEFAULT_INTERVAL_S */
-	unsigned jitter_s;     /* each cycle starts up to this much late; 0 = none */
+	unsigned jitter_s;     /* each cycle starts up to this much late, so that nodes
+				* restarted together spread out; 0 = REP_DEFAULT_JITTER_S
+				* (at most a tenth of the interval), REP_JITTER_NONE = none */
 	unsigned max_window_s; /* 0 = REP_DEFAULT_MAX_WINDOW_S */
 	size_t max_xt_bytes;   /* 0 = System.BlockLength normal, else the default */
 	size_t max_records;    /* per call; 0 = REP_ADD_REPORTS_MAX for add_reports,
@@ -105,8 +109,8 @@ struct rep_stats {
 	int64_t timestamp;     /* the queued cycle's timestamp (s) */
 	size_t records;        /* records queued */
 	size_t calls;          /* outbox items (extrinsics) queued */
-	size_t resolved_ok;    /* contracts whose progress moved this call */
-	size_t resolved_failed;/* contracts whose record did not apply */
+	size_t resolved_ok;    /* records of the settled cycle the chain accepted */
+	size_t resolved_failed;/* records of it that did not apply (reported again) */
 	size_t unmeasured;     /* contracts whose usage could not be read */
 };
 

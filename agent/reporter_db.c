@@ -18,16 +18,17 @@
 #include "common/log.h"
 #include "common/zerr.h"
 
+/* The live contracts and what their ok/paused workloads reserve; their
+ * slots come from one range scan of the cursors (cheaper than a lookup per
+ * contract and field). */
 static const char sql_rows[] =
 	"SELECT d.contract_id, d.created, ifnull(sum(w.cru),0), ifnull(sum(w.mru),0),"
-	" ifnull(sum(w.sru),0), ifnull(sum(w.hru),0),"
-	" (SELECT value FROM cursors WHERE name='rep." REP_F_T_A ".'||d.contract_id),"
-	" (SELECT value FROM cursors WHERE name='rep." REP_F_N_A ".'||d.contract_id),"
-	" (SELECT value FROM cursors WHERE name='rep." REP_F_T_B ".'||d.contract_id),"
-	" (SELECT value FROM cursors WHERE name='rep." REP_F_N_B ".'||d.contract_id)"
+	" ifnull(sum(w.sru),0), ifnull(sum(w.hru),0)"
 	" FROM deployments d LEFT JOIN workloads w ON w.contract_id=d.contract_id"
 	" AND w.state IN ('ok','paused')"
 	" WHERE d.state IN ('deployed','paused') GROUP BY d.contract_id ORDER BY d.contract_id";
+
+static const char sql_slots[] = "SELECT name, value FROM cursors WHERE name GLOB 'rep.[tn][ab].*'";
 
 static const char sql_fails[] = "SELECT name, value FROM cursors WHERE name GLOB 'rep:fail.*'";
 
@@ -76,6 +77,40 @@ static int col_u64(sqlite3_stmt *st, int col, uint64_t *out)
 	return 0;
 }
 
+/* The row of contract cid in rows (ascending), or NULL. */
+static struct rep_row *find_row(struct rep_row *rows, size_t n, int64_t cid)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if ((int64_t)rows[mid].cid < cid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && (int64_t)rows[lo].cid == cid ? &rows[lo] : NULL;
+}
+
+/* Puts one "rep.<t|n><a|b>.<id>" cursor into its row's slot. */
+static void slot_put(struct rep_row *rows, size_t n, const char *name, int64_t value)
+{
+	char *end;
+	errno = 0;
+	int64_t cid = strtoll(name + 7, &end, 10);
+	if (errno || end == name + 7 || *end)
+		return; /* not one of ours: names are written by rep_db_put only */
+	struct rep_row *r = find_row(rows, n, cid);
+	if (!r)
+		return; /* a contract no longer live: pruned later */
+	struct rep_slot *sl = name[5] == 'a' ? &r->a : &r->b;
+	if (name[4] == 't') {
+		sl->used = 1;
+		sl->t = value;
+	} else {
+		sl->n = value;
+	}
+}
+
 int rep_db_rows(struct store *s, struct rep_row **rows, size_t *n)
 {
 	struct rep_row *v = NULL;
@@ -101,16 +136,22 @@ int rep_db_rows(struct store *s, struct rep_row **rows, size_t *n)
 				 r->cid);
 			continue;
 		}
-		/* A slot is its timestamp; a missing counter reads as 0. */
-		if (sqlite3_column_type(st, 6) != SQLITE_NULL)
-			r->a = (struct rep_slot){1, sqlite3_column_int64(st, 6),
-						 sqlite3_column_int64(st, 7)};
-		if (sqlite3_column_type(st, 8) != SQLITE_NULL)
-			r->b = (struct rep_slot){1, sqlite3_column_int64(st, 8),
-						 sqlite3_column_int64(st, 9)};
 		k++;
 	}
-	rc = rc == SQLITE_DONE ? 0 : store_err(s, rc, "reporter rows");
+	if (rc != SQLITE_DONE) {
+		rc = store_err(s, rc, "reporter rows");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = prepare(s, sql_slots, &st)) < 0)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		if (name)
+			slot_put(v, k, name, sqlite3_column_int64(st, 1));
+	}
+	rc = rc == SQLITE_DONE ? 0 : store_err(s, rc, "reporter slots");
 out:
 	sqlite3_finalize(st);
 	store_unlock(s);

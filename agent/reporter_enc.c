@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/reporter_int.h"
 #include "common/zerr.h"
 
 #define SC_PALLET "SmartContractModule"
@@ -121,14 +122,34 @@ int rep_limits(const struct meta *m, const struct rep_config *cfg, struct rep_li
 	return 0;
 }
 
-/* One call: its bytes (encoded as the submitter will, by argument name)
- * and the payload the outbox keeps. Takes args. */
-static int encode_one(const struct meta *m, const struct rep_limits *lim, const char *name,
-		      cJSON *args, struct rep_call *c)
+/* Bytes of a SCALE compact holding n. */
+static size_t compact_len(size_t n)
 {
-	cJSON *ordered = NULL, *pl = NULL;
+	return n < 64 ? 1 : n < (1u << 14) ? 2 : n < (1u << 30) ? 4 : 9;
+}
+
+/* The call bytes of name(args): the submitter's own path from named
+ * arguments. */
+static int encode_bytes(const struct meta *m, const char *name, const cJSON *args,
+			struct zbuf *out)
+{
+	cJSON *ordered = NULL;
 	const char *which = NULL;
-	int rc;
+	int rc = chain_call_args(m, SC_PALLET, name, args, &ordered, &which);
+	if (rc == 0)
+		rc = meta_encode_call(m, SC_PALLET, name, ordered, out);
+	cJSON_Delete(ordered);
+	return rc;
+}
+
+/* One call of n records: its payload, and its bytes when full (else only
+ * the size, which fixed-size records make exact up to the larger record
+ * of tfchain's pair). Takes args. */
+static int encode_one(const struct meta *m, const struct rep_limits *lim, const char *name,
+		      cJSON *args, size_t n, int full, struct rep_call *c)
+{
+	cJSON *pl = NULL;
+	int rc = 0;
 
 	memset(c, 0, sizeof *c);
 	zbuf_init(&c->bytes, lim->max_xt_bytes);
@@ -137,12 +158,14 @@ static int encode_one(const struct meta *m, const struct rep_limits *lim, const 
 		return -EINVAL;
 	}
 	memcpy(c->name, name, strlen(name) + 1);
-	rc = chain_call_args(m, SC_PALLET, name, args, &ordered, &which);
-	if (rc == 0)
-		rc = meta_encode_call(m, SC_PALLET, name, ordered, &c->bytes);
-	cJSON_Delete(ordered);
-	if (rc == 0 && c->bytes.len + REP_XT_OVERHEAD > lim->max_xt_bytes)
+	if (full) {
+		rc = encode_bytes(m, name, args, &c->bytes);
+		if (rc == 0 && c->bytes.len + REP_XT_OVERHEAD > lim->max_xt_bytes)
+			rc = ZE_TOOBIG;
+	} else if (CALL_HEAD + compact_len(n) + n * lim->record_bytes + REP_XT_OVERHEAD >
+		   lim->max_xt_bytes) {
 		rc = ZE_TOOBIG;
+	}
 	if (rc == 0) {
 		pl = cJSON_CreateObject();
 		if (!pl || !cJSON_AddStringToObject(pl, "pallet", SC_PALLET) ||
@@ -163,9 +186,33 @@ static int encode_one(const struct meta *m, const struct rep_limits *lim, const 
 	return rc;
 }
 
-int rep_encode_reports(const struct meta *m, const struct rep_limits *lim,
-		       const struct grid_report *r, size_t n, struct rep_call calls[2],
-		       size_t *ncalls)
+/* Checks that one record encodes with the runtime's own types, to the size
+ * the limits assume, so a batch built without encoding is one the
+ * submitter can encode. */
+static int check_shape(const struct meta *m, const struct rep_limits *lim,
+		       const struct grid_report *r)
+{
+	const char *names[2] = {NULL, NULL};
+	cJSON *args[2] = {NULL, NULL};
+	struct zbuf b;
+	size_t k = 0;
+	int rc = grid_report_calls(m, r, 1, names, args, &k);
+	zbuf_init(&b, 0);
+	for (size_t i = 0; i < k && rc == 0; i++) {
+		zbuf_reset(&b);
+		rc = encode_bytes(m, names[i], args[i], &b);
+		if (rc == 0 && b.len > CALL_HEAD + 1 + lim->record_bytes)
+			rc = ZE_UNSUPPORTED;
+	}
+	for (size_t i = 0; i < k; i++)
+		cJSON_Delete(args[i]);
+	zbuf_free(&b);
+	return rc;
+}
+
+int rep_encode_calls(const struct meta *m, const struct rep_limits *lim,
+		     const struct grid_report *r, size_t n, int full, struct rep_call calls[2],
+		     size_t *ncalls)
 {
 	const char *names[2] = {NULL, NULL};
 	cJSON *args[2] = {NULL, NULL};
@@ -177,12 +224,14 @@ int rep_encode_reports(const struct meta *m, const struct rep_limits *lim,
 		return -EINVAL;
 	if (n > lim->max_records)
 		return ZE_TOOBIG;
+	if (!full && (rc = check_shape(m, lim, r)) < 0)
+		return rc;
 	if ((rc = grid_report_calls(m, r, n, names, args, &k)) < 0)
 		return rc;
 	for (size_t i = 0; i < k; i++) {
 		cJSON *a = args[i];
 		args[i] = NULL;
-		if ((rc = encode_one(m, lim, names[i], a, &calls[i])) < 0) {
+		if ((rc = encode_one(m, lim, names[i], a, n, full, &calls[i])) < 0) {
 			for (size_t j = 0; j < i; j++)
 				rep_call_clear(&calls[j]);
 			for (size_t j = i + 1; j < k; j++)
@@ -192,4 +241,11 @@ int rep_encode_reports(const struct meta *m, const struct rep_limits *lim,
 	}
 	*ncalls = k;
 	return 0;
+}
+
+int rep_encode_reports(const struct meta *m, const struct rep_limits *lim,
+		       const struct grid_report *r, size_t n, struct rep_call calls[2],
+		       size_t *ncalls)
+{
+	return rep_encode_calls(m, lim, r, n, 1, calls, ncalls);
 }

@@ -60,6 +60,30 @@ struct rep_fail {
 	int64_t ts, lo, hi;
 };
 
+/* rep_encode_reports, and with full = 0 the cycle's cheaper form: the
+ * payloads only, the size computed from the record size, and the types
+ * checked by encoding the first record alone (calls[i].bytes stays empty). */
+int rep_encode_calls(const struct meta *m, const struct rep_limits *lim,
+		     const struct grid_report *r, size_t n, int full, struct rep_call calls[2],
+		     size_t *ncalls);
+
+struct rep {
+	struct rep_config cfg;
+	struct rep_deps deps;
+	int64_t next_ms; /* 0 until the schedule was read from the store */
+	struct rep_stats stats;
+};
+
+/* The outbox key of part i's call c: "report:<ts>:<i>[:res|:nru]". */
+int rep_part_key(int64_t ts, size_t i, enum rep_variant v, int c, char *key, size_t sz);
+/* The call whose outcome decides a part's progress: the one with nru. */
+int rep_progress_call(enum rep_variant v);
+/* A cursor's value, dflt when absent; other errors go to *rc. */
+int64_t rep_cursor_or(struct store *s, const char *name, int64_t dflt, int *rc);
+/* Settles the cycle in flight when all its items have an outcome: 0 when
+ * none is open (any more), 1 while items are in flight, or an error. */
+int rep_settle(struct rep *r);
+
 /* Contracts to report, ascending ids; *rows freed by the caller. */
 int rep_db_rows(struct store *s, struct rep_row **rows, size_t *n);
 /* Every failure marker; *f freed by the caller. */

@@ -175,9 +175,25 @@ int cli_grid_add_outcome(cJSON *o, const struct chain_outcome *oc, const uint8_t
 	scale_u128 fee;
 	int rc;
 
+	const cJSON *ev;
+	cJSON *names;
+	char name[128];
+
 	if ((rc = cli_grid_add_u64(o, "block_number", oc->block_number)) < 0 ||
 	    (rc = cli_grid_add_hex(o, "extrinsic_hash", oc->xt_hash, 32)) < 0)
 		return rc;
+	/* What the extrinsic did, as "Pallet.Event" names. */
+	if (!(names = cJSON_AddArrayToObject(o, "events")))
+		return -ENOMEM;
+	cJSON_ArrayForEach(ev, oc->events) {
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(ev, "pallet");
+		const cJSON *e = cJSON_GetObjectItemCaseSensitive(ev, "event");
+		if (!cJSON_IsString(p) || !cJSON_IsString(e))
+			continue;
+		snprintf(name, sizeof name, "%s.%s", p->valuestring, e->valuestring);
+		if (!cJSON_AddItemToArray(names, cJSON_CreateString(name)))
+			return -ENOMEM;
+	}
 	if (signer && grid_fee(oc, signer, &fee) == 0)
 		return cli_grid_add_amount(o, "fee", fee);
 	return 0;
@@ -212,8 +228,13 @@ int cli_grid_submit(struct cli_grid *g, const char *pallet, const char *call,
 			cli_grid_print(j, 1);
 		cJSON_Delete(j);
 	}
-	cli_err("%s.%s %s: %s", pallet, call, chain_outcome_status_name(o->status),
-		o->error[0] ? o->error : "no reason given");
+	/* Only a failed call was included (and paid for); say so for the rest. */
+	if (o->status == CHAIN_OUTCOME_FAILED)
+		cli_err("%s.%s failed: %s", pallet, call, o->error[0] ? o->error : "no reason given");
+	else
+		cli_err("%s.%s %s (chain at %s): %s", pallet, call,
+			chain_outcome_status_name(o->status), g->url,
+			o->error[0] ? o->error : "no reason given");
 	chain_outcome_clear(o);
 	return ZE_CHAIN;
 }
@@ -380,6 +401,22 @@ static int transfer_amount(const char *s, scale_u128 *v)
 	return rc;
 }
 
+/* transfer_keep_alive where the runtime has it (it refuses to reap the
+ * sender's account), else the older runtimes' transfer. */
+static const char *transfer_call(struct cli_grid *g)
+{
+	struct chain_runtime *rt = NULL;
+	const char *call = "transfer_keep_alive";
+
+	if (chain_client_runtime(g->chain, &rt) == 0) {
+		const struct meta_pallet *p = meta_pallet(rt->meta, "Balances");
+		if (p && !meta_call(rt->meta, p, call) && meta_call(rt->meta, p, "transfer"))
+			call = "transfer";
+	}
+	chain_runtime_put(rt);
+	return call;
+}
+
 int cli_cmd_transfer(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -418,7 +455,7 @@ int cli_cmd_transfer(int argc, char **argv)
 	if ((rc = cli_grid_open(&g, &go, 1)) < 0)
 		return rc == -EINVAL ? CLI_USAGE : CLI_FAIL;
 	cJSON *args = grid_args_transfer(to, amount);
-	rc = cli_grid_submit(&g, "Balances", "transfer_keep_alive", args, &o);
+	rc = cli_grid_submit(&g, "Balances", transfer_call(&g), args, &o);
 	cJSON_Delete(args);
 	if (rc < 0)
 		goto out;

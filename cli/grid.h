@@ -6,7 +6,8 @@
  *   grid_amount.c    TFT amounts (7 decimals) <-> planck
  *   grid_doc.c       the deployment document check before a contract
  *   grid_entity.c    twin, farm, node
- *   grid_contract.c  contract create, get, cancel, list
+ *   grid_contract.c  contract create, get, cancel
+ *   grid_list.c      contract list
  *   grid_bill.c      contract bill-history
  *
  * Every command prints "name: value" lines, or one JSON document with
@@ -18,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cjson/cJSON.h>
 
@@ -34,6 +36,17 @@ int cli_cmd_twin(int argc, char **argv);
 int cli_cmd_farm(int argc, char **argv);
 int cli_cmd_node(int argc, char **argv);
 int cli_cmd_contract(int argc, char **argv);
+/* contract subcommands in their own files, argv[0] = the subcommand. */
+int cli_contract_bill_history(int argc, char **argv); /* grid_bill.c */
+int cli_contract_list(int argc, char **argv);         /* grid_list.c */
+/* The contract usage text (grid_contract.c). */
+void cli_contract_usage(FILE *f);
+/* A twin listing scans at most this many contracts unless --max says more. */
+#define CLI_CONTRACT_SCAN_DEFAULT 10000u
+
+struct grid_contract;
+/* The fields of one contract (id, state, cause, twin, node, hash...) into o. */
+int cli_contract_fields(cJSON *o, const struct grid_contract *c);
 
 /* ---- TFT amounts (grid_amount.c) ----------------------------------------- */
 
@@ -71,6 +84,17 @@ void cli_tft_format(scale_u128 planck, char out[CLI_TFT_STRLEN]);
 int cli_doc_prepare(const char *text, size_t len, uint32_t twin, char **out, char *why,
 		    size_t whysz);
 void cli_doc_free(char *doc);
+
+/*
+ * Seals doc (DESIGN §5) from user's key for the node's twin, whose x25519
+ * key is node_pk when the chain has one (node_pk_len bytes, must be 32),
+ * else converted from node_account, and gives its deployment_hash.
+ * *data heap (not secret; free it). ZE_MALFORMED / ZE_CRYPTO for an
+ * unusable node key, ZE_TOOBIG past SEAL_DEFAULT_MAX.
+ */
+int cli_doc_seal(const struct zkey *user, const uint8_t *node_pk, size_t node_pk_len,
+		 const uint8_t node_account[32], const char *doc, uint8_t **data, size_t *len,
+		 uint8_t hash[32]);
 
 /* ---- Shared by the grid commands (grid.c) ------------------------------- */
 
@@ -128,7 +152,8 @@ int cli_grid_add_amount(cJSON *o, const char *name, scale_u128 planck);
 /* An account as "name": SS58 and "name_id": 0x-hex. */
 int cli_grid_add_account(cJSON *o, const char *name, const uint8_t pk[32]);
 int cli_grid_add_hex(cJSON *o, const char *name, const uint8_t *p, size_t n);
-/* The including block of an outcome: block_number, extrinsic_hash, fee. */
+/* The including block of an outcome: block_number, extrinsic_hash, the
+ * extrinsic's events ("Pallet.Event" names) and the fee. */
 int cli_grid_add_outcome(cJSON *o, const struct chain_outcome *oc, const uint8_t signer[32]);
 
 /*

@@ -206,3 +206,20 @@ void cli_doc_free(char *doc)
 	sodium_memzero(doc, strlen(doc));
 	free(doc);
 }
+
+int cli_doc_seal(const struct zkey *user, const uint8_t *node_pk, size_t node_pk_len,
+		 const uint8_t node_account[32], const char *doc, uint8_t **data, size_t *len,
+		 uint8_t hash[32])
+{
+	uint8_t node_x[32], user_x[32];
+	int rc = seal_twin_x25519(node_pk, node_pk_len, node_account, node_x);
+
+	if (rc < 0)
+		return rc;
+	if ((rc = key_x25519_sk(user, user_x)) == 0)
+		rc = seal_box((const uint8_t *)doc, strlen(doc), node_x, user_x, 0, data, len);
+	sodium_memzero(user_x, sizeof user_x);
+	if (rc == 0)
+		seal_hash(doc, strlen(doc), hash);
+	return rc;
+}

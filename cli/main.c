@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/deploy.h"
+#include "cli/grid.h"
 #include "common/log.h"
 #include "common/version.h"
 
@@ -27,6 +28,12 @@ static const struct cli_cmd cmds[] = {
 	{"rmb", cli_cmd_rmb, "call a twin over RMB (signed request, verified reply)"},
 	{"deploy", cli_deploy_main, "deploy a workload document on a node and follow it"},
 	{"deployment", cli_deployment_main, "a node's deployments: get, list, changes"},
+	{"balance", cli_cmd_balance, "an account's TFT balance"},
+	{"transfer", cli_cmd_transfer, "send TFT to an account"},
+	{"twin", cli_cmd_twin, "create and show twins (the grid identity of an account)"},
+	{"farm", cli_cmd_farm, "create and show farms"},
+	{"node", cli_cmd_node, "show a node: farm, twin, relay, capacity"},
+	{"contract", cli_cmd_contract, "node contracts: create, get, cancel, list, bill-history"},
 };
 
 static void usage(FILE *f)

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,9 @@
 #include <unistd.h>
 
 #include "agent/reporter.h"
+#include "agent/reporter_usage.h"
 #include "agent/store.h"
+#include "chainclient/client.h"
 #include "chainclient/meta.h"
 #include "chainclient/scale.h"
 #include "common/zerr.h"
@@ -319,7 +322,9 @@ static int setup_with(void **st, struct meta *m, size_t ndeps)
 	assert_non_null(mkdtemp(f->dir));
 	assert_int_equal(store_open(f->dir, STORE_OPEN_FAST, &f->s), 0);
 	f->m = m;
-	f->cfg = (struct rep_config){.interval_s = 3600, .max_window_s = 7200};
+	/* No jitter: the tests step the clock to exact due times. */
+	f->cfg = (struct rep_config){.interval_s = 3600, .max_window_s = 7200,
+				     .jitter_s = REP_JITTER_NONE};
 	for (size_t i = 1; i <= ndeps; i++)
 		add_dep(f->s, i);
 	/* A contract still deploying is not reported. */
@@ -434,6 +439,21 @@ static void batches_into_minimum_calls(void **st)
 							       "reports"));
 		assert_true(k >= 1 && k <= 3);
 		total += (size_t)k;
+		/* The payload encodes, as the submitter encodes it, within the limit. */
+		cJSON *ordered = NULL;
+		const char *which = NULL;
+		struct zbuf b;
+		zbuf_init(&b, 0);
+		assert_int_equal(chain_call_args(f->m, "SmartContractModule", "add_reports",
+						 cJSON_GetObjectItem(p, "args"), &ordered, &which),
+				 0);
+		assert_int_equal(meta_encode_call(f->m, "SmartContractModule", "add_reports",
+						  ordered, &b),
+				 0);
+		assert_int_equal(b.len, 2 + 1 + 56 * (size_t)k);
+		assert_true(b.len + REP_XT_OVERHEAD <= f->cfg.max_xt_bytes);
+		cJSON_Delete(ordered);
+		zbuf_free(&b);
 	}
 	assert_int_equal(total, NC);
 	/* Reserved capacity: ok and paused workloads only, not the one in error. */
@@ -518,6 +538,8 @@ static void failed_cycle_is_retried_once(void **st)
 	for (int i = 0; i < 4; i++)
 		keys[i] = cJSON_GetObjectItem(cJSON_GetArrayItem(f->seen, i), "key")->valuestring;
 	assert_string_equal(keys[1], keys[2]);
+	assert_true(cJSON_Compare(cJSON_GetObjectItem(cJSON_GetArrayItem(f->seen, 1), "args"),
+				  cJSON_GetObjectItem(cJSON_GetArrayItem(f->seen, 2), "args"), 1));
 	assert_string_not_equal(keys[0], keys[1]);
 	assert_string_not_equal(keys[2], keys[3]);
 	cycle(f, t2 + 1, &s);
@@ -674,6 +696,87 @@ static void removed_contract_is_dropped(void **st)
 	assert_true(v == t1);
 }
 
+/* Damaged cycle bookkeeping does not stop reporting: the cycle counts as
+ * failed and the next one covers its span. */
+static void damaged_bookkeeping_recovers(void **st)
+{
+	struct fx *f = *st;
+	struct rep_stats s;
+	cycle(f, f->t0, &s);
+	drain(f, "ok");
+	int64_t t1 = f->t0 + 3600, t2 = t1 + 3600;
+	cycle(f, t1, &s);
+	assert_true(s.queued);
+	assert_int_equal(store_cursor_set(f->s, "rep:variant", 7), 0);
+	drain(f, "ok");
+	cycle(f, t2, &s);
+	assert_true(s.queued);
+	drain(f, "ok");
+	const cJSON *o = last_record(f, "add_nru_reports", 1);
+	assert_true(jnum(o, "timestamp") == (uint64_t)t2);
+	assert_true(jnum(o, "window") == (uint64_t)(t2 - f->t0));
+}
+
+/* rep_usage_prov: rx + tx of the ok and paused workloads whose type
+ * measures traffic; one that cannot be measured fails the contract. */
+static int usage_calls, usage_fail;
+
+static int fake_wl_usage(struct prov_ctx *ctx, const struct prov_workload_id *id,
+			 struct prov_usage *u, char *err, size_t errsz)
+{
+	usage_calls++;
+	if (usage_fail) {
+		snprintf(err, errsz, "cgroup gone");
+		return -ENOENT;
+	}
+	u->net_rx_bytes = 1000 * id->contract_id;
+	u->net_tx_bytes = 7;
+	return 0;
+}
+
+static const struct prov_ops fake_vm = {.type = "zmachine", .usage = fake_wl_usage};
+
+static const struct prov_ops *fake_lookup(const char *type)
+{
+	return strcmp(type, "zmachine") ? NULL : &fake_vm;
+}
+
+static void usage_from_provisioners(void **st)
+{
+	struct fx *f = *st;
+	struct rep_usage_prov up = {.store = f->s, .lookup = fake_lookup};
+	uint64_t bytes = 0;
+	assert_int_equal(rep_usage_prov(&up, 3, &bytes), 0);
+	assert_true(bytes == 3007);    /* the paused vm; "bad" is in error */
+	assert_int_equal(usage_calls, 1);
+	usage_fail = 1;
+	assert_int_equal(rep_usage_prov(&up, 3, &bytes), -ENOENT);
+	usage_fail = 0;
+	assert_int_equal(rep_usage_prov(&up, 12345, &bytes), ZE_ABSENT);
+}
+
+/* The next cycle is due one interval after the last plus a jitter below
+ * jitter_s (by default at most 300 s, a tenth of the interval). */
+static void schedule_has_jitter(void **st)
+{
+	struct fx *f = *st;
+	struct rep_stats s;
+	unsigned jit[2] = {0, 600}, lim[2] = {300, 600};
+	for (int k = 0; k < 2; k++) {
+		rep_free(f->r);
+		f->cfg.jitter_s = jit[k];
+		open_rep(f);
+		int64_t t = f->t0 + 7200 * k;
+		cycle(f, t, &s);
+		assert_true(s.queued);
+		int64_t next = rep_next_ms(f->r);
+		assert_true(next >= (t + 3600) * 1000 && next < (t + 3600 + lim[k]) * 1000);
+		cycle(f, t + 3599, &s); /* settles; not due */
+		assert_false(s.queued);
+		drain(f, "ok");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -688,6 +791,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(restart_resends_never_duplicates, setup_dev,
 						teardown),
 		cmocka_unit_test_setup_teardown(removed_contract_is_dropped, setup_dev, teardown),
+		cmocka_unit_test_setup_teardown(schedule_has_jitter, setup_dev, teardown),
+		cmocka_unit_test_setup_teardown(damaged_bookkeeping_recovers, setup_tf, teardown),
+		cmocka_unit_test_setup_teardown(usage_from_provisioners, setup_dev, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

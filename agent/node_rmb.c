@@ -1,0 +1,205 @@
+/*
+ * The RMB subsystem: the server on rmb.listen, started from the tick once
+ * registration knows the node twin (requests are addressed to it), signing
+ * with the node key and looking callers up on chain (rmb_chain.h).
+ *
+ * Commands: zos.system.version, and the engine's zos.deployment.* and
+ * zos.statistics.get (handlers.h), which answer a retryable 503 until the
+ * deploy engine runs (the node is not registered yet).
+ */
+#include "agent/node_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent/handlers.h"
+#include "common/log.h"
+#include "common/version.h"
+#include "common/zerr.h"
+#include "rmb/rmb_chain.h"
+#include "rmb/rmb_server.h"
+
+#define RMB_BACKOFF_MIN_MS 1000L
+#define RMB_BACKOFF_MAX_MS 60000L
+/* Requests waiting for a worker; contexts exceed workers + queue. */
+#define RMB_QUEUE_LEN 32u
+#define RMB_SPARE_CONTEXTS 16u
+
+static int h_version(void *arg, const struct rmb_call *call, cJSON **reply,
+		     struct rmb_error *err)
+{
+	struct agent_node *n = arg;
+	cJSON *o = cJSON_CreateObject();
+	if (!o || !cJSON_AddStringToObject(o, "version", ZOS_VERSION) ||
+	    !cJSON_AddStringToObject(o, "program", "zos-agent") ||
+	    !cJSON_AddNumberToObject(o, "twin_id", atomic_load(&n->twin_id)) ||
+	    !cJSON_AddNumberToObject(o, "node_id", atomic_load(&n->node_id)) ||
+	    !cJSON_AddNumberToObject(o, "farm_id", n->cfg.farm_id)) {
+		cJSON_Delete(o);
+		return -ENOMEM;
+	}
+	*reply = o;
+	return 0;
+}
+
+/* The engine's handlers, behind a check that the engine runs. */
+static int engine_call(struct agent_node *n, eng_rmb_fn fn, const struct rmb_call *call,
+		       cJSON **reply, struct rmb_error *err)
+{
+	struct eng *e = atomic_load(&n->eng);
+	if (!e) {
+		rmb_error_set(err, ENG_E_UNAVAILABLE, 1,
+			      "the node is not registered on chain yet; retry later");
+		return ZE_STATE;
+	}
+	int code = 0;
+	char msg[RMB_ERRMSG_MAX + 1] = "";
+	int rc = fn(e, call->src, call->payload, reply, &code, msg, sizeof msg);
+	if (rc < 0)
+		rmb_error_set(err, code ? (uint32_t)code : ENG_E_INTERNAL,
+			      code == ENG_E_UNAVAILABLE, "%s", msg);
+	return rc;
+}
+
+#define ENGINE_HANDLER(name)                                                               \
+	static int h_##name(void *arg, const struct rmb_call *call, cJSON **reply,         \
+			    struct rmb_error *err)                                         \
+	{                                                                                  \
+		return engine_call(arg, eng_rmb_##name, call, reply, err);                 \
+	}
+ENGINE_HANDLER(deploy)
+ENGINE_HANDLER(get)
+ENGINE_HANDLER(list)
+ENGINE_HANDLER(changes)
+ENGINE_HANDLER(statistics)
+
+static const struct {
+	const char *cmd;
+	rmb_handler_fn fn;
+} commands[] = {
+	{"zos.system.version", h_version},
+	{"zos.deployment.deploy", h_deploy},
+	{"zos.deployment.get", h_get},
+	{"zos.deployment.list", h_list},
+	{"zos.deployment.changes", h_changes},
+	{"zos.statistics.get", h_statistics},
+};
+
+/* nng does not create the directory of an ipc socket. */
+static void ipc_dir(const char *url)
+{
+	char dir[CFG_STR_MAX];
+	if (strncmp(url, "ipc://", 6) != 0)
+		return;
+	snprintf(dir, sizeof dir, "%s", url + 6);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = '\0';
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		log_warn("node", "cannot create %s for %s: %s", dir, url, strerror(errno));
+}
+
+static int rmb_up(struct agent_node *n, uint32_t twin_id)
+{
+	struct rmb_server_cfg sc;
+	struct rmb_server *s = NULL;
+	rmb_server_cfg_init(&sc);
+	for (unsigned i = 0; i < n->cfg.rmb_listen.n && i < RMB_LISTEN_MAX; i++) {
+		ipc_dir(n->cfg.rmb_listen.v[i]);
+		sc.listen[sc.nlisten++] = n->cfg.rmb_listen.v[i];
+	}
+	sc.workers = n->cfg.rmb_workers;
+	sc.queue_len = RMB_QUEUE_LEN;
+	sc.contexts = sc.workers + sc.queue_len + RMB_SPARE_CONTEXTS;
+	sc.verify.max_msg = (size_t)n->cfg.rmb_max_message;
+	sc.verify.twin_ttl_s = n->a->cfg.rmb_twin_cache_ttl;
+	int rc = rmb_server_new(&sc, &n->a->key, twin_id, rmb_chain_twin_lookup, n->chain, &s);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0] && rc == 0; i++)
+		rc = rmb_server_register(s, commands[i].cmd, commands[i].fn, n);
+	if (rc == 0)
+		rc = rmb_server_start(s);
+	if (rc < 0) {
+		rmb_server_free(s);
+		return rc;
+	}
+	n->rmb = s;
+	return 0;
+}
+
+static int rmb_start(struct agent *a, void **state)
+{
+	struct agent_node *n = *state;
+	n->rmb_backoff_ms = RMB_BACKOFF_MIN_MS;
+	return 0;
+}
+
+static void rmb_tick(struct agent *a, void *state)
+{
+	struct agent_node *n = state;
+	uint32_t twin_id = atomic_load(&n->twin_id);
+	if (n->rmb || !twin_id || node_mono_ms() < n->rmb_retry_at)
+		return;
+	int rc = rmb_up(n, twin_id);
+	if (rc < 0) {
+		log_err("node", "rmb server did not start: %s; retrying in %ld ms", zerr_str(rc),
+			n->rmb_backoff_ms);
+		n->rmb_retry_at = node_mono_ms() + n->rmb_backoff_ms;
+		n->rmb_backoff_ms = n->rmb_backoff_ms * 2 > RMB_BACKOFF_MAX_MS
+					    ? RMB_BACKOFF_MAX_MS
+					    : n->rmb_backoff_ms * 2;
+		return;
+	}
+	char addrs[CFG_STR_MAX * 2] = "";
+	size_t used = 0;
+	for (unsigned i = 0; i < n->cfg.rmb_listen.n && used < sizeof addrs; i++) {
+		int w = snprintf(addrs + used, sizeof addrs - used, "%s%s", i ? " " : "",
+				 n->cfg.rmb_listen.v[i]);
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+	log_info("node", "rmb serving twin %" PRIu32 " on %s", twin_id, addrs);
+}
+
+static void rmb_stop(struct agent *a, void *state)
+{
+	struct agent_node *n = state;
+	rmb_server_free(n->rmb);
+	n->rmb = NULL;
+}
+
+static int rmb_reload(struct agent *a, void *state, const struct cfg *next)
+{
+	if (next->rmb_twin_cache_ttl != a->cfg.rmb_twin_cache_ttl && ((struct agent_node *)state)->rmb)
+		log_warn("node", "rmb.twin_cache_ttl: the running server keeps %" PRIu32
+			 " s until the agent restarts", a->cfg.rmb_twin_cache_ttl);
+	return 0;
+}
+
+static void rmb_summary(struct agent *a, void *state)
+{
+	struct agent_node *n = state;
+	if (!n->rmb) {
+		log_info("node", "rmb: waiting for the node twin");
+		return;
+	}
+	struct rmb_server_stats st;
+	rmb_server_get_stats(n->rmb, &st);
+	log_info("node", "rmb: received %" PRIu64 ", accepted %" PRIu64 ", refused %" PRIu64
+		 ", busy %" PRIu64 ", replied %" PRIu64 ", connections %u",
+		 st.received, st.accepted, st.refused, st.busy, st.replied, st.conns);
+}
+
+const struct agent_subsys node_rmb_subsys = {
+	.name = "rmb",
+	.start = rmb_start,
+	.stop = rmb_stop,
+	.tick = rmb_tick,
+	.reload = rmb_reload,
+	.summary = rmb_summary,
+};
