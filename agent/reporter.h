@@ -147,7 +147,8 @@ struct rep_limits {
 
 /* The variant the metadata offers and its limits; cfg may be NULL.
  * ZE_UNSUPPORTED when neither variant exists or its types are not the
- * fixed-size records this code expects. */
+ * fixed-size records this code expects, ZE_TOOBIG when not even one record
+ * fits the extrinsic size. */
 int rep_limits(const struct meta *m, const struct rep_config *cfg, struct rep_limits *out);
 
 /* One encoded call: the outbox payload {"pallet","call","args"} and the
