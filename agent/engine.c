@@ -95,19 +95,29 @@ int eng_new(const struct eng_config *cfg, const struct eng_chain *chain, struct 
 		c->retry_max_ms = 60000;
 	if (!c->retry_attempts)
 		c->retry_attempts = 8;
+	if (!c->outbox_senders)
+		c->outbox_senders = 4;
 	if (!c->outbox_base_ms)
 		c->outbox_base_ms = 2000;
 	if (!c->outbox_max_ms)
 		c->outbox_max_ms = 300000;
 	if (!c->sync_period_s)
 		c->sync_period_s = 3600;
+	if (!c->retain_s)
+		c->retain_s = 7 * 24 * 3600;
 	e->running = calloc(c->workers, sizeof *e->running);
 	e->busy = calloc(c->workers, 1);
 	e->workers = calloc(c->workers, sizeof *e->workers);
-	if (!e->running || !e->busy || !e->workers) {
+	/* Twice the senders: each has one item queued behind the one it sends. */
+	e->nslots = 2 * c->outbox_senders;
+	e->slots = calloc(e->nslots, sizeof *e->slots);
+	e->senders = calloc(c->outbox_senders, sizeof *e->senders);
+	if (!e->running || !e->busy || !e->workers || !e->slots || !e->senders) {
 		free(e->running);
 		free(e->busy);
 		free(e->workers);
+		free(e->slots);
+		free(e->senders);
 		sodium_memzero(e, sizeof *e);
 		free(e);
 		return -ENOMEM;
@@ -117,6 +127,7 @@ int eng_new(const struct eng_config *cfg, const struct eng_chain *chain, struct 
 	cond_init_mono(&e->work_cv);
 	cond_init_mono(&e->idle_cv);
 	cond_init_mono(&e->ob_cv);
+	cond_init_mono(&e->send_cv);
 	*out = e;
 	return 0;
 }
@@ -292,6 +303,10 @@ int eng_start(struct eng *e)
 		}
 		e->nworkers++;
 	}
+	for (unsigned i = 0; rc == 0 && i < e->cfg.outbox_senders; i++) {
+		if ((rc = -pthread_create(&e->senders[i], NULL, eng_sender_main, e)) == 0)
+			e->nsenders++;
+	}
 	if (rc == 0) {
 		if ((rc = -pthread_create(&e->dispatcher, NULL, eng_dispatcher_main, e)) == 0)
 			e->dispatcher_up = 1;
@@ -310,9 +325,13 @@ void eng_stop(struct eng *e)
 	e->stopping = 1;
 	pthread_cond_broadcast(&e->work_cv);
 	pthread_cond_broadcast(&e->ob_cv);
+	pthread_cond_broadcast(&e->send_cv);
 	pthread_mutex_unlock(&e->mu);
 	for (unsigned i = 0; i < e->nworkers; i++)
 		pthread_join(e->workers[i], NULL);
+	for (unsigned i = 0; i < e->nsenders; i++)
+		pthread_join(e->senders[i], NULL);
+	e->nsenders = 0;
 	if (e->dispatcher_up)
 		pthread_join(e->dispatcher, NULL);
 	e->nworkers = 0;
@@ -331,6 +350,13 @@ void eng_free(struct eng *e)
 		free(j);
 	}
 	e->tail = &e->head;
+	/* Items handed out but not sent stay pending in the store. */
+	for (unsigned i = 0; i < e->nslots; i++)
+		if (e->slots[i].state != ENG_SLOT_FREE)
+			free(e->slots[i].item.payload);
+	free(e->slots);
+	free(e->senders);
+	pthread_cond_destroy(&e->send_cv);
 	pthread_mutex_destroy(&e->mu);
 	pthread_cond_destroy(&e->work_cv);
 	pthread_cond_destroy(&e->idle_cv);
@@ -356,7 +382,7 @@ int eng_wait_idle(struct eng *e, int outbox, int timeout_ms)
 	for (;;) {
 		int idle = e->queued == 0 && e->active == 0;
 		if (idle && outbox) {
-			idle = !e->ob_busy && !e->ob_kick;
+			idle = !e->ob_busy && !e->ob_kick && eng_slots_busy(e) == 0;
 			if (idle) {
 				pthread_mutex_unlock(&e->mu);
 				idle = outbox_quiet(e);

@@ -14,10 +14,12 @@
  * full sync or restart.
  *
  * Chain calls go through a durable outbox (store.h): persisted in the same
- * transaction as the state change that needs them, sent by one dispatcher
- * thread (one submitter, so nonces never collide), and marked done only when
- * the including block's events are known. An item resent after a crash is
- * first checked against the chain, so a fact is never applied twice.
+ * transaction as the state change that needs them, handed by one dispatcher
+ * thread to a few sender threads that wait for their blocks in parallel
+ * (all through the one submitter of struct eng_chain, which owns the nonce),
+ * and marked done only when the including block's events are known. An item
+ * resent after a crash is first checked against the chain, so a fact is
+ * never applied twice.
  *
  * The engine knows the chain only through struct eng_chain and workloads
  * only through prov_ops tables, so that it runs against fakes in tests.
@@ -78,7 +80,7 @@ struct eng_call {
 
 /*
  * The chain as the engine needs it; the agent plugs in the chain client.
- * Every function may be called from several threads (submit only from one).
+ * Every function may be called from several threads.
  * Reads return 0, ZE_ABSENT when the chain confirmed absence, or any other
  * negative error when there is no trustworthy answer.
  */
@@ -91,7 +93,8 @@ struct eng_chain {
 	int (*node_contracts)(void *ctx, uint32_t node_id, uint64_t **ids, size_t *n);
 	/* Sends the call and waits for its block: 0 on ExtrinsicSuccess, ZE_CHAIN
 	 * when included and failed (why says how; final), anything else when the
-	 * outcome is unknown (retried later). */
+	 * outcome is unknown (retried later). Called from outbox_senders threads
+	 * at once, never twice at the same time for one outbox item. */
 	int (*submit)(void *ctx, const struct eng_call *call, char *why, size_t whysz);
 };
 
@@ -107,9 +110,11 @@ struct eng_config {
 	unsigned retry_base_ms;     /* first job retry; 0 = 1000 */
 	unsigned retry_max_ms;      /* 0 = 60000 */
 	unsigned retry_attempts;    /* per job before giving up until the next sync; 0 = 8 */
+	unsigned outbox_senders;    /* calls in flight at once; 0 = 4 */
 	unsigned outbox_base_ms;    /* first outbox retry; 0 = 2000 */
 	unsigned outbox_max_ms;     /* 0 = 300000 */
 	unsigned sync_period_s;     /* full sync period; 0 = 3600 */
+	unsigned retain_s;          /* finished deployments kept for get; 0 = 7 days */
 };
 
 struct eng;
@@ -171,8 +176,9 @@ int eng_on_chain_event(struct eng *e, const cJSON *event);
 int eng_on_contract_gone(struct eng *e, uint64_t contract_id);
 /* Compares every live deployment with the chain: ActiveNodeContracts and
  * each contract's state. Unknown answers change nothing. Also requeues
- * deployments whose jobs gave up. Run by the dispatcher every
- * sync_period_s; callable directly. */
+ * deployments whose jobs gave up, and prunes those finished more than
+ * retain_s ago. Run by the dispatcher every sync_period_s; callable
+ * directly. */
 int eng_full_sync(struct eng *e);
 /* The follower's block cursor, persisted in the store. */
 int eng_cursor_get(struct eng *e, int64_t *block); /* ZE_ABSENT before the first */

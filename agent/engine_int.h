@@ -14,6 +14,12 @@ struct eng_job {
 	struct eng_job *next;
 };
 
+/* An outbox item handed from the dispatcher to a sender thread. */
+struct eng_send_slot {
+	enum { ENG_SLOT_FREE = 0, ENG_SLOT_QUEUED, ENG_SLOT_SENDING } state;
+	struct store_outbox item; /* owns item.payload while not free */
+};
+
 struct eng {
 	struct eng_config cfg;
 	struct eng_chain chain;
@@ -35,6 +41,11 @@ struct eng {
 	unsigned nworkers;        /* threads started */
 	pthread_t dispatcher;
 	int dispatcher_up;
+	pthread_cond_t send_cv;   /* senders: a slot was filled, or stop */
+	struct eng_send_slot *slots;
+	unsigned nslots;
+	pthread_t *senders;
+	unsigned nsenders;        /* threads started */
 	int ob_kick;              /* items were queued since the last pass */
 	int ob_busy;              /* the dispatcher is in a pass */
 	struct prov_capacity reserved;
@@ -73,5 +84,8 @@ void eng_release(struct eng *e, const struct prov_capacity *c);
 int eng_reconcile(struct eng *e, uint64_t cid, int restore);
 
 void *eng_dispatcher_main(void *arg);
+void *eng_sender_main(void *arg);
+/* Slots in use (queued or being sent); the caller holds mu. */
+unsigned eng_slots_busy(const struct eng *e);
 
 #endif

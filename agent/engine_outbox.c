@@ -10,7 +10,7 @@
 #include "common/log.h"
 #include "common/zerr.h"
 
-#define OUTBOX_BATCH 16
+#define OUTBOX_BATCH 64
 
 static int call_key(enum eng_call_kind kind, uint64_t cid, char *key, size_t keysz)
 {
@@ -166,17 +166,62 @@ done:
 	store_outbox_done(e->store, o->id, outcome);
 }
 
-/* Sends what is due; returns when the next item is due (wall ms) or -1. */
-static int64_t outbox_pass(struct eng *e)
+unsigned eng_slots_busy(const struct eng *e)
 {
-	for (int batches = 0; batches < 64; batches++) {
+	unsigned n = 0;
+	for (unsigned i = 0; i < e->nslots; i++)
+		n += e->slots[i].state != ENG_SLOT_FREE;
+	return n;
+}
+
+static int slot_holds(const struct eng *e, int64_t id)
+{
+	for (unsigned i = 0; i < e->nslots; i++)
+		if (e->slots[i].state != ENG_SLOT_FREE && e->slots[i].item.id == id)
+			return 1;
+	return 0;
+}
+
+static struct eng_send_slot *free_slot(struct eng *e)
+{
+	for (unsigned i = 0; i < e->nslots; i++)
+		if (e->slots[i].state == ENG_SLOT_FREE)
+			return &e->slots[i];
+	return NULL;
+}
+
+#define OUTBOX_WAIT_SENDER (-2)
+
+/*
+ * Hands what is due to the senders. Returns when the next item is due
+ * (wall ms), -1 when nothing is pending, or OUTBOX_WAIT_SENDER when due
+ * items wait for a sender to finish (which kicks the dispatcher).
+ */
+static int64_t outbox_fill(struct eng *e)
+{
+	for (int rounds = 0; rounds < 64; rounds++) {
 		struct store_outbox *items;
-		size_t n;
+		size_t n, held = 0;
 		if (store_outbox_due(e->store, eng_wall_ms(), OUTBOX_BATCH, &items, &n) < 0)
 			return eng_wall_ms() + e->cfg.outbox_base_ms;
-		for (size_t i = 0; i < n; i++)
-			send_one(e, &items[i]);
+		pthread_mutex_lock(&e->mu);
+		for (size_t i = 0; i < n; i++) {
+			struct eng_send_slot *sl;
+			/* Still due because its sender is at work on it, or no
+			 * sender free: it waits. */
+			if (slot_holds(e, items[i].id) || !(sl = free_slot(e))) {
+				held++;
+				continue;
+			}
+			sl->item = items[i];
+			items[i].payload = NULL;
+			sl->state = ENG_SLOT_QUEUED;
+			pthread_cond_signal(&e->send_cv);
+		}
+		pthread_mutex_unlock(&e->mu);
 		store_outbox_free(items, n);
+		if (held)
+			return OUTBOX_WAIT_SENDER;
 		if (n < OUTBOX_BATCH)
 			break;
 	}
@@ -185,6 +230,34 @@ static int64_t outbox_pass(struct eng *e)
 	if (rc == ZE_ABSENT)
 		return -1;
 	return rc < 0 ? eng_wall_ms() + e->cfg.outbox_base_ms : next;
+}
+
+void *eng_sender_main(void *arg)
+{
+	struct eng *e = arg;
+	pthread_mutex_lock(&e->mu);
+	while (!e->stopping) {
+		struct eng_send_slot *sl = NULL;
+		for (unsigned i = 0; i < e->nslots && !sl; i++)
+			if (e->slots[i].state == ENG_SLOT_QUEUED)
+				sl = &e->slots[i];
+		if (!sl) {
+			pthread_cond_wait(&e->send_cv, &e->mu);
+			continue;
+		}
+		sl->state = ENG_SLOT_SENDING;
+		pthread_mutex_unlock(&e->mu);
+		send_one(e, &sl->item);
+		pthread_mutex_lock(&e->mu);
+		free(sl->item.payload);
+		memset(sl, 0, sizeof *sl);
+		/* The dispatcher may have due items waiting for this sender. */
+		e->ob_kick = 1;
+		pthread_cond_signal(&e->ob_cv);
+		pthread_cond_broadcast(&e->idle_cv);
+	}
+	pthread_mutex_unlock(&e->mu);
+	return NULL;
 }
 
 static struct timespec mono_ts(int64_t ms)
@@ -215,10 +288,10 @@ void *eng_dispatcher_main(void *arg)
 		}
 		e->ob_busy = 1;
 		pthread_mutex_unlock(&e->mu);
-		int64_t next = outbox_pass(e);
+		int64_t next = outbox_fill(e);
 		if (sync_due) {
 			eng_full_sync(e);
-			next = outbox_pass(e); /* what the sync queued */
+			next = outbox_fill(e); /* what the sync queued */
 		}
 		/* Due times are wall clock (they survive restarts); waits are
 		 * monotonic. */

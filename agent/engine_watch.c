@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/zerr.h"
@@ -200,8 +201,13 @@ int eng_full_sync(struct eng *e)
 	if (strangers)
 		log_warn("engine", "sync: %zu active contracts of this node are not deployed here",
 			 strangers);
-	log_info("engine", "sync: %zu deployments checked, %zu gone, %zu unknown", n, gone,
-		 unknown);
+	/* Finished deployments leave the store after a while, so it (and the
+	 * restore at start) stays the size of what runs. */
+	uint64_t pruned = 0;
+	if (store_dep_prune(e->store, (int64_t)time(NULL) - (int64_t)e->cfg.retain_s, &pruned) < 0)
+		log_warn("engine", "sync: pruning finished deployments failed");
+	log_info("engine", "sync: %zu deployments checked, %zu gone, %zu unknown, %llu pruned", n,
+		 gone, unknown, (unsigned long long)pruned);
 	free(active);
 	free(ids);
 	return 0;

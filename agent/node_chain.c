@@ -26,6 +26,10 @@ static int chain_start(struct agent *a, void **state)
 	struct chain_client_opts co;
 	chain_client_opts_default(&co);
 	co.rpc.timeout_ms = (long)a->cfg.chain_rpc_timeout * 1000;
+	/* Every user of the client retries on its own schedule; one quick
+	 * transport retry keeps a stop during an outage within the daemon's
+	 * stop deadline. */
+	co.rpc.retries = 1;
 	int rc = chain_client_new(a->cfg.chain_url, &co, &n->chain);
 	if (rc < 0) {
 		log_err("node", "chain client for %s: %s", a->cfg.chain_url, zerr_str(rc));
@@ -72,7 +76,7 @@ static void chain_summary(struct agent *a, void *state)
 	pthread_mutex_lock(&n->status_mu);
 	memcpy(line, n->status, sizeof line);
 	pthread_mutex_unlock(&n->status_mu);
-	log_info("node", "node: %s; twin %" PRIu32 ", node %" PRIu32 ", next nonce %" PRId64, line,
+	log_info("node", "status: %s; twin %" PRIu32 ", node %" PRIu32 ", next nonce %" PRId64, line,
 		 atomic_load(&n->twin_id), atomic_load(&n->node_id),
 		 n->submitter ? chain_submitter_nonce(n->submitter) : -1);
 }

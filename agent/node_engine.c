@@ -87,8 +87,10 @@ static int engine_up(struct agent_node *n, uint32_t node_id)
 		goto out;
 	if ((rc = eng_start(e)) < 0)
 		goto out;
-	atomic_store(&n->eng, e);
+	/* Set before the engine is published: the reporter thread reads it
+	 * once it sees the engine. */
 	n->usage = (struct rep_usage_prov){.store = n->store, .lookup = prov_lookup, .prov = n->prov};
+	atomic_store(&n->eng, e);
 	if ((rc = node_worker_start(&n->follow, node_follow_main, n)) < 0) {
 		atomic_store(&n->eng, NULL);
 		goto out;

@@ -49,7 +49,7 @@ static int check_funds(struct agent_node *n, const char *what)
 }
 
 /* Sends one call; REG_DONE on success, else the status says why. */
-static int send(struct agent_node *n, const char *call, cJSON *args)
+static int reg_send(struct agent_node *n, const char *call, cJSON *args)
 {
 	enum chain_outcome_status st = CHAIN_OUTCOME_UNKNOWN;
 	char error[160];
@@ -71,7 +71,8 @@ static int send(struct agent_node *n, const char *call, cJSON *args)
 	}
 	/* The pool refuses an extrinsic whose fees the account cannot pay;
 	 * say so in the operator's terms. */
-	if (st == CHAIN_OUTCOME_REJECTED && (strstr(error, "ayment") || strstr(error, "funds")))
+	if (st == CHAIN_OUTCOME_REJECTED && (strstr(error, "fees") || strstr(error, "balance") ||
+					     strstr(error, "ayment") || strstr(error, "funds")))
 		node_status(n, 1, "account %s cannot pay for TfgridModule.%s (%s): fund it; retrying",
 			    n->ss58, call, error);
 	else
@@ -96,7 +97,7 @@ static int ensure_twin(struct agent_node *n, uint32_t *twin_id)
 		if (r != REG_DONE)
 			return r;
 		node_status(n, 0, "creating the node twin (relay %s)", relay ? relay : "none");
-		r = send(n, "create_twin", grid_args_create_twin(relay, n->x25519_pk, 32));
+		r = reg_send(n, "create_twin", grid_args_create_twin(relay, n->x25519_pk, 32));
 		if (r != REG_DONE)
 			return r;
 		rc = grid_twin_id_by_account(n->chain, n->account, twin_id);
@@ -119,7 +120,7 @@ static int ensure_twin(struct agent_node *n, uint32_t *twin_id)
 		return r;
 	node_status(n, 0, "updating twin %" PRIu32 " (relay %s, x25519 pk)", *twin_id,
 		    relay ? relay : "none");
-	int s = send(n, "update_twin", grid_args_update_twin(relay, n->x25519_pk, 32));
+	int s = reg_send(n, "update_twin", grid_args_update_twin(relay, n->x25519_pk, 32));
 	return s == REG_DONE ? REG_AGAIN : s;
 }
 
@@ -163,7 +164,7 @@ static int ensure_node(struct agent_node *n, uint32_t twin_id, uint32_t *node_id
 		if (r != REG_DONE)
 			return r;
 		node_status(n, 0, "registering the node in farm %" PRIu32, farm_id);
-		r = send(n, "create_node", grid_args_create_node(&want));
+		r = reg_send(n, "create_node", grid_args_create_node(&want));
 		if (r != REG_DONE)
 			return r;
 		rc = grid_node_id_by_twin(n->chain, twin_id, node_id);
@@ -187,7 +188,7 @@ static int ensure_node(struct agent_node *n, uint32_t twin_id, uint32_t *node_id
 		    "updating node %" PRIu32 ": farm %" PRIu32 ", cru %" PRIu64 ", mru %" PRIu64
 		    ", sru %" PRIu64 ", hru %" PRIu64,
 		    *node_id, farm_id, want.cru, want.mru, want.sru, want.hru);
-	int s = send(n, "update_node", grid_args_update_node(*node_id, &want));
+	int s = reg_send(n, "update_node", grid_args_update_node(*node_id, &want));
 	return s == REG_DONE ? REG_AGAIN : s;
 }
 

@@ -67,11 +67,6 @@ static void *report_main(void *arg)
 		if (rc < 0 && rc != last_err)
 			log_warn("node", "report cycle: %s; retried later", zerr_str(rc));
 		last_err = rc < 0 ? rc : 0;
-		struct rep_stats st;
-		rep_stats(rep, &st);
-		if (st.queued)
-			log_info("node", "reports queued: %zu records in %zu calls", st.records,
-				 st.calls);
 	}
 	rep_free(rep);
 	return NULL;

@@ -14,6 +14,11 @@
 #include "common/zerr.h"
 
 #define DEP_LIVE "('deploying','deployed','paused')"
+/* Finished deployments (nothing left on the host) last changed before ?1. */
+#define PRUNABLE                                                                          \
+	"SELECT d.contract_id FROM deployments d WHERE d.state IN ('failed','deleted') AND " \
+	"d.updated < ?1 AND NOT EXISTS (SELECT 1 FROM workloads w WHERE "                    \
+	"w.contract_id = d.contract_id AND w.state <> 'deleted')"
 
 static const char *const sql[SQ__COUNT] = {
 	[SQ_BEGIN] = "BEGIN IMMEDIATE",
@@ -48,6 +53,9 @@ static const char *const sql[SQ__COUNT] = {
 			"quote(ord)||','||quote(spec)||','||quote(result),?2,?3 FROM workloads "
 			"WHERE contract_id=?1",
 	[SQ_QUAR_COUNT] = "SELECT count(*) FROM quarantine",
+	[SQ_PRUNE_HIST] = "DELETE FROM history WHERE contract_id IN (" PRUNABLE ")",
+	[SQ_PRUNE_WLS] = "DELETE FROM workloads WHERE contract_id IN (" PRUNABLE ")",
+	[SQ_PRUNE_DEPS] = "DELETE FROM deployments WHERE contract_id IN (" PRUNABLE ")",
 	[SQ_STATS_RESERVED] = "SELECT ifnull(sum(cru),0),ifnull(sum(mru),0),ifnull(sum(sru),0),"
 			      "ifnull(sum(hru),0) FROM deployments WHERE state IN " DEP_LIVE,
 	[SQ_STATS_USED] = "SELECT ifnull(sum(cru),0),ifnull(sum(mru),0),ifnull(sum(sru),0),"

@@ -138,6 +138,11 @@ struct store_stats {
 /* Counts for twin_id (0 = every twin); capacities are always node-wide. */
 int store_stats(struct store *s, uint32_t twin_id, struct store_stats *st);
 
+/* Forgets finished deployments: failed or deleted, every workload deleted,
+ * last changed before `before` (unix seconds); with their workloads and
+ * history. *n (may be NULL) gets how many. Their outbox keys stay spent. */
+int store_dep_prune(struct store *s, int64_t before, uint64_t *n);
+
 /* Rows in quarantine (for reports and tests). */
 int store_quarantine_count(struct store *s, uint64_t *n);
 

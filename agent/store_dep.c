@@ -507,6 +507,33 @@ int store_stats(struct store *s, uint32_t twin_id, struct store_stats *out)
 	return rc;
 }
 
+int store_dep_prune(struct store *s, int64_t before, uint64_t *n)
+{
+	int rc = store_begin(s);
+	if (rc < 0)
+		return rc;
+	/* Children first: their selection reads the deployments still there. */
+	enum store_stmt ids[] = {SQ_PRUNE_HIST, SQ_PRUNE_WLS, SQ_PRUNE_DEPS};
+	for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+		sqlite3_stmt *st = store_stmt(s, ids[i]);
+		if (!st) {
+			store_rollback(s);
+			return -EIO;
+		}
+		sqlite3_bind_int64(st, 1, before);
+		if ((rc = store_step_done(s, st, "prune")) < 0) {
+			store_rollback(s);
+			return rc;
+		}
+	}
+	uint64_t pruned = (uint64_t)sqlite3_changes(s->db);
+	if ((rc = store_commit(s)) < 0)
+		return rc;
+	if (n)
+		*n = pruned;
+	return 0;
+}
+
 int store_quarantine_count(struct store *s, uint64_t *n)
 {
 	int64_t v = 0;

@@ -70,7 +70,7 @@ void rmb_server_cfg_init(struct rmb_server_cfg *c)
 {
 	memset(c, 0, sizeof(*c));
 	rmb_verify_cfg_init(&c->verify);
-	c->contexts = 64;
+	c->contexts = 0;
 	c->workers = 4;
 	c->queue_len = 32;
 	c->max_conns = 1024;
@@ -84,13 +84,18 @@ int rmb_server_new(const struct rmb_server_cfg *cfg, const struct zkey *node_key
 	if (sodium_init() < 0)
 		return -EIO;
 	if (!cfg->nlisten || cfg->nlisten > RMB_LISTEN_MAX || !cfg->workers ||
-	    !cfg->queue_len || cfg->contexts <= cfg->workers + cfg->queue_len ||
+	    cfg->workers > 1024 || !cfg->queue_len || cfg->queue_len > 65536 ||
+	    (cfg->contexts && cfg->contexts <= cfg->workers + cfg->queue_len) ||
 	    !cfg->max_conns || !cfg->reply_ttl_s || !lookup)
 		return ZE_CONFIG;
 	struct rmb_server *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->cfg = *cfg;
+	/* Contexts beyond those a request can hold (workers + queue) are the
+	 * ones that keep receiving, and answer "busy", under any load. */
+	if (!s->cfg.contexts)
+		s->cfg.contexts = cfg->workers + cfg->queue_len + 32;
 	s->cfg.verify.self_twin = twin_id;
 	int rc = 0;
 	for (size_t i = 0; i < cfg->nlisten && !rc; i++) {
@@ -103,7 +108,7 @@ int rmb_server_new(const struct rmb_server_cfg *cfg, const struct zkey *node_key
 		rc = -ENOMEM;
 	if (!rc) {
 		s->queue = calloc(cfg->queue_len, sizeof(*s->queue));
-		s->slots = calloc(cfg->contexts, sizeof(*s->slots));
+		s->slots = calloc(s->cfg.contexts, sizeof(*s->slots));
 		s->threads = calloc(cfg->workers, sizeof(*s->threads));
 		if (!s->queue || !s->slots || !s->threads)
 			rc = -ENOMEM;
@@ -344,6 +349,11 @@ static int open_socket(struct rmb_server *s)
 		if (!rv)
 			rv = nng_listener_set_size(s->lst[i], NNG_OPT_RECVMAXSZ,
 						   s->cfg.verify.max_msg);
+		/* ipc is for local tools of the node's own user. It is also
+		 * where nng 1.5 mishandles an oversized frame (other ipc
+		 * requests stall for seconds), so strangers stay out. */
+		if (!rv && !strncmp(s->listen[i], "ipc://", 6))
+			rv = nng_listener_set_int(s->lst[i], NNG_OPT_IPC_PERMISSIONS, 0600);
 		if (!rv)
 			rv = nng_listener_start(s->lst[i], 0);
 		if (rv)

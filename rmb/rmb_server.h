@@ -7,7 +7,8 @@
  * A receive never waits for a handler: when all workers are busy and the
  * queue is full, the request is answered at once with a retryable 500
  * "busy". For that to always leave contexts free to receive, contexts must
- * exceed workers + queue_len (rmb_server_new enforces it).
+ * exceed workers + queue_len (rmb_server_new enforces it; 0 picks
+ * workers + queue_len + 32).
  *
  * Lifecycle: new, register handlers, start, ..., stop, free. Handlers may
  * run concurrently with each other (on different workers).
@@ -30,7 +31,7 @@ struct rmb_server_cfg {
 	const char *listen[RMB_LISTEN_MAX]; /* nng URLs (tcp://, ipc://); copied */
 	size_t nlisten;
 	struct rmb_verify_cfg verify; /* self_twin is set from rmb_server_new's twin_id */
-	unsigned contexts;   /* nng contexts receiving at once */
+	unsigned contexts;   /* nng contexts receiving at once; 0 = automatic */
 	unsigned workers;    /* handler threads */
 	unsigned queue_len;  /* verified-or-not requests waiting for a worker */
 	unsigned max_conns;  /* connections open at once; a new one beyond
@@ -38,8 +39,8 @@ struct rmb_server_cfg {
 	uint32_t reply_ttl_s;
 };
 
-/* Defaults: no address, rmb_verify_cfg_init, 64 contexts, 4 workers,
- * queue of 32, 1024 connections, replies valid 60 s. */
+/* Defaults: no address, rmb_verify_cfg_init, automatic contexts (68),
+ * 4 workers, queue of 32, 1024 connections, replies valid 60 s. */
 void rmb_server_cfg_init(struct rmb_server_cfg *c);
 
 /* A verified call, as a handler sees it. Pointers live during the call. */

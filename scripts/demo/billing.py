@@ -169,7 +169,16 @@ def main():
                 continue
             name, data = next(iter(sc.items()))
             d = find_dict_with(data, "contract_id")
-            if d is None or int(d["contract_id"]) != a.contract:
+            if d is not None:
+                cid = int(d["contract_id"])
+            else:
+                # Unnamed fields, e.g. ContractDeployed(u64, AccountId).
+                first = data[0] if isinstance(data, list) and data else data
+                try:
+                    cid = int(first)
+                except (TypeError, ValueError):
+                    continue
+            if cid != a.contract:
                 continue
             timeline.append((n, name, data))
             if name == "ContractDeployed" and deployed is None:

@@ -27,6 +27,14 @@
 #define MAXC 32
 #define MAXW 64
 
+/* Test-side changes of the fakes' knobs, under the fakes' own locks. */
+#define LOCKED(mu, stmt)                   \
+	do {                               \
+		pthread_mutex_lock(mu);    \
+		stmt;                      \
+		pthread_mutex_unlock(mu);  \
+	} while (0)
+
 /* ---------------- fake chain ---------------- */
 
 struct fcontract {
@@ -461,10 +469,10 @@ static void refusals_name_the_reason(void **st)
 
 	/* A chain that cannot be asked is not a rejection. */
 	mk_contract(11, USER_TWIN, NODE_ID, good_doc, 0);
-	fc.read_fail = 1;
+	LOCKED(&fc.mu, fc.read_fail = 1);
 	assert_int_equal(deploy(f, USER_TWIN, 11, msg, sizeof msg, NULL, 0), ENG_E_UNAVAILABLE);
 	assert_non_null(strstr(msg, "retry later"));
-	fc.read_fail = 0;
+	LOCKED(&fc.mu, fc.read_fail = 0);
 	assert_int_equal(deploy(f, USER_TWIN, 11, msg, sizeof msg, NULL, 0), 0);
 	idle(f);
 	assert_int_equal(fc.c[11].c.state, ENG_CS_DEPLOYED);
@@ -497,8 +505,8 @@ static void transient_errors_retry_never_reject(void **st)
 {
 	struct fx *f = *st;
 	char msg[256];
-	fh.busy = 2;           /* provisioning busy twice */
-	fc.submit_fail = 3;    /* chain unreachable three times */
+	LOCKED(&fh.mu, fh.busy = 2);           /* provisioning busy twice */
+	LOCKED(&fc.mu, fc.submit_fail = 3);    /* chain unreachable three times */
 	mk_contract(3, USER_TWIN, NODE_ID, good_doc, 0);
 	assert_int_equal(deploy(f, USER_TWIN, 3, msg, sizeof msg, NULL, 0), 0);
 	idle(f);
@@ -510,7 +518,7 @@ static void transient_errors_retry_never_reject(void **st)
 
 	/* The reply to an applied call is lost: the resend sees it applied. */
 	mk_contract(4, USER_TWIN, NODE_ID, good_doc, 0);
-	fc.submit_lost = 1;
+	LOCKED(&fc.mu, fc.submit_lost = 1);
 	int before = fc.submits;
 	assert_int_equal(deploy(f, USER_TWIN, 4, msg, sizeof msg, NULL, 0), 0);
 	idle(f);
@@ -588,11 +596,11 @@ static void lifecycle_pause_resume_delete(void **st)
 	store_dep_clear(&d);
 
 	/* An unreachable chain removes nothing... */
-	fc.sync_fail = 1;
+	LOCKED(&fc.mu, fc.sync_fail = 1);
 	assert_true(eng_full_sync(f->e) < 0);
-	fc.sync_fail = 0;
-	fc.c[4].present = 0;
-	fc.read_fail = 1;
+	LOCKED(&fc.mu, fc.sync_fail = 0);
+	LOCKED(&fc.mu, fc.c[4].present = 0);
+	LOCKED(&fc.mu, fc.read_fail = 1);
 	assert_int_equal(eng_full_sync(f->e), 0);
 	idle(f);
 	assert_int_equal(fh_count(4), 3);
@@ -642,20 +650,20 @@ static void restart_adopts_retries_and_resends(void **st)
 	/* A deploy interrupted mid-way (its job gave up while busy) and a
 	 * chain call not yet sent are both finished by the next start. */
 	mk_contract(4, USER_TWIN, NODE_ID, good_doc, 0);
-	fh.busy = 1000;
+	LOCKED(&fh.mu, fh.busy = 1000);
 	assert_int_equal(deploy(f, USER_TWIN, 4, msg, sizeof msg, NULL, 0), 0);
 	assert_int_equal(eng_wait_idle(f->e, 0, 5000), 0);
 	assert_int_equal(dep_state(f, 4), STORE_DEP_DEPLOYING);
 	assert_int_equal(fc.applied[4][ENG_CALL_REJECT], 0);
-	fh.busy = 0;
-	fc.submit_fail = 1000;
+	LOCKED(&fh.mu, fh.busy = 0);
+	LOCKED(&fc.mu, fc.submit_fail = 1000);
 	restart(f);
 	assert_int_equal(eng_wait_idle(f->e, 0, 5000), 0);
 	assert_int_equal(dep_state(f, 4), STORE_DEP_DEPLOYED);
 	assert_int_equal(fh_count(4), 3);
 	assert_int_equal(pending(f), 1);
 	assert_int_equal(fc.applied[4][ENG_CALL_DEPLOYED], 0);
-	fc.submit_fail = 0;
+	LOCKED(&fc.mu, fc.submit_fail = 0);
 	restart(f);
 	idle(f);
 	assert_int_equal(pending(f), 0);

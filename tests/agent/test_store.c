@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/store.h"
@@ -60,6 +61,11 @@ static void raw(struct fx *f, const char *q)
 	if (rc != SQLITE_OK)
 		fail_msg("%s: %s", q, err);
 	sqlite3_close(db);
+}
+
+static int64_t store_now_for_tests(void)
+{
+	return (int64_t)time(NULL);
 }
 
 static int64_t raw_count(struct fx *f, const char *q)
@@ -320,6 +326,38 @@ static void transactions_commit_together(void **st)
 	assert_int_equal(done, 0);
 }
 
+static void finished_deployments_are_pruned(void **st)
+{
+	struct fx *f = *st;
+	insert(f->s, 1, 7, 2); /* deleted, everything removed: pruned */
+	insert(f->s, 2, 7, 2); /* deleted, a workload still there: kept */
+	insert(f->s, 3, 7, 2); /* deployed: kept */
+	insert(f->s, 4, 7, 0); /* rejected before any workload: pruned */
+	for (uint64_t cid = 1; cid <= 2; cid++) {
+		assert_int_equal(store_dep_set_state(f->s, cid, STORE_DEP_DELETED, "gone"), 0);
+		assert_int_equal(store_wl_set(f->s, cid, "disk", STORE_WL_DELETED, NULL, "x"), 0);
+	}
+	assert_int_equal(store_wl_set(f->s, 1, "net", STORE_WL_DELETED, NULL, "x"), 0);
+	assert_int_equal(store_dep_set_state(f->s, 3, STORE_DEP_DEPLOYED, NULL), 0);
+	assert_int_equal(store_dep_set_state(f->s, 4, STORE_DEP_FAILED, "bad"), 0);
+	uint64_t n;
+	/* Too recent: nothing goes. */
+	assert_int_equal(store_dep_prune(f->s, store_now_for_tests() - 60, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_dep_prune(f->s, store_now_for_tests() + 1, &n), 0);
+	assert_int_equal(n, 2);
+	struct store_dep d;
+	assert_int_equal(store_dep_get(f->s, 1, &d, NULL, NULL), ZE_ABSENT);
+	assert_int_equal(store_dep_get(f->s, 4, &d, NULL, NULL), ZE_ABSENT);
+	for (uint64_t cid = 2; cid <= 3; cid++) {
+		assert_int_equal(store_dep_get(f->s, cid, &d, NULL, NULL), 0);
+		store_dep_clear(&d);
+	}
+	struct hist h = {0};
+	assert_int_equal(store_history(f->s, 1, hist_cb, &h), 0);
+	assert_int_equal(h.n, 0);
+}
+
 static void cursors(void **st)
 {
 	struct fx *f = *st;
@@ -342,6 +380,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(corrupt_rows_are_quarantined, setup, teardown),
 		cmocka_unit_test_setup_teardown(outbox_is_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(transactions_commit_together, setup, teardown),
+		cmocka_unit_test_setup_teardown(finished_deployments_are_pruned, setup, teardown),
 		cmocka_unit_test_setup_teardown(cursors, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

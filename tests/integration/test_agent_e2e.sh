@@ -9,7 +9,8 @@
 # chain, sees a contract with a wrong hash refused with the reason and
 # rejected on chain, and cancels the first contract: the agent follows the
 # event and removes the workload. A restart with another RMB address and a
-# memory reservation updates the twin's relay and the node's resources.
+# memory reservation updates the twin's relay and the node's resources,
+# and the agent's capacity report bills the contract.
 set -u
 : "${BUILD:=build}"
 AGENT="$BUILD/zos-agent"
@@ -24,7 +25,7 @@ for t in python3 jq; do
 done
 
 TMP=$(mktemp -d /tmp/agent-e2e.XXXXXX)
-CPID= APID=
+CPID= APID= NPID=
 stop_pid() { # pid: TERM, then wait at most ~25 s, then KILL
 	local p=$1
 	kill "$p" 2>/dev/null || return 0
@@ -38,6 +39,7 @@ stop_pid() { # pid: TERM, then wait at most ~25 s, then KILL
 cleanup() {
 	[ -n "$APID" ] && stop_pid "$APID"
 	[ -n "$CPID" ] && stop_pid "$CPID"
+	[ -n "$NPID" ] && stop_pid "$NPID"
 	# E2E_KEEP_LOG=FILE keeps the agent's log for reading.
 	[ -n "${E2E_KEEP_LOG:-}" ] && cp "$TMP/agent.log" "$E2E_KEEP_LOG"
 	rm -rf "$TMP"
@@ -107,12 +109,29 @@ ACCOUNT=$(jq -r .account_id "$TMP/id.json")
 X25519=$(jq -r .x25519_public_key "$TMP/id.json")
 [ -n "$SS58" ] && [ "$SS58" != null ] || fail "no ss58 address in $(cat "$TMP/id.json")"
 
+# systemd's notify socket, to read the STATUS lines the agent sends.
+python3 - "$TMP/notify.sock" "$TMP/notify.log" <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a", buffering=1) as out:
+    while True:
+        out.write(s.recv(4096).decode(errors="replace").replace("\n", " | ") + "\n")
+EOF
+NPID=$!
+wait_for 10 test -S "$TMP/notify.sock" || fail "notify listener did not start"
+# status_shown TEXT: the agent sent STATUS=TEXT... (it does once a second).
+status_shown() {
+	wait_for 10 grep -q "^STATUS=$1" "$TMP/notify.log" || fail "no STATUS=$1 in: $(cat "$TMP/notify.log")"
+}
+
 # ---- The chain is not there yet: reported and retried, not fatal.
-"$AGENT" -d -f "$TMP/agent.conf" >"$TMP/agent.log" 2>&1 &
+NOTIFY_SOCKET="$TMP/notify.sock" "$AGENT" -d -f "$TMP/agent.conf" >"$TMP/agent.log" 2>&1 &
 APID=$!
 wait_for 15 grep -q "chain unreachable at http://127.0.0.1:$CPORT" "$TMP/agent.log" ||
 	fail "unreachable chain not reported"
 kill -0 "$APID" 2>/dev/null || fail "agent exited without a chain"
+status_shown "chain unreachable at http://127.0.0.1:$CPORT"
 echo "ok: unreachable chain reported"
 
 "$CHAIN" --dev --rpc-addr "127.0.0.1:$CPORT" --block-time 200 >"$TMP/chain.log" 2>&1 &
@@ -122,6 +141,7 @@ wait_for 10 get Timestamp Now >/dev/null || fail "tfchain-dev did not answer on 
 # ---- Unfunded account: reported and retried, the daemon keeps running.
 wait_for 30 grep -q "account $SS58 has no funds" "$TMP/agent.log" || fail "unfunded account not reported"
 kill -0 "$APID" 2>/dev/null || fail "agent exited on an unfunded account"
+status_shown "account $SS58 has no funds"
 echo "ok: unfunded account reported"
 
 call alice Balances transfer_keep_alive "[\"$SS58\", \"1000000000000\"]" || fail "funding the node"
@@ -138,6 +158,7 @@ echo "ok: twin $TWIN with relay and pk"
 
 # ---- Missing farm: reported and retried until //Bob creates it.
 wait_for 15 grep -q "farm 1 does not exist" "$TMP/agent.log" || fail "missing farm not reported"
+status_shown "farm 1 does not exist"
 call bob TfgridModule create_twin '[null, null]' || fail "bob create_twin"
 call bob TfgridModule create_farm "[\"$(hex e2e_farm)\", []]" || fail "create_farm"
 has_node() { local v; v=$(get TfgridModule NodeIdByTwinID "$TWIN") && [ -n "$v" ] && [ "$v" != 0 ] && [ "$v" != null ]; }
@@ -149,6 +170,8 @@ get TfgridModule Nodes "$NODE" >"$TMP/node.json" || fail "reading node $NODE"
 [ "$(jq -r .resources.mru "$TMP/node.json")" -gt 0 ] || fail "node mru: $(cat "$TMP/node.json")"
 [ "$(jq -r .resources.sru "$TMP/node.json")" -gt 0 ] || fail "node sru: $(cat "$TMP/node.json")"
 echo "ok: node $NODE in farm 1, cru $(nproc)"
+status_shown "registered: account $SS58, twin $TWIN, node $NODE, farm 1"
+echo "ok: each state was shown in STATUS"
 
 # ---- RMB as //Charlie: the CLI accepts only replies signed by the node
 # twin's key on chain.
@@ -205,6 +228,12 @@ adopted() {
 }
 wait_for 30 adopted || fail "disk1 after restart: $(cat "$TMP/get.json")"
 echo "ok: restarted: relay and node resources updated on chain, disk1 still ok"
+
+# ---- The reporter bills the deployed contract (report_interval is 60 s,
+# its jitter up to 6 s).
+billed() { [ "$(get SmartContractModule ContractBillHistory "$C1" | jq 'length')" -gt 0 ] 2>/dev/null; }
+wait_for 120 billed || fail "no report billed contract $C1: $(get SmartContractModule ContractBillHistory "$C1")"
+echo "ok: contract $C1 billed from the agent's report: $(get SmartContractModule ContractBillHistory "$C1" | jq -c '.[0]')"
 
 # ---- The same sealed data under a wrong hash is refused with the reason
 # and rejected on chain.

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "common/zerr.h"
+#include "rmb/rmb_chain.h"
+#include "rmb/rmb_conns.h"
 #include "rmb/rmb_guard.h"
 
 static void replay_detects_and_expires(void **st)
@@ -172,6 +174,41 @@ static void rate_limit(void **st)
 	rmb_ratelimit_free(rl);
 }
 
+static void conns_displace_oldest(void **st)
+{
+	struct rmb_conns *c;
+	uint32_t victim;
+	assert_int_equal(rmb_conns_new(3, &c), 0);
+	for (uint32_t id = 1; id <= 3; id++) {
+		rmb_conns_add(c, id, &victim);
+		assert_int_equal(victim, 0);
+	}
+	rmb_conns_add(c, 4, &victim);
+	assert_int_equal(victim, 1);
+	rmb_conns_remove(c, 2);
+	rmb_conns_remove(c, 1); /* already displaced: no-op */
+	assert_int_equal(rmb_conns_count(c), 2);
+	rmb_conns_add(c, 5, &victim);
+	assert_int_equal(victim, 0);
+	rmb_conns_add(c, 6, &victim);
+	assert_int_equal(victim, 3);
+	rmb_conns_add(c, 7, &victim);
+	assert_int_equal(victim, 4);
+	assert_int_equal(rmb_conns_count(c), 3);
+	rmb_conns_free(c);
+}
+
+static void relay_first_address(void **st)
+{
+	char out[32];
+	assert_int_equal(rmb_relay_first("  tcp://1.2.3.4:80, ipc:///x", out, sizeof(out)), 0);
+	assert_string_equal(out, "tcp://1.2.3.4:80");
+	assert_int_equal(rmb_relay_first("ipc:///a b", out, sizeof(out)), 0);
+	assert_string_equal(out, "ipc:///a");
+	assert_int_equal(rmb_relay_first(" ,, ", out, sizeof(out)), -ENOENT);
+	assert_int_equal(rmb_relay_first("tcp://a-very-long-host-name.example:1", out, 8), -ENOSPC);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +220,8 @@ int main(void)
 		cmocka_unit_test(twins_absent_vs_unknown),
 		cmocka_unit_test(twins_bounded),
 		cmocka_unit_test(rate_limit),
+		cmocka_unit_test(conns_displace_oldest),
+		cmocka_unit_test(relay_first_address),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -194,12 +194,6 @@ static int raw_call(struct fx *f, const void *buf, size_t len)
 		code = r.has_err ? (int)r.err.code : 0;
 		rmb_env_clear(&r);
 		nng_free(rep, n);
-	} else {
-		struct rmb_server_stats stats;
-		rmb_server_get_stats(f->srv, &stats);
-		print_message("DEBUG no reply: recv %llu acc %llu ref %llu busy %llu rep %llu sf %llu conns %u\n",
-			(unsigned long long)stats.received, (unsigned long long)stats.accepted, (unsigned long long)stats.refused,
-			(unsigned long long)stats.busy, (unsigned long long)stats.replied, (unsigned long long)stats.send_failed, stats.conns);
 	}
 	nng_close(s);
 	return code;
@@ -213,6 +207,15 @@ static int raw_request(struct fx *f, uint32_t src, uint32_t dst, const char *uid
 	int code = raw_call(f, txt, len);
 	free(txt);
 	return code;
+}
+
+/* Points f->url at the server's tcp listener (the address peers use). */
+static void use_tcp(struct fx *f)
+{
+	int port = 0;
+	assert_int_equal(rmb_server_tcp_port(f->srv, 1, &port), 0);
+	assert_true(port > 0);
+	snprintf(f->url, sizeof(f->url), "tcp://127.0.0.1:%d", port);
 }
 
 static void version_round_trip(void **st)
@@ -301,6 +304,7 @@ static void client_checks_reply_signature(void **st)
 static void hostile_input(void **st)
 {
 	struct fx *f = *st;
+	use_tcp(f);
 	uint64_t now = rmb_wall_s();
 	uint8_t junk[512];
 	randombytes_buf(junk, sizeof(junk));
@@ -485,6 +489,7 @@ static void rate_limited(void **st)
 static void connection_limit(void **st)
 {
 	struct fx *f = *st;
+	use_tcp(f);
 	nng_socket s[6];
 	struct timespec ts = {0, 200 * 1000000L};
 	struct rmb_server_stats stats;
@@ -520,9 +525,34 @@ static void connection_limit(void **st)
 	rmb_client_free(c);
 }
 
+static void config_validation(void **st)
+{
+	struct rmb_server_cfg cfg;
+	struct rmb_server *srv = NULL;
+	struct zkey k;
+	rt_key(NODE, &k);
+	rmb_server_cfg_init(&cfg);
+	assert_int_equal(rmb_server_new(&cfg, &k, NODE, rt_lookup, NULL, &srv), ZE_CONFIG);
+	cfg.listen[0] = "tcp://127.0.0.1:0";
+	cfg.nlisten = 1;
+	cfg.contexts = cfg.workers + cfg.queue_len; /* none left to receive */
+	assert_int_equal(rmb_server_new(&cfg, &k, NODE, rt_lookup, NULL, &srv), ZE_CONFIG);
+	cfg.contexts = 0;
+	assert_int_equal(rmb_server_new(&cfg, &k, NODE, NULL, NULL, &srv), ZE_CONFIG);
+	assert_int_equal(rmb_server_new(&cfg, &k, NODE, rt_lookup, NULL, &srv), 0);
+	/* Not started: free alone must be fine; a bad address fails start cleanly. */
+	rmb_server_free(srv);
+	cfg.listen[0] = "bogus://x";
+	assert_int_equal(rmb_server_new(&cfg, &k, NODE, rt_lookup, NULL, &srv), 0);
+	assert_true(rmb_server_start(srv) < 0);
+	rmb_server_free(srv);
+	key_wipe(&k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(config_validation),
 		cmocka_unit_test_setup_teardown(version_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(tcp_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(errors_reach_the_caller, setup, teardown),

@@ -1,0 +1,641 @@
+/*
+ * End-to-end deploys through tfchain-dev and a running zos-agent (issue 7):
+ * the load half of bench/bench_deploy.sh, which starts both and registers
+ * the node. One-zmount deployments by 1, 8 and 64 concurrent users.
+ *
+ *   bench_deploy --chain URL --node ID --agent-pid PID [--chain-pid PID]
+ *                [--levels 1,8,64] [--seconds S (20)] [--block-ms MS (100)]
+ *
+ * Users are generated keys, funded from //Alice and given a twin at the
+ * start (64 at most, shared by the levels). Each user is one thread with
+ * its own chain client, extrinsic submitter and RMB client, and loops for
+ * S seconds (then finishes what it started): seal the document for the
+ * node, create_node_contract and wait for its block, zos.deployment.deploy
+ * over RMB, then read the contract every 20 ms until it is Deployed on
+ * chain. No CLI process, so the client's own cost stays small.
+ *
+ * Per level: deploys/s (deployed contracts / wall time), p50/p99 latency
+ * from the command's start to Deployed seen on chain, raw and minus two
+ * block times (the two extrinsics each wait for a block), and the part
+ * from the RMB request to Deployed, raw and minus one block time. The
+ * agent's CPU time (its threads' /proc/PID/task/N/schedstat, ns; the
+ * process's utime + stime ticks printed beside it) over the level, per
+ * deploy, as a multiple of the floor (deploy_floor.h) measured in this run
+ * before and after the levels; also with the agent's idle CPU rate
+ * (measured before each level for 5 s) subtracted, since the block follower
+ * and the submitter poll the chain whether or not anything is deployed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench/deploy_floor.h"
+#include "chainclient/client.h"
+#include "chainclient/grid.h"
+#include "chainclient/submit.h"
+#include "common/key.h"
+#include "common/log.h"
+#include "common/seal.h"
+#include "common/zerr.h"
+#include "rmb/rmb_client.h"
+
+#define MAX_USERS 64
+#define MAX_LEVELS 8
+#define MAX_SAMPLES 100000
+#define DEPLOYED_TIMEOUT_MS 180000
+#define POLL_MS 20
+#define IDLE_MS 5000
+
+static const char *chain_url;
+static uint32_t node_id;
+static int agent_pid, chain_pid;
+static double block_ms = 100, level_s = 20;
+
+static struct grid_twin node_twin;
+static uint8_t node_x_pk[32];
+
+struct user {
+	struct zkey key;
+	uint32_t twin;
+	pthread_t th;
+	/* per level */
+	double *lat, *lat_rmb; /* ms */
+	size_t n;
+	unsigned failed;
+	char last_err[200];
+};
+
+static struct user users[MAX_USERS];
+static double level_end_ms;
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static long long cpu_ticks(int pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t r = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (r <= 0)
+		return -1;
+	buf[r] = '\0';
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	p += 2;
+	for (int field = 3; field < 14 && p; field++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	if (!p)
+		return -1;
+	char *end;
+	long long u = strtoll(p, &end, 10);
+	return u + strtoll(end, NULL, 10);
+}
+
+/* CPU time of every live thread in ns (schedstat): finer than the ticks
+ * of /proc/PID/stat, but a thread that exits takes its time with it, so
+ * the ticks are printed beside it as a check. -1 when gone. */
+static long long cpu_ns(int pid)
+{
+	char path[64], sub[128], buf[128];
+	snprintf(path, sizeof path, "/proc/%d/task", pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	long long sum = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof sub, "%s/%.20s/schedstat", path, de->d_name);
+		int fd = open(sub, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t r = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (r > 0) {
+			buf[r] = '\0';
+			sum += strtoll(buf, NULL, 10);
+		}
+	}
+	closedir(d);
+	return sum;
+}
+
+static double ticks_ms(long long t)
+{
+	return (double)t * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* ---- chain helpers ---- */
+
+struct waiter {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned pending, failed;
+	char err[200];
+};
+
+static void on_outcome(void *ud, struct chain_outcome *o)
+{
+	struct waiter *w = ud;
+	pthread_mutex_lock(&w->mu);
+	if (o->status != CHAIN_OUTCOME_SUCCESS) {
+		w->failed++;
+		snprintf(w->err, sizeof w->err, "%s: %s", chain_outcome_status_name(o->status),
+			 o->error);
+	}
+	w->pending--;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void waiter_wait(struct waiter *w)
+{
+	pthread_mutex_lock(&w->mu);
+	while (w->pending)
+		pthread_cond_wait(&w->cv, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void fast_opts(struct chain_submit_opts *o)
+{
+	chain_submit_opts_default(o);
+	o->poll_ms = POLL_MS;
+	o->follow_best = 1;
+	o->give_up_blocks = 64;
+}
+
+/* Funds and registers n users (twin ids into users[i].twin). */
+static int setup_users(struct chain_client *c, unsigned n)
+{
+	struct zkey alice;
+	struct chain_submitter *as = NULL;
+	struct chain_submitter *us[MAX_USERS] = {0};
+	struct chain_submit_opts so;
+	struct waiter w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	int rc;
+	fast_opts(&so);
+	if ((rc = key_dev("alice", &alice)) < 0 ||
+	    (rc = chain_submitter_new(c, &alice, &so, &as)) < 0)
+		return rc;
+	key_wipe(&alice);
+	/* The devchain's pool takes nonces at most 16 ahead of the account's:
+	 * //Alice's transfers go in batches. */
+	for (unsigned i = 0; i < n; i++) {
+		if (i && i % 16 == 0)
+			waiter_wait(&w);
+		if ((rc = key_generate(&users[i].key)) < 0)
+			goto out;
+		cJSON *args = grid_args_transfer(users[i].key.pk, (scale_u128)100000000000ull);
+		pthread_mutex_lock(&w.mu);
+		w.pending++;
+		pthread_mutex_unlock(&w.mu);
+		rc = args ? chain_submit_async(as, "Balances", "transfer_keep_alive", args, on_outcome, &w)
+			  : -ENOMEM;
+		cJSON_Delete(args);
+		if (rc < 0) {
+			pthread_mutex_lock(&w.mu);
+			w.pending--;
+			pthread_mutex_unlock(&w.mu);
+			goto out;
+		}
+	}
+	waiter_wait(&w);
+	if (w.failed) {
+		fprintf(stderr, "funding users: %u failed (%s)\n", w.failed, w.err);
+		rc = ZE_CHAIN;
+		goto out;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if ((rc = chain_submitter_new(c, &users[i].key, &so, &us[i])) < 0)
+			goto out;
+		cJSON *args = grid_args_create_twin(NULL, NULL, 0);
+		pthread_mutex_lock(&w.mu);
+		w.pending++;
+		pthread_mutex_unlock(&w.mu);
+		rc = args ? chain_submit_async(us[i], "TfgridModule", "create_twin", args, on_outcome, &w)
+			  : -ENOMEM;
+		cJSON_Delete(args);
+		if (rc < 0) {
+			pthread_mutex_lock(&w.mu);
+			w.pending--;
+			pthread_mutex_unlock(&w.mu);
+			goto out;
+		}
+	}
+	waiter_wait(&w);
+	if (w.failed) {
+		fprintf(stderr, "user twins: %u failed (%s)\n", w.failed, w.err);
+		rc = ZE_CHAIN;
+		goto out;
+	}
+	for (unsigned i = 0; i < n && rc == 0; i++)
+		rc = grid_twin_id_by_account(c, users[i].key.pk, &users[i].twin);
+out:
+	for (unsigned i = 0; i < n; i++)
+		chain_submitter_free(us[i]);
+	chain_submitter_free(as);
+	return rc;
+}
+
+/* contract_id anywhere inside the ContractCreated event's data. */
+static int find_contract_id(const cJSON *j, int depth, uint64_t *id)
+{
+	if (!j || depth > 4)
+		return -ENOENT;
+	const cJSON *c = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "contract_id") : NULL;
+	if (cJSON_IsNumber(c) && c->valuedouble >= 1) {
+		*id = (uint64_t)c->valuedouble;
+		return 0;
+	}
+	if (cJSON_IsString(c)) {
+		char *end;
+		unsigned long long v = strtoull(c->valuestring, &end, 10);
+		if (*c->valuestring && !*end && v) {
+			*id = v;
+			return 0;
+		}
+	}
+	const cJSON *k;
+	cJSON_ArrayForEach(k, j)
+		if (find_contract_id(k, depth + 1, id) == 0)
+			return 0;
+	return -ENOENT;
+}
+
+/* ---- one user ---- */
+
+struct ctx {
+	struct chain_client *c;
+	struct chain_submitter *s;
+	struct rmb_client *r;
+	uint8_t x_sk[32];
+};
+
+/* One deploy; 0 with the two latencies, or negative with u->last_err. */
+static int deploy_one(struct user *u, struct ctx *x, unsigned seq, double *lat, double *lat_rmb)
+{
+	char doc[512], pl[64];
+	uint8_t hash[32], *data = NULL;
+	size_t dlen = 0;
+	uint64_t cid = 0;
+	double t0 = now_ms();
+	int dl = floor_doc(u->twin, seq, doc, sizeof doc);
+	int rc = dl < 0 ? -EINVAL : seal_box((const uint8_t *)doc, (size_t)dl, node_x_pk, x->x_sk, 0, &data, &dlen);
+	if (rc < 0)
+		return rc;
+	seal_hash(doc, (size_t)dl, hash);
+	cJSON *args = grid_args_create_node_contract(node_id, hash, data, dlen, 0);
+	free(data);
+	struct chain_outcome o;
+	memset(&o, 0, sizeof o);
+	rc = args ? chain_submit_wait(x->s, "SmartContractModule", "create_node_contract", args, &o)
+		  : -ENOMEM;
+	cJSON_Delete(args);
+	if (rc < 0)
+		return rc;
+	if (o.status != CHAIN_OUTCOME_SUCCESS) {
+		snprintf(u->last_err, sizeof u->last_err, "create_node_contract %s: %s",
+			 chain_outcome_status_name(o.status), o.error);
+		chain_outcome_clear(&o);
+		return ZE_CHAIN;
+	}
+	const cJSON *ev = chain_event_find(o.events, "SmartContractModule", "ContractCreated");
+	rc = ev ? find_contract_id(cJSON_GetObjectItemCaseSensitive(ev, "data"), 0, &cid) : -ENOENT;
+	chain_outcome_clear(&o);
+	if (rc < 0) {
+		snprintf(u->last_err, sizeof u->last_err, "no ContractCreated event");
+		return rc;
+	}
+	double t1 = now_ms();
+	snprintf(pl, sizeof pl, "{\"contract_id\":\"%" PRIu64 "\"}", cid);
+	struct rmb_result res;
+	memset(&res, 0, sizeof res);
+	rc = rmb_client_call(x->r, "zos.deployment.deploy", pl, &res);
+	if (rc < 0 || !res.ok) {
+		snprintf(u->last_err, sizeof u->last_err, "deploy %" PRIu64 ": %s %u %.120s", cid,
+			 rc < 0 ? zerr_str(rc) : "refused", rc < 0 ? 0 : res.err.code,
+			 rc < 0 ? "" : res.err.message);
+		if (rc == 0)
+			rmb_result_clear(&res);
+		return rc < 0 ? rc : ZE_STATE;
+	}
+	rmb_result_clear(&res);
+	double end = t1 + DEPLOYED_TIMEOUT_MS;
+	while (now_ms() < end) {
+		struct grid_contract gc;
+		if (grid_contract(x->c, cid, &gc) == 0) {
+			enum grid_contract_state st = gc.state;
+			grid_contract_clear(&gc);
+			if (st == GRID_CONTRACT_DEPLOYED) {
+				double t3 = now_ms();
+				*lat = t3 - t0;
+				*lat_rmb = t3 - t1;
+				return 0;
+			}
+			if (st == GRID_CONTRACT_DELETED) {
+				snprintf(u->last_err, sizeof u->last_err, "contract %" PRIu64 " rejected", cid);
+				return ZE_STATE;
+			}
+		}
+		sleep_ms(POLL_MS);
+	}
+	snprintf(u->last_err, sizeof u->last_err, "contract %" PRIu64 " not Deployed in time", cid);
+	return ZE_TIMEOUT;
+}
+
+static void *user_main(void *arg)
+{
+	struct user *u = arg;
+	struct ctx x;
+	struct chain_submit_opts so;
+	struct rmb_client_cfg rc;
+	memset(&x, 0, sizeof x);
+	fast_opts(&so);
+	rmb_client_cfg_init(&rc);
+	rc.url = node_twin.relay;
+	rc.key = &u->key;
+	rc.src = u->twin;
+	rc.dst = node_twin.id;
+	memcpy(rc.dst_pk, node_twin.account, 32);
+	rc.timeout_ms = 30000;
+	if (chain_client_new(chain_url, NULL, &x.c) < 0 ||
+	    chain_submitter_new(x.c, &u->key, &so, &x.s) < 0 || rmb_client_new(&rc, &x.r) < 0 ||
+	    key_x25519_sk(&u->key, x.x_sk) < 0) {
+		snprintf(u->last_err, sizeof u->last_err, "client setup failed");
+		u->failed++;
+		goto out;
+	}
+	static unsigned seq;
+	while (now_ms() < level_end_ms && u->n < MAX_SAMPLES) {
+		double lat, lat_rmb;
+		if (deploy_one(u, &x, __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED), &lat, &lat_rmb) == 0) {
+			u->lat[u->n] = lat;
+			u->lat_rmb[u->n++] = lat_rmb;
+		} else if (++u->failed > 20) {
+			break;
+		}
+	}
+out:
+	rmb_client_free(x.r);
+	chain_submitter_free(x.s);
+	chain_client_free(x.c);
+	sodium_memzero(x.x_sk, sizeof x.x_sk);
+	return NULL;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double pct(const double *v, size_t n, double p)
+{
+	if (!n)
+		return 0;
+	size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+	return v[i < n ? i : n - 1];
+}
+
+struct level_result {
+	unsigned users;
+	size_t ok;
+	unsigned failed;
+	double wall_s, per_s;
+	double p50, p99, r50, r99;
+	double agent_ms, agent_tick_ms, agent_idle_ms_per_s, chain_ms;
+};
+
+static int run_level(unsigned nu, struct level_result *lr)
+{
+	memset(lr, 0, sizeof *lr);
+	lr->users = nu;
+	/* The agent's idle CPU rate just before. */
+	long long a0 = cpu_ns(agent_pid);
+	double i0 = now_ms();
+	sleep_ms(IDLE_MS);
+	long long a1 = cpu_ns(agent_pid), k1 = cpu_ticks(agent_pid);
+	if (a0 < 0 || a1 < 0 || k1 < 0) {
+		fprintf(stderr, "agent pid %d is gone\n", agent_pid);
+		return -1;
+	}
+	lr->agent_idle_ms_per_s = (double)(a1 - a0) / 1e6 / ((now_ms() - i0) / 1000.0);
+
+	long long c0 = chain_pid ? cpu_ticks(chain_pid) : 0;
+	double t0 = now_ms();
+	level_end_ms = t0 + level_s * 1000.0;
+	for (unsigned i = 0; i < nu; i++) {
+		struct user *u = &users[i];
+		u->n = 0;
+		u->failed = 0;
+		u->last_err[0] = '\0';
+		if (pthread_create(&u->th, NULL, user_main, u) != 0)
+			return -1;
+	}
+	for (unsigned i = 0; i < nu; i++)
+		pthread_join(users[i].th, NULL);
+	double t1 = now_ms();
+	long long a2 = cpu_ns(agent_pid), k2 = cpu_ticks(agent_pid);
+	long long c1 = chain_pid ? cpu_ticks(chain_pid) : 0;
+
+	size_t total = 0;
+	for (unsigned i = 0; i < nu; i++) {
+		total += users[i].n;
+		lr->failed += users[i].failed;
+		if (users[i].failed)
+			fprintf(stderr, "user %u: %u failed, last: %s\n", i, users[i].failed,
+				users[i].last_err);
+	}
+	double *all = malloc((total ? total : 1) * sizeof *all);
+	double *rmb = malloc((total ? total : 1) * sizeof *rmb);
+	if (!all || !rmb) {
+		free(all);
+		free(rmb);
+		return -1;
+	}
+	size_t k = 0;
+	for (unsigned i = 0; i < nu; i++)
+		for (size_t j = 0; j < users[i].n; j++, k++) {
+			all[k] = users[i].lat[j];
+			rmb[k] = users[i].lat_rmb[j];
+		}
+	qsort(all, total, sizeof *all, cmp_d);
+	qsort(rmb, total, sizeof *rmb, cmp_d);
+	lr->ok = total;
+	lr->wall_s = (t1 - t0) / 1000.0;
+	lr->per_s = (double)total / lr->wall_s;
+	lr->p50 = pct(all, total, 0.5);
+	lr->p99 = pct(all, total, 0.99);
+	lr->r50 = pct(rmb, total, 0.5);
+	lr->r99 = pct(rmb, total, 0.99);
+	lr->agent_ms = a2 >= 0 ? (double)(a2 - a1) / 1e6 : -1;
+	lr->agent_tick_ms = k2 >= 0 ? ticks_ms(k2 - k1) : -1;
+	lr->chain_ms = chain_pid && c1 >= 0 ? ticks_ms(c1 - c0) : -1;
+	free(all);
+	free(rmb);
+	return 0;
+}
+
+static int parse_levels(const char *s, unsigned *lv, unsigned *n)
+{
+	*n = 0;
+	while (*s && *n < MAX_LEVELS) {
+		char *end;
+		unsigned long v = strtoul(s, &end, 10);
+		if (end == s || v == 0 || v > MAX_USERS)
+			return -1;
+		lv[(*n)++] = (unsigned)v;
+		s = *end == ',' ? end + 1 : end;
+		if (*end && *end != ',')
+			return -1;
+	}
+	return *n ? 0 : -1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: bench_deploy --chain URL --node ID --agent-pid PID [--chain-pid PID]\n"
+		   "                    [--levels 1,8,64] [--seconds S (20)] [--block-ms MS (100)]\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"chain", required_argument, NULL, 'c'},   {"node", required_argument, NULL, 'n'},
+		{"agent-pid", required_argument, NULL, 'a'}, {"chain-pid", required_argument, NULL, 'p'},
+		{"levels", required_argument, NULL, 'l'},  {"seconds", required_argument, NULL, 's'},
+		{"block-ms", required_argument, NULL, 'b'}, {NULL, 0, NULL, 0},
+	};
+	unsigned levels[MAX_LEVELS] = {1, 8, 64}, nlevels = 3;
+	int opt;
+	char *end;
+	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'c': chain_url = optarg; break;
+		case 'n': node_id = (uint32_t)strtoul(optarg, &end, 10); break;
+		case 'a': agent_pid = (int)strtol(optarg, &end, 10); break;
+		case 'p': chain_pid = (int)strtol(optarg, &end, 10); break;
+		case 'l':
+			if (parse_levels(optarg, levels, &nlevels) < 0) {
+				usage(stderr);
+				return 2;
+			}
+			break;
+		case 's': level_s = strtod(optarg, &end); break;
+		case 'b': block_ms = strtod(optarg, &end); break;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!chain_url || !node_id || agent_pid <= 0 || level_s <= 0 || level_s > 600 ||
+	    block_ms <= 0 || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (sodium_init() < 0)
+		return 1;
+	log_setup(LOG_LVL_ERROR, LOG_TARGET_STDERR, "bench_deploy");
+
+	struct floor_result f0, f1;
+	if (deploy_floor_measure(5000, &f0) < 0)
+		return 1;
+	deploy_floor_print(&f0, stdout);
+
+	struct chain_client *c;
+	struct grid_node gn;
+	int rc = chain_client_new(chain_url, NULL, &c);
+	if (rc == 0 && (rc = grid_node(c, node_id, &gn)) == 0 &&
+	    (rc = grid_twin(c, gn.twin_id, &node_twin)) == 0)
+		rc = seal_twin_x25519(node_twin.pk_len ? node_twin.pk : NULL, node_twin.pk_len,
+				      node_twin.account, node_x_pk);
+	if (rc < 0 || !node_twin.has_relay) {
+		fprintf(stderr, "node %u: %s\n", node_id, rc < 0 ? zerr_str(rc) : "no relay");
+		return 1;
+	}
+	unsigned maxu = 0;
+	for (unsigned i = 0; i < nlevels; i++)
+		maxu = levels[i] > maxu ? levels[i] : maxu;
+	double ts = now_ms();
+	if ((rc = setup_users(c, maxu)) < 0) {
+		fprintf(stderr, "user setup: %s\n", zerr_str(rc));
+		return 1;
+	}
+	printf("node %u (twin %u, %s); %u users funded with twins in %.1f s; block time %.0f ms\n",
+	       node_id, node_twin.id, node_twin.relay, maxu, (now_ms() - ts) / 1000.0, block_ms);
+	for (unsigned i = 0; i < maxu; i++) {
+		users[i].lat = calloc(MAX_SAMPLES, sizeof(double));
+		users[i].lat_rmb = calloc(MAX_SAMPLES, sizeof(double));
+		if (!users[i].lat || !users[i].lat_rmb)
+			return 1;
+	}
+	struct level_result lr[MAX_LEVELS];
+	for (unsigned i = 0; i < nlevels; i++) {
+		if (run_level(levels[i], &lr[i]) < 0)
+			return 1;
+		printf("level %u users: %zu deployed (%u failed) in %.1f s\n", levels[i], lr[i].ok,
+		       lr[i].failed, lr[i].wall_s);
+		fflush(stdout);
+	}
+	if (deploy_floor_measure(5000, &f1) < 0)
+		return 1;
+	double floor_us = (f0.us[FLOOR_PARTS - 1] + f1.us[FLOOR_PARTS - 1]) / 2;
+	printf("\nfloor (one deploy's crypto, median, before/after): %.0f / %.0f us, mean %.0f us\n\n",
+	       f0.us[FLOOR_PARTS - 1], f1.us[FLOOR_PARTS - 1], floor_us);
+	printf("%5s %8s %8s | %9s %9s | %9s %9s | %9s %9s | %10s %7s | %10s %7s | %9s\n", "users",
+	       "deploys", "per s", "p50 ms", "p99 ms", "p50-2blk", "p99-2blk", "rmb p50", "rmb p99",
+	       "agent us/d", "x floor", "-idle us/d", "x floor", "chain us/d");
+	for (unsigned i = 0; i < nlevels; i++) {
+		struct level_result *r = &lr[i];
+		double d = r->ok ? (double)r->ok : 1;
+		double per = r->agent_ms * 1000.0 / d;
+		double net = (r->agent_ms - r->agent_idle_ms_per_s * r->wall_s) * 1000.0 / d;
+		printf("%5u %8zu %8.2f | %9.0f %9.0f | %9.0f %9.0f | %9.0f %9.0f | %10.0f %7.1f | %10.0f %7.1f | %9.0f\n",
+		       r->users, r->ok, r->per_s, r->p50, r->p99, r->p50 - 2 * block_ms,
+		       r->p99 - 2 * block_ms, r->r50 - block_ms, r->r99 - block_ms, per,
+		       per / floor_us, net, net / floor_us,
+		       r->chain_ms >= 0 ? r->chain_ms * 1000.0 / d : -1);
+	}
+	printf("\n(rmb p50/p99: from the deploy request to Deployed on chain, minus one block time;\n"
+	       " agent idle CPU before each level:");
+	for (unsigned i = 0; i < nlevels; i++)
+		printf(" %.0f", lr[i].agent_idle_ms_per_s);
+	printf(" ms/s;\n agent CPU over each level, threads' schedstat / process ticks:");
+	for (unsigned i = 0; i < nlevels; i++)
+		printf(" %.0f/%.0f", lr[i].agent_ms, lr[i].agent_tick_ms);
+	printf(" ms)\n");
+	chain_client_free(c);
+	for (unsigned i = 0; i < maxu; i++) {
+		key_wipe(&users[i].key);
+		free(users[i].lat);
+		free(users[i].lat_rmb);
+	}
+	return 0;
+}

@@ -1,0 +1,132 @@
+#!/bin/bash
+# End-to-end deploys per second (issue 7): starts tfchain-dev (100 ms
+# blocks) and a real zos-agent on free loopback ports in a temporary
+# directory, registers the node (//Alice funds it, //Bob creates farm 1, the
+# agent registers its twin and node itself), then runs bench_deploy: 1, 8
+# and 64 concurrent users deploying one-zmount deployments, with the CPU
+# floor of one deploy measured in the same run. Needs root (the agent's
+# provisioners), python3 and jq.
+#
+#   BUILD=build bench/bench_deploy.sh [LEVELS (1,8,64)] [SECONDS_PER_LEVEL (20)]
+#
+# BLOCK_MS=100 sets the block time; KEEP_LOG=FILE keeps the agent's log;
+# AGENT=PATH runs another agent binary (e.g. an experimental build).
+set -u
+: "${BUILD:=build}"
+: "${BLOCK_MS:=100}"
+LEVELS=${1:-1,8,64}
+SECS=${2:-20}
+AGENT=${AGENT:-$BUILD/zos-agent}
+CHAIN="$BUILD/tfchain-dev"
+CLI="$BUILD/zos-cli"
+LOAD="$BUILD/bench/bench_deploy"
+for b in "$AGENT" "$CHAIN" "$CLI" "$LOAD"; do
+	[ -x "$b" ] || { echo "missing $b (run make BUILD=$BUILD bench first)"; exit 1; }
+done
+[ "$(id -u)" = 0 ] || { echo "skipped: the agent's provisioners need root"; exit 77; }
+for t in python3 jq; do
+	command -v "$t" >/dev/null || { echo "skipped: $t is not installed"; exit 77; }
+done
+
+TMP=$(mktemp -d /tmp/bench-deploy.XXXXXX)
+CPID= APID=
+stop_pid() { # pid: TERM, then wait at most ~25 s, then KILL
+	local p=$1
+	kill "$p" 2>/dev/null || return 0
+	for _ in $(seq 1 250); do
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+}
+cleanup() {
+	[ -n "$APID" ] && stop_pid "$APID"
+	[ -n "$CPID" ] && stop_pid "$CPID"
+	[ -n "${KEEP_LOG:-}" ] && cp "$TMP/agent.log" "$KEEP_LOG"
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL: $*"
+	[ -s "$TMP/err.txt" ] && { echo "--- last command's stderr"; cat "$TMP/err.txt"; }
+	echo "--- agent.log"
+	tail -n 30 "$TMP/agent.log" 2>/dev/null
+	echo "--- chain.log"
+	tail -n 10 "$TMP/chain.log" 2>/dev/null
+	exit 1
+}
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+hex() { printf '0x%s' "$(printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n')"; }
+call() { # who pallet call args
+	local who=$1
+	shift
+	"$CLI" chain call "$@" --dev "$who" >"$TMP/out.json" 2>"$TMP/err.txt"
+}
+get() { "$CLI" chain get "$@" 2>"$TMP/err.txt"; }
+wait_for() { # SECONDS CMD...: polls CMD every 0.2 s
+	local n=$(($1 * 5))
+	shift
+	for _ in $(seq 1 "$n"); do
+		"$@" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+CPORT=$(free_port)
+RPORT=$(free_port)
+export ZOS_CHAIN_URL="http://127.0.0.1:$CPORT"
+cat >"$TMP/agent.conf" <<CONF
+[chain]
+url = http://127.0.0.1:$CPORT
+rpc_timeout = 5
+[rmb]
+listen = tcp://127.0.0.1:$RPORT
+listen = ipc://$TMP/rmb.sock
+public_address = tcp://127.0.0.1:$RPORT
+[node]
+state_dir = $TMP/state
+farm_id = 1
+report_interval = 3600
+sync_interval = 3600
+[storage]
+allow_unenforced_volumes = true
+[reserved]
+cru = 0
+mru = 0
+sru = 0
+hru = 0
+CONF
+"$AGENT" -f "$TMP/agent.conf" identity --json >"$TMP/id.json" 2>"$TMP/err.txt" || fail "identity"
+SS58=$(jq -r .ss58_address "$TMP/id.json")
+ACCOUNT=$(jq -r .account_id "$TMP/id.json")
+
+"$CHAIN" --dev --rpc-addr "127.0.0.1:$CPORT" --block-time "$BLOCK_MS" --log-level warn \
+	>"$TMP/chain.log" 2>&1 &
+CPID=$!
+wait_for 10 get Timestamp Now >/dev/null || fail "tfchain-dev did not answer on port $CPORT"
+call alice Balances transfer_keep_alive "[\"$SS58\", \"1000000000000\"]" || fail "funding the node"
+call bob TfgridModule create_twin '[null, null]' || fail "bob create_twin"
+call bob TfgridModule create_farm "[\"$(hex bench_farm)\", []]" || fail "create_farm"
+
+"$AGENT" -d -f "$TMP/agent.conf" >"$TMP/agent.log" 2>&1 &
+APID=$!
+twin_of() { get TfgridModule TwinIdByAccountID "\"$1\""; }
+has_node() {
+	local t v
+	t=$(twin_of "$ACCOUNT") && [ -n "$t" ] && [ "$t" != 0 ] && [ "$t" != null ] || return 1
+	v=$(get TfgridModule NodeIdByTwinID "$t") && [ -n "$v" ] && [ "$v" != 0 ] && [ "$v" != null ]
+}
+wait_for 60 has_node || fail "the agent did not register its node"
+NODE=$(get TfgridModule NodeIdByTwinID "$(twin_of "$ACCOUNT")")
+wait_for 30 grep -q "deploy engine running" "$TMP/agent.log" || fail "the deploy engine did not start"
+wait_for 30 grep -q "rmb serving" "$TMP/agent.log" || fail "the RMB server did not start"
+echo "node $NODE registered; agent pid $APID, tfchain-dev pid $CPID (${BLOCK_MS} ms blocks); load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+"$LOAD" --chain "http://127.0.0.1:$CPORT" --node "$NODE" --agent-pid "$APID" --chain-pid "$CPID" \
+	--levels "$LEVELS" --seconds "$SECS" --block-ms "$BLOCK_MS" || fail "bench_deploy"
+grep -c "outbox deployed:.*: ok" "$TMP/agent.log" | sed 's/^/set_contract_deployed sent by the agent: /'
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
