@@ -284,7 +284,7 @@ int eng_accept(struct eng *e, uint32_t caller, uint64_t cid, const char **status
 	if (rc < 0)
 		return rc;
 	if ((rc = eng_enqueue(e, cid, 0, 0, 0)) < 0)
-		/* Stored: the next sync or restart runs it; tell the user it waits. */
+		/* It is stored: the next sync or restart runs it. */
 		log_warn("engine", "contract %" PRIu64 ": queue full, runs at the next sync", cid);
 	*status = "accepted";
 	log_info("engine", "contract %" PRIu64 " accepted from twin %u", cid, caller);

@@ -8,11 +8,13 @@
  *
  * Users are generated keys, funded from //Alice and given a twin at the
  * start (64 at most, shared by the levels). Each user is one thread with
- * its own chain client, extrinsic submitter and RMB client, and loops for
- * S seconds (then finishes what it started): seal the document for the
- * node, create_node_contract and wait for its block, zos.deployment.deploy
- * over RMB, then read the contract every 20 ms until it is Deployed on
- * chain. No CLI process, so the client's own cost stays small.
+ * its own extrinsic submitter and RMB client (one chain client is shared),
+ * and loops for S seconds (then finishes what it started): seal the
+ * document for the node, create_node_contract and wait for its block,
+ * zos.deployment.deploy over RMB, then wait until one watcher thread, which
+ * reads every new block's events every 20 ms, sees its ContractDeployed.
+ * No CLI process and no per-user polling of the chain beyond the
+ * submitter's own, so the clients' cost stays small.
  *
  * Per level: deploys/s (deployed contracts / wall time), p50/p99 latency
  * from the command's start to Deployed seen on chain, raw and minus two
@@ -67,6 +69,9 @@ struct user {
 	struct zkey key;
 	uint32_t twin;
 	pthread_t th;
+	struct chain_submitter *s; /* kept across levels */
+	struct rmb_client *r;
+	uint8_t x_sk[32];
 	/* per level */
 	double *lat, *lat_rmb; /* ms */
 	size_t n;
@@ -76,6 +81,16 @@ struct user {
 
 static struct user users[MAX_USERS];
 static double level_end_ms;
+static struct chain_client *chain; /* shared: its RPC client is thread-safe */
+
+/* The block watcher: when each contract was seen Deployed (ms, 0 = not yet),
+ * from the ContractDeployed events of every new best block. */
+#define MAX_CONTRACTS (1u << 20)
+static double *deployed_at;
+static pthread_mutex_t w_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t w_cv = PTHREAD_COND_INITIALIZER;
+static int w_stop;
+static pthread_t w_thread;
 
 static double now_ms(void)
 {
@@ -188,7 +203,7 @@ static void waiter_wait(struct waiter *w)
 static void fast_opts(struct chain_submit_opts *o)
 {
 	chain_submit_opts_default(o);
-	o->poll_ms = POLL_MS;
+	o->poll_ms = (long)block_ms / 2 > POLL_MS ? (long)block_ms / 2 : POLL_MS;
 	o->follow_best = 1;
 	o->give_up_blocks = 64;
 }
@@ -198,7 +213,6 @@ static int setup_users(struct chain_client *c, unsigned n)
 {
 	struct zkey alice;
 	struct chain_submitter *as = NULL;
-	struct chain_submitter *us[MAX_USERS] = {0};
 	struct chain_submit_opts so;
 	struct waiter w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 	int rc;
@@ -235,13 +249,13 @@ static int setup_users(struct chain_client *c, unsigned n)
 		goto out;
 	}
 	for (unsigned i = 0; i < n; i++) {
-		if ((rc = chain_submitter_new(c, &users[i].key, &so, &us[i])) < 0)
+		if ((rc = chain_submitter_new(c, &users[i].key, &so, &users[i].s)) < 0)
 			goto out;
 		cJSON *args = grid_args_create_twin(NULL, NULL, 0);
 		pthread_mutex_lock(&w.mu);
 		w.pending++;
 		pthread_mutex_unlock(&w.mu);
-		rc = args ? chain_submit_async(us[i], "TfgridModule", "create_twin", args, on_outcome, &w)
+		rc = args ? chain_submit_async(users[i].s, "TfgridModule", "create_twin", args, on_outcome, &w)
 			  : -ENOMEM;
 		cJSON_Delete(args);
 		if (rc < 0) {
@@ -257,11 +271,22 @@ static int setup_users(struct chain_client *c, unsigned n)
 		rc = ZE_CHAIN;
 		goto out;
 	}
-	for (unsigned i = 0; i < n && rc == 0; i++)
-		rc = grid_twin_id_by_account(c, users[i].key.pk, &users[i].twin);
+	for (unsigned i = 0; i < n && rc == 0; i++) {
+		struct user *u = &users[i];
+		struct rmb_client_cfg rcfg;
+		if ((rc = grid_twin_id_by_account(c, u->key.pk, &u->twin)) < 0 ||
+		    (rc = key_x25519_sk(&u->key, u->x_sk)) < 0)
+			break;
+		rmb_client_cfg_init(&rcfg);
+		rcfg.url = node_twin.relay;
+		rcfg.key = &u->key;
+		rcfg.src = u->twin;
+		rcfg.dst = node_twin.id;
+		memcpy(rcfg.dst_pk, node_twin.account, 32);
+		rcfg.timeout_ms = 30000;
+		rc = rmb_client_new(&rcfg, &u->r);
+	}
 out:
-	for (unsigned i = 0; i < n; i++)
-		chain_submitter_free(us[i]);
 	chain_submitter_free(as);
 	return rc;
 }
@@ -291,17 +316,105 @@ static int find_contract_id(const cJSON *j, int depth, uint64_t *id)
 	return -ENOENT;
 }
 
+/* The contract id of a ContractDeployed event's data: (u64, AccountId)
+ * as an array, or an object with contract_id. */
+static int event_cid(const cJSON *data, uint64_t *id)
+{
+	const cJSON *v = cJSON_IsArray(data) ? cJSON_GetArrayItem(data, 0)
+			 : cJSON_IsObject(data) ? cJSON_GetObjectItemCaseSensitive(data, "contract_id")
+						: data;
+	if (cJSON_IsNumber(v) && v->valuedouble >= 1) {
+		*id = (uint64_t)v->valuedouble;
+		return 0;
+	}
+	if (cJSON_IsString(v)) {
+		char *end;
+		unsigned long long x = strtoull(v->valuestring, &end, 10);
+		if (*v->valuestring && !*end && x) {
+			*id = x;
+			return 0;
+		}
+	}
+	return find_contract_id(data, 0, id);
+}
+
+static void *watch_main(void *arg)
+{
+	uint64_t next = 0, best;
+	int first = 1;
+	for (;;) {
+		pthread_mutex_lock(&w_mu);
+		int stop = w_stop;
+		pthread_mutex_unlock(&w_mu);
+		if (stop)
+			break;
+		if (chain_block_number(chain, &best) < 0) {
+			sleep_ms(POLL_MS);
+			continue;
+		}
+		if (first) {
+			next = best;
+			first = 0;
+		}
+		for (; next <= best; next++) {
+			uint8_t hash[32];
+			struct chain_runtime *rt;
+			cJSON *ev = NULL;
+			if (rpc_block_hash(chain_client_rpc(chain), next, hash) < 0 ||
+			    chain_client_runtime(chain, &rt) < 0)
+				break;
+			int rc = chain_events(chain, rt, hash, &ev);
+			chain_runtime_put(rt);
+			if (rc < 0)
+				break;
+			double t = now_ms();
+			const cJSON *e;
+			pthread_mutex_lock(&w_mu);
+			cJSON_ArrayForEach(e, ev) {
+				const cJSON *pa = cJSON_GetObjectItemCaseSensitive(e, "pallet");
+				const cJSON *na = cJSON_GetObjectItemCaseSensitive(e, "event");
+				uint64_t cid;
+				if (cJSON_IsString(pa) && cJSON_IsString(na) &&
+				    !strcmp(pa->valuestring, "SmartContractModule") &&
+				    !strcmp(na->valuestring, "ContractDeployed") &&
+				    event_cid(cJSON_GetObjectItemCaseSensitive(e, "data"), &cid) == 0 &&
+				    cid < MAX_CONTRACTS && deployed_at[cid] == 0)
+					deployed_at[cid] = t;
+			}
+			pthread_cond_broadcast(&w_cv);
+			pthread_mutex_unlock(&w_mu);
+			cJSON_Delete(ev);
+		}
+		sleep_ms(POLL_MS);
+	}
+	return NULL;
+}
+
+/* ms at which cid was seen Deployed; 0 after timeout_ms. */
+static double wait_deployed(uint64_t cid, double timeout_ms)
+{
+	double end = now_ms() + timeout_ms, t = 0;
+	if (cid >= MAX_CONTRACTS)
+		return 0;
+	pthread_mutex_lock(&w_mu);
+	while ((t = deployed_at[cid]) == 0 && now_ms() < end) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 50 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&w_cv, &w_mu, &ts);
+	}
+	pthread_mutex_unlock(&w_mu);
+	return t;
+}
+
 /* ---- one user ---- */
 
-struct ctx {
-	struct chain_client *c;
-	struct chain_submitter *s;
-	struct rmb_client *r;
-	uint8_t x_sk[32];
-};
-
 /* One deploy; 0 with the two latencies, or negative with u->last_err. */
-static int deploy_one(struct user *u, struct ctx *x, unsigned seq, double *lat, double *lat_rmb)
+static int deploy_one(struct user *u, unsigned seq, double *lat, double *lat_rmb)
 {
 	char doc[512], pl[64];
 	uint8_t hash[32], *data = NULL;
@@ -309,7 +422,8 @@ static int deploy_one(struct user *u, struct ctx *x, unsigned seq, double *lat, 
 	uint64_t cid = 0;
 	double t0 = now_ms();
 	int dl = floor_doc(u->twin, seq, doc, sizeof doc);
-	int rc = dl < 0 ? -EINVAL : seal_box((const uint8_t *)doc, (size_t)dl, node_x_pk, x->x_sk, 0, &data, &dlen);
+	int rc = dl < 0 ? -EINVAL : seal_box((const uint8_t *)doc, (size_t)dl, node_x_pk, u->x_sk, 0,
+							  &data, &dlen);
 	if (rc < 0)
 		return rc;
 	seal_hash(doc, (size_t)dl, hash);
@@ -317,7 +431,7 @@ static int deploy_one(struct user *u, struct ctx *x, unsigned seq, double *lat, 
 	free(data);
 	struct chain_outcome o;
 	memset(&o, 0, sizeof o);
-	rc = args ? chain_submit_wait(x->s, "SmartContractModule", "create_node_contract", args, &o)
+	rc = args ? chain_submit_wait(u->s, "SmartContractModule", "create_node_contract", args, &o)
 		  : -ENOMEM;
 	cJSON_Delete(args);
 	if (rc < 0)
@@ -339,7 +453,7 @@ static int deploy_one(struct user *u, struct ctx *x, unsigned seq, double *lat, 
 	snprintf(pl, sizeof pl, "{\"contract_id\":\"%" PRIu64 "\"}", cid);
 	struct rmb_result res;
 	memset(&res, 0, sizeof res);
-	rc = rmb_client_call(x->r, "zos.deployment.deploy", pl, &res);
+	rc = rmb_client_call(u->r, "zos.deployment.deploy", pl, &res);
 	if (rc < 0 || !res.ok) {
 		snprintf(u->last_err, sizeof u->last_err, "deploy %" PRIu64 ": %s %u %.120s", cid,
 			 rc < 0 ? zerr_str(rc) : "refused", rc < 0 ? 0 : res.err.code,
@@ -349,24 +463,11 @@ static int deploy_one(struct user *u, struct ctx *x, unsigned seq, double *lat, 
 		return rc < 0 ? rc : ZE_STATE;
 	}
 	rmb_result_clear(&res);
-	double end = t1 + DEPLOYED_TIMEOUT_MS;
-	while (now_ms() < end) {
-		struct grid_contract gc;
-		if (grid_contract(x->c, cid, &gc) == 0) {
-			enum grid_contract_state st = gc.state;
-			grid_contract_clear(&gc);
-			if (st == GRID_CONTRACT_DEPLOYED) {
-				double t3 = now_ms();
-				*lat = t3 - t0;
-				*lat_rmb = t3 - t1;
-				return 0;
-			}
-			if (st == GRID_CONTRACT_DELETED) {
-				snprintf(u->last_err, sizeof u->last_err, "contract %" PRIu64 " rejected", cid);
-				return ZE_STATE;
-			}
-		}
-		sleep_ms(POLL_MS);
+	double t3 = wait_deployed(cid, DEPLOYED_TIMEOUT_MS);
+	if (t3 > 0) {
+		*lat = t3 - t0;
+		*lat_rmb = t3 - t1;
+		return 0;
 	}
 	snprintf(u->last_err, sizeof u->last_err, "contract %" PRIu64 " not Deployed in time", cid);
 	return ZE_TIMEOUT;
@@ -375,40 +476,16 @@ static int deploy_one(struct user *u, struct ctx *x, unsigned seq, double *lat, 
 static void *user_main(void *arg)
 {
 	struct user *u = arg;
-	struct ctx x;
-	struct chain_submit_opts so;
-	struct rmb_client_cfg rc;
-	memset(&x, 0, sizeof x);
-	fast_opts(&so);
-	rmb_client_cfg_init(&rc);
-	rc.url = node_twin.relay;
-	rc.key = &u->key;
-	rc.src = u->twin;
-	rc.dst = node_twin.id;
-	memcpy(rc.dst_pk, node_twin.account, 32);
-	rc.timeout_ms = 30000;
-	if (chain_client_new(chain_url, NULL, &x.c) < 0 ||
-	    chain_submitter_new(x.c, &u->key, &so, &x.s) < 0 || rmb_client_new(&rc, &x.r) < 0 ||
-	    key_x25519_sk(&u->key, x.x_sk) < 0) {
-		snprintf(u->last_err, sizeof u->last_err, "client setup failed");
-		u->failed++;
-		goto out;
-	}
 	static unsigned seq;
 	while (now_ms() < level_end_ms && u->n < MAX_SAMPLES) {
 		double lat, lat_rmb;
-		if (deploy_one(u, &x, __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED), &lat, &lat_rmb) == 0) {
+		if (deploy_one(u, __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED), &lat, &lat_rmb) == 0) {
 			u->lat[u->n] = lat;
 			u->lat_rmb[u->n++] = lat_rmb;
 		} else if (++u->failed > 20) {
 			break;
 		}
 	}
-out:
-	rmb_client_free(x.r);
-	chain_submitter_free(x.s);
-	chain_client_free(x.c);
-	sodium_memzero(x.x_sk, sizeof x.x_sk);
 	return NULL;
 }
 
@@ -572,6 +649,10 @@ int main(int argc, char **argv)
 	struct chain_client *c;
 	struct grid_node gn;
 	int rc = chain_client_new(chain_url, NULL, &c);
+	chain = c;
+	deployed_at = calloc(MAX_CONTRACTS, sizeof *deployed_at);
+	if (!deployed_at)
+		return 1;
 	if (rc == 0 && (rc = grid_node(c, node_id, &gn)) == 0 &&
 	    (rc = grid_twin(c, gn.twin_id, &node_twin)) == 0)
 		rc = seal_twin_x25519(node_twin.pk_len ? node_twin.pk : NULL, node_twin.pk_len,
@@ -596,6 +677,8 @@ int main(int argc, char **argv)
 		if (!users[i].lat || !users[i].lat_rmb)
 			return 1;
 	}
+	if (pthread_create(&w_thread, NULL, watch_main, NULL) != 0)
+		return 1;
 	struct level_result lr[MAX_LEVELS];
 	for (unsigned i = 0; i < nlevels; i++) {
 		if (run_level(levels[i], &lr[i]) < 0)
@@ -631,11 +714,19 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < nlevels; i++)
 		printf(" %.0f/%.0f", lr[i].agent_ms, lr[i].agent_tick_ms);
 	printf(" ms)\n");
-	chain_client_free(c);
+	pthread_mutex_lock(&w_mu);
+	w_stop = 1;
+	pthread_mutex_unlock(&w_mu);
+	pthread_join(w_thread, NULL);
 	for (unsigned i = 0; i < maxu; i++) {
+		rmb_client_free(users[i].r);
+		chain_submitter_free(users[i].s);
+		sodium_memzero(users[i].x_sk, sizeof users[i].x_sk);
 		key_wipe(&users[i].key);
 		free(users[i].lat);
 		free(users[i].lat_rmb);
 	}
+	chain_client_free(c);
+	free(deployed_at);
 	return 0;
 }

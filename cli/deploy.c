@@ -162,12 +162,26 @@ static int create_contract(struct cli_link *l, const uint8_t hash[32], const uin
 /* Seals plaintext for the node with the caller's key. */
 static int seal_for_node(struct cli_link *l, const char *pt, uint8_t **data, size_t *len)
 {
-	uint8_t node_x[32], user_x[32];
+	uint8_t node_x[32], user_x[32], mine[32], theirs[32];
 	int rc = seal_twin_x25519(l->node_twin.pk_len ? l->node_twin.pk : NULL,
 				 l->node_twin.pk_len, l->node_twin.account, node_x);
 	if (rc < 0) {
 		cli_err("twin %u's key is not a usable x25519 key", l->node.twin_id);
 		return rc;
+	}
+	/* The node opens the box with the x25519 key the chain gives for this
+	 * twin; a pk set on chain that is not this key's would make it refuse. */
+	struct grid_twin me;
+	if ((rc = grid_twin(l->chain, l->src, &me)) < 0) {
+		cli_err("cannot read twin %u: %s", l->src, zerr_str(rc));
+		return rc;
+	}
+	if ((rc = key_x25519_pk(l->key.pk, mine)) < 0 ||
+	    (rc = seal_twin_x25519(me.pk_len ? me.pk : NULL, me.pk_len, me.account, theirs)) < 0 ||
+	    sodium_memcmp(mine, theirs, 32) != 0) {
+		cli_err("twin %u's pk on chain is not this key's x25519 key: the node could not "
+			"open the deployment", l->src);
+		return rc < 0 ? rc : ZE_CRYPTO;
 	}
 	if ((rc = key_x25519_sk(&l->key, user_x)) == 0)
 		rc = seal_box((const uint8_t *)pt, strlen(pt), node_x, user_x, 0, data, len);

@@ -49,8 +49,11 @@ typedef int (*rmb_twin_lookup_fn)(void *ctx, uint32_t twin_id, struct rmb_twin *
 struct rmb_twins;
 
 /* ttl_ms: how long a found twin is trusted (a key change on chain is seen
- * within it); neg_ttl_ms: how long an absent twin stays absent. */
-int rmb_twins_new(size_t entries, uint64_t ttl_ms, uint64_t neg_ttl_ms,
+ * within it); neg_ttl_ms: how long an absent twin stays absent; inflight:
+ * chain lookups running at once at most. A miss beyond that answers
+ * ZE_UNKNOWN at once, so requests naming many unknown twins cannot tie up
+ * every worker in chain calls while cached twins wait. */
+int rmb_twins_new(size_t entries, uint64_t ttl_ms, uint64_t neg_ttl_ms, unsigned inflight,
 		  rmb_twin_lookup_fn fn, void *ctx, struct rmb_twins **out);
 void rmb_twins_free(struct rmb_twins *c);
 /* 0, ZE_ABSENT, or ZE_UNKNOWN when the lookup could not answer. */

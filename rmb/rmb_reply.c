@@ -5,6 +5,8 @@
 
 #include "common/zerr.h"
 
+#define BUSY_PARSE_MAX (16u << 10)
+
 static nng_msg *encode_msg(const struct rmb_replier *rp, struct rmb_env *r)
 {
 	char *txt = NULL;
@@ -62,8 +64,11 @@ nng_msg *rmb_reply_busy(const struct rmb_replier *rp, const void *buf, size_t le
 	struct rmb_error err;
 	uint32_t code;
 	rmb_env_init(&req);
-	/* Best effort: only to address the reply; nothing of it is trusted. */
-	(void)rmb_env_decode(buf, len, rp->max_msg, &req, &code);
+	/* Best effort, only to address the reply; nothing of it is trusted.
+	 * This runs on nng's thread, so large frames are not parsed: their
+	 * callers get the busy error without their uid. */
+	if (len <= BUSY_PARSE_MAX)
+		(void)rmb_env_decode(buf, len, rp->max_msg, &req, &code);
 	rmb_error_set(&err, RMB_E_INTERNAL, 1, "busy: too many requests in progress, retry later");
 	nng_msg *m = rmb_reply_build(rp, &req, &err, NULL);
 	rmb_env_clear(&req);

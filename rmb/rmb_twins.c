@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,14 +30,16 @@ struct rmb_twins {
 	struct twin_slot *slots;
 	size_t nsets;
 	uint64_t ttl_ms, neg_ttl_ms;
+	unsigned max_inflight;
+	atomic_uint inflight;
 	rmb_twin_lookup_fn fn;
 	void *ctx;
 };
 
-int rmb_twins_new(size_t entries, uint64_t ttl_ms, uint64_t neg_ttl_ms,
+int rmb_twins_new(size_t entries, uint64_t ttl_ms, uint64_t neg_ttl_ms, unsigned inflight,
 		  rmb_twin_lookup_fn fn, void *ctx, struct rmb_twins **out)
 {
-	if (!fn || !entries || entries > (SIZE_MAX / sizeof(struct twin_slot)) - WAYS)
+	if (!fn || !entries || !inflight || entries > (SIZE_MAX / sizeof(struct twin_slot)) - WAYS)
 		return -EINVAL;
 	struct rmb_twins *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -50,6 +53,7 @@ int rmb_twins_new(size_t entries, uint64_t ttl_ms, uint64_t neg_ttl_ms,
 	}
 	c->ttl_ms = ttl_ms;
 	c->neg_ttl_ms = neg_ttl_ms;
+	c->max_inflight = inflight;
 	c->fn = fn;
 	c->ctx = ctx;
 	*out = c;
@@ -110,9 +114,14 @@ int rmb_twins_get(struct rmb_twins *c, uint32_t id, uint64_t now_ms, struct rmb_
 	if (rc <= 0)
 		return rc;
 
+	if (atomic_fetch_add(&c->inflight, 1) >= c->max_inflight) {
+		atomic_fetch_sub(&c->inflight, 1);
+		return ZE_UNKNOWN;
+	}
 	struct rmb_twin t;
 	memset(&t, 0, sizeof(t));
 	rc = c->fn(c->ctx, id, &t);
+	atomic_fetch_sub(&c->inflight, 1);
 	if (rc != 0 && rc != ZE_ABSENT)
 		return ZE_UNKNOWN;
 	t.id = id;

@@ -23,6 +23,7 @@ void rmb_verify_cfg_init(struct rmb_verify_cfg *c)
 	c->twin_entries = 1024;
 	c->twin_ttl_s = 60;
 	c->twin_neg_ttl_s = 10;
+	c->twin_lookups = 2;
 	c->rate = 50;
 	c->burst = 100;
 	c->rate_entries = 4096;
@@ -44,7 +45,8 @@ int rmb_verifier_new(const struct rmb_verify_cfg *cfg, rmb_twin_lookup_fn fn, vo
 	int rc = rmb_replay_new(cfg->replay_entries, window_ms, &v->replay);
 	if (!rc)
 		rc = rmb_twins_new(cfg->twin_entries, (uint64_t)cfg->twin_ttl_s * 1000u,
-				   (uint64_t)cfg->twin_neg_ttl_s * 1000u, fn, ctx, &v->twins);
+				   (uint64_t)cfg->twin_neg_ttl_s * 1000u, cfg->twin_lookups, fn, ctx,
+				   &v->twins);
 	if (!rc)
 		rc = rmb_ratelimit_new(cfg->rate_entries, cfg->rate, cfg->burst, &v->rate);
 	if (rc) {

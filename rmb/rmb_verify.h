@@ -23,6 +23,7 @@ struct rmb_verify_cfg {
 	size_t twin_entries;    /* twins cached */
 	uint32_t twin_ttl_s;    /* a key change on chain is seen within this */
 	uint32_t twin_neg_ttl_s;
+	unsigned twin_lookups;  /* chain lookups of uncached twins at once */
 	double rate;            /* requests per second per twin, sustained */
 	double burst;           /* requests per twin at once */
 	size_t rate_entries;    /* twins tracked by the limiter */
@@ -30,7 +31,8 @@ struct rmb_verify_cfg {
 
 /* Defaults: 1 MiB, ttl <= 120 s, skew 30 s, 262144 uids (8 MiB: 1450
  * requests/s sustained over the 181 s replay window), 1024 twins for 60 s
- * (absent ones 10 s), 50 req/s with bursts of 100 over 4096 twins. */
+ * (absent ones 10 s) with 2 chain lookups at once, 50 req/s with bursts of
+ * 100 over 4096 twins. */
 void rmb_verify_cfg_init(struct rmb_verify_cfg *c);
 
 struct rmb_verifier;

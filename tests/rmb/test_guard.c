@@ -4,6 +4,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -103,7 +106,7 @@ static void twins_cache_ttl(void **st)
 	struct table t = {0, 0, 100, 1};
 	struct rmb_twins *c;
 	struct rmb_twin tw;
-	assert_int_equal(rmb_twins_new(8, 1000, 100, table_lookup, &t, &c), 0);
+	assert_int_equal(rmb_twins_new(8, 1000, 100, 4, table_lookup, &t, &c), 0);
 	assert_int_equal(rmb_twins_get(c, 5, 0, &tw), 0);
 	assert_int_equal(tw.id, 5);
 	assert_int_equal(tw.account[0], 6);
@@ -123,7 +126,7 @@ static void twins_absent_vs_unknown(void **st)
 	struct table t = {0, 0, 100, 1};
 	struct rmb_twins *c;
 	struct rmb_twin tw;
-	assert_int_equal(rmb_twins_new(8, 1000, 100, table_lookup, &t, &c), 0);
+	assert_int_equal(rmb_twins_new(8, 1000, 100, 4, table_lookup, &t, &c), 0);
 	assert_int_equal(rmb_twins_get(c, 200, 0, &tw), ZE_ABSENT);
 	assert_int_equal(rmb_twins_get(c, 200, 50, &tw), ZE_ABSENT);
 	assert_int_equal(t.calls, 1); /* negative answers are cached (briefly) */
@@ -142,13 +145,71 @@ static void twins_bounded(void **st)
 	struct table t = {0, 0, 100000, 1};
 	struct rmb_twins *c;
 	struct rmb_twin tw;
-	assert_int_equal(rmb_twins_new(8, 1000000, 100, table_lookup, &t, &c), 0);
+	assert_int_equal(rmb_twins_new(8, 1000000, 100, 4, table_lookup, &t, &c), 0);
 	for (uint32_t id = 0; id < 10000; id++)
 		assert_int_equal(rmb_twins_get(c, id, id, &tw), 0);
 	assert_int_equal(t.calls, 10000);
 	/* The most recent one is still cached; the table did not grow. */
 	assert_int_equal(rmb_twins_get(c, 9999, 10000, &tw), 0);
 	assert_int_equal(t.calls, 10000);
+	rmb_twins_free(c);
+}
+
+struct slow_chain {
+	atomic_int entered, release, calls;
+};
+
+static int slow_lookup(void *ctx, uint32_t id, struct rmb_twin *out)
+{
+	struct slow_chain *sc = ctx;
+	struct timespec ts = {0, 5 * 1000000L};
+	atomic_fetch_add(&sc->calls, 1);
+	atomic_store(&sc->entered, 1);
+	for (int i = 0; i < 2000 && !atomic_load(&sc->release); i++)
+		nanosleep(&ts, NULL);
+	memset(out->account, 1, 32);
+	return 0;
+}
+
+struct getter {
+	struct rmb_twins *c;
+	int rc;
+};
+
+static void *get_twin_1(void *p)
+{
+	struct getter *g = p;
+	struct rmb_twin tw;
+	g->rc = rmb_twins_get(g->c, 1, 0, &tw);
+	return NULL;
+}
+
+/* A slow chain ties up at most `inflight` callers; other misses are
+ * answered "unknown" at once, hits are served as usual. */
+static void twins_lookups_bounded(void **st)
+{
+	struct slow_chain sc = {0, 0, 0};
+	struct rmb_twins *c;
+	struct rmb_twin tw;
+	struct timespec ts = {0, 5 * 1000000L};
+	pthread_t th;
+	assert_int_equal(rmb_twins_new(8, 100000, 100, 1, slow_lookup, &sc, &c), 0);
+	atomic_store(&sc.release, 1);
+	assert_int_equal(rmb_twins_get(c, 3, 0, &tw), 0); /* cached from now on */
+	atomic_store(&sc.release, 0);
+	atomic_store(&sc.entered, 0);
+	struct getter g = {c, -1};
+	assert_int_equal(pthread_create(&th, NULL, get_twin_1, &g), 0);
+	for (int i = 0; i < 2000 && !atomic_load(&sc.entered); i++)
+		nanosleep(&ts, NULL);
+	assert_int_equal(atomic_load(&sc.entered), 1);
+	assert_int_equal(rmb_twins_get(c, 2, 0, &tw), ZE_UNKNOWN);
+	assert_int_equal(rmb_twins_get(c, 3, 0, &tw), 0);
+	assert_int_equal(atomic_load(&sc.calls), 2);
+	atomic_store(&sc.release, 1);
+	pthread_join(th, NULL);
+	assert_int_equal(g.rc, 0);
+	assert_int_equal(rmb_twins_get(c, 2, 0, &tw), 0);
 	rmb_twins_free(c);
 }
 
@@ -219,6 +280,7 @@ int main(void)
 		cmocka_unit_test(twins_cache_ttl),
 		cmocka_unit_test(twins_absent_vs_unknown),
 		cmocka_unit_test(twins_bounded),
+		cmocka_unit_test(twins_lookups_bounded),
 		cmocka_unit_test(rate_limit),
 		cmocka_unit_test(conns_displace_oldest),
 		cmocka_unit_test(relay_first_address),
