@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "common/log.h"
@@ -223,15 +224,24 @@ static void *floor_client_thread(void *p)
 /* ---- driver ---- */
 
 struct result {
-	double rps, p50_us, p99_us;
+	double rps, p50_us, p99_us, cpu_us; /* cpu_us: process CPU per round trip */
 };
+
+static double cpu_s(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
 
 static struct result measure(const char *what, const char *url, int floor, int nclients,
 			     size_t req_len, size_t rep_len)
 {
 	pthread_t th[MAX_CLIENTS];
 	struct run runs[MAX_CLIENTS];
-	struct result res = {0, 0, 0};
+	struct result res = {0, 0, 0, 0};
+	double c0 = cpu_s();
 	uint64_t t0 = now_ns();
 	for (int i = 0; i < nclients; i++) {
 		runs[i] = (struct run){url, floor, (uint32_t)(1 + i), malloc(MAX_SAMPLES * 8), 0, 0,
@@ -249,6 +259,7 @@ static struct result measure(const char *what, const char *url, int floor, int n
 		failed += runs[i].failed;
 	}
 	double secs = (double)(now_ns() - t0) / 1e9;
+	double cpu = cpu_s() - c0;
 	uint64_t *all = malloc((total ? total : 1) * 8);
 	size_t k = 0;
 	for (int i = 0; i < nclients; i++) {
@@ -258,13 +269,14 @@ static struct result measure(const char *what, const char *url, int floor, int n
 	}
 	qsort(all, total, 8, cmp_u64);
 	res.rps = (double)total / secs;
+	res.cpu_us = total ? cpu * 1e6 / (double)total : 0;
 	if (total) {
 		res.p50_us = (double)all[total / 2] / 1e3;
 		res.p99_us = (double)all[total * 99 / 100] / 1e3;
 	}
-	printf("  %-5s clients=%d  %8.0f rt/s  p50 %8.1f us  p99 %8.1f us  (%zu round trips, %d "
-	       "failed)\n",
-	       what, nclients, res.rps, res.p50_us, res.p99_us, total, failed);
+	printf("  %-5s clients=%d  %8.0f rt/s  p50 %8.1f us  p99 %8.1f us  cpu %6.1f us/rt  (%zu "
+	       "round trips, %d failed)\n",
+	       what, nclients, res.rps, res.p50_us, res.p99_us, res.cpu_us, total, failed);
 	fflush(stdout);
 	free(all);
 	return res;
@@ -394,9 +406,9 @@ int main(int argc, char **argv)
 		qsort(r, (size_t)rounds, sizeof(*r), cmp_result);
 		qsort(f, (size_t)rounds, sizeof(*f), cmp_result);
 		struct result rm = r[rounds / 2], fm = f[rounds / 2];
-		printf("clients=%d: rmb %.0f rt/s (p99 %.1f us), floor %.0f rt/s (p99 %.1f us): "
-		       "rmb = %.0f%% of floor\n",
-		       counts[c], rm.rps, rm.p99_us, fm.rps, fm.p99_us,
+		printf("clients=%d: rmb %.0f rt/s (p99 %.1f us, cpu %.1f us/rt), floor %.0f rt/s "
+		       "(p99 %.1f us, cpu %.1f us/rt): rmb = %.0f%% of floor\n",
+		       counts[c], rm.rps, rm.p99_us, rm.cpu_us, fm.rps, fm.p99_us, fm.cpu_us,
 		       fm.rps > 0 ? 100.0 * rm.rps / fm.rps : 0.0);
 		fflush(stdout);
 	}

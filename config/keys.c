@@ -19,12 +19,12 @@
 /* Sections appear in this order in the normalized output. */
 const struct cfg_key cfg_keys[] = {
 	{"chain.url", CFG_T_URL, F(chain_url), 0, 0, 1},
-	{"chain.rpc_timeout", CFG_T_SECS, F(chain_rpc_timeout), 1, 600, 0},
+	{"chain.rpc_timeout", CFG_T_SECS, F(chain_rpc_timeout), 1, 600, 1},
 	{"rmb.listen", CFG_T_LISTEN, F(rmb_listen), 0, 0, 1},
 	{"rmb.public_address", CFG_T_RELAY, F(rmb_public_address), 0, 0, 1},
 	{"rmb.workers", CFG_T_U32, F(rmb_workers), 1, 256, 1},
 	{"rmb.max_message", CFG_T_SIZE, F(rmb_max_message), 4 * KIB, 64 * KIB * KIB, 1},
-	{"rmb.twin_cache_ttl", CFG_T_SECS, F(rmb_twin_cache_ttl), 1, 86400, 0},
+	{"rmb.twin_cache_ttl", CFG_T_SECS, F(rmb_twin_cache_ttl), 1, 86400, 1},
 	{"node.state_dir", CFG_T_PATH, F(state_dir), 0, 0, 1},
 	{"node.seed_file", CFG_T_PATH0, F(seed_file), 0, 0, 1},
 	{"node.farm_id", CFG_T_U32, F(farm_id), 0, UINT32_MAX, 1},
@@ -39,10 +39,10 @@ const struct cfg_key cfg_keys[] = {
 	{"storage.allow_unenforced_volumes", CFG_T_BOOL, F(allow_unenforced_volumes), 0, 0, 1},
 	{"storage.container_log_max", CFG_T_SIZE, F(container_log_max), 64 * KIB, GIB, 1},
 	{"storage.container_log_keep", CFG_T_U32, F(container_log_keep), 1, 100, 1},
-	{"reserved.cru", CFG_T_U32, F(reserved_cru), 0, 4096, 0},
-	{"reserved.mru", CFG_T_SIZE, F(reserved_mru), 0, 1ull << 50, 0},
-	{"reserved.sru", CFG_T_SIZE, F(reserved_sru), 0, 1ull << 60, 0},
-	{"reserved.hru", CFG_T_SIZE, F(reserved_hru), 0, 1ull << 60, 0},
+	{"reserved.cru", CFG_T_U32, F(reserved_cru), 0, 4096, 1},
+	{"reserved.mru", CFG_T_SIZE, F(reserved_mru), 0, 1ull << 50, 1},
+	{"reserved.sru", CFG_T_SIZE, F(reserved_sru), 0, 1ull << 60, 1},
+	{"reserved.hru", CFG_T_SIZE, F(reserved_hru), 0, 1ull << 60, 1},
 };
 const size_t cfg_nkeys = sizeof cfg_keys / sizeof cfg_keys[0];
 
