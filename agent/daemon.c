@@ -224,6 +224,9 @@ static void notify_status(struct agent *a, const char *extra)
 
 static void stop_subsystems(struct agent *a)
 {
+	for (unsigned i = a->nsubs; i-- > 0;)
+		if (a->subs[i].started && a->subs[i].ops->stopping)
+			a->subs[i].ops->stopping(a, a->subs[i].state);
 	for (unsigned i = a->nsubs; i-- > 0;) {
 		struct agent_slot *s = &a->subs[i];
 		if (!s->started)

@@ -34,6 +34,11 @@ struct agent_subsys {
 	 * given to agent_register). Failure stops the start-up: the subsystems
 	 * started before are stopped in reverse order and the daemon exits 1. */
 	int (*start)(struct agent *a, void **state);
+	/* The stop has begun: called for every started subsystem, in reverse
+	 * start order, before any stop hook, to end waits on the outside world
+	 * (a chain that does not answer) that would hold a stop hook past the
+	 * deadline. Must not block. Optional. */
+	void (*stopping)(struct agent *a, void *state);
 	/* Stops and frees; called in reverse start order with the stop
 	 * deadline running (agent_stop_remaining()). Optional. */
 	void (*stop)(struct agent *a, void *state);

@@ -327,6 +327,10 @@ void eng_stop(struct eng *e)
 	pthread_cond_broadcast(&e->ob_cv);
 	pthread_cond_broadcast(&e->send_cv);
 	pthread_mutex_unlock(&e->mu);
+	/* A sender may wait out a call's whole give-up window; the outbox keeps
+	 * the call, so the stop does not wait for its outcome. */
+	if (e->chain.cancel)
+		e->chain.cancel(e->chain.ctx);
 	for (unsigned i = 0; i < e->nworkers; i++)
 		pthread_join(e->workers[i], NULL);
 	for (unsigned i = 0; i < e->nsenders; i++)

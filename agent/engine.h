@@ -96,6 +96,10 @@ struct eng_chain {
 	 * outcome is unknown (retried later). Called from outbox_senders threads
 	 * at once, never twice at the same time for one outbox item. */
 	int (*submit)(void *ctx, const struct eng_call *call, char *why, size_t whysz);
+	/* Makes every submit in progress, and every later one, return at once
+	 * (as unknown): the engine is stopping and its outbox keeps the calls.
+	 * From any thread. Optional. */
+	void (*cancel)(void *ctx);
 };
 
 struct eng_config {

@@ -2,6 +2,7 @@
 #include "agent/engine_chain.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +11,27 @@
 #include "common/log.h"
 #include "common/zerr.h"
 
+/*
+ * One submit's wait. The outcome callback may come after the engine stopped
+ * and freed the adapter (the submitter outlives it), so a wait is its own
+ * allocation, shared by the sender and the callback and freed by the last.
+ */
+struct g_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int refs;      /* the sender and, once queued, the callback */
+	int done;      /* the outcome is in o */
+	int abandoned; /* g_cancel: the sender stops waiting */
+	struct chain_outcome o;
+	struct g_wait *next; /* in the adapter's list, under its mu */
+};
+
 struct eng_chain_grid {
 	struct chain_client *client;
 	struct chain_submitter *submitter;
+	pthread_mutex_t mu; /* guards waits and cancelled */
+	struct g_wait *waits;
+	int cancelled;
 };
 
 static int g_get_contract(void *ctx, uint64_t id, struct eng_contract *out)
@@ -102,6 +121,100 @@ static int build(const struct eng_call *call, const char **pallet, const char **
 	}
 }
 
+static void wait_put(struct g_wait *w)
+{
+	pthread_mutex_lock(&w->mu);
+	int last = --w->refs == 0;
+	pthread_mutex_unlock(&w->mu);
+	if (!last)
+		return;
+	chain_outcome_clear(&w->o);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}
+
+static void on_outcome(void *ud, struct chain_outcome *o)
+{
+	struct g_wait *w = ud;
+	pthread_mutex_lock(&w->mu);
+	w->o = *o;
+	o->events = NULL; /* taken */
+	w->done = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	wait_put(w);
+}
+
+/*
+ * Queues the call and waits for its outcome or g_cancel. 0 with *o filled
+ * (clear it), ZE_STATE when the wait was abandoned or refused for a stop,
+ * else why it could not be queued.
+ */
+static int submit_and_wait(struct eng_chain_grid *g, const char *pallet, const char *name,
+			   const cJSON *args, struct chain_outcome *o)
+{
+	struct g_wait *w = calloc(1, sizeof *w);
+	if (!w)
+		return -ENOMEM;
+	if (pthread_mutex_init(&w->mu, NULL) != 0) {
+		free(w);
+		return -ENOMEM;
+	}
+	if (pthread_cond_init(&w->cv, NULL) != 0) {
+		pthread_mutex_destroy(&w->mu);
+		free(w);
+		return -ENOMEM;
+	}
+	w->refs = 2;
+	pthread_mutex_lock(&g->mu);
+	int rc = g->cancelled ? ZE_STATE : 0;
+	if (rc == 0) {
+		w->next = g->waits;
+		g->waits = w;
+	}
+	pthread_mutex_unlock(&g->mu);
+	if (rc == 0 && (rc = chain_submit_async(g->submitter, pallet, name, args, on_outcome, w)) < 0)
+		w->refs = 1; /* no callback will come */
+	if (rc == 0) {
+		pthread_mutex_lock(&w->mu);
+		while (!w->done && !w->abandoned)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (w->done) {
+			*o = w->o;
+			w->o.events = NULL;
+		} else {
+			rc = ZE_STATE;
+		}
+		pthread_mutex_unlock(&w->mu);
+	}
+	pthread_mutex_lock(&g->mu);
+	for (struct g_wait **pp = &g->waits; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	pthread_mutex_unlock(&g->mu);
+	wait_put(w);
+	return rc;
+}
+
+/* Ends every wait now; the calls stay queued in the submitter and their
+ * outbox items pending, so a restart resolves them by their key. */
+static void g_cancel(void *ctx)
+{
+	struct eng_chain_grid *g = ctx;
+	pthread_mutex_lock(&g->mu);
+	g->cancelled = 1;
+	for (struct g_wait *w = g->waits; w; w = w->next) {
+		pthread_mutex_lock(&w->mu);
+		w->abandoned = 1;
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+	}
+	pthread_mutex_unlock(&g->mu);
+}
+
 static int g_submit(void *ctx, const struct eng_call *call, char *why, size_t whysz)
 {
 	struct eng_chain_grid *g = ctx;
@@ -118,11 +231,17 @@ static int g_submit(void *ctx, const struct eng_call *call, char *why, size_t wh
 	}
 	struct chain_outcome o;
 	memset(&o, 0, sizeof o);
-	rc = chain_submit_wait(g->submitter, pallet, name, args, &o);
+	rc = submit_and_wait(g, pallet, name, args, &o);
 	if (holder)
 		cJSON_Delete(holder);
 	else
 		cJSON_Delete(args);
+	if (rc == ZE_STATE) {
+		/* Stopping: the item stays in the outbox; after a restart its
+		 * resend first asks the chain whether this one landed. */
+		snprintf(why, whysz, "%s.%s: stopping before its outcome", pallet, name);
+		return ZE_UNKNOWN;
+	}
 	if (rc < 0) {
 		snprintf(why, whysz, "not queued: %s", zerr_str(rc));
 		return ZE_UNKNOWN;
@@ -153,6 +272,10 @@ int eng_chain_grid_new(struct chain_client *client, struct chain_submitter *subm
 	struct eng_chain_grid *g = calloc(1, sizeof *g);
 	if (!g)
 		return -ENOMEM;
+	if (pthread_mutex_init(&g->mu, NULL) != 0) {
+		free(g);
+		return -ENOMEM;
+	}
 	g->client = client;
 	g->submitter = submitter;
 	*iface = (struct eng_chain){
@@ -161,6 +284,7 @@ int eng_chain_grid_new(struct chain_client *client, struct chain_submitter *subm
 		.get_twin = g_get_twin,
 		.node_contracts = g_node_contracts,
 		.submit = g_submit,
+		.cancel = g_cancel,
 	};
 	*out = g;
 	return 0;
@@ -168,5 +292,8 @@ int eng_chain_grid_new(struct chain_client *client, struct chain_submitter *subm
 
 void eng_chain_grid_free(struct eng_chain_grid *g)
 {
+	if (!g)
+		return;
+	pthread_mutex_destroy(&g->mu);
 	free(g);
 }

@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "chainclient/rpc.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
@@ -44,6 +45,17 @@ static int chain_start(struct agent *a, void **state)
 	}
 	node_status(n, 0, "connecting to the chain at %s", a->cfg.chain_url);
 	return 0;
+}
+
+/* Ends every chain exchange in progress: the engine's, the reporter's and
+ * the submitter's threads then stop within the deadline even when the chain
+ * accepts connections but never answers (each exchange could otherwise take
+ * chain.rpc_timeout per attempt). What they were sending stays durable. */
+static void chain_stopping(struct agent *a, void *state)
+{
+	struct agent_node *n = state;
+	if (n->chain)
+		rpc_abort(chain_client_rpc(n->chain));
 }
 
 static void chain_stop(struct agent *a, void *state)
@@ -84,6 +96,7 @@ static void chain_summary(struct agent *a, void *state)
 const struct agent_subsys node_chain_subsys = {
 	.name = "chain",
 	.start = chain_start,
+	.stopping = chain_stopping,
 	.stop = chain_stop,
 	.tick = chain_tick,
 	.reload = chain_reload,

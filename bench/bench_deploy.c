@@ -164,6 +164,24 @@ static long long cpu_ns(int pid)
 	return sum;
 }
 
+/* VmRSS and RssAnon of pid in KiB. */
+static void read_mem(int pid, long *rss, long *anon)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/status", pid);
+	FILE *f = fopen(path, "r");
+	*rss = *anon = -1;
+	if (!f)
+		return;
+	while (fgets(line, sizeof line, f)) {
+		if (!strncmp(line, "VmRSS:", 6))
+			*rss = strtol(line + 6, NULL, 10);
+		else if (!strncmp(line, "RssAnon:", 8))
+			*anon = strtol(line + 8, NULL, 10);
+	}
+	fclose(f);
+}
+
 static double ticks_ms(long long t)
 {
 	return (double)t * 1000.0 / (double)sysconf(_SC_CLK_TCK);
@@ -714,6 +732,13 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < nlevels; i++)
 		printf(" %.0f/%.0f", lr[i].agent_ms, lr[i].agent_tick_ms);
 	printf(" ms)\n");
+	long rss, anon;
+	size_t made = 0;
+	for (unsigned i = 0; i < nlevels; i++)
+		made += lr[i].ok;
+	read_mem(agent_pid, &rss, &anon);
+	printf("agent memory after %zu deployments: RSS %.1f MiB, RssAnon %.2f MiB\n", made,
+	       rss / 1024.0, anon / 1024.0);
 	pthread_mutex_lock(&w_mu);
 	w_stop = 1;
 	pthread_mutex_unlock(&w_mu);

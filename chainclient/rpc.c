@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -26,6 +27,7 @@ struct rpc_client {
 	int npool;
 	uint64_t next_id;
 	struct rpc_stats stats;
+	atomic_int aborted; /* rpc_abort: every exchange ends now */
 };
 
 struct rpc_sink {
@@ -181,6 +183,15 @@ static size_t rpc_write_cb(char *p, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+/* curl calls this during a transfer; non-zero ends it (rpc_abort). */
+static int rpc_progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
+			   curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct rpc_client *c = clientp;
+
+	return atomic_load(&c->aborted);
+}
+
 static CURL *rpc_handle_new(struct rpc_client *c)
 {
 	CURL *h = curl_easy_init();
@@ -201,6 +212,9 @@ static CURL *rpc_handle_new(struct rpc_client *c)
 	bad |= curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
 				(curl_off_t)c->opts.max_response) != CURLE_OK;
 	bad |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, rpc_write_cb) != CURLE_OK;
+	bad |= curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, rpc_progress_cb) != CURLE_OK;
+	bad |= curl_easy_setopt(h, CURLOPT_XFERINFODATA, c) != CURLE_OK;
+	bad |= curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) != CURLE_OK;
 	if (bad) {
 		curl_easy_cleanup(h);
 		return NULL;
@@ -410,7 +424,7 @@ static int rpc_call_mode(struct rpc_client *c, const char *method, const cJSON *
 		return -ENOMEM;
 	}
 	zbuf_init(&sink.buf, c->opts.max_response);
-	for (int attempt = 0; attempt <= c->opts.retries; attempt++) {
+	for (int attempt = 0; attempt <= c->opts.retries && !atomic_load(&c->aborted); attempt++) {
 		if (attempt > 0) {
 			rpc_sleep_ms(delay);
 			delay = delay * 2 > c->opts.backoff_max_ms ? c->opts.backoff_max_ms : delay * 2;
@@ -425,13 +439,18 @@ static int rpc_call_mode(struct rpc_client *c, const char *method, const cJSON *
 	}
 	if (ret == 0)
 		ret = rpc_parse(c, &sink.buf, id, result, err);
-	else if (ret == ZE_UNKNOWN)
+	else if (ret == ZE_UNKNOWN && !atomic_load(&c->aborted))
 		log_warn("chain", "%s %s: no answer after %d attempt(s)", c->url, method,
 			 c->opts.retries + 1);
 	zbuf_free(&sink.buf);
 	free(body);
 	rpc_handle_put(c, h);
 	return ret;
+}
+
+void rpc_abort(struct rpc_client *c)
+{
+	atomic_store(&c->aborted, 1);
 }
 
 int rpc_call(struct rpc_client *c, const char *method, const cJSON *params,

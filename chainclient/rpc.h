@@ -60,6 +60,12 @@ struct rpc_client;
 int rpc_client_new(const char *url, const struct rpc_opts *opts, struct rpc_client **out);
 /* No call may be in flight. NULL is accepted. */
 void rpc_client_free(struct rpc_client *c);
+/*
+ * Ends every exchange in progress now and fails every later one at once
+ * with ZE_UNKNOWN, from any thread; for a process that is stopping and must
+ * not wait out a node that does not answer. There is no undo.
+ */
+void rpc_abort(struct rpc_client *c);
 const char *rpc_client_url(const struct rpc_client *c);
 
 /* Cumulative counters, for tests and diagnostics. */

@@ -14,6 +14,7 @@
 #include "chainclient/meta.h"
 #include "cli/chain.h"
 #include "cli/cli.h"
+#include "cli/grid.h"
 #include "common/hex.h"
 #include "common/zerr.h"
 
@@ -140,11 +141,41 @@ static int check_keys(const struct meta *m, const char *pallet, const char *item
 	return 0;
 }
 
+/*
+ * One KEY argument as SCALE bytes (caller frees *p). Where the metadata says
+ * the key is an AccountId32, an SS58 address or a dev name is accepted too,
+ * as in `chain get`; otherwise it is SCALE 0x-hex.
+ */
+static int parse_key(const struct meta *m, const char *pallet, const char *item, size_t i,
+		     const char *arg, uint8_t **p, size_t *n)
+{
+	const struct meta_pallet *mp = m ? meta_pallet(m, pallet) : NULL;
+	const struct meta_storage *s = mp ? meta_storage(mp, item) : NULL;
+	uint32_t type;
+
+	if (s && i < s->nhashers && meta_storage_key_type(m, s, i, &type) == 0 &&
+	    !strcmp(meta_type_name(meta_type(m, type)), "AccountId32")) {
+		if (!(*p = malloc(32)))
+			return -ENOMEM;
+		if (cli_grid_parse_account(arg, *p) != 0) {
+			free(*p);
+			*p = NULL;
+			cli_err("KEY %zu: '%s' is not an account (SS58, 0x-hex or a dev name)", i + 1,
+				arg);
+			return -EINVAL;
+		}
+		*n = 32;
+		return 0;
+	}
+	return cli_chain_parse_hex("KEY", arg, MAX_KEY_BYTES, p, n);
+}
+
 static int cmd_storage_key(int argc, char **argv)
 {
 	static const char usage[] =
 		"zos-cli chain storage-key PALLET ITEM [KEY...] [--metadata-file F]\n"
-		"  KEY: each map key as SCALE 0x-hex; hashers come from the metadata";
+		"  KEY: each map key as SCALE 0x-hex (an AccountId32 key also as SS58 or a dev\n"
+		"  name); hashers come from the metadata";
 	const char *file = NULL;
 	struct meta *m = NULL;
 	struct zbuf out;
@@ -165,15 +196,17 @@ static int cmd_storage_key(int argc, char **argv)
 		rc = -ENOMEM;
 		goto out;
 	}
+	if (file && (rc = cli_chain_load_meta(file, &m)))
+		goto out;
 	for (size_t i = 0; i < nkeys; i++)
-		if ((rc = cli_chain_parse_hex("KEY", argv[optind + 2 + i], MAX_KEY_BYTES, &keys[i],
-					      &lens[i])))
+		if ((rc = parse_key(m, pallet, item, i, argv[optind + 2 + i], &keys[i], &lens[i])))
 			goto out;
 	if (!file && nkeys == 0) {
 		/* A plain value's key needs no hasher: twox128(pallet) ++ twox128(item). */
 		rc = chain_storage_key(pallet, item, 0, NULL, NULL, NULL, &out);
 	} else {
-		if ((rc = need_meta(file, &m)) || (rc = check_keys(m, pallet, item, nkeys, keys, lens)))
+		if ((!m && (rc = need_meta(file, &m))) ||
+		    (rc = check_keys(m, pallet, item, nkeys, keys, lens)))
 			goto out;
 		rc = meta_storage_key(m, pallet, item, nkeys, (const uint8_t *const *)keys, lens,
 				      &out);

@@ -17,6 +17,7 @@
 #include "chainclient/submit.h"
 #include "cli/chain.h"
 #include "cli/cli.h"
+#include "cli/grid.h"
 #include "common/hex.h"
 #include "common/key.h"
 #include "common/zerr.h"
@@ -36,17 +37,19 @@ static const char *online_url(const char *opt)
 static cJSON *online_account(const char *s)
 {
 	uint8_t pk[32];
-	struct zkey k;
 	char hex[67];
 
-	if (key_parse_account(s, pk) != 0) {
-		if (key_dev(s, &k) != 0)
-			return NULL;
-		memcpy(pk, k.pk, 32);
-		key_wipe(&k);
-	}
+	if (cli_grid_parse_account(s, pk) != 0)
+		return NULL;
 	hex_encode(pk, 32, 1, hex, sizeof(hex));
 	return cJSON_CreateString(hex);
+}
+
+static int online_is_account(const struct meta *m, uint32_t type)
+{
+	const char *name = meta_type_name(meta_type(m, type));
+
+	return !strcmp(name, "AccountId32") || !strcmp(name, "MultiAddress");
 }
 
 /*
@@ -76,16 +79,32 @@ static cJSON *online_friendly(const struct meta *m, uint32_t type, const cJSON *
 	return NULL;
 }
 
-/* One command-line key: JSON when it parses, else a string. */
+/*
+ * One command-line key. An account key type takes the argument as written
+ * (an SS58 address may start with a digit, which JSON would read as a
+ * number); other types take JSON when the whole argument parses, else a
+ * string.
+ */
 static cJSON *online_key_arg(const struct meta *m, uint32_t type, const char *arg)
 {
-	cJSON *v = cJSON_Parse(arg), *f;
+	cJSON *v, *f, *raw = cJSON_CreateString(arg);
 
-	if (!v)
+	if (!raw)
+		return NULL;
+	if ((f = online_friendly(m, type, raw))) {
+		cJSON_Delete(raw);
+		return f;
+	}
+	cJSON_Delete(raw);
+	if (!(v = cJSON_ParseWithOpts(arg, NULL, 1)))
 		v = cJSON_CreateString(arg);
 	if (v && (f = online_friendly(m, type, v))) {
 		cJSON_Delete(v);
 		v = f;
+	} else if (cJSON_IsString(v) && online_is_account(m, type)) {
+		/* Not an account in any form: say so rather than "does not fit". */
+		cJSON_Delete(v);
+		v = NULL;
 	}
 	return v;
 }

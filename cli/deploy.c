@@ -4,33 +4,16 @@
  * follows the deployment until it is Deployed on chain or rejected.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "chainclient/submit.h"
 #include "cli/deploy.h"
+#include "cli/grid.h"
 #include "common/seal.h"
 #include "common/zerr.h"
-
-/* Plaintext deployments are at most what the agent accepts. */
-#define DOC_MAX (16u << 10)
-
-/* Zeroes every string of a JSON tree before it is freed: it is plaintext. */
-static void wipe_json(cJSON *j)
-{
-	for (; j; j = j->next) {
-		if (j->string)
-			sodium_memzero(j->string, strlen(j->string));
-		if (j->valuestring)
-			sodium_memzero(j->valuestring, strlen(j->valuestring));
-		wipe_json(j->child);
-	}
-}
 
 static void deploy_usage(FILE *f)
 {
@@ -44,67 +27,6 @@ static void deploy_usage(FILE *f)
 		"agent to deploy it, and follows it: each workload's state and result is\n"
 		"printed until the contract is Deployed (exit 0) or rejected (the reason is\n"
 		"printed, exit 1). --timeout bounds the following (default 120 s).\n");
-}
-
-/* Reads a small file whole; *buf NUL-terminated, freed (wiped) by caller. */
-static int read_file(const char *path, size_t max, char **buf, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	char *p = malloc(max + 2);
-	size_t n = 0;
-	int rc = p ? 0 : -ENOMEM;
-	while (rc == 0) {
-		ssize_t r = read(fd, p + n, max + 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			rc = -errno;
-		else if (r == 0)
-			break;
-		else if ((n += (size_t)r) > max)
-			rc = ZE_TOOBIG;
-	}
-	close(fd);
-	if (rc < 0) {
-		if (p)
-			sodium_memzero(p, max + 2);
-		free(p);
-		return rc;
-	}
-	p[n] = '\0';
-	*buf = p;
-	*len = n;
-	return 0;
-}
-
-/* The document as sent: twin_id set to the caller's, printed compactly.
- * *out is plaintext: the caller wipes it. */
-static int prepare_doc(const char *text, size_t len, uint32_t twin, char **out)
-{
-	cJSON *doc = cJSON_ParseWithLength(text, len);
-	if (!cJSON_IsObject(doc)) {
-		cli_err("the deployment file is not a JSON object");
-		cJSON_Delete(doc);
-		return ZE_MALFORMED;
-	}
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(doc, "twin_id");
-	if (!t) {
-		if (!cJSON_AddNumberToObject(doc, "twin_id", twin)) {
-			cJSON_Delete(doc);
-			return -ENOMEM;
-		}
-	} else if (!cJSON_IsNumber(t) || t->valuedouble != (double)twin) {
-		cli_err("the document's twin_id is not this key's twin %u", twin);
-		wipe_json(doc);
-		cJSON_Delete(doc);
-		return -EINVAL;
-	}
-	*out = cJSON_PrintUnformatted(doc);
-	wipe_json(doc);
-	cJSON_Delete(doc);
-	return *out ? 0 : -ENOMEM;
 }
 
 /* contract_id anywhere inside the ContractCreated event's data. */
@@ -159,34 +81,20 @@ static int create_contract(struct cli_link *l, const uint8_t hash[32], const uin
 	return rc;
 }
 
-/* Seals plaintext for the node with the caller's key. */
-static int seal_for_node(struct cli_link *l, const char *pt, uint8_t **data, size_t *len)
+/* Seals the document for the node with the caller's key, whose twin must
+ * publish this key's x25519 key for the node to open it. */
+static int seal_for_node(struct cli_link *l, const char *doc, uint8_t **data, size_t *len,
+			 uint8_t hash[32])
 {
-	uint8_t node_x[32], user_x[32], mine[32], theirs[32];
-	int rc = seal_twin_x25519(l->node_twin.pk_len ? l->node_twin.pk : NULL,
-				 l->node_twin.pk_len, l->node_twin.account, node_x);
-	if (rc < 0) {
+	int rc = cli_doc_check_sender(l->chain, &l->key, l->src);
+
+	if (rc < 0)
+		return rc;
+	rc = cli_doc_seal(&l->key, l->node_twin.pk_len ? l->node_twin.pk : NULL,
+			  l->node_twin.pk_len, l->node_twin.account, doc, data, len, hash);
+	if (rc == ZE_MALFORMED || rc == ZE_CRYPTO)
 		cli_err("twin %u's key is not a usable x25519 key", l->node.twin_id);
-		return rc;
-	}
-	/* The node opens the box with the x25519 key the chain gives for this
-	 * twin; a pk set on chain that is not this key's would make it refuse. */
-	struct grid_twin me;
-	if ((rc = grid_twin(l->chain, l->src, &me)) < 0) {
-		cli_err("cannot read twin %u: %s", l->src, zerr_str(rc));
-		return rc;
-	}
-	if ((rc = key_x25519_pk(l->key.pk, mine)) < 0 ||
-	    (rc = seal_twin_x25519(me.pk_len ? me.pk : NULL, me.pk_len, me.account, theirs)) < 0 ||
-	    sodium_memcmp(mine, theirs, 32) != 0) {
-		cli_err("twin %u's pk on chain is not this key's x25519 key: the node could not "
-			"open the deployment", l->src);
-		return rc < 0 ? rc : ZE_CRYPTO;
-	}
-	if ((rc = key_x25519_sk(&l->key, user_x)) == 0)
-		rc = seal_box((const uint8_t *)pt, strlen(pt), node_x, user_x, 0, data, len);
-	sodium_memzero(user_x, sizeof user_x);
-	if (rc == ZE_TOOBIG)
+	else if (rc == ZE_TOOBIG)
 		cli_err("the sealed deployment exceeds %u bytes", SEAL_DEFAULT_MAX);
 	else if (rc < 0)
 		cli_err("cannot seal the deployment: %s", zerr_str(rc));
@@ -316,9 +224,9 @@ int cli_deploy_main(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	o.node_id = (uint32_t)node;
-	char *text = NULL, *pt = NULL;
+	char *text = NULL, *pt = NULL, why[256];
 	size_t tlen = 0;
-	int rc = read_file(argv[optind], DOC_MAX, &text, &tlen);
+	int rc = cli_doc_read(argv[optind], &text, &tlen);
 	if (rc < 0) {
 		cli_err("cannot read %s: %s", argv[optind],
 			rc == ZE_TOOBIG ? "larger than a deployment may be" : zerr_str(rc));
@@ -326,20 +234,19 @@ int cli_deploy_main(int argc, char **argv)
 	}
 	struct cli_link l;
 	if (cli_link_open(&o, &l) < 0) {
-		sodium_memzero(text, tlen);
-		free(text);
+		cli_doc_text_free(text, tlen);
 		return CLI_FAIL;
 	}
-	rc = prepare_doc(text, tlen, l.src, &pt);
-	sodium_memzero(text, tlen);
-	free(text);
+	rc = cli_doc_prepare_twin(text, tlen, l.src, &pt, why, sizeof why);
+	cli_doc_text_free(text, tlen);
+	if (rc < 0)
+		cli_err("%s is not a valid deployment: %s", argv[optind], why);
 	int ret = CLI_FAIL;
 	uint8_t *data = NULL, hash[32];
 	size_t dlen = 0;
 	uint64_t cid = 0;
-	if (rc < 0 || seal_for_node(&l, pt, &data, &dlen) < 0)
+	if (rc < 0 || seal_for_node(&l, pt, &data, &dlen, hash) < 0)
 		goto out;
-	seal_hash(pt, strlen(pt), hash);
 	if (create_contract(&l, hash, data, dlen, &cid) < 0)
 		goto out;
 	printf("contract: %llu\n", (unsigned long long)cid);
@@ -365,10 +272,7 @@ int cli_deploy_main(int argc, char **argv)
 	cJSON_Delete(reply);
 	ret = follow(&l, cid, (unsigned)timeout_s);
 out:
-	if (pt) {
-		sodium_memzero(pt, strlen(pt));
-		free(pt);
-	}
+	cli_doc_free(pt);
 	free(data);
 	cli_link_close(&l);
 	return ret;

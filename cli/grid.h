@@ -83,7 +83,29 @@ void cli_tft_format(scale_u128 planck, char out[CLI_TFT_STRLEN]);
  */
 int cli_doc_prepare(const char *text, size_t len, uint32_t twin, char **out, char *why,
 		    size_t whysz);
+/*
+ * The same, checking only that the document is a JSON object and its
+ * twin_id: `zos-cli deploy` leaves the rest to the node, which answers with
+ * its reason (and rejects the contract).
+ */
+int cli_doc_prepare_twin(const char *text, size_t len, uint32_t twin, char **out, char *why,
+			 size_t whysz);
 void cli_doc_free(char *doc);
+
+/*
+ * Reads a deployment file whole: *text NUL-terminated, *len bytes, heap and
+ * plaintext (free it with cli_doc_text_free). -errno, or ZE_TOOBIG past
+ * CLI_DOC_MAX.
+ */
+int cli_doc_read(const char *path, char **text, size_t *len);
+void cli_doc_text_free(char *text, size_t len);
+
+/*
+ * The caller's x25519 key must be the one its twin publishes: the node opens
+ * the box with the twin's key, so anything else could never be deployed.
+ * Prints why not; ZE_CRYPTO on a mismatch.
+ */
+int cli_doc_check_sender(struct chain_client *c, const struct zkey *key, uint32_t twin);
 
 /*
  * Seals doc (DESIGN §5) from user's key for the node's twin, whose x25519

@@ -10,13 +10,9 @@
  * (each with [--url URL] [--json]).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <sodium.h>
 
 #include "chainclient/grid.h"
 #include "cli/grid.h"
@@ -116,72 +112,6 @@ static int contract_read(struct cli_grid *g, uint64_t id, struct grid_contract *
 
 /* ---- create ------------------------------------------------------------- */
 
-/* Reads a small file whole into *buf (heap, plaintext: wipe it). */
-static int contract_read_file(const char *path, size_t max, char **buf, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char *p;
-	size_t n = 0;
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (!(p = malloc(max + 1))) {
-		close(fd);
-		return -ENOMEM;
-	}
-	for (;;) {
-		ssize_t r = read(fd, p + n, max + 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = -errno;
-			break;
-		}
-		if (r == 0)
-			break;
-		if ((n += (size_t)r) > max) {
-			rc = ZE_TOOBIG;
-			break;
-		}
-	}
-	close(fd);
-	if (rc < 0) {
-		sodium_memzero(p, max + 1);
-		free(p);
-		return rc;
-	}
-	*buf = p;
-	*len = n;
-	return 0;
-}
-
-/* The caller's x25519 key must be the one its twin publishes: the node opens
- * the box with the twin's key, so anything else could never be deployed. */
-static int contract_check_sender(struct cli_grid *g, uint32_t twin)
-{
-	struct grid_twin t;
-	uint8_t mine[32], theirs[32];
-	int rc = grid_twin(g->chain, twin, &t);
-
-	if (rc < 0) {
-		cli_err("cannot read twin %u: %s", twin, zerr_str(rc));
-		return rc;
-	}
-	if ((rc = key_x25519_pk(g->key.pk, mine)) < 0 ||
-	    (rc = seal_twin_x25519(t.pk_len ? t.pk : NULL, t.pk_len, t.account, theirs)) < 0) {
-		cli_err("twin %u has no usable x25519 key", twin);
-		return rc;
-	}
-	if (sodium_memcmp(mine, theirs, 32) != 0) {
-		cli_err("twin %u publishes an x25519 key (pk) that is not this key's; the node "
-			"could not open the deployment (zos-cli chain call TfgridModule update_twin)",
-			twin);
-		return ZE_CRYPTO;
-	}
-	return 0;
-}
-
 /* Seals the document for the node's twin. *data heap (not secret). */
 static int contract_seal(struct cli_grid *g, const struct grid_node *n, const char *doc,
 			 uint8_t **data, size_t *len, uint8_t hash[32])
@@ -241,14 +171,13 @@ static int contract_create(int argc, char **argv)
 		cli_err("contract create needs --node ID and --file DEPLOYMENT.json");
 		return CLI_USAGE;
 	}
-	if ((rc = contract_read_file(file, CLI_DOC_MAX, &text, &tlen)) < 0) {
+	if ((rc = cli_doc_read(file, &text, &tlen)) < 0) {
 		cli_err("cannot read %s: %s", file,
 			rc == ZE_TOOBIG ? "larger than a deployment may be (16 KiB)" : zerr_str(rc));
 		return CLI_FAIL;
 	}
 	if ((rc = cli_grid_open(&g, &go, 1)) < 0) {
-		sodium_memzero(text, tlen);
-		free(text);
+		cli_doc_text_free(text, tlen);
 		return rc == -EINVAL ? CLI_USAGE : CLI_FAIL;
 	}
 	/* Everything is checked before the one step that costs a fee. */
@@ -265,7 +194,7 @@ static int contract_create(int argc, char **argv)
 			cli_err("cannot read node %llu: %s", (unsigned long long)node_id, zerr_str(rc));
 		goto out;
 	}
-	if (contract_check_sender(&g, twin) < 0 ||
+	if (cli_doc_check_sender(g.chain, &g.key, twin) < 0 ||
 	    contract_seal(&g, &node, doc, &data, &dlen, hash) < 0)
 		goto out;
 	cJSON *args = grid_args_create_node_contract(node.id, hash, data, dlen, 0);
@@ -293,8 +222,7 @@ out:
 	cJSON_Delete(out);
 	free(data);
 	cli_doc_free(doc);
-	sodium_memzero(text, tlen);
-	free(text);
+	cli_doc_text_free(text, tlen);
 	cli_grid_close(&g);
 	return ret;
 }

@@ -2,17 +2,21 @@
  * The deployment document check of `zos-cli contract create`: the same
  * structural rules as the agent's parser (agent/deployment.c), so a document
  * the node would refuse is refused here, before the contract costs a fee.
- * The data of each workload type is the node's to validate.
+ * The data of each workload type is the node's to validate. `zos-cli deploy`
+ * reads, prepares and seals its document with the same functions.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
+#include "chainclient/grid.h"
 #include "cli/grid.h"
 #include "common/seal.h"
 #include "common/zerr.h"
@@ -126,23 +130,34 @@ static int doc_workload(const cJSON *w, int idx, const cJSON *all, char *why, si
 	return 0;
 }
 
-static int doc_check(cJSON *doc, uint32_t twin, char *why, size_t whysz)
+/* The twin: filled in when absent; the node refuses a document whose twin
+ * is not the contract's. */
+static int doc_twin(cJSON *doc, uint32_t twin, char *why, size_t whysz)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(doc, "twin_id");
+
+	if (!t) {
+		if (!cJSON_AddNumberToObject(doc, "twin_id", twin))
+			return doc_fail(why, whysz, -ENOMEM, "out of memory");
+	} else if (!doc_u32(t) || (uint32_t)t->valuedouble != twin) {
+		return doc_fail(why, whysz, -EINVAL,
+				"twin_id must be the key's twin %u (or be left out)", twin);
+	}
+	return 0;
+}
+
+static int doc_check(cJSON *doc, uint32_t twin, int full, char *why, size_t whysz)
 {
 	int rc;
 
 	if (!cJSON_IsObject(doc))
 		return doc_fail(why, whysz, ZE_MALFORMED, "the deployment must be a JSON object");
+	if (!full)
+		return doc_twin(doc, twin, why, whysz);
 	if (!doc_u32(cJSON_GetObjectItemCaseSensitive(doc, "version")))
 		return doc_fail(why, whysz, ZE_MALFORMED, "version must be an integer in [0, 2^32)");
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(doc, "twin_id");
-	if (!t) {
-		if (!cJSON_AddNumberToObject(doc, "twin_id", twin))
-			return doc_fail(why, whysz, -ENOMEM, "out of memory");
-	} else if (!doc_u32(t) || (uint32_t)t->valuedouble != twin) {
-		/* The node refuses a document whose twin is not the contract's. */
-		return doc_fail(why, whysz, -EINVAL,
-				"twin_id must be the key's twin %u (or be left out)", twin);
-	}
+	if ((rc = doc_twin(doc, twin, why, whysz)) < 0)
+		return rc;
 	if ((rc = doc_text(doc, "metadata", "", why, whysz)) < 0 ||
 	    (rc = doc_text(doc, "description", "", why, whysz)) < 0)
 		return rc;
@@ -160,8 +175,8 @@ static int doc_check(cJSON *doc, uint32_t twin, char *why, size_t whysz)
 	return 0;
 }
 
-int cli_doc_prepare(const char *text, size_t len, uint32_t twin, char **out, char *why,
-		    size_t whysz)
+static int doc_prepare(const char *text, size_t len, uint32_t twin, int full, char **out,
+		       char *why, size_t whysz)
 {
 	const char *end = NULL;
 	cJSON *doc;
@@ -182,7 +197,7 @@ int cli_doc_prepare(const char *text, size_t len, uint32_t twin, char **out, cha
 			goto out;
 		}
 	}
-	if ((rc = doc_check(doc, twin, why, whysz)) < 0)
+	if ((rc = doc_check(doc, twin, full, why, whysz)) < 0)
 		goto out;
 	*out = cJSON_PrintUnformatted(doc);
 	if (!*out)
@@ -197,6 +212,18 @@ out:
 	doc_wipe(doc);
 	cJSON_Delete(doc);
 	return rc;
+}
+
+int cli_doc_prepare(const char *text, size_t len, uint32_t twin, char **out, char *why,
+		    size_t whysz)
+{
+	return doc_prepare(text, len, twin, 1, out, why, whysz);
+}
+
+int cli_doc_prepare_twin(const char *text, size_t len, uint32_t twin, char **out, char *why,
+			 size_t whysz)
+{
+	return doc_prepare(text, len, twin, 0, out, why, whysz);
 }
 
 void cli_doc_free(char *doc)
@@ -222,4 +249,77 @@ int cli_doc_seal(const struct zkey *user, const uint8_t *node_pk, size_t node_pk
 	if (rc == 0)
 		seal_hash(doc, strlen(doc), hash);
 	return rc;
+}
+
+int cli_doc_read(const char *path, char **text, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *p;
+	size_t n = 0;
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (!(p = malloc(CLI_DOC_MAX + 1))) {
+		close(fd);
+		return -ENOMEM;
+	}
+	/* One byte past the bound tells a file that is too large. */
+	for (;;) {
+		ssize_t r = read(fd, p + n, CLI_DOC_MAX + 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			break;
+		}
+		if (r == 0)
+			break;
+		if ((n += (size_t)r) > CLI_DOC_MAX) {
+			rc = ZE_TOOBIG;
+			break;
+		}
+	}
+	close(fd);
+	if (rc < 0) {
+		sodium_memzero(p, CLI_DOC_MAX + 1);
+		free(p);
+		return rc;
+	}
+	p[n] = '\0';
+	*text = p;
+	*len = n;
+	return 0;
+}
+
+void cli_doc_text_free(char *text, size_t len)
+{
+	if (!text)
+		return;
+	sodium_memzero(text, len);
+	free(text);
+}
+
+int cli_doc_check_sender(struct chain_client *c, const struct zkey *key, uint32_t twin)
+{
+	struct grid_twin t;
+	uint8_t mine[32], theirs[32];
+	int rc = grid_twin(c, twin, &t);
+
+	if (rc < 0) {
+		cli_err("cannot read twin %u: %s", twin, zerr_str(rc));
+		return rc;
+	}
+	if ((rc = key_x25519_pk(key->pk, mine)) < 0 ||
+	    (rc = seal_twin_x25519(t.pk_len ? t.pk : NULL, t.pk_len, t.account, theirs)) < 0) {
+		cli_err("twin %u has no usable x25519 key", twin);
+		return rc;
+	}
+	if (sodium_memcmp(mine, theirs, 32) != 0) {
+		cli_err("twin %u publishes an x25519 key (pk) that is not this key's; the node "
+			"could not open the deployment (zos-cli chain call TfgridModule update_twin)",
+			twin);
+		return ZE_CRYPTO;
+	}
+	return 0;
 }

@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <math.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/hex.h"
 #include "common/zerr.h"
 
@@ -145,90 +147,128 @@ int rmb_env_verify_sig(const struct rmb_env *e, const uint8_t pk[32])
 	return key_verify(pk, h, sizeof(h), e->sig) ? ZE_CRYPTO : 0;
 }
 
-/* ---- encoding ---- */
+/* ---- encoding ----
+ *
+ * Written directly rather than through a cJSON tree: the layout is fixed,
+ * and this is on the path of every request and reply. The output is plain
+ * JSON (control bytes as \u00XX); fuzz/fuzz_envelope.c checks that every
+ * decodable envelope encodes to text that decodes to the same challenge. */
 
-static int add_num(cJSON *o, const char *name, double v)
+static int put(struct zbuf *b, const char *s)
 {
-	return cJSON_AddNumberToObject(o, name, v) ? 0 : -ENOMEM;
+	return zbuf_put(b, s, strlen(s));
 }
 
-static int add_str(cJSON *o, const char *name, const char *v)
+/* A JSON string: quotes, backslashes and control bytes escaped, other
+ * bytes (UTF-8 included) as they are. */
+static int put_jstr(struct zbuf *b, const char *s)
 {
-	return cJSON_AddStringToObject(o, name, v) ? 0 : -ENOMEM;
+	int rc = zbuf_putc(b, '"');
+	for (const unsigned char *p = (const unsigned char *)s; !rc && *p; p++) {
+		char esc[8];
+		if (*p == '"' || *p == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*p;
+			rc = zbuf_put(b, esc, 2);
+		} else if (*p < 0x20) {
+			snprintf(esc, sizeof(esc), "\\u%04x", *p);
+			rc = zbuf_put(b, esc, 6);
+		} else {
+			rc = zbuf_putc(b, *p);
+		}
+	}
+	return rc ? rc : zbuf_putc(b, '"');
 }
 
-static int add_dat(cJSON *o, const struct rmb_env *e)
+/* ,"name":value */
+static int put_num(struct zbuf *b, const char *name, uint64_t v)
+{
+	char num[32];
+	int n = snprintf(num, sizeof(num), ",\"%s\":%llu", name, (unsigned long long)v);
+	if (n < 0 || (size_t)n >= sizeof(num))
+		return -EINVAL;
+	return zbuf_put(b, num, (size_t)n);
+}
+
+static int put_dat(struct zbuf *b, const struct rmb_env *e)
 {
 	size_t n = sodium_base64_encoded_len(e->dat_len, sodium_base64_VARIANT_ORIGINAL);
-	char *b = malloc(n);
-	if (!b)
-		return -ENOMEM;
-	sodium_bin2base64(b, n, e->dat_len ? e->dat : (const uint8_t *)"", e->dat_len,
+	int rc = put(b, ",\"dat\":\"");
+	if (!rc)
+		rc = zbuf_reserve(b, n);
+	if (rc)
+		return rc;
+	sodium_bin2base64((char *)b->data + b->len, n,
+			  e->dat_len ? e->dat : (const uint8_t *)"", e->dat_len,
 			  sodium_base64_VARIANT_ORIGINAL);
-	int rc = add_str(o, "dat", b);
-	free(b);
-	return rc;
+	b->len += n - 1; /* without the NUL */
+	return zbuf_putc(b, '"');
 }
 
-static int add_err(cJSON *o, const struct rmb_env *e)
+static int put_err(struct zbuf *b, const struct rmb_env *e)
 {
-	cJSON *err = cJSON_AddObjectToObject(o, "err");
-	if (!err)
-		return -ENOMEM;
-	int rc = add_num(err, "code", e->err.code);
+	int rc = put(b, ",\"err\":{\"code\":");
+	char num[16];
+	snprintf(num, sizeof(num), "%u", e->err.code);
 	if (!rc)
-		rc = add_str(err, "message", e->err.message);
-	if (!rc && !cJSON_AddBoolToObject(err, "retry", e->err.retry))
-		rc = -ENOMEM;
+		rc = put(b, num);
+	if (!rc)
+		rc = put(b, ",\"message\":");
+	if (!rc)
+		rc = put_jstr(b, e->err.message);
+	if (!rc)
+		rc = put(b, e->err.retry ? ",\"retry\":true}" : ",\"retry\":false}");
 	return rc;
 }
 
 int rmb_env_encode(const struct rmb_env *e, size_t max, char **out, size_t *len)
 {
+	struct zbuf b;
 	char sig[129];
 	if (!max)
 		max = RMB_MAX_MSG_DEFAULT;
 	/* Refuse early what cannot fit: base64 grows dat by 4/3. */
 	if (e->dat_len > max / 4 * 3)
 		return ZE_TOOBIG;
-	cJSON *o = cJSON_CreateObject();
-	if (!o)
-		return -ENOMEM;
+	zbuf_init(&b, max);
 	hex_encode(e->sig, sizeof(e->sig), 0, sig, sizeof(sig));
-	int rc = add_num(o, "ver", e->ver);
+	int rc = put_num(&b, "ver", e->ver);
 	if (!rc)
-		rc = add_str(o, "typ", e->kind == RMB_REPLY ? "rep" : "req");
+		b.data[0] = '{'; /* put_num wrote a leading comma */
 	if (!rc)
-		rc = add_str(o, "uid", e->uid);
+		rc = put(&b, e->kind == RMB_REPLY ? ",\"typ\":\"rep\",\"uid\":"
+						  : ",\"typ\":\"req\",\"uid\":");
 	if (!rc)
-		rc = add_str(o, "cmd", e->cmd);
+		rc = put_jstr(&b, e->uid);
 	if (!rc)
-		rc = add_num(o, "src", e->src);
+		rc = put(&b, ",\"cmd\":");
 	if (!rc)
-		rc = add_num(o, "dst", e->dst);
+		rc = put_jstr(&b, e->cmd);
 	if (!rc)
-		rc = add_num(o, "now", (double)e->now);
+		rc = put_num(&b, "src", e->src);
 	if (!rc)
-		rc = add_num(o, "exp", e->exp);
+		rc = put_num(&b, "dst", e->dst);
 	if (!rc)
-		rc = add_dat(o, e);
+		rc = put_num(&b, "now", e->now);
+	if (!rc)
+		rc = put_num(&b, "exp", e->exp);
+	if (!rc)
+		rc = put_dat(&b, e);
 	if (!rc && e->has_err)
-		rc = add_err(o, e);
+		rc = put_err(&b, e);
 	if (!rc)
-		rc = add_str(o, "sig", sig);
-	char *s = rc ? NULL : cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	if (rc)
+		rc = put(&b, ",\"sig\":\"");
+	if (!rc)
+		rc = put(&b, sig);
+	if (!rc)
+		rc = put(&b, "\"}");
+	if (!rc)
+		rc = zbuf_cstr(&b);
+	if (rc) {
+		zbuf_free(&b);
 		return rc;
-	if (!s)
-		return -ENOMEM;
-	size_t n = strlen(s);
-	if (n > max) {
-		free(s);
-		return ZE_TOOBIG;
 	}
-	*out = s;
-	*len = n;
+	*out = (char *)zbuf_steal(&b, len);
 	return 0;
 }
 

@@ -33,7 +33,8 @@ struct rmb_server_cfg {
 	struct rmb_verify_cfg verify; /* self_twin is set from rmb_server_new's twin_id */
 	unsigned contexts;   /* nng contexts receiving at once; 0 = automatic */
 	unsigned workers;    /* handler threads */
-	unsigned queue_len;  /* verified-or-not requests waiting for a worker */
+	unsigned queue_len;  /* received requests waiting for a worker (which
+			      * verifies them, then runs the handler) */
 	unsigned max_conns;  /* connections open at once; a new one beyond
 			      * displaces the oldest (rmb_conns.h) */
 	uint32_t reply_ttl_s;
@@ -68,8 +69,9 @@ int rmb_server_new(const struct rmb_server_cfg *cfg, const struct zkey *node_key
 		   struct rmb_server **out);
 /* Before start only; cmd is copied. -EEXIST for a duplicate, -EBUSY once started. */
 int rmb_server_register(struct rmb_server *s, const char *cmd, rmb_handler_fn fn, void *arg);
-/* Listens on every address and starts serving; on failure nothing runs.
- * Sets glibc's M_MMAP_THRESHOLD to 128 KiB for the process (see the .c). */
+/* Listens on every address and starts serving. On failure nothing runs
+ * and the server can only be freed. Sets glibc's M_MMAP_THRESHOLD to
+ * 128 KiB for the process (see the .c). */
 int rmb_server_start(struct rmb_server *s);
 /* The port a tcp listener (index into cfg.listen) is bound to, for ":0". */
 int rmb_server_tcp_port(struct rmb_server *s, size_t idx, int *port);

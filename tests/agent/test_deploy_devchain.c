@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sodium.h>
@@ -527,7 +528,13 @@ int main(int argc, char **argv)
 {
 	if (argc == 6 && !strcmp(argv[1], "--agent")) {
 		/* The agent dies with the test, whatever ends the test. */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || sodium_init() < 0 || fh_attach_fd(atoi(argv[5])) < 0)
+		char *end;
+		errno = 0;
+		long fd = strtol(argv[5], &end, 10);
+		/* The fd comes from our own parent; anything else is a broken call. */
+		if (errno || end == argv[5] || *end || fd < 0 || fd > INT_MAX)
+			return 3;
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || sodium_init() < 0 || fh_attach_fd((int)fd) < 0)
 			return 3;
 		log_setup(LOG_LVL_WARN, LOG_TARGET_STDERR, "agent");
 		snprintf(chain_url, sizeof chain_url, "%s", argv[3]);

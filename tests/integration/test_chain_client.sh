@@ -60,6 +60,27 @@ ok "System.Account of alice decodes"
 [ "$(cat "$DIR/absent.out")" = "null" ] || fail "an absent twin is not null"
 ok "absent value prints null"
 
+# An AccountId32 key as an SS58 address (which starts with a digit), 0x-hex or
+# a dev name reads the same entry.
+"$CLI" twin create --dev alice --url "$URL" >"$DIR/twin.out" 2>"$DIR/twin.err" || fail "twin create"
+"$CLI" key inspect --dev alice >"$DIR/alice.out" 2>"$DIR/alice.err" || fail "key inspect alice"
+ALICE_SS58=$(sed -n 's/^ss58_address: //p' "$DIR/alice.out")
+ALICE_HEX=$(sed -n 's/^account_id: //p' "$DIR/alice.out")
+case "$ALICE_SS58" in [0-9]*) ;; *) fail "alice's SS58 address does not start with a digit: $ALICE_SS58" ;; esac
+for k in "$ALICE_SS58" "$ALICE_HEX" alice; do
+	"$CLI" chain get TfgridModule TwinIdByAccountID "$k" --url "$URL" >"$DIR/byacc.out" 2>"$DIR/byacc.err" ||
+		fail "TwinIdByAccountID $k"
+	[ "$(cat "$DIR/byacc.out")" = 1 ] || fail "TwinIdByAccountID $k: $(cat "$DIR/byacc.out")"
+done
+if "$CLI" chain get TfgridModule TwinIdByAccountID 5notanaccount --url "$URL" >"$DIR/byacc.out" 2>"$DIR/byacc.err"; then
+	fail "a bad account key was accepted"
+fi
+grep -q "key 1: cannot use '5notanaccount'" "$DIR/byacc.err" || fail "bad account key: $(cat "$DIR/byacc.err")"
+# A number key must be the whole argument, not its leading digits.
+"$CLI" chain get TfgridModule Twins 1x --url "$URL" >"$DIR/byacc.out" 2>"$DIR/byacc.err" &&
+	fail "Twins 1x read twin 1"
+ok "AccountId32 keys as SS58, 0x-hex and dev name"
+
 # A node that does not answer is unknown: an error, never null.
 CLOSED=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 1)
 if "$CLI" chain get TfgridModule Twins 1 --url "http://127.0.0.1:$CLOSED" >"$DIR/unknown.out" 2>"$DIR/unknown.err"; then

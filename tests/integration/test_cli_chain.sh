@@ -25,6 +25,19 @@ out=$("$CLI" chain storage-key SmartContractModule Contracts 0x0100000000000000 
 	fail "a u32 key accepted for a u64 map"
 "$CLI" chain storage-key System Nope 0x00 --metadata-file "$META" 2>/dev/null && fail "unknown item accepted"
 "$CLI" chain storage-key System Account 0xzz --metadata-file "$META" 2>/dev/null && fail "bad hex accepted"
+# An AccountId32 key as SS58 (starting with a digit), 0x-hex or a dev name.
+ALICE_SS58=$("$CLI" key inspect --dev alice | sed -n 's/^ss58_address: //p')
+ALICE_HEX=$("$CLI" key inspect --dev alice | sed -n 's/^account_id: //p')
+want=$("$CLI" chain storage-key TfgridModule TwinIdByAccountID "$ALICE_HEX" --metadata-file "$META") ||
+	fail "storage-key TwinIdByAccountID hex"
+[ "${want: -64}" = "${ALICE_HEX#0x}" ] || fail "TwinIdByAccountID key: $want"
+for k in "$ALICE_SS58" alice; do
+	out=$("$CLI" chain storage-key TfgridModule TwinIdByAccountID "$k" --metadata-file "$META") ||
+		fail "storage-key TwinIdByAccountID $k"
+	[ "$out" = "$want" ] || fail "TwinIdByAccountID $k: $out"
+done
+"$CLI" chain storage-key TfgridModule TwinIdByAccountID 5notanaccount --metadata-file "$META" 2>/dev/null &&
+	fail "a bad account key accepted"
 echo "ok: storage keys"
 
 json=$("$CLI" chain metadata --metadata-file "$META" --json) || fail "metadata --json"

@@ -241,6 +241,35 @@ static void encode_respects_max(void **st)
 	rmb_env_clear(&e);
 }
 
+/* The encoder escapes what JSON needs and keeps the rest byte for byte. */
+static void error_message_escaping(void **st)
+{
+	struct rmb_env e, d;
+	char *txt;
+	size_t len;
+	uint32_t code;
+	const char *msg = "q\" b\\ nl\n tab\t bell\a del\x7f utf8 \xc3\xa9 \xe2\x82\xac /";
+	rmb_env_init(&e);
+	e.ver = 1;
+	e.kind = RMB_REPLY;
+	e.has_err = 1;
+	rmb_error_set(&e.err, 500, 1, "%s", msg);
+	assert_int_equal(rmb_env_encode(&e, 0, &txt, &len), 0);
+	assert_int_equal(strlen(txt), len);
+	assert_non_null(strstr(txt, "\"message\":\"q\\\" b\\\\ nl\\u000a tab\\u0009"));
+	rmb_env_init(&d);
+	assert_int_equal(rmb_env_decode(txt, len, 0, &d, &code), 0);
+	assert_string_equal(d.err.message, msg);
+	assert_int_equal(d.err.retry, 1);
+	uint8_t h1[32], h2[32];
+	rmb_env_challenge(&e, h1);
+	rmb_env_challenge(&d, h2);
+	assert_memory_equal(h1, h2, 32);
+	free(txt);
+	rmb_env_clear(&d);
+	rmb_env_clear(&e);
+}
+
 static void setters_validate(void **st)
 {
 	struct rmb_env e;
@@ -271,6 +300,7 @@ int main(void)
 		cmocka_unit_test(decode_rejections),
 		cmocka_unit_test(size_limit_before_parsing),
 		cmocka_unit_test(encode_respects_max),
+		cmocka_unit_test(error_message_escaping),
 		cmocka_unit_test(setters_validate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -74,6 +74,13 @@ static int h_slow(void *arg, const struct rmb_call *call, cJSON **reply, struct 
 	return 0;
 }
 
+static int h_sleep(void *arg, const struct rmb_call *call, cJSON **reply, struct rmb_error *err)
+{
+	struct timespec ts = {0, 900 * 1000000L};
+	nanosleep(&ts, NULL);
+	return 0;
+}
+
 static int start_server(struct fx *f, unsigned workers, unsigned queue, unsigned contexts,
 			double rate, double burst, unsigned max_conns)
 {
@@ -95,7 +102,8 @@ static int start_server(struct fx *f, unsigned workers, unsigned queue, unsigned
 	if (rmb_server_register(f->srv, "zos.system.version", h_version, NULL) ||
 	    rmb_server_register(f->srv, "test.echo", h_echo, NULL) ||
 	    rmb_server_register(f->srv, "test.fail", h_fail, NULL) ||
-	    rmb_server_register(f->srv, "test.slow", h_slow, f))
+	    rmb_server_register(f->srv, "test.slow", h_slow, f) ||
+	    rmb_server_register(f->srv, "test.sleep", h_sleep, NULL))
 		return -1;
 	if (rmb_server_register(f->srv, "test.echo", h_echo, NULL) != -EEXIST)
 		return -1;
@@ -251,6 +259,52 @@ static void tcp_round_trip(void **st)
 	rmb_result_clear(&res);
 	rmb_client_free(c);
 	snprintf(f->url, sizeof(f->url), "ipc://%s/rmb.sock", f->dir);
+}
+
+/* A timed-out attempt is resent as the same envelope: the node, which got
+ * the first one, recognises the uid and says so instead of running the
+ * command twice. */
+static void timeout_retry_same_uid(void **st)
+{
+	struct fx *f = *st;
+	struct rmb_client_cfg cfg;
+	struct rmb_client *c;
+	struct rmb_result res;
+	struct zkey k, node;
+	rmb_client_cfg_init(&cfg);
+	rt_key(7, &k);
+	rt_key(NODE, &node);
+	cfg.url = f->url;
+	cfg.key = &k;
+	cfg.src = 7;
+	cfg.dst = NODE;
+	memcpy(cfg.dst_pk, node.pk, 32);
+	cfg.timeout_ms = 200;
+	cfg.attempts = 1;
+	assert_int_equal(rmb_client_new(&cfg, &c), 0);
+	assert_int_equal(rmb_client_call(c, "test.sleep", NULL, &res), ZE_TIMEOUT);
+	assert_int_equal(strlen(res.uid), 32);
+	rmb_client_free(c);
+	cfg.attempts = 2;
+	cfg.timeout_ms = 2000;
+	/* First attempt waits for the 900 ms handler and succeeds. */
+	assert_int_equal(rmb_client_new(&cfg, &c), 0);
+	assert_int_equal(rmb_client_call(c, "test.sleep", NULL, &res), 0);
+	assert_int_equal(res.ok, 1);
+	rmb_result_clear(&res);
+	rmb_client_free(c);
+	/* Timeout shorter than the handler, two attempts: the resend is the
+	 * same uid, which the node already accepted. */
+	cfg.timeout_ms = 400;
+	assert_int_equal(rmb_client_new(&cfg, &c), 0);
+	assert_int_equal(rmb_client_call(c, "test.sleep", NULL, &res), 0);
+	assert_int_equal(res.ok, 0);
+	assert_int_equal(res.err.code, RMB_E_REPLAYED);
+	assert_non_null(strstr(res.err.message, res.uid));
+	rmb_result_clear(&res);
+	rmb_client_free(c);
+	key_wipe(&k);
+	key_wipe(&node);
 }
 
 static void errors_reach_the_caller(void **st)
@@ -556,6 +610,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(version_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(tcp_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(errors_reach_the_caller, setup, teardown),
+		cmocka_unit_test_setup_teardown(timeout_retry_same_uid, setup, teardown),
 		cmocka_unit_test_setup_teardown(client_checks_reply_signature, setup, teardown),
 		cmocka_unit_test_setup_teardown(hostile_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(half_sent_message, setup, teardown),

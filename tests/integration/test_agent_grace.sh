@@ -1,0 +1,199 @@
+#!/bin/bash
+# The grace period through the real block follower: tfchain-dev with 0.2 s
+# blocks and a 15 s grace period, an agent reporting every 10 s. //Charlie
+# deploys a zmount, then empties its account: the next report cannot be
+# paid, the contract enters GracePeriod and the agent pauses the workload.
+# A top-up pays the debt: Deployed again, the workload resumes. While a
+# report is in flight the chain stops answering (SIGSTOP: connections are
+# accepted, never answered) and the agent must still stop within its 20 s
+# deadline; it is restarted with the chain back. Emptied again, the contract
+# outlives its grace period: Deleted(OutOfFunds), the agent removes the disk.
+set -u
+: "${BUILD:=build}"
+AGENT="$BUILD/zos-agent"
+CHAIN="$BUILD/tfchain-dev"
+CLI="$BUILD/zos-cli"
+for b in "$AGENT" "$CHAIN" "$CLI"; do
+	[ -x "$b" ] || { echo "missing $b (run make first)"; exit 1; }
+done
+[ "$(id -u)" = 0 ] || { echo "skipped: the provisioners need root"; exit 77; }
+for t in python3 jq; do
+	command -v "$t" >/dev/null || { echo "skipped: $t is not installed"; exit 77; }
+done
+
+TMP=$(mktemp -d /tmp/agent-grace.XXXXXX)
+CPID= APID=
+stop_pid() { # pid: CONT and TERM, then wait at most ~25 s, then KILL
+	local p=$1
+	kill -CONT "$p" 2>/dev/null
+	kill "$p" 2>/dev/null || return 0
+	for _ in $(seq 1 250); do
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+}
+cleanup() {
+	[ -n "$APID" ] && stop_pid "$APID"
+	[ -n "$CPID" ] && stop_pid "$CPID"
+	[ -n "${GRACE_KEEP_LOG:-}" ] && cp "$TMP/agent.log" "$GRACE_KEEP_LOG"
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL: $*"
+	[ -s "$TMP/err.txt" ] && { echo "--- last command's stderr"; cat "$TMP/err.txt"; }
+	echo "--- agent.log"
+	tail -n 40 "$TMP/agent.log" 2>/dev/null
+	echo "--- chain.log"
+	tail -n 10 "$TMP/chain.log" 2>/dev/null
+	exit 1
+}
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+hex() { printf '0x%s' "$(printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n')"; }
+call() { # who pallet call args
+	local who=$1
+	shift
+	"$CLI" chain call "$@" --dev "$who" >"$TMP/out.json" 2>"$TMP/err.txt"
+}
+get() { "$CLI" chain get "$@" 2>"$TMP/err.txt"; }
+wait_for() { # SECONDS CMD...: polls CMD every 0.2 s
+	local n=$(($1 * 5))
+	shift
+	for _ in $(seq 1 "$n"); do
+		"$@" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+CPORT=$(free_port)
+RPORT=$(free_port)
+export ZOS_CHAIN_URL="http://127.0.0.1:$CPORT"
+GRACE_BLOCKS=75
+cat >"$TMP/genesis.json" <<EOF
+{"name": "zos-grace-test",
+ "Balances": {"balances": [["//Alice", "10000000000000"], ["//Bob", "1000000000"],
+                           ["//Charlie", "1000000000"]]},
+ "SmartContractModule": {"tft_price_musd": 50, "grace_period_blocks": $GRACE_BLOCKS}}
+EOF
+cat >"$TMP/agent.conf" <<EOF
+[chain]
+url = http://127.0.0.1:$CPORT
+rpc_timeout = 5
+[rmb]
+listen = tcp://127.0.0.1:$RPORT
+public_address = tcp://127.0.0.1:$RPORT
+[node]
+state_dir = $TMP/state
+farm_id = 1
+report_interval = 10
+sync_interval = 60
+[storage]
+allow_unenforced_volumes = true
+EOF
+
+"$CHAIN" --base-path "$TMP/chain" --genesis "$TMP/genesis.json" --rpc-addr "127.0.0.1:$CPORT" \
+	--block-time 200 >"$TMP/chain.log" 2>&1 &
+CPID=$!
+wait_for 10 get Timestamp Now >/dev/null || fail "tfchain-dev did not answer on port $CPORT"
+[ "$(get SmartContractModule GracePeriodBlocks)" = "$GRACE_BLOCKS" ] ||
+	fail "genesis grace period: $(get SmartContractModule GracePeriodBlocks)"
+
+# The farm, the node's funds, the user's twin; then the agent registers.
+call bob TfgridModule create_twin '[null, null]' || fail "bob create_twin"
+call bob TfgridModule create_farm "[\"$(hex grace_farm)\", []]" || fail "create_farm"
+call charlie TfgridModule create_twin '[null, null]' || fail "charlie create_twin"
+"$AGENT" -f "$TMP/agent.conf" identity --json >"$TMP/id.json" 2>"$TMP/err.txt" || fail "identity"
+SS58=$(jq -r .ss58_address "$TMP/id.json")
+"$CLI" transfer "$SS58" 100 --dev alice >/dev/null 2>"$TMP/err.txt" || fail "funding the node"
+"$AGENT" -d -f "$TMP/agent.conf" >"$TMP/agent.log" 2>&1 &
+APID=$!
+# The agent's account is SS58: chain get takes it as the key as is.
+TWIN=
+has_node() {
+	TWIN=$(get TfgridModule TwinIdByAccountID "$SS58") && [ -n "$TWIN" ] && [ "$TWIN" != null ] &&
+		NODE=$(get TfgridModule NodeIdByTwinID "$TWIN") && [ -n "$NODE" ] && [ "$NODE" != 0 ] &&
+		[ "$NODE" != null ]
+}
+wait_for 60 has_node || fail "the agent did not register its node"
+echo "ok: node $NODE registered (twin $TWIN)"
+
+cat >"$TMP/dep.json" <<EOF
+{"version": 0, "metadata": "", "description": "grace",
+ "workloads": [{"version": 0, "name": "disk1", "type": "zmount", "metadata": "",
+   "description": "", "data": {"size": 16777216}}]}
+EOF
+deploy_ok() {
+	"$CLI" deploy --node "$NODE" "$TMP/dep.json" --dev charlie --timeout 60 >"$TMP/deploy.out" 2>"$TMP/err.txt"
+}
+wait_for 30 deploy_ok || fail "deploy: $(cat "$TMP/deploy.out")"
+C=$(sed -n 's/^contract: \([0-9]*\)$/\1/p' "$TMP/deploy.out")
+[ -n "$C" ] || fail "no contract id in: $(cat "$TMP/deploy.out")"
+ls "$TMP/state/volumes/zmounts/"*.img >/dev/null 2>&1 || fail "no zmount image"
+echo "ok: contract $C deployed"
+
+state() { get SmartContractModule Contracts "$C" | jq -c .state; }
+in_grace() { state | grep -q GracePeriod; }
+is_deployed() { [ "$(state)" = '"Deployed"' ]; }
+wl_state() { # the workload's state per zos-cli deployment get
+	"$CLI" deployment get --node "$NODE" --contract "$C" --dev charlie >"$TMP/get.json" 2>"$TMP/err.txt" &&
+		[ "$(jq -r '.workloads[0].state' "$TMP/get.json")" = "$1" ]
+}
+# transfer_all keeping the account alive leaves only the existential
+# deposit, so no bill can be paid from it (zos-cli transfer would leave the
+# fee margin, which a small bill still fits in).
+drain() { call charlie Balances transfer_all '["alice", true]' || fail "draining charlie"; }
+
+# ---- Out of funds: the next report starts the grace period; paused.
+drain
+wait_for 40 in_grace || fail "contract $C not in its grace period: $(state)"
+wait_for 20 wl_state paused || fail "workload not paused: $(cat "$TMP/get.json")"
+echo "ok: out of funds: $(state), disk1 paused"
+
+# ---- Topped up: the debt is paid, Deployed again, resumed.
+"$CLI" transfer charlie 10 --dev alice >/dev/null 2>"$TMP/err.txt" || fail "top-up"
+wait_for 20 is_deployed || fail "contract $C not Deployed after the top-up: $(state)"
+wait_for 20 wl_state ok || fail "workload not resumed: $(cat "$TMP/get.json")"
+echo "ok: topped up: Deployed, disk1 ok"
+
+# ---- A chain that accepts connections but never answers, while a report
+# is in flight: the agent still stops within its deadline (20 s).
+LINES=$(wc -l <"$TMP/agent.log")
+kill -STOP "$CPID"
+sleep 12 # past one report interval: its extrinsic waits for the chain
+t0=$(date +%s)
+kill "$APID"
+wait "$APID"
+rc=$?
+APID=
+took=$(($(date +%s) - t0))
+kill -CONT "$CPID"
+[ "$rc" = 0 ] || fail "agent exited with $rc on SIGTERM with a silent chain (after $took s)"
+[ "$took" -lt 20 ] || fail "stopping took $took s"
+tail -n +"$LINES" "$TMP/agent.log" | grep -q "deadline passed" && fail "the stop deadline passed"
+echo "ok: stopped in $took s with the chain silent"
+"$AGENT" -d -f "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &
+APID=$!
+wait_for 30 wl_state ok || fail "disk1 after restart: $(cat "$TMP/get.json")"
+
+# ---- Out of funds again, past the grace period: deleted and removed.
+drain
+wait_for 40 in_grace || fail "contract $C not in its grace period again: $(state)"
+gone() { [ "$(get SmartContractModule Contracts "$C")" = null ]; }
+wait_for $((GRACE_BLOCKS / 5 + 30)) gone || fail "contract $C not deleted after its grace period: $(state)"
+wait_for 20 wl_state deleted || fail "workload not removed: $(cat "$TMP/get.json")"
+ls "$TMP/state/volumes/zmounts/"*.img >/dev/null 2>&1 && fail "zmount image left after deletion"
+echo "ok: grace period ended: contract $C deleted, disk1 removed"
+
+kill "$APID"
+wait "$APID"
+rc=$?
+APID=
+[ "$rc" = 0 ] || fail "agent exited with $rc on SIGTERM"
+grep -q Sanitizer "$TMP/agent.log" && fail "agent: sanitizer report"
+echo "ok"
+exit 0

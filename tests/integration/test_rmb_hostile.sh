@@ -1,0 +1,123 @@
+#!/bin/bash
+# An RMB peer (zos-cli rmb serve, the agent's server code) under hostile
+# input over tcp: random bytes, garbage frames, 100 MB frame headers,
+# 2000 half-sent frames and 2000 idle connections held open at once (more
+# than its connection limit). After each, a valid call must still be
+# answered (within the client's 5 s timeout) and the peer's resident memory
+# must stay under 256 MB. Signature, replay and time refusals are in
+# tests/rmb/test_server.c and test_rmb_devchain.sh.
+set -u
+: "${BUILD:=build}"
+CHAIN="$BUILD/tfchain-dev"
+CLI="$BUILD/zos-cli"
+for b in "$CHAIN" "$CLI"; do
+	[ -x "$b" ] || { echo "skipped: $b not built"; exit 77; }
+done
+command -v python3 >/dev/null || { echo "skipped: python3 not installed"; exit 77; }
+[ "$(ulimit -n)" -ge 4200 ] 2>/dev/null || ulimit -n 4200 2>/dev/null ||
+	{ echo "skipped: cannot open 4200 files (ulimit -n)"; exit 77; }
+
+DIR=$(mktemp -d /tmp/rmb-hostile.XXXXXX)
+CPID= SPID=
+cleanup() {
+	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
+	[ -n "$CPID" ] && kill "$CPID" 2>/dev/null && wait "$CPID" 2>/dev/null
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL: $*"
+	for f in chain.log serve.log; do [ -f "$DIR/$f" ] && { echo "--- $f"; tail -n 15 "$DIR/$f"; }; done
+	exit 1
+}
+
+"$CHAIN" --base-path "$DIR/base" --rpc-addr 127.0.0.1:0 --block-time 150 2>"$DIR/chain.log" &
+CPID=$!
+PORT=
+for _ in $(seq 1 100); do
+	PORT=$(sed -n 's/.*rpc listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$DIR/chain.log")
+	[ -n "$PORT" ] && break
+	sleep 0.1
+done
+[ -n "$PORT" ] || fail "devchain did not start"
+export ZOS_CHAIN_URL="http://127.0.0.1:$PORT"
+for who in bob charlie; do
+	"$CLI" chain call TfgridModule create_twin "[null, null]" --dev $who >"$DIR/call.out" 2>&1 ||
+		fail "create_twin $who: $(cat "$DIR/call.out")"
+done
+BOB=$("$CLI" chain get TfgridModule TwinIdByAccountID bob) || fail "bob's twin"
+BOBPK=$("$CLI" chain get TfgridModule Twins "$BOB" | sed -n 's/.*"account_id":[^"]*"\(0x[0-9a-f]*\)".*/\1/p')
+
+RP=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+URL="tcp://127.0.0.1:$RP"
+"$CLI" rmb serve --listen "$URL" --dev bob 2>"$DIR/serve.log" &
+SPID=$!
+for _ in $(seq 1 50); do
+	grep -q "serving twin" "$DIR/serve.log" && break
+	sleep 0.1
+done
+grep -q "serving twin" "$DIR/serve.log" || fail "rmb serve did not start"
+
+valid() { # what
+	"$CLI" rmb call "$BOB" zos.system.version --dev charlie --url "$URL" --dst-pk "$BOBPK" \
+		--timeout 5000 --attempts 1 >"$DIR/out" 2>"$DIR/err" || fail "after $1: $(cat "$DIR/err")"
+	grep -q '"version"' "$DIR/out" || fail "after $1: $(cat "$DIR/out")"
+	rss=$(sed -n 's/^VmRSS:[^0-9]*\([0-9]*\).*/\1/p' /proc/$SPID/status)
+	[ "$rss" -lt 262144 ] || fail "after $1: resident memory $rss kB"
+	echo "ok: $1 (rss ${rss} kB)"
+}
+valid "start"
+
+# hostile.py MODE COUNT HOLD_SECONDS: opens COUNT tcp connections doing MODE.
+cat >"$DIR/hostile.py" <<'PY'
+import os, socket, sys, time
+port, mode, count, hold = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+SP = bytes([0, 0x53, 0x50, 0, 0, 0x30, 0, 0])  # SP header, protocol REQ (0x30)
+def frame(body): return SP + len(body).to_bytes(8, "big") + body
+socks = []
+for i in range(count):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+    except OSError:
+        continue
+    try:
+        if mode == "random":
+            s.sendall(os.urandom(4096))
+        elif mode == "garbage-frames":
+            s.sendall(frame(b"\x00\x00\x00\x01" + os.urandom(500)))  # request id + junk
+        elif mode == "huge":
+            s.sendall(SP + (100 << 20).to_bytes(8, "big") + b"x" * 65536)
+        elif mode == "half":
+            s.sendall(SP + (1 << 20).to_bytes(8, "big") + b"y" * 1000)
+        elif mode == "idle":
+            pass
+    except OSError:
+        pass
+    socks.append(s)
+time.sleep(hold)
+PY
+
+python3 "$DIR/hostile.py" "$RP" random 50 0.5 || fail "random bytes sender"
+valid "random bytes"
+python3 "$DIR/hostile.py" "$RP" garbage-frames 200 0.5 || fail "garbage frames sender"
+valid "garbage frames"
+python3 "$DIR/hostile.py" "$RP" huge 20 0.5 || fail "100 MB sender"
+valid "100 MB frame headers"
+
+# Held connections: the valid call runs while they are open.
+python3 "$DIR/hostile.py" "$RP" half 2000 6 &
+HP=$!
+sleep 4
+valid "2000 half-sent frames held open"
+wait $HP
+python3 "$DIR/hostile.py" "$RP" idle 2000 6 &
+HP=$!
+sleep 4
+valid "2000 idle connections held open"
+wait $HP
+
+valid "all of it"
+kill "$SPID"
+wait "$SPID" || fail "rmb serve did not exit cleanly"
+SPID=
+echo "ok"
