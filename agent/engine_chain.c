@@ -232,37 +232,38 @@ static int g_submit(void *ctx, const struct eng_call *call, char *why, size_t wh
 	struct chain_outcome o;
 	memset(&o, 0, sizeof o);
 	rc = submit_and_wait(g, pallet, name, args, &o);
-	if (holder)
-		cJSON_Delete(holder);
-	else
-		cJSON_Delete(args);
 	if (rc == ZE_STATE) {
 		/* Stopping: the item stays in the outbox; after a restart its
 		 * resend first asks the chain whether this one landed. */
 		snprintf(why, whysz, "%s.%s: stopping before its outcome", pallet, name);
-		return ZE_UNKNOWN;
-	}
-	if (rc < 0) {
-		snprintf(why, whysz, "not queued: %s", zerr_str(rc));
-		return ZE_UNKNOWN;
-	}
-	switch (o.status) {
-	case CHAIN_OUTCOME_SUCCESS:
-		rc = 0;
-		break;
-	case CHAIN_OUTCOME_FAILED:
-	case CHAIN_OUTCOME_INVALID:
-		snprintf(why, whysz, "%s.%s %s: %s", pallet, name,
-			 chain_outcome_status_name(o.status), o.error);
-		rc = ZE_CHAIN;
-		break;
-	default:
-		snprintf(why, whysz, "%s.%s %s: %s", pallet, name,
-			 chain_outcome_status_name(o.status), o.error);
 		rc = ZE_UNKNOWN;
-		break;
+	} else if (rc < 0) {
+		snprintf(why, whysz, "not queued: %s", zerr_str(rc));
+		rc = ZE_UNKNOWN;
+	} else {
+		switch (o.status) {
+		case CHAIN_OUTCOME_SUCCESS:
+			rc = 0;
+			break;
+		case CHAIN_OUTCOME_FAILED:
+		case CHAIN_OUTCOME_INVALID:
+			snprintf(why, whysz, "%s.%s %s: %s", pallet, name,
+				 chain_outcome_status_name(o.status), o.error);
+			rc = ZE_CHAIN;
+			break;
+		default:
+			snprintf(why, whysz, "%s.%s %s: %s", pallet, name,
+				 chain_outcome_status_name(o.status), o.error);
+			rc = ZE_UNKNOWN;
+			break;
+		}
+		chain_outcome_clear(&o);
 	}
-	chain_outcome_clear(&o);
+	/* pallet and name may point into holder: it goes last. */
+	if (holder)
+		cJSON_Delete(holder);
+	else
+		cJSON_Delete(args);
 	return rc;
 }
 

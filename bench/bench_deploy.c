@@ -616,6 +616,15 @@ static int parse_levels(const char *s, unsigned *lv, unsigned *n)
 	return *n ? 0 : -1;
 }
 
+/* Strict decimal in [1, max]; 0 on a bad value. */
+static unsigned long num_arg(const char *s, unsigned long max)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	return !*s || *end || errno || v > max ? 0 : v;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench_deploy --chain URL --node ID --agent-pid PID [--chain-pid PID]\n"
@@ -632,21 +641,20 @@ int main(int argc, char **argv)
 	};
 	unsigned levels[MAX_LEVELS] = {1, 8, 64}, nlevels = 3;
 	int opt;
-	char *end;
 	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'c': chain_url = optarg; break;
-		case 'n': node_id = (uint32_t)strtoul(optarg, &end, 10); break;
-		case 'a': agent_pid = (int)strtol(optarg, &end, 10); break;
-		case 'p': chain_pid = (int)strtol(optarg, &end, 10); break;
+		case 'n': node_id = (uint32_t)num_arg(optarg, UINT32_MAX); break;
+		case 'a': agent_pid = (int)num_arg(optarg, INT32_MAX); break;
+		case 'p': chain_pid = (int)num_arg(optarg, INT32_MAX); break;
 		case 'l':
 			if (parse_levels(optarg, levels, &nlevels) < 0) {
 				usage(stderr);
 				return 2;
 			}
 			break;
-		case 's': level_s = strtod(optarg, &end); break;
-		case 'b': block_ms = strtod(optarg, &end); break;
+		case 's': level_s = (double)num_arg(optarg, 600); break;
+		case 'b': block_ms = (double)num_arg(optarg, 60000); break;
 		default: usage(stderr); return 2;
 		}
 	}

@@ -113,6 +113,8 @@ static void online_get_usage(FILE *f)
 {
 	fprintf(f, "usage: zos-cli chain get PALLET ITEM [KEY...] [--url URL]\n"
 		   "Reads a storage value from the node and prints it as JSON (null when absent).\n"
+		   "A KEY of an account type is an SS58 address, 0x-hex or a dev name (alice...);\n"
+		   "any other KEY is JSON when the whole argument parses (1, \"0x..\"), else a string.\n"
 		   "The URL defaults to $ZOS_CHAIN_URL, else " CLI_DEFAULT_URL ".\n");
 }
 

@@ -11,6 +11,7 @@
 #define ZOS_CLI_CLI_H
 
 #include <getopt.h>
+#include <stdint.h>
 
 #include "common/key.h"
 
@@ -28,6 +29,10 @@ int cli_cmd_rmb(int argc, char **argv);
 
 /* Prints "zos-cli: <message>\n" to stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Plain decimal digits (no sign, spaces or empty string) up to max, without
+ * a message: the option parsers print their own. -EINVAL otherwise. */
+int cli_parse_digits(const char *s, uint64_t max, uint64_t *v);
 
 /*
  * Where a signing key comes from: exactly one of --seed-file FILE (a seed

@@ -29,25 +29,6 @@ static void deploy_usage(FILE *f)
 		"printed, exit 1). --timeout bounds the following (default 120 s).\n");
 }
 
-/* contract_id anywhere inside the ContractCreated event's data. */
-static int find_contract_id(const cJSON *j, int depth, uint64_t *id)
-{
-	if (!j || depth > 4)
-		return -ENOENT;
-	const cJSON *c = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "contract_id") : NULL;
-	if (cJSON_IsNumber(c) && c->valuedouble >= 1) {
-		*id = (uint64_t)c->valuedouble;
-		return 0;
-	}
-	if (cJSON_IsString(c) && cli_parse_uint("contract_id", c->valuestring, UINT64_MAX, id) == 0)
-		return 0;
-	const cJSON *k;
-	cJSON_ArrayForEach(k, j)
-		if (find_contract_id(k, depth + 1, id) == 0)
-			return 0;
-	return -ENOENT;
-}
-
 static int create_contract(struct cli_link *l, const uint8_t hash[32], const uint8_t *data,
 			   size_t len, uint64_t *cid)
 {
@@ -73,10 +54,7 @@ static int create_contract(struct cli_link *l, const uint8_t hash[32], const uin
 		chain_outcome_clear(&o);
 		return ZE_CHAIN;
 	}
-	const cJSON *ev = chain_event_find(o.events, "SmartContractModule", "ContractCreated");
-	rc = ev ? find_contract_id(cJSON_GetObjectItemCaseSensitive(ev, "data"), 0, cid) : -ENOENT;
-	if (rc < 0)
-		cli_err("create_node_contract succeeded but no ContractCreated event names the id");
+	rc = cli_grid_created_contract(&o, cid);
 	chain_outcome_clear(&o);
 	return rc;
 }

@@ -14,21 +14,8 @@
 
 int cli_parse_uint(const char *name, const char *s, uint64_t max, uint64_t *v)
 {
-	uint64_t x = 0;
-	const char *p = s;
-	if (!*p)
-		goto bad;
-	for (; *p; p++) {
-		if (*p < '0' || *p > '9')
-			goto bad;
-		unsigned d = (unsigned)(*p - '0');
-		if (x > (max - d) / 10)
-			goto bad;
-		x = x * 10 + d;
-	}
-	*v = x;
-	return 0;
-bad:
+	if (cli_parse_digits(s, max, v) == 0)
+		return 0;
 	cli_err("--%s must be a number up to %llu: '%s'", name, (unsigned long long)max, s);
 	return -EINVAL;
 }

@@ -75,18 +75,9 @@ int cli_grid_parse_account(const char *s, uint8_t pk[32])
 
 int cli_grid_parse_id(const char *what, const char *s, uint64_t max, uint64_t *v)
 {
-	uint64_t x = 0;
-	size_t i = 0;
+	uint64_t x;
 
-	for (; s[i] >= '0' && s[i] <= '9'; i++) {
-		unsigned d = (unsigned)(s[i] - '0');
-		if (x > (max - d) / 10) {
-			x = 0;
-			break;
-		}
-		x = x * 10 + d;
-	}
-	if (i == 0 || s[i] != '\0' || x == 0) {
+	if (cli_parse_digits(s, max, &x) < 0 || x == 0) {
 		cli_err("%s must be a number in 1..%llu, not '%s'", what, (unsigned long long)max, s);
 		return -EINVAL;
 	}
@@ -141,6 +132,33 @@ const cJSON *cli_grid_event_data(const struct chain_outcome *o, const char *pall
 	const cJSON *ev = o->events ? chain_event_find(o->events, pallet, name) : NULL;
 
 	return ev ? cJSON_GetObjectItemCaseSensitive(ev, "data") : NULL;
+}
+
+/* contract_id anywhere (a few levels) inside j: the event's data is the
+ * Contract itself on tfchain-dev, wrapped once more on some runtimes. */
+static int grid_find_contract_id(const cJSON *j, int depth, uint64_t *id)
+{
+	const cJSON *k;
+
+	if (!j || depth > 4)
+		return ZE_ABSENT;
+	if (cJSON_IsObject(j) &&
+	    meta_json_u64(cJSON_GetObjectItemCaseSensitive(j, "contract_id"), id) == 0 && *id)
+		return 0;
+	cJSON_ArrayForEach(k, j)
+		if (grid_find_contract_id(k, depth + 1, id) == 0)
+			return 0;
+	return ZE_ABSENT;
+}
+
+int cli_grid_created_contract(const struct chain_outcome *o, uint64_t *id)
+{
+	const cJSON *d = cli_grid_event_data(o, "SmartContractModule", "ContractCreated");
+	int rc = grid_find_contract_id(d, 0, id);
+
+	if (rc < 0)
+		cli_err("create_node_contract succeeded, but no ContractCreated event names the id");
+	return rc;
 }
 
 /* The fee the signer paid: TransactionPayment.TransactionFeePaid on tfchain,

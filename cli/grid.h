@@ -188,5 +188,8 @@ int cli_grid_print(const cJSON *o, int json);
 /* The data of the first pallet.name event of an outcome, or NULL. */
 const cJSON *cli_grid_event_data(const struct chain_outcome *o, const char *pallet,
 				 const char *name);
+/* The id of the contract a successful create_node_contract made (its
+ * ContractCreated event); prints why not (ZE_ABSENT). */
+int cli_grid_created_contract(const struct chain_outcome *o, uint64_t *id);
 
 #endif

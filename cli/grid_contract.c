@@ -202,11 +202,8 @@ static int contract_create(int argc, char **argv)
 	cJSON_Delete(args);
 	if (rc < 0)
 		goto out;
-	const cJSON *d = cli_grid_event_data(&o, "SmartContractModule", "ContractCreated");
-	if (!d || meta_json_u64(cJSON_GetObjectItemCaseSensitive(d, "contract_id"), &cid) < 0) {
-		cli_err("create_node_contract succeeded, but no ContractCreated event names the id");
+	if (cli_grid_created_contract(&o, &cid) < 0)
 		goto out_clear;
-	}
 	if (!(out = cJSON_CreateObject()) || cli_grid_add_u64(out, "contract_id", cid) ||
 	    !cJSON_AddStringToObject(out, "state", "Created") ||
 	    cli_grid_add_u64(out, "node_id", node.id) || cli_grid_add_u64(out, "twin_id", twin) ||

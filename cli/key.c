@@ -22,6 +22,24 @@ void cli_err(const char *fmt, ...)
 	fprintf(stderr, "zos-cli: %s\n", msg);
 }
 
+int cli_parse_digits(const char *s, uint64_t max, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		unsigned d = (unsigned)(*s - '0');
+		if (x > (max - d) / 10)
+			return -EINVAL;
+		x = x * 10 + d;
+	}
+	*v = x;
+	return 0;
+}
+
 int cli_keysrc_opt(struct cli_keysrc *s, int opt, const char *arg)
 {
 	switch (opt) {

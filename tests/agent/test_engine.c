@@ -51,6 +51,10 @@ struct fchain {
 	int submit_fail;    /* submit answers ZE_UNKNOWN without applying */
 	int submit_lost;    /* submit applies, then answers ZE_UNKNOWN (reply lost) */
 	int sync_fail;      /* node_contracts answers ZE_UNKNOWN */
+	int submit_hang;    /* submit waits until cancelled (a chain that never answers) */
+	int hanging;        /* submits waiting so */
+	int cancelled;      /* the engine called cancel */
+	pthread_cond_t cv;  /* cancelled changed */
 	int applied[MAXC][ENG_CALL__COUNT];
 	int submits;
 	char last_reason[MAXC][256];
@@ -127,6 +131,15 @@ static int f_submit(void *ctx, const struct eng_call *call, char *why, size_t wh
 	int rc = 0;
 	fc.submits++;
 	struct fcontract *c = fc_get(call->contract_id);
+	if (fc.submit_hang) {
+		fc.hanging++;
+		while (!fc.cancelled)
+			pthread_cond_wait(&fc.cv, &fc.mu);
+		fc.hanging--;
+		snprintf(why, whysz, "stopping before its outcome");
+		rc = ZE_UNKNOWN;
+		goto out;
+	}
 	if (fc.submit_fail > 0) {
 		fc.submit_fail--;
 		snprintf(why, whysz, "connection refused");
@@ -160,11 +173,20 @@ out:
 	return rc;
 }
 
+static void f_cancel(void *ctx)
+{
+	pthread_mutex_lock(&fc.mu);
+	fc.cancelled = 1;
+	pthread_cond_broadcast(&fc.cv);
+	pthread_mutex_unlock(&fc.mu);
+}
+
 static const struct eng_chain fake_chain = {
 	.get_contract = f_get_contract,
 	.get_twin = f_get_twin,
 	.node_contracts = f_node_contracts,
 	.submit = f_submit,
+	.cancel = f_cancel,
 };
 
 #include "fake_prov.h"
@@ -251,6 +273,7 @@ static int setup(void **st)
 	memset(&fc, 0, sizeof fc);
 	memset(&fh, 0, sizeof fh);
 	pthread_mutex_init(&fc.mu, NULL);
+	pthread_cond_init(&fc.cv, NULL);
 	pthread_mutex_init(&fh.mu, NULL);
 	crypto_sign_keypair(fc.user_ed_pk, fc.user_ed_sk);
 	crypto_sign_keypair(fc.node_ed_pk, fc.node_ed_sk);
@@ -696,6 +719,36 @@ static void restart_adopts_retries_and_resends(void **st)
 	assert_int_equal(fh.provisions - before, 3);
 }
 
+/* A stop does not wait for a call's outcome: the engine cancels the wait
+ * (eng_free returning at all is the check), the item stays in the outbox,
+ * and the next start sends it once. */
+static void stop_abandons_a_hanging_submit(void **st)
+{
+	struct fx *f = *st;
+	char msg[256];
+	LOCKED(&fc.mu, fc.submit_hang = 1);
+	mk_contract(3, USER_TWIN, NODE_ID, good_doc, 0);
+	assert_int_equal(deploy(f, USER_TWIN, 3, msg, sizeof msg, NULL, 0), 0);
+	int hanging = 0;
+	for (int i = 0; i < 500 && !hanging; i++) {
+		LOCKED(&fc.mu, hanging = fc.hanging);
+		if (!hanging)
+			usleep(10000);
+	}
+	assert_int_equal(hanging, 1);
+	eng_free(f->e);
+	f->e = NULL;
+	assert_int_equal(fc.cancelled, 1);
+	assert_int_equal(fc.applied[3][ENG_CALL_DEPLOYED], 0);
+	assert_int_equal(pending(f), 1);
+	LOCKED(&fc.mu, fc.submit_hang = 0);
+	restart(f);
+	idle(f);
+	assert_int_equal(pending(f), 0);
+	assert_int_equal(fc.applied[3][ENG_CALL_DEPLOYED], 1);
+	assert_int_equal(fc.c[3].c.state, ENG_CS_DEPLOYED);
+}
+
 static void many_contracts_in_parallel(void **st)
 {
 	struct fx *f = *st;
@@ -739,6 +792,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(lifecycle_pause_resume_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(restart_adopts_retries_and_resends, setup, teardown),
 		cmocka_unit_test_setup_teardown(many_contracts_in_parallel, setup, teardown),
+		cmocka_unit_test_setup_teardown(stop_abandons_a_hanging_submit, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

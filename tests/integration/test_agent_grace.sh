@@ -127,10 +127,11 @@ cat >"$TMP/dep.json" <<EOF
  "workloads": [{"version": 0, "name": "disk1", "type": "zmount", "metadata": "",
    "description": "", "data": {"size": 16777216}}]}
 EOF
-deploy_ok() {
-	"$CLI" deploy --node "$NODE" "$TMP/dep.json" --dev charlie --timeout 60 >"$TMP/deploy.out" 2>"$TMP/err.txt"
-}
-wait_for 30 deploy_ok || fail "deploy: $(cat "$TMP/deploy.out")"
+# The deploy engine starts once the node is registered.
+engine_up() { "$CLI" rmb call "$TWIN" zos.statistics.get --dev charlie >/dev/null 2>"$TMP/err.txt"; }
+wait_for 20 engine_up || fail "zos.statistics.get"
+"$CLI" deploy --node "$NODE" "$TMP/dep.json" --dev charlie --timeout 60 >"$TMP/deploy.out" 2>"$TMP/err.txt" ||
+	fail "deploy: $(cat "$TMP/deploy.out")"
 C=$(sed -n 's/^contract: \([0-9]*\)$/\1/p' "$TMP/deploy.out")
 [ -n "$C" ] || fail "no contract id in: $(cat "$TMP/deploy.out")"
 ls "$TMP/state/volumes/zmounts/"*.img >/dev/null 2>&1 || fail "no zmount image"
