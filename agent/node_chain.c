@@ -36,7 +36,14 @@ static int chain_start(struct agent *a, void **state)
 		log_err("node", "chain client for %s: %s", a->cfg.chain_url, zerr_str(rc));
 		return rc;
 	}
-	rc = chain_submitter_new(n->chain, &a->key, NULL, &n->submitter);
+	/* The submitter polls only while a call is in flight; a short interval
+	 * keeps the time from inclusion to outcome near one block (the engine's
+	 * senders wait on it), and costs a few requests per call on tfchain's
+	 * 6 s blocks. */
+	struct chain_submit_opts so;
+	chain_submit_opts_default(&so);
+	so.poll_ms = 200;
+	rc = chain_submitter_new(n->chain, &a->key, &so, &n->submitter);
 	if (rc < 0) {
 		log_err("node", "extrinsic submitter: %s", zerr_str(rc));
 		chain_client_free(n->chain);

@@ -24,6 +24,10 @@
 #define FOLLOW_BATCH 64
 /* Beyond this many blocks behind, skip to the head and sync instead. */
 #define FOLLOW_MAX_GAP 14400
+/* The cursor is written at most this often: every write is a durable
+ * commit, and replaying a few seconds of blocks after a crash is harmless
+ * because the engine's transitions are idempotent. */
+#define FOLLOW_PERSIST_MS 5000
 
 /* Hands block number's events to the engine. */
 static int follow_block(struct agent_node *n, struct eng *e, uint64_t number)
@@ -61,45 +65,72 @@ static int follow_block(struct agent_node *n, struct eng *e, uint64_t number)
 	return rc;
 }
 
-/* One pass: replays up to FOLLOW_BATCH blocks. *behind set when more wait. */
+/* Writes the in-memory cursor to the store when it moved. */
+static int follow_persist(struct agent_node *n, struct eng *e)
+{
+	if (n->follow_cursor < 0 || n->follow_cursor == n->follow_saved)
+		return 0;
+	int rc = eng_cursor_set(e, n->follow_cursor);
+	if (rc == 0) {
+		n->follow_saved = n->follow_cursor;
+		n->follow_saved_ms = node_mono_ms();
+	}
+	return rc;
+}
+
+/* One pass: replays up to FOLLOW_BATCH blocks. *behind set when more wait.
+ * The cursor lives in memory; the store's copy follows at most every
+ * FOLLOW_PERSIST_MS and when the follower stops. */
 static int follow_pass(struct agent_node *n, struct eng *e, int *behind)
 {
 	uint64_t head;
 	uint8_t head_hash[32];
-	int64_t cursor;
 	*behind = 0;
 	int rc = chain_finalized(n->chain, &head, head_hash);
 	if (rc < 0)
 		return rc;
-	rc = eng_cursor_get(e, &cursor);
-	if (rc == ZE_ABSENT || (rc == 0 && cursor >= 0 && (uint64_t)cursor > head)) {
+	if (n->follow_cursor < 0) {
+		int64_t stored;
+		rc = eng_cursor_get(e, &stored);
+		if (rc < 0 && rc != ZE_ABSENT)
+			return rc;
+		n->follow_cursor = n->follow_saved = rc == ZE_ABSENT ? -1 : stored;
+		n->follow_saved_ms = node_mono_ms();
+	}
+	int64_t cursor = n->follow_cursor;
+	if (cursor < 0 || (uint64_t)cursor > head) {
 		/* First start (the engine's first sync covers the past), or a
 		 * chain that was reset under us. */
 		log_info("node", "following contract events from block %" PRIu64, head);
-		return eng_cursor_set(e, (int64_t)head);
+		n->follow_cursor = (int64_t)head;
+		return follow_persist(n, e);
 	}
-	if (rc < 0)
-		return rc;
 	if (head - (uint64_t)cursor > FOLLOW_MAX_GAP) {
 		log_warn("node", "%" PRIu64 " blocks behind: skipping to block %" PRIu64
 			 " and syncing every contract", head - (uint64_t)cursor, head);
 		if ((rc = eng_full_sync(e)) < 0)
 			return rc;
-		return eng_cursor_set(e, (int64_t)head);
+		n->follow_cursor = (int64_t)head;
+		return follow_persist(n, e);
 	}
 	uint64_t b = (uint64_t)cursor + 1;
 	for (int i = 0; i < FOLLOW_BATCH && b <= head; i++, b++) {
 		if ((rc = follow_block(n, e, b)) < 0) {
 			log_debug("node", "block %" PRIu64 ": %s; retrying", b, zerr_str(rc));
-			return rc;
+			break;
 		}
-		if ((rc = eng_cursor_set(e, (int64_t)b)) < 0)
-			return rc;
+		n->follow_cursor = (int64_t)b;
 		if (node_worker_stopping(&n->follow))
-			return 0;
+			break;
 	}
-	*behind = b <= head;
-	return 0;
+	*behind = rc == 0 && b <= head;
+	if (node_mono_ms() - n->follow_saved_ms >= FOLLOW_PERSIST_MS ||
+	    node_worker_stopping(&n->follow)) {
+		int w = follow_persist(n, e);
+		if (w < 0)
+			return w;
+	}
+	return rc;
 }
 
 void *node_follow_main(void *arg)
@@ -111,6 +142,7 @@ void *node_follow_main(void *arg)
 	 * one interval later (the interval as reloaded meanwhile). */
 	int64_t last_sync = node_mono_ms();
 	int failing = 0;
+	n->follow_cursor = n->follow_saved = -1;
 	for (;;) {
 		int behind = 0;
 		int rc = follow_pass(n, e, &behind);
@@ -135,5 +167,7 @@ void *node_follow_main(void *arg)
 		if (node_worker_sleep(&n->follow, behind && rc == 0 ? 0 : backoff))
 			break;
 	}
+	if (follow_persist(n, e) < 0)
+		log_warn("node", "could not store the block cursor; a restart replays a few blocks");
 	return NULL;
 }

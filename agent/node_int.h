@@ -70,6 +70,11 @@ struct agent_node {
 	long eng_backoff_ms;
 	struct node_worker follow;
 	_Atomic uint32_t sync_interval;
+	/* Only the follower thread touches these: the last block handed to
+	 * the engine (-1 = not read yet), the value last stored, and when. */
+	int64_t follow_cursor;
+	int64_t follow_saved;
+	int64_t follow_saved_ms;
 
 	/* registration results, 0 until known */
 	_Atomic uint32_t twin_id;
