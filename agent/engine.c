@@ -429,8 +429,21 @@ void eng_reserved(struct eng *e, struct prov_capacity *out)
 int eng_transition(struct eng *e, uint64_t cid, unsigned from_mask, enum store_dep_state to,
 		   const char *reason, int call)
 {
+	return eng_transition_with(e, cid, from_mask, to, reason, call, NULL, NULL);
+}
+
+int eng_transition_with(struct eng *e, uint64_t cid, unsigned from_mask,
+			enum store_dep_state to, const char *reason, int call,
+			int (*also)(void *arg), void *arg)
+{
 	struct store_dep d;
-	int rc = store_begin(e->store);
+	/* Deploying -> deployed promises nothing yet: the chain hears of it
+	 * only after the sender's durable attempts commit, whose sync covers
+	 * this one; lost to a power cut, the restore provisions again and
+	 * comes back here. Every other transition is durable. */
+	int lazy = to == STORE_DEP_DEPLOYED && from_mask == ENG_ST(STORE_DEP_DEPLOYING) &&
+		   call == ENG_CALL_DEPLOYED;
+	int rc = lazy ? store_begin_lazy(e->store) : store_begin(e->store);
 	if (rc < 0)
 		return rc;
 	if ((rc = store_dep_get(e->store, cid, &d, NULL, NULL)) < 0) {
@@ -445,7 +458,8 @@ int eng_transition(struct eng *e, uint64_t cid, unsigned from_mask, enum store_d
 		return ZE_STATE;
 	}
 	if ((rc = store_dep_set_state(e->store, cid, to, reason)) < 0 ||
-	    (call >= 0 && (rc = eng_outbox_add_call(e, (enum eng_call_kind)call, cid, reason)) < 0)) {
+	    (call >= 0 && (rc = eng_outbox_add_call(e, (enum eng_call_kind)call, cid, reason)) < 0) ||
+	    (also && (rc = also(arg)) < 0)) {
 		store_rollback(e->store);
 		return rc;
 	}

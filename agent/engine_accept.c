@@ -112,15 +112,72 @@ static int admit(struct eng *e, const struct prov_capacity *want, char *why, siz
 	return 0;
 }
 
-/* Opens the contract's data with the owner's key; *pt freed by seal_free. */
-static int open_data(struct eng *e, const struct eng_contract *c, const struct eng_twin *t,
-		     uint8_t **pt, size_t *ptlen, char *why, size_t whysz)
+/* The twin from the cache when read within ENG_TWIN_TTL_MS (*cached = 1),
+ * else from the chain (and remembered); fresh skips the cache. *has_x says
+ * whether x got the twin's x25519 key from the cache. */
+static int twin_get(struct eng *e, uint32_t id, int fresh, struct eng_twin *t, int *cached,
+		    uint8_t x[32], int *has_x)
 {
-	uint8_t sender[32];
-	int rc = seal_twin_x25519(t->has_pk ? t->pk : NULL, t->pk_len, t->account, sender);
-	if (rc < 0) {
-		snprintf(why, whysz, "the key of twin %u is not a usable x25519 key", c->twin_id);
-		return rc;
+	struct eng_twin_entry *slot = &e->twins[id % ENG_TWIN_CACHE];
+	int64_t now = eng_now_ms();
+	*cached = *has_x = 0;
+	if (!fresh) {
+		pthread_mutex_lock(&e->mu);
+		if (slot->id == id && now - slot->at < ENG_TWIN_TTL_MS) {
+			*t = slot->t;
+			*cached = 1;
+			if ((*has_x = slot->has_x))
+				memcpy(x, slot->x, 32);
+		}
+		pthread_mutex_unlock(&e->mu);
+		if (*cached)
+			return 0;
+	}
+	memset(t, 0, sizeof *t);
+	int rc = e->chain.get_twin(e->chain.ctx, id, t);
+	pthread_mutex_lock(&e->mu);
+	if (rc == 0) {
+		slot->id = id;
+		slot->at = now;
+		slot->t = *t;
+		slot->has_x = 0;
+	} else if (slot->id == id) {
+		slot->id = 0; /* absent or unreadable now: ask again next time */
+	}
+	pthread_mutex_unlock(&e->mu);
+	return rc;
+}
+
+/* Remembers twin t's x25519 key, if the cache still holds that twin. */
+static void twin_put_x(struct eng *e, uint32_t id, const struct eng_twin *t, const uint8_t x[32])
+{
+	struct eng_twin_entry *slot = &e->twins[id % ENG_TWIN_CACHE];
+	pthread_mutex_lock(&e->mu);
+	/* Fields, not the struct: its padding is not part of the value. */
+	if (slot->id == id && !memcmp(slot->t.account, t->account, 32) &&
+	    slot->t.has_pk == t->has_pk && slot->t.pk_len == t->pk_len &&
+	    t->pk_len <= sizeof t->pk && !memcmp(slot->t.pk, t->pk, t->pk_len)) {
+		memcpy(slot->x, x, 32);
+		slot->has_x = 1;
+	}
+	pthread_mutex_unlock(&e->mu);
+}
+
+/* Opens the contract's data with the owner's key (sender: its x25519 form
+ * when known, else converted here into sender); *pt freed by seal_free. */
+static int open_data(struct eng *e, const struct eng_contract *c, const struct eng_twin *t,
+		     uint8_t sender[32], int has_x, uint8_t **pt, size_t *ptlen, char *why,
+		     size_t whysz)
+{
+	int rc = 0;
+	if (!has_x) {
+		rc = seal_twin_x25519(t->has_pk ? t->pk : NULL, t->pk_len, t->account, sender);
+		if (rc < 0) {
+			snprintf(why, whysz, "the key of twin %u is not a usable x25519 key",
+				 c->twin_id);
+			return rc;
+		}
+		twin_put_x(e, c->twin_id, t, sender);
 	}
 	rc = seal_open(c->data, c->data_len, sender, e->cfg.node_x25519_sk, e->cfg.max_data, pt,
 		       ptlen);
@@ -170,8 +227,9 @@ static int check_and_record(struct eng *e, const struct eng_contract *c, int *co
 {
 	char why[STORE_REASON_MAX - 32]; /* room for a prefix in the reason */
 	struct eng_twin t;
-	memset(&t, 0, sizeof t);
-	int rc = e->chain.get_twin(e->chain.ctx, c->twin_id, &t);
+	uint8_t sender[32];
+	int cached = 0, has_x = 0;
+	int rc = twin_get(e, c->twin_id, 0, &t, &cached, sender, &has_x);
 	if (rc == ZE_ABSENT)
 		return refuse(code, msg, msgsz, ENG_E_NOT_FOUND, rc,
 			      "twin %u of contract %" PRIu64 " does not exist", c->twin_id, c->id);
@@ -182,7 +240,18 @@ static int check_and_record(struct eng *e, const struct eng_contract *c, int *co
 
 	uint8_t *pt = NULL;
 	size_t ptlen = 0;
-	if (open_data(e, c, &t, &pt, &ptlen, why, sizeof why) < 0)
+	rc = open_data(e, c, &t, sender, has_x, &pt, &ptlen, why, sizeof why);
+	if (rc < 0 && cached && rc != ZE_TOOBIG && rc != ZE_MALFORMED) {
+		/* The twin may have changed its key since it was cached: a
+		 * rejection must rest on what the chain says now. */
+		if ((rc = twin_get(e, c->twin_id, 1, &t, &cached, sender, &has_x)) < 0)
+			return refuse(code, msg, msgsz, rc == ZE_ABSENT ? ENG_E_NOT_FOUND
+								 : ENG_E_UNAVAILABLE, rc,
+				      "cannot read twin %u from the chain (%s); retry later",
+				      c->twin_id, zerr_str(rc));
+		rc = open_data(e, c, &t, sender, has_x, &pt, &ptlen, why, sizeof why);
+	}
+	if (rc < 0)
 		return reject(e, c, ENG_E_INVALID, code, msg, msgsz, why);
 	if (seal_hash_check(pt, ptlen, c->deployment_hash) < 0) {
 		seal_free(pt, ptlen);

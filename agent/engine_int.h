@@ -20,6 +20,24 @@ struct eng_send_slot {
 	struct store_outbox item; /* owns item.payload while not free */
 };
 
+/*
+ * Twins read for recent deploys. A twin's account never changes and its pk
+ * rarely does; a key that no longer opens the data is read again before
+ * anything is rejected (engine_accept.c), so a stale entry costs a read,
+ * never a wrong answer.
+ */
+#define ENG_TWIN_CACHE 64
+#define ENG_TWIN_TTL_MS 60000
+
+struct eng_twin_entry {
+	uint32_t id;         /* 0 = empty */
+	int64_t at;          /* monotonic ms of the read */
+	struct eng_twin t;
+	int has_x;           /* x holds t's x25519 key (the conversion costs a
+			      * scalar multiplication per deploy otherwise) */
+	uint8_t x[32];
+};
+
 struct eng {
 	struct eng_config cfg;
 	struct eng_chain chain;
@@ -50,6 +68,7 @@ struct eng {
 	int ob_busy;              /* the dispatcher is in a pass */
 	struct prov_capacity reserved;
 	int64_t next_sync;        /* monotonic ms */
+	struct eng_twin_entry twins[ENG_TWIN_CACHE]; /* under mu */
 };
 
 /* Bits of store_dep_state for eng_transition's from_mask. */
@@ -73,6 +92,11 @@ int eng_enqueue(struct eng *e, uint64_t cid, int restore, unsigned attempt, int6
  */
 int eng_transition(struct eng *e, uint64_t cid, unsigned from_mask, enum store_dep_state to,
 		   const char *reason, int call);
+/* The same, also running also(arg) inside its transaction (not run when the
+ * state did not match); its failure rolls everything back. */
+int eng_transition_with(struct eng *e, uint64_t cid, unsigned from_mask,
+			enum store_dep_state to, const char *reason, int call,
+			int (*also)(void *arg), void *arg);
 /* Queues the outbox key of a call inside the caller's transaction. */
 int eng_outbox_add_call(struct eng *e, enum eng_call_kind kind, uint64_t cid,
 			const char *reason);

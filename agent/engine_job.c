@@ -18,6 +18,12 @@ struct job_ctx {
 	struct prov_dep_workload *view;
 	struct prov_deployment_view deps;
 	int restore;
+	/* While installing, what provision made is recorded with the
+	 * transition that follows (one commit per deploy instead of one per
+	 * workload as well); pend[i] is w[i]'s result text, pending[i] set. */
+	int defer;
+	unsigned char *pending;
+	char **pend;
 };
 
 static void wl_id(const struct job_ctx *j, const struct store_wl *w, struct prov_workload_id *id)
@@ -42,7 +48,16 @@ static const struct prov_ops *ops_of(const struct job_ctx *j, const struct store
 static int set_wl(struct job_ctx *j, struct store_wl *w, enum store_wl_state st,
 		  const char *result, const char *msg)
 {
-	int rc = store_wl_set(j->e->store, j->d.contract_id, w->name, st, result, msg);
+	/* Lazy: the row mirrors the host, which a restore inspects again, and
+	 * provision and deprovision are idempotent; whatever is promised next
+	 * (deployed, a reject) commits durably after it. */
+	int rc = store_begin_lazy(j->e->store);
+	if (rc == 0) {
+		if ((rc = store_wl_set(j->e->store, j->d.contract_id, w->name, st, result, msg)) < 0)
+			store_rollback(j->e->store);
+		else
+			rc = store_commit(j->e->store);
+	}
 	if (rc < 0) {
 		log_err("engine", "contract %llu: cannot record %s as %s: %s",
 			(unsigned long long)j->d.contract_id, w->name, store_wl_state_name(st),
@@ -51,6 +66,45 @@ static int set_wl(struct job_ctx *j, struct store_wl *w, enum store_wl_state st,
 	}
 	w->state = st;
 	return 0;
+}
+
+/* Records the deferred results, inside the caller's transaction when there
+ * is one. Kept until the caller's commit succeeded (pend_done). */
+static int pend_flush(void *arg)
+{
+	struct job_ctx *j = arg;
+	for (size_t i = 0; i < j->n; i++) {
+		if (!j->pending[i])
+			continue;
+		int rc = set_wl(j, &j->w[i], STORE_WL_OK, j->pend[i], "provisioned");
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void pend_done(struct job_ctx *j)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		free(j->pend[i]);
+		j->pend[i] = NULL;
+		j->pending[i] = 0;
+	}
+}
+
+/* The deferred results in their own (lazy) transaction. */
+static int pend_commit(struct job_ctx *j)
+{
+	int rc = store_begin_lazy(j->e->store);
+	if (rc < 0)
+		return rc;
+	if ((rc = pend_flush(j)) < 0) {
+		store_rollback(j->e->store);
+		return rc;
+	}
+	if ((rc = store_commit(j->e->store)) == 0)
+		pend_done(j);
+	return rc;
 }
 
 /* Provisions one workload (idempotent per prov.h) and records the result. */
@@ -74,11 +128,22 @@ static int provision(struct job_ctx *j, struct store_wl *w, char *err, size_t er
 	if (rc < 0) {
 		if (!err[0])
 			snprintf(err, errsz, "%s", zerr_str(rc));
-		int src = set_wl(j, w, STORE_WL_ERROR, NULL, err);
+		/* History in the order things happened: what was made first. */
+		int src = j->defer ? pend_commit(j) : 0;
+		if (src == 0)
+			src = set_wl(j, w, STORE_WL_ERROR, NULL, err);
 		return src < 0 ? src : rc;
 	}
-	char *text = result ? cJSON_PrintUnformatted(result) : NULL;
+	char *text = result ? cJSON_PrintUnformatted(result) : strdup("{}");
 	cJSON_Delete(result);
+	if (j->defer && text) {
+		size_t i = (size_t)(w - j->w);
+		free(j->pend[i]);
+		j->pend[i] = text;
+		j->pending[i] = 1;
+		w->state = STORE_WL_OK;
+		return 0;
+	}
 	rc = set_wl(j, w, STORE_WL_OK, text ? text : "{}", "provisioned");
 	free(text);
 	return rc;
@@ -174,6 +239,7 @@ static int remove_all(struct job_ctx *j, const char *why)
 static int install(struct job_ctx *j)
 {
 	char err[192], reason[STORE_REASON_MAX];
+	j->defer = 1;
 	for (size_t i = 0; i < j->n; i++) {
 		struct store_wl *w = &j->w[i];
 		if (w->state == STORE_WL_OK && !j->restore)
@@ -186,30 +252,43 @@ static int install(struct job_ctx *j)
 					    : provision(j, w, err, sizeof err);
 		if (rc == 0)
 			continue;
+		j->defer = 0;
 		if (eng_transient(rc)) {
 			log_warn("engine", "contract %llu: %s: %s (will retry)",
 				 (unsigned long long)j->d.contract_id, w->name, err);
-			return rc;
+			int prc = pend_commit(j);
+			return prc < 0 ? prc : rc;
 		}
 		/* A workload that cannot be made: undo the rest and reject. */
 		snprintf(reason, sizeof reason, "workload %s: %s", w->name, err);
 		log_warn("engine", "contract %llu: %s; rolling back",
 			 (unsigned long long)j->d.contract_id, reason);
-		int trc = eng_transition(j->e, j->d.contract_id, ENG_ST(STORE_DEP_DEPLOYING),
-					 STORE_DEP_FAILED, reason, ENG_CALL_REJECT);
+		int trc = eng_transition_with(j->e, j->d.contract_id, ENG_ST(STORE_DEP_DEPLOYING),
+					      STORE_DEP_FAILED, reason, ENG_CALL_REJECT, pend_flush, j);
+		if (trc == 0)
+			pend_done(j);
+		else if (trc == ZE_STATE && (trc = pend_commit(j)) == 0)
+			trc = ZE_STATE;
 		if (trc < 0 && trc != ZE_STATE)
 			return trc;
 		/* Whatever the state is now (failed, or deleted meanwhile),
 		 * nothing of this deployment may stay. */
 		return remove_all(j, reason);
 	}
-	int rc = eng_transition(j->e, j->d.contract_id, ENG_ST(STORE_DEP_DEPLOYING),
-				STORE_DEP_DEPLOYED, NULL, ENG_CALL_DEPLOYED);
-	if (rc == 0)
+	j->defer = 0;
+	/* What was provisioned commits with the transition. */
+	int rc = eng_transition_with(j->e, j->d.contract_id, ENG_ST(STORE_DEP_DEPLOYING),
+				     STORE_DEP_DEPLOYED, NULL, ENG_CALL_DEPLOYED, pend_flush, j);
+	if (rc == 0) {
+		pend_done(j);
 		log_info("engine", "contract %llu: %zu workloads provisioned",
 			 (unsigned long long)j->d.contract_id, j->n);
-	/* ZE_STATE: the contract changed meanwhile; its new job handles it. */
-	return rc == ZE_STATE ? 0 : rc;
+	} else if (rc == ZE_STATE) {
+		/* The contract changed meanwhile; its new job handles it, from
+		 * what the host has now. */
+		return pend_commit(j);
+	}
+	return rc;
 }
 
 /* Deployed: everything runs. After a reboot what is gone is made again. */
@@ -292,7 +371,9 @@ int eng_reconcile(struct eng *e, uint64_t cid, int restore)
 	if (rc < 0)
 		return rc;
 	j.view = calloc(j.n ? j.n : 1, sizeof *j.view);
-	if (!j.view) {
+	j.pending = calloc(j.n ? j.n : 1, 1);
+	j.pend = calloc(j.n ? j.n : 1, sizeof *j.pend);
+	if (!j.view || !j.pending || !j.pend) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -324,6 +405,10 @@ int eng_reconcile(struct eng *e, uint64_t cid, int restore)
 		break;
 	}
 out:
+	if (j.pend && j.pending)
+		pend_done(&j);
+	free(j.pend);
+	free(j.pending);
 	free(j.view);
 	store_dep_clear(&j.d);
 	store_wls_free(j.w, j.n);

@@ -104,6 +104,20 @@ static int already_applied(struct eng *e, enum eng_call_kind kind, uint64_t cid,
 	return 0;
 }
 
+/* A known outcome ends the item. Lazy: lost to a power cut, the item is
+ * pending again with attempts > 0, and its resend asks the chain first. */
+static void ob_done(struct eng *e, int64_t id, const char *outcome)
+{
+	if (store_begin_lazy(e->store) < 0) {
+		store_outbox_done(e->store, id, outcome);
+		return;
+	}
+	if (store_outbox_done(e->store, id, outcome) < 0)
+		store_rollback(e->store);
+	else
+		store_commit(e->store);
+}
+
 static void send_one(struct eng *e, const struct store_outbox *o)
 {
 	enum eng_call_kind kind;
@@ -150,7 +164,7 @@ static void send_one(struct eng *e, const struct store_outbox *o)
 		log_warn("engine", "outbox %s: failed on chain: %s", o->key, why);
 		char out[300];
 		snprintf(out, sizeof out, "failed: %s", why);
-		store_outbox_done(e->store, o->id, out);
+		ob_done(e, o->id, out);
 		return;
 	}
 	if (!why[0])
@@ -163,7 +177,7 @@ retry:;
 	return;
 done:
 	log_info("engine", "outbox %s: %s", o->key, outcome);
-	store_outbox_done(e->store, o->id, outcome);
+	ob_done(e, o->id, outcome);
 }
 
 unsigned eng_slots_busy(const struct eng *e)

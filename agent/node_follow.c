@@ -29,13 +29,19 @@
  * because the engine's transitions are idempotent. */
 #define FOLLOW_PERSIST_MS 5000
 
-/* Hands block number's events to the engine. */
-static int follow_block(struct agent_node *n, struct eng *e, uint64_t number)
+/* Hands block number's events to the engine; known is its hash when the
+ * caller has it (the finalized head's), saving a request. */
+static int follow_block(struct agent_node *n, struct eng *e, uint64_t number,
+			const uint8_t *known)
 {
 	uint8_t hash[32];
 	struct chain_runtime *rt;
 	cJSON *events = NULL;
-	int rc = rpc_block_hash(chain_client_rpc(n->chain), number, hash);
+	int rc = 0;
+	if (known)
+		memcpy(hash, known, 32);
+	else
+		rc = rpc_block_hash(chain_client_rpc(n->chain), number, hash);
 	if (rc < 0)
 		return rc;
 	if ((rc = chain_client_runtime(n->chain, &rt)) < 0)
@@ -115,7 +121,7 @@ static int follow_pass(struct agent_node *n, struct eng *e, int *behind)
 	}
 	uint64_t b = (uint64_t)cursor + 1;
 	for (int i = 0; i < FOLLOW_BATCH && b <= head; i++, b++) {
-		if ((rc = follow_block(n, e, b)) < 0) {
+		if ((rc = follow_block(n, e, b, b == head ? head_hash : NULL)) < 0) {
 			log_debug("node", "block %" PRIu64 ": %s; retrying", b, zerr_str(rc));
 			break;
 		}

@@ -46,8 +46,8 @@ int rep_new(const struct rep_config *cfg, const struct rep_deps *deps, struct re
 					  : r->cfg.interval_s / 10;
 	if (r->cfg.jitter_s > UINT32_MAX / 1000)
 		r->cfg.jitter_s = UINT32_MAX / 1000; /* randombytes_uniform takes ms in 32 bits */
-	if (!r->cfg.retry_s)
-		r->cfg.retry_s = 60;
+	if (!r->cfg.retry_s) /* never later than the next regular cycle */
+		r->cfg.retry_s = r->cfg.interval_s < 60 ? r->cfg.interval_s : 60;
 	r->deps = *deps;
 	if (!r->deps.enqueue) {
 		r->deps.enqueue = store_enqueue;

@@ -81,7 +81,8 @@ struct rep_config {
 	size_t max_xt_bytes;   /* 0 = System.BlockLength normal, else the default */
 	size_t max_records;    /* per call; 0 = REP_ADD_REPORTS_MAX for add_reports,
 				* no count bound for tfchain's calls */
-	unsigned retry_s;      /* after a cycle that could not run; 0 = 60 */
+	unsigned retry_s;      /* after a cycle that could not run; 0 = 60, or
+				* interval_s when shorter */
 };
 
 struct rep_deps {

@@ -189,11 +189,32 @@ int store_step_done(struct store *s, sqlite3_stmt *st, const char *what)
 	return err;
 }
 
-int store_begin(struct store *s)
+/*
+ * SQLite refuses to change synchronous inside a transaction, so a lazy
+ * transaction switches before its BEGIN and back after its end: outside
+ * one the connection always runs at the durable level, and every other
+ * statement (the autocommit ones included) keeps its promise.
+ */
+static int set_sync(struct store *s, int lazy)
+{
+	if (!s->durable || s->lazy == lazy)
+		return 0;
+	/* Run from its text each time: SQLite applies this pragma when the
+	 * statement is prepared, so a reused prepared one may not switch. */
+	int rc = exec(s, lazy ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL",
+		      "synchronous");
+	if (rc == 0)
+		s->lazy = lazy;
+	return rc;
+}
+
+static int begin(struct store *s, int lazy)
 {
 	store_lock(s);
 	if (s->depth == 0) {
-		int rc = store_step_done(s, store_stmt(s, SQ_BEGIN), "begin");
+		int rc = set_sync(s, lazy);
+		if (rc == 0 && (rc = store_step_done(s, store_stmt(s, SQ_BEGIN), "begin")) < 0)
+			set_sync(s, 0);
 		if (rc < 0) {
 			store_unlock(s);
 			return rc;
@@ -202,6 +223,27 @@ int store_begin(struct store *s)
 	}
 	s->depth++;
 	return 0;
+}
+
+int store_begin(struct store *s)
+{
+	return begin(s, 0);
+}
+
+int store_begin_lazy(struct store *s)
+{
+	return begin(s, 1);
+}
+
+/* Back to the durable level; a failure to switch is logged by store_err and
+ * leaves s->lazy set, so the next durable transaction tries again. */
+static void end(struct store *s)
+{
+	if (s->lazy) {
+		set_sync(s, 0);
+		if (s->lazy)
+			log_err("store", "cannot restore synchronous=FULL");
+	}
 }
 
 int store_commit(struct store *s)
@@ -214,6 +256,7 @@ int store_commit(struct store *s)
 		} else if ((rc = store_step_done(s, store_stmt(s, SQ_COMMIT), "commit")) < 0) {
 			store_step_done(s, store_stmt(s, SQ_ROLLBACK), "rollback");
 		}
+		end(s);
 	}
 	store_unlock(s);
 	return rc;
@@ -222,10 +265,12 @@ int store_commit(struct store *s)
 void store_rollback(struct store *s)
 {
 	/* An inner rollback dooms the outer transaction: its commit fails. */
-	if (--s->depth == 0)
+	if (--s->depth == 0) {
 		store_step_done(s, store_stmt(s, SQ_ROLLBACK), "rollback");
-	else
+		end(s);
+	} else {
 		s->failed = 1;
+	}
 	store_unlock(s);
 }
 
@@ -305,6 +350,7 @@ int store_open(const char *dir, int flags, struct store **out)
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
+	s->durable = !(flags & STORE_OPEN_FAST);
 	/* A small page cache keeps the idle agent's memory low; the working set
 	 * of one deployment is a few pages. */
 	if ((rc = exec(s, "PRAGMA journal_mode=WAL", "pragma")) < 0 ||

@@ -13,6 +13,9 @@
  * WAL with NORMAL already survives kill -9 (a commit is in the OS cache
  * before it returns), but a power loss could drop the last commits, and
  * those are promises made to others: an "accepted" reply or an outbox entry.
+ * A transaction that promises nothing (store_begin_lazy()) commits with
+ * NORMAL and is made durable by the next FULL commit, e.g. the outbox's
+ * "sending" mark that precedes every chain call.
  * STORE_OPEN_FAST trades that for speed in tests and benchmarks.
  *
  * Thread safety: one connection guarded by a recursive mutex; any thread
@@ -92,6 +95,17 @@ void store_close(struct store *s); /* NULL accepted */
 int store_schema_version(struct store *s, int *version);
 
 int store_begin(struct store *s);
+/*
+ * A transaction that promises nothing to anyone else (a workload's state as
+ * found on the host, a deployment the chain was not told about yet, an
+ * outbox row's known outcome): it commits with synchronous=NORMAL, so it
+ * survives kill -9 but a power loss may drop it until the next durable
+ * commit, whose sync covers it (the WAL is written and synced in order).
+ * What it records must be recomputable after such a loss (restore inspects
+ * the host, a resend asks the chain first). store_begin() nested inside joins
+ * it; everything outside one runs durable.
+ */
+int store_begin_lazy(struct store *s);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
 

@@ -53,6 +53,8 @@ struct store {
 	pthread_mutex_t mu; /* recursive */
 	int depth;          /* nesting of store_begin */
 	int failed;         /* an inner transaction rolled back */
+	int durable;        /* opened with synchronous=FULL (not STORE_OPEN_FAST) */
+	int lazy;           /* the open transaction runs with synchronous=NORMAL */
 	sqlite3_stmt *st[SQ__COUNT];
 };
 

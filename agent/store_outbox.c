@@ -107,17 +107,25 @@ int store_outbox_next(struct store *s, int64_t *next_ms)
 
 int store_outbox_sending(struct store *s, int64_t id)
 {
-	store_lock(s);
+	/* Its own durable transaction: the send follows it, and its sync also
+	 * makes every lazy commit before it durable (the WAL is synced in
+	 * order), the outbox row being sent included. */
+	int rc = store_begin(s);
+	if (rc < 0)
+		return rc;
 	sqlite3_stmt *st = store_stmt(s, SQ_OB_SENDING);
-	int rc = -EIO;
+	rc = -EIO;
 	if (st) {
 		sqlite3_bind_int64(st, 1, id);
 		rc = store_step_done(s, st, "outbox sending");
 		if (rc == 0 && sqlite3_changes(s->db) == 0)
 			rc = ZE_ABSENT;
 	}
-	store_unlock(s);
-	return rc;
+	if (rc < 0) {
+		store_rollback(s);
+		return rc;
+	}
+	return store_commit(s);
 }
 
 int store_outbox_retry(struct store *s, int64_t id, int64_t next_ms, const char *err)

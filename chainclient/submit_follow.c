@@ -133,36 +133,52 @@ static int chain_block_events(struct chain_submitter *s, const uint8_t bhash[32]
 	return 0;
 }
 
-/* Searches block n; 0 when done with it, an error to retry it later. */
-static int chain_scan_block(struct chain_submitter *s, uint64_t n)
+/* A block's extrinsics as read by rpc_block. */
+struct chain_blk {
+	uint8_t hash[32];
+	uint64_t num;
+	uint8_t **xts;
+	size_t *lens, cnt;
+};
+
+/* Reads block n (its hash when known, else NULL) into b; free with
+ * rpc_keys_free(b->xts, b->lens, b->cnt). */
+static int chain_read_block(struct chain_submitter *s, uint64_t n, const uint8_t *known,
+			    struct chain_blk *b)
 {
 	struct rpc_client *rpc = chain_client_rpc(s->c);
+	int ret = 0;
+
+	memset(b, 0, sizeof(*b));
+	if (known)
+		memcpy(b->hash, known, 32);
+	else
+		ret = rpc_block_hash(rpc, n, b->hash);
+	if (!ret)
+		ret = rpc_block(rpc, b->hash, &b->num, &b->xts, &b->lens, &b->cnt);
+	if (!ret && b->num != n)
+		ret = ZE_UNKNOWN;
+	return ret;
+}
+
+/* Searches block b (number n) for in-flight extrinsics; 0 when done with
+ * it, an error to retry it later. */
+static int chain_scan_block(struct chain_submitter *s, uint64_t n, const struct chain_blk *b)
+{
 	struct chain_runtime *rt = NULL;
 	struct chain_job *j, *next;
-	uint8_t bhash[32], h[32];
-	uint8_t **xts = NULL;
-	size_t *lens = NULL, cnt = 0;
-	uint64_t num;
+	uint8_t h[32];
 	cJSON *events = NULL;
-	int ret, bad = 0, have_events = 0;
+	int ret = 0, bad = 0, have_events = 0;
 
-	ret = rpc_block_hash(rpc, n, bhash);
-	if (!ret)
-		ret = rpc_block(rpc, bhash, &num, &xts, &lens, &cnt);
-	if (ret)
-		goto out;
-	if (num != n) {
-		ret = ZE_UNKNOWN;
-		goto out;
-	}
-	for (size_t i = 0; i < cnt; i++) {
-		xt_hash(xts[i], lens[i], h);
+	for (size_t i = 0; i < b->cnt; i++) {
+		xt_hash(b->xts[i], b->lens[i], h);
 		for (j = s->inflight; j; j = next) {
 			next = j->next;
 			if (memcmp(j->hash, h, 32) != 0)
 				continue;
 			if (!have_events) {
-				ret = chain_block_events(s, bhash, &rt, &events, &bad);
+				ret = chain_block_events(s, b->hash, &rt, &events, &bad);
 				if (ret) {
 					log_warn("chain", "events of block %llu: %s",
 						 (unsigned long long)n, zerr_str(ret));
@@ -177,30 +193,64 @@ static int chain_scan_block(struct chain_submitter *s, uint64_t n)
 					       (unsigned long long)n, zerr_str(bad));
 				continue;
 			}
-			chain_resolve(s, j, rt->meta, events, (uint32_t)i, bhash, n);
+			chain_resolve(s, j, rt->meta, events, (uint32_t)i, b->hash,
+				      n);
 		}
 	}
 out:
 	cJSON_Delete(events);
 	chain_runtime_put(rt);
-	rpc_keys_free(xts, lens, cnt);
 	return ret;
+}
+
+/*
+ * The watched head. Following finalized blocks, the head's hash is asked
+ * first: the same hash as at the last poll means nothing new (one request),
+ * else the head block itself is read (its number and extrinsics in one
+ * request, kept in *hb for the scan) instead of its header.
+ */
+static int chain_head(struct chain_submitter *s, uint64_t *head, struct chain_blk *hb,
+		      int *have_hb)
+{
+	struct rpc_client *rpc = chain_client_rpc(s->c);
+	uint8_t hh[32];
+	int ret;
+
+	*have_hb = 0;
+	if (s->opts.follow_best)
+		return chain_block_number(s->c, head);
+	ret = rpc_finalized_head(rpc, hh);
+	if (ret)
+		return ret;
+	if (s->fin_valid && memcmp(hh, s->fin_hash, 32) == 0) {
+		*head = s->fin_num;
+		return 0;
+	}
+	memset(hb, 0, sizeof(*hb));
+	memcpy(hb->hash, hh, 32);
+	ret = rpc_block(rpc, hh, &hb->num, &hb->xts, &hb->lens, &hb->cnt);
+	/* The node just named this block: it cannot be absent. */
+	if (ret)
+		return ret == ZE_ABSENT ? ZE_UNKNOWN : ret;
+	*have_hb = 1;
+	*head = hb->num;
+	memcpy(s->fin_hash, hh, 32);
+	s->fin_num = hb->num;
+	s->fin_valid = 1;
+	return 0;
 }
 
 void chain_follow(struct chain_submitter *s)
 {
 	struct chain_job *j, *next;
-	uint8_t hh[32];
+	struct chain_blk hb;
 	uint64_t head;
 	int64_t now = chain_now_ms();
-	int ret;
+	int ret, have_hb = 0;
 
 	if (!s->inflight)
 		return;
-	if (s->opts.follow_best)
-		ret = chain_block_number(s->c, &head);
-	else
-		ret = chain_finalized(s->c, &head, hh);
+	ret = chain_head(s, &head, &hb, &have_hb);
 	if (!ret && head > s->head_seen) {
 		s->head_seen = head;
 		s->progress_ms = now;
@@ -209,18 +259,28 @@ void chain_follow(struct chain_submitter *s)
 		log_err("chain", "no new %s block for %ld ms", s->opts.follow_best ? "best" : "finalized",
 			s->opts.stall_ms);
 		chain_inflight_abandon(s, ZE_TIMEOUT, "the chain made no progress");
-		return;
+		goto out;
 	}
 	if (ret)
-		return;
+		goto out;
 	uint64_t last = s->scanned + CHAIN_SCAN_BATCH;
 	for (uint64_t n = s->scanned + 1; n <= head && n <= last && s->inflight; n++) {
-		if (chain_scan_block(s, n) < 0)
+		struct chain_blk b;
+		int r;
+		if (have_hb && n == head) {
+			r = chain_scan_block(s, n, &hb);
+		} else {
+			r = chain_read_block(s, n, NULL, &b);
+			if (!r)
+				r = chain_scan_block(s, n, &b);
+			rpc_keys_free(b.xts, b.lens, b.cnt);
+		}
+		if (r < 0)
 			break;
 		s->scanned = n;
 	}
 	if (!s->inflight)
-		return;
+		goto out;
 	/* Valid in [birth, death): once death - 1 is searched, it is gone. */
 	for (j = s->inflight; j; j = next) {
 		next = j->next;
@@ -232,4 +292,7 @@ void chain_follow(struct chain_submitter *s)
 			       "not included by block %llu; its era has ended",
 			       (unsigned long long)s->scanned);
 	}
+out:
+	if (have_hb)
+		rpc_keys_free(hb.xts, hb.lens, hb.cnt);
 }

@@ -39,6 +39,9 @@ struct chain_submitter {
 	uint64_t scanned;    /* last block number searched for in-flight hashes */
 	uint64_t head_seen;  /* highest watched head seen */
 	int64_t progress_ms; /* when head_seen last advanced */
+	int fin_valid;       /* fin_hash/fin_num hold the last finalized head read */
+	uint8_t fin_hash[32];
+	uint64_t fin_num;
 };
 
 /* Runs cb with o, then frees the job (and o's events unless taken). */

@@ -57,6 +57,7 @@ struct fchain {
 	pthread_cond_t cv;  /* cancelled changed */
 	int applied[MAXC][ENG_CALL__COUNT];
 	int submits;
+	int twin_reads;     /* get_twin calls */
 	char last_reason[MAXC][256];
 };
 
@@ -93,6 +94,7 @@ static int f_get_twin(void *ctx, uint32_t twin, struct eng_twin *out)
 {
 	pthread_mutex_lock(&fc.mu);
 	int rc = 0;
+	fc.twin_reads++;
 	if (fc.read_fail > 0) {
 		fc.read_fail--;
 		rc = ZE_UNKNOWN;
@@ -353,6 +355,36 @@ static uint64_t pending(struct fx *f)
 }
 
 /* ---------------- tests ---------------- */
+
+/* The owner twin is read once for a run of deploys; a key changed on chain
+ * since it was cached is read again before anything is rejected. */
+static void twin_cache_follows_a_key_change(void **st)
+{
+	struct fx *f = *st;
+	char msg[256], status[32];
+	mk_contract(1, USER_TWIN, NODE_ID, good_doc, 0);
+	mk_contract(2, USER_TWIN, NODE_ID, good_doc, 0);
+	assert_int_equal(deploy(f, USER_TWIN, 1, msg, sizeof msg, status, sizeof status), 0);
+	assert_int_equal(deploy(f, USER_TWIN, 2, msg, sizeof msg, status, sizeof status), 0);
+	assert_string_equal(status, "accepted");
+	assert_int_equal(fc.twin_reads, 1);
+
+	/* The user twin's account key changes; contract 4 is sealed with it. */
+	pthread_mutex_lock(&fc.mu);
+	crypto_sign_keypair(fc.user_ed_pk, fc.user_ed_sk);
+	assert_int_equal(seal_x25519_sk(fc.user_ed_sk, fc.user_x_sk), 0);
+	pthread_mutex_unlock(&fc.mu);
+	mk_contract(4, USER_TWIN, NODE_ID, good_doc, 0);
+	assert_int_equal(deploy(f, USER_TWIN, 4, msg, sizeof msg, status, sizeof status), 0);
+	assert_string_equal(status, "accepted");
+	assert_int_equal(fc.twin_reads, 2);
+	/* Data that does not open with the current key is still rejected. */
+	mk_contract(5, USER_TWIN, NODE_ID, good_doc, MK_FLIP);
+	assert_int_equal(deploy(f, USER_TWIN, 5, msg, sizeof msg, NULL, 0), ENG_E_INVALID);
+	idle(f);
+	assert_int_equal(dep_state(f, 4), STORE_DEP_DEPLOYED);
+	assert_int_equal(dep_state(f, 5), STORE_DEP_FAILED);
+}
 
 static void valid_deploy_reaches_deployed(void **st)
 {
@@ -785,6 +817,7 @@ int main(void)
 		return 1;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(valid_deploy_reaches_deployed, setup, teardown),
+		cmocka_unit_test_setup_teardown(twin_cache_follows_a_key_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(refusals_name_the_reason, setup, teardown),
 		cmocka_unit_test_setup_teardown(provision_failure_rolls_back_and_rejects, setup,
 						teardown),
