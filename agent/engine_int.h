@@ -66,6 +66,7 @@ struct eng {
 	unsigned nsenders;        /* threads started */
 	int ob_kick;              /* items were queued since the last pass */
 	int ob_busy;              /* the dispatcher is in a pass */
+	unsigned long ob_gen;     /* senders' finished items, counted */
 	struct prov_capacity reserved;
 	int64_t next_sync;        /* monotonic ms */
 	struct eng_twin_entry twins[ENG_TWIN_CACHE]; /* under mu */

@@ -216,9 +216,20 @@ static int64_t outbox_fill(struct eng *e)
 	for (int rounds = 0; rounds < 64; rounds++) {
 		struct store_outbox *items;
 		size_t n, held = 0;
+		pthread_mutex_lock(&e->mu);
+		unsigned long gen = e->ob_gen;
+		pthread_mutex_unlock(&e->mu);
 		if (store_outbox_due(e->store, eng_wall_ms(), OUTBOX_BATCH, &items, &n) < 0)
 			return eng_wall_ms() + e->cfg.outbox_base_ms;
 		pthread_mutex_lock(&e->mu);
+		if (e->ob_gen != gen) {
+			/* A sender finished an item after this read and freed its
+			 * slot: the read may still list it as due. Read again
+			 * rather than send it twice. */
+			pthread_mutex_unlock(&e->mu);
+			store_outbox_free(items, n);
+			continue;
+		}
 		for (size_t i = 0; i < n; i++) {
 			struct eng_send_slot *sl;
 			/* Still due because its sender is at work on it, or no
@@ -265,6 +276,7 @@ void *eng_sender_main(void *arg)
 		pthread_mutex_lock(&e->mu);
 		free(sl->item.payload);
 		memset(sl, 0, sizeof *sl);
+		e->ob_gen++;
 		/* The dispatcher may have due items waiting for this sender. */
 		e->ob_kick = 1;
 		pthread_cond_signal(&e->ob_cv);
