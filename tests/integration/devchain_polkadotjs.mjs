@@ -12,7 +12,7 @@ await cryptoWaitReady();
 const api = await ApiPromise.create({
   provider: new HttpProvider(`http://127.0.0.1:${process.argv[2]}`), noInitWarn: true });
 const names = api.runtimeMetadata.asLatest.pallets.map((p) => p.name.toString());
-for (const p of ['System', 'Timestamp', 'Balances']) if (!names.includes(p)) fail(`no pallet ${p}`);
+for (const p of ['System', 'Timestamp', 'Balances', 'TfgridModule', 'SmartContractModule']) if (!names.includes(p)) fail(`no pallet ${p}`);
 
 const kr = new Keyring({ type: 'ed25519', ss58Format: 42 });
 const alice = kr.addFromUri('//Alice'), dest = kr.addFromUri('//PolkadotJsTest');

@@ -8,8 +8,24 @@ BIN="$BUILD/tfchain-dev"
 HERE=$(cd "$(dirname "$0")" && pwd)
 [ -x "$BIN" ] || { echo "skipped: $BIN not built"; exit 77; }
 command -v node >/dev/null || { echo "skipped: node not installed"; exit 77; }
-[ -n "${PJS_DIR:-}" ] && [ -d "$PJS_DIR/node_modules/@polkadot/api" ] ||
-	{ echo "skipped: set PJS_DIR to a directory with @polkadot/api installed"; exit 77; }
+# Without PJS_DIR the pinned client (tests/integration/pjs/package-lock.json)
+# is installed once into the build directory.
+if [ -z "${PJS_DIR:-}" ]; then
+	PJS_DIR="$BUILD/pjs"
+	if [ ! -d "$PJS_DIR/node_modules/@polkadot/api" ]; then
+		command -v npm >/dev/null || { echo "skipped: npm not installed"; exit 77; }
+		mkdir -p "$PJS_DIR"
+		cp "$HERE/pjs/package.json" "$HERE/pjs/package-lock.json" "$PJS_DIR/"
+		if ! (cd "$PJS_DIR" && timeout 300 npm ci --no-audit --no-fund --loglevel=error >npm.log 2>&1); then
+			tail -n 5 "$PJS_DIR/npm.log"
+			rm -rf "$PJS_DIR/node_modules"
+			echo "skipped: could not install @polkadot/api from the npm registry"
+			exit 77
+		fi
+	fi
+fi
+[ -d "$PJS_DIR/node_modules/@polkadot/api" ] ||
+	{ echo "skipped: $PJS_DIR has no @polkadot/api installed"; exit 77; }
 
 DIR=$(mktemp -d /tmp/devchain-pjs.XXXXXX)
 PID=
