@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/hex.h"
+#include "common/file.h"
 #include "common/zerr.h"
 
 const struct meta_type *meta_type(const struct meta *m, uint32_t id)
@@ -169,58 +170,12 @@ int meta_storage_key_decode(const struct meta *m, const struct meta_storage *s,
 	return 0;
 }
 
-/* Reads a whole regular file of at most max bytes into a heap buffer. */
-static int read_file(const char *path, size_t max, uint8_t **out, size_t *n)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = 0;
-	uint8_t *buf = NULL;
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = -EINVAL;
-		goto out;
-	}
-	if ((uint64_t)st.st_size > max) {
-		rc = ZE_TOOBIG;
-		goto out;
-	}
-	size_t len = (size_t)st.st_size, got = 0;
-	if (!(buf = malloc(len + 1))) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	while (got < len) {
-		ssize_t r = read(fd, buf + got, len - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			rc = r < 0 ? -errno : -EIO;
-			goto out;
-		}
-		got += (size_t)r;
-	}
-	buf[len] = 0;
-	*out = buf;
-	*n = len;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return rc;
-}
-
 int meta_load_file(const char *path, struct meta **out)
 {
 	uint8_t *raw = NULL, *bin = NULL;
 	size_t n = 0, binlen;
 	/* Hex text takes two digits per byte plus a prefix and whitespace. */
-	int rc = read_file(path, 2 * (size_t)META_MAX_INPUT + 64, &raw, &n);
+	int rc = zfile_read(path, 2 * (size_t)META_MAX_INPUT + 64, &raw, &n);
 	if (rc)
 		return rc;
 	if (n >= 4 && memcmp(raw, "meta", 4) != 0 && raw[0] == '0' && (raw[1] == 'x' || raw[1] == 'X')) {

@@ -19,6 +19,7 @@
 #include "chainclient/grid.h"
 #include "cli/grid.h"
 #include "common/seal.h"
+#include "common/file.h"
 #include "common/zerr.h"
 
 #define DOC_MAX_WORKLOADS 64
@@ -253,43 +254,11 @@ int cli_doc_seal(const struct zkey *user, const uint8_t *node_pk, size_t node_pk
 
 int cli_doc_read(const char *path, char **text, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char *p;
-	size_t n = 0;
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (!(p = malloc(CLI_DOC_MAX + 1))) {
-		close(fd);
-		return -ENOMEM;
-	}
-	/* One byte past the bound tells a file that is too large. */
-	for (;;) {
-		ssize_t r = read(fd, p + n, CLI_DOC_MAX + 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = -errno;
-			break;
-		}
-		if (r == 0)
-			break;
-		if ((n += (size_t)r) > CLI_DOC_MAX) {
-			rc = ZE_TOOBIG;
-			break;
-		}
-	}
-	close(fd);
-	if (rc < 0) {
-		sodium_memzero(p, CLI_DOC_MAX + 1);
-		free(p);
-		return rc;
-	}
-	p[n] = '\0';
-	*text = p;
-	*len = n;
-	return 0;
+	uint8_t *p;
+	int rc = zfile_read(path, CLI_DOC_MAX, &p, len);
+	if (rc == 0)
+		*text = (char *)p;
+	return rc;
 }
 
 void cli_doc_text_free(char *text, size_t len)

@@ -8,6 +8,7 @@
 
 #include "common/key.h"
 #include "common/log.h"
+#include "common/file.h"
 #include "common/zerr.h"
 #include "devchain/system.h"
 
@@ -39,55 +40,18 @@ nomem:
 	return -ENOMEM;
 }
 
-static int read_file(const char *path, char **out)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	char *buf = malloc(DEV_GENESIS_MAX + 1);
-	size_t len = 0;
-	int rc = 0;
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	for (;;) {
-		ssize_t r = read(fd, buf + len, DEV_GENESIS_MAX + 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = -errno;
-			break;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > DEV_GENESIS_MAX) {
-			rc = ZE_TOOBIG;
-			break;
-		}
-	}
-	close(fd);
-	if (rc) {
-		free(buf);
-		return rc;
-	}
-	buf[len] = 0;
-	*out = buf;
-	return 0;
-}
-
 int dev_genesis_load(const char *path, cJSON **out)
 {
-	char *text = NULL;
+	uint8_t *text = NULL;
 	if (!path)
 		return builtin(out);
-	int rc = read_file(path, &text);
+	size_t text_len;
+	int rc = zfile_read(path, DEV_GENESIS_MAX, &text, &text_len);
 	if (rc) {
 		log_err("devchain", "genesis %s: %s", path, zerr_str(rc));
 		return ZE_CONFIG;
 	}
-	cJSON *g = cJSON_Parse(text);
+	cJSON *g = cJSON_Parse((const char *)text);
 	free(text);
 	if (!g || !cJSON_IsObject(g)) {
 		log_err("devchain", "genesis %s: not a JSON object", path);

@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <unistd.h>
 
 #include "common/buf.h"
+#include "common/file.h"
 #include "common/hex.h"
 #include "common/zerr.h"
 
@@ -71,12 +73,46 @@ static void errors_have_names(void **st)
 	assert_false(zerr_transient(ZE_ABSENT));
 }
 
+static void file_read_is_bounded(void **st)
+{
+	char path[] = "/tmp/test_file.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "0123456789", 10), 10);
+	close(fd);
+	uint8_t *p = NULL;
+	size_t n = 0;
+	assert_int_equal(zfile_read(path, 10, &p, &n), 0);
+	assert_int_equal(n, 10);
+	assert_string_equal((char *)p, "0123456789");
+	free(p);
+	p = NULL;
+	assert_int_equal(zfile_read(path, 9, &p, &n), ZE_TOOBIG);
+	assert_null(p);
+	unlink(path);
+	assert_int_equal(zfile_read(path, 9, &p, &n), -ENOENT);
+	assert_int_equal(zfile_read("/tmp", 9, &p, &n), -EISDIR);
+	/* A file larger than the first read buffer grows it. */
+	char path2[] = "/tmp/test_file.XXXXXX";
+	fd = mkstemp(path2);
+	assert_true(fd >= 0);
+	static char big[10000];
+	memset(big, 'x', sizeof big);
+	assert_int_equal(write(fd, big, sizeof big), (ssize_t)sizeof big);
+	close(fd);
+	assert_int_equal(zfile_read(path2, 1 << 20, &p, &n), 0);
+	assert_int_equal(n, sizeof big);
+	assert_int_equal(p[n], 0);
+	free(p);
+	unlink(path2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(buf_cap_is_enforced), cmocka_unit_test(buf_grows_and_steals),
 		cmocka_unit_test(hex_round_trip),      cmocka_unit_test(hex_rejects_bad_input),
-		cmocka_unit_test(errors_have_names),
+		cmocka_unit_test(errors_have_names),    cmocka_unit_test(file_read_is_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
