@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libcurl4-openssl-dev libnng-dev libsodium-dev libcjson-dev libsystemd-dev
 libxxhash-dev libsqlite3-dev libinih-dev libcmocka-dev libmicrohttpd-dev
-systemd busybox-static e2fsprogs iproute2 util-linux procps curl python3"
+systemd busybox-static e2fsprogs iproute2 util-linux procps curl python3 jq"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
