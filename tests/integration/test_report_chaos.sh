@@ -40,16 +40,10 @@ T0=$(date +%s)
 
 TMP=$(mktemp -d /tmp/report-chaos.XXXXXX)
 CPID= APID=
-stop_pid() { # pid: TERM, then wait at most ~20 s, then KILL
-	local p=$1
-	kill "$p" 2>/dev/null || return 0
-	for _ in $(seq 1 200); do
-		kill -0 "$p" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$p" 2>/dev/null
-	wait "$p" 2>/dev/null
-}
+# shellcheck disable=SC2034 # read by stop_pid (lib.sh): wait at most ~20 s
+STOP_PID_TENTHS=200
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
 cleanup() {
 	[ -n "$APID" ] && stop_pid "$APID"
 	[ -n "$CPID" ] && stop_pid "$CPID"
@@ -69,26 +63,6 @@ fail() {
 	grep -v ': [0-9]* extrinsics\?$' "$TMP/chain.log" 2>/dev/null | tail -n 15
 	exit 1
 }
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-hex() { printf '0x%s' "$(printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n')"; }
-call() { # who pallet call args: outcome JSON in $TMP/out.json
-	local who=$1
-	shift
-	"$CLI" chain call "$@" --dev "$who" >"$TMP/out.json" 2>"$TMP/err.txt"
-}
-get() { "$CLI" chain get "$@" 2>"$TMP/err.txt"; }
-wait_for() { # SECONDS CMD...: polls CMD every 0.2 s
-	local n=$(($1 * 5))
-	shift
-	for _ in $(seq 1 "$n"); do
-		"$@" && return 0
-		sleep 0.2
-	done
-	return 1
-}
-
 CPORT=$(free_port)
 RPORT=$(free_port)
 export ZOS_CHAIN_URL="http://127.0.0.1:$CPORT"
