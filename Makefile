@@ -96,8 +96,17 @@ tests: all $(ALL_TESTS)
 
 # The test command: unit tests of every module, then the integration
 # scripts (which start devchains and agents on free loopback ports).
+# The sanitizer pass runs the unit tests, the fuzz targets and the integration
+# scripts named in tests/integration/sanitize.list (the ones that exercise our
+# own code paths; those that mostly drive qemu, runc or a registry run only in
+# the plain pass).
+ifeq ($(SANITIZE),1)
+INTEGRATION := $(addprefix tests/integration/,$(shell grep -v '^\#' tests/integration/sanitize.list))
+else
+INTEGRATION := $(sort $(wildcard tests/integration/test_*.sh))
+endif
 check: tests
-	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run-tests.sh $(ALL_TESTS) $(sort $(wildcard tests/integration/test_*.sh))
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run-tests.sh $(ALL_TESTS) $(INTEGRATION)
 
 # libFuzzer targets need clang; `make fuzz` builds them and runs each briefly
 # (FUZZ_SECONDS, default 20). The libraries they may use are built once with
