@@ -42,7 +42,7 @@
 #include "devchain/metagen.h"
 #include "devchain/store.h"
 
-#define FIXTURE "/work/shared/fixtures/tfchain-metadata-v14-2023-04.scale"
+#define FIXTURE "tests/fixtures/tfchain-metadata-v14-2023-04.scale"
 #define T0_S 1700000000ull
 #define GIB (1ull << 30)
 

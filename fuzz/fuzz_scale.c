@@ -34,7 +34,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	const char *dir = getenv("ZOS_FIXTURES_DIR");
 	char path[4096];
 	snprintf(path, sizeof path, "%s/tfchain-metadata-v14-2023-04.scale",
-		 dir ? dir : "../shared/fixtures");
+		 dir ? dir : "tests/fixtures");
 	if (meta_load_file(path, &fixture) != 0) {
 		fprintf(stderr, "fuzz_scale: no fixture at %s, generic decoder not fuzzed\n", path);
 		fixture = NULL;

@@ -28,7 +28,7 @@
 #include "chainclient/scale.h"
 #include "common/zerr.h"
 
-#define FIXTURE "/work/shared/fixtures/tfchain-metadata-v14-2023-04.scale"
+#define FIXTURE "tests/fixtures/tfchain-metadata-v14-2023-04.scale"
 
 /* --- a minimal runtime with add_reports (the devchain's shape) --- */
 

@@ -412,7 +412,7 @@ static inline const char *fc_fixture(void)
 	static char path[512];
 	const char *dir = getenv("ZOS_FIXTURES_DIR");
 	snprintf(path, sizeof(path), "%s/tfchain-metadata-v14-2023-04.scale",
-		 dir ? dir : "../shared/fixtures");
+		 dir ? dir : "tests/fixtures");
 	return path;
 }
 

@@ -1,5 +1,5 @@
 /* Unit tests of the metadata v14 decoder and the generic codec, on a real
- * tfchain runtime's metadata (../shared/fixtures, or $ZOS_FIXTURES_DIR). */
+ * tfchain runtime's metadata (tests/fixtures, or $ZOS_FIXTURES_DIR). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -23,7 +23,7 @@ static size_t fixture_len;
 static int load_fixture(void)
 {
 	const char *dir = getenv("ZOS_FIXTURES_DIR");
-	snprintf(fixture_path, sizeof fixture_path, "%s/%s", dir ? dir : "../shared/fixtures",
+	snprintf(fixture_path, sizeof fixture_path, "%s/%s", dir ? dir : "tests/fixtures",
 		 FIXTURE);
 	FILE *f = fopen(fixture_path, "rb");
 	if (!f)

@@ -7,7 +7,7 @@ set -u
 : "${BUILD:=build}"
 CLI="$BUILD/zos-cli"
 [ -x "$CLI" ] || { echo "missing $CLI (run make first)"; exit 1; }
-META="${ZOS_FIXTURES_DIR:-../shared/fixtures}/tfchain-metadata-v14-2023-04.scale"
+META="${ZOS_FIXTURES_DIR:-tests/fixtures}/tfchain-metadata-v14-2023-04.scale"
 [ -r "$META" ] || { echo "fixture $META not found (set ZOS_FIXTURES_DIR)"; exit 77; }
 fail() { echo "FAIL: $*"; exit 1; }
 
