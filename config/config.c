@@ -51,6 +51,7 @@ void cfg_defaults(struct cfg *c)
 	c->container_log_keep = 2;
 	c->reserved_cru = 1;
 	c->reserved_mru = 1ull << 30;
+	snprintf(c->metrics_listen, sizeof c->metrics_listen, "127.0.0.1:9464");
 }
 
 /* Copies s without surrounding blanks into out; ZE_TOOBIG if it does not fit. */
