@@ -102,7 +102,14 @@ static int observe(void *arg, const struct rmb_call *call, cJSON **reply, struct
 {
 	const struct observed *o = arg;
 	int64_t t0 = node_mono_us();
+	log_ctx_twin(call->src);
+	const cJSON *cid = call->payload ? cJSON_GetObjectItemCaseSensitive(call->payload,
+									      "contract_id")
+					 : NULL;
+	if (cJSON_IsNumber(cid) && cid->valuedouble >= 1 && cid->valuedouble < 9007199254740992.0)
+		log_ctx_contract((uint64_t)cid->valuedouble);
 	int rc = o->fn(o->n, call, reply, err);
+	log_ctx_clear();
 	int64_t dt = node_mono_us() - t0;
 	uint32_t code = rc < 0 ? (err->code ? err->code : RMB_E_INTERNAL) : 0;
 	metrics_rmb_observe(o->n->metrics, call->cmd, code, dt < 0 ? 0 : (uint64_t)dt);
