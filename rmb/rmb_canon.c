@@ -86,7 +86,14 @@ static int scan_escape(struct scan *s)
 	unsigned char c = *s->p++;
 	unsigned u, lo;
 	switch (c) {
-	case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+	case '"':
+	case '\\':
+	case '/':
+	case 'b':
+	case 'f':
+	case 'n':
+	case 'r':
+	case 't':
 		return 0;
 	case 'u':
 		if (hex4(s, &u) || u == 0 || (u >= 0xdc00 && u <= 0xdfff))
@@ -189,13 +196,20 @@ static int scan_value(struct scan *s, int depth)
 	if (s->p >= s->end)
 		return -1;
 	switch (*s->p) {
-	case '{': return scan_container(s, depth, '}', 1);
-	case '[': return scan_container(s, depth, ']', 0);
-	case '"': return scan_string(s);
-	case 't': return scan_lit(s, "true");
-	case 'f': return scan_lit(s, "false");
-	case 'n': return scan_lit(s, "null");
-	default: return scan_number(s);
+	case '{':
+		return scan_container(s, depth, '}', 1);
+	case '[':
+		return scan_container(s, depth, ']', 0);
+	case '"':
+		return scan_string(s);
+	case 't':
+		return scan_lit(s, "true");
+	case 'f':
+		return scan_lit(s, "false");
+	case 'n':
+		return scan_lit(s, "null");
+	default:
+		return scan_number(s);
 	}
 }
 

@@ -52,14 +52,14 @@ struct rmb_twins {
 	unsigned max_inflight, inflight; /* lookups of uncached twins */
 	uint32_t busy_ids[INFLIGHT_IDS]; /* ids being looked up */
 	uint8_t busy_used[INFLIGHT_IDS];
-	double rate, burst, tokens;      /* uncached lookups; rate 0 = no limit */
+	double rate, burst, tokens; /* uncached lookups; rate 0 = no limit */
 	uint64_t tokens_ms;
 	rmb_twin_lookup_fn fn;
 	void *ctx;
 };
 
 int rmb_twins_new(size_t entries, uint64_t ttl_ms, uint64_t neg_ttl_ms, unsigned inflight,
-		  rmb_twin_lookup_fn fn, void *ctx, struct rmb_twins **out)
+                  rmb_twin_lookup_fn fn, void *ctx, struct rmb_twins **out)
 {
 	if (!fn || !entries || !inflight || entries > (SIZE_MAX / sizeof(struct twin_slot)) / 8)
 		return -EINVAL;

@@ -40,6 +40,7 @@ const char *rmb_code_name(uint32_t code)
 	case RMB_E_DESTINATION: return "wrong destination";
 	case RMB_E_REPLAYED: return "replayed";
 	case RMB_E_UNKNOWN_CMD: return "unknown command";
+	case RMB_E_BUSY: return "busy";
 	case RMB_E_BAD_REQUEST: return "bad request";
 	case RMB_E_RATE_LIMITED: return "rate limited";
 	case RMB_E_INTERNAL: return "internal error";
