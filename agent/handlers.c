@@ -342,18 +342,20 @@ TRAMPOLINE(statistics)
 
 int eng_rmb_register(struct eng *e, struct rmb_server *s)
 {
+	/* deploy waits on the chain: it runs on the server's slow pool. */
 	static const struct {
 		const char *cmd;
 		rmb_handler_fn fn;
+		unsigned flags;
 	} table[] = {
-		{"zos.deployment.deploy", rmb_deploy},
-		{"zos.deployment.get", rmb_get},
-		{"zos.deployment.list", rmb_list},
-		{"zos.deployment.changes", rmb_changes},
-		{"zos.statistics.get", rmb_statistics},
+		{"zos.deployment.deploy", rmb_deploy, RMB_H_SLOW},
+		{"zos.deployment.get", rmb_get, 0},
+		{"zos.deployment.list", rmb_list, 0},
+		{"zos.deployment.changes", rmb_changes, 0},
+		{"zos.statistics.get", rmb_statistics, 0},
 	};
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-		int rc = rmb_server_register(s, table[i].cmd, table[i].fn, e);
+		int rc = rmb_server_register_flags(s, table[i].cmd, table[i].fn, e, table[i].flags);
 		if (rc < 0)
 			return rc;
 	}

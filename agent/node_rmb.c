@@ -24,7 +24,8 @@
 
 #define RMB_BACKOFF_MIN_MS 1000L
 #define RMB_BACKOFF_MAX_MS 60000L
-/* Requests waiting for a worker; contexts exceed workers + queue. */
+/* Requests waiting for a worker; contexts exceed every request the server
+ * can hold (workers, queue, slow pool and its queue). */
 #define RMB_QUEUE_LEN 32u
 #define RMB_SPARE_CONTEXTS 16u
 
@@ -76,16 +77,20 @@ ENGINE_HANDLER(list)
 ENGINE_HANDLER(changes)
 ENGINE_HANDLER(statistics)
 
+/* A deploy reads the contract and twins from the chain: it runs on the
+ * server's slow pool, so a slow or stalled chain never delays other
+ * callers' commands (docs/rmb.md, "Workers and shares"). */
 static const struct {
 	const char *cmd;
 	rmb_handler_fn fn;
+	unsigned flags;
 } commands[] = {
-	{"zos.system.version", h_version},
-	{"zos.deployment.deploy", h_deploy},
-	{"zos.deployment.get", h_get},
-	{"zos.deployment.list", h_list},
-	{"zos.deployment.changes", h_changes},
-	{"zos.statistics.get", h_statistics},
+	{"zos.system.version", h_version, 0},
+	{"zos.deployment.deploy", h_deploy, RMB_H_SLOW},
+	{"zos.deployment.get", h_get, 0},
+	{"zos.deployment.list", h_list, 0},
+	{"zos.deployment.changes", h_changes, 0},
+	{"zos.statistics.get", h_statistics, 0},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -142,7 +147,8 @@ static int rmb_up(struct agent_node *n, uint32_t twin_id)
 	}
 	sc.workers = n->cfg.rmb_workers;
 	sc.queue_len = RMB_QUEUE_LEN;
-	sc.contexts = sc.workers + sc.queue_len + RMB_SPARE_CONTEXTS;
+	sc.contexts = sc.workers + sc.queue_len + sc.slow_workers + sc.slow_queue_len +
+		      RMB_SPARE_CONTEXTS;
 	sc.verify.max_msg = (size_t)n->cfg.rmb_max_message;
 	sc.verify.twin_ttl_s = n->a->cfg.rmb_twin_cache_ttl;
 	int rc = rmb_server_new(&sc, &n->a->key, twin_id, rmb_chain_twin_lookup, n->chain, &s);
@@ -150,7 +156,8 @@ static int rmb_up(struct agent_node *n, uint32_t twin_id)
 		return rc;
 	for (size_t i = 0; i < NCOMMANDS && rc == 0; i++) {
 		observed_cmds[i] = (struct observed){n, commands[i].fn};
-		rc = rmb_server_register(s, commands[i].cmd, observe, &observed_cmds[i]);
+		rc = rmb_server_register_flags(s, commands[i].cmd, observe, &observed_cmds[i],
+					       commands[i].flags);
 	}
 	if (rc == 0)
 		rc = rmb_server_start(s);

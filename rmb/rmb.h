@@ -29,6 +29,8 @@ enum rmb_code {
 	RMB_E_DESTINATION = 105, /* addressed to another twin */
 	RMB_E_REPLAYED = 106,  /* this (src, uid) was already accepted */
 	RMB_E_UNKNOWN_CMD = 107, /* no handler for cmd */
+	RMB_E_BUSY = 108,      /* not processed: the node or the caller's share of it
+				* is busy (retry) */
 	RMB_E_BAD_REQUEST = 400, /* a handler refused the arguments */
 	RMB_E_RATE_LIMITED = 429, /* too many requests from this twin (retry) */
 	RMB_E_INTERNAL = 500,  /* server-side failure; "retry" says if transient */

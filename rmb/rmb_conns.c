@@ -1,14 +1,20 @@
-/* Open connections in arrival order; linear scans are fine at the sizes
- * configured (a few thousand), and happen only on connect and disconnect. */
+/* The table of open connections (rmb_conns.h): arrival order, requests in
+ * progress and last activity; linear scans are fine at the sizes configured
+ * (a few thousand), and happen only on connect, disconnect, per request and
+ * once a second for the timeout. */
 #include "rmb/rmb_conns.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "rmb/rmb.h"
+
 struct conn {
 	uint32_t id;
+	unsigned pending;
 	uint64_t seq;
+	uint64_t last_ms;
 };
 
 struct rmb_conns {
@@ -61,6 +67,8 @@ void rmb_conns_add(struct rmb_conns *t, uint32_t id, uint32_t *victim)
 	}
 	t->c[at].id = id;
 	t->c[at].seq = ++t->seq;
+	t->c[at].pending = 0;
+	t->c[at].last_ms = rmb_mono_ms();
 	pthread_mutex_unlock(&t->mu);
 }
 
@@ -80,6 +88,47 @@ unsigned rmb_conns_count(struct rmb_conns *t)
 {
 	pthread_mutex_lock(&t->mu);
 	unsigned n = t->n;
+	pthread_mutex_unlock(&t->mu);
+	return n;
+}
+
+static struct conn *find(struct rmb_conns *t, uint32_t id)
+{
+	for (unsigned i = 0; i < t->n; i++)
+		if (t->c[i].id == id)
+			return &t->c[i];
+	return NULL;
+}
+
+void rmb_conns_begin(struct rmb_conns *t, uint32_t id)
+{
+	pthread_mutex_lock(&t->mu);
+	struct conn *c = find(t, id);
+	if (c)
+		c->pending++;
+	pthread_mutex_unlock(&t->mu);
+}
+
+void rmb_conns_end(struct rmb_conns *t, uint32_t id, uint64_t now_ms)
+{
+	pthread_mutex_lock(&t->mu);
+	struct conn *c = find(t, id);
+	if (c) {
+		if (c->pending)
+			c->pending--;
+		c->last_ms = now_ms;
+	}
+	pthread_mutex_unlock(&t->mu);
+}
+
+unsigned rmb_conns_stale(struct rmb_conns *t, uint64_t now_ms, uint64_t timeout_ms, uint32_t *ids,
+                         unsigned max)
+{
+	unsigned n = 0;
+	pthread_mutex_lock(&t->mu);
+	for (unsigned i = 0; i < t->n && n < max; i++)
+		if (!t->c[i].pending && t->c[i].last_ms + timeout_ms <= now_ms)
+			ids[n++] = t->c[i].id;
 	pthread_mutex_unlock(&t->mu);
 	return n;
 }

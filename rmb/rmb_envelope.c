@@ -301,12 +301,27 @@ static const char *get_str(const cJSON *o, const char *name)
 	return cJSON_IsString(it) ? it->valuestring : NULL;
 }
 
+/* 0 when o's member names are unique and at most RMB_MEMBERS_MAX: with a
+ * duplicate, which one counts would depend on the parser. */
+static int members_unique(const cJSON *o)
+{
+	int n = 0;
+	for (const cJSON *a = o->child; a; a = a->next, n++) {
+		if (n >= RMB_MEMBERS_MAX || !a->string)
+			return ZE_MALFORMED;
+		for (const cJSON *b = o->child; b != a; b = b->next)
+			if (!strcmp(a->string, b->string))
+				return ZE_MALFORMED;
+	}
+	return 0;
+}
+
 static int decode_err(const cJSON *o, struct rmb_env *e)
 {
 	const cJSON *err = cJSON_GetObjectItemCaseSensitive(o, "err");
 	if (!err)
 		return 0;
-	if (!cJSON_IsObject(err) || e->kind != RMB_REPLY)
+	if (!cJSON_IsObject(err) || e->kind != RMB_REPLY || members_unique(err))
 		return ZE_MALFORMED;
 	const char *msg = get_str(err, "message");
 	const cJSON *retry = cJSON_GetObjectItemCaseSensitive(err, "retry");
@@ -351,7 +366,7 @@ static int decode_obj(const cJSON *o, struct rmb_env *e, uint32_t *code)
 	const char *sig = get_str(o, "sig");
 	uint64_t now;
 
-	if (!typ || !uid || !cmd || !dat || !sig)
+	if (!typ || !uid || !cmd || !dat || !sig || members_unique(o))
 		return ZE_MALFORMED;
 	if (get_u32(o, "ver", &e->ver) || e->ver != RMB_VERSION)
 		return ZE_MALFORMED;
@@ -406,7 +421,7 @@ int rmb_env_decode(const void *buf, size_t len, size_t max, struct rmb_env *e,
 	if (len > max)
 		return ZE_TOOBIG;
 	cJSON *o = NULL;
-	if (rmb_json_parse(buf, len, &o))
+	if (rmb_json_canonical(buf, len) || rmb_json_parse(buf, len, &o))
 		return ZE_MALFORMED;
 	int rc = cJSON_IsObject(o) ? decode_obj(o, e, code) : ZE_MALFORMED;
 	cJSON_Delete(o);

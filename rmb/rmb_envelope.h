@@ -2,8 +2,9 @@
  * RMB envelopes: JSON encoding, decoding, the signed challenge.
  *
  * Byte-level contract: docs/rmb.md. The decoder refuses input above its
- * max before parsing, ignores unknown fields, and treats a missing or
- * mistyped field as malformed. It does not check times, keys or replay;
+ * max before parsing, refuses text that is not canonical (rmb_json_canonical,
+ * duplicate member names, more than RMB_MEMBERS_MAX members), ignores
+ * unknown fields, and treats a missing or mistyped field as malformed. It does not check times, keys or replay;
  * that is rmb_verify's job.
  */
 #ifndef ZOS_RMB_ENVELOPE_H
@@ -15,6 +16,9 @@
 
 #include "common/key.h"
 #include "rmb/rmb.h"
+
+/* Members of an envelope object (known and unknown) at most. */
+#define RMB_MEMBERS_MAX 32
 
 enum rmb_kind { RMB_REQUEST = 0, RMB_REPLY = 1 };
 
@@ -62,6 +66,14 @@ int rmb_env_encode(const struct rmb_env *e, size_t max, char **out, size_t *len)
  * which RMB code applies (RMB_E_MALFORMED or RMB_E_PAYLOAD). */
 int rmb_env_decode(const void *buf, size_t len, size_t max, struct rmb_env *e,
 		   uint32_t *code);
+
+/* 0 when len bytes are one envelope-grade JSON text: valid UTF-8, no
+ * \u0000 or unpaired surrogate escapes, numbers only as plain non-negative
+ * integers, nothing after the value but whitespace (docs/rmb.md,
+ * "Envelope"); ZE_MALFORMED otherwise. */
+int rmb_json_canonical(const void *buf, size_t len);
+/* Length (1..4) of the valid UTF-8 sequence at p (p < end), 0 if invalid. */
+size_t rmb_utf8_seq(const unsigned char *p, const unsigned char *end);
 
 /* Parses exactly one JSON document (trailing whitespace allowed) from len
  * bytes; the caller cJSON_Deletes *out. ZE_MALFORMED otherwise. */

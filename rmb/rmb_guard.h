@@ -49,12 +49,19 @@ typedef int (*rmb_twin_lookup_fn)(void *ctx, uint32_t twin_id, struct rmb_twin *
 struct rmb_twins;
 
 /* ttl_ms: how long a found twin is trusted (a key change on chain is seen
- * within it); neg_ttl_ms: how long an absent twin stays absent; inflight:
- * chain lookups running at once at most. A miss beyond that answers
- * ZE_UNKNOWN at once, so requests naming many unknown twins cannot tie up
- * every worker in chain calls while cached twins wait. */
+ * within it, unless the chain cannot be asked: then the last key serves up
+ * to 10 * ttl_ms); neg_ttl_ms: how long an absent twin stays absent;
+ * inflight: chain lookups of uncached twins running at once at most. A
+ * miss beyond that answers ZE_UNKNOWN at once, so requests naming many
+ * unknown twins cannot tie up every worker in chain calls while cached
+ * twins wait. Found and absent twins have separate tables (`entries` each
+ * until rmb_twins_limit): absent answers never evict a found twin. */
 int rmb_twins_new(size_t entries, uint64_t ttl_ms, uint64_t neg_ttl_ms, unsigned inflight,
 		  rmb_twin_lookup_fn fn, void *ctx, struct rmb_twins **out);
+/* Sizes the table of absent twins and limits lookups of uncached twins to
+ * `rate` per second with bursts of `burst` (rate 0: no limit, the default).
+ * Call before the cache is shared between threads. */
+int rmb_twins_limit(struct rmb_twins *c, size_t neg_entries, double rate, double burst);
 void rmb_twins_free(struct rmb_twins *c);
 /* 0, ZE_ABSENT, or ZE_UNKNOWN when the lookup could not answer. */
 int rmb_twins_get(struct rmb_twins *c, uint32_t id, uint64_t now_ms, struct rmb_twin *out);

@@ -69,7 +69,7 @@ nng_msg *rmb_reply_busy(const struct rmb_replier *rp, const void *buf, size_t le
 	 * callers get the busy error without their uid. */
 	if (len <= BUSY_PARSE_MAX)
 		(void)rmb_env_decode(buf, len, rp->max_msg, &req, &code);
-	rmb_error_set(&err, RMB_E_INTERNAL, 1, "busy: too many requests in progress, retry later");
+	rmb_error_set(&err, RMB_E_BUSY, 1, "busy: too many requests in progress, retry later");
 	nng_msg *m = rmb_reply_build(rp, &req, &err, NULL);
 	rmb_env_clear(&req);
 	return m;

@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/zerr.h"
@@ -25,18 +26,36 @@
 
 enum { S_IDLE = 0, S_RECV, S_WORK, S_SEND };
 
+/* A reply not taken by its peer within this time is dropped: a peer that
+ * does not read cannot hold a context. */
+#define SEND_TIMEOUT_MS 5000
+/* Connections closed per sweep of the timeout thread at most. */
+#define SWEEP_MAX 256
+
+struct handler {
+	char *cmd;
+	rmb_handler_fn fn;
+	void *arg;
+	unsigned flags;
+};
+
 struct slot {
 	struct rmb_server *srv;
 	nng_ctx ctx;
 	nng_aio *aio;
 	int state;
 	nng_msg *req;
+	uint32_t pipe; /* the connection the request came on */
+	/* A verified slow request waiting for (or on) the slow pool. */
+	const struct handler *h;
+	struct rmb_env env;
+	cJSON *payload;
 };
 
-struct handler {
-	char *cmd;
-	rmb_handler_fn fn;
-	void *arg;
+/* Slow requests in progress for one twin. */
+struct share {
+	uint32_t twin;
+	unsigned n;
 };
 
 struct rmb_server {
@@ -61,9 +80,24 @@ struct rmb_server {
 	size_t qhead, qcount;
 	int started, stopping;
 
+	/* The slow pool, under mu. */
+	pthread_cond_t scv;
+	struct slot **squeue;
+	size_t sqhead, sqcount;
+	struct share *shares; /* slow_workers + slow_queue_len entries */
+	unsigned slow_pending;
+	pthread_t *sthreads;
+	size_t nsthreads;
+
+	/* The connection timeout thread. */
+	pthread_cond_t rcv;
+	pthread_t sweeper;
+	int sweeper_started;
+
 	atomic_int closing; /* set before the workers stop: callbacks stop sending */
 	struct rmb_conns *conns;
 	atomic_uint_fast64_t received, accepted, refused, busy, replied, send_failed, displaced;
+	atomic_uint_fast64_t timed_out;
 };
 
 void rmb_server_cfg_init(struct rmb_server_cfg *c)
@@ -74,7 +108,18 @@ void rmb_server_cfg_init(struct rmb_server_cfg *c)
 	c->workers = 4;
 	c->queue_len = 32;
 	c->max_conns = 1024;
+	c->mem_budget = 128u << 20;
+	c->frame_timeout_ms = 15000;
+	c->slow_workers = 8;
+	c->slow_queue_len = 32;
+	c->twin_slow_max = 2;
 	c->reply_ttl_s = 60;
+}
+
+/* Requests the server can hold at once besides those being received. */
+static unsigned held_max(const struct rmb_server_cfg *c)
+{
+	return c->workers + c->queue_len + c->slow_workers + c->slow_queue_len;
 }
 
 int rmb_server_new(const struct rmb_server_cfg *cfg, const struct zkey *node_key,
@@ -85,8 +130,11 @@ int rmb_server_new(const struct rmb_server_cfg *cfg, const struct zkey *node_key
 		return -EIO;
 	if (!cfg->nlisten || cfg->nlisten > RMB_LISTEN_MAX || !cfg->workers ||
 	    cfg->workers > 1024 || !cfg->queue_len || cfg->queue_len > 65536 ||
-	    (cfg->contexts && cfg->contexts <= cfg->workers + cfg->queue_len) ||
-	    !cfg->max_conns || !cfg->reply_ttl_s || !lookup)
+	    !cfg->slow_workers || cfg->slow_workers > 1024 || !cfg->slow_queue_len ||
+	    cfg->slow_queue_len > 65536 || !cfg->twin_slow_max ||
+	    (cfg->contexts && cfg->contexts <= held_max(cfg)) || !cfg->max_conns ||
+	    !cfg->reply_ttl_s || !cfg->frame_timeout_ms || !lookup ||
+	    cfg->mem_budget < (cfg->verify.max_msg ? cfg->verify.max_msg : RMB_MAX_MSG_DEFAULT))
 		return ZE_CONFIG;
 	struct rmb_server *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -95,7 +143,7 @@ int rmb_server_new(const struct rmb_server_cfg *cfg, const struct zkey *node_key
 	/* Contexts beyond those a request can hold (workers + queue) are the
 	 * ones that keep receiving, and answer "busy", under any load. */
 	if (!s->cfg.contexts)
-		s->cfg.contexts = cfg->workers + cfg->queue_len + 32;
+		s->cfg.contexts = held_max(cfg) + 32;
 	s->cfg.verify.self_twin = twin_id;
 	int rc = 0;
 	for (size_t i = 0; i < cfg->nlisten && !rc; i++) {
@@ -104,19 +152,30 @@ int rmb_server_new(const struct rmb_server_cfg *cfg, const struct zkey *node_key
 		if (!s->listen[i])
 			rc = cfg->listen[i] ? -ENOMEM : ZE_CONFIG;
 	}
-	if (!rc && (pthread_mutex_init(&s->mu, NULL) || pthread_cond_init(&s->cv, NULL)))
+	if (!rc && (pthread_mutex_init(&s->mu, NULL) || pthread_cond_init(&s->cv, NULL) ||
+		    pthread_cond_init(&s->scv, NULL) || pthread_cond_init(&s->rcv, NULL)))
 		rc = -ENOMEM;
 	if (!rc) {
 		s->queue = calloc(cfg->queue_len, sizeof(*s->queue));
 		s->slots = calloc(s->cfg.contexts, sizeof(*s->slots));
 		s->threads = calloc(cfg->workers, sizeof(*s->threads));
-		if (!s->queue || !s->slots || !s->threads)
+		s->squeue = calloc(cfg->slow_queue_len, sizeof(*s->squeue));
+		s->shares = calloc(cfg->slow_workers + cfg->slow_queue_len, sizeof(*s->shares));
+		s->sthreads = calloc(cfg->slow_workers, sizeof(*s->sthreads));
+		if (!s->queue || !s->slots || !s->threads || !s->squeue || !s->shares ||
+		    !s->sthreads)
 			rc = -ENOMEM;
 	}
 	if (!rc)
 		rc = rmb_verifier_new(&s->cfg.verify, lookup, lookup_ctx, &s->verifier);
+	/* Every connection may hold one frame in reception: the budget caps
+	 * how many are open (docs/security.md has the resulting figure). */
+	size_t max_msg = s->cfg.verify.max_msg ? s->cfg.verify.max_msg : RMB_MAX_MSG_DEFAULT;
+	size_t cap = cfg->mem_budget / max_msg;
+	if (cap < cfg->max_conns)
+		s->cfg.max_conns = (unsigned)cap;
 	if (!rc)
-		rc = rmb_conns_new(cfg->max_conns, &s->conns);
+		rc = rmb_conns_new(s->cfg.max_conns, &s->conns);
 	if (rc) {
 		rmb_server_free(s);
 		return rc;
@@ -130,6 +189,12 @@ int rmb_server_new(const struct rmb_server_cfg *cfg, const struct zkey *node_key
 }
 
 int rmb_server_register(struct rmb_server *s, const char *cmd, rmb_handler_fn fn, void *arg)
+{
+	return rmb_server_register_flags(s, cmd, fn, arg, 0);
+}
+
+int rmb_server_register_flags(struct rmb_server *s, const char *cmd, rmb_handler_fn fn,
+			      void *arg, unsigned flags)
 {
 	struct rmb_env probe;
 	if (s->started)
@@ -147,7 +212,7 @@ int rmb_server_register(struct rmb_server *s, const char *cmd, rmb_handler_fn fn
 	char *c = strdup(cmd);
 	if (!c)
 		return -ENOMEM;
-	s->h[s->nh++] = (struct handler){c, fn, arg};
+	s->h[s->nh++] = (struct handler){c, fn, arg, flags};
 	return 0;
 }
 
@@ -164,6 +229,7 @@ static const struct handler *find_handler(const struct rmb_server *s, const char
 static void slot_recv(struct slot *sl)
 {
 	sl->state = S_RECV;
+	nng_aio_set_timeout(sl->aio, NNG_DURATION_INFINITE);
 	nng_ctx_recv(sl->ctx, sl->aio);
 }
 
@@ -172,11 +238,13 @@ static void slot_recv(struct slot *sl)
 static void slot_send(struct slot *sl, nng_msg *rep)
 {
 	if (!rep) {
+		rmb_conns_end(sl->srv->conns, sl->pipe, rmb_mono_ms());
 		slot_recv(sl);
 		return;
 	}
 	sl->state = S_SEND;
 	nng_aio_set_msg(sl->aio, rep);
+	nng_aio_set_timeout(sl->aio, SEND_TIMEOUT_MS);
 	nng_ctx_send(sl->ctx, sl->aio);
 }
 
@@ -203,6 +271,7 @@ static void slot_cb(void *arg)
 	int rv = nng_aio_result(sl->aio);
 
 	if (sl->state == S_SEND) {
+		rmb_conns_end(s->conns, sl->pipe, rmb_mono_ms());
 		if (rv) {
 			nng_msg_free(nng_aio_get_msg(sl->aio));
 			atomic_fetch_add(&s->send_failed, 1);
@@ -224,6 +293,8 @@ static void slot_cb(void *arg)
 	}
 	atomic_fetch_add(&s->received, 1);
 	sl->req = nng_aio_get_msg(sl->aio);
+	sl->pipe = nng_pipe_id(nng_msg_get_pipe(sl->req));
+	rmb_conns_begin(s->conns, sl->pipe);
 	if (enqueue(s, sl))
 		return;
 	if (atomic_load(&s->closing)) {
@@ -241,13 +312,76 @@ static void slot_cb(void *arg)
 
 /* ---- workers ---- */
 
-static nng_msg *process(struct rmb_server *s, nng_msg *req)
+/* Runs h for a verified request and builds its reply. */
+static nng_msg *run_handler(struct rmb_server *s, const struct handler *h, struct rmb_env *env,
+			    const cJSON *payload)
+{
+	struct rmb_error err;
+	cJSON *out = NULL;
+	int failed = 0;
+	memset(&err, 0, sizeof(err));
+	struct rmb_call call = {env->src, env->cmd, env->uid, payload};
+	int rc = h->fn(h->arg, &call, &out, &err);
+	if (rc < 0) {
+		cJSON_Delete(out);
+		out = NULL;
+		if (!err.code)
+			rmb_error_set(&err, RMB_E_INTERNAL, zerr_transient(rc), "%s", zerr_str(rc));
+		if (err.retry)
+			rmb_verify_forget(s->verifier, env);
+		failed = 1;
+	}
+	nng_msg *rep = rmb_reply_build(&s->rp, env, failed ? &err : NULL, out);
+	cJSON_Delete(out);
+	return rep;
+}
+
+static struct share *share_of(struct rmb_server *s, uint32_t twin)
+{
+	unsigned n = s->cfg.slow_workers + s->cfg.slow_queue_len;
+	struct share *free_one = NULL;
+	for (unsigned i = 0; i < n; i++) {
+		if (s->shares[i].n && s->shares[i].twin == twin)
+			return &s->shares[i];
+		if (!s->shares[i].n && !free_one)
+			free_one = &s->shares[i];
+	}
+	if (free_one)
+		free_one->twin = twin;
+	return free_one;
+}
+
+/* Hands a verified slow request to the slow pool: 0, or -EBUSY when the
+ * twin has its share in progress or the slow queue is full. */
+static int slow_enqueue(struct rmb_server *s, struct slot *sl, unsigned *twin_n)
+{
+	int rc = -EBUSY;
+	pthread_mutex_lock(&s->mu);
+	struct share *sh = share_of(s, sl->env.src);
+	*twin_n = sh ? sh->n : 0;
+	if (!s->stopping && sh && sh->n < s->cfg.twin_slow_max &&
+	    s->sqcount < s->cfg.slow_queue_len) {
+		sh->n++;
+		s->slow_pending++;
+		s->squeue[(s->sqhead + s->sqcount) % s->cfg.slow_queue_len] = sl;
+		s->sqcount++;
+		pthread_cond_signal(&s->scv);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+/* Verifies req and runs its handler here, or hands it to the slow pool
+ * (returns NULL with *handed set). */
+static nng_msg *process(struct rmb_server *s, struct slot *sl, nng_msg *req, int *handed)
 {
 	struct rmb_env env;
 	struct rmb_error err;
-	cJSON *payload = NULL, *out = NULL;
-	int failed = 0;
+	cJSON *payload = NULL;
+	nng_msg *rep;
 
+	*handed = 0;
 	rmb_env_init(&env);
 	memset(&err, 0, sizeof(err));
 	int rc = rmb_verify_request(s->verifier, nng_msg_body(req), nng_msg_len(req),
@@ -256,30 +390,42 @@ static nng_msg *process(struct rmb_server *s, nng_msg *req)
 		atomic_fetch_add(&s->refused, 1);
 		log_debug("rmb", "refused request from twin %u: %u %s", env.src, err.code,
 			  err.message);
-		failed = 1;
-	} else {
-		atomic_fetch_add(&s->accepted, 1);
-		const struct handler *h = find_handler(s, env.cmd);
-		if (!h) {
-			rmb_error_set(&err, RMB_E_UNKNOWN_CMD, 0, "unknown command '%s'", env.cmd);
-			failed = 1;
-		} else {
-			struct rmb_call call = {env.src, env.cmd, env.uid, payload};
-			rc = h->fn(h->arg, &call, &out, &err);
-			if (rc < 0) {
-				cJSON_Delete(out);
-				out = NULL;
-				if (!err.code)
-					rmb_error_set(&err, RMB_E_INTERNAL, zerr_transient(rc), "%s",
-						      zerr_str(rc));
-				if (err.retry)
-					rmb_verify_forget(s->verifier, &env);
-				failed = 1;
-			}
-		}
+		rep = rmb_reply_build(&s->rp, &env, &err, NULL);
+		rmb_env_clear(&env);
+		return rep;
 	}
-	nng_msg *rep = rmb_reply_build(&s->rp, &env, failed ? &err : NULL, out);
-	cJSON_Delete(out);
+	atomic_fetch_add(&s->accepted, 1);
+	const struct handler *h = find_handler(s, env.cmd);
+	if (!h) {
+		rmb_error_set(&err, RMB_E_UNKNOWN_CMD, 0, "unknown command '%s'", env.cmd);
+		rep = rmb_reply_build(&s->rp, &env, &err, NULL);
+	} else if (h->flags & RMB_H_SLOW) {
+		unsigned n = 0;
+		sl->h = h;
+		sl->env = env;
+		sl->payload = payload;
+		if (slow_enqueue(s, sl, &n) == 0) {
+			*handed = 1;
+			return NULL;
+		}
+		sl->payload = NULL;
+		sl->h = NULL;
+		rmb_env_init(&sl->env);
+		atomic_fetch_add(&s->busy, 1);
+		/* Nothing was done: the same envelope may be retried. */
+		rmb_verify_forget(s->verifier, &env);
+		if (n >= s->cfg.twin_slow_max)
+			rmb_error_set(&err, RMB_E_BUSY, 1,
+				      "busy: twin %u already has %u requests in progress; retry "
+				      "later",
+				      env.src, n);
+		else
+			rmb_error_set(&err, RMB_E_BUSY, 1,
+				      "busy: too many requests in progress, retry later");
+		rep = rmb_reply_build(&s->rp, &env, &err, NULL);
+	} else {
+		rep = run_handler(s, h, &env, payload);
+	}
 	cJSON_Delete(payload);
 	rmb_env_clear(&env);
 	return rep;
@@ -302,11 +448,80 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&s->mu);
 
 		nng_msg *req = sl->req;
+		int handed;
 		sl->req = NULL;
-		nng_msg *rep = process(s, req);
+		nng_msg *rep = process(s, sl, req, &handed);
 		nng_msg_free(req);
+		if (!handed)
+			slot_send(sl, rep);
+	}
+}
+
+static void *slow_worker(void *arg)
+{
+	struct rmb_server *s = arg;
+	for (;;) {
+		pthread_mutex_lock(&s->mu);
+		while (!s->sqcount && !s->stopping)
+			pthread_cond_wait(&s->scv, &s->mu);
+		if (s->stopping) {
+			pthread_mutex_unlock(&s->mu);
+			return NULL;
+		}
+		struct slot *sl = s->squeue[s->sqhead];
+		s->sqhead = (s->sqhead + 1) % s->cfg.slow_queue_len;
+		s->sqcount--;
+		pthread_mutex_unlock(&s->mu);
+
+		nng_msg *rep = run_handler(s, sl->h, &sl->env, sl->payload);
+		pthread_mutex_lock(&s->mu);
+		struct share *sh = share_of(s, sl->env.src);
+		if (sh && sh->n)
+			sh->n--;
+		s->slow_pending--;
+		pthread_mutex_unlock(&s->mu);
+		cJSON_Delete(sl->payload);
+		sl->payload = NULL;
+		sl->h = NULL;
+		rmb_env_clear(&sl->env);
 		slot_send(sl, rep);
 	}
+}
+
+/* Closes connections that completed no frame within frame_timeout_ms and
+ * have nothing in progress: half-sent frames do not pin memory forever. */
+static void *sweeper(void *arg)
+{
+	struct rmb_server *s = arg;
+	uint32_t ids[SWEEP_MAX];
+	uint64_t period = s->cfg.frame_timeout_ms / 4;
+	if (period < 20)
+		period = 20;
+	if (period > 1000)
+		period = 1000;
+	pthread_mutex_lock(&s->mu);
+	while (!s->stopping) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += (long)(period % 1000) * 1000000L;
+		ts.tv_sec += (time_t)(period / 1000) + ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&s->rcv, &s->mu, &ts);
+		if (s->stopping)
+			break;
+		pthread_mutex_unlock(&s->mu);
+		unsigned n = rmb_conns_stale(s->conns, rmb_mono_ms(), s->cfg.frame_timeout_ms, ids,
+					     SWEEP_MAX);
+		for (unsigned i = 0; i < n; i++) {
+			nng_pipe p = NNG_PIPE_INITIALIZER;
+			p.id = ids[i];
+			nng_pipe_close(p);
+		}
+		atomic_fetch_add(&s->timed_out, n);
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
 }
 
 /* ---- connections ---- */
@@ -397,14 +612,29 @@ int rmb_server_start(struct rmb_server *s)
 		else
 			s->nthreads++;
 	}
+	for (unsigned i = 0; !rc && i < s->cfg.slow_workers; i++) {
+		if (pthread_create(&s->sthreads[i], NULL, slow_worker, s))
+			rc = -EAGAIN;
+		else
+			s->nsthreads++;
+	}
+	if (!rc) {
+		if (pthread_create(&s->sweeper, NULL, sweeper, s))
+			rc = -EAGAIN;
+		else
+			s->sweeper_started = 1;
+	}
 	if (!rc)
 		rc = start_slots(s);
 	if (rc) {
 		rmb_server_stop(s);
 		return rc;
 	}
-	log_info("rmb", "serving twin %u on %zu address(es), %u contexts, %u workers",
-		 s->rp.twin, s->cfg.nlisten, s->cfg.contexts, s->cfg.workers);
+	log_info("rmb",
+		 "serving twin %u on %zu address(es), %u contexts, %u workers, %u slow workers, "
+		 "%u connections",
+		 s->rp.twin, s->cfg.nlisten, s->cfg.contexts, s->cfg.workers, s->cfg.slow_workers,
+		 s->cfg.max_conns);
 	return 0;
 }
 
@@ -423,6 +653,8 @@ void rmb_server_stop(struct rmb_server *s)
 	pthread_mutex_lock(&s->mu);
 	s->stopping = 1;
 	pthread_cond_broadcast(&s->cv);
+	pthread_cond_broadcast(&s->scv);
+	pthread_cond_broadcast(&s->rcv);
 	pthread_mutex_unlock(&s->mu);
 	/* Workers finish their current handler and send its reply while the
 	 * socket is still open: sending on a context racing with nng_close is
@@ -430,6 +662,12 @@ void rmb_server_stop(struct rmb_server *s)
 	for (size_t i = 0; i < s->nthreads; i++)
 		pthread_join(s->threads[i], NULL);
 	s->nthreads = 0;
+	for (size_t i = 0; i < s->nsthreads; i++)
+		pthread_join(s->sthreads[i], NULL);
+	s->nsthreads = 0;
+	if (s->sweeper_started)
+		pthread_join(s->sweeper, NULL);
+	s->sweeper_started = 0;
 	/* Closing the socket fails every pending receive and send; callbacks
 	 * see NNG_ECLOSED and do not re-arm. */
 	if (s->sock_open)
@@ -443,6 +681,13 @@ void rmb_server_stop(struct rmb_server *s)
 		s->qhead = (s->qhead + 1) % s->cfg.queue_len;
 		nng_msg_free(sl->req);
 		sl->req = NULL;
+	}
+	for (; s->sqcount; s->sqcount--) {
+		struct slot *sl = s->squeue[s->sqhead];
+		s->sqhead = (s->sqhead + 1) % s->cfg.slow_queue_len;
+		cJSON_Delete(sl->payload);
+		sl->payload = NULL;
+		rmb_env_clear(&sl->env);
 	}
 }
 
@@ -464,8 +709,13 @@ void rmb_server_free(struct rmb_server *s)
 	free(s->queue);
 	free(s->slots);
 	free(s->threads);
+	free(s->squeue);
+	free(s->shares);
+	free(s->sthreads);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->scv);
+	pthread_cond_destroy(&s->rcv);
 	sodium_memzero(&s->rp.key, sizeof(s->rp.key));
 	free(s);
 }
@@ -481,4 +731,8 @@ void rmb_server_get_stats(struct rmb_server *s, struct rmb_server_stats *st)
 	st->replay_entries = s->verifier ? rmb_verify_replay_count(s->verifier) : 0;
 	st->displaced = atomic_load(&s->displaced);
 	st->conns = s->conns ? rmb_conns_count(s->conns) : 0;
+	st->timed_out = atomic_load(&s->timed_out);
+	pthread_mutex_lock(&s->mu);
+	st->slow_pending = s->slow_pending;
+	pthread_mutex_unlock(&s->mu);
 }

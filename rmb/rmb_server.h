@@ -5,10 +5,11 @@
  * (including errors) is signed by the node key and carries the request uid.
  *
  * A receive never waits for a handler: when all workers are busy and the
- * queue is full, the request is answered at once with a retryable 500
- * "busy". For that to always leave contexts free to receive, contexts must
- * exceed workers + queue_len (rmb_server_new enforces it; 0 picks
- * workers + queue_len + 32).
+ * queue is full, the request is answered at once with 108 "busy" (retry).
+ * Handlers registered RMB_H_SLOW run on a second pool after verification.
+ * For receiving to always go on, contexts must exceed workers + queue_len +
+ * slow_workers + slow_queue_len, the requests that can be held at once
+ * (rmb_server_new enforces it; 0 picks that sum + 32).
  *
  * Lifecycle: new, register handlers, start, ..., stop, free. Handlers may
  * run concurrently with each other (on different workers).
@@ -37,11 +38,22 @@ struct rmb_server_cfg {
 			      * verifies them, then runs the handler) */
 	unsigned max_conns;  /* connections open at once; a new one beyond
 			      * displaces the oldest (rmb_conns.h) */
+	size_t mem_budget;   /* bytes of frames in flight across connections:
+			      * connections are capped to mem_budget / max_msg */
+	uint32_t frame_timeout_ms; /* a connection with no request in progress
+				    * that completes no frame for this long is
+				    * closed (half-sent frames, idle peers) */
+	unsigned slow_workers;   /* threads running RMB_H_SLOW handlers */
+	unsigned slow_queue_len; /* slow requests waiting for them */
+	unsigned twin_slow_max;  /* slow requests per twin, running or waiting */
 	uint32_t reply_ttl_s;
 };
 
-/* Defaults: no address, rmb_verify_cfg_init, automatic contexts (68),
- * 4 workers, queue of 32, 1024 connections, replies valid 60 s. */
+/* Defaults: no address, rmb_verify_cfg_init, automatic contexts (108), 4
+ * workers, queue of 32, 1024 connections within a 128 MiB budget (128 at
+ * the default 1 MiB max_msg), frames complete within 15 s, 8 slow workers
+ * behind a queue of 32 with at most 2 slow requests per twin, replies
+ * valid 60 s. */
 void rmb_server_cfg_init(struct rmb_server_cfg *c);
 
 /* A verified call, as a handler sees it. Pointers live during the call. */
@@ -69,6 +81,16 @@ int rmb_server_new(const struct rmb_server_cfg *cfg, const struct zkey *node_key
 		   struct rmb_server **out);
 /* Before start only; cmd is copied. -EEXIST for a duplicate, -EBUSY once started. */
 int rmb_server_register(struct rmb_server *s, const char *cmd, rmb_handler_fn fn, void *arg);
+
+/* The handler may wait on something slow (the chain): after verification
+ * the request leaves the workers for the slow pool, so it never delays
+ * other callers' requests. Each twin has at most twin_slow_max slow
+ * requests at once; beyond that, or when the slow queue is full, the
+ * request is answered 108 busy (retry) without running. */
+#define RMB_H_SLOW 1u
+/* rmb_server_register with flags (RMB_H_*). */
+int rmb_server_register_flags(struct rmb_server *s, const char *cmd, rmb_handler_fn fn,
+			      void *arg, unsigned flags);
 /* Listens on every address and starts serving. On failure nothing runs
  * and the server can only be freed. Sets glibc's M_MMAP_THRESHOLD to
  * 128 KiB for the process (see the .c). */
@@ -84,6 +106,8 @@ void rmb_server_free(struct rmb_server *s);
 struct rmb_server_stats {
 	uint64_t received, accepted, refused, busy, replied, send_failed;
 	uint64_t displaced; /* connections closed to make room for newer ones */
+	uint64_t timed_out; /* connections closed for not completing a frame */
+	unsigned slow_pending; /* slow requests running or waiting */
 	size_t replay_entries;
 	unsigned conns;
 };

@@ -1,53 +1,78 @@
 /*
- * Twin key cache: a 4-way set-associative table in front of the chain
- * lookup. The lookup runs without the lock, so a slow chain never stalls
- * the hits of other threads; two threads missing the same twin both ask,
- * which is harmless. Unknown answers are never cached.
+ * Twin key cache in front of the chain lookup. Twins are looked up before
+ * a request's signature can be checked, so anyone can make the node look
+ * up any id; the cache is built so that such traffic cannot evict real
+ * twins nor drive unbounded chain reads:
+ *   - found twins live in their own 4-way set-associative table; absent
+ *     answers go to a separate table and never displace a found twin;
+ *   - one lookup per twin id at a time (a second miss for an id being
+ *     looked up answers "unknown" at once instead of asking again);
+ *   - lookups of twins not in the cache at all are limited in number at
+ *     once and in rate (token bucket); beyond, "unknown" at once;
+ *   - a found twin whose entry expired is looked up again, but when that
+ *     cannot be done now (limits, chain unreachable) its last known key is
+ *     used for up to STALE_FACTOR times its ttl, so a flood or a stalled
+ *     chain does not lock known callers out.
+ * The lookup runs without the lock, so a slow chain never stalls the hits
+ * of other threads. Unknown answers are never cached.
  */
 #include "rmb/rmb_guard.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/zerr.h"
 
 #define WAYS 4
-
-enum { SLOT_EMPTY = 0, SLOT_FOUND, SLOT_ABSENT };
+#define INFLIGHT_IDS 64
+#define STALE_FACTOR 10
 
 struct twin_slot {
-	int state;
+	int used;
 	uint64_t expires_ms;
 	uint64_t used_ms;
 	struct rmb_twin t;
+};
+
+struct neg_slot {
+	uint32_t id;
+	int used;
+	uint64_t expires_ms;
 };
 
 struct rmb_twins {
 	pthread_mutex_t mu;
 	struct twin_slot *slots;
 	size_t nsets;
+	struct neg_slot *neg;
+	size_t neg_nsets;
 	uint64_t ttl_ms, neg_ttl_ms;
-	unsigned max_inflight;
-	atomic_uint inflight;
+	unsigned max_inflight, inflight; /* lookups of uncached twins */
+	uint32_t busy_ids[INFLIGHT_IDS]; /* ids being looked up */
+	uint8_t busy_used[INFLIGHT_IDS];
+	double rate, burst, tokens; /* uncached lookups; rate 0 = no limit */
+	uint64_t tokens_ms;
 	rmb_twin_lookup_fn fn;
 	void *ctx;
 };
 
 int rmb_twins_new(size_t entries, uint64_t ttl_ms, uint64_t neg_ttl_ms, unsigned inflight,
-		  rmb_twin_lookup_fn fn, void *ctx, struct rmb_twins **out)
+                  rmb_twin_lookup_fn fn, void *ctx, struct rmb_twins **out)
 {
-	if (!fn || !entries || !inflight || entries > (SIZE_MAX / sizeof(struct twin_slot)) - WAYS)
+	if (!fn || !entries || !inflight || entries > (SIZE_MAX / sizeof(struct twin_slot)) / 8)
 		return -EINVAL;
 	struct rmb_twins *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->nsets = (entries + WAYS - 1) / WAYS;
+	c->neg_nsets = c->nsets;
 	c->slots = calloc(c->nsets * WAYS, sizeof(*c->slots));
-	if (!c->slots || pthread_mutex_init(&c->mu, NULL)) {
+	c->neg = calloc(c->neg_nsets * WAYS, sizeof(*c->neg));
+	if (!c->slots || !c->neg || pthread_mutex_init(&c->mu, NULL)) {
 		free(c->slots);
+		free(c->neg);
 		free(c);
 		return -ENOMEM;
 	}
@@ -60,81 +85,209 @@ int rmb_twins_new(size_t entries, uint64_t ttl_ms, uint64_t neg_ttl_ms, unsigned
 	return 0;
 }
 
+int rmb_twins_limit(struct rmb_twins *c, size_t neg_entries, double rate, double burst)
+{
+	if (!neg_entries || neg_entries > SIZE_MAX / sizeof(struct neg_slot) / 8 || rate < 0 ||
+	    (rate > 0 && burst < 1))
+		return -EINVAL;
+	size_t nsets = (neg_entries + WAYS - 1) / WAYS;
+	struct neg_slot *n = calloc(nsets * WAYS, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	pthread_mutex_lock(&c->mu);
+	free(c->neg);
+	c->neg = n;
+	c->neg_nsets = nsets;
+	c->rate = rate;
+	c->burst = burst;
+	c->tokens = burst;
+	pthread_mutex_unlock(&c->mu);
+	return 0;
+}
+
 void rmb_twins_free(struct rmb_twins *c)
 {
 	if (!c)
 		return;
 	pthread_mutex_destroy(&c->mu);
 	free(c->slots);
+	free(c->neg);
 	free(c);
 }
 
-static struct twin_slot *set_of(struct rmb_twins *c, uint32_t id)
+static size_t set_index(uint32_t id, size_t nsets)
 {
-	return &c->slots[((uint64_t)id * 2654435761u) % c->nsets * WAYS];
+	return (size_t)(((uint64_t)id * 2654435761u) % nsets) * WAYS;
 }
 
-/* The slot to (re)use for id: its own, else an empty or expired one, else
- * the least recently used. */
-static struct twin_slot *victim(struct rmb_twins *c, uint32_t id, uint64_t now_ms)
+static struct twin_slot *pos_find(struct rmb_twins *c, uint32_t id)
 {
-	struct twin_slot *set = set_of(c, id), *best = &set[0];
+	struct twin_slot *set = &c->slots[set_index(id, c->nsets)];
 	for (int i = 0; i < WAYS; i++)
-		if (set[i].state != SLOT_EMPTY && set[i].t.id == id)
+		if (set[i].used && set[i].t.id == id)
 			return &set[i];
+	return NULL;
+}
+
+/* The slot for a found twin: its own, else an empty one, else the least
+ * recently used (only found twins compete for these slots). */
+static struct twin_slot *pos_victim(struct rmb_twins *c, uint32_t id)
+{
+	struct twin_slot *s = pos_find(c, id), *set = &c->slots[set_index(id, c->nsets)];
+	if (s)
+		return s;
+	s = &set[0];
 	for (int i = 0; i < WAYS; i++) {
-		if (set[i].state == SLOT_EMPTY || set[i].expires_ms <= now_ms)
+		if (!set[i].used)
 			return &set[i];
-		if (set[i].used_ms < best->used_ms)
-			best = &set[i];
+		if (set[i].used_ms < s->used_ms)
+			s = &set[i];
 	}
-	return best;
+	return s;
+}
+
+static struct neg_slot *neg_find(struct rmb_twins *c, uint32_t id)
+{
+	struct neg_slot *set = &c->neg[set_index(id, c->neg_nsets)];
+	for (int i = 0; i < WAYS; i++)
+		if (set[i].used && set[i].id == id)
+			return &set[i];
+	return NULL;
+}
+
+static void neg_put(struct rmb_twins *c, uint32_t id, uint64_t expires_ms)
+{
+	struct neg_slot *s = neg_find(c, id), *set = &c->neg[set_index(id, c->neg_nsets)];
+	for (int i = 0; !s && i < WAYS; i++)
+		if (!set[i].used)
+			s = &set[i];
+	if (!s) /* the one expiring first */
+		for (int i = 0; i < WAYS; i++)
+			if (!s || set[i].expires_ms < s->expires_ms)
+				s = &set[i];
+	*s = (struct neg_slot){id, 1, expires_ms};
+}
+
+/* Index of id among the lookups running, or -1. Under the lock. */
+static int busy_find(const struct rmb_twins *c, uint32_t id)
+{
+	for (int i = 0; i < INFLIGHT_IDS; i++)
+		if (c->busy_used[i] && c->busy_ids[i] == id)
+			return i;
+	return -1;
+}
+
+/* Claims id for a lookup; 0 when another thread already looks it up or
+ * INFLIGHT_IDS lookups run. Under the lock. */
+static int busy_claim(struct rmb_twins *c, uint32_t id)
+{
+	if (busy_find(c, id) >= 0)
+		return 0;
+	for (int i = 0; i < INFLIGHT_IDS; i++)
+		if (!c->busy_used[i]) {
+			c->busy_used[i] = 1;
+			c->busy_ids[i] = id;
+			return 1;
+		}
+	return 0;
+}
+
+static void busy_release(struct rmb_twins *c, uint32_t id)
+{
+	int i = busy_find(c, id);
+	if (i >= 0)
+		c->busy_used[i] = 0;
+}
+
+/* Takes a token for a lookup of an uncached twin. Under the lock. */
+static int token_take(struct rmb_twins *c, uint64_t now_ms)
+{
+	if (c->rate <= 0)
+		return 1;
+	if (now_ms > c->tokens_ms) {
+		c->tokens += (double)(now_ms - c->tokens_ms) * c->rate / 1000.0;
+		if (c->tokens > c->burst)
+			c->tokens = c->burst;
+		c->tokens_ms = now_ms;
+	}
+	if (c->tokens < 1)
+		return 0;
+	c->tokens -= 1;
+	return 1;
 }
 
 int rmb_twins_get(struct rmb_twins *c, uint32_t id, uint64_t now_ms, struct rmb_twin *out)
 {
-	struct twin_slot *set = set_of(c, id);
-	int rc = 1;
+	struct rmb_twin stale;
+	int have_stale = 0, counted = 0, rc;
 
 	pthread_mutex_lock(&c->mu);
-	for (int i = 0; i < WAYS; i++) {
-		struct twin_slot *s = &set[i];
-		if (s->state == SLOT_EMPTY || s->t.id != id || s->expires_ms <= now_ms)
-			continue;
+	struct twin_slot *s = pos_find(c, id);
+	if (s && s->expires_ms > now_ms) {
 		s->used_ms = now_ms;
-		if (s->state == SLOT_FOUND) {
-			*out = s->t;
-			rc = 0;
+		*out = s->t;
+		pthread_mutex_unlock(&c->mu);
+		return 0;
+	}
+	if (s && now_ms < s->expires_ms + (STALE_FACTOR - 1) * c->ttl_ms) {
+		stale = s->t;
+		have_stale = 1;
+	}
+	struct neg_slot *n = neg_find(c, id);
+	if (!have_stale && n && n->expires_ms > now_ms) {
+		pthread_mutex_unlock(&c->mu);
+		return ZE_ABSENT;
+	}
+	/* A known twin's refresh is not limited (the stale key is the
+	 * fallback); lookups of strangers are. */
+	int go = busy_claim(c, id);
+	if (go && !have_stale) {
+		if (c->inflight >= c->max_inflight || !token_take(c, now_ms)) {
+			busy_release(c, id);
+			go = 0;
 		} else {
-			rc = ZE_ABSENT;
+			c->inflight++;
+			counted = 1;
 		}
-		break;
 	}
 	pthread_mutex_unlock(&c->mu);
-	if (rc <= 0)
-		return rc;
-
-	if (atomic_fetch_add(&c->inflight, 1) >= c->max_inflight) {
-		atomic_fetch_sub(&c->inflight, 1);
-		return ZE_UNKNOWN;
+	if (!go) {
+		if (have_stale)
+			*out = stale;
+		return have_stale ? 0 : ZE_UNKNOWN;
 	}
+
 	struct rmb_twin t;
 	memset(&t, 0, sizeof(t));
 	rc = c->fn(c->ctx, id, &t);
-	atomic_fetch_sub(&c->inflight, 1);
 	if (rc != 0 && rc != ZE_ABSENT)
-		return ZE_UNKNOWN;
+		rc = ZE_UNKNOWN;
 	t.id = id;
 	t.relay[RMB_RELAY_MAX] = 0;
 
 	pthread_mutex_lock(&c->mu);
-	struct twin_slot *s = victim(c, id, now_ms);
-	s->state = rc ? SLOT_ABSENT : SLOT_FOUND;
-	s->expires_ms = now_ms + (rc ? c->neg_ttl_ms : c->ttl_ms);
-	s->used_ms = now_ms;
-	s->t = t;
-	pthread_mutex_unlock(&c->mu);
-	if (!rc)
+	busy_release(c, id);
+	if (counted)
+		c->inflight--;
+	if (rc == 0) {
+		s = pos_victim(c, id);
+		s->used = 1;
+		s->expires_ms = now_ms + c->ttl_ms;
+		s->used_ms = now_ms;
+		s->t = t;
+		n = neg_find(c, id);
+		if (n)
+			n->used = 0;
 		*out = t;
+	} else if (rc == ZE_ABSENT) {
+		s = pos_find(c, id);
+		if (s)
+			s->used = 0; /* the chain says it is gone: its key is void */
+		neg_put(c, id, now_ms + c->neg_ttl_ms);
+	} else if (have_stale) {
+		*out = stale;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&c->mu);
 	return rc;
 }

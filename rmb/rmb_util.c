@@ -1,8 +1,12 @@
+/* Small helpers of rmb/: error objects, code names, clocks. */
 #include "rmb/rmb.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
+
+#include "rmb/rmb_envelope.h"
 
 void rmb_error_set(struct rmb_error *e, uint32_t code, int retry, const char *fmt, ...)
 {
@@ -14,6 +18,15 @@ void rmb_error_set(struct rmb_error *e, uint32_t code, int retry, const char *fm
 	if (vsnprintf(e->message, sizeof(e->message), fmt, ap) < 0)
 		e->message[0] = 0;
 	va_end(ap);
+	/* Envelopes carry only valid UTF-8 (docs/rmb.md): a sequence cut by
+	 * the truncation, or invalid bytes from a formatted argument, become '?'. */
+	unsigned char *p = (unsigned char *)e->message, *end = p + strlen(e->message);
+	while (p < end) {
+		size_t n = rmb_utf8_seq(p, end);
+		if (!n)
+			*p = '?';
+		p += n ? n : 1;
+	}
 }
 
 const char *rmb_code_name(uint32_t code)
@@ -27,6 +40,7 @@ const char *rmb_code_name(uint32_t code)
 	case RMB_E_DESTINATION: return "wrong destination";
 	case RMB_E_REPLAYED: return "replayed";
 	case RMB_E_UNKNOWN_CMD: return "unknown command";
+	case RMB_E_BUSY: return "busy";
 	case RMB_E_BAD_REQUEST: return "bad request";
 	case RMB_E_RATE_LIMITED: return "rate limited";
 	case RMB_E_INTERNAL: return "internal error";

@@ -1,3 +1,5 @@
+/* Request verification: the checks of docs/rmb.md in order, over the bounded
+ * state of rmb_guard.h (replay cache, twin cache, rate limiter). */
 #include "rmb/rmb_verify.h"
 
 #include <errno.h>
@@ -24,6 +26,9 @@ void rmb_verify_cfg_init(struct rmb_verify_cfg *c)
 	c->twin_ttl_s = 60;
 	c->twin_neg_ttl_s = 10;
 	c->twin_lookups = 2;
+	c->twin_neg_entries = 4096;
+	c->twin_lookup_rate = 20;
+	c->twin_lookup_burst = 40;
 	c->rate = 50;
 	c->burst = 100;
 	c->rate_entries = 4096;
@@ -47,6 +52,9 @@ int rmb_verifier_new(const struct rmb_verify_cfg *cfg, rmb_twin_lookup_fn fn, vo
 		rc = rmb_twins_new(cfg->twin_entries, (uint64_t)cfg->twin_ttl_s * 1000u,
 				   (uint64_t)cfg->twin_neg_ttl_s * 1000u, cfg->twin_lookups, fn, ctx,
 				   &v->twins);
+	if (!rc)
+		rc = rmb_twins_limit(v->twins, cfg->twin_neg_entries, cfg->twin_lookup_rate,
+				     cfg->twin_lookup_burst);
 	if (!rc)
 		rc = rmb_ratelimit_new(cfg->rate_entries, cfg->rate, cfg->burst, &v->rate);
 	if (rc) {

@@ -24,6 +24,9 @@ struct rmb_verify_cfg {
 	uint32_t twin_ttl_s;    /* a key change on chain is seen within this */
 	uint32_t twin_neg_ttl_s;
 	unsigned twin_lookups;  /* chain lookups of uncached twins at once */
+	size_t twin_neg_entries; /* absent twins remembered (own table) */
+	double twin_lookup_rate; /* chain lookups of uncached twins per second */
+	double twin_lookup_burst;
 	double rate;            /* requests per second per twin, sustained */
 	double burst;           /* requests per twin at once */
 	size_t rate_entries;    /* twins tracked by the limiter */
@@ -31,8 +34,9 @@ struct rmb_verify_cfg {
 
 /* Defaults: 1 MiB, ttl <= 120 s, skew 30 s, 262144 uids (8 MiB: 1450
  * requests/s sustained over the 181 s replay window), 1024 twins for 60 s
- * (absent ones 10 s) with 2 chain lookups at once, 50 req/s with bursts of
- * 100 over 4096 twins. */
+ * and 4096 absent ones for 10 s, with 2 chain lookups of uncached twins at
+ * once and 20 per second (bursts of 40), 50 req/s with bursts of 100 over
+ * 4096 twins. */
 void rmb_verify_cfg_init(struct rmb_verify_cfg *c);
 
 struct rmb_verifier;

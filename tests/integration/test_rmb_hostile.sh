@@ -1,8 +1,8 @@
 #!/bin/bash
 # An RMB peer (zos-cli rmb serve, the agent's server code) under hostile
 # input over tcp: random bytes, garbage frames, 100 MB frame headers,
-# 2000 half-sent frames and 2000 idle connections held open at once (more
-# than its connection limit). After each, a valid call must still be
+# 2000 half-sent frames, 1000 nearly complete 1 MiB frames and 2000 idle
+# connections held open at once (more than its connection limit). After each, a valid call must still be
 # answered (within the client's 5 s timeout) and the peer's resident memory
 # must stay under 256 MB. Signature, replay and time refusals are in
 # tests/rmb/test_server.c and test_rmb_devchain.sh.
@@ -89,6 +89,8 @@ for i in range(count):
             s.sendall(SP + (100 << 20).to_bytes(8, "big") + b"x" * 65536)
         elif mode == "half":
             s.sendall(SP + (1 << 20).to_bytes(8, "big") + b"y" * 1000)
+        elif mode == "nearly":
+            s.sendall(SP + (1 << 20).to_bytes(8, "big") + b"z" * ((1 << 20) - 64))
         elif mode == "idle":
             pass
     except OSError:
@@ -109,6 +111,14 @@ python3 "$DIR/hostile.py" "$RP" half 2000 6 &
 HP=$!
 sleep 4
 valid "2000 half-sent frames held open"
+wait $HP
+# A thousand nearly complete 1 MiB frames: connections are capped by the
+# memory budget (128 MiB / 1 MiB), so resident memory stays under the
+# documented 204 MiB of frames plus the program (docs/security.md).
+python3 "$DIR/hostile.py" "$RP" nearly 1000 8 &
+HP=$!
+sleep 6
+valid "1000 nearly complete 1 MiB frames held open"
 wait $HP
 python3 "$DIR/hostile.py" "$RP" idle 2000 6 &
 HP=$!

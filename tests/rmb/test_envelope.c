@@ -208,6 +208,62 @@ static void decode_rejections(void **st)
 	assert_int_equal(code, RMB_E_PAYLOAD);
 }
 
+/* One signature must stand for one envelope: every spelling that another
+ * parser could read differently is refused (docs/rmb.md, "Envelope"). */
+static void decode_not_canonical(void **st)
+{
+	struct rmb_env d;
+	uint32_t code;
+	static const struct {
+		const char *txt;
+		size_t len; /* 0: strlen */
+	} bad[] = {
+		{"{" BASE ",\"uid\":\"v\",\"dat\":\"\"," SIG "}", 0},        /* duplicate uid */
+		{"{" BASE ",\"dat\":\"\",\"dat\":\"eA==\"," SIG "}", 0},    /* duplicate dat */
+		{"{" BASE ",\"\\u0064at\":\"\",\"dat\":\"\"," SIG "}", 0}, /* duplicate, escaped */
+		{"{\"ver\":1,\"typ\":\"req\",\"uid\":\"u\\u0000x\",\"cmd\":\"c\",\"src\":1,"
+		 "\"dst\":2,\"now\":5,\"exp\":6,\"dat\":\"\"," SIG "}", 0}, /* NUL in uid */
+		{"{" BASE ",\"dat\":\"\",\"x\":\"a\\u0000\"," SIG "}", 0}, /* NUL anywhere */
+		{"{\"ver\":1.0,\"typ\":\"req\",\"uid\":\"u\",\"cmd\":\"c\",\"src\":1,\"dst\":2,"
+		 "\"now\":5,\"exp\":6,\"dat\":\"\"," SIG "}", 0},             /* 1.0 */
+		{"{\"ver\":1,\"typ\":\"req\",\"uid\":\"u\",\"cmd\":\"c\",\"src\":1e0,\"dst\":2,"
+		 "\"now\":5,\"exp\":6,\"dat\":\"\"," SIG "}", 0},             /* exponent */
+		{"{\"ver\":1,\"typ\":\"req\",\"uid\":\"u\",\"cmd\":\"c\",\"src\":01,\"dst\":2,"
+		 "\"now\":5,\"exp\":6,\"dat\":\"\"," SIG "}", 0},             /* leading zero */
+		{"{\"ver\":1,\"typ\":\"req\",\"uid\":\"u\",\"cmd\":\"c\",\"src\":-0,\"dst\":2,"
+		 "\"now\":5,\"exp\":6,\"dat\":\"\"," SIG "}", 0},             /* sign */
+		{"{" BASE ",\"dat\":\"\"," SIG "}\0", sizeof("{" BASE ",\"dat\":\"\"," SIG "}")},
+		{"{" BASE ",\"dat\":\"\"," SIG "}\n\0\n", sizeof("{" BASE ",\"dat\":\"\"," SIG "}\n\0")},
+		{"{" BASE ",\"dat\":\"\"," SIG "}{}", 0},                     /* a second value */
+		{"{" BASE ",\"dat\":\"\",\"x\":\"\xff\"," SIG "}", 0},        /* invalid UTF-8 */
+		{"{" BASE ",\"dat\":\"\",\"x\":\"\xc0\xaf\"," SIG "}", 0},    /* overlong */
+		{"{" BASE ",\"dat\":\"\",\"x\":\"\xed\xa0\x80\"," SIG "}", 0}, /* surrogate */
+		{"{" BASE ",\"dat\":\"\",\"x\":\"\\ud800\"," SIG "}", 0},   /* lone escape */
+		{"{" BASE ",\"dat\":\"\",\"x\xff\":1," SIG "}", 0},           /* bad name */
+		{"\xef\xbb\xbf{" BASE ",\"dat\":\"\"," SIG "}", 0},           /* BOM */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		size_t len = bad[i].len ? bad[i].len : strlen(bad[i].txt);
+		rmb_env_init(&d);
+		assert_int_equal(rmb_env_decode(bad[i].txt, len, 0, &d, &code), ZE_MALFORMED);
+		assert_int_equal(code, RMB_E_MALFORMED);
+		rmb_env_clear(&d);
+	}
+	/* Valid UTF-8, escapes of other characters and paired surrogates stay fine. */
+	assert_int_equal(decode_str("{" BASE ",\"dat\":\"\",\"x\":\"\xc3\xa9\xf0\x9f\x98\x80"
+				    "\\ud83d\\ude00\\u0001\"," SIG "}",
+				    &d, &code),
+			 0);
+	/* A cut multi-byte sequence in an error message is repaired, not sent. */
+	struct rmb_error e;
+	char msg[RMB_ERRMSG_MAX + 8];
+	memset(msg, 'a', RMB_ERRMSG_MAX - 1);
+	memcpy(msg + RMB_ERRMSG_MAX - 1, "\xe2\x82\xac", 4);
+	rmb_error_set(&e, 500, 0, "%s", msg);
+	assert_int_equal(strlen(e.message), RMB_ERRMSG_MAX);
+	assert_int_equal(e.message[RMB_ERRMSG_MAX - 1], '?');
+}
+
 static void size_limit_before_parsing(void **st)
 {
 	struct rmb_env d;
@@ -298,6 +354,7 @@ int main(void)
 		cmocka_unit_test(challenge_covers_every_field),
 		cmocka_unit_test(challenge_vector),
 		cmocka_unit_test(decode_rejections),
+		cmocka_unit_test(decode_not_canonical),
 		cmocka_unit_test(size_limit_before_parsing),
 		cmocka_unit_test(encode_respects_max),
 		cmocka_unit_test(error_message_escaping),

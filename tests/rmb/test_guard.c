@@ -213,6 +213,54 @@ static void twins_lookups_bounded(void **st)
 	rmb_twins_free(c);
 }
 
+/* Misses for one twin being looked up do not ask the chain again. */
+static void twins_lookups_coalesced(void **st)
+{
+	struct slow_chain sc = {0, 0, 0};
+	struct rmb_twins *c;
+	struct rmb_twin tw;
+	struct timespec ts = {0, 5 * 1000000L};
+	pthread_t th;
+	assert_int_equal(rmb_twins_new(8, 100000, 100, 4, slow_lookup, &sc, &c), 0);
+	struct getter g = {c, -1};
+	assert_int_equal(pthread_create(&th, NULL, get_twin_1, &g), 0);
+	for (int i = 0; i < 2000 && !atomic_load(&sc.entered); i++)
+		nanosleep(&ts, NULL);
+	assert_int_equal(atomic_load(&sc.entered), 1);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(rmb_twins_get(c, 1, 0, &tw), ZE_UNKNOWN);
+	assert_int_equal(atomic_load(&sc.calls), 1);
+	atomic_store(&sc.release, 1);
+	pthread_join(th, NULL);
+	assert_int_equal(g.rc, 0);
+	assert_int_equal(rmb_twins_get(c, 1, 0, &tw), 0);
+	assert_int_equal(atomic_load(&sc.calls), 1);
+	rmb_twins_free(c);
+}
+
+/* Absent twins have their own table: a flood of them keeps found twins. */
+static void twins_absent_do_not_evict(void **st)
+{
+	struct table t = {0, 0, 100, 1};
+	struct rmb_twins *c;
+	struct rmb_twin tw;
+	assert_int_equal(rmb_twins_new(64, 1000000, 100000, 4, table_lookup, &t, &c), 0);
+	assert_int_equal(rmb_twins_limit(c, 16, 0, 0), 0);
+	for (uint32_t id = 1; id <= 4; id++)
+		assert_int_equal(rmb_twins_get(c, id, 0, &tw), 0);
+	t.calls = 0;
+	for (uint32_t id = 1; id <= 4; id++)
+		assert_int_equal(rmb_twins_get(c, id, 1, &tw), 0);
+	assert_int_equal(t.calls, 0);
+	for (uint32_t id = 1000; id < 11000; id++)
+		assert_int_equal(rmb_twins_get(c, id, 1, &tw), ZE_ABSENT);
+	assert_int_equal(t.calls, 10000);
+	for (uint32_t id = 1; id <= 4; id++)
+		assert_int_equal(rmb_twins_get(c, id, 2, &tw), 0);
+	assert_int_equal(t.calls, 10000);
+	rmb_twins_free(c);
+}
+
 static void rate_limit(void **st)
 {
 	struct rmb_ratelimit *rl;
@@ -281,6 +329,8 @@ int main(void)
 		cmocka_unit_test(twins_absent_vs_unknown),
 		cmocka_unit_test(twins_bounded),
 		cmocka_unit_test(twins_lookups_bounded),
+		cmocka_unit_test(twins_lookups_coalesced),
+		cmocka_unit_test(twins_absent_do_not_evict),
 		cmocka_unit_test(rate_limit),
 		cmocka_unit_test(conns_displace_oldest),
 		cmocka_unit_test(relay_first_address),

@@ -32,6 +32,8 @@ struct fx {
 	struct zkey node;
 	atomic_int slow_running;
 	atomic_int release;
+	uint32_t frame_timeout_ms; /* 0: default */
+	size_t mem_budget;         /* 0: default */
 };
 
 static int h_version(void *arg, const struct rmb_call *call, cJSON **reply,
@@ -91,8 +93,13 @@ static int start_server(struct fx *f, unsigned workers, unsigned queue, unsigned
 	cfg.nlisten = 2;
 	cfg.workers = workers;
 	cfg.queue_len = queue;
-	cfg.contexts = contexts;
+	/* The tests size the worker pool; the slow pool holds contexts too. */
+	cfg.contexts = contexts ? contexts + cfg.slow_workers + cfg.slow_queue_len : 0;
 	cfg.max_conns = max_conns;
+	if (f->frame_timeout_ms)
+		cfg.frame_timeout_ms = f->frame_timeout_ms;
+	if (f->mem_budget)
+		cfg.mem_budget = f->mem_budget;
 	cfg.verify.max_msg = MAX_MSG;
 	cfg.verify.rate = rate;
 	cfg.verify.burst = burst;
@@ -103,7 +110,8 @@ static int start_server(struct fx *f, unsigned workers, unsigned queue, unsigned
 	    rmb_server_register(f->srv, "test.echo", h_echo, NULL) ||
 	    rmb_server_register(f->srv, "test.fail", h_fail, NULL) ||
 	    rmb_server_register(f->srv, "test.slow", h_slow, f) ||
-	    rmb_server_register(f->srv, "test.sleep", h_sleep, NULL))
+	    rmb_server_register(f->srv, "test.sleep", h_sleep, NULL) ||
+	    rmb_server_register_flags(f->srv, "test.chain", h_slow, f, RMB_H_SLOW))
 		return -1;
 	if (rmb_server_register(f->srv, "test.echo", h_echo, NULL) != -EEXIST)
 		return -1;
@@ -112,10 +120,17 @@ static int start_server(struct fx *f, unsigned workers, unsigned queue, unsigned
 	return rmb_server_register(f->srv, "late", h_echo, NULL) == -EBUSY ? 0 : -1;
 }
 
+static uint32_t next_frame_timeout_ms;
+static size_t next_mem_budget;
+
 static int setup_common(void **st, unsigned workers, unsigned queue, unsigned contexts,
 			double rate, double burst, unsigned max_conns)
 {
 	struct fx *f = calloc(1, sizeof(*f));
+	f->frame_timeout_ms = next_frame_timeout_ms;
+	f->mem_budget = next_mem_budget;
+	next_frame_timeout_ms = 0;
+	next_mem_budget = 0;
 	snprintf(f->dir, sizeof(f->dir), "/tmp/rmbtest-XXXXXX");
 	if (!mkdtemp(f->dir))
 		return -1;
@@ -137,6 +152,14 @@ static int setup_small(void **st)
 static int setup_ratelimited(void **st)
 {
 	return setup_common(st, 2, 8, 16, 1, 3, 1024);
+}
+
+/* Frames must complete within 300 ms; memory for 4 frames in flight. */
+static int setup_frame_limits(void **st)
+{
+	next_frame_timeout_ms = 300;
+	next_mem_budget = 4 * MAX_MSG;
+	return setup_common(st, 4, 32, 64, 1000, 1000, 1024);
 }
 
 static int setup_few_conns(void **st)
@@ -501,7 +524,7 @@ static void busy_when_saturated(void **st)
 		pthread_join(th[i], NULL);
 		if (args[i].code == 0)
 			ok++;
-		else if (args[i].code == RMB_E_INTERNAL)
+		else if (args[i].code == RMB_E_BUSY)
 			busy++;
 	}
 	/* Two or three busy: a request that arrives before the worker took the
@@ -511,6 +534,126 @@ static void busy_when_saturated(void **st)
 	/* Busy requests never reached the verifier: nothing to forget, and
 	 * the server serves normally afterwards. */
 	assert_int_equal(raw_request(f, 7, NODE, "b-1", "zos.system.version", rmb_wall_s(), 60), 0);
+}
+
+static void *chain_caller(void *p)
+{
+	struct slow_arg *a = p;
+	struct rmb_client *c = client(a->f, a->src, 1);
+	struct rmb_result res;
+	a->code = -1;
+	if (rmb_client_call(c, "test.chain", NULL, &res) == 0)
+		a->code = res.ok ? 0 : (int)res.err.code;
+	rmb_result_clear(&res);
+	rmb_client_free(c);
+	return NULL;
+}
+
+/* A handler stuck on a stalled chain (test.chain, RMB_H_SLOW) holds no
+ * worker: while one twin's 8 such requests are pending (2 running, its
+ * share; the rest refused busy), another twin's cheap command is answered,
+ * and a third twin still gets a slow request running. Ordering, not
+ * timing, is asserted: the slow ones stay pending until released. */
+static void slow_handlers_do_not_block(void **st)
+{
+	struct fx *f = *st;
+	pthread_t th[9];
+	struct slow_arg args[9];
+	struct rmb_server_stats stats;
+	struct timespec ts = {0, 10 * 1000000L};
+	for (int i = 0; i < 8; i++) {
+		args[i] = (struct slow_arg){f, 40, 0};
+		assert_int_equal(pthread_create(&th[i], NULL, chain_caller, &args[i]), 0);
+	}
+	rmb_server_get_stats(f->srv, &stats);
+	for (int i = 0; i < 500 && (stats.busy < 6 || atomic_load(&f->slow_running) < 2); i++) {
+		nanosleep(&ts, NULL);
+		rmb_server_get_stats(f->srv, &stats);
+	}
+	assert_int_equal(stats.busy, 6);
+	assert_int_equal(atomic_load(&f->slow_running), 2);
+	assert_int_equal(stats.slow_pending, 2);
+	/* Another twin's cheap command, while twin 40's requests hang. */
+	for (int i = 0; i < 3; i++) {
+		char uid[16];
+		snprintf(uid, sizeof uid, "hol-%d", i);
+		assert_int_equal(raw_request(f, 41, NODE, uid, "zos.system.version", rmb_wall_s(),
+					     60),
+				 0);
+	}
+	assert_int_equal(atomic_load(&f->slow_running), 2);
+	/* A third twin has its own share of the slow pool. */
+	args[8] = (struct slow_arg){f, 42, 0};
+	assert_int_equal(pthread_create(&th[8], NULL, chain_caller, &args[8]), 0);
+	for (int i = 0; i < 500 && atomic_load(&f->slow_running) < 3; i++)
+		nanosleep(&ts, NULL);
+	assert_int_equal(atomic_load(&f->slow_running), 3);
+	atomic_store(&f->release, 1);
+	int ok = 0, busy = 0;
+	for (int i = 0; i < 9; i++) {
+		pthread_join(th[i], NULL);
+		ok += args[i].code == 0;
+		busy += args[i].code == RMB_E_BUSY;
+	}
+	assert_int_equal(ok, 3);
+	assert_int_equal(busy, 6);
+	rmb_server_get_stats(f->srv, &stats);
+	assert_int_equal(stats.slow_pending, 0);
+}
+
+static int tcp_connect(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Nearly complete frames held open: connections are capped by the memory
+ * budget, callers are still served, and the frames time out. */
+static void half_sent_frames_bounded(void **st)
+{
+	struct fx *f = *st;
+	struct rmb_server_stats stats;
+	struct timespec ts = {0, 20 * 1000000L};
+	int port = 0, fds[10];
+	static uint8_t body[MAX_MSG - 64];
+	assert_int_equal(rmb_server_tcp_port(f->srv, 1, &port), 0);
+	for (int i = 0; i < 10; i++) {
+		uint8_t hdr[16] = {0, 'S', 'P', 0, 0, 0x30, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+		uint64_t n = sizeof(body) + 32;
+		for (int b = 0; b < 8; b++)
+			hdr[15 - b] = (uint8_t)(n >> (8 * b));
+		fds[i] = tcp_connect(port);
+		assert_int_equal(write(fds[i], hdr, 16), 16);
+		assert_int_equal(write(fds[i], body, sizeof(body)), (ssize_t)sizeof(body));
+	}
+	rmb_server_get_stats(f->srv, &stats);
+	for (int i = 0; i < 250 && stats.displaced < 6; i++) {
+		nanosleep(&ts, NULL);
+		rmb_server_get_stats(f->srv, &stats);
+	}
+	assert_true(stats.conns <= 4);
+	assert_true(stats.displaced >= 6);
+	int code = raw_request(f, 7, NODE, "hf-1", "zos.system.version", rmb_wall_s(), 60);
+	assert_true(code == 0 || code == RMB_E_REPLAYED);
+	/* The frames never complete: their connections are closed. */
+	for (int i = 0; i < 250 && (stats.conns || !stats.timed_out); i++) {
+		nanosleep(&ts, NULL);
+		rmb_server_get_stats(f->srv, &stats);
+	}
+	assert_int_equal(stats.conns, 0);
+	assert_true(stats.timed_out >= 1);
+	/* The peer sees its connection closed (after the node's SP header). */
+	char buf[64];
+	ssize_t got = 1;
+	for (int i = 0; i < 8 && got > 0; i++)
+		got = read(fds[9], buf, sizeof buf);
+	assert_true(got <= 0);
+	for (int i = 0; i < 10; i++)
+		close(fds[i]);
 }
 
 static void rate_limited(void **st)
@@ -617,6 +760,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(concurrent_clients, setup, teardown),
 		cmocka_unit_test_setup_teardown(busy_when_saturated, setup_small, teardown),
 		cmocka_unit_test_setup_teardown(rate_limited, setup_ratelimited, teardown),
+		cmocka_unit_test_setup_teardown(slow_handlers_do_not_block, setup, teardown),
+		cmocka_unit_test_setup_teardown(half_sent_frames_bounded, setup_frame_limits,
+						teardown),
 		cmocka_unit_test_setup_teardown(connection_limit, setup_few_conns, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <stdatomic.h>
 
 #include "rmb/rmb_verify.h"
 #include "tests/rmb/rmb_testlib.h"
@@ -254,6 +255,72 @@ static void request_kind_required(void **st)
 	rmb_env_clear(&e);
 }
 
+static atomic_int lookups;
+
+static int counting_lookup(void *ctx, uint32_t id, struct rmb_twin *out)
+{
+	atomic_fetch_add(&lookups, 1);
+	return rt_lookup(ctx, id, out);
+}
+
+/* A request naming a random twin, with a made-up signature. */
+static uint32_t check_forged(struct fx *f, uint32_t src, unsigned i)
+{
+	char txt[512];
+	int n = snprintf(txt, sizeof txt,
+			 "{\"ver\":1,\"typ\":\"req\",\"uid\":\"f%u\",\"cmd\":\"zos.system.version\","
+			 "\"src\":%u,\"dst\":%u,\"now\":%llu,\"exp\":60,\"dat\":\"\",\"sig\":\"%0128u\"}",
+			 i, src, SELF, (unsigned long long)T0, i);
+	return check_raw(f, txt, (size_t)n, T0);
+}
+
+/* Unsigned traffic naming random twins: chain lookups stay bounded in
+ * rate, absent answers do not evict real twins, and real twins keep being
+ * served, also once their entries expired while the flood ate the lookup
+ * budget. */
+static void random_src_flood(void **st)
+{
+	struct rmb_verify_cfg cfg;
+	struct fx f = {NULL, 0};
+	char uid[32];
+	rmb_verify_cfg_init(&cfg);
+	cfg.self_twin = SELF;
+	cfg.twin_entries = 64;
+	assert_int_equal(rmb_verifier_new(&cfg, counting_lookup, NULL, &f.v), 0);
+	for (uint32_t t = 1; t <= 40; t++, f.mono += 100) {
+		snprintf(uid, sizeof uid, "a%u", t);
+		assert_int_equal(check(&f, t, SELF, uid, NULL, T0, 60, T0), 0);
+	}
+	int before = atomic_load(&lookups);
+	/* 5000 forged requests within one second. */
+	for (unsigned i = 0; i < 5000; i++) {
+		if (i % 500 == 0)
+			f.mono += 100;
+		uint32_t code = check_forged(&f, 1000 + i * 7919u, i);
+		assert_true(code == RMB_E_UNKNOWN_TWIN || code == RMB_E_INTERNAL);
+	}
+	int flood = atomic_load(&lookups) - before;
+	assert_true(flood > 0);
+	assert_true(flood <= 100);
+	/* Real twins: still cached, no chain lookup, accepted. */
+	before = atomic_load(&lookups);
+	for (uint32_t t = 1; t <= 40; t++) {
+		snprintf(uid, sizeof uid, "b%u", t);
+		assert_int_equal(check(&f, t, SELF, uid, NULL, T0, 60, T0), 0);
+	}
+	assert_int_equal(atomic_load(&lookups), before);
+	/* Entries expired (60 s) and the flood spends every lookup token:
+	 * the last known key still serves. */
+	f.mono += 61000;
+	for (unsigned i = 0; i < 200; i++)
+		check_forged(&f, 5000000 + i, 10000 + i);
+	for (uint32_t t = 1; t <= 40; t++) {
+		snprintf(uid, sizeof uid, "c%u", t);
+		assert_int_equal(check(&f, t, SELF, uid, NULL, T0 + 61, 60, T0 + 61), 0);
+	}
+	rmb_verifier_free(f.v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -267,6 +334,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(replay_106, setup, teardown),
 		cmocka_unit_test_setup_teardown(rate_limited_429, setup, teardown),
 		cmocka_unit_test_setup_teardown(request_kind_required, setup, teardown),
+		cmocka_unit_test(random_src_flood),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
