@@ -95,6 +95,11 @@ int key_generate_phrase(int words, char *phrase, size_t phrase_sz)
 
 int key_dev(const char *name, struct zkey *k)
 {
+	return key_dev_scheme(name, KEY_ED25519, k);
+}
+
+int key_dev_scheme(const char *name, int scheme, struct zkey *k)
+{
 	char suri[16];
 	if (!name)
 		return -EINVAL;
@@ -104,7 +109,7 @@ int key_dev(const char *name, struct zkey *k)
 		if (strcasecmp(name, dev_names[i]) != 0)
 			continue;
 		snprintf(suri, sizeof suri, "//%s", dev_names[i]);
-		return key_from_suri(suri, KEY_ED25519, NULL, k);
+		return key_from_suri(suri, scheme, NULL, k);
 	}
 	return -ENOENT;
 }
@@ -339,7 +344,23 @@ int key_x25519_pk(const uint8_t ed_pk[32], uint8_t out[32])
 
 int key_x25519_sk(const struct zkey *k, uint8_t out[32])
 {
-	if (k->scheme != KEY_ED25519)
-		return ZE_UNSUPPORTED;
+	static const uint8_t tag[] = "zos-agent sr25519 x25519 v1";
+	if (k->scheme == KEY_SR25519) {
+		/* The scalar, not the nonce: a soft junction draws a fresh nonce. */
+		return crypto_generichash(out, 32, k->sk, 32, tag, sizeof tag - 1) == 0 ? 0
+		                                                                        : ZE_CRYPTO;
+	}
 	return crypto_sign_ed25519_sk_to_curve25519(out, k->sk) == 0 ? 0 : ZE_CRYPTO;
+}
+
+int key_x25519_pk_of(const struct zkey *k, uint8_t out[32])
+{
+	uint8_t sk[32];
+	if (k->scheme == KEY_ED25519)
+		return key_x25519_pk(k->pk, out);
+	int rc = key_x25519_sk(k, sk);
+	if (rc == 0 && crypto_scalarmult_base(out, sk) != 0)
+		rc = ZE_CRYPTO;
+	sodium_memzero(sk, sizeof sk);
+	return rc;
 }

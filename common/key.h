@@ -12,7 +12,7 @@
 #include <stdio.h>
 
 /* Signature schemes; the zero value is ed25519, the project's original one. */
-enum key_scheme { KEY_ED25519 = 0, KEY_SR25519 = 1 };
+enum key_scheme { KEY_ED25519 = 0, KEY_SR25519 = 1, KEY_SCHEME_UNKNOWN = -1 };
 
 struct zkey {
 	uint8_t seed[32]; /* the (mini-)secret seed, meaningful when has_seed */
@@ -51,6 +51,8 @@ int key_generate(struct zkey *k);
 /* Substrate's ed25519 dev accounts: alice, bob, charlie, dave, eve, ferdie
  * (case-insensitive, "//Alice" accepted), hard-derived from the dev phrase. */
 int key_dev(const char *name, struct zkey *k);
+/* The same dev account for either scheme (sr25519: Substrate's usual ones). */
+int key_dev_scheme(const char *name, int scheme, struct zkey *k);
 /* Seed file: 64 hex digits (optional 0x, trailing newline). Refuses a file
  * readable by group or others (-EPERM) so a leaked seed is not used. */
 int key_seed_file_load(const char *path, struct zkey *k);
@@ -73,10 +75,18 @@ int key_verify(const uint8_t pk[32], const uint8_t *msg, size_t n, const uint8_t
 int key_verify_scheme(int scheme, const uint8_t pk[32], const uint8_t *msg, size_t n,
                       const uint8_t sig[64]);
 
-/* x25519 keys for workload encryption, converted from the ed25519 ones
- * (an sr25519 key has no x25519 form: ZE_UNSUPPORTED). */
+/*
+ * x25519 keys for workload encryption. An ed25519 key converts to x25519;
+ * an sr25519 key cannot, so its x25519 secret is derived from the account's
+ * secret scalar (a keyed blake2b-256): the phrase alone recovers it, and the
+ * twin registers its public half as its `pk`.
+ */
+/* From an ed25519 public key (account id) only. */
 int key_x25519_pk(const uint8_t ed_pk[32], uint8_t out[32]);
-int key_x25519_sk(const struct zkey *k, uint8_t out[32]); /* wipe out after use */
+/* The public x25519 key of k, for either scheme. */
+int key_x25519_pk_of(const struct zkey *k, uint8_t out[32]);
+/* Either scheme; the caller wipes out after use. */
+int key_x25519_sk(const struct zkey *k, uint8_t out[32]);
 
 /* SS58 with a one-byte prefix (< 64, 42 = generic Substrate). out >= 64 bytes. */
 int ss58_encode(const uint8_t pk[32], uint8_t prefix, char *out, size_t outsz);
@@ -92,7 +102,9 @@ int key_parse_account(const char *s, uint8_t pk[32]);
  */
 int key_print_info(const uint8_t pk[32], const uint8_t *seed, int json, FILE *out);
 /* The same for either scheme, with a "scheme" field first; sr25519 has no
- * x25519_public_key. phrase (may be NULL) is printed as secret_phrase. */
+ * x25519_public_key. phrase (may be NULL) is printed as secret_phrase.
+ * KEY_SCHEME_UNKNOWN (an account given by address) prints no scheme, and
+ * the x25519 form only when the key converts as an ed25519 one would. */
 int key_print_info_scheme(int scheme, const uint8_t pk[32], const uint8_t *seed, const char *phrase,
                           int json, FILE *out);
 

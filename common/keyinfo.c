@@ -24,12 +24,12 @@ static int print_info(int scheme, int with_scheme, const uint8_t pk[32], const u
 	uint8_t xpk[32];
 	int n = 0, rc;
 
-	if (!sname)
+	if (!sname && scheme != KEY_SCHEME_UNKNOWN)
 		return -EINVAL;
 	if ((rc = hex_encode(pk, 32, 1, pkhex, sizeof pkhex)) != 0 ||
 	    (rc = ss58_encode(pk, 42, addr, sizeof addr)) != 0)
 		return rc;
-	if (with_scheme) {
+	if (with_scheme && sname) {
 		names[n] = "scheme";
 		values[n++] = sname;
 	}
@@ -45,6 +45,11 @@ static int print_info(int scheme, int with_scheme, const uint8_t pk[32], const u
 		if ((rc = key_x25519_pk(pk, xpk)) != 0 ||
 		    (rc = hex_encode(xpk, 32, 1, xhex, sizeof xhex)) != 0)
 			return rc;
+		names[n] = "x25519_public_key";
+		values[n++] = xhex;
+	} else if (scheme == KEY_SCHEME_UNKNOWN && key_x25519_pk(pk, xpk) == 0 &&
+	           hex_encode(xpk, 32, 1, xhex, sizeof xhex) == 0) {
+		/* An account of unknown scheme: its x25519 form if it were ed25519. */
 		names[n] = "x25519_public_key";
 		values[n++] = xhex;
 	}
