@@ -9,7 +9,9 @@
 #include "common/zerr.h"
 
 #define ADDR_ID 0x00
+/* MultiSignature's variants are numbered as enum key_scheme is. */
 #define SIG_ED25519 0x00
+#define SIG_SR25519 0x01
 
 void xt_era_immortal(struct xt_era *e)
 {
@@ -100,8 +102,8 @@ uint64_t xt_era_death(const struct xt_era *e, uint64_t current)
 void xt_exts_default(struct xt_exts *out)
 {
 	static const enum xt_ext tf[] = {
-		XT_EXT_NON_ZERO_SENDER, XT_EXT_SPEC_VERSION, XT_EXT_TX_VERSION, XT_EXT_GENESIS,
-		XT_EXT_MORTALITY,       XT_EXT_NONCE,        XT_EXT_WEIGHT,     XT_EXT_PAYMENT,
+	    XT_EXT_NON_ZERO_SENDER, XT_EXT_SPEC_VERSION, XT_EXT_TX_VERSION, XT_EXT_GENESIS,
+	    XT_EXT_MORTALITY,       XT_EXT_NONCE,        XT_EXT_WEIGHT,     XT_EXT_PAYMENT,
 	};
 	memcpy(out->ids, tf, sizeof tf);
 	out->n = sizeof tf / sizeof tf[0];
@@ -111,15 +113,15 @@ static const struct {
 	const char *name;
 	enum xt_ext id;
 } known_exts[] = {
-	{"CheckNonZeroSender", XT_EXT_NON_ZERO_SENDER},
-	{"CheckSpecVersion", XT_EXT_SPEC_VERSION},
-	{"CheckTxVersion", XT_EXT_TX_VERSION},
-	{"CheckGenesis", XT_EXT_GENESIS},
-	{"CheckMortality", XT_EXT_MORTALITY},
-	{"CheckEra", XT_EXT_MORTALITY},
-	{"CheckNonce", XT_EXT_NONCE},
-	{"CheckWeight", XT_EXT_WEIGHT},
-	{"ChargeTransactionPayment", XT_EXT_PAYMENT},
+    {"CheckNonZeroSender", XT_EXT_NON_ZERO_SENDER},
+    {"CheckSpecVersion", XT_EXT_SPEC_VERSION},
+    {"CheckTxVersion", XT_EXT_TX_VERSION},
+    {"CheckGenesis", XT_EXT_GENESIS},
+    {"CheckMortality", XT_EXT_MORTALITY},
+    {"CheckEra", XT_EXT_MORTALITY},
+    {"CheckNonce", XT_EXT_NONCE},
+    {"CheckWeight", XT_EXT_WEIGHT},
+    {"ChargeTransactionPayment", XT_EXT_PAYMENT},
 };
 
 /* 1 when values of the type always encode to zero bytes. */
@@ -192,8 +194,7 @@ static int put_extras(const struct xt_exts *exts, const struct xt_params *p, str
 	return rc;
 }
 
-static int put_additional(const struct xt_exts *exts, const struct xt_params *p,
-			  struct zbuf *out)
+static int put_additional(const struct xt_exts *exts, const struct xt_params *p, struct zbuf *out)
 {
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < exts->n; i++) {
@@ -238,14 +239,23 @@ out:
 }
 
 int xt_assemble(const struct xt_exts *exts, const struct xt_params *p, const uint8_t signer[32],
-		const uint8_t sig[64], struct zbuf *out)
+                const uint8_t sig[64], struct zbuf *out)
+{
+	return xt_assemble_scheme(exts, p, KEY_ED25519, signer, sig, out);
+}
+
+int xt_assemble_scheme(const struct xt_exts *exts, const struct xt_params *p, int scheme,
+                       const uint8_t signer[32], const uint8_t sig[64], struct zbuf *out)
 {
 	struct zbuf body;
 	int rc;
 	size_t old = out->len;
+	if (scheme != KEY_ED25519 && scheme != KEY_SR25519)
+		return -EINVAL;
 	zbuf_init(&body, 0);
 	if ((rc = zbuf_putc(&body, 0x80 | XT_VERSION)) || (rc = zbuf_putc(&body, ADDR_ID)) ||
-	    (rc = zbuf_put(&body, signer, 32)) || (rc = zbuf_putc(&body, SIG_ED25519)) ||
+	    (rc = zbuf_put(&body, signer, 32)) ||
+	    (rc = zbuf_putc(&body, scheme == KEY_SR25519 ? SIG_SR25519 : SIG_ED25519)) ||
 	    (rc = zbuf_put(&body, sig, 64)) || (rc = put_extras(exts, p, &body)) ||
 	    (rc = zbuf_put(&body, p->call, p->call_len)))
 		goto out;
@@ -257,7 +267,7 @@ out:
 }
 
 int xt_sign(const struct xt_exts *exts, const struct xt_params *p, const struct zkey *k,
-	    struct zbuf *out)
+            struct zbuf *out)
 {
 	struct zbuf pl;
 	uint8_t sig[64];
@@ -265,11 +275,9 @@ int xt_sign(const struct xt_exts *exts, const struct xt_params *p, const struct 
 	zbuf_init(&pl, 0);
 	if ((rc = xt_signing_payload(exts, p, &pl)))
 		goto out;
-	if (crypto_sign_detached(sig, NULL, pl.data, pl.len, k->sk) != 0) {
-		rc = ZE_CRYPTO;
+	if ((rc = key_sign(k, pl.data, pl.len, sig)))
 		goto out;
-	}
-	rc = xt_assemble(exts, p, k->pk, sig, out);
+	rc = xt_assemble_scheme(exts, p, k->scheme, k->pk, sig, out);
 out:
 	zbuf_free(&pl);
 	return rc;
@@ -336,8 +344,9 @@ int xt_decode(const struct xt_exts *exts, const uint8_t *p, size_t n, struct xt_
 			return ZE_UNSUPPORTED;
 		if ((rc = scale_get_bytes(&r, d.signer, 32)) || (rc = scale_get_u8(&r, &tag)))
 			return rc;
-		if (tag != SIG_ED25519)
+		if (tag != SIG_ED25519 && tag != SIG_SR25519)
 			return ZE_UNSUPPORTED;
+		d.sig_scheme = tag == SIG_SR25519 ? KEY_SR25519 : KEY_ED25519;
 		if ((rc = scale_get_bytes(&r, d.sig, 64)) || (rc = get_extras(exts, &r, &d)))
 			return rc;
 	}
@@ -352,16 +361,16 @@ int xt_decode(const struct xt_exts *exts, const uint8_t *p, size_t n, struct xt_
 }
 
 int xt_verify(const struct xt_exts *exts, const struct xt_decoded *d, uint32_t spec_version,
-	      uint32_t tx_version, const uint8_t genesis[32], const uint8_t block_hash[32])
+              uint32_t tx_version, const uint8_t genesis[32], const uint8_t block_hash[32])
 {
 	struct xt_params p = {
-		.call = d->call,
-		.call_len = d->call_len,
-		.era = d->era,
-		.nonce = d->nonce,
-		.tip = d->tip,
-		.spec_version = spec_version,
-		.tx_version = tx_version,
+	    .call = d->call,
+	    .call_len = d->call_len,
+	    .era = d->era,
+	    .nonce = d->nonce,
+	    .tip = d->tip,
+	    .spec_version = spec_version,
+	    .tx_version = tx_version,
 	};
 	struct zbuf pl;
 	int rc;
@@ -371,7 +380,7 @@ int xt_verify(const struct xt_exts *exts, const struct xt_decoded *d, uint32_t s
 	memcpy(p.block_hash, block_hash ? block_hash : genesis, 32);
 	zbuf_init(&pl, 0);
 	if ((rc = xt_signing_payload(exts, &p, &pl)) == 0 &&
-	    crypto_sign_verify_detached(d->sig, pl.data, pl.len, d->signer) != 0)
+	    key_verify_scheme(d->sig_scheme, d->signer, pl.data, pl.len, d->sig) != 0)
 		rc = ZE_CRYPTO;
 	zbuf_free(&pl);
 	return rc;

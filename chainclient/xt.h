@@ -2,13 +2,13 @@
  * Extrinsics (format v4): eras, signed extensions, signing and decoding.
  *
  * Signed extrinsic = compact(len) ++ 0x84 ++ MultiAddress::Id(signer) ++
- * MultiSignature::Ed25519(sig) ++ extras ++ call, where the extras and the
+ * MultiSignature::Ed25519|Sr25519(sig) ++ extras ++ call, where the extras and the
  * signed payload's "additional" data follow the runtime's signed extensions
  * in order. Signed payload = call ++ extras ++ additionals, replaced by its
  * blake2b-256 when longer than 256 bytes.
  *
- * Only ed25519 accounts (MultiAddress::Id, MultiSignature::Ed25519) are
- * supported; other address or signature kinds decode as ZE_UNSUPPORTED.
+ * Accounts are MultiAddress::Id with an ed25519 or sr25519 signature; other
+ * address or signature kinds (ecdsa) decode as ZE_UNSUPPORTED.
  */
 #ifndef ZOS_CHAINCLIENT_XT_H
 #define ZOS_CHAINCLIENT_XT_H
@@ -94,12 +94,16 @@ struct xt_params {
  * payload is longer than 256 bytes. */
 int xt_signing_payload(const struct xt_exts *exts, const struct xt_params *p, struct zbuf *out);
 
-/* Appends compact(len) ++ signed extrinsic v4 signed by k (ed25519). */
+/* Appends compact(len) ++ signed extrinsic v4 signed by k, with
+ * MultiSignature::Ed25519 or ::Sr25519 after k's scheme. */
 int xt_sign(const struct xt_exts *exts, const struct xt_params *p, const struct zkey *k,
 	    struct zbuf *out);
 /* The same with a signature made elsewhere over xt_signing_payload(). */
 int xt_assemble(const struct xt_exts *exts, const struct xt_params *p,
 		const uint8_t signer[32], const uint8_t sig[64], struct zbuf *out);
+/* The same for a signature of either scheme (enum key_scheme). */
+int xt_assemble_scheme(const struct xt_exts *exts, const struct xt_params *p, int scheme,
+		       const uint8_t signer[32], const uint8_t sig[64], struct zbuf *out);
 
 /* Appends compact(len) ++ 0x04 ++ call (an unsigned extrinsic, e.g. an inherent). */
 int xt_unsigned(const uint8_t *call, size_t call_len, struct zbuf *out);
@@ -109,6 +113,7 @@ struct xt_decoded {
 	int is_signed;
 	uint8_t signer[32];
 	uint8_t sig[64];
+	int sig_scheme; /* KEY_ED25519 or KEY_SR25519 (MultiSignature's variant) */
 	struct xt_era era;
 	uint64_t nonce;
 	scale_u128 tip;

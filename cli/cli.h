@@ -35,31 +35,58 @@ void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_parse_digits(const char *s, uint64_t max, uint64_t *v);
 
 /*
- * Where a signing key comes from: exactly one of --seed-file FILE (a seed
- * file, refused when group- or world-readable), --seed HEX (visible to other
- * users in the process list: for tests) or --dev NAME (Substrate's ed25519 dev
- * accounts alice..ferdie). Commands add CLI_KEY_LONGOPTS to their getopt_long
- * table and hand every option to cli_keysrc_opt() first.
+ * Where a signing key comes from: exactly one of --suri URI (a Substrate
+ * secret URI: phrase, 0x seed or //Dev with junctions and ///password),
+ * --mnemonic-file FILE or --seed-file FILE (a file holding a phrase, a URI
+ * or a hex seed; refused when group- or world-readable), --seed HEX, or
+ * --dev NAME (alice..ferdie). --suri and --seed are visible to other users in
+ * the process list: files are for real keys. --scheme ed25519|sr25519 picks
+ * the signature scheme (default ed25519); --password the BIP-0039 password
+ * (overrides one in the URI). Commands add CLI_KEY_LONGOPTS to their
+ * getopt_long table and hand every option to cli_keysrc_opt() first.
  */
 struct cli_keysrc {
 	const char *seed_file;
 	const char *seed_hex;
 	const char *dev;
+	const char *suri;
+	const char *mnemonic_file;
+	const char *scheme;
+	const char *password;
 };
 
-enum { CLI_OPT_SEED_FILE = 0x1000, CLI_OPT_SEED, CLI_OPT_DEV };
+enum {
+	CLI_OPT_SEED_FILE = 0x1000,
+	CLI_OPT_SEED,
+	CLI_OPT_DEV,
+	CLI_OPT_SURI,
+	CLI_OPT_MNEMONIC_FILE,
+	CLI_OPT_SCHEME,
+	CLI_OPT_PASSWORD,
+};
 
-#define CLI_KEY_LONGOPTS                                                   \
-	{"seed-file", required_argument, NULL, CLI_OPT_SEED_FILE},         \
-		{"seed", required_argument, NULL, CLI_OPT_SEED},           \
-		{"dev", required_argument, NULL, CLI_OPT_DEV}
+#define CLI_KEY_LONGOPTS                                                                           \
+	{"seed-file", required_argument, NULL, CLI_OPT_SEED_FILE},                                 \
+	    {"seed", required_argument, NULL, CLI_OPT_SEED},                                       \
+	    {"dev", required_argument, NULL, CLI_OPT_DEV},                                         \
+	    {"suri", required_argument, NULL, CLI_OPT_SURI},                                       \
+	    {"mnemonic-file", required_argument, NULL, CLI_OPT_MNEMONIC_FILE},                     \
+	    {"scheme", required_argument, NULL, CLI_OPT_SCHEME},                                   \
+	{                                                                                          \
+		"password", required_argument, NULL, CLI_OPT_PASSWORD                              \
+	}
 
-#define CLI_KEY_USAGE "(--seed-file FILE | --seed HEX | --dev NAME)"
+#define CLI_KEY_USAGE                                                                              \
+	"(--suri URI | --mnemonic-file FILE | --seed-file FILE | --seed HEX | --dev NAME) "        \
+	"[--scheme ed25519|sr25519]"
 
 /* Records opt if it is one of the key options: returns 1, else 0. */
 int cli_keysrc_opt(struct cli_keysrc *s, int opt, const char *arg);
-/* 1 when any key option was given. */
+/* 1 when any key source option was given (--scheme/--password alone: 0). */
 int cli_keysrc_given(const struct cli_keysrc *s);
+/* The scheme named by --scheme (KEY_ED25519 when absent); -EINVAL, with a
+ * message, for an unknown name. */
+int cli_keysrc_scheme(const struct cli_keysrc *s, int *scheme);
 /* Loads the key; exactly one source must be set. Prints the reason on
  * failure and returns a negative error (-EINVAL when none or several were
  * given). The caller wipes k with key_wipe(). */

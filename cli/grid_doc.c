@@ -279,7 +279,7 @@ int cli_doc_check_sender(struct chain_client *c, const struct zkey *key, uint32_
 		cli_err("cannot read twin %u: %s", twin, zerr_str(rc));
 		return rc;
 	}
-	if ((rc = key_x25519_pk(key->pk, mine)) < 0 ||
+	if ((rc = key_x25519_pk_of(key, mine)) < 0 ||
 	    (rc = seal_twin_x25519(t.pk_len ? t.pk : NULL, t.pk_len, t.account, theirs)) < 0) {
 		cli_err("twin %u has no usable x25519 key", twin);
 		return rc;

@@ -152,6 +152,15 @@ static int twin_create(int argc, char **argv)
 	}
 	if ((rc = cli_grid_open(&g, &go, 1)) < 0)
 		return rc == -EINVAL ? CLI_USAGE : CLI_FAIL;
+	/* An sr25519 account has no x25519 form: the twin publishes the x25519
+	 * key zos-cli derives from the account's secret, for workload sealing. */
+	if (!has_pk && g.key.scheme == KEY_SR25519) {
+		if ((rc = key_x25519_pk_of(&g.key, pk)) < 0) {
+			cli_err("cannot derive an x25519 key: %s", zerr_str(rc));
+			goto out;
+		}
+		has_pk = 1;
+	}
 	cJSON *args = grid_args_create_twin(relay, has_pk ? pk : NULL, has_pk ? 32 : 0);
 	rc = cli_grid_submit(&g, "TfgridModule", "create_twin", args, &o);
 	cJSON_Delete(args);

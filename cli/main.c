@@ -23,7 +23,7 @@ struct cli_cmd {
 
 /* One line per command; the function is declared in cli/cli.h. */
 static const struct cli_cmd cmds[] = {
-	{"key", cli_cmd_key, "generate and inspect ed25519 account keys"},
+	{"key", cli_cmd_key, "ed25519 and sr25519 keys: generate, inspect, sign, verify"},
 	{"chain", cli_chain_main, "chain helpers: storage keys, metadata, calls, signing"},
 	{"rmb", cli_cmd_rmb, "call a twin over RMB (signed request, verified reply)"},
 	{"deploy", cli_deploy_main, "deploy a workload document on a node and follow it"},

@@ -1,5 +1,6 @@
 /*
- * ed25519 account keys: seeds, Substrate dev accounts, seed files, x25519.
+ * Account keys: seeds of either scheme, Substrate dev accounts, key files,
+ * signing, x25519.
  */
 #include "common/key.h"
 
@@ -13,35 +14,57 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/bip39.h"
 #include "common/hex.h"
+#include "common/sr25519.h"
 #include "common/zerr.h"
-
-/*
- * The mini-secret of Substrate's public dev phrase "bottom drive obey lake
- * curtain smoke basket hold race lonely fit walk": the first 32 bytes of
- * PBKDF2-HMAC-SHA512(BIP39 entropy, "mnemonic", 2048). It is public; keeping
- * the constant spares us a BIP39 wordlist. The unit tests check that //Alice
- * derived from it is the well-known ed25519 Alice seed.
- */
-static const uint8_t dev_phrase_seed[32] = {
-	0xfa, 0xc7, 0x95, 0x9d, 0xbf, 0xe7, 0x2f, 0x05, 0x2e, 0x5a, 0x0c,
-	0x3c, 0x8d, 0x65, 0x30, 0xf2, 0x02, 0xb0, 0x2f, 0xd8, 0xf9, 0xf5,
-	0xca, 0x35, 0x80, 0xec, 0x8d, 0xeb, 0x77, 0x97, 0x47, 0x9e,
-};
 
 static const char *const dev_names[] = {"Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie"};
 
-/* A seed file holds 64 hex digits plus optional 0x and whitespace. */
-#define SEED_FILE_MAX 256
+/* A key file holds a hex seed or a phrase with an optional path: 24 words
+ * take at most 216 bytes, so 1 KiB leaves room for paths and a password. */
+#define SEED_FILE_MAX 1024
+
+const char *key_scheme_name(int scheme)
+{
+	return scheme == KEY_ED25519 ? "ed25519" : scheme == KEY_SR25519 ? "sr25519" : NULL;
+}
+
+int key_scheme_parse(const char *s, int *scheme)
+{
+	if (s && strcmp(s, "ed25519") == 0)
+		*scheme = KEY_ED25519;
+	else if (s && strcmp(s, "sr25519") == 0)
+		*scheme = KEY_SR25519;
+	else
+		return -EINVAL;
+	return 0;
+}
 
 int key_from_seed(const uint8_t seed[32], struct zkey *k)
 {
+	memset(k, 0, sizeof *k);
 	memcpy(k->seed, seed, 32);
 	if (crypto_sign_seed_keypair(k->pk, k->sk, k->seed) != 0) {
 		key_wipe(k);
 		return ZE_CRYPTO;
 	}
+	k->scheme = KEY_ED25519;
+	k->has_seed = 1;
 	return 0;
+}
+
+int key_from_seed_scheme(int scheme, const uint8_t seed[32], struct zkey *k)
+{
+	if (scheme == KEY_ED25519)
+		return key_from_seed(seed, k);
+	if (scheme != KEY_SR25519)
+		return -EINVAL;
+	memset(k, 0, sizeof *k);
+	memcpy(k->seed, seed, 32);
+	k->scheme = KEY_SR25519;
+	k->has_seed = 1;
+	return sr25519_from_mini(seed, k->sk, k->pk);
 }
 
 int key_generate(struct zkey *k)
@@ -56,37 +79,28 @@ int key_generate(struct zkey *k)
 	return rc;
 }
 
-/*
- * Substrate's ed25519 hard junction: the chain code is the SCALE encoding of
- * the junction (here a short string: compact length, then the bytes) padded
- * with zeros to 32 bytes, and the derived seed is
- * blake2b-256(SCALE("Ed25519HDKD") ++ seed ++ chaincode).
- */
-static int hard_derive(const uint8_t seed[32], const char *junction, uint8_t out[32])
+int key_generate_phrase(int words, char *phrase, size_t phrase_sz)
 {
-	static const uint8_t tag[] = {11 << 2, 'E', 'd', '2', '5', '5', '1', '9', 'H', 'D', 'K', 'D'};
-	uint8_t cc[32] = {0};
-	size_t n = strlen(junction);
-	/* Substrate hashes longer junctions into the chain code; dev names are short. */
-	if (n > 31)
+	uint8_t ent[32];
+	if (words < 12 || words > 24 || words % 3 != 0)
 		return -EINVAL;
-	cc[0] = (uint8_t)(n << 2);
-	memcpy(cc + 1, junction, n);
-	crypto_generichash_state st;
-	if (crypto_generichash_init(&st, NULL, 0, 32) != 0 ||
-	    crypto_generichash_update(&st, tag, sizeof tag) != 0 ||
-	    crypto_generichash_update(&st, seed, 32) != 0 ||
-	    crypto_generichash_update(&st, cc, sizeof cc) != 0 ||
-	    crypto_generichash_final(&st, out, 32) != 0) {
-		sodium_memzero(&st, sizeof st);
+	if (sodium_init() < 0)
 		return ZE_CRYPTO;
-	}
-	sodium_memzero(&st, sizeof st);
-	return 0;
+	size_t n = (size_t)words * 4 / 3; /* 11 bits a word, 1 in 33 is checksum */
+	randombytes_buf(ent, n);
+	int rc = bip39_phrase(ent, n, phrase, phrase_sz);
+	sodium_memzero(ent, sizeof ent);
+	return rc;
 }
 
 int key_dev(const char *name, struct zkey *k)
 {
+	return key_dev_scheme(name, KEY_ED25519, k);
+}
+
+int key_dev_scheme(const char *name, int scheme, struct zkey *k)
+{
+	char suri[16];
 	if (!name)
 		return -EINVAL;
 	if (name[0] == '/' && name[1] == '/')
@@ -94,35 +108,21 @@ int key_dev(const char *name, struct zkey *k)
 	for (size_t i = 0; i < sizeof dev_names / sizeof dev_names[0]; i++) {
 		if (strcasecmp(name, dev_names[i]) != 0)
 			continue;
-		uint8_t seed[32];
-		int rc = hard_derive(dev_phrase_seed, dev_names[i], seed);
-		if (rc == 0)
-			rc = key_from_seed(seed, k);
-		sodium_memzero(seed, sizeof seed);
-		return rc;
+		snprintf(suri, sizeof suri, "//%s", dev_names[i]);
+		return key_from_suri(suri, scheme, NULL, k);
 	}
 	return -ENOENT;
 }
 
-/* Parses the text of a seed file: optional 0x, 64 hex digits, whitespace. */
-static int parse_seed_text(char *text, size_t n, uint8_t seed[32])
+/* Reads a secret file of at most SEED_FILE_MAX bytes into text (NUL
+ * terminated, surrounding whitespace removed), refusing files others can
+ * read. The caller wipes text. */
+static int read_secret_file(const char *path, char text[SEED_FILE_MAX + 1])
 {
-	while (n > 0 && isspace((unsigned char)text[n - 1]))
-		text[--n] = 0;
-	char *s = text;
-	while (*s && isspace((unsigned char)*s))
-		s++;
-	return hex_decode_fixed(s, seed, 32);
-}
-
-int key_seed_file_load(const char *path, struct zkey *k)
-{
-	char text[SEED_FILE_MAX + 1];
-	uint8_t seed[32];
 	struct stat st;
 	ssize_t n;
 	size_t got = 0;
-	int rc;
+	int rc = 0;
 
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
@@ -149,18 +149,54 @@ int key_seed_file_load(const char *path, struct zkey *k)
 		got += (size_t)n;
 	}
 	text[got] = 0;
-	/* A file at the cap may hold more: not a seed file. */
+	/* A file at the cap may hold more: not a key file. */
 	if (got == SEED_FILE_MAX || memchr(text, 0, got)) {
 		rc = ZE_MALFORMED;
 		goto out;
 	}
-	rc = parse_seed_text(text, got, seed);
+	while (got > 0 && isspace((unsigned char)text[got - 1]))
+		text[--got] = 0;
+	size_t lead = 0;
+	while (lead < got && isspace((unsigned char)text[lead]))
+		lead++;
+	memmove(text, text + lead, got - lead + 1);
+out:
+	close(fd);
+	return rc;
+}
+
+int key_seed_file_load(const char *path, struct zkey *k)
+{
+	char text[SEED_FILE_MAX + 1];
+	uint8_t seed[32];
+	int rc = read_secret_file(path, text);
+	if (rc == 0)
+		rc = hex_decode_fixed(text, seed, 32);
 	if (rc == 0)
 		rc = key_from_seed(seed, k);
-out:
 	sodium_memzero(text, sizeof text);
 	sodium_memzero(seed, sizeof seed);
-	close(fd);
+	return rc;
+}
+
+int key_file_load(const char *path, int scheme, const char *password, struct zkey *k)
+{
+	char text[SEED_FILE_MAX + 1];
+	int rc = read_secret_file(path, text);
+	if (rc == 0) {
+		/* A phrase spread over lines is still one phrase. */
+		for (char *p = text; *p; p++)
+			if (*p == '\n' || *p == '\r' || *p == '\t')
+				*p = ' ';
+		/* A bare 64-digit seed without 0x, as key_seed_file_create writes it. */
+		uint8_t seed[32];
+		if (strlen(text) == 64 && hex_decode_fixed(text, seed, 32) == 0)
+			rc = key_from_seed_scheme(scheme, seed, k);
+		else
+			rc = key_from_suri(text, scheme, password, k);
+		sodium_memzero(seed, sizeof seed);
+	}
+	sodium_memzero(text, sizeof text);
 	return rc;
 }
 
@@ -239,6 +275,27 @@ int key_seed_file_create(const char *path, struct zkey *k)
 	return rc;
 }
 
+int key_secret_file_write(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	int rc = fchmod(fd, 0600) != 0 ? -errno : 0;
+	if (rc == 0)
+		rc = write_all(fd, text, strlen(text));
+	if (rc == 0)
+		rc = write_all(fd, "\n", 1);
+	if (rc == 0 && fsync(fd) != 0)
+		rc = -errno;
+	if (close(fd) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = fsync_parent(path);
+	if (rc)
+		unlink(path);
+	return rc;
+}
+
 int key_load_or_create(const char *path, struct zkey *k, int *created)
 {
 	*created = 0;
@@ -260,7 +317,19 @@ void key_wipe(struct zkey *k)
 
 int key_sign(const struct zkey *k, const uint8_t *msg, size_t n, uint8_t sig[64])
 {
+	if (k->scheme == KEY_SR25519)
+		return sr25519_sign(k->sk, k->pk, msg, n, sig);
 	return crypto_sign_detached(sig, NULL, msg, n, k->sk) == 0 ? 0 : ZE_CRYPTO;
+}
+
+int key_verify_scheme(int scheme, const uint8_t pk[32], const uint8_t *msg, size_t n,
+                      const uint8_t sig[64])
+{
+	if (scheme == KEY_ED25519)
+		return key_verify(pk, msg, n, sig);
+	if (scheme == KEY_SR25519)
+		return sr25519_verify(pk, msg, n, sig);
+	return -EINVAL;
 }
 
 int key_verify(const uint8_t pk[32], const uint8_t *msg, size_t n, const uint8_t sig[64])
@@ -275,5 +344,23 @@ int key_x25519_pk(const uint8_t ed_pk[32], uint8_t out[32])
 
 int key_x25519_sk(const struct zkey *k, uint8_t out[32])
 {
+	static const uint8_t tag[] = "zos-agent sr25519 x25519 v1";
+	if (k->scheme == KEY_SR25519) {
+		/* The scalar, not the nonce: a soft junction draws a fresh nonce. */
+		return crypto_generichash(out, 32, k->sk, 32, tag, sizeof tag - 1) == 0 ? 0
+		                                                                        : ZE_CRYPTO;
+	}
 	return crypto_sign_ed25519_sk_to_curve25519(out, k->sk) == 0 ? 0 : ZE_CRYPTO;
+}
+
+int key_x25519_pk_of(const struct zkey *k, uint8_t out[32])
+{
+	uint8_t sk[32];
+	if (k->scheme == KEY_ED25519)
+		return key_x25519_pk(k->pk, out);
+	int rc = key_x25519_sk(k, sk);
+	if (rc == 0 && crypto_scalarmult_base(out, sk) != 0)
+		rc = ZE_CRYPTO;
+	sodium_memzero(sk, sizeof sk);
+	return rc;
 }

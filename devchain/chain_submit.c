@@ -42,10 +42,8 @@ static const char *unsupported_reason(const uint8_t *p, size_t n)
 		return "unsupported address kind (only MultiAddress::Id)";
 	if (scale_skip(&r, 32) || scale_get_u8(&r, &sig))
 		return "unsupported extrinsic";
-	if (sig == 1)
-		return "sr25519 signatures are not supported (use an ed25519 key)";
 	if (sig == 2)
-		return "ecdsa signatures are not supported (use an ed25519 key)";
+		return "ecdsa signatures are not supported (use an ed25519 or sr25519 key)";
 	return "unsupported signature kind";
 }
 

@@ -12,8 +12,14 @@
 #include "common/zerr.h"
 #include "devchain/system.h"
 
-static const char *const dev_names[] = {"//Alice", "//Bob", "//Charlie", "//Dave", "//Eve",
-					"//Ferdie"};
+/* Both schemes' dev accounts are endowed, as on a Substrate dev chain
+ * (sr25519) and as this project's ed25519 tools expect. */
+static const char *const dev_names[] = {
+    "//Alice",         "//Bob",         "//Charlie",
+    "//Dave",          "//Eve",         "//Ferdie",
+    "sr25519://Alice", "sr25519://Bob", "sr25519://Charlie",
+    "sr25519://Dave",  "sr25519://Eve", "sr25519://Ferdie",
+};
 
 static int builtin(cJSON **out)
 {
@@ -62,9 +68,20 @@ int dev_genesis_load(const char *path, cJSON **out)
 	return 0;
 }
 
-/* "//Alice" (a dev account), SS58 or 0x-hex. */
+/* "//Alice" (an ed25519 dev account), "sr25519://Alice" or "ed25519://Alice"
+ * (any secret URI of that scheme), SS58 or 0x-hex. */
 static int parse_account(const char *s, uint8_t pk[32])
 {
+	int scheme = KEY_ED25519;
+	if (!strncmp(s, "sr25519:", 8) || !strncmp(s, "ed25519:", 8)) {
+		scheme = s[0] == 's' ? KEY_SR25519 : KEY_ED25519;
+		struct zkey k;
+		int rc = key_from_suri(s + 8, scheme, NULL, &k);
+		if (!rc)
+			memcpy(pk, k.pk, 32);
+		key_wipe(&k);
+		return rc;
+	}
 	if (!strncmp(s, "//", 2)) {
 		struct zkey k;
 		int rc = key_dev(s, &k);
@@ -111,8 +128,8 @@ static int endow(struct dev_ctx *ctx, const cJSON *sec)
 		int rc = dev_balance_endow(ctx, pk, amount);
 		if (rc) {
 			log_err("devchain", "genesis: cannot endow %s: %s", who->valuestring,
-				DEV_IS_MODULE_ERR(rc) ? "below the existential deposit"
-						      : zerr_str(rc));
+			        DEV_IS_MODULE_ERR(rc) ? "below the existential deposit"
+			                              : zerr_str(rc));
 			return DEV_IS_MODULE_ERR(rc) ? ZE_CONFIG : rc;
 		}
 	}
@@ -129,7 +146,8 @@ static void warn_unknown(const cJSON *g)
 		for (size_t i = 0; i < dev_npallets && !known; i++)
 			known = !strcmp(item->string, dev_pallets[i]->name);
 		if (!known)
-			log_warn("devchain", "genesis: unknown section \"%s\" ignored", item->string);
+			log_warn("devchain", "genesis: unknown section \"%s\" ignored",
+			         item->string);
 	}
 }
 
@@ -146,7 +164,7 @@ int dev_genesis_apply(struct dev_ctx *ctx, const cJSON *g)
 		if (rc) {
 			dev_ctx_call_rollback(ctx);
 			log_err("devchain", "genesis: %s: %s", p->name,
-				DEV_IS_MODULE_ERR(rc) ? "refused" : zerr_str(rc));
+			        DEV_IS_MODULE_ERR(rc) ? "refused" : zerr_str(rc));
 			return DEV_IS_MODULE_ERR(rc) ? ZE_CONFIG : rc;
 		}
 		rc = dev_ctx_call_commit(ctx);

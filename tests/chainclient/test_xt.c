@@ -116,6 +116,7 @@ static void era_birth_death(void **st)
 
 static void key_of(const uint8_t seed[32], struct zkey *k)
 {
+	memset(k, 0, sizeof *k); /* scheme 0: ed25519 */
 	memcpy(k->seed, seed, 32);
 	assert_int_equal(crypto_sign_seed_keypair(k->pk, k->sk, seed), 0);
 }
@@ -387,6 +388,39 @@ static void long_payload_is_hashed(void **st)
 	sodium_memzero(&k, sizeof k);
 }
 
+/* An sr25519 key signs with MultiSignature::Sr25519; the signature
+ * verifies over the same payload and a flipped bit does not. */
+static void sr25519_extrinsic(void **st)
+{
+	struct zkey k;
+	uint8_t call[] = {0x06, 0x00, 1, 2, 3};
+	assert_int_equal(key_from_suri("//Alice", KEY_SR25519, NULL, &k), 0);
+	struct xt_params p = {.call = call, .call_len = sizeof call, .nonce = 3,
+			      .spec_version = 5, .tx_version = 2};
+	xt_era_immortal(&p.era);
+	memset(p.genesis, 0x33, 32);
+	memcpy(p.block_hash, p.genesis, 32);
+	struct xt_exts ex;
+	xt_exts_default(&ex);
+	struct zbuf x;
+	struct xt_decoded d;
+	zbuf_init(&x, 0);
+	assert_int_equal(xt_sign(&ex, &p, &k, &x), 0);
+	assert_int_equal(xt_decode(&ex, x.data, x.len, &d), 0);
+	assert_int_equal(d.sig_scheme, KEY_SR25519);
+	assert_memory_equal(d.signer, k.pk, 32);
+	assert_int_equal(x.data[2 + 1 + 33], 1);
+	assert_int_equal(xt_verify(&ex, &d, 5, 2, p.genesis, NULL), 0);
+	assert_int_equal(xt_verify(&ex, &d, 6, 2, p.genesis, NULL), ZE_CRYPTO);
+	d.sig[3] ^= 1;
+	assert_int_equal(xt_verify(&ex, &d, 5, 2, p.genesis, NULL), ZE_CRYPTO);
+	/* ecdsa (variant 2) is not supported. */
+	x.data[2 + 1 + 33] = 2;
+	assert_int_equal(xt_decode(&ex, x.data, x.len, &d), ZE_UNSUPPORTED);
+	zbuf_free(&x);
+	key_wipe(&k);
+}
+
 static void unsigned_extrinsic(void **st)
 {
 	uint8_t call[] = {0x02, 0x00, 0x0b, 0x00};
@@ -457,6 +491,7 @@ int main(void)
 		cmocka_unit_test(polkadot_js_multiaddress_extrinsic),
 		cmocka_unit_test(kusama_extrinsic_round_trip),
 		cmocka_unit_test(long_payload_is_hashed),
+		cmocka_unit_test(sr25519_extrinsic),
 		cmocka_unit_test(unsigned_extrinsic),
 		cmocka_unit_test(garbage_never_crashes),
 	};

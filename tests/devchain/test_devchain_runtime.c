@@ -79,6 +79,41 @@ static void transfer_moves_funds_and_emits_events(void **st)
 	zbuf_free(&xt);
 }
 
+/* An sr25519 dev account is endowed and signs with MultiSignature::Sr25519. */
+static void sr25519_account_transfers(void **st)
+{
+	struct zbuf call, xt;
+	struct dev_reject why;
+	struct dev_account a;
+	struct zkey sr;
+	uint32_t head;
+	assert_int_equal(key_from_suri("//Charlie", KEY_SR25519, NULL, &sr), 0);
+	dev_chain_head(chain, &head, NULL);
+	assert_int_equal(tl_account(chain, head, sr.pk, &a), 0);
+	assert_true(a.free > 0);
+	zbuf_init(&call, 0);
+	zbuf_init(&xt, 0);
+	tl_transfer_call(3, bob.pk, TFT, &call);
+	tl_sign(chain, &sr, &call, a.nonce, &xt);
+	assert_int_equal(xt.data[2 + 1 + 33], 1); /* MultiSignature::Sr25519 */
+	/* A flipped signature bit is refused. */
+	xt.data[2 + 1 + 33 + 9] ^= 1;
+	assert_int_equal(submit(&xt, &why), ZE_CHAIN);
+	assert_non_null(strstr(why.reason, "signature"));
+	xt.data[2 + 1 + 33 + 9] ^= 1;
+	assert_int_equal(submit(&xt, &why), 0);
+	uint32_t num = tl_produce(chain, 1);
+	assert_int_equal(tl_account(chain, num, sr.pk, &a), 0);
+	assert_int_equal(a.nonce, 1);
+	char *ev = tl_events(chain, num);
+	assert_non_null(strstr(ev, "\"Transfer\""));
+	assert_null(strstr(ev, "ExtrinsicFailed"));
+	free(ev);
+	key_wipe(&sr);
+	zbuf_free(&call);
+	zbuf_free(&xt);
+}
+
 static void failed_call_keeps_fee_and_nonce(void **st)
 {
 	struct zbuf call, xt;
@@ -142,10 +177,14 @@ static void bad_extrinsics_are_refused(void **st)
 	assert_non_null(strstr(why.reason, "signature"));
 	xt.data[2 + 1 + 33 + 5] ^= 1;
 
-	/* sr25519 signature kind. */
+	/* An ed25519 signature relabelled as sr25519 does not verify. */
 	xt.data[2 + 1 + 33] = 1;
 	assert_int_equal(submit(&xt, &why), ZE_CHAIN);
-	assert_non_null(strstr(why.reason, "sr25519"));
+	assert_non_null(strstr(why.reason, "signature"));
+	/* ecdsa signatures are not supported. */
+	xt.data[2 + 1 + 33] = 2;
+	assert_int_equal(submit(&xt, &why), ZE_CHAIN);
+	assert_non_null(strstr(why.reason, "ecdsa"));
 	xt.data[2 + 1 + 33] = 0;
 
 	/* Truncated. */
@@ -308,6 +347,7 @@ int main(void)
 		cmocka_unit_test(transfer_moves_funds_and_emits_events),
 		cmocka_unit_test(failed_call_keeps_fee_and_nonce),
 		cmocka_unit_test(bad_extrinsics_are_refused),
+		cmocka_unit_test(sr25519_account_transfers),
 		cmocka_unit_test(wrong_genesis_is_a_bad_proof),
 		cmocka_unit_test(blocks_set_number_hash_and_time),
 	};

@@ -35,6 +35,56 @@ out=$("$CLI" key inspect --seed "$seed" | grep account_id)
 [ "$out" = "account_id: $acct" ] || fail "generated seed does not give its account"
 echo "ok: generate and inspect agree"
 
+# Secret URIs and phrases, both schemes (Substrate's well-known dev accounts).
+DEV="bottom drive obey lake curtain smoke basket hold race lonely fit walk"
+out=$("$CLI" key inspect --suri "//Alice" --scheme sr25519) || fail "inspect --suri //Alice sr25519"
+grep -qx 'scheme: sr25519' <<<"$out" || fail "scheme line: $out"
+grep -qx 'ss58_address: 5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY' <<<"$out" || fail "sr25519 alice: $out"
+grep -q x25519 <<<"$out" && fail "sr25519 key printed an x25519 conversion"
+out=$("$CLI" key inspect --suri "$DEV//Alice//stash" --scheme sr25519 | grep ss58_address)
+[ "$out" = "ss58_address: 5GNJqTPyNqANBkUVMN1LPPrxXnFouWXoe2wNSmmEoLctxiZY" ] || fail "alice stash: $out"
+out=$("$CLI" key inspect --dev bob --scheme sr25519 | grep ss58_address)
+[ "$out" = "ss58_address: 5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty" ] || fail "sr25519 bob: $out"
+out=$("$CLI" key inspect --suri "//Alice" | grep ^public_key)
+[ "$out" = "public_key: 0x88dc3417d5058ec4b4503e0c12ea1a0a89be200fe98922423d4334014fa6b0ee" ] || fail "ed25519 suri: $out"
+printf '%s//Alice\n' "$DEV" >"$T/m.txt"
+chmod 600 "$T/m.txt"
+out=$("$CLI" key inspect --mnemonic-file "$T/m.txt" --scheme sr25519 | grep ss58_address)
+[ "$out" = "ss58_address: 5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY" ] || fail "--mnemonic-file: $out"
+err=$("$CLI" key inspect --suri "//Alice/soft" 2>&1)
+[ $? -eq 1 ] || fail "ed25519 soft junction accepted"
+grep -q 'soft junction' <<<"$err" || fail "soft junction message: $err"
+err=$("$CLI" key inspect --suri "bottom drive obey" --scheme sr25519 2>&1)
+[ $? -eq 1 ] || fail "short phrase accepted"
+grep -q 'BIP-0039' <<<"$err" || fail "bad phrase message: $err"
+"$CLI" key inspect --suri //Alice --scheme rsa 2>/dev/null
+[ $? -eq 2 ] || fail "unknown scheme accepted"
+# An sr25519 address inspects (no scheme given: none printed).
+out=$("$CLI" key inspect --account 5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY | grep account_id)
+[ "$out" = "account_id: 0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d" ] || fail "sr25519 --account: $out"
+echo "ok: secret URIs, dev accounts and phrase files of both schemes"
+
+for scheme in sr25519 ed25519; do
+	gen=$("$CLI" key generate --scheme "$scheme" --words 24 --out "$T/$scheme.phrase") || fail "generate $scheme"
+	[ "$(stat -c %a "$T/$scheme.phrase")" = 600 ] || fail "phrase file mode"
+	[ "$(wc -w <"$T/$scheme.phrase")" = 24 ] || fail "phrase has not 24 words"
+	insp=$("$CLI" key inspect --mnemonic-file "$T/$scheme.phrase" --scheme "$scheme") || fail "inspect phrase"
+	[ "$gen" = "$insp" ] || fail "$scheme generate and inspect disagree"
+	addr=$(sed -n 's/^ss58_address: //p' <<<"$gen")
+	sig=$("$CLI" key sign --mnemonic-file "$T/$scheme.phrase" --scheme "$scheme" --message "hello grid") ||
+		fail "sign $scheme"
+	"$CLI" key verify --scheme "$scheme" --account "$addr" --message "hello grid" --signature "$sig" >/dev/null ||
+		fail "verify $scheme"
+	"$CLI" key verify --scheme "$scheme" --account "$addr" --message "hello grid!" --signature "$sig" 2>/dev/null
+	[ $? -eq 1 ] || fail "verify accepted another message"
+done
+gen=$("$CLI" key generate --scheme sr25519 --json) || fail "generate sr25519 --json"
+phrase=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["secret_phrase"])' "$gen")
+acct=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["account_id"])' "$gen")
+out=$("$CLI" key inspect --suri "$phrase" --scheme sr25519 | grep account_id)
+[ "$out" = "account_id: $acct" ] || fail "generated phrase does not give its account"
+echo "ok: generate, sign and verify for both schemes"
+
 chmod 640 "$T/k.seed"
 err=$("$CLI" key inspect --seed-file "$T/k.seed" 2>&1) && fail "group-readable seed file used"
 grep -q 'readable by group or others' <<<"$err" || fail "permission message: $err"
