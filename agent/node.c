@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "rmb/rmb_chain.h"
 #include "common/zerr.h"
 
 int64_t node_mono_ms(void)
@@ -188,8 +189,11 @@ void node_status_flush(struct agent_node *n)
 void node_relay_of(const struct cfg *c, char *out, size_t outsz)
 {
 	out[0] = '\0';
+	/* Published in the form tfchain's runtime accepts in relay (a host,
+	 * or IPv4.PORT); rmb_relay_first turns it back into the URL. */
 	if (c->rmb_public_address[0]) {
-		snprintf(out, outsz, "%s", c->rmb_public_address);
+		if (rmb_relay_compact(c->rmb_public_address, out, outsz) < 0)
+			out[0] = '\0';
 		return;
 	}
 	/* A wildcard address says where to listen, not where to dial. */
@@ -199,7 +203,8 @@ void node_relay_of(const struct cfg *c, char *out, size_t outsz)
 		    strncmp(u + 6, "[::]:", 5) == 0 || strncmp(u + 6, "*:", 2) == 0 ||
 		    u[6] == ':')
 			continue;
-		snprintf(out, outsz, "%s", u);
+		if (rmb_relay_compact(u, out, outsz) < 0)
+			out[0] = '\0';
 		return;
 	}
 }

@@ -53,6 +53,8 @@ struct agent_node {
 	/* Copied at start: only keys that need a restart are read from it by
 	 * threads; reloadable values they use are the atomics below. */
 	struct cfg cfg;
+	/* Extrinsics the registration thread sent (its backoff reads it). */
+	atomic_uint reg_sent;
 	uint8_t account[32];
 	uint8_t x25519_pk[32];
 	char ss58[64];

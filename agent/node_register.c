@@ -9,24 +9,34 @@
  */
 #include "agent/node_int.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "chainclient/grid.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
-#define REG_BACKOFF_MIN_MS 1000L
-#define REG_BACKOFF_MAX_MS 60000L
+#define REG_BACKOFF_MIN_MS 2000L
+#define REG_BACKOFF_MAX_MS 300000L
+/* A refusal only the operator can fix (terms not accepted, a relay or a
+ * location the runtime refuses, no such farm) costs a fee at every try:
+ * retry it this seldom, the fix named in the status line. */
+#define REG_SLOW_MS 600000L
+
+static int64_t account_tag(const uint8_t account[32]);
 
 /* Outcome of one registration pass. */
 enum reg_result {
-	REG_DONE = 0,  /* everything on chain matches */
-	REG_PARTIAL,   /* the twin matches; the node waits for a configuration change */
-	REG_AGAIN,     /* an update was sent: check again at once */
-	REG_RETRY,     /* something failed; try again after a backoff */
-	REG_STOP,      /* asked to stop */
+	REG_DONE = 0, /* everything on chain matches */
+	REG_PARTIAL,  /* the twin matches; the node waits for a configuration change */
+	REG_AGAIN,    /* an update was sent: check again at once */
+	REG_RETRY,    /* something failed; try again after a backoff */
+	REG_SLOW,     /* the chain refused what the operator must fix; retry seldom */
+	REG_STOP,     /* asked to stop */
 };
 
 /* REG_RETRY with the status set when the account cannot pay fees. */
@@ -36,16 +46,46 @@ static int check_funds(struct agent_node *n, const char *what)
 	int rc = grid_account(n->chain, n->account, &acc);
 	if (rc < 0) {
 		node_status(n, 1, "chain unreachable at %s (%s); retrying", n->cfg.chain_url,
-			    zerr_str(rc));
+		            zerr_str(rc));
 		return REG_RETRY;
 	}
 	if (acc.free == 0) {
 		node_status(n, 1,
-			    "account %s has no funds: transfer TFT to it so it can %s; retrying",
-			    n->ss58, what);
+		            "account %s has no funds: transfer TFT to it so it can %s; retrying",
+		            n->ss58, what);
 		return REG_RETRY;
 	}
 	return REG_DONE;
+}
+
+/* The fix for a dispatch error only the operator can fix, or NULL. The
+ * names are tfchain's (pallet_tfgrid's Error enum). */
+static const char *operator_fix(const char *error)
+{
+	static const struct {
+		const char *name, *fix;
+	} fixes[] = {
+	    {"TermsAndConditions", "set node.terms_link and node.terms_hash to the network's "
+	                           "terms and conditions and restart the agent"},
+	    {"InvalidRelay", "set rmb.public_address to tcp://HOST:8800 or tcp://IPv4:PORT "
+	                     "(the runtime accepts only a host name or IPv4.PORT in relay, "
+	                     "docs/rmb.md) and restart the agent"},
+	    {"CityName", "set node.city (and node.country) and restart the agent"},
+	    {"CountryName", "set node.country (and node.city) and restart the agent"},
+	    {"Latitude", "set node.latitude to a decimal number in -90..90 and restart the agent"},
+	    {"Longitude",
+	     "set node.longitude to a decimal number in -180..180 and restart the agent"},
+	    {"InvalidLocation", "set node.country, node.city, node.latitude and node.longitude "
+	                        "and restart the agent"},
+	    {"SerialNumber",
+	     "set node.serial_number to the machine's serial and restart the agent"},
+	    {"FarmNotExists", "set node.farm_id to a farm that exists and restart the agent"},
+	    {"FarmingPolicy", "ask the farm's owner to attach a farming policy to the farm"},
+	};
+	for (size_t i = 0; i < sizeof fixes / sizeof fixes[0]; i++)
+		if (strstr(error, fixes[i].name))
+			return fixes[i].fix;
+	return NULL;
 }
 
 /* Sends one call; REG_DONE on success, else the status says why. */
@@ -59,6 +99,7 @@ static int reg_send(struct agent_node *n, const char *call, cJSON *args)
 	}
 	int rc = node_submit(n, &n->reg, "TfgridModule", call, args, &st, error, sizeof error);
 	cJSON_Delete(args);
+	atomic_fetch_add(&n->reg_sent, 1);
 	if (rc == ZE_STATE && node_worker_stopping(&n->reg))
 		return REG_STOP;
 	if (rc < 0) {
@@ -69,23 +110,85 @@ static int reg_send(struct agent_node *n, const char *call, cJSON *args)
 		log_info("node", "TfgridModule.%s succeeded", call);
 		return REG_DONE;
 	}
+	const char *fix = operator_fix(error);
+	if (fix) {
+		node_status(n, 1, "TfgridModule.%s refused: %s: %s; retrying in %ld min", call,
+		            error, fix, REG_SLOW_MS / 60000);
+		return REG_SLOW;
+	}
 	/* The pool refuses an extrinsic whose fees the account cannot pay;
 	 * say so in the operator's terms. */
 	if (st == CHAIN_OUTCOME_REJECTED && (strstr(error, "fees") || strstr(error, "balance") ||
-					     strstr(error, "ayment") || strstr(error, "funds")))
-		node_status(n, 1, "account %s cannot pay for TfgridModule.%s (%s): fund it; retrying",
-			    n->ss58, call, error);
+	                                     strstr(error, "ayment") || strstr(error, "funds")))
+		node_status(n, 1,
+		            "account %s cannot pay for TfgridModule.%s (%s): fund it; retrying",
+		            n->ss58, call, error);
 	else
 		node_status(n, 1, "TfgridModule.%s %s: %s; retrying", call,
-			    chain_outcome_status_name(st), error[0] ? error : "no detail");
+		            chain_outcome_status_name(st), error[0] ? error : "no detail");
 	return REG_RETRY;
 }
 
 static int twin_matches(const struct agent_node *n, const struct grid_twin *t)
 {
-	int relay_ok = n->relay[0] ? t->has_relay && strcmp(t->relay, n->relay) == 0
-				   : !t->has_relay;
+	int relay_ok =
+	    n->relay[0] ? t->has_relay && strcmp(t->relay, n->relay) == 0 : !t->has_relay;
 	return relay_ok && t->pk_len == 32 && memcmp(t->pk, n->x25519_pk, 32) == 0;
+}
+
+#define CUR_TERMS "node:terms"
+
+/* Accepts the configured terms and conditions once (user_accept_tc), before
+ * the twin: tfchain's runtime refuses create_twin from an account that has
+ * not. The store remembers it so a restart does not pay for it again. A
+ * runtime without the call (tfchain-dev) needs none. */
+static int ensure_terms(struct agent_node *n)
+{
+	int64_t done;
+	if (!n->cfg.terms_link[0] ||
+	    (store_cursor_get(n->store, CUR_TERMS, &done) == 0 && done == account_tag(n->account)))
+		return REG_DONE;
+	cJSON *args = cJSON_CreateArray();
+	char *hl =
+	    hex_encode_alloc((const uint8_t *)n->cfg.terms_link, strlen(n->cfg.terms_link), 1);
+	char *hh =
+	    hex_encode_alloc((const uint8_t *)n->cfg.terms_hash, strlen(n->cfg.terms_hash), 1);
+	if (args && hl && hh) {
+		cJSON_AddItemToArray(args, cJSON_CreateString(hl));
+		cJSON_AddItemToArray(args, cJSON_CreateString(hh));
+	} else {
+		cJSON_Delete(args);
+		args = NULL;
+	}
+	free(hl);
+	free(hh);
+	node_status(n, 0, "accepting the terms and conditions (%s)", n->cfg.terms_link);
+	enum chain_outcome_status st = CHAIN_OUTCOME_UNKNOWN;
+	char error[160] = "";
+	int rc = args ? node_submit(n, &n->reg, "TfgridModule", "user_accept_tc", args, &st, error,
+	                            sizeof error)
+	              : -ENOMEM;
+	cJSON_Delete(args);
+	atomic_fetch_add(&n->reg_sent, 1);
+	if (rc == ZE_STATE && node_worker_stopping(&n->reg))
+		return REG_STOP;
+	if (rc < 0 && strstr(error, "does not exist")) {
+		log_info("node",
+		         "this runtime has no TfgridModule.user_accept_tc: no terms to accept");
+	} else if (rc < 0 || st != CHAIN_OUTCOME_SUCCESS) {
+		node_status(n, 1, "TfgridModule.user_accept_tc: %s; retrying",
+		            error[0] ? error : zerr_str(rc < 0 ? rc : ZE_CHAIN));
+		return REG_RETRY;
+	} else {
+		log_info("node", "accepted the terms and conditions %s", n->cfg.terms_link);
+	}
+	if (store_begin(n->store) == 0) {
+		if (store_cursor_set(n->store, CUR_TERMS, account_tag(n->account)) == 0)
+			store_commit(n->store);
+		else
+			store_rollback(n->store);
+	}
+	return REG_DONE;
 }
 
 static int ensure_twin(struct agent_node *n, uint32_t *twin_id)
@@ -96,6 +199,8 @@ static int ensure_twin(struct agent_node *n, uint32_t *twin_id)
 		int r = check_funds(n, "create its twin");
 		if (r != REG_DONE)
 			return r;
+		if ((r = ensure_terms(n)) != REG_DONE)
+			return r;
 		node_status(n, 0, "creating the node twin (relay %s)", relay ? relay : "none");
 		r = reg_send(n, "create_twin", grid_args_create_twin(relay, n->x25519_pk, 32));
 		if (r != REG_DONE)
@@ -104,13 +209,12 @@ static int ensure_twin(struct agent_node *n, uint32_t *twin_id)
 	}
 	if (rc < 0) {
 		node_status(n, 1, "chain unreachable at %s (%s); retrying", n->cfg.chain_url,
-			    zerr_str(rc));
+		            zerr_str(rc));
 		return REG_RETRY;
 	}
 	struct grid_twin t;
 	if ((rc = grid_twin(n->chain, *twin_id, &t)) < 0) {
-		node_status(n, 1, "reading twin %" PRIu32 ": %s; retrying", *twin_id,
-			    zerr_str(rc));
+		node_status(n, 1, "reading twin %" PRIu32 ": %s; retrying", *twin_id, zerr_str(rc));
 		return REG_RETRY;
 	}
 	if (twin_matches(n, &t))
@@ -119,15 +223,31 @@ static int ensure_twin(struct agent_node *n, uint32_t *twin_id)
 	if (r != REG_DONE)
 		return r;
 	node_status(n, 0, "updating twin %" PRIu32 " (relay %s, x25519 pk)", *twin_id,
-		    relay ? relay : "none");
+	            relay ? relay : "none");
 	int s = reg_send(n, "update_twin", grid_args_update_twin(relay, n->x25519_pk, 32));
 	return s == REG_DONE ? REG_AGAIN : s;
+}
+
+/* The configured value, or the chain's when the configuration sets none:
+ * update_node rewrites every field, so an unset key must resend what the
+ * chain has instead of erasing it. */
+static const char *cfg_or_chain(const char *cfg, const char *chain)
+{
+	return cfg[0] ? cfg : chain;
+}
+
+static int same_text(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
 static int node_matches(const struct grid_node *g, const struct grid_node_info *want)
 {
 	return g->farm_id == want->farm_id && g->cru == want->cru && g->mru == want->mru &&
-	       g->sru == want->sru && g->hru == want->hru;
+	       g->sru == want->sru && g->hru == want->hru && same_text(g->city, want->city) &&
+	       same_text(g->country, want->country) && same_text(g->latitude, want->latitude) &&
+	       same_text(g->longitude, want->longitude) &&
+	       same_text(g->serial_number, want->serial_number);
 }
 
 static int ensure_node(struct agent_node *n, uint32_t twin_id, uint32_t *node_id)
@@ -135,9 +255,9 @@ static int ensure_node(struct agent_node *n, uint32_t twin_id, uint32_t *node_id
 	uint32_t farm_id = n->cfg.farm_id;
 	if (!farm_id) {
 		node_status(n, 1,
-			    "twin %" PRIu32 " registered; node.farm_id is not set, so the node is "
-			    "not registered",
-			    twin_id);
+		            "twin %" PRIu32 " registered; node.farm_id is not set, so the node is "
+		            "not registered",
+		            twin_id);
 		return REG_PARTIAL;
 	}
 	struct grid_farm farm;
@@ -155,8 +275,18 @@ static int ensure_node(struct agent_node *n, uint32_t twin_id, uint32_t *node_id
 		node_status(n, 1, "measuring the node's capacity: %s; retrying", zerr_str(rc));
 		return REG_RETRY;
 	}
+	const struct cfg *c = &n->cfg;
 	struct grid_node_info want = {
-		.farm_id = farm_id, .cru = cap.cru, .mru = cap.mru, .sru = cap.sru, .hru = cap.hru,
+	    .farm_id = farm_id,
+	    .cru = cap.cru,
+	    .mru = cap.mru,
+	    .sru = cap.sru,
+	    .hru = cap.hru,
+	    .city = c->node_city,
+	    .country = c->node_country,
+	    .latitude = c->node_latitude,
+	    .longitude = c->node_longitude,
+	    .serial_number = c->node_serial[0] ? c->node_serial : NULL,
 	};
 	rc = grid_node_id_by_twin(n->chain, twin_id, node_id);
 	if (rc == ZE_ABSENT) {
@@ -171,7 +301,7 @@ static int ensure_node(struct agent_node *n, uint32_t twin_id, uint32_t *node_id
 	}
 	if (rc < 0) {
 		node_status(n, 1, "reading the node of twin %" PRIu32 ": %s; retrying", twin_id,
-			    zerr_str(rc));
+		            zerr_str(rc));
 		return REG_RETRY;
 	}
 	struct grid_node g;
@@ -179,15 +309,22 @@ static int ensure_node(struct agent_node *n, uint32_t twin_id, uint32_t *node_id
 		node_status(n, 1, "reading node %" PRIu32 ": %s; retrying", *node_id, zerr_str(rc));
 		return REG_RETRY;
 	}
+	want.city = cfg_or_chain(c->node_city, g.city);
+	want.country = cfg_or_chain(c->node_country, g.country);
+	want.latitude = cfg_or_chain(c->node_latitude, g.latitude);
+	want.longitude = cfg_or_chain(c->node_longitude, g.longitude);
+	want.serial_number = cfg_or_chain(c->node_serial, g.serial_number);
+	if (!want.serial_number[0])
+		want.serial_number = NULL;
 	if (node_matches(&g, &want))
 		return REG_DONE;
 	int r = check_funds(n, "update its node");
 	if (r != REG_DONE)
 		return r;
 	node_status(n, 0,
-		    "updating node %" PRIu32 ": farm %" PRIu32 ", cru %" PRIu64 ", mru %" PRIu64
-		    ", sru %" PRIu64 ", hru %" PRIu64,
-		    *node_id, farm_id, want.cru, want.mru, want.sru, want.hru);
+	            "updating node %" PRIu32 ": farm %" PRIu32 ", cru %" PRIu64 ", mru %" PRIu64
+	            ", sru %" PRIu64 ", hru %" PRIu64,
+	            *node_id, farm_id, want.cru, want.mru, want.sru, want.hru);
 	int s = reg_send(n, "update_node", grid_args_update_node(*node_id, &want));
 	return s == REG_DONE ? REG_AGAIN : s;
 }
@@ -218,21 +355,24 @@ void node_ids_load(struct agent_node *n)
 		return;
 	if (acc != account_tag(n->account)) {
 		log_warn("node", "the state directory remembers another identity's registration; "
-			 "ignoring it");
+		                 "ignoring it");
 		return;
 	}
 	if (twin <= 0 || twin > UINT32_MAX || node <= 0 || node > UINT32_MAX)
 		return;
 	atomic_store(&n->twin_id, (uint32_t)twin);
 	atomic_store(&n->node_id, (uint32_t)node);
-	log_info("node", "remembered registration: twin %" PRId64 ", node %" PRId64
-		 " (checked against the chain)", twin, node);
+	log_info("node",
+	         "remembered registration: twin %" PRId64 ", node %" PRId64
+	         " (checked against the chain)",
+	         twin, node);
 }
 
 static void ids_save(struct agent_node *n, uint32_t twin_id, uint32_t node_id)
 {
 	int rc = store_begin(n->store);
-	if (rc == 0 && (rc = store_cursor_set(n->store, CUR_ACCOUNT, account_tag(n->account))) == 0 &&
+	if (rc == 0 &&
+	    (rc = store_cursor_set(n->store, CUR_ACCOUNT, account_tag(n->account))) == 0 &&
 	    (rc = store_cursor_set(n->store, CUR_TWIN, twin_id)) == 0 &&
 	    (rc = store_cursor_set(n->store, CUR_NODE, node_id)) == 0)
 		rc = store_commit(n->store);
@@ -252,8 +392,10 @@ static int reg_pass(struct agent_node *n)
 	if (had && had != twin_id) {
 		/* The engine and RMB run under the remembered ids; they cannot
 		 * change under running subsystems. */
-		node_status(n, 1, "twin %" PRIu32 " on chain, but the agent runs as twin %" PRIu32
-			    ": restart the agent", twin_id, had);
+		node_status(n, 1,
+		            "twin %" PRIu32 " on chain, but the agent runs as twin %" PRIu32
+		            ": restart the agent",
+		            twin_id, had);
 		ids_save(n, twin_id, 0); /* a restart registers afresh */
 		return REG_RETRY;
 	}
@@ -262,14 +404,17 @@ static int reg_pass(struct agent_node *n)
 		return r;
 	uint32_t cur = 0;
 	if (!atomic_compare_exchange_strong(&n->node_id, &cur, node_id) && cur != node_id) {
-		node_status(n, 1, "node %" PRIu32 " on chain, but the agent runs as node %" PRIu32
-			    ": restart the agent", node_id, cur);
+		node_status(n, 1,
+		            "node %" PRIu32 " on chain, but the agent runs as node %" PRIu32
+		            ": restart the agent",
+		            node_id, cur);
 		ids_save(n, twin_id, node_id);
 		return REG_RETRY;
 	}
 	ids_save(n, twin_id, node_id);
-	node_status(n, 0, "registered: account %s, twin %" PRIu32 ", node %" PRIu32
-		    ", farm %" PRIu32, n->ss58, twin_id, node_id, n->cfg.farm_id);
+	node_status(n, 0,
+	            "registered: account %s, twin %" PRIu32 ", node %" PRIu32 ", farm %" PRIu32,
+	            n->ss58, twin_id, node_id, n->cfg.farm_id);
 	return REG_DONE;
 }
 
@@ -282,11 +427,15 @@ static void *reg_main(void *arg)
 		pthread_mutex_lock(&n->status_mu);
 		unsigned gen = n->status_gen;
 		pthread_mutex_unlock(&n->status_mu);
+		unsigned sent = atomic_load(&n->reg_sent);
 		int r = reg_pass(n);
 		/* A new problem (the chain answers now, but the account has no
-		 * funds) starts its own backoff from the shortest wait. */
+		 * funds) starts its own backoff from the shortest wait, unless
+		 * this pass paid for an extrinsic: a failing call changes the
+		 * status line at every try ("creating..." then "failed"), and
+		 * resetting then would pay for one every few seconds. */
 		pthread_mutex_lock(&n->status_mu);
-		if (n->status_gen != gen)
+		if (n->status_gen != gen && atomic_load(&n->reg_sent) == sent)
 			backoff = REG_BACKOFF_MIN_MS;
 		pthread_mutex_unlock(&n->status_mu);
 		if (r == REG_STOP)
@@ -294,8 +443,9 @@ static void *reg_main(void *arg)
 		/* A chain that keeps other values than the ones just written
 		 * must not make this a busy loop. */
 		if (r == REG_AGAIN && ++agains > 3) {
-			node_status(n, 1, "the chain still differs after updating the registration; "
-				    "retrying");
+			node_status(n, 1,
+			            "the chain still differs after updating the registration; "
+			            "retrying");
 			r = REG_RETRY;
 		}
 		if (r != REG_AGAIN)
@@ -306,9 +456,12 @@ static void *reg_main(void *arg)
 		long wait;
 		if (r == REG_AGAIN) {
 			wait = 0;
+		} else if (r == REG_SLOW) {
+			wait = REG_SLOW_MS;
 		} else if (r == REG_RETRY) {
 			wait = backoff;
-			backoff = backoff * 2 > REG_BACKOFF_MAX_MS ? REG_BACKOFF_MAX_MS : backoff * 2;
+			backoff =
+			    backoff * 2 > REG_BACKOFF_MAX_MS ? REG_BACKOFF_MAX_MS : backoff * 2;
 		} else {
 			backoff = REG_BACKOFF_MIN_MS;
 			wait = (long)atomic_load(&n->sync_interval) * 1000;
@@ -325,7 +478,7 @@ static int reg_start(struct agent *a, void **state)
 	node_relay_of(&n->cfg, n->relay, sizeof n->relay);
 	if (!n->relay[0])
 		log_warn("node", "no rmb.public_address and no concrete tcp listen address: the "
-			 "twin gets no relay, so users cannot reach this node");
+		                 "twin gets no relay, so users cannot reach this node");
 	int rc = node_worker_start(&n->reg, reg_main, n);
 	if (rc < 0)
 		log_err("node", "registration thread: %s", zerr_str(rc));
@@ -346,8 +499,8 @@ static int reg_reload(struct agent *a, void *state, const struct cfg *next)
 }
 
 const struct agent_subsys node_register_subsys = {
-	.name = "register",
-	.start = reg_start,
-	.stop = reg_stop,
-	.reload = reg_reload,
+    .name = "register",
+    .start = reg_start,
+    .stop = reg_stop,
+    .reload = reg_reload,
 };

@@ -164,6 +164,30 @@ int grid_twin_from_json(const cJSON *v, struct grid_twin *out)
 	return 0;
 }
 
+/* Reads the byte string v[sub][name] (or v[name]) as text into out, or
+ * leaves out "" when it is absent, null, too long or not text: what the
+ * node registered about its place is never a reason to refuse the node. */
+static void node_optional_text(const cJSON *v, const char *sub, const char *name, char *out,
+			       size_t outsz)
+{
+	const cJSON *o = sub ? cJSON_GetObjectItemCaseSensitive(v, sub) : v;
+	const cJSON *f = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, name) : NULL;
+	uint8_t *b = NULL;
+	size_t n = 0;
+
+	out[0] = 0;
+	if (!cJSON_IsString(f) || hex_decode_alloc(f->valuestring, outsz - 1, &b, &n) != 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (b[i] < 0x20 || b[i] > 0x7e) {
+			free(b);
+			return;
+		}
+	memcpy(out, b, n);
+	out[n] = 0;
+	free(b);
+}
+
 int grid_node_from_json(const cJSON *v, struct grid_node *out)
 {
 	const cJSON *r;
@@ -179,6 +203,11 @@ int grid_node_from_json(const cJSON *v, struct grid_node *out)
 	    (ret = gj_u64(r, "Resources", "cru", &out->cru)) ||
 	    (ret = gj_u64(r, "Resources", "mru", &out->mru)))
 		return ret;
+	node_optional_text(v, "location", "city", out->city, sizeof out->city);
+	node_optional_text(v, "location", "country", out->country, sizeof out->country);
+	node_optional_text(v, "location", "latitude", out->latitude, sizeof out->latitude);
+	node_optional_text(v, "location", "longitude", out->longitude, sizeof out->longitude);
+	node_optional_text(v, NULL, "serial_number", out->serial_number, sizeof out->serial_number);
 	return 0;
 }
 

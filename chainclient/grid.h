@@ -47,6 +47,11 @@ struct grid_twin {
 struct grid_node {
 	uint32_t id, farm_id, twin_id;
 	uint64_t hru, sru, cru, mru;
+	/* The location and serial as registered; "" when the runtime's Node has
+	 * none or they do not fit (they are informative, never fatal). */
+	char city[GRID_MAX_NAME + 1], country[GRID_MAX_NAME + 1];
+	char latitude[GRID_MAX_NAME + 1], longitude[GRID_MAX_NAME + 1];
+	char serial_number[GRID_MAX_NAME + 1];
 };
 
 struct grid_farm {

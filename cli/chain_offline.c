@@ -74,11 +74,13 @@ int cli_chain_parse_hex(const char *name, const char *s, size_t max, uint8_t **p
  * printing help, OPTS_BAD after printing the usage. */
 enum { OPTS_DONE = 1, OPTS_BAD = 2 };
 
-static int meta_opts(int argc, char **argv, const char *usage, const char **file, int *json)
+static int meta_opts_url(int argc, char **argv, const char *usage, const char **file, int *json,
+			 const char **url)
 {
 	static const struct option longopts[] = {
 		{"metadata-file", required_argument, NULL, 'm'},
 		{"json", no_argument, NULL, 'j'},
+		{"url", required_argument, NULL, 'u'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -86,6 +88,11 @@ static int meta_opts(int argc, char **argv, const char *usage, const char **file
 	while ((opt = getopt_long(argc, argv, "m:jh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'm': *file = optarg; break;
+		case 'u':
+			if (!url)
+				goto bad;
+			*url = optarg;
+			break;
 		case 'j':
 			if (!json)
 				goto bad;
@@ -99,6 +106,11 @@ static int meta_opts(int argc, char **argv, const char *usage, const char **file
 bad:
 	fprintf(stderr, "usage: %s\n", usage);
 	return OPTS_BAD;
+}
+
+static int meta_opts(int argc, char **argv, const char *usage, const char **file, int *json)
+{
+	return meta_opts_url(argc, argv, usage, file, json, NULL);
 }
 
 /* The exit code for a non-zero meta_opts() result. */
@@ -332,6 +344,12 @@ static void metadata_text(const struct meta *m)
 				printf(" %s", chain_hasher_name(p->storage[k].hashers[h]));
 			printf("\n");
 		}
+		/* Constants as their SCALE bytes (a u32 limit reads little-endian). */
+		for (size_t k = 0; k < p->nconstants; k++) {
+			char *h = hex_encode_alloc(p->constants[k].value, p->constants[k].len, 1);
+			printf("  constant %s %s\n", p->constants[k].name, h ? h : "?");
+			free(h);
+		}
 	}
 	printf("signed extensions:");
 	for (size_t i = 0; i < m->nexts; i++)
@@ -341,17 +359,31 @@ static void metadata_text(const struct meta *m)
 
 static int cmd_metadata(int argc, char **argv)
 {
-	static const char usage[] = "zos-cli chain metadata --metadata-file F [--json]";
-	const char *file = NULL;
+	static const char usage[] =
+		"zos-cli chain metadata (--metadata-file F | --url URL) [--json]\n"
+		"  --url fetches the metadata of the runtime the node at URL runs";
+	const char *file = NULL, *url = NULL;
 	struct meta *m = NULL;
-	int json = 0, rc = meta_opts(argc, argv, usage, &file, &json);
+	struct chain_client *cc = NULL;
+	struct chain_runtime *rt = NULL;
+	int json = 0, rc = meta_opts_url(argc, argv, usage, &file, &json, &url);
 	if (rc)
 		return opts_exit(rc);
-	if (optind != argc) {
+	if (optind != argc || (file && url)) {
 		fprintf(stderr, "usage: %s\n", usage);
 		return CLI_USAGE;
 	}
-	if (need_meta(file, &m))
+	if (url) {
+		rc = chain_client_new(url, NULL, &cc);
+		if (rc == 0)
+			rc = chain_client_runtime(cc, &rt);
+		if (rc) {
+			cli_err("cannot fetch the metadata from %s: %s", url, zerr_str(rc));
+			chain_client_free(cc);
+			return CLI_FAIL;
+		}
+		m = rt->meta;
+	} else if (need_meta(file, &m))
 		return CLI_FAIL;
 	if (json) {
 		cJSON *j = metadata_json(m);
@@ -366,7 +398,12 @@ static int cmd_metadata(int argc, char **argv)
 	} else {
 		metadata_text(m);
 	}
-	meta_free(m);
+	if (rt) {
+		chain_runtime_put(rt);
+		chain_client_free(cc);
+	} else {
+		meta_free(m);
+	}
 	return rc ? CLI_FAIL : CLI_OK;
 }
 

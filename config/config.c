@@ -45,6 +45,7 @@ void cfg_defaults(struct cfg *c)
 	c->report_interval = 3600;
 	c->sync_interval = 3600;
 	c->deploy_workers = 4;
+	c->uptime_interval = 2400; /* tfchain expects a report about every 40 minutes */
 	c->log_level = LOG_LVL_INFO;
 	c->log_target = LOG_TARGET_AUTO;
 	c->container_log_max = 8u << 20;

@@ -55,6 +55,14 @@ struct cfg {
 	uint32_t report_interval;     /* seconds between capacity reports */
 	uint32_t sync_interval;       /* seconds between full contract syncs */
 	uint32_t deploy_workers;      /* deployments provisioned in parallel */
+	/* create_node's location and serial; "" = not set (update_node keeps
+	 * the chain's value) */
+	char node_country[CFG_STR_MAX], node_city[CFG_STR_MAX];
+	char node_latitude[CFG_STR_MAX], node_longitude[CFG_STR_MAX];
+	char node_serial[CFG_STR_MAX];
+	/* terms and conditions signed with user_accept_tc; "" = not signed by the agent */
+	char terms_link[CFG_STR_MAX], terms_hash[CFG_STR_MAX];
+	uint32_t uptime_interval; /* seconds between uptime reports */
 
 	/* [log] */
 	enum log_level log_level;

@@ -33,6 +33,18 @@ const struct cfg_key cfg_keys[] = {
 	{"node.report_interval", CFG_T_SECS, F(report_interval), 10, 86400, 0},
 	{"node.sync_interval", CFG_T_SECS, F(sync_interval), 60, 7 * 86400, 0},
 	{"node.deploy_workers", CFG_T_U32, F(deploy_workers), 1, 64, 1},
+	/* What create_node registers about the node; tfchain's runtime refuses
+	 * an empty location. Unset keys leave the chain's values alone. */
+	{"node.country", CFG_T_TEXT, F(node_country), 0, 0, 1},
+	{"node.city", CFG_T_TEXT, F(node_city), 0, 0, 1},
+	{"node.latitude", CFG_T_TEXT, F(node_latitude), 0, 0, 1},
+	{"node.longitude", CFG_T_TEXT, F(node_longitude), 0, 0, 1},
+	{"node.serial_number", CFG_T_TEXT, F(node_serial), 0, 0, 1},
+	/* The terms and conditions the node's account accepts (user_accept_tc)
+	 * before it creates its twin, as published for the network. */
+	{"node.terms_link", CFG_T_TEXT, F(terms_link), 0, 0, 1},
+	{"node.terms_hash", CFG_T_TEXT, F(terms_hash), 0, 0, 1},
+	{"node.uptime_interval", CFG_T_SECS, F(uptime_interval), 10, 86400, 1},
 	{"log.level", CFG_T_LEVEL, F(log_level), 0, 0, 0},
 	{"log.target", CFG_T_TARGET, F(log_target), 0, 0, 0},
 	{"storage.volumes_dir", CFG_T_PATH0, F(volumes_dir), 0, 0, 1},
@@ -231,6 +243,8 @@ static int parse_string(char *dst, enum cfg_type t, const char *s, char *why, si
 			break;
 		snprintf(why, whysz, "'%s' is not HOST:PORT (empty turns it off)", s);
 		return ZE_CONFIG;
+	case CFG_T_TEXT:
+		break;
 	default:
 		abort();
 	}
@@ -268,6 +282,7 @@ int cfg_key_parse(struct cfg *c, const struct cfg_key *k, const char *s, int app
 	case CFG_T_PATH0:
 	case CFG_T_RELAY:
 	case CFG_T_ADDR:
+	case CFG_T_TEXT:
 		return parse_string(field(c, k), k->type, s, why, whysz);
 	case CFG_T_LISTEN:
 		return parse_list(field(c, k), s, append, why, whysz);
@@ -336,6 +351,7 @@ int cfg_key_write(const struct cfg *c, const struct cfg_key *k, FILE *f)
 	case CFG_T_PATH0:
 	case CFG_T_RELAY:
 	case CFG_T_ADDR:
+	case CFG_T_TEXT:
 		/* inih reads "key =" as the empty string. */
 		rc = *(const char *)p ? fprintf(f, "%s = %s\n", name, (const char *)p)
 				      : fprintf(f, "%s =\n", name);
@@ -376,6 +392,7 @@ static size_t key_size(const struct cfg_key *k)
 	case CFG_T_PATH0:
 	case CFG_T_RELAY:
 	case CFG_T_ADDR:
+	case CFG_T_TEXT:
 		return CFG_STR_MAX;
 	case CFG_T_LISTEN:
 		return sizeof(struct cfg_list);

@@ -113,7 +113,7 @@ has_twin() { local t; t=$(twin_of "$ACCOUNT") && [ -n "$t" ] && [ "$t" != 0 ] &&
 wait_for 30 has_twin || fail "the agent did not create its twin"
 TWIN=$(twin_of "$ACCOUNT")
 get TfgridModule Twins "$TWIN" >"$TMP/twin.json" || fail "reading twin $TWIN"
-[ "$(jq -r .relay "$TMP/twin.json")" = "$(hex "tcp://127.0.0.1:$RPORT")" ] ||
+[ "$(jq -r .relay "$TMP/twin.json")" = "$(hex "127.0.0.1.$RPORT")" ] ||
 	fail "twin relay: $(cat "$TMP/twin.json")"
 [ "$(jq -r .pk "$TMP/twin.json")" = "$X25519" ] || fail "twin pk: $(cat "$TMP/twin.json"), want $X25519"
 echo "ok: twin $TWIN with relay and pk"
@@ -179,7 +179,7 @@ RPORT=$(free_port)
 write_conf "$RPORT" 1G
 "$AGENT" -d -f "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &
 APID=$!
-relay_moved() { [ "$(get TfgridModule Twins "$TWIN" | jq -r .relay)" = "$(hex "tcp://127.0.0.1:$RPORT")" ]; }
+relay_moved() { [ "$(get TfgridModule Twins "$TWIN" | jq -r .relay)" = "$(hex "127.0.0.1.$RPORT")" ]; }
 wait_for 30 relay_moved || fail "relay not updated: $(get TfgridModule Twins "$TWIN")"
 mru_moved() { [ "$(get TfgridModule Nodes "$NODE" | jq -r .resources.mru)" = $((MRU0 - 1073741824)) ]; }
 wait_for 30 mru_moved || fail "node mru not updated from $MRU0: $(get TfgridModule Nodes "$NODE")"
