@@ -109,15 +109,16 @@ int img_resolve(struct img_store *st, const char *ref, char digest[IMG_DIGEST_MA
 typedef int (*img_progress_fn)(void *arg, uint64_t done, uint64_t total);
 
 /* An image ready to run. Every pointer is owned by the struct, which
- * img_image_free releases. String arrays are NULL-terminated; empty arrays
- * are a single NULL, never a NULL pointer. */
+ * img_image_free releases. String arrays are NULL-terminated. */
 struct img_image {
 	char digest[IMG_DIGEST_MAX];        /* manifest digest */
 	char config_digest[IMG_DIGEST_MAX]; /* image config digest */
 	uint64_t size;                      /* config + compressed layers */
 	size_t n_layers;
-	char **layers; /* absolute paths of unpacked layer dirs, lowest first */
-	/* From the image config ("config" object); NULL when the image sets none. */
+	char **layers; /* absolute paths of unpacked layer dirs, lowest first;
+	                 also NULL-terminated */
+	/* From the image config ("config" object); each NULL when the image
+	 * sets none (an empty array in the image gives a lone NULL). */
 	char **entrypoint;
 	char **cmd;
 	char **env; /* "KEY=VALUE" */
