@@ -91,9 +91,11 @@ $(BUILD)/%.o: %.c
 $(BUILD)/bench/%: bench/%.c $(call libsfor,agent) $(call libof,devchain) $(call libof,cli)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(foreach m,$(MODULES),$(call libof,$(m))) -Wl,--end-group $(LDLIBS)
-bench: all $(BENCHES)
+bench: all $(BENCHES) $(TEST_TOOLS)
 
-tests: all $(ALL_TESTS)
+# Helper programs the integration scripts and benchmarks drive.
+TEST_TOOLS := $(BUILD)/tests/image/imgtool
+tests: all $(ALL_TESTS) $(TEST_TOOLS)
 
 # The test command: unit tests of every module, then the integration
 # scripts (which start devchains and agents on free loopback ports).

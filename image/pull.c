@@ -176,7 +176,8 @@ static int store_blob(struct pull *p, struct img_reg *reg, const char *digest, u
 	}
 	if ((rc = download(p, reg, digest, size, tmp, sizeof tmp, err, errsz)) < 0)
 		return rc;
-	if (rename(tmp, dst) < 0)
+	/* Another process may have stored the same verified blob meanwhile. */
+	if (rename(tmp, dst) < 0 && !img_exists(dst, 0))
 		rc = img_errf(err, errsz, -errno, "storing %s: %s", digest, strerror(errno));
 	tmp_drop(tmp);
 	return rc;
@@ -210,7 +211,8 @@ static int store_layer(struct pull *p, struct img_reg *reg, const char *digest, 
 			syncfs(fd);
 			close(fd);
 		}
-		if (rename(dir, dst) < 0)
+		if (rename(dir, dst) < 0 && !((errno == EEXIST || errno == ENOTEMPTY) &&
+		                               img_exists(dst, 1)))
 			rc = img_errf(err, errsz, -errno, "storing layer %s: %s", digest,
 			              strerror(errno));
 	}
