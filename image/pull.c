@@ -211,8 +211,8 @@ static int store_layer(struct pull *p, struct img_reg *reg, const char *digest, 
 			syncfs(fd);
 			close(fd);
 		}
-		if (rename(dir, dst) < 0 && !((errno == EEXIST || errno == ENOTEMPTY) &&
-		                               img_exists(dst, 1)))
+		if (rename(dir, dst) < 0 &&
+		    !((errno == EEXIST || errno == ENOTEMPTY) && img_exists(dst, 1)))
 			rc = img_errf(err, errsz, -errno, "storing layer %s: %s", digest,
 			              strerror(errno));
 	}
