@@ -49,7 +49,7 @@ echo "ok: the bills of a missing contract are an error, not an empty table"
 BPORT=$(free_port)
 python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(60)' "$BPORT" &
 BPID=$!
-wait_for 5 python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$BPORT" ||
+wait_for 5 python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$BPORT" 2>/dev/null ||
 	fail "the port blocker did not listen"
 expect 1 "cannot listen on 127.0.0.1:$BPORT: the address is in use" timeout 10 "$CHAIN" --dev --rpc-port "$BPORT"
 grep -q "port 0" "$TMP/err.txt" && fail "the busy-port error names port 0: $(cat "$TMP/err.txt")"
