@@ -65,20 +65,19 @@ enum {
 	CLI_OPT_PASSWORD,
 };
 
-#define CLI_KEY_LONGOPTS                                                                           \
-	{"seed-file", required_argument, NULL, CLI_OPT_SEED_FILE},                                 \
-	    {"seed", required_argument, NULL, CLI_OPT_SEED},                                       \
-	    {"dev", required_argument, NULL, CLI_OPT_DEV},                                         \
-	    {"suri", required_argument, NULL, CLI_OPT_SURI},                                       \
-	    {"mnemonic-file", required_argument, NULL, CLI_OPT_MNEMONIC_FILE},                     \
-	    {"scheme", required_argument, NULL, CLI_OPT_SCHEME},                                   \
-	{                                                                                          \
-		"password", required_argument, NULL, CLI_OPT_PASSWORD                              \
-	}
+#define CLI_KEY_LONGOPTS                                                   \
+	{"seed-file", required_argument, NULL, CLI_OPT_SEED_FILE},         \
+		{"seed", required_argument, NULL, CLI_OPT_SEED},           \
+		{"dev", required_argument, NULL, CLI_OPT_DEV},             \
+		{"suri", required_argument, NULL, CLI_OPT_SURI},           \
+		{"mnemonic-file", required_argument, NULL,                 \
+		 CLI_OPT_MNEMONIC_FILE},                                   \
+		{"scheme", required_argument, NULL, CLI_OPT_SCHEME},       \
+		{"password", required_argument, NULL, CLI_OPT_PASSWORD}
 
-#define CLI_KEY_USAGE                                                                              \
-	"(--suri URI | --mnemonic-file FILE | --seed-file FILE | --seed HEX | --dev NAME) "        \
-	"[--scheme ed25519|sr25519]"
+#define CLI_KEY_USAGE                                                               \
+	"(--suri URI | --mnemonic-file FILE | --seed-file FILE | --seed HEX | --dev " \
+	"NAME) [--scheme ed25519|sr25519]"
 
 /* Records opt if it is one of the key options: returns 1, else 0. */
 int cli_keysrc_opt(struct cli_keysrc *s, int opt, const char *arg);

@@ -91,13 +91,13 @@ static void suri_error(const char *what, int rc)
 {
 	if (rc == -ENOTSUP)
 		cli_err("%s has a soft junction (/x), which ed25519 cannot derive; use hard "
-		        "junctions (//x) or --scheme sr25519",
-		        what);
+			"junctions (//x) or --scheme sr25519",
+			what);
 	else if (rc == ZE_MALFORMED)
 		cli_err("%s is not a valid secret URI: want PHRASE[//hard|/soft...][///password] "
-		        "with 12-24 English BIP-0039 words and a valid checksum, 0x and 64 hex "
-		        "digits, or //Name",
-		        what);
+			"with 12-24 English BIP-0039 words and a valid checksum, 0x and 64 hex "
+			"digits, or //Name",
+			what);
 	else
 		cli_err("%s: %s", what, zerr_str(rc));
 }
@@ -107,11 +107,11 @@ static int load_file(const char *path, int scheme, const char *password, struct 
 	int rc = key_file_load(path, scheme, password, k);
 	if (rc == -EPERM)
 		cli_err("%s is readable by group or others; refusing to use it (chmod 600 %s)",
-		        path, path);
+			path, path);
 	else if (rc == ZE_MALFORMED || rc == -ENOTSUP) {
 		char what[4200];
 		snprintf(what, sizeof what, "%s (a key file: phrase, secret URI or hex seed)",
-		         path);
+			 path);
 		suri_error(what, rc);
 	} else if (rc)
 		cli_err("cannot read %s: %s", path, zerr_str(rc));
@@ -133,8 +133,8 @@ int cli_load_key(const struct cli_keysrc *s, struct zkey *k)
 		rc = key_dev_scheme(s->dev, scheme, k);
 		if (rc == -ENOENT)
 			cli_err("unknown dev account '%s' (alice, bob, charlie, dave, eve, ferdie; "
-			        "other paths with --suri '//Name//path')",
-			        s->dev);
+				"other paths with --suri '//Name//path')",
+				s->dev);
 		return rc;
 	}
 	if (s->suri) {
@@ -159,27 +159,27 @@ int cli_load_key(const struct cli_keysrc *s, struct zkey *k)
 static void key_usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: zos-cli key generate [--scheme ed25519|sr25519] [--words N] [--out FILE] "
-	        "[--json]\n"
-	        "       zos-cli key inspect " CLI_KEY_USAGE " [--password PW] [--show-secret] "
-	        "[--json]\n"
-	        "       zos-cli key inspect --account SS58|0xHEX [--scheme S] [--json]\n"
-	        "       zos-cli key sign " CLI_KEY_USAGE " --message TEXT [--hex]\n"
-	        "       zos-cli key verify --scheme S --account SS58|0xHEX --message TEXT\n"
-	        "                          --signature HEX [--hex]\n"
-	        "\n"
-	        "generate  makes a new BIP-0039 phrase (--words 12, 15, 18, 21 or 24; default\n"
-	        "          12) and prints its account for the scheme (default ed25519). With\n"
-	        "          --out the phrase goes to FILE (mode 0600, never overwritten) and only\n"
-	        "          public fields are printed; without it the phrase and seed are\n"
-	        "          printed, once: write them down.\n"
-	        "inspect   prints the scheme, account id, public key, SS58 address (prefix 42)\n"
-	        "          and, for ed25519, the x25519 public key used for workload encryption.\n"
-	        "          URIs are Substrate's: PHRASE[//hard|/soft...][///password], 0xSEED, or\n"
-	        "          //Alice//stash (the dev phrase). Soft junctions need sr25519.\n"
-	        "sign      signs TEXT (or, with --hex, the bytes of 0xHEX TEXT) and prints the\n"
-	        "          signature as 0x-hex (sr25519 uses Substrate's \"substrate\" context).\n"
-	        "verify    exits 0 when the signature is valid for the account, 1 otherwise.\n");
+		"usage: zos-cli key generate [--scheme ed25519|sr25519] [--words N] [--out FILE] "
+		"[--json]\n"
+		"       zos-cli key inspect " CLI_KEY_USAGE " [--password PW] [--show-secret] "
+		"[--json]\n"
+		"       zos-cli key inspect --account SS58|0xHEX [--scheme S] [--json]\n"
+		"       zos-cli key sign " CLI_KEY_USAGE " --message TEXT [--hex]\n"
+		"       zos-cli key verify --scheme S --account SS58|0xHEX --message TEXT\n"
+		"                          --signature HEX [--hex]\n"
+		"\n"
+		"generate  makes a new BIP-0039 phrase (--words 12, 15, 18, 21 or 24; default\n"
+		"          12) and prints its account for the scheme (default ed25519). With\n"
+		"          --out the phrase goes to FILE (mode 0600, never overwritten) and only\n"
+		"          public fields are printed; without it the phrase and seed are\n"
+		"          printed, once: write them down.\n"
+		"inspect   prints the scheme, account id, public key, SS58 address (prefix 42)\n"
+		"          and, for ed25519, the x25519 public key used for workload encryption.\n"
+		"          URIs are Substrate's: PHRASE[//hard|/soft...][///password], 0xSEED, or\n"
+		"          //Alice//stash (the dev phrase). Soft junctions need sr25519.\n"
+		"sign      signs TEXT (or, with --hex, the bytes of 0xHEX TEXT) and prints the\n"
+		"          signature as 0x-hex (sr25519 uses Substrate's \"substrate\" context).\n"
+		"verify    exits 0 when the signature is valid for the account, 1 otherwise.\n");
 }
 
 static int generate(int argc, char **argv)
@@ -237,7 +237,7 @@ static int generate(int argc, char **argv)
 		rc = key_secret_file_write(out, phrase);
 		if (rc) {
 			cli_err("cannot create %s: %s", out,
-			        rc == -EEXIST ? "file exists, not overwriting" : zerr_str(rc));
+				rc == -EEXIST ? "file exists, not overwriting" : zerr_str(rc));
 			sodium_memzero(phrase, sizeof phrase);
 			key_wipe(&k);
 			return CLI_FAIL;
@@ -300,7 +300,7 @@ static int inspect(int argc, char **argv)
 		}
 		/* An address does not say its scheme: print it only when given. */
 		rc = key_print_info_scheme(src.scheme ? scheme : KEY_SCHEME_UNKNOWN, pk, NULL, NULL,
-		                           json, stdout);
+					   json, stdout);
 		if (rc)
 			cli_err("cannot print the account: %s", zerr_str(rc));
 		return rc == 0 ? CLI_OK : CLI_FAIL;
@@ -313,7 +313,7 @@ static int inspect(int argc, char **argv)
 	if ((rc = cli_load_key(&src, &k)) != 0)
 		return rc == -EINVAL ? CLI_USAGE : CLI_FAIL;
 	rc = key_print_info_scheme(k.scheme, k.pk, secret && k.has_seed ? k.seed : NULL, NULL, json,
-	                           stdout);
+				   stdout);
 	key_wipe(&k);
 	return rc == 0 ? CLI_OK : CLI_FAIL;
 }

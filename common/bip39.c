@@ -128,7 +128,7 @@ int bip39_mini_secret(const char *phrase, const char *password, uint8_t out[32])
 	if (plen)
 		memcpy(salt + 8, password, plen);
 	if (PKCS5_PBKDF2_HMAC((const char *)ent, (int)n, (const unsigned char *)salt,
-	                      (int)(8 + plen), 2048, EVP_sha512(), sizeof seed, seed) != 1)
+			      (int)(8 + plen), 2048, EVP_sha512(), sizeof seed, seed) != 1)
 		rc = ZE_CRYPTO;
 	else
 		memcpy(out, seed, 32);

@@ -73,7 +73,7 @@ int key_sign(const struct zkey *k, const uint8_t *msg, size_t n, uint8_t sig[64]
 int key_verify(const uint8_t pk[32], const uint8_t *msg, size_t n, const uint8_t sig[64]);
 /* Either scheme; -EINVAL for an unknown scheme. */
 int key_verify_scheme(int scheme, const uint8_t pk[32], const uint8_t *msg, size_t n,
-                      const uint8_t sig[64]);
+		      const uint8_t sig[64]);
 
 /*
  * x25519 keys for workload encryption. An ed25519 key converts to x25519;
@@ -106,6 +106,6 @@ int key_print_info(const uint8_t pk[32], const uint8_t *seed, int json, FILE *ou
  * KEY_SCHEME_UNKNOWN (an account given by address) prints no scheme, and
  * the x25519 form only when the key converts as an ed25519 one would. */
 int key_print_info_scheme(int scheme, const uint8_t pk[32], const uint8_t *seed, const char *phrase,
-                          int json, FILE *out);
+			  int json, FILE *out);
 
 #endif

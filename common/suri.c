@@ -17,7 +17,7 @@
 
 /* Substrate's public development phrase: //Alice and friends derive from it. */
 static const char dev_phrase[] = "bottom drive obey lake curtain smoke basket hold race lonely "
-                                 "fit walk";
+				 "fit walk";
 
 /* A junction's 32-byte chain code: a decimal u64 as 8 little-endian bytes,
  * anything else as a SCALE string (compact length ++ bytes); encodings
@@ -64,7 +64,7 @@ static int junction_code(const char *j, size_t n, uint8_t cc[32])
 static int ed25519_hard(const uint8_t seed[32], const uint8_t cc[32], uint8_t out[32])
 {
 	static const uint8_t tag[] = {11 << 2, 'E', 'd', '2', '5', '5',
-	                              '1',     '9', 'H', 'D', 'K', 'D'};
+				      '1',     '9', 'H', 'D', 'K', 'D'};
 	crypto_generichash_state st;
 	int rc = 0;
 	if (crypto_generichash_init(&st, NULL, 0, 32) != 0 ||

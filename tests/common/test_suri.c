@@ -29,12 +29,12 @@ static void wordlist_is_bip39_english(void **state)
 	crypto_hash_sha256_init(&st);
 	for (int i = 0; i < BIP39_WORDS; i++) {
 		crypto_hash_sha256_update(&st, (const uint8_t *)bip39_english[i],
-		                          strlen(bip39_english[i]));
+					  strlen(bip39_english[i]));
 		crypto_hash_sha256_update(&st, (const uint8_t *)"\n", 1);
 	}
 	crypto_hash_sha256_final(&st, h);
 	hex_decode_fixed("2f5eed53a4727b4bf8880d8f3f199efc90e58503646d9ff8eff3a2ed3b24dbda", want,
-	                 32);
+			 32);
 	assert_memory_equal(h, want, 32);
 }
 
@@ -46,7 +46,7 @@ static void phrases_and_entropy(void **state)
 	/* BIP-0039's first test vector: zero entropy. */
 	assert_int_equal(bip39_phrase(ent, 16, phrase, sizeof phrase), 0);
 	assert_string_equal(phrase, "abandon abandon abandon abandon abandon abandon abandon "
-	                            "abandon abandon abandon abandon about");
+				    "abandon abandon abandon abandon about");
 	for (size_t len = 16; len <= 32; len += 4) {
 		randombytes_buf(ent, len);
 		assert_int_equal(bip39_phrase(ent, len, phrase, sizeof phrase), 0);
@@ -56,23 +56,23 @@ static void phrases_and_entropy(void **state)
 	}
 	/* A wrong checksum word, an unknown word, a wrong count, upper case. */
 	assert_int_equal(bip39_entropy("abandon abandon abandon abandon abandon abandon abandon "
-	                               "abandon abandon abandon abandon abandon",
-	                               back, &n),
-	                 ZE_MALFORMED);
+				       "abandon abandon abandon abandon abandon",
+				       back, &n),
+			 ZE_MALFORMED);
 	assert_int_equal(bip39_entropy("bottom drive obey lake curtain smoke basket hold race "
-	                               "lonely fit walkx",
-	                               back, &n),
-	                 ZE_MALFORMED);
+				       "lonely fit walkx",
+				       back, &n),
+			 ZE_MALFORMED);
 	assert_int_equal(bip39_entropy("bottom drive obey", back, &n), ZE_MALFORMED);
 	assert_int_equal(bip39_entropy("Bottom drive obey lake curtain smoke basket hold race "
-	                               "lonely fit walk",
-	                               back, &n),
-	                 ZE_MALFORMED);
+				       "lonely fit walk",
+				       back, &n),
+			 ZE_MALFORMED);
 	/* Extra whitespace between words is accepted. */
 	assert_int_equal(bip39_entropy("  bottom drive obey lake curtain smoke basket hold race "
-	                               "lonely  fit\twalk ",
-	                               back, &n),
-	                 0);
+				       "lonely  fit\twalk ",
+				       back, &n),
+			 0);
 }
 
 struct vector {
@@ -117,9 +117,9 @@ static void suri_vectors(void **state)
 		uint8_t sig[64];
 		assert_int_equal(key_sign(&k, (const uint8_t *)"m", 1, sig), 0);
 		assert_int_equal(key_verify_scheme(k.scheme, k.pk, (const uint8_t *)"m", 1, sig),
-		                 0);
+				 0);
 		assert_int_equal(key_verify_scheme(!k.scheme, k.pk, (const uint8_t *)"m", 1, sig),
-		                 ZE_CRYPTO);
+				 ZE_CRYPTO);
 		key_wipe(&k);
 	}
 }
