@@ -163,7 +163,7 @@ static void key_usage(FILE *f)
 		"[--json]\n"
 		"       zos-cli key inspect " CLI_KEY_USAGE " [--password PW] [--show-secret] "
 		"[--json]\n"
-		"       zos-cli key inspect --account SS58|0xHEX [--scheme S] [--json]\n"
+		"       zos-cli key inspect --account SS58|0xHEX[/soft...] [--scheme S] [--json]\n"
 		"       zos-cli key sign " CLI_KEY_USAGE " --message TEXT [--hex]\n"
 		"       zos-cli key verify --scheme S --account SS58|0xHEX --message TEXT\n"
 		"                          --signature HEX [--hex]\n"
@@ -294,8 +294,17 @@ static int inspect(int argc, char **argv)
 		return CLI_USAGE;
 	if (account) {
 		uint8_t pk[32];
-		if (key_parse_account(account, pk) != 0) {
-			cli_err("'%s' is neither an SS58 address nor 32 bytes of 0x-hex", account);
+		rc = key_public_from_uri(account, scheme, pk);
+		if (rc == -ENOTSUP) {
+			cli_err("'%s': only soft junctions (/x) of an sr25519 account follow from "
+				"the public key (--scheme sr25519); hard ones need the secret",
+				account);
+			return CLI_FAIL;
+		}
+		if (rc) {
+			cli_err("'%s' is neither an SS58 address nor 32 bytes of 0x-hex (optionally "
+				"followed by soft junctions /x)",
+				account);
 			return CLI_FAIL;
 		}
 		/* An address does not say its scheme: print it only when given. */

@@ -44,6 +44,10 @@ int key_from_seed_scheme(int scheme, const uint8_t seed[32], struct zkey *k);
  * hex seed, as in Substrate. ZE_MALFORMED for a bad phrase, path or seed.
  */
 int key_from_suri(const char *suri, int scheme, const char *password, struct zkey *k);
+/* A public URI: an account (SS58 or 0x-hex) followed by soft junctions,
+ * e.g. 5Grw.../1/soft (sr25519 only; a hard junction or ed25519 with a path
+ * is -ENOTSUP, since those need the secret). */
+int key_public_from_uri(const char *uri, int scheme, uint8_t pk[32]);
 /* Words of a new phrase: 12, 15, 18, 21 or 24. phrase gets at least
  * BIP39_PHRASE_MAX bytes and is wiped by the caller. */
 int key_generate_phrase(int words, char *phrase, size_t phrase_sz);

@@ -201,3 +201,36 @@ out:
 	sodium_memzero(cc, sizeof cc);
 	return rc;
 }
+
+int key_public_from_uri(const char *uri, int scheme, uint8_t pk[32])
+{
+	char acct[128];
+	uint8_t cc[32], next[32];
+	const char *path = strchr(uri, '/');
+	size_t n = path ? (size_t)(path - uri) : strlen(uri);
+	if (n >= sizeof acct)
+		return ZE_MALFORMED;
+	memcpy(acct, uri, n);
+	acct[n] = 0;
+	int rc = key_parse_account(acct, pk);
+	if (rc || !path)
+		return rc;
+	/* Only soft junctions follow from a public key, and only sr25519 has them. */
+	if (scheme != KEY_SR25519)
+		return -ENOTSUP;
+	for (const char *p = path; *p;) {
+		if (p[1] == '/')
+			return -ENOTSUP;
+		const char *j = p + 1, *je = j;
+		while (*je && *je != '/')
+			je++;
+		if (je == j)
+			return ZE_MALFORMED;
+		if ((rc = junction_code(j, (size_t)(je - j), cc)) ||
+		    (rc = sr25519_derive_soft_public(pk, cc, next)))
+			return rc;
+		memcpy(pk, next, 32);
+		p = je;
+	}
+	return 0;
+}

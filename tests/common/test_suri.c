@@ -146,6 +146,18 @@ static void suri_forms_and_errors(void **state)
 	/* A soft junction leaves no seed. */
 	assert_int_equal(key_from_suri("//Alice/x", KEY_SR25519, NULL, &a), 0);
 	assert_false(a.has_seed);
+	/* Soft junctions follow from the public key alone; hard ones do not. */
+	uint8_t pub[32];
+	assert_int_equal(key_public_from_uri("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY/x",
+					     KEY_SR25519, pub),
+			 0);
+	assert_memory_equal(pub, a.pk, 32);
+	assert_int_equal(key_public_from_uri("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY//x",
+					     KEY_SR25519, pub),
+			 -ENOTSUP);
+	assert_int_equal(key_public_from_uri("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY/x",
+					     KEY_ED25519, pub),
+			 -ENOTSUP);
 	/* ed25519 has no soft derivation. */
 	assert_int_equal(key_from_suri("//Alice/soft", KEY_ED25519, NULL, &a), -ENOTSUP);
 	assert_int_equal(key_from_suri("bottom drive obey", KEY_SR25519, NULL, &a), ZE_MALFORMED);

@@ -62,6 +62,13 @@ grep -q 'BIP-0039' <<<"$err" || fail "bad phrase message: $err"
 # An sr25519 address inspects (no scheme given: none printed).
 out=$("$CLI" key inspect --account 5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY | grep account_id)
 [ "$out" = "account_id: 0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d" ] || fail "sr25519 --account: $out"
+# A public URI: soft junctions follow from an sr25519 address alone.
+out=$("$CLI" key inspect --account 5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY/soft/1 --scheme sr25519 |
+	grep ss58_address)
+want=$("$CLI" key inspect --suri "//Alice/soft/1" --scheme sr25519 | grep ss58_address)
+[ "$out" = "$want" ] || fail "public soft derivation: $out, want $want"
+"$CLI" key inspect --account 5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY//x --scheme sr25519 2>/dev/null
+[ $? -eq 1 ] || fail "hard junction from a public key accepted"
 echo "ok: secret URIs, dev accounts and phrase files of both schemes"
 
 for scheme in sr25519 ed25519; do
