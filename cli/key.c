@@ -78,9 +78,15 @@ int cli_keysrc_given(const struct cli_keysrc *s)
 
 int cli_keysrc_scheme(const struct cli_keysrc *s, int *scheme)
 {
+	const char *env = getenv("ZOS_KEY_SCHEME");
 	*scheme = KEY_ED25519;
-	if (s->scheme && key_scheme_parse(s->scheme, scheme) != 0) {
-		cli_err("unknown --scheme '%s' (ed25519 or sr25519)", s->scheme);
+	if (s->scheme) {
+		if (key_scheme_parse(s->scheme, scheme) != 0) {
+			cli_err("unknown --scheme '%s' (ed25519 or sr25519)", s->scheme);
+			return -EINVAL;
+		}
+	} else if (env && *env && key_scheme_parse(env, scheme) != 0) {
+		cli_err("unknown scheme '%s' in $ZOS_KEY_SCHEME (ed25519 or sr25519)", env);
 		return -EINVAL;
 	}
 	return 0;
@@ -169,7 +175,7 @@ static void key_usage(FILE *f)
 		"                          --signature HEX [--hex]\n"
 		"\n"
 		"generate  makes a new BIP-0039 phrase (--words 12, 15, 18, 21 or 24; default\n"
-		"          12) and prints its account for the scheme (default ed25519). With\n"
+		"          12) and prints its account for the scheme. With\n"
 		"          --out the phrase goes to FILE (mode 0600, never overwritten) and only\n"
 		"          public fields are printed; without it the phrase and seed are\n"
 		"          printed, once: write them down.\n"
@@ -179,7 +185,10 @@ static void key_usage(FILE *f)
 		"          //Alice//stash (the dev phrase). Soft junctions need sr25519.\n"
 		"sign      signs TEXT (or, with --hex, the bytes of 0xHEX TEXT) and prints the\n"
 		"          signature as 0x-hex (sr25519 uses Substrate's \"substrate\" context).\n"
-		"verify    exits 0 when the signature is valid for the account, 1 otherwise.\n");
+		"verify    exits 0 when the signature is valid for the account, 1 otherwise.\n"
+		"\n"
+		"The scheme is --scheme, else $ZOS_KEY_SCHEME, else ed25519. Accounts made\n"
+		"with the ThreeFold dashboard, polkadot.js or subkey are sr25519.\n");
 }
 
 static int generate(int argc, char **argv)
@@ -190,8 +199,12 @@ static int generate(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	const char *out = NULL;
-	int json = 0, opt, rc, scheme = KEY_ED25519;
+	int json = 0, opt, rc, scheme;
 	uint64_t words = 12;
+	struct cli_keysrc none = {0};
+
+	if (cli_keysrc_scheme(&none, &scheme) != 0)
+		return CLI_USAGE;
 	char phrase[BIP39_PHRASE_MAX];
 	struct zkey k;
 
@@ -460,6 +473,11 @@ static int verify(int argc, char **argv)
 			key_usage(stderr);
 			return CLI_USAGE;
 		}
+	}
+	if (scheme < 0 && getenv("ZOS_KEY_SCHEME")) {
+		struct cli_keysrc none = {0};
+		if (cli_keysrc_scheme(&none, &scheme) != 0)
+			return CLI_USAGE;
 	}
 	if (optind != argc || scheme < 0 || !account || !message || !signature) {
 		cli_err("key verify needs --scheme, --account, --message and --signature");

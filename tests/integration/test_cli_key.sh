@@ -59,6 +59,11 @@ err=$("$CLI" key inspect --suri "bottom drive obey" --scheme sr25519 2>&1)
 grep -q 'BIP-0039' <<<"$err" || fail "bad phrase message: $err"
 "$CLI" key inspect --suri //Alice --scheme rsa 2>/dev/null
 [ $? -eq 2 ] || fail "unknown scheme accepted"
+# $ZOS_KEY_SCHEME sets the default; --scheme wins over it.
+out=$(ZOS_KEY_SCHEME=sr25519 "$CLI" key inspect --suri "//Alice" | grep ss58_address)
+[ "$out" = "ss58_address: 5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY" ] || fail "ZOS_KEY_SCHEME: $out"
+out=$(ZOS_KEY_SCHEME=sr25519 "$CLI" key inspect --suri "//Alice" --scheme ed25519 | grep ss58_address)
+[ "$out" = "ss58_address: 5FA9nQDVg267DEd8m1ZypXLBnvN7SFxYwV7ndqSYGiN9TTpu" ] || fail "--scheme over ZOS_KEY_SCHEME: $out"
 # An sr25519 address inspects (no scheme given: none printed).
 out=$("$CLI" key inspect --account 5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY | grep account_id)
 [ "$out" = "account_id: 0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d" ] || fail "sr25519 --account: $out"
