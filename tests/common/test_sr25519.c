@@ -149,12 +149,12 @@ int main(void)
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(keccak_matches_openssl_sha3),
-	    cmocka_unit_test(merlin_published_vector),
-	    cmocka_unit_test(sign_verify_round_trip),
-	    cmocka_unit_test(verifies_polkadotjs_signature),
-	    cmocka_unit_test(soft_derivation_public_matches_secret),
-	    cmocka_unit_test(bad_public_key_is_refused),
+		cmocka_unit_test(keccak_matches_openssl_sha3),
+		cmocka_unit_test(merlin_published_vector),
+		cmocka_unit_test(sign_verify_round_trip),
+		cmocka_unit_test(verifies_polkadotjs_signature),
+		cmocka_unit_test(soft_derivation_public_matches_secret),
+		cmocka_unit_test(bad_public_key_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include "common/bip39.h"
 #include "common/hex.h"
 #include "common/key.h"
+#include "common/seal.h"
 #include "common/zerr.h"
 
 #define DEV "bottom drive obey lake curtain smoke basket hold race lonely fit walk"
@@ -217,17 +218,47 @@ static void generated_phrases_load(void **state)
 	key_wipe(&k);
 }
 
+/* An sr25519 account's x25519 key is derived from its secret: the same on
+ * every load, the phrase alone recovers it, and a deployment sealed with it
+ * opens with its public half (the twin's pk) on the node's side. */
+static void sr25519_x25519_seals(void **state)
+{
+	struct zkey user, again, node;
+	uint8_t xpk[32], xpk2[32], xsk[32], node_x[32], node_xsk[32], *box, *pt;
+	size_t boxlen, ptlen;
+	assert_int_equal(key_from_suri("//Alice/soft", KEY_SR25519, NULL, &user), 0);
+	assert_int_equal(key_from_suri("//Alice/soft", KEY_SR25519, NULL, &again), 0);
+	assert_int_equal(key_x25519_pk_of(&user, xpk), 0);
+	assert_int_equal(key_x25519_pk_of(&again, xpk2), 0);
+	assert_memory_equal(xpk, xpk2, 32);
+	/* Not the "conversion" of the account id, which has no meaning here. */
+	assert_memory_not_equal(xpk, user.pk, 32);
+	assert_int_equal(key_from_suri("//Bob", KEY_ED25519, NULL, &node), 0);
+	assert_int_equal(key_x25519_pk_of(&node, node_x), 0);
+	assert_int_equal(key_x25519_sk(&node, node_xsk), 0);
+	assert_int_equal(key_x25519_sk(&user, xsk), 0);
+	assert_int_equal(seal_box((const uint8_t *)"{}", 2, node_x, xsk, 0, &box, &boxlen), 0);
+	assert_int_equal(seal_open(box, boxlen, xpk, node_xsk, 0, &pt, &ptlen), 0);
+	assert_int_equal(ptlen, 2);
+	seal_free(pt, ptlen);
+	free(box);
+	key_wipe(&user);
+	key_wipe(&again);
+	key_wipe(&node);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(wordlist_is_bip39_english),
-	    cmocka_unit_test(phrases_and_entropy),
-	    cmocka_unit_test(suri_vectors),
-	    cmocka_unit_test(suri_forms_and_errors),
-	    cmocka_unit_test(key_files_hold_phrases),
-	    cmocka_unit_test(generated_phrases_load),
+		cmocka_unit_test(wordlist_is_bip39_english),
+		cmocka_unit_test(phrases_and_entropy),
+		cmocka_unit_test(suri_vectors),
+		cmocka_unit_test(suri_forms_and_errors),
+		cmocka_unit_test(key_files_hold_phrases),
+		cmocka_unit_test(generated_phrases_load),
+		cmocka_unit_test(sr25519_x25519_seals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
