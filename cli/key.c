@@ -165,8 +165,8 @@ int cli_load_key(const struct cli_keysrc *s, struct zkey *k)
 static void key_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: zos-cli key generate [--scheme ed25519|sr25519] [--words N] [--out FILE] "
-		"[--json]\n"
+		"usage: zos-cli key generate [--scheme ed25519|sr25519] [--words N] [--password PW]\n"
+		"                            [--out FILE] [--json]\n"
 		"       zos-cli key inspect " CLI_KEY_USAGE " [--password PW] [--show-secret] "
 		"[--json]\n"
 		"       zos-cli key inspect --account SS58|0xHEX[/soft...] [--scheme S] [--json]\n"
@@ -178,7 +178,8 @@ static void key_usage(FILE *f)
 		"          12) and prints its account for the scheme. With\n"
 		"          --out the phrase goes to FILE (mode 0600, never overwritten) and only\n"
 		"          public fields are printed; without it the phrase and seed are\n"
-		"          printed, once: write them down.\n"
+		"          printed, once: write them down. --password is BIP-0039's password:\n"
+		"          the account needs it with the phrase (it is not written to FILE).\n"
 		"inspect   prints the scheme, account id, public key, SS58 address (prefix 42)\n"
 		"          and, for ed25519, the x25519 public key used for workload encryption.\n"
 		"          URIs are Substrate's: PHRASE[//hard|/soft...][///password], 0xSEED, or\n"
@@ -194,11 +195,15 @@ static void key_usage(FILE *f)
 static int generate(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"out", required_argument, NULL, 'o'},    {"json", no_argument, NULL, 'j'},
-	    {"scheme", required_argument, NULL, 's'}, {"words", required_argument, NULL, 'w'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+		{"out", required_argument, NULL, 'o'},
+		{"json", no_argument, NULL, 'j'},
+		{"scheme", required_argument, NULL, 's'},
+		{"words", required_argument, NULL, 'w'},
+		{"password", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
-	const char *out = NULL;
+	const char *out = NULL, *password = NULL;
 	int json = 0, opt, rc, scheme;
 	uint64_t words = 12;
 	struct cli_keysrc none = {0};
@@ -222,6 +227,7 @@ static int generate(int argc, char **argv)
 				return CLI_USAGE;
 			}
 			break;
+		case 'p': password = optarg; break;
 		case 'w':
 			if (cli_parse_digits(optarg, 24, &words) != 0 || words < 12 || words % 3) {
 				cli_err("--words must be 12, 15, 18, 21 or 24");
@@ -241,7 +247,7 @@ static int generate(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	if ((rc = key_generate_phrase((int)words, phrase, sizeof phrase)) != 0 ||
-	    (rc = key_from_suri(phrase, scheme, NULL, &k)) != 0) {
+	    (rc = key_from_suri(phrase, scheme, password, &k)) != 0) {
 		sodium_memzero(phrase, sizeof phrase);
 		cli_err("cannot generate a key: %s", zerr_str(rc));
 		return CLI_FAIL;
@@ -267,12 +273,12 @@ static int generate(int argc, char **argv)
 static int inspect(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    CLI_KEY_LONGOPTS,
-	    {"account", required_argument, NULL, 'a'},
-	    {"show-secret", no_argument, NULL, 's'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		CLI_KEY_LONGOPTS,
+		{"account", required_argument, NULL, 'a'},
+		{"show-secret", no_argument, NULL, 's'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	struct cli_keysrc src = {0};
 	const char *account = NULL;
@@ -373,11 +379,11 @@ static int message_bytes(const char *text, int hex, uint8_t **buf, size_t *n)
 static int sign(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    CLI_KEY_LONGOPTS,
-	    {"message", required_argument, NULL, 'm'},
-	    {"hex", no_argument, NULL, 'x'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		CLI_KEY_LONGOPTS,
+		{"message", required_argument, NULL, 'm'},
+		{"hex", no_argument, NULL, 'x'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	struct cli_keysrc src = {0};
 	const char *message = NULL;
@@ -433,13 +439,13 @@ static int sign(int argc, char **argv)
 static int verify(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"scheme", required_argument, NULL, 's'},
-	    {"account", required_argument, NULL, 'a'},
-	    {"message", required_argument, NULL, 'm'},
-	    {"signature", required_argument, NULL, 'g'},
-	    {"hex", no_argument, NULL, 'x'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{"scheme", required_argument, NULL, 's'},
+		{"account", required_argument, NULL, 'a'},
+		{"message", required_argument, NULL, 'm'},
+		{"signature", required_argument, NULL, 'g'},
+		{"hex", no_argument, NULL, 'x'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *account = NULL, *message = NULL, *signature = NULL;
 	int hex = 0, opt, rc, scheme = -1;

@@ -90,6 +90,12 @@ for scheme in sr25519 ed25519; do
 	"$CLI" key verify --scheme "$scheme" --account "$addr" --message "hello grid!" --signature "$sig" 2>/dev/null
 	[ $? -eq 1 ] || fail "verify accepted another message"
 done
+# A password changes the account; the file holds only the phrase.
+gen=$("$CLI" key generate --scheme sr25519 --password pw --out "$T/pw.phrase") || fail "generate --password"
+insp=$("$CLI" key inspect --mnemonic-file "$T/pw.phrase" --scheme sr25519 --password pw)
+[ "$gen" = "$insp" ] || fail "generate --password and inspect --password disagree"
+insp=$("$CLI" key inspect --mnemonic-file "$T/pw.phrase" --scheme sr25519)
+[ "$gen" != "$insp" ] || fail "the password did not change the account"
 gen=$("$CLI" key generate --scheme sr25519 --json) || fail "generate sr25519 --json"
 phrase=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["secret_phrase"])' "$gen")
 acct=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["account_id"])' "$gen")
