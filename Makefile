@@ -22,7 +22,7 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
 CC ?= cc
 
-PKGS := libcurl libarchive libsodium libcrypto libcjson libsystemd libxxhash sqlite3 inih cmocka libmicrohttpd
+PKGS := libcurl libarchive libsodium libcjson libsystemd libxxhash sqlite3 inih cmocka libmicrohttpd libssl libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -102,8 +102,8 @@ uint64_t xt_era_death(const struct xt_era *e, uint64_t current)
 void xt_exts_default(struct xt_exts *out)
 {
 	static const enum xt_ext tf[] = {
-	    XT_EXT_NON_ZERO_SENDER, XT_EXT_SPEC_VERSION, XT_EXT_TX_VERSION, XT_EXT_GENESIS,
-	    XT_EXT_MORTALITY,       XT_EXT_NONCE,        XT_EXT_WEIGHT,     XT_EXT_PAYMENT,
+		XT_EXT_NON_ZERO_SENDER, XT_EXT_SPEC_VERSION, XT_EXT_TX_VERSION, XT_EXT_GENESIS,
+		XT_EXT_MORTALITY,       XT_EXT_NONCE,        XT_EXT_WEIGHT,     XT_EXT_PAYMENT,
 	};
 	memcpy(out->ids, tf, sizeof tf);
 	out->n = sizeof tf / sizeof tf[0];
@@ -113,15 +113,15 @@ static const struct {
 	const char *name;
 	enum xt_ext id;
 } known_exts[] = {
-    {"CheckNonZeroSender", XT_EXT_NON_ZERO_SENDER},
-    {"CheckSpecVersion", XT_EXT_SPEC_VERSION},
-    {"CheckTxVersion", XT_EXT_TX_VERSION},
-    {"CheckGenesis", XT_EXT_GENESIS},
-    {"CheckMortality", XT_EXT_MORTALITY},
-    {"CheckEra", XT_EXT_MORTALITY},
-    {"CheckNonce", XT_EXT_NONCE},
-    {"CheckWeight", XT_EXT_WEIGHT},
-    {"ChargeTransactionPayment", XT_EXT_PAYMENT},
+	{"CheckNonZeroSender", XT_EXT_NON_ZERO_SENDER},
+	{"CheckSpecVersion", XT_EXT_SPEC_VERSION},
+	{"CheckTxVersion", XT_EXT_TX_VERSION},
+	{"CheckGenesis", XT_EXT_GENESIS},
+	{"CheckMortality", XT_EXT_MORTALITY},
+	{"CheckEra", XT_EXT_MORTALITY},
+	{"CheckNonce", XT_EXT_NONCE},
+	{"CheckWeight", XT_EXT_WEIGHT},
+	{"ChargeTransactionPayment", XT_EXT_PAYMENT},
 };
 
 /* 1 when values of the type always encode to zero bytes. */
@@ -194,7 +194,8 @@ static int put_extras(const struct xt_exts *exts, const struct xt_params *p, str
 	return rc;
 }
 
-static int put_additional(const struct xt_exts *exts, const struct xt_params *p, struct zbuf *out)
+static int put_additional(const struct xt_exts *exts, const struct xt_params *p,
+			  struct zbuf *out)
 {
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < exts->n; i++) {
@@ -239,13 +240,13 @@ out:
 }
 
 int xt_assemble(const struct xt_exts *exts, const struct xt_params *p, const uint8_t signer[32],
-                const uint8_t sig[64], struct zbuf *out)
+		const uint8_t sig[64], struct zbuf *out)
 {
 	return xt_assemble_scheme(exts, p, KEY_ED25519, signer, sig, out);
 }
 
 int xt_assemble_scheme(const struct xt_exts *exts, const struct xt_params *p, int scheme,
-                       const uint8_t signer[32], const uint8_t sig[64], struct zbuf *out)
+		       const uint8_t signer[32], const uint8_t sig[64], struct zbuf *out)
 {
 	struct zbuf body;
 	int rc;
@@ -267,7 +268,7 @@ out:
 }
 
 int xt_sign(const struct xt_exts *exts, const struct xt_params *p, const struct zkey *k,
-            struct zbuf *out)
+	    struct zbuf *out)
 {
 	struct zbuf pl;
 	uint8_t sig[64];
@@ -361,16 +362,16 @@ int xt_decode(const struct xt_exts *exts, const uint8_t *p, size_t n, struct xt_
 }
 
 int xt_verify(const struct xt_exts *exts, const struct xt_decoded *d, uint32_t spec_version,
-              uint32_t tx_version, const uint8_t genesis[32], const uint8_t block_hash[32])
+	      uint32_t tx_version, const uint8_t genesis[32], const uint8_t block_hash[32])
 {
 	struct xt_params p = {
-	    .call = d->call,
-	    .call_len = d->call_len,
-	    .era = d->era,
-	    .nonce = d->nonce,
-	    .tip = d->tip,
-	    .spec_version = spec_version,
-	    .tx_version = tx_version,
+		.call = d->call,
+		.call_len = d->call_len,
+		.era = d->era,
+		.nonce = d->nonce,
+		.tip = d->tip,
+		.spec_version = spec_version,
+		.tx_version = tx_version,
 	};
 	struct zbuf pl;
 	int rc;

@@ -21,8 +21,9 @@ static const char sign_usage[] =
 	"         (--immortal | --era-period P --era-current B) --spec-version N\n"
 	"         --tx-version N --genesis 0xHASH [--block-hash 0xHASH] [--metadata-file F]\n"
 	"\n"
-	"Prints the signed extrinsic (MultiAddress::Id, MultiSignature::Ed25519) as\n"
-	"0x-hex. --block-hash is the era's birth block: required for a mortal era,\n"
+	"Prints the signed extrinsic (MultiAddress::Id, MultiSignature::Ed25519, or\n"
+	"::Sr25519 with --scheme sr25519) as 0x-hex. --block-hash is the era's birth\n"
+	"block: required for a mortal era,\n"
 	"the genesis hash by default for an immortal one. Signed extensions come from\n"
 	"--metadata-file, else tfchain's list.\n";
 

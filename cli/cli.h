@@ -41,8 +41,8 @@ int cli_parse_digits(const char *s, uint64_t max, uint64_t *v);
  * or a hex seed; refused when group- or world-readable), --seed HEX, or
  * --dev NAME (alice..ferdie). --suri and --seed are visible to other users in
  * the process list: files are for real keys. --scheme ed25519|sr25519 picks
- * the signature scheme (default ed25519); --password the BIP-0039 password
- * (overrides one in the URI). Commands add CLI_KEY_LONGOPTS to their
+ * the signature scheme (default $ZOS_KEY_SCHEME, then ed25519); --password
+ * the BIP-0039 password (overrides one in the URI). Commands add CLI_KEY_LONGOPTS to their
  * getopt_long table and hand every option to cli_keysrc_opt() first.
  */
 struct cli_keysrc {
@@ -65,27 +65,26 @@ enum {
 	CLI_OPT_PASSWORD,
 };
 
-#define CLI_KEY_LONGOPTS                                                                           \
-	{"seed-file", required_argument, NULL, CLI_OPT_SEED_FILE},                                 \
-	    {"seed", required_argument, NULL, CLI_OPT_SEED},                                       \
-	    {"dev", required_argument, NULL, CLI_OPT_DEV},                                         \
-	    {"suri", required_argument, NULL, CLI_OPT_SURI},                                       \
-	    {"mnemonic-file", required_argument, NULL, CLI_OPT_MNEMONIC_FILE},                     \
-	    {"scheme", required_argument, NULL, CLI_OPT_SCHEME},                                   \
-	{                                                                                          \
-		"password", required_argument, NULL, CLI_OPT_PASSWORD                              \
-	}
+#define CLI_KEY_LONGOPTS                                                   \
+	{"seed-file", required_argument, NULL, CLI_OPT_SEED_FILE},         \
+		{"seed", required_argument, NULL, CLI_OPT_SEED},           \
+		{"dev", required_argument, NULL, CLI_OPT_DEV},             \
+		{"suri", required_argument, NULL, CLI_OPT_SURI},           \
+		{"mnemonic-file", required_argument, NULL,                 \
+		 CLI_OPT_MNEMONIC_FILE},                                   \
+		{"scheme", required_argument, NULL, CLI_OPT_SCHEME},       \
+		{"password", required_argument, NULL, CLI_OPT_PASSWORD}
 
-#define CLI_KEY_USAGE                                                                              \
-	"(--suri URI | --mnemonic-file FILE | --seed-file FILE | --seed HEX | --dev NAME) "        \
-	"[--scheme ed25519|sr25519]"
+#define CLI_KEY_USAGE                                                               \
+	"(--suri URI | --mnemonic-file FILE | --seed-file FILE | --seed HEX | --dev " \
+	"NAME) [--scheme ed25519|sr25519]"
 
 /* Records opt if it is one of the key options: returns 1, else 0. */
 int cli_keysrc_opt(struct cli_keysrc *s, int opt, const char *arg);
 /* 1 when any key source option was given (--scheme/--password alone: 0). */
 int cli_keysrc_given(const struct cli_keysrc *s);
-/* The scheme named by --scheme (KEY_ED25519 when absent); -EINVAL, with a
- * message, for an unknown name. */
+/* The scheme named by --scheme, else by $ZOS_KEY_SCHEME, else KEY_ED25519;
+ * -EINVAL, with a message, for an unknown name. */
 int cli_keysrc_scheme(const struct cli_keysrc *s, int *scheme);
 /* Loads the key; exactly one source must be set. Prints the reason on
  * failure and returns a negative error (-EINVAL when none or several were

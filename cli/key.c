@@ -78,9 +78,15 @@ int cli_keysrc_given(const struct cli_keysrc *s)
 
 int cli_keysrc_scheme(const struct cli_keysrc *s, int *scheme)
 {
+	const char *env = getenv("ZOS_KEY_SCHEME");
 	*scheme = KEY_ED25519;
-	if (s->scheme && key_scheme_parse(s->scheme, scheme) != 0) {
-		cli_err("unknown --scheme '%s' (ed25519 or sr25519)", s->scheme);
+	if (s->scheme) {
+		if (key_scheme_parse(s->scheme, scheme) != 0) {
+			cli_err("unknown --scheme '%s' (ed25519 or sr25519)", s->scheme);
+			return -EINVAL;
+		}
+	} else if (env && *env && key_scheme_parse(env, scheme) != 0) {
+		cli_err("unknown scheme '%s' in $ZOS_KEY_SCHEME (ed25519 or sr25519)", env);
 		return -EINVAL;
 	}
 	return 0;
@@ -91,13 +97,13 @@ static void suri_error(const char *what, int rc)
 {
 	if (rc == -ENOTSUP)
 		cli_err("%s has a soft junction (/x), which ed25519 cannot derive; use hard "
-		        "junctions (//x) or --scheme sr25519",
-		        what);
+			"junctions (//x) or --scheme sr25519",
+			what);
 	else if (rc == ZE_MALFORMED)
 		cli_err("%s is not a valid secret URI: want PHRASE[//hard|/soft...][///password] "
-		        "with 12-24 English BIP-0039 words and a valid checksum, 0x and 64 hex "
-		        "digits, or //Name",
-		        what);
+			"with 12-24 English BIP-0039 words and a valid checksum, 0x and 64 hex "
+			"digits, or //Name",
+			what);
 	else
 		cli_err("%s: %s", what, zerr_str(rc));
 }
@@ -107,11 +113,11 @@ static int load_file(const char *path, int scheme, const char *password, struct 
 	int rc = key_file_load(path, scheme, password, k);
 	if (rc == -EPERM)
 		cli_err("%s is readable by group or others; refusing to use it (chmod 600 %s)",
-		        path, path);
+			path, path);
 	else if (rc == ZE_MALFORMED || rc == -ENOTSUP) {
 		char what[4200];
 		snprintf(what, sizeof what, "%s (a key file: phrase, secret URI or hex seed)",
-		         path);
+			 path);
 		suri_error(what, rc);
 	} else if (rc)
 		cli_err("cannot read %s: %s", path, zerr_str(rc));
@@ -133,8 +139,8 @@ int cli_load_key(const struct cli_keysrc *s, struct zkey *k)
 		rc = key_dev_scheme(s->dev, scheme, k);
 		if (rc == -ENOENT)
 			cli_err("unknown dev account '%s' (alice, bob, charlie, dave, eve, ferdie; "
-			        "other paths with --suri '//Name//path')",
-			        s->dev);
+				"other paths with --suri '//Name//path')",
+				s->dev);
 		return rc;
 	}
 	if (s->suri) {
@@ -159,39 +165,51 @@ int cli_load_key(const struct cli_keysrc *s, struct zkey *k)
 static void key_usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: zos-cli key generate [--scheme ed25519|sr25519] [--words N] [--out FILE] "
-	        "[--json]\n"
-	        "       zos-cli key inspect " CLI_KEY_USAGE " [--password PW] [--show-secret] "
-	        "[--json]\n"
-	        "       zos-cli key inspect --account SS58|0xHEX [--scheme S] [--json]\n"
-	        "       zos-cli key sign " CLI_KEY_USAGE " --message TEXT [--hex]\n"
-	        "       zos-cli key verify --scheme S --account SS58|0xHEX --message TEXT\n"
-	        "                          --signature HEX [--hex]\n"
-	        "\n"
-	        "generate  makes a new BIP-0039 phrase (--words 12, 15, 18, 21 or 24; default\n"
-	        "          12) and prints its account for the scheme (default ed25519). With\n"
-	        "          --out the phrase goes to FILE (mode 0600, never overwritten) and only\n"
-	        "          public fields are printed; without it the phrase and seed are\n"
-	        "          printed, once: write them down.\n"
-	        "inspect   prints the scheme, account id, public key, SS58 address (prefix 42)\n"
-	        "          and, for ed25519, the x25519 public key used for workload encryption.\n"
-	        "          URIs are Substrate's: PHRASE[//hard|/soft...][///password], 0xSEED, or\n"
-	        "          //Alice//stash (the dev phrase). Soft junctions need sr25519.\n"
-	        "sign      signs TEXT (or, with --hex, the bytes of 0xHEX TEXT) and prints the\n"
-	        "          signature as 0x-hex (sr25519 uses Substrate's \"substrate\" context).\n"
-	        "verify    exits 0 when the signature is valid for the account, 1 otherwise.\n");
+		"usage: zos-cli key generate [--scheme ed25519|sr25519] [--words N] [--password PW]\n"
+		"                            [--out FILE] [--json]\n"
+		"       zos-cli key inspect " CLI_KEY_USAGE " [--password PW] [--show-secret] "
+		"[--json]\n"
+		"       zos-cli key inspect --account SS58|0xHEX[/soft...] [--scheme S] [--json]\n"
+		"       zos-cli key sign " CLI_KEY_USAGE " --message TEXT [--hex]\n"
+		"       zos-cli key verify --scheme S --account SS58|0xHEX --message TEXT\n"
+		"                          --signature HEX [--hex]\n"
+		"\n"
+		"generate  makes a new BIP-0039 phrase (--words 12, 15, 18, 21 or 24; default\n"
+		"          12) and prints its account for the scheme. With\n"
+		"          --out the phrase goes to FILE (mode 0600, never overwritten) and only\n"
+		"          public fields are printed; without it the phrase and seed are\n"
+		"          printed, once: write them down. --password is BIP-0039's password:\n"
+		"          the account needs it with the phrase (it is not written to FILE).\n"
+		"inspect   prints the scheme, account id, public key, SS58 address (prefix 42)\n"
+		"          and, for ed25519, the x25519 public key used for workload encryption.\n"
+		"          URIs are Substrate's: PHRASE[//hard|/soft...][///password], 0xSEED, or\n"
+		"          //Alice//stash (the dev phrase). Soft junctions need sr25519.\n"
+		"sign      signs TEXT (or, with --hex, the bytes of 0xHEX TEXT) and prints the\n"
+		"          signature as 0x-hex (sr25519 uses Substrate's \"substrate\" context).\n"
+		"verify    exits 0 when the signature is valid for the account, 1 otherwise.\n"
+		"\n"
+		"The scheme is --scheme, else $ZOS_KEY_SCHEME, else ed25519. Accounts made\n"
+		"with the ThreeFold dashboard, polkadot.js or subkey are sr25519.\n");
 }
 
 static int generate(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"out", required_argument, NULL, 'o'},    {"json", no_argument, NULL, 'j'},
-	    {"scheme", required_argument, NULL, 's'}, {"words", required_argument, NULL, 'w'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+		{"out", required_argument, NULL, 'o'},
+		{"json", no_argument, NULL, 'j'},
+		{"scheme", required_argument, NULL, 's'},
+		{"words", required_argument, NULL, 'w'},
+		{"password", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
-	const char *out = NULL;
-	int json = 0, opt, rc, scheme = KEY_ED25519;
+	const char *out = NULL, *password = NULL;
+	int json = 0, opt, rc, scheme;
 	uint64_t words = 12;
+	struct cli_keysrc none = {0};
+
+	if (cli_keysrc_scheme(&none, &scheme) != 0)
+		return CLI_USAGE;
 	char phrase[BIP39_PHRASE_MAX];
 	struct zkey k;
 
@@ -209,6 +227,7 @@ static int generate(int argc, char **argv)
 				return CLI_USAGE;
 			}
 			break;
+		case 'p': password = optarg; break;
 		case 'w':
 			if (cli_parse_digits(optarg, 24, &words) != 0 || words < 12 || words % 3) {
 				cli_err("--words must be 12, 15, 18, 21 or 24");
@@ -228,7 +247,7 @@ static int generate(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	if ((rc = key_generate_phrase((int)words, phrase, sizeof phrase)) != 0 ||
-	    (rc = key_from_suri(phrase, scheme, NULL, &k)) != 0) {
+	    (rc = key_from_suri(phrase, scheme, password, &k)) != 0) {
 		sodium_memzero(phrase, sizeof phrase);
 		cli_err("cannot generate a key: %s", zerr_str(rc));
 		return CLI_FAIL;
@@ -237,7 +256,7 @@ static int generate(int argc, char **argv)
 		rc = key_secret_file_write(out, phrase);
 		if (rc) {
 			cli_err("cannot create %s: %s", out,
-			        rc == -EEXIST ? "file exists, not overwriting" : zerr_str(rc));
+				rc == -EEXIST ? "file exists, not overwriting" : zerr_str(rc));
 			sodium_memzero(phrase, sizeof phrase);
 			key_wipe(&k);
 			return CLI_FAIL;
@@ -254,12 +273,12 @@ static int generate(int argc, char **argv)
 static int inspect(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    CLI_KEY_LONGOPTS,
-	    {"account", required_argument, NULL, 'a'},
-	    {"show-secret", no_argument, NULL, 's'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		CLI_KEY_LONGOPTS,
+		{"account", required_argument, NULL, 'a'},
+		{"show-secret", no_argument, NULL, 's'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	struct cli_keysrc src = {0};
 	const char *account = NULL;
@@ -294,13 +313,22 @@ static int inspect(int argc, char **argv)
 		return CLI_USAGE;
 	if (account) {
 		uint8_t pk[32];
-		if (key_parse_account(account, pk) != 0) {
-			cli_err("'%s' is neither an SS58 address nor 32 bytes of 0x-hex", account);
+		rc = key_public_from_uri(account, scheme, pk);
+		if (rc == -ENOTSUP) {
+			cli_err("'%s': only soft junctions (/x) of an sr25519 account follow from "
+				"the public key (--scheme sr25519); hard ones need the secret",
+				account);
+			return CLI_FAIL;
+		}
+		if (rc) {
+			cli_err("'%s' is neither an SS58 address nor 32 bytes of 0x-hex (optionally "
+				"followed by soft junctions /x)",
+				account);
 			return CLI_FAIL;
 		}
 		/* An address does not say its scheme: print it only when given. */
 		rc = key_print_info_scheme(src.scheme ? scheme : KEY_SCHEME_UNKNOWN, pk, NULL, NULL,
-		                           json, stdout);
+					   json, stdout);
 		if (rc)
 			cli_err("cannot print the account: %s", zerr_str(rc));
 		return rc == 0 ? CLI_OK : CLI_FAIL;
@@ -313,7 +341,7 @@ static int inspect(int argc, char **argv)
 	if ((rc = cli_load_key(&src, &k)) != 0)
 		return rc == -EINVAL ? CLI_USAGE : CLI_FAIL;
 	rc = key_print_info_scheme(k.scheme, k.pk, secret && k.has_seed ? k.seed : NULL, NULL, json,
-	                           stdout);
+				   stdout);
 	key_wipe(&k);
 	return rc == 0 ? CLI_OK : CLI_FAIL;
 }
@@ -351,11 +379,11 @@ static int message_bytes(const char *text, int hex, uint8_t **buf, size_t *n)
 static int sign(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    CLI_KEY_LONGOPTS,
-	    {"message", required_argument, NULL, 'm'},
-	    {"hex", no_argument, NULL, 'x'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		CLI_KEY_LONGOPTS,
+		{"message", required_argument, NULL, 'm'},
+		{"hex", no_argument, NULL, 'x'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	struct cli_keysrc src = {0};
 	const char *message = NULL;
@@ -411,13 +439,13 @@ static int sign(int argc, char **argv)
 static int verify(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"scheme", required_argument, NULL, 's'},
-	    {"account", required_argument, NULL, 'a'},
-	    {"message", required_argument, NULL, 'm'},
-	    {"signature", required_argument, NULL, 'g'},
-	    {"hex", no_argument, NULL, 'x'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{"scheme", required_argument, NULL, 's'},
+		{"account", required_argument, NULL, 'a'},
+		{"message", required_argument, NULL, 'm'},
+		{"signature", required_argument, NULL, 'g'},
+		{"hex", no_argument, NULL, 'x'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *account = NULL, *message = NULL, *signature = NULL;
 	int hex = 0, opt, rc, scheme = -1;
@@ -451,6 +479,11 @@ static int verify(int argc, char **argv)
 			key_usage(stderr);
 			return CLI_USAGE;
 		}
+	}
+	if (scheme < 0 && getenv("ZOS_KEY_SCHEME")) {
+		struct cli_keysrc none = {0};
+		if (cli_keysrc_scheme(&none, &scheme) != 0)
+			return CLI_USAGE;
 	}
 	if (optind != argc || scheme < 0 || !account || !message || !signature) {
 		cli_err("key verify needs --scheme, --account, --message and --signature");

@@ -67,9 +67,11 @@ int bip39_entropy(const char *phrase, uint8_t ent[32], size_t *n)
 	/* 11 bits a word: ENT bits of entropy then ENT/32 bits of checksum. */
 	size_t bits = nw * 11, cs = bits / 33, entb = bits - cs;
 	uint8_t raw[33] = {0};
-	for (size_t b = 0; b < bits; b++)
-		if (idx[b / 11] & (1u << (10 - b % 11)))
-			raw[b / 8] |= (uint8_t)(0x80 >> (b % 8));
+	/* Shifts and masks only: no branch on the secret bits. */
+	for (size_t b = 0; b < bits; b++) {
+		unsigned bit = (idx[b / 11] >> (10 - b % 11)) & 1u;
+		raw[b / 8] |= (uint8_t)(bit << (7 - b % 8));
+	}
 	uint8_t h[32];
 	crypto_hash_sha256(h, raw, entb / 8);
 	/* The checksum is the first cs bits of SHA-256(entropy). */
@@ -128,7 +130,7 @@ int bip39_mini_secret(const char *phrase, const char *password, uint8_t out[32])
 	if (plen)
 		memcpy(salt + 8, password, plen);
 	if (PKCS5_PBKDF2_HMAC((const char *)ent, (int)n, (const unsigned char *)salt,
-	                      (int)(8 + plen), 2048, EVP_sha512(), sizeof seed, seed) != 1)
+			      (int)(8 + plen), 2048, EVP_sha512(), sizeof seed, seed) != 1)
 		rc = ZE_CRYPTO;
 	else
 		memcpy(out, seed, 32);

@@ -323,7 +323,7 @@ int key_sign(const struct zkey *k, const uint8_t *msg, size_t n, uint8_t sig[64]
 }
 
 int key_verify_scheme(int scheme, const uint8_t pk[32], const uint8_t *msg, size_t n,
-                      const uint8_t sig[64])
+		      const uint8_t sig[64])
 {
 	if (scheme == KEY_ED25519)
 		return key_verify(pk, msg, n, sig);
@@ -348,7 +348,7 @@ int key_x25519_sk(const struct zkey *k, uint8_t out[32])
 	if (k->scheme == KEY_SR25519) {
 		/* The scalar, not the nonce: a soft junction draws a fresh nonce. */
 		return crypto_generichash(out, 32, k->sk, 32, tag, sizeof tag - 1) == 0 ? 0
-		                                                                        : ZE_CRYPTO;
+											: ZE_CRYPTO;
 	}
 	return crypto_sign_ed25519_sk_to_curve25519(out, k->sk) == 0 ? 0 : ZE_CRYPTO;
 }

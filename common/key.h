@@ -44,6 +44,10 @@ int key_from_seed_scheme(int scheme, const uint8_t seed[32], struct zkey *k);
  * hex seed, as in Substrate. ZE_MALFORMED for a bad phrase, path or seed.
  */
 int key_from_suri(const char *suri, int scheme, const char *password, struct zkey *k);
+/* A public URI: an account (SS58 or 0x-hex) followed by soft junctions,
+ * e.g. 5Grw.../1/soft (sr25519 only; a hard junction or ed25519 with a path
+ * is -ENOTSUP, since those need the secret). */
+int key_public_from_uri(const char *uri, int scheme, uint8_t pk[32]);
 /* Words of a new phrase: 12, 15, 18, 21 or 24. phrase gets at least
  * BIP39_PHRASE_MAX bytes and is wiped by the caller. */
 int key_generate_phrase(int words, char *phrase, size_t phrase_sz);
@@ -73,7 +77,7 @@ int key_sign(const struct zkey *k, const uint8_t *msg, size_t n, uint8_t sig[64]
 int key_verify(const uint8_t pk[32], const uint8_t *msg, size_t n, const uint8_t sig[64]);
 /* Either scheme; -EINVAL for an unknown scheme. */
 int key_verify_scheme(int scheme, const uint8_t pk[32], const uint8_t *msg, size_t n,
-                      const uint8_t sig[64]);
+		      const uint8_t sig[64]);
 
 /*
  * x25519 keys for workload encryption. An ed25519 key converts to x25519;
@@ -106,6 +110,6 @@ int key_print_info(const uint8_t pk[32], const uint8_t *seed, int json, FILE *ou
  * KEY_SCHEME_UNKNOWN (an account given by address) prints no scheme, and
  * the x25519 form only when the key converts as an ed25519 one would. */
 int key_print_info_scheme(int scheme, const uint8_t pk[32], const uint8_t *seed, const char *phrase,
-                          int json, FILE *out);
+			  int json, FILE *out);
 
 #endif

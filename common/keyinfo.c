@@ -16,7 +16,7 @@
 /* Prints the fields; with_scheme adds the "scheme" line (zos-cli), which
  * `zos-agent identity` leaves out. */
 static int print_info(int scheme, int with_scheme, const uint8_t pk[32], const uint8_t *seed,
-                      const char *phrase, int json, FILE *out)
+		      const char *phrase, int json, FILE *out)
 {
 	char pkhex[67], xhex[67], seedhex[67], addr[64];
 	const char *names[INFO_MAX], *values[INFO_MAX];
@@ -48,7 +48,7 @@ static int print_info(int scheme, int with_scheme, const uint8_t pk[32], const u
 		names[n] = "x25519_public_key";
 		values[n++] = xhex;
 	} else if (scheme == KEY_SCHEME_UNKNOWN && key_x25519_pk(pk, xpk) == 0 &&
-	           hex_encode(xpk, 32, 1, xhex, sizeof xhex) == 0) {
+		   hex_encode(xpk, 32, 1, xhex, sizeof xhex) == 0) {
 		/* An account of unknown scheme: its x25519 form if it were ed25519. */
 		names[n] = "x25519_public_key";
 		values[n++] = xhex;
@@ -106,7 +106,7 @@ int key_print_info(const uint8_t pk[32], const uint8_t *seed, int json, FILE *ou
 }
 
 int key_print_info_scheme(int scheme, const uint8_t pk[32], const uint8_t *seed, const char *phrase,
-                          int json, FILE *out)
+			  int json, FILE *out)
 {
 	return print_info(scheme, 1, pk, seed, phrase, json, out);
 }

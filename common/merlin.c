@@ -63,7 +63,7 @@ void merlin_keccak_f1600(uint8_t st[200])
 		for (int y = 0; y < 5; y++)
 			for (int x = 0; x < 5; x++)
 				a[x + 5 * y] = b[x + 5 * y] ^
-				               (~b[(x + 1) % 5 + 5 * y] & b[(x + 2) % 5 + 5 * y]);
+					       (~b[(x + 1) % 5 + 5 * y] & b[(x + 2) % 5 + 5 * y]);
 		/* iota */
 		a[0] ^= keccak_rc[round];
 	}
@@ -179,7 +179,7 @@ static void key_op(struct merlin *t, const uint8_t *p, size_t n)
 }
 
 void merlin_witness(const struct merlin *t, const char *label, const uint8_t *const *wit,
-                    const size_t *wit_len, size_t nwit, uint8_t *out, size_t n)
+		    const size_t *wit_len, size_t nwit, uint8_t *out, size_t n)
 {
 	struct merlin r = *t;
 	uint8_t len[4], rnd[32];

@@ -33,7 +33,7 @@ void merlin_challenge(struct merlin *t, const char *label, uint8_t *out, size_t 
  * then n bytes of output. t itself is not changed.
  */
 void merlin_witness(const struct merlin *t, const char *label, const uint8_t *const *wit,
-                    const size_t *wit_len, size_t nwit, uint8_t *out, size_t n);
+		    const size_t *wit_len, size_t nwit, uint8_t *out, size_t n);
 
 void merlin_wipe(struct merlin *t);
 

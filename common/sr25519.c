@@ -68,7 +68,7 @@ static void sig_transcript(struct merlin *t, const uint8_t *msg, size_t n)
 }
 
 int sr25519_sign(const uint8_t sk[64], const uint8_t pk[32], const uint8_t *msg, size_t n,
-                 uint8_t sig[64])
+		 uint8_t sig[64])
 {
 	struct merlin t;
 	uint8_t wide[64], r[32], R[32], k[32], s[32];
@@ -99,9 +99,9 @@ int sr25519_sign(const uint8_t sk[64], const uint8_t pk[32], const uint8_t *msg,
 static int scalar_canonical(const uint8_t s[32])
 {
 	static const uint8_t l[32] = {
-	    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7,
-	    0xa2, 0xde, 0xf9, 0xde, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-	    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10,
+		0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7,
+		0xa2, 0xde, 0xf9, 0xde, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10,
 	};
 	for (int i = 31; i >= 0; i--) {
 		if (s[i] < l[i])
@@ -151,7 +151,7 @@ int sr25519_derive_hard(const uint8_t sk[64], const uint8_t cc[32], uint8_t mini
 
 /* The soft junction's scalar (and transcript, for the nonce). */
 static void soft_scalar(struct merlin *t, const uint8_t pk[32], const uint8_t cc[32],
-                        uint8_t scalar[32])
+			uint8_t scalar[32])
 {
 	uint8_t cc_out[32];
 	merlin_init(t, "SchnorrRistrettoHDKD");
@@ -176,7 +176,7 @@ int sr25519_derive_soft_public(const uint8_t pk[32], const uint8_t cc[32], uint8
 }
 
 int sr25519_derive_soft(const uint8_t sk[64], const uint8_t cc[32], uint8_t out_sk[64],
-                        uint8_t out_pk[32])
+			uint8_t out_pk[32])
 {
 	struct merlin t;
 	uint8_t pk[32], scalar[32], nonce[32];

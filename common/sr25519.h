@@ -17,7 +17,7 @@
 int sr25519_from_mini(const uint8_t mini[32], uint8_t sk[64], uint8_t pk[32]);
 /* pk must be the public key of sk (it is bound into the signature). */
 int sr25519_sign(const uint8_t sk[64], const uint8_t pk[32], const uint8_t *msg, size_t n,
-                 uint8_t sig[64]);
+		 uint8_t sig[64]);
 int sr25519_verify(const uint8_t pk[32], const uint8_t *msg, size_t n, const uint8_t sig[64]);
 
 /* Hard junction with chain code cc: the derived mini-secret (Substrate
@@ -25,7 +25,7 @@ int sr25519_verify(const uint8_t pk[32], const uint8_t *msg, size_t n, const uin
 int sr25519_derive_hard(const uint8_t sk[64], const uint8_t cc[32], uint8_t mini[32]);
 /* Soft junction: the derived secret and public key. */
 int sr25519_derive_soft(const uint8_t sk[64], const uint8_t cc[32], uint8_t out_sk[64],
-                        uint8_t out_pk[32]);
+			uint8_t out_pk[32]);
 /* Soft junction from a public key alone (gives the same public key). */
 int sr25519_derive_soft_public(const uint8_t pk[32], const uint8_t cc[32], uint8_t out[32]);
 

@@ -17,7 +17,7 @@
 
 /* Substrate's public development phrase: //Alice and friends derive from it. */
 static const char dev_phrase[] = "bottom drive obey lake curtain smoke basket hold race lonely "
-                                 "fit walk";
+				 "fit walk";
 
 /* A junction's 32-byte chain code: a decimal u64 as 8 little-endian bytes,
  * anything else as a SCALE string (compact length ++ bytes); encodings
@@ -64,7 +64,7 @@ static int junction_code(const char *j, size_t n, uint8_t cc[32])
 static int ed25519_hard(const uint8_t seed[32], const uint8_t cc[32], uint8_t out[32])
 {
 	static const uint8_t tag[] = {11 << 2, 'E', 'd', '2', '5', '5',
-	                              '1',     '9', 'H', 'D', 'K', 'D'};
+				      '1',     '9', 'H', 'D', 'K', 'D'};
 	crypto_generichash_state st;
 	int rc = 0;
 	if (crypto_generichash_init(&st, NULL, 0, 32) != 0 ||
@@ -200,4 +200,37 @@ out:
 	sodium_memzero(pw, sizeof pw);
 	sodium_memzero(cc, sizeof cc);
 	return rc;
+}
+
+int key_public_from_uri(const char *uri, int scheme, uint8_t pk[32])
+{
+	char acct[128];
+	uint8_t cc[32], next[32];
+	const char *path = strchr(uri, '/');
+	size_t n = path ? (size_t)(path - uri) : strlen(uri);
+	if (n >= sizeof acct)
+		return ZE_MALFORMED;
+	memcpy(acct, uri, n);
+	acct[n] = 0;
+	int rc = key_parse_account(acct, pk);
+	if (rc || !path)
+		return rc;
+	/* Only soft junctions follow from a public key, and only sr25519 has them. */
+	if (scheme != KEY_SR25519)
+		return -ENOTSUP;
+	for (const char *p = path; *p;) {
+		if (p[1] == '/')
+			return -ENOTSUP;
+		const char *j = p + 1, *je = j;
+		while (*je && *je != '/')
+			je++;
+		if (je == j)
+			return ZE_MALFORMED;
+		if ((rc = junction_code(j, (size_t)(je - j), cc)) ||
+		    (rc = sr25519_derive_soft_public(pk, cc, next)))
+			return rc;
+		memcpy(pk, next, 32);
+		p = je;
+	}
+	return 0;
 }

@@ -15,10 +15,9 @@
 /* Both schemes' dev accounts are endowed, as on a Substrate dev chain
  * (sr25519) and as this project's ed25519 tools expect. */
 static const char *const dev_names[] = {
-    "//Alice",         "//Bob",         "//Charlie",
-    "//Dave",          "//Eve",         "//Ferdie",
-    "sr25519://Alice", "sr25519://Bob", "sr25519://Charlie",
-    "sr25519://Dave",  "sr25519://Eve", "sr25519://Ferdie",
+	"//Alice", "//Bob", "//Charlie", "//Dave", "//Eve", "//Ferdie",
+	"sr25519://Alice", "sr25519://Bob", "sr25519://Charlie",
+	"sr25519://Dave", "sr25519://Eve", "sr25519://Ferdie",
 };
 
 static int builtin(cJSON **out)
@@ -72,11 +71,9 @@ int dev_genesis_load(const char *path, cJSON **out)
  * (any secret URI of that scheme), SS58 or 0x-hex. */
 static int parse_account(const char *s, uint8_t pk[32])
 {
-	int scheme = KEY_ED25519;
 	if (!strncmp(s, "sr25519:", 8) || !strncmp(s, "ed25519:", 8)) {
-		scheme = s[0] == 's' ? KEY_SR25519 : KEY_ED25519;
 		struct zkey k;
-		int rc = key_from_suri(s + 8, scheme, NULL, &k);
+		int rc = key_from_suri(s + 8, s[0] == 's' ? KEY_SR25519 : KEY_ED25519, NULL, &k);
 		if (!rc)
 			memcpy(pk, k.pk, 32);
 		key_wipe(&k);
@@ -128,8 +125,8 @@ static int endow(struct dev_ctx *ctx, const cJSON *sec)
 		int rc = dev_balance_endow(ctx, pk, amount);
 		if (rc) {
 			log_err("devchain", "genesis: cannot endow %s: %s", who->valuestring,
-			        DEV_IS_MODULE_ERR(rc) ? "below the existential deposit"
-			                              : zerr_str(rc));
+				DEV_IS_MODULE_ERR(rc) ? "below the existential deposit"
+						      : zerr_str(rc));
 			return DEV_IS_MODULE_ERR(rc) ? ZE_CONFIG : rc;
 		}
 	}
@@ -146,8 +143,7 @@ static void warn_unknown(const cJSON *g)
 		for (size_t i = 0; i < dev_npallets && !known; i++)
 			known = !strcmp(item->string, dev_pallets[i]->name);
 		if (!known)
-			log_warn("devchain", "genesis: unknown section \"%s\" ignored",
-			         item->string);
+			log_warn("devchain", "genesis: unknown section \"%s\" ignored", item->string);
 	}
 }
 
@@ -164,7 +160,7 @@ int dev_genesis_apply(struct dev_ctx *ctx, const cJSON *g)
 		if (rc) {
 			dev_ctx_call_rollback(ctx);
 			log_err("devchain", "genesis: %s: %s", p->name,
-			        DEV_IS_MODULE_ERR(rc) ? "refused" : zerr_str(rc));
+				DEV_IS_MODULE_ERR(rc) ? "refused" : zerr_str(rc));
 			return DEV_IS_MODULE_ERR(rc) ? ZE_CONFIG : rc;
 		}
 		rc = dev_ctx_call_commit(ctx);

@@ -130,12 +130,17 @@ void rmb_env_challenge(const struct rmb_env *e, uint8_t out[32])
 		h_bytes(&st, e->err.message, strlen(e->err.message));
 	else
 		h_bytes(&st, NULL, 0);
+	/* The scheme is bound only when it is not ed25519, so that ed25519
+	 * envelopes keep the challenge they always had. */
+	if (e->scheme == KEY_SR25519)
+		h_bytes(&st, "sr25519", 7);
 	crypto_generichash_final(&st, out, 32);
 }
 
 int rmb_env_sign(struct rmb_env *e, const struct zkey *k)
 {
 	uint8_t h[32];
+	e->scheme = k->scheme;
 	rmb_env_challenge(e, h);
 	return key_sign(k, h, sizeof(h), e->sig);
 }
@@ -144,7 +149,7 @@ int rmb_env_verify_sig(const struct rmb_env *e, const uint8_t pk[32])
 {
 	uint8_t h[32];
 	rmb_env_challenge(e, h);
-	return key_verify(pk, h, sizeof(h), e->sig) ? ZE_CRYPTO : 0;
+	return key_verify_scheme(e->scheme, pk, h, sizeof(h), e->sig) ? ZE_CRYPTO : 0;
 }
 
 /* ---- encoding ----
@@ -256,6 +261,8 @@ int rmb_env_encode(const struct rmb_env *e, size_t max, char **out, size_t *len)
 		rc = put_dat(&b, e);
 	if (!rc && e->has_err)
 		rc = put_err(&b, e);
+	if (!rc && e->scheme == KEY_SR25519)
+		rc = put(&b, ",\"sch\":\"sr25519\"");
 	if (!rc)
 		rc = put(&b, ",\"sig\":\"");
 	if (!rc)
@@ -384,6 +391,14 @@ static int decode_obj(const cJSON *o, struct rmb_env *e, uint32_t *code)
 	e->now = now;
 	if (hex_decode_fixed(sig, e->sig, sizeof(e->sig)))
 		return ZE_MALFORMED;
+	/* "sch" names the signature scheme; absent means ed25519. */
+	if (cJSON_GetObjectItemCaseSensitive(o, "sch")) {
+		const char *sch = get_str(o, "sch");
+		int scheme;
+		if (!sch || key_scheme_parse(sch, &scheme))
+			return ZE_MALFORMED;
+		e->scheme = scheme;
+	}
 	int rc = decode_err(o, e);
 	if (rc)
 		return rc;

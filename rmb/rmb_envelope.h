@@ -35,6 +35,7 @@ struct rmb_env {
 	size_t dat_len;
 	int has_err; /* replies only: err set, dat empty */
 	struct rmb_error err;
+	int scheme; /* KEY_ED25519 (member "sch" absent) or KEY_SR25519 */
 	uint8_t sig[64];
 };
 
@@ -51,9 +52,10 @@ int rmb_env_set_dat(struct rmb_env *e, const void *p, size_t n);
 
 /* blake2b-256 of the domain-separated encoding of every field but sig. */
 void rmb_env_challenge(const struct rmb_env *e, uint8_t out[32]);
-/* Fills e->sig with k's signature of the challenge. */
+/* Sets e->scheme to k's and fills e->sig with k's signature of the challenge. */
 int rmb_env_sign(struct rmb_env *e, const struct zkey *k);
-/* 0 when e->sig is pk's signature of the challenge, ZE_CRYPTO otherwise. */
+/* 0 when e->sig is pk's signature of the challenge under e->scheme (the
+ * scheme the envelope declares), ZE_CRYPTO otherwise. */
 int rmb_env_verify_sig(const struct rmb_env *e, const uint8_t pk[32]);
 
 /* JSON text of e (not NUL-counted in *len, but NUL-terminated); the caller

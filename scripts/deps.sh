@@ -11,9 +11,9 @@ build-essential pkg-config clang libclang-rt-14-dev
 libcurl4-openssl-dev libnng-dev libsodium-dev libcjson-dev libsystemd-dev
 libxxhash-dev libsqlite3-dev libinih-dev libcmocka-dev libmicrohttpd-dev
 libarchive-dev libwebsockets-dev libseccomp-dev libnftables-dev
-libssl-dev
 systemd busybox-static e2fsprogs iproute2 util-linux procps curl python3 jq
 cpio socat uidmap
+libssl-dev openssl
 runc crun skopeo umoci docker-registry
 apache2-utils
 qemu-system-x86 qemu-utils

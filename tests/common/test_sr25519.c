@@ -55,7 +55,7 @@ static void merlin_published_vector(void **state)
 	merlin_challenge(&t, "challenge", c, sizeof c);
 	assert_int_equal(
 	    hex_decode_fixed("d5a21972d0d5fe320c0d263fac7fffb8145aa640af6e9bca177c03c7efcf0615",
-	                     want, 32),
+			     want, 32),
 	    0);
 	assert_memory_equal(c, want, 32);
 	/* A different message changes the challenge. */
@@ -101,12 +101,12 @@ static void verifies_polkadotjs_signature(void **state)
 	const char *msg = "zos-agent sr25519 vector";
 	assert_int_equal(
 	    hex_decode_fixed("d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d", pk,
-	                     32),
+			     32),
 	    0);
 	assert_int_equal(
 	    hex_decode_fixed("8a5cda84b678f81db40f0ba8672e385a66a647ba86f3a09bc1b3852027189271"
-	                     "081cc14dbb3899f934485644be5939dcfef546041680762d46437197e724278f",
-	                     sig, 64),
+			     "081cc14dbb3899f934485644be5939dcfef546041680762d46437197e724278f",
+			     sig, 64),
 	    0);
 	assert_int_equal(sr25519_verify(pk, (const uint8_t *)msg, strlen(msg), sig), 0);
 	assert_int_equal(sr25519_verify(pk, (const uint8_t *)msg, strlen(msg) - 1, sig), ZE_CRYPTO);
@@ -149,12 +149,12 @@ int main(void)
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(keccak_matches_openssl_sha3),
-	    cmocka_unit_test(merlin_published_vector),
-	    cmocka_unit_test(sign_verify_round_trip),
-	    cmocka_unit_test(verifies_polkadotjs_signature),
-	    cmocka_unit_test(soft_derivation_public_matches_secret),
-	    cmocka_unit_test(bad_public_key_is_refused),
+		cmocka_unit_test(keccak_matches_openssl_sha3),
+		cmocka_unit_test(merlin_published_vector),
+		cmocka_unit_test(sign_verify_round_trip),
+		cmocka_unit_test(verifies_polkadotjs_signature),
+		cmocka_unit_test(soft_derivation_public_matches_secret),
+		cmocka_unit_test(bad_public_key_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

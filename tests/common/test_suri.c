@@ -18,6 +18,7 @@
 #include "common/bip39.h"
 #include "common/hex.h"
 #include "common/key.h"
+#include "common/seal.h"
 #include "common/zerr.h"
 
 #define DEV "bottom drive obey lake curtain smoke basket hold race lonely fit walk"
@@ -29,12 +30,12 @@ static void wordlist_is_bip39_english(void **state)
 	crypto_hash_sha256_init(&st);
 	for (int i = 0; i < BIP39_WORDS; i++) {
 		crypto_hash_sha256_update(&st, (const uint8_t *)bip39_english[i],
-		                          strlen(bip39_english[i]));
+					  strlen(bip39_english[i]));
 		crypto_hash_sha256_update(&st, (const uint8_t *)"\n", 1);
 	}
 	crypto_hash_sha256_final(&st, h);
 	hex_decode_fixed("2f5eed53a4727b4bf8880d8f3f199efc90e58503646d9ff8eff3a2ed3b24dbda", want,
-	                 32);
+			 32);
 	assert_memory_equal(h, want, 32);
 }
 
@@ -46,7 +47,7 @@ static void phrases_and_entropy(void **state)
 	/* BIP-0039's first test vector: zero entropy. */
 	assert_int_equal(bip39_phrase(ent, 16, phrase, sizeof phrase), 0);
 	assert_string_equal(phrase, "abandon abandon abandon abandon abandon abandon abandon "
-	                            "abandon abandon abandon abandon about");
+				    "abandon abandon abandon abandon about");
 	for (size_t len = 16; len <= 32; len += 4) {
 		randombytes_buf(ent, len);
 		assert_int_equal(bip39_phrase(ent, len, phrase, sizeof phrase), 0);
@@ -56,23 +57,23 @@ static void phrases_and_entropy(void **state)
 	}
 	/* A wrong checksum word, an unknown word, a wrong count, upper case. */
 	assert_int_equal(bip39_entropy("abandon abandon abandon abandon abandon abandon abandon "
-	                               "abandon abandon abandon abandon abandon",
-	                               back, &n),
-	                 ZE_MALFORMED);
+				       "abandon abandon abandon abandon abandon",
+				       back, &n),
+			 ZE_MALFORMED);
 	assert_int_equal(bip39_entropy("bottom drive obey lake curtain smoke basket hold race "
-	                               "lonely fit walkx",
-	                               back, &n),
-	                 ZE_MALFORMED);
+				       "lonely fit walkx",
+				       back, &n),
+			 ZE_MALFORMED);
 	assert_int_equal(bip39_entropy("bottom drive obey", back, &n), ZE_MALFORMED);
 	assert_int_equal(bip39_entropy("Bottom drive obey lake curtain smoke basket hold race "
-	                               "lonely fit walk",
-	                               back, &n),
-	                 ZE_MALFORMED);
+				       "lonely fit walk",
+				       back, &n),
+			 ZE_MALFORMED);
 	/* Extra whitespace between words is accepted. */
 	assert_int_equal(bip39_entropy("  bottom drive obey lake curtain smoke basket hold race "
-	                               "lonely  fit\twalk ",
-	                               back, &n),
-	                 0);
+				       "lonely  fit\twalk ",
+				       back, &n),
+			 0);
 }
 
 struct vector {
@@ -117,9 +118,9 @@ static void suri_vectors(void **state)
 		uint8_t sig[64];
 		assert_int_equal(key_sign(&k, (const uint8_t *)"m", 1, sig), 0);
 		assert_int_equal(key_verify_scheme(k.scheme, k.pk, (const uint8_t *)"m", 1, sig),
-		                 0);
+				 0);
 		assert_int_equal(key_verify_scheme(!k.scheme, k.pk, (const uint8_t *)"m", 1, sig),
-		                 ZE_CRYPTO);
+				 ZE_CRYPTO);
 		key_wipe(&k);
 	}
 }
@@ -146,6 +147,18 @@ static void suri_forms_and_errors(void **state)
 	/* A soft junction leaves no seed. */
 	assert_int_equal(key_from_suri("//Alice/x", KEY_SR25519, NULL, &a), 0);
 	assert_false(a.has_seed);
+	/* Soft junctions follow from the public key alone; hard ones do not. */
+	uint8_t pub[32];
+	assert_int_equal(key_public_from_uri("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY/x",
+					     KEY_SR25519, pub),
+			 0);
+	assert_memory_equal(pub, a.pk, 32);
+	assert_int_equal(key_public_from_uri("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY//x",
+					     KEY_SR25519, pub),
+			 -ENOTSUP);
+	assert_int_equal(key_public_from_uri("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY/x",
+					     KEY_ED25519, pub),
+			 -ENOTSUP);
 	/* ed25519 has no soft derivation. */
 	assert_int_equal(key_from_suri("//Alice/soft", KEY_ED25519, NULL, &a), -ENOTSUP);
 	assert_int_equal(key_from_suri("bottom drive obey", KEY_SR25519, NULL, &a), ZE_MALFORMED);
@@ -205,17 +218,47 @@ static void generated_phrases_load(void **state)
 	key_wipe(&k);
 }
 
+/* An sr25519 account's x25519 key is derived from its secret: the same on
+ * every load, the phrase alone recovers it, and a deployment sealed with it
+ * opens with its public half (the twin's pk) on the node's side. */
+static void sr25519_x25519_seals(void **state)
+{
+	struct zkey user, again, node;
+	uint8_t xpk[32], xpk2[32], xsk[32], node_x[32], node_xsk[32], *box, *pt;
+	size_t boxlen, ptlen;
+	assert_int_equal(key_from_suri("//Alice/soft", KEY_SR25519, NULL, &user), 0);
+	assert_int_equal(key_from_suri("//Alice/soft", KEY_SR25519, NULL, &again), 0);
+	assert_int_equal(key_x25519_pk_of(&user, xpk), 0);
+	assert_int_equal(key_x25519_pk_of(&again, xpk2), 0);
+	assert_memory_equal(xpk, xpk2, 32);
+	/* Not the "conversion" of the account id, which has no meaning here. */
+	assert_memory_not_equal(xpk, user.pk, 32);
+	assert_int_equal(key_from_suri("//Bob", KEY_ED25519, NULL, &node), 0);
+	assert_int_equal(key_x25519_pk_of(&node, node_x), 0);
+	assert_int_equal(key_x25519_sk(&node, node_xsk), 0);
+	assert_int_equal(key_x25519_sk(&user, xsk), 0);
+	assert_int_equal(seal_box((const uint8_t *)"{}", 2, node_x, xsk, 0, &box, &boxlen), 0);
+	assert_int_equal(seal_open(box, boxlen, xpk, node_xsk, 0, &pt, &ptlen), 0);
+	assert_int_equal(ptlen, 2);
+	seal_free(pt, ptlen);
+	free(box);
+	key_wipe(&user);
+	key_wipe(&again);
+	key_wipe(&node);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(wordlist_is_bip39_english),
-	    cmocka_unit_test(phrases_and_entropy),
-	    cmocka_unit_test(suri_vectors),
-	    cmocka_unit_test(suri_forms_and_errors),
-	    cmocka_unit_test(key_files_hold_phrases),
-	    cmocka_unit_test(generated_phrases_load),
+		cmocka_unit_test(wordlist_is_bip39_english),
+		cmocka_unit_test(phrases_and_entropy),
+		cmocka_unit_test(suri_vectors),
+		cmocka_unit_test(suri_forms_and_errors),
+		cmocka_unit_test(key_files_hold_phrases),
+		cmocka_unit_test(generated_phrases_load),
+		cmocka_unit_test(sr25519_x25519_seals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,9 +59,21 @@ err=$("$CLI" key inspect --suri "bottom drive obey" --scheme sr25519 2>&1)
 grep -q 'BIP-0039' <<<"$err" || fail "bad phrase message: $err"
 "$CLI" key inspect --suri //Alice --scheme rsa 2>/dev/null
 [ $? -eq 2 ] || fail "unknown scheme accepted"
+# $ZOS_KEY_SCHEME sets the default; --scheme wins over it.
+out=$(ZOS_KEY_SCHEME=sr25519 "$CLI" key inspect --suri "//Alice" | grep ss58_address)
+[ "$out" = "ss58_address: 5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY" ] || fail "ZOS_KEY_SCHEME: $out"
+out=$(ZOS_KEY_SCHEME=sr25519 "$CLI" key inspect --suri "//Alice" --scheme ed25519 | grep ss58_address)
+[ "$out" = "ss58_address: 5FA9nQDVg267DEd8m1ZypXLBnvN7SFxYwV7ndqSYGiN9TTpu" ] || fail "--scheme over ZOS_KEY_SCHEME: $out"
 # An sr25519 address inspects (no scheme given: none printed).
 out=$("$CLI" key inspect --account 5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY | grep account_id)
 [ "$out" = "account_id: 0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d" ] || fail "sr25519 --account: $out"
+# A public URI: soft junctions follow from an sr25519 address alone.
+out=$("$CLI" key inspect --account 5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY/soft/1 --scheme sr25519 |
+	grep ss58_address)
+want=$("$CLI" key inspect --suri "//Alice/soft/1" --scheme sr25519 | grep ss58_address)
+[ "$out" = "$want" ] || fail "public soft derivation: $out, want $want"
+"$CLI" key inspect --account 5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY//x --scheme sr25519 2>/dev/null
+[ $? -eq 1 ] || fail "hard junction from a public key accepted"
 echo "ok: secret URIs, dev accounts and phrase files of both schemes"
 
 for scheme in sr25519 ed25519; do
@@ -78,6 +90,12 @@ for scheme in sr25519 ed25519; do
 	"$CLI" key verify --scheme "$scheme" --account "$addr" --message "hello grid!" --signature "$sig" 2>/dev/null
 	[ $? -eq 1 ] || fail "verify accepted another message"
 done
+# A password changes the account; the file holds only the phrase.
+gen=$("$CLI" key generate --scheme sr25519 --password pw --out "$T/pw.phrase") || fail "generate --password"
+insp=$("$CLI" key inspect --mnemonic-file "$T/pw.phrase" --scheme sr25519 --password pw)
+[ "$gen" = "$insp" ] || fail "generate --password and inspect --password disagree"
+insp=$("$CLI" key inspect --mnemonic-file "$T/pw.phrase" --scheme sr25519)
+[ "$gen" != "$insp" ] || fail "the password did not change the account"
 gen=$("$CLI" key generate --scheme sr25519 --json) || fail "generate sr25519 --json"
 phrase=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["secret_phrase"])' "$gen")
 acct=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["account_id"])' "$gen")

@@ -63,6 +63,54 @@ static void round_trip(void **st)
 	key_wipe(&k);
 }
 
+/* An sr25519 sender declares its scheme ("sch"), which the challenge binds;
+ * the envelope verifies only under that scheme. */
+static void sr25519_round_trip(void **st)
+{
+	struct zkey k, ed;
+	struct rmb_env e, d;
+	char *txt, *p;
+	size_t len;
+	uint32_t code;
+	uint8_t h_sr[32], h_ed[32];
+	assert_int_equal(key_from_suri("//Alice", KEY_SR25519, NULL, &k), 0);
+	test_key(1, &ed);
+	make_request(&e, &k);
+	assert_int_equal(e.scheme, KEY_SR25519);
+	assert_int_equal(rmb_env_encode(&e, 0, &txt, &len), 0);
+	assert_non_null(strstr(txt, "\"sch\":\"sr25519\""));
+	rmb_env_init(&d);
+	assert_int_equal(rmb_env_decode(txt, len, 0, &d, &code), 0);
+	assert_int_equal(d.scheme, KEY_SR25519);
+	assert_int_equal(rmb_env_verify_sig(&d, k.pk), 0);
+	assert_int_equal(rmb_env_verify_sig(&d, ed.pk), ZE_CRYPTO);
+	/* The scheme is part of the challenge. */
+	rmb_env_challenge(&d, h_sr);
+	d.scheme = KEY_ED25519;
+	rmb_env_challenge(&d, h_ed);
+	assert_memory_not_equal(h_sr, h_ed, 32);
+	assert_int_equal(rmb_env_verify_sig(&d, k.pk), ZE_CRYPTO);
+	rmb_env_clear(&d);
+	/* Without "sch" the same signature is read as ed25519 and refused. */
+	p = strstr(txt, ",\"sch\":\"sr25519\"");
+	memmove(p, p + 16, strlen(p + 16) + 1);
+	rmb_env_init(&d);
+	assert_int_equal(rmb_env_decode(txt, strlen(txt), 0, &d, &code), 0);
+	assert_int_equal(d.scheme, KEY_ED25519);
+	assert_int_equal(rmb_env_verify_sig(&d, k.pk), ZE_CRYPTO);
+	free(txt);
+	rmb_env_clear(&d);
+	rmb_env_clear(&e);
+	/* An ed25519 sender writes no "sch" member. */
+	make_request(&e, &ed);
+	assert_int_equal(rmb_env_encode(&e, 0, &txt, &len), 0);
+	assert_null(strstr(txt, "\"sch\""));
+	free(txt);
+	rmb_env_clear(&e);
+	key_wipe(&k);
+	key_wipe(&ed);
+}
+
 static void error_reply_round_trip(void **st)
 {
 	struct zkey k;
@@ -174,6 +222,8 @@ static void decode_rejections(void **st)
 	/* Baseline is accepted; unknown fields are ignored. */
 	assert_int_equal(decode_str("{" BASE ",\"dat\":\"\",\"x\":[1,2]," SIG "}", &d, &code), 0);
 	assert_int_equal(decode_str("{" BASE ",\"dat\":\"\"," SIG "}  \n", &d, &code), 0);
+	assert_int_equal(decode_str("{" BASE ",\"dat\":\"\",\"sch\":\"ed25519\"," SIG "}", &d, &code),
+			 0);
 	const char *malformed[] = {
 		"",
 		"null",
@@ -197,6 +247,8 @@ static void decode_rejections(void **st)
 		"{\"ver\":1,\"typ\":\"req\",\"uid\":\"u\",\"cmd\":\"c/d\",\"src\":1,\"dst\":2,\"now\":5,"
 		"\"exp\":6,\"dat\":\"\"," SIG "}",                /* cmd charset */
 		"{" BASE ",\"dat\":\"\",\"sig\":\"abcd\"}",       /* short sig */
+		"{" BASE ",\"dat\":\"\",\"sch\":\"ecdsa\"," SIG "}",  /* unknown scheme */
+		"{" BASE ",\"dat\":\"\",\"sch\":1," SIG "}",          /* mistyped scheme */
 		"{" BASE ",\"dat\":\"\",\"err\":{\"code\":1,\"message\":\"m\",\"retry\":false}," SIG "}",
 	};
 	for (size_t i = 0; i < sizeof(malformed) / sizeof(*malformed); i++) {
@@ -350,6 +402,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),
+		cmocka_unit_test(sr25519_round_trip),
 		cmocka_unit_test(error_reply_round_trip),
 		cmocka_unit_test(challenge_covers_every_field),
 		cmocka_unit_test(challenge_vector),
