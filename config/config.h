@@ -70,6 +70,13 @@ struct cfg {
 	uint64_t container_log_max;       /* bytes of a container log before rotation */
 	uint32_t container_log_keep;      /* rotated container logs kept */
 
+	/* [vm]: virtual machines (zmachine), docs/vms.md */
+	char vm_kernel[CFG_STR_MAX]; /* guest kernel; "" = newest /boot/vmlinuz-*-cloud-amd64 */
+	char vm_initrd[CFG_STR_MAX]; /* from scripts/vm-initramfs.sh; "" = state_dir/vm-initrd.img */
+	char vm_accel[CFG_STR_MAX];  /* auto, kvm or tcg */
+	uint32_t vm_uid_base;        /* qemu of a VM runs as uid_base + hash(name) % 65536 */
+	uint32_t vm_stop_timeout;    /* seconds a guest gets to power off before it is killed */
+
 	/* [reserved]: capacity kept for the host, never offered to workloads */
 	uint32_t reserved_cru; /* cores */
 	uint64_t reserved_mru; /* bytes of memory */

@@ -41,6 +41,11 @@ const struct cfg_key cfg_keys[] = {
 	{"storage.allow_unenforced_volumes", CFG_T_BOOL, F(allow_unenforced_volumes), 0, 0, 1},
 	{"storage.container_log_max", CFG_T_SIZE, F(container_log_max), 64 * KIB, GIB, 1},
 	{"storage.container_log_keep", CFG_T_U32, F(container_log_keep), 1, 100, 1},
+	{"vm.kernel", CFG_T_PATH0, F(vm_kernel), 0, 0, 1},
+	{"vm.initrd", CFG_T_PATH0, F(vm_initrd), 0, 0, 1},
+	{"vm.accel", CFG_T_ACCEL, F(vm_accel), 0, 0, 1},
+	{"vm.uid_base", CFG_T_U32, F(vm_uid_base), 1000, UINT32_MAX - 65536, 1},
+	{"vm.stop_timeout", CFG_T_SECS, F(vm_stop_timeout), 1, 600, 1},
 	{"reserved.cru", CFG_T_U32, F(reserved_cru), 0, 4096, 1},
 	{"reserved.mru", CFG_T_SIZE, F(reserved_mru), 0, 1ull << 50, 1},
 	{"reserved.sru", CFG_T_SIZE, F(reserved_sru), 0, 1ull << 60, 1},
@@ -225,6 +230,11 @@ static int parse_string(char *dst, enum cfg_type t, const char *s, char *why, si
 			break;
 		snprintf(why, whysz, "'%s' is not tcp://HOST:PORT", s);
 		return ZE_CONFIG;
+	case CFG_T_ACCEL:
+		if (!strcmp(s, "auto") || !strcmp(s, "kvm") || !strcmp(s, "tcg"))
+			break;
+		snprintf(why, whysz, "'%s' is not one of auto, kvm, tcg", s);
+		return ZE_CONFIG;
 	default:
 		abort();
 	}
@@ -261,6 +271,7 @@ int cfg_key_parse(struct cfg *c, const struct cfg_key *k, const char *s, int app
 	case CFG_T_PATH:
 	case CFG_T_PATH0:
 	case CFG_T_RELAY:
+	case CFG_T_ACCEL:
 		return parse_string(field(c, k), k->type, s, why, whysz);
 	case CFG_T_LISTEN:
 		return parse_list(field(c, k), s, append, why, whysz);
@@ -328,6 +339,7 @@ int cfg_key_write(const struct cfg *c, const struct cfg_key *k, FILE *f)
 	case CFG_T_PATH:
 	case CFG_T_PATH0:
 	case CFG_T_RELAY:
+	case CFG_T_ACCEL:
 		/* inih reads "key =" as the empty string. */
 		rc = *(const char *)p ? fprintf(f, "%s = %s\n", name, (const char *)p)
 				      : fprintf(f, "%s =\n", name);
@@ -367,6 +379,7 @@ static size_t key_size(const struct cfg_key *k)
 	case CFG_T_PATH:
 	case CFG_T_PATH0:
 	case CFG_T_RELAY:
+	case CFG_T_ACCEL:
 		return CFG_STR_MAX;
 	case CFG_T_LISTEN:
 		return sizeof(struct cfg_list);

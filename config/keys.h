@@ -23,6 +23,7 @@ enum cfg_type {
 	CFG_T_BOOL,
 	CFG_T_LEVEL,
 	CFG_T_TARGET,
+	CFG_T_ACCEL, /* auto | kvm | tcg, kept as a string */
 };
 
 struct cfg_key {
