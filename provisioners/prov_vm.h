@@ -95,6 +95,14 @@ int prov_vm_cfg_tree(const cJSON *data, const char *dir, const char *hostname, c
 int prov_vm_cfg_put(const char *dir, const char *sub, size_t idx, const char *leaf,
                     const char *value, char *err, size_t errsz);
 
+/* Cgroup limits (prov_cg_limits.c); the same declarations as in
+ * prov_internal.h, repeated so the VM code does not depend on who else
+ * uses them. Creates the cgroups and sets cpu (whole cpus), memory (bytes)
+ * and pids limits; moves pid into every cgroup (system calls only). */
+int prov_cg_create(const struct prov_cg *cg, uint64_t cpus, uint64_t mem, uint64_t pids, char *err,
+                   size_t errsz);
+int prov_cg_attach(const struct prov_cg *cg, pid_t pid);
+
 /* Context set-up (prov_ctx.c): accel, kernel, initramfs and uid keys. */
 int prov_vm_ctx_init(struct prov_ctx *c, const struct prov_config *cfg);
 void prov_vm_ctx_free(struct prov_ctx *c);

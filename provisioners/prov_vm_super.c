@@ -592,7 +592,7 @@ int prov_vm_stop(const char *dir, unsigned stop_ms)
 	if (rc <= 0)
 		return rc;
 	kill(pid, SIGTERM);
-	long deadline = now_ms() + (long)stop_ms + KILL_WAIT_MS + 2000;
+	long deadline = now_ms() + (long)stop_ms + 2 * KILL_WAIT_MS + 3000;
 	while (now_ms() < deadline) {
 		if (prov_vm_alive(dir, "supervisor.pid", &pid) <= 0)
 			return 0;
