@@ -240,19 +240,56 @@ static const char *dep_type(const struct prov_deployment_view *deps, const char 
 	return NULL;
 }
 
+/* A volume is shared into the guest by a virtiofsd (tag "zv<k>") that the
+ * supervisor runs next to qemu; the volume's size is enforced on the host,
+ * as for containers. */
+static int add_volume(struct prov_ctx *ctx, const struct prov_workload_id *id,
+                      const struct prov_vm_spec *s, size_t i, struct prov_vm_plan *p,
+                      const struct vm_paths *vp, const char *cfgdir, char *err, size_t errsz)
+{
+	struct prov_workload_id mid = {.twin_id = id->twin_id, .contract_id = id->contract_id};
+	char mh[PROV_HOST_MAX], tag[16];
+	snprintf(mid.name, sizeof mid.name, "%s", s->mount_name[i]);
+	struct prov_vm_vol *v = &p->vols[p->nvols];
+	int rc;
+	if (prov_host_name(&mid, mh) < 0 ||
+	    (rc = prov_fmt(v->dir, sizeof v->dir, "%s/volumes/%s", ctx->storage_dir, mh)) < 0 ||
+	    (rc = prov_fmt(v->sock, sizeof v->sock, "%s/vfs%zu.sock", vp->dir, p->nvols)) < 0)
+		return prov_err(err, errsz, -EINVAL, "bad mount name");
+	if (!p->virtiofsd[0] && prov_vm_virtiofsd_path(p->virtiofsd, sizeof p->virtiofsd) < 0)
+		return prov_err(err, errsz, ZE_UNSUPPORTED,
+		                "volume %s: sharing volumes with VMs needs virtiofsd (Debian "
+		                "package qemu-system-common); use a zmount for %s",
+		                s->mount_name[i], s->mountpoint[i]);
+	struct stat st;
+	int enforced = prov_is_mountpoint(v->dir) == 1;
+	if (!enforced &&
+	    !(ctx->allow_unenforced_volumes && stat(v->dir, &st) == 0 && S_ISDIR(st.st_mode)))
+		return prov_err(err, errsz, -ENOENT, "volume %s is not provisioned",
+		                s->mount_name[i]);
+	snprintf(tag, sizeof tag, "zv%zu", p->nvols);
+	p->nvols++;
+	if ((rc = prov_vm_cfg_put(cfgdir, "mounts", i, "tag", tag, err, errsz)) < 0 ||
+	    (rc = prov_vm_cfg_put(cfgdir, "mounts", i, "path", s->mountpoint[i], err, errsz)) < 0)
+		return rc;
+	return 0;
+}
+
 /* zmounts become virtio-blk disks "zm<i>" mounted by /init; a raw zmount
  * gets an ext4 filesystem first, as containers do. */
 static int add_mounts(struct prov_ctx *ctx, const struct prov_workload_id *id,
                       const struct prov_vm_spec *s, const struct prov_deployment_view *deps,
-                      struct prov_vm_plan *p, const char *cfgdir, char *err, size_t errsz)
+                      struct prov_vm_plan *p, const struct vm_paths *vp, const char *cfgdir,
+                      char *err, size_t errsz)
 {
 	for (size_t i = 0; i < s->nmounts; i++) {
 		const char *type = dep_type(deps, s->mount_name[i]);
-		if (type && strcmp(type, "volume") == 0)
-			return prov_err(err, errsz, ZE_UNSUPPORTED,
-			                "volume %s: VMs on this node take zmount disks only; use a "
-			                "zmount for %s",
-			                s->mount_name[i], s->mountpoint[i]);
+		int rc;
+		if (type && strcmp(type, "volume") == 0) {
+			if ((rc = add_volume(ctx, id, s, i, p, vp, cfgdir, err, errsz)) < 0)
+				return rc;
+			continue;
+		}
 		if (!type || strcmp(type, "zmount") != 0)
 			return prov_err(err, errsz, -ENOENT,
 			                "mount %s is not a zmount of this deployment",
@@ -262,7 +299,6 @@ static int add_mounts(struct prov_ctx *ctx, const struct prov_workload_id *id,
 		char mh[PROV_HOST_MAX];
 		snprintf(mid.name, sizeof mid.name, "%s", s->mount_name[i]);
 		struct prov_vm_disk *d = &p->disks[p->ndisks];
-		int rc;
 		if (prov_host_name(&mid, mh) < 0 ||
 		    (rc = prov_fmt(d->file, sizeof d->file, "%s/zmounts/%s.img", ctx->storage_dir,
 		                   mh)) < 0)
@@ -514,7 +550,7 @@ static int vm_start(struct prov_ctx *ctx, const struct prov_workload_id *id, con
 	snprintf(d->file, sizeof d->file, "%s", vp->cfg);
 	snprintf(d->serial, sizeof d->serial, "zos-cfg");
 	d->readonly = 1;
-	if ((rc = add_mounts(ctx, id, s, deps, p, cfgdir, err, errsz)) < 0 ||
+	if ((rc = add_mounts(ctx, id, s, deps, p, vp, cfgdir, err, errsz)) < 0 ||
 	    (rc = make_ext4(vp->cfg, CFG_DISK_SIZE, cfgdir, 0, err, errsz)) < 0)
 		goto out;
 	prov_rm_tree(cfgdir);

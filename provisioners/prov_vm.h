@@ -45,6 +45,13 @@ struct prov_vm_nic {
 	char mac[18];
 };
 
+/* A volume shared into the guest through virtiofs ("zv<i>" tag). */
+struct prov_vm_vol {
+	char dir[PROV_PATH_MAX];  /* the volume's host directory */
+	char sock[PROV_PATH_MAX]; /* <dir>/vfs<i>.sock, made by the supervisor */
+};
+#define PROV_VM_VOLS_MAX 8
+
 struct prov_vm_plan {
 	char host[PROV_HOST_MAX];
 	char dir[PROV_PATH_MAX];
@@ -65,6 +72,9 @@ struct prov_vm_plan {
 	struct prov_vm_disk disks[PROV_VM_DISKS_MAX];
 	size_t nnics;
 	struct prov_vm_nic nics[PROV_VM_NICS_MAX];
+	size_t nvols;
+	struct prov_vm_vol vols[PROV_VM_VOLS_MAX];
+	char virtiofsd[PROV_PATH_MAX]; /* set when nvols > 0 */
 	/* Built by prov_vm_argv: qemu's argv, NULL-terminated, owned here. */
 	char *argv[PROV_VM_ARGS_MAX + 1];
 };
@@ -108,13 +118,15 @@ int prov_vm_ctx_init(struct prov_ctx *c, const struct prov_config *cfg);
 void prov_vm_ctx_free(struct prov_ctx *c);
 
 /* Fills p->argv for the plan. Descriptors qemu receives: tap i as 3+i,
- * then disk i (a read-only and a read-write one), then kernel, initramfs
- * and the QMP socket. The probe variant
+ * then disk i (a read-only and a read-write one), then kernel, initramfs,
+ * the QMP socket and the connection to volume i's virtiofsd. The probe variant
  * boots only kernel and initramfs and asks /init to print a marker. */
 int prov_vm_argv(struct prov_vm_plan *p, int probe);
 void prov_vm_plan_clear(struct prov_vm_plan *p);
 /* The qemu binary, "/usr/bin/qemu-system-x86_64"; -ENOENT when absent. */
 int prov_vm_qemu_path(char *out, size_t outsz);
+/* qemu's virtiofsd (Debian 12: /usr/lib/qemu/virtiofsd); -ENOENT when absent. */
+int prov_vm_virtiofsd_path(char *out, size_t outsz);
 
 /* Boots kernel and initramfs under accel with a short timeout and looks for
  * /init's marker on the console: 0 when the guest really ran. */

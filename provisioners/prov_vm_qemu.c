@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PROBE_MARKER "ZOS-VM-PROBE-OK"
 #define PROBE_MEM_MIB 96
@@ -22,6 +23,15 @@
 int prov_vm_qemu_path(char *out, size_t outsz)
 {
 	return prov_which("qemu-system-x86_64", out, outsz);
+}
+
+int prov_vm_virtiofsd_path(char *out, size_t outsz)
+{
+	static const char *const cands[] = {"/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd"};
+	for (size_t i = 0; i < 2; i++)
+		if (access(cands[i], X_OK) == 0)
+			return prov_fmt(out, outsz, "%s", cands[i]);
+	return -ENOENT;
 }
 
 void prov_vm_plan_clear(struct prov_vm_plan *p)
@@ -135,6 +145,19 @@ int prov_vm_argv(struct prov_vm_plan *p, int probe)
 			    p->disks[i].readonly ? ",readonly=on" : "");
 			add(&b, "-device");
 			add(&b, "virtio-blk-pci,drive=d%zu,serial=%s", i, p->disks[i].serial);
+		}
+		if (p->nvols) {
+			/* vhost-user needs the guest's memory shared with virtiofsd. */
+			add(&b, "-object");
+			add(&b, "memory-backend-memfd,id=mem,size=%" PRIu64 "M,share=on", p->mem >> 20);
+			add(&b, "-numa");
+			add(&b, "node,memdev=mem");
+		}
+		for (size_t i = 0; i < p->nvols; i++) {
+			add(&b, "-chardev");
+			add(&b, "socket,id=vfs%zu,fd=%zu", i, fd_kernel + 3 + i);
+			add(&b, "-device");
+			add(&b, "vhost-user-fs-pci,chardev=vfs%zu,tag=zv%zu", i, i);
 		}
 		for (size_t i = 0; i < p->nnics; i++) {
 			add(&b, "-netdev");

@@ -255,7 +255,7 @@ static void qemu_child(const struct prov_vm_plan *p, int ep, int out_wr)
 		child_fail(ep, errno, "cannot open our network namespace");
 	/* In the order of prov_vm_argv: taps, disks (read-only and read-write
 	 * each), kernel, initrd, QMP. */
-	int fds[PROV_VM_NICS_MAX + 2 * PROV_VM_DISKS_MAX + 3];
+	int fds[PROV_VM_NICS_MAX + 2 * PROV_VM_DISKS_MAX + 3 + PROV_VM_VOLS_MAX];
 	size_t n = 0;
 	for (size_t i = 0; i < p->nnics; i++) {
 		int fd = open_tap(&p->nics[i], self_ns);
@@ -280,6 +280,17 @@ static void qemu_child(const struct prov_vm_plan *p, int ep, int out_wr)
 	if ((fds[n] = qmp_listen(p->qmp)) < 0)
 		child_fail(ep, -fds[n], "cannot create the QMP socket");
 	n++;
+	/* Each volume's virtiofsd listens already (the supervisor made the
+	 * socket before starting it), so connecting cannot race with it. */
+	for (size_t i = 0; i < p->nvols; i++) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		memcpy(sa.sun_path, p->vols[i].sock,
+		       strnlen(p->vols[i].sock, sizeof sa.sun_path - 1));
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+			child_fail(ep, errno, "cannot connect to the volume's virtiofsd");
+		fds[n++] = fd;
+	}
 	for (size_t i = 0; i < n; i++) {
 		int hi = fcntl(fds[i], F_DUPFD_CLOEXEC, FD_PARK);
 		if (hi < 0)
@@ -307,6 +318,47 @@ static void qemu_child(const struct prov_vm_plan *p, int ep, int out_wr)
 	static char *const envp[] = {"PATH=/usr/bin:/bin", "LC_ALL=C", NULL};
 	execve(p->argv[0], p->argv, envp);
 	child_fail(ep, errno, "cannot execute qemu");
+}
+
+/* Starts the virtiofsd of volume i on a fresh listening socket, in the
+ * VM's cgroups, its output into the console log: its pid or -errno. It
+ * exits by itself when qemu goes away. */
+static pid_t start_virtiofsd(const struct prov_vm_plan *p, size_t i, int out_wr)
+{
+	int l = qmp_listen(p->vols[i].sock);
+	if (l < 0)
+		return l;
+	pid_t pid = fork();
+	if (pid == 0) {
+		prov_cg_attach(&p->cg, getpid());
+		int nul = open("/dev/null", O_RDONLY);
+		if (nul < 0 || dup2(nul, 0) < 0 || dup2(out_wr, 1) < 0 || dup2(out_wr, 2) < 0 ||
+		    dup2(l, 3) < 0)
+			_exit(127);
+		for (int fd = 4; fd < 1024; fd++)
+			close(fd);
+		char src[PROV_PATH_MAX + 16];
+		snprintf(src, sizeof src, "source=%s", p->vols[i].dir);
+		char *const argv[] = {(char *)p->virtiofsd, "--fd=3", "-o", src, "-o",
+		                      "cache=none", "-o", "log_level=err", NULL};
+		static char *const envp[] = {"PATH=/usr/bin:/bin", "LC_ALL=C", NULL};
+		execve(p->virtiofsd, argv, envp);
+		_exit(127);
+	}
+	int e = errno;
+	close(l);
+	return pid < 0 ? -e : pid;
+}
+
+static void stop_virtiofsd(pid_t *pids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] > 0) {
+			kill(pids[i], SIGKILL);
+			while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
+				;
+			pids[i] = 0;
+		}
 }
 
 /* One qemu start: its pid, or a negative error with the reason in why. */
@@ -448,12 +500,23 @@ static void supervise(const struct prov_vm_plan *p, int status_fd)
 	}
 	fcntl(out[0], F_SETFL, O_NONBLOCK);
 
-	pid_t child = 0;
+	pid_t child = 0, vfs[PROV_VM_VOLS_MAX] = {0};
 	long next_start = 0, started_at = 0, backoff = BACKOFF_MIN_MS;
 	for (;;) {
 		if (child <= 0 && now_ms() >= next_start) {
 			char why[256];
-			pid_t pid = start_qemu(p, out[1], why, sizeof why);
+			pid_t pid = 0;
+			for (size_t i = 0; i < p->nvols && pid >= 0; i++)
+				if ((vfs[i] = start_virtiofsd(p, i, out[1])) < 0) {
+					pid = vfs[i];
+					vfs[i] = 0;
+					snprintf(why, sizeof why, "cannot start virtiofsd: %s",
+					         prov_strerror(-pid));
+				}
+			if (pid >= 0)
+				pid = start_qemu(p, out[1], why, sizeof why);
+			if (pid < 0)
+				stop_virtiofsd(vfs, p->nvols);
 			if (pid < 0) {
 				log_note(&log, "start failed: %s", why);
 				if (status_fd >= 0) {
@@ -493,6 +556,7 @@ static void supervise(const struct prov_vm_plan *p, int status_fd)
 			if (si.ssi_signo != SIGCHLD) {
 				log_note(&log, "stopping on signal %u", si.ssi_signo);
 				stop_qemu(p, &log, child);
+				stop_virtiofsd(vfs, p->nvols);
 				drop_pid(p->dir, "supervisor.pid");
 				_exit(0);
 			}
@@ -500,9 +564,15 @@ static void supervise(const struct prov_vm_plan *p, int status_fd)
 		int st;
 		pid_t w;
 		while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
-			if (w != child)
+			if (w != child) {
+				/* A virtiofsd that ended: never signal its pid again. */
+				for (size_t i = 0; i < p->nvols; i++)
+					if (vfs[i] == w)
+						vfs[i] = 0;
 				continue;
+			}
 			drop_pid(p->dir, "qemu.pid");
+			stop_virtiofsd(vfs, p->nvols);
 			char buf[4096];
 			ssize_t n;
 			while ((n = read(out[0], buf, sizeof buf)) > 0)

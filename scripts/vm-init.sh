@@ -3,14 +3,15 @@
 # pid 1 inside the guest and stays pid 1: it loads the virtio modules, mounts
 # the workload's root disk (virtio-blk, serial "zos-root") and its
 # configuration disk (serial "zos-cfg", written by the agent), sets up the
-# network, mounts the zmount disks, installs SSH_KEY for root and runs the
+# network, mounts the zmount disks and virtiofs volumes, installs SSH_KEY for root and runs the
 # entrypoint chrooted into the root disk with its output on the serial
 # console. When the entrypoint ends the guest powers off, and the agent's
 # supervisor restarts it with backoff.
 #
 # The configuration disk holds one file per value, so no value is ever
 # parsed by this shell: args/0.., env/<NAME>, net/<i>/addr (a.b.c.d/n),
-# net/0/gw, mounts/<i>/serial and mounts/<i>/path, hostname.
+# net/0/gw, mounts/<i>/path with mounts/<i>/serial (a disk) or
+# mounts/<i>/tag (a virtiofs volume), hostname.
 export PATH=/bin
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -65,11 +66,17 @@ while [ -f "/cfg/net/$n/addr" ]; do
 done
 [ -f /cfg/net/0/gw ] && ip route add default via "$(cat /cfg/net/0/gw)"
 n=0
-while [ -f "/cfg/mounts/$n/serial" ]; do
+while [ -f "/cfg/mounts/$n/path" ]; do
 	p=$(cat "/cfg/mounts/$n/path")
-	d=$(dev_of "$(cat "/cfg/mounts/$n/serial")") || die "disk for $p missing"
 	mkdir -p "/newroot$p"
-	mount -t ext4 "$d" "/newroot$p" || say "cannot mount $d on $p"
+	if [ -f "/cfg/mounts/$n/tag" ]; then
+		# A volume, shared by the host's virtiofsd.
+		mount -t virtiofs "$(cat "/cfg/mounts/$n/tag")" "/newroot$p" ||
+			say "cannot mount volume on $p"
+	else
+		d=$(dev_of "$(cat "/cfg/mounts/$n/serial")") || die "disk for $p missing"
+		mount -t ext4 "$d" "/newroot$p" || say "cannot mount $d on $p"
+	fi
 	n=$((n + 1))
 done
 for f in proc sys dev; do

@@ -44,7 +44,7 @@ ln -s busybox "$work/bin/sh"
 # The order matters only for speed: /init retries until nothing loads.
 n=0
 for m in virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci \
-	virtio_blk failover net_failover virtio_net; do
+	virtio_blk failover net_failover virtio_net fuse virtiofs; do
 	f=$(find "$mods/kernel" -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" | head -n 1)
 	[ -n "$f" ] || continue
 	n=$((n + 1))

@@ -1,7 +1,8 @@
 /* zmachine (virtual machine): qemu under TCG with the Debian cloud kernel
  * and the busybox initramfs of scripts/vm-initramfs.sh. One guest boots and
  * is checked from its console: entrypoint, env, SSH key, memory, zmount
- * disk, private network (it fetches a page from a sibling container). Then
+ * disk, virtiofs volume, private network (it fetches a page from a sibling
+ * container). Then
  * pause, adoption after the provisioning process is killed with SIGKILL,
  * restart when qemu dies, and deletion leaving nothing behind. Needs root,
  * cgroups, ip(8), qemu and a kernel from the package archive (skipped with
@@ -70,6 +71,8 @@ static int setup(void **st)
 	    .image_dir = F.images,
 	    .run_dir = F.run,
 	    .cgroup_parent = F.cgparent,
+	    /* Without loop devices a volume is a plain directory. */
+	    .allow_unenforced_volumes = !F.feat.loop,
 	    .log_max_bytes = 1 << 20,
 	    .log_keep = 1,
 	    .vm_kernel = kernel,
@@ -205,7 +208,7 @@ static const char *const GUEST =
     "echo hello-$FOO; cat /root/.ssh/authorized_keys; grep MemTotal /proc/meminfo;"
     " d=$(awk '$2==\"/data\"{print $1}' /proc/mounts); d=${d#/dev/};"
     " echo disk-bytes=$(( $(cat /sys/class/block/$d/size) * 512 ));"
-    " ip -4 addr show eth0 | grep inet;"
+    " ip -4 addr show eth0 | grep inet; cat /vol/from-host.txt; echo guest-says-hi > /vol/g.txt;"
     /* busybox-static's wget crashes (in Debian 12); nc speaks HTTP well enough. */
     " for i in $(seq 1 40); do printf 'GET /hosts HTTP/1.0\\r\\n\\r\\n' | nc 10.77.1.3 8080"
     " | grep -q localhost && echo fetched-from-container && break; sleep 1; done;"
@@ -216,10 +219,15 @@ static void boot_network_pause_adopt_restart_delete(void **st)
 	NEED_VMS();
 	char err[256] = "", console[512], host[PROV_HOST_MAX];
 	struct prov_workload_id nid = test_id(41, 1, "vmnet"), cid = test_id(41, 1, "web"),
-	                        mid = test_id(41, 1, "data"), vid = test_id(41, 1, "vm");
-	const struct prov_dep_workload w[] = {
-	    {"vmnet", "network"}, {"web", "container"}, {"data", "zmount"}, {"vm", "zmachine"}};
-	const struct prov_deployment_view deps = {41, test_contract(1), 4, w};
+	                        mid = test_id(41, 1, "data"), vid = test_id(41, 1, "vm"),
+	                        sid = test_id(41, 1, "shared");
+	const struct prov_dep_workload w[] = {{"vmnet", "network"},
+	                                      {"web", "container"},
+	                                      {"data", "zmount"},
+	                                      {"shared", "volume"},
+	                                      {"vm", "zmachine"}};
+	const struct prov_deployment_view deps = {41, test_contract(1), 5, w};
+	const struct prov_ops *VOL = prov_lookup("volume");
 	prov_host_name(&vid, host);
 	vm_dir(&vid, "console.log", console, sizeof console);
 
@@ -231,6 +239,15 @@ static void boot_network_pause_adopt_restart_delete(void **st)
 	cJSON *md = json("{\"size\": 50331648}");
 	track(M, &mid);
 	assert_int_equal(M->provision(F.ctx, &mid, md, NULL, &res, err, sizeof err), 0);
+	cJSON_Delete(res);
+	/* A volume the host writes into and the guest answers in. */
+	cJSON *sd = json("{\"size\": 16777216}");
+	track(VOL, &sid);
+	assert_int_equal(VOL->provision(F.ctx, &sid, sd, NULL, &res, err, sizeof err), 0);
+	char vhost[PROV_HOST_MAX], vfile[700];
+	prov_host_name(&sid, vhost);
+	snprintf(vfile, sizeof vfile, "%s/volumes/%s/from-host.txt", F.storage, vhost);
+	assert_int_equal(prov_write_file(vfile, "host-says-hi\n", 13, 0644), 0);
 	cJSON_Delete(res);
 	/* The sibling container serves its /etc on the private network. */
 	cJSON *cd = json("{\"image\": \"busybox\", \"entrypoint\": [\"/bin/busybox\", \"httpd\","
@@ -246,7 +263,8 @@ static void boot_network_pause_adopt_restart_delete(void **st)
 	                 " \"compute_capacity\": {\"cpu\": 1, \"memory\": 134217728},"
 	                 " \"env\": {\"FOO\": \"bar baz\", \"SSH_KEY\": \"ssh-ed25519 AAAAtestkey "
 	                 "me@host\"},"
-	                 " \"mounts\": [{\"name\": \"data\", \"mountpoint\": \"/data\"}],"
+	                 " \"mounts\": [{\"name\": \"data\", \"mountpoint\": \"/data\"},"
+	                 " {\"name\": \"shared\", \"mountpoint\": \"/vol\"}],"
 	                 " \"network\": {\"interfaces\": [{\"network\": \"vmnet\", \"ip\": "
 	                 "\"10.77.1.2\"}]}}");
 	cJSON *e = cJSON_AddArrayToObject(vd, "entrypoint");
@@ -302,6 +320,12 @@ static void boot_network_pause_adopt_restart_delete(void **st)
 	assert_non_null(strstr(log, "hello-bar baz"));
 	assert_non_null(strstr(log, "ssh-ed25519 AAAAtestkey me@host"));
 	assert_non_null(strstr(log, "inet 10.77.1.2/24"));
+	/* The volume, both ways. */
+	assert_non_null(strstr(log, "host-says-hi"));
+	snprintf(vfile, sizeof vfile, "%s/volumes/%s/g.txt", F.storage, vhost);
+	char gbuf[64];
+	assert_int_equal(prov_read_file(vfile, gbuf, sizeof gbuf, NULL), 0);
+	assert_string_equal(gbuf, "guest-says-hi\n");
 	/* The container's /etc/hosts, fetched over the private network. */
 	if (!strstr(log, "fetched-from-container"))
 		dump_file(console);
@@ -373,6 +397,7 @@ static void boot_network_pause_adopt_restart_delete(void **st)
 	cJSON_Delete(vd);
 	cJSON_Delete(cd);
 	cJSON_Delete(md);
+	cJSON_Delete(sd);
 	cJSON_Delete(nd);
 }
 
