@@ -27,7 +27,7 @@
 
 #define PROV_VM_DISKS_MAX 10
 #define PROV_VM_NICS_MAX 4
-#define PROV_VM_ARGS_MAX 96
+#define PROV_VM_ARGS_MAX 256
 #define PROV_VM_PIDS_MAX 512
 /* What qemu itself needs beside the guest's memory (TCG's translation
  * buffer is capped at 64 MiB on the command line). */
