@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -267,7 +268,7 @@ static int add_volume(struct prov_ctx *ctx, const struct prov_workload_id *id,
 	    !(ctx->allow_unenforced_volumes && stat(v->dir, &st) == 0 && S_ISDIR(st.st_mode)))
 		return prov_err(err, errsz, -ENOENT, "volume %s is not provisioned",
 		                s->mount_name[i]);
-	snprintf(tag, sizeof tag, "zv%zu", p->nvols);
+	snprintf(tag, sizeof tag, "zv%u", (unsigned)p->nvols);
 	p->nvols++;
 	if ((rc = prov_vm_cfg_put(cfgdir, "mounts", i, "tag", tag, err, errsz)) < 0 ||
 	    (rc = prov_vm_cfg_put(cfgdir, "mounts", i, "path", s->mountpoint[i], err, errsz)) < 0)
@@ -325,7 +326,7 @@ static int add_mounts(struct prov_ctx *ctx, const struct prov_workload_id *id,
 				return prov_err(err, errsz, rc, "cannot format zmount %s: %s",
 				                s->mount_name[i], out[0] ? out : zerr_str(rc));
 		}
-		snprintf(d->serial, sizeof d->serial, "zm%zu", i);
+		snprintf(d->serial, sizeof d->serial, "zm%u", (unsigned)i);
 		p->ndisks++;
 		if ((rc = prov_vm_cfg_put(cfgdir, "mounts", i, "serial", d->serial, err, errsz)) <
 		        0 ||
@@ -534,9 +535,10 @@ static int vm_start(struct prov_ctx *ctx, const struct prov_workload_id *id, con
 		if (stat(image, &st) < 0 || !S_ISDIR(st.st_mode))
 			return prov_err(err, errsz, -ENOENT,
 			                "image '%s' not found in the image store", s->image);
-		if ((rc = prov_mkdirs(vmdir, 0700)) < 0 ||
-		    (rc = make_ext4(vp->root, s->size, image, 1, err, errsz)) < 0)
-			return rc < 0 && err[0] ? rc : prov_err(err, errsz, rc, "root disk");
+		if ((rc = prov_mkdirs(vmdir, 0700)) < 0)
+			return prov_err(err, errsz, rc, "cannot create %s: %s", vmdir, zerr_str(rc));
+		if ((rc = make_ext4(vp->root, s->size, image, 1, err, errsz)) < 0)
+			return rc;
 	}
 	struct prov_vm_disk *d = &p->disks[p->ndisks++];
 	snprintf(d->file, sizeof d->file, "%s", vp->root);
@@ -605,6 +607,12 @@ static int vm_provision(struct prov_ctx *ctx, const struct prov_workload_id *id,
 		return rc;
 	if ((rc = vm_paths(ctx, id, &vp)) < 0)
 		return prov_err(err, errsz, rc, "bad workload id");
+	/* "vfs<i>.sock" is as long as "qmp.sock": both must fit a unix socket. */
+	if (strlen(vp.qmp) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return prov_err(err, errsz, ZE_CONFIG,
+		                "%s is too long for a unix socket: set a shorter "
+		                "storage.containers_dir",
+		                vp.qmp);
 	pid_t pid;
 	int fresh = access(vp.spec, F_OK) != 0;
 	if (!fresh) {
