@@ -15,6 +15,7 @@
  */
 #include "provisioners/prov_vm.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -65,14 +66,62 @@ static int vm_paths(struct prov_ctx *ctx, const struct prov_workload_id *id, str
 	return 0;
 }
 
-/* Each VM's qemu runs as its own uid (and gid of the same number), derived
- * from the host name so that it is the same after a restart. */
-static uid_t vm_uid(const struct prov_ctx *ctx, const char *host)
+/* Each VM's qemu runs as its own uid (and gid of the same number): the
+ * slot base + hash(host) % 65536, or the next free one when another VM holds
+ * it, so no two VMs share a uid (they could signal or trace each other).
+ * The choice is kept in <dir>/uid so that it survives restarts. */
+static int uid_taken(struct prov_ctx *ctx, const char *self, uid_t uid)
 {
+	char vms[PROV_PATH_MAX], f[PROV_PATH_MAX], buf[32];
+	if (prov_fmt(vms, sizeof vms, "%s/vms", ctx->run_dir) < 0)
+		return 0;
+	DIR *d = opendir(vms);
+	if (!d)
+		return 0;
+	int taken = 0;
+	struct dirent *e;
+	while (!taken && (e = readdir(d))) {
+		if (e->d_name[0] == '.' || strcmp(e->d_name, self) == 0 ||
+		    prov_fmt(f, sizeof f, "%s/%s/uid", vms, e->d_name) < 0 ||
+		    prov_read_file(f, buf, sizeof buf, NULL) < 0)
+			continue;
+		taken = strtoul(buf, NULL, 10) == (unsigned long)uid;
+	}
+	closedir(d);
+	return taken;
+}
+
+static int vm_uid(struct prov_ctx *ctx, const struct vm_paths *vp, uid_t *out)
+{
+	char f[PROV_PATH_MAX], buf[32];
+	int rc = prov_fmt(f, sizeof f, "%s/uid", vp->dir);
+	if (rc < 0)
+		return rc;
+	if (prov_read_file(f, buf, sizeof buf, NULL) == 0) {
+		unsigned long v = strtoul(buf, NULL, 10);
+		if (v >= ctx->vm_uid_base && v < (unsigned long)ctx->vm_uid_base + 65536u) {
+			*out = (uid_t)v;
+			return 0;
+		}
+	}
 	uint32_t h = 2166136261u;
-	for (const char *c = host; *c; c++)
+	for (const char *c = vp->host; *c; c++)
 		h = (h ^ (uint8_t)*c) * 16777619u;
-	return (uid_t)(ctx->vm_uid_base + h % 65536u);
+	/* The lock makes choosing and recording one step for concurrent
+	 * provisions of different VMs. */
+	pthread_mutex_lock(&ctx->vm_lock);
+	rc = -ENOSPC;
+	for (uint32_t k = 0; k < 65536u; k++) {
+		uid_t u = (uid_t)(ctx->vm_uid_base + (h + k) % 65536u);
+		if (uid_taken(ctx, vp->host, u))
+			continue;
+		int n = snprintf(buf, sizeof buf, "%u\n", (unsigned)u);
+		if ((rc = prov_write_file(f, buf, (size_t)n, 0600)) == 0)
+			*out = u;
+		break;
+	}
+	pthread_mutex_unlock(&ctx->vm_lock);
+	return rc;
 }
 
 /* ---- context: kernel, initramfs, acceleration ---- */
@@ -515,7 +564,8 @@ static int vm_start(struct prov_ctx *ctx, const struct prov_workload_id *id, con
 	p->accel = vm_accel(ctx);
 	p->cpus = s->cpu;
 	p->mem = s->memory;
-	p->uid = vm_uid(ctx, vp->host);
+	if ((rc = vm_uid(ctx, vp, &p->uid)) < 0)
+		return prov_err(err, errsz, rc, "cannot pick a uid for qemu: %s", zerr_str(rc));
 	p->gid = (gid_t)p->uid;
 	p->kvm_gid = (gid_t)-1;
 	struct group *g;
@@ -536,7 +586,8 @@ static int vm_start(struct prov_ctx *ctx, const struct prov_workload_id *id, con
 			return prov_err(err, errsz, -ENOENT,
 			                "image '%s' not found in the image store", s->image);
 		if ((rc = prov_mkdirs(vmdir, 0700)) < 0)
-			return prov_err(err, errsz, rc, "cannot create %s: %s", vmdir, zerr_str(rc));
+			return prov_err(err, errsz, rc, "cannot create %s: %s", vmdir,
+			                zerr_str(rc));
 		if ((rc = make_ext4(vp->root, s->size, image, 1, err, errsz)) < 0)
 			return rc;
 	}

@@ -273,6 +273,18 @@ static void boot_network_pause_adopt_restart_delete(void **st)
 	cJSON_AddItemToArray(e, cJSON_CreateString(GUEST));
 	track(V, &vid);
 
+	/* Another VM holds the uid this one hashes to: it gets the next. */
+	uint32_t hash = 2166136261u;
+	for (const char *c = host; *c; c++)
+		hash = (hash ^ (uint8_t)*c) * 16777619u;
+	uid_t want = (uid_t)(3000000u + (hash + 1) % 65536u);
+	char other[600], ubuf[32];
+	snprintf(other, sizeof other, "%s/vms/zos-1-other", F.run);
+	assert_int_equal(prov_mkdirs(other, 0700), 0);
+	snprintf(other, sizeof other, "%s/vms/zos-1-other/uid", F.run);
+	int un = snprintf(ubuf, sizeof ubuf, "%u\n", 3000000u + hash % 65536u);
+	assert_int_equal(prov_write_file(other, ubuf, (size_t)un, 0600), 0);
+
 	/* Provisioned by a process that is then killed with SIGKILL, as an
 	 * agent would be: the VM stays and this process adopts it. */
 	int pfd[2];
@@ -340,7 +352,7 @@ static void boot_network_pause_adopt_restart_delete(void **st)
 	char dir[512];
 	vm_dir(&vid, "", dir, sizeof dir);
 	assert_int_equal(prov_vm_alive(dir, "qemu.pid", &qp), 1);
-	assert_true(proc_uid(qp) >= 3000000);
+	assert_int_equal(proc_uid(qp), want);
 	struct prov_usage u;
 	assert_int_equal(V->usage(ctx2, &vid, &u, err, sizeof err), 0);
 	assert_true(u.cpu_ns > 0);
