@@ -65,7 +65,7 @@ struct prov_config {
 	const char *vm_kernel; /* guest kernel; NULL or "" = newest /boot/vmlinuz-*-cloud-amd64 */
 	const char *vm_initrd; /* initramfs of scripts/vm-initramfs.sh; NULL or "" = none */
 	const char *vm_accel;  /* "auto" (NULL), "kvm" or "tcg" */
-	uint32_t vm_uid_base;  /* qemu of a VM runs as base + hash(name) % 65536; 0 = 3000000 */
+	uint32_t vm_uid_base;  /* each qemu: its own uid in base..base+65535; 0 = 3000000 */
 	unsigned vm_stop_timeout_ms; /* graceful guest shutdown before kill; 0 = 10000 */
 };
 

@@ -323,8 +323,7 @@ fail:
 
 int prov_network_tap(struct prov_ctx *ctx, uint64_t contract, const char *net_name,
                      const char *host, unsigned idx, const char *ip, uid_t uid, char tap[16],
-                     char netns[PROV_HOST_MAX], char addr[24], char gw[16], char *err,
-                     size_t errsz)
+                     char netns[PROV_HOST_MAX], char addr[24], char gw[16], char *err, size_t errsz)
 {
 	struct prov_workload_id nid = {.contract_id = contract};
 	if (prov_fmt(nid.name, sizeof nid.name, "%s", net_name) < 0 ||
