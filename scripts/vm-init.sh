@@ -30,7 +30,7 @@ case " $(cat /proc/cmdline) " in
 	;;
 esac
 # A module whose dependency is not loaded yet fails; a few passes load all.
-for pass in 1 2 3; do
+for _ in 1 2 3; do
 	for m in /lib/modules/*.ko; do
 		insmod "$m" 2>/dev/null
 	done
@@ -103,8 +103,9 @@ say "starting $1"
 (
 	export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 	if [ -d /cfg/env ]; then
-		for k in $(ls /cfg/env); do
-			export "$k=$(cat "/cfg/env/$k")"
+		for f in /cfg/env/*; do
+			[ -f "$f" ] || continue
+			export "${f##*/}=$(cat "$f")"
 		done
 	fi
 	exec chroot /newroot "$@"

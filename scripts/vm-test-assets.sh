@@ -44,8 +44,8 @@ if [ -z "$kernel" ]; then
 	kernel=$(ls "$cache"/kernel/boot/vmlinuz-* | tail -n 1)
 fi
 # Rebuilt when /init changed, so the tests always boot this tree's.
-if [ ! -s "$cache/initrd.img" ] || [ "$here/vm-init.sh" -nt "$cache/initrd.img" ] ||
-	[ "$here/vm-initramfs.sh" -nt "$cache/initrd.img" ]; then
+if [ ! -s "$cache/initrd.img" ] ||
+	[ -n "$(find "$here/vm-init.sh" "$here/vm-initramfs.sh" -newer "$cache/initrd.img")" ]; then
 	mods=$(ls -d "$cache"/kernel/lib/modules/* | tail -n 1)
 	sh "$here/vm-initramfs.sh" "$mods" "$cache/initrd.img" >/dev/null
 fi

@@ -27,7 +27,7 @@ KERNEL=$(echo "$ASSETS" | sed -n 1p)
 INITRD=$(echo "$ASSETS" | sed -n 2p)
 
 TMP=$(mktemp -d /tmp/vm-agent.XXXXXX)
-CPID= APID= NPID=
+CPID='' APID='' NPID=''
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 cleanup() {
