@@ -218,19 +218,8 @@ static int install_signals(struct agent *a)
 
 static void notify_status(struct agent *a, const char *extra)
 {
-	sd_notifyf(0, "%sSTATUS=running: account %s, %u subsystem%s, %u reload%s%s%s", extra,
-		   a->ss58, a->nsubs, a->nsubs == 1 ? "" : "s", a->reloads,
-		   a->reloads == 1 ? "" : "s", a->status_note[0] ? ", " : "", a->status_note);
-}
-
-void agent_status_note(struct agent *a, const char *note)
-{
-	char n[sizeof a->status_note];
-	snprintf(n, sizeof n, "%s", note ? note : "");
-	if (strcmp(n, a->status_note) == 0)
-		return;
-	memcpy(a->status_note, n, sizeof n);
-	notify_status(a, "");
+	sd_notifyf(0, "%sSTATUS=running: account %s, %u subsystem%s, %u reload%s", extra, a->ss58,
+		   a->nsubs, a->nsubs == 1 ? "" : "s", a->reloads, a->reloads == 1 ? "" : "s");
 }
 
 static void stop_subsystems(struct agent *a)

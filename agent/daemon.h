@@ -83,7 +83,6 @@ struct agent {
 	struct timespec stop_by; /* CLOCK_MONOTONIC deadline once stopping */
 	struct agent_slot subs[AGENT_MAX_SUBSYS];
 	unsigned nsubs;
-	char status_note[128]; /* appended to systemd's STATUS line; "" = none */
 };
 
 /*
@@ -93,10 +92,6 @@ struct agent {
  * their reason. On failure nothing is left to release.
  */
 int agent_init(struct agent *a, const struct cfg_source *src);
-/* Sets the note a subsystem wants shown in systemd's STATUS line (e.g. the
- * VM acceleration in use) and sends STATUS again when it changed. Main
- * thread only (start and tick hooks); note is copied, truncated to fit. */
-void agent_status_note(struct agent *a, const char *note);
 /* Adds a subsystem; state is passed to its start hook. -ENOSPC when full. */
 int agent_register(struct agent *a, const struct agent_subsys *ops, void *state);
 /*

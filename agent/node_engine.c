@@ -115,11 +115,17 @@ static void engine_tick(struct agent *a, void *state)
 {
 	struct agent_node *n = state;
 	if (n->prov) {
-		/* The acceleration is decided by the first VM; show it once known. */
-		char accel[64], note[80];
+		/* The acceleration is decided by the first VM: the STATUS line
+		 * shows it (node_status_flush sends it when it changed). */
+		char accel[64], note[sizeof n->vm_note];
 		prov_vm_accel(n->prov, accel, sizeof accel);
 		snprintf(note, sizeof note, "vm accel %s", accel);
-		agent_status_note(a, note);
+		pthread_mutex_lock(&n->status_mu);
+		if (strcmp(note, n->vm_note) != 0) {
+			memcpy(n->vm_note, note, sizeof note);
+			n->status_gen++;
+		}
+		pthread_mutex_unlock(&n->status_mu);
 	}
 	uint32_t node_id = atomic_load(&n->node_id);
 	if (atomic_load(&n->eng) || !node_id || node_mono_ms() < n->eng_retry_at)

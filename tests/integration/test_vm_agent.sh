@@ -145,7 +145,7 @@ grep -q "ssh-ed25519 AAAAvmagenttest user@laptop" "$CONSOLE" || fail "SSH key no
 engine_up || fail "zos.statistics.get"
 ACCEL=$(jq -r .vm_accel "$TMP/stats.json")
 case "$ACCEL" in kvm* | tcg*) ;; *) fail "vm_accel after a VM: $ACCEL" ;; esac
-wait_for 10 grep -q "^STATUS=running.*vm accel $ACCEL" "$TMP/notify.log" ||
+wait_for 10 grep -q "^STATUS=registered: .*, vm accel $ACCEL" "$TMP/notify.log" ||
 	fail "no 'vm accel $ACCEL' in STATUS: $(tail -n 3 "$TMP/notify.log")"
 echo "ok: zos.statistics.get and systemd STATUS: vm accel $ACCEL"
 QPID=$(cut -d' ' -f1 "$VMDIR/qemu.pid")
