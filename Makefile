@@ -17,6 +17,8 @@ else
 BUILD ?= build
 endif
 PREFIX ?= /usr/local
+# systemd units; the Debian packages use /lib/systemd/system (debian/rules).
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
 CC ?= cc
 
@@ -137,10 +139,33 @@ deps:
 demo:
 	BUILD=$(BUILD) ./demo
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)/etc/zos-agent
+# Manual pages, generated from the programs' help and the example config so
+# that they follow the code (scripts/mkman.py).
+MAN_PAGES := zos-agent.8 agent.conf.5 zos-cli.1 tfchain-dev.1
+man: $(addprefix $(BUILD)/man/,$(MAN_PAGES))
+$(addprefix $(BUILD)/man/,$(MAN_PAGES)) &: $(BINS) scripts/mkman.py config/agent.conf.example $(wildcard man/*.in)
+	python3 scripts/mkman.py $(BUILD) $(BUILD)/man
+
+# Debian packages (zos-agent, zos-cli, tfchain-dev) into $(BUILD)/deb/, built
+# from a copy of the files git knows (tracked or not ignored), so that the
+# tree stays clean.
+deb:
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
+	git ls-files -z --cached --others --exclude-standard | xargs -0 tar -cf - | tar -xf - -C $(BUILD)/deb/src
+	cd $(BUILD)/deb/src && dpkg-buildpackage -b -us -uc -j2 >../build.log 2>&1 || \
+	  { tail -n 30 ../build.log; exit 1; }
+	lintian --fail-on error $(BUILD)/deb/*.deb
+
+install: all man
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)/etc/zos-agent
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 $(BUILD)/man/zos-cli.1 $(BUILD)/man/tfchain-dev.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 $(BUILD)/man/agent.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 $(BUILD)/man/zos-agent.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 completion/zos-cli $(DESTDIR)$(PREFIX)/share/bash-completion/completions/zos-cli
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	sed 's|@PREFIX@|$(PREFIX)|g' zos-agent.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/zos-agent.service
+	sed 's|@PREFIX@|$(PREFIX)|g' zos-agent.service > $(DESTDIR)$(UNITDIR)/zos-agent.service
 	install -m 0644 config/agent.conf.example $(DESTDIR)/etc/zos-agent/agent.conf.example
 	install -d $(DESTDIR)$(PREFIX)/share/doc/zos-agent
 	install -m 0644 README.md $(wildcard docs/*.md) $(DESTDIR)$(PREFIX)/share/doc/zos-agent/
@@ -153,6 +178,6 @@ format:
 clean:
 	rm -rf build build-san
 
-.PHONY: all check tests bench fuzz deps demo install format clean
+.PHONY: all check tests bench fuzz deps demo install format clean man deb
 .DELETE_ON_ERROR:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -233,7 +233,9 @@ static void *worker_main(void *arg)
 		e->active++;
 		pthread_mutex_unlock(&e->mu);
 
+		log_ctx_contract(j->cid);
 		int rc = eng_reconcile(e, j->cid, j->restore);
+		log_ctx_clear();
 		int retry = rc < 0 && j->attempt + 1 < e->cfg.retry_attempts;
 		if (rc < 0 && !retry)
 			log_warn("engine", "contract %llu: giving up after %u attempts (%s) until "

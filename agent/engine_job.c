@@ -29,6 +29,10 @@ struct job_ctx {
 static void wl_id(const struct job_ctx *j, const struct store_wl *w, struct prov_workload_id *id)
 {
 	memset(id, 0, sizeof *id);
+	/* Every provisioner operation starts from here: what it logs names the
+	 * deployment's twin and the workload (journald fields, log.h). */
+	log_ctx_twin(j->d.twin_id);
+	log_ctx_workload(w->name);
 	id->twin_id = j->d.twin_id;
 	id->contract_id = j->d.contract_id;
 	memcpy(id->name, w->name, sizeof id->name);

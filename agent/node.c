@@ -1,6 +1,8 @@
 /* The node's shared pieces: life cycle, status line, worker threads. */
 #include "agent/node_int.h"
 
+#include "agent/metrics.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +19,13 @@ int64_t node_mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t node_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 int node_worker_init(struct node_worker *w)
@@ -214,11 +223,21 @@ int agent_node_new(struct agent_node **out)
 		node_worker_destroy(&n->reg);
 		rc = -ENOMEM;
 	}
+	/* The registry lives as long as the node: RMB handlers record into it
+	 * until the RMB subsystem stops, after the endpoint did. */
+	if (rc == 0 && (rc = metrics_new(&n->metrics)) < 0) {
+		pthread_mutex_destroy(&n->status_mu);
+		node_worker_destroy(&n->report);
+		node_worker_destroy(&n->follow);
+		node_worker_destroy(&n->reg);
+	}
 	if (rc) {
 		free(n);
 		return rc;
 	}
 	snprintf(n->status, sizeof n->status, "starting");
+	atomic_store(&n->follow_head, -1);
+	atomic_store(&n->follow_at, -1);
 	*out = n;
 	return 0;
 }
@@ -227,7 +246,7 @@ int agent_node_register(struct agent_node *n, struct agent *a)
 {
 	const struct agent_subsys *subs[] = {
 		&node_chain_subsys, &node_engine_subsys, &node_register_subsys,
-		&node_rmb_subsys,   &node_report_subsys,
+		&node_rmb_subsys,   &node_report_subsys,   &node_metrics_subsys,
 	};
 	n->a = a;
 	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
@@ -242,6 +261,7 @@ void agent_node_free(struct agent_node *n)
 {
 	if (!n)
 		return;
+	metrics_free(n->metrics);
 	pthread_mutex_destroy(&n->status_mu);
 	node_worker_destroy(&n->report);
 	node_worker_destroy(&n->follow);

@@ -93,8 +93,10 @@ static int follow_pass(struct agent_node *n, struct eng *e, int *behind)
 	uint8_t head_hash[32];
 	*behind = 0;
 	int rc = chain_finalized(n->chain, &head, head_hash);
+	atomic_store(&n->chain_ok, rc >= 0);
 	if (rc < 0)
 		return rc;
+	atomic_store(&n->follow_head, (int64_t)head);
 	if (n->follow_cursor < 0) {
 		int64_t stored;
 		rc = eng_cursor_get(e, &stored);
@@ -104,11 +106,13 @@ static int follow_pass(struct agent_node *n, struct eng *e, int *behind)
 		n->follow_saved_ms = node_mono_ms();
 	}
 	int64_t cursor = n->follow_cursor;
+	atomic_store(&n->follow_at, cursor);
 	if (cursor < 0 || (uint64_t)cursor > head) {
 		/* First start (the engine's first sync covers the past), or a
 		 * chain that was reset under us. */
 		log_info("node", "following contract events from block %" PRIu64, head);
 		n->follow_cursor = (int64_t)head;
+		atomic_store(&n->follow_at, n->follow_cursor);
 		return follow_persist(n, e);
 	}
 	if (head - (uint64_t)cursor > FOLLOW_MAX_GAP) {
@@ -126,6 +130,7 @@ static int follow_pass(struct agent_node *n, struct eng *e, int *behind)
 			break;
 		}
 		n->follow_cursor = (int64_t)b;
+		atomic_store(&n->follow_at, n->follow_cursor);
 		if (node_worker_stopping(&n->follow))
 			break;
 	}

@@ -18,6 +18,8 @@
 #include "provisioners/prov.h"
 
 struct rmb_server;
+struct metrics;
+struct MHD_Daemon;
 
 /* A thread that sleeps on a condition variable so stop wakes it at once. */
 struct node_worker {
@@ -91,6 +93,16 @@ struct agent_node {
 	_Atomic uint32_t report_interval;
 	struct rep_usage_prov usage;
 
+	/* metrics (node_metrics.c); the atomics are written by the threads
+	 * that know them and read when the endpoint is scraped */
+	struct metrics *metrics;
+	struct MHD_Daemon *mhd;
+	int64_t metrics_retry_at;
+	_Atomic int64_t follow_head;     /* finalized head last read; -1 = none */
+	_Atomic int64_t follow_at;       /* the follower's cursor, for the lag */
+	_Atomic int chain_ok;            /* 1: the last chain read succeeded */
+	_Atomic int64_t report_ok_at;    /* unix s of the last settled report cycle; 0 = none */
+
 	/* status */
 	pthread_mutex_t status_mu;
 	char status[NODE_STATUS_MAX];
@@ -104,8 +116,9 @@ void node_status(struct agent_node *n, int warn, const char *fmt, ...)
 /* Sends STATUS to systemd when it changed (main thread). */
 void node_status_flush(struct agent_node *n);
 
-/* Monotonic milliseconds. */
+/* Monotonic milliseconds and microseconds. */
 int64_t node_mono_ms(void);
+int64_t node_mono_us(void);
 
 /*
  * Sends pallet.call(args) through the submitter and waits on w for its
@@ -124,6 +137,7 @@ extern const struct agent_subsys node_engine_subsys;
 extern const struct agent_subsys node_register_subsys;
 extern const struct agent_subsys node_rmb_subsys;
 extern const struct agent_subsys node_report_subsys;
+extern const struct agent_subsys node_metrics_subsys;
 
 /* The block follower (node_follow.c), started by the engine subsystem. */
 void *node_follow_main(void *arg);

@@ -37,6 +37,16 @@ static int make_rep(struct agent_node *n, struct eng *e, unsigned interval, stru
 	return rep_new(&rc, &d, out);
 }
 
+/* Remembers when a report cycle was last settled with every record
+ * accepted, for the metrics endpoint. */
+static void note_settled(struct agent_node *n, const struct rep *rep)
+{
+	struct rep_stats st;
+	rep_stats(rep, &st);
+	if (st.resolved_ok > 0 && st.resolved_failed == 0 && !st.waiting)
+		atomic_store(&n->report_ok_at, (int64_t)(wall_ms() / 1000));
+}
+
 static void *report_main(void *arg)
 {
 	struct agent_node *n = arg;
@@ -64,6 +74,7 @@ static void *report_main(void *arg)
 			log_info("node", "reporting capacity every %u s", interval);
 		}
 		int rc = rep_cycle(rep, wall_ms());
+		note_settled(n, rep);
 		if (rc < 0 && rc != last_err)
 			log_warn("node", "report cycle: %s; retried later", zerr_str(rc));
 		last_err = rc < 0 ? rc : 0;

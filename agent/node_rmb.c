@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "agent/handlers.h"
+#include "agent/metrics.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "common/zerr.h"
@@ -87,6 +88,34 @@ static const struct {
 	{"zos.statistics.get", h_statistics},
 };
 
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+/* Each command goes through observe(), which times the handler and records
+ * the answer's code for the metrics endpoint. A process runs one node, so
+ * one table serves it; it is written before the server starts. */
+static struct observed {
+	struct agent_node *n;
+	rmb_handler_fn fn;
+} observed_cmds[NCOMMANDS];
+
+static int observe(void *arg, const struct rmb_call *call, cJSON **reply, struct rmb_error *err)
+{
+	const struct observed *o = arg;
+	int64_t t0 = node_mono_us();
+	log_ctx_twin(call->src);
+	const cJSON *cid = call->payload ? cJSON_GetObjectItemCaseSensitive(call->payload,
+									      "contract_id")
+					 : NULL;
+	if (cJSON_IsNumber(cid) && cid->valuedouble >= 1 && cid->valuedouble < 9007199254740992.0)
+		log_ctx_contract((uint64_t)cid->valuedouble);
+	int rc = o->fn(o->n, call, reply, err);
+	log_ctx_clear();
+	int64_t dt = node_mono_us() - t0;
+	uint32_t code = rc < 0 ? (err->code ? err->code : RMB_E_INTERNAL) : 0;
+	metrics_rmb_observe(o->n->metrics, call->cmd, code, dt < 0 ? 0 : (uint64_t)dt);
+	return rc;
+}
+
 /* nng does not create the directory of an ipc socket. */
 static void ipc_dir(const char *url)
 {
@@ -119,8 +148,10 @@ static int rmb_up(struct agent_node *n, uint32_t twin_id)
 	int rc = rmb_server_new(&sc, &n->a->key, twin_id, rmb_chain_twin_lookup, n->chain, &s);
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0] && rc == 0; i++)
-		rc = rmb_server_register(s, commands[i].cmd, commands[i].fn, n);
+	for (size_t i = 0; i < NCOMMANDS && rc == 0; i++) {
+		observed_cmds[i] = (struct observed){n, commands[i].fn};
+		rc = rmb_server_register(s, commands[i].cmd, observe, &observed_cmds[i]);
+	}
 	if (rc == 0)
 		rc = rmb_server_start(s);
 	if (rc < 0) {

@@ -152,6 +152,15 @@ struct store_stats {
 /* Counts for twin_id (0 = every twin); capacities are always node-wide. */
 int store_stats(struct store *s, uint32_t twin_id, struct store_stats *st);
 
+/* What the metrics endpoint shows (store_metrics.c). */
+struct store_metrics {
+	uint64_t deployments[STORE_DEP__COUNT]; /* by enum store_dep_state */
+	uint64_t workloads[STORE_WL__COUNT];    /* by enum store_wl_state */
+	uint64_t outbox_pending;
+	int64_t outbox_oldest; /* unix seconds the oldest pending item was queued; 0 = none */
+};
+int store_metrics(struct store *s, struct store_metrics *out);
+
 /* Forgets finished deployments: failed or deleted, every workload deleted,
  * last changed before `before` (unix seconds); with their workloads and
  * history. *n (may be NULL) gets how many. Their outbox keys stay spent. */

@@ -451,6 +451,15 @@ int cli_cmd_transfer(int argc, char **argv)
 	cJSON *out = NULL;
 	int opt, rc, ret = CLI_FAIL;
 
+	/* getopt would take a negative amount ("-1") for options: name it as
+	 * the amount it is meant to be. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (argv[i][0] == '-' &&
+		    ((argv[i][1] >= '0' && argv[i][1] <= '9') || argv[i][1] == '.')) {
+			cli_err("AMOUNT '%s' is negative: give a positive TFT amount such as 1 "
+				"or 0.25", argv[i]);
+			return CLI_USAGE;
+		}
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (cli_grid_opt(&go, opt, optarg))
 			continue;

@@ -249,6 +249,20 @@ int cli_contract_bill_history(int argc, char **argv)
 			zerr_str(rc));
 		goto out;
 	}
+	if (count == 0) {
+		/* No bill: say so when the contract does not exist either, rather
+		 * than print an empty table that reads as "nothing billed yet". */
+		struct grid_contract gc;
+		rc = grid_contract(g.chain, id, &gc);
+		if (rc == ZE_ABSENT) {
+			cli_err("contract %llu does not exist on %s and has no bills%s",
+				(unsigned long long)id, g.url,
+				scan ? " in the blocks scanned (see --from/--to)" : "");
+			goto out;
+		}
+		if (rc == 0)
+			grid_contract_clear(&gc);
+	}
 	if (cli_grid_add_amount(out, "total", total))
 		goto out;
 	rc = g.json ? cli_grid_print(out, 1) : bill_print_table(out);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <syslog.h>
 #include <systemd/sd-journal.h>
 #include <time.h>
@@ -17,6 +18,33 @@
 static _Atomic int cur_level = LOG_LVL_INFO;
 static _Atomic int use_journal = 0;
 static const char *cur_ident = "zos";
+
+/* The log context of each thread (log.h). */
+static _Thread_local struct {
+	uint64_t contract;
+	uint32_t twin;
+	char workload[64];
+} ctx;
+
+void log_ctx_contract(uint64_t contract_id)
+{
+	ctx.contract = contract_id;
+}
+
+void log_ctx_twin(uint32_t twin_id)
+{
+	ctx.twin = twin_id;
+}
+
+void log_ctx_workload(const char *name)
+{
+	snprintf(ctx.workload, sizeof ctx.workload, "%s", name ? name : "");
+}
+
+void log_ctx_clear(void)
+{
+	memset(&ctx, 0, sizeof ctx);
+}
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 static const int level_prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
@@ -51,8 +79,14 @@ void log_setup(enum log_level level, enum log_target target, const char *ident)
 		use_journal = target == LOG_TARGET_JOURNAL;
 }
 
-void log_set_level(enum log_level level) { cur_level = level; }
-enum log_level log_get_level(void) { return (enum log_level)cur_level; }
+void log_set_level(enum log_level level)
+{
+	cur_level = level;
+}
+enum log_level log_get_level(void)
+{
+	return (enum log_level)cur_level;
+}
 
 int log_level_parse(const char *s, enum log_level *out)
 {
@@ -96,8 +130,24 @@ void log_msg(enum log_level level, const char *module, const char *fmt, ...)
 	if (!module)
 		module = "-";
 	if (use_journal) {
-		sd_journal_send("MESSAGE=%s: %s", module, msg, "PRIORITY=%d", level_prio[level],
-				"ZOS_MODULE=%s", module, "SYSLOG_IDENTIFIER=%s", cur_ident, NULL);
+		/* The context's fields come as one iovec each; unset ones are left out. */
+		char f[7][2200];
+		struct iovec iov[7];
+		int n = 0;
+		snprintf(f[n++], sizeof f[0], "MESSAGE=%s: %s", module, msg);
+		snprintf(f[n++], sizeof f[0], "PRIORITY=%d", level_prio[level]);
+		snprintf(f[n++], sizeof f[0], "ZOS_MODULE=%s", module);
+		snprintf(f[n++], sizeof f[0], "SYSLOG_IDENTIFIER=%s", cur_ident);
+		if (ctx.contract)
+			snprintf(f[n++], sizeof f[0], "ZOS_CONTRACT=%llu",
+			         (unsigned long long)ctx.contract);
+		if (ctx.workload[0])
+			snprintf(f[n++], sizeof f[0], "ZOS_WORKLOAD=%s", ctx.workload);
+		if (ctx.twin)
+			snprintf(f[n++], sizeof f[0], "ZOS_TWIN=%u", (unsigned)ctx.twin);
+		for (int i = 0; i < n; i++)
+			iov[i] = (struct iovec){f[i], strlen(f[i])};
+		sd_journal_sendv(iov, n);
 		return;
 	}
 	struct timespec ts;
@@ -108,5 +158,5 @@ void log_msg(enum log_level level, const char *module, const char *fmt, ...)
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
 	/* One fprintf per line keeps concurrent lines whole. */
 	fprintf(stderr, "%s.%03ldZ %s[%s] %s: %s\n", when, ts.tv_nsec / 1000000, cur_ident,
-		level_names[level], module, msg);
+	        level_names[level], module, msg);
 }

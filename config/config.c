@@ -54,6 +54,7 @@ void cfg_defaults(struct cfg *c)
 	c->vm_stop_timeout = 10;
 	c->reserved_cru = 1;
 	c->reserved_mru = 1ull << 30;
+	snprintf(c->metrics_listen, sizeof c->metrics_listen, "127.0.0.1:9464");
 }
 
 /* Copies s without surrounding blanks into out; ZE_TOOBIG if it does not fit. */

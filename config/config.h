@@ -82,6 +82,9 @@ struct cfg {
 	uint64_t reserved_mru; /* bytes of memory */
 	uint64_t reserved_sru; /* bytes of SSD */
 	uint64_t reserved_hru; /* bytes of HDD */
+
+	/* [metrics]: the Prometheus and health endpoint; "" = off */
+	char metrics_listen[CFG_STR_MAX]; /* HOST:PORT */
 };
 
 /* Where the configuration comes from; NULL members mean "none". */

@@ -50,6 +50,7 @@ const struct cfg_key cfg_keys[] = {
 	{"reserved.mru", CFG_T_SIZE, F(reserved_mru), 0, 1ull << 50, 1},
 	{"reserved.sru", CFG_T_SIZE, F(reserved_sru), 0, 1ull << 60, 1},
 	{"reserved.hru", CFG_T_SIZE, F(reserved_hru), 0, 1ull << 60, 1},
+	{"metrics.listen", CFG_T_ADDR, F(metrics_listen), 0, 0, 1},
 };
 const size_t cfg_nkeys = sizeof cfg_keys / sizeof cfg_keys[0];
 
@@ -235,6 +236,11 @@ static int parse_string(char *dst, enum cfg_type t, const char *s, char *why, si
 			break;
 		snprintf(why, whysz, "'%s' is not one of auto, kvm, tcg", s);
 		return ZE_CONFIG;
+	case CFG_T_ADDR:
+		if (!*s || check_hostport(s) == 0)
+			break;
+		snprintf(why, whysz, "'%s' is not HOST:PORT (empty turns it off)", s);
+		return ZE_CONFIG;
 	default:
 		abort();
 	}
@@ -272,6 +278,7 @@ int cfg_key_parse(struct cfg *c, const struct cfg_key *k, const char *s, int app
 	case CFG_T_PATH0:
 	case CFG_T_RELAY:
 	case CFG_T_ACCEL:
+	case CFG_T_ADDR:
 		return parse_string(field(c, k), k->type, s, why, whysz);
 	case CFG_T_LISTEN:
 		return parse_list(field(c, k), s, append, why, whysz);
@@ -340,6 +347,7 @@ int cfg_key_write(const struct cfg *c, const struct cfg_key *k, FILE *f)
 	case CFG_T_PATH0:
 	case CFG_T_RELAY:
 	case CFG_T_ACCEL:
+	case CFG_T_ADDR:
 		/* inih reads "key =" as the empty string. */
 		rc = *(const char *)p ? fprintf(f, "%s = %s\n", name, (const char *)p)
 				      : fprintf(f, "%s =\n", name);
@@ -380,6 +388,7 @@ static size_t key_size(const struct cfg_key *k)
 	case CFG_T_PATH0:
 	case CFG_T_RELAY:
 	case CFG_T_ACCEL:
+	case CFG_T_ADDR:
 		return CFG_STR_MAX;
 	case CFG_T_LISTEN:
 		return sizeof(struct cfg_list);

@@ -17,6 +17,7 @@ enum cfg_type {
 	CFG_T_PATH0,  /* absolute path or "" (derived later) */
 	CFG_T_LISTEN, /* list of tcp://host:port | ipc:///path */
 	CFG_T_RELAY,  /* "" or tcp://host:port */
+	CFG_T_ADDR,   /* "" or host:port (an IP literal, [v6] in brackets) */
 	CFG_T_U32,
 	CFG_T_SIZE,   /* u64 bytes with optional K/M/G/T suffix */
 	CFG_T_SECS,   /* u32 seconds with optional s/m/h/d suffix */

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +112,17 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* libmicrohttpd's own messages, at debug level: its bind error names the
+ * port it was given separately (0 here, the address carries the port), so
+ * the start-up error below is the one users see. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[256];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_debug("devchain", "http: %s", msg);
+}
+
 int dev_rpc_start(struct dev_chain *c, const char *addr, struct dev_rpc **out)
 {
 	struct sockaddr_in sa;
@@ -128,9 +141,11 @@ int dev_rpc_start(struct dev_chain *c, const char *addr, struct dev_rpc **out)
 				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)DEV_RPC_CONNECTIONS,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-				MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
+				MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (!s->d) {
-		log_err("devchain", "cannot listen on %s", addr);
+		log_err("devchain", "cannot listen on %s: the address is in use or not local "
+			"(another tfchain-dev? pick a free --rpc-port, or 0 for any)", addr);
 		free(s);
 		return -EADDRINUSE;
 	}

@@ -16,7 +16,7 @@ cpio socat uidmap
 runc crun skopeo umoci docker-registry
 qemu-system-x86 qemu-utils
 wireguard-go wireguard-tools nftables haproxy nginx-light caddy
-lintian debhelper bash-completion
+lintian debhelper bash-completion man-db
 "
 
 # Seconds to wait for the dpkg lock held by another package manager.

@@ -1,4 +1,5 @@
-/* Unit tests of common/log.c: names, stderr format, level filter, target choice. */
+/* Unit tests of common/log.c: names, stderr format, level filter, target choice,
+ * journald fields. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -8,7 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -67,11 +73,12 @@ static void stderr_format_and_filter(void **st)
 	unsetenv("JOURNAL_STREAM");
 	char *out = capture_stderr(log_two_levels, "stderr");
 	regex_t re;
-	assert_int_equal(regcomp(&re,
-				 "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z "
-				 "tst\\[info\\] mod: hello 5\n$",
-				 REG_EXTENDED),
-			 0);
+	assert_int_equal(
+	    regcomp(&re,
+	            "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z "
+	            "tst\\[info\\] mod: hello 5\n$",
+	            REG_EXTENDED),
+	    0);
 	if (regexec(&re, out, 0, NULL, 0) != 0)
 		fail_msg("unexpected log output: '%s'", out);
 	regfree(&re);
@@ -84,7 +91,7 @@ static void set_journal_stream_to_stderr(const char *unused)
 	char v[64];
 	assert_int_equal(fstat(STDERR_FILENO, &sb), 0);
 	snprintf(v, sizeof v, "%llu:%llu", (unsigned long long)sb.st_dev,
-		 (unsigned long long)sb.st_ino);
+	         (unsigned long long)sb.st_ino);
 	setenv("JOURNAL_STREAM", v, 1);
 	log_two_levels("auto");
 }
@@ -104,12 +111,87 @@ static void auto_target_follows_journal_stream(void **st)
 	log_setup(LOG_LVL_INFO, LOG_TARGET_STDERR, "tst");
 }
 
+/*
+ * journald fields of the log context, as journald receives them: in a
+ * private mount namespace the test binds its own datagram socket where
+ * libsystemd sends (/run/systemd/journal/socket) and reads the native
+ * protocol's KEY=value lines. Needs root for the namespace; skipped without.
+ */
+static void journal_fields_of_context(void **st)
+{
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	int pfd[2];
+	assert_int_equal(pipe(pfd), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(pfd[0]);
+		if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+			_exit(2);
+		mkdir("/run/systemd", 0755);
+		mkdir("/run/systemd/journal", 0755);
+		if (mount("tmpfs", "/run/systemd/journal", "tmpfs", 0, "size=1m") != 0)
+			_exit(3);
+		int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_un a = {.sun_family = AF_UNIX};
+		snprintf(a.sun_path, sizeof a.sun_path, "/run/systemd/journal/socket");
+		if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0)
+			_exit(4);
+		log_setup(LOG_LVL_INFO, LOG_TARGET_JOURNAL, "tst");
+		log_ctx_contract(42);
+		log_ctx_twin(7);
+		log_ctx_workload("web");
+		log_info("engine", "with context");
+		log_ctx_clear();
+		log_info("engine", "without context");
+		char buf[2][8192];
+		for (int i = 0; i < 2; i++) {
+			ssize_t n = recv(s, buf[i], sizeof buf[i] - 1, 0);
+			if (n <= 0)
+				_exit(5);
+			buf[i][n] = '\0';
+			/* One record per datagram, separated for the parent. */
+			if (write(pfd[1], buf[i], (size_t)n) != n || write(pfd[1], "\x1e", 1) != 1)
+				_exit(6);
+		}
+		_exit(0);
+	}
+	close(pfd[1]);
+	char out[16384];
+	size_t len = 0;
+	ssize_t r;
+	while ((r = read(pfd[0], out + len, sizeof out - 1 - len)) > 0)
+		len += (size_t)r;
+	out[len] = '\0';
+	close(pfd[0]);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	char *second = strchr(out, '\x1e');
+	assert_non_null(second);
+	*second++ = '\0';
+	assert_non_null(strstr(out, "MESSAGE=engine: with context\n"));
+	assert_non_null(strstr(out, "ZOS_CONTRACT=42\n"));
+	assert_non_null(strstr(out, "ZOS_TWIN=7\n"));
+	assert_non_null(strstr(out, "ZOS_WORKLOAD=web\n"));
+	assert_non_null(strstr(out, "ZOS_MODULE=engine\n"));
+	assert_non_null(strstr(second, "MESSAGE=engine: without context\n"));
+	assert_null(strstr(second, "ZOS_CONTRACT="));
+	assert_null(strstr(second, "ZOS_TWIN="));
+	assert_null(strstr(second, "ZOS_WORKLOAD="));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(names_round_trip),
-		cmocka_unit_test(stderr_format_and_filter),
-		cmocka_unit_test(auto_target_follows_journal_stream),
+	    cmocka_unit_test(names_round_trip),
+	    cmocka_unit_test(stderr_format_and_filter),
+	    cmocka_unit_test(auto_target_follows_journal_stream),
+	    cmocka_unit_test(journal_fields_of_context),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

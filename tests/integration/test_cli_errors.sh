@@ -1,0 +1,57 @@
+#!/bin/bash
+# The mistakes a new user makes get an error that names the cause and the
+# fix, and a non-zero exit: a negative amount, the bills of a contract that
+# does not exist, a tfchain-dev started on a port in use.
+set -u
+: "${BUILD:=build}"
+CHAIN="$BUILD/tfchain-dev"
+CLI="$BUILD/zos-cli"
+for b in "$CHAIN" "$CLI"; do
+	[ -x "$b" ] || { echo "missing $b (run make first)"; exit 1; }
+done
+command -v python3 >/dev/null || { echo "skipped: python3 is not installed"; exit 77; }
+TMP=$(mktemp -d /tmp/cli-errors.XXXXXX)
+CPID= BPID=
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+cleanup() {
+	[ -n "$CPID" ] && stop_pid "$CPID"
+	[ -n "$BPID" ] && stop_pid "$BPID"
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+CPORT=$(free_port)
+export ZOS_CHAIN_URL="http://127.0.0.1:$CPORT"
+"$CHAIN" --dev --rpc-addr "127.0.0.1:$CPORT" --block-time 200 >"$TMP/chain.log" 2>&1 &
+CPID=$!
+wait_for 10 get Timestamp Now >/dev/null || fail "tfchain-dev did not answer on port $CPORT"
+
+# expect RC PATTERN CMD...: CMD exits RC and its stderr matches PATTERN.
+expect() {
+	local want=$1 pat=$2 rc
+	shift 2
+	"$@" >"$TMP/out.txt" 2>"$TMP/err.txt"
+	rc=$?
+	[ "$rc" = "$want" ] || fail "$* exited $rc, want $want: $(cat "$TMP/err.txt")"
+	grep -q -- "$pat" "$TMP/err.txt" || fail "$*: stderr lacks '$pat': $(cat "$TMP/err.txt")"
+}
+
+expect 2 "AMOUNT '-1' is negative" "$CLI" transfer bob -1 --dev alice
+expect 2 "AMOUNT '-0.5' is negative" "$CLI" transfer bob -0.5 --dev alice
+expect 2 "AMOUNT 'abc' is not a TFT amount" "$CLI" transfer bob abc --dev alice
+expect 2 "more than 7 decimals" "$CLI" transfer bob 0.00000001 --dev alice
+echo "ok: negative and malformed amounts get the amount error"
+
+expect 1 "contract 4242 does not exist" "$CLI" contract bill-history 4242
+[ -s "$TMP/out.txt" ] && fail "bill-history of a missing contract printed: $(cat "$TMP/out.txt")"
+echo "ok: the bills of a missing contract are an error, not an empty table"
+
+BPORT=$(free_port)
+python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(60)' "$BPORT" &
+BPID=$!
+wait_for 5 python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$BPORT" 2>/dev/null ||
+	fail "the port blocker did not listen"
+expect 1 "cannot listen on 127.0.0.1:$BPORT: the address is in use" timeout 10 "$CHAIN" --dev --rpc-port "$BPORT"
+grep -q "port 0" "$TMP/err.txt" && fail "the busy-port error names port 0: $(cat "$TMP/err.txt")"
+echo "ok: tfchain-dev on a busy port names the port and the fix"
+echo "ok"
