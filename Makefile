@@ -172,6 +172,8 @@ install: all man
 	install -m 0644 config/agent.conf.example $(DESTDIR)/etc/zos-agent/agent.conf.example
 	install -d $(DESTDIR)$(PREFIX)/share/doc/zos-agent
 	install -m 0644 README.md $(wildcard docs/*.md) $(DESTDIR)$(PREFIX)/share/doc/zos-agent/
+	install -d $(DESTDIR)$(PREFIX)/lib/zos-agent
+	install -m 0755 scripts/vm-initramfs.sh scripts/vm-init.sh $(DESTDIR)$(PREFIX)/lib/zos-agent/
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -311,6 +311,15 @@ int eng_rmb_statistics(struct eng *e, uint32_t caller, const cJSON *payload, cJS
 		cJSON_Delete(r);
 		return oom(code, msg, msgsz);
 	}
+	/* How VMs run here: "kvm", "tcg", or auto before the first VM. */
+	if (eng_config(e)->prov) {
+		char accel[64];
+		prov_vm_accel(eng_config(e)->prov, accel, sizeof accel);
+		if (!cJSON_AddStringToObject(r, "vm_accel", accel)) {
+			cJSON_Delete(r);
+			return oom(code, msg, msgsz);
+		}
+	}
 	*reply = r;
 	return 0;
 }

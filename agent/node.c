@@ -171,7 +171,7 @@ void node_status(struct agent_node *n, int warn, const char *fmt, ...)
 
 void node_status_flush(struct agent_node *n)
 {
-	char line[NODE_STATUS_MAX];
+	char line[NODE_STATUS_MAX], note[sizeof n->vm_note];
 	/* A reload makes the daemon send its own STATUS: send ours again. */
 	int again = n->a->reloads + n->a->rejected_reloads != n->reloads_seen;
 	pthread_mutex_lock(&n->status_mu);
@@ -181,9 +181,10 @@ void node_status_flush(struct agent_node *n)
 	}
 	n->status_sent = n->status_gen;
 	memcpy(line, n->status, sizeof line);
+	memcpy(note, n->vm_note, sizeof note);
 	pthread_mutex_unlock(&n->status_mu);
 	n->reloads_seen = n->a->reloads + n->a->rejected_reloads;
-	sd_notifyf(0, "STATUS=%s", line);
+	sd_notifyf(0, "STATUS=%s%s%s", line, note[0] ? ", " : "", note);
 }
 
 void node_relay_of(const struct cfg *c, char *out, size_t outsz)

@@ -34,6 +34,11 @@ static void prov_config_of(const struct cfg *c, struct prov_config *p)
 	p->reserved.hru = c->reserved_hru;
 	p->log_max_bytes = c->container_log_max;
 	p->log_keep = c->container_log_keep;
+	p->vm_kernel = c->vm_kernel;
+	p->vm_initrd = c->vm_initrd;
+	p->vm_accel = c->vm_accel;
+	p->vm_uid_base = c->vm_uid_base;
+	p->vm_stop_timeout_ms = c->vm_stop_timeout * 1000u;
 }
 
 static int engine_start(struct agent *a, void **state)
@@ -109,6 +114,19 @@ out:
 static void engine_tick(struct agent *a, void *state)
 {
 	struct agent_node *n = state;
+	if (n->prov) {
+		/* The acceleration is decided by the first VM: the STATUS line
+		 * shows it (node_status_flush sends it when it changed). */
+		char accel[64], note[sizeof n->vm_note];
+		prov_vm_accel(n->prov, accel, sizeof accel);
+		snprintf(note, sizeof note, "vm accel %s", accel);
+		pthread_mutex_lock(&n->status_mu);
+		if (strcmp(note, n->vm_note) != 0) {
+			memcpy(n->vm_note, note, sizeof note);
+			n->status_gen++;
+		}
+		pthread_mutex_unlock(&n->status_mu);
+	}
 	uint32_t node_id = atomic_load(&n->node_id);
 	if (atomic_load(&n->eng) || !node_id || node_mono_ms() < n->eng_retry_at)
 		return;

@@ -108,6 +108,7 @@ struct agent_node {
 	/* status */
 	pthread_mutex_t status_mu;
 	char status[NODE_STATUS_MAX];
+	char vm_note[80]; /* appended to STATUS: the VM acceleration in use */
 	unsigned status_gen, status_sent, reloads_seen;
 };
 

@@ -50,6 +50,9 @@ void cfg_defaults(struct cfg *c)
 	c->log_target = LOG_TARGET_AUTO;
 	c->container_log_max = 8u << 20;
 	c->container_log_keep = 2;
+	snprintf(c->vm_accel, sizeof c->vm_accel, "auto");
+	c->vm_uid_base = 3000000;
+	c->vm_stop_timeout = 10;
 	c->reserved_cru = 1;
 	c->reserved_mru = 1ull << 30;
 	snprintf(c->metrics_listen, sizeof c->metrics_listen, "127.0.0.1:9464");
@@ -269,7 +272,8 @@ int cfg_finish(struct cfg *c, char *err, size_t errsz)
 	    (rc = derive_path(c->images_dir, dir, "images", "storage.images_dir", err, errsz)) ||
 	    (rc = derive_path(c->image_store_dir, dir, "image-store", "images.dir", err, errsz)) ||
 	    (rc = derive_path(c->containers_dir, dir, "containers", "storage.containers_dir", err,
-			      errsz)))
+			      errsz)) ||
+	    (rc = derive_path(c->vm_initrd, dir, "vm-initrd.img", "vm.initrd", err, errsz)))
 		return rc;
 	if (c->rmb_listen.n == 0) {
 		seterr(err, errsz, "rmb.listen: at least one address is needed");

@@ -85,6 +85,12 @@ struct cfg {
 	char image_deny[CFG_STR_MAX];        /* registries refused */
 	char image_insecure[CFG_STR_MAX];    /* registries spoken to over plain HTTP */
 	char image_credentials_file[CFG_STR_MAX]; /* 0600 file of registry logins; "" = none */
+	/* [vm]: virtual machines (zmachine), docs/vms.md */
+	char vm_kernel[CFG_STR_MAX]; /* guest kernel; "" = newest /boot/vmlinuz-*-cloud-amd64 */
+	char vm_initrd[CFG_STR_MAX]; /* from scripts/vm-initramfs.sh; "" = state_dir/vm-initrd.img */
+	char vm_accel[CFG_STR_MAX];  /* auto, kvm or tcg */
+	uint32_t vm_uid_base;        /* qemu of a VM runs as uid_base + hash(name) % 65536 */
+	uint32_t vm_stop_timeout;    /* seconds a guest gets to power off before it is killed */
 
 	/* [reserved]: capacity kept for the host, never offered to workloads */
 	uint32_t reserved_cru; /* cores */

@@ -59,6 +59,11 @@ const struct cfg_key cfg_keys[] = {
 	{"images.deny", CFG_T_HOSTS, F(image_deny), 0, 0, 1},
 	{"images.insecure", CFG_T_HOSTS, F(image_insecure), 0, 0, 1},
 	{"images.credentials_file", CFG_T_PATH0, F(image_credentials_file), 0, 0, 1},
+	{"vm.kernel", CFG_T_PATH0, F(vm_kernel), 0, 0, 1},
+	{"vm.initrd", CFG_T_PATH0, F(vm_initrd), 0, 0, 1},
+	{"vm.accel", CFG_T_ACCEL, F(vm_accel), 0, 0, 1},
+	{"vm.uid_base", CFG_T_U32, F(vm_uid_base), 1000, UINT32_MAX - 65536, 1},
+	{"vm.stop_timeout", CFG_T_SECS, F(vm_stop_timeout), 1, 600, 1},
 	{"reserved.cru", CFG_T_U32, F(reserved_cru), 0, 4096, 1},
 	{"reserved.mru", CFG_T_SIZE, F(reserved_mru), 0, 1ull << 50, 1},
 	{"reserved.sru", CFG_T_SIZE, F(reserved_sru), 0, 1ull << 60, 1},
@@ -274,6 +279,11 @@ static int parse_string(char *dst, enum cfg_type t, const char *s, char *why, si
 			break;
 		snprintf(why, whysz, "'%s' is not tcp://HOST:PORT", s);
 		return ZE_CONFIG;
+	case CFG_T_ACCEL:
+		if (!strcmp(s, "auto") || !strcmp(s, "kvm") || !strcmp(s, "tcg"))
+			break;
+		snprintf(why, whysz, "'%s' is not one of auto, kvm, tcg", s);
+		return ZE_CONFIG;
 	case CFG_T_ADDR:
 		if (!*s || check_hostport(s) == 0)
 			break;
@@ -322,6 +332,7 @@ int cfg_key_parse(struct cfg *c, const struct cfg_key *k, const char *s, int app
 	case CFG_T_PATH:
 	case CFG_T_PATH0:
 	case CFG_T_RELAY:
+	case CFG_T_ACCEL:
 	case CFG_T_ADDR:
 	case CFG_T_TEXT:
 	case CFG_T_HOSTS:
@@ -392,6 +403,7 @@ int cfg_key_write(const struct cfg *c, const struct cfg_key *k, FILE *f)
 	case CFG_T_PATH:
 	case CFG_T_PATH0:
 	case CFG_T_RELAY:
+	case CFG_T_ACCEL:
 	case CFG_T_ADDR:
 	case CFG_T_TEXT:
 	case CFG_T_HOSTS:
@@ -434,6 +446,7 @@ static size_t key_size(const struct cfg_key *k)
 	case CFG_T_PATH:
 	case CFG_T_PATH0:
 	case CFG_T_RELAY:
+	case CFG_T_ACCEL:
 	case CFG_T_ADDR:
 	case CFG_T_TEXT:
 	case CFG_T_HOSTS:

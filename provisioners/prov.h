@@ -61,6 +61,12 @@ struct prov_config {
 	struct prov_capacity reserved; /* kept for the system; cru in cpus, rest bytes */
 	uint64_t log_max_bytes;        /* container log size before rotation; 0 = 8 MiB */
 	unsigned log_keep;             /* rotated logs kept (log.1 .. log.N); 0 = 2 */
+	/* Virtual machines (type zmachine, docs/vms.md). */
+	const char *vm_kernel; /* guest kernel; NULL or "" = newest /boot/vmlinuz-*-cloud-amd64 */
+	const char *vm_initrd; /* initramfs of scripts/vm-initramfs.sh; NULL or "" = none */
+	const char *vm_accel;  /* "auto" (NULL), "kvm" or "tcg" */
+	uint32_t vm_uid_base;  /* each qemu: its own uid in base..base+65535; 0 = 3000000 */
+	unsigned vm_stop_timeout_ms; /* graceful guest shutdown before kill; 0 = 10000 */
 };
 
 /* Opaque: the configuration (copied) and what was detected about the host. */
@@ -140,6 +146,10 @@ struct prov_ops {
 	int (*usage)(struct prov_ctx *ctx, const struct prov_workload_id *id, struct prov_usage *u,
 	             char *err, size_t errsz);
 };
+
+/* The acceleration VMs use, into out: "kvm" or "tcg" once decided,
+ * "auto (not probed yet)" before the first VM of an auto node. */
+void prov_vm_accel(struct prov_ctx *ctx, char *out, size_t outsz);
 
 /* The table for a type name, or NULL when the type is unknown. */
 const struct prov_ops *prov_lookup(const char *type);

@@ -1,5 +1,5 @@
 /* The provisioners' context: configuration and what the host offers. */
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_vm.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -57,6 +57,8 @@ int prov_ctx_new(const struct prov_config *cfg, struct prov_ctx **out)
 		rc = -ENOMEM;
 		goto fail;
 	}
+	if ((rc = prov_vm_ctx_init(c, cfg)) < 0)
+		goto fail;
 	c->allow_unenforced_volumes = cfg->allow_unenforced_volumes;
 	c->reserved = cfg->reserved;
 	c->log_max_bytes = cfg->log_max_bytes ? cfg->log_max_bytes : LOG_MAX_DEFAULT;
@@ -88,6 +90,7 @@ void prov_ctx_free(struct prov_ctx *ctx)
 	free(ctx->image_dir);
 	free(ctx->run_dir);
 	free(ctx->cgroup_parent);
+	prov_vm_ctx_free(ctx);
 	free(ctx);
 }
 

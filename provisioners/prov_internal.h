@@ -4,6 +4,7 @@
 #ifndef ZOS_PROVISIONERS_PROV_INTERNAL_H
 #define ZOS_PROVISIONERS_PROV_INTERNAL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,7 +48,18 @@ struct prov_ctx {
 	unsigned log_keep;
 	struct prov_features feat;
 	struct prov_cg_layout cg;
+	/* Virtual machines: paths resolved at start; the acceleration is
+	 * decided once, by the first VM (vm_lock guards vm_accel_used). */
+	char *vm_kernel;
+	char *vm_initrd;
+	int vm_accel_want; /* PROV_ACCEL_* */
+	int vm_accel_used; /* PROV_ACCEL_KVM or _TCG once decided, else 0 */
+	uint32_t vm_uid_base;
+	unsigned vm_stop_ms;
+	pthread_mutex_t vm_lock;
 };
+
+enum { PROV_ACCEL_AUTO = 0, PROV_ACCEL_KVM, PROV_ACCEL_TCG };
 
 /* Formats a reason into err and returns rc (negative), so callers can write
  * `return prov_err(err, errsz, -EINVAL, "...")`. */
@@ -146,6 +158,14 @@ int prov_netns_counters(const char *ns, const char *ifname, uint64_t *rx, uint64
 int prov_network_attach(struct prov_ctx *ctx, uint64_t contract, const char *net_name,
                         const char *ct_ns, const char *host, unsigned idx, const char *ip,
                         char *err, size_t errsz);
+/* A tap for a VM on the bridge of network net_name (the deployment's
+ * contract), created in the network's namespace, owned by uid, up. Fills
+ * the tap's and namespace's names, the guest's address with the subnet's
+ * prefix ("a.b.c.d/n") and the gateway. */
+int prov_network_tap(struct prov_ctx *ctx, uint64_t contract, const char *net_name,
+                     const char *host, unsigned idx, const char *ip, uid_t uid, char tap[16],
+                     char netns[PROV_HOST_MAX], char addr[24], char gw[16], char *err,
+                     size_t errsz);
 /* Parses "a.b.c.d" into host-order address. */
 int prov_ipv4_parse(const char *s, uint32_t *addr);
 /* Parses "a.b.c.d/n". */

@@ -321,6 +321,47 @@ fail:
 	return rc;
 }
 
+int prov_network_tap(struct prov_ctx *ctx, uint64_t contract, const char *net_name,
+                     const char *host, unsigned idx, const char *ip, uid_t uid, char tap[16],
+                     char netns[PROV_HOST_MAX], char addr[24], char gw[16], char *err, size_t errsz)
+{
+	struct prov_workload_id nid = {.contract_id = contract};
+	if (prov_fmt(nid.name, sizeof nid.name, "%s", net_name) < 0 ||
+	    prov_host_name(&nid, netns) < 0)
+		return prov_err(err, errsz, -EINVAL, "bad network name");
+	struct net_spec s;
+	if (!prov_netns_exists(netns) || spec_load(ctx, netns, &s) < 0)
+		return prov_err(err, errsz, -ENOENT, "network %s is not provisioned", net_name);
+	uint32_t a;
+	if (prov_ipv4_parse(ip, &a) < 0)
+		return prov_err(err, errsz, -EINVAL, "interface ip '%.20s' is not an IPv4 address",
+		                ip);
+	uint32_t m = mask_of(s.subnet_prefix);
+	if ((a & m) != s.subnet || a == s.subnet || a == s.subnet + 1 || a == (s.subnet | ~m))
+		return prov_err(err, errsz, -EINVAL,
+		                "ip %s is not a usable address of network %s (gateway is .1)", ip,
+		                net_name);
+	prov_if_name("zt", host, idx, tap);
+	snprintf(addr, 24, "%s/%u", ip, s.subnet_prefix);
+	ip_str(s.subnet + 1, gw);
+	char user[16];
+	snprintf(user, sizeof user, "%u", (unsigned)uid);
+	/* A leftover from an interrupted attempt would make "tuntap add" fail. */
+	prov_ip(NULL, 0, (const char *const[]){"-n", netns, "link", "del", tap, NULL});
+	int rc;
+	if ((rc = prov_ip(err, errsz,
+	                  (const char *const[]){"-n", netns, "tuntap", "add", "dev", tap, "mode",
+	                                        "tap", "user", user, NULL})) < 0)
+		return rc;
+	if ((rc = prov_ip(err, errsz,
+	                  (const char *const[]){"-n", netns, "link", "set", tap, "master", BRIDGE,
+	                                        "up", NULL})) < 0) {
+		prov_ip(NULL, 0, (const char *const[]){"-n", netns, "link", "del", tap, NULL});
+		return rc;
+	}
+	return 0;
+}
+
 const struct prov_ops prov_network_ops = {
     .type = "network",
     .validate = network_validate,

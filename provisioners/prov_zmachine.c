@@ -666,7 +666,7 @@ static int zm_usage(struct prov_ctx *ctx, const struct prov_workload_id *id, str
 }
 
 const struct prov_ops prov_zmachine_ops = {
-    .type = "zmachine",
+    .type = "container",
     .validate = zm_validate,
     .provision = zm_provision,
     .deprovision = zm_deprovision,

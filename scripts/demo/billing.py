@@ -107,9 +107,12 @@ def declared_capacity(doc):
         d = w.get("data", {})
         if w["type"] in ("zmount", "volume"):
             cap["sru"] += int(d["size"])
-        elif w["type"] == "zmachine":
+        elif w["type"] in ("zmachine", "container"):
             cap["cru"] += int(d["compute_capacity"]["cpu"])
             cap["mru"] += int(d["compute_capacity"]["memory"])
+            # A VM's root disk (1 GiB unless given) counts as SSD.
+            if w["type"] == "zmachine":
+                cap["sru"] += int(d.get("size", 1 << 30))
     return cap
 
 

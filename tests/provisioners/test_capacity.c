@@ -10,8 +10,9 @@
 
 static void registry_has_every_type(void **st)
 {
-	static const char *const types[] = {"zmount", "volume", "network", "zmachine"};
-	for (size_t i = 0; i < 4; i++) {
+	static const char *const types[] = {"zmount", "volume", "network", "zmachine",
+	                                    "container"};
+	for (size_t i = 0; i < 5; i++) {
 		const struct prov_ops *o = prov_lookup(types[i]);
 		assert_non_null(o);
 		assert_string_equal(o->type, types[i]);

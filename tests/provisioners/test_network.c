@@ -15,7 +15,7 @@ static int ready;
 static int setup(void **st)
 {
 	N = prov_lookup("network");
-	Z = prov_lookup("zmachine");
+	Z = prov_lookup("container");
 	if (!N || !Z || fixture_open(&F, 0) < 0)
 		return -1;
 	ready = F.feat.root && F.feat.namespaces && F.feat.cgroups && F.feat.netns_tools;
@@ -125,8 +125,8 @@ static void isolation_between_twins(void **st)
 	assert_int_equal(N->provision(F.ctx, &nb, db, NULL, &res, err, sizeof err), 0);
 	cJSON_Delete(res);
 	const struct prov_dep_workload wa[] = {
-	    {"neta", "network"}, {"a1", "zmachine"}, {"a2", "zmachine"}};
-	const struct prov_dep_workload wb[] = {{"netb", "network"}, {"b1", "zmachine"}};
+	    {"neta", "network"}, {"a1", "container"}, {"a2", "container"}};
+	const struct prov_dep_workload wb[] = {{"netb", "network"}, {"b1", "container"}};
 	struct prov_deployment_view va = {7, test_contract(2), 3, wa},
 	                            vb = {8, test_contract(3), 2, wb};
 

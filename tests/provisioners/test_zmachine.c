@@ -17,7 +17,7 @@ static int ready;
 
 static int setup(void **st)
 {
-	Z = prov_lookup("zmachine");
+	Z = prov_lookup("container");
 	if (!Z || fixture_open(&F, 0) < 0)
 		return -1;
 	ready = F.feat.root && F.feat.namespaces && F.feat.cgroups && F.feat.netns_tools;
@@ -457,7 +457,7 @@ static void mounts(void **st)
 	assert_int_equal(ZM->provision(F.ctx, &did, dd, NULL, &res, err, sizeof err), 0);
 	cJSON_Delete(res);
 	const struct prov_dep_workload wl[] = {
-	    {"data", "volume"}, {"disk", "zmount"}, {"app", "zmachine"}};
+	    {"data", "volume"}, {"disk", "zmount"}, {"app", "container"}};
 	struct prov_deployment_view deps = {7, test_contract(7), 3, wl};
 	int rc =
 	    run_and_wait(&cid,

@@ -1,0 +1,323 @@
+/*
+ * The VM workload's data (zos's zmachine fields): {image, size,
+ * compute_capacity{cpu, memory}, mounts[{name, mountpoint}],
+ * network{interfaces[{network, ip}]}, entrypoint, env}, checked without
+ * side effects, and written out as the configuration disk's tree that the
+ * initramfs's /init reads (scripts/vm-init.sh): one file per value, so no
+ * value is ever parsed by a shell in the guest.
+ */
+#include "provisioners/prov_vm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CPU_MAX 64
+#define MEM_MIN (64ull << 20)
+#define MEM_MAX (256ull << 30)
+#define ARG_MAX_LEN 1024
+#define ENTRY_MAX 4096
+#define ENV_KEY_MAX 64
+#define ENV_VAL_MAX 4096
+#define MOUNTPOINT_MAX 255
+
+static const char *const vm_keys[] = {"image",  "size",    "entrypoint", "env", "compute_capacity",
+                                      "mounts", "network", "corex",      "gpu", NULL};
+static const char *const cc_keys[] = {"cpu", "memory", NULL};
+static const char *const mount_keys[] = {"name", "mountpoint", NULL};
+static const char *const net_keys[] = {"interfaces", "public_ip", "public_ip6",
+                                       "planetary",  "mycelium",  NULL};
+static const char *const if_keys[] = {"network", "ip", NULL};
+
+static int image_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > PROV_VM_IMAGE_MAX)
+		return 0;
+	/* Starting with an alphanumeric rules out ".", ".." and hidden names. */
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+	      (s[0] >= '0' && s[0] <= '9')))
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+/* Absolute, normalized, plain components; not / nor a kernel filesystem. */
+static int mountpoint_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 2 || n > MOUNTPOINT_MAX || s[0] != '/' || s[n - 1] == '/')
+		return 0;
+	for (const char *c = s; *c;) {
+		c++;
+		size_t k = strcspn(c, "/");
+		if (k == 0 || (k == 1 && c[0] == '.') || (k == 2 && c[0] == '.' && c[1] == '.'))
+			return 0;
+		if (strspn(c, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") <
+		    k)
+			return 0;
+		c += k;
+	}
+	static const char *const reserved[] = {"/proc", "/dev", "/sys", NULL};
+	for (const char *const *r = reserved; *r; r++) {
+		size_t k = strlen(*r);
+		if (strncmp(s, *r, k) == 0 && (s[k] == '\0' || s[k] == '/'))
+			return 0;
+	}
+	return 1;
+}
+
+static int env_key_ok(const char *k)
+{
+	size_t n = strlen(k);
+	if (n == 0 || n > ENV_KEY_MAX || (k[0] >= '0' && k[0] <= '9'))
+		return 0;
+	return strspn(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
+}
+
+/* Counts (and with dir, writes args/<i>) the entrypoint: an array of
+ * strings, or a string split on blanks. */
+static int entry_walk(const cJSON *e, const char *dir, size_t *argc, char *err, size_t errsz)
+{
+	*argc = 0;
+	char path[PROV_PATH_MAX];
+	const char *s = NULL;
+	const cJSON *a = NULL;
+	if (cJSON_IsArray(e))
+		a = e->child;
+	else if (cJSON_IsString(e) && strlen(e->valuestring) <= ENTRY_MAX)
+		s = e->valuestring;
+	else
+		return prov_err(err, errsz, -EINVAL,
+		                "entrypoint must be a string (at most %d bytes) or an array of "
+		                "strings",
+		                ENTRY_MAX);
+	for (;;) {
+		const char *arg;
+		size_t k;
+		if (s) {
+			s += strspn(s, " \t");
+			if (!(k = strcspn(s, " \t")))
+				break;
+			arg = s;
+			s += k;
+		} else {
+			if (!a)
+				break;
+			if (!cJSON_IsString(a))
+				return prov_err(err, errsz, -EINVAL,
+				                "entrypoint items must be strings");
+			arg = a->valuestring;
+			k = strlen(arg);
+			a = a->next;
+		}
+		if (k > ARG_MAX_LEN || *argc >= PROV_VM_ARGS_USER_MAX)
+			return prov_err(
+			    err, errsz, -EINVAL,
+			    "entrypoint has more than %d arguments or one longer than %d "
+			    "bytes",
+			    PROV_VM_ARGS_USER_MAX, ARG_MAX_LEN);
+		if (*argc == 0 && k == 0)
+			return prov_err(err, errsz, -EINVAL, "entrypoint is empty");
+		if (dir) {
+			int rc = prov_fmt(path, sizeof path, "%s/args/%zu", dir, *argc);
+			if (rc < 0 || (rc = prov_write_file(path, arg, k, 0600)) < 0)
+				return prov_err(err, errsz, rc, "cannot write %s: %s", path,
+				                zerr_str(rc));
+		}
+		(*argc)++;
+	}
+	if (*argc == 0)
+		return prov_err(err, errsz, -EINVAL, "entrypoint is empty");
+	return 0;
+}
+
+static int env_walk(const cJSON *env, const char *dir, char *err, size_t errsz)
+{
+	if (!env || cJSON_IsNull(env))
+		return 0;
+	if (!cJSON_IsObject(env))
+		return prov_err(err, errsz, -EINVAL, "env must be an object of strings");
+	size_t n = 0;
+	char path[PROV_PATH_MAX];
+	const cJSON *v;
+	cJSON_ArrayForEach(v, env)
+	{
+		if (!env_key_ok(v->string))
+			return prov_err(err, errsz, -EINVAL, "bad env name '%.64s'", v->string);
+		if (!cJSON_IsString(v) || strlen(v->valuestring) > ENV_VAL_MAX)
+			return prov_err(err, errsz, -EINVAL,
+			                "env %s must be a string of at most %d bytes", v->string,
+			                ENV_VAL_MAX);
+		if (++n > PROV_VM_ENV_MAX)
+			return prov_err(err, errsz, -EINVAL, "more than %d env entries",
+			                PROV_VM_ENV_MAX);
+		if (dir) {
+			int rc = prov_fmt(path, sizeof path, "%s/env/%s", dir, v->string);
+			if (rc < 0 || (rc = prov_write_file(path, v->valuestring,
+			                                    strlen(v->valuestring), 0600)) < 0)
+				return prov_err(err, errsz, rc, "cannot write %s: %s", path,
+				                zerr_str(rc));
+		}
+	}
+	return 0;
+}
+
+static int parse_mounts(const cJSON *mounts, struct prov_vm_spec *s, char *err, size_t errsz)
+{
+	if (!mounts || cJSON_IsNull(mounts))
+		return 0;
+	if (!cJSON_IsArray(mounts))
+		return prov_err(err, errsz, -EINVAL, "mounts must be an array");
+	const cJSON *m;
+	cJSON_ArrayForEach(m, mounts)
+	{
+		if (s->nmounts >= PROV_VM_MOUNTS_MAX)
+			return prov_err(err, errsz, -EINVAL, "more than %d mounts",
+			                PROV_VM_MOUNTS_MAX);
+		const char *name, *mp;
+		int rc;
+		if ((rc = prov_json_keys(m, mount_keys, err, errsz)) < 0 ||
+		    (rc = prov_json_str(m, "name", PROV_NAME_MAX, &name, err, errsz)) < 0 ||
+		    (rc = prov_json_str(m, "mountpoint", MOUNTPOINT_MAX, &mp, err, errsz)) < 0)
+			return rc;
+		if (prov_name_valid(name) < 0)
+			return prov_err(err, errsz, -EINVAL,
+			                "mount name '%.40s' is not a workload name", name);
+		if (!mountpoint_ok(mp))
+			return prov_err(err, errsz, -EINVAL,
+			                "mountpoint '%.64s' must be an absolute normalized path of "
+			                "[A-Za-z0-9._-] components, not under /proc, /dev or /sys",
+			                mp);
+		for (size_t i = 0; i < s->nmounts; i++)
+			if (strcmp(s->mountpoint[i], mp) == 0 ||
+			    strcmp(s->mount_name[i], name) == 0)
+				return prov_err(err, errsz, -EINVAL,
+				                "mount %s or mountpoint %s used twice", name, mp);
+		s->mount_name[s->nmounts] = name;
+		s->mountpoint[s->nmounts++] = mp;
+	}
+	return 0;
+}
+
+static int parse_network(const cJSON *net, struct prov_vm_spec *s, char *err, size_t errsz)
+{
+	if (!net || cJSON_IsNull(net))
+		return 0;
+	int rc = prov_json_keys(net, net_keys, err, errsz);
+	if (rc < 0)
+		return rc;
+	/* zos clients send these switched off; this node offers none of them. */
+	static const char *const off[] = {"public_ip", "public_ip6", "planetary", "mycelium"};
+	for (size_t k = 0; k < sizeof off / sizeof off[0]; k++) {
+		const cJSON *o = cJSON_GetObjectItemCaseSensitive(net, off[k]);
+		if (o && !cJSON_IsNull(o) && !cJSON_IsFalse(o) &&
+		    !(cJSON_IsString(o) && o->valuestring[0] == '\0'))
+			return prov_err(err, errsz, ZE_UNSUPPORTED,
+			                "network.%s is not supported on this node", off[k]);
+	}
+	const cJSON *ifs = cJSON_GetObjectItemCaseSensitive(net, "interfaces"), *i;
+	if (ifs && !cJSON_IsArray(ifs))
+		return prov_err(err, errsz, -EINVAL, "network.interfaces must be an array");
+	cJSON_ArrayForEach(i, ifs)
+	{
+		if (s->nifs >= PROV_VM_NICS_MAX)
+			return prov_err(err, errsz, -EINVAL, "more than %d interfaces",
+			                PROV_VM_NICS_MAX);
+		const char *nn, *ip;
+		uint32_t a;
+		if ((rc = prov_json_keys(i, if_keys, err, errsz)) < 0 ||
+		    (rc = prov_json_str(i, "network", PROV_NAME_MAX, &nn, err, errsz)) < 0 ||
+		    (rc = prov_json_str(i, "ip", 15, &ip, err, errsz)) < 0)
+			return rc;
+		if (prov_name_valid(nn) < 0 || prov_ipv4_parse(ip, &a) < 0)
+			return prov_err(err, errsz, -EINVAL,
+			                "interface needs a network name and an IPv4 address");
+		for (size_t k = 0; k < s->nifs; k++)
+			if (strcmp(s->if_net[k], nn) == 0)
+				return prov_err(err, errsz, -EINVAL, "network %s attached twice",
+				                nn);
+		s->if_net[s->nifs] = nn;
+		s->if_ip[s->nifs++] = ip;
+	}
+	return 0;
+}
+
+int prov_vm_parse(const cJSON *data, struct prov_vm_spec *s, char *err, size_t errsz)
+{
+	memset(s, 0, sizeof *s);
+	int rc = prov_json_keys(data, vm_keys, err, errsz);
+	if (rc < 0 ||
+	    (rc = prov_json_str(data, "image", PROV_VM_IMAGE_MAX, &s->image, err, errsz)) < 0)
+		return rc;
+	if (!image_name_ok(s->image))
+		return prov_err(err, errsz, -EINVAL,
+		                "image name must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+	/* zos's optional extras, refused unless switched off. */
+	static const char *const off[] = {"corex", "gpu"};
+	for (size_t k = 0; k < 2; k++) {
+		const cJSON *o = cJSON_GetObjectItemCaseSensitive(data, off[k]);
+		if (o && !cJSON_IsNull(o) && !cJSON_IsFalse(o) &&
+		    !(cJSON_IsArray(o) && cJSON_GetArraySize(o) == 0))
+			return prov_err(err, errsz, ZE_UNSUPPORTED,
+			                "%s is not supported on this node", off[k]);
+	}
+	s->size = PROV_VM_SIZE_DEFAULT;
+	if (cJSON_GetObjectItemCaseSensitive(data, "size") &&
+	    (rc = prov_json_u64(data, "size", PROV_VM_SIZE_MIN, PROV_DISK_MAX, &s->size, err,
+	                        errsz)) < 0)
+		return rc;
+	size_t argc;
+	if ((rc = entry_walk(cJSON_GetObjectItemCaseSensitive(data, "entrypoint"), NULL, &argc, err,
+	                     errsz)) < 0 ||
+	    (rc = env_walk(cJSON_GetObjectItemCaseSensitive(data, "env"), NULL, err, errsz)) < 0)
+		return rc;
+	const cJSON *cc = cJSON_GetObjectItemCaseSensitive(data, "compute_capacity");
+	if (!cc)
+		return prov_err(err, errsz, -EINVAL, "missing field 'compute_capacity'");
+	if ((rc = prov_json_keys(cc, cc_keys, err, errsz)) < 0 ||
+	    (rc = prov_json_u64(cc, "cpu", 1, CPU_MAX, &s->cpu, err, errsz)) < 0 ||
+	    (rc = prov_json_u64(cc, "memory", MEM_MIN, MEM_MAX, &s->memory, err, errsz)) < 0)
+		return rc;
+	/* qemu takes whole MiB. */
+	s->memory &= ~((1ull << 20) - 1);
+	if ((rc = parse_mounts(cJSON_GetObjectItemCaseSensitive(data, "mounts"), s, err, errsz)) <
+	        0 ||
+	    (rc = parse_network(cJSON_GetObjectItemCaseSensitive(data, "network"), s, err, errsz)) <
+	        0)
+		return rc;
+	return 0;
+}
+
+int prov_vm_cfg_tree(const cJSON *data, const char *dir, const char *hostname, char *err,
+                     size_t errsz)
+{
+	static const char *const subs[] = {"args", "env", "net", "mounts", NULL};
+	char path[PROV_PATH_MAX];
+	int rc;
+	for (const char *const *s = subs; *s; s++)
+		if ((rc = prov_fmt(path, sizeof path, "%s/%s", dir, *s)) < 0 ||
+		    (rc = prov_mkdirs(path, 0700)) < 0)
+			return prov_err(err, errsz, rc, "cannot create %s: %s", path, zerr_str(rc));
+	if ((rc = prov_fmt(path, sizeof path, "%s/hostname", dir)) < 0 ||
+	    (rc = prov_write_file(path, hostname, strlen(hostname), 0600)) < 0)
+		return prov_err(err, errsz, rc, "cannot write %s: %s", path, zerr_str(rc));
+	size_t argc;
+	if ((rc = entry_walk(cJSON_GetObjectItemCaseSensitive(data, "entrypoint"), dir, &argc, err,
+	                     errsz)) < 0)
+		return rc;
+	return env_walk(cJSON_GetObjectItemCaseSensitive(data, "env"), dir, err, errsz);
+}
+
+/* One value file below dir, creating its directory. */
+int prov_vm_cfg_put(const char *dir, const char *sub, size_t idx, const char *leaf,
+                    const char *value, char *err, size_t errsz)
+{
+	char path[PROV_PATH_MAX];
+	int rc;
+	if ((rc = prov_fmt(path, sizeof path, "%s/%s/%zu", dir, sub, idx)) < 0 ||
+	    (rc = prov_mkdirs(path, 0700)) < 0 ||
+	    (rc = prov_fmt(path, sizeof path, "%s/%s/%zu/%s", dir, sub, idx, leaf)) < 0 ||
+	    (rc = prov_write_file(path, value, strlen(value), 0600)) < 0)
+		return prov_err(err, errsz, rc, "cannot write %s: %s", path, zerr_str(rc));
+	return 0;
+}

@@ -1,0 +1,194 @@
+#!/bin/bash
+# A VM through the whole node: zos-agent on tfchain-dev with the [vm] keys
+# (vm.accel = auto, so the KVM probe runs and falls back to TCG where guests
+# do not run under KVM). //Charlie deploys a network, a container serving
+# its /etc over HTTP and a zmachine VM booting the busybox image with
+# SSH_KEY set. The VM's console shows its entrypoint, the key installed for
+# root and the page fetched from the sibling container; zos.statistics.get
+# reports the acceleration; qemu runs as a non-root uid. kill -9 of the
+# agent leaves the VM running; the restarted agent adopts it (state ok).
+# Cancelling the contract removes the VM: no qemu, no supervisor, no files.
+set -u
+: "${BUILD:=build}"
+AGENT="$BUILD/zos-agent"
+CHAIN="$BUILD/tfchain-dev"
+CLI="$BUILD/zos-cli"
+for b in "$AGENT" "$CHAIN" "$CLI"; do
+	[ -x "$b" ] || { echo "missing $b (run make first)"; exit 1; }
+done
+[ "$(id -u)" = 0 ] || { echo "skipped: VMs need root"; exit 77; }
+for t in python3 jq qemu-system-x86_64; do
+	command -v "$t" >/dev/null || { echo "skipped: $t is not installed"; exit 77; }
+done
+ASSETS=$(sh scripts/vm-test-assets.sh "$BUILD/vm-cache")
+rc=$?
+[ $rc = 0 ] || { echo "skipped: no guest kernel (vm-test-assets exited $rc)"; exit 77; }
+KERNEL=$(echo "$ASSETS" | sed -n 1p)
+INITRD=$(echo "$ASSETS" | sed -n 2p)
+
+TMP=$(mktemp -d /tmp/vm-agent.XXXXXX)
+CPID='' APID='' NPID=''
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+cleanup() {
+	[ -n "$APID" ] && stop_pid "$APID"
+	[ -n "$CPID" ] && stop_pid "$CPID"
+	[ -n "$NPID" ] && stop_pid "$NPID"
+	# Whatever a failed run left: supervisors by their pid files.
+	for f in "$TMP"/state/containers/*/*/supervisor.pid; do
+		[ -f "$f" ] && kill "$(cut -d' ' -f1 "$f")" 2>/dev/null
+	done
+	sleep 1
+	for f in "$TMP"/state/containers/*/*/qemu.pid; do
+		[ -f "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+CPORT=$(free_port)
+RPORT=$(free_port)
+export ZOS_CHAIN_URL="http://127.0.0.1:$CPORT"
+cat >"$TMP/agent.conf" <<EOF
+[chain]
+url = http://127.0.0.1:$CPORT
+rpc_timeout = 5
+[rmb]
+listen = tcp://127.0.0.1:$RPORT
+public_address = tcp://127.0.0.1:$RPORT
+[node]
+state_dir = $TMP/state
+farm_id = 1
+report_interval = 60
+sync_interval = 60
+[vm]
+kernel = $KERNEL
+initrd = $INITRD
+accel = auto
+stop_timeout = 1
+[reserved]
+cru = 0
+mru = 0
+sru = 0
+hru = 0
+EOF
+mkdir -p "$TMP/state/images"
+sh scripts/make-busybox-image.sh "$TMP/state/images/busybox" >/dev/null || fail "busybox image"
+"$AGENT" -f "$TMP/agent.conf" identity --json >"$TMP/id.json" 2>"$TMP/err.txt" || fail "identity"
+SS58=$(jq -r .ss58_address "$TMP/id.json")
+ACCOUNT=$(jq -r .account_id "$TMP/id.json")
+
+"$CHAIN" --dev --rpc-addr "127.0.0.1:$CPORT" --block-time 200 >"$TMP/chain.log" 2>&1 &
+CPID=$!
+wait_for 10 get Timestamp Now >/dev/null || fail "tfchain-dev did not answer on port $CPORT"
+# systemd's notify socket, to read the STATUS lines the agent sends.
+python3 - "$TMP/notify.sock" "$TMP/notify.log" <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a", buffering=1) as out:
+    while True:
+        out.write(s.recv(4096).decode(errors="replace").replace("\n", " | ") + "\n")
+EOF
+NPID=$!
+wait_for 10 test -S "$TMP/notify.sock" || fail "notify listener did not start"
+NOTIFY_SOCKET="$TMP/notify.sock" "$AGENT" -d -f "$TMP/agent.conf" >"$TMP/agent.log" 2>&1 &
+APID=$!
+call alice Balances transfer_keep_alive "[\"$SS58\", \"1000000000000\"]" || fail "funding the node"
+call bob TfgridModule create_twin '[null, null]' || fail "bob create_twin"
+call bob TfgridModule create_farm "[\"$(hex vm_farm)\", []]" || fail "create_farm"
+twin_of() { get TfgridModule TwinIdByAccountID "\"$1\""; }
+has_twin() { local t; t=$(twin_of "$ACCOUNT") && [ -n "$t" ] && [ "$t" != 0 ] && [ "$t" != null ]; }
+wait_for 30 has_twin || fail "the agent did not create its twin"
+TWIN=$(twin_of "$ACCOUNT")
+has_node() { local v; v=$(get TfgridModule NodeIdByTwinID "$TWIN") && [ -n "$v" ] && [ "$v" != 0 ] && [ "$v" != null ]; }
+wait_for 60 has_node || fail "the agent did not register its node"
+NODE=$(get TfgridModule NodeIdByTwinID "$TWIN")
+call charlie TfgridModule create_twin '[null, null]' || fail "charlie create_twin"
+rmb() { "$CLI" rmb call "$TWIN" "$@" --dev charlie 2>"$TMP/err.txt"; }
+engine_up() { rmb zos.statistics.get >"$TMP/stats.json"; }
+wait_for 30 engine_up || fail "zos.statistics.get"
+echo "ok: node $NODE registered, accel before the first VM: $(jq -r .vm_accel "$TMP/stats.json")"
+
+SCRIPT='echo entry-$GREETING; cat /root/.ssh/authorized_keys;'
+SCRIPT+=" for i in \$(seq 1 40); do printf 'GET /hosts HTTP/1.0\\\\r\\\\n\\\\r\\\\n' | nc 10.88.1.3 8080"
+SCRIPT+=' | grep -q localhost && echo reached-container && break; sleep 1; done;'
+SCRIPT+=' i=0; while true; do echo tick-$i; i=$((i+1)); sleep 1; done'
+cat >"$TMP/dep.json" <<EOF
+{"version": 0, "metadata": "", "description": "vm",
+ "workloads": [
+  {"version": 0, "name": "net", "type": "network", "metadata": "", "description": "",
+   "data": {"ip_range": "10.88.0.0/16", "subnet": "10.88.1.0/24",
+            "wireguard_private_key": "", "wireguard_listen_port": 0, "peers": []}},
+  {"version": 0, "name": "web", "type": "container", "metadata": "", "description": "",
+   "data": {"image": "busybox", "entrypoint": ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/etc"],
+            "compute_capacity": {"cpu": 1, "memory": 67108864},
+            "network": {"interfaces": [{"network": "net", "ip": "10.88.1.3"}]}}},
+  {"version": 0, "name": "vm", "type": "zmachine", "metadata": "", "description": "",
+   "data": {"image": "busybox", "size": 134217728,
+            "compute_capacity": {"cpu": 1, "memory": 134217728},
+            "env": {"GREETING": "from-vm", "SSH_KEY": "ssh-ed25519 AAAAvmagenttest user@laptop"},
+            "network": {"interfaces": [{"network": "net", "ip": "10.88.1.2"}]},
+            "entrypoint": ["/bin/sh", "-c", $(jq -Rn --arg s "$SCRIPT" '$s')]}}]}
+EOF
+T0=$(date +%s.%N)
+"$CLI" deploy --node "$NODE" "$TMP/dep.json" --dev charlie --timeout 90 >"$TMP/deploy.out" 2>"$TMP/err.txt" ||
+	fail "deploy: $(cat "$TMP/deploy.out")"
+C1=$(sed -n 's/^contract: \([0-9]*\)$/\1/p' "$TMP/deploy.out")
+[ -n "$C1" ] || fail "no contract id in: $(cat "$TMP/deploy.out")"
+VMDIR="$TMP/state/containers/vms/zos-$C1-vm"
+CONSOLE="$VMDIR/console.log"
+wait_for 90 grep -q reached-container "$CONSOLE" || fail "VM console: $(cat "$CONSOLE" 2>/dev/null)"
+echo "ok: deployed contract $C1 in $(echo "$(date +%s.%N) - $T0" | bc 2>/dev/null || echo '?') s; console:"
+grep -E "entry-|ssh-ed25519|reached" "$CONSOLE" | sed 's/^/    /'
+grep -q "entry-from-vm" "$CONSOLE" || fail "entrypoint output missing"
+grep -q "ssh-ed25519 AAAAvmagenttest user@laptop" "$CONSOLE" || fail "SSH key not installed"
+engine_up || fail "zos.statistics.get"
+ACCEL=$(jq -r .vm_accel "$TMP/stats.json")
+case "$ACCEL" in kvm* | tcg*) ;; *) fail "vm_accel after a VM: $ACCEL" ;; esac
+wait_for 10 grep -q "^STATUS=registered: .*, vm accel $ACCEL" "$TMP/notify.log" ||
+	fail "no 'vm accel $ACCEL' in STATUS: $(tail -n 3 "$TMP/notify.log")"
+echo "ok: zos.statistics.get and systemd STATUS: vm accel $ACCEL"
+QPID=$(cut -d' ' -f1 "$VMDIR/qemu.pid")
+QUSER=$(ps -o user= -p "$QPID")
+[ -n "$QUSER" ] && [ "$QUSER" != root ] || fail "qemu runs as '$QUSER'"
+echo "ok: ps shows qemu (pid $QPID) running as uid $QUSER"
+
+# ---- kill -9 of the agent: the VM keeps running and is adopted.
+kill -9 "$APID"
+wait "$APID" 2>/dev/null
+APID=
+N0=$(grep -c tick- "$CONSOLE")
+sleep 2
+[ "$(grep -c tick- "$CONSOLE")" -gt "$N0" ] || fail "VM stopped with the agent"
+kill -0 "$QPID" || fail "qemu died with the agent"
+"$AGENT" -d -f "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &
+APID=$!
+adopted() {
+	"$CLI" deployment get --node "$NODE" --contract "$C1" --dev charlie >"$TMP/get.json" 2>"$TMP/err.txt" &&
+		[ "$(jq -r '.workloads[] | select(.name == "vm") | .state' "$TMP/get.json")" = ok ]
+}
+wait_for 60 adopted || fail "vm after the restart: $(cat "$TMP/get.json")"
+[ "$(cut -d' ' -f1 "$VMDIR/qemu.pid")" = "$QPID" ] || fail "qemu was restarted, not adopted"
+echo "ok: kill -9 of the agent left qemu $QPID running; the new agent adopted it"
+
+# ---- Cancel: the VM goes away completely.
+SPID=$(cut -d' ' -f1 "$VMDIR/supervisor.pid")
+call charlie SmartContractModule cancel_contract "[$C1]" || fail "cancel_contract"
+removed() {
+	"$CLI" deployment get --node "$NODE" --contract "$C1" --dev charlie >"$TMP/get.json" 2>"$TMP/err.txt" &&
+		[ "$(jq -r '.workloads[] | select(.name == "vm") | .state' "$TMP/get.json")" = deleted ]
+}
+wait_for 60 removed || fail "vm not removed after cancel: $(cat "$TMP/get.json")"
+alive() { [ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+alive "$QPID" && fail "qemu $QPID still runs"
+alive "$SPID" && fail "supervisor $SPID still runs"
+[ -e "$VMDIR" ] && fail "$VMDIR left behind"
+ls "$TMP/state/volumes/vms/"*.img >/dev/null 2>&1 && fail "root disk left behind"
+echo "ok: cancelled: no qemu, supervisor or VM file left"
+kill "$APID"
+wait "$APID"
+rc=$?
+APID=
+[ "$rc" = 0 ] || fail "agent exited with $rc on SIGTERM"
+echo "ok"
+exit 0
