@@ -29,6 +29,12 @@ int rmb_replay_add(struct rmb_replay *r, uint32_t src, const char *uid, uint64_t
  * be retried with the same uid. No-op when absent. */
 void rmb_replay_forget(struct rmb_replay *r, uint32_t src, const char *uid);
 size_t rmb_replay_count(struct rmb_replay *r);
+/* Makes the cache survive restarts: loads the requests of `path` accepted
+ * within the window (wall clock), then records every add and forget there.
+ * now_ms/wall_ms are the monotonic and wall clocks now. Call before the
+ * cache is shared; at most once. 0, or a negative errno (path unusable). */
+int rmb_replay_persist(struct rmb_replay *r, const char *path, uint64_t now_ms,
+		       uint64_t wall_ms);
 
 /* ---- twin cache ---- */
 

@@ -8,7 +8,10 @@
 #include <stdatomic.h>
 #include <time.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/zerr.h"
 #include "rmb/rmb_chain.h"
@@ -79,6 +82,60 @@ static void replay_many(void **st)
 	}
 	assert_true(rmb_replay_count(r) <= 1000);
 	rmb_replay_free(r);
+}
+
+/* The cache survives a restart: a uid accepted within the window is still
+ * refused, a forgotten one is not, an expired one is forgotten; the file
+ * stays bounded. */
+static void replay_survives_restart(void **st)
+{
+	char dir[] = "/tmp/rmb-replay-XXXXXX", path[64];
+	struct rmb_replay *r;
+	struct stat sb;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/replay", dir);
+	const uint64_t W = 1700000000000ull;
+	assert_int_equal(rmb_replay_new(8, 1000, &r), 0);
+	assert_int_equal(rmb_replay_persist(r, path, 50000, W), 0);
+	assert_int_equal(rmb_replay_add(r, 1, "a", 50000), 0);
+	assert_int_equal(rmb_replay_add(r, 1, "b", 50010), 0);
+	assert_int_equal(rmb_replay_add(r, 2, "c", 50500), 0);
+	rmb_replay_forget(r, 1, "b");
+	rmb_replay_free(r);
+	/* Restarted 400 ms later (a new boot: the monotonic clock is small). */
+	assert_int_equal(rmb_replay_new(8, 1000, &r), 0);
+	assert_int_equal(rmb_replay_persist(r, path, 10000, W + 400), 0);
+	assert_int_equal(rmb_replay_add(r, 1, "a", 10000), -EEXIST);
+	assert_int_equal(rmb_replay_add(r, 2, "c", 10000), -EEXIST);
+	assert_int_equal(rmb_replay_add(r, 1, "b", 10000), 0);
+	rmb_replay_free(r);
+	/* Past a's window (accepted at W): a is forgotten, c (W + 500) is not. */
+	assert_int_equal(rmb_replay_new(8, 1000, &r), 0);
+	assert_int_equal(rmb_replay_persist(r, path, 100, W + 1200), 0);
+	assert_int_equal(rmb_replay_add(r, 1, "a", 100), 0);
+	assert_int_equal(rmb_replay_add(r, 2, "c", 100), -EEXIST);
+	rmb_replay_free(r);
+	/* Many adds over time: the file is rewritten, bounded by the table. */
+	assert_int_equal(rmb_replay_new(4, 1000, &r), 0);
+	assert_int_equal(rmb_replay_persist(r, path, 0, W + 5000), 0);
+	char uid[16];
+	for (int i = 0; i < 1000; i++) {
+		snprintf(uid, sizeof uid, "m%d", i);
+		assert_int_equal(rmb_replay_add(r, 3, uid, 300u * (unsigned)i), 0);
+	}
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true(sb.st_size <= 48 + 2 * 4 * 24);
+	rmb_replay_free(r);
+	/* A file that is not a replay cache is replaced, not trusted. */
+	FILE *fp = fopen(path, "w");
+	fputs("garbage", fp);
+	fclose(fp);
+	assert_int_equal(rmb_replay_new(4, 1000, &r), 0);
+	assert_int_equal(rmb_replay_persist(r, path, 0, W), 0);
+	assert_int_equal(rmb_replay_add(r, 3, "m999", 0), 0);
+	rmb_replay_free(r);
+	unlink(path);
+	rmdir(dir);
 }
 
 struct table {
@@ -325,6 +382,7 @@ int main(void)
 		cmocka_unit_test(replay_is_bounded),
 		cmocka_unit_test(replay_forget),
 		cmocka_unit_test(replay_many),
+		cmocka_unit_test(replay_survives_restart),
 		cmocka_unit_test(twins_cache_ttl),
 		cmocka_unit_test(twins_absent_vs_unknown),
 		cmocka_unit_test(twins_bounded),
