@@ -121,6 +121,8 @@ static int rmb_up(struct agent_node *n, uint32_t twin_id)
 	sc.contexts = sc.workers + sc.queue_len + sc.slow_workers + sc.slow_queue_len +
 		      RMB_SPARE_CONTEXTS;
 	sc.verify.max_msg = (size_t)n->cfg.rmb_max_message;
+	sc.mem_budget = (size_t)n->cfg.rmb_memory_budget;
+	sc.frame_timeout_ms = n->cfg.rmb_frame_timeout * 1000u;
 	sc.verify.twin_ttl_s = n->a->cfg.rmb_twin_cache_ttl;
 	/* Accepted uids survive a restart: a request replayed after it is
 	 * still refused within its envelope's lifetime (docs/rmb.md). */
