@@ -54,9 +54,10 @@ typedef int (*rmb_twin_lookup_fn)(void *ctx, uint32_t twin_id, struct rmb_twin *
 
 struct rmb_twins;
 
-/* ttl_ms: how long a found twin is trusted (a key change on chain is seen
- * within it, unless the chain cannot be asked: then the last key serves up
- * to 10 * ttl_ms); neg_ttl_ms: how long an absent twin stays absent;
+/* ttl_ms: how long a found twin is trusted; once expired, its last key
+ * still serves (up to 10 * ttl_ms) while a background thread reads it again,
+ * so a key change on chain is seen within ttl_ms plus one lookup, or later
+ * when the chain cannot be asked. neg_ttl_ms: how long an absent twin stays absent;
  * inflight: chain lookups of uncached twins running at once at most. A
  * miss beyond that answers ZE_UNKNOWN at once, so requests naming many
  * unknown twins cannot tie up every worker in chain calls while cached
@@ -71,6 +72,8 @@ int rmb_twins_limit(struct rmb_twins *c, size_t neg_entries, double rate, double
 void rmb_twins_free(struct rmb_twins *c);
 /* 0, ZE_ABSENT, or ZE_UNKNOWN when the lookup could not answer. */
 int rmb_twins_get(struct rmb_twins *c, uint32_t id, uint64_t now_ms, struct rmb_twin *out);
+/* Background refreshes completed so far (for tests). */
+unsigned long rmb_twins_refreshed(struct rmb_twins *c);
 
 /* ---- rate limiter ---- */
 

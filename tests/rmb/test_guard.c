@@ -170,11 +170,19 @@ static void twins_cache_ttl(void **st)
 	assert_string_equal(tw.relay, "tcp://127.0.0.1:1005");
 	assert_int_equal(rmb_twins_get(c, 5, 999, &tw), 0);
 	assert_int_equal(t.calls, 1);
-	/* A key change on chain is seen once the TTL passed. */
+	/* Once the TTL passed, the last key serves at once while the twin is
+	 * read again in the background; the key change is seen after that. */
 	t.fill = 50;
 	assert_int_equal(rmb_twins_get(c, 5, 1000, &tw), 0);
+	assert_int_equal(tw.account[0], 6);
+	struct timespec ts = {0, 5 * 1000000L};
+	for (int i = 0; i < 2000 && rmb_twins_refreshed(c) < 1; i++)
+		nanosleep(&ts, NULL);
+	assert_int_equal(rmb_twins_refreshed(c), 1);
 	assert_int_equal(t.calls, 2);
+	assert_int_equal(rmb_twins_get(c, 5, 1001, &tw), 0);
 	assert_int_equal(tw.account[0], 55);
+	assert_int_equal(t.calls, 2);
 	rmb_twins_free(c);
 }
 
@@ -268,6 +276,31 @@ static void twins_lookups_bounded(void **st)
 	assert_int_equal(g.rc, 0);
 	assert_int_equal(rmb_twins_get(c, 2, 0, &tw), 0);
 	rmb_twins_free(c);
+}
+
+/* A known twin whose entry expired never waits on a stalled chain: its
+ * last key serves while one background lookup hangs. */
+static void twins_expired_served_while_chain_stalls(void **st)
+{
+	struct slow_chain sc = {0, 0, 0};
+	struct rmb_twins *c;
+	struct rmb_twin tw;
+	struct timespec ts = {0, 5 * 1000000L};
+	assert_int_equal(rmb_twins_new(8, 1000, 100, 2, slow_lookup, &sc, &c), 0);
+	atomic_store(&sc.release, 1);
+	assert_int_equal(rmb_twins_get(c, 3, 0, &tw), 0);
+	atomic_store(&sc.release, 0);
+	atomic_store(&sc.entered, 0);
+	/* Expired: answered at once, 100 times, while the refresh hangs. */
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(rmb_twins_get(c, 3, 5000, &tw), 0);
+	for (int i = 0; i < 2000 && !atomic_load(&sc.entered); i++)
+		nanosleep(&ts, NULL);
+	assert_int_equal(atomic_load(&sc.entered), 1);
+	assert_int_equal(rmb_twins_get(c, 3, 5001, &tw), 0);
+	assert_int_equal(atomic_load(&sc.calls), 2); /* one refresh, not 101 */
+	atomic_store(&sc.release, 1);
+	rmb_twins_free(c); /* waits for the refresh */
 }
 
 /* Misses for one twin being looked up do not ask the chain again. */
@@ -388,6 +421,7 @@ int main(void)
 		cmocka_unit_test(twins_bounded),
 		cmocka_unit_test(twins_lookups_bounded),
 		cmocka_unit_test(twins_lookups_coalesced),
+		cmocka_unit_test(twins_expired_served_while_chain_stalls),
 		cmocka_unit_test(twins_absent_do_not_evict),
 		cmocka_unit_test(rate_limit),
 		cmocka_unit_test(conns_displace_oldest),
