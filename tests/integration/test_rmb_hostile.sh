@@ -60,12 +60,15 @@ done
 grep -q "serving twin" "$DIR/serve.log" || fail "rmb serve did not start"
 
 valid() { # what
+	local t0 t1
+	t0=$(date +%s%N)
 	"$CLI" rmb call "$BOB" zos.system.version --dev charlie --url "$URL" --dst-pk "$BOBPK" \
 		--timeout 5000 --attempts 1 >"$DIR/out" 2>"$DIR/err" || fail "after $1: $(cat "$DIR/err")"
+	t1=$(date +%s%N)
 	grep -q '"version"' "$DIR/out" || fail "after $1: $(cat "$DIR/out")"
 	rss=$(sed -n 's/^VmRSS:[^0-9]*\([0-9]*\).*/\1/p' /proc/$SPID/status)
 	[ "$rss" -lt 262144 ] || fail "after $1: resident memory $rss kB"
-	echo "ok: $1 (rss ${rss} kB)"
+	echo "ok: $1 (answered in $(((t1 - t0) / 1000000)) ms with zos-cli's start, rss ${rss} kB)"
 }
 valid "start"
 
