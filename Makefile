@@ -109,7 +109,7 @@ check: tests
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run-tests.sh $(ALL_TESTS) $(INTEGRATION)
 
 # libFuzzer targets need clang; `make fuzz` builds them and runs each briefly
-# (FUZZ_SECONDS, default 20; the sanitizer pass uses 5 for its 7 targets). The libraries they may use are built once with
+# (FUZZ_SECONDS, default 20; the sanitizer pass uses 4 for its 7 targets). The libraries they may use are built once with
 # clang's instrumentation into one archive, so a target links only the objects
 # it needs. New inputs go to $(BUILD)/fuzz/work/, never into the seed corpora
 # in fuzz/corpus/; a crash or leak fails the target (artifacts in $(BUILD)/fuzz/).
