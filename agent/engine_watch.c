@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/jnum.h"
 #include "common/zerr.h"
 
 /* A transition that did not apply (ZE_STATE, ZE_ABSENT) is no error here:
@@ -47,10 +48,8 @@ int eng_on_contract_gone(struct eng *e, uint64_t cid)
 /* A u64 from decoded chain JSON: a number, or a decimal string above 2^53. */
 static int json_u64(const cJSON *v, uint64_t *out)
 {
-	if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 9007199254740992.0) {
-		*out = (uint64_t)v->valuedouble;
-		return 0;
-	}
+	if (cJSON_IsNumber(v))
+		return jnum_u64(v, UINT64_MAX, out); /* 1.5 is not a contract id */
 	if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) > 20)
 		return ZE_MALFORMED;
 	uint64_t x = 0;

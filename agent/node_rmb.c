@@ -150,7 +150,14 @@ static int rmb_up(struct agent_node *n, uint32_t twin_id)
 	sc.contexts = sc.workers + sc.queue_len + sc.slow_workers + sc.slow_queue_len +
 		      RMB_SPARE_CONTEXTS;
 	sc.verify.max_msg = (size_t)n->cfg.rmb_max_message;
+	sc.mem_budget = (size_t)n->cfg.rmb_memory_budget;
+	sc.frame_timeout_ms = n->cfg.rmb_frame_timeout * 1000u;
 	sc.verify.twin_ttl_s = n->a->cfg.rmb_twin_cache_ttl;
+	/* Accepted uids survive a restart: a request replayed after it is
+	 * still refused within its envelope's lifetime (docs/rmb.md). */
+	char replay[CFG_STR_MAX + 16];
+	snprintf(replay, sizeof replay, "%s/rmb-replay", n->cfg.state_dir);
+	sc.verify.replay_path = replay;
 	int rc = rmb_server_new(&sc, &n->a->key, twin_id, rmb_chain_twin_lookup, n->chain, &s);
 	if (rc < 0)
 		return rc;

@@ -163,7 +163,10 @@ int store_metrics(struct store *s, struct store_metrics *out);
 
 /* Forgets finished deployments: failed or deleted, every workload deleted,
  * last changed before `before` (unix seconds); with their workloads and
- * history. *n (may be NULL) gets how many. Their outbox keys stay spent. */
+ * history. *n (may be NULL) gets how many. Their outbox keys stay spent
+ * for STORE_OUTBOX_RETAIN_S more: done outbox rows older than that, and
+ * beyond the newest STORE_OUTBOX_DONE_MAX, are deleted here too
+ * (store_outbox_prune). */
 int store_dep_prune(struct store *s, int64_t before, uint64_t *n);
 
 /* Rows in quarantine (for reports and tests). */
@@ -205,6 +208,13 @@ int store_outbox_retry(struct store *s, int64_t id, int64_t next_ms, const char 
 /* The outcome is known: the item leaves the outbox, its key stays spent. */
 int store_outbox_done(struct store *s, int64_t id, const char *outcome);
 int store_outbox_pending(struct store *s, uint64_t *n);
+/* Done rows are kept so their keys stay spent (a replayed event cannot
+ * submit the same call again), but not forever: this deletes done rows
+ * created before `before` (unix seconds) and done rows beyond the newest
+ * `keep`. Pending rows are never deleted. *n (may be NULL) gets how many. */
+int store_outbox_prune(struct store *s, int64_t before, uint64_t keep, uint64_t *n);
+#define STORE_OUTBOX_RETAIN_S (30 * 86400)
+#define STORE_OUTBOX_DONE_MAX 100000
 /* 1 in *done when key was sent and its outcome recorded, 0 when pending;
  * ZE_ABSENT when never queued. outcome (may be NULL) gets the recorded text. */
 int store_outbox_state(struct store *s, const char *key, int *done, char *outcome,

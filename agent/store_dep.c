@@ -531,7 +531,8 @@ int store_dep_prune(struct store *s, int64_t before, uint64_t *n)
 		return rc;
 	if (n)
 		*n = pruned;
-	return 0;
+	/* The outbox keeps done rows for their keys; bounded in age and count. */
+	return store_outbox_prune(s, before - STORE_OUTBOX_RETAIN_S, STORE_OUTBOX_DONE_MAX, NULL);
 }
 
 int store_quarantine_count(struct store *s, uint64_t *n)

@@ -190,6 +190,30 @@ int store_outbox_state(struct store *s, const char *key, int *done, char *outcom
 	return rc;
 }
 
+int store_outbox_prune(struct store *s, int64_t before, uint64_t keep, uint64_t *n)
+{
+	/* Rows created before `before`, and done rows beyond the newest `keep`. */
+	static const char sql[] =
+		"DELETE FROM outbox WHERE done=1 AND (created<?1 OR id<=(SELECT id FROM outbox "
+		"WHERE done=1 ORDER BY id DESC LIMIT 1 OFFSET ?2))";
+	sqlite3_stmt *st = NULL;
+	store_lock(s);
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		rc = store_err(s, rc, "outbox prune");
+	} else {
+		sqlite3_bind_int64(st, 1, before);
+		sqlite3_bind_int64(st, 2, keep > INT64_MAX ? INT64_MAX : (sqlite3_int64)keep);
+		rc = sqlite3_step(st);
+		rc = rc == SQLITE_DONE ? 0 : store_err(s, rc, "outbox prune");
+		if (!rc && n)
+			*n = (uint64_t)sqlite3_changes(s->db);
+	}
+	sqlite3_finalize(st);
+	store_unlock(s);
+	return rc;
+}
+
 /* --- cursors --- */
 
 int store_cursor_get(struct store *s, const char *name, int64_t *value)

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -41,6 +42,8 @@ void cfg_defaults(struct cfg *c)
 	c->rmb_workers = 4;
 	c->rmb_max_message = 1u << 20;
 	c->rmb_twin_cache_ttl = 60;
+	c->rmb_memory_budget = 128u << 20;
+	c->rmb_frame_timeout = 15;
 	snprintf(c->state_dir, sizeof c->state_dir, "/var/lib/zos-agent");
 	c->report_interval = 3600;
 	c->sync_interval = 3600;
@@ -277,6 +280,14 @@ int cfg_finish(struct cfg *c, char *err, size_t errsz)
 		return rc;
 	if (c->rmb_listen.n == 0) {
 		seterr(err, errsz, "rmb.listen: at least one address is needed");
+		return ZE_CONFIG;
+	}
+	/* Each connection may hold one frame: the budget must fit at least one. */
+	if (c->rmb_memory_budget < c->rmb_max_message) {
+		seterr(err, errsz,
+		       "rmb.memory_budget: must be at least rmb.max_message (%" PRIu64
+		       " bytes); raise it or lower rmb.max_message",
+		       c->rmb_max_message);
 		return ZE_CONFIG;
 	}
 	return 0;

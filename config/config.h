@@ -47,6 +47,8 @@ struct cfg {
 	uint32_t rmb_workers;               /* concurrent request handlers */
 	uint64_t rmb_max_message;           /* bytes, a whole envelope */
 	uint32_t rmb_twin_cache_ttl;        /* seconds a cached twin key is trusted */
+	uint64_t rmb_memory_budget;         /* bytes of frames in flight at once */
+	uint32_t rmb_frame_timeout;         /* seconds to complete a frame */
 
 	/* [node] */
 	char state_dir[CFG_STR_MAX];  /* durable state: store, cursors, outbox */

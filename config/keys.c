@@ -25,6 +25,8 @@ const struct cfg_key cfg_keys[] = {
 	{"rmb.workers", CFG_T_U32, F(rmb_workers), 1, 256, 1},
 	{"rmb.max_message", CFG_T_SIZE, F(rmb_max_message), 4 * KIB, 64 * KIB * KIB, 1},
 	{"rmb.twin_cache_ttl", CFG_T_SECS, F(rmb_twin_cache_ttl), 1, 86400, 1},
+	{"rmb.memory_budget", CFG_T_SIZE, F(rmb_memory_budget), 64 * KIB, 64 * GIB, 1},
+	{"rmb.frame_timeout", CFG_T_SECS, F(rmb_frame_timeout), 1, 3600, 1},
 	{"node.state_dir", CFG_T_PATH, F(state_dir), 0, 0, 1},
 	{"node.seed_file", CFG_T_PATH0, F(seed_file), 0, 0, 1},
 	{"node.farm_id", CFG_T_U32, F(farm_id), 0, UINT32_MAX, 1},

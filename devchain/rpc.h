@@ -12,7 +12,11 @@
 
 #define DEV_RPC_BODY_MAX (4u << 20) /* a bigger request gets HTTP 413 */
 #define DEV_RPC_BATCH_MAX 256
-#define DEV_RPC_CONNECTIONS 64
+#define DEV_RPC_RESPONSE_MAX (2u << 20) /* answers to one batch; beyond, errors */
+#define DEV_RPC_ID_MAX 256              /* bytes of a string id */
+#define DEV_RPC_CONNECTIONS 512           /* open at once; a new one displaces */
+#define DEV_RPC_CONNECTIONS_PER_CLIENT 128 /* from one IPv4 address */
+#define DEV_RPC_DEADLINE_S 10              /* to complete a request (rpc_conns.h) */
 
 struct dev_rpc;
 

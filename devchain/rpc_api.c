@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "common/hex.h"
+#include "common/jnum.h"
 #include "common/key.h"
+#include "common/utf8.h"
 #include "common/zerr.h"
 #include "devchain/chain.h"
 #include "devchain/runtime.h"
@@ -18,6 +20,7 @@ enum {
 	E_METHOD = -32601,
 	E_PARAMS = -32602,
 	E_INTERNAL = -32603,
+	E_TOO_LARGE = -32008, /* the batch's answers exceed DEV_RPC_RESPONSE_MAX */
 	E_UNKNOWN_BLOCK = 4003,
 };
 
@@ -223,12 +226,12 @@ out:
 static int m_get_keys_paged(struct dev_chain *c, const cJSON *params, struct reply *r)
 {
 	const cJSON *count = param(params, 1);
-	if (!count || !cJSON_IsNumber(count) || count->valuedouble < 0)
-		return fail(r, E_PARAMS, "Invalid params", "count must be a non-negative number");
-	if (count->valuedouble > KEYS_PAGE_MAX)
+	uint64_t n;
+	if (jnum_u64(count, UINT64_MAX, &n))
+		return fail(r, E_PARAMS, "Invalid params", "count must be a non-negative integer");
+	if (n > KEYS_PAGE_MAX)
 		return fail(r, E_PARAMS, "Invalid params", "count exceeds 1000");
-	return keys_common(c, param(params, 0), (size_t)count->valuedouble, param(params, 2),
-			   param(params, 3), r);
+	return keys_common(c, param(params, 0), (size_t)n, param(params, 2), param(params, 3), r);
 }
 
 static int m_get_keys(struct dev_chain *c, const cJSON *params, struct reply *r)
@@ -577,6 +580,13 @@ static cJSON *handle_one(struct dev_chain *c, const cJSON *req)
 		id = cJSON_GetObjectItemCaseSensitive(req, "id");
 		if (id && !cJSON_IsNumber(id) && !cJSON_IsString(id) && !cJSON_IsNull(id))
 			id = NULL;
+		/* The id is echoed in the answer: it must be valid UTF-8 (the
+		 * answer is JSON) and short (a batch must not multiply it). */
+		if (cJSON_IsString(id) && (strlen(id->valuestring) > DEV_RPC_ID_MAX ||
+					   !utf8_valid(id->valuestring, strlen(id->valuestring)))) {
+			id = NULL;
+			is_call = 0;
+		}
 	}
 	const cJSON *ver = is_call ? cJSON_GetObjectItemCaseSensitive(req, "jsonrpc") : NULL;
 	method = is_call ? cJSON_GetObjectItemCaseSensitive(req, "method") : NULL;
@@ -629,6 +639,72 @@ static char *error_text(int code, const char *message)
 	return strdup(buf);
 }
 
+/* The answer to a batch entry that did not fit the response budget. */
+static char *too_large(const cJSON *req)
+{
+	const cJSON *id = cJSON_IsObject(req) ? cJSON_GetObjectItemCaseSensitive(req, "id") : NULL;
+	char *idtxt = id && (cJSON_IsNumber(id) || cJSON_IsString(id))
+			      ? cJSON_PrintUnformatted(id)
+			      : NULL;
+	size_t n = (idtxt ? strlen(idtxt) : 4) + 256;
+	char *out = malloc(n);
+	if (out)
+		snprintf(out, n,
+			 "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":%d,\"message\":\"Response too "
+			 "large\",\"data\":\"the answers to one request are limited to %u bytes; "
+			 "split the batch\"},\"id\":%s}",
+			 E_TOO_LARGE, DEV_RPC_RESPONSE_MAX, idtxt ? idtxt : "null");
+	free(idtxt);
+	return out;
+}
+
+/* A batch answered entry by entry into one text, within DEV_RPC_RESPONSE_MAX:
+ * entries past the budget get a "Response too large" error instead of their
+ * result, so a small request cannot make the node write megabytes. */
+static char *handle_batch(struct dev_chain *c, const cJSON *req)
+{
+	struct zbuf b;
+	const cJSON *item;
+	size_t answered = 0;
+	/* Each error entry is a few hundred bytes (the id is capped): the
+	 * budget plus one per entry bounds the text. */
+	zbuf_init(&b, DEV_RPC_RESPONSE_MAX + (size_t)DEV_RPC_BATCH_MAX * (DEV_RPC_ID_MAX + 512));
+	int rc = zbuf_putc(&b, '[');
+	cJSON_ArrayForEach(item, req)
+	{
+		if (rc)
+			break;
+		cJSON *one = handle_one(c, item);
+		if (!one)
+			continue;
+		char *txt = cJSON_PrintUnformatted(one);
+		cJSON_Delete(one);
+		if (txt && b.len + strlen(txt) > DEV_RPC_RESPONSE_MAX) {
+			free(txt);
+			txt = too_large(item);
+		}
+		if (!txt) {
+			rc = -ENOMEM;
+			break;
+		}
+		if (answered++)
+			rc = zbuf_putc(&b, ',');
+		if (!rc)
+			rc = zbuf_put(&b, txt, strlen(txt));
+		free(txt);
+	}
+	if (!rc)
+		rc = zbuf_putc(&b, ']');
+	if (!rc)
+		rc = zbuf_cstr(&b);
+	if (rc || !answered) {
+		zbuf_free(&b);
+		return NULL;
+	}
+	size_t len;
+	return (char *)zbuf_steal(&b, &len);
+}
+
 char *dev_rpc_handle(struct dev_chain *c, const char *body, size_t len)
 {
 	cJSON *req = cJSON_ParseWithLength(body ? body : "", len);
@@ -642,25 +718,11 @@ char *dev_rpc_handle(struct dev_chain *c, const char *body, size_t len)
 			cJSON_Delete(req);
 			return error_text(E_REQUEST, n ? "Batch too large" : "Invalid request");
 		}
-		out = cJSON_CreateArray();
-		const cJSON *item;
-		cJSON_ArrayForEach(item, req)
-		{
-			cJSON *one = handle_one(c, item);
-			if (one && out)
-				cJSON_AddItemToArray(out, one);
-			else
-				cJSON_Delete(one);
-		}
-		if (out && cJSON_GetArraySize(out) == 0) {
-			cJSON_Delete(out);
-			out = NULL;
-			cJSON_Delete(req);
-			return NULL;
-		}
-	} else {
-		out = handle_one(c, req);
+		text = handle_batch(c, req);
+		cJSON_Delete(req);
+		return text;
 	}
+	out = handle_one(c, req);
 	cJSON_Delete(req);
 	if (!out)
 		return NULL;

@@ -1,4 +1,5 @@
-/* HTTP side of the RPC server: bounded POST bodies, keep-alive, JSON out. */
+/* HTTP side of the RPC server: bounded POST bodies, keep-alive, JSON out;
+ * connection limits and deadlines in rpc_conns.c. */
 #include "devchain/rpc.h"
 
 #include <arpa/inet.h>
@@ -12,10 +13,12 @@
 
 #include "common/log.h"
 #include "common/zerr.h"
+#include "devchain/rpc_conns.h"
 
 struct dev_rpc {
 	struct MHD_Daemon *d;
 	struct dev_chain *chain;
+	struct dev_rpc_conns *conns;
 	uint16_t port;
 };
 
@@ -104,7 +107,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		      enum MHD_RequestTerminationCode toe)
 {
+	struct dev_rpc *s = cls;
 	struct request *req = *con_cls;
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		dev_rpc_conns_done(s->conns, conn);
 	if (!req)
 		return;
 	zbuf_free(&req->body);
@@ -134,18 +140,29 @@ int dev_rpc_start(struct dev_chain *c, const char *addr, struct dev_rpc **out)
 	if (!(s = calloc(1, sizeof(*s))))
 		return -ENOMEM;
 	s->chain = c;
+	int rc = dev_rpc_conns_new(DEV_RPC_CONNECTIONS, DEV_RPC_CONNECTIONS_PER_CLIENT,
+				   DEV_RPC_DEADLINE_S * 1000u, &s->conns);
+	if (rc < 0) {
+		free(s);
+		return rc;
+	}
+	/* libmicrohttpd's own limit sits above ours, so that ours (which
+	 * displaces instead of refusing) acts first; its idle timeout is the
+	 * same deadline. */
 	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY |
 					MHD_USE_TURBO |
 					MHD_USE_ERROR_LOG,
 				0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, &sa,
 				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)DEV_RPC_CONNECTIONS,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)(2 * DEV_RPC_CONNECTIONS),
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)DEV_RPC_DEADLINE_S,
+				MHD_OPTION_NOTIFY_CONNECTION, dev_rpc_conns_notify, s->conns,
 				MHD_OPTION_NOTIFY_COMPLETED, completed, s,
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (!s->d) {
 		log_err("devchain", "cannot listen on %s: the address is in use or not local "
 			"(another tfchain-dev? pick a free --rpc-port, or 0 for any)", addr);
+		dev_rpc_conns_free(s->conns);
 		free(s);
 		return -EADDRINUSE;
 	}
@@ -165,5 +182,6 @@ void dev_rpc_stop(struct dev_rpc *s)
 	if (!s)
 		return;
 	MHD_stop_daemon(s->d);
+	dev_rpc_conns_free(s->conns);
 	free(s);
 }

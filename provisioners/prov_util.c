@@ -146,6 +146,33 @@ int prov_mkdirs(const char *path, mode_t mode)
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
+static int sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+/* The rename is only durable once the directory holding it is synced:
+ * without it, a power loss can bring back the old file (or none). */
+static int sync_parent(const char *path)
+{
+	char dir[PROV_PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return prov_fmt(dir, sizeof dir, ".") < 0 ? -ENAMETOOLONG : sync_dir(dir);
+	if (slash == path)
+		return sync_dir("/");
+	if ((size_t)(slash - path) >= sizeof dir)
+		return -ENAMETOOLONG;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = 0;
+	return sync_dir(dir);
+}
+
 int prov_write_file(const char *path, const void *data, size_t len, mode_t mode)
 {
 	char tmp[PROV_PATH_MAX];
@@ -173,9 +200,11 @@ int prov_write_file(const char *path, const void *data, size_t len, mode_t mode)
 		rc = -errno;
 	if (rc == 0 && rename(tmp, path) < 0)
 		rc = -errno;
-	if (rc < 0)
+	if (rc < 0) {
 		unlink(tmp);
-	return rc;
+		return rc;
+	}
+	return sync_parent(path);
 }
 
 int prov_read_file(const char *path, char *buf, size_t bufsz, size_t *len)

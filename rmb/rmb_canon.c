@@ -12,6 +12,7 @@
  */
 #include "rmb/rmb_envelope.h"
 
+#include "common/utf8.h"
 #include "common/zerr.h"
 
 #define DEPTH_MAX 32
@@ -26,36 +27,9 @@ static void skip_ws(struct scan *s)
 		s->p++;
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0. */
 size_t rmb_utf8_seq(const unsigned char *p, const unsigned char *end)
 {
-	unsigned char c = p[0];
-	size_t n;
-	unsigned char lo = 0x80, hi = 0xbf;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f; /* no UTF-16 surrogates */
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f; /* nothing above U+10FFFF */
-	if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
+	return utf8_seq(p, end);
 }
 
 static int hex4(struct scan *s, unsigned *v)

@@ -29,6 +29,12 @@ int rmb_replay_add(struct rmb_replay *r, uint32_t src, const char *uid, uint64_t
  * be retried with the same uid. No-op when absent. */
 void rmb_replay_forget(struct rmb_replay *r, uint32_t src, const char *uid);
 size_t rmb_replay_count(struct rmb_replay *r);
+/* Makes the cache survive restarts: loads the requests of `path` accepted
+ * within the window (wall clock), then records every add and forget there.
+ * now_ms/wall_ms are the monotonic and wall clocks now. Call before the
+ * cache is shared; at most once. 0, or a negative errno (path unusable). */
+int rmb_replay_persist(struct rmb_replay *r, const char *path, uint64_t now_ms,
+		       uint64_t wall_ms);
 
 /* ---- twin cache ---- */
 
@@ -48,9 +54,10 @@ typedef int (*rmb_twin_lookup_fn)(void *ctx, uint32_t twin_id, struct rmb_twin *
 
 struct rmb_twins;
 
-/* ttl_ms: how long a found twin is trusted (a key change on chain is seen
- * within it, unless the chain cannot be asked: then the last key serves up
- * to 10 * ttl_ms); neg_ttl_ms: how long an absent twin stays absent;
+/* ttl_ms: how long a found twin is trusted; once expired, its last key
+ * still serves (up to 10 * ttl_ms) while a background thread reads it again,
+ * so a key change on chain is seen within ttl_ms plus one lookup, or later
+ * when the chain cannot be asked. neg_ttl_ms: how long an absent twin stays absent;
  * inflight: chain lookups of uncached twins running at once at most. A
  * miss beyond that answers ZE_UNKNOWN at once, so requests naming many
  * unknown twins cannot tie up every worker in chain calls while cached
@@ -65,6 +72,8 @@ int rmb_twins_limit(struct rmb_twins *c, size_t neg_entries, double rate, double
 void rmb_twins_free(struct rmb_twins *c);
 /* 0, ZE_ABSENT, or ZE_UNKNOWN when the lookup could not answer. */
 int rmb_twins_get(struct rmb_twins *c, uint32_t id, uint64_t now_ms, struct rmb_twin *out);
+/* Background refreshes completed so far (for tests). */
+unsigned long rmb_twins_refreshed(struct rmb_twins *c);
 
 /* ---- rate limiter ---- */
 

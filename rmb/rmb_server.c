@@ -1,10 +1,13 @@
 /*
- * RMB server: nng plumbing, worker pool and lifecycle. What a request goes
- * through is rmb_verify; how a reply is built is rmb_reply.c.
+ * RMB server: nng plumbing, worker pools, connection timeouts and
+ * lifecycle. What a request goes through is rmb_verify; how a reply is
+ * built is rmb_reply.c.
  *
- * Each nng context cycles RECV -> (queued, worker) -> SEND -> RECV. The aio
- * callback only moves messages: it never verifies or runs a handler, so the
- * nng threads stay free to receive.
+ * Each nng context cycles RECV -> (queued, worker) -> SEND -> RECV, or for
+ * an RMB_H_SLOW handler RECV -> (queued, worker verifies) -> (slow queue,
+ * slow worker) -> SEND -> RECV. The aio callback only moves messages: it
+ * never verifies or runs a handler, so the nng threads stay free to
+ * receive. A sweeper thread closes connections stuck in a frame.
  */
 #include "rmb/rmb_server.h"
 

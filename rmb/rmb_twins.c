@@ -9,12 +9,12 @@
  *     looked up answers "unknown" at once instead of asking again);
  *   - lookups of twins not in the cache at all are limited in number at
  *     once and in rate (token bucket); beyond, "unknown" at once;
- *   - a found twin whose entry expired is looked up again, but when that
- *     cannot be done now (limits, chain unreachable) its last known key is
- *     used for up to STALE_FACTOR times its ttl, so a flood or a stalled
- *     chain does not lock known callers out.
- * The lookup runs without the lock, so a slow chain never stalls the hits
- * of other threads. Unknown answers are never cached.
+ *   - a found twin whose entry expired keeps being served with its last
+ *     key while a background thread looks it up again (for up to
+ *     STALE_FACTOR times its ttl), so no request of a known twin waits on
+ *     the chain, and a flood or a stalled chain does not lock it out.
+ * Lookups run without the lock, so a slow chain never stalls the hits of
+ * other threads. Unknown answers are never cached.
  */
 #include "rmb/rmb_guard.h"
 
@@ -28,6 +28,12 @@
 #define WAYS 4
 #define INFLIGHT_IDS 64
 #define STALE_FACTOR 10
+#define REFRESH_QUEUE 64
+
+struct refresh {
+	uint32_t id;
+	uint64_t now_ms; /* of the request that found it expired */
+};
 
 struct twin_slot {
 	int used;
@@ -56,7 +62,16 @@ struct rmb_twins {
 	uint64_t tokens_ms;
 	rmb_twin_lookup_fn fn;
 	void *ctx;
+	/* background refreshes of expired known twins */
+	pthread_t th;
+	pthread_cond_t rcv;
+	struct refresh rq[REFRESH_QUEUE];
+	size_t rhead, rcount;
+	unsigned long refreshed;
+	int stopping;
 };
+
+static void *refresher(void *arg);
 
 int rmb_twins_new(size_t entries, uint64_t ttl_ms, uint64_t neg_ttl_ms, unsigned inflight,
                   rmb_twin_lookup_fn fn, void *ctx, struct rmb_twins **out)
@@ -81,6 +96,21 @@ int rmb_twins_new(size_t entries, uint64_t ttl_ms, uint64_t neg_ttl_ms, unsigned
 	c->max_inflight = inflight;
 	c->fn = fn;
 	c->ctx = ctx;
+	if (pthread_cond_init(&c->rcv, NULL)) {
+		pthread_mutex_destroy(&c->mu);
+		free(c->slots);
+		free(c->neg);
+		free(c);
+		return -ENOMEM;
+	}
+	if (pthread_create(&c->th, NULL, refresher, c)) {
+		pthread_cond_destroy(&c->rcv);
+		pthread_mutex_destroy(&c->mu);
+		free(c->slots);
+		free(c->neg);
+		free(c);
+		return -EAGAIN;
+	}
 	*out = c;
 	return 0;
 }
@@ -109,6 +139,12 @@ void rmb_twins_free(struct rmb_twins *c)
 {
 	if (!c)
 		return;
+	pthread_mutex_lock(&c->mu);
+	c->stopping = 1;
+	pthread_cond_signal(&c->rcv);
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->th, NULL);
+	pthread_cond_destroy(&c->rcv);
 	pthread_mutex_destroy(&c->mu);
 	free(c->slots);
 	free(c->neg);
@@ -216,11 +252,78 @@ static int token_take(struct rmb_twins *c, uint64_t now_ms)
 	return 1;
 }
 
+/* Records a lookup's answer for id at now_ms. Under the lock. */
+static void store_answer(struct rmb_twins *c, uint32_t id, int rc, const struct rmb_twin *t,
+                         uint64_t now_ms)
+{
+	if (rc == 0) {
+		struct twin_slot *s = pos_victim(c, id);
+		s->used = 1;
+		s->expires_ms = now_ms + c->ttl_ms;
+		s->used_ms = now_ms;
+		s->t = *t;
+		struct neg_slot *n = neg_find(c, id);
+		if (n)
+			n->used = 0;
+	} else if (rc == ZE_ABSENT) {
+		struct twin_slot *s = pos_find(c, id);
+		if (s)
+			s->used = 0; /* the chain says it is gone: its key is void */
+		neg_put(c, id, now_ms + c->neg_ttl_ms);
+	}
+	/* Unknown: nothing learnt; a stale entry stays as it was. */
+}
+
+/* Asks the chain about id; ZE_UNKNOWN for any answer but found or absent. */
+static int ask(struct rmb_twins *c, uint32_t id, struct rmb_twin *t)
+{
+	memset(t, 0, sizeof(*t));
+	int rc = c->fn(c->ctx, id, t);
+	if (rc != 0 && rc != ZE_ABSENT)
+		rc = ZE_UNKNOWN;
+	t->id = id;
+	t->relay[RMB_RELAY_MAX] = 0;
+	return rc;
+}
+
+/* Refreshes expired entries of known twins, one at a time, so that no
+ * request waits on the chain for a twin whose last key still serves. */
+static void *refresher(void *arg)
+{
+	struct rmb_twins *c = arg;
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		while (!c->rcount && !c->stopping)
+			pthread_cond_wait(&c->rcv, &c->mu);
+		if (c->stopping)
+			break;
+		struct refresh job = c->rq[c->rhead];
+		c->rhead = (c->rhead + 1) % REFRESH_QUEUE;
+		c->rcount--;
+		pthread_mutex_unlock(&c->mu);
+		struct rmb_twin t;
+		int rc = ask(c, job.id, &t);
+		pthread_mutex_lock(&c->mu);
+		busy_release(c, job.id);
+		store_answer(c, job.id, rc, &t, job.now_ms);
+		c->refreshed++;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+/* Queues a refresh of a known twin unless one is pending. Under the lock. */
+static void refresh_later(struct rmb_twins *c, uint32_t id, uint64_t now_ms)
+{
+	if (c->rcount == REFRESH_QUEUE || !busy_claim(c, id))
+		return;
+	c->rq[(c->rhead + c->rcount) % REFRESH_QUEUE] = (struct refresh){id, now_ms};
+	c->rcount++;
+	pthread_cond_signal(&c->rcv);
+}
+
 int rmb_twins_get(struct rmb_twins *c, uint32_t id, uint64_t now_ms, struct rmb_twin *out)
 {
-	struct rmb_twin stale;
-	int have_stale = 0, counted = 0, rc;
-
 	pthread_mutex_lock(&c->mu);
 	struct twin_slot *s = pos_find(c, id);
 	if (s && s->expires_ms > now_ms) {
@@ -230,64 +333,49 @@ int rmb_twins_get(struct rmb_twins *c, uint32_t id, uint64_t now_ms, struct rmb_
 		return 0;
 	}
 	if (s && now_ms < s->expires_ms + (STALE_FACTOR - 1) * c->ttl_ms) {
-		stale = s->t;
-		have_stale = 1;
+		/* Expired but recent: served now, refreshed in the background. */
+		s->used_ms = now_ms;
+		*out = s->t;
+		refresh_later(c, id, now_ms);
+		pthread_mutex_unlock(&c->mu);
+		return 0;
 	}
 	struct neg_slot *n = neg_find(c, id);
-	if (!have_stale && n && n->expires_ms > now_ms) {
+	if (n && n->expires_ms > now_ms) {
 		pthread_mutex_unlock(&c->mu);
 		return ZE_ABSENT;
 	}
-	/* A known twin's refresh is not limited (the stale key is the
-	 * fallback); lookups of strangers are. */
-	int go = busy_claim(c, id);
-	if (go && !have_stale) {
-		if (c->inflight >= c->max_inflight || !token_take(c, now_ms)) {
-			busy_release(c, id);
-			go = 0;
-		} else {
-			c->inflight++;
-			counted = 1;
-		}
+	/* A twin not known (or too long ago): the caller waits for the chain,
+	 * within the limits of lookups at once and per second. */
+	if (c->inflight >= c->max_inflight || !busy_claim(c, id)) {
+		pthread_mutex_unlock(&c->mu);
+		return ZE_UNKNOWN;
 	}
+	if (!token_take(c, now_ms)) {
+		busy_release(c, id);
+		pthread_mutex_unlock(&c->mu);
+		return ZE_UNKNOWN;
+	}
+	c->inflight++;
 	pthread_mutex_unlock(&c->mu);
-	if (!go) {
-		if (have_stale)
-			*out = stale;
-		return have_stale ? 0 : ZE_UNKNOWN;
-	}
 
 	struct rmb_twin t;
-	memset(&t, 0, sizeof(t));
-	rc = c->fn(c->ctx, id, &t);
-	if (rc != 0 && rc != ZE_ABSENT)
-		rc = ZE_UNKNOWN;
-	t.id = id;
-	t.relay[RMB_RELAY_MAX] = 0;
+	int rc = ask(c, id, &t);
 
 	pthread_mutex_lock(&c->mu);
 	busy_release(c, id);
-	if (counted)
-		c->inflight--;
-	if (rc == 0) {
-		s = pos_victim(c, id);
-		s->used = 1;
-		s->expires_ms = now_ms + c->ttl_ms;
-		s->used_ms = now_ms;
-		s->t = t;
-		n = neg_find(c, id);
-		if (n)
-			n->used = 0;
-		*out = t;
-	} else if (rc == ZE_ABSENT) {
-		s = pos_find(c, id);
-		if (s)
-			s->used = 0; /* the chain says it is gone: its key is void */
-		neg_put(c, id, now_ms + c->neg_ttl_ms);
-	} else if (have_stale) {
-		*out = stale;
-		rc = 0;
-	}
+	c->inflight--;
+	store_answer(c, id, rc, &t, now_ms);
 	pthread_mutex_unlock(&c->mu);
+	if (rc == 0)
+		*out = t;
 	return rc;
+}
+
+unsigned long rmb_twins_refreshed(struct rmb_twins *c)
+{
+	pthread_mutex_lock(&c->mu);
+	unsigned long n = c->refreshed;
+	pthread_mutex_unlock(&c->mu);
+	return n;
 }

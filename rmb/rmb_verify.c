@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/zerr.h"
 
 struct rmb_verifier {
@@ -48,6 +49,9 @@ int rmb_verifier_new(const struct rmb_verify_cfg *cfg, rmb_twin_lookup_fn fn, vo
 	 * replay cache must remember it that long. */
 	uint64_t window_ms = ((uint64_t)cfg->max_ttl_s + 2u * cfg->skew_s + 1) * 1000u;
 	int rc = rmb_replay_new(cfg->replay_entries, window_ms, &v->replay);
+	if (!rc && cfg->replay_path)
+		rc = rmb_replay_persist(v->replay, cfg->replay_path, rmb_mono_ms(),
+					rmb_wall_s() * 1000u);
 	if (!rc)
 		rc = rmb_twins_new(cfg->twin_entries, (uint64_t)cfg->twin_ttl_s * 1000u,
 				   (uint64_t)cfg->twin_neg_ttl_s * 1000u, cfg->twin_lookups, fn, ctx,
@@ -59,6 +63,8 @@ int rmb_verifier_new(const struct rmb_verify_cfg *cfg, rmb_twin_lookup_fn fn, vo
 		rc = rmb_ratelimit_new(cfg->rate_entries, cfg->rate, cfg->burst, &v->rate);
 	if (rc) {
 		rmb_verifier_free(v);
+		if (cfg->replay_path && rc != -ENOMEM)
+			log_err("rmb", "replay cache %s: %s", cfg->replay_path, zerr_str(rc));
 		return rc == -EINVAL ? ZE_CONFIG : rc;
 	}
 	*out = v;

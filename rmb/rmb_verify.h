@@ -20,6 +20,8 @@ struct rmb_verify_cfg {
 	uint32_t max_ttl_s;     /* longest exp accepted */
 	uint32_t skew_s;        /* clock skew allowed both ways */
 	size_t replay_entries;  /* accepted requests remembered at once */
+	const char *replay_path; /* file keeping them across restarts (not
+				  * copied; NULL: memory only) */
 	size_t twin_entries;    /* twins cached */
 	uint32_t twin_ttl_s;    /* a key change on chain is seen within this */
 	uint32_t twin_neg_ttl_s;

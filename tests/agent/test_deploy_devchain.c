@@ -417,7 +417,15 @@ static void kill9_during_deploys(void **st)
 		int done;
 		assert_int_equal(fh_count(ids[i]), 2);
 		snprintf(key, sizeof key, "deployed:%llu", (unsigned long long)ids[i]);
-		assert_int_equal(store_outbox_state(s, key, &done, outcome, sizeof outcome), 0);
+		/* The caller sees Deployed on chain as soon as the block is made;
+		 * the agent records the outcome once its submitter sees the
+		 * inclusion, a poll later: wait for it (bounded). */
+		for (int t = 0; t < 400; t++) {
+			assert_int_equal(store_outbox_state(s, key, &done, outcome, sizeof outcome), 0);
+			if (done)
+				break;
+			usleep(25000);
+		}
 		assert_int_equal(done, 1);
 		assert_int_equal(strncmp(outcome, "ok", 2), 0);
 	}

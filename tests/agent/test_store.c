@@ -245,6 +245,49 @@ static void corrupt_rows_are_quarantined(void **st)
 	free(ids);
 }
 
+/* Done rows do not accumulate: store_dep_prune bounds them in count and
+ * age; pending rows always stay. */
+static void outbox_retention_is_bounded(void **st)
+{
+	struct fx *f = *st;
+	char key[32];
+	int added, done;
+	for (int i = 0; i < STORE_OUTBOX_DONE_MAX / 1000 + 20; i++) {
+		snprintf(key, sizeof key, "deployed:%d", i);
+		assert_int_equal(store_outbox_add(f->s, "deployed", (uint64_t)i, key, "{}", &added), 0);
+	}
+	struct store_outbox *it;
+	size_t n;
+	assert_int_equal(store_outbox_due(f->s, INT64_MAX, 1000, &it, &n), 0);
+	assert_int_equal(n, STORE_OUTBOX_DONE_MAX / 1000 + 20);
+	/* All done but the last 5. */
+	for (size_t i = 0; i + 5 < n; i++)
+		assert_int_equal(store_outbox_done(f->s, it[i].id, "ok"), 0);
+	store_outbox_free(it, n);
+	/* Through the store's periodic prune: nothing is old, nothing beyond
+	 * the bound, so every row stays. */
+	uint64_t pruned;
+	assert_int_equal(store_dep_prune(f->s, (int64_t)time(NULL), &pruned), 0);
+	assert_int_equal(store_outbox_state(f->s, "deployed:0", &done, NULL, 0), 0);
+	/* Old done rows go, also through store_dep_prune. */
+	raw(f, "UPDATE outbox SET created=1000 WHERE key IN ('deployed:0','deployed:1','deployed:119')");
+	assert_int_equal(store_dep_prune(f->s, (int64_t)time(NULL), &pruned), 0);
+	assert_int_equal(store_outbox_state(f->s, "deployed:0", &done, NULL, 0), ZE_ABSENT);
+	assert_int_equal(store_outbox_state(f->s, "deployed:1", &done, NULL, 0), ZE_ABSENT);
+	assert_int_equal(store_outbox_state(f->s, "deployed:2", &done, NULL, 0), 0);
+	assert_int_equal(store_outbox_state(f->s, "deployed:119", &done, NULL, 0), 0);
+	assert_int_equal(done, 0); /* pending: never deleted */
+	/* A count bound: only the newest 10 done rows stay. */
+	assert_int_equal(store_outbox_prune(f->s, 0, 10, &pruned), 0);
+	assert_int_equal(pruned, 113 - 10);
+	assert_int_equal(store_outbox_state(f->s, "deployed:104", &done, NULL, 0), ZE_ABSENT);
+	assert_int_equal(store_outbox_state(f->s, "deployed:105", &done, NULL, 0), 0);
+	assert_int_equal(store_outbox_state(f->s, "deployed:114", &done, NULL, 0), 0);
+	uint64_t pending;
+	assert_int_equal(store_outbox_pending(f->s, &pending), 0);
+	assert_int_equal(pending, 5);
+}
+
 static void outbox_is_idempotent(void **st)
 {
 	struct fx *f = *st;
@@ -417,6 +460,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(list_and_history, setup, teardown),
 		cmocka_unit_test_setup_teardown(corrupt_rows_are_quarantined, setup, teardown),
 		cmocka_unit_test_setup_teardown(outbox_is_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(outbox_retention_is_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(transactions_commit_together, setup, teardown),
 		cmocka_unit_test_setup_teardown(lazy_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(finished_deployments_are_pruned, setup, teardown),

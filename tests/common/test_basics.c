@@ -11,6 +11,8 @@
 #include "common/buf.h"
 #include "common/file.h"
 #include "common/hex.h"
+#include "common/jnum.h"
+#include "common/utf8.h"
 #include "common/zerr.h"
 
 static void buf_cap_is_enforced(void **st)
@@ -107,12 +109,54 @@ static void file_read_is_bounded(void **st)
 	unlink(path2);
 }
 
+static void jnum_refuses_non_integers(void **st)
+{
+	uint64_t v = 77;
+	uint32_t w = 77;
+	const char *bad[] = {"1.5", "-1", "-0.5", "1e300", "9007199254740993.5", "\"5\"", "null",
+			     "true", "[1]"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		cJSON *j = cJSON_Parse(bad[i]);
+		assert_non_null(j);
+		assert_int_equal(jnum_u64(j, UINT64_MAX, &v), ZE_MALFORMED);
+		assert_int_equal(jnum_u32(j, &w), ZE_MALFORMED);
+		cJSON_Delete(j);
+	}
+	assert_int_equal(v, 77);
+	assert_int_equal(jnum_u64(NULL, 10, &v), ZE_MALFORMED);
+	cJSON *j = cJSON_Parse("4294967296");
+	assert_int_equal(jnum_u32(j, &w), ZE_MALFORMED);
+	assert_int_equal(jnum_u64(j, UINT64_MAX, &v), 0);
+	assert_int_equal(v, 4294967296ull);
+	assert_int_equal(jnum_u64(j, 100, &v), ZE_MALFORMED);
+	cJSON_Delete(j);
+	j = cJSON_Parse("1.0"); /* the same double as 1: a converter cannot tell */
+	assert_int_equal(jnum_u32(j, &w), 0);
+	assert_int_equal(w, 1);
+	cJSON_Delete(j);
+	j = cJSON_Parse("9007199254740992");
+	assert_int_equal(jnum_u64(j, UINT64_MAX, &v), 0);
+	cJSON_Delete(j);
+}
+
+static void utf8_validation(void **st)
+{
+	assert_true(utf8_valid("plain \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 17));
+	assert_false(utf8_valid("\xff", 1));
+	assert_false(utf8_valid("\xc0\xaf", 2));         /* overlong */
+	assert_false(utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+	assert_false(utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+	assert_false(utf8_valid("\xe2\x82", 2));         /* cut */
+	assert_true(utf8_valid("", 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(buf_cap_is_enforced), cmocka_unit_test(buf_grows_and_steals),
 		cmocka_unit_test(hex_round_trip),      cmocka_unit_test(hex_rejects_bad_input),
 		cmocka_unit_test(errors_have_names),    cmocka_unit_test(file_read_is_bounded),
+		cmocka_unit_test(jnum_refuses_non_integers), cmocka_unit_test(utf8_validation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -281,6 +281,23 @@ static int example_documents(const char *file, const char *name)
 	return found;
 }
 
+/* Every connection may hold one frame: a budget below one frame is refused,
+ * naming both keys. */
+static void memory_budget_fits_a_frame(void **st)
+{
+	struct cfg c;
+	assert_int_equal(load_text(&c, "[rmb]\nmemory_budget = 256M\nmax_message = 64M\n"
+				      "frame_timeout = 5\n",
+				   NULL, NULL, 0),
+			 0);
+	assert_int_equal(c.rmb_memory_budget, 256ull << 20);
+	assert_int_equal(c.rmb_frame_timeout, 5);
+	assert_int_equal(load_text(&c, "[rmb]\nmemory_budget = 1M\nmax_message = 2M\n", NULL, NULL, 0),
+			 ZE_CONFIG);
+	assert_non_null(strstr(err, "rmb.memory_budget"));
+	assert_non_null(strstr(err, "rmb.max_message"));
+}
+
 static void every_key_is_documented(void **st)
 {
 	for (size_t i = 0; i < cfg_nkeys; i++) {
@@ -300,6 +317,7 @@ int main(void)
 		cmocka_unit_test(precedence_file_env_flags),
 		cmocka_unit_test(reload_diff),
 		cmocka_unit_test(every_key_is_documented),
+		cmocka_unit_test(memory_budget_fits_a_frame),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

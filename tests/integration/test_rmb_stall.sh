@@ -4,7 +4,10 @@
 # must not delay another twin's zos.system.version. The agent runs deploys
 # on its slow pool with a share of 2 per twin: the first twin's other 6
 # deploys are refused at once with 108 busy, and the other twin is answered
-# while the 2 deploys are still pending. Asserted by ordering (the cheap
+# while the 2 deploys are still pending, with its cached key expired (it
+# serves while refreshed in the background). Then a request recorded on the
+# wire and replayed after an agent restart gets 106 (the replay cache is
+# persistent). Asserted by ordering (the cheap
 # call is answered while the slow ones hang), with a generous 5 s bound.
 set -u
 : "${BUILD:=build}"
@@ -40,6 +43,9 @@ cat >"$TMP/agent.conf" <<EOF
 url = http://127.0.0.1:$CPORT
 rpc_timeout = 20
 [rmb]
+# Short, so that dave's cached key has expired during the stall: it must
+# still serve (refreshed in the background), not wait on the chain.
+twin_cache_ttl = 1
 listen = tcp://127.0.0.1:$RPORT
 public_address = tcp://127.0.0.1:$RPORT
 [node]
@@ -86,6 +92,7 @@ rmb_as dave zos.system.version '{}' 5000 >/dev/null 2>"$TMP/err.txt" || fail "da
 echo "ok: node twin $TWIN serving; twins $CHARLIE and $DAVE known"
 
 kill -STOP "$CPID"
+sleep 1.5 # past dave's twin_cache_ttl
 for i in $(seq 1 8); do
 	rmb_as charlie zos.deployment.deploy "{\"contract_id\": $((900 + i))}" 60000 \
 		>"$TMP/deploy$i.out" 2>"$TMP/deploy$i.err" &
@@ -107,4 +114,65 @@ echo "ok: dave answered in $(((T1 - T0) / 1000000)) ms while 2 deploys wait on t
 kill -CONT "$CPID"
 for p in "${DPIDS[@]}"; do wait "$p"; done
 DPIDS=()
+
+# ---- A request replayed after an agent restart is refused (106): the
+# replay cache lives in the state directory. A proxy records the bytes of
+# one of dave's calls; they are sent again once the agent restarted.
+PX=$(free_port)
+cat >"$TMP/proxy.py" <<'PY'
+import socket, sys, threading
+lport, dport, rec = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", lport)); ls.listen(1); ls.settimeout(20)
+c, _ = ls.accept(); d = socket.create_connection(("127.0.0.1", dport))
+out = open(rec, "wb")
+def pump(a, b, f):
+    while True:
+        x = a.recv(65536)
+        if not x:
+            break
+        if f:
+            f.write(x); f.flush()
+        b.sendall(x)
+    for sk in (a, b):  # ends the other direction's recv at once
+        try:
+            sk.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+t = threading.Thread(target=pump, args=(d, c, None)); t.start()
+pump(c, d, out); t.join()
+PY
+cat >"$TMP/replay.py" <<'PY'
+import json, socket, sys
+port, rec = int(sys.argv[1]), open(sys.argv[2], "rb").read()
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(rec[:8])                      # SP header
+n = int.from_bytes(rec[8:16], "big")
+s.sendall(rec[8:16 + n])                # the first request frame, as sent
+buf = b""
+while len(buf) < 16 or len(buf) < 16 + int.from_bytes(buf[8:16], "big"):
+    x = s.recv(65536)
+    if not x:
+        sys.exit("connection closed")
+    buf += x
+print(json.loads(buf[20:16 + int.from_bytes(buf[8:16], "big")]).get("err", {}).get("code", 0))
+PY
+python3 "$TMP/proxy.py" "$PX" "$RPORT" "$TMP/recorded" &
+PXPID=$!
+sleep 0.3
+"$CLI" rmb call "$TWIN" zos.system.version '{}' --dev dave --src "$DAVE" --url "tcp://127.0.0.1:$PX" \
+	--dst-pk "$ACCOUNT" --timeout 5000 --attempts 1 --ttl 120 >/dev/null 2>"$TMP/err.txt" ||
+	fail "dave's call through the recording proxy"
+wait "$PXPID"
+[ "$(python3 "$TMP/replay.py" "$RPORT" "$TMP/recorded")" = 106 ] || fail "replay before the restart not refused"
+stop_pid "$APID"
+APID=
+"$AGENT" -d -f "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &
+APID=$!
+serving() { [ "$(grep -c "rmb serving twin" "$TMP/agent.log")" -ge 2 ]; }
+wait_for 30 serving || fail "the restarted agent did not serve rmb"
+code=$(python3 "$TMP/replay.py" "$RPORT" "$TMP/recorded") || fail "no answer to the replay"
+[ "$code" = 106 ] || fail "replay after the restart answered $code, want 106 (replayed)"
+[ -s "$TMP/state/rmb-replay" ] || fail "no replay cache file in the state directory"
+echo "ok: a request replayed after the agent restarted is refused (106)"
 echo "ok"

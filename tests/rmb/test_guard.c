@@ -8,7 +8,10 @@
 #include <stdatomic.h>
 #include <time.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/zerr.h"
 #include "rmb/rmb_chain.h"
@@ -81,6 +84,60 @@ static void replay_many(void **st)
 	rmb_replay_free(r);
 }
 
+/* The cache survives a restart: a uid accepted within the window is still
+ * refused, a forgotten one is not, an expired one is forgotten; the file
+ * stays bounded. */
+static void replay_survives_restart(void **st)
+{
+	char dir[] = "/tmp/rmb-replay-XXXXXX", path[64];
+	struct rmb_replay *r;
+	struct stat sb;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/replay", dir);
+	const uint64_t W = 1700000000000ull;
+	assert_int_equal(rmb_replay_new(8, 1000, &r), 0);
+	assert_int_equal(rmb_replay_persist(r, path, 50000, W), 0);
+	assert_int_equal(rmb_replay_add(r, 1, "a", 50000), 0);
+	assert_int_equal(rmb_replay_add(r, 1, "b", 50010), 0);
+	assert_int_equal(rmb_replay_add(r, 2, "c", 50500), 0);
+	rmb_replay_forget(r, 1, "b");
+	rmb_replay_free(r);
+	/* Restarted 400 ms later (a new boot: the monotonic clock is small). */
+	assert_int_equal(rmb_replay_new(8, 1000, &r), 0);
+	assert_int_equal(rmb_replay_persist(r, path, 10000, W + 400), 0);
+	assert_int_equal(rmb_replay_add(r, 1, "a", 10000), -EEXIST);
+	assert_int_equal(rmb_replay_add(r, 2, "c", 10000), -EEXIST);
+	assert_int_equal(rmb_replay_add(r, 1, "b", 10000), 0);
+	rmb_replay_free(r);
+	/* Past a's window (accepted at W): a is forgotten, c (W + 500) is not. */
+	assert_int_equal(rmb_replay_new(8, 1000, &r), 0);
+	assert_int_equal(rmb_replay_persist(r, path, 100, W + 1200), 0);
+	assert_int_equal(rmb_replay_add(r, 1, "a", 100), 0);
+	assert_int_equal(rmb_replay_add(r, 2, "c", 100), -EEXIST);
+	rmb_replay_free(r);
+	/* Many adds over time: the file is rewritten, bounded by the table. */
+	assert_int_equal(rmb_replay_new(4, 1000, &r), 0);
+	assert_int_equal(rmb_replay_persist(r, path, 0, W + 5000), 0);
+	char uid[16];
+	for (int i = 0; i < 1000; i++) {
+		snprintf(uid, sizeof uid, "m%d", i);
+		assert_int_equal(rmb_replay_add(r, 3, uid, 300u * (unsigned)i), 0);
+	}
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true(sb.st_size <= 48 + 2 * 4 * 24);
+	rmb_replay_free(r);
+	/* A file that is not a replay cache is replaced, not trusted. */
+	FILE *fp = fopen(path, "w");
+	fputs("garbage", fp);
+	fclose(fp);
+	assert_int_equal(rmb_replay_new(4, 1000, &r), 0);
+	assert_int_equal(rmb_replay_persist(r, path, 0, W), 0);
+	assert_int_equal(rmb_replay_add(r, 3, "m999", 0), 0);
+	rmb_replay_free(r);
+	unlink(path);
+	rmdir(dir);
+}
+
 struct table {
 	int calls;
 	int down;
@@ -113,11 +170,19 @@ static void twins_cache_ttl(void **st)
 	assert_string_equal(tw.relay, "tcp://127.0.0.1:1005");
 	assert_int_equal(rmb_twins_get(c, 5, 999, &tw), 0);
 	assert_int_equal(t.calls, 1);
-	/* A key change on chain is seen once the TTL passed. */
+	/* Once the TTL passed, the last key serves at once while the twin is
+	 * read again in the background; the key change is seen after that. */
 	t.fill = 50;
 	assert_int_equal(rmb_twins_get(c, 5, 1000, &tw), 0);
+	assert_int_equal(tw.account[0], 6);
+	struct timespec ts = {0, 5 * 1000000L};
+	for (int i = 0; i < 2000 && rmb_twins_refreshed(c) < 1; i++)
+		nanosleep(&ts, NULL);
+	assert_int_equal(rmb_twins_refreshed(c), 1);
 	assert_int_equal(t.calls, 2);
+	assert_int_equal(rmb_twins_get(c, 5, 1001, &tw), 0);
 	assert_int_equal(tw.account[0], 55);
+	assert_int_equal(t.calls, 2);
 	rmb_twins_free(c);
 }
 
@@ -211,6 +276,31 @@ static void twins_lookups_bounded(void **st)
 	assert_int_equal(g.rc, 0);
 	assert_int_equal(rmb_twins_get(c, 2, 0, &tw), 0);
 	rmb_twins_free(c);
+}
+
+/* A known twin whose entry expired never waits on a stalled chain: its
+ * last key serves while one background lookup hangs. */
+static void twins_expired_served_while_chain_stalls(void **st)
+{
+	struct slow_chain sc = {0, 0, 0};
+	struct rmb_twins *c;
+	struct rmb_twin tw;
+	struct timespec ts = {0, 5 * 1000000L};
+	assert_int_equal(rmb_twins_new(8, 1000, 100, 2, slow_lookup, &sc, &c), 0);
+	atomic_store(&sc.release, 1);
+	assert_int_equal(rmb_twins_get(c, 3, 0, &tw), 0);
+	atomic_store(&sc.release, 0);
+	atomic_store(&sc.entered, 0);
+	/* Expired: answered at once, 100 times, while the refresh hangs. */
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(rmb_twins_get(c, 3, 5000, &tw), 0);
+	for (int i = 0; i < 2000 && !atomic_load(&sc.entered); i++)
+		nanosleep(&ts, NULL);
+	assert_int_equal(atomic_load(&sc.entered), 1);
+	assert_int_equal(rmb_twins_get(c, 3, 5001, &tw), 0);
+	assert_int_equal(atomic_load(&sc.calls), 2); /* one refresh, not 101 */
+	atomic_store(&sc.release, 1);
+	rmb_twins_free(c); /* waits for the refresh */
 }
 
 /* Misses for one twin being looked up do not ask the chain again. */
@@ -325,11 +415,13 @@ int main(void)
 		cmocka_unit_test(replay_is_bounded),
 		cmocka_unit_test(replay_forget),
 		cmocka_unit_test(replay_many),
+		cmocka_unit_test(replay_survives_restart),
 		cmocka_unit_test(twins_cache_ttl),
 		cmocka_unit_test(twins_absent_vs_unknown),
 		cmocka_unit_test(twins_bounded),
 		cmocka_unit_test(twins_lookups_bounded),
 		cmocka_unit_test(twins_lookups_coalesced),
+		cmocka_unit_test(twins_expired_served_while_chain_stalls),
 		cmocka_unit_test(twins_absent_do_not_evict),
 		cmocka_unit_test(rate_limit),
 		cmocka_unit_test(conns_displace_oldest),

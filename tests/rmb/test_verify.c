@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 #include "rmb/rmb_verify.h"
 #include "tests/rmb/rmb_testlib.h"
@@ -321,6 +322,40 @@ static void random_src_flood(void **st)
 	rmb_verifier_free(f.v);
 }
 
+/* A request accepted before a restart is refused after it (106), within
+ * its envelope's lifetime, when the verifier keeps its replay file. */
+static void replay_after_restart_106(void **st)
+{
+	struct rmb_verify_cfg cfg;
+	struct fx f = {NULL, 0};
+	char dir[] = "/tmp/rmb-verify-XXXXXX", path[64];
+	size_t len;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/replay", dir);
+	rmb_verify_cfg_init(&cfg);
+	cfg.self_twin = SELF;
+	cfg.replay_path = path;
+	uint64_t wall = rmb_wall_s();
+	char *txt = rt_request(7, SELF, "persisted-1", "zos.system.version", NULL, wall, 60, &len);
+	assert_int_equal(rmb_verifier_new(&cfg, rt_lookup, NULL, &f.v), 0);
+	f.mono = rmb_mono_ms();
+	assert_int_equal(check_raw(&f, txt, len, wall), 0);
+	assert_int_equal(check_raw(&f, txt, len, wall), RMB_E_REPLAYED);
+	rmb_verifier_free(f.v);
+	assert_int_equal(rmb_verifier_new(&cfg, rt_lookup, NULL, &f.v), 0);
+	f.mono = rmb_mono_ms();
+	assert_int_equal(check_raw(&f, txt, len, wall), RMB_E_REPLAYED);
+	rmb_verifier_free(f.v);
+	/* Without the file, the same restart would accept it again. */
+	cfg.replay_path = NULL;
+	assert_int_equal(rmb_verifier_new(&cfg, rt_lookup, NULL, &f.v), 0);
+	assert_int_equal(check_raw(&f, txt, len, wall), 0);
+	rmb_verifier_free(f.v);
+	free(txt);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +370,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(rate_limited_429, setup, teardown),
 		cmocka_unit_test_setup_teardown(request_kind_required, setup, teardown),
 		cmocka_unit_test(random_src_flood),
+		cmocka_unit_test(replay_after_restart_106),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

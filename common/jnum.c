@@ -1,0 +1,27 @@
+/* Exact integers out of cJSON numbers (jnum.h). */
+#include "common/jnum.h"
+
+#include "common/zerr.h"
+
+int jnum_u64(const cJSON *v, uint64_t max, uint64_t *out)
+{
+	if (!cJSON_IsNumber(v))
+		return ZE_MALFORMED;
+	double d = v->valuedouble, lim = (double)max;
+	if (lim > JNUM_EXACT_MAX)
+		lim = JNUM_EXACT_MAX;
+	/* The comparison also refuses NaN; the cast round trip refuses fractions. */
+	if (!(d >= 0 && d <= lim) || (double)(uint64_t)d != d)
+		return ZE_MALFORMED;
+	*out = (uint64_t)d;
+	return 0;
+}
+
+int jnum_u32(const cJSON *v, uint32_t *out)
+{
+	uint64_t x;
+	int rc = jnum_u64(v, UINT32_MAX, &x);
+	if (!rc)
+		*out = (uint32_t)x;
+	return rc;
+}
