@@ -159,7 +159,12 @@ int img_release(struct img_store *st, const char *holder);
  * what a pull in progress is using. */
 int img_gc(struct img_store *st, uint64_t *freed);
 
-/* Bytes the store currently uses (blobs + unpacked layers, approximate). */
+/* Bytes the store currently uses (blobs + unpacked layers, approximate;
+ * walks the store, so not for hot paths). */
 int img_store_usage(struct img_store *st, uint64_t *bytes);
+
+/* Bytes a new image may still take: free space of the store's filesystem,
+ * and at most max_bytes minus the current usage when a cap is set. */
+int img_store_avail(struct img_store *st, uint64_t *bytes);
 
 #endif

@@ -41,6 +41,8 @@
 
 #include <cjson/cJSON.h>
 
+struct img_store; /* image/image.h */
+
 /* Workload names: ^[a-zA-Z0-9_]{1,36}$ (DESIGN §5). */
 #define PROV_NAME_MAX 36
 
@@ -61,6 +63,11 @@ struct prov_config {
 	struct prov_capacity reserved; /* kept for the system; cru in cpus, rest bytes */
 	uint64_t log_max_bytes;        /* container log size before rotation; 0 = 8 MiB */
 	unsigned log_keep;             /* rotated logs kept (log.1 .. log.N); 0 = 2 */
+	/* The image store (image/image.h), borrowed: it must outlive the
+	 * context. NULL when the node pulls no images. The agent pulls and holds
+	 * a container's image before provision; the provisioner gets it with
+	 * img_get(prov_ctx_images(ctx), ref, ...), no network needed. */
+	struct img_store *images;
 };
 
 /* Opaque: the configuration (copied) and what was detected about the host. */
@@ -71,6 +78,8 @@ struct prov_ctx;
  * types that need it return ZE_UNSUPPORTED. *out is freed with prov_ctx_free. */
 int prov_ctx_new(const struct prov_config *cfg, struct prov_ctx **out);
 void prov_ctx_free(struct prov_ctx *ctx);
+/* The image store of prov_config.images (borrowed), or NULL. */
+struct img_store *prov_ctx_images(const struct prov_ctx *ctx);
 
 /* What the host offers, for tests and logs: each field 1 when usable. */
 struct prov_features {
