@@ -103,7 +103,8 @@ int img_resolve(struct img_store *st, const char *ref, char digest[IMG_DIGEST_MA
 
 /* Progress callback: bytes of blobs downloaded so far and the image total
  * (both count blobs already in the store as done). Called from the pulling
- * thread, at most a few times a second and once at the end. Return nonzero
+ * threads (layers are fetched in parallel) but never concurrently, at most a
+ * few times a second and once at the end. Return nonzero
  * to cancel the pull (img_pull then fails with -ECANCELED; a waiter of a
  * shared pull cancels only its own wait). */
 typedef int (*img_progress_fn)(void *arg, uint64_t done, uint64_t total);

@@ -159,7 +159,14 @@ static void filter_xattrs(struct archive_entry *e)
 	}
 }
 
-int img_unpack(const char *blob, const char *dir, char *err, size_t errsz)
+/* Opens a for reading: fd >= 0 streams from it, else the file blob. */
+static int unpack_open(struct archive *a, const char *blob, int fd)
+{
+	return fd >= 0 ? archive_read_open_fd(a, fd, 1 << 17)
+	               : archive_read_open_filename(a, blob, 1 << 17);
+}
+
+static int unpack(const char *blob, int fd, const char *dir, char *err, size_t errsz)
 {
 	struct archive *a = archive_read_new();
 	struct archive *w = archive_write_disk_new();
@@ -177,7 +184,7 @@ int img_unpack(const char *blob, const char *dir, char *err, size_t errsz)
 	archive_write_disk_set_options(w, flags);
 	/* Owners are the numeric ids of the image, never looked up by name. */
 	int rc = 0;
-	if (archive_read_open_filename(a, blob, 1 << 17) != ARCHIVE_OK) {
+	if (unpack_open(a, blob, fd) != ARCHIVE_OK) {
 		rc = img_errf(err, errsz, ZE_MALFORMED, "layer %s: %s", blob,
 		              archive_error_string(a));
 		goto out;
@@ -270,5 +277,22 @@ out:
 		rc = img_errf(err, errsz, -EIO, "finishing the layer: %s", archive_error_string(w));
 	archive_read_free(a);
 	archive_write_free(w);
+	return rc;
+}
+
+int img_unpack(const char *blob, const char *dir, char *err, size_t errsz)
+{
+	return unpack(blob, -1, dir, err, errsz);
+}
+
+int img_unpack_fd(int fd, const char *dir, char *err, size_t errsz)
+{
+	int rc = unpack("the layer stream", fd, dir, err, errsz);
+	/* Read to the end whatever the outcome, so the writer never blocks
+	 * on a full pipe; the stream is still hashed on the other side. */
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+		;
 	return rc;
 }
