@@ -151,6 +151,31 @@ grep -q 'refused' "$T/err" || fail "wrong password: unclear error"
 grep -rq 's3cret-Pw' "$T/err" "$T/priv.log" && fail "the password appears in a log"
 echo "ok: private repository with basic auth (refused without, refused wrong, never logged)"
 
+# ---- Bearer token auth (a token service in front of the registry) ----
+tport=$(reg_free_port)
+python3 "$(dirname "$0")/token_proxy.py" "$tport" "$pub_port" bob 'tok-Pw-9' 'static-Tok-7' \
+	2>"$T/token.log" &
+PIDS+=("$!")
+TOK=127.0.0.1:$tport
+for _ in $(seq 1 50); do
+	curl -s -o /dev/null "http://$TOK/v2/" && break
+	sleep 0.1
+done
+timg() { "$TOOL" --insecure "$TOK" --retries 3 "$@" 2>"$T/err"; }
+timg --dir "$T/t1" pull "$TOK/test/multi:v1" && fail "token registry pulled without credentials"
+printf '%s basic bob tok-Pw-9\n' "$TOK" >"$T/tcreds"
+chmod 0600 "$T/tcreds"
+out=$(timg --dir "$T/t1" --creds "$T/tcreds" pull "$TOK/test/multi:v1") ||
+	fail "pull with a token from the token service"
+[ "$(field digest <<<"$out")" = "$D1" ] || fail "token pull gave another image"
+grep -q '^GET /token' "$T/token.log" || fail "the token service was not asked"
+printf '%s token static-Tok-7\n' "$TOK" >"$T/tcreds2"
+chmod 0600 "$T/tcreds2"
+out=$(timg --dir "$T/t2" --creds "$T/tcreds2" pull "$TOK/test/multi:v1") ||
+	fail "pull with a configured token"
+grep -rq -e 'tok-Pw-9' -e 'static-Tok-7' "$T/err" && fail "a credential appears in the output"
+echo "ok: Bearer token auth (token service with basic login, configured token)"
+
 # ---- tampered blob ----
 out=$(img --dir "$T/s6" resolve "$PUB/test/tamper:v1") || fail "resolve tamper"
 tman=$(curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$PUB/v2/test/tamper/manifests/v1")
