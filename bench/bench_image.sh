@@ -5,6 +5,8 @@
 #   1. pull of a multi-layer image (download, sha256 check, unpack) into a
 #      fresh image store, against the floor `skopeo copy` of the same image
 #      from the same registry into an OCI layout (download and check only);
+#      For an image of 2000 small files the floor is also the time to create
+#      them (the registry copy writes one blob, the pull 2000 files);
 #   2. the puller's peak RSS while pulling a ~200 MB image, above its idle
 #      RSS (streamed to disk, never buffered: aim under 16 MiB).
 # The puller is tests/image/imgtool, which runs the agent's image library.
@@ -76,6 +78,19 @@ PY
 }
 compare multi
 compare files
+# A second floor for the small-file image: creating the same 2000 files
+# (open, write, close) in a fresh directory of the same filesystem.
+python3 - "$T/create" <<'PY'
+import os, sys, time
+d = sys.argv[1]
+os.makedirs(d)
+t = time.time()
+for i in range(1, 2001):
+    fd = os.open("%s/f%d" % (d, i), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    os.write(fd, b"file %d\n" % i)
+    os.close(fd)
+print("floor: creating the same 2000 small files takes %.3f s" % (time.time() - t))
+PY
 
 # RSS while pulling the big image: sampled every 10 ms from /proc.
 rm -rf "$T/store"
