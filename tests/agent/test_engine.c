@@ -36,11 +36,11 @@
 #define MAXW 64
 
 /* Test-side changes of the fakes' knobs, under the fakes' own locks. */
-#define LOCKED(mu, stmt)                                                                           \
-	do {                                                                                       \
-		pthread_mutex_lock(mu);                                                            \
-		stmt;                                                                              \
-		pthread_mutex_unlock(mu);                                                          \
+#define LOCKED(mu, stmt)                   \
+	do {                               \
+		pthread_mutex_lock(mu);    \
+		stmt;                      \
+		pthread_mutex_unlock(mu);  \
 	} while (0)
 
 /* ---------------- fake chain ---------------- */
@@ -55,17 +55,17 @@ struct fchain {
 	struct fcontract c[MAXC];
 	uint8_t user_ed_pk[32], user_ed_sk[64], user_x_sk[32];
 	uint8_t node_ed_pk[32], node_ed_sk[64], node_x_pk[32];
-	int read_fail;     /* get_contract / get_twin answer ZE_UNKNOWN this many times */
-	int submit_fail;   /* submit answers ZE_UNKNOWN without applying */
-	int submit_lost;   /* submit applies, then answers ZE_UNKNOWN (reply lost) */
-	int sync_fail;     /* node_contracts answers ZE_UNKNOWN */
-	int submit_hang;   /* submit waits until cancelled (a chain that never answers) */
-	int hanging;       /* submits waiting so */
-	int cancelled;     /* the engine called cancel */
-	pthread_cond_t cv; /* cancelled changed */
+	int read_fail;      /* get_contract / get_twin answer ZE_UNKNOWN this many times */
+	int submit_fail;    /* submit answers ZE_UNKNOWN without applying */
+	int submit_lost;    /* submit applies, then answers ZE_UNKNOWN (reply lost) */
+	int sync_fail;      /* node_contracts answers ZE_UNKNOWN */
+	int submit_hang;    /* submit waits until cancelled (a chain that never answers) */
+	int hanging;        /* submits waiting so */
+	int cancelled;      /* the engine called cancel */
+	pthread_cond_t cv;  /* cancelled changed */
 	int applied[MAXC][ENG_CALL__COUNT];
 	int submits;
-	int twin_reads; /* get_twin calls */
+	int twin_reads;     /* get_twin calls */
 	char last_reason[MAXC][256];
 };
 
@@ -192,11 +192,11 @@ static void f_cancel(void *ctx)
 }
 
 static const struct eng_chain fake_chain = {
-    .get_contract = f_get_contract,
-    .get_twin = f_get_twin,
-    .node_contracts = f_node_contracts,
-    .submit = f_submit,
-    .cancel = f_cancel,
+	.get_contract = f_get_contract,
+	.get_twin = f_get_twin,
+	.node_contracts = f_node_contracts,
+	.submit = f_submit,
+	.cancel = f_cancel,
 };
 
 #include "fake_prov.h"
@@ -210,10 +210,10 @@ struct fx {
 };
 
 static const char good_doc[] =
-    "{\"version\":0,\"twin_id\":7,\"workloads\":["
-    "{\"version\":0,\"name\":\"vm\",\"type\":\"zmachine\",\"data\":{}},"
-    "{\"version\":0,\"name\":\"net\",\"type\":\"network\",\"data\":{}},"
-    "{\"version\":0,\"name\":\"disk\",\"type\":\"zmount\",\"data\":{\"size\":100}}]}";
+	"{\"version\":0,\"twin_id\":7,\"workloads\":["
+	"{\"version\":0,\"name\":\"vm\",\"type\":\"zmachine\",\"data\":{}},"
+	"{\"version\":0,\"name\":\"net\",\"type\":\"network\",\"data\":{}},"
+	"{\"version\":0,\"name\":\"disk\",\"type\":\"zmount\",\"data\":{\"size\":100}}]}";
 
 enum { MK_FLIP = 1, MK_BADHASH = 2 };
 
@@ -224,21 +224,16 @@ static void mk_contract(uint64_t id, uint32_t twin, uint32_t node, const char *d
 	assert_non_null(c);
 	uint8_t *ct;
 	size_t ctlen;
-	assert_int_equal(
-	    seal_box((const uint8_t *)doc, strlen(doc), fc.node_x_pk, fc.user_x_sk, 0, &ct, &ctlen),
-	    0);
+	assert_int_equal(seal_box((const uint8_t *)doc, strlen(doc), fc.node_x_pk, fc.user_x_sk, 0,
+				  &ct, &ctlen), 0);
 	if (flags & MK_FLIP)
 		ct[ctlen / 2] ^= 1;
 	pthread_mutex_lock(&fc.mu);
 	free(c->c.data);
 	c->present = 1;
-	c->c = (struct eng_contract){.id = id,
-	                             .twin_id = twin,
-	                             .node_contract = 1,
-	                             .node_id = node,
-	                             .state = ENG_CS_CREATED,
-	                             .data = ct,
-	                             .data_len = ctlen};
+	c->c = (struct eng_contract){.id = id, .twin_id = twin, .node_contract = 1,
+				     .node_id = node, .state = ENG_CS_CREATED, .data = ct,
+				     .data_len = ctlen};
 	seal_hash(doc, strlen(doc), c->c.deployment_hash);
 	if (flags & MK_BADHASH)
 		c->c.deployment_hash[0] ^= 1;
@@ -258,16 +253,16 @@ static struct img_store *test_images;
 static void start_engine(struct fx *f)
 {
 	struct eng_config cfg = {
-	    .images = test_images,
-	    .node_id = NODE_ID,
-	    .total = {.cru = 16, .mru = 1 << 30, .sru = 1000, .hru = 0},
-	    .lookup = f_lookup,
-	    .workers = 2,
-	    .retry_base_ms = 5,
-	    .retry_max_ms = 20,
-	    .retry_attempts = 4,
-	    .outbox_base_ms = 5,
-	    .outbox_max_ms = 20,
+		.images = test_images,
+		.node_id = NODE_ID,
+		.total = {.cru = 16, .mru = 1 << 30, .sru = 1000, .hru = 0},
+		.lookup = f_lookup,
+		.workers = 2,
+		.retry_base_ms = 5,
+		.retry_max_ms = 20,
+		.retry_attempts = 4,
+		.outbox_base_ms = 5,
+		.outbox_max_ms = 20,
 	};
 	assert_int_equal(seal_x25519_sk(fc.node_ed_sk, cfg.node_x25519_sk), 0);
 	assert_int_equal(eng_new(&cfg, &fake_chain, f->s, &f->e), 0);
@@ -333,7 +328,7 @@ static void idle(struct fx *f)
 
 /* Runs the deploy command; returns its error code (0 on success). */
 static int deploy(struct fx *f, uint32_t caller, uint64_t cid, char *msg, size_t msgsz,
-                  char *status, size_t statussz)
+		  char *status, size_t statussz)
 {
 	cJSON *p = cJSON_CreateObject(), *reply = NULL;
 	cJSON_AddNumberToObject(p, "contract_id", (double)cid);
@@ -438,7 +433,7 @@ static void valid_deploy_reaches_deployed(void **st)
 	assert_string_equal(cJSON_GetObjectItem(w2, "name")->valuestring, "vm");
 	assert_string_equal(cJSON_GetObjectItem(w2, "state")->valuestring, "ok");
 	assert_string_equal(
-	    cJSON_GetObjectItem(cJSON_GetObjectItem(w2, "result"), "path")->valuestring, "vm");
+		cJSON_GetObjectItem(cJSON_GetObjectItem(w2, "result"), "path")->valuestring, "vm");
 	cJSON_Delete(r);
 	r = NULL;
 	assert_true(eng_rmb_get(f->e, OTHER_TWIN, p, &r, &code, msg, sizeof msg) < 0);
@@ -474,46 +469,42 @@ static void refusals_name_the_reason(void **st)
 	struct fx *f = *st;
 	char msg[256];
 	char big[512];
-	snprintf(big, sizeof big,
-	         "{\"version\":0,\"twin_id\":7,\"workloads\":[{\"version\":0,"
-	         "\"name\":\"d\",\"type\":\"zmount\",\"data\":{\"size\":5000}}]}");
-	mk_contract(2, USER_TWIN, 2, good_doc, 0);       /* another node */
-	mk_contract(3, USER_TWIN, NODE_ID, good_doc, 0); /* asked by another twin */
+	snprintf(big, sizeof big, "{\"version\":0,\"twin_id\":7,\"workloads\":[{\"version\":0,"
+		 "\"name\":\"d\",\"type\":\"zmount\",\"data\":{\"size\":5000}}]}");
+	mk_contract(2, USER_TWIN, 2, good_doc, 0);           /* another node */
+	mk_contract(3, USER_TWIN, NODE_ID, good_doc, 0);     /* asked by another twin */
 	mk_contract(4, USER_TWIN, NODE_ID, good_doc, MK_BADHASH);
 	mk_contract(5, USER_TWIN, NODE_ID, good_doc, MK_FLIP);
 	mk_contract(6, USER_TWIN, NODE_ID,
-	            "{\"version\":0,\"twin_id\":7,\"workloads\":[{\"version\":0,\"name\":\"a-b\","
-	            "\"type\":\"zmount\",\"data\":{}}]}",
-	            0);
+		    "{\"version\":0,\"twin_id\":7,\"workloads\":[{\"version\":0,\"name\":\"a-b\","
+		    "\"type\":\"zmount\",\"data\":{}}]}", 0);
 	mk_contract(7, USER_TWIN, NODE_ID, big, 0);
 	mk_contract(8, USER_TWIN, NODE_ID, good_doc, 0);
 	set_state(8, ENG_CS_DELETED);
 	mk_contract(9, USER_TWIN, NODE_ID,
-	            "{\"version\":0,\"twin_id\":8,\"workloads\":[{\"version\":0,\"name\":\"a\","
-	            "\"type\":\"zmount\",\"data\":{}}]}",
-	            0);
+		    "{\"version\":0,\"twin_id\":8,\"workloads\":[{\"version\":0,\"name\":\"a\","
+		    "\"type\":\"zmount\",\"data\":{}}]}", 0);
 	mk_contract(10, USER_TWIN, NODE_ID,
-	            "{\"version\":0,\"twin_id\":7,\"workloads\":[{\"version\":0,\"name\":\"a\","
-	            "\"type\":\"zmount\",\"data\":{\"size\":\"x\"}}]}",
-	            0);
+		    "{\"version\":0,\"twin_id\":7,\"workloads\":[{\"version\":0,\"name\":\"a\","
+		    "\"type\":\"zmount\",\"data\":{\"size\":\"x\"}}]}", 0);
 	const struct refusal cases[] = {
-	    {1, USER_TWIN, ENG_E_NOT_FOUND, "does not exist on chain", 0},
-	    {2, USER_TWIN, ENG_E_FORBIDDEN, "is for node 2, this is node 1", 0},
-	    {3, OTHER_TWIN, ENG_E_FORBIDDEN, "belongs to twin 7, not to twin 8", 0},
-	    {4, USER_TWIN, ENG_E_INVALID, "deployment_hash does not match", 1},
-	    {5, USER_TWIN, ENG_E_INVALID, "does not decrypt", 1},
-	    {6, USER_TWIN, ENG_E_INVALID, "invalid deployment: workloads[0].name must match", 1},
-	    {7, USER_TWIN, ENG_E_CAPACITY, "needs sru 5000, more than the node's total 1000", 1},
-	    {8, USER_TWIN, ENG_E_STATE, "is deleted", 0},
-	    {9, USER_TWIN, ENG_E_INVALID, "twin_id 8 does not match the contract's twin 7", 1},
-	    {10, USER_TWIN, ENG_E_INVALID, "workload \"a\": invalid zmount data: size must be", 1},
+		{1, USER_TWIN, ENG_E_NOT_FOUND, "does not exist on chain", 0},
+		{2, USER_TWIN, ENG_E_FORBIDDEN, "is for node 2, this is node 1", 0},
+		{3, OTHER_TWIN, ENG_E_FORBIDDEN, "belongs to twin 7, not to twin 8", 0},
+		{4, USER_TWIN, ENG_E_INVALID, "deployment_hash does not match", 1},
+		{5, USER_TWIN, ENG_E_INVALID, "does not decrypt", 1},
+		{6, USER_TWIN, ENG_E_INVALID, "invalid deployment: workloads[0].name must match", 1},
+		{7, USER_TWIN, ENG_E_CAPACITY, "needs sru 5000, more than the node's total 1000", 1},
+		{8, USER_TWIN, ENG_E_STATE, "is deleted", 0},
+		{9, USER_TWIN, ENG_E_INVALID, "twin_id 8 does not match the contract's twin 7", 1},
+		{10, USER_TWIN, ENG_E_INVALID, "workload \"a\": invalid zmount data: size must be", 1},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const struct refusal *c = &cases[i];
 		int code = deploy(f, c->caller, c->cid, msg, sizeof msg, NULL, 0);
 		if (code != c->code || !strstr(msg, c->msg))
-			fail_msg("contract %llu: code %d msg \"%s\"", (unsigned long long)c->cid,
-			         code, msg);
+			fail_msg("contract %llu: code %d msg \"%s\"", (unsigned long long)c->cid, code,
+				 msg);
 	}
 	idle(f);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -533,12 +524,9 @@ static void refusals_name_the_reason(void **st)
 	assert_non_null(strstr(msg, "deployment_hash does not match"));
 
 	/* Malformed payloads. */
-	const char *bad[] = {"{}",
-	                     "{\"contract_id\":-1}",
-	                     "{\"contract_id\":1.5}",
-	                     "{\"contract_id\":\"12x\"}",
-	                     "{\"contract_id\":\"99999999999999999999\"}",
-	                     "[]"};
+	const char *bad[] = {"{}", "{\"contract_id\":-1}", "{\"contract_id\":1.5}",
+			     "{\"contract_id\":\"12x\"}", "{\"contract_id\":\"99999999999999999999\"}",
+			     "[]"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		cJSON *p = cJSON_Parse(bad[i]), *r = NULL;
 		assert_true(eng_rmb_deploy(f->e, USER_TWIN, p, &r, &code, msg, sizeof msg) < 0);
@@ -577,13 +565,12 @@ static void image_policy_checked_at_accept(void **st)
 	int port = closed_port();
 	snprintf(dir, sizeof dir, "%s/images", f->dir);
 	snprintf(insecure, sizeof insecure, "127.0.0.1:%d", port);
-	struct img_config ic = {
-	    .dir = dir, .deny = "bad.example.com", .insecure = insecure, .retries = 1};
+	struct img_config ic = {.dir = dir, .deny = "bad.example.com", .insecure = insecure,
+				.retries = 1};
 	assert_int_equal(img_store_open(&ic, &test_images), 0);
 	restart(f);
-#define ZM_DOC                                                                                     \
-	"{\"version\":0,\"twin_id\":7,\"workloads\":[{\"version\":0,"                              \
-	"\"name\":\"vm\",\"type\":\"zmachine\",\"data\":{\"image\":\"%s\"}}]}"
+#define ZM_DOC "{\"version\":0,\"twin_id\":7,\"workloads\":[{\"version\":0," \
+	       "\"name\":\"vm\",\"type\":\"zmachine\",\"data\":{\"image\":\"%s\"}}]}"
 	snprintf(doc, sizeof doc, ZM_DOC, "bad.example.com/team/app:1");
 	mk_contract(20, USER_TWIN, NODE_ID, doc, 0);
 	assert_int_equal(deploy(f, USER_TWIN, 20, msg, sizeof msg, NULL, 0), ENG_E_INVALID);
@@ -794,8 +781,8 @@ static void transient_errors_retry_never_reject(void **st)
 {
 	struct fx *f = *st;
 	char msg[256];
-	LOCKED(&fh.mu, fh.busy = 2);        /* provisioning busy twice */
-	LOCKED(&fc.mu, fc.submit_fail = 3); /* chain unreachable three times */
+	LOCKED(&fh.mu, fh.busy = 2);           /* provisioning busy twice */
+	LOCKED(&fc.mu, fc.submit_fail = 3);    /* chain unreachable three times */
 	mk_contract(3, USER_TWIN, NODE_ID, good_doc, 0);
 	assert_int_equal(deploy(f, USER_TWIN, 3, msg, sizeof msg, NULL, 0), 0);
 	idle(f);
@@ -849,20 +836,20 @@ static void lifecycle_pause_resume_delete(void **st)
 
 	/* The same through the follower's events. */
 	cJSON *ev = cJSON_Parse("{\"pallet\":\"SmartContractModule\",\"event\":"
-	                        "\"ContractGracePeriodStarted\",\"data\":{\"contract_id\":3,"
-	                        "\"node_id\":1,\"twin_id\":7,\"block_number\":9}}");
+				"\"ContractGracePeriodStarted\",\"data\":{\"contract_id\":3,"
+				"\"node_id\":1,\"twin_id\":7,\"block_number\":9}}");
 	assert_int_equal(eng_on_chain_event(f->e, ev), 0);
 	cJSON_Delete(ev);
 	idle(f);
 	assert_int_equal(fh_paused(3), 3);
 	ev = cJSON_Parse("{\"pallet\":\"SmartContractModule\",\"event\":\"ContractUpdated\","
-	                 "\"data\":{\"contract_id\":\"3\",\"state\":\"Deployed\"}}");
+			 "\"data\":{\"contract_id\":\"3\",\"state\":\"Deployed\"}}");
 	assert_int_equal(eng_on_chain_event(f->e, ev), 0);
 	cJSON_Delete(ev);
 	idle(f);
 	assert_int_equal(fh_paused(3), 0);
 	ev = cJSON_Parse("{\"pallet\":\"SmartContractModule\",\"event\":"
-	                 "\"NodeContractCanceled\",\"data\":{\"node_id\":1}}");
+			 "\"NodeContractCanceled\",\"data\":{\"node_id\":1}}");
 	assert_int_equal(eng_on_chain_event(f->e, ev), ZE_MALFORMED);
 	cJSON_Delete(ev);
 	ev = cJSON_Parse("{\"pallet\":\"Balances\",\"event\":\"Transfer\",\"data\":{}}");
@@ -872,8 +859,8 @@ static void lifecycle_pause_resume_delete(void **st)
 
 	set_state(3, ENG_CS_DELETED);
 	ev = cJSON_Parse("{\"pallet\":\"SmartContractModule\",\"event\":"
-	                 "\"NodeContractCanceled\",\"data\":{\"contract_id\":3,\"node_id\":1,"
-	                 "\"twin_id\":7}}");
+			 "\"NodeContractCanceled\",\"data\":{\"contract_id\":3,\"node_id\":1,"
+			 "\"twin_id\":7}}");
 	assert_int_equal(eng_on_chain_event(f->e, ev), 0);
 	cJSON_Delete(ev);
 	idle(f);
@@ -970,8 +957,7 @@ static void restart_adopts_retries_and_resends(void **st)
 	snprintf(path, sizeof path, "%s/agent.db", f->dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "UPDATE workloads SET state='melted' WHERE contract_id=3",
-	                              NULL, NULL, NULL),
-	                 SQLITE_OK);
+				      NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	memset(fh.w, 0, sizeof fh.w);
 	int before = fh.provisions;
@@ -1021,11 +1007,9 @@ static void many_contracts_in_parallel(void **st)
 	struct fx *f = *st;
 	char msg[256];
 	for (uint64_t id = 1; id < 16; id++) {
-		mk_contract(
-		    id, USER_TWIN, NODE_ID,
-		    "{\"version\":0,\"twin_id\":7,\"workloads\":[{\"version\":0,\"name\":\"d\","
-		    "\"type\":\"zmount\",\"data\":{\"size\":10}}]}",
-		    0);
+		mk_contract(id, USER_TWIN, NODE_ID,
+			    "{\"version\":0,\"twin_id\":7,\"workloads\":[{\"version\":0,\"name\":\"d\","
+			    "\"type\":\"zmount\",\"data\":{\"size\":10}}]}", 0);
 		assert_int_equal(deploy(f, USER_TWIN, id, msg, sizeof msg, NULL, 0), 0);
 	}
 	/* Repeated and concurrent-looking commands change nothing. */
@@ -1039,10 +1023,9 @@ static void many_contracts_in_parallel(void **st)
 	/* The outbox key of a fact is spent for good. */
 	int added;
 	assert_int_equal(eng_outbox_enqueue(f->e, ENG_CALL_DEPLOYED, 1, "deployed:1", "{}", &added),
-	                 0);
+			 0);
 	assert_int_equal(added, 0);
-	assert_int_equal(eng_outbox_enqueue(f->e, ENG_CALL_REPORTS, 1, "report:1:0", "[]", &added),
-	                 0);
+	assert_int_equal(eng_outbox_enqueue(f->e, ENG_CALL_REPORTS, 1, "report:1:0", "[]", &added), 0);
 	assert_int_equal(added, 1);
 	idle(f);
 	assert_int_equal(fc.applied[1][ENG_CALL_REPORTS], 1);
@@ -1054,18 +1037,18 @@ int main(void)
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(valid_deploy_reaches_deployed, setup, teardown),
-	    cmocka_unit_test_setup_teardown(twin_cache_follows_a_key_change, setup, teardown),
-	    cmocka_unit_test_setup_teardown(refusals_name_the_reason, setup, teardown),
-	    cmocka_unit_test_setup_teardown(image_policy_checked_at_accept, setup, teardown),
-	    cmocka_unit_test_setup_teardown(image_pulled_held_and_collected, setup, teardown),
-	    cmocka_unit_test_setup_teardown(provision_failure_rolls_back_and_rejects, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(transient_errors_retry_never_reject, setup, teardown),
-	    cmocka_unit_test_setup_teardown(lifecycle_pause_resume_delete, setup, teardown),
-	    cmocka_unit_test_setup_teardown(restart_adopts_retries_and_resends, setup, teardown),
-	    cmocka_unit_test_setup_teardown(many_contracts_in_parallel, setup, teardown),
-	    cmocka_unit_test_setup_teardown(stop_abandons_a_hanging_submit, setup, teardown),
+		cmocka_unit_test_setup_teardown(valid_deploy_reaches_deployed, setup, teardown),
+		cmocka_unit_test_setup_teardown(twin_cache_follows_a_key_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(refusals_name_the_reason, setup, teardown),
+		cmocka_unit_test_setup_teardown(image_policy_checked_at_accept, setup, teardown),
+		cmocka_unit_test_setup_teardown(image_pulled_held_and_collected, setup, teardown),
+		cmocka_unit_test_setup_teardown(provision_failure_rolls_back_and_rejects, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(transient_errors_retry_never_reject, setup, teardown),
+		cmocka_unit_test_setup_teardown(lifecycle_pause_resume_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(restart_adopts_retries_and_resends, setup, teardown),
+		cmocka_unit_test_setup_teardown(many_contracts_in_parallel, setup, teardown),
+		cmocka_unit_test_setup_teardown(stop_abandons_a_hanging_submit, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
