@@ -143,6 +143,13 @@ void img_image_free(struct img_image *img);
 int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, void *arg,
              struct img_image **out, char *err, size_t errsz);
 
+/* img_pull, then img_hold(digest, holder) before any GC can run: what a
+ * deployment uses (no window in which a concurrent img_gc could collect the
+ * image between the pull and the hold). holder as for img_hold. */
+int img_pull_hold(struct img_store *st, const char *ref, const char *holder,
+                  img_progress_fn progress, void *arg, struct img_image **out, char *err,
+                  size_t errsz);
+
 /* No network: the image ref (or a bare "sha256:..." manifest digest) as it
  * is in the store, for adoption after an agent restart. -ENOENT when it is
  * not completely there. *out freed with img_image_free. */

@@ -467,8 +467,30 @@ static void flight_put(struct img_store *st, struct flight *f)
 	(void)st;
 }
 
-int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, void *arg,
-             struct img_image **out, char *err, size_t errsz)
+/* The stored image for a finished pull, held for holder (may be NULL). The
+ * caller counts in st->active, so no GC runs between the pull and the hold. */
+static int finish(struct img_store *st, const char *canon, const char *holder,
+                  struct img_image **out, char *err, size_t errsz)
+{
+	int rc = img_get(st, canon, out, err, errsz);
+	if (rc == 0 && holder && (rc = img_hold(st, (*out)->digest, holder)) < 0) {
+		img_image_free(*out);
+		*out = NULL;
+		img_errf(err, errsz, rc, "cannot record the use of %s: %s", canon, zerr_str(rc));
+	}
+	return rc;
+}
+
+static void active_done(struct img_store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	st->active--;
+	pthread_mutex_unlock(&st->lock);
+}
+
+int img_pull_hold(struct img_store *st, const char *ref, const char *holder,
+                  img_progress_fn progress, void *arg, struct img_image **out, char *err,
+                  size_t errsz)
 {
 	*out = NULL;
 	struct img_ref r;
@@ -480,6 +502,8 @@ int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, vo
 	    (rc = img_ref_canonical(&r, canon, sizeof canon)) < 0)
 		return rc;
 	pthread_mutex_lock(&st->lock);
+	/* Counted as active until the result is held: GC waits. */
+	st->active++;
 	struct flight *f = NULL;
 	for (struct img_flight *i = st->flights; i; i = i->next)
 		if (!strcmp(i->key, canon))
@@ -503,6 +527,7 @@ int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, vo
 				pthread_mutex_lock(&st->lock);
 				if (stop) {
 					flight_put(st, f);
+					st->active--;
 					pthread_mutex_unlock(&st->lock);
 					return img_errf(err, errsz, -ECANCELED, "pull cancelled");
 				}
@@ -513,12 +538,14 @@ int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, vo
 			img_errf(err, errsz, rc, "%s", f->f.err);
 		flight_put(st, f);
 		pthread_mutex_unlock(&st->lock);
-		if (rc < 0)
-			return rc;
-		return img_get(st, canon, out, err, errsz);
+		if (rc == 0)
+			rc = finish(st, canon, holder, out, err, errsz);
+		active_done(st);
+		return rc;
 	}
 	f = calloc(1, sizeof *f);
 	if (!f) {
+		st->active--;
 		pthread_mutex_unlock(&st->lock);
 		return -ENOMEM;
 	}
@@ -526,7 +553,6 @@ int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, vo
 	f->refs = 1;
 	f->f.next = st->flights;
 	st->flights = &f->f;
-	st->active++;
 	pthread_mutex_unlock(&st->lock);
 
 	struct pull p = {.st = st, .fl = f, .progress = progress, .arg = arg};
@@ -535,7 +561,6 @@ int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, vo
 	rc = do_pull(&p, &r, canon, e, sizeof e);
 
 	pthread_mutex_lock(&st->lock);
-	st->active--;
 	for (struct img_flight **i = &st->flights; *i; i = &(*i)->next)
 		if (*i == &f->f) {
 			*i = f->f.next;
@@ -548,14 +573,22 @@ int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, vo
 	flight_put(st, f);
 	pthread_mutex_unlock(&st->lock);
 	if (rc < 0) {
-		pthread_mutex_destroy(&p.cb_mu);
 		log_warn("image", "pull of %s failed: %s", canon, e);
-		return img_errf(err, errsz, rc, "%s", e);
+		img_errf(err, errsz, rc, "%s", e);
+	} else {
+		if (progress)
+			report(&p, 1);
+		rc = finish(st, canon, holder, out, err, errsz);
 	}
-	if (progress)
-		report(&p, 1);
 	pthread_mutex_destroy(&p.cb_mu);
-	return img_get(st, canon, out, err, errsz);
+	active_done(st);
+	return rc;
+}
+
+int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, void *arg,
+             struct img_image **out, char *err, size_t errsz)
+{
+	return img_pull_hold(st, ref, NULL, progress, arg, out, err, errsz);
 }
 
 int img_get(struct img_store *st, const char *ref, struct img_image **out, char *err, size_t errsz)
