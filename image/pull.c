@@ -559,6 +559,9 @@ int img_pull_hold(struct img_store *st, const char *ref, const char *holder,
 	pthread_mutex_init(&p.cb_mu, NULL);
 	char e[256] = "";
 	rc = do_pull(&p, &r, canon, e, sizeof e);
+	/* The last progress while the flight (its counters) still exists. */
+	if (rc == 0 && progress)
+		report(&p, 1);
 
 	pthread_mutex_lock(&st->lock);
 	for (struct img_flight **i = &st->flights; *i; i = &(*i)->next)
@@ -576,8 +579,6 @@ int img_pull_hold(struct img_store *st, const char *ref, const char *holder,
 		log_warn("image", "pull of %s failed: %s", canon, e);
 		img_errf(err, errsz, rc, "%s", e);
 	} else {
-		if (progress)
-			report(&p, 1);
 		rc = finish(st, canon, holder, out, err, errsz);
 	}
 	pthread_mutex_destroy(&p.cb_mu);
