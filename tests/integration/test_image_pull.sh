@@ -69,8 +69,11 @@ img() { "$TOOL" --insecure "$PUB,$PRIV" --retries 3 "$@" 2>"$T/err"; }
 field() { awk -v k="$1" '$1 == k {print $2}'; }
 
 # ---- multi-layer image with a whiteout ----
-out=$(img --dir "$T/s1" pull "$PUB/test/multi:v1") || fail "pull multi"
+out=$(img --dir "$T/s1" --progress pull "$PUB/test/multi:v1") || fail "pull multi"
 D1=$(field digest <<<"$out")
+size=$(field size <<<"$out")
+last=$(grep '^progress ' "$T/err" | tail -n 1)
+[ "$last" = "progress $size/$size" ] || fail "progress did not end at $size/$size: $last"
 mapfile -t LAYERS < <(field layer <<<"$out")
 [ "${#LAYERS[@]}" -eq 3 ] || fail "expected 3 layers, got ${#LAYERS[@]}"
 top=${LAYERS[2]}
