@@ -22,11 +22,7 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
 CC ?= cc
 
-<<<<<<< HEAD
 PKGS := libcurl libarchive libsodium libcjson libsystemd libxxhash sqlite3 inih cmocka libmicrohttpd libssl libcrypto
-=======
-PKGS := libcurl libarchive libcrypto libsodium libcjson libsystemd libxxhash sqlite3 inih cmocka libmicrohttpd
->>>>>>> img
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
