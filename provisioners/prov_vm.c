@@ -15,6 +15,8 @@
  */
 #include "provisioners/prov_vm.h"
 
+#include "image/image.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -549,6 +551,51 @@ static int wait_ready(const struct vm_paths *vp, char *err, size_t errsz)
 	}
 }
 
+static int image_get(struct prov_ctx *ctx, const char *ref, struct img_image **img, char *err,
+                     size_t errsz)
+{
+	struct img_store *st = prov_ctx_images(ctx);
+	char why[200] = "";
+	if (!st)
+		return prov_err(err, errsz, ZE_UNSUPPORTED,
+		                "image %s: this node has no image store ([images] in the "
+		                "agent's configuration)",
+		                ref);
+	int rc = img_get(st, ref, img, why, sizeof why);
+	if (rc < 0)
+		return prov_err(err, errsz, rc,
+		                "image %s is not in the image store (%s): the agent pulls it "
+		                "before provisioning; deploy again",
+		                ref, why[0] ? why : zerr_str(rc));
+	return 0;
+}
+
+/* The root disk: the local image folder, or the image's layers merged into
+ * a temporary tree next to the disk (removed again: a VM keeps nothing of
+ * its image but its disk). */
+static int make_root(const struct prov_vm_spec *s, const struct vm_paths *vp,
+                     const struct img_image *img, const char *image, const char *vmdir, char *err,
+                     size_t errsz)
+{
+	char tree[PROV_PATH_MAX];
+	struct stat st;
+	int rc;
+	if (!img && (stat(image, &st) < 0 || !S_ISDIR(st.st_mode)))
+		return prov_err(err, errsz, -ENOENT, "image '%s' not found in the image store",
+		                s->image);
+	if ((rc = prov_mkdirs(vmdir, 0700)) < 0)
+		return prov_err(err, errsz, rc, "cannot create %s: %s", vmdir, zerr_str(rc));
+	if (!img)
+		return make_ext4(vp->root, s->size, image, 1, err, errsz);
+	if ((rc = prov_fmt(tree, sizeof tree, "%s.tree", vp->root)) < 0)
+		return prov_err(err, errsz, rc, "path too long");
+	if ((rc = prov_vm_merge_layers(img->layers, tree, err, errsz)) < 0)
+		return rc;
+	rc = make_ext4(vp->root, s->size, tree, 1, err, errsz);
+	prov_rm_tree(tree);
+	return rc;
+}
+
 static int vm_start(struct prov_ctx *ctx, const struct prov_workload_id *id, const cJSON *data,
                     const struct prov_vm_spec *s, const struct vm_paths *vp,
                     const struct prov_deployment_view *deps, struct prov_vm_plan *p, char *err,
@@ -579,24 +626,22 @@ static int vm_start(struct prov_ctx *ctx, const struct prov_workload_id *id, con
 	    (rc = prov_fmt(image, sizeof image, "%s/%s", ctx->image_dir, s->image)) < 0)
 		return prov_err(err, errsz, rc, "path too long");
 
+	/* An image by reference was pulled and held for this workload by the
+	 * agent before provisioning: here it is only read from the store. */
+	struct img_image *img = NULL;
+	if (s->image_ref && (rc = image_get(ctx, s->image, &img, err, errsz)) < 0)
+		return rc;
 	/* The root disk survives restarts and keeps the guest's changes. */
-	if (access(vp->root, F_OK) != 0) {
-		struct stat st;
-		if (stat(image, &st) < 0 || !S_ISDIR(st.st_mode))
-			return prov_err(err, errsz, -ENOENT,
-			                "image '%s' not found in the image store", s->image);
-		if ((rc = prov_mkdirs(vmdir, 0700)) < 0)
-			return prov_err(err, errsz, rc, "cannot create %s: %s", vmdir,
-			                zerr_str(rc));
-		if ((rc = make_ext4(vp->root, s->size, image, 1, err, errsz)) < 0)
-			return rc;
-	}
+	if (access(vp->root, F_OK) != 0 &&
+	    (rc = make_root(s, vp, img, image, vmdir, err, errsz)) < 0)
+		goto out;
 	struct prov_vm_disk *d = &p->disks[p->ndisks++];
 	snprintf(d->file, sizeof d->file, "%s", vp->root);
 	snprintf(d->serial, sizeof d->serial, "zos-root");
 
 	prov_rm_tree(cfgdir);
 	if ((rc = prov_vm_cfg_tree(data, cfgdir, vp->host, err, errsz)) < 0 ||
+	    (img && (rc = prov_vm_image_cfg(img, data, cfgdir, err, errsz)) < 0) ||
 	    (rc = add_nics(ctx, id, s, deps, vp, p, cfgdir, err, errsz)) < 0)
 		goto out;
 	d = &p->disks[p->ndisks++];
@@ -626,6 +671,7 @@ static int vm_start(struct prov_ctx *ctx, const struct prov_workload_id *id, con
 out:
 	/* The tree may hold env secrets; the disk image is root's, 0600. */
 	prov_rm_tree(cfgdir);
+	img_image_free(img);
 	return rc;
 }
 

@@ -88,6 +88,7 @@ struct prov_vm_plan {
 #define PROV_VM_SIZE_DEFAULT (1ull << 30)
 struct prov_vm_spec {
 	const char *image;
+	int image_ref; /* image is an OCI reference (contains '/'), not a local folder */
 	uint64_t cpu, memory, size;
 	size_t nmounts, nifs;
 	const char *mount_name[PROV_VM_MOUNTS_MAX];
@@ -104,6 +105,22 @@ int prov_vm_cfg_tree(const cJSON *data, const char *dir, const char *hostname, c
 /* Writes dir/sub/idx/leaf = value. */
 int prov_vm_cfg_put(const char *dir, const char *sub, size_t idx, const char *leaf,
                     const char *value, char *err, size_t errsz);
+
+/* Images by OCI reference (prov_vm_image.c). */
+struct img_image;
+/* Makes tree (removed first; created 0755) the union of layers (lowest
+ * first, NULL-terminated, as img_image.layers), honouring the store's
+ * overlayfs-form whiteouts and opaque directories. Files are hard-linked
+ * from the store when on the same filesystem, copied otherwise; the caller
+ * removes tree when done. On failure tree is removed. */
+int prov_vm_merge_layers(char *const *layers, const char *tree, char *err, size_t errsz);
+/* Writes into the configuration tree dir what the image config gives and
+ * the workload does not: args/<i> from Entrypoint then Cmd when data has no
+ * entrypoint (-EINVAL when the image has neither), env/<NAME> for each
+ * image Env not already there, and workdir from WorkingDir. Call after
+ * prov_vm_cfg_tree. */
+int prov_vm_image_cfg(const struct img_image *img, const cJSON *data, const char *dir, char *err,
+                      size_t errsz);
 
 /* Cgroup limits (prov_cg_limits.c); the same declarations as in
  * prov_internal.h, repeated so the VM code does not depend on who else

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "image/image.h"
+
 #define CPU_MAX 64
 #define MEM_MIN (64ull << 20)
 #define MEM_MAX (256ull << 30)
@@ -247,11 +249,27 @@ int prov_vm_parse(const cJSON *data, struct prov_vm_spec *s, char *err, size_t e
 	memset(s, 0, sizeof *s);
 	int rc = prov_json_keys(data, vm_keys, err, errsz);
 	if (rc < 0 ||
-	    (rc = prov_json_str(data, "image", PROV_VM_IMAGE_MAX, &s->image, err, errsz)) < 0)
+	    (rc = prov_json_str(data, "image", IMG_REF_MAX - 1, &s->image, err, errsz)) < 0)
 		return rc;
-	if (!image_name_ok(s->image))
+	/* A '/' makes it an OCI reference (the agent pulls it into the image
+	 * store); otherwise the name of a root filesystem folder in image_dir. */
+	s->image_ref = strchr(s->image, '/') != NULL;
+	if (s->image_ref) {
+		struct img_ref r;
+		char why[160];
+		if (img_ref_parse(s->image, &r, why, sizeof why) < 0)
+			return prov_err(err, errsz, -EINVAL, "image %.200s: %s", s->image, why);
+		/* A host name starts with a letter or digit ("../x" is a path). */
+		char h = r.host[0];
+		if (!((h >= 'a' && h <= 'z') || (h >= 'A' && h <= 'Z') || (h >= '0' && h <= '9')))
+			return prov_err(err, errsz, -EINVAL,
+			                "image %.200s: the registry host must start with a letter "
+			                "or digit",
+			                s->image);
+	} else if (!image_name_ok(s->image))
 		return prov_err(err, errsz, -EINVAL,
-		                "image name must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+		                "image must be an OCI reference (HOST[:PORT]/REPO[:TAG]) or a "
+		                "local image name matching [A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 	/* zos's optional extras, refused unless switched off. */
 	static const char *const off[] = {"corex", "gpu"};
 	for (size_t k = 0; k < 2; k++) {
@@ -267,8 +285,9 @@ int prov_vm_parse(const cJSON *data, struct prov_vm_spec *s, char *err, size_t e
 	                        errsz)) < 0)
 		return rc;
 	size_t argc;
-	if ((rc = entry_walk(cJSON_GetObjectItemCaseSensitive(data, "entrypoint"), NULL, &argc, err,
-	                     errsz)) < 0 ||
+	/* An image by reference may bring its command (Entrypoint, Cmd). */
+	const cJSON *entry = cJSON_GetObjectItemCaseSensitive(data, "entrypoint");
+	if (((entry || !s->image_ref) && (rc = entry_walk(entry, NULL, &argc, err, errsz)) < 0) ||
 	    (rc = env_walk(cJSON_GetObjectItemCaseSensitive(data, "env"), NULL, err, errsz)) < 0)
 		return rc;
 	const cJSON *cc = cJSON_GetObjectItemCaseSensitive(data, "compute_capacity");
@@ -302,8 +321,8 @@ int prov_vm_cfg_tree(const cJSON *data, const char *dir, const char *hostname, c
 	    (rc = prov_write_file(path, hostname, strlen(hostname), 0600)) < 0)
 		return prov_err(err, errsz, rc, "cannot write %s: %s", path, zerr_str(rc));
 	size_t argc;
-	if ((rc = entry_walk(cJSON_GetObjectItemCaseSensitive(data, "entrypoint"), dir, &argc, err,
-	                     errsz)) < 0)
+	const cJSON *entry = cJSON_GetObjectItemCaseSensitive(data, "entrypoint");
+	if (entry && (rc = entry_walk(entry, dir, &argc, err, errsz)) < 0)
 		return rc;
 	return env_walk(cJSON_GetObjectItemCaseSensitive(data, "env"), dir, err, errsz);
 }

@@ -11,7 +11,7 @@
 # The configuration disk holds one file per value, so no value is ever
 # parsed by this shell: args/0.., env/<NAME>, net/<i>/addr (a.b.c.d/n),
 # net/0/gw, mounts/<i>/path with mounts/<i>/serial (a disk) or
-# mounts/<i>/tag (a virtiofs volume), hostname.
+# mounts/<i>/tag (a virtiofs volume), hostname, workdir.
 export PATH=/bin
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -107,6 +107,17 @@ say "starting $1"
 			[ -f "$f" ] || continue
 			export "${f##*/}=$(cat "$f")"
 		done
+	fi
+	# The image's WorkingDir (images by reference): busybox's chroot
+	# always starts in /, so the image's own shell changes directory.
+	wd=
+	[ -f /cfg/workdir ] && wd=$(cat /cfg/workdir)
+	if [ -n "$wd" ] && [ "$wd" != / ]; then
+		mkdir -p "/newroot$wd"
+		if [ -e /newroot/bin/sh ] || [ -L /newroot/bin/sh ]; then
+			exec chroot /newroot /bin/sh -c 'cd "$0" && exec "$@"' "$wd" "$@"
+		fi
+		say "no /bin/sh in the image: working directory $wd ignored"
 	fi
 	exec chroot /newroot "$@"
 ) </dev/console >/dev/console 2>&1

@@ -3,8 +3,13 @@
 # (vm.accel = auto, so the KVM probe runs and falls back to TCG where guests
 # do not run under KVM). //Charlie deploys a network, a container serving
 # its /etc over HTTP and a zmachine VM booting the busybox image with
-# SSH_KEY set. The VM's console shows its entrypoint, the key installed for
-# root and the page fetched from the sibling container; zos.statistics.get
+# SSH_KEY set, and a second VM whose image is an OCI reference pushed to a
+# local docker-registry (two layers, the second deleting a file of the
+# first; Entrypoint, Cmd, Env and WorkingDir from the image config). The
+# VM's console shows its entrypoint, the key installed for
+# root and the page fetched from the sibling container; the image VM's
+# console shows the image's command run in its WorkingDir with its Env and
+# the whiteout honoured; zos.statistics.get
 # reports the acceleration; qemu runs as a non-root uid. kill -9 of the
 # agent leaves the VM running; the restarted agent adopts it (state ok).
 # Cancelling the contract removes the VM: no qemu, no supervisor, no files.
@@ -27,10 +32,14 @@ KERNEL=$(echo "$ASSETS" | sed -n 1p)
 INITRD=$(echo "$ASSETS" | sed -n 2p)
 
 TMP=$(mktemp -d /tmp/vm-agent.XXXXXX)
-CPID='' APID='' NPID=''
+CPID='' APID='' NPID='' REGPID=''
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/registry.sh
+. "$(dirname "$0")/registry.sh"
+T=$TMP
 cleanup() {
+	[ -n "$REGPID" ] && reg_stop "$REGPID"
 	[ -n "$APID" ] && stop_pid "$APID"
 	[ -n "$CPID" ] && stop_pid "$CPID"
 	[ -n "$NPID" ] && stop_pid "$NPID"
@@ -71,6 +80,27 @@ mru = 0
 sru = 0
 hru = 0
 EOF
+# The image VM: only where the registry tools are installed.
+IMGVM=''
+if why=$(reg_have_tools); then
+	reg_start vmreg || fail "registry"
+	REGPID=$REG_PID
+	IMGREF="127.0.0.1:$REG_PORT/zos/vmimg:v1"
+	gone_layer() { echo gone >"$1/etc/zos-gone" && mkdir -p "$1/srv/work"; }
+	del_layer() { rm "$1/etc/zos-gone"; }
+	IMGCMD='echo img-entry-$ZOS_IMAGE-$(pwd); [ -e /etc/zos-gone ] || echo whiteout-ok;'
+	IMGCMD+=' while true; do sleep 1; done'
+	{ oci_base "$TMP/lay" v1 && oci_layer "$TMP/lay" v1 gone_layer &&
+		oci_layer "$TMP/lay" v1 del_layer &&
+		umoci config --image "$TMP/lay:v1" --config.cmd=-c --config.cmd="$IMGCMD" \
+			--config.workingdir /srv/work &&
+		reg_push "$TMP/lay:v1" "$IMGREF"; } >"$TMP/img.log" 2>&1 ||
+		fail "building the OCI image: $(tail -n 5 "$TMP/img.log")"
+	printf '[images]\ninsecure = 127.0.0.1:%s\n' "$REG_PORT" >>"$TMP/agent.conf"
+	IMGVM=1
+else
+	echo "note: no VM from an OCI reference ($why)"
+fi
 mkdir -p "$TMP/state/images"
 sh scripts/make-busybox-image.sh "$TMP/state/images/busybox" >/dev/null || fail "busybox image"
 "$AGENT" -f "$TMP/agent.conf" identity --json >"$TMP/id.json" 2>"$TMP/err.txt" || fail "identity"
@@ -185,6 +215,36 @@ alive "$SPID" && fail "supervisor $SPID still runs"
 [ -e "$VMDIR" ] && fail "$VMDIR left behind"
 ls "$TMP/state/volumes/vms/"*.img >/dev/null 2>&1 && fail "root disk left behind"
 echo "ok: cancelled: no qemu, supervisor or VM file left"
+
+# ---- A VM whose image is an OCI reference (a deployment of its own: the
+# node has too few cpus for three workloads at once).
+if [ -n "$IMGVM" ]; then
+	T0=$(date +%s.%N)
+	cat >"$TMP/dep2.json" <<EOF
+{"version": 0, "metadata": "", "description": "vm from an image reference",
+ "workloads": [
+  {"version": 0, "name": "vmimg", "type": "zmachine", "metadata": "", "description": "",
+   "data": {"image": "$IMGREF", "size": 134217728,
+            "compute_capacity": {"cpu": 1, "memory": 134217728}}}]}
+EOF
+	"$CLI" deploy --node "$NODE" "$TMP/dep2.json" --dev charlie --timeout 90 >"$TMP/deploy.out" 2>"$TMP/err.txt" ||
+		fail "deploy by reference: $(cat "$TMP/deploy.out" "$TMP/err.txt")"
+	C2=$(sed -n 's/^contract: \([0-9]*\)$/\1/p' "$TMP/deploy.out")
+	ICONSOLE="$TMP/state/containers/vms/zos-$C2-vmimg/console.log"
+	wait_for 60 grep -q whiteout-ok "$ICONSOLE" || fail "image VM console: $(cat "$ICONSOLE" 2>/dev/null)"
+	grep -q "img-entry-test-/srv/work" "$ICONSOLE" ||
+		fail "image config's Entrypoint/Cmd/Env/WorkingDir not used: $(cat "$ICONSOLE")"
+	grep -q "^$C2/vmimg sha256:" "$TMP/state/image-store/holds" ||
+		fail "image not held for the VM: $(cat "$TMP/state/image-store/holds")"
+	ls -d "$TMP/state/volumes/vms/"*.tree >/dev/null 2>&1 && fail "merged image tree left behind"
+	echo "ok: VM from $IMGREF running in $(echo "$(date +%s.%N) - $T0" | bc 2>/dev/null || echo '?') s:"
+	grep -E "img-entry|whiteout" "$ICONSOLE" | sed 's/^/    /'
+	call charlie SmartContractModule cancel_contract "[$C2]" || fail "cancel_contract $C2"
+	released() { ! grep -q "^$C2/" "$TMP/state/image-store/holds"; }
+	wait_for 60 released || fail "image still held after cancel"
+	[ -z "$(ls -A "$TMP/state/image-store/layers/sha256")" ] || fail "image not collected after cancel"
+	echo "ok: cancelled: the image VM's hold released and its image collected"
+fi
 kill "$APID"
 wait "$APID"
 rc=$?

@@ -12,7 +12,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 
 #include "tests/provisioners/prov_test.h"
 #include "provisioners/prov_vm.h"
@@ -115,7 +118,21 @@ static void validate_fields(void **st)
 	assert_int_equal(cap.mru, 134217728);
 	assert_int_equal(cap.sru, 268435456);
 	cJSON_Delete(d);
+	/* An image by reference may leave the command to the image config. */
+	d = json("{\"image\": \"127.0.0.1:5000/team/app:v1\","
+	         " \"compute_capacity\": {\"cpu\": 1, \"memory\": 134217728}}");
+	assert_int_equal(V->validate(d, &cap, err, sizeof err), 0);
+	cJSON_Delete(d);
 	static const char *const bad[] = {
+	    /* A local image needs an entrypoint; references must parse. */
+	    "{\"image\": \"busybox\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 134217728}}",
+	    "{\"image\": \"busybox/\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 134217728}}",
+	    "{\"image\": \"library/busybox\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 134217728}}",
+	    "{\"image\": \"../x:1\", \"compute_capacity\": {\"cpu\": 1, "
+	    "\"memory\": 134217728}}",
 	    "{\"image\": \"../x\", \"entrypoint\": \"a\", \"compute_capacity\": {\"cpu\": 1, "
 	    "\"memory\": 134217728}}",
 	    "{\"image\": \"b\", \"entrypoint\": \"\", \"compute_capacity\": {\"cpu\": 1, "
@@ -143,6 +160,88 @@ static void validate_fields(void **st)
 		assert_true(err[0] != '\0');
 		cJSON_Delete(d);
 	}
+}
+
+static void put(const char *root, const char *rel, const char *text)
+{
+	char p[512];
+	snprintf(p, sizeof p, "%s/%s", root, rel);
+	assert_int_equal(prov_write_file(p, text, strlen(text), 0644), 0);
+}
+
+static int exists(const char *root, const char *rel)
+{
+	char p[512];
+	struct stat st;
+	snprintf(p, sizeof p, "%s/%s", root, rel);
+	return lstat(p, &st) == 0;
+}
+
+/* Layers as the image store leaves them (overlayfs whiteouts) merge into
+ * what overlayfs would show: deleted names gone, opaque directories hold
+ * only the upper layer's entries, upper files replace lower ones. */
+static void merge_layers_whiteouts(void **st)
+{
+	if (geteuid() != 0) {
+		printf("skipped: whiteouts (0/0 devices, trusted.* xattrs) need root\n");
+		skip();
+	}
+	char l1[256], l2[256], l3[256], tree[256], p[512], buf[64];
+	snprintf(l1, sizeof l1, "%s/merge/l1", F.root);
+	snprintf(l2, sizeof l2, "%s/merge/l2", F.root);
+	snprintf(l3, sizeof l3, "%s/merge/l3", F.root);
+	snprintf(tree, sizeof tree, "%s/merge/tree", F.root);
+	for (const char *const *d = (const char *const[]){"l1/etc", "l1/opt/old", "l1/var",
+	                                                  "l2/opt", "l2/var", "l3", NULL};
+	     *d; d++) {
+		snprintf(p, sizeof p, "%s/merge/%s", F.root, *d);
+		assert_int_equal(prov_mkdirs(p, 0755), 0);
+	}
+	put(l1, "etc/gone", "1");
+	put(l1, "etc/keep", "old");
+	put(l1, "opt/old/x", "1");
+	put(l1, "var/dir-then-file", "1");
+	snprintf(p, sizeof p, "%s/bin", l1);
+	assert_int_equal(symlink("/etc/keep", p), 0);
+	/* l2: whiteout of etc/gone, opaque /opt, a file replacing etc/keep. */
+	assert_int_equal(prov_mkdirs(strcat(strcpy(p, l2), "/etc"), 0755), 0);
+	snprintf(p, sizeof p, "%s/etc/gone", l2);
+	assert_int_equal(mknod(p, S_IFCHR | 0, makedev(0, 0)), 0);
+	put(l2, "etc/keep", "new");
+	snprintf(p, sizeof p, "%s/opt", l2);
+	assert_int_equal(setxattr(p, "trusted.overlay.opaque", "y", 1, 0), 0);
+	put(l2, "opt/fresh", "1");
+	/* l3: a whiteout of a whole directory. */
+	assert_int_equal(prov_mkdirs(strcat(strcpy(p, l3), "/var"), 0755), 0);
+	snprintf(p, sizeof p, "%s/var/dir-then-file", l3);
+	assert_int_equal(mknod(p, S_IFCHR | 0, makedev(0, 0)), 0);
+	char *layers[] = {l1, l2, l3, NULL};
+	char err[256] = "";
+	assert_int_equal(prov_vm_merge_layers(layers, tree, err, sizeof err), 0);
+	assert_false(exists(tree, "etc/gone"));
+	assert_false(exists(tree, "opt/old"));
+	assert_false(exists(tree, "var/dir-then-file"));
+	assert_true(exists(tree, "opt/fresh"));
+	assert_true(exists(tree, "var"));
+	snprintf(p, sizeof p, "%s/etc/keep", tree);
+	size_t n = 0;
+	assert_int_equal(prov_read_file(p, buf, sizeof buf, &n), 0);
+	assert_int_equal(n, 3);
+	assert_memory_equal(buf, "new", 3);
+	snprintf(p, sizeof p, "%s/bin", tree);
+	ssize_t k = readlink(p, buf, sizeof buf - 1);
+	assert_int_equal(k, 9);
+	assert_memory_equal(buf, "/etc/keep", 9);
+	/* The store's layers are untouched. */
+	assert_true(exists(l1, "etc/gone"));
+	assert_true(exists(l1, "opt/old/x"));
+	/* A second merge starts from an empty tree. */
+	char *one[] = {l1, NULL};
+	assert_int_equal(prov_vm_merge_layers(one, tree, err, sizeof err), 0);
+	assert_true(exists(tree, "etc/gone"));
+	assert_false(exists(tree, "opt/fresh"));
+	snprintf(p, sizeof p, "%s/merge", F.root);
+	prov_rm_tree(p);
 }
 
 /* The probe boots the guest and sees /init's marker on the console. */
@@ -417,6 +516,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(validate_fields),
+	    cmocka_unit_test(merge_layers_whiteouts),
 	    cmocka_unit_test(probe_tcg),
 	    cmocka_unit_test(boot_network_pause_adopt_restart_delete),
 	};
