@@ -580,8 +580,18 @@ static int make_root(const struct prov_vm_spec *s, const struct vm_paths *vp,
 	char tree[PROV_PATH_MAX];
 	struct stat st;
 	int rc;
+	/* A file there would be a disk image with its own kernel: not booted
+	 * yet (it needs firmware and a bootloader test here; docs/vms.md). */
+	if (!img && stat(image, &st) == 0 && S_ISREG(st.st_mode))
+		return prov_err(err, errsz, ZE_UNSUPPORTED,
+		                "image '%s' is a file: VM disk images with their own kernel are "
+		                "not supported yet; use an OCI image reference or a root "
+		                "filesystem folder in images_dir",
+		                s->image);
 	if (!img && (stat(image, &st) < 0 || !S_ISDIR(st.st_mode)))
-		return prov_err(err, errsz, -ENOENT, "image '%s' not found in the image store",
+		return prov_err(err, errsz, -ENOENT,
+		                "image '%s' not found: neither an OCI reference (HOST/REPO:TAG) "
+		                "nor a folder in images_dir",
 		                s->image);
 	if ((rc = prov_mkdirs(vmdir, 0700)) < 0)
 		return prov_err(err, errsz, rc, "cannot create %s: %s", vmdir, zerr_str(rc));

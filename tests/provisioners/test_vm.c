@@ -261,6 +261,34 @@ static void vm_dir(const struct prov_workload_id *id, const char *leaf, char *ou
 	snprintf(out, n, "%s/vms/%s/%s", F.run, host, leaf);
 }
 
+/* A disk image file (a VM with its own kernel) is refused with a reason,
+ * and so is a reference with no image store; nothing is left behind. */
+static void unsupported_images(void **st)
+{
+	NEED_VMS();
+	char p[512], err[256] = "";
+	snprintf(p, sizeof p, "%s/disk.img", F.images);
+	assert_int_equal(prov_write_file(p, "x", 1, 0600), 0);
+	struct prov_workload_id id = test_id(42, 1, "disk");
+	cJSON *d = json("{\"image\": \"disk.img\", \"entrypoint\": \"/sbin/init\","
+	                " \"compute_capacity\": {\"cpu\": 1, \"memory\": 134217728}}");
+	cJSON *res = NULL;
+	assert_int_equal(V->provision(F.ctx, &id, d, NULL, &res, err, sizeof err), ZE_UNSUPPORTED);
+	assert_non_null(strstr(err, "not supported yet"));
+	cJSON_Delete(d);
+	/* This context has no image store (prov_config.images is NULL). */
+	d = json("{\"image\": \"127.0.0.1:5000/a/b:1\","
+	         " \"compute_capacity\": {\"cpu\": 1, \"memory\": 134217728}}");
+	err[0] = '\0';
+	assert_int_equal(V->provision(F.ctx, &id, d, NULL, &res, err, sizeof err), ZE_UNSUPPORTED);
+	assert_non_null(strstr(err, "no image store"));
+	cJSON_Delete(d);
+	assert_int_equal(V->deprovision(F.ctx, &id, err, sizeof err), 0);
+	unlink(p);
+	vm_dir(&id, "", p, sizeof p);
+	assert_int_equal(access(p, F_OK), -1);
+}
+
 static int count(const char *file, const char *needle)
 {
 	static char buf[1 << 20];
@@ -518,6 +546,7 @@ int main(void)
 	    cmocka_unit_test(validate_fields),
 	    cmocka_unit_test(merge_layers_whiteouts),
 	    cmocka_unit_test(probe_tcg),
+	    cmocka_unit_test(unsupported_images),
 	    cmocka_unit_test(boot_network_pause_adopt_restart_delete),
 	};
 	int rc = cmocka_run_group_tests(tests, setup, teardown);
