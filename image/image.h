@@ -11,16 +11,22 @@
  *
  * Store layout under cfg->dir (docs/images.md):
  *
- *   blobs/sha256/<hex>          verified blobs (manifests, configs, layers)
- *   layers/sha256/<hex>/        one unpacked layer per compressed layer blob,
- *                               whiteouts in overlayfs form (see below)
+ *   blobs/sha256/<hex>          verified manifests and image configs
+ *   layers/sha256/<hex>/        one unpacked layer per compressed layer digest,
+ *                               whiteouts in overlayfs form (see below); the
+ *                               compressed layer itself is never stored: it
+ *                               streams from the registry into the unpacker
  *   refs/<hex of reference>     text: the manifest digest a reference resolved to
  *   holds                       text lines "<holder> <manifest digest>"
  *   tmp/                        downloads and unpacks in progress; wiped at open
  *
  * Nothing in blobs/ or layers/ is ever partially written: each is produced in
- * tmp/, fsynced, and renamed into place, so after kill -9 during a pull the
- * store holds only complete, verified objects (img_store_open removes tmp/).
+ * tmp/, synced, and renamed into place only after its digest matched, so
+ * after kill -9 during a pull the store holds only complete, verified
+ * objects (img_store_open removes tmp/).
+ *
+ * Unpacking needs root (owners, whiteout devices, trusted.* xattrs): the
+ * agent's capabilities CAP_CHOWN, CAP_MKNOD, CAP_SYS_ADMIN and friends.
  *
  * Whiteouts are translated to overlayfs form while unpacking: ".wh.NAME"
  * becomes a character device 0/0 named NAME, and ".wh..wh..opq" sets the

@@ -746,6 +746,18 @@ static void image_pulled_held_and_collected(void **st)
 	assert_non_null(strstr(fc.last_reason[31], "digest mismatch"));
 	assert_int_equal(img_get(test_images, ref, &img, err, sizeof err), -ENOENT);
 
+	/* An image larger than the store may still take is refused at accept. */
+	eng_free(f->e);
+	f->e = NULL;
+	img_store_close(test_images);
+	ic.max_bytes = 200;
+	assert_int_equal(img_store_open(&ic, &test_images), 0);
+	restart(f);
+	__atomic_store_n(&freg.tamper, 0, __ATOMIC_SEQ_CST);
+	mk_contract(29, USER_TWIN, NODE_ID, doc, 0);
+	assert_int_equal(deploy(f, USER_TWIN, 29, msg, sizeof msg, NULL, 0), ENG_E_CAPACITY);
+	assert_non_null(strstr(msg, "bytes of image storage"));
+
 	eng_free(f->e);
 	f->e = NULL;
 	img_store_close(test_images);

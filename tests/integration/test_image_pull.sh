@@ -225,6 +225,11 @@ n=$(($(grep -c "GET /v2/test/other/manifests/v1" "$T/pub.log") - m0))
 [ "$n" = 1 ] || fail "two concurrent pulls asked for the manifest $n times (no single flight)"
 echo "ok: two concurrent pulls of one image: one manifest request, each layer downloaded once"
 
+# ---- size cap ----
+img --dir "$T/s11" --max 100000 pull "$PUB/test/multi:v1" && fail "an image over the store's cap was pulled"
+grep -q 'over this node.s limit\|store is full' "$T/err" || fail "size cap: unclear error"
+echo "ok: an image larger than the store's cap is refused"
+
 # ---- plain HTTP only when listed as insecure ----
 "$TOOL" --dir "$T/s10" --retries 1 pull "$PUB/test/multi:v1" 2>"$T/err" &&
 	fail "a registry not listed as insecure was spoken to over plain HTTP"
