@@ -18,6 +18,7 @@
 #include <sys/xattr.h>
 
 #include "tests/provisioners/prov_test.h"
+#include "image/image.h"
 #include "provisioners/prov_vm.h"
 
 static struct fixture F;
@@ -259,6 +260,58 @@ static void vm_dir(const struct prov_workload_id *id, const char *leaf, char *ou
 	char host[PROV_HOST_MAX];
 	prov_host_name(id, host);
 	snprintf(out, n, "%s/vms/%s/%s", F.run, host, leaf);
+}
+
+static int file_is(const char *dir, const char *rel, const char *want)
+{
+	char p[512], buf[256];
+	size_t n = 0;
+	snprintf(p, sizeof p, "%s/%s", dir, rel);
+	if (prov_read_file(p, buf, sizeof buf, &n) < 0)
+		return 0;
+	return n == strlen(want) && memcmp(buf, want, n) == 0;
+}
+
+/* The image config fills in what the workload leaves out, never more. */
+static void image_config_defaults(void **st)
+{
+	char dir[256], err[256] = "";
+	snprintf(dir, sizeof dir, "%s/cfgtest", F.root);
+	char *entry[] = {"/bin/app", NULL}, *cmd[] = {"--port", "80", NULL},
+	     *env[] = {"PATH=/opt/bin", "MODE=image", "bad key=x", "NOVALUE", NULL};
+	struct img_image img = {.entrypoint = entry, .cmd = cmd, .env = env, .workdir = "/srv"};
+	cJSON *d = json("{\"image\": \"r.io/a/b:1\", \"env\": {\"MODE\": \"workload\"},"
+	                " \"compute_capacity\": {\"cpu\": 1, \"memory\": 134217728}}");
+	prov_rm_tree(dir);
+	assert_int_equal(prov_vm_cfg_tree(d, dir, "h", err, sizeof err), 0);
+	assert_int_equal(prov_vm_image_cfg(&img, d, dir, err, sizeof err), 0);
+	assert_true(file_is(dir, "args/0", "/bin/app"));
+	assert_true(file_is(dir, "args/1", "--port"));
+	assert_true(file_is(dir, "args/2", "80"));
+	assert_true(file_is(dir, "env/PATH", "/opt/bin"));
+	assert_true(file_is(dir, "env/MODE", "workload"));
+	assert_true(file_is(dir, "workdir", "/srv"));
+	assert_false(exists(dir, "env/NOVALUE"));
+	cJSON_Delete(d);
+	/* The workload's entrypoint replaces Entrypoint and Cmd. */
+	d = json("{\"image\": \"r.io/a/b:1\", \"entrypoint\": [\"/bin/mine\"],"
+	         " \"compute_capacity\": {\"cpu\": 1, \"memory\": 134217728}}");
+	prov_rm_tree(dir);
+	assert_int_equal(prov_vm_cfg_tree(d, dir, "h", err, sizeof err), 0);
+	assert_int_equal(prov_vm_image_cfg(&img, d, dir, err, sizeof err), 0);
+	assert_true(file_is(dir, "args/0", "/bin/mine"));
+	assert_false(exists(dir, "args/1"));
+	cJSON_Delete(d);
+	/* Neither the workload nor the image has a command. */
+	struct img_image none = {0};
+	d = json("{\"image\": \"r.io/a/b:1\","
+	         " \"compute_capacity\": {\"cpu\": 1, \"memory\": 134217728}}");
+	prov_rm_tree(dir);
+	assert_int_equal(prov_vm_cfg_tree(d, dir, "h", err, sizeof err), 0);
+	assert_int_equal(prov_vm_image_cfg(&none, d, dir, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "Entrypoint or Cmd"));
+	cJSON_Delete(d);
+	prov_rm_tree(dir);
 }
 
 /* A disk image file (a VM with its own kernel) is refused with a reason,
@@ -545,6 +598,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(validate_fields),
 	    cmocka_unit_test(merge_layers_whiteouts),
+	    cmocka_unit_test(image_config_defaults),
 	    cmocka_unit_test(probe_tcg),
 	    cmocka_unit_test(unsupported_images),
 	    cmocka_unit_test(boot_network_pause_adopt_restart_delete),
