@@ -11,16 +11,22 @@
  *
  * Store layout under cfg->dir (docs/images.md):
  *
- *   blobs/sha256/<hex>          verified blobs (manifests, configs, layers)
- *   layers/sha256/<hex>/        one unpacked layer per compressed layer blob,
- *                               whiteouts in overlayfs form (see below)
+ *   blobs/sha256/<hex>          verified manifests and image configs
+ *   layers/sha256/<hex>/        one unpacked layer per compressed layer digest,
+ *                               whiteouts in overlayfs form (see below); the
+ *                               compressed layer itself is never stored: it
+ *                               streams from the registry into the unpacker
  *   refs/<hex of reference>     text: the manifest digest a reference resolved to
  *   holds                       text lines "<holder> <manifest digest>"
  *   tmp/                        downloads and unpacks in progress; wiped at open
  *
  * Nothing in blobs/ or layers/ is ever partially written: each is produced in
- * tmp/, fsynced, and renamed into place, so after kill -9 during a pull the
- * store holds only complete, verified objects (img_store_open removes tmp/).
+ * tmp/, synced, and renamed into place only after its digest matched, so
+ * after kill -9 during a pull the store holds only complete, verified
+ * objects (img_store_open removes tmp/).
+ *
+ * Unpacking needs root (owners, whiteout devices, trusted.* xattrs): the
+ * agent's capabilities CAP_CHOWN, CAP_MKNOD, CAP_SYS_ADMIN and friends.
  *
  * Whiteouts are translated to overlayfs form while unpacking: ".wh.NAME"
  * becomes a character device 0/0 named NAME, and ".wh..wh..opq" sets the
@@ -103,7 +109,8 @@ int img_resolve(struct img_store *st, const char *ref, char digest[IMG_DIGEST_MA
 
 /* Progress callback: bytes of blobs downloaded so far and the image total
  * (both count blobs already in the store as done). Called from the pulling
- * thread, at most a few times a second and once at the end. Return nonzero
+ * threads (layers are fetched in parallel) but never concurrently, at most a
+ * few times a second and once at the end. Return nonzero
  * to cancel the pull (img_pull then fails with -ECANCELED; a waiter of a
  * shared pull cancels only its own wait). */
 typedef int (*img_progress_fn)(void *arg, uint64_t done, uint64_t total);
@@ -142,6 +149,13 @@ void img_image_free(struct img_image *img);
 int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, void *arg,
              struct img_image **out, char *err, size_t errsz);
 
+/* img_pull, then img_hold(digest, holder) before any GC can run: what a
+ * deployment uses (no window in which a concurrent img_gc could collect the
+ * image between the pull and the hold). holder as for img_hold. */
+int img_pull_hold(struct img_store *st, const char *ref, const char *holder,
+                  img_progress_fn progress, void *arg, struct img_image **out, char *err,
+                  size_t errsz);
+
 /* No network: the image ref (or a bare "sha256:..." manifest digest) as it
  * is in the store, for adoption after an agent restart. -ENOENT when it is
  * not completely there. *out freed with img_image_free. */
@@ -159,7 +173,12 @@ int img_release(struct img_store *st, const char *holder);
  * what a pull in progress is using. */
 int img_gc(struct img_store *st, uint64_t *freed);
 
-/* Bytes the store currently uses (blobs + unpacked layers, approximate). */
+/* Bytes the store currently uses (blobs + unpacked layers, approximate;
+ * walks the store, so not for hot paths). */
 int img_store_usage(struct img_store *st, uint64_t *bytes);
+
+/* Bytes a new image may still take: free space of the store's filesystem,
+ * and at most max_bytes minus the current usage when a cap is set. */
+int img_store_avail(struct img_store *st, uint64_t *bytes);
 
 #endif

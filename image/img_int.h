@@ -95,10 +95,22 @@ int img_manifest_kind(const char *json, size_t len, const char *ctype);
 int img_image_build(struct img_store *st, const char *digest, struct img_image **out, char *err,
                     size_t errsz);
 
+/* sha.c: streaming SHA-256 (opaque context). */
+struct img_sha;
+int img_sha_new(struct img_sha **out);
+int img_sha_reset(struct img_sha *s);
+void img_sha_update(struct img_sha *s, const void *p, size_t n);
+void img_sha_hex(struct img_sha *s, char hex[65]); /* finishes */
+void img_sha_free(struct img_sha *s);
+/* "sha256:<hex>" of n bytes at p ("" when out of memory). */
+void img_sha256_digest(const void *p, size_t n, char out[IMG_DIGEST_MAX]);
+
 /* registry.c: one connection context per pull. */
 struct img_reg;
 int img_reg_new(struct img_store *st, const struct img_ref *ref, struct img_reg **out);
 void img_reg_free(struct img_reg *r);
+/* Another connection to the same registry with the same authorization. */
+int img_reg_dup(const struct img_reg *src, struct img_reg **out);
 /* GET a manifest by tag or digest into a new buffer (caller frees). */
 int img_reg_manifest(struct img_reg *r, const char *tag_or_digest, char **body, size_t *len,
                      char *ctype, size_t ctsz, char *err, size_t errsz);
@@ -109,8 +121,38 @@ int img_reg_blob(struct img_reg *r, const char *digest, uint64_t size, int fd, i
 
 /* unpack.c: a verified layer blob into an empty directory. */
 int img_unpack(const char *blob, const char *dir, char *err, size_t errsz);
+/* The same from a stream (a pipe the download writes), read to its end.
+ * Must run in a thread of its own: it unshares and changes that thread's
+ * working directory (img_unpack starts one itself). */
+int img_unpack_fd(int fd, const char *dir, char *err, size_t errsz);
 
 int img_errf(char *err, size_t errsz, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* pull.c / layers.c: one pull in progress. */
+/* A flight (single-flight pull) with its progress counters. */
+struct img_pflight {
+	struct img_flight f;
+	unsigned refs;
+	uint64_t done, total;
+};
+
+struct img_pull {
+	struct img_store *st;
+	struct img_pflight *fl;
+	img_progress_fn progress;
+	void *arg;
+	pthread_mutex_t cb_mu; /* the callback, last_ms */
+	uint64_t last_ms;
+	volatile int failed; /* a layer failed: the others stop early */
+};
+
+/* Counts n more bytes done (n wraps to subtract on a retried download) and
+ * reports progress; nonzero: stop (cancelled, or another layer failed). */
+int img_pull_tick(void *arg, uint64_t n);
+/* Fetches and unpacks the layers of m that the store lacks, and renames
+ * them into layers/. */
+int img_store_layers(struct img_pull *p, struct img_reg *reg, const struct img_manifest *m,
+                     char *err, size_t errsz);
 
 #endif

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,20 +20,6 @@
 #include "common/zerr.h"
 #include "image/img_int.h"
 
-struct flight {
-	struct img_flight f;
-	unsigned refs;
-	uint64_t done, total;
-};
-
-struct pull {
-	struct img_store *st;
-	struct flight *fl;
-	img_progress_fn progress;
-	void *arg;
-	struct timespec last;
-};
-
 static uint64_t now_ms(void)
 {
 	struct timespec t;
@@ -40,24 +27,28 @@ static uint64_t now_ms(void)
 	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
-static int report(struct pull *p, int force)
+static int report(struct img_pull *p, int force)
 {
 	if (!p->progress)
-		return 0;
-	static __thread uint64_t last;
+		return p->failed;
+	/* Layers download in parallel: one caller of the callback at a time. */
+	pthread_mutex_lock(&p->cb_mu);
 	uint64_t t = now_ms();
-	if (!force && t - last < 200)
-		return 0;
-	last = t;
-	pthread_mutex_lock(&p->st->lock);
-	uint64_t d = p->fl->done, tot = p->fl->total;
-	pthread_mutex_unlock(&p->st->lock);
-	return p->progress(p->arg, d, tot);
+	int stop = 0;
+	if (force || t - p->last_ms >= 200) {
+		p->last_ms = t;
+		pthread_mutex_lock(&p->st->lock);
+		uint64_t d = p->fl->done, tot = p->fl->total;
+		pthread_mutex_unlock(&p->st->lock);
+		stop = p->progress(p->arg, d, tot);
+	}
+	pthread_mutex_unlock(&p->cb_mu);
+	return stop || p->failed;
 }
 
-static int tick(void *arg, uint64_t n)
+int img_pull_tick(void *arg, uint64_t n)
 {
-	struct pull *p = arg;
+	struct img_pull *p = arg;
 	pthread_mutex_lock(&p->st->lock);
 	p->fl->done += n; /* n wraps to subtract on a retried download */
 	pthread_mutex_unlock(&p->st->lock);
@@ -66,10 +57,7 @@ static int tick(void *arg, uint64_t n)
 
 static void sha256_hex(const void *b, size_t n, char out[IMG_DIGEST_MAX])
 {
-	unsigned char h[crypto_hash_sha256_BYTES];
-	crypto_hash_sha256(h, b, n);
-	memcpy(out, "sha256:", 7);
-	sodium_bin2hex(out + 7, 65, h, sizeof h);
+	img_sha256_digest(b, n, out);
 }
 
 /* Fetches the platform manifest of r: body, its digest. */
@@ -122,8 +110,8 @@ static int fetch_manifest(struct img_store *st, struct img_reg *reg, const struc
 }
 
 /* Downloads a blob to a verified file; *tmp gets its path (in tmp/). */
-static int download(struct pull *p, struct img_reg *reg, const char *digest, uint64_t size,
-                    char *tmp, size_t tmpsz, char *err, size_t errsz)
+static int download(struct img_pull *p, struct img_reg *reg, const char *digest, uint64_t size,
+                    int durable, char *tmp, size_t tmpsz, char *err, size_t errsz)
 {
 	char d[PATH_MAX];
 	int rc = img_tmpdir(p->st, "blob", d, sizeof d);
@@ -141,8 +129,10 @@ static int download(struct pull *p, struct img_reg *reg, const char *digest, uin
 		rmdir(d);
 		return img_errf(err, errsz, rc, "cannot create %s: %s", tmp, strerror(-rc));
 	}
-	rc = img_reg_blob(reg, digest, size, fd, tick, p, err, errsz);
-	if (rc == 0 && fsync(fd) < 0)
+	rc = img_reg_blob(reg, digest, size, fd, img_pull_tick, p, err, errsz);
+	/* A layer blob lives only until it is unpacked (and the unpacked tree
+	 * is synced), so only blobs the store keeps are synced here. */
+	if (rc == 0 && durable && fsync(fd) < 0)
 		rc = img_errf(err, errsz, -errno, "fsync %s: %s", tmp, strerror(errno));
 	close(fd);
 	if (rc < 0) {
@@ -163,7 +153,7 @@ static void tmp_drop(const char *tmpfile)
 	img_rmtree(d, NULL);
 }
 
-static int store_blob(struct pull *p, struct img_reg *reg, const char *digest, uint64_t size,
+static int store_blob(struct img_pull *p, struct img_reg *reg, const char *digest, uint64_t size,
                       char *err, size_t errsz)
 {
 	char dst[PATH_MAX], tmp[PATH_MAX];
@@ -171,10 +161,10 @@ static int store_blob(struct pull *p, struct img_reg *reg, const char *digest, u
 	if (rc < 0)
 		return rc;
 	if (img_exists(dst, 0)) {
-		tick(p, size);
+		img_pull_tick(p, size);
 		return 0;
 	}
-	if ((rc = download(p, reg, digest, size, tmp, sizeof tmp, err, errsz)) < 0)
+	if ((rc = download(p, reg, digest, size, 1, tmp, sizeof tmp, err, errsz)) < 0)
 		return rc;
 	/* Another process may have stored the same verified blob meanwhile. */
 	if (rename(tmp, dst) < 0 && !img_exists(dst, 0))
@@ -183,45 +173,7 @@ static int store_blob(struct pull *p, struct img_reg *reg, const char *digest, u
 	return rc;
 }
 
-static int store_layer(struct pull *p, struct img_reg *reg, const char *digest, uint64_t size,
-                       char *err, size_t errsz)
-{
-	char dst[PATH_MAX], tmp[PATH_MAX], dir[PATH_MAX];
-	int rc = img_path(p->st, dst, sizeof dst, "layers", digest);
-	if (rc < 0)
-		return rc;
-	if (img_exists(dst, 1)) {
-		tick(p, size);
-		return 0;
-	}
-	if ((rc = download(p, reg, digest, size, tmp, sizeof tmp, err, errsz)) < 0)
-		return rc;
-	snprintf(dir, sizeof dir, "%.*s/root", (int)(strrchr(tmp, '/') - tmp), tmp);
-	if (mkdir(dir, 0755) < 0)
-		rc = img_errf(err, errsz, -errno, "mkdir %s: %s", dir, strerror(errno));
-	if (rc == 0 && (rc = img_unpack(tmp, dir, err, errsz)) < 0) {
-		char m[256];
-		snprintf(m, sizeof m, "%s", err);
-		img_errf(err, errsz, rc, "layer %s: %s", digest, m);
-	}
-	if (rc == 0) {
-		/* Make the unpacked files durable before the name says "complete". */
-		int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0) {
-			syncfs(fd);
-			close(fd);
-		}
-		if (rename(dir, dst) < 0 &&
-		    !((errno == EEXIST || errno == ENOTEMPTY) && img_exists(dst, 1)))
-			rc = img_errf(err, errsz, -errno, "storing layer %s: %s", digest,
-			              strerror(errno));
-	}
-	/* The compressed blob is not kept: the unpacked layer is what runs. */
-	tmp_drop(tmp);
-	return rc;
-}
-
-static int do_pull(struct pull *p, const struct img_ref *r, const char *canon, char *err,
+static int do_pull(struct img_pull *p, const struct img_ref *r, const char *canon, char *err,
                    size_t errsz)
 {
 	struct img_store *st = p->st;
@@ -284,10 +236,8 @@ static int do_pull(struct pull *p, const struct img_ref *r, const char *canon, c
 	report(p, 1);
 	if ((rc = store_blob(p, reg, m->config, m->config_size, err, errsz)) < 0)
 		goto out;
-	for (size_t i = 0; i < m->n; i++)
-		if ((rc = store_layer(p, reg, m->layers[i].digest, m->layers[i].size, err, errsz)) <
-		    0)
-			goto out;
+	if ((rc = img_store_layers(p, reg, m, err, errsz)) < 0)
+		goto out;
 	char path[PATH_MAX];
 	if ((rc = img_path(st, path, sizeof path, "blobs", digest)) < 0 ||
 	    (!img_exists(path, 0) && (rc = img_write_atomic(st, path, body, len)) < 0) ||
@@ -306,15 +256,37 @@ out:
 	return rc;
 }
 
-static void flight_put(struct img_store *st, struct flight *f)
+static void flight_put(struct img_store *st, struct img_pflight *f)
 {
 	if (--f->refs == 0)
 		free(f);
 	(void)st;
 }
 
-int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, void *arg,
-             struct img_image **out, char *err, size_t errsz)
+/* The stored image for a finished pull, held for holder (may be NULL). The
+ * caller counts in st->active, so no GC runs between the pull and the hold. */
+static int finish(struct img_store *st, const char *canon, const char *holder,
+                  struct img_image **out, char *err, size_t errsz)
+{
+	int rc = img_get(st, canon, out, err, errsz);
+	if (rc == 0 && holder && (rc = img_hold(st, (*out)->digest, holder)) < 0) {
+		img_image_free(*out);
+		*out = NULL;
+		img_errf(err, errsz, rc, "cannot record the use of %s: %s", canon, zerr_str(rc));
+	}
+	return rc;
+}
+
+static void active_done(struct img_store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	st->active--;
+	pthread_mutex_unlock(&st->lock);
+}
+
+int img_pull_hold(struct img_store *st, const char *ref, const char *holder,
+                  img_progress_fn progress, void *arg, struct img_image **out, char *err,
+                  size_t errsz)
 {
 	*out = NULL;
 	struct img_ref r;
@@ -326,10 +298,12 @@ int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, vo
 	    (rc = img_ref_canonical(&r, canon, sizeof canon)) < 0)
 		return rc;
 	pthread_mutex_lock(&st->lock);
-	struct flight *f = NULL;
+	/* Counted as active until the result is held: GC waits. */
+	st->active++;
+	struct img_pflight *f = NULL;
 	for (struct img_flight *i = st->flights; i; i = i->next)
 		if (!strcmp(i->key, canon))
-			f = (struct flight *)i;
+			f = (struct img_pflight *)i;
 	if (f) {
 		/* Someone is pulling this already: wait for its result. */
 		f->refs++;
@@ -349,6 +323,7 @@ int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, vo
 				pthread_mutex_lock(&st->lock);
 				if (stop) {
 					flight_put(st, f);
+					st->active--;
 					pthread_mutex_unlock(&st->lock);
 					return img_errf(err, errsz, -ECANCELED, "pull cancelled");
 				}
@@ -359,12 +334,14 @@ int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, vo
 			img_errf(err, errsz, rc, "%s", f->f.err);
 		flight_put(st, f);
 		pthread_mutex_unlock(&st->lock);
-		if (rc < 0)
-			return rc;
-		return img_get(st, canon, out, err, errsz);
+		if (rc == 0)
+			rc = finish(st, canon, holder, out, err, errsz);
+		active_done(st);
+		return rc;
 	}
 	f = calloc(1, sizeof *f);
 	if (!f) {
+		st->active--;
 		pthread_mutex_unlock(&st->lock);
 		return -ENOMEM;
 	}
@@ -372,15 +349,17 @@ int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, vo
 	f->refs = 1;
 	f->f.next = st->flights;
 	st->flights = &f->f;
-	st->active++;
 	pthread_mutex_unlock(&st->lock);
 
-	struct pull p = {.st = st, .fl = f, .progress = progress, .arg = arg};
+	struct img_pull p = {.st = st, .fl = f, .progress = progress, .arg = arg};
+	pthread_mutex_init(&p.cb_mu, NULL);
 	char e[256] = "";
 	rc = do_pull(&p, &r, canon, e, sizeof e);
+	/* The last progress while the flight (its counters) still exists. */
+	if (rc == 0 && progress)
+		report(&p, 1);
 
 	pthread_mutex_lock(&st->lock);
-	st->active--;
 	for (struct img_flight **i = &st->flights; *i; i = &(*i)->next)
 		if (*i == &f->f) {
 			*i = f->f.next;
@@ -394,11 +373,19 @@ int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, vo
 	pthread_mutex_unlock(&st->lock);
 	if (rc < 0) {
 		log_warn("image", "pull of %s failed: %s", canon, e);
-		return img_errf(err, errsz, rc, "%s", e);
+		img_errf(err, errsz, rc, "%s", e);
+	} else {
+		rc = finish(st, canon, holder, out, err, errsz);
 	}
-	if (progress)
-		report(&p, 1);
-	return img_get(st, canon, out, err, errsz);
+	pthread_mutex_destroy(&p.cb_mu);
+	active_done(st);
+	return rc;
+}
+
+int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, void *arg,
+             struct img_image **out, char *err, size_t errsz)
+{
+	return img_pull_hold(st, ref, NULL, progress, arg, out, err, errsz);
 }
 
 int img_get(struct img_store *st, const char *ref, struct img_image **out, char *err, size_t errsz)

@@ -43,7 +43,7 @@ struct resp {
 	size_t len, max;
 	/* file sink */
 	int fd;
-	crypto_hash_sha256_state sha;
+	struct img_sha *sha;
 	uint64_t got, limit;
 	img_reg_tick_fn tick;
 	void *arg;
@@ -84,6 +84,17 @@ int img_reg_new(struct img_store *st, const struct img_ref *ref, struct img_reg 
 	}
 	*out = r;
 	return 0;
+}
+
+int img_reg_dup(const struct img_reg *src, struct img_reg **out)
+{
+	int rc = img_reg_new(src->st, &src->ref, out);
+	if (rc == 0 && src->auth && !((*out)->auth = strdup(src->auth))) {
+		img_reg_free(*out);
+		*out = NULL;
+		rc = -ENOMEM;
+	}
+	return rc;
 }
 
 void img_reg_free(struct img_reg *r)
@@ -137,7 +148,7 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 			rs->overflow = 1;
 			return 0;
 		}
-		crypto_hash_sha256_update(&rs->sha, (const unsigned char *)p, len);
+		img_sha_update(rs->sha, p, len);
 		for (size_t off = 0; off < len;) {
 			ssize_t w = write(rs->fd, p + off, len - off);
 			if (w < 0 && errno == EINTR)
@@ -175,12 +186,15 @@ static void resp_reset(struct resp *rs)
 	rs->elen = 0;
 	rs->ebody[0] = 0;
 	rs->overflow = rs->ioerr = 0;
-	if (rs->fd >= 0) {
-		if (rs->tick && rs->got)
+	if (rs->fd >= 0 && rs->got) {
+		/* A file restarts from zero; a pipe cannot (-ESPIPE: the
+		 * caller starts the whole stream again). */
+		if (rs->tick)
 			rs->tick(rs->arg, (uint64_t)0 - rs->got);
 		rs->got = 0;
-		crypto_hash_sha256_init(&rs->sha);
-		if (ftruncate(rs->fd, 0) < 0 || lseek(rs->fd, 0, SEEK_SET) < 0)
+		if (img_sha_reset(rs->sha) < 0)
+			rs->ioerr = EIO;
+		else if (ftruncate(rs->fd, 0) < 0 || lseek(rs->fd, 0, SEEK_SET) < 0)
 			rs->ioerr = errno;
 	}
 }
@@ -471,15 +485,16 @@ int img_reg_blob(struct img_reg *r, const char *digest, uint64_t size, int fd, i
 	char url[sizeof r->base + IMG_DIGEST_MAX + 16];
 	snprintf(url, sizeof url, "%s/blobs/%s", r->base, digest);
 	struct resp rs = {.r = r, .fd = fd, .limit = size, .tick = tick, .arg = arg};
+	if (img_sha_new(&rs.sha) < 0)
+		return img_errf(err, errsz, -ENOMEM, "out of memory");
 	char what[IMG_DIGEST_MAX + 8];
 	snprintf(what, sizeof what, "blob %s", digest);
 	int rc = request(r, what, url, NULL, &rs, err, errsz);
+	char hex[65];
+	img_sha_hex(rs.sha, hex);
+	img_sha_free(rs.sha);
 	if (rc < 0)
 		return rc;
-	unsigned char h[crypto_hash_sha256_BYTES];
-	crypto_hash_sha256_final(&rs.sha, h);
-	char hex[65];
-	sodium_bin2hex(hex, sizeof hex, h, sizeof h);
 	if (strcmp(hex, digest + 7) != 0)
 		return img_errf(
 		    err, errsz, ZE_CRYPTO,

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -474,6 +475,24 @@ int img_store_usage(struct img_store *st, uint64_t *bytes)
 	pthread_mutex_lock(&st->lock);
 	*bytes = img_usage_locked(st);
 	pthread_mutex_unlock(&st->lock);
+	return 0;
+}
+
+int img_store_avail(struct img_store *st, uint64_t *bytes)
+{
+	struct statvfs v;
+	if (statvfs(st->dir, &v) < 0)
+		return -errno;
+	uint64_t fs = (uint64_t)v.f_bavail * v.f_frsize;
+	if (st->max_bytes) {
+		pthread_mutex_lock(&st->lock);
+		uint64_t used = img_usage_locked(st);
+		pthread_mutex_unlock(&st->lock);
+		uint64_t cap = used < st->max_bytes ? st->max_bytes - used : 0;
+		if (cap < fs)
+			fs = cap;
+	}
+	*bytes = fs;
 	return 0;
 }
 

@@ -60,6 +60,7 @@ int prov_ctx_new(const struct prov_config *cfg, struct prov_ctx **out)
 	if ((rc = prov_vm_ctx_init(c, cfg)) < 0)
 		goto fail;
 	c->allow_unenforced_volumes = cfg->allow_unenforced_volumes;
+	c->images = cfg->images;
 	c->reserved = cfg->reserved;
 	c->log_max_bytes = cfg->log_max_bytes ? cfg->log_max_bytes : LOG_MAX_DEFAULT;
 	c->log_keep = cfg->log_keep ? cfg->log_keep : LOG_KEEP_DEFAULT;
@@ -97,4 +98,9 @@ void prov_ctx_free(struct prov_ctx *ctx)
 void prov_ctx_features(const struct prov_ctx *ctx, struct prov_features *f)
 {
 	*f = ctx->feat;
+}
+
+struct img_store *prov_ctx_images(const struct prov_ctx *ctx)
+{
+	return ctx->images;
 }

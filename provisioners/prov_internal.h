@@ -46,6 +46,7 @@ struct prov_ctx {
 	struct prov_capacity reserved;
 	uint64_t log_max_bytes;
 	unsigned log_keep;
+	struct img_store *images; /* borrowed */
 	struct prov_features feat;
 	struct prov_cg_layout cg;
 	/* Virtual machines: paths resolved at start; the acceleration is

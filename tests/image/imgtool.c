@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/zerr.h"
 #include "image/image.h"
@@ -101,6 +102,14 @@ int main(int argc, char **argv)
 	int rc = img_store_open(&c, &st);
 	if (rc < 0)
 		return fail(rc, "cannot open the store");
+	/* IMGTOOL_IDLE_MS: sleep with the store open before the command, so a
+	 * benchmark can sample the idle RSS. */
+	const char *idle = getenv("IMGTOOL_IDLE_MS");
+	if (idle) {
+		unsigned long ms = strtoul(idle, NULL, 10);
+		struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
 	char err[512] = "";
 	struct img_image *img = NULL;
 	int ret = 0;

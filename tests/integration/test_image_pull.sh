@@ -69,8 +69,11 @@ img() { "$TOOL" --insecure "$PUB,$PRIV" --retries 3 "$@" 2>"$T/err"; }
 field() { awk -v k="$1" '$1 == k {print $2}'; }
 
 # ---- multi-layer image with a whiteout ----
-out=$(img --dir "$T/s1" pull "$PUB/test/multi:v1") || fail "pull multi"
+out=$(img --dir "$T/s1" --progress pull "$PUB/test/multi:v1") || fail "pull multi"
 D1=$(field digest <<<"$out")
+size=$(field size <<<"$out")
+last=$(grep '^progress ' "$T/err" | tail -n 1)
+[ "$last" = "progress $size/$size" ] || fail "progress did not end at $size/$size: $last"
 mapfile -t LAYERS < <(field layer <<<"$out")
 [ "${#LAYERS[@]}" -eq 3 ] || fail "expected 3 layers, got ${#LAYERS[@]}"
 top=${LAYERS[2]}
@@ -151,6 +154,31 @@ grep -q 'refused' "$T/err" || fail "wrong password: unclear error"
 grep -rq 's3cret-Pw' "$T/err" "$T/priv.log" && fail "the password appears in a log"
 echo "ok: private repository with basic auth (refused without, refused wrong, never logged)"
 
+# ---- Bearer token auth (a token service in front of the registry) ----
+tport=$(reg_free_port)
+python3 "$(dirname "$0")/token_proxy.py" "$tport" "$pub_port" bob 'tok-Pw-9' 'static-Tok-7' \
+	2>"$T/token.log" &
+PIDS+=("$!")
+TOK=127.0.0.1:$tport
+for _ in $(seq 1 50); do
+	curl -s -o /dev/null "http://$TOK/v2/" && break
+	sleep 0.1
+done
+timg() { "$TOOL" --insecure "$TOK" --retries 3 "$@" 2>"$T/err"; }
+timg --dir "$T/t1" pull "$TOK/test/multi:v1" && fail "token registry pulled without credentials"
+printf '%s basic bob tok-Pw-9\n' "$TOK" >"$T/tcreds"
+chmod 0600 "$T/tcreds"
+out=$(timg --dir "$T/t1" --creds "$T/tcreds" pull "$TOK/test/multi:v1") ||
+	fail "pull with a token from the token service"
+[ "$(field digest <<<"$out")" = "$D1" ] || fail "token pull gave another image"
+grep -q '^GET /token' "$T/token.log" || fail "the token service was not asked"
+printf '%s token static-Tok-7\n' "$TOK" >"$T/tcreds2"
+chmod 0600 "$T/tcreds2"
+out=$(timg --dir "$T/t2" --creds "$T/tcreds2" pull "$TOK/test/multi:v1") ||
+	fail "pull with a configured token"
+grep -rq -e 'tok-Pw-9' -e 'static-Tok-7' "$T/err" && fail "a credential appears in the output"
+echo "ok: Bearer token auth (token service with basic login, configured token)"
+
 # ---- tampered blob ----
 out=$(img --dir "$T/s6" resolve "$PUB/test/tamper:v1") || fail "resolve tamper"
 tman=$(curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$PUB/v2/test/tamper/manifests/v1")
@@ -197,6 +225,18 @@ n=$(($(grep -c "GET /v2/test/other/manifests/v1" "$T/pub.log") - m0))
 [ "$n" = 1 ] || fail "two concurrent pulls asked for the manifest $n times (no single flight)"
 echo "ok: two concurrent pulls of one image: one manifest request, each layer downloaded once"
 
+# ---- size cap ----
+img --dir "$T/s11" --max 100000 pull "$PUB/test/multi:v1" && fail "an image over the store's cap was pulled"
+grep -q 'over this node.s limit\|store is full' "$T/err" || fail "size cap: unclear error"
+echo "ok: an image larger than the store's cap is refused"
+
+# ---- plain HTTP only when listed as insecure ----
+"$TOOL" --dir "$T/s10" --retries 1 pull "$PUB/test/multi:v1" 2>"$T/err" &&
+	fail "a registry not listed as insecure was spoken to over plain HTTP"
+grep -q 'insecure' "$T/err" || fail "HTTPS failure does not mention [images] insecure"
+[ -z "$(ls -A "$T/s10/layers/sha256")" ] || fail "something was stored from a refused registry"
+echo "ok: plain HTTP only for registries listed as insecure"
+
 # ---- registry policy ----
 img --dir "$T/s1" --deny "$PUB" policy "$PUB/test/multi:v1" && fail "denied registry allowed"
 grep -q 'denied' "$T/err" || fail "deny: unclear error"
@@ -207,21 +247,38 @@ grep -q 'names no registry' "$T/err" || fail "short name: unclear error"
 echo "ok: registry policy (deny, allow, short names)"
 
 # ---- kill -9 during a pull, then a restart ----
-"$TOOL" --dir "$T/s9" --insecure "$PUB" --progress pull "$PUB/test/big:v1" >/dev/null 2>"$T/prog" &
-pp=$!
-for _ in $(seq 1 200); do
-	grep -qE '^progress [1-9][0-9]*/' "$T/prog" 2>/dev/null && break
-	sleep 0.02
+# Through a slow front (8 MB/s), so the kill lands while layers are in tmp/.
+sport=$(reg_free_port)
+python3 "$(dirname "$0")/token_proxy.py" "$sport" "$pub_port" bob x 'slow-Tok' 8000000 \
+	2>/dev/null &
+PIDS+=("$!")
+SLOW=127.0.0.1:$sport
+for _ in $(seq 1 50); do
+	curl -s -o /dev/null "http://$SLOW/v2/" && break
+	sleep 0.1
 done
-kill -9 "$pp" 2>/dev/null
-wait "$pp" 2>/dev/null
+printf '%s token slow-Tok\n' "$SLOW" >"$T/screds"
+chmod 0600 "$T/screds"
+"$TOOL" --dir "$T/s9" --insecure "$SLOW" --creds "$T/screds" --progress pull "$SLOW/test/big:v1" \
+	>/dev/null 2>"$T/prog" &
+pp=$!
+for _ in $(seq 1 300); do
+	grep -qE '^progress [1-9][0-9]{6,}/' "$T/prog" 2>/dev/null && break
+	sleep 0.05
+done
+{
+	kill -9 "$pp"
+	wait "$pp"
+} 2>/dev/null
 left=$(find "$T/s9/tmp" -mindepth 1 -maxdepth 1 | wc -l)
+[ "$left" -gt 0 ] || fail "kill -9 did not land during the pull (nothing in tmp/)"
 img --dir "$T/s9" usage >/dev/null || fail "store does not open after kill -9"
 [ -z "$(ls -A "$T/s9/tmp")" ] || fail "tmp/ leftovers survive the store scan"
+img --dir "$T/s9" get "$SLOW/test/big:v1" && fail "an interrupted pull left an image that looks complete"
 out=$(img --dir "$T/s9" pull "$PUB/test/big:v1") || fail "pull after kill -9"
 mapfile -t BL < <(field layer <<<"$out")
 [ "$(stat -c %s "${BL[1]}/big")" = $((32 << 20)) ] || fail "big layer incomplete after restart"
-echo "ok: kill -9 during a pull ($left temporary objects), restart scan, pull completes"
+echo "ok: kill -9 during a pull ($left temporary objects), restart scan removes them, pull completes"
 
 # ---- GC after release ----
 img --dir "$T/s1" hold "$D1" "7/web" || fail "hold"
