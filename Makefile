@@ -20,7 +20,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
 
-PKGS := libcurl libsodium libcjson libsystemd libxxhash sqlite3 inih cmocka libmicrohttpd
+PKGS := libcurl libsodium libcjson libsystemd libxxhash sqlite3 inih cmocka libmicrohttpd libssl libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

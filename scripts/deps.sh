@@ -13,6 +13,7 @@ libxxhash-dev libsqlite3-dev libinih-dev libcmocka-dev libmicrohttpd-dev
 libarchive-dev libwebsockets-dev libseccomp-dev libnftables-dev
 systemd busybox-static e2fsprogs iproute2 util-linux procps curl python3 jq
 cpio socat uidmap
+libssl-dev openssl
 runc crun skopeo umoci docker-registry
 qemu-system-x86 qemu-utils
 wireguard-go wireguard-tools nftables haproxy nginx-light caddy
