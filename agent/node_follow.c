@@ -63,12 +63,14 @@ static int follow_block(struct agent_node *n, struct eng *e, uint64_t number,
 	if (rc < 0)
 		return rc;
 	const cJSON *ev;
+	int handed = 0;
 	cJSON_ArrayForEach(ev, events)
 	{
 		const cJSON *pallet = cJSON_GetObjectItemCaseSensitive(ev, "pallet");
 		if (!cJSON_IsString(pallet) || strcmp(pallet->valuestring, "SmartContractModule"))
 			continue;
 		int r = eng_on_chain_event(e, ev);
+		handed++;
 		/* A malformed event cannot get better by reading it again. */
 		if (r == ZE_MALFORMED) {
 			const cJSON *name = cJSON_GetObjectItemCaseSensitive(ev, "event");
@@ -80,6 +82,9 @@ static int follow_block(struct agent_node *n, struct eng *e, uint64_t number,
 		}
 	}
 	cJSON_Delete(events);
+	/* Tests read this line to check that no block is skipped or repeated. */
+	if (rc == 0)
+		log_debug("node", "followed block %" PRIu64 " (%d contract events)", number, handed);
 	return rc;
 }
 

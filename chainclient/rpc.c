@@ -154,7 +154,12 @@ int rpc_client_new(const char *url, const struct rpc_opts *opts, struct rpc_clie
 	rc = -ENOMEM;
 	if (!(c->url = strdup(url)))
 		goto fail;
-	if (c->opts.ca_file && !(c->ca_file = strdup(c->opts.ca_file)))
+	/* zos-cli and other tools name a private CA through the environment;
+	 * the agent through chain.ca_file. */
+	const char *cafile = c->opts.ca_file;
+	if (!cafile || !*cafile)
+		cafile = getenv("ZOS_CHAIN_CA_FILE");
+	if (cafile && *cafile && !(c->ca_file = strdup(cafile)))
 		goto fail;
 	c->opts.ca_file = c->ca_file;
 	c->headers = curl_slist_append(NULL, "Content-Type: application/json");

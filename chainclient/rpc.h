@@ -56,7 +56,8 @@ struct rpc_opts {
 	size_t max_response;     /* bytes; 0 = 32 MiB (metadata is ~300 KiB hex) */
 	int pool_size;           /* handles kept for reuse; 0 = 4 */
 	const char *ca_file;     /* wss:// and https://: PEM CA file instead of the
-				  * system's CAs; NULL = system (copied) */
+				  * system's CAs (copied); NULL = $ZOS_CHAIN_CA_FILE
+				  * when set, else the system's */
 	long health_ms;          /* several endpoints: check interval; 0 = 5000 */
 	uint64_t max_lag;        /* blocks behind the best before leaving; 0 = 20 */
 };

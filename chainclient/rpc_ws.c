@@ -78,6 +78,7 @@ struct rpc_ws {
 	pthread_mutex_t lock; /* everything below */
 	pthread_cond_t up_cond;
 	int up;
+	int failing; /* the last connection attempt failed: callers do not wait */
 	struct ws_pending *pending;
 	struct ws_out *out_head, *out_tail;
 
@@ -679,6 +680,10 @@ static void *ws_main(void *arg)
 
 	while (!atomic_load(&w->stop)) {
 		int rc = ws_connect(w);
+		pthread_mutex_lock(&w->lock);
+		w->failing = rc != 0;
+		pthread_cond_broadcast(&w->up_cond);
+		pthread_mutex_unlock(&w->lock);
 		if (rc) {
 			if (!failing)
 				log_warn("chain", "%s: cannot connect (%s); retrying with backoff",
@@ -858,9 +863,11 @@ int rpc_ws_exchange(struct rpc_ws *w, const char *body, size_t len, uint64_t id,
 	pthread_cond_init(&q.cond, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_lock(&w->lock);
-	/* Not connected: wait up to the connect timeout for the I/O thread. */
+	/* Not connected: wait up to the connect timeout for the I/O thread,
+	 * unless its last attempt failed (then fail at once, so that another
+	 * endpoint can answer). */
 	ws_deadline(&until, w->opts.connect_timeout_ms);
-	while (!w->up && !atomic_load(&w->stop) &&
+	while (!w->up && !w->failing && !atomic_load(&w->stop) &&
 	       pthread_cond_timedwait(&w->up_cond, &w->lock, &until) != ETIMEDOUT)
 		;
 	if (!w->up || atomic_load(&w->stop)) {
