@@ -167,6 +167,7 @@ int dev_storage_iter(struct dev_ctx *ctx, const uint8_t *prefix, size_t plen, de
 		rc = overlay(&snap, &ctx->block, prefix, plen);
 	if (!rc && ctx->in_call)
 		rc = overlay(&snap, &ctx->call, prefix, plen);
+	dev_changes_sort(&snap);
 	for (size_t i = 0; i < snap.n && !rc; i++) {
 		const struct dev_change *c = &snap.v[i];
 		if (c->deleted)
