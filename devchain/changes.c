@@ -200,6 +200,22 @@ int dev_changes_set(struct dev_changes *c, const uint8_t *key, size_t klen, cons
 	return rc;
 }
 
+int dev_changes_set_owned_val(struct dev_changes *c, const uint8_t *key, size_t klen, uint8_t *val,
+                              size_t vlen)
+{
+	uint8_t *k;
+	if (dup(key, klen, &k)) {
+		free(val);
+		return -ENOMEM;
+	}
+	int rc = set_owned(c, k, klen, val, vlen);
+	if (rc) {
+		free(k);
+		free(val);
+	}
+	return rc;
+}
+
 int dev_changes_merge(struct dev_changes *dst, struct dev_changes *src)
 {
 	int rc = 0;

@@ -45,6 +45,10 @@ const struct dev_change *dev_changes_find(const struct dev_changes *c, const uin
 /* Records val for key (val NULL = deletion), replacing an earlier change. */
 int dev_changes_set(struct dev_changes *c, const uint8_t *key, size_t klen, const uint8_t *val,
                     size_t vlen);
+/* dev_changes_set taking ownership of val (malloc'd, not NULL): no copy of
+ * a big value. val is freed on failure too. */
+int dev_changes_set_owned_val(struct dev_changes *c, const uint8_t *key, size_t klen, uint8_t *val,
+                              size_t vlen);
 /* Puts v in key order (a no-op when it is). */
 void dev_changes_sort(struct dev_changes *c);
 /* Moves every change of src into dst (newer wins) and empties src. On

@@ -280,35 +280,42 @@ static uint64_t raw_id(const uint8_t *p, size_t i, int wide)
  * Appends id to the list unless it is there. Works on the SCALE bytes as
  * they are (compact length, then the elements): no decode into an array
  * and re-encode element by element, which made every contract creation
- * cost ten times more per contract already on the node. The value is still
- * copied in and out once, as the storage layer holds it whole.
+ * cost ten times more per contract already on the node. The list is read
+ * in place from the block's overlay and the new value handed over without
+ * another copy, so an append copies the list once.
  */
 static int list_add(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
 		    size_t klen, uint64_t id, int wide, int fresh)
 {
 	struct zbuf key, val, out;
 	struct scale_rd r;
-	size_t n = 0, w = wide ? 8 : 4;
-	const uint8_t *body = NULL;
+	size_t n = 0, w = wide ? 8 : 4, vlen = 0;
+	const uint8_t *body = NULL, *v = NULL;
 	int rc;
 
 	zbuf_init(&key, DEV_KEY_MAX);
-	zbuf_init(&out, 0);
+	zbuf_init(&out, DEV_VALUE_MAX);
 	zbuf_init(&val, DEV_VALUE_MAX);
 	if ((rc = dev_key(pallet, item, k, klen, NULL, 0, &key)))
 		goto done;
-	rc = dev_storage_get(ctx, key.data, key.len, &val);
+	rc = dev_storage_peek(ctx, key.data, key.len, &v, &vlen);
+	if (rc == 0 && !v) {
+		/* Not in this block yet: read it from the store once. */
+		rc = dev_storage_get(ctx, key.data, key.len, &val);
+		v = val.data;
+		vlen = val.len;
+	}
 	if (rc == ZE_ABSENT) {
 		rc = 0;
 	} else if (rc == 0) {
-		scale_rd_init(&r, val.data, val.len);
+		scale_rd_init(&r, v, vlen);
 		if ((rc = scale_get_len(&r, DEV_ID_LIST_MAX, w, &n)))
 			goto done;
 		if (scale_rd_left(&r) != n * w) {
 			rc = ZE_MALFORMED;
 			goto done;
 		}
-		body = val.data + r.off;
+		body = v + r.off;
 	} else {
 		goto done;
 	}
@@ -323,7 +330,9 @@ static int list_add(struct dev_ctx *ctx, const char *pallet, const char *item, c
 	    (n && (rc = zbuf_put(&out, body, n * w))) ||
 	    (rc = wide ? scale_put_u64(&out, id) : scale_put_u32(&out, (uint32_t)id)))
 		goto done;
-	rc = dev_storage_put(ctx, key.data, key.len, out.data, out.len);
+	size_t olen;
+	uint8_t *o = zbuf_steal(&out, &olen);
+	rc = o ? dev_storage_put_owned(ctx, key.data, key.len, o, olen) : -ENOMEM;
 done:
 	zbuf_free(&key);
 	zbuf_free(&val);
