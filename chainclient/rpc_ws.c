@@ -87,6 +87,7 @@ struct rpc_ws {
 	SSL *ssl;
 	struct zbuf in, msg;
 	char sub_final[64], sub_new[64];
+	int counted; /* this connection's finalized subscription is in heads->subscribed */
 	int64_t last_rx_ms, last_tx_ms;
 };
 
@@ -463,6 +464,14 @@ static void ws_message(struct rpc_ws *w, const uint8_t *p, size_t n)
 		const cJSON *res = cJSON_GetObjectItemCaseSensitive(m, "result");
 		if (v == WS_SUB_ID_FINAL) {
 			ws_set_sub(w, w->sub_final, sizeof(w->sub_final), res);
+			/* Only a live subscription lets the follower stop polling. */
+			if (w->sub_final[0] && !w->counted) {
+				pthread_mutex_lock(&w->heads->lock);
+				w->heads->subscribed++;
+				pthread_cond_broadcast(&w->heads->cond);
+				pthread_mutex_unlock(&w->heads->lock);
+				w->counted = 1;
+			}
 			goto out;
 		}
 		if (v == WS_SUB_ID_NEW) {
@@ -582,7 +591,6 @@ static int ws_flush(struct rpc_ws *w)
 static void ws_down(struct rpc_ws *w)
 {
 	pthread_mutex_lock(&w->lock);
-	int was_up = w->up;
 	w->up = 0;
 	for (struct ws_pending *q = w->pending; q; q = q->next)
 		if (!q->done) {
@@ -596,10 +604,11 @@ static void ws_down(struct rpc_ws *w)
 	}
 	w->out_tail = NULL;
 	pthread_mutex_unlock(&w->lock);
-	if (was_up) {
+	if (w->counted) {
 		pthread_mutex_lock(&w->heads->lock);
 		w->heads->subscribed--;
 		pthread_mutex_unlock(&w->heads->lock);
+		w->counted = 0;
 	}
 	ws_close(w);
 }
@@ -698,9 +707,6 @@ static void *ws_main(void *arg)
 			log_info("chain", "%s: connected again", w->url);
 		failing = 0;
 		backoff = w->opts.backoff_ms;
-		pthread_mutex_lock(&w->heads->lock);
-		w->heads->subscribed++;
-		pthread_mutex_unlock(&w->heads->lock);
 		pthread_mutex_lock(&w->lock);
 		w->up = 1;
 		pthread_cond_broadcast(&w->up_cond);

@@ -9,7 +9,10 @@
 #  4. the agent's block follower on two ws:// endpoints, the first through a
 #     proxy that is cut (kill -9 of the proxy and of its connections) for
 #     a few seconds and brought back: every block is followed once, in
-#     order, none skipped, none twice.
+#     order, none skipped, none twice;
+#  5. the agent restarted on that proxy alone: it goes on from its stored
+#     cursor, and across a second cut it reconnects, subscribes again and
+#     reads the blocks it missed, each once.
 # Everything listens on 127.0.0.1 on free ports; processes stop by pid.
 set -u
 : "${BUILD:=build}"
@@ -153,14 +156,36 @@ wait_for 30 following $((CUT_AT + 60)) || fail "the follower stalled after the c
 grep -q "does not answer; using $WS\|switching from ws://127.0.0.1:$PPORT" "$TMP/agent.log" ||
 	grep -q "ws://127.0.0.1:$PPORT: connection lost" "$TMP/agent.log" ||
 	fail "the cut was not noticed"
-sed -n 's/.*followed block \([0-9]*\) .*/\1/p' "$TMP/agent.log" >"$TMP/blocks"
-python3 - "$TMP/blocks" <<'EOF' || fail "followed blocks are not consecutive"
+consecutive() { # LOG...: the followed blocks in the logs, in order, are consecutive
+	sed -n 's/.*followed block \([0-9]*\) .*/\1/p' "$@" >"$TMP/blocks"
+	python3 - "$TMP/blocks" <<'EOF'
 import sys
 b = [int(x) for x in open(sys.argv[1])]
 bad = [(x, y) for x, y in zip(b, b[1:]) if y != x + 1]
-if bad:
+if not b or bad:
     print("gaps or repeats:", bad[:5])
     sys.exit(1)
 print("ok: %d blocks followed once each, %d..%d" % (len(b), b[0], b[-1]))
 EOF
+}
+consecutive "$TMP/agent.log" || fail "followed blocks are not consecutive"
 echo "ok: the follower lost and repeated nothing across the cut"
+
+# 5. One endpoint only: a restart, then a cut without anywhere to fail over.
+stop_pid "$APID"
+APID=
+sed -i "s|^url = .*|url = ws://127.0.0.1:$PPORT|" "$TMP/agent.conf"
+"$AGENT" -d -f "$TMP/agent.conf" >"$TMP/agent2.log" 2>&1 &
+APID=$!
+followed2() { grep -c "followed block" "$TMP/agent2.log"; }
+following2() { [ "$(followed2)" -ge "$1" ]; }
+wait_for 30 following2 10 || fail "the restarted agent does not follow blocks"
+kill_group "$PPID1"
+PPID1=
+CUT_AT=$(followed2)
+sleep 2
+start_proxy
+wait_for 30 following2 $((CUT_AT + 40)) || fail "no reconnection after the cut ($(followed2))"
+grep -q "ws://127.0.0.1:$PPORT: connected again" "$TMP/agent2.log" || fail "no reconnection logged"
+consecutive "$TMP/agent.log" "$TMP/agent2.log" || fail "blocks skipped or repeated across restart and cut"
+echo "ok: restart and reconnection lost and repeated nothing"
