@@ -21,7 +21,7 @@ const char *cli_url_append(const char *prev, const char *next)
 		return next;
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s,%s", prev, next) >= sizeof(tmp)) {
 		cli_err("--url: the endpoint list is over %zu bytes; %s left out", sizeof(list) - 1,
-		        next);
+			next);
 		return prev;
 	}
 	memcpy(list, tmp, sizeof(list));
@@ -59,17 +59,10 @@ int cli_parse_digits(const char *s, uint64_t max, uint64_t *v)
 int cli_keysrc_opt(struct cli_keysrc *s, int opt, const char *arg)
 {
 	switch (opt) {
-	case CLI_OPT_SEED_FILE:
-		s->seed_file = arg;
-		return 1;
-	case CLI_OPT_SEED:
-		s->seed_hex = arg;
-		return 1;
-	case CLI_OPT_DEV:
-		s->dev = arg;
-		return 1;
-	default:
-		return 0;
+	case CLI_OPT_SEED_FILE: s->seed_file = arg; return 1;
+	case CLI_OPT_SEED: s->seed_hex = arg; return 1;
+	case CLI_OPT_DEV: s->dev = arg; return 1;
+	default: return 0;
 	}
 }
 
@@ -88,8 +81,7 @@ int cli_load_key(const struct cli_keysrc *s, struct zkey *k)
 	if (s->dev) {
 		rc = key_dev(s->dev, k);
 		if (rc == -ENOENT)
-			cli_err("unknown dev account '%s' (alice, bob, charlie, dave, eve, ferdie)",
-			        s->dev);
+			cli_err("unknown dev account '%s' (alice, bob, charlie, dave, eve, ferdie)", s->dev);
 		return rc;
 	}
 	if (s->seed_hex) {
@@ -105,7 +97,7 @@ int cli_load_key(const struct cli_keysrc *s, struct zkey *k)
 	rc = key_seed_file_load(s->seed_file, k);
 	if (rc == -EPERM)
 		cli_err("%s is readable by group or others; refusing to use it (chmod 600 %s)",
-		        s->seed_file, s->seed_file);
+			s->seed_file, s->seed_file);
 	else if (rc == ZE_MALFORMED)
 		cli_err("%s does not hold a seed (64 hex digits)", s->seed_file);
 	else if (rc)
@@ -116,23 +108,23 @@ int cli_load_key(const struct cli_keysrc *s, struct zkey *k)
 static void key_usage(FILE *f)
 {
 	fprintf(f, "usage: zos-cli key generate [--out FILE] [--json]\n"
-	           "       zos-cli key inspect " CLI_KEY_USAGE " [--show-secret] [--json]\n"
-	           "       zos-cli key inspect --account SS58|0xHEX [--json]\n"
-	           "\n"
-	           "generate  makes a new ed25519 key. With --out the seed goes to FILE (mode\n"
-	           "          0600, never overwritten) and only public fields are printed;\n"
-	           "          without it the secret seed is printed too.\n"
-	           "inspect   prints the account id, SS58 address (prefix 42) and the x25519\n"
-	           "          public key used for workload encryption.\n");
+		   "       zos-cli key inspect " CLI_KEY_USAGE " [--show-secret] [--json]\n"
+		   "       zos-cli key inspect --account SS58|0xHEX [--json]\n"
+		   "\n"
+		   "generate  makes a new ed25519 key. With --out the seed goes to FILE (mode\n"
+		   "          0600, never overwritten) and only public fields are printed;\n"
+		   "          without it the secret seed is printed too.\n"
+		   "inspect   prints the account id, SS58 address (prefix 42) and the x25519\n"
+		   "          public key used for workload encryption.\n");
 }
 
 static int generate(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"out", required_argument, NULL, 'o'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{"out", required_argument, NULL, 'o'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *out = NULL;
 	int json = 0, opt, rc;
@@ -140,18 +132,10 @@ static int generate(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "o:jh", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'o':
-			out = optarg;
-			break;
-		case 'j':
-			json = 1;
-			break;
-		case 'h':
-			key_usage(stdout);
-			return CLI_OK;
-		default:
-			key_usage(stderr);
-			return CLI_USAGE;
+		case 'o': out = optarg; break;
+		case 'j': json = 1; break;
+		case 'h': key_usage(stdout); return CLI_OK;
+		default: key_usage(stderr); return CLI_USAGE;
 		}
 	}
 	if (optind != argc) {
@@ -161,8 +145,8 @@ static int generate(int argc, char **argv)
 	if (out) {
 		rc = key_seed_file_create(out, &k);
 		if (rc) {
-			cli_err("cannot create %s: %s", out,
-			        rc == -EEXIST ? "file exists, not overwriting" : zerr_str(rc));
+			cli_err("cannot create %s: %s", out, rc == -EEXIST ? "file exists, not overwriting" :
+									 zerr_str(rc));
 			return CLI_FAIL;
 		}
 		rc = key_print_info(k.pk, NULL, json, stdout);
@@ -180,12 +164,12 @@ static int generate(int argc, char **argv)
 static int inspect(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    CLI_KEY_LONGOPTS,
-	    {"account", required_argument, NULL, 'a'},
-	    {"show-secret", no_argument, NULL, 's'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		CLI_KEY_LONGOPTS,
+		{"account", required_argument, NULL, 'a'},
+		{"show-secret", no_argument, NULL, 's'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	struct cli_keysrc src = {0};
 	const char *account = NULL;
@@ -195,21 +179,11 @@ static int inspect(int argc, char **argv)
 		if (cli_keysrc_opt(&src, opt, optarg))
 			continue;
 		switch (opt) {
-		case 'a':
-			account = optarg;
-			break;
-		case 's':
-			secret = 1;
-			break;
-		case 'j':
-			json = 1;
-			break;
-		case 'h':
-			key_usage(stdout);
-			return CLI_OK;
-		default:
-			key_usage(stderr);
-			return CLI_USAGE;
+		case 'a': account = optarg; break;
+		case 's': secret = 1; break;
+		case 'j': json = 1; break;
+		case 'h': key_usage(stdout); return CLI_OK;
+		default: key_usage(stderr); return CLI_USAGE;
 		}
 	}
 	if (optind != argc || (account && (cli_keysrc_given(&src) || secret))) {
