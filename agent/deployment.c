@@ -44,7 +44,7 @@ enum dep_class dep_type_class(const char *type)
 		return DEP_CLASS_STORAGE;
 	if (!strcmp(type, "network"))
 		return DEP_CLASS_NETWORK;
-	if (!strcmp(type, "zmachine"))
+	if (!strcmp(type, "container") || !strcmp(type, "zmachine"))
 		return DEP_CLASS_COMPUTE;
 	return DEP_CLASS_OTHER;
 }

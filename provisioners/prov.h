@@ -61,6 +61,9 @@ struct prov_config {
 	struct prov_capacity reserved; /* kept for the system; cru in cpus, rest bytes */
 	uint64_t log_max_bytes;        /* container log size before rotation; 0 = 8 MiB */
 	unsigned log_keep;             /* rotated logs kept (log.1 .. log.N); 0 = 2 */
+	const char *runtime;           /* OCI runtime: "auto" (NULL), "runc" or "crun" */
+	uint32_t uid_base;             /* first host id of the twins' id ranges; 0 = 1<<30 */
+	uint64_t rootfs_size;          /* default writable layer of a container; 0 = 1 GiB */
 };
 
 /* Opaque: the configuration (copied) and what was detected about the host. */
@@ -80,8 +83,14 @@ struct prov_features {
 	int loop;        /* /dev/loop-control and loop devices attach */
 	int namespaces;  /* pid, mount, uts, ipc and net namespaces */
 	int netns_tools; /* ip(8) can create named netns, bridges and veths */
+	int userns;      /* user namespaces and idmapped mounts work */
+	int oci_runtime; /* an OCI runtime ran a probe container (see prov_runtime_name) */
 };
 void prov_ctx_features(const struct prov_ctx *ctx, struct prov_features *f);
+/* The OCI runtime picked at start-up ("runc", "crun") or "none", and why
+ * when none: borrowed from ctx. */
+const char *prov_runtime_name(const struct prov_ctx *ctx);
+const char *prov_runtime_why(const struct prov_ctx *ctx);
 
 struct prov_workload_id {
 	uint32_t twin_id;
@@ -89,7 +98,7 @@ struct prov_workload_id {
 	char name[PROV_NAME_MAX + 1];
 };
 
-/* One other workload of the same deployment, so a zmachine can resolve its
+/* One other workload of the same deployment, so a container can resolve its
  * mounts and network interfaces by name. Pointers are borrowed. */
 struct prov_dep_workload {
 	const char *name;

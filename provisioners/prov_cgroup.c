@@ -1,6 +1,8 @@
 /*
- * Cgroups for containers, v1 (one hierarchy per controller) or v2 (the
- * unified hierarchy), detected at runtime from /proc/self/mountinfo.
+ * Where the cgroups of containers are, v1 (one hierarchy per controller) or
+ * v2 (the unified hierarchy), detected at runtime from /proc/self/mountinfo.
+ * The OCI runtime creates them and sets the limits (prov_ct_bundle.c); this
+ * file finds them for usage reports, health and the last-resort cleanup.
  *
  * v1: a workload's cgroups go under the agent's own cgroup of each
  * controller, <mount><own path>/<parent>/<host>, so whatever limits the
@@ -21,7 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CFS_PERIOD_US ((uint64_t)100000)
 #define KILL_ROUNDS 50
 #define FREEZE_ROUNDS 200
 
@@ -145,6 +146,11 @@ void prov_cg_detect(struct prov_ctx *ctx)
 	ctx->feat.cgroups = all;
 }
 
+int prov_cg_spec_path(const struct prov_ctx *ctx, const char *host, char *out, size_t outsz)
+{
+	return prov_fmt(out, outsz, "%s%s/%s", ctx->cg.v2 ? "/" : "", ctx->cgroup_parent, host);
+}
+
 int prov_cg_paths(const struct prov_ctx *ctx, const char *host, struct prov_cg *cg)
 {
 	memset(cg, 0, sizeof *cg);
@@ -168,90 +174,6 @@ static const char *cg_dir(const struct prov_cg *cg, enum prov_cg_ctrl c)
 	return cg->v2 ? cg->path[0] : cg->path[c];
 }
 
-static int enable_v2(const char *path)
-{
-	/* Controllers must be enabled in every ancestor's subtree_control. */
-	char parent[PROV_PATH_MAX], grand[PROV_PATH_MAX];
-	if (prov_fmt(parent, sizeof parent, "%s", path) < 0)
-		return -ENAMETOOLONG;
-	char *s = strrchr(parent, '/');
-	if (!s)
-		return -EINVAL;
-	*s = '\0';
-	if (prov_fmt(grand, sizeof grand, "%s", parent) < 0)
-		return -ENAMETOOLONG;
-	s = strrchr(grand, '/');
-	if (!s)
-		return -EINVAL;
-	*s = '\0';
-	int rc = cg_write(grand, "cgroup.subtree_control", "+cpu +memory +pids");
-	if (rc < 0)
-		return rc;
-	if (mkdir(parent, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return cg_write(parent, "cgroup.subtree_control", "+cpu +memory +pids");
-}
-
-int prov_cg_create(const struct prov_cg *cg, uint64_t cpus, uint64_t mem, uint64_t pids, char *err,
-                   size_t errsz)
-{
-	char v[64];
-	int rc;
-	if (cg->v2 && (rc = enable_v2(cg->path[0])) < 0)
-		return prov_err(err, errsz, rc, "cannot enable cgroup v2 controllers: %s",
-		                zerr_str(rc));
-	for (int i = 0; i < cg_n(cg); i++) {
-		if ((rc = prov_mkdirs(cg->path[i], 0755)) < 0)
-			goto fail;
-	}
-	if (cg->v2) {
-		const char *d = cg->path[0];
-		snprintf(v, sizeof v, "%" PRIu64 " %" PRIu64, cpus * CFS_PERIOD_US, CFS_PERIOD_US);
-		if ((rc = cg_write(d, "cpu.max", v)) < 0)
-			goto fail;
-		snprintf(v, sizeof v, "%" PRIu64, mem);
-		if ((rc = cg_write(d, "memory.max", v)) < 0)
-			goto fail;
-		/* Without swap accounting the limit could be dodged by swapping. */
-		cg_write(d, "memory.swap.max", "0");
-		snprintf(v, sizeof v, "%" PRIu64, pids);
-		if ((rc = cg_write(d, "pids.max", v)) < 0)
-			goto fail;
-		return 0;
-	}
-	snprintf(v, sizeof v, "%" PRIu64, CFS_PERIOD_US);
-	if ((rc = cg_write(cg->path[PROV_CG_CPU], "cpu.cfs_period_us", v)) < 0)
-		goto fail;
-	snprintf(v, sizeof v, "%" PRIu64, cpus * CFS_PERIOD_US);
-	if ((rc = cg_write(cg->path[PROV_CG_CPU], "cpu.cfs_quota_us", v)) < 0)
-		goto fail;
-	snprintf(v, sizeof v, "%" PRIu64, mem);
-	if ((rc = cg_write(cg->path[PROV_CG_MEMORY], "memory.limit_in_bytes", v)) < 0)
-		goto fail;
-	/* memsw exists only with swap accounting; set it when it does. */
-	cg_write(cg->path[PROV_CG_MEMORY], "memory.memsw.limit_in_bytes", v);
-	snprintf(v, sizeof v, "%" PRIu64, pids);
-	if ((rc = cg_write(cg->path[PROV_CG_PIDS], "pids.max", v)) < 0)
-		goto fail;
-	return 0;
-fail:
-	prov_err(err, errsz, rc, "cannot set up cgroups: %s", zerr_str(rc));
-	prov_cg_destroy(cg);
-	return rc;
-}
-
-int prov_cg_attach(const struct prov_cg *cg, pid_t pid)
-{
-	char v[32];
-	snprintf(v, sizeof v, "%d", (int)pid);
-	for (int i = 0; i < cg_n(cg); i++) {
-		int rc = cg_write(cg->path[i], "cgroup.procs", v);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
 int prov_cg_frozen(const struct prov_cg *cg)
 {
 	char buf[256];
@@ -266,21 +188,16 @@ int prov_cg_frozen(const struct prov_cg *cg)
 	return strncmp(buf, "FROZEN", 6) == 0;
 }
 
-int prov_cg_freeze(const struct prov_cg *cg, int frozen)
+/* Thaws a cgroup whose container is being removed: frozen tasks die only
+ * once thawed. Pausing itself is the OCI runtime's job. */
+static void cg_thaw(const struct prov_cg *cg)
 {
-	int rc = cg->v2 ? cg_write(cg->path[0], "cgroup.freeze", frozen ? "1" : "0")
-	                : cg_write(cg->path[PROV_CG_FREEZER], "freezer.state",
-	                           frozen ? "FROZEN" : "THAWED");
-	if (rc < 0)
-		return rc;
-	/* Freezing completes asynchronously (v1 passes through FREEZING). */
-	for (int i = 0; i < FREEZE_ROUNDS; i++) {
-		rc = prov_cg_frozen(cg);
-		if (rc < 0 || rc == frozen)
-			return rc < 0 ? rc : 0;
+	if (cg->v2)
+		cg_write(cg->path[0], "cgroup.freeze", "0");
+	else
+		cg_write(cg->path[PROV_CG_FREEZER], "freezer.state", "THAWED");
+	for (int i = 0; i < FREEZE_ROUNDS && prov_cg_frozen(cg) == 1; i++)
 		nap_ms(10);
-	}
-	return ZE_TIMEOUT;
 }
 
 static int count_procs(const char *dir, int kill_them)
@@ -325,7 +242,7 @@ int prov_cg_destroy(const struct prov_cg *cg)
 		}
 		/* Frozen tasks only die once thawed. */
 		if (n > 0 && access(cg_dir(cg, PROV_CG_FREEZER), F_OK) == 0)
-			prov_cg_freeze(cg, 0);
+			cg_thaw(cg);
 		if (n == 0)
 			break;
 		nap_ms(20);

@@ -45,6 +45,13 @@ struct prov_ctx {
 	struct prov_capacity reserved;
 	uint64_t log_max_bytes;
 	unsigned log_keep;
+	char *runtime_cfg;                /* auto, runc or crun */
+	char runtime[PROV_PATH_MAX];      /* absolute path of the picked runtime, "" when none */
+	char runtime_name[16];            /* "runc", "crun" or "none" */
+	char runtime_why[256];            /* why none works */
+	char runtime_root[PROV_PATH_MAX]; /* <run>/oci: the runtime's state */
+	uint32_t uid_base;
+	uint64_t rootfs_size;
 	struct prov_features feat;
 	struct prov_cg_layout cg;
 };
@@ -114,14 +121,13 @@ struct prov_cg {
 	char path[PROV_CG_N][PROV_PATH_MAX]; /* empty entries are unused */
 };
 void prov_cg_detect(struct prov_ctx *ctx);
-/* Fills cg with the paths for host name without creating anything. */
+/* Fills cg with the paths for host name without creating anything: where
+ * the OCI runtime makes them for prov_cg_spec_path(). */
 int prov_cg_paths(const struct prov_ctx *ctx, const char *host, struct prov_cg *cg);
-/* Creates the cgroups and sets cpu (whole cpus), memory (bytes) and pids limits. */
-int prov_cg_create(const struct prov_cg *cg, uint64_t cpus, uint64_t mem, uint64_t pids, char *err,
-                   size_t errsz);
-/* Moves pid into every cgroup. Uses only system calls. */
-int prov_cg_attach(const struct prov_cg *cg, pid_t pid);
-int prov_cg_freeze(const struct prov_cg *cg, int frozen);
+/* The OCI spec's cgroupsPath for host: v1 "<parent>/<host>" (relative, so
+ * the runtime puts it under its own, the agent's, cgroup of each controller,
+ * as prov_cg_paths does); v2 "/<parent>/<host>". */
+int prov_cg_spec_path(const struct prov_ctx *ctx, const char *host, char *out, size_t outsz);
 /* 1 frozen, 0 thawed, negative error. */
 int prov_cg_frozen(const struct prov_cg *cg);
 /* Kills every process and removes the cgroups; absent is fine. */

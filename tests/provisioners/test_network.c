@@ -15,10 +15,13 @@ static int ready;
 static int setup(void **st)
 {
 	N = prov_lookup("network");
-	Z = prov_lookup("zmachine");
+	Z = prov_lookup("container");
 	if (!N || !Z || fixture_open(&F, 0) < 0)
 		return -1;
-	ready = F.feat.root && F.feat.namespaces && F.feat.cgroups && F.feat.netns_tools;
+	ready = F.feat.root && F.feat.namespaces && F.feat.cgroups && F.feat.netns_tools &&
+	        F.feat.loop && F.feat.userns && F.feat.oci_runtime;
+	if (!ready)
+		printf("containers unavailable: %s\n", prov_runtime_why(F.ctx));
 	if (ready && build_busybox_image(&F, "busybox") < 0)
 		return -1;
 	return 0;
@@ -103,7 +106,7 @@ static void logfile(const struct prov_workload_id *id, char *out, size_t n)
 {
 	char host[PROV_HOST_MAX];
 	prov_host_name(id, host);
-	snprintf(out, n, "%s/zmachines/%s/log", F.run, host);
+	snprintf(out, n, "%s/containers/%s/log", F.run, host);
 }
 
 /* Twin 7 has a1 and a2 on its network, twin 8 has b1 on its own network.

@@ -17,10 +17,13 @@ static int ready;
 
 static int setup(void **st)
 {
-	Z = prov_lookup("zmachine");
+	Z = prov_lookup("container");
 	if (!Z || fixture_open(&F, 0) < 0)
 		return -1;
-	ready = F.feat.root && F.feat.namespaces && F.feat.cgroups && F.feat.netns_tools;
+	ready = F.feat.root && F.feat.namespaces && F.feat.cgroups && F.feat.netns_tools &&
+	        F.feat.loop && F.feat.userns && F.feat.oci_runtime;
+	if (!ready)
+		printf("containers unavailable: %s\n", prov_runtime_why(F.ctx));
 	if (ready && build_busybox_image(&F, "busybox") < 0)
 		return -1;
 	return 0;
@@ -44,7 +47,7 @@ static void paths(const struct prov_workload_id *id, char *dir, size_t n)
 {
 	char host[PROV_HOST_MAX];
 	prov_host_name(id, host);
-	snprintf(dir, n, "%s/zmachines/%s", F.run, host);
+	snprintf(dir, n, "%s/containers/%s", F.run, host);
 }
 
 static void log_path(const struct prov_workload_id *id, char *out, size_t n)
@@ -457,7 +460,7 @@ static void mounts(void **st)
 	assert_int_equal(ZM->provision(F.ctx, &did, dd, NULL, &res, err, sizeof err), 0);
 	cJSON_Delete(res);
 	const struct prov_dep_workload wl[] = {
-	    {"data", "volume"}, {"disk", "zmount"}, {"app", "zmachine"}};
+	    {"data", "volume"}, {"disk", "zmount"}, {"app", "container"}};
 	struct prov_deployment_view deps = {7, test_contract(7), 3, wl};
 	int rc =
 	    run_and_wait(&cid,
