@@ -20,7 +20,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
 
-PKGS := libcurl libsodium libcjson libsystemd libxxhash sqlite3 inih cmocka libmicrohttpd
+PKGS := libcurl libarchive libcrypto libsodium libcjson libsystemd libxxhash sqlite3 inih cmocka libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -36,15 +36,16 @@ endif
 # The per-module rules below come first in the file; `make` still means `make all`.
 .DEFAULT_GOAL := all
 
-MODULES := common config chainclient rmb provisioners agent devchain cli
+MODULES := common config chainclient rmb image provisioners agent devchain cli
 
 # What each module's library needs, in link order.
 DEPS_common :=
 DEPS_config := common
 DEPS_chainclient := common
 DEPS_rmb := chainclient common
-DEPS_provisioners := common
-DEPS_agent := rmb provisioners chainclient config common
+DEPS_image := common
+DEPS_provisioners := image common
+DEPS_agent := rmb provisioners image chainclient config common
 DEPS_devchain := chainclient common
 DEPS_cli := rmb chainclient config common
 
@@ -90,9 +91,11 @@ $(BUILD)/%.o: %.c
 $(BUILD)/bench/%: bench/%.c $(call libsfor,agent) $(call libof,devchain) $(call libof,cli)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(foreach m,$(MODULES),$(call libof,$(m))) -Wl,--end-group $(LDLIBS)
-bench: all $(BENCHES)
+bench: all $(BENCHES) $(TEST_TOOLS)
 
-tests: all $(ALL_TESTS)
+# Helper programs the integration scripts and benchmarks drive.
+TEST_TOOLS := $(BUILD)/tests/image/imgtool
+tests: all $(ALL_TESTS) $(TEST_TOOLS)
 
 # The test command: unit tests of every module, then the integration
 # scripts (which start devchains and agents on free loopback ports).

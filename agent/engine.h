@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "agent/deployment.h"
+#include "image/image.h"
 #include "agent/store.h"
 #include "provisioners/prov.h"
 
@@ -119,9 +120,23 @@ struct eng_config {
 	unsigned outbox_max_ms;     /* 0 = 300000 */
 	unsigned sync_period_s;     /* full sync period; 0 = 3600 */
 	unsigned retain_s;          /* finished deployments kept for get; 0 = 7 days */
+	/* Image store (borrowed, may be NULL): container workloads whose image
+	 * is a registry reference are checked against its policy at accept and
+	 * pulled (with progress) before they are provisioned. */
+	struct img_store *images;
 };
 
 struct eng;
+
+/* A container image being pulled for a workload (bytes done of total). */
+struct eng_pull_info {
+	char name[PROV_NAME_MAX + 1];
+	char image[IMG_REF_MAX];
+	uint64_t done, total;
+	int64_t since; /* unix seconds */
+};
+/* The pulls in progress for contract cid: at most max into out; the count. */
+size_t eng_image_pulls(struct eng *e, uint64_t cid, struct eng_pull_info *out, size_t max);
 
 /* store is borrowed and must outlive the engine. cfg and chain are copied. */
 int eng_new(const struct eng_config *cfg, const struct eng_chain *chain, struct store *store,

@@ -270,6 +270,17 @@ static int check_and_record(struct eng *e, const struct eng_contract *c, int *co
 		snprintf(r, sizeof r, "invalid deployment: %s", why);
 		return reject(e, c, ENG_E_INVALID, code, msg, msgsz, r);
 	}
+	int icode = 0;
+	if ((rc = eng_image_admit(e, &doc, &icode, why, sizeof why)) < 0) {
+		dep_free(&doc);
+		seal_free(pt, ptlen);
+		if (icode == ENG_E_INVALID || icode == ENG_E_CAPACITY)
+			return reject(e, c, icode, code, msg, msgsz, why);
+		/* The registry could not be asked: nothing is wrong with the
+		 * contract yet, so it is not rejected; the user retries. */
+		return refuse(code, msg, msgsz, icode ? icode : ENG_E_INTERNAL, rc, "%s; retry later",
+			      why);
+	}
 	if ((rc = admit(e, &doc.total, why, sizeof why)) < 0) {
 		dep_free(&doc);
 		seal_free(pt, ptlen);

@@ -38,6 +38,17 @@ struct eng_twin_entry {
 	uint8_t x[32];
 };
 
+/* One image pull in progress, for zos.deployment.get/changes. */
+#define ENG_PULLS_MAX 64
+struct eng_pull {
+	int used;
+	uint64_t cid;
+	char name[PROV_NAME_MAX + 1];
+	char image[IMG_REF_MAX];
+	uint64_t done, total;
+	int64_t since; /* unix seconds */
+};
+
 struct eng {
 	struct eng_config cfg;
 	struct eng_chain chain;
@@ -70,11 +81,28 @@ struct eng {
 	struct prov_capacity reserved;
 	int64_t next_sync;        /* monotonic ms */
 	struct eng_twin_entry twins[ENG_TWIN_CACHE]; /* under mu */
+	struct eng_pull pulls[ENG_PULLS_MAX];        /* under mu: images being pulled */
 };
 
 /* Bits of store_dep_state for eng_transition's from_mask. */
 #define ENG_ST(s) (1u << (s))
 #define ENG_LIVE (ENG_ST(STORE_DEP_DEPLOYING) | ENG_ST(STORE_DEP_DEPLOYED) | ENG_ST(STORE_DEP_PAUSED))
+
+/* engine_image.c: images by reference for container workloads. */
+/* The reference a workload's spec names (type zmachine, "image" with a '/'),
+ * or NULL (a local image name, or another type). Borrowed from data. */
+const char *eng_image_ref(const char *type, const cJSON *data);
+/* Admission: registry policy, and the image's size from its manifest
+ * against the store's free space. 0, or negative with *code (ENG_E_INVALID,
+ * ENG_E_CAPACITY, ENG_E_UNAVAILABLE) and why. */
+int eng_image_admit(struct eng *e, const struct dep_doc *doc, int *code, char *why,
+		    size_t whysz);
+/* Pulls (or finds) the image of workload w of contract cid and holds it for
+ * "<cid>/<name>". 0 when w names no reference. */
+int eng_image_pull(struct eng *e, uint64_t cid, const char *name, const char *type,
+		   const char *spec, char *err, size_t errsz);
+/* Drops the hold of "<cid>/<name>" and collects unused images. */
+void eng_image_release(struct eng *e, uint64_t cid, const char *name);
 
 int64_t eng_now_ms(void);   /* monotonic */
 int64_t eng_wall_ms(void);  /* unix time, for the outbox */

@@ -122,7 +122,12 @@ static int provision(struct job_ctx *j, struct store_wl *w, char *err, size_t er
 	wl_id(j, w, &id);
 	cJSON *result = NULL;
 	err[0] = '\0';
-	int rc = ops->provision(j->e->cfg.prov, &id, data, &j->deps, &result, err, errsz);
+	/* A container's image comes first: pulled (progress visible in
+	 * zos.deployment.get/changes) and held, so the provisioner finds it
+	 * complete in the image store. */
+	int rc = eng_image_pull(j->e, j->d.contract_id, w->name, w->type, w->spec, err, errsz);
+	if (rc == 0)
+		rc = ops->provision(j->e->cfg.prov, &id, data, &j->deps, &result, err, errsz);
 	dep_json_wipe(data);
 	cJSON_Delete(data);
 	if (rc < 0) {
@@ -165,6 +170,9 @@ static int deprovision(struct job_ctx *j, struct store_wl *w, const char *why, c
 				 (unsigned long long)j->d.contract_id, w->name, err);
 			return rc;
 		}
+		/* Cancellation: the image may now be unused; GC collects it. */
+		if (!strcmp(w->type, "container") || !strcmp(w->type, "zmachine"))
+			eng_image_release(j->e, j->d.contract_id, w->name);
 	}
 	/* A type this agent does not know has nothing it could have made. */
 	return set_wl(j, w, STORE_WL_DELETED, NULL, why);

@@ -132,6 +132,47 @@ static int add_dep(cJSON *o, const struct store_dep *d)
 	       add_cap(o, "capacity", &d->cap);
 }
 
+/* While a workload's image is being pulled: "pulling": {image, done, total}
+ * (bytes). 1 on success (also when not pulling), 0 out of memory. */
+static int add_pulling(struct eng *e, uint64_t cid, const char *name, cJSON *o)
+{
+	struct eng_pull_info p[8];
+	size_t n = eng_image_pulls(e, cid, p, 8);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(p[i].name, name))
+			continue;
+		cJSON *x = cJSON_AddObjectToObject(o, "pulling");
+		return x && cJSON_AddStringToObject(x, "image", p[i].image) &&
+		       cJSON_AddNumberToObject(x, "done", (double)p[i].done) &&
+		       cJSON_AddNumberToObject(x, "total", (double)p[i].total);
+	}
+	return 1;
+}
+
+/* zos.deployment.changes: a workload pulling its image now shows as a last
+ * entry {name, ts, state "pulling", message "IMAGE: DONE/TOTAL bytes",
+ * done, total}; it is live, not history. */
+static int add_pull_changes(struct eng *e, uint64_t cid, cJSON *arr)
+{
+	struct eng_pull_info p[8];
+	size_t n = eng_image_pulls(e, cid, p, 8);
+	for (size_t i = 0; i < n; i++) {
+		char m[IMG_REF_MAX + 64];
+		snprintf(m, sizeof m, "%s: %" PRIu64 "/%" PRIu64 " bytes", p[i].image, p[i].done,
+			 p[i].total);
+		cJSON *o = cJSON_CreateObject();
+		if (!o || !cJSON_AddItemToArray(arr, o) ||
+		    !cJSON_AddStringToObject(o, "name", p[i].name) ||
+		    !cJSON_AddNumberToObject(o, "ts", (double)p[i].since) ||
+		    !cJSON_AddStringToObject(o, "state", "pulling") ||
+		    !cJSON_AddStringToObject(o, "message", m) ||
+		    !cJSON_AddNumberToObject(o, "done", (double)p[i].done) ||
+		    !cJSON_AddNumberToObject(o, "total", (double)p[i].total))
+			return 0;
+	}
+	return 1;
+}
+
 /* Loads the caller's own deployment; another twin's reads as absent. */
 static int own_dep(struct eng *e, uint32_t caller, uint64_t cid, struct store_dep *d,
 		   struct store_wl **w, size_t *n, int *code, char *msg, size_t msgsz)
@@ -171,7 +212,8 @@ int eng_rmb_get(struct eng *e, uint32_t caller, const cJSON *payload, cJSON **re
 		ok = o && cJSON_AddStringToObject(o, "name", w[i].name) &&
 		     cJSON_AddStringToObject(o, "type", w[i].type) &&
 		     cJSON_AddStringToObject(o, "state", store_wl_state_name(w[i].state)) &&
-		     cJSON_AddNumberToObject(o, "updated", (double)w[i].updated);
+		     cJSON_AddNumberToObject(o, "updated", (double)w[i].updated) &&
+		     add_pulling(e, cid, w[i].name, o);
 		if (ok && w[i].result) {
 			cJSON *res = cJSON_Parse(w[i].result);
 			ok = res ? cJSON_AddItemToObject(o, "result", res)
@@ -273,6 +315,8 @@ int eng_rmb_changes(struct eng *e, uint32_t caller, const cJSON *payload, cJSON 
 		return oom(code, msg, msgsz);
 	}
 	rc = store_history(eng_store(e), cid, hist_cb, &l);
+	if (rc >= 0 && !l.oom && !add_pull_changes(e, cid, l.arr))
+		l.oom = 1;
 	if (l.oom || rc < 0 || !cJSON_AddBoolToObject(r, "truncated", l.truncated)) {
 		cJSON_Delete(r);
 		if (rc < 0)

@@ -36,14 +36,37 @@ static void prov_config_of(const struct cfg *c, struct prov_config *p)
 	p->log_keep = c->container_log_keep;
 }
 
+static void img_config_of(const struct cfg *c, struct img_config *i)
+{
+	memset(i, 0, sizeof *i);
+	i->dir = c->image_store_dir;
+	i->max_bytes = c->image_max_size;
+	i->allow = c->image_allow;
+	i->deny = c->image_deny;
+	i->insecure = c->image_insecure;
+	i->credentials_file = c->image_credentials_file[0] ? c->image_credentials_file : NULL;
+}
+
 static int engine_start(struct agent *a, void **state)
 {
 	struct agent_node *n = *state;
 	struct prov_config pc;
+	struct img_config ic;
 	prov_config_of(&n->cfg, &pc);
-	int rc = prov_ctx_new(&pc, &n->prov);
+	img_config_of(&n->cfg, &ic);
+	/* The image store first: the provisioners borrow it. Opening it also
+	 * removes what an interrupted pull left half-written. */
+	int rc = img_store_open(&ic, &n->images);
+	if (rc < 0) {
+		log_err("node", "image store in %s ([images]): %s", ic.dir, zerr_str(rc));
+		return rc;
+	}
+	pc.images = n->images;
+	rc = prov_ctx_new(&pc, &n->prov);
 	if (rc < 0) {
 		log_err("node", "provisioners (storage %s): %s", pc.storage_dir, zerr_str(rc));
+		img_store_close(n->images);
+		n->images = NULL;
 		return rc;
 	}
 	if ((rc = prov_node_capacity(n->prov, &n->total)) < 0) {
@@ -63,6 +86,8 @@ static int engine_start(struct agent *a, void **state)
 fail:
 	prov_ctx_free(n->prov);
 	n->prov = NULL;
+	img_store_close(n->images);
+	n->images = NULL;
 	return rc;
 }
 
@@ -76,6 +101,7 @@ static int engine_up(struct agent_node *n, uint32_t node_id)
 	ec.total = n->total;
 	ec.lookup = prov_lookup;
 	ec.prov = n->prov;
+	ec.images = n->images;
 	ec.workers = n->cfg.deploy_workers;
 	ec.sync_period_s = ENG_BACKSTOP_SYNC_S;
 	int rc = key_x25519_sk(&n->a->key, ec.node_x25519_sk);
@@ -137,6 +163,8 @@ static void engine_stop(struct agent *a, void *state)
 	n->store = NULL;
 	prov_ctx_free(n->prov);
 	n->prov = NULL;
+	img_store_close(n->images);
+	n->images = NULL;
 }
 
 static int engine_reload(struct agent *a, void *state, const struct cfg *next)

@@ -8,6 +8,7 @@
 
 #include "agent/daemon.h"
 #include "agent/engine.h"
+#include "image/image.h"
 #include "agent/engine_chain.h"
 #include "agent/node.h"
 #include "agent/reporter.h"
@@ -63,6 +64,7 @@ struct agent_node {
 	/* engine */
 	struct store *store;
 	struct prov_ctx *prov;
+	struct img_store *images; /* [images]: the container image store */
 	struct prov_capacity total;
 	struct eng_chain_grid *ecg;
 	struct eng *_Atomic eng; /* set once running; read by rmb workers */

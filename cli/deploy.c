@@ -95,15 +95,31 @@ static void print_workloads(const cJSON *reply, cJSON *seen)
 		const cJSON *state = cJSON_GetObjectItemCaseSensitive(w, "state");
 		if (!cJSON_IsString(name) || !cJSON_IsString(state))
 			continue;
+		/* A container whose image is being pulled: bytes done of total. */
+		const cJSON *pull = cJSON_GetObjectItemCaseSensitive(w, "pulling");
+		const cJSON *img = cJSON_GetObjectItemCaseSensitive(pull, "image");
+		const cJSON *done = cJSON_GetObjectItemCaseSensitive(pull, "done");
+		const cJSON *total = cJSON_GetObjectItemCaseSensitive(pull, "total");
+		char shown[64];
+		if (cJSON_IsString(img) && cJSON_IsNumber(done) && cJSON_IsNumber(total))
+			snprintf(shown, sizeof shown, "pulling %.0f", done->valuedouble);
+		else
+			snprintf(shown, sizeof shown, "%s", state->valuestring);
 		const cJSON *prev = cJSON_GetObjectItemCaseSensitive(seen, name->valuestring);
-		if (cJSON_IsString(prev) && !strcmp(prev->valuestring, state->valuestring))
+		if (cJSON_IsString(prev) && !strcmp(prev->valuestring, shown))
 			continue;
-		char *res = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(w, "result"));
-		printf("workload %s: %s%s%s\n", name->valuestring, state->valuestring,
-		       res ? " " : "", res ? res : "");
-		free(res);
+		if (shown[0] == 'p' && !strncmp(shown, "pulling ", 8)) {
+			printf("workload %s: pulling %s: %.1f of %.1f MB\n", name->valuestring,
+			       img->valuestring, done->valuedouble / 1e6, total->valuedouble / 1e6);
+		} else {
+			char *res =
+			    cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(w, "result"));
+			printf("workload %s: %s%s%s\n", name->valuestring, state->valuestring,
+			       res ? " " : "", res ? res : "");
+			free(res);
+		}
 		cJSON_DeleteItemFromObjectCaseSensitive(seen, name->valuestring);
-		cJSON_AddStringToObject(seen, name->valuestring, state->valuestring);
+		cJSON_AddStringToObject(seen, name->valuestring, shown);
 	}
 	fflush(stdout);
 }

@@ -265,6 +265,7 @@ int cfg_finish(struct cfg *c, char *err, size_t errsz)
 	if ((rc = derive_path(c->seed_file, dir, "identity.seed", "node.seed_file", err, errsz)) ||
 	    (rc = derive_path(c->volumes_dir, dir, "volumes", "storage.volumes_dir", err, errsz)) ||
 	    (rc = derive_path(c->images_dir, dir, "images", "storage.images_dir", err, errsz)) ||
+	    (rc = derive_path(c->image_store_dir, dir, "image-store", "images.dir", err, errsz)) ||
 	    (rc = derive_path(c->containers_dir, dir, "containers", "storage.containers_dir", err,
 			      errsz)))
 		return rc;

@@ -70,6 +70,14 @@ struct cfg {
 	uint64_t container_log_max;       /* bytes of a container log before rotation */
 	uint32_t container_log_keep;      /* rotated container logs kept */
 
+	/* [images]: the image store for containers pulled by reference */
+	char image_store_dir[CFG_STR_MAX];   /* default state_dir/image-store */
+	uint64_t image_max_size;             /* bytes the store may use; 0 = no cap */
+	char image_allow[CFG_STR_MAX];       /* registries allowed; "" = all not denied */
+	char image_deny[CFG_STR_MAX];        /* registries refused */
+	char image_insecure[CFG_STR_MAX];    /* registries spoken to over plain HTTP */
+	char image_credentials_file[CFG_STR_MAX]; /* 0600 file of registry logins; "" = none */
+
 	/* [reserved]: capacity kept for the host, never offered to workloads */
 	uint32_t reserved_cru; /* cores */
 	uint64_t reserved_mru; /* bytes of memory */

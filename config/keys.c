@@ -41,6 +41,12 @@ const struct cfg_key cfg_keys[] = {
 	{"storage.allow_unenforced_volumes", CFG_T_BOOL, F(allow_unenforced_volumes), 0, 0, 1},
 	{"storage.container_log_max", CFG_T_SIZE, F(container_log_max), 64 * KIB, GIB, 1},
 	{"storage.container_log_keep", CFG_T_U32, F(container_log_keep), 1, 100, 1},
+	{"images.dir", CFG_T_PATH0, F(image_store_dir), 0, 0, 1},
+	{"images.max_size", CFG_T_SIZE, F(image_max_size), 0, 1ull << 60, 1},
+	{"images.allow", CFG_T_HOSTS, F(image_allow), 0, 0, 1},
+	{"images.deny", CFG_T_HOSTS, F(image_deny), 0, 0, 1},
+	{"images.insecure", CFG_T_HOSTS, F(image_insecure), 0, 0, 1},
+	{"images.credentials_file", CFG_T_PATH0, F(image_credentials_file), 0, 0, 1},
 	{"reserved.cru", CFG_T_U32, F(reserved_cru), 0, 4096, 1},
 	{"reserved.mru", CFG_T_SIZE, F(reserved_mru), 0, 1ull << 50, 1},
 	{"reserved.sru", CFG_T_SIZE, F(reserved_sru), 0, 1ull << 60, 1},
@@ -199,6 +205,36 @@ static int parse_list(struct cfg_list *l, const char *text, int append, char *wh
 	return 0;
 }
 
+/* Registry host lists: items HOST[:PORT] or "*", separated by commas
+ * (spaces around items allowed). */
+static int check_hosts(const char *s)
+{
+	while (*s) {
+		while (*s == ' ' || *s == ',')
+			s++;
+		if (!*s)
+			break;
+		size_t n = 0, colon = 0;
+		while (s[n] && s[n] != ',' && s[n] != ' ') {
+			char ch = s[n];
+			if (ch == ':') {
+				if (colon || n == 0)
+					return -EINVAL;
+				colon = n;
+			} else if (colon ? !isdigit((unsigned char)ch)
+			                 : !(isalnum((unsigned char)ch) || ch == '.' || ch == '-' ||
+			                     ch == '*')) {
+				return -EINVAL;
+			}
+			n++;
+		}
+		if ((colon && colon + 1 == n) || (memchr(s, '*', n) && n != 1))
+			return -EINVAL;
+		s += n;
+	}
+	return 0;
+}
+
 static int parse_string(char *dst, enum cfg_type t, const char *s, char *why, size_t whysz)
 {
 	if (strlen(s) >= CFG_STR_MAX) {
@@ -224,6 +260,11 @@ static int parse_string(char *dst, enum cfg_type t, const char *s, char *why, si
 		if (!*s || (strncmp(s, "tcp://", 6) == 0 && check_hostport(s + 6) == 0))
 			break;
 		snprintf(why, whysz, "'%s' is not tcp://HOST:PORT", s);
+		return ZE_CONFIG;
+	case CFG_T_HOSTS:
+		if (check_hosts(s) == 0)
+			break;
+		snprintf(why, whysz, "'%s' is not a comma-separated list of HOST[:PORT] or *", s);
 		return ZE_CONFIG;
 	default:
 		abort();
@@ -261,6 +302,7 @@ int cfg_key_parse(struct cfg *c, const struct cfg_key *k, const char *s, int app
 	case CFG_T_PATH:
 	case CFG_T_PATH0:
 	case CFG_T_RELAY:
+	case CFG_T_HOSTS:
 		return parse_string(field(c, k), k->type, s, why, whysz);
 	case CFG_T_LISTEN:
 		return parse_list(field(c, k), s, append, why, whysz);
@@ -328,6 +370,7 @@ int cfg_key_write(const struct cfg *c, const struct cfg_key *k, FILE *f)
 	case CFG_T_PATH:
 	case CFG_T_PATH0:
 	case CFG_T_RELAY:
+	case CFG_T_HOSTS:
 		/* inih reads "key =" as the empty string. */
 		rc = *(const char *)p ? fprintf(f, "%s = %s\n", name, (const char *)p)
 				      : fprintf(f, "%s =\n", name);
@@ -367,6 +410,7 @@ static size_t key_size(const struct cfg_key *k)
 	case CFG_T_PATH:
 	case CFG_T_PATH0:
 	case CFG_T_RELAY:
+	case CFG_T_HOSTS:
 		return CFG_STR_MAX;
 	case CFG_T_LISTEN:
 		return sizeof(struct cfg_list);

@@ -23,6 +23,7 @@ enum cfg_type {
 	CFG_T_BOOL,
 	CFG_T_LEVEL,
 	CFG_T_TARGET,
+	CFG_T_HOSTS,  /* "" or registry hosts (HOST[:PORT] or *), comma separated */
 };
 
 struct cfg_key {

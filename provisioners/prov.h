@@ -41,6 +41,8 @@
 
 #include <cjson/cJSON.h>
 
+struct img_store; /* image/image.h */
+
 /* Workload names: ^[a-zA-Z0-9_]{1,36}$ (DESIGN §5). */
 #define PROV_NAME_MAX 36
 
@@ -64,6 +66,11 @@ struct prov_config {
 	const char *runtime;           /* OCI runtime: "auto" (NULL), "runc" or "crun" */
 	uint32_t uid_base;             /* first host id of the twins' id ranges; 0 = 1<<30 */
 	uint64_t rootfs_size;          /* default writable layer of a container; 0 = 1 GiB */
+	/* The image store (image/image.h), borrowed: it must outlive the
+	 * context. NULL when the node pulls no images. The agent pulls and holds
+	 * a container's image before provision; the provisioner gets it with
+	 * img_get(prov_ctx_images(ctx), ref, ...), no network needed. */
+	struct img_store *images;
 };
 
 /* Opaque: the configuration (copied) and what was detected about the host. */
@@ -74,6 +81,8 @@ struct prov_ctx;
  * types that need it return ZE_UNSUPPORTED. *out is freed with prov_ctx_free. */
 int prov_ctx_new(const struct prov_config *cfg, struct prov_ctx **out);
 void prov_ctx_free(struct prov_ctx *ctx);
+/* The image store of prov_config.images (borrowed), or NULL. */
+struct img_store *prov_ctx_images(const struct prov_ctx *ctx);
 
 /* What the host offers, for tests and logs: each field 1 when usable. */
 struct prov_features {

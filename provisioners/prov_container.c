@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "image/image.h"
+
 #define SPEC_MAX (256 * 1024)
 #define PAUSE_TRIES 20
 
@@ -227,6 +229,46 @@ static int spec_equal(const char *file, const cJSON *data)
 	return eq;
 }
 
+/* The image's layers: the unpacked layers of an image by reference, which
+ * the engine pulled (and holds) before provisioning; or one local rootfs
+ * folder of image_dir. *img (for the image's config) is set for a
+ * reference; the caller frees it. */
+static int image_layers(struct prov_ctx *ctx, const char *image, struct prov_ct_plan *p,
+                        struct img_image **img, char *err, size_t errsz)
+{
+	int rc;
+	if (!prov_ct_image_is_ref(image)) {
+		struct stat st;
+		p->nlayers = 1;
+		if ((rc = prov_fmt(p->layers[0], sizeof p->layers[0], "%s/%s", ctx->image_dir,
+		                   image)) < 0)
+			return prov_err(err, errsz, rc, "path too long");
+		if (stat(p->layers[0], &st) < 0 || !S_ISDIR(st.st_mode))
+			return prov_err(err, errsz, -ENOENT,
+			                "image '%s' not found in the local image folder %s", image,
+			                ctx->image_dir);
+		return 0;
+	}
+	if (!ctx->images)
+		return prov_err(err, errsz, ZE_UNSUPPORTED,
+		                "image %s: this node has no image store ([images] dir)", image);
+	char why[256] = "";
+	if ((rc = img_get(ctx->images, image, img, why, sizeof why)) < 0)
+		return prov_err(err, errsz, rc == -ENOENT ? -ENOENT : rc,
+		                "image %s is not in the image store (it is pulled before the "
+		                "container starts): %s",
+		                image, why[0] ? why : zerr_str(rc));
+	if ((*img)->n_layers == 0 || (*img)->n_layers > PROV_CT_LAYERS_MAX)
+		return prov_err(err, errsz, ZE_UNSUPPORTED, "image %s has %zu layers (at most %d)",
+		                image, (*img)->n_layers, PROV_CT_LAYERS_MAX);
+	p->nlayers = (*img)->n_layers;
+	for (size_t i = 0; i < p->nlayers; i++)
+		if ((rc = prov_fmt(p->layers[i], sizeof p->layers[i], "%s", (*img)->layers[i])) < 0)
+			return prov_err(err, errsz, rc, "layer path too long");
+	snprintf(p->image_digest, sizeof p->image_digest, "%s", (*img)->digest);
+	return 0;
+}
+
 static int ct_start(struct prov_ctx *ctx, const struct prov_workload_id *id, const cJSON *data,
                     const struct prov_ct_spec *s, const struct ct_paths *cp,
                     const struct prov_deployment_view *deps, struct prov_ct_plan *p, char *err,
@@ -242,17 +284,16 @@ static int ct_start(struct prov_ctx *ctx, const struct prov_workload_id *id, con
 	p->cpu = s->cpu;
 	p->memory = s->memory;
 	p->rootfs_size = s->rootfs_size ? s->rootfs_size : ctx->rootfs_size;
-	if ((rc = prov_fmt(p->image, sizeof p->image, "%s/%s", ctx->image_dir, s->image)) < 0 ||
-	    (rc = prov_fmt(p->netns, sizeof p->netns, "/run/netns/%s", cp->host)) < 0 ||
+	if ((rc = prov_fmt(p->netns, sizeof p->netns, "/run/netns/%s", cp->host)) < 0 ||
 	    (rc = prov_cg_spec_path(ctx, cp->host, p->cgroups_path, sizeof p->cgroups_path)) < 0)
 		return prov_err(err, errsz, rc, "path too long");
-	struct stat st;
 	char root[PROV_PATH_MAX];
-	if (stat(p->image, &st) < 0 || !S_ISDIR(st.st_mode))
-		return prov_err(err, errsz, -ENOENT, "image '%s' not found in the image store",
-		                s->image);
-	if ((rc = resolve_mounts(ctx, id, s, deps, p, err, errsz)) < 0 ||
-	    (rc = prov_ct_args(data, p, err, errsz)) < 0 ||
+	struct img_image *img = NULL;
+	if ((rc = image_layers(ctx, s->image, p, &img, err, errsz)) < 0)
+		return rc;
+	rc = prov_ct_args(data, img, p, err, errsz);
+	img_image_free(img);
+	if (rc < 0 || (rc = resolve_mounts(ctx, id, s, deps, p, err, errsz)) < 0 ||
 	    (rc = prov_ct_twin_range(ctx, id->twin_id, &p->uid_base, err, errsz)) < 0)
 		return rc;
 	/* Search permission for container root on the way to rootfs/. */

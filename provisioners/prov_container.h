@@ -31,6 +31,9 @@
 #define PROV_CT_ENV_MAX 64
 #define PROV_CT_PIDS_MAX 1024
 #define PROV_CT_IFACES_MAX 4
+#define PROV_CT_LAYERS_MAX 128
+
+struct img_image; /* image/image.h */
 /* Host ids per range: container ids 0..65535. */
 #define PROV_CT_IDS 65536u
 
@@ -57,7 +60,11 @@ struct prov_ct_spec {
 struct prov_ct_plan {
 	char host[PROV_HOST_MAX]; /* also the runtime's container id */
 	char dir[PROV_PATH_MAX];
-	char image[PROV_PATH_MAX]; /* image rootfs, the overlay's lower layer */
+	size_t nlayers; /* the image's layers, lowest first: the overlay's lower dirs */
+	char layers[PROV_CT_LAYERS_MAX][PROV_PATH_MAX];
+	char image_digest[80]; /* manifest digest of an image by reference, else "" */
+	char cwd[256];         /* the process's working directory */
+	uint32_t uid, gid;     /* the process's ids inside the container */
 	char netns[PROV_PATH_MAX]; /* /run/netns/<host> */
 	char runtime[PROV_PATH_MAX];
 	char runtime_root[PROV_PATH_MAX];
@@ -69,13 +76,21 @@ struct prov_ct_plan {
 	size_t nmounts;
 	struct prov_ct_mount mounts[PROV_CT_MOUNTS_MAX];
 	char *argv[PROV_CT_ARGS_MAX + 1]; /* NULL-terminated, owned by the plan */
-	char *envp[PROV_CT_ENV_MAX + 2];  /* NULL-terminated, owned by the plan */
+	char *envp[2 * PROV_CT_ENV_MAX + 2]; /* NULL-terminated, owned by the plan */
 };
 
 /* prov_ct_parse.c: checks data; no side effects. */
 int prov_ct_parse(const cJSON *data, struct prov_ct_spec *s, char *err, size_t errsz);
-/* Fills argv/envp of the plan from data (already parsed). */
-int prov_ct_args(const cJSON *data, struct prov_ct_plan *p, char *err, size_t errsz);
+/* Fills argv, envp, cwd, uid and gid of the plan from data (already
+ * parsed) and, for what data does not set, from the image's config (img may
+ * be NULL for a local image): the workload's entrypoint replaces the image's
+ * Entrypoint and Cmd; its env is added to the image's Env, replacing keys
+ * both set. */
+int prov_ct_args(const cJSON *data, const struct img_image *img, struct prov_ct_plan *p, char *err,
+                 size_t errsz);
+/* 1 when an image string is an OCI reference (HOST/REPO...), 0 when it
+ * names a local rootfs folder of image_dir. */
+int prov_ct_image_is_ref(const char *image);
 /* Frees argv and envp strings. */
 void prov_ct_plan_clear(struct prov_ct_plan *p);
 

@@ -154,11 +154,11 @@ static cJSON *process(const struct prov_ct_plan *p)
 	cJSON *pr = cJSON_CreateObject();
 	cJSON_AddBoolToObject(pr, "terminal", 0);
 	cJSON *u = cJSON_AddObjectToObject(pr, "user");
-	cJSON_AddNumberToObject(u, "uid", 0);
-	cJSON_AddNumberToObject(u, "gid", 0);
+	cJSON_AddNumberToObject(u, "uid", p->uid);
+	cJSON_AddNumberToObject(u, "gid", p->gid);
 	cJSON_AddItemToObject(pr, "args", strings((const char *const *)p->argv, count(p->argv)));
 	cJSON_AddItemToObject(pr, "env", strings((const char *const *)p->envp, count(p->envp)));
-	cJSON_AddStringToObject(pr, "cwd", "/");
+	cJSON_AddStringToObject(pr, "cwd", p->cwd[0] ? p->cwd : "/");
 	cJSON *c = cJSON_AddObjectToObject(pr, "capabilities");
 	size_t nc = sizeof caps / sizeof caps[0];
 	static const char *const sets[] = {"bounding", "effective", "permitted"};

@@ -237,18 +237,70 @@ static int mounts_up(const struct prov_ct_plan *p, int userns, char *err, size_t
 	return 0;
 }
 
+/* overlayfs with one "lowerdir+" per layer (the new mount API, no limit of
+ * one page of options), topmost first; the classic mount(2) string where
+ * the kernel lacks "lowerdir+" (before 6.8). */
+static int mount_overlay(const struct prov_ct_plan *p, const char *root, char *err, size_t errsz)
+{
+	char path[PROV_PATH_MAX], upper[PROV_PATH_MAX], work[PROV_PATH_MAX];
+	if (prov_fmt(upper, sizeof upper, "%s/upperfs/upper", p->dir) < 0 ||
+	    prov_fmt(work, sizeof work, "%s/upperfs/work", p->dir) < 0)
+		return prov_err(err, errsz, -ENAMETOOLONG, "path too long");
+	int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+	int rc = fs < 0 ? -errno : 0;
+	for (size_t i = p->nlayers; rc == 0 && i-- > 0;) {
+		if (prov_fmt(path, sizeof path, "%s/lower/%zu", p->dir, i) < 0)
+			rc = -ENAMETOOLONG;
+		else if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", path, 0) < 0)
+			rc = -errno;
+	}
+	if (rc == 0 && (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
+	                fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0 ||
+	                fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0))
+		rc = -errno;
+	if (rc == 0) {
+		int m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+		if (m < 0 || move_mount(m, "", AT_FDCWD, root, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			rc = -errno;
+		if (m >= 0)
+			close(m);
+	}
+	if (fs >= 0)
+		close(fs);
+	if (rc == 0)
+		return 0;
+	/* Older kernels: one option string. */
+	char opts[4096];
+	size_t off = 0;
+	int n = snprintf(opts, sizeof opts, "lowerdir=");
+	off = (size_t)n;
+	for (size_t i = p->nlayers; i-- > 0;) {
+		n = snprintf(opts + off, sizeof opts - off, "%s%s/lower/%zu",
+		             i + 1 == p->nlayers ? "" : ":", p->dir, i);
+		if (n < 0 || (size_t)n >= sizeof opts - off)
+			return prov_err(err, errsz, -E2BIG,
+			                "too many image layers for this kernel's overlayfs");
+		off += (size_t)n;
+	}
+	n = snprintf(opts + off, sizeof opts - off, ",upperdir=%s,workdir=%s", upper, work);
+	if (n < 0 || (size_t)n >= sizeof opts - off)
+		return prov_err(err, errsz, -E2BIG, "too many image layers for this kernel's overlayfs");
+	if (mount("overlay", root, "overlay", MS_NOSUID | MS_NODEV, opts) < 0)
+		return prov_err(err, errsz, -errno, "cannot mount the container's overlay: %s",
+		                prov_strerror(errno));
+	return 0;
+}
+
 int prov_ct_rootfs_up(const struct prov_ct_plan *p, char *err, size_t errsz)
 {
-	char lower[PROV_PATH_MAX], root[PROV_PATH_MAX], opts[3 * PROV_PATH_MAX];
+	char lower[PROV_PATH_MAX], root[PROV_PATH_MAX];
 	int rc;
 	prov_ct_rootfs_down(p->dir);
-	if ((rc = prov_fmt(lower, sizeof lower, "%s/lower/0", p->dir)) < 0 ||
-	    (rc = prov_fmt(root, sizeof root, "%s/rootfs", p->dir)) < 0 ||
-	    (rc = prov_fmt(opts, sizeof opts,
-	                   "lowerdir=%s,upperdir=%s/upperfs/upper,workdir=%s/upperfs/work", lower,
-	                   p->dir, p->dir)) < 0)
+	if (p->nlayers == 0 || p->nlayers > PROV_CT_LAYERS_MAX)
+		return prov_err(err, errsz, -EINVAL, "the image has no layers");
+	if ((rc = prov_fmt(root, sizeof root, "%s/rootfs", p->dir)) < 0)
 		return prov_err(err, errsz, rc, "path too long");
-	if ((rc = prov_mkdirs(lower, 0700)) < 0 || (rc = prov_mkdirs(root, 0755)) < 0)
+	if ((rc = prov_mkdirs(root, 0755)) < 0)
 		return prov_err(err, errsz, rc, "cannot create %s: %s", root, zerr_str(rc));
 	if ((rc = upper_up(p, err, errsz)) < 0)
 		goto fail;
@@ -258,24 +310,27 @@ int prov_ct_rootfs_up(const struct prov_ct_plan *p, char *err, size_t errsz)
 		              "cannot make the id mapping's user namespace: %s", zerr_str(ns));
 		goto fail;
 	}
-	rc = idmap_clone(p->image, lower, ns, 1);
-	if (rc < 0) {
-		prov_err(err, errsz, rc == -EINVAL ? ZE_UNSUPPORTED : rc,
-		         "cannot idmap the image %s (the image store's filesystem must support "
-		         "idmapped mounts, e.g. ext4, xfs, btrfs, tmpfs): %s",
-		         p->image, zerr_str(rc));
-		rc = rc == -EINVAL ? ZE_UNSUPPORTED : rc;
-	} else {
+	for (size_t i = 0; rc == 0 && i < p->nlayers; i++) {
+		if ((rc = prov_fmt(lower, sizeof lower, "%s/lower/%zu", p->dir, i)) < 0 ||
+		    (rc = prov_mkdirs(lower, 0700)) < 0) {
+			prov_err(err, errsz, rc, "cannot create %s", lower);
+			break;
+		}
+		rc = idmap_clone(p->layers[i], lower, ns, 1);
+		if (rc < 0) {
+			int code = rc == -EINVAL ? ZE_UNSUPPORTED : rc;
+			prov_err(err, errsz, code,
+			         "cannot idmap the image layer %s (the image store's filesystem must "
+			         "support idmapped mounts, e.g. ext4, xfs, btrfs, tmpfs): %s",
+			         p->layers[i], zerr_str(rc));
+			rc = code;
+		}
+	}
+	if (rc == 0)
 		rc = mounts_up(p, ns, err, errsz);
-	}
 	close(ns);
-	if (rc < 0)
+	if (rc < 0 || (rc = mount_overlay(p, root, err, errsz)) < 0)
 		goto fail;
-	if (mount("overlay", root, "overlay", MS_NOSUID | MS_NODEV, opts) < 0) {
-		rc = prov_err(err, errsz, -errno, "cannot mount the container's overlay: %s",
-		              prov_strerror(errno));
-		goto fail;
-	}
 	return 0;
 fail:
 	prov_ct_rootfs_down(p->dir);
@@ -294,8 +349,10 @@ int prov_ct_rootfs_down(const char *dir)
 	char p[PROV_PATH_MAX];
 	if (prov_fmt(p, sizeof p, "%s/rootfs", dir) == 0)
 		detach_all(p);
-	if (prov_fmt(p, sizeof p, "%s/lower/0", dir) == 0)
-		detach_all(p);
+	for (int i = 0; i < PROV_CT_LAYERS_MAX; i++) {
+		if (prov_fmt(p, sizeof p, "%s/lower/%d", dir, i) == 0 && !access(p, F_OK))
+			detach_all(p);
+	}
 	for (int i = 0; i < PROV_CT_MOUNTS_MAX; i++) {
 		if (prov_fmt(p, sizeof p, "%s/mnt/%d", dir, i) == 0)
 			detach_all(p);

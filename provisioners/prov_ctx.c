@@ -79,6 +79,7 @@ int prov_ctx_new(const struct prov_config *cfg, struct prov_ctx **out)
 	}
 	c->rootfs_size = cfg->rootfs_size ? cfg->rootfs_size : ROOTFS_SIZE_DEFAULT;
 	c->allow_unenforced_volumes = cfg->allow_unenforced_volumes;
+	c->images = cfg->images;
 	c->reserved = cfg->reserved;
 	c->log_max_bytes = cfg->log_max_bytes ? cfg->log_max_bytes : LOG_MAX_DEFAULT;
 	c->log_keep = cfg->log_keep ? cfg->log_keep : LOG_KEEP_DEFAULT;
@@ -135,4 +136,9 @@ void prov_ctx_free(struct prov_ctx *ctx)
 void prov_ctx_features(const struct prov_ctx *ctx, struct prov_features *f)
 {
 	*f = ctx->feat;
+}
+
+struct img_store *prov_ctx_images(const struct prov_ctx *ctx)
+{
+	return ctx->images;
 }

@@ -52,6 +52,7 @@ struct prov_ctx {
 	char runtime_root[PROV_PATH_MAX]; /* <run>/oci: the runtime's state */
 	uint32_t uid_base;
 	uint64_t rootfs_size;
+	struct img_store *images; /* borrowed */
 	struct prov_features feat;
 	struct prov_cg_layout cg;
 };

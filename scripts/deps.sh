@@ -14,6 +14,7 @@ libarchive-dev libwebsockets-dev libseccomp-dev libnftables-dev
 systemd busybox-static e2fsprogs iproute2 util-linux procps curl python3 jq
 cpio socat uidmap
 runc crun skopeo umoci docker-registry
+apache2-utils
 qemu-system-x86 qemu-utils
 wireguard-go wireguard-tools nftables haproxy nginx-light caddy
 lintian debhelper bash-completion

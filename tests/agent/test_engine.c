@@ -15,9 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "agent/engine.h"
 #include "agent/handlers.h"
+#include "image/img_int.h"
 #include "common/seal.h"
 #include "common/zerr.h"
 
@@ -239,9 +243,13 @@ static void set_state(uint64_t id, enum eng_cstate st)
 	pthread_mutex_unlock(&fc.mu);
 }
 
+/* The image store the next started engine gets (NULL: none). */
+static struct img_store *test_images;
+
 static void start_engine(struct fx *f)
 {
 	struct eng_config cfg = {
+		.images = test_images,
 		.node_id = NODE_ID,
 		.total = {.cru = 16, .mru = 1 << 30, .sru = 1000, .hru = 0},
 		.lookup = f_lookup,
@@ -534,6 +542,57 @@ static void refusals_name_the_reason(void **st)
 	assert_int_equal(fc.applied[11][ENG_CALL_REJECT], 0);
 }
 
+/* A TCP port on 127.0.0.1 nothing listens on (bound, then closed). */
+static int closed_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof a;
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static void image_policy_checked_at_accept(void **st)
+{
+	struct fx *f = *st;
+	char dir[160], insecure[64], doc[512], msg[256];
+	int port = closed_port();
+	snprintf(dir, sizeof dir, "%s/images", f->dir);
+	snprintf(insecure, sizeof insecure, "127.0.0.1:%d", port);
+	struct img_config ic = {.dir = dir, .deny = "bad.example.com", .insecure = insecure,
+				.retries = 1};
+	assert_int_equal(img_store_open(&ic, &test_images), 0);
+	restart(f);
+#define ZM_DOC "{\"version\":0,\"twin_id\":7,\"workloads\":[{\"version\":0," \
+	       "\"name\":\"vm\",\"type\":\"zmachine\",\"data\":{\"image\":\"%s\"}}]}"
+	snprintf(doc, sizeof doc, ZM_DOC, "bad.example.com/team/app:1");
+	mk_contract(20, USER_TWIN, NODE_ID, doc, 0);
+	assert_int_equal(deploy(f, USER_TWIN, 20, msg, sizeof msg, NULL, 0), ENG_E_INVALID);
+	assert_non_null(strstr(msg, "denied"));
+	char ref[96];
+	snprintf(ref, sizeof ref, "127.0.0.1:%d/team/app:1", port);
+	snprintf(doc, sizeof doc, ZM_DOC, ref);
+	mk_contract(21, USER_TWIN, NODE_ID, doc, 0);
+	assert_int_equal(deploy(f, USER_TWIN, 21, msg, sizeof msg, NULL, 0), ENG_E_UNAVAILABLE);
+	assert_non_null(strstr(msg, "unreachable"));
+	/* A local image name (no registry) is the provisioner's business. */
+	snprintf(doc, sizeof doc, ZM_DOC, "busybox");
+	mk_contract(22, USER_TWIN, NODE_ID, doc, 0);
+	assert_int_equal(deploy(f, USER_TWIN, 22, msg, sizeof msg, NULL, 0), 0);
+	idle(f);
+	assert_int_equal(fc.applied[20][ENG_CALL_REJECT], 1);
+	assert_int_equal(fc.applied[21][ENG_CALL_REJECT], 0);
+	assert_int_equal(fc.c[22].c.state, ENG_CS_DEPLOYED);
+	eng_free(f->e);
+	f->e = NULL;
+	img_store_close(test_images);
+	test_images = NULL;
+	restart(f);
+	img_rmtree(dir, NULL);
+}
+
 static void provision_failure_rolls_back_and_rejects(void **st)
 {
 	struct fx *f = *st;
@@ -819,6 +878,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(valid_deploy_reaches_deployed, setup, teardown),
 		cmocka_unit_test_setup_teardown(twin_cache_follows_a_key_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(refusals_name_the_reason, setup, teardown),
+		cmocka_unit_test_setup_teardown(image_policy_checked_at_accept, setup, teardown),
 		cmocka_unit_test_setup_teardown(provision_failure_rolls_back_and_rejects, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(transient_errors_retry_never_reject, setup, teardown),

@@ -101,7 +101,9 @@ static void values_are_parsed(void **st)
 			   "public_address = tcp://1.2.3.4:8800\nmax_message = 64K\n"
 			   "[node]\nstate_dir = /srv/zos\nfarm_id = 4294967295\n"
 			   "[storage]\nallow_unenforced_volumes = yes\n"
-			   "[reserved]\nmru = 3G\nsru = 1536K\nhru = 7\n[log]\nlevel = debug\n";
+			   "[reserved]\nmru = 3G\nsru = 1536K\nhru = 7\n[log]\nlevel = debug\n"
+			   "[images]\nmax_size = 20G\nallow = reg.example.com, 10.0.0.5:5000\n"
+			   "deny = *\ninsecure = 127.0.0.1:5000\ncredentials_file = /etc/zos/regs\n";
 	assert_int_equal(load_text(&c, text, NULL, NULL, 0), 0);
 	assert_string_equal(c.chain_url, "https://tfchain.grid.tf");
 	assert_int_equal(c.chain_rpc_timeout, 120);
@@ -115,6 +117,12 @@ static void values_are_parsed(void **st)
 	assert_int_equal(c.reserved_sru, 1536 * 1024);
 	assert_int_equal(c.reserved_hru, 7);
 	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
+	assert_string_equal(c.image_store_dir, "/srv/zos/image-store");
+	assert_int_equal(c.image_max_size, 20ull << 30);
+	assert_string_equal(c.image_allow, "reg.example.com, 10.0.0.5:5000");
+	assert_string_equal(c.image_deny, "*");
+	assert_string_equal(c.image_insecure, "127.0.0.1:5000");
+	assert_string_equal(c.image_credentials_file, "/etc/zos/regs");
 
 	char s[32];
 	cfg_format_size(3ull << 30, s, sizeof s);
@@ -145,6 +153,14 @@ static void errors_name_file_line_and_key(void **st)
 		     "2: storage.allow_unenforced_volumes: 'maybe' is not a boolean (true/false)");
 	expect_error("[log]\nlevel = loud\n", "2: log.level: 'loud' is not one of error, warn, info, debug");
 	expect_error("[reserved]\nmru = 1X\n", "2: reserved.mru: '1X' is not a size (bytes, or with K/M/G/T)");
+	expect_error("[images]\nallow = https://reg.io\n",
+		     "2: images.allow: 'https://reg.io' is not a comma-separated list of HOST[:PORT] or *");
+	expect_error("[images]\ninsecure = a.io:\n",
+		     "2: images.insecure: 'a.io:' is not a comma-separated list of HOST[:PORT] or *");
+	expect_error("[images]\ndeny = a*.io\n",
+		     "2: images.deny: 'a*.io' is not a comma-separated list of HOST[:PORT] or *");
+	expect_error("[images]\ncredentials_file = regs\n",
+		     "2: images.credentials_file: 'regs' is not an absolute path");
 	expect_error("url = x\n", "1: key 'url' outside a [section]");
 	expect_error("[chain]\nthis is not ini\n", "2: syntax error (expected [section] or key = value)");
 
