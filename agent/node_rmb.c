@@ -74,6 +74,7 @@ ENGINE_HANDLER(get)
 ENGINE_HANDLER(list)
 ENGINE_HANDLER(changes)
 ENGINE_HANDLER(statistics)
+ENGINE_HANDLER(logs)
 
 static const struct {
 	const char *cmd;
@@ -85,6 +86,7 @@ static const struct {
 	{"zos.deployment.list", h_list},
 	{"zos.deployment.changes", h_changes},
 	{"zos.statistics.get", h_statistics},
+	{"zos.deployment.logs", h_logs},
 };
 
 /* nng does not create the directory of an ipc socket. */

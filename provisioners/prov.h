@@ -159,6 +159,15 @@ struct prov_ops {
 	             char *err, size_t errsz);
 };
 
+/* The last `tail` lines of a container's stdout and stderr (its rotated log
+ * files included), at most PROV_LOGS_MAX_BYTES. *out (NUL-terminated,
+ * caller frees) holds *outlen bytes as the container wrote them, not
+ * necessarily UTF-8; *truncated is 1 when older output exists. -ENOENT
+ * when the workload has no log on this node. */
+#define PROV_LOGS_MAX_BYTES (256u * 1024)
+int prov_logs(struct prov_ctx *ctx, const struct prov_workload_id *id, unsigned tail, char **out,
+              size_t *outlen, int *truncated, char *err, size_t errsz);
+
 /* The table for a type name, or NULL when the type is unknown. */
 const struct prov_ops *prov_lookup(const char *type);
 
