@@ -49,6 +49,9 @@ void cfg_defaults(struct cfg *c)
 	c->log_target = LOG_TARGET_AUTO;
 	c->container_log_max = 8u << 20;
 	c->container_log_keep = 2;
+	snprintf(c->container_runtime, sizeof c->container_runtime, "auto");
+	c->container_uid_base = 1u << 30;
+	c->container_rootfs_size = 1ull << 30;
 	c->reserved_cru = 1;
 	c->reserved_mru = 1ull << 30;
 }

@@ -24,6 +24,7 @@ enum cfg_type {
 	CFG_T_LEVEL,
 	CFG_T_TARGET,
 	CFG_T_HOSTS,  /* "" or registry hosts (HOST[:PORT] or *), comma separated */
+	CFG_T_RUNTIME, /* auto, runc or crun */
 };
 
 struct cfg_key {
