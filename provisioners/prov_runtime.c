@@ -112,6 +112,28 @@ static int probe(struct prov_ctx *ctx, const char *path, char *why, size_t whysz
 	return prov_err(why, whysz, -EIO, "%.200s", out[0] ? out : "no output");
 }
 
+/* Container root, an unprivileged host id, must reach the bundles' rootfs
+ * under run_dir: every directory above it needs search permission for
+ * others. 0 or -EACCES with the first one that lacks it in bad. */
+static int reachable(const char *dir, char *bad, size_t badsz)
+{
+	char p[PROV_PATH_MAX];
+	if (prov_fmt(p, sizeof p, "%s", dir) < 0)
+		return -ENAMETOOLONG;
+	for (char *slash = strrchr(p, '/'); slash; slash = strrchr(p, '/')) {
+		*slash = '\0';
+		struct stat st;
+		const char *d = p[0] ? p : "/";
+		if (stat(d, &st) == 0 && !(st.st_mode & S_IXOTH)) {
+			snprintf(bad, badsz, "%s", d);
+			return -EACCES;
+		}
+		if (!p[0])
+			break;
+	}
+	return 0;
+}
+
 void prov_rt_detect(struct prov_ctx *ctx)
 {
 	static const char *const all[] = {"runc", "crun", NULL};
@@ -123,6 +145,14 @@ void prov_rt_detect(struct prov_ctx *ctx)
 	if (prov_fmt(ctx->runtime_root, sizeof ctx->runtime_root, "%s/oci", ctx->run_dir) < 0 ||
 	    !ctx->feat.root)
 		return;
+	char bad[PROV_PATH_MAX];
+	if (reachable(ctx->run_dir, bad, sizeof bad) < 0) {
+		prov_err(ctx->runtime_why, sizeof ctx->runtime_why, -EACCES,
+		         "%.80s is not searchable by others, so container root cannot reach its "
+		         "root filesystem: chmod o+x it or move [storage] containers_dir",
+		         bad);
+		return;
+	}
 	size_t off = 0;
 	ctx->runtime_why[0] = '\0';
 	for (size_t i = 0; want[i]; i++) {

@@ -331,6 +331,11 @@ static void stop_child(const struct prov_ct_plan *p, struct ct_log *log, int out
 	 * paused one first) and removes its cgroups. */
 	const char *del[] = {"delete", "--force", p->host, NULL};
 	rt_sync(p, out_wr, del);
+	/* The runtime may have lost its state (its root removed): the init of
+	 * the container's pid namespace takes everything with it. */
+	pid_t cpid;
+	if (prov_ct_alive(p->dir, "container.pid", &cpid) == 1)
+		kill(cpid, SIGKILL);
 	if (child > 0) {
 		long deadline = now_ms() + STOP_TIMEOUT_MS;
 		while (waitpid(child, NULL, WNOHANG) == 0 && now_ms() < deadline) {
