@@ -312,6 +312,11 @@ static int ct_start(struct prov_ctx *ctx, const struct prov_workload_id *id, con
 
 	if ((rc = prov_netns_add(cp->host, err, errsz)) < 0)
 		return rc;
+	/* Without CAP_NET_RAW, ping needs ICMP datagram sockets, which the
+	 * namespace allows only to the groups listed here (as Docker does). */
+	if ((rc = prov_netns_sysctl(cp->host, "net/ipv4/ping_group_range", "0 2147483647")) < 0)
+		return prov_err(err, errsz, rc, "cannot allow ping in netns %s: %s", cp->host,
+		                zerr_str(rc));
 	for (size_t i = 0; i < s->nifs; i++) {
 		const char *t = dep_type(deps, s->if_net[i]);
 		if (!t || strcmp(t, "network") != 0)

@@ -69,7 +69,8 @@ int prov_logs(struct prov_ctx *ctx, const struct prov_workload_id *id, unsigned 
 	    (rc = prov_fmt(dir, sizeof dir, "%s/containers/%s", ctx->run_dir, host)) < 0)
 		return prov_err(err, errsz, rc, "bad workload id");
 	if (access(dir, F_OK) != 0)
-		return prov_err(err, errsz, -ENOENT, "container %s has no log on this node", id->name);
+		return prov_err(err, errsz, -ENOENT, "container %s has no log on this node",
+		                id->name);
 	char *buf = malloc(PROV_LOGS_MAX_BYTES + 1);
 	if (!buf)
 		return prov_err(err, errsz, -ENOMEM, "out of memory");

@@ -173,8 +173,7 @@ int prov_ct_parse(const cJSON *data, struct prov_ct_spec *s, char *err, size_t e
 {
 	memset(s, 0, sizeof *s);
 	int rc = prov_json_keys(data, zm_keys, err, errsz);
-	if (rc < 0 ||
-	    (rc = prov_json_str(data, "image", IMG_REF_MAX, &s->image, err, errsz)) < 0)
+	if (rc < 0 || (rc = prov_json_str(data, "image", IMG_REF_MAX, &s->image, err, errsz)) < 0)
 		return rc;
 	const cJSON *entry = cJSON_GetObjectItemCaseSensitive(data, "entrypoint");
 	if (prov_ct_image_is_ref(s->image)) {
@@ -185,12 +184,13 @@ int prov_ct_parse(const cJSON *data, struct prov_ct_spec *s, char *err, size_t e
 		/* A host name starts with a letter or digit ("../etc" is no
 		 * registry). */
 		if (!isalnum((unsigned char)ref.host[0]) || strstr(ref.host, ".."))
-			return prov_err(err, errsz, -EINVAL, "image: registry host '%.64s' is invalid",
-			                ref.host);
+			return prov_err(err, errsz, -EINVAL,
+			                "image: registry host '%.64s' is invalid", ref.host);
 	} else if (!image_name_ok(s->image)) {
-		return prov_err(err, errsz, -EINVAL,
-		                "image must be a reference HOST[:PORT]/REPO[:TAG|@DIGEST] or a local "
-		                "image name matching [A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+		return prov_err(
+		    err, errsz, -EINVAL,
+		    "image must be a reference HOST[:PORT]/REPO[:TAG|@DIGEST] or a local "
+		    "image name matching [A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 	} else if (!entry) {
 		return prov_err(err, errsz, -EINVAL,
 		                "a local image has no config: the workload must set entrypoint");
@@ -348,9 +348,10 @@ int prov_ct_args(const cJSON *data, const struct img_image *img, struct prov_ct_
 		for (size_t k = 0; k < 2; k++)
 			for (size_t i = 0; parts[k] && parts[k][i]; i++) {
 				if (argc >= PROV_CT_ARGS_MAX) {
-					rc = prov_err(err, errsz, -EINVAL,
-					              "the image's command has more than %d arguments",
-					              PROV_CT_ARGS_MAX);
+					rc = prov_err(
+					    err, errsz, -EINVAL,
+					    "the image's command has more than %d arguments",
+					    PROV_CT_ARGS_MAX);
 					goto out;
 				}
 				if (!(p->argv[argc++] = strdup(parts[k][i]))) {

@@ -284,7 +284,8 @@ static int mount_overlay(const struct prov_ct_plan *p, const char *root, char *e
 	}
 	n = snprintf(opts + off, sizeof opts - off, ",upperdir=%s,workdir=%s", upper, work);
 	if (n < 0 || (size_t)n >= sizeof opts - off)
-		return prov_err(err, errsz, -E2BIG, "too many image layers for this kernel's overlayfs");
+		return prov_err(err, errsz, -E2BIG,
+		                "too many image layers for this kernel's overlayfs");
 	if (mount("overlay", root, "overlay", MS_NOSUID | MS_NODEV, opts) < 0)
 		return prov_err(err, errsz, -errno, "cannot mount the container's overlay: %s",
 		                prov_strerror(errno));
@@ -319,10 +320,11 @@ int prov_ct_rootfs_up(const struct prov_ct_plan *p, char *err, size_t errsz)
 		rc = idmap_clone(p->layers[i], lower, ns, 1);
 		if (rc < 0) {
 			int code = rc == -EINVAL ? ZE_UNSUPPORTED : rc;
-			prov_err(err, errsz, code,
-			         "cannot idmap the image layer %s (the image store's filesystem must "
-			         "support idmapped mounts, e.g. ext4, xfs, btrfs, tmpfs): %s",
-			         p->layers[i], zerr_str(rc));
+			prov_err(
+			    err, errsz, code,
+			    "cannot idmap the image layer %s (the image store's filesystem must "
+			    "support idmapped mounts, e.g. ext4, xfs, btrfs, tmpfs): %s",
+			    p->layers[i], zerr_str(rc));
 			rc = code;
 		}
 	}

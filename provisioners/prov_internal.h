@@ -145,6 +145,8 @@ int prov_ip(char *err, size_t errsz, const char *const args[]);
 int prov_netns_exists(const char *ns);
 int prov_netns_add(const char *ns, char *err, size_t errsz);
 int prov_netns_del(const char *ns);
+/* Writes value to /proc/sys/<key> inside network namespace ns. */
+int prov_netns_sysctl(const char *ns, const char *key, const char *value);
 /* Sums rx/tx bytes of the interfaces of ns (loopback excluded) or of one
  * interface when ifname is not NULL. */
 int prov_netns_counters(const char *ns, const char *ifname, uint64_t *rx, uint64_t *tx);

@@ -107,7 +107,7 @@ def declared_capacity(doc):
         d = w.get("data", {})
         if w["type"] in ("zmount", "volume"):
             cap["sru"] += int(d["size"])
-        elif w["type"] == "zmachine":
+        elif w["type"] in ("container", "zmachine"):
             cap["cru"] += int(d["compute_capacity"]["cpu"])
             cap["mru"] += int(d["compute_capacity"]["memory"])
     return cap
