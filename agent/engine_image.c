@@ -157,7 +157,9 @@ int eng_image_pull(struct eng *e, uint64_t cid, const char *name, const char *ty
 	}
 	if (rc < 0) {
 		snprintf(err, errsz, "pulling image %s: %s", ref, perr);
-		return rc;
+		/* Cancelled because the agent stops: try again at the next start,
+		 * never a reason to reject the contract. */
+		return rc == -ECANCELED ? -EINTR : rc;
 	}
 	char holder[64];
 	snprintf(holder, sizeof holder, "%" PRIu64 "/%s", cid, name);

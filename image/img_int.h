@@ -121,7 +121,9 @@ int img_reg_blob(struct img_reg *r, const char *digest, uint64_t size, int fd, i
 
 /* unpack.c: a verified layer blob into an empty directory. */
 int img_unpack(const char *blob, const char *dir, char *err, size_t errsz);
-/* The same from a stream (a pipe the download writes), read to its end. */
+/* The same from a stream (a pipe the download writes), read to its end.
+ * Must run in a thread of its own: it unshares and changes that thread's
+ * working directory (img_unpack starts one itself). */
 int img_unpack_fd(int fd, const char *dir, char *err, size_t errsz);
 
 int img_errf(char *err, size_t errsz, int rc, const char *fmt, ...)

@@ -43,6 +43,7 @@ struct layers_job {
 	struct pull *p;
 	struct img_reg *tmpl;
 	const struct img_manifest *m;
+	char (*tmp)[PATH_MAX]; /* per layer: its unpacked tree in tmp/, or "" */
 	pthread_mutex_t mu;
 	size_t next;
 	int rc;
@@ -223,10 +224,9 @@ static void *unpack_main(void *arg)
  * into layers/ only when the digest matched and the unpack succeeded.
  */
 static int layer_once(struct pull *p, struct img_reg *reg, const char *digest, uint64_t size,
-                      const char *dst, char *err, size_t errsz)
+                      char d[PATH_MAX], char *err, size_t errsz)
 {
-	char d[PATH_MAX];
-	int rc = img_tmpdir(p->st, "layer", d, sizeof d);
+	int rc = img_tmpdir(p->st, "layer", d, PATH_MAX);
 	if (rc < 0)
 		return img_errf(err, errsz, rc,
 		                "cannot make a temporary directory in the store: %s",
@@ -256,26 +256,20 @@ static int layer_once(struct pull *p, struct img_reg *reg, const char *digest, u
 	 * not the news. */
 	if (rc == 0 && u.rc < 0)
 		rc = img_errf(err, errsz, u.rc, "layer %s: %s", digest, u.err);
-	if (rc == 0) {
-		/* Make the unpacked files durable before the name says "complete". */
-		int fd = open(u.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0) {
-			syncfs(fd);
-			close(fd);
-		}
-		if (rename(u.dir, dst) < 0 &&
-		    !((errno == EEXIST || errno == ENOTEMPTY) && img_exists(dst, 1)))
-			rc = img_errf(err, errsz, -errno, "storing layer %s: %s", digest,
-			              strerror(errno));
+	if (rc < 0) {
+		img_rmtree(d, NULL);
+		d[0] = 0;
 	}
-	img_rmtree(d, NULL);
-	return rc;
+	return rc; /* on success d/root is the unpacked, verified layer */
 }
 
+/* Fetches layer i into d (tmp/…, its root/ the tree); d stays "" when the
+ * layer is already in the store. */
 static int store_layer(struct pull *p, struct img_reg *reg, const char *digest, uint64_t size,
-                       char *err, size_t errsz)
+                       char d[PATH_MAX], char *err, size_t errsz)
 {
 	char dst[PATH_MAX];
+	d[0] = 0;
 	int rc = img_path(p->st, dst, sizeof dst, "layers", digest);
 	if (rc < 0)
 		return rc;
@@ -287,11 +281,44 @@ static int store_layer(struct pull *p, struct img_reg *reg, const char *digest, 
 	 * (-ESPIPE from the retry, or the registry going away) starts the layer
 	 * again, a bounded number of times. */
 	for (unsigned attempt = 1;; attempt++) {
-		rc = layer_once(p, reg, digest, size, dst, err, errsz);
+		rc = layer_once(p, reg, digest, size, d, err, errsz);
 		if (!(rc == -ESPIPE || rc == ZE_UNKNOWN) || attempt >= p->st->retries || p->failed)
 			return rc;
 		log_warn("image", "layer %s: %s; starting it again", digest, err);
 	}
+}
+
+/* Makes the unpacked layers durable with one syncfs for the whole image
+ * (per layer it would flush the filesystem once per layer), then renames
+ * each into the store: the rename says "complete". */
+static int commit_layers(struct pull *p, const struct img_manifest *m, char (*tmp)[PATH_MAX],
+                         char *err, size_t errsz)
+{
+	int rc = 0, any = 0;
+	for (size_t i = 0; i < m->n; i++)
+		any |= tmp[i][0] != 0;
+	if (!any)
+		return 0;
+	int fd = open(p->st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || syncfs(fd) < 0)
+		rc = img_errf(err, errsz, -errno, "syncing the image store: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	for (size_t i = 0; i < m->n; i++) {
+		if (!tmp[i][0])
+			continue;
+		char dst[PATH_MAX], root[PATH_MAX + 8];
+		snprintf(root, sizeof root, "%s/root", tmp[i]);
+		if (rc == 0 &&
+		    (rc = img_path(p->st, dst, sizeof dst, "layers", m->layers[i].digest)) == 0 &&
+		    rename(root, dst) < 0 &&
+		    !((errno == EEXIST || errno == ENOTEMPTY) && img_exists(dst, 1)))
+			rc = img_errf(err, errsz, -errno, "storing layer %s: %s",
+			              m->layers[i].digest, strerror(errno));
+		img_rmtree(tmp[i], NULL);
+		tmp[i][0] = 0;
+	}
+	return rc;
 }
 
 static void *layers_worker(void *arg)
@@ -306,8 +333,8 @@ static void *layers_worker(void *arg)
 		pthread_mutex_unlock(&j->mu);
 		if (i == SIZE_MAX)
 			break;
-		rc = store_layer(j->p, reg, j->m->layers[i].digest, j->m->layers[i].size, e,
-		                 sizeof e);
+		rc = store_layer(j->p, reg, j->m->layers[i].digest, j->m->layers[i].size, j->tmp[i],
+		                 e, sizeof e);
 	}
 	img_reg_free(reg);
 	if (rc < 0) {
@@ -326,7 +353,10 @@ static void *layers_worker(void *arg)
 static int store_layers(struct pull *p, struct img_reg *reg, const struct img_manifest *m,
                         char *err, size_t errsz)
 {
-	struct layers_job j = {.p = p, .tmpl = reg, .m = m};
+	char(*tmp)[PATH_MAX] = calloc(m->n, sizeof *tmp);
+	if (!tmp)
+		return img_errf(err, errsz, -ENOMEM, "out of memory");
+	struct layers_job j = {.p = p, .tmpl = reg, .m = m, .tmp = tmp};
 	pthread_mutex_init(&j.mu, NULL);
 	pthread_t t[IMG_PULL_THREADS];
 	size_t n = m->n < IMG_PULL_THREADS ? m->n : IMG_PULL_THREADS, started = 0;
@@ -337,9 +367,14 @@ static int store_layers(struct pull *p, struct img_reg *reg, const struct img_ma
 	for (size_t i = 1; i <= started; i++)
 		pthread_join(t[i], NULL);
 	pthread_mutex_destroy(&j.mu);
-	if (j.rc < 0)
-		return img_errf(err, errsz, j.rc, "%s", j.err);
-	return 0;
+	int rc = j.rc < 0 ? img_errf(err, errsz, j.rc, "%s", j.err) : 0;
+	if (rc == 0)
+		rc = commit_layers(p, m, tmp, err, errsz);
+	for (size_t i = 0; i < m->n; i++)
+		if (tmp[i][0])
+			img_rmtree(tmp[i], NULL);
+	free(tmp);
+	return rc;
 }
 
 static int do_pull(struct pull *p, const struct img_ref *r, const char *canon, char *err,

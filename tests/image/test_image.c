@@ -310,6 +310,21 @@ static void unpack_refuses_escapes(void **st)
 	snprintf(p, sizeof p, "%s/pwned", out);
 	assert_int_equal(access(p, F_OK), -1);
 
+	/* A hard link through such a symlink would pull a host file in. */
+	const struct ent hsym[] = {{"l", AE_IFLNK, .link = "/etc"},
+	                           {"x", AE_IFREG, .link = "l/passwd", .hard = 1}};
+	assert_int_not_equal(unpack_ents(hsym, 2, 0, dir, sizeof dir, err, sizeof err), 0);
+	snprintf(p, sizeof p, "%s/x", dir);
+	assert_int_equal(access(p, F_OK), -1);
+	/* A directory entry over a symlink must not touch the symlink's target. */
+	struct stat before, after;
+	assert_int_equal(stat(out, &before), 0);
+	const struct ent dsym[] = {{"d", AE_IFLNK, .link = out}, {"d/", AE_IFDIR}};
+	unpack_ents(dsym, 2, 0, dir, sizeof dir, err, sizeof err);
+	assert_int_equal(stat(out, &after), 0);
+	assert_int_equal(before.st_mode, after.st_mode);
+	assert_int_equal(before.st_uid, after.st_uid);
+
 	const struct ent junk[] = {{"ok", AE_IFREG, .data = "x"}};
 	char tar[PATH_MAX];
 	unpack_ents(junk, 1, 0, dir, sizeof dir, err, sizeof err);

@@ -232,21 +232,36 @@ grep -q 'names no registry' "$T/err" || fail "short name: unclear error"
 echo "ok: registry policy (deny, allow, short names)"
 
 # ---- kill -9 during a pull, then a restart ----
-"$TOOL" --dir "$T/s9" --insecure "$PUB" --progress pull "$PUB/test/big:v1" >/dev/null 2>"$T/prog" &
+# Through a slow front (8 MB/s), so the kill lands while layers are in tmp/.
+sport=$(reg_free_port)
+python3 "$(dirname "$0")/token_proxy.py" "$sport" "$pub_port" bob x 'slow-Tok' 8000000 \
+	2>/dev/null &
+PIDS+=("$!")
+SLOW=127.0.0.1:$sport
+for _ in $(seq 1 50); do
+	curl -s -o /dev/null "http://$SLOW/v2/" && break
+	sleep 0.1
+done
+printf '%s token slow-Tok\n' "$SLOW" >"$T/screds"
+chmod 0600 "$T/screds"
+"$TOOL" --dir "$T/s9" --insecure "$SLOW" --creds "$T/screds" --progress pull "$SLOW/test/big:v1" \
+	>/dev/null 2>"$T/prog" &
 pp=$!
-for _ in $(seq 1 200); do
-	grep -qE '^progress [1-9][0-9]*/' "$T/prog" 2>/dev/null && break
-	sleep 0.02
+for _ in $(seq 1 300); do
+	grep -qE '^progress [1-9][0-9]{6,}/' "$T/prog" 2>/dev/null && break
+	sleep 0.05
 done
 kill -9 "$pp" 2>/dev/null
 wait "$pp" 2>/dev/null
 left=$(find "$T/s9/tmp" -mindepth 1 -maxdepth 1 | wc -l)
+[ "$left" -gt 0 ] || fail "kill -9 did not land during the pull (nothing in tmp/)"
 img --dir "$T/s9" usage >/dev/null || fail "store does not open after kill -9"
 [ -z "$(ls -A "$T/s9/tmp")" ] || fail "tmp/ leftovers survive the store scan"
+img --dir "$T/s9" get "$SLOW/test/big:v1" && fail "an interrupted pull left an image that looks complete"
 out=$(img --dir "$T/s9" pull "$PUB/test/big:v1") || fail "pull after kill -9"
 mapfile -t BL < <(field layer <<<"$out")
 [ "$(stat -c %s "${BL[1]}/big")" = $((32 << 20)) ] || fail "big layer incomplete after restart"
-echo "ok: kill -9 during a pull ($left temporary objects), restart scan, pull completes"
+echo "ok: kill -9 during a pull ($left temporary objects), restart scan removes them, pull completes"
 
 # ---- GC after release ----
 img --dir "$T/s1" hold "$D1" "7/web" || fail "hold"

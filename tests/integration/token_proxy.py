@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """A registry front that demands Bearer tokens, for test_image_pull.sh.
 
-    token_proxy.py PORT UPSTREAM_PORT USER PASSWORD STATIC_TOKEN
+    token_proxy.py PORT UPSTREAM_PORT USER PASSWORD STATIC_TOKEN [BYTES_PER_S]
 
 Listens on 127.0.0.1:PORT. /token hands out a fresh token to USER:PASSWORD
 (HTTP Basic), as the token service of a registry does; /v2/... answers 401
 with a Bearer challenge naming that realm unless the request carries an
 issued token or STATIC_TOKEN, and is otherwise forwarded to the registry on
-127.0.0.1:UPSTREAM_PORT. Only GET and HEAD: the test only pulls.
+127.0.0.1:UPSTREAM_PORT. Only GET and HEAD: the test only pulls. With
+BYTES_PER_S, bodies are sent at about that rate (a slow registry, so a test
+can interrupt a pull midway).
 """
 import base64
 import http.client
@@ -15,8 +17,10 @@ import http.server
 import json
 import secrets
 import sys
+import time
 
 PORT, UP, USER, PASSWORD, STATIC = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+RATE = int(sys.argv[6]) if len(sys.argv) > 6 else 0
 issued = {STATIC}
 
 
@@ -55,10 +59,21 @@ class H(http.server.BaseHTTPRequestHandler):
         hdr = {k: v for k, v in self.headers.items() if k.lower() in ("accept",)}
         c.request(self.command, self.path, headers=hdr)
         r = c.getresponse()
-        body = r.read()
         keep = [(k, v) for k, v in r.getheaders()
                 if k.lower() in ("content-type", "docker-content-digest", "location")]
-        self.reply(r.status, body, keep)
+        if not RATE:
+            self.reply(r.status, r.read(), keep)
+            return c.close()
+        self.send_response(r.status)
+        for k, v in keep + [("Content-Length", r.getheader("Content-Length", "0"))]:
+            self.send_header(k, v)
+        self.end_headers()
+        while self.command != "HEAD":
+            chunk = r.read(65536)
+            if not chunk:
+                break
+            self.wfile.write(chunk)
+            time.sleep(len(chunk) / RATE)
         c.close()
 
     do_GET = handle_one
