@@ -200,9 +200,10 @@ static int upper_up(const struct prov_ct_plan *p, char *err, size_t errsz)
 			return prov_err(err, errsz, -errno, "cannot create %s: %s", d,
 			                prov_strerror(errno));
 	}
-	/* The root directory of the container belongs to its root. */
+	/* The root directory of the container belongs to its root, and its
+	 * other users may enter it whatever the agent's umask. */
 	if ((rc = prov_fmt(d, sizeof d, "%s/upper", mnt)) < 0 ||
-	    chown(d, p->uid_base, p->uid_base) < 0)
+	    chown(d, p->uid_base, p->uid_base) < 0 || chmod(d, 0755) < 0)
 		return prov_err(err, errsz, rc < 0 ? rc : -errno, "cannot chown upper layer");
 	return 0;
 }
