@@ -118,7 +118,8 @@ int main(int argc, char **argv)
 	mkdir(images, 0755);
 	const char *mk[] = {"/bin/sh", "scripts/make-busybox-image.sh", busybox, NULL};
 	if (run(mk) != 0) {
-		fprintf(stderr, "bench_container: cannot build the image (run from the repository)\n");
+		fprintf(stderr,
+		        "bench_container: cannot build the image (run from the repository)\n");
 		return 1;
 	}
 	struct prov_config cfg = {.storage_dir = storage,
@@ -131,7 +132,8 @@ int main(int argc, char **argv)
 		return 1;
 	printf("runtime: %s %s\n", prov_runtime_name(ctx), prov_runtime_why(ctx));
 	const struct prov_ops *ops = prov_lookup("container");
-	struct prov_workload_id id = {.twin_id = 1, .contract_id = 990000000ull + (uint64_t)getpid()};
+	struct prov_workload_id id = {.twin_id = 1,
+	                              .contract_id = 990000000ull + (uint64_t)getpid()};
 	snprintf(id.name, sizeof id.name, "bench");
 	cJSON *data = cJSON_Parse("{\"image\": \"busybox\", \"entrypoint\": \"sleep 1000\", "
 	                          "\"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}}");
@@ -154,13 +156,13 @@ int main(int argc, char **argv)
 	prov_ct_stop(p->dir);
 	char pidf[PROV_PATH_MAX + 16];
 	snprintf(pidf, sizeof pidf, "%s/bench.pid", p->dir);
-	const char *byhand[] = {ctx->runtime, "--root", ctx->runtime_root, "run", "-d",
-	                        "--pid-file", pidf,    "--bundle",        p->dir, p->host,
+	const char *byhand[] = {ctx->runtime, "--root", ctx->runtime_root, "run",  "-d",
+	                        "--pid-file", pidf,     "--bundle",        p->dir, p->host,
 	                        NULL};
 	const char *del[] = {ctx->runtime, "--root", ctx->runtime_root, "delete", "--force",
 	                     p->host,      NULL};
-	const char *fg[] = {ctx->runtime, "--root", ctx->runtime_root, "run",  "--pid-file",
-	                    pidf,         "--bundle", p->dir,          p->host, NULL};
+	const char *fg[] = {ctx->runtime, "--root", ctx->runtime_root, "run", "--pid-file", pidf,
+	                    "--bundle",   p->dir,   p->host,           NULL};
 	double agent[ROUNDS_MAX], floor[ROUNDS_MAX], floor_fg[ROUNDS_MAX];
 	for (size_t r = 0; r < rounds; r++) {
 		double t0 = now_ms();
@@ -198,7 +200,8 @@ int main(int argc, char **argv)
 		report("run", floor_fg, rounds);
 		report("run -d", floor, rounds);
 		printf("ratio  %.2f against run, %.2f against run -d (medians)\n",
-		       agent[rounds / 2] / floor_fg[rounds / 2], agent[rounds / 2] / floor[rounds / 2]);
+		       agent[rounds / 2] / floor_fg[rounds / 2],
+		       agent[rounds / 2] / floor[rounds / 2]);
 	}
 	free(p);
 out:
