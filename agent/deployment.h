@@ -10,7 +10,7 @@
  * twin, and every workload's data is checked by its type's validate
  * operation, which also says what capacity it reserves. The workloads come
  * out in install order: disks and volumes, then networks, then other types,
- * then containers (zmachine); removal walks the array backwards.
+ * then containers (container, or its other name zmachine); removal walks the array backwards.
  */
 #ifndef ZOS_AGENT_DEPLOYMENT_H
 #define ZOS_AGENT_DEPLOYMENT_H
@@ -32,7 +32,7 @@ enum dep_class {
 	DEP_CLASS_STORAGE = 0, /* zmount, volume */
 	DEP_CLASS_NETWORK,     /* network */
 	DEP_CLASS_OTHER,       /* any other type a provisioner knows */
-	DEP_CLASS_COMPUTE,     /* zmachine: needs the others */
+	DEP_CLASS_COMPUTE,     /* container (zmachine): needs the others */
 };
 
 /* Finds a type's operations; prov_lookup in the agent, a fake in tests. */

@@ -203,6 +203,22 @@ static cJSON *build(const struct prov_ct_plan *p)
 	cJSON_AddItemToObject(l, "readonlyPaths",
 	                      strings(readonly, sizeof readonly / sizeof readonly[0]));
 	cJSON_AddStringToObject(l, "rootfsPropagation", "private");
+	/* cJSON adds nothing when out of memory: a spec missing any part that
+	 * confines the container is never written. */
+	static const char *const need_linux[] = {"uidMappings", "gidMappings",  "namespaces",
+	                                         "cgroupsPath", "resources",    "seccomp",
+	                                         "maskedPaths", "readonlyPaths"};
+	const cJSON *pr = cJSON_GetObjectItemCaseSensitive(c, "process");
+	int ok = pr && cJSON_GetObjectItemCaseSensitive(pr, "capabilities") &&
+	         cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pr, "noNewPrivileges")) &&
+	         cJSON_GetObjectItemCaseSensitive(pr, "args") &&
+	         cJSON_GetObjectItemCaseSensitive(c, "root") && l;
+	for (size_t i = 0; ok && i < sizeof need_linux / sizeof need_linux[0]; i++)
+		ok = cJSON_GetObjectItemCaseSensitive(l, need_linux[i]) != NULL;
+	if (!ok) {
+		cJSON_Delete(c);
+		return NULL;
+	}
 	return c;
 }
 
