@@ -134,8 +134,8 @@ static void isolation_between_twins(void **st)
 	assert_int_equal(N->provision(F.ctx, &nb, db, NULL, &res, err, sizeof err), 0);
 	cJSON_Delete(res);
 	const struct prov_dep_workload wa[] = {
-	    {"neta", "network"}, {"a1", "zmachine"}, {"a2", "zmachine"}};
-	const struct prov_dep_workload wb[] = {{"netb", "network"}, {"b1", "zmachine"}};
+	    {"neta", "network"}, {"a1", "container"}, {"a2", "container"}};
+	const struct prov_dep_workload wb[] = {{"netb", "network"}, {"b1", "container"}};
 	struct prov_deployment_view va = {7, test_contract(2), 3, wa},
 	                            vb = {8, test_contract(3), 2, wb};
 
