@@ -206,6 +206,7 @@ int main(int argc, char **argv)
 	free(p);
 out:
 	ops->deprovision(ctx, &id, err, sizeof err);
+	prov_cg_parent_cleanup(ctx);
 	cJSON_Delete(data);
 	prov_ctx_free(ctx);
 	const char *rm[] = {"/bin/rm", "-rf", root, NULL};

@@ -333,3 +333,41 @@ int prov_cg_load(struct prov_cg *cg, const char *file)
 	}
 	return 0;
 }
+
+void prov_cg_parent_cleanup(const struct prov_ctx *ctx)
+{
+	/* The runtime creates <parent> in every hierarchy (blkio, devices,
+	 * the named systemd one, the unified one ...), not only in those the
+	 * agent reads, and removes only the containers' own cgroups. */
+	char buf[8192];
+	if (prov_read_file("/proc/self/cgroup", buf, sizeof buf, NULL) < 0)
+		return;
+	char *save = NULL;
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *c1 = strchr(line, ':');
+		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2)
+			continue;
+		*c2 = '\0';
+		const char *ctrls = c1 + 1, *own = strcmp(c2 + 1, "/") ? c2 + 1 : "";
+		char first[64];
+		size_t k = strcspn(ctrls, ",");
+		if (k >= sizeof first)
+			continue;
+		memcpy(first, ctrls, k);
+		first[k] = '\0';
+		const char *dir = !first[0]                         ? "unified"
+		                  : strncmp(first, "name=", 5) == 0 ? first + 5
+		                                                    : first;
+		/* Joined hierarchies are mounted as "cpu,cpuacct" with links
+		 * for each name: the first name reaches it. */
+		char p[PROV_PATH_MAX];
+		if (prov_fmt(p, sizeof p, "/sys/fs/cgroup/%s%s/%s", dir, own, ctx->cgroup_parent) ==
+		    0)
+			rmdir(p);
+		if (prov_fmt(p, sizeof p, "/sys/fs/cgroup/%s/%s", dir, ctx->cgroup_parent) == 0)
+			rmdir(p);
+	}
+	if (ctx->cg.v2 && ctx->cg.base[0][0])
+		rmdir(ctx->cg.base[0]);
+}

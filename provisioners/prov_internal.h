@@ -134,6 +134,9 @@ int prov_cg_frozen(const struct prov_cg *cg);
 /* Kills every process and removes the cgroups; absent is fine. */
 int prov_cg_destroy(const struct prov_cg *cg);
 int prov_cg_exists(const struct prov_cg *cg);
+/* Removes the (empty) <cgroup_parent> directories the OCI runtime left in
+ * every cgroup hierarchy; for tests and tools with a parent of their own. */
+void prov_cg_parent_cleanup(const struct prov_ctx *ctx);
 int prov_cg_stats(const struct prov_cg *cg, uint64_t *cpu_ns, uint64_t *mem_bytes);
 /* Serialization of the paths into the run dir, so that an agent started in
  * another cgroup still finds them. */

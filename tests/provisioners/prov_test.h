@@ -126,6 +126,7 @@ static inline void fixture_close(struct fixture *f)
 		for (int i = 0; i < PROV_CG_N; i++)
 			if (f->ctx->cg.base[i][0])
 				rmdir(f->ctx->cg.base[i]);
+		prov_cg_parent_cleanup(f->ctx);
 		prov_ctx_free(f->ctx);
 	}
 	prov_rm_tree(f->root);
