@@ -62,9 +62,9 @@ struct prov_ct_plan {
 	char dir[PROV_PATH_MAX];
 	size_t nlayers; /* the image's layers, lowest first: the overlay's lower dirs */
 	char layers[PROV_CT_LAYERS_MAX][PROV_PATH_MAX];
-	char image_digest[80]; /* manifest digest of an image by reference, else "" */
-	char cwd[256];         /* the process's working directory */
-	uint32_t uid, gid;     /* the process's ids inside the container */
+	char image_digest[80];     /* manifest digest of an image by reference, else "" */
+	char cwd[256];             /* the process's working directory */
+	uint32_t uid, gid;         /* the process's ids inside the container */
 	char netns[PROV_PATH_MAX]; /* /run/netns/<host> */
 	char runtime[PROV_PATH_MAX];
 	char runtime_root[PROV_PATH_MAX];
@@ -75,7 +75,7 @@ struct prov_ct_plan {
 	unsigned log_keep;
 	size_t nmounts;
 	struct prov_ct_mount mounts[PROV_CT_MOUNTS_MAX];
-	char *argv[PROV_CT_ARGS_MAX + 1]; /* NULL-terminated, owned by the plan */
+	char *argv[PROV_CT_ARGS_MAX + 1];    /* NULL-terminated, owned by the plan */
 	char *envp[2 * PROV_CT_ENV_MAX + 2]; /* NULL-terminated, owned by the plan */
 };
 

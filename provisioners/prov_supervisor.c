@@ -281,7 +281,8 @@ static pid_t start_container(const struct prov_ct_plan *p, struct ct_log *log, i
 	 * <root>/<id>), which saves a runtime call on every start. */
 	const char *del[] = {"delete", "--force", p->host, NULL};
 	char st[PROV_PATH_MAX];
-	if (prov_fmt(st, sizeof st, "%s/%s", p->runtime_root, p->host) < 0 || access(st, F_OK) == 0) {
+	if (prov_fmt(st, sizeof st, "%s/%s", p->runtime_root, p->host) < 0 ||
+	    access(st, F_OK) == 0) {
 		rt_sync(p, out_wr, del);
 		drain(log, out_rd, NULL, 0);
 	}
