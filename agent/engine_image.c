@@ -111,13 +111,13 @@ int eng_image_pull(struct eng *e, uint64_t cid, const char *name, const char *ty
 	cJSON *data = cJSON_Parse(spec);
 	const char *r = eng_image_ref(type, data);
 	char ref[IMG_REF_MAX];
-	if (!r || strlen(r) >= sizeof ref) {
-		cJSON_Delete(data);
-		return 0;
-	}
-	snprintf(ref, sizeof ref, "%s", r);
+	int have = r && strlen(r) < sizeof ref;
+	if (have)
+		snprintf(ref, sizeof ref, "%s", r);
 	dep_json_wipe(data);
 	cJSON_Delete(data);
+	if (!have)
+		return 0;
 	if (!e->cfg.images) {
 		snprintf(err, errsz, "image %s: this node has no image store", ref);
 		return ZE_UNSUPPORTED;
@@ -138,18 +138,21 @@ int eng_image_pull(struct eng *e, uint64_t cid, const char *name, const char *ty
 	pthread_mutex_unlock(&e->mu);
 	struct progress_arg pa = {e, slot};
 	struct img_image *img = NULL;
-	char perr[256] = "";
-	int rc =
-	    img_pull(e->cfg.images, ref, slot ? on_progress : NULL, &pa, &img, perr, sizeof perr);
+	char perr[256] = "", holder[64];
+	snprintf(holder, sizeof holder, "%" PRIu64 "/%s", cid, name);
+	int rc = img_pull_hold(e->cfg.images, ref, holder, slot ? on_progress : NULL, &pa, &img,
+			       perr, sizeof perr);
 	if (rc < 0 && (rc == ZE_UNKNOWN || rc == ZE_TIMEOUT)) {
 		/* Registry down: an image already complete in the store still runs
 		 * (after an agent restart, say). */
-		if (img_get(e->cfg.images, ref, &img, NULL, 0) == 0) {
-			log_warn("engine", "contract %" PRIu64 ": %s: %s; using the stored image",
-			         cid, name, perr);
+		if (img_get(e->cfg.images, ref, &img, NULL, 0) == 0 &&
+		    img_hold(e->cfg.images, img->digest, holder) == 0) {
+			log_warn("engine", "contract %" PRIu64 ": %s: %s; using the stored image", cid,
+				 name, perr);
 			rc = 0;
 		}
 	}
+	img_image_free(img);
 	if (slot) {
 		pthread_mutex_lock(&e->mu);
 		slot->used = 0;
@@ -161,13 +164,7 @@ int eng_image_pull(struct eng *e, uint64_t cid, const char *name, const char *ty
 		 * never a reason to reject the contract. */
 		return rc == -ECANCELED ? -EINTR : rc;
 	}
-	char holder[64];
-	snprintf(holder, sizeof holder, "%" PRIu64 "/%s", cid, name);
-	rc = img_hold(e->cfg.images, img->digest, holder);
-	img_image_free(img);
-	if (rc < 0)
-		snprintf(err, errsz, "image %s: cannot record its use: %s", ref, zerr_str(rc));
-	return rc;
+	return 0;
 }
 
 void eng_image_release(struct eng *e, uint64_t cid, const char *name)

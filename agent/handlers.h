@@ -9,9 +9,12 @@
  *
  *   zos.deployment.deploy  {contract_id}  -> {contract_id, status}
  *   zos.deployment.get     {contract_id}  -> {contract_id, state, reason, ...,
- *                                             workloads: [{name, type, state, result}]}
+ *                                             workloads: [{name, type, state, result,
+ *                                                          pulling?: {image, done, total}}]}
  *   zos.deployment.list    {}             -> {deployments: [{contract_id, state, ...}]}
  *   zos.deployment.changes {contract_id}  -> {contract_id, changes: [{name, ts, state, message}]}
+ *                          (a workload pulling its image now adds a last, live entry
+ *                          {name, ts, state: "pulling", message, done, total})
  *   zos.statistics.get     {}             -> {total, reserved, used, free, deployments, workloads}
  *   zos.deployment.logs    {contract_id, name, tail} -> {contract_id, name, truncated,
  *                                             lines: [...]}: the last tail lines (default

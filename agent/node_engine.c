@@ -64,6 +64,10 @@ static int engine_start(struct agent *a, void **state)
 		log_err("node", "image store in %s ([images]): %s", ic.dir, zerr_str(rc));
 		return rc;
 	}
+	/* Whatever no workload held when the agent stopped can go now. */
+	uint64_t freed = 0;
+	if (img_gc(n->images, &freed) == 0 && freed)
+		log_info("node", "image store: %" PRIu64 " bytes of unused images collected", freed);
 	pc.images = n->images;
 	rc = prov_ctx_new(&pc, &n->prov);
 	if (rc < 0) {

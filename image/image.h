@@ -11,16 +11,22 @@
  *
  * Store layout under cfg->dir (docs/images.md):
  *
- *   blobs/sha256/<hex>          verified blobs (manifests, configs, layers)
- *   layers/sha256/<hex>/        one unpacked layer per compressed layer blob,
- *                               whiteouts in overlayfs form (see below)
+ *   blobs/sha256/<hex>          verified manifests and image configs
+ *   layers/sha256/<hex>/        one unpacked layer per compressed layer digest,
+ *                               whiteouts in overlayfs form (see below); the
+ *                               compressed layer itself is never stored: it
+ *                               streams from the registry into the unpacker
  *   refs/<hex of reference>     text: the manifest digest a reference resolved to
  *   holds                       text lines "<holder> <manifest digest>"
  *   tmp/                        downloads and unpacks in progress; wiped at open
  *
  * Nothing in blobs/ or layers/ is ever partially written: each is produced in
- * tmp/, fsynced, and renamed into place, so after kill -9 during a pull the
- * store holds only complete, verified objects (img_store_open removes tmp/).
+ * tmp/, synced, and renamed into place only after its digest matched, so
+ * after kill -9 during a pull the store holds only complete, verified
+ * objects (img_store_open removes tmp/).
+ *
+ * Unpacking needs root (owners, whiteout devices, trusted.* xattrs): the
+ * agent's capabilities CAP_CHOWN, CAP_MKNOD, CAP_SYS_ADMIN and friends.
  *
  * Whiteouts are translated to overlayfs form while unpacking: ".wh.NAME"
  * becomes a character device 0/0 named NAME, and ".wh..wh..opq" sets the
@@ -142,6 +148,13 @@ void img_image_free(struct img_image *img);
  *   -ECANCELED    progress returned nonzero */
 int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, void *arg,
              struct img_image **out, char *err, size_t errsz);
+
+/* img_pull, then img_hold(digest, holder) before any GC can run: what a
+ * deployment uses (no window in which a concurrent img_gc could collect the
+ * image between the pull and the hold). holder as for img_hold. */
+int img_pull_hold(struct img_store *st, const char *ref, const char *holder,
+                  img_progress_fn progress, void *arg, struct img_image **out, char *err,
+                  size_t errsz);
 
 /* No network: the image ref (or a bare "sha256:..." manifest digest) as it
  * is in the store, for adoption after an agent restart. -ENOENT when it is

@@ -129,4 +129,30 @@ int img_unpack_fd(int fd, const char *dir, char *err, size_t errsz);
 int img_errf(char *err, size_t errsz, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* pull.c / layers.c: one pull in progress. */
+/* A flight (single-flight pull) with its progress counters. */
+struct img_pflight {
+	struct img_flight f;
+	unsigned refs;
+	uint64_t done, total;
+};
+
+struct img_pull {
+	struct img_store *st;
+	struct img_pflight *fl;
+	img_progress_fn progress;
+	void *arg;
+	pthread_mutex_t cb_mu; /* the callback, last_ms */
+	uint64_t last_ms;
+	volatile int failed; /* a layer failed: the others stop early */
+};
+
+/* Counts n more bytes done (n wraps to subtract on a retried download) and
+ * reports progress; nonzero: stop (cancelled, or another layer failed). */
+int img_pull_tick(void *arg, uint64_t n);
+/* Fetches and unpacks the layers of m that the store lacks, and renames
+ * them into layers/. */
+int img_store_layers(struct img_pull *p, struct img_reg *reg, const struct img_manifest *m,
+                     char *err, size_t errsz);
+
 #endif

@@ -20,36 +20,6 @@
 #include "common/zerr.h"
 #include "image/img_int.h"
 
-struct flight {
-	struct img_flight f;
-	unsigned refs;
-	uint64_t done, total;
-};
-
-struct pull {
-	struct img_store *st;
-	struct flight *fl;
-	img_progress_fn progress;
-	void *arg;
-	pthread_mutex_t cb_mu; /* the callback, last_ms */
-	uint64_t last_ms;
-	volatile int failed; /* a layer failed: the others stop early */
-};
-
-/* Layers fetched and unpacked at once: downloads overlap with unpacking. */
-#define IMG_PULL_THREADS 3
-
-struct layers_job {
-	struct pull *p;
-	struct img_reg *tmpl;
-	const struct img_manifest *m;
-	char (*tmp)[PATH_MAX]; /* per layer: its unpacked tree in tmp/, or "" */
-	pthread_mutex_t mu;
-	size_t next;
-	int rc;
-	char err[256];
-};
-
 static uint64_t now_ms(void)
 {
 	struct timespec t;
@@ -57,7 +27,7 @@ static uint64_t now_ms(void)
 	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
-static int report(struct pull *p, int force)
+static int report(struct img_pull *p, int force)
 {
 	if (!p->progress)
 		return p->failed;
@@ -76,9 +46,9 @@ static int report(struct pull *p, int force)
 	return stop || p->failed;
 }
 
-static int tick(void *arg, uint64_t n)
+int img_pull_tick(void *arg, uint64_t n)
 {
-	struct pull *p = arg;
+	struct img_pull *p = arg;
 	pthread_mutex_lock(&p->st->lock);
 	p->fl->done += n; /* n wraps to subtract on a retried download */
 	pthread_mutex_unlock(&p->st->lock);
@@ -140,7 +110,7 @@ static int fetch_manifest(struct img_store *st, struct img_reg *reg, const struc
 }
 
 /* Downloads a blob to a verified file; *tmp gets its path (in tmp/). */
-static int download(struct pull *p, struct img_reg *reg, const char *digest, uint64_t size,
+static int download(struct img_pull *p, struct img_reg *reg, const char *digest, uint64_t size,
                     int durable, char *tmp, size_t tmpsz, char *err, size_t errsz)
 {
 	char d[PATH_MAX];
@@ -159,7 +129,7 @@ static int download(struct pull *p, struct img_reg *reg, const char *digest, uin
 		rmdir(d);
 		return img_errf(err, errsz, rc, "cannot create %s: %s", tmp, strerror(-rc));
 	}
-	rc = img_reg_blob(reg, digest, size, fd, tick, p, err, errsz);
+	rc = img_reg_blob(reg, digest, size, fd, img_pull_tick, p, err, errsz);
 	/* A layer blob lives only until it is unpacked (and the unpacked tree
 	 * is synced), so only blobs the store keeps are synced here. */
 	if (rc == 0 && durable && fsync(fd) < 0)
@@ -183,7 +153,7 @@ static void tmp_drop(const char *tmpfile)
 	img_rmtree(d, NULL);
 }
 
-static int store_blob(struct pull *p, struct img_reg *reg, const char *digest, uint64_t size,
+static int store_blob(struct img_pull *p, struct img_reg *reg, const char *digest, uint64_t size,
                       char *err, size_t errsz)
 {
 	char dst[PATH_MAX], tmp[PATH_MAX];
@@ -191,7 +161,7 @@ static int store_blob(struct pull *p, struct img_reg *reg, const char *digest, u
 	if (rc < 0)
 		return rc;
 	if (img_exists(dst, 0)) {
-		tick(p, size);
+		img_pull_tick(p, size);
 		return 0;
 	}
 	if ((rc = download(p, reg, digest, size, 1, tmp, sizeof tmp, err, errsz)) < 0)
@@ -203,181 +173,7 @@ static int store_blob(struct pull *p, struct img_reg *reg, const char *digest, u
 	return rc;
 }
 
-struct unpacker {
-	int fd;
-	char dir[PATH_MAX];
-	int rc;
-	char err[256];
-};
-
-static void *unpack_main(void *arg)
-{
-	struct unpacker *u = arg;
-	u->rc = img_unpack_fd(u->fd, u->dir, u->err, sizeof u->err);
-	return NULL;
-}
-
-/*
- * One attempt at a layer: the download is hashed and fed through a pipe to
- * an unpacking thread, so the compressed blob never touches the disk and
- * unpacking overlaps the download. The tree grows in tmp/ and is renamed
- * into layers/ only when the digest matched and the unpack succeeded.
- */
-static int layer_once(struct pull *p, struct img_reg *reg, const char *digest, uint64_t size,
-                      char d[PATH_MAX], char *err, size_t errsz)
-{
-	int rc = img_tmpdir(p->st, "layer", d, PATH_MAX);
-	if (rc < 0)
-		return img_errf(err, errsz, rc,
-		                "cannot make a temporary directory in the store: %s",
-		                strerror(-rc));
-	struct unpacker u = {.fd = -1};
-	snprintf(u.dir, sizeof u.dir, "%.4000s/root", d);
-	int fds[2];
-	if (mkdir(u.dir, 0755) < 0 || pipe2(fds, O_CLOEXEC) < 0) {
-		rc = img_errf(err, errsz, -errno, "preparing %s: %s", u.dir, strerror(errno));
-		img_rmtree(d, NULL);
-		return rc;
-	}
-	fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
-	u.fd = fds[0];
-	pthread_t t;
-	if (pthread_create(&t, NULL, unpack_main, &u) != 0) {
-		close(fds[0]);
-		close(fds[1]);
-		img_rmtree(d, NULL);
-		return img_errf(err, errsz, -EAGAIN, "cannot start an unpacking thread");
-	}
-	rc = img_reg_blob(reg, digest, size, fds[1], tick, p, err, errsz);
-	close(fds[1]);
-	pthread_join(t, NULL);
-	close(fds[0]);
-	/* The digest decides first: an unverified stream's unpack errors are
-	 * not the news. */
-	if (rc == 0 && u.rc < 0)
-		rc = img_errf(err, errsz, u.rc, "layer %s: %s", digest, u.err);
-	if (rc < 0) {
-		img_rmtree(d, NULL);
-		d[0] = 0;
-	}
-	return rc; /* on success d/root is the unpacked, verified layer */
-}
-
-/* Fetches layer i into d (tmp/…, its root/ the tree); d stays "" when the
- * layer is already in the store. */
-static int store_layer(struct pull *p, struct img_reg *reg, const char *digest, uint64_t size,
-                       char d[PATH_MAX], char *err, size_t errsz)
-{
-	char dst[PATH_MAX];
-	d[0] = 0;
-	int rc = img_path(p->st, dst, sizeof dst, "layers", digest);
-	if (rc < 0)
-		return rc;
-	if (img_exists(dst, 1)) {
-		tick(p, size);
-		return 0;
-	}
-	/* A stream cannot be rewound: a transfer that breaks after data flowed
-	 * (-ESPIPE from the retry, or the registry going away) starts the layer
-	 * again, a bounded number of times. */
-	for (unsigned attempt = 1;; attempt++) {
-		rc = layer_once(p, reg, digest, size, d, err, errsz);
-		if (!(rc == -ESPIPE || rc == ZE_UNKNOWN) || attempt >= p->st->retries || p->failed)
-			return rc;
-		log_warn("image", "layer %s: %s; starting it again", digest, err);
-	}
-}
-
-/* Makes the unpacked layers durable with one syncfs for the whole image
- * (per layer it would flush the filesystem once per layer), then renames
- * each into the store: the rename says "complete". */
-static int commit_layers(struct pull *p, const struct img_manifest *m, char (*tmp)[PATH_MAX],
-                         char *err, size_t errsz)
-{
-	int rc = 0, any = 0;
-	for (size_t i = 0; i < m->n; i++)
-		any |= tmp[i][0] != 0;
-	if (!any)
-		return 0;
-	int fd = open(p->st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || syncfs(fd) < 0)
-		rc = img_errf(err, errsz, -errno, "syncing the image store: %s", strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	for (size_t i = 0; i < m->n; i++) {
-		if (!tmp[i][0])
-			continue;
-		char dst[PATH_MAX], root[PATH_MAX + 8];
-		snprintf(root, sizeof root, "%s/root", tmp[i]);
-		if (rc == 0 &&
-		    (rc = img_path(p->st, dst, sizeof dst, "layers", m->layers[i].digest)) == 0 &&
-		    rename(root, dst) < 0 &&
-		    !((errno == EEXIST || errno == ENOTEMPTY) && img_exists(dst, 1)))
-			rc = img_errf(err, errsz, -errno, "storing layer %s: %s",
-			              m->layers[i].digest, strerror(errno));
-		img_rmtree(tmp[i], NULL);
-		tmp[i][0] = 0;
-	}
-	return rc;
-}
-
-static void *layers_worker(void *arg)
-{
-	struct layers_job *j = arg;
-	struct img_reg *reg = NULL;
-	char e[256] = "";
-	int rc = img_reg_dup(j->tmpl, &reg);
-	while (rc == 0) {
-		pthread_mutex_lock(&j->mu);
-		size_t i = j->next < j->m->n && j->rc == 0 ? j->next++ : SIZE_MAX;
-		pthread_mutex_unlock(&j->mu);
-		if (i == SIZE_MAX)
-			break;
-		rc = store_layer(j->p, reg, j->m->layers[i].digest, j->m->layers[i].size, j->tmp[i],
-		                 e, sizeof e);
-	}
-	img_reg_free(reg);
-	if (rc < 0) {
-		pthread_mutex_lock(&j->mu);
-		/* The first real failure, not the cancellations it caused. */
-		if (j->rc == 0 || (j->rc == -ECANCELED && rc != -ECANCELED && !j->p->fl->f.done)) {
-			j->rc = rc;
-			snprintf(j->err, sizeof j->err, "%s", e);
-		}
-		j->p->failed = 1;
-		pthread_mutex_unlock(&j->mu);
-	}
-	return NULL;
-}
-
-static int store_layers(struct pull *p, struct img_reg *reg, const struct img_manifest *m,
-                        char *err, size_t errsz)
-{
-	char(*tmp)[PATH_MAX] = calloc(m->n, sizeof *tmp);
-	if (!tmp)
-		return img_errf(err, errsz, -ENOMEM, "out of memory");
-	struct layers_job j = {.p = p, .tmpl = reg, .m = m, .tmp = tmp};
-	pthread_mutex_init(&j.mu, NULL);
-	pthread_t t[IMG_PULL_THREADS];
-	size_t n = m->n < IMG_PULL_THREADS ? m->n : IMG_PULL_THREADS, started = 0;
-	for (size_t i = 1; i < n; i++, started++)
-		if (pthread_create(&t[i], NULL, layers_worker, &j) != 0)
-			break;
-	layers_worker(&j);
-	for (size_t i = 1; i <= started; i++)
-		pthread_join(t[i], NULL);
-	pthread_mutex_destroy(&j.mu);
-	int rc = j.rc < 0 ? img_errf(err, errsz, j.rc, "%s", j.err) : 0;
-	if (rc == 0)
-		rc = commit_layers(p, m, tmp, err, errsz);
-	for (size_t i = 0; i < m->n; i++)
-		if (tmp[i][0])
-			img_rmtree(tmp[i], NULL);
-	free(tmp);
-	return rc;
-}
-
-static int do_pull(struct pull *p, const struct img_ref *r, const char *canon, char *err,
+static int do_pull(struct img_pull *p, const struct img_ref *r, const char *canon, char *err,
                    size_t errsz)
 {
 	struct img_store *st = p->st;
@@ -440,7 +236,7 @@ static int do_pull(struct pull *p, const struct img_ref *r, const char *canon, c
 	report(p, 1);
 	if ((rc = store_blob(p, reg, m->config, m->config_size, err, errsz)) < 0)
 		goto out;
-	if ((rc = store_layers(p, reg, m, err, errsz)) < 0)
+	if ((rc = img_store_layers(p, reg, m, err, errsz)) < 0)
 		goto out;
 	char path[PATH_MAX];
 	if ((rc = img_path(st, path, sizeof path, "blobs", digest)) < 0 ||
@@ -460,15 +256,37 @@ out:
 	return rc;
 }
 
-static void flight_put(struct img_store *st, struct flight *f)
+static void flight_put(struct img_store *st, struct img_pflight *f)
 {
 	if (--f->refs == 0)
 		free(f);
 	(void)st;
 }
 
-int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, void *arg,
-             struct img_image **out, char *err, size_t errsz)
+/* The stored image for a finished pull, held for holder (may be NULL). The
+ * caller counts in st->active, so no GC runs between the pull and the hold. */
+static int finish(struct img_store *st, const char *canon, const char *holder,
+                  struct img_image **out, char *err, size_t errsz)
+{
+	int rc = img_get(st, canon, out, err, errsz);
+	if (rc == 0 && holder && (rc = img_hold(st, (*out)->digest, holder)) < 0) {
+		img_image_free(*out);
+		*out = NULL;
+		img_errf(err, errsz, rc, "cannot record the use of %s: %s", canon, zerr_str(rc));
+	}
+	return rc;
+}
+
+static void active_done(struct img_store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	st->active--;
+	pthread_mutex_unlock(&st->lock);
+}
+
+int img_pull_hold(struct img_store *st, const char *ref, const char *holder,
+                  img_progress_fn progress, void *arg, struct img_image **out, char *err,
+                  size_t errsz)
 {
 	*out = NULL;
 	struct img_ref r;
@@ -480,10 +298,12 @@ int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, vo
 	    (rc = img_ref_canonical(&r, canon, sizeof canon)) < 0)
 		return rc;
 	pthread_mutex_lock(&st->lock);
-	struct flight *f = NULL;
+	/* Counted as active until the result is held: GC waits. */
+	st->active++;
+	struct img_pflight *f = NULL;
 	for (struct img_flight *i = st->flights; i; i = i->next)
 		if (!strcmp(i->key, canon))
-			f = (struct flight *)i;
+			f = (struct img_pflight *)i;
 	if (f) {
 		/* Someone is pulling this already: wait for its result. */
 		f->refs++;
@@ -503,6 +323,7 @@ int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, vo
 				pthread_mutex_lock(&st->lock);
 				if (stop) {
 					flight_put(st, f);
+					st->active--;
 					pthread_mutex_unlock(&st->lock);
 					return img_errf(err, errsz, -ECANCELED, "pull cancelled");
 				}
@@ -513,12 +334,14 @@ int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, vo
 			img_errf(err, errsz, rc, "%s", f->f.err);
 		flight_put(st, f);
 		pthread_mutex_unlock(&st->lock);
-		if (rc < 0)
-			return rc;
-		return img_get(st, canon, out, err, errsz);
+		if (rc == 0)
+			rc = finish(st, canon, holder, out, err, errsz);
+		active_done(st);
+		return rc;
 	}
 	f = calloc(1, sizeof *f);
 	if (!f) {
+		st->active--;
 		pthread_mutex_unlock(&st->lock);
 		return -ENOMEM;
 	}
@@ -526,16 +349,17 @@ int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, vo
 	f->refs = 1;
 	f->f.next = st->flights;
 	st->flights = &f->f;
-	st->active++;
 	pthread_mutex_unlock(&st->lock);
 
-	struct pull p = {.st = st, .fl = f, .progress = progress, .arg = arg};
+	struct img_pull p = {.st = st, .fl = f, .progress = progress, .arg = arg};
 	pthread_mutex_init(&p.cb_mu, NULL);
 	char e[256] = "";
 	rc = do_pull(&p, &r, canon, e, sizeof e);
+	/* The last progress while the flight (its counters) still exists. */
+	if (rc == 0 && progress)
+		report(&p, 1);
 
 	pthread_mutex_lock(&st->lock);
-	st->active--;
 	for (struct img_flight **i = &st->flights; *i; i = &(*i)->next)
 		if (*i == &f->f) {
 			*i = f->f.next;
@@ -548,14 +372,20 @@ int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, vo
 	flight_put(st, f);
 	pthread_mutex_unlock(&st->lock);
 	if (rc < 0) {
-		pthread_mutex_destroy(&p.cb_mu);
 		log_warn("image", "pull of %s failed: %s", canon, e);
-		return img_errf(err, errsz, rc, "%s", e);
+		img_errf(err, errsz, rc, "%s", e);
+	} else {
+		rc = finish(st, canon, holder, out, err, errsz);
 	}
-	if (progress)
-		report(&p, 1);
 	pthread_mutex_destroy(&p.cb_mu);
-	return img_get(st, canon, out, err, errsz);
+	active_done(st);
+	return rc;
+}
+
+int img_pull(struct img_store *st, const char *ref, img_progress_fn progress, void *arg,
+             struct img_image **out, char *err, size_t errsz)
+{
+	return img_pull_hold(st, ref, NULL, progress, arg, out, err, errsz);
 }
 
 int img_get(struct img_store *st, const char *ref, struct img_image **out, char *err, size_t errsz)

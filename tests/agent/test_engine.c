@@ -18,6 +18,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <archive.h>
+#include <archive_entry.h>
+#include <limits.h>
+#include <microhttpd.h>
 
 #include "agent/engine.h"
 #include "agent/handlers.h"
@@ -593,6 +597,176 @@ static void image_policy_checked_at_accept(void **st)
 	img_rmtree(dir, NULL);
 }
 
+/* ---- a registry for the image tests: libmicrohttpd serving one image ---- */
+
+static struct {
+	struct MHD_Daemon *d;
+	int port;
+	char manifest[1024], config[256];
+	char cfg_digest[IMG_DIGEST_MAX], layer_digest[IMG_DIGEST_MAX];
+	uint8_t layer[8192];
+	size_t layer_len;
+	int tamper;
+	int blob_gets;
+} freg;
+
+static enum MHD_Result freg_answer(void *cls, struct MHD_Connection *c, const char *url,
+                                   const char *method, const char *version, const char *upload,
+                                   size_t *upload_len, void **state)
+{
+	const void *body = "{}";
+	size_t len = 2;
+	unsigned status = 200;
+	const char *ctype = "application/json";
+	uint8_t copy[sizeof freg.layer];
+	char want[128];
+	if (!strcmp(url, "/v2/t/app/manifests/1")) {
+		body = freg.manifest;
+		len = strlen(freg.manifest);
+		ctype = "application/vnd.oci.image.manifest.v1+json";
+	} else if (snprintf(want, sizeof want, "/v2/t/app/blobs/%s", freg.cfg_digest) > 0 &&
+	           !strcmp(url, want)) {
+		body = freg.config;
+		len = strlen(freg.config);
+	} else if (snprintf(want, sizeof want, "/v2/t/app/blobs/%s", freg.layer_digest) > 0 &&
+	           !strcmp(url, want)) {
+		__atomic_add_fetch(&freg.blob_gets, 1, __ATOMIC_SEQ_CST);
+		memcpy(copy, freg.layer, freg.layer_len);
+		if (__atomic_load_n(&freg.tamper, __ATOMIC_SEQ_CST))
+			copy[freg.layer_len / 2] ^= 0xff;
+		body = copy;
+		len = freg.layer_len;
+		ctype = "application/octet-stream";
+	} else if (strcmp(url, "/v2/")) {
+		status = 404;
+	}
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	MHD_add_response_header(r, "Content-Type", ctype);
+	enum MHD_Result ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* One gzip layer with etc/hello, its config and manifest, served on a free port. */
+static void freg_start(void)
+{
+	memset(&freg, 0, sizeof freg);
+	struct archive *a = archive_write_new();
+	archive_write_set_format_pax_restricted(a);
+	archive_write_add_filter_gzip(a);
+	assert_int_equal(
+	    archive_write_open_memory(a, freg.layer, sizeof freg.layer, &freg.layer_len),
+	    ARCHIVE_OK);
+	struct archive_entry *e = archive_entry_new();
+	archive_entry_set_pathname(e, "etc/hello");
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, 6);
+	assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+	archive_write_data(a, "hello\n", 6);
+	archive_entry_free(e);
+	archive_write_close(a);
+	archive_write_free(a);
+	snprintf(freg.config, sizeof freg.config,
+	         "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":"
+	         "{\"Entrypoint\":[\"/bin/sh\"]},\"rootfs\":{\"type\":\"layers\"}}");
+	img_sha256_digest(freg.config, strlen(freg.config), freg.cfg_digest);
+	img_sha256_digest(freg.layer, freg.layer_len, freg.layer_digest);
+	snprintf(
+	    freg.manifest, sizeof freg.manifest,
+	    "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+	    "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+	    "\"digest\":\"%s\",\"size\":%zu},\"layers\":[{\"mediaType\":"
+	    "\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"%s\",\"size\":%zu}]}",
+	    freg.cfg_digest, strlen(freg.config), freg.layer_digest, freg.layer_len);
+	freg.d =
+	    MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	                     freg_answer, NULL, MHD_OPTION_SOCK_ADDR, NULL, MHD_OPTION_END);
+	assert_non_null(freg.d);
+	const union MHD_DaemonInfo *i = MHD_get_daemon_info(freg.d, MHD_DAEMON_INFO_BIND_PORT);
+	assert_non_null(i);
+	freg.port = i->port;
+}
+
+/* The image of a zmachine is pulled before provision and held while the
+ * deployment lives; cancelling releases it and GC removes it; a tampered
+ * layer is a digest error that rejects the contract. */
+static void image_pulled_held_and_collected(void **st)
+{
+	struct fx *f = *st;
+	char dir[160], insecure[64], doc[512], msg[256], ref[96], err[256];
+	freg_start();
+	snprintf(dir, sizeof dir, "%s/images", f->dir);
+	snprintf(insecure, sizeof insecure, "127.0.0.1:%d", freg.port);
+	struct img_config ic = {.dir = dir, .insecure = insecure, .retries = 1};
+	assert_int_equal(img_store_open(&ic, &test_images), 0);
+	restart(f);
+	snprintf(ref, sizeof ref, "127.0.0.1:%d/t/app:1", freg.port);
+	snprintf(doc, sizeof doc, ZM_DOC, ref);
+	mk_contract(30, USER_TWIN, NODE_ID, doc, 0);
+	assert_int_equal(deploy(f, USER_TWIN, 30, msg, sizeof msg, NULL, 0), 0);
+	idle(f);
+	assert_int_equal(fc.c[30].c.state, ENG_CS_DEPLOYED);
+	assert_int_equal(freg.blob_gets, 1);
+	struct img_image *img;
+	assert_int_equal(img_get(test_images, ref, &img, err, sizeof err), 0);
+	assert_int_equal(img->n_layers, 1);
+	char p[PATH_MAX];
+	snprintf(p, sizeof p, "%s/etc/hello", img->layers[0]);
+	assert_int_equal(access(p, F_OK), 0);
+	assert_string_equal(img->entrypoint[0], "/bin/sh");
+	img_image_free(img);
+	char holds[256];
+	snprintf(p, sizeof p, "%s/holds", dir);
+	FILE *h = fopen(p, "r");
+	assert_non_null(h);
+	size_t hn = fread(holds, 1, sizeof holds - 1, h);
+	holds[hn] = 0;
+	fclose(h);
+	assert_non_null(strstr(holds, "30/vm sha256:"));
+
+	/* Cancelled: the hold goes and GC takes the image. */
+	set_state(30, ENG_CS_DELETED);
+	cJSON *ev =
+	    cJSON_Parse("{\"pallet\":\"SmartContractModule\",\"event\":"
+	                "\"NodeContractCanceled\",\"data\":{\"contract_id\":30,\"node_id\":1,"
+	                "\"twin_id\":7}}");
+	assert_int_equal(eng_on_chain_event(f->e, ev), 0);
+	cJSON_Delete(ev);
+	idle(f);
+	assert_int_equal(img_get(test_images, ref, &img, err, sizeof err), -ENOENT);
+
+	/* A tampered layer: digest error, the contract is rejected. */
+	__atomic_store_n(&freg.tamper, 1, __ATOMIC_SEQ_CST);
+	mk_contract(31, USER_TWIN, NODE_ID, doc, 0);
+	assert_int_equal(deploy(f, USER_TWIN, 31, msg, sizeof msg, NULL, 0), 0);
+	idle(f);
+	assert_int_equal(fc.applied[31][ENG_CALL_REJECT], 1);
+	assert_non_null(strstr(fc.last_reason[31], "digest mismatch"));
+	assert_int_equal(img_get(test_images, ref, &img, err, sizeof err), -ENOENT);
+
+	/* An image larger than the store may still take is refused at accept. */
+	eng_free(f->e);
+	f->e = NULL;
+	img_store_close(test_images);
+	ic.max_bytes = 200;
+	assert_int_equal(img_store_open(&ic, &test_images), 0);
+	restart(f);
+	__atomic_store_n(&freg.tamper, 0, __ATOMIC_SEQ_CST);
+	mk_contract(29, USER_TWIN, NODE_ID, doc, 0);
+	assert_int_equal(deploy(f, USER_TWIN, 29, msg, sizeof msg, NULL, 0), ENG_E_CAPACITY);
+	assert_non_null(strstr(msg, "bytes of image storage"));
+
+	eng_free(f->e);
+	f->e = NULL;
+	img_store_close(test_images);
+	test_images = NULL;
+	MHD_stop_daemon(freg.d);
+	restart(f);
+	img_rmtree(dir, NULL);
+}
+
 static void provision_failure_rolls_back_and_rejects(void **st)
 {
 	struct fx *f = *st;
@@ -879,6 +1053,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(twin_cache_follows_a_key_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(refusals_name_the_reason, setup, teardown),
 		cmocka_unit_test_setup_teardown(image_policy_checked_at_accept, setup, teardown),
+		cmocka_unit_test_setup_teardown(image_pulled_held_and_collected, setup, teardown),
 		cmocka_unit_test_setup_teardown(provision_failure_rolls_back_and_rejects, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(transient_errors_retry_never_reject, setup, teardown),

@@ -185,8 +185,10 @@ static void write_tar(const char *path, const struct ent *e, size_t n, int gzip)
 {
 	struct archive *a = archive_write_new();
 	archive_write_set_format_pax_restricted(a);
-	if (gzip)
+	if (gzip == 1)
 		archive_write_add_filter_gzip(a);
+	else if (gzip == 2)
+		archive_write_add_filter_zstd(a);
 	assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
 	for (size_t i = 0; i < n; i++) {
 		struct archive_entry *x = archive_entry_new();
@@ -275,6 +277,19 @@ static void unpack_whiteouts(void **st)
 	assert_int_equal(getxattr(p, "trusted.overlay.redirect", v, sizeof v), -1);
 	snprintf(p, sizeof p, "%s/etc/y", dir);
 	assert_int_equal(getxattr(p, "user.keep", v, sizeof v), 1);
+}
+
+static void unpack_zstd(void **st)
+{
+	if (!need_root())
+		return;
+	const struct ent e[] = {{"etc/z", AE_IFREG, .data = "zstd layer"}};
+	char dir[PATH_MAX], p[PATH_MAX * 2], err[256] = "";
+	assert_int_equal(unpack_ents(e, 1, 2, dir, sizeof dir, err, sizeof err), 0);
+	snprintf(p, sizeof p, "%s/etc/z", dir);
+	struct stat s;
+	assert_int_equal(stat(p, &s), 0);
+	assert_int_equal(s.st_size, 10);
 }
 
 static void unpack_refuses_escapes(void **st)
@@ -413,10 +428,15 @@ static void creds_file_mode(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(ref_valid),        cmocka_unit_test(ref_invalid),
-	    cmocka_unit_test(lists_and_policy), cmocka_unit_test(manifests),
-	    cmocka_unit_test(unpack_whiteouts), cmocka_unit_test(unpack_refuses_escapes),
-	    cmocka_unit_test(holds_and_gc),     cmocka_unit_test(creds_file_mode),
+	    cmocka_unit_test(ref_valid),
+	    cmocka_unit_test(ref_invalid),
+	    cmocka_unit_test(lists_and_policy),
+	    cmocka_unit_test(manifests),
+	    cmocka_unit_test(unpack_whiteouts),
+	    cmocka_unit_test(unpack_zstd),
+	    cmocka_unit_test(unpack_refuses_escapes),
+	    cmocka_unit_test(holds_and_gc),
+	    cmocka_unit_test(creds_file_mode),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

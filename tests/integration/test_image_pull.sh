@@ -69,8 +69,11 @@ img() { "$TOOL" --insecure "$PUB,$PRIV" --retries 3 "$@" 2>"$T/err"; }
 field() { awk -v k="$1" '$1 == k {print $2}'; }
 
 # ---- multi-layer image with a whiteout ----
-out=$(img --dir "$T/s1" pull "$PUB/test/multi:v1") || fail "pull multi"
+out=$(img --dir "$T/s1" --progress pull "$PUB/test/multi:v1") || fail "pull multi"
 D1=$(field digest <<<"$out")
+size=$(field size <<<"$out")
+last=$(grep '^progress ' "$T/err" | tail -n 1)
+[ "$last" = "progress $size/$size" ] || fail "progress did not end at $size/$size: $last"
 mapfile -t LAYERS < <(field layer <<<"$out")
 [ "${#LAYERS[@]}" -eq 3 ] || fail "expected 3 layers, got ${#LAYERS[@]}"
 top=${LAYERS[2]}
@@ -222,6 +225,18 @@ n=$(($(grep -c "GET /v2/test/other/manifests/v1" "$T/pub.log") - m0))
 [ "$n" = 1 ] || fail "two concurrent pulls asked for the manifest $n times (no single flight)"
 echo "ok: two concurrent pulls of one image: one manifest request, each layer downloaded once"
 
+# ---- size cap ----
+img --dir "$T/s11" --max 100000 pull "$PUB/test/multi:v1" && fail "an image over the store's cap was pulled"
+grep -q 'over this node.s limit\|store is full' "$T/err" || fail "size cap: unclear error"
+echo "ok: an image larger than the store's cap is refused"
+
+# ---- plain HTTP only when listed as insecure ----
+"$TOOL" --dir "$T/s10" --retries 1 pull "$PUB/test/multi:v1" 2>"$T/err" &&
+	fail "a registry not listed as insecure was spoken to over plain HTTP"
+grep -q 'insecure' "$T/err" || fail "HTTPS failure does not mention [images] insecure"
+[ -z "$(ls -A "$T/s10/layers/sha256")" ] || fail "something was stored from a refused registry"
+echo "ok: plain HTTP only for registries listed as insecure"
+
 # ---- registry policy ----
 img --dir "$T/s1" --deny "$PUB" policy "$PUB/test/multi:v1" && fail "denied registry allowed"
 grep -q 'denied' "$T/err" || fail "deny: unclear error"
@@ -251,8 +266,10 @@ for _ in $(seq 1 300); do
 	grep -qE '^progress [1-9][0-9]{6,}/' "$T/prog" 2>/dev/null && break
 	sleep 0.05
 done
-kill -9 "$pp" 2>/dev/null
-wait "$pp" 2>/dev/null
+{
+	kill -9 "$pp"
+	wait "$pp"
+} 2>/dev/null
 left=$(find "$T/s9/tmp" -mindepth 1 -maxdepth 1 | wc -l)
 [ "$left" -gt 0 ] || fail "kill -9 did not land during the pull (nothing in tmp/)"
 img --dir "$T/s9" usage >/dev/null || fail "store does not open after kill -9"
