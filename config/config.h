@@ -82,6 +82,11 @@ struct cfg {
 	uint64_t container_log_max;       /* bytes of a container log before rotation */
 	uint32_t container_log_keep;      /* rotated container logs kept */
 
+	/* [containers]: how containers run (provisioners/prov_container.h) */
+	char container_runtime[CFG_STR_MAX]; /* OCI runtime: auto, runc or crun */
+	uint32_t container_uid_base;         /* first host id of the twins' id ranges */
+	uint64_t container_rootfs_size;      /* default writable layer of a container */
+
 	/* [images]: the image store for containers pulled by reference */
 	char image_store_dir[CFG_STR_MAX];   /* default state_dir/image-store */
 	uint64_t image_max_size;             /* bytes the store may use; 0 = no cap */

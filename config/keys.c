@@ -56,6 +56,11 @@ const struct cfg_key cfg_keys[] = {
 	{"storage.allow_unenforced_volumes", CFG_T_BOOL, F(allow_unenforced_volumes), 0, 0, 1},
 	{"storage.container_log_max", CFG_T_SIZE, F(container_log_max), 64 * KIB, GIB, 1},
 	{"storage.container_log_keep", CFG_T_U32, F(container_log_keep), 1, 100, 1},
+	{"containers.runtime", CFG_T_RUNTIME, F(container_runtime), 0, 0, 1},
+	/* Ranges of 65536 ids from here must stay below 2^32. */
+	{"containers.uid_base", CFG_T_U32, F(container_uid_base), 65536, 4026531840u, 1},
+	{"containers.rootfs_size", CFG_T_SIZE, F(container_rootfs_size), 16 * KIB * KIB,
+	 1ull << 44, 1},
 	{"images.dir", CFG_T_PATH0, F(image_store_dir), 0, 0, 1},
 	{"images.max_size", CFG_T_SIZE, F(image_max_size), 0, 1ull << 60, 1},
 	{"images.allow", CFG_T_HOSTS, F(image_allow), 0, 0, 1},
@@ -337,6 +342,11 @@ static int parse_string(char *dst, enum cfg_type t, const char *s, char *why, si
 		return ZE_CONFIG;
 	case CFG_T_TEXT:
 		break;
+	case CFG_T_RUNTIME:
+		if (!strcmp(s, "auto") || !strcmp(s, "runc") || !strcmp(s, "crun"))
+			break;
+		snprintf(why, whysz, "'%s' is not one of auto, runc, crun", s);
+		return ZE_CONFIG;
 	case CFG_T_HOSTS:
 		if (check_hosts(s) == 0)
 			break;
@@ -382,6 +392,7 @@ int cfg_key_parse(struct cfg *c, const struct cfg_key *k, const char *s, int app
 	case CFG_T_ADDR:
 	case CFG_T_TEXT:
 	case CFG_T_HOSTS:
+	case CFG_T_RUNTIME:
 		return parse_string(field(c, k), k->type, s, why, whysz);
 	case CFG_T_LISTEN:
 		return parse_list(field(c, k), s, append, why, whysz);
@@ -453,6 +464,7 @@ int cfg_key_write(const struct cfg *c, const struct cfg_key *k, FILE *f)
 	case CFG_T_ADDR:
 	case CFG_T_TEXT:
 	case CFG_T_HOSTS:
+	case CFG_T_RUNTIME:
 		/* inih reads "key =" as the empty string. */
 		rc = *(const char *)p ? fprintf(f, "%s = %s\n", name, (const char *)p)
 				      : fprintf(f, "%s =\n", name);
@@ -496,6 +508,7 @@ static size_t key_size(const struct cfg_key *k)
 	case CFG_T_ADDR:
 	case CFG_T_TEXT:
 	case CFG_T_HOSTS:
+	case CFG_T_RUNTIME:
 		return CFG_STR_MAX;
 	case CFG_T_LISTEN:
 		return sizeof(struct cfg_list);
