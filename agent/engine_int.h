@@ -89,7 +89,7 @@ struct eng {
 #define ENG_LIVE (ENG_ST(STORE_DEP_DEPLOYING) | ENG_ST(STORE_DEP_DEPLOYED) | ENG_ST(STORE_DEP_PAUSED))
 
 /* engine_image.c: images by reference for container workloads. */
-/* The reference a workload's spec names (type zmachine, "image" with a '/'),
+/* The reference a workload's spec names (type container or zmachine, "image" with a '/'),
  * or NULL (a local image name, or another type). Borrowed from data. */
 const char *eng_image_ref(const char *type, const cJSON *data);
 /* Admission: registry policy, and the image's size from its manifest

@@ -12,12 +12,13 @@
 #include "common/zerr.h"
 #include "rmb/rmb_server.h"
 
-const struct eng_rmb_command eng_rmb_commands[5] = {
+const struct eng_rmb_command eng_rmb_commands[6] = {
 	{"zos.deployment.deploy", eng_rmb_deploy},
 	{"zos.deployment.get", eng_rmb_get},
 	{"zos.deployment.list", eng_rmb_list},
 	{"zos.deployment.changes", eng_rmb_changes},
 	{"zos.statistics.get", eng_rmb_statistics},
+	{"zos.deployment.logs", eng_rmb_logs},
 };
 
 /* A new object appended to arr; NULL (nothing leaked) when out of memory. */
@@ -413,4 +414,102 @@ int eng_rmb_register(struct eng *e, struct rmb_server *s)
 			return rc;
 	}
 	return 0;
+}
+
+/* Valid UTF-8 copies through; any other byte, and control characters but
+ * newline and tab, become '?', so the reply is always valid JSON text. */
+static void clean_text(char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		size_t k = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+		                       : (c & 0xf8) == 0xf0 ? 4 : 0;
+		int ok = k > 0 && i + k <= n && (k > 1 || c >= 0x20 || c == '\n' || c == '\t') &&
+		         c != 0x7f && (k != 2 || c >= 0xc2);
+		for (size_t j = 1; ok && j < k; j++)
+			ok = ((unsigned char)s[i + j] & 0xc0) == 0x80;
+		if (!ok) {
+			s[i++] = '?';
+			continue;
+		}
+		i += k;
+	}
+}
+
+int eng_rmb_logs(struct eng *e, uint32_t caller, const cJSON *payload, cJSON **reply, int *code,
+		 char *msg, size_t msgsz)
+{
+	uint64_t cid;
+	struct store_dep d;
+	struct store_wl *w = NULL;
+	size_t n = 0;
+	int rc = want_cid(payload, &cid, code, msg, msgsz);
+	if (rc < 0)
+		return rc;
+	const cJSON *nm = cJSON_GetObjectItemCaseSensitive(payload, "name");
+	const cJSON *tl = cJSON_GetObjectItemCaseSensitive(payload, "tail");
+	double tail = ENG_RMB_LOGS_TAIL;
+	if (!cJSON_IsString(nm) || prov_name_valid(nm->valuestring) < 0)
+		return fail(code, msg, msgsz, ENG_E_BAD_REQUEST, ZE_MALFORMED,
+			    "payload must be {\"contract_id\", \"name\": workload name, \"tail\": "
+			    "lines}");
+	if (tl && !cJSON_IsNull(tl)) {
+		if (!cJSON_IsNumber(tl) || tl->valuedouble < 1 ||
+		    tl->valuedouble > ENG_RMB_LOGS_TAIL_MAX ||
+		    tl->valuedouble != (double)(unsigned)tl->valuedouble)
+			return fail(code, msg, msgsz, ENG_E_BAD_REQUEST, ZE_MALFORMED,
+				    "tail must be an integer from 1 to %d", ENG_RMB_LOGS_TAIL_MAX);
+		tail = tl->valuedouble;
+	}
+	if ((rc = own_dep(e, caller, cid, &d, &w, &n, code, msg, msgsz)) < 0)
+		return rc;
+	const struct store_wl *wl = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(w[i].name, nm->valuestring) == 0)
+			wl = &w[i];
+	if (!wl || (strcmp(wl->type, "container") != 0 && strcmp(wl->type, "zmachine") != 0)) {
+		rc = fail(code, msg, msgsz, ENG_E_NOT_FOUND, ZE_ABSENT,
+			  "contract %" PRIu64 " has no container named %s", cid,
+			  nm->valuestring);
+		goto out;
+	}
+	struct prov_workload_id id = {.twin_id = d.twin_id, .contract_id = cid};
+	snprintf(id.name, sizeof id.name, "%s", wl->name);
+	char *text = NULL, err[256] = "";
+	size_t len = 0;
+	int truncated = 0;
+	rc = prov_logs(eng_config(e)->prov, &id, (unsigned)tail, &text, &len, &truncated, err,
+		       sizeof err);
+	if (rc < 0) {
+		rc = fail(code, msg, msgsz, rc == -ENOENT ? ENG_E_NOT_FOUND : ENG_E_INTERNAL, rc,
+			  "logs of %s: %s", wl->name, err);
+		goto out;
+	}
+	clean_text(text, len);
+	cJSON *r = cJSON_CreateObject();
+	cJSON *lines = r ? cJSON_AddArrayToObject(r, "lines") : NULL;
+	int ok = lines && cJSON_AddNumberToObject(r, "contract_id", (double)cid) &&
+		 cJSON_AddStringToObject(r, "name", wl->name) &&
+		 cJSON_AddBoolToObject(r, "truncated", truncated);
+	for (char *line = text, *nl; ok && line < text + len; line = nl + 1) {
+		nl = memchr(line, '\n', (size_t)(text + len - line));
+		if (!nl)
+			nl = text + len;
+		*nl = '\0';
+		cJSON *s = cJSON_CreateString(line);
+		ok = s && cJSON_AddItemToArray(lines, s);
+	}
+	free(text);
+	if (!ok) {
+		cJSON_Delete(r);
+		rc = oom(code, msg, msgsz);
+		goto out;
+	}
+	*reply = r;
+	rc = 0;
+out:
+	store_dep_clear(&d);
+	store_wls_free(w, n);
+	return rc;
 }

@@ -16,6 +16,9 @@
  *                          (a workload pulling its image now adds a last, live entry
  *                          {name, ts, state: "pulling", message, done, total})
  *   zos.statistics.get     {}             -> {total, reserved, used, free, deployments, workloads}
+ *   zos.deployment.logs    {contract_id, name, tail} -> {contract_id, name, truncated,
+ *                                             lines: [...]}: the last tail lines (default
+ *                                             ENG_RMB_LOGS_TAIL) of a container's output
  *
  * contract_id is a JSON number or a decimal string (for ids above 2^53).
  */
@@ -29,8 +32,13 @@
 
 #include "agent/engine.h"
 
+int eng_rmb_logs(struct eng *e, uint32_t caller_twin, const cJSON *payload, cJSON **reply,
+                 int *err_code, char *err_msg, size_t err_msg_size);
+
 /* Caps on list replies, so one reply stays a bounded message. */
 #define ENG_RMB_LIST_MAX 1000
+#define ENG_RMB_LOGS_TAIL 100
+#define ENG_RMB_LOGS_TAIL_MAX 10000
 #define ENG_RMB_CHANGES_MAX 2000
 
 typedef int (*eng_rmb_fn)(struct eng *e, uint32_t caller_twin, const cJSON *payload,
@@ -52,7 +60,7 @@ struct eng_rmb_command {
 	const char *cmd;
 	eng_rmb_fn fn;
 };
-extern const struct eng_rmb_command eng_rmb_commands[5];
+extern const struct eng_rmb_command eng_rmb_commands[6];
 
 /* Registers the five commands with an RMB server (before it starts); e
  * must outlive the server. Refusals that promise nothing was done (503)

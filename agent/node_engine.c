@@ -39,6 +39,9 @@ static void prov_config_of(const struct cfg *c, struct prov_config *p)
 	p->vm_accel = c->vm_accel;
 	p->vm_uid_base = c->vm_uid_base;
 	p->vm_stop_timeout_ms = c->vm_stop_timeout * 1000u;
+	p->runtime = c->container_runtime;
+	p->uid_base = c->container_uid_base;
+	p->rootfs_size = c->container_rootfs_size;
 }
 
 static void img_config_of(const struct cfg *c, struct img_config *i)
@@ -78,6 +81,13 @@ static int engine_start(struct agent *a, void **state)
 		n->images = NULL;
 		return rc;
 	}
+	/* Which OCI runtime runs containers was probed at start-up. */
+	if (strcmp(prov_runtime_name(n->prov), "none") != 0)
+		log_info("node", "containers: OCI runtime %s ([containers] runtime = %s)",
+			 prov_runtime_name(n->prov), pc.runtime);
+	else
+		node_status(n, 1, "containers: no OCI runtime works (%s); container workloads are refused",
+			    prov_runtime_why(n->prov));
 	if ((rc = prov_node_capacity(n->prov, &n->total)) < 0) {
 		log_err("node", "measuring the node's capacity: %s", zerr_str(rc));
 		goto fail;

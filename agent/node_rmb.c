@@ -76,6 +76,7 @@ ENGINE_HANDLER(get)
 ENGINE_HANDLER(list)
 ENGINE_HANDLER(changes)
 ENGINE_HANDLER(statistics)
+ENGINE_HANDLER(logs)
 
 /* A deploy reads the contract and twins from the chain: it runs on the
  * server's slow pool, so a slow or stalled chain never delays other
@@ -91,6 +92,7 @@ static const struct {
 	{"zos.deployment.list", h_list, 0},
 	{"zos.deployment.changes", h_changes, 0},
 	{"zos.statistics.get", h_statistics, 0},
+	{"zos.deployment.logs", h_logs, 0},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -124,11 +124,15 @@ static void deployment_usage(FILE *f)
 		"usage: zos-cli deployment get --node ID --contract ID " CLI_KEY_USAGE "\n"
 		"       zos-cli deployment changes --node ID --contract ID " CLI_KEY_USAGE "\n"
 		"       zos-cli deployment list --node ID " CLI_KEY_USAGE "\n"
+		"       zos-cli deployment logs --node ID CONTRACT NAME [--tail N] " CLI_KEY_USAGE
+		"\n"
 		"           [--chain URL] [--url ADDR] [--timeout MS]\n"
 		"\n"
 		"Asks node ID's agent over RMB, as the key's twin, and prints the JSON reply:\n"
 		"get: the deployment and each workload's state and result; changes: each\n"
-		"workload's state history; list: the twin's deployments on the node.\n");
+		"workload's state history; list: the twin's deployments on the node.\n"
+		"logs: the last N (default 100, at most 10000) lines a container wrote to\n"
+		"stdout and stderr, printed as they are (only the contract's twin may read them).\n");
 }
 
 int cli_deployment_main(int argc, char **argv)
@@ -139,6 +143,8 @@ int cli_deployment_main(int argc, char **argv)
 		{"chain", required_argument, NULL, 'C'},
 		{"url", required_argument, NULL, 'u'},
 		{"timeout", required_argument, NULL, 't'},
+		{"tail", required_argument, NULL, 'T'},
+		{"name", required_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'h'},
 		CLI_KEY_LONGOPTS,
 		{NULL, 0, NULL, 0},
@@ -154,14 +160,16 @@ int cli_deployment_main(int argc, char **argv)
 	}
 	const char *cmd = !strcmp(sub, "get") ? "zos.deployment.get"
 			  : !strcmp(sub, "changes") ? "zos.deployment.changes"
-			  : !strcmp(sub, "list") ? "zos.deployment.list" : NULL;
+			  : !strcmp(sub, "list") ? "zos.deployment.list"
+			  : !strcmp(sub, "logs") ? "zos.deployment.logs" : NULL;
 	if (!cmd) {
 		cli_err("unknown deployment command '%s'", sub);
 		deployment_usage(stderr);
 		return CLI_USAGE;
 	}
 	struct cli_link_opts o = {0};
-	uint64_t node = 0, contract = 0, v;
+	uint64_t node = 0, contract = 0, v, tail = 0;
+	const char *name = NULL;
 	int opt;
 	argc--;
 	argv++;
@@ -185,11 +193,25 @@ int cli_deployment_main(int argc, char **argv)
 				return CLI_USAGE;
 			o.timeout_ms = (unsigned)v;
 			break;
+		case 'T':
+			if (cli_parse_uint("tail", optarg, 10000, &tail) < 0 || !tail)
+				return CLI_USAGE;
+			break;
+		case 'N': name = optarg; break;
 		case 'h': deployment_usage(stdout); return CLI_OK;
 		default: deployment_usage(stderr); return CLI_USAGE;
 		}
 	}
-	if (optind != argc || !node || (strcmp(sub, "list") && !contract)) {
+	int logs = !strcmp(sub, "logs");
+	/* logs CONTRACT NAME: the two may also be given positionally. */
+	if (logs && optind + 2 == argc && !contract && !name) {
+		if (cli_parse_uint("contract", argv[optind], UINT64_MAX, &contract) < 0)
+			return CLI_USAGE;
+		name = argv[optind + 1];
+		optind += 2;
+	}
+	if (optind != argc || !node || (strcmp(sub, "list") && !contract) || (logs && !name) ||
+	    (!logs && (name || tail))) {
 		deployment_usage(stderr);
 		return CLI_USAGE;
 	}
@@ -202,7 +224,9 @@ int cli_deployment_main(int argc, char **argv)
 	uint32_t code = 0;
 	snprintf(cid, sizeof cid, "%llu", (unsigned long long)contract);
 	int rc = -ENOMEM;
-	if (p && (!contract || cJSON_AddStringToObject(p, "contract_id", cid)))
+	if (p && (!contract || cJSON_AddStringToObject(p, "contract_id", cid)) &&
+	    (!name || cJSON_AddStringToObject(p, "name", name)) &&
+	    (!tail || cJSON_AddNumberToObject(p, "tail", (double)tail)))
 		rc = cli_link_call(&l, cmd, p, &reply, &code, msg, sizeof msg);
 	cJSON_Delete(p);
 	cli_link_close(&l);
@@ -212,6 +236,17 @@ int cli_deployment_main(int argc, char **argv)
 	}
 	if (rc < 0)
 		return CLI_FAIL;
+	if (logs) {
+		const cJSON *lines = cJSON_GetObjectItemCaseSensitive(reply, "lines"), *ln;
+		if (!cJSON_IsArray(lines)) {
+			cli_err("logs: the reply has no lines");
+			cJSON_Delete(reply);
+			return CLI_FAIL;
+		}
+		cJSON_ArrayForEach(ln, lines) if (cJSON_IsString(ln)) printf("%s\n", ln->valuestring);
+		cJSON_Delete(reply);
+		return CLI_OK;
+	}
 	char *out = cJSON_Print(reply);
 	cJSON_Delete(reply);
 	if (!out)

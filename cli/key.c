@@ -14,6 +14,22 @@
 #include "common/hex.h"
 #include "common/zerr.h"
 
+const char *cli_url_append(const char *prev, const char *next)
+{
+	static char list[2048];
+	char tmp[sizeof(list)];
+
+	if (!prev)
+		return next;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s,%s", prev, next) >= sizeof(tmp)) {
+		cli_err("--url: the endpoint list is over %zu bytes; %s left out", sizeof(list) - 1,
+			next);
+		return prev;
+	}
+	memcpy(list, tmp, sizeof(list));
+	return list;
+}
+
 void cli_err(const char *fmt, ...)
 {
 	char msg[1024];

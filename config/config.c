@@ -56,6 +56,9 @@ void cfg_defaults(struct cfg *c)
 	snprintf(c->vm_accel, sizeof c->vm_accel, "auto");
 	c->vm_uid_base = 3000000;
 	c->vm_stop_timeout = 10;
+	snprintf(c->container_runtime, sizeof c->container_runtime, "auto");
+	c->container_uid_base = 1u << 30;
+	c->container_rootfs_size = 1ull << 30;
 	c->reserved_cru = 1;
 	c->reserved_mru = 1ull << 30;
 	snprintf(c->metrics_listen, sizeof c->metrics_listen, "127.0.0.1:9464");

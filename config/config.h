@@ -24,7 +24,7 @@
 #include "common/log.h"
 
 /* Short enough that "key = value" fits inih's 200-byte line. */
-#define CFG_STR_MAX 160
+#define CFG_STR_MAX 512
 #define CFG_LIST_MAX 8
 #define CFG_DEFAULT_FILE "/etc/zos-agent/agent.conf"
 #define CFG_ENV_PREFIX "ZOS_AGENT_"
@@ -38,7 +38,9 @@ struct cfg_list {
 
 struct cfg {
 	/* [chain] */
-	char chain_url[CFG_STR_MAX];   /* substrate JSON-RPC over HTTP(S) */
+	char chain_url[CFG_STR_MAX];   /* substrate JSON-RPC endpoints: a comma-separated
+					* list of http(s):// and ws(s):// URLs */
+	char chain_ca_file[CFG_STR_MAX]; /* PEM CAs for https/wss; "" = the system's */
 	uint32_t chain_rpc_timeout;    /* seconds per RPC call */
 
 	/* [rmb] */
@@ -79,6 +81,11 @@ struct cfg {
 	int allow_unenforced_volumes;     /* 1: accept volumes whose size cannot be enforced */
 	uint64_t container_log_max;       /* bytes of a container log before rotation */
 	uint32_t container_log_keep;      /* rotated container logs kept */
+
+	/* [containers]: how containers run (provisioners/prov_container.h) */
+	char container_runtime[CFG_STR_MAX]; /* OCI runtime: auto, runc or crun */
+	uint32_t container_uid_base;         /* first host id of the twins' id ranges */
+	uint64_t container_rootfs_size;      /* default writable layer of a container */
 
 	/* [images]: the image store for containers pulled by reference */
 	char image_store_dir[CFG_STR_MAX];   /* default state_dir/image-store */

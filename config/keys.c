@@ -20,6 +20,7 @@
 const struct cfg_key cfg_keys[] = {
 	{"chain.url", CFG_T_URL, F(chain_url), 0, 0, 1},
 	{"chain.rpc_timeout", CFG_T_SECS, F(chain_rpc_timeout), 1, 600, 1},
+	{"chain.ca_file", CFG_T_PATH0, F(chain_ca_file), 0, 0, 1},
 	{"rmb.listen", CFG_T_LISTEN, F(rmb_listen), 0, 0, 1},
 	{"rmb.public_address", CFG_T_RELAY, F(rmb_public_address), 0, 0, 1},
 	{"rmb.workers", CFG_T_U32, F(rmb_workers), 1, 256, 1},
@@ -55,6 +56,11 @@ const struct cfg_key cfg_keys[] = {
 	{"storage.allow_unenforced_volumes", CFG_T_BOOL, F(allow_unenforced_volumes), 0, 0, 1},
 	{"storage.container_log_max", CFG_T_SIZE, F(container_log_max), 64 * KIB, GIB, 1},
 	{"storage.container_log_keep", CFG_T_U32, F(container_log_keep), 1, 100, 1},
+	{"containers.runtime", CFG_T_RUNTIME, F(container_runtime), 0, 0, 1},
+	/* Ranges of 65536 ids from here must stay below 2^32. */
+	{"containers.uid_base", CFG_T_U32, F(container_uid_base), 65536, 4026531840u, 1},
+	{"containers.rootfs_size", CFG_T_SIZE, F(container_rootfs_size), 16 * KIB * KIB,
+	 1ull << 44, 1},
 	{"images.dir", CFG_T_PATH0, F(image_store_dir), 0, 0, 1},
 	{"images.max_size", CFG_T_SIZE, F(image_max_size), 0, 1ull << 60, 1},
 	{"images.allow", CFG_T_HOSTS, F(image_allow), 0, 0, 1},
@@ -255,6 +261,50 @@ static int check_hosts(const char *s)
 	return 0;
 }
 
+/* One chain endpoint: http(s):// for JSON-RPC over HTTP POST, ws(s):// for
+ * WebSocket. */
+static int url_ok(const char *s, size_t n)
+{
+	static const char *const schemes[] = {"http://", "https://", "ws://", "wss://"};
+
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		size_t l = strlen(schemes[i]);
+		if (n > l && strncmp(s, schemes[i], l) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* A comma-separated list of endpoints (spaces around commas allowed). */
+static int check_url_list(const char *s, char *why, size_t whysz)
+{
+	int n = 0;
+
+	for (const char *p = s; *p;) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		size_t l = strcspn(p, ", ");
+		if (!url_ok(p, l)) {
+			snprintf(why, whysz, "'%.*s' is not an http://, https://, ws:// or wss:// URL",
+				 (int)l, p);
+			return ZE_CONFIG;
+		}
+		n++;
+		p += l;
+	}
+	if (n == 0) {
+		snprintf(why, whysz, "no URL given");
+		return ZE_CONFIG;
+	}
+	if (n > 8) {
+		snprintf(why, whysz, "more than 8 endpoints");
+		return ZE_CONFIG;
+	}
+	return 0;
+}
+
 static int parse_string(char *dst, enum cfg_type t, const char *s, char *why, size_t whysz)
 {
 	if (strlen(s) >= CFG_STR_MAX) {
@@ -263,10 +313,9 @@ static int parse_string(char *dst, enum cfg_type t, const char *s, char *why, si
 	}
 	switch (t) {
 	case CFG_T_URL:
-		if ((strncmp(s, "http://", 7) == 0 && s[7]) || (strncmp(s, "https://", 8) == 0 && s[8]))
-			break;
-		snprintf(why, whysz, "'%s' is not an http:// or https:// URL", s);
-		return ZE_CONFIG;
+		if (check_url_list(s, why, whysz) < 0)
+			return ZE_CONFIG;
+		break;
 	case CFG_T_PATH0:
 		if (!*s)
 			break;
@@ -293,6 +342,11 @@ static int parse_string(char *dst, enum cfg_type t, const char *s, char *why, si
 		return ZE_CONFIG;
 	case CFG_T_TEXT:
 		break;
+	case CFG_T_RUNTIME:
+		if (!strcmp(s, "auto") || !strcmp(s, "runc") || !strcmp(s, "crun"))
+			break;
+		snprintf(why, whysz, "'%s' is not one of auto, runc, crun", s);
+		return ZE_CONFIG;
 	case CFG_T_HOSTS:
 		if (check_hosts(s) == 0)
 			break;
@@ -338,6 +392,7 @@ int cfg_key_parse(struct cfg *c, const struct cfg_key *k, const char *s, int app
 	case CFG_T_ADDR:
 	case CFG_T_TEXT:
 	case CFG_T_HOSTS:
+	case CFG_T_RUNTIME:
 		return parse_string(field(c, k), k->type, s, why, whysz);
 	case CFG_T_LISTEN:
 		return parse_list(field(c, k), s, append, why, whysz);
@@ -409,6 +464,7 @@ int cfg_key_write(const struct cfg *c, const struct cfg_key *k, FILE *f)
 	case CFG_T_ADDR:
 	case CFG_T_TEXT:
 	case CFG_T_HOSTS:
+	case CFG_T_RUNTIME:
 		/* inih reads "key =" as the empty string. */
 		rc = *(const char *)p ? fprintf(f, "%s = %s\n", name, (const char *)p)
 				      : fprintf(f, "%s =\n", name);
@@ -452,6 +508,7 @@ static size_t key_size(const struct cfg_key *k)
 	case CFG_T_ADDR:
 	case CFG_T_TEXT:
 	case CFG_T_HOSTS:
+	case CFG_T_RUNTIME:
 		return CFG_STR_MAX;
 	case CFG_T_LISTEN:
 		return sizeof(struct cfg_list);

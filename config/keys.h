@@ -27,6 +27,7 @@ enum cfg_type {
 	CFG_T_TARGET,
 	CFG_T_HOSTS,  /* "" or registry hosts (HOST[:PORT] or *), comma separated */
 	CFG_T_ACCEL, /* auto | kvm | tcg, kept as a string */
+	CFG_T_RUNTIME, /* auto, runc or crun */
 };
 
 struct cfg_key {

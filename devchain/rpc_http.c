@@ -1,5 +1,6 @@
 /* HTTP side of the RPC server: bounded POST bodies, keep-alive, JSON out;
- * connection limits and deadlines in rpc_conns.c. */
+ * connection limits and deadlines in rpc_conns.c; WebSocket upgrades on the
+ * same port are handed to rpc_ws.c. */
 #include "devchain/rpc.h"
 
 #include <arpa/inet.h>
@@ -14,11 +15,13 @@
 #include "common/log.h"
 #include "common/zerr.h"
 #include "devchain/rpc_conns.h"
+#include "devchain/rpc_ws.h"
 
 struct dev_rpc {
 	struct MHD_Daemon *d;
 	struct dev_chain *chain;
 	struct dev_rpc_conns *conns;
+	struct dev_ws *ws;
 	uint16_t port;
 };
 
@@ -76,6 +79,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 	struct dev_rpc *s = cls;
 	struct request *req = *con_cls;
 	if (!req) {
+		if (strcmp(method, MHD_HTTP_METHOD_GET) == 0 && dev_ws_is_upgrade(conn))
+			return dev_ws_upgrade(s->ws, conn);
 		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
 			return respond_static(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
 					      "{\"error\":\"use POST with a JSON-RPC body\"}");
@@ -146,11 +151,16 @@ int dev_rpc_start(struct dev_chain *c, const char *addr, struct dev_rpc **out)
 		free(s);
 		return rc;
 	}
+	if (dev_ws_new(c, &s->ws) < 0) {
+		dev_rpc_conns_free(s->conns);
+		free(s);
+		return -ENOMEM;
+	}
 	/* libmicrohttpd's own limit sits above ours, so that ours (which
 	 * displaces instead of refusing) acts first; its idle timeout is the
 	 * same deadline. */
 	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY |
-					MHD_USE_TURBO |
+					MHD_USE_TURBO | MHD_ALLOW_UPGRADE |
 					MHD_USE_ERROR_LOG,
 				0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, &sa,
 				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
@@ -163,6 +173,7 @@ int dev_rpc_start(struct dev_chain *c, const char *addr, struct dev_rpc **out)
 		log_err("devchain", "cannot listen on %s: the address is in use or not local "
 			"(another tfchain-dev? pick a free --rpc-port, or 0 for any)", addr);
 		dev_rpc_conns_free(s->conns);
+		dev_ws_free(s->ws);
 		free(s);
 		return -EADDRINUSE;
 	}
@@ -181,6 +192,7 @@ void dev_rpc_stop(struct dev_rpc *s)
 {
 	if (!s)
 		return;
+	dev_ws_free(s->ws);
 	MHD_stop_daemon(s->d);
 	dev_rpc_conns_free(s->conns);
 	free(s);

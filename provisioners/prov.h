@@ -69,6 +69,9 @@ struct prov_config {
 	const char *vm_accel;  /* "auto" (NULL), "kvm" or "tcg" */
 	uint32_t vm_uid_base;  /* each qemu: its own uid in base..base+65535; 0 = 3000000 */
 	unsigned vm_stop_timeout_ms; /* graceful guest shutdown before kill; 0 = 10000 */
+	const char *runtime;         /* OCI runtime: "auto" (NULL), "runc" or "crun" */
+	uint32_t uid_base;           /* first host id of the twins' id ranges; 0 = 1<<30 */
+	uint64_t rootfs_size;        /* default writable layer of a container; 0 = 1 GiB */
 	/* The image store (image/image.h), borrowed: it must outlive the
 	 * context. NULL when the node pulls no images. The agent pulls and holds
 	 * a container's image before provision; the provisioner gets it with
@@ -95,8 +98,14 @@ struct prov_features {
 	int loop;        /* /dev/loop-control and loop devices attach */
 	int namespaces;  /* pid, mount, uts, ipc and net namespaces */
 	int netns_tools; /* ip(8) can create named netns, bridges and veths */
+	int userns;      /* user namespaces and idmapped mounts work */
+	int oci_runtime; /* an OCI runtime ran a probe container (see prov_runtime_name) */
 };
 void prov_ctx_features(const struct prov_ctx *ctx, struct prov_features *f);
+/* The OCI runtime picked at start-up ("runc", "crun") or "none", and why
+ * when none: borrowed from ctx. */
+const char *prov_runtime_name(const struct prov_ctx *ctx);
+const char *prov_runtime_why(const struct prov_ctx *ctx);
 
 struct prov_workload_id {
 	uint32_t twin_id;
@@ -104,7 +113,7 @@ struct prov_workload_id {
 	char name[PROV_NAME_MAX + 1];
 };
 
-/* One other workload of the same deployment, so a zmachine can resolve its
+/* One other workload of the same deployment, so a container can resolve its
  * mounts and network interfaces by name. Pointers are borrowed. */
 struct prov_dep_workload {
 	const char *name;
@@ -159,6 +168,14 @@ struct prov_ops {
 /* The acceleration VMs use, into out: "kvm" or "tcg" once decided,
  * "auto (not probed yet)" before the first VM of an auto node. */
 void prov_vm_accel(struct prov_ctx *ctx, char *out, size_t outsz);
+/* The last `tail` lines of a container's stdout and stderr (its rotated log
+ * files included), at most PROV_LOGS_MAX_BYTES. *out (NUL-terminated,
+ * caller frees) holds *outlen bytes as the container wrote them, not
+ * necessarily UTF-8; *truncated is 1 when older output exists. -ENOENT
+ * when the workload has no log on this node. */
+#define PROV_LOGS_MAX_BYTES (256u * 1024)
+int prov_logs(struct prov_ctx *ctx, const struct prov_workload_id *id, unsigned tail, char **out,
+              size_t *outlen, int *truncated, char *err, size_t errsz);
 
 /* The table for a type name, or NULL when the type is unknown. */
 const struct prov_ops *prov_lookup(const char *type);

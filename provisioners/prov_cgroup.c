@@ -1,6 +1,8 @@
 /*
- * Cgroups for containers, v1 (one hierarchy per controller) or v2 (the
- * unified hierarchy), detected at runtime from /proc/self/mountinfo.
+ * Where the cgroups of containers are, v1 (one hierarchy per controller) or
+ * v2 (the unified hierarchy), detected at runtime from /proc/self/mountinfo.
+ * The OCI runtime creates them and sets the limits (prov_ct_bundle.c); this
+ * file finds them for usage reports, health and the last-resort cleanup.
  *
  * v1: a workload's cgroups go under the agent's own cgroup of each
  * controller, <mount><own path>/<parent>/<host>, so whatever limits the
@@ -144,6 +146,11 @@ void prov_cg_detect(struct prov_ctx *ctx)
 	ctx->feat.cgroups = all;
 }
 
+int prov_cg_spec_path(const struct prov_ctx *ctx, const char *host, char *out, size_t outsz)
+{
+	return prov_fmt(out, outsz, "%s%s/%s", ctx->cg.v2 ? "/" : "", ctx->cgroup_parent, host);
+}
+
 int prov_cg_paths(const struct prov_ctx *ctx, const char *host, struct prov_cg *cg)
 {
 	memset(cg, 0, sizeof *cg);
@@ -181,21 +188,16 @@ int prov_cg_frozen(const struct prov_cg *cg)
 	return strncmp(buf, "FROZEN", 6) == 0;
 }
 
-int prov_cg_freeze(const struct prov_cg *cg, int frozen)
+/* Thaws a cgroup whose container is being removed: frozen tasks die only
+ * once thawed. Pausing itself is the OCI runtime's job. */
+static void cg_thaw(const struct prov_cg *cg)
 {
-	int rc = cg->v2 ? cg_write(cg->path[0], "cgroup.freeze", frozen ? "1" : "0")
-	                : cg_write(cg->path[PROV_CG_FREEZER], "freezer.state",
-	                           frozen ? "FROZEN" : "THAWED");
-	if (rc < 0)
-		return rc;
-	/* Freezing completes asynchronously (v1 passes through FREEZING). */
-	for (int i = 0; i < FREEZE_ROUNDS; i++) {
-		rc = prov_cg_frozen(cg);
-		if (rc < 0 || rc == frozen)
-			return rc < 0 ? rc : 0;
+	if (cg->v2)
+		cg_write(cg->path[0], "cgroup.freeze", "0");
+	else
+		cg_write(cg->path[PROV_CG_FREEZER], "freezer.state", "THAWED");
+	for (int i = 0; i < FREEZE_ROUNDS && prov_cg_frozen(cg) == 1; i++)
 		nap_ms(10);
-	}
-	return ZE_TIMEOUT;
 }
 
 static int count_procs(const char *dir, int kill_them)
@@ -240,7 +242,7 @@ int prov_cg_destroy(const struct prov_cg *cg)
 		}
 		/* Frozen tasks only die once thawed. */
 		if (n > 0 && access(cg_dir(cg, PROV_CG_FREEZER), F_OK) == 0)
-			prov_cg_freeze(cg, 0);
+			cg_thaw(cg);
 		if (n == 0)
 			break;
 		nap_ms(20);
@@ -330,4 +332,42 @@ int prov_cg_load(struct prov_cg *cg, const char *file)
 		line = nl + 1;
 	}
 	return 0;
+}
+
+void prov_cg_parent_cleanup(const struct prov_ctx *ctx)
+{
+	/* The runtime creates <parent> in every hierarchy (blkio, devices,
+	 * the named systemd one, the unified one ...), not only in those the
+	 * agent reads, and removes only the containers' own cgroups. */
+	char buf[8192];
+	if (prov_read_file("/proc/self/cgroup", buf, sizeof buf, NULL) < 0)
+		return;
+	char *save = NULL;
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *c1 = strchr(line, ':');
+		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2)
+			continue;
+		*c2 = '\0';
+		const char *ctrls = c1 + 1, *own = strcmp(c2 + 1, "/") ? c2 + 1 : "";
+		char first[64];
+		size_t k = strcspn(ctrls, ",");
+		if (k >= sizeof first)
+			continue;
+		memcpy(first, ctrls, k);
+		first[k] = '\0';
+		const char *dir = !first[0]                         ? "unified"
+		                  : strncmp(first, "name=", 5) == 0 ? first + 5
+		                                                    : first;
+		/* Joined hierarchies are mounted as "cpu,cpuacct" with links
+		 * for each name: the first name reaches it. */
+		char p[PROV_PATH_MAX];
+		if (prov_fmt(p, sizeof p, "/sys/fs/cgroup/%s%s/%s", dir, own, ctx->cgroup_parent) ==
+		    0)
+			rmdir(p);
+		if (prov_fmt(p, sizeof p, "/sys/fs/cgroup/%s/%s", dir, ctx->cgroup_parent) == 0)
+			rmdir(p);
+	}
+	if (ctx->cg.v2 && ctx->cg.base[0][0])
+		rmdir(ctx->cg.base[0]);
 }

@@ -1,16 +1,21 @@
 /* The provisioners' context: configuration and what the host offers. */
 #include "provisioners/prov_vm.h"
+#include "provisioners/prov_container.h"
 
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define LOG_MAX_DEFAULT (8ull << 20)
 #define LOG_KEEP_DEFAULT 2
 #define LOG_KEEP_MAX 16
+#define UID_BASE_DEFAULT (1u << 30)
+#define ROOTFS_SIZE_DEFAULT (1ull << 30)
 
 /* A throwaway child tries the namespaces a container needs. */
 static int probe_namespaces(void)
@@ -59,6 +64,23 @@ int prov_ctx_new(const struct prov_config *cfg, struct prov_ctx **out)
 	}
 	if ((rc = prov_vm_ctx_init(c, cfg)) < 0)
 		goto fail;
+	const char *rt = cfg->runtime && cfg->runtime[0] ? cfg->runtime : "auto";
+	if (strcmp(rt, "auto") != 0 && strcmp(rt, "runc") != 0 && strcmp(rt, "crun") != 0) {
+		rc = ZE_CONFIG;
+		goto fail;
+	}
+	if (!(c->runtime_cfg = strdup(rt))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	/* Ids below 65536 are the host's own users; a range must fit below
+	 * 2^32-1 (prov_ct_idmap.c checks each twin's). */
+	c->uid_base = cfg->uid_base ? cfg->uid_base : UID_BASE_DEFAULT;
+	if (c->uid_base < 65536 || c->uid_base > 0xfffffffeu - PROV_CT_IDS) {
+		rc = ZE_CONFIG;
+		goto fail;
+	}
+	c->rootfs_size = cfg->rootfs_size ? cfg->rootfs_size : ROOTFS_SIZE_DEFAULT;
 	c->allow_unenforced_volumes = cfg->allow_unenforced_volumes;
 	c->images = cfg->images;
 	c->reserved = cfg->reserved;
@@ -69,6 +91,12 @@ int prov_ctx_new(const struct prov_config *cfg, struct prov_ctx **out)
 	if ((rc = prov_mkdirs(c->storage_dir, 0700)) < 0 ||
 	    (rc = prov_mkdirs(c->run_dir, 0700)) < 0)
 		goto fail;
+	/* Container root (an unprivileged host id) must reach its bundle's
+	 * rootfs below run_dir: search permission, nothing listable. */
+	if (chmod(c->run_dir, 0711) < 0) {
+		rc = -errno;
+		goto fail;
+	}
 
 	char tmp[PROV_PATH_MAX];
 	c->feat.root = geteuid() == 0;
@@ -76,6 +104,19 @@ int prov_ctx_new(const struct prov_config *cfg, struct prov_ctx **out)
 	c->feat.namespaces = c->feat.root && probe_namespaces();
 	c->feat.netns_tools = c->feat.root && prov_which("ip", tmp, sizeof tmp) == 0;
 	prov_cg_detect(c);
+	/* The image store may not exist yet; it is on the same kind of disk. */
+	c->feat.userns =
+	    c->feat.root &&
+	    prov_ct_idmap_probe(access(c->image_dir, F_OK) == 0 ? c->image_dir : c->run_dir) == 0;
+	if (c->feat.userns && c->feat.cgroups)
+		prov_rt_detect(c);
+	else
+		snprintf(c->runtime_why, sizeof c->runtime_why, "%s",
+		         !c->feat.root     ? "not root"
+		         : !c->feat.userns ? "no user namespaces or idmapped mounts on image_dir"
+		                           : "no usable cgroups");
+	if (!c->runtime_name[0])
+		snprintf(c->runtime_name, sizeof c->runtime_name, "none");
 	*out = c;
 	return 0;
 fail:
@@ -92,6 +133,7 @@ void prov_ctx_free(struct prov_ctx *ctx)
 	free(ctx->run_dir);
 	free(ctx->cgroup_parent);
 	prov_vm_ctx_free(ctx);
+	free(ctx->runtime_cfg);
 	free(ctx);
 }
 

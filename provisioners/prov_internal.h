@@ -46,6 +46,13 @@ struct prov_ctx {
 	struct prov_capacity reserved;
 	uint64_t log_max_bytes;
 	unsigned log_keep;
+	char *runtime_cfg;                /* auto, runc or crun */
+	char runtime[PROV_PATH_MAX];      /* absolute path of the picked runtime, "" when none */
+	char runtime_name[16];            /* "runc", "crun" or "none" */
+	char runtime_why[256];            /* why none works */
+	char runtime_root[PROV_PATH_MAX]; /* <run>/oci: the runtime's state */
+	uint32_t uid_base;
+	uint64_t rootfs_size;
 	struct img_store *images; /* borrowed */
 	struct prov_features feat;
 	struct prov_cg_layout cg;
@@ -127,19 +134,21 @@ struct prov_cg {
 	char path[PROV_CG_N][PROV_PATH_MAX]; /* empty entries are unused */
 };
 void prov_cg_detect(struct prov_ctx *ctx);
-/* Fills cg with the paths for host name without creating anything. */
+/* Fills cg with the paths for host name without creating anything: where
+ * the OCI runtime makes them for prov_cg_spec_path(). */
 int prov_cg_paths(const struct prov_ctx *ctx, const char *host, struct prov_cg *cg);
-/* Creates the cgroups and sets cpu (whole cpus), memory (bytes) and pids limits. */
-int prov_cg_create(const struct prov_cg *cg, uint64_t cpus, uint64_t mem, uint64_t pids, char *err,
-                   size_t errsz);
-/* Moves pid into every cgroup. Uses only system calls. */
-int prov_cg_attach(const struct prov_cg *cg, pid_t pid);
-int prov_cg_freeze(const struct prov_cg *cg, int frozen);
+/* The OCI spec's cgroupsPath for host: v1 "<parent>/<host>" (relative, so
+ * the runtime puts it under its own, the agent's, cgroup of each controller,
+ * as prov_cg_paths does); v2 "/<parent>/<host>". */
+int prov_cg_spec_path(const struct prov_ctx *ctx, const char *host, char *out, size_t outsz);
 /* 1 frozen, 0 thawed, negative error. */
 int prov_cg_frozen(const struct prov_cg *cg);
 /* Kills every process and removes the cgroups; absent is fine. */
 int prov_cg_destroy(const struct prov_cg *cg);
 int prov_cg_exists(const struct prov_cg *cg);
+/* Removes the (empty) <cgroup_parent> directories the OCI runtime left in
+ * every cgroup hierarchy; for tests and tools with a parent of their own. */
+void prov_cg_parent_cleanup(const struct prov_ctx *ctx);
 int prov_cg_stats(const struct prov_cg *cg, uint64_t *cpu_ns, uint64_t *mem_bytes);
 /* Serialization of the paths into the run dir, so that an agent started in
  * another cgroup still finds them. */
@@ -151,6 +160,8 @@ int prov_ip(char *err, size_t errsz, const char *const args[]);
 int prov_netns_exists(const char *ns);
 int prov_netns_add(const char *ns, char *err, size_t errsz);
 int prov_netns_del(const char *ns);
+/* Writes value to /proc/sys/<key> inside network namespace ns. */
+int prov_netns_sysctl(const char *ns, const char *key, const char *value);
 /* Sums rx/tx bytes of the interfaces of ns (loopback excluded) or of one
  * interface when ifname is not NULL. */
 int prov_netns_counters(const char *ns, const char *ifname, uint64_t *rx, uint64_t *tx);

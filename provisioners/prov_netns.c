@@ -2,6 +2,9 @@
 #include "provisioners/prov_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +52,32 @@ int prov_netns_add(const char *ns, char *err, size_t errsz)
 		return rc;
 	return prov_ip(err, errsz,
 	               (const char *const[]){"-n", ns, "link", "set", "lo", "up", NULL});
+}
+
+int prov_netns_sysctl(const char *ns, const char *key, const char *value)
+{
+	char nsp[PROV_PATH_MAX], path[PROV_PATH_MAX];
+	if (prov_fmt(nsp, sizeof nsp, "/run/netns/%s", ns) < 0 ||
+	    prov_fmt(path, sizeof path, "/proc/sys/%s", key) < 0 || strstr(key, ".."))
+		return -EINVAL;
+	/* /proc/sys/net shows the namespace of whoever opens it: a child
+	 * enters ns and writes. System calls only after the fork. */
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int fd = open(nsp, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWNET) < 0)
+			_exit(1);
+		int f = open(path, O_WRONLY | O_CLOEXEC);
+		size_t n = strlen(value);
+		_exit(f >= 0 && write(f, value, n) == (ssize_t)n ? 0 : 2);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
 }
 
 int prov_netns_del(const char *ns)

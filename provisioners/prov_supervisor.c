@@ -1,17 +1,19 @@
 /*
- * The container supervisor: a double-forked process that outlives the agent,
- * (re)starts the container and keeps its log. After the fork it only uses
- * system calls and stack buffers, never locks another agent thread might
- * have held at fork time.
+ * The container supervisor: a double-forked process that outlives the agent
+ * and runs `<runtime> run` of the container's bundle, with the container's
+ * stdout and stderr to <dir>/log (size rotation), restarts it with backoff
+ * when it dies (not while <dir>/paused exists), and on SIGTERM kills and
+ * deletes it from the runtime. After the fork it only uses system calls and
+ * stack buffers, never locks another agent thread might have held at fork
+ * time.
  */
 #include "provisioners/prov_container.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
-#include <stdarg.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,27 +25,11 @@
 #include <unistd.h>
 
 #define START_TIMEOUT_MS 30000
-#define STOP_TIMEOUT_MS 5000
+#define STOP_TIMEOUT_MS 10000
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 60000
 /* A container that ran this long counts as healthy: backoff starts over. */
 #define HEALTHY_RUN_MS 10000
-
-/* Entry of the container's init, in prov_ctinit.c. */
-void prov_ct_child(const struct prov_ct_plan *p, int sync_fd, int err_fd, int out_fd)
-    __attribute__((noreturn));
-
-void prov_ct_plan_clear(struct prov_ct_plan *p)
-{
-	for (size_t i = 0; i < PROV_CT_ARGS_MAX + 1 && p->argv[i]; i++) {
-		free(p->argv[i]);
-		p->argv[i] = NULL;
-	}
-	for (size_t i = 0; i < PROV_CT_ENV_MAX + 2 && p->envp[i]; i++) {
-		free(p->envp[i]);
-		p->envp[i] = NULL;
-	}
-}
 
 static long now_ms(void)
 {
@@ -92,7 +78,21 @@ static int write_pid(const char *dir, const char *file, pid_t pid)
 	if (prov_fmt(p, sizeof p, "%s/%s", dir, file) < 0)
 		return -ENAMETOOLONG;
 	int n = snprintf(v, sizeof v, "%d %llu\n", (int)pid, proc_start(pid));
-	return prov_write_file(p, v, (size_t)n, 0600);
+	/* Atomic (temporary file, rename) so a reader never sees half a line,
+	 * but not fsynced: a pid means nothing after the machine restarts,
+	 * and a start should not wait for the disk. */
+	char tmp[PROV_PATH_MAX + 8];
+	snprintf(tmp, sizeof tmp, "%s.tmp", p);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	int rc = write(fd, v, (size_t)n) == n ? 0 : -EIO;
+	close(fd);
+	if (rc == 0 && rename(tmp, p) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
 }
 
 static void drop_pid(const char *dir, const char *file)
@@ -191,96 +191,141 @@ static void log_note(struct ct_log *l, const char *fmt, ...)
 	log_write(l, buf, len);
 }
 
-/* One container start. Returns the host pid of its init, or a negative
- * error with the reason in why. */
-static pid_t start_container(const struct prov_ct_plan *p, int out_wr, char *why, size_t whysz)
+static void nap_ms(long ms)
 {
-	int sync[2], ep[2];
-	if (pipe2(sync, O_CLOEXEC) < 0) {
-		snprintf(why, whysz, "pipe: %s", prov_strerror(errno));
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static const char *const rt_env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL};
+
+/* Forks and executes the runtime with args, output to out_fd. */
+static pid_t rt_spawn(const struct prov_ct_plan *p, int out_fd, const char *const args[])
+{
+	const char *argv[16] = {p->runtime, "--root", p->runtime_root};
+	size_t n = 3;
+	for (size_t i = 0; args[i] && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	pid_t pid = fork();
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDONLY);
+		if (nul < 0 || dup2(nul, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
+			_exit(126);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execve(p->runtime, (char *const *)argv, (char *const *)rt_env);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Runs a runtime command to completion (bounded), output to out_fd. */
+static int rt_sync(const struct prov_ct_plan *p, int out_fd, const char *const args[])
+{
+	pid_t pid = rt_spawn(p, out_fd, args);
+	if (pid < 0)
+		return -errno;
+	long deadline = now_ms() + STOP_TIMEOUT_MS;
+	int st;
+	for (;;) {
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		if (w == pid)
+			return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+		if (w < 0 && errno != EINTR)
+			return -errno;
+		if (now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return ZE_TIMEOUT;
+		}
+		nap_ms(10);
+	}
+}
+
+static void drain(struct ct_log *l, int fd, char *tail, size_t tailsz)
+{
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof buf)) > 0) {
+		log_write(l, buf, (size_t)n);
+		if (tail && tailsz > 1) {
+			/* Keep the last line of output: the runtime's reason. */
+			size_t k = (size_t)n < tailsz - 1 ? (size_t)n : tailsz - 1;
+			memcpy(tail, buf + (size_t)n - k, k);
+			tail[k] = '\0';
+		}
+	}
+}
+
+static int paused(const struct prov_ct_plan *p)
+{
+	char f[PROV_PATH_MAX];
+	return prov_fmt(f, sizeof f, "%s/paused", p->dir) == 0 && access(f, F_OK) == 0;
+}
+
+/* One container start: `<runtime> run`, which stays in the foreground as
+ * the container's parent. Returns the runtime's pid once its --pid-file
+ * names the container's process (the entrypoint was executed), or a
+ * negative error with the runtime's last words in why. */
+static pid_t start_container(const struct prov_ct_plan *p, struct ct_log *log, int out_rd,
+                             int out_wr, char *why, size_t whysz)
+{
+	char pidf[PROV_PATH_MAX], buf[64];
+	if (prov_fmt(pidf, sizeof pidf, "%s/runtime.pid", p->dir) < 0)
+		return -ENAMETOOLONG;
+	/* A container of the same id left stopped (a crash) blocks `run`; its
+	 * state directory says whether there is one (runc and crun keep
+	 * <root>/<id>), which saves a runtime call on every start. */
+	const char *del[] = {"delete", "--force", p->host, NULL};
+	char st[PROV_PATH_MAX];
+	if (prov_fmt(st, sizeof st, "%s/%s", p->runtime_root, p->host) < 0 ||
+	    access(st, F_OK) == 0) {
+		rt_sync(p, out_wr, del);
+		drain(log, out_rd, NULL, 0);
+	}
+	unlink(pidf);
+	const char *run[] = {"run", "--bundle", p->dir, "--pid-file", pidf, p->host, NULL};
+	pid_t pid = rt_spawn(p, out_wr, run);
+	if (pid < 0) {
+		snprintf(why, whysz, "fork: %s", prov_strerror(errno));
 		return -errno;
 	}
-	if (pipe2(ep, O_CLOEXEC) < 0) {
-		int e = errno;
-		close(sync[0]);
-		close(sync[1]);
-		snprintf(why, whysz, "pipe: %s", prov_strerror(e));
-		return -e;
-	}
-	long pid =
-	    syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD,
-	            NULL, NULL, NULL, NULL);
-	if (pid == 0) {
-		close(sync[1]);
-		close(ep[0]);
-		prov_ct_child(p, sync[0], ep[1], out_wr);
-	}
-	int e = errno;
-	close(sync[0]);
-	close(ep[1]);
-	if (pid < 0) {
-		close(sync[1]);
-		close(ep[0]);
-		snprintf(why, whysz, "clone: %s", prov_strerror(e));
-		return -e;
-	}
-	/* The child waits for this byte, so every page it touches is charged
-	 * to its own cgroup from the start. */
-	int rc = prov_cg_attach(&p->cg, (pid_t)pid);
-	if (rc < 0) {
-		snprintf(why, whysz, "cannot join cgroups: %s", zerr_str(rc));
-		kill((pid_t)pid, SIGKILL);
-	} else if (write(sync[1], "g", 1) != 1) {
-		rc = -EPIPE;
-		snprintf(why, whysz, "container init vanished");
-	}
-	close(sync[1]);
-	/* EOF without a message: execve succeeded (the pipe is close-on-exec). */
-	char msg[256];
-	size_t got = 0;
 	long deadline = now_ms() + START_TIMEOUT_MS;
+	char tail[256] = "";
 	for (;;) {
-		long left = deadline - now_ms();
-		struct pollfd pf = {.fd = ep[0], .events = POLLIN};
-		if (left <= 0 || poll(&pf, 1, (int)left) == 0) {
-			if (rc == 0) {
-				rc = ZE_TIMEOUT;
-				snprintf(why, whysz, "container init did not start in time");
+		drain(log, out_rd, tail, sizeof tail);
+		if (prov_read_file(pidf, buf, sizeof buf, NULL) == 0) {
+			long cpid = strtol(buf, NULL, 10);
+			if (cpid > 1) {
+				write_pid(p->dir, "container.pid", (pid_t)cpid);
+				return pid;
 			}
-			break;
 		}
-		ssize_t n = read(ep[0], msg + got, sizeof msg - 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		if (got >= sizeof msg - 1)
-			break;
-	}
-	close(ep[0]);
-	if (got > 0 && rc == 0) {
-		msg[got] = '\0';
-		/* "<errno> <text>" from prov_ct_child. */
-		char *sp = strchr(msg, ' ');
-		int code = (int)strtol(msg, NULL, 10);
-		rc = code > 0 ? -code : -EIO;
-		snprintf(why, whysz, "%s", sp ? sp + 1 : msg);
-	}
-	if (rc < 0) {
-		/* A child in a frozen cgroup dies only once thawed; it is then
-		 * reaped by the main loop's waitpid(-1) instead of blocking here. */
-		kill((pid_t)pid, SIGKILL);
-		for (int i = 0; i < 50; i++) {
-			pid_t w = waitpid((pid_t)pid, NULL, WNOHANG);
-			if (w == (pid_t)pid || (w < 0 && errno != EINTR))
-				break;
-			struct timespec ts = {0, 10 * 1000000L};
-			nanosleep(&ts, NULL);
+		int st;
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		if (w == pid) {
+			drain(log, out_rd, tail, sizeof tail);
+			tail[strcspn(tail, "\n")] = '\0';
+			/* The last complete line: where runc says why. */
+			char *nl = NULL, *s = tail;
+			while ((s = strstr(s, "error")))
+				nl = s++;
+			snprintf(why, whysz, "%s", nl ? nl : tail[0] ? tail : "runtime failed");
+			return strstr(tail, "no such file") ? -ENOENT : -EIO;
 		}
-		return rc;
+		if (now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			rt_sync(p, out_wr, del);
+			snprintf(why, whysz, "the container did not start in %d s",
+			         START_TIMEOUT_MS / 1000);
+			return ZE_TIMEOUT;
+		}
+		nap_ms(2);
 	}
-	return (pid_t)pid;
 }
 
 static void report(int *status_fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -299,16 +344,29 @@ static void report(int *status_fd, const char *fmt, ...)
 	*status_fd = -1;
 }
 
-static void stop_child(const struct prov_ct_plan *p, pid_t child)
+static void stop_child(const struct prov_ct_plan *p, struct ct_log *log, int out_rd, int out_wr,
+                       pid_t child)
 {
-	if (child <= 0)
-		return;
-	/* Killing the init of a pid namespace kills everything in it; frozen
-	 * tasks die only once thawed. */
-	kill(child, SIGKILL);
-	prov_cg_freeze(&p->cg, 0);
-	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
-		;
+	/* delete --force kills every process of the container (thawing a
+	 * paused one first) and removes its cgroups. */
+	const char *del[] = {"delete", "--force", p->host, NULL};
+	rt_sync(p, out_wr, del);
+	/* The runtime may have lost its state (its root removed): the init of
+	 * the container's pid namespace takes everything with it. */
+	pid_t cpid;
+	if (prov_ct_alive(p->dir, "container.pid", &cpid) == 1)
+		kill(cpid, SIGKILL);
+	if (child > 0) {
+		long deadline = now_ms() + STOP_TIMEOUT_MS;
+		while (waitpid(child, NULL, WNOHANG) == 0 && now_ms() < deadline) {
+			drain(log, out_rd, NULL, 0);
+			nap_ms(10);
+		}
+		kill(child, SIGKILL);
+		waitpid(child, NULL, WNOHANG);
+		rt_sync(p, out_wr, del);
+	}
+	drain(log, out_rd, NULL, 0);
 	drop_pid(p->dir, "container.pid");
 }
 
@@ -353,13 +411,12 @@ static void supervise(const struct prov_ct_plan *p, int status_fd)
 	pid_t child = 0;
 	long next_start = 0, started_at = 0, backoff = BACKOFF_MIN_MS;
 	for (;;) {
-		/* While paused (grace period) a restart would freeze half way. */
-		if (child <= 0 && now_ms() >= next_start && status_fd < 0 &&
-		    prov_cg_frozen(&p->cg) == 1)
+		/* While paused (grace period) the container stays down. */
+		if (child <= 0 && now_ms() >= next_start && status_fd < 0 && paused(p))
 			next_start = now_ms() + BACKOFF_MIN_MS;
 		if (child <= 0 && now_ms() >= next_start) {
 			char why[256];
-			pid_t pid = start_container(p, out[1], why, sizeof why);
+			pid_t pid = start_container(p, &log, out[0], out[1], why, sizeof why);
 			if (pid < 0) {
 				log_note(&log, "start failed: %s", why);
 				if (status_fd >= 0) {
@@ -374,8 +431,9 @@ static void supervise(const struct prov_ct_plan *p, int status_fd)
 			} else {
 				child = pid;
 				started_at = now_ms();
-				write_pid(p->dir, "container.pid", child);
-				log_note(&log, "container started, pid %d", (int)child);
+				pid_t cpid = 0;
+				prov_ct_alive(p->dir, "container.pid", &cpid);
+				log_note(&log, "container started, pid %d", (int)cpid);
 				report(&status_fd, "OK\n");
 			}
 		}
@@ -389,19 +447,15 @@ static void supervise(const struct prov_ct_plan *p, int status_fd)
 		                       {.fd = sfd, .events = POLLIN}};
 		if (poll(pf, 2, (int)wait) < 0 && errno != EINTR)
 			_exit(1);
-		if (pf[0].revents & POLLIN) {
-			char buf[4096];
-			ssize_t n;
-			while ((n = read(out[0], buf, sizeof buf)) > 0)
-				log_write(&log, buf, (size_t)n);
-		}
+		if (pf[0].revents & POLLIN)
+			drain(&log, out[0], NULL, 0);
 		if (!(pf[1].revents & POLLIN))
 			continue;
 		struct signalfd_siginfo si;
 		while (read(sfd, &si, sizeof si) == sizeof si) {
 			if (si.ssi_signo != SIGCHLD) {
 				log_note(&log, "stopping on signal %u", si.ssi_signo);
-				stop_child(p, child);
+				stop_child(p, &log, out[0], out[1], child);
 				drop_pid(p->dir, "supervisor.pid");
 				_exit(0);
 			}
@@ -411,11 +465,15 @@ static void supervise(const struct prov_ct_plan *p, int status_fd)
 		while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
 			if (w != child)
 				continue;
+			drain(&log, out[0], NULL, 0);
 			drop_pid(p->dir, "container.pid");
-			if (WIFSIGNALED(st))
-				log_note(&log, "container killed by signal %d", WTERMSIG(st));
+			/* The runtime exits with the container's status, 128 + n
+			 * when a signal n killed it. */
+			int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+			if (code > 128 && code < 128 + 65)
+				log_note(&log, "container killed by signal %d", code - 128);
 			else
-				log_note(&log, "container exited with status %d", WEXITSTATUS(st));
+				log_note(&log, "container exited with status %d", code);
 			if (now_ms() - started_at >= HEALTHY_RUN_MS)
 				backoff = BACKOFF_MIN_MS;
 			next_start = now_ms() + backoff;

@@ -6,13 +6,13 @@
 extern const struct prov_ops prov_zmount_ops;
 extern const struct prov_ops prov_volume_ops;
 extern const struct prov_ops prov_network_ops;
-/* The container (prov_zmachine.c) registers as "container"; "zmachine" is
- * the virtual machine, as in zos. */
-extern const struct prov_ops prov_zmachine_ops;
+/* "container" is an OCI container run by runc or crun (prov_container.c);
+ * "zmachine" is a virtual machine on qemu (prov_vm.c), as in zos. */
+extern const struct prov_ops prov_container_ops;
 extern const struct prov_ops prov_vm_ops;
 
 static const struct prov_ops *const registry[] = {
-    &prov_zmount_ops, &prov_volume_ops, &prov_network_ops, &prov_zmachine_ops, &prov_vm_ops,
+    &prov_zmount_ops, &prov_volume_ops, &prov_network_ops, &prov_container_ops, &prov_vm_ops,
 };
 
 const struct prov_ops *prov_lookup(const char *type)

@@ -1,5 +1,5 @@
 /*
- * Fake provisioners for the agent's tests: zmount, network and zmachine
+ * Fake provisioners for the agent's tests: zmount, network and container
  * tables that keep a host in memory (what exists, what is paused), count
  * calls, record the provision order, and fail on demand. fh_share_fd() moves
  * the host into a memfd shared with child agents, so that it outlives one killed
@@ -219,7 +219,7 @@ static int v_inspect(struct prov_ctx *ctx, const struct prov_workload_id *id,
 #define OPS(t) {.type = t, .validate = v_validate, .provision = v_provision, \
 		.deprovision = v_deprovision, .pause = v_pause, .resume = v_resume, \
 		.inspect = v_inspect}
-static const struct prov_ops fops[] = {OPS("zmount"), OPS("network"), OPS("zmachine")};
+static const struct prov_ops fops[] = {OPS("zmount"), OPS("network"), OPS("container")};
 
 static const struct prov_ops *f_lookup(const char *type)
 {

@@ -225,7 +225,7 @@ static void deploy_through_cli_and_rmb(void **st)
 	snprintf(doc, sizeof doc, "%s/good.json", tmp);
 	snprintf(out, sizeof out, "%s/out.txt", tmp);
 	put_file(doc, "{\"version\":0,\"workloads\":["
-		      "{\"version\":0,\"name\":\"vm\",\"type\":\"zmachine\",\"data\":{}},"
+		      "{\"version\":0,\"name\":\"vm\",\"type\":\"container\",\"data\":{}},"
 		      "{\"version\":0,\"name\":\"disk\",\"type\":\"zmount\",\"data\":{\"size\":10}}]}");
 	char *deploy[] = {cli_bin, "deploy", "--node", "1", doc, "--dev", "alice", "--chain",
 			  chain_url, "--timeout", "60", NULL};
@@ -351,7 +351,7 @@ static void kill9_during_deploys(void **st)
 	snprintf(dir, sizeof dir, "%s/kill", tmp);
 	snprintf(doc, sizeof doc, "%s/two.json", tmp);
 	put_file(doc, "{\"version\":0,\"workloads\":["
-		      "{\"version\":0,\"name\":\"vm\",\"type\":\"zmachine\",\"data\":{}},"
+		      "{\"version\":0,\"name\":\"vm\",\"type\":\"container\",\"data\":{}},"
 		      "{\"version\":0,\"name\":\"disk\",\"type\":\"zmount\",\"data\":{\"size\":10}}]}");
 	assert_int_equal(fh_share_fd(&fh_fd), 0);
 	fh.delay_ms = 300; /* slow provisioning leaves room for the kill */
@@ -459,7 +459,7 @@ static void kill9_chain_during_calls(void **st)
 	snprintf(out, sizeof out, "%s/cli0.txt", tmp);
 	/* Another document: the chain keeps one contract per (node, hash). */
 	put_file(doc, "{\"version\":0,\"description\":\"across a chain restart\",\"workloads\":["
-		      "{\"version\":0,\"name\":\"vm\",\"type\":\"zmachine\",\"data\":{}},"
+		      "{\"version\":0,\"name\":\"vm\",\"type\":\"container\",\"data\":{}},"
 		      "{\"version\":0,\"name\":\"disk\",\"type\":\"zmount\",\"data\":{\"size\":10}}]}");
 	fh.delay_ms = 300;
 	pid_t agent = start_agent(dir);

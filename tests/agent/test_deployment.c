@@ -29,7 +29,7 @@ static const struct prov_ops fake_ops[] = {
 	{.type = "zmount", .validate = fake_validate},
 	{.type = "volume", .validate = fake_validate},
 	{.type = "network", .validate = fake_validate},
-	{.type = "zmachine", .validate = fake_validate},
+	{.type = "container", .validate = fake_validate},
 };
 
 static const struct prov_ops *fake_lookup(const char *type)
@@ -51,7 +51,7 @@ static int parse(const char *s, uint32_t twin, struct dep_doc *d, char *why)
 static void valid_document_in_install_order(void **st)
 {
 	const char *s = "{\"version\":0,\"twin_id\":7,\"metadata\":\"m\",\"workloads\":["
-			WL("vm", "zmachine", "{}") "," WL("net", "network", "{}") ","
+			WL("vm", "container", "{}") "," WL("net", "network", "{}") ","
 			WL("disk", "zmount", "{\"size\":100}") "," WL("vol", "volume", "{\"size\":5}")
 			"]}  \n";
 	struct dep_doc d;

@@ -211,7 +211,7 @@ struct fx {
 
 static const char good_doc[] =
 	"{\"version\":0,\"twin_id\":7,\"workloads\":["
-	"{\"version\":0,\"name\":\"vm\",\"type\":\"zmachine\",\"data\":{}},"
+	"{\"version\":0,\"name\":\"vm\",\"type\":\"container\",\"data\":{}},"
 	"{\"version\":0,\"name\":\"net\",\"type\":\"network\",\"data\":{}},"
 	"{\"version\":0,\"name\":\"disk\",\"type\":\"zmount\",\"data\":{\"size\":100}}]}";
 
@@ -570,7 +570,7 @@ static void image_policy_checked_at_accept(void **st)
 	assert_int_equal(img_store_open(&ic, &test_images), 0);
 	restart(f);
 #define ZM_DOC "{\"version\":0,\"twin_id\":7,\"workloads\":[{\"version\":0," \
-	       "\"name\":\"vm\",\"type\":\"zmachine\",\"data\":{\"image\":\"%s\"}}]}"
+	       "\"name\":\"vm\",\"type\":\"container\",\"data\":{\"image\":\"%s\"}}]}"
 	snprintf(doc, sizeof doc, ZM_DOC, "bad.example.com/team/app:1");
 	mk_contract(20, USER_TWIN, NODE_ID, doc, 0);
 	assert_int_equal(deploy(f, USER_TWIN, 20, msg, sizeof msg, NULL, 0), ENG_E_INVALID);

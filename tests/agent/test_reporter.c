@@ -298,8 +298,8 @@ static void add_dep(struct store *s, uint64_t cid)
 	memset(d.hash, (int)cid, 32);
 	struct store_wl w[3] = {
 		{.name = "disk", .type = "zmount", .spec = "{}", .cap = {.sru = 10 * cid}},
-		{.name = "vm", .type = "zmachine", .spec = "{}", .cap = {.cru = 2, .mru = 1000}},
-		{.name = "bad", .type = "zmachine", .spec = "{}", .cap = {.cru = 50}},
+		{.name = "vm", .type = "container", .spec = "{}", .cap = {.cru = 2, .mru = 1000}},
+		{.name = "bad", .type = "container", .spec = "{}", .cap = {.cru = 50}},
 	};
 	assert_int_equal(store_dep_insert(s, &d, w, 3), 0);
 	assert_int_equal(store_wl_set(s, cid, "disk", STORE_WL_OK, "{}", "ok"), 0);
@@ -734,11 +734,11 @@ static int fake_wl_usage(struct prov_ctx *ctx, const struct prov_workload_id *id
 	return 0;
 }
 
-static const struct prov_ops fake_vm = {.type = "zmachine", .usage = fake_wl_usage};
+static const struct prov_ops fake_vm = {.type = "container", .usage = fake_wl_usage};
 
 static const struct prov_ops *fake_lookup(const char *type)
 {
-	return strcmp(type, "zmachine") ? NULL : &fake_vm;
+	return strcmp(type, "container") ? NULL : &fake_vm;
 }
 
 static void usage_from_provisioners(void **st)

@@ -89,7 +89,7 @@ static void insert(struct store *s, uint64_t cid, uint32_t twin, size_t n)
 	struct store_wl w[3] = {
 		{.name = "disk", .type = "zmount", .spec = "{\"size\":1}", .cap = {.sru = 10}},
 		{.name = "net", .type = "network", .spec = "{}"},
-		{.name = "vm", .type = "zmachine", .spec = "{}", .cap = {.cru = 1, .mru = 100}},
+		{.name = "vm", .type = "container", .spec = "{}", .cap = {.cru = 1, .mru = 100}},
 	};
 	assert_int_equal(store_dep_insert(s, &d, w, n), 0);
 }

@@ -25,11 +25,13 @@ enum mode {
 	M_BAD_ID,    /* answers with the wrong id */
 	M_GARBAGE,   /* not JSON */
 	M_VERSION,   /* runtime version and header */
+	M_HEAD,      /* finalized head numbered `head`, and storage as M_STORAGE */
 };
 
 struct node {
 	enum mode mode;
 	int seen;
+	int head; /* M_HEAD */
 };
 
 static void handler(void *ud, const char *method, const cJSON *params, double id,
@@ -80,6 +82,19 @@ static void handler(void *ud, const char *method, const cJSON *params, double id
 		break;
 	case M_GARBAGE:
 		r->body = strdup("<html>bad gateway</html>");
+		break;
+	case M_HEAD:
+		if (strcmp(method, "chain_getFinalizedHead") == 0) {
+			fake_result(r, id, "\"0x1111111111111111111111111111111111111111111111111111111111111111\"");
+		} else if (strcmp(method, "chain_getHeader") == 0) {
+			char *h = fake_printf("{\"number\":%d,\"parentHash\":\"0x"
+					      "1111111111111111111111111111111111111111111111111111111111111111\"}",
+					      __atomic_load_n(&n->head, __ATOMIC_SEQ_CST));
+			fake_result(r, id, h);
+			free(h);
+		} else {
+			fake_result(r, id, "\"0x2a000000\"");
+		}
 		break;
 	case M_VERSION:
 		if (strcmp(method, "state_getRuntimeVersion") == 0)
@@ -382,9 +397,101 @@ static void urls_are_checked(void **st)
 {
 	struct rpc_client *c;
 	assert_int_equal(rpc_client_new("ftp://x", NULL, &c), ZE_CONFIG);
-	assert_int_equal(rpc_client_new("ws://127.0.0.1:9944", NULL, &c), 0);
-	assert_string_equal(rpc_client_url(c), "http://127.0.0.1:9944");
+	assert_int_equal(rpc_client_new("http://a:1,ftp://x", NULL, &c), ZE_CONFIG);
+	assert_int_equal(rpc_client_new(" , ", NULL, &c), ZE_CONFIG);
+	assert_int_equal(rpc_client_new("ws://", NULL, &c), ZE_CONFIG);
+	/* A ws:// URL is used over WebSocket, never rewritten to http://. */
+	assert_int_equal(rpc_client_new("ws://127.0.0.1:9", NULL, &c), 0);
+	assert_string_equal(rpc_client_url(c), "ws://127.0.0.1:9");
+	assert_string_equal(rpc_client_endpoint(c), "ws://127.0.0.1:9");
 	rpc_client_free(c);
+	assert_int_equal(rpc_client_new("http://a:1, https://b:2", NULL, &c), 0);
+	assert_string_equal(rpc_client_endpoint(c), "http://a:1");
+	rpc_client_free(c);
+}
+
+/* The first alive endpoint not more than max_lag behind the best. */
+static void endpoints_are_picked_by_health(void **st)
+{
+	int alive[3] = {1, 1, 1};
+	uint64_t fin[3] = {100, 100, 100};
+
+	assert_int_equal(rpc_pick_endpoint(alive, fin, 3, 20), 0);
+	fin[0] = 79; /* lagging by 21 */
+	assert_int_equal(rpc_pick_endpoint(alive, fin, 3, 20), 1);
+	fin[0] = 80; /* within the allowance */
+	assert_int_equal(rpc_pick_endpoint(alive, fin, 3, 20), 0);
+	alive[0] = 0;
+	fin[0] = 1000; /* a dead endpoint's head does not count */
+	assert_int_equal(rpc_pick_endpoint(alive, fin, 3, 20), 1);
+	alive[1] = 0;
+	assert_int_equal(rpc_pick_endpoint(alive, fin, 3, 20), 2);
+	alive[2] = 0;
+	assert_int_equal(rpc_pick_endpoint(alive, fin, 3, 20), -1);
+}
+
+/* A dead first endpoint: the call is answered by the second at once, and
+ * later calls stay there. */
+static void dead_endpoint_fails_over(void **st)
+{
+	struct fake_rpc dead, live;
+	struct node node = {.mode = M_STORAGE};
+	struct rpc_opts o = fast_opts();
+	struct rpc_client *c;
+	uint8_t key1 = 0x01, *v;
+	size_t n;
+	char list[160];
+
+	assert_int_equal(fake_start(&dead, handler, &node), 0);
+	assert_int_equal(fake_start(&live, handler, &node), 0);
+	snprintf(list, sizeof(list), "%s,%s", dead.url, live.url);
+	fake_stop(&dead);
+	assert_int_equal(rpc_client_new(list, &o, &c), 0);
+	assert_int_equal(rpc_get_storage(c, &key1, 1, NULL, 1024, &v, &n), 0);
+	free(v);
+	assert_string_equal(rpc_client_endpoint(c), live.url);
+	assert_int_equal(rpc_get_storage(c, &key1, 1, NULL, 1024, &v, &n), 0);
+	free(v);
+	assert_int_equal(fake_hits(&live), 2);
+	rpc_client_free(c);
+	fake_stop(&live);
+}
+
+static int wait_endpoint(struct rpc_client *c, const char *url)
+{
+	for (int i = 0; i < 200; i++) {
+		if (strcmp(rpc_client_endpoint(c), url) == 0)
+			return 1;
+		struct timespec ts = {0, 10 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+/* The health check leaves an endpoint whose finalized head lags more than
+ * max_lag behind the other, and comes back when it has caught up. */
+static void lagging_endpoint_is_left(void **st)
+{
+	struct fake_rpc a, b;
+	struct node na = {.mode = M_HEAD, .head = 100}, nb = {.mode = M_HEAD, .head = 100};
+	struct rpc_opts o = fast_opts();
+	struct rpc_client *c;
+	char list[160];
+
+	o.health_ms = 20;
+	o.max_lag = 10;
+	assert_int_equal(fake_start(&a, handler, &na), 0);
+	assert_int_equal(fake_start(&b, handler, &nb), 0);
+	snprintf(list, sizeof(list), "%s,%s", a.url, b.url);
+	assert_int_equal(rpc_client_new(list, &o, &c), 0);
+	assert_string_equal(rpc_client_endpoint(c), a.url);
+	__atomic_store_n(&nb.head, 111, __ATOMIC_SEQ_CST); /* a is 11 behind */
+	assert_true(wait_endpoint(c, b.url));
+	__atomic_store_n(&na.head, 105, __ATOMIC_SEQ_CST); /* within 10 again */
+	assert_true(wait_endpoint(c, a.url));
+	rpc_client_free(c);
+	fake_stop(&a);
+	fake_stop(&b);
 }
 
 int main(void)
@@ -405,6 +512,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(typed_results_parse, setup, teardown),
 		cmocka_unit_test(json_u64_rejects_junk),
 		cmocka_unit_test(urls_are_checked),
+		cmocka_unit_test(endpoints_are_picked_by_health),
+		cmocka_unit_test(dead_endpoint_fails_over),
+		cmocka_unit_test(lagging_endpoint_is_left),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

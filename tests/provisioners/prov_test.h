@@ -47,6 +47,8 @@ static inline int fixture_open(struct fixture *f, int allow_unenforced)
 	snprintf(f->root, sizeof f->root, "/tmp/zos-prov-test-XXXXXX");
 	if (!mkdtemp(f->root))
 		return -errno;
+	/* Container root (an unprivileged host id) must reach the bundles. */
+	chmod(f->root, 0711);
 	snprintf(f->storage, sizeof f->storage, "%s/storage", f->root);
 	snprintf(f->run, sizeof f->run, "%s/run", f->root);
 	snprintf(f->images, sizeof f->images, "%s/images", f->root);
@@ -60,6 +62,7 @@ static inline int fixture_open(struct fixture *f, int allow_unenforced)
 	    .allow_unenforced_volumes = allow_unenforced,
 	    .log_max_bytes = 4096,
 	    .log_keep = 2,
+	    .rootfs_size = 64ull << 20,
 	};
 	int rc = prov_ctx_new(&cfg, &f->ctx);
 	if (rc == 0)
@@ -123,6 +126,7 @@ static inline void fixture_close(struct fixture *f)
 		for (int i = 0; i < PROV_CG_N; i++)
 			if (f->ctx->cg.base[i][0])
 				rmdir(f->ctx->cg.base[i]);
+		prov_cg_parent_cleanup(f->ctx);
 		prov_ctx_free(f->ctx);
 	}
 	prov_rm_tree(f->root);

@@ -24,6 +24,8 @@ static void registry_has_every_type(void **st)
 		assert_non_null(o->inspect);
 		assert_non_null(o->usage);
 	}
+	/* zmachine is the virtual machine, not another name of the container. */
+	assert_ptr_not_equal(prov_lookup("zmachine"), prov_lookup("container"));
 	assert_null(prov_lookup("vm"));
 	assert_null(prov_lookup(""));
 	assert_null(prov_lookup(NULL));

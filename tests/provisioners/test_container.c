@@ -1,6 +1,7 @@
-/* zmachine: containers in namespaces and cgroups, run by a supervisor that
- * survives the agent. Needs root, namespaces and cgroups (skipped with the
- * reason otherwise). */
+/* container: containers run by the OCI runtime in a user namespace, under a
+ * supervisor that survives the agent. Needs root, namespaces, cgroups, loop
+ * devices, idmapped mounts and a working runtime (skipped with the reason
+ * otherwise). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -20,7 +21,10 @@ static int setup(void **st)
 	Z = prov_lookup("container");
 	if (!Z || fixture_open(&F, 0) < 0)
 		return -1;
-	ready = F.feat.root && F.feat.namespaces && F.feat.cgroups && F.feat.netns_tools;
+	ready = F.feat.root && F.feat.namespaces && F.feat.cgroups && F.feat.netns_tools &&
+	        F.feat.loop && F.feat.userns && F.feat.oci_runtime;
+	if (!ready)
+		printf("containers unavailable: %s\n", prov_runtime_why(F.ctx));
 	if (ready && build_busybox_image(&F, "busybox") < 0)
 		return -1;
 	return 0;
@@ -44,7 +48,7 @@ static void paths(const struct prov_workload_id *id, char *dir, size_t n)
 {
 	char host[PROV_HOST_MAX];
 	prov_host_name(id, host);
-	snprintf(dir, n, "%s/zmachines/%s", F.run, host);
+	snprintf(dir, n, "%s/containers/%s", F.run, host);
 }
 
 static void log_path(const struct prov_workload_id *id, char *out, size_t n)
@@ -557,6 +561,152 @@ static void pause_while_restarting(void **st)
 	assert_int_equal(h, PROV_ABSENT);
 }
 
+/* The host uid of a process, from /proc/PID/status ("Uid: real ..."). */
+static long host_uid(pid_t pid)
+{
+	char p[64], buf[4096];
+	snprintf(p, sizeof p, "/proc/%d/status", (int)pid);
+	if (prov_read_file(p, buf, sizeof buf, NULL) < 0)
+		return -1;
+	const char *u = strstr(buf, "\nUid:");
+	return u ? strtol(u + 5, NULL, 10) : -1;
+}
+
+static cJSON *image_machine(const char *image, const char *entry_json, const char *extra)
+{
+	char buf[2048];
+	snprintf(buf, sizeof buf,
+	         "{\"image\": \"%s\", \"entrypoint\": %s,"
+	         " \"compute_capacity\": {\"cpu\": 1, \"memory\": 67108864}%s}",
+	         image, entry_json, extra ? extra : "");
+	return json(buf);
+}
+
+static int provision_wait(const struct prov_workload_id *id, cJSON *d, const char *marker,
+                          char *err, size_t errsz)
+{
+	char logf[512];
+	cJSON *res = NULL;
+	track(Z, id);
+	int rc = Z->provision(F.ctx, id, d, NULL, &res, err, errsz);
+	cJSON_Delete(res);
+	cJSON_Delete(d);
+	if (rc < 0)
+		return rc;
+	log_path(id, logf, sizeof logf);
+	if (!wait_for_text(logf, marker, 15000)) {
+		dump_file(logf);
+		return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+/* Container root is root inside and an unprivileged id of the twin's range
+ * outside; two twins get disjoint ranges, and a twin keeps its range in a
+ * new context (agent restart). */
+static void user_namespace(void **st)
+{
+	NEED_CONTAINERS();
+	char err[256] = "", logf[512];
+	struct prov_workload_id a = test_id(7, 10, "usera"), b = test_id(8, 10, "userb");
+	assert_int_equal(provision_wait(&a,
+	                                image_machine("busybox",
+	                                              "[\"/bin/sh\", \"-c\", \"echo uid=$(id -u); "
+	                                              "exec sleep 1000\"]",
+	                                              NULL),
+	                                "uid=", err, sizeof err),
+	                 0);
+	log_path(&a, logf, sizeof logf);
+	assert_true(wait_for_text(logf, "uid=0", 100));
+	assert_int_equal(provision_wait(&b, image_machine("busybox", "\"sleep 1000\"", NULL),
+	                                "container started", err, sizeof err),
+	                 0);
+	long ua = host_uid(container_pid(&a)), ub = host_uid(container_pid(&b));
+	print_message("host uids: twin 7 %ld, twin 8 %ld\n", ua, ub);
+	assert_true(ua > 0 && ub > 0);
+	assert_true(labs(ua - ub) >= (long)PROV_CT_IDS);
+	/* The files the container writes belong to its range on the host. */
+	uint32_t base7 = 0, base7b = 0;
+	assert_int_equal(prov_ct_twin_range(F.ctx, 7, &base7, err, sizeof err), 0);
+	assert_int_equal((long)base7, ua);
+	struct prov_config cfg = {.storage_dir = F.storage,
+	                          .image_dir = F.images,
+	                          .run_dir = F.run,
+	                          .cgroup_parent = F.cgparent};
+	struct prov_ctx *ctx;
+	assert_int_equal(prov_ctx_new(&cfg, &ctx), 0);
+	assert_int_equal(prov_ct_twin_range(ctx, 7, &base7b, err, sizeof err), 0);
+	assert_int_equal(base7, base7b);
+	prov_ctx_free(ctx);
+	assert_int_equal(Z->deprovision(F.ctx, &a, err, sizeof err), 0);
+	assert_int_equal(Z->deprovision(F.ctx, &b, err, sizeof err), 0);
+}
+
+/* A static probe inside the container tries what seccomp, capabilities and
+ * the user namespace must refuse. */
+static void probe_denied(void **st)
+{
+	NEED_CONTAINERS();
+	char err[256] = "", img[512], bin[600], cc[256], out[512];
+	if (prov_which("cc", cc, sizeof cc) < 0) {
+		printf("skipped: no C compiler for the probe\n");
+		skip();
+	}
+	snprintf(img, sizeof img, "%s/probe", F.images);
+	assert_int_equal(build_busybox_image(&F, "probe"), 0);
+	snprintf(bin, sizeof bin, "%s/bin/ctprobe", img);
+	const char *argv[] = {cc,  "-static", "-O1", "-o", bin, "tests/provisioners/ctprobe.c",
+	                      NULL};
+	if (prov_run(argv, out, sizeof out, 120000) < 0) {
+		printf("skipped: cannot build a static probe: %s\n", out);
+		skip();
+	}
+	struct prov_workload_id id = test_id(7, 11, "probe");
+	assert_int_equal(provision_wait(&id, image_machine("probe", "\"/bin/ctprobe\"", NULL),
+	                                "probe done", err, sizeof err),
+	                 0);
+	char logf[512];
+	log_path(&id, logf, sizeof logf);
+	static char text[16384];
+	assert_int_equal(prov_read_file(logf, text, sizeof text, NULL), 0);
+	static const char *const denied[] = {
+	    "io_uring denied",     "raw_socket denied",    "packet_socket denied",
+	    "unshare_user denied", "unshare_mount denied", "unshare_net denied",
+	    "mount denied",        "keyctl denied",        "bpf denied",
+	    "clone_newuts denied", "proc_sys_write denied"};
+	for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {
+		if (!strstr(text, denied[i]))
+			dump_file(logf);
+		assert_non_null(strstr(text, denied[i]));
+	}
+	assert_non_null(strstr(text, "fork ok"));
+	assert_non_null(strstr(text, "uid 0"));
+	assert_int_equal(Z->deprovision(F.ctx, &id, err, sizeof err), 0);
+}
+
+/* The writable layer holds "size" bytes and no more. */
+static void writable_layer_limit(void **st)
+{
+	NEED_CONTAINERS();
+	char err[256] = "", logf[512];
+	struct prov_workload_id id = test_id(7, 12, "filler");
+	assert_int_equal(
+	    provision_wait(&id,
+	                   image_machine("busybox",
+	                                 "[\"/bin/sh\", \"-c\", \"dd if=/dev/zero of=/big bs=1M "
+	                                 "count=64 2>/dev/null; echo dd=$?; echo x > /small && "
+	                                 "echo small-ok; exec sleep 1000\"]",
+	                                 ", \"size\": 33554432"),
+	                   "dd=", err, sizeof err),
+	    0);
+	log_path(&id, logf, sizeof logf);
+	assert_true(wait_for_text(logf, "dd=1", 100));
+	struct prov_usage u;
+	assert_int_equal(Z->usage(F.ctx, &id, &u, err, sizeof err), 0);
+	assert_true(u.disk_bytes > (16u << 20) && u.disk_bytes <= (32u << 20));
+	assert_int_equal(Z->deprovision(F.ctx, &id, err, sizeof err), 0);
+}
+
 static void hostile_data(void **st)
 {
 	static const char *const bad[] = {
@@ -670,6 +820,9 @@ int main(void)
 	    cmocka_unit_test(mounts),
 	    cmocka_unit_test(log_rotation),
 	    cmocka_unit_test(pause_while_restarting),
+	    cmocka_unit_test(user_namespace),
+	    cmocka_unit_test(probe_denied),
+	    cmocka_unit_test(writable_layer_limit),
 	    cmocka_unit_test(hostile_data),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
