@@ -27,6 +27,9 @@ KERNEL=$(echo "$ASSETS" | sed -n 1p)
 INITRD=$(echo "$ASSETS" | sed -n 2p)
 
 TMP=$(mktemp -d /tmp/vm-agent.XXXXXX)
+# Container root is an unprivileged host id (user namespace): it must be able
+# to pass through the directories down to its root filesystem.
+chmod 0711 "$TMP"
 CPID='' APID='' NPID=''
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -71,7 +74,7 @@ mru = 0
 sru = 0
 hru = 0
 EOF
-mkdir -p "$TMP/state/images"
+mkdir -p "$TMP/state/images" && chmod 0711 "$TMP/state"
 sh scripts/make-busybox-image.sh "$TMP/state/images/busybox" >/dev/null || fail "busybox image"
 "$AGENT" -f "$TMP/agent.conf" identity --json >"$TMP/id.json" 2>"$TMP/err.txt" || fail "identity"
 SS58=$(jq -r .ss58_address "$TMP/id.json")
