@@ -14,7 +14,7 @@
 #include "common/zerr.h"
 
 static int refuse(int *code, char *msg, size_t msgsz, int c, int err, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
+	__attribute__((format(printf, 6, 7)));
 
 static int refuse(int *code, char *msg, size_t msgsz, int c, int err, const char *fmt, ...)
 {
@@ -29,12 +29,12 @@ static int refuse(int *code, char *msg, size_t msgsz, int c, int err, const char
 /* The answer for a contract the store already knows: the command is
  * idempotent, and repeats it cheaply without asking the chain. */
 static int known(const struct store_dep *d, uint32_t caller, const char **status, int *code,
-                 char *msg, size_t msgsz)
+		 char *msg, size_t msgsz)
 {
 	if (d->twin_id != caller)
 		return refuse(code, msg, msgsz, ENG_E_FORBIDDEN, ZE_STATE,
-		              "contract %" PRIu64 " belongs to twin %u, not to twin %u",
-		              d->contract_id, d->twin_id, caller);
+			      "contract %" PRIu64 " belongs to twin %u, not to twin %u",
+			      d->contract_id, d->twin_id, caller);
 	switch (d->state) {
 	case STORE_DEP_DEPLOYING:
 		*status = "deploying";
@@ -46,8 +46,8 @@ static int known(const struct store_dep *d, uint32_t caller, const char **status
 	case STORE_DEP_FAILED:
 		return refuse(code, msg, msgsz, ENG_E_INVALID, ZE_STATE, "rejected: %s", d->reason);
 	default:
-		return refuse(code, msg, msgsz, ENG_E_STATE, ZE_STATE,
-		              "contract %" PRIu64 " was deleted: %s", d->contract_id, d->reason);
+		return refuse(code, msg, msgsz, ENG_E_STATE, ZE_STATE, "contract %" PRIu64
+			      " was deleted: %s", d->contract_id, d->reason);
 	}
 }
 
@@ -56,11 +56,11 @@ static int known(const struct store_dep *d, uint32_t caller, const char **status
  * reject_contract(reason), in one transaction, so a repeated command gets
  * the same answer and the chain removes the contract.
  */
-static int reject(struct eng *e, const struct eng_contract *c, int code_val, int *code, char *msg,
-                  size_t msgsz, const char *reason)
+static int reject(struct eng *e, const struct eng_contract *c, int code_val, int *code,
+		  char *msg, size_t msgsz, const char *reason)
 {
-	struct store_dep d = {
-	    .contract_id = c->id, .twin_id = c->twin_id, .state = STORE_DEP_FAILED, .doc = ""};
+	struct store_dep d = {.contract_id = c->id, .twin_id = c->twin_id,
+			      .state = STORE_DEP_FAILED, .doc = ""};
 	memcpy(d.hash, c->deployment_hash, 32);
 	snprintf(d.reason, sizeof d.reason, "%s", reason);
 	int rc = store_begin(e->store);
@@ -75,7 +75,7 @@ static int reject(struct eng *e, const struct eng_contract *c, int code_val, int
 		eng_kick_outbox(e);
 	else if (rc != ZE_STATE)
 		log_err("engine", "contract %" PRIu64 ": cannot record the rejection: %s", c->id,
-		        zerr_str(rc));
+			zerr_str(rc));
 	log_info("engine", "contract %" PRIu64 " rejected: %s", c->id, reason);
 	return refuse(code, msg, msgsz, code_val, ZE_STATE, "%s", reason);
 }
@@ -92,18 +92,15 @@ static int admit(struct eng *e, const struct prov_capacity *want, char *why, siz
 	for (int i = 0; i < 4; i++) {
 		if (w[i] > tot[i]) {
 			pthread_mutex_unlock(&e->mu);
-			snprintf(why, whysz,
-			         "deployment needs %s %" PRIu64 ", more than the node's "
-			         "total %" PRIu64,
-			         names[i], w[i], tot[i]);
+			snprintf(why, whysz, "deployment needs %s %" PRIu64 ", more than the node's "
+				 "total %" PRIu64, names[i], w[i], tot[i]);
 			return ZE_CAPACITY;
 		}
 		if (r[i] > tot[i] || w[i] > tot[i] - r[i]) {
 			pthread_mutex_unlock(&e->mu);
-			snprintf(why, whysz,
-			         "deployment needs %s %" PRIu64 ", only %" PRIu64 " of %" PRIu64
-			         " is free",
-			         names[i], w[i], r[i] > tot[i] ? 0 : tot[i] - r[i], tot[i]);
+			snprintf(why, whysz, "deployment needs %s %" PRIu64 ", only %" PRIu64
+				 " of %" PRIu64 " is free", names[i], w[i],
+				 r[i] > tot[i] ? 0 : tot[i] - r[i], tot[i]);
 			return ZE_CAPACITY;
 		}
 	}
@@ -119,7 +116,7 @@ static int admit(struct eng *e, const struct prov_capacity *want, char *why, siz
  * else from the chain (and remembered); fresh skips the cache. *has_x says
  * whether x got the twin's x25519 key from the cache. */
 static int twin_get(struct eng *e, uint32_t id, int fresh, struct eng_twin *t, int *cached,
-                    uint8_t x[32], int *has_x)
+		    uint8_t x[32], int *has_x)
 {
 	struct eng_twin_entry *slot = &e->twins[id % ENG_TWIN_CACHE];
 	int64_t now = eng_now_ms();
@@ -169,37 +166,35 @@ static void twin_put_x(struct eng *e, uint32_t id, const struct eng_twin *t, con
 /* Opens the contract's data with the owner's key (sender: its x25519 form
  * when known, else converted here into sender); *pt freed by seal_free. */
 static int open_data(struct eng *e, const struct eng_contract *c, const struct eng_twin *t,
-                     uint8_t sender[32], int has_x, uint8_t **pt, size_t *ptlen, char *why,
-                     size_t whysz)
+		     uint8_t sender[32], int has_x, uint8_t **pt, size_t *ptlen, char *why,
+		     size_t whysz)
 {
 	int rc = 0;
 	if (!has_x) {
 		rc = seal_twin_x25519(t->has_pk ? t->pk : NULL, t->pk_len, t->account, sender);
 		if (rc < 0) {
 			snprintf(why, whysz, "the key of twin %u is not a usable x25519 key",
-			         c->twin_id);
+				 c->twin_id);
 			return rc;
 		}
 		twin_put_x(e, c->twin_id, t, sender);
 	}
 	rc = seal_open(c->data, c->data_len, sender, e->cfg.node_x25519_sk, e->cfg.max_data, pt,
-	               ptlen);
+		       ptlen);
 	if (rc == ZE_TOOBIG)
 		snprintf(why, whysz, "deployment_data is larger than %zu bytes", e->cfg.max_data);
 	else if (rc == ZE_MALFORMED)
 		snprintf(why, whysz, "deployment_data is not a sealed deployment (version %d)",
-		         c->data_len ? c->data[0] : -1);
+			 c->data_len ? c->data[0] : -1);
 	else if (rc < 0)
-		snprintf(why, whysz,
-		         "deployment_data does not decrypt with the keys of twin %u "
-		         "and this node",
-		         c->twin_id);
+		snprintf(why, whysz, "deployment_data does not decrypt with the keys of twin %u "
+			 "and this node", c->twin_id);
 	return rc;
 }
 
 /* Stores the validated deployment (state deploying) with its workloads. */
 static int record(struct eng *e, const struct eng_contract *c, const struct dep_doc *doc,
-                  const char *text)
+		  const char *text)
 {
 	struct store_wl *w = calloc(doc->count, sizeof *w);
 	if (!w)
@@ -216,11 +211,9 @@ static int record(struct eng *e, const struct eng_contract *c, const struct dep_
 		}
 	}
 	if (rc == 0) {
-		struct store_dep d = {.contract_id = c->id,
-		                      .twin_id = c->twin_id,
-		                      .state = STORE_DEP_DEPLOYING,
-		                      .doc = (char *)text,
-		                      .cap = doc->total};
+		struct store_dep d = {.contract_id = c->id, .twin_id = c->twin_id,
+				      .state = STORE_DEP_DEPLOYING, .doc = (char *)text,
+				      .cap = doc->total};
 		memcpy(d.hash, c->deployment_hash, 32);
 		rc = store_dep_insert(e->store, &d, w, doc->count);
 	}
@@ -230,7 +223,7 @@ static int record(struct eng *e, const struct eng_contract *c, const struct dep_
 
 /* Everything after the contract was read: keys, hash, document, capacity. */
 static int check_and_record(struct eng *e, const struct eng_contract *c, int *code, char *msg,
-                            size_t msgsz)
+			    size_t msgsz)
 {
 	char why[STORE_REASON_MAX - 32]; /* room for a prefix in the reason */
 	struct eng_twin t;
@@ -239,11 +232,11 @@ static int check_and_record(struct eng *e, const struct eng_contract *c, int *co
 	int rc = twin_get(e, c->twin_id, 0, &t, &cached, sender, &has_x);
 	if (rc == ZE_ABSENT)
 		return refuse(code, msg, msgsz, ENG_E_NOT_FOUND, rc,
-		              "twin %u of contract %" PRIu64 " does not exist", c->twin_id, c->id);
+			      "twin %u of contract %" PRIu64 " does not exist", c->twin_id, c->id);
 	if (rc < 0)
 		return refuse(code, msg, msgsz, ENG_E_UNAVAILABLE, rc,
-		              "cannot read twin %u from the chain (%s); retry later", c->twin_id,
-		              zerr_str(rc));
+			      "cannot read twin %u from the chain (%s); retry later", c->twin_id,
+			      zerr_str(rc));
 
 	uint8_t *pt = NULL;
 	size_t ptlen = 0;
@@ -252,10 +245,10 @@ static int check_and_record(struct eng *e, const struct eng_contract *c, int *co
 		/* The twin may have changed its key since it was cached: a
 		 * rejection must rest on what the chain says now. */
 		if ((rc = twin_get(e, c->twin_id, 1, &t, &cached, sender, &has_x)) < 0)
-			return refuse(code, msg, msgsz,
-			              rc == ZE_ABSENT ? ENG_E_NOT_FOUND : ENG_E_UNAVAILABLE, rc,
-			              "cannot read twin %u from the chain (%s); retry later",
-			              c->twin_id, zerr_str(rc));
+			return refuse(code, msg, msgsz, rc == ZE_ABSENT ? ENG_E_NOT_FOUND
+								 : ENG_E_UNAVAILABLE, rc,
+				      "cannot read twin %u from the chain (%s); retry later",
+				      c->twin_id, zerr_str(rc));
 		rc = open_data(e, c, &t, sender, has_x, &pt, &ptlen, why, sizeof why);
 	}
 	if (rc < 0)
@@ -263,7 +256,7 @@ static int check_and_record(struct eng *e, const struct eng_contract *c, int *co
 	if (seal_hash_check(pt, ptlen, c->deployment_hash) < 0) {
 		seal_free(pt, ptlen);
 		return reject(e, c, ENG_E_INVALID, code, msg, msgsz,
-		              "deployment_hash does not match the decrypted deployment");
+			      "deployment_hash does not match the decrypted deployment");
 	}
 	struct dep_doc doc;
 	rc = dep_parse((const char *)pt, ptlen, c->twin_id, e->cfg.lookup, &doc, why, sizeof why);
@@ -290,8 +283,8 @@ static int check_and_record(struct eng *e, const struct eng_contract *c, int *co
 		eng_release(e, &total);
 		if (rc == ZE_STATE)
 			return 1; /* a concurrent command stored it first */
-		return refuse(code, msg, msgsz, ENG_E_INTERNAL, rc,
-		              "cannot store the deployment: %s", zerr_str(rc));
+		return refuse(code, msg, msgsz, ENG_E_INTERNAL, rc, "cannot store the deployment: %s",
+			      zerr_str(rc));
 	}
 	return 0;
 }
@@ -320,18 +313,18 @@ int eng_accept_data(struct eng *e, uint32_t caller, uint64_t cid, const uint8_t 
 	}
 	if (rc != ZE_ABSENT && rc != ZE_MALFORMED)
 		return refuse(code, msg, msgsz, ENG_E_INTERNAL, rc, "state store: %s",
-		              zerr_str(rc));
+			      zerr_str(rc));
 
 	struct eng_contract c;
 	memset(&c, 0, sizeof c);
 	rc = e->chain.get_contract(e->chain.ctx, cid, &c);
 	if (rc == ZE_ABSENT)
 		return refuse(code, msg, msgsz, ENG_E_NOT_FOUND, rc,
-		              "contract %" PRIu64 " does not exist on chain", cid);
+			      "contract %" PRIu64 " does not exist on chain", cid);
 	if (rc < 0)
 		return refuse(code, msg, msgsz, ENG_E_UNAVAILABLE, rc,
-		              "cannot read contract %" PRIu64 " from the chain (%s); retry later",
-		              cid, zerr_str(rc));
+			      "cannot read contract %" PRIu64 " from the chain (%s); retry later",
+			      cid, zerr_str(rc));
 	c.id = cid;
 	/* A contract that holds only the hash gets its sealed deployment from
 	 * the caller; it is checked exactly like on-chain data (opened with the
@@ -352,19 +345,19 @@ int eng_accept_data(struct eng *e, uint32_t caller, uint64_t cid, const uint8_t 
 	}
 	if (!c.node_contract)
 		rc = refuse(code, msg, msgsz, ENG_E_FORBIDDEN, ZE_STATE,
-		            "contract %" PRIu64 " is not a node contract", cid);
+			    "contract %" PRIu64 " is not a node contract", cid);
 	else if (c.node_id != e->cfg.node_id)
 		rc = refuse(code, msg, msgsz, ENG_E_FORBIDDEN, ZE_STATE,
-		            "contract %" PRIu64 " is for node %u, this is node %u", cid, c.node_id,
-		            e->cfg.node_id);
+			    "contract %" PRIu64 " is for node %u, this is node %u", cid, c.node_id,
+			    e->cfg.node_id);
 	else if (c.twin_id != caller)
 		rc = refuse(code, msg, msgsz, ENG_E_FORBIDDEN, ZE_STATE,
-		            "contract %" PRIu64 " belongs to twin %u, not to twin %u", cid,
-		            c.twin_id, caller);
+			    "contract %" PRIu64 " belongs to twin %u, not to twin %u", cid,
+			    c.twin_id, caller);
 	else if (c.state == ENG_CS_DEPLOYED || c.state == ENG_CS_GRACE)
 		rc = refuse(code, msg, msgsz, ENG_E_STATE, ZE_STATE,
-		            "contract %" PRIu64 " is already deployed but unknown to this node",
-		            cid);
+			    "contract %" PRIu64 " is already deployed but unknown to this node",
+			    cid);
 	else if (c.state != ENG_CS_CREATED)
 		rc = refuse(code, msg, msgsz, ENG_E_STATE, ZE_STATE,
 		            "contract %" PRIu64 " is deleted", cid);
@@ -380,7 +373,7 @@ int eng_accept_data(struct eng *e, uint32_t caller, uint64_t cid, const uint8_t 
 		/* Lost a race with the same command: answer as for a repeat. */
 		if (store_dep_get(e->store, cid, &d, NULL, NULL) < 0)
 			return refuse(code, msg, msgsz, ENG_E_INTERNAL, ZE_STATE,
-			              "contract %" PRIu64 " changed while checked", cid);
+				      "contract %" PRIu64 " changed while checked", cid);
 		rc = known(&d, caller, status, code, msg, msgsz);
 		store_dep_clear(&d);
 		return rc;

@@ -48,18 +48,10 @@ static int g_get_contract(void *ctx, uint64_t id, struct eng_contract *out)
 	out->node_contract = c.type == GRID_NODE_CONTRACT;
 	out->node_id = c.node_id;
 	switch (c.state) {
-	case GRID_CONTRACT_CREATED:
-		out->state = ENG_CS_CREATED;
-		break;
-	case GRID_CONTRACT_DELETED:
-		out->state = ENG_CS_DELETED;
-		break;
-	case GRID_CONTRACT_GRACE_PERIOD:
-		out->state = ENG_CS_GRACE;
-		break;
-	case GRID_CONTRACT_DEPLOYED:
-		out->state = ENG_CS_DEPLOYED;
-		break;
+	case GRID_CONTRACT_CREATED: out->state = ENG_CS_CREATED; break;
+	case GRID_CONTRACT_DELETED: out->state = ENG_CS_DELETED; break;
+	case GRID_CONTRACT_GRACE_PERIOD: out->state = ENG_CS_GRACE; break;
+	case GRID_CONTRACT_DEPLOYED: out->state = ENG_CS_DEPLOYED; break;
 	}
 	memcpy(out->deployment_hash, c.deployment_hash, 32);
 	/* The data moves over instead of being copied. */
@@ -95,8 +87,8 @@ static int g_node_contracts(void *ctx, uint32_t node_id, uint64_t **ids, size_t 
 }
 
 /* The pallet, call and arguments of one outbox item; *args freed by caller. */
-static int build(const struct eng_call *call, const char **pallet, const char **name, cJSON **args,
-                 cJSON **holder)
+static int build(const struct eng_call *call, const char **pallet, const char **name,
+		 cJSON **args, cJSON **holder)
 {
 	*holder = NULL;
 	*pallet = "SmartContractModule";
@@ -107,8 +99,7 @@ static int build(const struct eng_call *call, const char **pallet, const char **
 		return *args ? 0 : -ENOMEM;
 	case ENG_CALL_REJECT:
 		*name = "reject_contract";
-		*args =
-		    grid_args_reject_contract(call->contract_id, call->reason ? call->reason : "");
+		*args = grid_args_reject_contract(call->contract_id, call->reason ? call->reason : "");
 		return *args ? 0 : -ENOMEM;
 	case ENG_CALL_REPORTS: {
 		cJSON *p = cJSON_Parse(call->payload ? call->payload : "");
@@ -162,7 +153,7 @@ static void on_outcome(void *ud, struct chain_outcome *o)
  * else why it could not be queued.
  */
 static int submit_and_wait(struct eng_chain_grid *g, const char *pallet, const char *name,
-                           const cJSON *args, struct chain_outcome *o)
+			   const cJSON *args, struct chain_outcome *o)
 {
 	struct g_wait *w = calloc(1, sizeof *w);
 	if (!w)
@@ -184,8 +175,7 @@ static int submit_and_wait(struct eng_chain_grid *g, const char *pallet, const c
 		g->waits = w;
 	}
 	pthread_mutex_unlock(&g->mu);
-	if (rc == 0 &&
-	    (rc = chain_submit_async(g->submitter, pallet, name, args, on_outcome, w)) < 0)
+	if (rc == 0 && (rc = chain_submit_async(g->submitter, pallet, name, args, on_outcome, w)) < 0)
 		w->refs = 1; /* no callback will come */
 	if (rc == 0) {
 		pthread_mutex_lock(&w->mu);
@@ -271,12 +261,12 @@ static int g_submit(void *ctx, const struct eng_call *call, char *why, size_t wh
 		case CHAIN_OUTCOME_FAILED:
 		case CHAIN_OUTCOME_INVALID:
 			snprintf(why, whysz, "%s.%s %s: %s", pallet, name,
-			         chain_outcome_status_name(o.status), o.error);
+				 chain_outcome_status_name(o.status), o.error);
 			rc = ZE_CHAIN;
 			break;
 		default:
 			snprintf(why, whysz, "%s.%s %s: %s", pallet, name,
-			         chain_outcome_status_name(o.status), o.error);
+				 chain_outcome_status_name(o.status), o.error);
 			rc = ZE_UNKNOWN;
 			break;
 		}
@@ -291,7 +281,7 @@ static int g_submit(void *ctx, const struct eng_call *call, char *why, size_t wh
 }
 
 int eng_chain_grid_new(struct chain_client *client, struct chain_submitter *submitter,
-                       struct eng_chain *iface, struct eng_chain_grid **out)
+		       struct eng_chain *iface, struct eng_chain_grid **out)
 {
 	struct eng_chain_grid *g = calloc(1, sizeof *g);
 	if (!g)
@@ -303,12 +293,12 @@ int eng_chain_grid_new(struct chain_client *client, struct chain_submitter *subm
 	g->client = client;
 	g->submitter = submitter;
 	*iface = (struct eng_chain){
-	    .ctx = g,
-	    .get_contract = g_get_contract,
-	    .get_twin = g_get_twin,
-	    .node_contracts = g_node_contracts,
-	    .submit = g_submit,
-	    .cancel = g_cancel,
+		.ctx = g,
+		.get_contract = g_get_contract,
+		.get_twin = g_get_twin,
+		.node_contracts = g_node_contracts,
+		.submit = g_submit,
+		.cancel = g_cancel,
 	};
 	*out = g;
 	return 0;

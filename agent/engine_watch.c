@@ -12,7 +12,7 @@
 /* A transition that did not apply (ZE_STATE, ZE_ABSENT) is no error here:
  * events repeat, and events of contracts this node does not hold arrive. */
 static int apply(struct eng *e, uint64_t cid, unsigned from, enum store_dep_state to,
-                 const char *reason)
+		 const char *reason)
 {
 	int rc = eng_transition(e, cid, from, to, reason, -1);
 	if (rc == ZE_STATE || rc == ZE_ABSENT)
@@ -27,10 +27,10 @@ int eng_on_contract_state(struct eng *e, uint64_t cid, enum eng_cstate state)
 	switch (state) {
 	case ENG_CS_GRACE:
 		return apply(e, cid, ENG_ST(STORE_DEP_DEPLOYED), STORE_DEP_PAUSED,
-		             "contract in grace period");
+			     "contract in grace period");
 	case ENG_CS_DEPLOYED:
 		return apply(e, cid, ENG_ST(STORE_DEP_PAUSED), STORE_DEP_DEPLOYED,
-		             "grace period ended");
+			     "grace period ended");
 	case ENG_CS_DELETED:
 		return apply(e, cid, ENG_LIVE, STORE_DEP_DELETED, "contract deleted on chain");
 	case ENG_CS_CREATED:
@@ -71,8 +71,8 @@ static int event_contract_id(const cJSON *data, uint64_t *cid)
 		return json_u64(cJSON_GetObjectItemCaseSensitive(data, "contract_id"), cid);
 	if (cJSON_IsArray(data))
 		return event_contract_id(cJSON_GetArrayItem(data, 0), cid) == 0
-		           ? 0
-		           : json_u64(cJSON_GetArrayItem(data, 0), cid);
+			       ? 0
+			       : json_u64(cJSON_GetArrayItem(data, 0), cid);
 	return json_u64(data, cid);
 }
 
@@ -80,16 +80,13 @@ static int event_contract_id(const cJSON *data, uint64_t *cid)
  * {"Deleted": cause}. */
 static int json_cstate(const cJSON *st, enum eng_cstate *out)
 {
-	const char *name = cJSON_IsString(st)                ? st->valuestring
-	                   : cJSON_IsObject(st) && st->child ? st->child->string
-	                                                     : NULL;
+	const char *name = cJSON_IsString(st) ? st->valuestring
+			   : cJSON_IsObject(st) && st->child ? st->child->string : NULL;
 	static const struct {
 		const char *name;
 		enum eng_cstate st;
-	} map[] = {{"Created", ENG_CS_CREATED},
-	           {"Deleted", ENG_CS_DELETED},
-	           {"GracePeriod", ENG_CS_GRACE},
-	           {"Deployed", ENG_CS_DEPLOYED}};
+	} map[] = {{"Created", ENG_CS_CREATED}, {"Deleted", ENG_CS_DELETED},
+		   {"GracePeriod", ENG_CS_GRACE}, {"Deployed", ENG_CS_DEPLOYED}};
 	for (size_t i = 0; name && i < sizeof map / sizeof map[0]; i++)
 		if (!strcmp(map[i].name, name)) {
 			*out = map[i].st;
@@ -168,7 +165,7 @@ int eng_full_sync(struct eng *e)
 	if (e->chain.node_contracts &&
 	    (rc = e->chain.node_contracts(e->chain.ctx, e->cfg.node_id, &active, &nactive)) < 0) {
 		log_warn("engine", "sync: ActiveNodeContracts unknown (%s); nothing changed",
-		         zerr_str(rc));
+			 zerr_str(rc));
 		return rc;
 	}
 	if ((rc = store_dep_ids(e->store, &ids, &n)) < 0) {
@@ -224,7 +221,7 @@ int eng_full_sync(struct eng *e)
 	if (store_dep_prune(e->store, (int64_t)time(NULL) - (int64_t)e->cfg.retain_s, &pruned) < 0)
 		log_warn("engine", "sync: pruning finished deployments failed");
 	log_info("engine", "sync: %zu deployments checked, %zu gone, %zu unknown, %llu pruned", n,
-	         gone, unknown, (unsigned long long)pruned);
+		 gone, unknown, (unsigned long long)pruned);
 	free(active);
 	free(ids);
 	return 0;

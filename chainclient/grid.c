@@ -18,9 +18,8 @@ static int gj_field(const cJSON *o, const char *strct, const char *name, const c
 {
 	*out = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, name) : NULL;
 	if (!*out) {
-		log_err("chain",
-		        "runtime's %s has no field '%s': unknown layout, refusing to guess", strct,
-		        name);
+		log_err("chain", "runtime's %s has no field '%s': unknown layout, refusing to guess",
+			strct, name);
 		return ZE_UNSUPPORTED;
 	}
 	return 0;
@@ -28,8 +27,8 @@ static int gj_field(const cJSON *o, const char *strct, const char *name, const c
 
 static int gj_bad(const char *strct, const char *name, const char *want)
 {
-	log_err("chain", "runtime's %s.%s is not %s: unknown layout, refusing to guess", strct,
-	        name, want);
+	log_err("chain", "runtime's %s.%s is not %s: unknown layout, refusing to guess", strct, name,
+		want);
 	return ZE_UNSUPPORTED;
 }
 
@@ -96,7 +95,7 @@ static int gj_text(const cJSON *f, const char *strct, const char *name, char *ou
 
 /* An enum value: its variant name and payload (NULL when it has none). */
 static int gj_enum(const cJSON *f, const char *strct, const char *name, const char **variant,
-                   const cJSON **payload)
+		   const cJSON **payload)
 {
 	if (cJSON_IsString(f)) {
 		*variant = f->valuestring;
@@ -256,11 +255,10 @@ int grid_pricing_policy_from_json(const cJSON *v, struct grid_pricing_policy *ou
 	    (ret = gj_policy(v, "unique_name", &out->unique_name)) ||
 	    (ret = gj_policy(v, "domain_name", &out->domain_name)) ||
 	    (ret = gj_field(v, "PricingPolicy", "foundation_account", &f)) ||
-	    (ret =
-	         gj_fixed(f, "PricingPolicy", "foundation_account", out->foundation_account, 32)) ||
+	    (ret = gj_fixed(f, "PricingPolicy", "foundation_account", out->foundation_account, 32)) ||
 	    (ret = gj_field(v, "PricingPolicy", "certified_sales_account", &f)) ||
 	    (ret = gj_fixed(f, "PricingPolicy", "certified_sales_account",
-	                    out->certified_sales_account, 32)) ||
+			    out->certified_sales_account, 32)) ||
 	    (ret = gj_u32(v, "PricingPolicy", "discount_for_dedication_nodes", &d)))
 		return ret;
 	if (d > 255)
@@ -278,14 +276,10 @@ void grid_contract_clear(struct grid_contract *c)
 const char *grid_contract_state_name(enum grid_contract_state s)
 {
 	switch (s) {
-	case GRID_CONTRACT_CREATED:
-		return "Created";
-	case GRID_CONTRACT_DELETED:
-		return "Deleted";
-	case GRID_CONTRACT_GRACE_PERIOD:
-		return "GracePeriod";
-	case GRID_CONTRACT_DEPLOYED:
-		return "Deployed";
+	case GRID_CONTRACT_CREATED: return "Created";
+	case GRID_CONTRACT_DELETED: return "Deleted";
+	case GRID_CONTRACT_GRACE_PERIOD: return "GracePeriod";
+	case GRID_CONTRACT_DEPLOYED: return "Deployed";
 	}
 	return "?";
 }
@@ -293,7 +287,7 @@ const char *grid_contract_state_name(enum grid_contract_state s)
 static int gj_contract_state(const cJSON *v, struct grid_contract *out)
 {
 	static const char *causes[] = {"CanceledByUser", "OutOfFunds", "CanceledByCollective",
-	                               "DeploymentFailed"};
+				       "DeploymentFailed"};
 	const cJSON *f, *payload;
 	const char *name, *cause;
 	int ret;
@@ -338,7 +332,7 @@ static int gj_node_contract(const cJSON *nc, struct grid_contract *out)
 	if (!cJSON_IsString(f))
 		return gj_bad("NodeContract", "deployment_data", "bytes");
 	ret = hex_decode_alloc(f->valuestring, GRID_MAX_DEPLOYMENT_DATA, &out->deployment_data,
-	                       &out->deployment_data_len);
+			       &out->deployment_data_len);
 	if (ret)
 		return ret == ZE_TOOBIG ? ret : gj_bad("NodeContract", "deployment_data", "bytes");
 	return gj_u32(nc, "NodeContract", "public_ips", &out->public_ips);
@@ -388,7 +382,7 @@ fail:
 
 /* Reads pallet.item[key] with one u32/u64 or account key, as JSON. */
 static int grid_read(struct chain_client *c, const char *pallet, const char *item, cJSON *key,
-                     cJSON **out)
+		     cJSON **out)
 {
 	cJSON *keys = cJSON_CreateArray();
 	int ret;
@@ -424,27 +418,27 @@ int grid_account(struct chain_client *c, const uint8_t account[32], struct grid_
 	return ret;
 }
 
-#define GRID_GETTER(fn, type, pallet, item, keytype, keyexpr, conv)                                \
-	int fn(struct chain_client *c, keytype id, type *out)                                      \
-	{                                                                                          \
-		cJSON *v;                                                                          \
-		int ret;                                                                           \
-		memset(out, 0, sizeof(*out));                                                      \
-		ret = grid_read(c, pallet, item, keyexpr, &v);                                     \
-		if (!ret)                                                                          \
-			ret = conv(v, out);                                                        \
-		cJSON_Delete(v);                                                                   \
-		return ret;                                                                        \
+#define GRID_GETTER(fn, type, pallet, item, keytype, keyexpr, conv)                               \
+	int fn(struct chain_client *c, keytype id, type *out)                                     \
+	{                                                                                         \
+		cJSON *v;                                                                         \
+		int ret;                                                                          \
+		memset(out, 0, sizeof(*out));                                                     \
+		ret = grid_read(c, pallet, item, keyexpr, &v);                                    \
+		if (!ret)                                                                         \
+			ret = conv(v, out);                                                       \
+		cJSON_Delete(v);                                                                  \
+		return ret;                                                                       \
 	}
 
-GRID_GETTER(grid_twin, struct grid_twin, "TfgridModule", "Twins", uint32_t, cJSON_CreateNumber(id),
-            grid_twin_from_json)
-GRID_GETTER(grid_node, struct grid_node, "TfgridModule", "Nodes", uint32_t, cJSON_CreateNumber(id),
-            grid_node_from_json)
-GRID_GETTER(grid_farm, struct grid_farm, "TfgridModule", "Farms", uint32_t, cJSON_CreateNumber(id),
-            grid_farm_from_json)
+GRID_GETTER(grid_twin, struct grid_twin, "TfgridModule", "Twins", uint32_t,
+	    cJSON_CreateNumber(id), grid_twin_from_json)
+GRID_GETTER(grid_node, struct grid_node, "TfgridModule", "Nodes", uint32_t,
+	    cJSON_CreateNumber(id), grid_node_from_json)
+GRID_GETTER(grid_farm, struct grid_farm, "TfgridModule", "Farms", uint32_t,
+	    cJSON_CreateNumber(id), grid_farm_from_json)
 GRID_GETTER(grid_pricing_policy, struct grid_pricing_policy, "TfgridModule", "PricingPolicies",
-            uint32_t, cJSON_CreateNumber(id), grid_pricing_policy_from_json)
+	    uint32_t, cJSON_CreateNumber(id), grid_pricing_policy_from_json)
 
 /* u64 keys go as decimal strings: a JSON number loses precision past 2^53. */
 static cJSON *grid_u64_key(uint64_t id)
@@ -456,10 +450,10 @@ static cJSON *grid_u64_key(uint64_t id)
 }
 
 GRID_GETTER(grid_contract, struct grid_contract, "SmartContractModule", "Contracts", uint64_t,
-            grid_u64_key(id), grid_contract_from_json)
+	    grid_u64_key(id), grid_contract_from_json)
 
-static int grid_u32_value(struct chain_client *c, const char *pallet, const char *item, cJSON *key,
-                          uint32_t *out)
+static int grid_u32_value(struct chain_client *c, const char *pallet, const char *item,
+			  cJSON *key, uint32_t *out)
 {
 	cJSON *v;
 	uint64_t x;
@@ -477,8 +471,8 @@ static int grid_u32_value(struct chain_client *c, const char *pallet, const char
 
 int grid_twin_id_by_account(struct chain_client *c, const uint8_t account[32], uint32_t *id)
 {
-	int ret =
-	    grid_u32_value(c, "TfgridModule", "TwinIdByAccountID", grid_account_key(account), id);
+	int ret = grid_u32_value(c, "TfgridModule", "TwinIdByAccountID", grid_account_key(account),
+				 id);
 
 	/* Twin ids start at 1; a default-valued entry means none. */
 	return !ret && *id == 0 ? ZE_ABSENT : ret;
@@ -495,7 +489,7 @@ int grid_twin_by_account(struct chain_client *c, const uint8_t account[32], stru
 int grid_node_id_by_twin(struct chain_client *c, uint32_t twin_id, uint32_t *node_id)
 {
 	int ret = grid_u32_value(c, "TfgridModule", "NodeIdByTwinID", cJSON_CreateNumber(twin_id),
-	                         node_id);
+				 node_id);
 
 	return !ret && *node_id == 0 ? ZE_ABSENT : ret;
 }
@@ -517,8 +511,8 @@ int grid_active_contracts(struct chain_client *c, uint32_t node_id, uint64_t **i
 
 	*ids = NULL;
 	*n = 0;
-	ret = grid_read(c, "SmartContractModule", "ActiveNodeContracts",
-	                cJSON_CreateNumber(node_id), &v);
+	ret = grid_read(c, "SmartContractModule", "ActiveNodeContracts", cJSON_CreateNumber(node_id),
+			&v);
 	if (ret)
 		return ret;
 	if (!cJSON_IsArray(v)) {
@@ -537,8 +531,7 @@ int grid_active_contracts(struct chain_client *c, uint32_t node_id, uint64_t **i
 			goto out;
 		}
 	}
-	cJSON_ArrayForEach(it, v)
-	{
+	cJSON_ArrayForEach(it, v) {
 		if (meta_json_u64(it, &(*ids)[i]) < 0) {
 			free(*ids);
 			*ids = NULL;

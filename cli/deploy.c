@@ -46,7 +46,7 @@ static void deploy_usage(FILE *f)
 }
 
 static int create_contract(struct cli_link *l, const uint8_t hash[32], const uint8_t *data,
-                           size_t len, uint64_t *cid)
+			   size_t len, uint64_t *cid)
 {
 	struct chain_submitter *s;
 	int rc = chain_submitter_new(l->chain, &l->key, NULL, &s);
@@ -58,7 +58,7 @@ static int create_contract(struct cli_link *l, const uint8_t hash[32], const uin
 	struct chain_outcome o;
 	memset(&o, 0, sizeof o);
 	rc = args ? chain_submit_wait(s, "SmartContractModule", "create_node_contract", args, &o)
-	          : -ENOMEM;
+		  : -ENOMEM;
 	cJSON_Delete(args);
 	chain_submitter_free(s);
 	if (rc < 0) {
@@ -66,8 +66,7 @@ static int create_contract(struct cli_link *l, const uint8_t hash[32], const uin
 		return rc;
 	}
 	if (o.status != CHAIN_OUTCOME_SUCCESS) {
-		cli_err("create_node_contract %s: %s", chain_outcome_status_name(o.status),
-		        o.error);
+		cli_err("create_node_contract %s: %s", chain_outcome_status_name(o.status), o.error);
 		chain_outcome_clear(&o);
 		return ZE_CHAIN;
 	}
@@ -79,14 +78,14 @@ static int create_contract(struct cli_link *l, const uint8_t hash[32], const uin
 /* Seals the document for the node with the caller's key, whose twin must
  * publish this key's x25519 key for the node to open it. */
 static int seal_for_node(struct cli_link *l, const char *doc, uint8_t **data, size_t *len,
-                         uint8_t hash[32])
+			 uint8_t hash[32])
 {
 	int rc = cli_doc_check_sender(l->chain, &l->key, l->src);
 
 	if (rc < 0)
 		return rc;
 	rc = cli_doc_seal(&l->key, l->node_twin.pk_len ? l->node_twin.pk : NULL,
-	                  l->node_twin.pk_len, l->node_twin.account, doc, data, len, hash);
+			  l->node_twin.pk_len, l->node_twin.account, doc, data, len, hash);
 	if (rc == ZE_MALFORMED || rc == ZE_CRYPTO)
 		cli_err("twin %u's key is not a usable x25519 key", l->node.twin_id);
 	else if (rc == ZE_TOOBIG)
@@ -135,8 +134,7 @@ static void sleep_ms(long ms)
 static void print_workloads(const cJSON *reply, cJSON *seen)
 {
 	const cJSON *w;
-	cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(reply, "workloads"))
-	{
+	cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(reply, "workloads")) {
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(w, "name");
 		const cJSON *state = cJSON_GetObjectItemCaseSensitive(w, "state");
 		if (!cJSON_IsString(name) || !cJSON_IsString(state))
@@ -243,12 +241,8 @@ int cli_deploy_main(int argc, char **argv)
 			if (cli_parse_uint("node", optarg, UINT32_MAX, &node) < 0)
 				return CLI_USAGE;
 			break;
-		case 'C':
-			o.chain = optarg;
-			break;
-		case 'u':
-			o.url = optarg;
-			break;
+		case 'C': o.chain = optarg; break;
+		case 'u': o.url = optarg; break;
 		case 't':
 			if (cli_parse_uint("timeout", optarg, 86400, &timeout_s) < 0)
 				return CLI_USAGE;
@@ -282,7 +276,7 @@ int cli_deploy_main(int argc, char **argv)
 	int rc = cli_doc_read(argv[optind], &text, &tlen);
 	if (rc < 0) {
 		cli_err("cannot read %s: %s", argv[optind],
-		        rc == ZE_TOOBIG ? "larger than a deployment may be" : zerr_str(rc));
+			rc == ZE_TOOBIG ? "larger than a deployment may be" : zerr_str(rc));
 		return CLI_FAIL;
 	}
 	struct cli_link l;

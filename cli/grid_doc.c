@@ -28,7 +28,7 @@
 #define DOC_MAX_NAME 36
 
 static int doc_fail(char *why, size_t whysz, int err, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+	__attribute__((format(printf, 4, 5)));
 
 static int doc_fail(char *why, size_t whysz, int err, const char *fmt, ...)
 {
@@ -76,7 +76,8 @@ static int doc_u32(const cJSON *v)
 }
 
 /* An optional bounded string; absent and null are accepted. */
-static int doc_text(const cJSON *obj, const char *key, const char *where, char *why, size_t whysz)
+static int doc_text(const cJSON *obj, const char *key, const char *where, char *why,
+		    size_t whysz)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 
@@ -86,7 +87,7 @@ static int doc_text(const cJSON *obj, const char *key, const char *where, char *
 		return doc_fail(why, whysz, ZE_MALFORMED, "%s%s must be a string", where, key);
 	if (strlen(v->valuestring) > DOC_MAX_TEXT)
 		return doc_fail(why, whysz, ZE_TOOBIG, "%s%s is longer than %u bytes", where, key,
-		                DOC_MAX_TEXT);
+				DOC_MAX_TEXT);
 	return 0;
 }
 
@@ -99,30 +100,29 @@ static int doc_workload(const cJSON *w, int idx, const cJSON *all, char *why, si
 	if (!cJSON_IsObject(w))
 		return doc_fail(why, whysz, ZE_MALFORMED, "workloads[%d] must be an object", idx);
 	if (!doc_u32(cJSON_GetObjectItemCaseSensitive(w, "version")))
-		return doc_fail(why, whysz, ZE_MALFORMED,
-		                "%sversion must be an integer in [0, 2^32)", where);
+		return doc_fail(why, whysz, ZE_MALFORMED, "%sversion must be an integer in [0, 2^32)",
+				where);
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(w, "name");
 	if (!cJSON_IsString(name) || !doc_name_valid(name->valuestring))
 		return doc_fail(why, whysz, ZE_MALFORMED, "%sname must match ^[a-zA-Z0-9_]{1,36}$",
-		                where);
+				where);
 	/* Unique names: compare with the workloads before this one. */
 	const cJSON *prev;
 	int j = 0;
-	cJSON_ArrayForEach(prev, all)
-	{
+	cJSON_ArrayForEach(prev, all) {
 		if (j++ >= idx)
 			break;
 		const cJSON *pn = cJSON_GetObjectItemCaseSensitive(prev, "name");
 		if (cJSON_IsString(pn) && !strcmp(pn->valuestring, name->valuestring))
-			return doc_fail(why, whysz, ZE_MALFORMED,
-			                "workload name \"%s\" is used twice", name->valuestring);
+			return doc_fail(why, whysz, ZE_MALFORMED, "workload name \"%s\" is used twice",
+					name->valuestring);
 	}
 	snprintf(where, sizeof where, "workload \"%s\": ", name->valuestring);
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(w, "type");
 	if (!cJSON_IsString(type) || !type->valuestring[0] ||
 	    strlen(type->valuestring) > DOC_MAX_TYPE)
 		return doc_fail(why, whysz, ZE_MALFORMED, "%stype must be a string of 1..%u bytes",
-		                where, DOC_MAX_TYPE);
+				where, DOC_MAX_TYPE);
 	if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(w, "data")))
 		return doc_fail(why, whysz, ZE_MALFORMED, "%sdata must be an object", where);
 	if ((rc = doc_text(w, "metadata", where, why, whysz)) < 0 ||
@@ -142,7 +142,7 @@ static int doc_twin(cJSON *doc, uint32_t twin, char *why, size_t whysz)
 			return doc_fail(why, whysz, -ENOMEM, "out of memory");
 	} else if (!doc_u32(t) || (uint32_t)t->valuedouble != twin) {
 		return doc_fail(why, whysz, -EINVAL,
-		                "twin_id must be the key's twin %u (or be left out)", twin);
+				"twin_id must be the key's twin %u (or be left out)", twin);
 	}
 	return 0;
 }
@@ -156,8 +156,7 @@ static int doc_check(cJSON *doc, uint32_t twin, int full, char *why, size_t whys
 	if (!full)
 		return doc_twin(doc, twin, why, whysz);
 	if (!doc_u32(cJSON_GetObjectItemCaseSensitive(doc, "version")))
-		return doc_fail(why, whysz, ZE_MALFORMED,
-		                "version must be an integer in [0, 2^32)");
+		return doc_fail(why, whysz, ZE_MALFORMED, "version must be an integer in [0, 2^32)");
 	if ((rc = doc_twin(doc, twin, why, whysz)) < 0)
 		return rc;
 	if ((rc = doc_text(doc, "metadata", "", why, whysz)) < 0 ||
@@ -177,8 +176,8 @@ static int doc_check(cJSON *doc, uint32_t twin, int full, char *why, size_t whys
 	return 0;
 }
 
-static int doc_prepare(const char *text, size_t len, uint32_t twin, int full, char **out, char *why,
-                       size_t whysz)
+static int doc_prepare(const char *text, size_t len, uint32_t twin, int full, char **out,
+		       char *why, size_t whysz)
 {
 	const char *end = NULL;
 	cJSON *doc;
@@ -187,15 +186,15 @@ static int doc_prepare(const char *text, size_t len, uint32_t twin, int full, ch
 	*out = NULL;
 	if (len > CLI_DOC_MAX)
 		return doc_fail(why, whysz, ZE_TOOBIG, "the deployment is larger than %u bytes",
-		                CLI_DOC_MAX);
+				CLI_DOC_MAX);
 	doc = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (!doc)
 		return doc_fail(why, whysz, ZE_MALFORMED, "not valid JSON (near byte %td)",
-		                end && end >= text ? end - text : (ptrdiff_t)0);
+				end && end >= text ? end - text : (ptrdiff_t)0);
 	for (size_t i = (size_t)(end - text); i < len; i++) {
 		if (text[i] != ' ' && text[i] != '\n' && text[i] != '\r' && text[i] != '\t') {
 			rc = doc_fail(why, whysz, ZE_MALFORMED,
-			              "trailing bytes after the deployment document");
+				      "trailing bytes after the deployment document");
 			goto out;
 		}
 	}
@@ -206,7 +205,7 @@ static int doc_prepare(const char *text, size_t len, uint32_t twin, int full, ch
 		rc = doc_fail(why, whysz, -ENOMEM, "out of memory");
 	else if (strlen(*out) > SEAL_DEFAULT_MAX - SEAL_OVERHEAD) {
 		rc = doc_fail(why, whysz, ZE_TOOBIG, "sealed, the deployment would exceed %u bytes",
-		              SEAL_DEFAULT_MAX);
+			      SEAL_DEFAULT_MAX);
 		cli_doc_free(*out);
 		*out = NULL;
 	}
@@ -217,13 +216,13 @@ out:
 }
 
 int cli_doc_prepare(const char *text, size_t len, uint32_t twin, char **out, char *why,
-                    size_t whysz)
+		    size_t whysz)
 {
 	return doc_prepare(text, len, twin, 1, out, why, whysz);
 }
 
 int cli_doc_prepare_twin(const char *text, size_t len, uint32_t twin, char **out, char *why,
-                         size_t whysz)
+			 size_t whysz)
 {
 	return doc_prepare(text, len, twin, 0, out, why, whysz);
 }
@@ -237,8 +236,8 @@ void cli_doc_free(char *doc)
 }
 
 int cli_doc_seal(const struct zkey *user, const uint8_t *node_pk, size_t node_pk_len,
-                 const uint8_t node_account[32], const char *doc, uint8_t **data, size_t *len,
-                 uint8_t hash[32])
+		 const uint8_t node_account[32], const char *doc, uint8_t **data, size_t *len,
+		 uint8_t hash[32])
 {
 	uint8_t node_x[32], user_x[32];
 	int rc = seal_twin_x25519(node_pk, node_pk_len, node_account, node_x);
@@ -286,10 +285,9 @@ int cli_doc_check_sender(struct chain_client *c, const struct zkey *key, uint32_
 		return rc;
 	}
 	if (sodium_memcmp(mine, theirs, 32) != 0) {
-		cli_err(
-		    "twin %u publishes an x25519 key (pk) that is not this key's; the node "
-		    "could not open the deployment (zos-cli chain call TfgridModule update_twin)",
-		    twin);
+		cli_err("twin %u publishes an x25519 key (pk) that is not this key's; the node "
+			"could not open the deployment (zos-cli chain call TfgridModule update_twin)",
+			twin);
 		return ZE_CRYPTO;
 	}
 	return 0;
