@@ -82,7 +82,7 @@ public_address = tcp://127.0.0.1:$RPORT
 [node]
 state_dir = $TMP/state
 farm_id = $FARM
-report_interval = 60
+report_interval = 10
 sync_interval = 60
 uptime_interval = 60
 EOF
@@ -171,6 +171,22 @@ wait_for 5 grep -q "^STATUS=registered: account $SS58, twin $TWIN, node $NODE" "
 [ "$(grep -c "accepted the terms and conditions" "$TMP/agent.log")" = 1 ] || fail "terms accepted again after a restart"
 echo "ok: node $NODE registered in farm $FARM with city Ghent, serial ZOS-REAL-1"
 
+# ---- update_node keeps what the config leaves unset: a restart without
+# the location keys and with 1 GiB of memory reserved changes the node's mru
+# on chain, not its location.
+stop_agent
+MRU0=$(jq -r .resources.mru "$TMP/node.json")
+RESERVED_MRU=1G
+printf 'terms_link = %s\nterms_hash = %s\n' "$TC_LINK" "$TC_HASH" | write_conf
+start_agent
+mru_moved() { [ "$(get TfgridModule Nodes "$NODE" | jq -r .resources.mru)" = $((MRU0 - 1073741824)) ]; }
+wait_for 40 mru_moved || fail "node mru not updated from $MRU0: $(get TfgridModule Nodes "$NODE")"
+get TfgridModule Nodes "$NODE" >"$TMP/node.json"
+[ "$(jq -r .location.city "$TMP/node.json")" = "$(hex Ghent)" ] &&
+	[ "$(jq -r .serial_number "$TMP/node.json")" = "$(hex ZOS-REAL-1)" ] ||
+	fail "update_node erased the location: $(cat "$TMP/node.json")"
+echo "ok: update_node changed mru and kept city Ghent and the serial the config no longer sets"
+
 # ---- Uptime: report_uptime_v2 at start, NodeUptimeReported on chain.
 uptime_seen() { get System Events | grep -q NodeUptimeReported; }
 wait_for 40 uptime_seen || fail "no NodeUptimeReported: $(grep -i uptime "$TMP/agent.log")"
@@ -193,7 +209,10 @@ cat >"$TMP/small.json" <<EOF
  "workloads": [{"version": 0, "name": "d1", "type": "zmount", "metadata": "",
    "description": "", "data": {"size": 16777216}}]}
 EOF
-"$CLI" deploy --node "$NODE" "$TMP/small.json" --dev charlie --timeout 60 >"$TMP/deploy.out" 2>"$TMP/err.txt" ||
+# 100 GiB (a sparse image): enough capacity for the runtime's bill to be
+# above zero at the end.
+sed 's/16777216/107374182400/' "$TMP/small.json" >"$TMP/c1.json"
+"$CLI" deploy --node "$NODE" "$TMP/c1.json" --dev charlie --timeout 60 >"$TMP/deploy.out" 2>"$TMP/err.txt" ||
 	fail "deploy exited $?: $(cat "$TMP/deploy.out")"
 C1=$(sed -n 's/^contract: \([0-9]*\)$/\1/p' "$TMP/deploy.out")
 grep -q "^deployed: contract $C1 (the node's answer" "$TMP/deploy.out" || fail "deploy: $(cat "$TMP/deploy.out")"
@@ -266,10 +285,15 @@ echo "ok: contract $C5 deployed from the chain's event without the bus, once"
 
 # ---- Billing: tfchain bills from its offchain worker, which Chopsticks
 # cannot run; any signed account may call bill_contract_for_block.
-chop_rpc dev_timeTravel "[$(( ($(get Timestamp Now) ) + 3600000 ))]" >/dev/null
+# The agent reports C1's resources (report_contract_resources) first: the
+# runtime bills what was reported, for the time since the last bill.
+reported() { grep -q "report_contract_resources .*success" "$TMP/agent.log"; }
+wait_for 40 reported || fail "no report_contract_resources: $(grep -i report "$TMP/agent.log" | tail -n 5)"
+chop_rpc dev_timeTravel "[$(($(get Timestamp Now) + 86400000))]" >/dev/null
 call alice SmartContractModule bill_contract_for_block "[$C1]" || fail "bill_contract_for_block: $(cat "$TMP/err.txt")"
-grep -q '"ContractBilled"\|"event":	"ContractBilled"' "$TMP/out.json" || echo "note: no ContractBilled event: $(jq -c '[.. | objects | .event? // empty]' "$TMP/out.json")"
-echo "ok: bill_contract_for_block($C1) accepted"
+EVENTS=$(jq -c '[.. | objects | .event? // empty]' "$TMP/out.json")
+echo "$EVENTS" | grep -q ContractBilled || fail "no ContractBilled: $EVENTS"
+echo "ok: bill_contract_for_block($C1) billed the agent's report: $EVENTS"
 
 stop_agent
 grep -q Sanitizer "$TMP/agent.log" && fail "agent: sanitizer report"
