@@ -183,7 +183,8 @@ static void node_optional_text(const cJSON *v, const char *sub, const char *name
 			free(b);
 			return;
 		}
-	memcpy(out, b, n);
+	if (n)
+		memcpy(out, b, n);
 	out[n] = 0;
 	free(b);
 }

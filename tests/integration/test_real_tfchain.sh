@@ -39,6 +39,18 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
+# Chopsticks may accept an extrinsic and drop it when it arrives while a
+# block is being built: a call not included within 10 blocks is signed and
+# sent again (it cannot have happened: its era is over).
+call() {
+	local who=$1
+	shift
+	for _ in 1 2 3; do
+		"$CLI" chain call "$@" --dev "$who" --give-up 10 >"$TMP/out.json" 2>"$TMP/err.txt" && return 0
+		grep -q "expired" "$TMP/err.txt" || return 1
+	done
+	return 1
+}
 chop_install || exit 77
 chop_start || exit 1
 chop_ticker 2
@@ -294,6 +306,31 @@ call alice SmartContractModule bill_contract_for_block "[$C1]" || fail "bill_con
 EVENTS=$(jq -c '[.. | objects | .event? // empty]' "$TMP/out.json")
 echo "$EVENTS" | grep -q ContractBilled || fail "no ContractBilled: $EVENTS"
 echo "ok: bill_contract_for_block($C1) billed the agent's report: $EVENTS"
+
+# ---- Cancellation: the agent follows NodeContractCanceled and removes
+# the workload.
+call charlie SmartContractModule cancel_contract "[$C5]" || fail "cancel $C5"
+removed() {
+	"$CLI" deployment get --node "$NODE" --contract "$C5" --dev charlie >"$TMP/get.json" 2>"$TMP/err.txt" &&
+		[ "$(jq -r '.workloads[0].state' "$TMP/get.json")" = deleted ]
+}
+wait_for 30 removed || fail "workload of $C5 not removed after cancel: $(cat "$TMP/get.json")"
+echo "ok: contract $C5 cancelled, its workload removed"
+
+# ---- Grace period: //Charlie empties its account; the next bill cannot be
+# paid, the contract enters GracePeriod and the agent pauses its workload.
+call charlie Balances transfer_all "[\"$("$CLI" key inspect --dev alice --json | jq -r .account_id)\", true]" ||
+	fail "transfer_all: $(cat "$TMP/err.txt")"
+chop_rpc dev_timeTravel "[$(($(get Timestamp Now) + 86400000))]" >/dev/null
+call alice SmartContractModule bill_contract_for_block "[$C1]" || fail "bill_contract_for_block: $(cat "$TMP/err.txt")"
+EVENTS=$(jq -c '[.. | objects | .event? // empty]' "$TMP/out.json")
+echo "$EVENTS" | grep -q ContractGracePeriodStarted || fail "no ContractGracePeriodStarted: $EVENTS"
+paused() {
+	"$CLI" deployment get --node "$NODE" --contract "$C1" --dev charlie >"$TMP/get.json" 2>"$TMP/err.txt" &&
+		[ "$(jq -r .state "$TMP/get.json")" = paused ]
+}
+wait_for 30 paused || fail "contract $C1 not paused: $(cat "$TMP/get.json")"
+echo "ok: contract $C1 in grace period after charlie emptied his account; the agent paused it"
 
 stop_agent
 grep -q Sanitizer "$TMP/agent.log" && fail "agent: sanitizer report"
