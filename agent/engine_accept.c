@@ -391,6 +391,8 @@ int eng_accept_data(struct eng *e, uint32_t caller, uint64_t cid, const uint8_t 
 int eng_adopt(struct eng *e, uint64_t cid)
 {
 	struct store_dep d;
+	if (!e->cfg.adopt)
+		return 0;
 	if (store_dep_get(e->store, cid, &d, NULL, NULL) == 0) {
 		store_dep_clear(&d);
 		return 0; /* the bus (or an earlier event) was first */
