@@ -245,7 +245,9 @@ EOF
 	call charlie SmartContractModule cancel_contract "[$C2]" || fail "cancel_contract $C2"
 	released() { ! grep -q "^$C2/" "$TMP/state/image-store/holds"; }
 	wait_for 60 released || fail "image still held after cancel"
-	[ -z "$(ls -A "$TMP/state/image-store/layers/sha256")" ] || fail "image not collected after cancel"
+	collected() { [ -z "$(ls -A "$TMP/state/image-store/layers/sha256")" ]; }
+	wait_for 20 collected ||
+		fail "image not collected after cancel: $(ls -A "$TMP/state/image-store/layers/sha256")"
 	echo "ok: cancelled: the image VM's hold released and its image collected"
 fi
 kill "$APID"
