@@ -782,6 +782,13 @@ static int vm_deprovision(struct prov_ctx *ctx, const struct prov_workload_id *i
 	if (unlink(vp.root) < 0 && errno != ENOENT)
 		return prov_err(err, errsz, -errno, "cannot remove %s: %s", vp.root,
 		                strerror(errno));
+	/* What an agent killed while making the root disk left: the merged
+	 * image tree (hard links into the image store) and the unfinished disk. */
+	char left[PROV_PATH_MAX];
+	if (prov_fmt(left, sizeof left, "%s.tree", vp.root) == 0)
+		prov_rm_tree(left);
+	if (prov_fmt(left, sizeof left, "%s.tmp", vp.root) == 0)
+		unlink(left);
 	return 0;
 }
 

@@ -336,7 +336,17 @@ static void unsupported_images(void **st)
 	assert_int_equal(V->provision(F.ctx, &id, d, NULL, &res, err, sizeof err), ZE_UNSUPPORTED);
 	assert_non_null(strstr(err, "no image store"));
 	cJSON_Delete(d);
+	/* What an agent killed while making the root disk would leave. */
+	char host[PROV_HOST_MAX], tree[512], tmp[512];
+	prov_host_name(&id, host);
+	snprintf(tree, sizeof tree, "%s/vms/%s.img.tree/bin", F.storage, host);
+	assert_int_equal(prov_mkdirs(tree, 0700), 0);
+	snprintf(tmp, sizeof tmp, "%s/vms/%s.img.tmp", F.storage, host);
+	assert_int_equal(prov_write_file(tmp, "x", 1, 0600), 0);
 	assert_int_equal(V->deprovision(F.ctx, &id, err, sizeof err), 0);
+	assert_int_equal(access(tmp, F_OK), -1);
+	snprintf(tree, sizeof tree, "%s/vms/%s.img.tree", F.storage, host);
+	assert_int_equal(access(tree, F_OK), -1);
 	unlink(p);
 	vm_dir(&id, "", p, sizeof p);
 	assert_int_equal(access(p, F_OK), -1);
