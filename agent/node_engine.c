@@ -34,6 +34,8 @@ static void prov_config_of(const struct cfg *c, struct prov_config *p)
 	p->reserved.hru = c->reserved_hru;
 	p->log_max_bytes = c->container_log_max;
 	p->log_keep = c->container_log_keep;
+	p->wireguard = c->wireguard_mode; /* cfg_wg_mode and prov_wg_mode agree */
+	p->public_ip = c->public_ip;
 }
 
 static int engine_start(struct agent *a, void **state)
@@ -75,6 +77,7 @@ static int engine_up(struct agent_node *n, uint32_t node_id)
 	ec.node_id = node_id;
 	ec.total = n->total;
 	ec.lookup = prov_lookup;
+	ec.claim_free = prov_claim_host_free;
 	ec.prov = n->prov;
 	ec.workers = n->cfg.deploy_workers;
 	ec.sync_period_s = ENG_BACKSTOP_SYNC_S;

@@ -31,6 +31,10 @@
 /* Names the config file when -f is not given. */
 #define CFG_ENV_FILE "ZOS_AGENT_CONFIG"
 
+/* network.wireguard: which WireGuard implementation carries networks. */
+enum cfg_wg_mode { CFG_WG_AUTO = 0, CFG_WG_KERNEL = 1, CFG_WG_USERSPACE = 2 };
+extern const char *const cfg_wg_mode_names[3];
+
 struct cfg_list {
 	unsigned n;
 	char v[CFG_LIST_MAX][CFG_STR_MAX];
@@ -69,6 +73,10 @@ struct cfg {
 	int allow_unenforced_volumes;     /* 1: accept volumes whose size cannot be enforced */
 	uint64_t container_log_max;       /* bytes of a container log before rotation */
 	uint32_t container_log_keep;      /* rotated container logs kept */
+
+	/* [network]: how deployments' networks are reached from outside */
+	int wireguard_mode;          /* enum cfg_wg_mode */
+	char public_ip[CFG_STR_MAX]; /* the node's public IPv4 shown to users; "" = none */
 
 	/* [reserved]: capacity kept for the host, never offered to workloads */
 	uint32_t reserved_cru; /* cores */

@@ -3,6 +3,7 @@
  */
 #include "config/keys.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -41,11 +42,14 @@ const struct cfg_key cfg_keys[] = {
 	{"storage.allow_unenforced_volumes", CFG_T_BOOL, F(allow_unenforced_volumes), 0, 0, 1},
 	{"storage.container_log_max", CFG_T_SIZE, F(container_log_max), 64 * KIB, GIB, 1},
 	{"storage.container_log_keep", CFG_T_U32, F(container_log_keep), 1, 100, 1},
+	{"network.wireguard", CFG_T_WGMODE, F(wireguard_mode), 0, 0, 1},
+	{"network.public_ip", CFG_T_IPV4, F(public_ip), 0, 0, 1},
 	{"reserved.cru", CFG_T_U32, F(reserved_cru), 0, 4096, 1},
 	{"reserved.mru", CFG_T_SIZE, F(reserved_mru), 0, 1ull << 50, 1},
 	{"reserved.sru", CFG_T_SIZE, F(reserved_sru), 0, 1ull << 60, 1},
 	{"reserved.hru", CFG_T_SIZE, F(reserved_hru), 0, 1ull << 60, 1},
 };
+const char *const cfg_wg_mode_names[3] = {"auto", "kernel", "userspace"};
 const size_t cfg_nkeys = sizeof cfg_keys / sizeof cfg_keys[0];
 
 const struct cfg_key *cfg_key_find(const char *name)
@@ -225,6 +229,13 @@ static int parse_string(char *dst, enum cfg_type t, const char *s, char *why, si
 			break;
 		snprintf(why, whysz, "'%s' is not tcp://HOST:PORT", s);
 		return ZE_CONFIG;
+	case CFG_T_IPV4: {
+		struct in_addr a;
+		if (!*s || inet_pton(AF_INET, s, &a) == 1)
+			break;
+		snprintf(why, whysz, "'%s' is not an IPv4 address a.b.c.d", s);
+		return ZE_CONFIG;
+	}
 	default:
 		abort();
 	}
@@ -261,6 +272,7 @@ int cfg_key_parse(struct cfg *c, const struct cfg_key *k, const char *s, int app
 	case CFG_T_PATH:
 	case CFG_T_PATH0:
 	case CFG_T_RELAY:
+	case CFG_T_IPV4:
 		return parse_string(field(c, k), k->type, s, why, whysz);
 	case CFG_T_LISTEN:
 		return parse_list(field(c, k), s, append, why, whysz);
@@ -301,6 +313,14 @@ int cfg_key_parse(struct cfg *c, const struct cfg_key *k, const char *s, int app
 			return 0;
 		snprintf(why, whysz, "'%s' is not one of auto, stderr, journal", s);
 		return ZE_CONFIG;
+	case CFG_T_WGMODE:
+		for (int i = 0; i < 3; i++)
+			if (strcmp(s, cfg_wg_mode_names[i]) == 0) {
+				*(int *)field(c, k) = i;
+				return 0;
+			}
+		snprintf(why, whysz, "'%s' is not one of auto, kernel, userspace", s);
+		return ZE_CONFIG;
 	}
 	abort();
 }
@@ -328,6 +348,7 @@ int cfg_key_write(const struct cfg *c, const struct cfg_key *k, FILE *f)
 	case CFG_T_PATH:
 	case CFG_T_PATH0:
 	case CFG_T_RELAY:
+	case CFG_T_IPV4:
 		/* inih reads "key =" as the empty string. */
 		rc = *(const char *)p ? fprintf(f, "%s = %s\n", name, (const char *)p)
 				      : fprintf(f, "%s =\n", name);
@@ -356,6 +377,9 @@ int cfg_key_write(const struct cfg *c, const struct cfg_key *k, FILE *f)
 	case CFG_T_TARGET:
 		rc = fprintf(f, "%s = %s\n", name, log_target_name(*(const enum log_target *)p));
 		break;
+	case CFG_T_WGMODE:
+		rc = fprintf(f, "%s = %s\n", name, cfg_wg_mode_names[*(const int *)p % 3]);
+		break;
 	}
 	return rc < 0 ? -EIO : 0;
 }
@@ -367,6 +391,7 @@ static size_t key_size(const struct cfg_key *k)
 	case CFG_T_PATH:
 	case CFG_T_PATH0:
 	case CFG_T_RELAY:
+	case CFG_T_IPV4:
 		return CFG_STR_MAX;
 	case CFG_T_LISTEN:
 		return sizeof(struct cfg_list);
@@ -376,6 +401,7 @@ static size_t key_size(const struct cfg_key *k)
 	case CFG_T_SIZE:
 		return sizeof(uint64_t);
 	case CFG_T_BOOL:
+	case CFG_T_WGMODE:
 		return sizeof(int);
 	case CFG_T_LEVEL:
 		return sizeof(enum log_level);

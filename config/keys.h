@@ -23,6 +23,8 @@ enum cfg_type {
 	CFG_T_BOOL,
 	CFG_T_LEVEL,
 	CFG_T_TARGET,
+	CFG_T_WGMODE, /* auto | kernel | userspace (enum cfg_wg_mode) */
+	CFG_T_IPV4,   /* "" or a dotted IPv4 address */
 };
 
 struct cfg_key {

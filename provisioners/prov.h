@@ -61,7 +61,13 @@ struct prov_config {
 	struct prov_capacity reserved; /* kept for the system; cru in cpus, rest bytes */
 	uint64_t log_max_bytes;        /* container log size before rotation; 0 = 8 MiB */
 	unsigned log_keep;             /* rotated logs kept (log.1 .. log.N); 0 = 2 */
+	int wireguard;                 /* enum prov_wg_mode; 0 = auto */
+	const char *public_ip;         /* node's public IPv4 for users' endpoints; NULL/"" = none */
 };
+
+/* Which WireGuard carries networks' access: auto picks the kernel's when
+ * "ip link add type wireguard" works, else wireguard-go. */
+enum prov_wg_mode { PROV_WG_AUTO = 0, PROV_WG_KERNEL = 1, PROV_WG_USERSPACE = 2, PROV_WG_NONE = 3 };
 
 /* Opaque: the configuration (copied) and what was detected about the host. */
 struct prov_ctx;
@@ -80,6 +86,7 @@ struct prov_features {
 	int loop;        /* /dev/loop-control and loop devices attach */
 	int namespaces;  /* pid, mount, uts, ipc and net namespaces */
 	int netns_tools; /* ip(8) can create named netns, bridges and veths */
+	int wireguard;   /* enum prov_wg_mode: kernel, userspace or none */
 };
 void prov_ctx_features(const struct prov_ctx *ctx, struct prov_features *f);
 
@@ -120,6 +127,14 @@ struct prov_usage {
 	uint64_t net_tx_bytes;
 };
 
+/* Something only one workload on the node may have: "udp/51820" (a
+ * WireGuard listen port), "tcp/8080", "name/blog" (a gateway name). */
+#define PROV_CLAIM_MAX 80
+struct prov_claim {
+	char key[PROV_CLAIM_MAX];
+};
+#define PROV_CLAIMS_MAX 64
+
 struct prov_ops {
 	const char *type;
 	/* Checks data and fills what it reserves. No side effects. */
@@ -139,7 +154,16 @@ struct prov_ops {
 	               char *err, size_t errsz);
 	int (*usage)(struct prov_ctx *ctx, const struct prov_workload_id *id, struct prov_usage *u,
 	             char *err, size_t errsz);
+	/* Optional (NULL: claims nothing). The node-wide unique things valid
+	 * data takes, into out[0..max), count in *n; no side effects. The
+	 * engine refuses a deployment whose claims another live deployment
+	 * holds, or that the host uses (prov_claim_host_free). */
+	int (*claims)(const cJSON *data, struct prov_claim *out, size_t max, size_t *n);
 };
+
+/* 0 when nothing on the host holds the claim (a port: a bind test on all
+ * addresses), ZE_STATE with the reason in err when something does. */
+int prov_claim_host_free(const char *claim, char *err, size_t errsz);
 
 /* The table for a type name, or NULL when the type is unknown. */
 const struct prov_ops *prov_lookup(const char *type);

@@ -73,6 +73,15 @@ int prov_ctx_new(const struct prov_config *cfg, struct prov_ctx **out)
 	c->feat.namespaces = c->feat.root && probe_namespaces();
 	c->feat.netns_tools = c->feat.root && prov_which("ip", tmp, sizeof tmp) == 0;
 	prov_cg_detect(c);
+	c->wg_mode = cfg->wireguard >= PROV_WG_AUTO && cfg->wireguard <= PROV_WG_USERSPACE
+	                 ? cfg->wireguard
+	                 : PROV_WG_AUTO;
+	if (cfg->public_ip && *cfg->public_ip && !(c->public_ip = strdup(cfg->public_ip))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	prov_wg_probe(c);
+	c->feat.wireguard = c->wg_impl;
 	*out = c;
 	return 0;
 fail:
@@ -88,6 +97,7 @@ void prov_ctx_free(struct prov_ctx *ctx)
 	free(ctx->image_dir);
 	free(ctx->run_dir);
 	free(ctx->cgroup_parent);
+	free(ctx->public_ip);
 	free(ctx);
 }
 
