@@ -278,8 +278,8 @@ static int claims_check(struct eng *e, uint64_t cid, const struct dep_doc *doc, 
 				break;
 			}
 	}
-	for (size_t k = 0; rc == 0 && e->cfg.claim_free && k < mine->n; k++)
-		rc = e->cfg.claim_free(mine->c[k].key, why, whysz);
+	for (size_t k = 0; rc == 0 && e->cfg.claim_check && k < mine->n; k++)
+		rc = e->cfg.claim_check(e->cfg.prov, &mine->c[k], why, whysz);
 	free(ids);
 	free(mine);
 	free(other);

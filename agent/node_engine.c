@@ -36,6 +36,8 @@ static void prov_config_of(const struct cfg *c, struct prov_config *p)
 	p->log_keep = c->container_log_keep;
 	p->wireguard = c->wireguard_mode; /* cfg_wg_mode and prov_wg_mode agree */
 	p->public_ip = c->public_ip;
+	p->public_port_min = c->public_port_min;
+	p->public_port_max = c->public_port_max;
 }
 
 static int engine_start(struct agent *a, void **state)
@@ -77,7 +79,7 @@ static int engine_up(struct agent_node *n, uint32_t node_id)
 	ec.node_id = node_id;
 	ec.total = n->total;
 	ec.lookup = prov_lookup;
-	ec.claim_free = prov_claim_host_free;
+	ec.claim_check = prov_claim_check;
 	ec.prov = n->prov;
 	ec.workers = n->cfg.deploy_workers;
 	ec.sync_period_s = ENG_BACKSTOP_SYNC_S;

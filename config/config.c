@@ -49,6 +49,8 @@ void cfg_defaults(struct cfg *c)
 	c->log_target = LOG_TARGET_AUTO;
 	c->container_log_max = 8u << 20;
 	c->container_log_keep = 2;
+	c->public_port_min = 20000;
+	c->public_port_max = 29999;
 	c->reserved_cru = 1;
 	c->reserved_mru = 1ull << 30;
 }
@@ -270,6 +272,11 @@ int cfg_finish(struct cfg *c, char *err, size_t errsz)
 		return rc;
 	if (c->rmb_listen.n == 0) {
 		seterr(err, errsz, "rmb.listen: at least one address is needed");
+		return ZE_CONFIG;
+	}
+	if (c->public_port_min > c->public_port_max) {
+		seterr(err, errsz, "network.public_port_min %u is above network.public_port_max %u",
+		       c->public_port_min, c->public_port_max);
 		return ZE_CONFIG;
 	}
 	return 0;

@@ -77,6 +77,8 @@ struct cfg {
 	/* [network]: how deployments' networks are reached from outside */
 	int wireguard_mode;          /* enum cfg_wg_mode */
 	char public_ip[CFG_STR_MAX]; /* the node's public IPv4 shown to users; "" = none */
+	uint32_t public_port_min;    /* public_port workloads take ports in min..max */
+	uint32_t public_port_max;
 
 	/* [reserved]: capacity kept for the host, never offered to workloads */
 	uint32_t reserved_cru; /* cores */

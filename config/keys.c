@@ -44,6 +44,8 @@ const struct cfg_key cfg_keys[] = {
 	{"storage.container_log_keep", CFG_T_U32, F(container_log_keep), 1, 100, 1},
 	{"network.wireguard", CFG_T_WGMODE, F(wireguard_mode), 0, 0, 1},
 	{"network.public_ip", CFG_T_IPV4, F(public_ip), 0, 0, 1},
+	{"network.public_port_min", CFG_T_U32, F(public_port_min), 1, 65535, 1},
+	{"network.public_port_max", CFG_T_U32, F(public_port_max), 1, 65535, 1},
 	{"reserved.cru", CFG_T_U32, F(reserved_cru), 0, 4096, 1},
 	{"reserved.mru", CFG_T_SIZE, F(reserved_mru), 0, 1ull << 50, 1},
 	{"reserved.sru", CFG_T_SIZE, F(reserved_sru), 0, 1ull << 60, 1},

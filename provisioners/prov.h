@@ -63,6 +63,8 @@ struct prov_config {
 	unsigned log_keep;             /* rotated logs kept (log.1 .. log.N); 0 = 2 */
 	int wireguard;                 /* enum prov_wg_mode; 0 = auto */
 	const char *public_ip;         /* node's public IPv4 for users' endpoints; NULL/"" = none */
+	unsigned public_port_min;      /* public_port workloads' range; 0/0 = 20000..29999 */
+	unsigned public_port_max;
 };
 
 /* Which WireGuard carries networks' access: auto picks the kernel's when
@@ -132,6 +134,7 @@ struct prov_usage {
 #define PROV_CLAIM_MAX 80
 struct prov_claim {
 	char key[PROV_CLAIM_MAX];
+	int public_range; /* a port that must lie in the node's public port range */
 };
 #define PROV_CLAIMS_MAX 64
 
@@ -161,8 +164,11 @@ struct prov_ops {
 	int (*claims)(const cJSON *data, struct prov_claim *out, size_t max, size_t *n);
 };
 
-/* 0 when nothing on the host holds the claim (a port: a bind test on all
- * addresses), ZE_STATE with the reason in err when something does. */
+/* 0 when the host can give the claim: a port is outside the public range
+ * (when public_range) or bound by something else on the host (a bind test on
+ * all addresses) gives ZE_STATE with the reason in err. */
+int prov_claim_check(struct prov_ctx *ctx, const struct prov_claim *c, char *err, size_t errsz);
+/* The bind test alone, for a claim key such as "udp/51820". */
 int prov_claim_host_free(const char *claim, char *err, size_t errsz);
 
 /* The table for a type name, or NULL when the type is unknown. */

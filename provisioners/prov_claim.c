@@ -36,3 +36,16 @@ int prov_claim_host_free(const char *claim, char *err, size_t errsz)
 		                udp ? "UDP" : "TCP", port);
 	return 0;
 }
+
+int prov_claim_check(struct prov_ctx *ctx, const struct prov_claim *c, char *err, size_t errsz)
+{
+	if (c->public_range) {
+		char *end = NULL;
+		unsigned long port = strtoul(c->key + 4, &end, 10);
+		if (port < ctx->port_min || port > ctx->port_max)
+			return prov_err(err, errsz, ZE_STATE,
+			                "public port %lu is outside this node's range %u..%u", port,
+			                ctx->port_min, ctx->port_max);
+	}
+	return prov_claim_host_free(c->key, err, errsz);
+}

@@ -80,6 +80,8 @@ int prov_ctx_new(const struct prov_config *cfg, struct prov_ctx **out)
 		rc = -ENOMEM;
 		goto fail;
 	}
+	c->port_min = cfg->public_port_min ? cfg->public_port_min : 20000;
+	c->port_max = cfg->public_port_max ? cfg->public_port_max : 29999;
 	prov_wg_probe(c);
 	c->feat.wireguard = c->wg_impl;
 	*out = c;

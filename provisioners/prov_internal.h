@@ -50,6 +50,7 @@ struct prov_ctx {
 	int wg_mode;     /* enum prov_wg_mode: what the configuration asks for */
 	int wg_impl;     /* enum prov_wg_mode: what prov_wg_probe found usable */
 	char *public_ip; /* shown in results as the WireGuard endpoint; NULL = none */
+	unsigned port_min, port_max; /* public_port range */
 };
 
 /* Formats a reason into err and returns rc (negative), so callers can write
@@ -200,6 +201,11 @@ void prov_wg_remove(const char *ns, const char *ifname);
  * caller owns it. NULL when out of memory. */
 cJSON *prov_wg_result(const struct prov_ctx *ctx, const char *ns, uint32_t subnet,
                       const struct prov_wg_spec *s);
+
+/* The namespace and subnet of network net_name of a contract; -ENOENT when
+ * it is not provisioned. */
+int prov_network_subnet(struct prov_ctx *ctx, uint64_t contract, const char *net_name,
+                        char ns[PROV_HOST_MAX], uint32_t *subnet, unsigned *prefix);
 
 /* Parses "a.b.c.d" into host-order address. */
 int prov_ipv4_parse(const char *s, uint32_t *addr);

@@ -445,6 +445,20 @@ static int network_usage(struct prov_ctx *ctx, const struct prov_workload_id *id
 	return 0;
 }
 
+int prov_network_subnet(struct prov_ctx *ctx, uint64_t contract, const char *net_name,
+                        char ns[PROV_HOST_MAX], uint32_t *subnet, unsigned *prefix)
+{
+	struct prov_workload_id nid = {.contract_id = contract};
+	struct net_spec s;
+	if (prov_fmt(nid.name, sizeof nid.name, "%s", net_name) < 0 || prov_host_name(&nid, ns) < 0)
+		return -EINVAL;
+	if (!prov_netns_exists(ns) || spec_load(ctx, ns, &s) < 0)
+		return -ENOENT;
+	*subnet = s.subnet;
+	*prefix = s.subnet_prefix;
+	return 0;
+}
+
 int prov_network_attach(struct prov_ctx *ctx, uint64_t contract, const char *net_name,
                         const char *ct_ns, const char *host, unsigned idx, const char *ip,
                         char *err, size_t errsz)

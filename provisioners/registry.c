@@ -7,12 +7,14 @@ extern const struct prov_ops prov_zmount_ops;
 extern const struct prov_ops prov_volume_ops;
 extern const struct prov_ops prov_network_ops;
 extern const struct prov_ops prov_zmachine_ops;
+extern const struct prov_ops prov_pubport_ops;
 
 static const struct prov_ops *const registry[] = {
     &prov_zmount_ops,
     &prov_volume_ops,
     &prov_network_ops,
     &prov_zmachine_ops,
+    &prov_pubport_ops,
 };
 
 const struct prov_ops *prov_lookup(const char *type)

@@ -39,7 +39,8 @@ static char lap[32], srv[32], oth[32]; /* namespaces */
 static char veth_h[16], veth_l[16], sveth[16], overh[16], lwg[16];
 static char host_ip[16], lap_ip[16], hidden_ip[16];
 static char webroot[256], page[64];
-static pid_t httpd_pid = -1, httpd2_pid = -1, host_httpd_pid = -1;
+static pid_t httpd_pid = -1, httpd2_pid = -1, host_httpd_pid = -1, web_pid = -1, hweb_pid = -1;
+static char ppns[32];
 static unsigned port;
 static int octet; /* the deployment's 10.<octet>.0.0/16 */
 
@@ -78,7 +79,11 @@ static pid_t start_httpd(const char *ns, const char *addr)
 	static char *const envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
+	/* No inherited stdout: a leftover server must not hold a pipe of
+	 * whoever runs the test. */
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 	pid_t pid;
 	int rc = posix_spawn(&pid, ip, &fa, NULL, (char *const *)argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
@@ -92,8 +97,15 @@ static pid_t start_host_httpd(const char *addr)
 		return -1;
 	snprintf(bind, sizeof bind, "%s:8080", addr);
 	const char *argv[] = {bb, "httpd", "-f", "-p", bind, "-h", webroot, NULL};
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 	pid_t pid;
-	return posix_spawn(&pid, bb, NULL, NULL, (char *const *)argv, NULL) ? -1 : pid;
+	int rc = posix_spawn(&pid, bb, &fa, NULL, (char *const *)argv, NULL);
+	posix_spawn_file_actions_destroy(&fa);
+	return rc ? -1 : pid;
 }
 
 static void stop(pid_t *pid)
@@ -227,6 +239,10 @@ static void cleanup_host(void)
 	stop(&httpd_pid);
 	stop(&httpd2_pid);
 	stop(&host_httpd_pid);
+	stop(&web_pid);
+	stop(&hweb_pid);
+	if (ppns[0])
+		prov_netns_del(ppns);
 	/* The laptop's wireguard-go lives in the laptop's namespace and so
 	 * keeps it alive: it has to be stopped by its pid. */
 	pid_t wp = lwg[0] ? wireguard_go_pid(lwg) : -1;
@@ -318,6 +334,32 @@ static void attach_container(const char *net, const char *ns, const char *hveth,
 	assert_int_equal(run("ip", "-n", ns, "route", "add", "default", "via", gw), 0);
 }
 
+/* The internet: a veth between the host and the laptop, and a host
+ * address (hidden_ip) with an httpd that the tunnel must not reach. Made
+ * once, for whichever test comes first. */
+static void internet_up(void)
+{
+	static int done;
+	if (done)
+		return;
+	done = 1;
+	char hcidr[24], lcidr[24], hid32[24];
+	snprintf(hcidr, sizeof hcidr, "%s/30", host_ip);
+	snprintf(lcidr, sizeof lcidr, "%s/30", lap_ip);
+	snprintf(hid32, sizeof hid32, "%s/32", hidden_ip);
+	assert_int_equal(run("ip", "netns", "add", lap), 0);
+	assert_int_equal(run("ip", "-n", lap, "link", "set", "lo", "up"), 0);
+	assert_int_equal(
+	    run("ip", "link", "add", veth_h, "type", "veth", "peer", "name", veth_l, "netns", lap),
+	    0);
+	assert_int_equal(run("ip", "addr", "add", hcidr, "dev", veth_h), 0);
+	assert_int_equal(run("ip", "addr", "add", hid32, "dev", veth_h), 0);
+	assert_int_equal(run("ip", "link", "set", veth_h, "up"), 0);
+	assert_int_equal(run("ip", "-n", lap, "addr", "add", lcidr, "dev", veth_l), 0);
+	assert_int_equal(run("ip", "-n", lap, "link", "set", veth_l, "up"), 0);
+	assert_true((host_httpd_pid = start_host_httpd(hidden_ip)) > 0);
+}
+
 static void access_end_to_end(void **st)
 {
 	NEED_WG();
@@ -396,28 +438,13 @@ static void access_end_to_end(void **st)
 	assert_true((httpd_pid = start_httpd(srv, ctip)) > 0);
 	assert_true((httpd2_pid = start_httpd(oth, oip)) > 0);
 
-	/* The internet: a veth between the host and the laptop, and a host
-	 * address (hidden_ip) with an httpd that the tunnel must not reach. */
-	char hcidr[24], lcidr[24], hid32[24];
-	snprintf(hcidr, sizeof hcidr, "%s/30", host_ip);
-	snprintf(lcidr, sizeof lcidr, "%s/30", lap_ip);
-	snprintf(hid32, sizeof hid32, "%s/32", hidden_ip);
-	assert_int_equal(run("ip", "netns", "add", lap), 0);
-	assert_int_equal(run("ip", "-n", lap, "link", "set", "lo", "up"), 0);
-	assert_int_equal(
-	    run("ip", "link", "add", veth_h, "type", "veth", "peer", "name", veth_l, "netns", lap),
-	    0);
-	assert_int_equal(run("ip", "addr", "add", hcidr, "dev", veth_h), 0);
-	assert_int_equal(run("ip", "addr", "add", hid32, "dev", veth_h), 0);
-	assert_int_equal(run("ip", "link", "set", veth_h, "up"), 0);
-	assert_int_equal(run("ip", "-n", lap, "addr", "add", lcidr, "dev", veth_l), 0);
-	assert_int_equal(run("ip", "-n", lap, "link", "set", veth_l, "up"), 0);
-	assert_true((host_httpd_pid = start_host_httpd(hidden_ip)) > 0);
+	internet_up();
 
 	/* The laptop's WireGuard, as a user would set it up: its own key, the
 	 * node as peer at host_ip:port, routes for the deployment's subnet
 	 * (and, to test isolation, for the other network and the host). */
-	char conf[PROV_PATH_MAX], ctext[1024], ep[40], laddr[24], oroute[24];
+	char conf[PROV_PATH_MAX], ctext[1024], ep[40], laddr[24], oroute[24], hid32[24];
+	snprintf(hid32, sizeof hid32, "%s/32", hidden_ip);
 	snprintf(conf, sizeof conf, "%s/laptop.conf", F.root);
 	snprintf(ep, sizeof ep, "%s:%u", host_ip, port);
 	snprintf(oroute, sizeof oroute, "10.%d.0.0/16", octet + 1);
@@ -514,10 +541,184 @@ static void access_end_to_end(void **st)
 	cJSON_Delete(d);
 }
 
+/* Fetches http://addr/page from the client (laptop) namespace. */
+static int client_fetch(const char *addr, int timeout_s)
+{
+	char url[96], t[8], out[512] = "";
+	snprintf(url, sizeof url, "http://%s/%s", addr, page);
+	snprintf(t, sizeof t, "%d", timeout_s);
+	int rc = run_out(out, sizeof out, "ip", "netns", "exec", lap, "curl", "-sS", "-m", t, url,
+	                 (const char *)NULL);
+	return rc == 0 && strstr(out, "zos-wireguard-page") != NULL;
+}
+
+/* Entries of the host's zos_access port_tcp map that mention key. */
+static int host_entries(const char *key)
+{
+	char out[8192] = "";
+	if (run_out(out, sizeof out, "nft", "list", "map", "ip", "zos_access", "port_tcp",
+	            (const char *)NULL) < 0)
+		return 0;
+	int n = 0;
+	for (const char *p = out; (p = strstr(p, key)); p += strlen(key))
+		n++;
+	return n;
+}
+
+static unsigned free_tcp_port_in(unsigned lo, unsigned hi)
+{
+	for (unsigned p = lo + (unsigned)getpid() % (hi - lo); p <= hi; p++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p)};
+		int ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return p;
+	}
+	return 0;
+}
+
+static struct prov_ctx *ctx_with_public_ip(void)
+{
+	struct prov_config cfg = {.storage_dir = F.storage,
+	                          .image_dir = F.images,
+	                          .run_dir = F.run,
+	                          .cgroup_parent = F.cgparent,
+	                          .public_ip = host_ip,
+	                          .public_port_min = 20000,
+	                          .public_port_max = 29999};
+	struct prov_ctx *c = NULL;
+	assert_int_equal(prov_ctx_new(&cfg, &c), 0);
+	return c;
+}
+
+/* A TCP port of the node's public address forwarded to a container: the
+ * client reaches it, pause and resume, restarts leave one entry, nothing
+ * is left after deprovision. */
+static void public_port_end_to_end(void **st)
+{
+	NEED_WG();
+	const struct prov_ops *P = prov_lookup("public_port");
+	assert_non_null(P);
+	internet_up();
+	struct prov_ctx *old = F.ctx;
+	F.ctx = ctx_with_public_ip();
+	prov_ctx_free(old);
+
+	char err[256] = "", text[512], net[PROV_HOST_MAX], ctip[24], gw[24], key[48], addr[48];
+	int o = octet + 2;
+	struct prov_workload_id nid = test_id(7, 50, "ppnet"), pid = test_id(7, 50, "web");
+	prov_host_name(&nid, net);
+	snprintf(text, sizeof text,
+	         "{\"ip_range\": \"10.%d.0.0/16\", \"subnet\": \"10.%d.1.0/24\"}", o, o);
+	cJSON *nd = json(text), *res = NULL;
+	track(N, &nid);
+	assert_int_equal(N->provision(F.ctx, &nid, nd, NULL, &res, err, sizeof err), 0);
+	cJSON_Delete(res);
+	cJSON_Delete(nd);
+	snprintf(ctip, sizeof ctip, "10.%d.1.2", o);
+	snprintf(gw, sizeof gw, "10.%d.1.1", o);
+	char ppveth[16];
+	snprintf(ppns, sizeof ppns, "zaccpp%d", (int)getpid());
+	snprintf(ppveth, sizeof ppveth, "zaccp%d", (int)getpid() % 10000000);
+	attach_container(net, ppns, ppveth, ctip, gw);
+	web_pid = start_httpd(ppns, ctip);
+	assert_true(web_pid > 0);
+
+	unsigned port = free_tcp_port_in(20000, 29999);
+	assert_true(port > 0);
+	snprintf(text, sizeof text,
+	         "{\"protocol\": \"tcp\", \"public_port\": %u, \"network\": \"ppnet\", "
+	         "\"ip\": \"%s\", \"port\": 8080}",
+	         port, ctip);
+	cJSON *d = json(text);
+	struct prov_capacity cap;
+	assert_int_equal(P->validate(d, &cap, err, sizeof err), 0);
+	struct prov_claim cl[2];
+	size_t ncl = 0;
+	assert_int_equal(P->claims(d, cl, 2, &ncl), 0);
+	assert_int_equal(ncl, 1);
+	assert_int_equal(prov_claim_check(F.ctx, &cl[0], err, sizeof err), 0);
+	struct prov_claim outside = {.key = "tcp/80", .public_range = 1};
+	assert_int_equal(prov_claim_check(F.ctx, &outside, err, sizeof err), ZE_STATE);
+	assert_non_null(strstr(err, "outside this node's range 20000..29999"));
+
+	track(P, &pid);
+	int rc = P->provision(F.ctx, &pid, d, NULL, &res, err, sizeof err);
+	if (rc)
+		print_message("provision: %s\n", err);
+	assert_int_equal(rc, 0);
+	snprintf(addr, sizeof addr, "%s:%u", host_ip, port);
+	assert_string_equal(cJSON_GetObjectItem(res, "address")->valuestring, addr);
+	cJSON_Delete(res);
+	snprintf(key, sizeof key, "%s . %u", host_ip, port);
+	assert_int_equal(host_entries(key), 1);
+	/* The port is taken now: admission would refuse it. */
+	assert_int_equal(prov_claim_check(F.ctx, &cl[0], err, sizeof err), 0 /* DNAT, no socket */);
+
+	/* 1. The client reaches the container through the public port. */
+	int ok = 0;
+	for (int i = 0; i < 10 && !(ok = client_fetch(addr, 2)); i++)
+		sleep_ms(300);
+	assert_true(ok);
+	/* 2. The container cannot open connections to the host's end. */
+	char hveth[16], hostname[PROV_HOST_MAX], out[512] = "";
+	prov_host_name(&pid, hostname);
+	prov_if_name("zp", hostname, 0, hveth);
+	assert_int_equal(run_out(out, sizeof out, "ip", "-o", "-4", "addr", "show", "dev", hveth,
+	                         (const char *)NULL),
+	                 0);
+	char *in = strstr(out, "inet "), hip[20] = "";
+	assert_non_null(in);
+	sscanf(in + 5, "%19[0-9.]", hip);
+	hweb_pid = start_host_httpd(hip);
+	assert_true(hweb_pid > 0);
+	sleep_ms(200);
+	char hurl[128];
+	snprintf(hurl, sizeof hurl, "http://%s:8080/%s", hip, page);
+	assert_int_not_equal(run("ip", "netns", "exec", ppns, "curl", "-sS", "-m", "2", hurl), 0);
+	stop(&hweb_pid);
+
+	/* 3. Pause: unreachable; resume: back. */
+	enum prov_health h;
+	assert_int_equal(P->pause(F.ctx, &pid, err, sizeof err), 0);
+	assert_int_equal(P->inspect(F.ctx, &pid, &h, err, sizeof err), 0);
+	assert_int_equal(h, PROV_PAUSED);
+	assert_false(client_fetch(addr, 2));
+	assert_int_equal(P->resume(F.ctx, &pid, err, sizeof err), 0);
+	assert_int_equal(P->inspect(F.ctx, &pid, &h, err, sizeof err), 0);
+	assert_int_equal(h, PROV_OK);
+	assert_true(client_fetch(addr, 3));
+
+	/* 4. Restarts (a new context, provision again, twice): one entry. */
+	for (int i = 0; i < 2; i++) {
+		old = F.ctx;
+		F.ctx = ctx_with_public_ip();
+		prov_ctx_free(old);
+		assert_int_equal(P->provision(F.ctx, &pid, d, NULL, &res, err, sizeof err), 0);
+		cJSON_Delete(res);
+	}
+	assert_int_equal(host_entries(key), 1);
+	assert_true(client_fetch(addr, 3));
+
+	/* 5. Deprovision: no entry, no link, no state; the port is free. */
+	assert_int_equal(P->deprovision(F.ctx, &pid, err, sizeof err), 0);
+	assert_int_equal(host_entries(key), 0);
+	assert_int_not_equal(run("ip", "link", "show", hveth), 0);
+	assert_int_equal(P->inspect(F.ctx, &pid, &h, err, sizeof err), 0);
+	assert_int_equal(h, PROV_ABSENT);
+	assert_false(client_fetch(addr, 1));
+	assert_int_equal(P->deprovision(F.ctx, &pid, err, sizeof err), 0);
+	stop(&web_pid);
+	cJSON_Delete(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(access_end_to_end),
+	    cmocka_unit_test(public_port_end_to_end),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
