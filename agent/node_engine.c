@@ -38,6 +38,10 @@ static void prov_config_of(const struct cfg *c, struct prov_config *p)
 	p->public_ip = c->public_ip;
 	p->public_port_min = c->public_port_min;
 	p->public_port_max = c->public_port_max;
+	p->gateway_domain = c->gateway_domain;
+	p->gateway_cert = c->gateway_cert;
+	p->gateway_http_port = c->gateway_http_port;
+	p->gateway_https_port = c->gateway_https_port;
 }
 
 static int engine_start(struct agent *a, void **state)

@@ -79,6 +79,10 @@ struct cfg {
 	char public_ip[CFG_STR_MAX]; /* the node's public IPv4 shown to users; "" = none */
 	uint32_t public_port_min;    /* public_port workloads take ports in min..max */
 	uint32_t public_port_max;
+	char gateway_domain[CFG_STR_MAX]; /* names are NAME.<domain>; "" = no gateway */
+	char gateway_cert[CFG_STR_MAX];   /* PEM with the (wildcard) certificate and key; "" = no TLS */
+	uint32_t gateway_http_port;       /* plain HTTP on public_ip; 0 = off */
+	uint32_t gateway_https_port;      /* TLS on public_ip; 0 = off */
 
 	/* [reserved]: capacity kept for the host, never offered to workloads */
 	uint32_t reserved_cru; /* cores */

@@ -46,6 +46,10 @@ const struct cfg_key cfg_keys[] = {
 	{"network.public_ip", CFG_T_IPV4, F(public_ip), 0, 0, 1},
 	{"network.public_port_min", CFG_T_U32, F(public_port_min), 1, 65535, 1},
 	{"network.public_port_max", CFG_T_U32, F(public_port_max), 1, 65535, 1},
+	{"network.gateway_domain", CFG_T_DOMAIN, F(gateway_domain), 0, 0, 1},
+	{"network.gateway_cert", CFG_T_PATH0, F(gateway_cert), 0, 0, 1},
+	{"network.gateway_http_port", CFG_T_U32, F(gateway_http_port), 0, 65535, 1},
+	{"network.gateway_https_port", CFG_T_U32, F(gateway_https_port), 0, 65535, 1},
 	{"reserved.cru", CFG_T_U32, F(reserved_cru), 0, 4096, 1},
 	{"reserved.mru", CFG_T_SIZE, F(reserved_mru), 0, 1ull << 50, 1},
 	{"reserved.sru", CFG_T_SIZE, F(reserved_sru), 0, 1ull << 60, 1},
@@ -231,6 +235,17 @@ static int parse_string(char *dst, enum cfg_type t, const char *s, char *why, si
 			break;
 		snprintf(why, whysz, "'%s' is not tcp://HOST:PORT", s);
 		return ZE_CONFIG;
+	case CFG_T_DOMAIN: {
+		size_t n = strlen(s);
+		int ok = n < 200;
+		for (const char *p = s; *p && ok; p++)
+			ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+			     (*p == '.' && p != s && p[1] && p[1] != '.');
+		if (ok)
+			break;
+		snprintf(why, whysz, "'%s' is not a lower-case domain name like gw.example.com", s);
+		return ZE_CONFIG;
+	}
 	case CFG_T_IPV4: {
 		struct in_addr a;
 		if (!*s || inet_pton(AF_INET, s, &a) == 1)
@@ -275,6 +290,7 @@ int cfg_key_parse(struct cfg *c, const struct cfg_key *k, const char *s, int app
 	case CFG_T_PATH0:
 	case CFG_T_RELAY:
 	case CFG_T_IPV4:
+	case CFG_T_DOMAIN:
 		return parse_string(field(c, k), k->type, s, why, whysz);
 	case CFG_T_LISTEN:
 		return parse_list(field(c, k), s, append, why, whysz);
@@ -351,6 +367,7 @@ int cfg_key_write(const struct cfg *c, const struct cfg_key *k, FILE *f)
 	case CFG_T_PATH0:
 	case CFG_T_RELAY:
 	case CFG_T_IPV4:
+	case CFG_T_DOMAIN:
 		/* inih reads "key =" as the empty string. */
 		rc = *(const char *)p ? fprintf(f, "%s = %s\n", name, (const char *)p)
 				      : fprintf(f, "%s =\n", name);
@@ -394,6 +411,7 @@ static size_t key_size(const struct cfg_key *k)
 	case CFG_T_PATH0:
 	case CFG_T_RELAY:
 	case CFG_T_IPV4:
+	case CFG_T_DOMAIN:
 		return CFG_STR_MAX;
 	case CFG_T_LISTEN:
 		return sizeof(struct cfg_list);

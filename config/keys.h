@@ -25,6 +25,7 @@ enum cfg_type {
 	CFG_T_TARGET,
 	CFG_T_WGMODE, /* auto | kernel | userspace (enum cfg_wg_mode) */
 	CFG_T_IPV4,   /* "" or a dotted IPv4 address */
+	CFG_T_DOMAIN, /* "" or a lower-case domain name */
 };
 
 struct cfg_key {

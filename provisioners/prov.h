@@ -65,6 +65,10 @@ struct prov_config {
 	const char *public_ip;         /* node's public IPv4 for users' endpoints; NULL/"" = none */
 	unsigned public_port_min;      /* public_port workloads' range; 0/0 = 20000..29999 */
 	unsigned public_port_max;
+	const char *gateway_domain;    /* NAME.<domain> for gateway-name-proxy; NULL/"" = none */
+	const char *gateway_cert;      /* PEM file: wildcard certificate and key; NULL/"" = none */
+	unsigned gateway_http_port;    /* on public_ip; 0 = no plain HTTP */
+	unsigned gateway_https_port;   /* on public_ip; 0 = no TLS */
 };
 
 /* Which WireGuard carries networks' access: auto picks the kernel's when

@@ -80,6 +80,15 @@ int prov_ctx_new(const struct prov_config *cfg, struct prov_ctx **out)
 		rc = -ENOMEM;
 		goto fail;
 	}
+	if ((cfg->gateway_domain && *cfg->gateway_domain &&
+	     !(c->gw_domain = strdup(cfg->gateway_domain))) ||
+	    (cfg->gateway_cert && *cfg->gateway_cert &&
+	     !(c->gw_cert = strdup(cfg->gateway_cert)))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	c->gw_http_port = cfg->gateway_http_port;
+	c->gw_https_port = cfg->gateway_https_port;
 	c->port_min = cfg->public_port_min ? cfg->public_port_min : 20000;
 	c->port_max = cfg->public_port_max ? cfg->public_port_max : 29999;
 	prov_wg_probe(c);
@@ -100,6 +109,8 @@ void prov_ctx_free(struct prov_ctx *ctx)
 	free(ctx->run_dir);
 	free(ctx->cgroup_parent);
 	free(ctx->public_ip);
+	free(ctx->gw_domain);
+	free(ctx->gw_cert);
 	free(ctx);
 }
 

@@ -51,6 +51,9 @@ struct prov_ctx {
 	int wg_impl;     /* enum prov_wg_mode: what prov_wg_probe found usable */
 	char *public_ip; /* shown in results as the WireGuard endpoint; NULL = none */
 	unsigned port_min, port_max; /* public_port range */
+	char *gw_domain;             /* gateway names are NAME.<gw_domain>; NULL = no gateway */
+	char *gw_cert;               /* PEM certificate and key for TLS; NULL = none */
+	unsigned gw_http_port, gw_https_port; /* 0 = off */
 };
 
 /* Formats a reason into err and returns rc (negative), so callers can write

@@ -11,7 +11,8 @@
  * to the network's namespace (zq<hash>, address T), both in a /30 of
  * 100.127.0.0/16 chosen per workload. The host's nftables table zos_access
  * maps (public_ip . public_port) to (T . public_port) and masquerades what
- * it sends into the veth, so replies come back the same way without a
+ * it sends into the veth (local connections to the public address, such as
+ * the name gateway's, are forwarded too), so replies come back the same way without a
  * default route in the namespace; the namespace's own zos_access table maps
  * (T . public_port) to (ip . port). Traffic the namespace starts towards the
  * host (H) is dropped: only replies pass. The containers see the host's H as
@@ -154,6 +155,10 @@ static int ensure_table(struct prov_ctx *ctx, const char *ns, char *err, size_t 
 	    "flush chain ip " TABLE " prerouting\n"
 	    "add rule ip " TABLE " prerouting dnat ip to ip daddr . tcp dport map @port_tcp\n"
 	    "add rule ip " TABLE " prerouting dnat ip to ip daddr . udp dport map @port_udp\n"
+	    "add chain ip " TABLE " output { type nat hook output priority -100 ; }\n"
+	    "flush chain ip " TABLE " output\n"
+	    "add rule ip " TABLE " output dnat ip to ip daddr . tcp dport map @port_tcp\n"
+	    "add rule ip " TABLE " output dnat ip to ip daddr . udp dport map @port_udp\n"
 	    "add chain ip " TABLE " postrouting { type nat hook postrouting priority srcnat ; }\n"
 	    "flush chain ip " TABLE " postrouting\n";
 	static const char host_tail[] =

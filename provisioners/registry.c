@@ -8,6 +8,7 @@ extern const struct prov_ops prov_volume_ops;
 extern const struct prov_ops prov_network_ops;
 extern const struct prov_ops prov_zmachine_ops;
 extern const struct prov_ops prov_pubport_ops;
+extern const struct prov_ops prov_gateway_ops;
 
 static const struct prov_ops *const registry[] = {
     &prov_zmount_ops,
@@ -15,6 +16,7 @@ static const struct prov_ops *const registry[] = {
     &prov_network_ops,
     &prov_zmachine_ops,
     &prov_pubport_ops,
+    &prov_gateway_ops,
 };
 
 const struct prov_ops *prov_lookup(const char *type)

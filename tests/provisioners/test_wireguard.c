@@ -662,6 +662,10 @@ static void public_port_end_to_end(void **st)
 	for (int i = 0; i < 10 && !(ok = client_fetch(addr, 2)); i++)
 		sleep_ms(300);
 	assert_true(ok);
+	/* ... and from the host itself (the name gateway connects so). */
+	char lurl[160];
+	snprintf(lurl, sizeof lurl, "http://%s/%s", addr, page);
+	assert_int_equal(run("curl", "-sS", "-m", "3", "-o", "/dev/null", lurl), 0);
 	/* 2. The container cannot open connections to the host's end. */
 	char hveth[16], hostname[PROV_HOST_MAX], out[512] = "";
 	prov_host_name(&pid, hostname);
@@ -714,11 +718,180 @@ static void public_port_end_to_end(void **st)
 	cJSON_Delete(d);
 }
 
+/* Processes whose command line mentions needle (haproxy with our config). */
+static int count_procs(const char *prog, const char *needle)
+{
+	DIR *d = opendir("/proc");
+	int n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		char p[300], buf[1024];
+		size_t len = 0;
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(p, sizeof p, "/proc/%s/cmdline", e->d_name);
+		if (prov_read_file(p, buf, sizeof buf, &len) < 0 || len == 0)
+			continue;
+		for (size_t i = 0; i + 1 < len; i++)
+			if (!buf[i])
+				buf[i] = ' ';
+		if (strstr(buf, prog) && strstr(buf, needle))
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Fetches url from the laptop with curl, TLS checked against ca, the name
+ * resolved to the node's public address. */
+static int gw_fetch(const char *ca, const char *resolve, const char *url)
+{
+	char out[512] = "";
+	int rc = run_out(out, sizeof out, "ip", "netns", "exec", lap, "curl", "-sS", "-f", "-m",
+	                 "3", "--cacert", ca, "--resolve", resolve, url, (const char *)NULL);
+	return rc == 0 && strstr(out, "zos-wireguard-page") != NULL;
+}
+
+/* The name gateway: haproxy serves NAME.<domain> over TLS (verified against
+ * the test's own CA) and plain HTTP, pause/resume, a restart keeps one
+ * haproxy, deprovision stops it. */
+static void gateway_end_to_end(void **st)
+{
+	NEED_WG();
+	char tmp[PROV_PATH_MAX];
+	if (prov_which("haproxy", tmp, sizeof tmp) < 0 ||
+	    prov_which("openssl", tmp, sizeof tmp) < 0) {
+		printf("skipped: needs haproxy and openssl\n");
+		skip();
+	}
+	const struct prov_ops *G = prov_lookup("gateway-name-proxy");
+	assert_non_null(G);
+	internet_up();
+
+	/* A CA and a wildcard certificate for *.<domain>, made here. */
+	char domain[48], ca[300], cakey[300], key[300], csr[300], crt[300], ext[300], bundle[300];
+	snprintf(domain, sizeof domain, "gw%d.test", (int)getpid());
+	snprintf(ca, sizeof ca, "%s/ca.pem", F.root);
+	snprintf(cakey, sizeof cakey, "%s/ca.key", F.root);
+	snprintf(key, sizeof key, "%s/w.key", F.root);
+	snprintf(csr, sizeof csr, "%s/w.csr", F.root);
+	snprintf(crt, sizeof crt, "%s/w.crt", F.root);
+	snprintf(ext, sizeof ext, "%s/w.ext", F.root);
+	snprintf(bundle, sizeof bundle, "%s/w.pem", F.root);
+	char san[96], cn[80];
+	snprintf(san, sizeof san, "subjectAltName=DNS:*.%s\n", domain);
+	snprintf(cn, sizeof cn, "/CN=*.%s", domain);
+	assert_int_equal(prov_write_file(ext, san, strlen(san), 0600), 0);
+	assert_int_equal(run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+	                     "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", cakey, "-out", ca,
+	                     "-days", "1", "-subj", "/CN=zos-access-test-ca"),
+	                 0);
+	assert_int_equal(run("openssl", "req", "-newkey", "ec", "-pkeyopt",
+	                     "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", csr,
+	                     "-subj", cn),
+	                 0);
+	assert_int_equal(run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey,
+	                     "-CAcreateserial", "-out", crt, "-days", "1", "-extfile", ext),
+	                 0);
+	static char pem[16384];
+	size_t a = 0, b = 0;
+	assert_int_equal(prov_read_file(crt, pem, sizeof pem, &a), 0);
+	assert_int_equal(prov_read_file(key, pem + a, sizeof pem - a, &b), 0);
+	assert_int_equal(prov_write_file(bundle, pem, a + b, 0600), 0);
+
+	unsigned http = free_tcp_port_in(30000, 39999), https = free_tcp_port_in(40000, 49999);
+	assert_true(http && https);
+	struct prov_config cfg = {.storage_dir = F.storage,
+	                          .image_dir = F.images,
+	                          .run_dir = F.run,
+	                          .cgroup_parent = F.cgparent,
+	                          .public_ip = host_ip,
+	                          .gateway_domain = domain,
+	                          .gateway_cert = bundle,
+	                          .gateway_http_port = http,
+	                          .gateway_https_port = https};
+	struct prov_ctx *old = F.ctx;
+	assert_int_equal(prov_ctx_new(&cfg, &F.ctx), 0);
+	prov_ctx_free(old);
+
+	/* The backend: the page on a host address. */
+	char text[256], err[256] = "";
+	snprintf(text, sizeof text, "{\"name\": \"blog\", \"backends\": [\"http://%s:8080\"]}",
+	         hidden_ip);
+	cJSON *d = json(text), *res = NULL;
+	struct prov_claim cl[2];
+	size_t ncl = 0;
+	assert_int_equal(G->claims(d, cl, 2, &ncl), 0);
+	assert_int_equal(ncl, 1);
+	assert_string_equal(cl[0].key, "name/blog");
+	struct prov_workload_id id = test_id(7, 60, "gw");
+	track(G, &id);
+	int rc = G->provision(F.ctx, &id, d, NULL, &res, err, sizeof err);
+	if (rc)
+		print_message("provision: %s\n", err);
+	assert_int_equal(rc, 0);
+	char https_url[200], http_url[200], r1[128], r2[128];
+	snprintf(https_url, sizeof https_url, "https://blog.%s:%u/%s", domain, https, page);
+	snprintf(http_url, sizeof http_url, "http://blog.%s:%u/%s", domain, http, page);
+	snprintf(r1, sizeof r1, "blog.%s:%u:%s", domain, https, host_ip);
+	snprintf(r2, sizeof r2, "blog.%s:%u:%s", domain, http, host_ip);
+	const cJSON *urls = cJSON_GetObjectItem(res, "urls");
+	assert_int_equal(cJSON_GetArraySize(urls), 2);
+	cJSON_Delete(res);
+
+	/* 1. TLS verified against our CA, and plain HTTP. */
+	int ok = 0;
+	for (int i = 0; i < 10 && !(ok = gw_fetch(ca, r1, https_url)); i++)
+		sleep_ms(300);
+	assert_true(ok);
+	assert_true(gw_fetch(ca, r2, http_url));
+	/* An unknown name gets nothing. */
+	char other[200], r3[128];
+	snprintf(other, sizeof other, "https://nosuch.%s:%u/%s", domain, https, page);
+	snprintf(r3, sizeof r3, "nosuch.%s:%u:%s", domain, https, host_ip);
+	assert_false(gw_fetch(ca, r3, other));
+
+	/* 2. Pause and resume. */
+	enum prov_health h;
+	assert_int_equal(G->pause(F.ctx, &id, err, sizeof err), 0);
+	assert_int_equal(G->inspect(F.ctx, &id, &h, err, sizeof err), 0);
+	assert_int_equal(h, PROV_PAUSED);
+	sleep_ms(300);
+	assert_false(gw_fetch(ca, r1, https_url));
+	assert_int_equal(G->resume(F.ctx, &id, err, sizeof err), 0);
+	ok = 0;
+	for (int i = 0; i < 10 && !(ok = gw_fetch(ca, r1, https_url)); i++)
+		sleep_ms(300);
+	assert_true(ok);
+
+	/* 3. A restart: provision again, one haproxy. */
+	old = F.ctx;
+	assert_int_equal(prov_ctx_new(&cfg, &F.ctx), 0);
+	prov_ctx_free(old);
+	assert_int_equal(G->inspect(F.ctx, &id, &h, err, sizeof err), 0);
+	assert_int_equal(h, PROV_OK);
+	assert_int_equal(G->provision(F.ctx, &id, d, NULL, &res, err, sizeof err), 0);
+	cJSON_Delete(res);
+	sleep_ms(500); /* the old process hands over and exits */
+	assert_int_equal(count_procs("haproxy", F.run), 1);
+	assert_true(gw_fetch(ca, r1, https_url));
+
+	/* 4. Deprovision: haproxy stopped, the name gone. */
+	assert_int_equal(G->deprovision(F.ctx, &id, err, sizeof err), 0);
+	assert_int_equal(count_procs("haproxy", F.run), 0);
+	assert_false(gw_fetch(ca, r2, http_url));
+	assert_int_equal(G->inspect(F.ctx, &id, &h, err, sizeof err), 0);
+	assert_int_equal(h, PROV_ABSENT);
+	cJSON_Delete(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(access_end_to_end),
 	    cmocka_unit_test(public_port_end_to_end),
+	    cmocka_unit_test(gateway_end_to_end),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
