@@ -6,10 +6,12 @@
 # node's key, endpoint and the public address; zos-cli network wg-config
 # makes the laptop's wg-quick file, which wg-quick brings up in a "laptop"
 # namespace joined to the host by a veth "internet". The laptop fetches the
-# page through the tunnel and through the public port. A second deployment
+# page through the tunnel, through the public port and through the name
+# gateway (haproxy, TLS checked against the test's own CA). A second deployment
 # asking for the same port is refused before accept. kill -9 of the agent
-# and a restart leave one forward and one wireguard-go; after cancellation
-# no namespace, interface, process or forward is left.
+# and a restart leave one forward, one wireguard-go and one haproxy; after
+# cancellation no namespace, interface, process, proxy entry or forward is
+# left.
 set -u
 : "${BUILD:=build}"
 AGENT="$BUILD/zos-agent"
@@ -19,7 +21,7 @@ for b in "$AGENT" "$CHAIN" "$CLI"; do
 	[ -x "$b" ] || { echo "missing $b (run make first)"; exit 1; }
 done
 [ "$(id -u)" = 0 ] || { echo "skipped: the provisioners need root"; exit 77; }
-for t in python3 jq curl busybox wg wg-quick wireguard-go nft; do
+for t in python3 jq curl busybox wg wg-quick wireguard-go nft haproxy openssl; do
 	command -v "$t" >/dev/null || { echo "skipped: $t is not installed"; exit 77; }
 done
 [ -c /dev/net/tun ] || { echo "skipped: no /dev/net/tun for wireguard-go"; exit 77; }
@@ -57,7 +59,20 @@ for p in range(20000 + os.getpid() % 9000, 30000):
     try:
         s.bind(("", p)); print(p); break
     except OSError: pass')
+GWPORT=$(free_port)
+DOMAIN=gw$P.test
 export ZOS_CHAIN_URL="http://127.0.0.1:$CPORT"
+
+# A CA and a wildcard certificate for *.$DOMAIN.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$TMP/ca.key" \
+	-out "$TMP/ca.pem" -days 1 -subj /CN=zos-access-test-ca >/dev/null 2>&1 || fail "CA"
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$TMP/w.key" \
+	-out "$TMP/w.csr" -subj "/CN=*.$DOMAIN" >/dev/null 2>&1 || fail "csr"
+echo "subjectAltName=DNS:*.$DOMAIN" >"$TMP/w.ext"
+openssl x509 -req -in "$TMP/w.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" -CAcreateserial \
+	-out "$TMP/w.crt" -days 1 -extfile "$TMP/w.ext" >/dev/null 2>&1 || fail "certificate"
+cat "$TMP/w.crt" "$TMP/w.key" >"$TMP/w.pem"
+chmod 600 "$TMP/w.pem"
 
 # The internet: host <-> laptop.
 ip netns add "$LAP" || fail "netns add"
@@ -85,6 +100,9 @@ allow_unenforced_volumes = true
 [network]
 wireguard = auto
 public_ip = $HOST_IP
+gateway_domain = $DOMAIN
+gateway_cert = $TMP/w.pem
+gateway_https_port = $GWPORT
 EOF
 "$CHAIN" --base-path "$TMP/chain" --rpc-addr "127.0.0.1:$CPORT" --block-time 200 \
 	>"$TMP/chain.log" 2>&1 &
@@ -112,18 +130,20 @@ echo "ok: node $NODE registered"
 # ---- The user's key, the node network's key, the deployment.
 LPUB=$("$CLI" network wg-key --out "$TMP/laptop.key" | sed 's/^public_key: //')
 "$CLI" network wg-key --out "$TMP/net.key" >/dev/null || fail "wg-key"
-doc() { # name-suffix public-port
+doc() { # name-suffix public-port [wireguard-port]
 	cat <<EOF
 {"version": 0, "metadata": "", "description": "access",
  "workloads": [
   {"version": 0, "name": "net$1", "type": "network", "metadata": "", "description": "",
    "data": {"ip_range": "10.$O.0.0/16", "subnet": "10.$O.1.0/24",
-            "wireguard_private_key": "$(cat "$TMP/net.key")", "wireguard_listen_port": $WGPORT,
+            "wireguard_private_key": "$(cat "$TMP/net.key")", "wireguard_listen_port": ${3:-$WGPORT},
             "peers": [{"subnet": "10.$O.2.0/24", "wireguard_public_key": "$LPUB",
                        "allowed_ips": ["10.$O.2.0/24", "100.64.$O.2/32"]}]}},
   {"version": 0, "name": "web", "type": "public_port", "metadata": "", "description": "",
    "data": {"protocol": "tcp", "public_port": $2, "network": "net$1", "ip": "10.$O.1.2",
-            "port": 8080}}]}
+            "port": 8080}},
+  {"version": 0, "name": "site", "type": "gateway-name-proxy", "metadata": "", "description": "",
+   "data": {"name": "blog$1", "backends": ["http://$HOST_IP:$2"]}}]}
 EOF
 }
 doc "" "$PUBPORT" >"$TMP/dep.json"
@@ -141,7 +161,9 @@ EP=$(jq -r '.workloads[] | select(.name=="net") | .result.wireguard.endpoint' "$
 ADDR=$(jq -r '.workloads[] | select(.name=="web") | .result.address' "$TMP/get.json")
 [ "$ADDR" = "$HOST_IP:$PUBPORT" ] || fail "public address in get: $ADDR"
 grep -q "$(cat "$TMP/net.key")" "$TMP/get.json" && fail "the private key is in the get reply"
-echo "ok: deployment get shows endpoint $EP and public address $ADDR"
+URL=$(jq -r '.workloads[] | select(.name=="site") | .result.urls[0]' "$TMP/get.json")
+[ "$URL" = "https://blog.$DOMAIN:$GWPORT/" ] || fail "gateway url in get: $URL"
+echo "ok: deployment get shows endpoint $EP, public address $ADDR and $URL"
 
 # The public port's host links (zp<hash>): gone after cancellation.
 ZPS=$(ip -o link | grep -o ' zp[0-9a-f]\{12\}' | tr -d ' ')
@@ -172,6 +194,12 @@ wait_for 15 fetch "10.$O.1.2:8080" || fail "the laptop does not reach the contai
 echo "ok: laptop -> WireGuard -> container"
 wait_for 10 fetch "$ADDR" || fail "the laptop does not reach the container through $ADDR"
 echo "ok: laptop -> public port $ADDR -> container"
+gw_fetch() {
+	ip netns exec "$LAP" curl -sS -f -m 3 --cacert "$TMP/ca.pem" \
+		--resolve "blog.$DOMAIN:$GWPORT:$HOST_IP" "$URL" 2>/dev/null | grep -q zos-access-page
+}
+wait_for 10 gw_fetch || fail "the laptop does not reach the container through $URL"
+echo "ok: laptop -> $URL (TLS, our CA) -> container"
 
 # ---- The same port again: refused before accept.
 doc 2 "$PUBPORT" | sed "s/10.$O./10.$((O + 1))./g" >"$TMP/dep2.json"
@@ -180,11 +208,17 @@ doc 2 "$PUBPORT" | sed "s/10.$O./10.$((O + 1))./g" >"$TMP/dep2.json"
 grep -q "is taken by another deployment" "$TMP/deploy2.out" ||
 	fail "refusal reason: $(cat "$TMP/deploy2.out")"
 echo "ok: the same ports refused: $(grep -o 'udp/[0-9]* is taken[^;]*' "$TMP/deploy2.out" | head -1)"
+# Other ports, the same gateway name: refused too.
+doc "" $((PUBPORT + 1)) $((WGPORT + 1)) | sed "s/10.$O./10.$((O + 2))./g" >"$TMP/dep3.json"
+"$CLI" deploy --node "$NODE" "$TMP/dep3.json" --dev charlie --timeout 60 >"$TMP/deploy3.out" 2>&1 &&
+	fail "a second deployment took the same gateway name"
+grep -q "name/blog is taken by another deployment" "$TMP/deploy3.out" ||
+	fail "refusal reason: $(cat "$TMP/deploy3.out")"
+echo "ok: the same gateway name refused"
 
 # ---- kill -9 and restart: one forward, one wireguard-go, still reachable.
 WGIF=$(jq -r '.workloads[] | select(.name=="net") | .result.wireguard.interface' "$TMP/get.json")
-kill -9 "$APID"
-wait "$APID" 2>/dev/null
+{ kill -9 "$APID" && wait "$APID"; } 2>/dev/null
 "$AGENT" -d -f "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &
 APID=$!
 wait_for 20 engine_up || fail "zos.statistics.get after restart"
@@ -195,7 +229,10 @@ n=$(pgrep -xf "/usr/bin/wireguard-go $WGIF" | wc -l)
 [ "$n" = 1 ] || fail "$n wireguard-go for $WGIF after kill -9 and restart"
 wait_for 10 fetch "10.$O.1.2:8080" || fail "WireGuard after restart"
 wait_for 10 fetch "$ADDR" || fail "public port after restart"
-echo "ok: kill -9 and restart: one forward, one wireguard-go, both ways work"
+n=$(pgrep -f "haproxy -D -f $TMP/state" | wc -l)
+[ "$n" = 1 ] || fail "$n haproxy after kill -9 and restart"
+wait_for 10 gw_fetch || fail "gateway after restart"
+echo "ok: kill -9 and restart: one forward, one wireguard-go, one haproxy; all three ways work"
 
 # ---- Cancellation: nothing left.
 "$CLI" contract cancel "$C" --dev charlie >/dev/null 2>"$TMP/err.txt" || fail "cancel"
@@ -211,6 +248,8 @@ pgrep -xf "/usr/bin/wireguard-go $WGIF" >/dev/null && fail "wireguard-go left"
 nft list map ip zos_access port_tcp 2>/dev/null | grep -q "$HOST_IP . $PUBPORT" && fail "forward left"
 for l in $ZPS; do ip link show "$l" >/dev/null 2>&1 && fail "link $l left"; done
 fetch "$ADDR" 1 && fail "the public port still answers"
+pgrep -f "haproxy -D -f $TMP/state" >/dev/null && fail "haproxy left"
+gw_fetch && fail "the gateway still answers"
 python3 -c "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('', $WGPORT))" ||
 	fail "UDP port $WGPORT still bound"
 echo "ok: cancelled: no namespace, interface, process, socket or forward left"
