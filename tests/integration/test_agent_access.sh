@@ -7,7 +7,9 @@
 # makes the laptop's wg-quick file, which wg-quick brings up in a "laptop"
 # namespace joined to the host by a veth "internet". The laptop fetches the
 # page through the tunnel, through the public port and through the name
-# gateway (haproxy, TLS checked against the test's own CA). A second deployment
+# gateway (haproxy, TLS checked against the test's own CA). Out of funds, the
+# contract's grace period pauses the deployment: all three ways stop
+# answering; a top-up brings them back. A second deployment
 # asking for the same port is refused before accept. kill -9 of the agent
 # and a restart leave one forward, one wireguard-go and one haproxy; after
 # cancellation no namespace, interface, process, proxy entry or forward is
@@ -93,7 +95,7 @@ public_address = tcp://127.0.0.1:$RPORT
 [node]
 state_dir = $TMP/state
 farm_id = 1
-report_interval = 60
+report_interval = 10
 sync_interval = 60
 [storage]
 allow_unenforced_volumes = true
@@ -104,8 +106,14 @@ gateway_domain = $DOMAIN
 gateway_cert = $TMP/w.pem
 gateway_https_port = $GWPORT
 EOF
-"$CHAIN" --base-path "$TMP/chain" --rpc-addr "127.0.0.1:$CPORT" --block-time 200 \
-	>"$TMP/chain.log" 2>&1 &
+cat >"$TMP/genesis.json" <<EOF
+{"name": "zos-access-test",
+ "Balances": {"balances": [["//Alice", "10000000000000"], ["//Bob", "1000000000"],
+                           ["//Charlie", "1000000000"]]},
+ "SmartContractModule": {"tft_price_musd": 50, "grace_period_blocks": 300}}
+EOF
+"$CHAIN" --base-path "$TMP/chain" --genesis "$TMP/genesis.json" --rpc-addr "127.0.0.1:$CPORT" \
+	--block-time 200 >"$TMP/chain.log" 2>&1 &
 CPID=$!
 wait_for 10 get Timestamp Now >/dev/null || fail "tfchain-dev did not answer on port $CPORT"
 call bob TfgridModule create_twin '[null, null]' || fail "bob create_twin"
@@ -134,6 +142,8 @@ doc() { # name-suffix public-port [wireguard-port]
 	cat <<EOF
 {"version": 0, "metadata": "", "description": "access",
  "workloads": [
+  {"version": 0, "name": "disk", "type": "zmount", "metadata": "", "description": "",
+   "data": {"size": 16777216}},
   {"version": 0, "name": "net$1", "type": "network", "metadata": "", "description": "",
    "data": {"ip_range": "10.$O.0.0/16", "subnet": "10.$O.1.0/24",
             "wireguard_private_key": "$(cat "$TMP/net.key")", "wireguard_listen_port": ${3:-$WGPORT},
@@ -200,6 +210,29 @@ gw_fetch() {
 }
 wait_for 10 gw_fetch || fail "the laptop does not reach the container through $URL"
 echo "ok: laptop -> $URL (TLS, our CA) -> container"
+
+# ---- Out of funds: the grace period pauses everything; a top-up resumes.
+state() { get SmartContractModule Contracts "$C" | jq -c .state; }
+in_grace() { state | grep -q GracePeriod; }
+is_deployed() { [ "$(state)" = '"Deployed"' ]; }
+all_wl() { # every workload in state $1 per deployment get
+	"$CLI" deployment get --node "$NODE" --contract "$C" --dev charlie >"$TMP/get2.json" 2>"$TMP/err.txt" &&
+		[ "$(jq -r '[.workloads[].state] | unique | join(",")' "$TMP/get2.json")" = "$1" ]
+}
+call charlie Balances transfer_all '["alice", true]' || fail "draining charlie"
+wait_for 40 in_grace || fail "contract $C not in its grace period: $(state)"
+wait_for 20 all_wl paused || fail "not paused: $(cat "$TMP/get2.json")"
+fetch "10.$O.1.2:8080" && fail "WireGuard still reaches the container while paused"
+fetch "$ADDR" && fail "the public port still answers while paused"
+gw_fetch && fail "the gateway still answers while paused"
+echo "ok: grace period: paused, none of the three ways answers"
+"$CLI" transfer charlie 10 --dev alice >/dev/null 2>"$TMP/err.txt" || fail "top-up"
+wait_for 20 is_deployed || fail "contract $C not Deployed after the top-up: $(state)"
+wait_for 20 all_wl ok || fail "not resumed: $(cat "$TMP/get2.json")"
+wait_for 10 fetch "10.$O.1.2:8080" || fail "WireGuard after resume"
+wait_for 10 fetch "$ADDR" || fail "public port after resume"
+wait_for 10 gw_fetch || fail "gateway after resume"
+echo "ok: topped up: resumed, all three ways answer"
 
 # ---- The same port again: refused before accept.
 doc 2 "$PUBPORT" | sed "s/10.$O./10.$((O + 1))./g" >"$TMP/dep2.json"
