@@ -362,6 +362,13 @@ static int network_deprovision(struct prov_ctx *ctx, const struct prov_workload_
 		return prov_err(err, errsz, rc, "cannot delete netns %s", host);
 	if (unlink(sp) < 0 && errno != ENOENT)
 		return prov_err(err, errsz, -errno, "cannot remove %s: %s", sp, strerror(errno));
+	/* wireguard-go's log (and a configuration an interrupted provision
+	 * left): nothing of the network stays in the run dir. */
+	char extra[PROV_PATH_MAX];
+	if (prov_fmt(extra, sizeof extra, "%s/networks/%s.wg.log", ctx->run_dir, host) == 0)
+		unlink(extra);
+	if (prov_fmt(extra, sizeof extra, "%s/networks/%s.wgconf", ctx->run_dir, host) == 0)
+		unlink(extra);
 	return 0;
 }
 

@@ -535,6 +535,18 @@ static void access_end_to_end(void **st)
 	snprintf(sock, sizeof sock, "/var/run/wireguard/%s.sock", ifname);
 	assert_int_not_equal(access(sock, F_OK), 0);
 	assert_int_equal(prov_claim_host_free(want, err, sizeof err), 0);
+	/* No file of the network is left in the run dir. */
+	char ndir[300], entry[600];
+	snprintf(ndir, sizeof ndir, "%s/networks", F.run);
+	DIR *nd = opendir(ndir);
+	struct dirent *de;
+	while (nd && (de = readdir(nd))) {
+		snprintf(entry, sizeof entry, "%s", de->d_name);
+		if (strncmp(entry, host, strlen(host)) == 0)
+			fail_msg("%s/%s is left", ndir, entry);
+	}
+	if (nd)
+		closedir(nd);
 	assert_int_equal(N->inspect(F.ctx, &id, &h, err, sizeof err), 0);
 	assert_int_equal(h, PROV_ABSENT);
 	assert_false(laptop_fetch(ctip, 1));
