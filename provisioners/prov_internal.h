@@ -210,6 +210,23 @@ cJSON *prov_wg_result(const struct prov_ctx *ctx, const char *ns, uint32_t subne
 int prov_network_subnet(struct prov_ctx *ctx, uint64_t contract, const char *net_name,
                         char ns[PROV_HOST_MAX], uint32_t *subnet, unsigned *prefix);
 
+/* The nftables table zos_access and the host <-> network uplinks
+ * (prov_pubport.c), shared with the name gateway. ns NULL: the host. */
+int prov_nft_table(struct prov_ctx *ctx, const char *ns, char *err, size_t errsz);
+/* key -> value in map port_tcp|port_udp; an equal entry stays, another
+ * value is replaced. Keys and values are "a.b.c.d . port". */
+int prov_nft_map_set(const char *ns, const char *map, const char *key, const char *value,
+                     char *err, size_t errsz);
+void prov_nft_map_del(const char *ns, const char *map, const char *key);
+int prov_nft_map_has(const char *ns, const char *map, const char *key);
+/* A free /30 of 100.127.0.0/16 for an uplink of workload host. */
+int prov_uplink_block(struct prov_ctx *ctx, const char *host, unsigned *out);
+/* The veth pair hveth (host, block's .1) <-> nveth (in ns, .2), made when
+ * either end is missing. */
+int prov_uplink_make(const char *ns, const char *hveth, const char *nveth, unsigned block,
+                     char *err, size_t errsz);
+uint32_t prov_uplink_addr(unsigned block, int ns_end);
+
 /* Parses "a.b.c.d" into host-order address. */
 int prov_ipv4_parse(const char *s, uint32_t *addr);
 /* Parses "a.b.c.d/n". */

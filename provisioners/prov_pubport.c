@@ -143,7 +143,7 @@ static int nft(const char *ns, char *err, size_t errsz, const char *const args[]
 
 /* The table with its maps and base chains; the chains are flushed and
  * refilled in the same transaction, so running it again changes nothing. */
-static int ensure_table(struct prov_ctx *ctx, const char *ns, char *err, size_t errsz)
+int prov_nft_table(struct prov_ctx *ctx, const char *ns, char *err, size_t errsz)
 {
 	static const char host_rules[] =
 	    "add table ip " TABLE "\n"
@@ -198,8 +198,8 @@ static int ensure_table(struct prov_ctx *ctx, const char *ns, char *err, size_t 
 
 /* Sets key -> value in map (tcp|udp) of the table in ns (NULL: host):
  * replaces an entry with another value, leaves an equal one. */
-static int map_set(const char *ns, const char *map, const char *key, const char *value, char *err,
-                   size_t errsz)
+int prov_nft_map_set(const char *ns, const char *map, const char *key, const char *value, char *err,
+                     size_t errsz)
 {
 	char elem[96];
 	snprintf(elem, sizeof elem, "{ %s : %s }", key, value);
@@ -213,7 +213,7 @@ static int map_set(const char *ns, const char *map, const char *key, const char 
 	           (const char *const[]){"add", "element", "ip", TABLE, map, elem, NULL});
 }
 
-static void map_del(const char *ns, const char *map, const char *key)
+void prov_nft_map_del(const char *ns, const char *map, const char *key)
 {
 	char del[64];
 	snprintf(del, sizeof del, "{ %s }", key);
@@ -221,7 +221,7 @@ static void map_del(const char *ns, const char *map, const char *key)
 }
 
 /* 1 when map holds key. */
-static int map_has(const char *ns, const char *map, const char *key)
+int prov_nft_map_has(const char *ns, const char *map, const char *key)
 {
 	char elem[64];
 	snprintf(elem, sizeof elem, "{ %s }", key);
@@ -284,7 +284,7 @@ static int state_load(struct prov_ctx *ctx, const char *host, struct pp_state *s
 
 /* A /30 block no other public_port workload on this node has: the hash of
  * the workload's host name, then the next free ones. */
-static int pick_block(struct prov_ctx *ctx, const char *host, unsigned *out)
+int prov_uplink_block(struct prov_ctx *ctx, const char *host, unsigned *out)
 {
 	uint32_t h = 2166136261u;
 	for (const char *p = host; *p; p++)
@@ -368,6 +368,42 @@ static void links_of(const char *host, char hveth[16], char nveth[16])
 	prov_if_name("zq", host, 0, nveth);
 }
 
+int prov_uplink_make(const char *ns, const char *hveth, const char *nveth, unsigned block,
+                     char *err, size_t errsz)
+{
+	char h[16], n[16], haddr[24], naddr[24];
+	ip_str(XFER_BASE + block * 4 + 1, h);
+	ip_str(XFER_BASE + block * 4 + 2, n);
+	snprintf(haddr, sizeof haddr, "%s/30", h);
+	snprintf(naddr, sizeof naddr, "%s/30", n);
+	if (prov_ip(NULL, 0, (const char *const[]){"link", "show", hveth, NULL}) == 0 &&
+	    prov_ip(NULL, 0, (const char *const[]){"-n", ns, "link", "show", nveth, NULL}) == 0)
+		return 0;
+	prov_ip(NULL, 0, (const char *const[]){"link", "del", hveth, NULL});
+	int rc;
+	if ((rc = prov_ip(err, errsz,
+	                  (const char *const[]){"link", "add", hveth, "type", "veth", "peer",
+	                                        "name", nveth, "netns", ns, NULL})) < 0 ||
+	    (rc = prov_ip(err, errsz,
+	                  (const char *const[]){"addr", "add", haddr, "dev", hveth, NULL})) < 0 ||
+	    (rc = prov_ip(err, errsz, (const char *const[]){"link", "set", hveth, "up", NULL})) <
+	        0 ||
+	    (rc = prov_ip(
+	         err, errsz,
+	         (const char *const[]){"-n", ns, "addr", "add", naddr, "dev", nveth, NULL})) < 0 ||
+	    (rc = prov_ip(err, errsz,
+	                  (const char *const[]){"-n", ns, "link", "set", nveth, "up", NULL})) < 0) {
+		prov_ip(NULL, 0, (const char *const[]){"link", "del", hveth, NULL});
+		return rc;
+	}
+	return 0;
+}
+
+uint32_t prov_uplink_addr(unsigned block, int ns_end)
+{
+	return XFER_BASE + block * 4 + (ns_end ? 2 : 1);
+}
+
 static int pp_deprovision(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
                           size_t errsz)
 {
@@ -377,9 +413,9 @@ static int pp_deprovision(struct prov_ctx *ctx, const struct prov_workload_id *i
 		return prov_err(err, errsz, rc, "bad workload id");
 	struct pp_state st;
 	if (state_load(ctx, host, &st) == 0) {
-		map_del(NULL, st.map, st.pub_key);
+		prov_nft_map_del(NULL, st.map, st.pub_key);
 		if (prov_netns_exists(st.ns))
-			map_del(st.ns, st.map, st.ns_key);
+			prov_nft_map_del(st.ns, st.map, st.ns_key);
 	}
 	links_of(host, hveth, nveth);
 	/* Deleting one end of a veth deletes the other. */
@@ -429,7 +465,7 @@ static int pp_provision(struct prov_ctx *ctx, const struct prov_workload_id *id,
 		                "no interface of this host has network.public_ip %s",
 		                ctx->public_ip);
 
-	char hveth[16], nveth[16], haddr[24], naddr[24], t[16], pubs[16], ips[16];
+	char hveth[16], nveth[16], t[16], pubs[16], ips[16];
 	char pub_key[40], ns_key[40], target[40], text[256];
 	const char *map = s.udp ? "port_udp" : "port_tcp";
 	links_of(host, hveth, nveth);
@@ -439,12 +475,9 @@ static int pp_provision(struct prov_ctx *ctx, const struct prov_workload_id *id,
 	if (state_load(ctx, host, &old) == 0 &&
 	    prov_ip(NULL, 0, (const char *const[]){"link", "show", hveth, NULL}) == 0)
 		block = old.block;
-	else if ((rc = pick_block(ctx, host, &block)) < 0)
+	else if ((rc = prov_uplink_block(ctx, host, &block)) < 0)
 		return prov_err(err, errsz, rc, "no free transfer network in 100.127.0.0/16");
-	ip_str(XFER_BASE + block * 4 + 1, haddr);
-	ip_str(XFER_BASE + block * 4 + 2, t);
-	snprintf(haddr + strlen(haddr), sizeof haddr - strlen(haddr), "/30");
-	snprintf(naddr, sizeof naddr, "%s/30", t);
+	ip_str(prov_uplink_addr(block, 1), t);
 	ip_str(pub, pubs);
 	ip_str(s.ip, ips);
 	snprintf(pub_key, sizeof pub_key, "%s . %u", pubs, s.public_port);
@@ -455,35 +488,17 @@ static int pp_provision(struct prov_ctx *ctx, const struct prov_workload_id *id,
 	    (rc = prov_write_file(sp, text, strlen(text), 0600)) < 0)
 		return prov_err(err, errsz, rc, "cannot record public port: %s", zerr_str(rc));
 
-	if (prov_ip(NULL, 0, (const char *const[]){"link", "show", hveth, NULL}) < 0 ||
-	    prov_ip(NULL, 0, (const char *const[]){"-n", ns, "link", "show", nveth, NULL}) < 0) {
-		prov_ip(NULL, 0, (const char *const[]){"link", "del", hveth, NULL});
-		if ((rc =
-		         prov_ip(err, errsz,
-		                 (const char *const[]){"link", "add", hveth, "type", "veth", "peer",
-		                                       "name", nveth, "netns", ns, NULL})) < 0 ||
-		    (rc = prov_ip(
-		         err, errsz,
-		         (const char *const[]){"addr", "add", haddr, "dev", hveth, NULL})) < 0 ||
-		    (rc = prov_ip(err, errsz,
-		                  (const char *const[]){"link", "set", hveth, "up", NULL})) < 0 ||
-		    (rc = prov_ip(err, errsz,
-		                  (const char *const[]){"-n", ns, "addr", "add", naddr, "dev",
-		                                        nveth, NULL})) < 0 ||
-		    (rc = prov_ip(
-		         err, errsz,
-		         (const char *const[]){"-n", ns, "link", "set", nveth, "up", NULL})) < 0)
-			goto fail;
-	}
+	if ((rc = prov_uplink_make(ns, hveth, nveth, block, err, errsz)) < 0)
+		goto fail;
 	if ((rc = forward_on(hveth, err, errsz)) < 0 || (rc = forward_on(pubif, err, errsz)) < 0 ||
 	    (rc = prov_ip(err, errsz,
 	                  (const char *const[]){"netns", "exec", ns, "sysctl", "-q", "-w",
 	                                        "net.ipv4.ip_forward=1", NULL})) < 0 ||
-	    (rc = ensure_table(ctx, NULL, err, errsz)) < 0 ||
-	    (rc = ensure_table(ctx, ns, err, errsz)) < 0 ||
-	    (rc = map_set(ns, map, ns_key, target, err, errsz)) < 0)
+	    (rc = prov_nft_table(ctx, NULL, err, errsz)) < 0 ||
+	    (rc = prov_nft_table(ctx, ns, err, errsz)) < 0 ||
+	    (rc = prov_nft_map_set(ns, map, ns_key, target, err, errsz)) < 0)
 		goto fail;
-	if ((rc = map_set(NULL, map, pub_key, ns_key, err, errsz)) < 0)
+	if ((rc = prov_nft_map_set(NULL, map, pub_key, ns_key, err, errsz)) < 0)
 		goto fail;
 	if (!(*result = pp_result(ctx, &s))) {
 		rc = prov_err(err, errsz, -ENOMEM, "out of memory");
@@ -509,10 +524,10 @@ static int pp_inspect(struct prov_ctx *ctx, const struct prov_workload_id *id, e
 	if (!have_state && !link && access(sp, F_OK) != 0)
 		*h = PROV_ABSENT;
 	else if (!have_state || !link || !prov_netns_exists(st.ns) ||
-	         !map_has(st.ns, st.map, st.ns_key))
+	         !prov_nft_map_has(st.ns, st.map, st.ns_key))
 		*h = PROV_DEGRADED;
 	else
-		*h = map_has(NULL, st.map, st.pub_key) ? PROV_OK : PROV_PAUSED;
+		*h = prov_nft_map_has(NULL, st.map, st.pub_key) ? PROV_OK : PROV_PAUSED;
 	return 0;
 }
 
@@ -527,12 +542,12 @@ static int pp_freeze(struct prov_ctx *ctx, const struct prov_workload_id *id, in
 	if (state_load(ctx, host, &st) < 0)
 		return prov_err(err, errsz, -ENOENT, "public port %s is not provisioned", id->name);
 	if (!on) {
-		map_del(NULL, st.map, st.pub_key);
+		prov_nft_map_del(NULL, st.map, st.pub_key);
 		return 0;
 	}
-	if ((rc = ensure_table(ctx, NULL, err, errsz)) < 0)
+	if ((rc = prov_nft_table(ctx, NULL, err, errsz)) < 0)
 		return rc;
-	return map_set(NULL, st.map, st.pub_key, st.ns_key, err, errsz);
+	return prov_nft_map_set(NULL, st.map, st.pub_key, st.ns_key, err, errsz);
 }
 
 static int pp_pause(struct prov_ctx *ctx, const struct prov_workload_id *id, char *err,
