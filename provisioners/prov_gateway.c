@@ -18,8 +18,10 @@
  * with the first entry and stopped with the last. It runs detached (-D), so
  * it outlives an agent restart. TLS terminates with the configured
  * (wildcard) certificate; plain HTTP is served when a port is configured.
- * Backends are addresses the host reaches: a public_port's address (local
- * connections to it are forwarded like outside ones) or any routed address.
+ * Backends are addresses on one of the deployment's networks when "network"
+ * names it (a container's IP:port), else addresses the host reaches (a
+ * public_port's address: local connections to it are forwarded like
+ * outside ones).
  * tls_passthrough is refused: TLS always ends at the node.
  */
 #include "provisioners/prov_internal.h"
@@ -40,10 +42,11 @@
 /* One rendering and reload at a time. */
 static pthread_mutex_t gw_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static const char *const keys[] = {"name", "backends", "tls_passthrough", NULL};
+static const char *const keys[] = {"name", "backends", "tls_passthrough", "network", NULL};
 
 struct gw_spec {
 	char name[GW_NAME_MAX + 1];
+	char network[PROV_NAME_MAX + 1]; /* "": backends the host reaches */
 	size_t n;
 	char backend[GW_BACKENDS_MAX][24]; /* "a.b.c.d:port" */
 };
@@ -99,6 +102,14 @@ static int gw_parse(const cJSON *data, struct gw_spec *s, char *err, size_t errs
 		return prov_err(err, errsz, ZE_UNSUPPORTED,
 		                "tls_passthrough is not supported on this node: TLS ends at the "
 		                "gateway (set it to false)");
+	s->network[0] = '\0';
+	const cJSON *net = cJSON_GetObjectItemCaseSensitive(data, "network");
+	if (net && !cJSON_IsNull(net) && !(cJSON_IsString(net) && !net->valuestring[0])) {
+		if (!cJSON_IsString(net) || prov_name_valid(net->valuestring) < 0)
+			return prov_err(err, errsz, -EINVAL,
+			                "network must name a network workload of the deployment");
+		snprintf(s->network, sizeof s->network, "%s", net->valuestring);
+	}
 	const cJSON *b = cJSON_GetObjectItemCaseSensitive(data, "backends");
 	if (!cJSON_IsArray(b) || cJSON_GetArraySize(b) < 1 ||
 	    cJSON_GetArraySize(b) > GW_BACKENDS_MAX)
@@ -324,7 +335,8 @@ static cJSON *gw_result(struct prov_ctx *ctx, const struct gw_spec *s)
 	char fqdn[GW_NAME_MAX + 256], url[GW_NAME_MAX + 256 + 32];
 	snprintf(fqdn, sizeof fqdn, "%s.%s", s->name, ctx->gw_domain);
 	cJSON *r = cJSON_CreateObject(), *urls = r ? cJSON_AddArrayToObject(r, "urls") : NULL;
-	if (!urls || !cJSON_AddStringToObject(r, "fqdn", fqdn)) {
+	if (!urls || !cJSON_AddStringToObject(r, "fqdn", fqdn) ||
+	    (s->network[0] && !cJSON_AddStringToObject(r, "network", s->network))) {
 		cJSON_Delete(r);
 		return NULL;
 	}
@@ -345,6 +357,114 @@ static cJSON *gw_result(struct prov_ctx *ctx, const struct gw_spec *s)
 	return r;
 }
 
+/* Backends on a deployment's network: haproxy, in the host, reaches them
+ * through an uplink into the network's namespace (a veth pair as a public
+ * port has, "zp" so that the host's filter keeps the namespace from opening
+ * connections to the host), where the namespace's zos_access table maps
+ * (uplink address . 1000+i) to backend i. The record <host>.uplink holds
+ * "<block> <namespace>". */
+#define UPLINK_PORT0 1000
+
+static int uplink_path(struct prov_ctx *ctx, const char *host, char *out, size_t outsz)
+{
+	return prov_fmt(out, outsz, "%s/gateway/entries/%s.uplink", ctx->run_dir, host);
+}
+
+static void uplink_links(const char *host, char hveth[16], char nveth[16])
+{
+	prov_if_name("zp", host, 1, hveth);
+	prov_if_name("zq", host, 1, nveth);
+}
+
+static int uplink_load(struct prov_ctx *ctx, const char *host, unsigned *block,
+                       char ns[PROV_HOST_MAX])
+{
+	char p[PROV_PATH_MAX], buf[128];
+	int rc = uplink_path(ctx, host, p, sizeof p);
+	if (rc < 0 || (rc = prov_read_file(p, buf, sizeof buf, NULL)) < 0)
+		return rc;
+	return sscanf(buf, "%u %63s", block, ns) == 2 && *block < 16384 ? 0 : ZE_MALFORMED;
+}
+
+static void uplink_remove(struct prov_ctx *ctx, const char *host)
+{
+	char p[PROV_PATH_MAX], ns[PROV_HOST_MAX], hveth[16], nveth[16], key[40], t[16];
+	unsigned block;
+	if (uplink_load(ctx, host, &block, ns) == 0 && prov_netns_exists(ns)) {
+		uint32_t a = prov_uplink_addr(block, 1);
+		snprintf(t, sizeof t, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255,
+		         a & 255);
+		for (unsigned i = 0; i < GW_BACKENDS_MAX; i++) {
+			snprintf(key, sizeof key, "%s . %u", t, UPLINK_PORT0 + i);
+			prov_nft_map_del(ns, "port_tcp", key);
+		}
+	}
+	uplink_links(host, hveth, nveth);
+	prov_ip(NULL, 0, (const char *const[]){"link", "del", hveth, NULL});
+	if (uplink_path(ctx, host, p, sizeof p) == 0)
+		unlink(p);
+}
+
+/* Makes the uplink and rewrites s's backends to the addresses haproxy
+ * uses for them. */
+static int uplink_up(struct prov_ctx *ctx, const struct prov_workload_id *id, const char *host,
+                     struct gw_spec *s, char *err, size_t errsz)
+{
+	char ns[PROV_HOST_MAX], old_ns[PROV_HOST_MAX], hveth[16], nveth[16], p[PROV_PATH_MAX];
+	uint32_t subnet;
+	unsigned prefix, block;
+	int rc;
+	if (prov_network_subnet(ctx, id->contract_id, s->network, ns, &subnet, &prefix) < 0)
+		return prov_err(err, errsz, -ENOENT, "network %s is not provisioned", s->network);
+	uint32_t m = prefix ? 0xffffffffu << (32 - prefix) : 0;
+	for (size_t i = 0; i < s->n; i++) {
+		char ip[16];
+		uint32_t a;
+		sscanf(s->backend[i], "%15[0-9.]", ip);
+		if (prov_ipv4_parse(ip, &a) < 0 || (a & m) != subnet)
+			return prov_err(err, errsz, -EINVAL,
+			                "backends[%zu] is not an address of network %s", i,
+			                s->network);
+	}
+	uplink_links(host, hveth, nveth);
+	if (uplink_load(ctx, host, &block, old_ns) == 0 && !strcmp(old_ns, ns) &&
+	    prov_ip(NULL, 0, (const char *const[]){"link", "show", hveth, NULL}) == 0) {
+		/* Again (restart): keep the addresses. */
+	} else if ((rc = prov_uplink_block(ctx, host, &block)) < 0) {
+		return prov_err(err, errsz, rc, "no free transfer network in 100.127.0.0/16");
+	}
+	char text[96];
+	snprintf(text, sizeof text, "%u %s\n", block, ns);
+	if ((rc = uplink_path(ctx, host, p, sizeof p)) < 0 ||
+	    (rc = prov_write_file(p, text, strlen(text), 0600)) < 0)
+		return prov_err(err, errsz, rc, "cannot record the gateway's uplink");
+	if ((rc = prov_uplink_make(ns, hveth, nveth, block, err, errsz)) < 0 ||
+	    (rc = prov_nft_table(ctx, NULL, err, errsz)) < 0 ||
+	    (rc = prov_nft_table(ctx, ns, err, errsz)) < 0 ||
+	    (rc = prov_ip(err, errsz,
+	                  (const char *const[]){"netns", "exec", ns, "sysctl", "-q", "-w",
+	                                        "net.ipv4.ip_forward=1", NULL})) < 0)
+		goto fail;
+	uint32_t a = prov_uplink_addr(block, 1);
+	char t[16];
+	snprintf(t, sizeof t, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+	for (size_t i = 0; i < s->n; i++) {
+		char key[40], value[40], ip[16];
+		unsigned port = 0;
+		sscanf(s->backend[i], "%15[0-9.]:%u", ip, &port);
+		snprintf(key, sizeof key, "%s . %u", t, UPLINK_PORT0 + (unsigned)i);
+		snprintf(value, sizeof value, "%s . %u", ip, port);
+		if ((rc = prov_nft_map_set(ns, "port_tcp", key, value, err, errsz)) < 0)
+			goto fail;
+		snprintf(s->backend[i], sizeof s->backend[i], "%s:%u", t,
+		         UPLINK_PORT0 + (unsigned)i);
+	}
+	return 0;
+fail:
+	uplink_remove(ctx, host);
+	return rc;
+}
+
 static int gw_provision(struct prov_ctx *ctx, const struct prov_workload_id *id, const cJSON *data,
                         const struct prov_deployment_view *deps, cJSON **result, char *err,
                         size_t errsz)
@@ -358,6 +478,8 @@ static int gw_provision(struct prov_ctx *ctx, const struct prov_workload_id *id,
 	    (rc = gw_dir(ctx, "entries", dir, sizeof dir)) < 0 ||
 	    (rc = entry_path(ctx, host, ".entry", ep, sizeof ep)) < 0)
 		return prov_err(err, errsz, rc, "bad workload id");
+	if (s.network[0] && (rc = uplink_up(ctx, id, host, &s, err, errsz)) < 0)
+		return rc;
 	size_t off = (size_t)snprintf(text, sizeof text, "%s", s.name);
 	for (size_t i = 0; i < s.n; i++)
 		off += (size_t)snprintf(text + off, sizeof text - off, " %s", s.backend[i]);
@@ -375,8 +497,11 @@ static int gw_provision(struct prov_ctx *ctx, const struct prov_workload_id *id,
 		apply(ctx, e2, sizeof e2); /* back to the configuration without it */
 	}
 	pthread_mutex_unlock(&gw_mu);
-	if (rc < 0)
+	if (rc < 0) {
+		if (s.network[0])
+			uplink_remove(ctx, host);
 		return rc;
+	}
 	if (!(*result = gw_result(ctx, &s)))
 		return prov_err(err, errsz, -ENOMEM, "out of memory");
 	return 0;
@@ -391,6 +516,7 @@ static int gw_deprovision(struct prov_ctx *ctx, const struct prov_workload_id *i
 	    (rc = entry_path(ctx, host, ".entry", ep, sizeof ep)) < 0 ||
 	    (rc = entry_path(ctx, host, ".paused", pp, sizeof pp)) < 0)
 		return prov_err(err, errsz, rc, "bad workload id");
+	uplink_remove(ctx, host);
 	if (access(ep, F_OK) != 0 && access(pp, F_OK) != 0)
 		return 0;
 	pthread_mutex_lock(&gw_mu);
@@ -446,8 +572,14 @@ static int gw_inspect(struct prov_ctx *ctx, const struct prov_workload_id *id, e
 	    (rc = entry_path(ctx, host, ".entry", ep, sizeof ep)) < 0 ||
 	    (rc = entry_path(ctx, host, ".paused", pp, sizeof pp)) < 0)
 		return prov_err(err, errsz, rc, "bad workload id");
+	char ns[PROV_HOST_MAX], hveth[16], nveth[16];
+	unsigned block;
+	uplink_links(host, hveth, nveth);
 	if (access(ep, F_OK) != 0)
 		*h = PROV_ABSENT;
+	else if (uplink_load(ctx, host, &block, ns) == 0 &&
+	         prov_ip(NULL, 0, (const char *const[]){"link", "show", hveth, NULL}) < 0)
+		*h = PROV_DEGRADED; /* the network was made again: the uplink is gone */
 	else if (access(pp, F_OK) == 0)
 		*h = PROV_PAUSED;
 	else

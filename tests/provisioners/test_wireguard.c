@@ -40,7 +40,8 @@ static char veth_h[16], veth_l[16], sveth[16], overh[16], lwg[16];
 static char host_ip[16], lap_ip[16], hidden_ip[16];
 static char webroot[256], page[64];
 static pid_t httpd_pid = -1, httpd2_pid = -1, host_httpd_pid = -1, web_pid = -1, hweb_pid = -1;
-static char ppns[32];
+static char ppns[32], gcns[32];
+static pid_t gweb_pid = -1;
 static unsigned port;
 static int octet; /* the deployment's 10.<octet>.0.0/16 */
 
@@ -243,6 +244,9 @@ static void cleanup_host(void)
 	stop(&hweb_pid);
 	if (ppns[0])
 		prov_netns_del(ppns);
+	stop(&gweb_pid);
+	if (gcns[0])
+		prov_netns_del(gcns);
 	/* The laptop's wireguard-go lives in the laptop's namespace and so
 	 * keeps it alive: it has to be stopped by its pid. */
 	pid_t wp = lwg[0] ? wireguard_go_pid(lwg) : -1;
@@ -889,7 +893,69 @@ static void gateway_end_to_end(void **st)
 	assert_int_equal(count_procs("haproxy", F.run), 1);
 	assert_true(gw_fetch(ca, r1, https_url));
 
-	/* 4. Deprovision: haproxy stopped, the name gone. */
+	/* 4. Backends on a deployment's network: a container's address. */
+	int o = octet + 3;
+	struct prov_workload_id gnid = test_id(7, 61, "gwnet"), gid2 = test_id(7, 61, "gw2");
+	char gnet[PROV_HOST_MAX], gip[24], ggw[24], gveth[16];
+	prov_host_name(&gnid, gnet);
+	snprintf(text, sizeof text,
+	         "{\"ip_range\": \"10.%d.0.0/16\", \"subnet\": \"10.%d.1.0/24\"}", o, o);
+	cJSON *gnd = json(text);
+	track(N, &gnid);
+	assert_int_equal(N->provision(F.ctx, &gnid, gnd, NULL, &res, err, sizeof err), 0);
+	cJSON_Delete(res);
+	cJSON_Delete(gnd);
+	snprintf(gip, sizeof gip, "10.%d.1.2", o);
+	snprintf(ggw, sizeof ggw, "10.%d.1.1", o);
+	snprintf(gcns, sizeof gcns, "zaccgc%d", (int)getpid());
+	snprintf(gveth, sizeof gveth, "zaccg%d", (int)getpid() % 10000000);
+	attach_container(gnet, gcns, gveth, gip, ggw);
+	gweb_pid = start_httpd(gcns, gip);
+	assert_true(gweb_pid > 0);
+	/* An address outside the network is refused. */
+	snprintf(text, sizeof text,
+	         "{\"name\": \"app\", \"network\": \"gwnet\", \"backends\": "
+	         "[\"http://10.%d.9.9:8080\"]}",
+	         o);
+	cJSON *bad = json(text);
+	track(G, &gid2);
+	assert_int_equal(G->provision(F.ctx, &gid2, bad, NULL, &res, err, sizeof err), -EINVAL);
+	cJSON_Delete(bad);
+	snprintf(text, sizeof text,
+	         "{\"name\": \"app\", \"network\": \"gwnet\", \"backends\": [\"http://%s:8080\"]}",
+	         gip);
+	cJSON *d2 = json(text);
+	rc = G->provision(F.ctx, &gid2, d2, NULL, &res, err, sizeof err);
+	if (rc)
+		print_message("provision app: %s\n", err);
+	assert_int_equal(rc, 0);
+	cJSON_Delete(res);
+	char app_url[200], r4[128];
+	snprintf(app_url, sizeof app_url, "https://app.%s:%u/%s", domain, https, page);
+	snprintf(r4, sizeof r4, "app.%s:%u:%s", domain, https, host_ip);
+	ok = 0;
+	for (int i = 0; i < 10 && !(ok = gw_fetch(ca, r4, app_url)); i++)
+		sleep_ms(300);
+	assert_true(ok);
+	/* Provisioning again keeps one uplink and still works. */
+	assert_int_equal(G->provision(F.ctx, &gid2, d2, NULL, &res, err, sizeof err), 0);
+	cJSON_Delete(res);
+	char ghost[PROV_HOST_MAX], gup[16];
+	prov_host_name(&gid2, ghost);
+	prov_if_name("zp", ghost, 1, gup);
+	assert_int_equal(run("ip", "link", "show", gup), 0);
+	ok = 0;
+	for (int i = 0; i < 10 && !(ok = gw_fetch(ca, r4, app_url)); i++)
+		sleep_ms(300);
+	assert_true(ok);
+	assert_true(gw_fetch(ca, r1, https_url)); /* the other name still works */
+	assert_int_equal(G->deprovision(F.ctx, &gid2, err, sizeof err), 0);
+	assert_int_not_equal(run("ip", "link", "show", gup), 0);
+	sleep_ms(300);
+	assert_false(gw_fetch(ca, r4, app_url));
+	cJSON_Delete(d2);
+
+	/* 5. Deprovision: haproxy stopped, the name gone. */
 	assert_int_equal(G->deprovision(F.ctx, &id, err, sizeof err), 0);
 	assert_int_equal(count_procs("haproxy", F.run), 0);
 	assert_false(gw_fetch(ca, r2, http_url));
