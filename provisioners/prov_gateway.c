@@ -435,9 +435,12 @@ static int uplink_up(struct prov_ctx *ctx, const struct prov_workload_id *id, co
 	}
 	char text[96];
 	snprintf(text, sizeof text, "%u %s\n", block, ns);
-	if ((rc = uplink_path(ctx, host, p, sizeof p)) < 0 ||
+	char dir[PROV_PATH_MAX];
+	if ((rc = gw_dir(ctx, "entries", dir, sizeof dir)) < 0 ||
+	    (rc = prov_mkdirs(dir, 0700)) < 0 || (rc = uplink_path(ctx, host, p, sizeof p)) < 0 ||
 	    (rc = prov_write_file(p, text, strlen(text), 0600)) < 0)
-		return prov_err(err, errsz, rc, "cannot record the gateway's uplink");
+		return prov_err(err, errsz, rc, "cannot record the gateway's uplink: %s",
+		                zerr_str(rc));
 	if ((rc = prov_uplink_make(ns, hveth, nveth, block, err, errsz)) < 0 ||
 	    (rc = prov_nft_table(ctx, NULL, err, errsz)) < 0 ||
 	    (rc = prov_nft_table(ctx, ns, err, errsz)) < 0 ||

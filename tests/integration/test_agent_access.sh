@@ -153,7 +153,7 @@ doc() { # name-suffix public-port [wireguard-port]
    "data": {"protocol": "tcp", "public_port": $2, "network": "net$1", "ip": "10.$O.1.2",
             "port": 8080}},
   {"version": 0, "name": "site", "type": "gateway-name-proxy", "metadata": "", "description": "",
-   "data": {"name": "blog$1", "backends": ["http://$HOST_IP:$2"]}}]}
+   "data": {"name": "blog$1", "network": "net$1", "backends": ["http://10.$O.1.2:8080"]}}]}
 EOF
 }
 doc "" "$PUBPORT" >"$TMP/dep.json"
