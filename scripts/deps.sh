@@ -15,7 +15,7 @@ systemd busybox-static e2fsprogs iproute2 util-linux procps curl python3 jq
 cpio socat uidmap
 runc crun skopeo umoci docker-registry
 qemu-system-x86 qemu-utils
-wireguard-go wireguard-tools nftables haproxy nginx-light caddy
+wireguard-go wireguard-tools nftables haproxy nginx-light caddy openssl
 lintian debhelper bash-completion
 "
 
