@@ -11,11 +11,11 @@ build-essential pkg-config clang libclang-rt-14-dev
 libcurl4-openssl-dev libnng-dev libsodium-dev libcjson-dev libsystemd-dev
 libxxhash-dev libsqlite3-dev libinih-dev libcmocka-dev libmicrohttpd-dev
 libarchive-dev libwebsockets-dev libseccomp-dev libnftables-dev
-systemd busybox-static e2fsprogs iproute2 util-linux procps curl python3 jq
+systemd busybox-static e2fsprogs iproute2 util-linux procps curl python3 jq openssl
 cpio socat uidmap
 runc crun skopeo umoci docker-registry
 qemu-system-x86 qemu-utils
-wireguard-go wireguard-tools nftables haproxy nginx-light caddy openssl
+wireguard-go wireguard-tools nftables haproxy nginx-light caddy
 lintian debhelper bash-completion
 "
 
