@@ -108,6 +108,11 @@ struct eng_config {
 	uint8_t node_x25519_sk[32]; /* copied; wiped by eng_free */
 	struct prov_capacity total; /* what deployments may reserve */
 	dep_lookup_fn lookup;       /* prov_lookup in the agent */
+	/* prov_claim_check in the agent (called with prov): may the host
+	 * give this claim (port range, port free)? NULL: only other
+	 * deployments' claims are checked. */
+	int (*claim_check)(struct prov_ctx *prov, const struct prov_claim *c, char *why,
+			   size_t whysz);
 	struct prov_ctx *prov;      /* passed to every operation */
 	unsigned workers;           /* 0 = 4 */
 	size_t max_queue;           /* queued contracts; 0 = 2^20 */

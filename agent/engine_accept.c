@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -192,6 +193,99 @@ static int open_data(struct eng *e, const struct eng_contract *c, const struct e
 	return rc;
 }
 
+/* Claims (ports, names) are checked and recorded under one lock, so two
+ * deployments accepted at once cannot both take the same port. */
+static pthread_mutex_t claim_mu = PTHREAD_MUTEX_INITIALIZER;
+
+struct claims {
+	size_t n;
+	struct prov_claim c[PROV_CLAIMS_MAX];
+};
+
+/* Appends the claims of one workload; ZE_TOOBIG past PROV_CLAIMS_MAX. */
+static int claims_add(struct eng *e, const char *type, const cJSON *data, struct claims *cl)
+{
+	const struct prov_ops *ops = e->cfg.lookup(type);
+	if (!ops || !ops->claims)
+		return 0;
+	size_t n = 0;
+	int rc = ops->claims(data, cl->c + cl->n, PROV_CLAIMS_MAX - cl->n, &n);
+	if (rc == 0)
+		cl->n += n;
+	return rc;
+}
+
+static int claims_find(const struct claims *cl, const char *key)
+{
+	for (size_t i = 0; i < cl->n; i++)
+		if (strcmp(cl->c[i].key, key) == 0)
+			return 1;
+	return 0;
+}
+
+/* Refuses (why) when a claim of doc is taken by itself twice, by another
+ * live deployment, or by something else on the host. Called with claim_mu. */
+static int claims_check(struct eng *e, uint64_t cid, const struct dep_doc *doc, char *why,
+			size_t whysz)
+{
+	struct claims *mine = calloc(1, sizeof *mine), *other = calloc(1, sizeof *other);
+	uint64_t *ids = NULL;
+	size_t nids = 0;
+	int rc = mine && other ? 0 : -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < doc->count; i++) {
+		size_t before = mine->n;
+		if ((rc = claims_add(e, doc->w[i].type, doc->w[i].data, mine)) < 0) {
+			snprintf(why, whysz, "too many ports or names in one deployment");
+			break;
+		}
+		for (size_t k = before; k < mine->n && rc == 0; k++)
+			for (size_t m = 0; m < before; m++)
+				if (strcmp(mine->c[k].key, mine->c[m].key) == 0) {
+					snprintf(why, whysz, "%s is asked for twice in the deployment",
+						 mine->c[k].key);
+					rc = ZE_STATE;
+					break;
+				}
+	}
+	if (rc == 0 && mine->n && (rc = store_dep_ids(e->store, &ids, &nids)) < 0)
+		snprintf(why, whysz, "state store: %s", zerr_str(rc));
+	for (size_t i = 0; rc == 0 && i < nids; i++) {
+		struct store_dep d;
+		struct store_wl *w = NULL;
+		size_t n = 0;
+		if (ids[i] == cid || store_dep_get(e->store, ids[i], &d, &w, &n) < 0)
+			continue;
+		int live = d.state != STORE_DEP_FAILED && d.state != STORE_DEP_DELETED;
+		store_dep_clear(&d);
+		other->n = 0;
+		for (size_t k = 0; live && k < n; k++) {
+			if (w[k].state == STORE_WL_DELETED || !w[k].spec)
+				continue;
+			cJSON *data = cJSON_Parse(w[k].spec);
+			/* Past the bound the claims that fitted are still compared. */
+			if (data)
+				(void)claims_add(e, w[k].type, data, other);
+			if (data)
+				dep_json_wipe(data);
+			cJSON_Delete(data);
+		}
+		store_wls_free(w, n);
+		for (size_t k = 0; k < mine->n; k++)
+			if (claims_find(other, mine->c[k].key)) {
+				snprintf(why, whysz, "%s is taken by another deployment on this node; "
+					 "choose another", mine->c[k].key);
+				rc = ZE_STATE;
+				break;
+			}
+	}
+	for (size_t k = 0; rc == 0 && e->cfg.claim_check && k < mine->n; k++)
+		rc = e->cfg.claim_check(e->cfg.prov, &mine->c[k], why, whysz);
+	free(ids);
+	free(mine);
+	free(other);
+	return rc;
+}
+
 /* Stores the validated deployment (state deploying) with its workloads. */
 static int record(struct eng *e, const struct eng_contract *c, const struct dep_doc *doc,
 		  const char *text)
@@ -281,12 +375,23 @@ static int check_and_record(struct eng *e, const struct eng_contract *c, int *co
 		return refuse(code, msg, msgsz, icode ? icode : ENG_E_INTERNAL, rc, "%s; retry later",
 			      why);
 	}
+	pthread_mutex_lock(&claim_mu);
+	if ((rc = claims_check(e, c->id, &doc, why, sizeof why)) < 0) {
+		pthread_mutex_unlock(&claim_mu);
+		dep_free(&doc);
+		seal_free(pt, ptlen);
+		if (rc == -ENOMEM)
+			return refuse(code, msg, msgsz, ENG_E_INTERNAL, rc, "out of memory");
+		return reject(e, c, ENG_E_STATE, code, msg, msgsz, why);
+	}
 	if ((rc = admit(e, &doc.total, why, sizeof why)) < 0) {
+		pthread_mutex_unlock(&claim_mu);
 		dep_free(&doc);
 		seal_free(pt, ptlen);
 		return reject(e, c, ENG_E_CAPACITY, code, msg, msgsz, why);
 	}
 	rc = record(e, c, &doc, (const char *)pt);
+	pthread_mutex_unlock(&claim_mu);
 	struct prov_capacity total = doc.total;
 	dep_free(&doc);
 	seal_free(pt, ptlen);

@@ -42,6 +42,14 @@ static void prov_config_of(const struct cfg *c, struct prov_config *p)
 	p->runtime = c->container_runtime;
 	p->uid_base = c->container_uid_base;
 	p->rootfs_size = c->container_rootfs_size;
+	p->wireguard = c->wireguard_mode; /* cfg_wg_mode and prov_wg_mode agree */
+	p->public_ip = c->public_ip;
+	p->public_port_min = c->public_port_min;
+	p->public_port_max = c->public_port_max;
+	p->gateway_domain = c->gateway_domain;
+	p->gateway_cert = c->gateway_cert;
+	p->gateway_http_port = c->gateway_http_port;
+	p->gateway_https_port = c->gateway_https_port;
 }
 
 static void img_config_of(const struct cfg *c, struct img_config *i)
@@ -119,6 +127,7 @@ static int engine_up(struct agent_node *n, uint32_t node_id)
 	ec.node_id = node_id;
 	ec.total = n->total;
 	ec.lookup = prov_lookup;
+	ec.claim_check = prov_claim_check;
 	ec.prov = n->prov;
 	ec.images = n->images;
 	ec.workers = n->cfg.deploy_workers;

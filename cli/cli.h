@@ -26,6 +26,8 @@ int cli_chain_sign(int argc, char **argv); /* chain_sign.c */
 int cli_chain_get(int argc, char **argv);  /* chain_online.c */
 int cli_chain_call(int argc, char **argv); /* chain_online.c */
 int cli_cmd_rmb(int argc, char **argv);
+/* zos-cli network wg-key|wg-config (cli/network.c). */
+int cli_network_main(int argc, char **argv);
 
 /*
  * For a repeated --url: returns prev and next joined with a comma (next

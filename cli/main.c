@@ -28,6 +28,7 @@ static const struct cli_cmd cmds[] = {
 	{"rmb", cli_cmd_rmb, "call a twin over RMB (signed request, verified reply)"},
 	{"deploy", cli_deploy_main, "deploy a workload document on a node and follow it"},
 	{"deployment", cli_deployment_main, "a node's deployments: get, list, changes"},
+	{"network", cli_network_main, "WireGuard keys and wg-quick configs to reach a network"},
 	{"balance", cli_cmd_balance, "an account's TFT balance"},
 	{"transfer", cli_cmd_transfer, "send TFT to an account"},
 	{"twin", cli_cmd_twin, "create and show twins (the grid identity of an account)"},

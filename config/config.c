@@ -59,6 +59,8 @@ void cfg_defaults(struct cfg *c)
 	snprintf(c->container_runtime, sizeof c->container_runtime, "auto");
 	c->container_uid_base = 1u << 30;
 	c->container_rootfs_size = 1ull << 30;
+	c->public_port_min = 20000;
+	c->public_port_max = 29999;
 	c->reserved_cru = 1;
 	c->reserved_mru = 1ull << 30;
 	snprintf(c->metrics_listen, sizeof c->metrics_listen, "127.0.0.1:9464");
@@ -291,6 +293,11 @@ int cfg_finish(struct cfg *c, char *err, size_t errsz)
 		       "rmb.memory_budget: must be at least rmb.max_message (%" PRIu64
 		       " bytes); raise it or lower rmb.max_message",
 		       c->rmb_max_message);
+		return ZE_CONFIG;
+	}
+	if (c->public_port_min > c->public_port_max) {
+		seterr(err, errsz, "network.public_port_min %u is above network.public_port_max %u",
+		       c->public_port_min, c->public_port_max);
 		return ZE_CONFIG;
 	}
 	return 0;

@@ -31,6 +31,10 @@
 /* Names the config file when -f is not given. */
 #define CFG_ENV_FILE "ZOS_AGENT_CONFIG"
 
+/* network.wireguard: which WireGuard implementation carries networks. */
+enum cfg_wg_mode { CFG_WG_AUTO = 0, CFG_WG_KERNEL = 1, CFG_WG_USERSPACE = 2 };
+extern const char *const cfg_wg_mode_names[3];
+
 struct cfg_list {
 	unsigned n;
 	char v[CFG_LIST_MAX][CFG_STR_MAX];
@@ -100,6 +104,15 @@ struct cfg {
 	char vm_accel[CFG_STR_MAX];  /* auto, kvm or tcg */
 	uint32_t vm_uid_base;        /* qemu of a VM runs as uid_base + hash(name) % 65536 */
 	uint32_t vm_stop_timeout;    /* seconds a guest gets to power off before it is killed */
+	/* [network]: how deployments' networks are reached from outside */
+	int wireguard_mode;          /* enum cfg_wg_mode */
+	char public_ip[CFG_STR_MAX]; /* the node's public IPv4 shown to users; "" = none */
+	uint32_t public_port_min;    /* public_port workloads take ports in min..max */
+	uint32_t public_port_max;
+	char gateway_domain[CFG_STR_MAX]; /* names are NAME.<domain>; "" = no gateway */
+	char gateway_cert[CFG_STR_MAX];   /* PEM with the (wildcard) certificate and key; "" = no TLS */
+	uint32_t gateway_http_port;       /* plain HTTP on public_ip; 0 = off */
+	uint32_t gateway_https_port;      /* TLS on public_ip; 0 = off */
 
 	/* [reserved]: capacity kept for the host, never offered to workloads */
 	uint32_t reserved_cru; /* cores */

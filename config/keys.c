@@ -3,6 +3,7 @@
  */
 #include "config/keys.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -72,12 +73,21 @@ const struct cfg_key cfg_keys[] = {
 	{"vm.accel", CFG_T_ACCEL, F(vm_accel), 0, 0, 1},
 	{"vm.uid_base", CFG_T_U32, F(vm_uid_base), 1000, UINT32_MAX - 65536, 1},
 	{"vm.stop_timeout", CFG_T_SECS, F(vm_stop_timeout), 1, 600, 1},
+	{"network.wireguard", CFG_T_WGMODE, F(wireguard_mode), 0, 0, 1},
+	{"network.public_ip", CFG_T_IPV4, F(public_ip), 0, 0, 1},
+	{"network.public_port_min", CFG_T_U32, F(public_port_min), 1, 65535, 1},
+	{"network.public_port_max", CFG_T_U32, F(public_port_max), 1, 65535, 1},
+	{"network.gateway_domain", CFG_T_DOMAIN, F(gateway_domain), 0, 0, 1},
+	{"network.gateway_cert", CFG_T_PATH0, F(gateway_cert), 0, 0, 1},
+	{"network.gateway_http_port", CFG_T_U32, F(gateway_http_port), 0, 65535, 1},
+	{"network.gateway_https_port", CFG_T_U32, F(gateway_https_port), 0, 65535, 1},
 	{"reserved.cru", CFG_T_U32, F(reserved_cru), 0, 4096, 1},
 	{"reserved.mru", CFG_T_SIZE, F(reserved_mru), 0, 1ull << 50, 1},
 	{"reserved.sru", CFG_T_SIZE, F(reserved_sru), 0, 1ull << 60, 1},
 	{"reserved.hru", CFG_T_SIZE, F(reserved_hru), 0, 1ull << 60, 1},
 	{"metrics.listen", CFG_T_ADDR, F(metrics_listen), 0, 0, 1},
 };
+const char *const cfg_wg_mode_names[3] = {"auto", "kernel", "userspace"};
 const size_t cfg_nkeys = sizeof cfg_keys / sizeof cfg_keys[0];
 
 const struct cfg_key *cfg_key_find(const char *name)
@@ -352,6 +362,24 @@ static int parse_string(char *dst, enum cfg_type t, const char *s, char *why, si
 			break;
 		snprintf(why, whysz, "'%s' is not a comma-separated list of HOST[:PORT] or *", s);
 		return ZE_CONFIG;
+	case CFG_T_DOMAIN: {
+		size_t n = strlen(s);
+		int ok = n < 200;
+		for (const char *p = s; *p && ok; p++)
+			ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+			     (*p == '.' && p != s && p[1] && p[1] != '.');
+		if (ok)
+			break;
+		snprintf(why, whysz, "'%s' is not a lower-case domain name like gw.example.com", s);
+		return ZE_CONFIG;
+	}
+	case CFG_T_IPV4: {
+		struct in_addr a;
+		if (!*s || inet_pton(AF_INET, s, &a) == 1)
+			break;
+		snprintf(why, whysz, "'%s' is not an IPv4 address a.b.c.d", s);
+		return ZE_CONFIG;
+	}
 	default:
 		abort();
 	}
@@ -393,6 +421,8 @@ int cfg_key_parse(struct cfg *c, const struct cfg_key *k, const char *s, int app
 	case CFG_T_TEXT:
 	case CFG_T_HOSTS:
 	case CFG_T_RUNTIME:
+	case CFG_T_IPV4:
+	case CFG_T_DOMAIN:
 		return parse_string(field(c, k), k->type, s, why, whysz);
 	case CFG_T_LISTEN:
 		return parse_list(field(c, k), s, append, why, whysz);
@@ -433,6 +463,14 @@ int cfg_key_parse(struct cfg *c, const struct cfg_key *k, const char *s, int app
 			return 0;
 		snprintf(why, whysz, "'%s' is not one of auto, stderr, journal", s);
 		return ZE_CONFIG;
+	case CFG_T_WGMODE:
+		for (int i = 0; i < 3; i++)
+			if (strcmp(s, cfg_wg_mode_names[i]) == 0) {
+				*(int *)field(c, k) = i;
+				return 0;
+			}
+		snprintf(why, whysz, "'%s' is not one of auto, kernel, userspace", s);
+		return ZE_CONFIG;
 	}
 	abort();
 }
@@ -465,6 +503,8 @@ int cfg_key_write(const struct cfg *c, const struct cfg_key *k, FILE *f)
 	case CFG_T_TEXT:
 	case CFG_T_HOSTS:
 	case CFG_T_RUNTIME:
+	case CFG_T_IPV4:
+	case CFG_T_DOMAIN:
 		/* inih reads "key =" as the empty string. */
 		rc = *(const char *)p ? fprintf(f, "%s = %s\n", name, (const char *)p)
 				      : fprintf(f, "%s =\n", name);
@@ -493,6 +533,9 @@ int cfg_key_write(const struct cfg *c, const struct cfg_key *k, FILE *f)
 	case CFG_T_TARGET:
 		rc = fprintf(f, "%s = %s\n", name, log_target_name(*(const enum log_target *)p));
 		break;
+	case CFG_T_WGMODE:
+		rc = fprintf(f, "%s = %s\n", name, cfg_wg_mode_names[*(const int *)p % 3]);
+		break;
 	}
 	return rc < 0 ? -EIO : 0;
 }
@@ -509,6 +552,8 @@ static size_t key_size(const struct cfg_key *k)
 	case CFG_T_TEXT:
 	case CFG_T_HOSTS:
 	case CFG_T_RUNTIME:
+	case CFG_T_IPV4:
+	case CFG_T_DOMAIN:
 		return CFG_STR_MAX;
 	case CFG_T_LISTEN:
 		return sizeof(struct cfg_list);
@@ -518,6 +563,7 @@ static size_t key_size(const struct cfg_key *k)
 	case CFG_T_SIZE:
 		return sizeof(uint64_t);
 	case CFG_T_BOOL:
+	case CFG_T_WGMODE:
 		return sizeof(int);
 	case CFG_T_LEVEL:
 		return sizeof(enum log_level);

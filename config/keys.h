@@ -28,6 +28,9 @@ enum cfg_type {
 	CFG_T_HOSTS,  /* "" or registry hosts (HOST[:PORT] or *), comma separated */
 	CFG_T_ACCEL, /* auto | kvm | tcg, kept as a string */
 	CFG_T_RUNTIME, /* auto, runc or crun */
+	CFG_T_WGMODE, /* auto | kernel | userspace (enum cfg_wg_mode) */
+	CFG_T_IPV4,   /* "" or a dotted IPv4 address */
+	CFG_T_DOMAIN, /* "" or a lower-case domain name */
 };
 
 struct cfg_key {

@@ -77,7 +77,19 @@ struct prov_config {
 	 * a container's image before provision; the provisioner gets it with
 	 * img_get(prov_ctx_images(ctx), ref, ...), no network needed. */
 	struct img_store *images;
+	int wireguard;                 /* enum prov_wg_mode; 0 = auto */
+	const char *public_ip;         /* node's public IPv4 for users' endpoints; NULL/"" = none */
+	unsigned public_port_min;      /* public_port workloads' range; 0/0 = 20000..29999 */
+	unsigned public_port_max;
+	const char *gateway_domain;    /* NAME.<domain> for gateway-name-proxy; NULL/"" = none */
+	const char *gateway_cert;      /* PEM file: wildcard certificate and key; NULL/"" = none */
+	unsigned gateway_http_port;    /* on public_ip; 0 = no plain HTTP */
+	unsigned gateway_https_port;   /* on public_ip; 0 = no TLS */
 };
+
+/* Which WireGuard carries networks' access: auto picks the kernel's when
+ * "ip link add type wireguard" works, else wireguard-go. */
+enum prov_wg_mode { PROV_WG_AUTO = 0, PROV_WG_KERNEL = 1, PROV_WG_USERSPACE = 2, PROV_WG_NONE = 3 };
 
 /* Opaque: the configuration (copied) and what was detected about the host. */
 struct prov_ctx;
@@ -100,6 +112,7 @@ struct prov_features {
 	int netns_tools; /* ip(8) can create named netns, bridges and veths */
 	int userns;      /* user namespaces and idmapped mounts work */
 	int oci_runtime; /* an OCI runtime ran a probe container (see prov_runtime_name) */
+	int wireguard;   /* enum prov_wg_mode: kernel, userspace or none */
 };
 void prov_ctx_features(const struct prov_ctx *ctx, struct prov_features *f);
 /* The OCI runtime picked at start-up ("runc", "crun") or "none", and why
@@ -144,6 +157,15 @@ struct prov_usage {
 	uint64_t net_tx_bytes;
 };
 
+/* Something only one workload on the node may have: "udp/51820" (a
+ * WireGuard listen port), "tcp/8080", "name/blog" (a gateway name). */
+#define PROV_CLAIM_MAX 80
+struct prov_claim {
+	char key[PROV_CLAIM_MAX];
+	int public_range; /* a port that must lie in the node's public port range */
+};
+#define PROV_CLAIMS_MAX 64
+
 struct prov_ops {
 	const char *type;
 	/* Checks data and fills what it reserves. No side effects. */
@@ -163,6 +185,11 @@ struct prov_ops {
 	               char *err, size_t errsz);
 	int (*usage)(struct prov_ctx *ctx, const struct prov_workload_id *id, struct prov_usage *u,
 	             char *err, size_t errsz);
+	/* Optional (NULL: claims nothing). The node-wide unique things valid
+	 * data takes, into out[0..max), count in *n; no side effects. The
+	 * engine refuses a deployment whose claims another live deployment
+	 * holds, or that the host uses (prov_claim_host_free). */
+	int (*claims)(const cJSON *data, struct prov_claim *out, size_t max, size_t *n);
 };
 
 /* The acceleration VMs use, into out: "kvm" or "tcg" once decided,
@@ -176,6 +203,12 @@ void prov_vm_accel(struct prov_ctx *ctx, char *out, size_t outsz);
 #define PROV_LOGS_MAX_BYTES (256u * 1024)
 int prov_logs(struct prov_ctx *ctx, const struct prov_workload_id *id, unsigned tail, char **out,
               size_t *outlen, int *truncated, char *err, size_t errsz);
+/* 0 when the host can give the claim: a port is outside the public range
+ * (when public_range) or bound by something else on the host (a bind test on
+ * all addresses) gives ZE_STATE with the reason in err. */
+int prov_claim_check(struct prov_ctx *ctx, const struct prov_claim *c, char *err, size_t errsz);
+/* The bind test alone, for a claim key such as "udp/51820". */
+int prov_claim_host_free(const char *claim, char *err, size_t errsz);
 
 /* The table for a type name, or NULL when the type is unknown. */
 const struct prov_ops *prov_lookup(const char *type);

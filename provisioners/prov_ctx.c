@@ -117,6 +117,26 @@ int prov_ctx_new(const struct prov_config *cfg, struct prov_ctx **out)
 		                           : "no usable cgroups");
 	if (!c->runtime_name[0])
 		snprintf(c->runtime_name, sizeof c->runtime_name, "none");
+	c->wg_mode = cfg->wireguard >= PROV_WG_AUTO && cfg->wireguard <= PROV_WG_USERSPACE
+	                 ? cfg->wireguard
+	                 : PROV_WG_AUTO;
+	if (cfg->public_ip && *cfg->public_ip && !(c->public_ip = strdup(cfg->public_ip))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if ((cfg->gateway_domain && *cfg->gateway_domain &&
+	     !(c->gw_domain = strdup(cfg->gateway_domain))) ||
+	    (cfg->gateway_cert && *cfg->gateway_cert &&
+	     !(c->gw_cert = strdup(cfg->gateway_cert)))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	c->gw_http_port = cfg->gateway_http_port;
+	c->gw_https_port = cfg->gateway_https_port;
+	c->port_min = cfg->public_port_min ? cfg->public_port_min : 20000;
+	c->port_max = cfg->public_port_max ? cfg->public_port_max : 29999;
+	prov_wg_probe(c);
+	c->feat.wireguard = c->wg_impl;
 	*out = c;
 	return 0;
 fail:
@@ -134,6 +154,9 @@ void prov_ctx_free(struct prov_ctx *ctx)
 	free(ctx->cgroup_parent);
 	prov_vm_ctx_free(ctx);
 	free(ctx->runtime_cfg);
+	free(ctx->public_ip);
+	free(ctx->gw_domain);
+	free(ctx->gw_cert);
 	free(ctx);
 }
 

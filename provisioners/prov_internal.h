@@ -65,6 +65,13 @@ struct prov_ctx {
 	uint32_t vm_uid_base;
 	unsigned vm_stop_ms;
 	pthread_mutex_t vm_lock;
+	int wg_mode;     /* enum prov_wg_mode: what the configuration asks for */
+	int wg_impl;     /* enum prov_wg_mode: what prov_wg_probe found usable */
+	char *public_ip; /* shown in results as the WireGuard endpoint; NULL = none */
+	unsigned port_min, port_max; /* public_port range */
+	char *gw_domain;             /* gateway names are NAME.<gw_domain>; NULL = no gateway */
+	char *gw_cert;               /* PEM certificate and key for TLS; NULL = none */
+	unsigned gw_http_port, gw_https_port; /* 0 = off */
 };
 
 enum { PROV_ACCEL_AUTO = 0, PROV_ACCEL_KVM, PROV_ACCEL_TCG };
@@ -178,6 +185,80 @@ int prov_network_tap(struct prov_ctx *ctx, uint64_t contract, const char *net_na
                      const char *host, unsigned idx, const char *ip, uid_t uid, char tap[16],
                      char netns[PROV_HOST_MAX], char addr[24], char gw[16], char *err,
                      size_t errsz);
+/* WireGuard access to a network (prov_wg.c). */
+#define PROV_WG_PEERS_MAX 32
+#define PROV_WG_ALLOWED_MAX 8
+#define PROV_WG_ENDPOINT_MAX 63
+struct prov_wg_peer {
+	uint32_t subnet;
+	unsigned subnet_prefix;
+	char public_key[45]; /* base64, checked */
+	uint32_t allowed[PROV_WG_ALLOWED_MAX];
+	unsigned allowed_prefix[PROV_WG_ALLOWED_MAX];
+	size_t n_allowed;
+	char endpoint[PROV_WG_ENDPOINT_MAX + 1]; /* "" = the peer connects to us */
+};
+struct prov_wg_spec {
+	int enabled; /* 0: the network has no private key, so no WireGuard */
+	uint8_t private_key[32]; /* secret: wiped by prov_wg_spec_wipe */
+	uint16_t listen_port;
+	size_t n_peers;
+	struct prov_wg_peer peers[PROV_WG_PEERS_MAX];
+};
+/* Parses the network's WireGuard fields; subnet is the network's own, which
+ * no peer may route. On error the key is already wiped. */
+int prov_wg_parse(const cJSON *data, uint32_t subnet, unsigned subnet_prefix,
+                  struct prov_wg_spec *s, char *err, size_t errsz);
+void prov_wg_spec_wipe(struct prov_wg_spec *s);
+/* SHA-256 (hex) of the whole configuration, to tell a changed spec from a
+ * repeated one without storing the key. */
+int prov_wg_digest(const struct prov_wg_spec *s, char hex[65]);
+/* Sets ctx->wg_impl from ctx->wg_mode and what works on this host. */
+int prov_wg_probe(struct prov_ctx *ctx);
+const char *prov_wg_impl_name(const struct prov_ctx *ctx);
+void prov_wg_if_name(const char *host, char out[16]);
+/* The network's address on the tunnel, 100.64.<b>.<c> for subnet a.b.c.0. */
+void prov_wg_address(uint32_t subnet, char out[16]);
+/* Creates, configures and moves the interface into ns, then routes the
+ * peers' allowed_ips through it. Removes what it made on failure. */
+int prov_wg_up(struct prov_ctx *ctx, const char *ns, uint32_t subnet, const struct prov_wg_spec *s,
+               char *err, size_t errsz);
+/* Link up (with routes, a NULL-ended list of "a.b.c.d/n") or down: resume
+ * and pause. */
+int prov_wg_set_up(const char *ns, const char *ifname, const char *const *routes, int up,
+                   char *err, size_t errsz);
+/* 1 when the interface in ns is up, 0 down, -ENOENT absent. */
+int prov_wg_is_up(const char *ns, const char *ifname);
+int prov_wg_exists(const char *ns, const char *ifname);
+/* Deletes the interface wherever it is; absent is fine. */
+void prov_wg_remove(const char *ns, const char *ifname);
+/* {interface, public_key, listen_port, ip, implementation, endpoint?}; the
+ * caller owns it. NULL when out of memory. */
+cJSON *prov_wg_result(const struct prov_ctx *ctx, const char *ns, uint32_t subnet,
+                      const struct prov_wg_spec *s);
+
+/* The namespace and subnet of network net_name of a contract; -ENOENT when
+ * it is not provisioned. */
+int prov_network_subnet(struct prov_ctx *ctx, uint64_t contract, const char *net_name,
+                        char ns[PROV_HOST_MAX], uint32_t *subnet, unsigned *prefix);
+
+/* The nftables table zos_access and the host <-> network uplinks
+ * (prov_pubport.c), shared with the name gateway. ns NULL: the host. */
+int prov_nft_table(struct prov_ctx *ctx, const char *ns, char *err, size_t errsz);
+/* key -> value in map port_tcp|port_udp; an equal entry stays, another
+ * value is replaced. Keys and values are "a.b.c.d . port". */
+int prov_nft_map_set(const char *ns, const char *map, const char *key, const char *value,
+                     char *err, size_t errsz);
+void prov_nft_map_del(const char *ns, const char *map, const char *key);
+int prov_nft_map_has(const char *ns, const char *map, const char *key);
+/* A free /30 of 100.127.0.0/16 for an uplink of workload host. */
+int prov_uplink_block(struct prov_ctx *ctx, const char *host, unsigned *out);
+/* The veth pair hveth (host, block's .1) <-> nveth (in ns, .2), made when
+ * either end is missing. */
+int prov_uplink_make(const char *ns, const char *hveth, const char *nveth, unsigned block,
+                     char *err, size_t errsz);
+uint32_t prov_uplink_addr(unsigned block, int ns_end);
+
 /* Parses "a.b.c.d" into host-order address. */
 int prov_ipv4_parse(const char *s, uint32_t *addr);
 /* Parses "a.b.c.d/n". */

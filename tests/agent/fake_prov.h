@@ -216,10 +216,22 @@ static int v_inspect(struct prov_ctx *ctx, const struct prov_workload_id *id,
 	return 0;
 }
 
-#define OPS(t) {.type = t, .validate = v_validate, .provision = v_provision, \
+/* The fake network claims "udp/<port>" for a "port" in its data, as the
+ * real one claims its WireGuard listen port. */
+static int v_claims(const cJSON *data, struct prov_claim *out, size_t max, size_t *n)
+{
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(data, "port");
+	*n = 0;
+	if (cJSON_IsNumber(p) && max > 0)
+		snprintf(out[(*n)++].key, sizeof out[0].key, "udp/%d", p->valueint);
+	return 0;
+}
+
+#define OPS(t, c) {.type = t, .validate = v_validate, .provision = v_provision, \
 		.deprovision = v_deprovision, .pause = v_pause, .resume = v_resume, \
-		.inspect = v_inspect}
-static const struct prov_ops fops[] = {OPS("zmount"), OPS("network"), OPS("container")};
+		.inspect = v_inspect, .claims = c}
+static const struct prov_ops fops[] = {OPS("zmount", NULL), OPS("network", v_claims),
+				       OPS("container", NULL)};
 
 static const struct prov_ops *f_lookup(const char *type)
 {

@@ -794,6 +794,38 @@ static void image_pulled_held_and_collected(void **st)
 	img_rmtree(dir, NULL);
 }
 
+/* A port claimed by a live deployment (or twice in one) is refused before
+ * accept; once that deployment is deleted the port is free again. */
+static void claimed_ports_are_admitted_once(void **st)
+{
+	struct fx *f = *st;
+	char msg[256];
+#define NET_DOC(port, port2)                                                                   \
+	"{\"version\":0,\"twin_id\":7,\"workloads\":[{\"version\":0,\"name\":\"n\","       \
+	"\"type\":\"network\",\"data\":{\"port\":" #port "}},{\"version\":0,\"name\":\"m\","  \
+	"\"type\":\"network\",\"data\":{\"port\":" #port2 "}}]}"
+	mk_contract(20, USER_TWIN, NODE_ID, NET_DOC(51820, 51821), 0);
+	mk_contract(21, USER_TWIN, NODE_ID, NET_DOC(51822, 51820), 0);
+	mk_contract(22, USER_TWIN, NODE_ID, NET_DOC(51823, 51823), 0);
+	mk_contract(23, USER_TWIN, NODE_ID, NET_DOC(51822, 51820), 0);
+	assert_int_equal(deploy(f, USER_TWIN, 20, msg, sizeof msg, NULL, 0), 0);
+	assert_int_equal(deploy(f, USER_TWIN, 21, msg, sizeof msg, NULL, 0), ENG_E_STATE);
+	assert_non_null(strstr(msg, "udp/51820 is taken by another deployment"));
+	assert_int_equal(deploy(f, USER_TWIN, 22, msg, sizeof msg, NULL, 0), ENG_E_STATE);
+	assert_non_null(strstr(msg, "udp/51823 is asked for twice"));
+	idle(f);
+	assert_int_equal(fc.applied[21][ENG_CALL_REJECT], 1);
+	assert_int_equal(fc.c[20].c.state, ENG_CS_DEPLOYED);
+	/* Deleted: its port can be taken. */
+	set_state(20, ENG_CS_DELETED);
+	assert_int_equal(eng_on_contract_state(f->e, 20, ENG_CS_DELETED), 0);
+	idle(f);
+	assert_int_equal(deploy(f, USER_TWIN, 23, msg, sizeof msg, NULL, 0), 0);
+	idle(f);
+	assert_int_equal(fc.c[23].c.state, ENG_CS_DEPLOYED);
+#undef NET_DOC
+}
+
 static void provision_failure_rolls_back_and_rejects(void **st)
 {
 	struct fx *f = *st;
@@ -1125,6 +1157,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(refusals_name_the_reason, setup, teardown),
 		cmocka_unit_test_setup_teardown(image_policy_checked_at_accept, setup, teardown),
 		cmocka_unit_test_setup_teardown(image_pulled_held_and_collected, setup, teardown),
+		cmocka_unit_test_setup_teardown(claimed_ports_are_admitted_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(provision_failure_rolls_back_and_rejects, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(transient_errors_retry_never_reject, setup, teardown),

@@ -8,6 +8,9 @@
 
 #include "tests/provisioners/prov_test.h"
 
+/* A valid x25519 key in base64 (wg genkey's format) for validation cases. */
+#define WGK "YBFhJXjsbsSJtbu9+9ZNNIqcFLP1/Eh1BLO7GHfbO3I="
+
 static struct fixture F;
 
 /* A TCP answer on port 7777 in the background, and a probe of it. */
@@ -53,7 +56,7 @@ static void lifecycle(void **st)
 	prov_host_name(&id, host);
 	cJSON *d = json(
 	    "{\"ip_range\": \"10.20.0.0/16\", \"subnet\": \"10.20.1.0/24\","
-	    " \"wireguard_private_key\": \"abc\", \"wireguard_listen_port\": 3000, \"peers\": []}");
+	    " \"wireguard_listen_port\": 3000, \"peers\": []}");
 	struct prov_capacity cap;
 	assert_int_equal(N->validate(d, &cap, err, sizeof err), 0);
 	cJSON *res = NULL;
@@ -249,6 +252,27 @@ static void hostile_data(void **st)
 	    "\"wireguard_listen_port\": 70000}",
 	    "{\"ip_range\": \"10.0.0.0/16\", \"subnet\": \"10.0.1.0/24\", \"bridge\": \"eth0\"}",
 	    "{\"ip_range\": 10, \"subnet\": \"10.0.1.0/24\"}",
+	    /* WireGuard: keys must be real base64 keys, a port is needed,
+	     * peers need a key of the network and may not route its subnet. */
+	    "{\"ip_range\": \"10.0.0.0/16\", \"subnet\": \"10.0.1.0/24\", "
+	    "\"wireguard_private_key\": \"abc\", \"wireguard_listen_port\": 3000}",
+	    "{\"ip_range\": \"10.0.0.0/16\", \"subnet\": \"10.0.1.0/24\", "
+	    "\"wireguard_private_key\": \"" WGK "\"}",
+	    "{\"ip_range\": \"10.0.0.0/16\", \"subnet\": \"10.0.1.0/24\", "
+	    "\"wireguard_private_key\": \"" WGK "\", \"wireguard_listen_port\": 0}",
+	    "{\"ip_range\": \"10.0.0.0/16\", \"subnet\": \"10.0.1.0/24\", \"peers\": [{}]}",
+	    "{\"ip_range\": \"10.0.0.0/16\", \"subnet\": \"10.0.1.0/24\", "
+	    "\"wireguard_private_key\": \"" WGK "\", \"wireguard_listen_port\": 3000, "
+	    "\"peers\": [{\"subnet\": \"10.0.2.0/24\", \"wireguard_public_key\": \"x\", "
+	    "\"allowed_ips\": [\"10.0.2.0/24\"]}]}",
+	    "{\"ip_range\": \"10.0.0.0/16\", \"subnet\": \"10.0.1.0/24\", "
+	    "\"wireguard_private_key\": \"" WGK "\", \"wireguard_listen_port\": 3000, "
+	    "\"peers\": [{\"subnet\": \"10.0.2.0/24\", \"wireguard_public_key\": \"" WGK "\", "
+	    "\"allowed_ips\": [\"10.0.0.0/16\"]}]}",
+	    "{\"ip_range\": \"10.0.0.0/16\", \"subnet\": \"10.0.1.0/24\", "
+	    "\"wireguard_private_key\": \"" WGK "\", \"wireguard_listen_port\": 3000, "
+	    "\"peers\": [{\"subnet\": \"10.0.2.0/24\", \"wireguard_public_key\": \"" WGK "\", "
+	    "\"allowed_ips\": [\"10.0.2.0/24\"], \"endpoint\": \"1.2.3.4:5 ; x\"}]}",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		char err[256] = "";
@@ -262,8 +286,8 @@ static void hostile_data(void **st)
 	}
 	char err[256];
 	struct prov_capacity cap;
-	cJSON *d =
-	    json("{\"ip_range\": \"10.0.0.0/16\", \"subnet\": \"10.0.1.0/24\", \"peers\": [{}]}");
+	cJSON *d = json("{\"ip_range\": \"10.0.0.0/16\", \"subnet\": \"10.0.1.0/24\", "
+	                "\"mycelium\": {}}");
 	assert_int_equal(N->validate(d, &cap, err, sizeof err), ZE_UNSUPPORTED);
 	cJSON_Delete(d);
 }
