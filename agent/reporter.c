@@ -266,6 +266,16 @@ static int queue_cycle(struct rep *r, const struct meta *m, int64_t ts)
 		free(f);
 		return rc;
 	}
+	/* A contract accepted moments ago waits for the next cycle: the chain
+	 * starts its billing when the deployment lands (a block or two after
+	 * the agent accepted it), and skips, without an event, a report that is
+	 * not later than that start. Its first report then covers the time
+	 * since acceptance. */
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].created + REP_MIN_AGE_S <= ts)
+			rows[kept++] = rows[i];
+	n = kept;
 	if (n == 0) {
 		free(rows);
 		free(f);

@@ -46,6 +46,9 @@
  * code (add_reports bills from its own last_updated); the cap keeps a
  * tfchain NruConsumption window, which is priced per second, sane. */
 #define REP_DEFAULT_MAX_WINDOW_S (24u * 3600u)
+/* Seconds a contract must have been accepted before a cycle reports it
+ * (reporter.c, queue_cycle: the chain's billing starts a block or two later). */
+#define REP_MIN_AGE_S 3
 /* Largest extrinsic when the metadata has no System.BlockLength: the
  * devchain's own bound (DEV_XT_MAX, length prefix included). */
 #define REP_DEFAULT_MAX_XT_BYTES (512u << 10)
