@@ -10,14 +10,13 @@ PKGS="
 build-essential pkg-config clang libclang-rt-14-dev
 libcurl4-openssl-dev libssl-dev libnng-dev libsodium-dev libcjson-dev libsystemd-dev
 libxxhash-dev libsqlite3-dev libinih-dev libcmocka-dev libmicrohttpd-dev
-libarchive-dev libwebsockets-dev libseccomp-dev libnftables-dev
+libarchive-dev
 systemd busybox-static e2fsprogs iproute2 util-linux procps curl python3 jq openssl
 cpio socat uidmap
-libssl-dev openssl
 runc crun skopeo umoci docker-registry
 apache2-utils
 qemu-system-x86 qemu-utils
-wireguard-go wireguard-tools nftables haproxy nginx-light caddy
+wireguard-go wireguard-tools nftables haproxy
 lintian debhelper bash-completion man-db
 "
 
