@@ -162,6 +162,18 @@ enum {
  */
 int eng_accept(struct eng *e, uint32_t caller_twin, uint64_t contract_id, const char **status,
 	       int *code, char *msg, size_t msgsz);
+/* eng_accept for a contract that may hold only deployment_hash: data (the
+ * sealed deployment, data_len bytes, borrowed; NULL for none) stands in for
+ * an empty deployment_data and is checked the same way (sealed by the
+ * contract twin's key, blake2b-256 of the plaintext = deployment_hash). */
+int eng_accept_data(struct eng *e, uint32_t caller_twin, uint64_t contract_id,
+		    const uint8_t *data, size_t data_len, const char **status, int *code,
+		    char *msg, size_t msgsz);
+/* Deploys a contract created for this node that it learned of from the
+ * chain (an event or the full sync) rather than from its owner: accepted as
+ * if the owner had sent the deploy command, when its data is on chain.
+ * Already known contracts and hash-only ones are left alone; 0 then. */
+int eng_adopt(struct eng *e, uint64_t contract_id);
 
 /* --- contract lifecycle (the lead's chain follower calls these) --- */
 

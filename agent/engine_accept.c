@@ -290,7 +290,13 @@ static int check_and_record(struct eng *e, const struct eng_contract *c, int *co
 }
 
 int eng_accept(struct eng *e, uint32_t caller, uint64_t cid, const char **status, int *code,
-	       char *msg, size_t msgsz)
+               char *msg, size_t msgsz)
+{
+	return eng_accept_data(e, caller, cid, NULL, 0, status, code, msg, msgsz);
+}
+
+int eng_accept_data(struct eng *e, uint32_t caller, uint64_t cid, const uint8_t *data,
+                    size_t data_len, const char **status, int *code, char *msg, size_t msgsz)
 {
 	struct store_dep d;
 	*status = NULL;
@@ -320,6 +326,23 @@ int eng_accept(struct eng *e, uint32_t caller, uint64_t cid, const char **status
 			      "cannot read contract %" PRIu64 " from the chain (%s); retry later",
 			      cid, zerr_str(rc));
 	c.id = cid;
+	/* A contract that holds only the hash gets its sealed deployment from
+	 * the caller; it is checked exactly like on-chain data (opened with the
+	 * contract twin's key, hashed against deployment_hash). */
+	if (c.node_contract && !c.data_len && data && data_len) {
+		if (data_len > (e->cfg.max_data ? e->cfg.max_data : SEAL_DEFAULT_MAX)) {
+			eng_contract_clear(&c);
+			return refuse(code, msg, msgsz, ENG_E_BAD_REQUEST, ZE_TOOBIG,
+			              "the sealed deployment is larger than %zu bytes",
+			              e->cfg.max_data ? e->cfg.max_data : (size_t)SEAL_DEFAULT_MAX);
+		}
+		if (!(c.data = malloc(data_len))) {
+			eng_contract_clear(&c);
+			return refuse(code, msg, msgsz, ENG_E_INTERNAL, -ENOMEM, "out of memory");
+		}
+		memcpy(c.data, data, data_len);
+		c.data_len = data_len;
+	}
 	if (!c.node_contract)
 		rc = refuse(code, msg, msgsz, ENG_E_FORBIDDEN, ZE_STATE,
 			    "contract %" PRIu64 " is not a node contract", cid);
@@ -337,7 +360,12 @@ int eng_accept(struct eng *e, uint32_t caller, uint64_t cid, const char **status
 			    cid);
 	else if (c.state != ENG_CS_CREATED)
 		rc = refuse(code, msg, msgsz, ENG_E_STATE, ZE_STATE,
-			    "contract %" PRIu64 " is deleted", cid);
+		            "contract %" PRIu64 " is deleted", cid);
+	else if (!c.data_len)
+		rc = refuse(code, msg, msgsz, ENG_E_BAD_REQUEST, ZE_ABSENT,
+		            "contract %" PRIu64 " holds only the deployment's hash: send the "
+		            "sealed deployment in the deploy command's \"deployment\" (base64)",
+		            cid);
 	else
 		rc = check_and_record(e, &c, code, msg, msgsz);
 	eng_contract_clear(&c);
@@ -358,4 +386,42 @@ int eng_accept(struct eng *e, uint32_t caller, uint64_t cid, const char **status
 	*status = "accepted";
 	log_info("engine", "contract %" PRIu64 " accepted from twin %u", cid, caller);
 	return 0;
+}
+
+int eng_adopt(struct eng *e, uint64_t cid)
+{
+	struct store_dep d;
+	if (store_dep_get(e->store, cid, &d, NULL, NULL) == 0) {
+		store_dep_clear(&d);
+		return 0; /* the bus (or an earlier event) was first */
+	}
+	struct eng_contract c;
+	memset(&c, 0, sizeof c);
+	int rc = e->chain.get_contract(e->chain.ctx, cid, &c);
+	if (rc < 0)
+		return rc == ZE_ABSENT ? 0 : rc;
+	int mine = c.node_contract && c.node_id == e->cfg.node_id && c.state == ENG_CS_CREATED;
+	int has_data = c.data_len > 0;
+	uint32_t twin = c.twin_id;
+	eng_contract_clear(&c);
+	if (!mine)
+		return 0;
+	if (!has_data) {
+		log_info("engine",
+		         "contract %" PRIu64 " holds only its hash: waiting for twin %u "
+		         "to send the deployment over RMB",
+		         cid, twin);
+		return 0;
+	}
+	const char *status;
+	int code;
+	char msg[256];
+	/* The same checks and the same store as the deploy command: whichever
+	 * path comes second finds the deployment stored and does nothing. */
+	rc = eng_accept_data(e, twin, cid, NULL, 0, &status, &code, msg, sizeof msg);
+	if (rc < 0)
+		log_warn("engine", "contract %" PRIu64 " seen on chain: %d %s", cid, code, msg);
+	else
+		log_info("engine", "contract %" PRIu64 " seen on chain: %s", cid, status);
+	return rc < 0 && code == ENG_E_UNAVAILABLE ? rc : 0;
 }

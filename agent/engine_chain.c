@@ -2,6 +2,7 @@
 #include "agent/engine_chain.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,6 +229,18 @@ static int g_submit(void *ctx, const struct eng_call *call, char *why, size_t wh
 	if (rc < 0) {
 		snprintf(why, whysz, "%s", zerr_str(rc));
 		return rc;
+	}
+	/* tfchain's runtime has no on-chain Deployed state and no rejection:
+	 * there the node's own state (answered by zos.deployment.get) is the
+	 * record, and the call is not sent at all. */
+	if ((call->kind == ENG_CALL_DEPLOYED || call->kind == ENG_CALL_REJECT) &&
+	    grid_has_call(g->client, pallet, name) == 0) {
+		log_info("engine",
+		         "contract %" PRIu64 ": this runtime has no %s.%s; the node's state "
+		         "is the record",
+		         call->contract_id, pallet, name);
+		cJSON_Delete(holder ? holder : args);
+		return 0;
 	}
 	struct chain_outcome o;
 	memset(&o, 0, sizeof o);

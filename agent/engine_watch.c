@@ -105,6 +105,15 @@ int eng_on_chain_event(struct eng *e, const cJSON *ev)
 		return 0;
 	const char *n = name->valuestring;
 	enum eng_cstate st;
+	uint64_t cid;
+	if (!strcmp(n, "ContractCreated")) {
+		/* A contract for this node, deployed even when its owner cannot
+		 * reach the node over RMB (eng_adopt). */
+		const cJSON *c = cJSON_IsArray(data) ? cJSON_GetArrayItem(data, 0) : data;
+		if (event_contract_id(c, &cid) < 0)
+			return ZE_MALFORMED;
+		return eng_adopt(e, cid);
+	}
 	if (!strcmp(n, "NodeContractCanceled") || !strcmp(n, "ContractRejected"))
 		st = ENG_CS_DELETED;
 	else if (!strcmp(n, "ContractGracePeriodStarted"))
@@ -115,7 +124,6 @@ int eng_on_chain_event(struct eng *e, const cJSON *ev)
 		st = ENG_CS_CREATED; /* read from the contract below */
 	else
 		return 0;
-	uint64_t cid;
 	if (st == ENG_CS_CREATED) {
 		const cJSON *c = cJSON_IsArray(data) ? cJSON_GetArrayItem(data, 0) : data;
 		if (event_contract_id(c, &cid) < 0 ||
@@ -196,11 +204,17 @@ int eng_full_sync(struct eng *e)
 	/* Contracts the chain has for this node that this store does not. */
 	size_t strangers = 0;
 	for (size_t i = 0; i < nactive; i++)
-		if (!n || !bsearch(&active[i], ids, n, sizeof *ids, cmp_u64))
+		if (!n || !bsearch(&active[i], ids, n, sizeof *ids, cmp_u64)) {
 			strangers++;
+			/* Deployed now when its data is on chain (a missed event,
+			 * a node its owner cannot reach). */
+			eng_adopt(e, active[i]);
+		}
 	if (strangers)
-		log_warn("engine", "sync: %zu active contracts of this node are not deployed here",
-			 strangers);
+		log_info("engine",
+		         "sync: %zu active contracts of this node were not deployed "
+		         "here",
+		         strangers);
 	/* Finished deployments leave the store after a while, so it (and the
 	 * restore at start) stays the size of what runs. */
 	uint64_t pruned = 0;

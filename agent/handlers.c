@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "common/hex.h"
+#include "common/seal.h"
 #include "common/zerr.h"
 #include "rmb/rmb_server.h"
 
@@ -95,8 +98,29 @@ int eng_rmb_deploy(struct eng *e, uint32_t caller, const cJSON *payload, cJSON *
 	int rc = want_cid(payload, &cid, code, msg, msgsz);
 	if (rc < 0)
 		return rc;
+	/* Optional "deployment": the sealed deployment (base64) of a contract
+	 * that holds only its hash on chain. */
+	const cJSON *dep = cJSON_GetObjectItemCaseSensitive(payload, "deployment");
+	uint8_t *data = NULL;
+	size_t dlen = 0;
+	if (dep) {
+		size_t cap = cJSON_IsString(dep) ? strlen(dep->valuestring) / 4 * 3 + 3 : 0;
+		if (!cap || cap > (size_t)SEAL_DEFAULT_MAX * 2)
+			return fail(code, msg, msgsz, ENG_E_BAD_REQUEST, ZE_MALFORMED,
+				    "\"deployment\" must be the sealed deployment in base64");
+		if (!(data = malloc(cap)))
+			return oom(code, msg, msgsz);
+		if (sodium_base642bin(data, cap, dep->valuestring, strlen(dep->valuestring), NULL,
+				      &dlen, NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
+			free(data);
+			return fail(code, msg, msgsz, ENG_E_BAD_REQUEST, ZE_MALFORMED,
+				    "\"deployment\" is not valid base64");
+		}
+	}
 	const char *status;
-	if ((rc = eng_accept(e, caller, cid, &status, code, msg, msgsz)) < 0)
+	rc = eng_accept_data(e, caller, cid, data, dlen, &status, code, msg, msgsz);
+	free(data);
+	if (rc < 0)
 		return rc;
 	cJSON *r = cJSON_CreateObject();
 	if (!r || !cJSON_AddNumberToObject(r, "contract_id", (double)cid) ||

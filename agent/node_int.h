@@ -55,6 +55,9 @@ struct agent_node {
 	struct cfg cfg;
 	/* Extrinsics the registration thread sent (its backoff reads it). */
 	atomic_uint reg_sent;
+	/* Uptime reports (node_uptime.c), on the reporter thread only. */
+	int64_t uptime_next_ms;
+	int uptime_unsupported;
 	uint8_t account[32];
 	uint8_t x25519_pk[32];
 	char ss58[64];
@@ -130,6 +133,10 @@ int64_t node_mono_us(void);
 int node_submit(struct agent_node *n, struct node_worker *w, const char *pallet,
 		const char *call, cJSON *args, enum chain_outcome_status *st, char *error,
 		size_t errsz);
+
+/* Queues an uptime report when one is due (node_uptime.c); called by the
+ * reporter thread once the engine runs. */
+void node_uptime_tick(struct agent_node *n, struct eng *e);
 
 /* The subsystems (node_chain.c, node_engine.c, node_register.c,
  * node_rmb.c, node_report.c). */

@@ -46,13 +46,13 @@ static int check_funds(struct agent_node *n, const char *what)
 	int rc = grid_account(n->chain, n->account, &acc);
 	if (rc < 0) {
 		node_status(n, 1, "chain unreachable at %s (%s); retrying", n->cfg.chain_url,
-		            zerr_str(rc));
+			    zerr_str(rc));
 		return REG_RETRY;
 	}
 	if (acc.free == 0) {
 		node_status(n, 1,
-		            "account %s has no funds: transfer TFT to it so it can %s; retrying",
-		            n->ss58, what);
+			    "account %s has no funds: transfer TFT to it so it can %s; retrying",
+			    n->ss58, what);
 		return REG_RETRY;
 	}
 	return REG_DONE;
@@ -119,20 +119,19 @@ static int reg_send(struct agent_node *n, const char *call, cJSON *args)
 	/* The pool refuses an extrinsic whose fees the account cannot pay;
 	 * say so in the operator's terms. */
 	if (st == CHAIN_OUTCOME_REJECTED && (strstr(error, "fees") || strstr(error, "balance") ||
-	                                     strstr(error, "ayment") || strstr(error, "funds")))
-		node_status(n, 1,
-		            "account %s cannot pay for TfgridModule.%s (%s): fund it; retrying",
-		            n->ss58, call, error);
+					     strstr(error, "ayment") || strstr(error, "funds")))
+		node_status(n, 1, "account %s cannot pay for TfgridModule.%s (%s): fund it; retrying",
+			    n->ss58, call, error);
 	else
 		node_status(n, 1, "TfgridModule.%s %s: %s; retrying", call,
-		            chain_outcome_status_name(st), error[0] ? error : "no detail");
+			    chain_outcome_status_name(st), error[0] ? error : "no detail");
 	return REG_RETRY;
 }
 
 static int twin_matches(const struct agent_node *n, const struct grid_twin *t)
 {
-	int relay_ok =
-	    n->relay[0] ? t->has_relay && strcmp(t->relay, n->relay) == 0 : !t->has_relay;
+	int relay_ok = n->relay[0] ? t->has_relay && strcmp(t->relay, n->relay) == 0
+				   : !t->has_relay;
 	return relay_ok && t->pk_len == 32 && memcmp(t->pk, n->x25519_pk, 32) == 0;
 }
 
@@ -209,12 +208,13 @@ static int ensure_twin(struct agent_node *n, uint32_t *twin_id)
 	}
 	if (rc < 0) {
 		node_status(n, 1, "chain unreachable at %s (%s); retrying", n->cfg.chain_url,
-		            zerr_str(rc));
+			    zerr_str(rc));
 		return REG_RETRY;
 	}
 	struct grid_twin t;
 	if ((rc = grid_twin(n->chain, *twin_id, &t)) < 0) {
-		node_status(n, 1, "reading twin %" PRIu32 ": %s; retrying", *twin_id, zerr_str(rc));
+		node_status(n, 1, "reading twin %" PRIu32 ": %s; retrying", *twin_id,
+			    zerr_str(rc));
 		return REG_RETRY;
 	}
 	if (twin_matches(n, &t))
@@ -223,7 +223,7 @@ static int ensure_twin(struct agent_node *n, uint32_t *twin_id)
 	if (r != REG_DONE)
 		return r;
 	node_status(n, 0, "updating twin %" PRIu32 " (relay %s, x25519 pk)", *twin_id,
-	            relay ? relay : "none");
+		    relay ? relay : "none");
 	int s = reg_send(n, "update_twin", grid_args_update_twin(relay, n->x25519_pk, 32));
 	return s == REG_DONE ? REG_AGAIN : s;
 }
@@ -255,9 +255,9 @@ static int ensure_node(struct agent_node *n, uint32_t twin_id, uint32_t *node_id
 	uint32_t farm_id = n->cfg.farm_id;
 	if (!farm_id) {
 		node_status(n, 1,
-		            "twin %" PRIu32 " registered; node.farm_id is not set, so the node is "
-		            "not registered",
-		            twin_id);
+			    "twin %" PRIu32 " registered; node.farm_id is not set, so the node is "
+			    "not registered",
+			    twin_id);
 		return REG_PARTIAL;
 	}
 	struct grid_farm farm;
@@ -301,7 +301,7 @@ static int ensure_node(struct agent_node *n, uint32_t twin_id, uint32_t *node_id
 	}
 	if (rc < 0) {
 		node_status(n, 1, "reading the node of twin %" PRIu32 ": %s; retrying", twin_id,
-		            zerr_str(rc));
+			    zerr_str(rc));
 		return REG_RETRY;
 	}
 	struct grid_node g;
@@ -322,9 +322,9 @@ static int ensure_node(struct agent_node *n, uint32_t twin_id, uint32_t *node_id
 	if (r != REG_DONE)
 		return r;
 	node_status(n, 0,
-	            "updating node %" PRIu32 ": farm %" PRIu32 ", cru %" PRIu64 ", mru %" PRIu64
-	            ", sru %" PRIu64 ", hru %" PRIu64,
-	            *node_id, farm_id, want.cru, want.mru, want.sru, want.hru);
+		    "updating node %" PRIu32 ": farm %" PRIu32 ", cru %" PRIu64 ", mru %" PRIu64
+		    ", sru %" PRIu64 ", hru %" PRIu64,
+		    *node_id, farm_id, want.cru, want.mru, want.sru, want.hru);
 	int s = reg_send(n, "update_node", grid_args_update_node(*node_id, &want));
 	return s == REG_DONE ? REG_AGAIN : s;
 }
@@ -355,24 +355,21 @@ void node_ids_load(struct agent_node *n)
 		return;
 	if (acc != account_tag(n->account)) {
 		log_warn("node", "the state directory remembers another identity's registration; "
-		                 "ignoring it");
+			 "ignoring it");
 		return;
 	}
 	if (twin <= 0 || twin > UINT32_MAX || node <= 0 || node > UINT32_MAX)
 		return;
 	atomic_store(&n->twin_id, (uint32_t)twin);
 	atomic_store(&n->node_id, (uint32_t)node);
-	log_info("node",
-	         "remembered registration: twin %" PRId64 ", node %" PRId64
-	         " (checked against the chain)",
-	         twin, node);
+	log_info("node", "remembered registration: twin %" PRId64 ", node %" PRId64
+		 " (checked against the chain)", twin, node);
 }
 
 static void ids_save(struct agent_node *n, uint32_t twin_id, uint32_t node_id)
 {
 	int rc = store_begin(n->store);
-	if (rc == 0 &&
-	    (rc = store_cursor_set(n->store, CUR_ACCOUNT, account_tag(n->account))) == 0 &&
+	if (rc == 0 && (rc = store_cursor_set(n->store, CUR_ACCOUNT, account_tag(n->account))) == 0 &&
 	    (rc = store_cursor_set(n->store, CUR_TWIN, twin_id)) == 0 &&
 	    (rc = store_cursor_set(n->store, CUR_NODE, node_id)) == 0)
 		rc = store_commit(n->store);
@@ -392,10 +389,8 @@ static int reg_pass(struct agent_node *n)
 	if (had && had != twin_id) {
 		/* The engine and RMB run under the remembered ids; they cannot
 		 * change under running subsystems. */
-		node_status(n, 1,
-		            "twin %" PRIu32 " on chain, but the agent runs as twin %" PRIu32
-		            ": restart the agent",
-		            twin_id, had);
+		node_status(n, 1, "twin %" PRIu32 " on chain, but the agent runs as twin %" PRIu32
+			    ": restart the agent", twin_id, had);
 		ids_save(n, twin_id, 0); /* a restart registers afresh */
 		return REG_RETRY;
 	}
@@ -404,17 +399,14 @@ static int reg_pass(struct agent_node *n)
 		return r;
 	uint32_t cur = 0;
 	if (!atomic_compare_exchange_strong(&n->node_id, &cur, node_id) && cur != node_id) {
-		node_status(n, 1,
-		            "node %" PRIu32 " on chain, but the agent runs as node %" PRIu32
-		            ": restart the agent",
-		            node_id, cur);
+		node_status(n, 1, "node %" PRIu32 " on chain, but the agent runs as node %" PRIu32
+			    ": restart the agent", node_id, cur);
 		ids_save(n, twin_id, node_id);
 		return REG_RETRY;
 	}
 	ids_save(n, twin_id, node_id);
-	node_status(n, 0,
-	            "registered: account %s, twin %" PRIu32 ", node %" PRIu32 ", farm %" PRIu32,
-	            n->ss58, twin_id, node_id, n->cfg.farm_id);
+	node_status(n, 0, "registered: account %s, twin %" PRIu32 ", node %" PRIu32
+		    ", farm %" PRIu32, n->ss58, twin_id, node_id, n->cfg.farm_id);
 	return REG_DONE;
 }
 
@@ -443,9 +435,8 @@ static void *reg_main(void *arg)
 		/* A chain that keeps other values than the ones just written
 		 * must not make this a busy loop. */
 		if (r == REG_AGAIN && ++agains > 3) {
-			node_status(n, 1,
-			            "the chain still differs after updating the registration; "
-			            "retrying");
+			node_status(n, 1, "the chain still differs after updating the registration; "
+				    "retrying");
 			r = REG_RETRY;
 		}
 		if (r != REG_AGAIN)
@@ -460,8 +451,7 @@ static void *reg_main(void *arg)
 			wait = REG_SLOW_MS;
 		} else if (r == REG_RETRY) {
 			wait = backoff;
-			backoff =
-			    backoff * 2 > REG_BACKOFF_MAX_MS ? REG_BACKOFF_MAX_MS : backoff * 2;
+			backoff = backoff * 2 > REG_BACKOFF_MAX_MS ? REG_BACKOFF_MAX_MS : backoff * 2;
 		} else {
 			backoff = REG_BACKOFF_MIN_MS;
 			wait = (long)atomic_load(&n->sync_interval) * 1000;
@@ -478,7 +468,7 @@ static int reg_start(struct agent *a, void **state)
 	node_relay_of(&n->cfg, n->relay, sizeof n->relay);
 	if (!n->relay[0])
 		log_warn("node", "no rmb.public_address and no concrete tcp listen address: the "
-		                 "twin gets no relay, so users cannot reach this node");
+			 "twin gets no relay, so users cannot reach this node");
 	int rc = node_worker_start(&n->reg, reg_main, n);
 	if (rc < 0)
 		log_err("node", "registration thread: %s", zerr_str(rc));
@@ -499,8 +489,8 @@ static int reg_reload(struct agent *a, void *state, const struct cfg *next)
 }
 
 const struct agent_subsys node_register_subsys = {
-    .name = "register",
-    .start = reg_start,
-    .stop = reg_stop,
-    .reload = reg_reload,
+	.name = "register",
+	.start = reg_start,
+	.stop = reg_stop,
+	.reload = reg_reload,
 };

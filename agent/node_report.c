@@ -57,6 +57,7 @@ static void *report_main(void *arg)
 		struct eng *e = atomic_load(&n->eng);
 		if (!e)
 			continue;
+		node_uptime_tick(n, e);
 		unsigned want = atomic_load(&n->report_interval);
 		if (rep && want != interval) {
 			rep_free(rep);

@@ -168,7 +168,7 @@ int grid_twin_from_json(const cJSON *v, struct grid_twin *out)
  * leaves out "" when it is absent, null, too long or not text: what the
  * node registered about its place is never a reason to refuse the node. */
 static void node_optional_text(const cJSON *v, const char *sub, const char *name, char *out,
-			       size_t outsz)
+                               size_t outsz)
 {
 	const cJSON *o = sub ? cJSON_GetObjectItemCaseSensitive(v, sub) : v;
 	const cJSON *f = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, name) : NULL;
@@ -183,7 +183,8 @@ static void node_optional_text(const cJSON *v, const char *sub, const char *name
 			free(b);
 			return;
 		}
-	memcpy(out, b, n);
+	if (n)
+		memcpy(out, b, n);
 	out[n] = 0;
 	free(b);
 }
@@ -543,5 +544,48 @@ int grid_active_contracts(struct chain_client *c, uint32_t node_id, uint64_t **i
 	*n = cnt;
 out:
 	cJSON_Delete(v);
+	return ret;
+}
+
+int grid_max_deployment_data(struct chain_client *c, uint32_t *out)
+{
+	struct chain_runtime *rt;
+	int ret = chain_client_runtime(c, &rt);
+	if (ret)
+		return ret;
+	/* tfchain's runtime declares it as a constant, tfchain-dev keeps it in
+	 * storage so that a genesis can set it. */
+	const struct meta_pallet *p = meta_pallet(rt->meta, "SmartContractModule");
+	const struct meta_constant *k = p ? meta_constant(p, "MaxDeploymentDataLength") : NULL;
+	if (k && k->len == 4) {
+		*out = (uint32_t)k->value[0] | (uint32_t)k->value[1] << 8 |
+		       (uint32_t)k->value[2] << 16 | (uint32_t)k->value[3] << 24;
+		chain_runtime_put(rt);
+		return 0;
+	}
+	chain_runtime_put(rt);
+	cJSON *v;
+	uint64_t n;
+	ret = chain_get_json(c, "SmartContractModule", "MaxDeploymentDataLength", NULL, NULL, &v);
+	if (ret == ZE_UNSUPPORTED)
+		return ZE_ABSENT;
+	if (ret)
+		return ret;
+	ret = meta_json_u64(v, &n) < 0 || n > UINT32_MAX ? ZE_MALFORMED : 0;
+	cJSON_Delete(v);
+	if (!ret)
+		*out = (uint32_t)n;
+	return ret;
+}
+
+int grid_has_call(struct chain_client *c, const char *pallet, const char *call)
+{
+	struct chain_runtime *rt;
+	int ret = chain_client_runtime(c, &rt);
+	if (ret)
+		return ret;
+	const struct meta_pallet *p = meta_pallet(rt->meta, pallet);
+	ret = p && meta_call(rt->meta, p, call) ? 1 : 0;
+	chain_runtime_put(rt);
 	return ret;
 }

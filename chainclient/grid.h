@@ -122,6 +122,13 @@ int grid_node(struct chain_client *c, uint32_t id, struct grid_node *out);
 /* ZE_ABSENT when the twin has no node (tfchain stores 0 for that). */
 int grid_node_id_by_twin(struct chain_client *c, uint32_t twin_id, uint32_t *node_id);
 int grid_node_by_twin(struct chain_client *c, uint32_t twin_id, struct grid_node *out);
+/* The runtime's bound on a node contract's deployment_data in bytes
+ * (SmartContractModule.MaxDeploymentDataLength, a constant on tfchain, a
+ * storage value on tfchain-dev); ZE_ABSENT when the runtime declares none. */
+int grid_max_deployment_data(struct chain_client *c, uint32_t *out);
+/* 1 when the runtime has PALLET.CALL, 0 when not, negative when the chain
+ * cannot be asked. */
+int grid_has_call(struct chain_client *c, const char *pallet, const char *call);
 int grid_farm(struct chain_client *c, uint32_t id, struct grid_farm *out);
 int grid_pricing_policy(struct chain_client *c, uint32_t id, struct grid_pricing_policy *out);
 /* out is cleared first; on success the caller grid_contract_clear()s it. */

@@ -106,6 +106,11 @@ void cli_doc_text_free(char *text, size_t len);
  * Prints why not; ZE_CRYPTO on a mismatch.
  */
 int cli_doc_check_sender(struct chain_client *c, const struct zkey *key, uint32_t twin);
+/* Whether a sealed deployment of len bytes fits the runtime's
+ * MaxDeploymentDataLength (*limit, 0 when the runtime declares none): 1 yes,
+ * 0 no, negative (printed) when the chain cannot be asked. Checked before
+ * paying: the runtime refuses a larger one only once the fee is spent. */
+int cli_doc_fits_chain(struct chain_client *c, size_t len, uint32_t *limit);
 
 /*
  * Seals doc (DESIGN §5) from user's key for the node's twin, whose x25519

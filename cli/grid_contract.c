@@ -197,6 +197,17 @@ static int contract_create(int argc, char **argv)
 	if (cli_doc_check_sender(g.chain, &g.key, twin) < 0 ||
 	    contract_seal(&g, &node, doc, &data, &dlen, hash) < 0)
 		goto out;
+	uint32_t limit;
+	if ((rc = cli_doc_fits_chain(g.chain, dlen, &limit)) <= 0) {
+		if (rc == 0)
+			cli_err("the sealed deployment is %zu bytes; this runtime keeps at most %u "
+				"in a contract's deployment_data (SmartContractModule."
+				"MaxDeploymentDataLength). Nothing was sent. Use 'zos-cli deploy', "
+				"which then puts only the deployment's hash on chain and hands the "
+				"sealed deployment to the node over RMB",
+				dlen, limit);
+		goto out;
+	}
 	cJSON *args = grid_args_create_node_contract(node.id, hash, data, dlen, 0);
 	rc = cli_grid_submit(&g, "SmartContractModule", "create_node_contract", args, &o);
 	cJSON_Delete(args);

@@ -292,3 +292,17 @@ int cli_doc_check_sender(struct chain_client *c, const struct zkey *key, uint32_
 	}
 	return 0;
 }
+
+int cli_doc_fits_chain(struct chain_client *c, size_t len, uint32_t *limit)
+{
+	int rc = grid_max_deployment_data(c, limit);
+	if (rc == ZE_ABSENT) {
+		*limit = 0;
+		return 1;
+	}
+	if (rc < 0) {
+		cli_err("cannot read the runtime's MaxDeploymentDataLength: %s", zerr_str(rc));
+		return rc;
+	}
+	return len <= *limit;
+}

@@ -413,6 +413,8 @@ static const struct dev_call tfgrid_calls[] = {
 	{"create_twin", 17, 0, call_create_twin},
 	{"update_twin", 18, 0, call_update_twin},
 	{"create_pricing_policy", 22, 0, call_create_pricing_policy},
+	{"user_accept_tc", 25, 0, dev_tfgrid_call_user_accept_tc},
+	{"report_uptime_v2", 38, 0, dev_tfgrid_call_report_uptime_v2},
 };
 
 const struct dev_pallet dev_pallet_tfgrid = {

@@ -34,6 +34,8 @@ enum {
 	TFG_ERR_GATEWAY_IP_TOO_SHORT = 54,
 	TFG_ERR_INVALID_CRU_INPUT = 85,
 	TFG_ERR_INVALID_MRU_INPUT = 86,
+	TFG_ERR_DOCUMENT_LINK_TOO_SHORT = 103,
+	TFG_ERR_DOCUMENT_HASH_TOO_SHORT = 106,
 	TFG_ERR_INVALID_PUBLIC_KEY = 112, /* NEW: pk is not 32 bytes */
 	TFG_NERRORS = 113,
 };
@@ -43,6 +45,7 @@ enum {
 	TFG_EV_FARM_STORED = 0,
 	TFG_EV_NODE_STORED = 3,
 	TFG_EV_NODE_UPDATED = 4,
+	TFG_EV_NODE_UPTIME_REPORTED = 6,
 	TFG_EV_TWIN_STORED = 11,
 	TFG_EV_TWIN_UPDATED = 12,
 	TFG_EV_PRICING_POLICY_STORED = 16,
@@ -115,6 +118,10 @@ int dev_tfgrid_genesis(struct dev_ctx *ctx, const cJSON *section);
 /* The twin of the extrinsic's signer: DEV_ERR_BAD_ORIGIN without a signer,
  * `absent_err` when the signer has no twin. */
 int dev_origin_twin(struct dev_ctx *ctx, int absent_err, struct dev_twin *t);
+
+/* pallet_tfgrid_uptime.c */
+int dev_tfgrid_call_user_accept_tc(struct dev_ctx *ctx, struct scale_rd *a);
+int dev_tfgrid_call_report_uptime_v2(struct dev_ctx *ctx, struct scale_rd *a);
 
 /* SmartContractModule billing (pallet_smartcontract_billing.c). */
 int dev_sc_add_reports(struct dev_ctx *ctx, struct scale_rd *args);

@@ -224,6 +224,11 @@ static void describe_calls(struct dev_meta *m, struct dev_types *r)
 		F("discount_for_dedication_nodes", dev_type_u8(r)),
 	};
 	dev_meta_call(m, "create_pricing_policy", 22, N(pp), pp);
+	struct dev_field tc[] = {F("document_link", bytes), F("document_hash", bytes)};
+	dev_meta_call(m, "user_accept_tc", 25, N(tc), tc);
+	dev_type u64 = dev_type_u64(r);
+	struct dev_field up[] = {F("uptime", u64), F("timestamp_hint", u64)};
+	dev_meta_call(m, "report_uptime_v2", 38, N(up), up);
 }
 
 static void map(struct dev_meta *m, const char *name, enum dev_storage_modifier mod, dev_type key,
@@ -273,10 +278,14 @@ int dev_tfgrid_describe(struct dev_meta *m)
 	dev_type pp = pricing_policy_type(r);
 	struct dev_field ff[] = {{NULL, farm, "Farm"}}, nf[] = {{NULL, node, "Node"}};
 	struct dev_field tf[] = {{NULL, twin, "Twin"}}, pf[] = {{NULL, pp, "PricingPolicy"}};
+	struct dev_field upf[] = {{NULL, dev_type_u32(r), "u32"},
+				  {NULL, dev_type_u64(r), "u64"},
+				  {NULL, dev_type_u64(r), "u64"}};
 	struct dev_variant ev[] = {
 		{"FarmStored", TFG_EV_FARM_STORED, 1, ff},
 		{"NodeStored", TFG_EV_NODE_STORED, 1, nf},
 		{"NodeUpdated", TFG_EV_NODE_UPDATED, 1, nf},
+		{"NodeUptimeReported", TFG_EV_NODE_UPTIME_REPORTED, 3, upf},
 		{"TwinStored", TFG_EV_TWIN_STORED, 1, tf},
 		{"TwinUpdated", TFG_EV_TWIN_UPDATED, 1, tf},
 		{"PricingPolicyStored", TFG_EV_PRICING_POLICY_STORED, 1, pf},

@@ -133,6 +133,31 @@ static void values_are_parsed(void **st)
 	assert_string_equal(s, "0");
 }
 
+/* What create_node and user_accept_tc take from the config; unset = "". */
+static void node_location_and_terms(void **st)
+{
+	struct cfg c;
+	const char *text = "[node]\ncountry = Belgium\ncity = Sint-Martens-Latem\n"
+			   "latitude = 51.0167\nlongitude = -3.6\nserial_number = ABC 123\n"
+			   "terms_link = https://example.com/tc.md#/\nterms_hash = 0x12ab\n"
+			   "uptime_interval = 40m\n";
+	assert_int_equal(load_text(&c, text, NULL, NULL, 0), 0);
+	assert_string_equal(c.node_country, "Belgium");
+	assert_string_equal(c.node_city, "Sint-Martens-Latem");
+	assert_string_equal(c.node_latitude, "51.0167");
+	assert_string_equal(c.node_longitude, "-3.6");
+	assert_string_equal(c.node_serial, "ABC 123");
+	assert_string_equal(c.terms_link, "https://example.com/tc.md#/");
+	assert_string_equal(c.terms_hash, "0x12ab");
+	assert_int_equal(c.uptime_interval, 2400);
+	assert_int_equal(load_text(&c, "[node]\nfarm_id = 1\n", NULL, NULL, 0), 0);
+	assert_string_equal(c.node_city, "");
+	assert_string_equal(c.terms_link, "");
+	assert_int_equal(c.uptime_interval, 2400);
+	expect_error("[node]\nuptime_interval = 5\n",
+		     "2: node.uptime_interval: '5' is out of range 10..86400");
+}
+
 static void errors_name_file_line_and_key(void **st)
 {
 	expect_error("[chain]\nurl = http://x:1\nbogus = 1\n", "3: unknown key 'chain.bogus'");
@@ -295,6 +320,7 @@ int main(void)
 		cmocka_unit_test(defaults_are_complete),
 		cmocka_unit_test(example_round_trips),
 		cmocka_unit_test(values_are_parsed),
+		cmocka_unit_test(node_location_and_terms),
 		cmocka_unit_test(errors_name_file_line_and_key),
 		cmocka_unit_test(missing_files),
 		cmocka_unit_test(precedence_file_env_flags),

@@ -29,7 +29,7 @@ chop_install() {
 		command -v npm >/dev/null || { echo "skipped: npm is not installed"; return 1; }
 		mkdir -p "$CHOP_DIR"
 		cp "$CHOP_HERE/chopsticks/package.json" "$CHOP_HERE/chopsticks/package-lock.json" "$CHOP_DIR/"
-		if ! (cd "$CHOP_DIR" && timeout 600 npm ci --no-audit --no-fund --loglevel=error \
+		if ! (cd "$CHOP_DIR" && timeout 420 npm ci --no-audit --no-fund --loglevel=error \
 			>npm.log 2>&1); then
 			tail -n 5 "$CHOP_DIR/npm.log"
 			rm -rf "$CHOP_DIR/node_modules"
