@@ -31,6 +31,7 @@ static int chain_start(struct agent *a, void **state)
 	 * transport retry keeps a stop during an outage within the daemon's
 	 * stop deadline. */
 	co.rpc.retries = 1;
+	co.rpc.ca_file = a->cfg.chain_ca_file[0] ? a->cfg.chain_ca_file : NULL;
 	int rc = chain_client_new(a->cfg.chain_url, &co, &n->chain);
 	if (rc < 0) {
 		log_err("node", "chain client for %s: %s", a->cfg.chain_url, zerr_str(rc));

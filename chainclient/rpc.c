@@ -1,8 +1,11 @@
 /*
- * JSON-RPC transport: handle pool, one bounded HTTP exchange, retries.
- * The typed method helpers live in rpc_methods.c.
+ * JSON-RPC transport: the endpoint list, the HTTP handle pool, one bounded
+ * exchange (HTTP here, WebSocket in rpc_ws.c), retries and failover. The
+ * health check lives in rpc_health.c, the typed method helpers in
+ * rpc_methods.c.
  */
 #include "chainclient/rpc.h"
+#include "chainclient/rpc_priv.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -15,20 +18,6 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/zerr.h"
-
-#define RPC_POOL_MAX 64
-
-struct rpc_client {
-	char *url;
-	struct rpc_opts opts;
-	struct curl_slist *headers; /* read-only once built, shared by all handles */
-	pthread_mutex_t lock;       /* guards pool, npool, next_id and stats */
-	CURL *pool[RPC_POOL_MAX];
-	int npool;
-	uint64_t next_id;
-	struct rpc_stats stats;
-	atomic_int aborted; /* rpc_abort: every exchange ends now */
-};
 
 struct rpc_sink {
 	struct zbuf buf;
@@ -53,6 +42,8 @@ void rpc_opts_default(struct rpc_opts *o)
 	o->backoff_max_ms = 5000;
 	o->max_response = 32u << 20;
 	o->pool_size = 4;
+	o->health_ms = 5000;
+	o->max_lag = 20;
 }
 
 /* Zero fields take defaults, so callers may set only what they care about. */
@@ -82,37 +73,65 @@ static void rpc_opts_fill(struct rpc_opts *o, const struct rpc_opts *in)
 		o->pool_size = d.pool_size;
 	if (o->pool_size > RPC_POOL_MAX)
 		o->pool_size = RPC_POOL_MAX;
+	if (o->health_ms <= 0)
+		o->health_ms = 5000;
+	if (o->max_lag == 0)
+		o->max_lag = 20;
 }
 
-/* A real node serves HTTP and WebSocket on one port, so a ws:// URL from a
- * user's config is served over http:// here. */
-static char *rpc_url_normalize(const char *url)
+static void rpc_free_eps(struct rpc_client *c)
 {
-	const char *rest = NULL, *scheme = NULL;
-
-	if (strncmp(url, "ws://", 5) == 0) {
-		scheme = "http://";
-		rest = url + 5;
-	} else if (strncmp(url, "wss://", 6) == 0) {
-		scheme = "https://";
-		rest = url + 6;
-	} else if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) {
-		return strdup(url);
-	} else {
-		return NULL;
+	for (int i = 0; i < c->nep; i++) {
+		rpc_ws_free(c->ep[i].ws);
+		free(c->ep[i].url);
 	}
-	size_t n = strlen(scheme) + strlen(rest) + 1;
-	char *s = malloc(n);
-	if (!s)
-		return NULL;
-	memcpy(s, scheme, strlen(scheme));
-	memcpy(s + strlen(scheme), rest, strlen(rest) + 1);
-	return s;
+	c->nep = 0;
+}
+
+/* Splits the comma-separated list into endpoints; no URL is rewritten, as
+ * ws:// and http:// are different transports. */
+static int rpc_parse_eps(struct rpc_client *c, const char *list)
+{
+	const char *p = list;
+
+	while (*p) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		size_t n = strcspn(p, ", ");
+		if (c->nep == RPC_MAX_EP) {
+			log_err("chain", "more than %d chain endpoints in '%s'", RPC_MAX_EP, list);
+			return ZE_CONFIG;
+		}
+		struct rpc_ep *e = &c->ep[c->nep];
+		if (!(e->url = strndup(p, n)))
+			return -ENOMEM;
+		c->nep++;
+		if (strncmp(e->url, "ws://", 5) == 0 || strncmp(e->url, "wss://", 6) == 0) {
+			int rc = rpc_ws_new(e->url, &c->opts, &c->heads, &e->ws);
+			if (rc < 0)
+				return rc;
+		} else if (!((strncmp(e->url, "http://", 7) == 0 && e->url[7]) ||
+			     (strncmp(e->url, "https://", 8) == 0 && e->url[8]))) {
+			log_err("chain", "'%s' is not an http://, https://, ws:// or wss:// URL",
+				e->url);
+			return ZE_CONFIG;
+		}
+		e->alive = 1;
+		p += n;
+	}
+	if (c->nep == 0) {
+		log_err("chain", "no chain endpoint in '%s'", list);
+		return ZE_CONFIG;
+	}
+	return 0;
 }
 
 int rpc_client_new(const char *url, const struct rpc_opts *opts, struct rpc_client **out)
 {
 	struct rpc_client *c;
+	int rc;
 
 	*out = NULL;
 	if (!url)
@@ -124,45 +143,74 @@ int rpc_client_new(const char *url, const struct rpc_opts *opts, struct rpc_clie
 	if (!c)
 		return -ENOMEM;
 	rpc_opts_fill(&c->opts, opts);
-	c->url = rpc_url_normalize(url);
-	if (!c->url) {
-		free(c);
-		return ZE_CONFIG;
-	}
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->heads.lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->heads.cond, &ca);
+	pthread_condattr_destroy(&ca);
+	c->next_id = 1;
+	rc = -ENOMEM;
+	if (!(c->url = strdup(url)))
+		goto fail;
+	/* zos-cli and other tools name a private CA through the environment;
+	 * the agent through chain.ca_file. */
+	const char *cafile = c->opts.ca_file;
+	if (!cafile || !*cafile)
+		cafile = getenv("ZOS_CHAIN_CA_FILE");
+	if (cafile && *cafile && !(c->ca_file = strdup(cafile)))
+		goto fail;
+	c->opts.ca_file = c->ca_file;
 	c->headers = curl_slist_append(NULL, "Content-Type: application/json");
-	if (!c->headers) {
-		free(c->url);
-		free(c);
-		return -ENOMEM;
-	}
+	if (!c->headers)
+		goto fail;
 	/* Without this header curl waits up to a second for a 100-continue. */
 	struct curl_slist *h = curl_slist_append(c->headers, "Expect:");
-	if (!h) {
-		curl_slist_free_all(c->headers);
-		free(c->url);
-		free(c);
-		return -ENOMEM;
-	}
+	if (!h)
+		goto fail;
 	c->headers = h;
-	pthread_mutex_init(&c->lock, NULL);
-	c->next_id = 1;
+	if ((rc = rpc_parse_eps(c, url)) < 0)
+		goto fail;
+	if ((rc = rpc_health_start(c)) < 0)
+		goto fail;
 	*out = c;
 	return 0;
+fail:
+	rpc_free_eps(c);
+	curl_slist_free_all(c->headers);
+	pthread_cond_destroy(&c->heads.cond);
+	pthread_mutex_destroy(&c->heads.lock);
+	pthread_mutex_destroy(&c->lock);
+	free(c->ca_file);
+	free(c->url);
+	free(c);
+	return rc;
 }
 
 void rpc_client_free(struct rpc_client *c)
 {
 	if (!c)
 		return;
+	rpc_health_stop(c);
+	rpc_free_eps(c);
 	for (int i = 0; i < c->npool; i++)
 		curl_easy_cleanup(c->pool[i]);
 	curl_slist_free_all(c->headers);
+	pthread_cond_destroy(&c->heads.cond);
+	pthread_mutex_destroy(&c->heads.lock);
 	pthread_mutex_destroy(&c->lock);
+	free(c->ca_file);
 	free(c->url);
 	free(c);
 }
 
 const char *rpc_client_url(const struct rpc_client *c) { return c->url; }
+
+const char *rpc_client_endpoint(struct rpc_client *c)
+{
+	return c->ep[atomic_load(&c->active)].url;
+}
 
 void rpc_client_stats(struct rpc_client *c, struct rpc_stats *out)
 {
@@ -199,7 +247,6 @@ static CURL *rpc_handle_new(struct rpc_client *c)
 
 	if (!h)
 		return NULL;
-	bad |= curl_easy_setopt(h, CURLOPT_URL, c->url) != CURLE_OK;
 	bad |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers) != CURLE_OK;
 	bad |= curl_easy_setopt(h, CURLOPT_POST, 1L) != CURLE_OK;
 	/* Signals are not usable for timeouts in a threaded daemon. */
@@ -215,6 +262,8 @@ static CURL *rpc_handle_new(struct rpc_client *c)
 	bad |= curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, rpc_progress_cb) != CURLE_OK;
 	bad |= curl_easy_setopt(h, CURLOPT_XFERINFODATA, c) != CURLE_OK;
 	bad |= curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) != CURLE_OK;
+	if (c->ca_file)
+		bad |= curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file) != CURLE_OK;
 	if (bad) {
 		curl_easy_cleanup(h);
 		return NULL;
@@ -265,8 +314,8 @@ static void rpc_sleep_ms(long ms)
  * One HTTP exchange. Returns 0 with the body in s, ZE_UNKNOWN for a failure
  * worth retrying (*retry set), or a final error.
  */
-static int rpc_attempt(struct rpc_client *c, CURL *h, const char *body, size_t blen,
-		       struct rpc_sink *s, int once, int *retry)
+static int rpc_attempt(struct rpc_client *c, CURL *h, const char *url, const char *body,
+		       size_t blen, struct rpc_sink *s, int once, int *retry)
 {
 	CURLcode rc;
 	long status = 0;
@@ -274,17 +323,18 @@ static int rpc_attempt(struct rpc_client *c, CURL *h, const char *body, size_t b
 	*retry = 0;
 	zbuf_reset(&s->buf);
 	s->toobig = 0;
-	if (curl_easy_setopt(h, CURLOPT_POSTFIELDS, body) != CURLE_OK ||
+	if (curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_WRITEDATA, s) != CURLE_OK)
 		return -ENOMEM;
 	rc = curl_easy_perform(h);
 	if (s->toobig || rc == CURLE_FILESIZE_EXCEEDED) {
-		log_warn("chain", "%s: response over %zu bytes", c->url, c->opts.max_response);
+		log_warn("chain", "%s: response over %zu bytes", url, c->opts.max_response);
 		return ZE_TOOBIG;
 	}
 	if (rc != CURLE_OK) {
-		log_debug("chain", "%s: %s", c->url, curl_easy_strerror(rc));
+		log_debug("chain", "%s: %s", url, curl_easy_strerror(rc));
 		/* Without a connection the request cannot have been seen. */
 		if (once)
 			*retry = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST;
@@ -294,14 +344,14 @@ static int rpc_attempt(struct rpc_client *c, CURL *h, const char *body, size_t b
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	if (status >= 500 || status == 429) {
-		log_debug("chain", "%s: HTTP %ld", c->url, status);
+		log_debug("chain", "%s: HTTP %ld", url, status);
 		/* 429 and 503 say the request was not processed; another 5xx
 		 * may come after the node acted on it. */
 		*retry = !once || status == 429 || status == 503;
 		return ZE_UNKNOWN;
 	}
 	if (status != 200) {
-		log_warn("chain", "%s: HTTP %ld", c->url, status);
+		log_warn("chain", "%s: HTTP %ld", url, status);
 		return ZE_UNKNOWN;
 	}
 	return 0;
@@ -338,8 +388,8 @@ static void rpc_fill_error(const cJSON *e, struct rpc_error *err)
 }
 
 /* Checks the envelope and takes out result or error. */
-static int rpc_parse(struct rpc_client *c, const struct zbuf *body, uint64_t id,
-		     cJSON **result, struct rpc_error *err)
+static int rpc_parse(const char *url, const struct zbuf *body, uint64_t id, cJSON **result,
+		     struct rpc_error *err)
 {
 	cJSON *root = cJSON_ParseWithLength((const char *)body->data, body->len);
 	const cJSON *ver, *rid, *e;
@@ -347,14 +397,14 @@ static int rpc_parse(struct rpc_client *c, const struct zbuf *body, uint64_t id,
 	int ret = ZE_UNKNOWN;
 
 	if (!root || !cJSON_IsObject(root)) {
-		log_warn("chain", "%s: response is not a JSON object", c->url);
+		log_warn("chain", "%s: response is not a JSON object", url);
 		goto out;
 	}
 	ver = cJSON_GetObjectItemCaseSensitive(root, "jsonrpc");
 	rid = cJSON_GetObjectItemCaseSensitive(root, "id");
 	if (!cJSON_IsString(ver) || strcmp(ver->valuestring, "2.0") != 0 || !cJSON_IsNumber(rid) ||
 	    rid->valuedouble != (double)id) {
-		log_warn("chain", "%s: response envelope or id does not match", c->url);
+		log_warn("chain", "%s: response envelope or id does not match", url);
 		goto out;
 	}
 	e = cJSON_GetObjectItemCaseSensitive(root, "error");
@@ -368,7 +418,7 @@ static int rpc_parse(struct rpc_client *c, const struct zbuf *body, uint64_t id,
 	}
 	res = cJSON_DetachItemFromObjectCaseSensitive(root, "result");
 	if (!res) {
-		log_warn("chain", "%s: response has neither result nor error", c->url);
+		log_warn("chain", "%s: response has neither result nor error", url);
 		goto out;
 	}
 	*result = res;
@@ -399,58 +449,132 @@ out:
 	return s;
 }
 
+/* One exchange with endpoint i: HTTP or WebSocket. */
+static int rpc_exchange(struct rpc_client *c, int i, const char *body, uint64_t id, int once,
+			struct rpc_sink *sink, int *retry)
+{
+	struct rpc_ep *e = &c->ep[i];
+
+	pthread_mutex_lock(&c->lock);
+	c->stats.requests++;
+	pthread_mutex_unlock(&c->lock);
+	if (e->ws) {
+		zbuf_reset(&sink->buf);
+		return rpc_ws_exchange(e->ws, body, strlen(body), id, once, &sink->buf, retry);
+	}
+	CURL *h = rpc_handle_get(c);
+	if (!h)
+		return -ENOMEM;
+	int ret = rpc_attempt(c, h, e->url, body, strlen(body), sink, once, retry);
+	rpc_handle_put(c, h);
+	return ret;
+}
+
+uint64_t rpc_next_id(struct rpc_client *c)
+{
+	pthread_mutex_lock(&c->lock);
+	uint64_t id = c->next_id++;
+	pthread_mutex_unlock(&c->lock);
+	return id;
+}
+
+int rpc_call_ep(struct rpc_client *c, int i, const char *method, const cJSON *params,
+		cJSON **result)
+{
+	struct rpc_sink sink;
+	uint64_t id = rpc_next_id(c);
+	char *body = rpc_request_body(method, params, id);
+	int retry, ret;
+
+	*result = NULL;
+	if (!body)
+		return -ENOMEM;
+	zbuf_init(&sink.buf, c->opts.max_response);
+	ret = rpc_exchange(c, i, body, id, 0, &sink, &retry);
+	if (ret == 0)
+		ret = rpc_parse(c->ep[i].url, &sink.buf, id, result, NULL);
+	zbuf_free(&sink.buf);
+	free(body);
+	return ret;
+}
+
+/* A transport failure on endpoint i: with others configured, the next
+ * healthy one takes over at once; the health check may bring i back. */
+static void rpc_failover(struct rpc_client *c, int i)
+{
+	if (c->nep < 2)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->ep[i].alive = 0;
+	if (atomic_load(&c->active) == i) {
+		for (int k = 1; k <= c->nep; k++) {
+			int j = (i + k) % c->nep;
+			if (c->ep[j].alive && !c->ep[j].lagging) {
+				atomic_store(&c->active, j);
+				break;
+			}
+		}
+		/* None looks healthy: try the next one anyway. */
+		if (atomic_load(&c->active) == i)
+			atomic_store(&c->active, (i + 1) % c->nep);
+	}
+	int now = atomic_load(&c->active);
+	pthread_mutex_unlock(&c->lock);
+	if (now != i)
+		log_warn("chain", "%s does not answer; using %s", c->ep[i].url, c->ep[now].url);
+}
+
 static int rpc_call_mode(struct rpc_client *c, const char *method, const cJSON *params,
 			 int once, cJSON **result, struct rpc_error *err)
 {
 	struct rpc_sink sink;
 	uint64_t id;
 	char *body;
-	CURL *h;
-	int ret = ZE_UNKNOWN, retry;
+	int ret = ZE_UNKNOWN, retry, i = 0;
 	long delay = c->opts.backoff_ms;
+	/* Each endpoint gets the configured number of attempts. */
+	int attempts = (c->opts.retries + 1) * c->nep;
 
 	*result = NULL;
 	if (params && !cJSON_IsArray(params))
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
-	id = c->next_id++;
-	pthread_mutex_unlock(&c->lock);
+	id = rpc_next_id(c);
 	body = rpc_request_body(method, params, id);
 	if (!body)
 		return -ENOMEM;
-	h = rpc_handle_get(c);
-	if (!h) {
-		free(body);
-		return -ENOMEM;
-	}
 	zbuf_init(&sink.buf, c->opts.max_response);
-	for (int attempt = 0; attempt <= c->opts.retries && !atomic_load(&c->aborted); attempt++) {
-		if (attempt > 0) {
+	for (int attempt = 0; attempt < attempts && !atomic_load(&c->aborted); attempt++) {
+		/* Back off only after every endpoint failed once more. */
+		if (attempt > 0 && attempt % c->nep == 0) {
 			rpc_sleep_ms(delay);
 			delay = delay * 2 > c->opts.backoff_max_ms ? c->opts.backoff_max_ms : delay * 2;
 		}
-		pthread_mutex_lock(&c->lock);
-		c->stats.requests++;
-		c->stats.retries += attempt > 0;
-		pthread_mutex_unlock(&c->lock);
-		ret = rpc_attempt(c, h, body, strlen(body), &sink, once, &retry);
+		if (attempt > 0) {
+			pthread_mutex_lock(&c->lock);
+			c->stats.retries++;
+			pthread_mutex_unlock(&c->lock);
+		}
+		i = atomic_load(&c->active);
+		ret = rpc_exchange(c, i, body, id, once, &sink, &retry);
 		if (ret == 0 || !retry)
 			break;
+		rpc_failover(c, i);
 	}
 	if (ret == 0)
-		ret = rpc_parse(c, &sink.buf, id, result, err);
+		ret = rpc_parse(c->ep[i].url, &sink.buf, id, result, err);
 	else if (ret == ZE_UNKNOWN && !atomic_load(&c->aborted))
-		log_warn("chain", "%s %s: no answer after %d attempt(s)", c->url, method,
-			 c->opts.retries + 1);
+		log_warn("chain", "%s %s: no answer after %d attempt(s)", c->url, method, attempts);
 	zbuf_free(&sink.buf);
 	free(body);
-	rpc_handle_put(c, h);
 	return ret;
 }
 
 void rpc_abort(struct rpc_client *c)
 {
 	atomic_store(&c->aborted, 1);
+	for (int i = 0; i < c->nep; i++)
+		if (c->ep[i].ws)
+			rpc_ws_abort(c->ep[i].ws);
 }
 
 int rpc_call(struct rpc_client *c, const char *method, const cJSON *params,

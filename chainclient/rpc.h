@@ -1,7 +1,20 @@
 /*
- * JSON-RPC 2.0 over HTTP POST (libcurl), the transport of the chain client.
+ * JSON-RPC 2.0, the transport of the chain client: over HTTP POST (libcurl)
+ * for http:// and https:// URLs, over WebSocket (rpc_ws.c) for ws:// and
+ * wss:// URLs, to one endpoint or to several given as a comma-separated
+ * list ("wss://a/ws,wss://b/ws"). With several, calls go to the first
+ * healthy one in list order; a transport failure moves them to the next at
+ * once, and a health check every health_ms leaves an endpoint that does not
+ * answer or whose finalized head is more than max_lag blocks behind the
+ * best of the others, and comes back to it when it has caught up.
  *
- * An rpc_client keeps a small pool of curl easy handles: a call borrows one,
+ * Over WebSocket the client also subscribes to finalized and new heads and
+ * re-subscribes after every reconnect; rpc_heads_wait lets a follower wake
+ * on a new head instead of polling. Blocks themselves are always read by
+ * number, so a follower that keeps its own cursor misses none across a
+ * reconnect or a failover.
+ *
+ * For HTTP an rpc_client keeps a small pool of curl easy handles: a call borrows one,
  * so each concurrent caller reuses its own keep-alive connection and no
  * handle is ever shared between threads. Every call is bounded: connect and
  * total timeouts, a cap on the response size, and a bounded number of
@@ -42,6 +55,11 @@ struct rpc_opts {
 	long backoff_max_ms;     /* 0 = 5000 */
 	size_t max_response;     /* bytes; 0 = 32 MiB (metadata is ~300 KiB hex) */
 	int pool_size;           /* handles kept for reuse; 0 = 4 */
+	const char *ca_file;     /* wss:// and https://: PEM CA file instead of the
+				  * system's CAs (copied); NULL = $ZOS_CHAIN_CA_FILE
+				  * when set, else the system's */
+	long health_ms;          /* several endpoints: check interval; 0 = 5000 */
+	uint64_t max_lag;        /* blocks behind the best before leaving; 0 = 20 */
 };
 
 /* Fills o with the defaults named above. */
@@ -56,7 +74,8 @@ struct rpc_error {
 
 struct rpc_client;
 
-/* url is copied. opts may be NULL for the defaults. */
+/* url (one URL or a comma-separated list) is copied. opts may be NULL for
+ * the defaults. ZE_CONFIG names a bad URL in the log. */
 int rpc_client_new(const char *url, const struct rpc_opts *opts, struct rpc_client **out);
 /* No call may be in flight. NULL is accepted. */
 void rpc_client_free(struct rpc_client *c);
@@ -66,7 +85,10 @@ void rpc_client_free(struct rpc_client *c);
  * not wait out a node that does not answer. There is no undo.
  */
 void rpc_abort(struct rpc_client *c);
+/* The URL list as given. */
 const char *rpc_client_url(const struct rpc_client *c);
+/* The endpoint calls go to now. */
+const char *rpc_client_endpoint(struct rpc_client *c);
 
 /* Cumulative counters, for tests and diagnostics. */
 struct rpc_stats {
@@ -75,6 +97,21 @@ struct rpc_stats {
 	uint64_t handles_created;
 };
 void rpc_client_stats(struct rpc_client *c, struct rpc_stats *out);
+
+/*
+ * Waits until a WebSocket endpoint announces a finalized head above seen,
+ * at most timeout_ms; 0 with *number the highest finalized head announced.
+ * ZE_TIMEOUT when none came, ZE_UNSUPPORTED at once when no endpoint has a
+ * live head subscription (HTTP only, or disconnected): poll instead.
+ */
+int rpc_heads_wait(struct rpc_client *c, uint64_t seen, long timeout_ms, uint64_t *number);
+
+/*
+ * The endpoint the health check would choose: the first (in list order)
+ * that is alive and whose finalized head fin[i] is at most max_lag behind
+ * the highest among the alive ones; -1 when none is alive.
+ */
+int rpc_pick_endpoint(const int *alive, const uint64_t *fin, int n, uint64_t max_lag);
 
 /*
  * Calls method with params (a JSON array, borrowed; NULL = []).

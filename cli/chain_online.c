@@ -115,7 +115,9 @@ static void online_get_usage(FILE *f)
 		   "Reads a storage value from the node and prints it as JSON (null when absent).\n"
 		   "A KEY of an account type is an SS58 address, 0x-hex or a dev name (alice...);\n"
 		   "any other KEY is JSON when the whole argument parses (1, \"0x..\"), else a string.\n"
-		   "The URL defaults to $ZOS_CHAIN_URL, else " CLI_DEFAULT_URL ".\n");
+		   "URL is http(s):// or ws(s)://; repeat --url (or separate URLs with commas)\n"
+		   "for fallback endpoints. $ZOS_CHAIN_CA_FILE names a PEM CA file for\n"
+		   "https:// and wss://. The URL defaults to $ZOS_CHAIN_URL, else " CLI_DEFAULT_URL ".\n");
 }
 
 int cli_chain_get(int argc, char **argv)
@@ -133,7 +135,7 @@ int cli_chain_get(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'u': url = optarg; break;
+		case 'u': url = cli_url_append(url, optarg); break;
 		case 'h': online_get_usage(stdout); return CLI_OK;
 		default: online_get_usage(stderr); return CLI_USAGE;
 		}
@@ -294,7 +296,7 @@ int cli_chain_call(int argc, char **argv)
 		if (cli_keysrc_opt(&src, opt, optarg))
 			continue;
 		switch (opt) {
-		case 'u': url = optarg; break;
+		case 'u': url = cli_url_append(url, optarg); break;
 		case 'g':
 			if (cli_chain_parse_u64("give-up", optarg, 65536, &give_up))
 				return CLI_USAGE;

@@ -27,6 +27,13 @@ int cli_chain_get(int argc, char **argv);  /* chain_online.c */
 int cli_chain_call(int argc, char **argv); /* chain_online.c */
 int cli_cmd_rmb(int argc, char **argv);
 
+/*
+ * For a repeated --url: returns prev and next joined with a comma (next
+ * alone when prev is NULL), the chain client's endpoint list. The string
+ * lives until the process ends (a command-line lifetime).
+ */
+const char *cli_url_append(const char *prev, const char *next);
+
 /* Prints "zos-cli: <message>\n" to stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

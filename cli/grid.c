@@ -24,7 +24,7 @@ int cli_grid_opt(struct cli_grid_opts *o, int opt, const char *arg)
 	if (cli_keysrc_opt(&o->keysrc, opt, arg))
 		return 1;
 	switch (opt) {
-	case CLI_GRID_OPT_URL: o->url = arg; return 1;
+	case CLI_GRID_OPT_URL: o->url = cli_url_append(o->url, arg); return 1;
 	case CLI_GRID_OPT_JSON: o->json = 1; return 1;
 	default: return 0;
 	}
@@ -333,7 +333,9 @@ static void balance_usage(FILE *f)
 	fprintf(f, "usage: zos-cli balance [ACCOUNT | " CLI_KEY_USAGE "] [--url URL] [--json]\n"
 		   "Prints the free, reserved and frozen balance of ACCOUNT (SS58, 0x-hex or a\n"
 		   "dev name), or of the key's account, in TFT (7 decimals) and in planck.\n"
-		   "The URL defaults to $ZOS_CHAIN_URL, else " GRID_DEFAULT_URL ".\n");
+		   "URL is http(s):// or ws(s)://; repeat --url (or separate URLs with commas)\n"
+		   "for fallback endpoints. $ZOS_CHAIN_CA_FILE names a PEM CA file for\n"
+		   "https:// and wss://. The URL defaults to $ZOS_CHAIN_URL, else " GRID_DEFAULT_URL ".\n");
 }
 
 int cli_cmd_balance(int argc, char **argv)

@@ -14,6 +14,17 @@
 #include "common/hex.h"
 #include "common/zerr.h"
 
+const char *cli_url_append(const char *prev, const char *next)
+{
+	char *s;
+
+	if (!prev)
+		return next;
+	if (asprintf(&s, "%s,%s", prev, next) < 0)
+		return prev;
+	return s; /* kept for the command's lifetime */
+}
+
 void cli_err(const char *fmt, ...)
 {
 	char msg[1024];

@@ -24,7 +24,7 @@
 #include "common/log.h"
 
 /* Short enough that "key = value" fits inih's 200-byte line. */
-#define CFG_STR_MAX 160
+#define CFG_STR_MAX 512
 #define CFG_LIST_MAX 8
 #define CFG_DEFAULT_FILE "/etc/zos-agent/agent.conf"
 #define CFG_ENV_PREFIX "ZOS_AGENT_"
@@ -38,7 +38,9 @@ struct cfg_list {
 
 struct cfg {
 	/* [chain] */
-	char chain_url[CFG_STR_MAX];   /* substrate JSON-RPC over HTTP(S) */
+	char chain_url[CFG_STR_MAX];   /* substrate JSON-RPC endpoints: a comma-separated
+					* list of http(s):// and ws(s):// URLs */
+	char chain_ca_file[CFG_STR_MAX]; /* PEM CAs for https/wss; "" = the system's */
 	uint32_t chain_rpc_timeout;    /* seconds per RPC call */
 
 	/* [rmb] */

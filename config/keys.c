@@ -20,6 +20,7 @@
 const struct cfg_key cfg_keys[] = {
 	{"chain.url", CFG_T_URL, F(chain_url), 0, 0, 1},
 	{"chain.rpc_timeout", CFG_T_SECS, F(chain_rpc_timeout), 1, 600, 1},
+	{"chain.ca_file", CFG_T_PATH0, F(chain_ca_file), 0, 0, 1},
 	{"rmb.listen", CFG_T_LISTEN, F(rmb_listen), 0, 0, 1},
 	{"rmb.public_address", CFG_T_RELAY, F(rmb_public_address), 0, 0, 1},
 	{"rmb.workers", CFG_T_U32, F(rmb_workers), 1, 256, 1},
@@ -248,6 +249,50 @@ static int check_hosts(const char *s)
 	return 0;
 }
 
+/* One chain endpoint: http(s):// for JSON-RPC over HTTP POST, ws(s):// for
+ * WebSocket. */
+static int url_ok(const char *s, size_t n)
+{
+	static const char *const schemes[] = {"http://", "https://", "ws://", "wss://"};
+
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		size_t l = strlen(schemes[i]);
+		if (n > l && strncmp(s, schemes[i], l) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* A comma-separated list of endpoints (spaces around commas allowed). */
+static int check_url_list(const char *s, char *why, size_t whysz)
+{
+	int n = 0;
+
+	for (const char *p = s; *p;) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		size_t l = strcspn(p, ", ");
+		if (!url_ok(p, l)) {
+			snprintf(why, whysz, "'%.*s' is not an http://, https://, ws:// or wss:// URL",
+				 (int)l, p);
+			return ZE_CONFIG;
+		}
+		n++;
+		p += l;
+	}
+	if (n == 0) {
+		snprintf(why, whysz, "no URL given");
+		return ZE_CONFIG;
+	}
+	if (n > 8) {
+		snprintf(why, whysz, "more than 8 endpoints");
+		return ZE_CONFIG;
+	}
+	return 0;
+}
+
 static int parse_string(char *dst, enum cfg_type t, const char *s, char *why, size_t whysz)
 {
 	if (strlen(s) >= CFG_STR_MAX) {
@@ -256,10 +301,9 @@ static int parse_string(char *dst, enum cfg_type t, const char *s, char *why, si
 	}
 	switch (t) {
 	case CFG_T_URL:
-		if ((strncmp(s, "http://", 7) == 0 && s[7]) || (strncmp(s, "https://", 8) == 0 && s[8]))
-			break;
-		snprintf(why, whysz, "'%s' is not an http:// or https:// URL", s);
-		return ZE_CONFIG;
+		if (check_url_list(s, why, whysz) < 0)
+			return ZE_CONFIG;
+		break;
 	case CFG_T_PATH0:
 		if (!*s)
 			break;

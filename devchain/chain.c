@@ -91,6 +91,8 @@ static int seal(struct dev_chain *c, struct dev_ctx *ctx, uint32_t num, const st
 	uint8_t xroot[32];
 	struct zbuf header;
 	int rc;
+	/* The state root hashes the changes in key order. */
+	dev_changes_sort(&ctx->block);
 	state_root(num ? c->state_root : (const uint8_t[32]){0}, &ctx->block, sroot);
 	/* Extrinsics root: blake2b-256 of the SCALE body, for the same reason. */
 	chain_blake2_256(body->data ? body->data : (const uint8_t *)"", body->len, xroot);

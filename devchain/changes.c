@@ -1,12 +1,19 @@
+/* The set of storage changes behind the state overlay (see changes.h). */
 #include "devchain/changes.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
+
+/* Below this many entries a clear keeps the index; above, it is freed so a
+ * one-off huge call does not make every later clear wipe a big table. */
+#define DEV_CHANGES_KEEP_IDX 4096
 
 void dev_changes_init(struct dev_changes *c)
 {
 	memset(c, 0, sizeof(*c));
+	c->sorted = 1;
 }
 
 void dev_changes_clear(struct dev_changes *c)
@@ -15,16 +22,27 @@ void dev_changes_clear(struct dev_changes *c)
 		free(c->v[i].key);
 		free(c->v[i].val);
 	}
+	if (c->icap > DEV_CHANGES_KEEP_IDX) {
+		free(c->idx);
+		c->idx = NULL;
+		c->icap = 0;
+	} else if (c->icap) {
+		memset(c->idx, 0, c->icap * sizeof(*c->idx));
+	}
 	c->n = 0;
 	c->bytes = 0;
+	c->sorted = 1;
 }
 
 void dev_changes_free(struct dev_changes *c)
 {
 	dev_changes_clear(c);
 	free(c->v);
+	free(c->idx);
 	c->v = NULL;
+	c->idx = NULL;
 	c->cap = 0;
+	c->icap = 0;
 }
 
 int dev_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
@@ -36,38 +54,62 @@ int dev_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 	return alen < blen ? -1 : alen > blen;
 }
 
-/* Index of key, or of where it would be inserted (with *found = 0). */
-static size_t lookup(const struct dev_changes *c, const uint8_t *key, size_t klen, int *found)
+static size_t slot_of(const uint8_t *key, size_t klen, size_t icap)
 {
-	size_t lo = 0, hi = c->n;
-	/* Appends in key order are the common case (store scans, sorted
-	 * genesis), so check the end first. */
-	if (c->n && dev_key_cmp(c->v[c->n - 1].key, c->v[c->n - 1].klen, key, klen) < 0) {
-		*found = 0;
-		return c->n;
-	}
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int r = dev_key_cmp(c->v[mid].key, c->v[mid].klen, key, klen);
-		if (r == 0) {
-			*found = 1;
-			return mid;
+	return (size_t)XXH3_64bits(key, klen) & (icap - 1);
+}
+
+/* The slot holding key, or the empty slot where it would go (*found = 0). */
+static size_t probe(const struct dev_changes *c, const uint8_t *key, size_t klen, int *found)
+{
+	size_t s = slot_of(key, klen, c->icap);
+
+	for (;; s = (s + 1) & (c->icap - 1)) {
+		uint32_t i = c->idx[s];
+		if (!i) {
+			*found = 0;
+			return s;
 		}
-		if (r < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+		const struct dev_change *e = &c->v[i - 1];
+		if (e->klen == klen && memcmp(e->key, key, klen) == 0) {
+			*found = 1;
+			return s;
+		}
 	}
-	*found = 0;
-	return lo;
+}
+
+/* (Re)builds the index for at least `want` entries at load <= 1/2. */
+static int reindex(struct dev_changes *c, size_t want)
+{
+	size_t icap = c->icap > 64 ? c->icap : 64;
+
+	while (icap < want * 2)
+		icap *= 2;
+	if (icap > UINT32_MAX)
+		return -ENOMEM;
+	uint32_t *idx = calloc(icap, sizeof(*idx));
+	if (!idx)
+		return -ENOMEM;
+	free(c->idx);
+	c->idx = idx;
+	c->icap = icap;
+	for (size_t i = 0; i < c->n; i++) {
+		int found;
+		size_t s = probe(c, c->v[i].key, c->v[i].klen, &found);
+		c->idx[s] = (uint32_t)(i + 1);
+	}
+	return 0;
 }
 
 const struct dev_change *dev_changes_find(const struct dev_changes *c, const uint8_t *key,
-					  size_t klen)
+                                          size_t klen)
 {
 	int found;
-	size_t i = lookup(c, key, klen, &found);
-	return found ? &c->v[i] : NULL;
+
+	if (!c->icap)
+		return NULL;
+	size_t s = probe(c, key, klen, &found);
+	return found ? &c->v[c->idx[s] - 1] : NULL;
 }
 
 static int dup(const uint8_t *p, size_t n, uint8_t **out)
@@ -84,10 +126,13 @@ static int dup(const uint8_t *p, size_t n, uint8_t **out)
 /* Takes ownership of key and val (val NULL = deletion). */
 static int set_owned(struct dev_changes *c, uint8_t *key, size_t klen, uint8_t *val, size_t vlen)
 {
-	int found;
-	size_t i = lookup(c, key, klen, &found);
+	int found, rc;
+
+	if ((c->n + 1) * 2 > c->icap && (rc = reindex(c, c->n + 1)) < 0)
+		return rc;
+	size_t s = probe(c, key, klen, &found);
 	if (found) {
-		struct dev_change *e = &c->v[i];
+		struct dev_change *e = &c->v[c->idx[s] - 1];
 		c->bytes -= e->vlen;
 		free(e->val);
 		free(key);
@@ -105,15 +150,40 @@ static int set_owned(struct dev_changes *c, uint8_t *key, size_t klen, uint8_t *
 		c->v = nv;
 		c->cap = ncap;
 	}
-	memmove(&c->v[i + 1], &c->v[i], (c->n - i) * sizeof(*c->v));
-	c->v[i] = (struct dev_change){key, klen, val, val ? vlen : 0, val == NULL};
+	if (c->sorted && c->n &&
+	    dev_key_cmp(c->v[c->n - 1].key, c->v[c->n - 1].klen, key, klen) > 0)
+		c->sorted = 0;
+	c->v[c->n] = (struct dev_change){key, klen, val, val ? vlen : 0, val == NULL};
+	c->idx[s] = (uint32_t)(c->n + 1);
 	c->n++;
 	c->bytes += klen + (val ? vlen : 0);
 	return 0;
 }
 
+static int change_cmp(const void *a, const void *b)
+{
+	const struct dev_change *x = a, *y = b;
+
+	return dev_key_cmp(x->key, x->klen, y->key, y->klen);
+}
+
+void dev_changes_sort(struct dev_changes *c)
+{
+	if (c->sorted)
+		return;
+	qsort(c->v, c->n, sizeof(*c->v), change_cmp);
+	/* Same size, so the index fits: rebuilding cannot fail. */
+	memset(c->idx, 0, c->icap * sizeof(*c->idx));
+	for (size_t i = 0; i < c->n; i++) {
+		int found;
+		size_t s = probe(c, c->v[i].key, c->v[i].klen, &found);
+		c->idx[s] = (uint32_t)(i + 1);
+	}
+	c->sorted = 1;
+}
+
 int dev_changes_set(struct dev_changes *c, const uint8_t *key, size_t klen, const uint8_t *val,
-		    size_t vlen)
+                    size_t vlen)
 {
 	uint8_t *k, *v = NULL;
 	if (dup(key, klen, &k))
@@ -126,6 +196,22 @@ int dev_changes_set(struct dev_changes *c, const uint8_t *key, size_t klen, cons
 	if (rc) {
 		free(k);
 		free(v);
+	}
+	return rc;
+}
+
+int dev_changes_set_owned_val(struct dev_changes *c, const uint8_t *key, size_t klen, uint8_t *val,
+                              size_t vlen)
+{
+	uint8_t *k;
+	if (dup(key, klen, &k)) {
+		free(val);
+		return -ENOMEM;
+	}
+	int rc = set_owned(c, k, klen, val, vlen);
+	if (rc) {
+		free(k);
+		free(val);
 	}
 	return rc;
 }

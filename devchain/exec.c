@@ -121,6 +121,41 @@ int dev_storage_put(struct dev_ctx *ctx, const uint8_t *key, size_t klen, const 
 	return dev_changes_set(layer(ctx), key, klen, vlen ? val : &empty, vlen);
 }
 
+int dev_storage_peek(struct dev_ctx *ctx, const uint8_t *key, size_t klen, const uint8_t **val,
+		     size_t *vlen)
+{
+	const struct dev_change *c = NULL;
+	*val = NULL;
+	*vlen = 0;
+	if (check_key(klen))
+		return -EINVAL;
+	if (ctx->in_call)
+		c = dev_changes_find(&ctx->call, key, klen);
+	if (!c)
+		c = dev_changes_find(&ctx->block, key, klen);
+	if (!c)
+		return 0;
+	if (c->deleted)
+		return ZE_ABSENT;
+	*val = c->val;
+	*vlen = c->vlen;
+	return 0;
+}
+
+int dev_storage_put_owned(struct dev_ctx *ctx, const uint8_t *key, size_t klen, uint8_t *val,
+			  size_t vlen)
+{
+	if (check_key(klen) || vlen > DEV_VALUE_MAX || !val) {
+		free(val);
+		return -EINVAL;
+	}
+	if (ctx->block.bytes + ctx->call.bytes > BLOCK_BYTES_MAX) {
+		free(val);
+		return ZE_TOOBIG;
+	}
+	return dev_changes_set_owned_val(layer(ctx), key, klen, val, vlen);
+}
+
 int dev_storage_delete(struct dev_ctx *ctx, const uint8_t *key, size_t klen)
 {
 	if (check_key(klen))
@@ -167,6 +202,7 @@ int dev_storage_iter(struct dev_ctx *ctx, const uint8_t *prefix, size_t plen, de
 		rc = overlay(&snap, &ctx->block, prefix, plen);
 	if (!rc && ctx->in_call)
 		rc = overlay(&snap, &ctx->call, prefix, plen);
+	dev_changes_sort(&snap);
 	for (size_t i = 0; i < snap.n && !rc; i++) {
 		const struct dev_change *c = &snap.v[i];
 		if (c->deleted)

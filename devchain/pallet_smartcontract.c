@@ -237,7 +237,8 @@ static int create_node_contract(struct dev_ctx *ctx, struct scale_rd *a, struct 
 	dev_le64(id_le, c->contract_id);
 	if ((rc = dev_storage_put(ctx, key.data, key.len, id_le, 8)))
 		goto out;
-	if ((rc = dev_u64_list_add(ctx, P, "ActiveNodeContracts", nk, 4, c->contract_id)))
+	/* A contract id fresh from ContractID cannot be on the node's list. */
+	if ((rc = dev_u64_list_add_fresh(ctx, P, "ActiveNodeContracts", nk, 4, c->contract_id)))
 		goto out;
 	rc = emit_contract(ctx, SC_EV_CONTRACT_CREATED, c);
 out:

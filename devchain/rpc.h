@@ -1,12 +1,14 @@
 /*
- * The devchain's JSON-RPC 2.0 server (HTTP POST, libmicrohttpd) and the
- * Substrate methods of DESIGN section 2 behind it.
+ * The devchain's JSON-RPC 2.0 server (HTTP POST and WebSocket on one port,
+ * libmicrohttpd) and the Substrate methods of DESIGN section 2 behind it.
  */
 #ifndef ZOS_DEVCHAIN_RPC_H
 #define ZOS_DEVCHAIN_RPC_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cjson/cJSON.h>
 
 #include "devchain/chain.h"
 
@@ -27,5 +29,10 @@ void dev_rpc_stop(struct dev_rpc *s);
  * JSON string the caller frees, or NULL when there is no answer (only
  * notifications) or on allocation failure. */
 char *dev_rpc_handle(struct dev_chain *c, const char *body, size_t len);
+
+/* The result of one method called directly (params borrowed, may be NULL),
+ * for the WebSocket server's notifications; NULL on any error. Caller
+ * frees. */
+cJSON *dev_rpc_result(struct dev_chain *c, const char *method, const cJSON *params);
 
 #endif

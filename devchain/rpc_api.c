@@ -525,6 +525,15 @@ static int m_query_info(struct dev_chain *c, const cJSON *params, struct reply *
 
 static int m_methods(struct dev_chain *c, const cJSON *params, struct reply *r);
 
+/* Subscriptions live on a WebSocket connection (rpc_ws.c answers them
+ * there); they are listed by rpc_methods, as a client checks that list, and
+ * refused over HTTP as a Substrate node refuses them. */
+static int m_ws_only(struct dev_chain *c, const cJSON *params, struct reply *r)
+{
+	return fail(r, E_METHOD, "Method not found",
+		    "subscriptions need a WebSocket connection (ws:// on the same port)");
+}
+
 static const struct method {
 	const char *name;
 	int (*fn)(struct dev_chain *c, const cJSON *params, struct reply *r);
@@ -553,6 +562,20 @@ static const struct method {
 	{"author_pendingExtrinsics", m_pending},
 	{"payment_queryInfo", m_query_info},
 	{"rpc_methods", m_methods},
+	{"chain_subscribeNewHeads", m_ws_only},
+	{"chain_subscribeNewHead", m_ws_only},
+	{"chain_subscribeFinalizedHeads", m_ws_only},
+	{"chain_subscribeFinalisedHeads", m_ws_only},
+	{"chain_subscribeAllHeads", m_ws_only},
+	{"chain_unsubscribeNewHeads", m_ws_only},
+	{"chain_unsubscribeNewHead", m_ws_only},
+	{"chain_unsubscribeFinalizedHeads", m_ws_only},
+	{"chain_unsubscribeFinalisedHeads", m_ws_only},
+	{"chain_unsubscribeAllHeads", m_ws_only},
+	{"state_subscribeRuntimeVersion", m_ws_only},
+	{"state_unsubscribeRuntimeVersion", m_ws_only},
+	{"state_subscribeStorage", m_ws_only},
+	{"state_unsubscribeStorage", m_ws_only},
 };
 
 static int m_methods(struct dev_chain *c, const cJSON *params, struct reply *r)
@@ -618,6 +641,20 @@ static cJSON *handle_one(struct dev_chain *c, const cJSON *req)
 	}
 	cJSON_AddItemToObject(out, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
 	return out;
+}
+
+cJSON *dev_rpc_result(struct dev_chain *c, const char *method, const cJSON *params)
+{
+	size_t i, n = sizeof(methods) / sizeof(methods[0]);
+	struct reply r = {0};
+
+	for (i = 0; i < n && strcmp(methods[i].name, method) != 0; i++)
+		;
+	if (i == n || methods[i].fn(c, params, &r) < 0 || r.code) {
+		cJSON_Delete(r.result);
+		return NULL;
+	}
+	return r.result;
 }
 
 static char *error_text(int code, const char *message)

@@ -1,4 +1,5 @@
-/* HTTP side of the RPC server: bounded POST bodies, keep-alive, JSON out. */
+/* HTTP side of the RPC server: bounded POST bodies, keep-alive, JSON out;
+ * WebSocket upgrades on the same port are handed to rpc_ws.c. */
 #include "devchain/rpc.h"
 
 #include <arpa/inet.h>
@@ -12,10 +13,12 @@
 
 #include "common/log.h"
 #include "common/zerr.h"
+#include "devchain/rpc_ws.h"
 
 struct dev_rpc {
 	struct MHD_Daemon *d;
 	struct dev_chain *chain;
+	struct dev_ws *ws;
 	uint16_t port;
 };
 
@@ -73,6 +76,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 	struct dev_rpc *s = cls;
 	struct request *req = *con_cls;
 	if (!req) {
+		if (strcmp(method, MHD_HTTP_METHOD_GET) == 0 && dev_ws_is_upgrade(conn))
+			return dev_ws_upgrade(s->ws, conn);
 		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
 			return respond_static(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
 					      "{\"error\":\"use POST with a JSON-RPC body\"}");
@@ -134,8 +139,12 @@ int dev_rpc_start(struct dev_chain *c, const char *addr, struct dev_rpc **out)
 	if (!(s = calloc(1, sizeof(*s))))
 		return -ENOMEM;
 	s->chain = c;
+	if (dev_ws_new(c, &s->ws) < 0) {
+		free(s);
+		return -ENOMEM;
+	}
 	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY |
-					MHD_USE_TURBO |
+					MHD_USE_TURBO | MHD_ALLOW_UPGRADE |
 					MHD_USE_ERROR_LOG,
 				0, NULL, NULL, handler, s, MHD_OPTION_SOCK_ADDR, &sa,
 				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
@@ -146,6 +155,7 @@ int dev_rpc_start(struct dev_chain *c, const char *addr, struct dev_rpc **out)
 	if (!s->d) {
 		log_err("devchain", "cannot listen on %s: the address is in use or not local "
 			"(another tfchain-dev? pick a free --rpc-port, or 0 for any)", addr);
+		dev_ws_free(s->ws);
 		free(s);
 		return -EADDRINUSE;
 	}
@@ -164,6 +174,7 @@ void dev_rpc_stop(struct dev_rpc *s)
 {
 	if (!s)
 		return;
+	dev_ws_free(s->ws);
 	MHD_stop_daemon(s->d);
 	free(s);
 }

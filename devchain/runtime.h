@@ -64,6 +64,18 @@ int dev_storage_exists(struct dev_ctx *ctx, const uint8_t *key, size_t klen);
 int dev_storage_put(struct dev_ctx *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
 		    size_t vlen);
 int dev_storage_delete(struct dev_ctx *ctx, const uint8_t *key, size_t klen);
+/*
+ * For big values rewritten often (id lists): peek sets *val to the value as
+ * this block's overlay holds it, without a copy (valid until the next
+ * write), or to NULL when the overlay says nothing of the key (read it with
+ * dev_storage_get then); ZE_ABSENT when the overlay holds its deletion.
+ * put_owned stores val (malloc'd) without copying it and frees it on
+ * failure.
+ */
+int dev_storage_peek(struct dev_ctx *ctx, const uint8_t *key, size_t klen, const uint8_t **val,
+		     size_t *vlen);
+int dev_storage_put_owned(struct dev_ctx *ctx, const uint8_t *key, size_t klen, uint8_t *val,
+			  size_t vlen);
 
 /* Called once per key under prefix, in key order, on a snapshot taken when
  * the iteration starts (so the callback may write storage). A callback

@@ -265,45 +265,97 @@ int dev_put_u64_list(struct dev_ctx *ctx, const char *pallet, const char *item, 
 	return put_list(ctx, pallet, item, k, klen, &l);
 }
 
-static int list_add(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
-		    size_t klen, uint64_t id, int wide)
+/* Element i of a raw Vec<u64> (wide) or Vec<u32> body, little-endian. */
+static uint64_t raw_id(const uint8_t *p, size_t i, int wide)
 {
-	struct id_list l = {.wide = wide};
-	int rc = get_list(ctx, pallet, item, k, klen, &l);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < l.n; i++) {
-		if (l.ids[i] == id) {
-			free(l.ids);
-			return 0;
+	size_t w = wide ? 8 : 4;
+	uint64_t v = 0;
+
+	for (size_t b = w; b-- > 0;)
+		v = v << 8 | p[i * w + b];
+	return v;
+}
+
+/*
+ * Appends id to the list unless it is there. Works on the SCALE bytes as
+ * they are (compact length, then the elements): no decode into an array
+ * and re-encode element by element, which made every contract creation
+ * cost ten times more per contract already on the node. The list is read
+ * in place from the block's overlay and the new value handed over without
+ * another copy, so an append copies the list once.
+ */
+static int list_add(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
+		    size_t klen, uint64_t id, int wide, int fresh)
+{
+	struct zbuf key, val, out;
+	struct scale_rd r;
+	size_t n = 0, w = wide ? 8 : 4, vlen = 0;
+	const uint8_t *body = NULL, *v = NULL;
+	int rc;
+
+	zbuf_init(&key, DEV_KEY_MAX);
+	zbuf_init(&out, DEV_VALUE_MAX);
+	zbuf_init(&val, DEV_VALUE_MAX);
+	if ((rc = dev_key(pallet, item, k, klen, NULL, 0, &key)))
+		goto done;
+	rc = dev_storage_peek(ctx, key.data, key.len, &v, &vlen);
+	if (rc == 0 && !v) {
+		/* Not in this block yet: read it from the store once. */
+		rc = dev_storage_get(ctx, key.data, key.len, &val);
+		v = val.data;
+		vlen = val.len;
+	}
+	if (rc == ZE_ABSENT) {
+		rc = 0;
+	} else if (rc == 0) {
+		scale_rd_init(&r, v, vlen);
+		if ((rc = scale_get_len(&r, DEV_ID_LIST_MAX, w, &n)))
+			goto done;
+		if (scale_rd_left(&r) != n * w) {
+			rc = ZE_MALFORMED;
+			goto done;
 		}
+		body = v + r.off;
+	} else {
+		goto done;
 	}
-	if (l.n >= DEV_ID_LIST_MAX) {
-		free(l.ids);
-		return ZE_TOOBIG;
+	for (size_t i = 0; !fresh && i < n; i++)
+		if (raw_id(body, i, wide) == id)
+			goto done;
+	if (n >= DEV_ID_LIST_MAX) {
+		rc = ZE_TOOBIG;
+		goto done;
 	}
-	uint64_t *grown = realloc(l.ids, (l.n + 1) * sizeof(*grown));
-	if (!grown) {
-		free(l.ids);
-		return -ENOMEM;
-	}
-	l.ids = grown;
-	l.ids[l.n++] = id;
-	rc = put_list(ctx, pallet, item, k, klen, &l);
-	free(l.ids);
+	if ((rc = zbuf_reserve(&out, 9 + (n + 1) * w)) || (rc = scale_put_compact(&out, n + 1)) ||
+	    (n && (rc = zbuf_put(&out, body, n * w))) ||
+	    (rc = wide ? scale_put_u64(&out, id) : scale_put_u32(&out, (uint32_t)id)))
+		goto done;
+	size_t olen;
+	uint8_t *o = zbuf_steal(&out, &olen);
+	rc = o ? dev_storage_put_owned(ctx, key.data, key.len, o, olen) : -ENOMEM;
+done:
+	zbuf_free(&key);
+	zbuf_free(&val);
+	zbuf_free(&out);
 	return rc;
 }
 
 int dev_u64_list_add(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
 		     size_t klen, uint64_t id)
 {
-	return list_add(ctx, pallet, item, k, klen, id, 1);
+	return list_add(ctx, pallet, item, k, klen, id, 1, 0);
+}
+
+int dev_u64_list_add_fresh(struct dev_ctx *ctx, const char *pallet, const char *item,
+			   const void *k, size_t klen, uint64_t id)
+{
+	return list_add(ctx, pallet, item, k, klen, id, 1, 1);
 }
 
 int dev_u32_list_add(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
 		     size_t klen, uint32_t id)
 {
-	return list_add(ctx, pallet, item, k, klen, id, 0);
+	return list_add(ctx, pallet, item, k, klen, id, 0, 0);
 }
 
 static int list_remove(struct dev_ctx *ctx, const char *pallet, const char *item,

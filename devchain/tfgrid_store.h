@@ -62,6 +62,10 @@ int dev_u64_list_add(struct dev_ctx *ctx, const char *pallet, const char *item, 
 		     size_t klen, uint64_t id);
 int dev_u64_list_remove(struct dev_ctx *ctx, const char *pallet, const char *item,
 			const void *k, size_t klen, uint64_t id);
+/* Appends an id the caller just allocated (dev_next_id), so it cannot be in
+ * the list yet: no scan of the list for it. */
+int dev_u64_list_add_fresh(struct dev_ctx *ctx, const char *pallet, const char *item,
+			   const void *k, size_t klen, uint64_t id);
 /* Vec<u32> variant (NodesByFarmID). */
 int dev_u32_list_add(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
 		     size_t klen, uint32_t id);

@@ -382,9 +382,64 @@ static void urls_are_checked(void **st)
 {
 	struct rpc_client *c;
 	assert_int_equal(rpc_client_new("ftp://x", NULL, &c), ZE_CONFIG);
-	assert_int_equal(rpc_client_new("ws://127.0.0.1:9944", NULL, &c), 0);
-	assert_string_equal(rpc_client_url(c), "http://127.0.0.1:9944");
+	assert_int_equal(rpc_client_new("http://a:1,ftp://x", NULL, &c), ZE_CONFIG);
+	assert_int_equal(rpc_client_new(" , ", NULL, &c), ZE_CONFIG);
+	assert_int_equal(rpc_client_new("ws://", NULL, &c), ZE_CONFIG);
+	/* A ws:// URL is used over WebSocket, never rewritten to http://. */
+	assert_int_equal(rpc_client_new("ws://127.0.0.1:9", NULL, &c), 0);
+	assert_string_equal(rpc_client_url(c), "ws://127.0.0.1:9");
+	assert_string_equal(rpc_client_endpoint(c), "ws://127.0.0.1:9");
 	rpc_client_free(c);
+	assert_int_equal(rpc_client_new("http://a:1, https://b:2", NULL, &c), 0);
+	assert_string_equal(rpc_client_endpoint(c), "http://a:1");
+	rpc_client_free(c);
+}
+
+/* The first alive endpoint not more than max_lag behind the best. */
+static void endpoints_are_picked_by_health(void **st)
+{
+	int alive[3] = {1, 1, 1};
+	uint64_t fin[3] = {100, 100, 100};
+
+	assert_int_equal(rpc_pick_endpoint(alive, fin, 3, 20), 0);
+	fin[0] = 79; /* lagging by 21 */
+	assert_int_equal(rpc_pick_endpoint(alive, fin, 3, 20), 1);
+	fin[0] = 80; /* within the allowance */
+	assert_int_equal(rpc_pick_endpoint(alive, fin, 3, 20), 0);
+	alive[0] = 0;
+	fin[0] = 1000; /* a dead endpoint's head does not count */
+	assert_int_equal(rpc_pick_endpoint(alive, fin, 3, 20), 1);
+	alive[1] = 0;
+	assert_int_equal(rpc_pick_endpoint(alive, fin, 3, 20), 2);
+	alive[2] = 0;
+	assert_int_equal(rpc_pick_endpoint(alive, fin, 3, 20), -1);
+}
+
+/* A dead first endpoint: the call is answered by the second at once, and
+ * later calls stay there. */
+static void dead_endpoint_fails_over(void **st)
+{
+	struct fake_rpc dead, live;
+	struct node node = {.mode = M_STORAGE};
+	struct rpc_opts o = fast_opts();
+	struct rpc_client *c;
+	uint8_t key1 = 0x01, *v;
+	size_t n;
+	char list[160];
+
+	assert_int_equal(fake_start(&dead, handler, &node), 0);
+	assert_int_equal(fake_start(&live, handler, &node), 0);
+	snprintf(list, sizeof(list), "%s,%s", dead.url, live.url);
+	fake_stop(&dead);
+	assert_int_equal(rpc_client_new(list, &o, &c), 0);
+	assert_int_equal(rpc_get_storage(c, &key1, 1, NULL, 1024, &v, &n), 0);
+	free(v);
+	assert_string_equal(rpc_client_endpoint(c), live.url);
+	assert_int_equal(rpc_get_storage(c, &key1, 1, NULL, 1024, &v, &n), 0);
+	free(v);
+	assert_int_equal(fake_hits(&live), 2);
+	rpc_client_free(c);
+	fake_stop(&live);
 }
 
 int main(void)
@@ -405,6 +460,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(typed_results_parse, setup, teardown),
 		cmocka_unit_test(json_u64_rejects_junk),
 		cmocka_unit_test(urls_are_checked),
+		cmocka_unit_test(endpoints_are_picked_by_health),
+		cmocka_unit_test(dead_endpoint_fails_over),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

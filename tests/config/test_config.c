@@ -171,7 +171,12 @@ static void errors_name_file_line_and_key(void **st)
 		     "2: node.farm_id: '99999999999999999999999' is not a number");
 	expect_error("[node]\nfarm_id = 1\nfarm_id = 2\n", "3: node.farm_id: set twice (first on line 2)");
 	expect_error("[node]\nstate_dir = var/lib\n", "2: node.state_dir: 'var/lib' is not an absolute path");
-	expect_error("[chain]\nurl = ws://x:9944\n", "2: chain.url: 'ws://x:9944' is not an http:// or https:// URL");
+	expect_error("[chain]\nurl = ftp://x:9944\n",
+		     "2: chain.url: 'ftp://x:9944' is not an http://, https://, ws:// or wss:// URL");
+	expect_error("[chain]\nurl = wss://a/ws, tcp://b\n",
+		     "2: chain.url: 'tcp://b' is not an http://, https://, ws:// or wss:// URL");
+	expect_error("[chain]\nurl = ,\n", "2: chain.url: no URL given");
+	expect_error("[chain]\nca_file = ca.pem\n", "2: chain.ca_file: 'ca.pem' is not an absolute path");
 	expect_error("[rmb]\nlisten = tcp://x\n", "2: rmb.listen: 'tcp://x' is not tcp://HOST:PORT");
 	expect_error("[rmb]\nlisten = tcp://a:1,tcp://a:1\n", "2: rmb.listen: 'tcp://a:1' is listed twice");
 	expect_error("[storage]\nallow_unenforced_volumes = maybe\n",

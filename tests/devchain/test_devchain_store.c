@@ -56,6 +56,7 @@ static void changes_layer_and_merge(void **st)
 	set(&b, "a", NULL);
 	set(&b, "c", "4");
 	assert_int_equal(dev_changes_merge(&a, &b), 0);
+	dev_changes_sort(&a);
 	assert_int_equal(b.n, 0);
 	assert_int_equal(a.n, 4);
 	/* Sorted as SQLite sorts blobs: a < ab < b < c. */
@@ -68,6 +69,37 @@ static void changes_layer_and_merge(void **st)
 	assert_null(dev_changes_find(&a, (const uint8_t *)"d", 1));
 	dev_changes_free(&a);
 	dev_changes_free(&b);
+}
+
+/* Many keys in scattered order: each found, replaced in place, deleted,
+ * and the sorted walk in key order. */
+static void changes_many_keys(void **st)
+{
+	struct dev_changes a;
+	enum { N = 20000 };
+	dev_changes_init(&a);
+	for (uint32_t i = 0; i < N; i++) {
+		uint32_t k = (i * 7919u) % N; /* a permutation of 0..N-1 */
+		uint8_t key[4] = {(uint8_t)(k >> 24), (uint8_t)(k >> 16), (uint8_t)(k >> 8),
+				  (uint8_t)k};
+		assert_int_equal(dev_changes_set(&a, key, 4, key, 4), 0);
+	}
+	for (uint32_t k = 0; k < N; k += 2) {
+		uint8_t key[4] = {(uint8_t)(k >> 24), (uint8_t)(k >> 16), (uint8_t)(k >> 8),
+				  (uint8_t)k};
+		assert_int_equal(dev_changes_set(&a, key, 4, NULL, 0), 0);
+	}
+	assert_int_equal(a.n, N);
+	dev_changes_sort(&a);
+	for (uint32_t k = 0; k < N; k++) {
+		uint8_t key[4] = {(uint8_t)(k >> 24), (uint8_t)(k >> 16), (uint8_t)(k >> 8),
+				  (uint8_t)k};
+		assert_memory_equal(a.v[k].key, key, 4);
+		const struct dev_change *c = dev_changes_find(&a, key, 4);
+		assert_ptr_equal(c, &a.v[k]);
+		assert_int_equal(c->deleted, k % 2 == 0);
+	}
+	dev_changes_free(&a);
 }
 
 struct seen {
@@ -282,6 +314,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(changes_layer_and_merge),
+		cmocka_unit_test(changes_many_keys),
 		cmocka_unit_test(store_keeps_history),
 		cmocka_unit_test(context_layers_and_iteration),
 		cmocka_unit_test(chain_resumes_after_restart),
