@@ -74,6 +74,7 @@ struct rpc_ws {
 	pthread_t thread;
 	int evfd;
 	atomic_int stop;
+	atomic_int refused; /* the last connect() was refused */
 
 	pthread_mutex_t lock; /* everything below */
 	pthread_cond_t up_cond;
@@ -243,7 +244,9 @@ static int ws_tcp_connect(struct rpc_ws *w, int64_t deadline)
 		    (errno == EINPROGRESS && ws_wait_fd(w, POLLOUT, deadline) == 0)) {
 			int err = 0;
 			socklen_t l = sizeof(err);
-			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) == 0 && err == 0) {
+			int got = getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) == 0;
+			atomic_store(&w->refused, got && err == ECONNREFUSED);
+			if (got && err == 0) {
 				int one = 1;
 				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 				setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
@@ -834,6 +837,11 @@ void rpc_ws_free(struct rpc_ws *w)
 	zbuf_free(&w->msg);
 	free(w->url);
 	free(w);
+}
+
+int rpc_ws_refused(struct rpc_ws *w)
+{
+	return atomic_load(&w->refused);
 }
 
 int rpc_ws_up(struct rpc_ws *w)

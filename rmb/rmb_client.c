@@ -60,9 +60,21 @@ int rmb_client_new(const struct rmb_client_cfg *cfg, struct rmb_client **out)
 	if (!rv)
 		rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, cfg->max_msg);
 	/* Non-blocking dial: the connection is (re)made in the background, so
-	 * a destination that starts late is reached within the timeout. */
-	if (!rv)
+	 * a destination that starts late is reached within the timeout. With
+	 * fail_fast one synchronous dial first tells "nothing listens there"
+	 * at once instead of after every attempt's timeout; any other dial
+	 * failure (a slow network) still gets the background dial. */
+	if (!rv && cfg->fail_fast) {
+		rv = nng_dial(c->sock, c->url, NULL, 0);
+		if (rv == NNG_ECONNREFUSED || rv == NNG_ENOENT) {
+			rmb_client_free(c);
+			return -ECONNREFUSED;
+		}
+		if (rv && rv != NNG_EADDRINVAL && rv != NNG_ENOTSUP)
+			rv = nng_dial(c->sock, c->url, NULL, NNG_FLAG_NONBLOCK);
+	} else if (!rv) {
 		rv = nng_dial(c->sock, c->url, NULL, NNG_FLAG_NONBLOCK);
+	}
 	if (rv) {
 		rmb_client_free(c);
 		return rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? -EINVAL : -EIO;

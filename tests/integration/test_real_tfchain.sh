@@ -212,7 +212,7 @@ accept_tc charlie || fail "charlie user_accept_tc"
 rmb() { "$CLI" rmb call "$TWIN" "$@" --dev charlie 2>"$TMP/err.txt"; }
 wait_for 20 rmb zos.system.version >"$TMP/version.json" || fail "zos.system.version without --url"
 [ "$(jq -r .program "$TMP/version.json")" = zos-agent ] || fail "version: $(cat "$TMP/version.json")"
-echo "ok: rmb call reached twin $TWIN from its relay on chain, no --url"
+echo "ok: rmb call reached twin $TWIN from its relay on chain, no --rmb"
 
 # ---- deploy: a small deployment in deployment_data; exits 0 on the node's
 # answer (this runtime has no Deployed state).

@@ -59,7 +59,7 @@ done
 grep -q "serving twin" "$DIR/serve.log" || fail "rmb serve did not start"
 
 valid() { # what
-	"$CLI" rmb call "$BOB" zos.system.version --dev charlie --url "$URL" --dst-pk "$BOBPK" \
+	"$CLI" rmb call "$BOB" zos.system.version --dev charlie --rmb "$URL" --dst-pk "$BOBPK" \
 		--timeout 5000 --attempts 1 >"$DIR/out" 2>"$DIR/err" || fail "after $1: $(cat "$DIR/err")"
 	grep -q '"version"' "$DIR/out" || fail "after $1: $(cat "$DIR/out")"
 	rss=$(sed -n 's/^VmRSS:[^0-9]*\([0-9]*\).*/\1/p' /proc/$SPID/status)
