@@ -212,8 +212,8 @@ int cli_contract_bill_history(int argc, char **argv)
 	}
 	if (cli_grid_parse_id("contract ID", argv[optind], UINT64_MAX, &id) < 0)
 		return CLI_USAGE;
-	if (cli_grid_open(&g, &go, 0) < 0)
-		return CLI_FAIL;
+	if ((rc = cli_grid_open(&g, &go, 0)) < 0)
+		return rc == -EINVAL ? CLI_USAGE : CLI_FAIL;
 	if ((rc = bill_has_storage(&g, &storage)) < 0) {
 		cli_err("cannot reach the chain at %s: %s", g.url, cli_chain_why(rc));
 		goto out;

@@ -274,8 +274,8 @@ static int contract_get(int argc, char **argv)
 
 	if (contract_id_args(argc, argv, &go, &id, &rc) < 0)
 		return rc;
-	if (cli_grid_open(&g, &go, 0) < 0)
-		return CLI_FAIL;
+	if ((rc = cli_grid_open(&g, &go, 0)) < 0)
+		return rc == -EINVAL ? CLI_USAGE : CLI_FAIL;
 	if (contract_read(&g, id, &c) == 0) {
 		out = cJSON_CreateObject();
 		if (out && cli_contract_fields(out, &c) == 0 && cli_grid_print(out, g.json) == 0)

@@ -327,7 +327,7 @@ static int farm_get(int argc, char **argv)
 	if (cli_grid_parse_id("farm ID", argv[optind], UINT32_MAX, &id) < 0)
 		return CLI_USAGE;
 	if ((rc = cli_grid_open(&g, &go, 0)) < 0)
-		return CLI_FAIL;
+		return rc == -EINVAL ? CLI_USAGE : CLI_FAIL;
 	rc = grid_farm(g.chain, (uint32_t)id, &f);
 	if (rc == ZE_ABSENT)
 		cli_err("farm %llu does not exist", (unsigned long long)id);
@@ -376,7 +376,7 @@ static int node_get(int argc, char **argv)
 	if (cli_grid_parse_id("node ID", argv[optind], UINT32_MAX, &id) < 0)
 		return CLI_USAGE;
 	if ((rc = cli_grid_open(&g, &go, 0)) < 0)
-		return CLI_FAIL;
+		return rc == -EINVAL ? CLI_USAGE : CLI_FAIL;
 	rc = grid_node(g.chain, (uint32_t)id, &n);
 	if (rc == ZE_ABSENT) {
 		cli_err("node %llu does not exist", (unsigned long long)id);

@@ -165,7 +165,7 @@ static int do_call(const struct call_opts *o, uint32_t dst, const char *cmd, con
 	}
 	key_wipe(&k);
 	if (rc)
-		return CLI_FAIL;
+		return rc == -EINVAL ? CLI_USAGE : CLI_FAIL;
 	rc = rmb_client_call(c, cmd, json, &res);
 	rmb_client_free(c);
 	if (rc == -EINVAL) {
