@@ -29,7 +29,8 @@ struct rmb_client_cfg {
 	size_t max_msg;         /* largest reply accepted */
 	int fail_fast;          /* 1: rmb_client_new tries a plain connect() first
 				 * and fails with -ECONNREFUSED when nothing
-				 * listens at a tcp:// or ipc:// url (a person
+				 * listens at a tcp:// url, or an ipc:// socket
+				 * file does not exist (a person
 				 * waiting); 0: the dial goes on in the background
 				 * until a call's timeout */
 };
