@@ -119,6 +119,9 @@ struct eng_config {
 	unsigned outbox_max_ms;     /* 0 = 300000 */
 	unsigned sync_period_s;     /* full sync period; 0 = 3600 */
 	unsigned retain_s;          /* finished deployments kept for get; 0 = 7 days */
+	/* 1: contracts for this node seen on chain (ContractCreated, the full
+	 * sync) are deployed without their owner's deploy command (eng_adopt). */
+	int adopt;
 };
 
 struct eng;

@@ -336,6 +336,7 @@ int eng_accept_data(struct eng *e, uint32_t caller, uint64_t cid, const uint8_t 
 			              "the sealed deployment is larger than %zu bytes",
 			              e->cfg.max_data ? e->cfg.max_data : (size_t)SEAL_DEFAULT_MAX);
 		}
+		free(c.data); /* an empty allocation */
 		if (!(c.data = malloc(data_len))) {
 			eng_contract_clear(&c);
 			return refuse(code, msg, msgsz, ENG_E_INTERNAL, -ENOMEM, "out of memory");
@@ -391,6 +392,8 @@ int eng_accept_data(struct eng *e, uint32_t caller, uint64_t cid, const uint8_t 
 int eng_adopt(struct eng *e, uint64_t cid)
 {
 	struct store_dep d;
+	if (!e->cfg.adopt)
+		return 0;
 	if (store_dep_get(e->store, cid, &d, NULL, NULL) == 0) {
 		store_dep_clear(&d);
 		return 0; /* the bus (or an earlier event) was first */

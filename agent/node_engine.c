@@ -78,6 +78,7 @@ static int engine_up(struct agent_node *n, uint32_t node_id)
 	ec.prov = n->prov;
 	ec.workers = n->cfg.deploy_workers;
 	ec.sync_period_s = ENG_BACKSTOP_SYNC_S;
+	ec.adopt = 1; /* users who cannot reach the node are served too */
 	int rc = key_x25519_sk(&n->a->key, ec.node_x25519_sk);
 	if (rc < 0)
 		return rc;

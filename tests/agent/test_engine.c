@@ -207,7 +207,12 @@ static const char good_doc[] =
 	"{\"version\":0,\"name\":\"net\",\"type\":\"network\",\"data\":{}},"
 	"{\"version\":0,\"name\":\"disk\",\"type\":\"zmount\",\"data\":{\"size\":100}}]}";
 
-enum { MK_FLIP = 1, MK_BADHASH = 2 };
+enum { MK_FLIP = 1, MK_BADHASH = 2, MK_HASHONLY = 4 };
+/* The sealed deployment of the last MK_HASHONLY contract, which the chain
+ * does not hold (base64, for the deploy command's "deployment"). */
+static char hashonly_b64[4096];
+/* start_engine's eng_config.adopt. */
+static int fx_adopt;
 
 /* Puts contract id on the fake chain with doc sealed by the user for the node. */
 static void mk_contract(uint64_t id, uint32_t twin, uint32_t node, const char *doc, int flags)
@@ -220,6 +225,13 @@ static void mk_contract(uint64_t id, uint32_t twin, uint32_t node, const char *d
 				  &ct, &ctlen), 0);
 	if (flags & MK_FLIP)
 		ct[ctlen / 2] ^= 1;
+	if (flags & MK_HASHONLY) {
+		sodium_bin2base64(hashonly_b64, sizeof hashonly_b64, ct, ctlen,
+				  sodium_base64_VARIANT_ORIGINAL);
+		free(ct);
+		ct = NULL;
+		ctlen = 0;
+	}
 	pthread_mutex_lock(&fc.mu);
 	free(c->c.data);
 	c->present = 1;
@@ -251,6 +263,7 @@ static void start_engine(struct fx *f)
 		.retry_attempts = 4,
 		.outbox_base_ms = 5,
 		.outbox_max_ms = 20,
+		.adopt = fx_adopt,
 	};
 	assert_int_equal(seal_x25519_sk(fc.node_ed_sk, cfg.node_x25519_sk), 0);
 	assert_int_equal(eng_new(&cfg, &fake_chain, f->s, &f->e), 0);
@@ -336,6 +349,20 @@ static int deploy(struct fx *f, uint32_t caller, uint64_t cid, char *msg, size_t
 	assert_null(reply);
 	assert_int_not_equal(code, 0);
 	return code;
+}
+
+/* The deploy command with the sealed deployment of a hash-only contract. */
+static int deploy_with_data(struct fx *f, uint64_t cid, const char *b64, char *msg, size_t msgsz)
+{
+	cJSON *p = cJSON_CreateObject(), *reply = NULL;
+	cJSON_AddNumberToObject(p, "contract_id", (double)cid);
+	cJSON_AddStringToObject(p, "deployment", b64);
+	int code = 0;
+	msg[0] = '\0';
+	int rc = eng_rmb_deploy(f->e, USER_TWIN, p, &reply, &code, msg, msgsz);
+	cJSON_Delete(p);
+	cJSON_Delete(reply);
+	return rc == 0 ? 0 : code;
 }
 
 static enum store_dep_state dep_state(struct fx *f, uint64_t cid)
@@ -811,6 +838,50 @@ static void many_contracts_in_parallel(void **st)
 	assert_int_equal(fc.applied[1][ENG_CALL_DEPLOYED], 1);
 }
 
+/* Hash-only contracts get their sealed deployment with the command, checked
+ * like on-chain data; contracts seen on chain are deployed without the
+ * command, and a contract both paths see is deployed once. */
+static void hash_only_and_adoption(void **st)
+{
+	struct fx *f = *st;
+	char msg[256], b64[4096];
+	fx_adopt = 1;
+	restart(f);
+	fx_adopt = 0;
+	mk_contract(20, USER_TWIN, NODE_ID, good_doc, MK_HASHONLY);
+	snprintf(b64, sizeof b64, "%s", hashonly_b64);
+	/* Without the data: refused, not rejected (the owner may still send it),
+	 * and the chain's event does not deploy it. */
+	assert_int_equal(eng_adopt(f->e, 20), 0);
+	assert_int_equal(deploy(f, USER_TWIN, 20, msg, sizeof msg, NULL, 0), ENG_E_BAD_REQUEST);
+	assert_non_null(strstr(msg, "holds only the deployment's hash"));
+	assert_int_equal(deploy_with_data(f, 20, "not base64!", msg, sizeof msg), ENG_E_BAD_REQUEST);
+	assert_int_equal(deploy_with_data(f, 20, b64, msg, sizeof msg), 0);
+	/* The same bytes under another hash: the hash check rejects it. */
+	mk_contract(21, USER_TWIN, NODE_ID, good_doc, MK_HASHONLY | MK_BADHASH);
+	assert_int_equal(deploy_with_data(f, 21, hashonly_b64, msg, sizeof msg), ENG_E_INVALID);
+	assert_non_null(strstr(msg, "deployment_hash does not match"));
+	/* Another twin's contract: its data is not the caller's to give. */
+	mk_contract(22, OTHER_TWIN, NODE_ID, good_doc, MK_HASHONLY);
+	assert_int_equal(deploy_with_data(f, 22, b64, msg, sizeof msg), ENG_E_FORBIDDEN);
+
+	/* Seen on chain first (ContractCreated), then the deploy command. */
+	mk_contract(23, USER_TWIN, NODE_ID, good_doc, 0);
+	cJSON *ev = cJSON_Parse("{\"pallet\":\"SmartContractModule\",\"event\":"
+				"\"ContractCreated\",\"data\":[{\"contract_id\":23}]}");
+	assert_int_equal(eng_on_chain_event(f->e, ev), 0);
+	cJSON_Delete(ev);
+	assert_int_equal(eng_adopt(f->e, 23), 0);
+	char status[32];
+	assert_int_equal(deploy(f, USER_TWIN, 23, msg, sizeof msg, status, sizeof status), 0);
+	assert_string_not_equal(status, "accepted");
+	idle(f);
+	assert_int_equal(fc.applied[20][ENG_CALL_DEPLOYED], 1);
+	assert_int_equal(fc.applied[21][ENG_CALL_REJECT], 1);
+	assert_int_equal(fc.applied[23][ENG_CALL_DEPLOYED], 1);
+	assert_int_equal(dep_state(f, 23), STORE_DEP_DEPLOYED);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -826,6 +897,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(restart_adopts_retries_and_resends, setup, teardown),
 		cmocka_unit_test_setup_teardown(many_contracts_in_parallel, setup, teardown),
 		cmocka_unit_test_setup_teardown(stop_abandons_a_hanging_submit, setup, teardown),
+		cmocka_unit_test_setup_teardown(hash_only_and_adoption, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

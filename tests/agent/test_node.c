@@ -37,13 +37,19 @@ static void test_relay(void **st)
 			      "tcp://[::]:8801", "tcp://:8802"};
 	const char *named[] = {"ipc:///x.sock", "tcp://10.1.2.3:8800", "tcp://10.9.9.9:1"};
 
+	/* Published in the forms tfchain's runtime accepts (docs/rmb.md). */
 	relay_of("tcp://node.example:8800", wild, 4, out, sizeof out);
-	assert_string_equal(out, "tcp://node.example:8800");
+	assert_string_equal(out, "node.example");
+	relay_of("tcp://203.0.113.5:7001", wild, 4, out, sizeof out);
+	assert_string_equal(out, "203.0.113.5.7001");
+	/* A host name on another port has no such form: the URL as written. */
+	relay_of("tcp://node.example:7001", wild, 4, out, sizeof out);
+	assert_string_equal(out, "tcp://node.example:7001");
 	/* Wildcards and ipc are not addresses a user can dial. */
 	relay_of("", wild, 4, out, sizeof out);
 	assert_string_equal(out, "");
 	relay_of("", named, 3, out, sizeof out);
-	assert_string_equal(out, "tcp://10.1.2.3:8800");
+	assert_string_equal(out, "10.1.2.3");
 	relay_of("", named, 0, out, sizeof out);
 	assert_string_equal(out, "");
 }

@@ -11,9 +11,11 @@
 # Chopsticks is pinned by tests/integration/chopsticks/package-lock.json
 # (@acala-network/chopsticks 1.5.1, which runs on Node 20 although its
 # package declares node >= 22). It serves JSON-RPC over HTTP POST and
-# WebSocket on one port. In Instant mode it builds a block only when an
-# extrinsic arrives, so the ticker calls dev_newBlock to move the chain (and
-# its timestamp) as a real one would.
+# WebSocket on one port. It runs in Manual mode: only the ticker's
+# dev_newBlock builds blocks, with what the pool holds, so the chain moves
+# (and its timestamp) as a real one would. In Instant mode an extrinsic that
+# arrived while the ticker's block was being built was sometimes accepted
+# and then dropped (one agent update_node in four runs).
 
 CHOP_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CHOP_PID= CHOP_TICK_PID= CHOP_PORT= CHOP_URL=
@@ -57,7 +59,7 @@ chop_start() {
 genesis: $spec
 port: $CHOP_PORT
 host: 127.0.0.1
-build-block-mode: Instant
+build-block-mode: Manual
 offchain-worker: false
 EOC
 	# The package's engines field asks for Node 22; 1.5.1 runs on Node 20.

@@ -53,7 +53,7 @@ call() {
 }
 chop_install || exit 77
 chop_start || exit 1
-chop_ticker 2
+chop_ticker 1
 export ZOS_CHAIN_URL="$CHOP_URL"
 echo "ok: Chopsticks runs spec 144 at $CHOP_URL ($(($(date +%s) - T0)) s)"
 
