@@ -13,12 +13,13 @@ for b in "$CHAIN" "$CLI"; do
 done
 command -v python3 >/dev/null || { echo "skipped: python3 is not installed"; exit 77; }
 TMP=$(mktemp -d /tmp/cli-errors.XXXXXX)
-CPID= BPID=
+CPID= BPID= HPID=
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 cleanup() {
 	[ -n "$CPID" ] && stop_pid "$CPID"
 	[ -n "$BPID" ] && stop_pid "$BPID"
+	[ -n "$HPID" ] && stop_pid "$HPID"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -60,6 +61,17 @@ grep -q "rejected" "$TMP/err.txt" && fail "chain down: a signed call says reject
 expect 1 "connection refused at $DOWN" env ZOS_CHAIN_URL="$DOWN" "$CLI" chain get Timestamp Now
 expect 1 "connection refused at $DOWN" "$CLI" deploy --node 1 /dev/null --dev alice --url "$DOWN"
 echo "ok: a chain that is not running is 'connection refused' at the URL, with the fix"
+
+# Something that is not a chain's JSON-RPC answers: the HTTP status is named.
+HPORT=$(free_port)
+python3 -m http.server --bind 127.0.0.1 "$HPORT" --directory "$TMP" >/dev/null 2>&1 &
+HPID=$!
+wait_for 5 python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$HPORT" 2>/dev/null ||
+	fail "the HTTP server did not listen"
+expect 1 "HTTP status 501 from http://127.0.0.1:$HPORT" "$CLI" balance alice --url "http://127.0.0.1:$HPORT"
+stop_pid "$HPID"
+HPID=
+echo "ok: an HTTP error names the status"
 
 expect 2 "chain URL '127.0.0.1:$CPORT' has no scheme: use http://, https://, ws:// or wss://" \
 	"$CLI" balance alice --url "127.0.0.1:$CPORT"
