@@ -98,7 +98,7 @@ int cli_deploy_check_node(struct cli_link *l, const char *doc)
 		if (want[i] > free_) {
 			cli_err("node %u has not enough free %s: the deployment wants %" PRIu64
 			        ", the node has %" PRIu64 " free; nothing was paid (pick another "
-			        "node: zos-cli node list)",
+			        "node: zos-cli node get ID shows its capacity)",
 			        l->node.id, names[i], want[i], free_);
 			rc = ZE_CAPACITY;
 			break;
