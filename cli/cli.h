@@ -29,8 +29,8 @@ int cli_cmd_rmb(int argc, char **argv);
 
 /*
  * For a repeated --url: returns prev and next joined with a comma (next
- * alone when prev is NULL), the chain client's endpoint list. The string
- * lives until the process ends (a command-line lifetime).
+ * alone when prev is NULL), the chain client's endpoint list, in a static
+ * buffer that the next call replaces (one list per command line).
  */
 const char *cli_url_append(const char *prev, const char *next);
 

@@ -16,13 +16,18 @@
 
 const char *cli_url_append(const char *prev, const char *next)
 {
-	char *s;
+	static char list[2048];
+	char tmp[sizeof(list)];
 
 	if (!prev)
 		return next;
-	if (asprintf(&s, "%s,%s", prev, next) < 0)
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s,%s", prev, next) >= sizeof(tmp)) {
+		cli_err("--url: the endpoint list is over %zu bytes; %s left out", sizeof(list) - 1,
+			next);
 		return prev;
-	return s; /* kept for the command's lifetime */
+	}
+	memcpy(list, tmp, sizeof(list));
+	return list;
 }
 
 void cli_err(const char *fmt, ...)
