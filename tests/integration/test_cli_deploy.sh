@@ -98,6 +98,13 @@ grep -q "nothing was paid" "$TMP/err.txt" || fail "capacity refusal: $(cat "$TMP
 [ "$(free_of)" = "$B0" ] && [ "$(contracts)" = "$N0" ] || fail "the capacity refusal paid or created a contract"
 echo "ok: a deployment larger than the node's free capacity is refused before paying"
 
+# ---- A node that does not exist: said before paying.
+"$CLI" deploy --node 999 "$TMP/dep.json" --dev charlie >"$TMP/out.txt" 2>"$TMP/err.txt" &&
+	fail "deploy to a missing node succeeded"
+grep -q "node 999 does not exist on the chain at $ZOS_CHAIN_URL" "$TMP/err.txt" || fail "missing node: $(cat "$TMP/err.txt")"
+[ "$(free_of)" = "$B0" ] && [ "$(contracts)" = "$N0" ] || fail "the missing node's deploy paid or created a contract"
+echo "ok: a node that does not exist on chain is refused before paying"
+
 # ---- The agent hangs (stopped): it does not answer, nothing is paid.
 kill -STOP "$APID"
 "$CLI" deploy --node "$NODE" "$TMP/dep.json" --dev charlie --rmb-timeout 300 >"$TMP/out.txt" 2>"$TMP/err.txt"
