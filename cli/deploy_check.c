@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chainclient/meta.h"
 #include "cli/deploy.h"
@@ -79,7 +80,15 @@ int cli_deploy_check_node(struct cli_link *l, const char *doc)
 	}
 	cJSON_Delete(reply);
 	reply = NULL;
-	rc = cli_link_call(l, "zos.statistics.get", NULL, &reply, &code, msg, sizeof msg);
+	/* An agent that has just started answers 503 until its engine runs:
+	 * worth a few seconds' wait before giving up on it. */
+	for (int i = 0; i < 20; i++) {
+		rc = cli_link_call(l, "zos.statistics.get", NULL, &reply, &code, msg, sizeof msg);
+		if (rc != 1 || code != 503)
+			break;
+		struct timespec ts = {0, 500 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
 	if (rc == 1) {
 		cli_err("node %u cannot tell its free capacity (error %u: %s); nothing was paid",
 		        l->node.id, code, msg);
