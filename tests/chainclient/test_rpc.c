@@ -25,11 +25,13 @@ enum mode {
 	M_BAD_ID,    /* answers with the wrong id */
 	M_GARBAGE,   /* not JSON */
 	M_VERSION,   /* runtime version and header */
+	M_HEAD,      /* finalized head numbered `head`, and storage as M_STORAGE */
 };
 
 struct node {
 	enum mode mode;
 	int seen;
+	int head; /* M_HEAD */
 };
 
 static void handler(void *ud, const char *method, const cJSON *params, double id,
@@ -80,6 +82,19 @@ static void handler(void *ud, const char *method, const cJSON *params, double id
 		break;
 	case M_GARBAGE:
 		r->body = strdup("<html>bad gateway</html>");
+		break;
+	case M_HEAD:
+		if (strcmp(method, "chain_getFinalizedHead") == 0) {
+			fake_result(r, id, "\"0x1111111111111111111111111111111111111111111111111111111111111111\"");
+		} else if (strcmp(method, "chain_getHeader") == 0) {
+			char *h = fake_printf("{\"number\":%d,\"parentHash\":\"0x"
+					      "1111111111111111111111111111111111111111111111111111111111111111\"}",
+					      __atomic_load_n(&n->head, __ATOMIC_SEQ_CST));
+			fake_result(r, id, h);
+			free(h);
+		} else {
+			fake_result(r, id, "\"0x2a000000\"");
+		}
 		break;
 	case M_VERSION:
 		if (strcmp(method, "state_getRuntimeVersion") == 0)
@@ -442,6 +457,43 @@ static void dead_endpoint_fails_over(void **st)
 	fake_stop(&live);
 }
 
+static int wait_endpoint(struct rpc_client *c, const char *url)
+{
+	for (int i = 0; i < 200; i++) {
+		if (strcmp(rpc_client_endpoint(c), url) == 0)
+			return 1;
+		struct timespec ts = {0, 10 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+/* The health check leaves an endpoint whose finalized head lags more than
+ * max_lag behind the other, and comes back when it has caught up. */
+static void lagging_endpoint_is_left(void **st)
+{
+	struct fake_rpc a, b;
+	struct node na = {.mode = M_HEAD, .head = 100}, nb = {.mode = M_HEAD, .head = 100};
+	struct rpc_opts o = fast_opts();
+	struct rpc_client *c;
+	char list[160];
+
+	o.health_ms = 20;
+	o.max_lag = 10;
+	assert_int_equal(fake_start(&a, handler, &na), 0);
+	assert_int_equal(fake_start(&b, handler, &nb), 0);
+	snprintf(list, sizeof(list), "%s,%s", a.url, b.url);
+	assert_int_equal(rpc_client_new(list, &o, &c), 0);
+	assert_string_equal(rpc_client_endpoint(c), a.url);
+	__atomic_store_n(&nb.head, 111, __ATOMIC_SEQ_CST); /* a is 11 behind */
+	assert_true(wait_endpoint(c, b.url));
+	__atomic_store_n(&na.head, 105, __ATOMIC_SEQ_CST); /* within 10 again */
+	assert_true(wait_endpoint(c, a.url));
+	rpc_client_free(c);
+	fake_stop(&a);
+	fake_stop(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +514,7 @@ int main(void)
 		cmocka_unit_test(urls_are_checked),
 		cmocka_unit_test(endpoints_are_picked_by_health),
 		cmocka_unit_test(dead_endpoint_fails_over),
+		cmocka_unit_test(lagging_endpoint_is_left),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
