@@ -78,6 +78,18 @@ int cli_chain_url_check(const char *list)
 	return 0;
 }
 
+int cli_rmb_addr_check(const char *addr)
+{
+	if (!strncmp(addr, "http://", 7) || !strncmp(addr, "https://", 8) ||
+	    !strncmp(addr, "ws://", 5) || !strncmp(addr, "wss://", 6)) {
+		cli_err("--rmb '%s' looks like a chain URL: --rmb is the node's RMB address "
+			"(tcp://HOST:PORT or ipc://PATH); give the chain with --url",
+			addr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 const char *cli_chain_why(int rc)
 {
 	static char buf[640];

@@ -52,6 +52,8 @@ int cli_chain_url_check(const char *list);
  * status), else zerr_str(rc). A static buffer, valid until the next call.
  */
 const char *cli_chain_why(int rc);
+/* Refuses (printed, -EINVAL) a chain URL given to --rmb. */
+int cli_rmb_addr_check(const char *addr);
 /* 0 when rc came from a chain that was never reached (nothing was sent). */
 int cli_chain_reached(int rc);
 /* --chain, kept for old scripts: prints a one-line deprecation warning on

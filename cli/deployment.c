@@ -37,6 +37,8 @@ int cli_link_open(const struct cli_link_opts *o, struct cli_link *l)
 	memset(l, 0, sizeof *l);
 	const char *url = cli_chain_url(o->chain);
 	int rc = cli_chain_url_check(url);
+	if (rc == 0 && o->rmb)
+		rc = cli_rmb_addr_check(o->rmb);
 	if (rc < 0)
 		return rc;
 	if ((rc = cli_load_key(&o->keysrc, &l->key)) < 0)

@@ -90,6 +90,8 @@ static int resolve(const struct call_opts *o, uint32_t dst, const struct zkey *k
 {
 	struct chain_client *chain = NULL;
 	int rc = 0;
+	if (o->rmb && cli_rmb_addr_check(o->rmb) < 0)
+		return -EINVAL;
 	int need_chain = !o->src || !o->rmb || !o->dst_pk;
 	if (need_chain) {
 		const char *curl = cli_chain_url(o->chain);

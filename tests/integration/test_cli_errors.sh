@@ -83,7 +83,9 @@ expect 2 "is an RMB (nng) address, not a chain.*--rmb" \
 grep -q "tcp://127.0.0.1:$CPORT" "$TMP/err.txt" || fail "--url tcp: the address is not named"
 expect 2 "is an RMB (nng) address" "$CLI" deployment list --node 1 --dev alice --url "ipc:///tmp/x.sock"
 expect 2 "is an RMB (nng) address" "$CLI" rmb call 1 zos.system.version --dev alice --url "tcp://127.0.0.1:1"
-echo "ok: an RMB address given to --url is refused with 'use --rmb'"
+expect 2 "looks like a chain URL.*give the chain with --url" \
+	"$CLI" deployment list --node 1 --dev alice --rmb "http://127.0.0.1:$CPORT"
+echo "ok: an RMB address given to --url is refused with 'use --rmb', and the other way round"
 
 BPORT=$(free_port)
 python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(60)' "$BPORT" &
