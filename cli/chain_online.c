@@ -352,6 +352,8 @@ int cli_chain_call(int argc, char **argv)
 	online_print_outcome(&o);
 	if (o.status == CHAIN_OUTCOME_SUCCESS)
 		rc = CLI_OK;
+	else if (o.status == CHAIN_OUTCOME_REJECTED && !cli_chain_reached(o.err))
+		cli_err("%s.%s not sent: %s", pallet, call, cli_chain_why(o.err));
 	else
 		cli_err("%s.%s %s: %s", pallet, call, chain_outcome_status_name(o.status), o.error);
 out:
