@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -310,6 +311,47 @@ static void rpc_sleep_ms(long ms)
 		;
 }
 
+/* The process's last transport failure (rpc_last_failure): one record for
+ * every client and thread, as a submitter's worker makes its calls for the
+ * thread that waits on it. Only messages read it. */
+static pthread_mutex_t rpc_fail_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct rpc_failure_info rpc_fail;
+
+static void rpc_note_failure(enum rpc_failure kind, const char *url, long status,
+			     const char *detail)
+{
+	pthread_mutex_lock(&rpc_fail_lock);
+	rpc_fail.kind = kind;
+	rpc_fail.http_status = status;
+	snprintf(rpc_fail.url, sizeof rpc_fail.url, "%s", url ? url : "");
+	snprintf(rpc_fail.detail, sizeof rpc_fail.detail, "%s", detail ? detail : "");
+	pthread_mutex_unlock(&rpc_fail_lock);
+}
+
+void rpc_last_failure(struct rpc_failure_info *out)
+{
+	pthread_mutex_lock(&rpc_fail_lock);
+	*out = rpc_fail;
+	pthread_mutex_unlock(&rpc_fail_lock);
+}
+
+static void rpc_note_curl(CURL *h, const char *url, CURLcode rc)
+{
+	long oserr = 0;
+	enum rpc_failure kind = RPC_FAIL_OTHER;
+
+	curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
+	if (rc == CURLE_OPERATION_TIMEDOUT)
+		kind = RPC_FAIL_TIMEOUT;
+	else if (rc == CURLE_COULDNT_RESOLVE_HOST)
+		kind = RPC_FAIL_RESOLVE;
+	else if (rc == CURLE_COULDNT_CONNECT)
+		kind = oserr == ETIMEDOUT ? RPC_FAIL_TIMEOUT
+		       : oserr == ECONNREFUSED || oserr == 0 ? RPC_FAIL_REFUSED
+							     : RPC_FAIL_OTHER;
+	rpc_note_failure(kind, url, 0, curl_easy_strerror(rc));
+}
+
 /*
  * One HTTP exchange. Returns 0 with the body in s, ZE_UNKNOWN for a failure
  * worth retrying (*retry set), or a final error.
@@ -335,6 +377,7 @@ static int rpc_attempt(struct rpc_client *c, CURL *h, const char *url, const cha
 	}
 	if (rc != CURLE_OK) {
 		log_debug("chain", "%s: %s", url, curl_easy_strerror(rc));
+		rpc_note_curl(h, url, rc);
 		/* Without a connection the request cannot have been seen. */
 		if (once)
 			*retry = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST;
@@ -345,6 +388,7 @@ static int rpc_attempt(struct rpc_client *c, CURL *h, const char *url, const cha
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	if (status >= 500 || status == 429) {
 		log_debug("chain", "%s: HTTP %ld", url, status);
+		rpc_note_failure(RPC_FAIL_HTTP, url, status, NULL);
 		/* 429 and 503 say the request was not processed; another 5xx
 		 * may come after the node acted on it. */
 		*retry = !once || status == 429 || status == 503;
@@ -352,6 +396,7 @@ static int rpc_attempt(struct rpc_client *c, CURL *h, const char *url, const cha
 	}
 	if (status != 200) {
 		log_warn("chain", "%s: HTTP %ld", url, status);
+		rpc_note_failure(RPC_FAIL_HTTP, url, status, NULL);
 		return ZE_UNKNOWN;
 	}
 	return 0;
@@ -460,7 +505,13 @@ static int rpc_exchange(struct rpc_client *c, int i, const char *body, uint64_t 
 	pthread_mutex_unlock(&c->lock);
 	if (e->ws) {
 		zbuf_reset(&sink->buf);
-		return rpc_ws_exchange(e->ws, body, strlen(body), id, once, &sink->buf, retry);
+		int rc = rpc_ws_exchange(e->ws, body, strlen(body), id, once, &sink->buf, retry);
+		if (rc < 0)
+			rpc_note_failure(rc == ZE_TIMEOUT ? RPC_FAIL_TIMEOUT
+				         : rpc_ws_refused(e->ws) ? RPC_FAIL_REFUSED
+							           : RPC_FAIL_OTHER,
+				         e->url, 0, zerr_str(rc));
+		return rc;
 	}
 	CURL *h = rpc_handle_get(c);
 	if (!h)
@@ -543,6 +594,7 @@ static int rpc_call_mode(struct rpc_client *c, const char *method, const cJSON *
 	if (!body)
 		return -ENOMEM;
 	zbuf_init(&sink.buf, c->opts.max_response);
+	rpc_note_failure(RPC_FAIL_NONE, NULL, 0, NULL);
 	for (int attempt = 0; attempt < attempts && !atomic_load(&c->aborted); attempt++) {
 		/* Back off only after every endpoint failed once more. */
 		if (attempt > 0 && attempt % c->nep == 0) {

@@ -179,6 +179,29 @@ int rpc_submit_extrinsic(struct rpc_client *c, const uint8_t *xt, size_t n, uint
 int rpc_block(struct rpc_client *c, const uint8_t hash[32], uint64_t *number, uint8_t ***xts,
 	      size_t **lens, size_t *n);
 
+/*
+ * Why the process's last call failed in transport (any client, any
+ * thread), for messages that name the cause and the fix: the kind, the
+ * endpoint tried and (for RPC_FAIL_HTTP) the status. Reset as each call
+ * starts; RPC_FAIL_NONE when the last call got an answer or failed before
+ * reaching the network.
+ */
+enum rpc_failure {
+	RPC_FAIL_NONE = 0,
+	RPC_FAIL_REFUSED, /* nothing listens at the address */
+	RPC_FAIL_TIMEOUT, /* no answer in time */
+	RPC_FAIL_RESOLVE, /* the host name does not resolve */
+	RPC_FAIL_HTTP,    /* an HTTP status other than 200 */
+	RPC_FAIL_OTHER,   /* any other transport error (TLS, reset...) */
+};
+struct rpc_failure_info {
+	enum rpc_failure kind;
+	long http_status;
+	char url[256];    /* the endpoint tried, truncated */
+	char detail[128]; /* the transport's own words, may be empty */
+};
+void rpc_last_failure(struct rpc_failure_info *out);
+
 /* Parses a JSON number or "0x.." hex string into a u64 (headers use hex). */
 int rpc_json_u64(const cJSON *v, uint64_t *out);
 

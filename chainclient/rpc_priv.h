@@ -38,6 +38,8 @@ int rpc_ws_exchange(struct rpc_ws *w, const char *body, size_t len, uint64_t id,
                     struct zbuf *out, int *retry);
 /* 1 while connected. */
 int rpc_ws_up(struct rpc_ws *w);
+/* 1 when the last connection attempt was refused (nothing listens). */
+int rpc_ws_refused(struct rpc_ws *w);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t rpc_now_ms(void);

@@ -157,6 +157,11 @@ void rpc_ws_free(struct rpc_ws *w)
 	free(w);
 }
 
+int rpc_ws_refused(struct rpc_ws *w)
+{
+	return atomic_load(&w->refused);
+}
+
 int rpc_ws_up(struct rpc_ws *w)
 {
 	pthread_mutex_lock(&w->lock);

@@ -164,11 +164,14 @@ int ws_tcp_connect(struct rpc_ws *w, int64_t deadline)
 		if (fd < 0)
 			continue;
 		w->fd = fd;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
-		    (errno == EINPROGRESS && ws_wait_fd(w, POLLOUT, deadline) == 0)) {
+		int crc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+		atomic_store(&w->refused, crc < 0 && errno == ECONNREFUSED);
+		if (crc == 0 || (errno == EINPROGRESS && ws_wait_fd(w, POLLOUT, deadline) == 0)) {
 			int err = 0;
 			socklen_t l = sizeof(err);
-			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) == 0 && err == 0) {
+			int got = getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) == 0;
+			atomic_store(&w->refused, got && err == ECONNREFUSED);
+			if (got && err == 0) {
 				int one = 1;
 				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 				setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));

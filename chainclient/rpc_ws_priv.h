@@ -46,6 +46,7 @@ struct rpc_ws {
 	pthread_t thread;
 	int evfd;
 	atomic_int stop;
+	atomic_int refused; /* the last connect() was refused */
 
 	pthread_mutex_t lock; /* everything below */
 	pthread_cond_t up_cond;

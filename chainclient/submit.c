@@ -75,8 +75,11 @@ void chain_job_fail(struct chain_job *j, enum chain_outcome_status st, int err, 
 	va_start(ap, fmt);
 	vsnprintf(o.error, sizeof(o.error), fmt, ap);
 	va_end(ap);
-	log_warn("chain", "%s.%s: %s: %s", j->pallet, j->call, chain_outcome_status_name(st),
-		 o.error);
+	/* A call refused because the chain could not be asked was never sent:
+	 * "rejected" would say the chain refused it. */
+	int unsent = st == CHAIN_OUTCOME_REJECTED && (err == ZE_UNKNOWN || err == ZE_TIMEOUT);
+	log_warn("chain", "%s.%s: %s: %s", j->pallet, j->call,
+		 unsent ? "not sent" : chain_outcome_status_name(st), o.error);
 	chain_job_finish(j, &o);
 }
 

@@ -373,12 +373,14 @@ static int cmd_metadata(int argc, char **argv)
 		fprintf(stderr, "usage: %s\n", usage);
 		return CLI_USAGE;
 	}
+	if (url && cli_chain_url_check(url) < 0)
+		return CLI_USAGE;
 	if (url) {
 		rc = chain_client_new(url, NULL, &cc);
 		if (rc == 0)
 			rc = chain_client_runtime(cc, &rt);
 		if (rc) {
-			cli_err("cannot fetch the metadata from %s: %s", url, zerr_str(rc));
+			cli_err("cannot fetch the metadata from %s: %s", url, cli_chain_why(rc));
 			chain_client_free(cc);
 			return CLI_FAIL;
 		}

@@ -146,9 +146,11 @@ int cli_chain_get(int argc, char **argv)
 	}
 	const char *pallet = argv[optind], *item = argv[optind + 1];
 	int nkeys = argc - optind - 2;
+	if (cli_chain_url_check(online_url(url)) < 0)
+		return CLI_USAGE;
 	if ((ret = chain_client_new(online_url(url), NULL, &c)) ||
 	    (ret = chain_client_runtime(c, &rt))) {
-		cli_err("cannot reach the chain at %s: %s", online_url(url), zerr_str(ret));
+		cli_err("cannot reach the chain at %s: %s", online_url(url), cli_chain_why(ret));
 		goto out;
 	}
 	const struct meta_pallet *p = meta_pallet(rt->meta, pallet);
@@ -329,9 +331,13 @@ int cli_chain_call(int argc, char **argv)
 	if (give_up)
 		so.give_up_blocks = (unsigned)give_up;
 	so.poll_ms = 250;
+	if (cli_chain_url_check(online_url(url)) < 0) {
+		rc = CLI_USAGE;
+		goto out;
+	}
 	if ((ret = chain_client_new(online_url(url), NULL, &c)) ||
 	    (ret = chain_client_runtime(c, &rt))) {
-		cli_err("cannot reach the chain at %s: %s", online_url(url), zerr_str(ret));
+		cli_err("cannot reach the chain at %s: %s", online_url(url), cli_chain_why(ret));
 		goto out;
 	}
 	if ((ret = online_fix_args(rt->meta, pallet, call, args))) {
@@ -340,12 +346,14 @@ int cli_chain_call(int argc, char **argv)
 	}
 	if ((ret = chain_submitter_new(c, &k, &so, &s)) ||
 	    (ret = chain_submit_wait(s, pallet, call, args, &o))) {
-		cli_err("cannot submit: %s", zerr_str(ret));
+		cli_err("cannot submit: %s", cli_chain_why(ret));
 		goto out;
 	}
 	online_print_outcome(&o);
 	if (o.status == CHAIN_OUTCOME_SUCCESS)
 		rc = CLI_OK;
+	else if (o.status == CHAIN_OUTCOME_REJECTED && !cli_chain_reached(o.err))
+		cli_err("%s.%s not sent: %s", pallet, call, cli_chain_why(o.err));
 	else
 		cli_err("%s.%s %s: %s", pallet, call, chain_outcome_status_name(o.status), o.error);
 out:

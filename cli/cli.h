@@ -36,6 +36,32 @@ int cli_network_main(int argc, char **argv);
  */
 const char *cli_url_append(const char *prev, const char *next);
 
+/* ---- The chain's address (chain_url.c) --------------------------------- */
+
+#define CLI_CHAIN_DEFAULT_URL "http://127.0.0.1:9944"
+/* given, else $ZOS_CHAIN_URL, else CLI_CHAIN_DEFAULT_URL (static strings). */
+const char *cli_chain_url(const char *given);
+/*
+ * Checks each URL of a chain endpoint list before anything is sent: the
+ * scheme must be http, https, ws or wss. Prints which schemes work (or, for
+ * tcp:// and ipc://, that the node's RMB address goes with --rmb); -EINVAL.
+ */
+int cli_chain_url_check(const char *list);
+/*
+ * The words for a chain call that failed with rc: for a transport failure
+ * the cause at the address tried and the fix ("connection refused at URL:
+ * ... start tfchain-dev ... or set --url / ZOS_CHAIN_URL", timeout, HTTP
+ * status), else zerr_str(rc). A static buffer, valid until the next call.
+ */
+const char *cli_chain_why(int rc);
+/* Refuses (printed, -EINVAL) a chain URL given to --rmb. */
+int cli_rmb_addr_check(const char *addr);
+/* 0 when rc came from a chain that was never reached (nothing was sent). */
+int cli_chain_reached(int rc);
+/* --chain, kept for old scripts: prints a one-line deprecation warning on
+ * stderr (once) and returns arg. */
+const char *cli_chain_alias(const char *arg);
+
 /* Prints "zos-cli: <message>\n" to stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -18,12 +18,13 @@
 #include "common/key.h"
 #include "rmb/rmb_client.h"
 
-#define CLI_DEFAULT_CHAIN "http://127.0.0.1:9944"
+#define CLI_DEFAULT_CHAIN CLI_CHAIN_DEFAULT_URL
 
 struct cli_link_opts {
 	struct cli_keysrc keysrc;
-	const char *chain;  /* RPC URL (default $ZOS_CHAIN_URL, then CLI_DEFAULT_CHAIN) */
-	const char *url;    /* the node's RMB address instead of its twin's relay */
+	const char *chain;  /* --url: the chain's endpoint list (default $ZOS_CHAIN_URL,
+			     * then CLI_DEFAULT_CHAIN) */
+	const char *rmb;    /* --rmb: the node's RMB address instead of its twin's relay */
 	uint32_t node_id;
 	unsigned timeout_ms; /* per RMB attempt; 0 = the client's default */
 };
@@ -35,10 +36,25 @@ struct cli_link {
 	struct grid_node node;
 	struct grid_twin node_twin;
 	struct rmb_client *rmb;
+	char addr[RMB_RELAY_MAX + 1]; /* the node's RMB address in use */
 };
 
-/* Resolves everything from the chain; prints the reason on failure. */
+/* Resolves everything from the chain and dials the node; prints the reason
+ * on failure (-ECONNREFUSED when nothing listens at the node's address). */
 int cli_link_open(const struct cli_link_opts *o, struct cli_link *l);
+/*
+ * The options deploy and deployment share: --url (repeatable, the chain),
+ * --chain (its deprecated alias) and --rmb (the node). Returns 1 when opt
+ * was one of them.
+ */
+int cli_link_opt(struct cli_link_opts *o, int opt, const char *arg);
+#define CLI_LINK_OPT_URL 0x2000
+#define CLI_LINK_OPT_CHAIN 0x2001
+#define CLI_LINK_OPT_RMB 0x2002
+#define CLI_LINK_LONGOPTS                                               \
+	{"url", required_argument, NULL, CLI_LINK_OPT_URL},             \
+		{"chain", required_argument, NULL, CLI_LINK_OPT_CHAIN}, \
+		{"rmb", required_argument, NULL, CLI_LINK_OPT_RMB}
 void cli_link_close(struct cli_link *l);
 
 /*
@@ -51,6 +67,24 @@ int cli_link_call(struct cli_link *l, const char *cmd, const cJSON *payload, cJS
 
 /* Strict decimal parse of an option value; prints "--name ..." on failure. */
 int cli_parse_uint(const char *name, const char *s, uint64_t max, uint64_t *v);
+
+/* What a resend command needs besides the contract and node (deploy_check.c);
+ * every string borrowed. */
+struct cli_deploy_resend {
+	const char *keyopt; /* the key options to repeat, e.g. "--seed-file me.seed" */
+	const char *url;    /* --url as given, or NULL */
+	const char *rmb;    /* --rmb as given, or NULL */
+	const char *sealed; /* the saved sealed deployment (hash-only), or NULL */
+};
+/*
+ * Before paying: node l answers over RMB and has the free capacity the
+ * document doc (compact JSON) asks for. Prints why not (saying nothing was
+ * paid) and returns a negative error.
+ */
+int cli_deploy_check_node(struct cli_link *l, const char *doc);
+/* After the contract exists and the node cannot be reached: prints the
+ * contract id, its cost so far and the commands to resend or cancel it. */
+void cli_deploy_stranded(struct cli_link *l, uint64_t cid, const struct cli_deploy_resend *r);
 
 int cli_deploy_main(int argc, char **argv);
 int cli_deployment_main(int argc, char **argv);

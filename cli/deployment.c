@@ -20,47 +20,66 @@ int cli_parse_uint(const char *name, const char *s, uint64_t max, uint64_t *v)
 	return -EINVAL;
 }
 
+int cli_link_opt(struct cli_link_opts *o, int opt, const char *arg)
+{
+	if (cli_keysrc_opt(&o->keysrc, opt, arg))
+		return 1;
+	switch (opt) {
+	case CLI_LINK_OPT_URL: o->chain = cli_url_append(o->chain, arg); return 1;
+	case CLI_LINK_OPT_CHAIN: o->chain = cli_url_append(o->chain, cli_chain_alias(arg)); return 1;
+	case CLI_LINK_OPT_RMB: o->rmb = arg; return 1;
+	default: return 0;
+	}
+}
+
 int cli_link_open(const struct cli_link_opts *o, struct cli_link *l)
 {
 	memset(l, 0, sizeof *l);
-	int rc = cli_load_key(&o->keysrc, &l->key);
+	const char *url = cli_chain_url(o->chain);
+	int rc = cli_chain_url_check(url);
+	if (rc == 0 && o->rmb)
+		rc = cli_rmb_addr_check(o->rmb);
 	if (rc < 0)
 		return rc;
-	const char *url = o->chain ? o->chain : getenv("ZOS_CHAIN_URL");
-	if ((rc = chain_client_new(url ? url : CLI_DEFAULT_CHAIN, NULL, &l->chain)) < 0) {
-		cli_err("cannot use chain: %s", zerr_str(rc));
+	if ((rc = cli_load_key(&o->keysrc, &l->key)) < 0)
+		return rc;
+	if ((rc = chain_client_new(url, NULL, &l->chain)) < 0) {
+		cli_err("cannot use the chain at %s: %s", url, zerr_str(rc));
 		goto fail;
 	}
 	if ((rc = grid_twin_id_by_account(l->chain, l->key.pk, &l->src)) < 0) {
-		cli_err(rc == ZE_ABSENT ? "this key has no twin on chain (create one first)"
-					: "cannot look up this key's twin on chain: %s", zerr_str(rc));
+		cli_err(rc == ZE_ABSENT ? "this key has no twin on the chain at %s (create one "
+					  "first: zos-cli twin create)%s"
+					: "cannot look up this key's twin on the chain at %s: %s",
+			url, rc == ZE_ABSENT ? "" : cli_chain_why(rc));
 		goto fail;
 	}
 	if ((rc = grid_node(l->chain, o->node_id, &l->node)) < 0) {
-		cli_err(rc == ZE_ABSENT ? "node %u does not exist on chain%s"
-					: "cannot read node %u from the chain: %s",
-			o->node_id, rc == ZE_ABSENT ? "" : zerr_str(rc));
+		cli_err(rc == ZE_ABSENT ? "node %u does not exist on the chain at %s%s"
+					: "cannot read node %u from the chain at %s: %s",
+			o->node_id, url, rc == ZE_ABSENT ? "" : cli_chain_why(rc));
 		goto fail;
 	}
 	if ((rc = grid_twin(l->chain, l->node.twin_id, &l->node_twin)) < 0) {
 		cli_err("cannot read twin %u of node %u: %s", l->node.twin_id, o->node_id,
-			zerr_str(rc));
+			cli_chain_why(rc));
 		goto fail;
 	}
 	char addr[RMB_RELAY_MAX + 1];
-	if (o->url) {
-		if ((size_t)snprintf(addr, sizeof addr, "%s", o->url) >= sizeof addr) {
-			cli_err("--url is too long");
+	if (o->rmb) {
+		if ((size_t)snprintf(addr, sizeof addr, "%s", o->rmb) >= sizeof addr) {
+			cli_err("--rmb is too long");
 			rc = -EINVAL;
 			goto fail;
 		}
 	} else if (!l->node_twin.has_relay ||
 		   rmb_relay_first(l->node_twin.relay, addr, sizeof addr) < 0) {
-		cli_err("twin %u of node %u has no RMB address in its relay (pass --url)",
+		cli_err("twin %u of node %u has no RMB address in its relay (pass --rmb)",
 			l->node.twin_id, o->node_id);
 		rc = -ENOENT;
 		goto fail;
 	}
+	snprintf(l->addr, sizeof l->addr, "%s", addr);
 	struct rmb_client_cfg cfg;
 	rmb_client_cfg_init(&cfg);
 	cfg.url = addr;
@@ -70,7 +89,13 @@ int cli_link_open(const struct cli_link_opts *o, struct cli_link *l)
 	memcpy(cfg.dst_pk, l->node_twin.account, 32);
 	if (o->timeout_ms)
 		cfg.timeout_ms = o->timeout_ms;
-	if ((rc = rmb_client_new(&cfg, &l->rmb)) < 0) {
+	cfg.fail_fast = 1;
+	if ((rc = rmb_client_new(&cfg, &l->rmb)) == -ECONNREFUSED) {
+		cli_err("connection refused at %s: node %u's agent is not running there (ask "
+			"its farmer to start zos-agent, or give its address with --rmb)",
+			addr, o->node_id);
+		goto fail;
+	} else if (rc < 0) {
 		cli_err("cannot open %s: %s", addr, zerr_str(rc));
 		goto fail;
 	}
@@ -99,8 +124,11 @@ int cli_link_call(struct cli_link *l, const char *cmd, const cJSON *payload, cJS
 	int rc = rmb_client_call(l->rmb, cmd, json, &res);
 	free(json);
 	if (rc < 0) {
-		cli_err("%s to twin %u failed: %s", cmd, l->node.twin_id,
-			rc == ZE_CRYPTO ? "reply not signed by the node's twin" : zerr_str(rc));
+		cli_err("%s to node %u at %s failed: %s", cmd, l->node.id, l->addr,
+			rc == ZE_CRYPTO	     ? "reply not signed by the node's twin"
+			: rc == ZE_TIMEOUT ? "timeout: its agent did not answer (is zos-agent "
+					     "running and reachable?)"
+					   : zerr_str(rc));
 		return rc;
 	}
 	if (!res.ok) {
@@ -126,13 +154,17 @@ static void deployment_usage(FILE *f)
 		"       zos-cli deployment list --node ID " CLI_KEY_USAGE "\n"
 		"       zos-cli deployment logs --node ID CONTRACT NAME [--tail N] " CLI_KEY_USAGE
 		"\n"
-		"           [--chain URL] [--url ADDR] [--timeout MS]\n"
+		"           [--url URL] [--rmb ADDR] [--timeout MS] [--json]\n"
 		"\n"
-		"Asks node ID's agent over RMB, as the key's twin, and prints the JSON reply:\n"
+		"Asks node ID's agent over RMB, as the key's twin, and prints the JSON reply\n"
+		"on stdout (--json is accepted for symmetry with the other commands):\n"
 		"get: the deployment and each workload's state and result; changes: each\n"
 		"workload's state history; list: the twin's deployments on the node.\n"
 		"logs: the last N (default 100, at most 10000) lines a container wrote to\n"
-		"stdout and stderr, printed as they are (only the contract's twin may read them).\n");
+		"stdout and stderr, printed as they are (only the contract's twin may read them).\n"
+		"--url is the chain (http(s):// or ws(s)://, repeatable; default\n"
+		"$ZOS_CHAIN_URL, else " CLI_DEFAULT_CHAIN "; --chain is a deprecated alias).\n"
+		"--rmb is the node's RMB address (tcp:// or ipc://), default its twin's relay.\n");
 }
 
 int cli_deployment_main(int argc, char **argv)
@@ -140,13 +172,13 @@ int cli_deployment_main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"node", required_argument, NULL, 'n'},
 		{"contract", required_argument, NULL, 'c'},
-		{"chain", required_argument, NULL, 'C'},
-		{"url", required_argument, NULL, 'u'},
 		{"timeout", required_argument, NULL, 't'},
 		{"tail", required_argument, NULL, 'T'},
 		{"name", required_argument, NULL, 'N'},
+		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		CLI_KEY_LONGOPTS,
+		CLI_LINK_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	if (argc < 2) {
@@ -175,19 +207,18 @@ int cli_deployment_main(int argc, char **argv)
 	argv++;
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (cli_keysrc_opt(&o.keysrc, opt, optarg))
+		if (cli_link_opt(&o, opt, optarg))
 			continue;
 		switch (opt) {
 		case 'n':
 			if (cli_parse_uint("node", optarg, UINT32_MAX, &node) < 0)
 				return CLI_USAGE;
 			break;
+		case 'j': break;
 		case 'c':
 			if (cli_parse_uint("contract", optarg, UINT64_MAX, &contract) < 0)
 				return CLI_USAGE;
 			break;
-		case 'C': o.chain = optarg; break;
-		case 'u': o.url = optarg; break;
 		case 't':
 			if (cli_parse_uint("timeout", optarg, 600000, &v) < 0)
 				return CLI_USAGE;
@@ -217,8 +248,9 @@ int cli_deployment_main(int argc, char **argv)
 	}
 	o.node_id = (uint32_t)node;
 	struct cli_link l;
-	if (cli_link_open(&o, &l) < 0)
-		return CLI_FAIL;
+	int lrc = cli_link_open(&o, &l);
+	if (lrc < 0)
+		return lrc == -EINVAL ? CLI_USAGE : CLI_FAIL;
 	cJSON *p = cJSON_CreateObject(), *reply = NULL;
 	char cid[24], msg[RMB_ERRMSG_MAX + 1];
 	uint32_t code = 0;

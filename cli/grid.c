@@ -38,6 +38,8 @@ int cli_grid_open(struct cli_grid *g, const struct cli_grid_opts *o, int need_ke
 	memset(g, 0, sizeof *g);
 	g->json = o->json;
 	g->url = o->url ? o->url : env && *env ? env : GRID_DEFAULT_URL;
+	if ((rc = cli_chain_url_check(g->url)) < 0)
+		return rc;
 	if (need_key) {
 		if ((rc = cli_load_key(&o->keysrc, &g->key)) < 0)
 			return rc;
@@ -231,7 +233,7 @@ int cli_grid_submit(struct cli_grid *g, const char *pallet, const char *call,
 	so.poll_ms = 250;
 	if ((rc = chain_submitter_new(g->chain, &g->key, &so, &s)) < 0 ||
 	    (rc = chain_submit_wait(s, pallet, call, args, o)) < 0) {
-		cli_err("cannot submit %s.%s to %s: %s", pallet, call, g->url, zerr_str(rc));
+		cli_err("cannot submit %s.%s to %s: %s", pallet, call, g->url, cli_chain_why(rc));
 		chain_submitter_free(s);
 		return rc;
 	}
@@ -246,8 +248,11 @@ int cli_grid_submit(struct cli_grid *g, const char *pallet, const char *call,
 			cli_grid_print(j, 1);
 		cJSON_Delete(j);
 	}
-	/* Only a failed call was included (and paid for); say so for the rest. */
-	if (o->status == CHAIN_OUTCOME_FAILED)
+	/* Only a failed call was included (and paid for); say so for the rest,
+	 * and never call "rejected" what never reached the chain. */
+	if (o->status == CHAIN_OUTCOME_REJECTED && !cli_chain_reached(o->err))
+		cli_err("%s.%s not sent: %s", pallet, call, cli_chain_why(o->err));
+	else if (o->status == CHAIN_OUTCOME_FAILED)
 		cli_err("%s.%s failed: %s", pallet, call, o->error[0] ? o->error : "no reason given");
 	else
 		cli_err("%s.%s %s (chain at %s): %s", pallet, call,
@@ -266,7 +271,7 @@ int cli_grid_caller_twin(struct cli_grid *g, uint32_t *twin)
 		ss58_encode(g->key.pk, 42, ss58, sizeof ss58);
 		cli_err("account %s has no twin yet (create one: zos-cli twin create)", ss58);
 	} else if (rc < 0) {
-		cli_err("cannot read the twin of this key from %s: %s", g->url, zerr_str(rc));
+		cli_err("cannot read the twin of this key from %s: %s", g->url, cli_chain_why(rc));
 	}
 	return rc;
 }
@@ -375,7 +380,7 @@ int cli_cmd_balance(int argc, char **argv)
 	if (given)
 		memcpy(pk, g.key.pk, 32);
 	if ((rc = grid_account(g.chain, pk, &acc)) < 0) {
-		cli_err("cannot read the account from %s: %s", g.url, zerr_str(rc));
+		cli_err("cannot read the account from %s: %s", g.url, cli_chain_why(rc));
 		goto out;
 	}
 	if (!(out = cJSON_CreateObject()) || cli_grid_add_account(out, "account", pk) ||

@@ -112,7 +112,7 @@ static int bill_from_events(struct cli_grid *g, uint64_t id, uint64_t from, uint
 		if ((rc = rpc_block_hash(chain_client_rpc(g->chain), n, hash)) < 0 ||
 		    (rc = chain_events(g->chain, rt, hash, &evs)) < 0) {
 			cli_err("cannot read the events of block %llu: %s", (unsigned long long)n,
-				zerr_str(rc));
+				cli_chain_why(rc));
 			break;
 		}
 		cJSON_ArrayForEach(ev, evs) {
@@ -212,16 +212,16 @@ int cli_contract_bill_history(int argc, char **argv)
 	}
 	if (cli_grid_parse_id("contract ID", argv[optind], UINT64_MAX, &id) < 0)
 		return CLI_USAGE;
-	if (cli_grid_open(&g, &go, 0) < 0)
-		return CLI_FAIL;
+	if ((rc = cli_grid_open(&g, &go, 0)) < 0)
+		return rc == -EINVAL ? CLI_USAGE : CLI_FAIL;
 	if ((rc = bill_has_storage(&g, &storage)) < 0) {
-		cli_err("cannot reach the chain at %s: %s", g.url, zerr_str(rc));
+		cli_err("cannot reach the chain at %s: %s", g.url, cli_chain_why(rc));
 		goto out;
 	}
 	int scan = has_from || has_to || !storage;
 	if (scan) {
 		if ((rc = chain_block_number(g.chain, &best)) < 0) {
-			cli_err("cannot read the best block from %s: %s", g.url, zerr_str(rc));
+			cli_err("cannot read the best block from %s: %s", g.url, cli_chain_why(rc));
 			goto out;
 		}
 		if (!has_to || to > best)
@@ -246,7 +246,7 @@ int cli_contract_bill_history(int argc, char **argv)
 		  : bill_from_storage(&g, id, arr, &total, &count);
 	if (rc < 0) {
 		cli_err("cannot read the bills of contract %llu: %s", (unsigned long long)id,
-			zerr_str(rc));
+			cli_chain_why(rc));
 		goto out;
 	}
 	if (count == 0) {

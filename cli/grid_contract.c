@@ -106,7 +106,7 @@ static int contract_read(struct cli_grid *g, uint64_t id, struct grid_contract *
 			"are removed)", (unsigned long long)id);
 	else if (rc < 0)
 		cli_err("cannot read contract %llu from %s: %s", (unsigned long long)id, g->url,
-			zerr_str(rc));
+			cli_chain_why(rc));
 	return rc;
 }
 
@@ -120,7 +120,7 @@ static int contract_seal(struct cli_grid *g, const struct grid_node *n, const ch
 	int rc = grid_twin(g->chain, n->twin_id, &nt);
 
 	if (rc < 0) {
-		cli_err("cannot read node %u's twin %u: %s", n->id, n->twin_id, zerr_str(rc));
+		cli_err("cannot read node %u's twin %u: %s", n->id, n->twin_id, cli_chain_why(rc));
 		return rc;
 	}
 	rc = cli_doc_seal(&g->key, nt.pk_len ? nt.pk : NULL, nt.pk_len, nt.account, doc, data, len,
@@ -128,7 +128,7 @@ static int contract_seal(struct cli_grid *g, const struct grid_node *n, const ch
 	if (rc == ZE_MALFORMED || rc == ZE_CRYPTO)
 		cli_err("node %u's twin %u has no usable x25519 key", n->id, n->twin_id);
 	else if (rc < 0)
-		cli_err("cannot seal the deployment: %s", zerr_str(rc));
+		cli_err("cannot seal the deployment: %s", cli_chain_why(rc));
 	return rc;
 }
 
@@ -173,7 +173,7 @@ static int contract_create(int argc, char **argv)
 	}
 	if ((rc = cli_doc_read(file, &text, &tlen)) < 0) {
 		cli_err("cannot read %s: %s", file,
-			rc == ZE_TOOBIG ? "larger than a deployment may be (16 KiB)" : zerr_str(rc));
+			rc == ZE_TOOBIG ? "larger than a deployment may be (16 KiB)" : cli_chain_why(rc));
 		return CLI_FAIL;
 	}
 	if ((rc = cli_grid_open(&g, &go, 1)) < 0) {
@@ -191,7 +191,7 @@ static int contract_create(int argc, char **argv)
 		if (rc == ZE_ABSENT)
 			cli_err("node %llu does not exist", (unsigned long long)node_id);
 		else
-			cli_err("cannot read node %llu: %s", (unsigned long long)node_id, zerr_str(rc));
+			cli_err("cannot read node %llu: %s", (unsigned long long)node_id, cli_chain_why(rc));
 		goto out;
 	}
 	if (cli_doc_check_sender(g.chain, &g.key, twin) < 0 ||
@@ -274,8 +274,8 @@ static int contract_get(int argc, char **argv)
 
 	if (contract_id_args(argc, argv, &go, &id, &rc) < 0)
 		return rc;
-	if (cli_grid_open(&g, &go, 0) < 0)
-		return CLI_FAIL;
+	if ((rc = cli_grid_open(&g, &go, 0)) < 0)
+		return rc == -EINVAL ? CLI_USAGE : CLI_FAIL;
 	if (contract_read(&g, id, &c) == 0) {
 		out = cJSON_CreateObject();
 		if (out && cli_contract_fields(out, &c) == 0 && cli_grid_print(out, g.json) == 0)

@@ -276,7 +276,7 @@ int cli_doc_check_sender(struct chain_client *c, const struct zkey *key, uint32_
 	int rc = grid_twin(c, twin, &t);
 
 	if (rc < 0) {
-		cli_err("cannot read twin %u: %s", twin, zerr_str(rc));
+		cli_err("cannot read twin %u: %s", twin, cli_chain_why(rc));
 		return rc;
 	}
 	if ((rc = key_x25519_pk_of(key, mine)) < 0 ||
@@ -301,7 +301,7 @@ int cli_doc_fits_chain(struct chain_client *c, size_t len, uint32_t *limit)
 		return 1;
 	}
 	if (rc < 0) {
-		cli_err("cannot read the runtime's MaxDeploymentDataLength: %s", zerr_str(rc));
+		cli_err("cannot read the runtime's MaxDeploymentDataLength: %s", cli_chain_why(rc));
 		return rc;
 	}
 	return len <= *limit;

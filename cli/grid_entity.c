@@ -156,7 +156,7 @@ static int twin_create(int argc, char **argv)
 	 * key zos-cli derives from the account's secret, for workload sealing. */
 	if (!has_pk && g.key.scheme == KEY_SR25519) {
 		if ((rc = key_x25519_pk_of(&g.key, pk)) < 0) {
-			cli_err("cannot derive an x25519 key: %s", zerr_str(rc));
+			cli_err("cannot derive an x25519 key: %s", cli_chain_why(rc));
 			goto out;
 		}
 		has_pk = 1;
@@ -168,7 +168,7 @@ static int twin_create(int argc, char **argv)
 		goto out;
 	chain_outcome_clear(&o);
 	if ((rc = grid_twin_by_account(g.chain, g.key.pk, &t)) < 0) {
-		cli_err("create_twin succeeded, but the twin cannot be read back: %s", zerr_str(rc));
+		cli_err("create_twin succeeded, but the twin cannot be read back: %s", cli_chain_why(rc));
 		goto out;
 	}
 	if (twin_print(&g, &t) == 0)
@@ -225,7 +225,7 @@ static int twin_get(int argc, char **argv)
 		else
 			cli_err("this account has no twin");
 	} else if (rc < 0) {
-		cli_err("cannot read the twin from %s: %s", g.url, zerr_str(rc));
+		cli_err("cannot read the twin from %s: %s", g.url, cli_chain_why(rc));
 	} else if (twin_print(&g, &t) == 0) {
 		ret = CLI_OK;
 	}
@@ -302,7 +302,7 @@ static int farm_create(int argc, char **argv)
 	}
 	if ((rc = grid_farm(g.chain, (uint32_t)id, &f)) < 0)
 		cli_err("farm %llu was created, but cannot be read back: %s",
-			(unsigned long long)id, zerr_str(rc));
+			(unsigned long long)id, cli_chain_why(rc));
 	else if (farm_print(&g, &f) == 0)
 		ret = CLI_OK;
 out:
@@ -327,13 +327,13 @@ static int farm_get(int argc, char **argv)
 	if (cli_grid_parse_id("farm ID", argv[optind], UINT32_MAX, &id) < 0)
 		return CLI_USAGE;
 	if ((rc = cli_grid_open(&g, &go, 0)) < 0)
-		return CLI_FAIL;
+		return rc == -EINVAL ? CLI_USAGE : CLI_FAIL;
 	rc = grid_farm(g.chain, (uint32_t)id, &f);
 	if (rc == ZE_ABSENT)
 		cli_err("farm %llu does not exist", (unsigned long long)id);
 	else if (rc < 0)
 		cli_err("cannot read farm %llu from %s: %s", (unsigned long long)id, g.url,
-			zerr_str(rc));
+			cli_chain_why(rc));
 	else if (farm_print(&g, &f) == 0)
 		ret = CLI_OK;
 	cli_grid_close(&g);
@@ -376,7 +376,7 @@ static int node_get(int argc, char **argv)
 	if (cli_grid_parse_id("node ID", argv[optind], UINT32_MAX, &id) < 0)
 		return CLI_USAGE;
 	if ((rc = cli_grid_open(&g, &go, 0)) < 0)
-		return CLI_FAIL;
+		return rc == -EINVAL ? CLI_USAGE : CLI_FAIL;
 	rc = grid_node(g.chain, (uint32_t)id, &n);
 	if (rc == ZE_ABSENT) {
 		cli_err("node %llu does not exist", (unsigned long long)id);
@@ -386,7 +386,7 @@ static int node_get(int argc, char **argv)
 		rc = ZE_MALFORMED; /* a node always has a twin */
 	if (rc < 0) {
 		cli_err("cannot read node %llu from %s: %s", (unsigned long long)id, g.url,
-			zerr_str(rc));
+			cli_chain_why(rc));
 		goto out;
 	}
 	if (!(out = cJSON_CreateObject()) || cli_grid_add_u64(out, "node_id", n.id) ||

@@ -152,7 +152,7 @@ int cli_contract_list(int argc, char **argv)
 		goto out;
 	}
 	if (rc < 0) {
-		cli_err("cannot list contracts from %s: %s", g.url, zerr_str(rc));
+		cli_err("cannot list contracts from %s: %s", g.url, cli_chain_why(rc));
 		goto out;
 	}
 	if (!(out = cJSON_CreateObject()) ||
@@ -167,7 +167,7 @@ int cli_contract_list(int argc, char **argv)
 			continue; /* removed since it was listed */
 		if (rc < 0) {
 			cli_err("cannot read contract %llu: %s", (unsigned long long)ids[i],
-				zerr_str(rc));
+				cli_chain_why(rc));
 			goto out;
 		}
 		int skip = !node && c.twin_id != twin;

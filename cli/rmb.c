@@ -22,16 +22,16 @@
 #include "rmb/rmb_client.h"
 #include "rmb/rmb_server.h"
 
-#define DEFAULT_CHAIN "http://127.0.0.1:9944"
+#define DEFAULT_CHAIN CLI_CHAIN_DEFAULT_URL
 
 static void rmb_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: zos-cli rmb call DST_TWIN CMD [JSON] " CLI_KEY_USAGE "\n"
-		"           [--src TWIN] [--url ADDR] [--dst-pk HEX] [--chain URL]\n"
+		"           [--src TWIN] [--rmb ADDR] [--dst-pk HEX] [--url URL]\n"
 		"           [--timeout MS] [--attempts N] [--ttl S]\n"
 		"       zos-cli rmb serve --listen ADDR [--listen ADDR...] " CLI_KEY_USAGE "\n"
-		"           [--src TWIN] [--chain URL]\n"
+		"           [--src TWIN] [--url URL]\n"
 		"\n"
 		"Signs CMD with payload JSON (none when omitted) as twin --src and sends it to\n"
 		"twin DST_TWIN over RMB. The reply must be signed by DST_TWIN's key; its\n"
@@ -39,9 +39,12 @@ static void rmb_usage(FILE *f)
 		"message' on stderr and exits 1.\n"
 		"\n"
 		"  --src TWIN     the caller's twin (default: looked up on chain by key)\n"
-		"  --url ADDR     destination nng URL (default: the twin's relay on chain)\n"
+		"  --rmb ADDR     destination nng URL, tcp:// or ipc:// (default: the twin's\n"
+		"                 relay on chain); nothing listening there fails at once\n"
 		"  --dst-pk HEX   destination account key (default: the twin's on chain)\n"
-		"  --chain URL    chain RPC (default $ZOS_CHAIN_URL or " DEFAULT_CHAIN ")\n"
+		"  --url URL      the chain, http(s):// or ws(s)://, repeatable (default\n"
+		"                 $ZOS_CHAIN_URL or " DEFAULT_CHAIN "); --chain is a\n"
+		"                 deprecated alias\n"
 		"  --timeout MS   per attempt (default 5000); --attempts N (default 3),\n"
 		"                 resending the same envelope (same uid)\n"
 		"  --ttl S        request lifetime (default 60)\n"
@@ -71,13 +74,13 @@ static int src_twin_from_chain(struct chain_client *c, const struct zkey *k, uin
 	if (rc == ZE_ABSENT)
 		cli_err("this key has no twin on chain (create one first, or pass --src)");
 	else if (rc)
-		cli_err("cannot look up this key's twin on chain: %s", zerr_str(rc));
+		cli_err("cannot look up this key's twin on chain: %s", cli_chain_why(rc));
 	return rc;
 }
 
 struct call_opts {
 	struct cli_keysrc keysrc;
-	const char *src, *url, *dst_pk, *chain;
+	const char *src, *rmb, *dst_pk, *chain;
 	uint32_t timeout_ms, attempts, ttl_s;
 };
 
@@ -87,14 +90,16 @@ static int resolve(const struct call_opts *o, uint32_t dst, const struct zkey *k
 {
 	struct chain_client *chain = NULL;
 	int rc = 0;
-	int need_chain = !o->src || !o->url || !o->dst_pk;
+	if (o->rmb && cli_rmb_addr_check(o->rmb) < 0)
+		return -EINVAL;
+	int need_chain = !o->src || !o->rmb || !o->dst_pk;
 	if (need_chain) {
-		const char *curl = o->chain ? o->chain : getenv("ZOS_CHAIN_URL");
-		rc = chain_client_new(curl ? curl : DEFAULT_CHAIN, NULL, &chain);
-		if (rc) {
-			cli_err("cannot use chain: %s", zerr_str(rc));
+		const char *curl = cli_chain_url(o->chain);
+		rc = cli_chain_url_check(curl);
+		if (!rc && (rc = chain_client_new(curl, NULL, &chain)))
+			cli_err("cannot use the chain at %s: %s", curl, zerr_str(rc));
+		if (rc)
 			return rc;
-		}
 	}
 	if (o->src)
 		rc = parse_u32(o->src, "--src", &cfg->src);
@@ -102,12 +107,13 @@ static int resolve(const struct call_opts *o, uint32_t dst, const struct zkey *k
 		rc = src_twin_from_chain(chain, k, &cfg->src);
 	struct rmb_twin t;
 	memset(&t, 0, sizeof(t));
-	if (!rc && (!o->url || !o->dst_pk)) {
+	if (!rc && (!o->rmb || !o->dst_pk)) {
 		rc = rmb_chain_twin_lookup(chain, dst, &t);
 		if (rc == ZE_ABSENT)
 			cli_err("twin %u does not exist on chain", dst);
 		else if (rc)
-			cli_err("cannot look up twin %u on chain (retry later)", dst);
+			cli_err("cannot look up twin %u on the chain at %s: %s", dst,
+				cli_chain_url(o->chain), cli_chain_why(rc));
 	}
 	if (!rc && o->dst_pk && hex_decode_fixed(o->dst_pk, cfg->dst_pk, 32)) {
 		cli_err("--dst-pk needs 64 hex digits");
@@ -115,13 +121,13 @@ static int resolve(const struct call_opts *o, uint32_t dst, const struct zkey *k
 	} else if (!rc && !o->dst_pk) {
 		memcpy(cfg->dst_pk, t.account, 32);
 	}
-	if (!rc && o->url) {
-		if ((size_t)snprintf(url, urlsz, "%s", o->url) >= urlsz) {
-			cli_err("--url too long");
+	if (!rc && o->rmb) {
+		if ((size_t)snprintf(url, urlsz, "%s", o->rmb) >= urlsz) {
+			cli_err("--rmb too long");
 			rc = -EINVAL;
 		}
 	} else if (!rc && rmb_relay_first(t.relay, url, urlsz)) {
-		cli_err("twin %u has no RMB address in its relay field (pass --url)", dst);
+		cli_err("twin %u has no RMB address in its relay field (pass --rmb)", dst);
 		rc = -ENOENT;
 	}
 	chain_client_free(chain);
@@ -148,15 +154,20 @@ static int do_call(const struct call_opts *o, uint32_t dst, const char *cmd, con
 		cfg.attempts = o->attempts;
 	if (o->ttl_s)
 		cfg.ttl_s = o->ttl_s;
+	cfg.fail_fast = 1;
 	int rc = resolve(o, dst, &k, &cfg, url, sizeof(url));
 	if (!rc) {
 		rc = rmb_client_new(&cfg, &c);
-		if (rc)
+		if (rc == -ECONNREFUSED)
+			cli_err("connection refused at %s: twin %u's RMB peer (its zos-agent) is not "
+				"running there; start it, or give its address with --rmb",
+				url, dst);
+		else if (rc)
 			cli_err("cannot open %s: %s", url, zerr_str(rc));
 	}
 	key_wipe(&k);
 	if (rc)
-		return CLI_FAIL;
+		return rc == -EINVAL ? CLI_USAGE : CLI_FAIL;
 	rc = rmb_client_call(c, cmd, json, &res);
 	rmb_client_free(c);
 	if (rc == -EINVAL) {
@@ -222,10 +233,10 @@ static int do_serve(const struct call_opts *o, const char *const *listen, size_t
 
 	if (cli_load_key(&o->keysrc, &k))
 		return CLI_USAGE;
-	const char *curl = o->chain ? o->chain : getenv("ZOS_CHAIN_URL");
-	int rc = chain_client_new(curl ? curl : DEFAULT_CHAIN, NULL, &chain);
-	if (rc)
-		cli_err("cannot use chain: %s", zerr_str(rc));
+	const char *curl = cli_chain_url(o->chain);
+	int rc = cli_chain_url_check(curl);
+	if (!rc && (rc = chain_client_new(curl, NULL, &chain)))
+		cli_err("cannot use the chain at %s: %s", curl, zerr_str(rc));
 	else if (o->src)
 		rc = parse_u32(o->src, "--src", &twin);
 	else
@@ -262,11 +273,12 @@ static int do_serve(const struct call_opts *o, const char *const *listen, size_t
 
 int cli_cmd_rmb(int argc, char **argv)
 {
-	enum { O_SRC = 1, O_URL, O_DSTPK, O_CHAIN, O_TIMEOUT, O_ATTEMPTS, O_TTL, O_LISTEN };
+	enum { O_SRC = 1, O_URL, O_DSTPK, O_CHAIN, O_TIMEOUT, O_ATTEMPTS, O_TTL, O_LISTEN, O_RMB };
 	static const struct option longopts[] = {
 		CLI_KEY_LONGOPTS,
 		{"src", required_argument, NULL, O_SRC},
 		{"url", required_argument, NULL, O_URL},
+		{"rmb", required_argument, NULL, O_RMB},
 		{"dst-pk", required_argument, NULL, O_DSTPK},
 		{"chain", required_argument, NULL, O_CHAIN},
 		{"timeout", required_argument, NULL, O_TIMEOUT},
@@ -286,9 +298,10 @@ int cli_cmd_rmb(int argc, char **argv)
 			continue;
 		switch (opt) {
 		case O_SRC: o.src = optarg; break;
-		case O_URL: o.url = optarg; break;
+		case O_URL: o.chain = cli_url_append(o.chain, optarg); break;
+		case O_RMB: o.rmb = optarg; break;
 		case O_DSTPK: o.dst_pk = optarg; break;
-		case O_CHAIN: o.chain = optarg; break;
+		case O_CHAIN: o.chain = cli_url_append(o.chain, cli_chain_alias(optarg)); break;
 		case O_TIMEOUT:
 			if (parse_u32(optarg, "--timeout", &o.timeout_ms))
 				return CLI_USAGE;

@@ -1,12 +1,18 @@
+/* The RMB client: signed requests to one twin over nng REQ, verified replies. */
 #include "rmb/rmb_client.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/zerr.h"
 #include "rmb/rmb_envelope.h"
@@ -27,6 +33,61 @@ void rmb_client_cfg_init(struct rmb_client_cfg *c)
 	c->ttl_s = 60;
 	c->skew_s = 30;
 	c->max_msg = RMB_MAX_MSG_DEFAULT;
+}
+
+/*
+ * 1 when a connect() to a tcp:// or ipc:// url is refused (nothing listens
+ * there), within at most timeout_ms; 0 for anything else, including a
+ * connection that is accepted or a scheme this probe does not know.
+ */
+static int probe_refused(const char *url, unsigned timeout_ms)
+{
+	int fd = -1, refused = 0;
+
+	/* For ipc:// only a missing socket file is checked: connecting and
+	 * closing before nng's handshake leaves nng's IPC listener no longer
+	 * accepting (seen with this system's nng), so the probe must not
+	 * connect there. */
+	if (strncmp(url, "ipc://", 6) == 0) {
+		struct stat st;
+		return stat(url + 6, &st) < 0 && errno == ENOENT;
+	}
+	if (strncmp(url, "tcp://", 6) != 0)
+		return 0;
+	const char *h = url + 6, *colon = strrchr(h, ':');
+	char host[256];
+	if (!colon || (size_t)(colon - h) >= sizeof host)
+		return 0;
+	/* [v6]:port */
+	size_t hl = (size_t)(colon - h);
+	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+		h++;
+		hl -= 2;
+	}
+	memcpy(host, h, hl);
+	host[hl] = 0;
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+	if (getaddrinfo(host, colon + 1, &hints, &res) != 0 || !res)
+		return 0;
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		if (connect(fd, res->ai_addr, res->ai_addrlen) < 0) {
+			if (errno == ECONNREFUSED) {
+				refused = 1;
+			} else if (errno == EINPROGRESS) {
+				struct pollfd pf = {.fd = fd, .events = POLLOUT};
+				int err = 0;
+				socklen_t l = sizeof err;
+				int wait = timeout_ms > 3000 ? 3000 : (int)timeout_ms;
+				if (poll(&pf, 1, wait) == 1 &&
+				    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) == 0)
+					refused = err == ECONNREFUSED;
+			}
+		}
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return refused;
 }
 
 int rmb_client_new(const struct rmb_client_cfg *cfg, struct rmb_client **out)
@@ -60,7 +121,14 @@ int rmb_client_new(const struct rmb_client_cfg *cfg, struct rmb_client **out)
 	if (!rv)
 		rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, cfg->max_msg);
 	/* Non-blocking dial: the connection is (re)made in the background, so
-	 * a destination that starts late is reached within the timeout. */
+	 * a destination that starts late is reached within the timeout. With
+	 * fail_fast a plain connect() first tells "nothing listens there" at
+	 * once instead of after every attempt's timeout; anything else (a slow
+	 * network, a peer that hangs) is left to the calls' timeouts. */
+	if (!rv && cfg->fail_fast && probe_refused(c->url, cfg->timeout_ms)) {
+		rmb_client_free(c);
+		return -ECONNREFUSED;
+	}
 	if (!rv)
 		rv = nng_dial(c->sock, c->url, NULL, NNG_FLAG_NONBLOCK);
 	if (rv) {

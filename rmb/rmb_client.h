@@ -27,6 +27,12 @@ struct rmb_client_cfg {
 	uint32_t ttl_s;         /* the request's exp */
 	uint32_t skew_s;        /* clock skew tolerated on replies */
 	size_t max_msg;         /* largest reply accepted */
+	int fail_fast;          /* 1: rmb_client_new tries a plain connect() first
+				 * and fails with -ECONNREFUSED when nothing
+				 * listens at a tcp:// url, or an ipc:// socket
+				 * file does not exist (a person
+				 * waiting); 0: the dial goes on in the background
+				 * until a call's timeout */
 };
 
 /* Defaults: 5000 ms, 3 attempts, ttl 60 s, skew 30 s, 1 MiB. */

@@ -217,7 +217,7 @@ accept_tc charlie || fail "charlie user_accept_tc"
 rmb() { "$CLI" rmb call "$TWIN" "$@" --dev charlie 2>"$TMP/err.txt"; }
 wait_for 20 rmb zos.system.version >"$TMP/version.json" || fail "zos.system.version without --url"
 [ "$(jq -r .program "$TMP/version.json")" = zos-agent ] || fail "version: $(cat "$TMP/version.json")"
-echo "ok: rmb call reached twin $TWIN from its relay on chain, no --url"
+echo "ok: rmb call reached twin $TWIN from its relay on chain, no --rmb"
 
 # ---- deploy: a small deployment in deployment_data; exits 0 on the node's
 # answer (this runtime has no Deployed state).
@@ -267,7 +267,10 @@ echo "ok: contract $C2 holds only the hash; the node got the sealed deployment o
 
 # ---- A refused deployment: zos-cli cancels the contract it created
 # (this runtime has no reject_contract), or keeps it with --keep-contract.
-sed 's/16777216/1125899906842624/; s/"d1"/"huge"/' "$TMP/small.json" >"$TMP/huge.json"
+# A disk below the node's minimum size passes zos-cli's capacity check
+# before paying (a disk larger than the node is refused there, with no
+# contract: test_cli_deploy.sh) and is refused by the node.
+sed 's/16777216/4096/; s/"d1"/"huge"/' "$TMP/small.json" >"$TMP/huge.json"
 "$CLI" deploy --node "$NODE" "$TMP/huge.json" --dev charlie --timeout 60 >"$TMP/deploy.out" 2>"$TMP/err.txt" &&
 	fail "an impossible deployment succeeded: $(cat "$TMP/deploy.out")"
 C3=$(sed -n 's/^contract: \([0-9]*\)$/\1/p' "$TMP/deploy.out")

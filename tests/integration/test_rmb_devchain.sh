@@ -84,7 +84,7 @@ echo "ok: 103, 104, 107"
 # its reply, from bob's twin, is not accepted as charlie's answer.
 BOBPK=$("$CLI" chain get TfgridModule Twins "$BOB" | sed -n 's/.*"account_id":[^"]*"\(0x[0-9a-f]*\)".*/\1/p')
 [ -n "$BOBPK" ] || fail "bob's account id"
-"$CLI" rmb call "$CHARLIE" zos.system.version --dev eve --url "$SOCK" --dst-pk "$BOBPK" >"$DIR/out" 2>"$DIR/err" &&
+"$CLI" rmb call "$CHARLIE" zos.system.version --dev eve --rmb "$SOCK" --dst-pk "$BOBPK" >"$DIR/out" 2>"$DIR/err" &&
 	fail "wrong destination accepted"
 grep -q "rmb error 105 " "$DIR/err" || grep -q "failed: malformed" "$DIR/err" || fail "wrong destination: $(cat "$DIR/err")"
 echo "ok: destination"
@@ -94,11 +94,11 @@ echo "ok: destination"
 kill "$CPID"
 wait "$CPID" 2>/dev/null
 CPID=
-"$CLI" rmb call "$BOB" zos.system.version --dev ferdie --src "$FERDIE" --url "$SOCK" --dst-pk "$BOBPK" \
+"$CLI" rmb call "$BOB" zos.system.version --dev ferdie --src "$FERDIE" --rmb "$SOCK" --dst-pk "$BOBPK" \
 	--attempts 1 >"$DIR/out" 2>"$DIR/err" && fail "unverifiable caller accepted"
 grep -q "rmb error 500 .*\[retryable\]" "$DIR/err" || fail "chain down: $(cat "$DIR/err")"
 # A caller already in the key cache is still served.
-out=$("$CLI" rmb call "$BOB" zos.system.version --dev charlie --src "$CHARLIE" --url "$SOCK" --dst-pk "$BOBPK") ||
+out=$("$CLI" rmb call "$BOB" zos.system.version --dev charlie --src "$CHARLIE" --rmb "$SOCK" --dst-pk "$BOBPK") ||
 	fail "cached caller with the chain down: $out"
 echo "ok: chain down is retryable, cached keys still verify"
 

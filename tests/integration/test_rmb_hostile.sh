@@ -62,7 +62,7 @@ grep -q "serving twin" "$DIR/serve.log" || fail "rmb serve did not start"
 valid() { # what
 	local t0 t1
 	t0=$(date +%s%N)
-	"$CLI" rmb call "$BOB" zos.system.version --dev charlie --url "$URL" --dst-pk "$BOBPK" \
+	"$CLI" rmb call "$BOB" zos.system.version --dev charlie --rmb "$URL" --dst-pk "$BOBPK" \
 		--timeout 5000 --attempts 1 >"$DIR/out" 2>"$DIR/err" || fail "after $1: $(cat "$DIR/err")"
 	t1=$(date +%s%N)
 	grep -q '"version"' "$DIR/out" || fail "after $1: $(cat "$DIR/out")"

@@ -82,7 +82,7 @@ TWIN=$(twin_of "$ACCOUNT")
 rmb_as() {
 	local src=$CHARLIE
 	[ "$1" = dave ] && src=$DAVE
-	"$CLI" rmb call "$TWIN" "$2" "$3" --dev "$1" --src "$src" --url "tcp://127.0.0.1:$RPORT" \
+	"$CLI" rmb call "$TWIN" "$2" "$3" --dev "$1" --src "$src" --rmb "tcp://127.0.0.1:$RPORT" \
 		--dst-pk "$ACCOUNT" --timeout "$4" --attempts 1
 }
 engine_up() { rmb_as charlie zos.statistics.get '{}' 5000 >/dev/null 2>"$TMP/err.txt"; }
