@@ -160,7 +160,7 @@ PY
 python3 "$TMP/proxy.py" "$PX" "$RPORT" "$TMP/recorded" &
 PXPID=$!
 sleep 0.3
-"$CLI" rmb call "$TWIN" zos.system.version '{}' --dev dave --src "$DAVE" --url "tcp://127.0.0.1:$PX" \
+"$CLI" rmb call "$TWIN" zos.system.version '{}' --dev dave --src "$DAVE" --rmb "tcp://127.0.0.1:$PX" \
 	--dst-pk "$ACCOUNT" --timeout 5000 --attempts 1 --ttl 120 >/dev/null 2>"$TMP/err.txt" ||
 	fail "dave's call through the recording proxy"
 wait "$PXPID"
