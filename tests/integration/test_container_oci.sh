@@ -121,6 +121,10 @@ has_node() {
 wait_for 60 has_node || fail "the agent did not register its node"
 NODE=$(get TfgridModule NodeIdByTwinID "$(twin_of "$ACCOUNT")")
 grep -q "containers: OCI runtime runc" "$TMP/agent.log" || fail "the runtime choice is not logged"
+# zos-cli deploy checks the node over RMB before it pays: wait until the
+# node's message bus and engine answer.
+engine_up() { "$CLI" rmb call "$(twin_of "$ACCOUNT")" zos.statistics.get --dev charlie >/dev/null 2>"$TMP/err.txt"; }
+wait_for 30 engine_up || fail "the node does not answer zos.statistics.get over RMB"
 echo "ok: node $NODE up, $(grep -o 'containers: OCI runtime [a-z]*' "$TMP/agent.log")"
 
 # ---- Deploy by reference: no entrypoint, the image's config decides.

@@ -48,7 +48,10 @@ def snippets(path):
     return out
 
 def check(path, n, snip):
-    m = re.search(r"(?:^|[\s/(])(zos-cli|zos-agent|tfchain-dev)((?:\s+[^\s|;&)]+)*)", snip)
+    # A command: the program at the start (after a prompt, sudo or a path),
+    # or after a pipe or && in a shell line; prose that names a program is
+    # not a command.
+    m = re.search(r"(?:^\s*(?:\$\s+)?(?:sudo\s+)?|[|&;]\s*)(?:\S*/)?(zos-cli|zos-agent|tfchain-dev)((?:\s+[^\s|;&)]+)*)", snip)
     if not m:
         return
     prog, rest = m.group(1), m.group(2).split()

@@ -124,8 +124,21 @@ import socket, sys, threading
 lport, dport, rec = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 ls.bind(("127.0.0.1", lport)); ls.listen(1); ls.settimeout(20)
-c, _ = ls.accept(); d = socket.create_connection(("127.0.0.1", dport))
+# zos-cli first checks that something listens (a connect it closes at
+# once): skip such connections and record the first one that sends.
+while True:
+    c, _ = ls.accept(); c.settimeout(5)
+    try:
+        first = c.recv(65536)
+    except socket.timeout:
+        first = None
+    if first:
+        break
+    c.close()
+c.settimeout(None)
+d = socket.create_connection(("127.0.0.1", dport))
 out = open(rec, "wb")
+out.write(first); out.flush(); d.sendall(first)
 def pump(a, b, f):
     while True:
         x = a.recv(65536)
