@@ -20,6 +20,7 @@
 #include "cli/deploy.h"
 #include "cli/grid.h"
 #include "common/zerr.h"
+#include "rmb/rmb.h"
 
 /* A non-negative integer member of o, else 0 (the node validates). */
 static uint64_t json_u64(const cJSON *o, const char *name)
@@ -68,6 +69,10 @@ int cli_deploy_check_node(struct cli_link *l, const char *doc)
 
 	fprintf(stderr, "checking node %u at %s...\n", l->node.id, l->addr);
 	int rc = cli_link_call(l, "zos.system.version", NULL, &reply, &code, msg, sizeof msg);
+	/* A signed "unknown command" is still the node answering: a peer that
+	 * serves only the deployment commands is up. */
+	if (rc == 1 && code == RMB_E_UNKNOWN_CMD)
+		rc = 0;
 	if (rc == 1) {
 		cli_err("node %u answered zos.system.version with error %u: %s; nothing was paid",
 		        l->node.id, code, msg);

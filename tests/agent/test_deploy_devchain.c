@@ -254,7 +254,8 @@ static void deploy_through_cli_and_rmb(void **st)
 		      "\"type\":\"zmount\",\"data\":{}}]}");
 	status = run(deploy, out);
 	text = slurp(out);
-	if (status != 1 || !strstr(text, "refused: 422") || !strstr(text, "name must match"))
+	if (status != 1 || !strstr(text, "refused: ") || !strstr(text, "422") ||
+	    !strstr(text, "name must match"))
 		fail_msg("zos-cli deploy of a bad document exited %d:\n%s", status, text);
 	int gone = 0;
 	for (int i = 0; i < 100 && !gone; i++) {
@@ -345,6 +346,26 @@ static pid_t start_agent(const char *dir)
 	return posix_spawn(&pid, argv[0], NULL, NULL, argv, environ) == 0 ? pid : -1;
 }
 
+/* zos-cli deploy checks the node over RMB before it pays: wait (bounded)
+ * until the agent process listens on rmb_url (tcp://127.0.0.1:PORT). */
+static void wait_rmb_listening(void)
+{
+	const char *colon = strrchr(rmb_url, ':');
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)strtoul(colon + 1, NULL, 10));
+	for (int i = 0; i < 400; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		int ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return;
+		usleep(25000);
+	}
+	fail_msg("the agent does not listen on %s", rmb_url);
+}
+
 static void kill9_during_deploys(void **st)
 {
 	char dir[128], doc[160], out[3][160];
@@ -357,6 +378,7 @@ static void kill9_during_deploys(void **st)
 	fh.delay_ms = 300; /* slow provisioning leaves room for the kill */
 	pid_t agent = start_agent(dir);
 	assert_true(agent > 0);
+	wait_rmb_listening();
 
 	/* Three users deploy at once (separate accounts: separate nonces). */
 	const char *users[3] = {"alice", "dave", "eve"};
@@ -464,6 +486,7 @@ static void kill9_chain_during_calls(void **st)
 	fh.delay_ms = 300;
 	pid_t agent = start_agent(dir);
 	assert_true(agent > 0);
+	wait_rmb_listening();
 	char *argv[] = {cli_bin, "deploy", "--node", "1", doc, "--dev", "dave", "--chain", chain_url,
 			"--timeout", "90", NULL};
 	posix_spawn_file_actions_t fa;
