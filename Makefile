@@ -119,7 +119,7 @@ check: tests
 # it needs. New inputs go to $(BUILD)/fuzz/work/, never into the seed corpora
 # in fuzz/corpus/; a crash or leak fails the target (artifacts in $(BUILD)/fuzz/).
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -I. $(PKG_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined
-FUZZ_LIB_SRC := $(wildcard common/*.c chainclient/*.c rmb/*.c config/*.c provisioners/*.c) \
+FUZZ_LIB_SRC := $(wildcard common/*.c chainclient/*.c rmb/*.c config/*.c provisioners/*.c image/*.c) \
 	agent/deployment.c $(filter-out devchain/main.c,$(wildcard devchain/*.c))
 FUZZ_LIB_OBJ := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(FUZZ_LIB_SRC))
 FUZZ_BINS := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)

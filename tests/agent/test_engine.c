@@ -91,7 +91,7 @@ static int f_get_contract(void *ctx, uint64_t id, struct eng_contract *out)
 		out->data = malloc(c->c.data_len ? c->c.data_len : 1);
 		if (!out->data)
 			rc = -ENOMEM;
-		else
+		else if (c->c.data_len) /* a hash-only contract has no data */
 			memcpy(out->data, c->c.data, c->c.data_len);
 	}
 	pthread_mutex_unlock(&fc.mu);
