@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nng/nng.h>
+
 #define RMB_VERSION 1
 #define RMB_DOMAIN "zos-rmb-v1"
 
@@ -53,5 +55,11 @@ const char *rmb_code_name(uint32_t code);
 /* Wall-clock seconds and monotonic milliseconds, the two clocks rmb uses. */
 uint64_t rmb_wall_s(void);
 uint64_t rmb_mono_ms(void);
+
+/* nng_close(sock), waiting for it at most wait_ms: libnng 1.5.2 (Debian 12)
+ * can leave nng_close waiting forever for a pipe that the peer closed at the
+ * same moment. -ETIMEDOUT when it did not return in time (it goes on in its
+ * own thread; whatever the socket's callbacks use must then stay alive). */
+int rmb_close_bounded(nng_socket sock, unsigned wait_ms);
 
 #endif

@@ -144,7 +144,7 @@ void rmb_client_free(struct rmb_client *c)
 	if (!c)
 		return;
 	if (nng_socket_id(c->sock) > 0)
-		nng_close(c->sock);
+		rmb_close_bounded(c->sock, 5000);
 	free(c->url);
 	sodium_memzero(&c->key, sizeof(c->key));
 	free(c);

@@ -98,6 +98,7 @@ struct rmb_server {
 	int sweeper_started;
 
 	atomic_int closing; /* set before the workers stop: callbacks stop sending */
+	int abandoned;         /* the socket never closed: keep everything */
 	struct rmb_conns *conns;
 	atomic_uint_fast64_t received, accepted, refused, busy, replied, send_failed, displaced;
 	atomic_uint_fast64_t timed_out;
@@ -648,6 +649,13 @@ int rmb_server_tcp_port(struct rmb_server *s, size_t idx, int *port)
 	return nng_listener_get_int(s->lst[idx], NNG_OPT_TCP_BOUND_PORT, port) ? -EINVAL : 0;
 }
 
+/* A server whose socket did not close within RMB_CLOSE_WAIT_MS
+ * (rmb_close_bounded) is never freed: the socket may still call into it. */
+#define RMB_CLOSE_WAIT_MS 5000
+#define ABANDONED_MAX 16
+static struct rmb_server *abandoned[ABANDONED_MAX];
+static atomic_uint abandoned_n;
+
 void rmb_server_stop(struct rmb_server *s)
 {
 	if (!s->started || s->stopping)
@@ -673,8 +681,15 @@ void rmb_server_stop(struct rmb_server *s)
 	s->sweeper_started = 0;
 	/* Closing the socket fails every pending receive and send; callbacks
 	 * see NNG_ECLOSED and do not re-arm. */
-	if (s->sock_open)
-		nng_close(s->sock);
+	if (s->sock_open && rmb_close_bounded(s->sock, RMB_CLOSE_WAIT_MS) < 0) {
+		/* The socket may still call into the slots: nothing of the
+		 * server is released (rmb_server_free keeps it). */
+		log_warn("rmb", "the socket did not close within %d s (libnng); leaving it "
+			 "to the process's exit", RMB_CLOSE_WAIT_MS / 1000);
+		s->abandoned = 1;
+		return;
+	}
+	s->sock_open = 0;
 	for (unsigned i = 0; i < s->cfg.contexts; i++)
 		if (s->slots[i].aio)
 			nng_aio_stop(s->slots[i].aio);
@@ -699,6 +714,14 @@ void rmb_server_free(struct rmb_server *s)
 	if (!s)
 		return;
 	rmb_server_stop(s);
+	if (s->abandoned) {
+		/* Kept, and reachable, for the socket that never closed. */
+		sodium_memzero(&s->rp.key, sizeof(s->rp.key));
+		unsigned i = atomic_fetch_add(&abandoned_n, 1);
+		if (i < ABANDONED_MAX)
+			abandoned[i] = s;
+		return;
+	}
 	for (unsigned i = 0; s->slots && i < s->cfg.contexts; i++)
 		if (s->slots[i].aio)
 			nng_aio_free(s->slots[i].aio);

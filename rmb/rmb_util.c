@@ -1,7 +1,11 @@
 /* Small helpers of rmb/: error objects, code names, clocks. */
 #include "rmb/rmb.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -60,4 +64,43 @@ uint64_t rmb_mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* One close in flight: the job is the closing thread's, freed by whoever
+ * sees it last (the waiter when the close finished in time). */
+struct close_job {
+	nng_socket sock;
+	atomic_int done;
+};
+
+static void *close_main(void *arg)
+{
+	struct close_job *j = arg;
+	nng_close(j->sock);
+	atomic_store(&j->done, 1);
+	return NULL;
+}
+
+int rmb_close_bounded(nng_socket sock, unsigned wait_ms)
+{
+	struct close_job *j = calloc(1, sizeof *j);
+	pthread_t t;
+	if (j)
+		j->sock = sock;
+	if (!j || pthread_create(&t, NULL, close_main, j) != 0) {
+		free(j);
+		nng_close(sock);
+		return 0;
+	}
+	struct timespec ts = {0, 10 * 1000000L};
+	for (unsigned i = 0; i < wait_ms / 10 && !atomic_load(&j->done); i++)
+		nanosleep(&ts, NULL);
+	if (!atomic_load(&j->done)) {
+		/* The thread keeps the job; both end with the process. */
+		pthread_detach(t);
+		return -ETIMEDOUT;
+	}
+	pthread_join(t, NULL);
+	free(j);
+	return 0;
 }

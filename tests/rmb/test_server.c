@@ -213,45 +213,6 @@ static struct rmb_client *client_t(struct fx *f, uint32_t src, unsigned attempts
 /* Sends raw bytes over a fresh REQ socket; returns the decoded reply's
  * error code (0 for a payload reply), or -1 when no reply came. The reply
  * must verify with the node key. */
-/* libnng 1.5.2 (Debian 12) can leave nng_close of a REQ socket waiting
- * forever when the peer closed the connection at the same moment (seen
- * under the sanitizers once the server displaces connections). The test
- * closes from a thread and goes on after 5 s: the server is what is under
- * test, and a client socket left open changes nothing it checks. */
-struct closer {
-	nng_socket s;
-	atomic_int done;
-};
-
-static void *close_thread(void *arg)
-{
-	struct closer *c = arg;
-	nng_close(c->s);
-	atomic_store(&c->done, 1);
-	return NULL;
-}
-
-static void close_bounded(nng_socket s)
-{
-	static struct closer slots[64];
-	static atomic_uint next;
-	struct closer *c = &slots[atomic_fetch_add(&next, 1) % 64];
-	pthread_t t;
-	c->s = s;
-	atomic_store(&c->done, 0);
-	if (pthread_create(&t, NULL, close_thread, c) != 0) {
-		nng_close(s);
-		return;
-	}
-	struct timespec ts = {0, 10 * 1000000L};
-	for (int i = 0; i < 500 && !atomic_load(&c->done); i++)
-		nanosleep(&ts, NULL);
-	if (atomic_load(&c->done))
-		pthread_join(t, NULL);
-	else
-		pthread_detach(t);
-}
-
 static int raw_call(struct fx *f, const void *buf, size_t len)
 {
 	nng_socket s;
@@ -274,7 +235,8 @@ static int raw_call(struct fx *f, const void *buf, size_t len)
 		rmb_env_clear(&r);
 		nng_free(rep, n);
 	}
-	close_bounded(s);
+	/* libnng 1.5.2 can hang in nng_close (rmb.h): bounded. */
+	rmb_close_bounded(s, 5000);
 	return code;
 }
 
