@@ -46,7 +46,11 @@ static int run(const char *name, const struct zkey *k, int n)
 
 int main(int argc, char **argv)
 {
-	int n = argc > 1 ? atoi(argv[1]) : 2000;
+	char *end = NULL;
+	long iters = argc > 1 ? strtol(argv[1], &end, 10) : 2000;
+	if (argc > 1 && (*end || iters > 1000000))
+		return 2;
+	int n = (int)iters;
 	struct zkey ed, sr;
 	if (n <= 0 || sodium_init() < 0)
 		return 2;

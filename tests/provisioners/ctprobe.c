@@ -65,8 +65,10 @@ int main(void)
 		waitpid((pid_t)pid, NULL, 0);
 	say("clone_newuts", pid);
 	char host[128] = "";
-	gethostname(host, sizeof host - 1);
-	strcat(host, "\n");
+	gethostname(host, sizeof host - 2);
+	size_t hl = strlen(host);
+	host[hl] = '\n';
+	host[hl + 1] = '\0';
 	int fd = open("/proc/sys/kernel/hostname", O_WRONLY);
 	say("proc_sys_write", fd < 0 ? -1 : write(fd, host, strlen(host)));
 	pid = fork();

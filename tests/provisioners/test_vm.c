@@ -205,7 +205,8 @@ static void merge_layers_whiteouts(void **st)
 	snprintf(p, sizeof p, "%s/bin", l1);
 	assert_int_equal(symlink("/etc/keep", p), 0);
 	/* l2: whiteout of etc/gone, opaque /opt, a file replacing etc/keep. */
-	assert_int_equal(prov_mkdirs(strcat(strcpy(p, l2), "/etc"), 0755), 0);
+	snprintf(p, sizeof p, "%s/etc", l2);
+	assert_int_equal(prov_mkdirs(p, 0755), 0);
 	snprintf(p, sizeof p, "%s/etc/gone", l2);
 	assert_int_equal(mknod(p, S_IFCHR | 0, makedev(0, 0)), 0);
 	put(l2, "etc/keep", "new");
@@ -213,7 +214,8 @@ static void merge_layers_whiteouts(void **st)
 	assert_int_equal(setxattr(p, "trusted.overlay.opaque", "y", 1, 0), 0);
 	put(l2, "opt/fresh", "1");
 	/* l3: a whiteout of a whole directory. */
-	assert_int_equal(prov_mkdirs(strcat(strcpy(p, l3), "/var"), 0755), 0);
+	snprintf(p, sizeof p, "%s/var", l3);
+	assert_int_equal(prov_mkdirs(p, 0755), 0);
 	snprintf(p, sizeof p, "%s/var/dir-then-file", l3);
 	assert_int_equal(mknod(p, S_IFCHR | 0, makedev(0, 0)), 0);
 	char *layers[] = {l1, l2, l3, NULL};

@@ -228,7 +228,7 @@ static pid_t wireguard_go_pid(const char *ifname)
 		const char *arg1 = buf + strlen(buf) + 1;
 		if ((size_t)(arg1 - buf) < len && strstr(buf, "wireguard-go") &&
 		    strcmp(arg1, ifname) == 0)
-			pid = atoi(e->d_name);
+			pid = (int)strtol(e->d_name, NULL, 10);
 	}
 	if (d)
 		closedir(d);
