@@ -21,8 +21,6 @@
 #define ARG_MAX_LEN 1024
 #define ENV_KEY_MAX 64
 #define ENV_VAL_MAX 4096
-#define IMAGE_NAME_MAX 64
-#define MOUNTPOINT_MAX 255
 #define ROOTFS_MIN (16ull << 20)
 
 static const char *const zm_keys[] = {"image",  "entrypoint", "env",  "compute_capacity",
@@ -33,47 +31,7 @@ static const char *const net_keys[] = {"interfaces", "public_ip", "public_ip6",
                                        "planetary",  "mycelium",  NULL};
 static const char *const if_keys[] = {"network", "ip", NULL};
 
-static int image_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > IMAGE_NAME_MAX)
-		return 0;
-	/* Starting with an alphanumeric rules out ".", ".." and hidden names. */
-	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
-	      (s[0] >= '0' && s[0] <= '9')))
-		return 0;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
-}
 
-/* Absolute, normalized, plain components, not / and not under the
- * kernel filesystems the container init mounts itself. */
-static int mountpoint_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n < 2 || n > MOUNTPOINT_MAX || s[0] != '/' || s[n - 1] == '/')
-		return 0;
-	const char *c = s;
-	while (*c) {
-		c++; /* skip '/' */
-		size_t k = strcspn(c, "/");
-		if (k == 0 || (k == 1 && c[0] == '.') || (k == 2 && c[0] == '.' && c[1] == '.'))
-			return 0;
-		for (size_t i = 0; i < k; i++) {
-			char ch = c[i];
-			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
-				return 0;
-		}
-		c += k;
-	}
-	static const char *const reserved[] = {"/proc", "/dev", "/sys", NULL};
-	for (const char *const *r = reserved; *r; r++) {
-		size_t k = strlen(*r);
-		if (strncmp(s, *r, k) == 0 && (s[k] == '\0' || s[k] == '/'))
-			return 0;
-	}
-	return 1;
-}
 
 static int env_key_ok(const char *k)
 {
@@ -186,7 +144,7 @@ int prov_ct_parse(const cJSON *data, struct prov_ct_spec *s, char *err, size_t e
 		if (!isalnum((unsigned char)ref.host[0]) || strstr(ref.host, ".."))
 			return prov_err(err, errsz, -EINVAL,
 			                "image: registry host '%.64s' is invalid", ref.host);
-	} else if (!image_name_ok(s->image)) {
+	} else if (!prov_image_name_ok(s->image)) {
 		return prov_err(
 		    err, errsz, -EINVAL,
 		    "image must be a reference HOST[:PORT]/REPO[:TAG|@DIGEST] or a local "
@@ -224,13 +182,13 @@ int prov_ct_parse(const cJSON *data, struct prov_ct_spec *s, char *err, size_t e
 			const char *name, *mp;
 			if ((rc = prov_json_keys(m, mount_keys, err, errsz)) < 0 ||
 			    (rc = prov_json_str(m, "name", PROV_NAME_MAX, &name, err, errsz)) < 0 ||
-			    (rc = prov_json_str(m, "mountpoint", MOUNTPOINT_MAX, &mp, err, errsz)) <
+			    (rc = prov_json_str(m, "mountpoint", PROV_MOUNTPOINT_MAX, &mp, err, errsz)) <
 			        0)
 				return rc;
 			if (prov_name_valid(name) < 0)
 				return prov_err(err, errsz, -EINVAL,
 				                "mount name '%.40s' is not a workload name", name);
-			if (!mountpoint_ok(mp))
+			if (!prov_mountpoint_ok(mp))
 				return prov_err(
 				    err, errsz, -EINVAL,
 				    "mountpoint '%.64s' must be an absolute normalized path of "

@@ -76,6 +76,14 @@ struct prov_ctx {
 
 enum { PROV_ACCEL_AUTO = 0, PROV_ACCEL_KVM, PROV_ACCEL_TCG };
 
+/* A local image name of image_dir: [A-Za-z0-9][A-Za-z0-9._-]{0,63}. */
+#define PROV_IMAGE_NAME_MAX 64
+int prov_image_name_ok(const char *s);
+/* A mountpoint inside a container or VM: absolute, normalized, plain
+ * [A-Za-z0-9._-] components, not / and not under /proc, /dev or /sys. */
+#define PROV_MOUNTPOINT_MAX 255
+int prov_mountpoint_ok(const char *s);
+
 /* Formats a reason into err and returns rc (negative), so callers can write
  * `return prov_err(err, errsz, -EINVAL, "...")`. */
 int prov_err(char *err, size_t errsz, int rc, const char *fmt, ...)

@@ -305,3 +305,39 @@ int prov_is_mountpoint(const char *path)
 		return -errno;
 	return a.st_dev != b.st_dev;
 }
+
+int prov_image_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > PROV_IMAGE_NAME_MAX)
+		return 0;
+	/* Starting with an alphanumeric rules out ".", ".." and hidden names. */
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+	      (s[0] >= '0' && s[0] <= '9')))
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+int prov_mountpoint_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 2 || n > PROV_MOUNTPOINT_MAX || s[0] != '/' || s[n - 1] == '/')
+		return 0;
+	for (const char *c = s; *c;) {
+		c++; /* skip '/' */
+		size_t k = strcspn(c, "/");
+		if (k == 0 || (k == 1 && c[0] == '.') || (k == 2 && c[0] == '.' && c[1] == '.'))
+			return 0;
+		if (strspn(c, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") <
+		    k)
+			return 0;
+		c += k;
+	}
+	static const char *const reserved[] = {"/proc", "/dev", "/sys", NULL};
+	for (const char *const *r = reserved; *r; r++) {
+		size_t k = strlen(*r);
+		if (strncmp(s, *r, k) == 0 && (s[k] == '\0' || s[k] == '/'))
+			return 0;
+	}
+	return 1;
+}

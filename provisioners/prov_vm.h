@@ -80,7 +80,6 @@ struct prov_vm_plan {
 };
 
 /* The workload's data, parsed. Strings are borrowed from the cJSON. */
-#define PROV_VM_IMAGE_MAX 64
 #define PROV_VM_MOUNTS_MAX 8
 #define PROV_VM_ARGS_USER_MAX 64
 #define PROV_VM_ENV_MAX 64

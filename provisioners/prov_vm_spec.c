@@ -21,7 +21,6 @@
 #define ENTRY_MAX 4096
 #define ENV_KEY_MAX 64
 #define ENV_VAL_MAX 4096
-#define MOUNTPOINT_MAX 255
 
 static const char *const vm_keys[] = {"image",  "size",    "entrypoint", "env", "compute_capacity",
                                       "mounts", "network", "corex",      "gpu", NULL};
@@ -31,42 +30,7 @@ static const char *const net_keys[] = {"interfaces", "public_ip", "public_ip6",
                                        "planetary",  "mycelium",  NULL};
 static const char *const if_keys[] = {"network", "ip", NULL};
 
-static int image_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > PROV_VM_IMAGE_MAX)
-		return 0;
-	/* Starting with an alphanumeric rules out ".", ".." and hidden names. */
-	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
-	      (s[0] >= '0' && s[0] <= '9')))
-		return 0;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
-}
 
-/* Absolute, normalized, plain components; not / nor a kernel filesystem. */
-static int mountpoint_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n < 2 || n > MOUNTPOINT_MAX || s[0] != '/' || s[n - 1] == '/')
-		return 0;
-	for (const char *c = s; *c;) {
-		c++;
-		size_t k = strcspn(c, "/");
-		if (k == 0 || (k == 1 && c[0] == '.') || (k == 2 && c[0] == '.' && c[1] == '.'))
-			return 0;
-		if (strspn(c, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") <
-		    k)
-			return 0;
-		c += k;
-	}
-	static const char *const reserved[] = {"/proc", "/dev", "/sys", NULL};
-	for (const char *const *r = reserved; *r; r++) {
-		size_t k = strlen(*r);
-		if (strncmp(s, *r, k) == 0 && (s[k] == '\0' || s[k] == '/'))
-			return 0;
-	}
-	return 1;
-}
 
 static int env_key_ok(const char *k)
 {
@@ -180,12 +144,12 @@ static int parse_mounts(const cJSON *mounts, struct prov_vm_spec *s, char *err, 
 		int rc;
 		if ((rc = prov_json_keys(m, mount_keys, err, errsz)) < 0 ||
 		    (rc = prov_json_str(m, "name", PROV_NAME_MAX, &name, err, errsz)) < 0 ||
-		    (rc = prov_json_str(m, "mountpoint", MOUNTPOINT_MAX, &mp, err, errsz)) < 0)
+		    (rc = prov_json_str(m, "mountpoint", PROV_MOUNTPOINT_MAX, &mp, err, errsz)) < 0)
 			return rc;
 		if (prov_name_valid(name) < 0)
 			return prov_err(err, errsz, -EINVAL,
 			                "mount name '%.40s' is not a workload name", name);
-		if (!mountpoint_ok(mp))
+		if (!prov_mountpoint_ok(mp))
 			return prov_err(err, errsz, -EINVAL,
 			                "mountpoint '%.64s' must be an absolute normalized path of "
 			                "[A-Za-z0-9._-] components, not under /proc, /dev or /sys",
@@ -266,7 +230,7 @@ int prov_vm_parse(const cJSON *data, struct prov_vm_spec *s, char *err, size_t e
 			                "image %.200s: the registry host must start with a letter "
 			                "or digit",
 			                s->image);
-	} else if (!image_name_ok(s->image))
+	} else if (!prov_image_name_ok(s->image))
 		return prov_err(err, errsz, -EINVAL,
 		                "image must be an OCI reference (HOST[:PORT]/REPO[:TAG]) or a "
 		                "local image name matching [A-Za-z0-9][A-Za-z0-9._-]{0,63}");
