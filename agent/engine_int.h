@@ -104,8 +104,6 @@ int eng_image_pull(struct eng *e, uint64_t cid, const char *name, const char *ty
 /* Drops the hold of "<cid>/<name>" and collects unused images. */
 void eng_image_release(struct eng *e, uint64_t cid, const char *name);
 
-int64_t eng_now_ms(void);   /* monotonic */
-int64_t eng_wall_ms(void);  /* unix time, for the outbox */
 int eng_transient(int err);
 /* Capped exponential backoff with jitter for the attempt-th retry. */
 int64_t eng_backoff(unsigned base_ms, unsigned max_ms, unsigned attempt);

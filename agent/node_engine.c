@@ -11,6 +11,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
@@ -178,13 +179,13 @@ static void engine_tick(struct agent *a, void *state)
 		pthread_mutex_unlock(&n->status_mu);
 	}
 	uint32_t node_id = atomic_load(&n->node_id);
-	if (atomic_load(&n->eng) || !node_id || node_mono_ms() < n->eng_retry_at)
+	if (atomic_load(&n->eng) || !node_id || clk_mono_ms() < n->eng_retry_at)
 		return;
 	int rc = engine_up(n, node_id);
 	if (rc < 0) {
 		log_err("node", "deploy engine for node %" PRIu32 " did not start: %s; retrying in %ld ms",
 			node_id, zerr_str(rc), n->eng_backoff_ms);
-		n->eng_retry_at = node_mono_ms() + n->eng_backoff_ms;
+		n->eng_retry_at = clk_mono_ms() + n->eng_backoff_ms;
 		n->eng_backoff_ms = n->eng_backoff_ms * 2 > ENG_BACKOFF_MAX_MS
 					    ? ENG_BACKOFF_MAX_MS
 					    : n->eng_backoff_ms * 2;

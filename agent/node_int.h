@@ -123,10 +123,6 @@ void node_status(struct agent_node *n, int warn, const char *fmt, ...)
 /* Sends STATUS to systemd when it changed (main thread). */
 void node_status_flush(struct agent_node *n);
 
-/* Monotonic milliseconds and microseconds. */
-int64_t node_mono_ms(void);
-int64_t node_mono_us(void);
-
 /*
  * Sends pallet.call(args) through the submitter and waits on w for its
  * final outcome, or until w is asked to stop (ZE_STATE then; the outcome

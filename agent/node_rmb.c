@@ -16,6 +16,7 @@
 
 #include "agent/handlers.h"
 #include "agent/metrics.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "common/zerr.h"
@@ -108,7 +109,7 @@ static struct observed {
 static int observe(void *arg, const struct rmb_call *call, cJSON **reply, struct rmb_error *err)
 {
 	const struct observed *o = arg;
-	int64_t t0 = node_mono_us();
+	int64_t t0 = clk_mono_us();
 	log_ctx_twin(call->src);
 	const cJSON *cid = call->payload ? cJSON_GetObjectItemCaseSensitive(call->payload,
 									      "contract_id")
@@ -117,7 +118,7 @@ static int observe(void *arg, const struct rmb_call *call, cJSON **reply, struct
 		log_ctx_contract((uint64_t)cid->valuedouble);
 	int rc = o->fn(o->n, call, reply, err);
 	log_ctx_clear();
-	int64_t dt = node_mono_us() - t0;
+	int64_t dt = clk_mono_us() - t0;
 	uint32_t code = rc < 0 ? (err->code ? err->code : RMB_E_INTERNAL) : 0;
 	metrics_rmb_observe(o->n->metrics, call->cmd, code, dt < 0 ? 0 : (uint64_t)dt);
 	return rc;
@@ -189,13 +190,13 @@ static void rmb_tick(struct agent *a, void *state)
 {
 	struct agent_node *n = state;
 	uint32_t twin_id = atomic_load(&n->twin_id);
-	if (n->rmb || !twin_id || node_mono_ms() < n->rmb_retry_at)
+	if (n->rmb || !twin_id || clk_mono_ms() < n->rmb_retry_at)
 		return;
 	int rc = rmb_up(n, twin_id);
 	if (rc < 0) {
 		log_err("node", "rmb server did not start: %s; retrying in %ld ms", zerr_str(rc),
 			n->rmb_backoff_ms);
-		n->rmb_retry_at = node_mono_ms() + n->rmb_backoff_ms;
+		n->rmb_retry_at = clk_mono_ms() + n->rmb_backoff_ms;
 		n->rmb_backoff_ms = n->rmb_backoff_ms * 2 > RMB_BACKOFF_MAX_MS
 					    ? RMB_BACKOFF_MAX_MS
 					    : n->rmb_backoff_ms * 2;

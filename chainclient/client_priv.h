@@ -16,7 +16,4 @@ struct chain_client {
 	int64_t checked_ms;
 };
 
-/* CLOCK_MONOTONIC in milliseconds. */
-int64_t chain_now_ms(void);
-
 #endif

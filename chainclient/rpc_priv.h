@@ -41,9 +41,6 @@ int rpc_ws_up(struct rpc_ws *w);
 /* 1 when the last connection attempt was refused (nothing listens). */
 int rpc_ws_refused(struct rpc_ws *w);
 
-/* CLOCK_MONOTONIC in milliseconds. */
-int64_t rpc_now_ms(void);
-
 #define RPC_POOL_MAX 64
 #define RPC_MAX_EP 8
 

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/zerr.h"
 #include "rmb/rmb_envelope.h"
 #include "rmb/rmb_verify.h"
@@ -173,7 +174,7 @@ static int build_request(struct rmb_client *c, const char *cmd, const char *json
 	rmb_uid_new(e.uid);
 	e.src = c->cfg.src;
 	e.dst = c->cfg.dst;
-	e.now = rmb_wall_s();
+	e.now = clk_wall_s();
 	e.exp = c->cfg.ttl_s;
 	int rc = rmb_env_set_cmd(&e, cmd);
 	if (!rc && !cmd[0])
@@ -207,7 +208,7 @@ static int check_reply(struct rmb_client *c, const void *buf, size_t len, const 
 		rc = ZE_MALFORMED;
 	if (!rc && rmb_env_verify_sig(&r, c->cfg.dst_pk))
 		rc = ZE_CRYPTO;
-	if (!rc && rmb_verify_time(&r, rmb_wall_s(), UINT32_MAX, c->cfg.skew_s, &terr))
+	if (!rc && rmb_verify_time(&r, clk_wall_s(), UINT32_MAX, c->cfg.skew_s, &terr))
 		rc = ZE_CRYPTO;
 	if (!rc) {
 		res->ok = !r.has_err;
