@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/seal.h"
@@ -29,17 +30,6 @@ void eng_contract_clear(struct eng_contract *c)
 int eng_transient(int err)
 {
 	return zerr_transient(err) || err == -ENOMEM;
-}
-
-int64_t eng_backoff(unsigned base_ms, unsigned max_ms, unsigned attempt)
-{
-	int64_t d = base_ms;
-	for (unsigned i = 0; i < attempt && d < max_ms; i++)
-		d *= 2;
-	if (d > max_ms)
-		d = max_ms;
-	/* Up to a quarter of jitter keeps retries of many contracts apart. */
-	return d + (d >= 4 ? (int64_t)randombytes_uniform((uint32_t)(d / 4)) : 0);
 }
 
 /* Absolute monotonic deadline for pthread_cond_timedwait (CLOCK_MONOTONIC). */
@@ -232,7 +222,8 @@ static void *worker_main(void *arg)
 		 * never looks idle between the two. */
 		if (retry &&
 		    eng_enqueue(e, j->cid, j->restore, j->attempt + 1,
-				eng_backoff(e->cfg.retry_base_ms, e->cfg.retry_max_ms, j->attempt)) < 0)
+				backoff_delay(e->cfg.retry_base_ms, e->cfg.retry_max_ms, j->attempt,
+					      1)) < 0)
 			log_warn("engine", "contract %llu: retry not queued",
 				 (unsigned long long)j->cid);
 		free(j);

@@ -105,8 +105,6 @@ int eng_image_pull(struct eng *e, uint64_t cid, const char *name, const char *ty
 void eng_image_release(struct eng *e, uint64_t cid, const char *name);
 
 int eng_transient(int err);
-/* Capped exponential backoff with jitter for the attempt-th retry. */
-int64_t eng_backoff(unsigned base_ms, unsigned max_ms, unsigned attempt);
 
 /* Queues a job for cid (merged with a queued one). Wakes a worker. */
 int eng_enqueue(struct eng *e, uint64_t cid, int restore, unsigned attempt, int64_t delay_ms);

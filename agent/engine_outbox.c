@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
@@ -171,8 +172,8 @@ static void send_one(struct eng *e, const struct store_outbox *o)
 	if (!why[0])
 		snprintf(why, sizeof why, "%s", zerr_str(rc));
 retry:;
-	int64_t delay = eng_backoff(e->cfg.outbox_base_ms, e->cfg.outbox_max_ms,
-				    (unsigned)o->attempts);
+	int64_t delay = backoff_delay(e->cfg.outbox_base_ms, e->cfg.outbox_max_ms,
+				      (unsigned)o->attempts, 1);
 	log_warn("engine", "outbox %s: %s; retry in %lld ms", o->key, why, (long long)delay);
 	store_outbox_retry(e->store, o->id, clk_wall_ms() + delay, why);
 	return;

@@ -11,6 +11,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
@@ -108,7 +109,7 @@ static int engine_start(struct agent *a, void **state)
 		log_err("node", "state store in %s: %s", n->cfg.state_dir, zerr_str(rc));
 		goto fail;
 	}
-	n->eng_backoff_ms = ENG_BACKOFF_MIN_MS;
+	backoff_init(&n->eng_backoff, ENG_BACKOFF_MIN_MS, ENG_BACKOFF_MAX_MS, 0);
 	node_ids_load(n);
 	return 0;
 fail:
@@ -183,12 +184,11 @@ static void engine_tick(struct agent *a, void *state)
 		return;
 	int rc = engine_up(n, node_id);
 	if (rc < 0) {
-		log_err("node", "deploy engine for node %" PRIu32 " did not start: %s; retrying in %ld ms",
-			node_id, zerr_str(rc), n->eng_backoff_ms);
-		n->eng_retry_at = clk_mono_ms() + n->eng_backoff_ms;
-		n->eng_backoff_ms = n->eng_backoff_ms * 2 > ENG_BACKOFF_MAX_MS
-					    ? ENG_BACKOFF_MAX_MS
-					    : n->eng_backoff_ms * 2;
+		int64_t delay = backoff_next(&n->eng_backoff);
+		log_err("node",
+			"deploy engine for node %" PRIu32 " did not start: %s; retrying in %lld ms",
+			node_id, zerr_str(rc), (long long)delay);
+		n->eng_retry_at = clk_mono_ms() + delay;
 		return;
 	}
 	log_info("node", "deploy engine running for node %" PRIu32, node_id);

@@ -23,6 +23,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
@@ -192,6 +193,9 @@ void *node_follow_main(void *arg)
 {
 	struct agent_node *n = arg;
 	struct eng *e = atomic_load(&n->eng);
+	/* Failures wait twice the poll interval, then doubling up to the cap. */
+	struct backoff fail;
+	backoff_init(&fail, FOLLOW_POLL_MS * 2, FOLLOW_BACKOFF_MAX_MS, 0);
 	long backoff = FOLLOW_POLL_MS;
 	/* The engine runs its first full sync at start; the next one is due
 	 * one interval later (the interval as reloaded meanwhile). */
@@ -207,12 +211,12 @@ void *node_follow_main(void *arg)
 				log_warn("node", "following blocks: %s; retrying with backoff",
 					 zerr_str(rc));
 			failing = 1;
-			backoff = backoff * 2 > FOLLOW_BACKOFF_MAX_MS ? FOLLOW_BACKOFF_MAX_MS
-								      : backoff * 2;
+			backoff = (long)backoff_next(&fail);
 		} else {
 			if (failing)
 				log_info("node", "following blocks again");
 			failing = 0;
+			backoff_reset(&fail);
 			backoff = FOLLOW_POLL_MS;
 		}
 		int64_t now = clk_mono_ms();

@@ -16,6 +16,7 @@
 
 #include "agent/handlers.h"
 #include "agent/metrics.h"
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -182,7 +183,7 @@ static int rmb_up(struct agent_node *n, uint32_t twin_id)
 static int rmb_start(struct agent *a, void **state)
 {
 	struct agent_node *n = *state;
-	n->rmb_backoff_ms = RMB_BACKOFF_MIN_MS;
+	backoff_init(&n->rmb_backoff, RMB_BACKOFF_MIN_MS, RMB_BACKOFF_MAX_MS, 0);
 	return 0;
 }
 
@@ -194,12 +195,10 @@ static void rmb_tick(struct agent *a, void *state)
 		return;
 	int rc = rmb_up(n, twin_id);
 	if (rc < 0) {
-		log_err("node", "rmb server did not start: %s; retrying in %ld ms", zerr_str(rc),
-			n->rmb_backoff_ms);
-		n->rmb_retry_at = clk_mono_ms() + n->rmb_backoff_ms;
-		n->rmb_backoff_ms = n->rmb_backoff_ms * 2 > RMB_BACKOFF_MAX_MS
-					    ? RMB_BACKOFF_MAX_MS
-					    : n->rmb_backoff_ms * 2;
+		int64_t delay = backoff_next(&n->rmb_backoff);
+		log_err("node", "rmb server did not start: %s; retrying in %lld ms", zerr_str(rc),
+			(long long)delay);
+		n->rmb_retry_at = clk_mono_ms() + delay;
 		return;
 	}
 	char addrs[CFG_STR_MAX * 2] = "";

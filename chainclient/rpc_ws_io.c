@@ -15,6 +15,7 @@
 
 #include "chainclient/rpc_ws_priv.h"
 #include "chainclient/ws.h"
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
@@ -346,7 +347,8 @@ static void ws_pause(struct rpc_ws *w, long ms)
 void *ws_main(void *arg)
 {
 	struct rpc_ws *w = arg;
-	long backoff = w->opts.backoff_ms;
+	struct backoff backoff;
+	backoff_init(&backoff, w->opts.backoff_ms, w->opts.backoff_max_ms, 0);
 	int failing = 0;
 
 	while (!atomic_load(&w->stop)) {
@@ -360,15 +362,13 @@ void *ws_main(void *arg)
 				log_warn("chain", "%s: cannot connect (%s); retrying with backoff",
 				         w->url, zerr_str(rc));
 			failing = 1;
-			ws_pause(w, backoff);
-			backoff = backoff * 2 > w->opts.backoff_max_ms ? w->opts.backoff_max_ms
-			                                               : backoff * 2;
+			ws_pause(w, (long)backoff_next(&backoff));
 			continue;
 		}
 		if (failing)
 			log_info("chain", "%s: connected again", w->url);
 		failing = 0;
-		backoff = w->opts.backoff_ms;
+		backoff_reset(&backoff);
 		pthread_mutex_lock(&w->lock);
 		w->up = 1;
 		pthread_cond_broadcast(&w->up_cond);

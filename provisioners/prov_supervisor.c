@@ -8,6 +8,7 @@
  * time.
  */
 #include "provisioners/prov_container.h"
+#include "common/backoff.h"
 #include "common/clock.h"
 
 #include <errno.h>
@@ -403,7 +404,9 @@ static void supervise(const struct prov_ct_plan *p, int status_fd)
 	fcntl(out[0], F_SETFL, O_NONBLOCK);
 
 	pid_t child = 0;
-	long next_start = 0, started_at = 0, backoff = BACKOFF_MIN_MS;
+	long next_start = 0, started_at = 0;
+	struct backoff backoff;
+	backoff_init(&backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, 0);
 	for (;;) {
 		/* While paused (grace period) the container stays down. */
 		if (child <= 0 && clk_mono_ms() >= next_start && status_fd < 0 && paused(p))
@@ -419,9 +422,7 @@ static void supervise(const struct prov_ct_plan *p, int status_fd)
 					drop_pid(p->dir, "supervisor.pid");
 					_exit(1);
 				}
-				next_start = clk_mono_ms() + backoff;
-				backoff =
-				    backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+				next_start = clk_mono_ms() + backoff_next(&backoff);
 			} else {
 				child = pid;
 				started_at = clk_mono_ms();
@@ -469,10 +470,10 @@ static void supervise(const struct prov_ct_plan *p, int status_fd)
 			else
 				log_note(&log, "container exited with status %d", code);
 			if (clk_mono_ms() - started_at >= HEALTHY_RUN_MS)
-				backoff = BACKOFF_MIN_MS;
-			next_start = clk_mono_ms() + backoff;
-			log_note(&log, "restarting in %ld ms", backoff);
-			backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+				backoff_reset(&backoff);
+			long delay = (long)backoff_next(&backoff);
+			next_start = clk_mono_ms() + delay;
+			log_note(&log, "restarting in %ld ms", delay);
 			child = 0;
 		}
 	}

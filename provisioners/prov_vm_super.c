@@ -5,6 +5,7 @@
  * buffers, never locks another agent thread might have held at fork time.
  */
 #include "provisioners/prov_vm.h"
+#include "common/backoff.h"
 #include "common/clock.h"
 
 #include <errno.h>
@@ -495,7 +496,9 @@ static void supervise(const struct prov_vm_plan *p, int status_fd)
 	fcntl(out[0], F_SETFL, O_NONBLOCK);
 
 	pid_t child = 0, vfs[PROV_VM_VOLS_MAX] = {0};
-	long next_start = 0, started_at = 0, backoff = BACKOFF_MIN_MS;
+	long next_start = 0, started_at = 0;
+	struct backoff backoff;
+	backoff_init(&backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, 0);
 	for (;;) {
 		if (child <= 0 && clk_mono_ms() >= next_start) {
 			char why[256];
@@ -519,9 +522,7 @@ static void supervise(const struct prov_vm_plan *p, int status_fd)
 					drop_pid(p->dir, "supervisor.pid");
 					_exit(1);
 				}
-				next_start = clk_mono_ms() + backoff;
-				backoff =
-				    backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+				next_start = clk_mono_ms() + backoff_next(&backoff);
 			} else {
 				child = pid;
 				started_at = clk_mono_ms();
@@ -577,10 +578,10 @@ static void supervise(const struct prov_vm_plan *p, int status_fd)
 				log_note(&log, "qemu exited with status %d (guest powered off)",
 				         WEXITSTATUS(st));
 			if (clk_mono_ms() - started_at >= HEALTHY_RUN_MS)
-				backoff = BACKOFF_MIN_MS;
-			next_start = clk_mono_ms() + backoff;
-			log_note(&log, "restarting in %ld ms", backoff);
-			backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+				backoff_reset(&backoff);
+			long delay = (long)backoff_next(&backoff);
+			next_start = clk_mono_ms() + delay;
+			log_note(&log, "restarting in %ld ms", delay);
 			child = 0;
 		}
 	}
