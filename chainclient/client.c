@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "chainclient/client_priv.h"
+#include "chainclient/client_int.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"

@@ -1,5 +1,5 @@
 /* Integers of any SCALE width to and from JSON, and type-shape helpers. */
-#include "chainclient/meta_priv.h"
+#include "chainclient/meta_int.h"
 
 #include <errno.h>
 #include <math.h>

@@ -5,7 +5,7 @@
  * rpc_methods.c.
  */
 #include "chainclient/rpc.h"
-#include "chainclient/rpc_priv.h"
+#include "chainclient/rpc_int.h"
 
 #include <curl/curl.h>
 #include <errno.h>

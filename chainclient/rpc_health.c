@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "chainclient/rpc_priv.h"
+#include "chainclient/rpc_int.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"

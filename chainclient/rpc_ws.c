@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "chainclient/rpc_ws_priv.h"
+#include "chainclient/rpc_ws_int.h"
 #include "chainclient/ws.h"
 #include "common/clock.h"
 #include "common/log.h"

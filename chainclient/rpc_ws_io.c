@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "chainclient/rpc_ws_priv.h"
+#include "chainclient/rpc_ws_int.h"
 #include "chainclient/ws.h"
 #include "common/backoff.h"
 #include "common/clock.h"

@@ -12,7 +12,7 @@
 #include <sodium.h>
 #include <time.h>
 
-#include "chainclient/submit_priv.h"
+#include "chainclient/submit_int.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"

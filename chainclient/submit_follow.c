@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chainclient/client_priv.h"
-#include "chainclient/submit_priv.h"
+#include "chainclient/client_int.h"
+#include "chainclient/submit_int.h"
 #include "common/clock.h"
 #include "common/hex.h"
 #include "common/log.h"

@@ -1,5 +1,5 @@
 /* Named network namespaces and links through ip(8), run with argv. */
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

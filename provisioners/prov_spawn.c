@@ -1,5 +1,5 @@
 /* Running system programs (mkfs.ext4, ip) with argv through posix_spawn. */
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
 #include "common/clock.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* Small helpers shared by the workload types: errors, names, JSON fields, files. */
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

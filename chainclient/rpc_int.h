@@ -1,7 +1,7 @@
 /* Internals shared by the RPC transport files (rpc.c, rpc_ws.c,
  * rpc_health.c); not for other modules. */
-#ifndef ZOS_CHAINCLIENT_RPC_PRIV_H
-#define ZOS_CHAINCLIENT_RPC_PRIV_H
+#ifndef ZOS_CHAINCLIENT_RPC_INT_H
+#define ZOS_CHAINCLIENT_RPC_INT_H
 
 #include <pthread.h>
 #include <stdatomic.h>

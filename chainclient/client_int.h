@@ -1,6 +1,6 @@
 /* Internals shared by the chain client's files; not for other modules. */
-#ifndef ZOS_CHAINCLIENT_CLIENT_PRIV_H
-#define ZOS_CHAINCLIENT_CLIENT_PRIV_H
+#ifndef ZOS_CHAINCLIENT_CLIENT_INT_H
+#define ZOS_CHAINCLIENT_CLIENT_INT_H
 
 #include <pthread.h>
 #include <stdint.h>
