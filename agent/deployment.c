@@ -1,3 +1,7 @@
+/*
+ * The deployment document parser: bounded, hostile-input decoding of the plaintext a user seals
+ * into a node contract (deployment.h).
+ */
 #include "agent/deployment.h"
 
 #include <errno.h>

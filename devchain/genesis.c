@@ -1,3 +1,4 @@
+/* Loading the devchain's genesis JSON into the pallets' initial state (genesis.h). */
 #include "devchain/genesis.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* Building signed replies and busy answers, the server side of rmb's envelopes (rmb_reply.h). */
 #include "rmb/rmb_reply.h"
 
 #include <stdlib.h>
