@@ -18,6 +18,7 @@
 #include "agent/metrics.h"
 #include "common/backoff.h"
 #include "common/clock.h"
+#include "common/jnum.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "common/zerr.h"
@@ -115,8 +116,9 @@ static int observe(void *arg, const struct rmb_call *call, cJSON **reply, struct
 	const cJSON *cid = call->payload ? cJSON_GetObjectItemCaseSensitive(call->payload,
 									      "contract_id")
 					 : NULL;
-	if (cJSON_IsNumber(cid) && cid->valuedouble >= 1 && cid->valuedouble < 9007199254740992.0)
-		log_ctx_contract((uint64_t)cid->valuedouble);
+	uint64_t id;
+	if (jnum_u64(cid, UINT64_MAX, &id) == 0 && id >= 1)
+		log_ctx_contract(id);
 	int rc = o->fn(o->n, call, reply, err);
 	log_ctx_clear();
 	int64_t dt = clk_mono_us() - t0;
