@@ -1,5 +1,5 @@
 /*
- * The deployment document (DESIGN §5): the plaintext a user seals into a
+ * The deployment document (docs/deploying.md): the plaintext a user seals into a
  * node contract.
  *
  *   {version, twin_id, metadata, description,

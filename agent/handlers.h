@@ -1,5 +1,5 @@
 /*
- * The deployment commands of RMB (DESIGN §4), as plain functions the RMB
+ * The deployment commands of RMB (docs/rmb.md, "The node's commands"), as plain functions the RMB
  * server calls with the verified caller twin and the decoded JSON payload.
  *
  * Each returns 0 with *reply set (caller frees with cJSON_Delete), or a

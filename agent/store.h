@@ -47,7 +47,7 @@ enum store_dep_state {
 	STORE_DEP__COUNT,
 };
 
-/* What a workload is (DESIGN §5). */
+/* What a workload is (the document in docs/deploying.md). */
 enum store_wl_state {
 	STORE_WL_INIT = 0,
 	STORE_WL_OK,

@@ -72,7 +72,7 @@ void cli_tft_format(scale_u128 planck, char out[CLI_TFT_STRLEN]);
 #define CLI_DOC_MAX (16u << 10)
 
 /*
- * Checks the deployment document text (DESIGN §5) before anything is spent:
+ * Checks the deployment document text (docs/deploying.md) before anything is spent:
  * at most CLI_DOC_MAX bytes, one JSON object with integer version, optional
  * twin_id (filled in with `twin` when absent, else it must equal it),
  * optional short metadata/description, and 1..64 workloads, each with
@@ -113,7 +113,7 @@ int cli_doc_check_sender(struct chain_client *c, const struct zkey *key, uint32_
 int cli_doc_fits_chain(struct chain_client *c, size_t len, uint32_t *limit);
 
 /*
- * Seals doc (DESIGN §5) from user's key for the node's twin, whose x25519
+ * Seals doc (docs/deploy-engine.md, Encryption) from user's key for the node's twin, whose x25519
  * key is node_pk when the chain has one (node_pk_len bytes, must be 32),
  * else converted from node_account, and gives its deployment_hash.
  * *data heap (not secret; free it). ZE_MALFORMED / ZE_CRYPTO for an

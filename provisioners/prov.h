@@ -43,7 +43,7 @@
 
 struct img_store; /* image/image.h */
 
-/* Workload names: ^[a-zA-Z0-9_]{1,36}$ (DESIGN §5). */
+/* Workload names: ^[a-zA-Z0-9_]{1,36}$ (docs/deploying.md). */
 #define PROV_NAME_MAX 36
 
 /* Capacity units: cru = logical cpus, mru/sru/hru = bytes. */

@@ -92,7 +92,7 @@ static void account_entry_is_substrate_shaped(void **st)
 	for (int i = 0; i < 4; i++)
 		assert_string_equal(d->fields[i].name, df[i]);
 
-	/* The key from metadata, from our runtime, and from DESIGN's example. */
+	/* The key from metadata, from our runtime, and from the well-known value. */
 	struct zkey alice;
 	struct zbuf k;
 	uint8_t ours[DEV_ACCOUNT_KEY_LEN], prefix[16];

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issue 8, as a test: the agent and the devchain are killed (SIGKILL) at
+# Reports survive crashes: the agent and the devchain are killed (SIGKILL) at
 # random moments during report cycles and restarted on the same state (the
 # agent's config and state dir, the chain's --base-path). Afterwards, from
 # the chain's own events (ConsumptionReportReceived, ContractBilled) and
