@@ -16,15 +16,6 @@
 #include "common/zerr.h"
 #include "rmb/rmb_server.h"
 
-const struct eng_rmb_command eng_rmb_commands[6] = {
-	{"zos.deployment.deploy", eng_rmb_deploy},
-	{"zos.deployment.get", eng_rmb_get},
-	{"zos.deployment.list", eng_rmb_list},
-	{"zos.deployment.changes", eng_rmb_changes},
-	{"zos.statistics.get", eng_rmb_statistics},
-	{"zos.deployment.logs", eng_rmb_logs},
-};
-
 /* A new object appended to arr; NULL (nothing leaked) when out of memory. */
 static cJSON *append_object(cJSON *arr)
 {

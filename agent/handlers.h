@@ -55,13 +55,6 @@ int eng_rmb_changes(struct eng *e, uint32_t caller_twin, const cJSON *payload, c
 int eng_rmb_statistics(struct eng *e, uint32_t caller_twin, const cJSON *payload,
 		       cJSON **reply, int *err_code, char *err_msg, size_t errsz);
 
-/* The command table, for registration with the RMB server. */
-struct eng_rmb_command {
-	const char *cmd;
-	eng_rmb_fn fn;
-};
-extern const struct eng_rmb_command eng_rmb_commands[6];
-
 /* Registers the five commands with an RMB server (before it starts); e
  * must outlive the server. Refusals that promise nothing was done (503)
  * are marked retryable. */
