@@ -9,12 +9,13 @@
 
 #include "cli/deploy.h"
 #include "common/hex.h"
+#include "common/num.h"
 #include "common/zerr.h"
 #include "rmb/rmb_chain.h"
 
 int cli_parse_uint(const char *name, const char *s, uint64_t max, uint64_t *v)
 {
-	if (cli_parse_digits(s, max, v) == 0)
+	if (num_u64(s, max, v) == 0)
 		return 0;
 	cli_err("--%s must be a number up to %llu: '%s'", name, (unsigned long long)max, s);
 	return -EINVAL;
@@ -163,7 +164,7 @@ static void deployment_usage(FILE *f)
 		"logs: the last N (default 100, at most 10000) lines a container wrote to\n"
 		"stdout and stderr, printed as they are (only the contract's twin may read them).\n"
 		"--url is the chain (http(s):// or ws(s)://, repeatable; default\n"
-		"$ZOS_CHAIN_URL, else " CLI_DEFAULT_CHAIN "; --chain is a deprecated alias).\n"
+		"$ZOS_CHAIN_URL, else " CLI_CHAIN_DEFAULT_URL "; --chain is a deprecated alias).\n"
 		"--rmb is the node's RMB address (tcp:// or ipc://), default its twin's relay.\n");
 }
 

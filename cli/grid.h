@@ -133,7 +133,7 @@ enum { CLI_GRID_OPT_URL = 0x1100, CLI_GRID_OPT_JSON };
 
 struct cli_grid_opts {
 	struct cli_keysrc keysrc;
-	const char *url; /* NULL: $ZOS_CHAIN_URL, else http://127.0.0.1:9944 */
+	const char *url; /* NULL: cli_chain_url()'s default */
 	int json;
 };
 

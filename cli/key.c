@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "common/bip39.h"
 #include "common/hex.h"
+#include "common/num.h"
 #include "common/zerr.h"
 
 const char *cli_url_append(const char *prev, const char *next)
@@ -38,24 +39,6 @@ void cli_err(const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "zos-cli: %s\n", msg);
-}
-
-int cli_parse_digits(const char *s, uint64_t max, uint64_t *v)
-{
-	uint64_t x = 0;
-
-	if (!*s)
-		return -EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		unsigned d = (unsigned)(*s - '0');
-		if (x > (max - d) / 10)
-			return -EINVAL;
-		x = x * 10 + d;
-	}
-	*v = x;
-	return 0;
 }
 
 int cli_keysrc_opt(struct cli_keysrc *s, int opt, const char *arg)
@@ -245,7 +228,7 @@ static int generate(int argc, char **argv)
 			break;
 		case 'p': password = optarg; break;
 		case 'w':
-			if (cli_parse_digits(optarg, 24, &words) != 0 || words < 12 || words % 3) {
+			if (num_u64(optarg, 24, &words) != 0 || words < 12 || words % 3) {
 				cli_err("--words must be 12, 15, 18, 21 or 24");
 				return CLI_USAGE;
 			}
