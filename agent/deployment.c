@@ -43,17 +43,6 @@ int dep_name_valid(const char *name)
 	return n ? 0 : -EINVAL;
 }
 
-enum dep_class dep_type_class(const char *type)
-{
-	if (!strcmp(type, "zmount") || !strcmp(type, "volume"))
-		return DEP_CLASS_STORAGE;
-	if (!strcmp(type, "network"))
-		return DEP_CLASS_NETWORK;
-	if (!strcmp(type, "zmachine") || !strcmp(type, "container"))
-		return DEP_CLASS_COMPUTE;
-	return DEP_CLASS_OTHER;
-}
-
 int dep_cap_add(struct prov_capacity *a, const struct prov_capacity *b)
 {
 	if (a->cru > UINT64_MAX - b->cru || a->mru > UINT64_MAX - b->mru ||
@@ -156,17 +145,17 @@ static int parse_workload(const cJSON *item, size_t idx, dep_lookup_fn lookup,
 	if (rc < 0)
 		return fail(why, whysz, rc == -ENOMEM ? rc : -EINVAL, "%sinvalid %s data: %s",
 			    where, w->type, err[0] ? err : zerr_str(rc));
-	w->klass = dep_type_class(w->type);
+	w->stage = prov_stage_of(w->type);
 	return 0;
 }
 
-/* Stable order by install class; n is small (DEP_MAX_WORKLOADS). */
+/* Stable order by install stage; n is small (DEP_MAX_WORKLOADS). */
 static void sort_install_order(struct dep_workload *w, size_t n)
 {
 	for (size_t i = 1; i < n; i++) {
 		struct dep_workload t = w[i];
 		size_t j = i;
-		for (; j > 0 && w[j - 1].klass > t.klass; j--)
+		for (; j > 0 && w[j - 1].stage > t.stage; j--)
 			w[j] = w[j - 1];
 		w[j] = t;
 	}

@@ -461,7 +461,7 @@ int eng_rmb_logs(struct eng *e, uint32_t caller, const cJSON *payload, cJSON **r
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(w[i].name, nm->valuestring) == 0)
 			wl = &w[i];
-	if (!wl || (strcmp(wl->type, "container") != 0 && strcmp(wl->type, "zmachine") != 0)) {
+	if (!wl || !prov_runs_image(wl->type)) {
 		rc = fail(code, msg, msgsz, ENG_E_NOT_FOUND, ZE_ABSENT,
 			  "contract %" PRIu64 " has no container named %s", cid,
 			  nm->valuestring);
