@@ -52,11 +52,11 @@ struct dep_doc {
  * Parses and validates len bytes of JSON (NUL not required). On failure
  * returns ZE_MALFORMED (bad JSON or fields), ZE_TOOBIG (bounds), -EINVAL
  * (a workload's data refused by its type), ZE_UNSUPPORTED (unknown type) or
- * -ENOMEM, with the exact reason in why, and leaves *out empty.
+ * -ENOMEM, with the exact reason in err, and leaves *out empty.
  * On success *out is released with dep_free().
  */
 int dep_parse(const char *json, size_t len, uint32_t twin_id, dep_lookup_fn lookup,
-	      struct dep_doc *out, char *why, size_t whysz);
+	      struct dep_doc *out, char *err, size_t errsz);
 
 /* Wipes the plaintext strings and frees. Safe on a zeroed or freed doc. */
 void dep_free(struct dep_doc *d);

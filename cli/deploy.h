@@ -61,7 +61,7 @@ void cli_link_close(struct cli_link *l);
  * reply; negative (printed) when no verified reply came.
  */
 int cli_link_call(struct cli_link *l, const char *cmd, const cJSON *payload, cJSON **reply,
-		  uint32_t *code, char *msg, size_t msgsz);
+		  uint32_t *code, char *err, size_t errsz);
 
 /* Strict decimal parse of an option value; prints "--name ..." on failure. */
 

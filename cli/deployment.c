@@ -115,7 +115,7 @@ void cli_link_close(struct cli_link *l)
 }
 
 int cli_link_call(struct cli_link *l, const char *cmd, const cJSON *payload, cJSON **reply,
-		  uint32_t *code, char *msg, size_t msgsz)
+		  uint32_t *code, char *err, size_t errsz)
 {
 	char *json = payload ? cJSON_PrintUnformatted(payload) : NULL;
 	if (payload && !json)
@@ -134,7 +134,7 @@ int cli_link_call(struct cli_link *l, const char *cmd, const cJSON *payload, cJS
 	}
 	if (!res.ok) {
 		*code = res.err.code;
-		snprintf(msg, msgsz, "%s", res.err.message);
+		snprintf(err, errsz, "%s", res.err.message);
 		rmb_result_clear(&res);
 		return 1;
 	}

@@ -79,17 +79,17 @@ void cli_tft_format(scale_u128 planck, char out[CLI_TFT_STRLEN]);
  * version, a unique name ^[a-zA-Z0-9_]{1,36}$, a type and a data object (the
  * node validates the data of each type). On success *out is the document as
  * it will be sealed (compact JSON, NUL-terminated, plaintext: wipe and free
- * it with cli_doc_free). On failure why says what is wrong.
+ * it with cli_doc_free). On failure err says what is wrong.
  */
-int cli_doc_prepare(const char *text, size_t len, uint32_t twin, char **out, char *why,
-		    size_t whysz);
+int cli_doc_prepare(const char *text, size_t len, uint32_t twin, char **out, char *err,
+		    size_t errsz);
 /*
  * The same, checking only that the document is a JSON object and its
  * twin_id: `zos-cli deploy` leaves the rest to the node, which answers with
  * its reason (and rejects the contract).
  */
-int cli_doc_prepare_twin(const char *text, size_t len, uint32_t twin, char **out, char *why,
-			 size_t whysz);
+int cli_doc_prepare_twin(const char *text, size_t len, uint32_t twin, char **out, char *err,
+			 size_t errsz);
 void cli_doc_free(char *doc);
 
 /*
