@@ -13,7 +13,6 @@ extern const struct prov_ops prov_container_ops;
 extern const struct prov_ops prov_vm_ops;
 extern const struct prov_ops prov_pubport_ops;
 extern const struct prov_ops prov_gateway_ops;
-extern const struct prov_ops prov_example_ops;
 
 /* The one list of workload types: each type's name is in its ops table,
  * its install stage here. */
@@ -24,7 +23,7 @@ static const struct {
     {&prov_zmount_ops, PROV_STAGE_STORAGE},    {&prov_volume_ops, PROV_STAGE_STORAGE},
     {&prov_network_ops, PROV_STAGE_NETWORK},   {&prov_container_ops, PROV_STAGE_COMPUTE},
     {&prov_vm_ops, PROV_STAGE_COMPUTE},        {&prov_pubport_ops, PROV_STAGE_OTHER},
-    {&prov_gateway_ops, PROV_STAGE_OTHER},     {&prov_example_ops, PROV_STAGE_OTHER},
+    {&prov_gateway_ops, PROV_STAGE_OTHER},
 };
 
 static int find(const char *type)
