@@ -1,12 +1,59 @@
 # shellcheck shell=bash
 # Shell helpers shared by the integration scripts that run tfchain-dev and
-# zos-agent (test_agent_e2e.sh, test_agent_grace.sh, test_report_chaos.sh).
-# This file is sourced, not run: its name does not match test_*.sh, so
-# tests/run-tests.sh never executes it. A script sources it with
+# zos-agent. This file is sourced, not run: its name does not match
+# test_*.sh, so tests/run-tests.sh never executes it. A script sources it
+# with
 #	. "$(dirname "$0")/lib.sh"
-# after setting TMP (its scratch directory) and CLI (the zos-cli binary);
-# the helpers read both when called. A script that needs a different
-# version of a helper defines its own after sourcing this file.
+# and the helpers read TMP (the script's scratch directory), AGENT, CHAIN
+# and CLI (the programs, set by use_build) when called. A script that needs
+# a different version of a helper defines its own after sourcing this file.
+#
+# The usual start of a script that runs a node:
+#	use_build
+#	need_root "the provisioners need root"
+#	need_tools python3 jq
+#	TMP=$(mktemp -d /tmp/NAME.XXXXXX)
+#	trap stop_all EXIT
+#	agent_conf            # $TMP/agent.conf; more sections with cat >>
+#	node_identity         # SS58, ACCOUNT
+#	start_chain           # CPID
+#	fund_node; make_farm bob NAME_farm; make_twins charlie
+#	start_agent           # APID
+#	wait_node             # TWIN, NODE
+#	wait_engine charlie
+
+# use_build [agent|chain|cli ...]: sets AGENT, CHAIN and CLI to the
+# programs in $BUILD (default build); exits 1 when one of those named
+# (default all three) is not built.
+use_build() {
+	: "${BUILD:=build}"
+	AGENT="$BUILD/zos-agent"
+	CHAIN="$BUILD/tfchain-dev"
+	CLI="$BUILD/zos-cli"
+	local p b
+	[ $# -gt 0 ] || set -- agent chain cli
+	for p in "$@"; do
+		case $p in
+		agent) b=$AGENT ;;
+		chain) b=$CHAIN ;;
+		*) b=$CLI ;;
+		esac
+		[ -x "$b" ] || { echo "missing $b (run make first)"; exit 1; }
+	done
+}
+
+# need_root WHY: skips the test (exit 77) unless it runs as root.
+need_root() {
+	[ "$(id -u)" = 0 ] || { echo "skipped: $1"; exit 77; }
+}
+
+# need_tools TOOL...: skips the test (exit 77) unless each TOOL is on PATH.
+need_tools() {
+	local t
+	for t in "$@"; do
+		command -v "$t" >/dev/null || { echo "skipped: $t is not installed"; exit 77; }
+	done
+}
 
 # stop_pid PID: TERM, then wait at most ~STOP_PID_TENTHS/10 s (default 25 s),
 # then KILL.
@@ -61,4 +108,132 @@ wait_for() {
 		sleep 0.2
 	done
 	return 1
+}
+
+# wait_log SECONDS PATTERN [FILE]: polls until FILE (default $TMP/agent.log)
+# has a line matching PATTERN (grep's basic regular expression).
+wait_log() {
+	wait_for "$1" grep -q -- "$2" "${3:-$TMP/agent.log}"
+}
+
+# port_open PORT: true when something accepts TCP connections on
+# 127.0.0.1:PORT.
+port_open() {
+	python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
+		"$1" 2>/dev/null
+}
+
+# wait_port SECONDS PORT: polls until 127.0.0.1:PORT accepts connections.
+wait_port() {
+	wait_for "$1" port_open "$2"
+}
+
+# start_chain [ARGS...]: runs tfchain-dev with ARGS (default --dev), RPC on
+# 127.0.0.1:$CPORT (picked when unset), a block every ${BLOCK_MS:-200} ms,
+# output to $TMP/chain.log; sets CPID, exports ZOS_CHAIN_URL, and fails
+# unless the chain answers within 10 s.
+start_chain() {
+	[ -n "${CPORT:-}" ] || CPORT=$(free_port)
+	export ZOS_CHAIN_URL="http://127.0.0.1:$CPORT"
+	[ $# -gt 0 ] || set -- --dev
+	"$CHAIN" "$@" --rpc-addr "127.0.0.1:$CPORT" --block-time "${BLOCK_MS:-200}" \
+		>"$TMP/chain.log" 2>&1 &
+	CPID=$!
+	wait_for 10 get Timestamp Now >/dev/null || fail "tfchain-dev did not answer on port $CPORT"
+}
+
+# agent_conf [RPC_TIMEOUT [REPORT_INTERVAL]]: writes $TMP/agent.conf for an
+# agent of farm 1 on the chain at $CPORT and with RMB on $RPORT (each
+# picked when unset; ZOS_CHAIN_URL exported), its state in $TMP/state,
+# volumes allowed unenforced, chain calls bounded by RPC_TIMEOUT (default
+# 5) seconds and a capacity report every REPORT_INTERVAL (default 60)
+# seconds. A script adds keys in more sections: cat >>"$TMP/agent.conf"
+# (a section may appear again; a key may not).
+agent_conf() {
+	[ -n "${CPORT:-}" ] || CPORT=$(free_port)
+	[ -n "${RPORT:-}" ] || RPORT=$(free_port)
+	export ZOS_CHAIN_URL="http://127.0.0.1:$CPORT"
+	cat >"$TMP/agent.conf" <<EOF
+[chain]
+url = http://127.0.0.1:$CPORT
+rpc_timeout = ${1:-5}
+[rmb]
+listen = tcp://127.0.0.1:$RPORT
+public_address = tcp://127.0.0.1:$RPORT
+[node]
+state_dir = $TMP/state
+farm_id = 1
+report_interval = ${2:-60}
+sync_interval = 60
+[storage]
+allow_unenforced_volumes = true
+EOF
+}
+
+# node_identity: the identity of the agent of $TMP/agent.conf, in
+# $TMP/id.json; sets SS58 (its address) and ACCOUNT (its account id).
+node_identity() {
+	"$AGENT" -f "$TMP/agent.conf" identity --json >"$TMP/id.json" 2>"$TMP/err.txt" ||
+		fail "identity"
+	SS58=$(jq -r .ss58_address "$TMP/id.json")
+	ACCOUNT=$(jq -r .account_id "$TMP/id.json")
+}
+
+# fund_node: //Alice sends the node's account (SS58) 1000 TFT.
+fund_node() {
+	call alice Balances transfer_keep_alive "[\"$SS58\", \"1000000000000\"]" ||
+		fail "funding the node"
+}
+
+# make_twins WHO...: a twin for each dev account WHO.
+make_twins() {
+	local w
+	for w in "$@"; do
+		call "$w" TfgridModule create_twin '[null, null]' || fail "$w create_twin"
+	done
+}
+
+# make_farm WHO NAME: the dev account WHO's twin and its farm NAME (farm 1
+# on a fresh chain).
+make_farm() {
+	make_twins "$1"
+	call "$1" TfgridModule create_farm "[\"$(hex "$2")\", []]" || fail "create_farm"
+}
+
+# start_agent [ARGS...]: zos-agent -d -f $TMP/agent.conf ARGS in the
+# background, its output appended to $TMP/agent.log; sets APID.
+start_agent() {
+	"$AGENT" -d -f "$TMP/agent.conf" "$@" >>"$TMP/agent.log" 2>&1 &
+	APID=$!
+}
+
+# node_registered: true when the node's account (ACCOUNT) has a twin with a
+# node; sets TWIN and NODE.
+node_registered() {
+	TWIN=$(get TfgridModule TwinIdByAccountID "\"$ACCOUNT\"") && [ -n "$TWIN" ] &&
+		[ "$TWIN" != null ] && [ "$TWIN" != 0 ] &&
+		NODE=$(get TfgridModule NodeIdByTwinID "$TWIN") && [ -n "$NODE" ] &&
+		[ "$NODE" != 0 ] && [ "$NODE" != null ]
+}
+
+# wait_node [SECONDS]: waits (default 60 s) until the agent registered its
+# twin and node; sets TWIN and NODE.
+wait_node() {
+	wait_for "${1:-60}" node_registered ||
+		fail "the agent did not register its node: $(tail -5 "$TMP/agent.log")"
+}
+
+# wait_engine WHO [SECONDS]: waits (default 20 s) until the node (TWIN)
+# answers WHO's zos.statistics.get over RMB: its deploy engine runs.
+wait_engine() {
+	wait_for "${2:-20}" "$CLI" rmb call "$TWIN" zos.statistics.get --dev "$1" \
+		>/dev/null 2>"$TMP/err.txt" || fail "zos.statistics.get: $(cat "$TMP/err.txt")"
+}
+
+# stop_all: the usual EXIT trap: stops the agent (APID) and the chain (CPID)
+# when started, a stopped (SIGSTOP) chain too, and removes TMP.
+stop_all() {
+	[ -n "${APID:-}" ] && stop_pid "$APID"
+	[ -n "${CPID:-}" ] && { kill -CONT "$CPID" 2>/dev/null; stop_pid "$CPID"; }
+	rm -rf "$TMP"
 }
