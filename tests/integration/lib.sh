@@ -230,10 +230,17 @@ wait_engine() {
 		>/dev/null 2>"$TMP/err.txt" || fail "zos.statistics.get: $(cat "$TMP/err.txt")"
 }
 
-# stop_all: the usual EXIT trap: stops the agent (APID) and the chain (CPID)
-# when started, a stopped (SIGSTOP) chain too, and removes TMP.
-stop_all() {
+# stop_node: stops the agent (APID) and the chain (CPID) when started, a
+# stopped (SIGSTOP) chain too.
+stop_node() {
 	[ -n "${APID:-}" ] && stop_pid "$APID"
+	APID=
 	[ -n "${CPID:-}" ] && { kill -CONT "$CPID" 2>/dev/null; stop_pid "$CPID"; }
+	CPID=
+}
+
+# stop_all: the usual EXIT trap: stop_node, then removes TMP.
+stop_all() {
+	stop_node
 	rm -rf "$TMP"
 }
