@@ -73,8 +73,7 @@ stop_pid() {
 fail() {
 	echo "FAIL: $*"
 	[ -s "$TMP/err.txt" ] && { echo "--- last command's stderr"; cat "$TMP/err.txt"; }
-	echo "--- agent.log"
-	tail -n 40 "$TMP/agent.log" 2>/dev/null
+	[ -f "$TMP/agent.log" ] && { echo "--- agent.log"; tail -n 40 "$TMP/agent.log"; }
 	echo "--- chain.log"
 	tail -n 10 "$TMP/chain.log" 2>/dev/null
 	exit 1
