@@ -243,3 +243,29 @@ stop_all() {
 	stop_node
 	rm -rf "$TMP"
 }
+
+# need_pjs MODULE: sets PJS_DIR (default $BUILD/pjs) to a directory whose
+# node_modules holds the pinned polkadot.js client of tests/integration/pjs
+# (installed there with npm ci the first time) with MODULE in it; skips the
+# test (exit 77) when node, npm or the registry is not there.
+need_pjs() {
+	need_tools node
+	local src
+	src="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/pjs"
+	if [ -z "${PJS_DIR:-}" ]; then
+		PJS_DIR="${BUILD:-build}/pjs"
+		if [ ! -d "$PJS_DIR/node_modules/$1" ]; then
+			need_tools npm
+			mkdir -p "$PJS_DIR"
+			cp "$src/package.json" "$src/package-lock.json" "$PJS_DIR/"
+			if ! (cd "$PJS_DIR" && timeout 300 npm ci --no-audit --no-fund --loglevel=error \
+				>npm.log 2>&1); then
+				tail -n 5 "$PJS_DIR/npm.log"
+				rm -rf "$PJS_DIR/node_modules"
+				echo "skipped: could not install $1 from the npm registry"
+				exit 77
+			fi
+		fi
+	fi
+	[ -d "$PJS_DIR/node_modules/$1" ] || { echo "skipped: $PJS_DIR has no $1 installed"; exit 77; }
+}
