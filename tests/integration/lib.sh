@@ -69,13 +69,15 @@ stop_pid() {
 }
 
 # fail MESSAGE: prints it, the last command's stderr and the tails of
-# agent.log and chain.log, and exits 1.
+# agent.log and chain.log (or of the files of $TMP named in FAIL_LOGS), and
+# exits 1.
 fail() {
+	local f
 	echo "FAIL: $*"
 	[ -s "$TMP/err.txt" ] && { echo "--- last command's stderr"; cat "$TMP/err.txt"; }
-	[ -f "$TMP/agent.log" ] && { echo "--- agent.log"; tail -n 40 "$TMP/agent.log"; }
-	echo "--- chain.log"
-	tail -n 10 "$TMP/chain.log" 2>/dev/null
+	for f in ${FAIL_LOGS:-agent.log chain.log}; do
+		[ -f "$TMP/$f" ] && { echo "--- $f"; tail -n 40 "$TMP/$f"; }
+	done
 	exit 1
 }
 

@@ -22,11 +22,7 @@ cleanup() {
 	stop_all
 }
 trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
-	for f in chain.log serve.log; do [ -f "$TMP/$f" ] && { echo "--- $f"; tail -n 15 "$TMP/$f"; }; done
-	exit 1
-}
+FAIL_LOGS="chain.log serve.log"
 
 BLOCK_MS=150 start_chain --base-path "$TMP/base"
 make_twins bob charlie
