@@ -188,12 +188,14 @@ static unsigned free_udp_port(void)
 	return ntohs(a.sin_port);
 }
 
-/* Processes whose argv is exactly "wireguard-go IFNAME". */
-static int count_wireguard_go(const char *ifname)
+/* How many processes have the argv "wireguard-go IFNAME"; the last one's
+ * pid in *pid (-1 when none). */
+static int wireguard_go(const char *ifname, pid_t *pid)
 {
 	DIR *d = opendir("/proc");
 	int n = 0;
 	struct dirent *e;
+	*pid = -1;
 	while (d && (e = readdir(d))) {
 		char p[300], buf[256];
 		size_t len = 0;
@@ -204,34 +206,26 @@ static int count_wireguard_go(const char *ifname)
 			continue;
 		const char *arg1 = buf + strlen(buf) + 1;
 		if ((size_t)(arg1 - buf) < len && strstr(buf, "wireguard-go") &&
-		    strcmp(arg1, ifname) == 0)
+		    strcmp(arg1, ifname) == 0) {
 			n++;
+			*pid = (pid_t)strtol(e->d_name, NULL, 10);
+		}
 	}
 	if (d)
 		closedir(d);
 	return n;
 }
 
+static int count_wireguard_go(const char *ifname)
+{
+	pid_t pid;
+	return wireguard_go(ifname, &pid);
+}
+
 static pid_t wireguard_go_pid(const char *ifname)
 {
-	DIR *d = opendir("/proc");
-	pid_t pid = -1;
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		char p[300], buf[256];
-		size_t len = 0;
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(p, sizeof p, "/proc/%s/cmdline", e->d_name);
-		if (prov_read_file(p, buf, sizeof buf, &len) < 0 || len == 0)
-			continue;
-		const char *arg1 = buf + strlen(buf) + 1;
-		if ((size_t)(arg1 - buf) < len && strstr(buf, "wireguard-go") &&
-		    strcmp(arg1, ifname) == 0)
-			pid = (int)strtol(e->d_name, NULL, 10);
-	}
-	if (d)
-		closedir(d);
+	pid_t pid;
+	wireguard_go(ifname, &pid);
 	return pid;
 }
 
