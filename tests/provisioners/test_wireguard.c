@@ -188,32 +188,44 @@ static unsigned free_udp_port(void)
 	return ntohs(a.sin_port);
 }
 
-/* How many processes have the argv "wireguard-go IFNAME"; the last one's
- * pid in *pid (-1 when none). */
-static int wireguard_go(const char *ifname, pid_t *pid)
+/* How many processes' command lines (NUL-separated, len bytes) match;
+ * the last one's pid in *last (-1 when none). */
+static int procs(int (*match)(char *cmdline, size_t len, const void *arg), const void *arg,
+                 pid_t *last)
 {
 	DIR *d = opendir("/proc");
 	int n = 0;
 	struct dirent *e;
-	*pid = -1;
+	*last = -1;
 	while (d && (e = readdir(d))) {
-		char p[300], buf[256];
+		char p[300], buf[1024];
 		size_t len = 0;
 		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
 		snprintf(p, sizeof p, "/proc/%s/cmdline", e->d_name);
 		if (prov_read_file(p, buf, sizeof buf, &len) < 0 || len == 0)
 			continue;
-		const char *arg1 = buf + strlen(buf) + 1;
-		if ((size_t)(arg1 - buf) < len && strstr(buf, "wireguard-go") &&
-		    strcmp(arg1, ifname) == 0) {
+		if (match(buf, len, arg)) {
 			n++;
-			*pid = (pid_t)strtol(e->d_name, NULL, 10);
+			*last = (pid_t)strtol(e->d_name, NULL, 10);
 		}
 	}
 	if (d)
 		closedir(d);
 	return n;
+}
+
+/* The argv "wireguard-go IFNAME". */
+static int is_wireguard_go(char *buf, size_t len, const void *ifname)
+{
+	const char *arg1 = buf + strlen(buf) + 1;
+	return (size_t)(arg1 - buf) < len && strstr(buf, "wireguard-go") &&
+	       strcmp(arg1, ifname) == 0;
+}
+
+static int wireguard_go(const char *ifname, pid_t *pid)
+{
+	return procs(is_wireguard_go, ifname, pid);
 }
 
 static int count_wireguard_go(const char *ifname)
@@ -728,29 +740,25 @@ static void public_port_end_to_end(void **st)
 	cJSON_Delete(d);
 }
 
+struct prog_needle {
+	const char *prog, *needle;
+};
+
+static int mentions(char *buf, size_t len, const void *arg)
+{
+	const struct prog_needle *pn = arg;
+	for (size_t i = 0; i + 1 < len; i++)
+		if (!buf[i])
+			buf[i] = ' ';
+	return strstr(buf, pn->prog) && strstr(buf, pn->needle);
+}
+
 /* Processes whose command line mentions needle (haproxy with our config). */
 static int count_procs(const char *prog, const char *needle)
 {
-	DIR *d = opendir("/proc");
-	int n = 0;
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		char p[300], buf[1024];
-		size_t len = 0;
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(p, sizeof p, "/proc/%s/cmdline", e->d_name);
-		if (prov_read_file(p, buf, sizeof buf, &len) < 0 || len == 0)
-			continue;
-		for (size_t i = 0; i + 1 < len; i++)
-			if (!buf[i])
-				buf[i] = ' ';
-		if (strstr(buf, prog) && strstr(buf, needle))
-			n++;
-	}
-	if (d)
-		closedir(d);
-	return n;
+	struct prog_needle pn = {prog, needle};
+	pid_t last;
+	return procs(mentions, &pn, &last);
 }
 
 /* Fetches url from the laptop with curl, TLS checked against ca, the name
