@@ -98,7 +98,6 @@ const struct cfg_key *cfg_key_find(const char *name)
 	return NULL;
 }
 
-
 /* The types kept as a string of at most CFG_STR_MAX bytes (parse_string
  * checks each): one list for the switches below, so that a new string type
  * is parsed, written and sized alike. */
