@@ -77,7 +77,7 @@ setsid socat "OPENSSL-LISTEN:$TPORT,bind=127.0.0.1,reuseaddr,fork,cert=$TMP/srv.
 	"TCP:127.0.0.1:$CPORT" 2>"$TMP/tls.log" &
 TPID=$!
 WSS="wss://localhost:$TPORT"
-tls_up() { python3 -c "import socket; socket.create_connection(('127.0.0.1', $TPORT), 1)" 2>/dev/null; }
+tls_up() { port_open "$TPORT"; }
 wait_for 10 tls_up || fail "the TLS proxy did not start"
 if "$CLI" balance alice --json --url "$WSS" >"$TMP/wss.out" 2>"$TMP/err.txt"; then
 	fail "an unknown CA was trusted"
