@@ -4,7 +4,7 @@
  * mounts (prov_container.c): whether an image holds a filesystem already,
  * making one, and mounting it.
  */
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,7 +5,7 @@
  * before provisioning), whether a recorded spec equals a new one, and the
  * type of a workload a spec refers to by name.
  */
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
 
 #include <errno.h>
 #include <stdlib.h>

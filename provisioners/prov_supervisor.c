@@ -9,6 +9,7 @@
  */
 #include "provisioners/prov_container.h"
 #include "provisioners/prov_sv.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -59,7 +60,7 @@ static int rt_sync(const struct prov_ct_plan *p, int out_fd, const char *const a
 	pid_t pid = rt_spawn(p, out_fd, args);
 	if (pid < 0)
 		return -errno;
-	long deadline = prov_sv_now_ms() + STOP_TIMEOUT_MS;
+	long deadline = clk_mono_ms() + STOP_TIMEOUT_MS;
 	int st;
 	for (;;) {
 		pid_t w = waitpid(pid, &st, WNOHANG);
@@ -67,7 +68,7 @@ static int rt_sync(const struct prov_ct_plan *p, int out_fd, const char *const a
 			return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
 		if (w < 0 && errno != EINTR)
 			return -errno;
-		if (prov_sv_now_ms() > deadline) {
+		if (clk_mono_ms() > deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 			return ZE_TIMEOUT;
@@ -112,7 +113,7 @@ static pid_t ct_start(void *arg, struct prov_sv_run *r, char *why, size_t whysz)
 		snprintf(why, whysz, "fork: %s", prov_strerror(errno));
 		return -errno;
 	}
-	long deadline = prov_sv_now_ms() + START_TIMEOUT_MS;
+	long deadline = clk_mono_ms() + START_TIMEOUT_MS;
 	char tail[256] = "";
 	for (;;) {
 		prov_sv_drain(log, out_rd, tail, sizeof tail);
@@ -136,7 +137,7 @@ static pid_t ct_start(void *arg, struct prov_sv_run *r, char *why, size_t whysz)
 			snprintf(why, whysz, "%s", nl ? nl : tail[0] ? tail : "runtime failed");
 			return strstr(tail, "no such file") ? -ENOENT : -EIO;
 		}
-		if (prov_sv_now_ms() > deadline) {
+		if (clk_mono_ms() > deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 			rt_sync(p, out_wr, del);
@@ -163,8 +164,8 @@ static void ct_stop(void *arg, struct prov_sv_run *r, pid_t child)
 	if (prov_ct_alive(p->dir, "container.pid", &cpid) == 1)
 		kill(cpid, SIGKILL);
 	if (child > 0) {
-		long deadline = prov_sv_now_ms() + STOP_TIMEOUT_MS;
-		while (waitpid(child, NULL, WNOHANG) == 0 && prov_sv_now_ms() < deadline) {
+		long deadline = clk_mono_ms() + STOP_TIMEOUT_MS;
+		while (waitpid(child, NULL, WNOHANG) == 0 && clk_mono_ms() < deadline) {
 			prov_sv_drain(log, out_rd, NULL, 0);
 			prov_sv_nap_ms(10);
 		}

@@ -6,6 +6,8 @@
  * specific to a workload type comes in through struct prov_sv_ops.
  */
 #include "provisioners/prov_sv.h"
+#include "common/backoff.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,13 +26,6 @@
 
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 60000
-
-long prov_sv_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 void prov_sv_nap_ms(long ms)
 {
@@ -213,11 +208,6 @@ static void report(int *status_fd, const char *fmt, ...)
 	*status_fd = -1;
 }
 
-static long backoff_next(long backoff)
-{
-	return backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
-}
-
 static void supervise(const struct prov_sv *sv, int status_fd) __attribute__((noreturn));
 static void supervise(const struct prov_sv *sv, int status_fd)
 {
@@ -264,13 +254,15 @@ static void supervise(const struct prov_sv *sv, int status_fd)
 	r.out_wr = out[1];
 
 	pid_t child = 0;
-	long next_start = 0, started_at = 0, backoff = BACKOFF_MIN_MS;
+	int64_t next_start = 0, started_at = 0;
+	struct backoff backoff;
+	backoff_init(&backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, 0);
 	for (;;) {
 		/* While paused (grace period) the workload stays down. */
-		if (child <= 0 && prov_sv_now_ms() >= next_start && status_fd < 0 && ops->paused &&
+		if (child <= 0 && clk_mono_ms() >= next_start && status_fd < 0 && ops->paused &&
 		    ops->paused(sv->arg))
-			next_start = prov_sv_now_ms() + BACKOFF_MIN_MS;
-		if (child <= 0 && prov_sv_now_ms() >= next_start) {
+			next_start = clk_mono_ms() + BACKOFF_MIN_MS;
+		if (child <= 0 && clk_mono_ms() >= next_start) {
 			char why[256];
 			pid_t pid = ops->start(sv->arg, &r, why, sizeof why);
 			if (pid < 0) {
@@ -281,17 +273,16 @@ static void supervise(const struct prov_sv *sv, int status_fd)
 					prov_sv_drop_pid(sv->dir, "supervisor.pid");
 					_exit(1);
 				}
-				next_start = prov_sv_now_ms() + backoff;
-				backoff = backoff_next(backoff);
+				next_start = clk_mono_ms() + backoff_next(&backoff);
 			} else {
 				child = pid;
-				started_at = prov_sv_now_ms();
+				started_at = clk_mono_ms();
 				report(&status_fd, "OK\n");
 			}
 		}
-		long wait = -1;
+		int64_t wait = -1;
 		if (child <= 0) {
-			wait = next_start - prov_sv_now_ms();
+			wait = next_start - clk_mono_ms();
 			if (wait < 0)
 				wait = 0;
 		}
@@ -322,11 +313,11 @@ static void supervise(const struct prov_sv *sv, int status_fd)
 			}
 			prov_sv_drain(&r.log, out[0], NULL, 0);
 			ops->exited(sv->arg, &r, st);
-			if (prov_sv_now_ms() - started_at >= ops->healthy_ms)
-				backoff = BACKOFF_MIN_MS;
-			next_start = prov_sv_now_ms() + backoff;
-			prov_sv_log_note(&r.log, "restarting in %ld ms", backoff);
-			backoff = backoff_next(backoff);
+			if (clk_mono_ms() - started_at >= ops->healthy_ms)
+				backoff_reset(&backoff);
+			long delay = (long)backoff_next(&backoff);
+			next_start = clk_mono_ms() + delay;
+			prov_sv_log_note(&r.log, "restarting in %ld ms", delay);
 			child = 0;
 		}
 	}
@@ -360,10 +351,10 @@ int prov_sv_start(const struct prov_sv *sv, char *err, size_t errsz)
 		;
 	char buf[320];
 	size_t got = 0;
-	long deadline = prov_sv_now_ms() + sv->ops->report_ms;
+	int64_t deadline = clk_mono_ms() + sv->ops->report_ms;
 	int timed_out = 0;
 	while (got < sizeof buf - 1) {
-		long left = deadline - prov_sv_now_ms();
+		int64_t left = deadline - clk_mono_ms();
 		struct pollfd pf = {.fd = st[0], .events = POLLIN};
 		if (left <= 0 || poll(&pf, 1, (int)left) == 0) {
 			timed_out = 1;
@@ -404,8 +395,8 @@ int prov_sv_stop(const char *dir, long wait_ms)
 	if (rc <= 0)
 		return rc;
 	kill(pid, SIGTERM);
-	long deadline = prov_sv_now_ms() + wait_ms;
-	while (prov_sv_now_ms() < deadline) {
+	int64_t deadline = clk_mono_ms() + wait_ms;
+	while (clk_mono_ms() < deadline) {
 		if (prov_sv_alive(dir, "supervisor.pid", &pid) <= 0)
 			return 0;
 		prov_sv_nap_ms(20);

@@ -22,7 +22,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
 
 /* The output log: <dir>/<name>, rotated to <name>.1 .. <name>.<keep> when
  * it would grow beyond max bytes. */
@@ -106,7 +106,6 @@ void prov_sv_log_note(struct prov_sv_log *l, const char *fmt, ...)
  * given it keeps the last bytes read there (NUL-terminated). */
 void prov_sv_drain(struct prov_sv_log *l, int fd, char *tail, size_t tailsz);
 
-long prov_sv_now_ms(void);
 void prov_sv_nap_ms(long ms);
 
 #endif

@@ -8,6 +8,7 @@
  */
 #include "provisioners/prov_sv.h"
 #include "provisioners/prov_vm.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -275,12 +276,12 @@ static pid_t start_qemu(const struct prov_vm_plan *p, int out_wr, char *why, siz
 
 static int reaped(pid_t child, long wait_ms)
 {
-	long deadline = prov_sv_now_ms() + wait_ms;
+	long deadline = clk_mono_ms() + wait_ms;
 	for (;;) {
 		pid_t w = waitpid(child, NULL, WNOHANG);
 		if (w == child || (w < 0 && errno == ECHILD))
 			return 1;
-		if (prov_sv_now_ms() >= deadline)
+		if (clk_mono_ms() >= deadline)
 			return 0;
 		prov_sv_nap_ms(50);
 	}
