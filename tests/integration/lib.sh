@@ -271,3 +271,37 @@ need_pjs() {
 	fi
 	[ -d "$PJS_DIR/node_modules/$1" ] || { echo "skipped: $PJS_DIR has no $1 installed"; exit 77; }
 }
+
+# stop_agent_clean: SIGTERM to the agent (APID); fails unless it exits 0
+# and $TMP/agent.log has no sanitizer report (a sanitized build reports
+# leaks when it exits).
+stop_agent_clean() {
+	local rc
+	kill "$APID"
+	wait "$APID"
+	rc=$?
+	APID=
+	[ "$rc" = 0 ] || fail "agent exited with $rc on SIGTERM"
+	! grep -aq Sanitizer "$TMP/agent.log" || fail "agent: sanitizer report"
+}
+
+# stop_chain_clean: SIGTERM to the chain (CPID); fails when
+# $TMP/chain.log has a sanitizer report.
+stop_chain_clean() {
+	kill "$CPID"
+	wait "$CPID"
+	CPID=
+	! grep -aq Sanitizer "$TMP/chain.log" || fail "tfchain-dev: sanitizer report"
+}
+
+# chain_port LOG: waits (10 s at most) until a tfchain-dev started with
+# --rpc-addr 127.0.0.1:0 has logged the port it got into LOG, and prints it.
+chain_port() {
+	local p
+	for _ in $(seq 1 100); do
+		p=$(sed -n 's/.*rpc listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$1")
+		[ -n "$p" ] && { echo "$p"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}

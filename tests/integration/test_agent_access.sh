@@ -249,11 +249,6 @@ python3 -c "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM);
 	fail "UDP port $WGPORT still bound"
 echo "ok: cancelled: no namespace, interface, process, socket or forward left"
 
-kill "$APID"
-wait "$APID"
-rc=$?
-APID=
-[ "$rc" = 0 ] || fail "agent exited with $rc on SIGTERM"
-grep -q Sanitizer "$TMP/agent.log" && fail "agent: sanitizer report"
+stop_agent_clean
 echo "ok"
 exit 0

@@ -194,11 +194,6 @@ ls "$TMP/state/volumes/zmounts/"*.img >/dev/null 2>&1 && fail "zmount image left
 echo "ok: cancelled contract $C1, disk1 removed"
 
 # ---- Graceful stop; a sanitized build reports leaks at exit.
-kill "$APID"
-wait "$APID"
-rc=$?
-APID=
-[ "$rc" = 0 ] || fail "agent exited with $rc on SIGTERM"
-grep -q Sanitizer "$TMP/agent.log" && fail "agent: sanitizer report"
+stop_agent_clean
 echo "ok"
 exit 0

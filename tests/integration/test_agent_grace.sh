@@ -109,11 +109,6 @@ wait_for 20 wl_state deleted || fail "workload not removed: $(cat "$TMP/get.json
 ls "$TMP/state/volumes/zmounts/"*.img >/dev/null 2>&1 && fail "zmount image left after deletion"
 echo "ok: grace period ended: contract $C deleted, disk1 removed"
 
-kill "$APID"
-wait "$APID"
-rc=$?
-APID=
-[ "$rc" = 0 ] || fail "agent exited with $rc on SIGTERM"
-grep -q Sanitizer "$TMP/agent.log" && fail "agent: sanitizer report"
+stop_agent_clean
 echo "ok"
 exit 0

@@ -178,8 +178,5 @@ grep -q 'SmartContractModule.ContractNotExists' "$TMP/err.txt" || fail "second c
 echo "ok: cancelled by its owner"
 
 # A sanitized tfchain-dev reports memory errors and leaks when it exits.
-kill "$CPID"
-wait "$CPID"
-CPID=
-grep -q Sanitizer "$TMP/chain.log" && fail "tfchain-dev: sanitizer report"
+stop_chain_clean
 exit 0

@@ -146,8 +146,5 @@ wait_state 1 null || fail "grace period over, but contract 1 is $(state_of 1)"
 echo "ok: deleted after $GRACE blocks of grace"
 
 # A sanitized tfchain-dev reports memory errors and leaks when it exits.
-kill "$CPID"
-wait "$CPID"
-CPID=
-grep -q Sanitizer "$TMP/chain.log" && fail "tfchain-dev: sanitizer report"
+stop_chain_clean
 exit 0

@@ -68,6 +68,21 @@ static int run_out(char *out, size_t outsz, const char *prog, ...)
 }
 #define run(...) run_out(NULL, 0, __VA_ARGS__, (const char *)NULL)
 
+/* Runs argv[0] with stdio on /dev/null: a leftover server must not hold a
+ * pipe of whoever runs the test. Its pid, or -1. */
+static pid_t spawn_quiet(const char *const argv[], char *const envp[])
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	pid_t pid;
+	int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	return rc ? -1 : pid;
+}
+
 /* Starts busybox httpd in namespace ns on addr:8080, serving webroot. */
 static pid_t start_httpd(const char *ns, const char *addr)
 {
@@ -78,17 +93,7 @@ static pid_t start_httpd(const char *ns, const char *addr)
 	const char *argv[] = {ip,   "netns", "exec", ns,   "busybox", "httpd",
 	                      "-f", "-p",    bind,   "-h", webroot,   NULL};
 	static char *const envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	/* No inherited stdout: a leftover server must not hold a pipe of
-	 * whoever runs the test. */
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	pid_t pid;
-	int rc = posix_spawn(&pid, ip, &fa, NULL, (char *const *)argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	return rc ? -1 : pid;
+	return spawn_quiet(argv, envp);
 }
 
 static pid_t start_host_httpd(const char *addr)
@@ -98,15 +103,7 @@ static pid_t start_host_httpd(const char *addr)
 		return -1;
 	snprintf(bind, sizeof bind, "%s:8080", addr);
 	const char *argv[] = {bb, "httpd", "-f", "-p", bind, "-h", webroot, NULL};
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	pid_t pid;
-	int rc = posix_spawn(&pid, bb, &fa, NULL, (char *const *)argv, NULL);
-	posix_spawn_file_actions_destroy(&fa);
-	return rc ? -1 : pid;
+	return spawn_quiet(argv, NULL);
 }
 
 static void stop(pid_t *pid)
