@@ -165,6 +165,9 @@ int prov_cg_exists(const struct prov_cg *cg);
  * every cgroup hierarchy; for tests and tools with a parent of their own. */
 void prov_cg_parent_cleanup(const struct prov_ctx *ctx);
 int prov_cg_stats(const struct prov_cg *cg, uint64_t *cpu_ns, uint64_t *mem_bytes);
+/* Writes s to dir/file (a cgroup control file). Only system calls: safe
+ * in forked children. */
+int prov_cg_write(const char *dir, const char *file, const char *s);
 /* Serialization of the paths into the run dir, so that an agent started in
  * another cgroup still finds them. */
 int prov_cg_save(const struct prov_cg *cg, const char *file);
