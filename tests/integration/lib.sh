@@ -305,3 +305,28 @@ chain_port() {
 	done
 	return 1
 }
+
+# need_vm_assets: sets KERNEL and INITRD to a guest kernel and initramfs
+# (scripts/vm-test-assets.sh, cached in $BUILD/vm-cache); skips the test
+# (exit 77) when there is none.
+need_vm_assets() {
+	local assets rc
+	assets=$(sh scripts/vm-test-assets.sh "${BUILD:-build}/vm-cache")
+	rc=$?
+	[ $rc = 0 ] || { echo "skipped: no guest kernel (vm-test-assets exited $rc)"; exit 77; }
+	KERNEL=$(echo "$assets" | sed -n 1p)
+	INITRD=$(echo "$assets" | sed -n 2p)
+}
+
+# stop_vms: what a failed run of the agent left under $TMP/state: the
+# supervisors by their pid files, then any qemu that outlived them.
+stop_vms() {
+	local f
+	for f in "$TMP"/state/containers/*/*/supervisor.pid; do
+		[ -f "$f" ] && kill "$(cut -d' ' -f1 "$f")" 2>/dev/null
+	done
+	sleep 1
+	for f in "$TMP"/state/containers/*/*/qemu.pid; do
+		[ -f "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null
+	done
+}

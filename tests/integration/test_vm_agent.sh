@@ -19,11 +19,7 @@ set -u
 use_build
 need_root "VMs need root"
 need_tools python3 jq qemu-system-x86_64
-ASSETS=$(sh scripts/vm-test-assets.sh "$BUILD/vm-cache")
-rc=$?
-[ $rc = 0 ] || { echo "skipped: no guest kernel (vm-test-assets exited $rc)"; exit 77; }
-KERNEL=$(echo "$ASSETS" | sed -n 1p)
-INITRD=$(echo "$ASSETS" | sed -n 2p)
+need_vm_assets
 
 TMP=$(mktemp -d /tmp/vm-agent.XXXXXX)
 # Container root is an unprivileged host id (user namespace): it must be able
@@ -37,14 +33,7 @@ cleanup() {
 	[ -n "$REGPID" ] && reg_stop "$REGPID"
 	stop_node
 	[ -n "$NPID" ] && stop_pid "$NPID"
-	# Whatever a failed run left: supervisors by their pid files.
-	for f in "$TMP"/state/containers/*/*/supervisor.pid; do
-		[ -f "$f" ] && kill "$(cut -d' ' -f1 "$f")" 2>/dev/null
-	done
-	sleep 1
-	for f in "$TMP"/state/containers/*/*/qemu.pid; do
-		[ -f "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null
-	done
+	stop_vms
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
