@@ -314,7 +314,9 @@ need_vm_assets() {
 	assets=$(sh scripts/vm-test-assets.sh "${BUILD:-build}/vm-cache")
 	rc=$?
 	[ $rc = 0 ] || { echo "skipped: no guest kernel (vm-test-assets exited $rc)"; exit 77; }
+	# shellcheck disable=SC2034 # read by the script
 	KERNEL=$(echo "$assets" | sed -n 1p)
+	# shellcheck disable=SC2034
 	INITRD=$(echo "$assets" | sed -n 2p)
 }
 
