@@ -43,31 +43,15 @@ void cli_err(const char *fmt, ...)
 
 int cli_keysrc_opt(struct cli_keysrc *s, int opt, const char *arg)
 {
-	switch (opt) {
-	case CLI_OPT_SEED_FILE:
-		s->seed_file = arg;
-		return 1;
-	case CLI_OPT_SEED:
-		s->seed_hex = arg;
-		return 1;
-	case CLI_OPT_DEV:
-		s->dev = arg;
-		return 1;
-	case CLI_OPT_SURI:
-		s->suri = arg;
-		return 1;
-	case CLI_OPT_MNEMONIC_FILE:
-		s->mnemonic_file = arg;
-		return 1;
-	case CLI_OPT_SCHEME:
-		s->scheme = arg;
-		return 1;
-	case CLI_OPT_PASSWORD:
-		s->password = arg;
-		return 1;
-	default:
+	/* Each key option sets one field of s, in the order of CLI_OPT_*. */
+	const char **field[] = {&s->seed_file,     &s->seed_hex, &s->dev,     &s->suri,
+	                        &s->mnemonic_file, &s->scheme,   &s->password};
+	_Static_assert(CLI_OPT_PASSWORD - CLI_OPT_SEED_FILE == 6, "one field per key option");
+	if (opt < CLI_OPT_SEED_FILE ||
+	    opt >= CLI_OPT_SEED_FILE + (int)(sizeof field / sizeof *field))
 		return 0;
-	}
+	*field[opt - CLI_OPT_SEED_FILE] = arg;
+	return 1;
 }
 
 int cli_keysrc_given(const struct cli_keysrc *s)

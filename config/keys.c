@@ -98,6 +98,22 @@ const struct cfg_key *cfg_key_find(const char *name)
 	return NULL;
 }
 
+/* The types kept as a string of at most CFG_STR_MAX bytes (parse_string
+ * checks each): one list for the switches below, so that a new string type
+ * is parsed, written and sized alike. */
+#define CASE_STRING_TYPES                                                                          \
+	case CFG_T_URL:                                                                            \
+	case CFG_T_PATH:                                                                           \
+	case CFG_T_PATH0:                                                                          \
+	case CFG_T_RELAY:                                                                          \
+	case CFG_T_ACCEL:                                                                          \
+	case CFG_T_ADDR:                                                                           \
+	case CFG_T_TEXT:                                                                           \
+	case CFG_T_HOSTS:                                                                          \
+	case CFG_T_RUNTIME:                                                                        \
+	case CFG_T_IPV4:                                                                           \
+	case CFG_T_DOMAIN
+
 static void *field(struct cfg *c, const struct cfg_key *k)
 {
 	return (char *)c + k->off;
@@ -412,17 +428,7 @@ int cfg_key_parse(struct cfg *c, const struct cfg_key *k, const char *s, int app
 			return ZE_CONFIG;
 		}
 	switch (k->type) {
-	case CFG_T_URL:
-	case CFG_T_PATH:
-	case CFG_T_PATH0:
-	case CFG_T_RELAY:
-	case CFG_T_ACCEL:
-	case CFG_T_ADDR:
-	case CFG_T_TEXT:
-	case CFG_T_HOSTS:
-	case CFG_T_RUNTIME:
-	case CFG_T_IPV4:
-	case CFG_T_DOMAIN:
+	CASE_STRING_TYPES:
 		return parse_string(field(c, k), k->type, s, err, errsz);
 	case CFG_T_LISTEN:
 		return parse_list(field(c, k), s, append, err, errsz);
@@ -494,17 +500,7 @@ int cfg_key_write(const struct cfg *c, const struct cfg_key *k, FILE *f)
 	char num[32];
 	int rc = 0;
 	switch (k->type) {
-	case CFG_T_URL:
-	case CFG_T_PATH:
-	case CFG_T_PATH0:
-	case CFG_T_RELAY:
-	case CFG_T_ACCEL:
-	case CFG_T_ADDR:
-	case CFG_T_TEXT:
-	case CFG_T_HOSTS:
-	case CFG_T_RUNTIME:
-	case CFG_T_IPV4:
-	case CFG_T_DOMAIN:
+	CASE_STRING_TYPES:
 		/* inih reads "key =" as the empty string. */
 		rc = *(const char *)p ? fprintf(f, "%s = %s\n", name, (const char *)p)
 				      : fprintf(f, "%s =\n", name);
@@ -543,17 +539,7 @@ int cfg_key_write(const struct cfg *c, const struct cfg_key *k, FILE *f)
 static size_t key_size(const struct cfg_key *k)
 {
 	switch (k->type) {
-	case CFG_T_URL:
-	case CFG_T_PATH:
-	case CFG_T_PATH0:
-	case CFG_T_RELAY:
-	case CFG_T_ACCEL:
-	case CFG_T_ADDR:
-	case CFG_T_TEXT:
-	case CFG_T_HOSTS:
-	case CFG_T_RUNTIME:
-	case CFG_T_IPV4:
-	case CFG_T_DOMAIN:
+	CASE_STRING_TYPES:
 		return CFG_STR_MAX;
 	case CFG_T_LISTEN:
 		return sizeof(struct cfg_list);

@@ -5,6 +5,8 @@
 # requests, 1010 for bad extrinsics, and a kill -9 + restart on the same
 # base path that keeps every block and the state.
 set -u
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
 : "${BUILD:=build}"
 BIN="$BUILD/tfchain-dev"
 [ -x "$BIN" ] || { echo "skipped: $BIN not built"; exit 77; }
@@ -25,13 +27,7 @@ fail() { echo "FAIL: $*"; [ -f "$DIR/log" ] && tail -n 20 "$DIR/log"; exit 1; }
 start() {
 	"$BIN" --base-path "$DIR/base" --rpc-addr 127.0.0.1:0 --block-time 150 2>"$DIR/log" &
 	PID=$!
-	PORT=
-	for _ in $(seq 1 100); do
-		PORT=$(sed -n 's/.*rpc listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$DIR/log")
-		[ -n "$PORT" ] && break
-		sleep 0.1
-	done
-	[ -n "$PORT" ] || fail "no rpc port in the log"
+	PORT=$(chain_port "$DIR/log") || fail "no rpc port in the log"
 }
 
 rpc() { # method params
