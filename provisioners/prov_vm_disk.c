@@ -229,7 +229,9 @@ int prov_vm_disk_copy(const char *src, int format, uint64_t vsize, uint64_t size
 	return 0;
 }
 
-/* Copies dir/name (a regular file, never a symlink) to dst. */
+/* Copies dir/name (a regular file, never a symlink) to dst, mode 0644:
+ * qemu, under the VM's uid, opens its kernel again through /proc/self/fd,
+ * which checks the file's mode (the directories above stay root's). */
 static int copy_out(int dir, const char *name, const char *dst, char *err, size_t errsz)
 {
 	char tmp[PROV_PATH_MAX], buf[65536];
@@ -244,7 +246,7 @@ static int copy_out(int dir, const char *name, const char *dst, char *err, size_
 	}
 	int rc = prov_fmt(tmp, sizeof tmp, "%s.tmp", dst);
 	int out =
-	    rc < 0 ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	    rc < 0 ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (out < 0) {
 		rc = rc < 0 ? rc : -errno;
 		close(in);

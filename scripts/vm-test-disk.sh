@@ -3,22 +3,25 @@
 # without the internet and without mounting anything: an MBR (syslinux's
 # mbr.bin) and one FAT partition holding syslinux, the guest kernel and an
 # initramfs whose /init prints ZOS-DISK-BOOT-OK and the size of its disk on
-# the serial console, writes "guest-wrote-this" into sector 1 of the disk
-# (the gap before the partition) and then prints a tick every second.
+# the serial console, prints /etc/zos-marker of the disk when the disk is an
+# ext4 file system (a root filesystem image booting its own kernel), writes
+# "guest-wrote-this" into sector 1 of the disk (before the partition, or in
+# ext4's unused boot block) and then prints a tick every second.
 #
-#   scripts/vm-test-disk.sh KERNEL MODULES_INITRD OUT
+#   scripts/vm-test-disk.sh KERNEL MODULES_INITRD OUT [INITRD_OUT]
 #
+# With INITRD_OUT the guest's initramfs is written there too.
 # KERNEL is the guest kernel (the Debian cloud kernel of vm-test-assets.sh),
 # MODULES_INITRD the VM initramfs built for it (its virtio modules and
 # busybox are reused; a second cpio archive replaces its /init). Needs
 # syslinux, syslinux-common, mtools, dosfstools and cpio.
 # Exits 77 when a tool is missing.
 set -eu
-if [ $# -ne 3 ]; then
-	echo "usage: $0 KERNEL MODULES_INITRD OUT" >&2
+if [ $# -ne 3 ] && [ $# -ne 4 ]; then
+	echo "usage: $0 KERNEL MODULES_INITRD OUT [INITRD_OUT]" >&2
 	exit 2
 fi
-kernel=$1 base=$2 out=$3
+kernel=$1 base=$2 out=$3 rdout=${4:-}
 mbr=/usr/lib/syslinux/mbr/mbr.bin
 for t in syslinux mcopy mkfs.fat cpio od; do
 	command -v "$t" >/dev/null 2>&1 || { echo "vm-test-disk: $t missing" >&2; exit 77; }
@@ -41,6 +44,11 @@ i=0
 while [ ! -e /sys/block/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 echo "ZOS-DISK-BOOT-OK" >/dev/console
 echo "disk-bytes=$(($(cat /sys/block/vda/size) * 512))" >/dev/console
+mkdir -p /mnt
+if mount -t ext4 -o ro /dev/vda /mnt 2>/dev/null; then
+	echo "marker=$(cat /mnt/etc/zos-marker)" >/dev/console
+	umount /mnt
+fi
 echo guest-wrote-this | dd of=/dev/vda bs=512 seek=1 conv=notrunc,fsync 2>/dev/null &&
 	echo "disk-written" >/dev/console
 i=0
@@ -53,6 +61,7 @@ INIT
 chmod 0755 "$work/root/init"
 (cd "$work/root" && echo init | cpio -o -H newc --quiet) | gzip -1 >"$work/init.cpio.gz"
 cat -- "$base" "$work/init.cpio.gz" >"$work/initrd.img"
+[ -z "$rdout" ] || cp -- "$work/initrd.img" "$rdout"
 cp -- "$kernel" "$work/vmlinuz"
 cat >"$work/syslinux.cfg" <<'CFG'
 SERIAL 0 115200
