@@ -258,6 +258,11 @@ static int image_layers(struct prov_ctx *ctx, const char *image, struct prov_ct_
 		                "image %s is not in the image store (it is pulled before the "
 		                "container starts): %s",
 		                image, why[0] ? why : zerr_str(rc));
+	if ((*img)->disk)
+		return prov_err(err, errsz, -EINVAL,
+		                "image %s is a VM disk image, not a root filesystem: deploy it as "
+		                "a zmachine",
+		                image);
 	if ((*img)->n_layers == 0 || (*img)->n_layers > PROV_CT_LAYERS_MAX)
 		return prov_err(err, errsz, ZE_UNSUPPORTED, "image %s has %zu layers (at most %d)",
 		                image, (*img)->n_layers, PROV_CT_LAYERS_MAX);

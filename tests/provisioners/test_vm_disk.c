@@ -142,6 +142,48 @@ static void tree_kernel_pick(void **st)
 	unlink(k);
 }
 
+/* Which images are disks: a disk artifact of the store, or a one-layer
+ * image whose layer holds only a *.raw, *.qcow2 or disk.img file. */
+static void image_disk_kinds(void **st)
+{
+	char layer[256], path[512];
+	snprintf(layer, sizeof layer, "%s/onelayer", F.root);
+	assert_int_equal(prov_mkdirs(layer, 0755), 0);
+	char *layers[] = {layer, NULL};
+	struct img_image img = {.n_layers = 1, .layers = layers};
+	int format = -1;
+	put(layer, "disk.img", "x");
+	assert_int_equal(prov_vm_image_disk(&img, path, sizeof path, &format), 1);
+	assert_int_equal(format, 0);
+	assert_non_null(strstr(path, "/onelayer/disk.img"));
+	/* A second file: a root filesystem, not a disk. */
+	put(layer, "etc", "x");
+	assert_int_equal(prov_vm_image_disk(&img, path, sizeof path, &format), 0);
+	snprintf(path, sizeof path, "%s/etc", layer);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/disk.img", layer);
+	unlink(path);
+	put(layer, "debian.qcow2", "x");
+	assert_int_equal(prov_vm_image_disk(&img, path, sizeof path, &format), 1);
+	assert_int_equal(format, IMG_DISK_QCOW2);
+	/* Any other single file is a root filesystem. */
+	snprintf(path, sizeof path, "%s/debian.qcow2", layer);
+	unlink(path);
+	put(layer, "hello", "x");
+	assert_int_equal(prov_vm_image_disk(&img, path, sizeof path, &format), 0);
+	/* Two layers never are a disk by their files. */
+	char *two[] = {layer, layer, NULL};
+	struct img_image img2 = {.n_layers = 2, .layers = two};
+	assert_int_equal(prov_vm_image_disk(&img2, path, sizeof path, &format), 0);
+	/* The store's disk artifact. */
+	struct img_image art = {
+	    .n_layers = 1, .layers = layers, .disk = "/s/disk.raw", .disk_format = IMG_DISK_RAW};
+	assert_int_equal(prov_vm_image_disk(&art, path, sizeof path, &format), 1);
+	assert_string_equal(path, "/s/disk.raw");
+	assert_int_equal(format, IMG_DISK_RAW);
+	prov_rm_tree(layer);
+}
+
 static void run_ok(const char *const *argv)
 {
 	char out[512];
@@ -311,6 +353,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(tree_kernel_pick),
+	    cmocka_unit_test(image_disk_kinds),
 	    cmocka_unit_test(disk_image_errors),
 	    cmocka_unit_test(disk_image_boot),
 	};
