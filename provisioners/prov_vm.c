@@ -723,8 +723,9 @@ static int vm_start(struct prov_ctx *ctx, const struct prov_workload_id *id, con
 		p->kernel[0] = p->initrd[0] = '\0';
 		if (entry || cJSON_GetObjectItemCaseSensitive(data, "env"))
 			log_warn("vm",
-			         "%s boots its own disk image: its entrypoint and env "
-			         "(SSH_KEY too) are not applied; the guest configures itself",
+			         "%s boots its own disk image: its entrypoint and env are not "
+			         "applied (SSH_KEY and the addresses only through the cloud-init "
+			         "seed, for a guest that reads one)",
 			         vp->host);
 	} else if (boot == PROV_VM_BOOT_KERNEL) {
 		snprintf(p->kernel, sizeof p->kernel, "%s", vp->kernel);
@@ -746,6 +747,28 @@ static int vm_start(struct prov_ctx *ctx, const struct prov_workload_id *id, con
 		snprintf(d->file, sizeof d->file, "%s", vp->cfg);
 		snprintf(d->serial, sizeof d->serial, "zos-cfg");
 		d->readonly = 1;
+	} else {
+		/* What an opaque disk can still use: a NoCloud seed with the
+		 * SSH key, hostname and addresses, for cloud-init to read. */
+		char seed[PROV_PATH_MAX];
+		if ((rc = prov_fmt(seed, sizeof seed, "%s/seed.img", vp->dir)) < 0) {
+			prov_err(err, errsz, rc, "path too long");
+			goto out;
+		}
+		rc = prov_vm_seed(data, vp->host, p, cfgdir, seed, err, errsz);
+		if (rc == ZE_UNSUPPORTED) {
+			log_warn("vm",
+			         "%s: no cloud-init seed (mkfs.fat and mcopy are not installed: "
+			         "dosfstools, mtools)",
+			         vp->host);
+		} else if (rc < 0) {
+			goto out;
+		} else {
+			d = &p->disks[p->ndisks++];
+			snprintf(d->file, sizeof d->file, "%s", seed);
+			snprintf(d->serial, sizeof d->serial, "cidata");
+			d->readonly = 1;
+		}
 	}
 	if ((rc = add_mounts(ctx, id, s, deps, p, vp, cfgdir, err, errsz)) < 0 ||
 	    (boot != PROV_VM_BOOT_DISK &&

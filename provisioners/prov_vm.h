@@ -154,6 +154,16 @@ int prov_vm_disk_copy(const char *src, int format, uint64_t vsize, uint64_t size
 int prov_vm_tree_kernel(const char *tree, const char *kernel, const char *initrd, char *err,
                         size_t errsz);
 
+/* Makes out a 1 MiB FAT image labelled "cidata" (cloud-init's NoCloud
+ * seed) for a disk image VM: meta-data (instance id and hostname host),
+ * user-data (#cloud-config: hostname, ssh_authorized_keys from env
+ * SSH_KEY) and network-config (version 2: each of p's nics by MAC with the
+ * address and gateway add_nics wrote into cfgdir). All user values are
+ * JSON-quoted (JSON is YAML). Needs mkfs.fat and mcopy: ZE_UNSUPPORTED
+ * (no message) without them. */
+int prov_vm_seed(const cJSON *data, const char *host, const struct prov_vm_plan *p,
+                 const char *cfgdir, const char *out, char *err, size_t errsz);
+
 /* Cgroup limits (prov_cg_limits.c); the same declarations as in
  * prov_internal.h, repeated so the VM code does not depend on who else
  * uses them. Creates the cgroups and sets cpu (whole cpus), memory (bytes)

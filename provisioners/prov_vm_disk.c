@@ -318,3 +318,116 @@ int prov_vm_tree_kernel(const char *tree, const char *kernel, const char *initrd
 	closedir(d);
 	return rc;
 }
+
+/* ---- the NoCloud seed of a disk image VM ---- */
+
+/* Writes text to dir/name. */
+static int seed_put(const char *dir, const char *name, const char *text, char *err, size_t errsz)
+{
+	char p[PROV_PATH_MAX];
+	int rc = prov_fmt(p, sizeof p, "%s/%s", dir, name);
+	if (rc == 0)
+		rc = prov_write_file(p, text, strlen(text), 0600);
+	return rc < 0 ? prov_err(err, errsz, rc, "cannot write %s: %s", p, zerr_str(rc)) : 0;
+}
+
+/* "#cloud-config" or "" followed by the JSON of o (JSON is YAML, and cJSON
+ * quotes every user value, so no value can change the document's shape). */
+static int seed_json(const char *dir, const char *name, const char *head, cJSON *o, char *err,
+                     size_t errsz)
+{
+	char *js = o ? cJSON_PrintUnformatted(o) : NULL;
+	char *text = NULL;
+	int rc = js && asprintf(&text, "%s%s\n", head, js) >= 0 ? 0 : -ENOMEM;
+	if (rc == 0)
+		rc = seed_put(dir, name, text, err, errsz);
+	else
+		prov_err(err, errsz, rc, "out of memory");
+	free(js);
+	free(text);
+	return rc;
+}
+
+static int read_value(const char *cfgdir, const char *rel, char *out, size_t outsz)
+{
+	char p[PROV_PATH_MAX];
+	return prov_fmt(p, sizeof p, "%s/%s", cfgdir, rel) < 0
+	           ? -ENAMETOOLONG
+	           : prov_read_file(p, out, outsz, NULL);
+}
+
+int prov_vm_seed(const cJSON *data, const char *host, const struct prov_vm_plan *p,
+                 const char *cfgdir, const char *out, char *err, size_t errsz)
+{
+	char mkfs[PROV_PATH_MAX], mcopy[PROV_PATH_MAX], dir[PROV_PATH_MAX], buf[512];
+	if (prov_which("mkfs.fat", mkfs, sizeof mkfs) < 0 ||
+	    prov_which("mcopy", mcopy, sizeof mcopy) < 0)
+		return ZE_UNSUPPORTED;
+	int rc = prov_fmt(dir, sizeof dir, "%s.d", out);
+	if (rc < 0)
+		return prov_err(err, errsz, rc, "path too long");
+	prov_rm_tree(dir);
+	if ((rc = prov_mkdirs(dir, 0700)) < 0)
+		return prov_err(err, errsz, rc, "cannot create %s: %s", dir, zerr_str(rc));
+	cJSON *meta = cJSON_CreateObject(), *user = cJSON_CreateObject(),
+	      *net = cJSON_CreateObject(), *eths = NULL;
+	cJSON_AddStringToObject(meta, "instance-id", host);
+	cJSON_AddStringToObject(meta, "local-hostname", host);
+	cJSON_AddStringToObject(user, "hostname", host);
+	const cJSON *key = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(data, "env"), "SSH_KEY");
+	if (cJSON_IsString(key)) {
+		cJSON *keys = cJSON_AddArrayToObject(user, "ssh_authorized_keys");
+		cJSON_AddItemToArray(keys, cJSON_CreateString(key->valuestring));
+	}
+	/* Network config version 2: each interface by its MAC, its address
+	 * and, for the first, the gateway. */
+	cJSON_AddNumberToObject(net, "version", 2);
+	if (p->nnics)
+		eths = cJSON_AddObjectToObject(net, "ethernets");
+	for (size_t i = 0; i < p->nnics; i++) {
+		char rel[32], name[24];
+		snprintf(rel, sizeof rel, "net/%zu/addr", i);
+		snprintf(name, sizeof name, "zos%zu", i);
+		cJSON *e = cJSON_AddObjectToObject(eths, name);
+		cJSON *m = cJSON_AddObjectToObject(e, "match");
+		cJSON_AddStringToObject(m, "macaddress", p->nics[i].mac);
+		cJSON_AddStringToObject(e, "set-name", name);
+		if (read_value(cfgdir, rel, buf, sizeof buf) == 0) {
+			cJSON *a = cJSON_AddArrayToObject(e, "addresses");
+			cJSON_AddItemToArray(a, cJSON_CreateString(buf));
+		}
+		if (i == 0 && read_value(cfgdir, "net/0/gw", buf, sizeof buf) == 0)
+			cJSON_AddStringToObject(e, "gateway4", buf);
+	}
+	if ((rc = seed_json(dir, "meta-data", "", meta, err, errsz)) == 0 &&
+	    (rc = seed_json(dir, "user-data", "#cloud-config\n", user, err, errsz)) == 0)
+		rc = seed_json(dir, "network-config", "", net, err, errsz);
+	cJSON_Delete(meta);
+	cJSON_Delete(user);
+	cJSON_Delete(net);
+	char tmp[PROV_PATH_MAX], f1[PROV_PATH_MAX], f2[PROV_PATH_MAX], f3[PROV_PATH_MAX],
+	    msg[256] = "";
+	if (rc == 0 && (prov_fmt(tmp, sizeof tmp, "%s.tmp", out) < 0 ||
+	                prov_fmt(f1, sizeof f1, "%s/meta-data", dir) < 0 ||
+	                prov_fmt(f2, sizeof f2, "%s/user-data", dir) < 0 ||
+	                prov_fmt(f3, sizeof f3, "%s/network-config", dir) < 0))
+		rc = prov_err(err, errsz, -ENAMETOOLONG, "path too long");
+	if (rc == 0) {
+		unlink(tmp);
+		/* 1 MiB of FAT12 labelled "cidata", filled without mounting. */
+		const char *mk[] = {mkfs, "-n", "CIDATA", "-C", tmp, "1024", NULL};
+		const char *cp[] = {mcopy, "-i", tmp, f1, f2, f3, "::/", NULL};
+		if ((rc = prov_run(mk, msg, sizeof msg, 30000)) < 0 ||
+		    (rc = prov_run(cp, msg, sizeof msg, 30000)) < 0 ||
+		    (rc = chmod(tmp, 0600)) < 0 || (rc = rename(tmp, out)) < 0) {
+			rc = rc == -1 ? -errno : rc;
+			unlink(tmp);
+			prov_err(err, errsz, rc, "cannot make the cloud-init seed: %s",
+			         msg[0] ? msg : zerr_str(rc));
+		}
+	}
+	/* The tree may hold the SSH key; the seed is root's, 0600. */
+	prov_rm_tree(dir);
+	return rc;
+}

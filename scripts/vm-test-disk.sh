@@ -4,7 +4,9 @@
 # mbr.bin) and one FAT partition holding syslinux, the guest kernel and an
 # initramfs whose /init prints ZOS-DISK-BOOT-OK and the size of its disk on
 # the serial console, prints /etc/zos-marker of the disk when the disk is an
-# ext4 file system (a root filesystem image booting its own kernel), writes
+# ext4 file system (a root filesystem image booting its own kernel), prints
+# the user-data and network-config of a FAT disk labelled cidata (the
+# agent's cloud-init seed; the kernel's FAT modules are added), writes
 # "guest-wrote-this" into sector 1 of the disk (before the partition, or in
 # ext4's unused boot block) and then prints a tick every second.
 #
@@ -29,7 +31,13 @@ done
 [ -f "$mbr" ] || { echo "vm-test-disk: $mbr missing (syslinux-common)" >&2; exit 77; }
 work=$(mktemp -d)
 trap 'rm -rf -- "$work"' EXIT
-mkdir -p "$work/root"
+mkdir -p "$work/root/lib/modules"
+# FAT for the cloud-init seed, from the kernel's package tree when there.
+mods=$(ls -d "$(dirname -- "$kernel")"/../lib/modules/* 2>/dev/null | tail -n 1)
+for m in fat vfat nls_cp437 nls_ascii; do
+	f=$(find "$mods/kernel/fs" -name "$m.ko" 2>/dev/null | head -n 1)
+	[ -n "$f" ] && cp -- "$f" "$work/root/lib/modules/90-$m.ko"
+done
 cat >"$work/root/init" <<'INIT'
 #!/bin/sh
 export PATH=/bin
@@ -49,6 +57,15 @@ if mount -t ext4 -o ro /dev/vda /mnt 2>/dev/null; then
 	echo "marker=$(cat /mnt/etc/zos-marker)" >/dev/console
 	umount /mnt
 fi
+for b in /sys/block/vd*; do
+	d=/dev/${b##*/}
+	[ "$d" = /dev/vda ] && continue
+	if mount -t vfat -o ro "$d" /mnt 2>/dev/null; then
+		[ -f /mnt/user-data ] && echo "seed-user: $(tr '\n' ' ' </mnt/user-data)" >/dev/console
+		[ -f /mnt/network-config ] && echo "seed-net: $(cat /mnt/network-config)" >/dev/console
+		umount /mnt
+	fi
+done
 echo guest-wrote-this | dd of=/dev/vda bs=512 seek=1 conv=notrunc,fsync 2>/dev/null &&
 	echo "disk-written" >/dev/console
 i=0
@@ -59,7 +76,7 @@ while true; do
 done
 INIT
 chmod 0755 "$work/root/init"
-(cd "$work/root" && echo init | cpio -o -H newc --quiet) | gzip -1 >"$work/init.cpio.gz"
+(cd "$work/root" && find . -print | cpio -o -H newc --quiet) | gzip -1 >"$work/init.cpio.gz"
 cat -- "$base" "$work/init.cpio.gz" >"$work/initrd.img"
 [ -z "$rdout" ] || cp -- "$work/initrd.img" "$rdout"
 cp -- "$kernel" "$work/vmlinuz"

@@ -290,8 +290,11 @@ static void disk_image_boot(void **st)
 	struct prov_workload_id id = test_id(43, 3, "diskvm");
 	uint64_t size = 96ull << 20;
 	cJSON *d = vm_json("bootdisk.qcow2", size), *res = NULL;
-	/* An entrypoint is accepted but not applied (a warning is logged). */
+	/* An entrypoint is accepted but not applied (a warning is logged);
+	 * SSH_KEY reaches the guest in the cloud-init seed. */
 	cJSON_AddStringToObject(d, "entrypoint", "/sbin/init");
+	cJSON *env = cJSON_AddObjectToObject(d, "env");
+	cJSON_AddStringToObject(env, "SSH_KEY", "ssh-ed25519 AAAAdisk \"quoted\"\nx: y");
 	track(V, &id);
 	char host[PROV_HOST_MAX];
 	prov_host_name(&id, host);
@@ -315,6 +318,12 @@ static void disk_image_boot(void **st)
 	char want[64];
 	snprintf(want, sizeof want, "disk-bytes=%llu", (unsigned long long)size);
 	assert_non_null(strstr(log, want));
+	/* The seed: JSON-quoted key (no YAML injection), hostname. */
+	assert_non_null(strstr(log, "seed-user: #cloud-config"));
+	assert_non_null(strstr(log, "\"ssh_authorized_keys\":[\"ssh-ed25519 AAAAdisk "
+	                            "\\\"quoted\\\"\\nx: y\"]"));
+	assert_non_null(strstr(log, host));
+	assert_non_null(strstr(log, "seed-net: {\"version\":2}"));
 	free(log);
 	enum prov_health h;
 	assert_int_equal(V->inspect(F.ctx, &id, &h, err, sizeof err), 0);
@@ -339,7 +348,7 @@ static void disk_image_boot(void **st)
 	assert_int_equal(access(p, F_OK), -1);
 	vm_path(&id, ".img.boot", p, sizeof p);
 	assert_int_equal(access(p, F_OK), -1);
-	snprintf(p, sizeof p, "%s/vms/%s", F.run, host);
+	snprintf(p, sizeof p, "%s/vms/%s", F.run, host); /* console, seed.img */
 	assert_int_equal(access(p, F_OK), -1);
 	assert_int_equal(V->inspect(F.ctx, &id, &h, err, sizeof err), 0);
 	assert_int_equal(h, PROV_ABSENT);
