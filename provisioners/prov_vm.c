@@ -8,6 +8,12 @@
  * zmounts more virtio-blk disks, and each network interface a tap on the
  * deployment network's bridge. See prov_vm.h for the supervisor.
  *
+ * Two kinds of image bring their own kernel (prov_vm_disk.c): a whole disk
+ * image, copied into the VM's raw root disk and booted by the firmware with
+ * a cloud-init seed beside it, and an image by reference with a kernel in
+ * /boot, booted directly with the image's initramfs. How a VM boots is
+ * recorded beside its root disk (<root>.boot) when the disk is made.
+ *
  * Host objects: <run>/vms/<host>/ (spec, pid files, console log, QMP
  * socket, cgroup paths, taps), <storage>/vms/<host>.img (the root disk),
  * cgroups <parent>/<host>, taps in the networks' namespaces and the

@@ -13,7 +13,8 @@
  *
  * Files in <dir> (owned by root): supervisor.pid and qemu.pid ("<pid>
  * <starttime>", so a recycled pid is never mistaken for ours), console.log
- * and its rotations, spec.json, cgroups, nics, qmp.sock, cfg.img, root.img.
+ * and its rotations, spec.json, cgroups, nics, qmp.sock, cfg.img (or
+ * seed.img for a disk image VM).
  * qemu opens none of them: the supervisor's child opens (as root) the taps,
  * disks, kernel, initramfs and the listening QMP socket and hands them over
  * as descriptors, so qemu's uid owns no file and can reach nothing else.

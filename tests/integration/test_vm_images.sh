@@ -199,7 +199,7 @@ grep -q "disk-bytes=$SIZE" "$CONSOLE" || fail "the guest's disk is not $SIZE byt
 grep -q disk-written "$CONSOLE" || fail "the guest did not write its disk"
 "$CLI" deployment get --node "$NODE" --contract "$C1" --dev charlie >"$TMP/get.json" 2>"$TMP/err.txt"
 [ "$(jq -r '.workloads[0].result.data.boot // .workloads[0].result.boot // empty' "$TMP/get.json")" = disk ] ||
-	echo "note: result: $(jq -c '.workloads[0].result' "$TMP/get.json")"
+	fail "result does not say boot disk: $(jq -c '.workloads[0].result' "$TMP/get.json")"
 ROOT="$TMP/state/volumes/vms/zos-$C1-disk.img"
 [ "$(dd if="$ROOT" bs=512 skip=1 count=1 2>/dev/null | head -c 16)" = guest-wrote-this ] ||
 	fail "the guest's write is not in its root disk"
@@ -222,6 +222,9 @@ grep -q "marker=own-kernel-root" "$CONSOLE" || fail "the image's root disk was n
 grep -q "disk-bytes=$SIZE" "$CONSOLE" || fail "the root disk is not $SIZE bytes"
 grep -q "zos-init" "$CONSOLE" && fail "the node's initramfs ran, not the image's"
 [ "$(cat "$TMP/state/volumes/vms/zos-$C2-kvm.img.boot")" = kernel ] || fail "boot mode not recorded"
+"$CLI" deployment get --node "$NODE" --contract "$C2" --dev charlie >"$TMP/get.json" 2>"$TMP/err.txt"
+[ "$(jq -r '.workloads[0].result.data.boot // .workloads[0].result.boot // empty' "$TMP/get.json")" = kernel ] ||
+	fail "result does not say boot kernel: $(jq -c '.workloads[0].result' "$TMP/get.json")"
 cancel "$C2" kvm
 echo "ok: cancelled"
 kill "$APID"
