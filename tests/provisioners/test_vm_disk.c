@@ -184,6 +184,51 @@ static void image_disk_kinds(void **st)
 	prov_rm_tree(layer);
 }
 
+static int has_arg(const struct prov_vm_plan *p, const char *a)
+{
+	for (size_t i = 0; p->argv[i]; i++)
+		if (strstr(p->argv[i], a))
+			return 1;
+	return 0;
+}
+
+/* qemu's command line per boot mode: the firmware boots disk 0 (no
+ * -kernel, -initrd or -append); an image's own kernel without initramfs
+ * gets its own command line and no -initrd. */
+static void argv_boot_modes(void **st)
+{
+	char q[256];
+	if (prov_vm_qemu_path(q, sizeof q) < 0) {
+		printf("skipped: qemu-system-x86_64 is not installed\n");
+		skip();
+	}
+	struct prov_vm_plan *p = calloc(1, sizeof *p);
+	assert_non_null(p);
+	p->accel = PROV_ACCEL_TCG;
+	p->cpus = 1;
+	p->mem = 128ull << 20;
+	p->ndisks = 2;
+	snprintf(p->disks[0].serial, sizeof p->disks[0].serial, "zos-root");
+	snprintf(p->disks[1].serial, sizeof p->disks[1].serial, "cidata");
+	p->disks[1].readonly = 1;
+	assert_int_equal(prov_vm_argv(p, 0), 0);
+	assert_false(has_arg(p, "-kernel"));
+	assert_false(has_arg(p, "-initrd"));
+	assert_false(has_arg(p, "-append"));
+	assert_true(has_arg(p, "serial=zos-root,bootindex=0"));
+	assert_false(has_arg(p, "serial=cidata,bootindex"));
+	prov_vm_plan_clear(p);
+	snprintf(p->kernel, sizeof p->kernel, "/x/vm.img.kernel");
+	snprintf(p->append, sizeof p->append, "console=ttyS0 root=/dev/vda rw panic=-1");
+	assert_int_equal(prov_vm_argv(p, 0), 0);
+	assert_true(has_arg(p, "-kernel"));
+	assert_false(has_arg(p, "-initrd"));
+	assert_true(has_arg(p, "root=/dev/vda rw"));
+	assert_false(has_arg(p, "bootindex"));
+	prov_vm_plan_clear(p);
+	free(p);
+}
+
 static void run_ok(const char *const *argv)
 {
 	char out[512];
@@ -361,9 +406,8 @@ static void disk_image_boot(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(tree_kernel_pick),
-	    cmocka_unit_test(image_disk_kinds),
-	    cmocka_unit_test(disk_image_errors),
+	    cmocka_unit_test(tree_kernel_pick), cmocka_unit_test(image_disk_kinds),
+	    cmocka_unit_test(argv_boot_modes),  cmocka_unit_test(disk_image_errors),
 	    cmocka_unit_test(disk_image_boot),
 	};
 	int rc = cmocka_run_group_tests(tests, setup, teardown);
