@@ -138,6 +138,11 @@ static int check_header(const char *file, int *format, char *err, size_t errsz)
 		return prov_err(err, errsz, -EPERM,
 		                "the qcow2 image names a backing file, which would be opened on "
 		                "the node: flatten it first (qemu-img convert -O qcow2 IN OUT)");
+	/* crypt_method (offset 32): the node holds no key for an encrypted image. */
+	if (h[32] | h[33] | h[34] | h[35])
+		return prov_err(err, errsz, -EPERM,
+		                "the qcow2 image is encrypted and the node has no key for it: "
+		                "publish it unencrypted (qemu-img convert -O qcow2 IN OUT)");
 	if (version >= 3 && (be64(h + 72) & 6))
 		return prov_err(err, errsz, -EPERM,
 		                "the qcow2 image is marked corrupt or keeps its data in an "
