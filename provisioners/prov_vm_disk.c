@@ -12,6 +12,7 @@
  */
 #include "provisioners/prov_vm.h"
 
+#include "common/jnum.h"
 #include "image/image.h"
 
 #include <dirent.h>
@@ -183,18 +184,22 @@ int prov_vm_disk_inspect(const char *file, int *format, uint64_t *vsize, char *e
 	const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, "format");
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(j, "format-specific"), "data");
-	if (!cJSON_IsNumber(vs) || vs->valuedouble < 512 ||
-	    vs->valuedouble > (double)PROV_DISK_MAX || !cJSON_IsString(f) ||
+	uint64_t v = 0;
+	if (jnum_u64(vs, JNUM_MAX, &v) < 0 || v < 512 || !cJSON_IsString(f) ||
 	    strcmp(f->valuestring, fmt) != 0)
 		rc = prov_err(err, errsz, -EINVAL,
 		              "qemu-img reports no usable size or format for the %s image", fmt);
+	else if (v > PROV_DISK_MAX)
+		rc = prov_err(err, errsz, -EFBIG,
+		              "the disk image is %llu bytes, more than the largest VM disk (%llu)",
+		              (unsigned long long)v, (unsigned long long)PROV_DISK_MAX);
 	else if (cJSON_GetObjectItemCaseSensitive(j, "backing-filename") ||
 	         cJSON_GetObjectItemCaseSensitive(data, "data-file"))
 		rc = prov_err(err, errsz, -EPERM,
 		              "the qcow2 image refers to another file (backing or data file): "
 		              "flatten it first (qemu-img convert -O qcow2 IN OUT)");
 	else
-		*vsize = (uint64_t)vs->valuedouble;
+		*vsize = v;
 	cJSON_Delete(j);
 	return rc;
 }
