@@ -8,7 +8,9 @@
 #     the workload's size; the guest's write lands in the VM's own disk, the
 #     cached disk in the image store still matches its digest; cancelling
 #     removes the VM and collects the image.
-#  2. An ordinary OCI image (busybox) with /boot/vmlinuz-<v> and
+#  2. The same disk as qcow2, the only file of an ordinary one-layer image
+#     (umoci, skopeo): booted the same way.
+#  3. An ordinary OCI image (busybox) with /boot/vmlinuz-<v> and
 #     /boot/initrd.img-<v> and no entrypoint in the workload: it boots its
 #     own kernel and initramfs with its ext4 root disk as /dev/vda (the
 #     console shows a marker file of the image, read from that disk).
@@ -102,6 +104,16 @@ kernel_layer() {
 	reg_push "$TMP/lay:v1" "$REG/zos/kimg:v1"; } >"$TMP/img.log" 2>&1 ||
 	fail "building the kernel image: $(tail -n 5 "$TMP/img.log")"
 KREF="$REG/zos/kimg:v1"
+
+# ---- The disk as the only file of a plain image.
+qemu-img convert -q -f raw -O qcow2 "$TMP/disk.raw" "$TMP/disk.qcow2" || fail "qemu-img convert"
+{ umoci init --layout "$TMP/qlay" && umoci new --image "$TMP/qlay:v1" &&
+	umoci unpack --image "$TMP/qlay:v1" "$TMP/qb" &&
+	cp "$TMP/disk.qcow2" "$TMP/qb/rootfs/disk.qcow2" &&
+	umoci repack --image "$TMP/qlay:v1" "$TMP/qb" &&
+	reg_push "$TMP/qlay:v1" "$REG/zos/qdisk:v1"; } >"$TMP/qimg.log" 2>&1 ||
+	fail "building the qcow2 image: $(tail -n 5 "$TMP/qimg.log")"
+QREF="$REG/zos/qdisk:v1"
 
 CPORT=$(free_port)
 RPORT=$(free_port)
@@ -210,7 +222,19 @@ echo "ok: guest wrote its own disk; the cached disk still matches $DISKD"
 cancel "$C1" disk
 echo "ok: cancelled: no VM file left, image collected"
 
-# ---- 2. The image with its own kernel.
+# ---- 2. The qcow2 file of a plain image.
+T0=$(date +%s.%N)
+deploy qdisk "$QREF" $SIZE
+C3=$C
+CONSOLE="$TMP/state/containers/vms/zos-$C3-qdisk/console.log"
+wait_for 90 grep -q tick-1 "$CONSOLE" || fail "qcow2 VM console: $(cat "$CONSOLE" 2>/dev/null)"
+echo "ok: qcow2-in-an-image VM (contract $C3) at its console marker in $(echo "$(date +%s.%N) - $T0" | bc 2>/dev/null || echo '?') s"
+grep -q "disk-bytes=$SIZE" "$CONSOLE" || fail "the guest's disk is not $SIZE bytes"
+[ "$(cat "$TMP/state/volumes/vms/zos-$C3-qdisk.img.boot")" = disk ] || fail "not booted as a disk"
+cancel "$C3" qdisk
+echo "ok: cancelled"
+
+# ---- 3. The image with its own kernel.
 T0=$(date +%s.%N)
 deploy kvm "$KREF" $SIZE
 C2=$C
