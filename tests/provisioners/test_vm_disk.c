@@ -1,13 +1,14 @@
 /* zmachine VMs that bring their own kernel: the kernel found in an image's
- * /boot (newest version, its initramfs, never through a symlink), disk
- * images refused with a reason before anything is made (other formats, a
- * qcow2 naming a backing file, a disk larger than the workload's size, a
+ * /boot (newest version, its initramfs, never through a symlink), which
+ * images are disks, qemu's command line per boot mode, disk images refused
+ * with a reason before anything is made (other formats, a qcow2 naming a
+ * backing file or encrypted, a disk larger than the workload's size, a
  * format that does not match the name), and a whole bootable disk (MBR,
  * syslinux, the Debian cloud kernel; scripts/vm-test-disk.sh) booted from a
  * qcow2 file in images_dir by the firmware: its console shows the guest's
- * marker and a disk grown to the workload's size, the guest's write lands
- * in the VM's own disk and never in the image file, and deletion leaves
- * nothing. Needs root, cgroups, ip(8), qemu, qemu-img, syslinux and mtools
+ * marker, a disk grown to the workload's size and the cloud-init seed with
+ * the SSH key, the guest's write lands in the VM's own disk and never in
+ * the image file, and deletion leaves nothing. Needs root, cgroups, ip(8), qemu, qemu-img, syslinux and mtools
  * (skipped with 77 otherwise). */
 #include <stdarg.h>
 #include <stddef.h>
