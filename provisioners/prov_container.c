@@ -202,6 +202,11 @@ static int image_layers(struct prov_ctx *ctx, const char *image, struct prov_ct_
 	}
 	if ((rc = prov_spec_image(ctx, image, img, err, errsz)) < 0)
 		return rc;
+	if ((*img)->disk)
+		return prov_err(err, errsz, -EINVAL,
+		                "image %s is a VM disk image, not a root filesystem: deploy it as "
+		                "a zmachine",
+		                image);
 	if ((*img)->n_layers == 0 || (*img)->n_layers > PROV_CT_LAYERS_MAX)
 		return prov_err(err, errsz, ZE_UNSUPPORTED, "image %s has %zu layers (at most %d)",
 		                image, (*img)->n_layers, PROV_CT_LAYERS_MAX);

@@ -176,9 +176,11 @@ int prov_vm_parse(const cJSON *data, struct prov_vm_spec *s, char *err, size_t e
 	                        errsz)) < 0)
 		return rc;
 	size_t argc;
-	/* An image by reference may bring its command (Entrypoint, Cmd). */
+	/* An image by reference may bring its command (Entrypoint, Cmd); a
+	 * disk image file boots its own system and needs none. */
+	s->image_disk = !s->image_ref && prov_vm_disk_name(s->image);
 	const cJSON *entry = cJSON_GetObjectItemCaseSensitive(data, "entrypoint");
-	if (((entry || !s->image_ref) && (rc = entry_walk(entry, NULL, &argc, err, errsz)) < 0) ||
+	if (((entry || (!s->image_ref && !s->image_disk)) && (rc = entry_walk(entry, NULL, &argc, err, errsz)) < 0) ||
 	    (rc = env_walk(cJSON_GetObjectItemCaseSensitive(data, "env"), NULL, err, errsz)) < 0)
 		return rc;
 	const cJSON *cc = cJSON_GetObjectItemCaseSensitive(data, "compute_capacity");

@@ -141,9 +141,12 @@ static void qemu_child(const struct prov_vm_plan *p, int ep, int out_wr)
 		fds[n++] = ro;
 		fds[n++] = rw;
 	}
-	if ((fds[n++] = open(p->kernel, O_RDONLY | O_CLOEXEC)) < 0)
+	/* A VM booting from its disk has no kernel or initramfs (and one
+	 * with its own kernel may have no initramfs): /dev/null keeps the
+	 * descriptor numbering of prov_vm_argv. */
+	if ((fds[n++] = open(p->kernel[0] ? p->kernel : "/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
 		child_fail(ep, errno, "cannot open the VM kernel");
-	if ((fds[n++] = open(p->initrd, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((fds[n++] = open(p->initrd[0] ? p->initrd : "/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
 		child_fail(ep, errno, "cannot open the VM initramfs");
 	if ((fds[n] = qmp_listen(p->qmp)) < 0)
 		child_fail(ep, -fds[n], "cannot create the QMP socket");
