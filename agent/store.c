@@ -108,6 +108,10 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE INDEX outbox_pending ON outbox(done, next_try);"
 	"CREATE INDEX history_contract ON history(contract_id, id);"
 	"CREATE INDEX deployments_twin ON deployments(twin_id);",
+
+	/* State a module keeps as one value (the reporter's per-contract
+	 * progress, rewritten whole each cycle: cheaper than a row each). */
+	"CREATE TABLE blobs(name TEXT PRIMARY KEY, value BLOB NOT NULL);",
 };
 
 int64_t store_now(void)
