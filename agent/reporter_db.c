@@ -182,52 +182,69 @@ static int read_wls(struct store *s, struct rep_row *rows, size_t n)
 	return rc;
 }
 
-/* Puts the blob's slots into their rows; *found = 0 when there is none. A
- * blob that does not read back is ignored (every contract reported from
- * its creation, capped), with a warning. */
-static int read_slots(struct store *s, struct rep_row *rows, size_t n, int *found)
+/* Checks the blob's header; its record count, or -1 when it does not read
+ * back. */
+static long slots_count(const uint8_t *p, size_t len)
+{
+	if (!p || len < SLOTS_HEAD)
+		return -1;
+	uint64_t head = get_le64(p), cnt = head >> 32;
+	if ((head & 0xffffffffu) != SLOTS_VERSION || cnt > REP_MAX_CONTRACTS ||
+	    len != SLOTS_HEAD + cnt * SLOTS_REC)
+		return -1;
+	return (long)cnt;
+}
+
+/* Calls fn for every entry of the stored blob; *found = 0 when there is
+ * none. A blob that does not read back counts as empty (every contract is
+ * then reported from its creation, capped), with a warning. */
+static int walk_slots(struct store *s, void (*fn)(void *ctx, uint64_t cid, const struct rep_slot sl[2]),
+		      void *ctx, int *found)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = prepare(s, sql_blob_get, &st);
+	if (rc < 0)
+		return rc;
 	*found = 0;
-	if (rc == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const uint8_t *p = sqlite3_column_blob(st, 0);
-		size_t len = (size_t)sqlite3_column_bytes(st, 0), cnt = 0;
+		size_t len = (size_t)sqlite3_column_bytes(st, 0);
+		long cnt = slots_count(p, len);
 		*found = 1;
-		if (p && len >= SLOTS_HEAD) {
-			uint64_t head = get_le64(p);
-			cnt = (size_t)(head >> 32);
-			if ((head & 0xffffffffu) != SLOTS_VERSION || cnt > REP_MAX_CONTRACTS ||
-			    len != SLOTS_HEAD + cnt * SLOTS_REC)
-				p = NULL;
-		}
-		if (!p || len < SLOTS_HEAD) {
+		if (cnt < 0)
 			log_warn("reporter", "progress blob unreadable (%zu bytes); ignored", len);
-			cnt = 0;
-		}
-		/* Both lists ascend: walk them together. */
-		size_t j = 0;
-		for (size_t i = 0; i < cnt; i++) {
-			const uint8_t *e = p + SLOTS_HEAD + i * SLOTS_REC;
-			uint64_t cid = get_le64(e);
-			while (j < n && rows[j].cid < cid)
-				j++;
-			if (j == n)
-				break;
-			if (rows[j].cid != cid)
-				continue; /* a contract no longer live */
-			struct rep_slot *sl[2] = {&rows[j].a, &rows[j].b};
+		for (long i = 0; i < cnt; i++) {
+			const uint8_t *e = p + SLOTS_HEAD + (size_t)i * SLOTS_REC;
+			struct rep_slot sl[2];
 			for (int k = 0; k < 2; k++) {
-				sl[k]->t = (int64_t)get_le64(e + 8 + 16 * k);
-				sl[k]->n = (int64_t)get_le64(e + 16 + 16 * k);
-				sl[k]->used = sl[k]->t != 0;
+				sl[k].t = (int64_t)get_le64(e + 8 + 16 * k);
+				sl[k].n = (int64_t)get_le64(e + 16 + 16 * k);
+				sl[k].used = sl[k].t != 0;
 			}
+			fn(ctx, get_le64(e), sl);
 		}
 		rc = SQLITE_DONE;
 	}
-	rc = rc == SQLITE_DONE ? 0 : rc < 0 ? rc : store_err(s, rc, "reporter slots");
+	rc = rc == SQLITE_DONE ? 0 : store_err(s, rc, "reporter slots");
 	sqlite3_finalize(st);
 	return rc;
+}
+
+struct rows_walk {
+	struct rep_row *rows;
+	size_t n, j;
+};
+
+/* Both lists ascend: walk them together. */
+static void slots_to_row(void *ctx, uint64_t cid, const struct rep_slot sl[2])
+{
+	struct rows_walk *w = ctx;
+	while (w->j < w->n && w->rows[w->j].cid < cid)
+		w->j++;
+	if (w->j < w->n && w->rows[w->j].cid == cid) {
+		w->rows[w->j].a = sl[0];
+		w->rows[w->j].b = sl[1];
+	} /* else a contract no longer live */
 }
 
 /* The slots of a store written before the blob, one cursor per field. */
@@ -259,8 +276,9 @@ int rep_db_rows(struct store *s, struct rep_row **rows, size_t *n)
 	rc = read_deps(s, &v, &k, &cap);
 	if (rc == 0)
 		rc = read_wls(s, v, k);
+	struct rows_walk w = {v, k, 0};
 	if (rc == 0)
-		rc = read_slots(s, v, k, &found);
+		rc = walk_slots(s, slots_to_row, &w, &found);
 	if (rc == 0 && !found)
 		rc = read_legacy(s, v, k);
 	store_unlock(s);
@@ -374,42 +392,59 @@ out:
 	return 0;
 }
 
-static int ts_cmp(const void *a, const void *b)
+/* The distinct cycle timestamps the slots hold; few (two per contract at
+ * most, the same for every contract reported by one cycle). */
+struct ts_set {
+	int64_t *v;
+	size_t n, cap;
+	int err;
+};
+
+static int ts_has(const struct ts_set *t, int64_t ts)
 {
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? -1 : x > y;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i] == ts)
+			return 1;
+	return 0;
+}
+
+static void slots_ts(void *ctx, uint64_t cid, const struct rep_slot sl[2])
+{
+	struct ts_set *t = ctx;
+	for (int k = 0; k < 2 && !t->err; k++) {
+		if (!sl[k].used || ts_has(t, sl[k].t))
+			continue;
+		if (t->n >= REP_MAX_FAILS || grow((void **)&t->v, &t->cap, t->n, sizeof *t->v) < 0)
+			t->err = 1;
+		else
+			t->v[t->n++] = sl[k].t;
+	}
 }
 
 int rep_db_prune(struct store *s)
 {
-	struct rep_row *rows = NULL;
 	struct rep_fail *f = NULL;
-	size_t n = 0, nf = 0;
-	int64_t *ts = NULL;
+	struct ts_set t = {0};
+	size_t nf = 0;
 	sqlite3_stmt *st = NULL;
 	char name[64];
-	int rc;
+	int rc, found;
 
-	if ((rc = rep_db_rows(s, &rows, &n)) < 0 || (rc = rep_db_fails(s, &f, &nf)) < 0)
-		goto out;
-	if (n && !(ts = malloc(2 * n * sizeof *ts))) {
-		rc = -ENOMEM;
-		goto out;
+	if ((rc = rep_db_fails(s, &f, &nf)) < 0 || nf == 0) {
+		free(f);
+		return rc;
 	}
-	size_t nts = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (rows[i].a.used)
-			ts[nts++] = rows[i].a.t;
-		if (rows[i].b.used)
-			ts[nts++] = rows[i].b.t;
-	}
-	if (nts)
-		qsort(ts, nts, sizeof *ts, ts_cmp);
 	store_lock(s);
-	rc = prepare(s, sql_fail_drop, &st);
+	rc = walk_slots(s, slots_ts, &t, &found);
+	if (rc == 0 && t.err)
+		rc = -ENOMEM; /* keep every marker rather than drop a live one */
+	if (rc == 0 && !found)
+		rc = -EAGAIN; /* slots still in an older agent's cursors */
+	if (rc == 0)
+		rc = prepare(s, sql_fail_drop, &st);
 	for (size_t i = 0; i < nf && rc == 0; i++) {
 		/* A marker only matters while some slot holds its cycle. */
-		if (nts && bsearch(&f[i].ts, ts, nts, sizeof *ts, ts_cmp))
+		if (ts_has(&t, f[i].ts))
 			continue;
 		int len = snprintf(name, sizeof name, REP_C_FAIL_FMT, f[i].ts, f[i].lo);
 		if (len < 0 || (size_t)len >= sizeof name)
@@ -421,9 +456,7 @@ int rep_db_prune(struct store *s)
 	}
 	sqlite3_finalize(st);
 	store_unlock(s);
-out:
-	free(ts);
-	free(rows);
+	free(t.v);
 	free(f);
 	return rc;
 }
