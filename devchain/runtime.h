@@ -76,6 +76,16 @@ int dev_storage_peek(struct dev_ctx *ctx, const uint8_t *key, size_t klen, const
 		     size_t *vlen);
 int dev_storage_put_owned(struct dev_ctx *ctx, const uint8_t *key, size_t klen, uint8_t *val,
 			  size_t vlen);
+/*
+ * Appends one element of esz bytes to the SCALE Vec stored at key (absent:
+ * a Vec of one), at most max elements (ZE_TOOBIG beyond); ZE_MALFORMED
+ * when the value is not a Vec of esz-byte elements. The stored bytes are
+ * those of a get, append and put; the cost is constant once the block
+ * holds the value (the first append to a key in a block copies it), where
+ * get and put copy the whole Vec each time.
+ */
+int dev_storage_vec_append(struct dev_ctx *ctx, const uint8_t *key, size_t klen,
+			   const uint8_t *elem, size_t esz, size_t max);
 
 /* Called once per key under prefix, in key order, on a snapshot taken when
  * the iteration starts (so the callback may write storage). A callback

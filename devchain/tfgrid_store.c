@@ -285,7 +285,7 @@ static uint64_t raw_id(const uint8_t *p, size_t i, int wide)
  * another copy, so an append copies the list once.
  */
 static int list_add(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
-		    size_t klen, uint64_t id, int wide, int fresh)
+		    size_t klen, uint64_t id, int wide)
 {
 	struct zbuf key, val, out;
 	struct scale_rd r;
@@ -319,7 +319,7 @@ static int list_add(struct dev_ctx *ctx, const char *pallet, const char *item, c
 	} else {
 		goto done;
 	}
-	for (size_t i = 0; !fresh && i < n; i++)
+	for (size_t i = 0; i < n; i++)
 		if (raw_id(body, i, wide) == id)
 			goto done;
 	if (n >= DEV_ID_LIST_MAX) {
@@ -343,19 +343,27 @@ done:
 int dev_u64_list_add(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
 		     size_t klen, uint64_t id)
 {
-	return list_add(ctx, pallet, item, k, klen, id, 1, 0);
+	return list_add(ctx, pallet, item, k, klen, id, 1);
 }
 
 int dev_u64_list_add_fresh(struct dev_ctx *ctx, const char *pallet, const char *item,
 			   const void *k, size_t klen, uint64_t id)
 {
-	return list_add(ctx, pallet, item, k, klen, id, 1, 1);
+	struct zbuf key;
+	uint8_t le[8];
+	zbuf_init(&key, DEV_KEY_MAX);
+	dev_le64(le, id);
+	int rc = dev_key(pallet, item, k, klen, NULL, 0, &key);
+	if (rc == 0)
+		rc = dev_storage_vec_append(ctx, key.data, key.len, le, sizeof le, DEV_ID_LIST_MAX);
+	zbuf_free(&key);
+	return rc;
 }
 
 int dev_u32_list_add(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
 		     size_t klen, uint32_t id)
 {
-	return list_add(ctx, pallet, item, k, klen, id, 0, 0);
+	return list_add(ctx, pallet, item, k, klen, id, 0);
 }
 
 static int list_remove(struct dev_ctx *ctx, const char *pallet, const char *item,
