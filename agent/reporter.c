@@ -159,8 +159,8 @@ static int too_young(const struct rep_row *row, int64_t ts)
  * and puts each record into its row's free slot (rows then hold what the
  * cycle's transaction stores). */
 static int batch_build(struct rep *r, const struct meta *m, const struct rep_limits *lim,
-		       struct rep_row *rows, size_t nrows, const struct rep_fail *f, size_t nf,
-		       int64_t ts, struct batch *b)
+                       struct rep_row *rows, size_t nrows, const struct rep_fail *f, size_t nf,
+                       int64_t ts, struct batch *b)
 {
 	memset(b, 0, sizeof *b);
 	if (!(b->recs = malloc(nrows * sizeof *b->recs)))
@@ -197,7 +197,7 @@ static int batch_build(struct rep *r, const struct meta *m, const struct rep_lim
 /* Queues every part, the records' slots and the cycle's bookkeeping in one
  * transaction. */
 static int batch_commit(struct rep *r, const struct rep_limits *lim, const struct batch *b,
-			const struct rep_row *rows, size_t nrows, int64_t ts)
+                        const struct rep_row *rows, size_t nrows, int64_t ts)
 {
 	struct store *s = r->deps.store;
 	char key[STORE_KEY_MAX], name[32];
@@ -212,8 +212,9 @@ static int batch_commit(struct rep *r, const struct rep_limits *lim, const struc
 			int added = 0;
 			rc = rep_part_key(ts, p, lim->variant, (int)c, key, sizeof key);
 			if (rc == 0)
-				rc = r->deps.enqueue(r->deps.enqueue_ctx, b->recs[first].contract_id,
-						     key, b->calls[p][c].payload, &added);
+				rc =
+				    r->deps.enqueue(r->deps.enqueue_ctx, b->recs[first].contract_id,
+				                    key, b->calls[p][c].payload, &added);
 			if (rc == 0 && !added)
 				log_warn("reporter", "%s was queued before; not again", key);
 		}
@@ -272,7 +273,7 @@ static int queue_cycle(struct rep *r, const struct meta *m, int64_t ts)
 		for (size_t p = 0; p < b.nparts; p++)
 			r->stats.calls += b.ncalls[p];
 		log_info("reporter", "cycle %" PRId64 ": %zu records in %zu calls queued", ts, b.n,
-			 r->stats.calls);
+		         r->stats.calls);
 		if (r->stats.unmeasured)
 			log_warn("reporter", "cycle %" PRId64 ": usage of %zu contracts unmeasured;"
 				 " their bytes wait for the next report", ts, r->stats.unmeasured);

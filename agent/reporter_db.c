@@ -27,18 +27,18 @@
 
 /* The live contracts; their ok/paused workloads' capacity; their slots. */
 static const char sql_deps[] = "SELECT contract_id, created FROM deployments"
-			       " WHERE state IN ('deployed','paused') ORDER BY contract_id";
+                               " WHERE state IN ('deployed','paused') ORDER BY contract_id";
 
 static const char sql_wls[] = "SELECT contract_id, cru, mru, sru, hru FROM workloads"
-			      " WHERE state IN ('ok','paused')";
+                              " WHERE state IN ('ok','paused')";
 
 static const char sql_blob_get[] = "SELECT value FROM blobs WHERE name='" REP_B_SLOTS "'";
 
 static const char sql_blob_put[] = "INSERT INTO blobs(name,value) VALUES('" REP_B_SLOTS "',?1)"
-				   " ON CONFLICT(name) DO UPDATE SET value=excluded.value";
+                                   " ON CONFLICT(name) DO UPDATE SET value=excluded.value";
 
 static const char sql_legacy_slots[] =
-	"SELECT name, value FROM cursors WHERE name GLOB 'rep.[tn][ab].*'";
+    "SELECT name, value FROM cursors WHERE name GLOB 'rep.[tn][ab].*'";
 
 static const char sql_legacy_drop[] = "DELETE FROM cursors WHERE name GLOB 'rep.[tn][ab].*'";
 
@@ -198,8 +198,9 @@ static long slots_count(const uint8_t *p, size_t len)
 /* Calls fn for every entry of the stored blob; *found = 0 when there is
  * none. A blob that does not read back counts as empty (every contract is
  * then reported from its creation, capped), with a warning. */
-static int walk_slots(struct store *s, void (*fn)(void *ctx, uint64_t cid, const struct rep_slot sl[2]),
-		      void *ctx, int *found)
+static int walk_slots(struct store *s,
+                      void (*fn)(void *ctx, uint64_t cid, const struct rep_slot sl[2]), void *ctx,
+                      int *found)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = prepare(s, sql_blob_get, &st);
@@ -289,8 +290,9 @@ int rep_db_rows(struct store *s, struct rep_row **rows, size_t *n)
 	size_t kept = 0;
 	for (size_t i = 0; i < k; i++) {
 		if (v[i].bad)
-			log_warn("reporter", "contract %" PRIu64 ": capacity out of range, not reported",
-				 v[i].cid);
+			log_warn("reporter",
+			         "contract %" PRIu64 ": capacity out of range, not reported",
+			         v[i].cid);
 		else
 			v[kept++] = v[i];
 	}

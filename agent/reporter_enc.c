@@ -144,7 +144,7 @@ static int encode_bytes(const struct meta *m, const char *name, const cJSON *arg
 
 /* One call: its payload and its bytes. Takes args. */
 static int encode_one(const struct meta *m, const struct rep_limits *lim, const char *name,
-		      cJSON *args, struct rep_call *c)
+                      cJSON *args, struct rep_call *c)
 {
 	cJSON *pl = NULL;
 	int rc = 0;
@@ -183,7 +183,7 @@ static int encode_one(const struct meta *m, const struct rep_limits *lim, const 
  * the limits assume, so a batch built without encoding is one the
  * submitter can encode. */
 static int check_shape(const struct meta *m, const struct rep_limits *lim,
-		       const struct grid_report *r, const char *const want[], size_t nwant)
+                       const struct grid_report *r, const char *const want[], size_t nwant)
 {
 	const char *names[2] = {NULL, NULL};
 	cJSON *args[2] = {NULL, NULL};
@@ -243,7 +243,7 @@ enum shape { SHAPE_CONSUMPTION, SHAPE_RESOURCES, SHAPE_NRU };
  * cJSON tree of 10,000 objects first. The cycle's hot path.
  */
 static int payload_text(const char *call, enum shape sh, const struct grid_report *r, size_t n,
-			char **out)
+                        char **out)
 {
 	static const char *const arg[] = {"reports", "contract_resources", "reports"};
 	struct zbuf b;
@@ -251,8 +251,8 @@ static int payload_text(const char *call, enum shape sh, const struct grid_repor
 	if (n > SIZE_MAX / REC_TEXT_MAX - 1 || zbuf_reserve(&b, (n + 1) * REC_TEXT_MAX) < 0)
 		return -ENOMEM;
 	int len = snprintf((char *)b.data, REC_TEXT_MAX,
-			   "{\"pallet\":\"" SC_PALLET "\",\"call\":\"%s\",\"args\":{\"%s\":[",
-			   call, arg[sh]);
+	                   "{\"pallet\":\"" SC_PALLET "\",\"call\":\"%s\",\"args\":{\"%s\":[", call,
+	                   arg[sh]);
 	if (len < 0 || len >= REC_TEXT_MAX) {
 		zbuf_free(&b);
 		return -EINVAL;
@@ -308,13 +308,14 @@ static int payload_text(const char *call, enum shape sh, const struct grid_repor
 
 /* The cycle's form of rep_encode_calls: payload text and computed sizes. */
 static int encode_fast(const struct meta *m, const struct rep_limits *lim,
-		       const struct grid_report *r, size_t n, struct rep_call calls[2],
-		       size_t *ncalls)
+                       const struct grid_report *r, size_t n, struct rep_call calls[2],
+                       size_t *ncalls)
 {
-	static const char *const add[] = {"add_reports"},
-			  *const pair[] = {"report_contract_resources", "add_nru_reports"};
+	static const char *const add[] = {"add_reports"}, *const pair[] = {
+	                                                      "report_contract_resources",
+	                                                      "add_nru_reports"};
 	static const enum shape add_sh[] = {SHAPE_CONSUMPTION},
-				pair_sh[] = {SHAPE_RESOURCES, SHAPE_NRU};
+	                        pair_sh[] = {SHAPE_RESOURCES, SHAPE_NRU};
 	int one = lim->variant == REP_ADD_REPORTS;
 	const char *const *names = one ? add : pair;
 	const enum shape *sh = one ? add_sh : pair_sh;

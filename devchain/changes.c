@@ -360,8 +360,8 @@ int dev_changes_merge(struct dev_changes *dst, struct dev_changes *src)
 			/* A run: onto dst's value in place; the run itself is freed
 			 * with src. */
 			struct dev_change *d = dev_changes_find_mut(dst, e->key, e->klen);
-			rc = d ? dev_changes_vec_append(dst, d, e->val, e->vlen / e->append, e->append,
-			                                VEC_COUNT_MAX)
+			rc = d ? dev_changes_vec_append(dst, d, e->val, e->vlen / e->append,
+			                                e->append, VEC_COUNT_MAX)
 			       : -EINVAL;
 			if (rc)
 				break;

@@ -24,7 +24,7 @@ struct dev_change {
 	int deleted;
 	size_t vcap;     /* bytes allocated at val once appends grew it; 0 = vlen */
 	uint32_t append; /* nonzero: val holds elements of this size to append to
-			  * the SCALE Vec of the layer below (an append run) */
+	                  * the SCALE Vec of the layer below (an append run) */
 };
 
 struct dev_changes {

@@ -82,7 +82,7 @@ static int check_key(size_t klen)
 /* The call layer's change for key, an append run resolved into a plain
  * value first (readers see whole values). */
 static int call_change(struct dev_ctx *ctx, const uint8_t *key, size_t klen,
-		       const struct dev_change **out)
+                       const struct dev_change **out)
 {
 	struct dev_change *e = ctx->in_call ? dev_changes_find_mut(&ctx->call, key, klen) : NULL;
 	*out = e;
@@ -99,7 +99,7 @@ static int resolve_runs(struct dev_ctx *ctx, const uint8_t *prefix, size_t plen)
 		if (!e->append || e->klen < plen || memcmp(e->key, prefix, plen))
 			continue;
 		int rc = dev_changes_resolve_run(&ctx->call, e,
-						 dev_changes_find(&ctx->block, e->key, e->klen));
+		                                 dev_changes_find(&ctx->block, e->key, e->klen));
 		if (rc)
 			return rc;
 	}
@@ -187,7 +187,7 @@ int dev_storage_put_owned(struct dev_ctx *ctx, const uint8_t *key, size_t klen, 
 }
 
 int dev_storage_vec_append(struct dev_ctx *ctx, const uint8_t *key, size_t klen,
-			   const uint8_t *elem, size_t esz, size_t max)
+                           const uint8_t *elem, size_t esz, size_t max)
 {
 	struct dev_changes *l = layer(ctx);
 	int rc;
@@ -198,9 +198,8 @@ int dev_storage_vec_append(struct dev_ctx *ctx, const uint8_t *key, size_t klen,
 	struct dev_change *e = dev_changes_find_mut(l, key, klen);
 	if (e && !e->append && !e->deleted)
 		return dev_changes_vec_append(l, e, elem, 1, esz, max);
-	const struct dev_change *b = l == &ctx->call && (!e || e->append)
-					     ? dev_changes_find(&ctx->block, key, klen)
-					     : NULL;
+	const struct dev_change *b =
+	    l == &ctx->call && (!e || e->append) ? dev_changes_find(&ctx->block, key, klen) : NULL;
 	if (e && e->append && (!b || b->deleted))
 		return -EINVAL; /* a run is only made over the block's Vec */
 	if (b && !b->deleted) {
@@ -211,7 +210,7 @@ int dev_storage_vec_append(struct dev_ctx *ctx, const uint8_t *key, size_t klen,
 		if ((rc = dev_vec_count(b->val, b->vlen, esz, &count)) < 0)
 			return rc;
 		return count + run >= max ? ZE_TOOBIG
-					  : dev_changes_append_run(l, key, klen, elem, esz);
+		                          : dev_changes_append_run(l, key, klen, elem, esz);
 	}
 	/* First append to key in this block (or after its deletion): the
 	 * value as stored, plus the element, as a plain change. */
@@ -219,8 +218,8 @@ int dev_storage_vec_append(struct dev_ctx *ctx, const uint8_t *key, size_t klen,
 	size_t count = 0;
 	zbuf_init(&v, DEV_VALUE_MAX);
 	rc = e || (b && b->deleted) || !ctx->has_base
-		     ? ZE_ABSENT
-		     : dev_store_get(ctx->store, ctx->base, key, klen, &v);
+	         ? ZE_ABSENT
+	         : dev_store_get(ctx->store, ctx->base, key, klen, &v);
 	if (rc == ZE_ABSENT)
 		rc = scale_put_compact(&v, 0);
 	if (rc == 0)
@@ -228,7 +227,8 @@ int dev_storage_vec_append(struct dev_ctx *ctx, const uint8_t *key, size_t klen,
 	if (rc == 0 && count >= max)
 		rc = ZE_TOOBIG;
 	if (rc == 0 && (rc = dev_changes_set(l, key, klen, v.data, v.len)) == 0)
-		rc = dev_changes_vec_append(l, dev_changes_find_mut(l, key, klen), elem, 1, esz, max);
+		rc = dev_changes_vec_append(l, dev_changes_find_mut(l, key, klen), elem, 1, esz,
+		                            max);
 	zbuf_free(&v);
 	return rc;
 }

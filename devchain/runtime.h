@@ -85,7 +85,7 @@ int dev_storage_put_owned(struct dev_ctx *ctx, const uint8_t *key, size_t klen, 
  * get and put copy the whole Vec each time.
  */
 int dev_storage_vec_append(struct dev_ctx *ctx, const uint8_t *key, size_t klen,
-			   const uint8_t *elem, size_t esz, size_t max);
+                           const uint8_t *elem, size_t esz, size_t max);
 
 /* Called once per key under prefix, in key order, on a snapshot taken when
  * the iteration starts (so the callback may write storage). A callback
@@ -186,6 +186,11 @@ struct dev_types *dev_meta_types(struct dev_meta *m);
 /* A call: its index and name must match the pallet's dispatch table. */
 void dev_meta_call(struct dev_meta *m, const char *name, uint8_t index, size_t nargs,
 		   const struct dev_field *args);
+/* The same with the index taken from the dispatch table (struct
+ * dev_pallet.calls), which then is the one place that says it; a name the
+ * table does not have fails the build. */
+void dev_meta_call_args(struct dev_meta *m, const char *name, size_t nargs,
+                        const struct dev_field *args);
 void dev_meta_storage(struct dev_meta *m, const struct dev_storage_desc *d);
 /* The pallet's Event type: a variant type from dev_type_variant. */
 void dev_meta_events(struct dev_meta *m, dev_type event_variant);

@@ -285,7 +285,7 @@ static uint64_t raw_id(const uint8_t *p, size_t i, int wide)
  * another copy, so an append copies the list once.
  */
 static int list_add(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
-		    size_t klen, uint64_t id, int wide)
+                    size_t klen, uint64_t id, int wide)
 {
 	struct zbuf key, val, out;
 	struct scale_rd r;

@@ -52,8 +52,8 @@ static void side_commit(struct side *s, uint32_t num)
 	uint8_t hash[32] = {(uint8_t)num, (uint8_t)(num >> 8), 7};
 	dev_changes_sort(&s->ctx.block);
 	assert_int_equal(dev_store_commit(s->st, num, hash, (const uint8_t *)"h", 1, NULL, 0,
-					  &s->ctx.block, NULL, 0),
-			 0);
+	                                  &s->ctx.block, NULL, 0),
+	                 0);
 	dev_ctx_free(&s->ctx);
 	dev_ctx_init(&s->ctx, s->st, 1, num, &params);
 }
@@ -229,7 +229,7 @@ static void bound_is_kept(void **st)
 	assert_int_equal(dev_storage_vec_append(&s.ctx, key.data, key.len, le, 8, 4), ZE_TOOBIG);
 	/* A value that is not a Vec of u64 is refused, not extended. */
 	assert_int_equal(dev_storage_put(&s.ctx, key.data, key.len, (const uint8_t *)"\x08\x01", 2),
-			 0);
+	                 0);
 	assert_int_equal(dev_storage_vec_append(&s.ctx, key.data, key.len, le, 8, 4), ZE_MALFORMED);
 	zbuf_free(&key);
 	side_close(&s);
@@ -238,9 +238,9 @@ static void bound_is_kept(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(same_bytes_as_plain_path),
-		cmocka_unit_test(count_byte_classes),
-		cmocka_unit_test(bound_is_kept),
+	    cmocka_unit_test(same_bytes_as_plain_path),
+	    cmocka_unit_test(count_byte_classes),
+	    cmocka_unit_test(bound_is_kept),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
