@@ -425,66 +425,29 @@ CODEC(pricing_policy, struct dev_pricing_policy)
 CODEC(contract, struct dev_contract)
 CODEC(billing_info, struct dev_billing_info)
 
-int dev_twin_get(struct dev_ctx *ctx, uint32_t id, struct dev_twin *t)
-{
-	uint8_t k[4];
-	dev_le32(k, id);
-	return get_decoded(ctx, DEV_TFGRID_PALLET, "Twins", k, 4, dec_twin, t);
-}
+/* get and put of a map entry keyed by its own u32 id field. */
+#define ENTRY32(name, type, pallet, item)                                          \
+	int dev_##name##_get(struct dev_ctx *ctx, uint32_t id, type *out)          \
+	{                                                                          \
+		uint8_t k[4];                                                      \
+		dev_le32(k, id);                                                   \
+		return get_decoded(ctx, pallet, item, k, 4, dec_##name, out);      \
+	}                                                                          \
+	int dev_##name##_put(struct dev_ctx *ctx, const type *obj)                 \
+	{                                                                          \
+		uint8_t k[4];                                                      \
+		dev_le32(k, obj->id);                                              \
+		return put_##name(ctx, pallet, item, k, 4, obj);                   \
+	}
 
-int dev_twin_put(struct dev_ctx *ctx, const struct dev_twin *t)
-{
-	uint8_t k[4];
-	dev_le32(k, t->id);
-	return put_twin(ctx, DEV_TFGRID_PALLET, "Twins", k, 4, t);
-}
+ENTRY32(twin, struct dev_twin, DEV_TFGRID_PALLET, "Twins")
+ENTRY32(farm, struct dev_farm, DEV_TFGRID_PALLET, "Farms")
+ENTRY32(node, struct dev_node, DEV_TFGRID_PALLET, "Nodes")
+ENTRY32(pricing_policy, struct dev_pricing_policy, DEV_TFGRID_PALLET, "PricingPolicies")
 
 int dev_twin_id_of(struct dev_ctx *ctx, const uint8_t account[32], uint32_t *id)
 {
 	return dev_get_u32(ctx, DEV_TFGRID_PALLET, "TwinIdByAccountID", account, 32, id);
-}
-
-int dev_farm_get(struct dev_ctx *ctx, uint32_t id, struct dev_farm *f)
-{
-	uint8_t k[4];
-	dev_le32(k, id);
-	return get_decoded(ctx, DEV_TFGRID_PALLET, "Farms", k, 4, dec_farm, f);
-}
-
-int dev_farm_put(struct dev_ctx *ctx, const struct dev_farm *f)
-{
-	uint8_t k[4];
-	dev_le32(k, f->id);
-	return put_farm(ctx, DEV_TFGRID_PALLET, "Farms", k, 4, f);
-}
-
-int dev_node_get(struct dev_ctx *ctx, uint32_t id, struct dev_node *n)
-{
-	uint8_t k[4];
-	dev_le32(k, id);
-	return get_decoded(ctx, DEV_TFGRID_PALLET, "Nodes", k, 4, dec_node, n);
-}
-
-int dev_node_put(struct dev_ctx *ctx, const struct dev_node *n)
-{
-	uint8_t k[4];
-	dev_le32(k, n->id);
-	return put_node(ctx, DEV_TFGRID_PALLET, "Nodes", k, 4, n);
-}
-
-int dev_pricing_policy_get(struct dev_ctx *ctx, uint32_t id, struct dev_pricing_policy *p)
-{
-	uint8_t k[4];
-	dev_le32(k, id);
-	return get_decoded(ctx, DEV_TFGRID_PALLET, "PricingPolicies", k, 4, dec_pricing_policy,
-			   p);
-}
-
-int dev_pricing_policy_put(struct dev_ctx *ctx, const struct dev_pricing_policy *p)
-{
-	uint8_t k[4];
-	dev_le32(k, p->id);
-	return put_pricing_policy(ctx, DEV_TFGRID_PALLET, "PricingPolicies", k, 4, p);
 }
 
 int dev_contract_get(struct dev_ctx *ctx, uint64_t id, struct dev_contract *c)
