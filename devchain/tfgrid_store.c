@@ -126,56 +126,63 @@ int dev_get_u64(struct dev_ctx *ctx, const char *pallet, const char *item, const
 	return rc;
 }
 
-int dev_put_u32(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
-		size_t klen, uint32_t v)
+/* A u32 (width 4) or u64 (width 8) value, little-endian as SCALE has it. */
+static int put_uint(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
+                    size_t klen, uint64_t v, int width)
 {
 	struct zbuf b;
 	zbuf_init(&b, 16);
-	int rc = scale_put_u32(&b, v);
+	int rc = width == 4 ? scale_put_u32(&b, (uint32_t)v) : scale_put_u64(&b, v);
 	if (rc == 0)
 		rc = put_raw(ctx, pallet, item, k, klen, &b);
 	zbuf_free(&b);
 	return rc;
+}
+
+int dev_put_u32(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
+		size_t klen, uint32_t v)
+{
+	return put_uint(ctx, pallet, item, k, klen, v, 4);
 }
 
 int dev_put_u64(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
 		size_t klen, uint64_t v)
 {
-	struct zbuf b;
-	zbuf_init(&b, 16);
-	int rc = scale_put_u64(&b, v);
-	if (rc == 0)
-		rc = put_raw(ctx, pallet, item, k, klen, &b);
-	zbuf_free(&b);
-	return rc;
+	return put_uint(ctx, pallet, item, k, klen, v, 8);
+}
+
+/* Reads, increments and stores a plain counter of the given width. */
+static int next_id(struct dev_ctx *ctx, const char *pallet, const char *item, int width,
+                   uint64_t *id)
+{
+	uint64_t v = 0, max = width == 4 ? UINT32_MAX : UINT64_MAX;
+	uint32_t v32;
+	int rc = width == 4 ? dev_get_u32(ctx, pallet, item, NULL, 0, &v32)
+	                    : dev_get_u64(ctx, pallet, item, NULL, 0, &v);
+	if (rc)
+		return rc;
+	if (width == 4)
+		v = v32;
+	if (v == max)
+		return -EOVERFLOW;
+	if ((rc = put_uint(ctx, pallet, item, NULL, 0, v + 1, width)))
+		return rc;
+	*id = v + 1;
+	return 0;
 }
 
 int dev_next_id32(struct dev_ctx *ctx, const char *pallet, const char *item, uint32_t *id)
 {
-	uint32_t v;
-	int rc = dev_get_u32(ctx, pallet, item, NULL, 0, &v);
-	if (rc)
-		return rc;
-	if (v == UINT32_MAX)
-		return -EOVERFLOW;
-	if ((rc = dev_put_u32(ctx, pallet, item, NULL, 0, v + 1)))
-		return rc;
-	*id = v + 1;
-	return 0;
+	uint64_t v;
+	int rc = next_id(ctx, pallet, item, 4, &v);
+	if (rc == 0)
+		*id = (uint32_t)v;
+	return rc;
 }
 
 int dev_next_id64(struct dev_ctx *ctx, const char *pallet, const char *item, uint64_t *id)
 {
-	uint64_t v;
-	int rc = dev_get_u64(ctx, pallet, item, NULL, 0, &v);
-	if (rc)
-		return rc;
-	if (v == UINT64_MAX)
-		return -EOVERFLOW;
-	if ((rc = dev_put_u64(ctx, pallet, item, NULL, 0, v + 1)))
-		return rc;
-	*id = v + 1;
-	return 0;
+	return next_id(ctx, pallet, item, 8, id);
 }
 
 /* ---- Id lists ------------------------------------------------------------ */
