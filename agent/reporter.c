@@ -168,7 +168,7 @@ static int batch_build(struct rep *r, const struct meta *m, const struct rep_lim
 	for (size_t i = 0; i < nrows; i++) {
 		int slot_b;
 		int64_t counter;
-		if (too_young(&rows[i], ts))
+		if (too_young(&rows[i], ts) || rows[i].bad)
 			continue;
 		make_record(r, &rows[i], ts, f, nf, &b->recs[b->n++], &slot_b, &counter);
 		*(slot_b ? &rows[i].b : &rows[i].a) = (struct rep_slot){1, ts, counter};

@@ -2,9 +2,9 @@
  * The reporter's bulk reads and writes on the store. The store's API works
  * one contract at a time; a report cycle touches every contract, so these
  * run a few statements over all of them (under the store's lock) on the
- * store's own tables: deployments and workloads read, each scanned once in
- * table order and joined here (cheaper than SQLite's grouped join, which
- * looks every contract's workloads up through the index); the cursors
+ * store's own tables: deployments and workloads read, each scanned once
+ * through a covering index and joined here (cheaper than SQLite's grouped
+ * join, which looks every contract's workloads up one by one); the cursors
  * table for the cycle's bookkeeping; and one row of the blobs table,
  * "rep:slots", for every contract's two record slots, rewritten whole by
  * each cycle.
@@ -287,17 +287,15 @@ int rep_db_rows(struct store *s, struct rep_row **rows, size_t *n)
 		free(v);
 		return rc;
 	}
-	size_t kept = 0;
-	for (size_t i = 0; i < k; i++) {
+	/* A contract whose capacity does not read stays in the list, so that
+	 * its slots are kept, but is not reported. */
+	for (size_t i = 0; i < k; i++)
 		if (v[i].bad)
 			log_warn("reporter",
 			         "contract %" PRIu64 ": capacity out of range, not reported",
 			         v[i].cid);
-		else
-			v[kept++] = v[i];
-	}
 	*rows = v;
-	*n = kept;
+	*n = k;
 	return 0;
 }
 
@@ -440,11 +438,11 @@ int rep_db_prune(struct store *s)
 	rc = walk_slots(s, slots_ts, &t, &found);
 	if (rc == 0 && t.err)
 		rc = -ENOMEM; /* keep every marker rather than drop a live one */
-	if (rc == 0 && !found)
-		rc = -EAGAIN; /* slots still in an older agent's cursors */
-	if (rc == 0)
+	/* Without the blob the slots are still an older agent's cursors: the
+	 * markers wait until a cycle has written it. */
+	if (rc == 0 && found)
 		rc = prepare(s, sql_fail_drop, &st);
-	for (size_t i = 0; i < nf && rc == 0; i++) {
+	for (size_t i = 0; found && i < nf && rc == 0; i++) {
 		/* A marker only matters while some slot holds its cycle. */
 		if (ts_has(&t, f[i].ts))
 			continue;

@@ -86,7 +86,8 @@ int64_t rep_cursor_or(struct store *s, const char *name, int64_t dflt, int *rc);
 int rep_settle(struct rep *r);
 
 /* The live (deployed or paused) contracts with their capacity and slots,
- * ascending ids; *rows freed by the caller. */
+ * ascending ids (rows[i].bad: capacity out of range, not to be reported);
+ * *rows freed by the caller. */
 int rep_db_rows(struct store *s, struct rep_row **rows, size_t *n);
 /* Every failure marker; *f freed by the caller. */
 int rep_db_fails(struct store *s, struct rep_fail **f, size_t *n);

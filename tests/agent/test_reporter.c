@@ -22,6 +22,7 @@
 
 #include "agent/reporter.h"
 #include "agent/reporter_int.h"
+#include "agent/store_int.h"
 #include "agent/reporter_usage.h"
 #include "agent/store.h"
 #include "chainclient/client.h"
@@ -870,6 +871,38 @@ static void stale_failure_markers_are_pruned(void **st)
 	assert_int_equal(store_cursor_get(f->s, name, &v), ZE_ABSENT);
 }
 
+/* A contract whose capacity does not read (a negative value in the store)
+ * is not reported, but keeps its progress: once readable again, its record
+ * claims only the bytes since its last accepted one. */
+static void bad_capacity_keeps_progress(void **st)
+{
+	struct fx *f = *st;
+	struct rep_stats s;
+	f->bytes[5] = 100;
+	cycle(f, f->t0, &s);
+	drain(f, "ok");
+	assert_int_equal(sqlite3_exec(f->s->db,
+				      "UPDATE workloads SET sru=-1 WHERE contract_id=5 AND name='disk'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	f->bytes[5] = 150;
+	cycle(f, f->t0 + 3600, &s);
+	assert_int_equal(s.records, NC - 1);
+	drain(f, "ok");
+	assert_true(row_of(f, 5).a.used);
+	assert_int_equal(sqlite3_exec(f->s->db,
+				      "UPDATE workloads SET sru=50 WHERE contract_id=5 AND name='disk'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	f->bytes[5] = 170;
+	cycle(f, f->t0 + 7200, &s);
+	assert_int_equal(s.records, NC);
+	drain(f, "ok");
+	const cJSON *o = last_record(f, "add_reports", 5);
+	assert_true(jnum(o, "nru") == 70);
+	assert_true(jnum(o, "sru") == 50);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -891,6 +924,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(legacy_cursors_are_read_once, setup_dev, teardown),
 		cmocka_unit_test_setup_teardown(stale_failure_markers_are_pruned, setup_dev,
 						teardown),
+		cmocka_unit_test_setup_teardown(bad_capacity_keeps_progress, setup_dev, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
