@@ -146,7 +146,7 @@ int main(int argc, char **argv)
 	run(n, w, &c_big, &r_big, &ch_big);
 	printf("tfchain-dev at scale (one block; thread CPU time, median of 10 batches)\n");
 	printf("  create+deploy a contract: %7.1f us with %zu on the node (floor), %7.1f us "
-	       "with %zu: %.2fx\n",
+	       "with %zu: %.2fx (aim: linear, <= 1.5x)\n",
 	       c_small * 1e6, w, c_big * 1e6, n, c_big / c_small);
 	printf("  apply one report:         %7.1f us at %zu reports (floor), %7.1f us at %zu: "
 	       "%.2fx (aim <= 1.5x)\n",
