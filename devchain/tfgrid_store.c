@@ -284,48 +284,57 @@ static uint64_t raw_id(const uint8_t *p, size_t i, int wide)
 }
 
 /*
- * Appends id to the list unless it is there. Works on the SCALE bytes as
- * they are (compact length, then the elements): no decode into an array
- * and re-encode element by element, which made every contract creation
- * cost ten times more per contract already on the node. The list is read
- * in place from the block's overlay and the new value handed over without
- * another copy, so an append copies the list once.
+ * The list under key as its SCALE bytes (compact length, then the
+ * elements), read in place from the block's overlay when it is there, else
+ * from the store into val: *body its n elements (n = 0 when absent). Id
+ * lists are changed on these bytes as they are, not decoded into an array
+ * and re-encoded element by element, which made every change cost ten times
+ * more per id already in the list.
  */
+static int raw_list(struct dev_ctx *ctx, const struct zbuf *key, int wide, struct zbuf *val,
+                    const uint8_t **body, size_t *n)
+{
+	struct scale_rd r;
+	size_t w = wide ? 8 : 4, vlen = 0;
+	const uint8_t *v = NULL;
+	*body = NULL;
+	*n = 0;
+	int rc = dev_storage_peek(ctx, key->data, key->len, &v, &vlen);
+	if (rc == 0 && !v) {
+		/* Not in this block yet: read it from the store once. */
+		rc = dev_storage_get(ctx, key->data, key->len, val);
+		v = val->data;
+		vlen = val->len;
+	}
+	if (rc == ZE_ABSENT)
+		return 0;
+	if (rc)
+		return rc;
+	scale_rd_init(&r, v, vlen);
+	if ((rc = scale_get_len(&r, DEV_ID_LIST_MAX, w, n)))
+		return rc;
+	if (scale_rd_left(&r) != *n * w)
+		return ZE_MALFORMED;
+	*body = v + r.off;
+	return 0;
+}
+
+/* Appends id to the list unless it is there: the new value is handed to
+ * the overlay without another copy, so an append copies the list once. */
 static int list_add(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
                     size_t klen, uint64_t id, int wide)
 {
 	struct zbuf key, val, out;
-	struct scale_rd r;
-	size_t n = 0, w = wide ? 8 : 4, vlen = 0;
-	const uint8_t *body = NULL, *v = NULL;
+	size_t n = 0, w = wide ? 8 : 4;
+	const uint8_t *body = NULL;
 	int rc;
 
 	zbuf_init(&key, DEV_KEY_MAX);
 	zbuf_init(&out, DEV_VALUE_MAX);
 	zbuf_init(&val, DEV_VALUE_MAX);
-	if ((rc = dev_key(pallet, item, k, klen, NULL, 0, &key)))
+	if ((rc = dev_key(pallet, item, k, klen, NULL, 0, &key)) ||
+	    (rc = raw_list(ctx, &key, wide, &val, &body, &n)))
 		goto done;
-	rc = dev_storage_peek(ctx, key.data, key.len, &v, &vlen);
-	if (rc == 0 && !v) {
-		/* Not in this block yet: read it from the store once. */
-		rc = dev_storage_get(ctx, key.data, key.len, &val);
-		v = val.data;
-		vlen = val.len;
-	}
-	if (rc == ZE_ABSENT) {
-		rc = 0;
-	} else if (rc == 0) {
-		scale_rd_init(&r, v, vlen);
-		if ((rc = scale_get_len(&r, DEV_ID_LIST_MAX, w, &n)))
-			goto done;
-		if (scale_rd_left(&r) != n * w) {
-			rc = ZE_MALFORMED;
-			goto done;
-		}
-		body = v + r.off;
-	} else {
-		goto done;
-	}
 	for (size_t i = 0; i < n; i++)
 		if (raw_id(body, i, wide) == id)
 			goto done;
@@ -373,23 +382,47 @@ int dev_u32_list_add(struct dev_ctx *ctx, const char *pallet, const char *item, 
 	return list_add(ctx, pallet, item, k, klen, id, 0);
 }
 
+/* Removes every occurrence of id, copying the runs between them; an
+ * emptied list is deleted. */
 static int list_remove(struct dev_ctx *ctx, const char *pallet, const char *item,
-		       const void *k, size_t klen, uint64_t id, int wide)
+                       const void *k, size_t klen, uint64_t id, int wide)
 {
-	struct id_list l = {.wide = wide};
-	size_t j = 0;
-	int rc = get_list(ctx, pallet, item, k, klen, &l);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < l.n; i++)
-		if (l.ids[i] != id)
-			l.ids[j++] = l.ids[i];
-	rc = 0;
-	if (j != l.n) {
-		l.n = j;
-		rc = put_list(ctx, pallet, item, k, klen, &l);
+	struct zbuf key, val, out;
+	size_t n = 0, w = wide ? 8 : 4, kept = 0;
+	const uint8_t *body = NULL;
+	int rc;
+
+	zbuf_init(&key, DEV_KEY_MAX);
+	zbuf_init(&out, DEV_VALUE_MAX);
+	zbuf_init(&val, DEV_VALUE_MAX);
+	if ((rc = dev_key(pallet, item, k, klen, NULL, 0, &key)) ||
+	    (rc = raw_list(ctx, &key, wide, &val, &body, &n)))
+		goto done;
+	for (size_t i = 0; i < n; i++)
+		kept += raw_id(body, i, wide) != id;
+	if (kept == n)
+		goto done;
+	if (kept == 0) {
+		rc = dev_storage_delete(ctx, key.data, key.len);
+		goto done;
 	}
-	free(l.ids);
+	if ((rc = zbuf_reserve(&out, 9 + kept * w)) || (rc = scale_put_compact(&out, kept)))
+		goto done;
+	for (size_t i = 0, run = 0; i <= n && rc == 0; i++) {
+		if (i < n && raw_id(body, i, wide) != id)
+			continue;
+		if (i > run)
+			rc = zbuf_put(&out, body + run * w, (i - run) * w);
+		run = i + 1;
+	}
+	size_t olen;
+	uint8_t *o = rc ? NULL : zbuf_steal(&out, &olen);
+	if (rc == 0)
+		rc = o ? dev_storage_put_owned(ctx, key.data, key.len, o, olen) : -ENOMEM;
+done:
+	zbuf_free(&key);
+	zbuf_free(&val);
+	zbuf_free(&out);
 	return rc;
 }
 

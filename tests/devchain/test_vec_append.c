@@ -1,7 +1,8 @@
 /*
  * Id lists grown in place (dev_storage_vec_append, behind
- * ActiveNodeContracts): the bytes stored and read back are exactly those
- * of the plain path (read the Vec, append, write it back), whatever the
+ * ActiveNodeContracts) and shrunk on their raw bytes (dev_u64_list_remove):
+ * the bytes stored and read back are exactly those of the plain path (read
+ * the Vec, append or filter, write it back), whatever the
  * pattern of appends, removals, rolled-back calls and blocks. Two runtimes
  * on two stores run the same operations, one through each path, and are
  * compared after every call and every block, and across the compact
@@ -82,7 +83,18 @@ static int del(struct side *s, uint32_t node, uint64_t id)
 {
 	uint8_t k[4];
 	dev_le32(k, node);
-	return dev_u64_list_remove(&s->ctx, DEV_SC_PALLET, ITEM, k, 4, id);
+	if (s->fast)
+		return dev_u64_list_remove(&s->ctx, DEV_SC_PALLET, ITEM, k, 4, id);
+	uint64_t *ids = NULL;
+	size_t n = 0, j = 0;
+	int rc = dev_get_u64_list(&s->ctx, DEV_SC_PALLET, ITEM, k, 4, &ids, &n);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (ids[i] != id)
+			ids[j++] = ids[i];
+	if (rc == 0 && j != n)
+		rc = dev_put_u64_list(&s->ctx, DEV_SC_PALLET, ITEM, k, 4, ids, j);
+	free(ids);
+	return rc;
 }
 
 /* The raw value of node's list (absent: length 0, rc ZE_ABSENT). */
@@ -166,6 +178,34 @@ static void same_bytes_as_plain_path(void **st)
 		same(&s[0], &s[1]);
 	}
 	assert_true(next_id > 3 * 64); /* some list crossed the one-byte count */
+	/* Node 1 emptied (its entry deleted), then grown again, in one block:
+	 * ids removed in calls of ten, the last ones and the new id in one. */
+	for (uint64_t id = 1; id < next_id; id += 10) {
+		for (int k = 0; k < 2; k++) {
+			dev_ctx_call_begin(&s[k].ctx);
+			for (uint64_t j = id; j < id + 10 && j < next_id; j++)
+				assert_int_equal(del(&s[k], 1, j), 0);
+			if (id + 10 >= next_id)
+				assert_int_equal(add(&s[k], 1, next_id), 0);
+			assert_int_equal(dev_ctx_call_commit(&s[k].ctx), 0);
+		}
+		same(&s[0], &s[1]);
+	}
+	for (int k = 0; k < 2; k++) {
+		dev_ctx_call_begin(&s[k].ctx);
+		assert_int_equal(del(&s[k], 1, next_id), 0); /* empty: deleted */
+		assert_int_equal(dev_ctx_call_commit(&s[k].ctx), 0);
+		dev_ctx_call_begin(&s[k].ctx);
+		assert_int_equal(add(&s[k], 1, next_id + 1), 0); /* over the deletion */
+		assert_int_equal(dev_ctx_call_commit(&s[k].ctx), 0);
+		side_commit(&s[k], 100);
+	}
+	same(&s[0], &s[1]);
+	struct zbuf v;
+	zbuf_init(&v, 0);
+	assert_int_equal(value(&s[0], 1, &v), 0);
+	assert_int_equal(v.len, 1 + 8); /* compact(1), the one id */
+	zbuf_free(&v);
 	for (int k = 0; k < 2; k++)
 		side_close(&s[k]);
 }
