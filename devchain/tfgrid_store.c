@@ -384,8 +384,8 @@ int dev_u32_list_add(struct dev_ctx *ctx, const char *pallet, const char *item, 
 
 /* Removes every occurrence of id, copying the runs between them; an
  * emptied list is deleted. */
-static int list_remove(struct dev_ctx *ctx, const char *pallet, const char *item,
-                       const void *k, size_t klen, uint64_t id, int wide)
+static int list_remove(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
+                       size_t klen, uint64_t id, int wide)
 {
 	struct zbuf key, val, out;
 	size_t n = 0, w = wide ? 8 : 4, kept = 0;
