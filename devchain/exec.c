@@ -106,16 +106,28 @@ static int resolve_runs(struct dev_ctx *ctx, const uint8_t *prefix, size_t plen)
 	return 0;
 }
 
-int dev_storage_get(struct dev_ctx *ctx, const uint8_t *key, size_t klen, struct zbuf *val)
+/* The overlay's change for key (call layer first), or NULL when it says
+ * nothing of the key. */
+static int overlay_change(struct dev_ctx *ctx, const uint8_t *key, size_t klen,
+                          const struct dev_change **c)
 {
-	const struct dev_change *c = NULL;
 	int rc;
+	*c = NULL;
 	if (check_key(klen))
 		return -EINVAL;
-	if ((rc = call_change(ctx, key, klen, &c)))
+	if ((rc = call_change(ctx, key, klen, c)))
 		return rc;
-	if (!c)
-		c = dev_changes_find(&ctx->block, key, klen);
+	if (!*c)
+		*c = dev_changes_find(&ctx->block, key, klen);
+	return 0;
+}
+
+int dev_storage_get(struct dev_ctx *ctx, const uint8_t *key, size_t klen, struct zbuf *val)
+{
+	const struct dev_change *c;
+	int rc = overlay_change(ctx, key, klen, &c);
+	if (rc)
+		return rc;
 	if (c)
 		return c->deleted ? ZE_ABSENT : zbuf_put(val, c->val, c->vlen);
 	if (!ctx->has_base)
@@ -153,16 +165,12 @@ int dev_storage_put(struct dev_ctx *ctx, const uint8_t *key, size_t klen, const 
 int dev_storage_peek(struct dev_ctx *ctx, const uint8_t *key, size_t klen, const uint8_t **val,
 		     size_t *vlen)
 {
-	const struct dev_change *c = NULL;
-	int rc;
+	const struct dev_change *c;
+	int rc = overlay_change(ctx, key, klen, &c);
 	*val = NULL;
 	*vlen = 0;
-	if (check_key(klen))
-		return -EINVAL;
-	if ((rc = call_change(ctx, key, klen, &c)))
+	if (rc)
 		return rc;
-	if (!c)
-		c = dev_changes_find(&ctx->block, key, klen);
 	if (!c)
 		return 0;
 	if (c->deleted)

@@ -319,37 +319,74 @@ static int raw_list(struct dev_ctx *ctx, const struct zbuf *key, int wide, struc
 	return 0;
 }
 
-/* Appends id to the list unless it is there: the new value is handed to
- * the overlay without another copy, so an append copies the list once. */
-static int list_add(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
-                    size_t klen, uint64_t id, int wide)
+/* The list of n elements at body with id appended, unless it is there
+ * (*changed = 0). */
+static int with_id(const uint8_t *body, size_t n, uint64_t id, int wide, struct zbuf *out,
+                   int *changed)
+{
+	size_t w = wide ? 8 : 4;
+	int rc;
+	for (size_t i = 0; i < n; i++)
+		if (raw_id(body, i, wide) == id)
+			return 0;
+	if (n >= DEV_ID_LIST_MAX)
+		return ZE_TOOBIG;
+	*changed = 1;
+	if ((rc = zbuf_reserve(out, 9 + (n + 1) * w)) || (rc = scale_put_compact(out, n + 1)) ||
+	    (n && (rc = zbuf_put(out, body, n * w))))
+		return rc;
+	return wide ? scale_put_u64(out, id) : scale_put_u32(out, (uint32_t)id);
+}
+
+/* The list without any occurrence of id, copying the runs between them;
+ * out stays empty when nothing is left (*changed = 0 when id is absent). */
+static int without_id(const uint8_t *body, size_t n, uint64_t id, int wide, struct zbuf *out,
+                      int *changed)
+{
+	size_t w = wide ? 8 : 4, kept = 0;
+	int rc;
+	for (size_t i = 0; i < n; i++)
+		kept += raw_id(body, i, wide) != id;
+	*changed = kept != n;
+	if (kept == n || kept == 0)
+		return 0;
+	if ((rc = zbuf_reserve(out, 9 + kept * w)) || (rc = scale_put_compact(out, kept)))
+		return rc;
+	for (size_t i = 0, run = 0; i <= n && rc == 0; i++) {
+		if (i < n && raw_id(body, i, wide) != id)
+			continue;
+		if (i > run)
+			rc = zbuf_put(out, body + run * w, (i - run) * w);
+		run = i + 1;
+	}
+	return rc;
+}
+
+/* Adds id to (remove = 0) or removes it from the list: the new value is
+ * handed to the overlay without another copy, so a change copies the list
+ * once; an emptied list is deleted. */
+static int list_edit(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
+                     size_t klen, uint64_t id, int wide, int remove)
 {
 	struct zbuf key, val, out;
-	size_t n = 0, w = wide ? 8 : 4;
+	size_t n = 0;
 	const uint8_t *body = NULL;
-	int rc;
+	int rc, changed = 0;
 
 	zbuf_init(&key, DEV_KEY_MAX);
 	zbuf_init(&out, DEV_VALUE_MAX);
 	zbuf_init(&val, DEV_VALUE_MAX);
-	if ((rc = dev_key(pallet, item, k, klen, NULL, 0, &key)) ||
-	    (rc = raw_list(ctx, &key, wide, &val, &body, &n)))
-		goto done;
-	for (size_t i = 0; i < n; i++)
-		if (raw_id(body, i, wide) == id)
-			goto done;
-	if (n >= DEV_ID_LIST_MAX) {
-		rc = ZE_TOOBIG;
-		goto done;
+	if ((rc = dev_key(pallet, item, k, klen, NULL, 0, &key)) == 0 &&
+	    (rc = raw_list(ctx, &key, wide, &val, &body, &n)) == 0)
+		rc = remove ? without_id(body, n, id, wide, &out, &changed)
+		            : with_id(body, n, id, wide, &out, &changed);
+	if (rc == 0 && changed && out.len == 0) {
+		rc = dev_storage_delete(ctx, key.data, key.len);
+	} else if (rc == 0 && changed) {
+		size_t olen;
+		uint8_t *o = zbuf_steal(&out, &olen);
+		rc = o ? dev_storage_put_owned(ctx, key.data, key.len, o, olen) : -ENOMEM;
 	}
-	if ((rc = zbuf_reserve(&out, 9 + (n + 1) * w)) || (rc = scale_put_compact(&out, n + 1)) ||
-	    (n && (rc = zbuf_put(&out, body, n * w))) ||
-	    (rc = wide ? scale_put_u64(&out, id) : scale_put_u32(&out, (uint32_t)id)))
-		goto done;
-	size_t olen;
-	uint8_t *o = zbuf_steal(&out, &olen);
-	rc = o ? dev_storage_put_owned(ctx, key.data, key.len, o, olen) : -ENOMEM;
-done:
 	zbuf_free(&key);
 	zbuf_free(&val);
 	zbuf_free(&out);
@@ -359,7 +396,7 @@ done:
 int dev_u64_list_add(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
 		     size_t klen, uint64_t id)
 {
-	return list_add(ctx, pallet, item, k, klen, id, 1);
+	return list_edit(ctx, pallet, item, k, klen, id, 1, 0);
 }
 
 int dev_u64_list_add_fresh(struct dev_ctx *ctx, const char *pallet, const char *item,
@@ -379,63 +416,19 @@ int dev_u64_list_add_fresh(struct dev_ctx *ctx, const char *pallet, const char *
 int dev_u32_list_add(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
 		     size_t klen, uint32_t id)
 {
-	return list_add(ctx, pallet, item, k, klen, id, 0);
-}
-
-/* Removes every occurrence of id, copying the runs between them; an
- * emptied list is deleted. */
-static int list_remove(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
-                       size_t klen, uint64_t id, int wide)
-{
-	struct zbuf key, val, out;
-	size_t n = 0, w = wide ? 8 : 4, kept = 0;
-	const uint8_t *body = NULL;
-	int rc;
-
-	zbuf_init(&key, DEV_KEY_MAX);
-	zbuf_init(&out, DEV_VALUE_MAX);
-	zbuf_init(&val, DEV_VALUE_MAX);
-	if ((rc = dev_key(pallet, item, k, klen, NULL, 0, &key)) ||
-	    (rc = raw_list(ctx, &key, wide, &val, &body, &n)))
-		goto done;
-	for (size_t i = 0; i < n; i++)
-		kept += raw_id(body, i, wide) != id;
-	if (kept == n)
-		goto done;
-	if (kept == 0) {
-		rc = dev_storage_delete(ctx, key.data, key.len);
-		goto done;
-	}
-	if ((rc = zbuf_reserve(&out, 9 + kept * w)) || (rc = scale_put_compact(&out, kept)))
-		goto done;
-	for (size_t i = 0, run = 0; i <= n && rc == 0; i++) {
-		if (i < n && raw_id(body, i, wide) != id)
-			continue;
-		if (i > run)
-			rc = zbuf_put(&out, body + run * w, (i - run) * w);
-		run = i + 1;
-	}
-	size_t olen;
-	uint8_t *o = rc ? NULL : zbuf_steal(&out, &olen);
-	if (rc == 0)
-		rc = o ? dev_storage_put_owned(ctx, key.data, key.len, o, olen) : -ENOMEM;
-done:
-	zbuf_free(&key);
-	zbuf_free(&val);
-	zbuf_free(&out);
-	return rc;
+	return list_edit(ctx, pallet, item, k, klen, id, 0, 0);
 }
 
 int dev_u64_list_remove(struct dev_ctx *ctx, const char *pallet, const char *item,
 			const void *k, size_t klen, uint64_t id)
 {
-	return list_remove(ctx, pallet, item, k, klen, id, 1);
+	return list_edit(ctx, pallet, item, k, klen, id, 1, 1);
 }
 
 int dev_u32_list_remove(struct dev_ctx *ctx, const char *pallet, const char *item,
 			const void *k, size_t klen, uint32_t id)
 {
-	return list_remove(ctx, pallet, item, k, klen, id, 0);
+	return list_edit(ctx, pallet, item, k, klen, id, 0, 1);
 }
 
 /* ---- Typed entries ------------------------------------------------------- */
