@@ -13,7 +13,7 @@
 #include "common/jnum.h"
 #include "common/zerr.h"
 #include "devchain/tfgrid_store.h"
-#include "devchain/devchain_priv.h"
+#include "devchain/devchain_int.h"
 
 #define P DEV_SC_PALLET
 #define CONTRACT_VERSION 4

@@ -8,7 +8,7 @@
 #include "common/key.h"
 #include "common/zerr.h"
 #include "devchain/tfgrid_store.h"
-#include "devchain/devchain_priv.h"
+#include "devchain/devchain_int.h"
 
 #define P DEV_TFGRID_PALLET
 

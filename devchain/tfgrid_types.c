@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "common/zerr.h"
-#include "devchain/devchain_priv.h"
+#include "devchain/devchain_int.h"
 
 int dev_str_set(struct dev_str *s, const void *p, size_t n)
 {

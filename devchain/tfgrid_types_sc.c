@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "common/zerr.h"
-#include "devchain/devchain_priv.h"
+#include "devchain/devchain_int.h"
 
 void dev_contract_clear(struct dev_contract *c)
 {
