@@ -163,7 +163,7 @@ static int batch_build(struct rep *r, const struct meta *m, const struct rep_lim
                        int64_t ts, struct batch *b)
 {
 	memset(b, 0, sizeof *b);
-	if (!(b->recs = malloc(nrows * sizeof *b->recs)))
+	if (!(b->recs = malloc((nrows ? nrows : 1) * sizeof *b->recs)))
 		return -ENOMEM;
 	for (size_t i = 0; i < nrows; i++) {
 		int slot_b;
