@@ -207,19 +207,32 @@ static int check_shape(const struct meta *m, const struct rep_limits *lim,
 	return rc;
 }
 
-/* Decimal digits of v, as a JSON string, appended to b (reserved). */
+/* Decimal digits of v, as a JSON string, appended to b (reserved); two
+ * digits per division, from a table. */
 static void put_u64_str(struct zbuf *b, uint64_t v)
 {
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+	                            "25262728293031323334353637383940414243444546474849"
+	                            "50515253545556575859606162636465666768697071727374"
+	                            "75767778798081828384858687888990919293949596979899";
 	char tmp[20];
-	size_t k = 0;
-	do {
-		tmp[k++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
+	size_t k = sizeof tmp;
+	while (v >= 100) {
+		unsigned d = (unsigned)(v % 100) * 2;
+		v /= 100;
+		tmp[--k] = pairs[d + 1];
+		tmp[--k] = pairs[d];
+	}
+	if (v >= 10) {
+		tmp[--k] = pairs[v * 2 + 1];
+		tmp[--k] = pairs[v * 2];
+	} else {
+		tmp[--k] = (char)('0' + v);
+	}
 	uint8_t *p = b->data + b->len;
 	*p++ = '"';
-	while (k)
-		*p++ = (uint8_t)tmp[--k];
+	memcpy(p, tmp + k, sizeof tmp - k);
+	p += sizeof tmp - k;
 	*p++ = '"';
 	b->len = (size_t)(p - b->data);
 }

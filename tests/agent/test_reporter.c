@@ -798,18 +798,19 @@ static void schedule_has_jitter(void **st)
 static void payload_text_matches_cjson(void **st)
 {
 	struct meta *ms[2] = {mini_meta(), fixture_meta()};
-	struct grid_report r[5];
+	struct grid_report r[6];
 	memcpy(r, recs, 3 * sizeof recs[0]);
 	r[3] = (struct grid_report){0};
 	r[4] = (struct grid_report){UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX,
 				    UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX};
+	r[5] = (struct grid_report){100, 999, 1000, 12345, 99, 10, 9, 10000000000000000000ull};
 	for (int k = 0; k < 2; k++) {
 		struct rep_limits lim;
 		struct rep_call slow[2], fast[2];
 		size_t ns, nf;
 		assert_int_equal(rep_limits(ms[k], NULL, &lim), 0);
-		assert_int_equal(rep_encode_reports(ms[k], &lim, r, 5, slow, &ns), 0);
-		assert_int_equal(rep_encode_calls(ms[k], &lim, r, 5, 0, fast, &nf), 0);
+		assert_int_equal(rep_encode_reports(ms[k], &lim, r, 6, slow, &ns), 0);
+		assert_int_equal(rep_encode_calls(ms[k], &lim, r, 6, 0, fast, &nf), 0);
 		assert_int_equal(ns, nf);
 		for (size_t i = 0; i < ns; i++) {
 			assert_string_equal(fast[i].name, slow[i].name);
