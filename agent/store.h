@@ -34,7 +34,7 @@
 
 #include "provisioners/prov.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_OPEN_FAST 1 /* synchronous=NORMAL */
 
 /* What the engine drives a deployment to. */
