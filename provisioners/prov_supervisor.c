@@ -88,7 +88,7 @@ static int ct_paused(void *arg)
  * the container's parent. Returns the runtime's pid once its --pid-file
  * names the container's process (the entrypoint was executed), or a
  * negative error with the runtime's last words in why. */
-static pid_t ct_start(void *arg, struct prov_sv_run *r, char *why, size_t whysz)
+static pid_t ct_start(void *arg, struct prov_sv_run *r, char *err, size_t errsz)
 {
 	const struct prov_ct_plan *p = arg;
 	struct prov_sv_log *log = &r->log;
@@ -110,7 +110,7 @@ static pid_t ct_start(void *arg, struct prov_sv_run *r, char *why, size_t whysz)
 	const char *run[] = {"run", "--bundle", p->dir, "--pid-file", pidf, p->host, NULL};
 	pid_t pid = rt_spawn(p, out_wr, run);
 	if (pid < 0) {
-		snprintf(why, whysz, "fork: %s", prov_strerror(errno));
+		snprintf(err, errsz, "fork: %s", prov_strerror(errno));
 		return -errno;
 	}
 	long deadline = clk_mono_ms() + START_TIMEOUT_MS;
@@ -130,18 +130,18 @@ static pid_t ct_start(void *arg, struct prov_sv_run *r, char *why, size_t whysz)
 		if (w == pid) {
 			prov_sv_drain(log, out_rd, tail, sizeof tail);
 			tail[strcspn(tail, "\n")] = '\0';
-			/* The last complete line: where runc says why. */
+			/* The last complete line: where runc says err. */
 			char *nl = NULL, *s = tail;
 			while ((s = strstr(s, "error")))
 				nl = s++;
-			snprintf(why, whysz, "%s", nl ? nl : tail[0] ? tail : "runtime failed");
+			snprintf(err, errsz, "%s", nl ? nl : tail[0] ? tail : "runtime failed");
 			return strstr(tail, "no such file") ? -ENOENT : -EIO;
 		}
 		if (clk_mono_ms() > deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 			rt_sync(p, out_wr, del);
-			snprintf(why, whysz, "the container did not start in %d s",
+			snprintf(err, errsz, "the container did not start in %d s",
 			         START_TIMEOUT_MS / 1000);
 			return ZE_TIMEOUT;
 		}

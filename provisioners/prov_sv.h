@@ -57,9 +57,9 @@ struct prov_sv_ops {
 	 * asked after the first start. */
 	int (*paused)(void *arg);
 	/* One start: the pid of the supervisor's child whose exit means the
-	 * workload ended, or a negative error with the reason in why. On
+	 * workload ended, or a negative error with the reason in err. On
 	 * success it writes its own pid files and the "started" log line. */
-	pid_t (*start)(void *arg, struct prov_sv_run *r, char *why, size_t whysz);
+	pid_t (*start)(void *arg, struct prov_sv_run *r, char *err, size_t errsz);
 	/* The child of the last start ended with wait status st (reaped, its
 	 * output drained): drop its pid files and say why in the log. */
 	void (*exited)(void *arg, struct prov_sv_run *r, int st);

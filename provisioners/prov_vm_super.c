@@ -233,11 +233,11 @@ static void stop_virtiofsd(pid_t *pids, size_t n)
 }
 
 /* One qemu start: its pid, or a negative error with the reason in why. */
-static pid_t start_qemu(const struct prov_vm_plan *p, int out_wr, char *why, size_t whysz)
+static pid_t start_qemu(const struct prov_vm_plan *p, int out_wr, char *err, size_t errsz)
 {
 	int ep[2];
 	if (pipe2(ep, O_CLOEXEC) < 0) {
-		snprintf(why, whysz, "pipe: %s", prov_strerror(errno));
+		snprintf(err, errsz, "pipe: %s", prov_strerror(errno));
 		return -errno;
 	}
 	pid_t pid = fork();
@@ -249,7 +249,7 @@ static pid_t start_qemu(const struct prov_vm_plan *p, int out_wr, char *why, siz
 	close(ep[1]);
 	if (pid < 0) {
 		close(ep[0]);
-		snprintf(why, whysz, "fork: %s", prov_strerror(e));
+		snprintf(err, errsz, "fork: %s", prov_strerror(e));
 		return -e;
 	}
 	/* EOF without a message: execve succeeded (the pipe is close-on-exec). */
@@ -271,7 +271,7 @@ static pid_t start_qemu(const struct prov_vm_plan *p, int out_wr, char *why, siz
 	msg[got] = '\0';
 	char *sp = strchr(msg, ' ');
 	int code = (int)strtol(msg, NULL, 10);
-	snprintf(why, whysz, "%s", sp ? sp + 1 : msg);
+	snprintf(err, errsz, "%s", sp ? sp + 1 : msg);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	return code > 0 ? -code : -EIO;
@@ -321,7 +321,7 @@ struct vm_sv {
 	pid_t vfs[PROV_VM_VOLS_MAX];
 };
 
-static pid_t vm_start(void *arg, struct prov_sv_run *r, char *why, size_t whysz)
+static pid_t vm_start(void *arg, struct prov_sv_run *r, char *err, size_t errsz)
 {
 	struct vm_sv *v = arg;
 	const struct prov_vm_plan *p = v->p;
@@ -330,10 +330,10 @@ static pid_t vm_start(void *arg, struct prov_sv_run *r, char *why, size_t whysz)
 		if ((v->vfs[i] = start_virtiofsd(p, i, r->out_wr)) < 0) {
 			pid = v->vfs[i];
 			v->vfs[i] = 0;
-			snprintf(why, whysz, "cannot start virtiofsd: %s", prov_strerror(-pid));
+			snprintf(err, errsz, "cannot start virtiofsd: %s", prov_strerror(-pid));
 		}
 	if (pid >= 0)
-		pid = start_qemu(p, r->out_wr, why, whysz);
+		pid = start_qemu(p, r->out_wr, err, errsz);
 	if (pid < 0) {
 		stop_virtiofsd(v->vfs, p->nvols);
 		return pid;
