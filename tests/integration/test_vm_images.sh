@@ -15,42 +15,23 @@
 #     own kernel and initramfs with its ext4 root disk as /dev/vda (the
 #     console shows a marker file of the image, read from that disk).
 set -u
-: "${BUILD:=build}"
-AGENT="$BUILD/zos-agent"
-CHAIN="$BUILD/tfchain-dev"
-CLI="$BUILD/zos-cli"
-for b in "$AGENT" "$CHAIN" "$CLI"; do
-	[ -x "$b" ] || { echo "missing $b (run make first)"; exit 1; }
-done
-[ "$(id -u)" = 0 ] || { echo "skipped: VMs need root"; exit 77; }
-for t in python3 jq curl sha256sum qemu-system-x86_64 qemu-img; do
-	command -v "$t" >/dev/null || { echo "skipped: $t is not installed"; exit 77; }
-done
-ASSETS=$(sh scripts/vm-test-assets.sh "$BUILD/vm-cache")
-rc=$?
-[ $rc = 0 ] || { echo "skipped: no guest kernel (vm-test-assets exited $rc)"; exit 77; }
-KERNEL=$(echo "$ASSETS" | sed -n 1p)
-INITRD=$(echo "$ASSETS" | sed -n 2p)
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+use_build
+need_root "VMs need root"
+need_tools python3 jq curl sha256sum qemu-system-x86_64 qemu-img
+need_vm_assets
 
 TMP=$(mktemp -d /tmp/vm-images.XXXXXX)
 chmod 0711 "$TMP"
 CPID='' APID='' REGPID=''
-# shellcheck source=tests/integration/lib.sh
-. "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/registry.sh
 . "$(dirname "$0")/registry.sh"
 T=$TMP
 cleanup() {
 	[ -n "$REGPID" ] && reg_stop "$REGPID"
-	[ -n "$APID" ] && stop_pid "$APID"
-	[ -n "$CPID" ] && stop_pid "$CPID"
-	for f in "$TMP"/state/containers/*/*/supervisor.pid; do
-		[ -f "$f" ] && kill "$(cut -d' ' -f1 "$f")" 2>/dev/null
-	done
-	sleep 1
-	for f in "$TMP"/state/containers/*/*/qemu.pid; do
-		[ -f "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null
-	done
+	stop_node
+	stop_vms
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -115,21 +96,8 @@ qemu-img convert -q -f raw -O qcow2 "$TMP/disk.raw" "$TMP/disk.qcow2" || fail "q
 	fail "building the qcow2 image: $(tail -n 5 "$TMP/qimg.log")"
 QREF="$REG/zos/qdisk:v1"
 
-CPORT=$(free_port)
-RPORT=$(free_port)
-export ZOS_CHAIN_URL="http://127.0.0.1:$CPORT"
-cat >"$TMP/agent.conf" <<EOF
-[chain]
-url = http://127.0.0.1:$CPORT
-rpc_timeout = 5
-[rmb]
-listen = tcp://127.0.0.1:$RPORT
-public_address = tcp://127.0.0.1:$RPORT
-[node]
-state_dir = $TMP/state
-farm_id = 1
-report_interval = 60
-sync_interval = 60
+agent_conf
+cat >>"$TMP/agent.conf" <<EOF
 [vm]
 kernel = $KERNEL
 initrd = $INITRD
@@ -146,27 +114,14 @@ sru = 0
 hru = 0
 EOF
 mkdir -p "$TMP/state" && chmod 0711 "$TMP/state"
-"$AGENT" -f "$TMP/agent.conf" identity --json >"$TMP/id.json" 2>"$TMP/err.txt" || fail "identity"
-SS58=$(jq -r .ss58_address "$TMP/id.json")
-ACCOUNT=$(jq -r .account_id "$TMP/id.json")
-"$CHAIN" --dev --rpc-addr "127.0.0.1:$CPORT" --block-time 200 >"$TMP/chain.log" 2>&1 &
-CPID=$!
-wait_for 10 get Timestamp Now >/dev/null || fail "tfchain-dev did not answer on port $CPORT"
-"$AGENT" -d -f "$TMP/agent.conf" >"$TMP/agent.log" 2>&1 &
-APID=$!
-call alice Balances transfer_keep_alive "[\"$SS58\", \"1000000000000\"]" || fail "funding the node"
-call bob TfgridModule create_twin '[null, null]' || fail "bob create_twin"
-call bob TfgridModule create_farm "[\"$(hex vmimg_farm)\", []]" || fail "create_farm"
-twin_of() { get TfgridModule TwinIdByAccountID "\"$1\""; }
-has_twin() { local t; t=$(twin_of "$ACCOUNT") && [ -n "$t" ] && [ "$t" != 0 ] && [ "$t" != null ]; }
-wait_for 30 has_twin || fail "the agent did not create its twin"
-TWIN=$(twin_of "$ACCOUNT")
-has_node() { local v; v=$(get TfgridModule NodeIdByTwinID "$TWIN") && [ -n "$v" ] && [ "$v" != 0 ] && [ "$v" != null ]; }
-wait_for 60 has_node || fail "the agent did not register its node"
-NODE=$(get TfgridModule NodeIdByTwinID "$TWIN")
-call charlie TfgridModule create_twin '[null, null]' || fail "charlie create_twin"
-engine_up() { "$CLI" rmb call "$TWIN" zos.statistics.get --dev charlie >/dev/null 2>"$TMP/err.txt"; }
-wait_for 30 engine_up || fail "zos.statistics.get"
+node_identity
+start_chain
+start_agent
+fund_node
+make_farm bob vmimg_farm
+wait_node
+make_twins charlie
+wait_engine charlie 30
 
 # deploy NAME IMAGE SIZE: sets C to the contract id
 deploy() {
