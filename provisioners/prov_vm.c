@@ -325,14 +325,6 @@ static int make_ext4(const char *file, uint64_t size, const char *tree, int jour
 	return 0;
 }
 
-static const char *dep_type(const struct prov_deployment_view *deps, const char *name)
-{
-	for (size_t i = 0; deps && i < deps->count; i++)
-		if (deps->workloads[i].name && strcmp(deps->workloads[i].name, name) == 0)
-			return deps->workloads[i].type;
-	return NULL;
-}
-
 /* A volume is shared into the guest by a virtiofsd (tag "zv<k>") that the
  * supervisor runs next to qemu; the volume's size is enforced on the host,
  * as for containers. */
@@ -376,7 +368,7 @@ static int add_mounts(struct prov_ctx *ctx, const struct prov_workload_id *id,
                       char *err, size_t errsz)
 {
 	for (size_t i = 0; i < s->nmounts; i++) {
-		const char *type = dep_type(deps, s->mount_name[i]);
+		const char *type = prov_spec_dep_type(deps, s->mount_name[i]);
 		int rc;
 		if (type && strcmp(type, "volume") == 0) {
 			if ((rc = add_volume(ctx, id, s, i, p, vp, cfgdir, err, errsz)) < 0)
@@ -457,7 +449,7 @@ static int add_nics(struct prov_ctx *ctx, const struct prov_workload_id *id,
 	size_t used = 0;
 	int rc;
 	for (size_t i = 0; i < s->nifs; i++) {
-		const char *t = dep_type(deps, s->if_net[i]);
+		const char *t = prov_spec_dep_type(deps, s->if_net[i]);
 		if (!t || strcmp(t, "network") != 0)
 			return prov_err(err, errsz, -ENOENT,
 			                "network %s is not part of this deployment", s->if_net[i]);
@@ -504,21 +496,6 @@ static int feature_check(struct prov_ctx *ctx, char *err, size_t errsz)
 		                "no VM initramfs: build one with scripts/vm-initramfs.sh "
 		                "/lib/modules/<kernel version> FILE and set vm.initrd = FILE");
 	return 0;
-}
-
-static int spec_equal(const char *file, const cJSON *data)
-{
-	char *buf = malloc(SPEC_MAX);
-	if (!buf)
-		return 0;
-	int eq = 0;
-	if (prov_read_file(file, buf, SPEC_MAX, NULL) == 0) {
-		cJSON *old = cJSON_Parse(buf);
-		eq = old && cJSON_Compare(old, data, 1);
-		cJSON_Delete(old);
-	}
-	free(buf);
-	return eq;
 }
 
 static int load_cg(struct prov_ctx *ctx, const struct vm_paths *vp, struct prov_cg *cg)
@@ -587,25 +564,6 @@ static int wait_ready(const struct vm_paths *vp, char *err, size_t errsz)
 		struct timespec d = {0, 50 * 1000000L};
 		nanosleep(&d, NULL);
 	}
-}
-
-static int image_get(struct prov_ctx *ctx, const char *ref, struct img_image **img, char *err,
-                     size_t errsz)
-{
-	struct img_store *st = prov_ctx_images(ctx);
-	char why[200] = "";
-	if (!st)
-		return prov_err(err, errsz, ZE_UNSUPPORTED,
-		                "image %s: this node has no image store ([images] in the "
-		                "agent's configuration)",
-		                ref);
-	int rc = img_get(st, ref, img, why, sizeof why);
-	if (rc < 0)
-		return prov_err(err, errsz, rc,
-		                "image %s is not in the image store (%s): the agent pulls it "
-		                "before provisioning; deploy again",
-		                ref, why[0] ? why : zerr_str(rc));
-	return 0;
 }
 
 static int boot_write(const struct vm_paths *vp, int boot, char *err, size_t errsz)
@@ -708,7 +666,7 @@ static int vm_start(struct prov_ctx *ctx, const struct prov_workload_id *id, con
 	/* An image by reference was pulled and held for this workload by the
 	 * agent before provisioning: here it is only read from the store. */
 	struct img_image *img = NULL;
-	if (s->image_ref && (rc = image_get(ctx, s->image, &img, err, errsz)) < 0)
+	if (s->image_ref && (rc = prov_spec_image(ctx, s->image, &img, err, errsz)) < 0)
 		return rc;
 	/* The root disk survives restarts and keeps the guest's changes. An
 	 * image by reference with a kernel in /boot boots that kernel unless
@@ -841,7 +799,7 @@ static int vm_provision(struct prov_ctx *ctx, const struct prov_workload_id *id,
 	pid_t pid;
 	int fresh = access(vp.spec, F_OK) != 0;
 	if (!fresh) {
-		if (!spec_equal(vp.spec, data))
+		if (!prov_spec_equal(vp.spec, data, SPEC_MAX))
 			return prov_err(err, errsz, ZE_STATE,
 			                "zmachine %s exists with another spec", id->name);
 		if (prov_vm_alive(vp.dir, "supervisor.pid", &pid) == 1)
