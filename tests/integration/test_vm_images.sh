@@ -15,42 +15,23 @@
 #     own kernel and initramfs with its ext4 root disk as /dev/vda (the
 #     console shows a marker file of the image, read from that disk).
 set -u
-: "${BUILD:=build}"
-AGENT="$BUILD/zos-agent"
-CHAIN="$BUILD/tfchain-dev"
-CLI="$BUILD/zos-cli"
-for b in "$AGENT" "$CHAIN" "$CLI"; do
-	[ -x "$b" ] || { echo "missing $b (run make first)"; exit 1; }
-done
-[ "$(id -u)" = 0 ] || { echo "skipped: VMs need root"; exit 77; }
-for t in python3 jq curl sha256sum qemu-system-x86_64 qemu-img; do
-	command -v "$t" >/dev/null || { echo "skipped: $t is not installed"; exit 77; }
-done
-ASSETS=$(sh scripts/vm-test-assets.sh "$BUILD/vm-cache")
-rc=$?
-[ $rc = 0 ] || { echo "skipped: no guest kernel (vm-test-assets exited $rc)"; exit 77; }
-KERNEL=$(echo "$ASSETS" | sed -n 1p)
-INITRD=$(echo "$ASSETS" | sed -n 2p)
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+use_build
+need_root "VMs need root"
+need_tools python3 jq curl sha256sum qemu-system-x86_64 qemu-img
+need_vm_assets
 
 TMP=$(mktemp -d /tmp/vm-images.XXXXXX)
 chmod 0711 "$TMP"
 CPID='' APID='' REGPID=''
-# shellcheck source=tests/integration/lib.sh
-. "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/registry.sh
 . "$(dirname "$0")/registry.sh"
 T=$TMP
 cleanup() {
 	[ -n "$REGPID" ] && reg_stop "$REGPID"
-	[ -n "$APID" ] && stop_pid "$APID"
-	[ -n "$CPID" ] && stop_pid "$CPID"
-	for f in "$TMP"/state/containers/*/*/supervisor.pid; do
-		[ -f "$f" ] && kill "$(cut -d' ' -f1 "$f")" 2>/dev/null
-	done
-	sleep 1
-	for f in "$TMP"/state/containers/*/*/qemu.pid; do
-		[ -f "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null
-	done
+	stop_node
+	stop_vms
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
