@@ -8,8 +8,8 @@
  * qcow2 file in images_dir by the firmware: its console shows the guest's
  * marker, a disk grown to the workload's size and the cloud-init seed with
  * the SSH key, the guest's write lands in the VM's own disk and never in
- * the image file, and deletion leaves nothing. Needs root, cgroups, ip(8), qemu, qemu-img, syslinux and mtools
- * (skipped with 77 otherwise). */
+ * the image file, and deletion leaves nothing. Needs root, cgroups, ip(8), qemu, qemu-img, syslinux
+ * and mtools (skipped with 77 otherwise). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -230,6 +230,35 @@ static void argv_boot_modes(void **st)
 	free(p);
 }
 
+/* Crafted qcow2 headers are refused from their first sector, before
+ * qemu-img reads them: a backing file, an external data file, a corrupt
+ * mark, encryption. */
+static void qcow2_headers(void **st)
+{
+	char f[256], err[256];
+	snprintf(f, sizeof f, "%s/crafted.qcow2", F.root);
+	static const struct {
+		size_t off;
+		unsigned char byte;
+		const char *want;
+	} cases[] = {{15, 0x80, "backing file"},
+	             {79, 0x04, "external file"},
+	             {79, 0x02, "corrupt"},
+	             {35, 0x02, "encrypted"}};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		unsigned char h[512] = {'Q', 'F', 'I', 0xfb, 0, 0, 0, 3};
+		h[cases[i].off] = cases[i].byte;
+		assert_int_equal(prov_write_file(f, h, sizeof h, 0600), 0);
+		int format = IMG_DISK_QCOW2;
+		uint64_t vsize = 0;
+		err[0] = '\0';
+		assert_int_equal(prov_vm_disk_inspect(f, &format, &vsize, err, sizeof err), -EPERM);
+		if (!strstr(err, cases[i].want))
+			fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].want);
+	}
+	unlink(f);
+}
+
 static void run_ok(const char *const *argv)
 {
 	char out[512];
@@ -413,9 +442,9 @@ static void disk_image_boot(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(tree_kernel_pick), cmocka_unit_test(image_disk_kinds),
-	    cmocka_unit_test(argv_boot_modes),  cmocka_unit_test(disk_image_errors),
-	    cmocka_unit_test(disk_image_boot),
+	    cmocka_unit_test(tree_kernel_pick),  cmocka_unit_test(image_disk_kinds),
+	    cmocka_unit_test(argv_boot_modes),   cmocka_unit_test(qcow2_headers),
+	    cmocka_unit_test(disk_image_errors), cmocka_unit_test(disk_image_boot),
 	};
 	int rc = cmocka_run_group_tests(tests, setup, teardown);
 	if (rc == 0 && !ready)
