@@ -16,7 +16,7 @@
 int rep_enqueue_engine(void *eng, uint64_t contract_id, const char *key, const char *payload,
 		       int *added)
 {
-	return eng_outbox_enqueue(eng, ENG_CALL_REPORTS, contract_id, key, payload, added);
+	return eng_outbox_enqueue(eng, contract_id, key, payload, added);
 }
 
 static int store_enqueue(void *store, uint64_t contract_id, const char *key,

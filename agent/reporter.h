@@ -58,7 +58,8 @@
 /* What a signed extrinsic adds around its call, at most: length prefix,
  * version, address, signature, mortal era, nonce and tip compacts. */
 #define REP_XT_OVERHEAD (5 + 1 + 33 + 65 + 2 + 9 + 17)
-/* Outbox kind of report items (the engine's ENG_CALL_REPORTS). */
+/* Outbox kind of report items (the kind of the report calls in the engine's
+ * call table, agent/engine_calls.c). */
 #define REP_OUTBOX_KIND "reports"
 
 enum rep_variant {
