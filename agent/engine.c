@@ -25,7 +25,7 @@ static void cond_init_mono(pthread_cond_t *c)
 }
 
 int eng_new(const struct eng_config *cfg, const struct eng_chain *chain, struct store *store,
-	    struct eng **out)
+            struct eng **out)
 {
 	if (!cfg->lookup || !chain->get_contract || !chain->get_twin || !chain->submit_async ||
 	    !chain->cancel)
@@ -112,16 +112,17 @@ static void *worker_main(void *arg)
 		log_ctx_clear();
 		int retry = rc < 0 && j->attempt + 1 < e->cfg.retry_attempts;
 		if (rc < 0 && !retry)
-			log_warn("engine", "contract %llu: giving up after %u attempts (%s) until "
-					   "the next sync", (unsigned long long)j->cid,
-				 j->attempt + 1, zerr_str(rc));
+			log_warn("engine",
+			         "contract %llu: giving up after %u attempts (%s) until "
+			         "the next sync",
+			         (unsigned long long)j->cid, j->attempt + 1, zerr_str(rc));
 		/* Queued while this job still counts as running, so the contract
 		 * never looks idle between the two. */
-		if (retry &&
-		    eng_enqueue(e, j->cid, j->restore, j->attempt + 1,
-				eng_backoff(e->cfg.retry_base_ms, e->cfg.retry_max_ms, j->attempt)) < 0)
+		if (retry && eng_enqueue(e, j->cid, j->restore, j->attempt + 1,
+		                         eng_backoff(e->cfg.retry_base_ms, e->cfg.retry_max_ms,
+		                                     j->attempt)) < 0)
 			log_warn("engine", "contract %llu: retry not queued",
-				 (unsigned long long)j->cid);
+			         (unsigned long long)j->cid);
 		free(j);
 		pthread_mutex_lock(&e->mu);
 		e->busy[slot] = 0;

@@ -45,8 +45,7 @@ static int contract_state(struct eng *e, uint64_t cid, enum eng_cstate *st, cons
 
 /* set_contract_deployed: applied when the contract is Deployed (or in its
  * grace period, which only a deployed contract enters); moot when gone. */
-static int applied_deployed(struct eng *e, uint64_t cid, const cJSON *args,
-			    const char **outcome)
+static int applied_deployed(struct eng *e, uint64_t cid, const cJSON *args, const char **outcome)
 {
 	enum eng_cstate st;
 	int rc = contract_state(e, cid, &st, outcome);
@@ -60,8 +59,7 @@ static int applied_deployed(struct eng *e, uint64_t cid, const cJSON *args,
 }
 
 /* reject_contract: applied when the contract is gone. */
-static int applied_rejected(struct eng *e, uint64_t cid, const cJSON *args,
-			    const char **outcome)
+static int applied_rejected(struct eng *e, uint64_t cid, const cJSON *args, const char **outcome)
 {
 	enum eng_cstate st;
 	return contract_state(e, cid, &st, outcome);
@@ -76,21 +74,22 @@ static int applied_never(struct eng *e, uint64_t cid, const cJSON *args, const c
 }
 
 const struct eng_call_def eng_call_table[] = {
-	{"deployed", SCM, "set_contract_deployed", 1, applied_deployed},
-	{"rejected", SCM, "reject_contract", 1, applied_rejected},
-	{"reports", SCM, "add_reports", 0, applied_never},
-	{"reports", SCM, "report_contract_resources", 0, applied_never},
-	{"reports", SCM, "add_nru_reports", 0, applied_never},
-	/* The chain keeps the node's latest uptime: a second one is harmless. */
-	{"uptime", "TfgridModule", "report_uptime_v2", 0, applied_never},
-	{"uptime", "TfgridModule", "report_uptime", 0, applied_never},
+    {"deployed", SCM, "set_contract_deployed", 1, applied_deployed},
+    {"rejected", SCM, "reject_contract", 1, applied_rejected},
+    {"reports", SCM, "add_reports", 0, applied_never},
+    {"reports", SCM, "report_contract_resources", 0, applied_never},
+    {"reports", SCM, "add_nru_reports", 0, applied_never},
+    /* The chain keeps the node's latest uptime: a second one is harmless. */
+    {"uptime", "TfgridModule", "report_uptime_v2", 0, applied_never},
+    {"uptime", "TfgridModule", "report_uptime", 0, applied_never},
 };
 const size_t eng_call_table_len = sizeof eng_call_table / sizeof eng_call_table[0];
 
 const struct eng_call_def *eng_call_find(const char *pallet, const char *call)
 {
 	for (size_t i = 0; i < eng_call_table_len; i++)
-		if (!strcmp(eng_call_table[i].pallet, pallet) && !strcmp(eng_call_table[i].call, call))
+		if (!strcmp(eng_call_table[i].pallet, pallet) &&
+		    !strcmp(eng_call_table[i].call, call))
 			return &eng_call_table[i];
 	return NULL;
 }
@@ -112,7 +111,7 @@ static char *payload_of(const char *pallet, const char *call, const cJSON *args)
 }
 
 static int add_row(struct eng *e, const struct eng_call_def *def, uint64_t cid, const char *key,
-		   const char *payload, int *added)
+                   const char *payload, int *added)
 {
 	char dflt[STORE_KEY_MAX];
 	if (!key) {
@@ -131,12 +130,12 @@ static int add_row(struct eng *e, const struct eng_call_def *def, uint64_t cid, 
 }
 
 int eng_outbox_add(struct eng *e, const char *pallet, const char *call, uint64_t cid,
-		   const cJSON *args, const char *key, int *added)
+                   const cJSON *args, const char *key, int *added)
 {
 	const struct eng_call_def *def = eng_call_find(pallet, call);
 	if (!def) {
 		log_err("engine", "outbox: %s.%s is not in the call table (engine_calls.c)", pallet,
-			call);
+		        call);
 		return -EINVAL;
 	}
 	char *payload = payload_of(pallet, call, args);
@@ -173,7 +172,7 @@ void eng_kick_outbox(struct eng *e)
 }
 
 int eng_outbox_enqueue(struct eng *e, uint64_t contract_id, const char *key, const char *payload,
-		       int *added)
+                       int *added)
 {
 	if (!key || !key[0] || !payload)
 		return -EINVAL;
@@ -181,11 +180,13 @@ int eng_outbox_enqueue(struct eng *e, uint64_t contract_id, const char *key, con
 	const cJSON *pa = cJSON_GetObjectItemCaseSensitive(p, "pallet");
 	const cJSON *ca = cJSON_GetObjectItemCaseSensitive(p, "call");
 	const struct eng_call_def *def = cJSON_IsString(pa) && cJSON_IsString(ca)
-						 ? eng_call_find(pa->valuestring, ca->valuestring)
-						 : NULL;
+	                                     ? eng_call_find(pa->valuestring, ca->valuestring)
+	                                     : NULL;
 	if (!def)
-		log_err("engine", "outbox %s: payload is not {pallet, call, args} of a call in the "
-			"call table (engine_calls.c)", key);
+		log_err("engine",
+		        "outbox %s: payload is not {pallet, call, args} of a call in the "
+		        "call table (engine_calls.c)",
+		        key);
 	cJSON_Delete(p);
 	if (!def)
 		return -EINVAL;
@@ -206,13 +207,14 @@ static cJSON *legacy_args(const char *kind, uint64_t cid, const cJSON *p)
 		return grid_args_contract_id(cid);
 	if (!strcmp(kind, "rejected")) {
 		const cJSON *r = cJSON_GetObjectItemCaseSensitive(p, "reason");
-		return grid_args_reject_contract(cid, cJSON_IsString(r) ? r->valuestring : "rejected");
+		return grid_args_reject_contract(cid,
+		                                 cJSON_IsString(r) ? r->valuestring : "rejected");
 	}
 	return NULL;
 }
 
 int eng_call_parse(const char *kind, uint64_t cid, const char *payload, cJSON **holder,
-		   const struct eng_call_def **def, const cJSON **args)
+                   const struct eng_call_def **def, const cJSON **args)
 {
 	*holder = NULL;
 	cJSON *p = cJSON_Parse(payload ? payload : "");

@@ -73,15 +73,17 @@ static void sweep(struct eng *e)
 static void mark_done(struct eng *e, struct eng_ob_item *it, const char *outcome)
 {
 	if (store_outbox_done(e->store, it->id, outcome) < 0)
-		log_err("engine", "outbox %s: outcome \"%s\" not recorded; it is resent after a "
-			"check of the chain", it->key, outcome);
+		log_err("engine",
+		        "outbox %s: outcome \"%s\" not recorded; it is resent after a "
+		        "check of the chain",
+		        it->key, outcome);
 	it->dead = 1;
 }
 
 static void mark_retry(struct eng *e, struct eng_ob_item *it, const char *why)
 {
 	int64_t delay = eng_backoff(e->cfg.outbox_base_ms, e->cfg.outbox_max_ms,
-				    it->attempts > 0 ? (unsigned)it->attempts - 1 : 0);
+	                            it->attempts > 0 ? (unsigned)it->attempts - 1 : 0);
 	log_warn("engine", "outbox %s: %s; retry in %lld ms", it->key, why, (long long)delay);
 	it->next_try = eng_wall_ms() + delay;
 	store_outbox_retry(e->store, it->id, it->next_try, why);
@@ -191,8 +193,8 @@ static void send_due(struct eng *e)
 {
 	pthread_mutex_lock(&e->mu);
 	unsigned room = e->ob_in_flight < e->cfg.outbox_in_flight
-				? e->cfg.outbox_in_flight - e->ob_in_flight
-				: 0;
+	                    ? e->cfg.outbox_in_flight - e->ob_in_flight
+	                    : 0;
 	pthread_mutex_unlock(&e->mu);
 	if (room > OB_SEND_MAX)
 		room = OB_SEND_MAX;
@@ -213,7 +215,7 @@ static void send_due(struct eng *e)
 		int rc = eng_call_parse(it->kind, it->cid, it->payload, &h, &d, &a);
 		if (rc < 0) {
 			log_err("engine", "outbox %s: not a call of the call table (%s), dropped",
-				it->key, zerr_str(rc));
+			        it->key, zerr_str(rc));
 			mark_done(e, it, "dropped: not a known call");
 			continue;
 		}
@@ -237,9 +239,10 @@ static void send_due(struct eng *e)
 		if (d->optional && e->chain.has_call &&
 		    e->chain.has_call(e->chain.ctx, d->pallet, d->call) == 0) {
 			log_info("engine",
-				 "contract %" PRIu64 ": this runtime has no %s.%s; the node's state "
-				 "is the record",
-				 it->cid, d->pallet, d->call);
+			         "contract %" PRIu64
+			         ": this runtime has no %s.%s; the node's state "
+			         "is the record",
+			         it->cid, d->pallet, d->call);
 			mark_done(e, it, "ok");
 			cJSON_Delete(h);
 			continue;
@@ -266,11 +269,11 @@ static void send_due(struct eng *e)
 		} else {
 			it->attempts++;
 			struct eng_call call = {.pallet = def[i]->pallet,
-						.call = def[i]->call,
-						.args = args[i],
-						.contract_id = it->cid,
-						.key = it->key,
-						.attempt = it->attempts};
+			                        .call = def[i]->call,
+			                        .args = args[i],
+			                        .contract_id = it->cid,
+			                        .key = it->key,
+			                        .attempt = it->attempts};
 			pthread_mutex_lock(&e->mu);
 			e->ob_in_flight++;
 			it->in_flight = 1;

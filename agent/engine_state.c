@@ -84,14 +84,13 @@ struct eng_job *eng_take_job(struct eng *e, int64_t now, int64_t *wake)
 }
 
 int eng_transition(struct eng *e, uint64_t cid, unsigned from_mask, enum store_dep_state to,
-		   const char *reason, enum eng_tcall call)
+                   const char *reason, enum eng_tcall call)
 {
 	return eng_transition_with(e, cid, from_mask, to, reason, call, NULL, NULL);
 }
 
-int eng_transition_with(struct eng *e, uint64_t cid, unsigned from_mask,
-			enum store_dep_state to, const char *reason, enum eng_tcall call,
-			int (*also)(void *arg), void *arg)
+int eng_transition_with(struct eng *e, uint64_t cid, unsigned from_mask, enum store_dep_state to,
+                        const char *reason, enum eng_tcall call, int (*also)(void *arg), void *arg)
 {
 	struct store_dep d;
 	/* Deploying -> deployed promises nothing yet: the chain hears of it
@@ -99,7 +98,7 @@ int eng_transition_with(struct eng *e, uint64_t cid, unsigned from_mask,
 	 * this one; lost to a power cut, the restore provisions again and
 	 * comes back here. Every other transition is durable. */
 	int lazy = to == STORE_DEP_DEPLOYED && from_mask == ENG_ST(STORE_DEP_DEPLOYING) &&
-		   call == ENG_T_DEPLOYED;
+	           call == ENG_T_DEPLOYED;
 	int rc = lazy ? store_begin_lazy(e->store) : store_begin(e->store);
 	if (rc < 0)
 		return rc;
@@ -128,7 +127,7 @@ int eng_transition_with(struct eng *e, uint64_t cid, unsigned from_mask,
 	if (call != ENG_T_NONE)
 		eng_kick_outbox(e);
 	log_info("engine", "contract %llu: %s -> %s%s%s", (unsigned long long)cid,
-		 store_dep_state_name(from), store_dep_state_name(to), reason ? ": " : "",
-		 reason ? reason : "");
+	         store_dep_state_name(from), store_dep_state_name(to), reason ? ": " : "",
+	         reason ? reason : "");
 	return 0;
 }
