@@ -76,8 +76,6 @@ static int applied_never(struct eng *e, uint64_t cid, const cJSON *args, const c
 const struct eng_call_def eng_call_table[] = {
     {"deployed", SCM, "set_contract_deployed", 1, applied_deployed},
     {"rejected", SCM, "reject_contract", 1, applied_rejected},
-    /* Trial: cancelled when the contract is gone. */
-    {"cancel", SCM, "cancel_contract", 0, applied_rejected},
     {"reports", SCM, "add_reports", 0, applied_never},
     {"reports", SCM, "report_contract_resources", 0, applied_never},
     {"reports", SCM, "add_nru_reports", 0, applied_never},

@@ -311,8 +311,6 @@ static void call_table_checks(void **st)
 	    {"reject_contract", 1, ENG_CS_DELETED, 0, 1, "contract deleted on chain", 1},
 	    {"reject_contract", 0, 0, 0, 1, "contract no longer on chain", 1},
 	    {"reject_contract", 1, ENG_CS_CREATED, 1, -1, NULL, 1},
-	    {"cancel_contract", 1, ENG_CS_DEPLOYED, 0, 0, NULL, 1},
-	    {"cancel_contract", 0, 0, 0, 1, "contract no longer on chain", 1},
 	    {"add_reports", 0, 0, 0, 0, NULL, 0},
 	    {"report_contract_resources", 0, 0, 0, 0, NULL, 0},
 	    {"add_nru_reports", 0, 0, 0, 0, NULL, 0},
@@ -571,24 +569,6 @@ static void restart_sends_stored_rows_once(void **st)
 	assert_int_equal(pending, 0);
 }
 
-/* Trial call: queued from outside the engine, sent once. */
-static void trial_cancel_contract(void **st)
-{
-	struct fx *f = *st;
-	F.auto_answer = 1;
-	start(f);
-	int added = 0;
-	assert_int_equal(eng_outbox_enqueue(f->e, 4, "cancel:4",
-					    "{\"pallet\":\"SmartContractModule\",\"call\":"
-					    "\"cancel_contract\",\"args\":{\"contract_id\":\"4\"}}",
-					    &added),
-			 0);
-	idle(f);
-	assert_int_equal(submitted(), 1);
-	assert_string_equal(F.p[0].call, "cancel_contract");
-	assert_outcome(f, "cancel:4", 1, "ok");
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -599,7 +579,6 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(stop_with_calls_in_flight_then_restart, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(restart_sends_stored_rows_once, setup, teardown),
-	    cmocka_unit_test_setup_teardown(trial_cancel_contract, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
