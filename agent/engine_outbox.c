@@ -204,9 +204,12 @@ static void send_due(struct eng *e)
 	const cJSON *args[OB_SEND_MAX];
 	int64_t ids[OB_SEND_MAX];
 	int marked[OB_SEND_MAX];
-	unsigned n = 0;
+	unsigned n = 0, checks = 0;
 	int64_t now = eng_wall_ms();
-	for (struct eng_ob_item *it = e->ob_head; it && n < room; it = it->next) {
+	/* Checks read the chain: a bounded number per pass keeps outcomes
+	 * recorded in between; what is left is due at once for the next. */
+	for (struct eng_ob_item *it = e->ob_head; it && n < room && checks < OB_SEND_MAX;
+	     it = it->next) {
 		if (it->dead || it->in_flight || it->next_try > now)
 			continue;
 		cJSON *h;
@@ -222,17 +225,20 @@ static void send_due(struct eng *e)
 		const char *outcome = NULL;
 		/* An earlier send was started: it may have landed without us
 		 * learning it (crash, lost reply). Ask the chain before sending. */
-		if (it->attempts > 0 && (rc = d->applied(e, it->cid, a, &outcome)) != 0) {
-			if (rc > 0) {
+		if (it->attempts > 0) {
+			checks++;
+			if ((rc = d->applied(e, it->cid, a, &outcome)) > 0) {
 				log_info("engine", "outbox %s: %s", it->key, outcome);
 				mark_done(e, it, outcome);
-			} else {
+			} else if (rc < 0) {
 				char why[128];
 				snprintf(why, sizeof why, "checking the chain: %s", zerr_str(rc));
 				mark_retry(e, it, why);
 			}
-			cJSON_Delete(h);
-			continue;
+			if (rc != 0) {
+				cJSON_Delete(h);
+				continue;
+			}
 		}
 		/* A runtime without the call (tfchain has no Deployed state and
 		 * no rejection): the node's own state is the record. */
