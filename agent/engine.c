@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/backoff.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/seal.h"
 #include "common/zerr.h"
@@ -92,7 +94,7 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&e->mu);
 	while (!e->stopping) {
 		int64_t wake;
-		struct eng_job *j = eng_take_job(e, eng_now_ms(), &wake);
+		struct eng_job *j = eng_take_job(e, clk_mono_ms(), &wake);
 		if (!j) {
 			if (wake < 0) {
 				pthread_cond_wait(&e->work_cv, &e->mu);
@@ -119,8 +121,8 @@ static void *worker_main(void *arg)
 		/* Queued while this job still counts as running, so the contract
 		 * never looks idle between the two. */
 		if (retry && eng_enqueue(e, j->cid, j->restore, j->attempt + 1,
-		                         eng_backoff(e->cfg.retry_base_ms, e->cfg.retry_max_ms,
-		                                     j->attempt)) < 0)
+		                         backoff_delay(e->cfg.retry_base_ms, e->cfg.retry_max_ms,
+		                                     j->attempt, 1)) < 0)
 			log_warn("engine", "contract %llu: retry not queued",
 			         (unsigned long long)j->cid);
 		free(j);
@@ -144,10 +146,10 @@ static void *worker_main(void *arg)
 static void *dispatcher_main(void *arg)
 {
 	struct eng *e = arg;
-	int64_t ob_at = eng_now_ms(); /* resend at once what a previous run left */
+	int64_t ob_at = clk_mono_ms(); /* resend at once what a previous run left */
 	pthread_mutex_lock(&e->mu);
 	while (!e->stopping) {
-		int64_t now = eng_now_ms();
+		int64_t now = clk_mono_ms();
 		if (e->ob_kick || e->ob_done) {
 			ob_at = now;
 			e->ob_kick = 0;
@@ -170,12 +172,12 @@ static void *dispatcher_main(void *arg)
 		}
 		/* Due times are wall clock (they survive restarts); waits are
 		 * monotonic. */
-		int64_t in = next < 0 ? -1 : next - eng_wall_ms();
+		int64_t in = next < 0 ? -1 : next - clk_wall_ms();
 		pthread_mutex_lock(&e->mu);
 		e->ob_busy = 0;
 		if (sync_due)
-			e->next_sync = eng_now_ms() + (int64_t)e->cfg.sync_period_s * 1000;
-		ob_at = next < 0 ? -1 : eng_now_ms() + (in > 0 ? in : 0);
+			e->next_sync = clk_mono_ms() + (int64_t)e->cfg.sync_period_s * 1000;
+		ob_at = next < 0 ? -1 : clk_mono_ms() + (in > 0 ? in : 0);
 		pthread_cond_broadcast(&e->idle_cv);
 	}
 	pthread_mutex_unlock(&e->mu);
@@ -196,7 +198,7 @@ int eng_start(struct eng *e)
 	e->reserved = st.reserved;
 	/* The first sync runs at once: the chain may have moved while the agent
 	 * was down. */
-	e->next_sync = eng_now_ms();
+	e->next_sync = clk_mono_ms();
 	/* The dispatcher's first pass reads every pending outbox row. */
 	e->ob_more = 1;
 	e->ob_cancelled = 0;
@@ -205,7 +207,7 @@ int eng_start(struct eng *e)
 	 * inspected, missing ones made again, interrupted deploys resumed.
 	 * No worker runs yet and the ids are unique, so they append directly. */
 	size_t dropped = 0;
-	int64_t now = eng_now_ms();
+	int64_t now = clk_mono_ms();
 	pthread_mutex_lock(&e->mu);
 	for (size_t i = 0; i < n; i++)
 		dropped += eng_append_job(e, ids[i], 1, 0, now) < 0;
@@ -294,7 +296,7 @@ static int outbox_quiet(struct eng *e)
 
 int eng_wait_idle(struct eng *e, int outbox, int timeout_ms)
 {
-	int64_t end = eng_now_ms() + timeout_ms;
+	int64_t end = clk_mono_ms() + timeout_ms;
 	pthread_mutex_lock(&e->mu);
 	for (;;) {
 		int idle = e->queued == 0 && e->active == 0;
@@ -311,12 +313,12 @@ int eng_wait_idle(struct eng *e, int outbox, int timeout_ms)
 			pthread_mutex_unlock(&e->mu);
 			return 0;
 		}
-		if (eng_now_ms() >= end) {
+		if (clk_mono_ms() >= end) {
 			pthread_mutex_unlock(&e->mu);
 			return ZE_TIMEOUT;
 		}
 		/* Short waits: the outbox's due times are not signalled. */
-		int64_t at = eng_now_ms() + 20;
+		int64_t at = clk_mono_ms() + 20;
 		struct timespec ts = eng_deadline(at < end ? at : end);
 		pthread_cond_timedwait(&e->idle_cv, &e->mu, &ts);
 	}

@@ -17,7 +17,7 @@
  *   1  engine_calls.c   the call table (one entry per chain call the engine
  *                       sends, with its already-applied check); queueing
  *      engine_image.c   images by reference
- *   0  engine_util.c    clocks, backoff, small accessors
+ *   0  engine_util.c    deadlines, the capacity counter, small accessors
  *
  * engine_chain.c is the chain interface's implementation over chainclient
  * and calls none of them.
@@ -166,11 +166,7 @@ int eng_image_pull(struct eng *e, uint64_t cid, const char *name, const char *ty
 void eng_image_release(struct eng *e, uint64_t cid, const char *name);
 
 /* --- engine_util.c --- */
-int64_t eng_now_ms(void);   /* monotonic */
-int64_t eng_wall_ms(void);  /* unix time, for the outbox */
 int eng_transient(int err);
-/* Capped exponential backoff with jitter for the attempt-th retry. */
-int64_t eng_backoff(unsigned base_ms, unsigned max_ms, unsigned attempt);
 void eng_release(struct eng *e, const struct prov_capacity *c);
 /* Absolute monotonic deadline for pthread_cond_timedwait. */
 struct timespec eng_deadline(int64_t at_ms);

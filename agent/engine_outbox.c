@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/backoff.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
@@ -82,10 +84,10 @@ static void mark_done(struct eng *e, struct eng_ob_item *it, const char *outcome
 
 static void mark_retry(struct eng *e, struct eng_ob_item *it, const char *why)
 {
-	int64_t delay = eng_backoff(e->cfg.outbox_base_ms, e->cfg.outbox_max_ms,
-	                            it->attempts > 0 ? (unsigned)it->attempts - 1 : 0);
+	int64_t delay = backoff_delay(e->cfg.outbox_base_ms, e->cfg.outbox_max_ms,
+	                            it->attempts > 0 ? (unsigned)it->attempts - 1 : 0, 1);
 	log_warn("engine", "outbox %s: %s; retry in %lld ms", it->key, why, (long long)delay);
-	it->next_try = eng_wall_ms() + delay;
+	it->next_try = clk_wall_ms() + delay;
 	store_outbox_retry(e->store, it->id, it->next_try, why);
 }
 
@@ -205,7 +207,7 @@ static void send_due(struct eng *e)
 	int64_t ids[OB_SEND_MAX];
 	int marked[OB_SEND_MAX];
 	unsigned n = 0, checks = 0;
-	int64_t now = eng_wall_ms();
+	int64_t now = clk_wall_ms();
 	/* Checks read the chain: a bounded number per pass keeps outcomes
 	 * recorded in between; what is left is due at once for the next. */
 	for (struct eng_ob_item *it = e->ob_head; it && n < room && checks < OB_SEND_MAX;
@@ -269,7 +271,7 @@ static void send_due(struct eng *e)
 		struct eng_ob_item *it = pick[i];
 		if (rc < 0) {
 			log_err("engine", "outbox %s: %s; not sent", it->key, zerr_str(rc));
-			it->next_try = eng_wall_ms() + e->cfg.outbox_base_ms;
+			it->next_try = clk_wall_ms() + e->cfg.outbox_base_ms;
 		} else if (!marked[i]) {
 			it->dead = 1; /* no longer pending: its outcome is recorded */
 		} else {
@@ -309,12 +311,12 @@ static int64_t next_due(struct eng *e)
 	unsigned room = e->ob_in_flight < e->cfg.outbox_in_flight;
 	pthread_mutex_unlock(&e->mu);
 	if (more)
-		return eng_wall_ms();
+		return clk_wall_ms();
 	for (struct eng_ob_item *it = e->ob_head; it; it = it->next)
 		if (!it->dead && !it->in_flight && (next < 0 || it->next_try < next))
 			next = it->next_try;
 	/* Due but no room: the next outcome wakes the dispatcher. */
-	if (next >= 0 && !room && next <= eng_wall_ms())
+	if (next >= 0 && !room && next <= clk_wall_ms())
 		return -1;
 	return next;
 }

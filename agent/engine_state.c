@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
@@ -40,7 +41,7 @@ int eng_append_job(struct eng *e, uint64_t cid, int restore, unsigned attempt, i
 
 int eng_enqueue(struct eng *e, uint64_t cid, int restore, unsigned attempt, int64_t delay_ms)
 {
-	int64_t at = eng_now_ms() + delay_ms;
+	int64_t at = clk_mono_ms() + delay_ms;
 	pthread_mutex_lock(&e->mu);
 	for (struct eng_job *j = e->head; j; j = j->next) {
 		if (j->cid != cid)
