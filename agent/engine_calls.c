@@ -65,9 +65,10 @@ static int applied_rejected(struct eng *e, uint64_t cid, const cJSON *args, cons
 	return contract_state(e, cid, &st, outcome);
 }
 
-/* Reports: the chain keeps one report per contract and window (a second
- * one of the same window is ignored), so a resend is harmless, and the
- * reporter settles its cycle by the row's outcome. Always sent. */
+/* Reports: a resend carries the same timestamp, and the chain skips a
+ * report whose timestamp is not after the contract's last_updated
+ * (docs/reports.md), so a report that landed bills nothing when sent again;
+ * the reporter settles its cycle by the row's outcome. Always sent. */
 static int applied_never(struct eng *e, uint64_t cid, const cJSON *args, const char **outcome)
 {
 	return 0;
