@@ -66,8 +66,8 @@ static int applied_rejected(struct eng *e, uint64_t cid, const cJSON *args, cons
 }
 
 /* Reports: a resend carries the same timestamp, and the chain skips a
- * report whose timestamp is not after the contract's last_updated
- * (docs/reports.md), so a report that landed bills nothing when sent again;
+ * report whose timestamp is not after the contract's last_updated (tfchain-dev
+ * does, docs/reports.md), so a report that landed bills nothing when sent again;
  * the reporter settles its cycle by the row's outcome. Always sent. */
 static int applied_never(struct eng *e, uint64_t cid, const cJSON *args, const char **outcome)
 {
