@@ -14,12 +14,15 @@
  * full sync or restart.
  *
  * Chain calls go through a durable outbox (store.h): persisted in the same
- * transaction as the state change that needs them, handed by one dispatcher
- * thread to a few sender threads that wait for their blocks in parallel
- * (all through the one submitter of struct eng_chain, which owns the nonce),
- * and marked done only when the including block's events are known. An item
- * resent after a crash is first checked against the chain, so a fact is
- * never applied twice.
+ * transaction as the state change that needs them, kept in memory by one
+ * dispatcher thread that hands due calls to the submitter without waiting
+ * (struct eng_chain's submit_async, a bounded number in flight; the one
+ * submitter owns the nonce and may batch calls queued together), and marked
+ * done only when the including block's events are known. Every call has the
+ * same shape, {pallet, call, args}, and an entry in the engine's call table
+ * (engine_calls.c) saying how to tell, before a resend after an unknown
+ * outcome, that the chain already applied it, so a fact is never applied
+ * twice.
  *
  * The engine knows the chain only through struct eng_chain and workloads
  * only through prov_ops tables, so that it runs against fakes in tests.
@@ -62,22 +65,24 @@ struct eng_twin {
 	size_t pk_len;
 };
 
-enum eng_call_kind {
-	ENG_CALL_DEPLOYED = 0,    /* set_contract_deployed(contract_id) */
-	ENG_CALL_REJECT,          /* reject_contract(contract_id, reason) */
-	ENG_CALL_REPORTS,         /* add_reports(payload) */
-	ENG_CALL__COUNT,
-};
-const char *eng_call_kind_name(enum eng_call_kind k);
+struct meta; /* chainclient/meta.h: the runtime metadata */
 
+/* One outbox call as the chain interface gets it. Everything is borrowed for
+ * the duration of submit_async (which copies what it keeps). */
 struct eng_call {
-	enum eng_call_kind kind;
-	uint64_t contract_id;
-	const char *reason;       /* ENG_CALL_REJECT */
-	const char *payload;      /* ENG_CALL_REPORTS: the JSON queued by the reporter */
+	const char *pallet;       /* e.g. "SmartContractModule" */
+	const char *call;         /* e.g. "set_contract_deployed" */
+	const cJSON *args;        /* an object of the call's arguments by name (or an array) */
+	uint64_t contract_id;     /* the contract the call is about */
 	const char *key;          /* the outbox key, unique per fact */
-	int attempt;              /* > 0: an earlier send may have reached the chain */
+	int attempt;              /* > 1: an earlier send may have reached the chain */
 };
+
+/* The outcome of one submit_async: 0 on ExtrinsicSuccess, ZE_CHAIN when
+ * included and failed or impossible to build (why says how; final),
+ * anything else when the outcome is unknown (retried later). why is
+ * borrowed for the call. */
+typedef void (*eng_submit_cb)(void *ud, int rc, const char *why);
 
 /*
  * The chain as the engine needs it; the agent plugs in the chain client.
@@ -92,15 +97,22 @@ struct eng_chain {
 	int (*get_twin)(void *ctx, uint32_t twin_id, struct eng_twin *out);
 	/* ActiveNodeContracts(node_id); *ids heap, caller frees (may be NULL, n 0). */
 	int (*node_contracts)(void *ctx, uint32_t node_id, uint64_t **ids, size_t *n);
-	/* Sends the call and waits for its block: 0 on ExtrinsicSuccess, ZE_CHAIN
-	 * when included and failed (why says how; final), anything else when the
-	 * outcome is unknown (retried later). Called from outbox_senders threads
-	 * at once, never twice at the same time for one outbox item. */
-	int (*submit)(void *ctx, const struct eng_call *call, char *why, size_t whysz);
-	/* Makes every submit in progress, and every later one, return at once
-	 * (as unknown): the engine is stopping and its outbox keeps the calls.
-	 * From any thread. Optional. */
+	/* Queues the call without waiting: 0 and cb(ud, ...) runs exactly once
+	 * later (on any thread, possibly before this returns), unless cancel
+	 * came first; negative when it could not be queued (no callback). Called
+	 * by the dispatcher only, never with the engine's lock held. */
+	int (*submit_async)(void *ctx, const struct eng_call *call, eng_submit_cb cb, void *ud);
+	/* After it returns no callback of an earlier submit_async runs, and
+	 * later ones fail: the engine is stopping and its outbox keeps the calls
+	 * (a restart resends them, checking the chain first). */
 	void (*cancel)(void *ctx);
+	/* Optional: 1 when the runtime has pallet.call, 0 when it has not,
+	 * negative when it cannot tell now. NULL: every call exists. */
+	int (*has_call)(void *ctx, const char *pallet, const char *call);
+	/* Optional: runs fn(arg, m) with the runtime's current metadata (kept
+	 * alive for the call) and returns what fn returns; ZE_UNKNOWN when there
+	 * is none now. For the reporter, which sizes its calls by it. */
+	int (*with_meta)(void *ctx, int (*fn)(void *arg, const struct meta *m), void *arg);
 };
 
 struct eng_config {
@@ -120,7 +132,7 @@ struct eng_config {
 	unsigned retry_base_ms;     /* first job retry; 0 = 1000 */
 	unsigned retry_max_ms;      /* 0 = 60000 */
 	unsigned retry_attempts;    /* per job before giving up until the next sync; 0 = 8 */
-	unsigned outbox_senders;    /* calls in flight at once; 0 = 4 */
+	unsigned outbox_in_flight;  /* calls handed to the submitter, not yet known; 0 = 64 */
 	unsigned outbox_base_ms;    /* first outbox retry; 0 = 2000 */
 	unsigned outbox_max_ms;     /* 0 = 300000 */
 	unsigned sync_period_s;     /* full sync period; 0 = 3600 */
@@ -226,9 +238,14 @@ int eng_cursor_set(struct eng *e, int64_t block);
 /* --- outbox for other producers (the reporter) --- */
 
 /* Queues a chain call under a unique key (e.g. "report:<contract>:<window>");
- * *added = 0 when the key was queued before, ever. Wakes the dispatcher. */
-int eng_outbox_enqueue(struct eng *e, enum eng_call_kind kind, uint64_t contract_id,
-		       const char *key, const char *payload, int *added);
+ * payload is the call as JSON {"pallet": P, "call": C, "args": {...}}, and
+ * P.C must be in the engine's call table (engine_calls.c), else -EINVAL.
+ * *added = 0 when the key was queued before, ever. Wakes the dispatcher.
+ * May run inside the caller's store transaction. */
+int eng_outbox_enqueue(struct eng *e, uint64_t contract_id, const char *key,
+		       const char *payload, int *added);
+/* The engine's chain interface (for the reporter: with_meta). Borrowed. */
+const struct eng_chain *eng_chain_iface(const struct eng *e);
 
 /* --- introspection --- */
 struct store *eng_store(struct eng *e);

@@ -68,7 +68,7 @@ static int reject(struct eng *e, const struct eng_contract *c, int code_val, int
 	int rc = store_begin(e->store);
 	if (rc == 0) {
 		if ((rc = store_dep_insert(e->store, &d, NULL, 0)) < 0 ||
-		    (rc = eng_outbox_add_call(e, ENG_CALL_REJECT, c->id, d.reason)) < 0)
+		    (rc = eng_outbox_reject(e, c->id, d.reason)) < 0)
 			store_rollback(e->store);
 		else
 			rc = store_commit(e->store);

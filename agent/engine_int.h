@@ -1,8 +1,32 @@
-/* Internals shared by the engine's files; not for other modules. */
+/*
+ * Internals shared by the engine's files; not for other modules.
+ *
+ * The files are layered: each calls functions of the files in the layers
+ * below it only, never above nor (apart from the static helpers it owns)
+ * beside it, so no two files call each other in a circle
+ * (scripts/callgraph.py agent/engine*.c lists who calls whom and fails on a
+ * cycle):
+ *
+ *   5  engine.c         the threads: start, stop, the workers and the
+ *                       dispatcher loop (outbox passes and the full sync)
+ *   4  engine_watch.c   lifecycle events and the full sync
+ *   3  engine_job.c     one job: bring a deployment to its state
+ *      engine_accept.c  the deploy command's checks
+ *   2  engine_state.c   state transitions with their chain call; job queue
+ *      engine_outbox.c  the outbox in memory and its async dispatch steps
+ *   1  engine_calls.c   the call table (one entry per chain call the engine
+ *                       sends, with its already-applied check); queueing
+ *      engine_image.c   images by reference
+ *   0  engine_util.c    deadlines, the capacity counter, small accessors
+ *
+ * engine_chain.c is the chain interface's implementation over chainclient
+ * and calls none of them.
+ */
 #ifndef ZOS_AGENT_ENGINE_INT_H
 #define ZOS_AGENT_ENGINE_INT_H
 
 #include <pthread.h>
+#include <time.h>
 
 #include "agent/engine.h"
 
@@ -14,10 +38,43 @@ struct eng_job {
 	struct eng_job *next;
 };
 
-/* An outbox item handed from the dispatcher to a sender thread. */
-struct eng_send_slot {
-	enum { ENG_SLOT_FREE = 0, ENG_SLOT_QUEUED, ENG_SLOT_SENDING } state;
-	struct store_outbox item; /* owns item.payload while not free */
+/* The call table: every chain call the engine sends (engine_calls.c). */
+struct eng_call_def {
+	const char *kind;   /* the outbox row's kind and the default key's prefix */
+	const char *pallet;
+	const char *call;
+	/* 1: a runtime without this call gets nothing sent (the node's store
+	 * is the record, e.g. tfchain has no set_contract_deployed). */
+	int optional;
+	/*
+	 * Before a resend after an unknown outcome: did the earlier send land?
+	 * Asked of the chain's state, so a fact is not applied twice. 1 when
+	 * it is applied (*outcome says how, static), 0 to send, negative when
+	 * the chain cannot tell now (retried later).
+	 */
+	int (*applied)(struct eng *e, uint64_t cid, const cJSON *args, const char **outcome);
+};
+extern const struct eng_call_def eng_call_table[];
+extern const size_t eng_call_table_len;
+/* The entry of pallet.call, or NULL. */
+const struct eng_call_def *eng_call_find(const char *pallet, const char *call);
+
+/* One outbox row in the dispatcher's memory (engine_outbox.c). */
+struct eng_ob_item {
+	struct eng *e;
+	int64_t id;                 /* the store row */
+	uint64_t cid;
+	char key[STORE_KEY_MAX];
+	char kind[16];              /* the row's kind (older rows' payloads need it) */
+	char *payload;              /* {pallet, call, args}; owned */
+	int attempts;               /* sends started, as on disk */
+	int64_t next_try;           /* wall ms */
+	int in_flight;              /* handed to submit_async, no outcome yet */
+	int dead;                   /* done: unlinked at the end of the pass */
+	int rc;                     /* the outcome, once on the done list */
+	char why[256];
+	struct eng_ob_item *next;   /* the queue (dispatcher only) */
+	struct eng_ob_item *done_next; /* the done list (under mu) */
 };
 
 /*
@@ -57,7 +114,7 @@ struct eng {
 	pthread_mutex_t mu;
 	pthread_cond_t work_cv;   /* jobs: new, ready, or a contract freed */
 	pthread_cond_t idle_cv;   /* a job or an outbox pass finished */
-	pthread_cond_t ob_cv;     /* the dispatcher: new outbox items, stop */
+	pthread_cond_t ob_cv;     /* the dispatcher: new outbox items, outcomes, stop */
 	struct eng_job *head;     /* queued jobs, one per contract */
 	struct eng_job **tail;    /* where the next job is linked */
 	size_t queued;
@@ -70,14 +127,18 @@ struct eng {
 	unsigned nworkers;        /* threads started */
 	pthread_t dispatcher;
 	int dispatcher_up;
-	pthread_cond_t send_cv;   /* senders: a slot was filled, or stop */
-	struct eng_send_slot *slots;
-	unsigned nslots;
-	pthread_t *senders;
-	unsigned nsenders;        /* threads started */
-	int ob_kick;              /* items were queued since the last pass */
+	int ob_kick;              /* rows were queued since the last pass */
 	int ob_busy;              /* the dispatcher is in a pass */
-	unsigned long ob_gen;     /* senders' finished items, counted */
+	/* The outbox in memory. The queue is the dispatcher's alone; the rest
+	 * under mu. Rows with id <= ob_loaded are all in memory (or done);
+	 * newer ones are read when a kick says there are some. */
+	struct eng_ob_item *ob_head;
+	size_t ob_count;          /* items in the queue, in flight included */
+	int64_t ob_loaded;
+	int ob_more;              /* the store may hold rows past ob_loaded */
+	unsigned ob_in_flight;    /* handed to the submitter, no outcome yet */
+	struct eng_ob_item *ob_done; /* outcomes for the dispatcher to record */
+	int ob_cancelled;         /* chain.cancel ran: no callback comes any more */
 	struct prov_capacity reserved;
 	int64_t next_sync;        /* monotonic ms */
 	struct eng_twin_entry twins[ENG_TWIN_CACHE]; /* under mu */
@@ -104,37 +165,66 @@ int eng_image_pull(struct eng *e, uint64_t cid, const char *name, const char *ty
 /* Drops the hold of "<cid>/<name>" and collects unused images. */
 void eng_image_release(struct eng *e, uint64_t cid, const char *name);
 
+/* --- engine_util.c --- */
 int eng_transient(int err);
+void eng_release(struct eng *e, const struct prov_capacity *c);
+/* Absolute monotonic deadline for pthread_cond_timedwait. */
+struct timespec eng_deadline(int64_t at_ms);
 
+/* --- engine_calls.c --- */
+/* Queues pallet.call(args) about contract cid inside the caller's
+ * transaction under key (NULL: "<kind>:<cid>"); pallet.call must be in the
+ * call table. args borrowed. *added (may be NULL) = 0 when the key was
+ * queued before. The caller kicks the dispatcher after its commit. */
+int eng_outbox_add(struct eng *e, const char *pallet, const char *call, uint64_t cid,
+		   const cJSON *args, const char *key, int *added);
+/* The engine's own calls. */
+int eng_outbox_deployed(struct eng *e, uint64_t cid);
+int eng_outbox_reject(struct eng *e, uint64_t cid, const char *reason);
+void eng_kick_outbox(struct eng *e);
+/* Splits a payload {pallet, call, args} (older rows: the kind's legacy
+ * payload) into its parts: *holder owns them, cJSON_Delete it. */
+int eng_call_parse(const char *kind, uint64_t cid, const char *payload, cJSON **holder,
+		   const struct eng_call_def **def, const cJSON **args);
+
+/* --- engine_state.c --- */
+/* Which call a transition queues. */
+enum eng_tcall { ENG_T_NONE = 0, ENG_T_DEPLOYED, ENG_T_REJECT };
 /* Queues a job for cid (merged with a queued one). Wakes a worker. */
 int eng_enqueue(struct eng *e, uint64_t cid, int restore, unsigned attempt, int64_t delay_ms);
+/* Appends a job; the caller holds mu and knows cid is not queued. */
+int eng_append_job(struct eng *e, uint64_t cid, int restore, unsigned attempt, int64_t at);
+/* The first job that may run now, else NULL and when the next one may
+ * (-1: none); the caller holds mu. */
+struct eng_job *eng_take_job(struct eng *e, int64_t now, int64_t *wake);
 
 /*
  * Moves a deployment to state `to` if it is now in one of from_mask, in one
- * transaction with the chain call it needs (call >= 0; reason is the
- * reject reason), and releases its capacity when it leaves the live states.
+ * transaction with the chain call it needs (reason is the reject reason),
+ * and releases its capacity when it leaves the live states.
  * ZE_STATE when it was not in from_mask, ZE_ABSENT when unknown.
  */
 int eng_transition(struct eng *e, uint64_t cid, unsigned from_mask, enum store_dep_state to,
-		   const char *reason, int call);
+		   const char *reason, enum eng_tcall call);
 /* The same, also running also(arg) inside its transaction (not run when the
  * state did not match); its failure rolls everything back. */
 int eng_transition_with(struct eng *e, uint64_t cid, unsigned from_mask,
-			enum store_dep_state to, const char *reason, int call,
+			enum store_dep_state to, const char *reason, enum eng_tcall call,
 			int (*also)(void *arg), void *arg);
-/* Queues the outbox key of a call inside the caller's transaction. */
-int eng_outbox_add_call(struct eng *e, enum eng_call_kind kind, uint64_t cid,
-			const char *reason);
-void eng_kick_outbox(struct eng *e);
-void eng_release(struct eng *e, const struct prov_capacity *c);
 
+/* --- engine_outbox.c (the dispatcher thread only, unless said) --- */
+/* One pass: records outcomes, reads new rows, sends what is due (at most
+ * outbox_in_flight in flight). The wall ms the next item is due, or -1. */
+int64_t eng_outbox_pass(struct eng *e);
+/* After chain.cancel, at stop: records the outcomes that came, frees the
+ * queue (what was not done stays pending in the store). */
+void eng_outbox_drain(struct eng *e);
+/* Items in memory or in flight; the caller holds mu. */
+size_t eng_outbox_busy(const struct eng *e);
+
+/* --- engine_job.c --- */
 /* Brings one deployment to its state; 0 when it got there, else an error
  * and the job is retried. */
 int eng_reconcile(struct eng *e, uint64_t cid, int restore);
-
-void *eng_dispatcher_main(void *arg);
-void *eng_sender_main(void *arg);
-/* Slots in use (queued or being sent); the caller holds mu. */
-unsigned eng_slots_busy(const struct eng *e);
 
 #endif

@@ -276,7 +276,7 @@ static int install(struct job_ctx *j)
 		log_warn("engine", "contract %llu: %s; rolling back",
 			 (unsigned long long)j->d.contract_id, reason);
 		int trc = eng_transition_with(j->e, j->d.contract_id, ENG_ST(STORE_DEP_DEPLOYING),
-					      STORE_DEP_FAILED, reason, ENG_CALL_REJECT, pend_flush, j);
+					      STORE_DEP_FAILED, reason, ENG_T_REJECT, pend_flush, j);
 		if (trc == 0)
 			pend_done(j);
 		else if (trc == ZE_STATE && (trc = pend_commit(j)) == 0)
@@ -290,7 +290,7 @@ static int install(struct job_ctx *j)
 	j->defer = 0;
 	/* What was provisioned commits with the transition. */
 	int rc = eng_transition_with(j->e, j->d.contract_id, ENG_ST(STORE_DEP_DEPLOYING),
-				     STORE_DEP_DEPLOYED, NULL, ENG_CALL_DEPLOYED, pend_flush, j);
+				     STORE_DEP_DEPLOYED, NULL, ENG_T_DEPLOYED, pend_flush, j);
 	if (rc == 0) {
 		pend_done(j);
 		log_info("engine", "contract %llu: %zu workloads provisioned",

@@ -1,4 +1,17 @@
-/* The chain-call outbox: queueing, and the one dispatcher that sends. */
+/*
+ * The outbox in the dispatcher's memory, and its asynchronous dispatch.
+ *
+ * Rows are written by whoever queues a call (engine_calls.c), in the
+ * transaction of the state change that needs it, and read into memory once:
+ * at start (everything pending) and after a kick (only rows newer than the
+ * last read). Due items go to the chain interface's submit_async, at most
+ * outbox_in_flight at a time, after one durable "sending" mark for all of
+ * them (a crash after it means "maybe sent": the resend asks the chain
+ * first). Outcomes come back through a callback that only queues them and
+ * wakes the dispatcher, which records them in the store (done, or a retry
+ * time with backoff) in one transaction per pass. No thread waits for a
+ * block. Layer 2 (engine_int.h): calls engine_calls.c and engine_util.c.
+ */
 #include "agent/engine_int.h"
 
 #include <errno.h>
@@ -12,325 +25,326 @@
 #include "common/log.h"
 #include "common/zerr.h"
 
-#define OUTBOX_BATCH 64
+/* Items kept in memory at most; rows past them wait in the store. */
+#define OB_MEM_MAX 4096
 
-static int call_key(enum eng_call_kind kind, uint64_t cid, char *key, size_t keysz)
+size_t eng_outbox_busy(const struct eng *e)
 {
-	int n = snprintf(key, keysz, "%s:%" PRIu64, eng_call_kind_name(kind), cid);
-	return n > 0 && (size_t)n < keysz ? 0 : -ENAMETOOLONG;
+	return e->ob_in_flight + (e->ob_done != NULL);
 }
 
-int eng_outbox_add_call(struct eng *e, enum eng_call_kind kind, uint64_t cid, const char *reason)
+/* Submit callback, on any thread: queue the outcome, wake the dispatcher. */
+static void on_outcome(void *ud, int rc, const char *why)
 {
-	char key[STORE_KEY_MAX];
-	int rc = call_key(kind, cid, key, sizeof key);
-	if (rc < 0)
-		return rc;
-	char *payload = NULL;
-	if (kind == ENG_CALL_REJECT) {
-		cJSON *o = cJSON_CreateObject();
-		if (!o || !cJSON_AddStringToObject(o, "reason", reason ? reason : "") ||
-		    !(payload = cJSON_PrintUnformatted(o))) {
-			cJSON_Delete(o);
-			return -ENOMEM;
-		}
-		cJSON_Delete(o);
-	}
-	int added;
-	rc = store_outbox_add(e->store, eng_call_kind_name(kind), cid, key,
-			      payload ? payload : "{}", &added);
-	free(payload);
-	if (rc == 0 && !added)
-		log_info("engine", "outbox: %s already queued once, not again", key);
-	return rc;
-}
-
-void eng_kick_outbox(struct eng *e)
-{
+	struct eng_ob_item *it = ud;
+	struct eng *e = it->e;
 	pthread_mutex_lock(&e->mu);
-	e->ob_kick = 1;
+	it->rc = rc;
+	snprintf(it->why, sizeof it->why, "%s", why ? why : "");
+	it->done_next = e->ob_done;
+	e->ob_done = it;
 	pthread_cond_signal(&e->ob_cv);
 	pthread_mutex_unlock(&e->mu);
 }
 
-int eng_outbox_enqueue(struct eng *e, enum eng_call_kind kind, uint64_t contract_id,
-		       const char *key, const char *payload, int *added)
+static void item_free(struct eng_ob_item *it)
 {
-	if ((unsigned)kind >= ENG_CALL__COUNT || !key || !key[0])
-		return -EINVAL;
-	int rc = store_outbox_add(e->store, eng_call_kind_name(kind), contract_id, key, payload,
-				  added);
-	if (rc == 0 && *added)
-		eng_kick_outbox(e);
-	return rc;
+	free(it->payload);
+	free(it);
 }
 
-static int kind_parse(const char *s, enum eng_call_kind *k)
+/* Unlinks and frees the dead items. */
+static void sweep(struct eng *e)
 {
-	for (int i = 0; i < ENG_CALL__COUNT; i++)
-		if (!strcmp(s, eng_call_kind_name((enum eng_call_kind)i))) {
-			*k = (enum eng_call_kind)i;
-			return 0;
+	size_t n = 0;
+	for (struct eng_ob_item **pp = &e->ob_head; *pp;) {
+		struct eng_ob_item *it = *pp;
+		if (it->dead) {
+			*pp = it->next;
+			item_free(it);
+		} else {
+			pp = &it->next;
+			n++;
 		}
-	return ZE_MALFORMED;
+	}
+	pthread_mutex_lock(&e->mu);
+	e->ob_count = n;
+	pthread_mutex_unlock(&e->mu);
 }
 
-/*
- * Before a resend: did the earlier attempt land? The answer comes from the
- * chain's state, so a fact is not applied twice. 1 = already applied (with
- * outcome), 0 = send it, <0 = cannot tell now.
- */
-static int already_applied(struct eng *e, enum eng_call_kind kind, uint64_t cid,
-			   const char **outcome)
+static void mark_done(struct eng *e, struct eng_ob_item *it, const char *outcome)
 {
-	if (kind == ENG_CALL_REPORTS)
-		return 0; /* the chain keys reports by (contract, window) itself */
-	struct eng_contract c;
-	int rc = e->chain.get_contract(e->chain.ctx, cid, &c);
-	if (rc == ZE_ABSENT) {
-		*outcome = "contract no longer on chain";
-		return 1;
-	}
-	if (rc < 0)
-		return rc;
-	enum eng_cstate st = c.state;
-	eng_contract_clear(&c);
-	if (st == ENG_CS_DELETED) {
-		*outcome = "contract deleted on chain";
-		return 1;
-	}
-	if (kind == ENG_CALL_DEPLOYED && (st == ENG_CS_DEPLOYED || st == ENG_CS_GRACE)) {
-		*outcome = "ok (already deployed)";
-		return 1;
-	}
-	return 0;
+	if (store_outbox_done(e->store, it->id, outcome) < 0)
+		log_err("engine",
+		        "outbox %s: outcome \"%s\" not recorded; it is resent after a "
+		        "check of the chain",
+		        it->key, outcome);
+	it->dead = 1;
 }
 
-/* A known outcome ends the item. Lazy: lost to a power cut, the item is
- * pending again with attempts > 0, and its resend asks the chain first. */
-static void ob_done(struct eng *e, int64_t id, const char *outcome)
+static void mark_retry(struct eng *e, struct eng_ob_item *it, const char *why)
 {
-	if (store_begin_lazy(e->store) < 0) {
-		store_outbox_done(e->store, id, outcome);
-		return;
-	}
-	if (store_outbox_done(e->store, id, outcome) < 0)
-		store_rollback(e->store);
-	else
-		store_commit(e->store);
-}
-
-static void send_one(struct eng *e, const struct store_outbox *o)
-{
-	enum eng_call_kind kind;
-	char why[256] = "";
-	const char *outcome = NULL;
-	cJSON *pl = NULL;
-	int rc;
-	if (kind_parse(o->kind, &kind) < 0) {
-		log_err("engine", "outbox %s: unknown kind \"%s\", dropped", o->key, o->kind);
-		store_outbox_done(e->store, o->id, "dropped: unknown kind");
-		return;
-	}
-	/* An earlier send was started: it may have landed without us
-	 * learning it (crash, lost reply). Ask the chain before sending. */
-	if (o->attempts > 0) {
-		rc = already_applied(e, kind, o->contract_id, &outcome);
-		if (rc < 0) {
-			snprintf(why, sizeof why, "checking the chain: %s", zerr_str(rc));
-			goto retry;
-		}
-		if (rc == 1)
-			goto done;
-	}
-	if ((rc = store_outbox_sending(e->store, o->id)) < 0) {
-		/* Never send what could not be counted: a crash now would hide it. */
-		log_err("engine", "outbox %s: %s; not sent", o->key, zerr_str(rc));
-		return;
-	}
-	struct eng_call call = {.kind = kind, .contract_id = o->contract_id, .payload = o->payload,
-				.key = o->key, .attempt = o->attempts};
-	if (kind == ENG_CALL_REJECT) {
-		pl = cJSON_Parse(o->payload);
-		const cJSON *r = cJSON_GetObjectItemCaseSensitive(pl, "reason");
-		call.reason = cJSON_IsString(r) ? r->valuestring : "rejected";
-	}
-	rc = e->chain.submit(e->chain.ctx, &call, why, sizeof why);
-	cJSON_Delete(pl);
-	if (rc == 0) {
-		outcome = "ok";
-		goto done;
-	}
-	if (rc == ZE_CHAIN) {
-		/* Included and failed: final. Sending again would fail the same. */
-		log_warn("engine", "outbox %s: failed on chain: %s", o->key, why);
-		char out[300];
-		snprintf(out, sizeof out, "failed: %s", why);
-		ob_done(e, o->id, out);
-		return;
-	}
-	if (!why[0])
-		snprintf(why, sizeof why, "%s", zerr_str(rc));
-retry:;
 	int64_t delay = backoff_delay(e->cfg.outbox_base_ms, e->cfg.outbox_max_ms,
-				      (unsigned)o->attempts, 1);
-	log_warn("engine", "outbox %s: %s; retry in %lld ms", o->key, why, (long long)delay);
-	store_outbox_retry(e->store, o->id, clk_wall_ms() + delay, why);
-	return;
-done:
-	log_info("engine", "outbox %s: %s", o->key, outcome);
-	ob_done(e, o->id, outcome);
+	                            it->attempts > 0 ? (unsigned)it->attempts - 1 : 0, 1);
+	log_warn("engine", "outbox %s: %s; retry in %lld ms", it->key, why, (long long)delay);
+	it->next_try = clk_wall_ms() + delay;
+	store_outbox_retry(e->store, it->id, it->next_try, why);
 }
 
-unsigned eng_slots_busy(const struct eng *e)
+/* Records the outcomes that came since the last pass. A known outcome ends
+ * the item; lazy, since lost to a power cut the item is pending again with
+ * attempts > 0 and its resend asks the chain first. */
+static void record_outcomes(struct eng *e)
 {
+	pthread_mutex_lock(&e->mu);
+	struct eng_ob_item *d = e->ob_done, *rev = NULL;
+	e->ob_done = NULL;
+	pthread_mutex_unlock(&e->mu);
+	if (!d)
+		return;
+	/* In the order they came. */
+	while (d) {
+		struct eng_ob_item *n = d->done_next;
+		d->done_next = rev;
+		rev = d;
+		d = n;
+	}
+	int txn = store_begin_lazy(e->store) == 0;
 	unsigned n = 0;
-	for (unsigned i = 0; i < e->nslots; i++)
-		n += e->slots[i].state != ENG_SLOT_FREE;
-	return n;
+	for (struct eng_ob_item *it = rev; it; it = it->done_next, n++) {
+		it->in_flight = 0;
+		if (it->rc == 0) {
+			log_info("engine", "outbox %s: ok", it->key);
+			mark_done(e, it, "ok");
+		} else if (it->rc == ZE_CHAIN) {
+			/* Included and failed: final. Sending again would fail the same. */
+			char out[300];
+			log_warn("engine", "outbox %s: failed on chain: %s", it->key, it->why);
+			snprintf(out, sizeof out, "failed: %s", it->why);
+			mark_done(e, it, out);
+		} else {
+			mark_retry(e, it, it->why[0] ? it->why : zerr_str(it->rc));
+		}
+	}
+	if (txn)
+		store_commit(e->store);
+	pthread_mutex_lock(&e->mu);
+	e->ob_in_flight -= n;
+	pthread_cond_broadcast(&e->idle_cv);
+	pthread_mutex_unlock(&e->mu);
 }
 
-static int slot_holds(const struct eng *e, int64_t id)
+/* Reads the rows queued since the last read into memory. */
+static void load_new(struct eng *e)
 {
-	for (unsigned i = 0; i < e->nslots; i++)
-		if (e->slots[i].state != ENG_SLOT_FREE && e->slots[i].item.id == id)
-			return 1;
-	return 0;
-}
-
-static struct eng_send_slot *free_slot(struct eng *e)
-{
-	for (unsigned i = 0; i < e->nslots; i++)
-		if (e->slots[i].state == ENG_SLOT_FREE)
-			return &e->slots[i];
-	return NULL;
-}
-
-#define OUTBOX_WAIT_SENDER (-2)
-
-/*
- * Hands what is due to the senders. Returns when the next item is due
- * (wall ms), -1 when nothing is pending, or OUTBOX_WAIT_SENDER when due
- * items wait for a sender to finish (which kicks the dispatcher).
- */
-static int64_t outbox_fill(struct eng *e)
-{
-	for (int rounds = 0; rounds < 64; rounds++) {
-		struct store_outbox *items;
-		size_t n, held = 0;
+	pthread_mutex_lock(&e->mu);
+	int more = e->ob_more;
+	e->ob_more = 0;
+	size_t room = e->ob_count < OB_MEM_MAX ? OB_MEM_MAX - e->ob_count : 0;
+	pthread_mutex_unlock(&e->mu);
+	if (!more)
+		return;
+	if (!room) {
 		pthread_mutex_lock(&e->mu);
-		unsigned long gen = e->ob_gen;
+		e->ob_more = 1; /* read when items leave */
 		pthread_mutex_unlock(&e->mu);
-		if (store_outbox_due(e->store, clk_wall_ms(), OUTBOX_BATCH, &items, &n) < 0)
-			return clk_wall_ms() + e->cfg.outbox_base_ms;
+		return;
+	}
+	struct store_outbox *rows;
+	size_t n;
+	if (store_outbox_after(e->store, e->ob_loaded, room, &rows, &n) < 0) {
 		pthread_mutex_lock(&e->mu);
-		if (e->ob_gen != gen) {
-			/* A sender finished an item after this read and freed its
-			 * slot: the read may still list it as due. Read again
-			 * rather than send it twice. */
-			pthread_mutex_unlock(&e->mu);
-			store_outbox_free(items, n);
+		e->ob_more = 1; /* the next pass tries again */
+		pthread_mutex_unlock(&e->mu);
+		return;
+	}
+	struct eng_ob_item **tail = &e->ob_head;
+	while (*tail)
+		tail = &(*tail)->next;
+	size_t added = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct eng_ob_item *it = calloc(1, sizeof *it);
+		if (!it)
+			break;
+		it->e = e;
+		it->id = rows[i].id;
+		it->cid = rows[i].contract_id;
+		snprintf(it->key, sizeof it->key, "%s", rows[i].key);
+		snprintf(it->kind, sizeof it->kind, "%s", rows[i].kind);
+		it->payload = rows[i].payload;
+		rows[i].payload = NULL;
+		it->attempts = rows[i].attempts;
+		it->next_try = rows[i].next_try;
+		*tail = it;
+		tail = &it->next;
+		e->ob_loaded = it->id;
+		added++;
+	}
+	store_outbox_free(rows, n);
+	pthread_mutex_lock(&e->mu);
+	e->ob_count += added;
+	if (n == room || added < n)
+		e->ob_more = 1;
+	pthread_mutex_unlock(&e->mu);
+}
+
+#define OB_SEND_MAX 256
+
+/* Hands what is due to submit_async, up to the in-flight bound. */
+static void send_due(struct eng *e)
+{
+	pthread_mutex_lock(&e->mu);
+	unsigned room = e->ob_in_flight < e->cfg.outbox_in_flight
+	                    ? e->cfg.outbox_in_flight - e->ob_in_flight
+	                    : 0;
+	pthread_mutex_unlock(&e->mu);
+	if (room > OB_SEND_MAX)
+		room = OB_SEND_MAX;
+	struct eng_ob_item *pick[OB_SEND_MAX];
+	cJSON *holder[OB_SEND_MAX];
+	const struct eng_call_def *def[OB_SEND_MAX];
+	const cJSON *args[OB_SEND_MAX];
+	int64_t ids[OB_SEND_MAX];
+	int marked[OB_SEND_MAX];
+	unsigned n = 0, checks = 0;
+	int64_t now = clk_wall_ms();
+	/* Checks read the chain: a bounded number per pass keeps outcomes
+	 * recorded in between; what is left is due at once for the next. */
+	for (struct eng_ob_item *it = e->ob_head; it && n < room && checks < OB_SEND_MAX;
+	     it = it->next) {
+		if (it->dead || it->in_flight || it->next_try > now)
+			continue;
+		cJSON *h;
+		const struct eng_call_def *d;
+		const cJSON *a;
+		int rc = eng_call_parse(it->kind, it->cid, it->payload, &h, &d, &a);
+		if (rc < 0) {
+			log_err("engine", "outbox %s: not a call of the call table (%s), dropped",
+			        it->key, zerr_str(rc));
+			mark_done(e, it, "dropped: not a known call");
 			continue;
 		}
-		for (size_t i = 0; i < n; i++) {
-			struct eng_send_slot *sl;
-			/* Still due because its sender is at work on it, or no
-			 * sender free: it waits. */
-			if (slot_holds(e, items[i].id) || !(sl = free_slot(e))) {
-				held++;
+		const char *outcome = NULL;
+		/* An earlier send was started: it may have landed without us
+		 * learning it (crash, lost reply). Ask the chain before sending. */
+		if (it->attempts > 0) {
+			checks++;
+			if ((rc = d->applied(e, it->cid, a, &outcome)) > 0) {
+				log_info("engine", "outbox %s: %s", it->key, outcome);
+				mark_done(e, it, outcome);
+			} else if (rc < 0) {
+				char why[128];
+				snprintf(why, sizeof why, "checking the chain: %s", zerr_str(rc));
+				mark_retry(e, it, why);
+			}
+			if (rc != 0) {
+				cJSON_Delete(h);
 				continue;
 			}
-			sl->item = items[i];
-			items[i].payload = NULL;
-			sl->state = ENG_SLOT_QUEUED;
-			pthread_cond_signal(&e->send_cv);
 		}
-		pthread_mutex_unlock(&e->mu);
-		store_outbox_free(items, n);
-		if (held)
-			return OUTBOX_WAIT_SENDER;
-		if (n < OUTBOX_BATCH)
-			break;
+		/* A runtime without the call (tfchain has no Deployed state and
+		 * no rejection): the node's own state is the record. */
+		if (d->optional && e->chain.has_call &&
+		    e->chain.has_call(e->chain.ctx, d->pallet, d->call) == 0) {
+			log_info("engine",
+			         "contract %" PRIu64
+			         ": this runtime has no %s.%s; the node's state "
+			         "is the record",
+			         it->cid, d->pallet, d->call);
+			mark_done(e, it, "ok");
+			cJSON_Delete(h);
+			continue;
+		}
+		pick[n] = it;
+		holder[n] = h;
+		def[n] = d;
+		args[n] = a;
+		ids[n] = it->id;
+		n++;
 	}
-	int64_t next;
-	int rc = store_outbox_next(e->store, &next);
-	if (rc == ZE_ABSENT)
+	if (!n)
+		return;
+	/* Never send what could not be counted: a crash after the send would
+	 * hide it. */
+	int rc = store_outbox_sending_many(e->store, ids, n, marked);
+	for (unsigned i = 0; i < n; i++) {
+		struct eng_ob_item *it = pick[i];
+		if (rc < 0) {
+			log_err("engine", "outbox %s: %s; not sent", it->key, zerr_str(rc));
+			it->next_try = clk_wall_ms() + e->cfg.outbox_base_ms;
+		} else if (!marked[i]) {
+			it->dead = 1; /* no longer pending: its outcome is recorded */
+		} else {
+			it->attempts++;
+			struct eng_call call = {.pallet = def[i]->pallet,
+			                        .call = def[i]->call,
+			                        .args = args[i],
+			                        .contract_id = it->cid,
+			                        .key = it->key,
+			                        .attempt = it->attempts};
+			pthread_mutex_lock(&e->mu);
+			e->ob_in_flight++;
+			it->in_flight = 1;
+			pthread_mutex_unlock(&e->mu);
+			int src = e->chain.submit_async(e->chain.ctx, &call, on_outcome, it);
+			if (src < 0) {
+				pthread_mutex_lock(&e->mu);
+				e->ob_in_flight--;
+				it->in_flight = 0;
+				pthread_mutex_unlock(&e->mu);
+				char why[128];
+				snprintf(why, sizeof why, "not queued: %s", zerr_str(src));
+				mark_retry(e, it, why);
+			}
+		}
+		cJSON_Delete(holder[i]);
+	}
+}
+
+/* When the next item is due (wall ms), now when rows wait in the store,
+ * -1 when nothing waits (items in flight wake the dispatcher themselves). */
+static int64_t next_due(struct eng *e)
+{
+	int64_t next = -1;
+	pthread_mutex_lock(&e->mu);
+	int more = e->ob_more;
+	unsigned room = e->ob_in_flight < e->cfg.outbox_in_flight;
+	pthread_mutex_unlock(&e->mu);
+	if (more)
+		return clk_wall_ms();
+	for (struct eng_ob_item *it = e->ob_head; it; it = it->next)
+		if (!it->dead && !it->in_flight && (next < 0 || it->next_try < next))
+			next = it->next_try;
+	/* Due but no room: the next outcome wakes the dispatcher. */
+	if (next >= 0 && !room && next <= clk_wall_ms())
 		return -1;
-	return rc < 0 ? clk_wall_ms() + e->cfg.outbox_base_ms : next;
+	return next;
 }
 
-void *eng_sender_main(void *arg)
+int64_t eng_outbox_pass(struct eng *e)
 {
-	struct eng *e = arg;
+	record_outcomes(e);
+	load_new(e);
+	send_due(e);
+	sweep(e);
+	return next_due(e);
+}
+
+void eng_outbox_drain(struct eng *e)
+{
 	pthread_mutex_lock(&e->mu);
-	while (!e->stopping) {
-		struct eng_send_slot *sl = NULL;
-		for (unsigned i = 0; i < e->nslots && !sl; i++)
-			if (e->slots[i].state == ENG_SLOT_QUEUED)
-				sl = &e->slots[i];
-		if (!sl) {
-			pthread_cond_wait(&e->send_cv, &e->mu);
-			continue;
-		}
-		sl->state = ENG_SLOT_SENDING;
-		pthread_mutex_unlock(&e->mu);
-		send_one(e, &sl->item);
-		pthread_mutex_lock(&e->mu);
-		free(sl->item.payload);
-		memset(sl, 0, sizeof *sl);
-		e->ob_gen++;
-		/* The dispatcher may have due items waiting for this sender. */
-		e->ob_kick = 1;
-		pthread_cond_signal(&e->ob_cv);
-		pthread_cond_broadcast(&e->idle_cv);
-	}
+	e->ob_cancelled = 1;
 	pthread_mutex_unlock(&e->mu);
-	return NULL;
-}
-
-static struct timespec mono_ts(int64_t ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-	return ts;
-}
-
-void *eng_dispatcher_main(void *arg)
-{
-	struct eng *e = arg;
-	int64_t ob_at = clk_mono_ms(); /* resend at once what a previous run left */
+	record_outcomes(e);
+	while (e->ob_head) {
+		struct eng_ob_item *it = e->ob_head;
+		e->ob_head = it->next;
+		item_free(it);
+	}
 	pthread_mutex_lock(&e->mu);
-	while (!e->stopping) {
-		int64_t now = clk_mono_ms();
-		if (e->ob_kick) {
-			ob_at = now;
-			e->ob_kick = 0;
-		}
-		int sync_due = now >= e->next_sync;
-		if (!sync_due && (ob_at < 0 || ob_at > now)) {
-			int64_t wake = e->next_sync;
-			if (ob_at >= 0 && ob_at < wake)
-				wake = ob_at;
-			struct timespec ts = mono_ts(wake);
-			pthread_cond_timedwait(&e->ob_cv, &e->mu, &ts);
-			continue;
-		}
-		e->ob_busy = 1;
-		pthread_mutex_unlock(&e->mu);
-		int64_t next = outbox_fill(e);
-		if (sync_due) {
-			eng_full_sync(e);
-			next = outbox_fill(e); /* what the sync queued */
-		}
-		/* Due times are wall clock (they survive restarts); waits are
-		 * monotonic. */
-		int64_t in = next < 0 ? -1 : next - clk_wall_ms();
-		pthread_mutex_lock(&e->mu);
-		e->ob_busy = 0;
-		if (sync_due)
-			e->next_sync = clk_mono_ms() + (int64_t)e->cfg.sync_period_s * 1000;
-		ob_at = next < 0 ? -1 : clk_mono_ms() + (in > 0 ? in : 0);
-		pthread_cond_broadcast(&e->idle_cv);
-	}
+	e->ob_count = 0;
+	e->ob_in_flight = 0;
+	e->ob_loaded = 0;
+	e->ob_more = 0;
 	pthread_mutex_unlock(&e->mu);
-	return NULL;
 }

@@ -15,7 +15,7 @@
 static int apply(struct eng *e, uint64_t cid, unsigned from, enum store_dep_state to,
 		 const char *reason)
 {
-	int rc = eng_transition(e, cid, from, to, reason, -1);
+	int rc = eng_transition(e, cid, from, to, reason, ENG_T_NONE);
 	if (rc == ZE_STATE || rc == ZE_ABSENT)
 		return 0;
 	if (rc < 0)

@@ -22,7 +22,7 @@ static int make_rep(struct agent_node *n, struct eng *e, unsigned interval, stru
 	struct rep_config rc = {.interval_s = interval};
 	struct rep_deps d = {
 		.store = n->store,
-		.client = n->chain,
+		.chain = eng_chain_iface(e),
 		.usage = rep_usage_prov,
 		.usage_ctx = &n->usage,
 		.enqueue = rep_enqueue_engine,

@@ -70,7 +70,7 @@ static int uptime_enqueue(struct agent_node *n, struct eng *e)
 		    "}}",
 		    call, up);
 	int added = 0;
-	rc = eng_outbox_enqueue(e, ENG_CALL_REPORTS, 0, key, payload, &added);
+	rc = eng_outbox_enqueue(e, 0, key, payload, &added);
 	if (rc < 0)
 		return rc;
 	log_info("node", "uptime report queued: TfgridModule.%s, uptime %" PRIu64 " s", call, up);

@@ -16,7 +16,7 @@
 int rep_enqueue_engine(void *eng, uint64_t contract_id, const char *key, const char *payload,
 		       int *added)
 {
-	return eng_outbox_enqueue(eng, ENG_CALL_REPORTS, contract_id, key, payload, added);
+	return eng_outbox_enqueue(eng, contract_id, key, payload, added);
 }
 
 static int store_enqueue(void *store, uint64_t contract_id, const char *key,
@@ -27,7 +27,7 @@ static int store_enqueue(void *store, uint64_t contract_id, const char *key,
 
 int rep_new(const struct rep_config *cfg, const struct rep_deps *deps, struct rep **out)
 {
-	if (!deps || !deps->store || (!deps->client && !deps->meta))
+	if (!deps || !deps->store || (!deps->chain && !deps->meta))
 		return -EINVAL;
 	struct rep *r = calloc(1, sizeof *r);
 	if (!r)
@@ -289,17 +289,25 @@ static int64_t jitter_ms(const struct rep *r)
 	return r->cfg.jitter_s ? (int64_t)randombytes_uniform(r->cfg.jitter_s * 1000u) : 0;
 }
 
+struct cycle_arg {
+	struct rep *r;
+	int64_t ts;
+};
+
+static int cycle_with(void *arg, const struct meta *m)
+{
+	struct cycle_arg *a = arg;
+	return queue_cycle(a->r, m, a->ts);
+}
+
 static int with_meta(struct rep *r, int64_t ts)
 {
-	if (!r->deps.client)
+	if (!r->deps.chain)
 		return queue_cycle(r, r->deps.meta, ts);
-	struct chain_runtime *rt;
-	int rc = chain_client_runtime(r->deps.client, &rt);
-	if (rc < 0)
-		return ZE_UNKNOWN;
-	rc = queue_cycle(r, rt->meta, ts);
-	chain_runtime_put(rt);
-	return rc;
+	if (!r->deps.chain->with_meta)
+		return ZE_UNSUPPORTED;
+	struct cycle_arg a = {.r = r, .ts = ts};
+	return r->deps.chain->with_meta(r->deps.chain->ctx, cycle_with, &a);
 }
 
 int rep_cycle(struct rep *r, int64_t now_ms)

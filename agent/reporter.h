@@ -58,7 +58,8 @@
 /* What a signed extrinsic adds around its call, at most: length prefix,
  * version, address, signature, mortal era, nonce and tip compacts. */
 #define REP_XT_OVERHEAD (5 + 1 + 33 + 65 + 2 + 9 + 17)
-/* Outbox kind of report items (the engine's ENG_CALL_REPORTS). */
+/* Outbox kind of report items (the kind of the report calls in the engine's
+ * call table, agent/engine_calls.c). */
 #define REP_OUTBOX_KIND "reports"
 
 enum rep_variant {
@@ -88,11 +89,14 @@ struct rep_config {
 				* interval_s when shorter */
 };
 
+struct eng_chain; /* agent/engine.h */
+
 struct rep_deps {
 	struct store *store;          /* borrowed */
-	/* The runtime: client (its current snapshot at each cycle) or, when
-	 * client is NULL, a fixed meta (tests, bench). Both borrowed. */
-	struct chain_client *client;
+	/* The runtime: the engine's chain interface (its with_meta gives the
+	 * current snapshot at each cycle) or, when chain is NULL, a fixed meta
+	 * (tests, bench). Both borrowed. */
+	const struct eng_chain *chain;
 	const struct meta *meta;
 	rep_usage_fn usage;           /* NULL: nru is always 0 */
 	void *usage_ctx;

@@ -203,6 +203,14 @@ int store_outbox_next(struct store *s, int64_t *next_ms);
 /* A send starts: attempts++ is on disk before the call leaves, so after a
  * crash mid-send the item is known to have maybe reached the chain. */
 int store_outbox_sending(struct store *s, int64_t id);
+/* Pending items with id > after_id, by id, at most max (the engine's
+ * dispatcher reads only rows queued since its last read). *items freed with
+ * store_outbox_free(). */
+int store_outbox_after(struct store *s, int64_t after_id, size_t max,
+		       struct store_outbox **items, size_t *n);
+/* store_outbox_sending for n items in one durable transaction; marked[i] =
+ * 0 when item i is no longer pending (done or gone): do not send it. */
+int store_outbox_sending_many(struct store *s, const int64_t *ids, size_t n, int *marked);
 /* A send failed with its outcome unknown: when to try again, and why. */
 int store_outbox_retry(struct store *s, int64_t id, int64_t next_ms, const char *err);
 /* The outcome is known: the item leaves the outbox, its key stays spent. */

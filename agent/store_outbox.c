@@ -38,6 +38,24 @@ static void copy_text(char *dst, size_t dsz, const unsigned char *src)
 	snprintf(dst, dsz, "%s", src ? (const char *)src : "");
 }
 
+/* One row of SQ_OB_DUE's columns; SQLITE_ROW, or SQLITE_NOMEM. */
+static int read_row(sqlite3_stmt *st, struct store_outbox *o)
+{
+	o->id = sqlite3_column_int64(st, 0);
+	copy_text(o->kind, sizeof o->kind, sqlite3_column_text(st, 1));
+	o->contract_id = (uint64_t)sqlite3_column_int64(st, 2);
+	copy_text(o->key, sizeof o->key, sqlite3_column_text(st, 3));
+	const unsigned char *p = sqlite3_column_text(st, 4);
+	o->payload = strdup(p ? (const char *)p : "");
+	if (!o->payload)
+		return SQLITE_NOMEM;
+	o->created = sqlite3_column_int64(st, 5);
+	o->attempts = sqlite3_column_int(st, 6);
+	o->next_try = sqlite3_column_int64(st, 7);
+	copy_text(o->last_error, sizeof o->last_error, sqlite3_column_text(st, 8));
+	return SQLITE_ROW;
+}
+
 void store_outbox_free(struct store_outbox *items, size_t n)
 {
 	if (!items)
@@ -66,26 +84,55 @@ int store_outbox_due(struct store *s, int64_t now_ms, size_t max, struct store_o
 	sqlite3_bind_int64(st, 1, now_ms);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && k < max) {
-		struct store_outbox *o = &v[k];
-		o->id = sqlite3_column_int64(st, 0);
-		copy_text(o->kind, sizeof o->kind, sqlite3_column_text(st, 1));
-		o->contract_id = (uint64_t)sqlite3_column_int64(st, 2);
-		copy_text(o->key, sizeof o->key, sqlite3_column_text(st, 3));
-		const unsigned char *p = sqlite3_column_text(st, 4);
-		o->payload = strdup(p ? (const char *)p : "");
-		if (!o->payload) {
-			rc = SQLITE_NOMEM;
+		if ((rc = read_row(st, &v[k])) != SQLITE_ROW)
 			break;
-		}
-		o->created = sqlite3_column_int64(st, 5);
-		o->attempts = sqlite3_column_int(st, 6);
-		o->next_try = sqlite3_column_int64(st, 7);
-		copy_text(o->last_error, sizeof o->last_error, sqlite3_column_text(st, 8));
 		k++;
 	}
 	rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_err(s, rc, "outbox due");
 	sqlite3_reset(st);
 out:
+	store_unlock(s);
+	if (rc < 0) {
+		store_outbox_free(v, k);
+		return rc;
+	}
+	*items = v;
+	*n = k;
+	return 0;
+}
+
+int store_outbox_after(struct store *s, int64_t after_id, size_t max,
+		       struct store_outbox **items, size_t *n)
+{
+	static const char sql[] =
+		"SELECT id,kind,contract_id,key,payload,created,attempts,next_try,last_error "
+		"FROM outbox WHERE done=0 AND id>? ORDER BY id LIMIT ?";
+	*items = NULL;
+	*n = 0;
+	if (!max)
+		return 0;
+	struct store_outbox *v = calloc(max, sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	size_t k = 0;
+	sqlite3_stmt *st = NULL;
+	store_lock(s);
+	/* Prepared per call: it runs when rows were queued, not per send. */
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		rc = store_err(s, rc, "outbox after");
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, after_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && k < max) {
+		if ((rc = read_row(st, &v[k])) != SQLITE_ROW)
+			break;
+		k++;
+	}
+	rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_err(s, rc, "outbox after");
+out:
+	sqlite3_finalize(st);
 	store_unlock(s);
 	if (rc < 0) {
 		store_outbox_free(v, k);
@@ -120,6 +167,27 @@ int store_outbox_sending(struct store *s, int64_t id)
 		rc = store_step_done(s, st, "outbox sending");
 		if (rc == 0 && sqlite3_changes(s->db) == 0)
 			rc = ZE_ABSENT;
+	}
+	if (rc < 0) {
+		store_rollback(s);
+		return rc;
+	}
+	return store_commit(s);
+}
+
+int store_outbox_sending_many(struct store *s, const int64_t *ids, size_t n, int *marked)
+{
+	/* One durable transaction for all: one sync covers the marks, and every
+	 * lazy commit before them (the WAL is synced in order). */
+	int rc = store_begin(s);
+	if (rc < 0)
+		return rc;
+	sqlite3_stmt *st = store_stmt(s, SQ_OB_SENDING);
+	rc = st ? 0 : -EIO;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		sqlite3_bind_int64(st, 1, ids[i]);
+		rc = store_step_done(s, st, "outbox sending");
+		marked[i] = rc == 0 && sqlite3_changes(s->db) > 0;
 	}
 	if (rc < 0) {
 		store_rollback(s);

@@ -26,6 +26,7 @@
 #include "agent/engine.h"
 #include "agent/handlers.h"
 #include "image/img_int.h"
+#include "common/hex.h"
 #include "common/seal.h"
 #include "common/zerr.h"
 
@@ -34,6 +35,9 @@
 #define OTHER_TWIN 8
 #define MAXC 32
 #define MAXW 64
+
+/* The fake chain's record of calls applied, by call. */
+enum { FC_DEPLOYED = 0, FC_REJECT, FC_REPORTS, FC__COUNT };
 
 /* Test-side changes of the fakes' knobs, under the fakes' own locks. */
 #define LOCKED(mu, stmt)                   \
@@ -60,10 +64,19 @@ struct fchain {
 	int submit_lost;    /* submit applies, then answers ZE_UNKNOWN (reply lost) */
 	int sync_fail;      /* node_contracts answers ZE_UNKNOWN */
 	int submit_hang;    /* submit waits until cancelled (a chain that never answers) */
+	int hold;           /* the fake submitter takes no call while set */
 	int hanging;        /* submits waiting so */
 	int cancelled;      /* the engine called cancel */
-	pthread_cond_t cv;  /* cancelled changed */
-	int applied[MAXC][ENG_CALL__COUNT];
+	pthread_cond_t cv;  /* cancelled, the queue or hold changed */
+	/* The fake submitter: calls queued by submit_async, answered in order by
+	 * one thread; cancel drops the queued ones and every later answer to
+	 * the engine that queued them (gen). */
+	struct fcall *q_head, **q_tail;
+	unsigned gen;
+	int q_stop;
+	pthread_t q_thread;
+	int answered;       /* callbacks made */
+	int applied[MAXC][FC__COUNT];
 	int submits;
 	int twin_reads;     /* get_twin calls */
 	char last_reason[MAXC][256];
@@ -135,41 +148,47 @@ static int f_node_contracts(void *ctx, uint32_t node, uint64_t **ids, size_t *n)
 	return rc;
 }
 
-static int f_submit(void *ctx, const struct eng_call *call, char *why, size_t whysz)
+struct fcall {
+	int kind;             /* FC_* */
+	uint64_t contract_id;
+	char reason[256];
+	eng_submit_cb cb;
+	void *ud;
+	unsigned gen;
+	struct fcall *next;
+};
+
+/* Applies one call as the chain would; fc.mu held. */
+static int f_apply(struct fcall *call, char *why, size_t whysz)
 {
-	pthread_mutex_lock(&fc.mu);
 	int rc = 0;
 	fc.submits++;
 	struct fcontract *c = fc_get(call->contract_id);
 	if (fc.submit_hang) {
 		fc.hanging++;
-		while (!fc.cancelled)
+		while (fc.gen == call->gen)
 			pthread_cond_wait(&fc.cv, &fc.mu);
 		fc.hanging--;
 		snprintf(why, whysz, "stopping before its outcome");
-		rc = ZE_UNKNOWN;
-		goto out;
+		return ZE_UNKNOWN;
 	}
 	if (fc.submit_fail > 0) {
 		fc.submit_fail--;
 		snprintf(why, whysz, "connection refused");
-		rc = ZE_UNKNOWN;
-		goto out;
+		return ZE_UNKNOWN;
 	}
 	if (!c || !c->present) {
 		snprintf(why, whysz, "ContractNotExists");
-		rc = ZE_CHAIN;
-		goto out;
+		return ZE_CHAIN;
 	}
 	fc.applied[call->contract_id][call->kind]++;
-	if (call->kind == ENG_CALL_DEPLOYED) {
+	if (call->kind == FC_DEPLOYED) {
 		if (c->c.state != ENG_CS_CREATED) {
 			snprintf(why, whysz, "ContractAlreadyDeployed");
-			rc = ZE_CHAIN;
-			goto out;
+			return ZE_CHAIN;
 		}
 		c->c.state = ENG_CS_DEPLOYED;
-	} else if (call->kind == ENG_CALL_REJECT) {
+	} else if (call->kind == FC_REJECT) {
 		snprintf(fc.last_reason[call->contract_id], 256, "%s", call->reason);
 		c->present = 0;
 	}
@@ -178,24 +197,108 @@ static int f_submit(void *ctx, const struct eng_call *call, char *why, size_t wh
 		snprintf(why, whysz, "timeout waiting for the block");
 		rc = ZE_UNKNOWN;
 	}
-out:
-	pthread_mutex_unlock(&fc.mu);
 	return rc;
+}
+
+/* The fake submitter's thread: one call at a time, in queue order. The
+ * answer is given with fc.mu held, so cancel (which takes it) returns only
+ * when no callback runs, and none of its generation comes later. */
+static void *f_submitter(void *arg)
+{
+	pthread_mutex_lock(&fc.mu);
+	while (!fc.q_stop) {
+		struct fcall *call = fc.q_head;
+		if (!call || fc.hold) {
+			pthread_cond_wait(&fc.cv, &fc.mu);
+			continue;
+		}
+		if (!(fc.q_head = call->next))
+			fc.q_tail = &fc.q_head;
+		char why[256] = "";
+		int rc = f_apply(call, why, sizeof why);
+		if (call->gen == fc.gen) {
+			fc.answered++;
+			call->cb(call->ud, rc, why);
+		}
+		free(call);
+	}
+	pthread_mutex_unlock(&fc.mu);
+	return NULL;
+}
+
+static int f_submit_async(void *ctx, const struct eng_call *call, eng_submit_cb cb, void *ud)
+{
+	struct fcall *c = calloc(1, sizeof *c);
+	if (!c)
+		return -ENOMEM;
+	c->contract_id = call->contract_id;
+	c->cb = cb;
+	c->ud = ud;
+	if (!strcmp(call->call, "set_contract_deployed")) {
+		c->kind = FC_DEPLOYED;
+	} else if (!strcmp(call->call, "reject_contract")) {
+		/* The reason travels hex-encoded, as the runtime takes bytes. */
+		const cJSON *r = cJSON_GetObjectItemCaseSensitive(call->args, "reason");
+		const char *h = cJSON_IsString(r) ? r->valuestring : "";
+		uint8_t *b = NULL;
+		size_t n = 0;
+		c->kind = FC_REJECT;
+		if (hex_decode_alloc(h, sizeof c->reason - 1, &b, &n) < 0)
+			n = 0;
+		if (n)
+			memcpy(c->reason, b, n);
+		c->reason[n] = 0;
+		free(b);
+	} else {
+		c->kind = FC_REPORTS;
+	}
+	pthread_mutex_lock(&fc.mu);
+	c->gen = fc.gen;
+	*fc.q_tail = c;
+	fc.q_tail = &c->next;
+	pthread_cond_broadcast(&fc.cv);
+	pthread_mutex_unlock(&fc.mu);
+	return 0;
 }
 
 static void f_cancel(void *ctx)
 {
 	pthread_mutex_lock(&fc.mu);
 	fc.cancelled = 1;
+	fc.gen++;
+	/* Calls not taken yet are never sent (the submitter stopped first). */
+	while (fc.q_head) {
+		struct fcall *c = fc.q_head;
+		fc.q_head = c->next;
+		free(c);
+	}
+	fc.q_tail = &fc.q_head;
 	pthread_cond_broadcast(&fc.cv);
 	pthread_mutex_unlock(&fc.mu);
+}
+
+static void fq_start(void)
+{
+	fc.q_tail = &fc.q_head;
+	assert_int_equal(pthread_create(&fc.q_thread, NULL, f_submitter, NULL), 0);
+}
+
+static void fq_stop(void)
+{
+	LOCKED(&fc.mu, fc.q_stop = 1; pthread_cond_broadcast(&fc.cv));
+	pthread_join(fc.q_thread, NULL);
+	while (fc.q_head) {
+		struct fcall *c = fc.q_head;
+		fc.q_head = c->next;
+		free(c);
+	}
 }
 
 static const struct eng_chain fake_chain = {
 	.get_contract = f_get_contract,
 	.get_twin = f_get_twin,
 	.node_contracts = f_node_contracts,
-	.submit = f_submit,
+	.submit_async = f_submit_async,
 	.cancel = f_cancel,
 };
 
@@ -310,6 +413,7 @@ static int setup(void **st)
 	snprintf(f->dir, sizeof f->dir, "/tmp/test_engine.XXXXXX");
 	if (!mkdtemp(f->dir) || store_open(f->dir, STORE_OPEN_FAST, &f->s) < 0)
 		return -1;
+	fq_start();
 	start_engine(f);
 	*st = f;
 	return 0;
@@ -319,6 +423,7 @@ static int teardown(void **st)
 {
 	struct fx *f = *st;
 	eng_free(f->e);
+	fq_stop();
 	store_close(f->s);
 	char p[128];
 	const char *names[] = {"agent.db", "agent.db-wal", "agent.db-shm"};
@@ -434,7 +539,7 @@ static void valid_deploy_reaches_deployed(void **st)
 	assert_string_equal(status, "accepted");
 	idle(f);
 	assert_int_equal(fc.c[3].c.state, ENG_CS_DEPLOYED);
-	assert_int_equal(fc.applied[3][ENG_CALL_DEPLOYED], 1);
+	assert_int_equal(fc.applied[3][FC_DEPLOYED], 1);
 	assert_int_equal(pending(f), 0);
 	assert_int_equal(dep_state(f, 3), STORE_DEP_DEPLOYED);
 	/* Dependency order: disks, networks, containers. */
@@ -536,8 +641,8 @@ static void refusals_name_the_reason(void **st)
 	idle(f);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const struct refusal *c = &cases[i];
-		assert_int_equal(fc.applied[c->cid][ENG_CALL_REJECT], c->rejected);
-		assert_int_equal(fc.applied[c->cid][ENG_CALL_DEPLOYED], 0);
+		assert_int_equal(fc.applied[c->cid][FC_REJECT], c->rejected);
+		assert_int_equal(fc.applied[c->cid][FC_DEPLOYED], 0);
 		if (c->rejected)
 			assert_non_null(strstr(fc.last_reason[c->cid], c->msg));
 		else if (c->cid != 1)
@@ -570,7 +675,7 @@ static void refusals_name_the_reason(void **st)
 	assert_int_equal(deploy(f, USER_TWIN, 11, msg, sizeof msg, NULL, 0), 0);
 	idle(f);
 	assert_int_equal(fc.c[11].c.state, ENG_CS_DEPLOYED);
-	assert_int_equal(fc.applied[11][ENG_CALL_REJECT], 0);
+	assert_int_equal(fc.applied[11][FC_REJECT], 0);
 }
 
 /* A TCP port on 127.0.0.1 nothing listens on (bound, then closed). */
@@ -613,8 +718,8 @@ static void image_policy_checked_at_accept(void **st)
 	mk_contract(22, USER_TWIN, NODE_ID, doc, 0);
 	assert_int_equal(deploy(f, USER_TWIN, 22, msg, sizeof msg, NULL, 0), 0);
 	idle(f);
-	assert_int_equal(fc.applied[20][ENG_CALL_REJECT], 1);
-	assert_int_equal(fc.applied[21][ENG_CALL_REJECT], 0);
+	assert_int_equal(fc.applied[20][FC_REJECT], 1);
+	assert_int_equal(fc.applied[21][FC_REJECT], 0);
 	assert_int_equal(fc.c[22].c.state, ENG_CS_DEPLOYED);
 	eng_free(f->e);
 	f->e = NULL;
@@ -769,7 +874,7 @@ static void image_pulled_held_and_collected(void **st)
 	mk_contract(31, USER_TWIN, NODE_ID, doc, 0);
 	assert_int_equal(deploy(f, USER_TWIN, 31, msg, sizeof msg, NULL, 0), 0);
 	idle(f);
-	assert_int_equal(fc.applied[31][ENG_CALL_REJECT], 1);
+	assert_int_equal(fc.applied[31][FC_REJECT], 1);
 	assert_non_null(strstr(fc.last_reason[31], "digest mismatch"));
 	assert_int_equal(img_get(test_images, ref, &img, err, sizeof err), -ENOENT);
 
@@ -814,7 +919,7 @@ static void claimed_ports_are_admitted_once(void **st)
 	assert_int_equal(deploy(f, USER_TWIN, 22, msg, sizeof msg, NULL, 0), ENG_E_STATE);
 	assert_non_null(strstr(msg, "udp/51823 is asked for twice"));
 	idle(f);
-	assert_int_equal(fc.applied[21][ENG_CALL_REJECT], 1);
+	assert_int_equal(fc.applied[21][FC_REJECT], 1);
 	assert_int_equal(fc.c[20].c.state, ENG_CS_DEPLOYED);
 	/* Deleted: its port can be taken. */
 	set_state(20, ENG_CS_DELETED);
@@ -837,8 +942,8 @@ static void provision_failure_rolls_back_and_rejects(void **st)
 	assert_int_equal(fh_count(3), 0);
 	assert_int_equal(fh.deprovisions, 3);
 	assert_int_equal(dep_state(f, 3), STORE_DEP_FAILED);
-	assert_int_equal(fc.applied[3][ENG_CALL_REJECT], 1);
-	assert_int_equal(fc.applied[3][ENG_CALL_DEPLOYED], 0);
+	assert_int_equal(fc.applied[3][FC_REJECT], 1);
+	assert_int_equal(fc.applied[3][FC_DEPLOYED], 0);
 	assert_non_null(strstr(fc.last_reason[3], "workload vm: image not found"));
 	assert_int_equal(fc.c[3].present, 0);
 	/* The capacity is free again. */
@@ -859,8 +964,8 @@ static void transient_errors_retry_never_reject(void **st)
 	idle(f);
 	assert_int_equal(dep_state(f, 3), STORE_DEP_DEPLOYED);
 	assert_int_equal(fc.c[3].c.state, ENG_CS_DEPLOYED);
-	assert_int_equal(fc.applied[3][ENG_CALL_DEPLOYED], 1);
-	assert_int_equal(fc.applied[3][ENG_CALL_REJECT], 0);
+	assert_int_equal(fc.applied[3][FC_DEPLOYED], 1);
+	assert_int_equal(fc.applied[3][FC_REJECT], 0);
 	assert_int_equal(fh_count(3), 3);
 
 	/* The reply to an applied call is lost: the resend sees it applied. */
@@ -869,7 +974,7 @@ static void transient_errors_retry_never_reject(void **st)
 	int before = fc.submits;
 	assert_int_equal(deploy(f, USER_TWIN, 4, msg, sizeof msg, NULL, 0), 0);
 	idle(f);
-	assert_int_equal(fc.applied[4][ENG_CALL_DEPLOYED], 1);
+	assert_int_equal(fc.applied[4][FC_DEPLOYED], 1);
 	assert_int_equal(fc.submits - before, 1);
 	assert_int_equal(pending(f), 0);
 	int done;
@@ -992,7 +1097,7 @@ static void restart_adopts_retries_and_resends(void **st)
 	idle(f);
 	assert_int_equal(fh.provisions, 6);
 	assert_int_equal(fh_count(3), 3);
-	assert_int_equal(fc.applied[3][ENG_CALL_DEPLOYED], 1);
+	assert_int_equal(fc.applied[3][FC_DEPLOYED], 1);
 
 	/* A deploy interrupted mid-way (its job gave up while busy) and a
 	 * chain call not yet sent are both finished by the next start. */
@@ -1001,7 +1106,7 @@ static void restart_adopts_retries_and_resends(void **st)
 	assert_int_equal(deploy(f, USER_TWIN, 4, msg, sizeof msg, NULL, 0), 0);
 	assert_int_equal(eng_wait_idle(f->e, 0, 5000), 0);
 	assert_int_equal(dep_state(f, 4), STORE_DEP_DEPLOYING);
-	assert_int_equal(fc.applied[4][ENG_CALL_REJECT], 0);
+	assert_int_equal(fc.applied[4][FC_REJECT], 0);
 	LOCKED(&fh.mu, fh.busy = 0);
 	LOCKED(&fc.mu, fc.submit_fail = 1000);
 	restart(f);
@@ -1009,13 +1114,13 @@ static void restart_adopts_retries_and_resends(void **st)
 	assert_int_equal(dep_state(f, 4), STORE_DEP_DEPLOYED);
 	assert_int_equal(fh_count(4), 3);
 	assert_int_equal(pending(f), 1);
-	assert_int_equal(fc.applied[4][ENG_CALL_DEPLOYED], 0);
+	assert_int_equal(fc.applied[4][FC_DEPLOYED], 0);
 	LOCKED(&fc.mu, fc.submit_fail = 0);
 	restart(f);
 	idle(f);
 	assert_int_equal(pending(f), 0);
-	assert_int_equal(fc.applied[4][ENG_CALL_DEPLOYED], 1);
-	assert_int_equal(fc.applied[3][ENG_CALL_DEPLOYED], 1);
+	assert_int_equal(fc.applied[4][FC_DEPLOYED], 1);
+	assert_int_equal(fc.applied[3][FC_DEPLOYED], 1);
 	assert_int_equal(fc.c[4].c.state, ENG_CS_DEPLOYED);
 
 	/* A record damaged on disk is quarantined; start-up and the rest go on. */
@@ -1063,15 +1168,21 @@ static void stop_abandons_a_hanging_submit(void **st)
 	eng_free(f->e);
 	f->e = NULL;
 	assert_int_equal(fc.cancelled, 1);
-	assert_int_equal(fc.applied[3][ENG_CALL_DEPLOYED], 0);
+	assert_int_equal(fc.applied[3][FC_DEPLOYED], 0);
 	assert_int_equal(pending(f), 1);
 	LOCKED(&fc.mu, fc.submit_hang = 0);
 	restart(f);
 	idle(f);
 	assert_int_equal(pending(f), 0);
-	assert_int_equal(fc.applied[3][ENG_CALL_DEPLOYED], 1);
+	assert_int_equal(fc.applied[3][FC_DEPLOYED], 1);
 	assert_int_equal(fc.c[3].c.state, ENG_CS_DEPLOYED);
 }
+
+#define DEPLOYED_1                                                                    \
+	"{\"pallet\":\"SmartContractModule\",\"call\":\"set_contract_deployed\",\"args\":" \
+	"{\"contract_id\":\"1\"}}"
+#define REPORT_1                                                                      \
+	"{\"pallet\":\"SmartContractModule\",\"call\":\"add_reports\",\"args\":[]}"
 
 static void many_contracts_in_parallel(void **st)
 {
@@ -1088,19 +1199,19 @@ static void many_contracts_in_parallel(void **st)
 		assert_int_equal(deploy(f, USER_TWIN, id, msg, sizeof msg, NULL, 0), 0);
 	idle(f);
 	for (uint64_t id = 1; id < 16; id++) {
-		assert_int_equal(fc.applied[id][ENG_CALL_DEPLOYED], 1);
+		assert_int_equal(fc.applied[id][FC_DEPLOYED], 1);
 		assert_int_equal(fh_count(id), 1);
 	}
 	/* The outbox key of a fact is spent for good. */
 	int added;
-	assert_int_equal(eng_outbox_enqueue(f->e, ENG_CALL_DEPLOYED, 1, "deployed:1", "{}", &added),
+	assert_int_equal(eng_outbox_enqueue(f->e, 1, "deployed:1", DEPLOYED_1, &added),
 			 0);
 	assert_int_equal(added, 0);
-	assert_int_equal(eng_outbox_enqueue(f->e, ENG_CALL_REPORTS, 1, "report:1:0", "[]", &added), 0);
+	assert_int_equal(eng_outbox_enqueue(f->e, 1, "report:1:0", REPORT_1, &added), 0);
 	assert_int_equal(added, 1);
 	idle(f);
-	assert_int_equal(fc.applied[1][ENG_CALL_REPORTS], 1);
-	assert_int_equal(fc.applied[1][ENG_CALL_DEPLOYED], 1);
+	assert_int_equal(fc.applied[1][FC_REPORTS], 1);
+	assert_int_equal(fc.applied[1][FC_DEPLOYED], 1);
 }
 
 /* Hash-only contracts get their sealed deployment with the command, checked
@@ -1141,9 +1252,9 @@ static void hash_only_and_adoption(void **st)
 	assert_int_equal(deploy(f, USER_TWIN, 23, msg, sizeof msg, status, sizeof status), 0);
 	assert_string_not_equal(status, "accepted");
 	idle(f);
-	assert_int_equal(fc.applied[20][ENG_CALL_DEPLOYED], 1);
-	assert_int_equal(fc.applied[21][ENG_CALL_REJECT], 1);
-	assert_int_equal(fc.applied[23][ENG_CALL_DEPLOYED], 1);
+	assert_int_equal(fc.applied[20][FC_DEPLOYED], 1);
+	assert_int_equal(fc.applied[21][FC_REJECT], 1);
+	assert_int_equal(fc.applied[23][FC_DEPLOYED], 1);
 	assert_int_equal(dep_state(f, 23), STORE_DEP_DEPLOYED);
 }
 

@@ -1,0 +1,134 @@
+/*
+ * The engine's state changes: deployment transitions committed together
+ * with the chain call they need, and the job queue (one queued job per
+ * contract). Layer 2 (engine_int.h): calls engine_calls.c and
+ * engine_util.c only.
+ */
+#include "agent/engine_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/zerr.h"
+
+static int contract_running(const struct eng *e, uint64_t cid)
+{
+	for (unsigned i = 0; i < e->cfg.workers; i++)
+		if (e->busy[i] && e->running[i] == cid)
+			return 1;
+	return 0;
+}
+
+int eng_append_job(struct eng *e, uint64_t cid, int restore, unsigned attempt, int64_t at)
+{
+	if (e->queued >= e->cfg.max_queue)
+		return -EAGAIN;
+	struct eng_job *j = calloc(1, sizeof *j);
+	if (!j)
+		return -ENOMEM;
+	j->cid = cid;
+	j->restore = restore;
+	j->attempt = attempt;
+	j->not_before = at;
+	/* At the tail, so contracts are served in the order they came. */
+	*e->tail = j;
+	e->tail = &j->next;
+	e->queued++;
+	return 0;
+}
+
+int eng_enqueue(struct eng *e, uint64_t cid, int restore, unsigned attempt, int64_t delay_ms)
+{
+	int64_t at = clk_mono_ms() + delay_ms;
+	pthread_mutex_lock(&e->mu);
+	for (struct eng_job *j = e->head; j; j = j->next) {
+		if (j->cid != cid)
+			continue;
+		/* One queued job per contract: the job reads the current state
+		 * from the store when it runs, so merging loses nothing. */
+		j->restore |= restore;
+		if (at < j->not_before) {
+			j->not_before = at;
+			j->attempt = attempt;
+		}
+		pthread_cond_signal(&e->work_cv);
+		pthread_mutex_unlock(&e->mu);
+		return 0;
+	}
+	int rc = eng_append_job(e, cid, restore, attempt, at);
+	if (rc == 0)
+		pthread_cond_signal(&e->work_cv);
+	pthread_mutex_unlock(&e->mu);
+	return rc;
+}
+
+struct eng_job *eng_take_job(struct eng *e, int64_t now, int64_t *wake)
+{
+	*wake = -1;
+	for (struct eng_job **pp = &e->head; *pp; pp = &(*pp)->next) {
+		struct eng_job *j = *pp;
+		if (contract_running(e, j->cid))
+			continue;
+		if (j->not_before <= now) {
+			*pp = j->next;
+			if (e->tail == &j->next)
+				e->tail = pp;
+			e->queued--;
+			return j;
+		}
+		if (*wake < 0 || j->not_before < *wake)
+			*wake = j->not_before;
+	}
+	return NULL;
+}
+
+int eng_transition(struct eng *e, uint64_t cid, unsigned from_mask, enum store_dep_state to,
+                   const char *reason, enum eng_tcall call)
+{
+	return eng_transition_with(e, cid, from_mask, to, reason, call, NULL, NULL);
+}
+
+int eng_transition_with(struct eng *e, uint64_t cid, unsigned from_mask, enum store_dep_state to,
+                        const char *reason, enum eng_tcall call, int (*also)(void *arg), void *arg)
+{
+	struct store_dep d;
+	/* Deploying -> deployed promises nothing yet: the chain hears of it
+	 * only after the sender's durable attempts commit, whose sync covers
+	 * this one; lost to a power cut, the restore provisions again and
+	 * comes back here. Every other transition is durable. */
+	int lazy = to == STORE_DEP_DEPLOYED && from_mask == ENG_ST(STORE_DEP_DEPLOYING) &&
+	           call == ENG_T_DEPLOYED;
+	int rc = lazy ? store_begin_lazy(e->store) : store_begin(e->store);
+	if (rc < 0)
+		return rc;
+	if ((rc = store_dep_get(e->store, cid, &d, NULL, NULL)) < 0) {
+		store_rollback(e->store);
+		return rc;
+	}
+	enum store_dep_state from = d.state;
+	struct prov_capacity cap = d.cap;
+	store_dep_clear(&d);
+	if (!(from_mask & ENG_ST(from))) {
+		store_rollback(e->store);
+		return ZE_STATE;
+	}
+	if ((rc = store_dep_set_state(e->store, cid, to, reason)) < 0 ||
+	    (call == ENG_T_DEPLOYED && (rc = eng_outbox_deployed(e, cid)) < 0) ||
+	    (call == ENG_T_REJECT && (rc = eng_outbox_reject(e, cid, reason)) < 0) ||
+	    (also && (rc = also(arg)) < 0)) {
+		store_rollback(e->store);
+		return rc;
+	}
+	if ((rc = store_commit(e->store)) < 0)
+		return rc;
+	if ((ENG_LIVE & ENG_ST(from)) && !(ENG_LIVE & ENG_ST(to)))
+		eng_release(e, &cap);
+	if (call != ENG_T_NONE)
+		eng_kick_outbox(e);
+	log_info("engine", "contract %llu: %s -> %s%s%s", (unsigned long long)cid,
+	         store_dep_state_name(from), store_dep_state_name(to), reason ? ": " : "",
+	         reason ? reason : "");
+	return 0;
+}

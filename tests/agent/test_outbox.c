@@ -1,0 +1,584 @@
+/*
+ * Unit tests of the engine's outbox against a fake chain that answers only
+ * when told: the call table's already-applied checks, the asynchronous
+ * dispatcher (bounded in flight, retries with backoff, outcomes in any
+ * order, a stop with calls in flight), and persistence (a restart sends
+ * what was unfinished, once).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/engine_int.h"
+#include "common/zerr.h"
+
+#define MAXP 8192
+#define MAXC 16
+
+/* ---------------- fake chain ---------------- */
+
+struct fpend {
+	eng_submit_cb cb;
+	void *ud;
+	char call[48];
+	char key[STORE_KEY_MAX];
+	int attempt;
+	int answered;
+	int64_t at; /* monotonic ms of the submit */
+};
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct fpend p[MAXP];
+	size_t np; /* calls submitted */
+	unsigned in_flight, max_in_flight;
+	int auto_answer; /* answer every call at once with auto_rc */
+	int auto_rc;
+	int cancelled;
+	int reads;     /* get_contract calls */
+	int read_fail; /* get_contract answers ZE_UNKNOWN */
+	int present[MAXC];
+	enum eng_cstate state[MAXC];
+} F;
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int f_get_contract(void *ctx, uint64_t id, struct eng_contract *out)
+{
+	pthread_mutex_lock(&F.mu);
+	F.reads++;
+	int rc = 0;
+	if (F.read_fail)
+		rc = ZE_UNKNOWN;
+	else if (id >= MAXC || !F.present[id])
+		rc = ZE_ABSENT;
+	else
+		*out = (struct eng_contract){.id = id, .state = F.state[id], .node_id = 1};
+	pthread_mutex_unlock(&F.mu);
+	return rc;
+}
+
+static int f_get_twin(void *ctx, uint32_t twin, struct eng_twin *out)
+{
+	return ZE_ABSENT;
+}
+
+static int f_node_contracts(void *ctx, uint32_t node, uint64_t **ids, size_t *n)
+{
+	*ids = NULL;
+	*n = 0;
+	return 0;
+}
+
+static int f_submit_async(void *ctx, const struct eng_call *call, eng_submit_cb cb, void *ud)
+{
+	pthread_mutex_lock(&F.mu);
+	if (F.cancelled || F.np >= MAXP) {
+		pthread_mutex_unlock(&F.mu);
+		return ZE_STATE;
+	}
+	struct fpend *p = &F.p[F.np++];
+	*p = (struct fpend){.cb = cb, .ud = ud, .attempt = call->attempt, .at = mono_ms()};
+	snprintf(p->call, sizeof p->call, "%s", call->call);
+	snprintf(p->key, sizeof p->key, "%s", call->key);
+	if (F.auto_answer) {
+		/* Inline, before submit_async returns: allowed by the interface. */
+		int rc = F.auto_rc;
+		p->answered = 1;
+		pthread_mutex_unlock(&F.mu);
+		cb(ud, rc, rc ? "auto" : "");
+		return 0;
+	}
+	if (++F.in_flight > F.max_in_flight)
+		F.max_in_flight = F.in_flight;
+	pthread_cond_broadcast(&F.cv);
+	pthread_mutex_unlock(&F.mu);
+	return 0;
+}
+
+static void f_cancel(void *ctx)
+{
+	pthread_mutex_lock(&F.mu);
+	F.cancelled = 1;
+	pthread_mutex_unlock(&F.mu);
+}
+
+static const struct eng_chain fake_chain = {
+    .get_contract = f_get_contract,
+    .get_twin = f_get_twin,
+    .node_contracts = f_node_contracts,
+    .submit_async = f_submit_async,
+    .cancel = f_cancel,
+};
+
+/* Answers call i (from this thread, not the dispatcher's). */
+static void answer(size_t i, int rc, const char *why)
+{
+	pthread_mutex_lock(&F.mu);
+	assert_true(i < F.np);
+	struct fpend *p = &F.p[i];
+	assert_false(p->answered);
+	p->answered = 1;
+	F.in_flight--;
+	int cancelled = F.cancelled;
+	pthread_mutex_unlock(&F.mu);
+	if (!cancelled)
+		p->cb(p->ud, rc, why);
+}
+
+/* Waits until n calls were submitted; fails after 5 s. */
+static void wait_submitted(size_t n)
+{
+	int64_t end = mono_ms() + 5000;
+	pthread_mutex_lock(&F.mu);
+	while (F.np < n && mono_ms() < end) {
+		pthread_mutex_unlock(&F.mu);
+		usleep(2000);
+		pthread_mutex_lock(&F.mu);
+	}
+	size_t got = F.np;
+	pthread_mutex_unlock(&F.mu);
+	assert_true(got >= n);
+}
+
+static size_t submitted(void)
+{
+	pthread_mutex_lock(&F.mu);
+	size_t n = F.np;
+	pthread_mutex_unlock(&F.mu);
+	return n;
+}
+
+/* ---------------- harness ---------------- */
+
+struct fx {
+	char dir[64];
+	struct store *s;
+	struct eng *e;
+	unsigned in_flight;
+	unsigned base_ms, max_ms;
+};
+
+static const struct prov_ops *no_lookup(const char *type)
+{
+	return NULL;
+}
+
+static void start(struct fx *f)
+{
+	struct eng_config cfg = {
+	    .node_id = 1,
+	    .lookup = no_lookup,
+	    .workers = 1,
+	    .outbox_in_flight = f->in_flight,
+	    .outbox_base_ms = f->base_ms ? f->base_ms : 5,
+	    .outbox_max_ms = f->max_ms ? f->max_ms : 20,
+	};
+	pthread_mutex_lock(&F.mu);
+	F.cancelled = 0;
+	pthread_mutex_unlock(&F.mu);
+	assert_int_equal(eng_new(&cfg, &fake_chain, f->s, &f->e), 0);
+	assert_int_equal(eng_start(f->e), 0);
+}
+
+static void stop(struct fx *f)
+{
+	eng_free(f->e);
+	f->e = NULL;
+}
+
+static int setup(void **st)
+{
+	struct fx *f = calloc(1, sizeof *f);
+	if (!f)
+		return -1;
+	memset(&F, 0, sizeof F);
+	pthread_mutex_init(&F.mu, NULL);
+	pthread_cond_init(&F.cv, NULL);
+	snprintf(f->dir, sizeof f->dir, "/tmp/test_outbox.XXXXXX");
+	if (!mkdtemp(f->dir) || store_open(f->dir, STORE_OPEN_FAST, &f->s) < 0)
+		return -1;
+	*st = f;
+	return 0;
+}
+
+static int teardown(void **st)
+{
+	struct fx *f = *st;
+	eng_free(f->e);
+	store_close(f->s);
+	char p[128];
+	const char *names[] = {"agent.db", "agent.db-wal", "agent.db-shm"};
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof p, "%s/%s", f->dir, names[i]);
+		unlink(p);
+	}
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Queues a report call under key (a call whose resend is never checked). */
+static void enqueue_report(struct fx *f, const char *key)
+{
+	int added = 0;
+	assert_int_equal(eng_outbox_enqueue(f->e, 1, key,
+	                                    "{\"pallet\":\"SmartContractModule\",\"call\":"
+	                                    "\"add_reports\",\"args\":[]}",
+	                                    &added),
+	                 0);
+	assert_int_equal(added, 1);
+}
+
+static void assert_outcome(struct fx *f, const char *key, int done, const char *outcome)
+{
+	int d = -1;
+	char out[300];
+	assert_int_equal(store_outbox_state(f->s, key, &d, out, sizeof out), 0);
+	assert_int_equal(d, done);
+	if (outcome)
+		assert_string_equal(out, outcome);
+}
+
+static void idle(struct fx *f)
+{
+	assert_int_equal(eng_wait_idle(f->e, 1, 5000), 0);
+}
+
+static int attempts_of(struct fx *f, const char *key)
+{
+	struct store_outbox *it;
+	size_t n;
+	int a = -1;
+	assert_int_equal(store_outbox_due(f->s, INT64_MAX, 10000, &it, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(it[i].key, key))
+			a = it[i].attempts;
+	store_outbox_free(it, n);
+	return a;
+}
+
+/* ---------------- tests ---------------- */
+
+/* Every entry of the call table, and each already-applied check against
+ * each contract state. */
+static void call_table_checks(void **st)
+{
+	struct fx *f = *st;
+	struct eng_config cfg = {.node_id = 1, .lookup = no_lookup};
+	assert_int_equal(eng_new(&cfg, &fake_chain, f->s, &f->e), 0);
+	for (size_t i = 0; i < eng_call_table_len; i++) {
+		const struct eng_call_def *d = &eng_call_table[i];
+		assert_non_null(d->kind);
+		assert_true(strlen(d->kind) < sizeof((struct store_outbox *)0)->kind);
+		assert_non_null(d->applied);
+		assert_ptr_equal(eng_call_find(d->pallet, d->call), d);
+	}
+	assert_null(eng_call_find("SmartContractModule", "no_such_call"));
+
+	struct {
+		const char *call;
+		int present;
+		enum eng_cstate state;
+		int read_fail;
+		int want; /* 1 applied, 0 send, -1 cannot tell */
+		const char *outcome;
+		int reads; /* chain reads it makes */
+	} cases[] = {
+	    {"set_contract_deployed", 1, ENG_CS_CREATED, 0, 0, NULL, 1},
+	    {"set_contract_deployed", 1, ENG_CS_DEPLOYED, 0, 1, "ok (already deployed)", 1},
+	    {"set_contract_deployed", 1, ENG_CS_GRACE, 0, 1, "ok (already deployed)", 1},
+	    {"set_contract_deployed", 1, ENG_CS_DELETED, 0, 1, "contract deleted on chain", 1},
+	    {"set_contract_deployed", 0, 0, 0, 1, "contract no longer on chain", 1},
+	    {"set_contract_deployed", 1, ENG_CS_CREATED, 1, -1, NULL, 1},
+	    {"reject_contract", 1, ENG_CS_CREATED, 0, 0, NULL, 1},
+	    {"reject_contract", 1, ENG_CS_DEPLOYED, 0, 0, NULL, 1},
+	    {"reject_contract", 1, ENG_CS_DELETED, 0, 1, "contract deleted on chain", 1},
+	    {"reject_contract", 0, 0, 0, 1, "contract no longer on chain", 1},
+	    {"reject_contract", 1, ENG_CS_CREATED, 1, -1, NULL, 1},
+	    {"add_reports", 0, 0, 0, 0, NULL, 0},
+	    {"report_contract_resources", 0, 0, 0, 0, NULL, 0},
+	    {"add_nru_reports", 0, 0, 0, 0, NULL, 0},
+	    {"report_uptime_v2", 0, 0, 1, 0, NULL, 0},
+	    {"report_uptime", 0, 0, 1, 0, NULL, 0},
+	};
+	size_t covered = 0;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const struct eng_call_def *d = NULL;
+		for (size_t k = 0; k < eng_call_table_len; k++)
+			if (!strcmp(eng_call_table[k].call, cases[i].call))
+				d = &eng_call_table[k];
+		assert_non_null(d);
+		pthread_mutex_lock(&F.mu);
+		F.present[3] = cases[i].present;
+		F.state[3] = cases[i].state;
+		F.read_fail = cases[i].read_fail;
+		F.reads = 0;
+		pthread_mutex_unlock(&F.mu);
+		const char *outcome = NULL;
+		int rc = d->applied(f->e, 3, NULL, &outcome);
+		if (cases[i].want < 0)
+			assert_true(rc < 0);
+		else
+			assert_int_equal(rc, cases[i].want);
+		if (cases[i].outcome)
+			assert_string_equal(outcome, cases[i].outcome);
+		assert_int_equal(F.reads, cases[i].reads);
+		covered++;
+	}
+	/* Each table entry has a case above. */
+	for (size_t k = 0; k < eng_call_table_len; k++) {
+		int found = 0;
+		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+			found |= !strcmp(eng_call_table[k].call, cases[i].call);
+		assert_true(found);
+	}
+	assert_true(covered > eng_call_table_len);
+
+	/* A call not in the table is refused, not queued. */
+	int added = 1;
+	assert_int_equal(eng_outbox_enqueue(f->e, 1, "x:1",
+	                                    "{\"pallet\":\"Balances\",\"call\":\"transfer\","
+	                                    "\"args\":{}}",
+	                                    &added),
+	                 -EINVAL);
+	assert_int_equal(eng_outbox_enqueue(f->e, 1, "x:2", "[1,2]", &added), -EINVAL);
+	uint64_t pending;
+	assert_int_equal(store_outbox_pending(f->s, &pending), 0);
+	assert_int_equal(pending, 0);
+
+	/* Rows written before the one shape still parse into their call. */
+	cJSON *h;
+	const struct eng_call_def *d;
+	const cJSON *a;
+	assert_int_equal(eng_call_parse("deployed", 5, "{}", &h, &d, &a), 0);
+	assert_string_equal(d->call, "set_contract_deployed");
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(a, "contract_id")->valuestring, "5");
+	cJSON_Delete(h);
+	assert_int_equal(eng_call_parse("rejected", 5, "{\"reason\":\"ab\"}", &h, &d, &a), 0);
+	assert_string_equal(d->call, "reject_contract");
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(a, "reason")->valuestring, "0x6162");
+	cJSON_Delete(h);
+	assert_int_equal(eng_call_parse("reports", 5, "{}", &h, &d, &a), ZE_MALFORMED);
+}
+
+/* No more than outbox_in_flight calls wait for an outcome at once, and no
+ * thread waits for them: the rest go as outcomes come in. */
+static void bounded_in_flight(void **st)
+{
+	struct fx *f = *st;
+	f->in_flight = 3;
+	start(f);
+	char key[32];
+	for (int i = 0; i < 10; i++) {
+		snprintf(key, sizeof key, "report:%d", i);
+		enqueue_report(f, key);
+	}
+	wait_submitted(3);
+	usleep(100000);
+	assert_int_equal(submitted(), 3);
+	for (size_t i = 0; i < 10; i++) {
+		wait_submitted(i + 1);
+		answer(i, 0, "");
+	}
+	idle(f);
+	assert_int_equal(submitted(), 10);
+	assert_int_equal(F.max_in_flight, 3);
+	for (int i = 0; i < 10; i++) {
+		snprintf(key, sizeof key, "report:%d", i);
+		assert_outcome(f, key, 1, "ok");
+		/* Handed out in the order they were queued. */
+		assert_string_equal(F.p[i].key, key);
+	}
+}
+
+/* An unknown outcome is retried after a backoff that grows; a check of the
+ * chain comes first for calls that have one. */
+static void retry_with_backoff(void **st)
+{
+	struct fx *f = *st;
+	f->in_flight = 4;
+	f->base_ms = 60;
+	f->max_ms = 1000;
+	F.present[2] = 1;
+	F.state[2] = ENG_CS_CREATED;
+	start(f);
+	enqueue_report(f, "report:a");
+	wait_submitted(1);
+	answer(0, ZE_UNKNOWN, "connection refused");
+	wait_submitted(2);
+	int64_t gap1 = F.p[1].at - F.p[0].at;
+	answer(1, ZE_UNKNOWN, "connection refused");
+	wait_submitted(3);
+	int64_t gap2 = F.p[2].at - F.p[1].at;
+	assert_true(gap1 >= 60);
+	assert_true(gap2 >= 120); /* doubled */
+	assert_int_equal(F.p[2].attempt, 3);
+	assert_int_equal(attempts_of(f, "report:a"), 3);
+	answer(2, 0, "");
+	idle(f);
+	assert_outcome(f, "report:a", 1, "ok");
+	/* Reports are resent without reading the chain. */
+	assert_int_equal(F.reads, 0);
+
+	/* set_contract_deployed: the resend asks the chain first; once the
+	 * chain says Deployed, it is not sent again. */
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(eng_outbox_deployed(f->e, 2), 0);
+	assert_int_equal(store_commit(f->s), 0);
+	eng_kick_outbox(f->e);
+	wait_submitted(4);
+	pthread_mutex_lock(&F.mu);
+	F.state[2] = ENG_CS_DEPLOYED; /* it landed, but the reply was lost */
+	pthread_mutex_unlock(&F.mu);
+	answer(3, ZE_UNKNOWN, "timeout");
+	idle(f);
+	assert_int_equal(submitted(), 4);
+	assert_true(F.reads >= 1);
+	assert_outcome(f, "deployed:2", 1, "ok (already deployed)");
+}
+
+/* Outcomes may come in any order and on any thread; each is recorded on its
+ * own row. A failure on chain is final. */
+static void outcomes_in_any_order(void **st)
+{
+	struct fx *f = *st;
+	f->in_flight = 8;
+	start(f);
+	enqueue_report(f, "report:A");
+	enqueue_report(f, "report:B");
+	enqueue_report(f, "report:C");
+	wait_submitted(3);
+	answer(2, 0, "");
+	answer(0, ZE_CHAIN, "failed: SmartContractModule.TooManyReports");
+	answer(1, 0, "");
+	idle(f);
+	assert_outcome(f, "report:A", 1, "failed: failed: SmartContractModule.TooManyReports");
+	assert_outcome(f, "report:B", 1, "ok");
+	assert_outcome(f, "report:C", 1, "ok");
+	assert_int_equal(submitted(), 3);
+
+	/* Inline answers (the callback before submit_async returns) too. */
+	pthread_mutex_lock(&F.mu);
+	F.auto_answer = 1;
+	pthread_mutex_unlock(&F.mu);
+	enqueue_report(f, "report:D");
+	idle(f);
+	assert_outcome(f, "report:D", 1, "ok");
+}
+
+/* A stop does not wait for calls in flight: the engine cancels, their rows
+ * stay pending with attempts counted, and the next start sends each once
+ * (after asking the chain, for calls that have a check). */
+static void stop_with_calls_in_flight_then_restart(void **st)
+{
+	struct fx *f = *st;
+	f->in_flight = 8;
+	F.present[2] = 1;
+	F.state[2] = ENG_CS_CREATED;
+	start(f);
+	enqueue_report(f, "report:1");
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(eng_outbox_deployed(f->e, 2), 0);
+	assert_int_equal(store_commit(f->s), 0);
+	eng_kick_outbox(f->e);
+	wait_submitted(2);
+	int64_t t0 = mono_ms();
+	stop(f);
+	assert_true(mono_ms() - t0 < 2000);
+	assert_int_equal(F.cancelled, 1);
+	/* Answers after the stop reach nobody (the fake drops them, as the
+	 * chain adapter does). */
+	answer(0, 0, "");
+	answer(1, 0, "");
+	assert_outcome(f, "report:1", 0, NULL);
+	assert_outcome(f, "deployed:2", 0, NULL);
+	assert_int_equal(attempts_of(f, "report:1"), 1);
+	assert_int_equal(attempts_of(f, "deployed:2"), 1);
+
+	/* The deployed call landed meanwhile; the report did not. */
+	pthread_mutex_lock(&F.mu);
+	F.state[2] = ENG_CS_DEPLOYED;
+	F.auto_answer = 1;
+	pthread_mutex_unlock(&F.mu);
+	start(f);
+	idle(f);
+	assert_int_equal(submitted(), 3); /* only the report again */
+	assert_string_equal(F.p[2].key, "report:1");
+	assert_int_equal(F.p[2].attempt, 2);
+	assert_outcome(f, "report:1", 1, "ok");
+	assert_outcome(f, "deployed:2", 1, "ok (already deployed)");
+
+	/* Nothing is sent twice by a further restart. */
+	stop(f);
+	start(f);
+	idle(f);
+	assert_int_equal(submitted(), 3);
+}
+
+/* Rows written while no engine ran (more than the dispatcher keeps in
+ * memory at once, and one in the older payload form) are all sent, each
+ * once, by the next start. */
+static void restart_sends_stored_rows_once(void **st)
+{
+	struct fx *f = *st;
+	enum { N = 5000 };
+	char key[32];
+	assert_int_equal(store_begin(f->s), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(key, sizeof key, "report:%d", i);
+		assert_int_equal(store_outbox_add(f->s, "reports", 1, key,
+		                                  "{\"pallet\":\"SmartContractModule\",\"call\":"
+		                                  "\"add_reports\",\"args\":[]}",
+		                                  NULL),
+		                 0);
+	}
+	assert_int_equal(store_outbox_add(f->s, "deployed", 2, "deployed:2", "{}", NULL), 0);
+	assert_int_equal(store_commit(f->s), 0);
+	F.present[2] = 1;
+	F.state[2] = ENG_CS_CREATED;
+	F.auto_answer = 1;
+	f->in_flight = 256;
+	start(f);
+	assert_int_equal(eng_wait_idle(f->e, 1, 30000), 0);
+	assert_int_equal(submitted(), N + 1);
+	int seen_deployed = 0;
+	for (size_t i = 0; i < N + 1; i++) {
+		assert_int_equal(F.p[i].attempt, 1);
+		seen_deployed += !strcmp(F.p[i].call, "set_contract_deployed");
+	}
+	assert_int_equal(seen_deployed, 1);
+	assert_outcome(f, "deployed:2", 1, "ok");
+	uint64_t pending;
+	assert_int_equal(store_outbox_pending(f->s, &pending), 0);
+	assert_int_equal(pending, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(call_table_checks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(bounded_in_flight, setup, teardown),
+	    cmocka_unit_test_setup_teardown(retry_with_backoff, setup, teardown),
+	    cmocka_unit_test_setup_teardown(outcomes_in_any_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(stop_with_calls_in_flight_then_restart, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(restart_sends_stored_rows_once, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
