@@ -32,6 +32,39 @@
  * period is a power of two, at most 65536), and the submitter follows the
  * chain until that era has ended. So EXPIRED is final: the extrinsic can
  * never be included later, and sending the call again cannot double it.
+ *
+ * Two ways to learn outcomes:
+ *
+ *   polling (standalone: the CLI, tests) - while a call is in flight the
+ *   worker reads the finalized head every poll_ms and each new block's body
+ *   and, for the including block, its System.Events;
+ *
+ *   fed (a daemon that follows the chain anyway) - a follower that reads
+ *   every finalized block in order hands each one to chain_submitter_feed
+ *   (its number, hash, the hashes of its extrinsics and its decoded
+ *   events). The submitter then resolves its extrinsics from the block that
+ *   included them (matched by extrinsic hash, outcome from the events of
+ *   that extrinsic index) and expires them by block number, and sends no
+ *   request of its own to follow the chain. It switches to fed mode on the
+ *   first feed and back to polling when neither a feed nor
+ *   chain_submitter_feed_alive came for CHAIN_FED_FRESH_MS, so a follower
+ *   that stops or stalls costs latency, never an outcome. A feed that skips
+ *   blocks (a follower that jumped ahead) makes the submitter read the
+ *   skipped blocks itself. Stall detection is the same in both modes: no
+ *   new block for stall_ms ends in-flight calls as UNKNOWN.
+ *
+ * Batching (opts.batch_ms > 0): calls queued within batch_ms of the first
+ * waiting one (at most batch_max, 64 by default, which keeps a batch far
+ * below tfchain's block weight and length limits) are sent as ONE
+ * extrinsic, Utility.batch_all(calls), when the runtime's metadata has it;
+ * otherwise, and for a single call, each is sent on its own. Every caller
+ * still gets its own outcome: on success each gets SUCCESS with the events
+ * of its own item (those before its Utility.ItemCompleted) plus the
+ * extrinsic's System events. batch_all is atomic: when the batch fails or
+ * is refused, nothing of it happened, and every call of it is sent again on
+ * its own, so one bad call fails alone (its caller gets FAILED with its own
+ * dispatch error) and does not fail the others. A batch that expires or
+ * ends UNKNOWN gives that outcome to each of its calls.
  */
 #ifndef ZOS_CHAINCLIENT_SUBMIT_H
 #define ZOS_CHAINCLIENT_SUBMIT_H
@@ -84,7 +117,15 @@ struct chain_submit_opts {
 	 * manages nonces itself); a wrong one is corrected by the resync. */
 	int has_first_nonce;
 	uint64_t first_nonce;
+	/* Coalescing window in ms (0 = off, every call its own extrinsic);
+	 * see "Batching" above. */
+	long batch_ms;
+	unsigned batch_max; /* calls per batch; 0 = 64, at most 64 */
 };
+
+#define CHAIN_BATCH_MAX 64
+/* A feed (or alive) older than this puts the submitter back to polling. */
+#define CHAIN_FED_FRESH_MS 5000
 
 void chain_submit_opts_default(struct chain_submit_opts *o);
 
@@ -126,6 +167,41 @@ int chain_submit_async(struct chain_submitter *s, const char *pallet, const char
  */
 int chain_submit_wait(struct chain_submitter *s, const char *pallet, const char *call,
 		      const cJSON *args, struct chain_outcome *o);
+
+/*
+ * One finalized block as an external follower hands it over. Nothing is
+ * taken: the submitter copies what it keeps (the events of its own
+ * extrinsics only) before chain_submitter_feed returns.
+ */
+struct chain_fed_block {
+	uint64_t number;
+	uint8_t hash[32];
+	/* The hashes (xt_hash) of the block's extrinsics in block order, or
+	 * NULL when the body was not read, which the follower may do only when
+	 * chain_submitter_wants_bodies returned 0 before it read this block. */
+	const uint8_t (*xt_hashes)[32];
+	size_t xt_count;
+	/* The block's events in chain_events' flattened form; may be NULL
+	 * when xt_hashes is. */
+	const cJSON *events;
+};
+
+/*
+ * Non-zero while calls are queued or in flight: the follower must then read
+ * block bodies for the submitter. Thread-safe.
+ */
+int chain_submitter_wants_bodies(struct chain_submitter *s);
+
+/*
+ * Feeds the next finalized block; blocks must come in increasing order
+ * (numbers already fed are ignored except to match extrinsics). Cheap when
+ * none of the block's extrinsics is ours: no allocation, no request.
+ * Thread-safe; outcomes are still delivered on the submitter's thread.
+ */
+void chain_submitter_feed(struct chain_submitter *s, const struct chain_fed_block *b);
+
+/* Says the follower is alive though no new block came (keeps fed mode). */
+void chain_submitter_feed_alive(struct chain_submitter *s);
 
 /* The locally held next nonce, or -1 when it must be resynced. */
 int64_t chain_submitter_nonce(struct chain_submitter *s);
