@@ -48,6 +48,25 @@ void chain_submit_opts_default(struct chain_submit_opts *o)
 	o->batch_max = CHAIN_BATCH_MAX;
 }
 
+/*
+ * Calls tfchain does not charge for (Pays::No: the node's reports and
+ * uptime). Inside a batch_all the batch pays for them, which a node's
+ * account may not afford, so they always go on their own.
+ */
+static int chain_free_call(const char *pallet, const char *call)
+{
+	static const char *const free_calls[] = {
+		"SmartContractModule.add_nru_reports", "SmartContractModule.add_reports",
+		"SmartContractModule.report_contract_resources", "TfgridModule.report_uptime",
+		"TfgridModule.report_uptime_v2"};
+	size_t pl = strlen(pallet);
+	for (size_t i = 0; i < sizeof(free_calls) / sizeof(free_calls[0]); i++)
+		if (strncmp(free_calls[i], pallet, pl) == 0 && free_calls[i][pl] == '.' &&
+		    strcmp(free_calls[i] + pl + 1, call) == 0)
+			return 1;
+	return 0;
+}
+
 static void chain_job_free(struct chain_job *j)
 {
 	free(j->pallet);
@@ -462,6 +481,7 @@ int chain_submit_async(struct chain_submitter *s, const char *pallet, const char
 	j->ud = ud;
 	j->s = s;
 	j->queued_ms = chain_now_ms();
+	j->solo = chain_free_call(pallet, call);
 	if (!j->pallet || !j->call || !j->args) {
 		chain_job_free(j);
 		return -ENOMEM;

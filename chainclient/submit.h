@@ -64,7 +64,9 @@
  * is refused, nothing of it happened, and every call of it is sent again on
  * its own, so one bad call fails alone (its caller gets FAILED with its own
  * dispatch error) and does not fail the others. A batch that expires or
- * ends UNKNOWN gives that outcome to each of its calls.
+ * ends UNKNOWN gives that outcome to each of its calls. Calls tfchain does
+ * not charge for (the node's reports and uptime) are never batched: in a
+ * batch_all the batch would pay for them.
  */
 #ifndef ZOS_CHAINCLIENT_SUBMIT_H
 #define ZOS_CHAINCLIENT_SUBMIT_H

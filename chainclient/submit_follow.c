@@ -425,8 +425,10 @@ int chain_fed_run(struct chain_submitter *s)
 		return 1;
 	if (top > s->scanned)
 		s->scanned = top;
-	if (top > s->head_seen) {
-		s->head_seen = top;
+	/* Progress is any new block fed, also below the head seen when
+	 * sending (a follower replaying a backlog). */
+	if (top > s->fed_prog) {
+		s->fed_prog = top;
 		s->progress_ms = now;
 	}
 	if (now - s->progress_ms > s->opts.stall_ms) {

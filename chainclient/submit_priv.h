@@ -79,6 +79,7 @@ struct chain_submitter {
 	uint8_t fin_hash[32];
 	uint64_t fin_num;
 	int fed_live;        /* fed mode at the last round */
+	uint64_t fed_prog;   /* highest fed block the stall check saw */
 	int catchup;         /* read blocks directly until scanned >= catchup_to */
 	uint64_t catchup_to;
 	int nobatch_logged;
