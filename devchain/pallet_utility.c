@@ -40,20 +40,21 @@ static int call_batch_all(struct dev_ctx *ctx, struct scale_rd *args)
 }
 
 static const struct dev_call utility_calls[] = {
-	{"batch_all", 2, 0, call_batch_all},
+    {"batch_all", 2, 0, call_batch_all},
 };
 
 static int utility_describe(struct dev_meta *m)
 {
 	struct dev_types *r = dev_meta_types(m);
-	const struct dev_field calls = {"calls", dev_meta_call_vec(m), "Vec<<T as Config>::RuntimeCall>"};
+	const struct dev_field calls = {"calls", dev_meta_call_vec(m),
+	                                "Vec<<T as Config>::RuntimeCall>"};
 	const struct dev_field interrupted[] = {
-		{"index", dev_type_u32(r), "u32"},
-		{"error", dev_type_dispatch_error(r), "DispatchError"}};
+	    {"index", dev_type_u32(r), "u32"},
+	    {"error", dev_type_dispatch_error(r), "DispatchError"}};
 	const struct dev_variant evs[] = {
-		{"BatchInterrupted", EV_BATCH_INTERRUPTED, 2, interrupted},
-		{"BatchCompleted", EV_BATCH_COMPLETED, 0, NULL},
-		{"ItemCompleted", EV_ITEM_COMPLETED, 0, NULL}};
+	    {"BatchInterrupted", EV_BATCH_INTERRUPTED, 2, interrupted},
+	    {"BatchCompleted", EV_BATCH_COMPLETED, 0, NULL},
+	    {"ItemCompleted", EV_ITEM_COMPLETED, 0, NULL}};
 	static const char *const errors[] = {"TooManyCalls"};
 	dev_meta_call(m, "batch_all", 2, 1, &calls);
 	dev_meta_events(m, dev_type_variant(r, "pallet_utility::pallet::Event", 3, evs));
@@ -62,9 +63,9 @@ static int utility_describe(struct dev_meta *m)
 }
 
 const struct dev_pallet dev_pallet_utility = {
-	.name = "Utility",
-	.index = UTILITY_INDEX,
-	.calls = utility_calls,
-	.ncalls = 1,
-	.describe = utility_describe,
+    .name = "Utility",
+    .index = UTILITY_INDEX,
+    .calls = utility_calls,
+    .ncalls = 1,
+    .describe = utility_describe,
 };

@@ -48,8 +48,8 @@ static void sleep_ms(long ms)
 static int dev_start(const char *bin)
 {
 	posix_spawn_file_actions_t fa;
-	char *argv[] = {(char *)bin, "--dev", "--rpc-addr", "127.0.0.1:0", "--block-time", "100",
-			NULL};
+	char *argv[] = {(char *)bin,    "--dev", "--rpc-addr", "127.0.0.1:0",
+	                "--block-time", "100",   NULL};
 	int fd = mkstemp(dev_log);
 
 	if (fd < 0)
@@ -68,8 +68,9 @@ static int dev_start(const char *bin)
 		while (f && fgets(line, sizeof(line), f)) {
 			const char *p = strstr(line, "rpc listening on 127.0.0.1:");
 			if (p) {
-				snprintf(dev_url, sizeof(dev_url), "http://127.0.0.1:%ld",
-					 strtol(p + strlen("rpc listening on 127.0.0.1:"), NULL, 10));
+				snprintf(
+				    dev_url, sizeof(dev_url), "http://127.0.0.1:%ld",
+				    strtol(p + strlen("rpc listening on 127.0.0.1:"), NULL, 10));
 				fclose(f);
 				return 0;
 			}
@@ -199,10 +200,22 @@ static int fx_new(void **st, long batch_ms, unsigned give_up, long stall_ms, uns
 	return 0;
 }
 
-static int setup(void **st) { return fx_new(st, 0, 16, 0, 0); }
-static int setup_batch(void **st) { return fx_new(st, 100, 16, 0, 0); }
-static int setup_ahead(void **st) { return fx_new(st, 0, 4, 0, 10); }
-static int setup_stall(void **st) { return fx_new(st, 0, 16, 600, 0); }
+static int setup(void **st)
+{
+	return fx_new(st, 0, 16, 0, 0);
+}
+static int setup_batch(void **st)
+{
+	return fx_new(st, 100, 16, 0, 0);
+}
+static int setup_ahead(void **st)
+{
+	return fx_new(st, 0, 4, 0, 10);
+}
+static int setup_stall(void **st)
+{
+	return fx_new(st, 0, 16, 600, 0);
+}
 
 static int teardown(void **st)
 {
@@ -283,8 +296,8 @@ static void fed_success_failure_without_polling(void **st)
 	cJSON_Delete(args);
 
 	args = grid_args_contract_id(987654);
-	assert_int_equal(chain_submit_wait(f->s, "SmartContractModule", "set_contract_deployed",
-					   args, &o), 0);
+	assert_int_equal(
+	    chain_submit_wait(f->s, "SmartContractModule", "set_contract_deployed", args, &o), 0);
 	cJSON_Delete(args);
 	assert_int_equal(o.status, CHAIN_OUTCOME_FAILED);
 	assert_non_null(strstr(o.error, "SmartContractModule."));
@@ -333,8 +346,8 @@ static void batch_is_one_extrinsic(void **st)
 
 	for (unsigned i = 0; i < 3; i++) {
 		cJSON *args = grid_args_transfer(bob.pk, 10 + i);
-		assert_int_equal(chain_submit_async(f->s, "Balances", "transfer", args, tally_cb, &t),
-				 0);
+		assert_int_equal(
+		    chain_submit_async(f->s, "Balances", "transfer", args, tally_cb, &t), 0);
 		cJSON_Delete(args);
 	}
 	tally_wait(&t, 3);
@@ -345,7 +358,8 @@ static void batch_is_one_extrinsic(void **st)
 		/* Each caller sees its own transfer only. */
 		int transfers = 0;
 		const cJSON *e;
-		cJSON_ArrayForEach(e, t.o[i].events) {
+		cJSON_ArrayForEach(e, t.o[i].events)
+		{
 			const cJSON *ev = cJSON_GetObjectItem(e, "event");
 			transfers += cJSON_IsString(ev) && strcmp(ev->valuestring, "Transfer") == 0;
 		}
@@ -363,7 +377,8 @@ static void bad_call_fails_alone(void **st)
 
 	assert_int_equal(chain_submit_async(f->s, "Balances", "transfer", good, tally_cb, &t), 0);
 	assert_int_equal(chain_submit_async(f->s, "SmartContractModule", "set_contract_deployed",
-					    bad, tally_cb, &t), 0);
+	                                    bad, tally_cb, &t),
+	                 0);
 	assert_int_equal(chain_submit_async(f->s, "Balances", "transfer", good, tally_cb, &t), 0);
 	tally_wait(&t, 3);
 	int ok = 0, failed = 0;
@@ -399,11 +414,11 @@ int main(void)
 		return 1;
 	}
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(fed_success_failure_without_polling, setup, teardown),
-		cmocka_unit_test_setup_teardown(fed_expiry_by_era, setup_ahead, teardown),
-		cmocka_unit_test_setup_teardown(fed_stall_ends_unknown, setup_stall, teardown),
-		cmocka_unit_test_setup_teardown(batch_is_one_extrinsic, setup_batch, teardown),
-		cmocka_unit_test_setup_teardown(bad_call_fails_alone, setup_batch, teardown),
+	    cmocka_unit_test_setup_teardown(fed_success_failure_without_polling, setup, teardown),
+	    cmocka_unit_test_setup_teardown(fed_expiry_by_era, setup_ahead, teardown),
+	    cmocka_unit_test_setup_teardown(fed_stall_ends_unknown, setup_stall, teardown),
+	    cmocka_unit_test_setup_teardown(batch_is_one_extrinsic, setup_batch, teardown),
+	    cmocka_unit_test_setup_teardown(bad_call_fails_alone, setup_batch, teardown),
 	};
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	key_wipe(&alice);

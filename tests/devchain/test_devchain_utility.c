@@ -45,7 +45,7 @@ static size_t count(const char *hay, const char *needle)
 }
 
 static void run_batch(size_t n, const uint64_t *amounts, struct dev_account *before,
-		      struct dev_account *after, char **events)
+                      struct dev_account *after, char **events)
 {
 	struct zbuf calls[4], call, xt;
 	struct dev_reject why;
@@ -144,9 +144,9 @@ static void metadata_describes_batch_all(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(batch_all_runs_every_call, setup, teardown),
-		cmocka_unit_test_setup_teardown(batch_all_is_atomic, setup, teardown),
-		cmocka_unit_test_setup_teardown(metadata_describes_batch_all, setup, teardown),
+	    cmocka_unit_test_setup_teardown(batch_all_runs_every_call, setup, teardown),
+	    cmocka_unit_test_setup_teardown(batch_all_is_atomic, setup, teardown),
+	    cmocka_unit_test_setup_teardown(metadata_describes_batch_all, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
