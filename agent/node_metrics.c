@@ -23,7 +23,6 @@
 
 #include "agent/metrics.h"
 #include "agent/store.h"
-#include "chainclient/rpc.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "common/zerr.h"
@@ -155,15 +154,6 @@ static int write_all(struct agent_node *n, struct zbuf *b)
 		rc = put_gauge(b, "zos_chain_head_lag_blocks",
 		               "Finalized blocks the contract follower has not read yet.",
 		               head < 0 || at < 0 || at > head ? 0 : (double)(head - at));
-	if (rc >= 0 && n->chain) {
-		/* The chain subsystem starts before and stops after this one. */
-		struct rpc_stats st;
-		rpc_client_stats(chain_client_rpc(n->chain), &st);
-		rc = metrics_head(b, "zos_chain_requests_total", "counter",
-		                  "Requests sent to the chain (all of the agent's, retries included).");
-		if (rc >= 0)
-			rc = metrics_put(b, "zos_chain_requests_total", NULL, (double)st.requests);
-	}
 	if (rc >= 0)
 		rc = put_gauge(b, "zos_last_report_timestamp_seconds",
 		               "When a capacity report cycle last settled with every record "
