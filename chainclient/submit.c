@@ -223,6 +223,8 @@ void chain_submitter_feed(struct chain_submitter *s, const struct chain_fed_bloc
 	}
 	if (!s->fed_valid || b->number > s->fed_top) {
 		s->fed_top = b->number;
+		memcpy(s->fed_hash, b->hash, 32);
+		s->fed_top_ms = s->fed_ms;
 		s->fed_valid = 1;
 	}
 	if (s->nwatch || s->busy)

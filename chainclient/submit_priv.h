@@ -65,6 +65,8 @@ struct chain_submitter {
 	int64_t fed_ms;        /* last feed or alive; 0 = never */
 	int fed_valid;
 	uint64_t fed_top;      /* highest block number fed */
+	uint8_t fed_hash[32];  /* its hash */
+	int64_t fed_top_ms;    /* when fed_top last moved */
 	int fed_gap;           /* a feed skipped blocks: read them directly */
 	uint64_t sent_best;    /* best block number at the latest send */
 	/* Worker-thread state, not locked. */

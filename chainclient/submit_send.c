@@ -75,6 +75,34 @@ static int chain_batch_call(const struct chain_runtime *rt, struct zbuf *calls, 
 	return 0;
 }
 
+/*
+ * The last finalized block fed by the follower, when it can be the era's
+ * birth instead of asking the chain for its head: fed mode, a block fed in
+ * the last CHAIN_FED_BIRTH_MS (longer than tfchain's 6 s blocks), an era
+ * period that births at exactly that block, and a first attempt (a resend
+ * after a refusal asks the chain, in case the follower lags behind).
+ */
+#define CHAIN_FED_BIRTH_MS 10000
+
+static int chain_fed_birth(struct chain_submitter *s, const struct chain_job *j, uint64_t *num,
+			   uint8_t hash[32])
+{
+	int64_t now = chain_now_ms();
+	int ok = 0;
+
+	if (s->opts.follow_best || j->resends || chain_era_period(s->opts.give_up_blocks) >= 4096)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	if (s->fed_valid && s->fed_ms && now - s->fed_ms < CHAIN_FED_FRESH_MS &&
+	    now - s->fed_top_ms < CHAIN_FED_BIRTH_MS) {
+		*num = s->fed_top;
+		memcpy(hash, s->fed_hash, 32);
+		ok = 1;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ok;
+}
+
 /* Signs call for jobs[0..n) (one extrinsic) into xt. */
 static int chain_build(struct chain_submitter *s, struct chain_job **jobs, size_t n,
 		       const struct chain_runtime *rt, const struct zbuf *call, struct zbuf *xt)
@@ -85,20 +113,28 @@ static int chain_build(struct chain_submitter *s, struct chain_job **jobs, size_
 	int ret;
 
 	memset(&p, 0, sizeof(p));
-	ret = rpc_header(chain_client_rpc(s->c), NULL, &best, parent);
-	if (ret)
-		return ret;
-	/* The era is born at the best block's parent, whose hash its header
-	 * just gave: one request fewer per call than reading the best block's
-	 * hash, for one block less of validity. Eras quantised past one block
-	 * (periods from 4096) still read the birth block's hash. */
-	current = best ? best - 1 : 0;
-	xt_era_mortal(chain_era_period(s->opts.give_up_blocks), current, &p.era);
-	birth = xt_era_birth(&p.era, current);
-	if (best && birth == best - 1)
-		memcpy(p.block_hash, parent, 32);
-	else if ((ret = rpc_block_hash(chain_client_rpc(s->c), birth, p.block_hash)))
-		return ret;
+	if (chain_fed_birth(s, jobs[0], &current, p.block_hash)) {
+		/* Born at the last fed finalized block: no request. Nothing
+		 * not yet sent can be in it or before it. */
+		best = current;
+		xt_era_mortal(chain_era_period(s->opts.give_up_blocks), current, &p.era);
+	} else {
+		ret = rpc_header(chain_client_rpc(s->c), NULL, &best, parent);
+		if (ret)
+			return ret;
+		/* The era is born at the best block's parent, whose hash its
+		 * header just gave: one request fewer per call than reading the
+		 * best block's hash, for one block less of validity. Eras
+		 * quantised past one block (periods from 4096) still read the
+		 * birth block's hash. */
+		current = best ? best - 1 : 0;
+		xt_era_mortal(chain_era_period(s->opts.give_up_blocks), current, &p.era);
+		birth = xt_era_birth(&p.era, current);
+		if (best && birth == best - 1)
+			memcpy(p.block_hash, parent, 32);
+		else if ((ret = rpc_block_hash(chain_client_rpc(s->c), birth, p.block_hash)))
+			return ret;
+	}
 	if (!s->nonce_valid) {
 		uint64_t nn;
 		ret = rpc_account_next_index(chain_client_rpc(s->c), s->key.pk, &nn);
