@@ -108,9 +108,11 @@ const char *chain_outcome_status_name(enum chain_outcome_status s);
 
 struct chain_submit_opts {
 	unsigned give_up_blocks; /* 0 = 32 */
-	long poll_ms;            /* chain polling interval; 0 = 1000 */
+	long poll_ms;            /* chain polling interval when not fed; 0 = 1000 */
 	int max_resends;         /* re-sign attempts after nonce rejections; 0 = 3 */
-	int follow_best;         /* 1: resolve on best blocks instead of finalized */
+	/* 1: resolve on best blocks instead of finalized (polling only: feeds
+	 * of finalized blocks are then ignored) */
+	int follow_best;
 	size_t max_queue;        /* queued calls; 0 = 1024 */
 	/* Upper bound in ms without progress of the watched chain before
 	 * in-flight calls end as UNKNOWN; 0 = 600000. */

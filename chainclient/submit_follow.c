@@ -390,7 +390,7 @@ int chain_fed_run(struct chain_submitter *s)
 	s->fhead = s->ftail = NULL;
 	gap = s->fed_gap;
 	s->fed_gap = 0;
-	live = s->fed_ms && now - s->fed_ms < CHAIN_FED_FRESH_MS;
+	live = s->fed_ms && now - s->fed_ms < CHAIN_FED_FRESH_MS && !s->opts.follow_best;
 	top = s->fed_top;
 	valid = s->fed_valid;
 	pthread_mutex_unlock(&s->lock);
