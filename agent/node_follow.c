@@ -19,7 +19,8 @@
  * node.sync_interval as the backstop for anything missed.
  *
  * It is also the only reader of blocks for the node's extrinsic submitter:
- * each block's events are decoded once and handed to both the engine and
+ * each block's events (of the pallets in follow_pallets only) are decoded
+ * once and handed to both the engine and
  * the submitter (chain_submitter_feed), which resolves its own extrinsics
  * from the block that included them instead of polling the chain. The
  * block's body is read only while the submitter has calls queued or in
@@ -57,6 +58,12 @@
  * pass anyway (a missed or reset subscription costs at most this). */
 #define FOLLOW_HEADS_MAX_MS 2000L
 #define FOLLOW_HEADS_SLICE_MS 250L
+
+/* The events anyone here reads: the engine's contract events, and the
+ * outcome events the submitter resolves its extrinsics from (System's, and
+ * Utility's for batches). The others are walked over, not decoded; the
+ * agent's outcome callbacks read only the status. */
+static const char *const follow_pallets[] = {"System", "Utility", "SmartContractModule"};
 
 /* Gives block number (hash, events) to the submitter, with the hashes of
  * its extrinsics when the submitter asked for bodies. */
@@ -107,7 +114,8 @@ static int follow_block(struct agent_node *n, struct eng *e, uint64_t number,
 		return rc;
 	if ((rc = chain_client_runtime(n->chain, &rt)) < 0)
 		return rc;
-	rc = chain_events(n->chain, rt, hash, &events);
+	rc = chain_events_of_pallets(n->chain, rt, hash, follow_pallets,
+				     sizeof follow_pallets / sizeof follow_pallets[0], &events);
 	chain_runtime_put(rt);
 	if (rc < 0)
 		return rc;

@@ -99,8 +99,30 @@ struct feeder {
 	struct chain_submitter *s;
 	pthread_t thr;
 	atomic_int stop, blocks_off, bodies, fed;
+	/* chain_events_of_pallets against chain_events filtered afterwards */
+	atomic_int compared, mismatched;
 	uint64_t last;
 };
+
+static const char *const wanted[] = {"System", "Utility", "SmartContractModule"};
+
+/* 1 when sel holds exactly all's events of the wanted pallets, in order. */
+static int same_selection(const cJSON *all, const cJSON *sel)
+{
+	const cJSON *e, *s = sel ? sel->child : NULL;
+	cJSON_ArrayForEach(e, all) {
+		const cJSON *p = cJSON_GetObjectItem(e, "pallet");
+		int want = 0;
+		for (size_t i = 0; i < 3; i++)
+			want |= cJSON_IsString(p) && strcmp(p->valuestring, wanted[i]) == 0;
+		if (!want)
+			continue;
+		if (!s || !cJSON_Compare(e, s, 1))
+			return 0;
+		s = s->next;
+	}
+	return s == NULL;
+}
 
 static int feed_block(struct feeder *fd, uint64_t n)
 {
@@ -119,6 +141,15 @@ static int feed_block(struct feeder *fd, uint64_t n)
 		rc = chain_client_runtime(fd->c, &rt);
 	if (!rc)
 		rc = chain_events(fd->c, rt, b.hash, &events);
+	if (!rc) {
+		/* What the agent's follower decodes: only the wanted pallets. */
+		cJSON *sel = NULL;
+		int r2 = chain_events_of_pallets(fd->c, rt, b.hash, wanted, 3, &sel);
+		atomic_fetch_add(&fd->compared, 1);
+		if (r2 || !same_selection(events, sel))
+			atomic_fetch_add(&fd->mismatched, 1);
+		cJSON_Delete(sel);
+	}
 	chain_runtime_put(rt);
 	if (!rc && want) {
 		hashes = calloc(cnt ? cnt : 1, 32);
@@ -303,6 +334,8 @@ static void fed_success_failure_without_polling(void **st)
 	assert_non_null(strstr(o.error, "SmartContractModule."));
 	chain_outcome_clear(&o);
 	assert_true(atomic_load(&f->fd.bodies) > 0);
+	assert_true(atomic_load(&f->fd.compared) > 0);
+	assert_int_equal(atomic_load(&f->fd.mismatched), 0);
 }
 
 static void fed_expiry_by_era(void **st)
