@@ -18,6 +18,15 @@
  * benchmark chain, 6 s on tfchain), long enough for calls made together. */
 #define NODE_BATCH_MS 20
 
+/* A call was queued: the follower, which feeds the submitter, stops
+ * sleeping and polls at its busy pace (over HTTP; a head subscription wakes
+ * it anyway). */
+static void chain_queued(void *ud)
+{
+	struct agent_node *n = ud;
+	node_worker_kick(&n->follow);
+}
+
 static int chain_start(struct agent *a, void **state)
 {
 	struct agent_node *n = *state;
@@ -53,6 +62,8 @@ static int chain_start(struct agent *a, void **state)
 	chain_submit_opts_default(&so);
 	so.poll_ms = 200;
 	so.batch_ms = NODE_BATCH_MS;
+	so.queued = chain_queued;
+	so.queued_ud = n;
 	rc = chain_submitter_new(n->chain, &a->key, &so, &n->submitter);
 	if (rc < 0) {
 		log_err("node", "extrinsic submitter: %s", zerr_str(rc));

@@ -149,6 +149,35 @@ static int follow_block(struct agent_node *n, struct eng *e, uint64_t number,
 	return rc;
 }
 
+/*
+ * The finalized head: its hash (one request) and, when it changed, its
+ * header for the number and the parent's hash (a second one). An unchanged
+ * head, the common case when polling faster than blocks come, costs one.
+ */
+static int follow_head(struct agent_node *n, uint64_t *head, uint8_t hash[32],
+		       uint8_t parent[32])
+{
+	struct rpc_client *rpc = chain_client_rpc(n->chain);
+	int rc = rpc_finalized_head(rpc, hash);
+	if (rc < 0)
+		return rc;
+	if (n->follow_fin_num >= 0 && memcmp(hash, n->follow_fin_hash, 32) == 0) {
+		*head = (uint64_t)n->follow_fin_num;
+		memcpy(parent, n->follow_fin_parent, 32);
+		return 0;
+	}
+	rc = rpc_header(rpc, hash, head, parent);
+	/* The node just named this block: its header cannot be absent. */
+	if (rc == ZE_ABSENT)
+		rc = ZE_UNKNOWN;
+	if (rc < 0)
+		return rc;
+	n->follow_fin_num = (int64_t)*head;
+	memcpy(n->follow_fin_hash, hash, 32);
+	memcpy(n->follow_fin_parent, parent, 32);
+	return 0;
+}
+
 /* Writes the in-memory cursor to the store when it moved. */
 static int follow_persist(struct agent_node *n, struct eng *e)
 {
@@ -168,9 +197,9 @@ static int follow_persist(struct agent_node *n, struct eng *e)
 static int follow_pass(struct agent_node *n, struct eng *e, int *behind)
 {
 	uint64_t head;
-	uint8_t head_hash[32];
+	uint8_t head_hash[32], parent_hash[32];
 	*behind = 0;
-	int rc = chain_finalized(n->chain, &head, head_hash);
+	int rc = follow_head(n, &head, head_hash, parent_hash);
 	atomic_store(&n->chain_ok, rc >= 0);
 	if (rc < 0)
 		return rc;
@@ -205,7 +234,10 @@ static int follow_pass(struct agent_node *n, struct eng *e, int *behind)
 	}
 	uint64_t b = (uint64_t)cursor + 1;
 	for (int i = 0; i < FOLLOW_BATCH && b <= head; i++, b++) {
-		if ((rc = follow_block(n, e, b, b == head ? head_hash : NULL)) < 0) {
+		const uint8_t *known = b == head       ? head_hash
+				       : b + 1 == head ? parent_hash
+						       : NULL;
+		if ((rc = follow_block(n, e, b, known)) < 0) {
 			log_debug("node", "block %" PRIu64 ": %s; retrying", b, zerr_str(rc));
 			break;
 		}
@@ -265,6 +297,7 @@ void *node_follow_main(void *arg)
 	int failing = 0;
 	uint64_t seen = 0;
 	n->follow_cursor = n->follow_saved = -1;
+	n->follow_fin_num = -1;
 	for (;;) {
 		int behind = 0;
 		int rc = follow_pass(n, e, &behind);

@@ -506,6 +506,8 @@ int chain_submit_async(struct chain_submitter *s, const char *pallet, const char
 	pthread_mutex_unlock(&s->lock);
 	if (ret)
 		chain_job_free(j);
+	else if (s->opts.queued)
+		s->opts.queued(s->opts.queued_ud);
 	return ret;
 }
 

@@ -125,6 +125,11 @@ struct chain_submit_opts {
 	 * see "Batching" above. */
 	long batch_ms;
 	unsigned batch_max; /* calls per batch; 0 = 64, at most 64 */
+	/* Called with queued_ud after each call is queued, on the caller's
+	 * thread and without the submitter's lock: a follower that feeds the
+	 * submitter can wake up and read blocks promptly. May be NULL. */
+	void (*queued)(void *ud);
+	void *queued_ud;
 };
 
 #define CHAIN_BATCH_MAX 64
