@@ -20,15 +20,15 @@
  *
  * It is also the only reader of blocks for the node's extrinsic submitter:
  * each block's events (of the pallets in follow_pallets only) are decoded
- * once and handed to both the engine and
- * the submitter (chain_submitter_feed), which resolves its own extrinsics
- * from the block that included them instead of polling the chain. The
- * block's body is read only while the submitter has calls queued or in
- * flight, and the follower then polls faster (FOLLOW_BUSY_POLL_MS); a call
- * being queued wakes it from a longer sleep (node_chain.c), so an outcome
- * is known about one block after inclusion. Feeding does not touch
- * the cursor: a block fed twice (a retried block) is harmless, and a
- * submitter that was not fed for a while reads what it missed itself.
+ * once and handed to both the engine and the submitter
+ * (chain_submitter_feed), which resolves its own extrinsics from the block
+ * that included them instead of polling the chain. The block's body is read
+ * only while the submitter has calls queued or in flight, and the follower
+ * then polls faster (FOLLOW_BUSY_POLL_MS); a call being queued wakes it from
+ * a longer sleep (node_chain.c), so an outcome is known about one block
+ * after inclusion. Feeding does not touch the cursor: a block fed twice (a
+ * retried block) is harmless, and a submitter that was not fed for a while
+ * reads what it missed itself.
  */
 #include "agent/node_int.h"
 
