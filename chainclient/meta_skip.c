@@ -4,7 +4,7 @@
  * pallets nobody asked for) at no allocation. Bounded like the JSON decoder:
  * depth by META_MAX_DEPTH, items by META_MAX_NODES.
  */
-#include "chainclient/meta_priv.h"
+#include "chainclient/meta_int.h"
 
 #include "common/zerr.h"
 

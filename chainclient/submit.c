@@ -13,8 +13,9 @@
 #include <sodium.h>
 #include <time.h>
 
-#include "chainclient/client_priv.h"
-#include "chainclient/submit_priv.h"
+#include "chainclient/client_int.h"
+#include "chainclient/submit_int.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
@@ -154,7 +155,7 @@ int chain_submitter_wants_bodies(struct chain_submitter *s)
 
 static int64_t chain_fed_now(void)
 {
-	int64_t now = chain_now_ms();
+	int64_t now = clk_mono_ms();
 	return now ? now : 1;
 }
 
@@ -285,15 +286,8 @@ int64_t chain_submitter_nonce(struct chain_submitter *s)
 
 static void chain_wait_locked(struct chain_submitter *s, long ms)
 {
-	struct timespec ts;
+	struct timespec ts = clk_after(CLOCK_MONOTONIC, ms);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_cond_timedwait(&s->cond, &s->lock, &ts);
 }
 
@@ -311,7 +305,7 @@ static int chain_take(struct chain_submitter *s, struct chain_job **jobs, size_t
 		size_t ready = 0;
 		for (struct chain_job *q = j; q && !q->solo && ready < max; q = q->next)
 			ready++;
-		int64_t left = j->queued_ms + s->opts.batch_ms - chain_now_ms();
+		int64_t left = j->queued_ms + s->opts.batch_ms - clk_mono_ms();
 		if (ready < max && left > 0) {
 			*wait_ms = left;
 			return 1;
@@ -482,7 +476,7 @@ int chain_submit_async(struct chain_submitter *s, const char *pallet, const char
 	j->cb = cb;
 	j->ud = ud;
 	j->s = s;
-	j->queued_ms = chain_now_ms();
+	j->queued_ms = clk_mono_ms();
 	j->solo = chain_free_call(pallet, call);
 	if (!j->pallet || !j->call || !j->args) {
 		chain_job_free(j);

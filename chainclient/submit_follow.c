@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chainclient/client_priv.h"
-#include "chainclient/submit_priv.h"
+#include "chainclient/client_int.h"
+#include "chainclient/submit_int.h"
+#include "common/clock.h"
 #include "common/hex.h"
 #include "common/log.h"
 #include "common/zerr.h"
@@ -321,7 +322,7 @@ void chain_follow(struct chain_submitter *s)
 {
 	struct chain_blk hb;
 	uint64_t head;
-	int64_t now = chain_now_ms();
+	int64_t now = clk_mono_ms();
 	int ret, have_hb = 0;
 
 	if (!s->inflight)
@@ -381,7 +382,7 @@ void chain_expire(struct chain_submitter *s)
 int chain_fed_run(struct chain_submitter *s)
 {
 	struct chain_fed *f;
-	int64_t now = chain_now_ms();
+	int64_t now = clk_mono_ms();
 	uint64_t top;
 	int live, gap, valid;
 

@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chainclient/client_priv.h"
-#include "chainclient/submit_priv.h"
+#include "chainclient/client_int.h"
+#include "chainclient/submit_int.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
@@ -87,7 +88,7 @@ static int chain_batch_call(const struct chain_runtime *rt, struct zbuf *calls, 
 static int chain_fed_birth(struct chain_submitter *s, const struct chain_job *j, uint64_t *num,
 			   uint8_t hash[32])
 {
-	int64_t now = chain_now_ms();
+	int64_t now = clk_mono_ms();
 	int ok = 0;
 
 	if (s->opts.follow_best || j->resends || chain_era_period(s->opts.give_up_blocks) >= 4096)
@@ -168,7 +169,7 @@ static int chain_build(struct chain_submitter *s, struct chain_job **jobs, size_
 		s->scanned = best;
 		s->scanned_valid = 1;
 		s->head_seen = best;
-		s->progress_ms = chain_now_ms();
+		s->progress_ms = clk_mono_ms();
 	}
 	return 0;
 }

@@ -3,7 +3,7 @@
  * <storage>/zmounts/<host>.img. Updates may only grow it. When a zmachine
  * mounts it, the zmachine formats it ext4 on first use.
  */
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
