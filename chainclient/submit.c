@@ -28,12 +28,18 @@ void chain_outcome_clear(struct chain_outcome *o)
 const char *chain_outcome_status_name(enum chain_outcome_status s)
 {
 	switch (s) {
-	case CHAIN_OUTCOME_SUCCESS: return "success";
-	case CHAIN_OUTCOME_FAILED: return "failed";
-	case CHAIN_OUTCOME_REJECTED: return "rejected";
-	case CHAIN_OUTCOME_EXPIRED: return "expired";
-	case CHAIN_OUTCOME_INVALID: return "invalid";
-	case CHAIN_OUTCOME_UNKNOWN: return "unknown";
+	case CHAIN_OUTCOME_SUCCESS:
+		return "success";
+	case CHAIN_OUTCOME_FAILED:
+		return "failed";
+	case CHAIN_OUTCOME_REJECTED:
+		return "rejected";
+	case CHAIN_OUTCOME_EXPIRED:
+		return "expired";
+	case CHAIN_OUTCOME_INVALID:
+		return "invalid";
+	case CHAIN_OUTCOME_UNKNOWN:
+		return "unknown";
 	}
 	return "?";
 }
@@ -57,9 +63,9 @@ void chain_submit_opts_default(struct chain_submit_opts *o)
 static int chain_free_call(const char *pallet, const char *call)
 {
 	static const char *const free_calls[] = {
-		"SmartContractModule.add_nru_reports", "SmartContractModule.add_reports",
-		"SmartContractModule.report_contract_resources", "TfgridModule.report_uptime",
-		"TfgridModule.report_uptime_v2"};
+	    "SmartContractModule.add_nru_reports", "SmartContractModule.add_reports",
+	    "SmartContractModule.report_contract_resources", "TfgridModule.report_uptime",
+	    "TfgridModule.report_uptime_v2"};
 	size_t pl = strlen(pallet);
 	for (size_t i = 0; i < sizeof(free_calls) / sizeof(free_calls[0]); i++)
 		if (strncmp(free_calls[i], pallet, pl) == 0 && free_calls[i][pl] == '.' &&
@@ -168,7 +174,7 @@ void chain_submitter_feed_alive(struct chain_submitter *s)
 
 /* Indices of b's extrinsics that are ours (under lock); at most max. */
 static size_t chain_fed_matches(struct chain_submitter *s, const struct chain_fed_block *b,
-				uint32_t *idx, size_t max)
+                                uint32_t *idx, size_t max)
 {
 	size_t n = 0;
 
@@ -245,7 +251,7 @@ void chain_fed_free_list(struct chain_fed *f)
 }
 
 void chain_job_fail(struct chain_job *j, enum chain_outcome_status st, int err, const char *fmt,
-		    ...)
+                    ...)
 {
 	struct chain_outcome o;
 	va_list ap;
@@ -263,7 +269,7 @@ void chain_job_fail(struct chain_job *j, enum chain_outcome_status st, int err, 
 	 * "rejected" would say the chain refused it. */
 	int unsent = st == CHAIN_OUTCOME_REJECTED && (err == ZE_UNKNOWN || err == ZE_TIMEOUT);
 	log_warn("chain", "%s.%s: %s: %s", j->pallet, j->call,
-		 unsent ? "not sent" : chain_outcome_status_name(st), o.error);
+	         unsent ? "not sent" : chain_outcome_status_name(st), o.error);
 	chain_job_finish(j, &o);
 }
 
@@ -294,8 +300,7 @@ static void chain_wait_locked(struct chain_submitter *s, long ms)
 /* Takes the next job, or a batch of them, off the queue (under lock).
  * Returns 0 with *n set, or 1 when the batch window is still open (the
  * worker should wait until *wait_ms). */
-static int chain_take(struct chain_submitter *s, struct chain_job **jobs, size_t *n,
-		      long *wait_ms)
+static int chain_take(struct chain_submitter *s, struct chain_job **jobs, size_t *n, long *wait_ms)
 {
 	struct chain_job *j = s->qhead;
 	size_t max = 1, k = 0;
@@ -377,7 +382,8 @@ static void *chain_worker(void *arg)
 	while ((j = s->qhead)) {
 		s->qhead = j->next;
 		pthread_mutex_unlock(&s->lock);
-		chain_job_fail(j, CHAIN_OUTCOME_REJECTED, ZE_STATE, "submitter stopped before sending");
+		chain_job_fail(j, CHAIN_OUTCOME_REJECTED, ZE_STATE,
+		               "submitter stopped before sending");
 		pthread_mutex_lock(&s->lock);
 	}
 	s->qtail = NULL;
@@ -391,7 +397,7 @@ static void *chain_worker(void *arg)
 }
 
 int chain_submitter_new(struct chain_client *c, const struct zkey *key,
-			const struct chain_submit_opts *opts, struct chain_submitter **out)
+                        const struct chain_submit_opts *opts, struct chain_submitter **out)
 {
 	struct chain_submitter *s;
 	pthread_condattr_t ca;
@@ -460,7 +466,7 @@ void chain_submitter_free(struct chain_submitter *s)
 }
 
 int chain_submit_async(struct chain_submitter *s, const char *pallet, const char *call,
-		       const cJSON *args, chain_outcome_cb cb, void *ud)
+                       const cJSON *args, chain_outcome_cb cb, void *ud)
 {
 	struct chain_job *j;
 	int ret = 0;
@@ -525,7 +531,7 @@ static void chain_wait_cb(void *ud, struct chain_outcome *o)
 }
 
 int chain_submit_wait(struct chain_submitter *s, const char *pallet, const char *call,
-		      const cJSON *args, struct chain_outcome *o)
+                      const cJSON *args, struct chain_outcome *o)
 {
 	struct chain_waiter w;
 	int ret;

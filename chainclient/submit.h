@@ -88,14 +88,14 @@ enum chain_outcome_status {
 
 struct chain_outcome {
 	enum chain_outcome_status status;
-	int err;          /* 0 on success, else a ZE_* / -errno code matching status */
-	char error[160];  /* dispatch error name or RPC/local message; "" on success */
+	int err;         /* 0 on success, else a ZE_* / -errno code matching status */
+	char error[160]; /* dispatch error name or RPC/local message; "" on success */
 	uint8_t xt_hash[32];
 	uint8_t block_hash[32];
 	uint64_t block_number;
 	uint32_t xt_index;
 	uint64_t nonce;
-	int resends;      /* times it was re-signed after a nonce or version refusal */
+	int resends; /* times it was re-signed after a nonce or version refusal */
 	/* This extrinsic's events (chain_events' flattened form), or NULL when
 	 * not included. Owned by the outcome: see chain_outcome_clear. */
 	cJSON *events;
@@ -113,7 +113,7 @@ struct chain_submit_opts {
 	/* 1: resolve on best blocks instead of finalized (polling only: feeds
 	 * of finalized blocks are then ignored) */
 	int follow_best;
-	size_t max_queue;        /* queued calls; 0 = 1024 */
+	size_t max_queue; /* queued calls; 0 = 1024 */
 	/* Upper bound in ms without progress of the watched chain before
 	 * in-flight calls end as UNKNOWN; 0 = 600000. */
 	long stall_ms;
@@ -154,7 +154,7 @@ struct chain_submitter;
  * the submitter). The key is copied and wiped on free. opts may be NULL.
  */
 int chain_submitter_new(struct chain_client *c, const struct zkey *key,
-			const struct chain_submit_opts *opts, struct chain_submitter **out);
+                        const struct chain_submit_opts *opts, struct chain_submitter **out);
 /* Stops the worker; calls not yet final get CHAIN_OUTCOME_UNKNOWN (or, if
  * never sent, CHAIN_OUTCOME_REJECTED with err ZE_STATE). */
 void chain_submitter_free(struct chain_submitter *s);
@@ -162,12 +162,12 @@ void chain_submitter_free(struct chain_submitter *s);
 /*
  * Queues pallet.call(args). args (copied) is a JSON array of the call's
  * arguments in order, or an object of them by name, which is mapped onto
- * the runtime's argument order when sending (see chain_call_args). cb runs exactly once, later, on the worker thread, unless
- * this returns an error (-EAGAIN when the queue is full, ZE_STATE when
- * stopping).
+ * the runtime's argument order when sending (see chain_call_args). cb runs
+ * exactly once, later, on the worker thread, unless this returns an error
+ * (-EAGAIN when the queue is full, ZE_STATE when stopping).
  */
 int chain_submit_async(struct chain_submitter *s, const char *pallet, const char *call,
-		       const cJSON *args, chain_outcome_cb cb, void *ud);
+                       const cJSON *args, chain_outcome_cb cb, void *ud);
 
 /*
  * The same, waiting for the outcome. Returns 0 and fills *o whatever the
@@ -175,7 +175,7 @@ int chain_submit_async(struct chain_submitter *s, const char *pallet, const char
  * queued. Clear *o with chain_outcome_clear.
  */
 int chain_submit_wait(struct chain_submitter *s, const char *pallet, const char *call,
-		      const cJSON *args, struct chain_outcome *o);
+                      const cJSON *args, struct chain_outcome *o);
 
 /*
  * One finalized block as an external follower hands it over. Nothing is

@@ -48,7 +48,8 @@ cJSON *chain_events_of(const cJSON *events, uint32_t idx)
 
 	if (!out)
 		return NULL;
-	cJSON_ArrayForEach(e, events) {
+	cJSON_ArrayForEach(e, events)
+	{
 		const cJSON *i = cJSON_GetObjectItemCaseSensitive(e, "index");
 		if (!cJSON_IsNumber(i) || i->valuedouble != (double)idx)
 			continue;
@@ -74,7 +75,8 @@ static cJSON *chain_batch_slice(const cJSON *evs, unsigned pos)
 
 	if (!out)
 		return NULL;
-	cJSON_ArrayForEach(e, evs) {
+	cJSON_ArrayForEach(e, evs)
+	{
 		const cJSON *p = cJSON_GetObjectItemCaseSensitive(e, "pallet");
 		const cJSON *n = cJSON_GetObjectItemCaseSensitive(e, "event");
 		int utility = cJSON_IsString(p) && strcmp(p->valuestring, "Utility") == 0;
@@ -99,7 +101,7 @@ static cJSON *chain_batch_slice(const cJSON *evs, unsigned pos)
 }
 
 void chain_resolve_hash(struct chain_submitter *s, const uint8_t h[32], const struct meta *m,
-			const cJSON *evs, uint32_t idx, const uint8_t bhash[32], uint64_t bnum)
+                        const cJSON *evs, uint32_t idx, const uint8_t bhash[32], uint64_t bnum)
 {
 	struct chain_job *jobs[CHAIN_BATCH_MAX];
 	enum chain_outcome_status st;
@@ -138,9 +140,10 @@ void chain_resolve_hash(struct chain_submitter *s, const uint8_t h[32], const st
 	if (st == CHAIN_OUTCOME_FAILED && jobs[0]->batch_n > 1) {
 		/* batch_all reverted every call: none happened. Each goes again
 		 * on its own, so only the bad one fails. */
-		log_info("chain", "batch of %zu calls (nonce %llu, block %llu) failed with %s; "
-			 "sending each on its own", n, (unsigned long long)jobs[0]->nonce,
-			 (unsigned long long)bnum, error);
+		log_info("chain",
+		         "batch of %zu calls (nonce %llu, block %llu) failed with %s; "
+		         "sending each on its own",
+		         n, (unsigned long long)jobs[0]->nonce, (unsigned long long)bnum, error);
 		chain_requeue_solo(s, jobs, n);
 		return;
 	}
@@ -159,12 +162,12 @@ void chain_resolve_hash(struct chain_submitter *s, const uint8_t h[32], const st
 		o.resends = j->resends;
 		if (evs)
 			o.events = j->batch_n > 1 && st == CHAIN_OUTCOME_SUCCESS
-					   ? chain_batch_slice(evs, j->batch_pos)
-					   : cJSON_Duplicate(evs, 1);
-		log_info("chain", "%s.%s nonce %llu in block %llu #%u%s: %s%s%s", j->pallet, j->call,
-			 (unsigned long long)j->nonce, (unsigned long long)bnum, idx,
-			 j->batch_n > 1 ? " (batched)" : "", chain_outcome_status_name(o.status),
-			 o.error[0] ? " " : "", o.error);
+			               ? chain_batch_slice(evs, j->batch_pos)
+			               : cJSON_Duplicate(evs, 1);
+		log_info("chain", "%s.%s nonce %llu in block %llu #%u%s: %s%s%s", j->pallet,
+		         j->call, (unsigned long long)j->nonce, (unsigned long long)bnum, idx,
+		         j->batch_n > 1 ? " (batched)" : "", chain_outcome_status_name(o.status),
+		         o.error[0] ? " " : "", o.error);
 		chain_job_finish(j, &o);
 	}
 }
@@ -177,7 +180,7 @@ void chain_resolve_hash(struct chain_submitter *s, const uint8_t h[32], const st
  * follower retrying the same block forever.
  */
 static int chain_block_events(struct chain_submitter *s, const uint8_t bhash[32],
-			      struct chain_runtime **rt, cJSON **events, int *bad)
+                              struct chain_runtime **rt, cJSON **events, int *bad)
 {
 	int changed = 0, ret;
 
@@ -211,7 +214,7 @@ struct chain_blk {
 /* Reads block n (its hash when known, else NULL) into b; free with
  * rpc_keys_free(b->xts, b->lens, b->cnt). */
 static int chain_read_block(struct chain_submitter *s, uint64_t n, const uint8_t *known,
-			    struct chain_blk *b)
+                            struct chain_blk *b)
 {
 	struct rpc_client *rpc = chain_client_rpc(s->c);
 	int ret = 0;
@@ -254,7 +257,7 @@ static int chain_scan_block(struct chain_submitter *s, uint64_t n, const struct 
 			ret = chain_block_events(s, b->hash, &rt, &events, &bad);
 			if (ret) {
 				log_warn("chain", "events of block %llu: %s", (unsigned long long)n,
-					 zerr_str(ret));
+				         zerr_str(ret));
 				goto out;
 			}
 			have_events = 1;
@@ -265,9 +268,10 @@ static int chain_scan_block(struct chain_submitter *s, uint64_t n, const struct 
 				if (memcmp(j->hash, h, 32) != 0)
 					continue;
 				chain_unlink(s, j);
-				chain_job_fail(j, CHAIN_OUTCOME_UNKNOWN, bad,
-					       "included in block %llu, but its events do not decode: %s",
-					       (unsigned long long)n, zerr_str(bad));
+				chain_job_fail(
+				    j, CHAIN_OUTCOME_UNKNOWN, bad,
+				    "included in block %llu, but its events do not decode: %s",
+				    (unsigned long long)n, zerr_str(bad));
 			}
 			continue;
 		}
@@ -287,8 +291,7 @@ out:
  * else the head block itself is read (its number and extrinsics in one
  * request, kept in *hb for the scan) instead of its header.
  */
-static int chain_head(struct chain_submitter *s, uint64_t *head, struct chain_blk *hb,
-		      int *have_hb)
+static int chain_head(struct chain_submitter *s, uint64_t *head, struct chain_blk *hb, int *have_hb)
 {
 	struct rpc_client *rpc = chain_client_rpc(s->c);
 	uint8_t hh[32];
@@ -333,8 +336,8 @@ void chain_follow(struct chain_submitter *s)
 		s->progress_ms = now;
 	}
 	if (now - s->progress_ms > s->opts.stall_ms) {
-		log_err("chain", "no new %s block for %ld ms", s->opts.follow_best ? "best" : "finalized",
-			s->opts.stall_ms);
+		log_err("chain", "no new %s block for %ld ms",
+		        s->opts.follow_best ? "best" : "finalized", s->opts.stall_ms);
 		chain_inflight_abandon(s, ZE_TIMEOUT, "the chain made no progress");
 		goto out;
 	}
@@ -374,8 +377,8 @@ void chain_expire(struct chain_submitter *s)
 		chain_unlink(s, j);
 		chain_submitter_set_nonce(s, 0, 0);
 		chain_job_fail(j, CHAIN_OUTCOME_EXPIRED, ZE_TIMEOUT,
-			       "not included by block %llu; its era has ended",
-			       (unsigned long long)s->scanned);
+		               "not included by block %llu; its era has ended",
+		               (unsigned long long)s->scanned);
 	}
 }
 
@@ -404,7 +407,7 @@ int chain_fed_run(struct chain_submitter *s)
 		for (struct chain_fed *x = f; x; x = x->next)
 			for (size_t i = 0; i < x->n; i++)
 				chain_resolve_hash(s, x->m[i].hash, rt ? rt->meta : NULL,
-						   x->m[i].events, x->m[i].idx, x->hash, x->number);
+				                   x->m[i].events, x->m[i].idx, x->hash, x->number);
 		chain_runtime_put(rt);
 		chain_fed_free_list(f);
 	}

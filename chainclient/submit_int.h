@@ -22,8 +22,8 @@ struct chain_job {
 	uint64_t nonce;
 	uint64_t death; /* first block number at which the era no longer admits it */
 	int64_t queued_ms;
-	int solo;      /* send on its own (a batch of it failed or was refused) */
-	int watched;   /* hash is in s->watch */
+	int solo;    /* send on its own (a batch of it failed or was refused) */
+	int watched; /* hash is in s->watch */
 	/* Part batch_pos of a Utility.batch_all of batch_n calls (batch_n > 1),
 	 * all sharing hash, nonce and death. */
 	unsigned batch_n, batch_pos;
@@ -60,15 +60,15 @@ struct chain_submitter {
 	 * included some, and how far the feeder got. */
 	uint8_t (*watch)[32];
 	size_t nwatch, capwatch;
-	size_t busy;           /* jobs queued, being sent or in flight */
+	size_t busy; /* jobs queued, being sent or in flight */
 	struct chain_fed *fhead, *ftail;
-	int64_t fed_ms;        /* last feed or alive; 0 = never */
+	int64_t fed_ms; /* last feed or alive; 0 = never */
 	int fed_valid;
-	uint64_t fed_top;      /* highest block number fed */
-	uint8_t fed_hash[32];  /* its hash */
-	int64_t fed_top_ms;    /* when fed_top last moved */
-	int fed_gap;           /* a feed skipped blocks: read them directly */
-	uint64_t sent_best;    /* best block number at the latest send */
+	uint64_t fed_top;     /* highest block number fed */
+	uint8_t fed_hash[32]; /* its hash */
+	int64_t fed_top_ms;   /* when fed_top last moved */
+	int fed_gap;          /* a feed skipped blocks: read them directly */
+	uint64_t sent_best;   /* best block number at the latest send */
 	/* Worker-thread state, not locked. */
 	struct chain_job *inflight;
 	int nonce_valid;
@@ -80,9 +80,9 @@ struct chain_submitter {
 	int fin_valid;       /* fin_hash/fin_num hold the last finalized head read */
 	uint8_t fin_hash[32];
 	uint64_t fin_num;
-	int fed_live;        /* fed mode at the last round */
-	uint64_t fed_prog;   /* highest fed block the stall check saw */
-	int catchup;         /* read blocks directly until scanned >= catchup_to */
+	int fed_live;      /* fed mode at the last round */
+	uint64_t fed_prog; /* highest fed block the stall check saw */
+	int catchup;       /* read blocks directly until scanned >= catchup_to */
 	uint64_t catchup_to;
 	int nobatch_logged;
 };
@@ -99,7 +99,7 @@ void chain_expire(struct chain_submitter *s);
 /* Resolves every in-flight job with hash h from the events of its
  * extrinsic (idx in block bnum); evs is this extrinsic's events only. */
 void chain_resolve_hash(struct chain_submitter *s, const uint8_t h[32], const struct meta *m,
-			const cJSON *evs, uint32_t idx, const uint8_t bhash[32], uint64_t bnum);
+                        const cJSON *evs, uint32_t idx, const uint8_t bhash[32], uint64_t bnum);
 void chain_fed_free_list(struct chain_fed *f);
 /* The events of extrinsic idx, copied out of a block's list. */
 cJSON *chain_events_of(const cJSON *events, uint32_t idx);
@@ -108,7 +108,7 @@ cJSON *chain_events_of(const cJSON *events, uint32_t idx);
 void chain_job_finish(struct chain_job *j, struct chain_outcome *o);
 /* Finishes a job with a status and a message. */
 void chain_job_fail(struct chain_job *j, enum chain_outcome_status st, int err, const char *fmt,
-		    ...) __attribute__((format(printf, 4, 5)));
+                    ...) __attribute__((format(printf, 4, 5)));
 void chain_submitter_set_nonce(struct chain_submitter *s, int valid, uint64_t nonce);
 
 /* Encodes, signs and submits jobs[0..n) as one extrinsic (a

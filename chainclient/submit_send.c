@@ -43,7 +43,7 @@ static int chain_encode(const struct chain_runtime *rt, struct chain_job *j, str
 		ret = chain_call_args(rt->meta, j->pallet, j->call, j->args, &args, &which);
 		if (ret == -EINVAL && which)
 			log_err("chain", "%s.%s in runtime %u: argument '%s' missing or unknown",
-				j->pallet, j->call, rt->spec_version, which);
+			        j->pallet, j->call, rt->spec_version, which);
 		if (!ret)
 			ret = meta_encode_call(rt->meta, j->pallet, j->call, args, call);
 		cJSON_Delete(args);
@@ -59,10 +59,11 @@ static int chain_encode(const struct chain_runtime *rt, struct chain_job *j, str
  * ZE_UNSUPPORTED when the runtime has no Utility.batch_all.
  */
 static int chain_batch_call(const struct chain_runtime *rt, struct zbuf *calls, size_t n,
-			    struct zbuf *out)
+                            struct zbuf *out)
 {
 	const struct meta_pallet *p = meta_pallet(rt->meta, "Utility");
-	const struct meta_variant *v = p && p->has_calls ? meta_call(rt->meta, p, "batch_all") : NULL;
+	const struct meta_variant *v =
+	    p && p->has_calls ? meta_call(rt->meta, p, "batch_all") : NULL;
 	int ret;
 
 	if (!v)
@@ -86,7 +87,7 @@ static int chain_batch_call(const struct chain_runtime *rt, struct zbuf *calls, 
 #define CHAIN_FED_BIRTH_MS 10000
 
 static int chain_fed_birth(struct chain_submitter *s, const struct chain_job *j, uint64_t *num,
-			   uint8_t hash[32])
+                           uint8_t hash[32])
 {
 	int64_t now = clk_mono_ms();
 	int ok = 0;
@@ -106,7 +107,7 @@ static int chain_fed_birth(struct chain_submitter *s, const struct chain_job *j,
 
 /* Signs call for jobs[0..n) (one extrinsic) into xt. */
 static int chain_build(struct chain_submitter *s, struct chain_job **jobs, size_t n,
-		       const struct chain_runtime *rt, const struct zbuf *call, struct zbuf *xt)
+                       const struct chain_runtime *rt, const struct zbuf *call, struct zbuf *xt)
 {
 	struct xt_params p;
 	uint64_t best, birth, current;
@@ -187,7 +188,7 @@ static void chain_unwatch(struct chain_submitter *s, struct chain_job **jobs, si
  * whose arguments do not fit are finished as INVALID and dropped from
  * jobs[] (the others keep their order). Returns how many are left. */
 static size_t chain_encode_all(struct chain_submitter *s, const struct chain_runtime *rt,
-			       struct chain_job **jobs, size_t n, struct zbuf *calls)
+                               struct chain_job **jobs, size_t n, struct zbuf *calls)
 {
 	size_t k = 0;
 
@@ -198,13 +199,14 @@ static size_t chain_encode_all(struct chain_submitter *s, const struct chain_run
 		if (ret == ZE_UNSUPPORTED || ret == -EINVAL) {
 			zbuf_free(&calls[k]);
 			chain_job_fail(j, CHAIN_OUTCOME_INVALID, ret, "%s.%s %s in runtime %u",
-				       j->pallet, j->call,
-				       ret == ZE_UNSUPPORTED ? "does not exist" : "arguments do not fit",
-				       rt->spec_version);
+			               j->pallet, j->call,
+			               ret == ZE_UNSUPPORTED ? "does not exist"
+			                                     : "arguments do not fit",
+			               rt->spec_version);
 		} else if (ret) {
 			zbuf_free(&calls[k]);
 			chain_job_fail(j, CHAIN_OUTCOME_REJECTED, ret, "could not prepare: %s",
-				       zerr_str(ret));
+			               zerr_str(ret));
 		} else {
 			jobs[k++] = j;
 		}
@@ -226,7 +228,7 @@ int chain_send(struct chain_submitter *s, struct chain_job **jobs, size_t *np)
 	if (ret) {
 		for (size_t i = 0; i < n; i++)
 			chain_job_fail(jobs[i], CHAIN_OUTCOME_REJECTED, ret,
-				       "cannot load the runtime: %s", zerr_str(ret));
+			               "cannot load the runtime: %s", zerr_str(ret));
 		return 0;
 	}
 	n = *np = chain_encode_all(s, rt, jobs, n, calls);
@@ -241,12 +243,14 @@ int chain_send(struct chain_submitter *s, struct chain_job **jobs, size_t *np)
 		ret = chain_batch_call(rt, calls, n, &batch);
 		if (ret) {
 			if (ret == ZE_UNSUPPORTED && !s->nobatch_logged) {
-				log_info("chain", "runtime %u has no Utility.batch_all: sending calls "
-					 "one by one", rt->spec_version);
+				log_info("chain",
+				         "runtime %u has no Utility.batch_all: sending calls "
+				         "one by one",
+				         rt->spec_version);
 				s->nobatch_logged = 1;
 			} else if (ret != ZE_UNSUPPORTED) {
-				log_info("chain", "batch of %zu calls: %s; sending them one by one", n,
-					 zerr_str(ret));
+				log_info("chain", "batch of %zu calls: %s; sending them one by one",
+				         n, zerr_str(ret));
 			}
 			chain_requeue_solo(s, jobs + 1, n - 1);
 			for (size_t i = 1; i < n; i++)
@@ -267,8 +271,8 @@ int chain_send(struct chain_submitter *s, struct chain_job **jobs, size_t *np)
 	if (ret) {
 		/* Nothing was sent: the caller may retry safely. */
 		for (size_t i = 0; i < n; i++)
-			chain_job_fail(jobs[i], CHAIN_OUTCOME_REJECTED, ret, "could not prepare: %s",
-				       zerr_str(ret));
+			chain_job_fail(jobs[i], CHAIN_OUTCOME_REJECTED, ret,
+			               "could not prepare: %s", zerr_str(ret));
 		ret = 0;
 		goto out;
 	}
@@ -276,17 +280,19 @@ int chain_send(struct chain_submitter *s, struct chain_job **jobs, size_t *np)
 	ret = rpc_submit_extrinsic(chain_client_rpc(s->c), xt.data, xt.len, hash, &e);
 	if (ret == 0 || (ret == ZE_CHAIN && e.code == RPC_ERR_ALREADY_IMPORTED)) {
 		log_debug("chain", "%s.%s%s sent with nonce %llu", jobs[0]->pallet, jobs[0]->call,
-			  n > 1 ? " and others in a batch" : "", (unsigned long long)jobs[0]->nonce);
+		          n > 1 ? " and others in a batch" : "",
+		          (unsigned long long)jobs[0]->nonce);
 		if (n > 1)
 			log_debug("chain", "batch_all of %zu calls sent with nonce %llu", n,
-				  (unsigned long long)jobs[0]->nonce);
+			          (unsigned long long)jobs[0]->nonce);
 		chain_submitter_set_nonce(s, 1, s->nonce + 1);
 		ret = 1;
 		goto out;
 	}
 	if (ret == ZE_CHAIN && chain_resendable(&e) && jobs[0]->resends < s->opts.max_resends) {
-		log_info("chain", "%s.%s nonce %llu refused (%ld %s %s); resyncing", jobs[0]->pallet,
-			 jobs[0]->call, (unsigned long long)jobs[0]->nonce, e.code, e.message, e.data);
+		log_info("chain", "%s.%s nonce %llu refused (%ld %s %s); resyncing",
+		         jobs[0]->pallet, jobs[0]->call, (unsigned long long)jobs[0]->nonce, e.code,
+		         e.message, e.data);
 		chain_unwatch(s, jobs, n);
 		for (size_t i = 0; i < n; i++)
 			jobs[i]->resends++;
@@ -302,12 +308,13 @@ int chain_send(struct chain_submitter *s, struct chain_job **jobs, size_t *np)
 		if (n > 1) {
 			/* A refused batch: one of its calls may be what the pool
 			 * refuses; each goes on its own. */
-			log_info("chain", "batch of %zu calls refused (%ld: %s); sending each on its own",
-				 n, e.code, e.message);
+			log_info("chain",
+			         "batch of %zu calls refused (%ld: %s); sending each on its own", n,
+			         e.code, e.message);
 			chain_requeue_solo(s, jobs, n);
 		} else {
-			chain_job_fail(jobs[0], CHAIN_OUTCOME_REJECTED, ZE_CHAIN, "%ld: %s%s%s", e.code,
-				       e.message, e.data[0] ? ": " : "", e.data);
+			chain_job_fail(jobs[0], CHAIN_OUTCOME_REJECTED, ZE_CHAIN, "%ld: %s%s%s",
+			               e.code, e.message, e.data[0] ? ": " : "", e.data);
 		}
 		ret = 0;
 		goto out;
@@ -316,7 +323,7 @@ int chain_send(struct chain_submitter *s, struct chain_job **jobs, size_t *np)
 	 * until it shows up or its era ends. The next nonce comes from the
 	 * chain, which counts it if it reached the pool. */
 	log_warn("chain", "%s.%s: submission fate unknown (%s); following it", jobs[0]->pallet,
-		 jobs[0]->call, zerr_str(ret));
+	         jobs[0]->call, zerr_str(ret));
 	chain_submitter_set_nonce(s, 0, 0);
 	ret = 1;
 out:
