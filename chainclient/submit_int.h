@@ -85,6 +85,7 @@ struct chain_submitter {
 	int catchup;       /* read blocks directly until scanned >= catchup_to */
 	uint64_t catchup_to;
 	int nobatch_logged;
+	uint64_t best_seen; /* best block number at the last header read */
 };
 
 /* Watch set (lock taken inside). */

@@ -95,8 +95,11 @@ static int chain_fed_birth(struct chain_submitter *s, const struct chain_job *j,
 	if (s->opts.follow_best || j->resends || chain_era_period(s->opts.give_up_blocks) >= 4096)
 		return 0;
 	pthread_mutex_lock(&s->lock);
+	/* A follower replaying old blocks feeds recent calls of stale ones:
+	 * the best block last read by a header says how far behind it is. */
+	uint64_t slack = chain_era_period(s->opts.give_up_blocks) / 4;
 	if (s->fed_valid && s->fed_ms && now - s->fed_ms < CHAIN_FED_FRESH_MS &&
-	    now - s->fed_top_ms < CHAIN_FED_BIRTH_MS) {
+	    now - s->fed_top_ms < CHAIN_FED_BIRTH_MS && s->best_seen <= s->fed_top + slack) {
 		*num = s->fed_top;
 		memcpy(hash, s->fed_hash, 32);
 		ok = 1;
@@ -124,6 +127,7 @@ static int chain_build(struct chain_submitter *s, struct chain_job **jobs, size_
 		ret = rpc_header(chain_client_rpc(s->c), NULL, &best, parent);
 		if (ret)
 			return ret;
+		s->best_seen = best;
 		/* The era is born at the best block's parent, whose hash its
 		 * header just gave: one request fewer per call than reading the
 		 * best block's hash, for one block less of validity. Eras
