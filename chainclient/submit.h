@@ -51,7 +51,9 @@
  *   that stops or stalls costs latency, never an outcome. A feed that skips
  *   blocks (a follower that jumped ahead) makes the submitter read the
  *   skipped blocks itself. Stall detection is the same in both modes: no
- *   new block for stall_ms ends in-flight calls as UNKNOWN.
+ *   new block for stall_ms ends in-flight calls as UNKNOWN. While fed, eras
+ *   are born at the last fed block, so a send costs one request (the
+ *   submission) instead of a header read and the submission.
  *
  * Batching (opts.batch_ms > 0): calls queued within batch_ms of the first
  * waiting one (at most batch_max, 64 by default, which keeps a batch far
