@@ -1,5 +1,5 @@
 #!/bin/bash
-# End-to-end deploys per second (issue 7): starts tfchain-dev (100 ms
+# End-to-end deploys per second: starts tfchain-dev (100 ms
 # blocks) and a real zos-agent on free loopback ports in a temporary
 # directory, registers the node (//Alice funds it, //Bob creates farm 1, the
 # agent registers its twin and node itself), then runs bench_deploy: 1, 8
