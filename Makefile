@@ -96,7 +96,7 @@ $(BUILD)/bench/%: bench/%.c $(call libsfor,agent) $(call libof,devchain) $(call 
 bench: all $(BENCHES) $(TEST_TOOLS)
 
 # Helper programs the integration scripts and benchmarks drive.
-TEST_TOOLS := $(BUILD)/tests/image/imgtool
+TEST_TOOLS := $(BUILD)/tests/image/imgtool $(BUILD)/tests/chainclient/batchtool
 tests: all $(ALL_TESTS) $(TEST_TOOLS)
 
 # The test command: unit tests of every module, then the integration

@@ -78,11 +78,20 @@ int node_worker_sleep(struct node_worker *w, long ms)
 {
 	struct timespec until = clk_after(CLOCK_MONOTONIC, ms);
 	pthread_mutex_lock(&w->mu);
-	while (!w->stop && pthread_cond_timedwait(&w->cv, &w->mu, &until) != ETIMEDOUT)
+	while (!w->stop && !w->kick && pthread_cond_timedwait(&w->cv, &w->mu, &until) != ETIMEDOUT)
 		;
+	w->kick = 0;
 	int stop = w->stop;
 	pthread_mutex_unlock(&w->mu);
 	return stop;
+}
+
+void node_worker_kick(struct node_worker *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->kick = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 }
 
 static void on_outcome(void *ud, struct chain_outcome *o)

@@ -17,18 +17,36 @@
  * A gap too long to replay (a node that was off for days) is skipped to
  * the head and closed by a full sync, which also runs every
  * node.sync_interval as the backstop for anything missed.
+ *
+ * It is also the only reader of blocks for the node's extrinsic submitter:
+ * each block's events (of the pallets in follow_pallets only) are decoded
+ * once and handed to both the engine and the submitter
+ * (chain_submitter_feed), which resolves its own extrinsics from the block
+ * that included them instead of polling the chain. The block's body is read
+ * only while the submitter has calls queued or in flight, and the follower
+ * then polls faster (FOLLOW_BUSY_POLL_MS); a call being queued wakes it from
+ * a longer sleep (node_chain.c), so an outcome is known about one block
+ * after inclusion. Feeding does not touch the cursor: a block fed twice (a
+ * retried block) is harmless, and a submitter that was not fed for a while
+ * reads what it missed itself.
  */
 #include "agent/node_int.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "chainclient/xt.h"
 #include "common/backoff.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
 #define FOLLOW_POLL_MS 500L
+/* Polling over HTTP while the submitter waits for outcomes: about a
+ * benchmark chain's block time, a fraction of tfchain's 6 s. */
+#define FOLLOW_BUSY_POLL_MS 100L
 #define FOLLOW_BACKOFF_MAX_MS 30000L
 /* Blocks replayed at most per pass, so stop stays prompt. */
 #define FOLLOW_BATCH 64
@@ -43,8 +61,44 @@
 #define FOLLOW_HEADS_MAX_MS 2000L
 #define FOLLOW_HEADS_SLICE_MS 250L
 
-/* Hands block number's events to the engine; known is its hash when the
- * caller has it (the finalized head's), saving a request. */
+/* The events anyone here reads: the engine's contract events, and the
+ * outcome events the submitter resolves its extrinsics from (System's, and
+ * Utility's for batches). The others are walked over, not decoded; the
+ * agent's outcome callbacks read only the status. */
+static const char *const follow_pallets[] = {"System", "Utility", "SmartContractModule"};
+
+/* Gives block number (hash, events) to the submitter, with the hashes of
+ * its extrinsics when the submitter asked for bodies. */
+static int follow_feed(struct agent_node *n, uint64_t number, const uint8_t hash[32],
+		       const cJSON *events, int body)
+{
+	struct chain_fed_block b = {.number = number, .events = events};
+	uint8_t **xts = NULL, (*hashes)[32] = NULL;
+	size_t *lens = NULL, cnt = 0;
+	uint64_t num;
+	int rc = 0;
+	memcpy(b.hash, hash, 32);
+	if (body) {
+		rc = rpc_block(chain_client_rpc(n->chain), hash, &num, &xts, &lens, &cnt);
+		if (rc == 0 && num != number)
+			rc = ZE_UNKNOWN;
+		if (rc == 0 && !(hashes = calloc(cnt ? cnt : 1, sizeof(*hashes))))
+			rc = -ENOMEM;
+		for (size_t i = 0; rc == 0 && i < cnt; i++)
+			xt_hash(xts[i], lens[i], hashes[i]);
+		b.xt_hashes = (const uint8_t(*)[32])hashes;
+		b.xt_count = cnt;
+	}
+	if (rc == 0)
+		chain_submitter_feed(n->submitter, &b);
+	free(hashes);
+	rpc_keys_free(xts, lens, cnt);
+	return rc;
+}
+
+/* Hands block number's events to the engine and the submitter; known is
+ * its hash when the caller has it (the finalized head's), saving a
+ * request. */
 static int follow_block(struct agent_node *n, struct eng *e, uint64_t number,
 			const uint8_t *known)
 {
@@ -52,6 +106,8 @@ static int follow_block(struct agent_node *n, struct eng *e, uint64_t number,
 	struct chain_runtime *rt;
 	cJSON *events = NULL;
 	int rc = 0;
+	/* Asked before the block is read: a call sent later cannot be in it. */
+	int body = n->submitter && chain_submitter_wants_bodies(n->submitter);
 	if (known)
 		memcpy(hash, known, 32);
 	else
@@ -60,10 +116,15 @@ static int follow_block(struct agent_node *n, struct eng *e, uint64_t number,
 		return rc;
 	if ((rc = chain_client_runtime(n->chain, &rt)) < 0)
 		return rc;
-	rc = chain_events(n->chain, rt, hash, &events);
+	rc = chain_events_of_pallets(n->chain, rt, hash, follow_pallets,
+				     sizeof follow_pallets / sizeof follow_pallets[0], &events);
 	chain_runtime_put(rt);
 	if (rc < 0)
 		return rc;
+	if (n->submitter && (rc = follow_feed(n, number, hash, events, body)) < 0) {
+		cJSON_Delete(events);
+		return rc;
+	}
 	const cJSON *ev;
 	int handed = 0;
 	cJSON_ArrayForEach(ev, events)
@@ -90,6 +151,35 @@ static int follow_block(struct agent_node *n, struct eng *e, uint64_t number,
 	return rc;
 }
 
+/*
+ * The finalized head: its hash (one request) and, when it changed, its
+ * header for the number and the parent's hash (a second one). An unchanged
+ * head, the common case when polling faster than blocks come, costs one.
+ */
+static int follow_head(struct agent_node *n, uint64_t *head, uint8_t hash[32],
+		       uint8_t parent[32])
+{
+	struct rpc_client *rpc = chain_client_rpc(n->chain);
+	int rc = rpc_finalized_head(rpc, hash);
+	if (rc < 0)
+		return rc;
+	if (n->follow_fin_num >= 0 && memcmp(hash, n->follow_fin_hash, 32) == 0) {
+		*head = (uint64_t)n->follow_fin_num;
+		memcpy(parent, n->follow_fin_parent, 32);
+		return 0;
+	}
+	rc = rpc_header(rpc, hash, head, parent);
+	/* The node just named this block: its header cannot be absent. */
+	if (rc == ZE_ABSENT)
+		rc = ZE_UNKNOWN;
+	if (rc < 0)
+		return rc;
+	n->follow_fin_num = (int64_t)*head;
+	memcpy(n->follow_fin_hash, hash, 32);
+	memcpy(n->follow_fin_parent, parent, 32);
+	return 0;
+}
+
 /* Writes the in-memory cursor to the store when it moved. */
 static int follow_persist(struct agent_node *n, struct eng *e)
 {
@@ -109,13 +199,15 @@ static int follow_persist(struct agent_node *n, struct eng *e)
 static int follow_pass(struct agent_node *n, struct eng *e, int *behind)
 {
 	uint64_t head;
-	uint8_t head_hash[32];
+	uint8_t head_hash[32], parent_hash[32];
 	*behind = 0;
-	int rc = chain_finalized(n->chain, &head, head_hash);
+	int rc = follow_head(n, &head, head_hash, parent_hash);
 	atomic_store(&n->chain_ok, rc >= 0);
 	if (rc < 0)
 		return rc;
 	atomic_store(&n->follow_head, (int64_t)head);
+	if (n->submitter)
+		chain_submitter_feed_alive(n->submitter);
 	if (n->follow_cursor < 0) {
 		int64_t stored;
 		rc = eng_cursor_get(e, &stored);
@@ -144,7 +236,10 @@ static int follow_pass(struct agent_node *n, struct eng *e, int *behind)
 	}
 	uint64_t b = (uint64_t)cursor + 1;
 	for (int i = 0; i < FOLLOW_BATCH && b <= head; i++, b++) {
-		if ((rc = follow_block(n, e, b, b == head ? head_hash : NULL)) < 0) {
+		const uint8_t *known = b == head       ? head_hash
+				       : b + 1 == head ? parent_hash
+						       : NULL;
+		if ((rc = follow_block(n, e, b, known)) < 0) {
 			log_debug("node", "block %" PRIu64 ": %s; retrying", b, zerr_str(rc));
 			break;
 		}
@@ -177,8 +272,12 @@ static int follow_wait(struct agent_node *n, uint64_t *seen, long ms)
 	for (long waited = 0; waited < FOLLOW_HEADS_MAX_MS; waited += FOLLOW_HEADS_SLICE_MS) {
 		uint64_t num;
 		int rc = rpc_heads_wait(rpc, *seen, FOLLOW_HEADS_SLICE_MS, &num);
-		if (rc == ZE_UNSUPPORTED)
+		if (rc == ZE_UNSUPPORTED) {
+			if (ms > FOLLOW_BUSY_POLL_MS && n->submitter &&
+			    chain_submitter_wants_bodies(n->submitter))
+				ms = FOLLOW_BUSY_POLL_MS;
 			return node_worker_sleep(&n->follow, ms);
+		}
 		if (node_worker_stopping(&n->follow))
 			return 1;
 		if (rc == 0) {
@@ -203,6 +302,7 @@ void *node_follow_main(void *arg)
 	int failing = 0;
 	uint64_t seen = 0;
 	n->follow_cursor = n->follow_saved = -1;
+	n->follow_fin_num = -1;
 	for (;;) {
 		int behind = 0;
 		int rc = follow_pass(n, e, &behind);

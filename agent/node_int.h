@@ -30,6 +30,7 @@ struct node_worker {
 	pthread_cond_t cv; /* CLOCK_MONOTONIC */
 	int running;
 	int stop;
+	int kick; /* ends the current node_worker_sleep early (node_worker_kick) */
 	/* The one chain call in flight (node_submit), written by the
 	 * submitter's callback under mu. */
 	int call_done;
@@ -45,6 +46,8 @@ int node_worker_start(struct node_worker *w, void *(*fn)(void *), void *arg);
 void node_worker_stop(struct node_worker *w);
 /* Sleeps up to ms; returns 1 when the worker is asked to stop. */
 int node_worker_sleep(struct node_worker *w, long ms);
+/* Ends the worker's current (or next) node_worker_sleep early. */
+void node_worker_kick(struct node_worker *w);
 int node_worker_stopping(struct node_worker *w);
 
 /* Node states shown in STATUS and the summary. */
@@ -85,6 +88,9 @@ struct agent_node {
 	int64_t follow_cursor;
 	int64_t follow_saved;
 	int64_t follow_saved_ms;
+	/* The finalized head last read (-1 = none), its hash and parent's. */
+	int64_t follow_fin_num;
+	uint8_t follow_fin_hash[32], follow_fin_parent[32];
 
 	/* registration results, 0 until known */
 	_Atomic uint32_t twin_id;

@@ -101,6 +101,14 @@ int chain_timestamp_ms(struct chain_client *c, const uint8_t *at, uint64_t *ms);
 int chain_events(struct chain_client *c, const struct chain_runtime *rt, const uint8_t at[32],
 		 cJSON **out);
 
+/*
+ * The same, keeping only the events of the npallets pallets named (and
+ * decoding only those: the others are walked over, nothing allocated).
+ */
+int chain_events_of_pallets(struct chain_client *c, const struct chain_runtime *rt,
+			    const uint8_t at[32], const char *const *pallets, size_t npallets,
+			    cJSON **out);
+
 /* First event of pallet.name in a flattened event array, or NULL. */
 const cJSON *chain_event_find(const cJSON *events, const char *pallet, const char *name);
 

@@ -114,6 +114,118 @@ fail:
 	return ret;
 }
 
+static int chain_wanted(const char *name, const char *const *pallets, size_t np)
+{
+	for (size_t i = 0; i < np; i++)
+		if (strcmp(pallets[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Vec<EventRecord> keeping only the wanted pallets' records: each record's
+ * fields before "event" are walked over, the event's first byte (its
+ * pallet's variant in RuntimeEvent) decides, and only a wanted record is
+ * decoded to JSON. ZE_UNSUPPORTED when the record has no "event" field.
+ */
+static int chain_events_filter(const struct meta *m, uint32_t vec_type, const uint8_t *raw,
+			       size_t n, const char *const *pallets, size_t np, cJSON *arr)
+{
+	const struct meta_type *vt = meta_type(m, vec_type), *rt, *et;
+	struct scale_rd r;
+	size_t count, ei = SIZE_MAX;
+	int ret;
+
+	if (!vt || vt->kind != META_SEQUENCE || !(rt = meta_type(m, vt->elem)) ||
+	    rt->kind != META_COMPOSITE)
+		return ZE_UNSUPPORTED;
+	for (size_t i = 0; i < rt->nfields; i++)
+		if (rt->fields[i].name && strcmp(rt->fields[i].name, "event") == 0)
+			ei = i;
+	if (ei == SIZE_MAX || !(et = meta_type(m, rt->fields[ei].type)) ||
+	    et->kind != META_VARIANT)
+		return ZE_UNSUPPORTED;
+	scale_rd_init(&r, raw, n);
+	if ((ret = scale_get_len(&r, META_MAX_NODES, 1, &count)))
+		return ret;
+	for (size_t k = 0; k < count; k++) {
+		size_t start = r.off;
+		for (size_t i = 0; i < ei; i++)
+			if ((ret = meta_skip(m, rt->fields[i].type, &r)))
+				return ret;
+		if (!scale_rd_left(&r))
+			return ZE_MALFORMED;
+		const struct meta_variant *v = meta_variant_by_index(et, r.p[r.off]);
+		if (v && chain_wanted(v->name, pallets, np)) {
+			cJSON *rec;
+			r.off = start;
+			if ((ret = meta_to_json(m, vt->elem, &r, &rec)))
+				return ret;
+			ret = chain_flatten_record(rec, arr);
+			cJSON_Delete(rec);
+			if (ret)
+				return ret;
+			continue;
+		}
+		for (size_t i = ei; i < rt->nfields; i++)
+			if ((ret = meta_skip(m, rt->fields[i].type, &r)))
+				return ret;
+	}
+	return scale_rd_left(&r) ? ZE_MALFORMED : 0;
+}
+
+int chain_events_of_pallets(struct chain_client *c, const struct chain_runtime *rt,
+			    const uint8_t at[32], const char *const *pallets, size_t npallets,
+			    cJSON **out)
+{
+	const struct meta_pallet *p = meta_pallet(rt->meta, "System");
+	const struct meta_storage *s = p ? meta_storage(p, "Events") : NULL;
+	uint8_t *raw = NULL;
+	size_t n = 0;
+	cJSON *arr;
+	int ret;
+
+	*out = NULL;
+	if (!s)
+		return ZE_UNSUPPORTED;
+	ret = chain_storage_raw(c, rt, "System", "Events", 0, NULL, NULL, at, &raw, &n);
+	if (ret == ZE_ABSENT) {
+		*out = cJSON_CreateArray();
+		return *out ? 0 : -ENOMEM;
+	}
+	if (ret)
+		return ret;
+	arr = cJSON_CreateArray();
+	ret = arr ? chain_events_filter(rt->meta, s->value_type, raw, n, pallets, npallets, arr)
+		  : -ENOMEM;
+	free(raw);
+	if (ret == ZE_UNSUPPORTED) {
+		/* An unusual record shape: decode everything, keep the wanted. */
+		cJSON *all = NULL, *e, *next;
+		cJSON_Delete(arr);
+		arr = NULL;
+		if ((ret = chain_events(c, rt, at, &all)))
+			return ret;
+		for (e = all->child; e; e = next) {
+			next = e->next;
+			const cJSON *pl = cJSON_GetObjectItemCaseSensitive(e, "pallet");
+			if (!cJSON_IsString(pl) || !chain_wanted(pl->valuestring, pallets, npallets))
+				cJSON_Delete(cJSON_DetachItemViaPointer(all, e));
+		}
+		*out = all;
+		return 0;
+	}
+	if (ret) {
+		if (ret != -ENOMEM)
+			log_err("chain", "System.Events do not decode as runtime %u's types: %s",
+				rt->spec_version, zerr_str(ret));
+		cJSON_Delete(arr);
+		return ret;
+	}
+	*out = arr;
+	return 0;
+}
+
 const cJSON *chain_event_find(const cJSON *events, const char *pallet, const char *name)
 {
 	const cJSON *e;

@@ -233,6 +233,9 @@ int meta_storage_key_decode(const struct meta *m, const struct meta_storage *s,
  */
 int meta_to_json(const struct meta *m, uint32_t type, struct scale_rd *r, cJSON **out);
 /* The same for a whole buffer, which must be consumed exactly. */
+/* Moves r past one value of type without decoding it (nothing allocated);
+ * r is unchanged on error. */
+int meta_skip(const struct meta *m, uint32_t type, struct scale_rd *r);
 int meta_to_json_buf(const struct meta *m, uint32_t type, const uint8_t *p, size_t n,
 		     cJSON **out);
 /* Generic encoder, the mirror of meta_to_json: appends SCALE(v) to out;

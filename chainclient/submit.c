@@ -1,6 +1,7 @@
 /*
- * The submitter's public API, queue and worker loop. Sending is in
- * submit_send.c, following blocks in submit_follow.c.
+ * The submitter's public API, queue, worker loop and the feed from an
+ * external follower. Sending is in submit_send.c, following blocks in
+ * submit_follow.c.
  */
 #include "chainclient/submit.h"
 
@@ -12,6 +13,7 @@
 #include <sodium.h>
 #include <time.h>
 
+#include "chainclient/client_int.h"
 #include "chainclient/submit_int.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -26,12 +28,18 @@ void chain_outcome_clear(struct chain_outcome *o)
 const char *chain_outcome_status_name(enum chain_outcome_status s)
 {
 	switch (s) {
-	case CHAIN_OUTCOME_SUCCESS: return "success";
-	case CHAIN_OUTCOME_FAILED: return "failed";
-	case CHAIN_OUTCOME_REJECTED: return "rejected";
-	case CHAIN_OUTCOME_EXPIRED: return "expired";
-	case CHAIN_OUTCOME_INVALID: return "invalid";
-	case CHAIN_OUTCOME_UNKNOWN: return "unknown";
+	case CHAIN_OUTCOME_SUCCESS:
+		return "success";
+	case CHAIN_OUTCOME_FAILED:
+		return "failed";
+	case CHAIN_OUTCOME_REJECTED:
+		return "rejected";
+	case CHAIN_OUTCOME_EXPIRED:
+		return "expired";
+	case CHAIN_OUTCOME_INVALID:
+		return "invalid";
+	case CHAIN_OUTCOME_UNKNOWN:
+		return "unknown";
 	}
 	return "?";
 }
@@ -44,6 +52,26 @@ void chain_submit_opts_default(struct chain_submit_opts *o)
 	o->max_resends = 3;
 	o->max_queue = 1024;
 	o->stall_ms = 600000;
+	o->batch_max = CHAIN_BATCH_MAX;
+}
+
+/*
+ * Calls tfchain does not charge for (Pays::No: the node's reports and
+ * uptime). Inside a batch_all the batch pays for them, which a node's
+ * account may not afford, so they always go on their own.
+ */
+static int chain_free_call(const char *pallet, const char *call)
+{
+	static const char *const free_calls[] = {
+	    "SmartContractModule.add_nru_reports", "SmartContractModule.add_reports",
+	    "SmartContractModule.report_contract_resources", "TfgridModule.report_uptime",
+	    "TfgridModule.report_uptime_v2"};
+	size_t pl = strlen(pallet);
+	for (size_t i = 0; i < sizeof(free_calls) / sizeof(free_calls[0]); i++)
+		if (strncmp(free_calls[i], pallet, pl) == 0 && free_calls[i][pl] == '.' &&
+		    strcmp(free_calls[i] + pl + 1, call) == 0)
+			return 1;
+	return 0;
 }
 
 static void chain_job_free(struct chain_job *j)
@@ -54,15 +82,176 @@ static void chain_job_free(struct chain_job *j)
 	free(j);
 }
 
+int chain_watch_add(struct chain_submitter *s, const uint8_t h[32])
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->nwatch == s->capwatch) {
+		size_t cap = s->capwatch ? s->capwatch * 2 : 16;
+		void *p = realloc(s->watch, cap * sizeof(*s->watch));
+		if (!p)
+			ret = -ENOMEM;
+		else {
+			s->watch = p;
+			s->capwatch = cap;
+		}
+	}
+	if (!ret)
+		memcpy(s->watch[s->nwatch++], h, 32);
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+void chain_watch_del(struct chain_submitter *s, const uint8_t h[32])
+{
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->nwatch; i++) {
+		if (memcmp(s->watch[i], h, 32) == 0) {
+			memmove(s->watch[i], s->watch[i + 1], (s->nwatch - i - 1) * 32);
+			s->nwatch--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 void chain_job_finish(struct chain_job *j, struct chain_outcome *o)
 {
+	struct chain_submitter *s = j->s;
+
+	if (j->watched)
+		chain_watch_del(s, j->hash);
 	j->cb(j->ud, o);
 	chain_outcome_clear(o);
 	chain_job_free(j);
+	pthread_mutex_lock(&s->lock);
+	s->busy--;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void chain_requeue_solo(struct chain_submitter *s, struct chain_job **jobs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (jobs[i]->watched)
+			chain_watch_del(s, jobs[i]->hash);
+		jobs[i]->watched = 0;
+		jobs[i]->solo = 1;
+		jobs[i]->batch_n = jobs[i]->batch_pos = 0;
+	}
+	pthread_mutex_lock(&s->lock);
+	/* Back to the head in their order, before anything queued later. */
+	for (size_t i = n; i-- > 0;) {
+		jobs[i]->next = s->qhead;
+		s->qhead = jobs[i];
+		if (!s->qtail)
+			s->qtail = jobs[i];
+		s->qlen++;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+int chain_submitter_wants_bodies(struct chain_submitter *s)
+{
+	pthread_mutex_lock(&s->lock);
+	int r = s->busy > 0;
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+static int64_t chain_fed_now(void)
+{
+	int64_t now = clk_mono_ms();
+	return now ? now : 1;
+}
+
+void chain_submitter_feed_alive(struct chain_submitter *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->fed_ms = chain_fed_now();
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Indices of b's extrinsics that are ours (under lock); at most max. */
+static size_t chain_fed_matches(struct chain_submitter *s, const struct chain_fed_block *b,
+                                uint32_t *idx, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->xt_count && n < max; i++) {
+		for (size_t w = 0; w < s->nwatch; w++) {
+			if (memcmp(b->xt_hashes[i], s->watch[w], 32) == 0) {
+				idx[n++] = (uint32_t)i;
+				break;
+			}
+		}
+	}
+	return n;
+}
+
+void chain_submitter_feed(struct chain_submitter *s, const struct chain_fed_block *b)
+{
+	uint32_t idx[CHAIN_BATCH_MAX];
+	struct chain_fed *f = NULL;
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	s->fed_ms = chain_fed_now();
+	if (s->nwatch) {
+		/* A block past the last one fed, or one whose body was not read
+		 * though it may hold ours: the worker reads those itself. */
+		if (s->fed_valid && b->number > s->fed_top + 1)
+			s->fed_gap = 1;
+		if (!b->xt_hashes && b->number > s->sent_best)
+			s->fed_gap = 1;
+		if (b->xt_hashes)
+			n = chain_fed_matches(s, b, idx, CHAIN_BATCH_MAX);
+	}
+	if (n) {
+		f = calloc(1, sizeof(*f) + n * sizeof(f->m[0]));
+		if (f) {
+			f->number = b->number;
+			memcpy(f->hash, b->hash, 32);
+			f->n = n;
+			for (size_t i = 0; i < n; i++) {
+				memcpy(f->m[i].hash, b->xt_hashes[idx[i]], 32);
+				f->m[i].idx = idx[i];
+				/* NULL (no memory) resolves as UNKNOWN. */
+				f->m[i].events = chain_events_of(b->events, idx[i]);
+			}
+			if (s->ftail)
+				s->ftail->next = f;
+			else
+				s->fhead = f;
+			s->ftail = f;
+		} else {
+			s->fed_gap = 1; /* read it directly instead */
+		}
+	}
+	if (!s->fed_valid || b->number > s->fed_top) {
+		s->fed_top = b->number;
+		memcpy(s->fed_hash, b->hash, 32);
+		s->fed_top_ms = s->fed_ms;
+		s->fed_valid = 1;
+	}
+	if (s->nwatch || s->busy)
+		pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void chain_fed_free_list(struct chain_fed *f)
+{
+	while (f) {
+		struct chain_fed *next = f->next;
+		for (size_t i = 0; i < f->n; i++)
+			cJSON_Delete(f->m[i].events);
+		free(f);
+		f = next;
+	}
 }
 
 void chain_job_fail(struct chain_job *j, enum chain_outcome_status st, int err, const char *fmt,
-		    ...)
+                    ...)
 {
 	struct chain_outcome o;
 	va_list ap;
@@ -80,7 +269,7 @@ void chain_job_fail(struct chain_job *j, enum chain_outcome_status st, int err, 
 	 * "rejected" would say the chain refused it. */
 	int unsent = st == CHAIN_OUTCOME_REJECTED && (err == ZE_UNKNOWN || err == ZE_TIMEOUT);
 	log_warn("chain", "%s.%s: %s: %s", j->pallet, j->call,
-		 unsent ? "not sent" : chain_outcome_status_name(st), o.error);
+	         unsent ? "not sent" : chain_outcome_status_name(st), o.error);
 	chain_job_finish(j, &o);
 }
 
@@ -108,57 +297,107 @@ static void chain_wait_locked(struct chain_submitter *s, long ms)
 	pthread_cond_timedwait(&s->cond, &s->lock, &ts);
 }
 
+/* Takes the next job, or a batch of them, off the queue (under lock).
+ * Returns 0 with *n set, or 1 when the batch window is still open (the
+ * worker should wait until *wait_ms). */
+static int chain_take(struct chain_submitter *s, struct chain_job **jobs, size_t *n, long *wait_ms)
+{
+	struct chain_job *j = s->qhead;
+	size_t max = 1, k = 0;
+
+	if (s->opts.batch_ms > 0 && !j->solo) {
+		max = s->opts.batch_max;
+		size_t ready = 0;
+		for (struct chain_job *q = j; q && !q->solo && ready < max; q = q->next)
+			ready++;
+		int64_t left = j->queued_ms + s->opts.batch_ms - clk_mono_ms();
+		if (ready < max && left > 0) {
+			*wait_ms = left;
+			return 1;
+		}
+	}
+	while ((j = s->qhead) && k < max && (k == 0 || !j->solo)) {
+		s->qhead = j->next;
+		if (!s->qhead)
+			s->qtail = NULL;
+		s->qlen--;
+		j->next = NULL;
+		jobs[k++] = j;
+		if (j->solo)
+			break;
+	}
+	*n = k;
+	return 0;
+}
+
 static void *chain_worker(void *arg)
 {
 	struct chain_submitter *s = arg;
-	struct chain_job *j;
+	struct chain_job *jobs[CHAIN_BATCH_MAX], *j;
 
 	pthread_mutex_lock(&s->lock);
 	while (!s->stop) {
-		j = s->qhead;
-		if (j) {
-			s->qhead = j->next;
-			if (!s->qhead)
-				s->qtail = NULL;
-			s->qlen--;
-			j->next = NULL;
+		if (s->qhead) {
+			size_t n = 0;
+			long wait_ms = 0;
+			if (chain_take(s, jobs, &n, &wait_ms)) {
+				chain_wait_locked(s, wait_ms);
+				continue;
+			}
 			pthread_mutex_unlock(&s->lock);
 			int r;
-			while ((r = chain_send(s, j)) == 2)
+			while ((r = chain_send(s, jobs, &n)) == 2)
 				;
 			if (r == 1) {
-				j->next = s->inflight;
-				s->inflight = j;
+				for (size_t i = 0; i < n; i++) {
+					jobs[i]->next = s->inflight;
+					s->inflight = jobs[i];
+				}
 			}
 			pthread_mutex_lock(&s->lock);
 			continue;
 		}
 		if (!s->inflight) {
+			if (s->fhead) {
+				/* Left over from calls resolved meanwhile. */
+				struct chain_fed *f = s->fhead;
+				s->fhead = s->ftail = NULL;
+				pthread_mutex_unlock(&s->lock);
+				chain_fed_free_list(f);
+				pthread_mutex_lock(&s->lock);
+				continue;
+			}
 			pthread_cond_wait(&s->cond, &s->lock);
 			continue;
 		}
 		pthread_mutex_unlock(&s->lock);
-		chain_follow(s);
+		/* Fed by a follower: no request of its own. */
+		if (!chain_fed_run(s))
+			chain_follow(s);
 		pthread_mutex_lock(&s->lock);
-		if (!s->stop && !s->qhead && s->inflight)
+		if (!s->stop && !s->qhead && s->inflight && !s->fhead && !s->fed_gap)
 			chain_wait_locked(s, s->opts.poll_ms);
 	}
 	/* Stopping: nothing queued was sent; what is in flight is undecided. */
 	while ((j = s->qhead)) {
 		s->qhead = j->next;
 		pthread_mutex_unlock(&s->lock);
-		chain_job_fail(j, CHAIN_OUTCOME_REJECTED, ZE_STATE, "submitter stopped before sending");
+		chain_job_fail(j, CHAIN_OUTCOME_REJECTED, ZE_STATE,
+		               "submitter stopped before sending");
 		pthread_mutex_lock(&s->lock);
 	}
 	s->qtail = NULL;
 	s->qlen = 0;
+	struct chain_fed *f = s->fhead;
+	s->fhead = s->ftail = NULL;
 	pthread_mutex_unlock(&s->lock);
+	chain_fed_free_list(f);
 	chain_inflight_abandon(s, ZE_STATE, "submitter stopped before the outcome was known");
 	return NULL;
 }
 
 int chain_submitter_new(struct chain_client *c, const struct zkey *key,
-			const struct chain_submit_opts *opts, struct chain_submitter **out)
+                        const struct chain_submit_opts *opts, struct chain_submitter **out)
 {
 	struct chain_submitter *s;
 	pthread_condattr_t ca;
@@ -182,6 +421,8 @@ int chain_submitter_new(struct chain_client *c, const struct zkey *key,
 			s->opts.max_queue = d.max_queue;
 		if (s->opts.stall_ms <= 0)
 			s->opts.stall_ms = d.stall_ms;
+		if (!s->opts.batch_max || s->opts.batch_max > CHAIN_BATCH_MAX)
+			s->opts.batch_max = CHAIN_BATCH_MAX;
 	}
 	s->c = c;
 	memcpy(&s->key, key, sizeof(s->key));
@@ -220,11 +461,12 @@ void chain_submitter_free(struct chain_submitter *s)
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	sodium_memzero(&s->key, sizeof(s->key));
+	free(s->watch);
 	free(s);
 }
 
 int chain_submit_async(struct chain_submitter *s, const char *pallet, const char *call,
-		       const cJSON *args, chain_outcome_cb cb, void *ud)
+                       const cJSON *args, chain_outcome_cb cb, void *ud)
 {
 	struct chain_job *j;
 	int ret = 0;
@@ -239,6 +481,9 @@ int chain_submit_async(struct chain_submitter *s, const char *pallet, const char
 	j->args = args ? cJSON_Duplicate(args, 1) : cJSON_CreateArray();
 	j->cb = cb;
 	j->ud = ud;
+	j->s = s;
+	j->queued_ms = clk_mono_ms();
+	j->solo = chain_free_call(pallet, call);
 	if (!j->pallet || !j->call || !j->args) {
 		chain_job_free(j);
 		return -ENOMEM;
@@ -255,11 +500,14 @@ int chain_submit_async(struct chain_submitter *s, const char *pallet, const char
 			s->qhead = j;
 		s->qtail = j;
 		s->qlen++;
+		s->busy++;
 		pthread_cond_broadcast(&s->cond);
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (ret)
 		chain_job_free(j);
+	else if (s->opts.queued)
+		s->opts.queued(s->opts.queued_ud);
 	return ret;
 }
 
@@ -283,7 +531,7 @@ static void chain_wait_cb(void *ud, struct chain_outcome *o)
 }
 
 int chain_submit_wait(struct chain_submitter *s, const char *pallet, const char *call,
-		      const cJSON *args, struct chain_outcome *o)
+                      const cJSON *args, struct chain_outcome *o)
 {
 	struct chain_waiter w;
 	int ret;

@@ -32,6 +32,43 @@
  * period is a power of two, at most 65536), and the submitter follows the
  * chain until that era has ended. So EXPIRED is final: the extrinsic can
  * never be included later, and sending the call again cannot double it.
+ *
+ * Two ways to learn outcomes:
+ *
+ *   polling (standalone: the CLI, tests) - while a call is in flight the
+ *   worker reads the finalized head every poll_ms and each new block's body
+ *   and, for the including block, its System.Events;
+ *
+ *   fed (a daemon that follows the chain anyway) - a follower that reads
+ *   every finalized block in order hands each one to chain_submitter_feed
+ *   (its number, hash, the hashes of its extrinsics and its decoded
+ *   events). The submitter then resolves its extrinsics from the block that
+ *   included them (matched by extrinsic hash, outcome from the events of
+ *   that extrinsic index) and expires them by block number, and sends no
+ *   request of its own to follow the chain. It switches to fed mode on the
+ *   first feed and back to polling when neither a feed nor
+ *   chain_submitter_feed_alive came for CHAIN_FED_FRESH_MS, so a follower
+ *   that stops or stalls costs latency, never an outcome. A feed that skips
+ *   blocks (a follower that jumped ahead) makes the submitter read the
+ *   skipped blocks itself. Stall detection is the same in both modes: no
+ *   new block for stall_ms ends in-flight calls as UNKNOWN. While fed, eras
+ *   are born at the last fed block, so a send costs one request (the
+ *   submission) instead of a header read and the submission.
+ *
+ * Batching (opts.batch_ms > 0): calls queued within batch_ms of the first
+ * waiting one (at most batch_max, 64 by default, which keeps a batch far
+ * below tfchain's block weight and length limits) are sent as ONE
+ * extrinsic, Utility.batch_all(calls), when the runtime's metadata has it;
+ * otherwise, and for a single call, each is sent on its own. Every caller
+ * still gets its own outcome: on success each gets SUCCESS with the events
+ * of its own item (those before its Utility.ItemCompleted) plus the
+ * extrinsic's System events. batch_all is atomic: when the batch fails or
+ * is refused, nothing of it happened, and every call of it is sent again on
+ * its own, so one bad call fails alone (its caller gets FAILED with its own
+ * dispatch error) and does not fail the others. A batch that expires or
+ * ends UNKNOWN gives that outcome to each of its calls. Calls tfchain does
+ * not charge for (the node's reports and uptime) are never batched: in a
+ * batch_all the batch would pay for them.
  */
 #ifndef ZOS_CHAINCLIENT_SUBMIT_H
 #define ZOS_CHAINCLIENT_SUBMIT_H
@@ -53,14 +90,14 @@ enum chain_outcome_status {
 
 struct chain_outcome {
 	enum chain_outcome_status status;
-	int err;          /* 0 on success, else a ZE_* / -errno code matching status */
-	char error[160];  /* dispatch error name or RPC/local message; "" on success */
+	int err;         /* 0 on success, else a ZE_* / -errno code matching status */
+	char error[160]; /* dispatch error name or RPC/local message; "" on success */
 	uint8_t xt_hash[32];
 	uint8_t block_hash[32];
 	uint64_t block_number;
 	uint32_t xt_index;
 	uint64_t nonce;
-	int resends;      /* times it was re-signed after a nonce or version refusal */
+	int resends; /* times it was re-signed after a nonce or version refusal */
 	/* This extrinsic's events (chain_events' flattened form), or NULL when
 	 * not included. Owned by the outcome: see chain_outcome_clear. */
 	cJSON *events;
@@ -73,10 +110,12 @@ const char *chain_outcome_status_name(enum chain_outcome_status s);
 
 struct chain_submit_opts {
 	unsigned give_up_blocks; /* 0 = 32 */
-	long poll_ms;            /* chain polling interval; 0 = 1000 */
+	long poll_ms;            /* chain polling interval when not fed; 0 = 1000 */
 	int max_resends;         /* re-sign attempts after nonce rejections; 0 = 3 */
-	int follow_best;         /* 1: resolve on best blocks instead of finalized */
-	size_t max_queue;        /* queued calls; 0 = 1024 */
+	/* 1: resolve on best blocks instead of finalized (polling only: feeds
+	 * of finalized blocks are then ignored) */
+	int follow_best;
+	size_t max_queue; /* queued calls; 0 = 1024 */
 	/* Upper bound in ms without progress of the watched chain before
 	 * in-flight calls end as UNKNOWN; 0 = 600000. */
 	long stall_ms;
@@ -84,7 +123,20 @@ struct chain_submit_opts {
 	 * manages nonces itself); a wrong one is corrected by the resync. */
 	int has_first_nonce;
 	uint64_t first_nonce;
+	/* Coalescing window in ms (0 = off, every call its own extrinsic);
+	 * see "Batching" above. */
+	long batch_ms;
+	unsigned batch_max; /* calls per batch; 0 = 64, at most 64 */
+	/* Called with queued_ud after each call is queued, on the caller's
+	 * thread and without the submitter's lock: a follower that feeds the
+	 * submitter can wake up and read blocks promptly. May be NULL. */
+	void (*queued)(void *ud);
+	void *queued_ud;
 };
+
+#define CHAIN_BATCH_MAX 64
+/* A feed (or alive) older than this puts the submitter back to polling. */
+#define CHAIN_FED_FRESH_MS 5000
 
 void chain_submit_opts_default(struct chain_submit_opts *o);
 
@@ -104,7 +156,7 @@ struct chain_submitter;
  * the submitter). The key is copied and wiped on free. opts may be NULL.
  */
 int chain_submitter_new(struct chain_client *c, const struct zkey *key,
-			const struct chain_submit_opts *opts, struct chain_submitter **out);
+                        const struct chain_submit_opts *opts, struct chain_submitter **out);
 /* Stops the worker; calls not yet final get CHAIN_OUTCOME_UNKNOWN (or, if
  * never sent, CHAIN_OUTCOME_REJECTED with err ZE_STATE). */
 void chain_submitter_free(struct chain_submitter *s);
@@ -112,12 +164,12 @@ void chain_submitter_free(struct chain_submitter *s);
 /*
  * Queues pallet.call(args). args (copied) is a JSON array of the call's
  * arguments in order, or an object of them by name, which is mapped onto
- * the runtime's argument order when sending (see chain_call_args). cb runs exactly once, later, on the worker thread, unless
- * this returns an error (-EAGAIN when the queue is full, ZE_STATE when
- * stopping).
+ * the runtime's argument order when sending (see chain_call_args). cb runs
+ * exactly once, later, on the worker thread, unless this returns an error
+ * (-EAGAIN when the queue is full, ZE_STATE when stopping).
  */
 int chain_submit_async(struct chain_submitter *s, const char *pallet, const char *call,
-		       const cJSON *args, chain_outcome_cb cb, void *ud);
+                       const cJSON *args, chain_outcome_cb cb, void *ud);
 
 /*
  * The same, waiting for the outcome. Returns 0 and fills *o whatever the
@@ -125,7 +177,42 @@ int chain_submit_async(struct chain_submitter *s, const char *pallet, const char
  * queued. Clear *o with chain_outcome_clear.
  */
 int chain_submit_wait(struct chain_submitter *s, const char *pallet, const char *call,
-		      const cJSON *args, struct chain_outcome *o);
+                      const cJSON *args, struct chain_outcome *o);
+
+/*
+ * One finalized block as an external follower hands it over. Nothing is
+ * taken: the submitter copies what it keeps (the events of its own
+ * extrinsics only) before chain_submitter_feed returns.
+ */
+struct chain_fed_block {
+	uint64_t number;
+	uint8_t hash[32];
+	/* The hashes (xt_hash) of the block's extrinsics in block order, or
+	 * NULL when the body was not read, which the follower may do only when
+	 * chain_submitter_wants_bodies returned 0 before it read this block. */
+	const uint8_t (*xt_hashes)[32];
+	size_t xt_count;
+	/* The block's events in chain_events' flattened form; may be NULL
+	 * when xt_hashes is. */
+	const cJSON *events;
+};
+
+/*
+ * Non-zero while calls are queued or in flight: the follower must then read
+ * block bodies for the submitter. Thread-safe.
+ */
+int chain_submitter_wants_bodies(struct chain_submitter *s);
+
+/*
+ * Feeds the next finalized block; blocks must come in increasing order
+ * (numbers already fed are ignored except to match extrinsics). Cheap when
+ * none of the block's extrinsics is ours: no allocation, no request.
+ * Thread-safe; outcomes are still delivered on the submitter's thread.
+ */
+void chain_submitter_feed(struct chain_submitter *s, const struct chain_fed_block *b);
+
+/* Says the follower is alive though no new block came (keeps fed mode). */
+void chain_submitter_feed_alive(struct chain_submitter *s);
 
 /* The locally held next nonce, or -1 when it must be resynced. */
 int64_t chain_submitter_nonce(struct chain_submitter *s);

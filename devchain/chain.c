@@ -32,6 +32,33 @@ int dev_chain_find_call(const uint8_t *call, size_t len, const struct dev_pallet
 	return ZE_ABSENT;
 }
 
+/* Calls inside calls (batch_all inside batch_all) nest at most this deep. */
+#define DEV_DISPATCH_DEPTH 4
+
+int dev_dispatch_call(struct dev_ctx *ctx, struct scale_rd *rd)
+{
+	const struct dev_pallet *p;
+	const struct dev_call *call;
+	size_t start = rd->off;
+	struct scale_rd args;
+	int rc;
+	if (!ctx->meta || ctx->depth >= DEV_DISPATCH_DEPTH)
+		return ZE_UNSUPPORTED;
+	/* The call's extent: the metadata walk stops where it ends. */
+	if ((rc = dev_types_check(dev_meta_registry(ctx->meta), dev_meta_runtime_call(ctx->meta),
+				  rd)))
+		return rc;
+	if ((rc = dev_chain_find_call(rd->p + start, rd->off - start, &p, &call)))
+		return rc == ZE_ABSENT ? ZE_MALFORMED : rc;
+	scale_rd_init(&args, rd->p + start + 2, rd->off - start - 2);
+	ctx->depth++;
+	rc = call->fn(ctx, &args);
+	ctx->depth--;
+	if (DEV_IS_MODULE_ERR(rc) && ctx->err_pallet < 0)
+		ctx->err_pallet = p->index;
+	return rc;
+}
+
 dev_balance dev_chain_fee(const struct dev_chain *c, const struct dev_pxt *x)
 {
 	if (x->free_call)
@@ -290,6 +317,8 @@ static int apply(struct dev_chain *c, struct dev_ctx *ctx, struct dev_pxt *x, ui
 	scale_rd_init(&args, x->d.call + 2, x->d.call_len - 2);
 	dev_ctx_call_begin(ctx);
 	ctx->origin = x->d.signer;
+	ctx->meta = c->meta;
+	ctx->err_pallet = -1;
 	rc = call->fn(ctx, &args);
 	ctx->origin = NULL;
 	if (rc) {
@@ -299,7 +328,8 @@ static int apply(struct dev_chain *c, struct dev_ctx *ctx, struct dev_pxt *x, ui
 	} else if ((rc = dev_ctx_call_commit(ctx))) {
 		return rc;
 	}
-	return dev_system_outcome(ctx, rc, p->index, !x->free_call);
+	return dev_system_outcome(ctx, rc, ctx->err_pallet >= 0 ? (uint8_t)ctx->err_pallet : p->index,
+				  !x->free_call);
 }
 
 /* Appends the extrinsics the pool can give this block to body, applying

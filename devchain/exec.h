@@ -47,6 +47,10 @@ struct dev_ctx {
 	uint32_t nevents;
 	size_t call_events_len;
 	uint32_t call_nevents;
+	/* For nested dispatch (dev_dispatch_call); NULL outside blocks. */
+	struct dev_meta *meta;
+	int err_pallet; /* pallet of a nested call's module error, or -1 */
+	int depth;      /* nested dispatch depth */
 };
 
 /* Reads at block base when has_base, else from an empty state (genesis). */

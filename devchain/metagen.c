@@ -50,6 +50,7 @@ struct dev_meta {
 	struct mpallet *cur; /* the pallet describe() is running for */
 	int err;
 	dev_type runtime_call, runtime_event;
+	dev_type call_vec; /* Vec<RuntimeCall> a pallet asked for, or NONE */
 	struct zbuf bytes;
 };
 
@@ -329,6 +330,7 @@ int dev_meta_build(const struct dev_pallet *const *pallets, size_t n, struct dev
 	if (!m)
 		return -ENOMEM;
 	dev_types_init(&m->types);
+	m->call_vec = DEV_TYPE_NONE;
 	zbuf_init(&m->bytes, 16u << 20);
 	m->pallets = calloc(n ? n : 1, sizeof(*m->pallets));
 	if (!m->pallets) {
@@ -350,6 +352,8 @@ int dev_meta_build(const struct dev_pallet *const *pallets, size_t n, struct dev
 			goto fail;
 	}
 	m->runtime_call = outer(m, "tfchain_runtime::RuntimeCall", 0);
+	if (m->call_vec != DEV_TYPE_NONE)
+		dev_type_vec_resolve(&m->types, m->call_vec, m->runtime_call);
 	m->runtime_event = outer(m, "tfchain_runtime::RuntimeEvent", 1);
 	if ((rc = m->err ? m->err : m->types.err))
 		goto fail;
@@ -480,6 +484,13 @@ int dev_meta_encode_all(struct dev_meta *m, dev_type extrinsic, const struct dev
 dev_type dev_meta_runtime_event(const struct dev_meta *m)
 {
 	return m->runtime_event;
+}
+
+dev_type dev_meta_call_vec(struct dev_meta *m)
+{
+	if (m->call_vec == DEV_TYPE_NONE)
+		m->call_vec = dev_type_vec_forward(&m->types);
+	return m->call_vec;
 }
 
 dev_type dev_meta_runtime_call(const struct dev_meta *m)

@@ -206,7 +206,7 @@ static const struct dev_call system_calls[] = {
 
 /* ---- Metadata ---- */
 
-static dev_type dispatch_error(struct dev_types *r)
+dev_type dev_type_dispatch_error(struct dev_types *r)
 {
 	const struct dev_field me[] = {{"index", dev_type_u8(r), "u8"},
 				       {"error", dev_type_array(r, 4, dev_type_u8(r)), "[u8; 4]"}};
@@ -291,7 +291,7 @@ static int system_describe(struct dev_meta *m)
 
 	dev_type di = dispatch_info(r);
 	const struct dev_field ok_f = {"dispatch_info", di, "DispatchInfo"};
-	const struct dev_field fail_f[] = {{"dispatch_error", dispatch_error(r), "DispatchError"},
+	const struct dev_field fail_f[] = {{"dispatch_error", dev_type_dispatch_error(r), "DispatchError"},
 					   {"dispatch_info", di, "DispatchInfo"}};
 	const struct dev_field acc_f = {"account", acc, "T::AccountId"};
 	const struct dev_field rem_f[] = {{"sender", acc, "T::AccountId"}, {"hash", h256, "T::Hash"}};

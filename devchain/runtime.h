@@ -101,6 +101,13 @@ int dev_storage_iter(struct dev_ctx *ctx, const uint8_t *prefix, size_t plen, de
 int dev_event_emit(struct dev_ctx *ctx, uint8_t pallet_index, uint8_t variant,
 		   const uint8_t *payload, size_t len);
 
+/*
+ * Dispatches one RuntimeCall read from rd (pallet index ++ call index ++
+ * args, as checked against the metadata) with the current origin, in the
+ * running call's layer: a failure is the caller's to roll back. A module
+ * error is attributed to the nested call's pallet in ExtrinsicFailed.
+ */
+int dev_dispatch_call(struct dev_ctx *ctx, struct scale_rd *rd);
 /* ---- Balances ----------------------------------------------------------- */
 
 /* TFT has 7 decimals; balances are u128 in units of 10^-7 TFT. */
@@ -167,6 +174,8 @@ dev_type dev_type_account_id(struct dev_types *r);
 dev_type dev_type_h256(struct dev_types *r);
 dev_type dev_type_bytes(struct dev_types *r);
 dev_type dev_type_balance(struct dev_types *r);
+/* sp_runtime::DispatchError, for events that carry one. */
+dev_type dev_type_dispatch_error(struct dev_types *r);
 
 enum dev_storage_modifier { DEV_STORAGE_OPTIONAL = 0, DEV_STORAGE_DEFAULT = 1 };
 
@@ -192,6 +201,9 @@ void dev_meta_call(struct dev_meta *m, const char *name, uint8_t index, size_t n
 void dev_meta_call_args(struct dev_meta *m, const char *name, size_t nargs,
                         const struct dev_field *args);
 void dev_meta_storage(struct dev_meta *m, const struct dev_storage_desc *d);
+/* Vec<RuntimeCall>, for calls that take calls (Utility.batch_all); the
+ * RuntimeCall it holds is made after every pallet is described. */
+dev_type dev_meta_call_vec(struct dev_meta *m);
 /* The pallet's Event type: a variant type from dev_type_variant. */
 void dev_meta_events(struct dev_meta *m, dev_type event_variant);
 /* The pallet's Error type: error names in index order (0, 1, ...). */
@@ -235,7 +247,7 @@ struct dev_pallet {
 
 /* The runtime's pallets, in index order. */
 extern const struct dev_pallet dev_pallet_system, dev_pallet_timestamp, dev_pallet_balances;
-extern const struct dev_pallet dev_pallet_tfgrid, dev_pallet_smartcontract;
+extern const struct dev_pallet dev_pallet_tfgrid, dev_pallet_smartcontract, dev_pallet_utility;
 extern const struct dev_pallet *const dev_pallets[];
 extern const size_t dev_npallets;
 

@@ -146,6 +146,26 @@ dev_type dev_type_u64(struct dev_types *r) { return simple(r, DEV_K_PRIMITIVE, D
 dev_type dev_type_u128(struct dev_types *r) { return simple(r, DEV_K_PRIMITIVE, DEV_P_U128, 0, 0); }
 dev_type dev_type_compact(struct dev_types *r, dev_type of) { return simple(r, DEV_K_COMPACT, 0, of, 0); }
 dev_type dev_type_vec(struct dev_types *r, dev_type of) { return simple(r, DEV_K_SEQUENCE, 0, of, 0); }
+dev_type dev_type_vec_forward(struct dev_types *r)
+{
+	if (r->err)
+		return DEV_TYPE_NONE;
+	struct dev_tdef d = {.kind = DEV_K_SEQUENCE, .of = DEV_TYPE_NONE, .param = DEV_TYPE_NONE};
+	return add(r, &d);
+}
+
+void dev_type_vec_resolve(struct dev_types *r, dev_type t, dev_type of)
+{
+	if (r->err)
+		return;
+	if (!valid(r, t) || !valid(r, of) || r->v[t].kind != DEV_K_SEQUENCE ||
+	    r->v[t].of != DEV_TYPE_NONE) {
+		fail(r, -EINVAL);
+		return;
+	}
+	r->v[t].of = of;
+}
+
 dev_type dev_type_array(struct dev_types *r, uint32_t len, dev_type of)
 {
 	return simple(r, DEV_K_ARRAY, 0, of, len);

@@ -72,6 +72,13 @@ void dev_types_free(struct dev_types *r);
 void dev_types_set_params(struct dev_types *r, dev_type t, size_t n, const char *const *names,
 			  const dev_type *params);
 
+/* A Vec<T> whose T is given later (a recursive type such as
+ * Vec<RuntimeCall> inside a call of RuntimeCall): never shared with
+ * dev_type_vec, and resolved once with dev_type_vec_resolve before the
+ * registry is encoded or checked against. */
+dev_type dev_type_vec_forward(struct dev_types *r);
+void dev_type_vec_resolve(struct dev_types *r, dev_type t, dev_type of);
+
 /* Appends the PortableRegistry (Vec<PortableType>). */
 int dev_types_encode(const struct dev_types *r, struct zbuf *out);
 

@@ -25,6 +25,8 @@ struct fx {
 	struct zkey alice, bob;
 };
 
+static long batch_ms; /* the next setup's batching window */
+
 static int setup_with(void **st, unsigned give_up)
 {
 	struct fx *f = calloc(1, sizeof(*f));
@@ -42,6 +44,8 @@ static int setup_with(void **st, unsigned give_up)
 	so.poll_ms = 5;
 	so.give_up_blocks = give_up;
 	so.stall_ms = 20000;
+	so.batch_ms = batch_ms;
+	batch_ms = 0;
 	if (chain_client_new(f->fc.srv.url, &co, &f->c) != 0 || key_dev("alice", &f->alice) != 0 ||
 	    key_dev("bob", &f->bob) != 0 || chain_submitter_new(f->c, &f->alice, &so, &f->s) != 0)
 		return -1;
@@ -241,6 +245,63 @@ static void async_calls_pipeline(void **st)
 	cJSON_Delete(args);
 }
 
+static int setup_batch(void **st)
+{
+	batch_ms = 50;
+	return setup_with(st, 8);
+}
+
+static void tally_wait(struct tally *t, int n)
+{
+	for (int i = 0; i < 2000; i++) {
+		pthread_mutex_lock(&t->lock);
+		int d = t->done;
+		pthread_mutex_unlock(&t->lock);
+		if (d == n)
+			break;
+		struct timespec ts = {0, 5000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* tfchain's metadata has Utility.batch_all: calls queued together are one
+ * extrinsic, one nonce, each with its own success. */
+static void batch_all_with_tfchain_metadata(void **st)
+{
+	struct fx *f = *st;
+	struct tally t = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	cJSON *args = transfer_args(f, 3);
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(chain_submit_async(f->s, "Balances", "transfer", args, tally_cb, &t), 0);
+	tally_wait(&t, 3);
+	assert_int_equal(t.done, 3);
+	assert_int_equal(t.ok, 3);
+	assert_int_equal(t.nonces, 0x1); /* all nonce 0 */
+	assert_int_equal(f->fc.submits, 1);
+	cJSON_Delete(args);
+}
+
+/* A failing batch is sent again call by call: each gets its own outcome. */
+static void failed_batch_goes_call_by_call(void **st)
+{
+	struct fx *f = *st;
+	struct tally t = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	cJSON *args = transfer_args(f, 3);
+	const struct meta_pallet *u = meta_pallet(f->fc.meta, "Utility");
+
+	assert_non_null(u);
+	f->fc.fail_pallet = u->index; /* the batch fails; plain transfers do not */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(chain_submit_async(f->s, "Balances", "transfer", args, tally_cb, &t), 0);
+	tally_wait(&t, 3);
+	assert_int_equal(t.done, 3);
+	assert_int_equal(t.ok, 3);
+	assert_int_equal(t.nonces, 0xe); /* the failed batch took 0; outcomes on 1..3 */
+	assert_int_equal(f->fc.submits, 4);
+	cJSON_Delete(args);
+}
+
 static void stopping_leaves_in_flight_unknown(void **st)
 {
 	struct fx *f = *st;
@@ -340,6 +401,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(stale_nonce_is_resynced, setup, teardown),
 		cmocka_unit_test_setup_teardown(duplicate_nonce_is_resynced, setup, teardown),
 		cmocka_unit_test_setup_teardown(async_calls_pipeline, setup, teardown),
+		cmocka_unit_test_setup_teardown(batch_all_with_tfchain_metadata, setup_batch, teardown),
+		cmocka_unit_test_setup_teardown(failed_batch_goes_call_by_call, setup_batch, teardown),
 		cmocka_unit_test_setup_teardown(stopping_leaves_in_flight_unknown, setup_long, teardown),
 		cmocka_unit_test_setup_teardown(undecodable_events_end_unknown, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_calls_are_invalid, setup, teardown),

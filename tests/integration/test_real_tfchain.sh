@@ -2,7 +2,8 @@
 # Conformance against tfchain's real runtime (spec 144, tests/fixtures/
 # tfchain-spec144) run by Chopsticks: zos-cli and zos-agent through every
 # flow that runtime supports. Each step names what it proves:
-#   metadata over RPC (zos-cli chain metadata --url), terms and conditions,
+#   metadata over RPC (zos-cli chain metadata --url), Utility.batch_all
+#   batching (batchtool), terms and conditions,
 #   a twin relay the runtime accepts and that zos-cli resolves without --url,
 #   registration from config (location, serial) with a backoff that does not
 #   pay an extrinsic a second, operator-fixable errors named in STATUS,
@@ -66,6 +67,16 @@ grep -q "constant MaxDeploymentDataLength 0x00020000" "$TMP/meta.txt" ||
 	fail "MaxDeploymentDataLength: $(grep MaxDeployment "$TMP/meta.txt")"
 grep -q "set_contract_deployed" "$TMP/meta.txt" && fail "spec 144 should have no set_contract_deployed"
 echo "ok: chain metadata --url: report_uptime_v2, MaxDeploymentDataLength 512, no set_contract_deployed"
+
+# ---- Utility.batch_all: calls queued together go as one extrinsic; a
+# batch with a failing call is sent again call by call (//Eve to //Ferdie).
+BATCHTOOL="$BUILD/tests/chainclient/batchtool"
+if [ -x "$BATCHTOOL" ]; then
+	"$BATCHTOOL" "$CHOP_URL" >"$TMP/batch.txt" 2>&1 || fail "batch_all: $(cat "$TMP/batch.txt")"
+	echo "ok: Utility.batch_all: two transfers in one extrinsic; a failing call alone failed, the others sent on their own"
+else
+	echo "skipped: $BATCHTOOL not built (make tests)"
+fi
 
 TC_LINK=https://library.threefold.me/info/legal/#/
 TC_HASH=0123456789abcdef0123456789abcdef
