@@ -48,6 +48,7 @@
 #include "common/log.h"
 #include "common/seal.h"
 #include "common/zerr.h"
+#include "rmb/rmb_chain.h"
 #include "rmb/rmb_client.h"
 
 #define MAX_USERS 64
@@ -64,6 +65,7 @@ static double block_ms = 100, level_s = 20;
 
 static struct grid_twin node_twin;
 static uint8_t node_x_pk[32];
+static char node_url[256]; /* the node twin's relay as an nng URL */
 
 struct user {
 	struct zkey key;
@@ -267,8 +269,10 @@ static int setup_users(struct chain_client *c, unsigned n)
 		goto out;
 	}
 	for (unsigned i = 0; i < n; i++) {
-		if ((rc = chain_submitter_new(c, &users[i].key, &so, &users[i].s)) < 0)
+		if ((rc = chain_submitter_new(c, &users[i].key, &so, &users[i].s)) < 0) {
+			fprintf(stderr, "user %u: submitter: %s\n", i, zerr_str(rc));
 			goto out;
+		}
 		cJSON *args = grid_args_create_twin(NULL, NULL, 0);
 		pthread_mutex_lock(&w.mu);
 		w.pending++;
@@ -293,16 +297,19 @@ static int setup_users(struct chain_client *c, unsigned n)
 		struct user *u = &users[i];
 		struct rmb_client_cfg rcfg;
 		if ((rc = grid_twin_id_by_account(c, u->key.pk, &u->twin)) < 0 ||
-		    (rc = key_x25519_sk(&u->key, u->x_sk)) < 0)
+		    (rc = key_x25519_sk(&u->key, u->x_sk)) < 0) {
+			fprintf(stderr, "user %u: twin id or x25519 key: %s\n", i, zerr_str(rc));
 			break;
+		}
 		rmb_client_cfg_init(&rcfg);
-		rcfg.url = node_twin.relay;
+		rcfg.url = node_url;
 		rcfg.key = &u->key;
 		rcfg.src = u->twin;
 		rcfg.dst = node_twin.id;
 		memcpy(rcfg.dst_pk, node_twin.account, 32);
 		rcfg.timeout_ms = 30000;
-		rc = rmb_client_new(&rcfg, &u->r);
+		if ((rc = rmb_client_new(&rcfg, &u->r)) < 0)
+			fprintf(stderr, "user %u: RMB client for %s: %s\n", i, rcfg.url, zerr_str(rc));
 	}
 out:
 	chain_submitter_free(as);
@@ -683,6 +690,9 @@ int main(int argc, char **argv)
 	    (rc = grid_twin(c, gn.twin_id, &node_twin)) == 0)
 		rc = seal_twin_x25519(node_twin.pk_len ? node_twin.pk : NULL, node_twin.pk_len,
 				      node_twin.account, node_x_pk);
+	if (rc == 0 && node_twin.has_relay &&
+	    (rc = rmb_relay_first(node_twin.relay, node_url, sizeof node_url)) < 0)
+		fprintf(stderr, "node relay %s: %s\n", node_twin.relay, zerr_str(rc));
 	if (rc < 0 || !node_twin.has_relay) {
 		fprintf(stderr, "node %u: %s\n", node_id, rc < 0 ? zerr_str(rc) : "no relay");
 		return 1;
@@ -696,7 +706,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("node %u (twin %u, %s); %u users funded with twins in %.1f s; block time %.0f ms\n",
-	       node_id, node_twin.id, node_twin.relay, maxu, (now_ms() - ts) / 1000.0, block_ms);
+	       node_id, node_twin.id, node_url, maxu, (now_ms() - ts) / 1000.0, block_ms);
 	for (unsigned i = 0; i < maxu; i++) {
 		users[i].lat = calloc(MAX_SAMPLES, sizeof(double));
 		users[i].lat_rmb = calloc(MAX_SAMPLES, sizeof(double));
