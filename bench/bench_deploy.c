@@ -5,6 +5,7 @@
  *
  *   bench_deploy --chain URL --node ID --agent-pid PID [--chain-pid PID]
  *                [--levels 1,8,64] [--seconds S (20)] [--block-ms MS (100)]
+ *                [--metrics URL] [--state-dir DIR]
  *
  * Users are generated keys, funded from //Alice and given a twin at the
  * start (64 at most, shared by the levels). Each user is one thread with
@@ -22,10 +23,17 @@
  * from the RMB request to Deployed, raw and minus one block time. The
  * agent's CPU time (its threads' /proc/PID/task/N/schedstat, ns; the
  * process's utime + stime ticks printed beside it) over the level, per
- * deploy, as a multiple of the floor (deploy_floor.h) measured in this run
- * before and after the levels; also with the agent's idle CPU rate
- * (measured before each level for 5 s) subtracted, since the block follower
- * and the submitter poll the chain whether or not anything is deployed.
+ * deploy, as a multiple of the operation floor (deploy_floor.h: crypto, one
+ * durable commit in --state-dir, one nng round trip, two chain round trips
+ * to this chain) measured in this run before and after the levels; also
+ * with the agent's idle CPU rate (measured before each level for 5 s)
+ * subtracted, since the block follower and the submitter poll the chain
+ * whether or not anything is deployed. With --metrics (the agent's
+ * /metrics URL), the agent's chain requests and store syncs per deploy,
+ * from its zos_chain_requests_total and zos_store_syncs_total counters
+ * ("-" for an agent without them). The bench's own CPU per level is
+ * printed too: it must stay far from a core for the figures to be the
+ * agent's and the chain's.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -38,6 +46,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <curl/curl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "bench/deploy_floor.h"
@@ -62,6 +72,7 @@ static const char *chain_url;
 static uint32_t node_id;
 static int agent_pid, chain_pid;
 static double block_ms = 100, level_s = 20;
+static const char *metrics_url, *state_dir;
 
 static struct grid_twin node_twin;
 static uint8_t node_x_pk[32];
@@ -187,6 +198,60 @@ static void read_mem(int pid, long *rss, long *anon)
 static double ticks_ms(long long t)
 {
 	return (double)t * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double self_cpu_ms(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0 +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0;
+}
+
+struct scrape_buf {
+	char b[1 << 16];
+	size_t n;
+};
+
+static size_t scrape_write(char *p, size_t sz, size_t nm, void *ud)
+{
+	struct scrape_buf *sb = ud;
+	size_t len = sz * nm, room = sizeof sb->b - 1 - sb->n;
+	memcpy(sb->b + sb->n, p, len < room ? len : room);
+	sb->n += len < room ? len : room;
+	return len;
+}
+
+static double metric_value(const char *text, const char *name)
+{
+	size_t nl = strlen(name);
+	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, name, nl) && p[nl] == ' ')
+			return strtod(p + nl + 1, NULL);
+	return -1;
+}
+
+/* The agent's chain request and store sync counters; -1 each when absent. */
+static void scrape(double *chain_req, double *syncs)
+{
+	static struct scrape_buf sb;
+	*chain_req = *syncs = -1;
+	if (!metrics_url)
+		return;
+	CURL *h = curl_easy_init();
+	if (!h)
+		return;
+	sb.n = 0;
+	curl_easy_setopt(h, CURLOPT_URL, metrics_url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, scrape_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sb);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+	if (curl_easy_perform(h) == CURLE_OK) {
+		sb.b[sb.n] = '\0';
+		*chain_req = metric_value(sb.b, "zos_chain_requests_total");
+		*syncs = metric_value(sb.b, "zos_store_syncs_total");
+	}
+	curl_easy_cleanup(h);
 }
 
 /* ---- chain helpers ---- */
@@ -535,6 +600,8 @@ struct level_result {
 	double wall_s, per_s;
 	double p50, p99, r50, r99;
 	double agent_ms, agent_tick_ms, agent_idle_ms_per_s, chain_ms;
+	double chain_req, syncs; /* the agent's, over the level; -1 unknown */
+	double bench_ms;         /* this process's CPU over the level */
 };
 
 static int run_level(unsigned nu, struct level_result *lr)
@@ -553,6 +620,9 @@ static int run_level(unsigned nu, struct level_result *lr)
 	lr->agent_idle_ms_per_s = (double)(a1 - a0) / 1e6 / ((now_ms() - i0) / 1000.0);
 
 	long long c0 = chain_pid ? cpu_ticks(chain_pid) : 0;
+	double q0, y0, q1, y1;
+	scrape(&q0, &y0);
+	double b0 = self_cpu_ms();
 	double t0 = now_ms();
 	level_end_ms = t0 + level_s * 1000.0;
 	for (unsigned i = 0; i < nu; i++) {
@@ -568,6 +638,10 @@ static int run_level(unsigned nu, struct level_result *lr)
 	double t1 = now_ms();
 	long long a2 = cpu_ns(agent_pid), k2 = cpu_ticks(agent_pid);
 	long long c1 = chain_pid ? cpu_ticks(chain_pid) : 0;
+	lr->bench_ms = self_cpu_ms() - b0;
+	scrape(&q1, &y1);
+	lr->chain_req = q0 >= 0 && q1 >= 0 ? q1 - q0 : -1;
+	lr->syncs = y0 >= 0 && y1 >= 0 ? y1 - y0 : -1;
 
 	size_t total = 0;
 	for (unsigned i = 0; i < nu; i++) {
@@ -644,7 +718,8 @@ int main(int argc, char **argv)
 		{"chain", required_argument, NULL, 'c'},   {"node", required_argument, NULL, 'n'},
 		{"agent-pid", required_argument, NULL, 'a'}, {"chain-pid", required_argument, NULL, 'p'},
 		{"levels", required_argument, NULL, 'l'},  {"seconds", required_argument, NULL, 's'},
-		{"block-ms", required_argument, NULL, 'b'}, {NULL, 0, NULL, 0},
+		{"block-ms", required_argument, NULL, 'b'}, {"metrics", required_argument, NULL, 'm'},
+		{"state-dir", required_argument, NULL, 'd'}, {NULL, 0, NULL, 0},
 	};
 	unsigned levels[MAX_LEVELS] = {1, 8, 64}, nlevels = 3;
 	int opt;
@@ -662,6 +737,8 @@ int main(int argc, char **argv)
 			break;
 		case 's': level_s = (double)num_arg(optarg, 600); break;
 		case 'b': block_ms = (double)num_arg(optarg, 60000); break;
+		case 'm': metrics_url = optarg; break;
+		case 'd': state_dir = optarg; break;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -672,17 +749,22 @@ int main(int argc, char **argv)
 	}
 	if (sodium_init() < 0)
 		return 1;
+	/* Before any thread: the nng floor's server is a forked child. */
+	struct floor_nng srv;
+	if (floor_nng_start(&srv) < 0)
+		fprintf(stderr, "nng floor server did not start: the nng part counts 0\n");
 	log_setup(LOG_LVL_ERROR, LOG_TARGET_STDERR, "bench_deploy");
-
-	struct floor_result f0, f1;
-	if (deploy_floor_measure(5000, &f0) < 0)
-		return 1;
-	deploy_floor_print(&f0, stdout);
 
 	struct chain_client *c;
 	struct grid_node gn;
 	int rc = chain_client_new(chain_url, NULL, &c);
 	chain = c;
+	struct deploy_floor f0, f1;
+	if (rc == 0 && deploy_floor_all(5000, state_dir, srv.pid ? &srv : NULL,
+					 chain_client_rpc(c), &f0) < 0)
+		return 1;
+	if (rc == 0)
+		deploy_floor_all_print(&f0, stdout);
 	deployed_at = calloc(MAX_CONTRACTS, sizeof *deployed_at);
 	if (!deployed_at)
 		return 1;
@@ -723,24 +805,46 @@ int main(int argc, char **argv)
 		       lr[i].failed, lr[i].wall_s);
 		fflush(stdout);
 	}
-	if (deploy_floor_measure(5000, &f1) < 0)
+	if (deploy_floor_all(5000, state_dir, srv.pid ? &srv : NULL, chain_client_rpc(c), &f1) < 0)
 		return 1;
-	double floor_us = (f0.us[FLOOR_PARTS - 1] + f1.us[FLOOR_PARTS - 1]) / 2;
-	printf("\nfloor (one deploy's crypto, median, before/after): %.0f / %.0f us, mean %.0f us\n\n",
-	       f0.us[FLOOR_PARTS - 1], f1.us[FLOOR_PARTS - 1], floor_us);
-	printf("%5s %8s %8s | %9s %9s | %9s %9s | %9s %9s | %10s %7s | %10s %7s | %9s\n", "users",
-	       "deploys", "per s", "p50 ms", "p99 ms", "p50-2blk", "p99-2blk", "rmb p50", "rmb p99",
-	       "agent us/d", "x floor", "-idle us/d", "x floor", "chain us/d");
+	floor_nng_stop(&srv);
+	double floor_us = (f0.total_us + f1.total_us) / 2;
+	printf("\noperation floor, before / after the levels (us CPU): crypto %.0f / %.0f, "
+	       "commit %.0f / %.0f, nng %.0f / %.0f, 2 chain %.0f / %.0f; total %.0f / %.0f, "
+	       "mean %.0f us\n",
+	       f0.crypto.us[FLOOR_PARTS - 1], f1.crypto.us[FLOOR_PARTS - 1], f0.commit.cpu_us,
+	       f1.commit.cpu_us, f0.nng.cpu_us, f1.nng.cpu_us, f0.chain.cpu_us, f1.chain.cpu_us,
+	       f0.total_us, f1.total_us, floor_us);
+	printf("(wall: commit %.0f / %.0f us, nng %.0f / %.0f us, 2 chain %.0f / %.0f us)\n\n",
+	       f0.commit.wall_us, f1.commit.wall_us, f0.nng.wall_us, f1.nng.wall_us,
+	       f0.chain.wall_us, f1.chain.wall_us);
+	printf("%5s %8s %8s | %7s %7s %7s | %7s %7s | %7s %7s | %8s %8s\n", "users", "deploys",
+	       "per s", "p50 ms", "p99 ms", "p99 blk", "-2blk50", "-2blk99", "rmb p50", "rmb p99",
+	       "chain/d", "syncs/d");
+	for (unsigned i = 0; i < nlevels; i++) {
+		struct level_result *r = &lr[i];
+		double d = r->ok ? (double)r->ok : 1;
+		char q[16] = "-", y[16] = "-";
+		if (r->chain_req >= 0)
+			snprintf(q, sizeof q, "%.2f", r->chain_req / d);
+		if (r->syncs >= 0)
+			snprintf(y, sizeof y, "%.2f", r->syncs / d);
+		printf("%5u %8zu %8.2f | %7.0f %7.0f %7.2f | %7.0f %7.0f | %7.0f %7.0f | %8s %8s\n",
+		       r->users, r->ok, r->per_s, r->p50, r->p99, r->p99 / block_ms,
+		       r->p50 - 2 * block_ms, r->p99 - 2 * block_ms, r->r50 - block_ms,
+		       r->r99 - block_ms, q, y);
+	}
+	printf("\n%5s | %10s %7s | %10s %7s | %9s | %9s %7s\n", "users", "agent us/d", "x floor",
+	       "-idle us/d", "x floor", "chain us/d", "bench us/d", "bench %");
 	for (unsigned i = 0; i < nlevels; i++) {
 		struct level_result *r = &lr[i];
 		double d = r->ok ? (double)r->ok : 1;
 		double per = r->agent_ms * 1000.0 / d;
 		double net = (r->agent_ms - r->agent_idle_ms_per_s * r->wall_s) * 1000.0 / d;
-		printf("%5u %8zu %8.2f | %9.0f %9.0f | %9.0f %9.0f | %9.0f %9.0f | %10.0f %7.1f | %10.0f %7.1f | %9.0f\n",
-		       r->users, r->ok, r->per_s, r->p50, r->p99, r->p50 - 2 * block_ms,
-		       r->p99 - 2 * block_ms, r->r50 - block_ms, r->r99 - block_ms, per,
+		printf("%5u | %10.0f %7.2f | %10.0f %7.2f | %9.0f | %9.0f %6.1f%%\n", r->users, per,
 		       per / floor_us, net, net / floor_us,
-		       r->chain_ms >= 0 ? r->chain_ms * 1000.0 / d : -1);
+		       r->chain_ms >= 0 ? r->chain_ms * 1000.0 / d : -1, r->bench_ms * 1000.0 / d,
+		       r->bench_ms / (r->wall_s * 1000.0) * 100.0);
 	}
 	printf("\n(rmb p50/p99: from the deploy request to Deployed on chain, minus one block time;\n"
 	       " agent idle CPU before each level:");
