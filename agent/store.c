@@ -215,7 +215,7 @@ int store_begin_lazy(struct store *s)
 	return begin(s, 1);
 }
 
-int store_commit(struct store *s)
+static int commit(struct store *s, uint64_t *ticket)
 {
 	int rc = 0, lazy = 0;
 	if (--s->depth == 0) {
@@ -232,10 +232,21 @@ int store_commit(struct store *s)
 			return rc;
 		}
 		/* A durable commit waits for its group's sync, without the lock. */
-		return store_unlock_write(s, rc);
+		return store_unlock_durable(s, rc, ticket);
 	}
 	store_unlock(s);
 	return rc;
+}
+
+int store_commit(struct store *s)
+{
+	return commit(s, NULL);
+}
+
+int store_commit_async(struct store *s, uint64_t *ticket)
+{
+	*ticket = 0;
+	return commit(s, ticket);
 }
 
 void store_rollback(struct store *s)

@@ -121,6 +121,17 @@ uint64_t store_sync_count(struct store *s);
  */
 int store_begin_lazy(struct store *s);
 int store_commit(struct store *s);
+/*
+ * store_commit() that does not wait for the sync: the transaction is
+ * committed (visible to every later reader) when it returns 0, and durable
+ * once store_wait_durable(s, *ticket) returned 0. For a caller that holds
+ * a lock of its own around the transaction: it releases that lock before
+ * waiting, so that concurrent commits can share one sync. Nothing may be
+ * promised to anyone before the wait returned 0. *ticket is 0 when there
+ * is nothing to wait for (nested, lazy, or a store opened STORE_OPEN_FAST).
+ */
+int store_commit_async(struct store *s, uint64_t *ticket);
+int store_wait_durable(struct store *s, uint64_t ticket);
 void store_rollback(struct store *s);
 
 /* Inserts a deployment with its workloads (ord = array index) in one

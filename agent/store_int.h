@@ -86,6 +86,9 @@ int64_t store_now(void);
  * returns only once it is on disk. rc is the write's result, returned
  * unless the sync fails. */
 int store_unlock_write(struct store *s, int rc);
+/* store_unlock_write() that, given ticket, does not wait: *ticket gets the
+ * commit's number for store_wait_durable() (0 = nothing to wait for). */
+int store_unlock_durable(struct store *s, int rc, uint64_t *ticket);
 /* Opens the WAL descriptor and makes the directory entries durable (once, at
  * open); 0 or a negative error. */
 int store_sync_open(struct store *s, const char *dir);

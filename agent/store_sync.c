@@ -143,16 +143,30 @@ int store_sync_to(struct store *s, uint64_t seq)
 	return rc;
 }
 
-int store_unlock_write(struct store *s, int rc)
+int store_unlock_durable(struct store *s, int rc, uint64_t *ticket)
 {
 	uint64_t seq = 0;
 	if (rc == 0 && s->depth == 0 && s->durable && !s->full)
 		seq = __atomic_add_fetch(&s->commit_seq, 1, __ATOMIC_ACQ_REL);
 	store_unlock(s);
+	if (ticket) {
+		*ticket = seq;
+		return rc;
+	}
 	if (seq) {
 		int src = store_sync_to(s, seq);
 		if (src < 0)
 			return src;
 	}
 	return rc;
+}
+
+int store_unlock_write(struct store *s, int rc)
+{
+	return store_unlock_durable(s, rc, NULL);
+}
+
+int store_wait_durable(struct store *s, uint64_t ticket)
+{
+	return ticket ? store_sync_to(s, ticket) : 0;
 }

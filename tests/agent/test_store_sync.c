@@ -229,6 +229,30 @@ static void lazy_no_sync(void **st)
 	assert_int_equal(F.calls, 1);
 }
 
+/* store_commit_async: committed (visible) at once, durable after the wait;
+ * two of them waited for together share one sync. */
+static void async_commit(void **st)
+{
+	(void)st;
+	uint64_t t1 = 0, t2 = 0;
+	assert_int_equal(store_begin(F.s), 0);
+	assert_int_equal(store_cursor_set(F.s, "a", 1), 0);
+	assert_int_equal(store_commit_async(F.s, &t1), 0);
+	assert_int_equal(store_begin(F.s), 0);
+	assert_int_equal(store_cursor_set(F.s, "b", 2), 0);
+	assert_int_equal(store_commit_async(F.s, &t2), 0);
+	assert_true(t1 != 0 && t2 > t1);
+	assert_int_equal(F.calls, 0);
+	int64_t v = 0;
+	assert_int_equal(store_cursor_get(F.s, "b", &v), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(store_wait_durable(F.s, t2), 0);
+	assert_int_equal(F.calls, 1);
+	assert_int_equal(store_wait_durable(F.s, t1), 0);
+	assert_int_equal(F.calls, 1);
+	assert_int_equal(store_wait_durable(F.s, 0), 0);
+}
+
 /* A sync that fails is the caller's error; the next commit syncs again. */
 static void failed_sync(void **st)
 {
@@ -246,6 +270,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(shared_syncs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(durable_on_return, setup, teardown),
 	    cmocka_unit_test_setup_teardown(lazy_no_sync, setup, teardown),
+	    cmocka_unit_test_setup_teardown(async_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(failed_sync, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
