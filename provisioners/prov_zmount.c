@@ -205,7 +205,10 @@ static int zmount_inspect(struct prov_ctx *ctx, const struct prov_workload_id *i
 	int rc = zmount_exists(ctx, id, &st, err, errsz);
 	if (rc < 0)
 		return rc;
-	*h = rc ? PROV_OK : PROV_ABSENT;
+	/* An empty file is a creation whose size a power cut lost (a file
+	 * system without a journal may keep the name alone): made again, i.e.
+	 * sized, by provision. No zmount is ever 0 bytes. */
+	*h = rc && st.st_size > 0 ? PROV_OK : PROV_ABSENT;
 	return 0;
 }
 
