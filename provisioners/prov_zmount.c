@@ -71,8 +71,11 @@ static int zmount_create(const char *dir, const char *path, uint64_t size, int *
 	int rc = prov_fmt(tmp, sizeof tmp, "%s.new", path);
 	if (rc < 0)
 		return prov_err(err, errsz, rc, "bad workload id: %s", zerr_str(rc));
-	unlink(tmp); /* left by a crash between create and link */
 	int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == EEXIST) {
+		unlink(tmp); /* left by a crash between create and link */
+		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	}
 	if (fd < 0 && errno == ENOENT) {
 		/* The directory is made on first use (or after someone removed
 		 * it), not checked on every provision. */
@@ -115,17 +118,17 @@ static int zmount_provision(struct prov_ctx *ctx, const struct prov_workload_id 
 	    (rc = prov_fmt(dir, sizeof dir, "%s/zmounts", ctx->storage_dir)) < 0)
 		return prov_err(err, errsz, rc, "bad workload id: %s", zerr_str(rc));
 
-	int created = 0;
-	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 && errno == ENOENT) {
-		rc = zmount_create(dir, path, size, &fd, err, errsz);
-		if (rc == -EEXIST)
-			fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-		else if (rc < 0)
-			return rc;
-		else
-			created = 1;
-	}
+	/* Creation first: a deploy makes a new disk, only a restore or an
+	 * update finds one there (then the link fails with EEXIST). */
+	int created = 0, fd = -1;
+	rc = zmount_create(dir, path, size, &fd, err, errsz);
+	if (rc == -EEXIST)
+		fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	else if (rc < 0)
+		return rc;
+	else
+		created = 1;
+	rc = 0;
 	if (fd < 0)
 		return prov_err(err, errsz, -errno, "cannot open %s: %s", path, strerror(errno));
 	struct stat st;
