@@ -262,9 +262,13 @@ void *eng_sender_main(void *arg)
 	struct eng *e = arg;
 	pthread_mutex_lock(&e->mu);
 	while (!e->stopping) {
+		/* The oldest queued item first: the dispatcher refills freed
+		 * slots, so taking the lowest slot could leave an item in a high
+		 * one waiting behind newer ones for seconds. */
 		struct eng_send_slot *sl = NULL;
-		for (unsigned i = 0; i < e->nslots && !sl; i++)
-			if (e->slots[i].state == ENG_SLOT_QUEUED)
+		for (unsigned i = 0; i < e->nslots; i++)
+			if (e->slots[i].state == ENG_SLOT_QUEUED &&
+			    (!sl || e->slots[i].item.id < sl->item.id))
 				sl = &e->slots[i];
 		if (!sl) {
 			pthread_cond_wait(&e->send_cv, &e->mu);
