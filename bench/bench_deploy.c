@@ -15,7 +15,8 @@
  * zos.deployment.deploy over RMB, then wait until one watcher thread, which
  * reads every new block's events every 20 ms, sees its ContractDeployed.
  * No CLI process and no per-user polling of the chain beyond the
- * submitter's own, so the clients' cost stays small.
+ * submitter's own, so the clients' cost stays small. A deploy refused with
+ * "retry later" is retried (50 ms, doubling, at most 8 times) and counted.
  *
  * Per level: deploys/s (deployed contracts / wall time), p50/p99 latency
  * from the command's start to Deployed seen on chain, raw and minus two
