@@ -20,6 +20,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
@@ -52,13 +53,6 @@ static void on_stop_deadline(int sig)
 	if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0)
 		(void)0;
 	_exit(EXIT_FAILURE);
-}
-
-static uint64_t mono_usec(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 /* Creates path and its missing parents with mode; existing ones are kept. */
@@ -268,7 +262,7 @@ static void reload(struct agent *a)
 	char err[512], file[sizeof a->cfg_file];
 
 	sd_notifyf(0, "RELOADING=1\nSTATUS=reloading configuration\nMONOTONIC_USEC=%" PRIu64,
-		   mono_usec());
+		   clk_mono_us());
 	log_info("config", "SIGHUP: reloading configuration");
 	/* setenv() may have moved the environment since start-up: read the
 	 * current one when the daemon was started with one. */
@@ -326,7 +320,7 @@ static void drain(int fd)
 
 static void loop(struct agent *a)
 {
-	uint64_t last_tick = mono_usec(), last_ping = last_tick;
+	uint64_t last_tick = clk_mono_us(), last_ping = last_tick;
 	while (!sig_stop) {
 		struct pollfd pfd = {.fd = a->wake[0], .events = POLLIN};
 		if (poll(&pfd, 1, AGENT_TICK_MS) < 0 && errno != EINTR)
@@ -342,7 +336,7 @@ static void loop(struct agent *a)
 			sig_usr1 = 0;
 			summary(a);
 		}
-		uint64_t now = mono_usec();
+		uint64_t now = clk_mono_us();
 		if (now - last_tick >= AGENT_TICK_MS * 1000u) {
 			last_tick = now;
 			for (unsigned i = 0; i < a->nsubs; i++)

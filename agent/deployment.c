@@ -1,3 +1,7 @@
+/*
+ * The deployment document parser: bounded, hostile-input decoding of the plaintext a user seals
+ * into a node contract (deployment.h).
+ */
 #include "agent/deployment.h"
 
 #include <errno.h>
@@ -8,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jnum.h"
 #include "common/zerr.h"
 
 static int fail(char *why, size_t whysz, int err, const char *fmt, ...)
@@ -109,11 +114,9 @@ static int get_u32(const cJSON *obj, const char *key, const char *where, uint32_
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 	if (!cJSON_IsNumber(v))
 		return fail(why, whysz, ZE_MALFORMED, "%s%s must be a number", where, key);
-	double d = v->valuedouble;
-	if (!(d >= 0 && d <= (double)UINT32_MAX) || floor(d) != d)
+	if (jnum_u32(v, out) < 0)
 		return fail(why, whysz, ZE_MALFORMED, "%s%s must be an integer in [0, 2^32)",
 			    where, key);
-	*out = (uint32_t)d;
 	return 0;
 }
 

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/backoff.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/seal.h"
 #include "common/zerr.h"
@@ -25,34 +27,9 @@ void eng_contract_clear(struct eng_contract *c)
 	memset(c, 0, sizeof *c);
 }
 
-int64_t eng_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t eng_wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int eng_transient(int err)
 {
 	return zerr_transient(err) || err == -ENOMEM;
-}
-
-int64_t eng_backoff(unsigned base_ms, unsigned max_ms, unsigned attempt)
-{
-	int64_t d = base_ms;
-	for (unsigned i = 0; i < attempt && d < max_ms; i++)
-		d *= 2;
-	if (d > max_ms)
-		d = max_ms;
-	/* Up to a quarter of jitter keeps retries of many contracts apart. */
-	return d + (d >= 4 ? (int64_t)randombytes_uniform((uint32_t)(d / 4)) : 0);
 }
 
 /* Absolute monotonic deadline for pthread_cond_timedwait (CLOCK_MONOTONIC). */
@@ -161,7 +138,7 @@ static int append_job(struct eng *e, uint64_t cid, int restore, unsigned attempt
 
 int eng_enqueue(struct eng *e, uint64_t cid, int restore, unsigned attempt, int64_t delay_ms)
 {
-	int64_t at = eng_now_ms() + delay_ms;
+	int64_t at = clk_mono_ms() + delay_ms;
 	pthread_mutex_lock(&e->mu);
 	for (struct eng_job *j = e->head; j; j = j->next) {
 		if (j->cid != cid)
@@ -218,7 +195,7 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&e->mu);
 	while (!e->stopping) {
 		int64_t wake;
-		struct eng_job *j = take_job(e, eng_now_ms(), &wake);
+		struct eng_job *j = take_job(e, clk_mono_ms(), &wake);
 		if (!j) {
 			if (wake < 0) {
 				pthread_cond_wait(&e->work_cv, &e->mu);
@@ -245,7 +222,8 @@ static void *worker_main(void *arg)
 		 * never looks idle between the two. */
 		if (retry &&
 		    eng_enqueue(e, j->cid, j->restore, j->attempt + 1,
-				eng_backoff(e->cfg.retry_base_ms, e->cfg.retry_max_ms, j->attempt)) < 0)
+				backoff_delay(e->cfg.retry_base_ms, e->cfg.retry_max_ms, j->attempt,
+					      1)) < 0)
 			log_warn("engine", "contract %llu: retry not queued",
 				 (unsigned long long)j->cid);
 		free(j);
@@ -274,13 +252,13 @@ int eng_start(struct eng *e)
 	e->reserved = st.reserved;
 	/* The first sync runs at once: the chain may have moved while the agent
 	 * was down. */
-	e->next_sync = eng_now_ms();
+	e->next_sync = clk_mono_ms();
 	pthread_mutex_unlock(&e->mu);
 	/* Every deployment gets a restore job: healthy workloads are only
 	 * inspected, missing ones made again, interrupted deploys resumed.
 	 * No worker runs yet and the ids are unique, so they append directly. */
 	size_t dropped = 0;
-	int64_t now = eng_now_ms();
+	int64_t now = clk_mono_ms();
 	pthread_mutex_lock(&e->mu);
 	for (size_t i = 0; i < n; i++)
 		dropped += append_job(e, ids[i], 1, 0, now) < 0;
@@ -383,7 +361,7 @@ static int outbox_quiet(struct eng *e)
 
 int eng_wait_idle(struct eng *e, int outbox, int timeout_ms)
 {
-	int64_t end = eng_now_ms() + timeout_ms;
+	int64_t end = clk_mono_ms() + timeout_ms;
 	pthread_mutex_lock(&e->mu);
 	for (;;) {
 		int idle = e->queued == 0 && e->active == 0;
@@ -400,12 +378,12 @@ int eng_wait_idle(struct eng *e, int outbox, int timeout_ms)
 			pthread_mutex_unlock(&e->mu);
 			return 0;
 		}
-		if (eng_now_ms() >= end) {
+		if (clk_mono_ms() >= end) {
 			pthread_mutex_unlock(&e->mu);
 			return ZE_TIMEOUT;
 		}
 		/* Short waits: the outbox's due times are not signalled. */
-		int64_t at = eng_now_ms() + 20;
+		int64_t at = clk_mono_ms() + 20;
 		struct timespec ts = deadline(at < end ? at : end);
 		pthread_cond_timedwait(&e->idle_cv, &e->mu, &ts);
 	}

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/seal.h"
 #include "common/zerr.h"
@@ -120,7 +121,7 @@ static int twin_get(struct eng *e, uint32_t id, int fresh, struct eng_twin *t, i
 		    uint8_t x[32], int *has_x)
 {
 	struct eng_twin_entry *slot = &e->twins[id % ENG_TWIN_CACHE];
-	int64_t now = eng_now_ms();
+	int64_t now = clk_mono_ms();
 	*cached = *has_x = 0;
 	if (!fresh) {
 		pthread_mutex_lock(&e->mu);

@@ -104,11 +104,7 @@ int eng_image_pull(struct eng *e, uint64_t cid, const char *name, const char *ty
 /* Drops the hold of "<cid>/<name>" and collects unused images. */
 void eng_image_release(struct eng *e, uint64_t cid, const char *name);
 
-int64_t eng_now_ms(void);   /* monotonic */
-int64_t eng_wall_ms(void);  /* unix time, for the outbox */
 int eng_transient(int err);
-/* Capped exponential backoff with jitter for the attempt-th retry. */
-int64_t eng_backoff(unsigned base_ms, unsigned max_ms, unsigned attempt);
 
 /* Queues a job for cid (merged with a queued one). Wakes a worker. */
 int eng_enqueue(struct eng *e, uint64_t cid, int restore, unsigned attempt, int64_t delay_ms);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/backoff.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
@@ -170,10 +172,10 @@ static void send_one(struct eng *e, const struct store_outbox *o)
 	if (!why[0])
 		snprintf(why, sizeof why, "%s", zerr_str(rc));
 retry:;
-	int64_t delay = eng_backoff(e->cfg.outbox_base_ms, e->cfg.outbox_max_ms,
-				    (unsigned)o->attempts);
+	int64_t delay = backoff_delay(e->cfg.outbox_base_ms, e->cfg.outbox_max_ms,
+				      (unsigned)o->attempts, 1);
 	log_warn("engine", "outbox %s: %s; retry in %lld ms", o->key, why, (long long)delay);
-	store_outbox_retry(e->store, o->id, eng_wall_ms() + delay, why);
+	store_outbox_retry(e->store, o->id, clk_wall_ms() + delay, why);
 	return;
 done:
 	log_info("engine", "outbox %s: %s", o->key, outcome);
@@ -219,8 +221,8 @@ static int64_t outbox_fill(struct eng *e)
 		pthread_mutex_lock(&e->mu);
 		unsigned long gen = e->ob_gen;
 		pthread_mutex_unlock(&e->mu);
-		if (store_outbox_due(e->store, eng_wall_ms(), OUTBOX_BATCH, &items, &n) < 0)
-			return eng_wall_ms() + e->cfg.outbox_base_ms;
+		if (store_outbox_due(e->store, clk_wall_ms(), OUTBOX_BATCH, &items, &n) < 0)
+			return clk_wall_ms() + e->cfg.outbox_base_ms;
 		pthread_mutex_lock(&e->mu);
 		if (e->ob_gen != gen) {
 			/* A sender finished an item after this read and freed its
@@ -254,7 +256,7 @@ static int64_t outbox_fill(struct eng *e)
 	int rc = store_outbox_next(e->store, &next);
 	if (rc == ZE_ABSENT)
 		return -1;
-	return rc < 0 ? eng_wall_ms() + e->cfg.outbox_base_ms : next;
+	return rc < 0 ? clk_wall_ms() + e->cfg.outbox_base_ms : next;
 }
 
 void *eng_sender_main(void *arg)
@@ -299,10 +301,10 @@ static struct timespec mono_ts(int64_t ms)
 void *eng_dispatcher_main(void *arg)
 {
 	struct eng *e = arg;
-	int64_t ob_at = eng_now_ms(); /* resend at once what a previous run left */
+	int64_t ob_at = clk_mono_ms(); /* resend at once what a previous run left */
 	pthread_mutex_lock(&e->mu);
 	while (!e->stopping) {
-		int64_t now = eng_now_ms();
+		int64_t now = clk_mono_ms();
 		if (e->ob_kick) {
 			ob_at = now;
 			e->ob_kick = 0;
@@ -325,12 +327,12 @@ void *eng_dispatcher_main(void *arg)
 		}
 		/* Due times are wall clock (they survive restarts); waits are
 		 * monotonic. */
-		int64_t in = next < 0 ? -1 : next - eng_wall_ms();
+		int64_t in = next < 0 ? -1 : next - clk_wall_ms();
 		pthread_mutex_lock(&e->mu);
 		e->ob_busy = 0;
 		if (sync_due)
-			e->next_sync = eng_now_ms() + (int64_t)e->cfg.sync_period_s * 1000;
-		ob_at = next < 0 ? -1 : eng_now_ms() + (in > 0 ? in : 0);
+			e->next_sync = clk_mono_ms() + (int64_t)e->cfg.sync_period_s * 1000;
+		ob_at = next < 0 ? -1 : clk_mono_ms() + (in > 0 ? in : 0);
 		pthread_cond_broadcast(&e->idle_cv);
 	}
 	pthread_mutex_unlock(&e->mu);

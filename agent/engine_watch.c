@@ -45,34 +45,16 @@ int eng_on_contract_gone(struct eng *e, uint64_t cid)
 	return apply(e, cid, ENG_LIVE, STORE_DEP_DELETED, "contract no longer on chain");
 }
 
-/* A u64 from decoded chain JSON: a number, or a decimal string above 2^53. */
-static int json_u64(const cJSON *v, uint64_t *out)
-{
-	if (cJSON_IsNumber(v))
-		return jnum_u64(v, UINT64_MAX, out); /* 1.5 is not a contract id */
-	if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) > 20)
-		return ZE_MALFORMED;
-	uint64_t x = 0;
-	for (const char *s = v->valuestring; *s; s++) {
-		unsigned d = (unsigned)(*s - '0');
-		if (d > 9 || x > (UINT64_MAX - d) / 10)
-			return ZE_MALFORMED;
-		x = x * 10 + d;
-	}
-	*out = x;
-	return 0;
-}
-
 /* The contract id of an event: a named field, or the first unnamed one. */
 static int event_contract_id(const cJSON *data, uint64_t *cid)
 {
 	if (cJSON_IsObject(data))
-		return json_u64(cJSON_GetObjectItemCaseSensitive(data, "contract_id"), cid);
+		return jnum_u64_dec(cJSON_GetObjectItemCaseSensitive(data, "contract_id"), cid);
 	if (cJSON_IsArray(data))
 		return event_contract_id(cJSON_GetArrayItem(data, 0), cid) == 0
 			       ? 0
-			       : json_u64(cJSON_GetArrayItem(data, 0), cid);
-	return json_u64(data, cid);
+			       : jnum_u64_dec(cJSON_GetArrayItem(data, 0), cid);
+	return jnum_u64_dec(data, cid);
 }
 
 /* ContractState as decoded: "Created" / "Deployed", or {"GracePeriod": n},

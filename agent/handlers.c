@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "common/hex.h"
+#include "common/jnum.h"
 #include "common/seal.h"
 #include "common/zerr.h"
 #include "rmb/rmb_server.h"
@@ -51,32 +52,10 @@ static int fail(int *code, char *msg, size_t msgsz, int c, int err, const char *
 int eng_rmb_contract_id(const cJSON *payload, uint64_t *cid)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(payload, "contract_id");
-	if (cJSON_IsNumber(v)) {
-		double d = v->valuedouble;
-		/* Only integers a double holds exactly. */
-		if (!(d >= 1 && d <= 9007199254740992.0) || (double)(uint64_t)d != d)
-			return ZE_MALFORMED;
-		*cid = (uint64_t)d;
-		return 0;
-	}
-	if (!cJSON_IsString(v))
-		return ZE_MALFORMED;
-	const char *s = v->valuestring;
 	uint64_t x = 0;
-	if (!*s || strlen(s) > 20)
-		return ZE_MALFORMED;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return ZE_MALFORMED;
-		unsigned dgt = (unsigned)(*s - '0');
-		if (x > (UINT64_MAX - dgt) / 10)
-			return ZE_MALFORMED;
-		x = x * 10 + dgt;
-	}
-	if (!x)
-		return ZE_MALFORMED;
-	*cid = x;
-	return 0;
+	int rc = jnum_u64_dec(v, &x);
+	*cid = rc < 0 ? 0 : x;
+	return rc < 0 || !x ? ZE_MALFORMED : 0;
 }
 
 static int want_cid(const cJSON *payload, uint64_t *cid, int *code, char *msg, size_t msgsz)
@@ -479,12 +458,11 @@ int eng_rmb_logs(struct eng *e, uint32_t caller, const cJSON *payload, cJSON **r
 			    "payload must be {\"contract_id\", \"name\": workload name, \"tail\": "
 			    "lines}");
 	if (tl && !cJSON_IsNull(tl)) {
-		if (!cJSON_IsNumber(tl) || tl->valuedouble < 1 ||
-		    tl->valuedouble > ENG_RMB_LOGS_TAIL_MAX ||
-		    tl->valuedouble != (double)(unsigned)tl->valuedouble)
+		uint64_t t;
+		if (jnum_u64(tl, ENG_RMB_LOGS_TAIL_MAX, &t) < 0 || t < 1)
 			return fail(code, msg, msgsz, ENG_E_BAD_REQUEST, ZE_MALFORMED,
 				    "tail must be an integer from 1 to %d", ENG_RMB_LOGS_TAIL_MAX);
-		tail = tl->valuedouble;
+		tail = (double)t;
 	}
 	if ((rc = own_dep(e, caller, cid, &d, &w, &n, code, msg, msgsz)) < 0)
 		return rc;

@@ -11,23 +11,10 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "rmb/rmb_chain.h"
 #include "common/zerr.h"
-
-int64_t node_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t node_mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 int node_worker_init(struct node_worker *w)
 {
@@ -87,22 +74,9 @@ int node_worker_stopping(struct node_worker *w)
 	return stop;
 }
 
-static struct timespec deadline_in(long ms)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
-}
-
 int node_worker_sleep(struct node_worker *w, long ms)
 {
-	struct timespec until = deadline_in(ms);
+	struct timespec until = clk_after(CLOCK_MONOTONIC, ms);
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop && pthread_cond_timedwait(&w->cv, &w->mu, &until) != ETIMEDOUT)
 		;

@@ -11,6 +11,8 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "common/backoff.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
@@ -107,7 +109,7 @@ static int engine_start(struct agent *a, void **state)
 		log_err("node", "state store in %s: %s", n->cfg.state_dir, zerr_str(rc));
 		goto fail;
 	}
-	n->eng_backoff_ms = ENG_BACKOFF_MIN_MS;
+	backoff_init(&n->eng_backoff, ENG_BACKOFF_MIN_MS, ENG_BACKOFF_MAX_MS, 0);
 	node_ids_load(n);
 	return 0;
 fail:
@@ -178,16 +180,15 @@ static void engine_tick(struct agent *a, void *state)
 		pthread_mutex_unlock(&n->status_mu);
 	}
 	uint32_t node_id = atomic_load(&n->node_id);
-	if (atomic_load(&n->eng) || !node_id || node_mono_ms() < n->eng_retry_at)
+	if (atomic_load(&n->eng) || !node_id || clk_mono_ms() < n->eng_retry_at)
 		return;
 	int rc = engine_up(n, node_id);
 	if (rc < 0) {
-		log_err("node", "deploy engine for node %" PRIu32 " did not start: %s; retrying in %ld ms",
-			node_id, zerr_str(rc), n->eng_backoff_ms);
-		n->eng_retry_at = node_mono_ms() + n->eng_backoff_ms;
-		n->eng_backoff_ms = n->eng_backoff_ms * 2 > ENG_BACKOFF_MAX_MS
-					    ? ENG_BACKOFF_MAX_MS
-					    : n->eng_backoff_ms * 2;
+		int64_t delay = backoff_next(&n->eng_backoff);
+		log_err("node",
+			"deploy engine for node %" PRIu32 " did not start: %s; retrying in %lld ms",
+			node_id, zerr_str(rc), (long long)delay);
+		n->eng_retry_at = clk_mono_ms() + delay;
 		return;
 	}
 	log_info("node", "deploy engine running for node %" PRIu32, node_id);

@@ -23,6 +23,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "common/backoff.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
@@ -96,7 +98,7 @@ static int follow_persist(struct agent_node *n, struct eng *e)
 	int rc = eng_cursor_set(e, n->follow_cursor);
 	if (rc == 0) {
 		n->follow_saved = n->follow_cursor;
-		n->follow_saved_ms = node_mono_ms();
+		n->follow_saved_ms = clk_mono_ms();
 	}
 	return rc;
 }
@@ -120,7 +122,7 @@ static int follow_pass(struct agent_node *n, struct eng *e, int *behind)
 		if (rc < 0 && rc != ZE_ABSENT)
 			return rc;
 		n->follow_cursor = n->follow_saved = rc == ZE_ABSENT ? -1 : stored;
-		n->follow_saved_ms = node_mono_ms();
+		n->follow_saved_ms = clk_mono_ms();
 	}
 	int64_t cursor = n->follow_cursor;
 	atomic_store(&n->follow_at, cursor);
@@ -152,7 +154,7 @@ static int follow_pass(struct agent_node *n, struct eng *e, int *behind)
 			break;
 	}
 	*behind = rc == 0 && b <= head;
-	if (node_mono_ms() - n->follow_saved_ms >= FOLLOW_PERSIST_MS ||
+	if (clk_mono_ms() - n->follow_saved_ms >= FOLLOW_PERSIST_MS ||
 	    node_worker_stopping(&n->follow)) {
 		int w = follow_persist(n, e);
 		if (w < 0)
@@ -191,10 +193,13 @@ void *node_follow_main(void *arg)
 {
 	struct agent_node *n = arg;
 	struct eng *e = atomic_load(&n->eng);
+	/* Failures wait twice the poll interval, then doubling up to the cap. */
+	struct backoff fail;
+	backoff_init(&fail, FOLLOW_POLL_MS * 2, FOLLOW_BACKOFF_MAX_MS, 0);
 	long backoff = FOLLOW_POLL_MS;
 	/* The engine runs its first full sync at start; the next one is due
 	 * one interval later (the interval as reloaded meanwhile). */
-	int64_t last_sync = node_mono_ms();
+	int64_t last_sync = clk_mono_ms();
 	int failing = 0;
 	uint64_t seen = 0;
 	n->follow_cursor = n->follow_saved = -1;
@@ -206,15 +211,15 @@ void *node_follow_main(void *arg)
 				log_warn("node", "following blocks: %s; retrying with backoff",
 					 zerr_str(rc));
 			failing = 1;
-			backoff = backoff * 2 > FOLLOW_BACKOFF_MAX_MS ? FOLLOW_BACKOFF_MAX_MS
-								      : backoff * 2;
+			backoff = (long)backoff_next(&fail);
 		} else {
 			if (failing)
 				log_info("node", "following blocks again");
 			failing = 0;
+			backoff_reset(&fail);
 			backoff = FOLLOW_POLL_MS;
 		}
-		int64_t now = node_mono_ms();
+		int64_t now = clk_mono_ms();
 		if (now - last_sync >= (int64_t)atomic_load(&n->sync_interval) * 1000) {
 			eng_full_sync(e);
 			last_sync = now;

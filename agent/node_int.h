@@ -17,6 +17,7 @@
 #include "chainclient/submit.h"
 #include "config/config.h"
 #include "provisioners/prov.h"
+#include "common/backoff.h"
 
 struct rmb_server;
 struct metrics;
@@ -76,7 +77,7 @@ struct agent_node {
 	struct eng_chain_grid *ecg;
 	struct eng *_Atomic eng; /* set once running; read by rmb workers */
 	int64_t eng_retry_at;    /* monotonic ms of the next start attempt */
-	long eng_backoff_ms;
+	struct backoff eng_backoff;
 	struct node_worker follow;
 	_Atomic uint32_t sync_interval;
 	/* Only the follower thread touches these: the last block handed to
@@ -93,7 +94,7 @@ struct agent_node {
 	/* rmb */
 	struct rmb_server *rmb;
 	int64_t rmb_retry_at;
-	long rmb_backoff_ms;
+	struct backoff rmb_backoff;
 
 	/* reporter */
 	struct node_worker report;
@@ -122,10 +123,6 @@ void node_status(struct agent_node *n, int warn, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Sends STATUS to systemd when it changed (main thread). */
 void node_status_flush(struct agent_node *n);
-
-/* Monotonic milliseconds and microseconds. */
-int64_t node_mono_ms(void);
-int64_t node_mono_us(void);
 
 /*
  * Sends pallet.call(args) through the submitter and waits on w for its

@@ -24,6 +24,7 @@
 #include "agent/metrics.h"
 #include "agent/store.h"
 #include "chainclient/rpc.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "common/zerr.h"
@@ -317,7 +318,7 @@ static int metrics_up(struct agent_node *n)
 static void metrics_tick(struct agent *a, void *state)
 {
 	struct agent_node *n = state;
-	if (n->mhd || !n->cfg.metrics_listen[0] || node_mono_ms() < n->metrics_retry_at)
+	if (n->mhd || !n->cfg.metrics_listen[0] || clk_mono_ms() < n->metrics_retry_at)
 		return;
 	int rc = metrics_up(n);
 	if (rc == ZE_CONFIG) {
@@ -330,7 +331,7 @@ static void metrics_tick(struct agent *a, void *state)
 		    "metrics endpoint on %s did not start (address in use?); "
 		    "retrying in %d s; set metrics.listen to a free port, or empty to turn it off",
 		    n->cfg.metrics_listen, METRICS_BACKOFF_MS / 1000);
-		n->metrics_retry_at = node_mono_ms() + METRICS_BACKOFF_MS;
+		n->metrics_retry_at = clk_mono_ms() + METRICS_BACKOFF_MS;
 		return;
 	}
 	log_info("node", "metrics on http://%s/metrics, health on /healthz", n->cfg.metrics_listen);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "chainclient/grid.h"
+#include "common/backoff.h"
 #include "common/hex.h"
 #include "common/log.h"
 #include "common/zerr.h"
@@ -413,7 +414,8 @@ static int reg_pass(struct agent_node *n)
 static void *reg_main(void *arg)
 {
 	struct agent_node *n = arg;
-	long backoff = REG_BACKOFF_MIN_MS;
+	struct backoff backoff;
+	backoff_init(&backoff, REG_BACKOFF_MIN_MS, REG_BACKOFF_MAX_MS, 0);
 	int agains = 0;
 	for (;;) {
 		pthread_mutex_lock(&n->status_mu);
@@ -428,7 +430,7 @@ static void *reg_main(void *arg)
 		 * resetting then would pay for one every few seconds. */
 		pthread_mutex_lock(&n->status_mu);
 		if (n->status_gen != gen && atomic_load(&n->reg_sent) == sent)
-			backoff = REG_BACKOFF_MIN_MS;
+			backoff_reset(&backoff);
 		pthread_mutex_unlock(&n->status_mu);
 		if (r == REG_STOP)
 			break;
@@ -450,10 +452,9 @@ static void *reg_main(void *arg)
 		} else if (r == REG_SLOW) {
 			wait = REG_SLOW_MS;
 		} else if (r == REG_RETRY) {
-			wait = backoff;
-			backoff = backoff * 2 > REG_BACKOFF_MAX_MS ? REG_BACKOFF_MAX_MS : backoff * 2;
+			wait = (long)backoff_next(&backoff);
 		} else {
-			backoff = REG_BACKOFF_MIN_MS;
+			backoff_reset(&backoff);
 			wait = (long)atomic_load(&n->sync_interval) * 1000;
 		}
 		if (node_worker_sleep(&n->reg, wait))

@@ -11,17 +11,11 @@
 #include <inttypes.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
 #define REPORT_TICK_MS 1000L
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int make_rep(struct agent_node *n, struct eng *e, unsigned interval, struct rep **out)
 {
@@ -44,7 +38,7 @@ static void note_settled(struct agent_node *n, const struct rep *rep)
 	struct rep_stats st;
 	rep_stats(rep, &st);
 	if (st.resolved_ok > 0 && st.resolved_failed == 0 && !st.waiting)
-		atomic_store(&n->report_ok_at, (int64_t)(wall_ms() / 1000));
+		atomic_store(&n->report_ok_at, (int64_t)(clk_wall_ms() / 1000));
 }
 
 static void *report_main(void *arg)
@@ -74,7 +68,7 @@ static void *report_main(void *arg)
 			interval = want;
 			log_info("node", "reporting capacity every %u s", interval);
 		}
-		int rc = rep_cycle(rep, wall_ms());
+		int rc = rep_cycle(rep, clk_wall_ms());
 		note_settled(n, rep);
 		if (rc < 0 && rc != last_err)
 			log_warn("node", "report cycle: %s; retried later", zerr_str(rc));

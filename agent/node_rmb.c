@@ -16,6 +16,9 @@
 
 #include "agent/handlers.h"
 #include "agent/metrics.h"
+#include "common/backoff.h"
+#include "common/clock.h"
+#include "common/jnum.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "common/zerr.h"
@@ -108,16 +111,17 @@ static struct observed {
 static int observe(void *arg, const struct rmb_call *call, cJSON **reply, struct rmb_error *err)
 {
 	const struct observed *o = arg;
-	int64_t t0 = node_mono_us();
+	int64_t t0 = clk_mono_us();
 	log_ctx_twin(call->src);
 	const cJSON *cid = call->payload ? cJSON_GetObjectItemCaseSensitive(call->payload,
 									      "contract_id")
 					 : NULL;
-	if (cJSON_IsNumber(cid) && cid->valuedouble >= 1 && cid->valuedouble < 9007199254740992.0)
-		log_ctx_contract((uint64_t)cid->valuedouble);
+	uint64_t id;
+	if (jnum_u64(cid, UINT64_MAX, &id) == 0 && id >= 1)
+		log_ctx_contract(id);
 	int rc = o->fn(o->n, call, reply, err);
 	log_ctx_clear();
-	int64_t dt = node_mono_us() - t0;
+	int64_t dt = clk_mono_us() - t0;
 	uint32_t code = rc < 0 ? (err->code ? err->code : RMB_E_INTERNAL) : 0;
 	metrics_rmb_observe(o->n->metrics, call->cmd, code, dt < 0 ? 0 : (uint64_t)dt);
 	return rc;
@@ -181,7 +185,7 @@ static int rmb_up(struct agent_node *n, uint32_t twin_id)
 static int rmb_start(struct agent *a, void **state)
 {
 	struct agent_node *n = *state;
-	n->rmb_backoff_ms = RMB_BACKOFF_MIN_MS;
+	backoff_init(&n->rmb_backoff, RMB_BACKOFF_MIN_MS, RMB_BACKOFF_MAX_MS, 0);
 	return 0;
 }
 
@@ -189,16 +193,14 @@ static void rmb_tick(struct agent *a, void *state)
 {
 	struct agent_node *n = state;
 	uint32_t twin_id = atomic_load(&n->twin_id);
-	if (n->rmb || !twin_id || node_mono_ms() < n->rmb_retry_at)
+	if (n->rmb || !twin_id || clk_mono_ms() < n->rmb_retry_at)
 		return;
 	int rc = rmb_up(n, twin_id);
 	if (rc < 0) {
-		log_err("node", "rmb server did not start: %s; retrying in %ld ms", zerr_str(rc),
-			n->rmb_backoff_ms);
-		n->rmb_retry_at = node_mono_ms() + n->rmb_backoff_ms;
-		n->rmb_backoff_ms = n->rmb_backoff_ms * 2 > RMB_BACKOFF_MAX_MS
-					    ? RMB_BACKOFF_MAX_MS
-					    : n->rmb_backoff_ms * 2;
+		int64_t delay = backoff_next(&n->rmb_backoff);
+		log_err("node", "rmb server did not start: %s; retrying in %lld ms", zerr_str(rc),
+			(long long)delay);
+		n->rmb_retry_at = clk_mono_ms() + delay;
 		return;
 	}
 	char addrs[CFG_STR_MAX * 2] = "";

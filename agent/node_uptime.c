@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "chainclient/grid.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
@@ -78,7 +79,7 @@ static int uptime_enqueue(struct agent_node *n, struct eng *e)
 
 void node_uptime_tick(struct agent_node *n, struct eng *e)
 {
-	int64_t now = node_mono_ms();
+	int64_t now = clk_mono_ms();
 	if (n->uptime_next_ms && now < n->uptime_next_ms)
 		return;
 	int rc = uptime_enqueue(n, e);

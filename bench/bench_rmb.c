@@ -22,6 +22,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 #include "rmb/rmb_client.h"
@@ -301,7 +302,7 @@ static void frame_sizes(size_t *req_len, size_t *rep_len)
 	rmb_env_set_cmd(&e, "bench.echo");
 	e.src = 1;
 	e.dst = NODE_TWIN;
-	e.now = rmb_wall_s();
+	e.now = clk_wall_s();
 	e.exp = 60;
 	rmb_env_set_dat(&e, payload, strlen(payload));
 	rmb_env_sign(&e, &k);

@@ -10,7 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "chainclient/client_priv.h"
+#include "chainclient/client_int.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
@@ -75,14 +76,6 @@ void chain_client_free(struct chain_client *c)
 }
 
 struct rpc_client *chain_client_rpc(struct chain_client *c) { return c->rpc; }
-
-int64_t chain_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * Builds a snapshot. The version is read before and after the metadata so
@@ -154,7 +147,7 @@ static void chain_runtime_install(struct chain_client *c, struct chain_runtime *
 	pthread_mutex_lock(&c->lock);
 	old = c->rt;
 	c->rt = rt;
-	c->checked_ms = chain_now_ms();
+	c->checked_ms = clk_mono_ms();
 	pthread_mutex_unlock(&c->lock);
 	if (old && old->spec_version != rt->spec_version)
 		log_info("chain", "runtime upgraded: spec %u -> %u (tx %u)", old->spec_version,
@@ -170,7 +163,7 @@ static int chain_recheck_locked(struct chain_client *c, int force, int *changed)
 {
 	struct chain_runtime *cur, *rt;
 	uint32_t spec, tx;
-	int64_t now = chain_now_ms();
+	int64_t now = clk_mono_ms();
 	int ret;
 
 	*changed = 0;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "chainclient/client.h"
-#include "chainclient/client_priv.h"
+#include "chainclient/client_int.h"
 #include "common/hex.h"
 #include "common/log.h"
 #include "common/zerr.h"

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "chainclient/client.h"
-#include "chainclient/client_priv.h"
+#include "chainclient/client_int.h"
 #include "common/log.h"
 #include "common/zerr.h"
 

@@ -1,3 +1,4 @@
+/* Substrate hashers (twox, blake2b) and storage keys built from them (hash.h). */
 #include "chainclient/hash.h"
 
 #include <errno.h>

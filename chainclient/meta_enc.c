@@ -3,7 +3,7 @@
  * forms the decoder prints (see meta.h). A value that does not fit its type
  * is -EINVAL; the output buffer is restored on any failure.
  */
-#include "chainclient/meta_priv.h"
+#include "chainclient/meta_int.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * self-referencing types nor huge claimed lengths can exhaust the stack or
  * memory; every read goes through the bounded scale_rd cursor.
  */
-#include "chainclient/meta_priv.h"
+#include "chainclient/meta_int.h"
 
 #include <errno.h>
 #include <stdlib.h>

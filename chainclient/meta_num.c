@@ -1,13 +1,13 @@
 /* Integers of any SCALE width to and from JSON, and type-shape helpers. */
-#include "chainclient/meta_priv.h"
+#include "chainclient/meta_int.h"
 
 #include <errno.h>
 #include <math.h>
 #include <string.h>
 
+#include "common/jnum.h"
 #include "common/zerr.h"
 
-#define EXACT_DOUBLE_MAX 9007199254740992.0 /* 2^53 */
 
 int meta_int_width(enum meta_prim p, size_t *width, int *is_signed)
 {
@@ -72,7 +72,7 @@ int meta_int_to_json(const uint8_t *le, size_t width, int is_signed, cJSON **out
 	double dv = 0;
 	for (size_t i = w; i > 0; i--) {
 		dv = dv * 256 + mag[i - 1];
-		if (dv > EXACT_DOUBLE_MAX)
+		if (dv > JNUM_EXACT_MAX)
 			small = 0;
 	}
 	if (small) {
@@ -133,11 +133,11 @@ int meta_int_from_json(const cJSON *v, size_t width, int is_signed, uint8_t *le)
 		return -EINVAL;
 	/* One spare byte lets the range check below see a carry. */
 	if (cJSON_IsNumber(v)) {
-		double d = v->valuedouble;
-		if (!isfinite(d) || d != floor(d) || fabs(d) > EXACT_DOUBLE_MAX)
+		int64_t i;
+		if (jnum_i64(v, &i) < 0)
 			return -EINVAL;
-		neg = d < 0;
-		uint64_t u = (uint64_t)fabs(d);
+		neg = i < 0;
+		uint64_t u = neg ? (uint64_t)0 - (uint64_t)i : (uint64_t)i;
 		memset(mag, 0, sizeof mag);
 		for (size_t i = 0; i < 8 && i <= w; i++)
 			mag[i] = (uint8_t)(u >> (8 * i));

@@ -5,7 +5,7 @@
  * rpc_methods.c.
  */
 #include "chainclient/rpc.h"
-#include "chainclient/rpc_priv.h"
+#include "chainclient/rpc_int.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/backoff.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/zerr.h"
@@ -595,7 +596,6 @@ static int rpc_call_mode(struct rpc_client *c, const char *method, const cJSON *
 	uint64_t id;
 	char *body;
 	int ret = ZE_UNKNOWN, retry, i = 0;
-	long delay = c->opts.backoff_ms;
 	/* Each endpoint gets the configured number of attempts. */
 	int attempts = (c->opts.retries + 1) * c->nep;
 
@@ -611,8 +611,8 @@ static int rpc_call_mode(struct rpc_client *c, const char *method, const cJSON *
 	for (int attempt = 0; attempt < attempts && !atomic_load(&c->aborted); attempt++) {
 		/* Back off only after every endpoint failed once more. */
 		if (attempt > 0 && attempt % c->nep == 0) {
-			rpc_sleep_ms(delay);
-			delay = delay * 2 > c->opts.backoff_max_ms ? c->opts.backoff_max_ms : delay * 2;
+			rpc_sleep_ms((long)backoff_delay(c->opts.backoff_ms, c->opts.backoff_max_ms,
+			                                 (unsigned)(attempt / c->nep - 1), 0));
 		}
 		if (attempt > 0) {
 			pthread_mutex_lock(&c->lock);

@@ -11,7 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "chainclient/rpc_priv.h"
+#include "chainclient/rpc_int.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
@@ -93,14 +94,7 @@ static void *rpc_health_main(void *arg)
 	struct rpc_client *c = arg;
 
 	for (;;) {
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += c->opts.health_ms / 1000;
-		until.tv_nsec += (c->opts.health_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		struct timespec until = clk_after(CLOCK_MONOTONIC, c->opts.health_ms);
 		pthread_mutex_lock(&c->health_lock);
 		while (!c->health_stop && pthread_cond_timedwait(&c->health_cond, &c->health_lock,
 		                                                 &until) != ETIMEDOUT)
@@ -153,13 +147,7 @@ int rpc_heads_wait(struct rpc_client *c, uint64_t seen, long timeout_ms, uint64_
 	struct timespec until;
 	int rc;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	until = clk_after(CLOCK_MONOTONIC, timeout_ms);
 	pthread_mutex_lock(&h->lock);
 	while (h->subscribed > 0 && h->finalized <= seen && !atomic_load(&c->aborted) &&
 	       pthread_cond_timedwait(&h->cond, &h->lock, &until) != ETIMEDOUT)

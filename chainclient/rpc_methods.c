@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/hex.h"
+#include "common/jnum.h"
 #include "common/key.h"
 #include "common/zerr.h"
 
@@ -65,13 +66,8 @@ static int rpc_hash_result(const cJSON *res, uint8_t hash[32])
 
 int rpc_json_u64(const cJSON *v, uint64_t *out)
 {
-	if (cJSON_IsNumber(v)) {
-		if (v->valuedouble < 0 || v->valuedouble > 9007199254740992.0 ||
-		    v->valuedouble != (double)(uint64_t)v->valuedouble)
-			return ZE_MALFORMED;
-		*out = (uint64_t)v->valuedouble;
-		return 0;
-	}
+	if (cJSON_IsNumber(v))
+		return jnum_u64(v, UINT64_MAX, out);
 	if (!cJSON_IsString(v))
 		return ZE_MALFORMED;
 	const char *s = v->valuestring;

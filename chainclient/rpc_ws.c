@@ -27,8 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "chainclient/rpc_ws_priv.h"
+#include "chainclient/rpc_ws_int.h"
 #include "chainclient/ws.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
@@ -172,13 +173,7 @@ int rpc_ws_up(struct rpc_ws *w)
 
 static void ws_deadline(struct timespec *ts, long ms)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
+	*ts = clk_after(CLOCK_MONOTONIC, ms);
 }
 
 int rpc_ws_exchange(struct rpc_ws *w, const char *body, size_t len, uint64_t id, int once,

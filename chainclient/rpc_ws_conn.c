@@ -19,18 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "chainclient/rpc_ws_priv.h"
+#include "chainclient/rpc_ws_int.h"
 #include "chainclient/ws.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
-
-int64_t rpc_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int ws_parse_url(struct rpc_ws *w, const char *url)
 {
@@ -104,7 +97,7 @@ ssize_t ws_raw_write(struct rpc_ws *w, const void *p, size_t n)
 static int ws_wait_fd(struct rpc_ws *w, short ev, int64_t deadline)
 {
 	for (;;) {
-		int64_t left = deadline - rpc_now_ms();
+		int64_t left = deadline - clk_mono_ms();
 		if (left <= 0 || atomic_load(&w->stop))
 			return ZE_TIMEOUT;
 		struct pollfd pf = {.fd = w->fd, .events = ev};

@@ -13,8 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "chainclient/rpc_ws_priv.h"
+#include "chainclient/rpc_ws_int.h"
 #include "chainclient/ws.h"
+#include "common/backoff.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
@@ -66,7 +68,7 @@ static int ws_subscribe(struct rpc_ws *w)
 
 static int ws_connect(struct rpc_ws *w)
 {
-	int64_t deadline = rpc_now_ms() + w->opts.connect_timeout_ms;
+	int64_t deadline = clk_mono_ms() + w->opts.connect_timeout_ms;
 	int rc = ws_tcp_connect(w, deadline);
 
 	if (!rc && w->tls)
@@ -78,7 +80,7 @@ static int ws_connect(struct rpc_ws *w)
 		rc = ws_subscribe(w);
 	if (rc)
 		ws_close(w);
-	w->last_rx_ms = w->last_tx_ms = rpc_now_ms();
+	w->last_rx_ms = w->last_tx_ms = clk_mono_ms();
 	return rc;
 }
 
@@ -234,7 +236,7 @@ static int ws_flush(struct rpc_ws *w)
 		}
 		if (r == 0)
 			break;
-		w->last_tx_ms = rpc_now_ms();
+		w->last_tx_ms = clk_mono_ms();
 		o->off += (size_t)r;
 		if (o->off < o->len)
 			continue;
@@ -304,12 +306,12 @@ static void ws_serve(struct rpc_ws *w)
 					return;
 				if (got == 0)
 					break;
-				w->last_rx_ms = rpc_now_ms();
+				w->last_rx_ms = clk_mono_ms();
 				if (zbuf_put(&w->in, tmp, (size_t)got) < 0 || ws_drain(w) < 0)
 					return;
 			}
 		}
-		int64_t now = rpc_now_ms();
+		int64_t now = clk_mono_ms();
 		if (now - w->last_rx_ms > WS_DEAD_IDLE_MS) {
 			log_warn("chain", "%s: nothing heard for %d s; reconnecting", w->url,
 			         WS_DEAD_IDLE_MS / 1000);
@@ -327,10 +329,10 @@ static void ws_serve(struct rpc_ws *w)
 /* Sleeps ms unless the transport stops first. */
 static void ws_pause(struct rpc_ws *w, long ms)
 {
-	int64_t until = rpc_now_ms() + ms;
+	int64_t until = clk_mono_ms() + ms;
 
 	while (!atomic_load(&w->stop)) {
-		int64_t left = until - rpc_now_ms();
+		int64_t left = until - clk_mono_ms();
 		if (left <= 0)
 			return;
 		struct pollfd pf = {.fd = w->evfd, .events = POLLIN};
@@ -345,7 +347,8 @@ static void ws_pause(struct rpc_ws *w, long ms)
 void *ws_main(void *arg)
 {
 	struct rpc_ws *w = arg;
-	long backoff = w->opts.backoff_ms;
+	struct backoff backoff;
+	backoff_init(&backoff, w->opts.backoff_ms, w->opts.backoff_max_ms, 0);
 	int failing = 0;
 
 	while (!atomic_load(&w->stop)) {
@@ -359,15 +362,13 @@ void *ws_main(void *arg)
 				log_warn("chain", "%s: cannot connect (%s); retrying with backoff",
 				         w->url, zerr_str(rc));
 			failing = 1;
-			ws_pause(w, backoff);
-			backoff = backoff * 2 > w->opts.backoff_max_ms ? w->opts.backoff_max_ms
-			                                               : backoff * 2;
+			ws_pause(w, (long)backoff_next(&backoff));
 			continue;
 		}
 		if (failing)
 			log_info("chain", "%s: connected again", w->url);
 		failing = 0;
-		backoff = w->opts.backoff_ms;
+		backoff_reset(&backoff);
 		pthread_mutex_lock(&w->lock);
 		w->up = 1;
 		pthread_cond_broadcast(&w->up_cond);

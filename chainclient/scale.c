@@ -1,3 +1,4 @@
+/* SCALE codec primitives: a bounded decoding cursor and encoders into a capped buffer (scale.h). */
 #include "chainclient/scale.h"
 
 #include <string.h>

@@ -12,7 +12,8 @@
 #include <sodium.h>
 #include <time.h>
 
-#include "chainclient/submit_priv.h"
+#include "chainclient/submit_int.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
@@ -102,15 +103,8 @@ int64_t chain_submitter_nonce(struct chain_submitter *s)
 
 static void chain_wait_locked(struct chain_submitter *s, long ms)
 {
-	struct timespec ts;
+	struct timespec ts = clk_after(CLOCK_MONOTONIC, ms);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_cond_timedwait(&s->cond, &s->lock, &ts);
 }
 

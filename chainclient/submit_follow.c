@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chainclient/client_priv.h"
-#include "chainclient/submit_priv.h"
+#include "chainclient/client_int.h"
+#include "chainclient/submit_int.h"
+#include "common/clock.h"
 #include "common/hex.h"
 #include "common/log.h"
 #include "common/zerr.h"
@@ -245,7 +246,7 @@ void chain_follow(struct chain_submitter *s)
 	struct chain_job *j, *next;
 	struct chain_blk hb;
 	uint64_t head;
-	int64_t now = chain_now_ms();
+	int64_t now = clk_mono_ms();
 	int ret, have_hb = 0;
 
 	if (!s->inflight)

@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chainclient/client_priv.h"
-#include "chainclient/submit_priv.h"
+#include "chainclient/client_int.h"
+#include "chainclient/submit_int.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
@@ -98,7 +99,7 @@ static int chain_build(struct chain_submitter *s, struct chain_job *j,
 		s->scanned = best;
 		s->scanned_valid = 1;
 		s->head_seen = best;
-		s->progress_ms = chain_now_ms();
+		s->progress_ms = clk_mono_ms();
 	}
 out:
 	zbuf_free(&call);

@@ -19,6 +19,7 @@
 #include "chainclient/meta.h"
 #include "cli/deploy.h"
 #include "cli/grid.h"
+#include "common/jnum.h"
 #include "common/zerr.h"
 #include "rmb/rmb.h"
 
@@ -27,9 +28,8 @@ static uint64_t json_u64(const cJSON *o, const char *name)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
 
-	if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > 1.8e19)
-		return 0;
-	return (uint64_t)v->valuedouble;
+	uint64_t x;
+	return jnum_u64(v, UINT64_MAX, &x) < 0 ? 0 : x;
 }
 
 static void add_sat(uint64_t *a, uint64_t b)

@@ -18,6 +18,7 @@
 
 #include "chainclient/grid.h"
 #include "cli/grid.h"
+#include "common/jnum.h"
 #include "common/seal.h"
 #include "common/file.h"
 #include "common/zerr.h"
@@ -71,8 +72,8 @@ static int doc_name_valid(const char *s)
 
 static int doc_u32(const cJSON *v)
 {
-	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= (double)UINT32_MAX &&
-	       floor(v->valuedouble) == v->valuedouble;
+	uint32_t x;
+	return jnum_u32(v, &x) == 0;
 }
 
 /* An optional bounded string; absent and null are accepted. */

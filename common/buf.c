@@ -1,3 +1,4 @@
+/* Growable byte buffers with a hard cap (buf.h). */
 #include "common/buf.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* Reading whole files with a size cap (file.h). */
 #include "common/file.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* Hex encoding and strict hex decoding (hex.h). */
 #include "common/hex.h"
 
 #include <errno.h>

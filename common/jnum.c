@@ -1,6 +1,8 @@
 /* Exact integers out of cJSON numbers (jnum.h). */
 #include "common/jnum.h"
 
+#include <string.h>
+
 #include "common/zerr.h"
 
 int jnum_u64(const cJSON *v, uint64_t max, uint64_t *out)
@@ -24,4 +26,32 @@ int jnum_u32(const cJSON *v, uint32_t *out)
 	if (!rc)
 		*out = (uint32_t)x;
 	return rc;
+}
+
+int jnum_i64(const cJSON *v, int64_t *out)
+{
+	if (!cJSON_IsNumber(v))
+		return ZE_MALFORMED;
+	double d = v->valuedouble;
+	if (!(d >= -JNUM_EXACT_MAX && d <= JNUM_EXACT_MAX) || (double)(int64_t)d != d)
+		return ZE_MALFORMED;
+	*out = (int64_t)d;
+	return 0;
+}
+
+int jnum_u64_dec(const cJSON *v, uint64_t *out)
+{
+	if (cJSON_IsNumber(v))
+		return jnum_u64(v, UINT64_MAX, out);
+	if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) > 20)
+		return ZE_MALFORMED;
+	uint64_t x = 0;
+	for (const char *s = v->valuestring; *s; s++) {
+		unsigned d = (unsigned)(*s - '0');
+		if (d > 9 || x > (UINT64_MAX - d) / 10)
+			return ZE_MALFORMED;
+		x = x * 10 + d;
+	}
+	*out = x;
+	return 0;
 }

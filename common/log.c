@@ -1,3 +1,4 @@
+/* The log: levels, per-thread context, and output to stderr or the journal (log.h). */
 #include "common/log.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* Sealing and opening payloads for one recipient with crypto_box (seal.h). */
 #include "common/seal.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* Names of error codes and which of them are worth retrying (zerr.h). */
 #include "common/zerr.h"
 
 #include <errno.h>

@@ -1,3 +1,7 @@
+/*
+ * Billing arithmetic of the devchain's SmartContractModule: pure integer functions implementing
+ * docs/billing.md (billing.h).
+ */
 #include "devchain/billing.h"
 
 #include <errno.h>

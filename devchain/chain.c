@@ -1,5 +1,5 @@
 /* Opening the chain, genesis, and block production. */
-#include "devchain/chain_priv.h"
+#include "devchain/chain_int.h"
 
 #include <errno.h>
 #include <sodium.h>

@@ -1,6 +1,6 @@
 /* Pool admission (the checks Substrate's signed extensions make) and the
  * read side used by the RPC server. */
-#include "devchain/chain_priv.h"
+#include "devchain/chain_int.h"
 
 #include <errno.h>
 #include <stdarg.h>

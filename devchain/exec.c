@@ -1,3 +1,6 @@
+/*
+ * Execution contexts: reads at a base block through the block and call layers of changes (exec.h).
+ */
 #include "devchain/exec.h"
 
 #include <errno.h>

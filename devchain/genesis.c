@@ -1,3 +1,4 @@
+/* Loading the devchain's genesis JSON into the pallets' initial state (genesis.h). */
 #include "devchain/genesis.h"
 
 #include <errno.h>
@@ -6,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/jnum.h"
 #include "common/key.h"
 #include "common/log.h"
 #include "common/file.h"
@@ -94,9 +96,9 @@ static int parse_amount(const cJSON *v, dev_balance *out)
 {
 	if (cJSON_IsString(v))
 		return scale_u128_parse(v->valuestring, out);
-	if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 9007199254740992.0 &&
-	    v->valuedouble == (double)(uint64_t)v->valuedouble) {
-		*out = (uint64_t)v->valuedouble;
+	uint64_t x;
+	if (jnum_u64(v, UINT64_MAX, &x) == 0) {
+		*out = x;
 		return 0;
 	}
 	return ZE_MALFORMED;

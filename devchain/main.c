@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 #include "devchain/chain.h"
@@ -53,13 +54,6 @@ static int parse_uint(const char *s, unsigned long min, unsigned long max, unsig
 		return ZE_CONFIG;
 	*out = v;
 	return 0;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static void sleep_until(const struct timespec *t)
@@ -198,7 +192,7 @@ int main(int argc, char **argv)
 		if (stop)
 			break;
 		/* A failed block is logged by the chain and retried next slot. */
-		dev_chain_produce(chain, now_ms(), NULL, NULL);
+		dev_chain_produce(chain, clk_wall_ms(), NULL, NULL);
 		struct timespec t;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if (t.tv_sec > next.tv_sec + 5) /* after a long stall, do not race */

@@ -1,3 +1,4 @@
+/* Runtime metadata v14 generated from the pallets' own descriptions (metagen.h). */
 #include "devchain/metagen.h"
 
 #include <errno.h>

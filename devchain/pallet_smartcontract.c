@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jnum.h"
 #include "common/zerr.h"
 #include "devchain/tfgrid_store.h"
 
@@ -385,11 +386,7 @@ static int json_uint(const cJSON *sec, const char *name, uint64_t def, uint64_t 
 		*out = def;
 		return 0;
 	}
-	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > (double)max ||
-	    v->valuedouble != (double)(uint64_t)v->valuedouble)
-		return ZE_CONFIG;
-	*out = (uint64_t)v->valuedouble;
-	return 0;
+	return jnum_u64(v, max, out) < 0 ? ZE_CONFIG : 0;
 }
 
 /*

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "common/jnum.h"
 #include "common/key.h"
 #include "common/zerr.h"
 #include "devchain/tfgrid_store.h"
@@ -24,11 +25,7 @@ static int json_u32(const cJSON *obj, const char *name, uint32_t def, uint32_t *
 		*out = def;
 		return 0;
 	}
-	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 4294967295.0 ||
-	    v->valuedouble != (double)(uint32_t)v->valuedouble)
-		return ZE_CONFIG;
-	*out = (uint32_t)v->valuedouble;
-	return 0;
+	return jnum_u32(v, out) < 0 ? ZE_CONFIG : 0;
 }
 
 static const char *const unit_names[DEV_UNIT_COUNT] = {"Bytes", "Kilobytes", "Megabytes",

@@ -1,3 +1,7 @@
+/*
+ * The transaction pool: verified extrinsics waiting for a block, ordered by signer and nonce
+ * (pool.h).
+ */
 #include "devchain/pool.h"
 
 #include <errno.h>

@@ -278,9 +278,9 @@ static int m_block_hash(struct dev_chain *c, const cJSON *params, struct reply *
 		dev_chain_head(c, NULL, hash);
 		return ok(r, hex_json(hash, 32));
 	}
-	if (cJSON_IsNumber(n) && n->valuedouble >= 0 && n->valuedouble <= UINT32_MAX &&
-	    n->valuedouble == (double)(uint32_t)n->valuedouble) {
-		num = (uint32_t)n->valuedouble;
+	if (cJSON_IsNumber(n)) {
+		if (jnum_u32(n, &num) < 0)
+			return fail(r, E_PARAMS, "Invalid params", "block number");
 	} else if (cJSON_IsString(n)) {
 		char *end;
 		errno = 0;

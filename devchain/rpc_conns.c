@@ -1,6 +1,7 @@
 /* Connection limits of the RPC server (rpc_conns.h). The table is small (a
  * few hundred entries): linear scans on connect, close and once per sweep. */
 #include "devchain/rpc_conns.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -31,13 +32,6 @@ struct dev_rpc_conns {
 	pthread_t th;
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void shut(struct conn *c)
 {
 	if (!c->shut) {
@@ -51,13 +45,9 @@ static void *sweeper(void *arg)
 	struct dev_rpc_conns *t = arg;
 	pthread_mutex_lock(&t->mu);
 	while (!t->stopping) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += SWEEP_MS * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
+		struct timespec ts = clk_after(CLOCK_REALTIME, SWEEP_MS);
 		pthread_cond_timedwait(&t->cv, &t->mu, &ts);
-		uint64_t now = mono_ms();
+		uint64_t now = clk_mono_ms();
 		for (unsigned i = 0; i < t->n; i++)
 			if (!t->c[i]->shut && t->c[i]->since_ms + t->deadline_ms <= now) {
 				shut(t->c[i]);
@@ -140,7 +130,7 @@ static void opened(struct dev_rpc_conns *t, struct MHD_Connection *conn, void **
 	if (ai && ai->client_addr && ai->client_addr->sa_family == AF_INET)
 		c->ip =
 		    ((const struct sockaddr_in *)(const void *)ai->client_addr)->sin_addr.s_addr;
-	c->since_ms = mono_ms();
+	c->since_ms = clk_mono_ms();
 	pthread_mutex_lock(&t->mu);
 	unsigned count;
 	struct conn *victim = c->ip ? oldest(t, c->ip, &count) : NULL;
@@ -201,7 +191,7 @@ void dev_rpc_conns_done(struct dev_rpc_conns *t, struct MHD_Connection *conn)
 		return;
 	struct conn *c = ci->socket_context;
 	pthread_mutex_lock(&t->mu);
-	c->since_ms = mono_ms();
+	c->since_ms = clk_mono_ms();
 	pthread_mutex_unlock(&t->mu);
 }
 

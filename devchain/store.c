@@ -1,3 +1,4 @@
+/* The devchain's SQLite store of versioned state, blocks and chain facts (store.h). */
 #include "devchain/store.h"
 
 #include <errno.h>

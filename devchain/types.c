@@ -1,3 +1,7 @@
+/*
+ * The metadata type registry, its v14 encoding, and the checker that walks SCALE bytes by type
+ * (types.h).
+ */
 #include "devchain/types.h"
 
 #include <errno.h>

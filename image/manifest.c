@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jnum.h"
 #include "common/zerr.h"
 #include "image/img_int.h"
 
@@ -42,11 +43,11 @@ static int descriptor(const cJSON *d, char digest[IMG_DIGEST_MAX], uint64_t *siz
 {
 	const char *dg = str(d, "digest");
 	const cJSON *sz = cJSON_GetObjectItemCaseSensitive(d, "size");
-	if (!dg || !img_digest_valid(dg) || !cJSON_IsNumber(sz) || sz->valuedouble < 0 ||
-	    sz->valuedouble > 1e15)
+	uint64_t n;
+	if (!dg || !img_digest_valid(dg) || jnum_u64(sz, 1000000000000000ull, &n) < 0)
 		return ZE_MALFORMED;
 	memcpy(digest, dg, 72);
-	*size = (uint64_t)sz->valuedouble;
+	*size = n;
 	return 0;
 }
 

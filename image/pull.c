@@ -16,16 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 #include "image/img_int.h"
-
-static uint64_t now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
 
 static int report(struct img_pull *p, int force)
 {
@@ -33,7 +27,7 @@ static int report(struct img_pull *p, int force)
 		return p->failed;
 	/* Layers download in parallel: one caller of the callback at a time. */
 	pthread_mutex_lock(&p->cb_mu);
-	uint64_t t = now_ms();
+	uint64_t t = clk_mono_ms();
 	int stop = 0;
 	if (force || t - p->last_ms >= 200) {
 		p->last_ms = t;
@@ -308,13 +302,7 @@ int img_pull_hold(struct img_store *st, const char *ref, const char *holder,
 		/* Someone is pulling this already: wait for its result. */
 		f->refs++;
 		while (!f->f.done) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 200000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			struct timespec ts = clk_after(CLOCK_REALTIME, 200);
 			pthread_cond_timedwait(&st->cond, &st->lock, &ts);
 			if (!f->f.done && progress) {
 				uint64_t d = f->done, t = f->total;

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/backoff.h"
 #include "common/log.h"
 #include "common/zerr.h"
 #include "image/img_int.h"
@@ -412,12 +413,11 @@ static int request(struct img_reg *r, const char *what, const char *url, const c
 			continue;
 		}
 		if (transient(cc, code) && ++attempt < r->st->retries) {
-			unsigned ms = 250u << (attempt - 1);
-			if (ms > 4000)
-				ms = 4000;
-			log_warn("image", "registry %s: %s, retrying in %u ms", r->ref.host,
-			         cc != CURLE_OK ? curl_easy_strerror(cc) : "server error", ms);
-			struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+			int64_t ms = backoff_delay(250, 4000, attempt - 1, 0);
+			log_warn("image", "registry %s: %s, retrying in %lld ms", r->ref.host,
+			         cc != CURLE_OK ? curl_easy_strerror(cc) : "server error",
+			         (long long)ms);
+			struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
 			nanosleep(&ts, NULL);
 			continue;
 		}

@@ -1,5 +1,5 @@
 /* Node capacity and admission. */
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -10,7 +10,7 @@
  * <mount>/<parent>/<host>, because a v2 cgroup that holds processes (the
  * agent's own) cannot delegate controllers to children.
  */
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

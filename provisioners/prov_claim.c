@@ -1,5 +1,5 @@
 /* Whether the host itself already uses a port a workload claims. */
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
 
 #include <errno.h>
 #include <netinet/in.h>

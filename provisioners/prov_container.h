@@ -24,7 +24,7 @@
 #ifndef ZOS_PROVISIONERS_PROV_CONTAINER_H
 #define ZOS_PROVISIONERS_PROV_CONTAINER_H
 
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
 
 #define PROV_CT_MOUNTS_MAX 16
 #define PROV_CT_ARGS_MAX 64

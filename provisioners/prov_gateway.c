@@ -24,7 +24,7 @@
  * outside ones).
  * tls_passthrough is refused: TLS always ends at the node.
  */
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
 
 #include <dirent.h>
 #include <errno.h>

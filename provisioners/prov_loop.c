@@ -1,5 +1,5 @@
 /* Loop devices through /dev/loop-control and ioctls (no losetup). */
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,5 +1,6 @@
 /* Named network namespaces and links through ip(8), run with argv. */
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
+#include "common/jnum.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -90,10 +91,7 @@ int prov_netns_del(const char *ns)
 static int json_u64(const cJSON *o, const char *k, uint64_t *out)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	if (!cJSON_IsNumber(v) || v->valuedouble < 0)
-		return -EINVAL;
-	*out = (uint64_t)v->valuedouble;
-	return 0;
+	return jnum_u64(v, UINT64_MAX, out) < 0 ? -EINVAL : 0;
 }
 
 int prov_netns_counters(const char *ns, const char *ifname, uint64_t *rx, uint64_t *tx)

@@ -19,7 +19,7 @@
  * configuration> <route>..." when WireGuard is on. It holds no key; resume
  * reads the routes from it.
  */
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -26,7 +26,7 @@
  * provisions (after a restart or kill -9) leave exactly one entry each.
  * Pause deletes the host's entry; resume adds it back.
  */
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,6 @@
 /* Running system programs (mkfs.ext4, ip) with argv through posix_spawn. */
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,13 +24,6 @@ int prov_which(const char *name, char *out, size_t outsz)
 			return 0;
 	}
 	return -ENOENT;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
 int prov_run(const char *const argv[], char *out, size_t outsz, int timeout_ms)
@@ -67,10 +61,10 @@ int prov_run(const char *const argv[], char *out, size_t outsz, int timeout_ms)
 		return -rc;
 	}
 	size_t used = 0;
-	long deadline = now_ms() + timeout_ms;
+	long deadline = clk_mono_ms() + timeout_ms;
 	int timed_out = 0;
 	for (;;) {
-		long left = deadline - now_ms();
+		long left = deadline - clk_mono_ms();
 		if (left <= 0) {
 			timed_out = 1;
 			break;

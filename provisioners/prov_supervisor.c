@@ -8,6 +8,8 @@
  * time.
  */
 #include "provisioners/prov_container.h"
+#include "common/backoff.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,13 +32,6 @@
 #define BACKOFF_MAX_MS 60000
 /* A container that ran this long counts as healthy: backoff starts over. */
 #define HEALTHY_RUN_MS 10000
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 static void close_from(int lo, int keep)
 {
@@ -228,7 +223,7 @@ static int rt_sync(const struct prov_ct_plan *p, int out_fd, const char *const a
 	pid_t pid = rt_spawn(p, out_fd, args);
 	if (pid < 0)
 		return -errno;
-	long deadline = now_ms() + STOP_TIMEOUT_MS;
+	long deadline = clk_mono_ms() + STOP_TIMEOUT_MS;
 	int st;
 	for (;;) {
 		pid_t w = waitpid(pid, &st, WNOHANG);
@@ -236,7 +231,7 @@ static int rt_sync(const struct prov_ct_plan *p, int out_fd, const char *const a
 			return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
 		if (w < 0 && errno != EINTR)
 			return -errno;
-		if (now_ms() > deadline) {
+		if (clk_mono_ms() > deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 			return ZE_TIMEOUT;
@@ -293,7 +288,7 @@ static pid_t start_container(const struct prov_ct_plan *p, struct ct_log *log, i
 		snprintf(why, whysz, "fork: %s", prov_strerror(errno));
 		return -errno;
 	}
-	long deadline = now_ms() + START_TIMEOUT_MS;
+	long deadline = clk_mono_ms() + START_TIMEOUT_MS;
 	char tail[256] = "";
 	for (;;) {
 		drain(log, out_rd, tail, sizeof tail);
@@ -316,7 +311,7 @@ static pid_t start_container(const struct prov_ct_plan *p, struct ct_log *log, i
 			snprintf(why, whysz, "%s", nl ? nl : tail[0] ? tail : "runtime failed");
 			return strstr(tail, "no such file") ? -ENOENT : -EIO;
 		}
-		if (now_ms() > deadline) {
+		if (clk_mono_ms() > deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 			rt_sync(p, out_wr, del);
@@ -357,8 +352,8 @@ static void stop_child(const struct prov_ct_plan *p, struct ct_log *log, int out
 	if (prov_ct_alive(p->dir, "container.pid", &cpid) == 1)
 		kill(cpid, SIGKILL);
 	if (child > 0) {
-		long deadline = now_ms() + STOP_TIMEOUT_MS;
-		while (waitpid(child, NULL, WNOHANG) == 0 && now_ms() < deadline) {
+		long deadline = clk_mono_ms() + STOP_TIMEOUT_MS;
+		while (waitpid(child, NULL, WNOHANG) == 0 && clk_mono_ms() < deadline) {
 			drain(log, out_rd, NULL, 0);
 			nap_ms(10);
 		}
@@ -409,12 +404,14 @@ static void supervise(const struct prov_ct_plan *p, int status_fd)
 	fcntl(out[0], F_SETFL, O_NONBLOCK);
 
 	pid_t child = 0;
-	long next_start = 0, started_at = 0, backoff = BACKOFF_MIN_MS;
+	long next_start = 0, started_at = 0;
+	struct backoff backoff;
+	backoff_init(&backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, 0);
 	for (;;) {
 		/* While paused (grace period) the container stays down. */
-		if (child <= 0 && now_ms() >= next_start && status_fd < 0 && paused(p))
-			next_start = now_ms() + BACKOFF_MIN_MS;
-		if (child <= 0 && now_ms() >= next_start) {
+		if (child <= 0 && clk_mono_ms() >= next_start && status_fd < 0 && paused(p))
+			next_start = clk_mono_ms() + BACKOFF_MIN_MS;
+		if (child <= 0 && clk_mono_ms() >= next_start) {
 			char why[256];
 			pid_t pid = start_container(p, &log, out[0], out[1], why, sizeof why);
 			if (pid < 0) {
@@ -425,12 +422,10 @@ static void supervise(const struct prov_ct_plan *p, int status_fd)
 					drop_pid(p->dir, "supervisor.pid");
 					_exit(1);
 				}
-				next_start = now_ms() + backoff;
-				backoff =
-				    backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+				next_start = clk_mono_ms() + backoff_next(&backoff);
 			} else {
 				child = pid;
-				started_at = now_ms();
+				started_at = clk_mono_ms();
 				pid_t cpid = 0;
 				prov_ct_alive(p->dir, "container.pid", &cpid);
 				log_note(&log, "container started, pid %d", (int)cpid);
@@ -439,7 +434,7 @@ static void supervise(const struct prov_ct_plan *p, int status_fd)
 		}
 		long wait = -1;
 		if (child <= 0) {
-			wait = next_start - now_ms();
+			wait = next_start - clk_mono_ms();
 			if (wait < 0)
 				wait = 0;
 		}
@@ -474,11 +469,11 @@ static void supervise(const struct prov_ct_plan *p, int status_fd)
 				log_note(&log, "container killed by signal %d", code - 128);
 			else
 				log_note(&log, "container exited with status %d", code);
-			if (now_ms() - started_at >= HEALTHY_RUN_MS)
-				backoff = BACKOFF_MIN_MS;
-			next_start = now_ms() + backoff;
-			log_note(&log, "restarting in %ld ms", backoff);
-			backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+			if (clk_mono_ms() - started_at >= HEALTHY_RUN_MS)
+				backoff_reset(&backoff);
+			long delay = (long)backoff_next(&backoff);
+			next_start = clk_mono_ms() + delay;
+			log_note(&log, "restarting in %ld ms", delay);
 			child = 0;
 		}
 	}
@@ -513,10 +508,10 @@ int prov_ct_start(const struct prov_ct_plan *p, char *err, size_t errsz)
 		;
 	char buf[320];
 	size_t got = 0;
-	long deadline = now_ms() + START_TIMEOUT_MS + 5000;
+	long deadline = clk_mono_ms() + START_TIMEOUT_MS + 5000;
 	int timed_out = 0;
 	while (got < sizeof buf - 1) {
-		long left = deadline - now_ms();
+		long left = deadline - clk_mono_ms();
 		struct pollfd pf = {.fd = st[0], .events = POLLIN};
 		if (left <= 0 || poll(&pf, 1, (int)left) == 0) {
 			timed_out = 1;
@@ -555,8 +550,8 @@ int prov_ct_stop(const char *dir)
 	if (rc <= 0)
 		return rc;
 	kill(pid, SIGTERM);
-	long deadline = now_ms() + STOP_TIMEOUT_MS;
-	while (now_ms() < deadline) {
+	long deadline = clk_mono_ms() + STOP_TIMEOUT_MS;
+	while (clk_mono_ms() < deadline) {
 		if (prov_ct_alive(dir, "supervisor.pid", &pid) <= 0)
 			return 0;
 		struct timespec ts = {0, 20 * 1000000L};

@@ -1,5 +1,6 @@
 /* Small helpers shared by the workload types: errors, names, JSON fields, files. */
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
+#include "common/jnum.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -78,12 +79,11 @@ int prov_json_u64(const cJSON *data, const char *key, uint64_t min, uint64_t max
 		return prov_err(err, errsz, -EINVAL, "missing field '%s'", key);
 	if (!cJSON_IsNumber(v))
 		return prov_err(err, errsz, -EINVAL, "field '%s' must be a number", key);
-	double d = v->valuedouble;
+	uint64_t x;
 	/* Doubles hold integers exactly up to 2^53, far above any bound here. */
-	if (!isfinite(d) || d < 0 || d != floor(d) || d > 9007199254740992.0)
+	if (jnum_u64(v, UINT64_MAX, &x) < 0)
 		return prov_err(err, errsz, -EINVAL, "field '%s' must be a non-negative integer",
 		                key);
-	uint64_t x = (uint64_t)d;
 	if (x < min || x > max)
 		return prov_err(err, errsz, -EINVAL,
 		                "field '%s' = %" PRIu64 " out of range [%" PRIu64 ", %" PRIu64 "]",

@@ -15,6 +15,7 @@
  */
 #include "provisioners/prov_vm.h"
 
+#include "common/clock.h"
 #include "image/image.h"
 
 #include <dirent.h>
@@ -528,18 +529,15 @@ static void last_words(const struct vm_paths *vp, char *out, size_t outsz)
 
 static int wait_ready(const struct vm_paths *vp, char *err, size_t errsz)
 {
-	struct timespec t0, t;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int64_t t0 = clk_mono_ms();
 	char st[32];
 	int rc;
 	for (;;) {
 		if ((rc = prov_qmp_status(vp->qmp, st, sizeof st, QMP_TIMEOUT_MS)) == 0)
 			return 0;
-		clock_gettime(CLOCK_MONOTONIC, &t);
 		pid_t q;
 		int gone = prov_vm_alive(vp->dir, "qemu.pid", &q) != 1;
-		if (gone || (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >
-		                READY_TIMEOUT_MS) {
+		if (gone || clk_mono_ms() - t0 > READY_TIMEOUT_MS) {
 			char last[200];
 			last_words(vp, last, sizeof last);
 			return prov_err(err, errsz, rc, "qemu %s: %s",

@@ -23,7 +23,7 @@
 
 #include <sys/types.h>
 
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
 
 #define PROV_VM_DISKS_MAX 10
 #define PROV_VM_NICS_MAX 4
@@ -122,7 +122,7 @@ int prov_vm_image_cfg(const struct img_image *img, const cJSON *data, const char
                       size_t errsz);
 
 /* Cgroup limits (prov_cg_limits.c); the same declarations as in
- * prov_internal.h, repeated so the VM code does not depend on who else
+ * prov_int.h, repeated so the VM code does not depend on who else
  * uses them. Creates the cgroups and sets cpu (whole cpus), memory (bytes)
  * and pids limits; moves pid into every cgroup (system calls only). */
 int prov_cg_create(const struct prov_cg *cg, uint64_t cpus, uint64_t mem, uint64_t pids, char *err,

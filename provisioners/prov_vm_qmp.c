@@ -9,6 +9,7 @@
  * uses it too.
  */
 #include "provisioners/prov_vm.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,13 +30,6 @@ struct qmp_conn {
 	size_t len;
 	int dropping; /* inside a line longer than buf */
 };
-
-static long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 static int qmp_connect(struct qmp_conn *c, const char *sock)
 {
@@ -58,7 +52,7 @@ static int qmp_send(struct qmp_conn *c, const char *text)
 {
 	size_t n = strlen(text), off = 0;
 	while (off < n) {
-		long left = c->deadline - mono_ms();
+		long left = c->deadline - clk_mono_ms();
 		struct pollfd pf = {.fd = c->fd, .events = POLLOUT};
 		if (left <= 0 || poll(&pf, 1, (int)left) == 0)
 			return ZE_TIMEOUT;
@@ -94,7 +88,7 @@ static int qmp_line(struct qmp_conn *c)
 			c->dropping = 1;
 			c->len = 0;
 		}
-		long left = c->deadline - mono_ms();
+		long left = c->deadline - clk_mono_ms();
 		struct pollfd pf = {.fd = c->fd, .events = POLLIN};
 		if (left <= 0 || poll(&pf, 1, (int)left) == 0)
 			return ZE_TIMEOUT;
@@ -144,7 +138,7 @@ static int qmp_reply(struct qmp_conn *c, char *out, size_t outsz)
 
 int prov_qmp(const char *sock, const char *cmd, char *out, size_t outsz, int timeout_ms)
 {
-	struct qmp_conn c = {.deadline = mono_ms() + timeout_ms};
+	struct qmp_conn c = {.deadline = clk_mono_ms() + timeout_ms};
 	char req[128];
 	if (out && outsz)
 		out[0] = '\0';

@@ -5,6 +5,8 @@
  * buffers, never locks another agent thread might have held at fork time.
  */
 #include "provisioners/prov_vm.h"
+#include "common/backoff.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,13 +38,6 @@
 #define HEALTHY_RUN_MS 30000
 /* qemu exits at once on SIGTERM; this bounds a qemu that is stuck. */
 #define KILL_WAIT_MS 3000
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 static void sleep_ms(long ms)
 {
@@ -424,12 +419,12 @@ static void report(int *status_fd, const char *fmt, ...)
 
 static int reaped(pid_t child, long wait_ms)
 {
-	long deadline = now_ms() + wait_ms;
+	long deadline = clk_mono_ms() + wait_ms;
 	for (;;) {
 		pid_t w = waitpid(child, NULL, WNOHANG);
 		if (w == child || (w < 0 && errno == ECHILD))
 			return 1;
-		if (now_ms() >= deadline)
+		if (clk_mono_ms() >= deadline)
 			return 0;
 		sleep_ms(50);
 	}
@@ -501,9 +496,11 @@ static void supervise(const struct prov_vm_plan *p, int status_fd)
 	fcntl(out[0], F_SETFL, O_NONBLOCK);
 
 	pid_t child = 0, vfs[PROV_VM_VOLS_MAX] = {0};
-	long next_start = 0, started_at = 0, backoff = BACKOFF_MIN_MS;
+	long next_start = 0, started_at = 0;
+	struct backoff backoff;
+	backoff_init(&backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, 0);
 	for (;;) {
-		if (child <= 0 && now_ms() >= next_start) {
+		if (child <= 0 && clk_mono_ms() >= next_start) {
 			char why[256];
 			pid_t pid = 0;
 			for (size_t i = 0; i < p->nvols && pid >= 0; i++)
@@ -525,12 +522,10 @@ static void supervise(const struct prov_vm_plan *p, int status_fd)
 					drop_pid(p->dir, "supervisor.pid");
 					_exit(1);
 				}
-				next_start = now_ms() + backoff;
-				backoff =
-				    backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+				next_start = clk_mono_ms() + backoff_next(&backoff);
 			} else {
 				child = pid;
-				started_at = now_ms();
+				started_at = clk_mono_ms();
 				write_pid(p->dir, "qemu.pid", child);
 				log_note(&log, "qemu started, pid %d", (int)child);
 				report(&status_fd, "OK\n");
@@ -538,7 +533,7 @@ static void supervise(const struct prov_vm_plan *p, int status_fd)
 		}
 		long wait = -1;
 		if (child <= 0)
-			wait = next_start - now_ms() > 0 ? next_start - now_ms() : 0;
+			wait = next_start - clk_mono_ms() > 0 ? next_start - clk_mono_ms() : 0;
 		struct pollfd pf[2] = {{.fd = out[0], .events = POLLIN},
 		                       {.fd = sfd, .events = POLLIN}};
 		if (poll(pf, 2, (int)wait) < 0 && errno != EINTR)
@@ -582,11 +577,11 @@ static void supervise(const struct prov_vm_plan *p, int status_fd)
 			else
 				log_note(&log, "qemu exited with status %d (guest powered off)",
 				         WEXITSTATUS(st));
-			if (now_ms() - started_at >= HEALTHY_RUN_MS)
-				backoff = BACKOFF_MIN_MS;
-			next_start = now_ms() + backoff;
-			log_note(&log, "restarting in %ld ms", backoff);
-			backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+			if (clk_mono_ms() - started_at >= HEALTHY_RUN_MS)
+				backoff_reset(&backoff);
+			long delay = (long)backoff_next(&backoff);
+			next_start = clk_mono_ms() + delay;
+			log_note(&log, "restarting in %ld ms", delay);
 			child = 0;
 		}
 	}
@@ -620,10 +615,10 @@ int prov_vm_start(const struct prov_vm_plan *p, char *err, size_t errsz)
 		;
 	char buf[320];
 	size_t got = 0;
-	long deadline = now_ms() + START_TIMEOUT_MS;
+	long deadline = clk_mono_ms() + START_TIMEOUT_MS;
 	int timed_out = 0;
 	while (got < sizeof buf - 1) {
-		long left = deadline - now_ms();
+		long left = deadline - clk_mono_ms();
 		struct pollfd pf = {.fd = st[0], .events = POLLIN};
 		if (left <= 0 || poll(&pf, 1, (int)left) == 0) {
 			timed_out = 1;
@@ -662,8 +657,8 @@ int prov_vm_stop(const char *dir, unsigned stop_ms)
 	if (rc <= 0)
 		return rc;
 	kill(pid, SIGTERM);
-	long deadline = now_ms() + (long)stop_ms + 2 * KILL_WAIT_MS + 3000;
-	while (now_ms() < deadline) {
+	long deadline = clk_mono_ms() + (long)stop_ms + 2 * KILL_WAIT_MS + 3000;
+	while (clk_mono_ms() < deadline) {
 		if (prov_vm_alive(dir, "supervisor.pid", &pid) <= 0)
 			return 0;
 		sleep_ms(20);

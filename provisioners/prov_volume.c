@@ -7,7 +7,7 @@
  * allows unenforced volumes: then it is a plain directory and the result
  * says "enforced": false.
  */
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -18,7 +18,7 @@
  * wg(8) run with argv; the private key reaches wg through a 0600 file that
  * is removed at once, never through argv or the log.
  */
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

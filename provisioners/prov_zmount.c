@@ -5,7 +5,7 @@
  * without an fsync (zmount_create says why); the directory is created on
  * first use.
  */
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* The workload types this node runs, looked up by the deployment's "type". */
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
 
 #include <string.h>
 

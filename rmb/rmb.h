@@ -52,10 +52,6 @@ void rmb_error_set(struct rmb_error *e, uint32_t code, int retry, const char *fm
 /* Static name of a code ("malformed", "rate limited", ...); never NULL. */
 const char *rmb_code_name(uint32_t code);
 
-/* Wall-clock seconds and monotonic milliseconds, the two clocks rmb uses. */
-uint64_t rmb_wall_s(void);
-uint64_t rmb_mono_ms(void);
-
 /* nng_close(sock), waiting for it at most wait_ms: libnng 1.5.2 (Debian 12)
  * can leave nng_close waiting forever for a pipe that the peer closed at the
  * same moment. -ETIMEDOUT when it did not return in time (it goes on in its

@@ -1,3 +1,4 @@
+/* Twin lookups on chain for rmb: reads TfgridModule.Twins through chainclient/ (rmb_chain.h). */
 #include "rmb/rmb_chain.h"
 
 #include <errno.h>

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/backoff.h"
+#include "common/clock.h"
 #include "common/zerr.h"
 #include "rmb/rmb_envelope.h"
 #include "rmb/rmb_verify.h"
@@ -173,7 +175,7 @@ static int build_request(struct rmb_client *c, const char *cmd, const char *json
 	rmb_uid_new(e.uid);
 	e.src = c->cfg.src;
 	e.dst = c->cfg.dst;
-	e.now = rmb_wall_s();
+	e.now = clk_wall_s();
 	e.exp = c->cfg.ttl_s;
 	int rc = rmb_env_set_cmd(&e, cmd);
 	if (!rc && !cmd[0])
@@ -207,7 +209,7 @@ static int check_reply(struct rmb_client *c, const void *buf, size_t len, const 
 		rc = ZE_MALFORMED;
 	if (!rc && rmb_env_verify_sig(&r, c->cfg.dst_pk))
 		rc = ZE_CRYPTO;
-	if (!rc && rmb_verify_time(&r, rmb_wall_s(), UINT32_MAX, c->cfg.skew_s, &terr))
+	if (!rc && rmb_verify_time(&r, clk_wall_s(), UINT32_MAX, c->cfg.skew_s, &terr))
 		rc = ZE_CRYPTO;
 	if (!rc) {
 		res->ok = !r.has_err;
@@ -226,10 +228,11 @@ static int check_reply(struct rmb_client *c, const void *buf, size_t len, const 
 	return rc == -ENOMEM ? rc : rc ? (rc == ZE_CRYPTO ? ZE_CRYPTO : ZE_MALFORMED) : 0;
 }
 
-static void backoff(unsigned attempt)
+/* 100 ms, doubling to at most 3.2 s. */
+static void retry_pause(unsigned attempt)
 {
-	unsigned ms = 100u << (attempt < 5 ? attempt : 5);
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	int64_t ms = backoff_delay(100, 3200, attempt, 0);
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
 }
 
@@ -264,7 +267,7 @@ int rmb_client_call(struct rmb_client *c, const char *cmd, const char *json,
 		if (rc || res->ok || !res->err.retry || a + 1 == c->cfg.attempts)
 			break;
 		/* Busy or rate limited: the server forgot the uid; same envelope again. */
-		backoff(a);
+		retry_pause(a);
 	}
 	free(txt);
 	if (rc)

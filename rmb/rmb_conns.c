@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "rmb/rmb.h"
+#include "common/clock.h"
 
 struct conn {
 	uint32_t id;
@@ -68,7 +69,7 @@ void rmb_conns_add(struct rmb_conns *t, uint32_t id, uint32_t *victim)
 	t->c[at].id = id;
 	t->c[at].seq = ++t->seq;
 	t->c[at].pending = 0;
-	t->c[at].last_ms = rmb_mono_ms();
+	t->c[at].last_ms = clk_mono_ms();
 	pthread_mutex_unlock(&t->mu);
 }
 

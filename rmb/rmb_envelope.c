@@ -11,10 +11,11 @@
 
 #include "common/buf.h"
 #include "common/hex.h"
+#include "common/jnum.h"
 #include "common/zerr.h"
 
-/* JSON numbers are doubles: integers above 2^53 would lose precision. */
-#define JSON_INT_MAX 9007199254740991.0
+/* JSON numbers are doubles: integers from 2^53 on would lose precision. */
+#define JSON_INT_MAX (JNUM_MAX - 1)
 
 void rmb_env_init(struct rmb_env *e)
 {
@@ -281,22 +282,15 @@ int rmb_env_encode(const struct rmb_env *e, size_t max, char **out, size_t *len)
 
 /* ---- decoding ---- */
 
-static int get_uint(const cJSON *o, const char *name, double max, uint64_t *v)
+static int get_uint(const cJSON *o, const char *name, uint64_t max, uint64_t *v)
 {
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
-	if (!cJSON_IsNumber(it))
-		return ZE_MALFORMED;
-	double d = it->valuedouble;
-	if (!(d >= 0 && d <= max) || floor(d) != d)
-		return ZE_MALFORMED;
-	*v = (uint64_t)d;
-	return 0;
+	return jnum_u64(cJSON_GetObjectItemCaseSensitive(o, name), max, v);
 }
 
 static int get_u32(const cJSON *o, const char *name, uint32_t *v)
 {
 	uint64_t x;
-	int rc = get_uint(o, name, 4294967295.0, &x);
+	int rc = get_uint(o, name, UINT32_MAX, &x);
 	if (!rc)
 		*v = (uint32_t)x;
 	return rc;

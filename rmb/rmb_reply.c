@@ -1,8 +1,10 @@
+/* Building signed replies and busy answers, the server side of rmb's envelopes (rmb_reply.h). */
 #include "rmb/rmb_reply.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/zerr.h"
 
 #define BUSY_PARSE_MAX (16u << 10)
@@ -32,7 +34,7 @@ nng_msg *rmb_reply_build(const struct rmb_replier *rp, const struct rmb_env *req
 	memcpy(r.cmd, req->cmd, sizeof(r.cmd));
 	r.src = rp->twin;
 	r.dst = req->src;
-	r.now = rmb_wall_s();
+	r.now = clk_wall_s();
 	r.exp = rp->ttl_s;
 	if (err) {
 		r.has_err = 1;

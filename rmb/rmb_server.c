@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 #include "rmb/rmb_conns.h"
@@ -242,7 +243,7 @@ static void slot_recv(struct slot *sl)
 static void slot_send(struct slot *sl, nng_msg *rep)
 {
 	if (!rep) {
-		rmb_conns_end(sl->srv->conns, sl->pipe, rmb_mono_ms());
+		rmb_conns_end(sl->srv->conns, sl->pipe, clk_mono_ms());
 		slot_recv(sl);
 		return;
 	}
@@ -275,7 +276,7 @@ static void slot_cb(void *arg)
 	int rv = nng_aio_result(sl->aio);
 
 	if (sl->state == S_SEND) {
-		rmb_conns_end(s->conns, sl->pipe, rmb_mono_ms());
+		rmb_conns_end(s->conns, sl->pipe, clk_mono_ms());
 		if (rv) {
 			nng_msg_free(nng_aio_get_msg(sl->aio));
 			atomic_fetch_add(&s->send_failed, 1);
@@ -389,7 +390,7 @@ static nng_msg *process(struct rmb_server *s, struct slot *sl, nng_msg *req, int
 	rmb_env_init(&env);
 	memset(&err, 0, sizeof(err));
 	int rc = rmb_verify_request(s->verifier, nng_msg_body(req), nng_msg_len(req),
-				    rmb_wall_s(), rmb_mono_ms(), &env, &payload, &err);
+				    clk_wall_s(), clk_mono_ms(), &env, &payload, &err);
 	if (rc) {
 		atomic_fetch_add(&s->refused, 1);
 		log_debug("rmb", "refused request from twin %u: %u %s", env.src, err.code,
@@ -505,16 +506,12 @@ static void *sweeper(void *arg)
 		period = 1000;
 	pthread_mutex_lock(&s->mu);
 	while (!s->stopping) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += (long)(period % 1000) * 1000000L;
-		ts.tv_sec += (time_t)(period / 1000) + ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
+		struct timespec ts = clk_after(CLOCK_REALTIME, period);
 		pthread_cond_timedwait(&s->rcv, &s->mu, &ts);
 		if (s->stopping)
 			break;
 		pthread_mutex_unlock(&s->mu);
-		unsigned n = rmb_conns_stale(s->conns, rmb_mono_ms(), s->cfg.frame_timeout_ms, ids,
+		unsigned n = rmb_conns_stale(s->conns, clk_mono_ms(), s->cfg.frame_timeout_ms, ids,
 					     SWEEP_MAX);
 		for (unsigned i = 0; i < n; i++) {
 			nng_pipe p = NNG_PIPE_INITIALIZER;

@@ -52,20 +52,6 @@ const char *rmb_code_name(uint32_t code)
 	}
 }
 
-uint64_t rmb_wall_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec < 0 ? 0 : (uint64_t)ts.tv_sec;
-}
-
-uint64_t rmb_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* One close in flight: the job is the closing thread's, freed by whoever
  * sees it last (the waiter when the close finished in time). */
 struct close_job {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
@@ -50,8 +51,8 @@ int rmb_verifier_new(const struct rmb_verify_cfg *cfg, rmb_twin_lookup_fn fn, vo
 	uint64_t window_ms = ((uint64_t)cfg->max_ttl_s + 2u * cfg->skew_s + 1) * 1000u;
 	int rc = rmb_replay_new(cfg->replay_entries, window_ms, &v->replay);
 	if (!rc && cfg->replay_path)
-		rc = rmb_replay_persist(v->replay, cfg->replay_path, rmb_mono_ms(),
-					rmb_wall_s() * 1000u);
+		rc = rmb_replay_persist(v->replay, cfg->replay_path, clk_mono_ms(),
+					clk_wall_s() * 1000u);
 	if (!rc)
 		rc = rmb_twins_new(cfg->twin_entries, (uint64_t)cfg->twin_ttl_s * 1000u,
 				   (uint64_t)cfg->twin_neg_ttl_s * 1000u, cfg->twin_lookups, fn, ctx,

@@ -139,6 +139,46 @@ static void jnum_refuses_non_integers(void **st)
 	cJSON_Delete(j);
 }
 
+static void jnum_signed_and_decimal_strings(void **st)
+{
+	int64_t i = 5;
+	uint64_t v = 5;
+	const char *bad_i[] = {"1.5", "-0.5", "9007199254740994", "-9007199254740994", "\"1\"", "null"};
+	for (size_t k = 0; k < sizeof bad_i / sizeof *bad_i; k++) {
+		cJSON *j = cJSON_Parse(bad_i[k]);
+		assert_non_null(j);
+		assert_int_equal(jnum_i64(j, &i), ZE_MALFORMED);
+		cJSON_Delete(j);
+	}
+	assert_int_equal(i, 5);
+	cJSON *j = cJSON_Parse("-9007199254740992");
+	assert_int_equal(jnum_i64(j, &i), 0);
+	assert_true(i == -9007199254740992ll);
+	cJSON_Delete(j);
+
+	const char *bad_u[] = {"\"\"", "\"-1\"", "\" 1\"", "\"0x10\"", "\"18446744073709551616\"",
+			       "\"000000000000000000001\"", "1.5", "-1", "true"};
+	for (size_t k = 0; k < sizeof bad_u / sizeof *bad_u; k++) {
+		j = cJSON_Parse(bad_u[k]);
+		assert_non_null(j);
+		assert_int_equal(jnum_u64_dec(j, &v), ZE_MALFORMED);
+		cJSON_Delete(j);
+	}
+	assert_int_equal(v, 5);
+	j = cJSON_Parse("\"18446744073709551615\"");
+	assert_int_equal(jnum_u64_dec(j, &v), 0);
+	assert_true(v == UINT64_MAX);
+	cJSON_Delete(j);
+	j = cJSON_Parse("42");
+	assert_int_equal(jnum_u64_dec(j, &v), 0);
+	assert_int_equal(v, 42);
+	cJSON_Delete(j);
+	j = cJSON_Parse("\"0\"");
+	assert_int_equal(jnum_u64_dec(j, &v), 0);
+	assert_int_equal(v, 0);
+	cJSON_Delete(j);
+}
+
 static void utf8_validation(void **st)
 {
 	assert_true(utf8_valid("plain \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 17));
@@ -156,7 +196,8 @@ int main(void)
 		cmocka_unit_test(buf_cap_is_enforced), cmocka_unit_test(buf_grows_and_steals),
 		cmocka_unit_test(hex_round_trip),      cmocka_unit_test(hex_rejects_bad_input),
 		cmocka_unit_test(errors_have_names),    cmocka_unit_test(file_read_is_bounded),
-		cmocka_unit_test(jnum_refuses_non_integers), cmocka_unit_test(utf8_validation),
+		cmocka_unit_test(jnum_refuses_non_integers),
+		cmocka_unit_test(jnum_signed_and_decimal_strings), cmocka_unit_test(utf8_validation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

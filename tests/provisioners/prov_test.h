@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "provisioners/prov.h"
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
 
 struct fixture {
 	char root[128];

@@ -17,7 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "provisioners/prov_internal.h"
+#include "provisioners/prov_int.h"
 
 static char synced_dirs[8][PATH_MAX];
 static int nsynced_dirs, nsynced_files;

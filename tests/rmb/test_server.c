@@ -21,6 +21,7 @@
 #include "rmb/rmb_client.h"
 #include "rmb/rmb_server.h"
 #include "tests/rmb/rmb_testlib.h"
+#include "common/clock.h"
 
 #define NODE 2
 #define MAX_MSG 65536
@@ -382,7 +383,7 @@ static void client_checks_reply_signature(void **st)
 	rmb_client_free(c);
 	/* Addressed to another twin: the node answers 105 (signed by itself, so
 	 * a client expecting that twin refuses the reply as not from its peer). */
-	assert_int_equal(raw_request(f, 7, NODE + 1, "wd-1", "zos.system.version", rmb_wall_s(), 60),
+	assert_int_equal(raw_request(f, 7, NODE + 1, "wd-1", "zos.system.version", clk_wall_s(), 60),
 			 RMB_E_DESTINATION);
 	key_wipe(&k);
 	key_wipe(&other);
@@ -392,7 +393,7 @@ static void hostile_input(void **st)
 {
 	struct fx *f = *st;
 	use_tcp(f);
-	uint64_t now = rmb_wall_s();
+	uint64_t now = clk_wall_s();
 	uint8_t junk[512];
 	randombytes_buf(junk, sizeof(junk));
 	assert_int_equal(raw_call(f, junk, sizeof(junk)), RMB_E_MALFORMED);
@@ -446,7 +447,7 @@ static void half_sent_message(void **st)
 	assert_int_equal(write(fd, hdr, 8), 8);
 	assert_int_equal(write(fd, len, 8), 8);
 	assert_int_equal(write(fd, "0123456789", 10), 10);
-	assert_int_equal(raw_request(f, 7, NODE, "hs-1", "zos.system.version", rmb_wall_s(), 60), 0);
+	assert_int_equal(raw_request(f, 7, NODE, "hs-1", "zos.system.version", clk_wall_s(), 60), 0);
 	close(fd);
 }
 
@@ -543,7 +544,7 @@ static void busy_when_saturated(void **st)
 	assert_true(ok >= 1 && busy >= 2);
 	/* Busy requests never reached the verifier: nothing to forget, and
 	 * the server serves normally afterwards. */
-	assert_int_equal(raw_request(f, 7, NODE, "b-1", "zos.system.version", rmb_wall_s(), 60), 0);
+	assert_int_equal(raw_request(f, 7, NODE, "b-1", "zos.system.version", clk_wall_s(), 60), 0);
 }
 
 static void *chain_caller(void *p)
@@ -574,7 +575,7 @@ static void slow_handlers_do_not_block(void **st)
 	struct timespec ts = {0, 10 * 1000000L};
 	/* Twin 40's key in the cache first: eight first requests at once would
 	 * also exercise the coalesced lookup, which is not what this checks. */
-	assert_int_equal(raw_request(f, 40, NODE, "warm-40", "zos.system.version", rmb_wall_s(), 60),
+	assert_int_equal(raw_request(f, 40, NODE, "warm-40", "zos.system.version", clk_wall_s(), 60),
 			 0);
 	for (int i = 0; i < 8; i++) {
 		args[i] = (struct slow_arg){f, 40, 0};
@@ -593,7 +594,7 @@ static void slow_handlers_do_not_block(void **st)
 	for (int i = 0; i < 3; i++) {
 		char uid[16];
 		snprintf(uid, sizeof uid, "hol-%d", i);
-		assert_int_equal(raw_request(f, 41, NODE, uid, "zos.system.version", rmb_wall_s(),
+		assert_int_equal(raw_request(f, 41, NODE, uid, "zos.system.version", clk_wall_s(),
 					     60),
 				 0);
 	}
@@ -653,7 +654,7 @@ static void half_sent_frames_bounded(void **st)
 	}
 	assert_true(stats.conns <= 4);
 	assert_true(stats.displaced >= 6);
-	int code = raw_request(f, 7, NODE, "hf-1", "zos.system.version", rmb_wall_s(), 60);
+	int code = raw_request(f, 7, NODE, "hf-1", "zos.system.version", clk_wall_s(), 60);
 	assert_true(code == 0 || code == RMB_E_REPLAYED);
 	/* The frames never complete: their connections are closed. */
 	for (int i = 0; i < 250 && (stats.conns || !stats.timed_out); i++) {
@@ -675,7 +676,7 @@ static void half_sent_frames_bounded(void **st)
 static void rate_limited(void **st)
 {
 	struct fx *f = *st;
-	uint64_t now = rmb_wall_s();
+	uint64_t now = clk_wall_s();
 	char uid[16];
 	int limited = 0;
 	for (int i = 0; i < 10; i++) {
@@ -719,7 +720,7 @@ static void connection_limit(void **st)
 	assert_true(stats.displaced >= 3);
 	/* A request may be resent once if its connection is displaced: then
 	 * the node already answered it and says so (replayed). */
-	int code = raw_request(f, 7, NODE, "cl-1", "zos.system.version", rmb_wall_s(), 60);
+	int code = raw_request(f, 7, NODE, "cl-1", "zos.system.version", clk_wall_s(), 60);
 	assert_true(code == 0 || code == RMB_E_REPLAYED);
 	for (int i = 0; i < 6; i++)
 		nng_close(s[i]);

@@ -8,6 +8,7 @@
 
 #include "rmb/rmb_verify.h"
 #include "tests/rmb/rmb_testlib.h"
+#include "common/clock.h"
 
 #define SELF 2
 #define T0 1700000000ull
@@ -335,15 +336,15 @@ static void replay_after_restart_106(void **st)
 	rmb_verify_cfg_init(&cfg);
 	cfg.self_twin = SELF;
 	cfg.replay_path = path;
-	uint64_t wall = rmb_wall_s();
+	uint64_t wall = clk_wall_s();
 	char *txt = rt_request(7, SELF, "persisted-1", "zos.system.version", NULL, wall, 60, &len);
 	assert_int_equal(rmb_verifier_new(&cfg, rt_lookup, NULL, &f.v), 0);
-	f.mono = rmb_mono_ms();
+	f.mono = clk_mono_ms();
 	assert_int_equal(check_raw(&f, txt, len, wall), 0);
 	assert_int_equal(check_raw(&f, txt, len, wall), RMB_E_REPLAYED);
 	rmb_verifier_free(f.v);
 	assert_int_equal(rmb_verifier_new(&cfg, rt_lookup, NULL, &f.v), 0);
-	f.mono = rmb_mono_ms();
+	f.mono = clk_mono_ms();
 	assert_int_equal(check_raw(&f, txt, len, wall), RMB_E_REPLAYED);
 	rmb_verifier_free(f.v);
 	/* Without the file, the same restart would accept it again. */

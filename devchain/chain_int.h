@@ -1,6 +1,6 @@
 /* Shared between chain.c (blocks) and chain_submit.c (pool admission). */
-#ifndef ZOS_DEVCHAIN_CHAIN_PRIV_H
-#define ZOS_DEVCHAIN_CHAIN_PRIV_H
+#ifndef ZOS_DEVCHAIN_CHAIN_INT_H
+#define ZOS_DEVCHAIN_CHAIN_INT_H
 
 #include <pthread.h>
 

@@ -1,7 +1,7 @@
 /* Internals shared by the RPC transport files (rpc.c, rpc_ws.c,
  * rpc_health.c); not for other modules. */
-#ifndef ZOS_CHAINCLIENT_RPC_PRIV_H
-#define ZOS_CHAINCLIENT_RPC_PRIV_H
+#ifndef ZOS_CHAINCLIENT_RPC_INT_H
+#define ZOS_CHAINCLIENT_RPC_INT_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -40,9 +40,6 @@ int rpc_ws_exchange(struct rpc_ws *w, const char *body, size_t len, uint64_t id,
 int rpc_ws_up(struct rpc_ws *w);
 /* 1 when the last connection attempt was refused (nothing listens). */
 int rpc_ws_refused(struct rpc_ws *w);
-
-/* CLOCK_MONOTONIC in milliseconds. */
-int64_t rpc_now_ms(void);
 
 #define RPC_POOL_MAX 64
 #define RPC_MAX_EP 8

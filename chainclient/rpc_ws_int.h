@@ -3,8 +3,8 @@
  * rpc_ws_io.c (the I/O thread) and rpc_ws_conn.c (connecting: TCP, TLS,
  * the HTTP upgrade); not for other files.
  */
-#ifndef ZOS_CHAINCLIENT_RPC_WS_PRIV_H
-#define ZOS_CHAINCLIENT_RPC_WS_PRIV_H
+#ifndef ZOS_CHAINCLIENT_RPC_WS_INT_H
+#define ZOS_CHAINCLIENT_RPC_WS_INT_H
 
 #include <openssl/ssl.h>
 #include <pthread.h>
@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "chainclient/rpc_priv.h"
+#include "chainclient/rpc_int.h"
 #include "common/buf.h"
 
 #define WS_SUB_ID_FINAL 4000000000000001ULL

@@ -2,8 +2,8 @@
  * Internals shared by the metadata codec files (meta_num.c, meta_json.c,
  * meta_enc.c); not part of the module's interface.
  */
-#ifndef ZOS_CHAINCLIENT_META_PRIV_H
-#define ZOS_CHAINCLIENT_META_PRIV_H
+#ifndef ZOS_CHAINCLIENT_META_INT_H
+#define ZOS_CHAINCLIENT_META_INT_H
 
 #include <cjson/cJSON.h>
 #include <stddef.h>

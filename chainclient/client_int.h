@@ -1,6 +1,6 @@
 /* Internals shared by the chain client's files; not for other modules. */
-#ifndef ZOS_CHAINCLIENT_CLIENT_PRIV_H
-#define ZOS_CHAINCLIENT_CLIENT_PRIV_H
+#ifndef ZOS_CHAINCLIENT_CLIENT_INT_H
+#define ZOS_CHAINCLIENT_CLIENT_INT_H
 
 #include <pthread.h>
 #include <stdint.h>
@@ -15,8 +15,5 @@ struct chain_client {
 	struct chain_runtime *rt;  /* the client's reference, or NULL */
 	int64_t checked_ms;
 };
-
-/* CLOCK_MONOTONIC in milliseconds. */
-int64_t chain_now_ms(void);
 
 #endif

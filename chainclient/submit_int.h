@@ -1,6 +1,6 @@
 /* Internals of the submitter, shared by submit*.c only. */
-#ifndef ZOS_CHAINCLIENT_SUBMIT_PRIV_H
-#define ZOS_CHAINCLIENT_SUBMIT_PRIV_H
+#ifndef ZOS_CHAINCLIENT_SUBMIT_INT_H
+#define ZOS_CHAINCLIENT_SUBMIT_INT_H
 
 #include <pthread.h>
 #include <stdint.h>

@@ -1,8 +1,8 @@
 /*
  * Helpers shared by the workload types. Not part of the public API.
  */
-#ifndef ZOS_PROVISIONERS_PROV_INTERNAL_H
-#define ZOS_PROVISIONERS_PROV_INTERNAL_H
+#ifndef ZOS_PROVISIONERS_PROV_INT_H
+#define ZOS_PROVISIONERS_PROV_INT_H
 
 #include <pthread.h>
 #include <stdarg.h>
