@@ -15,18 +15,18 @@
 #include "common/jnum.h"
 #include "common/zerr.h"
 
-static int fail(char *why, size_t whysz, int err, const char *fmt, ...)
+static int fail(char *err, size_t errsz, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-static int fail(char *why, size_t whysz, int err, const char *fmt, ...)
+static int fail(char *err, size_t errsz, int rc, const char *fmt, ...)
 {
-	if (why && whysz) {
+	if (err && errsz) {
 		va_list ap;
 		va_start(ap, fmt);
-		vsnprintf(why, whysz, fmt, ap);
+		vsnprintf(err, errsz, fmt, ap);
 		va_end(ap);
 	}
-	return err;
+	return rc;
 }
 
 int dep_name_valid(const char *name)
@@ -41,17 +41,6 @@ int dep_name_valid(const char *name)
 			return -EINVAL;
 	}
 	return n ? 0 : -EINVAL;
-}
-
-enum dep_class dep_type_class(const char *type)
-{
-	if (!strcmp(type, "zmount") || !strcmp(type, "volume"))
-		return DEP_CLASS_STORAGE;
-	if (!strcmp(type, "network"))
-		return DEP_CLASS_NETWORK;
-	if (!strcmp(type, "zmachine") || !strcmp(type, "container"))
-		return DEP_CLASS_COMPUTE;
-	return DEP_CLASS_OTHER;
 }
 
 int dep_cap_add(struct prov_capacity *a, const struct prov_capacity *b)
@@ -93,122 +82,122 @@ void dep_free(struct dep_doc *d)
 }
 
 /* An optional bounded string member; absent and null are accepted. */
-static int opt_text(const cJSON *obj, const char *key, const char *where, char *why,
-		    size_t whysz)
+static int opt_text(const cJSON *obj, const char *key, const char *where, char *err,
+		    size_t errsz)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 	if (!v || cJSON_IsNull(v))
 		return 0;
 	if (!cJSON_IsString(v))
-		return fail(why, whysz, ZE_MALFORMED, "%s%s must be a string", where, key);
+		return fail(err, errsz, ZE_MALFORMED, "%s%s must be a string", where, key);
 	if (strlen(v->valuestring) > DEP_MAX_TEXT)
-		return fail(why, whysz, ZE_TOOBIG, "%s%s is longer than %u bytes", where, key,
+		return fail(err, errsz, ZE_TOOBIG, "%s%s is longer than %u bytes", where, key,
 			    DEP_MAX_TEXT);
 	return 0;
 }
 
 /* A required integer member in [0, UINT32_MAX]. */
 static int get_u32(const cJSON *obj, const char *key, const char *where, uint32_t *out,
-		   char *why, size_t whysz)
+		   char *err, size_t errsz)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 	if (!cJSON_IsNumber(v))
-		return fail(why, whysz, ZE_MALFORMED, "%s%s must be a number", where, key);
+		return fail(err, errsz, ZE_MALFORMED, "%s%s must be a number", where, key);
 	if (jnum_u32(v, out) < 0)
-		return fail(why, whysz, ZE_MALFORMED, "%s%s must be an integer in [0, 2^32)",
+		return fail(err, errsz, ZE_MALFORMED, "%s%s must be an integer in [0, 2^32)",
 			    where, key);
 	return 0;
 }
 
 static int parse_workload(const cJSON *item, size_t idx, dep_lookup_fn lookup,
-			  struct dep_workload *w, char *why, size_t whysz)
+			  struct dep_workload *w, char *err, size_t errsz)
 {
 	char where[64];
 	int rc;
 	snprintf(where, sizeof where, "workloads[%zu].", idx);
 	if (!cJSON_IsObject(item))
-		return fail(why, whysz, ZE_MALFORMED, "workloads[%zu] must be an object", idx);
-	if ((rc = get_u32(item, "version", where, &w->version, why, whysz)) < 0)
+		return fail(err, errsz, ZE_MALFORMED, "workloads[%zu] must be an object", idx);
+	if ((rc = get_u32(item, "version", where, &w->version, err, errsz)) < 0)
 		return rc;
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(item, "name");
 	if (!cJSON_IsString(name) || dep_name_valid(name->valuestring) < 0)
-		return fail(why, whysz, ZE_MALFORMED,
+		return fail(err, errsz, ZE_MALFORMED,
 			    "%sname must match ^[a-zA-Z0-9_]{1,36}$", where);
 	memcpy(w->name, name->valuestring, strlen(name->valuestring) + 1);
 	snprintf(where, sizeof where, "workload \"%s\": ", w->name);
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(item, "type");
 	if (!cJSON_IsString(type) || !type->valuestring[0] ||
 	    strlen(type->valuestring) > DEP_MAX_TYPE)
-		return fail(why, whysz, ZE_MALFORMED, "%stype must be a short string", where);
+		return fail(err, errsz, ZE_MALFORMED, "%stype must be a short string", where);
 	memcpy(w->type, type->valuestring, strlen(type->valuestring) + 1);
-	if ((rc = opt_text(item, "metadata", where, why, whysz)) < 0 ||
-	    (rc = opt_text(item, "description", where, why, whysz)) < 0)
+	if ((rc = opt_text(item, "metadata", where, err, errsz)) < 0 ||
+	    (rc = opt_text(item, "description", where, err, errsz)) < 0)
 		return rc;
 	w->data = cJSON_GetObjectItemCaseSensitive(item, "data");
 	if (!cJSON_IsObject(w->data))
-		return fail(why, whysz, ZE_MALFORMED, "%sdata must be an object", where);
+		return fail(err, errsz, ZE_MALFORMED, "%sdata must be an object", where);
 	const struct prov_ops *ops = lookup(w->type);
 	if (!ops || !ops->validate)
-		return fail(why, whysz, ZE_UNSUPPORTED, "%sunknown type \"%s\"", where, w->type);
-	char err[192] = "";
+		return fail(err, errsz, ZE_UNSUPPORTED, "%sunknown type \"%s\"", where, w->type);
+	char perr[192] = "";
 	memset(&w->cap, 0, sizeof w->cap);
-	rc = ops->validate(w->data, &w->cap, err, sizeof err);
+	rc = ops->validate(w->data, &w->cap, perr, sizeof perr);
 	if (rc < 0)
-		return fail(why, whysz, rc == -ENOMEM ? rc : -EINVAL, "%sinvalid %s data: %s",
-			    where, w->type, err[0] ? err : zerr_str(rc));
-	w->klass = dep_type_class(w->type);
+		return fail(err, errsz, rc == -ENOMEM ? rc : -EINVAL, "%sinvalid %s data: %s",
+			    where, w->type, perr[0] ? perr : zerr_str(rc));
+	w->stage = prov_stage_of(w->type);
 	return 0;
 }
 
-/* Stable order by install class; n is small (DEP_MAX_WORKLOADS). */
+/* Stable order by install stage; n is small (DEP_MAX_WORKLOADS). */
 static void sort_install_order(struct dep_workload *w, size_t n)
 {
 	for (size_t i = 1; i < n; i++) {
 		struct dep_workload t = w[i];
 		size_t j = i;
-		for (; j > 0 && w[j - 1].klass > t.klass; j--)
+		for (; j > 0 && w[j - 1].stage > t.stage; j--)
 			w[j] = w[j - 1];
 		w[j] = t;
 	}
 }
 
-static int parse_doc(struct dep_doc *d, uint32_t twin_id, dep_lookup_fn lookup, char *why,
-		     size_t whysz)
+static int parse_doc(struct dep_doc *d, uint32_t twin_id, dep_lookup_fn lookup, char *err,
+		     size_t errsz)
 {
 	int rc;
 	if (!cJSON_IsObject(d->root))
-		return fail(why, whysz, ZE_MALFORMED, "deployment must be a JSON object");
-	if ((rc = get_u32(d->root, "version", "", &d->version, why, whysz)) < 0 ||
-	    (rc = get_u32(d->root, "twin_id", "", &d->twin_id, why, whysz)) < 0)
+		return fail(err, errsz, ZE_MALFORMED, "deployment must be a JSON object");
+	if ((rc = get_u32(d->root, "version", "", &d->version, err, errsz)) < 0 ||
+	    (rc = get_u32(d->root, "twin_id", "", &d->twin_id, err, errsz)) < 0)
 		return rc;
 	if (d->twin_id != twin_id)
-		return fail(why, whysz, ZE_MALFORMED,
+		return fail(err, errsz, ZE_MALFORMED,
 			    "twin_id %u does not match the contract's twin %u", d->twin_id, twin_id);
-	if ((rc = opt_text(d->root, "metadata", "", why, whysz)) < 0 ||
-	    (rc = opt_text(d->root, "description", "", why, whysz)) < 0)
+	if ((rc = opt_text(d->root, "metadata", "", err, errsz)) < 0 ||
+	    (rc = opt_text(d->root, "description", "", err, errsz)) < 0)
 		return rc;
 	const cJSON *wls = cJSON_GetObjectItemCaseSensitive(d->root, "workloads");
 	if (!cJSON_IsArray(wls))
-		return fail(why, whysz, ZE_MALFORMED, "workloads must be an array");
+		return fail(err, errsz, ZE_MALFORMED, "workloads must be an array");
 	int n = cJSON_GetArraySize(wls);
 	if (n <= 0)
-		return fail(why, whysz, ZE_MALFORMED, "deployment has no workloads");
+		return fail(err, errsz, ZE_MALFORMED, "deployment has no workloads");
 	if (n > DEP_MAX_WORKLOADS)
-		return fail(why, whysz, ZE_TOOBIG, "more than %u workloads", DEP_MAX_WORKLOADS);
+		return fail(err, errsz, ZE_TOOBIG, "more than %u workloads", DEP_MAX_WORKLOADS);
 	d->w = calloc((size_t)n, sizeof *d->w);
 	if (!d->w)
-		return fail(why, whysz, -ENOMEM, "out of memory");
+		return fail(err, errsz, -ENOMEM, "out of memory");
 	const cJSON *item;
 	cJSON_ArrayForEach(item, wls) {
 		struct dep_workload *w = &d->w[d->count];
-		if ((rc = parse_workload(item, d->count, lookup, w, why, whysz)) < 0)
+		if ((rc = parse_workload(item, d->count, lookup, w, err, errsz)) < 0)
 			return rc;
 		for (size_t i = 0; i < d->count; i++)
 			if (!strcmp(d->w[i].name, w->name))
-				return fail(why, whysz, ZE_MALFORMED,
+				return fail(err, errsz, ZE_MALFORMED,
 					    "workload name \"%s\" is used twice", w->name);
 		if (dep_cap_add(&d->total, &w->cap) < 0)
-			return fail(why, whysz, ZE_TOOBIG, "capacity of the workloads overflows");
+			return fail(err, errsz, ZE_TOOBIG, "capacity of the workloads overflows");
 		d->count++;
 	}
 	sort_install_order(d->w, d->count);
@@ -216,16 +205,16 @@ static int parse_doc(struct dep_doc *d, uint32_t twin_id, dep_lookup_fn lookup, 
 }
 
 int dep_parse(const char *json, size_t len, uint32_t twin_id, dep_lookup_fn lookup,
-	      struct dep_doc *out, char *why, size_t whysz)
+	      struct dep_doc *out, char *err, size_t errsz)
 {
 	memset(out, 0, sizeof *out);
 	if (len > DEP_MAX_DOC)
-		return fail(why, whysz, ZE_TOOBIG, "deployment is larger than %u bytes",
+		return fail(err, errsz, ZE_TOOBIG, "deployment is larger than %u bytes",
 			    DEP_MAX_DOC);
 	const char *end = NULL;
 	out->root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
 	if (!out->root)
-		return fail(why, whysz, ZE_MALFORMED, "deployment is not valid JSON (at byte %td)",
+		return fail(err, errsz, ZE_MALFORMED, "deployment is not valid JSON (at byte %td)",
 			    end && end >= json ? end - json : (ptrdiff_t)0);
 	/* Only whitespace (or a terminating NUL) may follow the document. */
 	for (size_t i = (size_t)(end - json); i < len; i++) {
@@ -233,11 +222,11 @@ int dep_parse(const char *json, size_t len, uint32_t twin_id, dep_lookup_fn look
 			break;
 		if (json[i] != ' ' && json[i] != '\n' && json[i] != '\r' && json[i] != '\t') {
 			dep_free(out);
-			return fail(why, whysz, ZE_MALFORMED,
+			return fail(err, errsz, ZE_MALFORMED,
 				    "trailing bytes after the deployment document");
 		}
 	}
-	int rc = parse_doc(out, twin_id, lookup, why, whysz);
+	int rc = parse_doc(out, twin_id, lookup, err, errsz);
 	if (rc < 0)
 		dep_free(out);
 	return rc;

@@ -1,5 +1,5 @@
 /*
- * The deployment document (DESIGN §5): the plaintext a user seals into a
+ * The deployment document (docs/deploying.md): the plaintext a user seals into a
  * node contract.
  *
  *   {version, twin_id, metadata, description,
@@ -27,14 +27,6 @@
 #define DEP_MAX_TYPE 32
 #define DEP_MAX_TEXT 1024        /* metadata and description strings */
 
-/* Install classes, in install order. */
-enum dep_class {
-	DEP_CLASS_STORAGE = 0, /* zmount, volume */
-	DEP_CLASS_NETWORK,     /* network */
-	DEP_CLASS_OTHER,       /* any other type a provisioner knows */
-	DEP_CLASS_COMPUTE,     /* zmachine, container: need the others */
-};
-
 /* Finds a type's operations; prov_lookup in the agent, a fake in tests. */
 typedef const struct prov_ops *(*dep_lookup_fn)(const char *type);
 
@@ -42,7 +34,7 @@ struct dep_workload {
 	char name[PROV_NAME_MAX + 1];
 	char type[DEP_MAX_TYPE + 1];
 	uint32_t version;
-	enum dep_class klass;
+	enum prov_stage stage; /* install order (prov_stage_of) */
 	const cJSON *data;        /* borrowed from dep_doc.root */
 	struct prov_capacity cap; /* what validate said it reserves */
 };
@@ -60,17 +52,14 @@ struct dep_doc {
  * Parses and validates len bytes of JSON (NUL not required). On failure
  * returns ZE_MALFORMED (bad JSON or fields), ZE_TOOBIG (bounds), -EINVAL
  * (a workload's data refused by its type), ZE_UNSUPPORTED (unknown type) or
- * -ENOMEM, with the exact reason in why, and leaves *out empty.
+ * -ENOMEM, with the exact reason in err, and leaves *out empty.
  * On success *out is released with dep_free().
  */
 int dep_parse(const char *json, size_t len, uint32_t twin_id, dep_lookup_fn lookup,
-	      struct dep_doc *out, char *why, size_t whysz);
+	      struct dep_doc *out, char *err, size_t errsz);
 
 /* Wipes the plaintext strings and frees. Safe on a zeroed or freed doc. */
 void dep_free(struct dep_doc *d);
-
-/* Install class of a type name. */
-enum dep_class dep_type_class(const char *type);
 
 /* 0 when name matches ^[a-zA-Z0-9_]{1,36}$, -EINVAL otherwise. */
 int dep_name_valid(const char *name);

@@ -19,7 +19,7 @@
 
 const char *eng_image_ref(const char *type, const cJSON *data)
 {
-	if (!type || (strcmp(type, "container") != 0 && strcmp(type, "zmachine") != 0))
+	if (!prov_runs_image(type))
 		return NULL;
 	const cJSON *im = cJSON_GetObjectItemCaseSensitive(data, "image");
 	if (!cJSON_IsString(im) || !strchr(im->valuestring, '/'))
@@ -106,7 +106,7 @@ static int on_progress(void *arg, uint64_t done, uint64_t total)
 int eng_image_pull(struct eng *e, uint64_t cid, const char *name, const char *type,
                    const char *spec, char *err, size_t errsz)
 {
-	if (!type || (strcmp(type, "container") != 0 && strcmp(type, "zmachine") != 0) || !spec)
+	if (!prov_runs_image(type) || !spec)
 		return 0;
 	cJSON *data = cJSON_Parse(spec);
 	const char *r = eng_image_ref(type, data);

@@ -175,7 +175,7 @@ static int deprovision(struct job_ctx *j, struct store_wl *w, const char *why, c
 			return rc;
 		}
 		/* Cancellation: the image may now be unused; GC collects it. */
-		if (!strcmp(w->type, "container") || !strcmp(w->type, "zmachine"))
+		if (prov_runs_image(w->type))
 			eng_image_release(j->e, j->d.contract_id, w->name);
 	}
 	/* A type this agent does not know has nothing it could have made. */

@@ -16,15 +16,6 @@
 #include "common/zerr.h"
 #include "rmb/rmb_server.h"
 
-const struct eng_rmb_command eng_rmb_commands[6] = {
-	{"zos.deployment.deploy", eng_rmb_deploy},
-	{"zos.deployment.get", eng_rmb_get},
-	{"zos.deployment.list", eng_rmb_list},
-	{"zos.deployment.changes", eng_rmb_changes},
-	{"zos.statistics.get", eng_rmb_statistics},
-	{"zos.deployment.logs", eng_rmb_logs},
-};
-
 /* A new object appended to arr; NULL (nothing leaked) when out of memory. */
 static cJSON *append_object(cJSON *arr)
 {
@@ -36,17 +27,17 @@ static cJSON *append_object(cJSON *arr)
 	return o;
 }
 
-static int fail(int *code, char *msg, size_t msgsz, int c, int err, const char *fmt, ...)
+static int fail(int *code, char *err, size_t errsz, int c, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 
-static int fail(int *code, char *msg, size_t msgsz, int c, int err, const char *fmt, ...)
+static int fail(int *code, char *err, size_t errsz, int c, int rc, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, msgsz, fmt, ap);
+	vsnprintf(err, errsz, fmt, ap);
 	va_end(ap);
 	*code = c;
-	return err;
+	return rc;
 }
 
 int eng_rmb_contract_id(const cJSON *payload, uint64_t *cid)
@@ -58,24 +49,24 @@ int eng_rmb_contract_id(const cJSON *payload, uint64_t *cid)
 	return rc < 0 || !x ? ZE_MALFORMED : 0;
 }
 
-static int want_cid(const cJSON *payload, uint64_t *cid, int *code, char *msg, size_t msgsz)
+static int want_cid(const cJSON *payload, uint64_t *cid, int *code, char *err, size_t errsz)
 {
 	if (eng_rmb_contract_id(payload, cid) < 0)
-		return fail(code, msg, msgsz, ENG_E_BAD_REQUEST, ZE_MALFORMED,
+		return fail(code, err, errsz, ENG_E_BAD_REQUEST, ZE_MALFORMED,
 			    "payload must be {\"contract_id\": positive integer}");
 	return 0;
 }
 
-static int oom(int *code, char *msg, size_t msgsz)
+static int oom(int *code, char *err, size_t errsz)
 {
-	return fail(code, msg, msgsz, ENG_E_INTERNAL, -ENOMEM, "out of memory");
+	return fail(code, err, errsz, ENG_E_INTERNAL, -ENOMEM, "out of memory");
 }
 
 int eng_rmb_deploy(struct eng *e, uint32_t caller, const cJSON *payload, cJSON **reply,
-		   int *code, char *msg, size_t msgsz)
+		   int *code, char *err, size_t errsz)
 {
 	uint64_t cid;
-	int rc = want_cid(payload, &cid, code, msg, msgsz);
+	int rc = want_cid(payload, &cid, code, err, errsz);
 	if (rc < 0)
 		return rc;
 	/* Optional "deployment": the sealed deployment (base64) of a contract
@@ -86,19 +77,19 @@ int eng_rmb_deploy(struct eng *e, uint32_t caller, const cJSON *payload, cJSON *
 	if (dep) {
 		size_t cap = cJSON_IsString(dep) ? strlen(dep->valuestring) / 4 * 3 + 3 : 0;
 		if (!cap || cap > (size_t)SEAL_DEFAULT_MAX * 2)
-			return fail(code, msg, msgsz, ENG_E_BAD_REQUEST, ZE_MALFORMED,
+			return fail(code, err, errsz, ENG_E_BAD_REQUEST, ZE_MALFORMED,
 				    "\"deployment\" must be the sealed deployment in base64");
 		if (!(data = malloc(cap)))
-			return oom(code, msg, msgsz);
+			return oom(code, err, errsz);
 		if (sodium_base642bin(data, cap, dep->valuestring, strlen(dep->valuestring), NULL,
 				      &dlen, NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
 			free(data);
-			return fail(code, msg, msgsz, ENG_E_BAD_REQUEST, ZE_MALFORMED,
+			return fail(code, err, errsz, ENG_E_BAD_REQUEST, ZE_MALFORMED,
 				    "\"deployment\" is not valid base64");
 		}
 	}
 	const char *status;
-	rc = eng_accept_data(e, caller, cid, data, dlen, &status, code, msg, msgsz);
+	rc = eng_accept_data(e, caller, cid, data, dlen, &status, code, err, errsz);
 	free(data);
 	if (rc < 0)
 		return rc;
@@ -106,7 +97,7 @@ int eng_rmb_deploy(struct eng *e, uint32_t caller, const cJSON *payload, cJSON *
 	if (!r || !cJSON_AddNumberToObject(r, "contract_id", (double)cid) ||
 	    !cJSON_AddStringToObject(r, "status", status)) {
 		cJSON_Delete(r);
-		return oom(code, msg, msgsz);
+		return oom(code, err, errsz);
 	}
 	*reply = r;
 	return 0;
@@ -179,7 +170,7 @@ static int add_pull_changes(struct eng *e, uint64_t cid, cJSON *arr)
 
 /* Loads the caller's own deployment; another twin's reads as absent. */
 static int own_dep(struct eng *e, uint32_t caller, uint64_t cid, struct store_dep *d,
-		   struct store_wl **w, size_t *n, int *code, char *msg, size_t msgsz)
+		   struct store_wl **w, size_t *n, int *code, char *err, size_t errsz)
 {
 	int rc = store_dep_get(eng_store(e), cid, d, w, n);
 	if (rc == 0 && d->twin_id != caller) {
@@ -191,22 +182,22 @@ static int own_dep(struct eng *e, uint32_t caller, uint64_t cid, struct store_de
 		rc = ZE_ABSENT;
 	}
 	if (rc == ZE_ABSENT || rc == ZE_MALFORMED)
-		return fail(code, msg, msgsz, ENG_E_NOT_FOUND, ZE_ABSENT,
+		return fail(code, err, errsz, ENG_E_NOT_FOUND, ZE_ABSENT,
 			    "no deployment of twin %u for contract %" PRIu64, caller, cid);
 	if (rc < 0)
-		return fail(code, msg, msgsz, ENG_E_INTERNAL, rc, "state store: %s", zerr_str(rc));
+		return fail(code, err, errsz, ENG_E_INTERNAL, rc, "state store: %s", zerr_str(rc));
 	return 0;
 }
 
 int eng_rmb_get(struct eng *e, uint32_t caller, const cJSON *payload, cJSON **reply, int *code,
-		char *msg, size_t msgsz)
+		char *err, size_t errsz)
 {
 	uint64_t cid;
 	struct store_dep d;
 	struct store_wl *w = NULL;
 	size_t n = 0;
-	int rc = want_cid(payload, &cid, code, msg, msgsz);
-	if (rc < 0 || (rc = own_dep(e, caller, cid, &d, &w, &n, code, msg, msgsz)) < 0)
+	int rc = want_cid(payload, &cid, code, err, errsz);
+	if (rc < 0 || (rc = own_dep(e, caller, cid, &d, &w, &n, code, err, errsz)) < 0)
 		return rc;
 	cJSON *r = cJSON_CreateObject();
 	cJSON *arr = r && add_dep(r, &d) ? cJSON_AddArrayToObject(r, "workloads") : NULL;
@@ -232,7 +223,7 @@ int eng_rmb_get(struct eng *e, uint32_t caller, const cJSON *payload, cJSON **re
 	store_wls_free(w, n);
 	if (!ok) {
 		cJSON_Delete(r);
-		return oom(code, msg, msgsz);
+		return oom(code, err, errsz);
 	}
 	*reply = r;
 	return 0;
@@ -262,21 +253,21 @@ static int list_cb(void *ctx, const struct store_dep *d)
 }
 
 int eng_rmb_list(struct eng *e, uint32_t caller, const cJSON *payload, cJSON **reply, int *code,
-		 char *msg, size_t msgsz)
+		 char *err, size_t errsz)
 {
 	cJSON *r = cJSON_CreateObject();
 	struct list_ctx l = {.arr = r ? cJSON_AddArrayToObject(r, "deployments") : NULL};
 	if (!l.arr) {
 		cJSON_Delete(r);
-		return oom(code, msg, msgsz);
+		return oom(code, err, errsz);
 	}
 	int rc = store_dep_list(eng_store(e), caller, list_cb, &l);
 	if (l.oom || (rc < 0) || !cJSON_AddBoolToObject(r, "truncated", l.truncated)) {
 		cJSON_Delete(r);
 		if (rc < 0)
-			return fail(code, msg, msgsz, ENG_E_INTERNAL, rc, "state store: %s",
+			return fail(code, err, errsz, ENG_E_INTERNAL, rc, "state store: %s",
 				    zerr_str(rc));
-		return oom(code, msg, msgsz);
+		return oom(code, err, errsz);
 	}
 	*reply = r;
 	return 0;
@@ -303,12 +294,12 @@ static int hist_cb(void *ctx, const char *name, int64_t ts, const char *state,
 }
 
 int eng_rmb_changes(struct eng *e, uint32_t caller, const cJSON *payload, cJSON **reply,
-		    int *code, char *msg, size_t msgsz)
+		    int *code, char *err, size_t errsz)
 {
 	uint64_t cid;
 	struct store_dep d;
-	int rc = want_cid(payload, &cid, code, msg, msgsz);
-	if (rc < 0 || (rc = own_dep(e, caller, cid, &d, NULL, NULL, code, msg, msgsz)) < 0)
+	int rc = want_cid(payload, &cid, code, err, errsz);
+	if (rc < 0 || (rc = own_dep(e, caller, cid, &d, NULL, NULL, code, err, errsz)) < 0)
 		return rc;
 	store_dep_clear(&d);
 	cJSON *r = cJSON_CreateObject();
@@ -316,7 +307,7 @@ int eng_rmb_changes(struct eng *e, uint32_t caller, const cJSON *payload, cJSON 
 	if (!r || !cJSON_AddNumberToObject(r, "contract_id", (double)cid) ||
 	    !(l.arr = cJSON_AddArrayToObject(r, "changes"))) {
 		cJSON_Delete(r);
-		return oom(code, msg, msgsz);
+		return oom(code, err, errsz);
 	}
 	rc = store_history(eng_store(e), cid, hist_cb, &l);
 	if (rc >= 0 && !l.oom && !add_pull_changes(e, cid, l.arr))
@@ -324,9 +315,9 @@ int eng_rmb_changes(struct eng *e, uint32_t caller, const cJSON *payload, cJSON 
 	if (l.oom || rc < 0 || !cJSON_AddBoolToObject(r, "truncated", l.truncated)) {
 		cJSON_Delete(r);
 		if (rc < 0)
-			return fail(code, msg, msgsz, ENG_E_INTERNAL, rc, "state store: %s",
+			return fail(code, err, errsz, ENG_E_INTERNAL, rc, "state store: %s",
 				    zerr_str(rc));
-		return oom(code, msg, msgsz);
+		return oom(code, err, errsz);
 	}
 	*reply = r;
 	return 0;
@@ -342,12 +333,12 @@ static void cap_sub(struct prov_capacity *out, const struct prov_capacity *a,
 }
 
 int eng_rmb_statistics(struct eng *e, uint32_t caller, const cJSON *payload, cJSON **reply,
-		       int *code, char *msg, size_t msgsz)
+		       int *code, char *err, size_t errsz)
 {
 	struct store_stats st;
 	int rc = store_stats(eng_store(e), caller, &st);
 	if (rc < 0)
-		return fail(code, msg, msgsz, ENG_E_INTERNAL, rc, "state store: %s", zerr_str(rc));
+		return fail(code, err, errsz, ENG_E_INTERNAL, rc, "state store: %s", zerr_str(rc));
 	const struct prov_capacity *total = &eng_config(e)->total;
 	struct prov_capacity free_cap;
 	cap_sub(&free_cap, total, &st.reserved);
@@ -357,7 +348,7 @@ int eng_rmb_statistics(struct eng *e, uint32_t caller, const cJSON *payload, cJS
 	    !cJSON_AddNumberToObject(r, "deployments", (double)st.deployments) ||
 	    !cJSON_AddNumberToObject(r, "workloads", (double)st.workloads)) {
 		cJSON_Delete(r);
-		return oom(code, msg, msgsz);
+		return oom(code, err, errsz);
 	}
 	/* How VMs run here: "kvm", "tcg", or auto before the first VM. */
 	if (eng_config(e)->prov) {
@@ -365,7 +356,7 @@ int eng_rmb_statistics(struct eng *e, uint32_t caller, const cJSON *payload, cJS
 		prov_vm_accel(eng_config(e)->prov, accel, sizeof accel);
 		if (!cJSON_AddStringToObject(r, "vm_accel", accel)) {
 			cJSON_Delete(r);
-			return oom(code, msg, msgsz);
+			return oom(code, err, errsz);
 		}
 	}
 	*reply = r;
@@ -441,51 +432,51 @@ static void clean_text(char *s, size_t n)
 }
 
 int eng_rmb_logs(struct eng *e, uint32_t caller, const cJSON *payload, cJSON **reply, int *code,
-		 char *msg, size_t msgsz)
+		 char *err, size_t errsz)
 {
 	uint64_t cid;
 	struct store_dep d;
 	struct store_wl *w = NULL;
 	size_t n = 0;
-	int rc = want_cid(payload, &cid, code, msg, msgsz);
+	int rc = want_cid(payload, &cid, code, err, errsz);
 	if (rc < 0)
 		return rc;
 	const cJSON *nm = cJSON_GetObjectItemCaseSensitive(payload, "name");
 	const cJSON *tl = cJSON_GetObjectItemCaseSensitive(payload, "tail");
 	double tail = ENG_RMB_LOGS_TAIL;
 	if (!cJSON_IsString(nm) || prov_name_valid(nm->valuestring) < 0)
-		return fail(code, msg, msgsz, ENG_E_BAD_REQUEST, ZE_MALFORMED,
+		return fail(code, err, errsz, ENG_E_BAD_REQUEST, ZE_MALFORMED,
 			    "payload must be {\"contract_id\", \"name\": workload name, \"tail\": "
 			    "lines}");
 	if (tl && !cJSON_IsNull(tl)) {
 		uint64_t t;
 		if (jnum_u64(tl, ENG_RMB_LOGS_TAIL_MAX, &t) < 0 || t < 1)
-			return fail(code, msg, msgsz, ENG_E_BAD_REQUEST, ZE_MALFORMED,
+			return fail(code, err, errsz, ENG_E_BAD_REQUEST, ZE_MALFORMED,
 				    "tail must be an integer from 1 to %d", ENG_RMB_LOGS_TAIL_MAX);
 		tail = (double)t;
 	}
-	if ((rc = own_dep(e, caller, cid, &d, &w, &n, code, msg, msgsz)) < 0)
+	if ((rc = own_dep(e, caller, cid, &d, &w, &n, code, err, errsz)) < 0)
 		return rc;
 	const struct store_wl *wl = NULL;
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(w[i].name, nm->valuestring) == 0)
 			wl = &w[i];
-	if (!wl || (strcmp(wl->type, "container") != 0 && strcmp(wl->type, "zmachine") != 0)) {
-		rc = fail(code, msg, msgsz, ENG_E_NOT_FOUND, ZE_ABSENT,
+	if (!wl || !prov_runs_image(wl->type)) {
+		rc = fail(code, err, errsz, ENG_E_NOT_FOUND, ZE_ABSENT,
 			  "contract %" PRIu64 " has no container named %s", cid,
 			  nm->valuestring);
 		goto out;
 	}
 	struct prov_workload_id id = {.twin_id = d.twin_id, .contract_id = cid};
 	snprintf(id.name, sizeof id.name, "%s", wl->name);
-	char *text = NULL, err[256] = "";
+	char *text = NULL, perr[256] = "";
 	size_t len = 0;
 	int truncated = 0;
-	rc = prov_logs(eng_config(e)->prov, &id, (unsigned)tail, &text, &len, &truncated, err,
-		       sizeof err);
+	rc = prov_logs(eng_config(e)->prov, &id, (unsigned)tail, &text, &len, &truncated, perr,
+		       sizeof perr);
 	if (rc < 0) {
-		rc = fail(code, msg, msgsz, rc == -ENOENT ? ENG_E_NOT_FOUND : ENG_E_INTERNAL, rc,
-			  "logs of %s: %s", wl->name, err);
+		rc = fail(code, err, errsz, rc == -ENOENT ? ENG_E_NOT_FOUND : ENG_E_INTERNAL, rc,
+			  "logs of %s: %s", wl->name, perr);
 		goto out;
 	}
 	clean_text(text, len);
@@ -505,7 +496,7 @@ int eng_rmb_logs(struct eng *e, uint32_t caller, const cJSON *payload, cJSON **r
 	free(text);
 	if (!ok) {
 		cJSON_Delete(r);
-		rc = oom(code, msg, msgsz);
+		rc = oom(code, err, errsz);
 		goto out;
 	}
 	*reply = r;

@@ -1,9 +1,9 @@
 /*
- * The deployment commands of RMB (DESIGN §4), as plain functions the RMB
+ * The deployment commands of RMB (docs/rmb.md, "The node's commands"), as plain functions the RMB
  * server calls with the verified caller twin and the decoded JSON payload.
  *
  * Each returns 0 with *reply set (caller frees with cJSON_Delete), or a
- * negative error with *err_code (ENG_E_* in engine.h) and err_msg set for
+ * negative error with *err_code (ENG_E_* in engine.h) and err set for
  * the RMB error reply {code, message}. Everything is scoped to the calling
  * twin: another twin's deployment reads as not found.
  *
@@ -33,7 +33,7 @@
 #include "agent/engine.h"
 
 int eng_rmb_logs(struct eng *e, uint32_t caller_twin, const cJSON *payload, cJSON **reply,
-                 int *err_code, char *err_msg, size_t err_msg_size);
+                 int *err_code, char *err, size_t errsz);
 
 /* Caps on list replies, so one reply stays a bounded message. */
 #define ENG_RMB_LIST_MAX 1000
@@ -42,25 +42,18 @@ int eng_rmb_logs(struct eng *e, uint32_t caller_twin, const cJSON *payload, cJSO
 #define ENG_RMB_CHANGES_MAX 2000
 
 typedef int (*eng_rmb_fn)(struct eng *e, uint32_t caller_twin, const cJSON *payload,
-			  cJSON **reply, int *err_code, char *err_msg, size_t errsz);
+			  cJSON **reply, int *err_code, char *err, size_t errsz);
 
 int eng_rmb_deploy(struct eng *e, uint32_t caller_twin, const cJSON *payload, cJSON **reply,
-		   int *err_code, char *err_msg, size_t errsz);
+		   int *err_code, char *err, size_t errsz);
 int eng_rmb_get(struct eng *e, uint32_t caller_twin, const cJSON *payload, cJSON **reply,
-		int *err_code, char *err_msg, size_t errsz);
+		int *err_code, char *err, size_t errsz);
 int eng_rmb_list(struct eng *e, uint32_t caller_twin, const cJSON *payload, cJSON **reply,
-		 int *err_code, char *err_msg, size_t errsz);
+		 int *err_code, char *err, size_t errsz);
 int eng_rmb_changes(struct eng *e, uint32_t caller_twin, const cJSON *payload, cJSON **reply,
-		    int *err_code, char *err_msg, size_t errsz);
+		    int *err_code, char *err, size_t errsz);
 int eng_rmb_statistics(struct eng *e, uint32_t caller_twin, const cJSON *payload,
-		       cJSON **reply, int *err_code, char *err_msg, size_t errsz);
-
-/* The command table, for registration with the RMB server. */
-struct eng_rmb_command {
-	const char *cmd;
-	eng_rmb_fn fn;
-};
-extern const struct eng_rmb_command eng_rmb_commands[6];
+		       cJSON **reply, int *err_code, char *err, size_t errsz);
 
 /* Registers the five commands with an RMB server (before it starts); e
  * must outlive the server. Refusals that promise nothing was done (503)

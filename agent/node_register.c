@@ -1,5 +1,5 @@
 /*
- * Registration (issue 5, agent side): the node twin exists with the node's
+ * Registration, the agent side: the node twin exists with the node's
  * RMB address in relay and its x25519 key in pk, and the node exists under
  * the configured farm with the capacity the provisioners measure. Whatever
  * differs is created or updated on chain. A thread does it, so that an

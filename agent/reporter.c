@@ -126,14 +126,11 @@ static void make_record(struct rep *r, const struct rep_row *row, int64_t ts,
 	*counter = (int64_t)now;
 }
 
-/* A cycle being built: its records in ascending contract order, which
- * slot each goes to (the a and b lists), and the encoded calls per part. */
+/* A cycle being built: its records in ascending contract order and the
+ * encoded calls per part. */
 struct batch {
 	struct grid_report *recs;
-	uint64_t *cids;             /* of recs, in order */
-	uint64_t *ids[2];           /* contracts whose record goes to slot a / b */
-	int64_t *counters[2], *tsv; /* their counters; ts for everyone */
-	size_t n, nslot[2];
+	size_t n;
 	struct rep_call (*calls)[2];
 	size_t *ncalls, nparts;
 };
@@ -144,49 +141,49 @@ static void batch_free(struct batch *b)
 		for (size_t c = 0; c < b->ncalls[i]; c++)
 			rep_call_clear(&b->calls[i][c]);
 	free(b->recs);
-	free(b->cids);
-	free(b->tsv);
-	for (int k = 0; k < 2; k++) {
-		free(b->ids[k]);
-		free(b->counters[k]);
-	}
 	free(b->calls);
 	free(b->ncalls);
 }
 
-/* Builds and encodes the records of every contract in rows. */
+/* A contract accepted moments ago waits for the next cycle: the chain
+ * starts its billing when the deployment lands (a block or two after the
+ * agent accepted it), and skips, without an event, a report that is not
+ * later than that start. Its first report then covers the time since
+ * acceptance. */
+static int too_young(const struct rep_row *row, int64_t ts)
+{
+	return row->created + REP_MIN_AGE_S > ts;
+}
+
+/* Builds and encodes the records of every contract in rows old enough,
+ * and puts each record into its row's free slot (rows then hold what the
+ * cycle's transaction stores). */
 static int batch_build(struct rep *r, const struct meta *m, const struct rep_limits *lim,
-		       const struct rep_row *rows, size_t n, const struct rep_fail *f, size_t nf,
-		       int64_t ts, struct batch *b)
+                       struct rep_row *rows, size_t nrows, const struct rep_fail *f, size_t nf,
+                       int64_t ts, struct batch *b)
 {
 	memset(b, 0, sizeof *b);
-	b->n = n;
-	b->nparts = (n + lim->max_records - 1) / lim->max_records;
+	if (!(b->recs = malloc((nrows ? nrows : 1) * sizeof *b->recs)))
+		return -ENOMEM;
+	for (size_t i = 0; i < nrows; i++) {
+		int slot_b;
+		int64_t counter;
+		if (too_young(&rows[i], ts) || rows[i].bad)
+			continue;
+		make_record(r, &rows[i], ts, f, nf, &b->recs[b->n++], &slot_b, &counter);
+		*(slot_b ? &rows[i].b : &rows[i].a) = (struct rep_slot){1, ts, counter};
+	}
+	if (b->n == 0)
+		return 0;
+	b->nparts = (b->n + lim->max_records - 1) / lim->max_records;
 	if (b->nparts > REP_MAX_PARTS)
 		return ZE_TOOBIG;
-	b->recs = malloc(n * sizeof *b->recs);
-	b->cids = malloc(n * sizeof *b->cids);
-	b->tsv = malloc(n * sizeof *b->tsv);
-	for (int k = 0; k < 2; k++) {
-		b->ids[k] = malloc(n * sizeof *b->ids[k]);
-		b->counters[k] = malloc(n * sizeof *b->counters[k]);
-	}
 	b->calls = calloc(b->nparts, sizeof *b->calls);
 	b->ncalls = calloc(b->nparts, sizeof *b->ncalls);
-	if (!b->recs || !b->cids || !b->tsv || !b->ids[0] || !b->ids[1] || !b->counters[0] ||
-	    !b->counters[1] || !b->calls || !b->ncalls)
+	if (!b->calls || !b->ncalls)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		int k;
-		int64_t counter;
-		make_record(r, &rows[i], ts, f, nf, &b->recs[i], &k, &counter);
-		b->cids[i] = rows[i].cid;
-		b->tsv[i] = ts;
-		b->ids[k][b->nslot[k]] = rows[i].cid;
-		b->counters[k][b->nslot[k]++] = counter;
-	}
 	for (size_t p = 0; p < b->nparts; p++) {
-		size_t first = p * lim->max_records, cnt = n - first;
+		size_t first = p * lim->max_records, cnt = b->n - first;
 		if (cnt > lim->max_records)
 			cnt = lim->max_records;
 		int rc = rep_encode_calls(m, lim, &b->recs[first], cnt, 0, b->calls[p],
@@ -200,10 +197,8 @@ static int batch_build(struct rep *r, const struct meta *m, const struct rep_lim
 /* Queues every part, the records' slots and the cycle's bookkeeping in one
  * transaction. */
 static int batch_commit(struct rep *r, const struct rep_limits *lim, const struct batch *b,
-			int64_t ts)
+                        const struct rep_row *rows, size_t nrows, int64_t ts)
 {
-	static const char *const tf[2] = {REP_F_T_A, REP_F_T_B}, *const nfld[2] = {REP_F_N_A,
-										 REP_F_N_B};
 	struct store *s = r->deps.store;
 	char key[STORE_KEY_MAX], name[32];
 	int rc = store_begin(s);
@@ -217,23 +212,21 @@ static int batch_commit(struct rep *r, const struct rep_limits *lim, const struc
 			int added = 0;
 			rc = rep_part_key(ts, p, lim->variant, (int)c, key, sizeof key);
 			if (rc == 0)
-				rc = r->deps.enqueue(r->deps.enqueue_ctx, b->cids[first], key,
-						     b->calls[p][c].payload, &added);
+				rc =
+				    r->deps.enqueue(r->deps.enqueue_ctx, b->recs[first].contract_id,
+				                    key, b->calls[p][c].payload, &added);
 			if (rc == 0 && !added)
 				log_warn("reporter", "%s was queued before; not again", key);
 		}
 		snprintf(name, sizeof name, REP_C_HI_FMT, p);
 		if (rc == 0)
-			rc = store_cursor_set(s, name, (int64_t)b->cids[last]);
+			rc = store_cursor_set(s, name, (int64_t)b->recs[last].contract_id);
 		snprintf(name, sizeof name, REP_C_CNT_FMT, p);
 		if (rc == 0)
 			rc = store_cursor_set(s, name, (int64_t)(last - first + 1));
 	}
-	for (int k = 0; k < 2 && rc == 0; k++) {
-		rc = rep_db_put(s, tf[k], b->ids[k], b->tsv, b->nslot[k]);
-		if (rc == 0)
-			rc = rep_db_put(s, nfld[k], b->ids[k], b->counters[k], b->nslot[k]);
-	}
+	if (rc == 0)
+		rc = rep_db_put_slots(s, rows, nrows);
 	if (rc == 0)
 		rc = store_cursor_set(s, REP_C_VARIANT, lim->variant);
 	if (rc == 0)
@@ -266,34 +259,21 @@ static int queue_cycle(struct rep *r, const struct meta *m, int64_t ts)
 		free(f);
 		return rc;
 	}
-	/* A contract accepted moments ago waits for the next cycle: the chain
-	 * starts its billing when the deployment lands (a block or two after
-	 * the agent accepted it), and skips, without an event, a report that is
-	 * not later than that start. Its first report then covers the time
-	 * since acceptance. */
-	size_t kept = 0;
-	for (size_t i = 0; i < n; i++)
-		if (rows[i].created + REP_MIN_AGE_S <= ts)
-			rows[kept++] = rows[i];
-	n = kept;
-	if (n == 0) {
-		free(rows);
-		free(f);
-		return store_cursor_set(r->deps.store, REP_C_LAST, ts);
-	}
 	rc = batch_build(r, m, &lim, rows, n, f, nf, ts, &b);
-	free(rows);
 	free(f);
-	if (rc == 0)
-		rc = batch_commit(r, &lim, &b, ts);
-	if (rc == 0) {
+	if (rc == 0 && b.n == 0)
+		rc = store_cursor_set(r->deps.store, REP_C_LAST, ts);
+	else if (rc == 0)
+		rc = batch_commit(r, &lim, &b, rows, n, ts);
+	free(rows);
+	if (rc == 0 && b.n) {
 		r->stats.queued = 1;
 		r->stats.timestamp = ts;
-		r->stats.records = n;
+		r->stats.records = b.n;
 		for (size_t p = 0; p < b.nparts; p++)
 			r->stats.calls += b.ncalls[p];
-		log_info("reporter", "cycle %" PRId64 ": %zu records in %zu calls queued", ts, n,
-			 r->stats.calls);
+		log_info("reporter", "cycle %" PRId64 ": %zu records in %zu calls queued", ts, b.n,
+		         r->stats.calls);
 		if (r->stats.unmeasured)
 			log_warn("reporter", "cycle %" PRId64 ": usage of %zu contracts unmeasured;"
 				 " their bytes wait for the next report", ts, r->stats.unmeasured);

@@ -1,10 +1,17 @@
 /*
  * The reporter's bulk reads and writes on the store. The store's API works
  * one contract at a time; a report cycle touches every contract, so these
- * run one statement over all of them (one prepared statement per call,
- * under the store's lock) on the store's own tables: deployments and
- * workloads read, cursors read and written. Cursor names are
- * "rep.<field>.<contract id as SQLite prints it>".
+ * run a few statements over all of them (under the store's lock) on the
+ * store's own tables: deployments and workloads read, each scanned once
+ * through a covering index and joined here (cheaper than SQLite's grouped
+ * join, which looks every contract's workloads up one by one); the cursors
+ * table for the cycle's bookkeeping; and one row of the blobs table,
+ * "rep:slots", for every contract's two record slots, rewritten whole by
+ * each cycle.
+ *
+ * Stores written by earlier agents kept the slots as four cursors per
+ * contract ("rep.<field>.<contract id>"); they are read when the blob is
+ * absent and deleted when it is first written.
  */
 #include "agent/reporter_int.h"
 
@@ -18,33 +25,33 @@
 #include "common/log.h"
 #include "common/zerr.h"
 
-/* The live contracts and what their ok/paused workloads reserve; their
- * slots come from one range scan of the cursors (cheaper than a lookup per
- * contract and field). */
-static const char sql_rows[] =
-	"SELECT d.contract_id, d.created, ifnull(sum(w.cru),0), ifnull(sum(w.mru),0),"
-	" ifnull(sum(w.sru),0), ifnull(sum(w.hru),0)"
-	" FROM deployments d LEFT JOIN workloads w ON w.contract_id=d.contract_id"
-	" AND w.state IN ('ok','paused')"
-	" WHERE d.state IN ('deployed','paused') GROUP BY d.contract_id ORDER BY d.contract_id";
+/* The live contracts; their ok/paused workloads' capacity; their slots. */
+static const char sql_deps[] = "SELECT contract_id, created FROM deployments"
+                               " WHERE state IN ('deployed','paused') ORDER BY contract_id";
 
-static const char sql_slots[] = "SELECT name, value FROM cursors WHERE name GLOB 'rep.[tn][ab].*'";
+static const char sql_wls[] = "SELECT contract_id, cru, mru, sru, hru FROM workloads"
+                              " WHERE state IN ('ok','paused')";
+
+static const char sql_blob_get[] = "SELECT value FROM blobs WHERE name='" REP_B_SLOTS "'";
+
+static const char sql_blob_put[] = "INSERT INTO blobs(name,value) VALUES('" REP_B_SLOTS "',?1)"
+                                   " ON CONFLICT(name) DO UPDATE SET value=excluded.value";
+
+static const char sql_legacy_slots[] =
+    "SELECT name, value FROM cursors WHERE name GLOB 'rep.[tn][ab].*'";
+
+static const char sql_legacy_drop[] = "DELETE FROM cursors WHERE name GLOB 'rep.[tn][ab].*'";
 
 static const char sql_fails[] = "SELECT name, value FROM cursors WHERE name GLOB 'rep:fail.*'";
 
-static const char sql_put[] = "INSERT INTO cursors(name,value) VALUES(?1,?2)"
-			      " ON CONFLICT(name) DO UPDATE SET value=excluded.value";
+static const char sql_fail_drop[] = "DELETE FROM cursors WHERE name=?1";
 
-static const char sql_prune_slots[] =
-	"DELETE FROM cursors WHERE name GLOB 'rep.[tn][ab].*' AND"
-	" CAST(substr(name,8) AS INTEGER) NOT IN"
-	" (SELECT contract_id FROM deployments WHERE state IN ('deployed','paused'))";
-
-/* "rep:fail.<ts>.<lo>": ts starts at offset 10 and ends at the next dot. */
-static const char sql_prune_fails[] =
-	"DELETE FROM cursors WHERE name GLOB 'rep:fail.*' AND"
-	" CAST(substr(name,10,instr(substr(name,10),'.')-1) AS INTEGER) NOT IN"
-	" (SELECT value FROM cursors WHERE name GLOB 'rep.t[ab].*')";
+/* The blob: a version, the count, then per contract in ascending order its
+ * id and ta, na, tb, nb (a slot with t = 0 is unused: cycle timestamps are
+ * positive), all little-endian 64-bit. */
+#define SLOTS_VERSION 1u
+#define SLOTS_HEAD 8u
+#define SLOTS_REC 40u
 
 static int prepare(struct store *s, const char *sql, sqlite3_stmt **st)
 {
@@ -65,15 +72,6 @@ static int grow(void **v, size_t *cap, size_t n, size_t sz)
 		return -ENOMEM;
 	*v = nv;
 	*cap = nc;
-	return 0;
-}
-
-static int col_u64(sqlite3_stmt *st, int col, uint64_t *out)
-{
-	sqlite3_int64 v = sqlite3_column_int64(st, col);
-	if (v < 0)
-		return ZE_MALFORMED;
-	*out = (uint64_t)v;
 	return 0;
 }
 
@@ -111,57 +109,233 @@ static void slot_put(struct rep_row *rows, size_t n, const char *name, int64_t v
 	}
 }
 
+static void put_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Adds a workload's value to its contract's sum; a negative value or an
+ * overflow marks the contract bad (not reported). */
+static void add_cap(struct rep_row *r, uint64_t *sum, sqlite3_int64 v)
+{
+	if (v < 0 || *sum > UINT64_MAX - (uint64_t)v)
+		r->bad = 1;
+	else
+		*sum += (uint64_t)v;
+}
+
+static int read_deps(struct store *s, struct rep_row **rows, size_t *n, size_t *cap)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(s, sql_deps, &st);
+	if (rc < 0)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((rc = grow((void **)rows, cap, *n, sizeof **rows)) < 0)
+			break;
+		struct rep_row *r = &(*rows)[(*n)++];
+		memset(r, 0, sizeof *r);
+		r->cid = (uint64_t)sqlite3_column_int64(st, 0);
+		r->created = sqlite3_column_int64(st, 1);
+	}
+	if (rc == SQLITE_DONE)
+		rc = 0;
+	else if (rc > 0)
+		rc = store_err(s, rc, "reporter deployments");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int read_wls(struct store *s, struct rep_row *rows, size_t n)
+{
+	sqlite3_stmt *st = NULL;
+	struct rep_row *r = NULL;
+	int rc = prepare(s, sql_wls, &st);
+	if (rc < 0)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t cid = sqlite3_column_int64(st, 0);
+		/* A contract's workloads are usually neighbours in the table. */
+		if (!r || (int64_t)r->cid != cid)
+			r = find_row(rows, n, cid);
+		if (!r)
+			continue; /* not deployed or paused */
+		add_cap(r, &r->cru, sqlite3_column_int64(st, 1));
+		add_cap(r, &r->mru, sqlite3_column_int64(st, 2));
+		add_cap(r, &r->sru, sqlite3_column_int64(st, 3));
+		add_cap(r, &r->hru, sqlite3_column_int64(st, 4));
+	}
+	if (rc == SQLITE_DONE)
+		rc = 0;
+	else if (rc > 0)
+		rc = store_err(s, rc, "reporter workloads");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Checks the blob's header; its record count, or -1 when it does not read
+ * back. */
+static long slots_count(const uint8_t *p, size_t len)
+{
+	if (!p || len < SLOTS_HEAD)
+		return -1;
+	uint64_t head = get_le64(p), cnt = head >> 32;
+	if ((head & 0xffffffffu) != SLOTS_VERSION || cnt > REP_MAX_CONTRACTS ||
+	    len != SLOTS_HEAD + cnt * SLOTS_REC)
+		return -1;
+	return (long)cnt;
+}
+
+/* Calls fn for every entry of the stored blob; *found = 0 when there is
+ * none. A blob that does not read back counts as empty (every contract is
+ * then reported from its creation, capped), with a warning. */
+static int walk_slots(struct store *s,
+                      void (*fn)(void *ctx, uint64_t cid, const struct rep_slot sl[2]), void *ctx,
+                      int *found)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(s, sql_blob_get, &st);
+	if (rc < 0)
+		return rc;
+	*found = 0;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const uint8_t *p = sqlite3_column_blob(st, 0);
+		size_t len = (size_t)sqlite3_column_bytes(st, 0);
+		long cnt = slots_count(p, len);
+		*found = 1;
+		if (cnt < 0)
+			log_warn("reporter", "progress blob unreadable (%zu bytes); ignored", len);
+		for (long i = 0; i < cnt; i++) {
+			const uint8_t *e = p + SLOTS_HEAD + (size_t)i * SLOTS_REC;
+			struct rep_slot sl[2];
+			for (int k = 0; k < 2; k++) {
+				sl[k].t = (int64_t)get_le64(e + 8 + 16 * k);
+				sl[k].n = (int64_t)get_le64(e + 16 + 16 * k);
+				sl[k].used = sl[k].t != 0;
+			}
+			fn(ctx, get_le64(e), sl);
+		}
+		rc = SQLITE_DONE;
+	}
+	rc = rc == SQLITE_DONE ? 0 : store_err(s, rc, "reporter slots");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+struct rows_walk {
+	struct rep_row *rows;
+	size_t n, j;
+};
+
+/* Both lists ascend: walk them together. */
+static void slots_to_row(void *ctx, uint64_t cid, const struct rep_slot sl[2])
+{
+	struct rows_walk *w = ctx;
+	while (w->j < w->n && w->rows[w->j].cid < cid)
+		w->j++;
+	if (w->j < w->n && w->rows[w->j].cid == cid) {
+		w->rows[w->j].a = sl[0];
+		w->rows[w->j].b = sl[1];
+	} /* else a contract no longer live */
+}
+
+/* The slots of a store written before the blob, one cursor per field. */
+static int read_legacy(struct store *s, struct rep_row *rows, size_t n)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(s, sql_legacy_slots, &st);
+	if (rc < 0)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		if (name)
+			slot_put(rows, n, name, sqlite3_column_int64(st, 1));
+	}
+	rc = rc == SQLITE_DONE ? 0 : rc < 0 ? rc : store_err(s, rc, "reporter slots");
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int rep_db_rows(struct store *s, struct rep_row **rows, size_t *n)
 {
 	struct rep_row *v = NULL;
 	size_t k = 0, cap = 0;
-	sqlite3_stmt *st = NULL;
-	int rc;
+	int rc, found = 0;
 
 	*rows = NULL;
 	*n = 0;
 	store_lock(s);
-	if ((rc = prepare(s, sql_rows, &st)) < 0)
-		goto out;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((rc = grow((void **)&v, &cap, k, sizeof *v)) < 0)
-			goto out;
-		struct rep_row *r = &v[k];
-		memset(r, 0, sizeof *r);
-		r->cid = (uint64_t)sqlite3_column_int64(st, 0);
-		r->created = sqlite3_column_int64(st, 1);
-		if (col_u64(st, 2, &r->cru) || col_u64(st, 3, &r->mru) || col_u64(st, 4, &r->sru) ||
-		    col_u64(st, 5, &r->hru)) {
-			log_warn("reporter", "contract %" PRIu64 ": negative capacity, not reported",
-				 r->cid);
-			continue;
-		}
-		k++;
-	}
-	if (rc != SQLITE_DONE) {
-		rc = store_err(s, rc, "reporter rows");
-		goto out;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	if ((rc = prepare(s, sql_slots, &st)) < 0)
-		goto out;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 0);
-		if (name)
-			slot_put(v, k, name, sqlite3_column_int64(st, 1));
-	}
-	rc = rc == SQLITE_DONE ? 0 : store_err(s, rc, "reporter slots");
-out:
-	sqlite3_finalize(st);
+	rc = read_deps(s, &v, &k, &cap);
+	if (rc == 0)
+		rc = read_wls(s, v, k);
+	struct rows_walk w = {v, k, 0};
+	if (rc == 0)
+		rc = walk_slots(s, slots_to_row, &w, &found);
+	if (rc == 0 && !found)
+		rc = read_legacy(s, v, k);
 	store_unlock(s);
 	if (rc < 0) {
 		free(v);
 		return rc;
 	}
+	/* A contract whose capacity does not read stays in the list, so that
+	 * its slots are kept, but is not reported. */
+	for (size_t i = 0; i < k; i++)
+		if (v[i].bad)
+			log_warn("reporter",
+			         "contract %" PRIu64 ": capacity out of range, not reported",
+			         v[i].cid);
 	*rows = v;
 	*n = k;
 	return 0;
+}
+
+int rep_db_put_slots(struct store *s, const struct rep_row *rows, size_t n)
+{
+	sqlite3_stmt *st = NULL;
+	if (n > REP_MAX_CONTRACTS)
+		return ZE_TOOBIG;
+	size_t len = SLOTS_HEAD + n * SLOTS_REC;
+	uint8_t *p = malloc(len);
+	if (!p)
+		return -ENOMEM;
+	put_le64(p, (uint64_t)n << 32 | SLOTS_VERSION);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *e = p + SLOTS_HEAD + i * SLOTS_REC;
+		const struct rep_slot *sl[2] = {&rows[i].a, &rows[i].b};
+		put_le64(e, rows[i].cid);
+		for (int k = 0; k < 2; k++) {
+			put_le64(e + 8 + 16 * k, sl[k]->used ? (uint64_t)sl[k]->t : 0);
+			put_le64(e + 16 + 16 * k, sl[k]->used ? (uint64_t)sl[k]->n : 0);
+		}
+	}
+	store_lock(s);
+	int rc = prepare(s, sql_blob_put, &st);
+	if (rc == 0) {
+		sqlite3_bind_blob(st, 1, p, (int)len, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		rc = rc == SQLITE_DONE ? 0 : store_err(s, rc, "reporter slots");
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	/* The per-field cursors of an older agent, read once, now superseded. */
+	if (rc == 0 && (rc = prepare(s, sql_legacy_drop, &st)) == 0) {
+		rc = sqlite3_step(st);
+		rc = rc == SQLITE_DONE ? 0 : store_err(s, rc, "reporter slots");
+	}
+	sqlite3_finalize(st);
+	store_unlock(s);
+	free(p);
+	return rc;
 }
 
 /* Parses "rep:fail.<ts>.<lo>". */
@@ -218,55 +392,71 @@ out:
 	return 0;
 }
 
-int rep_db_put(struct store *s, const char *field, const uint64_t *cids, const int64_t *vals,
-	       size_t n)
-{
-	sqlite3_stmt *st = NULL;
-	char name[48];
-	int rc;
+/* The distinct cycle timestamps the slots hold; few (two per contract at
+ * most, the same for every contract reported by one cycle). */
+struct ts_set {
+	int64_t *v;
+	size_t n, cap;
+	int err;
+};
 
-	if (strlen(field) != 2)
-		return -EINVAL;
-	store_lock(s);
-	if ((rc = prepare(s, sql_put, &st)) < 0)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		/* The id as SQLite prints an INTEGER, so the SQL side can join. */
-		int len = snprintf(name, sizeof name, "rep.%s.%" PRId64, field, (int64_t)cids[i]);
-		if (len < 0 || (size_t)len >= sizeof name) {
-			rc = -ENAMETOOLONG;
-			goto out;
-		}
-		sqlite3_bind_text(st, 1, name, len, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, vals[i]);
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE) {
-			rc = store_err(s, rc, "reporter cursor");
-			goto out;
-		}
+static int ts_has(const struct ts_set *t, int64_t ts)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i] == ts)
+			return 1;
+	return 0;
+}
+
+static void slots_ts(void *ctx, uint64_t cid, const struct rep_slot sl[2])
+{
+	struct ts_set *t = ctx;
+	for (int k = 0; k < 2 && !t->err; k++) {
+		if (!sl[k].used || ts_has(t, sl[k].t))
+			continue;
+		if (t->n >= REP_MAX_FAILS || grow((void **)&t->v, &t->cap, t->n, sizeof *t->v) < 0)
+			t->err = 1;
+		else
+			t->v[t->n++] = sl[k].t;
 	}
-	rc = 0;
-out:
-	sqlite3_finalize(st);
-	store_unlock(s);
-	return rc;
 }
 
 int rep_db_prune(struct store *s)
 {
-	const char *const q[] = {sql_prune_slots, sql_prune_fails};
-	int rc = 0;
+	struct rep_fail *f = NULL;
+	struct ts_set t = {0};
+	size_t nf = 0;
+	sqlite3_stmt *st = NULL;
+	char name[64];
+	int rc, found;
 
-	store_lock(s);
-	for (size_t i = 0; i < 2 && rc == 0; i++) {
-		sqlite3_stmt *st = NULL;
-		if ((rc = prepare(s, q[i], &st)) == 0) {
-			rc = sqlite3_step(st);
-			rc = rc == SQLITE_DONE ? 0 : store_err(s, rc, "reporter prune");
-		}
-		sqlite3_finalize(st);
+	if ((rc = rep_db_fails(s, &f, &nf)) < 0 || nf == 0) {
+		free(f);
+		return rc;
 	}
+	store_lock(s);
+	rc = walk_slots(s, slots_ts, &t, &found);
+	if (rc == 0 && t.err)
+		rc = -ENOMEM; /* keep every marker rather than drop a live one */
+	/* Without the blob the slots are still an older agent's cursors: the
+	 * markers wait until a cycle has written it. */
+	if (rc == 0 && found)
+		rc = prepare(s, sql_fail_drop, &st);
+	for (size_t i = 0; found && i < nf && rc == 0; i++) {
+		/* A marker only matters while some slot holds its cycle. */
+		if (ts_has(&t, f[i].ts))
+			continue;
+		int len = snprintf(name, sizeof name, REP_C_FAIL_FMT, f[i].ts, f[i].lo);
+		if (len < 0 || (size_t)len >= sizeof name)
+			continue;
+		sqlite3_bind_text(st, 1, name, len, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		rc = rc == SQLITE_DONE ? 0 : store_err(s, rc, "reporter prune");
+	}
+	sqlite3_finalize(st);
 	store_unlock(s);
+	free(t.v);
+	free(f);
 	return rc;
 }

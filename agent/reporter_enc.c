@@ -142,11 +142,9 @@ static int encode_bytes(const struct meta *m, const char *name, const cJSON *arg
 	return rc;
 }
 
-/* One call of n records: its payload, and its bytes when full (else only
- * the size, which fixed-size records make exact up to the larger record
- * of tfchain's pair). Takes args. */
+/* One call: its payload and its bytes. Takes args. */
 static int encode_one(const struct meta *m, const struct rep_limits *lim, const char *name,
-		      cJSON *args, size_t n, int full, struct rep_call *c)
+                      cJSON *args, struct rep_call *c)
 {
 	cJSON *pl = NULL;
 	int rc = 0;
@@ -158,14 +156,9 @@ static int encode_one(const struct meta *m, const struct rep_limits *lim, const 
 		return -EINVAL;
 	}
 	memcpy(c->name, name, strlen(name) + 1);
-	if (full) {
-		rc = encode_bytes(m, name, args, &c->bytes);
-		if (rc == 0 && c->bytes.len + REP_XT_OVERHEAD > lim->max_xt_bytes)
-			rc = ZE_TOOBIG;
-	} else if (CALL_HEAD + compact_len(n) + n * lim->record_bytes + REP_XT_OVERHEAD >
-		   lim->max_xt_bytes) {
+	rc = encode_bytes(m, name, args, &c->bytes);
+	if (rc == 0 && c->bytes.len + REP_XT_OVERHEAD > lim->max_xt_bytes)
 		rc = ZE_TOOBIG;
-	}
 	if (rc == 0) {
 		pl = cJSON_CreateObject();
 		if (!pl || !cJSON_AddStringToObject(pl, "pallet", SC_PALLET) ||
@@ -190,7 +183,7 @@ static int encode_one(const struct meta *m, const struct rep_limits *lim, const 
  * the limits assume, so a batch built without encoding is one the
  * submitter can encode. */
 static int check_shape(const struct meta *m, const struct rep_limits *lim,
-		       const struct grid_report *r)
+                       const struct grid_report *r, const char *const want[], size_t nwant)
 {
 	const char *names[2] = {NULL, NULL};
 	cJSON *args[2] = {NULL, NULL};
@@ -198,7 +191,11 @@ static int check_shape(const struct meta *m, const struct rep_limits *lim,
 	size_t k = 0;
 	int rc = grid_report_calls(m, r, 1, names, args, &k);
 	zbuf_init(&b, 0);
+	if (rc == 0 && k != nwant)
+		rc = ZE_UNSUPPORTED;
 	for (size_t i = 0; i < k && rc == 0; i++) {
+		if (strcmp(names[i], want[i]))
+			rc = ZE_UNSUPPORTED;
 		zbuf_reset(&b);
 		rc = encode_bytes(m, names[i], args[i], &b);
 		if (rc == 0 && b.len > CALL_HEAD + 1 + lim->record_bytes)
@@ -208,6 +205,152 @@ static int check_shape(const struct meta *m, const struct rep_limits *lim,
 		cJSON_Delete(args[i]);
 	zbuf_free(&b);
 	return rc;
+}
+
+/* Decimal digits of v, as a JSON string, appended to b (reserved); two
+ * digits per division, from a table. */
+static void put_u64_str(struct zbuf *b, uint64_t v)
+{
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+	                            "25262728293031323334353637383940414243444546474849"
+	                            "50515253545556575859606162636465666768697071727374"
+	                            "75767778798081828384858687888990919293949596979899";
+	char tmp[20];
+	size_t k = sizeof tmp;
+	while (v >= 100) {
+		unsigned d = (unsigned)(v % 100) * 2;
+		v /= 100;
+		tmp[--k] = pairs[d + 1];
+		tmp[--k] = pairs[d];
+	}
+	if (v >= 10) {
+		tmp[--k] = pairs[v * 2 + 1];
+		tmp[--k] = pairs[v * 2];
+	} else {
+		tmp[--k] = (char)('0' + v);
+	}
+	uint8_t *p = b->data + b->len;
+	*p++ = '"';
+	memcpy(p, tmp + k, sizeof tmp - k);
+	p += sizeof tmp - k;
+	*p++ = '"';
+	b->len = (size_t)(p - b->data);
+}
+
+static void put_lit(struct zbuf *b, const char *s, size_t n)
+{
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+}
+#define PUT_LIT(b, s) put_lit((b), (s), sizeof(s) - 1)
+
+/* The longest record text: the names and punctuation of the largest
+ * shape, seven numbers of 20 digits and their quotes. */
+#define REC_TEXT_MAX 256
+enum shape { SHAPE_CONSUMPTION, SHAPE_RESOURCES, SHAPE_NRU };
+
+/*
+ * The payload of one call, written as text: byte for byte what
+ * cJSON_PrintUnformatted makes of grid_report_calls' arguments wrapped in
+ * {"pallet","call","args"} (test_reporter checks that), without building a
+ * cJSON tree of 10,000 objects first. The cycle's hot path.
+ */
+static int payload_text(const char *call, enum shape sh, const struct grid_report *r, size_t n,
+                        char **out)
+{
+	static const char *const arg[] = {"reports", "contract_resources", "reports"};
+	struct zbuf b;
+	zbuf_init(&b, 0);
+	if (n > SIZE_MAX / REC_TEXT_MAX - 1 || zbuf_reserve(&b, (n + 1) * REC_TEXT_MAX) < 0)
+		return -ENOMEM;
+	int len = snprintf((char *)b.data, REC_TEXT_MAX,
+	                   "{\"pallet\":\"" SC_PALLET "\",\"call\":\"%s\",\"args\":{\"%s\":[", call,
+	                   arg[sh]);
+	if (len < 0 || len >= REC_TEXT_MAX) {
+		zbuf_free(&b);
+		return -EINVAL;
+	}
+	b.len = (size_t)len;
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			PUT_LIT(&b, ",");
+		PUT_LIT(&b, "{\"contract_id\":");
+		put_u64_str(&b, r[i].contract_id);
+		switch (sh) {
+		case SHAPE_CONSUMPTION:
+			PUT_LIT(&b, ",\"timestamp\":");
+			put_u64_str(&b, r[i].timestamp);
+			PUT_LIT(&b, ",\"cru\":");
+			put_u64_str(&b, r[i].cru);
+			PUT_LIT(&b, ",\"sru\":");
+			put_u64_str(&b, r[i].sru);
+			PUT_LIT(&b, ",\"hru\":");
+			put_u64_str(&b, r[i].hru);
+			PUT_LIT(&b, ",\"mru\":");
+			put_u64_str(&b, r[i].mru);
+			PUT_LIT(&b, ",\"nru\":");
+			put_u64_str(&b, r[i].nru);
+			break;
+		case SHAPE_RESOURCES:
+			PUT_LIT(&b, ",\"used\":{\"hru\":");
+			put_u64_str(&b, r[i].hru);
+			PUT_LIT(&b, ",\"sru\":");
+			put_u64_str(&b, r[i].sru);
+			PUT_LIT(&b, ",\"cru\":");
+			put_u64_str(&b, r[i].cru);
+			PUT_LIT(&b, ",\"mru\":");
+			put_u64_str(&b, r[i].mru);
+			PUT_LIT(&b, "}");
+			break;
+		case SHAPE_NRU:
+			PUT_LIT(&b, ",\"timestamp\":");
+			put_u64_str(&b, r[i].timestamp);
+			PUT_LIT(&b, ",\"window\":");
+			put_u64_str(&b, r[i].window);
+			PUT_LIT(&b, ",\"nru\":");
+			put_u64_str(&b, r[i].nru);
+			break;
+		}
+		PUT_LIT(&b, "}");
+	}
+	PUT_LIT(&b, "]}}");
+	b.data[b.len] = 0;
+	*out = (char *)b.data;
+	return 0;
+}
+
+/* The cycle's form of rep_encode_calls: payload text and computed sizes. */
+static int encode_fast(const struct meta *m, const struct rep_limits *lim,
+                       const struct grid_report *r, size_t n, struct rep_call calls[2],
+                       size_t *ncalls)
+{
+	static const char *const add[] = {"add_reports"}, *const pair[] = {
+	                                                      "report_contract_resources",
+	                                                      "add_nru_reports"};
+	static const enum shape add_sh[] = {SHAPE_CONSUMPTION},
+	                        pair_sh[] = {SHAPE_RESOURCES, SHAPE_NRU};
+	int one = lim->variant == REP_ADD_REPORTS;
+	const char *const *names = one ? add : pair;
+	const enum shape *sh = one ? add_sh : pair_sh;
+	size_t k = one ? 1 : 2;
+	int rc = check_shape(m, lim, r, names, k);
+	if (rc < 0)
+		return rc;
+	if (CALL_HEAD + compact_len(n) + n * lim->record_bytes + REP_XT_OVERHEAD >
+	    lim->max_xt_bytes)
+		return ZE_TOOBIG;
+	for (size_t i = 0; i < k; i++) {
+		memset(&calls[i], 0, sizeof calls[i]);
+		zbuf_init(&calls[i].bytes, lim->max_xt_bytes);
+		memcpy(calls[i].name, names[i], strlen(names[i]) + 1);
+		if ((rc = payload_text(names[i], sh[i], r, n, &calls[i].payload)) < 0) {
+			for (size_t j = 0; j <= i; j++)
+				rep_call_clear(&calls[j]);
+			return rc;
+		}
+	}
+	*ncalls = k;
+	return 0;
 }
 
 int rep_encode_calls(const struct meta *m, const struct rep_limits *lim,
@@ -224,14 +367,14 @@ int rep_encode_calls(const struct meta *m, const struct rep_limits *lim,
 		return -EINVAL;
 	if (n > lim->max_records)
 		return ZE_TOOBIG;
-	if (!full && (rc = check_shape(m, lim, r)) < 0)
-		return rc;
+	if (!full)
+		return encode_fast(m, lim, r, n, calls, ncalls);
 	if ((rc = grid_report_calls(m, r, n, names, args, &k)) < 0)
 		return rc;
 	for (size_t i = 0; i < k; i++) {
 		cJSON *a = args[i];
 		args[i] = NULL;
-		if ((rc = encode_one(m, lim, names[i], a, n, full, &calls[i])) < 0) {
+		if ((rc = encode_one(m, lim, names[i], a, &calls[i])) < 0) {
 			for (size_t j = 0; j < i; j++)
 				rep_call_clear(&calls[j]);
 			for (size_t j = i + 1; j < k; j++)

@@ -11,16 +11,14 @@
 /*
  * Per-contract state: two record slots, a and b, each the timestamp of the
  * cycle that queued the contract's record and the usage counter it was
- * measured at ("rep.ta.<id>", "rep.na.<id>", "rep.tb.<id>", "rep.nb.<id>").
- * A record is accepted unless its cycle left a failure marker covering the
- * contract, so settling a cycle writes per failed part, not per contract.
- * The slot holding the newest accepted record is the contract's progress;
- * the next record goes into the other slot.
+ * measured at, all contracts' in one blob (REP_B_SLOTS in the store's
+ * blobs table, reporter_db.c). A record is accepted unless its cycle left
+ * a failure marker covering the contract, so settling a cycle writes per
+ * failed part, not per contract. The slot holding the newest accepted
+ * record is the contract's progress; the next record goes into the other
+ * slot.
  */
-#define REP_F_T_A "ta"
-#define REP_F_N_A "na"
-#define REP_F_T_B "tb"
-#define REP_F_N_B "nb"
+#define REP_B_SLOTS "rep:slots"
 
 /* Cycle-level cursors. */
 #define REP_C_CYCLE "rep:cycle"     /* timestamp of the cycle in flight; 0 none */
@@ -53,6 +51,7 @@ struct rep_row {
 	int64_t created;       /* unix seconds */
 	uint64_t cru, mru, sru, hru;
 	struct rep_slot a, b;
+	int bad; /* capacity out of range: not reported */
 };
 
 /* A failed part of cycle ts: contract ids in (lo, hi]. */
@@ -61,8 +60,10 @@ struct rep_fail {
 };
 
 /* rep_encode_reports, and with full = 0 the cycle's cheaper form: the
- * payloads only, the size computed from the record size, and the types
- * checked by encoding the first record alone (calls[i].bytes stays empty). */
+ * payloads only, written as text (the same bytes cJSON prints from
+ * grid_report_calls' arguments), the size computed from the record size,
+ * and the names and types checked by encoding the first record alone
+ * (calls[i].bytes stays empty). */
 int rep_encode_calls(const struct meta *m, const struct rep_limits *lim,
 		     const struct grid_report *r, size_t n, int full, struct rep_call calls[2],
 		     size_t *ncalls);
@@ -84,16 +85,16 @@ int64_t rep_cursor_or(struct store *s, const char *name, int64_t dflt, int *rc);
  * none is open (any more), 1 while items are in flight, or an error. */
 int rep_settle(struct rep *r);
 
-/* Contracts to report, ascending ids; *rows freed by the caller. */
+/* The live (deployed or paused) contracts with their capacity and slots,
+ * ascending ids (rows[i].bad: capacity out of range, not to be reported);
+ * *rows freed by the caller. */
 int rep_db_rows(struct store *s, struct rep_row **rows, size_t *n);
 /* Every failure marker; *f freed by the caller. */
 int rep_db_fails(struct store *s, struct rep_fail **f, size_t *n);
-/* Sets field (REP_F_*) of each contract to its value, in the caller's
- * transaction (one statement prepared once). */
-int rep_db_put(struct store *s, const char *field, const uint64_t *cids, const int64_t *vals,
-	       size_t n);
-/* Drops the slots of contracts no longer deployed or paused, and failure
- * markers no slot refers to. */
+/* Replaces every contract's slots with those of rows (ascending ids; a
+ * contract not in rows loses its slots), in the caller's transaction. */
+int rep_db_put_slots(struct store *s, const struct rep_row *rows, size_t n);
+/* Drops failure markers no slot refers to. */
 int rep_db_prune(struct store *s);
 
 #endif

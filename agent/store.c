@@ -108,6 +108,14 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE INDEX outbox_pending ON outbox(done, next_try);"
 	"CREATE INDEX history_contract ON history(contract_id, id);"
 	"CREATE INDEX deployments_twin ON deployments(twin_id);",
+
+	/* State a module keeps as one value (the reporter's per-contract
+	 * progress, rewritten whole each cycle: cheaper than a row each), and
+	 * covering indexes for the reporter's scans, which then skip the
+	 * documents and specs stored in the rows. */
+	"CREATE TABLE blobs(name TEXT PRIMARY KEY, value BLOB NOT NULL);"
+	"CREATE INDEX deployments_live ON deployments(contract_id, state, created);"
+	"CREATE INDEX workloads_cap ON workloads(contract_id, state, cru, mru, sru, hru);",
 };
 
 int64_t store_now(void)

@@ -39,7 +39,7 @@
 
 #include "provisioners/prov.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_OPEN_FAST 1 /* synchronous=NORMAL */
 
 /* What the engine drives a deployment to. */
@@ -52,7 +52,7 @@ enum store_dep_state {
 	STORE_DEP__COUNT,
 };
 
-/* What a workload is (DESIGN §5). */
+/* What a workload is (the document in docs/deploying.md). */
 enum store_wl_state {
 	STORE_WL_INIT = 0,
 	STORE_WL_OK,

@@ -1,6 +1,6 @@
 /*
  * The agent's memory and start-up with an empty store and with N
- * deployments (issue 7), beside a bare program linked with the same
+ * deployments, beside a bare program linked with the same
  * libraries (bench_bare) measured in the same run.
  *
  *   bench_agent_mem [DEPLOYMENTS (10000)] [RUNS (3)] [AGENT [BARE]]

@@ -54,28 +54,8 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Runs argv with stdio on /dev/null (a detached container keeps whatever
- * it inherits) and returns its exit status. */
-static int run(const char *const argv[])
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	pid_t pid;
-	int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc)
-		return -rc;
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-/* Starts argv in the background, stdio on /dev/null. */
+/* Starts argv in the background with stdio on /dev/null (a detached
+ * container keeps whatever it inherits); -1 when it cannot. */
 static pid_t spawn_fg(const char *const argv[])
 {
 	posix_spawn_file_actions_t fa;
@@ -86,7 +66,24 @@ static pid_t spawn_fg(const char *const argv[])
 	pid_t pid;
 	int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
-	return rc ? -1 : pid;
+	if (rc) {
+		errno = rc;
+		return -1;
+	}
+	return pid;
+}
+
+/* Runs argv as spawn_fg does and returns its exit status. */
+static int run(const char *const argv[])
+{
+	pid_t pid = spawn_fg(argv);
+	if (pid < 0)
+		return -errno;
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 static void report(const char *what, double *v, size_t n)

@@ -1,5 +1,5 @@
 /*
- * End-to-end deploys through tfchain-dev and a running zos-agent (issue 7):
+ * End-to-end deploys through tfchain-dev and a running zos-agent:
  * the load half of bench/bench_deploy.sh, which starts both and registers
  * the node. One-zmount deployments by 1, 8 and 64 concurrent users.
  *

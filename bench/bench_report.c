@@ -31,29 +31,15 @@
 
 #include "agent/reporter.h"
 #include "agent/store.h"
-#include "chainclient/client.h"
-#include "chainclient/grid.h"
-#include "chainclient/meta.h"
-#include "common/key.h"
+#include "bench/devchain_env.h"
 #include "common/log.h"
-#include "common/zerr.h"
-#include "devchain/exec.h"
-#include "devchain/genesis.h"
-#include "devchain/metagen.h"
-#include "devchain/store.h"
 
 #define FIXTURE "tests/fixtures/tfchain-metadata-v14-2023-04.scale"
-#define T0_S 1700000000ull
-#define GIB (1ull << 30)
-
-struct env {
-	struct dev_store *st;
-	struct dev_params params;
-	struct dev_ctx ctx;
-	struct dev_meta *dm;
-	struct meta *m;
-	struct zkey alice, bob, charlie;
-};
+#define GIB BENCH_GIB
+/* The chain's and the cycle's time base: now, since the agent's store
+ * stamps deployments with the wall clock and a cycle skips contracts
+ * accepted after its timestamp. */
+static uint64_t T0_S;
 
 static double mono(void)
 {
@@ -76,132 +62,11 @@ static void die(const char *what, int rc)
 	exit(1);
 }
 
-/* Applies call bytes (pallet index ++ call index ++ args) as `who` in a
- * call layer of the block context, as block production does. */
-static int apply(struct env *e, const struct zkey *who, const uint8_t *call, size_t len)
-{
-	const struct dev_call *fn = NULL;
-	struct scale_rd rd;
-	int rc;
-
-	if (len < 2 || (rc = dev_meta_check_call(e->dm, call, len)) != 0)
-		return len < 2 ? ZE_MALFORMED : rc;
-	for (size_t i = 0; i < dev_npallets && !fn; i++)
-		for (size_t j = 0; dev_pallets[i]->index == call[0] && j < dev_pallets[i]->ncalls; j++)
-			if (dev_pallets[i]->calls[j].index == call[1])
-				fn = &dev_pallets[i]->calls[j];
-	if (!fn)
-		return ZE_UNSUPPORTED;
-	scale_rd_init(&rd, call + 2, len - 2);
-	e->ctx.phase = DEV_PHASE_APPLY;
-	dev_ctx_call_begin(&e->ctx);
-	e->ctx.origin = who->pk;
-	rc = fn->fn(&e->ctx, &rd);
-	e->ctx.origin = NULL;
-	if (rc)
-		dev_ctx_call_rollback(&e->ctx);
-	else
-		rc = dev_ctx_call_commit(&e->ctx);
-	return rc;
-}
-
-/* Encodes pallet.call(named args) with the devchain's metadata and applies
- * it. Takes named. */
-static int call_named(struct env *e, const struct zkey *who, const char *pallet,
-		      const char *call, cJSON *named)
-{
-	cJSON *ordered = NULL;
-	const char *which = NULL;
-	struct zbuf b;
-	int rc;
-
-	zbuf_init(&b, 0);
-	if (!named)
-		return -ENOMEM;
-	rc = chain_call_args(e->m, pallet, call, named, &ordered, &which);
-	if (rc == 0)
-		rc = meta_encode_call(e->m, pallet, call, ordered, &b);
-	if (rc == 0)
-		rc = apply(e, who, b.data, b.len);
-	if (rc)
-		fprintf(stderr, "%s.%s: %d (%s)\n", pallet, call, rc, which ? which : "");
-	cJSON_Delete(ordered);
-	cJSON_Delete(named);
-	zbuf_free(&b);
-	return rc;
-}
-
-static int in_table(const struct dev_pallet *p)
-{
-	for (size_t i = 0; i < dev_npallets; i++)
-		if (dev_pallets[i] == p)
-			return 1;
-	return 0;
-}
-
-/* Genesis, twins for alice (user) and charlie (node), bob's farm, node 1. */
-static void chain_setup(struct env *e)
-{
-	cJSON *g = NULL;
-	size_t mlen;
-	int rc;
-
-	if ((rc = dev_store_open(":memory:", &e->st)) || (rc = dev_genesis_load(NULL, &g)))
-		die("devchain", rc);
-	e->params = (struct dev_params){DEV_EXISTENTIAL_DEPOSIT, DEV_FEE_BASE, DEV_FEE_PER_BYTE};
-	dev_ctx_init(&e->ctx, e->st, 0, 0, &e->params);
-	if ((rc = dev_genesis_apply(&e->ctx, g)))
-		die("genesis", rc);
-	const struct dev_pallet *mine[] = {&dev_pallet_tfgrid, &dev_pallet_smartcontract};
-	for (size_t i = 0; i < 2; i++) {
-		if (in_table(mine[i]))
-			continue;
-		dev_ctx_call_begin(&e->ctx);
-		if ((rc = mine[i]->genesis(&e->ctx, cJSON_GetObjectItem(g, mine[i]->name))) ||
-		    (rc = dev_ctx_call_commit(&e->ctx)))
-			die("pallet genesis", rc);
-	}
-	cJSON_Delete(g);
-	if ((rc = dev_meta_build(dev_pallets, dev_npallets, &e->dm)))
-		die("metadata", rc);
-	const uint8_t *mb = dev_meta_bytes(e->dm, &mlen);
-	if ((rc = meta_decode(mb, mlen, &e->m)))
-		die("metadata decode", rc);
-	if ((rc = key_dev("alice", &e->alice)) || (rc = key_dev("bob", &e->bob)) ||
-	    (rc = key_dev("charlie", &e->charlie)))
-		die("keys", rc);
-	e->ctx.number = 1;
-	e->ctx.now_ms = T0_S * 1000;
-	struct grid_node_info ni = {.farm_id = 1, .hru = 4000 * GIB, .sru = 100000 * GIB,
-				    .cru = 100000, .mru = 100000 * GIB, .city = "Ghent",
-				    .country = "Belgium", .latitude = "51.05", .longitude = "3.71"};
-	if ((rc = call_named(e, &e->alice, "TfgridModule", "create_twin",
-			     grid_args_create_twin("tcp://127.0.0.1:1", NULL, 0))) ||
-	    (rc = call_named(e, &e->bob, "TfgridModule", "create_twin",
-			     grid_args_create_twin(NULL, NULL, 0))) ||
-	    (rc = call_named(e, &e->charlie, "TfgridModule", "create_twin",
-			     grid_args_create_twin("tcp://127.0.0.1:2", NULL, 0))) ||
-	    (rc = call_named(e, &e->bob, "TfgridModule", "create_farm",
-			     grid_args_create_farm("benchfarm"))) ||
-	    (rc = call_named(e, &e->charlie, "TfgridModule", "create_node",
-			     grid_args_create_node(&ni))))
-		die("grid setup", rc);
-}
-
 /* Contracts 1..n on node 1, deployed at T0. */
-static void chain_contracts(struct env *e, size_t n)
+static void chain_contracts(struct bench_chain *e, size_t n)
 {
-	uint8_t hash[32] = {0}, data[1] = {1};
-	for (size_t i = 1; i <= n; i++) {
-		memcpy(hash, &i, sizeof i);
-		int rc = call_named(e, &e->alice, "SmartContractModule", "create_node_contract",
-				    grid_args_create_node_contract(1, hash, data, 1, 0));
-		if (rc == 0)
-			rc = call_named(e, &e->charlie, "SmartContractModule",
-					"set_contract_deployed", grid_args_contract_id(i));
-		if (rc)
-			die("contracts", rc);
-	}
+	for (size_t i = 1; i <= n; i++)
+		bc_contract(e, i);
 }
 
 /* The agent's store: deployment i = contract i, two running workloads. */
@@ -239,7 +104,7 @@ static int usage(void *ctx, uint64_t cid, uint64_t *bytes)
 }
 
 /* Applies every due outbox item on the chain, then records its outcome. */
-static void chain_apply(struct env *e, struct store *s, size_t *nxt, size_t *nfail, double *secs)
+static void chain_apply(struct bench_chain *e, struct store *s, size_t *nxt, size_t *nfail, double *secs)
 {
 	struct store_outbox *it = NULL;
 	size_t n = 0;
@@ -263,7 +128,7 @@ static void chain_apply(struct env *e, struct store *s, size_t *nxt, size_t *nfa
 			rc = meta_encode_call(e->m, pa->valuestring, ca->valuestring, ordered, &b);
 		double t = mono();
 		if (rc == 0)
-			rc = apply(e, &e->charlie, b.data, b.len);
+			rc = bc_apply(e, &e->charlie, b.data, b.len);
 		*secs += mono() - t;
 		if (rc)
 			(*nfail)++;
@@ -335,7 +200,7 @@ int main(int argc, char **argv)
 {
 	size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 10000;
 	char dir[] = "/tmp/bench_report.XXXXXX";
-	struct env e;
+	struct bench_chain e;
 	struct store *s = NULL;
 	struct rep *r = NULL;
 	struct rep_stats st;
@@ -343,10 +208,10 @@ int main(int argc, char **argv)
 
 	if (n == 0 || n > 1000000 || sodium_init() < 0)
 		return 2;
+	T0_S = (uint64_t)time(NULL);
 	log_setup(LOG_LVL_WARN, LOG_TARGET_STDERR, "bench_report");
-	memset(&e, 0, sizeof e);
 	double t = mono();
-	chain_setup(&e);
+	bc_setup(&e, "bench_report", T0_S);
 	chain_contracts(&e, n);
 	if (!mkdtemp(dir) || (rc = store_open(dir, 0, &s)))
 		die("store", errno ? -errno : -EIO);
@@ -409,6 +274,7 @@ int main(int argc, char **argv)
 	       apply_s * 1e3, nxt, nfail, events);
 	printf("floor: SCALE-encode %zu records bare %.2f ms; ed25519 sign %.1f us, verify %.1f us\n",
 	       n, fenc * 1e3, fsign * 1e6, fverify * 1e6);
+	printf("cycle cpu / floor: first %.1fx, next %.1fx (aim <= 20x)\n", cq / fenc, c2 / fenc);
 	tfchain_count(n);
 
 	rep_free(r);
@@ -420,9 +286,6 @@ int main(int argc, char **argv)
 		unlink(p);
 	}
 	rmdir(dir);
-	meta_free(e.m);
-	dev_meta_free(e.dm);
-	dev_ctx_free(&e.ctx);
-	dev_store_close(e.st);
+	bc_free(&e);
 	return nfail ? 1 : 0;
 }

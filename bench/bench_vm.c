@@ -12,6 +12,11 @@
  *
  *   bench_vm [ROUNDS (3)]      run from the repository root, as root
  *
+ * Then the same for a whole disk image with its own bootloader (the MBR and
+ * syslinux disk of scripts/vm-test-disk.sh, a file in images_dir): deploy
+ * (the disk checked with qemu-img and copied for the VM) until its marker,
+ * against a bare qemu booting a copy of the disk through the firmware.
+ *
  * The kernel and initramfs come from scripts/vm-test-assets.sh
  * ($BUILD/vm-cache).
  */
@@ -32,6 +37,7 @@
 #include "provisioners/prov_vm.h"
 
 #define MARKER "BENCH-ENTRY-REACHED"
+#define DISK_MARKER "ZOS-DISK-BOOT-OK"
 #define TIMEOUT_MS 120000
 
 static double now_s(void)
@@ -69,6 +75,8 @@ static int run(const char *const argv[])
 		fprintf(stderr, "%s: %s\n", argv[0], out);
 	return rc;
 }
+
+static double spawn_until(const char *qemu, char *const argv[], const char *marker);
 
 /* Boots by hand and returns the seconds until the marker, or -1. */
 static double bare_boot(const char *kernel, const char *initrd, const char *root, const char *cfg)
@@ -113,6 +121,13 @@ static double bare_boot(const char *kernel, const char *initrd, const char *root
 	                      "-device",
 	                      "virtio-blk-pci,drive=d1,serial=zos-cfg",
 	                      NULL};
+	return spawn_until(qemu, argv, MARKER);
+}
+
+/* Starts argv and returns the seconds until marker is on its output, or -1;
+ * kills it then. */
+static double spawn_until(const char *qemu, char *const argv[], const char *marker)
+{
 	int p[2];
 	if (pipe(p) < 0)
 		return -1;
@@ -143,7 +158,7 @@ static double bare_boot(const char *kernel, const char *initrd, const char *root
 			break;
 		used += (size_t)n;
 		buf[used] = '\0';
-		if (strstr(buf, MARKER)) {
+		if (strstr(buf, marker)) {
 			t = now_s() - t0;
 			break;
 		}
@@ -158,10 +173,81 @@ static double bare_boot(const char *kernel, const char *initrd, const char *root
 	return t;
 }
 
-static int has_marker(const char *file)
+/* The floor of a disk image VM: the firmware boots the disk by hand. */
+static double bare_disk_boot(const char *disk)
+{
+	char qemu[256], d0[800];
+	if (prov_vm_qemu_path(qemu, sizeof qemu) < 0)
+		return -1;
+	snprintf(d0, sizeof d0, "file=%s,if=none,id=d0,format=raw", disk);
+	char *const argv[] = {qemu,
+	                      "-machine",
+	                      "q35",
+	                      "-accel",
+	                      "tcg,tb-size=64",
+	                      "-cpu",
+	                      "max",
+	                      "-m",
+	                      "128",
+	                      "-smp",
+	                      "1",
+	                      "-nodefaults",
+	                      "-no-user-config",
+	                      "-display",
+	                      "none",
+	                      "-no-reboot",
+	                      "-chardev",
+	                      "stdio,id=con,signal=off",
+	                      "-serial",
+	                      "chardev:con",
+	                      "-drive",
+	                      d0,
+	                      "-device",
+	                      "virtio-blk-pci,drive=d0,serial=zos-root,bootindex=0",
+	                      NULL};
+	return spawn_until(qemu, argv, DISK_MARKER);
+}
+
+static int has_text(const char *file, const char *marker)
 {
 	static char buf[1 << 20];
-	return prov_read_file(file, buf, sizeof buf, NULL) == 0 && strstr(buf, MARKER);
+	return prov_read_file(file, buf, sizeof buf, NULL) == 0 && strstr(buf, marker);
+}
+
+static int has_marker(const char *file)
+{
+	return has_text(file, MARKER);
+}
+
+/* Deploys data as workload k and returns the seconds until marker is on
+ * its console, or -1; deletes it again. */
+static double deploy_until(struct prov_ctx *ctx, const cJSON *data, uint64_t k, const char *run_dir,
+                           const char *marker)
+{
+	const struct prov_ops *V = prov_lookup("zmachine");
+	struct prov_workload_id id = {.twin_id = 1, .contract_id = k};
+	snprintf(id.name, sizeof id.name, "benchdisk");
+	char host[PROV_HOST_MAX], console[800], err[256];
+	prov_host_name(&id, host);
+	snprintf(console, sizeof console, "%s/vms/%s/console.log", run_dir, host);
+	double t0 = now_s(), t = -1;
+	cJSON *res = NULL;
+	if (V->provision(ctx, &id, data, NULL, &res, err, sizeof err) < 0) {
+		fprintf(stderr, "provision: %s\n", err);
+		return -1;
+	}
+	cJSON_Delete(res);
+	while (now_s() - t0 < TIMEOUT_MS / 1000.0) {
+		if (has_text(console, marker)) {
+			t = now_s() - t0;
+			break;
+		}
+		struct timespec d = {0, 10 * 1000000L};
+		nanosleep(&d, NULL);
+	}
+	if (V->deprovision(ctx, &id, err, sizeof err) < 0)
+		fprintf(stderr, "deprovision: %s\n", err);
+	return t;
 }
 
 int main(int argc, char **argv)
@@ -283,6 +369,38 @@ int main(int argc, char **argv)
 	printf("median: bare qemu %.2f s, through the provisioner %.2f s, ratio %.2fx; agent CPU "
 	       "per deploy %.3f s (+ mkfs/ip %.3f s)\n",
 	       mb, mp, mp / mb, median(cpu_self, rounds), median(cpu_kids, rounds));
+	fflush(stdout);
+
+	/* A whole disk image booted by the firmware. */
+	char disk[700], bare_disk[700];
+	snprintf(disk, sizeof disk, "%s/benchdisk.raw", images);
+	snprintf(bare_disk, sizeof bare_disk, "%s/bare-disk.raw", root);
+	const char *mkdisk[] = {"/bin/sh", "scripts/vm-test-disk.sh", kernel, initrd, disk, NULL};
+	if (run(mkdisk) < 0) {
+		fprintf(stderr, "no disk image (scripts/vm-test-disk.sh needs syslinux, mtools)\n");
+		return 1;
+	}
+	cJSON *ddata = cJSON_Parse("{\"image\": \"benchdisk.raw\", \"size\": 134217728,"
+	                           " \"compute_capacity\": {\"cpu\": 1, \"memory\": 134217728}}");
+	double dbare[50], dprov[50];
+	for (int r = 0; r < rounds; r++) {
+		const char *cp[] = {"/bin/cp", disk, bare_disk, NULL};
+		if (run(cp) < 0)
+			return 1;
+		dbare[r] = bare_disk_boot(bare_disk);
+		unlink(bare_disk);
+		dprov[r] = deploy_until(ctx, ddata, 4243000 + (uint64_t)r, run_dir, DISK_MARKER);
+		printf("disk round %d: bare %.2f s, provisioner %.2f s (%.2fx)\n", r + 1, dbare[r],
+		       dprov[r], dprov[r] / dbare[r]);
+		fflush(stdout);
+		if (dbare[r] < 0 || dprov[r] < 0)
+			return 1;
+	}
+	mb = median(dbare, rounds);
+	mp = median(dprov, rounds);
+	printf("disk image median: bare qemu %.2f s, through the provisioner %.2f s, ratio %.2fx\n",
+	       mb, mp, mp / mb);
+	cJSON_Delete(ddata);
 	prov_ctx_free(ctx);
 	cJSON_Delete(data);
 	prov_rm_tree(root);

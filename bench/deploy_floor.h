@@ -1,8 +1,8 @@
 /*
- * The CPU floor of one deploy, shared by bench_deploy_floor.c and
+ * The operation floor of one deploy, shared by bench_deploy_floor.c and
  * bench_deploy.c (a header of static functions: each bench is one program).
  *
- * What the agent cannot avoid for one one-zmount deployment (DESIGN §4, §5):
+ * What the agent cannot avoid for one one-zmount deployment (docs/rmb.md, docs/deploying.md):
  *   verify   the deploy request's RMB envelope: its challenge (blake2b of
  *            the field encoding) and the ed25519 verify (rmb_env_verify_sig)
  *   convert  the user twin's ed25519 account key to x25519 (seal_twin_x25519)

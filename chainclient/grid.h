@@ -181,7 +181,7 @@ struct grid_report {
 };
 
 /*
- * Which report calls the runtime offers: add_reports (DESIGN's), or
+ * Which report calls the runtime offers: add_reports (docs/billing.md), or
  * tfchain's report_contract_resources + add_nru_reports. Fills up to two
  * {call, args} pairs into calls/args (args are new objects; caller
  * frees), *n set to how many. ZE_UNSUPPORTED when neither exists.

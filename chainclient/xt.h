@@ -66,7 +66,7 @@ struct xt_exts {
 	size_t n;
 };
 
-/* tfchain's list (DESIGN.md section 2), for use without metadata. */
+/* tfchain's list (docs/devchain.md, Extrinsics), for use without metadata. */
 void xt_exts_default(struct xt_exts *out);
 /*
  * The runtime's list from its metadata. ZE_UNSUPPORTED when it needs an

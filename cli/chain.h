@@ -24,7 +24,6 @@ int cli_chain_load_meta(const char *path, struct meta **m);
 int cli_chain_print_hex(const uint8_t *p, size_t n);
 /* Strict decimal parsers for option values: the whole string must be a
  * number that fits. Print "--NAME ..." on failure. */
-int cli_chain_parse_u64(const char *name, const char *s, uint64_t max, uint64_t *v);
 int cli_chain_parse_u128(const char *name, const char *s, scale_u128 *v);
 /* Decodes 0x-hex of any length up to max bytes; the caller frees *p. */
 int cli_chain_parse_hex(const char *name, const char *s, size_t max, uint8_t **p, size_t *n);

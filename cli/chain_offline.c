@@ -41,17 +41,6 @@ int cli_chain_print_hex(const uint8_t *p, size_t n)
 	return 0;
 }
 
-int cli_chain_parse_u64(const char *name, const char *s, uint64_t max, uint64_t *v)
-{
-	scale_u128 x;
-	if (scale_u128_parse(s, &x) != 0 || x > max) {
-		cli_err("--%s needs a decimal number up to %llu", name, (unsigned long long)max);
-		return -EINVAL;
-	}
-	*v = (uint64_t)x;
-	return 0;
-}
-
 int cli_chain_parse_u128(const char *name, const char *s, scale_u128 *v)
 {
 	if (scale_u128_parse(s, v) != 0) {

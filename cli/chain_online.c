@@ -22,17 +22,6 @@
 #include "common/key.h"
 #include "common/zerr.h"
 
-#define CLI_DEFAULT_URL "http://127.0.0.1:9944"
-
-static const char *online_url(const char *opt)
-{
-	const char *env = getenv("ZOS_CHAIN_URL");
-
-	if (opt)
-		return opt;
-	return env && *env ? env : CLI_DEFAULT_URL;
-}
-
 /* An account given as SS58, 0x-hex or a dev name, as the JSON of [u8; 32]. */
 static cJSON *online_account(const char *s)
 {
@@ -117,7 +106,7 @@ static void online_get_usage(FILE *f)
 		   "any other KEY is JSON when the whole argument parses (1, \"0x..\"), else a string.\n"
 		   "URL is http(s):// or ws(s)://; repeat --url (or separate URLs with commas)\n"
 		   "for fallback endpoints. $ZOS_CHAIN_CA_FILE names a PEM CA file for\n"
-		   "https:// and wss://. The URL defaults to $ZOS_CHAIN_URL, else " CLI_DEFAULT_URL ".\n");
+		   "https:// and wss://. The URL defaults to $ZOS_CHAIN_URL, else " CLI_CHAIN_DEFAULT_URL ".\n");
 }
 
 int cli_chain_get(int argc, char **argv)
@@ -146,11 +135,11 @@ int cli_chain_get(int argc, char **argv)
 	}
 	const char *pallet = argv[optind], *item = argv[optind + 1];
 	int nkeys = argc - optind - 2;
-	if (cli_chain_url_check(online_url(url)) < 0)
+	if (cli_chain_url_check(cli_chain_url(url)) < 0)
 		return CLI_USAGE;
-	if ((ret = chain_client_new(online_url(url), NULL, &c)) ||
+	if ((ret = chain_client_new(cli_chain_url(url), NULL, &c)) ||
 	    (ret = chain_client_runtime(c, &rt))) {
-		cli_err("cannot reach the chain at %s: %s", online_url(url), cli_chain_why(ret));
+		cli_err("cannot reach the chain at %s: %s", cli_chain_url(url), cli_chain_why(ret));
 		goto out;
 	}
 	const struct meta_pallet *p = meta_pallet(rt->meta, pallet);
@@ -300,11 +289,11 @@ int cli_chain_call(int argc, char **argv)
 		switch (opt) {
 		case 'u': url = cli_url_append(url, optarg); break;
 		case 'g':
-			if (cli_chain_parse_u64("give-up", optarg, 65536, &give_up))
+			if (cli_parse_uint("give-up", optarg, 65536, &give_up))
 				return CLI_USAGE;
 			break;
 		case 'n':
-			if (cli_chain_parse_u64("nonce", optarg, UINT32_MAX, &so.first_nonce))
+			if (cli_parse_uint("nonce", optarg, UINT32_MAX, &so.first_nonce))
 				return CLI_USAGE;
 			so.has_first_nonce = 1;
 			break;
@@ -331,13 +320,13 @@ int cli_chain_call(int argc, char **argv)
 	if (give_up)
 		so.give_up_blocks = (unsigned)give_up;
 	so.poll_ms = 250;
-	if (cli_chain_url_check(online_url(url)) < 0) {
+	if (cli_chain_url_check(cli_chain_url(url)) < 0) {
 		rc = CLI_USAGE;
 		goto out;
 	}
-	if ((ret = chain_client_new(online_url(url), NULL, &c)) ||
+	if ((ret = chain_client_new(cli_chain_url(url), NULL, &c)) ||
 	    (ret = chain_client_runtime(c, &rt))) {
-		cli_err("cannot reach the chain at %s: %s", online_url(url), cli_chain_why(ret));
+		cli_err("cannot reach the chain at %s: %s", cli_chain_url(url), cli_chain_why(ret));
 		goto out;
 	}
 	if ((ret = online_fix_args(rt->meta, pallet, call, args))) {

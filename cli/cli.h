@@ -65,9 +65,9 @@ const char *cli_chain_alias(const char *arg);
 /* Prints "zos-cli: <message>\n" to stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Plain decimal digits (no sign, spaces or empty string) up to max, without
- * a message: the option parsers print their own. -EINVAL otherwise. */
-int cli_parse_digits(const char *s, uint64_t max, uint64_t *v);
+/* The numeric option parser: --name's value s as plain decimal digits
+ * (common/num.h) up to max, else a message naming the option and -EINVAL. */
+int cli_parse_uint(const char *name, const char *s, uint64_t max, uint64_t *v);
 
 /*
  * Where a signing key comes from: exactly one of --suri URI (a Substrate

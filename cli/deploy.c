@@ -45,7 +45,7 @@ static void deploy_usage(FILE *f)
 	        "(default 120 s).\n"
 	        "\n"
 	        "--url is the chain (http(s):// or ws(s)://, repeatable; default\n"
-	        "$ZOS_CHAIN_URL, else " CLI_DEFAULT_CHAIN "; --chain is a deprecated alias);\n"
+	        "$ZOS_CHAIN_URL, else " CLI_CHAIN_DEFAULT_URL "; --chain is a deprecated alias);\n"
 	        "--rmb is the node's RMB address (tcp:// or ipc://), default its twin's relay.\n"
 	        "\n"
 	        "When the node cannot be reached once the contract exists, the contract id,\n"

@@ -18,12 +18,10 @@
 #include "common/key.h"
 #include "rmb/rmb_client.h"
 
-#define CLI_DEFAULT_CHAIN CLI_CHAIN_DEFAULT_URL
-
 struct cli_link_opts {
 	struct cli_keysrc keysrc;
 	const char *chain;  /* --url: the chain's endpoint list (default $ZOS_CHAIN_URL,
-			     * then CLI_DEFAULT_CHAIN) */
+			     * then CLI_CHAIN_DEFAULT_URL) */
 	const char *rmb;    /* --rmb: the node's RMB address instead of its twin's relay */
 	uint32_t node_id;
 	unsigned timeout_ms; /* per RMB attempt; 0 = the client's default */
@@ -63,10 +61,9 @@ void cli_link_close(struct cli_link *l);
  * reply; negative (printed) when no verified reply came.
  */
 int cli_link_call(struct cli_link *l, const char *cmd, const cJSON *payload, cJSON **reply,
-		  uint32_t *code, char *msg, size_t msgsz);
+		  uint32_t *code, char *err, size_t errsz);
 
 /* Strict decimal parse of an option value; prints "--name ..." on failure. */
-int cli_parse_uint(const char *name, const char *s, uint64_t max, uint64_t *v);
 
 /* What a resend command needs besides the contract and node (deploy_check.c);
  * every string borrowed. */

@@ -9,12 +9,13 @@
 
 #include "cli/deploy.h"
 #include "common/hex.h"
+#include "common/num.h"
 #include "common/zerr.h"
 #include "rmb/rmb_chain.h"
 
 int cli_parse_uint(const char *name, const char *s, uint64_t max, uint64_t *v)
 {
-	if (cli_parse_digits(s, max, v) == 0)
+	if (num_u64(s, max, v) == 0)
 		return 0;
 	cli_err("--%s must be a number up to %llu: '%s'", name, (unsigned long long)max, s);
 	return -EINVAL;
@@ -114,7 +115,7 @@ void cli_link_close(struct cli_link *l)
 }
 
 int cli_link_call(struct cli_link *l, const char *cmd, const cJSON *payload, cJSON **reply,
-		  uint32_t *code, char *msg, size_t msgsz)
+		  uint32_t *code, char *err, size_t errsz)
 {
 	char *json = payload ? cJSON_PrintUnformatted(payload) : NULL;
 	if (payload && !json)
@@ -133,7 +134,7 @@ int cli_link_call(struct cli_link *l, const char *cmd, const cJSON *payload, cJS
 	}
 	if (!res.ok) {
 		*code = res.err.code;
-		snprintf(msg, msgsz, "%s", res.err.message);
+		snprintf(err, errsz, "%s", res.err.message);
 		rmb_result_clear(&res);
 		return 1;
 	}
@@ -163,7 +164,7 @@ static void deployment_usage(FILE *f)
 		"logs: the last N (default 100, at most 10000) lines a container wrote to\n"
 		"stdout and stderr, printed as they are (only the contract's twin may read them).\n"
 		"--url is the chain (http(s):// or ws(s)://, repeatable; default\n"
-		"$ZOS_CHAIN_URL, else " CLI_DEFAULT_CHAIN "; --chain is a deprecated alias).\n"
+		"$ZOS_CHAIN_URL, else " CLI_CHAIN_DEFAULT_URL "; --chain is a deprecated alias).\n"
 		"--rmb is the node's RMB address (tcp:// or ipc://), default its twin's relay.\n");
 }
 

@@ -13,11 +13,10 @@
 #include "chainclient/grid.h"
 #include "cli/grid.h"
 #include "common/hex.h"
+#include "common/jnum.h"
+#include "common/num.h"
 #include "common/zerr.h"
 
-#define GRID_DEFAULT_URL "http://127.0.0.1:9944"
-/* JSON numbers are exact up to 2^53; larger integers go out as strings. */
-#define GRID_JSON_EXACT (UINT64_C(1) << 53)
 
 int cli_grid_opt(struct cli_grid_opts *o, int opt, const char *arg)
 {
@@ -32,12 +31,11 @@ int cli_grid_opt(struct cli_grid_opts *o, int opt, const char *arg)
 
 int cli_grid_open(struct cli_grid *g, const struct cli_grid_opts *o, int need_key)
 {
-	const char *env = getenv("ZOS_CHAIN_URL");
 	int rc;
 
 	memset(g, 0, sizeof *g);
 	g->json = o->json;
-	g->url = o->url ? o->url : env && *env ? env : GRID_DEFAULT_URL;
+	g->url = cli_chain_url(o->url);
 	if ((rc = cli_chain_url_check(g->url)) < 0)
 		return rc;
 	if (need_key) {
@@ -79,7 +77,7 @@ int cli_grid_parse_id(const char *what, const char *s, uint64_t max, uint64_t *v
 {
 	uint64_t x;
 
-	if (cli_parse_digits(s, max, &x) < 0 || x == 0) {
+	if (num_u64(s, max, &x) < 0 || x == 0) {
 		cli_err("%s must be a number in 1..%llu, not '%s'", what, (unsigned long long)max, s);
 		return -EINVAL;
 	}
@@ -91,7 +89,8 @@ int cli_grid_add_u64(cJSON *o, const char *name, uint64_t v)
 {
 	char s[24];
 
-	if (v <= GRID_JSON_EXACT)
+	/* JSON numbers are exact up to 2^53; larger integers go out as strings. */
+	if (v <= JNUM_MAX)
 		return cJSON_AddNumberToObject(o, name, (double)v) ? 0 : -ENOMEM;
 	snprintf(s, sizeof s, "%llu", (unsigned long long)v);
 	return cJSON_AddStringToObject(o, name, s) ? 0 : -ENOMEM;
@@ -340,7 +339,7 @@ static void balance_usage(FILE *f)
 		   "dev name), or of the key's account, in TFT (7 decimals) and in planck.\n"
 		   "URL is http(s):// or ws(s)://; repeat --url (or separate URLs with commas)\n"
 		   "for fallback endpoints. $ZOS_CHAIN_CA_FILE names a PEM CA file for\n"
-		   "https:// and wss://. The URL defaults to $ZOS_CHAIN_URL, else " GRID_DEFAULT_URL ".\n");
+		   "https:// and wss://. The URL defaults to $ZOS_CHAIN_URL, else " CLI_CHAIN_DEFAULT_URL ".\n");
 }
 
 int cli_cmd_balance(int argc, char **argv)

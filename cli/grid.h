@@ -72,24 +72,24 @@ void cli_tft_format(scale_u128 planck, char out[CLI_TFT_STRLEN]);
 #define CLI_DOC_MAX (16u << 10)
 
 /*
- * Checks the deployment document text (DESIGN §5) before anything is spent:
+ * Checks the deployment document text (docs/deploying.md) before anything is spent:
  * at most CLI_DOC_MAX bytes, one JSON object with integer version, optional
  * twin_id (filled in with `twin` when absent, else it must equal it),
  * optional short metadata/description, and 1..64 workloads, each with
  * version, a unique name ^[a-zA-Z0-9_]{1,36}$, a type and a data object (the
  * node validates the data of each type). On success *out is the document as
  * it will be sealed (compact JSON, NUL-terminated, plaintext: wipe and free
- * it with cli_doc_free). On failure why says what is wrong.
+ * it with cli_doc_free). On failure err says what is wrong.
  */
-int cli_doc_prepare(const char *text, size_t len, uint32_t twin, char **out, char *why,
-		    size_t whysz);
+int cli_doc_prepare(const char *text, size_t len, uint32_t twin, char **out, char *err,
+		    size_t errsz);
 /*
  * The same, checking only that the document is a JSON object and its
  * twin_id: `zos-cli deploy` leaves the rest to the node, which answers with
  * its reason (and rejects the contract).
  */
-int cli_doc_prepare_twin(const char *text, size_t len, uint32_t twin, char **out, char *why,
-			 size_t whysz);
+int cli_doc_prepare_twin(const char *text, size_t len, uint32_t twin, char **out, char *err,
+			 size_t errsz);
 void cli_doc_free(char *doc);
 
 /*
@@ -113,7 +113,7 @@ int cli_doc_check_sender(struct chain_client *c, const struct zkey *key, uint32_
 int cli_doc_fits_chain(struct chain_client *c, size_t len, uint32_t *limit);
 
 /*
- * Seals doc (DESIGN §5) from user's key for the node's twin, whose x25519
+ * Seals doc (docs/deploy-engine.md, Encryption) from user's key for the node's twin, whose x25519
  * key is node_pk when the chain has one (node_pk_len bytes, must be 32),
  * else converted from node_account, and gives its deployment_hash.
  * *data heap (not secret; free it). ZE_MALFORMED / ZE_CRYPTO for an
@@ -133,7 +133,7 @@ enum { CLI_GRID_OPT_URL = 0x1100, CLI_GRID_OPT_JSON };
 
 struct cli_grid_opts {
 	struct cli_keysrc keysrc;
-	const char *url; /* NULL: $ZOS_CHAIN_URL, else http://127.0.0.1:9944 */
+	const char *url; /* NULL: cli_chain_url()'s default */
 	int json;
 };
 

@@ -28,19 +28,19 @@
 #define DOC_MAX_TEXT 1024
 #define DOC_MAX_NAME 36
 
-static int doc_fail(char *why, size_t whysz, int err, const char *fmt, ...)
+static int doc_fail(char *err, size_t errsz, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-static int doc_fail(char *why, size_t whysz, int err, const char *fmt, ...)
+static int doc_fail(char *err, size_t errsz, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (why && whysz) {
+	if (err && errsz) {
 		va_start(ap, fmt);
-		vsnprintf(why, whysz, fmt, ap);
+		vsnprintf(err, errsz, fmt, ap);
 		va_end(ap);
 	}
-	return err;
+	return rc;
 }
 
 /* Zeroes every string of a tree before it is freed: it is plaintext. */
@@ -77,35 +77,35 @@ static int doc_u32(const cJSON *v)
 }
 
 /* An optional bounded string; absent and null are accepted. */
-static int doc_text(const cJSON *obj, const char *key, const char *where, char *why,
-		    size_t whysz)
+static int doc_text(const cJSON *obj, const char *key, const char *where, char *err,
+		    size_t errsz)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 
 	if (!v || cJSON_IsNull(v))
 		return 0;
 	if (!cJSON_IsString(v))
-		return doc_fail(why, whysz, ZE_MALFORMED, "%s%s must be a string", where, key);
+		return doc_fail(err, errsz, ZE_MALFORMED, "%s%s must be a string", where, key);
 	if (strlen(v->valuestring) > DOC_MAX_TEXT)
-		return doc_fail(why, whysz, ZE_TOOBIG, "%s%s is longer than %u bytes", where, key,
+		return doc_fail(err, errsz, ZE_TOOBIG, "%s%s is longer than %u bytes", where, key,
 				DOC_MAX_TEXT);
 	return 0;
 }
 
-static int doc_workload(const cJSON *w, int idx, const cJSON *all, char *why, size_t whysz)
+static int doc_workload(const cJSON *w, int idx, const cJSON *all, char *err, size_t errsz)
 {
 	char where[64];
 	int rc;
 
 	snprintf(where, sizeof where, "workloads[%d].", idx);
 	if (!cJSON_IsObject(w))
-		return doc_fail(why, whysz, ZE_MALFORMED, "workloads[%d] must be an object", idx);
+		return doc_fail(err, errsz, ZE_MALFORMED, "workloads[%d] must be an object", idx);
 	if (!doc_u32(cJSON_GetObjectItemCaseSensitive(w, "version")))
-		return doc_fail(why, whysz, ZE_MALFORMED, "%sversion must be an integer in [0, 2^32)",
+		return doc_fail(err, errsz, ZE_MALFORMED, "%sversion must be an integer in [0, 2^32)",
 				where);
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(w, "name");
 	if (!cJSON_IsString(name) || !doc_name_valid(name->valuestring))
-		return doc_fail(why, whysz, ZE_MALFORMED, "%sname must match ^[a-zA-Z0-9_]{1,36}$",
+		return doc_fail(err, errsz, ZE_MALFORMED, "%sname must match ^[a-zA-Z0-9_]{1,36}$",
 				where);
 	/* Unique names: compare with the workloads before this one. */
 	const cJSON *prev;
@@ -115,70 +115,70 @@ static int doc_workload(const cJSON *w, int idx, const cJSON *all, char *why, si
 			break;
 		const cJSON *pn = cJSON_GetObjectItemCaseSensitive(prev, "name");
 		if (cJSON_IsString(pn) && !strcmp(pn->valuestring, name->valuestring))
-			return doc_fail(why, whysz, ZE_MALFORMED, "workload name \"%s\" is used twice",
+			return doc_fail(err, errsz, ZE_MALFORMED, "workload name \"%s\" is used twice",
 					name->valuestring);
 	}
 	snprintf(where, sizeof where, "workload \"%s\": ", name->valuestring);
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(w, "type");
 	if (!cJSON_IsString(type) || !type->valuestring[0] ||
 	    strlen(type->valuestring) > DOC_MAX_TYPE)
-		return doc_fail(why, whysz, ZE_MALFORMED, "%stype must be a string of 1..%u bytes",
+		return doc_fail(err, errsz, ZE_MALFORMED, "%stype must be a string of 1..%u bytes",
 				where, DOC_MAX_TYPE);
 	if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(w, "data")))
-		return doc_fail(why, whysz, ZE_MALFORMED, "%sdata must be an object", where);
-	if ((rc = doc_text(w, "metadata", where, why, whysz)) < 0 ||
-	    (rc = doc_text(w, "description", where, why, whysz)) < 0)
+		return doc_fail(err, errsz, ZE_MALFORMED, "%sdata must be an object", where);
+	if ((rc = doc_text(w, "metadata", where, err, errsz)) < 0 ||
+	    (rc = doc_text(w, "description", where, err, errsz)) < 0)
 		return rc;
 	return 0;
 }
 
 /* The twin: filled in when absent; the node refuses a document whose twin
  * is not the contract's. */
-static int doc_twin(cJSON *doc, uint32_t twin, char *why, size_t whysz)
+static int doc_twin(cJSON *doc, uint32_t twin, char *err, size_t errsz)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(doc, "twin_id");
 
 	if (!t) {
 		if (!cJSON_AddNumberToObject(doc, "twin_id", twin))
-			return doc_fail(why, whysz, -ENOMEM, "out of memory");
+			return doc_fail(err, errsz, -ENOMEM, "out of memory");
 	} else if (!doc_u32(t) || (uint32_t)t->valuedouble != twin) {
-		return doc_fail(why, whysz, -EINVAL,
+		return doc_fail(err, errsz, -EINVAL,
 				"twin_id must be the key's twin %u (or be left out)", twin);
 	}
 	return 0;
 }
 
-static int doc_check(cJSON *doc, uint32_t twin, int full, char *why, size_t whysz)
+static int doc_check(cJSON *doc, uint32_t twin, int full, char *err, size_t errsz)
 {
 	int rc;
 
 	if (!cJSON_IsObject(doc))
-		return doc_fail(why, whysz, ZE_MALFORMED, "the deployment must be a JSON object");
+		return doc_fail(err, errsz, ZE_MALFORMED, "the deployment must be a JSON object");
 	if (!full)
-		return doc_twin(doc, twin, why, whysz);
+		return doc_twin(doc, twin, err, errsz);
 	if (!doc_u32(cJSON_GetObjectItemCaseSensitive(doc, "version")))
-		return doc_fail(why, whysz, ZE_MALFORMED, "version must be an integer in [0, 2^32)");
-	if ((rc = doc_twin(doc, twin, why, whysz)) < 0)
+		return doc_fail(err, errsz, ZE_MALFORMED, "version must be an integer in [0, 2^32)");
+	if ((rc = doc_twin(doc, twin, err, errsz)) < 0)
 		return rc;
-	if ((rc = doc_text(doc, "metadata", "", why, whysz)) < 0 ||
-	    (rc = doc_text(doc, "description", "", why, whysz)) < 0)
+	if ((rc = doc_text(doc, "metadata", "", err, errsz)) < 0 ||
+	    (rc = doc_text(doc, "description", "", err, errsz)) < 0)
 		return rc;
 	const cJSON *wls = cJSON_GetObjectItemCaseSensitive(doc, "workloads");
 	if (!cJSON_IsArray(wls))
-		return doc_fail(why, whysz, ZE_MALFORMED, "workloads must be an array");
+		return doc_fail(err, errsz, ZE_MALFORMED, "workloads must be an array");
 	int n = cJSON_GetArraySize(wls);
 	if (n == 0)
-		return doc_fail(why, whysz, ZE_MALFORMED, "the deployment has no workloads");
+		return doc_fail(err, errsz, ZE_MALFORMED, "the deployment has no workloads");
 	if (n > DOC_MAX_WORKLOADS)
-		return doc_fail(why, whysz, ZE_TOOBIG, "more than %d workloads", DOC_MAX_WORKLOADS);
+		return doc_fail(err, errsz, ZE_TOOBIG, "more than %d workloads", DOC_MAX_WORKLOADS);
 	for (int i = 0; i < n; i++)
-		if ((rc = doc_workload(cJSON_GetArrayItem(wls, i), i, wls, why, whysz)) < 0)
+		if ((rc = doc_workload(cJSON_GetArrayItem(wls, i), i, wls, err, errsz)) < 0)
 			return rc;
 	return 0;
 }
 
 static int doc_prepare(const char *text, size_t len, uint32_t twin, int full, char **out,
-		       char *why, size_t whysz)
+		       char *err, size_t errsz)
 {
 	const char *end = NULL;
 	cJSON *doc;
@@ -186,26 +186,26 @@ static int doc_prepare(const char *text, size_t len, uint32_t twin, int full, ch
 
 	*out = NULL;
 	if (len > CLI_DOC_MAX)
-		return doc_fail(why, whysz, ZE_TOOBIG, "the deployment is larger than %u bytes",
+		return doc_fail(err, errsz, ZE_TOOBIG, "the deployment is larger than %u bytes",
 				CLI_DOC_MAX);
 	doc = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (!doc)
-		return doc_fail(why, whysz, ZE_MALFORMED, "not valid JSON (near byte %td)",
+		return doc_fail(err, errsz, ZE_MALFORMED, "not valid JSON (near byte %td)",
 				end && end >= text ? end - text : (ptrdiff_t)0);
 	for (size_t i = (size_t)(end - text); i < len; i++) {
 		if (text[i] != ' ' && text[i] != '\n' && text[i] != '\r' && text[i] != '\t') {
-			rc = doc_fail(why, whysz, ZE_MALFORMED,
+			rc = doc_fail(err, errsz, ZE_MALFORMED,
 				      "trailing bytes after the deployment document");
 			goto out;
 		}
 	}
-	if ((rc = doc_check(doc, twin, full, why, whysz)) < 0)
+	if ((rc = doc_check(doc, twin, full, err, errsz)) < 0)
 		goto out;
 	*out = cJSON_PrintUnformatted(doc);
 	if (!*out)
-		rc = doc_fail(why, whysz, -ENOMEM, "out of memory");
+		rc = doc_fail(err, errsz, -ENOMEM, "out of memory");
 	else if (strlen(*out) > SEAL_DEFAULT_MAX - SEAL_OVERHEAD) {
-		rc = doc_fail(why, whysz, ZE_TOOBIG, "sealed, the deployment would exceed %u bytes",
+		rc = doc_fail(err, errsz, ZE_TOOBIG, "sealed, the deployment would exceed %u bytes",
 			      SEAL_DEFAULT_MAX);
 		cli_doc_free(*out);
 		*out = NULL;
@@ -216,16 +216,16 @@ out:
 	return rc;
 }
 
-int cli_doc_prepare(const char *text, size_t len, uint32_t twin, char **out, char *why,
-		    size_t whysz)
+int cli_doc_prepare(const char *text, size_t len, uint32_t twin, char **out, char *err,
+		    size_t errsz)
 {
-	return doc_prepare(text, len, twin, 1, out, why, whysz);
+	return doc_prepare(text, len, twin, 1, out, err, errsz);
 }
 
-int cli_doc_prepare_twin(const char *text, size_t len, uint32_t twin, char **out, char *why,
-			 size_t whysz)
+int cli_doc_prepare_twin(const char *text, size_t len, uint32_t twin, char **out, char *err,
+			 size_t errsz)
 {
-	return doc_prepare(text, len, twin, 0, out, why, whysz);
+	return doc_prepare(text, len, twin, 0, out, err, errsz);
 }
 
 void cli_doc_free(char *doc)

@@ -97,7 +97,7 @@ static int twin_print(struct cli_grid *g, const struct grid_twin *t)
 	if (t->pk_len ? cli_grid_add_hex(out, "pk", t->pk, t->pk_len)
 		      : !cJSON_AddNullToObject(out, "pk"))
 		goto out;
-	/* The key a user seals deployments for (DESIGN §5). */
+	/* The key a user seals deployments for (docs/deploy-engine.md, Encryption). */
 	if (seal_twin_x25519(t->pk_len ? t->pk : NULL, t->pk_len, t->account, x) == 0 &&
 	    cli_grid_add_hex(out, "x25519_public_key", x, 32))
 		goto out;

@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "common/bip39.h"
 #include "common/hex.h"
+#include "common/num.h"
 #include "common/zerr.h"
 
 const char *cli_url_append(const char *prev, const char *next)
@@ -40,51 +41,17 @@ void cli_err(const char *fmt, ...)
 	fprintf(stderr, "zos-cli: %s\n", msg);
 }
 
-int cli_parse_digits(const char *s, uint64_t max, uint64_t *v)
-{
-	uint64_t x = 0;
-
-	if (!*s)
-		return -EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		unsigned d = (unsigned)(*s - '0');
-		if (x > (max - d) / 10)
-			return -EINVAL;
-		x = x * 10 + d;
-	}
-	*v = x;
-	return 0;
-}
-
 int cli_keysrc_opt(struct cli_keysrc *s, int opt, const char *arg)
 {
-	switch (opt) {
-	case CLI_OPT_SEED_FILE:
-		s->seed_file = arg;
-		return 1;
-	case CLI_OPT_SEED:
-		s->seed_hex = arg;
-		return 1;
-	case CLI_OPT_DEV:
-		s->dev = arg;
-		return 1;
-	case CLI_OPT_SURI:
-		s->suri = arg;
-		return 1;
-	case CLI_OPT_MNEMONIC_FILE:
-		s->mnemonic_file = arg;
-		return 1;
-	case CLI_OPT_SCHEME:
-		s->scheme = arg;
-		return 1;
-	case CLI_OPT_PASSWORD:
-		s->password = arg;
-		return 1;
-	default:
+	/* Each key option sets one field of s, in the order of CLI_OPT_*. */
+	const char **field[] = {&s->seed_file,     &s->seed_hex, &s->dev,     &s->suri,
+	                        &s->mnemonic_file, &s->scheme,   &s->password};
+	_Static_assert(CLI_OPT_PASSWORD - CLI_OPT_SEED_FILE == 6, "one field per key option");
+	if (opt < CLI_OPT_SEED_FILE ||
+	    opt >= CLI_OPT_SEED_FILE + (int)(sizeof field / sizeof *field))
 		return 0;
-	}
+	*field[opt - CLI_OPT_SEED_FILE] = arg;
+	return 1;
 }
 
 int cli_keysrc_given(const struct cli_keysrc *s)
@@ -245,7 +212,7 @@ static int generate(int argc, char **argv)
 			break;
 		case 'p': password = optarg; break;
 		case 'w':
-			if (cli_parse_digits(optarg, 24, &words) != 0 || words < 12 || words % 3) {
+			if (num_u64(optarg, 24, &words) != 0 || words < 12 || words % 3) {
 				cli_err("--words must be 12, 15, 18, 21 or 24");
 				return CLI_USAGE;
 			}

@@ -22,7 +22,6 @@
 #include "rmb/rmb_client.h"
 #include "rmb/rmb_server.h"
 
-#define DEFAULT_CHAIN CLI_CHAIN_DEFAULT_URL
 
 static void rmb_usage(FILE *f)
 {
@@ -43,7 +42,7 @@ static void rmb_usage(FILE *f)
 		"                 relay on chain); nothing listening there fails at once\n"
 		"  --dst-pk HEX   destination account key (default: the twin's on chain)\n"
 		"  --url URL      the chain, http(s):// or ws(s)://, repeatable (default\n"
-		"                 $ZOS_CHAIN_URL or " DEFAULT_CHAIN "); --chain is a\n"
+		"                 $ZOS_CHAIN_URL or " CLI_CHAIN_DEFAULT_URL "); --chain is a\n"
 		"                 deprecated alias\n"
 		"  --timeout MS   per attempt (default 5000); --attempts N (default 3),\n"
 		"                 resending the same envelope (same uid)\n"
@@ -54,17 +53,13 @@ static void rmb_usage(FILE *f)
 		"keys on chain, until SIGINT or SIGTERM.\n");
 }
 
-static int parse_u32(const char *s, const char *what, uint32_t *out)
+static int parse_u32(const char *s, const char *name, uint32_t *out)
 {
-	char *end = NULL;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || !end || *end || end == s || s[0] == '-' || v > UINT32_MAX) {
-		cli_err("%s must be a number: '%s'", what, s);
-		return -EINVAL;
-	}
-	*out = (uint32_t)v;
-	return 0;
+	uint64_t v;
+	int rc = cli_parse_uint(name, s, UINT32_MAX, &v);
+	if (!rc)
+		*out = (uint32_t)v;
+	return rc;
 }
 
 /* The caller's twin id from TfgridModule.TwinIdByAccountID. */
@@ -102,7 +97,7 @@ static int resolve(const struct call_opts *o, uint32_t dst, const struct zkey *k
 			return rc;
 	}
 	if (o->src)
-		rc = parse_u32(o->src, "--src", &cfg->src);
+		rc = parse_u32(o->src, "src", &cfg->src);
 	else
 		rc = src_twin_from_chain(chain, k, &cfg->src);
 	struct rmb_twin t;
@@ -238,7 +233,7 @@ static int do_serve(const struct call_opts *o, const char *const *listen, size_t
 	if (!rc && (rc = chain_client_new(curl, NULL, &chain)))
 		cli_err("cannot use the chain at %s: %s", curl, zerr_str(rc));
 	else if (o->src)
-		rc = parse_u32(o->src, "--src", &twin);
+		rc = parse_u32(o->src, "src", &twin);
 	else
 		rc = src_twin_from_chain(chain, &k, &twin);
 	rmb_server_cfg_init(&cfg);

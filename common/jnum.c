@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "common/num.h"
 #include "common/zerr.h"
 
 int jnum_u64(const cJSON *v, uint64_t max, uint64_t *out)
@@ -43,15 +44,8 @@ int jnum_u64_dec(const cJSON *v, uint64_t *out)
 {
 	if (cJSON_IsNumber(v))
 		return jnum_u64(v, UINT64_MAX, out);
-	if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) > 20)
+	if (!cJSON_IsString(v) || strlen(v->valuestring) > 20 ||
+	    num_u64(v->valuestring, UINT64_MAX, out) < 0)
 		return ZE_MALFORMED;
-	uint64_t x = 0;
-	for (const char *s = v->valuestring; *s; s++) {
-		unsigned d = (unsigned)(*s - '0');
-		if (d > 9 || x > (UINT64_MAX - d) / 10)
-			return ZE_MALFORMED;
-		x = x * 10 + d;
-	}
-	*out = x;
 	return 0;
 }

@@ -1,5 +1,5 @@
 /*
- * Workload encryption (DESIGN §5).
+ * Workload encryption (docs/deploy-engine.md, Encryption).
  *
  *   deployment_data = 0x01 ++ nonce(24) ++ crypto_box_easy(plaintext)
  *

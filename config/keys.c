@@ -98,6 +98,22 @@ const struct cfg_key *cfg_key_find(const char *name)
 	return NULL;
 }
 
+/* The types kept as a string of at most CFG_STR_MAX bytes (parse_string
+ * checks each): one list for the switches below, so that a new string type
+ * is parsed, written and sized alike. */
+#define CASE_STRING_TYPES                                                                          \
+	case CFG_T_URL:                                                                            \
+	case CFG_T_PATH:                                                                           \
+	case CFG_T_PATH0:                                                                          \
+	case CFG_T_RELAY:                                                                          \
+	case CFG_T_ACCEL:                                                                          \
+	case CFG_T_ADDR:                                                                           \
+	case CFG_T_TEXT:                                                                           \
+	case CFG_T_HOSTS:                                                                          \
+	case CFG_T_RUNTIME:                                                                        \
+	case CFG_T_IPV4:                                                                           \
+	case CFG_T_DOMAIN
+
 static void *field(struct cfg *c, const struct cfg_key *k)
 {
 	return (char *)c + k->off;
@@ -175,44 +191,44 @@ static int check_hostport(const char *hp)
 	return 0;
 }
 
-static int check_nng_url(const char *s, char *why, size_t whysz)
+static int check_nng_url(const char *s, char *err, size_t errsz)
 {
 	if (strncmp(s, "tcp://", 6) == 0) {
 		if (check_hostport(s + 6) == 0)
 			return 0;
-		snprintf(why, whysz, "'%s' is not tcp://HOST:PORT", s);
+		snprintf(err, errsz, "'%s' is not tcp://HOST:PORT", s);
 		return ZE_CONFIG;
 	}
 	if (strncmp(s, "ipc:///", 7) == 0 && s[7])
 		return 0;
-	snprintf(why, whysz, "'%s' is neither tcp://HOST:PORT nor ipc:///PATH", s);
+	snprintf(err, errsz, "'%s' is neither tcp://HOST:PORT nor ipc:///PATH", s);
 	return ZE_CONFIG;
 }
 
 /* Appends one list item; s is already trimmed and checked for bad bytes. */
-static int list_add(struct cfg_list *l, const char *s, char *why, size_t whysz)
+static int list_add(struct cfg_list *l, const char *s, char *err, size_t errsz)
 {
 	if (!*s) {
-		snprintf(why, whysz, "empty list item");
+		snprintf(err, errsz, "empty list item");
 		return ZE_CONFIG;
 	}
-	int rc = check_nng_url(s, why, whysz);
+	int rc = check_nng_url(s, err, errsz);
 	if (rc)
 		return rc;
 	for (unsigned i = 0; i < l->n; i++)
 		if (strcmp(l->v[i], s) == 0) {
-			snprintf(why, whysz, "'%s' is listed twice", s);
+			snprintf(err, errsz, "'%s' is listed twice", s);
 			return ZE_CONFIG;
 		}
 	if (l->n == CFG_LIST_MAX) {
-		snprintf(why, whysz, "more than %d addresses", CFG_LIST_MAX);
+		snprintf(err, errsz, "more than %d addresses", CFG_LIST_MAX);
 		return ZE_CONFIG;
 	}
 	snprintf(l->v[l->n++], CFG_STR_MAX, "%s", s);
 	return 0;
 }
 
-static int parse_list(struct cfg_list *l, const char *text, int append, char *why, size_t whysz)
+static int parse_list(struct cfg_list *l, const char *text, int append, char *err, size_t errsz)
 {
 	struct cfg_list tmp = append ? *l : (struct cfg_list){0};
 	const char *p = text;
@@ -225,12 +241,12 @@ static int parse_list(struct cfg_list *l, const char *text, int append, char *wh
 			n--;
 		char item[CFG_STR_MAX];
 		if (n >= sizeof item) {
-			snprintf(why, whysz, "list item longer than %d bytes", CFG_STR_MAX - 1);
+			snprintf(err, errsz, "list item longer than %d bytes", CFG_STR_MAX - 1);
 			return ZE_CONFIG;
 		}
 		memcpy(item, p, n);
 		item[n] = 0;
-		int rc = list_add(&tmp, item, why, whysz);
+		int rc = list_add(&tmp, item, err, errsz);
 		if (rc)
 			return rc;
 		if (!comma)
@@ -286,7 +302,7 @@ static int url_ok(const char *s, size_t n)
 }
 
 /* A comma-separated list of endpoints (spaces around commas allowed). */
-static int check_url_list(const char *s, char *why, size_t whysz)
+static int check_url_list(const char *s, char *err, size_t errsz)
 {
 	int n = 0;
 
@@ -297,7 +313,7 @@ static int check_url_list(const char *s, char *why, size_t whysz)
 			break;
 		size_t l = strcspn(p, ", ");
 		if (!url_ok(p, l)) {
-			snprintf(why, whysz, "'%.*s' is not an http://, https://, ws:// or wss:// URL",
+			snprintf(err, errsz, "'%.*s' is not an http://, https://, ws:// or wss:// URL",
 				 (int)l, p);
 			return ZE_CONFIG;
 		}
@@ -305,25 +321,25 @@ static int check_url_list(const char *s, char *why, size_t whysz)
 		p += l;
 	}
 	if (n == 0) {
-		snprintf(why, whysz, "no URL given");
+		snprintf(err, errsz, "no URL given");
 		return ZE_CONFIG;
 	}
 	if (n > 8) {
-		snprintf(why, whysz, "more than 8 endpoints");
+		snprintf(err, errsz, "more than 8 endpoints");
 		return ZE_CONFIG;
 	}
 	return 0;
 }
 
-static int parse_string(char *dst, enum cfg_type t, const char *s, char *why, size_t whysz)
+static int parse_string(char *dst, enum cfg_type t, const char *s, char *err, size_t errsz)
 {
 	if (strlen(s) >= CFG_STR_MAX) {
-		snprintf(why, whysz, "longer than %d bytes", CFG_STR_MAX - 1);
+		snprintf(err, errsz, "longer than %d bytes", CFG_STR_MAX - 1);
 		return ZE_CONFIG;
 	}
 	switch (t) {
 	case CFG_T_URL:
-		if (check_url_list(s, why, whysz) < 0)
+		if (check_url_list(s, err, errsz) < 0)
 			return ZE_CONFIG;
 		break;
 	case CFG_T_PATH0:
@@ -333,34 +349,34 @@ static int parse_string(char *dst, enum cfg_type t, const char *s, char *why, si
 	case CFG_T_PATH:
 		if (s[0] == '/')
 			break;
-		snprintf(why, whysz, "'%s' is not an absolute path", s);
+		snprintf(err, errsz, "'%s' is not an absolute path", s);
 		return ZE_CONFIG;
 	case CFG_T_RELAY:
 		if (!*s || (strncmp(s, "tcp://", 6) == 0 && check_hostport(s + 6) == 0))
 			break;
-		snprintf(why, whysz, "'%s' is not tcp://HOST:PORT", s);
+		snprintf(err, errsz, "'%s' is not tcp://HOST:PORT", s);
 		return ZE_CONFIG;
 	case CFG_T_ACCEL:
 		if (!strcmp(s, "auto") || !strcmp(s, "kvm") || !strcmp(s, "tcg"))
 			break;
-		snprintf(why, whysz, "'%s' is not one of auto, kvm, tcg", s);
+		snprintf(err, errsz, "'%s' is not one of auto, kvm, tcg", s);
 		return ZE_CONFIG;
 	case CFG_T_ADDR:
 		if (!*s || check_hostport(s) == 0)
 			break;
-		snprintf(why, whysz, "'%s' is not HOST:PORT (empty turns it off)", s);
+		snprintf(err, errsz, "'%s' is not HOST:PORT (empty turns it off)", s);
 		return ZE_CONFIG;
 	case CFG_T_TEXT:
 		break;
 	case CFG_T_RUNTIME:
 		if (!strcmp(s, "auto") || !strcmp(s, "runc") || !strcmp(s, "crun"))
 			break;
-		snprintf(why, whysz, "'%s' is not one of auto, runc, crun", s);
+		snprintf(err, errsz, "'%s' is not one of auto, runc, crun", s);
 		return ZE_CONFIG;
 	case CFG_T_HOSTS:
 		if (check_hosts(s) == 0)
 			break;
-		snprintf(why, whysz, "'%s' is not a comma-separated list of HOST[:PORT] or *", s);
+		snprintf(err, errsz, "'%s' is not a comma-separated list of HOST[:PORT] or *", s);
 		return ZE_CONFIG;
 	case CFG_T_DOMAIN: {
 		size_t n = strlen(s);
@@ -370,14 +386,14 @@ static int parse_string(char *dst, enum cfg_type t, const char *s, char *why, si
 			     (*p == '.' && p != s && p[1] && p[1] != '.');
 		if (ok)
 			break;
-		snprintf(why, whysz, "'%s' is not a lower-case domain name like gw.example.com", s);
+		snprintf(err, errsz, "'%s' is not a lower-case domain name like gw.example.com", s);
 		return ZE_CONFIG;
 	}
 	case CFG_T_IPV4: {
 		struct in_addr a;
 		if (!*s || inet_pton(AF_INET, s, &a) == 1)
 			break;
-		snprintf(why, whysz, "'%s' is not an IPv4 address a.b.c.d", s);
+		snprintf(err, errsz, "'%s' is not an IPv4 address a.b.c.d", s);
 		return ZE_CONFIG;
 	}
 	default:
@@ -388,16 +404,16 @@ static int parse_string(char *dst, enum cfg_type t, const char *s, char *why, si
 	return 0;
 }
 
-static int check_range(const struct cfg_key *k, uint64_t v, const char *s, char *why, size_t whysz)
+static int check_range(const struct cfg_key *k, uint64_t v, const char *s, char *err, size_t errsz)
 {
 	if (v >= k->min && v <= k->max)
 		return 0;
-	snprintf(why, whysz, "'%s' is out of range %" PRIu64 "..%" PRIu64, s, k->min, k->max);
+	snprintf(err, errsz, "'%s' is out of range %" PRIu64 "..%" PRIu64, s, k->min, k->max);
 	return ZE_CONFIG;
 }
 
-int cfg_key_parse(struct cfg *c, const struct cfg_key *k, const char *s, int append, char *why,
-		  size_t whysz)
+int cfg_key_parse(struct cfg *c, const struct cfg_key *k, const char *s, int append, char *err,
+		  size_t errsz)
 {
 	static const uint64_t size_mult[] = {KIB, KIB * KIB, GIB, GIB * KIB};
 	static const uint64_t secs_mult[] = {1, 60, 3600, 86400};
@@ -408,60 +424,50 @@ int cfg_key_parse(struct cfg *c, const struct cfg_key *k, const char *s, int app
 	 * round trip through the INI writer. */
 	for (const char *p = s; *p; p++)
 		if (iscntrl((unsigned char)*p) || *p == ';') {
-			snprintf(why, whysz, "control character or ';' in value");
+			snprintf(err, errsz, "control character or ';' in value");
 			return ZE_CONFIG;
 		}
 	switch (k->type) {
-	case CFG_T_URL:
-	case CFG_T_PATH:
-	case CFG_T_PATH0:
-	case CFG_T_RELAY:
-	case CFG_T_ACCEL:
-	case CFG_T_ADDR:
-	case CFG_T_TEXT:
-	case CFG_T_HOSTS:
-	case CFG_T_RUNTIME:
-	case CFG_T_IPV4:
-	case CFG_T_DOMAIN:
-		return parse_string(field(c, k), k->type, s, why, whysz);
+	CASE_STRING_TYPES:
+		return parse_string(field(c, k), k->type, s, err, errsz);
 	case CFG_T_LISTEN:
-		return parse_list(field(c, k), s, append, why, whysz);
+		return parse_list(field(c, k), s, append, err, errsz);
 	case CFG_T_U32:
 	case CFG_T_SECS:
 		rc = k->type == CFG_T_U32 ? parse_scaled(s, "", NULL, &v)
 					  : parse_scaled(s, "SMHD", secs_mult, &v);
 		if (rc) {
-			snprintf(why, whysz, "'%s' is not a %s", s,
+			snprintf(err, errsz, "'%s' is not a %s", s,
 				 k->type == CFG_T_U32 ? "number" : "duration (seconds, or with s/m/h/d)");
 			return ZE_CONFIG;
 		}
-		if ((rc = check_range(k, v, s, why, whysz)) != 0)
+		if ((rc = check_range(k, v, s, err, errsz)) != 0)
 			return rc;
 		*(uint32_t *)field(c, k) = (uint32_t)v;
 		return 0;
 	case CFG_T_SIZE:
 		if (parse_scaled(s, "KMGT", size_mult, &v) != 0) {
-			snprintf(why, whysz, "'%s' is not a size (bytes, or with K/M/G/T)", s);
+			snprintf(err, errsz, "'%s' is not a size (bytes, or with K/M/G/T)", s);
 			return ZE_CONFIG;
 		}
-		if ((rc = check_range(k, v, s, why, whysz)) != 0)
+		if ((rc = check_range(k, v, s, err, errsz)) != 0)
 			return rc;
 		*(uint64_t *)field(c, k) = v;
 		return 0;
 	case CFG_T_BOOL:
 		if (parse_bool(s, field(c, k)) == 0)
 			return 0;
-		snprintf(why, whysz, "'%s' is not a boolean (true/false)", s);
+		snprintf(err, errsz, "'%s' is not a boolean (true/false)", s);
 		return ZE_CONFIG;
 	case CFG_T_LEVEL:
 		if (log_level_parse(s, field(c, k)) == 0)
 			return 0;
-		snprintf(why, whysz, "'%s' is not one of error, warn, info, debug", s);
+		snprintf(err, errsz, "'%s' is not one of error, warn, info, debug", s);
 		return ZE_CONFIG;
 	case CFG_T_TARGET:
 		if (log_target_parse(s, field(c, k)) == 0)
 			return 0;
-		snprintf(why, whysz, "'%s' is not one of auto, stderr, journal", s);
+		snprintf(err, errsz, "'%s' is not one of auto, stderr, journal", s);
 		return ZE_CONFIG;
 	case CFG_T_WGMODE:
 		for (int i = 0; i < 3; i++)
@@ -469,7 +475,7 @@ int cfg_key_parse(struct cfg *c, const struct cfg_key *k, const char *s, int app
 				*(int *)field(c, k) = i;
 				return 0;
 			}
-		snprintf(why, whysz, "'%s' is not one of auto, kernel, userspace", s);
+		snprintf(err, errsz, "'%s' is not one of auto, kernel, userspace", s);
 		return ZE_CONFIG;
 	}
 	abort();
@@ -494,17 +500,7 @@ int cfg_key_write(const struct cfg *c, const struct cfg_key *k, FILE *f)
 	char num[32];
 	int rc = 0;
 	switch (k->type) {
-	case CFG_T_URL:
-	case CFG_T_PATH:
-	case CFG_T_PATH0:
-	case CFG_T_RELAY:
-	case CFG_T_ACCEL:
-	case CFG_T_ADDR:
-	case CFG_T_TEXT:
-	case CFG_T_HOSTS:
-	case CFG_T_RUNTIME:
-	case CFG_T_IPV4:
-	case CFG_T_DOMAIN:
+	CASE_STRING_TYPES:
 		/* inih reads "key =" as the empty string. */
 		rc = *(const char *)p ? fprintf(f, "%s = %s\n", name, (const char *)p)
 				      : fprintf(f, "%s =\n", name);
@@ -543,17 +539,7 @@ int cfg_key_write(const struct cfg *c, const struct cfg_key *k, FILE *f)
 static size_t key_size(const struct cfg_key *k)
 {
 	switch (k->type) {
-	case CFG_T_URL:
-	case CFG_T_PATH:
-	case CFG_T_PATH0:
-	case CFG_T_RELAY:
-	case CFG_T_ACCEL:
-	case CFG_T_ADDR:
-	case CFG_T_TEXT:
-	case CFG_T_HOSTS:
-	case CFG_T_RUNTIME:
-	case CFG_T_IPV4:
-	case CFG_T_DOMAIN:
+	CASE_STRING_TYPES:
 		return CFG_STR_MAX;
 	case CFG_T_LISTEN:
 		return sizeof(struct cfg_list);

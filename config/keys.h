@@ -46,9 +46,9 @@ extern const size_t cfg_nkeys;
 
 const struct cfg_key *cfg_key_find(const char *name);
 /* Parses text into the key's field. append: add to a list instead of
- * replacing it. On error writes a reason (without key or origin) to why. */
-int cfg_key_parse(struct cfg *c, const struct cfg_key *k, const char *text, int append, char *why,
-		  size_t whysz);
+ * replacing it. On error writes a reason (without key or origin) to err. */
+int cfg_key_parse(struct cfg *c, const struct cfg_key *k, const char *text, int append, char *err,
+		  size_t errsz);
 /* Writes "key = value" line(s) for the key's value (name without section). */
 int cfg_key_write(const struct cfg *c, const struct cfg_key *k, FILE *f);
 int cfg_key_equal(const struct cfg *a, const struct cfg *b, const struct cfg_key *k);

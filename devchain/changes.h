@@ -22,6 +22,9 @@ struct dev_change {
 	uint8_t *val; /* NULL when deleted */
 	size_t vlen;
 	int deleted;
+	size_t vcap;     /* bytes allocated at val once appends grew it; 0 = vlen */
+	uint32_t append; /* nonzero: val holds elements of this size to append to
+	                  * the SCALE Vec of the layer below (an append run) */
 };
 
 struct dev_changes {
@@ -49,6 +52,38 @@ int dev_changes_set(struct dev_changes *c, const uint8_t *key, size_t klen, cons
  * a big value. val is freed on failure too. */
 int dev_changes_set_owned_val(struct dev_changes *c, const uint8_t *key, size_t klen, uint8_t *val,
                               size_t vlen);
+/* dev_changes_find for a change the caller updates in place. */
+struct dev_change *dev_changes_find_mut(struct dev_changes *c, const uint8_t *key, size_t klen);
+
+/*
+ * SCALE Vec values grown one element at a time (a node's list of
+ * contracts) without copying the list per element. A Vec value is a
+ * compact count then the elements, esz bytes each.
+ *
+ * dev_changes_vec_append appends n elements to the Vec value of change e
+ * of c (not deleted, not an append run), in place with amortised growth;
+ * ZE_MALFORMED when its value is not a Vec of esz-byte elements, ZE_TOOBIG
+ * beyond max elements.
+ *
+ * dev_changes_append_run records, in a call layer c, elements to append
+ * to the Vec value the layer below holds for key, or adds to the run c
+ * already holds; dev_changes_merge applies the run to the layer below's
+ * value in place, so a failed call (cleared, not merged) leaves that value
+ * untouched. The caller checks that the layer below holds a Vec value for
+ * key, and resolves a run into a plain value (dev_changes_resolve_run)
+ * before anyone reads the key through c.
+ */
+int dev_changes_vec_append(struct dev_changes *c, struct dev_change *e, const uint8_t *elems,
+                           size_t n, size_t esz, size_t max);
+int dev_changes_append_run(struct dev_changes *c, const uint8_t *key, size_t klen,
+                           const uint8_t *elem, size_t esz);
+/* Replaces run e of c by the plain value below's Vec plus the run. */
+int dev_changes_resolve_run(struct dev_changes *c, struct dev_change *e,
+                            const struct dev_change *below);
+/* The element count of a Vec value of esz-byte elements, checking that
+ * the value is exactly that many elements; ZE_MALFORMED otherwise. */
+int dev_vec_count(const uint8_t *val, size_t vlen, size_t esz, size_t *count);
+
 /* Puts v in key order (a no-op when it is). */
 void dev_changes_sort(struct dev_changes *c);
 /* Moves every change of src into dst (newer wins) and empties src. On

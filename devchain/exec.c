@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainclient/scale.h"
 #include "common/zerr.h"
 
 /* A block's changes and events stay in memory until commit. */
@@ -81,15 +82,55 @@ static int check_key(size_t klen)
 	return klen == 0 || klen > DEV_KEY_MAX ? -EINVAL : 0;
 }
 
-int dev_storage_get(struct dev_ctx *ctx, const uint8_t *key, size_t klen, struct zbuf *val)
+/* The call layer's change for key, an append run resolved into a plain
+ * value first (readers see whole values). */
+static int call_change(struct dev_ctx *ctx, const uint8_t *key, size_t klen,
+                       const struct dev_change **out)
 {
-	const struct dev_change *c = NULL;
+	struct dev_change *e = ctx->in_call ? dev_changes_find_mut(&ctx->call, key, klen) : NULL;
+	*out = e;
+	if (!e || !e->append)
+		return 0;
+	return dev_changes_resolve_run(&ctx->call, e, dev_changes_find(&ctx->block, key, klen));
+}
+
+/* Runs under prefix resolved, before a walk of the call layer. */
+static int resolve_runs(struct dev_ctx *ctx, const uint8_t *prefix, size_t plen)
+{
+	for (size_t i = 0; ctx->in_call && i < ctx->call.n; i++) {
+		struct dev_change *e = &ctx->call.v[i];
+		if (!e->append || e->klen < plen || memcmp(e->key, prefix, plen))
+			continue;
+		int rc = dev_changes_resolve_run(&ctx->call, e,
+		                                 dev_changes_find(&ctx->block, e->key, e->klen));
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* The overlay's change for key (call layer first), or NULL when it says
+ * nothing of the key. */
+static int overlay_change(struct dev_ctx *ctx, const uint8_t *key, size_t klen,
+                          const struct dev_change **c)
+{
+	int rc;
+	*c = NULL;
 	if (check_key(klen))
 		return -EINVAL;
-	if (ctx->in_call)
-		c = dev_changes_find(&ctx->call, key, klen);
-	if (!c)
-		c = dev_changes_find(&ctx->block, key, klen);
+	if ((rc = call_change(ctx, key, klen, c)))
+		return rc;
+	if (!*c)
+		*c = dev_changes_find(&ctx->block, key, klen);
+	return 0;
+}
+
+int dev_storage_get(struct dev_ctx *ctx, const uint8_t *key, size_t klen, struct zbuf *val)
+{
+	const struct dev_change *c;
+	int rc = overlay_change(ctx, key, klen, &c);
+	if (rc)
+		return rc;
 	if (c)
 		return c->deleted ? ZE_ABSENT : zbuf_put(val, c->val, c->vlen);
 	if (!ctx->has_base)
@@ -127,15 +168,12 @@ int dev_storage_put(struct dev_ctx *ctx, const uint8_t *key, size_t klen, const 
 int dev_storage_peek(struct dev_ctx *ctx, const uint8_t *key, size_t klen, const uint8_t **val,
 		     size_t *vlen)
 {
-	const struct dev_change *c = NULL;
+	const struct dev_change *c;
+	int rc = overlay_change(ctx, key, klen, &c);
 	*val = NULL;
 	*vlen = 0;
-	if (check_key(klen))
-		return -EINVAL;
-	if (ctx->in_call)
-		c = dev_changes_find(&ctx->call, key, klen);
-	if (!c)
-		c = dev_changes_find(&ctx->block, key, klen);
+	if (rc)
+		return rc;
 	if (!c)
 		return 0;
 	if (c->deleted)
@@ -157,6 +195,53 @@ int dev_storage_put_owned(struct dev_ctx *ctx, const uint8_t *key, size_t klen, 
 		return ZE_TOOBIG;
 	}
 	return dev_changes_set_owned_val(layer(ctx), key, klen, val, vlen);
+}
+
+int dev_storage_vec_append(struct dev_ctx *ctx, const uint8_t *key, size_t klen,
+                           const uint8_t *elem, size_t esz, size_t max)
+{
+	struct dev_changes *l = layer(ctx);
+	int rc;
+	if (check_key(klen) || esz == 0 || max > (DEV_VALUE_MAX - 4) / esz)
+		return -EINVAL;
+	if (ctx->block.bytes + ctx->call.bytes > BLOCK_BYTES_MAX)
+		return ZE_TOOBIG;
+	struct dev_change *e = dev_changes_find_mut(l, key, klen);
+	if (e && !e->append && !e->deleted)
+		return dev_changes_vec_append(l, e, elem, 1, esz, max);
+	const struct dev_change *b =
+	    l == &ctx->call && (!e || e->append) ? dev_changes_find(&ctx->block, key, klen) : NULL;
+	if (e && e->append && (!b || b->deleted))
+		return -EINVAL; /* a run is only made over the block's Vec */
+	if (b && !b->deleted) {
+		/* The block holds the Vec: record the element in a run the merge
+		 * appends in place, so a failed call leaves the block's value as
+		 * it was. The count bound is checked now, against both. */
+		size_t count, run = e ? e->vlen / esz : 0;
+		if ((rc = dev_vec_count(b->val, b->vlen, esz, &count)) < 0)
+			return rc;
+		return count + run >= max ? ZE_TOOBIG
+		                          : dev_changes_append_run(l, key, klen, elem, esz);
+	}
+	/* First append to key in this block (or after its deletion): the
+	 * value as stored, plus the element, as a plain change. */
+	struct zbuf v;
+	size_t count = 0;
+	zbuf_init(&v, DEV_VALUE_MAX);
+	rc = e || (b && b->deleted) || !ctx->has_base
+	         ? ZE_ABSENT
+	         : dev_store_get(ctx->store, ctx->base, key, klen, &v);
+	if (rc == ZE_ABSENT)
+		rc = scale_put_compact(&v, 0);
+	if (rc == 0)
+		rc = dev_vec_count(v.data, v.len, esz, &count);
+	if (rc == 0 && count >= max)
+		rc = ZE_TOOBIG;
+	if (rc == 0 && (rc = dev_changes_set(l, key, klen, v.data, v.len)) == 0)
+		rc = dev_changes_vec_append(l, dev_changes_find_mut(l, key, klen), elem, 1, esz,
+		                            max);
+	zbuf_free(&v);
+	return rc;
 }
 
 int dev_storage_delete(struct dev_ctx *ctx, const uint8_t *key, size_t klen)
@@ -198,6 +283,8 @@ int dev_storage_iter(struct dev_ctx *ctx, const uint8_t *prefix, size_t plen, de
 	if (plen > DEV_KEY_MAX)
 		return -EINVAL;
 	dev_changes_init(&snap);
+	if ((rc = resolve_runs(ctx, prefix, plen)))
+		return rc;
 	if (ctx->has_base)
 		rc = dev_store_scan(ctx->store, ctx->base, prefix, plen, NULL, 0, SIZE_MAX, snap_add,
 				    &snap);

@@ -18,6 +18,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/num.h"
 #include "common/zerr.h"
 #include "devchain/chain.h"
 #include "devchain/genesis.h"
@@ -47,12 +48,10 @@ static void usage(FILE *f)
 
 static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end || end == s || v < min || v > max)
+	uint64_t v;
+	if (num_u64(s, max, &v) < 0 || v < min)
 		return ZE_CONFIG;
-	*out = v;
+	*out = (unsigned long)v;
 	return 0;
 }
 

@@ -136,6 +136,21 @@ void dev_meta_call(struct dev_meta *m, const char *name, uint8_t index, size_t n
 	}
 }
 
+void dev_meta_call_args(struct dev_meta *m, const char *name, size_t nargs,
+                        const struct dev_field *args)
+{
+	if (!m->cur)
+		return;
+	const struct dev_pallet *p = m->cur->p;
+	for (size_t i = 0; i < p->ncalls; i++)
+		if (strcmp(p->calls[i].name, name) == 0) {
+			dev_meta_call(m, name, p->calls[i].index, nargs, args);
+			return;
+		}
+	log_err("devchain", "%s: call %s described but not dispatched", p->name, name);
+	set_err(m, -EINVAL);
+}
+
 void dev_meta_storage(struct dev_meta *m, const struct dev_storage_desc *d)
 {
 	if (!m->cur)

@@ -243,10 +243,10 @@ static int balances_describe(struct dev_meta *m)
 				       {"value", cbal, "T::Balance"}};
 	const struct dev_field af[] = {{"dest", dest, "AccountIdLookupOf<T>"},
 				       {"keep_alive", dev_type_bool(r), "bool"}};
-	dev_meta_call(m, "transfer_allow_death", 0, 2, tf);
-	dev_meta_call(m, "transfer_keep_alive", 3, 2, tf);
-	dev_meta_call(m, "transfer_all", 4, 2, af);
-	dev_meta_call(m, "transfer", 7, 2, tf);
+	dev_meta_call_args(m, "transfer_allow_death", 2, tf);
+	dev_meta_call_args(m, "transfer_keep_alive", 2, tf);
+	dev_meta_call_args(m, "transfer_all", 2, af);
+	dev_meta_call_args(m, "transfer", 2, tf);
 
 	static const uint8_t zero[16];
 	dev_meta_storage(m, &(struct dev_storage_desc){"TotalIssuance", DEV_STORAGE_DEFAULT, 0, NULL,

@@ -13,17 +13,11 @@
 #include "common/jnum.h"
 #include "common/zerr.h"
 #include "devchain/tfgrid_store.h"
+#include "devchain/devchain_int.h"
 
 #define P DEV_SC_PALLET
 #define CONTRACT_VERSION 4
 #define REJECT_REASON_MAX 1024
-
-#define TRY(x)                      \
-	do {                        \
-		int rc_ = (x);      \
-		if (rc_)            \
-			return rc_; \
-	} while (0)
 
 static int emit_contract(struct dev_ctx *ctx, uint8_t ev, const struct dev_contract *c)
 {

@@ -13,15 +13,9 @@
 #include "common/zerr.h"
 #include "devchain/billing.h"
 #include "devchain/tfgrid_store.h"
+#include "devchain/devchain_int.h"
 
 #define P DEV_SC_PALLET
-
-#define TRY(x)                      \
-	do {                        \
-		int rc_ = (x);      \
-		if (rc_)            \
-			return rc_; \
-	} while (0)
 
 /* What settling a contract needs besides the contract itself. */
 struct payer {

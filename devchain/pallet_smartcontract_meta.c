@@ -126,11 +126,11 @@ static void describe_calls(struct dev_meta *m, struct dev_types *r, const struct
 	struct dev_field reports[] = {F("reports", dev_type_vec(r, t->consumption))};
 	struct dev_field reject[] = {F("contract_id", t->u64), F("reason", t->bytes)};
 
-	dev_meta_call(m, "create_node_contract", 0, N(create), create);
-	dev_meta_call(m, "cancel_contract", 2, N(id), id);
-	dev_meta_call(m, "add_reports", 3, N(reports), reports);
-	dev_meta_call(m, "set_contract_deployed", 19, N(id), id);
-	dev_meta_call(m, "reject_contract", 20, N(reject), reject);
+	dev_meta_call_args(m, "create_node_contract", N(create), create);
+	dev_meta_call_args(m, "cancel_contract", N(id), id);
+	dev_meta_call_args(m, "add_reports", N(reports), reports);
+	dev_meta_call_args(m, "set_contract_deployed", N(id), id);
+	dev_meta_call_args(m, "reject_contract", N(reject), reject);
 }
 
 static const uint8_t zeros[24], empty_vec[1];

@@ -274,8 +274,8 @@ static int system_describe(struct dev_meta *m)
 	static const uint8_t b_blake = 2, b_twox64 = 5;
 
 	const struct dev_field remark = {"remark", bytes, "Vec<u8>"};
-	dev_meta_call(m, "remark", 0, 1, &remark);
-	dev_meta_call(m, "remark_with_event", 7, 1, &remark);
+	dev_meta_call_args(m, "remark", 1, &remark);
+	dev_meta_call_args(m, "remark_with_event", 1, &remark);
 
 	dev_type info = account_info(r);
 	dev_meta_storage(m, &(struct dev_storage_desc){"Account", DEV_STORAGE_DEFAULT, 1, &b_blake,

@@ -12,19 +12,13 @@
 
 #include "common/zerr.h"
 #include "devchain/tfgrid_store.h"
+#include "devchain/devchain_int.h"
 
 #define P DEV_TFGRID_PALLET
 
 #define FARM_VERSION 4
 #define NODE_VERSION 6
 #define PRICING_POLICY_VERSION 2
-
-#define TRY(x)                      \
-	do {                        \
-		int rc_ = (x);      \
-		if (rc_)            \
-			return rc_; \
-	} while (0)
 
 int dev_origin_twin(struct dev_ctx *ctx, int absent_err, struct dev_twin *t)
 {

@@ -8,15 +8,9 @@
 #include "common/key.h"
 #include "common/zerr.h"
 #include "devchain/tfgrid_store.h"
+#include "devchain/devchain_int.h"
 
 #define P DEV_TFGRID_PALLET
-
-#define TRY(x)                      \
-	do {                        \
-		int rc_ = (x);      \
-		if (rc_)            \
-			return rc_; \
-	} while (0)
 
 static int json_u32(const cJSON *obj, const char *name, uint32_t def, uint32_t *out)
 {

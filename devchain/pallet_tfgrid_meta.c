@@ -202,20 +202,20 @@ static void describe_calls(struct dev_meta *m, struct dev_types *r)
 		F("name", bytes),
 		F("public_ips", dev_type_vec(r, ip_pair(r, "tfchain_support::types::IP4"))),
 	};
-	dev_meta_call(m, "create_farm", 1, N(farm), farm);
+	dev_meta_call_args(m, "create_farm", N(farm), farm);
 	struct dev_field cnode[] = {F("farm_id", u32),	   F("resources", res),
 				    F("location", loc),	   F("interfaces", ifaces),
 				    F("secure_boot", b),   F("virtualized", b),
 				    F("serial_number", obytes)};
-	dev_meta_call(m, "create_node", 8, N(cnode), cnode);
+	dev_meta_call_args(m, "create_node", N(cnode), cnode);
 	struct dev_field unode[] = {F("node_id", u32),	   F("farm_id", u32),
 				    F("resources", res),   F("location", loc),
 				    F("interfaces", ifaces), F("secure_boot", b),
 				    F("virtualized", b),   F("serial_number", obytes)};
-	dev_meta_call(m, "update_node", 9, N(unode), unode);
+	dev_meta_call_args(m, "update_node", N(unode), unode);
 	struct dev_field twin[] = {F("relay", obytes), F("pk", obytes)};
-	dev_meta_call(m, "create_twin", 17, N(twin), twin);
-	dev_meta_call(m, "update_twin", 18, N(twin), twin);
+	dev_meta_call_args(m, "create_twin", N(twin), twin);
+	dev_meta_call_args(m, "update_twin", N(twin), twin);
 	struct dev_field pp[] = {
 		F("name", bytes),	 F("su", pol),	       F("cu", pol),
 		F("nu", pol),		 F("ipu", pol),	       F("unique_name", pol),
@@ -223,12 +223,12 @@ static void describe_calls(struct dev_meta *m, struct dev_types *r)
 		F("certified_sales_account", acc),
 		F("discount_for_dedication_nodes", dev_type_u8(r)),
 	};
-	dev_meta_call(m, "create_pricing_policy", 22, N(pp), pp);
+	dev_meta_call_args(m, "create_pricing_policy", N(pp), pp);
 	struct dev_field tc[] = {F("document_link", bytes), F("document_hash", bytes)};
-	dev_meta_call(m, "user_accept_tc", 25, N(tc), tc);
+	dev_meta_call_args(m, "user_accept_tc", N(tc), tc);
 	dev_type u64 = dev_type_u64(r);
 	struct dev_field up[] = {F("uptime", u64), F("timestamp_hint", u64)};
-	dev_meta_call(m, "report_uptime_v2", 38, N(up), up);
+	dev_meta_call_args(m, "report_uptime_v2", N(up), up);
 }
 
 static void map(struct dev_meta *m, const char *name, enum dev_storage_modifier mod, dev_type key,

@@ -10,16 +10,10 @@
 
 #include "common/zerr.h"
 #include "devchain/tfgrid_store.h"
+#include "devchain/devchain_int.h"
 
 #define P DEV_TFGRID_PALLET
 #define DOC_MAX 1024
-#define TRY(x)                      \
-	do {                        \
-		int rc_ = (x);      \
-		if (rc_)            \
-			return rc_; \
-	} while (0)
-
 int dev_tfgrid_call_user_accept_tc(struct dev_ctx *ctx, struct scale_rd *a)
 {
 	const uint8_t *p;

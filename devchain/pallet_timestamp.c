@@ -22,7 +22,7 @@ static int timestamp_describe(struct dev_meta *m)
 	const struct dev_field now = {"now", dev_type_compact(r, u64), "T::Moment"};
 	static const uint8_t zero[8];
 	const uint8_t period[8] = {MINIMUM_PERIOD_MS};
-	dev_meta_call(m, "set", 0, 1, &now);
+	dev_meta_call_args(m, "set", 1, &now);
 	dev_meta_storage(m, &(struct dev_storage_desc){"Now", DEV_STORAGE_DEFAULT, 0, NULL, NULL,
 						       u64, zero, 8});
 	dev_meta_constant(m, "MinimumPeriod", u64, period, 8);

@@ -1,6 +1,6 @@
 /*
  * The devchain's JSON-RPC 2.0 server (HTTP POST and WebSocket on one port,
- * libmicrohttpd) and the Substrate methods of DESIGN section 2 behind it.
+ * libmicrohttpd) and the Substrate methods of docs/devchain.md behind it.
  */
 #ifndef ZOS_DEVCHAIN_RPC_H
 #define ZOS_DEVCHAIN_RPC_H

@@ -76,6 +76,16 @@ int dev_storage_peek(struct dev_ctx *ctx, const uint8_t *key, size_t klen, const
 		     size_t *vlen);
 int dev_storage_put_owned(struct dev_ctx *ctx, const uint8_t *key, size_t klen, uint8_t *val,
 			  size_t vlen);
+/*
+ * Appends one element of esz bytes to the SCALE Vec stored at key (absent:
+ * a Vec of one), at most max elements (ZE_TOOBIG beyond); ZE_MALFORMED
+ * when the value is not a Vec of esz-byte elements. The stored bytes are
+ * those of a get, append and put; the cost is constant once the block
+ * holds the value (the first append to a key in a block copies it), where
+ * get and put copy the whole Vec each time.
+ */
+int dev_storage_vec_append(struct dev_ctx *ctx, const uint8_t *key, size_t klen,
+                           const uint8_t *elem, size_t esz, size_t max);
 
 /* Called once per key under prefix, in key order, on a snapshot taken when
  * the iteration starts (so the callback may write storage). A callback
@@ -176,6 +186,11 @@ struct dev_types *dev_meta_types(struct dev_meta *m);
 /* A call: its index and name must match the pallet's dispatch table. */
 void dev_meta_call(struct dev_meta *m, const char *name, uint8_t index, size_t nargs,
 		   const struct dev_field *args);
+/* The same with the index taken from the dispatch table (struct
+ * dev_pallet.calls), which then is the one place that says it; a name the
+ * table does not have fails the build. */
+void dev_meta_call_args(struct dev_meta *m, const char *name, size_t nargs,
+                        const struct dev_field *args);
 void dev_meta_storage(struct dev_meta *m, const struct dev_storage_desc *d);
 /* The pallet's Event type: a variant type from dev_type_variant. */
 void dev_meta_events(struct dev_meta *m, dev_type event_variant);

@@ -126,56 +126,63 @@ int dev_get_u64(struct dev_ctx *ctx, const char *pallet, const char *item, const
 	return rc;
 }
 
-int dev_put_u32(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
-		size_t klen, uint32_t v)
+/* A u32 (width 4) or u64 (width 8) value, little-endian as SCALE has it. */
+static int put_uint(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
+                    size_t klen, uint64_t v, int width)
 {
 	struct zbuf b;
 	zbuf_init(&b, 16);
-	int rc = scale_put_u32(&b, v);
+	int rc = width == 4 ? scale_put_u32(&b, (uint32_t)v) : scale_put_u64(&b, v);
 	if (rc == 0)
 		rc = put_raw(ctx, pallet, item, k, klen, &b);
 	zbuf_free(&b);
 	return rc;
+}
+
+int dev_put_u32(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
+		size_t klen, uint32_t v)
+{
+	return put_uint(ctx, pallet, item, k, klen, v, 4);
 }
 
 int dev_put_u64(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
 		size_t klen, uint64_t v)
 {
-	struct zbuf b;
-	zbuf_init(&b, 16);
-	int rc = scale_put_u64(&b, v);
-	if (rc == 0)
-		rc = put_raw(ctx, pallet, item, k, klen, &b);
-	zbuf_free(&b);
-	return rc;
+	return put_uint(ctx, pallet, item, k, klen, v, 8);
+}
+
+/* Reads, increments and stores a plain counter of the given width. */
+static int next_id(struct dev_ctx *ctx, const char *pallet, const char *item, int width,
+                   uint64_t *id)
+{
+	uint64_t v = 0, max = width == 4 ? UINT32_MAX : UINT64_MAX;
+	uint32_t v32;
+	int rc = width == 4 ? dev_get_u32(ctx, pallet, item, NULL, 0, &v32)
+	                    : dev_get_u64(ctx, pallet, item, NULL, 0, &v);
+	if (rc)
+		return rc;
+	if (width == 4)
+		v = v32;
+	if (v == max)
+		return -EOVERFLOW;
+	if ((rc = put_uint(ctx, pallet, item, NULL, 0, v + 1, width)))
+		return rc;
+	*id = v + 1;
+	return 0;
 }
 
 int dev_next_id32(struct dev_ctx *ctx, const char *pallet, const char *item, uint32_t *id)
 {
-	uint32_t v;
-	int rc = dev_get_u32(ctx, pallet, item, NULL, 0, &v);
-	if (rc)
-		return rc;
-	if (v == UINT32_MAX)
-		return -EOVERFLOW;
-	if ((rc = dev_put_u32(ctx, pallet, item, NULL, 0, v + 1)))
-		return rc;
-	*id = v + 1;
-	return 0;
+	uint64_t v;
+	int rc = next_id(ctx, pallet, item, 4, &v);
+	if (rc == 0)
+		*id = (uint32_t)v;
+	return rc;
 }
 
 int dev_next_id64(struct dev_ctx *ctx, const char *pallet, const char *item, uint64_t *id)
 {
-	uint64_t v;
-	int rc = dev_get_u64(ctx, pallet, item, NULL, 0, &v);
-	if (rc)
-		return rc;
-	if (v == UINT64_MAX)
-		return -EOVERFLOW;
-	if ((rc = dev_put_u64(ctx, pallet, item, NULL, 0, v + 1)))
-		return rc;
-	*id = v + 1;
-	return 0;
+	return next_id(ctx, pallet, item, 8, id);
 }
 
 /* ---- Id lists ------------------------------------------------------------ */
@@ -277,63 +284,109 @@ static uint64_t raw_id(const uint8_t *p, size_t i, int wide)
 }
 
 /*
- * Appends id to the list unless it is there. Works on the SCALE bytes as
- * they are (compact length, then the elements): no decode into an array
- * and re-encode element by element, which made every contract creation
- * cost ten times more per contract already on the node. The list is read
- * in place from the block's overlay and the new value handed over without
- * another copy, so an append copies the list once.
+ * The list under key as its SCALE bytes (compact length, then the
+ * elements), read in place from the block's overlay when it is there, else
+ * from the store into val: *body its n elements (n = 0 when absent). Id
+ * lists are changed on these bytes as they are, not decoded into an array
+ * and re-encoded element by element, which made every change cost ten times
+ * more per id already in the list.
  */
-static int list_add(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
-		    size_t klen, uint64_t id, int wide, int fresh)
+static int raw_list(struct dev_ctx *ctx, const struct zbuf *key, int wide, struct zbuf *val,
+                    const uint8_t **body, size_t *n)
+{
+	struct scale_rd r;
+	size_t w = wide ? 8 : 4, vlen = 0;
+	const uint8_t *v = NULL;
+	*body = NULL;
+	*n = 0;
+	int rc = dev_storage_peek(ctx, key->data, key->len, &v, &vlen);
+	if (rc == 0 && !v) {
+		/* Not in this block yet: read it from the store once. */
+		rc = dev_storage_get(ctx, key->data, key->len, val);
+		v = val->data;
+		vlen = val->len;
+	}
+	if (rc == ZE_ABSENT)
+		return 0;
+	if (rc)
+		return rc;
+	scale_rd_init(&r, v, vlen);
+	if ((rc = scale_get_len(&r, DEV_ID_LIST_MAX, w, n)))
+		return rc;
+	if (scale_rd_left(&r) != *n * w)
+		return ZE_MALFORMED;
+	*body = v + r.off;
+	return 0;
+}
+
+/* The list of n elements at body with id appended, unless it is there
+ * (*changed = 0). */
+static int with_id(const uint8_t *body, size_t n, uint64_t id, int wide, struct zbuf *out,
+                   int *changed)
+{
+	size_t w = wide ? 8 : 4;
+	int rc;
+	for (size_t i = 0; i < n; i++)
+		if (raw_id(body, i, wide) == id)
+			return 0;
+	if (n >= DEV_ID_LIST_MAX)
+		return ZE_TOOBIG;
+	*changed = 1;
+	if ((rc = zbuf_reserve(out, 9 + (n + 1) * w)) || (rc = scale_put_compact(out, n + 1)) ||
+	    (n && (rc = zbuf_put(out, body, n * w))))
+		return rc;
+	return wide ? scale_put_u64(out, id) : scale_put_u32(out, (uint32_t)id);
+}
+
+/* The list without any occurrence of id, copying the runs between them;
+ * out stays empty when nothing is left (*changed = 0 when id is absent). */
+static int without_id(const uint8_t *body, size_t n, uint64_t id, int wide, struct zbuf *out,
+                      int *changed)
+{
+	size_t w = wide ? 8 : 4, kept = 0;
+	int rc;
+	for (size_t i = 0; i < n; i++)
+		kept += raw_id(body, i, wide) != id;
+	*changed = kept != n;
+	if (kept == n || kept == 0)
+		return 0;
+	if ((rc = zbuf_reserve(out, 9 + kept * w)) || (rc = scale_put_compact(out, kept)))
+		return rc;
+	for (size_t i = 0, run = 0; i <= n && rc == 0; i++) {
+		if (i < n && raw_id(body, i, wide) != id)
+			continue;
+		if (i > run)
+			rc = zbuf_put(out, body + run * w, (i - run) * w);
+		run = i + 1;
+	}
+	return rc;
+}
+
+/* Adds id to (remove = 0) or removes it from the list: the new value is
+ * handed to the overlay without another copy, so a change copies the list
+ * once; an emptied list is deleted. */
+static int list_edit(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
+                     size_t klen, uint64_t id, int wide, int remove)
 {
 	struct zbuf key, val, out;
-	struct scale_rd r;
-	size_t n = 0, w = wide ? 8 : 4, vlen = 0;
-	const uint8_t *body = NULL, *v = NULL;
-	int rc;
+	size_t n = 0;
+	const uint8_t *body = NULL;
+	int rc, changed = 0;
 
 	zbuf_init(&key, DEV_KEY_MAX);
 	zbuf_init(&out, DEV_VALUE_MAX);
 	zbuf_init(&val, DEV_VALUE_MAX);
-	if ((rc = dev_key(pallet, item, k, klen, NULL, 0, &key)))
-		goto done;
-	rc = dev_storage_peek(ctx, key.data, key.len, &v, &vlen);
-	if (rc == 0 && !v) {
-		/* Not in this block yet: read it from the store once. */
-		rc = dev_storage_get(ctx, key.data, key.len, &val);
-		v = val.data;
-		vlen = val.len;
+	if ((rc = dev_key(pallet, item, k, klen, NULL, 0, &key)) == 0 &&
+	    (rc = raw_list(ctx, &key, wide, &val, &body, &n)) == 0)
+		rc = remove ? without_id(body, n, id, wide, &out, &changed)
+		            : with_id(body, n, id, wide, &out, &changed);
+	if (rc == 0 && changed && out.len == 0) {
+		rc = dev_storage_delete(ctx, key.data, key.len);
+	} else if (rc == 0 && changed) {
+		size_t olen;
+		uint8_t *o = zbuf_steal(&out, &olen);
+		rc = o ? dev_storage_put_owned(ctx, key.data, key.len, o, olen) : -ENOMEM;
 	}
-	if (rc == ZE_ABSENT) {
-		rc = 0;
-	} else if (rc == 0) {
-		scale_rd_init(&r, v, vlen);
-		if ((rc = scale_get_len(&r, DEV_ID_LIST_MAX, w, &n)))
-			goto done;
-		if (scale_rd_left(&r) != n * w) {
-			rc = ZE_MALFORMED;
-			goto done;
-		}
-		body = v + r.off;
-	} else {
-		goto done;
-	}
-	for (size_t i = 0; !fresh && i < n; i++)
-		if (raw_id(body, i, wide) == id)
-			goto done;
-	if (n >= DEV_ID_LIST_MAX) {
-		rc = ZE_TOOBIG;
-		goto done;
-	}
-	if ((rc = zbuf_reserve(&out, 9 + (n + 1) * w)) || (rc = scale_put_compact(&out, n + 1)) ||
-	    (n && (rc = zbuf_put(&out, body, n * w))) ||
-	    (rc = wide ? scale_put_u64(&out, id) : scale_put_u32(&out, (uint32_t)id)))
-		goto done;
-	size_t olen;
-	uint8_t *o = zbuf_steal(&out, &olen);
-	rc = o ? dev_storage_put_owned(ctx, key.data, key.len, o, olen) : -ENOMEM;
-done:
 	zbuf_free(&key);
 	zbuf_free(&val);
 	zbuf_free(&out);
@@ -343,51 +396,39 @@ done:
 int dev_u64_list_add(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
 		     size_t klen, uint64_t id)
 {
-	return list_add(ctx, pallet, item, k, klen, id, 1, 0);
+	return list_edit(ctx, pallet, item, k, klen, id, 1, 0);
 }
 
 int dev_u64_list_add_fresh(struct dev_ctx *ctx, const char *pallet, const char *item,
 			   const void *k, size_t klen, uint64_t id)
 {
-	return list_add(ctx, pallet, item, k, klen, id, 1, 1);
+	struct zbuf key;
+	uint8_t le[8];
+	zbuf_init(&key, DEV_KEY_MAX);
+	dev_le64(le, id);
+	int rc = dev_key(pallet, item, k, klen, NULL, 0, &key);
+	if (rc == 0)
+		rc = dev_storage_vec_append(ctx, key.data, key.len, le, sizeof le, DEV_ID_LIST_MAX);
+	zbuf_free(&key);
+	return rc;
 }
 
 int dev_u32_list_add(struct dev_ctx *ctx, const char *pallet, const char *item, const void *k,
 		     size_t klen, uint32_t id)
 {
-	return list_add(ctx, pallet, item, k, klen, id, 0, 0);
-}
-
-static int list_remove(struct dev_ctx *ctx, const char *pallet, const char *item,
-		       const void *k, size_t klen, uint64_t id, int wide)
-{
-	struct id_list l = {.wide = wide};
-	size_t j = 0;
-	int rc = get_list(ctx, pallet, item, k, klen, &l);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < l.n; i++)
-		if (l.ids[i] != id)
-			l.ids[j++] = l.ids[i];
-	rc = 0;
-	if (j != l.n) {
-		l.n = j;
-		rc = put_list(ctx, pallet, item, k, klen, &l);
-	}
-	free(l.ids);
-	return rc;
+	return list_edit(ctx, pallet, item, k, klen, id, 0, 0);
 }
 
 int dev_u64_list_remove(struct dev_ctx *ctx, const char *pallet, const char *item,
 			const void *k, size_t klen, uint64_t id)
 {
-	return list_remove(ctx, pallet, item, k, klen, id, 1);
+	return list_edit(ctx, pallet, item, k, klen, id, 1, 1);
 }
 
 int dev_u32_list_remove(struct dev_ctx *ctx, const char *pallet, const char *item,
 			const void *k, size_t klen, uint32_t id)
 {
-	return list_remove(ctx, pallet, item, k, klen, id, 0);
+	return list_edit(ctx, pallet, item, k, klen, id, 0, 1);
 }
 
 /* ---- Typed entries ------------------------------------------------------- */
@@ -417,66 +458,29 @@ CODEC(pricing_policy, struct dev_pricing_policy)
 CODEC(contract, struct dev_contract)
 CODEC(billing_info, struct dev_billing_info)
 
-int dev_twin_get(struct dev_ctx *ctx, uint32_t id, struct dev_twin *t)
-{
-	uint8_t k[4];
-	dev_le32(k, id);
-	return get_decoded(ctx, DEV_TFGRID_PALLET, "Twins", k, 4, dec_twin, t);
-}
+/* get and put of a map entry keyed by its own u32 id field. */
+#define ENTRY32(name, type, pallet, item)                                          \
+	int dev_##name##_get(struct dev_ctx *ctx, uint32_t id, type *out)          \
+	{                                                                          \
+		uint8_t k[4];                                                      \
+		dev_le32(k, id);                                                   \
+		return get_decoded(ctx, pallet, item, k, 4, dec_##name, out);      \
+	}                                                                          \
+	int dev_##name##_put(struct dev_ctx *ctx, const type *obj)                 \
+	{                                                                          \
+		uint8_t k[4];                                                      \
+		dev_le32(k, obj->id);                                              \
+		return put_##name(ctx, pallet, item, k, 4, obj);                   \
+	}
 
-int dev_twin_put(struct dev_ctx *ctx, const struct dev_twin *t)
-{
-	uint8_t k[4];
-	dev_le32(k, t->id);
-	return put_twin(ctx, DEV_TFGRID_PALLET, "Twins", k, 4, t);
-}
+ENTRY32(twin, struct dev_twin, DEV_TFGRID_PALLET, "Twins")
+ENTRY32(farm, struct dev_farm, DEV_TFGRID_PALLET, "Farms")
+ENTRY32(node, struct dev_node, DEV_TFGRID_PALLET, "Nodes")
+ENTRY32(pricing_policy, struct dev_pricing_policy, DEV_TFGRID_PALLET, "PricingPolicies")
 
 int dev_twin_id_of(struct dev_ctx *ctx, const uint8_t account[32], uint32_t *id)
 {
 	return dev_get_u32(ctx, DEV_TFGRID_PALLET, "TwinIdByAccountID", account, 32, id);
-}
-
-int dev_farm_get(struct dev_ctx *ctx, uint32_t id, struct dev_farm *f)
-{
-	uint8_t k[4];
-	dev_le32(k, id);
-	return get_decoded(ctx, DEV_TFGRID_PALLET, "Farms", k, 4, dec_farm, f);
-}
-
-int dev_farm_put(struct dev_ctx *ctx, const struct dev_farm *f)
-{
-	uint8_t k[4];
-	dev_le32(k, f->id);
-	return put_farm(ctx, DEV_TFGRID_PALLET, "Farms", k, 4, f);
-}
-
-int dev_node_get(struct dev_ctx *ctx, uint32_t id, struct dev_node *n)
-{
-	uint8_t k[4];
-	dev_le32(k, id);
-	return get_decoded(ctx, DEV_TFGRID_PALLET, "Nodes", k, 4, dec_node, n);
-}
-
-int dev_node_put(struct dev_ctx *ctx, const struct dev_node *n)
-{
-	uint8_t k[4];
-	dev_le32(k, n->id);
-	return put_node(ctx, DEV_TFGRID_PALLET, "Nodes", k, 4, n);
-}
-
-int dev_pricing_policy_get(struct dev_ctx *ctx, uint32_t id, struct dev_pricing_policy *p)
-{
-	uint8_t k[4];
-	dev_le32(k, id);
-	return get_decoded(ctx, DEV_TFGRID_PALLET, "PricingPolicies", k, 4, dec_pricing_policy,
-			   p);
-}
-
-int dev_pricing_policy_put(struct dev_ctx *ctx, const struct dev_pricing_policy *p)
-{
-	uint8_t k[4];
-	dev_le32(k, p->id);
-	return put_pricing_policy(ctx, DEV_TFGRID_PALLET, "PricingPolicies", k, 4, p);
 }
 
 int dev_contract_get(struct dev_ctx *ctx, uint64_t id, struct dev_contract *c)

@@ -4,13 +4,7 @@
 #include <string.h>
 
 #include "common/zerr.h"
-
-#define TRY(x)                      \
-	do {                        \
-		int rc_ = (x);      \
-		if (rc_)            \
-			return rc_; \
-	} while (0)
+#include "devchain/devchain_int.h"
 
 int dev_str_set(struct dev_str *s, const void *p, size_t n)
 {

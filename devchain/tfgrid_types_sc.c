@@ -6,13 +6,7 @@
 #include <string.h>
 
 #include "common/zerr.h"
-
-#define TRY(x)                      \
-	do {                        \
-		int rc_ = (x);      \
-		if (rc_)            \
-			return rc_; \
-	} while (0)
+#include "devchain/devchain_int.h"
 
 void dev_contract_clear(struct dev_contract *c)
 {

@@ -115,6 +115,14 @@ int img_resolve(struct img_store *st, const char *ref, char digest[IMG_DIGEST_MA
  * shared pull cancels only its own wait). */
 typedef int (*img_progress_fn)(void *arg, uint64_t done, uint64_t total);
 
+/* VM disk images as registry artifacts: a manifest whose only layer has
+ * one of these media types carries a whole bootable disk (the layer blob is
+ * the disk, uncompressed). Such a layer is stored as the file
+ * layers/sha256/<hex>/disk.raw or disk.qcow2 instead of being unpacked. */
+#define IMG_MT_DISK_RAW "application/vnd.zos.vm.disk.raw"
+#define IMG_MT_DISK_QCOW2 "application/vnd.zos.vm.disk.qcow2"
+enum { IMG_DISK_NONE = 0, IMG_DISK_RAW = 1, IMG_DISK_QCOW2 = 2 };
+
 /* An image ready to run. Every pointer is owned by the struct, which
  * img_image_free releases. String arrays are NULL-terminated. */
 struct img_image {
@@ -131,6 +139,12 @@ struct img_image {
 	char **env; /* "KEY=VALUE" */
 	char *workdir;
 	char *user;
+	/* A disk image artifact (see IMG_MT_DISK_RAW): the stored disk file
+	 * (inside layers[0]) and IMG_DISK_RAW or IMG_DISK_QCOW2; NULL and
+	 * IMG_DISK_NONE for a filesystem image. The file is the store's: read
+	 * it, never write it. */
+	char *disk;
+	int disk_format;
 };
 void img_image_free(struct img_image *img);
 

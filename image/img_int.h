@@ -62,6 +62,7 @@ struct img_manifest {
 	struct {
 		char digest[IMG_DIGEST_MAX];
 		uint64_t size;
+		int disk; /* IMG_DISK_NONE (a tar layer), IMG_DISK_RAW or IMG_DISK_QCOW2 */
 	} layers[IMG_LAYERS_MAX];
 };
 
@@ -92,6 +93,8 @@ int img_index_pick(const char *json, size_t len, const char *arch, char digest[I
                    char *err, size_t errsz);
 /* 1 index, 0 manifest, ZE_MALFORMED otherwise. */
 int img_manifest_kind(const char *json, size_t len, const char *ctype);
+/* The file name a disk layer is stored under: "disk.raw" or "disk.qcow2". */
+const char *img_disk_name(int disk);
 int img_image_build(struct img_store *st, const char *digest, struct img_image **out, char *err,
                     size_t errsz);
 

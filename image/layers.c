@@ -55,8 +55,27 @@ static void *unpack_main(void *arg)
  * unpacking overlaps the download. The tree grows in tmp/ and is renamed
  * into layers/ only when the digest matched and the unpack succeeded.
  */
+/* A VM disk layer is not unpacked: the verified blob is the file
+ * root/disk.raw (or disk.qcow2), readable only by root. */
+static int disk_once(struct img_pull *p, struct img_reg *reg, const char *digest, uint64_t size,
+                     int disk, char d[PATH_MAX], const char *root, char *err, size_t errsz)
+{
+	char f[PATH_MAX];
+	snprintf(f, sizeof f, "%.4000s/%s", root, img_disk_name(disk));
+	int fd = open(f, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int rc = fd < 0 ? img_errf(err, errsz, -errno, "creating %s: %s", f, strerror(errno))
+	                : img_reg_blob(reg, digest, size, fd, img_pull_tick, p, err, errsz);
+	if (fd >= 0 && close(fd) < 0 && rc == 0)
+		rc = img_errf(err, errsz, -errno, "writing %s: %s", f, strerror(errno));
+	if (rc < 0) {
+		img_rmtree(d, NULL);
+		d[0] = 0;
+	}
+	return rc;
+}
+
 static int layer_once(struct img_pull *p, struct img_reg *reg, const char *digest, uint64_t size,
-                      char d[PATH_MAX], char *err, size_t errsz)
+                      int disk, char d[PATH_MAX], char *err, size_t errsz)
 {
 	int rc = img_tmpdir(p->st, "layer", d, PATH_MAX);
 	if (rc < 0)
@@ -65,6 +84,16 @@ static int layer_once(struct img_pull *p, struct img_reg *reg, const char *diges
 		                strerror(-rc));
 	struct unpacker u = {.fd = -1};
 	snprintf(u.dir, sizeof u.dir, "%.4000s/root", d);
+	if (disk) {
+		if (mkdir(u.dir, 0700) < 0) {
+			rc = img_errf(err, errsz, -errno, "preparing %s: %s", u.dir,
+			              strerror(errno));
+			img_rmtree(d, NULL);
+			d[0] = 0;
+			return rc;
+		}
+		return disk_once(p, reg, digest, size, disk, d, u.dir, err, errsz);
+	}
 	int fds[2];
 	if (mkdir(u.dir, 0755) < 0 || pipe2(fds, O_CLOEXEC) < 0) {
 		rc = img_errf(err, errsz, -errno, "preparing %s: %s", u.dir, strerror(errno));
@@ -98,7 +127,7 @@ static int layer_once(struct img_pull *p, struct img_reg *reg, const char *diges
 /* Fetches layer i into d (tmp/…, its root/ the tree); d stays "" when the
  * layer is already in the store. */
 static int store_layer(struct img_pull *p, struct img_reg *reg, const char *digest, uint64_t size,
-                       char d[PATH_MAX], char *err, size_t errsz)
+                       int disk, char d[PATH_MAX], char *err, size_t errsz)
 {
 	char dst[PATH_MAX];
 	d[0] = 0;
@@ -113,7 +142,7 @@ static int store_layer(struct img_pull *p, struct img_reg *reg, const char *dige
 	 * (-ESPIPE from the retry, or the registry going away) starts the layer
 	 * again, a bounded number of times. */
 	for (unsigned attempt = 1;; attempt++) {
-		rc = layer_once(p, reg, digest, size, d, err, errsz);
+		rc = layer_once(p, reg, digest, size, disk, d, err, errsz);
 		if (!(rc == -ESPIPE || rc == ZE_UNKNOWN) || attempt >= p->st->retries || p->failed)
 			return rc;
 		log_warn("image", "layer %s: %s; starting it again", digest, err);
@@ -165,8 +194,8 @@ static void *layers_worker(void *arg)
 		pthread_mutex_unlock(&j->mu);
 		if (i == SIZE_MAX)
 			break;
-		rc = store_layer(j->p, reg, j->m->layers[i].digest, j->m->layers[i].size, j->tmp[i],
-		                 e, sizeof e);
+		rc = store_layer(j->p, reg, j->m->layers[i].digest, j->m->layers[i].size,
+		                 j->m->layers[i].disk, j->tmp[i], e, sizeof e);
 	}
 	img_reg_free(reg);
 	if (rc < 0) {

@@ -77,14 +77,28 @@ int img_manifest_parse(const char *json, size_t len, struct img_manifest *m, cha
 	cJSON_ArrayForEach(l, layers)
 	{
 		const char *mt = str(l, "mediaType");
-		if (mt && !(strstr(mt, "tar") && !strstr(mt, "nondistributable") &&
-		            !strstr(mt, "foreign"))) {
+		int disk = !mt                                  ? IMG_DISK_NONE
+		           : strcmp(mt, IMG_MT_DISK_RAW) == 0   ? IMG_DISK_RAW
+		           : strcmp(mt, IMG_MT_DISK_QCOW2) == 0 ? IMG_DISK_QCOW2
+		                                                : IMG_DISK_NONE;
+		if (mt && !disk &&
+		    !(strstr(mt, "tar") && !strstr(mt, "nondistributable") &&
+		      !strstr(mt, "foreign"))) {
 			rc = img_errf(err, errsz, ZE_MALFORMED,
 			              "layer media type %.80s is not supported (tar, tar+gzip, "
-			              "tar+zstd)",
+			              "tar+zstd, " IMG_MT_DISK_RAW ", " IMG_MT_DISK_QCOW2 ")",
 			              mt);
 			goto out;
 		}
+		/* A disk is a whole VM: nothing can be stacked on or under it. */
+		if (disk && n != 1) {
+			rc = img_errf(err, errsz, ZE_MALFORMED,
+			              "a VM disk image layer (%s) must be the image's only layer; "
+			              "this image has %d",
+			              mt, n);
+			goto out;
+		}
+		m->layers[m->n].disk = disk;
 		if (descriptor(l, m->layers[m->n].digest, &m->layers[m->n].size) < 0) {
 			rc = img_errf(err, errsz, ZE_MALFORMED, "layer %zu has no valid descriptor",
 			              m->n);
@@ -122,6 +136,11 @@ int img_index_pick(const char *json, size_t len, const char *arch, char digest[I
 	if (rc < 0)
 		img_errf(err, errsz, rc, "the image index has no image for linux/%s", arch);
 	return rc;
+}
+
+const char *img_disk_name(int disk)
+{
+	return disk == IMG_DISK_QCOW2 ? "disk.qcow2" : "disk.raw";
 }
 
 static int strv(const cJSON *a, char ***out)
@@ -171,6 +190,7 @@ void img_image_free(struct img_image *img)
 	strv_free(img->env);
 	free(img->workdir);
 	free(img->user);
+	free(img->disk);
 	free(img);
 }
 
@@ -236,6 +256,14 @@ int img_image_build(struct img_store *st, const char *digest, struct img_image *
 			rc = -ENOMEM;
 		else
 			img->n_layers++;
+		if (rc == 0 && m->layers[i].disk) {
+			img->disk_format = m->layers[i].disk;
+			if (asprintf(&img->disk, "%s/%s", p, img_disk_name(m->layers[i].disk)) <
+			    0) {
+				img->disk = NULL;
+				rc = -ENOMEM;
+			}
+		}
 	}
 	if (rc == 0) {
 		*out = img;

@@ -43,7 +43,7 @@
 
 struct img_store; /* image/image.h */
 
-/* Workload names: ^[a-zA-Z0-9_]{1,36}$ (DESIGN §5). */
+/* Workload names: ^[a-zA-Z0-9_]{1,36}$ (docs/deploying.md). */
 #define PROV_NAME_MAX 36
 
 /* Capacity units: cru = logical cpus, mru/sru/hru = bytes. */
@@ -212,6 +212,21 @@ int prov_claim_host_free(const char *claim, char *err, size_t errsz);
 
 /* The table for a type name, or NULL when the type is unknown. */
 const struct prov_ops *prov_lookup(const char *type);
+
+/* When a type is installed within one deployment, in this order: what
+ * others reference (storage, then networks), the rest, then what runs on
+ * them (compute). Removal goes the other way. */
+enum prov_stage {
+	PROV_STAGE_STORAGE = 0, /* zmount, volume */
+	PROV_STAGE_NETWORK,     /* network */
+	PROV_STAGE_OTHER,       /* public_port, gateway-name-proxy, unknown types */
+	PROV_STAGE_COMPUTE,     /* zmachine, container: need the others */
+};
+/* The install stage of a type name (registry.c lists each type's). */
+enum prov_stage prov_stage_of(const char *type);
+/* 1 when workloads of the type run from an image and have logs: the compute
+ * types. 0 for the others, unknown types and NULL. */
+int prov_runs_image(const char *type);
 
 /* Checks a workload name against ^[a-zA-Z0-9_]{1,36}$; 0 or -EINVAL. */
 int prov_name_valid(const char *name);

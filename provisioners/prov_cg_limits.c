@@ -16,22 +16,6 @@
 
 #define CFS_PERIOD_US ((uint64_t)100000)
 
-/* Writes s to dir/file. Only system calls: used in forked children. */
-static int cg_write(const char *dir, const char *file, const char *s)
-{
-	char p[PROV_PATH_MAX];
-	if (prov_fmt(p, sizeof p, "%s/%s", dir, file) < 0)
-		return -ENAMETOOLONG;
-	int fd = open(p, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	size_t n = strlen(s);
-	ssize_t w = write(fd, s, n);
-	int rc = w == (ssize_t)n ? 0 : w < 0 ? -errno : -EIO;
-	close(fd);
-	return rc;
-}
-
 static int cg_n(const struct prov_cg *cg)
 {
 	return cg->v2 ? 1 : PROV_CG_N;
@@ -53,12 +37,12 @@ static int enable_v2(const char *path)
 	if (!s)
 		return -EINVAL;
 	*s = '\0';
-	int rc = cg_write(grand, "cgroup.subtree_control", "+cpu +memory +pids");
+	int rc = prov_cg_write(grand, "cgroup.subtree_control", "+cpu +memory +pids");
 	if (rc < 0)
 		return rc;
 	if (mkdir(parent, 0755) < 0 && errno != EEXIST)
 		return -errno;
-	return cg_write(parent, "cgroup.subtree_control", "+cpu +memory +pids");
+	return prov_cg_write(parent, "cgroup.subtree_control", "+cpu +memory +pids");
 }
 
 int prov_cg_create(const struct prov_cg *cg, uint64_t cpus, uint64_t mem, uint64_t pids, char *err,
@@ -76,31 +60,31 @@ int prov_cg_create(const struct prov_cg *cg, uint64_t cpus, uint64_t mem, uint64
 	if (cg->v2) {
 		const char *d = cg->path[0];
 		snprintf(v, sizeof v, "%" PRIu64 " %" PRIu64, cpus * CFS_PERIOD_US, CFS_PERIOD_US);
-		if ((rc = cg_write(d, "cpu.max", v)) < 0)
+		if ((rc = prov_cg_write(d, "cpu.max", v)) < 0)
 			goto fail;
 		snprintf(v, sizeof v, "%" PRIu64, mem);
-		if ((rc = cg_write(d, "memory.max", v)) < 0)
+		if ((rc = prov_cg_write(d, "memory.max", v)) < 0)
 			goto fail;
 		/* Without swap accounting the limit could be dodged by swapping. */
-		cg_write(d, "memory.swap.max", "0");
+		prov_cg_write(d, "memory.swap.max", "0");
 		snprintf(v, sizeof v, "%" PRIu64, pids);
-		if ((rc = cg_write(d, "pids.max", v)) < 0)
+		if ((rc = prov_cg_write(d, "pids.max", v)) < 0)
 			goto fail;
 		return 0;
 	}
 	snprintf(v, sizeof v, "%" PRIu64, CFS_PERIOD_US);
-	if ((rc = cg_write(cg->path[PROV_CG_CPU], "cpu.cfs_period_us", v)) < 0)
+	if ((rc = prov_cg_write(cg->path[PROV_CG_CPU], "cpu.cfs_period_us", v)) < 0)
 		goto fail;
 	snprintf(v, sizeof v, "%" PRIu64, cpus * CFS_PERIOD_US);
-	if ((rc = cg_write(cg->path[PROV_CG_CPU], "cpu.cfs_quota_us", v)) < 0)
+	if ((rc = prov_cg_write(cg->path[PROV_CG_CPU], "cpu.cfs_quota_us", v)) < 0)
 		goto fail;
 	snprintf(v, sizeof v, "%" PRIu64, mem);
-	if ((rc = cg_write(cg->path[PROV_CG_MEMORY], "memory.limit_in_bytes", v)) < 0)
+	if ((rc = prov_cg_write(cg->path[PROV_CG_MEMORY], "memory.limit_in_bytes", v)) < 0)
 		goto fail;
 	/* memsw exists only with swap accounting; set it when it does. */
-	cg_write(cg->path[PROV_CG_MEMORY], "memory.memsw.limit_in_bytes", v);
+	prov_cg_write(cg->path[PROV_CG_MEMORY], "memory.memsw.limit_in_bytes", v);
 	snprintf(v, sizeof v, "%" PRIu64, pids);
-	if ((rc = cg_write(cg->path[PROV_CG_PIDS], "pids.max", v)) < 0)
+	if ((rc = prov_cg_write(cg->path[PROV_CG_PIDS], "pids.max", v)) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -114,7 +98,7 @@ int prov_cg_attach(const struct prov_cg *cg, pid_t pid)
 	char v[32];
 	snprintf(v, sizeof v, "%d", (int)pid);
 	for (int i = 0; i < cg_n(cg); i++) {
-		int rc = cg_write(cg->path[i], "cgroup.procs", v);
+		int rc = prov_cg_write(cg->path[i], "cgroup.procs", v);
 		if (rc < 0)
 			return rc;
 	}

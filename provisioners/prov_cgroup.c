@@ -35,8 +35,7 @@ static void nap_ms(long ms)
 		;
 }
 
-/* Writes s to dir/file. Only system calls: used in forked children. */
-static int cg_write(const char *dir, const char *file, const char *s)
+int prov_cg_write(const char *dir, const char *file, const char *s)
 {
 	char p[PROV_PATH_MAX];
 	if (prov_fmt(p, sizeof p, "%s/%s", dir, file) < 0)
@@ -193,9 +192,9 @@ int prov_cg_frozen(const struct prov_cg *cg)
 static void cg_thaw(const struct prov_cg *cg)
 {
 	if (cg->v2)
-		cg_write(cg->path[0], "cgroup.freeze", "0");
+		prov_cg_write(cg->path[0], "cgroup.freeze", "0");
 	else
-		cg_write(cg->path[PROV_CG_FREEZER], "freezer.state", "THAWED");
+		prov_cg_write(cg->path[PROV_CG_FREEZER], "freezer.state", "THAWED");
 	for (int i = 0; i < FREEZE_ROUNDS && prov_cg_frozen(cg) == 1; i++)
 		nap_ms(10);
 }
@@ -233,7 +232,7 @@ int prov_cg_destroy(const struct prov_cg *cg)
 		return 0;
 	const char *mem = cg_dir(cg, PROV_CG_MEMORY);
 	if (cg->v2 && access(mem, F_OK) == 0)
-		cg_write(mem, "cgroup.kill", "1");
+		prov_cg_write(mem, "cgroup.kill", "1");
 	for (int round = 0; round < KILL_ROUNDS; round++) {
 		int n = 0;
 		for (int i = 0; i < cg_n(cg); i++) {

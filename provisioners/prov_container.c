@@ -62,49 +62,12 @@ static int ct_paths(struct prov_ctx *ctx, const struct prov_workload_id *id, str
 	return 0;
 }
 
-static const char *dep_type(const struct prov_deployment_view *deps, const char *name)
-{
-	for (size_t i = 0; deps && i < deps->count; i++)
-		if (deps->workloads[i].name && strcmp(deps->workloads[i].name, name) == 0)
-			return deps->workloads[i].type;
-	return NULL;
-}
-
-static int has_fs(const char *img)
-{
-	int fd = open(img, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return 0;
-	unsigned char m[2];
-	ssize_t n = pread(fd, m, 2, 0x438);
-	close(fd);
-	return n == 2 && m[0] == 0x53 && m[1] == 0xef;
-}
-
-/* A zmount is a raw disk; a container needs a filesystem on it. */
-static int format_disk(const char *img, char *err, size_t errsz)
-{
-	if (has_fs(img))
-		return 0;
-	char prog[PROV_PATH_MAX];
-	if (prov_which("mkfs.ext4", prog, sizeof prog) < 0)
-		return prov_err(err, errsz, ZE_UNSUPPORTED, "mkfs.ext4 not installed");
-	const char *argv[] = {
-	    prog, "-q", "-F", "-m", "0", "-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard",
-	    img,  NULL};
-	char out[256];
-	int rc = prov_run(argv, out, sizeof out, 120000);
-	return rc < 0 ? prov_err(err, errsz, rc, "cannot format zmount: %s",
-	                         out[0] ? out : zerr_str(rc))
-	              : 0;
-}
-
 static int resolve_mounts(struct prov_ctx *ctx, const struct prov_workload_id *id,
                           const struct prov_ct_spec *s, const struct prov_deployment_view *deps,
                           struct prov_ct_plan *p, char *err, size_t errsz)
 {
 	for (size_t i = 0; i < s->nmounts; i++) {
-		const char *type = dep_type(deps, s->mount_name[i]);
+		const char *type = prov_spec_dep_type(deps, s->mount_name[i]);
 		struct prov_ct_mount *m = &p->mounts[i];
 		struct prov_workload_id mid = {.twin_id = id->twin_id,
 		                               .contract_id = id->contract_id};
@@ -136,7 +99,10 @@ static int resolve_mounts(struct prov_ctx *ctx, const struct prov_workload_id *i
 			if (!ctx->feat.loop)
 				return prov_err(err, errsz, ZE_UNSUPPORTED,
 				                "mounting a zmount needs loop devices");
-			if ((rc = format_disk(m->src, err, errsz)) < 0)
+			/* A zmount is a raw disk; a container needs a filesystem
+			 * on it. */
+			if (!prov_ext4_has(m->src) &&
+			    (rc = prov_ext4_format(m->src, err, errsz)) < 0)
 				return rc;
 		} else {
 			return prov_err(err, errsz, -ENOENT,
@@ -214,21 +180,6 @@ static int feature_check(struct prov_ctx *ctx, char *err, size_t errsz)
 	return 0;
 }
 
-static int spec_equal(const char *file, const cJSON *data)
-{
-	char *buf = malloc(SPEC_MAX);
-	if (!buf)
-		return 0;
-	int eq = 0;
-	if (prov_read_file(file, buf, SPEC_MAX, NULL) == 0) {
-		cJSON *old = cJSON_Parse(buf);
-		eq = old && cJSON_Compare(old, data, 1);
-		cJSON_Delete(old);
-	}
-	free(buf);
-	return eq;
-}
-
 /* The image's layers: the unpacked layers of an image by reference, which
  * the engine pulled (and holds) before provisioning; or one local rootfs
  * folder of image_dir. *img (for the image's config) is set for a
@@ -249,15 +200,13 @@ static int image_layers(struct prov_ctx *ctx, const char *image, struct prov_ct_
 			                ctx->image_dir);
 		return 0;
 	}
-	if (!ctx->images)
-		return prov_err(err, errsz, ZE_UNSUPPORTED,
-		                "image %s: this node has no image store ([images] dir)", image);
-	char why[256] = "";
-	if ((rc = img_get(ctx->images, image, img, why, sizeof why)) < 0)
-		return prov_err(err, errsz, rc == -ENOENT ? -ENOENT : rc,
-		                "image %s is not in the image store (it is pulled before the "
-		                "container starts): %s",
-		                image, why[0] ? why : zerr_str(rc));
+	if ((rc = prov_spec_image(ctx, image, img, err, errsz)) < 0)
+		return rc;
+	if ((*img)->disk)
+		return prov_err(err, errsz, -EINVAL,
+		                "image %s is a VM disk image, not a root filesystem: deploy it as "
+		                "a zmachine",
+		                image);
 	if ((*img)->n_layers == 0 || (*img)->n_layers > PROV_CT_LAYERS_MAX)
 		return prov_err(err, errsz, ZE_UNSUPPORTED, "image %s has %zu layers (at most %d)",
 		                image, (*img)->n_layers, PROV_CT_LAYERS_MAX);
@@ -318,7 +267,7 @@ static int ct_start(struct prov_ctx *ctx, const struct prov_workload_id *id, con
 		return prov_err(err, errsz, rc, "cannot allow ping in netns %s: %s", cp->host,
 		                zerr_str(rc));
 	for (size_t i = 0; i < s->nifs; i++) {
-		const char *t = dep_type(deps, s->if_net[i]);
+		const char *t = prov_spec_dep_type(deps, s->if_net[i]);
 		if (!t || strcmp(t, "network") != 0)
 			return prov_err(err, errsz, -ENOENT,
 			                "network %s is not part of this deployment", s->if_net[i]);
@@ -350,7 +299,7 @@ static int ct_provision(struct prov_ctx *ctx, const struct prov_workload_id *id,
 	pid_t pid;
 	int fresh = access(cp.spec, F_OK) != 0;
 	if (!fresh) {
-		if (!spec_equal(cp.spec, data))
+		if (!prov_spec_equal(cp.spec, data, SPEC_MAX))
 			return prov_err(err, errsz, ZE_STATE,
 			                "container %s exists with another spec", id->name);
 		if (prov_ct_alive(cp.dir, "supervisor.pid", &pid) == 1)

@@ -26,12 +26,6 @@
 static const char *const zm_keys[] = {"image",  "entrypoint", "env",  "compute_capacity",
                                       "mounts", "network",    "size", NULL};
 static const char *const cc_keys[] = {"cpu", "memory", NULL};
-static const char *const mount_keys[] = {"name", "mountpoint", NULL};
-static const char *const net_keys[] = {"interfaces", "public_ip", "public_ip6",
-                                       "planetary",  "mycelium",  NULL};
-static const char *const if_keys[] = {"network", "ip", NULL};
-
-
 
 static int env_key_ok(const char *k)
 {
@@ -170,82 +164,12 @@ int prov_ct_parse(const cJSON *data, struct prov_ct_spec *s, char *err, size_t e
 	                        errsz)) < 0)
 		return rc;
 
-	const cJSON *mounts = cJSON_GetObjectItemCaseSensitive(data, "mounts"), *m;
-	if (mounts && !cJSON_IsNull(mounts)) {
-		if (!cJSON_IsArray(mounts))
-			return prov_err(err, errsz, -EINVAL, "mounts must be an array");
-		cJSON_ArrayForEach(m, mounts)
-		{
-			if (s->nmounts >= PROV_CT_MOUNTS_MAX)
-				return prov_err(err, errsz, -EINVAL, "more than %d mounts",
-				                PROV_CT_MOUNTS_MAX);
-			const char *name, *mp;
-			if ((rc = prov_json_keys(m, mount_keys, err, errsz)) < 0 ||
-			    (rc = prov_json_str(m, "name", PROV_NAME_MAX, &name, err, errsz)) < 0 ||
-			    (rc = prov_json_str(m, "mountpoint", PROV_MOUNTPOINT_MAX, &mp, err, errsz)) <
-			        0)
-				return rc;
-			if (prov_name_valid(name) < 0)
-				return prov_err(err, errsz, -EINVAL,
-				                "mount name '%.40s' is not a workload name", name);
-			if (!prov_mountpoint_ok(mp))
-				return prov_err(
-				    err, errsz, -EINVAL,
-				    "mountpoint '%.64s' must be an absolute normalized path of "
-				    "[A-Za-z0-9._-] components, not under /proc, /dev or /sys",
-				    mp);
-			for (size_t i = 0; i < s->nmounts; i++)
-				if (strcmp(s->mountpoint[i], mp) == 0 ||
-				    strcmp(s->mount_name[i], name) == 0)
-					return prov_err(err, errsz, -EINVAL,
-					                "mount %s or mountpoint %s used twice",
-					                name, mp);
-			s->mount_name[s->nmounts] = name;
-			s->mountpoint[s->nmounts++] = mp;
-		}
-	}
-	const cJSON *net = cJSON_GetObjectItemCaseSensitive(data, "network");
-	if (net && !cJSON_IsNull(net)) {
-		if ((rc = prov_json_keys(net, net_keys, err, errsz)) < 0)
-			return rc;
-		/* zos clients send these switched off; this node offers none of them. */
-		static const char *const off[] = {"public_ip", "public_ip6", "planetary",
-		                                  "mycelium"};
-		for (size_t k = 0; k < sizeof off / sizeof off[0]; k++) {
-			const cJSON *o = cJSON_GetObjectItemCaseSensitive(net, off[k]);
-			if (o && !cJSON_IsNull(o) && !cJSON_IsFalse(o) &&
-			    !(cJSON_IsString(o) && o->valuestring[0] == '\0'))
-				return prov_err(err, errsz, ZE_UNSUPPORTED,
-				                "network.%s is not supported on this node", off[k]);
-		}
-		const cJSON *ifs = cJSON_GetObjectItemCaseSensitive(net, "interfaces"), *i;
-		if (ifs && !cJSON_IsArray(ifs))
-			return prov_err(err, errsz, -EINVAL, "network.interfaces must be an array");
-		cJSON_ArrayForEach(i, ifs)
-		{
-			if (s->nifs >= PROV_CT_IFACES_MAX)
-				return prov_err(err, errsz, -EINVAL, "more than %d interfaces",
-				                PROV_CT_IFACES_MAX);
-			const char *nn, *ip;
-			uint32_t a;
-			if ((rc = prov_json_keys(i, if_keys, err, errsz)) < 0 ||
-			    (rc = prov_json_str(i, "network", PROV_NAME_MAX, &nn, err, errsz)) <
-			        0 ||
-			    (rc = prov_json_str(i, "ip", 15, &ip, err, errsz)) < 0)
-				return rc;
-			if (prov_name_valid(nn) < 0 || prov_ipv4_parse(ip, &a) < 0)
-				return prov_err(
-				    err, errsz, -EINVAL,
-				    "interface needs a network name and an IPv4 address");
-			for (size_t k = 0; k < s->nifs; k++)
-				if (strcmp(s->if_net[k], nn) == 0)
-					return prov_err(err, errsz, -EINVAL,
-					                "network %s attached twice", nn);
-			s->if_net[s->nifs] = nn;
-			s->if_ip[s->nifs++] = ip;
-		}
-	}
-	return 0;
+	if ((rc = prov_spec_mounts(cJSON_GetObjectItemCaseSensitive(data, "mounts"),
+	                           PROV_CT_MOUNTS_MAX, s->mount_name, s->mountpoint, &s->nmounts,
+	                           err, errsz)) < 0)
+		return rc;
+	return prov_spec_ifaces(cJSON_GetObjectItemCaseSensitive(data, "network"),
+	                        PROV_CT_IFACES_MAX, s->if_net, s->if_ip, &s->nifs, err, errsz);
 }
 
 int prov_ct_image_is_ref(const char *image)

@@ -33,9 +33,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MKFS_TIMEOUT_MS 120000
-#define EXT4_MAGIC_OFF 0x438
-
 /* A user namespace mapping 0..PROV_CT_IDS-1 to base..: a child unshares
  * one and waits; we write its maps and keep a descriptor of it. */
 static int userns_fd(uint32_t base)
@@ -129,45 +126,6 @@ int prov_ct_idmap_probe(const char *dir)
 	return rc;
 }
 
-static int has_ext4(const char *img)
-{
-	int fd = open(img, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return 0;
-	unsigned char m[2];
-	ssize_t n = pread(fd, m, 2, EXT4_MAGIC_OFF);
-	close(fd);
-	return n == 2 && m[0] == 0x53 && m[1] == 0xef;
-}
-
-static int mkfs(const char *img, char *err, size_t errsz)
-{
-	char prog[PROV_PATH_MAX];
-	if (prov_which("mkfs.ext4", prog, sizeof prog) < 0)
-		return prov_err(err, errsz, ZE_UNSUPPORTED, "mkfs.ext4 not installed (e2fsprogs)");
-	const char *argv[] = {
-	    prog, "-q", "-F", "-m", "0", "-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard",
-	    img,  NULL};
-	char out[256];
-	int rc = prov_run(argv, out, sizeof out, MKFS_TIMEOUT_MS);
-	return rc < 0 ? prov_err(err, errsz, rc, "mkfs.ext4 of %s failed: %s", img,
-	                         out[0] ? out : zerr_str(rc))
-	              : 0;
-}
-
-/* Attaches img to a loop device (autoclear) and mounts its ext4 at mnt. */
-static int mount_ext4(const char *img, const char *mnt, char *err, size_t errsz)
-{
-	char dev[64];
-	int lfd, rc = prov_loop_attach(img, dev, sizeof dev, &lfd);
-	if (rc < 0)
-		return prov_err(err, errsz, rc, "no loop device for %s: %s", img, zerr_str(rc));
-	if (mount(dev, mnt, "ext4", MS_NOSUID | MS_NODEV, "") < 0)
-		rc = prov_err(err, errsz, -errno, "cannot mount %s: %s", img, prov_strerror(errno));
-	close(lfd);
-	return rc;
-}
-
 /* The writable layer: <dir>/upper.img, made once (it keeps the container's
  * files across restarts and re-provisioning), mounted at <dir>/upperfs. */
 static int upper_up(const struct prov_ct_plan *p, char *err, size_t errsz)
@@ -177,7 +135,7 @@ static int upper_up(const struct prov_ct_plan *p, char *err, size_t errsz)
 	if ((rc = prov_fmt(img, sizeof img, "%s/upper.img", p->dir)) < 0 ||
 	    (rc = prov_fmt(mnt, sizeof mnt, "%s/upperfs", p->dir)) < 0)
 		return prov_err(err, errsz, rc, "path too long");
-	if (!has_ext4(img)) {
+	if (!prov_ext4_has(img)) {
 		int fd = open(img, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd < 0)
 			return prov_err(err, errsz, -errno, "cannot create %s: %s", img,
@@ -186,10 +144,10 @@ static int upper_up(const struct prov_ct_plan *p, char *err, size_t errsz)
 		close(fd);
 		if (rc < 0)
 			return prov_err(err, errsz, rc, "cannot size %s: %s", img, zerr_str(rc));
-		if ((rc = mkfs(img, err, errsz)) < 0)
+		if ((rc = prov_ext4_format(img, err, errsz)) < 0)
 			return rc;
 	}
-	if ((rc = prov_mkdirs(mnt, 0700)) < 0 || (rc = mount_ext4(img, mnt, err, errsz)) < 0)
+	if ((rc = prov_mkdirs(mnt, 0700)) < 0 || (rc = prov_ext4_mount(img, mnt, err, errsz)) < 0)
 		return rc < 0 && !err[0] ? prov_err(err, errsz, rc, "cannot mount upper layer")
 		                         : rc;
 	static const char *const subs[] = {"upper", "work"};
@@ -222,7 +180,7 @@ static int mounts_up(const struct prov_ct_plan *p, int userns, char *err, size_t
 		const char *src = m->src;
 		if (m->kind == PROV_MNT_DISK) {
 			if ((rc = prov_mkdirs(stage, 0700)) < 0 ||
-			    (rc = mount_ext4(m->src, stage, err, errsz)) < 0)
+			    (rc = prov_ext4_mount(m->src, stage, err, errsz)) < 0)
 				return rc;
 			src = stage;
 		}

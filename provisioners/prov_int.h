@@ -165,6 +165,9 @@ int prov_cg_exists(const struct prov_cg *cg);
  * every cgroup hierarchy; for tests and tools with a parent of their own. */
 void prov_cg_parent_cleanup(const struct prov_ctx *ctx);
 int prov_cg_stats(const struct prov_cg *cg, uint64_t *cpu_ns, uint64_t *mem_bytes);
+/* Writes s to dir/file (a cgroup control file). Only system calls: safe
+ * in forked children. */
+int prov_cg_write(const char *dir, const char *file, const char *s);
 /* Serialization of the paths into the run dir, so that an agent started in
  * another cgroup still finds them. */
 int prov_cg_save(const struct prov_cg *cg, const char *file);
@@ -271,5 +274,32 @@ uint32_t prov_uplink_addr(unsigned block, int ns_end);
 int prov_ipv4_parse(const char *s, uint32_t *addr);
 /* Parses "a.b.c.d/n". */
 int prov_cidr_parse(const char *s, uint32_t *addr, unsigned *prefix);
+
+/* prov_ext4.c: ext4 images. 1 when img holds an ext4 filesystem (one made
+ * before a reboot is kept, not wiped). */
+int prov_ext4_has(const char *img);
+/* mkfs.ext4 of the existing (sized) file img. */
+int prov_ext4_format(const char *img, char *err, size_t errsz);
+/* Attaches img to an autoclear loop device and mounts its ext4 at mnt. */
+int prov_ext4_mount(const char *img, const char *mnt, char *err, size_t errsz);
+
+/* prov_spec.c: what container and VM specs share. The mounts field
+ * [{name, mountpoint}] into name[] and point[] (at most max, *n counts;
+ * strings borrowed from mounts). */
+int prov_spec_mounts(const cJSON *mounts, size_t max, const char **name, const char **point,
+                     size_t *n, char *err, size_t errsz);
+/* The network field {interfaces[{network, ip}], ...} into net_name[] and
+ * ip[] (at most max, *n counts; strings borrowed from net). */
+int prov_spec_ifaces(const cJSON *net, size_t max, const char **net_name, const char **ip,
+                     size_t *n, char *err, size_t errsz);
+/* The image ref from the image store, where the agent pulled and holds it
+ * before provisioning; *img is the caller's (img_image_free). */
+struct img_image;
+int prov_spec_image(struct prov_ctx *ctx, const char *ref, struct img_image **img, char *err,
+                    size_t errsz);
+/* 1 when the spec recorded in file (at most max bytes) equals data. */
+int prov_spec_equal(const char *file, const cJSON *data, size_t max);
+/* The type of workload name in deps, NULL when deps has none of that name. */
+const char *prov_spec_dep_type(const struct prov_deployment_view *deps, const char *name);
 
 #endif

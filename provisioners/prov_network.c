@@ -466,27 +466,38 @@ int prov_network_subnet(struct prov_ctx *ctx, uint64_t contract, const char *net
 	return 0;
 }
 
-int prov_network_attach(struct prov_ctx *ctx, uint64_t contract, const char *net_name,
-                        const char *ct_ns, const char *host, unsigned idx, const char *ip,
-                        char *err, size_t errsz)
+/* Network net_name of a contract, provisioned, and ip a usable address of
+ * its subnet (not the network, gateway .1 or broadcast address): its
+ * namespace in ns and its spec in s. */
+static int member_of(struct prov_ctx *ctx, uint64_t contract, const char *net_name, const char *ip,
+                     char ns[PROV_HOST_MAX], struct net_spec *s, char *err, size_t errsz)
 {
 	struct prov_workload_id nid = {.contract_id = contract};
-	char net[PROV_HOST_MAX];
-	if (prov_fmt(nid.name, sizeof nid.name, "%s", net_name) < 0 ||
-	    prov_host_name(&nid, net) < 0)
+	if (prov_fmt(nid.name, sizeof nid.name, "%s", net_name) < 0 || prov_host_name(&nid, ns) < 0)
 		return prov_err(err, errsz, -EINVAL, "bad network name");
-	struct net_spec s;
-	if (!prov_netns_exists(net) || spec_load(ctx, net, &s) < 0)
+	if (!prov_netns_exists(ns) || spec_load(ctx, ns, s) < 0)
 		return prov_err(err, errsz, -ENOENT, "network %s is not provisioned", net_name);
 	uint32_t a;
 	if (prov_ipv4_parse(ip, &a) < 0)
 		return prov_err(err, errsz, -EINVAL, "interface ip '%.20s' is not an IPv4 address",
 		                ip);
-	uint32_t m = mask_of(s.subnet_prefix);
-	if ((a & m) != s.subnet || a == s.subnet || a == s.subnet + 1 || a == (s.subnet | ~m))
+	uint32_t m = mask_of(s->subnet_prefix);
+	if ((a & m) != s->subnet || a == s->subnet || a == s->subnet + 1 || a == (s->subnet | ~m))
 		return prov_err(err, errsz, -EINVAL,
 		                "ip %s is not a usable address of network %s (gateway is .1)", ip,
 		                net_name);
+	return 0;
+}
+
+int prov_network_attach(struct prov_ctx *ctx, uint64_t contract, const char *net_name,
+                        const char *ct_ns, const char *host, unsigned idx, const char *ip,
+                        char *err, size_t errsz)
+{
+	char net[PROV_HOST_MAX];
+	struct net_spec s;
+	int rc = member_of(ctx, contract, net_name, ip, net, &s, err, errsz);
+	if (rc < 0)
+		return rc;
 	char vhost[16], ceth[16], addr[24], gw[16];
 	prov_if_name("zv", host, idx, vhost);
 	snprintf(ceth, sizeof ceth, "eth%u", idx);
@@ -494,7 +505,6 @@ int prov_network_attach(struct prov_ctx *ctx, uint64_t contract, const char *net
 	ip_str(s.subnet + 1, gw);
 	/* A leftover from an interrupted attempt would make "link add" fail. */
 	prov_ip(NULL, 0, (const char *const[]){"-n", net, "link", "del", vhost, NULL});
-	int rc;
 	if ((rc = prov_ip(err, errsz,
 	                  (const char *const[]){"-n", net, "link", "add", vhost, "type", "veth",
 	                                        "peer", "name", ceth, "netns", ct_ns, NULL})) < 0)
@@ -522,22 +532,10 @@ int prov_network_tap(struct prov_ctx *ctx, uint64_t contract, const char *net_na
                      const char *host, unsigned idx, const char *ip, uid_t uid, char tap[16],
                      char netns[PROV_HOST_MAX], char addr[24], char gw[16], char *err, size_t errsz)
 {
-	struct prov_workload_id nid = {.contract_id = contract};
-	if (prov_fmt(nid.name, sizeof nid.name, "%s", net_name) < 0 ||
-	    prov_host_name(&nid, netns) < 0)
-		return prov_err(err, errsz, -EINVAL, "bad network name");
 	struct net_spec s;
-	if (!prov_netns_exists(netns) || spec_load(ctx, netns, &s) < 0)
-		return prov_err(err, errsz, -ENOENT, "network %s is not provisioned", net_name);
-	uint32_t a;
-	if (prov_ipv4_parse(ip, &a) < 0)
-		return prov_err(err, errsz, -EINVAL, "interface ip '%.20s' is not an IPv4 address",
-		                ip);
-	uint32_t m = mask_of(s.subnet_prefix);
-	if ((a & m) != s.subnet || a == s.subnet || a == s.subnet + 1 || a == (s.subnet | ~m))
-		return prov_err(err, errsz, -EINVAL,
-		                "ip %s is not a usable address of network %s (gateway is .1)", ip,
-		                net_name);
+	int rc = member_of(ctx, contract, net_name, ip, netns, &s, err, errsz);
+	if (rc < 0)
+		return rc;
 	prov_if_name("zt", host, idx, tap);
 	snprintf(addr, 24, "%s/%u", ip, s.subnet_prefix);
 	ip_str(s.subnet + 1, gw);
@@ -545,7 +543,6 @@ int prov_network_tap(struct prov_ctx *ctx, uint64_t contract, const char *net_na
 	snprintf(user, sizeof user, "%u", (unsigned)uid);
 	/* A leftover from an interrupted attempt would make "tuntap add" fail. */
 	prov_ip(NULL, 0, (const char *const[]){"-n", netns, "link", "del", tap, NULL});
-	int rc;
 	if ((rc = prov_ip(err, errsz,
 	                  (const char *const[]){"-n", netns, "tuntap", "add", "dev", tap, "mode",
 	                                        "tap", "user", user, NULL})) < 0)

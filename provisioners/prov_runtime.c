@@ -75,7 +75,7 @@ static cJSON *probe_config(const struct prov_ctx *ctx, const char *rootfs, const
 }
 
 /* 0 when the runtime at path ran the probe up to its execve. */
-static int probe(struct prov_ctx *ctx, const char *path, char *why, size_t whysz)
+static int probe(struct prov_ctx *ctx, const char *path, char *err, size_t errsz)
 {
 	char dir[PROV_PATH_MAX], rootfs[PROV_PATH_MAX], state[PROV_PATH_MAX], cfgf[PROV_PATH_MAX];
 	char id[64], cgpath[PROV_PATH_MAX], out[1024];
@@ -85,12 +85,12 @@ static int probe(struct prov_ctx *ctx, const char *path, char *why, size_t whysz
 	    prov_fmt(state, sizeof state, "%s/state", dir) < 0 ||
 	    prov_fmt(cfgf, sizeof cfgf, "%s/config.json", dir) < 0 ||
 	    prov_cg_spec_path(ctx, id, cgpath, sizeof cgpath) < 0)
-		return prov_err(why, whysz, -ENAMETOOLONG, "run_dir too long");
+		return prov_err(err, errsz, -ENAMETOOLONG, "run_dir too long");
 	prov_rm_tree(dir);
 	/* Owned by container root, as a container's writable layer is. */
 	if (prov_mkdirs(rootfs, 0755) < 0 || prov_mkdirs(state, 0700) < 0 || chmod(dir, 0711) < 0 ||
 	    chown(rootfs, ctx->uid_base, ctx->uid_base) < 0)
-		return prov_err(why, whysz, -EIO, "cannot create %s", dir);
+		return prov_err(err, errsz, -EIO, "cannot create %s", dir);
 	cJSON *c = probe_config(ctx, rootfs, cgpath);
 	char *text = c ? cJSON_Print(c) : NULL;
 	cJSON_Delete(c);
@@ -98,7 +98,7 @@ static int probe(struct prov_ctx *ctx, const char *path, char *why, size_t whysz
 	free(text);
 	if (rc < 0) {
 		prov_rm_tree(dir);
-		return prov_err(why, whysz, rc, "cannot write the probe bundle");
+		return prov_err(err, errsz, rc, "cannot write the probe bundle");
 	}
 	const char *run[] = {path, "--root", state, "run", "--bundle", dir, id, NULL};
 	rc = prov_run(run, out, sizeof out, CMD_TIMEOUT_MS);
@@ -106,10 +106,10 @@ static int probe(struct prov_ctx *ctx, const char *path, char *why, size_t whysz
 	prov_run(del, NULL, 0, CMD_TIMEOUT_MS);
 	prov_rm_tree(dir);
 	if (rc == 0)
-		return prov_err(why, whysz, -EIO, "the probe ran a program that does not exist");
+		return prov_err(err, errsz, -EIO, "the probe ran a program that does not exist");
 	if (strstr(out, PROBE_EXEC) && (strstr(out, "no such file") || strstr(out, "not found")))
 		return 0;
-	return prov_err(why, whysz, -EIO, "%.200s", out[0] ? out : "no output");
+	return prov_err(err, errsz, -EIO, "%.200s", out[0] ? out : "no output");
 }
 
 /* Container root, an unprivileged host id, must reach the bundles' rootfs

@@ -8,6 +8,12 @@
  * zmounts more virtio-blk disks, and each network interface a tap on the
  * deployment network's bridge. See prov_vm.h for the supervisor.
  *
+ * Two kinds of image bring their own kernel (prov_vm_disk.c): a whole disk
+ * image, copied into the VM's raw root disk and booted by the firmware with
+ * a cloud-init seed beside it, and an image by reference with a kernel in
+ * /boot, booted directly with the image's initramfs. How a VM boots is
+ * recorded beside its root disk (<root>.boot) when the disk is made.
+ *
  * Host objects: <run>/vms/<host>/ (spec, pid files, console log, QMP
  * socket, cgroup paths, taps), <storage>/vms/<host>.img (the root disk),
  * cgroups <parent>/<host>, taps in the networks' namespaces and the
@@ -16,6 +22,7 @@
 #include "provisioners/prov_vm.h"
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "image/image.h"
 
 #include <dirent.h>
@@ -51,6 +58,11 @@ struct vm_paths {
 	char qmp[PROV_PATH_MAX];
 	char cfg[PROV_PATH_MAX];
 	char root[PROV_PATH_MAX];
+	/* Beside the root disk and kept as long: how the VM boots ("node",
+	 * "kernel" or "disk") and the image's own kernel and initramfs. */
+	char boot[PROV_PATH_MAX];
+	char kernel[PROV_PATH_MAX];
+	char initrd[PROV_PATH_MAX];
 };
 
 static int vm_paths(struct prov_ctx *ctx, const struct prov_workload_id *id, struct vm_paths *p)
@@ -64,9 +76,37 @@ static int vm_paths(struct prov_ctx *ctx, const struct prov_workload_id *id, str
 	    (rc = prov_fmt(p->qmp, sizeof p->qmp, "%s/qmp.sock", p->dir)) < 0 ||
 	    (rc = prov_fmt(p->cfg, sizeof p->cfg, "%s/cfg.img", p->dir)) < 0 ||
 	    (rc = prov_fmt(p->root, sizeof p->root, "%s/vms/%s.img", ctx->storage_dir, p->host)) <
-	        0)
+	        0 ||
+	    (rc = prov_fmt(p->boot, sizeof p->boot, "%s.boot", p->root)) < 0 ||
+	    (rc = prov_fmt(p->kernel, sizeof p->kernel, "%s.kernel", p->root)) < 0 ||
+	    (rc = prov_fmt(p->initrd, sizeof p->initrd, "%s.initrd", p->root)) < 0)
 		return rc;
 	return 0;
+}
+
+static const char *const boot_names[] = {"node", "kernel", "disk"};
+
+/* How the VM boots, as recorded when its root disk was made. */
+static int boot_read(const struct vm_paths *vp)
+{
+	char buf[16];
+	if (prov_read_file(vp->boot, buf, sizeof buf, NULL) == 0)
+		for (int i = 0; i < 3; i++)
+			if (strcmp(buf, boot_names[i]) == 0)
+				return i;
+	return PROV_VM_BOOT_NODE;
+}
+
+/* The root disk and what was made with it. */
+static void remove_disks(const struct vm_paths *vp)
+{
+	const char *const files[] = {vp->root, vp->boot, vp->kernel, vp->initrd};
+	char tmp[PROV_PATH_MAX];
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		unlink(files[i]);
+		if (prov_fmt(tmp, sizeof tmp, "%s.tmp", files[i]) == 0)
+			unlink(tmp);
+	}
 }
 
 /* Each VM's qemu runs as its own uid (and gid of the same number): the
@@ -285,14 +325,6 @@ static int make_ext4(const char *file, uint64_t size, const char *tree, int jour
 	return 0;
 }
 
-static const char *dep_type(const struct prov_deployment_view *deps, const char *name)
-{
-	for (size_t i = 0; deps && i < deps->count; i++)
-		if (deps->workloads[i].name && strcmp(deps->workloads[i].name, name) == 0)
-			return deps->workloads[i].type;
-	return NULL;
-}
-
 /* A volume is shared into the guest by a virtiofsd (tag "zv<k>") that the
  * supervisor runs next to qemu; the volume's size is enforced on the host,
  * as for containers. */
@@ -336,7 +368,7 @@ static int add_mounts(struct prov_ctx *ctx, const struct prov_workload_id *id,
                       char *err, size_t errsz)
 {
 	for (size_t i = 0; i < s->nmounts; i++) {
-		const char *type = dep_type(deps, s->mount_name[i]);
+		const char *type = prov_spec_dep_type(deps, s->mount_name[i]);
 		int rc;
 		if (type && strcmp(type, "volume") == 0) {
 			if ((rc = add_volume(ctx, id, s, i, p, vp, cfgdir, err, errsz)) < 0)
@@ -417,7 +449,7 @@ static int add_nics(struct prov_ctx *ctx, const struct prov_workload_id *id,
 	size_t used = 0;
 	int rc;
 	for (size_t i = 0; i < s->nifs; i++) {
-		const char *t = dep_type(deps, s->if_net[i]);
+		const char *t = prov_spec_dep_type(deps, s->if_net[i]);
 		if (!t || strcmp(t, "network") != 0)
 			return prov_err(err, errsz, -ENOENT,
 			                "network %s is not part of this deployment", s->if_net[i]);
@@ -464,21 +496,6 @@ static int feature_check(struct prov_ctx *ctx, char *err, size_t errsz)
 		                "no VM initramfs: build one with scripts/vm-initramfs.sh "
 		                "/lib/modules/<kernel version> FILE and set vm.initrd = FILE");
 	return 0;
-}
-
-static int spec_equal(const char *file, const cJSON *data)
-{
-	char *buf = malloc(SPEC_MAX);
-	if (!buf)
-		return 0;
-	int eq = 0;
-	if (prov_read_file(file, buf, SPEC_MAX, NULL) == 0) {
-		cJSON *old = cJSON_Parse(buf);
-		eq = old && cJSON_Compare(old, data, 1);
-		cJSON_Delete(old);
-	}
-	free(buf);
-	return eq;
 }
 
 static int load_cg(struct prov_ctx *ctx, const struct vm_paths *vp, struct prov_cg *cg)
@@ -549,57 +566,69 @@ static int wait_ready(const struct vm_paths *vp, char *err, size_t errsz)
 	}
 }
 
-static int image_get(struct prov_ctx *ctx, const char *ref, struct img_image **img, char *err,
-                     size_t errsz)
+static int boot_write(const struct vm_paths *vp, int boot, char *err, size_t errsz)
 {
-	struct img_store *st = prov_ctx_images(ctx);
-	char why[200] = "";
-	if (!st)
-		return prov_err(err, errsz, ZE_UNSUPPORTED,
-		                "image %s: this node has no image store ([images] in the "
-		                "agent's configuration)",
-		                ref);
-	int rc = img_get(st, ref, img, why, sizeof why);
-	if (rc < 0)
-		return prov_err(err, errsz, rc,
-		                "image %s is not in the image store (%s): the agent pulls it "
-		                "before provisioning; deploy again",
-		                ref, why[0] ? why : zerr_str(rc));
-	return 0;
+	const char *b = boot_names[boot];
+	int rc = prov_write_file(vp->boot, b, strlen(b), 0600);
+	return rc < 0 ? prov_err(err, errsz, rc, "cannot write %s: %s", vp->boot, zerr_str(rc)) : 0;
 }
 
-/* The root disk: the local image folder, or the image's layers merged into
- * a temporary tree next to the disk (removed again: a VM keeps nothing of
- * its image but its disk). */
-static int make_root(const struct prov_vm_spec *s, const struct vm_paths *vp,
-                     const struct img_image *img, const char *image, const char *vmdir, char *err,
-                     size_t errsz)
+/* A whole disk image becomes the VM's own raw root disk, grown to size. */
+static int make_root_disk(const struct prov_vm_spec *s, const struct vm_paths *vp, const char *file,
+                          int format, char *err, size_t errsz)
 {
-	char tree[PROV_PATH_MAX];
-	struct stat st;
+	uint64_t vsize = 0;
 	int rc;
-	/* A file there would be a disk image with its own kernel: not booted
-	 * yet (it needs firmware and a bootloader test here; docs/vms.md). */
-	if (!img && stat(image, &st) == 0 && S_ISREG(st.st_mode))
-		return prov_err(err, errsz, ZE_UNSUPPORTED,
-		                "image '%s' is a file: VM disk images with their own kernel are "
-		                "not supported yet; use an OCI image reference or a root "
-		                "filesystem folder in images_dir",
-		                s->image);
+	if ((rc = prov_vm_disk_inspect(file, &format, &vsize, err, errsz)) < 0 ||
+	    (rc = boot_write(vp, PROV_VM_BOOT_DISK, err, errsz)) < 0)
+		return rc;
+	return prov_vm_disk_copy(file, format, vsize, s->size, vp->root, err, errsz);
+}
+
+/* The root disk: a disk image copied, the local image folder, or the
+ * image's layers merged into a temporary tree next to the disk (removed
+ * again: a VM keeps nothing of its image but its disk, and the image's
+ * kernel when it boots that). The boot mode is recorded before the root
+ * disk, whose appearance completes the step. */
+static int make_root(const struct prov_vm_spec *s, const struct vm_paths *vp,
+                     const struct img_image *img, const char *image, const char *vmdir,
+                     int own_kernel_ok, char *err, size_t errsz)
+{
+	char tree[PROV_PATH_MAX], disk[PROV_PATH_MAX];
+	struct stat st;
+	int rc, format = 0;
+	if ((rc = prov_mkdirs(vmdir, 0700)) < 0)
+		return prov_err(err, errsz, rc, "cannot create %s: %s", vmdir, zerr_str(rc));
+	if (!img && stat(image, &st) == 0 && S_ISREG(st.st_mode)) {
+		/* Its name declares raw or qcow2; the header must agree (a
+		 * .img file is whatever its header says). */
+		return make_root_disk(s, vp, image, prov_vm_disk_format(s->image), err, errsz);
+	}
 	if (!img && (stat(image, &st) < 0 || !S_ISDIR(st.st_mode)))
 		return prov_err(err, errsz, -ENOENT,
 		                "image '%s' not found: neither an OCI reference (HOST/REPO:TAG) "
-		                "nor a folder in images_dir",
+		                "nor a folder or disk image file in images_dir",
 		                s->image);
-	if ((rc = prov_mkdirs(vmdir, 0700)) < 0)
-		return prov_err(err, errsz, rc, "cannot create %s: %s", vmdir, zerr_str(rc));
-	if (!img)
+	if (!img) {
+		if ((rc = boot_write(vp, PROV_VM_BOOT_NODE, err, errsz)) < 0)
+			return rc;
 		return make_ext4(vp->root, s->size, image, 1, err, errsz);
+	}
+	if ((rc = prov_vm_image_disk(img, disk, sizeof disk, &format)) < 0)
+		return prov_err(err, errsz, rc, "cannot read the image %s: %s", s->image,
+		                zerr_str(rc));
+	if (rc == 1)
+		return make_root_disk(s, vp, disk, format, err, errsz);
 	if ((rc = prov_fmt(tree, sizeof tree, "%s.tree", vp->root)) < 0)
 		return prov_err(err, errsz, rc, "path too long");
 	if ((rc = prov_vm_merge_layers(img->layers, tree, err, errsz)) < 0)
 		return rc;
-	rc = make_ext4(vp->root, s->size, tree, 1, err, errsz);
+	int boot = PROV_VM_BOOT_NODE;
+	if (own_kernel_ok &&
+	    (rc = prov_vm_tree_kernel(tree, vp->kernel, vp->initrd, err, errsz)) != 0)
+		boot = PROV_VM_BOOT_KERNEL;
+	if (rc >= 0 && (rc = boot_write(vp, boot, err, errsz)) == 0)
+		rc = make_ext4(vp->root, s->size, tree, 1, err, errsz);
 	prov_rm_tree(tree);
 	return rc;
 }
@@ -637,27 +666,75 @@ static int vm_start(struct prov_ctx *ctx, const struct prov_workload_id *id, con
 	/* An image by reference was pulled and held for this workload by the
 	 * agent before provisioning: here it is only read from the store. */
 	struct img_image *img = NULL;
-	if (s->image_ref && (rc = image_get(ctx, s->image, &img, err, errsz)) < 0)
+	if (s->image_ref && (rc = prov_spec_image(ctx, s->image, &img, err, errsz)) < 0)
 		return rc;
-	/* The root disk survives restarts and keeps the guest's changes. */
+	/* The root disk survives restarts and keeps the guest's changes. An
+	 * image by reference with a kernel in /boot boots that kernel unless
+	 * the workload names an entrypoint (which only the node's initramfs
+	 * runs). */
+	const cJSON *entry = cJSON_GetObjectItemCaseSensitive(data, "entrypoint");
 	if (access(vp->root, F_OK) != 0 &&
-	    (rc = make_root(s, vp, img, image, vmdir, err, errsz)) < 0)
+	    (rc = make_root(s, vp, img, image, vmdir, img && !entry, err, errsz)) < 0)
 		goto out;
+	int boot = boot_read(vp);
 	struct prov_vm_disk *d = &p->disks[p->ndisks++];
 	snprintf(d->file, sizeof d->file, "%s", vp->root);
 	snprintf(d->serial, sizeof d->serial, "zos-root");
+	if (boot == PROV_VM_BOOT_DISK) {
+		/* The firmware boots the disk's own bootloader. */
+		p->kernel[0] = p->initrd[0] = '\0';
+		if (entry || cJSON_GetObjectItemCaseSensitive(data, "env"))
+			log_warn("vm",
+			         "%s boots its own disk image: its entrypoint and env are not "
+			         "applied (SSH_KEY and the addresses only through the cloud-init "
+			         "seed, for a guest that reads one)",
+			         vp->host);
+	} else if (boot == PROV_VM_BOOT_KERNEL) {
+		snprintf(p->kernel, sizeof p->kernel, "%s", vp->kernel);
+		if (access(vp->initrd, F_OK) == 0)
+			snprintf(p->initrd, sizeof p->initrd, "%s", vp->initrd);
+		else
+			p->initrd[0] = '\0';
+		snprintf(p->append, sizeof p->append, "console=ttyS0 root=/dev/vda rw panic=-1");
+	}
 
 	prov_rm_tree(cfgdir);
 	if ((rc = prov_vm_cfg_tree(data, cfgdir, vp->host, err, errsz)) < 0 ||
-	    (img && (rc = prov_vm_image_cfg(img, data, cfgdir, err, errsz)) < 0) ||
+	    (img && boot == PROV_VM_BOOT_NODE &&
+	     (rc = prov_vm_image_cfg(img, data, cfgdir, err, errsz)) < 0) ||
 	    (rc = add_nics(ctx, id, s, deps, vp, p, cfgdir, err, errsz)) < 0)
 		goto out;
-	d = &p->disks[p->ndisks++];
-	snprintf(d->file, sizeof d->file, "%s", vp->cfg);
-	snprintf(d->serial, sizeof d->serial, "zos-cfg");
-	d->readonly = 1;
+	if (boot != PROV_VM_BOOT_DISK) {
+		d = &p->disks[p->ndisks++];
+		snprintf(d->file, sizeof d->file, "%s", vp->cfg);
+		snprintf(d->serial, sizeof d->serial, "zos-cfg");
+		d->readonly = 1;
+	} else {
+		/* What an opaque disk can still use: a NoCloud seed with the
+		 * SSH key, hostname and addresses, for cloud-init to read. */
+		char seed[PROV_PATH_MAX];
+		if ((rc = prov_fmt(seed, sizeof seed, "%s/seed.img", vp->dir)) < 0) {
+			prov_err(err, errsz, rc, "path too long");
+			goto out;
+		}
+		rc = prov_vm_seed(data, vp->host, p, cfgdir, seed, err, errsz);
+		if (rc == ZE_UNSUPPORTED) {
+			log_warn("vm",
+			         "%s: no cloud-init seed (mkfs.fat and mcopy are not installed: "
+			         "dosfstools, mtools)",
+			         vp->host);
+		} else if (rc < 0) {
+			goto out;
+		} else {
+			d = &p->disks[p->ndisks++];
+			snprintf(d->file, sizeof d->file, "%s", seed);
+			snprintf(d->serial, sizeof d->serial, "cidata");
+			d->readonly = 1;
+		}
+	}
 	if ((rc = add_mounts(ctx, id, s, deps, p, vp, cfgdir, err, errsz)) < 0 ||
-	    (rc = make_ext4(vp->cfg, CFG_DISK_SIZE, cfgdir, 0, err, errsz)) < 0)
+	    (boot != PROV_VM_BOOT_DISK &&
+	     (rc = make_ext4(vp->cfg, CFG_DISK_SIZE, cfgdir, 0, err, errsz)) < 0))
 		goto out;
 	prov_rm_tree(cfgdir);
 
@@ -694,6 +771,7 @@ static cJSON *vm_result(struct prov_ctx *ctx, const struct vm_paths *vp,
 	if (!r || !cJSON_AddStringToObject(r, "id", vp->host) ||
 	    !cJSON_AddStringToObject(r, "console_log", log) ||
 	    !cJSON_AddStringToObject(r, "accel", accel) ||
+	    !cJSON_AddStringToObject(r, "boot", boot_names[boot_read(vp)]) ||
 	    (s->nifs && !cJSON_AddStringToObject(r, "ip", s->if_ip[0]))) {
 		cJSON_Delete(r);
 		return NULL;
@@ -721,7 +799,7 @@ static int vm_provision(struct prov_ctx *ctx, const struct prov_workload_id *id,
 	pid_t pid;
 	int fresh = access(vp.spec, F_OK) != 0;
 	if (!fresh) {
-		if (!spec_equal(vp.spec, data))
+		if (!prov_spec_equal(vp.spec, data, SPEC_MAX))
 			return prov_err(err, errsz, ZE_STATE,
 			                "zmachine %s exists with another spec", id->name);
 		if (prov_vm_alive(vp.dir, "supervisor.pid", &pid) == 1)
@@ -731,7 +809,7 @@ static int vm_provision(struct prov_ctx *ctx, const struct prov_workload_id *id,
 		teardown(ctx, &vp, 0);
 	} else {
 		prov_rm_tree(vp.dir);
-		unlink(vp.root);
+		remove_disks(&vp);
 		char *text = cJSON_PrintUnformatted(data);
 		if (!text)
 			return prov_err(err, errsz, -ENOMEM, "out of memory");
@@ -753,7 +831,7 @@ static int vm_provision(struct prov_ctx *ctx, const struct prov_workload_id *id,
 		/* Keep the disk of a VM that existed before this call. */
 		if (fresh) {
 			prov_rm_tree(vp.dir);
-			unlink(vp.root);
+			remove_disks(&vp);
 		}
 		return rc;
 	}
@@ -780,6 +858,7 @@ static int vm_deprovision(struct prov_ctx *ctx, const struct prov_workload_id *i
 	if (unlink(vp.root) < 0 && errno != ENOENT)
 		return prov_err(err, errsz, -errno, "cannot remove %s: %s", vp.root,
 		                strerror(errno));
+	remove_disks(&vp);
 	/* What an agent killed while making the root disk left: the merged
 	 * image tree (hard links into the image store) and the unfinished disk. */
 	char left[PROV_PATH_MAX];

@@ -13,7 +13,8 @@
  *
  * Files in <dir> (owned by root): supervisor.pid and qemu.pid ("<pid>
  * <starttime>", so a recycled pid is never mistaken for ours), console.log
- * and its rotations, spec.json, cgroups, nics, qmp.sock, cfg.img, root.img.
+ * and its rotations, spec.json, cgroups, nics, qmp.sock, cfg.img (or
+ * seed.img for a disk image VM).
  * qemu opens none of them: the supervisor's child opens (as root) the taps,
  * disks, kernel, initramfs and the listening QMP socket and hands them over
  * as descriptors, so qemu's uid owns no file and can reach nothing else.
@@ -56,8 +57,12 @@ struct prov_vm_plan {
 	char host[PROV_HOST_MAX];
 	char dir[PROV_PATH_MAX];
 	char qmp[PROV_PATH_MAX]; /* <dir>/qmp.sock, made by the supervisor */
+	/* Direct kernel boot; an empty kernel boots the first disk through
+	 * the firmware (SeaBIOS) and its own bootloader, an empty initrd boots
+	 * the kernel without one. */
 	char kernel[PROV_PATH_MAX];
 	char initrd[PROV_PATH_MAX];
+	char append[256]; /* kernel command line; "" = the node initramfs's */
 	int accel; /* PROV_ACCEL_KVM or PROV_ACCEL_TCG */
 	uint64_t cpus;
 	uint64_t mem; /* bytes, a multiple of 1 MiB */
@@ -88,6 +93,7 @@ struct prov_vm_plan {
 struct prov_vm_spec {
 	const char *image;
 	int image_ref; /* image is an OCI reference (contains '/'), not a local folder */
+	int image_disk; /* a local name ending in .raw, .qcow2 or .img: a disk image file */
 	uint64_t cpu, memory, size;
 	size_t nmounts, nifs;
 	const char *mount_name[PROV_VM_MOUNTS_MAX];
@@ -120,6 +126,44 @@ int prov_vm_merge_layers(char *const *layers, const char *tree, char *err, size_
  * prov_vm_cfg_tree. */
 int prov_vm_image_cfg(const struct img_image *img, const cJSON *data, const char *dir, char *err,
                       size_t errsz);
+
+/* Images with their own kernel (prov_vm_disk.c). How a VM boots: */
+enum { PROV_VM_BOOT_NODE = 0, PROV_VM_BOOT_KERNEL = 1, PROV_VM_BOOT_DISK = 2 };
+/* 1 when a local image name names a disk image file (.raw, .qcow2, .img). */
+int prov_vm_disk_name(const char *name);
+/* The format a file name declares: IMG_DISK_RAW (.raw), IMG_DISK_QCOW2
+ * (.qcow2), 0 for any other name (the header decides). */
+int prov_vm_disk_format(const char *name);
+/* The disk of a disk image: the store's disk artifact (img->disk), or a
+ * one-layer image whose layer holds a single regular file *.raw, *.qcow2
+ * or disk.img. 1 with path and *format (IMG_DISK_*, 0 when only the header
+ * can tell), 0 when img is a filesystem image. */
+int prov_vm_image_disk(const struct img_image *img, char *path, size_t pathsz, int *format);
+/* Checks a disk image before anything uses it: its header (other formats,
+ * and qcow2 backing or external data files, are refused), then qemu-img
+ * info with the format forced. *format (0 = from the header) becomes
+ * IMG_DISK_RAW or IMG_DISK_QCOW2; *vsize the disk's size in bytes. */
+int prov_vm_disk_inspect(const char *file, int *format, uint64_t *vsize, char *err, size_t errsz);
+/* Makes dst a sparse raw copy of src grown to size bytes (refused when
+ * size < vsize); made under dst.tmp, renamed when complete. */
+int prov_vm_disk_copy(const char *src, int format, uint64_t vsize, uint64_t size, const char *dst,
+                      char *err, size_t errsz);
+/* When tree/boot holds vmlinuz or vmlinuz-<version> (regular files, the
+ * newest version), copies it to kernel and its initramfs (initrd.img-<v>,
+ * initramfs-<v>.img or initrd.img) to initrd (removed when there is none):
+ * 1; 0 when the tree has no kernel. */
+int prov_vm_tree_kernel(const char *tree, const char *kernel, const char *initrd, char *err,
+                        size_t errsz);
+
+/* Makes out a 1 MiB FAT image labelled "cidata" (cloud-init's NoCloud
+ * seed) for a disk image VM: meta-data (instance id and hostname host),
+ * user-data (#cloud-config: hostname, ssh_authorized_keys from env
+ * SSH_KEY) and network-config (version 2: each of p's nics by MAC with the
+ * address and gateway add_nics wrote into cfgdir). All user values are
+ * JSON-quoted (JSON is YAML). Needs mkfs.fat and mcopy: ZE_UNSUPPORTED
+ * (no message) without them. */
+int prov_vm_seed(const cJSON *data, const char *host, const struct prov_vm_plan *p,
+                 const char *cfgdir, const char *out, char *err, size_t errsz);
 
 /* Cgroup limits (prov_cg_limits.c); the same declarations as in
  * prov_int.h, repeated so the VM code does not depend on who else

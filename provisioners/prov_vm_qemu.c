@@ -83,6 +83,8 @@ int prov_vm_argv(struct prov_vm_plan *p, int probe)
 		return rc;
 	if (!plain(p->kernel) || !plain(p->initrd))
 		return -EINVAL;
+	/* No kernel: the firmware boots the first disk's bootloader. */
+	int firmware = !probe && !p->kernel[0];
 	/* The descriptors the supervisor's child opens for qemu, in order. */
 	size_t fd_disk = 3 + p->nnics, fd_kernel = fd_disk + 2 * p->ndisks;
 	struct argv_b b = {.p = p};
@@ -112,18 +114,27 @@ int prov_vm_argv(struct prov_vm_plan *p, int probe)
 	add(&b, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
 	/* A VM's qemu opens no path of the host: the kernel, the initramfs,
 	 * its disks, taps and monitor socket come as descriptors. */
-	add(&b, "-kernel");
-	if (probe)
-		add(&b, "%s", p->kernel);
-	else
-		add(&b, "/proc/self/fd/%zu", fd_kernel);
-	add(&b, "-initrd");
-	if (probe)
-		add(&b, "%s", p->initrd);
-	else
-		add(&b, "/proc/self/fd/%zu", fd_kernel + 1);
-	add(&b, "-append");
-	add(&b, "console=ttyS0 quiet panic=-1%s", probe ? " zos.probe=1" : "");
+	if (!firmware) {
+		add(&b, "-kernel");
+		if (probe)
+			add(&b, "%s", p->kernel);
+		else
+			add(&b, "/proc/self/fd/%zu", fd_kernel);
+	}
+	if (probe || (!firmware && p->initrd[0])) {
+		add(&b, "-initrd");
+		if (probe)
+			add(&b, "%s", p->initrd);
+		else
+			add(&b, "/proc/self/fd/%zu", fd_kernel + 1);
+	}
+	if (!firmware) {
+		add(&b, "-append");
+		if (!probe && p->append[0])
+			add(&b, "%s", p->append);
+		else
+			add(&b, "console=ttyS0 quiet panic=-1%s", probe ? " zos.probe=1" : "");
+	}
 	add(&b, "-chardev");
 	add(&b, "stdio,id=con,signal=off");
 	add(&b, "-serial");
@@ -144,12 +155,14 @@ int prov_vm_argv(struct prov_vm_plan *p, int probe)
 			add(&b, "file=/dev/fdset/%zu,if=none,id=d%zu,format=raw%s", i + 1, i,
 			    p->disks[i].readonly ? ",readonly=on" : "");
 			add(&b, "-device");
-			add(&b, "virtio-blk-pci,drive=d%zu,serial=%s", i, p->disks[i].serial);
+			add(&b, "virtio-blk-pci,drive=d%zu,serial=%s%s", i, p->disks[i].serial,
+			    firmware && i == 0 ? ",bootindex=0" : "");
 		}
 		if (p->nvols) {
 			/* vhost-user needs the guest's memory shared with virtiofsd. */
 			add(&b, "-object");
-			add(&b, "memory-backend-memfd,id=mem,size=%" PRIu64 "M,share=on", p->mem >> 20);
+			add(&b, "memory-backend-memfd,id=mem,size=%" PRIu64 "M,share=on",
+			    p->mem >> 20);
 			add(&b, "-numa");
 			add(&b, "node,memdev=mem");
 		}

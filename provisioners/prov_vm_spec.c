@@ -25,10 +25,6 @@
 static const char *const vm_keys[] = {"image",  "size",    "entrypoint", "env", "compute_capacity",
                                       "mounts", "network", "corex",      "gpu", NULL};
 static const char *const cc_keys[] = {"cpu", "memory", NULL};
-static const char *const mount_keys[] = {"name", "mountpoint", NULL};
-static const char *const net_keys[] = {"interfaces", "public_ip", "public_ip6",
-                                       "planetary",  "mycelium",  NULL};
-static const char *const if_keys[] = {"network", "ip", NULL};
 
 
 
@@ -130,82 +126,13 @@ static int env_walk(const cJSON *env, const char *dir, char *err, size_t errsz)
 
 static int parse_mounts(const cJSON *mounts, struct prov_vm_spec *s, char *err, size_t errsz)
 {
-	if (!mounts || cJSON_IsNull(mounts))
-		return 0;
-	if (!cJSON_IsArray(mounts))
-		return prov_err(err, errsz, -EINVAL, "mounts must be an array");
-	const cJSON *m;
-	cJSON_ArrayForEach(m, mounts)
-	{
-		if (s->nmounts >= PROV_VM_MOUNTS_MAX)
-			return prov_err(err, errsz, -EINVAL, "more than %d mounts",
-			                PROV_VM_MOUNTS_MAX);
-		const char *name, *mp;
-		int rc;
-		if ((rc = prov_json_keys(m, mount_keys, err, errsz)) < 0 ||
-		    (rc = prov_json_str(m, "name", PROV_NAME_MAX, &name, err, errsz)) < 0 ||
-		    (rc = prov_json_str(m, "mountpoint", PROV_MOUNTPOINT_MAX, &mp, err, errsz)) < 0)
-			return rc;
-		if (prov_name_valid(name) < 0)
-			return prov_err(err, errsz, -EINVAL,
-			                "mount name '%.40s' is not a workload name", name);
-		if (!prov_mountpoint_ok(mp))
-			return prov_err(err, errsz, -EINVAL,
-			                "mountpoint '%.64s' must be an absolute normalized path of "
-			                "[A-Za-z0-9._-] components, not under /proc, /dev or /sys",
-			                mp);
-		for (size_t i = 0; i < s->nmounts; i++)
-			if (strcmp(s->mountpoint[i], mp) == 0 ||
-			    strcmp(s->mount_name[i], name) == 0)
-				return prov_err(err, errsz, -EINVAL,
-				                "mount %s or mountpoint %s used twice", name, mp);
-		s->mount_name[s->nmounts] = name;
-		s->mountpoint[s->nmounts++] = mp;
-	}
-	return 0;
+	return prov_spec_mounts(mounts, PROV_VM_MOUNTS_MAX, s->mount_name, s->mountpoint,
+	                        &s->nmounts, err, errsz);
 }
 
 static int parse_network(const cJSON *net, struct prov_vm_spec *s, char *err, size_t errsz)
 {
-	if (!net || cJSON_IsNull(net))
-		return 0;
-	int rc = prov_json_keys(net, net_keys, err, errsz);
-	if (rc < 0)
-		return rc;
-	/* zos clients send these switched off; this node offers none of them. */
-	static const char *const off[] = {"public_ip", "public_ip6", "planetary", "mycelium"};
-	for (size_t k = 0; k < sizeof off / sizeof off[0]; k++) {
-		const cJSON *o = cJSON_GetObjectItemCaseSensitive(net, off[k]);
-		if (o && !cJSON_IsNull(o) && !cJSON_IsFalse(o) &&
-		    !(cJSON_IsString(o) && o->valuestring[0] == '\0'))
-			return prov_err(err, errsz, ZE_UNSUPPORTED,
-			                "network.%s is not supported on this node", off[k]);
-	}
-	const cJSON *ifs = cJSON_GetObjectItemCaseSensitive(net, "interfaces"), *i;
-	if (ifs && !cJSON_IsArray(ifs))
-		return prov_err(err, errsz, -EINVAL, "network.interfaces must be an array");
-	cJSON_ArrayForEach(i, ifs)
-	{
-		if (s->nifs >= PROV_VM_NICS_MAX)
-			return prov_err(err, errsz, -EINVAL, "more than %d interfaces",
-			                PROV_VM_NICS_MAX);
-		const char *nn, *ip;
-		uint32_t a;
-		if ((rc = prov_json_keys(i, if_keys, err, errsz)) < 0 ||
-		    (rc = prov_json_str(i, "network", PROV_NAME_MAX, &nn, err, errsz)) < 0 ||
-		    (rc = prov_json_str(i, "ip", 15, &ip, err, errsz)) < 0)
-			return rc;
-		if (prov_name_valid(nn) < 0 || prov_ipv4_parse(ip, &a) < 0)
-			return prov_err(err, errsz, -EINVAL,
-			                "interface needs a network name and an IPv4 address");
-		for (size_t k = 0; k < s->nifs; k++)
-			if (strcmp(s->if_net[k], nn) == 0)
-				return prov_err(err, errsz, -EINVAL, "network %s attached twice",
-				                nn);
-		s->if_net[s->nifs] = nn;
-		s->if_ip[s->nifs++] = ip;
-	}
-	return 0;
+	return prov_spec_ifaces(net, PROV_VM_NICS_MAX, s->if_net, s->if_ip, &s->nifs, err, errsz);
 }
 
 int prov_vm_parse(const cJSON *data, struct prov_vm_spec *s, char *err, size_t errsz)
@@ -249,9 +176,11 @@ int prov_vm_parse(const cJSON *data, struct prov_vm_spec *s, char *err, size_t e
 	                        errsz)) < 0)
 		return rc;
 	size_t argc;
-	/* An image by reference may bring its command (Entrypoint, Cmd). */
+	/* An image by reference may bring its command (Entrypoint, Cmd); a
+	 * disk image file boots its own system and needs none. */
+	s->image_disk = !s->image_ref && prov_vm_disk_name(s->image);
 	const cJSON *entry = cJSON_GetObjectItemCaseSensitive(data, "entrypoint");
-	if (((entry || !s->image_ref) && (rc = entry_walk(entry, NULL, &argc, err, errsz)) < 0) ||
+	if (((entry || (!s->image_ref && !s->image_disk)) && (rc = entry_walk(entry, NULL, &argc, err, errsz)) < 0) ||
 	    (rc = env_walk(cJSON_GetObjectItemCaseSensitive(data, "env"), NULL, err, errsz)) < 0)
 		return rc;
 	const cJSON *cc = cJSON_GetObjectItemCaseSensitive(data, "compute_capacity");

@@ -19,9 +19,6 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#define MKFS_TIMEOUT_MS 120000
-#define EXT4_MAGIC_OFF 0x438
-
 static const char *const volume_keys[] = {"size", NULL};
 
 struct vol_paths {
@@ -59,52 +56,6 @@ static int vol_paths(struct prov_ctx *ctx, const struct prov_workload_id *id, st
 	    (rc = prov_fmt(p->mnt, sizeof p->mnt, "%s/%s", p->dir, p->host)) < 0)
 		return rc;
 	return 0;
-}
-
-/* 1 when the image already holds an ext4 filesystem (a volume made before
- * a reboot), so re-provisioning mounts it instead of wiping it. */
-static int has_ext4(const char *img)
-{
-	int fd = open(img, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return 0;
-	unsigned char m[2];
-	ssize_t n = pread(fd, m, 2, EXT4_MAGIC_OFF);
-	close(fd);
-	return n == 2 && m[0] == 0x53 && m[1] == 0xef;
-}
-
-static int mkfs(const char *img, char *err, size_t errsz)
-{
-	char prog[PROV_PATH_MAX];
-	if (prov_which("mkfs.ext4", prog, sizeof prog) < 0)
-		return prov_err(err, errsz, ZE_UNSUPPORTED, "mkfs.ext4 not installed (e2fsprogs)");
-	/* -m 0: the owner gets the whole size; lazy init keeps big images fast. */
-	const char *argv[] = {
-	    prog, "-q", "-F", "-m", "0", "-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard",
-	    img,  NULL};
-	char out[256];
-	int rc = prov_run(argv, out, sizeof out, MKFS_TIMEOUT_MS);
-	if (rc < 0)
-		return prov_err(err, errsz, rc, "mkfs.ext4 failed: %s",
-		                out[0] ? out : zerr_str(rc));
-	return 0;
-}
-
-static int mount_image(const char *img, const char *mnt, char *err, size_t errsz)
-{
-	char dev[64];
-	int lfd;
-	int rc = prov_loop_attach(img, dev, sizeof dev, &lfd);
-	if (rc < 0)
-		return prov_err(err, errsz, rc, "no loop device for %s: %s", img, zerr_str(rc));
-	if (mount(dev, mnt, "ext4", MS_NOSUID | MS_NODEV, "") < 0)
-		rc = prov_err(err, errsz, -errno, "cannot mount %s on %s: %s", dev, mnt,
-		              strerror(errno));
-	/* Closing our handle leaves the mount as the only user, so autoclear
-	 * frees the device at unmount (or right now if the mount failed). */
-	close(lfd);
-	return rc;
 }
 
 static cJSON *volume_result(const struct vol_paths *p, uint64_t size, int enforced)
@@ -177,7 +128,7 @@ static int volume_provision(struct prov_ctx *ctx, const struct prov_workload_id 
 	}
 
 	/* An image with a filesystem survives reboots: mount it again. */
-	int fresh = !(have_img && has_ext4(p.img));
+	int fresh = !(have_img && prov_ext4_has(p.img));
 	if (fresh) {
 		int fd = open(p.img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd < 0)
@@ -195,14 +146,14 @@ static int volume_provision(struct prov_ctx *ctx, const struct prov_workload_id 
 			         size, p.img, zerr_str(rc));
 			goto fail;
 		}
-		if ((rc = mkfs(p.img, err, errsz)) < 0)
+		if ((rc = prov_ext4_format(p.img, err, errsz)) < 0)
 			goto fail;
 	}
 	if ((rc = prov_mkdirs(p.mnt, 0755)) < 0) {
 		prov_err(err, errsz, rc, "cannot create %s: %s", p.mnt, zerr_str(rc));
 		goto fail;
 	}
-	if ((rc = mount_image(p.img, p.mnt, err, errsz)) < 0)
+	if ((rc = prov_ext4_mount(p.img, p.mnt, err, errsz)) < 0)
 		goto fail;
 	if (!(*result = volume_result(&p, size, 1))) {
 		rc = prov_err(err, errsz, -ENOMEM, "out of memory");

@@ -14,17 +14,42 @@ extern const struct prov_ops prov_vm_ops;
 extern const struct prov_ops prov_pubport_ops;
 extern const struct prov_ops prov_gateway_ops;
 
-static const struct prov_ops *const registry[] = {
-    &prov_zmount_ops,    &prov_volume_ops, &prov_network_ops, &prov_container_ops,
-    &prov_vm_ops,        &prov_pubport_ops, &prov_gateway_ops,
+/* The one list of workload types: each type's name is in its ops table,
+ * its install stage here. */
+static const struct {
+	const struct prov_ops *ops;
+	enum prov_stage stage;
+} registry[] = {
+    {&prov_zmount_ops, PROV_STAGE_STORAGE},    {&prov_volume_ops, PROV_STAGE_STORAGE},
+    {&prov_network_ops, PROV_STAGE_NETWORK},   {&prov_container_ops, PROV_STAGE_COMPUTE},
+    {&prov_vm_ops, PROV_STAGE_COMPUTE},        {&prov_pubport_ops, PROV_STAGE_OTHER},
+    {&prov_gateway_ops, PROV_STAGE_OTHER},
 };
+
+static int find(const char *type)
+{
+	if (!type)
+		return -1;
+	for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
+		if (strcmp(registry[i].ops->type, type) == 0)
+			return (int)i;
+	return -1;
+}
 
 const struct prov_ops *prov_lookup(const char *type)
 {
-	if (!type)
-		return NULL;
-	for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
-		if (strcmp(registry[i]->type, type) == 0)
-			return registry[i];
-	return NULL;
+	int i = find(type);
+	return i < 0 ? NULL : registry[i].ops;
+}
+
+enum prov_stage prov_stage_of(const char *type)
+{
+	int i = find(type);
+	return i < 0 ? PROV_STAGE_OTHER : registry[i].stage;
+}
+
+int prov_runs_image(const char *type)
+{
+	int i = find(type);
+	return i >= 0 && registry[i].stage == PROV_STAGE_COMPUTE;
 }

@@ -38,7 +38,10 @@ enum rmb_code {
 	RMB_E_INTERNAL = 500,  /* server-side failure; "retry" says if transient */
 };
 
-/* An error as carried in a reply. */
+/* An error as carried in a reply: the wire's {code, message} (docs/rmb.md,
+ * "Error codes"), kept as a struct because it crosses the bus. Inside a
+ * program a human reason travels as `char *err, size_t errsz` beside the
+ * negative return code (docs/conventions.md). */
 struct rmb_error {
 	uint32_t code;
 	int retry; /* 1 when the same request may succeed later */

@@ -1,5 +1,5 @@
 /*
- * Request verification, in the order of DESIGN §4: decode (100 malformed,
+ * Request verification, in the order of docs/rmb.md: decode (100 malformed,
  * 101 payload), time window (102), source twin on chain (103, or a
  * retryable 500 when the chain cannot answer), signature (104), then
  * destination (105), replay (106) and the per-twin rate (429).

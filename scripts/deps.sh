@@ -16,6 +16,7 @@ cpio socat uidmap
 runc crun skopeo umoci docker-registry
 apache2-utils
 qemu-system-x86 qemu-utils
+syslinux syslinux-common mtools dosfstools
 wireguard-go wireguard-tools nftables haproxy
 lintian debhelper bash-completion man-db
 "

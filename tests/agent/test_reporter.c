@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "agent/reporter.h"
+#include "agent/reporter_int.h"
+#include "agent/store_int.h"
 #include "agent/reporter_usage.h"
 #include "agent/store.h"
 #include "chainclient/client.h"
@@ -668,18 +670,32 @@ static void restart_resends_never_duplicates(void **st)
 	assert_true(rep_next_ms(f->r) >= (t1 + 3600) * 1000);
 }
 
-/* A contract that is gone is no longer reported, and its progress cursors
- * are dropped (once a day). */
+/* The slots of contract cid as the next cycle reads them. */
+static struct rep_row row_of(struct fx *f, uint64_t cid)
+{
+	struct rep_row *rows = NULL, out;
+	size_t n = 0;
+	assert_int_equal(rep_db_rows(f->s, &rows, &n), 0);
+	memset(&out, 0, sizeof out);
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].cid == cid)
+			out = rows[i];
+	free(rows);
+	assert_true(out.cid == cid);
+	return out;
+}
+
+/* A contract that is gone is no longer reported, and its progress is
+ * dropped: brought back, it has none. */
 static void removed_contract_is_dropped(void **st)
 {
 	struct fx *f = *st;
 	struct rep_stats s;
-	int64_t v;
 	cycle(f, f->t0, &s);
 	drain(f, "ok");
 	cycle(f, f->t0 + 1, &s);
-	assert_int_equal(store_cursor_get(f->s, "rep.ta.3", &v), 0);
-	assert_true(v == f->t0);
+	struct rep_row r3 = row_of(f, 3);
+	assert_true(r3.a.used && r3.a.t == f->t0 && !r3.b.used);
 	assert_int_equal(store_dep_set_state(f->s, 3, STORE_DEP_DELETED, "cancelled"), 0);
 	int64_t t1 = f->t0 + 86400;
 	cycle(f, t1, &s);
@@ -687,13 +703,13 @@ static void removed_contract_is_dropped(void **st)
 	drain(f, "ok");
 	cycle(f, t1 + 1, &s);
 	assert_int_equal(s.resolved_ok, NC - 1);
-	assert_int_equal(store_cursor_get(f->s, "rep.ta.3", &v), ZE_ABSENT);
-	assert_int_equal(store_cursor_get(f->s, "rep.na.3", &v), ZE_ABSENT);
+	assert_int_equal(store_dep_set_state(f->s, 3, STORE_DEP_DEPLOYED, NULL), 0);
+	r3 = row_of(f, 3);
+	assert_false(r3.a.used || r3.b.used);
 	/* The live one keeps both records: its progress and the newest. */
-	assert_int_equal(store_cursor_get(f->s, "rep.ta.4", &v), 0);
-	assert_true(v == f->t0);
-	assert_int_equal(store_cursor_get(f->s, "rep.tb.4", &v), 0);
-	assert_true(v == t1);
+	struct rep_row r4 = row_of(f, 4);
+	assert_true(r4.a.used && r4.a.t == f->t0);
+	assert_true(r4.b.used && r4.b.t == t1);
 }
 
 /* Damaged cycle bookkeeping does not stop reporting: the cycle counts as
@@ -777,6 +793,117 @@ static void schedule_has_jitter(void **st)
 	}
 }
 
+/* The cycle writes its payloads as text; they are the bytes cJSON prints
+ * from grid_report_calls' arguments, for both runtimes and any values. */
+static void payload_text_matches_cjson(void **st)
+{
+	struct meta *ms[2] = {mini_meta(), fixture_meta()};
+	struct grid_report r[6];
+	memcpy(r, recs, 3 * sizeof recs[0]);
+	r[3] = (struct grid_report){0};
+	r[4] = (struct grid_report){UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX,
+				    UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX};
+	r[5] = (struct grid_report){100, 999, 1000, 12345, 99, 10, 9, 10000000000000000000ull};
+	for (int k = 0; k < 2; k++) {
+		struct rep_limits lim;
+		struct rep_call slow[2], fast[2];
+		size_t ns, nf;
+		assert_int_equal(rep_limits(ms[k], NULL, &lim), 0);
+		assert_int_equal(rep_encode_reports(ms[k], &lim, r, 6, slow, &ns), 0);
+		assert_int_equal(rep_encode_calls(ms[k], &lim, r, 6, 0, fast, &nf), 0);
+		assert_int_equal(ns, nf);
+		for (size_t i = 0; i < ns; i++) {
+			assert_string_equal(fast[i].name, slow[i].name);
+			assert_string_equal(fast[i].payload, slow[i].payload);
+			rep_call_clear(&slow[i]);
+			rep_call_clear(&fast[i]);
+		}
+		meta_free(ms[k]);
+	}
+}
+
+/* A store written by an older agent holds the slots as four cursors per
+ * contract: the first cycle continues from them, then drops them. */
+static void legacy_cursors_are_read_once(void **st)
+{
+	struct fx *f = *st;
+	struct rep_stats s;
+	int64_t v, t_old = f->t0 - 1800;
+	char name[32];
+	for (uint64_t cid = 1; cid <= NC; cid++) {
+		snprintf(name, sizeof name, "rep.ta.%llu", (unsigned long long)cid);
+		assert_int_equal(store_cursor_set(f->s, name, t_old), 0);
+		snprintf(name, sizeof name, "rep.na.%llu", (unsigned long long)cid);
+		assert_int_equal(store_cursor_set(f->s, name, 100), 0);
+		f->bytes[cid] = 150;
+	}
+	cycle(f, f->t0, &s);
+	assert_true(s.queued);
+	drain(f, "ok");
+	const cJSON *o = last_record(f, "add_reports", 2);
+	assert_true(jnum(o, "nru") == 50); /* 150 now, 100 at the old record */
+	assert_int_equal(store_cursor_get(f->s, "rep.ta.2", &v), ZE_ABSENT);
+	assert_int_equal(store_cursor_get(f->s, "rep.na.2", &v), ZE_ABSENT);
+	cycle(f, f->t0 + 1, &s);
+	struct rep_row r2 = row_of(f, 2);
+	assert_true(r2.a.used && r2.a.t == t_old && r2.a.n == 100);
+	assert_true(r2.b.used && r2.b.t == f->t0 && r2.b.n == 150);
+}
+
+/* Failure markers go once no slot holds their cycle any more. */
+static void stale_failure_markers_are_pruned(void **st)
+{
+	struct fx *f = *st;
+	struct rep_stats s;
+	int64_t v;
+	char name[64];
+	cycle(f, f->t0, &s);
+	drain(f, "failed: test");
+	cycle(f, f->t0 + 1, &s);
+	snprintf(name, sizeof name, "rep:fail.%lld.-1", (long long)f->t0);
+	assert_int_equal(store_cursor_get(f->s, name, &v), 0);
+	/* Two successful cycles later neither slot holds t0. */
+	for (int k = 1; k <= 2; k++) {
+		cycle(f, f->t0 + k * 86400, &s);
+		assert_true(s.queued);
+		drain(f, "ok");
+		cycle(f, f->t0 + k * 86400 + 1, &s);
+	}
+	assert_int_equal(store_cursor_get(f->s, name, &v), ZE_ABSENT);
+}
+
+/* A contract whose capacity does not read (a negative value in the store)
+ * is not reported, but keeps its progress: once readable again, its record
+ * claims only the bytes since its last accepted one. */
+static void bad_capacity_keeps_progress(void **st)
+{
+	struct fx *f = *st;
+	struct rep_stats s;
+	f->bytes[5] = 100;
+	cycle(f, f->t0, &s);
+	drain(f, "ok");
+	assert_int_equal(sqlite3_exec(f->s->db,
+				      "UPDATE workloads SET sru=-1 WHERE contract_id=5 AND name='disk'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	f->bytes[5] = 150;
+	cycle(f, f->t0 + 3600, &s);
+	assert_int_equal(s.records, NC - 1);
+	drain(f, "ok");
+	assert_true(row_of(f, 5).a.used);
+	assert_int_equal(sqlite3_exec(f->s->db,
+				      "UPDATE workloads SET sru=50 WHERE contract_id=5 AND name='disk'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	f->bytes[5] = 170;
+	cycle(f, f->t0 + 7200, &s);
+	assert_int_equal(s.records, NC);
+	drain(f, "ok");
+	const cJSON *o = last_record(f, "add_reports", 5);
+	assert_true(jnum(o, "nru") == 70);
+	assert_true(jnum(o, "sru") == 50);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -794,6 +921,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(schedule_has_jitter, setup_dev, teardown),
 		cmocka_unit_test_setup_teardown(damaged_bookkeeping_recovers, setup_tf, teardown),
 		cmocka_unit_test_setup_teardown(usage_from_provisioners, setup_dev, teardown),
+		cmocka_unit_test(payload_text_matches_cjson),
+		cmocka_unit_test_setup_teardown(legacy_cursors_are_read_once, setup_dev, teardown),
+		cmocka_unit_test_setup_teardown(stale_failure_markers_are_pruned, setup_dev,
+						teardown),
+		cmocka_unit_test_setup_teardown(bad_capacity_keeps_progress, setup_dev, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -102,20 +102,24 @@ static void schema_is_current_and_migrates(void **st)
 	assert_int_equal(v, STORE_SCHEMA_VERSION);
 	store_close(f->s);
 	f->s = NULL;
-	/* A version-1 database gains what migration 2 adds. */
+	/* A version-1 database gains what migrations 2 and 3 add. */
 	raw(f, "DROP INDEX outbox_pending; DROP INDEX history_contract; DROP INDEX deployments_twin;"
+	       "DROP TABLE blobs; DROP INDEX deployments_live; DROP INDEX workloads_cap;"
 	       "PRAGMA user_version=1;");
 	assert_int_equal(store_open(f->dir, STORE_OPEN_FAST, &f->s), 0);
 	assert_int_equal(store_schema_version(f->s, &v), 0);
-	assert_int_equal(v, 2);
+	assert_int_equal(v, 3);
 	store_close(f->s);
 	f->s = NULL;
 	assert_int_equal(raw_count(f, "SELECT count(*) FROM sqlite_master WHERE type='index' AND "
 				      "name IN ('outbox_pending','history_contract','deployments_twin')"),
 			 3);
+	assert_int_equal(raw_count(f, "SELECT count(*) FROM sqlite_master WHERE name IN "
+				      "('blobs','deployments_live','workloads_cap')"),
+			 3);
 	raw(f, "PRAGMA user_version=99;");
 	assert_int_equal(store_open(f->dir, STORE_OPEN_FAST, &f->s), ZE_UNSUPPORTED);
-	raw(f, "PRAGMA user_version=2;");
+	raw(f, "PRAGMA user_version=3;");
 	assert_int_equal(store_open(f->dir, 0, &f->s), 0);
 }
 

@@ -121,7 +121,7 @@ static void key_of(const uint8_t seed[32], struct zkey *k)
 	assert_int_equal(crypto_sign_seed_keypair(k->pk, k->sk, seed), 0);
 }
 
-/* Substrate's ed25519 //Alice: the seed of DESIGN.md and its well-known
+/* Substrate's ed25519 //Alice: the well-known development seed and its
  * account id (5FA9nQDVg267DEd8m1ZypXLBnvN7SFxYwV7ndqSYGiN9TTpu). */
 static void alice(struct zkey *k)
 {

@@ -12,6 +12,7 @@
 #include "common/file.h"
 #include "common/hex.h"
 #include "common/jnum.h"
+#include "common/num.h"
 #include "common/utf8.h"
 #include "common/zerr.h"
 
@@ -179,6 +180,26 @@ static void jnum_signed_and_decimal_strings(void **st)
 	cJSON_Delete(j);
 }
 
+static void num_takes_only_digits(void **st)
+{
+	uint64_t v = 7;
+	const char *bad[] = {"", "-1", "+1", " 1", "1 ", "0x10", "1.0", "1e3", "18446744073709551616"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		assert_int_equal(num_u64(bad[i], UINT64_MAX, &v), -EINVAL);
+	assert_int_equal(num_u64(NULL, 10, &v), -EINVAL);
+	assert_int_equal(v, 7);
+	assert_int_equal(num_u64("18446744073709551615", UINT64_MAX, &v), 0);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(num_u64("007", 10, &v), 0);
+	assert_int_equal(v, 7);
+	/* The bound holds for single digits too (9 > 5), and at the edge. */
+	assert_int_equal(num_u64("9", 5, &v), -EINVAL);
+	assert_int_equal(num_u64("65535", 65535, &v), 0);
+	assert_int_equal(num_u64("65536", 65535, &v), -EINVAL);
+	assert_int_equal(num_u64("0", 0, &v), 0);
+	assert_int_equal(v, 0);
+}
+
 static void utf8_validation(void **st)
 {
 	assert_true(utf8_valid("plain \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 17));
@@ -197,7 +218,8 @@ int main(void)
 		cmocka_unit_test(hex_round_trip),      cmocka_unit_test(hex_rejects_bad_input),
 		cmocka_unit_test(errors_have_names),    cmocka_unit_test(file_read_is_bounded),
 		cmocka_unit_test(jnum_refuses_non_integers),
-		cmocka_unit_test(jnum_signed_and_decimal_strings), cmocka_unit_test(utf8_validation),
+		cmocka_unit_test(jnum_signed_and_decimal_strings), cmocka_unit_test(num_takes_only_digits),
+		cmocka_unit_test(utf8_validation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -92,7 +92,7 @@ static void account_entry_is_substrate_shaped(void **st)
 	for (int i = 0; i < 4; i++)
 		assert_string_equal(d->fields[i].name, df[i]);
 
-	/* The key from metadata, from our runtime, and from DESIGN's example. */
+	/* The key from metadata, from our runtime, and from the well-known value. */
 	struct zkey alice;
 	struct zbuf k;
 	uint8_t ours[DEV_ACCOUNT_KEY_LEN], prefix[16];
@@ -159,15 +159,44 @@ static int bad_describe(struct dev_meta *dm)
 	return 0;
 }
 
+/* The form that takes the index from the dispatch table refuses a name
+ * the table does not have. */
+static int bad_describe_args(struct dev_meta *dm)
+{
+	dev_meta_call_args(dm, "other_name", 0, NULL);
+	return 0;
+}
+
+static int good_describe_args(struct dev_meta *dm)
+{
+	dev_meta_call_args(dm, "a_call", 0, NULL);
+	return 0;
+}
+
 static void mismatched_description_is_refused(void **st)
 {
-	static const struct dev_call calls[] = {{"a_call", 0, 0, nop}};
+	static const struct dev_call calls[] = {{"a_call", 5, 0, nop}};
 	static const struct dev_pallet bad = {.name = "Bad", .index = 9, .calls = calls,
 					      .ncalls = 1, .describe = bad_describe};
-	const struct dev_pallet *const list[] = {&dev_pallet_system, &bad};
+	static const struct dev_pallet bad2 = {
+	    .name = "Bad", .index = 9, .calls = calls, .ncalls = 1, .describe = bad_describe_args};
+	static const struct dev_pallet good = {.name = "Good",
+	                                       .index = 9,
+	                                       .calls = calls,
+	                                       .ncalls = 1,
+	                                       .describe = good_describe_args};
+	const struct dev_pallet *list[] = {&dev_pallet_system, &bad};
 	struct dev_meta *dm = NULL;
 	assert_int_equal(dev_meta_build(list, 2, &dm), -EINVAL);
 	assert_null(dm);
+	list[1] = &bad2;
+	assert_int_equal(dev_meta_build(list, 2, &dm), -EINVAL);
+	assert_null(dm);
+	list[1] = &good;
+	assert_int_equal(dev_meta_build(list, 2, &dm), 0);
+	const uint8_t call[] = {9, 5};
+	assert_int_equal(dev_meta_check_call(dm, call, sizeof call), 0);
+	dev_meta_free(dm);
 }
 
 int main(void)

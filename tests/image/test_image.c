@@ -149,6 +149,29 @@ static void manifests(void **st)
 	    "\"digest\":\"" D2 "\",\"size\":1}]}";
 	assert_int_equal(img_manifest_parse(foreign, strlen(foreign), &mf, err, sizeof err),
 	                 ZE_MALFORMED);
+	/* A VM disk artifact: one layer with a disk media type, kept apart
+	 * from tar layers; a disk beside other layers is refused. */
+	const char *disk =
+	    "{\"config\":{\"mediaType\":\"application/vnd.oci.empty.v1+json\",\"digest\":\"" D1
+	    "\",\"size\":2},\"layers\":[{\"mediaType\":\"" IMG_MT_DISK_QCOW2 "\","
+	    "\"digest\":\"" D2 "\",\"size\":1048576}]}";
+	assert_int_equal(img_manifest_parse(disk, strlen(disk), &mf, err, sizeof err), 0);
+	assert_int_equal(mf.n, 1);
+	assert_int_equal(mf.layers[0].disk, IMG_DISK_QCOW2);
+	assert_int_equal(mf.layers[0].size, 1048576);
+	assert_int_equal(img_manifest_parse(m, strlen(m), &mf, err, sizeof err), 0);
+	assert_int_equal(mf.layers[0].disk, IMG_DISK_NONE);
+	const char *mixed =
+	    "{\"config\":{\"digest\":\"" D1 "\",\"size\":2},\"layers\":["
+	    "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"" D3
+	    "\",\"size\":1},{\"mediaType\":\"" IMG_MT_DISK_RAW "\",\"digest\":\"" D2
+	    "\",\"size\":1}]}";
+	err[0] = '\0';
+	assert_int_equal(img_manifest_parse(mixed, strlen(mixed), &mf, err, sizeof err),
+	                 ZE_MALFORMED);
+	assert_non_null(strstr(err, "only layer"));
+	assert_string_equal(img_disk_name(IMG_DISK_RAW), "disk.raw");
+	assert_string_equal(img_disk_name(IMG_DISK_QCOW2), "disk.qcow2");
 	const char *idx =
 	    "{\"schemaVersion\":2,\"manifests\":["
 	    "{\"digest\":\"" D1

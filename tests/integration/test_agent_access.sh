@@ -15,22 +15,14 @@
 # cancellation no namespace, interface, process, proxy entry or forward is
 # left.
 set -u
-: "${BUILD:=build}"
-AGENT="$BUILD/zos-agent"
-CHAIN="$BUILD/tfchain-dev"
-CLI="$BUILD/zos-cli"
-for b in "$AGENT" "$CHAIN" "$CLI"; do
-	[ -x "$b" ] || { echo "missing $b (run make first)"; exit 1; }
-done
-[ "$(id -u)" = 0 ] || { echo "skipped: the provisioners need root"; exit 77; }
-for t in python3 jq curl busybox wg wg-quick wireguard-go nft haproxy openssl; do
-	command -v "$t" >/dev/null || { echo "skipped: $t is not installed"; exit 77; }
-done
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+use_build
+need_root "the provisioners need root"
+need_tools python3 jq curl busybox wg wg-quick wireguard-go nft haproxy openssl
 [ -c /dev/net/tun ] || { echo "skipped: no /dev/net/tun for wireguard-go"; exit 77; }
 
 TMP=$(mktemp -d /tmp/agent-access.XXXXXX)
-# shellcheck source=tests/integration/lib.sh
-. "$(dirname "$0")/lib.sh"
 P=$$
 LAP=zaccalap$P SRV=zaccasrv$P VH=zaccah$((P % 1000000)) VL=zaccal$((P % 1000000))
 SV=zaccas$((P % 1000000))
@@ -41,8 +33,7 @@ O=$((20 + P % 200))
 CPID= APID= HPID=
 cleanup() {
 	[ -n "$HPID" ] && stop_pid "$HPID"
-	[ -n "$APID" ] && stop_pid "$APID"
-	[ -n "$CPID" ] && stop_pid "$CPID"
+	stop_node
 	ip netns exec "$LAP" wg-quick down "$TMP/zacc0.conf" >/dev/null 2>&1
 	ip netns del "$LAP" 2>/dev/null
 	ip netns del "$SRV" 2>/dev/null
@@ -51,8 +42,6 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-CPORT=$(free_port)
-RPORT=$(free_port)
 WGPORT=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("", 0)); print(s.getsockname()[1])')
 PUBPORT=$(python3 -c '
 import socket, os
@@ -63,7 +52,6 @@ for p in range(20000 + os.getpid() % 9000, 30000):
     except OSError: pass')
 GWPORT=$(free_port)
 DOMAIN=gw$P.test
-export ZOS_CHAIN_URL="http://127.0.0.1:$CPORT"
 
 # A CA and a wildcard certificate for *.$DOMAIN.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$TMP/ca.key" \
@@ -85,20 +73,8 @@ ip link set "$VH" up
 ip -n "$LAP" addr add "$LAP_IP/30" dev "$VL"
 ip -n "$LAP" link set "$VL" up
 
-cat >"$TMP/agent.conf" <<EOF
-[chain]
-url = http://127.0.0.1:$CPORT
-rpc_timeout = 5
-[rmb]
-listen = tcp://127.0.0.1:$RPORT
-public_address = tcp://127.0.0.1:$RPORT
-[node]
-state_dir = $TMP/state
-farm_id = 1
-report_interval = 10
-sync_interval = 60
-[storage]
-allow_unenforced_volumes = true
+agent_conf 5 10
+cat >>"$TMP/agent.conf" <<EOF
 [network]
 wireguard = auto
 public_ip = $HOST_IP
@@ -112,27 +88,14 @@ cat >"$TMP/genesis.json" <<EOF
                            ["//Charlie", "1000000000"]]},
  "SmartContractModule": {"tft_price_musd": 50, "grace_period_blocks": 300}}
 EOF
-"$CHAIN" --base-path "$TMP/chain" --genesis "$TMP/genesis.json" --rpc-addr "127.0.0.1:$CPORT" \
-	--block-time 200 >"$TMP/chain.log" 2>&1 &
-CPID=$!
-wait_for 10 get Timestamp Now >/dev/null || fail "tfchain-dev did not answer on port $CPORT"
-call bob TfgridModule create_twin '[null, null]' || fail "bob create_twin"
-call bob TfgridModule create_farm "[\"$(hex access_farm)\", []]" || fail "create_farm"
-call charlie TfgridModule create_twin '[null, null]' || fail "charlie create_twin"
-"$AGENT" -f "$TMP/agent.conf" identity --json >"$TMP/id.json" 2>"$TMP/err.txt" || fail "identity"
-SS58=$(jq -r .ss58_address "$TMP/id.json")
+start_chain --base-path "$TMP/chain" --genesis "$TMP/genesis.json"
+make_farm bob access_farm
+make_twins charlie
+node_identity
 "$CLI" transfer "$SS58" 100 --dev alice >/dev/null 2>"$TMP/err.txt" || fail "funding the node"
-"$AGENT" -d -f "$TMP/agent.conf" >"$TMP/agent.log" 2>&1 &
-APID=$!
-TWIN=
-has_node() {
-	TWIN=$(get TfgridModule TwinIdByAccountID "$SS58") && [ -n "$TWIN" ] && [ "$TWIN" != null ] &&
-		NODE=$(get TfgridModule NodeIdByTwinID "$TWIN") && [ -n "$NODE" ] && [ "$NODE" != 0 ] &&
-		[ "$NODE" != null ]
-}
-wait_for 60 has_node || fail "the agent did not register its node"
-engine_up() { "$CLI" rmb call "$TWIN" zos.statistics.get --dev charlie >/dev/null 2>"$TMP/err.txt"; }
-wait_for 20 engine_up || fail "zos.statistics.get"
+start_agent
+wait_node
+wait_engine charlie
 echo "ok: node $NODE registered"
 
 # ---- The user's key, the node network's key, the deployment.
@@ -252,9 +215,8 @@ echo "ok: the same gateway name refused"
 # ---- kill -9 and restart: one forward, one wireguard-go, still reachable.
 WGIF=$(jq -r '.workloads[] | select(.name=="net") | .result.wireguard.interface' "$TMP/get.json")
 { kill -9 "$APID" && wait "$APID"; } 2>/dev/null
-"$AGENT" -d -f "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &
-APID=$!
-wait_for 20 engine_up || fail "zos.statistics.get after restart"
+start_agent
+wait_engine charlie
 sleep 2
 n=$(nft list map ip zos_access port_tcp | grep -o "$HOST_IP . $PUBPORT" | wc -l)
 [ "$n" = 1 ] || fail "$n forwards for $ADDR after kill -9 and restart"
@@ -287,11 +249,6 @@ python3 -c "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM);
 	fail "UDP port $WGPORT still bound"
 echo "ok: cancelled: no namespace, interface, process, socket or forward left"
 
-kill "$APID"
-wait "$APID"
-rc=$?
-APID=
-[ "$rc" = 0 ] || fail "agent exited with $rc on SIGTERM"
-grep -q Sanitizer "$TMP/agent.log" && fail "agent: sanitizer report"
+stop_agent_clean
 echo "ok"
 exit 0

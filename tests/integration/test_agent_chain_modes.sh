@@ -8,31 +8,15 @@
 # sealed deployment sent over RMB, and deploys a contract nobody told it
 # about (the chain's event), once.
 set -u
-: "${BUILD:=build}"
-AGENT="$BUILD/zos-agent"
-CHAIN="$BUILD/tfchain-dev"
-CLI="$BUILD/zos-cli"
-for b in "$AGENT" "$CHAIN" "$CLI"; do
-	[ -x "$b" ] || { echo "missing $b (run make first)"; exit 1; }
-done
-[ "$(id -u)" = 0 ] || { echo "skipped: the provisioners need root"; exit 77; }
-for t in python3 jq; do
-	command -v "$t" >/dev/null || { echo "skipped: $t is not installed"; exit 77; }
-done
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+use_build
+need_root "the provisioners need root"
+need_tools python3 jq
 T0=$(date +%s)
 TMP=$(mktemp -d /tmp/agent-modes.XXXXXX)
 CPID= APID=
-# shellcheck source=tests/integration/lib.sh
-. "$(dirname "$0")/lib.sh"
-cleanup() {
-	[ -n "$APID" ] && stop_pid "$APID"
-	[ -n "$CPID" ] && stop_pid "$CPID"
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-CPORT=$(free_port)
-RPORT=$(free_port)
-export ZOS_CHAIN_URL="http://127.0.0.1:$CPORT"
+trap stop_all EXIT
 cat >"$TMP/genesis.json" <<EOF
 {"name": "zos-modes-test",
  "Balances": {"balances": [["//Alice", "10000000000000"], ["//Bob", "1000000000"],
@@ -40,23 +24,10 @@ cat >"$TMP/genesis.json" <<EOF
  "SmartContractModule": {"tft_price_musd": 50, "grace_period_blocks": 100,
                          "max_deployment_data": 512}}
 EOF
-"$CHAIN" --base-path "$TMP/chain" --genesis "$TMP/genesis.json" --rpc-addr "127.0.0.1:$CPORT" \
-	--block-time 200 >"$TMP/chain.log" 2>&1 &
-CPID=$!
-wait_for 10 get Timestamp Now >/dev/null || fail "tfchain-dev did not answer on port $CPORT"
-
-cat >"$TMP/agent.conf" <<EOF
-[chain]
-url = http://127.0.0.1:$CPORT
-rpc_timeout = 5
-[rmb]
-listen = tcp://127.0.0.1:$RPORT
-public_address = tcp://127.0.0.1:$RPORT
+start_chain --base-path "$TMP/chain" --genesis "$TMP/genesis.json"
+agent_conf
+cat >>"$TMP/agent.conf" <<EOF
 [node]
-state_dir = $TMP/state
-farm_id = 1
-report_interval = 60
-sync_interval = 60
 uptime_interval = 10
 terms_link = https://example.com/terms.md
 terms_hash = 0123abcd
@@ -64,28 +35,16 @@ country = Belgium
 city = Ghent
 latitude = 51.05
 longitude = 3.72
-[storage]
-allow_unenforced_volumes = true
 EOF
-"$AGENT" -f "$TMP/agent.conf" identity --json >"$TMP/id.json" 2>"$TMP/err.txt" || fail "identity"
-SS58=$(jq -r .ss58_address "$TMP/id.json")
-ACCOUNT=$(jq -r .account_id "$TMP/id.json")
-call bob TfgridModule create_twin '[null, null]' || fail "bob create_twin"
-call bob TfgridModule create_farm "[\"$(hex modes_farm)\", []]" || fail "create_farm"
+node_identity
+make_farm bob modes_farm
 call charlie TfgridModule user_accept_tc "[\"$(hex https://example.com/terms.md)\", \"$(hex 0123abcd)\"]" ||
 	fail "charlie user_accept_tc"
-call charlie TfgridModule create_twin '[null, null]' || fail "charlie create_twin"
-call alice Balances transfer_keep_alive "[\"$SS58\", \"1000000000000\"]" || fail "funding the node"
+make_twins charlie
+fund_node
 
-"$AGENT" -d -f "$TMP/agent.conf" >"$TMP/agent.log" 2>&1 &
-APID=$!
-twin_of() { get TfgridModule TwinIdByAccountID "\"$1\""; }
-has_twin() { local t; t=$(twin_of "$ACCOUNT") && [ -n "$t" ] && [ "$t" != 0 ] && [ "$t" != null ]; }
-wait_for 30 has_twin || fail "the agent did not create its twin"
-TWIN=$(twin_of "$ACCOUNT")
-has_node() { local v; v=$(get TfgridModule NodeIdByTwinID "$TWIN") && [ -n "$v" ] && [ "$v" != 0 ] && [ "$v" != null ]; }
-wait_for 30 has_node || fail "the agent did not register its node"
-NODE=$(get TfgridModule NodeIdByTwinID "$TWIN")
+start_agent
+wait_node
 grep -q "accepted the terms and conditions https://example.com/terms.md" "$TMP/agent.log" ||
 	fail "terms not accepted by the agent"
 [ "$(get TfgridModule Twins "$TWIN" | jq -r .relay)" = "$(hex "127.0.0.1.$RPORT")" ] ||
@@ -105,8 +64,7 @@ cat >"$TMP/small.json" <<EOF
 EOF
 DESC=$(printf 'x%.0s' $(seq 1 700))
 sed "s/\"description\": \"modes\"/\"description\": \"$DESC\"/; s/\"d1\"/\"big1\"/" "$TMP/small.json" >"$TMP/big.json"
-wait_for 20 "$CLI" rmb call "$TWIN" zos.statistics.get --dev charlie >/dev/null 2>&1 ||
-	fail "engine not up"
+wait_engine charlie
 "$CLI" deploy --node "$NODE" "$TMP/big.json" --dev charlie --timeout 60 >"$TMP/deploy.out" 2>"$TMP/err.txt" ||
 	fail "big deploy exited $?: $(cat "$TMP/deploy.out")"
 C1=$(sed -n 's/^contract: \([0-9]*\)$/\1/p' "$TMP/deploy.out")

@@ -12,62 +12,37 @@
 # memory reservation updates the twin's relay and the node's resources,
 # and the agent's capacity report bills the contract.
 set -u
-: "${BUILD:=build}"
-AGENT="$BUILD/zos-agent"
-CHAIN="$BUILD/tfchain-dev"
-CLI="$BUILD/zos-cli"
-for b in "$AGENT" "$CHAIN" "$CLI"; do
-	[ -x "$b" ] || { echo "missing $b (run make first)"; exit 1; }
-done
-[ "$(id -u)" = 0 ] || { echo "skipped: the provisioners need root"; exit 77; }
-for t in python3 jq; do
-	command -v "$t" >/dev/null || { echo "skipped: $t is not installed"; exit 77; }
-done
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+use_build
+need_root "the provisioners need root"
+need_tools python3 jq
 
 TMP=$(mktemp -d /tmp/agent-e2e.XXXXXX)
 CPID= APID= NPID=
-# shellcheck source=tests/integration/lib.sh
-. "$(dirname "$0")/lib.sh"
 cleanup() {
-	[ -n "$APID" ] && stop_pid "$APID"
-	[ -n "$CPID" ] && stop_pid "$CPID"
+	stop_node
 	[ -n "$NPID" ] && stop_pid "$NPID"
 	# E2E_KEEP_LOG=FILE keeps the agent's log for reading.
 	[ -n "${E2E_KEEP_LOG:-}" ] && cp "$TMP/agent.log" "$E2E_KEEP_LOG"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-CPORT=$(free_port)
-RPORT=$(free_port)
-export ZOS_CHAIN_URL="http://127.0.0.1:$CPORT"
 
-write_conf() { # rmb-port reserved-mru
-	cat >"$TMP/agent.conf" <<EOF
-[chain]
-url = http://127.0.0.1:$CPORT
-rpc_timeout = 5
+write_conf() { # reserved-mru; RMB on $RPORT and a unix socket
+	agent_conf
+	cat >>"$TMP/agent.conf" <<EOF
 [rmb]
-listen = tcp://127.0.0.1:$1
 listen = ipc://$TMP/run/rmb.sock
-public_address = tcp://127.0.0.1:$1
-[node]
-state_dir = $TMP/state
-farm_id = 1
-report_interval = 60
-sync_interval = 60
-[storage]
-allow_unenforced_volumes = true
 [reserved]
 cru = 0
-mru = $2
+mru = $1
 sru = 0
 hru = 0
 EOF
 }
-write_conf "$RPORT" 0
-"$AGENT" -f "$TMP/agent.conf" identity --json >"$TMP/id.json" 2>"$TMP/err.txt" || fail "identity"
-SS58=$(jq -r .ss58_address "$TMP/id.json")
-ACCOUNT=$(jq -r .account_id "$TMP/id.json")
+write_conf 0
+node_identity
 X25519=$(jq -r .x25519_public_key "$TMP/id.json")
 [ -n "$SS58" ] && [ "$SS58" != null ] || fail "no ss58 address in $(cat "$TMP/id.json")"
 
@@ -84,29 +59,27 @@ NPID=$!
 wait_for 10 test -S "$TMP/notify.sock" || fail "notify listener did not start"
 # status_shown TEXT: the agent sent STATUS=TEXT... (it does once a second).
 status_shown() {
-	wait_for 10 grep -q "^STATUS=$1" "$TMP/notify.log" || fail "no STATUS=$1 in: $(cat "$TMP/notify.log")"
+	wait_log 10 "^STATUS=$1" "$TMP/notify.log" || fail "no STATUS=$1 in: $(cat "$TMP/notify.log")"
 }
 
 # ---- The chain is not there yet: reported and retried, not fatal.
 NOTIFY_SOCKET="$TMP/notify.sock" "$AGENT" -d -f "$TMP/agent.conf" >"$TMP/agent.log" 2>&1 &
 APID=$!
-wait_for 15 grep -q "chain unreachable at http://127.0.0.1:$CPORT" "$TMP/agent.log" ||
+wait_log 15 "chain unreachable at http://127.0.0.1:$CPORT" ||
 	fail "unreachable chain not reported"
 kill -0 "$APID" 2>/dev/null || fail "agent exited without a chain"
 status_shown "chain unreachable at http://127.0.0.1:$CPORT"
 echo "ok: unreachable chain reported"
 
-"$CHAIN" --dev --rpc-addr "127.0.0.1:$CPORT" --block-time 200 >"$TMP/chain.log" 2>&1 &
-CPID=$!
-wait_for 10 get Timestamp Now >/dev/null || fail "tfchain-dev did not answer on port $CPORT"
+start_chain
 
 # ---- Unfunded account: reported and retried, the daemon keeps running.
-wait_for 30 grep -q "account $SS58 has no funds" "$TMP/agent.log" || fail "unfunded account not reported"
+wait_log 30 "account $SS58 has no funds" || fail "unfunded account not reported"
 kill -0 "$APID" 2>/dev/null || fail "agent exited on an unfunded account"
 status_shown "account $SS58 has no funds"
 echo "ok: unfunded account reported"
 
-call alice Balances transfer_keep_alive "[\"$SS58\", \"1000000000000\"]" || fail "funding the node"
+fund_node
 # A storage key is read as JSON: the account id goes in as a JSON string.
 twin_of() { get TfgridModule TwinIdByAccountID "\"$1\""; }
 has_twin() { local t; t=$(twin_of "$ACCOUNT") && [ -n "$t" ] && [ "$t" != 0 ] && [ "$t" != null ]; }
@@ -119,13 +92,10 @@ get TfgridModule Twins "$TWIN" >"$TMP/twin.json" || fail "reading twin $TWIN"
 echo "ok: twin $TWIN with relay and pk"
 
 # ---- Missing farm: reported and retried until //Bob creates it.
-wait_for 15 grep -q "farm 1 does not exist" "$TMP/agent.log" || fail "missing farm not reported"
+wait_log 15 "farm 1 does not exist" || fail "missing farm not reported"
 status_shown "farm 1 does not exist"
-call bob TfgridModule create_twin '[null, null]' || fail "bob create_twin"
-call bob TfgridModule create_farm "[\"$(hex e2e_farm)\", []]" || fail "create_farm"
-has_node() { local v; v=$(get TfgridModule NodeIdByTwinID "$TWIN") && [ -n "$v" ] && [ "$v" != 0 ] && [ "$v" != null ]; }
-wait_for 60 has_node || fail "the agent did not register its node"
-NODE=$(get TfgridModule NodeIdByTwinID "$TWIN")
+make_farm bob e2e_farm
+wait_node
 get TfgridModule Nodes "$NODE" >"$TMP/node.json" || fail "reading node $NODE"
 [ "$(jq -r .farm_id "$TMP/node.json")" = 1 ] || fail "node farm: $(cat "$TMP/node.json")"
 [ "$(jq -r .resources.cru "$TMP/node.json")" = "$(nproc)" ] || fail "node cru: $(cat "$TMP/node.json")"
@@ -137,7 +107,7 @@ echo "ok: each state was shown in STATUS"
 
 # ---- RMB as //Charlie: the CLI accepts only replies signed by the node
 # twin's key on chain.
-call charlie TfgridModule create_twin '[null, null]' || fail "charlie create_twin"
+make_twins charlie
 rmb() { "$CLI" rmb call "$TWIN" "$@" --dev charlie 2>"$TMP/err.txt"; }
 wait_for 20 rmb zos.system.version >"$TMP/version.json" || fail "zos.system.version"
 [ "$(jq -r .version "$TMP/version.json")" = "$("$AGENT" --version | cut -d' ' -f2)" ] ||
@@ -176,9 +146,8 @@ wait "$APID" || fail "agent exited with $? on SIGTERM"
 APID=
 MRU0=$(jq -r .resources.mru "$TMP/node.json")
 RPORT=$(free_port)
-write_conf "$RPORT" 1G
-"$AGENT" -d -f "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &
-APID=$!
+write_conf 1G
+start_agent
 relay_moved() { [ "$(get TfgridModule Twins "$TWIN" | jq -r .relay)" = "$(hex "127.0.0.1.$RPORT")" ]; }
 wait_for 30 relay_moved || fail "relay not updated: $(get TfgridModule Twins "$TWIN")"
 mru_moved() { [ "$(get TfgridModule Nodes "$NODE" | jq -r .resources.mru)" = $((MRU0 - 1073741824)) ]; }
@@ -225,11 +194,6 @@ ls "$TMP/state/volumes/zmounts/"*.img >/dev/null 2>&1 && fail "zmount image left
 echo "ok: cancelled contract $C1, disk1 removed"
 
 # ---- Graceful stop; a sanitized build reports leaks at exit.
-kill "$APID"
-wait "$APID"
-rc=$?
-APID=
-[ "$rc" = 0 ] || fail "agent exited with $rc on SIGTERM"
-grep -q Sanitizer "$TMP/agent.log" && fail "agent: sanitizer report"
+stop_agent_clean
 echo "ok"
 exit 0

@@ -9,43 +9,19 @@
 # deadline; it is restarted with the chain back. Emptied again, the contract
 # outlives its grace period: Deleted(OutOfFunds), the agent removes the disk.
 set -u
-: "${BUILD:=build}"
-AGENT="$BUILD/zos-agent"
-CHAIN="$BUILD/tfchain-dev"
-CLI="$BUILD/zos-cli"
-for b in "$AGENT" "$CHAIN" "$CLI"; do
-	[ -x "$b" ] || { echo "missing $b (run make first)"; exit 1; }
-done
-[ "$(id -u)" = 0 ] || { echo "skipped: the provisioners need root"; exit 77; }
-for t in python3 jq; do
-	command -v "$t" >/dev/null || { echo "skipped: $t is not installed"; exit 77; }
-done
-
-TMP=$(mktemp -d /tmp/agent-grace.XXXXXX)
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
+use_build
+need_root "the provisioners need root"
+need_tools python3 jq
+
+TMP=$(mktemp -d /tmp/agent-grace.XXXXXX)
 CPID= APID=
-stop_pid() { # pid: CONT and TERM, then wait at most ~25 s, then KILL
-	local p=$1
-	kill -CONT "$p" 2>/dev/null
-	kill "$p" 2>/dev/null || return 0
-	for _ in $(seq 1 250); do
-		kill -0 "$p" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$p" 2>/dev/null
-	wait "$p" 2>/dev/null
-}
 cleanup() {
-	[ -n "$APID" ] && stop_pid "$APID"
-	[ -n "$CPID" ] && stop_pid "$CPID"
 	[ -n "${GRACE_KEEP_LOG:-}" ] && cp "$TMP/agent.log" "$GRACE_KEEP_LOG"
-	rm -rf "$TMP"
+	stop_all
 }
 trap cleanup EXIT
-CPORT=$(free_port)
-RPORT=$(free_port)
-export ZOS_CHAIN_URL="http://127.0.0.1:$CPORT"
 GRACE_BLOCKS=75
 cat >"$TMP/genesis.json" <<EOF
 {"name": "zos-grace-test",
@@ -53,46 +29,18 @@ cat >"$TMP/genesis.json" <<EOF
                            ["//Charlie", "1000000000"]]},
  "SmartContractModule": {"tft_price_musd": 50, "grace_period_blocks": $GRACE_BLOCKS}}
 EOF
-cat >"$TMP/agent.conf" <<EOF
-[chain]
-url = http://127.0.0.1:$CPORT
-rpc_timeout = 5
-[rmb]
-listen = tcp://127.0.0.1:$RPORT
-public_address = tcp://127.0.0.1:$RPORT
-[node]
-state_dir = $TMP/state
-farm_id = 1
-report_interval = 10
-sync_interval = 60
-[storage]
-allow_unenforced_volumes = true
-EOF
-
-"$CHAIN" --base-path "$TMP/chain" --genesis "$TMP/genesis.json" --rpc-addr "127.0.0.1:$CPORT" \
-	--block-time 200 >"$TMP/chain.log" 2>&1 &
-CPID=$!
-wait_for 10 get Timestamp Now >/dev/null || fail "tfchain-dev did not answer on port $CPORT"
+agent_conf 5 10
+start_chain --base-path "$TMP/chain" --genesis "$TMP/genesis.json"
 [ "$(get SmartContractModule GracePeriodBlocks)" = "$GRACE_BLOCKS" ] ||
 	fail "genesis grace period: $(get SmartContractModule GracePeriodBlocks)"
 
 # The farm, the node's funds, the user's twin; then the agent registers.
-call bob TfgridModule create_twin '[null, null]' || fail "bob create_twin"
-call bob TfgridModule create_farm "[\"$(hex grace_farm)\", []]" || fail "create_farm"
-call charlie TfgridModule create_twin '[null, null]' || fail "charlie create_twin"
-"$AGENT" -f "$TMP/agent.conf" identity --json >"$TMP/id.json" 2>"$TMP/err.txt" || fail "identity"
-SS58=$(jq -r .ss58_address "$TMP/id.json")
+make_farm bob grace_farm
+make_twins charlie
+node_identity
 "$CLI" transfer "$SS58" 100 --dev alice >/dev/null 2>"$TMP/err.txt" || fail "funding the node"
-"$AGENT" -d -f "$TMP/agent.conf" >"$TMP/agent.log" 2>&1 &
-APID=$!
-# The agent's account is SS58: chain get takes it as the key as is.
-TWIN=
-has_node() {
-	TWIN=$(get TfgridModule TwinIdByAccountID "$SS58") && [ -n "$TWIN" ] && [ "$TWIN" != null ] &&
-		NODE=$(get TfgridModule NodeIdByTwinID "$TWIN") && [ -n "$NODE" ] && [ "$NODE" != 0 ] &&
-		[ "$NODE" != null ]
-}
-wait_for 60 has_node || fail "the agent did not register its node"
+start_agent
+wait_node
 echo "ok: node $NODE registered (twin $TWIN)"
 
 cat >"$TMP/dep.json" <<EOF
@@ -101,8 +49,7 @@ cat >"$TMP/dep.json" <<EOF
    "description": "", "data": {"size": 16777216}}]}
 EOF
 # The deploy engine starts once the node is registered.
-engine_up() { "$CLI" rmb call "$TWIN" zos.statistics.get --dev charlie >/dev/null 2>"$TMP/err.txt"; }
-wait_for 20 engine_up || fail "zos.statistics.get"
+wait_engine charlie
 "$CLI" deploy --node "$NODE" "$TMP/dep.json" --dev charlie --timeout 60 >"$TMP/deploy.out" 2>"$TMP/err.txt" ||
 	fail "deploy: $(cat "$TMP/deploy.out")"
 C=$(sed -n 's/^contract: \([0-9]*\)$/\1/p' "$TMP/deploy.out")
@@ -150,8 +97,7 @@ kill -CONT "$CPID"
 [ "$took" -lt 20 ] || fail "stopping took $took s"
 tail -n +"$LINES" "$TMP/agent.log" | grep -q "deadline passed" && fail "the stop deadline passed"
 echo "ok: stopped in $took s with the chain silent"
-"$AGENT" -d -f "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &
-APID=$!
+start_agent
 wait_for 30 wl_state ok || fail "disk1 after restart: $(cat "$TMP/get.json")"
 
 # ---- Out of funds again, past the grace period: deleted and removed.
@@ -163,11 +109,6 @@ wait_for 20 wl_state deleted || fail "workload not removed: $(cat "$TMP/get.json
 ls "$TMP/state/volumes/zmounts/"*.img >/dev/null 2>&1 && fail "zmount image left after deletion"
 echo "ok: grace period ended: contract $C deleted, disk1 removed"
 
-kill "$APID"
-wait "$APID"
-rc=$?
-APID=
-[ "$rc" = 0 ] || fail "agent exited with $rc on SIGTERM"
-grep -q Sanitizer "$TMP/agent.log" && fail "agent: sanitizer report"
+stop_agent_clean
 echo "ok"
 exit 0

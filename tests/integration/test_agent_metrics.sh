@@ -6,87 +6,50 @@
 # the capacity, the chain's head); a stopped chain turns /healthz to 503
 # naming it; a metrics port in use is logged and the node keeps working.
 set -u
-: "${BUILD:=build}"
-AGENT="$BUILD/zos-agent"
-CHAIN="$BUILD/tfchain-dev"
-CLI="$BUILD/zos-cli"
-for b in "$AGENT" "$CHAIN" "$CLI"; do
-	[ -x "$b" ] || { echo "missing $b (run make first)"; exit 1; }
-done
-[ "$(id -u)" = 0 ] || { echo "skipped: the provisioners need root"; exit 77; }
-for t in python3 jq curl; do
-	command -v "$t" >/dev/null || { echo "skipped: $t is not installed"; exit 77; }
-done
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+use_build
+need_root "the provisioners need root"
+need_tools python3 jq curl
 
 TMP=$(mktemp -d /tmp/agent-metrics.XXXXXX)
 CPID= APID= BPID=
-# shellcheck source=tests/integration/lib.sh
-. "$(dirname "$0")/lib.sh"
 cleanup() {
-	[ -n "$APID" ] && stop_pid "$APID"
-	[ -n "$CPID" ] && { kill -CONT "$CPID" 2>/dev/null; stop_pid "$CPID"; }
 	[ -n "$BPID" ] && stop_pid "$BPID"
-	rm -rf "$TMP"
+	stop_all
 }
 trap cleanup EXIT
-CPORT=$(free_port)
-RPORT=$(free_port)
 MPORT=$(free_port)
-export ZOS_CHAIN_URL="http://127.0.0.1:$CPORT"
-cat >"$TMP/agent.conf" <<EOF
-[chain]
-url = http://127.0.0.1:$CPORT
-rpc_timeout = 2
-[rmb]
-listen = tcp://127.0.0.1:$RPORT
-public_address = tcp://127.0.0.1:$RPORT
-[node]
-state_dir = $TMP/state
-farm_id = 1
-report_interval = 60
-sync_interval = 60
-[storage]
-allow_unenforced_volumes = true
+agent_conf 2
+cat >>"$TMP/agent.conf" <<EOF
 [reserved]
 cru = 0
 mru = 0
 [metrics]
 listen = 127.0.0.1:$MPORT
 EOF
-"$AGENT" -f "$TMP/agent.conf" identity --json >"$TMP/id.json" 2>"$TMP/err.txt" || fail "identity"
-SS58=$(jq -r .ss58_address "$TMP/id.json")
-ACCOUNT=$(jq -r .account_id "$TMP/id.json")
+node_identity
 M="http://127.0.0.1:$MPORT"
 scrape() { curl -s --max-time 5 "$M/metrics" >"$TMP/metrics.txt"; }
 # metric NAME{LABELS}: the sample's value ("" when absent).
 metric() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/metrics.txt"; }
 
 # ---- No chain yet: /healthz is 503 and names the chain and its URL.
-"$AGENT" -d -f "$TMP/agent.conf" >"$TMP/agent.log" 2>&1 &
-APID=$!
+start_agent
 health() { curl -s --max-time 5 -o "$TMP/health.txt" -w '%{http_code}' "$M/healthz"; }
 health_is() { [ "$(health)" = "$1" ]; }
-wait_for 20 grep -q "chain unreachable" "$TMP/agent.log" || fail "unreachable chain not reported"
+wait_log 20 "chain unreachable" || fail "unreachable chain not reported"
 wait_for 10 health_is 503 || fail "/healthz without a chain: $(health) $(cat "$TMP/health.txt")"
 grep -q "^chain: no answer from http://127.0.0.1:$CPORT" "$TMP/health.txt" || fail "/healthz: $(cat "$TMP/health.txt")"
 grep -q "^registration:" "$TMP/health.txt" || fail "/healthz: $(cat "$TMP/health.txt")"
 echo "ok: /healthz is 503 and names the missing chain and registration"
 
-"$CHAIN" --dev --rpc-addr "127.0.0.1:$CPORT" --block-time 200 >"$TMP/chain.log" 2>&1 &
-CPID=$!
-wait_for 10 get Timestamp Now >/dev/null || fail "tfchain-dev did not answer on port $CPORT"
-call alice Balances transfer_keep_alive "[\"$SS58\", \"1000000000000\"]" || fail "funding the node"
-call bob TfgridModule create_twin '[null, null]' || fail "bob create_twin"
-call bob TfgridModule create_farm "[\"$(hex metrics_farm)\", []]" || fail "create_farm"
-twin_of() { get TfgridModule TwinIdByAccountID "\"$1\""; }
-has_twin() { local t; t=$(twin_of "$ACCOUNT") && [ -n "$t" ] && [ "$t" != 0 ] && [ "$t" != null ]; }
-wait_for 30 has_twin || fail "the agent did not create its twin"
-TWIN=$(twin_of "$ACCOUNT")
-has_node() { local v; v=$(get TfgridModule NodeIdByTwinID "$TWIN") && [ -n "$v" ] && [ "$v" != 0 ] && [ "$v" != null ]; }
-wait_for 60 has_node || fail "the agent did not register its node"
-NODE=$(get TfgridModule NodeIdByTwinID "$TWIN")
+start_chain
+fund_node
+make_farm bob metrics_farm
+wait_node
 
-call charlie TfgridModule create_twin '[null, null]' || fail "charlie create_twin"
+make_twins charlie
 rmb() { "$CLI" rmb call "$TWIN" "$@" --dev charlie 2>"$TMP/err.txt"; }
 wait_for 20 rmb zos.system.version >/dev/null || fail "zos.system.version"
 rmb zos.system.version >/dev/null || fail "zos.system.version"
@@ -179,10 +142,10 @@ stop_pid "$APID"
 APID=
 python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(120)' "$MPORT" &
 BPID=$!
-wait_for 5 python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$MPORT" || fail "the port blocker did not listen"
+wait_port 5 "$MPORT" || fail "the port blocker did not listen"
 "$AGENT" -d -f "$TMP/agent.conf" >"$TMP/agent2.log" 2>&1 &
 APID=$!
-wait_for 20 grep -q "metrics endpoint on 127.0.0.1:$MPORT did not start" "$TMP/agent2.log" ||
+wait_log 20 "metrics endpoint on 127.0.0.1:$MPORT did not start" "$TMP/agent2.log" ||
 	fail "busy metrics port not reported: $(tail -n 20 "$TMP/agent2.log")"
 wait_for 20 rmb zos.system.version >/dev/null || fail "the node stopped serving with its metrics port taken"
 echo "ok: a taken metrics port is logged with the fix and the node keeps serving"

@@ -5,6 +5,8 @@
 # module error name, and forced nonce collisions (a stale nonce, and two
 # processes signing with the same nonce) resolved by resyncing.
 set -u
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
 : "${BUILD:=build}"
 CLI="$BUILD/zos-cli"
 DEV="$BUILD/tfchain-dev"
@@ -30,13 +32,7 @@ ok() { echo "ok: $*"; }
 
 "$DEV" --dev --rpc-addr 127.0.0.1:0 --block-time 150 2>"$DIR/log" &
 PID=$!
-PORT=
-for _ in $(seq 1 100); do
-	PORT=$(sed -n 's/.*rpc listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$DIR/log")
-	[ -n "$PORT" ] && break
-	sleep 0.1
-done
-[ -n "$PORT" ] || fail "no rpc port in the devchain log"
+PORT=$(chain_port "$DIR/log") || fail "no rpc port in the devchain log"
 URL="http://127.0.0.1:$PORT"
 
 # json_num FILE FIELD: the first numeric value of "FIELD" in a printed JSON.

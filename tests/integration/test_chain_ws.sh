@@ -15,20 +15,12 @@
 #     reads the blocks it missed, each once.
 # Everything listens on 127.0.0.1 on free ports; processes stop by pid.
 set -u
-: "${BUILD:=build}"
-AGENT="$BUILD/zos-agent"
-CHAIN="$BUILD/tfchain-dev"
-CLI="$BUILD/zos-cli"
-for b in "$AGENT" "$CHAIN" "$CLI"; do
-	[ -x "$b" ] || { echo "missing $b (run make first)"; exit 1; }
-done
-for t in python3 jq socat openssl setsid; do
-	command -v "$t" >/dev/null || { echo "skipped: $t is not installed"; exit 77; }
-done
-
-TMP=$(mktemp -d /tmp/chain-ws.XXXXXX)
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
+use_build
+need_tools python3 jq socat openssl setsid
+
+TMP=$(mktemp -d /tmp/chain-ws.XXXXXX)
 CPID= APID= PPID1= TPID=
 # A proxy runs in its own process group (setsid), so that killing the group
 # also ends the connections its forked children carry.
@@ -50,10 +42,7 @@ HTTP="http://127.0.0.1:$CPORT"
 WS="ws://127.0.0.1:$CPORT"
 export ZOS_CHAIN_URL="$HTTP"
 
-"$CHAIN" --dev --base-path "$TMP/chain" --rpc-addr "127.0.0.1:$CPORT" --block-time 100 \
-	>"$TMP/chain.log" 2>&1 &
-CPID=$!
-wait_for 10 get Timestamp Now >/dev/null || fail "tfchain-dev did not answer on port $CPORT"
+BLOCK_MS=100 start_chain --dev --base-path "$TMP/chain"
 
 # 1. HTTP and WebSocket give the same answers.
 same() { # what CLI-ARGS...: the command's output through both transports
@@ -88,7 +77,7 @@ setsid socat "OPENSSL-LISTEN:$TPORT,bind=127.0.0.1,reuseaddr,fork,cert=$TMP/srv.
 	"TCP:127.0.0.1:$CPORT" 2>"$TMP/tls.log" &
 TPID=$!
 WSS="wss://localhost:$TPORT"
-tls_up() { python3 -c "import socket; socket.create_connection(('127.0.0.1', $TPORT), 1)" 2>/dev/null; }
+tls_up() { port_open "$TPORT"; }
 wait_for 10 tls_up || fail "the TLS proxy did not start"
 if "$CLI" balance alice --json --url "$WSS" >"$TMP/wss.out" 2>"$TMP/err.txt"; then
 	fail "an unknown CA was trusted"
@@ -119,8 +108,7 @@ start_proxy() {
 	PPID1=$!
 }
 start_proxy
-call bob TfgridModule create_twin '[null, null]' || fail "bob create_twin"
-call bob TfgridModule create_farm "[\"$(hex ws_farm)\", []]" || fail "create_farm"
+make_farm bob ws_farm
 cat >"$TMP/agent.conf" <<EOF
 [chain]
 url = ws://127.0.0.1:$PPORT, $WS
@@ -136,11 +124,9 @@ sync_interval = 3600
 [log]
 level = debug
 EOF
-"$AGENT" -f "$TMP/agent.conf" identity --json >"$TMP/id.json" 2>"$TMP/err.txt" || fail "identity"
-SS58=$(jq -r .ss58_address "$TMP/id.json")
+node_identity
 "$CLI" transfer "$SS58" 100 --dev alice >/dev/null 2>"$TMP/err.txt" || fail "funding the node"
-"$AGENT" -d -f "$TMP/agent.conf" >"$TMP/agent.log" 2>&1 &
-APID=$!
+start_agent
 followed() { grep -c "followed block" "$TMP/agent.log"; }
 following() { [ "$(followed)" -ge "$1" ]; }
 wait_for 60 following 10 || fail "the agent does not follow blocks"

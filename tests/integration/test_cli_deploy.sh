@@ -7,74 +7,24 @@
 # Deployed; --json on deploy and deployment parses with jq; progress goes
 # to stderr, results to stdout.
 set -u
-: "${BUILD:=build}"
-AGENT="$BUILD/zos-agent"
-CHAIN="$BUILD/tfchain-dev"
-CLI="$BUILD/zos-cli"
-for b in "$AGENT" "$CHAIN" "$CLI"; do
-	[ -x "$b" ] || { echo "missing $b (run make first)"; exit 1; }
-done
-[ "$(id -u)" = 0 ] || { echo "skipped: the provisioners need root"; exit 77; }
-for t in python3 jq; do
-	command -v "$t" >/dev/null || { echo "skipped: $t is not installed"; exit 77; }
-done
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+use_build
+need_root "the provisioners need root"
+need_tools python3 jq
 
 TMP=$(mktemp -d /tmp/cli-deploy.XXXXXX)
 CPID= APID=
-# shellcheck source=tests/integration/lib.sh
-. "$(dirname "$0")/lib.sh"
-cleanup() {
-	[ -n "$APID" ] && stop_pid "$APID"
-	[ -n "$CPID" ] && stop_pid "$CPID"
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-CPORT=$(free_port)
-RPORT=$(free_port)
-export ZOS_CHAIN_URL="http://127.0.0.1:$CPORT"
-cat >"$TMP/agent.conf" <<EOT
-[chain]
-url = http://127.0.0.1:$CPORT
-rpc_timeout = 5
-[rmb]
-listen = tcp://127.0.0.1:$RPORT
-public_address = tcp://127.0.0.1:$RPORT
-[node]
-state_dir = $TMP/state
-farm_id = 1
-report_interval = 60
-sync_interval = 60
-[storage]
-allow_unenforced_volumes = true
-EOT
-"$AGENT" -f "$TMP/agent.conf" identity --json >"$TMP/id.json" 2>"$TMP/err.txt" || fail "identity"
-SS58=$(jq -r .ss58_address "$TMP/id.json")
-ACCOUNT=$(jq -r .account_id "$TMP/id.json")
-
-"$CHAIN" --dev --rpc-addr "127.0.0.1:$CPORT" --block-time 200 >"$TMP/chain.log" 2>&1 &
-CPID=$!
-wait_for 10 get Timestamp Now >/dev/null || fail "tfchain-dev did not answer on port $CPORT"
-call alice Balances transfer_keep_alive "[\"$SS58\", \"1000000000000\"]" || fail "funding the node"
-call bob TfgridModule create_twin '[null, null]' || fail "bob create_twin"
-call bob TfgridModule create_farm "[\"$(hex clideploy_farm)\", []]" || fail "create_farm"
-call charlie TfgridModule create_twin '[null, null]' || fail "charlie create_twin"
-
-start_agent() {
-	"$AGENT" -d -f "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &
-	APID=$!
-}
+trap stop_all EXIT
+agent_conf
+node_identity
+start_chain
+fund_node
+make_farm bob clideploy_farm
+make_twins charlie
 start_agent
-twin_of() { get TfgridModule TwinIdByAccountID "\"$1\""; }
-has_node() {
-	local t v
-	t=$(twin_of "$ACCOUNT") && [ -n "$t" ] && [ "$t" != null ] && [ "$t" != 0 ] &&
-		v=$(get TfgridModule NodeIdByTwinID "$t") && [ -n "$v" ] && [ "$v" != 0 ] && [ "$v" != null ]
-}
-wait_for 60 has_node || fail "the agent did not register its node: $(tail -5 "$TMP/agent.log")"
-TWIN=$(twin_of "$ACCOUNT")
-NODE=$(get TfgridModule NodeIdByTwinID "$TWIN")
-engine_up() { "$CLI" rmb call "$TWIN" zos.statistics.get --dev charlie >/dev/null 2>"$TMP/err.txt"; }
-wait_for 20 engine_up || fail "zos.statistics.get: $(cat "$TMP/err.txt")"
+wait_node
+wait_engine charlie
 
 cat >"$TMP/dep.json" <<EOT
 {"version": 0, "metadata": "", "description": "cli deploy",
@@ -141,7 +91,7 @@ echo "ok: rmb call to a down agent says connection refused"
 C1=$(sed -n 's/^contract_id: \([0-9]*\)$/\1/p' "$TMP/create.out")
 [ -n "$C1" ] || fail "no contract id in: $(cat "$TMP/create.out")"
 start_agent
-wait_for 20 engine_up || fail "the restarted agent does not answer: $(cat "$TMP/err.txt")"
+wait_engine charlie
 "$CLI" deploy --contract "$C1" --dev charlie --timeout 60 --json >"$TMP/resend.json" 2>"$TMP/err.txt" ||
 	fail "resend: $(cat "$TMP/resend.json") $(cat "$TMP/err.txt")"
 [ "$(jq -r .state "$TMP/resend.json")" = deployed ] || fail "resend: $(cat "$TMP/resend.json")"
@@ -190,7 +140,7 @@ else
 	grep -q "zos-cli contract cancel $C3 --dev charlie" "$TMP/s.err" || fail "stranded: no cancel command: $(cat "$TMP/s.err")"
 	RESEND=$(sed -n 's/^  resend it once the node is up:  zos-cli //p' "$TMP/s.err")
 	[ -n "$RESEND" ] || fail "stranded: no resend command: $(cat "$TMP/s.err")"
-	wait_for 20 engine_up || fail "the agent does not answer after SIGCONT"
+	wait_engine charlie
 	# shellcheck disable=SC2086
 	"$CLI" $RESEND --timeout 30 >"$TMP/r.out" 2>"$TMP/err.txt" || fail "printed resend: $(cat "$TMP/err.txt")"
 	grep -q "^deployed: contract $C3" "$TMP/r.out" || fail "printed resend: $(cat "$TMP/r.out")"

@@ -5,29 +5,19 @@
 # not running, a chain URL without a scheme, an RMB address given as the
 # chain.
 set -u
-: "${BUILD:=build}"
-CHAIN="$BUILD/tfchain-dev"
-CLI="$BUILD/zos-cli"
-for b in "$CHAIN" "$CLI"; do
-	[ -x "$b" ] || { echo "missing $b (run make first)"; exit 1; }
-done
-command -v python3 >/dev/null || { echo "skipped: python3 is not installed"; exit 77; }
-TMP=$(mktemp -d /tmp/cli-errors.XXXXXX)
-CPID= BPID= HPID=
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
+use_build chain cli
+need_tools python3
+TMP=$(mktemp -d /tmp/cli-errors.XXXXXX)
+CPID= BPID= HPID=
 cleanup() {
-	[ -n "$CPID" ] && stop_pid "$CPID"
 	[ -n "$BPID" ] && stop_pid "$BPID"
 	[ -n "$HPID" ] && stop_pid "$HPID"
-	rm -rf "$TMP"
+	stop_all
 }
 trap cleanup EXIT
-CPORT=$(free_port)
-export ZOS_CHAIN_URL="http://127.0.0.1:$CPORT"
-"$CHAIN" --dev --rpc-addr "127.0.0.1:$CPORT" --block-time 200 >"$TMP/chain.log" 2>&1 &
-CPID=$!
-wait_for 10 get Timestamp Now >/dev/null || fail "tfchain-dev did not answer on port $CPORT"
+start_chain
 
 # expect RC PATTERN CMD...: CMD exits RC and its stderr matches PATTERN.
 expect() {
@@ -66,7 +56,7 @@ echo "ok: a chain that is not running is 'connection refused' at the URL, with t
 HPORT=$(free_port)
 python3 -m http.server --bind 127.0.0.1 "$HPORT" --directory "$TMP" >/dev/null 2>&1 &
 HPID=$!
-wait_for 5 python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$HPORT" 2>/dev/null ||
+wait_port 5 "$HPORT" ||
 	fail "the HTTP server did not listen"
 expect 1 "HTTP status 501 from http://127.0.0.1:$HPORT" "$CLI" balance alice --url "http://127.0.0.1:$HPORT"
 stop_pid "$HPID"
@@ -90,7 +80,7 @@ echo "ok: an RMB address given to --url is refused with 'use --rmb', and the oth
 BPORT=$(free_port)
 python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(60)' "$BPORT" &
 BPID=$!
-wait_for 5 python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$BPORT" 2>/dev/null ||
+wait_port 5 "$BPORT" ||
 	fail "the port blocker did not listen"
 expect 1 "cannot listen on 127.0.0.1:$BPORT: the address is in use" timeout 10 "$CHAIN" --dev --rpc-port "$BPORT"
 grep -q "port 0" "$TMP/err.txt" && fail "the busy-port error names port 0: $(cat "$TMP/err.txt")"

@@ -5,49 +5,21 @@
 # node, a cancel by a non-owner refused with the chain's error name, billed
 # (bill-history from storage and from events), listed, cancelled by its owner.
 set -u
-: "${BUILD:=build}"
-CLI="$BUILD/zos-cli"
-DEV="$BUILD/tfchain-dev"
-for b in "$CLI" "$DEV"; do
-	[ -x "$b" ] || { echo "missing $b (run make first)"; exit 1; }
-done
-for t in python3 jq; do
-	command -v "$t" >/dev/null || { echo "skipped: $t is not installed"; exit 77; }
-done
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+use_build chain cli
+need_tools python3 jq
 
 TMP=$(mktemp -d)
-PID=
-cleanup() {
-	if [ -n "$PID" ]; then
-		kill "$PID" 2>/dev/null
-		wait "$PID" 2>/dev/null
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
-	[ -s "$TMP/err.txt" ] && cat "$TMP/err.txt"
-	tail -n 15 "$TMP/dev.log" 2>/dev/null
-	exit 1
-}
-
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export ZOS_CHAIN_URL="http://127.0.0.1:$PORT"
-"$DEV" --dev --rpc-port "$PORT" --block-time 300 >"$TMP/dev.log" 2>&1 &
-PID=$!
-for _ in $(seq 1 50); do
-	"$CLI" chain get Timestamp Now >/dev/null 2>&1 && break
-	sleep 0.2
-done
-"$CLI" chain get Timestamp Now >/dev/null 2>&1 || fail "tfchain-dev did not answer on port $PORT"
+CPID=
+trap stop_all EXIT
+BLOCK_MS=300 start_chain
 
 # zos ARGS...: runs zos-cli, stdout in $TMP/out, stderr in $TMP/err.txt.
 zos() { "$CLI" "$@" >"$TMP/out" 2>"$TMP/err.txt"; }
 field() { jq -r ".$1" "$TMP/out"; }
 planck_of() { "$CLI" balance "$1" --json | jq -r .free_planck; }
 py() { python3 -c "import sys; print($1)" "${@:2}"; }
-hex() { printf '0x%s' "$(printf '%s' "$1" | od -An -tx1 | tr -d ' \n')"; }
 
 # ---- Balances and transfers.
 zos balance alice || fail "balance alice"
@@ -206,8 +178,5 @@ grep -q 'SmartContractModule.ContractNotExists' "$TMP/err.txt" || fail "second c
 echo "ok: cancelled by its owner"
 
 # A sanitized tfchain-dev reports memory errors and leaks when it exits.
-kill "$PID"
-wait "$PID"
-PID=
-grep -q Sanitizer "$TMP/dev.log" && fail "tfchain-dev: sanitizer report"
+stop_chain_clean
 exit 0

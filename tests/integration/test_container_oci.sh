@@ -8,25 +8,17 @@
 # (and refused to another twin), and cancelling the contract removes the
 # container, its mounts and cgroups and releases the image.
 set -u
-: "${BUILD:=build}"
-AGENT="$BUILD/zos-agent"
-CHAIN="$BUILD/tfchain-dev"
-CLI="$BUILD/zos-cli"
-for b in "$AGENT" "$CHAIN" "$CLI"; do
-	[ -x "$b" ] || { echo "missing $b (run make first)"; exit 1; }
-done
-[ "$(id -u)" = 0 ] || { echo "skipped: containers need root"; exit 77; }
-for t in python3 jq runc; do
-	command -v "$t" >/dev/null || { echo "skipped: $t is not installed"; exit 77; }
-done
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+use_build
+need_root "containers need root"
+need_tools python3 jq runc
 
 TMP=$(mktemp -d /tmp/ct-oci.XXXXXX)
 # Container root (an unprivileged host id) must reach the bundles below.
 chmod 0711 "$TMP"
 T=$TMP
 CPID= APID= RPID=
-# shellcheck source=tests/integration/lib.sh
-. "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/registry.sh
 . "$(dirname "$0")/registry.sh"
 reg_have_tools >"$TMP/tools.txt" || { echo "skipped: $(cat "$TMP/tools.txt")"; rm -rf "$TMP"; exit 77; }
@@ -46,9 +38,8 @@ ct_cleanup() {
 	done
 }
 cleanup() {
-	[ -n "$APID" ] && stop_pid "$APID"
+	stop_node
 	ct_cleanup
-	[ -n "$CPID" ] && stop_pid "$CPID"
 	[ -n "$RPID" ] && reg_stop "$RPID"
 	rm -rf "$TMP"
 }
@@ -75,23 +66,8 @@ reg_push "$L:app" "$REG/test/app:v1" || fail "push"
 echo "ok: image pushed to $REG ($(($(date +%s) - start)) s)"
 
 # ---- Chain and agent.
-CPORT=$(free_port)
-RPORT=$(free_port)
-export ZOS_CHAIN_URL="http://127.0.0.1:$CPORT"
-cat >"$TMP/agent.conf" <<EOF
-[chain]
-url = http://127.0.0.1:$CPORT
-rpc_timeout = 5
-[rmb]
-listen = tcp://127.0.0.1:$RPORT
-public_address = tcp://127.0.0.1:$RPORT
-[node]
-state_dir = $TMP/state
-farm_id = 1
-report_interval = 60
-sync_interval = 60
-[storage]
-allow_unenforced_volumes = true
+agent_conf
+cat >>"$TMP/agent.conf" <<EOF
 [containers]
 runtime = auto
 rootfs_size = 64M
@@ -99,32 +75,17 @@ rootfs_size = 64M
 insecure = $REG
 EOF
 mkdir -p "$TMP/state" && chmod 0711 "$TMP/state"
-"$CHAIN" --dev --rpc-addr "127.0.0.1:$CPORT" --block-time 200 >"$TMP/chain.log" 2>&1 &
-CPID=$!
-wait_for 10 get Timestamp Now >/dev/null || fail "tfchain-dev did not answer"
-"$AGENT" -f "$TMP/agent.conf" identity --json >"$TMP/id.json" 2>"$TMP/err.txt" || fail "identity"
-SS58=$(jq -r .ss58_address "$TMP/id.json")
-ACCOUNT=$(jq -r .account_id "$TMP/id.json")
-call alice Balances transfer_keep_alive "[\"$SS58\", \"1000000000000\"]" || fail "funding the node"
-call bob TfgridModule create_twin '[null, null]' || fail "bob create_twin"
-call bob TfgridModule create_farm "[\"$(hex ct_farm)\", []]" || fail "create_farm"
-call charlie TfgridModule create_twin '[null, null]' || fail "charlie create_twin"
-call dave TfgridModule create_twin '[null, null]' || fail "dave create_twin"
-"$AGENT" -d -f "$TMP/agent.conf" >"$TMP/agent.log" 2>&1 &
-APID=$!
-twin_of() { get TfgridModule TwinIdByAccountID "\"$1\""; }
-has_node() {
-	local t v
-	t=$(twin_of "$ACCOUNT") && [ -n "$t" ] && [ "$t" != null ] && [ "$t" != 0 ] &&
-		v=$(get TfgridModule NodeIdByTwinID "$t") && [ -n "$v" ] && [ "$v" != 0 ] && [ "$v" != null ]
-}
-wait_for 60 has_node || fail "the agent did not register its node"
-NODE=$(get TfgridModule NodeIdByTwinID "$(twin_of "$ACCOUNT")")
+start_chain
+node_identity
+fund_node
+make_farm bob ct_farm
+make_twins charlie dave
+start_agent
+wait_node
 grep -q "containers: OCI runtime runc" "$TMP/agent.log" || fail "the runtime choice is not logged"
 # zos-cli deploy checks the node over RMB before it pays: wait until the
 # node's message bus and engine answer.
-engine_up() { "$CLI" rmb call "$(twin_of "$ACCOUNT")" zos.statistics.get --dev charlie >/dev/null 2>"$TMP/err.txt"; }
-wait_for 30 engine_up || fail "the node does not answer zos.statistics.get over RMB"
+wait_engine charlie 30
 echo "ok: node $NODE up, $(grep -o 'containers: OCI runtime [a-z]*' "$TMP/agent.log")"
 
 # ---- Deploy by reference: no entrypoint, the image's config decides.

@@ -6,35 +6,14 @@
 # cannot pay -> paid and Deployed again after a top-up -> deleted when the
 # grace period runs out. Also reject by the node and cancel by the owner.
 set -u
-: "${BUILD:=build}"
-CLI="$BUILD/zos-cli"
-DEV="$BUILD/tfchain-dev"
-for b in "$CLI" "$DEV"; do
-	[ -x "$b" ] || { echo "missing $b (run make first)"; exit 1; }
-done
-for t in python3 jq; do
-	command -v "$t" >/dev/null || { echo "skipped: $t is not installed"; exit 77; }
-done
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+use_build chain cli
+need_tools python3 jq
 
 TMP=$(mktemp -d)
-PID=
-cleanup() {
-	if [ -n "$PID" ]; then
-		kill "$PID" 2>/dev/null
-		wait "$PID" 2>/dev/null
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
-	[ -s "$TMP/err.txt" ] && cat "$TMP/err.txt"
-	tail -n 15 "$TMP/dev.log" 2>/dev/null
-	exit 1
-}
-
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export ZOS_CHAIN_URL="http://127.0.0.1:$PORT"
+CPID=
+trap stop_all EXIT
 GRACE=10
 cat >"$TMP/genesis.json" <<EOF
 {"name": "contract-lifecycle",
@@ -42,23 +21,8 @@ cat >"$TMP/genesis.json" <<EOF
    ["//Charlie", "10000000000000"], ["//Dave", "10000000000000"]]},
  "SmartContractModule": {"tft_price_musd": 50, "grace_period_blocks": $GRACE}}
 EOF
-"$DEV" --base-path "$TMP/chain" --genesis "$TMP/genesis.json" --rpc-port "$PORT" \
-	--block-time 300 >"$TMP/dev.log" 2>&1 &
-PID=$!
-for _ in $(seq 1 50); do
-	"$CLI" chain get Timestamp Now >/dev/null 2>&1 && break
-	sleep 0.2
-done
-"$CLI" chain get Timestamp Now >/dev/null 2>&1 || fail "tfchain-dev did not answer on port $PORT"
+BLOCK_MS=300 start_chain --base-path "$TMP/chain" --genesis "$TMP/genesis.json"
 
-# call WHO PALLET CALL JSON: the outcome JSON lands in $TMP/out.json.
-call() {
-	local who=$1
-	shift
-	"$CLI" chain call "$@" --dev "$who" >"$TMP/out.json" 2>"$TMP/err.txt"
-}
-get() { "$CLI" chain get "$@" 2>"$TMP/err.txt"; }
-hex() { printf '0x%s' "$(printf '%s' "$1" | od -An -tx1 | tr -d ' \n')"; }
 now_s() { echo $(($(get Timestamp Now) / 1000)); }
 free_of() { get System Account "$1" | jq -r '.data.free'; }
 state_of() { get SmartContractModule Contracts "$1" | jq -c '.state'; }
@@ -182,8 +146,5 @@ wait_state 1 null || fail "grace period over, but contract 1 is $(state_of 1)"
 echo "ok: deleted after $GRACE blocks of grace"
 
 # A sanitized tfchain-dev reports memory errors and leaks when it exits.
-kill "$PID"
-wait "$PID"
-PID=
-grep -q Sanitizer "$TMP/dev.log" && fail "tfchain-dev: sanitizer report"
+stop_chain_clean
 exit 0

@@ -7,6 +7,8 @@
 # large"); an id that is not valid UTF-8 and a non-integer
 # state_getKeysPaged count are refused.
 set -u
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
 : "${BUILD:=build}"
 BIN="$BUILD/tfchain-dev"
 [ -x "$BIN" ] || { echo "skipped: $BIN not built"; exit 77; }
@@ -28,13 +30,7 @@ fail() { echo "FAIL: $*"; [ -f "$DIR/log" ] && tail -n 20 "$DIR/log"; exit 1; }
 
 "$BIN" --dev --rpc-addr 127.0.0.1:0 --block-time 500 2>"$DIR/log" &
 PID=$!
-PORT=
-for _ in $(seq 1 100); do
-	PORT=$(sed -n 's/.*rpc listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$DIR/log")
-	[ -n "$PORT" ] && break
-	sleep 0.1
-done
-[ -n "$PORT" ] || fail "no rpc port in the log"
+PORT=$(chain_port "$DIR/log") || fail "no rpc port in the log"
 URL="http://127.0.0.1:$PORT/"
 
 post() { # body [max-time]

@@ -1,10 +1,12 @@
 #!/bin/bash
 # tfchain-dev over raw JSON-RPC with curl: runtime version, metadata magic,
 # System.Account of //Alice through a key computed here (twox128 prefixes
-# from DESIGN.md, blake2b-128 by b2sum), standard errors for malformed
+# as Substrate defines them, blake2b-128 by b2sum), standard errors for malformed
 # requests, 1010 for bad extrinsics, and a kill -9 + restart on the same
 # base path that keeps every block and the state.
 set -u
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
 : "${BUILD:=build}"
 BIN="$BUILD/tfchain-dev"
 [ -x "$BIN" ] || { echo "skipped: $BIN not built"; exit 77; }
@@ -25,13 +27,7 @@ fail() { echo "FAIL: $*"; [ -f "$DIR/log" ] && tail -n 20 "$DIR/log"; exit 1; }
 start() {
 	"$BIN" --base-path "$DIR/base" --rpc-addr 127.0.0.1:0 --block-time 150 2>"$DIR/log" &
 	PID=$!
-	PORT=
-	for _ in $(seq 1 100); do
-		PORT=$(sed -n 's/.*rpc listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$DIR/log")
-		[ -n "$PORT" ] && break
-		sleep 0.1
-	done
-	[ -n "$PORT" ] || fail "no rpc port in the log"
+	PORT=$(chain_port "$DIR/log") || fail "no rpc port in the log"
 }
 
 rpc() { # method params
@@ -50,7 +46,7 @@ head_number() { echo $((16#$(rpc chain_getHeader '[]' | field number | sed 's/^0
 
 start
 
-# The ed25519 //Alice account (DESIGN.md's seed), and its System.Account key.
+# The ed25519 //Alice account (the well-known development seed), and its System.Account key.
 ALICE=88dc3417d5058ec4b4503e0c12ea1a0a89be200fe98922423d4334014fa6b0ee
 PREFIX=26aa394eea5630e07c48ae0c9558cef7b99d880ec681799c0cf30e8886371da9
 B2=$(printf "$(echo $ALICE | sed 's/../\\x&/g')" | b2sum -l 128 | cut -d' ' -f1)

@@ -6,27 +6,11 @@
 # client (tests/integration/pjs) is installed as test_devchain_polkadotjs.sh
 # installs it (PJS_DIR overrides).
 set -u
-: "${BUILD:=build}"
-CLI="$BUILD/zos-cli"
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+use_build cli
 HERE=$(cd "$(dirname "$0")" && pwd)
-[ -x "$CLI" ] || { echo "skipped: $CLI not built"; exit 77; }
-command -v node >/dev/null || { echo "skipped: node not installed"; exit 77; }
-if [ -z "${PJS_DIR:-}" ]; then
-	PJS_DIR="$BUILD/pjs"
-	if [ ! -d "$PJS_DIR/node_modules/@polkadot/util-crypto" ]; then
-		command -v npm >/dev/null || { echo "skipped: npm not installed"; exit 77; }
-		mkdir -p "$PJS_DIR"
-		cp "$HERE/pjs/package.json" "$HERE/pjs/package-lock.json" "$PJS_DIR/"
-		if ! (cd "$PJS_DIR" && timeout 300 npm ci --no-audit --no-fund --loglevel=error >npm.log 2>&1); then
-			tail -n 5 "$PJS_DIR/npm.log"
-			rm -rf "$PJS_DIR/node_modules"
-			echo "skipped: could not install polkadot.js from the npm registry"
-			exit 77
-		fi
-	fi
-fi
-[ -d "$PJS_DIR/node_modules/@polkadot/util-crypto" ] ||
-	{ echo "skipped: $PJS_DIR has no @polkadot/util-crypto installed"; exit 77; }
+need_pjs @polkadot/util-crypto
 
 T=$(mktemp -d /tmp/test_keys_pjs.XXXXXX)
 SCRIPT="$PJS_DIR/.keys_polkadotjs_$$.mjs"

@@ -7,66 +7,23 @@
 # extrinsic, the node opens the workload with the twin's pk and the contract
 # reaches Deployed on chain.
 set -u
-: "${BUILD:=build}"
-AGENT="$BUILD/zos-agent"
-CHAIN="$BUILD/tfchain-dev"
-CLI="$BUILD/zos-cli"
-for b in "$AGENT" "$CHAIN" "$CLI"; do
-	[ -x "$b" ] || { echo "missing $b (run make first)"; exit 1; }
-done
-[ "$(id -u)" = 0 ] || { echo "skipped: the provisioners need root"; exit 77; }
-for t in python3 jq; do
-	command -v "$t" >/dev/null || { echo "skipped: $t is not installed"; exit 77; }
-done
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+use_build
+need_root "the provisioners need root"
+need_tools python3 jq
 
 TMP=$(mktemp -d /tmp/keys-sr25519-e2e.XXXXXX)
 CPID= APID=
-# shellcheck source=tests/integration/lib.sh
-. "$(dirname "$0")/lib.sh"
-cleanup() {
-	[ -n "$APID" ] && stop_pid "$APID"
-	[ -n "$CPID" ] && stop_pid "$CPID"
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-CPORT=$(free_port)
-RPORT=$(free_port)
-export ZOS_CHAIN_URL="http://127.0.0.1:$CPORT"
-
-cat >"$TMP/agent.conf" <<EOF
-[chain]
-url = http://127.0.0.1:$CPORT
-rpc_timeout = 5
-[rmb]
-listen = tcp://127.0.0.1:$RPORT
-public_address = tcp://127.0.0.1:$RPORT
-[node]
-state_dir = $TMP/state
-farm_id = 1
-report_interval = 600
-sync_interval = 60
-[storage]
-allow_unenforced_volumes = true
-EOF
-"$AGENT" -f "$TMP/agent.conf" identity --json >"$TMP/id.json" 2>"$TMP/err.txt" || fail "identity"
-SS58=$(jq -r .ss58_address "$TMP/id.json")
-ACCOUNT=$(jq -r .account_id "$TMP/id.json")
-
-"$CHAIN" --dev --rpc-addr "127.0.0.1:$CPORT" --block-time 200 >"$TMP/chain.log" 2>&1 &
-CPID=$!
-wait_for 10 get Timestamp Now >/dev/null || fail "tfchain-dev did not answer on port $CPORT"
-"$AGENT" -d -f "$TMP/agent.conf" >"$TMP/agent.log" 2>&1 &
-APID=$!
-call alice Balances transfer_keep_alive "[\"$SS58\", \"1000000000000\"]" || fail "funding the node"
-call bob TfgridModule create_twin '[null, null]' || fail "bob create_twin"
-call bob TfgridModule create_farm "[\"$(hex sr_farm)\", []]" || fail "create_farm"
+trap stop_all EXIT
+agent_conf 5 600
+node_identity
+start_chain
+start_agent
+fund_node
+make_farm bob sr_farm
+wait_node
 twin_of() { get TfgridModule TwinIdByAccountID "\"$1\""; }
-has_twin() { local t; t=$(twin_of "$ACCOUNT") && [ -n "$t" ] && [ "$t" != 0 ] && [ "$t" != null ]; }
-wait_for 30 has_twin || fail "the agent did not create its twin"
-TWIN=$(twin_of "$ACCOUNT")
-has_node() { local v; v=$(get TfgridModule NodeIdByTwinID "$TWIN") && [ -n "$v" ] && [ "$v" != 0 ] && [ "$v" != null ]; }
-wait_for 60 has_node || fail "the agent did not register its node"
-NODE=$(get TfgridModule NodeIdByTwinID "$TWIN")
 echo "ok: node $NODE (twin $TWIN) registered"
 
 # ---- The user: a phrase in a 0600 file, nothing else.

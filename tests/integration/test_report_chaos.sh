@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issue 8, as a test: the agent and the devchain are killed (SIGKILL) at
+# Reports survive crashes: the agent and the devchain are killed (SIGKILL) at
 # random moments during report cycles and restarted on the same state (the
 # agent's config and state dir, the chain's --base-path). Afterwards, from
 # the chain's own events (ConsumptionReportReceived, ContractBilled) and
@@ -21,17 +21,11 @@
 # CHAOS_SEED=N replays a schedule; CHAOS_SECONDS (default 100) sets how long
 # the kills go on. The whole test stays under 4 minutes.
 set -u
-: "${BUILD:=build}"
-AGENT="$BUILD/zos-agent"
-CHAIN="$BUILD/tfchain-dev"
-CLI="$BUILD/zos-cli"
-for b in "$AGENT" "$CHAIN" "$CLI"; do
-	[ -x "$b" ] || { echo "missing $b (run make first)"; exit 1; }
-done
-[ "$(id -u)" = 0 ] || { echo "skipped: the provisioners need root"; exit 77; }
-for t in python3 jq curl; do
-	command -v "$t" >/dev/null || { echo "skipped: $t is not installed"; exit 77; }
-done
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+use_build
+need_root "the provisioners need root"
+need_tools python3 jq curl
 
 SEED=${CHAOS_SEED:-$(( $(date +%s) % 32768 ))}
 RANDOM=$SEED
@@ -42,11 +36,8 @@ TMP=$(mktemp -d /tmp/report-chaos.XXXXXX)
 CPID= APID=
 # shellcheck disable=SC2034 # read by stop_pid (lib.sh): wait at most ~20 s
 STOP_PID_TENTHS=200
-# shellcheck source=tests/integration/lib.sh
-. "$(dirname "$0")/lib.sh"
 cleanup() {
-	[ -n "$APID" ] && stop_pid "$APID"
-	[ -n "$CPID" ] && stop_pid "$CPID"
+	stop_node
 	# CHAOS_KEEP=DIR keeps the logs and the analysis input.
 	if [ -n "${CHAOS_KEEP:-}" ]; then
 		mkdir -p "$CHAOS_KEEP" && cp "$TMP"/*.log "$TMP"/*.json "$CHAOS_KEEP"/ 2>/dev/null
@@ -64,7 +55,6 @@ fail() {
 	exit 1
 }
 CPORT=$(free_port)
-RPORT=$(free_port)
 export ZOS_CHAIN_URL="http://127.0.0.1:$CPORT"
 
 # ---- The chain, on a base path that survives kill -9 (default genesis:
@@ -84,44 +74,19 @@ start_chain() {
 }
 start_chain
 
-cat >"$TMP/agent.conf" <<EOF
-[chain]
-url = http://127.0.0.1:$CPORT
-rpc_timeout = 3
+agent_conf 3 10
+cat >>"$TMP/agent.conf" <<EOF
 [rmb]
-listen = tcp://127.0.0.1:$RPORT
 listen = ipc://$TMP/run/rmb.sock
-public_address = tcp://127.0.0.1:$RPORT
-[node]
-state_dir = $TMP/state
-farm_id = 1
-report_interval = 10
-sync_interval = 60
-[storage]
-allow_unenforced_volumes = true
 EOF
-"$AGENT" -f "$TMP/agent.conf" identity --json >"$TMP/id.json" 2>"$TMP/err.txt" || fail "identity"
-SS58=$(jq -r .ss58_address "$TMP/id.json")
-ACCOUNT=$(jq -r .account_id "$TMP/id.json")
-call alice Balances transfer_keep_alive "[\"$SS58\", \"1000000000000\"]" || fail "funding the node"
-call bob TfgridModule create_twin '[null, null]' || fail "bob create_twin"
-call bob TfgridModule create_farm "[\"$(hex chaos_farm)\", []]" || fail "create_farm"
-call charlie TfgridModule create_twin '[null, null]' || fail "charlie create_twin"
+node_identity
+fund_node
+make_farm bob chaos_farm
+make_twins charlie
 
-start_agent() {
-	"$AGENT" -d -f "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &
-	APID=$!
-}
 start_agent
-twin_of() { get TfgridModule TwinIdByAccountID "\"$1\""; }
-has_twin() { local t; t=$(twin_of "$ACCOUNT") && [ -n "$t" ] && [ "$t" != 0 ] && [ "$t" != null ]; }
-wait_for 30 has_twin || fail "the agent did not create its twin"
-TWIN=$(twin_of "$ACCOUNT")
-has_node() { local v; v=$(get TfgridModule NodeIdByTwinID "$TWIN") && [ -n "$v" ] && [ "$v" != 0 ] && [ "$v" != null ]; }
-wait_for 30 has_node || fail "the agent did not register its node"
-NODE=$(get TfgridModule NodeIdByTwinID "$TWIN")
-engine_up() { "$CLI" rmb call "$TWIN" zos.statistics.get --dev charlie >/dev/null 2>"$TMP/err.txt"; }
-wait_for 30 engine_up || fail "the agent's engine does not answer zos.statistics.get"
+wait_node
+wait_engine charlie 30
 echo "ok: node $NODE (twin $TWIN) registered in farm 1, report_interval 10 s"
 
 # The farmer (//Bob) receives every bill: its balance before any bill.

@@ -8,56 +8,32 @@
 # must stay under 256 MB. Signature, replay and time refusals are in
 # tests/rmb/test_server.c and test_rmb_devchain.sh.
 set -u
-: "${BUILD:=build}"
-CHAIN="$BUILD/tfchain-dev"
-CLI="$BUILD/zos-cli"
-for b in "$CHAIN" "$CLI"; do
-	[ -x "$b" ] || { echo "skipped: $b not built"; exit 77; }
-done
-command -v python3 >/dev/null || { echo "skipped: python3 not installed"; exit 77; }
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+use_build chain cli
+need_tools python3
 [ "$(ulimit -n)" -ge 4200 ] 2>/dev/null || ulimit -n 4200 2>/dev/null ||
 	{ echo "skipped: cannot open 4200 files (ulimit -n)"; exit 77; }
 
-DIR=$(mktemp -d /tmp/rmb-hostile.XXXXXX)
+TMP=$(mktemp -d /tmp/rmb-hostile.XXXXXX)
 CPID= SPID=
 cleanup() {
 	[ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
-	[ -n "$CPID" ] && kill "$CPID" 2>/dev/null && wait "$CPID" 2>/dev/null
-	rm -rf "$DIR"
+	stop_all
 }
 trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
-	for f in chain.log serve.log; do [ -f "$DIR/$f" ] && { echo "--- $f"; tail -n 15 "$DIR/$f"; }; done
-	exit 1
-}
+FAIL_LOGS="chain.log serve.log"
 
-"$CHAIN" --base-path "$DIR/base" --rpc-addr 127.0.0.1:0 --block-time 150 2>"$DIR/chain.log" &
-CPID=$!
-PORT=
-for _ in $(seq 1 100); do
-	PORT=$(sed -n 's/.*rpc listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$DIR/chain.log")
-	[ -n "$PORT" ] && break
-	sleep 0.1
-done
-[ -n "$PORT" ] || fail "devchain did not start"
-export ZOS_CHAIN_URL="http://127.0.0.1:$PORT"
-for who in bob charlie; do
-	"$CLI" chain call TfgridModule create_twin "[null, null]" --dev $who >"$DIR/call.out" 2>&1 ||
-		fail "create_twin $who: $(cat "$DIR/call.out")"
-done
+BLOCK_MS=150 start_chain --base-path "$TMP/base"
+make_twins bob charlie
 BOB=$("$CLI" chain get TfgridModule TwinIdByAccountID bob) || fail "bob's twin"
 BOBPK=$("$CLI" chain get TfgridModule Twins "$BOB" | sed -n 's/.*"account_id":[^"]*"\(0x[0-9a-f]*\)".*/\1/p')
 
-RP=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+RP=$(free_port)
 URL="tcp://127.0.0.1:$RP"
-"$CLI" rmb serve --listen "$URL" --dev bob 2>"$DIR/serve.log" &
+"$CLI" rmb serve --listen "$URL" --dev bob 2>"$TMP/serve.log" &
 SPID=$!
-for _ in $(seq 1 50); do
-	grep -q "serving twin" "$DIR/serve.log" && break
-	sleep 0.1
-done
-grep -q "serving twin" "$DIR/serve.log" || fail "rmb serve did not start"
+wait_log 5 "serving twin" "$TMP/serve.log" || fail "rmb serve did not start"
 
 # The bound the plain build must stay under (docs/security.md: about 214 MiB
 # at the defaults). AddressSanitizer's shadow memory and its quarantine of
@@ -69,9 +45,9 @@ valid() { # what
 	local t0 t1
 	t0=$(date +%s%N)
 	"$CLI" rmb call "$BOB" zos.system.version --dev charlie --rmb "$URL" --dst-pk "$BOBPK" \
-		--timeout 5000 --attempts 1 >"$DIR/out" 2>"$DIR/err" || fail "after $1: $(cat "$DIR/err")"
+		--timeout 5000 --attempts 1 >"$TMP/out" 2>"$TMP/err" || fail "after $1: $(cat "$TMP/err")"
 	t1=$(date +%s%N)
-	grep -q '"version"' "$DIR/out" || fail "after $1: $(cat "$DIR/out")"
+	grep -q '"version"' "$TMP/out" || fail "after $1: $(cat "$TMP/out")"
 	rss=$(sed -n 's/^VmRSS:[^0-9]*\([0-9]*\).*/\1/p' /proc/$SPID/status)
 	[ "$rss" -lt "$RSS_MAX_KB" ] || fail "after $1: resident memory $rss kB (bound $RSS_MAX_KB kB)"
 	echo "ok: $1 (answered in $(((t1 - t0) / 1000000)) ms with zos-cli's start, rss ${rss} kB)"
@@ -79,7 +55,7 @@ valid() { # what
 valid "start"
 
 # hostile.py MODE COUNT HOLD_SECONDS: opens COUNT tcp connections doing MODE.
-cat >"$DIR/hostile.py" <<'PY'
+cat >"$TMP/hostile.py" <<'PY'
 import json, os, random, socket, sys, time
 port, mode, count, hold = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 def forged(i):  # a well-formed request naming a random twin, signature made up
@@ -118,15 +94,15 @@ for i in range(count):
 time.sleep(hold)
 PY
 
-python3 "$DIR/hostile.py" "$RP" random 50 0.5 || fail "random bytes sender"
+python3 "$TMP/hostile.py" "$RP" random 50 0.5 || fail "random bytes sender"
 valid "random bytes"
-python3 "$DIR/hostile.py" "$RP" garbage-frames 200 0.5 || fail "garbage frames sender"
+python3 "$TMP/hostile.py" "$RP" garbage-frames 200 0.5 || fail "garbage frames sender"
 valid "garbage frames"
-python3 "$DIR/hostile.py" "$RP" huge 20 0.5 || fail "100 MB sender"
+python3 "$TMP/hostile.py" "$RP" huge 20 0.5 || fail "100 MB sender"
 valid "100 MB frame headers"
 
 # Held connections: the valid call runs while they are open.
-python3 "$DIR/hostile.py" "$RP" half 2000 6 &
+python3 "$TMP/hostile.py" "$RP" half 2000 6 &
 HP=$!
 sleep 4
 valid "2000 half-sent frames held open"
@@ -134,7 +110,7 @@ wait $HP
 # 4000 requests naming random twins (unsigned): twin lookups are bounded in
 # number and rate and absent twins have their own cache, so the known twin
 # keeps being served while they arrive.
-python3 "$DIR/hostile.py" "$RP" forged 200 4 &
+python3 "$TMP/hostile.py" "$RP" forged 200 4 &
 HP=$!
 sleep 1
 valid "4000 requests from random twins"
@@ -143,12 +119,12 @@ wait $HP
 # A thousand nearly complete 1 MiB frames: connections are capped by the
 # memory budget (128 MiB / 1 MiB), so resident memory stays under the
 # documented 204 MiB of frames plus the program (docs/security.md).
-python3 "$DIR/hostile.py" "$RP" nearly 1000 8 &
+python3 "$TMP/hostile.py" "$RP" nearly 1000 8 &
 HP=$!
 sleep 6
 valid "1000 nearly complete 1 MiB frames held open"
 wait $HP
-python3 "$DIR/hostile.py" "$RP" idle 2000 6 &
+python3 "$TMP/hostile.py" "$RP" idle 2000 6 &
 HP=$!
 sleep 4
 valid "2000 idle connections held open"

@@ -14,64 +14,31 @@
 # agent leaves the VM running; the restarted agent adopts it (state ok).
 # Cancelling the contract removes the VM: no qemu, no supervisor, no files.
 set -u
-: "${BUILD:=build}"
-AGENT="$BUILD/zos-agent"
-CHAIN="$BUILD/tfchain-dev"
-CLI="$BUILD/zos-cli"
-for b in "$AGENT" "$CHAIN" "$CLI"; do
-	[ -x "$b" ] || { echo "missing $b (run make first)"; exit 1; }
-done
-[ "$(id -u)" = 0 ] || { echo "skipped: VMs need root"; exit 77; }
-for t in python3 jq qemu-system-x86_64; do
-	command -v "$t" >/dev/null || { echo "skipped: $t is not installed"; exit 77; }
-done
-ASSETS=$(sh scripts/vm-test-assets.sh "$BUILD/vm-cache")
-rc=$?
-[ $rc = 0 ] || { echo "skipped: no guest kernel (vm-test-assets exited $rc)"; exit 77; }
-KERNEL=$(echo "$ASSETS" | sed -n 1p)
-INITRD=$(echo "$ASSETS" | sed -n 2p)
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+use_build
+need_root "VMs need root"
+need_tools python3 jq qemu-system-x86_64
+need_vm_assets
 
 TMP=$(mktemp -d /tmp/vm-agent.XXXXXX)
 # Container root is an unprivileged host id (user namespace): it must be able
 # to pass through the directories down to its root filesystem.
 chmod 0711 "$TMP"
 CPID='' APID='' NPID='' REGPID=''
-# shellcheck source=tests/integration/lib.sh
-. "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/registry.sh
 . "$(dirname "$0")/registry.sh"
 T=$TMP
 cleanup() {
 	[ -n "$REGPID" ] && reg_stop "$REGPID"
-	[ -n "$APID" ] && stop_pid "$APID"
-	[ -n "$CPID" ] && stop_pid "$CPID"
+	stop_node
 	[ -n "$NPID" ] && stop_pid "$NPID"
-	# Whatever a failed run left: supervisors by their pid files.
-	for f in "$TMP"/state/containers/*/*/supervisor.pid; do
-		[ -f "$f" ] && kill "$(cut -d' ' -f1 "$f")" 2>/dev/null
-	done
-	sleep 1
-	for f in "$TMP"/state/containers/*/*/qemu.pid; do
-		[ -f "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null
-	done
+	stop_vms
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-CPORT=$(free_port)
-RPORT=$(free_port)
-export ZOS_CHAIN_URL="http://127.0.0.1:$CPORT"
-cat >"$TMP/agent.conf" <<EOF
-[chain]
-url = http://127.0.0.1:$CPORT
-rpc_timeout = 5
-[rmb]
-listen = tcp://127.0.0.1:$RPORT
-public_address = tcp://127.0.0.1:$RPORT
-[node]
-state_dir = $TMP/state
-farm_id = 1
-report_interval = 60
-sync_interval = 60
+agent_conf
+cat >>"$TMP/agent.conf" <<EOF
 [vm]
 kernel = $KERNEL
 initrd = $INITRD
@@ -106,13 +73,8 @@ else
 fi
 mkdir -p "$TMP/state/images" && chmod 0711 "$TMP/state"
 sh scripts/make-busybox-image.sh "$TMP/state/images/busybox" >/dev/null || fail "busybox image"
-"$AGENT" -f "$TMP/agent.conf" identity --json >"$TMP/id.json" 2>"$TMP/err.txt" || fail "identity"
-SS58=$(jq -r .ss58_address "$TMP/id.json")
-ACCOUNT=$(jq -r .account_id "$TMP/id.json")
-
-"$CHAIN" --dev --rpc-addr "127.0.0.1:$CPORT" --block-time 200 >"$TMP/chain.log" 2>&1 &
-CPID=$!
-wait_for 10 get Timestamp Now >/dev/null || fail "tfchain-dev did not answer on port $CPORT"
+node_identity
+start_chain
 # systemd's notify socket, to read the STATUS lines the agent sends.
 python3 - "$TMP/notify.sock" "$TMP/notify.log" <<'EOF' &
 import socket, sys
@@ -126,17 +88,10 @@ NPID=$!
 wait_for 10 test -S "$TMP/notify.sock" || fail "notify listener did not start"
 NOTIFY_SOCKET="$TMP/notify.sock" "$AGENT" -d -f "$TMP/agent.conf" >"$TMP/agent.log" 2>&1 &
 APID=$!
-call alice Balances transfer_keep_alive "[\"$SS58\", \"1000000000000\"]" || fail "funding the node"
-call bob TfgridModule create_twin '[null, null]' || fail "bob create_twin"
-call bob TfgridModule create_farm "[\"$(hex vm_farm)\", []]" || fail "create_farm"
-twin_of() { get TfgridModule TwinIdByAccountID "\"$1\""; }
-has_twin() { local t; t=$(twin_of "$ACCOUNT") && [ -n "$t" ] && [ "$t" != 0 ] && [ "$t" != null ]; }
-wait_for 30 has_twin || fail "the agent did not create its twin"
-TWIN=$(twin_of "$ACCOUNT")
-has_node() { local v; v=$(get TfgridModule NodeIdByTwinID "$TWIN") && [ -n "$v" ] && [ "$v" != 0 ] && [ "$v" != null ]; }
-wait_for 60 has_node || fail "the agent did not register its node"
-NODE=$(get TfgridModule NodeIdByTwinID "$TWIN")
-call charlie TfgridModule create_twin '[null, null]' || fail "charlie create_twin"
+fund_node
+make_farm bob vm_farm
+wait_node
+make_twins charlie
 rmb() { "$CLI" rmb call "$TWIN" "$@" --dev charlie 2>"$TMP/err.txt"; }
 engine_up() { rmb zos.statistics.get >"$TMP/stats.json"; }
 wait_for 30 engine_up || fail "zos.statistics.get"
@@ -194,8 +149,7 @@ N0=$(grep -c tick- "$CONSOLE")
 sleep 2
 [ "$(grep -c tick- "$CONSOLE")" -gt "$N0" ] || fail "VM stopped with the agent"
 kill -0 "$QPID" || fail "qemu died with the agent"
-"$AGENT" -d -f "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &
-APID=$!
+start_agent
 adopted() {
 	"$CLI" deployment get --node "$NODE" --contract "$C1" --dev charlie >"$TMP/get.json" 2>"$TMP/err.txt" &&
 		[ "$(jq -r '.workloads[] | select(.name == "vm") | .state' "$TMP/get.json")" = ok ]

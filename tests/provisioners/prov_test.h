@@ -142,6 +142,31 @@ static inline int build_busybox_image(const struct fixture *f, const char *name)
 	return prov_run(argv, out, sizeof out, 60000);
 }
 
+/* fixture_open for tests that run containers: *ready says whether this
+ * host can (what is missing is printed when not), and when it can the
+ * local image "busybox" is built. -1 when the fixture cannot be made. */
+static inline int fixture_open_containers(struct fixture *f, int *ready)
+{
+	if (fixture_open(f, 0) < 0)
+		return -1;
+	*ready = f->feat.root && f->feat.namespaces && f->feat.cgroups && f->feat.netns_tools &&
+	         f->feat.loop && f->feat.userns && f->feat.oci_runtime;
+	if (!*ready)
+		printf("containers unavailable: %s\n", prov_runtime_why(f->ctx));
+	if (*ready && build_busybox_image(f, "busybox") < 0)
+		return -1;
+	return 0;
+}
+
+/* Skips the cmocka test (with why) unless ready. */
+#define SKIP_UNLESS(ready, why)                                                                    \
+	do {                                                                                       \
+		if (!(ready)) {                                                                    \
+			printf("skipped: %s\n", why);                                              \
+			skip();                                                                    \
+		}                                                                                  \
+	} while (0)
+
 static inline void sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};

@@ -19,15 +19,7 @@ static int ready;
 static int setup(void **st)
 {
 	Z = prov_lookup("container");
-	if (!Z || fixture_open(&F, 0) < 0)
-		return -1;
-	ready = F.feat.root && F.feat.namespaces && F.feat.cgroups && F.feat.netns_tools &&
-	        F.feat.loop && F.feat.userns && F.feat.oci_runtime;
-	if (!ready)
-		printf("containers unavailable: %s\n", prov_runtime_why(F.ctx));
-	if (ready && build_busybox_image(&F, "busybox") < 0)
-		return -1;
-	return 0;
+	return Z ? fixture_open_containers(&F, &ready) : -1;
 }
 
 static int teardown(void **st)
@@ -36,13 +28,7 @@ static int teardown(void **st)
 	return 0;
 }
 
-#define NEED_CONTAINERS()                                                                          \
-	do {                                                                                       \
-		if (!ready) {                                                                      \
-			printf("skipped: containers need root, namespaces, cgroups and ip(8)\n");  \
-			skip();                                                                    \
-		}                                                                                  \
-	} while (0)
+#define NEED_CONTAINERS() SKIP_UNLESS(ready, "containers need root, namespaces, cgroups and ip(8)")
 
 static void paths(const struct prov_workload_id *id, char *dir, size_t n)
 {

@@ -23,15 +23,7 @@ static int setup(void **st)
 {
 	N = prov_lookup("network");
 	Z = prov_lookup("container");
-	if (!N || !Z || fixture_open(&F, 0) < 0)
-		return -1;
-	ready = F.feat.root && F.feat.namespaces && F.feat.cgroups && F.feat.netns_tools &&
-	        F.feat.loop && F.feat.userns && F.feat.oci_runtime;
-	if (!ready)
-		printf("containers unavailable: %s\n", prov_runtime_why(F.ctx));
-	if (ready && build_busybox_image(&F, "busybox") < 0)
-		return -1;
-	return 0;
+	return N && Z ? fixture_open_containers(&F, &ready) : -1;
 }
 
 static int teardown(void **st)
@@ -40,13 +32,7 @@ static int teardown(void **st)
 	return 0;
 }
 
-#define NEED_NETWORKS()                                                                            \
-	do {                                                                                       \
-		if (!ready) {                                                                      \
-			printf("skipped: networks need root, namespaces, cgroups and ip(8)\n");    \
-			skip();                                                                    \
-		}                                                                                  \
-	} while (0)
+#define NEED_NETWORKS() SKIP_UNLESS(ready, "networks need root, namespaces, cgroups and ip(8)")
 
 static void lifecycle(void **st)
 {
@@ -54,9 +40,8 @@ static void lifecycle(void **st)
 	char err[256] = "", host[PROV_HOST_MAX];
 	struct prov_workload_id id = test_id(7, 1, "net1");
 	prov_host_name(&id, host);
-	cJSON *d = json(
-	    "{\"ip_range\": \"10.20.0.0/16\", \"subnet\": \"10.20.1.0/24\","
-	    " \"wireguard_listen_port\": 3000, \"peers\": []}");
+	cJSON *d = json("{\"ip_range\": \"10.20.0.0/16\", \"subnet\": \"10.20.1.0/24\","
+	                " \"wireguard_listen_port\": 3000, \"peers\": []}");
 	struct prov_capacity cap;
 	assert_int_equal(N->validate(d, &cap, err, sizeof err), 0);
 	cJSON *res = NULL;

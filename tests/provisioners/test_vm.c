@@ -316,8 +316,9 @@ static void image_config_defaults(void **st)
 	prov_rm_tree(dir);
 }
 
-/* A disk image file (a VM with its own kernel) is refused with a reason,
- * and so is a reference with no image store; nothing is left behind. */
+/* A disk image file that is no bootable disk is refused with a reason,
+ * and so is a reference with no image store; nothing is left behind
+ * (test_vm_disk.c boots real disk images). */
 static void unsupported_images(void **st)
 {
 	NEED_VMS();
@@ -328,8 +329,8 @@ static void unsupported_images(void **st)
 	cJSON *d = json("{\"image\": \"disk.img\", \"entrypoint\": \"/sbin/init\","
 	                " \"compute_capacity\": {\"cpu\": 1, \"memory\": 134217728}}");
 	cJSON *res = NULL;
-	assert_int_equal(V->provision(F.ctx, &id, d, NULL, &res, err, sizeof err), ZE_UNSUPPORTED);
-	assert_non_null(strstr(err, "not supported yet"));
+	assert_int_equal(V->provision(F.ctx, &id, d, NULL, &res, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "shorter than one sector"));
 	cJSON_Delete(d);
 	/* This context has no image store (prov_config.images is NULL). */
 	d = json("{\"image\": \"127.0.0.1:5000/a/b:1\","

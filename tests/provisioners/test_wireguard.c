@@ -68,6 +68,21 @@ static int run_out(char *out, size_t outsz, const char *prog, ...)
 }
 #define run(...) run_out(NULL, 0, __VA_ARGS__, (const char *)NULL)
 
+/* Runs argv[0] with stdio on /dev/null: a leftover server must not hold a
+ * pipe of whoever runs the test. Its pid, or -1. */
+static pid_t spawn_quiet(const char *const argv[], char *const envp[])
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	pid_t pid;
+	int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	return rc ? -1 : pid;
+}
+
 /* Starts busybox httpd in namespace ns on addr:8080, serving webroot. */
 static pid_t start_httpd(const char *ns, const char *addr)
 {
@@ -78,17 +93,7 @@ static pid_t start_httpd(const char *ns, const char *addr)
 	const char *argv[] = {ip,   "netns", "exec", ns,   "busybox", "httpd",
 	                      "-f", "-p",    bind,   "-h", webroot,   NULL};
 	static char *const envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	/* No inherited stdout: a leftover server must not hold a pipe of
-	 * whoever runs the test. */
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	pid_t pid;
-	int rc = posix_spawn(&pid, ip, &fa, NULL, (char *const *)argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	return rc ? -1 : pid;
+	return spawn_quiet(argv, envp);
 }
 
 static pid_t start_host_httpd(const char *addr)
@@ -98,15 +103,7 @@ static pid_t start_host_httpd(const char *addr)
 		return -1;
 	snprintf(bind, sizeof bind, "%s:8080", addr);
 	const char *argv[] = {bb, "httpd", "-f", "-p", bind, "-h", webroot, NULL};
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	pid_t pid;
-	int rc = posix_spawn(&pid, bb, &fa, NULL, (char *const *)argv, NULL);
-	posix_spawn_file_actions_destroy(&fa);
-	return rc ? -1 : pid;
+	return spawn_quiet(argv, NULL);
 }
 
 static void stop(pid_t *pid)
@@ -188,50 +185,56 @@ static unsigned free_udp_port(void)
 	return ntohs(a.sin_port);
 }
 
-/* Processes whose argv is exactly "wireguard-go IFNAME". */
-static int count_wireguard_go(const char *ifname)
+/* How many processes' command lines (NUL-separated, len bytes) match;
+ * the last one's pid in *last (-1 when none). */
+static int procs(int (*match)(char *cmdline, size_t len, const void *arg), const void *arg,
+                 pid_t *last)
 {
 	DIR *d = opendir("/proc");
 	int n = 0;
 	struct dirent *e;
+	*last = -1;
 	while (d && (e = readdir(d))) {
-		char p[300], buf[256];
+		char p[300], buf[1024];
 		size_t len = 0;
 		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
 		snprintf(p, sizeof p, "/proc/%s/cmdline", e->d_name);
 		if (prov_read_file(p, buf, sizeof buf, &len) < 0 || len == 0)
 			continue;
-		const char *arg1 = buf + strlen(buf) + 1;
-		if ((size_t)(arg1 - buf) < len && strstr(buf, "wireguard-go") &&
-		    strcmp(arg1, ifname) == 0)
+		if (match(buf, len, arg)) {
 			n++;
+			*last = (pid_t)strtol(e->d_name, NULL, 10);
+		}
 	}
 	if (d)
 		closedir(d);
 	return n;
 }
 
+/* The argv "wireguard-go IFNAME". */
+static int is_wireguard_go(char *buf, size_t len, const void *ifname)
+{
+	const char *arg1 = buf + strlen(buf) + 1;
+	return (size_t)(arg1 - buf) < len && strstr(buf, "wireguard-go") &&
+	       strcmp(arg1, ifname) == 0;
+}
+
+static int wireguard_go(const char *ifname, pid_t *pid)
+{
+	return procs(is_wireguard_go, ifname, pid);
+}
+
+static int count_wireguard_go(const char *ifname)
+{
+	pid_t pid;
+	return wireguard_go(ifname, &pid);
+}
+
 static pid_t wireguard_go_pid(const char *ifname)
 {
-	DIR *d = opendir("/proc");
-	pid_t pid = -1;
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		char p[300], buf[256];
-		size_t len = 0;
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(p, sizeof p, "/proc/%s/cmdline", e->d_name);
-		if (prov_read_file(p, buf, sizeof buf, &len) < 0 || len == 0)
-			continue;
-		const char *arg1 = buf + strlen(buf) + 1;
-		if ((size_t)(arg1 - buf) < len && strstr(buf, "wireguard-go") &&
-		    strcmp(arg1, ifname) == 0)
-			pid = (int)strtol(e->d_name, NULL, 10);
-	}
-	if (d)
-		closedir(d);
+	pid_t pid;
+	wireguard_go(ifname, &pid);
 	return pid;
 }
 
@@ -734,29 +737,25 @@ static void public_port_end_to_end(void **st)
 	cJSON_Delete(d);
 }
 
+struct prog_needle {
+	const char *prog, *needle;
+};
+
+static int mentions(char *buf, size_t len, const void *arg)
+{
+	const struct prog_needle *pn = arg;
+	for (size_t i = 0; i + 1 < len; i++)
+		if (!buf[i])
+			buf[i] = ' ';
+	return strstr(buf, pn->prog) && strstr(buf, pn->needle);
+}
+
 /* Processes whose command line mentions needle (haproxy with our config). */
 static int count_procs(const char *prog, const char *needle)
 {
-	DIR *d = opendir("/proc");
-	int n = 0;
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		char p[300], buf[1024];
-		size_t len = 0;
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(p, sizeof p, "/proc/%s/cmdline", e->d_name);
-		if (prov_read_file(p, buf, sizeof buf, &len) < 0 || len == 0)
-			continue;
-		for (size_t i = 0; i + 1 < len; i++)
-			if (!buf[i])
-				buf[i] = ' ';
-		if (strstr(buf, prog) && strstr(buf, needle))
-			n++;
-	}
-	if (d)
-		closedir(d);
-	return n;
+	struct prog_needle pn = {prog, needle};
+	pid_t last;
+	return procs(mentions, &pn, &last);
 }
 
 /* Fetches url from the laptop with curl, TLS checked against ca, the name

@@ -1,4 +1,4 @@
-/* Request verification: each rejection path with its code, in DESIGN §4's order. */
+/* Request verification: each rejection path with its code, in the order of docs/rmb.md. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -108,7 +108,7 @@ static void payload_101(void **st)
 {
 	struct fx *f = *st;
 	assert_int_equal(check(f, 7, SELF, "p-1", "{not json", T0, 60, T0), RMB_E_PAYLOAD);
-	/* Payload errors outrank time errors (DESIGN order). */
+	/* Payload errors outrank time errors (the order of docs/rmb.md). */
 	assert_int_equal(check(f, 7, SELF, "p-2", "{not json", T0 - 1000, 60, T0), RMB_E_PAYLOAD);
 }
 

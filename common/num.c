@@ -1,0 +1,20 @@
+/* Decimal digits to integers, for options and decimal strings (num.h). */
+#include "common/num.h"
+
+#include <errno.h>
+
+int num_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t x = 0;
+
+	if (!s || !*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		unsigned d = (unsigned)(*s - '0');
+		/* Once above max a value only grows, so checking each step is enough. */
+		if (d > 9 || x > (UINT64_MAX - d) / 10 || (x = x * 10 + d) > max)
+			return -EINVAL;
+	}
+	*out = x;
+	return 0;
+}
