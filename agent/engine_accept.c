@@ -287,9 +287,11 @@ static int claims_check(struct eng *e, uint64_t cid, const struct dep_doc *doc, 
 	return rc;
 }
 
-/* Stores the validated deployment (state deploying) with its workloads. */
+/* Stores the validated deployment (state deploying) with its workloads;
+ * durable once store_wait_durable(*ticket) returned, which the caller does
+ * after releasing claim_mu so that concurrent accepts share one sync. */
 static int record(struct eng *e, const struct eng_contract *c, const struct dep_doc *doc,
-		  const char *text)
+		  const char *text, uint64_t *ticket)
 {
 	struct store_wl *w = calloc(doc->count, sizeof *w);
 	if (!w)
@@ -310,7 +312,12 @@ static int record(struct eng *e, const struct eng_contract *c, const struct dep_
 				      .state = STORE_DEP_DEPLOYING, .doc = (char *)text,
 				      .cap = doc->total};
 		memcpy(d.hash, c->deployment_hash, 32);
-		rc = store_dep_insert(e->store, &d, w, doc->count);
+		if ((rc = store_begin(e->store)) == 0) {
+			if ((rc = store_dep_insert(e->store, &d, w, doc->count)) < 0)
+				store_rollback(e->store);
+			else
+				rc = store_commit_async(e->store, ticket);
+		}
 	}
 	store_wls_free(w, doc->count);
 	return rc;
@@ -391,11 +398,17 @@ static int check_and_record(struct eng *e, const struct eng_contract *c, int *co
 		seal_free(pt, ptlen);
 		return reject(e, c, ENG_E_CAPACITY, code, msg, msgsz, why);
 	}
-	rc = record(e, c, &doc, (const char *)pt);
+	uint64_t ticket = 0;
+	rc = record(e, c, &doc, (const char *)pt, &ticket);
 	pthread_mutex_unlock(&claim_mu);
 	struct prov_capacity total = doc.total;
 	dep_free(&doc);
 	seal_free(pt, ptlen);
+	/* The reply waits until the acceptance is on disk. It is stored either
+	 * way (its reservation stays); a repeated command answers from it. */
+	if (rc == 0 && (rc = store_wait_durable(e->store, ticket)) < 0)
+		return refuse(code, msg, msgsz, ENG_E_INTERNAL, rc,
+			      "cannot make the deployment durable: %s; retry later", zerr_str(rc));
 	if (rc < 0) {
 		eng_release(e, &total);
 		if (rc == ZE_STATE)

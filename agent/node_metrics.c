@@ -23,6 +23,7 @@
 
 #include "agent/metrics.h"
 #include "agent/store.h"
+#include "chainclient/rpc.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -93,6 +94,19 @@ static int write_store(struct agent_node *n, struct zbuf *b)
 		rc = put_gauge(b, "zos_outbox_oldest_age_seconds",
 		               "Age of the oldest pending outbox item (0 when none).",
 		               age < 0 ? 0 : age);
+	}
+	if (rc >= 0) {
+		rc = metrics_head(b, "zos_store_syncs_total", "counter",
+		                  "Syncs of the state store's log (one per group of durable commits).");
+		if (rc >= 0)
+			rc = metrics_put(b, "zos_store_syncs_total", NULL, (double)store_sync_count(s));
+	}
+	if (rc >= 0) {
+		rc = metrics_head(b, "zos_chain_requests_total", "counter",
+		                  "Requests sent to the chain (every client of the agent).");
+		if (rc >= 0)
+			rc = metrics_put(b, "zos_chain_requests_total", NULL,
+			                 (double)rpc_requests_total());
 	}
 	if (rc >= 0)
 		rc = write_capacity(b, "zos_capacity_total",

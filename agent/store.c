@@ -197,37 +197,17 @@ int store_step_done(struct store *s, sqlite3_stmt *st, const char *what)
 	return err;
 }
 
-/*
- * SQLite refuses to change synchronous inside a transaction, so a lazy
- * transaction switches before its BEGIN and back after its end: outside
- * one the connection always runs at the durable level, and every other
- * statement (the autocommit ones included) keeps its promise.
- */
-static int set_sync(struct store *s, int lazy)
-{
-	if (!s->durable || s->lazy == lazy)
-		return 0;
-	/* Run from its text each time: SQLite applies this pragma when the
-	 * statement is prepared, so a reused prepared one may not switch. */
-	int rc = exec(s, lazy ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL",
-		      "synchronous");
-	if (rc == 0)
-		s->lazy = lazy;
-	return rc;
-}
-
 static int begin(struct store *s, int lazy)
 {
 	store_lock(s);
 	if (s->depth == 0) {
-		int rc = set_sync(s, lazy);
-		if (rc == 0 && (rc = store_step_done(s, store_stmt(s, SQ_BEGIN), "begin")) < 0)
-			set_sync(s, 0);
+		int rc = store_step_done(s, store_stmt(s, SQ_BEGIN), "begin");
 		if (rc < 0) {
 			store_unlock(s);
 			return rc;
 		}
 		s->failed = 0;
+		s->lazy = lazy;
 	}
 	s->depth++;
 	return 0;
@@ -243,20 +223,9 @@ int store_begin_lazy(struct store *s)
 	return begin(s, 1);
 }
 
-/* Back to the durable level; a failure to switch is logged by store_err and
- * leaves s->lazy set, so the next durable transaction tries again. */
-static void end(struct store *s)
+static int commit(struct store *s, uint64_t *ticket)
 {
-	if (s->lazy) {
-		set_sync(s, 0);
-		if (s->lazy)
-			log_err("store", "cannot restore synchronous=FULL");
-	}
-}
-
-int store_commit(struct store *s)
-{
-	int rc = 0;
+	int rc = 0, lazy = 0;
 	if (--s->depth == 0) {
 		if (s->failed) {
 			store_step_done(s, store_stmt(s, SQ_ROLLBACK), "rollback");
@@ -264,10 +233,28 @@ int store_commit(struct store *s)
 		} else if ((rc = store_step_done(s, store_stmt(s, SQ_COMMIT), "commit")) < 0) {
 			store_step_done(s, store_stmt(s, SQ_ROLLBACK), "rollback");
 		}
-		end(s);
+		lazy = s->lazy;
+		s->lazy = 0;
+		if (lazy) {
+			store_unlock(s);
+			return rc;
+		}
+		/* A durable commit waits for its group's sync, without the lock. */
+		return store_unlock_durable(s, rc, ticket);
 	}
 	store_unlock(s);
 	return rc;
+}
+
+int store_commit(struct store *s)
+{
+	return commit(s, NULL);
+}
+
+int store_commit_async(struct store *s, uint64_t *ticket)
+{
+	*ticket = 0;
+	return commit(s, ticket);
 }
 
 void store_rollback(struct store *s)
@@ -275,11 +262,28 @@ void store_rollback(struct store *s)
 	/* An inner rollback dooms the outer transaction: its commit fails. */
 	if (--s->depth == 0) {
 		store_step_done(s, store_stmt(s, SQ_ROLLBACK), "rollback");
-		end(s);
+		s->lazy = 0;
 	} else {
 		s->failed = 1;
 	}
 	store_unlock(s);
+}
+
+/* The journal mode SQLite settled on: WAL unless the file system cannot
+ * share memory between processes. */
+static int journal_wal(struct store *s, int *wal)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_err(s, rc, "journal_mode");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *m = sqlite3_column_text(st, 0);
+		*wal = m && strcmp((const char *)m, "wal") == 0;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : store_err(s, rc, "journal_mode");
 }
 
 static int user_version(struct store *s, int *v)
@@ -350,6 +354,9 @@ int store_open(const char *dir, int flags, struct store **out)
 	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&s->mu, &a);
 	pthread_mutexattr_destroy(&a);
+	pthread_mutex_init(&s->sync_mu, NULL);
+	pthread_cond_init(&s->sync_cv, NULL);
+	s->wal_fd = -1;
 
 	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
@@ -359,13 +366,23 @@ int store_open(const char *dir, int flags, struct store **out)
 	}
 	sqlite3_busy_timeout(s->db, 5000);
 	s->durable = !(flags & STORE_OPEN_FAST);
+	int wal = 0;
+	if ((rc = journal_wal(s, &wal)) < 0)
+		goto fail;
+	/* Without a WAL there is nothing for group commit to sync: every commit
+	 * then syncs itself (synchronous=FULL), as it would anywhere. */
+	s->full = s->durable && !wal;
+	if (s->full)
+		log_warn("store", "%s: no WAL on this file system; every commit syncs alone",
+			 path);
 	/* A small page cache keeps the idle agent's memory low; the working set
 	 * of one deployment is a few pages. */
-	if ((rc = exec(s, "PRAGMA journal_mode=WAL", "pragma")) < 0 ||
-	    (rc = exec(s, flags & STORE_OPEN_FAST ? "PRAGMA synchronous=NORMAL"
-						  : "PRAGMA synchronous=FULL", "pragma")) < 0 ||
+	if ((rc = exec(s, s->full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+		       "pragma")) < 0 ||
 	    (rc = exec(s, "PRAGMA cache_size=-512", "pragma")) < 0 ||
 	    (rc = exec(s, "PRAGMA temp_store=MEMORY", "pragma")) < 0 || (rc = migrate(s)) < 0)
+		goto fail;
+	if (s->durable && !s->full && (rc = store_sync_open(s, dir)) < 0)
 		goto fail;
 	*out = s;
 	return 0;
@@ -382,6 +399,9 @@ void store_close(struct store *s)
 		sqlite3_finalize(s->st[i]);
 	if (s->db)
 		sqlite3_close(s->db);
+	store_sync_close(s);
+	pthread_cond_destroy(&s->sync_cv);
+	pthread_mutex_destroy(&s->sync_mu);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }

@@ -9,14 +9,19 @@
  * and quarantine (records that failed to load).
  *
  * Durability: every call is its own transaction unless wrapped in
- * store_begin()/store_commit(). The database runs with synchronous=FULL:
- * WAL with NORMAL already survives kill -9 (a commit is in the OS cache
- * before it returns), but a power loss could drop the last commits, and
- * those are promises made to others: an "accepted" reply or an outbox entry.
- * A transaction that promises nothing (store_begin_lazy()) commits with
- * NORMAL and is made durable by the next FULL commit, e.g. the outbox's
- * "sending" mark that precedes every chain call.
- * STORE_OPEN_FAST trades that for speed in tests and benchmarks.
+ * store_begin()/store_commit(), and returns only once what it wrote is on
+ * disk. SQLite commits in WAL mode with synchronous=NORMAL (a commit is in
+ * the OS cache when SQLite returns, which survives kill -9), and then the
+ * store's group commit makes it durable against a power loss: the caller
+ * waits for one fdatasync of the WAL that started after its commit.
+ * Concurrent durable commits share that sync (one leader syncs, the others
+ * wait for it), so N deploys accepted at once cost about one sync, not N.
+ * Durable commits are promises made to others: an "accepted" reply or an
+ * outbox entry must not be sent before it returns.
+ * A transaction that promises nothing (store_begin_lazy()) does not wait:
+ * it is made durable by the next durable commit's sync (the WAL is written
+ * and synced in order), e.g. the outbox's "sending" mark that precedes
+ * every chain call. STORE_OPEN_FAST drops the syncs (tests, benchmarks).
  *
  * Thread safety: one connection guarded by a recursive mutex; any thread
  * may call, and store_begin() holds the store until store_commit() or
@@ -96,6 +101,15 @@ int store_schema_version(struct store *s, int *version);
 
 int store_begin(struct store *s);
 /*
+ * Group commit's sync, replaceable for tests: called with the WAL's
+ * descriptor instead of fdatasync(fd); 0 or a negative errno. The store
+ * keeps ud. NULL restores fdatasync. Set it before any other thread uses s.
+ */
+typedef int (*store_sync_fn)(void *ud, int fd);
+void store_set_sync_fn(struct store *s, store_sync_fn fn, void *ud);
+/* Syncs done by group commit since open (each covers every commit before it). */
+uint64_t store_sync_count(struct store *s);
+/*
  * A transaction that promises nothing to anyone else (a workload's state as
  * found on the host, a deployment the chain was not told about yet, an
  * outbox row's known outcome): it commits with synchronous=NORMAL, so it
@@ -107,6 +121,17 @@ int store_begin(struct store *s);
  */
 int store_begin_lazy(struct store *s);
 int store_commit(struct store *s);
+/*
+ * store_commit() that does not wait for the sync: the transaction is
+ * committed (visible to every later reader) when it returns 0, and durable
+ * once store_wait_durable(s, *ticket) returned 0. For a caller that holds
+ * a lock of its own around the transaction: it releases that lock before
+ * waiting, so that concurrent commits can share one sync. Nothing may be
+ * promised to anyone before the wait returned 0. *ticket is 0 when there
+ * is nothing to wait for (nested, lazy, or a store opened STORE_OPEN_FAST).
+ */
+int store_commit_async(struct store *s, uint64_t *ticket);
+int store_wait_durable(struct store *s, uint64_t ticket);
 void store_rollback(struct store *s);
 
 /* Inserts a deployment with its workloads (ord = array index) in one

@@ -348,8 +348,7 @@ int store_dep_set_state(struct store *s, uint64_t contract_id, enum store_dep_st
 		if (rc == 0 && sqlite3_changes(s->db) == 0)
 			rc = ZE_ABSENT;
 	}
-	store_unlock(s);
-	return rc;
+	return store_unlock_write(s, rc);
 }
 
 int store_wl_set(struct store *s, uint64_t contract_id, const char *name,

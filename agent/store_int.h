@@ -53,9 +53,25 @@ struct store {
 	pthread_mutex_t mu; /* recursive */
 	int depth;          /* nesting of store_begin */
 	int failed;         /* an inner transaction rolled back */
-	int durable;        /* opened with synchronous=FULL (not STORE_OPEN_FAST) */
-	int lazy;           /* the open transaction runs with synchronous=NORMAL */
+	int durable;        /* commits are made durable (not STORE_OPEN_FAST) */
+	int lazy;           /* the open transaction promises nothing: no sync */
 	sqlite3_stmt *st[SQ__COUNT];
+
+	/* Group commit (store_sync.c): SQLite commits with synchronous=NORMAL,
+	 * and a durable commit then waits until one fdatasync of the WAL that
+	 * started after it has finished. Commits that arrive while a sync runs
+	 * share the next one. */
+	char *wal_path;           /* heap: DIR/agent.db-wal */
+	int wal_fd;               /* our own descriptor of the WAL, -1 = none */
+	int full;                 /* no WAL: every commit runs synchronous=FULL */
+	pthread_mutex_t sync_mu;  /* guards the fields below */
+	pthread_cond_t sync_cv;
+	uint64_t commit_seq;      /* durable commits written (under mu, read atomically) */
+	uint64_t synced_seq;      /* of those, durable on disk */
+	int syncing;              /* a sync is running */
+	uint64_t syncs;           /* syncs done */
+	store_sync_fn sync_fn;    /* test hook, NULL = fdatasync */
+	void *sync_ud;
 };
 
 /* The statement, reset and unbound, or NULL (logged) if it does not prepare. */
@@ -65,6 +81,21 @@ int store_err(struct store *s, int rc, const char *what);
 void store_lock(struct store *s);
 void store_unlock(struct store *s);
 int64_t store_now(void);
+/* Ends a write made under store_lock() without store_begin(): unlocks,
+ * and when the statement ran on its own (autocommit) in a durable store,
+ * returns only once it is on disk. rc is the write's result, returned
+ * unless the sync fails. */
+int store_unlock_write(struct store *s, int rc);
+/* store_unlock_write() that, given ticket, does not wait: *ticket gets the
+ * commit's number for store_wait_durable() (0 = nothing to wait for). */
+int store_unlock_durable(struct store *s, int rc, uint64_t *ticket);
+/* Opens the WAL descriptor and makes the directory entries durable (once, at
+ * open); 0 or a negative error. */
+int store_sync_open(struct store *s, const char *dir);
+void store_sync_close(struct store *s);
+/* Waits until every durable commit up to seq is on disk, syncing if no
+ * running sync covers it. */
+int store_sync_to(struct store *s, uint64_t seq);
 /* Steps a statement that returns no rows, then resets it. */
 int store_step_done(struct store *s, sqlite3_stmt *st, const char *what);
 /* One integer from a one-row query (bound with arg when bind); ZE_ABSENT

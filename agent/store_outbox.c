@@ -29,8 +29,7 @@ int store_outbox_add(struct store *s, const char *kind, uint64_t contract_id, co
 		if (rc == 0 && added)
 			*added = sqlite3_changes(s->db) > 0;
 	}
-	store_unlock(s);
-	return rc;
+	return store_unlock_write(s, rc);
 }
 
 static void copy_text(char *dst, size_t dsz, const unsigned char *src)
@@ -207,8 +206,7 @@ int store_outbox_retry(struct store *s, int64_t id, int64_t next_ms, const char 
 		sqlite3_bind_int64(st, 3, id);
 		rc = store_step_done(s, st, "outbox retry");
 	}
-	store_unlock(s);
-	return rc;
+	return store_unlock_write(s, rc);
 }
 
 int store_outbox_done(struct store *s, int64_t id, const char *outcome)
@@ -223,8 +221,7 @@ int store_outbox_done(struct store *s, int64_t id, const char *outcome)
 		if (rc == 0 && sqlite3_changes(s->db) == 0)
 			rc = ZE_ABSENT;
 	}
-	store_unlock(s);
-	return rc;
+	return store_unlock_write(s, rc);
 }
 
 int store_outbox_pending(struct store *s, uint64_t *n)
@@ -278,8 +275,7 @@ int store_outbox_prune(struct store *s, int64_t before, uint64_t keep, uint64_t 
 			*n = (uint64_t)sqlite3_changes(s->db);
 	}
 	sqlite3_finalize(st);
-	store_unlock(s);
-	return rc;
+	return store_unlock_write(s, rc);
 }
 
 /* --- cursors --- */
@@ -314,6 +310,5 @@ int store_cursor_set(struct store *s, const char *name, int64_t value)
 		sqlite3_bind_int64(st, 2, value);
 		rc = store_step_done(s, st, "cursor set");
 	}
-	store_unlock(s);
-	return rc;
+	return store_unlock_write(s, rc);
 }

@@ -5,6 +5,7 @@
  *
  *   bench_deploy --chain URL --node ID --agent-pid PID [--chain-pid PID]
  *                [--levels 1,8,64] [--seconds S (20)] [--block-ms MS (100)]
+ *                [--metrics URL] [--state-dir DIR]
  *
  * Users are generated keys, funded from //Alice and given a twin at the
  * start (64 at most, shared by the levels). Each user is one thread with
@@ -14,7 +15,8 @@
  * zos.deployment.deploy over RMB, then wait until one watcher thread, which
  * reads every new block's events every 20 ms, sees its ContractDeployed.
  * No CLI process and no per-user polling of the chain beyond the
- * submitter's own, so the clients' cost stays small.
+ * submitter's own, so the clients' cost stays small. A deploy refused with
+ * "retry later" is retried (50 ms, doubling, at most 8 times) and counted.
  *
  * Per level: deploys/s (deployed contracts / wall time), p50/p99 latency
  * from the command's start to Deployed seen on chain, raw and minus two
@@ -22,10 +24,17 @@
  * from the RMB request to Deployed, raw and minus one block time. The
  * agent's CPU time (its threads' /proc/PID/task/N/schedstat, ns; the
  * process's utime + stime ticks printed beside it) over the level, per
- * deploy, as a multiple of the floor (deploy_floor.h) measured in this run
- * before and after the levels; also with the agent's idle CPU rate
- * (measured before each level for 5 s) subtracted, since the block follower
- * and the submitter poll the chain whether or not anything is deployed.
+ * deploy, as a multiple of the operation floor (deploy_floor.h: crypto, one
+ * durable commit in --state-dir, one nng round trip, two chain round trips
+ * to this chain) measured in this run before and after the levels; also
+ * with the agent's idle CPU rate (measured before each level for 5 s)
+ * subtracted, since the block follower and the submitter poll the chain
+ * whether or not anything is deployed. With --metrics (the agent's
+ * /metrics URL), the agent's chain requests and store syncs per deploy,
+ * from its zos_chain_requests_total and zos_store_syncs_total counters
+ * ("-" for an agent without them). The bench's own CPU per level is
+ * printed too: it must stay far from a core for the figures to be the
+ * agent's and the chain's.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -38,6 +47,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <curl/curl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "bench/deploy_floor.h"
@@ -48,6 +59,7 @@
 #include "common/log.h"
 #include "common/seal.h"
 #include "common/zerr.h"
+#include "rmb/rmb_chain.h"
 #include "rmb/rmb_client.h"
 
 #define MAX_USERS 64
@@ -56,14 +68,18 @@
 #define DEPLOYED_TIMEOUT_MS 180000
 #define POLL_MS 20
 #define IDLE_MS 5000
+#define DEPLOY_RETRIES 8
+#define RETRY_MS 50
 
 static const char *chain_url;
 static uint32_t node_id;
 static int agent_pid, chain_pid;
 static double block_ms = 100, level_s = 20;
+static const char *metrics_url, *state_dir;
 
 static struct grid_twin node_twin;
 static uint8_t node_x_pk[32];
+static char node_url[256]; /* the node twin's relay as an nng URL */
 
 struct user {
 	struct zkey key;
@@ -75,7 +91,7 @@ struct user {
 	/* per level */
 	double *lat, *lat_rmb; /* ms */
 	size_t n;
-	unsigned failed;
+	unsigned failed, retries;
 	char last_err[200];
 };
 
@@ -187,6 +203,60 @@ static double ticks_ms(long long t)
 	return (double)t * 1000.0 / (double)sysconf(_SC_CLK_TCK);
 }
 
+static double self_cpu_ms(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0 +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0;
+}
+
+struct scrape_buf {
+	char b[1 << 16];
+	size_t n;
+};
+
+static size_t scrape_write(char *p, size_t sz, size_t nm, void *ud)
+{
+	struct scrape_buf *sb = ud;
+	size_t len = sz * nm, room = sizeof sb->b - 1 - sb->n;
+	memcpy(sb->b + sb->n, p, len < room ? len : room);
+	sb->n += len < room ? len : room;
+	return len;
+}
+
+static double metric_value(const char *text, const char *name)
+{
+	size_t nl = strlen(name);
+	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, name, nl) && p[nl] == ' ')
+			return strtod(p + nl + 1, NULL);
+	return -1;
+}
+
+/* The agent's chain request and store sync counters; -1 each when absent. */
+static void scrape(double *chain_req, double *syncs)
+{
+	static struct scrape_buf sb;
+	*chain_req = *syncs = -1;
+	if (!metrics_url)
+		return;
+	CURL *h = curl_easy_init();
+	if (!h)
+		return;
+	sb.n = 0;
+	curl_easy_setopt(h, CURLOPT_URL, metrics_url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, scrape_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sb);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+	if (curl_easy_perform(h) == CURLE_OK) {
+		sb.b[sb.n] = '\0';
+		*chain_req = metric_value(sb.b, "zos_chain_requests_total");
+		*syncs = metric_value(sb.b, "zos_store_syncs_total");
+	}
+	curl_easy_cleanup(h);
+}
+
 /* ---- chain helpers ---- */
 
 struct waiter {
@@ -267,8 +337,10 @@ static int setup_users(struct chain_client *c, unsigned n)
 		goto out;
 	}
 	for (unsigned i = 0; i < n; i++) {
-		if ((rc = chain_submitter_new(c, &users[i].key, &so, &users[i].s)) < 0)
+		if ((rc = chain_submitter_new(c, &users[i].key, &so, &users[i].s)) < 0) {
+			fprintf(stderr, "user %u: submitter: %s\n", i, zerr_str(rc));
 			goto out;
+		}
 		cJSON *args = grid_args_create_twin(NULL, NULL, 0);
 		pthread_mutex_lock(&w.mu);
 		w.pending++;
@@ -293,16 +365,19 @@ static int setup_users(struct chain_client *c, unsigned n)
 		struct user *u = &users[i];
 		struct rmb_client_cfg rcfg;
 		if ((rc = grid_twin_id_by_account(c, u->key.pk, &u->twin)) < 0 ||
-		    (rc = key_x25519_sk(&u->key, u->x_sk)) < 0)
+		    (rc = key_x25519_sk(&u->key, u->x_sk)) < 0) {
+			fprintf(stderr, "user %u: twin id or x25519 key: %s\n", i, zerr_str(rc));
 			break;
+		}
 		rmb_client_cfg_init(&rcfg);
-		rcfg.url = node_twin.relay;
+		rcfg.url = node_url;
 		rcfg.key = &u->key;
 		rcfg.src = u->twin;
 		rcfg.dst = node_twin.id;
 		memcpy(rcfg.dst_pk, node_twin.account, 32);
 		rcfg.timeout_ms = 30000;
-		rc = rmb_client_new(&rcfg, &u->r);
+		if ((rc = rmb_client_new(&rcfg, &u->r)) < 0)
+			fprintf(stderr, "user %u: RMB client for %s: %s\n", i, rcfg.url, zerr_str(rc));
 	}
 out:
 	chain_submitter_free(as);
@@ -471,7 +546,19 @@ static int deploy_one(struct user *u, unsigned seq, double *lat, double *lat_rmb
 	snprintf(pl, sizeof pl, "{\"contract_id\":\"%" PRIu64 "\"}", cid);
 	struct rmb_result res;
 	memset(&res, 0, sizeof res);
-	rc = rmb_client_call(u->r, "zos.deployment.deploy", pl, &res);
+	/* A refusal that says "retry later" (a busy server, a twin lookup that
+	 * timed out) is retried as a client would: it is load, not a failure.
+	 * Its time counts in the latency; the retries are counted per level. */
+	for (int attempt = 0;; attempt++) {
+		rc = rmb_client_call(u->r, "zos.deployment.deploy", pl, &res);
+		if (rc < 0 || res.ok || attempt >= DEPLOY_RETRIES ||
+		    !(res.err.retry || strstr(res.err.message, "retry later")))
+			break;
+		rmb_result_clear(&res);
+		memset(&res, 0, sizeof res);
+		u->retries++;
+		sleep_ms(RETRY_MS << (attempt < 4 ? attempt : 4));
+	}
 	if (rc < 0 || !res.ok) {
 		snprintf(u->last_err, sizeof u->last_err, "deploy %" PRIu64 ": %s %u %.120s", cid,
 			 rc < 0 ? zerr_str(rc) : "refused", rc < 0 ? 0 : res.err.code,
@@ -524,10 +611,12 @@ static double pct(const double *v, size_t n, double p)
 struct level_result {
 	unsigned users;
 	size_t ok;
-	unsigned failed;
+	unsigned failed, retries;
 	double wall_s, per_s;
 	double p50, p99, r50, r99;
 	double agent_ms, agent_tick_ms, agent_idle_ms_per_s, chain_ms;
+	double chain_req, syncs; /* the agent's, over the level; -1 unknown */
+	double bench_ms;         /* this process's CPU over the level */
 };
 
 static int run_level(unsigned nu, struct level_result *lr)
@@ -546,12 +635,16 @@ static int run_level(unsigned nu, struct level_result *lr)
 	lr->agent_idle_ms_per_s = (double)(a1 - a0) / 1e6 / ((now_ms() - i0) / 1000.0);
 
 	long long c0 = chain_pid ? cpu_ticks(chain_pid) : 0;
+	double q0, y0, q1, y1;
+	scrape(&q0, &y0);
+	double b0 = self_cpu_ms();
 	double t0 = now_ms();
 	level_end_ms = t0 + level_s * 1000.0;
 	for (unsigned i = 0; i < nu; i++) {
 		struct user *u = &users[i];
 		u->n = 0;
 		u->failed = 0;
+		u->retries = 0;
 		u->last_err[0] = '\0';
 		if (pthread_create(&u->th, NULL, user_main, u) != 0)
 			return -1;
@@ -561,11 +654,16 @@ static int run_level(unsigned nu, struct level_result *lr)
 	double t1 = now_ms();
 	long long a2 = cpu_ns(agent_pid), k2 = cpu_ticks(agent_pid);
 	long long c1 = chain_pid ? cpu_ticks(chain_pid) : 0;
+	lr->bench_ms = self_cpu_ms() - b0;
+	scrape(&q1, &y1);
+	lr->chain_req = q0 >= 0 && q1 >= 0 ? q1 - q0 : -1;
+	lr->syncs = y0 >= 0 && y1 >= 0 ? y1 - y0 : -1;
 
 	size_t total = 0;
 	for (unsigned i = 0; i < nu; i++) {
 		total += users[i].n;
 		lr->failed += users[i].failed;
+		lr->retries += users[i].retries;
 		if (users[i].failed)
 			fprintf(stderr, "user %u: %u failed, last: %s\n", i, users[i].failed,
 				users[i].last_err);
@@ -637,7 +735,8 @@ int main(int argc, char **argv)
 		{"chain", required_argument, NULL, 'c'},   {"node", required_argument, NULL, 'n'},
 		{"agent-pid", required_argument, NULL, 'a'}, {"chain-pid", required_argument, NULL, 'p'},
 		{"levels", required_argument, NULL, 'l'},  {"seconds", required_argument, NULL, 's'},
-		{"block-ms", required_argument, NULL, 'b'}, {NULL, 0, NULL, 0},
+		{"block-ms", required_argument, NULL, 'b'}, {"metrics", required_argument, NULL, 'm'},
+		{"state-dir", required_argument, NULL, 'd'}, {NULL, 0, NULL, 0},
 	};
 	unsigned levels[MAX_LEVELS] = {1, 8, 64}, nlevels = 3;
 	int opt;
@@ -655,6 +754,8 @@ int main(int argc, char **argv)
 			break;
 		case 's': level_s = (double)num_arg(optarg, 600); break;
 		case 'b': block_ms = (double)num_arg(optarg, 60000); break;
+		case 'm': metrics_url = optarg; break;
+		case 'd': state_dir = optarg; break;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -665,17 +766,23 @@ int main(int argc, char **argv)
 	}
 	if (sodium_init() < 0)
 		return 1;
+	/* Before any thread: the nng floor's server is a forked child. */
+	struct floor_nng srv;
+	if (floor_nng_start(&srv) < 0)
+		fprintf(stderr, "nng floor server did not start: the nng part counts 0\n");
 	log_setup(LOG_LVL_ERROR, LOG_TARGET_STDERR, "bench_deploy");
-
-	struct floor_result f0, f1;
-	if (deploy_floor_measure(5000, &f0) < 0)
-		return 1;
-	deploy_floor_print(&f0, stdout);
 
 	struct chain_client *c;
 	struct grid_node gn;
 	int rc = chain_client_new(chain_url, NULL, &c);
 	chain = c;
+	struct deploy_floor f0, f1;
+	if (rc == 0 && deploy_floor_all(5000, state_dir, srv.pid ? &srv : NULL,
+					 chain_client_rpc(c), &f0) < 0)
+		return 1;
+	if (rc == 0)
+		deploy_floor_all_print(&f0, stdout);
+	fflush(stdout);
 	deployed_at = calloc(MAX_CONTRACTS, sizeof *deployed_at);
 	if (!deployed_at)
 		return 1;
@@ -683,6 +790,9 @@ int main(int argc, char **argv)
 	    (rc = grid_twin(c, gn.twin_id, &node_twin)) == 0)
 		rc = seal_twin_x25519(node_twin.pk_len ? node_twin.pk : NULL, node_twin.pk_len,
 				      node_twin.account, node_x_pk);
+	if (rc == 0 && node_twin.has_relay &&
+	    (rc = rmb_relay_first(node_twin.relay, node_url, sizeof node_url)) < 0)
+		fprintf(stderr, "node relay %s: %s\n", node_twin.relay, zerr_str(rc));
 	if (rc < 0 || !node_twin.has_relay) {
 		fprintf(stderr, "node %u: %s\n", node_id, rc < 0 ? zerr_str(rc) : "no relay");
 		return 1;
@@ -696,7 +806,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("node %u (twin %u, %s); %u users funded with twins in %.1f s; block time %.0f ms\n",
-	       node_id, node_twin.id, node_twin.relay, maxu, (now_ms() - ts) / 1000.0, block_ms);
+	       node_id, node_twin.id, node_url, maxu, (now_ms() - ts) / 1000.0, block_ms);
+	fflush(stdout);
 	for (unsigned i = 0; i < maxu; i++) {
 		users[i].lat = calloc(MAX_SAMPLES, sizeof(double));
 		users[i].lat_rmb = calloc(MAX_SAMPLES, sizeof(double));
@@ -709,28 +820,50 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < nlevels; i++) {
 		if (run_level(levels[i], &lr[i]) < 0)
 			return 1;
-		printf("level %u users: %zu deployed (%u failed) in %.1f s\n", levels[i], lr[i].ok,
-		       lr[i].failed, lr[i].wall_s);
+		printf("level %u users: %zu deployed (%u failed, %u deploy commands retried) in %.1f s\n",
+		       levels[i], lr[i].ok, lr[i].failed, lr[i].retries, lr[i].wall_s);
 		fflush(stdout);
 	}
-	if (deploy_floor_measure(5000, &f1) < 0)
+	if (deploy_floor_all(5000, state_dir, srv.pid ? &srv : NULL, chain_client_rpc(c), &f1) < 0)
 		return 1;
-	double floor_us = (f0.us[FLOOR_PARTS - 1] + f1.us[FLOOR_PARTS - 1]) / 2;
-	printf("\nfloor (one deploy's crypto, median, before/after): %.0f / %.0f us, mean %.0f us\n\n",
-	       f0.us[FLOOR_PARTS - 1], f1.us[FLOOR_PARTS - 1], floor_us);
-	printf("%5s %8s %8s | %9s %9s | %9s %9s | %9s %9s | %10s %7s | %10s %7s | %9s\n", "users",
-	       "deploys", "per s", "p50 ms", "p99 ms", "p50-2blk", "p99-2blk", "rmb p50", "rmb p99",
-	       "agent us/d", "x floor", "-idle us/d", "x floor", "chain us/d");
+	floor_nng_stop(&srv);
+	double floor_us = (f0.total_us + f1.total_us) / 2;
+	printf("\noperation floor, before / after the levels (us CPU): crypto %.0f / %.0f, "
+	       "commit %.0f / %.0f, nng %.0f / %.0f, 2 chain %.0f / %.0f; total %.0f / %.0f, "
+	       "mean %.0f us\n",
+	       f0.crypto.us[FLOOR_PARTS - 1], f1.crypto.us[FLOOR_PARTS - 1], f0.commit.cpu_us,
+	       f1.commit.cpu_us, f0.nng.cpu_us, f1.nng.cpu_us, f0.chain.cpu_us, f1.chain.cpu_us,
+	       f0.total_us, f1.total_us, floor_us);
+	printf("(wall: commit %.0f / %.0f us, nng %.0f / %.0f us, 2 chain %.0f / %.0f us)\n\n",
+	       f0.commit.wall_us, f1.commit.wall_us, f0.nng.wall_us, f1.nng.wall_us,
+	       f0.chain.wall_us, f1.chain.wall_us);
+	printf("%5s %8s %8s | %7s %7s %7s | %7s %7s | %7s %7s | %8s %8s\n", "users", "deploys",
+	       "per s", "p50 ms", "p99 ms", "p99 blk", "-2blk50", "-2blk99", "rmb p50", "rmb p99",
+	       "chain/d", "syncs/d");
+	for (unsigned i = 0; i < nlevels; i++) {
+		struct level_result *r = &lr[i];
+		double d = r->ok ? (double)r->ok : 1;
+		char q[16] = "-", y[16] = "-";
+		if (r->chain_req >= 0)
+			snprintf(q, sizeof q, "%.2f", r->chain_req / d);
+		if (r->syncs >= 0)
+			snprintf(y, sizeof y, "%.2f", r->syncs / d);
+		printf("%5u %8zu %8.2f | %7.0f %7.0f %7.2f | %7.0f %7.0f | %7.0f %7.0f | %8s %8s\n",
+		       r->users, r->ok, r->per_s, r->p50, r->p99, r->p99 / block_ms,
+		       r->p50 - 2 * block_ms, r->p99 - 2 * block_ms, r->r50 - block_ms,
+		       r->r99 - block_ms, q, y);
+	}
+	printf("\n%5s | %10s %7s | %10s %7s | %9s | %9s %7s\n", "users", "agent us/d", "x floor",
+	       "-idle us/d", "x floor", "chain us/d", "bench us/d", "bench %");
 	for (unsigned i = 0; i < nlevels; i++) {
 		struct level_result *r = &lr[i];
 		double d = r->ok ? (double)r->ok : 1;
 		double per = r->agent_ms * 1000.0 / d;
 		double net = (r->agent_ms - r->agent_idle_ms_per_s * r->wall_s) * 1000.0 / d;
-		printf("%5u %8zu %8.2f | %9.0f %9.0f | %9.0f %9.0f | %9.0f %9.0f | %10.0f %7.1f | %10.0f %7.1f | %9.0f\n",
-		       r->users, r->ok, r->per_s, r->p50, r->p99, r->p50 - 2 * block_ms,
-		       r->p99 - 2 * block_ms, r->r50 - block_ms, r->r99 - block_ms, per,
+		printf("%5u | %10.0f %7.2f | %10.0f %7.2f | %9.0f | %9.0f %6.1f%%\n", r->users, per,
 		       per / floor_us, net, net / floor_us,
-		       r->chain_ms >= 0 ? r->chain_ms * 1000.0 / d : -1);
+		       r->chain_ms >= 0 ? r->chain_ms * 1000.0 / d : -1, r->bench_ms * 1000.0 / d,
+		       r->bench_ms / (r->wall_s * 1000.0) * 100.0);
 	}
 	printf("\n(rmb p50/p99: from the deploy request to Deployed on chain, minus one block time;\n"
 	       " agent idle CPU before each level:");

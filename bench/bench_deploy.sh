@@ -1,11 +1,13 @@
 #!/bin/bash
-# End-to-end deploys per second: starts tfchain-dev (100 ms
-# blocks) and a real zos-agent on free loopback ports in a temporary
-# directory, registers the node (//Alice funds it, //Bob creates farm 1, the
-# agent registers its twin and node itself), then runs bench_deploy: 1, 8
-# and 64 concurrent users deploying one-zmount deployments, with the CPU
-# floor of one deploy measured in the same run. Needs root (the agent's
-# provisioners), python3 and jq.
+# End-to-end deploys per second: starts tfchain-dev (100 ms blocks) and a
+# real zos-agent on free loopback ports in a temporary directory, registers
+# the node (//Alice funds it, //Bob creates farm 1, the agent registers its
+# twin and node itself), then runs bench_deploy: 1, 8 and 64 concurrent
+# users deploying one-zmount deployments, with the operation floor of one
+# deploy (crypto, one durable commit on the state directory's file system,
+# one nng round trip, two chain round trips) measured in the same run, and
+# the agent's chain requests and store syncs per deploy read from its
+# /metrics. Needs root (the agent's provisioners), python3 and jq.
 #
 #   BUILD=build bench/bench_deploy.sh [LEVELS (1,8,64)] [SECONDS_PER_LEVEL (20)]
 #
@@ -78,6 +80,7 @@ wait_for() { # SECONDS CMD...: polls CMD every 0.2 s
 
 CPORT=$(free_port)
 RPORT=$(free_port)
+MPORT=$(free_port)
 export ZOS_CHAIN_URL="http://127.0.0.1:$CPORT"
 cat >"$TMP/agent.conf" <<CONF
 [chain]
@@ -92,6 +95,8 @@ state_dir = $TMP/state
 farm_id = 1
 report_interval = 3600
 sync_interval = 3600
+[metrics]
+listen = 127.0.0.1:$MPORT
 [storage]
 allow_unenforced_volumes = true
 [reserved]
@@ -127,6 +132,7 @@ wait_for 30 grep -q "rmb serving" "$TMP/agent.log" || fail "the RMB server did n
 echo "node $NODE registered; agent pid $APID, tfchain-dev pid $CPID (${BLOCK_MS} ms blocks); load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 "$LOAD" --chain "http://127.0.0.1:$CPORT" --node "$NODE" --agent-pid "$APID" --chain-pid "$CPID" \
-	--levels "$LEVELS" --seconds "$SECS" --block-ms "$BLOCK_MS" || fail "bench_deploy"
+	--levels "$LEVELS" --seconds "$SECS" --block-ms "$BLOCK_MS" \
+	--metrics "http://127.0.0.1:$MPORT/metrics" --state-dir "$TMP" || fail "bench_deploy"
 grep -c "outbox deployed:.*: ok" "$TMP/agent.log" | sed 's/^/set_contract_deployed sent by the agent: /'
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

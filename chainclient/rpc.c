@@ -21,6 +21,18 @@
 #include "common/log.h"
 #include "common/zerr.h"
 
+static atomic_uint_fast64_t requests_total;
+
+void rpc_count_request(void)
+{
+	atomic_fetch_add_explicit(&requests_total, 1, memory_order_relaxed);
+}
+
+uint64_t rpc_requests_total(void)
+{
+	return (uint64_t)atomic_load_explicit(&requests_total, memory_order_relaxed);
+}
+
 struct rpc_sink {
 	struct zbuf buf;
 	int toobig;
@@ -371,6 +383,7 @@ static int rpc_attempt(struct rpc_client *c, CURL *h, const char *url, const cha
 	    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_WRITEDATA, s) != CURLE_OK)
 		return -ENOMEM;
+	rpc_count_request();
 	rc = curl_easy_perform(h);
 	if (s->toobig || rc == CURLE_FILESIZE_EXCEEDED) {
 		log_warn("chain", "%s: response over %zu bytes", url, c->opts.max_response);

@@ -113,6 +113,10 @@ int rpc_heads_wait(struct rpc_client *c, uint64_t seen, long timeout_ms, uint64_
  */
 int rpc_pick_endpoint(const int *alive, const uint64_t *fin, int n, uint64_t max_lag);
 
+/* Requests this process sent to chains (HTTP posts and WebSocket frames,
+ * every rpc_client together, retries included): for metrics and benchmarks. */
+uint64_t rpc_requests_total(void);
+
 /*
  * Calls method with params (a JSON array, borrowed; NULL = []).
  * On 0, *result is the "result" member (caller frees with cJSON_Delete; it

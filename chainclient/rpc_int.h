@@ -86,4 +86,7 @@ int rpc_call_ep(struct rpc_client *c, int i, const char *method, const cJSON *pa
 int rpc_health_start(struct rpc_client *c);
 void rpc_health_stop(struct rpc_client *c);
 
+/* Counts one request for rpc_requests_total(). */
+void rpc_count_request(void);
+
 #endif

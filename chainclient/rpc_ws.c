@@ -183,6 +183,7 @@ int rpc_ws_exchange(struct rpc_ws *w, const char *body, size_t len, uint64_t id,
 	struct timespec until;
 	pthread_condattr_t ca;
 	int rc = 0;
+	rpc_count_request();
 
 	*retry = 0;
 	pthread_condattr_init(&ca);

@@ -1,7 +1,9 @@
 /*
  * zmount {size}: a sparse raw disk image of size bytes under
  * <storage>/zmounts/<host>.img. Updates may only grow it. When a zmachine
- * mounts it, the zmachine formats it ext4 on first use.
+ * mounts it, the zmachine formats it ext4 on first use. A new disk is made
+ * without an fsync (zmount_create says why); the directory is created on
+ * first use.
  */
 #include "provisioners/prov_int.h"
 
@@ -54,6 +56,55 @@ static cJSON *zmount_result(const char *host, const char *path, uint64_t size)
 	return r;
 }
 
+/*
+ * A new disk is created under a temporary name, sized, then linked into
+ * place without replacing anything: on a journaling file system (ext4, xfs)
+ * the disk's name appears only together with its size, so no fsync is
+ * needed. A power cut before the journal commits loses the whole disk, which
+ * held nothing yet: the engine's restore finds it absent and provisions it
+ * again. *fdp gets the new file; -EEXIST when the disk appeared meanwhile.
+ */
+static int zmount_create(const char *dir, const char *path, uint64_t size, int *fdp, char *err,
+                         size_t errsz)
+{
+	char tmp[PROV_PATH_MAX];
+	int rc = prov_fmt(tmp, sizeof tmp, "%s.new", path);
+	if (rc < 0)
+		return prov_err(err, errsz, rc, "bad workload id: %s", zerr_str(rc));
+	int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == EEXIST) {
+		unlink(tmp); /* left by a crash between create and link */
+		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	}
+	if (fd < 0 && errno == ENOENT) {
+		/* The directory is made on first use (or after someone removed
+		 * it), not checked on every provision. */
+		if ((rc = prov_mkdirs(dir, 0700)) < 0)
+			return prov_err(err, errsz, rc, "cannot create %s: %s", dir, zerr_str(rc));
+		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	}
+	if (fd < 0)
+		return prov_err(err, errsz, -errno, "cannot create %s: %s", tmp, strerror(errno));
+	/* ftruncate makes the image sparse: blocks are allocated on write. */
+	if (ftruncate(fd, (off_t)size) < 0) {
+		rc = prov_err(err, errsz, -errno, "cannot size %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if (link(tmp, path) < 0) {
+		rc = errno == EEXIST ? -EEXIST
+		                     : prov_err(err, errsz, -errno, "cannot create %s: %s", path,
+		                                strerror(errno));
+		goto fail;
+	}
+	unlink(tmp);
+	*fdp = fd;
+	return 0;
+fail:
+	close(fd);
+	unlink(tmp);
+	return rc;
+}
+
 static int zmount_provision(struct prov_ctx *ctx, const struct prov_workload_id *id,
                             const cJSON *data, const struct prov_deployment_view *deps,
                             cJSON **result, char *err, size_t errsz)
@@ -66,16 +117,18 @@ static int zmount_provision(struct prov_ctx *ctx, const struct prov_workload_id 
 	if ((rc = zmount_path(ctx, id, host, path, sizeof path)) < 0 ||
 	    (rc = prov_fmt(dir, sizeof dir, "%s/zmounts", ctx->storage_dir)) < 0)
 		return prov_err(err, errsz, rc, "bad workload id: %s", zerr_str(rc));
-	if ((rc = prov_mkdirs(dir, 0700)) < 0)
-		return prov_err(err, errsz, rc, "cannot create %s: %s", dir, zerr_str(rc));
 
-	int created = 0;
-	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd >= 0) {
-		created = 1;
-	} else if (errno == EEXIST) {
+	/* Creation first: a deploy makes a new disk, only a restore or an
+	 * update finds one there (then the link fails with EEXIST). */
+	int created = 0, fd = -1;
+	rc = zmount_create(dir, path, size, &fd, err, errsz);
+	if (rc == -EEXIST)
 		fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	}
+	else if (rc < 0)
+		return rc;
+	else
+		created = 1;
+	rc = 0;
 	if (fd < 0)
 		return prov_err(err, errsz, -errno, "cannot open %s: %s", path, strerror(errno));
 	struct stat st;
@@ -90,13 +143,10 @@ static int zmount_provision(struct prov_ctx *ctx, const struct prov_workload_id 
 		              size);
 		goto out;
 	}
-	/* ftruncate makes the image sparse: blocks are allocated on write. */
-	if (cur != size && ftruncate(fd, (off_t)size) < 0) {
+	/* Growing a disk that may hold data is synced: its new size must not
+	 * be lost once the workload reports it. */
+	if (cur != size && (ftruncate(fd, (off_t)size) < 0 || fsync(fd) < 0)) {
 		rc = prov_err(err, errsz, -errno, "cannot size %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (fsync(fd) < 0) {
-		rc = prov_err(err, errsz, -errno, "cannot sync %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!(*result = zmount_result(host, path, size)))
@@ -120,6 +170,9 @@ static int zmount_deprovision(struct prov_ctx *ctx, const struct prov_workload_i
 		prov_loop_detach_file(path);
 	if (unlink(path) < 0 && errno != ENOENT)
 		return prov_err(err, errsz, -errno, "cannot remove %s: %s", path, strerror(errno));
+	char tmp[PROV_PATH_MAX];
+	if (prov_fmt(tmp, sizeof tmp, "%s.new", path) == 0)
+		unlink(tmp); /* a creation a crash interrupted */
 	return 0;
 }
 
@@ -155,7 +208,10 @@ static int zmount_inspect(struct prov_ctx *ctx, const struct prov_workload_id *i
 	int rc = zmount_exists(ctx, id, &st, err, errsz);
 	if (rc < 0)
 		return rc;
-	*h = rc ? PROV_OK : PROV_ABSENT;
+	/* An empty file is a creation whose size a power cut lost (a file
+	 * system without a journal may keep the name alone): made again, i.e.
+	 * sized, by provision. No zmount is ever 0 bytes. */
+	*h = rc && st.st_size > 0 ? PROV_OK : PROV_ABSENT;
 	return 0;
 }
 

@@ -371,8 +371,11 @@ static void typed_results_parse(void **st)
 	assert_int_equal(rpc_header(f->c, NULL, &num, parent), 0);
 	assert_int_equal(num, 31);
 	assert_int_equal(parent[31], 0x11);
+	/* Every request is counted, an error answer too (metrics, benches). */
+	uint64_t before = rpc_requests_total();
 	assert_int_equal(rpc_call(f->c, "nope", NULL, &res, &e), ZE_CHAIN);
 	assert_int_equal(e.code, -32601);
+	assert_true(rpc_requests_total() == before + 1);
 }
 
 static void json_u64_rejects_junk(void **st)

@@ -86,6 +86,55 @@ static void lifecycle(void **st)
 	cJSON_Delete(small);
 }
 
+/* What a crash or an operator may leave: no zmounts directory, a creation's
+ * temporary file, an empty image whose size a power cut lost. */
+static void leftovers(void **st)
+{
+	char err[256] = "", dir[512], tmp[600];
+	struct prov_workload_id id = test_id(7, 2, "disk2");
+	cJSON *d = json("{\"size\": 1048576}"), *res = NULL;
+	enum prov_health h;
+	struct stat sb;
+	snprintf(dir, sizeof dir, "%s/zmounts", F.storage);
+	/* The directory is made on first use, and again when it was removed. */
+	assert_int_equal(Z->provision(F.ctx, &id, d, NULL, &res, err, sizeof err), 0);
+	char path[512];
+	snprintf(path, sizeof path, "%s", cJSON_GetObjectItem(res, "path")->valuestring);
+	cJSON_Delete(res);
+	assert_int_equal(Z->deprovision(F.ctx, &id, err, sizeof err), 0);
+	assert_int_equal(rmdir(dir), 0);
+	res = NULL;
+	assert_int_equal(Z->provision(F.ctx, &id, d, NULL, &res, err, sizeof err), 0);
+	cJSON_Delete(res);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 1048576);
+	assert_int_equal(Z->deprovision(F.ctx, &id, err, sizeof err), 0);
+
+	/* A temporary file from an interrupted creation does not stop it. */
+	snprintf(tmp, sizeof tmp, "%s.new", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	res = NULL;
+	assert_int_equal(Z->provision(F.ctx, &id, d, NULL, &res, err, sizeof err), 0);
+	cJSON_Delete(res);
+	assert_int_equal(stat(tmp, &sb), -1);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 1048576);
+
+	/* An empty image is not healthy; provision sizes it. */
+	assert_int_equal(truncate(path, 0), 0);
+	assert_int_equal(Z->inspect(F.ctx, &id, &h, err, sizeof err), 0);
+	assert_int_equal(h, PROV_ABSENT);
+	res = NULL;
+	assert_int_equal(Z->provision(F.ctx, &id, d, NULL, &res, err, sizeof err), 0);
+	cJSON_Delete(res);
+	assert_int_equal(Z->inspect(F.ctx, &id, &h, err, sizeof err), 0);
+	assert_int_equal(h, PROV_OK);
+	assert_int_equal(Z->deprovision(F.ctx, &id, err, sizeof err), 0);
+	cJSON_Delete(d);
+}
+
 static void hostile_data(void **st)
 {
 	static const char *const bad[] = {
@@ -147,6 +196,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(lifecycle),
+	    cmocka_unit_test(leftovers),
 	    cmocka_unit_test(hostile_data),
 	    cmocka_unit_test(hostile_names),
 	};
