@@ -123,8 +123,8 @@ struct eng_config {
 	/* prov_claim_check in the agent (called with prov): may the host
 	 * give this claim (port range, port free)? NULL: only other
 	 * deployments' claims are checked. */
-	int (*claim_check)(struct prov_ctx *prov, const struct prov_claim *c, char *why,
-			   size_t whysz);
+	int (*claim_check)(struct prov_ctx *prov, const struct prov_claim *c, char *err,
+			   size_t errsz);
 	struct prov_ctx *prov;      /* passed to every operation */
 	unsigned workers;           /* 0 = 4 */
 	size_t max_queue;           /* queued contracts; 0 = 2^20 */
@@ -196,14 +196,14 @@ enum {
  * say why; a bad contract is also rejected on chain through the outbox.
  */
 int eng_accept(struct eng *e, uint32_t caller_twin, uint64_t contract_id, const char **status,
-	       int *code, char *msg, size_t msgsz);
+	       int *code, char *err, size_t errsz);
 /* eng_accept for a contract that may hold only deployment_hash: data (the
  * sealed deployment, data_len bytes, borrowed; NULL for none) stands in for
  * an empty deployment_data and is checked the same way (sealed by the
  * contract twin's key, blake2b-256 of the plaintext = deployment_hash). */
 int eng_accept_data(struct eng *e, uint32_t caller_twin, uint64_t contract_id,
 		    const uint8_t *data, size_t data_len, const char **status, int *code,
-		    char *msg, size_t msgsz);
+		    char *err, size_t errsz);
 /* Deploys a contract created for this node that it learned of from the
  * chain (an event or the full sync) rather than from its owner: accepted as
  * if the owner had sent the deploy command, when its data is on chain.

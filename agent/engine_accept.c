@@ -15,26 +15,26 @@
 #include "common/seal.h"
 #include "common/zerr.h"
 
-static int refuse(int *code, char *msg, size_t msgsz, int c, int err, const char *fmt, ...)
+static int refuse(int *code, char *err, size_t errsz, int c, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 
-static int refuse(int *code, char *msg, size_t msgsz, int c, int err, const char *fmt, ...)
+static int refuse(int *code, char *err, size_t errsz, int c, int rc, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, msgsz, fmt, ap);
+	vsnprintf(err, errsz, fmt, ap);
 	va_end(ap);
 	*code = c;
-	return err;
+	return rc;
 }
 
 /* The answer for a contract the store already knows: the command is
  * idempotent, and repeats it cheaply without asking the chain. */
 static int known(const struct store_dep *d, uint32_t caller, const char **status, int *code,
-		 char *msg, size_t msgsz)
+		 char *err, size_t errsz)
 {
 	if (d->twin_id != caller)
-		return refuse(code, msg, msgsz, ENG_E_FORBIDDEN, ZE_STATE,
+		return refuse(code, err, errsz, ENG_E_FORBIDDEN, ZE_STATE,
 			      "contract %" PRIu64 " belongs to twin %u, not to twin %u",
 			      d->contract_id, d->twin_id, caller);
 	switch (d->state) {
@@ -46,9 +46,9 @@ static int known(const struct store_dep *d, uint32_t caller, const char **status
 		*status = "deployed";
 		return 0;
 	case STORE_DEP_FAILED:
-		return refuse(code, msg, msgsz, ENG_E_INVALID, ZE_STATE, "rejected: %s", d->reason);
+		return refuse(code, err, errsz, ENG_E_INVALID, ZE_STATE, "rejected: %s", d->reason);
 	default:
-		return refuse(code, msg, msgsz, ENG_E_STATE, ZE_STATE, "contract %" PRIu64
+		return refuse(code, err, errsz, ENG_E_STATE, ZE_STATE, "contract %" PRIu64
 			      " was deleted: %s", d->contract_id, d->reason);
 	}
 }
@@ -59,7 +59,7 @@ static int known(const struct store_dep *d, uint32_t caller, const char **status
  * the same answer and the chain removes the contract.
  */
 static int reject(struct eng *e, const struct eng_contract *c, int code_val, int *code,
-		  char *msg, size_t msgsz, const char *reason)
+		  char *err, size_t errsz, const char *reason)
 {
 	struct store_dep d = {.contract_id = c->id, .twin_id = c->twin_id,
 			      .state = STORE_DEP_FAILED, .doc = ""};
@@ -79,11 +79,11 @@ static int reject(struct eng *e, const struct eng_contract *c, int code_val, int
 		log_err("engine", "contract %" PRIu64 ": cannot record the rejection: %s", c->id,
 			zerr_str(rc));
 	log_info("engine", "contract %" PRIu64 " rejected: %s", c->id, reason);
-	return refuse(code, msg, msgsz, code_val, ZE_STATE, "%s", reason);
+	return refuse(code, err, errsz, code_val, ZE_STATE, "%s", reason);
 }
 
 /* Reserves cap if it fits; the admission counter is the engine's. */
-static int admit(struct eng *e, const struct prov_capacity *want, char *why, size_t whysz)
+static int admit(struct eng *e, const struct prov_capacity *want, char *err, size_t errsz)
 {
 	const struct prov_capacity *t = &e->cfg.total;
 	const char *names[4] = {"cru", "mru", "sru", "hru"};
@@ -94,13 +94,13 @@ static int admit(struct eng *e, const struct prov_capacity *want, char *why, siz
 	for (int i = 0; i < 4; i++) {
 		if (w[i] > tot[i]) {
 			pthread_mutex_unlock(&e->mu);
-			snprintf(why, whysz, "deployment needs %s %" PRIu64 ", more than the node's "
+			snprintf(err, errsz, "deployment needs %s %" PRIu64 ", more than the node's "
 				 "total %" PRIu64, names[i], w[i], tot[i]);
 			return ZE_CAPACITY;
 		}
 		if (r[i] > tot[i] || w[i] > tot[i] - r[i]) {
 			pthread_mutex_unlock(&e->mu);
-			snprintf(why, whysz, "deployment needs %s %" PRIu64 ", only %" PRIu64
+			snprintf(err, errsz, "deployment needs %s %" PRIu64 ", only %" PRIu64
 				 " of %" PRIu64 " is free", names[i], w[i],
 				 r[i] > tot[i] ? 0 : tot[i] - r[i], tot[i]);
 			return ZE_CAPACITY;
@@ -168,14 +168,14 @@ static void twin_put_x(struct eng *e, uint32_t id, const struct eng_twin *t, con
 /* Opens the contract's data with the owner's key (sender: its x25519 form
  * when known, else converted here into sender); *pt freed by seal_free. */
 static int open_data(struct eng *e, const struct eng_contract *c, const struct eng_twin *t,
-		     uint8_t sender[32], int has_x, uint8_t **pt, size_t *ptlen, char *why,
-		     size_t whysz)
+		     uint8_t sender[32], int has_x, uint8_t **pt, size_t *ptlen, char *err,
+		     size_t errsz)
 {
 	int rc = 0;
 	if (!has_x) {
 		rc = seal_twin_x25519(t->has_pk ? t->pk : NULL, t->pk_len, t->account, sender);
 		if (rc < 0) {
-			snprintf(why, whysz, "the key of twin %u is not a usable x25519 key",
+			snprintf(err, errsz, "the key of twin %u is not a usable x25519 key",
 				 c->twin_id);
 			return rc;
 		}
@@ -184,12 +184,12 @@ static int open_data(struct eng *e, const struct eng_contract *c, const struct e
 	rc = seal_open(c->data, c->data_len, sender, e->cfg.node_x25519_sk, e->cfg.max_data, pt,
 		       ptlen);
 	if (rc == ZE_TOOBIG)
-		snprintf(why, whysz, "deployment_data is larger than %zu bytes", e->cfg.max_data);
+		snprintf(err, errsz, "deployment_data is larger than %zu bytes", e->cfg.max_data);
 	else if (rc == ZE_MALFORMED)
-		snprintf(why, whysz, "deployment_data is not a sealed deployment (version %d)",
+		snprintf(err, errsz, "deployment_data is not a sealed deployment (version %d)",
 			 c->data_len ? c->data[0] : -1);
 	else if (rc < 0)
-		snprintf(why, whysz, "deployment_data does not decrypt with the keys of twin %u "
+		snprintf(err, errsz, "deployment_data does not decrypt with the keys of twin %u "
 			 "and this node", c->twin_id);
 	return rc;
 }
@@ -224,10 +224,10 @@ static int claims_find(const struct claims *cl, const char *key)
 	return 0;
 }
 
-/* Refuses (why) when a claim of doc is taken by itself twice, by another
+/* Refuses (err) when a claim of doc is taken by itself twice, by another
  * live deployment, or by something else on the host. Called with claim_mu. */
-static int claims_check(struct eng *e, uint64_t cid, const struct dep_doc *doc, char *why,
-			size_t whysz)
+static int claims_check(struct eng *e, uint64_t cid, const struct dep_doc *doc, char *err,
+			size_t errsz)
 {
 	struct claims *mine = calloc(1, sizeof *mine), *other = calloc(1, sizeof *other);
 	uint64_t *ids = NULL;
@@ -236,20 +236,20 @@ static int claims_check(struct eng *e, uint64_t cid, const struct dep_doc *doc, 
 	for (size_t i = 0; rc == 0 && i < doc->count; i++) {
 		size_t before = mine->n;
 		if ((rc = claims_add(e, doc->w[i].type, doc->w[i].data, mine)) < 0) {
-			snprintf(why, whysz, "too many ports or names in one deployment");
+			snprintf(err, errsz, "too many ports or names in one deployment");
 			break;
 		}
 		for (size_t k = before; k < mine->n && rc == 0; k++)
 			for (size_t m = 0; m < before; m++)
 				if (strcmp(mine->c[k].key, mine->c[m].key) == 0) {
-					snprintf(why, whysz, "%s is asked for twice in the deployment",
+					snprintf(err, errsz, "%s is asked for twice in the deployment",
 						 mine->c[k].key);
 					rc = ZE_STATE;
 					break;
 				}
 	}
 	if (rc == 0 && mine->n && (rc = store_dep_ids(e->store, &ids, &nids)) < 0)
-		snprintf(why, whysz, "state store: %s", zerr_str(rc));
+		snprintf(err, errsz, "state store: %s", zerr_str(rc));
 	for (size_t i = 0; rc == 0 && i < nids; i++) {
 		struct store_dep d;
 		struct store_wl *w = NULL;
@@ -273,14 +273,14 @@ static int claims_check(struct eng *e, uint64_t cid, const struct dep_doc *doc, 
 		store_wls_free(w, n);
 		for (size_t k = 0; k < mine->n; k++)
 			if (claims_find(other, mine->c[k].key)) {
-				snprintf(why, whysz, "%s is taken by another deployment on this node; "
+				snprintf(err, errsz, "%s is taken by another deployment on this node; "
 					 "choose another", mine->c[k].key);
 				rc = ZE_STATE;
 				break;
 			}
 	}
 	for (size_t k = 0; rc == 0 && e->cfg.claim_check && k < mine->n; k++)
-		rc = e->cfg.claim_check(e->cfg.prov, &mine->c[k], why, whysz);
+		rc = e->cfg.claim_check(e->cfg.prov, &mine->c[k], err, errsz);
 	free(ids);
 	free(mine);
 	free(other);
@@ -324,79 +324,79 @@ static int record(struct eng *e, const struct eng_contract *c, const struct dep_
 }
 
 /* Everything after the contract was read: keys, hash, document, capacity. */
-static int check_and_record(struct eng *e, const struct eng_contract *c, int *code, char *msg,
-			    size_t msgsz)
+static int check_and_record(struct eng *e, const struct eng_contract *c, int *code, char *err,
+			    size_t errsz)
 {
-	char why[STORE_REASON_MAX - 32]; /* room for a prefix in the reason */
+	char detail[STORE_REASON_MAX - 32]; /* room for a prefix in the reason */
 	struct eng_twin t;
 	uint8_t sender[32];
 	int cached = 0, has_x = 0;
 	int rc = twin_get(e, c->twin_id, 0, &t, &cached, sender, &has_x);
 	if (rc == ZE_ABSENT)
-		return refuse(code, msg, msgsz, ENG_E_NOT_FOUND, rc,
+		return refuse(code, err, errsz, ENG_E_NOT_FOUND, rc,
 			      "twin %u of contract %" PRIu64 " does not exist", c->twin_id, c->id);
 	if (rc < 0)
-		return refuse(code, msg, msgsz, ENG_E_UNAVAILABLE, rc,
+		return refuse(code, err, errsz, ENG_E_UNAVAILABLE, rc,
 			      "cannot read twin %u from the chain (%s); retry later", c->twin_id,
 			      zerr_str(rc));
 
 	uint8_t *pt = NULL;
 	size_t ptlen = 0;
-	rc = open_data(e, c, &t, sender, has_x, &pt, &ptlen, why, sizeof why);
+	rc = open_data(e, c, &t, sender, has_x, &pt, &ptlen, detail, sizeof detail);
 	if (rc < 0 && cached && rc != ZE_TOOBIG && rc != ZE_MALFORMED) {
 		/* The twin may have changed its key since it was cached: a
 		 * rejection must rest on what the chain says now. */
 		if ((rc = twin_get(e, c->twin_id, 1, &t, &cached, sender, &has_x)) < 0)
-			return refuse(code, msg, msgsz, rc == ZE_ABSENT ? ENG_E_NOT_FOUND
+			return refuse(code, err, errsz, rc == ZE_ABSENT ? ENG_E_NOT_FOUND
 								 : ENG_E_UNAVAILABLE, rc,
 				      "cannot read twin %u from the chain (%s); retry later",
 				      c->twin_id, zerr_str(rc));
-		rc = open_data(e, c, &t, sender, has_x, &pt, &ptlen, why, sizeof why);
+		rc = open_data(e, c, &t, sender, has_x, &pt, &ptlen, detail, sizeof detail);
 	}
 	if (rc < 0)
-		return reject(e, c, ENG_E_INVALID, code, msg, msgsz, why);
+		return reject(e, c, ENG_E_INVALID, code, err, errsz, detail);
 	if (seal_hash_check(pt, ptlen, c->deployment_hash) < 0) {
 		seal_free(pt, ptlen);
-		return reject(e, c, ENG_E_INVALID, code, msg, msgsz,
+		return reject(e, c, ENG_E_INVALID, code, err, errsz,
 			      "deployment_hash does not match the decrypted deployment");
 	}
 	struct dep_doc doc;
-	rc = dep_parse((const char *)pt, ptlen, c->twin_id, e->cfg.lookup, &doc, why, sizeof why);
+	rc = dep_parse((const char *)pt, ptlen, c->twin_id, e->cfg.lookup, &doc, detail, sizeof detail);
 	if (rc == -ENOMEM) {
 		seal_free(pt, ptlen);
-		return refuse(code, msg, msgsz, ENG_E_INTERNAL, rc, "out of memory");
+		return refuse(code, err, errsz, ENG_E_INTERNAL, rc, "out of memory");
 	}
 	if (rc < 0) {
 		seal_free(pt, ptlen);
 		char r[STORE_REASON_MAX];
-		snprintf(r, sizeof r, "invalid deployment: %s", why);
-		return reject(e, c, ENG_E_INVALID, code, msg, msgsz, r);
+		snprintf(r, sizeof r, "invalid deployment: %s", detail);
+		return reject(e, c, ENG_E_INVALID, code, err, errsz, r);
 	}
 	int icode = 0;
-	if ((rc = eng_image_admit(e, &doc, &icode, why, sizeof why)) < 0) {
+	if ((rc = eng_image_admit(e, &doc, &icode, detail, sizeof detail)) < 0) {
 		dep_free(&doc);
 		seal_free(pt, ptlen);
 		if (icode == ENG_E_INVALID || icode == ENG_E_CAPACITY)
-			return reject(e, c, icode, code, msg, msgsz, why);
+			return reject(e, c, icode, code, err, errsz, detail);
 		/* The registry could not be asked: nothing is wrong with the
 		 * contract yet, so it is not rejected; the user retries. */
-		return refuse(code, msg, msgsz, icode ? icode : ENG_E_INTERNAL, rc, "%s; retry later",
-			      why);
+		return refuse(code, err, errsz, icode ? icode : ENG_E_INTERNAL, rc, "%s; retry later",
+			      detail);
 	}
 	pthread_mutex_lock(&claim_mu);
-	if ((rc = claims_check(e, c->id, &doc, why, sizeof why)) < 0) {
+	if ((rc = claims_check(e, c->id, &doc, detail, sizeof detail)) < 0) {
 		pthread_mutex_unlock(&claim_mu);
 		dep_free(&doc);
 		seal_free(pt, ptlen);
 		if (rc == -ENOMEM)
-			return refuse(code, msg, msgsz, ENG_E_INTERNAL, rc, "out of memory");
-		return reject(e, c, ENG_E_STATE, code, msg, msgsz, why);
+			return refuse(code, err, errsz, ENG_E_INTERNAL, rc, "out of memory");
+		return reject(e, c, ENG_E_STATE, code, err, errsz, detail);
 	}
-	if ((rc = admit(e, &doc.total, why, sizeof why)) < 0) {
+	if ((rc = admit(e, &doc.total, detail, sizeof detail)) < 0) {
 		pthread_mutex_unlock(&claim_mu);
 		dep_free(&doc);
 		seal_free(pt, ptlen);
-		return reject(e, c, ENG_E_CAPACITY, code, msg, msgsz, why);
+		return reject(e, c, ENG_E_CAPACITY, code, err, errsz, detail);
 	}
 	uint64_t ticket = 0;
 	rc = record(e, c, &doc, (const char *)pt, &ticket);
@@ -407,34 +407,34 @@ static int check_and_record(struct eng *e, const struct eng_contract *c, int *co
 	/* The reply waits until the acceptance is on disk. It is stored either
 	 * way (its reservation stays); a repeated command answers from it. */
 	if (rc == 0 && (rc = store_wait_durable(e->store, ticket)) < 0)
-		return refuse(code, msg, msgsz, ENG_E_INTERNAL, rc,
+		return refuse(code, err, errsz, ENG_E_INTERNAL, rc,
 			      "cannot make the deployment durable: %s; retry later", zerr_str(rc));
 	if (rc < 0) {
 		eng_release(e, &total);
 		if (rc == ZE_STATE)
 			return 1; /* a concurrent command stored it first */
-		return refuse(code, msg, msgsz, ENG_E_INTERNAL, rc, "cannot store the deployment: %s",
+		return refuse(code, err, errsz, ENG_E_INTERNAL, rc, "cannot store the deployment: %s",
 			      zerr_str(rc));
 	}
 	return 0;
 }
 
 int eng_accept(struct eng *e, uint32_t caller, uint64_t cid, const char **status, int *code,
-               char *msg, size_t msgsz)
+               char *err, size_t errsz)
 {
-	return eng_accept_data(e, caller, cid, NULL, 0, status, code, msg, msgsz);
+	return eng_accept_data(e, caller, cid, NULL, 0, status, code, err, errsz);
 }
 
 int eng_accept_data(struct eng *e, uint32_t caller, uint64_t cid, const uint8_t *data,
-                    size_t data_len, const char **status, int *code, char *msg, size_t msgsz)
+                    size_t data_len, const char **status, int *code, char *err, size_t errsz)
 {
 	struct store_dep d;
 	*status = NULL;
 	*code = 0;
-	msg[0] = '\0';
+	err[0] = '\0';
 	int rc = store_dep_get(e->store, cid, &d, NULL, NULL);
 	if (rc == 0) {
-		rc = known(&d, caller, status, code, msg, msgsz);
+		rc = known(&d, caller, status, code, err, errsz);
 		/* A repeat nudges a deployment whose job gave up on retries. */
 		if (rc == 0 && d.state == STORE_DEP_DEPLOYING)
 			eng_enqueue(e, cid, 0, 0, 0);
@@ -442,17 +442,17 @@ int eng_accept_data(struct eng *e, uint32_t caller, uint64_t cid, const uint8_t 
 		return rc;
 	}
 	if (rc != ZE_ABSENT && rc != ZE_MALFORMED)
-		return refuse(code, msg, msgsz, ENG_E_INTERNAL, rc, "state store: %s",
+		return refuse(code, err, errsz, ENG_E_INTERNAL, rc, "state store: %s",
 			      zerr_str(rc));
 
 	struct eng_contract c;
 	memset(&c, 0, sizeof c);
 	rc = e->chain.get_contract(e->chain.ctx, cid, &c);
 	if (rc == ZE_ABSENT)
-		return refuse(code, msg, msgsz, ENG_E_NOT_FOUND, rc,
+		return refuse(code, err, errsz, ENG_E_NOT_FOUND, rc,
 			      "contract %" PRIu64 " does not exist on chain", cid);
 	if (rc < 0)
-		return refuse(code, msg, msgsz, ENG_E_UNAVAILABLE, rc,
+		return refuse(code, err, errsz, ENG_E_UNAVAILABLE, rc,
 			      "cannot read contract %" PRIu64 " from the chain (%s); retry later",
 			      cid, zerr_str(rc));
 	c.id = cid;
@@ -462,50 +462,50 @@ int eng_accept_data(struct eng *e, uint32_t caller, uint64_t cid, const uint8_t 
 	if (c.node_contract && !c.data_len && data && data_len) {
 		if (data_len > (e->cfg.max_data ? e->cfg.max_data : SEAL_DEFAULT_MAX)) {
 			eng_contract_clear(&c);
-			return refuse(code, msg, msgsz, ENG_E_BAD_REQUEST, ZE_TOOBIG,
+			return refuse(code, err, errsz, ENG_E_BAD_REQUEST, ZE_TOOBIG,
 			              "the sealed deployment is larger than %zu bytes",
 			              e->cfg.max_data ? e->cfg.max_data : (size_t)SEAL_DEFAULT_MAX);
 		}
 		free(c.data); /* an empty allocation */
 		if (!(c.data = malloc(data_len))) {
 			eng_contract_clear(&c);
-			return refuse(code, msg, msgsz, ENG_E_INTERNAL, -ENOMEM, "out of memory");
+			return refuse(code, err, errsz, ENG_E_INTERNAL, -ENOMEM, "out of memory");
 		}
 		memcpy(c.data, data, data_len);
 		c.data_len = data_len;
 	}
 	if (!c.node_contract)
-		rc = refuse(code, msg, msgsz, ENG_E_FORBIDDEN, ZE_STATE,
+		rc = refuse(code, err, errsz, ENG_E_FORBIDDEN, ZE_STATE,
 			    "contract %" PRIu64 " is not a node contract", cid);
 	else if (c.node_id != e->cfg.node_id)
-		rc = refuse(code, msg, msgsz, ENG_E_FORBIDDEN, ZE_STATE,
+		rc = refuse(code, err, errsz, ENG_E_FORBIDDEN, ZE_STATE,
 			    "contract %" PRIu64 " is for node %u, this is node %u", cid, c.node_id,
 			    e->cfg.node_id);
 	else if (c.twin_id != caller)
-		rc = refuse(code, msg, msgsz, ENG_E_FORBIDDEN, ZE_STATE,
+		rc = refuse(code, err, errsz, ENG_E_FORBIDDEN, ZE_STATE,
 			    "contract %" PRIu64 " belongs to twin %u, not to twin %u", cid,
 			    c.twin_id, caller);
 	else if (c.state == ENG_CS_DEPLOYED || c.state == ENG_CS_GRACE)
-		rc = refuse(code, msg, msgsz, ENG_E_STATE, ZE_STATE,
+		rc = refuse(code, err, errsz, ENG_E_STATE, ZE_STATE,
 			    "contract %" PRIu64 " is already deployed but unknown to this node",
 			    cid);
 	else if (c.state != ENG_CS_CREATED)
-		rc = refuse(code, msg, msgsz, ENG_E_STATE, ZE_STATE,
+		rc = refuse(code, err, errsz, ENG_E_STATE, ZE_STATE,
 		            "contract %" PRIu64 " is deleted", cid);
 	else if (!c.data_len)
-		rc = refuse(code, msg, msgsz, ENG_E_BAD_REQUEST, ZE_ABSENT,
+		rc = refuse(code, err, errsz, ENG_E_BAD_REQUEST, ZE_ABSENT,
 		            "contract %" PRIu64 " holds only the deployment's hash: send the "
 		            "sealed deployment in the deploy command's \"deployment\" (base64)",
 		            cid);
 	else
-		rc = check_and_record(e, &c, code, msg, msgsz);
+		rc = check_and_record(e, &c, code, err, errsz);
 	eng_contract_clear(&c);
 	if (rc == 1) {
 		/* Lost a race with the same command: answer as for a repeat. */
 		if (store_dep_get(e->store, cid, &d, NULL, NULL) < 0)
-			return refuse(code, msg, msgsz, ENG_E_INTERNAL, ZE_STATE,
+			return refuse(code, err, errsz, ENG_E_INTERNAL, ZE_STATE,
 				      "contract %" PRIu64 " changed while checked", cid);
-		rc = known(&d, caller, status, code, msg, msgsz);
+		rc = known(&d, caller, status, code, err, errsz);
 		store_dep_clear(&d);
 		return rc;
 	}
@@ -548,12 +548,12 @@ int eng_adopt(struct eng *e, uint64_t cid)
 	}
 	const char *status;
 	int code;
-	char msg[256];
+	char err[256];
 	/* The same checks and the same store as the deploy command: whichever
 	 * path comes second finds the deployment stored and does nothing. */
-	rc = eng_accept_data(e, twin, cid, NULL, 0, &status, &code, msg, sizeof msg);
+	rc = eng_accept_data(e, twin, cid, NULL, 0, &status, &code, err, sizeof err);
 	if (rc < 0)
-		log_warn("engine", "contract %" PRIu64 " seen on chain: %d %s", cid, code, msg);
+		log_warn("engine", "contract %" PRIu64 " seen on chain: %d %s", cid, code, err);
 	else
 		log_info("engine", "contract %" PRIu64 " seen on chain: %s", cid, status);
 	return rc < 0 && code == ENG_E_UNAVAILABLE ? rc : 0;

@@ -27,23 +27,23 @@ const char *eng_image_ref(const char *type, const cJSON *data)
 	return im->valuestring;
 }
 
-static int admit_one(struct eng *e, const char *ref, int *code, char *why, size_t whysz)
+static int admit_one(struct eng *e, const char *ref, int *code, char *err, size_t errsz)
 {
-	char err[256] = "";
-	int rc = img_policy_check(e->cfg.images, ref, err, sizeof err);
+	char detail[256] = "";
+	int rc = img_policy_check(e->cfg.images, ref, detail, sizeof detail);
 	if (rc < 0) {
 		*code = ENG_E_INVALID;
-		snprintf(why, whysz, "image %s: %s", ref, err);
+		snprintf(err, errsz, "image %s: %s", ref, detail);
 		return rc;
 	}
 	char digest[IMG_DIGEST_MAX];
 	uint64_t size = 0, avail = 0;
-	rc = img_resolve(e->cfg.images, ref, digest, &size, err, sizeof err);
+	rc = img_resolve(e->cfg.images, ref, digest, &size, detail, sizeof detail);
 	if (rc < 0) {
 		/* Not there, or refused: the deployment is wrong. Unreachable:
 		 * ask again later, the contract itself may be fine. */
 		*code = (rc == ZE_UNKNOWN || rc == ZE_TIMEOUT) ? ENG_E_UNAVAILABLE : ENG_E_INVALID;
-		snprintf(why, whysz, "image %s: %s", ref, err);
+		snprintf(err, errsz, "image %s: %s", ref, detail);
 		return rc;
 	}
 	struct img_image *have = NULL;
@@ -53,14 +53,14 @@ static int admit_one(struct eng *e, const char *ref, int *code, char *why, size_
 	}
 	if ((rc = img_store_avail(e->cfg.images, &avail)) < 0) {
 		*code = ENG_E_INTERNAL;
-		snprintf(why, whysz, "image store: %s", zerr_str(rc));
+		snprintf(err, errsz, "image store: %s", zerr_str(rc));
 		return rc;
 	}
 	/* The compressed layers and their unpacked trees: twice the manifest's
 	 * size is the estimate the node reserves. */
 	if (size > avail / 2) {
 		*code = ENG_E_CAPACITY;
-		snprintf(why, whysz,
+		snprintf(err, errsz,
 		         "image %s needs about %" PRIu64 " bytes of image storage, %" PRIu64
 		         " are free",
 		         ref, size * 2, avail);
@@ -69,7 +69,7 @@ static int admit_one(struct eng *e, const char *ref, int *code, char *why, size_
 	return 0;
 }
 
-int eng_image_admit(struct eng *e, const struct dep_doc *doc, int *code, char *why, size_t whysz)
+int eng_image_admit(struct eng *e, const struct dep_doc *doc, int *code, char *err, size_t errsz)
 {
 	for (size_t i = 0; i < doc->count; i++) {
 		const char *ref = eng_image_ref(doc->w[i].type, doc->w[i].data);
@@ -77,10 +77,10 @@ int eng_image_admit(struct eng *e, const struct dep_doc *doc, int *code, char *w
 			continue;
 		if (!e->cfg.images) {
 			*code = ENG_E_INVALID;
-			snprintf(why, whysz, "image %s: this node has no image store", ref);
+			snprintf(err, errsz, "image %s: this node has no image store", ref);
 			return ZE_UNSUPPORTED;
 		}
-		int rc = admit_one(e, ref, code, why, whysz);
+		int rc = admit_one(e, ref, code, err, errsz);
 		if (rc < 0)
 			return rc;
 	}

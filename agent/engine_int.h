@@ -156,8 +156,7 @@ const char *eng_image_ref(const char *type, const cJSON *data);
 /* Admission: registry policy, and the image's size from its manifest
  * against the store's free space. 0, or negative with *code (ENG_E_INVALID,
  * ENG_E_CAPACITY, ENG_E_UNAVAILABLE) and why. */
-int eng_image_admit(struct eng *e, const struct dep_doc *doc, int *code, char *why,
-		    size_t whysz);
+int eng_image_admit(struct eng *e, const struct dep_doc *doc, int *code, char *err, size_t errsz);
 /* Pulls (or finds) the image of workload w of contract cid and holds it for
  * "<cid>/<name>". 0 when w names no reference. */
 int eng_image_pull(struct eng *e, uint64_t cid, const char *name, const char *type,

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "agent/engine_int.h"
 #include "common/zerr.h"
 
@@ -51,12 +52,6 @@ static struct {
 	enum eng_cstate state[MAXC];
 } F;
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int f_get_contract(void *ctx, uint64_t id, struct eng_contract *out)
 {
@@ -93,7 +88,7 @@ static int f_submit_async(void *ctx, const struct eng_call *call, eng_submit_cb 
 		return ZE_STATE;
 	}
 	struct fpend *p = &F.p[F.np++];
-	*p = (struct fpend){.cb = cb, .ud = ud, .attempt = call->attempt, .at = mono_ms()};
+	*p = (struct fpend){.cb = cb, .ud = ud, .attempt = call->attempt, .at = clk_mono_ms()};
 	snprintf(p->call, sizeof p->call, "%s", call->call);
 	snprintf(p->key, sizeof p->key, "%s", call->key);
 	if (F.auto_answer) {
@@ -144,9 +139,9 @@ static void answer(size_t i, int rc, const char *why)
 /* Waits until n calls were submitted; fails after 5 s. */
 static void wait_submitted(size_t n)
 {
-	int64_t end = mono_ms() + 5000;
+	int64_t end = clk_mono_ms() + 5000;
 	pthread_mutex_lock(&F.mu);
-	while (F.np < n && mono_ms() < end) {
+	while (F.np < n && clk_mono_ms() < end) {
 		pthread_mutex_unlock(&F.mu);
 		usleep(2000);
 		pthread_mutex_lock(&F.mu);
@@ -498,9 +493,9 @@ static void stop_with_calls_in_flight_then_restart(void **st)
 	assert_int_equal(store_commit(f->s), 0);
 	eng_kick_outbox(f->e);
 	wait_submitted(2);
-	int64_t t0 = mono_ms();
+	int64_t t0 = clk_mono_ms();
 	stop(f);
-	assert_true(mono_ms() - t0 < 2000);
+	assert_true(clk_mono_ms() - t0 < 2000);
 	assert_int_equal(F.cancelled, 1);
 	/* Answers after the stop reach nobody (the fake drops them, as the
 	 * chain adapter does). */
