@@ -50,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "agent/store.h"
 #include "bench/deploy_floor.h"
 #include "common/key.h"
@@ -69,20 +70,6 @@ extern char **environ;
 #define ZMOUNT_SIZE 16777216ull
 
 static char tmp_root[PATH_MAX];
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double mono_ms_f(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
 static void sleep_ms(long ms)
 {
@@ -236,7 +223,7 @@ static int prepare(const char *dir, unsigned n, char *conf, size_t confsz, doubl
 	struct prov_ctx *prov = NULL;
 	struct store *s = NULL;
 	const struct prov_ops *zm = prov_lookup("zmount");
-	double t0 = mono_ms_f();
+	double t0 = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
 	if (!zm || (rc = prov_ctx_new(&pc, &prov)) < 0 ||
 	    (rc = store_open(state, STORE_OPEN_FAST, &s)) < 0)
 		goto out;
@@ -260,7 +247,7 @@ static int prepare(const char *dir, unsigned n, char *conf, size_t confsz, doubl
 		else
 			store_rollback(s);
 	}
-	*fill_s = (mono_ms_f() - t0) / 1000.0;
+	*fill_s = ((clk_seconds(CLOCK_MONOTONIC) * 1e3) - t0) / 1000.0;
 out:
 	store_close(s);
 	prov_ctx_free(prov);
@@ -346,9 +333,9 @@ static int notify_socket(const char *dir, char *path, size_t pathsz)
 /* Waits for READY=1 on fd; 0 or -1 on timeout or when the child died. */
 static int wait_ready(int fd, pid_t pid, int timeout_ms)
 {
-	int64_t end = mono_ms() + timeout_ms;
+	int64_t end = clk_mono_ms() + timeout_ms;
 	char buf[4096];
-	while (mono_ms() < end) {
+	while (clk_mono_ms() < end) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		int r = poll(&p, 1, 100);
 		if (r > 0) {
@@ -431,14 +418,14 @@ static int measure(char *const argv[], const char *dir, int restore, struct resu
 	if (fd < 0 || path_fmt(logpath, sizeof logpath, dir, "run.log") < 0)
 		return -1;
 	truncate(logpath, 0);
-	double t0 = mono_ms_f();
+	double t0 = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
 	pid_t pid = spawn(argv, notify, logpath);
 	if (pid < 0) {
 		close(fd);
 		return -1;
 	}
 	int rc = wait_ready(fd, pid, READY_TIMEOUT_MS);
-	r->ready_ms = mono_ms_f() - t0;
+	r->ready_ms = (clk_seconds(CLOCK_MONOTONIC) * 1e3) - t0;
 	close(fd);
 	if (rc < 0) {
 		fprintf(stderr, "%s: no READY within %d ms (log %s)\n", argv[0], READY_TIMEOUT_MS,
@@ -449,10 +436,10 @@ static int measure(char *const argv[], const char *dir, int restore, struct resu
 	r->restore_ms = r->engine_ms = -1;
 	if (restore) {
 		/* The engine starts from the first tick after READY. */
-		int64_t end = mono_ms() + ENGINE_TIMEOUT_MS;
-		while (!log_has(logpath, "restoring ") && mono_ms() < end)
+		int64_t end = clk_mono_ms() + ENGINE_TIMEOUT_MS;
+		while (!log_has(logpath, "restoring ") && clk_mono_ms() < end)
 			sleep_ms(50);
-		if (mono_ms() >= end) {
+		if (clk_mono_ms() >= end) {
 			/* The registration cursors this bench writes mirror
 			 * node_register.c's; if they change the engine waits
 			 * for the chain. */
@@ -461,18 +448,18 @@ static int measure(char *const argv[], const char *dir, int restore, struct resu
 			stop(pid);
 			return -1;
 		}
-		r->engine_ms = mono_ms_f() - t0;
-		end = mono_ms() + RESTORE_TIMEOUT_MS;
+		r->engine_ms = (clk_seconds(CLOCK_MONOTONIC) * 1e3) - t0;
+		end = clk_mono_ms() + RESTORE_TIMEOUT_MS;
 		long long last = cpu_ticks(pid);
-		double changed = mono_ms_f();
-		while (mono_ms() < end && mono_ms_f() - changed < SETTLE_MS) {
+		double changed = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
+		while (clk_mono_ms() < end && (clk_seconds(CLOCK_MONOTONIC) * 1e3) - changed < SETTLE_MS) {
 			sleep_ms(50);
 			long long c = cpu_ticks(pid);
 			if (c < 0)
 				break;
 			if (c != last) {
 				last = c;
-				changed = mono_ms_f();
+				changed = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
 			}
 		}
 		r->restore_ms = changed - t0;
@@ -491,7 +478,7 @@ static int store_start_ms(const char *state, double *ms)
 	struct store_stats st;
 	uint64_t *ids = NULL;
 	size_t n = 0;
-	double t0 = mono_ms_f();
+	double t0 = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
 	int rc = store_open(state, 0, &s);
 	if (rc < 0)
 		return rc;
@@ -499,7 +486,7 @@ static int store_start_ms(const char *state, double *ms)
 		rc = store_dep_ids(s, &ids, &n);
 	free(ids);
 	store_close(s);
-	*ms = mono_ms_f() - t0;
+	*ms = (clk_seconds(CLOCK_MONOTONIC) * 1e3) - t0;
 	return rc;
 }
 

@@ -35,18 +35,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "provisioners/prov_container.h"
 
 #define ROUNDS_MAX 200
 
 extern char **environ;
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static int cmp(const void *a, const void *b)
 {
@@ -162,23 +156,23 @@ int main(int argc, char **argv)
 	                    "--bundle",   p->dir,   p->host,           NULL};
 	double agent[ROUNDS_MAX], floor[ROUNDS_MAX], floor_fg[ROUNDS_MAX];
 	for (size_t r = 0; r < rounds; r++) {
-		double t0 = now_ms();
+		double t0 = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
 		if ((rc = prov_ct_start(p, err, sizeof err)) < 0) {
 			fprintf(stderr, "bench_container: start: %s\n", err);
 			break;
 		}
-		agent[r] = now_ms() - t0;
+		agent[r] = (clk_seconds(CLOCK_MONOTONIC) * 1e3) - t0;
 		prov_ct_stop(p->dir);
-		t0 = now_ms();
+		t0 = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
 		if ((rc = run(byhand)) != 0) {
 			fprintf(stderr, "bench_container: %s run exited %d\n", ctx->runtime, rc);
 			rc = -EIO;
 			break;
 		}
-		floor[r] = now_ms() - t0;
+		floor[r] = (clk_seconds(CLOCK_MONOTONIC) * 1e3) - t0;
 		run(del);
 		unlink(pidf);
-		t0 = now_ms();
+		t0 = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
 		pid_t fpid = spawn_fg(fg);
 		char buf[32];
 		while (fpid > 0 && prov_read_file(pidf, buf, sizeof buf, NULL) < 0 &&
@@ -186,7 +180,7 @@ int main(int argc, char **argv)
 			struct timespec ts = {0, 500000};
 			nanosleep(&ts, NULL);
 		}
-		floor_fg[r] = now_ms() - t0;
+		floor_fg[r] = (clk_seconds(CLOCK_MONOTONIC) * 1e3) - t0;
 		run(del);
 		if (fpid > 0)
 			waitpid(fpid, NULL, 0);

@@ -51,6 +51,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "bench/deploy_floor.h"
 #include "chainclient/client.h"
 #include "chainclient/grid.h"
@@ -107,13 +108,6 @@ static pthread_mutex_t w_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t w_cv = PTHREAD_COND_INITIALIZER;
 static int w_stop;
 static pthread_t w_thread;
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
 static void sleep_ms(long ms)
 {
@@ -460,7 +454,7 @@ static void *watch_main(void *arg)
 			chain_runtime_put(rt);
 			if (rc < 0)
 				break;
-			double t = now_ms();
+			double t = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
 			const cJSON *e;
 			pthread_mutex_lock(&w_mu);
 			cJSON_ArrayForEach(e, ev) {
@@ -486,11 +480,11 @@ static void *watch_main(void *arg)
 /* ms at which cid was seen Deployed; 0 after timeout_ms. */
 static double wait_deployed(uint64_t cid, double timeout_ms)
 {
-	double end = now_ms() + timeout_ms, t = 0;
+	double end = (clk_seconds(CLOCK_MONOTONIC) * 1e3) + timeout_ms, t = 0;
 	if (cid >= MAX_CONTRACTS)
 		return 0;
 	pthread_mutex_lock(&w_mu);
-	while ((t = deployed_at[cid]) == 0 && now_ms() < end) {
+	while ((t = deployed_at[cid]) == 0 && (clk_seconds(CLOCK_MONOTONIC) * 1e3) < end) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 50 * 1000000L;
@@ -513,7 +507,7 @@ static int deploy_one(struct user *u, unsigned seq, double *lat, double *lat_rmb
 	uint8_t hash[32], *data = NULL;
 	size_t dlen = 0;
 	uint64_t cid = 0;
-	double t0 = now_ms();
+	double t0 = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
 	int dl = floor_doc(u->twin, seq, doc, sizeof doc);
 	int rc = dl < 0 ? -EINVAL : seal_box((const uint8_t *)doc, (size_t)dl, node_x_pk, u->x_sk, 0,
 							  &data, &dlen);
@@ -542,7 +536,7 @@ static int deploy_one(struct user *u, unsigned seq, double *lat, double *lat_rmb
 		snprintf(u->last_err, sizeof u->last_err, "no ContractCreated event");
 		return rc;
 	}
-	double t1 = now_ms();
+	double t1 = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
 	snprintf(pl, sizeof pl, "{\"contract_id\":\"%" PRIu64 "\"}", cid);
 	struct rmb_result res;
 	memset(&res, 0, sizeof res);
@@ -582,7 +576,7 @@ static void *user_main(void *arg)
 {
 	struct user *u = arg;
 	static unsigned seq;
-	while (now_ms() < level_end_ms && u->n < MAX_SAMPLES) {
+	while ((clk_seconds(CLOCK_MONOTONIC) * 1e3) < level_end_ms && u->n < MAX_SAMPLES) {
 		double lat, lat_rmb;
 		if (deploy_one(u, __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED), &lat, &lat_rmb) == 0) {
 			u->lat[u->n] = lat;
@@ -625,20 +619,20 @@ static int run_level(unsigned nu, struct level_result *lr)
 	lr->users = nu;
 	/* The agent's idle CPU rate just before. */
 	long long a0 = cpu_ns(agent_pid);
-	double i0 = now_ms();
+	double i0 = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
 	sleep_ms(IDLE_MS);
 	long long a1 = cpu_ns(agent_pid), k1 = cpu_ticks(agent_pid);
 	if (a0 < 0 || a1 < 0 || k1 < 0) {
 		fprintf(stderr, "agent pid %d is gone\n", agent_pid);
 		return -1;
 	}
-	lr->agent_idle_ms_per_s = (double)(a1 - a0) / 1e6 / ((now_ms() - i0) / 1000.0);
+	lr->agent_idle_ms_per_s = (double)(a1 - a0) / 1e6 / (((clk_seconds(CLOCK_MONOTONIC) * 1e3) - i0) / 1000.0);
 
 	long long c0 = chain_pid ? cpu_ticks(chain_pid) : 0;
 	double q0, y0, q1, y1;
 	scrape(&q0, &y0);
 	double b0 = self_cpu_ms();
-	double t0 = now_ms();
+	double t0 = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
 	level_end_ms = t0 + level_s * 1000.0;
 	for (unsigned i = 0; i < nu; i++) {
 		struct user *u = &users[i];
@@ -651,7 +645,7 @@ static int run_level(unsigned nu, struct level_result *lr)
 	}
 	for (unsigned i = 0; i < nu; i++)
 		pthread_join(users[i].th, NULL);
-	double t1 = now_ms();
+	double t1 = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
 	long long a2 = cpu_ns(agent_pid), k2 = cpu_ticks(agent_pid);
 	long long c1 = chain_pid ? cpu_ticks(chain_pid) : 0;
 	lr->bench_ms = self_cpu_ms() - b0;
@@ -800,13 +794,13 @@ int main(int argc, char **argv)
 	unsigned maxu = 0;
 	for (unsigned i = 0; i < nlevels; i++)
 		maxu = levels[i] > maxu ? levels[i] : maxu;
-	double ts = now_ms();
+	double ts = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
 	if ((rc = setup_users(c, maxu)) < 0) {
 		fprintf(stderr, "user setup: %s\n", zerr_str(rc));
 		return 1;
 	}
 	printf("node %u (twin %u, %s); %u users funded with twins in %.1f s; block time %.0f ms\n",
-	       node_id, node_twin.id, node_url, maxu, (now_ms() - ts) / 1000.0, block_ms);
+	       node_id, node_twin.id, node_url, maxu, ((clk_seconds(CLOCK_MONOTONIC) * 1e3) - ts) / 1000.0, block_ms);
 	fflush(stdout);
 	for (unsigned i = 0; i < maxu; i++) {
 		users[i].lat = calloc(MAX_SAMPLES, sizeof(double));

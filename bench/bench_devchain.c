@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "chainclient/hash.h"
 #include "chainclient/xt.h"
 #include "common/hex.h"
@@ -36,13 +37,6 @@
 
 #define BLOCK_MS 100
 #define SUBMITTERS 4
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static size_t discard(char *p, size_t sz, size_t n, void *arg)
 {
@@ -77,7 +71,7 @@ static double rate(uint16_t port, const char *body, double secs)
 	if (!c)
 		return 0;
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	double t0 = now_s(), t;
+	double t0 = clk_seconds(CLOCK_MONOTONIC), t;
 	do {
 		for (int i = 0; i < 100; i++) {
 			if (curl_easy_perform(c) != CURLE_OK) {
@@ -86,7 +80,7 @@ static double rate(uint16_t port, const char *body, double secs)
 			}
 			n++;
 		}
-		t = now_s() - t0;
+		t = clk_seconds(CLOCK_MONOTONIC) - t0;
 	} while (t < secs);
 	curl_easy_cleanup(c);
 	curl_slist_free_all(hdr);
@@ -136,12 +130,12 @@ static double verify_rate(void)
 	key_generate(&k);
 	randombytes_buf(msg, sizeof(msg));
 	key_sign(&k, msg, sizeof(msg), sig);
-	double t0 = now_s(), t;
+	double t0 = clk_seconds(CLOCK_MONOTONIC), t;
 	do {
 		for (int i = 0; i < 200; i++, n++)
 			if (key_verify(k.pk, msg, sizeof(msg), sig))
 				exit(1);
-		t = now_s() - t0;
+		t = clk_seconds(CLOCK_MONOTONIC) - t0;
 	} while (t < 1.0);
 	key_wipe(&k);
 	return (double)n / t;
@@ -297,7 +291,7 @@ int main(int argc, char **argv)
 		}
 	}
 	double vrate = verify_rate();
-	double t0 = now_s();
+	double t0 = clk_seconds(CLOCK_MONOTONIC);
 	/* Several connections, so the server's threads never wait on one
 	 * client's round trip. */
 	struct submitter subs[SUBMITTERS];
@@ -312,12 +306,12 @@ int main(int argc, char **argv)
 		pthread_join(st[i], NULL);
 		refused += subs[i].refused;
 	}
-	double t_submitted = now_s() - t0;
-	while (dev_chain_pending(chain) > 0 && now_s() - t0 < 120) {
+	double t_submitted = clk_seconds(CLOCK_MONOTONIC) - t0;
+	while (dev_chain_pending(chain) > 0 && clk_seconds(CLOCK_MONOTONIC) - t0 < 120) {
 		struct timespec ts = {0, 5000000};
 		nanosleep(&ts, NULL);
 	}
-	double t_included = now_s() - t0;
+	double t_included = clk_seconds(CLOCK_MONOTONIC) - t0;
 	double xt_rate = (double)(total - (size_t)refused) / t_included;
 	vrate = (vrate + verify_rate()) / 2;
 

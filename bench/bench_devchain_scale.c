@@ -19,19 +19,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "bench/devchain_env.h"
 #include "common/log.h"
 #include "devchain/tfgrid_store.h"
 
 #define T0_S 1700000000ull
 #define GIB BENCH_GIB
-
-static double mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what, int rc)
 {
@@ -58,10 +52,10 @@ static double contracts_timed(struct bench_chain *e, size_t first, size_t w)
 	size_t b = w / 10;
 
 	for (int k = 0; k < 10; k++) {
-		double t0 = mono();
+		double t0 = clk_seconds(CLOCK_THREAD_CPUTIME_ID);
 		for (size_t i = 0; i < b; i++)
 			bc_contract(e, first + (size_t)k * b + i);
-		t[k] = (mono() - t0) / (double)b;
+		t[k] = (clk_seconds(CLOCK_THREAD_CPUTIME_ID) - t0) / (double)b;
 	}
 	return median10(t);
 }
@@ -85,9 +79,9 @@ static double reports(struct bench_chain *e, size_t first, size_t n)
 	}
 	if (rc)
 		die("encoding", rc);
-	double t = mono();
+	double t = clk_seconds(CLOCK_THREAD_CPUTIME_ID);
 	rc = bc_apply(e, &e->charlie, b.data, b.len);
-	t = mono() - t;
+	t = clk_seconds(CLOCK_THREAD_CPUTIME_ID) - t;
 	if (rc)
 		die("add_reports", rc);
 	zbuf_free(&b);

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "agent/reporter.h"
 #include "agent/store.h"
 #include "bench/devchain_env.h"
@@ -40,13 +41,6 @@
  * stamps deployments with the wall clock and a cycle skips contracts
  * accepted after its timestamp. */
 static uint64_t T0_S;
-
-static double mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static double cpu(void)
 {
@@ -126,10 +120,10 @@ static void chain_apply(struct bench_chain *e, struct store *s, size_t *nxt, siz
 					     cJSON_GetObjectItem(p, "args"), &ordered, &which);
 		if (rc == 0)
 			rc = meta_encode_call(e->m, pa->valuestring, ca->valuestring, ordered, &b);
-		double t = mono();
+		double t = clk_seconds(CLOCK_MONOTONIC);
 		if (rc == 0)
 			rc = bc_apply(e, &e->charlie, b.data, b.len);
-		*secs += mono() - t;
+		*secs += clk_seconds(CLOCK_MONOTONIC) - t;
 		if (rc)
 			(*nfail)++;
 		store_outbox_sending(s, it[i].id);
@@ -148,13 +142,13 @@ static double floor_encode(size_t n)
 	for (int run = 0; run < 5; run++) {
 		struct zbuf b;
 		zbuf_init(&b, 0);
-		double t = mono();
+		double t = clk_seconds(CLOCK_MONOTONIC);
 		for (size_t i = 1; i <= n; i++) {
 			uint64_t v[7] = {i, T0_S + 3600, 1, 10 * GIB, 0, 2 * GIB, i * 1000};
 			for (int k = 0; k < 7; k++)
 				scale_put_u64(&b, v[k]);
 		}
-		t = mono() - t;
+		t = clk_seconds(CLOCK_MONOTONIC) - t;
 		if (t < best)
 			best = t;
 		zbuf_free(&b);
@@ -166,16 +160,16 @@ static void floor_sig(const struct zkey *k, double *sign, double *verify)
 {
 	uint8_t msg[32] = {1}, sig[64];
 	const int reps = 2000;
-	double t = mono();
+	double t = clk_seconds(CLOCK_MONOTONIC);
 	for (int i = 0; i < reps; i++) {
 		msg[0] = (uint8_t)i;
 		key_sign(k, msg, sizeof msg, sig);
 	}
-	*sign = (mono() - t) / reps;
-	t = mono();
+	*sign = (clk_seconds(CLOCK_MONOTONIC) - t) / reps;
+	t = clk_seconds(CLOCK_MONOTONIC);
 	for (int i = 0; i < reps; i++)
 		key_verify(k->pk, msg, sizeof msg, sig);
-	*verify = (mono() - t) / reps;
+	*verify = (clk_seconds(CLOCK_MONOTONIC) - t) / reps;
 }
 
 /* Extrinsic count for tfchain's runtime, from the fixture's metadata. */
@@ -210,22 +204,22 @@ int main(int argc, char **argv)
 		return 2;
 	T0_S = (uint64_t)time(NULL);
 	log_setup(LOG_LVL_WARN, LOG_TARGET_STDERR, "bench_report");
-	double t = mono();
+	double t = clk_seconds(CLOCK_MONOTONIC);
 	bc_setup(&e, "bench_report", T0_S);
 	chain_contracts(&e, n);
 	if (!mkdtemp(dir) || (rc = store_open(dir, 0, &s)))
 		die("store", errno ? -errno : -EIO);
 	agent_store(s, n);
-	printf("setup: %zu contracts on chain and in the store in %.1f s\n", n, mono() - t);
+	printf("setup: %zu contracts on chain and in the store in %.1f s\n", n, clk_seconds(CLOCK_MONOTONIC) - t);
 
 	struct rep_deps deps = {.store = s, .meta = e.m, .usage = usage};
 	if ((rc = rep_new(NULL, &deps, &r)))
 		die("rep_new", rc);
 	int64_t now_ms = (int64_t)(T0_S + 3600) * 1000;
 	e.ctx.now_ms = (uint64_t)now_ms + 6000; /* the including block, a little later */
-	double c0 = cpu(), w0 = mono();
+	double c0 = cpu(), w0 = clk_seconds(CLOCK_MONOTONIC);
 	rc = rep_cycle(r, now_ms);
-	double cq = cpu() - c0, wq = mono() - w0;
+	double cq = cpu() - c0, wq = clk_seconds(CLOCK_MONOTONIC) - w0;
 	rep_stats(r, &st);
 	if (rc || !st.queued)
 		die("rep_cycle", rc ? rc : -EIO);
@@ -240,9 +234,9 @@ int main(int argc, char **argv)
 	uint32_t events = e.ctx.nevents - ev0;
 
 	c0 = cpu();
-	w0 = mono();
+	w0 = clk_seconds(CLOCK_MONOTONIC);
 	rc = rep_cycle(r, now_ms + 1000);
-	double cs = cpu() - c0, ws = mono() - w0;
+	double cs = cpu() - c0, ws = clk_seconds(CLOCK_MONOTONIC) - w0;
 	rep_stats(r, &st);
 	if (rc || st.resolved_ok != n)
 		die("settle", rc ? rc : -EIO);
@@ -251,9 +245,9 @@ int main(int argc, char **argv)
 	 * this is the steady state (rows updated rather than inserted). */
 	int64_t next_ms = rep_next_ms(r);
 	c0 = cpu();
-	w0 = mono();
+	w0 = clk_seconds(CLOCK_MONOTONIC);
 	rc = rep_cycle(r, next_ms);
-	double c2 = cpu() - c0, w2 = mono() - w0;
+	double c2 = cpu() - c0, w2 = clk_seconds(CLOCK_MONOTONIC) - w0;
 	rep_stats(r, &st);
 	if (rc || !st.queued || st.records != n)
 		die("second cycle", rc ? rc : -EIO);

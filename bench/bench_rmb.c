@@ -37,13 +37,6 @@
 static double run_seconds = 2;
 static char payload[PAYLOAD_CHARS + 32];
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void key_for(uint32_t twin, struct zkey *k)
 {
 	uint8_t seed[32];
@@ -108,10 +101,10 @@ static void *rmb_client_thread(void *p)
 		r->failed = 1;
 		return NULL;
 	}
-	uint64_t end = now_ns() + (uint64_t)(run_seconds * 1e9);
+	uint64_t end = ((uint64_t)clk_ns(CLOCK_MONOTONIC)) + (uint64_t)(run_seconds * 1e9);
 	while (r->n < MAX_SAMPLES) {
 		struct rmb_result res;
-		uint64_t t0 = now_ns();
+		uint64_t t0 = ((uint64_t)clk_ns(CLOCK_MONOTONIC));
 		if (t0 >= end)
 			break;
 		if (rmb_client_call(c, "bench.echo", payload, &res) || !res.ok) {
@@ -119,7 +112,7 @@ static void *rmb_client_thread(void *p)
 			rmb_result_clear(&res);
 			continue;
 		}
-		r->lat[r->n++] = now_ns() - t0;
+		r->lat[r->n++] = ((uint64_t)clk_ns(CLOCK_MONOTONIC)) - t0;
 		rmb_result_clear(&res);
 	}
 	rmb_client_free(c);
@@ -198,9 +191,9 @@ static void *floor_client_thread(void *p)
 	if (!req || nng_req0_open(&s) || nng_dial(s, r->url, NULL, 0))
 		abort();
 	memset(req, 'q', r->req_len);
-	uint64_t end = now_ns() + (uint64_t)(run_seconds * 1e9);
+	uint64_t end = ((uint64_t)clk_ns(CLOCK_MONOTONIC)) + (uint64_t)(run_seconds * 1e9);
 	while (r->n < MAX_SAMPLES) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = ((uint64_t)clk_ns(CLOCK_MONOTONIC));
 		if (t0 >= end)
 			break;
 		char *rep = NULL;
@@ -213,7 +206,7 @@ static void *floor_client_thread(void *p)
 		if (floor_verify(node.pk, (uint8_t *)rep, n))
 			r->failed++;
 		nng_free(rep, n);
-		r->lat[r->n++] = now_ns() - t0;
+		r->lat[r->n++] = ((uint64_t)clk_ns(CLOCK_MONOTONIC)) - t0;
 	}
 	nng_close(s);
 	free(req);
@@ -243,7 +236,7 @@ static struct result measure(const char *what, const char *url, int floor, int n
 	struct run runs[MAX_CLIENTS];
 	struct result res = {0, 0, 0, 0};
 	double c0 = cpu_s();
-	uint64_t t0 = now_ns();
+	uint64_t t0 = ((uint64_t)clk_ns(CLOCK_MONOTONIC));
 	for (int i = 0; i < nclients; i++) {
 		runs[i] = (struct run){url, floor, (uint32_t)(1 + i), malloc(MAX_SAMPLES * 8), 0, 0,
 				       req_len, rep_len};
@@ -259,7 +252,7 @@ static struct result measure(const char *what, const char *url, int floor, int n
 		total += runs[i].n;
 		failed += runs[i].failed;
 	}
-	double secs = (double)(now_ns() - t0) / 1e9;
+	double secs = (double)(((uint64_t)clk_ns(CLOCK_MONOTONIC)) - t0) / 1e9;
 	double cpu = cpu_s() - c0;
 	uint64_t *all = malloc((total ? total : 1) * 8);
 	size_t k = 0;

@@ -34,18 +34,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "provisioners/prov_vm.h"
 
 #define MARKER "BENCH-ENTRY-REACHED"
 #define DISK_MARKER "ZOS-DISK-BOOT-OK"
 #define TIMEOUT_MS 120000
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static double cpu_s(int who)
 {
@@ -138,7 +132,7 @@ static double spawn_until(const char *qemu, char *const argv[], const char *mark
 	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
 	posix_spawn_file_actions_addclose(&fa, p[0]);
 	pid_t pid;
-	double t0 = now_s(), t = -1;
+	double t0 = clk_seconds(CLOCK_MONOTONIC), t = -1;
 	extern char **environ;
 	int rc = posix_spawn(&pid, qemu, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
@@ -149,7 +143,7 @@ static double spawn_until(const char *qemu, char *const argv[], const char *mark
 	}
 	char buf[65536];
 	size_t used = 0;
-	while (now_s() - t0 < TIMEOUT_MS / 1000.0) {
+	while (clk_seconds(CLOCK_MONOTONIC) - t0 < TIMEOUT_MS / 1000.0) {
 		struct pollfd pf = {.fd = p[0], .events = POLLIN};
 		if (poll(&pf, 1, 1000) <= 0)
 			continue;
@@ -159,7 +153,7 @@ static double spawn_until(const char *qemu, char *const argv[], const char *mark
 		used += (size_t)n;
 		buf[used] = '\0';
 		if (strstr(buf, marker)) {
-			t = now_s() - t0;
+			t = clk_seconds(CLOCK_MONOTONIC) - t0;
 			break;
 		}
 		if (used > sizeof buf / 2) { /* keep the tail */
@@ -230,16 +224,16 @@ static double deploy_until(struct prov_ctx *ctx, const cJSON *data, uint64_t k, 
 	char host[PROV_HOST_MAX], console[800], err[256];
 	prov_host_name(&id, host);
 	snprintf(console, sizeof console, "%s/vms/%s/console.log", run_dir, host);
-	double t0 = now_s(), t = -1;
+	double t0 = clk_seconds(CLOCK_MONOTONIC), t = -1;
 	cJSON *res = NULL;
 	if (V->provision(ctx, &id, data, NULL, &res, err, sizeof err) < 0) {
 		fprintf(stderr, "provision: %s\n", err);
 		return -1;
 	}
 	cJSON_Delete(res);
-	while (now_s() - t0 < TIMEOUT_MS / 1000.0) {
+	while (clk_seconds(CLOCK_MONOTONIC) - t0 < TIMEOUT_MS / 1000.0) {
 		if (has_text(console, marker)) {
-			t = now_s() - t0;
+			t = clk_seconds(CLOCK_MONOTONIC) - t0;
 			break;
 		}
 		struct timespec d = {0, 10 * 1000000L};
@@ -335,7 +329,7 @@ int main(int argc, char **argv)
 		char host[PROV_HOST_MAX], console[800];
 		prov_host_name(&id, host);
 		snprintf(console, sizeof console, "%s/vms/%s/console.log", run_dir, host);
-		double c0 = cpu_s(RUSAGE_SELF), k0 = cpu_s(RUSAGE_CHILDREN), t0 = now_s();
+		double c0 = cpu_s(RUSAGE_SELF), k0 = cpu_s(RUSAGE_CHILDREN), t0 = clk_seconds(CLOCK_MONOTONIC);
 		cJSON *res = NULL;
 		if (V->provision(ctx, &id, data, NULL, &res, err, sizeof err) < 0) {
 			fprintf(stderr, "provision: %s\n", err);
@@ -345,9 +339,9 @@ int main(int argc, char **argv)
 		/* Only the provisioner's calls count, not this program's polling. */
 		double c1 = cpu_s(RUSAGE_SELF), k1 = cpu_s(RUSAGE_CHILDREN);
 		prov[r] = -1;
-		while (now_s() - t0 < TIMEOUT_MS / 1000.0) {
+		while (clk_seconds(CLOCK_MONOTONIC) - t0 < TIMEOUT_MS / 1000.0) {
 			if (has_marker(console)) {
-				prov[r] = now_s() - t0;
+				prov[r] = clk_seconds(CLOCK_MONOTONIC) - t0;
 				break;
 			}
 			struct timespec d = {0, 10 * 1000000L};

@@ -46,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "chainclient/rpc.h"
 #include "chainclient/xt.h"
 #include "common/buf.h"
@@ -63,13 +64,6 @@ struct floor_result {
 	double us[FLOOR_PARTS]; /* medians */
 	size_t doc_len, data_len, env_len;
 };
-
-static inline uint64_t floor_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* A one-zmount deployment document as the CLI sends it (compact JSON). */
 static inline int floor_doc(uint32_t twin, unsigned seq, char *out, size_t outsz)
@@ -157,27 +151,27 @@ static inline int deploy_floor_measure(unsigned iters, struct floor_result *r)
 		uint8_t user_x_pk[32];
 		uint8_t *pt = NULL;
 		size_t ptlen = 0;
-		uint64_t t0 = floor_now_ns();
+		uint64_t t0 = ((uint64_t)clk_ns(CLOCK_MONOTONIC));
 		if (rmb_env_verify_sig(&env, user.pk) != 0)
 			goto bad;
-		uint64_t t1 = floor_now_ns();
+		uint64_t t1 = ((uint64_t)clk_ns(CLOCK_MONOTONIC));
 		if (seal_twin_x25519(NULL, 0, user.pk, user_x_pk) < 0)
 			goto bad;
-		uint64_t t2 = floor_now_ns();
+		uint64_t t2 = ((uint64_t)clk_ns(CLOCK_MONOTONIC));
 		if (seal_open(data, data_len, user_x_pk, node_x_sk, 0, &pt, &ptlen) < 0)
 			goto bad;
-		uint64_t t3 = floor_now_ns();
+		uint64_t t3 = ((uint64_t)clk_ns(CLOCK_MONOTONIC));
 		int hrc = seal_hash_check(pt, ptlen, hash);
-		uint64_t t4 = floor_now_ns();
+		uint64_t t4 = ((uint64_t)clk_ns(CLOCK_MONOTONIC));
 		seal_free(pt, ptlen);
 		if (hrc != 0)
 			goto bad;
-		uint64_t t5 = floor_now_ns();
+		uint64_t t5 = ((uint64_t)clk_ns(CLOCK_MONOTONIC));
 		zbuf_reset(&xt);
 		p.nonce++;
 		if (xt_sign(&exts, &p, &node, &xt) < 0)
 			goto bad;
-		uint64_t t6 = floor_now_ns();
+		uint64_t t6 = ((uint64_t)clk_ns(CLOCK_MONOTONIC));
 		ti[0] = t1 - t0;
 		ti[1] = t2 - t1;
 		ti[2] = t3 - t2;
@@ -229,13 +223,6 @@ struct floor_op {
 	int ok;
 };
 
-static inline uint64_t floor_cpu_ns(clockid_t clk)
-{
-	struct timespec ts;
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static inline int floor_exec(sqlite3 *db, const char *q)
 {
 	return sqlite3_exec(db, q, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
@@ -263,7 +250,7 @@ static inline int floor_commit_measure(const char *dir, unsigned iters, struct f
 	static const char row[] = "{\"contract_id\":123456,\"state\":\"deploying\",\"twin\":4242,"
 				  "\"hash\":\"0123456789abcdef0123456789abcdef\"}";
 	for (unsigned i = 0; i < iters; i++) {
-		uint64_t c0 = floor_cpu_ns(CLOCK_THREAD_CPUTIME_ID), w0 = floor_now_ns();
+		uint64_t c0 = ((uint64_t)clk_ns(CLOCK_THREAD_CPUTIME_ID)), w0 = ((uint64_t)clk_ns(CLOCK_MONOTONIC));
 		if (floor_exec(db, "BEGIN IMMEDIATE") < 0)
 			goto out;
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)(i % 64));
@@ -272,8 +259,8 @@ static inline int floor_commit_measure(const char *dir, unsigned iters, struct f
 		sqlite3_reset(st);
 		if (src != SQLITE_DONE || floor_exec(db, "COMMIT") < 0)
 			goto out;
-		cpu[i] = floor_cpu_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
-		wall[i] = floor_now_ns() - w0;
+		cpu[i] = ((uint64_t)clk_ns(CLOCK_THREAD_CPUTIME_ID)) - c0;
+		wall[i] = ((uint64_t)clk_ns(CLOCK_MONOTONIC)) - w0;
 	}
 	r->cpu_us = floor_median_us(cpu, iters);
 	r->wall_us = floor_median_us(wall, iters);
@@ -442,10 +429,10 @@ static inline int floor_nng_measure(const struct floor_nng *n, size_t frame_len,
 	for (unsigned i = 0; i < iters; i++) {
 		void *b = NULL;
 		size_t l = 0;
-		uint64_t w0 = floor_now_ns();
+		uint64_t w0 = ((uint64_t)clk_ns(CLOCK_MONOTONIC));
 		if (nng_send(s, frame, frame_len, 0) != 0 || nng_recv(s, &b, &l, NNG_FLAG_ALLOC) != 0)
 			goto out;
-		wall[i] = floor_now_ns() - w0;
+		wall[i] = ((uint64_t)clk_ns(CLOCK_MONOTONIC)) - w0;
 		nng_free(b, l);
 	}
 	if (floor_nng_cpu(s, &c1) < 0)
@@ -472,7 +459,7 @@ static inline int floor_chain_measure(struct rpc_client *rpc, unsigned iters, st
 	if (!cpu || !wall)
 		goto out;
 	for (unsigned i = 0; i < iters; i++) {
-		uint64_t c0 = floor_cpu_ns(CLOCK_THREAD_CPUTIME_ID), w0 = floor_now_ns();
+		uint64_t c0 = ((uint64_t)clk_ns(CLOCK_THREAD_CPUTIME_ID)), w0 = ((uint64_t)clk_ns(CLOCK_MONOTONIC));
 		for (int k = 0; k < 2; k++) {
 			cJSON *res = NULL;
 			if (rpc_call(rpc, "chain_getFinalizedHead", NULL, &res, NULL) < 0) {
@@ -481,8 +468,8 @@ static inline int floor_chain_measure(struct rpc_client *rpc, unsigned iters, st
 			}
 			cJSON_Delete(res);
 		}
-		cpu[i] = floor_cpu_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
-		wall[i] = floor_now_ns() - w0;
+		cpu[i] = ((uint64_t)clk_ns(CLOCK_THREAD_CPUTIME_ID)) - c0;
+		wall[i] = ((uint64_t)clk_ns(CLOCK_MONOTONIC)) - w0;
 	}
 	r->cpu_us = floor_median_us(cpu, iters);
 	r->wall_us = floor_median_us(wall, iters);

@@ -30,6 +30,20 @@ int64_t clk_wall_s(void)
 	return (int64_t)ts.tv_sec;
 }
 
+int64_t clk_ns(clockid_t clock)
+{
+	struct timespec ts;
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+double clk_seconds(clockid_t clock)
+{
+	struct timespec ts;
+	clock_gettime(clock, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 struct timespec clk_after(clockid_t clock, int64_t ms)
 {
 	struct timespec ts;

@@ -14,6 +14,10 @@ int64_t clk_mono_ms(void); /* CLOCK_MONOTONIC, milliseconds */
 int64_t clk_mono_us(void); /* CLOCK_MONOTONIC, microseconds */
 int64_t clk_wall_ms(void); /* CLOCK_REALTIME, unix milliseconds */
 int64_t clk_wall_s(void);  /* CLOCK_REALTIME, unix seconds */
+/* Any clock (CLOCK_MONOTONIC, CLOCK_THREAD_CPUTIME_ID, ...) in nanoseconds,
+ * and in seconds as a double: for measuring, as the benchmarks do. */
+int64_t clk_ns(clockid_t clock);
+double clk_seconds(clockid_t clock);
 
 /* The time on clock (CLOCK_MONOTONIC or CLOCK_REALTIME) ms milliseconds from
  * now, normalised, for pthread_cond_timedwait and clock_nanosleep. */

@@ -1,4 +1,4 @@
-/* Unit tests of common/clock and common/backoff: clock units and order, the capped doubling, the jitter bound. */
+/* Unit tests of common/clock and common/backoff: clock units and order, the measuring clocks, the capped doubling, the jitter bound. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -30,6 +30,28 @@ static void monotonic_clock_advances(void **st)
 	nanosleep(&d, NULL);
 	int64_t b = clk_mono_us();
 	assert_true(b - a >= 3000);
+}
+
+/* The measuring clocks read the same clock as the others, in their units;
+ * thread CPU time advances with work, not with sleep. */
+static void measuring_clocks(void **st)
+{
+	int64_t us = clk_mono_us();
+	int64_t ns = clk_ns(CLOCK_MONOTONIC);
+	double s = clk_seconds(CLOCK_MONOTONIC);
+	int64_t us2 = clk_mono_us();
+	assert_true(ns / 1000 >= us && ns / 1000 <= us2);
+	assert_true((int64_t)(s * 1e6) >= us - 1 && (int64_t)(s * 1e6) <= us2 + 1);
+
+	double c0 = clk_seconds(CLOCK_THREAD_CPUTIME_ID);
+	struct timespec d = {0, 20000000};
+	nanosleep(&d, NULL);
+	double c1 = clk_seconds(CLOCK_THREAD_CPUTIME_ID);
+	assert_true(c1 - c0 < 0.015);
+	volatile uint64_t x = 0;
+	while (clk_seconds(CLOCK_THREAD_CPUTIME_ID) - c1 < 0.002)
+		x++;
+	assert_true(x > 0);
 }
 
 static void after_is_normalised(void **st)
@@ -95,6 +117,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(clocks_agree_in_units),
 	    cmocka_unit_test(monotonic_clock_advances),
+	    cmocka_unit_test(measuring_clocks),
 	    cmocka_unit_test(after_is_normalised),
 	    cmocka_unit_test(delay_doubles_up_to_the_cap),
 	    cmocka_unit_test(jitter_adds_at_most_a_quarter),
