@@ -159,7 +159,7 @@ struct fcall {
 };
 
 /* Applies one call as the chain would; fc.mu held. */
-static int f_apply(struct fcall *call, char *why, size_t whysz)
+static int f_apply(struct fcall *call, char *err, size_t errsz)
 {
 	int rc = 0;
 	fc.submits++;
@@ -169,22 +169,22 @@ static int f_apply(struct fcall *call, char *why, size_t whysz)
 		while (fc.gen == call->gen)
 			pthread_cond_wait(&fc.cv, &fc.mu);
 		fc.hanging--;
-		snprintf(why, whysz, "stopping before its outcome");
+		snprintf(err, errsz, "stopping before its outcome");
 		return ZE_UNKNOWN;
 	}
 	if (fc.submit_fail > 0) {
 		fc.submit_fail--;
-		snprintf(why, whysz, "connection refused");
+		snprintf(err, errsz, "connection refused");
 		return ZE_UNKNOWN;
 	}
 	if (!c || !c->present) {
-		snprintf(why, whysz, "ContractNotExists");
+		snprintf(err, errsz, "ContractNotExists");
 		return ZE_CHAIN;
 	}
 	fc.applied[call->contract_id][call->kind]++;
 	if (call->kind == FC_DEPLOYED) {
 		if (c->c.state != ENG_CS_CREATED) {
-			snprintf(why, whysz, "ContractAlreadyDeployed");
+			snprintf(err, errsz, "ContractAlreadyDeployed");
 			return ZE_CHAIN;
 		}
 		c->c.state = ENG_CS_DEPLOYED;
@@ -194,7 +194,7 @@ static int f_apply(struct fcall *call, char *why, size_t whysz)
 	}
 	if (fc.submit_lost > 0) {
 		fc.submit_lost--;
-		snprintf(why, whysz, "timeout waiting for the block");
+		snprintf(err, errsz, "timeout waiting for the block");
 		rc = ZE_UNKNOWN;
 	}
 	return rc;
@@ -445,14 +445,14 @@ static void idle(struct fx *f)
 }
 
 /* Runs the deploy command; returns its error code (0 on success). */
-static int deploy(struct fx *f, uint32_t caller, uint64_t cid, char *msg, size_t msgsz,
+static int deploy(struct fx *f, uint32_t caller, uint64_t cid, char *err, size_t errsz,
 		  char *status, size_t statussz)
 {
 	cJSON *p = cJSON_CreateObject(), *reply = NULL;
 	cJSON_AddNumberToObject(p, "contract_id", (double)cid);
 	int code = 0;
-	msg[0] = '\0';
-	int rc = eng_rmb_deploy(f->e, caller, p, &reply, &code, msg, msgsz);
+	err[0] = '\0';
+	int rc = eng_rmb_deploy(f->e, caller, p, &reply, &code, err, errsz);
 	cJSON_Delete(p);
 	if (rc == 0) {
 		assert_int_equal(code, 0);
@@ -469,14 +469,14 @@ static int deploy(struct fx *f, uint32_t caller, uint64_t cid, char *msg, size_t
 }
 
 /* The deploy command with the sealed deployment of a hash-only contract. */
-static int deploy_with_data(struct fx *f, uint64_t cid, const char *b64, char *msg, size_t msgsz)
+static int deploy_with_data(struct fx *f, uint64_t cid, const char *b64, char *err, size_t errsz)
 {
 	cJSON *p = cJSON_CreateObject(), *reply = NULL;
 	cJSON_AddNumberToObject(p, "contract_id", (double)cid);
 	cJSON_AddStringToObject(p, "deployment", b64);
 	int code = 0;
-	msg[0] = '\0';
-	int rc = eng_rmb_deploy(f->e, USER_TWIN, p, &reply, &code, msg, msgsz);
+	err[0] = '\0';
+	int rc = eng_rmb_deploy(f->e, USER_TWIN, p, &reply, &code, err, errsz);
 	cJSON_Delete(p);
 	cJSON_Delete(reply);
 	return rc == 0 ? 0 : code;
