@@ -116,13 +116,6 @@ static void validate_fields(void **st)
 	}
 }
 
-static void put(const char *root, const char *rel, const char *text)
-{
-	char p[512];
-	snprintf(p, sizeof p, "%s/%s", root, rel);
-	assert_int_equal(prov_write_file(p, text, strlen(text), 0644), 0);
-}
-
 static int exists(const char *root, const char *rel)
 {
 	char p[512];
@@ -151,10 +144,10 @@ static void merge_layers_whiteouts(void **st)
 		snprintf(p, sizeof p, "%s/merge/%s", F.root, *d);
 		assert_int_equal(prov_mkdirs(p, 0755), 0);
 	}
-	put(l1, "etc/gone", "1");
-	put(l1, "etc/keep", "old");
-	put(l1, "opt/old/x", "1");
-	put(l1, "var/dir-then-file", "1");
+	vm_test_put(l1, "etc/gone", "1");
+	vm_test_put(l1, "etc/keep", "old");
+	vm_test_put(l1, "opt/old/x", "1");
+	vm_test_put(l1, "var/dir-then-file", "1");
 	snprintf(p, sizeof p, "%s/bin", l1);
 	assert_int_equal(symlink("/etc/keep", p), 0);
 	/* l2: whiteout of etc/gone, opaque /opt, a file replacing etc/keep. */
@@ -162,10 +155,10 @@ static void merge_layers_whiteouts(void **st)
 	assert_int_equal(prov_mkdirs(p, 0755), 0);
 	snprintf(p, sizeof p, "%s/etc/gone", l2);
 	assert_int_equal(mknod(p, S_IFCHR | 0, makedev(0, 0)), 0);
-	put(l2, "etc/keep", "new");
+	vm_test_put(l2, "etc/keep", "new");
 	snprintf(p, sizeof p, "%s/opt", l2);
 	assert_int_equal(setxattr(p, "trusted.overlay.opaque", "y", 1, 0), 0);
-	put(l2, "opt/fresh", "1");
+	vm_test_put(l2, "opt/fresh", "1");
 	/* l3: a whiteout of a whole directory. */
 	snprintf(p, sizeof p, "%s/var", l3);
 	assert_int_equal(prov_mkdirs(p, 0755), 0);

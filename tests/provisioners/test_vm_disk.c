@@ -49,13 +49,6 @@ static int teardown(void **st)
 	return 0;
 }
 
-static void put(const char *dir, const char *rel, const char *text)
-{
-	char p[512];
-	snprintf(p, sizeof p, "%s/%s", dir, rel);
-	assert_int_equal(prov_write_file(p, text, strlen(text), 0644), 0);
-}
-
 static int file_is(const char *path, const char *want)
 {
 	char buf[256];
@@ -75,10 +68,10 @@ static void tree_kernel_pick(void **st)
 	snprintf(k, sizeof k, "%s/k.kernel", F.root);
 	snprintf(r, sizeof r, "%s/k.initrd", F.root);
 	assert_int_equal(prov_mkdirs(boot, 0755), 0);
-	put(boot, "vmlinuz-6.9.0-1-amd64", "old");
-	put(boot, "vmlinuz-6.10.0-2-amd64", "new");
-	put(boot, "initrd.img-6.9.0-1-amd64", "old-rd");
-	put(boot, "initrd.img-6.10.0-2-amd64", "new-rd");
+	vm_test_put(boot, "vmlinuz-6.9.0-1-amd64", "old");
+	vm_test_put(boot, "vmlinuz-6.10.0-2-amd64", "new");
+	vm_test_put(boot, "initrd.img-6.9.0-1-amd64", "old-rd");
+	vm_test_put(boot, "initrd.img-6.10.0-2-amd64", "new-rd");
 	char link[400];
 	snprintf(link, sizeof link, "%s/vmlinuz-9.9.9", boot);
 	assert_int_equal(symlink("/etc/passwd", link), 0);
@@ -108,24 +101,24 @@ static void image_disk_kinds(void **st)
 	char *layers[] = {layer, NULL};
 	struct img_image img = {.n_layers = 1, .layers = layers};
 	int format = -1;
-	put(layer, "disk.img", "x");
+	vm_test_put(layer, "disk.img", "x");
 	assert_int_equal(prov_vm_image_disk(&img, path, sizeof path, &format), 1);
 	assert_int_equal(format, 0);
 	assert_non_null(strstr(path, "/onelayer/disk.img"));
 	/* A second file: a root filesystem, not a disk. */
-	put(layer, "etc", "x");
+	vm_test_put(layer, "etc", "x");
 	assert_int_equal(prov_vm_image_disk(&img, path, sizeof path, &format), 0);
 	snprintf(path, sizeof path, "%s/etc", layer);
 	unlink(path);
 	snprintf(path, sizeof path, "%s/disk.img", layer);
 	unlink(path);
-	put(layer, "debian.qcow2", "x");
+	vm_test_put(layer, "debian.qcow2", "x");
 	assert_int_equal(prov_vm_image_disk(&img, path, sizeof path, &format), 1);
 	assert_int_equal(format, IMG_DISK_QCOW2);
 	/* Any other single file is a root filesystem. */
 	snprintf(path, sizeof path, "%s/debian.qcow2", layer);
 	unlink(path);
-	put(layer, "hello", "x");
+	vm_test_put(layer, "hello", "x");
 	assert_int_equal(prov_vm_image_disk(&img, path, sizeof path, &format), 0);
 	/* Two layers never are a disk by their files. */
 	char *two[] = {layer, layer, NULL};

@@ -1,8 +1,9 @@
 /*
  * Shared setup of the VM provisioner tests (test_vm, test_vm_disk): the
  * guest kernel and initramfs from scripts/vm-test-assets.sh, the check of
- * whether VMs can run on this machine at all, and the fixture's
- * configuration with the VM keys. Include after prov_test.h.
+ * whether VMs can run on this machine at all, the fixture's
+ * configuration with the VM keys, and writing a file into a test tree.
+ * Include after cmocka.h and prov_test.h.
  */
 #ifndef ZOS_TESTS_VM_TEST_H
 #define ZOS_TESTS_VM_TEST_H
@@ -72,6 +73,15 @@ static inline struct prov_config vm_test_config(const struct fixture *f, const c
 	    /* The busybox guest ignores the ACPI power button. */
 	    .vm_stop_timeout_ms = 500,
 	};
+}
+
+/* Writes text to dir/rel (the directories must exist); a failure fails
+ * the test. Needs cmocka.h included before this header. */
+static inline void vm_test_put(const char *dir, const char *rel, const char *text)
+{
+	char p[512];
+	snprintf(p, sizeof p, "%s/%s", dir, rel);
+	assert_int_equal(prov_write_file(p, text, strlen(text), 0644), 0);
 }
 
 /* Skips a test when setup found that VMs cannot run; the including test
