@@ -282,6 +282,25 @@ static void waiter_wait(struct waiter *w)
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* Submits one call whose outcome w counts, or counts nothing when it
+ * cannot be queued. Takes args (NULL when building them failed). */
+static int submit_counted(struct chain_submitter *s, const char *pallet, const char *call,
+			  cJSON *args, struct waiter *w)
+{
+	int rc;
+	pthread_mutex_lock(&w->mu);
+	w->pending++;
+	pthread_mutex_unlock(&w->mu);
+	rc = args ? chain_submit_async(s, pallet, call, args, on_outcome, w) : -ENOMEM;
+	cJSON_Delete(args);
+	if (rc < 0) {
+		pthread_mutex_lock(&w->mu);
+		w->pending--;
+		pthread_mutex_unlock(&w->mu);
+	}
+	return rc;
+}
+
 static void fast_opts(struct chain_submit_opts *o)
 {
 	chain_submit_opts_default(o);
@@ -310,19 +329,10 @@ static int setup_users(struct chain_client *c, unsigned n)
 			waiter_wait(&w);
 		if ((rc = key_generate(&users[i].key)) < 0)
 			goto out;
-		cJSON *args = grid_args_transfer(users[i].key.pk, (scale_u128)100000000000ull);
-		pthread_mutex_lock(&w.mu);
-		w.pending++;
-		pthread_mutex_unlock(&w.mu);
-		rc = args ? chain_submit_async(as, "Balances", "transfer_keep_alive", args, on_outcome, &w)
-			  : -ENOMEM;
-		cJSON_Delete(args);
-		if (rc < 0) {
-			pthread_mutex_lock(&w.mu);
-			w.pending--;
-			pthread_mutex_unlock(&w.mu);
+		if ((rc = submit_counted(as, "Balances", "transfer_keep_alive",
+					 grid_args_transfer(users[i].key.pk, (scale_u128)100000000000ull),
+					 &w)) < 0)
 			goto out;
-		}
 	}
 	waiter_wait(&w);
 	if (w.failed) {
@@ -335,19 +345,9 @@ static int setup_users(struct chain_client *c, unsigned n)
 			fprintf(stderr, "user %u: submitter: %s\n", i, zerr_str(rc));
 			goto out;
 		}
-		cJSON *args = grid_args_create_twin(NULL, NULL, 0);
-		pthread_mutex_lock(&w.mu);
-		w.pending++;
-		pthread_mutex_unlock(&w.mu);
-		rc = args ? chain_submit_async(users[i].s, "TfgridModule", "create_twin", args, on_outcome, &w)
-			  : -ENOMEM;
-		cJSON_Delete(args);
-		if (rc < 0) {
-			pthread_mutex_lock(&w.mu);
-			w.pending--;
-			pthread_mutex_unlock(&w.mu);
+		if ((rc = submit_counted(users[i].s, "TfgridModule", "create_twin",
+					 grid_args_create_twin(NULL, NULL, 0), &w)) < 0)
 			goto out;
-		}
 	}
 	waiter_wait(&w);
 	if (w.failed) {

@@ -30,67 +30,9 @@
 #include "chainclient/xt.h"
 #include "common/key.h"
 #include "common/zerr.h"
+#include "tests/chainclient/devchain_proc.h"
 
-extern char **environ;
-
-static pid_t dev_pid;
-static char dev_url[64];
-static char dev_log[64] = "/tmp/test_submit_fed.XXXXXX";
 static struct zkey alice, bob;
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
-/* Starts the devchain on a kernel-chosen port, read back from its log. */
-static int dev_start(const char *bin)
-{
-	posix_spawn_file_actions_t fa;
-	char *argv[] = {(char *)bin,    "--dev", "--rpc-addr", "127.0.0.1:0",
-	                "--block-time", "100",   NULL};
-	int fd = mkstemp(dev_log);
-
-	if (fd < 0)
-		return -1;
-	close(fd);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 2, dev_log, O_WRONLY | O_TRUNC, 0600);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	int rc = posix_spawn(&dev_pid, bin, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc != 0)
-		return -1;
-	for (int i = 0; i < 200; i++) {
-		char line[512];
-		FILE *f = fopen(dev_log, "r");
-		while (f && fgets(line, sizeof(line), f)) {
-			const char *p = strstr(line, "rpc listening on 127.0.0.1:");
-			if (p) {
-				snprintf(
-				    dev_url, sizeof(dev_url), "http://127.0.0.1:%ld",
-				    strtol(p + strlen("rpc listening on 127.0.0.1:"), NULL, 10));
-				fclose(f);
-				return 0;
-			}
-		}
-		if (f)
-			fclose(f);
-		sleep_ms(50);
-	}
-	return -1;
-}
-
-static void dev_stop(void)
-{
-	if (dev_pid > 0) {
-		kill(dev_pid, SIGTERM);
-		waitpid(dev_pid, NULL, 0);
-		dev_pid = 0;
-	}
-	unlink(dev_log);
-}
 
 /* The test's follower: its own client, reads every finalized block once
  * and feeds it (or only says it is alive when blocks_off is set). */
@@ -432,16 +374,12 @@ static void bad_call_fails_alone(void **st)
 
 int main(void)
 {
-	const char *build = getenv("BUILD");
 	char bin[512];
-	int rc;
+	int rc = dev_open(bin, sizeof(bin), "/tmp/test_submit_fed.XXXXXX");
 
-	snprintf(bin, sizeof(bin), "%s/tfchain-dev", build && *build ? build : "build");
-	if (access(bin, X_OK) != 0) {
-		printf("skipped: %s not built\n", bin);
-		return 77;
-	}
-	if (dev_start(bin) != 0 || key_dev("alice", &alice) || key_dev("bob", &bob)) {
+	if (rc != 0)
+		return rc;
+	if (key_dev("alice", &alice) || key_dev("bob", &bob)) {
 		dev_stop();
 		printf("could not start %s\n", bin);
 		return 1;

@@ -20,6 +20,7 @@
 #include "tests/provisioners/prov_test.h"
 #include "image/image.h"
 #include "provisioners/prov_vm.h"
+#include "tests/provisioners/vm_test.h"
 
 static struct fixture F;
 static struct prov_config CFG;
@@ -27,26 +28,6 @@ static const struct prov_ops *V, *C, *N, *M;
 static char kernel[512], initrd[512];
 static int ready;
 static const char *why = "";
-
-static int assets(void)
-{
-	const char *build = getenv("BUILD");
-	char cache[512], out[1200];
-	snprintf(cache, sizeof cache, "%s/vm-cache", build && *build ? build : "build");
-	const char *argv[] = {"/bin/sh", "scripts/vm-test-assets.sh", cache, NULL};
-	if (prov_run(argv, out, sizeof out, 300000) < 0) {
-		fprintf(stderr, "vm-test-assets: %s\n", out);
-		return -1;
-	}
-	/* prov_run joins the two lines with a blank. */
-	char *sp = strchr(out, ' ');
-	if (!sp)
-		return -1;
-	*sp = '\0';
-	if (!realpath(out, kernel) || !realpath(sp + 1, initrd))
-		return -1;
-	return 0;
-}
 
 static int setup(void **st)
 {
@@ -56,35 +37,15 @@ static int setup(void **st)
 	M = prov_lookup("zmount");
 	if (!V || !C || !N || !M || fixture_open(&F, 0) < 0)
 		return -1;
-	char q[256];
-	if (!(F.feat.root && F.feat.namespaces && F.feat.cgroups && F.feat.netns_tools))
-		why = "VMs need root, namespaces, cgroups and ip(8)";
-	else if (prov_vm_qemu_path(q, sizeof q) < 0)
-		why = "qemu-system-x86_64 is not installed";
-	else if (assets() < 0)
-		why = "no guest kernel from the package archive";
-	else
+	why = vm_test_unready(&F, kernel, initrd, NULL, 0);
+	if (!why)
 		ready = 1;
 	if (!ready)
 		return 0;
 	/* The fixture's context, again with the VM keys and a log large
 	 * enough for a boot. */
 	prov_ctx_free(F.ctx);
-	CFG = (struct prov_config){
-	    .storage_dir = F.storage,
-	    .image_dir = F.images,
-	    .run_dir = F.run,
-	    .cgroup_parent = F.cgparent,
-	    /* Without loop devices a volume is a plain directory. */
-	    .allow_unenforced_volumes = !F.feat.loop,
-	    .log_max_bytes = 1 << 20,
-	    .log_keep = 1,
-	    .vm_kernel = kernel,
-	    .vm_initrd = initrd,
-	    .vm_accel = "tcg",
-	    /* The busybox guest ignores the ACPI power button. */
-	    .vm_stop_timeout_ms = 500,
-	};
+	CFG = vm_test_config(&F, kernel, initrd);
 	if (prov_ctx_new(&CFG, &F.ctx) < 0 || build_busybox_image(&F, "busybox") < 0)
 		return -1;
 	return 0;
@@ -95,14 +56,6 @@ static int teardown(void **st)
 	fixture_close(&F);
 	return 0;
 }
-
-#define NEED_VMS()                                                                                 \
-	do {                                                                                       \
-		if (!ready) {                                                                      \
-			printf("skipped: %s\n", why);                                              \
-			skip();                                                                    \
-		}                                                                                  \
-	} while (0)
 
 static void validate_fields(void **st)
 {
@@ -163,13 +116,6 @@ static void validate_fields(void **st)
 	}
 }
 
-static void put(const char *root, const char *rel, const char *text)
-{
-	char p[512];
-	snprintf(p, sizeof p, "%s/%s", root, rel);
-	assert_int_equal(prov_write_file(p, text, strlen(text), 0644), 0);
-}
-
 static int exists(const char *root, const char *rel)
 {
 	char p[512];
@@ -198,10 +144,10 @@ static void merge_layers_whiteouts(void **st)
 		snprintf(p, sizeof p, "%s/merge/%s", F.root, *d);
 		assert_int_equal(prov_mkdirs(p, 0755), 0);
 	}
-	put(l1, "etc/gone", "1");
-	put(l1, "etc/keep", "old");
-	put(l1, "opt/old/x", "1");
-	put(l1, "var/dir-then-file", "1");
+	vm_test_put(l1, "etc/gone", "1");
+	vm_test_put(l1, "etc/keep", "old");
+	vm_test_put(l1, "opt/old/x", "1");
+	vm_test_put(l1, "var/dir-then-file", "1");
 	snprintf(p, sizeof p, "%s/bin", l1);
 	assert_int_equal(symlink("/etc/keep", p), 0);
 	/* l2: whiteout of etc/gone, opaque /opt, a file replacing etc/keep. */
@@ -209,10 +155,10 @@ static void merge_layers_whiteouts(void **st)
 	assert_int_equal(prov_mkdirs(p, 0755), 0);
 	snprintf(p, sizeof p, "%s/etc/gone", l2);
 	assert_int_equal(mknod(p, S_IFCHR | 0, makedev(0, 0)), 0);
-	put(l2, "etc/keep", "new");
+	vm_test_put(l2, "etc/keep", "new");
 	snprintf(p, sizeof p, "%s/opt", l2);
 	assert_int_equal(setxattr(p, "trusted.overlay.opaque", "y", 1, 0), 0);
-	put(l2, "opt/fresh", "1");
+	vm_test_put(l2, "opt/fresh", "1");
 	/* l3: a whiteout of a whole directory. */
 	snprintf(p, sizeof p, "%s/var", l3);
 	assert_int_equal(prov_mkdirs(p, 0755), 0);

@@ -19,6 +19,7 @@
 #include "tests/provisioners/prov_test.h"
 #include "image/image.h"
 #include "provisioners/prov_vm.h"
+#include "tests/provisioners/vm_test.h"
 
 static struct fixture F;
 static struct prov_config CFG;
@@ -27,56 +28,18 @@ static char kernel[512], initrd[512], qemu_img[256];
 static int ready;
 static const char *why = "";
 
-static int assets(void)
-{
-	const char *build = getenv("BUILD");
-	char cache[512], out[1200];
-	snprintf(cache, sizeof cache, "%s/vm-cache", build && *build ? build : "build");
-	const char *argv[] = {"/bin/sh", "scripts/vm-test-assets.sh", cache, NULL};
-	if (prov_run(argv, out, sizeof out, 300000) < 0) {
-		fprintf(stderr, "vm-test-assets: %s\n", out);
-		return -1;
-	}
-	char *sp = strchr(out, ' ');
-	if (!sp)
-		return -1;
-	*sp = '\0';
-	if (!realpath(out, kernel) || !realpath(sp + 1, initrd))
-		return -1;
-	return 0;
-}
-
 static int setup(void **st)
 {
 	V = prov_lookup("zmachine");
 	if (!V || fixture_open(&F, 0) < 0)
 		return -1;
-	char q[256];
-	if (!(F.feat.root && F.feat.namespaces && F.feat.cgroups && F.feat.netns_tools))
-		why = "VMs need root, namespaces, cgroups and ip(8)";
-	else if (prov_vm_qemu_path(q, sizeof q) < 0 ||
-	         prov_which("qemu-img", qemu_img, sizeof qemu_img) < 0)
-		why = "qemu-system-x86_64 or qemu-img is not installed";
-	else if (assets() < 0)
-		why = "no guest kernel from the package archive";
-	else
+	why = vm_test_unready(&F, kernel, initrd, qemu_img, sizeof qemu_img);
+	if (!why)
 		ready = 1;
 	if (!ready)
 		return 0;
 	prov_ctx_free(F.ctx);
-	CFG = (struct prov_config){
-	    .storage_dir = F.storage,
-	    .image_dir = F.images,
-	    .run_dir = F.run,
-	    .cgroup_parent = F.cgparent,
-	    .allow_unenforced_volumes = !F.feat.loop,
-	    .log_max_bytes = 1 << 20,
-	    .log_keep = 1,
-	    .vm_kernel = kernel,
-	    .vm_initrd = initrd,
-	    .vm_accel = "tcg",
-	    .vm_stop_timeout_ms = 500,
-	};
+	CFG = vm_test_config(&F, kernel, initrd);
 	return prov_ctx_new(&CFG, &F.ctx) < 0 ? -1 : 0;
 }
 
@@ -84,21 +47,6 @@ static int teardown(void **st)
 {
 	fixture_close(&F);
 	return 0;
-}
-
-#define NEED_VMS()                                                                                 \
-	do {                                                                                       \
-		if (!ready) {                                                                      \
-			printf("skipped: %s\n", why);                                              \
-			skip();                                                                    \
-		}                                                                                  \
-	} while (0)
-
-static void put(const char *dir, const char *rel, const char *text)
-{
-	char p[512];
-	snprintf(p, sizeof p, "%s/%s", dir, rel);
-	assert_int_equal(prov_write_file(p, text, strlen(text), 0644), 0);
 }
 
 static int file_is(const char *path, const char *want)
@@ -120,10 +68,10 @@ static void tree_kernel_pick(void **st)
 	snprintf(k, sizeof k, "%s/k.kernel", F.root);
 	snprintf(r, sizeof r, "%s/k.initrd", F.root);
 	assert_int_equal(prov_mkdirs(boot, 0755), 0);
-	put(boot, "vmlinuz-6.9.0-1-amd64", "old");
-	put(boot, "vmlinuz-6.10.0-2-amd64", "new");
-	put(boot, "initrd.img-6.9.0-1-amd64", "old-rd");
-	put(boot, "initrd.img-6.10.0-2-amd64", "new-rd");
+	vm_test_put(boot, "vmlinuz-6.9.0-1-amd64", "old");
+	vm_test_put(boot, "vmlinuz-6.10.0-2-amd64", "new");
+	vm_test_put(boot, "initrd.img-6.9.0-1-amd64", "old-rd");
+	vm_test_put(boot, "initrd.img-6.10.0-2-amd64", "new-rd");
 	char link[400];
 	snprintf(link, sizeof link, "%s/vmlinuz-9.9.9", boot);
 	assert_int_equal(symlink("/etc/passwd", link), 0);
@@ -153,24 +101,24 @@ static void image_disk_kinds(void **st)
 	char *layers[] = {layer, NULL};
 	struct img_image img = {.n_layers = 1, .layers = layers};
 	int format = -1;
-	put(layer, "disk.img", "x");
+	vm_test_put(layer, "disk.img", "x");
 	assert_int_equal(prov_vm_image_disk(&img, path, sizeof path, &format), 1);
 	assert_int_equal(format, 0);
 	assert_non_null(strstr(path, "/onelayer/disk.img"));
 	/* A second file: a root filesystem, not a disk. */
-	put(layer, "etc", "x");
+	vm_test_put(layer, "etc", "x");
 	assert_int_equal(prov_vm_image_disk(&img, path, sizeof path, &format), 0);
 	snprintf(path, sizeof path, "%s/etc", layer);
 	unlink(path);
 	snprintf(path, sizeof path, "%s/disk.img", layer);
 	unlink(path);
-	put(layer, "debian.qcow2", "x");
+	vm_test_put(layer, "debian.qcow2", "x");
 	assert_int_equal(prov_vm_image_disk(&img, path, sizeof path, &format), 1);
 	assert_int_equal(format, IMG_DISK_QCOW2);
 	/* Any other single file is a root filesystem. */
 	snprintf(path, sizeof path, "%s/debian.qcow2", layer);
 	unlink(path);
-	put(layer, "hello", "x");
+	vm_test_put(layer, "hello", "x");
 	assert_int_equal(prov_vm_image_disk(&img, path, sizeof path, &format), 0);
 	/* Two layers never are a disk by their files. */
 	char *two[] = {layer, layer, NULL};
