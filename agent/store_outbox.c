@@ -55,6 +55,20 @@ static int read_row(sqlite3_stmt *st, struct store_outbox *o)
 	return SQLITE_ROW;
 }
 
+/* Steps st into v (at most max rows, *k counts them); 0 or a store error
+ * naming what. The caller holds the store lock. */
+static int read_rows(struct store *s, sqlite3_stmt *st, struct store_outbox *v, size_t max,
+		     size_t *k, const char *what)
+{
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *k < max) {
+		if ((rc = read_row(st, &v[*k])) != SQLITE_ROW)
+			break;
+		(*k)++;
+	}
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_err(s, rc, what);
+}
+
 void store_outbox_free(struct store_outbox *items, size_t n)
 {
 	if (!items)
@@ -82,12 +96,7 @@ int store_outbox_due(struct store *s, int64_t now_ms, size_t max, struct store_o
 		goto out;
 	sqlite3_bind_int64(st, 1, now_ms);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && k < max) {
-		if ((rc = read_row(st, &v[k])) != SQLITE_ROW)
-			break;
-		k++;
-	}
-	rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_err(s, rc, "outbox due");
+	rc = read_rows(s, st, v, max, &k, "outbox due");
 	sqlite3_reset(st);
 out:
 	store_unlock(s);
@@ -124,12 +133,7 @@ int store_outbox_after(struct store *s, int64_t after_id, size_t max,
 	}
 	sqlite3_bind_int64(st, 1, after_id);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && k < max) {
-		if ((rc = read_row(st, &v[k])) != SQLITE_ROW)
-			break;
-		k++;
-	}
-	rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_err(s, rc, "outbox after");
+	rc = read_rows(s, st, v, max, &k, "outbox after");
 out:
 	sqlite3_finalize(st);
 	store_unlock(s);

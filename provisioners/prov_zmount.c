@@ -58,7 +58,7 @@ static cJSON *zmount_result(const char *host, const char *path, uint64_t size)
 
 /*
  * A new disk is created under a temporary name, sized, then linked into
- * place without replacing anything: on a journaling file system (ext4, xfs)
+ * place without replacing anything: on a journaling file system such as ext4 or xfs
  * the disk's name appears only together with its size, so no fsync is
  * needed. A power cut before the journal commits loses the whole disk, which
  * held nothing yet: the engine's restore finds it absent and provisions it
