@@ -66,11 +66,30 @@ static int chain_flatten_record(const cJSON *rec, cJSON *arr)
 	return 0;
 }
 
-int chain_events(struct chain_client *c, const struct chain_runtime *rt, const uint8_t at[32],
-		 cJSON **out)
+/* The raw System.Events of block at and their type: 0, ZE_ABSENT (a block
+ * without events stores nothing), or an error. *raw is heap, caller frees. */
+static int events_raw(struct chain_client *c, const struct chain_runtime *rt,
+		      const uint8_t at[32], uint32_t *type, uint8_t **raw, size_t *n)
 {
 	const struct meta_pallet *p = meta_pallet(rt->meta, "System");
 	const struct meta_storage *s = p ? meta_storage(p, "Events") : NULL;
+	if (!s)
+		return ZE_UNSUPPORTED;
+	*type = s->value_type;
+	return chain_storage_raw(c, rt, "System", "Events", 0, NULL, NULL, at, raw, n);
+}
+
+/* No stored events: the storage default, an empty list. */
+static int empty_events(cJSON **out)
+{
+	*out = cJSON_CreateArray();
+	return *out ? 0 : -ENOMEM;
+}
+
+int chain_events(struct chain_client *c, const struct chain_runtime *rt, const uint8_t at[32],
+		 cJSON **out)
+{
+	uint32_t type;
 	uint8_t *raw = NULL;
 	size_t n = 0;
 	cJSON *recs = NULL, *arr = NULL;
@@ -78,17 +97,9 @@ int chain_events(struct chain_client *c, const struct chain_runtime *rt, const u
 	int ret;
 
 	*out = NULL;
-	if (!s)
-		return ZE_UNSUPPORTED;
-	ret = chain_storage_raw(c, rt, "System", "Events", 0, NULL, NULL, at, &raw, &n);
-	if (ret == ZE_ABSENT) {
-		/* A block without events stores nothing; the default is empty. */
-		*out = cJSON_CreateArray();
-		return *out ? 0 : -ENOMEM;
-	}
-	if (ret)
-		return ret;
-	ret = meta_to_json_buf(rt->meta, s->value_type, raw, n, &recs);
+	if ((ret = events_raw(c, rt, at, &type, &raw, &n)))
+		return ret == ZE_ABSENT ? empty_events(out) : ret;
+	ret = meta_to_json_buf(rt->meta, type, raw, n, &recs);
 	free(raw);
 	if (ret) {
 		log_err("chain", "System.Events do not decode as runtime %u's types: %s",
@@ -178,25 +189,17 @@ int chain_events_of_pallets(struct chain_client *c, const struct chain_runtime *
 			    const uint8_t at[32], const char *const *pallets, size_t npallets,
 			    cJSON **out)
 {
-	const struct meta_pallet *p = meta_pallet(rt->meta, "System");
-	const struct meta_storage *s = p ? meta_storage(p, "Events") : NULL;
+	uint32_t type;
 	uint8_t *raw = NULL;
 	size_t n = 0;
 	cJSON *arr;
 	int ret;
 
 	*out = NULL;
-	if (!s)
-		return ZE_UNSUPPORTED;
-	ret = chain_storage_raw(c, rt, "System", "Events", 0, NULL, NULL, at, &raw, &n);
-	if (ret == ZE_ABSENT) {
-		*out = cJSON_CreateArray();
-		return *out ? 0 : -ENOMEM;
-	}
-	if (ret)
-		return ret;
+	if ((ret = events_raw(c, rt, at, &type, &raw, &n)))
+		return ret == ZE_ABSENT ? empty_events(out) : ret;
 	arr = cJSON_CreateArray();
-	ret = arr ? chain_events_filter(rt->meta, s->value_type, raw, n, pallets, npallets, arr)
+	ret = arr ? chain_events_filter(rt->meta, type, raw, n, pallets, npallets, arr)
 		  : -ENOMEM;
 	free(raw);
 	if (ret == ZE_UNSUPPORTED) {
