@@ -49,6 +49,7 @@ int rep_new(const struct rep_config *cfg, const struct rep_deps *deps, struct re
 	if (!r->cfg.retry_s) /* never later than the next regular cycle */
 		r->cfg.retry_s = r->cfg.interval_s < 60 ? r->cfg.interval_s : 60;
 	r->deps = *deps;
+	rep_ws_init(&r->ws, deps->store);
 	if (!r->deps.enqueue) {
 		r->deps.enqueue = store_enqueue;
 		r->deps.enqueue_ctx = deps->store;
@@ -59,6 +60,9 @@ int rep_new(const struct rep_config *cfg, const struct rep_deps *deps, struct re
 
 void rep_free(struct rep *r)
 {
+	if (!r)
+		return;
+	rep_ws_free(&r->ws);
 	free(r);
 }
 
@@ -126,24 +130,12 @@ static void make_record(struct rep *r, const struct rep_row *row, int64_t ts,
 	*counter = (int64_t)now;
 }
 
-/* A cycle being built: its records in ascending contract order and the
- * encoded calls per part. */
+/* A cycle being built: its records in ascending contract order (in the
+ * workspace) and how they are cut into parts. */
 struct batch {
 	struct grid_report *recs;
-	size_t n;
-	struct rep_call (*calls)[2];
-	size_t *ncalls, nparts;
+	size_t n, nparts;
 };
-
-static void batch_free(struct batch *b)
-{
-	for (size_t i = 0; b->calls && b->ncalls && i < b->nparts; i++)
-		for (size_t c = 0; c < b->ncalls[i]; c++)
-			rep_call_clear(&b->calls[i][c]);
-	free(b->recs);
-	free(b->calls);
-	free(b->ncalls);
-}
 
 /* A contract accepted moments ago waits for the next cycle: the chain
  * starts its billing when the deployment lands (a block or two after the
@@ -155,16 +147,31 @@ static int too_young(const struct rep_row *row, int64_t ts)
 	return row->created + REP_MIN_AGE_S > ts;
 }
 
-/* Builds and encodes the records of every contract in rows old enough,
- * and puts each record into its row's free slot (rows then hold what the
- * cycle's transaction stores). */
+/* Records of part p: *first and *cnt. */
+static void part_range(const struct rep_limits *lim, const struct batch *b, size_t p,
+                       size_t *first, size_t *cnt)
+{
+	*first = p * lim->max_records;
+	*cnt = b->n - *first < lim->max_records ? b->n - *first : lim->max_records;
+}
+
+/* Builds the records of every contract in rows old enough, and puts each
+ * record into its row's free slot (rows then hold what the cycle's
+ * transaction stores); checks them against the runtime once. */
 static int batch_build(struct rep *r, const struct meta *m, const struct rep_limits *lim,
                        struct rep_row *rows, size_t nrows, const struct rep_fail *f, size_t nf,
                        int64_t ts, struct batch *b)
 {
+	struct rep_ws *w = &r->ws;
 	memset(b, 0, sizeof *b);
-	if (!(b->recs = malloc((nrows ? nrows : 1) * sizeof *b->recs)))
-		return -ENOMEM;
+	if (nrows > w->recs_cap) {
+		struct grid_report *v = realloc(w->recs, nrows * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		w->recs = v;
+		w->recs_cap = nrows;
+	}
+	b->recs = w->recs;
 	for (size_t i = 0; i < nrows; i++) {
 		int slot_b;
 		int64_t counter;
@@ -178,55 +185,53 @@ static int batch_build(struct rep *r, const struct meta *m, const struct rep_lim
 	b->nparts = (b->n + lim->max_records - 1) / lim->max_records;
 	if (b->nparts > REP_MAX_PARTS)
 		return ZE_TOOBIG;
-	b->calls = calloc(b->nparts, sizeof *b->calls);
-	b->ncalls = calloc(b->nparts, sizeof *b->ncalls);
-	if (!b->calls || !b->ncalls)
-		return -ENOMEM;
-	for (size_t p = 0; p < b->nparts; p++) {
-		size_t first = p * lim->max_records, cnt = b->n - first;
-		if (cnt > lim->max_records)
-			cnt = lim->max_records;
-		int rc = rep_encode_calls(m, lim, &b->recs[first], cnt, 0, b->calls[p],
-					  &b->ncalls[p]);
-		if (rc < 0)
-			return rc;
+	/* Every record has the same fixed-size shape: one check covers all,
+	 * and the size of each part follows from its count. */
+	int rc = rep_check_shape(m, lim, &b->recs[0]);
+	for (size_t p = 0; p < b->nparts && rc == 0; p++) {
+		size_t first, cnt;
+		part_range(lim, b, p, &first, &cnt);
+		rc = rep_fits(lim, cnt);
 	}
-	return 0;
+	return rc;
 }
 
 /* Queues every part, the records' slots and the cycle's bookkeeping in one
- * transaction. */
+ * transaction. Each part's payload is written just before it is queued,
+ * into the workspace's one text buffer. */
 static int batch_commit(struct rep *r, const struct rep_limits *lim, const struct batch *b,
                         const struct rep_row *rows, size_t nrows, int64_t ts)
 {
 	struct store *s = r->deps.store;
+	struct zbuf *text = &r->ws.text;
+	size_t ncalls = rep_ncalls(lim);
 	char key[STORE_KEY_MAX], name[32];
 	int rc = store_begin(s);
 	if (rc < 0)
 		return rc;
 	for (size_t p = 0; p < b->nparts && rc == 0; p++) {
-		size_t first = p * lim->max_records, last = first + lim->max_records - 1;
-		if (last >= b->n)
-			last = b->n - 1;
-		for (size_t c = 0; c < b->ncalls[p] && rc == 0; c++) {
+		size_t first, cnt;
+		part_range(lim, b, p, &first, &cnt);
+		for (size_t c = 0; c < ncalls && rc == 0; c++) {
 			int added = 0;
 			rc = rep_part_key(ts, p, lim->variant, (int)c, key, sizeof key);
 			if (rc == 0)
-				rc =
-				    r->deps.enqueue(r->deps.enqueue_ctx, b->recs[first].contract_id,
-				                    key, b->calls[p][c].payload, &added);
+				rc = rep_payload(lim, c, &b->recs[first], cnt, text);
+			if (rc == 0)
+				rc = r->deps.enqueue(r->deps.enqueue_ctx, b->recs[first].contract_id,
+				                     key, (const char *)text->data, &added);
 			if (rc == 0 && !added)
 				log_warn("reporter", "%s was queued before; not again", key);
 		}
 		snprintf(name, sizeof name, REP_C_HI_FMT, p);
 		if (rc == 0)
-			rc = store_cursor_set(s, name, (int64_t)b->recs[last].contract_id);
+			rc = store_cursor_set(s, name, (int64_t)b->recs[first + cnt - 1].contract_id);
 		snprintf(name, sizeof name, REP_C_CNT_FMT, p);
 		if (rc == 0)
-			rc = store_cursor_set(s, name, (int64_t)(last - first + 1));
+			rc = store_cursor_set(s, name, (int64_t)cnt);
 	}
 	if (rc == 0)
-		rc = rep_db_put_slots(s, rows, nrows);
+		rc = rep_db_put_slots(&r->ws, rows, nrows);
 	if (rc == 0)
 		rc = store_cursor_set(s, REP_C_VARIANT, lim->variant);
 	if (rc == 0)
@@ -245,7 +250,6 @@ static int batch_commit(struct rep *r, const struct rep_limits *lim, const struc
 static int queue_cycle(struct rep *r, const struct meta *m, int64_t ts)
 {
 	struct rep_limits lim;
-	struct rep_row *rows = NULL;
 	struct batch b;
 	size_t n = 0;
 	int rc = rep_limits(m, &r->cfg, &lim);
@@ -253,32 +257,29 @@ static int queue_cycle(struct rep *r, const struct meta *m, int64_t ts)
 		return rc;
 	struct rep_fail *f = NULL;
 	size_t nf = 0;
-	if ((rc = rep_db_fails(r->deps.store, &f, &nf)) < 0)
+	if ((rc = rep_db_fails(r->deps.store, &r->ws, &f, &nf)) < 0)
 		return rc;
-	if ((rc = rep_db_rows(r->deps.store, &rows, &n)) < 0) {
+	if ((rc = rep_db_rows_ws(&r->ws, &n)) < 0) {
 		free(f);
 		return rc;
 	}
-	rc = batch_build(r, m, &lim, rows, n, f, nf, ts, &b);
+	rc = batch_build(r, m, &lim, r->ws.rows, n, f, nf, ts, &b);
 	free(f);
 	if (rc == 0 && b.n == 0)
 		rc = store_cursor_set(r->deps.store, REP_C_LAST, ts);
 	else if (rc == 0)
-		rc = batch_commit(r, &lim, &b, rows, n, ts);
-	free(rows);
+		rc = batch_commit(r, &lim, &b, r->ws.rows, n, ts);
 	if (rc == 0 && b.n) {
 		r->stats.queued = 1;
 		r->stats.timestamp = ts;
 		r->stats.records = b.n;
-		for (size_t p = 0; p < b.nparts; p++)
-			r->stats.calls += b.ncalls[p];
+		r->stats.calls = b.nparts * rep_ncalls(&lim);
 		log_info("reporter", "cycle %" PRId64 ": %zu records in %zu calls queued", ts, b.n,
 		         r->stats.calls);
 		if (r->stats.unmeasured)
 			log_warn("reporter", "cycle %" PRId64 ": usage of %zu contracts unmeasured;"
 				 " their bytes wait for the next report", ts, r->stats.unmeasured);
 	}
-	batch_free(&b);
 	return rc;
 }
 

@@ -9,6 +9,11 @@
  * "rep:slots", for every contract's two record slots, rewritten whole by
  * each cycle.
  *
+ * A cycle's statements stay prepared and its arrays allocated between
+ * cycles, in the reporter's workspace (struct rep_ws): a steady cycle then
+ * costs the rows SQLite steps through and the pages it writes, nothing
+ * more.
+ *
  * Stores written by earlier agents kept the slots as four cursors per
  * contract ("rep.<field>.<contract id>"); they are read when the blob is
  * absent and deleted when it is first written.
@@ -46,6 +51,12 @@ static const char sql_fails[] = "SELECT name, value FROM cursors WHERE name GLOB
 
 static const char sql_fail_drop[] = "DELETE FROM cursors WHERE name=?1";
 
+static const char *const sql_of[REP_ST__COUNT] = {
+    [REP_ST_DEPS] = sql_deps,          [REP_ST_WLS] = sql_wls,
+    [REP_ST_BLOB_GET] = sql_blob_get,  [REP_ST_BLOB_PUT] = sql_blob_put,
+    [REP_ST_LEGACY_DROP] = sql_legacy_drop, [REP_ST_FAILS] = sql_fails,
+};
+
 /* The blob: a version, the count, then per contract in ascending order its
  * id and ta, na, tb, nb (a slot with t = 0 is unused: cycle timestamps are
  * positive), all little-endian 64-bit. */
@@ -57,6 +68,52 @@ static int prepare(struct store *s, const char *sql, sqlite3_stmt **st)
 {
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
 	return rc == SQLITE_OK ? 0 : store_err(s, rc, "reporter prepare");
+}
+
+void rep_ws_init(struct rep_ws *w, struct store *s)
+{
+	memset(w, 0, sizeof *w);
+	w->store = s;
+	zbuf_init(&w->text, 0);
+	zbuf_init(&w->blob, 0);
+}
+
+void rep_ws_free(struct rep_ws *w)
+{
+	if (w->store)
+		store_lock(w->store);
+	for (int i = 0; i < REP_ST__COUNT; i++)
+		sqlite3_finalize(w->st[i]);
+	if (w->store)
+		store_unlock(w->store);
+	free(w->rows);
+	free(w->recs);
+	zbuf_free(&w->text);
+	zbuf_free(&w->blob);
+	memset(w, 0, sizeof *w);
+}
+
+/* Statement id of w, prepared on first use (persistent: SQLite keeps it
+ * out of its lookaside memory). The caller holds the store lock and resets
+ * it after use, so that no statement keeps a read transaction open. */
+static int ws_stmt(struct rep_ws *w, enum rep_stmt id, sqlite3_stmt **st)
+{
+	if (!w->st[id]) {
+		int rc = sqlite3_prepare_v3(w->store->db, sql_of[id], -1, SQLITE_PREPARE_PERSISTENT,
+		                            &w->st[id], NULL);
+		if (rc != SQLITE_OK) {
+			w->st[id] = NULL;
+			return store_err(w->store, rc, "reporter prepare");
+		}
+	}
+	*st = w->st[id];
+	return 0;
+}
+
+static void ws_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 }
 
 /* Grows *v (of elements of size sz) to hold one more; bounded. */
@@ -133,12 +190,10 @@ static void add_cap(struct rep_row *r, uint64_t *sum, sqlite3_int64 v)
 		*sum += (uint64_t)v;
 }
 
-static int read_deps(struct store *s, struct rep_row **rows, size_t *n, size_t *cap)
+static int read_deps(struct store *s, sqlite3_stmt *st, struct rep_row **rows, size_t *n,
+                     size_t *cap)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = prepare(s, sql_deps, &st);
-	if (rc < 0)
-		return rc;
+	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if ((rc = grow((void **)rows, cap, *n, sizeof **rows)) < 0)
 			break;
@@ -151,21 +206,21 @@ static int read_deps(struct store *s, struct rep_row **rows, size_t *n, size_t *
 		rc = 0;
 	else if (rc > 0)
 		rc = store_err(s, rc, "reporter deployments");
-	sqlite3_finalize(st);
+	ws_done(st);
 	return rc;
 }
 
-static int read_wls(struct store *s, struct rep_row *rows, size_t n)
+static int read_wls(struct store *s, sqlite3_stmt *st, struct rep_row *rows, size_t n)
 {
-	sqlite3_stmt *st = NULL;
 	struct rep_row *r = NULL;
-	int rc = prepare(s, sql_wls, &st);
-	if (rc < 0)
-		return rc;
+	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t cid = sqlite3_column_int64(st, 0);
-		/* A contract's workloads are usually neighbours in the table. */
-		if (!r || (int64_t)r->cid != cid)
+		/* The covering index returns the workloads by contract, so the
+		 * next contract is usually the next row. */
+		if (r && (int64_t)r->cid != cid && r + 1 < rows + n && (int64_t)r[1].cid == cid)
+			r++;
+		else if (!r || (int64_t)r->cid != cid)
 			r = find_row(rows, n, cid);
 		if (!r)
 			continue; /* not deployed or paused */
@@ -178,7 +233,7 @@ static int read_wls(struct store *s, struct rep_row *rows, size_t n)
 		rc = 0;
 	else if (rc > 0)
 		rc = store_err(s, rc, "reporter workloads");
-	sqlite3_finalize(st);
+	ws_done(st);
 	return rc;
 }
 
@@ -198,14 +253,11 @@ static long slots_count(const uint8_t *p, size_t len)
 /* Calls fn for every entry of the stored blob; *found = 0 when there is
  * none. A blob that does not read back counts as empty (every contract is
  * then reported from its creation, capped), with a warning. */
-static int walk_slots(struct store *s,
+static int walk_slots(struct store *s, sqlite3_stmt *st,
                       void (*fn)(void *ctx, uint64_t cid, const struct rep_slot sl[2]), void *ctx,
                       int *found)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = prepare(s, sql_blob_get, &st);
-	if (rc < 0)
-		return rc;
+	int rc;
 	*found = 0;
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const uint8_t *p = sqlite3_column_blob(st, 0);
@@ -227,7 +279,7 @@ static int walk_slots(struct store *s,
 		rc = SQLITE_DONE;
 	}
 	rc = rc == SQLITE_DONE ? 0 : store_err(s, rc, "reporter slots");
-	sqlite3_finalize(st);
+	ws_done(st);
 	return rc;
 }
 
@@ -265,49 +317,63 @@ static int read_legacy(struct store *s, struct rep_row *rows, size_t n)
 	return rc;
 }
 
-int rep_db_rows(struct store *s, struct rep_row **rows, size_t *n)
+int rep_db_rows_ws(struct rep_ws *w, size_t *n)
 {
-	struct rep_row *v = NULL;
-	size_t k = 0, cap = 0;
+	struct store *s = w->store;
+	sqlite3_stmt *deps = NULL, *wls = NULL, *blob = NULL;
+	size_t k = 0;
 	int rc, found = 0;
 
-	*rows = NULL;
 	*n = 0;
 	store_lock(s);
-	rc = read_deps(s, &v, &k, &cap);
+	if ((rc = ws_stmt(w, REP_ST_DEPS, &deps)) == 0 && (rc = ws_stmt(w, REP_ST_WLS, &wls)) == 0)
+		rc = ws_stmt(w, REP_ST_BLOB_GET, &blob);
 	if (rc == 0)
-		rc = read_wls(s, v, k);
-	struct rows_walk w = {v, k, 0};
+		rc = read_deps(s, deps, &w->rows, &k, &w->rows_cap);
 	if (rc == 0)
-		rc = walk_slots(s, slots_to_row, &w, &found);
+		rc = read_wls(s, wls, w->rows, k);
+	struct rows_walk rw = {w->rows, k, 0};
+	if (rc == 0)
+		rc = walk_slots(s, blob, slots_to_row, &rw, &found);
 	if (rc == 0 && !found)
-		rc = read_legacy(s, v, k);
+		rc = read_legacy(s, w->rows, k);
 	store_unlock(s);
-	if (rc < 0) {
-		free(v);
+	if (rc < 0)
 		return rc;
-	}
 	/* A contract whose capacity does not read stays in the list, so that
 	 * its slots are kept, but is not reported. */
 	for (size_t i = 0; i < k; i++)
-		if (v[i].bad)
+		if (w->rows[i].bad)
 			log_warn("reporter",
 			         "contract %" PRIu64 ": capacity out of range, not reported",
-			         v[i].cid);
-	*rows = v;
+			         w->rows[i].cid);
 	*n = k;
 	return 0;
 }
 
-int rep_db_put_slots(struct store *s, const struct rep_row *rows, size_t n)
+int rep_db_rows(struct store *s, struct rep_row **rows, size_t *n)
 {
+	struct rep_ws w;
+	rep_ws_init(&w, s);
+	int rc = rep_db_rows_ws(&w, n);
+	*rows = rc == 0 ? w.rows : NULL;
+	if (rc == 0)
+		w.rows = NULL; /* handed to the caller */
+	rep_ws_free(&w);
+	return rc;
+}
+
+int rep_db_put_slots(struct rep_ws *w, const struct rep_row *rows, size_t n)
+{
+	struct store *s = w->store;
 	sqlite3_stmt *st = NULL;
 	if (n > REP_MAX_CONTRACTS)
 		return ZE_TOOBIG;
 	size_t len = SLOTS_HEAD + n * SLOTS_REC;
-	uint8_t *p = malloc(len);
-	if (!p)
+	zbuf_reset(&w->blob);
+	if (zbuf_reserve(&w->blob, len) < 0)
 		return -ENOMEM;
+	uint8_t *p = w->blob.data;
 	put_le64(p, (uint64_t)n << 32 | SLOTS_VERSION);
 	for (size_t i = 0; i < n; i++) {
 		uint8_t *e = p + SLOTS_HEAD + i * SLOTS_REC;
@@ -319,22 +385,20 @@ int rep_db_put_slots(struct store *s, const struct rep_row *rows, size_t n)
 		}
 	}
 	store_lock(s);
-	int rc = prepare(s, sql_blob_put, &st);
+	int rc = ws_stmt(w, REP_ST_BLOB_PUT, &st);
 	if (rc == 0) {
 		sqlite3_bind_blob(st, 1, p, (int)len, SQLITE_STATIC);
 		rc = sqlite3_step(st);
 		rc = rc == SQLITE_DONE ? 0 : store_err(s, rc, "reporter slots");
+		ws_done(st);
 	}
-	sqlite3_finalize(st);
-	st = NULL;
 	/* The per-field cursors of an older agent, read once, now superseded. */
-	if (rc == 0 && (rc = prepare(s, sql_legacy_drop, &st)) == 0) {
+	if (rc == 0 && (rc = ws_stmt(w, REP_ST_LEGACY_DROP, &st)) == 0) {
 		rc = sqlite3_step(st);
 		rc = rc == SQLITE_DONE ? 0 : store_err(s, rc, "reporter slots");
+		ws_done(st);
 	}
-	sqlite3_finalize(st);
 	store_unlock(s);
-	free(p);
 	return rc;
 }
 
@@ -352,7 +416,7 @@ static int fail_name(const char *name, struct rep_fail *f)
 	return errno || end == p || *end ? ZE_MALFORMED : 0;
 }
 
-int rep_db_fails(struct store *s, struct rep_fail **f, size_t *n)
+int rep_db_fails(struct store *s, struct rep_ws *w, struct rep_fail **f, size_t *n)
 {
 	struct rep_fail *v = NULL;
 	size_t k = 0, cap = 0;
@@ -362,7 +426,7 @@ int rep_db_fails(struct store *s, struct rep_fail **f, size_t *n)
 	*f = NULL;
 	*n = 0;
 	store_lock(s);
-	if ((rc = prepare(s, sql_fails, &st)) < 0)
+	if ((rc = w ? ws_stmt(w, REP_ST_FAILS, &st) : prepare(s, sql_fails, &st)) < 0)
 		goto out;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
@@ -381,7 +445,10 @@ int rep_db_fails(struct store *s, struct rep_fail **f, size_t *n)
 	}
 	rc = rc == SQLITE_DONE ? 0 : store_err(s, rc, "reporter fails");
 out:
-	sqlite3_finalize(st);
+	if (w && st)
+		ws_done(st);
+	else
+		sqlite3_finalize(st);
 	store_unlock(s);
 	if (rc < 0) {
 		free(v);
@@ -430,12 +497,16 @@ int rep_db_prune(struct store *s)
 	char name[64];
 	int rc, found;
 
-	if ((rc = rep_db_fails(s, &f, &nf)) < 0 || nf == 0) {
+	if ((rc = rep_db_fails(s, NULL, &f, &nf)) < 0 || nf == 0) {
 		free(f);
 		return rc;
 	}
 	store_lock(s);
-	rc = walk_slots(s, slots_ts, &t, &found);
+	rc = prepare(s, sql_blob_get, &st);
+	if (rc == 0)
+		rc = walk_slots(s, st, slots_ts, &t, &found);
+	sqlite3_finalize(st);
+	st = NULL;
 	if (rc == 0 && t.err)
 		rc = -ENOMEM; /* keep every marker rather than drop a live one */
 	/* Without the blob the slots are still an older agent's cursors: the

@@ -249,105 +249,132 @@ static void put_lit(struct zbuf *b, const char *s, size_t n)
 #define REC_TEXT_MAX 256
 enum shape { SHAPE_CONSUMPTION, SHAPE_RESOURCES, SHAPE_NRU };
 
+/* The calls of each variant and the record shape of each. */
+static const char *const call_names[2][2] = {
+    [REP_ADD_REPORTS] = {"add_reports", NULL},
+    [REP_RESOURCES_NRU] = {"report_contract_resources", "add_nru_reports"},
+};
+static const enum shape call_shapes[2][2] = {
+    [REP_ADD_REPORTS] = {SHAPE_CONSUMPTION, SHAPE_CONSUMPTION},
+    [REP_RESOURCES_NRU] = {SHAPE_RESOURCES, SHAPE_NRU},
+};
+
+size_t rep_ncalls(const struct rep_limits *lim)
+{
+	return lim->variant == REP_ADD_REPORTS ? 1 : 2;
+}
+
+int rep_check_shape(const struct meta *m, const struct rep_limits *lim,
+		    const struct grid_report *rec)
+{
+	return check_shape(m, lim, rec, call_names[lim->variant], rep_ncalls(lim));
+}
+
+int rep_fits(const struct rep_limits *lim, size_t n)
+{
+	if (n == 0)
+		return -EINVAL;
+	if (n > lim->max_records ||
+	    CALL_HEAD + compact_len(n) + n * lim->record_bytes + REP_XT_OVERHEAD > lim->max_xt_bytes)
+		return ZE_TOOBIG;
+	return 0;
+}
+
 /*
  * The payload of one call, written as text: byte for byte what
  * cJSON_PrintUnformatted makes of grid_report_calls' arguments wrapped in
  * {"pallet","call","args"} (test_reporter checks that), without building a
- * cJSON tree of 10,000 objects first. The cycle's hot path.
+ * cJSON tree of 10,000 objects first. The cycle's hot path: b is reset and
+ * reused, so a steady cycle writes into memory it already has.
  */
-static int payload_text(const char *call, enum shape sh, const struct grid_report *r, size_t n,
-                        char **out)
+int rep_payload(const struct rep_limits *lim, size_t c, const struct grid_report *r, size_t n,
+		struct zbuf *b)
 {
 	static const char *const arg[] = {"reports", "contract_resources", "reports"};
-	struct zbuf b;
-	zbuf_init(&b, 0);
-	if (n > SIZE_MAX / REC_TEXT_MAX - 1 || zbuf_reserve(&b, (n + 1) * REC_TEXT_MAX) < 0)
-		return -ENOMEM;
-	int len = snprintf((char *)b.data, REC_TEXT_MAX,
-	                   "{\"pallet\":\"" SC_PALLET "\",\"call\":\"%s\",\"args\":{\"%s\":[", call,
-	                   arg[sh]);
-	if (len < 0 || len >= REC_TEXT_MAX) {
-		zbuf_free(&b);
+	if (c >= rep_ncalls(lim))
 		return -EINVAL;
-	}
-	b.len = (size_t)len;
+	const char *call = call_names[lim->variant][c];
+	enum shape sh = call_shapes[lim->variant][c];
+	zbuf_reset(b);
+	if (n > SIZE_MAX / REC_TEXT_MAX - 1 || zbuf_reserve(b, (n + 1) * REC_TEXT_MAX) < 0)
+		return -ENOMEM;
+	int len = snprintf((char *)b->data, REC_TEXT_MAX,
+	                   "{\"pallet\":\"" SC_PALLET "\",\"call\":\"%s\",\"args\":{\"%s\":[",
+	                   call, arg[sh]);
+	if (len < 0 || len >= REC_TEXT_MAX)
+		return -EINVAL;
+	b->len = (size_t)len;
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			PUT_LIT(&b, ",");
-		PUT_LIT(&b, "{\"contract_id\":");
-		put_u64_str(&b, r[i].contract_id);
+			PUT_LIT(b, ",");
+		PUT_LIT(b, "{\"contract_id\":");
+		put_u64_str(b, r[i].contract_id);
 		switch (sh) {
 		case SHAPE_CONSUMPTION:
-			PUT_LIT(&b, ",\"timestamp\":");
-			put_u64_str(&b, r[i].timestamp);
-			PUT_LIT(&b, ",\"cru\":");
-			put_u64_str(&b, r[i].cru);
-			PUT_LIT(&b, ",\"sru\":");
-			put_u64_str(&b, r[i].sru);
-			PUT_LIT(&b, ",\"hru\":");
-			put_u64_str(&b, r[i].hru);
-			PUT_LIT(&b, ",\"mru\":");
-			put_u64_str(&b, r[i].mru);
-			PUT_LIT(&b, ",\"nru\":");
-			put_u64_str(&b, r[i].nru);
+			PUT_LIT(b, ",\"timestamp\":");
+			put_u64_str(b, r[i].timestamp);
+			PUT_LIT(b, ",\"cru\":");
+			put_u64_str(b, r[i].cru);
+			PUT_LIT(b, ",\"sru\":");
+			put_u64_str(b, r[i].sru);
+			PUT_LIT(b, ",\"hru\":");
+			put_u64_str(b, r[i].hru);
+			PUT_LIT(b, ",\"mru\":");
+			put_u64_str(b, r[i].mru);
+			PUT_LIT(b, ",\"nru\":");
+			put_u64_str(b, r[i].nru);
 			break;
 		case SHAPE_RESOURCES:
-			PUT_LIT(&b, ",\"used\":{\"hru\":");
-			put_u64_str(&b, r[i].hru);
-			PUT_LIT(&b, ",\"sru\":");
-			put_u64_str(&b, r[i].sru);
-			PUT_LIT(&b, ",\"cru\":");
-			put_u64_str(&b, r[i].cru);
-			PUT_LIT(&b, ",\"mru\":");
-			put_u64_str(&b, r[i].mru);
-			PUT_LIT(&b, "}");
+			PUT_LIT(b, ",\"used\":{\"hru\":");
+			put_u64_str(b, r[i].hru);
+			PUT_LIT(b, ",\"sru\":");
+			put_u64_str(b, r[i].sru);
+			PUT_LIT(b, ",\"cru\":");
+			put_u64_str(b, r[i].cru);
+			PUT_LIT(b, ",\"mru\":");
+			put_u64_str(b, r[i].mru);
+			PUT_LIT(b, "}");
 			break;
 		case SHAPE_NRU:
-			PUT_LIT(&b, ",\"timestamp\":");
-			put_u64_str(&b, r[i].timestamp);
-			PUT_LIT(&b, ",\"window\":");
-			put_u64_str(&b, r[i].window);
-			PUT_LIT(&b, ",\"nru\":");
-			put_u64_str(&b, r[i].nru);
+			PUT_LIT(b, ",\"timestamp\":");
+			put_u64_str(b, r[i].timestamp);
+			PUT_LIT(b, ",\"window\":");
+			put_u64_str(b, r[i].window);
+			PUT_LIT(b, ",\"nru\":");
+			put_u64_str(b, r[i].nru);
 			break;
 		}
-		PUT_LIT(&b, "}");
+		PUT_LIT(b, "}");
 	}
-	PUT_LIT(&b, "]}}");
-	b.data[b.len] = 0;
-	*out = (char *)b.data;
+	PUT_LIT(b, "]}}");
+	b->data[b->len] = 0;
 	return 0;
 }
 
-/* The cycle's form of rep_encode_calls: payload text and computed sizes. */
+/* The cycle's form of rep_encode_calls for one batch alone: payload text
+ * in fresh buffers the calls own, and computed sizes. */
 static int encode_fast(const struct meta *m, const struct rep_limits *lim,
                        const struct grid_report *r, size_t n, struct rep_call calls[2],
                        size_t *ncalls)
 {
-	static const char *const add[] = {"add_reports"}, *const pair[] = {
-	                                                      "report_contract_resources",
-	                                                      "add_nru_reports"};
-	static const enum shape add_sh[] = {SHAPE_CONSUMPTION},
-	                        pair_sh[] = {SHAPE_RESOURCES, SHAPE_NRU};
-	int one = lim->variant == REP_ADD_REPORTS;
-	const char *const *names = one ? add : pair;
-	const enum shape *sh = one ? add_sh : pair_sh;
-	size_t k = one ? 1 : 2;
-	int rc = check_shape(m, lim, r, names, k);
-	if (rc < 0)
+	size_t k = rep_ncalls(lim);
+	int rc = rep_check_shape(m, lim, r);
+	if (rc < 0 || (rc = rep_fits(lim, n)) < 0)
 		return rc;
-	if (CALL_HEAD + compact_len(n) + n * lim->record_bytes + REP_XT_OVERHEAD >
-	    lim->max_xt_bytes)
-		return ZE_TOOBIG;
 	for (size_t i = 0; i < k; i++) {
+		struct zbuf b;
 		memset(&calls[i], 0, sizeof calls[i]);
 		zbuf_init(&calls[i].bytes, lim->max_xt_bytes);
-		memcpy(calls[i].name, names[i], strlen(names[i]) + 1);
-		if ((rc = payload_text(names[i], sh[i], r, n, &calls[i].payload)) < 0) {
+		memcpy(calls[i].name, call_names[lim->variant][i],
+		       strlen(call_names[lim->variant][i]) + 1);
+		zbuf_init(&b, 0);
+		if ((rc = rep_payload(lim, i, r, n, &b)) < 0) {
+			zbuf_free(&b);
 			for (size_t j = 0; j <= i; j++)
 				rep_call_clear(&calls[j]);
 			return rc;
 		}
+		calls[i].payload = (char *)b.data; /* handed to the call */
 	}
 	*ncalls = k;
 	return 0;

@@ -68,11 +68,62 @@ int rep_encode_calls(const struct meta *m, const struct rep_limits *lim,
 		     const struct grid_report *r, size_t n, int full, struct rep_call calls[2],
 		     size_t *ncalls);
 
+/* The pieces of that cheaper form, for a cycle that checks once and
+ * writes every part's payload into one reused buffer. */
+/* Calls per part of lim's variant (1 or 2). */
+size_t rep_ncalls(const struct rep_limits *lim);
+/* Checks that rec encodes with the runtime's own types as call c of each
+ * part, to the record size lim assumes (ZE_UNSUPPORTED otherwise): done
+ * once per cycle, since every record has the same fixed-size shape. */
+int rep_check_shape(const struct meta *m, const struct rep_limits *lim,
+		    const struct grid_report *rec);
+/* 0 when a call of n records fits lim, else ZE_TOOBIG. */
+int rep_fits(const struct rep_limits *lim, size_t n);
+/* Call c's payload text for r[0..n), written into b after resetting it
+ * (NUL-terminated; b keeps its memory for the next part). */
+int rep_payload(const struct rep_limits *lim, size_t c, const struct grid_report *r, size_t n,
+		struct zbuf *b);
+
+struct sqlite3_stmt;
+
+/* The reporter's prepared statements (reporter_db.c). */
+enum rep_stmt {
+	REP_ST_DEPS,
+	REP_ST_WLS,
+	REP_ST_BLOB_GET,
+	REP_ST_BLOB_PUT,
+	REP_ST_LEGACY_DROP,
+	REP_ST_FAILS,
+	REP_ST__COUNT
+};
+
+/*
+ * What one cycle leaves to the next, so that a steady cycle allocates
+ * nothing and prepares nothing: the contracts' rows, the records, one
+ * part's payload text and the progress blob, each kept at its largest size
+ * so far (about 250 bytes per contract in all), and the statements,
+ * prepared on first use. Owned by a struct rep; rep_ws_free releases it,
+ * and must run while the store is open.
+ */
+struct rep_ws {
+	struct store *store; /* borrowed */
+	struct sqlite3_stmt *st[REP_ST__COUNT];
+	struct rep_row *rows;
+	size_t rows_cap;
+	struct grid_report *recs;
+	size_t recs_cap;
+	struct zbuf text;
+	struct zbuf blob;
+};
+void rep_ws_init(struct rep_ws *w, struct store *s);
+void rep_ws_free(struct rep_ws *w);
+
 struct rep {
 	struct rep_config cfg;
 	struct rep_deps deps;
 	int64_t next_ms; /* 0 until the schedule was read from the store */
 	struct rep_stats stats;
+	struct rep_ws ws;
 };
 
 /* The outbox key of part i's call c: "report:<ts>:<i>[:res|:nru]". */
@@ -89,11 +140,14 @@ int rep_settle(struct rep *r);
  * ascending ids (rows[i].bad: capacity out of range, not to be reported);
  * *rows freed by the caller. */
 int rep_db_rows(struct store *s, struct rep_row **rows, size_t *n);
-/* Every failure marker; *f freed by the caller. */
-int rep_db_fails(struct store *s, struct rep_fail **f, size_t *n);
+/* The same into w->rows (valid until w's next use), with w's statements. */
+int rep_db_rows_ws(struct rep_ws *w, size_t *n);
+/* Every failure marker; *f freed by the caller. w may be NULL (its
+ * statement is then prepared for this call). */
+int rep_db_fails(struct store *s, struct rep_ws *w, struct rep_fail **f, size_t *n);
 /* Replaces every contract's slots with those of rows (ascending ids; a
  * contract not in rows loses its slots), in the caller's transaction. */
-int rep_db_put_slots(struct store *s, const struct rep_row *rows, size_t n);
+int rep_db_put_slots(struct rep_ws *w, const struct rep_row *rows, size_t n);
 /* Drops failure markers no slot refers to. */
 int rep_db_prune(struct store *s);
 
