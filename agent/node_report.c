@@ -24,6 +24,8 @@ static int make_rep(struct agent_node *n, struct eng *e, unsigned interval, stru
 		.store = n->store,
 		.chain = eng_chain_iface(e),
 		.usage = rep_usage_prov,
+		.usage_begin = rep_usage_prov_begin,
+		.usage_end = rep_usage_prov_end,
 		.usage_ctx = &n->usage,
 		.enqueue = rep_enqueue_engine,
 		.enqueue_ctx = e,

@@ -172,6 +172,11 @@ static int batch_build(struct rep *r, const struct meta *m, const struct rep_lim
 		w->recs_cap = nrows;
 	}
 	b->recs = w->recs;
+	int rc = 0;
+	if (r->deps.usage && r->deps.usage_begin &&
+	    (rc = r->deps.usage_begin(r->deps.usage_ctx)) < 0)
+		log_warn("reporter", "usage snapshot: %s; reading each contract alone",
+		         zerr_str(rc));
 	for (size_t i = 0; i < nrows; i++) {
 		int slot_b;
 		int64_t counter;
@@ -180,6 +185,8 @@ static int batch_build(struct rep *r, const struct meta *m, const struct rep_lim
 		make_record(r, &rows[i], ts, f, nf, &b->recs[b->n++], &slot_b, &counter);
 		*(slot_b ? &rows[i].b : &rows[i].a) = (struct rep_slot){1, ts, counter};
 	}
+	if (r->deps.usage && r->deps.usage_end)
+		r->deps.usage_end(r->deps.usage_ctx);
 	if (b->n == 0)
 		return 0;
 	b->nparts = (b->n + lim->max_records - 1) / lim->max_records;
@@ -187,7 +194,7 @@ static int batch_build(struct rep *r, const struct meta *m, const struct rep_lim
 		return ZE_TOOBIG;
 	/* Every record has the same fixed-size shape: one check covers all,
 	 * and the size of each part follows from its count. */
-	int rc = rep_check_shape(m, lim, &b->recs[0]);
+	rc = rep_check_shape(m, lim, &b->recs[0]);
 	for (size_t p = 0; p < b->nparts && rc == 0; p++) {
 		size_t first, cnt;
 		part_range(lim, b, p, &first, &cnt);

@@ -71,6 +71,12 @@ enum rep_variant {
  * restart from zero when the workloads are recreated). */
 typedef int (*rep_usage_fn)(void *ctx, uint64_t contract_id, uint64_t *bytes);
 
+/* Optional hooks around a cycle's usage calls: begin before the first
+ * (a source may read what it needs for every contract at once; an error
+ * leaves it answering one contract at a time), end after the last. */
+typedef int (*rep_usage_begin_fn)(void *ctx);
+typedef void (*rep_usage_end_fn)(void *ctx);
+
 /* Queues one outbox item; called inside the reporter's store transaction.
  * *added = 0 when the key was queued before. */
 typedef int (*rep_enqueue_fn)(void *ctx, uint64_t contract_id, const char *key,
@@ -99,6 +105,8 @@ struct rep_deps {
 	const struct eng_chain *chain;
 	const struct meta *meta;
 	rep_usage_fn usage;           /* NULL: nru is always 0 */
+	rep_usage_begin_fn usage_begin; /* NULL: none */
+	rep_usage_end_fn usage_end;     /* NULL: none */
 	void *usage_ctx;
 	/* NULL: store_outbox_add(store, REP_OUTBOX_KIND, ...), which does not
 	 * wake a dispatcher; rep_enqueue_engine wakes the engine's. */
@@ -126,7 +134,10 @@ struct rep;
 
 /* cfg may be NULL (defaults); deps is copied, what it points to borrowed.
  * -EINVAL without a store or without a runtime source. *out freed with
- * rep_free. */
+ * rep_free, before the store is closed: between cycles the reporter keeps
+ * its arrays (about 250 bytes per contract) and prepared statements on the
+ * store's connection, so that a steady cycle allocates and prepares
+ * nothing. */
 int rep_new(const struct rep_config *cfg, const struct rep_deps *deps, struct rep **out);
 void rep_free(struct rep *r); /* NULL accepted */
 

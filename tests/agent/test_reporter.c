@@ -771,6 +771,40 @@ static void usage_from_provisioners(void **st)
 	assert_int_equal(rep_usage_prov(&up, 12345, &bytes), ZE_ABSENT);
 }
 
+/* The same answers from the cycle's snapshot (rep_usage_prov_begin), for
+ * every contract, and the same for one gone meanwhile or never there. */
+static void usage_snapshot_matches_store(void **st)
+{
+	struct fx *f = *st;
+	struct rep_usage_prov alone = {.store = f->s, .lookup = fake_lookup};
+	struct rep_usage_prov snap = {.store = f->s, .lookup = fake_lookup};
+	uint64_t a = 0, b = 0;
+	assert_int_equal(rep_usage_prov_begin(&snap), 0);
+	for (uint64_t cid = 1; cid <= NC + 1; cid++) {
+		int ra = rep_usage_prov(&alone, cid, &a), rb = rep_usage_prov(&snap, cid, &b);
+		assert_int_equal(ra, rb);
+		if (ra == 0)
+			assert_true(a == b);
+	}
+	usage_calls = 0;
+	assert_int_equal(rep_usage_prov(&snap, 3, &b), 0);
+	assert_true(b == 3007); /* the paused vm; "bad" is in error */
+	assert_int_equal(usage_calls, 1);
+	usage_fail = 1;
+	assert_int_equal(rep_usage_prov(&snap, 3, &b), -ENOENT);
+	usage_fail = 0;
+	assert_int_equal(rep_usage_prov(&snap, 12345, &b), ZE_ABSENT);
+	/* Out of order too: the reporter asks in ascending order, but
+	 * nothing depends on it. */
+	assert_int_equal(rep_usage_prov(&snap, 3, &b), 0);
+	assert_true(b == 3007);
+	rep_usage_prov_end(&snap);
+	assert_null(snap.deps);
+	/* After end, one contract at a time again. */
+	assert_int_equal(rep_usage_prov(&snap, 3, &b), 0);
+	assert_true(b == 3007);
+}
+
 /* The next cycle is due one interval after the last plus a jitter below
  * jitter_s (by default at most 300 s, a tenth of the interval). */
 static void schedule_has_jitter(void **st)
@@ -921,6 +955,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(schedule_has_jitter, setup_dev, teardown),
 		cmocka_unit_test_setup_teardown(damaged_bookkeeping_recovers, setup_tf, teardown),
 		cmocka_unit_test_setup_teardown(usage_from_provisioners, setup_dev, teardown),
+		cmocka_unit_test_setup_teardown(usage_snapshot_matches_store, setup_dev, teardown),
 		cmocka_unit_test(payload_text_matches_cjson),
 		cmocka_unit_test_setup_teardown(legacy_cursors_are_read_once, setup_dev, teardown),
 		cmocka_unit_test_setup_teardown(stale_failure_markers_are_pruned, setup_dev,
