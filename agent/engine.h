@@ -244,6 +244,12 @@ int eng_cursor_set(struct eng *e, int64_t block);
  * May run inside the caller's store transaction. */
 int eng_outbox_enqueue(struct eng *e, uint64_t contract_id, const char *key,
 		       const char *payload, int *added);
+/* The same for a payload whose pallet and call the caller names (it wrote
+ * them itself): the call is looked up by those names and the payload is
+ * stored as it is, not parsed (a report cycle queues a megabyte of it). */
+int eng_outbox_enqueue_call(struct eng *e, const char *pallet, const char *call,
+			    uint64_t contract_id, const char *key, const char *payload,
+			    int *added);
 /* The engine's chain interface (for the reporter: with_meta). Borrowed. */
 const struct eng_chain *eng_chain_iface(const struct eng *e);
 

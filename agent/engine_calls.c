@@ -200,6 +200,27 @@ int eng_outbox_enqueue(struct eng *e, uint64_t contract_id, const char *key, con
 	return rc;
 }
 
+int eng_outbox_enqueue_call(struct eng *e, const char *pallet, const char *call,
+                            uint64_t contract_id, const char *key, const char *payload,
+                            int *added)
+{
+	if (!pallet || !call || !key || !key[0] || !payload)
+		return -EINVAL;
+	const struct eng_call_def *def = eng_call_find(pallet, call);
+	if (!def) {
+		log_err("engine", "outbox %s: %s.%s is not in the call table (engine_calls.c)", key,
+		        pallet, call);
+		return -EINVAL;
+	}
+	int a = 0;
+	int rc = add_row(e, def, contract_id, key, payload, &a);
+	if (rc == 0 && a)
+		eng_kick_outbox(e);
+	if (added)
+		*added = a;
+	return rc;
+}
+
 /* Rows queued before every call had one shape: "deployed" with "{}" and
  * "rejected" with {"reason": R}. */
 static cJSON *legacy_args(const char *kind, uint64_t cid, const cJSON *p)

@@ -13,9 +13,36 @@
 #include "common/log.h"
 #include "common/zerr.h"
 
+/* The pallet and call of a payload rep_payload wrote, from its fixed
+ * opening {"pallet":"P","call":"C", without parsing the records after it
+ * (names are identifiers: no escapes). -EINVAL for any other text. */
+static int payload_call(const char *payload, char *pallet, size_t psz, char *call, size_t csz)
+{
+	static const char p0[] = "{\"pallet\":\"", c0[] = "\",\"call\":\"";
+	if (strncmp(payload, p0, sizeof p0 - 1) != 0)
+		return -EINVAL;
+	const char *p = payload + sizeof p0 - 1, *pe = strchr(p, '"');
+	if (!pe || pe == p || (size_t)(pe - p) >= psz || strncmp(pe, c0, sizeof c0 - 1) != 0)
+		return -EINVAL;
+	const char *c = pe + sizeof c0 - 1, *ce = strchr(c, '"');
+	if (!ce || ce == c || (size_t)(ce - c) >= csz || ce[1] != ',')
+		return -EINVAL;
+	memcpy(pallet, p, (size_t)(pe - p));
+	pallet[pe - p] = 0;
+	memcpy(call, c, (size_t)(ce - c));
+	call[ce - c] = 0;
+	return 0;
+}
+
 int rep_enqueue_engine(void *eng, uint64_t contract_id, const char *key, const char *payload,
 		       int *added)
 {
+	char pallet[64], call[64];
+	/* The engine would parse the whole payload (10,000 records: about
+	 * 13 ms and 200,000 allocations) to learn the two names it opens
+	 * with. */
+	if (payload_call(payload, pallet, sizeof pallet, call, sizeof call) == 0)
+		return eng_outbox_enqueue_call(eng, pallet, call, contract_id, key, payload, added);
 	return eng_outbox_enqueue(eng, contract_id, key, payload, added);
 }
 

@@ -24,6 +24,7 @@
 #include <microhttpd.h>
 
 #include "agent/engine.h"
+#include "agent/reporter.h"
 #include "agent/handlers.h"
 #include "image/img_int.h"
 #include "common/hex.h"
@@ -1212,6 +1213,19 @@ static void many_contracts_in_parallel(void **st)
 	idle(f);
 	assert_int_equal(fc.applied[1][FC_REPORTS], 1);
 	assert_int_equal(fc.applied[1][FC_DEPLOYED], 1);
+	/* A producer that names its call (the reporter, which reads the names
+	 * from its own payload's opening): queued unparsed, once per key. */
+	assert_int_equal(eng_outbox_enqueue_call(f->e, "SmartContractModule", "no_such_call", 1,
+						 "report:1:1", REPORT_1, &added),
+			 -EINVAL);
+	assert_int_equal(rep_enqueue_engine(f->e, 1, "report:1:1", REPORT_1, &added), 0);
+	assert_int_equal(added, 1);
+	assert_int_equal(eng_outbox_enqueue_call(f->e, "SmartContractModule", "add_reports", 1,
+						 "report:1:1", REPORT_1, &added),
+			 0);
+	assert_int_equal(added, 0);
+	idle(f);
+	assert_int_equal(fc.applied[1][FC_REPORTS], 2);
 }
 
 /* Hash-only contracts get their sealed deployment with the command, checked
