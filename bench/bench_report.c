@@ -150,9 +150,8 @@ static void chain_apply(struct bench_chain *e, struct store *s, size_t *nxt, siz
  * seconds of this thread (the cycles are measured in CPU time too, so
  * both sides count the same thing). b is reserved once and reused, so the
  * sample is the encoding alone: a buffer grown from nothing each time
- * costs page faults and reallocations that depend on the allocator's
- * state (glibc moves its mmap threshold as large blocks come and go), and
- * moved that floor by half between two builds of the same code. */
+ * adds page faults and reallocations whose cost depends on the allocator's
+ * state (glibc moves its mmap threshold as large blocks come and go). */
 static double floor_once(struct zbuf *b, size_t n)
 {
 	zbuf_reset(b);
