@@ -38,9 +38,9 @@ int rep_enqueue_engine(void *eng, uint64_t contract_id, const char *key, const c
 		       int *added)
 {
 	char pallet[64], call[64];
-	/* The engine would parse the whole payload (10,000 records: about
-	 * 13 ms and 200,000 allocations) to learn the two names it opens
-	 * with. */
+	/* The engine would parse the whole payload (a cJSON tree of 1,024
+	 * records; about 13 ms for a cycle of 10,000) to learn the two names
+	 * it opens with. */
 	if (payload_call(payload, pallet, sizeof pallet, call, sizeof call) == 0)
 		return eng_outbox_enqueue_call(eng, pallet, call, contract_id, key, payload, added);
 	return eng_outbox_enqueue(eng, contract_id, key, payload, added);
