@@ -100,9 +100,9 @@ static int scan(struct rep_usage_prov *u)
 	while ((rc = sqlite3_step(d)) == SQLITE_ROW) {
 		if ((rc = grow((void **)&u->deps, &dcap, u->ndeps, sizeof *u->deps)) < 0)
 			goto out;
-		u->deps[u->ndeps++] = (struct rep_usage_dep){
-		    .cid = (uint64_t)sqlite3_column_int64(d, 0),
-		    .twin = (uint32_t)sqlite3_column_int64(d, 1)};
+		u->deps[u->ndeps++] =
+		    (struct rep_usage_dep){.cid = (uint64_t)sqlite3_column_int64(d, 0),
+		                           .twin = (uint32_t)sqlite3_column_int64(d, 1)};
 	}
 	if (rc != SQLITE_DONE) {
 		rc = store_err(s, rc, "usage deployments");
@@ -184,7 +184,7 @@ static int from_snapshot(struct rep_usage_prov *u, uint64_t cid, uint64_t *sum)
 		int rc = u->wls[i].ops->usage(u->prov, &id, &pu, err, sizeof err);
 		if (rc < 0) {
 			log_debug("reporter", "usage of %llu/%s: %s", (unsigned long long)cid,
-				  id.name, err);
+			          id.name, err);
 			return rc;
 		}
 		/* Saturate rather than wrap: a wrapped sum would read as a restart. */
@@ -220,8 +220,8 @@ static int from_store(struct rep_usage_prov *u, uint64_t contract_id, uint64_t *
 		err[0] = 0;
 		rc = ops->usage(u->prov, &id, &pu, err, sizeof err);
 		if (rc < 0) {
-			log_debug("reporter", "usage of %llu/%s: %s", (unsigned long long)contract_id,
-				  w[i].name, err);
+			log_debug("reporter", "usage of %llu/%s: %s",
+			          (unsigned long long)contract_id, w[i].name, err);
 			break;
 		}
 		uint64_t add = pu.net_rx_bytes + pu.net_tx_bytes;
