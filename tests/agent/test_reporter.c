@@ -771,6 +771,35 @@ static void usage_from_provisioners(void **st)
 	assert_int_equal(rep_usage_prov(&up, 12345, &bytes), ZE_ABSENT);
 }
 
+/* The reporter keeps its arrays between cycles: a cycle with many more
+ * contracts than the last grows them, one with fewer reuses them, and
+ * every record is the contract's own either way. */
+static void workspace_follows_the_contracts(void **st)
+{
+	struct fx *f = *st;
+	struct rep_stats s;
+	const uint64_t many = 250; /* add_dep's hashes are one byte repeated */
+	cycle(f, f->t0, &s);
+	assert_int_equal(s.records, NC);
+	drain(f, "ok");
+	for (uint64_t cid = NC + 1; cid <= many; cid++)
+		if (cid != 99) /* the fixture's contract still deploying */
+			add_dep(f->s, cid);
+	cycle(f, f->t0 + 3600, &s);
+	assert_int_equal(s.records, many - 1);
+	drain(f, "ok");
+	for (uint64_t cid = 1; cid <= many; cid += 29)
+		assert_true(jnum(last_record(f, "add_reports", cid), "sru") == 10 * cid);
+	for (uint64_t cid = 2; cid <= many; cid += 2)
+		assert_int_equal(store_dep_set_state(f->s, cid, STORE_DEP_DELETED, "cancelled"), 0);
+	cycle(f, f->t0 + 7200, &s);
+	assert_int_equal(s.records, many / 2 - 1);
+	drain(f, "ok");
+	const cJSON *o = last_record(f, "add_reports", 249);
+	assert_true(jnum(o, "sru") == 2490 && jnum(o, "cru") == 2 && jnum(o, "mru") == 1000);
+	assert_true(jnum(o, "timestamp") == (uint64_t)(f->t0 + 7200));
+}
+
 /* The same answers from the cycle's snapshot (rep_usage_prov_begin), for
  * every contract, and the same for one gone meanwhile or never there. */
 static void usage_snapshot_matches_store(void **st)
@@ -956,6 +985,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(damaged_bookkeeping_recovers, setup_tf, teardown),
 		cmocka_unit_test_setup_teardown(usage_from_provisioners, setup_dev, teardown),
 		cmocka_unit_test_setup_teardown(usage_snapshot_matches_store, setup_dev, teardown),
+		cmocka_unit_test_setup_teardown(workspace_follows_the_contracts, setup_dev,
+						teardown),
 		cmocka_unit_test(payload_text_matches_cjson),
 		cmocka_unit_test_setup_teardown(legacy_cursors_are_read_once, setup_dev, teardown),
 		cmocka_unit_test_setup_teardown(stale_failure_markers_are_pruned, setup_dev,
