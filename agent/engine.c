@@ -190,6 +190,10 @@ int eng_start(struct eng *e)
 	int rc = store_stats(e->store, 0, &st);
 	if (rc < 0)
 		return rc;
+	/* Rows pending now may have been sent before a crash: each is
+	 * checked against the chain before its first send. */
+	if ((rc = eng_outbox_boot(e)) < 0)
+		return rc;
 	uint64_t *ids;
 	size_t n;
 	if ((rc = store_dep_ids(e->store, &ids, &n)) < 0)
@@ -256,8 +260,8 @@ void eng_stop(struct eng *e)
 	if (e->dispatcher_up)
 		pthread_join(e->dispatcher, NULL);
 	/* Calls in flight are not waited for: after cancel no outcome comes,
-	 * and the outbox keeps each call (attempts > 0, so the next start asks
-	 * the chain before resending it). */
+	 * and the outbox keeps each call (pending, so the next start asks the
+	 * chain before resending it). */
 	e->chain.cancel(e->chain.ctx);
 	eng_outbox_drain(e);
 	e->nworkers = 0;

@@ -5,12 +5,19 @@
  * transaction of the state change that needs it, and read into memory once:
  * at start (everything pending) and after a kick (only rows newer than the
  * last read). Due items go to the chain interface's submit_async, at most
- * outbox_in_flight at a time, after one durable "sending" mark for all of
- * them (a crash after it means "maybe sent": the resend asks the chain
- * first). Outcomes come back through a callback that only queues them and
- * wakes the dispatcher, which records them in the store (done, or a retry
- * time with backoff) in one transaction per pass. No thread waits for a
- * block. Layer 2 (engine_int.h): calls engine_calls.c and engine_util.c.
+ * outbox_in_flight at a time, after one lazy "sending" mark for all of them
+ * (nothing durable stands between a deploy's acceptance and its chain
+ * call). Whether an earlier send landed is asked of the chain (the call
+ * table's check) before any send that may repeat one: every row that was
+ * pending when the engine started (a crash may have hidden a send, the
+ * mark too when the power went), every resend after an unknown outcome,
+ * and after a failure on chain (a repeat of a call that landed fails, and
+ * is recorded as the success it was). Outcomes come back through a
+ * callback that only queues them and wakes the dispatcher, which records
+ * them in the store (done, or a retry time with backoff) in one lazy
+ * transaction per pass. No thread waits for a block. docs/deploy-engine.md
+ * ("Crash points") says what each crash leaves. Layer 2 (engine_int.h):
+ * calls engine_calls.c and engine_util.c.
  */
 #include "agent/engine_int.h"
 
@@ -27,6 +34,18 @@
 
 /* Items kept in memory at most; rows past them wait in the store. */
 #define OB_MEM_MAX 4096
+
+int eng_outbox_boot(struct eng *e)
+{
+	int64_t last = 0;
+	int rc = store_outbox_last_pending(e->store, &last);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&e->mu);
+	e->ob_boot_max = last;
+	pthread_mutex_unlock(&e->mu);
+	return 0;
+}
 
 size_t eng_outbox_busy(const struct eng *e)
 {
@@ -117,11 +136,12 @@ static void record_outcomes(struct eng *e)
 			log_info("engine", "outbox %s: ok", it->key);
 			mark_done(e, it, "ok");
 		} else if (it->rc == ZE_CHAIN) {
-			/* Included and failed: final. Sending again would fail the same. */
-			char out[300];
-			log_warn("engine", "outbox %s: failed on chain: %s", it->key, it->why);
-			snprintf(out, sizeof out, "failed: %s", it->why);
-			mark_done(e, it, out);
+			/* Included and failed: final, sending again would fail the
+			 * same. But a call that landed earlier (a send before a
+			 * crash, a duplicate still in the pool) fails when repeated:
+			 * the next pass asks the chain which it was. */
+			it->failed = 1;
+			it->next_try = clk_wall_ms();
 		} else {
 			mark_retry(e, it, it->why[0] ? it->why : zerr_str(it->rc));
 		}
@@ -175,6 +195,7 @@ static void load_new(struct eng *e)
 		rows[i].payload = NULL;
 		it->attempts = rows[i].attempts;
 		it->next_try = rows[i].next_try;
+		it->boot = it->id <= e->ob_boot_max;
 		*tail = it;
 		tail = &it->next;
 		e->ob_loaded = it->id;
@@ -225,22 +246,34 @@ static void send_due(struct eng *e)
 			continue;
 		}
 		const char *outcome = NULL;
-		/* An earlier send was started: it may have landed without us
-		 * learning it (crash, lost reply). Ask the chain before sending. */
-		if (it->attempts > 0) {
+		/* An earlier send may have landed without us learning it (a
+		 * crash, with or without its sending mark; a lost reply; a failure
+		 * that was a repeat). Ask the chain before sending or failing. */
+		if (it->boot || it->attempts > 0 || it->failed) {
 			checks++;
 			if ((rc = d->applied(e, it->cid, a, &outcome)) > 0) {
-				log_info("engine", "outbox %s: %s", it->key, outcome);
+				if (it->failed)
+					log_info("engine", "outbox %s: %s (the repeat failed: %s)",
+					         it->key, outcome, it->why);
+				else
+					log_info("engine", "outbox %s: %s", it->key, outcome);
 				mark_done(e, it, outcome);
 			} else if (rc < 0) {
 				char why[128];
 				snprintf(why, sizeof why, "checking the chain: %s", zerr_str(rc));
 				mark_retry(e, it, why);
+			} else if (it->failed) {
+				char out[300];
+				log_warn("engine", "outbox %s: failed on chain: %s", it->key, it->why);
+				snprintf(out, sizeof out, "failed: %s", it->why);
+				mark_done(e, it, out);
+				rc = 1;
 			}
 			if (rc != 0) {
 				cJSON_Delete(h);
 				continue;
 			}
+			it->boot = 0;
 		}
 		/* A runtime without the call (tfchain has no Deployed state and
 		 * no rejection): the node's own state is the record. */
@@ -264,8 +297,8 @@ static void send_due(struct eng *e)
 	}
 	if (!n)
 		return;
-	/* Never send what could not be counted: a crash after the send would
-	 * hide it. */
+	/* Counted before the send (lazily: the check at the next start does
+	 * not depend on it), and not sent when it cannot be counted. */
 	int rc = store_outbox_sending_many(e->store, ids, n, marked);
 	for (unsigned i = 0; i < n; i++) {
 		struct eng_ob_item *it = pick[i];

@@ -94,10 +94,11 @@ int eng_transition_with(struct eng *e, uint64_t cid, unsigned from_mask, enum st
                         const char *reason, enum eng_tcall call, int (*also)(void *arg), void *arg)
 {
 	struct store_dep d;
-	/* Deploying -> deployed promises nothing yet: the chain hears of it
-	 * only after the sender's durable attempts commit, whose sync covers
-	 * this one; lost to a power cut, the restore provisions again and
-	 * comes back here. Every other transition is durable. */
+	/* Deploying -> deployed promises nothing: lost to a power cut (with
+	 * its outbox row), the restore provisions again and comes back here,
+	 * and a repeat of a call that had landed is recognised by its check
+	 * (docs/deploy-engine.md, "Crash points"). Every other transition is
+	 * durable. */
 	int lazy = to == STORE_DEP_DEPLOYED && from_mask == ENG_ST(STORE_DEP_DEPLOYING) &&
 	           call == ENG_T_DEPLOYED;
 	int rc = lazy ? store_begin_lazy(e->store) : store_begin(e->store);

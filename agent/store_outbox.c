@@ -157,32 +157,18 @@ int store_outbox_next(struct store *s, int64_t *next_ms)
 
 int store_outbox_sending(struct store *s, int64_t id)
 {
-	/* Its own durable transaction: the send follows it, and its sync also
-	 * makes every lazy commit before it durable (the WAL is synced in
-	 * order), the outbox row being sent included. */
-	int rc = store_begin(s);
-	if (rc < 0)
-		return rc;
-	sqlite3_stmt *st = store_stmt(s, SQ_OB_SENDING);
-	rc = -EIO;
-	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		rc = store_step_done(s, st, "outbox sending");
-		if (rc == 0 && sqlite3_changes(s->db) == 0)
-			rc = ZE_ABSENT;
-	}
-	if (rc < 0) {
-		store_rollback(s);
-		return rc;
-	}
-	return store_commit(s);
+	int marked = 0;
+	int rc = store_outbox_sending_many(s, &id, 1, &marked);
+	return rc == 0 && !marked ? ZE_ABSENT : rc;
 }
 
 int store_outbox_sending_many(struct store *s, const int64_t *ids, size_t n, int *marked)
 {
-	/* One durable transaction for all: one sync covers the marks, and every
-	 * lazy commit before them (the WAL is synced in order). */
-	int rc = store_begin(s);
+	/* Lazy: the mark promises nothing. It survives kill -9 at once (it is
+	 * in the WAL before the call leaves), and when a power cut drops it the
+	 * start after asks the chain before resending every row that was
+	 * pending (docs/deploy-engine.md, "Crash points"). */
+	int rc = store_begin_lazy(s);
 	if (rc < 0)
 		return rc;
 	sqlite3_stmt *st = store_stmt(s, SQ_OB_SENDING);
@@ -197,6 +183,28 @@ int store_outbox_sending_many(struct store *s, const int64_t *ids, size_t n, int
 		return rc;
 	}
 	return store_commit(s);
+}
+
+int store_outbox_last_pending(struct store *s, int64_t *id)
+{
+	int isnull = 1;
+	sqlite3_stmt *st = NULL;
+	*id = 0;
+	store_lock(s);
+	/* Prepared per call: it runs once per engine start. */
+	int rc = sqlite3_prepare_v2(s->db, "SELECT max(id) FROM outbox WHERE done=0", -1, &st,
+				    NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		isnull = sqlite3_column_type(st, 0) == SQLITE_NULL;
+		if (!isnull)
+			*id = sqlite3_column_int64(st, 0);
+		rc = 0;
+	} else {
+		rc = store_err(s, rc, "outbox last pending");
+	}
+	sqlite3_finalize(st);
+	store_unlock(s);
+	return rc;
 }
 
 int store_outbox_retry(struct store *s, int64_t id, int64_t next_ms, const char *err)
