@@ -104,7 +104,7 @@ static void mark_done(struct eng *e, struct eng_ob_item *it, const char *outcome
 static void mark_retry(struct eng *e, struct eng_ob_item *it, const char *why)
 {
 	int64_t delay = backoff_delay(e->cfg.outbox_base_ms, e->cfg.outbox_max_ms,
-	                            it->attempts > 0 ? (unsigned)it->attempts - 1 : 0, 1);
+	                              it->attempts > 0 ? (unsigned)it->attempts - 1 : 0, 1);
 	log_warn("engine", "outbox %s: %s; retry in %lld ms", it->key, why, (long long)delay);
 	it->next_try = clk_wall_ms() + delay;
 	store_outbox_retry(e->store, it->id, it->next_try, why);
@@ -264,7 +264,8 @@ static void send_due(struct eng *e)
 				mark_retry(e, it, why);
 			} else if (it->failed) {
 				char out[300];
-				log_warn("engine", "outbox %s: failed on chain: %s", it->key, it->why);
+				log_warn("engine", "outbox %s: failed on chain: %s", it->key,
+				         it->why);
 				snprintf(out, sizeof out, "failed: %s", it->why);
 				mark_done(e, it, out);
 				rc = 1;
