@@ -245,6 +245,20 @@ static void send_due(struct eng *e)
 			mark_done(e, it, "dropped: not a known call");
 			continue;
 		}
+		/* A runtime without the call (tfchain has no Deployed state and
+		 * no rejection): the node's own state is the record, and nothing
+		 * was sent that the chain could be asked about. */
+		if (d->optional && e->chain.has_call &&
+		    e->chain.has_call(e->chain.ctx, d->pallet, d->call) == 0) {
+			log_info("engine",
+			         "contract %" PRIu64
+			         ": this runtime has no %s.%s; the node's state "
+			         "is the record",
+			         it->cid, d->pallet, d->call);
+			mark_done(e, it, "ok");
+			cJSON_Delete(h);
+			continue;
+		}
 		const char *outcome = NULL;
 		/* An earlier send may have landed without us learning it (a
 		 * crash, with or without its sending mark; a lost reply; a failure
@@ -275,19 +289,6 @@ static void send_due(struct eng *e)
 				continue;
 			}
 			it->boot = 0;
-		}
-		/* A runtime without the call (tfchain has no Deployed state and
-		 * no rejection): the node's own state is the record. */
-		if (d->optional && e->chain.has_call &&
-		    e->chain.has_call(e->chain.ctx, d->pallet, d->call) == 0) {
-			log_info("engine",
-			         "contract %" PRIu64
-			         ": this runtime has no %s.%s; the node's state "
-			         "is the record",
-			         it->cid, d->pallet, d->call);
-			mark_done(e, it, "ok");
-			cJSON_Delete(h);
-			continue;
 		}
 		pick[n] = it;
 		holder[n] = h;

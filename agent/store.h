@@ -16,8 +16,11 @@
  * waits for one fdatasync of the WAL that started after its commit.
  * Concurrent durable commits share that sync (one leader syncs, the others
  * wait for it), so N deploys accepted at once cost about one sync, not N.
- * Durable commits are promises made to others: an "accepted" reply or an
- * outbox entry must not be sent before it returns.
+ * Durable commits are promises made to others: an "accepted" reply must not
+ * be sent before it returns. A chain call may leave before its outbox row is
+ * durable: a row lost to a power cut goes with the state change that queued
+ * it, which is made again, and the start asks the chain before sending any
+ * row that was pending (docs/deploy-engine.md, "Crash points").
  * A transaction that promises nothing (store_begin_lazy()) does not wait:
  * it is made durable by the next durable commit's sync (the WAL is written
  * and synced in order), e.g. the outbox's "sending" mark that precedes
