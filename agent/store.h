@@ -25,7 +25,8 @@
  * it is made durable by the next durable commit's sync (the WAL is written
  * and synced in order), e.g. the outbox's "sending" mark that precedes
  * every chain call (a start asks the chain before resending any row that
- * was pending, so that mark need not survive a power cut). STORE_OPEN_FAST drops the syncs (tests, benchmarks).
+ * was pending, so that mark need not survive a power cut).
+ * STORE_OPEN_FAST drops the syncs (tests, benchmarks).
  *
  * Thread safety: one connection guarded by a recursive mutex; any thread
  * may call, and store_begin() holds the store until store_commit() or
