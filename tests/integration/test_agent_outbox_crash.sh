@@ -109,7 +109,7 @@ esac
 [ "$(jq -r '.workloads[0].state' "$TMP/get.json")" = ok ] || fail "deployment get: $(cat "$TMP/get.json")"
 grep -q "outbox deployed:$C: failed on chain" "$TMP/agent.log" &&
 	fail "a repeat was recorded as a failure: $(grep "outbox deployed:$C" "$TMP/agent.log")"
-echo "ok: after restart the row ended '$OUT', contract $C Deployed once, disk1 ok"
+echo "ok: after restart the row ended '$OUT', contract $C Deployed, disk1 ok"
 echo "    ($(grep -c "outbox deployed:$C" "$TMP/agent.log") outbox log lines: $(grep "outbox deployed:$C" "$TMP/agent.log" | sed 's/.*engine: //' | paste -sd';'))"
 
 # The CLI lost the node mid-deploy; what it says then is not under test.
