@@ -5,13 +5,14 @@
  * order, a stop with calls in flight), and persistence (a restart sends
  * what was unfinished, once; a process killed between a send and its
  * outcome, and what a power cut leaves, neither lose a call nor apply one
- * twice).
+ * twice; a send and its outcome cost no sync).
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -740,6 +742,114 @@ static void power_cut_lost_the_marks(void **st)
 	assert_int_equal(submitted(), 3);
 }
 
+/* The files of the store in dir, for the power cut below. */
+static const char *const db_files[] = {"agent.db", "agent.db-wal"};
+
+/* Copies from/name to to/name for each store file; 0 or -1. */
+static int copy_files(const char *from, const char *to)
+{
+	for (size_t i = 0; i < sizeof db_files / sizeof db_files[0]; i++) {
+		char a[128], b[128], buf[65536];
+		snprintf(a, sizeof a, "%s/%s", from, db_files[i]);
+		snprintf(b, sizeof b, "%s/%s", to, db_files[i]);
+		int in = open(a, O_RDONLY), out = open(b, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		ssize_t n = 0;
+		while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof buf)) > 0)
+			if (write(out, buf, (size_t)n) != n) {
+				n = -1;
+				break;
+			}
+		if (in >= 0)
+			close(in);
+		if (out >= 0)
+			close(out);
+		if (in < 0 || out < 0 || n < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Group commit's sync, counted, leaving in ud's "disk" what a power cut
+ * after it would leave (every commit so far; nothing else writes during
+ * the test's durable commits). */
+struct disk {
+	const char *dir;
+	char snap[96];
+	int syncs;
+};
+
+static int sync_to_disk(void *ud, int fd)
+{
+	struct disk *d = ud;
+	d->syncs++;
+	return copy_files(d->dir, d->snap);
+}
+
+/* A power cut after the call landed and its outcome was recorded: the send
+ * and its outcome cost no sync (the deploy's one durable commit is its
+ * acceptance), so the store that comes back is the one of the last sync,
+ * the row pending and never counted as sent. The start asks the chain and
+ * sends nothing. */
+static void power_cut_after_the_call_landed(void **st)
+{
+	struct fx *f = *st;
+	struct disk d = {.dir = f->dir};
+	snprintf(d.snap, sizeof d.snap, "%s/snap", f->dir);
+	assert_int_equal(mkdir(d.snap, 0700), 0);
+	store_close(f->s);
+	assert_int_equal(store_open(f->dir, 0, &f->s), 0);
+	store_set_sync_fn(f->s, sync_to_disk, &d);
+	F.present[2] = 1;
+	F.state[2] = ENG_CS_CREATED;
+	f->in_flight = 8;
+	start(f);
+	/* A first call, answered at once: once it is recorded, the start's full
+	 * sync (whose pruning commits are durable) is over too. */
+	pthread_mutex_lock(&F.mu);
+	F.auto_answer = 1;
+	pthread_mutex_unlock(&F.mu);
+	enqueue_report(f, "report:first");
+	idle(f);
+	pthread_mutex_lock(&F.mu);
+	F.auto_answer = 0;
+	pthread_mutex_unlock(&F.mu);
+	int before = d.syncs;
+	queue_deployed(f, 2); /* durable here: the deployed transition is lazy */
+	assert_int_equal(d.syncs, before + 1);
+	wait_submitted(2);
+	pthread_mutex_lock(&F.mu);
+	F.state[2] = ENG_CS_DEPLOYED;
+	pthread_mutex_unlock(&F.mu);
+	answer(1, 0, "");
+	idle(f);
+	assert_outcome(f, "deployed:2", 1, "ok");
+	assert_int_equal(d.syncs, before + 1); /* no sync for the mark nor the outcome */
+	stop(f);
+	store_close(f->s);
+	f->s = NULL;
+
+	/* The power cut: the files as the last sync left them. */
+	char shm[128];
+	snprintf(shm, sizeof shm, "%s/agent.db-shm", f->dir);
+	unlink(shm);
+	assert_int_equal(copy_files(d.snap, f->dir), 0);
+	for (size_t i = 0; i < sizeof db_files / sizeof db_files[0]; i++) {
+		char p[128];
+		snprintf(p, sizeof p, "%s/%s", d.snap, db_files[i]);
+		unlink(p);
+	}
+	rmdir(d.snap);
+	assert_int_equal(store_open(f->dir, STORE_OPEN_FAST, &f->s), 0);
+	assert_outcome(f, "deployed:2", 0, NULL);
+	assert_int_equal(attempts_of(f, "deployed:2"), 0);
+	F.reads = 0;
+	start(f);
+	idle(f);
+	assert_int_equal(submitted(), 2);
+	assert_int_equal(F.reads, 1);
+	assert_outcome(f, "deployed:2", 1, "ok (already deployed)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -752,6 +862,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(restart_sends_stored_rows_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(killed_between_send_and_outcome, setup, teardown),
 	    cmocka_unit_test_setup_teardown(power_cut_lost_the_marks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(power_cut_after_the_call_landed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
