@@ -109,9 +109,10 @@ static void *worker_main(void *arg)
 		e->active++;
 		/* A wake is passed on, not broadcast: a worker that takes a job
 		 * and leaves others queued wakes one more, which does the same. */
-		if (e->head)
-			pthread_cond_signal(&e->work_cv);
+		int more = e->head != NULL;
 		pthread_mutex_unlock(&e->mu);
+		if (more)
+			pthread_cond_signal(&e->work_cv);
 
 		log_ctx_contract(j->cid);
 		int rc = eng_reconcile(e, j->cid, j->restore);
