@@ -46,7 +46,7 @@ static int entity_dispatch(const char *cmd, const struct entity_sub *subs, size_
 }
 
 /* getopt over the common options only; -1 on --help/usage (code in *rc). */
-static int entity_opts(int argc, char **argv, struct cli_grid_opts *go, void (*usage)(FILE *),
+static int entity_opts(int argc, char **argv, struct cli_opts *go, void (*usage)(FILE *),
 		       int *rc)
 {
 	static const struct option longopts[] = {
@@ -57,7 +57,7 @@ static int entity_opts(int argc, char **argv, struct cli_grid_opts *go, void (*u
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (cli_grid_opt(go, opt, optarg))
+		if (cli_opt(go, opt, optarg))
 			continue;
 		*rc = opt == 'h' ? CLI_OK : CLI_USAGE;
 		usage(opt == 'h' ? stdout : stderr);
@@ -116,7 +116,7 @@ static int twin_create(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct cli_grid_opts go = {0};
+	struct cli_opts go = {0};
 	struct cli_grid g;
 	struct chain_outcome o;
 	struct grid_twin t;
@@ -125,7 +125,7 @@ static int twin_create(int argc, char **argv)
 	int opt, rc, has_pk = 0, ret = CLI_FAIL;
 
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (cli_grid_opt(&go, opt, optarg))
+		if (cli_opt(&go, opt, optarg))
 			continue;
 		switch (opt) {
 		case 'r':
@@ -186,7 +186,7 @@ static int twin_get(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct cli_grid_opts go = {0};
+	struct cli_opts go = {0};
 	struct cli_grid g;
 	struct grid_twin t;
 	const char *account = NULL;
@@ -195,7 +195,7 @@ static int twin_get(int argc, char **argv)
 	int opt, rc, ret = CLI_FAIL;
 
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (cli_grid_opt(&go, opt, optarg))
+		if (cli_opt(&go, opt, optarg))
 			continue;
 		switch (opt) {
 		case 'a': account = optarg; break;
@@ -208,7 +208,7 @@ static int twin_get(int argc, char **argv)
 		twin_usage(stderr);
 		return CLI_USAGE;
 	}
-	if (npos && cli_grid_parse_id("twin ID", argv[optind], UINT32_MAX, &id) < 0)
+	if (npos && cli_parse_num("twin ID", argv[optind], 1, UINT32_MAX, &id) < 0)
 		return CLI_USAGE;
 	if (account && cli_grid_parse_account(account, pk) < 0) {
 		cli_err("--account '%s' is not an SS58 address, 0x-hex or a dev name", account);
@@ -268,7 +268,7 @@ static int farm_print(struct cli_grid *g, const struct grid_farm *f)
 
 static int farm_create(int argc, char **argv)
 {
-	struct cli_grid_opts go = {0};
+	struct cli_opts go = {0};
 	struct cli_grid g;
 	struct chain_outcome o;
 	struct grid_farm f;
@@ -312,7 +312,7 @@ out:
 
 static int farm_get(int argc, char **argv)
 {
-	struct cli_grid_opts go = {0};
+	struct cli_opts go = {0};
 	struct cli_grid g;
 	struct grid_farm f;
 	uint64_t id;
@@ -324,7 +324,7 @@ static int farm_get(int argc, char **argv)
 		farm_usage(stderr);
 		return CLI_USAGE;
 	}
-	if (cli_grid_parse_id("farm ID", argv[optind], UINT32_MAX, &id) < 0)
+	if (cli_parse_num("farm ID", argv[optind], 1, UINT32_MAX, &id) < 0)
 		return CLI_USAGE;
 	if ((rc = cli_grid_open(&g, &go, 0)) < 0)
 		return rc == -EINVAL ? CLI_USAGE : CLI_FAIL;
@@ -358,7 +358,7 @@ static void node_usage(FILE *f)
 
 static int node_get(int argc, char **argv)
 {
-	struct cli_grid_opts go = {0};
+	struct cli_opts go = {0};
 	struct cli_grid g;
 	struct grid_node n;
 	struct grid_twin t;
@@ -373,7 +373,7 @@ static int node_get(int argc, char **argv)
 		node_usage(stderr);
 		return CLI_USAGE;
 	}
-	if (cli_grid_parse_id("node ID", argv[optind], UINT32_MAX, &id) < 0)
+	if (cli_parse_num("node ID", argv[optind], 1, UINT32_MAX, &id) < 0)
 		return CLI_USAGE;
 	if ((rc = cli_grid_open(&g, &go, 0)) < 0)
 		return rc == -EINVAL ? CLI_USAGE : CLI_FAIL;
