@@ -29,7 +29,6 @@ int cli_cmd_rmb(int argc, char **argv);
 /* zos-cli network wg-key|wg-config (cli/network.c). */
 int cli_network_main(int argc, char **argv);
 
-
 /* ---- The chain's address (chain_url.c) --------------------------------- */
 
 #define CLI_CHAIN_DEFAULT_URL "http://127.0.0.1:9944"
@@ -114,6 +113,15 @@ enum {
 
 /* Records opt if it is one of the key options: returns 1, else 0. */
 int cli_keysrc_opt(struct cli_keysrc *s, int opt, const char *arg);
+/* 1 when any key source option was given (--scheme/--password alone: 0). */
+int cli_keysrc_given(const struct cli_keysrc *s);
+/* The scheme named by --scheme, else by $ZOS_KEY_SCHEME, else KEY_ED25519;
+ * -EINVAL, with a message, for an unknown name. */
+int cli_keysrc_scheme(const struct cli_keysrc *s, int *scheme);
+/* Loads the key; exactly one source must be set. Prints the reason on
+ * failure and returns a negative error (-EINVAL when none or several were
+ * given). The caller wipes k with key_wipe(). */
+int cli_load_key(const struct cli_keysrc *s, struct zkey *k);
 
 /*
  * The options many commands share (cli/opts.c): the key sources, --url URL
@@ -144,21 +152,5 @@ struct cli_opts {
 /* Records opt if it is one of the shared options (the key sources
  * included): returns 1, else 0. */
 int cli_opt(struct cli_opts *o, int opt, const char *arg);
-
-/*
- * For a repeated --url: returns prev and next joined with a comma (next
- * alone when prev is NULL), the chain client's endpoint list, in a static
- * buffer that the next call replaces (one list per command line).
- */
-const char *cli_url_append(const char *prev, const char *next);
-/* 1 when any key source option was given (--scheme/--password alone: 0). */
-int cli_keysrc_given(const struct cli_keysrc *s);
-/* The scheme named by --scheme, else by $ZOS_KEY_SCHEME, else KEY_ED25519;
- * -EINVAL, with a message, for an unknown name. */
-int cli_keysrc_scheme(const struct cli_keysrc *s, int *scheme);
-/* Loads the key; exactly one source must be set. Prints the reason on
- * failure and returns a negative error (-EINVAL when none or several were
- * given). The caller wipes k with key_wipe(). */
-int cli_load_key(const struct cli_keysrc *s, struct zkey *k);
 
 #endif

@@ -2,7 +2,7 @@
  * zos-cli grid commands: balances and transfers, twins, farms, nodes and
  * node contracts on tfchain (or tfchain-dev), on top of chainclient/.
  *
- *   grid.c           shared session, options, output; balance, transfer
+ *   grid.c           shared session and output; balance, transfer
  *   grid_amount.c    TFT amounts (7 decimals) <-> planck
  *   grid_doc.c       the deployment document check before a contract
  *   grid_entity.c    twin, farm, node

@@ -11,7 +11,10 @@
 #include "cli/cli.h"
 #include "common/num.h"
 
-const char *cli_url_append(const char *prev, const char *next)
+/* For a repeated --url: prev and next joined with a comma (next alone when
+ * prev is NULL), the chain client's endpoint list, in a static buffer that
+ * the next call replaces (one list per command line). */
+static const char *url_append(const char *prev, const char *next)
 {
 	static char list[2048];
 	char tmp[sizeof(list)];
@@ -33,10 +36,10 @@ int cli_opt(struct cli_opts *o, int opt, const char *arg)
 		return 1;
 	switch (opt) {
 	case CLI_OPT_URL:
-		o->url = cli_url_append(o->url, arg);
+		o->url = url_append(o->url, arg);
 		return 1;
 	case CLI_OPT_CHAIN:
-		o->url = cli_url_append(o->url, cli_chain_alias(arg));
+		o->url = url_append(o->url, cli_chain_alias(arg));
 		return 1;
 	case CLI_OPT_RMB:
 		o->rmb = arg;
