@@ -219,6 +219,24 @@ start_agent() {
 	APID=$!
 }
 
+# notify_listen: stands in for systemd's notify socket at $TMP/notify.sock
+# (for an agent started with NOTIFY_SOCKET set to it), appending each
+# message as one line to $TMP/notify.log (its newlines shown as " | ");
+# sets NPID (the caller stops it) and fails unless the socket is there
+# within 10 s.
+notify_listen() {
+	python3 - "$TMP/notify.sock" "$TMP/notify.log" <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a", buffering=1) as out:
+    while True:
+        out.write(s.recv(4096).decode(errors="replace").replace("\n", " | ") + "\n")
+EOF
+	NPID=$!
+	wait_for 10 test -S "$TMP/notify.sock" || fail "notify listener did not start"
+}
+
 # node_registered: true when the node's account (ACCOUNT) has a twin with a
 # node; sets TWIN and NODE.
 node_registered() {

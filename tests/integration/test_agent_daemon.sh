@@ -59,16 +59,8 @@ grep -Eq '^ss58_address: 5[1-9A-HJ-NP-Za-km-z]{47}$' "$TMP/id.txt" || fail "iden
 ok "identity created 0600 and printed"
 
 # --- the daemon ----------------------------------------------------------------
-python3 - "$TMP/notify.sock" "$TMP/notify.log" <<'EOF' &
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-with open(sys.argv[2], "a", buffering=1) as out:
-    while True:
-        out.write(s.recv(4096).decode(errors="replace").replace("\n", " | ") + "\n")
-EOF
-PIDS+=($!)
-wait_for 5 test -S "$TMP/notify.sock" || fail "notify listener did not start"
+notify_listen
+PIDS+=("$NPID")
 
 NOTIFY_SOCKET="$TMP/notify.sock" WATCHDOG_USEC=1000000 start_agent
 wait_log 20 'READY=1' "$TMP/notify.log" || fail "no READY=1"
