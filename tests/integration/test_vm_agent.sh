@@ -30,7 +30,7 @@ CPID='' APID='' NPID='' REGPID=''
 . "$(dirname "$0")/registry.sh"
 T=$TMP
 cleanup() {
-	[ -n "$REGPID" ] && reg_stop "$REGPID"
+	[ -n "$REGPID" ] && stop_pid "$REGPID"
 	stop_node
 	[ -n "$NPID" ] && stop_pid "$NPID"
 	stop_vms
