@@ -18,6 +18,26 @@
 #include "common/zerr.h"
 
 
+int cli_grid_common_opts(int argc, char **argv, struct cli_opts *o, void (*usage)(FILE *),
+			 int *rc)
+{
+	static const struct option longopts[] = {
+		CLI_GRID_LONGOPTS,
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (cli_opt(o, opt, optarg))
+			continue;
+		*rc = opt == 'h' ? CLI_OK : CLI_USAGE;
+		usage(opt == 'h' ? stdout : stderr);
+		return -1;
+	}
+	return 0;
+}
+
 int cli_grid_open(struct cli_grid *g, const struct cli_opts *o, int need_key)
 {
 	int rc;

@@ -128,6 +128,14 @@ int cli_doc_seal(const struct zkey *user, const uint8_t *node_pk, size_t node_pk
 /* Options every grid command takes (cli_opt() parses them): --url, --json
  * and the key sources. */
 #define CLI_GRID_LONGOPTS CLI_URL_LONGOPT, CLI_JSON_LONGOPT, CLI_KEY_LONGOPTS
+/*
+ * The option loop of a grid command that takes only those (and --help):
+ * 0 with them in o and the arguments from optind; -1 after printing the
+ * usage for --help (stdout, *rc = CLI_OK) or a bad option (stderr, *rc =
+ * CLI_USAGE).
+ */
+int cli_grid_common_opts(int argc, char **argv, struct cli_opts *o, void (*usage)(FILE *),
+			 int *rc);
 
 /* A connection to the chain and, for signing commands, the caller's key. */
 struct cli_grid {

@@ -241,20 +241,8 @@ out:
 static int contract_id_args(int argc, char **argv, struct cli_opts *go, uint64_t *id,
 			    int *rc)
 {
-	static const struct option longopts[] = {
-		CLI_GRID_LONGOPTS,
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	int opt;
-
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (cli_opt(go, opt, optarg))
-			continue;
-		*rc = opt == 'h' ? CLI_OK : CLI_USAGE;
-		cli_contract_usage(opt == 'h' ? stdout : stderr);
+	if (cli_grid_common_opts(argc, argv, go, cli_contract_usage, rc) < 0)
 		return -1;
-	}
 	*rc = CLI_USAGE;
 	if (argc - optind != 1) {
 		cli_contract_usage(stderr);

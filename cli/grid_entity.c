@@ -45,27 +45,6 @@ static int entity_dispatch(const char *cmd, const struct entity_sub *subs, size_
 	return CLI_USAGE;
 }
 
-/* getopt over the common options only; -1 on --help/usage (code in *rc). */
-static int entity_opts(int argc, char **argv, struct cli_opts *go, void (*usage)(FILE *),
-		       int *rc)
-{
-	static const struct option longopts[] = {
-		CLI_GRID_LONGOPTS,
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	int opt;
-
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (cli_opt(go, opt, optarg))
-			continue;
-		*rc = opt == 'h' ? CLI_OK : CLI_USAGE;
-		usage(opt == 'h' ? stdout : stderr);
-		return -1;
-	}
-	return 0;
-}
-
 /* ---- twin --------------------------------------------------------------- */
 
 static void twin_usage(FILE *f)
@@ -275,7 +254,7 @@ static int farm_create(int argc, char **argv)
 	uint64_t id;
 	int rc, ret = CLI_FAIL;
 
-	if (entity_opts(argc, argv, &go, farm_usage, &rc) < 0)
+	if (cli_grid_common_opts(argc, argv, &go, farm_usage, &rc) < 0)
 		return rc;
 	if (argc - optind != 1) {
 		farm_usage(stderr);
@@ -318,7 +297,7 @@ static int farm_get(int argc, char **argv)
 	uint64_t id;
 	int rc, ret = CLI_FAIL;
 
-	if (entity_opts(argc, argv, &go, farm_usage, &rc) < 0)
+	if (cli_grid_common_opts(argc, argv, &go, farm_usage, &rc) < 0)
 		return rc;
 	if (argc - optind != 1 || cli_keysrc_given(&go.keysrc)) {
 		farm_usage(stderr);
@@ -367,7 +346,7 @@ static int node_get(int argc, char **argv)
 	cJSON *out = NULL, *res;
 	int rc, ret = CLI_FAIL;
 
-	if (entity_opts(argc, argv, &go, node_usage, &rc) < 0)
+	if (cli_grid_common_opts(argc, argv, &go, node_usage, &rc) < 0)
 		return rc;
 	if (argc - optind != 1 || cli_keysrc_given(&go.keysrc)) {
 		node_usage(stderr);
