@@ -37,8 +37,8 @@ static void batch_clear(struct rpc_batch_call *calls, size_t n)
 static void batch_one_by_one(struct rpc_client *c, struct rpc_batch_call *calls, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		calls[i].rc = rpc_call(c, calls[i].method, calls[i].params, &calls[i].result,
-				       &calls[i].err);
+		calls[i].rc =
+		    rpc_call(c, calls[i].method, calls[i].params, &calls[i].result, &calls[i].err);
 }
 
 static char *batch_body(const struct rpc_batch_call *calls, size_t n, uint64_t base)
@@ -50,7 +50,8 @@ static char *batch_body(const struct rpc_batch_call *calls, size_t n, uint64_t b
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		cJSON *req = cJSON_CreateObject();
-		cJSON *p = calls[i].params ? cJSON_Duplicate(calls[i].params, 1) : cJSON_CreateArray();
+		cJSON *p =
+		    calls[i].params ? cJSON_Duplicate(calls[i].params, 1) : cJSON_CreateArray();
 		if (!req || !p || !cJSON_AddItemToArray(arr, req) ||
 		    !cJSON_AddStringToObject(req, "jsonrpc", "2.0") ||
 		    !cJSON_AddNumberToObject(req, "id", (double)(base + i)) ||
@@ -73,7 +74,7 @@ out:
  * its call ZE_UNKNOWN.
  */
 static int batch_parse(const char *url, const struct zbuf *body, struct rpc_batch_call *calls,
-		       size_t n, uint64_t base)
+                       size_t n, uint64_t base)
 {
 	cJSON *root = cJSON_ParseWithLength((const char *)body->data, body->len);
 	cJSON *e;
@@ -140,8 +141,9 @@ int rpc_call_batch(struct rpc_client *c, struct rpc_batch_call *calls, size_t n)
 	if (rc == 0 && batch_parse(c->ep[ep].url, &buf, calls, n, base) == 1) {
 		/* An error object for the whole request: no batches here. */
 		if (!atomic_exchange(&c->no_batch, 1))
-			log_info("chain", "%s does not take JSON-RPC batches; sending calls one by one",
-				 c->ep[ep].url);
+			log_info("chain",
+			         "%s does not take JSON-RPC batches; sending calls one by one",
+			         c->ep[ep].url);
 		batch_one_by_one(c, calls, n);
 	} else if (rc < 0) {
 		for (size_t i = 0; i < n; i++)
@@ -224,8 +226,8 @@ static void coal_send(struct rpc_client *c, struct rpc_coal_req **taken, size_t 
 	rpc_batch_free(calls, n);
 }
 
-int rpc_get_storage_coalesced(struct rpc_client *c, const uint8_t *key, size_t keylen,
-			      size_t max, uint8_t **out, size_t *outlen)
+int rpc_get_storage_coalesced(struct rpc_client *c, const uint8_t *key, size_t keylen, size_t max,
+                              uint8_t **out, size_t *outlen)
 {
 	struct rpc_coal *q = &c->coal;
 	struct rpc_coal_req me = {.key = key, .keylen = keylen, .max = max, .rc = ZE_UNKNOWN};

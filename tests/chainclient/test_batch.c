@@ -79,8 +79,14 @@ static void batch_answers_each_call(int ws)
 	rpc_client_free(c);
 }
 
-static void batch_http(void **st) { batch_answers_each_call(0); }
-static void batch_ws(void **st) { batch_answers_each_call(1); }
+static void batch_http(void **st)
+{
+	batch_answers_each_call(0);
+}
+static void batch_ws(void **st)
+{
+	batch_answers_each_call(1);
+}
 
 /* ---- coalesced reads ---- */
 
@@ -172,8 +178,8 @@ static void coalesced_reads(int ws)
 		uint8_t *v = NULL;
 		size_t n = 0;
 		assert_int_equal(r[i].rc, 0);
-		assert_int_equal(rpc_get_storage(plain, r[i].key, r[i].keylen, NULL, 1 << 16, &v, &n),
-				 0);
+		assert_int_equal(
+		    rpc_get_storage(plain, r[i].key, r[i].keylen, NULL, 1 << 16, &v, &n), 0);
 		assert_int_equal(n, r[i].len);
 		assert_memory_equal(v, r[i].val, n);
 		free(v);
@@ -192,21 +198,29 @@ static void coalesced_reads(int ws)
 	rpc_client_free(c);
 }
 
-static void coalesced_http(void **st) { coalesced_reads(0); }
-static void coalesced_ws(void **st) { coalesced_reads(1); }
+static void coalesced_http(void **st)
+{
+	coalesced_reads(0);
+}
+static void coalesced_ws(void **st)
+{
+	coalesced_reads(1);
+}
 
 /* ---- a server without batches ---- */
 
 static void no_batch_handler(void *ud, const char *method, const cJSON *params, double id,
-			     struct fake_reply *r)
+                             struct fake_reply *r)
 {
 	if (!*method) { /* an array: jsonrpsee with batches turned off answers so */
 		r->body = fake_printf("{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,"
-				      "\"message\":\"Batched requests are not supported\"}}");
+		                      "\"message\":\"Batched requests are not supported\"}}");
 		return;
 	}
 	if (strcmp(method, "chain_getBlockHash") == 0)
-		fake_result(r, id, "\"0x" "1111111111111111111111111111111111111111111111111111111111111111\"");
+		fake_result(r, id,
+		            "\"0x"
+		            "1111111111111111111111111111111111111111111111111111111111111111\"");
 	else
 		fake_result(r, id, "null");
 }
@@ -218,8 +232,8 @@ static void refused_batches_go_one_by_one(void **st)
 	assert_int_equal(fake_start(&f, no_batch_handler, NULL), 0);
 	assert_int_equal(rpc_client_new(f.url, NULL, &c), 0);
 	struct rpc_batch_call calls[3] = {{.method = "chain_getBlockHash"},
-					  {.method = "state_getStorage"},
-					  {.method = "chain_getBlockHash"}};
+	                                  {.method = "state_getStorage"},
+	                                  {.method = "chain_getBlockHash"}};
 	assert_int_equal(rpc_call_batch(c, calls, 3), 0);
 	assert_int_equal(fake_hits(&f), 1 + 3);
 	for (int i = 0; i < 3; i++)
@@ -300,7 +314,7 @@ static void block_reads_check_the_hash(void **st)
 	memcpy(hash, right, 32);
 	uint64_t before = requests_of(rpc);
 	assert_int_equal(chain_block_reads(cl, rt, blk, hash, 1, 1, &ev, &nev, &xts, &lens, &nxt),
-			 0);
+	                 0);
 	assert_int_equal(requests_of(rpc) - before, 1);
 	/* The body is the block's, as chain_getBlock has it alone. */
 	uint8_t **xts2 = NULL;
@@ -328,7 +342,7 @@ static void block_reads_check_the_hash(void **st)
 	/* A wrong computed hash: ZE_STATE with the chain's, nothing read. */
 	hash[5] ^= 1;
 	assert_int_equal(chain_block_reads(cl, rt, blk, hash, 1, 1, &ev, &nev, &xts, &lens, &nxt),
-			 ZE_STATE);
+	                 ZE_STATE);
 	assert_memory_equal(hash, right, 32);
 	assert_null(ev);
 	assert_null(xts);
@@ -378,14 +392,14 @@ int main(void)
 	if (rc != 0)
 		return rc;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(batch_http),
-		cmocka_unit_test(batch_ws),
-		cmocka_unit_test(coalesced_http),
-		cmocka_unit_test(coalesced_ws),
-		cmocka_unit_test(refused_batches_go_one_by_one),
-		cmocka_unit_test(header_hash_is_the_chains),
-		cmocka_unit_test(block_reads_check_the_hash),
-		cmocka_unit_test(announced_head_has_the_chains_hash),
+	    cmocka_unit_test(batch_http),
+	    cmocka_unit_test(batch_ws),
+	    cmocka_unit_test(coalesced_http),
+	    cmocka_unit_test(coalesced_ws),
+	    cmocka_unit_test(refused_batches_go_one_by_one),
+	    cmocka_unit_test(header_hash_is_the_chains),
+	    cmocka_unit_test(block_reads_check_the_hash),
+	    cmocka_unit_test(announced_head_has_the_chains_hash),
 	};
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	dev_stop();
