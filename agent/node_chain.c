@@ -19,7 +19,7 @@
 #define NODE_BATCH_MS 20
 /* How long the first of several concurrent storage reads waits for others
  * to join its request: small beside a deploy's two blocks. */
-#define NODE_COALESCE_MS 0
+#define NODE_COALESCE_MS 3
 
 /* A call was queued: the follower, which feeds the submitter, stops
  * sleeping and polls at its busy pace (over HTTP; a head subscription wakes

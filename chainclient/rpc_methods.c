@@ -433,3 +433,31 @@ int rpc_header_hash(const cJSON *hdr, uint64_t *number, uint8_t hash[32], uint8_
 	zbuf_free(&enc);
 	return ret ? ZE_MALFORMED : 0;
 }
+
+int rpc_finalized_head_and_hash(struct rpc_client *c, uint64_t n, uint8_t fin[32],
+				uint8_t hash[32], int *have)
+{
+	cJSON *p = cJSON_CreateArray();
+	struct rpc_batch_call calls[2] = {{.method = "chain_getFinalizedHead"},
+					  {.method = "chain_getBlockHash", .params = p}};
+	int ret;
+
+	*have = 0;
+	if (!p || !cJSON_AddItemToArray(p, cJSON_CreateNumber((double)n))) {
+		cJSON_Delete(p);
+		return -ENOMEM;
+	}
+	ret = rpc_call_batch(c, calls, 2);
+	if (!ret)
+		ret = calls[0].rc;
+	if (!ret)
+		ret = rpc_hash_result(calls[0].result, fin);
+	/* The node just answered: a null finalized head is no answer. */
+	if (ret == ZE_ABSENT)
+		ret = ZE_UNKNOWN;
+	if (!ret && calls[1].rc == 0 && rpc_hash_result(calls[1].result, hash) == 0)
+		*have = 1;
+	rpc_batch_free(calls, 2);
+	cJSON_Delete(p);
+	return ret;
+}
