@@ -145,6 +145,10 @@ int rpc_call_batch(struct rpc_client *c, struct rpc_batch_call *calls, size_t n)
 			         "%s does not take JSON-RPC batches; sending calls one by one",
 			         c->ep[ep].url);
 		batch_one_by_one(c, calls, n);
+	} else if (rc == ZE_TOOBIG) {
+		/* Answers too large together may each fit alone: one large
+		 * value must not fail the others' calls. */
+		batch_one_by_one(c, calls, n);
 	} else if (rc < 0) {
 		for (size_t i = 0; i < n; i++)
 			calls[i].rc = rc;

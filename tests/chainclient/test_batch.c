@@ -250,6 +250,30 @@ static void refused_batches_go_one_by_one(void **st)
 	fake_stop(&f);
 }
 
+/* Answers too large together but not alone: each call still gets its own. */
+static void oversized_batch_goes_one_by_one(void **st)
+{
+	struct rpc_opts o;
+	struct rpc_client *c;
+	cJSON *p = cJSON_Parse("[0]");
+	rpc_opts_default(&o);
+	o.max_response = 200; /* one block hash answer is about 100 bytes */
+	assert_int_equal(rpc_client_new(url_of(0), &o, &c), 0);
+	struct rpc_batch_call calls[3] = {{.method = "chain_getBlockHash", .params = p},
+	                                  {.method = "chain_getBlockHash", .params = p},
+	                                  {.method = "chain_getBlockHash", .params = p}};
+	uint64_t before = requests_of(c);
+	assert_int_equal(rpc_call_batch(c, calls, 3), 0);
+	assert_int_equal(requests_of(c) - before, 1 + 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(calls[i].rc, 0);
+		assert_true(cJSON_IsString(calls[i].result));
+	}
+	rpc_batch_free(calls, 3);
+	cJSON_Delete(p);
+	rpc_client_free(c);
+}
+
 /* ---- header hashes and the follower's block reads ---- */
 
 static void header_hash_is_the_chains(void **st)
@@ -397,6 +421,7 @@ int main(void)
 	    cmocka_unit_test(coalesced_http),
 	    cmocka_unit_test(coalesced_ws),
 	    cmocka_unit_test(refused_batches_go_one_by_one),
+	    cmocka_unit_test(oversized_batch_goes_one_by_one),
 	    cmocka_unit_test(header_hash_is_the_chains),
 	    cmocka_unit_test(block_reads_check_the_hash),
 	    cmocka_unit_test(announced_head_has_the_chains_hash),
