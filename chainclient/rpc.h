@@ -213,7 +213,8 @@ int rpc_block_hash(struct rpc_client *c, uint64_t n, uint8_t hash[32]);
 int rpc_header(struct rpc_client *c, const uint8_t *at, uint64_t *number, uint8_t parent[32]);
 int rpc_finalized_head(struct rpc_client *c, uint8_t hash[32]);
 /* The finalized head and chain_getBlockHash(n) in one request: *have set
- * when block n exists (its hash in hash). Fails only as the head does. */
+ * when block n exists (its hash in hash). Fails only as the head does.
+ * Against a server without batches, the head alone. */
 int rpc_finalized_head_and_hash(struct rpc_client *c, uint64_t n, uint8_t fin[32],
 				uint8_t hash[32], int *have);
 /* state_getRuntimeVersion: specVersion and transactionVersion. */

@@ -443,6 +443,11 @@ int rpc_finalized_head_and_hash(struct rpc_client *c, uint64_t n, uint8_t fin[32
 	int ret;
 
 	*have = 0;
+	/* Without batches the second call would be a request of its own. */
+	if (atomic_load(&c->no_batch)) {
+		cJSON_Delete(p);
+		return rpc_finalized_head(c, fin);
+	}
 	if (!p || !cJSON_AddItemToArray(p, cJSON_CreateNumber((double)n))) {
 		cJSON_Delete(p);
 		return -ENOMEM;

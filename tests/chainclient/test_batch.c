@@ -71,6 +71,18 @@ static void batch_answers_each_call(int ws)
 	assert_int_equal(calls[3].rc, 0);
 	assert_true(cJSON_IsString(calls[3].result));
 	rpc_batch_free(calls, 4);
+	/* The follower's head poll: the head and a block's hash together. */
+	uint8_t fin[32], fin2[32], h0[32], g[32];
+	int have = 0;
+	assert_int_equal(rpc_finalized_head(c, fin), 0);
+	assert_int_equal(rpc_block_hash(c, 0, g), 0);
+	before = requests_of(c);
+	assert_int_equal(rpc_finalized_head_and_hash(c, 0, fin2, h0, &have), 0);
+	assert_int_equal(requests_of(c) - before, 1);
+	assert_int_equal(have, 1);
+	assert_memory_equal(h0, g, 32);
+	assert_int_equal(rpc_finalized_head_and_hash(c, 1u << 30, fin2, h0, &have), 0);
+	assert_int_equal(have, 0);
 	/* A call without a method is refused before anything is sent. */
 	struct rpc_batch_call bad[2] = {{.method = "chain_getFinalizedHead"}, {.method = NULL}};
 	assert_int_equal(rpc_call_batch(c, bad, 2), -EINVAL);
@@ -217,7 +229,8 @@ static void no_batch_handler(void *ud, const char *method, const cJSON *params, 
 		                      "\"message\":\"Batched requests are not supported\"}}");
 		return;
 	}
-	if (strcmp(method, "chain_getBlockHash") == 0)
+	if (strcmp(method, "chain_getBlockHash") == 0 ||
+	    strcmp(method, "chain_getFinalizedHead") == 0)
 		fake_result(r, id,
 		            "\"0x"
 		            "1111111111111111111111111111111111111111111111111111111111111111\"");
@@ -246,6 +259,12 @@ static void refused_batches_go_one_by_one(void **st)
 	assert_int_equal(fake_hits(&f), 1 + 3 + 3);
 	assert_true(cJSON_IsString(calls[2].result));
 	rpc_batch_free(calls, 3);
+	/* The follower's head poll asks the head alone: one request. */
+	uint8_t fin[32], next[32];
+	int have = 1;
+	assert_int_equal(rpc_finalized_head_and_hash(c, 5, fin, next, &have), 0);
+	assert_int_equal(have, 0);
+	assert_int_equal(fake_hits(&f), 1 + 3 + 3 + 1);
 	rpc_client_free(c);
 	fake_stop(&f);
 }
