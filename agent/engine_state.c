@@ -53,14 +53,16 @@ int eng_enqueue(struct eng *e, uint64_t cid, int restore, unsigned attempt, int6
 			j->not_before = at;
 			j->attempt = attempt;
 		}
-		pthread_cond_signal(&e->work_cv);
 		pthread_mutex_unlock(&e->mu);
+		pthread_cond_signal(&e->work_cv);
 		return 0;
 	}
 	int rc = eng_append_job(e, cid, restore, attempt, at);
+	pthread_mutex_unlock(&e->mu);
+	/* After the unlock: a worker woken under the lock would only block
+	 * again on it. */
 	if (rc == 0)
 		pthread_cond_signal(&e->work_cv);
-	pthread_mutex_unlock(&e->mu);
 	return rc;
 }
 

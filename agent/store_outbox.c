@@ -112,30 +112,43 @@ out:
 int store_outbox_after(struct store *s, int64_t after_id, size_t max,
 		       struct store_outbox **items, size_t *n)
 {
-	static const char sql[] =
-		"SELECT id,kind,contract_id,key,payload,created,attempts,next_try,last_error "
-		"FROM outbox WHERE done=0 AND id>? ORDER BY id LIMIT ?";
 	*items = NULL;
 	*n = 0;
 	if (!max)
 		return 0;
-	struct store_outbox *v = calloc(max, sizeof *v);
+	/* Room for what a pass usually finds (a few rows), grown when more
+	 * come: max is the dispatcher's whole memory bound, thousands of rows,
+	 * too much to allocate and clear on every pass. */
+	size_t cap = max < 16 ? max : 16, k = 0;
+	struct store_outbox *v = calloc(cap, sizeof *v);
 	if (!v)
 		return -ENOMEM;
-	size_t k = 0;
-	sqlite3_stmt *st = NULL;
 	store_lock(s);
-	/* Prepared per call: it runs when rows were queued, not per send. */
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK) {
-		rc = store_err(s, rc, "outbox after");
+	sqlite3_stmt *st = store_stmt(s, SQ_OB_AFTER);
+	int rc = -EIO;
+	if (!st)
 		goto out;
-	}
 	sqlite3_bind_int64(st, 1, after_id);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
-	rc = read_rows(s, st, v, max, &k, "outbox after");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && k < max) {
+		if (k == cap) {
+			size_t ncap = cap * 2 < max ? cap * 2 : max;
+			struct store_outbox *nv = realloc(v, ncap * sizeof *v);
+			if (!nv) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			memset(nv + cap, 0, (ncap - cap) * sizeof *nv);
+			v = nv;
+			cap = ncap;
+		}
+		if ((rc = read_row(st, &v[k])) != SQLITE_ROW)
+			break;
+		k++;
+	}
+	rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_err(s, rc, "outbox after");
+	sqlite3_reset(st);
 out:
-	sqlite3_finalize(st);
 	store_unlock(s);
 	if (rc < 0) {
 		store_outbox_free(v, k);

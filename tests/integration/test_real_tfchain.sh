@@ -130,16 +130,7 @@ SS58=$(jq -r .ss58_address "$TMP/id.json")
 ACCOUNT=$(jq -r .account_id "$TMP/id.json")
 call alice Balances transfer_keep_alive "[\"$SS58\", \"1000000000000\"]" || fail "funding the node"
 
-python3 - "$TMP/notify.sock" "$TMP/notify.log" <<'EOF' &
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-with open(sys.argv[2], "a", buffering=1) as out:
-    while True:
-        out.write(s.recv(4096).decode(errors="replace").replace("\n", " | ") + "\n")
-EOF
-NPID=$!
-wait_for 10 test -S "$TMP/notify.sock" || fail "notify listener did not start"
+notify_listen
 start_agent() {
 	NOTIFY_SOCKET="$TMP/notify.sock" "$AGENT" -d -f "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &
 	APID=$!
