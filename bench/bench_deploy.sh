@@ -12,10 +12,13 @@
 #   BUILD=build bench/bench_deploy.sh [LEVELS (1,8,64)] [SECONDS_PER_LEVEL (20)]
 #
 # BLOCK_MS=100 sets the block time; KEEP_LOG=FILE keeps the agent's log;
-# AGENT=PATH runs another agent binary (e.g. an experimental build).
+# AGENT=PATH runs another agent binary (e.g. an experimental build);
+# CHAIN_SCHEME=http makes the agent use HTTP instead of WebSocket (ws, as a
+# real node's wss:// endpoint).
 set -u
 : "${BUILD:=build}"
 : "${BLOCK_MS:=100}"
+: "${CHAIN_SCHEME:=ws}"
 LEVELS=${1:-1,8,64}
 SECS=${2:-20}
 AGENT=${AGENT:-$BUILD/zos-agent}
@@ -90,7 +93,7 @@ MPORT=$(free_port)
 export ZOS_CHAIN_URL="http://127.0.0.1:$CPORT"
 cat >"$TMP/agent.conf" <<CONF
 [chain]
-url = http://127.0.0.1:$CPORT
+url = $CHAIN_SCHEME://127.0.0.1:$CPORT
 rpc_timeout = 5
 [rmb]
 listen = tcp://127.0.0.1:$RPORT
