@@ -13,6 +13,10 @@
 #
 # BLOCK_MS=100 sets the block time; KEEP_LOG=FILE keeps the agent's log;
 # AGENT=PATH runs another agent binary (e.g. an experimental build).
+# TRACE_DIR=DIR traces each deploy: the chain logs at info (each block's
+# build time), the agent at debug (each submission's contract ids), and
+# DIR gets deploys.csv (bench_deploy --trace), chain.log and agent.log;
+# bench/deploy_trace.py DIR prints the latency breakdown.
 set -u
 : "${BUILD:=build}"
 : "${BLOCK_MS:=100}"
@@ -46,6 +50,7 @@ cleanup() {
 	[ -n "$APID" ] && stop_pid "$APID"
 	[ -n "$CPID" ] && stop_pid "$CPID"
 	[ -n "${KEEP_LOG:-}" ] && cp "$TMP/agent.log" "$KEEP_LOG"
+	[ -n "${TRACE_DIR:-}" ] && cp "$TMP/agent.log" "$TMP/chain.log" "$TRACE_DIR/"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -78,6 +83,8 @@ wait_for() { # SECONDS CMD...: polls CMD every 0.2 s
 	return 1
 }
 
+AGENT_LOG_LEVEL=info CHAIN_LOG_LEVEL=warn
+[ -n "${TRACE_DIR:-}" ] && AGENT_LOG_LEVEL=debug CHAIN_LOG_LEVEL=info
 CPORT=$(free_port)
 RPORT=$(free_port)
 MPORT=$(free_port)
@@ -97,6 +104,8 @@ report_interval = 3600
 sync_interval = 3600
 [metrics]
 listen = 127.0.0.1:$MPORT
+[log]
+level = $AGENT_LOG_LEVEL
 [storage]
 allow_unenforced_volumes = true
 [reserved]
@@ -109,7 +118,13 @@ CONF
 SS58=$(jq -r .ss58_address "$TMP/id.json")
 ACCOUNT=$(jq -r .account_id "$TMP/id.json")
 
-"$CHAIN" --dev --rpc-addr "127.0.0.1:$CPORT" --block-time "$BLOCK_MS" --log-level warn \
+TRACE_ARGS=()
+if [ -n "${TRACE_DIR:-}" ]; then
+	mkdir -p "$TRACE_DIR" || fail "TRACE_DIR $TRACE_DIR"
+	TRACE_ARGS=(--trace "$TRACE_DIR/deploys.csv")
+fi
+"$CHAIN" --dev --rpc-addr "127.0.0.1:$CPORT" --block-time "$BLOCK_MS" \
+	--log-level "$CHAIN_LOG_LEVEL" \
 	>"$TMP/chain.log" 2>&1 &
 CPID=$!
 wait_for 10 get Timestamp Now >/dev/null || fail "tfchain-dev did not answer on port $CPORT"
@@ -133,6 +148,7 @@ echo "node $NODE registered; agent pid $APID, tfchain-dev pid $CPID (${BLOCK_MS}
 
 "$LOAD" --chain "http://127.0.0.1:$CPORT" --node "$NODE" --agent-pid "$APID" --chain-pid "$CPID" \
 	--levels "$LEVELS" --seconds "$SECS" --block-ms "$BLOCK_MS" \
-	--metrics "http://127.0.0.1:$MPORT/metrics" --state-dir "$TMP" || fail "bench_deploy"
+	--metrics "http://127.0.0.1:$MPORT/metrics" --state-dir "$TMP" "${TRACE_ARGS[@]}" ||
+	fail "bench_deploy"
 grep -c "outbox deployed:.*: ok" "$TMP/agent.log" | sed 's/^/set_contract_deployed sent by the agent: /'
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
