@@ -5,7 +5,7 @@
  *
  *   bench_deploy --chain URL --node ID --agent-pid PID [--chain-pid PID]
  *                [--levels 1,8,64] [--seconds S (20)] [--block-ms MS (100)]
- *                [--metrics URL] [--state-dir DIR]
+ *                [--metrics URL] [--state-dir DIR] [--trace FILE]
  *
  * Users are generated keys, funded from //Alice and given a twin at the
  * start (64 at most, shared by the levels). Each user is one thread with
@@ -13,10 +13,20 @@
  * and loops for S seconds (then finishes what it started): seal the
  * document for the node, create_node_contract and wait for its block,
  * zos.deployment.deploy over RMB, then wait until one watcher thread, which
- * reads every new block's events every 20 ms, sees its ContractDeployed.
- * No CLI process and no per-user polling of the chain beyond the
- * submitter's own, so the clients' cost stays small. A deploy refused with
+ * polls for new blocks every 10 ms and reads each one's body and events,
+ * sees its ContractDeployed. The watcher also feeds every block to every
+ * user's submitter (chain_submitter_feed), which learns its
+ * create_node_contract's block from it: no CLI process and no per-user
+ * polling of the chain, so the clients' cost stays small and a user learns
+ * its block within the watcher's poll. A deploy refused with
  * "retry later" is retried (50 ms, doubling, at most 8 times) and counted.
+ *
+ * --trace FILE writes one CSV line per deploy (level, user, contract, the
+ * wall-clock ms of: start, create_node_contract handed to the submitter,
+ * its block b1, when the watcher saw b1, when the user learned it, the RMB
+ * reply, then the Deployed block b2 and when the watcher saw it, and the
+ * deploy's retries); bench/deploy_trace.py joins it with the chain's and
+ * the agent's logs (bench_deploy.sh's TRACE_DIR).
  *
  * Per level: deploys/s (deployed contracts / wall time), p50/p99 latency
  * from the command's start to Deployed seen on chain, raw and minus two
@@ -794,7 +804,8 @@ static unsigned long num_arg(const char *s, unsigned long max)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench_deploy --chain URL --node ID --agent-pid PID [--chain-pid PID]\n"
-		   "                    [--levels 1,8,64] [--seconds S (20)] [--block-ms MS (100)]\n");
+		   "                    [--levels 1,8,64] [--seconds S (20)] [--block-ms MS (100)]\n"
+		   "                    [--metrics URL] [--state-dir DIR] [--trace FILE]\n");
 }
 
 int main(int argc, char **argv)
