@@ -152,6 +152,13 @@ def main():
             print(f'  missed b1 + 1: {len(miss)}; median stage times of those (ms): ' +
                   ', '.join(f'{s} {statistics.median(e["d"][i] for e in miss):.1f}'
                             for i, s in enumerate(stages)))
+        # The chain's side: sent before the slot of b1 + 1 began (its seal
+        # time less its build time) and still not in it.
+        early = [e for e in miss if e['b1n'] + 1 in built and
+                 e['p'][7] < sealed[e['b1n'] + 1] - built[e['b1n'] + 1][1] - 5]
+        if miss:
+            print(f'  of those, sent over 5 ms before the slot of b1 + 1 began (the chain\'s '
+                  f'miss): {len(early)}')
         x = [e['slack'] for e in v if e['b2'] == 1]
         if x:
             print(f'  sent before b1 + 1 was sealed by (ms): p50 {pct(x, .5):.1f}, '
