@@ -311,9 +311,6 @@ int chain_send(struct chain_submitter *s, struct chain_job **jobs, size_t *np)
 	memset(&e, 0, sizeof(e));
 	ret = rpc_submit_extrinsic(chain_client_rpc(s->c), xt.data, xt.len, hash, &e);
 	if (ret == 0 || (ret == ZE_CHAIN && e.code == RPC_ERR_ALREADY_IMPORTED)) {
-		log_debug("chain", "%s.%s%s sent with nonce %llu", jobs[0]->pallet, jobs[0]->call,
-		          n > 1 ? " and others in a batch" : "",
-		          (unsigned long long)jobs[0]->nonce);
 		if (log_get_level() >= LOG_LVL_DEBUG)
 			chain_trace_sent(jobs, n);
 		chain_submitter_set_nonce(s, 1, s->nonce + 1);

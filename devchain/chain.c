@@ -446,8 +446,11 @@ int dev_chain_produce(struct dev_chain *c, uint64_t now_ms, uint32_t *num_out, s
 	}
 	/* The lock wait and the build time: how late a block is, and how long
 	 * RPC reads wait behind it. */
-	log_info("devchain", "block %u: %u extrinsics (%zu left in the pool), lock wait %.1f ms, built in %.1f ms (stored in %.1f ms)",
-		 num, count, left, (double)(t1 - t0) / 1e3, (double)(t2 - t1) / 1e3, (double)(te - ts) / 1e3);
+	log_info("devchain",
+		 "block %u: %u extrinsics (%zu left in the pool), lock wait %.1f ms, built in "
+		 "%.1f ms (stored in %.1f ms)",
+		 num, count, left, (double)(t1 - t0) / 1e3, (double)(t2 - t1) / 1e3,
+		 (double)(te - ts) / 1e3);
 	if (num_out)
 		*num_out = num;
 	if (nxts)

@@ -198,7 +198,8 @@ int main(int argc, char **argv)
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		/* A slot started late (the machine busy, the last block slow)
 		 * delays every extrinsic waiting for it. */
-		long late_ms = (long)(t.tv_sec - next.tv_sec) * 1000 + (t.tv_nsec - next.tv_nsec) / 1000000;
+		long late_ms = (long)(t.tv_sec - next.tv_sec) * 1000 +
+			       (t.tv_nsec - next.tv_nsec) / 1000000;
 		if (late_ms >= 10)
 			log_info("devchain", "block slot started %ld ms late", late_ms);
 		/* A failed block is logged by the chain and retried next slot. */
