@@ -128,6 +128,11 @@ def main():
             'cid': cid, 'd': d_, 'total': p[-1] - p[0], 'b1': b1 - (b0 or b1), 'b2': b2 - b1,
             'p': p, 'batch': batch.get(cid, 0), 'b1n': b1, 'b2n': b2,
             'slack': sealed.get(b1 + 1, 0) - sent[cid]})
+    if rows and not levels:
+        print('no deploy could be joined with the logs: the agent must log at debug (each '
+              'submission\'s contract ids) and the chain at info (TRACE_DIR does both)',
+              file=sys.stderr)
+        return 1
     for lv in sorted(levels):
         v = levels[lv]
         print(f'level {lv} users: {len(v)} deploys traced')
