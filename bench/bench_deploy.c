@@ -13,7 +13,8 @@
  * and loops for S seconds (then finishes what it started): seal the
  * document for the node, create_node_contract and wait for its block,
  * zos.deployment.deploy over RMB, then wait until one watcher thread, which
- * polls for new blocks every 10 ms and reads each one's body and events,
+ * polls for new blocks every 10 ms (over ws:// it wakes on each announced
+ * finalized head instead) and reads each one's body and events,
  * sees its ContractDeployed. The watcher also feeds every block to every
  * user's submitter (chain_submitter_feed), which learns its
  * create_node_contract's block from it: no CLI process and no per-user
@@ -540,7 +541,12 @@ static void *watch_main(void *arg)
 			pthread_mutex_unlock(&w_mu);
 			cJSON_Delete(ev);
 		}
-		sleep_ms(POLL_MS);
+		/* Over WebSocket the chain announces each block: wake on it
+		 * (and look at w_stop at least every 200 ms); over HTTP, poll. */
+		uint64_t ann;
+		if (rpc_heads_wait(chain_client_rpc(chain), next ? next - 1 : 0, 200, &ann) ==
+		    ZE_UNSUPPORTED)
+			sleep_ms(POLL_MS);
 	}
 	return NULL;
 }
