@@ -107,7 +107,12 @@ static void *worker_main(void *arg)
 		e->busy[slot] = 1;
 		e->running[slot] = j->cid;
 		e->active++;
+		/* A wake is passed on, not broadcast: a worker that takes a job
+		 * and leaves others queued wakes one more, which does the same. */
+		int more = e->head != NULL;
 		pthread_mutex_unlock(&e->mu);
+		if (more)
+			pthread_cond_signal(&e->work_cv);
 
 		log_ctx_contract(j->cid);
 		int rc = eng_reconcile(e, j->cid, j->restore);
@@ -129,8 +134,10 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&e->mu);
 		e->busy[slot] = 0;
 		e->active--;
-		/* Another worker may be waiting for this contract to be free. */
-		pthread_cond_broadcast(&e->work_cv);
+		/* A job that waited for this contract to be free is taken by this
+		 * worker itself, at the top of the loop (or, when another job comes
+		 * first there, by the one it wakes): the idle workers are not all
+		 * woken after every job. */
 		pthread_cond_broadcast(&e->idle_cv);
 	}
 	pthread_mutex_unlock(&e->mu);
@@ -189,6 +196,10 @@ int eng_start(struct eng *e)
 	struct store_stats st;
 	int rc = store_stats(e->store, 0, &st);
 	if (rc < 0)
+		return rc;
+	/* Rows pending now may have been sent before a crash: each is
+	 * checked against the chain before its first send. */
+	if ((rc = eng_outbox_boot(e)) < 0)
 		return rc;
 	uint64_t *ids;
 	size_t n;
@@ -256,8 +267,8 @@ void eng_stop(struct eng *e)
 	if (e->dispatcher_up)
 		pthread_join(e->dispatcher, NULL);
 	/* Calls in flight are not waited for: after cancel no outcome comes,
-	 * and the outbox keeps each call (attempts > 0, so the next start asks
-	 * the chain before resending it). */
+	 * and the outbox keeps each call (pending, so the next start asks the
+	 * chain before resending it). */
 	e->chain.cancel(e->chain.ctx);
 	eng_outbox_drain(e);
 	e->nworkers = 0;

@@ -113,6 +113,11 @@ struct eng_chain {
 	 * alive for the call) and returns what fn returns; ZE_UNKNOWN when there
 	 * is none now. For the reporter, which sizes its calls by it. */
 	int (*with_meta)(void *ctx, int (*fn)(void *arg, const struct meta *m), void *arg);
+	/* Optional: the contract a ContractCreated event carries (as decoded
+	 * from a finalized block's events: what the chain stored then), with
+	 * no request; *out released with eng_contract_clear(). ZE_MALFORMED
+	 * when it does not decode as a contract. NULL: adoption reads it. */
+	int (*contract_of_event)(void *ctx, const cJSON *contract, struct eng_contract *out);
 };
 
 struct eng_config {
@@ -209,6 +214,9 @@ int eng_accept_data(struct eng *e, uint32_t caller_twin, uint64_t contract_id,
  * if the owner had sent the deploy command, when its data is on chain.
  * Already known contracts and hash-only ones are left alone; 0 then. */
 int eng_adopt(struct eng *e, uint64_t contract_id);
+/* The same with the contract already known (from its ContractCreated
+ * event; taken over and cleared): no request unless it is accepted. */
+int eng_adopt_contract(struct eng *e, uint64_t contract_id, struct eng_contract *c);
 
 /* --- contract lifecycle (the lead's chain follower calls these) --- */
 

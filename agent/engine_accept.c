@@ -425,15 +425,35 @@ int eng_accept(struct eng *e, uint32_t caller, uint64_t cid, const char **status
 	return eng_accept_data(e, caller, cid, NULL, 0, status, code, err, errsz);
 }
 
+/* eng_accept_data, with the contract already read when pre is set (taken
+ * over: cleared on return). */
+static int accept_contract(struct eng *e, uint32_t caller, uint64_t cid, struct eng_contract *pre,
+			   const uint8_t *data, size_t data_len, const char **status, int *code,
+			   char *err, size_t errsz);
+
 int eng_accept_data(struct eng *e, uint32_t caller, uint64_t cid, const uint8_t *data,
                     size_t data_len, const char **status, int *code, char *err, size_t errsz)
+{
+	return accept_contract(e, caller, cid, NULL, data, data_len, status, code, err, errsz);
+}
+
+static int accept_contract(struct eng *e, uint32_t caller, uint64_t cid, struct eng_contract *pre,
+			   const uint8_t *data, size_t data_len, const char **status, int *code,
+			   char *err, size_t errsz)
 {
 	struct store_dep d;
 	*status = NULL;
 	*code = 0;
 	err[0] = '\0';
 	int rc = store_dep_get(e->store, cid, &d, NULL, NULL);
+	struct eng_contract c;
+	memset(&c, 0, sizeof c);
+	if (pre) {
+		c = *pre;
+		memset(pre, 0, sizeof *pre);
+	}
 	if (rc == 0) {
+		eng_contract_clear(&c);
 		rc = known(&d, caller, status, code, err, errsz);
 		/* A repeat nudges a deployment whose job gave up on retries. */
 		if (rc == 0 && d.state == STORE_DEP_DEPLOYING)
@@ -441,13 +461,13 @@ int eng_accept_data(struct eng *e, uint32_t caller, uint64_t cid, const uint8_t 
 		store_dep_clear(&d);
 		return rc;
 	}
-	if (rc != ZE_ABSENT && rc != ZE_MALFORMED)
+	if (rc != ZE_ABSENT && rc != ZE_MALFORMED) {
+		eng_contract_clear(&c);
 		return refuse(code, err, errsz, ENG_E_INTERNAL, rc, "state store: %s",
 			      zerr_str(rc));
+	}
 
-	struct eng_contract c;
-	memset(&c, 0, sizeof c);
-	rc = e->chain.get_contract(e->chain.ctx, cid, &c);
+	rc = pre ? 0 : e->chain.get_contract(e->chain.ctx, cid, &c);
 	if (rc == ZE_ABSENT)
 		return refuse(code, err, errsz, ENG_E_NOT_FOUND, rc,
 			      "contract %" PRIu64 " does not exist on chain", cid);
@@ -521,22 +541,34 @@ int eng_accept_data(struct eng *e, uint32_t caller, uint64_t cid, const uint8_t 
 
 int eng_adopt(struct eng *e, uint64_t cid)
 {
+	return eng_adopt_contract(e, cid, NULL);
+}
+
+int eng_adopt_contract(struct eng *e, uint64_t cid, struct eng_contract *pre)
+{
 	struct store_dep d;
-	if (!e->cfg.adopt)
-		return 0;
-	if (store_dep_get(e->store, cid, &d, NULL, NULL) == 0) {
-		store_dep_clear(&d);
-		return 0; /* the bus (or an earlier event) was first */
-	}
 	struct eng_contract c;
 	memset(&c, 0, sizeof c);
-	int rc = e->chain.get_contract(e->chain.ctx, cid, &c);
+	if (pre) {
+		c = *pre;
+		memset(pre, 0, sizeof *pre);
+	}
+	if (!e->cfg.adopt || store_dep_get(e->store, cid, &d, NULL, NULL) == 0) {
+		/* Off, or the bus (or an earlier event) was first. */
+		if (e->cfg.adopt)
+			store_dep_clear(&d);
+		eng_contract_clear(&c);
+		return 0;
+	}
+	int rc = pre ? 0 : e->chain.get_contract(e->chain.ctx, cid, &c);
 	if (rc < 0)
 		return rc == ZE_ABSENT ? 0 : rc;
+	c.id = cid;
 	int mine = c.node_contract && c.node_id == e->cfg.node_id && c.state == ENG_CS_CREATED;
 	int has_data = c.data_len > 0;
 	uint32_t twin = c.twin_id;
-	eng_contract_clear(&c);
+	if (!mine || !has_data)
+		eng_contract_clear(&c);
 	if (!mine)
 		return 0;
 	if (!has_data) {
@@ -550,8 +582,9 @@ int eng_adopt(struct eng *e, uint64_t cid)
 	int code;
 	char err[256];
 	/* The same checks and the same store as the deploy command: whichever
-	 * path comes second finds the deployment stored and does nothing. */
-	rc = eng_accept_data(e, twin, cid, NULL, 0, &status, &code, err, sizeof err);
+	 * path comes second finds the deployment stored and does nothing. The
+	 * contract just read (or carried by the event) is not read again. */
+	rc = accept_contract(e, twin, cid, &c, NULL, 0, &status, &code, err, sizeof err);
 	if (rc < 0)
 		log_warn("engine", "contract %" PRIu64 " seen on chain: %d %s", cid, code, err);
 	else

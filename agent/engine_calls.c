@@ -168,8 +168,8 @@ void eng_kick_outbox(struct eng *e)
 	pthread_mutex_lock(&e->mu);
 	e->ob_kick = 1;
 	e->ob_more = 1; /* new rows to read into memory */
-	pthread_cond_signal(&e->ob_cv);
 	pthread_mutex_unlock(&e->mu);
+	pthread_cond_signal(&e->ob_cv); /* after the unlock, as eng_enqueue */
 }
 
 int eng_outbox_enqueue(struct eng *e, uint64_t contract_id, const char *key, const char *payload,

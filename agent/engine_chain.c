@@ -43,13 +43,11 @@ static void grid_destroy(struct eng_chain_grid *g)
 	free(g);
 }
 
-static int g_get_contract(void *ctx, uint64_t id, struct eng_contract *out)
+/* Moves a decoded contract into the engine's form. */
+static void g_contract_move(struct grid_contract *cp, struct eng_contract *out)
 {
-	struct eng_chain_grid *g = ctx;
-	struct grid_contract c;
-	int rc = grid_contract(g->client, id, &c);
-	if (rc < 0)
-		return rc;
+	struct grid_contract c = *cp;
+	memset(cp, 0, sizeof *cp);
 	memset(out, 0, sizeof *out);
 	out->id = c.contract_id;
 	out->twin_id = c.twin_id;
@@ -67,6 +65,28 @@ static int g_get_contract(void *ctx, uint64_t id, struct eng_contract *out)
 	out->data_len = c.deployment_data_len;
 	c.deployment_data = NULL;
 	grid_contract_clear(&c);
+}
+
+static int g_get_contract(void *ctx, uint64_t id, struct eng_contract *out)
+{
+	struct eng_chain_grid *g = ctx;
+	struct grid_contract c;
+	int rc = grid_contract(g->client, id, &c);
+	if (rc < 0)
+		return rc;
+	g_contract_move(&c, out);
+	return 0;
+}
+
+/* The event's Contract is the storage item's type, decoded by the same
+ * metadata: the same JSON as a read. */
+static int g_contract_of_event(void *ctx, const cJSON *contract, struct eng_contract *out)
+{
+	struct grid_contract c;
+	int rc = grid_contract_from_json(contract, &c);
+	if (rc < 0)
+		return rc == -ENOMEM ? rc : ZE_MALFORMED;
+	g_contract_move(&c, out);
 	return 0;
 }
 
@@ -196,6 +216,7 @@ int eng_chain_grid_new(struct chain_client *client, struct chain_submitter *subm
 	*iface = (struct eng_chain){
 		.ctx = g,
 		.get_contract = g_get_contract,
+		.contract_of_event = g_contract_of_event,
 		.get_twin = g_get_twin,
 		.node_contracts = g_node_contracts,
 		.submit_async = g_submit_async,

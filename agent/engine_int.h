@@ -67,7 +67,11 @@ struct eng_ob_item {
 	char key[STORE_KEY_MAX];
 	char kind[16];              /* the row's kind (older rows' payloads need it) */
 	char *payload;              /* {pallet, call, args}; owned */
-	int attempts;               /* sends started, as on disk */
+	int attempts;               /* sends started (on disk lazily) */
+	int boot;                   /* pending when the engine started: its first
+	                             * send asks the chain first */
+	int failed;                 /* failed on chain; why says how: a check
+	                             * tells "already applied" from a failure */
 	int64_t next_try;           /* wall ms */
 	int in_flight;              /* handed to submit_async, no outcome yet */
 	int dead;                   /* done: unlinked at the end of the pass */
@@ -136,6 +140,7 @@ struct eng {
 	size_t ob_count;          /* items in the queue, in flight included */
 	int64_t ob_loaded;
 	int ob_more;              /* the store may hold rows past ob_loaded */
+	int64_t ob_boot_max;      /* rows up to this id were pending at start */
 	unsigned ob_in_flight;    /* handed to the submitter, no outcome yet */
 	struct eng_ob_item *ob_done; /* outcomes for the dispatcher to record */
 	int ob_cancelled;         /* chain.cancel ran: no callback comes any more */
@@ -215,6 +220,9 @@ int eng_transition_with(struct eng *e, uint64_t cid, unsigned from_mask,
 /* One pass: records outcomes, reads new rows, sends what is due (at most
  * outbox_in_flight in flight). The wall ms the next item is due, or -1. */
 int64_t eng_outbox_pass(struct eng *e);
+/* At start, before any worker runs (any thread): notes which rows were
+ * pending, each of which may have been sent before a crash. */
+int eng_outbox_boot(struct eng *e);
 /* After chain.cancel, at stop: records the outcomes that came, frees the
  * queue (what was not done stays pending in the store). */
 void eng_outbox_drain(struct eng *e);

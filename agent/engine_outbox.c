@@ -5,12 +5,19 @@
  * transaction of the state change that needs it, and read into memory once:
  * at start (everything pending) and after a kick (only rows newer than the
  * last read). Due items go to the chain interface's submit_async, at most
- * outbox_in_flight at a time, after one durable "sending" mark for all of
- * them (a crash after it means "maybe sent": the resend asks the chain
- * first). Outcomes come back through a callback that only queues them and
- * wakes the dispatcher, which records them in the store (done, or a retry
- * time with backoff) in one transaction per pass. No thread waits for a
- * block. Layer 2 (engine_int.h): calls engine_calls.c and engine_util.c.
+ * outbox_in_flight at a time, after one lazy "sending" mark for all of them
+ * (nothing durable stands between a deploy's acceptance and its chain
+ * call). Whether an earlier send landed is asked of the chain (the call
+ * table's check) before any send that may repeat one: every row that was
+ * pending when the engine started (a crash may have hidden a send, the
+ * mark too when the power went), every resend after an unknown outcome,
+ * and after a failure on chain (a repeat of a call that landed fails, and
+ * is recorded as the success it was). Outcomes come back through a
+ * callback that only queues them and wakes the dispatcher, which records
+ * them in the store (done, or a retry time with backoff) in one lazy
+ * transaction per pass. No thread waits for a block. docs/deploy-engine.md
+ * ("Crash points") says what each crash leaves. Layer 2 (engine_int.h):
+ * calls engine_calls.c and engine_util.c.
  */
 #include "agent/engine_int.h"
 
@@ -27,6 +34,18 @@
 
 /* Items kept in memory at most; rows past them wait in the store. */
 #define OB_MEM_MAX 4096
+
+int eng_outbox_boot(struct eng *e)
+{
+	int64_t last = 0;
+	int rc = store_outbox_last_pending(e->store, &last);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&e->mu);
+	e->ob_boot_max = last;
+	pthread_mutex_unlock(&e->mu);
+	return 0;
+}
 
 size_t eng_outbox_busy(const struct eng *e)
 {
@@ -85,7 +104,7 @@ static void mark_done(struct eng *e, struct eng_ob_item *it, const char *outcome
 static void mark_retry(struct eng *e, struct eng_ob_item *it, const char *why)
 {
 	int64_t delay = backoff_delay(e->cfg.outbox_base_ms, e->cfg.outbox_max_ms,
-	                            it->attempts > 0 ? (unsigned)it->attempts - 1 : 0, 1);
+	                              it->attempts > 0 ? (unsigned)it->attempts - 1 : 0, 1);
 	log_warn("engine", "outbox %s: %s; retry in %lld ms", it->key, why, (long long)delay);
 	it->next_try = clk_wall_ms() + delay;
 	store_outbox_retry(e->store, it->id, it->next_try, why);
@@ -117,11 +136,12 @@ static void record_outcomes(struct eng *e)
 			log_info("engine", "outbox %s: ok", it->key);
 			mark_done(e, it, "ok");
 		} else if (it->rc == ZE_CHAIN) {
-			/* Included and failed: final. Sending again would fail the same. */
-			char out[300];
-			log_warn("engine", "outbox %s: failed on chain: %s", it->key, it->why);
-			snprintf(out, sizeof out, "failed: %s", it->why);
-			mark_done(e, it, out);
+			/* Included and failed: final, sending again would fail the
+			 * same. But a call that landed earlier (a send before a
+			 * crash, a duplicate still in the pool) fails when repeated:
+			 * the next pass asks the chain which it was. */
+			it->failed = 1;
+			it->next_try = clk_wall_ms();
 		} else {
 			mark_retry(e, it, it->why[0] ? it->why : zerr_str(it->rc));
 		}
@@ -175,6 +195,7 @@ static void load_new(struct eng *e)
 		rows[i].payload = NULL;
 		it->attempts = rows[i].attempts;
 		it->next_try = rows[i].next_try;
+		it->boot = it->id <= e->ob_boot_max;
 		*tail = it;
 		tail = &it->next;
 		e->ob_loaded = it->id;
@@ -224,26 +245,9 @@ static void send_due(struct eng *e)
 			mark_done(e, it, "dropped: not a known call");
 			continue;
 		}
-		const char *outcome = NULL;
-		/* An earlier send was started: it may have landed without us
-		 * learning it (crash, lost reply). Ask the chain before sending. */
-		if (it->attempts > 0) {
-			checks++;
-			if ((rc = d->applied(e, it->cid, a, &outcome)) > 0) {
-				log_info("engine", "outbox %s: %s", it->key, outcome);
-				mark_done(e, it, outcome);
-			} else if (rc < 0) {
-				char why[128];
-				snprintf(why, sizeof why, "checking the chain: %s", zerr_str(rc));
-				mark_retry(e, it, why);
-			}
-			if (rc != 0) {
-				cJSON_Delete(h);
-				continue;
-			}
-		}
 		/* A runtime without the call (tfchain has no Deployed state and
-		 * no rejection): the node's own state is the record. */
+		 * no rejection): the node's own state is the record, and nothing
+		 * was sent that the chain could be asked about. */
 		if (d->optional && e->chain.has_call &&
 		    e->chain.has_call(e->chain.ctx, d->pallet, d->call) == 0) {
 			log_info("engine",
@@ -255,6 +259,37 @@ static void send_due(struct eng *e)
 			cJSON_Delete(h);
 			continue;
 		}
+		const char *outcome = NULL;
+		/* An earlier send may have landed without us learning it (a
+		 * crash, with or without its sending mark; a lost reply; a failure
+		 * that was a repeat). Ask the chain before sending or failing. */
+		if (it->boot || it->attempts > 0 || it->failed) {
+			checks++;
+			if ((rc = d->applied(e, it->cid, a, &outcome)) > 0) {
+				if (it->failed)
+					log_info("engine", "outbox %s: %s (the repeat failed: %s)",
+					         it->key, outcome, it->why);
+				else
+					log_info("engine", "outbox %s: %s", it->key, outcome);
+				mark_done(e, it, outcome);
+			} else if (rc < 0) {
+				char why[128];
+				snprintf(why, sizeof why, "checking the chain: %s", zerr_str(rc));
+				mark_retry(e, it, why);
+			} else if (it->failed) {
+				char out[300];
+				log_warn("engine", "outbox %s: failed on chain: %s", it->key,
+				         it->why);
+				snprintf(out, sizeof out, "failed: %s", it->why);
+				mark_done(e, it, out);
+				rc = 1;
+			}
+			if (rc != 0) {
+				cJSON_Delete(h);
+				continue;
+			}
+			it->boot = 0;
+		}
 		pick[n] = it;
 		holder[n] = h;
 		def[n] = d;
@@ -264,8 +299,8 @@ static void send_due(struct eng *e)
 	}
 	if (!n)
 		return;
-	/* Never send what could not be counted: a crash after the send would
-	 * hide it. */
+	/* Counted before the send (lazily: the check at the next start does
+	 * not depend on it), and not sent when it cannot be counted. */
 	int rc = store_outbox_sending_many(e->store, ids, n, marked);
 	for (unsigned i = 0; i < n; i++) {
 		struct eng_ob_item *it = pick[i];

@@ -53,14 +53,16 @@ int eng_enqueue(struct eng *e, uint64_t cid, int restore, unsigned attempt, int6
 			j->not_before = at;
 			j->attempt = attempt;
 		}
-		pthread_cond_signal(&e->work_cv);
 		pthread_mutex_unlock(&e->mu);
+		pthread_cond_signal(&e->work_cv);
 		return 0;
 	}
 	int rc = eng_append_job(e, cid, restore, attempt, at);
+	pthread_mutex_unlock(&e->mu);
+	/* After the unlock: a worker woken under the lock would only block
+	 * again on it. */
 	if (rc == 0)
 		pthread_cond_signal(&e->work_cv);
-	pthread_mutex_unlock(&e->mu);
 	return rc;
 }
 
@@ -94,10 +96,11 @@ int eng_transition_with(struct eng *e, uint64_t cid, unsigned from_mask, enum st
                         const char *reason, enum eng_tcall call, int (*also)(void *arg), void *arg)
 {
 	struct store_dep d;
-	/* Deploying -> deployed promises nothing yet: the chain hears of it
-	 * only after the sender's durable attempts commit, whose sync covers
-	 * this one; lost to a power cut, the restore provisions again and
-	 * comes back here. Every other transition is durable. */
+	/* Deploying -> deployed promises nothing: lost to a power cut (with
+	 * its outbox row), the restore provisions again and comes back here,
+	 * and a repeat of a call that had landed is recognised by its check
+	 * (docs/deploy-engine.md, "Crash points"). Every other transition is
+	 * durable. */
 	int lazy = to == STORE_DEP_DEPLOYED && from_mask == ENG_ST(STORE_DEP_DEPLOYING) &&
 	           call == ENG_T_DEPLOYED;
 	int rc = lazy ? store_begin_lazy(e->store) : store_begin(e->store);

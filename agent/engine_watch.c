@@ -93,6 +93,18 @@ int eng_on_chain_event(struct eng *e, const cJSON *ev)
 		const cJSON *c = cJSON_IsArray(data) ? cJSON_GetArrayItem(data, 0) : data;
 		if (event_contract_id(c, &cid) < 0)
 			return ZE_MALFORMED;
+		/* The event carries the contract as the chain stored it in
+		 * this finalized block: another node's costs nothing, and this
+		 * node's is not read again. One that does not decode is read. */
+		struct eng_contract ec;
+		if (e->chain.contract_of_event &&
+		    e->chain.contract_of_event(e->chain.ctx, c, &ec) == 0) {
+			if (ec.id != cid) {
+				eng_contract_clear(&ec);
+				return eng_adopt(e, cid);
+			}
+			return eng_adopt_contract(e, cid, &ec);
+		}
 		return eng_adopt(e, cid);
 	}
 	if (!strcmp(n, "NodeContractCanceled") || !strcmp(n, "ContractRejected"))

@@ -7,12 +7,16 @@
  * block rather than skip it (the engine's transitions are idempotent).
  *
  * Over WebSocket the chain client's finalized-head subscription wakes the
- * follower as soon as a block is final; over HTTP it polls. Either way it
- * reads blocks by number from its cursor, so blocks announced while a
- * connection was down, or while an endpoint was replaced by another, are
- * read after it (none skipped), and the cursor never goes back over a
- * block already handed over (none processed twice, short of a crash
- * between two cursor writes).
+ * follower as soon as a block is final, and the announced header is the
+ * head: its hash is computed here (rpc_heads_final) and checked by the
+ * chain in the same request that reads the block, so following costs one
+ * request per block. Over HTTP it polls the head, with the hash of the
+ * block after the cursor in the same request (usually the new head, so no
+ * header read). Either way it reads blocks by number from its cursor, so
+ * blocks announced while a connection was down, or while an endpoint was
+ * replaced by another, are read after it (none skipped), and the cursor
+ * never goes back over a block already handed over (none processed twice,
+ * short of a crash between two cursor writes).
  *
  * A gap too long to replay (a node that was off for days) is skipped to
  * the head and closed by a full sync, which also runs every
@@ -22,8 +26,9 @@
  * each block's events (of the pallets in follow_pallets only) are decoded
  * once and handed to both the engine and the submitter
  * (chain_submitter_feed), which resolves its own extrinsics from the block
- * that included them instead of polling the chain. The block's body is read
- * only while the submitter has calls queued or in flight, and the follower
+ * that included them instead of polling the chain. The block's events and
+ * body go in one request (chain_block_reads, a JSON-RPC batch); the body is
+ * read only while the submitter has calls queued or in flight, and the follower
  * then polls faster (FOLLOW_BUSY_POLL_MS); a call being queued wakes it from
  * a longer sleep (node_chain.c), so an outcome is known about one block
  * after inclusion. Feeding does not touch the cursor: a block fed twice (a
@@ -60,6 +65,9 @@
  * pass anyway (a missed or reset subscription costs at most this). */
 #define FOLLOW_HEADS_MAX_MS 2000L
 #define FOLLOW_HEADS_SLICE_MS 250L
+/* An announced head older than this is not trusted to be the latest (a
+ * subscription that went quiet on a live connection): the head is asked. */
+#define FOLLOW_HEADS_STALE_MS 30000L
 
 /* The events anyone here reads: the engine's contract events, and the
  * outcome events the submitter resolves its extrinsics from (System's, and
@@ -68,60 +76,92 @@
 static const char *const follow_pallets[] = {"System", "Utility", "SmartContractModule"};
 
 /* Gives block number (hash, events) to the submitter, with the hashes of
- * its extrinsics when the submitter asked for bodies. */
+ * its extrinsics when the block's body was read. */
 static int follow_feed(struct agent_node *n, uint64_t number, const uint8_t hash[32],
-		       const cJSON *events, int body)
+		       const cJSON *events, int body, uint8_t **xts, size_t *lens, size_t cnt)
 {
 	struct chain_fed_block b = {.number = number, .events = events};
-	uint8_t **xts = NULL, (*hashes)[32] = NULL;
-	size_t *lens = NULL, cnt = 0;
-	uint64_t num;
-	int rc = 0;
+	uint8_t(*hashes)[32] = NULL;
 	memcpy(b.hash, hash, 32);
 	if (body) {
-		rc = rpc_block(chain_client_rpc(n->chain), hash, &num, &xts, &lens, &cnt);
-		if (rc == 0 && num != number)
-			rc = ZE_UNKNOWN;
-		if (rc == 0 && !(hashes = calloc(cnt ? cnt : 1, sizeof(*hashes))))
-			rc = -ENOMEM;
-		for (size_t i = 0; rc == 0 && i < cnt; i++)
+		if (!(hashes = calloc(cnt ? cnt : 1, sizeof(*hashes))))
+			return -ENOMEM;
+		for (size_t i = 0; i < cnt; i++)
 			xt_hash(xts[i], lens[i], hashes[i]);
 		b.xt_hashes = (const uint8_t(*)[32])hashes;
 		b.xt_count = cnt;
 	}
-	if (rc == 0)
-		chain_submitter_feed(n->submitter, &b);
+	chain_submitter_feed(n->submitter, &b);
 	free(hashes);
-	rpc_keys_free(xts, lens, cnt);
-	return rc;
+	return 0;
 }
 
-/* Hands block number's events to the engine and the submitter; known is
- * its hash when the caller has it (the finalized head's), saving a
- * request. */
-static int follow_block(struct agent_node *n, struct eng *e, uint64_t number,
-			const uint8_t *known)
+/*
+ * Reads block number's events (and body, when the submitter wants it) in
+ * one request. known is its hash when the caller has it; verify says that
+ * hash was computed here from an announced header, so the request also
+ * asks the chain's hash of the block to check it.
+ */
+static int follow_read(struct agent_node *n, struct chain_runtime *rt, uint64_t number,
+		       uint8_t hash[32], const uint8_t *known, int verify, int body,
+		       cJSON **events, uint8_t ***xts, size_t **lens, size_t *cnt)
 {
-	uint8_t hash[32];
-	struct chain_runtime *rt;
-	cJSON *events = NULL;
+	uint8_t *raw = NULL;
+	size_t nraw = 0;
 	int rc = 0;
-	/* Asked before the block is read: a call sent later cannot be in it. */
-	int body = n->submitter && chain_submitter_wants_bodies(n->submitter);
 	if (known)
 		memcpy(hash, known, 32);
 	else
 		rc = rpc_block_hash(chain_client_rpc(n->chain), number, hash);
-	if (rc < 0)
-		return rc;
+	if (rc == 0 && !known)
+		verify = 0;
+	if (rc == 0)
+		rc = chain_block_reads(n->chain, rt, number, hash, verify, body, &raw, &nraw, xts,
+				       lens, cnt);
+	if (rc == ZE_STATE && verify) {
+		/* hash is now the chain's: stop trusting computed ones. */
+		log_warn("node", "block %" PRIu64 ": the hash of its announced header is not the "
+			 "chain's; asking for finalized heads from now on", number);
+		n->follow_hash_bad = 1;
+		rc = chain_block_reads(n->chain, rt, number, hash, 0, body, &raw, &nraw, xts, lens,
+				       cnt);
+	}
+	if (rc == 0) {
+		rc = chain_events_decode(rt, raw, nraw, follow_pallets,
+					 sizeof follow_pallets / sizeof follow_pallets[0], events);
+		if (rc < 0) {
+			rpc_keys_free(*xts, *lens, *cnt);
+			*xts = NULL;
+			*lens = NULL;
+			*cnt = 0;
+		}
+	}
+	free(raw);
+	return rc;
+}
+
+/* Hands block number's events to the engine and the submitter. */
+static int follow_block(struct agent_node *n, struct eng *e, uint64_t number,
+			const uint8_t *known, int verify)
+{
+	uint8_t hash[32];
+	struct chain_runtime *rt;
+	cJSON *events = NULL;
+	uint8_t **xts = NULL;
+	size_t *lens = NULL, cnt = 0;
+	int rc;
+	/* Asked before the block is read: a call sent later cannot be in it. */
+	int body = n->submitter && chain_submitter_wants_bodies(n->submitter);
 	if ((rc = chain_client_runtime(n->chain, &rt)) < 0)
 		return rc;
-	rc = chain_events_of_pallets(n->chain, rt, hash, follow_pallets,
-				     sizeof follow_pallets / sizeof follow_pallets[0], &events);
+	rc = follow_read(n, rt, number, hash, known, verify, body, &events, &xts, &lens, &cnt);
 	chain_runtime_put(rt);
 	if (rc < 0)
 		return rc;
-	if (n->submitter && (rc = follow_feed(n, number, hash, events, body)) < 0) {
+	if (n->submitter)
+		rc = follow_feed(n, number, hash, events, body, xts, lens, cnt);
+	rpc_keys_free(xts, lens, cnt);
+	if (rc < 0) {
 		cJSON_Delete(events);
 		return rc;
 	}
@@ -152,31 +192,58 @@ static int follow_block(struct agent_node *n, struct eng *e, uint64_t number,
 }
 
 /*
- * The finalized head: its hash (one request) and, when it changed, its
- * header for the number and the parent's hash (a second one). An unchanged
- * head, the common case when polling faster than blocks come, costs one.
+ * The finalized head. Over WebSocket, the one the subscription announced
+ * (no request; *hashed set: its hash was computed here), unless it is
+ * older than FOLLOW_HEADS_STALE_MS or computed hashes proved wrong. Else
+ * asked, with the hash of the block after the cursor in the same request:
+ * an unchanged head (the common case when polling faster than blocks come)
+ * or one that is that next block costs that one request; another one also
+ * costs its header, for the number and the parent's hash. *have_parent is
+ * 0 when the parent's hash is not known (not needed then: the block after
+ * the cursor is the head itself).
  */
 static int follow_head(struct agent_node *n, uint64_t *head, uint8_t hash[32],
-		       uint8_t parent[32])
+		       uint8_t parent[32], int *hashed, int *have_parent)
 {
 	struct rpc_client *rpc = chain_client_rpc(n->chain);
-	int rc = rpc_finalized_head(rpc, hash);
+	uint8_t next[32];
+	int64_t age;
+	int have_next = 0, rc;
+	*hashed = 0;
+	*have_parent = 1;
+	if (!n->follow_hash_bad && rpc_heads_final(rpc, head, hash, parent, &age) == 0 &&
+	    age < FOLLOW_HEADS_STALE_MS) {
+		*hashed = 1;
+		return 0;
+	}
+	if (n->follow_cursor >= 0)
+		rc = rpc_finalized_head_and_hash(rpc, (uint64_t)n->follow_cursor + 1, hash, next,
+						 &have_next);
+	else
+		rc = rpc_finalized_head(rpc, hash);
 	if (rc < 0)
 		return rc;
 	if (n->follow_fin_num >= 0 && memcmp(hash, n->follow_fin_hash, 32) == 0) {
 		*head = (uint64_t)n->follow_fin_num;
 		memcpy(parent, n->follow_fin_parent, 32);
+		*have_parent = n->follow_fin_parent_ok;
 		return 0;
 	}
-	rc = rpc_header(rpc, hash, head, parent);
-	/* The node just named this block: its header cannot be absent. */
-	if (rc == ZE_ABSENT)
-		rc = ZE_UNKNOWN;
-	if (rc < 0)
-		return rc;
+	if (have_next && memcmp(hash, next, 32) == 0) {
+		*head = (uint64_t)n->follow_cursor + 1;
+		*have_parent = 0;
+	} else {
+		rc = rpc_header(rpc, hash, head, parent);
+		/* The node just named this block: its header cannot be absent. */
+		if (rc == ZE_ABSENT)
+			rc = ZE_UNKNOWN;
+		if (rc < 0)
+			return rc;
+	}
 	n->follow_fin_num = (int64_t)*head;
 	memcpy(n->follow_fin_hash, hash, 32);
 	memcpy(n->follow_fin_parent, parent, 32);
+	n->follow_fin_parent_ok = *have_parent;
 	return 0;
 }
 
@@ -200,8 +267,9 @@ static int follow_pass(struct agent_node *n, struct eng *e, int *behind)
 {
 	uint64_t head;
 	uint8_t head_hash[32], parent_hash[32];
+	int hashed, have_parent;
 	*behind = 0;
-	int rc = follow_head(n, &head, head_hash, parent_hash);
+	int rc = follow_head(n, &head, head_hash, parent_hash, &hashed, &have_parent);
 	atomic_store(&n->chain_ok, rc >= 0);
 	if (rc < 0)
 		return rc;
@@ -236,10 +304,10 @@ static int follow_pass(struct agent_node *n, struct eng *e, int *behind)
 	}
 	uint64_t b = (uint64_t)cursor + 1;
 	for (int i = 0; i < FOLLOW_BATCH && b <= head; i++, b++) {
-		const uint8_t *known = b == head       ? head_hash
-				       : b + 1 == head ? parent_hash
-						       : NULL;
-		if ((rc = follow_block(n, e, b, known)) < 0) {
+		const uint8_t *known = b == head		       ? head_hash
+				       : b + 1 == head && have_parent ? parent_hash
+								      : NULL;
+		if ((rc = follow_block(n, e, b, known, hashed && b == head)) < 0) {
 			log_debug("node", "block %" PRIu64 ": %s; retrying", b, zerr_str(rc));
 			break;
 		}

@@ -91,6 +91,10 @@ struct agent_node {
 	/* The finalized head last read (-1 = none), its hash and parent's. */
 	int64_t follow_fin_num;
 	uint8_t follow_fin_hash[32], follow_fin_parent[32];
+	int follow_fin_parent_ok; /* follow_fin_parent is known */
+	/* A hash computed from an announced header did not match the chain's:
+	 * the follower asks for heads instead (node_follow.c). */
+	int follow_hash_bad;
 
 	/* registration results, 0 until known */
 	_Atomic uint32_t twin_id;

@@ -108,6 +108,24 @@ static int write_store(struct agent_node *n, struct zbuf *b)
 			rc = metrics_put(b, "zos_chain_requests_total", NULL,
 			                 (double)rpc_requests_total());
 	}
+	struct rpc_stats rs;
+	memset(&rs, 0, sizeof rs);
+	if (n->chain)
+		rpc_client_stats(chain_client_rpc(n->chain), &rs);
+	if (rc >= 0) {
+		rc = metrics_head(b, "zos_chain_coalesced_reads_total", "counter",
+		                  "Storage reads sent in shared requests (contracts, twins).");
+		if (rc >= 0)
+			rc = metrics_put(b, "zos_chain_coalesced_reads_total", NULL,
+			                 (double)rs.batched_reads);
+	}
+	if (rc >= 0) {
+		rc = metrics_head(b, "zos_chain_coalesced_requests_total", "counter",
+		                  "Requests that carried those reads.");
+		if (rc >= 0)
+			rc = metrics_put(b, "zos_chain_coalesced_requests_total", NULL,
+			                 (double)rs.read_batches);
+	}
 	if (rc >= 0)
 		rc = write_capacity(b, "zos_capacity_total",
 		                    "Capacity offered to workloads "

@@ -69,6 +69,8 @@ static const char *const sql[SQ__COUNT] = {
 		      "next_try,last_error,done) VALUES(?,?,?,?,?,0,0,'',0)",
 	[SQ_OB_DUE] = "SELECT id,kind,contract_id,key,payload,created,attempts,next_try,last_error "
 		      "FROM outbox WHERE done=0 AND next_try<=? ORDER BY id LIMIT ?",
+	[SQ_OB_AFTER] = "SELECT id,kind,contract_id,key,payload,created,attempts,next_try,"
+			"last_error FROM outbox WHERE done=0 AND id>? ORDER BY id LIMIT ?",
 	[SQ_OB_NEXT] = "SELECT min(next_try) FROM outbox WHERE done=0",
 	[SQ_OB_SENDING] = "UPDATE outbox SET attempts=attempts+1 WHERE id=? AND done=0",
 	[SQ_OB_RETRY] = "UPDATE outbox SET next_try=?,last_error=? WHERE id=? AND done=0",

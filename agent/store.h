@@ -16,12 +16,17 @@
  * waits for one fdatasync of the WAL that started after its commit.
  * Concurrent durable commits share that sync (one leader syncs, the others
  * wait for it), so N deploys accepted at once cost about one sync, not N.
- * Durable commits are promises made to others: an "accepted" reply or an
- * outbox entry must not be sent before it returns.
+ * Durable commits are promises made to others: an "accepted" reply must not
+ * be sent before it returns. A chain call may leave before its outbox row is
+ * durable: a row lost to a power cut goes with the state change that queued
+ * it, which is made again, and the start asks the chain before sending any
+ * row that was pending (docs/deploy-engine.md, "Crash points").
  * A transaction that promises nothing (store_begin_lazy()) does not wait:
  * it is made durable by the next durable commit's sync (the WAL is written
  * and synced in order), e.g. the outbox's "sending" mark that precedes
- * every chain call. STORE_OPEN_FAST drops the syncs (tests, benchmarks).
+ * every chain call (a start asks the chain before resending any row that
+ * was pending, so that mark need not survive a power cut).
+ * STORE_OPEN_FAST drops the syncs (tests, benchmarks).
  *
  * Thread safety: one connection guarded by a recursive mutex; any thread
  * may call, and store_begin() holds the store until store_commit() or
@@ -225,17 +230,20 @@ int store_outbox_due(struct store *s, int64_t now_ms, size_t max, struct store_o
 void store_outbox_free(struct store_outbox *items, size_t n);
 /* Earliest next_try among pending items; ZE_ABSENT when none is pending. */
 int store_outbox_next(struct store *s, int64_t *next_ms);
-/* A send starts: attempts++ is on disk before the call leaves, so after a
- * crash mid-send the item is known to have maybe reached the chain. */
+/* A send starts: attempts++ in a lazy transaction (it survives kill -9 at
+ * once, not necessarily a power cut), before the call leaves. ZE_ABSENT when
+ * the item is no longer pending. */
 int store_outbox_sending(struct store *s, int64_t id);
 /* Pending items with id > after_id, by id, at most max (the engine's
  * dispatcher reads only rows queued since its last read). *items freed with
  * store_outbox_free(). */
 int store_outbox_after(struct store *s, int64_t after_id, size_t max,
 		       struct store_outbox **items, size_t *n);
-/* store_outbox_sending for n items in one durable transaction; marked[i] =
+/* store_outbox_sending for n items in one lazy transaction; marked[i] =
  * 0 when item i is no longer pending (done or gone): do not send it. */
 int store_outbox_sending_many(struct store *s, const int64_t *ids, size_t n, int *marked);
+/* The id of the newest pending item, 0 when none. */
+int store_outbox_last_pending(struct store *s, int64_t *id);
 /* A send failed with its outcome unknown: when to try again, and why. */
 int store_outbox_retry(struct store *s, int64_t id, int64_t next_ms, const char *err);
 /* The outcome is known: the item leaves the outbox, its key stays spent. */

@@ -315,9 +315,12 @@ int store_dep_get(struct store *s, uint64_t contract_id, struct store_dep *d,
 		goto out;
 	}
 	rc = row_dep(st, 1, d, &why);
-	sqlite3_reset(st);
+	/* The workloads are read before the deployment's statement is reset,
+	 * so both come from one read transaction: one snapshot, and one take
+	 * of the WAL's read lock instead of two. */
 	if (rc == 0 && w)
 		rc = load_wls(s, contract_id, &wl, &nw, &why);
+	sqlite3_reset(st);
 	if (rc == ZE_MALFORMED)
 		quarantine(s, contract_id, why);
 out:

@@ -37,6 +37,7 @@ enum store_stmt {
 	SQ_STATS_WLS,
 	SQ_OB_ADD,
 	SQ_OB_DUE,
+	SQ_OB_AFTER,
 	SQ_OB_NEXT,
 	SQ_OB_SENDING,
 	SQ_OB_RETRY,

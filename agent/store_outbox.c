@@ -112,30 +112,43 @@ out:
 int store_outbox_after(struct store *s, int64_t after_id, size_t max,
 		       struct store_outbox **items, size_t *n)
 {
-	static const char sql[] =
-		"SELECT id,kind,contract_id,key,payload,created,attempts,next_try,last_error "
-		"FROM outbox WHERE done=0 AND id>? ORDER BY id LIMIT ?";
 	*items = NULL;
 	*n = 0;
 	if (!max)
 		return 0;
-	struct store_outbox *v = calloc(max, sizeof *v);
+	/* Room for what a pass usually finds (a few rows), grown when more
+	 * come: max is the dispatcher's whole memory bound, thousands of rows,
+	 * too much to allocate and clear on every pass. */
+	size_t cap = max < 16 ? max : 16, k = 0;
+	struct store_outbox *v = calloc(cap, sizeof *v);
 	if (!v)
 		return -ENOMEM;
-	size_t k = 0;
-	sqlite3_stmt *st = NULL;
 	store_lock(s);
-	/* Prepared per call: it runs when rows were queued, not per send. */
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK) {
-		rc = store_err(s, rc, "outbox after");
+	sqlite3_stmt *st = store_stmt(s, SQ_OB_AFTER);
+	int rc = -EIO;
+	if (!st)
 		goto out;
-	}
 	sqlite3_bind_int64(st, 1, after_id);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
-	rc = read_rows(s, st, v, max, &k, "outbox after");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && k < max) {
+		if (k == cap) {
+			size_t ncap = cap * 2 < max ? cap * 2 : max;
+			struct store_outbox *nv = realloc(v, ncap * sizeof *v);
+			if (!nv) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			memset(nv + cap, 0, (ncap - cap) * sizeof *nv);
+			v = nv;
+			cap = ncap;
+		}
+		if ((rc = read_row(st, &v[k])) != SQLITE_ROW)
+			break;
+		k++;
+	}
+	rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_err(s, rc, "outbox after");
+	sqlite3_reset(st);
 out:
-	sqlite3_finalize(st);
 	store_unlock(s);
 	if (rc < 0) {
 		store_outbox_free(v, k);
@@ -157,32 +170,18 @@ int store_outbox_next(struct store *s, int64_t *next_ms)
 
 int store_outbox_sending(struct store *s, int64_t id)
 {
-	/* Its own durable transaction: the send follows it, and its sync also
-	 * makes every lazy commit before it durable (the WAL is synced in
-	 * order), the outbox row being sent included. */
-	int rc = store_begin(s);
-	if (rc < 0)
-		return rc;
-	sqlite3_stmt *st = store_stmt(s, SQ_OB_SENDING);
-	rc = -EIO;
-	if (st) {
-		sqlite3_bind_int64(st, 1, id);
-		rc = store_step_done(s, st, "outbox sending");
-		if (rc == 0 && sqlite3_changes(s->db) == 0)
-			rc = ZE_ABSENT;
-	}
-	if (rc < 0) {
-		store_rollback(s);
-		return rc;
-	}
-	return store_commit(s);
+	int marked = 0;
+	int rc = store_outbox_sending_many(s, &id, 1, &marked);
+	return rc == 0 && !marked ? ZE_ABSENT : rc;
 }
 
 int store_outbox_sending_many(struct store *s, const int64_t *ids, size_t n, int *marked)
 {
-	/* One durable transaction for all: one sync covers the marks, and every
-	 * lazy commit before them (the WAL is synced in order). */
-	int rc = store_begin(s);
+	/* Lazy: the mark promises nothing. It survives kill -9 at once (it is
+	 * in the WAL before the call leaves), and when a power cut drops it the
+	 * start after asks the chain before resending every row that was
+	 * pending (docs/deploy-engine.md, "Crash points"). */
+	int rc = store_begin_lazy(s);
 	if (rc < 0)
 		return rc;
 	sqlite3_stmt *st = store_stmt(s, SQ_OB_SENDING);
@@ -197,6 +196,28 @@ int store_outbox_sending_many(struct store *s, const int64_t *ids, size_t n, int
 		return rc;
 	}
 	return store_commit(s);
+}
+
+int store_outbox_last_pending(struct store *s, int64_t *id)
+{
+	int isnull = 1;
+	sqlite3_stmt *st = NULL;
+	*id = 0;
+	store_lock(s);
+	/* Prepared per call: it runs once per engine start. */
+	int rc = sqlite3_prepare_v2(s->db, "SELECT max(id) FROM outbox WHERE done=0", -1, &st,
+				    NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		isnull = sqlite3_column_type(st, 0) == SQLITE_NULL;
+		if (!isnull)
+			*id = sqlite3_column_int64(st, 0);
+		rc = 0;
+	} else {
+		rc = store_err(s, rc, "outbox last pending");
+	}
+	sqlite3_finalize(st);
+	store_unlock(s);
+	return rc;
 }
 
 int store_outbox_retry(struct store *s, int64_t id, int64_t next_ms, const char *err)

@@ -109,7 +109,7 @@ static int sync_wal(struct store *s, store_sync_fn fn, void *ud)
 
 int store_sync_to(struct store *s, uint64_t seq)
 {
-	int rc = 0;
+	int rc = 0, led = 0;
 	pthread_mutex_lock(&s->sync_mu);
 	while (s->synced_seq < seq) {
 		if (s->syncing) {
@@ -126,12 +126,12 @@ int store_sync_to(struct store *s, uint64_t seq)
 		rc = sync_wal(s, fn, ud);
 		pthread_mutex_lock(&s->sync_mu);
 		s->syncing = 0;
+		led = 1;
 		if (rc == 0) {
 			if (target > s->synced_seq)
 				s->synced_seq = target;
 			s->syncs++;
 		}
-		pthread_cond_broadcast(&s->sync_cv);
 		if (rc < 0) {
 			/* The waiters retry with their own sync; this commit's
 			 * caller learns that its promise may not hold. */
@@ -140,6 +140,11 @@ int store_sync_to(struct store *s, uint64_t seq)
 		}
 	}
 	pthread_mutex_unlock(&s->sync_mu);
+	/* The leader wakes the group after the unlock: woken under the lock,
+	 * each waiter would only block again on it. The leader's own target
+	 * covers its seq, so it never loops to lead again. */
+	if (led)
+		pthread_cond_broadcast(&s->sync_cv);
 	return rc;
 }
 

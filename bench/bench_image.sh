@@ -23,7 +23,7 @@ T=$(mktemp -d /tmp/bench-image.XXXXXX)
 . "$(dirname "$0")/../tests/integration/registry.sh"
 reg_have_tools || exit 77
 REGPID=
-trap '[ -n "$REGPID" ] && reg_stop "$REGPID"; rm -rf "$T"' EXIT
+trap '[ -n "$REGPID" ] && stop_pid "$REGPID"; rm -rf "$T"' EXIT
 
 # Multi-layer image: busybox, then three layers of 16 MiB each: half random
 # (incompressible), half text (compressible). Small-file image: busybox and a

@@ -109,6 +109,27 @@ int chain_events_of_pallets(struct chain_client *c, const struct chain_runtime *
 			    const uint8_t at[32], const char *const *pallets, size_t npallets,
 			    cJSON **out);
 
+/*
+ * The same from System.Events' raw SCALE value (raw NULL: none stored, an
+ * empty list), read by the caller (chain_block_reads).
+ */
+int chain_events_decode(const struct chain_runtime *rt, const uint8_t *raw, size_t n,
+			const char *const *pallets, size_t npallets, cJSON **out);
+
+/*
+ * What a block follower reads of block number (hash), in one request where
+ * the chain takes JSON-RPC batches: System.Events' raw value (*events heap,
+ * NULL when none are stored) and, with body, the block's extrinsics (free
+ * with rpc_keys_free(*xts, *lens, *nxt)). With verify, the chain's hash of
+ * block number is asked in the same request; when it is not hash (which
+ * came from a header the caller hashed itself), ZE_STATE with hash set to
+ * the chain's, nothing else returned: read again with that. ZE_ABSENT when
+ * the chain has no block number (yet).
+ */
+int chain_block_reads(struct chain_client *c, const struct chain_runtime *rt, uint64_t number,
+		      uint8_t hash[32], int verify, int body, uint8_t **events, size_t *nevents,
+		      uint8_t ***xts, size_t **lens, size_t *nxt);
+
 /* First event of pallet.name in a flattened event array, or NULL. */
 const cJSON *chain_event_find(const cJSON *events, const char *pallet, const char *name);
 

@@ -86,21 +86,14 @@ static int empty_events(cJSON **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-int chain_events(struct chain_client *c, const struct chain_runtime *rt, const uint8_t at[32],
-		 cJSON **out)
+/* Every record of raw System.Events of the given type, flattened. */
+static int events_all(const struct chain_runtime *rt, uint32_t type, const uint8_t *raw,
+		      size_t n, cJSON **out)
 {
-	uint32_t type;
-	uint8_t *raw = NULL;
-	size_t n = 0;
 	cJSON *recs = NULL, *arr = NULL;
 	const cJSON *rec;
-	int ret;
+	int ret = meta_to_json_buf(rt->meta, type, raw, n, &recs);
 
-	*out = NULL;
-	if ((ret = events_raw(c, rt, at, &type, &raw, &n)))
-		return ret == ZE_ABSENT ? empty_events(out) : ret;
-	ret = meta_to_json_buf(rt->meta, type, raw, n, &recs);
-	free(raw);
 	if (ret) {
 		log_err("chain", "System.Events do not decode as runtime %u's types: %s",
 			rt->spec_version, zerr_str(ret));
@@ -122,6 +115,22 @@ int chain_events(struct chain_client *c, const struct chain_runtime *rt, const u
 fail:
 	cJSON_Delete(recs);
 	cJSON_Delete(arr);
+	return ret;
+}
+
+int chain_events(struct chain_client *c, const struct chain_runtime *rt, const uint8_t at[32],
+		 cJSON **out)
+{
+	uint32_t type;
+	uint8_t *raw = NULL;
+	size_t n = 0;
+	int ret;
+
+	*out = NULL;
+	if ((ret = events_raw(c, rt, at, &type, &raw, &n)))
+		return ret == ZE_ABSENT ? empty_events(out) : ret;
+	ret = events_all(rt, type, raw, n, out);
+	free(raw);
 	return ret;
 }
 
@@ -185,29 +194,27 @@ static int chain_events_filter(const struct meta *m, uint32_t vec_type, const ui
 	return scale_rd_left(&r) ? ZE_MALFORMED : 0;
 }
 
-int chain_events_of_pallets(struct chain_client *c, const struct chain_runtime *rt,
-			    const uint8_t at[32], const char *const *pallets, size_t npallets,
-			    cJSON **out)
+int chain_events_decode(const struct chain_runtime *rt, const uint8_t *raw, size_t n,
+			const char *const *pallets, size_t npallets, cJSON **out)
 {
-	uint32_t type;
-	uint8_t *raw = NULL;
-	size_t n = 0;
+	const struct meta_pallet *p = meta_pallet(rt->meta, "System");
+	const struct meta_storage *s = p ? meta_storage(p, "Events") : NULL;
 	cJSON *arr;
 	int ret;
 
 	*out = NULL;
-	if ((ret = events_raw(c, rt, at, &type, &raw, &n)))
-		return ret == ZE_ABSENT ? empty_events(out) : ret;
+	if (!s)
+		return ZE_UNSUPPORTED;
+	if (!raw)
+		return empty_events(out);
 	arr = cJSON_CreateArray();
-	ret = arr ? chain_events_filter(rt->meta, type, raw, n, pallets, npallets, arr)
+	ret = arr ? chain_events_filter(rt->meta, s->value_type, raw, n, pallets, npallets, arr)
 		  : -ENOMEM;
-	free(raw);
 	if (ret == ZE_UNSUPPORTED) {
 		/* An unusual record shape: decode everything, keep the wanted. */
 		cJSON *all = NULL, *e, *next;
 		cJSON_Delete(arr);
-		arr = NULL;
-		if ((ret = chain_events(c, rt, at, &all)))
+		if ((ret = events_all(rt, s->value_type, raw, n, &all)))
 			return ret;
 		for (e = all->child; e; e = next) {
 			next = e->next;
@@ -227,6 +234,23 @@ int chain_events_of_pallets(struct chain_client *c, const struct chain_runtime *
 	}
 	*out = arr;
 	return 0;
+}
+
+int chain_events_of_pallets(struct chain_client *c, const struct chain_runtime *rt,
+			    const uint8_t at[32], const char *const *pallets, size_t npallets,
+			    cJSON **out)
+{
+	uint32_t type;
+	uint8_t *raw = NULL;
+	size_t n = 0;
+	int ret;
+
+	*out = NULL;
+	if ((ret = events_raw(c, rt, at, &type, &raw, &n)))
+		return ret == ZE_ABSENT ? empty_events(out) : ret;
+	ret = chain_events_decode(rt, raw, n, pallets, npallets, out);
+	free(raw);
+	return ret;
 }
 
 const cJSON *chain_event_find(const cJSON *events, const char *pallet, const char *name)

@@ -1,5 +1,6 @@
 /*
- * Storage reads through the runtime's metadata, and block helpers.
+ * Storage reads through the runtime's metadata, and block helpers: the
+ * follower's reads of one block go out as one batched request.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 
 #include "chainclient/client.h"
 #include "chainclient/client_int.h"
+#include "chainclient/rpc_int.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
@@ -165,5 +167,89 @@ int chain_timestamp_ms(struct chain_client *c, const uint8_t *at, uint64_t *ms)
 	if (!ret && meta_json_u64(v, ms) < 0)
 		ret = ZE_MALFORMED;
 	cJSON_Delete(v);
+	return ret;
+}
+
+/* Block reads: [chain_getBlockHash(number)], state_getStorage(Events, hash),
+ * [chain_getBlock(hash)]. */
+enum { BR_HASH, BR_EVENTS, BR_BODY, BR_N };
+
+int chain_block_reads(struct chain_client *c, const struct chain_runtime *rt, uint64_t number,
+		      uint8_t hash[32], int verify, int body, uint8_t **events, size_t *nevents,
+		      uint8_t ***xts, size_t **lens, size_t *nxt)
+{
+	struct rpc_batch_call calls[BR_N];
+	cJSON *params[BR_N] = {NULL, NULL, NULL};
+	struct zbuf key;
+	uint64_t num = 0;
+	size_t first = verify ? BR_HASH : BR_EVENTS, last = body ? BR_BODY : BR_EVENTS;
+	int ret;
+
+	*events = NULL;
+	*nevents = 0;
+	*xts = NULL;
+	*lens = NULL;
+	*nxt = 0;
+	memset(calls, 0, sizeof calls);
+	zbuf_init(&key, 256);
+	ret = meta_storage_key(rt->meta, "System", "Events", 0, NULL, NULL, &key);
+	if (ret == ZE_ABSENT)
+		ret = ZE_UNSUPPORTED;
+	for (size_t i = 0; i < BR_N && !ret; i++)
+		if (!(params[i] = cJSON_CreateArray()))
+			ret = -ENOMEM;
+	if (!ret && (!cJSON_AddItemToArray(params[BR_HASH], cJSON_CreateNumber((double)number)) ||
+		     rpc_add_hex(params[BR_EVENTS], key.data, key.len) < 0 ||
+		     rpc_add_hex(params[BR_EVENTS], hash, 32) < 0 ||
+		     rpc_add_hex(params[BR_BODY], hash, 32) < 0))
+		ret = -ENOMEM;
+	zbuf_free(&key);
+	calls[BR_HASH] = (struct rpc_batch_call){.method = "chain_getBlockHash",
+						 .params = params[BR_HASH]};
+	calls[BR_EVENTS] = (struct rpc_batch_call){.method = "state_getStorage",
+						   .params = params[BR_EVENTS]};
+	calls[BR_BODY] = (struct rpc_batch_call){.method = "chain_getBlock",
+						 .params = params[BR_BODY]};
+	if (!ret)
+		ret = rpc_call_batch(c->rpc, calls + first, last - first + 1);
+	if (!ret && verify) {
+		uint8_t got[32];
+		ret = calls[BR_HASH].rc;
+		if (!ret)
+			ret = rpc_hash_result(calls[BR_HASH].result, got);
+		if (!ret && memcmp(got, hash, 32) != 0) {
+			memcpy(hash, got, 32);
+			ret = ZE_STATE;
+		}
+	}
+	if (!ret) {
+		ret = calls[BR_EVENTS].rc;
+		if (!ret)
+			ret = rpc_hex_result(calls[BR_EVENTS].result, c->opts.max_value, events,
+					     nevents);
+		/* A block without events stores nothing. */
+		if (ret == ZE_ABSENT)
+			ret = 0;
+	}
+	if (!ret && body) {
+		ret = calls[BR_BODY].rc;
+		if (!ret)
+			ret = rpc_block_result(calls[BR_BODY].result, &num, xts, lens, nxt);
+		/* The chain named this block: its body cannot be absent. */
+		if (ret == ZE_ABSENT || (!ret && num != number))
+			ret = ZE_UNKNOWN;
+	}
+	if (ret) {
+		free(*events);
+		*events = NULL;
+		*nevents = 0;
+		rpc_keys_free(*xts, *lens, *nxt);
+		*xts = NULL;
+		*lens = NULL;
+		*nxt = 0;
+	}
+	rpc_batch_free(calls, BR_N);
+	for (size_t i = 0; i < BR_N; i++)
+		cJSON_Delete(params[i]);
 	return ret;
 }

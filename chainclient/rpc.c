@@ -165,6 +165,13 @@ int rpc_client_new(const char *url, const struct rpc_opts *opts, struct rpc_clie
 	pthread_cond_init(&c->heads.cond, &ca);
 	pthread_condattr_destroy(&ca);
 	c->next_id = 1;
+	if (rpc_coal_init(&c->coal) < 0) {
+		pthread_cond_destroy(&c->heads.cond);
+		pthread_mutex_destroy(&c->heads.lock);
+		pthread_mutex_destroy(&c->lock);
+		free(c);
+		return -ENOMEM;
+	}
 	rc = -ENOMEM;
 	if (!(c->url = strdup(url)))
 		goto fail;
@@ -192,6 +199,7 @@ int rpc_client_new(const char *url, const struct rpc_opts *opts, struct rpc_clie
 	return 0;
 fail:
 	rpc_free_eps(c);
+	rpc_coal_destroy(&c->coal);
 	curl_slist_free_all(c->headers);
 	pthread_cond_destroy(&c->heads.cond);
 	pthread_mutex_destroy(&c->heads.lock);
@@ -211,6 +219,7 @@ void rpc_client_free(struct rpc_client *c)
 	for (int i = 0; i < c->npool; i++)
 		curl_easy_cleanup(c->pool[i]);
 	curl_slist_free_all(c->headers);
+	rpc_coal_destroy(&c->coal);
 	pthread_cond_destroy(&c->heads.cond);
 	pthread_mutex_destroy(&c->heads.lock);
 	pthread_mutex_destroy(&c->lock);
@@ -231,6 +240,10 @@ void rpc_client_stats(struct rpc_client *c, struct rpc_stats *out)
 	pthread_mutex_lock(&c->lock);
 	*out = c->stats;
 	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_lock(&c->coal.mu);
+	out->read_batches = c->coal.batches;
+	out->batched_reads = c->coal.reads;
+	pthread_mutex_unlock(&c->coal.mu);
 }
 
 static size_t rpc_write_cb(char *p, size_t size, size_t nmemb, void *ud)
@@ -424,7 +437,7 @@ static void rpc_copy_str(char *dst, size_t dsz, const char *src)
 	dst[n] = '\0';
 }
 
-static void rpc_fill_error(const cJSON *e, struct rpc_error *err)
+void rpc_fill_error(const cJSON *e, struct rpc_error *err)
 {
 	const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
 	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
@@ -509,8 +522,8 @@ out:
 }
 
 /* One exchange with endpoint i: HTTP or WebSocket. */
-static int rpc_exchange(struct rpc_client *c, int i, const char *body, uint64_t id, int once,
-			struct rpc_sink *sink, int *retry)
+static int rpc_exchange(struct rpc_client *c, int i, const char *body, uint64_t id, uint64_t nids,
+			int once, struct rpc_sink *sink, int *retry)
 {
 	struct rpc_ep *e = &c->ep[i];
 
@@ -519,7 +532,7 @@ static int rpc_exchange(struct rpc_client *c, int i, const char *body, uint64_t 
 	pthread_mutex_unlock(&c->lock);
 	if (e->ws) {
 		zbuf_reset(&sink->buf);
-		int rc = rpc_ws_exchange(e->ws, body, strlen(body), id, once, &sink->buf, retry);
+		int rc = rpc_ws_exchange(e->ws, body, strlen(body), id, nids, once, &sink->buf, retry);
 		if (rc < 0)
 			rpc_note_failure(rc == ZE_TIMEOUT ? RPC_FAIL_TIMEOUT
 				         : rpc_ws_refused(e->ws) ? RPC_FAIL_REFUSED
@@ -537,8 +550,14 @@ static int rpc_exchange(struct rpc_client *c, int i, const char *body, uint64_t 
 
 uint64_t rpc_next_id(struct rpc_client *c)
 {
+	return rpc_next_ids(c, 1);
+}
+
+uint64_t rpc_next_ids(struct rpc_client *c, uint64_t n)
+{
 	pthread_mutex_lock(&c->lock);
-	uint64_t id = c->next_id++;
+	uint64_t id = c->next_id;
+	c->next_id += n;
 	pthread_mutex_unlock(&c->lock);
 	return id;
 }
@@ -555,7 +574,7 @@ int rpc_call_ep(struct rpc_client *c, int i, const char *method, const cJSON *pa
 	if (!body)
 		return -ENOMEM;
 	zbuf_init(&sink.buf, c->opts.max_response);
-	ret = rpc_exchange(c, i, body, id, 0, &sink, &retry);
+	ret = rpc_exchange(c, i, body, id, 1, 0, &sink, &retry);
 	if (ret == 0)
 		ret = rpc_parse(c->ep[i].url, &sink.buf, id, result, NULL);
 	zbuf_free(&sink.buf);
@@ -589,24 +608,14 @@ static void rpc_failover(struct rpc_client *c, int i)
 		log_warn("chain", "%s does not answer; using %s", c->ep[i].url, c->ep[now].url);
 }
 
-static int rpc_call_mode(struct rpc_client *c, const char *method, const cJSON *params,
-			 int once, cJSON **result, struct rpc_error *err)
+int rpc_send(struct rpc_client *c, const char *body, uint64_t id, uint64_t nids, int once,
+             const char *what, struct zbuf *out, int *ep)
 {
-	struct rpc_sink sink;
-	uint64_t id;
-	char *body;
+	struct rpc_sink sink = {.buf = *out};
 	int ret = ZE_UNKNOWN, retry, i = 0;
 	/* Each endpoint gets the configured number of attempts. */
 	int attempts = (c->opts.retries + 1) * c->nep;
 
-	*result = NULL;
-	if (params && !cJSON_IsArray(params))
-		return -EINVAL;
-	id = rpc_next_id(c);
-	body = rpc_request_body(method, params, id);
-	if (!body)
-		return -ENOMEM;
-	zbuf_init(&sink.buf, c->opts.max_response);
 	rpc_note_failure(RPC_FAIL_NONE, NULL, 0, NULL);
 	for (int attempt = 0; attempt < attempts && !atomic_load(&c->aborted); attempt++) {
 		/* Back off only after every endpoint failed once more. */
@@ -620,16 +629,38 @@ static int rpc_call_mode(struct rpc_client *c, const char *method, const cJSON *
 			pthread_mutex_unlock(&c->lock);
 		}
 		i = atomic_load(&c->active);
-		ret = rpc_exchange(c, i, body, id, once, &sink, &retry);
+		ret = rpc_exchange(c, i, body, id, nids, once, &sink, &retry);
 		if (ret == 0 || !retry)
 			break;
 		rpc_failover(c, i);
 	}
+	if (ret == ZE_UNKNOWN && !atomic_load(&c->aborted))
+		log_warn("chain", "%s %s: no answer after %d attempt(s)", c->url, what, attempts);
+	*out = sink.buf;
+	*ep = i;
+	return ret;
+}
+
+static int rpc_call_mode(struct rpc_client *c, const char *method, const cJSON *params,
+			 int once, cJSON **result, struct rpc_error *err)
+{
+	struct zbuf buf;
+	uint64_t id;
+	char *body;
+	int ret, i = 0;
+
+	*result = NULL;
+	if (params && !cJSON_IsArray(params))
+		return -EINVAL;
+	id = rpc_next_id(c);
+	body = rpc_request_body(method, params, id);
+	if (!body)
+		return -ENOMEM;
+	zbuf_init(&buf, c->opts.max_response);
+	ret = rpc_send(c, body, id, 1, once, method, &buf, &i);
 	if (ret == 0)
-		ret = rpc_parse(c->ep[i].url, &sink.buf, id, result, err);
-	else if (ret == ZE_UNKNOWN && !atomic_load(&c->aborted))
-		log_warn("chain", "%s %s: no answer after %d attempt(s)", c->url, method, attempts);
-	zbuf_free(&sink.buf);
+		ret = rpc_parse(c->ep[i].url, &buf, id, result, err);
+	zbuf_free(&buf);
 	free(body);
 	return ret;
 }

@@ -60,6 +60,12 @@ struct rpc_opts {
 				  * when set, else the system's */
 	long health_ms;          /* several endpoints: check interval; 0 = 5000 */
 	uint64_t max_lag;        /* blocks behind the best before leaving; 0 = 20 */
+	/* Coalesced reads: rpc_get_storage at the best block (at NULL) made
+	 * by several threads at about the same time goes out as one batch;
+	 * the first of them waits coalesce_ms (0 = not at all) for others,
+	 * and reads arriving while a batch is in flight go in the next one. */
+	int coalesce_reads;
+	long coalesce_ms;
 };
 
 /* Fills o with the defaults named above. */
@@ -95,6 +101,8 @@ struct rpc_stats {
 	uint64_t requests; /* HTTP attempts, retries included */
 	uint64_t retries;
 	uint64_t handles_created;
+	uint64_t read_batches;  /* coalesced reads: batches sent */
+	uint64_t batched_reads; /* and the reads they carried */
 };
 void rpc_client_stats(struct rpc_client *c, struct rpc_stats *out);
 
@@ -105,6 +113,24 @@ void rpc_client_stats(struct rpc_client *c, struct rpc_stats *out);
  * live head subscription (HTTP only, or disconnected): poll instead.
  */
 int rpc_heads_wait(struct rpc_client *c, uint64_t seen, long timeout_ms, uint64_t *number);
+
+/*
+ * The finalized head that the endpoint calls go to announced last on its
+ * live subscription: number, hash (computed from the announced header) and
+ * parent hash, and *age_ms since it came; no request is made. ZE_UNSUPPORTED
+ * when that endpoint has none (HTTP, disconnected, nothing announced yet,
+ * or a header that could not be hashed): ask with rpc_finalized_head.
+ */
+int rpc_heads_final(struct rpc_client *c, uint64_t *number, uint8_t hash[32],
+		    uint8_t parent[32], int64_t *age_ms);
+
+/*
+ * A Substrate header as JSON (parentHash, number, stateRoot,
+ * extrinsicsRoot, digest.logs): its number, parent hash and block hash
+ * (blake2b-256 of the SCALE header). ZE_MALFORMED when a field is missing
+ * or not of its shape.
+ */
+int rpc_header_hash(const cJSON *hdr, uint64_t *number, uint8_t hash[32], uint8_t parent[32]);
 
 /*
  * The endpoint the health check would choose: the first (in list order)
@@ -142,9 +168,31 @@ int rpc_call_text(struct rpc_client *c, const char *method, const char *params_j
 		  cJSON **result, struct rpc_error *err);
 
 /*
+ * Several calls in one request (a JSON-RPC batch), for calls that may be
+ * repeated (reads): retried and failed over as rpc_call. Each call gets its
+ * own outcome in rc (0, ZE_CHAIN with err filled, or the request's
+ * transport error, or ZE_UNKNOWN when the answer left it out) and, on 0,
+ * result (caller frees with rpc_batch_free). A server that refuses batches
+ * gets the calls one by one, then and for the rest of the client's life.
+ * Returns -EINVAL (a call without method, params not an array) or -ENOMEM
+ * before anything is sent, else 0.
+ */
+struct rpc_batch_call {
+	const char *method;   /* in */
+	const cJSON *params;  /* in, borrowed; NULL = [] */
+	int rc;               /* out */
+	cJSON *result;        /* out */
+	struct rpc_error err; /* out, on ZE_CHAIN */
+};
+int rpc_call_batch(struct rpc_client *c, struct rpc_batch_call *calls, size_t n);
+/* Frees the results of a batch. */
+void rpc_batch_free(struct rpc_batch_call *calls, size_t n);
+
+/*
  * state_getStorage(key, at?): at is a 32-byte block hash or NULL (best block).
  * On 0, *out (caller frees) holds *outlen bytes of the SCALE value, at most
- * max bytes. ZE_ABSENT when the chain answers null.
+ * max bytes. ZE_ABSENT when the chain answers null. With opts.coalesce_reads
+ * and at NULL, it may share one request with other threads' reads.
  */
 int rpc_get_storage(struct rpc_client *c, const uint8_t *key, size_t keylen,
 		    const uint8_t *at, size_t max, uint8_t **out, size_t *outlen);
@@ -164,6 +212,11 @@ int rpc_block_hash(struct rpc_client *c, uint64_t n, uint8_t hash[32]);
 /* chain_getHeader(at?) -> number and parent hash. */
 int rpc_header(struct rpc_client *c, const uint8_t *at, uint64_t *number, uint8_t parent[32]);
 int rpc_finalized_head(struct rpc_client *c, uint8_t hash[32]);
+/* The finalized head and chain_getBlockHash(n) in one request: *have set
+ * when block n exists (its hash in hash). Fails only as the head does.
+ * Against a server without batches, the head alone. */
+int rpc_finalized_head_and_hash(struct rpc_client *c, uint64_t n, uint8_t fin[32],
+				uint8_t hash[32], int *have);
 /* state_getRuntimeVersion: specVersion and transactionVersion. */
 int rpc_runtime_version(struct rpc_client *c, uint32_t *spec, uint32_t *tx);
 /* state_getMetadata as raw bytes (caller frees). */

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "chainclient/rpc_int.h"
+#include "chainclient/rpc_ws_int.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
@@ -158,5 +159,25 @@ int rpc_heads_wait(struct rpc_client *c, uint64_t seen, long timeout_ms, uint64_
 		rc = h->subscribed > 0 ? ZE_TIMEOUT : ZE_UNSUPPORTED;
 	*number = h->finalized;
 	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+int rpc_heads_final(struct rpc_client *c, uint64_t *number, uint8_t hash[32],
+		    uint8_t parent[32], int64_t *age_ms)
+{
+	struct rpc_ws *w = c->ep[atomic_load(&c->active)].ws;
+	int rc = ZE_UNSUPPORTED;
+
+	if (!w)
+		return rc;
+	pthread_mutex_lock(&c->heads.lock);
+	if (w->fin_ok) {
+		*number = w->fin_num;
+		memcpy(hash, w->fin_hash, 32);
+		memcpy(parent, w->fin_parent, 32);
+		*age_ms = clk_mono_ms() - w->fin_ms;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&c->heads.lock);
 	return rc;
 }

@@ -23,6 +23,22 @@ struct rpc_heads {
 
 struct rpc_ws;
 
+/* Coalesced storage reads (rpc_batch.c): the queue of waiting readers and
+ * whether one of them is sending a batch. */
+struct rpc_coal_req;
+struct rpc_coal {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct rpc_coal_req *head, *tail;
+	int busy;
+	uint64_t batches, reads; /* for rpc_client_stats */
+};
+int rpc_coal_init(struct rpc_coal *q);
+void rpc_coal_destroy(struct rpc_coal *q);
+/* rpc_get_storage at the best block through the queue. */
+int rpc_get_storage_coalesced(struct rpc_client *c, const uint8_t *key, size_t keylen,
+			      size_t max, uint8_t **out, size_t *outlen);
+
 /* url is ws:// or wss://; ca_file NULL = the system's CAs. heads outlives
  * the transport. */
 int rpc_ws_new(const char *url, const struct rpc_opts *o, struct rpc_heads *heads,
@@ -30,12 +46,13 @@ int rpc_ws_new(const char *url, const struct rpc_opts *o, struct rpc_heads *head
 void rpc_ws_free(struct rpc_ws *w);
 void rpc_ws_abort(struct rpc_ws *w);
 /*
- * Sends body (a request with the given id) and waits for the response with
- * that id into out. ZE_UNKNOWN with *retry set when it may be retried: the
+ * Sends body (a request with the given id, or a batch of nids requests with
+ * the ids id .. id + nids - 1) and waits for the response carrying one of
+ * those ids into out. ZE_UNKNOWN with *retry set when it may be retried: the
  * request was not sent (no connection), or it was sent and once is 0.
  */
-int rpc_ws_exchange(struct rpc_ws *w, const char *body, size_t len, uint64_t id, int once,
-                    struct zbuf *out, int *retry);
+int rpc_ws_exchange(struct rpc_ws *w, const char *body, size_t len, uint64_t id,
+                    uint64_t nids, int once, struct zbuf *out, int *retry);
 /* 1 while connected. */
 int rpc_ws_up(struct rpc_ws *w);
 /* 1 when the last connection attempt was refused (nothing listens). */
@@ -71,6 +88,8 @@ struct rpc_client {
 	int nep;
 	atomic_int active; /* index of the endpoint calls go to */
 	struct rpc_heads heads;
+	struct rpc_coal coal;
+	atomic_int no_batch; /* the server refused a batch: calls go one by one */
 	/* Health check thread (several endpoints only). */
 	pthread_t health;
 	int health_running;
@@ -80,6 +99,26 @@ struct rpc_client {
 };
 
 uint64_t rpc_next_id(struct rpc_client *c);
+/* Reserves n consecutive ids and returns the first. */
+uint64_t rpc_next_ids(struct rpc_client *c, uint64_t n);
+/*
+ * Sends body (requests with ids id .. id + nids - 1) with the client's
+ * retries and failover, as rpc_call does; on 0, out holds the response
+ * text and *ep the endpoint that answered. Does not parse it.
+ */
+int rpc_send(struct rpc_client *c, const char *body, uint64_t id, uint64_t nids, int once,
+             const char *what, struct zbuf *out, int *ep);
+/* Result shapes shared by the single calls (rpc_methods.c) and batches
+ * (rpc_batch.c): a hex value (ZE_ABSENT for null; *out heap, at most max
+ * bytes), a 32-byte hash, a chain_getBlock answer (free with
+ * rpc_keys_free). rpc_add_hex appends "0x.." of p (JSON null for NULL). */
+int rpc_hex_result(const cJSON *res, size_t max, uint8_t **out, size_t *outlen);
+int rpc_hash_result(const cJSON *res, uint8_t hash[32]);
+int rpc_block_result(const cJSON *res, uint64_t *number, uint8_t ***xts, size_t **lens,
+		     size_t *n);
+int rpc_add_hex(cJSON *arr, const uint8_t *p, size_t n);
+/* Fills err from a JSON-RPC error object. */
+void rpc_fill_error(const cJSON *e, struct rpc_error *err);
 /* One attempt of method on endpoint i, no retry or failover. */
 int rpc_call_ep(struct rpc_client *c, int i, const char *method, const cJSON *params,
                 cJSON **result);

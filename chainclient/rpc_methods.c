@@ -5,6 +5,7 @@
  * server's answer cannot be trusted.
  */
 #include "chainclient/rpc.h"
+#include "chainclient/rpc_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chainclient/hash.h"
+#include "chainclient/scale.h"
+#include "common/buf.h"
 #include "common/hex.h"
 #include "common/jnum.h"
 #include "common/key.h"
@@ -21,7 +25,7 @@
 #define RPC_MAX_BLOCK_XTS 100000
 
 /* Adds "0x.." of p to arr; or a JSON null when p is NULL. */
-static int rpc_add_hex(cJSON *arr, const uint8_t *p, size_t n)
+int rpc_add_hex(cJSON *arr, const uint8_t *p, size_t n)
 {
 	cJSON *item;
 
@@ -41,7 +45,7 @@ static int rpc_add_hex(cJSON *arr, const uint8_t *p, size_t n)
 	return 0;
 }
 
-static int rpc_hex_result(const cJSON *res, size_t max, uint8_t **out, size_t *outlen)
+int rpc_hex_result(const cJSON *res, size_t max, uint8_t **out, size_t *outlen)
 {
 	int ret;
 
@@ -55,7 +59,7 @@ static int rpc_hex_result(const cJSON *res, size_t max, uint8_t **out, size_t *o
 	return ret;
 }
 
-static int rpc_hash_result(const cJSON *res, uint8_t hash[32])
+int rpc_hash_result(const cJSON *res, uint8_t hash[32])
 {
 	if (cJSON_IsNull(res))
 		return ZE_ABSENT;
@@ -98,6 +102,10 @@ int rpc_get_storage(struct rpc_client *c, const uint8_t *key, size_t keylen,
 
 	*out = NULL;
 	*outlen = 0;
+	if (!at && c->opts.coalesce_reads) {
+		cJSON_Delete(params);
+		return rpc_get_storage_coalesced(c, key, keylen, max, out, outlen);
+	}
 	if (!params)
 		return -ENOMEM;
 	ret = rpc_add_hex(params, key, keylen);
@@ -332,10 +340,28 @@ int rpc_submit_extrinsic(struct rpc_client *c, const uint8_t *xt, size_t n, uint
 	return ret;
 }
 
+int rpc_block_result(const cJSON *res, uint64_t *number, uint8_t ***xts, size_t **lens,
+		     size_t *n)
+{
+	const cJSON *blk, *hdr;
+
+	*xts = NULL;
+	*lens = NULL;
+	*n = 0;
+	if (cJSON_IsNull(res))
+		return ZE_ABSENT;
+	blk = cJSON_GetObjectItemCaseSensitive(res, "block");
+	hdr = cJSON_GetObjectItemCaseSensitive(blk, "header");
+	if (rpc_json_u64(cJSON_GetObjectItemCaseSensitive(hdr, "number"), number) < 0)
+		return ZE_UNKNOWN;
+	return rpc_hex_array(cJSON_GetObjectItemCaseSensitive(blk, "extrinsics"), RPC_MAX_BLOCK_XTS,
+			     8u << 20, xts, lens, n);
+}
+
 int rpc_block(struct rpc_client *c, const uint8_t hash[32], uint64_t *number, uint8_t ***xts,
 	      size_t **lens, size_t *n)
 {
-	cJSON *params, *res = NULL, *blk, *hdr;
+	cJSON *params, *res = NULL;
 	int ret = rpc_at_params(hash, &params);
 
 	*xts = NULL;
@@ -344,22 +370,99 @@ int rpc_block(struct rpc_client *c, const uint8_t hash[32], uint64_t *number, ui
 	if (ret)
 		return ret;
 	ret = rpc_call(c, "chain_getBlock", params, &res, NULL);
-	if (ret)
-		goto out;
-	if (cJSON_IsNull(res)) {
-		ret = ZE_ABSENT;
-		goto out;
-	}
-	blk = cJSON_GetObjectItemCaseSensitive(res, "block");
-	hdr = cJSON_GetObjectItemCaseSensitive(blk, "header");
-	if (rpc_json_u64(cJSON_GetObjectItemCaseSensitive(hdr, "number"), number) < 0) {
-		ret = ZE_UNKNOWN;
-		goto out;
-	}
-	ret = rpc_hex_array(cJSON_GetObjectItemCaseSensitive(blk, "extrinsics"), RPC_MAX_BLOCK_XTS,
-			    8u << 20, xts, lens, n);
-out:
+	if (!ret)
+		ret = rpc_block_result(res, number, xts, lens, n);
 	cJSON_Delete(res);
 	cJSON_Delete(params);
+	return ret;
+}
+
+/* A header's logs are few and short (a pre-runtime digest, a seal). */
+#define RPC_MAX_HEADER 65536
+
+static int rpc_hex_field(const cJSON *o, const char *name, uint8_t out[32])
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+	if (!cJSON_IsString(v) || hex_decode_fixed(v->valuestring, out, 32) < 0)
+		return ZE_MALFORMED;
+	return 0;
+}
+
+int rpc_header_hash(const cJSON *hdr, uint64_t *number, uint8_t hash[32], uint8_t parent[32])
+{
+	uint8_t sroot[32], xroot[32];
+	const cJSON *logs, *l;
+	struct zbuf enc;
+	int ret;
+
+	if (!cJSON_IsObject(hdr) ||
+	    rpc_json_u64(cJSON_GetObjectItemCaseSensitive(hdr, "number"), number) < 0 ||
+	    *number > UINT32_MAX || rpc_hex_field(hdr, "parentHash", parent) < 0 ||
+	    rpc_hex_field(hdr, "stateRoot", sroot) < 0 ||
+	    rpc_hex_field(hdr, "extrinsicsRoot", xroot) < 0)
+		return ZE_MALFORMED;
+	logs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(hdr, "digest"),
+						"logs");
+	if (!cJSON_IsArray(logs))
+		return ZE_MALFORMED;
+	/* Header { parent_hash, number: Compact<u32>, state_root,
+	 * extrinsics_root, digest: Vec<DigestItem> }, each log already the
+	 * SCALE encoding of its DigestItem. */
+	zbuf_init(&enc, RPC_MAX_HEADER);
+	ret = scale_put_bytes(&enc, parent, 32);
+	ret = ret ? ret : scale_put_compact(&enc, *number);
+	ret = ret ? ret : scale_put_bytes(&enc, sroot, 32);
+	ret = ret ? ret : scale_put_bytes(&enc, xroot, 32);
+	ret = ret ? ret : scale_put_compact(&enc, (uint64_t)cJSON_GetArraySize(logs));
+	cJSON_ArrayForEach(l, logs)
+	{
+		uint8_t *b = NULL;
+		size_t n = 0;
+		if (ret)
+			break;
+		if (!cJSON_IsString(l) ||
+		    hex_decode_alloc(l->valuestring, RPC_MAX_HEADER, &b, &n) < 0) {
+			ret = ZE_MALFORMED;
+			break;
+		}
+		ret = scale_put_bytes(&enc, b, n);
+		free(b);
+	}
+	if (!ret)
+		chain_blake2_256(enc.data, enc.len, hash);
+	zbuf_free(&enc);
+	return ret ? ZE_MALFORMED : 0;
+}
+
+int rpc_finalized_head_and_hash(struct rpc_client *c, uint64_t n, uint8_t fin[32],
+				uint8_t hash[32], int *have)
+{
+	cJSON *p = cJSON_CreateArray();
+	struct rpc_batch_call calls[2] = {{.method = "chain_getFinalizedHead"},
+					  {.method = "chain_getBlockHash", .params = p}};
+	int ret;
+
+	*have = 0;
+	/* Without batches the second call would be a request of its own. */
+	if (atomic_load(&c->no_batch)) {
+		cJSON_Delete(p);
+		return rpc_finalized_head(c, fin);
+	}
+	if (!p || !cJSON_AddItemToArray(p, cJSON_CreateNumber((double)n))) {
+		cJSON_Delete(p);
+		return -ENOMEM;
+	}
+	ret = rpc_call_batch(c, calls, 2);
+	if (!ret)
+		ret = calls[0].rc;
+	if (!ret)
+		ret = rpc_hash_result(calls[0].result, fin);
+	/* The node just answered: a null finalized head is no answer. */
+	if (ret == ZE_ABSENT)
+		ret = ZE_UNKNOWN;
+	if (!ret && calls[1].rc == 0 && rpc_hash_result(calls[1].result, hash) == 0)
+		*have = 1;
+	rpc_batch_free(calls, 2);
+	cJSON_Delete(p);
 	return ret;
 }

@@ -176,10 +176,10 @@ static void ws_deadline(struct timespec *ts, long ms)
 	*ts = clk_after(CLOCK_MONOTONIC, ms);
 }
 
-int rpc_ws_exchange(struct rpc_ws *w, const char *body, size_t len, uint64_t id, int once,
-                    struct zbuf *out, int *retry)
+int rpc_ws_exchange(struct rpc_ws *w, const char *body, size_t len, uint64_t id,
+                    uint64_t nids, int once, struct zbuf *out, int *retry)
 {
-	struct ws_pending q = {.id = id, .out = out};
+	struct ws_pending q = {.id = id, .nids = nids ? nids : 1, .out = out};
 	struct timespec until;
 	pthread_condattr_t ca;
 	int rc = 0;

@@ -23,6 +23,7 @@
 struct ws_pending {
 	struct ws_pending *next;
 	uint64_t id;
+	uint64_t nids; /* a batch answers ids id .. id + nids - 1 in one message */
 	struct zbuf *out;
 	int done; /* 1 answered, -1 connection lost */
 	int sent; /* the request left this process */
@@ -43,6 +44,13 @@ struct rpc_ws {
 	SSL_CTX *ctx;
 	struct rpc_opts opts;
 	struct rpc_heads *heads;
+	/* This connection's last finalized head announcement, guarded by
+	 * heads->lock: the follower takes its head from it instead of asking
+	 * (rpc_heads_final). fin_ok is 0 until one came on the connection. */
+	int fin_ok;
+	uint64_t fin_num;
+	uint8_t fin_hash[32], fin_parent[32];
+	int64_t fin_ms;
 	pthread_t thread;
 	int evfd;
 	atomic_int stop;

@@ -87,12 +87,25 @@ static int ws_connect(struct rpc_ws *w)
 static void ws_head(struct rpc_ws *w, const cJSON *params, int final)
 {
 	const cJSON *res = cJSON_GetObjectItemCaseSensitive(params, "result");
+	uint8_t hash[32], parent[32];
 	uint64_t num;
+	int hashed = 0;
 
-	if (rpc_json_u64(cJSON_GetObjectItemCaseSensitive(res, "number"), &num) < 0)
+	if (final)
+		hashed = rpc_header_hash(res, &num, hash, parent) == 0;
+	if (!hashed && rpc_json_u64(cJSON_GetObjectItemCaseSensitive(res, "number"), &num) < 0)
 		return;
 	struct rpc_heads *h = w->heads;
 	pthread_mutex_lock(&h->lock);
+	if (final) {
+		/* A header whose hash could not be computed leaves the follower
+		 * asking for the head, as without a subscription. */
+		w->fin_ok = hashed;
+		w->fin_num = num;
+		memcpy(w->fin_hash, hash, 32);
+		memcpy(w->fin_parent, parent, 32);
+		w->fin_ms = clk_mono_ms();
+	}
 	if (final && num > h->finalized)
 		h->finalized = num;
 	if (!final && num > h->best)
@@ -118,7 +131,24 @@ static void ws_message(struct rpc_ws *w, const uint8_t *p, size_t n)
 	cJSON *m = cJSON_ParseWithLength((const char *)p, n);
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
 
-	if (!cJSON_IsObject(m)) {
+	/* A batch's answer: an array whose entries carry the batch's ids (in
+	 * any order); the first numbered one names the waiting caller. */
+	if (cJSON_IsArray(m)) {
+		const cJSON *e;
+		id = NULL;
+		cJSON_ArrayForEach(e, m)
+		{
+			const cJSON *eid = cJSON_GetObjectItemCaseSensitive(e, "id");
+			if (cJSON_IsNumber(eid)) {
+				id = eid;
+				break;
+			}
+		}
+		if (!id) {
+			log_debug("chain", "%s: a batch answer without ids", w->url);
+			goto out;
+		}
+	} else if (!cJSON_IsObject(m)) {
 		log_debug("chain", "%s: a message that is not a JSON object", w->url);
 		goto out;
 	}
@@ -143,7 +173,7 @@ static void ws_message(struct rpc_ws *w, const uint8_t *p, size_t n)
 		}
 		pthread_mutex_lock(&w->lock);
 		for (struct ws_pending *q = w->pending; q; q = q->next) {
-			if (q->id != v || q->done)
+			if (v < q->id || v - q->id >= q->nids || q->done)
 				continue;
 			zbuf_reset(q->out);
 			q->done = zbuf_put(q->out, p, n) < 0 ? -2 : 1;
@@ -267,12 +297,12 @@ static void ws_down(struct rpc_ws *w)
 	}
 	w->out_tail = NULL;
 	pthread_mutex_unlock(&w->lock);
-	if (w->counted) {
-		pthread_mutex_lock(&w->heads->lock);
+	pthread_mutex_lock(&w->heads->lock);
+	w->fin_ok = 0;
+	if (w->counted)
 		w->heads->subscribed--;
-		pthread_mutex_unlock(&w->heads->lock);
-		w->counted = 0;
-	}
+	pthread_mutex_unlock(&w->heads->lock);
+	w->counted = 0;
 	ws_close(w);
 }
 

@@ -149,8 +149,8 @@ int cli_chain_era(int argc, char **argv)
 		xt_era_immortal(&e);
 	} else {
 		uint64_t p, c;
-		if (cli_parse_uint("period", period, UINT64_MAX, &p) ||
-		    cli_parse_uint("current", current, UINT64_MAX, &c))
+		if (cli_parse_num("--period", period, 0, UINT64_MAX, &p) ||
+		    cli_parse_num("--current", current, 0, UINT64_MAX, &c))
 			return CLI_USAGE;
 		xt_era_mortal(p, c, &e);
 	}
@@ -169,7 +169,7 @@ static int resolve_type(const struct meta *m, const char *spec, uint32_t *type)
 	const char *dot = strchr(spec, '.');
 	if (!dot) {
 		uint64_t id;
-		if (cli_parse_uint("TYPE", spec, UINT32_MAX, &id) || id >= m->ntypes) {
+		if (cli_parse_num("TYPE", spec, 0, UINT32_MAX, &id) || id >= m->ntypes) {
 			cli_err("TYPE must be a type id below %zu or PALLET.ITEM", m->ntypes);
 			return -EINVAL;
 		}

@@ -112,19 +112,20 @@ static void online_get_usage(FILE *f)
 int cli_chain_get(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"url", required_argument, NULL, 'u'},
+		CLI_URL_LONGOPT,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *url = NULL;
+	struct cli_opts co = {0};
 	struct chain_client *c = NULL;
 	struct chain_runtime *rt = NULL;
 	cJSON *keys = NULL, *v = NULL;
 	int opt, ret, rc = CLI_FAIL;
 
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (cli_opt(&co, opt, optarg))
+			continue;
 		switch (opt) {
-		case 'u': url = cli_url_append(url, optarg); break;
 		case 'h': online_get_usage(stdout); return CLI_OK;
 		default: online_get_usage(stderr); return CLI_USAGE;
 		}
@@ -133,6 +134,7 @@ int cli_chain_get(int argc, char **argv)
 		online_get_usage(stderr);
 		return CLI_USAGE;
 	}
+	const char *url = co.url;
 	const char *pallet = argv[optind], *item = argv[optind + 1];
 	int nkeys = argc - optind - 2;
 	if (cli_chain_url_check(cli_chain_url(url)) < 0)
@@ -263,37 +265,35 @@ static int online_print_outcome(const struct chain_outcome *o)
 int cli_chain_call(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"url", required_argument, NULL, 'u'},
+		CLI_URL_LONGOPT,
 		{"give-up", required_argument, NULL, 'g'},
 		{"nonce", required_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		CLI_KEY_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
-	struct cli_keysrc src = {0};
+	struct cli_opts co = {0};
 	struct chain_submit_opts so;
 	struct chain_client *c = NULL;
 	struct chain_runtime *rt = NULL;
 	struct chain_submitter *s = NULL;
 	struct chain_outcome o = {0};
 	struct zkey k;
-	const char *url = NULL;
 	uint64_t give_up = 0;
 	cJSON *args = NULL;
 	int opt, ret, rc = CLI_FAIL, have_key = 0;
 
 	chain_submit_opts_default(&so);
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (cli_keysrc_opt(&src, opt, optarg))
+		if (cli_opt(&co, opt, optarg))
 			continue;
 		switch (opt) {
-		case 'u': url = cli_url_append(url, optarg); break;
 		case 'g':
-			if (cli_parse_uint("give-up", optarg, 65536, &give_up))
+			if (cli_parse_num("--give-up", optarg, 0, 65536, &give_up))
 				return CLI_USAGE;
 			break;
 		case 'n':
-			if (cli_parse_uint("nonce", optarg, UINT32_MAX, &so.first_nonce))
+			if (cli_parse_num("--nonce", optarg, 0, UINT32_MAX, &so.first_nonce))
 				return CLI_USAGE;
 			so.has_first_nonce = 1;
 			break;
@@ -305,6 +305,7 @@ int cli_chain_call(int argc, char **argv)
 		online_call_usage(stderr);
 		return CLI_USAGE;
 	}
+	const char *url = co.url;
 	const char *pallet = argv[optind], *call = argv[optind + 1];
 	args = cJSON_Parse(argv[optind + 2]);
 	if (!args || (!cJSON_IsArray(args) && !cJSON_IsObject(args))) {
@@ -312,7 +313,7 @@ int cli_chain_call(int argc, char **argv)
 		cJSON_Delete(args);
 		return CLI_USAGE;
 	}
-	if (cli_load_key(&src, &k)) {
+	if (cli_load_key(&co.keysrc, &k)) {
 		cJSON_Delete(args);
 		return CLI_USAGE;
 	}

@@ -94,12 +94,12 @@ static int build_params(const struct sign_args *a, struct xt_params *p, uint8_t 
 	uint64_t v, period = 0, current = 0;
 	size_t n;
 	int rc;
-	if ((rc = cli_parse_uint("nonce", a->nonce, UINT32_MAX, &p->nonce)) ||
+	if ((rc = cli_parse_num("--nonce", a->nonce, 0, UINT32_MAX, &p->nonce)) ||
 	    (a->tip && (rc = cli_chain_parse_u128("tip", a->tip, &p->tip))) ||
-	    (rc = cli_parse_uint("spec-version", a->spec, UINT32_MAX, &v)))
+	    (rc = cli_parse_num("--spec-version", a->spec, 0, UINT32_MAX, &v)))
 		return rc;
 	p->spec_version = (uint32_t)v;
-	if ((rc = cli_parse_uint("tx-version", a->txv, UINT32_MAX, &v)))
+	if ((rc = cli_parse_num("--tx-version", a->txv, 0, UINT32_MAX, &v)))
 		return rc;
 	p->tx_version = (uint32_t)v;
 	if (hex_decode_fixed(a->genesis, p->genesis, 32) ||
@@ -112,8 +112,8 @@ static int build_params(const struct sign_args *a, struct xt_params *p, uint8_t 
 	if (a->immortal) {
 		xt_era_immortal(&p->era);
 	} else {
-		if ((rc = cli_parse_uint("era-period", a->era_period, 65536, &period)) ||
-		    (rc = cli_parse_uint("era-current", a->era_current, UINT64_MAX, &current)))
+		if ((rc = cli_parse_num("--era-period", a->era_period, 0, 65536, &period)) ||
+		    (rc = cli_parse_num("--era-current", a->era_current, 0, UINT64_MAX, &current)))
 			return rc;
 		xt_era_mortal(period, current, &p->era);
 	}

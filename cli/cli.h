@@ -29,13 +29,6 @@ int cli_cmd_rmb(int argc, char **argv);
 /* zos-cli network wg-key|wg-config (cli/network.c). */
 int cli_network_main(int argc, char **argv);
 
-/*
- * For a repeated --url: returns prev and next joined with a comma (next
- * alone when prev is NULL), the chain client's endpoint list, in a static
- * buffer that the next call replaces (one list per command line).
- */
-const char *cli_url_append(const char *prev, const char *next);
-
 /* ---- The chain's address (chain_url.c) --------------------------------- */
 
 #define CLI_CHAIN_DEFAULT_URL "http://127.0.0.1:9944"
@@ -65,9 +58,13 @@ const char *cli_chain_alias(const char *arg);
 /* Prints "zos-cli: <message>\n" to stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* The numeric option parser: --name's value s as plain decimal digits
- * (common/num.h) up to max, else a message naming the option and -EINVAL. */
-int cli_parse_uint(const char *name, const char *s, uint64_t max, uint64_t *v);
+/*
+ * The one parser for numbers on the command line, options and positional
+ * arguments alike (cli/opts.c): s as plain decimal digits (common/num.h) in
+ * [min, max] into *v, else a message naming what ("--node", "contract ID")
+ * and the range, and -EINVAL.
+ */
+int cli_parse_num(const char *what, const char *s, uint64_t min, uint64_t max, uint64_t *v);
 
 /*
  * Where a signing key comes from: exactly one of --suri URI (a Substrate
@@ -125,5 +122,35 @@ int cli_keysrc_scheme(const struct cli_keysrc *s, int *scheme);
  * failure and returns a negative error (-EINVAL when none or several were
  * given). The caller wipes k with key_wipe(). */
 int cli_load_key(const struct cli_keysrc *s, struct zkey *k);
+
+/*
+ * The options many commands share (cli/opts.c): the key sources, --url URL
+ * (repeatable, or URLs separated by commas: the chain's endpoint list),
+ * --chain URL (--url's deprecated alias), --rmb ADDR (a node's RMB address)
+ * and --json. A command lists in its getopt_long table the ones it takes
+ * (CLI_KEY_LONGOPTS, CLI_URL_LONGOPT, ...) and hands every option to
+ * cli_opt() first; what the table does not list is never accepted.
+ */
+enum {
+	CLI_OPT_URL = 0x1100,
+	CLI_OPT_CHAIN,
+	CLI_OPT_RMB,
+	CLI_OPT_JSON,
+};
+#define CLI_URL_LONGOPT {"url", required_argument, NULL, CLI_OPT_URL}
+#define CLI_CHAIN_LONGOPT {"chain", required_argument, NULL, CLI_OPT_CHAIN}
+#define CLI_RMB_LONGOPT {"rmb", required_argument, NULL, CLI_OPT_RMB}
+#define CLI_JSON_LONGOPT {"json", no_argument, NULL, CLI_OPT_JSON}
+
+struct cli_opts {
+	struct cli_keysrc keysrc;
+	const char *url; /* the chain's endpoint list; NULL: cli_chain_url()'s default */
+	const char *rmb; /* a node's RMB address; NULL: its twin's relay */
+	int json;
+};
+
+/* Records opt if it is one of the shared options (the key sources
+ * included): returns 1, else 0. */
+int cli_opt(struct cli_opts *o, int opt, const char *arg);
 
 #endif

@@ -327,7 +327,7 @@ static int read_sealed(const char *path, uint8_t **data, size_t *len)
 /* The node of contract cid, for a resend without --node. */
 static int contract_node(const struct cli_link_opts *o, uint64_t cid, uint32_t *node)
 {
-	const char *url = cli_chain_url(o->chain);
+	const char *url = cli_chain_url(o->opts.url);
 	struct chain_client *c = NULL;
 	struct grid_contract gc;
 	int rc = cli_chain_url_check(url);
@@ -387,7 +387,7 @@ int cli_deploy_main(int argc, char **argv)
 	    {"rmb-timeout", required_argument, NULL, 'r'},
 	    {"hash-only", no_argument, NULL, 'H'},
 	    {"keep-contract", no_argument, NULL, 'K'},
-	    {"json", no_argument, NULL, 'j'},
+	    CLI_JSON_LONGOPT,
 	    {"help", no_argument, NULL, 'h'},
 	    CLI_KEY_LONGOPTS,
 	    CLI_LINK_LONGOPTS,
@@ -395,27 +395,27 @@ int cli_deploy_main(int argc, char **argv)
 	};
 	struct cli_link_opts o = {0};
 	uint64_t node = 0, timeout_s = 120, v, resend = 0;
-	int opt, hash_only = 0, keep = 0, json = 0;
+	int opt, hash_only = 0, keep = 0;
 	const char *sealed_path = NULL;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (cli_link_opt(&o, opt, optarg))
+		if (cli_opt(&o.opts, opt, optarg))
 			continue;
 		switch (opt) {
 		case 'n':
-			if (cli_parse_uint("node", optarg, UINT32_MAX, &node) < 0)
+			if (cli_parse_num("--node", optarg, 0, UINT32_MAX, &node) < 0)
 				return CLI_USAGE;
 			break;
 		case 'c':
-			if (cli_parse_uint("contract", optarg, UINT64_MAX, &resend) < 0)
+			if (cli_parse_num("--contract", optarg, 0, UINT64_MAX, &resend) < 0)
 				return CLI_USAGE;
 			break;
 		case 'S': sealed_path = optarg; break;
 		case 't':
-			if (cli_parse_uint("timeout", optarg, 86400, &timeout_s) < 0)
+			if (cli_parse_num("--timeout", optarg, 0, 86400, &timeout_s) < 0)
 				return CLI_USAGE;
 			break;
 		case 'r':
-			if (cli_parse_uint("rmb-timeout", optarg, 600000, &v) < 0)
+			if (cli_parse_num("--rmb-timeout", optarg, 0, 600000, &v) < 0)
 				return CLI_USAGE;
 			o.timeout_ms = (unsigned)v;
 			break;
@@ -425,7 +425,6 @@ int cli_deploy_main(int argc, char **argv)
 		case 'K':
 			keep = 1;
 			break;
-		case 'j': json = 1; break;
 		case 'h':
 			deploy_usage(stdout);
 			return CLI_OK;
@@ -434,6 +433,7 @@ int cli_deploy_main(int argc, char **argv)
 			return CLI_USAGE;
 		}
 	}
+	const int json = o.opts.json;
 	if (resend ? optind != argc : optind + 1 != argc || !node) {
 		deploy_usage(stderr);
 		return CLI_USAGE;
@@ -472,8 +472,8 @@ int cli_deploy_main(int argc, char **argv)
 	char *b64 = NULL, keyopt[600], saved[64];
 	int chain_marks = 0, chain_rejects = 0, refused = 0, cancelled = 0;
 	struct deploy_result res = {.state = "refused"};
-	struct cli_deploy_resend rs = {.url = o.chain, .rmb = o.rmb};
-	key_options(&o.keysrc, keyopt, sizeof keyopt);
+	struct cli_deploy_resend rs = {.url = o.opts.url, .rmb = o.opts.rmb};
+	key_options(&o.opts.keysrc, keyopt, sizeof keyopt);
 	rs.keyopt = keyopt;
 	if (rc < 0)
 		goto out;

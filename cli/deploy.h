@@ -19,10 +19,7 @@
 #include "rmb/rmb_client.h"
 
 struct cli_link_opts {
-	struct cli_keysrc keysrc;
-	const char *chain;  /* --url: the chain's endpoint list (default $ZOS_CHAIN_URL,
-			     * then CLI_CHAIN_DEFAULT_URL) */
-	const char *rmb;    /* --rmb: the node's RMB address instead of its twin's relay */
+	struct cli_opts opts; /* the key, --url (the chain), --rmb (the node), --json */
 	uint32_t node_id;
 	unsigned timeout_ms; /* per RMB attempt; 0 = the client's default */
 };
@@ -40,19 +37,10 @@ struct cli_link {
 /* Resolves everything from the chain and dials the node; prints the reason
  * on failure (-ECONNREFUSED when nothing listens at the node's address). */
 int cli_link_open(const struct cli_link_opts *o, struct cli_link *l);
-/*
- * The options deploy and deployment share: --url (repeatable, the chain),
- * --chain (its deprecated alias) and --rmb (the node). Returns 1 when opt
- * was one of them.
- */
-int cli_link_opt(struct cli_link_opts *o, int opt, const char *arg);
-#define CLI_LINK_OPT_URL 0x2000
-#define CLI_LINK_OPT_CHAIN 0x2001
-#define CLI_LINK_OPT_RMB 0x2002
-#define CLI_LINK_LONGOPTS                                               \
-	{"url", required_argument, NULL, CLI_LINK_OPT_URL},             \
-		{"chain", required_argument, NULL, CLI_LINK_OPT_CHAIN}, \
-		{"rmb", required_argument, NULL, CLI_LINK_OPT_RMB}
+/* The options deploy and deployment share, parsed by cli_opt(): --url
+ * (repeatable, the chain), --chain (its deprecated alias) and --rmb (the
+ * node). */
+#define CLI_LINK_LONGOPTS CLI_URL_LONGOPT, CLI_CHAIN_LONGOPT, CLI_RMB_LONGOPT
 void cli_link_close(struct cli_link *l);
 
 /*

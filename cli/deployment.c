@@ -13,36 +13,16 @@
 #include "common/zerr.h"
 #include "rmb/rmb_chain.h"
 
-int cli_parse_uint(const char *name, const char *s, uint64_t max, uint64_t *v)
-{
-	if (num_u64(s, max, v) == 0)
-		return 0;
-	cli_err("--%s must be a number up to %llu: '%s'", name, (unsigned long long)max, s);
-	return -EINVAL;
-}
-
-int cli_link_opt(struct cli_link_opts *o, int opt, const char *arg)
-{
-	if (cli_keysrc_opt(&o->keysrc, opt, arg))
-		return 1;
-	switch (opt) {
-	case CLI_LINK_OPT_URL: o->chain = cli_url_append(o->chain, arg); return 1;
-	case CLI_LINK_OPT_CHAIN: o->chain = cli_url_append(o->chain, cli_chain_alias(arg)); return 1;
-	case CLI_LINK_OPT_RMB: o->rmb = arg; return 1;
-	default: return 0;
-	}
-}
-
 int cli_link_open(const struct cli_link_opts *o, struct cli_link *l)
 {
 	memset(l, 0, sizeof *l);
-	const char *url = cli_chain_url(o->chain);
+	const char *url = cli_chain_url(o->opts.url);
 	int rc = cli_chain_url_check(url);
-	if (rc == 0 && o->rmb)
-		rc = cli_rmb_addr_check(o->rmb);
+	if (rc == 0 && o->opts.rmb)
+		rc = cli_rmb_addr_check(o->opts.rmb);
 	if (rc < 0)
 		return rc;
-	if ((rc = cli_load_key(&o->keysrc, &l->key)) < 0)
+	if ((rc = cli_load_key(&o->opts.keysrc, &l->key)) < 0)
 		return rc;
 	if ((rc = chain_client_new(url, NULL, &l->chain)) < 0) {
 		cli_err("cannot use the chain at %s: %s", url, zerr_str(rc));
@@ -67,8 +47,8 @@ int cli_link_open(const struct cli_link_opts *o, struct cli_link *l)
 		goto fail;
 	}
 	char addr[RMB_RELAY_MAX + 1];
-	if (o->rmb) {
-		if ((size_t)snprintf(addr, sizeof addr, "%s", o->rmb) >= sizeof addr) {
+	if (o->opts.rmb) {
+		if ((size_t)snprintf(addr, sizeof addr, "%s", o->opts.rmb) >= sizeof addr) {
 			cli_err("--rmb is too long");
 			rc = -EINVAL;
 			goto fail;
@@ -176,7 +156,7 @@ int cli_deployment_main(int argc, char **argv)
 		{"timeout", required_argument, NULL, 't'},
 		{"tail", required_argument, NULL, 'T'},
 		{"name", required_argument, NULL, 'N'},
-		{"json", no_argument, NULL, 'j'},
+		CLI_JSON_LONGOPT,
 		{"help", no_argument, NULL, 'h'},
 		CLI_KEY_LONGOPTS,
 		CLI_LINK_LONGOPTS,
@@ -208,25 +188,24 @@ int cli_deployment_main(int argc, char **argv)
 	argv++;
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (cli_link_opt(&o, opt, optarg))
+		if (cli_opt(&o.opts, opt, optarg))
 			continue;
 		switch (opt) {
 		case 'n':
-			if (cli_parse_uint("node", optarg, UINT32_MAX, &node) < 0)
+			if (cli_parse_num("--node", optarg, 0, UINT32_MAX, &node) < 0)
 				return CLI_USAGE;
 			break;
-		case 'j': break;
 		case 'c':
-			if (cli_parse_uint("contract", optarg, UINT64_MAX, &contract) < 0)
+			if (cli_parse_num("--contract", optarg, 0, UINT64_MAX, &contract) < 0)
 				return CLI_USAGE;
 			break;
 		case 't':
-			if (cli_parse_uint("timeout", optarg, 600000, &v) < 0)
+			if (cli_parse_num("--timeout", optarg, 0, 600000, &v) < 0)
 				return CLI_USAGE;
 			o.timeout_ms = (unsigned)v;
 			break;
 		case 'T':
-			if (cli_parse_uint("tail", optarg, 10000, &tail) < 0 || !tail)
+			if (cli_parse_num("--tail", optarg, 1, 10000, &tail) < 0)
 				return CLI_USAGE;
 			break;
 		case 'N': name = optarg; break;
@@ -237,7 +216,7 @@ int cli_deployment_main(int argc, char **argv)
 	int logs = !strcmp(sub, "logs");
 	/* logs CONTRACT NAME: the two may also be given positionally. */
 	if (logs && optind + 2 == argc && !contract && !name) {
-		if (cli_parse_uint("contract", argv[optind], UINT64_MAX, &contract) < 0)
+		if (cli_parse_num("CONTRACT", argv[optind], 0, UINT64_MAX, &contract) < 0)
 			return CLI_USAGE;
 		name = argv[optind + 1];
 		optind += 2;

@@ -18,18 +18,27 @@
 #include "common/zerr.h"
 
 
-int cli_grid_opt(struct cli_grid_opts *o, int opt, const char *arg)
+int cli_grid_common_opts(int argc, char **argv, struct cli_opts *o, void (*usage)(FILE *),
+			 int *rc)
 {
-	if (cli_keysrc_opt(&o->keysrc, opt, arg))
-		return 1;
-	switch (opt) {
-	case CLI_GRID_OPT_URL: o->url = cli_url_append(o->url, arg); return 1;
-	case CLI_GRID_OPT_JSON: o->json = 1; return 1;
-	default: return 0;
+	static const struct option longopts[] = {
+		CLI_GRID_LONGOPTS,
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (cli_opt(o, opt, optarg))
+			continue;
+		*rc = opt == 'h' ? CLI_OK : CLI_USAGE;
+		usage(opt == 'h' ? stdout : stderr);
+		return -1;
 	}
+	return 0;
 }
 
-int cli_grid_open(struct cli_grid *g, const struct cli_grid_opts *o, int need_key)
+int cli_grid_open(struct cli_grid *g, const struct cli_opts *o, int need_key)
 {
 	int rc;
 
@@ -70,18 +79,6 @@ int cli_grid_parse_account(const char *s, uint8_t pk[32])
 		return -EINVAL;
 	memcpy(pk, k.pk, 32);
 	key_wipe(&k);
-	return 0;
-}
-
-int cli_grid_parse_id(const char *what, const char *s, uint64_t max, uint64_t *v)
-{
-	uint64_t x;
-
-	if (num_u64(s, max, &x) < 0 || x == 0) {
-		cli_err("%s must be a number in 1..%llu, not '%s'", what, (unsigned long long)max, s);
-		return -EINVAL;
-	}
-	*v = x;
 	return 0;
 }
 
@@ -349,7 +346,7 @@ int cli_cmd_balance(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct cli_grid_opts go = {0};
+	struct cli_opts go = {0};
 	struct cli_grid g;
 	struct grid_account acc;
 	uint8_t pk[32];
@@ -357,7 +354,7 @@ int cli_cmd_balance(int argc, char **argv)
 	int opt, rc, ret = CLI_FAIL;
 
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (cli_grid_opt(&go, opt, optarg))
+		if (cli_opt(&go, opt, optarg))
 			continue;
 		switch (opt) {
 		case 'h': balance_usage(stdout); return CLI_OK;
@@ -448,7 +445,7 @@ int cli_cmd_transfer(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct cli_grid_opts go = {0};
+	struct cli_opts go = {0};
 	struct cli_grid g;
 	struct chain_outcome o;
 	struct grid_account from_acc, to_acc;
@@ -467,7 +464,7 @@ int cli_cmd_transfer(int argc, char **argv)
 			return CLI_USAGE;
 		}
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (cli_grid_opt(&go, opt, optarg))
+		if (cli_opt(&go, opt, optarg))
 			continue;
 		switch (opt) {
 		case 'h': transfer_usage(stdout); return CLI_OK;

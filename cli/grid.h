@@ -2,7 +2,7 @@
  * zos-cli grid commands: balances and transfers, twins, farms, nodes and
  * node contracts on tfchain (or tfchain-dev), on top of chainclient/.
  *
- *   grid.c           shared session, options, output; balance, transfer
+ *   grid.c           shared session and output; balance, transfer
  *   grid_amount.c    TFT amounts (7 decimals) <-> planck
  *   grid_doc.c       the deployment document check before a contract
  *   grid_entity.c    twin, farm, node
@@ -125,20 +125,17 @@ int cli_doc_seal(const struct zkey *user, const uint8_t *node_pk, size_t node_pk
 
 /* ---- Shared by the grid commands (grid.c) ------------------------------- */
 
-/* Options every grid command takes: --url, --json and the key sources. */
-enum { CLI_GRID_OPT_URL = 0x1100, CLI_GRID_OPT_JSON };
-#define CLI_GRID_LONGOPTS                                                  \
-	{"url", required_argument, NULL, CLI_GRID_OPT_URL},                \
-		{"json", no_argument, NULL, CLI_GRID_OPT_JSON}, CLI_KEY_LONGOPTS
-
-struct cli_grid_opts {
-	struct cli_keysrc keysrc;
-	const char *url; /* NULL: cli_chain_url()'s default */
-	int json;
-};
-
-/* Records opt if it is a CLI_GRID_LONGOPTS option: returns 1, else 0. */
-int cli_grid_opt(struct cli_grid_opts *o, int opt, const char *arg);
+/* Options every grid command takes (cli_opt() parses them): --url, --json
+ * and the key sources. */
+#define CLI_GRID_LONGOPTS CLI_URL_LONGOPT, CLI_JSON_LONGOPT, CLI_KEY_LONGOPTS
+/*
+ * The option loop of a grid command that takes only those (and --help):
+ * 0 with them in o and the arguments from optind; -1 after printing the
+ * usage for --help (stdout, *rc = CLI_OK) or a bad option (stderr, *rc =
+ * CLI_USAGE).
+ */
+int cli_grid_common_opts(int argc, char **argv, struct cli_opts *o, void (*usage)(FILE *),
+			 int *rc);
 
 /* A connection to the chain and, for signing commands, the caller's key. */
 struct cli_grid {
@@ -151,7 +148,7 @@ struct cli_grid {
 
 /* need_key: 1 = a key option is required, 0 = none is used. Prints the
  * reason on failure (CLI_USAGE-worthy errors return -EINVAL). */
-int cli_grid_open(struct cli_grid *g, const struct cli_grid_opts *o, int need_key);
+int cli_grid_open(struct cli_grid *g, const struct cli_opts *o, int need_key);
 void cli_grid_close(struct cli_grid *g);
 
 /*
@@ -169,8 +166,6 @@ int cli_grid_caller_twin(struct cli_grid *g, uint32_t *twin);
 
 /* An account given as SS58, 0x-hex (32 bytes) or a dev name (alice..ferdie). */
 int cli_grid_parse_account(const char *s, uint8_t pk[32]);
-/* Strict decimal id (1..max) of a positional argument; prints on failure. */
-int cli_grid_parse_id(const char *what, const char *s, uint64_t max, uint64_t *v);
 
 /* Output fields: u64 as a JSON number while exact, else a decimal string. */
 int cli_grid_add_u64(cJSON *o, const char *name, uint64_t v);

@@ -180,7 +180,7 @@ int cli_contract_bill_history(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct cli_grid_opts go = {0};
+	struct cli_opts go = {0};
 	struct cli_grid g;
 	uint64_t id, from = 0, to = 0, best;
 	int opt, rc, has_from = 0, has_to = 0, ret = CLI_FAIL, storage = 0;
@@ -189,16 +189,16 @@ int cli_contract_bill_history(int argc, char **argv)
 	cJSON *out = NULL, *arr;
 
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (cli_grid_opt(&go, opt, optarg))
+		if (cli_opt(&go, opt, optarg))
 			continue;
 		switch (opt) {
 		case 'f':
-			if (cli_grid_parse_id("--from", optarg, UINT32_MAX, &from) < 0)
+			if (cli_parse_num("--from", optarg, 1, UINT32_MAX, &from) < 0)
 				return CLI_USAGE;
 			has_from = 1;
 			break;
 		case 't':
-			if (cli_grid_parse_id("--to", optarg, UINT32_MAX, &to) < 0)
+			if (cli_parse_num("--to", optarg, 1, UINT32_MAX, &to) < 0)
 				return CLI_USAGE;
 			has_to = 1;
 			break;
@@ -210,7 +210,7 @@ int cli_contract_bill_history(int argc, char **argv)
 		bill_usage(stderr);
 		return CLI_USAGE;
 	}
-	if (cli_grid_parse_id("contract ID", argv[optind], UINT64_MAX, &id) < 0)
+	if (cli_parse_num("contract ID", argv[optind], 1, UINT64_MAX, &id) < 0)
 		return CLI_USAGE;
 	if ((rc = cli_grid_open(&g, &go, 0)) < 0)
 		return rc == -EINVAL ? CLI_USAGE : CLI_FAIL;

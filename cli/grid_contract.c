@@ -141,7 +141,7 @@ static int contract_create(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct cli_grid_opts go = {0};
+	struct cli_opts go = {0};
 	struct cli_grid g;
 	struct grid_node node;
 	struct chain_outcome o;
@@ -155,11 +155,11 @@ static int contract_create(int argc, char **argv)
 	int opt, rc, ret = CLI_FAIL;
 
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (cli_grid_opt(&go, opt, optarg))
+		if (cli_opt(&go, opt, optarg))
 			continue;
 		switch (opt) {
 		case 'n':
-			if (cli_grid_parse_id("--node", optarg, UINT32_MAX, &node_id) < 0)
+			if (cli_parse_num("--node", optarg, 1, UINT32_MAX, &node_id) < 0)
 				return CLI_USAGE;
 			break;
 		case 'f': file = optarg; break;
@@ -238,34 +238,22 @@ out:
 /* ---- get, cancel -------------------------------------------------------- */
 
 /* Options and the one ID argument of get and cancel. */
-static int contract_id_args(int argc, char **argv, struct cli_grid_opts *go, uint64_t *id,
+static int contract_id_args(int argc, char **argv, struct cli_opts *go, uint64_t *id,
 			    int *rc)
 {
-	static const struct option longopts[] = {
-		CLI_GRID_LONGOPTS,
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	int opt;
-
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (cli_grid_opt(go, opt, optarg))
-			continue;
-		*rc = opt == 'h' ? CLI_OK : CLI_USAGE;
-		cli_contract_usage(opt == 'h' ? stdout : stderr);
+	if (cli_grid_common_opts(argc, argv, go, cli_contract_usage, rc) < 0)
 		return -1;
-	}
 	*rc = CLI_USAGE;
 	if (argc - optind != 1) {
 		cli_contract_usage(stderr);
 		return -1;
 	}
-	return cli_grid_parse_id("contract ID", argv[optind], UINT64_MAX, id);
+	return cli_parse_num("contract ID", argv[optind], 1, UINT64_MAX, id);
 }
 
 static int contract_get(int argc, char **argv)
 {
-	struct cli_grid_opts go = {0};
+	struct cli_opts go = {0};
 	struct cli_grid g;
 	struct grid_contract c;
 	uint64_t id;
@@ -289,7 +277,7 @@ static int contract_get(int argc, char **argv)
 
 static int contract_cancel(int argc, char **argv)
 {
-	struct cli_grid_opts go = {0};
+	struct cli_opts go = {0};
 	struct cli_grid g;
 	struct chain_outcome o;
 	uint64_t id, v;

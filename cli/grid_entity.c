@@ -45,27 +45,6 @@ static int entity_dispatch(const char *cmd, const struct entity_sub *subs, size_
 	return CLI_USAGE;
 }
 
-/* getopt over the common options only; -1 on --help/usage (code in *rc). */
-static int entity_opts(int argc, char **argv, struct cli_grid_opts *go, void (*usage)(FILE *),
-		       int *rc)
-{
-	static const struct option longopts[] = {
-		CLI_GRID_LONGOPTS,
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	int opt;
-
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (cli_grid_opt(go, opt, optarg))
-			continue;
-		*rc = opt == 'h' ? CLI_OK : CLI_USAGE;
-		usage(opt == 'h' ? stdout : stderr);
-		return -1;
-	}
-	return 0;
-}
-
 /* ---- twin --------------------------------------------------------------- */
 
 static void twin_usage(FILE *f)
@@ -116,7 +95,7 @@ static int twin_create(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct cli_grid_opts go = {0};
+	struct cli_opts go = {0};
 	struct cli_grid g;
 	struct chain_outcome o;
 	struct grid_twin t;
@@ -125,7 +104,7 @@ static int twin_create(int argc, char **argv)
 	int opt, rc, has_pk = 0, ret = CLI_FAIL;
 
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (cli_grid_opt(&go, opt, optarg))
+		if (cli_opt(&go, opt, optarg))
 			continue;
 		switch (opt) {
 		case 'r':
@@ -186,7 +165,7 @@ static int twin_get(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct cli_grid_opts go = {0};
+	struct cli_opts go = {0};
 	struct cli_grid g;
 	struct grid_twin t;
 	const char *account = NULL;
@@ -195,7 +174,7 @@ static int twin_get(int argc, char **argv)
 	int opt, rc, ret = CLI_FAIL;
 
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (cli_grid_opt(&go, opt, optarg))
+		if (cli_opt(&go, opt, optarg))
 			continue;
 		switch (opt) {
 		case 'a': account = optarg; break;
@@ -208,7 +187,7 @@ static int twin_get(int argc, char **argv)
 		twin_usage(stderr);
 		return CLI_USAGE;
 	}
-	if (npos && cli_grid_parse_id("twin ID", argv[optind], UINT32_MAX, &id) < 0)
+	if (npos && cli_parse_num("twin ID", argv[optind], 1, UINT32_MAX, &id) < 0)
 		return CLI_USAGE;
 	if (account && cli_grid_parse_account(account, pk) < 0) {
 		cli_err("--account '%s' is not an SS58 address, 0x-hex or a dev name", account);
@@ -268,14 +247,14 @@ static int farm_print(struct cli_grid *g, const struct grid_farm *f)
 
 static int farm_create(int argc, char **argv)
 {
-	struct cli_grid_opts go = {0};
+	struct cli_opts go = {0};
 	struct cli_grid g;
 	struct chain_outcome o;
 	struct grid_farm f;
 	uint64_t id;
 	int rc, ret = CLI_FAIL;
 
-	if (entity_opts(argc, argv, &go, farm_usage, &rc) < 0)
+	if (cli_grid_common_opts(argc, argv, &go, farm_usage, &rc) < 0)
 		return rc;
 	if (argc - optind != 1) {
 		farm_usage(stderr);
@@ -312,19 +291,19 @@ out:
 
 static int farm_get(int argc, char **argv)
 {
-	struct cli_grid_opts go = {0};
+	struct cli_opts go = {0};
 	struct cli_grid g;
 	struct grid_farm f;
 	uint64_t id;
 	int rc, ret = CLI_FAIL;
 
-	if (entity_opts(argc, argv, &go, farm_usage, &rc) < 0)
+	if (cli_grid_common_opts(argc, argv, &go, farm_usage, &rc) < 0)
 		return rc;
 	if (argc - optind != 1 || cli_keysrc_given(&go.keysrc)) {
 		farm_usage(stderr);
 		return CLI_USAGE;
 	}
-	if (cli_grid_parse_id("farm ID", argv[optind], UINT32_MAX, &id) < 0)
+	if (cli_parse_num("farm ID", argv[optind], 1, UINT32_MAX, &id) < 0)
 		return CLI_USAGE;
 	if ((rc = cli_grid_open(&g, &go, 0)) < 0)
 		return rc == -EINVAL ? CLI_USAGE : CLI_FAIL;
@@ -358,7 +337,7 @@ static void node_usage(FILE *f)
 
 static int node_get(int argc, char **argv)
 {
-	struct cli_grid_opts go = {0};
+	struct cli_opts go = {0};
 	struct cli_grid g;
 	struct grid_node n;
 	struct grid_twin t;
@@ -367,13 +346,13 @@ static int node_get(int argc, char **argv)
 	cJSON *out = NULL, *res;
 	int rc, ret = CLI_FAIL;
 
-	if (entity_opts(argc, argv, &go, node_usage, &rc) < 0)
+	if (cli_grid_common_opts(argc, argv, &go, node_usage, &rc) < 0)
 		return rc;
 	if (argc - optind != 1 || cli_keysrc_given(&go.keysrc)) {
 		node_usage(stderr);
 		return CLI_USAGE;
 	}
-	if (cli_grid_parse_id("node ID", argv[optind], UINT32_MAX, &id) < 0)
+	if (cli_parse_num("node ID", argv[optind], 1, UINT32_MAX, &id) < 0)
 		return CLI_USAGE;
 	if ((rc = cli_grid_open(&g, &go, 0)) < 0)
 		return rc == -EINVAL ? CLI_USAGE : CLI_FAIL;

@@ -104,7 +104,7 @@ int cli_contract_list(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct cli_grid_opts go = {0};
+	struct cli_opts go = {0};
 	struct cli_grid g;
 	uint64_t node = 0, twin = 0, max = CLI_CONTRACT_SCAN_DEFAULT, *ids = NULL;
 	size_t n = 0;
@@ -112,19 +112,19 @@ int cli_contract_list(int argc, char **argv)
 	int opt, rc, ret = CLI_FAIL;
 
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (cli_grid_opt(&go, opt, optarg))
+		if (cli_opt(&go, opt, optarg))
 			continue;
 		switch (opt) {
 		case 'n':
-			if (cli_grid_parse_id("--node", optarg, UINT32_MAX, &node) < 0)
+			if (cli_parse_num("--node", optarg, 1, UINT32_MAX, &node) < 0)
 				return CLI_USAGE;
 			break;
 		case 't':
-			if (cli_grid_parse_id("--twin", optarg, UINT32_MAX, &twin) < 0)
+			if (cli_parse_num("--twin", optarg, 1, UINT32_MAX, &twin) < 0)
 				return CLI_USAGE;
 			break;
 		case 'm':
-			if (cli_grid_parse_id("--max", optarg, CONTRACT_SCAN_MAX, &max) < 0)
+			if (cli_parse_num("--max", optarg, 1, CONTRACT_SCAN_MAX, &max) < 0)
 				return CLI_USAGE;
 			break;
 		case 'h': cli_contract_usage(stdout); return CLI_OK;

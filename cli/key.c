@@ -15,22 +15,6 @@
 #include "common/num.h"
 #include "common/zerr.h"
 
-const char *cli_url_append(const char *prev, const char *next)
-{
-	static char list[2048];
-	char tmp[sizeof(list)];
-
-	if (!prev)
-		return next;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s,%s", prev, next) >= sizeof(tmp)) {
-		cli_err("--url: the endpoint list is over %zu bytes; %s left out", sizeof(list) - 1,
-			next);
-		return prev;
-	}
-	memcpy(list, tmp, sizeof(list));
-	return list;
-}
-
 void cli_err(const char *fmt, ...)
 {
 	char msg[1024];
@@ -59,15 +43,23 @@ int cli_keysrc_given(const struct cli_keysrc *s)
 	return s->seed_file || s->seed_hex || s->dev || s->suri || s->mnemonic_file;
 }
 
+/* --scheme's value: every command that takes it says the same when it is
+ * not a scheme. */
+static int scheme_arg(const char *arg, int *scheme)
+{
+	if (key_scheme_parse(arg, scheme) == 0)
+		return 0;
+	cli_err("unknown --scheme '%s' (ed25519 or sr25519)", arg);
+	return -EINVAL;
+}
+
 int cli_keysrc_scheme(const struct cli_keysrc *s, int *scheme)
 {
 	const char *env = getenv("ZOS_KEY_SCHEME");
 	*scheme = KEY_ED25519;
 	if (s->scheme) {
-		if (key_scheme_parse(s->scheme, scheme) != 0) {
-			cli_err("unknown --scheme '%s' (ed25519 or sr25519)", s->scheme);
+		if (scheme_arg(s->scheme, scheme) != 0)
 			return -EINVAL;
-		}
 	} else if (env && *env && key_scheme_parse(env, scheme) != 0) {
 		cli_err("unknown scheme '%s' in $ZOS_KEY_SCHEME (ed25519 or sr25519)", env);
 		return -EINVAL;
@@ -205,10 +197,8 @@ static int generate(int argc, char **argv)
 			json = 1;
 			break;
 		case 's':
-			if (key_scheme_parse(optarg, &scheme) != 0) {
-				cli_err("unknown --scheme '%s' (ed25519 or sr25519)", optarg);
+			if (scheme_arg(optarg, &scheme) != 0)
 				return CLI_USAGE;
-			}
 			break;
 		case 'p': password = optarg; break;
 		case 'w':
@@ -438,10 +428,8 @@ static int verify(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
-			if (key_scheme_parse(optarg, &scheme) != 0) {
-				cli_err("unknown --scheme '%s' (ed25519 or sr25519)", optarg);
+			if (scheme_arg(optarg, &scheme) != 0)
 				return CLI_USAGE;
-			}
 			break;
 		case 'a':
 			account = optarg;

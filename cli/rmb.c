@@ -56,7 +56,7 @@ static void rmb_usage(FILE *f)
 static int parse_u32(const char *s, const char *name, uint32_t *out)
 {
 	uint64_t v;
-	int rc = cli_parse_uint(name, s, UINT32_MAX, &v);
+	int rc = cli_parse_num(name, s, 0, UINT32_MAX, &v);
 	if (!rc)
 		*out = (uint32_t)v;
 	return rc;
@@ -74,8 +74,8 @@ static int src_twin_from_chain(struct chain_client *c, const struct zkey *k, uin
 }
 
 struct call_opts {
-	struct cli_keysrc keysrc;
-	const char *src, *rmb, *dst_pk, *chain;
+	struct cli_opts opts; /* the key, --url (the chain), --rmb (the node) */
+	const char *src, *dst_pk;
 	uint32_t timeout_ms, attempts, ttl_s;
 };
 
@@ -85,11 +85,11 @@ static int resolve(const struct call_opts *o, uint32_t dst, const struct zkey *k
 {
 	struct chain_client *chain = NULL;
 	int rc = 0;
-	if (o->rmb && cli_rmb_addr_check(o->rmb) < 0)
+	if (o->opts.rmb && cli_rmb_addr_check(o->opts.rmb) < 0)
 		return -EINVAL;
-	int need_chain = !o->src || !o->rmb || !o->dst_pk;
+	int need_chain = !o->src || !o->opts.rmb || !o->dst_pk;
 	if (need_chain) {
-		const char *curl = cli_chain_url(o->chain);
+		const char *curl = cli_chain_url(o->opts.url);
 		rc = cli_chain_url_check(curl);
 		if (!rc && (rc = chain_client_new(curl, NULL, &chain)))
 			cli_err("cannot use the chain at %s: %s", curl, zerr_str(rc));
@@ -97,18 +97,18 @@ static int resolve(const struct call_opts *o, uint32_t dst, const struct zkey *k
 			return rc;
 	}
 	if (o->src)
-		rc = parse_u32(o->src, "src", &cfg->src);
+		rc = parse_u32(o->src, "--src", &cfg->src);
 	else
 		rc = src_twin_from_chain(chain, k, &cfg->src);
 	struct rmb_twin t;
 	memset(&t, 0, sizeof(t));
-	if (!rc && (!o->rmb || !o->dst_pk)) {
+	if (!rc && (!o->opts.rmb || !o->dst_pk)) {
 		rc = rmb_chain_twin_lookup(chain, dst, &t);
 		if (rc == ZE_ABSENT)
 			cli_err("twin %u does not exist on chain", dst);
 		else if (rc)
 			cli_err("cannot look up twin %u on the chain at %s: %s", dst,
-				cli_chain_url(o->chain), cli_chain_why(rc));
+				cli_chain_url(o->opts.url), cli_chain_why(rc));
 	}
 	if (!rc && o->dst_pk && hex_decode_fixed(o->dst_pk, cfg->dst_pk, 32)) {
 		cli_err("--dst-pk needs 64 hex digits");
@@ -116,8 +116,8 @@ static int resolve(const struct call_opts *o, uint32_t dst, const struct zkey *k
 	} else if (!rc && !o->dst_pk) {
 		memcpy(cfg->dst_pk, t.account, 32);
 	}
-	if (!rc && o->rmb) {
-		if ((size_t)snprintf(url, urlsz, "%s", o->rmb) >= urlsz) {
+	if (!rc && o->opts.rmb) {
+		if ((size_t)snprintf(url, urlsz, "%s", o->opts.rmb) >= urlsz) {
 			cli_err("--rmb too long");
 			rc = -EINVAL;
 		}
@@ -137,7 +137,7 @@ static int do_call(const struct call_opts *o, uint32_t dst, const char *cmd, con
 	struct rmb_result res;
 	char url[RMB_RELAY_MAX + 1];
 
-	if (cli_load_key(&o->keysrc, &k))
+	if (cli_load_key(&o->opts.keysrc, &k))
 		return CLI_USAGE;
 	rmb_client_cfg_init(&cfg);
 	cfg.key = &k;
@@ -226,14 +226,14 @@ static int do_serve(const struct call_opts *o, const char *const *listen, size_t
 	sigset_t set;
 	int sig = 0;
 
-	if (cli_load_key(&o->keysrc, &k))
+	if (cli_load_key(&o->opts.keysrc, &k))
 		return CLI_USAGE;
-	const char *curl = cli_chain_url(o->chain);
+	const char *curl = cli_chain_url(o->opts.url);
 	int rc = cli_chain_url_check(curl);
 	if (!rc && (rc = chain_client_new(curl, NULL, &chain)))
 		cli_err("cannot use the chain at %s: %s", curl, zerr_str(rc));
 	else if (o->src)
-		rc = parse_u32(o->src, "src", &twin);
+		rc = parse_u32(o->src, "--src", &twin);
 	else
 		rc = src_twin_from_chain(chain, &k, &twin);
 	rmb_server_cfg_init(&cfg);
@@ -268,14 +268,14 @@ static int do_serve(const struct call_opts *o, const char *const *listen, size_t
 
 int cli_cmd_rmb(int argc, char **argv)
 {
-	enum { O_SRC = 1, O_URL, O_DSTPK, O_CHAIN, O_TIMEOUT, O_ATTEMPTS, O_TTL, O_LISTEN, O_RMB };
+	enum { O_SRC = 1, O_DSTPK, O_TIMEOUT, O_ATTEMPTS, O_TTL, O_LISTEN };
 	static const struct option longopts[] = {
 		CLI_KEY_LONGOPTS,
 		{"src", required_argument, NULL, O_SRC},
-		{"url", required_argument, NULL, O_URL},
-		{"rmb", required_argument, NULL, O_RMB},
+		CLI_URL_LONGOPT,
+		CLI_RMB_LONGOPT,
 		{"dst-pk", required_argument, NULL, O_DSTPK},
-		{"chain", required_argument, NULL, O_CHAIN},
+		CLI_CHAIN_LONGOPT,
 		{"timeout", required_argument, NULL, O_TIMEOUT},
 		{"attempts", required_argument, NULL, O_ATTEMPTS},
 		{"ttl", required_argument, NULL, O_TTL},
@@ -289,14 +289,11 @@ int cli_cmd_rmb(int argc, char **argv)
 	int opt;
 	memset(&o, 0, sizeof(o));
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (cli_keysrc_opt(&o.keysrc, opt, optarg))
+		if (cli_opt(&o.opts, opt, optarg))
 			continue;
 		switch (opt) {
 		case O_SRC: o.src = optarg; break;
-		case O_URL: o.chain = cli_url_append(o.chain, optarg); break;
-		case O_RMB: o.rmb = optarg; break;
 		case O_DSTPK: o.dst_pk = optarg; break;
-		case O_CHAIN: o.chain = cli_url_append(o.chain, cli_chain_alias(optarg)); break;
 		case O_TIMEOUT:
 			if (parse_u32(optarg, "--timeout", &o.timeout_ms))
 				return CLI_USAGE;

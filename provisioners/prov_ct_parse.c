@@ -14,26 +14,13 @@
 
 #include "image/image.h"
 
-#define CPU_MAX 256
-#define MEM_MIN (16ull << 20)
-#define MEM_MAX (1ull << 40)
 #define ENTRY_MAX 4096
 #define ARG_MAX_LEN 1024
-#define ENV_KEY_MAX 64
 #define ENV_VAL_MAX 4096
 #define ROOTFS_MIN (16ull << 20)
 
 static const char *const zm_keys[] = {"image",  "entrypoint", "env",  "compute_capacity",
                                       "mounts", "network",    "size", NULL};
-static const char *const cc_keys[] = {"cpu", "memory", NULL};
-
-static int env_key_ok(const char *k)
-{
-	size_t n = strlen(k);
-	if (n == 0 || n > ENV_KEY_MAX || (k[0] >= '0' && k[0] <= '9'))
-		return 0;
-	return strspn(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
-}
 
 /* The entrypoint: an array of strings (argv), or a string split on blanks.
  * Either way it is argv for execve; no shell unless argv[0] is one. */
@@ -94,7 +81,7 @@ static int parse_env(const cJSON *env, char **envp, char *err, size_t errsz)
 		const cJSON *v;
 		cJSON_ArrayForEach(v, env)
 		{
-			if (!env_key_ok(v->string))
+			if (!prov_spec_env_name_ok(v->string))
 				return prov_err(err, errsz, -EINVAL, "bad env name '%.64s'",
 				                v->string);
 			if (!cJSON_IsString(v) || strlen(v->valuestring) > ENV_VAL_MAX)
@@ -151,12 +138,7 @@ int prov_ct_parse(const cJSON *data, struct prov_ct_spec *s, char *err, size_t e
 	if ((entry && (rc = parse_entry(entry, NULL, &argc, err, errsz)) < 0) ||
 	    (rc = parse_env(cJSON_GetObjectItemCaseSensitive(data, "env"), NULL, err, errsz)) < 0)
 		return rc;
-	const cJSON *cc = cJSON_GetObjectItemCaseSensitive(data, "compute_capacity");
-	if (!cc)
-		return prov_err(err, errsz, -EINVAL, "missing field 'compute_capacity'");
-	if ((rc = prov_json_keys(cc, cc_keys, err, errsz)) < 0 ||
-	    (rc = prov_json_u64(cc, "cpu", 1, CPU_MAX, &s->cpu, err, errsz)) < 0 ||
-	    (rc = prov_json_u64(cc, "memory", MEM_MIN, MEM_MAX, &s->memory, err, errsz)) < 0)
+	if ((rc = prov_spec_capacity(data, PROV_CC_CONTAINER, &s->cpu, &s->memory, err, errsz)) < 0)
 		return rc;
 	/* The writable layer's limit; the node's default when absent. */
 	if (cJSON_GetObjectItemCaseSensitive(data, "size") &&

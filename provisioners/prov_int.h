@@ -297,6 +297,18 @@ int prov_spec_ifaces(const cJSON *net, size_t max, const char **net_name, const 
 struct img_image;
 int prov_spec_image(struct prov_ctx *ctx, const char *ref, struct img_image **img, char *err,
                     size_t errsz);
+/*
+ * The compute_capacity field {cpu, memory} of data: the one parser for every
+ * workload type that reserves cpu and memory, with one set of error
+ * messages. kind picks the type's bounds (the table in prov_spec.c):
+ * cpu in [1, cpu max], memory bytes in [memory min, memory max].
+ */
+enum prov_cc_kind { PROV_CC_CONTAINER, PROV_CC_VM };
+int prov_spec_capacity(const cJSON *data, enum prov_cc_kind kind, uint64_t *cpu, uint64_t *memory,
+                       char *err, size_t errsz);
+/* 1 when k is an environment variable name a spec may set:
+ * [A-Za-z_][A-Za-z0-9_]*, at most 64 bytes. */
+int prov_spec_env_name_ok(const char *k);
 /* 1 when the spec recorded in file (at most max bytes) equals data. */
 int prov_spec_equal(const char *file, const cJSON *data, size_t max);
 /* The type of workload name in deps, NULL when deps has none of that name. */

@@ -1,6 +1,7 @@
 /*
  * What the container and the VM workload types share in handling their
- * specs: the mounts and network interfaces fields, the image a spec names by
+ * specs: the compute_capacity field, environment variable names, the mounts
+ * and network interfaces fields, the image a spec names by
  * reference (from the image store, where the agent pulled and holds it
  * before provisioning), whether a recorded spec equals a new one, and the
  * type of a workload a spec refers to by name.
@@ -13,10 +14,45 @@
 
 #include "image/image.h"
 
+static const char *const cc_keys[] = {"cpu", "memory", NULL};
 static const char *const mount_keys[] = {"name", "mountpoint", NULL};
 static const char *const net_keys[] = {"interfaces", "public_ip", "public_ip6",
                                        "planetary",  "mycelium",  NULL};
 static const char *const if_keys[] = {"network", "ip", NULL};
+
+/* Each type's compute_capacity bounds, side by side, as docs/deploying.md
+ * and docs/vms.md state them to users. */
+static const struct {
+	uint64_t cpu_max, mem_min, mem_max;
+} cc_bounds[] = {
+    [PROV_CC_CONTAINER] = {256, 16ull << 20, 1ull << 40},
+    [PROV_CC_VM] = {64, 64ull << 20, 256ull << 30},
+};
+
+int prov_spec_capacity(const cJSON *data, enum prov_cc_kind kind, uint64_t *cpu, uint64_t *memory,
+                       char *err, size_t errsz)
+{
+	if ((size_t)kind >= sizeof cc_bounds / sizeof cc_bounds[0])
+		abort(); /* a programming bug: an unknown workload kind */
+	const cJSON *cc = cJSON_GetObjectItemCaseSensitive(data, "compute_capacity");
+	if (!cc)
+		return prov_err(err, errsz, -EINVAL, "missing field 'compute_capacity'");
+	int rc;
+	if ((rc = prov_json_keys(cc, cc_keys, err, errsz)) < 0 ||
+	    (rc = prov_json_u64(cc, "cpu", 1, cc_bounds[kind].cpu_max, cpu, err, errsz)) < 0 ||
+	    (rc = prov_json_u64(cc, "memory", cc_bounds[kind].mem_min, cc_bounds[kind].mem_max,
+	                        memory, err, errsz)) < 0)
+		return rc;
+	return 0;
+}
+
+int prov_spec_env_name_ok(const char *k)
+{
+	size_t n = strlen(k);
+	if (n == 0 || n > 64 || (k[0] >= '0' && k[0] <= '9'))
+		return 0;
+	return strspn(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
+}
 
 int prov_spec_mounts(const cJSON *mounts, size_t max, const char **name, const char **point,
                      size_t *n, char *err, size_t errsz)

@@ -14,27 +14,12 @@
 
 #include "image/image.h"
 
-#define CPU_MAX 64
-#define MEM_MIN (64ull << 20)
-#define MEM_MAX (256ull << 30)
 #define ARG_MAX_LEN 1024
 #define ENTRY_MAX 4096
-#define ENV_KEY_MAX 64
 #define ENV_VAL_MAX 4096
 
 static const char *const vm_keys[] = {"image",  "size",    "entrypoint", "env", "compute_capacity",
                                       "mounts", "network", "corex",      "gpu", NULL};
-static const char *const cc_keys[] = {"cpu", "memory", NULL};
-
-
-
-static int env_key_ok(const char *k)
-{
-	size_t n = strlen(k);
-	if (n == 0 || n > ENV_KEY_MAX || (k[0] >= '0' && k[0] <= '9'))
-		return 0;
-	return strspn(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
-}
 
 /* Counts (and with dir, writes args/<i>) the entrypoint: an array of
  * strings, or a string split on blanks. */
@@ -104,7 +89,7 @@ static int env_walk(const cJSON *env, const char *dir, char *err, size_t errsz)
 	const cJSON *v;
 	cJSON_ArrayForEach(v, env)
 	{
-		if (!env_key_ok(v->string))
+		if (!prov_spec_env_name_ok(v->string))
 			return prov_err(err, errsz, -EINVAL, "bad env name '%.64s'", v->string);
 		if (!cJSON_IsString(v) || strlen(v->valuestring) > ENV_VAL_MAX)
 			return prov_err(err, errsz, -EINVAL,
@@ -183,12 +168,7 @@ int prov_vm_parse(const cJSON *data, struct prov_vm_spec *s, char *err, size_t e
 	if (((entry || (!s->image_ref && !s->image_disk)) && (rc = entry_walk(entry, NULL, &argc, err, errsz)) < 0) ||
 	    (rc = env_walk(cJSON_GetObjectItemCaseSensitive(data, "env"), NULL, err, errsz)) < 0)
 		return rc;
-	const cJSON *cc = cJSON_GetObjectItemCaseSensitive(data, "compute_capacity");
-	if (!cc)
-		return prov_err(err, errsz, -EINVAL, "missing field 'compute_capacity'");
-	if ((rc = prov_json_keys(cc, cc_keys, err, errsz)) < 0 ||
-	    (rc = prov_json_u64(cc, "cpu", 1, CPU_MAX, &s->cpu, err, errsz)) < 0 ||
-	    (rc = prov_json_u64(cc, "memory", MEM_MIN, MEM_MAX, &s->memory, err, errsz)) < 0)
+	if ((rc = prov_spec_capacity(data, PROV_CC_VM, &s->cpu, &s->memory, err, errsz)) < 0)
 		return rc;
 	/* qemu takes whole MiB. */
 	s->memory &= ~((1ull << 20) - 1);

@@ -2,8 +2,8 @@
  * zmount {size}: a sparse raw disk image of size bytes under
  * <storage>/zmounts/<host>.img. Updates may only grow it. When a zmachine
  * mounts it, the zmachine formats it ext4 on first use. A new disk is made
- * without an fsync (zmount_create says why); the directory is created on
- * first use.
+ * unnamed and linked into place, without an fsync (zmount_create says why);
+ * the directory is created on first use.
  */
 #include "provisioners/prov_int.h"
 
@@ -56,31 +56,25 @@ static cJSON *zmount_result(const char *host, const char *path, uint64_t size)
 	return r;
 }
 
-/*
- * A new disk is created under a temporary name, sized, then linked into
- * place without replacing anything: on a journaling file system such as ext4 or xfs
- * the disk's name appears only together with its size, so no fsync is
- * needed. A power cut before the journal commits loses the whole disk, which
- * held nothing yet: the engine's restore finds it absent and provisions it
- * again. *fdp gets the new file; -EEXIST when the disk appeared meanwhile.
- */
-static int zmount_create(const char *dir, const char *path, uint64_t size, int *fdp, char *err,
-                         size_t errsz)
+/* Links the unnamed file fd at path, through /proc (linkat with
+ * AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH). */
+static int link_unnamed(int fd, const char *path)
 {
-	char tmp[PROV_PATH_MAX];
-	int rc = prov_fmt(tmp, sizeof tmp, "%s.new", path);
+	char proc[64];
+	int rc = prov_fmt(proc, sizeof proc, "/proc/self/fd/%d", fd);
 	if (rc < 0)
-		return prov_err(err, errsz, rc, "bad workload id: %s", zerr_str(rc));
+		return rc;
+	return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 ? 0 : -errno;
+}
+
+/* zmount_create by a temporary name, where O_TMPFILE cannot be used. */
+static int zmount_create_named(const char *tmp, const char *path, uint64_t size, int *fdp,
+                               char *err, size_t errsz)
+{
+	int rc;
 	int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0 && errno == EEXIST) {
 		unlink(tmp); /* left by a crash between create and link */
-		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	}
-	if (fd < 0 && errno == ENOENT) {
-		/* The directory is made on first use (or after someone removed
-		 * it), not checked on every provision. */
-		if ((rc = prov_mkdirs(dir, 0700)) < 0)
-			return prov_err(err, errsz, rc, "cannot create %s: %s", dir, zerr_str(rc));
 		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	}
 	if (fd < 0)
@@ -103,6 +97,60 @@ fail:
 	close(fd);
 	unlink(tmp);
 	return rc;
+}
+
+/*
+ * A new disk is made unnamed (O_TMPFILE), sized, then linked into place
+ * without replacing anything: on a journaling file system such as ext4 or
+ * xfs the disk's name appears only together with its size, so no fsync is
+ * needed, and a crash before the link leaves nothing behind. Making the
+ * inode takes no lock on the directory, so concurrent deploys wait on each
+ * other only for the link (ext4 without a journal may scan many recently
+ * deleted inodes to allocate one). Where O_TMPFILE is not supported the
+ * disk is created under a temporary name instead (zmount_create_named).
+ * Both remove the temporary file an interrupted named creation left. A power
+ * cut before the journal commits loses the whole disk, which held nothing
+ * yet: the engine's restore finds it absent and provisions it again. *fdp
+ * gets the new file; -EEXIST when the disk appeared meanwhile.
+ */
+static int zmount_create(const char *dir, const char *path, uint64_t size, int *fdp, char *err,
+                         size_t errsz)
+{
+	char tmp[PROV_PATH_MAX];
+	int rc = prov_fmt(tmp, sizeof tmp, "%s.new", path);
+	if (rc < 0)
+		return prov_err(err, errsz, rc, "bad workload id: %s", zerr_str(rc));
+	int fd = open(dir, O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == ENOENT) {
+		/* The directory is made on first use (or after someone removed
+		 * it), not checked on every provision. */
+		if ((rc = prov_mkdirs(dir, 0700)) < 0)
+			return prov_err(err, errsz, rc, "cannot create %s: %s", dir, zerr_str(rc));
+		fd = open(dir, O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+	}
+	if (fd < 0 && errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return prov_err(err, errsz, -errno, "cannot create a disk in %s: %s", dir,
+		                strerror(errno));
+	if (fd >= 0) {
+		/* ftruncate makes the image sparse: blocks are allocated on write. */
+		if (ftruncate(fd, (off_t)size) < 0) {
+			rc = prov_err(err, errsz, -errno, "cannot size a disk in %s: %s", dir,
+			              strerror(errno));
+			close(fd);
+			return rc;
+		}
+		rc = link_unnamed(fd, path);
+		if (rc == 0) {
+			unlink(tmp);
+			*fdp = fd;
+			return 0;
+		}
+		close(fd);
+		if (rc == -EEXIST)
+			return rc;
+		/* No /proc, or a file system that cannot link it: by name. */
+	}
+	return zmount_create_named(tmp, path, size, fdp, err, errsz);
 }
 
 static int zmount_provision(struct prov_ctx *ctx, const struct prov_workload_id *id,

@@ -263,9 +263,12 @@ static int enqueue(struct rmb_server *s, struct slot *sl)
 		s->qcount++;
 		sl->state = S_WORK;
 		ok = 1;
-		pthread_cond_signal(&s->cv);
 	}
 	pthread_mutex_unlock(&s->mu);
+	/* Signalled after the unlock: a worker woken under the lock would
+	 * only block again on it. */
+	if (ok)
+		pthread_cond_signal(&s->cv);
 	return ok;
 }
 
@@ -370,10 +373,11 @@ static int slow_enqueue(struct rmb_server *s, struct slot *sl, unsigned *twin_n)
 		s->slow_pending++;
 		s->squeue[(s->sqhead + s->sqcount) % s->cfg.slow_queue_len] = sl;
 		s->sqcount++;
-		pthread_cond_signal(&s->scv);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&s->mu);
+	if (rc == 0)
+		pthread_cond_signal(&s->scv);
 	return rc;
 }
 

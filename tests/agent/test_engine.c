@@ -52,6 +52,7 @@ enum { FC_DEPLOYED = 0, FC_REJECT, FC_REPORTS, FC__COUNT };
 struct fcontract {
 	int present;
 	struct eng_contract c;
+	int reads; /* get_contract calls for it from fc.reader (the test's thread) */
 };
 
 struct fchain {
@@ -79,6 +80,10 @@ struct fchain {
 	int applied[MAXC][FC__COUNT];
 	int submits;
 	int twin_reads;     /* get_twin calls */
+	int contract_reads; /* get_contract calls */
+	int event_decodes;  /* contract_of_event calls that gave a contract */
+	pthread_t reader;   /* whose get_contract calls count in fcontract.reads */
+	int count_reads;
 	char last_reason[MAXC][256];
 };
 
@@ -94,6 +99,9 @@ static int f_get_contract(void *ctx, uint64_t id, struct eng_contract *out)
 	pthread_mutex_lock(&fc.mu);
 	int rc = 0;
 	struct fcontract *c = fc_get(id);
+	fc.contract_reads++;
+	if (c && fc.count_reads && pthread_equal(pthread_self(), fc.reader))
+		c->reads++;
 	if (fc.read_fail > 0) {
 		fc.read_fail--;
 		rc = ZE_UNKNOWN;
@@ -106,6 +114,31 @@ static int f_get_contract(void *ctx, uint64_t id, struct eng_contract *out)
 			rc = -ENOMEM;
 		else if (c->c.data_len) /* a hash-only contract has no data */
 			memcpy(out->data, c->c.data, c->c.data_len);
+	}
+	pthread_mutex_unlock(&fc.mu);
+	return rc;
+}
+
+/* A ContractCreated event's contract: the fake chain's contract of that
+ * id, as the event would carry it; {"undecodable": true} is not one. */
+static int f_contract_of_event(void *ctx, const cJSON *j, struct eng_contract *out)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "contract_id");
+	if (!cJSON_IsNumber(id) || cJSON_GetObjectItemCaseSensitive(j, "undecodable"))
+		return ZE_MALFORMED;
+	pthread_mutex_lock(&fc.mu);
+	struct fcontract *c = fc_get((uint64_t)id->valuedouble);
+	int rc = 0;
+	if (!c || !c->present) {
+		rc = ZE_MALFORMED;
+	} else {
+		*out = c->c;
+		out->data = malloc(c->c.data_len ? c->c.data_len : 1);
+		if (!out->data)
+			rc = -ENOMEM;
+		else if (c->c.data_len)
+			memcpy(out->data, c->c.data, c->c.data_len);
+		fc.event_decodes += rc == 0;
 	}
 	pthread_mutex_unlock(&fc.mu);
 	return rc;
@@ -300,6 +333,7 @@ static const struct eng_chain fake_chain = {
 	.node_contracts = f_node_contracts,
 	.submit_async = f_submit_async,
 	.cancel = f_cancel,
+	.contract_of_event = f_contract_of_event,
 };
 
 #include "fake_prov.h"
@@ -1258,6 +1292,67 @@ static void hash_only_and_adoption(void **st)
 	assert_int_equal(dep_state(f, 23), STORE_DEP_DEPLOYED);
 }
 
+static void created_event(struct fx *f, const char *contract_json)
+{
+	char text[256];
+	snprintf(text, sizeof text,
+		 "{\"pallet\":\"SmartContractModule\",\"event\":\"ContractCreated\",\"data\":[%s]}",
+		 contract_json);
+	cJSON *ev = cJSON_Parse(text);
+	assert_non_null(ev);
+	assert_int_equal(eng_on_chain_event(f->e, ev), 0);
+	cJSON_Delete(ev);
+}
+
+/* The contract a ContractCreated event carries is adopted without reading
+ * it again; another node's costs nothing; one that does not decode is read
+ * from storage as before. */
+static void adoption_from_the_event_reads_nothing(void **st)
+{
+	struct fx *f = *st;
+	char msg[256], status[32];
+	fx_adopt = 1;
+	restart(f);
+	fx_adopt = 0;
+	/* Only the events adopt here: syncs (which adopt too) see nothing. */
+	pthread_mutex_lock(&fc.mu);
+	fc.sync_fail = 1;
+	pthread_mutex_unlock(&fc.mu);
+	idle(f);
+	mk_contract(25, USER_TWIN, NODE_ID, good_doc, 0);
+	mk_contract(26, USER_TWIN, NODE_ID + 1, good_doc, 0);
+	mk_contract(27, USER_TWIN, NODE_ID, good_doc, 0);
+	int decodes = fc.event_decodes;
+	/* Reads on this thread: the follower's, which hands the events over
+	 * (the deploy jobs may read contracts on their own threads). */
+	pthread_mutex_lock(&fc.mu);
+	fc.reader = pthread_self();
+	fc.count_reads = 1;
+	pthread_mutex_unlock(&fc.mu);
+	created_event(f, "{\"contract_id\":25}");
+	created_event(f, "{\"contract_id\":26}");
+	created_event(f, "{\"contract_id\":27,\"undecodable\":true}");
+	pthread_mutex_lock(&fc.mu);
+	fc.count_reads = 0;
+	int r25 = fc.c[25].reads, r26 = fc.c[26].reads, r27 = fc.c[27].reads;
+	pthread_mutex_unlock(&fc.mu);
+	assert_int_equal(r25, 0);
+	assert_int_equal(r26, 0);
+	assert_int_equal(r27, 1);
+	assert_int_equal(fc.event_decodes, decodes + 2);
+	/* The deploy command comes second: answered from the store. */
+	assert_int_equal(deploy(f, USER_TWIN, 25, msg, sizeof msg, status, sizeof status), 0);
+	assert_string_not_equal(status, "accepted");
+	idle(f);
+	assert_int_equal(fc.applied[25][FC_DEPLOYED], 1);
+	assert_int_equal(fc.applied[27][FC_DEPLOYED], 1);
+	assert_int_equal(fc.applied[26][FC_DEPLOYED], 0);
+	assert_int_equal(dep_state(f, 25), STORE_DEP_DEPLOYED);
+	pthread_mutex_lock(&fc.mu);
+	fc.sync_fail = 0;
+	pthread_mutex_unlock(&fc.mu);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -1277,6 +1372,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(many_contracts_in_parallel, setup, teardown),
 		cmocka_unit_test_setup_teardown(stop_abandons_a_hanging_submit, setup, teardown),
 		cmocka_unit_test_setup_teardown(hash_only_and_adoption, setup, teardown),
+		cmocka_unit_test_setup_teardown(adoption_from_the_event_reads_nothing, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

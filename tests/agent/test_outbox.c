@@ -3,19 +3,25 @@
  * when told: the call table's already-applied checks, the asynchronous
  * dispatcher (bounded in flight, retries with backoff, outcomes in any
  * order, a stop with calls in flight), and persistence (a restart sends
- * what was unfinished, once).
+ * what was unfinished, once; a process killed between a send and its
+ * outcome, and what a power cut leaves, neither lose a call nor apply one
+ * twice; a send and its outcome cost no sync).
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -45,13 +51,13 @@ static struct {
 	unsigned in_flight, max_in_flight;
 	int auto_answer; /* answer every call at once with auto_rc */
 	int auto_rc;
+	int die_on_submit; /* the process kills itself (SIGKILL) in submit_async */
 	int cancelled;
 	int reads;     /* get_contract calls */
 	int read_fail; /* get_contract answers ZE_UNKNOWN */
 	int present[MAXC];
 	enum eng_cstate state[MAXC];
 } F;
-
 
 static int f_get_contract(void *ctx, uint64_t id, struct eng_contract *out)
 {
@@ -82,6 +88,8 @@ static int f_node_contracts(void *ctx, uint32_t node, uint64_t **ids, size_t *n)
 
 static int f_submit_async(void *ctx, const struct eng_call *call, eng_submit_cb cb, void *ud)
 {
+	if (F.die_on_submit)
+		raise(SIGKILL); /* the call left; its outcome never comes back */
 	pthread_mutex_lock(&F.mu);
 	if (F.cancelled || F.np >= MAXP) {
 		pthread_mutex_unlock(&F.mu);
@@ -564,6 +572,284 @@ static void restart_sends_stored_rows_once(void **st)
 	assert_int_equal(pending, 0);
 }
 
+/* Queues set_contract_deployed for cid as the engine does (in a transaction). */
+static void queue_deployed(struct fx *f, uint64_t cid)
+{
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(eng_outbox_deployed(f->e, cid), 0);
+	assert_int_equal(store_commit(f->s), 0);
+	eng_kick_outbox(f->e);
+}
+
+/* The index of the call submitted for key, or -1. */
+static int call_of(const char *key)
+{
+	int at = -1;
+	pthread_mutex_lock(&F.mu);
+	for (size_t i = 0; i < F.np; i++)
+		if (!strcmp(F.p[i].key, key))
+			at = (int)i;
+	pthread_mutex_unlock(&F.mu);
+	return at;
+}
+
+/* The child of killed_between_send_and_outcome: its own store and engine,
+ * three deployed calls queued, and the process killed by SIGKILL inside the
+ * first submit_async (after the sending mark, before any outcome). Exits 1
+ * when it gets anywhere else. */
+static void crash_child(const char *dir)
+{
+	struct store *s;
+	if (store_open(dir, 0, &s) < 0)
+		_exit(1);
+	struct eng_config cfg = {.node_id = 1,
+	                         .lookup = no_lookup,
+	                         .workers = 1,
+	                         .outbox_in_flight = 8,
+	                         .outbox_base_ms = 5,
+	                         .outbox_max_ms = 20};
+	struct eng *e;
+	if (eng_new(&cfg, &fake_chain, s, &e) < 0 || eng_start(e) < 0)
+		_exit(1);
+	F.die_on_submit = 1;
+	if (store_begin(s) < 0)
+		_exit(1);
+	for (uint64_t cid = 2; cid <= 4; cid++)
+		if (eng_outbox_deployed(e, cid) < 0)
+			_exit(1);
+	if (store_commit(s) < 0)
+		_exit(1);
+	eng_kick_outbox(e);
+	sleep(5);
+	_exit(1);
+}
+
+/* kill -9 between a send and its outcome, for each thing the chain may
+ * have done with the call meanwhile: it landed (2), it never arrived (3),
+ * or it still waits in the pool and lands after the resend (4). The next
+ * start asks the chain about every pending row: 2 is not sent again, 3 is
+ * sent once more, and 4's resend fails on chain as a repeat, which the
+ * check records as the success it was. */
+static void killed_between_send_and_outcome(void **st)
+{
+	struct fx *f = *st;
+	for (int c = 2; c <= 4; c++) {
+		F.present[c] = 1;
+		F.state[c] = ENG_CS_CREATED;
+	}
+	store_close(f->s);
+	f->s = NULL;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		crash_child(f->dir);
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	assert_int_equal(store_open(f->dir, STORE_OPEN_FAST, &f->s), 0);
+	/* The rows and their (lazy) sending marks survived the kill. */
+	for (int c = 2; c <= 4; c++) {
+		char key[32];
+		snprintf(key, sizeof key, "deployed:%d", c);
+		assert_outcome(f, key, 0, NULL);
+		assert_int_equal(attempts_of(f, key), 1);
+	}
+
+	F.state[2] = ENG_CS_DEPLOYED; /* landed before the kill's restart */
+	f->in_flight = 8;
+	start(f);
+	wait_submitted(2);
+	usleep(50000);
+	assert_int_equal(submitted(), 2);
+	assert_int_equal(call_of("deployed:2"), -1);
+	int i3 = call_of("deployed:3"), i4 = call_of("deployed:4");
+	assert_true(i3 >= 0 && i4 >= 0);
+	assert_int_equal(F.p[i3].attempt, 2);
+	/* The first send of 4 comes out of the pool before the resend. */
+	pthread_mutex_lock(&F.mu);
+	F.state[4] = ENG_CS_DEPLOYED;
+	pthread_mutex_unlock(&F.mu);
+	answer((size_t)i4, ZE_CHAIN, "SmartContractModule.ContractWrongState");
+	answer((size_t)i3, 0, "");
+	idle(f);
+	assert_outcome(f, "deployed:2", 1, "ok (already deployed)");
+	assert_outcome(f, "deployed:3", 1, "ok");
+	assert_outcome(f, "deployed:4", 1, "ok (already deployed)");
+	assert_int_equal(submitted(), 2);
+
+	/* A further restart sends nothing. */
+	stop(f);
+	start(f);
+	idle(f);
+	assert_int_equal(submitted(), 2);
+}
+
+/* What a power cut can leave: the sending mark lost (rows pending with
+ * attempts 0 whose call may have landed), or the row itself lost with its
+ * state change and queued again after the start. Each pending row is
+ * checked before its first send; a row queued again is sent, and its
+ * failure as a repeat is recorded as the success it was. A genuine failure
+ * stays a failure. */
+static void power_cut_lost_the_marks(void **st)
+{
+	struct fx *f = *st;
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_outbox_add(f->s, "deployed", 2, "deployed:2",
+	                                  "{\"pallet\":\"SmartContractModule\",\"call\":"
+	                                  "\"set_contract_deployed\",\"args\":{\"contract_id\":"
+	                                  "\"2\"}}",
+	                                  NULL),
+	                 0);
+	assert_int_equal(store_outbox_add(f->s, "deployed", 3, "deployed:3", "{}", NULL), 0);
+	assert_int_equal(
+	    store_outbox_add(f->s, "rejected", 4, "rejected:4", "{\"reason\":\"bad\"}", NULL), 0);
+	assert_int_equal(store_commit(f->s), 0);
+	F.present[2] = 1;
+	F.state[2] = ENG_CS_DEPLOYED; /* landed */
+	F.present[3] = 1;
+	F.state[3] = ENG_CS_CREATED; /* never arrived */
+	F.present[4] = 0;            /* the rejection landed */
+	F.present[6] = 1;
+	F.state[6] = ENG_CS_DEPLOYED; /* its row was lost and is queued again */
+	F.present[7] = 1;
+	F.state[7] = ENG_CS_CREATED; /* fails on chain for a reason of its own */
+	f->in_flight = 8;
+	start(f);
+	wait_submitted(1);
+	usleep(50000);
+	assert_int_equal(submitted(), 1);
+	assert_string_equal(F.p[0].key, "deployed:3");
+	assert_int_equal(F.p[0].attempt, 1);
+	assert_int_equal(F.reads, 3);
+	answer(0, 0, "");
+	idle(f);
+	assert_outcome(f, "deployed:2", 1, "ok (already deployed)");
+	assert_outcome(f, "deployed:3", 1, "ok");
+	assert_outcome(f, "rejected:4", 1, "contract no longer on chain");
+
+	/* Rows queued after the start are sent without a read. */
+	queue_deployed(f, 6);
+	queue_deployed(f, 7);
+	wait_submitted(3);
+	assert_int_equal(F.reads, 3);
+	answer((size_t)call_of("deployed:6"), ZE_CHAIN, "SmartContractModule.ContractWrongState");
+	answer((size_t)call_of("deployed:7"), ZE_CHAIN, "SmartContractModule.NodeNotAuthorized");
+	idle(f);
+	assert_outcome(f, "deployed:6", 1, "ok (already deployed)");
+	assert_outcome(f, "deployed:7", 1, "failed: SmartContractModule.NodeNotAuthorized");
+	assert_int_equal(F.reads, 5);
+	assert_int_equal(submitted(), 3);
+}
+
+/* The files of the store in dir, for the power cut below. */
+static const char *const db_files[] = {"agent.db", "agent.db-wal"};
+
+/* Copies from/name to to/name for each store file; 0 or -1. */
+static int copy_files(const char *from, const char *to)
+{
+	for (size_t i = 0; i < sizeof db_files / sizeof db_files[0]; i++) {
+		char a[128], b[128], buf[65536];
+		snprintf(a, sizeof a, "%s/%s", from, db_files[i]);
+		snprintf(b, sizeof b, "%s/%s", to, db_files[i]);
+		int in = open(a, O_RDONLY), out = open(b, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		ssize_t n = 0;
+		while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof buf)) > 0)
+			if (write(out, buf, (size_t)n) != n) {
+				n = -1;
+				break;
+			}
+		if (in >= 0)
+			close(in);
+		if (out >= 0)
+			close(out);
+		if (in < 0 || out < 0 || n < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Group commit's sync, counted, leaving in ud's "disk" what a power cut
+ * after it would leave (every commit so far; nothing else writes during
+ * the test's durable commits). */
+struct disk {
+	const char *dir;
+	char snap[96];
+	int syncs;
+};
+
+static int sync_to_disk(void *ud, int fd)
+{
+	struct disk *d = ud;
+	d->syncs++;
+	return copy_files(d->dir, d->snap);
+}
+
+/* A power cut after the call landed and its outcome was recorded: the send
+ * and its outcome cost no sync (the deploy's one durable commit is its
+ * acceptance), so the store that comes back is the one of the last sync,
+ * the row pending and never counted as sent. The start asks the chain and
+ * sends nothing. */
+static void power_cut_after_the_call_landed(void **st)
+{
+	struct fx *f = *st;
+	struct disk d = {.dir = f->dir};
+	snprintf(d.snap, sizeof d.snap, "%s/snap", f->dir);
+	assert_int_equal(mkdir(d.snap, 0700), 0);
+	store_close(f->s);
+	assert_int_equal(store_open(f->dir, 0, &f->s), 0);
+	store_set_sync_fn(f->s, sync_to_disk, &d);
+	F.present[2] = 1;
+	F.state[2] = ENG_CS_CREATED;
+	f->in_flight = 8;
+	start(f);
+	/* A first call, answered at once: once it is recorded, the start's full
+	 * sync (whose pruning commits are durable) is over too. */
+	pthread_mutex_lock(&F.mu);
+	F.auto_answer = 1;
+	pthread_mutex_unlock(&F.mu);
+	enqueue_report(f, "report:first");
+	idle(f);
+	pthread_mutex_lock(&F.mu);
+	F.auto_answer = 0;
+	pthread_mutex_unlock(&F.mu);
+	int before = d.syncs;
+	queue_deployed(f, 2); /* durable here: the deployed transition is lazy */
+	assert_int_equal(d.syncs, before + 1);
+	wait_submitted(2);
+	pthread_mutex_lock(&F.mu);
+	F.state[2] = ENG_CS_DEPLOYED;
+	pthread_mutex_unlock(&F.mu);
+	answer(1, 0, "");
+	idle(f);
+	assert_outcome(f, "deployed:2", 1, "ok");
+	assert_int_equal(d.syncs, before + 1); /* no sync for the mark nor the outcome */
+	stop(f);
+	store_close(f->s);
+	f->s = NULL;
+
+	/* The power cut: the files as the last sync left them. */
+	char shm[128];
+	snprintf(shm, sizeof shm, "%s/agent.db-shm", f->dir);
+	unlink(shm);
+	assert_int_equal(copy_files(d.snap, f->dir), 0);
+	for (size_t i = 0; i < sizeof db_files / sizeof db_files[0]; i++) {
+		char p[128];
+		snprintf(p, sizeof p, "%s/%s", d.snap, db_files[i]);
+		unlink(p);
+	}
+	rmdir(d.snap);
+	assert_int_equal(store_open(f->dir, STORE_OPEN_FAST, &f->s), 0);
+	assert_outcome(f, "deployed:2", 0, NULL);
+	assert_int_equal(attempts_of(f, "deployed:2"), 0);
+	F.reads = 0;
+	start(f);
+	idle(f);
+	assert_int_equal(submitted(), 2);
+	assert_int_equal(F.reads, 1);
+	assert_outcome(f, "deployed:2", 1, "ok (already deployed)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -574,6 +860,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(stop_with_calls_in_flight_then_restart, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(restart_sends_stored_rows_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(killed_between_send_and_outcome, setup, teardown),
+	    cmocka_unit_test_setup_teardown(power_cut_lost_the_marks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(power_cut_after_the_call_landed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -347,6 +347,53 @@ static void outbox_is_idempotent(void **st)
 	assert_int_equal(store_outbox_next(f->s, &next), ZE_ABSENT);
 }
 
+/* The rows pending after an id, in id order, bounded by max: fewer than the
+ * first allocation, more (the array grows), exactly max, and none. */
+static void outbox_after_reads_in_order(void **st)
+{
+	struct fx *f = *st;
+	char key[32], payload[32];
+	int added;
+	for (int i = 0; i < 40; i++) {
+		snprintf(key, sizeof key, "deployed:%d", i);
+		snprintf(payload, sizeof payload, "{\"n\":%d}", i);
+		assert_int_equal(store_outbox_add(f->s, "deployed", (uint64_t)i, key, payload, &added),
+		                 0);
+	}
+	struct store_outbox *it;
+	size_t n;
+	assert_int_equal(store_outbox_after(f->s, 0, 100, &it, &n), 0);
+	assert_int_equal(n, 40);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(key, sizeof key, "deployed:%zu", i);
+		snprintf(payload, sizeof payload, "{\"n\":%zu}", i);
+		assert_string_equal(it[i].key, key);
+		assert_string_equal(it[i].payload, payload);
+		assert_int_equal(it[i].contract_id, i);
+		if (i)
+			assert_true(it[i].id > it[i - 1].id);
+	}
+	int64_t tenth = it[9].id, last = it[39].id;
+	/* Done rows are not pending. */
+	assert_int_equal(store_outbox_done(f->s, it[10].id, "ok"), 0);
+	store_outbox_free(it, n);
+
+	assert_int_equal(store_outbox_after(f->s, tenth, 3, &it, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(it[0].key, "deployed:11");
+	assert_string_equal(it[2].key, "deployed:13");
+	store_outbox_free(it, n);
+
+	assert_int_equal(store_outbox_after(f->s, tenth, 17, &it, &n), 0);
+	assert_int_equal(n, 17);
+	assert_string_equal(it[16].key, "deployed:27");
+	store_outbox_free(it, n);
+
+	assert_int_equal(store_outbox_after(f->s, last, 100, &it, &n), 0);
+	assert_int_equal(n, 0);
+	store_outbox_free(it, n);
+}
+
 static void transactions_commit_together(void **st)
 {
 	struct fx *f = *st;
@@ -465,6 +512,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(corrupt_rows_are_quarantined, setup, teardown),
 		cmocka_unit_test_setup_teardown(outbox_is_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(outbox_retention_is_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(outbox_after_reads_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(transactions_commit_together, setup, teardown),
 		cmocka_unit_test_setup_teardown(lazy_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(finished_deployments_are_pruned, setup, teardown),

@@ -21,24 +21,31 @@
 #	start_agent           # APID
 #	wait_node             # TWIN, NODE
 #	wait_engine charlie
+#
+# Other programs a script starts in the background (listeners, proxies,
+# registries) go into the array PIDS; stop_all stops them too.
 
-# use_build [agent|chain|cli ...]: sets AGENT, CHAIN and CLI to the
-# programs in $BUILD (default build); exits 1 when one of those named
-# (default all three) is not built.
+# use_build [agent|chain|cli|imgtool ...]: sets AGENT, CHAIN and CLI to the
+# programs in $BUILD (default build), and IMGTOOL to the image test tool
+# (tests/image/imgtool, built by make tests); exits 1 when one of those
+# named (default the three programs) is not built.
 use_build() {
 	: "${BUILD:=build}"
 	AGENT="$BUILD/zos-agent"
 	CHAIN="$BUILD/tfchain-dev"
 	CLI="$BUILD/zos-cli"
-	local p b
+	IMGTOOL="$BUILD/tests/image/imgtool"
+	local p b how
 	[ $# -gt 0 ] || set -- agent chain cli
 	for p in "$@"; do
+		how="make first"
 		case $p in
 		agent) b=$AGENT ;;
 		chain) b=$CHAIN ;;
+		imgtool) b=$IMGTOOL how="make tests" ;;
 		*) b=$CLI ;;
 		esac
-		[ -x "$b" ] || { echo "missing $b (run make first)"; exit 1; }
+		[ -x "$b" ] || { echo "missing $b (run $how)"; exit 1; }
 	done
 }
 
@@ -67,6 +74,9 @@ stop_pid() {
 	kill -9 "$p" 2>/dev/null
 	wait "$p" 2>/dev/null
 }
+
+# ok MESSAGE: reports a check that passed.
+ok() { echo "ok: $*"; }
 
 # fail MESSAGE: prints it, the last command's stderr and the tails of
 # agent.log and chain.log (or of the files of $TMP named in FAIL_LOGS), and
@@ -143,13 +153,14 @@ start_chain() {
 	wait_for 10 get Timestamp Now >/dev/null || fail "tfchain-dev did not answer on port $CPORT"
 }
 
-# agent_conf [RPC_TIMEOUT [REPORT_INTERVAL]]: writes $TMP/agent.conf for an
-# agent of farm 1 on the chain at $CPORT and with RMB on $RPORT (each
-# picked when unset; ZOS_CHAIN_URL exported), its state in $TMP/state,
-# volumes allowed unenforced, chain calls bounded by RPC_TIMEOUT (default
-# 5) seconds and a capacity report every REPORT_INTERVAL (default 60)
-# seconds. A script adds keys in more sections: cat >>"$TMP/agent.conf"
-# (a section may appear again; a key may not).
+# agent_conf [RPC_TIMEOUT [REPORT_INTERVAL [FARM]]]: writes $TMP/agent.conf
+# for an agent of farm FARM (default 1) on the chain at $CPORT and with RMB
+# on $RPORT (each picked when unset; ZOS_CHAIN_URL exported), its state in
+# $TMP/state, volumes allowed unenforced, chain calls bounded by
+# RPC_TIMEOUT (default 5) seconds and a capacity report every
+# REPORT_INTERVAL (a duration, default 60 seconds).
+# A script adds keys in more sections: cat >>"$TMP/agent.conf" (a section
+# may appear again; a key may not).
 agent_conf() {
 	[ -n "${CPORT:-}" ] || CPORT=$(free_port)
 	[ -n "${RPORT:-}" ] || RPORT=$(free_port)
@@ -163,7 +174,7 @@ listen = tcp://127.0.0.1:$RPORT
 public_address = tcp://127.0.0.1:$RPORT
 [node]
 state_dir = $TMP/state
-farm_id = 1
+farm_id = ${3:-1}
 report_interval = ${2:-60}
 sync_interval = 60
 [storage]
@@ -208,6 +219,24 @@ start_agent() {
 	APID=$!
 }
 
+# notify_listen: stands in for systemd's notify socket at $TMP/notify.sock
+# (for an agent started with NOTIFY_SOCKET set to it), appending each
+# message as one line to $TMP/notify.log (its newlines shown as " | ");
+# sets NPID (the caller stops it) and fails unless the socket is there
+# within 10 s.
+notify_listen() {
+	python3 - "$TMP/notify.sock" "$TMP/notify.log" <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a", buffering=1) as out:
+    while True:
+        out.write(s.recv(4096).decode(errors="replace").replace("\n", " | ") + "\n")
+EOF
+	NPID=$!
+	wait_for 10 test -S "$TMP/notify.sock" || fail "notify listener did not start"
+}
+
 # node_registered: true when the node's account (ACCOUNT) has a twin with a
 # node; sets TWIN and NODE.
 node_registered() {
@@ -240,9 +269,13 @@ stop_node() {
 	CPID=
 }
 
-# stop_all: the usual EXIT trap: stop_node, then removes TMP.
+# stop_all: the usual EXIT trap: stop_node, then stops each program in
+# the array PIDS (when set), then removes TMP.
 stop_all() {
+	local p
 	stop_node
+	for p in ${PIDS[@]+"${PIDS[@]}"}; do stop_pid "$p"; done
+	PIDS=()
 	rm -rf "$TMP"
 }
 

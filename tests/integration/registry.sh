@@ -3,7 +3,11 @@
 # Debian's docker-registry on 127.0.0.1 (free port, stopped by pid) and
 # images made from the static busybox with umoci, pushed with skopeo.
 # Sourced (its name does not match test_*.sh). Needs $T (scratch dir).
-# Nothing is fetched from the internet.
+# Nothing is fetched from the internet. Free ports and stopping a registry
+# by its pid are lib.sh's free_port and stop_pid (lib.sh is sourced here
+# when the script has not done so).
+# shellcheck source=tests/integration/lib.sh
+declare -F stop_pid >/dev/null || . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # reg_have_tools: 0 when docker-registry, umoci, skopeo and busybox exist.
 reg_have_tools() {
@@ -14,15 +18,11 @@ reg_have_tools() {
 	[ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || { echo "missing busybox"; return 1; }
 }
 
-reg_free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # reg_start NAME [HTPASSWD]: starts a registry with storage $T/NAME.data and
 # log $T/NAME.log; sets REG_PORT and REG_PID (and NAME_port/NAME_pid).
 reg_start() {
 	local name=$1 htp=${2:-} port
-	port=$(reg_free_port)
+	port=$(free_port)
 	{
 		echo "version: 0.1"
 		echo "log: {level: info, accesslog: {disabled: false}}"
@@ -49,17 +49,6 @@ reg_start() {
 	echo "registry $name did not start:"
 	tail -n 20 "$T/$name.log"
 	return 1
-}
-
-# reg_stop PID
-reg_stop() {
-	kill "$1" 2>/dev/null || return 0
-	for _ in $(seq 1 50); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
 }
 
 # oci_base LAYOUT TAG: a one-layer busybox image in the OCI layout LAYOUT.

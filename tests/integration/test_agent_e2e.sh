@@ -47,16 +47,7 @@ X25519=$(jq -r .x25519_public_key "$TMP/id.json")
 [ -n "$SS58" ] && [ "$SS58" != null ] || fail "no ss58 address in $(cat "$TMP/id.json")"
 
 # systemd's notify socket, to read the STATUS lines the agent sends.
-python3 - "$TMP/notify.sock" "$TMP/notify.log" <<'EOF' &
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-with open(sys.argv[2], "a", buffering=1) as out:
-    while True:
-        out.write(s.recv(4096).decode(errors="replace").replace("\n", " | ") + "\n")
-EOF
-NPID=$!
-wait_for 10 test -S "$TMP/notify.sock" || fail "notify listener did not start"
+notify_listen
 # status_shown TEXT: the agent sent STATUS=TEXT... (it does once a second).
 status_shown() {
 	wait_log 10 "^STATUS=$1" "$TMP/notify.log" || fail "no STATUS=$1 in: $(cat "$TMP/notify.log")"

@@ -40,7 +40,7 @@ ct_cleanup() {
 cleanup() {
 	stop_node
 	ct_cleanup
-	[ -n "$RPID" ] && reg_stop "$RPID"
+	[ -n "$RPID" ] && stop_pid "$RPID"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT

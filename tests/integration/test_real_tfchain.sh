@@ -93,13 +93,16 @@ FARM=$(sed -n 's/^farm_id: \([0-9]*\)$/\1/p' "$TMP/farm.txt")
 [ -n "$FARM" ] || fail "no farm id in $(cat "$TMP/farm.txt")"
 echo "ok: bob accepted the terms, twin with relay 127.0.0.1.7001 (tcp:// refused), farm $FARM"
 
-# ---- The node's agent.
+# ---- The node's agent, over WebSocket as a node on a real chain's wss://
+# endpoint (head subscription, batched reads); REAL_AGENT_SCHEME=http runs
+# it over HTTP.
+AGENT_URL="${REAL_AGENT_SCHEME:-ws}://${CHOP_URL#http://}"
 RPORT=$(free_port)
 write_conf() { # extra [node] lines on stdin
 	{
 		cat <<EOF
 [chain]
-url = $CHOP_URL
+url = $AGENT_URL
 rpc_timeout = 10
 [rmb]
 listen = tcp://127.0.0.1:$RPORT
@@ -127,16 +130,7 @@ SS58=$(jq -r .ss58_address "$TMP/id.json")
 ACCOUNT=$(jq -r .account_id "$TMP/id.json")
 call alice Balances transfer_keep_alive "[\"$SS58\", \"1000000000000\"]" || fail "funding the node"
 
-python3 - "$TMP/notify.sock" "$TMP/notify.log" <<'EOF' &
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-with open(sys.argv[2], "a", buffering=1) as out:
-    while True:
-        out.write(s.recv(4096).decode(errors="replace").replace("\n", " | ") + "\n")
-EOF
-NPID=$!
-wait_for 10 test -S "$TMP/notify.sock" || fail "notify listener did not start"
+notify_listen
 start_agent() {
 	NOTIFY_SOCKET="$TMP/notify.sock" "$AGENT" -d -f "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &
 	APID=$!
@@ -353,5 +347,7 @@ echo "ok: contract $C1 in grace period after charlie emptied his account; the ag
 
 stop_agent
 grep -q Sanitizer "$TMP/agent.log" && fail "agent: sanitizer report"
+# The follower hashes announced headers (digest logs included) itself.
+grep -q "is not the chain's" "$TMP/agent.log" && fail "agent: a computed block hash was wrong"
 echo "ok: suite took $(($(date +%s) - T0)) s"
 exit 0

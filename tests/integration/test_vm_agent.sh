@@ -30,7 +30,7 @@ CPID='' APID='' NPID='' REGPID=''
 . "$(dirname "$0")/registry.sh"
 T=$TMP
 cleanup() {
-	[ -n "$REGPID" ] && reg_stop "$REGPID"
+	[ -n "$REGPID" ] && stop_pid "$REGPID"
 	stop_node
 	[ -n "$NPID" ] && stop_pid "$NPID"
 	stop_vms
@@ -76,16 +76,7 @@ sh scripts/make-busybox-image.sh "$TMP/state/images/busybox" >/dev/null || fail 
 node_identity
 start_chain
 # systemd's notify socket, to read the STATUS lines the agent sends.
-python3 - "$TMP/notify.sock" "$TMP/notify.log" <<'EOF' &
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-with open(sys.argv[2], "a", buffering=1) as out:
-    while True:
-        out.write(s.recv(4096).decode(errors="replace").replace("\n", " | ") + "\n")
-EOF
-NPID=$!
-wait_for 10 test -S "$TMP/notify.sock" || fail "notify listener did not start"
+notify_listen
 NOTIFY_SOCKET="$TMP/notify.sock" "$AGENT" -d -f "$TMP/agent.conf" >"$TMP/agent.log" 2>&1 &
 APID=$!
 fund_node

@@ -29,7 +29,7 @@ CPID='' APID='' REGPID=''
 . "$(dirname "$0")/registry.sh"
 T=$TMP
 cleanup() {
-	[ -n "$REGPID" ] && reg_stop "$REGPID"
+	[ -n "$REGPID" ] && stop_pid "$REGPID"
 	stop_node
 	stop_vms
 	rm -rf "$TMP"
