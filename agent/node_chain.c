@@ -17,6 +17,10 @@
 /* The submitter's batching window: short beside a block (100 ms on a
  * benchmark chain, 6 s on tfchain), long enough for calls made together. */
 #define NODE_BATCH_MS 20
+/* ... and a window closes early once no call came for this long: the
+ * outbox hands its due calls together, so a pause means the burst is over
+ * and waiting longer only risks missing the next block. */
+#define NODE_BATCH_IDLE_MS 3
 /* How long the first of several concurrent storage reads waits for others
  * to join its request: small beside a deploy's two blocks. */
 #define NODE_COALESCE_MS 3
@@ -69,6 +73,7 @@ static int chain_start(struct agent *a, void **state)
 	chain_submit_opts_default(&so);
 	so.poll_ms = 200;
 	so.batch_ms = NODE_BATCH_MS;
+	so.batch_idle_ms = NODE_BATCH_IDLE_MS;
 	so.queued = chain_queued;
 	so.queued_ud = n;
 	rc = chain_submitter_new(n->chain, &a->key, &so, &n->submitter);

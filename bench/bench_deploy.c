@@ -5,7 +5,7 @@
  *
  *   bench_deploy --chain URL --node ID --agent-pid PID [--chain-pid PID]
  *                [--levels 1,8,64] [--seconds S (20)] [--block-ms MS (100)]
- *                [--metrics URL] [--state-dir DIR]
+ *                [--metrics URL] [--state-dir DIR] [--trace FILE]
  *
  * Users are generated keys, funded from //Alice and given a twin at the
  * start (64 at most, shared by the levels). Each user is one thread with
@@ -13,10 +13,21 @@
  * and loops for S seconds (then finishes what it started): seal the
  * document for the node, create_node_contract and wait for its block,
  * zos.deployment.deploy over RMB, then wait until one watcher thread, which
- * reads every new block's events every 20 ms, sees its ContractDeployed.
- * No CLI process and no per-user polling of the chain beyond the
- * submitter's own, so the clients' cost stays small. A deploy refused with
+ * polls for new blocks every 10 ms (over ws:// it wakes on each announced
+ * finalized head instead) and reads each one's body and events,
+ * sees its ContractDeployed. The watcher also feeds every block to every
+ * user's submitter (chain_submitter_feed), which learns its
+ * create_node_contract's block from it: no CLI process and no per-user
+ * polling of the chain, so the clients' cost stays small and a user learns
+ * its block within the watcher's poll. A deploy refused with
  * "retry later" is retried (50 ms, doubling, at most 8 times) and counted.
+ *
+ * --trace FILE writes one CSV line per deploy (level, user, contract, the
+ * wall-clock ms of: start, create_node_contract handed to the submitter,
+ * its block b1, when the watcher saw b1, when the user learned it, the RMB
+ * reply, then the Deployed block b2 and when the watcher saw it, and the
+ * deploy's retries); bench/deploy_trace.py joins it with the chain's and
+ * the agent's logs (bench_deploy.sh's TRACE_DIR).
  *
  * Per level: deploys/s (deployed contracts / wall time), p50/p99 latency
  * from the command's start to Deployed seen on chain, raw and minus two
@@ -56,6 +67,7 @@
 #include "chainclient/client.h"
 #include "chainclient/grid.h"
 #include "chainclient/submit.h"
+#include "chainclient/xt.h"
 #include "common/key.h"
 #include "common/log.h"
 #include "common/seal.h"
@@ -67,7 +79,11 @@
 #define MAX_LEVELS 8
 #define MAX_SAMPLES 100000
 #define DEPLOYED_TIMEOUT_MS 180000
-#define POLL_MS 20
+/* The watcher's poll: its lag is measurement error in every latency. */
+#define POLL_MS 10
+/* The users' submitters poll on their own only during setup (before the
+ * watcher feeds them), at half a block. */
+#define SETUP_POLL_MS 20
 #define IDLE_MS 5000
 #define DEPLOY_RETRIES 8
 #define RETRY_MS 50
@@ -77,6 +93,10 @@ static uint32_t node_id;
 static int agent_pid, chain_pid;
 static double block_ms = 100, level_s = 20;
 static const char *metrics_url, *state_dir;
+/* --trace FILE: one line per deploy with the time of each stage. */
+static FILE *trace_f;
+static pthread_mutex_t trace_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned trace_level;
 
 static struct grid_twin node_twin;
 static uint8_t node_x_pk[32];
@@ -104,6 +124,10 @@ static struct chain_client *chain; /* shared: its RPC client is thread-safe */
  * from the ContractDeployed events of every new best block. */
 #define MAX_CONTRACTS (1u << 20)
 static double *deployed_at;
+static uint32_t *deployed_blk; /* the block whose events said Deployed */
+/* Wall-clock ms at which the watcher first saw block n (for --trace). */
+#define MAX_BLOCKS (1u << 20)
+static double *block_seen_at;
 static pthread_mutex_t w_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t w_cv = PTHREAD_COND_INITIALIZER;
 static int w_stop;
@@ -304,8 +328,12 @@ static int submit_counted(struct chain_submitter *s, const char *pallet, const c
 static void fast_opts(struct chain_submit_opts *o)
 {
 	chain_submit_opts_default(o);
-	o->poll_ms = (long)block_ms / 2 > POLL_MS ? (long)block_ms / 2 : POLL_MS;
-	o->follow_best = 1;
+	/* Finalized is best on tfchain-dev (instant finality). Once the
+	 * watcher runs it feeds every user's submitter each block (one body
+	 * read per block for all of them) and they stop polling: a user then
+	 * learns its contract's block POLL_MS after it at most, not half a
+	 * block, and the chain is not asked 64 times per poll. */
+	o->poll_ms = SETUP_POLL_MS;
 	o->give_up_blocks = 64;
 }
 
@@ -425,6 +453,33 @@ static int event_cid(const cJSON *data, uint64_t *id)
 	return find_contract_id(data, 0, id);
 }
 
+static double wall_ms(void)
+{
+	return clk_seconds(CLOCK_REALTIME) * 1e3;
+}
+
+static unsigned n_fed; /* users[0..n_fed) have submitters to feed */
+
+/* Hands block (number, hash, body, events) to every user's submitter, so
+ * they resolve their create_node_contract from it without polling. */
+static void feed_users(uint64_t number, const uint8_t hash[32], uint8_t **xts, size_t *lens,
+		       size_t cnt, const cJSON *ev)
+{
+	uint8_t(*hashes)[32] = calloc(cnt ? cnt : 1, sizeof(*hashes));
+	if (!hashes)
+		return; /* the submitters read the block themselves */
+	for (size_t i = 0; i < cnt; i++)
+		xt_hash(xts[i], lens[i], hashes[i]);
+	struct chain_fed_block b = {.number = number,
+				    .xt_hashes = (const uint8_t(*)[32])hashes,
+				    .xt_count = cnt,
+				    .events = ev};
+	memcpy(b.hash, hash, 32);
+	for (unsigned i = 0; i < n_fed; i++)
+		chain_submitter_feed(users[i].s, &b);
+	free(hashes);
+}
+
 static void *watch_main(void *arg)
 {
 	uint64_t next = 0, best;
@@ -444,17 +499,29 @@ static void *watch_main(void *arg)
 			first = 0;
 		}
 		for (; next <= best; next++) {
-			uint8_t hash[32];
+			uint8_t hash[32], **xts = NULL;
+			size_t *lens = NULL, cnt = 0;
+			uint64_t num = 0;
 			struct chain_runtime *rt;
 			cJSON *ev = NULL;
 			if (rpc_block_hash(chain_client_rpc(chain), next, hash) < 0 ||
-			    chain_client_runtime(chain, &rt) < 0)
+			    rpc_block(chain_client_rpc(chain), hash, &num, &xts, &lens, &cnt) < 0)
 				break;
+			if (num != next || chain_client_runtime(chain, &rt) < 0) {
+				rpc_keys_free(xts, lens, cnt);
+				break;
+			}
 			int rc = chain_events(chain, rt, hash, &ev);
 			chain_runtime_put(rt);
-			if (rc < 0)
+			if (rc < 0) {
+				rpc_keys_free(xts, lens, cnt);
 				break;
+			}
 			double t = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
+			if (next < MAX_BLOCKS)
+				block_seen_at[next] = wall_ms();
+			feed_users(next, hash, xts, lens, cnt, ev);
+			rpc_keys_free(xts, lens, cnt);
 			const cJSON *e;
 			pthread_mutex_lock(&w_mu);
 			cJSON_ArrayForEach(e, ev) {
@@ -465,14 +532,21 @@ static void *watch_main(void *arg)
 				    !strcmp(pa->valuestring, "SmartContractModule") &&
 				    !strcmp(na->valuestring, "ContractDeployed") &&
 				    event_cid(cJSON_GetObjectItemCaseSensitive(e, "data"), &cid) == 0 &&
-				    cid < MAX_CONTRACTS && deployed_at[cid] == 0)
+				    cid < MAX_CONTRACTS && deployed_at[cid] == 0) {
 					deployed_at[cid] = t;
+					deployed_blk[cid] = (uint32_t)next;
+				}
 			}
 			pthread_cond_broadcast(&w_cv);
 			pthread_mutex_unlock(&w_mu);
 			cJSON_Delete(ev);
 		}
-		sleep_ms(POLL_MS);
+		/* Over WebSocket the chain announces each block: wake on it
+		 * (and look at w_stop at least every 200 ms); over HTTP, poll. */
+		uint64_t ann;
+		if (rpc_heads_wait(chain_client_rpc(chain), next ? next - 1 : 0, 200, &ann) ==
+		    ZE_UNSUPPORTED)
+			sleep_ms(POLL_MS);
 	}
 	return NULL;
 }
@@ -506,8 +580,9 @@ static int deploy_one(struct user *u, unsigned seq, double *lat, double *lat_rmb
 	char doc[512], pl[64];
 	uint8_t hash[32], *data = NULL;
 	size_t dlen = 0;
-	uint64_t cid = 0;
-	double t0 = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
+	uint64_t cid = 0, b1 = 0;
+	double t0 = (clk_seconds(CLOCK_MONOTONIC) * 1e3), w0 = trace_f ? wall_ms() : 0, wsub = 0;
+	unsigned tries = 0;
 	int dl = floor_doc(u->twin, seq, doc, sizeof doc);
 	int rc = dl < 0 ? -EINVAL : seal_box((const uint8_t *)doc, (size_t)dl, node_x_pk, u->x_sk, 0,
 							  &data, &dlen);
@@ -518,6 +593,8 @@ static int deploy_one(struct user *u, unsigned seq, double *lat, double *lat_rmb
 	free(data);
 	struct chain_outcome o;
 	memset(&o, 0, sizeof o);
+	if (trace_f)
+		wsub = wall_ms();
 	rc = args ? chain_submit_wait(u->s, "SmartContractModule", "create_node_contract", args, &o)
 		  : -ENOMEM;
 	cJSON_Delete(args);
@@ -531,12 +608,13 @@ static int deploy_one(struct user *u, unsigned seq, double *lat, double *lat_rmb
 	}
 	const cJSON *ev = chain_event_find(o.events, "SmartContractModule", "ContractCreated");
 	rc = ev ? find_contract_id(cJSON_GetObjectItemCaseSensitive(ev, "data"), 0, &cid) : -ENOENT;
+	b1 = o.block_number;
 	chain_outcome_clear(&o);
 	if (rc < 0) {
 		snprintf(u->last_err, sizeof u->last_err, "no ContractCreated event");
 		return rc;
 	}
-	double t1 = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
+	double t1 = (clk_seconds(CLOCK_MONOTONIC) * 1e3), w1 = trace_f ? wall_ms() : 0;
 	snprintf(pl, sizeof pl, "{\"contract_id\":\"%" PRIu64 "\"}", cid);
 	struct rmb_result res;
 	memset(&res, 0, sizeof res);
@@ -551,6 +629,7 @@ static int deploy_one(struct user *u, unsigned seq, double *lat, double *lat_rmb
 		rmb_result_clear(&res);
 		memset(&res, 0, sizeof res);
 		u->retries++;
+		tries++;
 		sleep_ms(RETRY_MS << (attempt < 4 ? attempt : 4));
 	}
 	if (rc < 0 || !res.ok) {
@@ -562,10 +641,21 @@ static int deploy_one(struct user *u, unsigned seq, double *lat, double *lat_rmb
 		return rc < 0 ? rc : ZE_STATE;
 	}
 	rmb_result_clear(&res);
+	double w2 = trace_f ? wall_ms() : 0;
 	double t3 = wait_deployed(cid, DEPLOYED_TIMEOUT_MS);
 	if (t3 > 0) {
 		*lat = t3 - t0;
 		*lat_rmb = t3 - t1;
+		if (trace_f) {
+			uint32_t b2 = deployed_blk[cid];
+			pthread_mutex_lock(&trace_mu);
+			fprintf(trace_f,
+				"%u,%u,%" PRIu64 ",%.1f,%.1f,%" PRIu64 ",%.1f,%.1f,%.1f,%u,%.1f,%u\n",
+				trace_level, (unsigned)(u - users), cid, w0, wsub, b1,
+				b1 < MAX_BLOCKS ? block_seen_at[b1] : 0, w1, w2, b2,
+				b2 < MAX_BLOCKS ? block_seen_at[b2] : 0, tries);
+			pthread_mutex_unlock(&trace_mu);
+		}
 		return 0;
 	}
 	snprintf(u->last_err, sizeof u->last_err, "contract %" PRIu64 " not Deployed in time", cid);
@@ -720,7 +810,8 @@ static unsigned long num_arg(const char *s, unsigned long max)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench_deploy --chain URL --node ID --agent-pid PID [--chain-pid PID]\n"
-		   "                    [--levels 1,8,64] [--seconds S (20)] [--block-ms MS (100)]\n");
+		   "                    [--levels 1,8,64] [--seconds S (20)] [--block-ms MS (100)]\n"
+		   "                    [--metrics URL] [--state-dir DIR] [--trace FILE]\n");
 }
 
 int main(int argc, char **argv)
@@ -730,7 +821,8 @@ int main(int argc, char **argv)
 		{"agent-pid", required_argument, NULL, 'a'}, {"chain-pid", required_argument, NULL, 'p'},
 		{"levels", required_argument, NULL, 'l'},  {"seconds", required_argument, NULL, 's'},
 		{"block-ms", required_argument, NULL, 'b'}, {"metrics", required_argument, NULL, 'm'},
-		{"state-dir", required_argument, NULL, 'd'}, {NULL, 0, NULL, 0},
+		{"state-dir", required_argument, NULL, 'd'}, {"trace", required_argument, NULL, 't'},
+		{NULL, 0, NULL, 0},
 	};
 	unsigned levels[MAX_LEVELS] = {1, 8, 64}, nlevels = 3;
 	int opt;
@@ -750,6 +842,12 @@ int main(int argc, char **argv)
 		case 'b': block_ms = (double)num_arg(optarg, 60000); break;
 		case 'm': metrics_url = optarg; break;
 		case 'd': state_dir = optarg; break;
+		case 't':
+			if (!(trace_f = fopen(optarg, "w"))) {
+				fprintf(stderr, "--trace %s: %s\n", optarg, strerror(errno));
+				return 2;
+			}
+			break;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -778,7 +876,9 @@ int main(int argc, char **argv)
 		deploy_floor_all_print(&f0, stdout);
 	fflush(stdout);
 	deployed_at = calloc(MAX_CONTRACTS, sizeof *deployed_at);
-	if (!deployed_at)
+	deployed_blk = calloc(MAX_CONTRACTS, sizeof *deployed_blk);
+	block_seen_at = calloc(MAX_BLOCKS, sizeof *block_seen_at);
+	if (!deployed_at || !deployed_blk || !block_seen_at)
 		return 1;
 	if (rc == 0 && (rc = grid_node(c, node_id, &gn)) == 0 &&
 	    (rc = grid_twin(c, gn.twin_id, &node_twin)) == 0)
@@ -808,10 +908,15 @@ int main(int argc, char **argv)
 		if (!users[i].lat || !users[i].lat_rmb)
 			return 1;
 	}
+	n_fed = maxu;
+	if (trace_f)
+		fprintf(trace_f, "level,user,contract,start,submit,b1,b1_seen,created_seen,"
+				 "rmb_reply,b2,b2_seen,retries\n");
 	if (pthread_create(&w_thread, NULL, watch_main, NULL) != 0)
 		return 1;
 	struct level_result lr[MAX_LEVELS];
 	for (unsigned i = 0; i < nlevels; i++) {
+		trace_level = levels[i];
 		if (run_level(levels[i], &lr[i]) < 0)
 			return 1;
 		printf("level %u users: %zu deployed (%u failed, %u deploy commands retried) in %.1f s\n",
@@ -888,5 +993,9 @@ int main(int argc, char **argv)
 	}
 	chain_client_free(c);
 	free(deployed_at);
+	free(deployed_blk);
+	free(block_seen_at);
+	if (trace_f)
+		fclose(trace_f);
 	return 0;
 }

@@ -15,6 +15,10 @@
 # AGENT=PATH runs another agent binary (e.g. an experimental build);
 # CHAIN_SCHEME=http makes the agent use HTTP instead of WebSocket (ws, as a
 # real node's wss:// endpoint).
+# TRACE_DIR=DIR traces each deploy: the chain logs at info (each block's
+# build time), the agent at debug (each submission's contract ids), and
+# DIR gets deploys.csv (bench_deploy --trace), chain.log and agent.log;
+# bench/deploy_trace.py DIR prints the latency breakdown.
 set -u
 : "${BUILD:=build}"
 : "${BLOCK_MS:=100}"
@@ -55,6 +59,7 @@ cleanup() {
 	[ -n "$APID" ] && stop_pid "$APID"
 	[ -n "$CPID" ] && stop_pid "$CPID"
 	[ -n "${KEEP_LOG:-}" ] && cp "$TMP/agent.log" "$KEEP_LOG"
+	[ -n "${TRACE_DIR:-}" ] && cp "$TMP/agent.log" "$TMP/chain.log" "$TRACE_DIR/"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -87,6 +92,8 @@ wait_for() { # SECONDS CMD...: polls CMD every 0.2 s
 	return 1
 }
 
+AGENT_LOG_LEVEL=info CHAIN_LOG_LEVEL=warn
+[ -n "${TRACE_DIR:-}" ] && AGENT_LOG_LEVEL=debug CHAIN_LOG_LEVEL=info
 CPORT=$(free_port)
 RPORT=$(free_port)
 MPORT=$(free_port)
@@ -106,6 +113,8 @@ report_interval = 3600
 sync_interval = 3600
 [metrics]
 listen = 127.0.0.1:$MPORT
+[log]
+level = $AGENT_LOG_LEVEL
 [storage]
 allow_unenforced_volumes = true
 [reserved]
@@ -118,7 +127,13 @@ CONF
 SS58=$(jq -r .ss58_address "$TMP/id.json")
 ACCOUNT=$(jq -r .account_id "$TMP/id.json")
 
-"$CHAIN" --dev --rpc-addr "127.0.0.1:$CPORT" --block-time "$BLOCK_MS" --log-level warn \
+TRACE_ARGS=()
+if [ -n "${TRACE_DIR:-}" ]; then
+	mkdir -p "$TRACE_DIR" || fail "TRACE_DIR $TRACE_DIR"
+	TRACE_ARGS=(--trace "$TRACE_DIR/deploys.csv")
+fi
+"$CHAIN" --dev --rpc-addr "127.0.0.1:$CPORT" --block-time "$BLOCK_MS" \
+	--log-level "$CHAIN_LOG_LEVEL" \
 	>"$TMP/chain.log" 2>&1 &
 CPID=$!
 wait_for 10 get Timestamp Now >/dev/null || fail "tfchain-dev did not answer on port $CPORT"
@@ -142,6 +157,7 @@ echo "node $NODE registered; agent pid $APID, tfchain-dev pid $CPID (${BLOCK_MS}
 
 "$LOAD" --chain "http://127.0.0.1:$CPORT" --node "$NODE" --agent-pid "$APID" --chain-pid "$CPID" \
 	--levels "$LEVELS" --seconds "$SECS" --block-ms "$BLOCK_MS" \
-	--metrics "http://127.0.0.1:$MPORT/metrics" --state-dir "$TMP" || fail "bench_deploy"
+	--metrics "http://127.0.0.1:$MPORT/metrics" --state-dir "$TMP" "${TRACE_ARGS[@]}" ||
+	fail "bench_deploy"
 grep -c "outbox deployed:.*: ok" "$TMP/agent.log" | sed 's/^/set_contract_deployed sent by the agent: /'
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -310,7 +310,15 @@ static int chain_take(struct chain_submitter *s, struct chain_job **jobs, size_t
 		size_t ready = 0;
 		for (struct chain_job *q = j; q && !q->solo && ready < max; q = q->next)
 			ready++;
-		int64_t left = j->queued_ms + s->opts.batch_ms - clk_mono_ms();
+		int64_t now = clk_mono_ms();
+		int64_t left = j->queued_ms + s->opts.batch_ms - now;
+		/* With batch_idle_ms, a window also closes once the callers went
+		 * quiet: a burst that is over gains nothing from waiting, and
+		 * every ms waited is a chance to miss the next block. */
+		if (left > 0 && s->opts.batch_idle_ms > 0) {
+			int64_t idle = s->last_queued_ms + s->opts.batch_idle_ms - now;
+			left = idle < left ? idle : left;
+		}
 		if (ready < max && left > 0) {
 			*wait_ms = left;
 			return 1;
@@ -501,6 +509,7 @@ int chain_submit_async(struct chain_submitter *s, const char *pallet, const char
 		s->qtail = j;
 		s->qlen++;
 		s->busy++;
+		s->last_queued_ms = j->queued_ms;
 		pthread_cond_broadcast(&s->cond);
 	}
 	pthread_mutex_unlock(&s->lock);

@@ -57,7 +57,9 @@
  *
  * Batching (opts.batch_ms > 0): calls queued within batch_ms of the first
  * waiting one (at most batch_max, 64 by default, which keeps a batch far
- * below tfchain's block weight and length limits) are sent as ONE
+ * below tfchain's block weight and length limits; with batch_idle_ms, only
+ * until the callers paused that long: a burst of calls goes as soon as it
+ * is over, not a fixed window later) are sent as ONE
  * extrinsic, Utility.batch_all(calls), when the runtime's metadata has it;
  * otherwise, and for a single call, each is sent on its own. Every caller
  * still gets its own outcome: on success each gets SUCCESS with the events
@@ -127,6 +129,9 @@ struct chain_submit_opts {
 	 * see "Batching" above. */
 	long batch_ms;
 	unsigned batch_max; /* calls per batch; 0 = 64, at most 64 */
+	/* With batch_ms: also close the window when no call was queued for
+	 * this many ms (0 = off: always wait batch_ms, or batch_max calls). */
+	long batch_idle_ms;
 	/* Called with queued_ud after each call is queued, on the caller's
 	 * thread and without the submitter's lock: a follower that feeds the
 	 * submitter can wake up and read blocks promptly. May be NULL. */

@@ -55,6 +55,7 @@ struct chain_submitter {
 	int stop;
 	struct chain_job *qhead, *qtail;
 	size_t qlen;
+	int64_t last_queued_ms; /* when the newest call was queued */
 	int64_t nonce_pub; /* what chain_submitter_nonce reports */
 	/* Fed mode, under lock: hashes of what may be on chain, blocks that
 	 * included some, and how far the feeder got. */

@@ -218,6 +218,34 @@ static size_t chain_encode_all(struct chain_submitter *s, const struct chain_run
 	return k;
 }
 
+/* Debug trace of one submission: each call's first argument (a contract id
+ * for the engine's calls) and how long it waited in the queue, so a
+ * deploy's path can be followed from the engine's log lines to its block. */
+static void chain_trace_sent(struct chain_job **jobs, size_t n)
+{
+	char ids[1024];
+	size_t off = 0;
+	int64_t now = clk_mono_ms();
+
+	ids[0] = '\0';
+	for (size_t i = 0; i < n && off < sizeof(ids) - 32; i++) {
+		/* The first argument, by position or by name. */
+		const cJSON *a0 = jobs[i]->args ? jobs[i]->args->child : NULL;
+		int w = cJSON_IsString(a0)
+		            ? snprintf(ids + off, sizeof(ids) - off, "%s%.20s", i ? " " : "",
+		                       a0->valuestring)
+		            : snprintf(ids + off, sizeof(ids) - off, "%s%.0f", i ? " " : "",
+		                       cJSON_IsNumber(a0) ? a0->valuedouble : -1.0);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+	log_debug("chain", "%s.%s: %zu call(s) sent with nonce %llu, queued %lld..%lld ms ago: %s",
+	          jobs[0]->pallet, jobs[0]->call, n, (unsigned long long)jobs[0]->nonce,
+	          (long long)(now - jobs[0]->queued_ms), (long long)(now - jobs[n - 1]->queued_ms),
+	          ids);
+}
+
 int chain_send(struct chain_submitter *s, struct chain_job **jobs, size_t *np)
 {
 	struct chain_runtime *rt = NULL;
@@ -283,12 +311,8 @@ int chain_send(struct chain_submitter *s, struct chain_job **jobs, size_t *np)
 	memset(&e, 0, sizeof(e));
 	ret = rpc_submit_extrinsic(chain_client_rpc(s->c), xt.data, xt.len, hash, &e);
 	if (ret == 0 || (ret == ZE_CHAIN && e.code == RPC_ERR_ALREADY_IMPORTED)) {
-		log_debug("chain", "%s.%s%s sent with nonce %llu", jobs[0]->pallet, jobs[0]->call,
-		          n > 1 ? " and others in a batch" : "",
-		          (unsigned long long)jobs[0]->nonce);
-		if (n > 1)
-			log_debug("chain", "batch_all of %zu calls sent with nonce %llu", n,
-			          (unsigned long long)jobs[0]->nonce);
+		if (log_get_level() >= LOG_LVL_DEBUG)
+			chain_trace_sent(jobs, n);
 		chain_submitter_set_nonce(s, 1, s->nonce + 1);
 		ret = 1;
 		goto out;

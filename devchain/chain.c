@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "chainclient/hash.h"
+#include "common/clock.h"
 #include "common/hex.h"
 #include "common/log.h"
 #include "common/zerr.h"
@@ -233,6 +234,14 @@ fail:
 	return rc;
 }
 
+int dev_chain_volatile(struct dev_chain *c)
+{
+	pthread_mutex_lock(&c->lock);
+	int rc = dev_store_volatile(c->store);
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
 void dev_chain_close(struct dev_chain *c)
 {
 	if (!c)
@@ -379,9 +388,12 @@ int dev_chain_produce(struct dev_chain *c, uint64_t now_ms, uint32_t *num_out, s
 	struct dev_ctx ctx;
 	struct zbuf xts, body;
 	uint32_t count = 0;
+	size_t left = 0;
 	uint8_t hash[32], sroot[32];
 	int rc;
+	int64_t t0 = clk_mono_us();
 	pthread_mutex_lock(&c->lock);
+	int64_t t1 = clk_mono_us();
 	uint32_t num = c->head + 1;
 	dev_ctx_init(&ctx, c->store, 1, c->head, &c->params);
 	ctx.number = num;
@@ -407,20 +419,24 @@ int dev_chain_produce(struct dev_chain *c, uint64_t now_ms, uint32_t *num_out, s
 		rc = dev_system_finalize(&ctx);
 	if (!rc && !(rc = scale_put_compact(&body, count)))
 		rc = zbuf_put(&body, xts.data, xts.len);
+	int64_t ts = clk_mono_us();
 	if (!rc)
 		rc = seal(c, &ctx, num, &body, hash, sroot);
+	int64_t te = clk_mono_us();
 	if (!rc) {
 		c->head = num;
 		memcpy(c->head_hash, hash, 32);
 		memcpy(c->state_root, sroot, 32);
 		c->last_ts = ctx.now_ms;
 		dev_pool_sweep(&c->pool);
+		left = c->pool.n;
 	} else {
 		/* Nothing was committed: the extrinsics stay for the next try. */
 		for (size_t i = 0; i < c->pool.n; i++)
 			c->pool.v[i]->done = 0;
 	}
 	pthread_mutex_unlock(&c->lock);
+	int64_t t2 = clk_mono_us();
 	zbuf_free(&xts);
 	zbuf_free(&body);
 	dev_ctx_free(&ctx);
@@ -428,7 +444,13 @@ int dev_chain_produce(struct dev_chain *c, uint64_t now_ms, uint32_t *num_out, s
 		log_err("devchain", "block %u not produced: %s", num, zerr_str(rc));
 		return rc;
 	}
-	log_info("devchain", "block %u: %u extrinsics", num, count);
+	/* The lock wait and the build time: how late a block is, and how long
+	 * RPC reads wait behind it. */
+	log_info("devchain",
+		 "block %u: %u extrinsics (%zu left in the pool), lock wait %.1f ms, built in "
+		 "%.1f ms (stored in %.1f ms)",
+		 num, count, left, (double)(t1 - t0) / 1e3, (double)(t2 - t1) / 1e3,
+		 (double)(te - ts) / 1e3);
 	if (num_out)
 		*num_out = num;
 	if (nxts)

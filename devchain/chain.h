@@ -45,6 +45,10 @@ struct dev_reject {
  */
 int dev_chain_open(const char *db_path, const cJSON *genesis, struct dev_chain **out);
 void dev_chain_close(struct dev_chain *c);
+/* The chain's store is temporary (deleted at exit): no disk syncs, so a
+ * block's commit never waits for the disk while the chain's lock is held
+ * (RPC reads wait on that lock). See dev_store_volatile. */
+int dev_chain_volatile(struct dev_chain *c);
 
 /* Builds and commits the next block with timestamp now_ms (raised above the
  * previous block's). Outputs may be NULL. */

@@ -175,6 +175,10 @@ int main(int argc, char **argv)
 			log_err("devchain", "cannot open the chain in %s: %s", base, zerr_str(rc));
 		goto out;
 	}
+	/* A temporary chain is deleted at exit: syncing it to disk would only
+	 * make blocks, and the reads waiting behind them, wait for the disk. */
+	if (temp && (rc = dev_chain_volatile(chain)))
+		goto out;
 	if ((rc = dev_rpc_start(chain, addr, &rpc)))
 		goto out;
 	uint32_t head;
@@ -190,9 +194,16 @@ int main(int argc, char **argv)
 		sleep_until(&next);
 		if (stop)
 			break;
+		struct timespec t;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		/* A slot started late (the machine busy, the last block slow)
+		 * delays every extrinsic waiting for it. */
+		long late_ms = (long)(t.tv_sec - next.tv_sec) * 1000 +
+			       (t.tv_nsec - next.tv_nsec) / 1000000;
+		if (late_ms >= 10)
+			log_info("devchain", "block slot started %ld ms late", late_ms);
 		/* A failed block is logged by the chain and retried next slot. */
 		dev_chain_produce(chain, clk_wall_ms(), NULL, NULL);
-		struct timespec t;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if (t.tv_sec > next.tv_sec + 5) /* after a long stall, do not race */
 			next = t;

@@ -109,6 +109,11 @@ static int check_store(struct dev_store *st)
 	return 0;
 }
 
+int dev_store_volatile(struct dev_store *st)
+{
+	return exec(st, "PRAGMA synchronous=OFF;");
+}
+
 int dev_store_open(const char *path, struct dev_store **out)
 {
 	struct dev_store *st = calloc(1, sizeof(*st));

@@ -25,6 +25,10 @@ struct dev_store;
  * inspection. *out is freed with dev_store_close. */
 int dev_store_open(const char *path, struct dev_store **out);
 void dev_store_close(struct dev_store *st);
+/* Stops syncing to disk (SQLite's synchronous=OFF): for a store that is
+ * thrown away at exit. Its commits, and the WAL checkpoints that would
+ * otherwise fsync under the chain's lock, then cost no disk wait. */
+int dev_store_volatile(struct dev_store *st);
 
 /* Number of the last committed block; ZE_ABSENT for an empty store. */
 int dev_store_head(struct dev_store *st, uint32_t *num);

@@ -1,7 +1,8 @@
 /*
  * batchtool URL: checks Utility.batch_all batching against a running chain
  * (test_real_tfchain.sh runs it on tfchain's runtime under Chopsticks).
- * //Eve's submitter, with a batching window, sends two transfers to //Ferdie
+ * //Eve's submitter, with a batching window that closes when its callers
+ * pause (batch_idle_ms, as the agent's), sends two transfers to //Ferdie
  * queued together (one extrinsic, both succeed), then a transfer, a call
  * that fails (cancel_contract of a contract that does not exist) and a
  * transfer (the batch fails, each call goes again on its own: two
@@ -108,6 +109,9 @@ int main(int argc, char **argv)
 	chain_submit_opts_default(&so);
 	so.poll_ms = 300;
 	so.batch_ms = 300;
+	/* As the agent does: the window closes once the calls queued together
+	 * are in (they come microseconds apart), not a fixed 300 ms later. */
+	so.batch_idle_ms = 100;
 	so.give_up_blocks = 10;
 	if (chain_submitter_new(c, &eve, &so, &s)) {
 		chain_client_free(c);

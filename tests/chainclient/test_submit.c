@@ -14,6 +14,7 @@
 #include "chainclient/client.h"
 #include "chainclient/grid.h"
 #include "chainclient/submit.h"
+#include "common/clock.h"
 #include "common/key.h"
 #include "common/zerr.h"
 #include "fake_chain.h"
@@ -25,7 +26,8 @@ struct fx {
 	struct zkey alice, bob;
 };
 
-static long batch_ms; /* the next setup's batching window */
+static long batch_ms;      /* the next setup's batching window */
+static long batch_idle_ms; /* and its idle close */
 
 static int setup_with(void **st, unsigned give_up)
 {
@@ -45,7 +47,8 @@ static int setup_with(void **st, unsigned give_up)
 	so.give_up_blocks = give_up;
 	so.stall_ms = 20000;
 	so.batch_ms = batch_ms;
-	batch_ms = 0;
+	so.batch_idle_ms = batch_idle_ms;
+	batch_ms = batch_idle_ms = 0;
 	if (chain_client_new(f->fc.srv.url, &co, &f->c) != 0 || key_dev("alice", &f->alice) != 0 ||
 	    key_dev("bob", &f->bob) != 0 || chain_submitter_new(f->c, &f->alice, &so, &f->s) != 0)
 		return -1;
@@ -282,6 +285,54 @@ static void batch_all_with_tfchain_metadata(void **st)
 	cJSON_Delete(args);
 }
 
+static int setup_batch_idle(void **st)
+{
+	batch_ms = 5000;
+	batch_idle_ms = 300;
+	return setup_with(st, 8);
+}
+
+/* ms until the fake node has seen n submissions; -1 after 10 s. */
+static int64_t submits_after(struct fx *f, int n, int64_t t0)
+{
+	for (int i = 0; i < 2000; i++) {
+		pthread_mutex_lock(&f->fc.lock);
+		int k = f->fc.submits;
+		pthread_mutex_unlock(&f->fc.lock);
+		if (k >= n)
+			return clk_mono_ms() - t0;
+		struct timespec ts = {0, 5000000};
+		nanosleep(&ts, NULL);
+	}
+	return -1;
+}
+
+/* With batch_idle_ms the window closes once the callers pause: a burst
+ * goes as one batch as soon as it is over, not batch_ms after its first
+ * call; calls that come closer together than the pause still join it. */
+static void batch_window_closes_when_callers_pause(void **st)
+{
+	struct fx *f = *st;
+	struct tally t = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	cJSON *args = transfer_args(f, 3);
+	int64_t t0 = clk_mono_ms();
+
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(chain_submit_async(f->s, "Balances", "transfer", args, tally_cb, &t), 0);
+		struct timespec ts = {0, 20000000}; /* well under the 300 ms pause */
+		nanosleep(&ts, NULL);
+	}
+	int64_t sent = submits_after(f, 1, t0);
+	assert_true(sent >= 0);
+	assert_true(sent < 2500); /* the window is 5000 ms */
+	tally_wait(&t, 3);
+	assert_int_equal(t.done, 3);
+	assert_int_equal(t.ok, 3);
+	assert_int_equal(t.nonces, 0x1); /* one batch: all nonce 0 */
+	assert_int_equal(f->fc.submits, 1);
+	cJSON_Delete(args);
+}
+
 /* A failing batch is sent again call by call: each gets its own outcome. */
 static void failed_batch_goes_call_by_call(void **st)
 {
@@ -403,6 +454,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(async_calls_pipeline, setup, teardown),
 		cmocka_unit_test_setup_teardown(batch_all_with_tfchain_metadata, setup_batch, teardown),
 		cmocka_unit_test_setup_teardown(failed_batch_goes_call_by_call, setup_batch, teardown),
+		cmocka_unit_test_setup_teardown(batch_window_closes_when_callers_pause,
+						setup_batch_idle, teardown),
 		cmocka_unit_test_setup_teardown(stopping_leaves_in_flight_unknown, setup_long, teardown),
 		cmocka_unit_test_setup_teardown(undecodable_events_end_unknown, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_calls_are_invalid, setup, teardown),

@@ -172,6 +172,34 @@ static void store_keeps_history(void **st)
 	dev_store_close(s);
 }
 
+/* A volatile store (a temporary chain's) commits and reads as any other,
+ * and what it committed is there after a clean close and reopen. */
+static void volatile_store_commits(void **st)
+{
+	struct dev_store *s;
+	struct dev_changes ch;
+	struct zbuf v;
+	uint32_t head;
+	rm_store();
+	assert_int_equal(dev_store_open(path, &s), 0);
+	assert_int_equal(dev_store_volatile(s), 0);
+	dev_changes_init(&ch);
+	set(&ch, "k", "1");
+	commit(s, 0, &ch);
+	set(&ch, "k", "2");
+	commit(s, 1, &ch);
+	dev_changes_free(&ch);
+	dev_store_close(s);
+	assert_int_equal(dev_store_open(path, &s), 0);
+	assert_int_equal(dev_store_head(s, &head), 0);
+	assert_int_equal(head, 1);
+	zbuf_init(&v, 16);
+	assert_int_equal(dev_store_get(s, 1, (const uint8_t *)"k", 1, &v), 0);
+	assert_memory_equal(v.data, "2", 1);
+	zbuf_free(&v);
+	dev_store_close(s);
+}
+
 struct iter_seen {
 	struct dev_ctx *ctx;
 	struct seen s;
@@ -316,6 +344,7 @@ int main(void)
 		cmocka_unit_test(changes_layer_and_merge),
 		cmocka_unit_test(changes_many_keys),
 		cmocka_unit_test(store_keeps_history),
+		cmocka_unit_test(volatile_store_commits),
 		cmocka_unit_test(context_layers_and_iteration),
 		cmocka_unit_test(chain_resumes_after_restart),
 		cmocka_unit_test(damaged_store_is_refused),
