@@ -141,8 +141,10 @@ int rep_usage_prov_begin(void *ctx)
 	}
 	/* Already in order in practice (rowid order and insertion order);
 	 * sorting a sorted array is cheap. */
-	qsort(u->deps, u->ndeps, sizeof *u->deps, cmp_dep);
-	qsort(u->wls, u->nwls, sizeof *u->wls, cmp_wl);
+	if (u->ndeps > 1)
+		qsort(u->deps, u->ndeps, sizeof *u->deps, cmp_dep);
+	if (u->nwls > 1)
+		qsort(u->wls, u->nwls, sizeof *u->wls, cmp_wl);
 	/* An empty store still has a snapshot: every answer is then ZE_ABSENT. */
 	if (!u->deps && !(u->deps = malloc(sizeof *u->deps)))
 		return -ENOMEM;

@@ -834,6 +834,26 @@ static void usage_snapshot_matches_store(void **st)
 	assert_true(b == 3007);
 }
 
+/* A store without live workloads (only a contract still deploying) still
+ * gives a snapshot, and it answers as the one-at-a-time path does. */
+static void usage_snapshot_of_no_workloads(void **st)
+{
+	struct fx *f = *st;
+	struct rep_usage_prov alone = {.store = f->s, .lookup = fake_lookup};
+	struct rep_usage_prov snap = {.store = f->s, .lookup = fake_lookup};
+	uint64_t a = 0, b = 0;
+	assert_int_equal(rep_usage_prov_begin(&snap), 0);
+	for (uint64_t cid = 1; cid <= 100; cid++)
+		assert_int_equal(rep_usage_prov(&snap, cid, &b), rep_usage_prov(&alone, cid, &a));
+	assert_int_equal(rep_usage_prov(&snap, 1, &b), ZE_ABSENT);
+	rep_usage_prov_end(&snap);
+}
+
+static int setup_empty(void **st)
+{
+	return setup_with(st, mini_meta(), 0);
+}
+
 /* The next cycle is due one interval after the last plus a jitter below
  * jitter_s (by default at most 300 s, a tenth of the interval). */
 static void schedule_has_jitter(void **st)
@@ -985,6 +1005,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(damaged_bookkeeping_recovers, setup_tf, teardown),
 		cmocka_unit_test_setup_teardown(usage_from_provisioners, setup_dev, teardown),
 		cmocka_unit_test_setup_teardown(usage_snapshot_matches_store, setup_dev, teardown),
+		cmocka_unit_test_setup_teardown(usage_snapshot_of_no_workloads, setup_empty,
+						teardown),
 		cmocka_unit_test_setup_teardown(workspace_follows_the_contracts, setup_dev,
 						teardown),
 		cmocka_unit_test(payload_text_matches_cjson),
