@@ -28,6 +28,7 @@
 
 #include "agent/store_int.h"
 #include "common/log.h"
+#include "common/buf.h"
 #include "common/zerr.h"
 
 /* The live contracts; their ok/paused workloads' capacity; their slots. */
@@ -116,22 +117,6 @@ static void ws_done(sqlite3_stmt *st)
 	sqlite3_clear_bindings(st);
 }
 
-/* Grows *v (of elements of size sz) to hold one more; bounded. */
-static int grow(void **v, size_t *cap, size_t n, size_t sz)
-{
-	if (n < *cap)
-		return 0;
-	if (n >= REP_MAX_CONTRACTS)
-		return ZE_TOOBIG;
-	size_t nc = *cap ? *cap * 2 : 256;
-	void *nv = realloc(*v, nc * sz);
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = nc;
-	return 0;
-}
-
 /* The row of contract cid in rows (ascending), or NULL. */
 static struct rep_row *find_row(struct rep_row *rows, size_t n, int64_t cid)
 {
@@ -195,7 +180,8 @@ static int read_deps(struct store *s, sqlite3_stmt *st, struct rep_row **rows, s
 {
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((rc = grow((void **)rows, cap, *n, sizeof **rows)) < 0)
+		if ((rc = zbuf_grow_array((void **)rows, cap, *n, sizeof **rows,
+					  REP_MAX_CONTRACTS)) < 0)
 			break;
 		struct rep_row *r = &(*rows)[(*n)++];
 		memset(r, 0, sizeof *r);
@@ -434,7 +420,8 @@ int rep_db_fails(struct store *s, struct rep_ws *w, struct rep_fail **f, size_t 
 			rc = ZE_TOOBIG;
 			goto out;
 		}
-		if ((rc = grow((void **)&v, &cap, k, sizeof *v)) < 0)
+		if ((rc = zbuf_grow_array((void **)&v, &cap, k, sizeof *v, REP_MAX_CONTRACTS)) <
+		    0)
 			goto out;
 		if (!name || fail_name(name, &v[k]) < 0) {
 			log_warn("reporter", "ignoring malformed cursor %s", name ? name : "(null)");
@@ -481,7 +468,9 @@ static void slots_ts(void *ctx, uint64_t cid, const struct rep_slot sl[2])
 	for (int k = 0; k < 2 && !t->err; k++) {
 		if (!sl[k].used || ts_has(t, sl[k].t))
 			continue;
-		if (t->n >= REP_MAX_FAILS || grow((void **)&t->v, &t->cap, t->n, sizeof *t->v) < 0)
+		if (t->n >= REP_MAX_FAILS ||
+		    zbuf_grow_array((void **)&t->v, &t->cap, t->n, sizeof *t->v,
+				    REP_MAX_CONTRACTS) < 0)
 			t->err = 1;
 		else
 			t->v[t->n++] = sl[k].t;

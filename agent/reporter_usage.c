@@ -9,6 +9,7 @@
 
 #include "agent/store_int.h"
 #include "common/log.h"
+#include "common/buf.h"
 #include "common/zerr.h"
 
 /* Every deployment's twin, whatever its state (as store_dep_get finds any),
@@ -56,21 +57,6 @@ static int cmp_wl(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-static int grow(void **v, size_t *cap, size_t n, size_t sz)
-{
-	if (n < *cap)
-		return 0;
-	if (n >= USAGE_MAX_ROWS)
-		return ZE_TOOBIG;
-	size_t nc = *cap ? *cap * 2 : 256;
-	void *nv = realloc(*v, nc * sz);
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = nc;
-	return 0;
-}
-
 void rep_usage_prov_end(void *ctx)
 {
 	struct rep_usage_prov *u = ctx;
@@ -98,7 +84,8 @@ static int scan(struct rep_usage_prov *u)
 		goto out;
 	}
 	while ((rc = sqlite3_step(d)) == SQLITE_ROW) {
-		if ((rc = grow((void **)&u->deps, &dcap, u->ndeps, sizeof *u->deps)) < 0)
+		if ((rc = zbuf_grow_array((void **)&u->deps, &dcap, u->ndeps, sizeof *u->deps,
+		                          USAGE_MAX_ROWS)) < 0)
 			goto out;
 		u->deps[u->ndeps++] =
 		    (struct rep_usage_dep){.cid = (uint64_t)sqlite3_column_int64(d, 0),
@@ -114,7 +101,8 @@ static int scan(struct rep_usage_prov *u)
 		const struct prov_ops *ops = type ? u->lookup(type) : NULL;
 		if (!ops || !ops->usage || !name)
 			continue; /* a type that moves no traffic of its own */
-		if ((rc = grow((void **)&u->wls, &wcap, u->nwls, sizeof *u->wls)) < 0)
+		if ((rc = zbuf_grow_array((void **)&u->wls, &wcap, u->nwls, sizeof *u->wls,
+		                          USAGE_MAX_ROWS)) < 0)
 			goto out;
 		struct rep_usage_wl *e = &u->wls[u->nwls++];
 		e->cid = (uint64_t)sqlite3_column_int64(w, 0);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,4 +87,21 @@ void zbuf_wipe_free(struct zbuf *b)
 	if (b->data)
 		sodium_memzero(b->data, b->cap);
 	zbuf_free(b);
+}
+
+int zbuf_grow_array(void **v, size_t *cap, size_t n, size_t sz, size_t max)
+{
+	if (n < *cap)
+		return 0;
+	if (n >= max)
+		return ZE_TOOBIG;
+	size_t nc = *cap ? *cap * 2 : 256;
+	if (nc > SIZE_MAX / sz)
+		return -ENOMEM;
+	void *nv = realloc(*v, nc * sz);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = nc;
+	return 0;
 }

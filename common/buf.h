@@ -33,4 +33,10 @@ void zbuf_free(struct zbuf *b);
 /* For buffers that held secrets: wipes before freeing. */
 void zbuf_wipe_free(struct zbuf *b);
 
+/* Makes room in the heap array *v (elements of size sz, *cap of them
+ * allocated) for element n, doubling from 256; ZE_TOOBIG once n reaches
+ * max, -ENOMEM when out of memory (the array is then unchanged). The
+ * caller owns *v and frees it. */
+int zbuf_grow_array(void **v, size_t *cap, size_t n, size_t sz, size_t max);
+
 #endif

@@ -23,6 +23,7 @@
 #include "chainclient/rpc.h"
 #include "chainclient/submit.h"
 #include "common/buf.h"
+#include "common/hex.h"
 #include "common/key.h"
 #include "common/zerr.h"
 #include "tests/chainclient/devchain_proc.h"
@@ -307,10 +308,9 @@ static void header_hash_is_the_chains(void **st)
 	for (uint64_t b = 1; b <= 3; b++) {
 		while (rpc_block_hash(c, b, hash) == ZE_ABSENT)
 			sleep_ms(20);
-		snprintf(params, sizeof params, "[\"0x");
-		for (int i = 0; i < 32; i++)
-			snprintf(params + 4 + 2 * i, 3, "%02x", hash[i]);
-		strcat(params, "\"]");
+		char hex[67];
+		assert_int_equal(hex_encode(hash, 32, 1, hex, sizeof hex), 0);
+		snprintf(params, sizeof params, "[\"%s\"]", hex);
 		assert_int_equal(rpc_call_text(c, "chain_getHeader", params, &hdr, NULL), 0);
 		assert_int_equal(rpc_header_hash(hdr, &num, got, parent), 0);
 		assert_int_equal(num, b);

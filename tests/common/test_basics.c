@@ -27,6 +27,24 @@ static void buf_cap_is_enforced(void **st)
 	zbuf_free(&b);
 }
 
+/* A bounded array grows by doubling and refuses index max, unchanged. */
+static void buf_grows_arrays_to_a_bound(void **state)
+{
+	(void)state;
+	uint32_t *v = NULL;
+	size_t cap = 0;
+	for (size_t n = 0; n < 300; n++) {
+		assert_int_equal(zbuf_grow_array((void **)&v, &cap, n, sizeof *v, 300), 0);
+		v[n] = (uint32_t)n;
+	}
+	assert_int_equal(cap, 512);
+	assert_int_equal(zbuf_grow_array((void **)&v, &cap, 300, sizeof *v, 300), 0);
+	assert_int_equal(zbuf_grow_array((void **)&v, &cap, 512, sizeof *v, 512), ZE_TOOBIG);
+	assert_int_equal(cap, 512);
+	assert_int_equal(v[299], 299);
+	free(v);
+}
+
 static void buf_grows_and_steals(void **st)
 {
 	struct zbuf b;
@@ -215,6 +233,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(buf_cap_is_enforced), cmocka_unit_test(buf_grows_and_steals),
+		cmocka_unit_test(buf_grows_arrays_to_a_bound),
 		cmocka_unit_test(hex_round_trip),      cmocka_unit_test(hex_rejects_bad_input),
 		cmocka_unit_test(errors_have_names),    cmocka_unit_test(file_read_is_bounded),
 		cmocka_unit_test(jnum_refuses_non_integers),
