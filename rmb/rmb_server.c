@@ -3,11 +3,21 @@
  * lifecycle. What a request goes through is rmb_verify; how a reply is
  * built is rmb_reply.c.
  *
- * Each nng context cycles RECV -> (queued, worker) -> SEND -> RECV, or for
- * an RMB_H_SLOW handler RECV -> (queued, worker verifies) -> (slow queue,
- * slow worker) -> SEND -> RECV. The aio callback only moves messages: it
- * never verifies or runs a handler, so the nng threads stay free to
- * receive. A sweeper thread closes connections stuck in a frame.
+ * Each nng context cycles RECV -> (queued, worker) -> SEND -> RECV. An
+ * RMB_H_SLOW handler runs on the worker that verified it when the slow pool
+ * has room and a worker stays free for other requests; otherwise it goes
+ * RECV -> (queued, worker verifies) -> (slow queue, slow worker) -> SEND ->
+ * RECV. The aio callback only moves messages: it never verifies or runs a
+ * handler, so the nng threads stay free to receive. A sweeper thread closes
+ * connections stuck in a frame.
+ *
+ * Thread hand-offs cost more CPU than the work of a request (a context
+ * switch is 15-20 us in a VM), so the path avoids them where it safely can:
+ * the in-place slow run above; a reply is sent on an aio without a
+ * callback, so that nng finishes it in the sending thread and the same
+ * thread receives again, instead of nng waking one of its threads to run
+ * our callback; a worker is woken only when no woken worker is already on
+ * its way to the queue.
  */
 #include "rmb/rmb_server.h"
 
@@ -46,7 +56,8 @@ struct handler {
 struct slot {
 	struct rmb_server *srv;
 	nng_ctx ctx;
-	nng_aio *aio;
+	nng_aio *aio;  /* receives (its callback is slot_cb) */
+	nng_aio *saio; /* sends; no callback (slot_send) */
 	int state;
 	nng_msg *req;
 	uint32_t pipe; /* the connection the request came on */
@@ -82,6 +93,8 @@ struct rmb_server {
 	pthread_cond_t cv;
 	struct slot **queue;
 	size_t qhead, qcount;
+	unsigned idle;   /* workers waiting on cv */
+	unsigned waking; /* of those, signalled and not yet back on mu */
 	int started, stopping;
 
 	/* The slow pool, under mu. */
@@ -89,9 +102,19 @@ struct rmb_server {
 	struct slot **squeue;
 	size_t sqhead, sqcount;
 	struct share *shares; /* slow_workers + slow_queue_len entries */
-	unsigned slow_pending;
+	unsigned slow_pending; /* running (in place or on the pool) or queued */
+	unsigned slow_running; /* at most slow_workers */
+	unsigned inplace;      /* run by workers; at most workers - 1 */
 	pthread_t *sthreads;
 	size_t nsthreads;
+
+	/* Replies nng queued behind another reply on the same connection:
+	 * the send waiter waits for them (slot_send), under mu. */
+	pthread_cond_t wcv;
+	struct slot **wqueue; /* contexts entries */
+	size_t wqhead, wqcount;
+	pthread_t waiter;
+	int waiter_started;
 
 	/* The connection timeout thread. */
 	pthread_cond_t rcv;
@@ -102,7 +125,7 @@ struct rmb_server {
 	int abandoned;         /* the socket never closed: keep everything */
 	struct rmb_conns *conns;
 	atomic_uint_fast64_t received, accepted, refused, busy, replied, send_failed, displaced;
-	atomic_uint_fast64_t timed_out;
+	atomic_uint_fast64_t timed_out, slow_inplace;
 };
 
 void rmb_server_cfg_init(struct rmb_server_cfg *c)
@@ -166,7 +189,7 @@ int rmb_server_new(const struct rmb_server_cfg *cfg, const struct zkey *node_key
 		rc = -EINVAL;
 	if (!rc && (!have_attr || pthread_mutex_init(&s->mu, NULL) ||
 		    pthread_cond_init(&s->cv, NULL) || pthread_cond_init(&s->scv, NULL) ||
-		    pthread_cond_init(&s->rcv, &mono)))
+		    pthread_cond_init(&s->wcv, NULL) || pthread_cond_init(&s->rcv, &mono)))
 		rc = -ENOMEM;
 	if (have_attr)
 		pthread_condattr_destroy(&mono);
@@ -177,8 +200,9 @@ int rmb_server_new(const struct rmb_server_cfg *cfg, const struct zkey *node_key
 		s->squeue = calloc(cfg->slow_queue_len, sizeof(*s->squeue));
 		s->shares = calloc(cfg->slow_workers + cfg->slow_queue_len, sizeof(*s->shares));
 		s->sthreads = calloc(cfg->slow_workers, sizeof(*s->sthreads));
+		s->wqueue = calloc(s->cfg.contexts, sizeof(*s->wqueue));
 		if (!s->queue || !s->slots || !s->threads || !s->squeue || !s->shares ||
-		    !s->sthreads)
+		    !s->sthreads || !s->wqueue)
 			rc = -ENOMEM;
 	}
 	if (!rc)
@@ -248,36 +272,114 @@ static void slot_recv(struct slot *sl)
 	nng_ctx_recv(sl->ctx, sl->aio);
 }
 
+/* The end of a send (sl->saio completed): bookkeeping, then receive
+ * again unless the server is closing. */
+static void send_done(struct slot *sl)
+{
+	struct rmb_server *s = sl->srv;
+	int rv = nng_aio_result(sl->saio);
+	rmb_conns_end(s->conns, sl->pipe, clk_mono_ms());
+	if (rv) {
+		/* A reply nng did not take stays ours. */
+		nng_msg *m = nng_aio_get_msg(sl->saio);
+		nng_aio_set_msg(sl->saio, NULL);
+		if (m)
+			nng_msg_free(m);
+		atomic_fetch_add(&s->send_failed, 1);
+	} else {
+		atomic_fetch_add(&s->replied, 1);
+	}
+	if (rv != NNG_ECLOSED && !atomic_load(&s->closing))
+		slot_recv(sl);
+}
+
 /* Sends rep (or, when no reply could be built, drops the request by
- * receiving again: the caller times out, which is all we can offer). */
+ * receiving again: the caller times out, which is all we can offer).
+ *
+ * saio has no callback: when the connection is not busy sending another
+ * reply, nng hands the message to it and completes saio within
+ * nng_ctx_send (rep0 takes the message out of the aio), or refuses it at
+ * once with an error; either way this thread finishes the cycle and
+ * receives again, and no nng thread is woken for a callback. A reply queued
+ * behind another one on the same connection (a peer with several requests
+ * in flight on it) completes later, on another thread: the send waiter
+ * waits for it, so a peer that does not read its replies holds no worker. */
 static void slot_send(struct slot *sl, nng_msg *rep)
 {
+	struct rmb_server *s = sl->srv;
 	if (!rep) {
-		rmb_conns_end(sl->srv->conns, sl->pipe, clk_mono_ms());
+		rmb_conns_end(s->conns, sl->pipe, clk_mono_ms());
 		slot_recv(sl);
 		return;
 	}
 	sl->state = S_SEND;
-	nng_aio_set_msg(sl->aio, rep);
-	nng_aio_set_timeout(sl->aio, SEND_TIMEOUT_MS);
-	nng_ctx_send(sl->ctx, sl->aio);
+	nng_aio_set_msg(sl->saio, rep);
+	nng_aio_set_timeout(sl->saio, SEND_TIMEOUT_MS);
+	nng_ctx_send(sl->ctx, sl->saio);
+	if (!nng_aio_get_msg(sl->saio) || nng_aio_result(sl->saio)) {
+		/* Completed within the call (or, for a queued reply, just now
+		 * on the connection's thread): the wait returns at once and
+		 * orders what send_done reads after nng's writes. */
+		nng_aio_wait(sl->saio);
+		send_done(sl);
+		return;
+	}
+	pthread_mutex_lock(&s->mu);
+	/* wqueue holds every context: it cannot be full. */
+	s->wqueue[(s->wqhead + s->wqcount) % s->cfg.contexts] = sl;
+	s->wqcount++;
+	pthread_mutex_unlock(&s->mu);
+	pthread_cond_signal(&s->wcv);
+}
+
+/* Waits for replies nng queued behind another on their connection
+ * (slot_send), in order: each completes within SEND_TIMEOUT_MS of its send,
+ * or when the socket closes. */
+static void *send_waiter(void *arg)
+{
+	struct rmb_server *s = arg;
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->wqcount && !s->stopping)
+			pthread_cond_wait(&s->wcv, &s->mu);
+		if (!s->wqcount)
+			break;
+		struct slot *sl = s->wqueue[s->wqhead];
+		s->wqhead = (s->wqhead + 1) % s->cfg.contexts;
+		s->wqcount--;
+		pthread_mutex_unlock(&s->mu);
+		nng_aio_wait(sl->saio);
+		send_done(sl);
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
 }
 
 /* Queues sl for a worker; 0 when the queue is full or the server stops. */
 static int enqueue(struct rmb_server *s, struct slot *sl)
 {
-	int ok = 0;
+	int ok = 0, wake = 0;
 	pthread_mutex_lock(&s->mu);
 	if (!s->stopping && s->qcount < s->cfg.queue_len) {
 		s->queue[(s->qhead + s->qcount) % s->cfg.queue_len] = sl;
 		s->qcount++;
 		sl->state = S_WORK;
 		ok = 1;
+		/* A worker that is running takes the next request when it is
+		 * done, and one already signalled takes one as it wakes: wake
+		 * another only when the queue holds more requests than the
+		 * workers on their way to it. Waking more would only add
+		 * context switches. */
+		if (s->idle > s->waking && s->qcount > s->waking) {
+			s->waking++;
+			wake = 1;
+		}
 	}
 	pthread_mutex_unlock(&s->mu);
 	/* Signalled after the unlock: a worker woken under the lock would
 	 * only block again on it. */
-	if (ok)
+	if (wake)
 		pthread_cond_signal(&s->cv);
 	return ok;
 }
@@ -288,18 +390,6 @@ static void slot_cb(void *arg)
 	struct rmb_server *s = sl->srv;
 	int rv = nng_aio_result(sl->aio);
 
-	if (sl->state == S_SEND) {
-		rmb_conns_end(s->conns, sl->pipe, clk_mono_ms());
-		if (rv) {
-			nng_msg_free(nng_aio_get_msg(sl->aio));
-			atomic_fetch_add(&s->send_failed, 1);
-		} else {
-			atomic_fetch_add(&s->replied, 1);
-		}
-		if (rv != NNG_ECLOSED && !atomic_load(&s->closing))
-			slot_recv(sl);
-		return;
-	}
 	if (sl->state != S_RECV)
 		return;
 	if (rv) {
@@ -369,26 +459,71 @@ static struct share *share_of(struct rmb_server *s, uint32_t twin)
 	return free_one;
 }
 
-/* Hands a verified slow request to the slow pool: 0, or -EBUSY when the
- * twin has its share in progress or the slow queue is full. */
-static int slow_enqueue(struct rmb_server *s, struct slot *sl, unsigned *twin_n)
+/* Whether a verified slow request may run on its worker, under mu: the
+ * slow pool has room (slow handlers running, wherever, stay within
+ * slow_workers), no slow request waits for it (they came first), at least
+ * one worker stays for other requests, and the requests waiting for a
+ * worker do not outnumber the workers left for them. */
+static int inplace_ok(const struct rmb_server *s)
 {
-	int rc = -EBUSY;
+	return !s->sqcount && s->slow_running < s->cfg.slow_workers &&
+	       s->inplace + 1 < s->cfg.workers && s->qcount + s->inplace + 1 <= s->cfg.workers;
+}
+
+enum { SLOW_BUSY = 0, SLOW_HERE, SLOW_QUEUED };
+
+/* Admits a verified slow request within its twin's share: SLOW_HERE (the
+ * caller runs it, then calls slow_done), SLOW_QUEUED (handed to the slow
+ * pool), or SLOW_BUSY when the twin has its share in progress or the slow
+ * queue is full; *twin_n is the twin's count for the busy message. */
+static int slow_admit(struct rmb_server *s, struct slot *sl, unsigned *twin_n)
+{
+	int how = SLOW_BUSY, wake = 0;
 	pthread_mutex_lock(&s->mu);
 	struct share *sh = share_of(s, sl->env.src);
 	*twin_n = sh ? sh->n : 0;
-	if (!s->stopping && sh && sh->n < s->cfg.twin_slow_max &&
-	    s->sqcount < s->cfg.slow_queue_len) {
-		sh->n++;
-		s->slow_pending++;
-		s->squeue[(s->sqhead + s->sqcount) % s->cfg.slow_queue_len] = sl;
-		s->sqcount++;
-		rc = 0;
+	if (!s->stopping && sh && sh->n < s->cfg.twin_slow_max) {
+		if (inplace_ok(s)) {
+			s->slow_running++;
+			s->inplace++;
+			how = SLOW_HERE;
+		} else if (s->sqcount < s->cfg.slow_queue_len) {
+			s->squeue[(s->sqhead + s->sqcount) % s->cfg.slow_queue_len] = sl;
+			s->sqcount++;
+			/* A slow worker can take it only below the limit; otherwise
+			 * the next slow handler to finish hands it on. */
+			wake = s->slow_running < s->cfg.slow_workers;
+			how = SLOW_QUEUED;
+		}
+		if (how != SLOW_BUSY) {
+			sh->n++;
+			s->slow_pending++;
+		}
 	}
 	pthread_mutex_unlock(&s->mu);
-	if (rc == 0)
+	if (wake)
 		pthread_cond_signal(&s->scv);
-	return rc;
+	return how;
+}
+
+/* A slow handler of twin ended (run in place when inplace). A slow worker
+ * ending takes the next queued request itself; a worker wakes one. */
+static void slow_done(struct rmb_server *s, uint32_t twin, int inplace)
+{
+	int wake = 0;
+	pthread_mutex_lock(&s->mu);
+	struct share *sh = share_of(s, twin);
+	if (sh && sh->n)
+		sh->n--;
+	s->slow_pending--;
+	s->slow_running--;
+	if (inplace) {
+		s->inplace--;
+		wake = s->sqcount > 0;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (wake)
+		pthread_cond_signal(&s->scv);
 }
 
 /* Verifies req and runs its handler here, or hands it to the slow pool
@@ -423,25 +558,33 @@ static nng_msg *process(struct rmb_server *s, struct slot *sl, nng_msg *req, int
 		sl->h = h;
 		sl->env = env;
 		sl->payload = payload;
-		if (slow_enqueue(s, sl, &n) == 0) {
+		int how = slow_admit(s, sl, &n);
+		if (how == SLOW_QUEUED) {
 			*handed = 1;
 			return NULL;
 		}
+		/* The request stays env's and payload's, run here or refused. */
 		sl->payload = NULL;
 		sl->h = NULL;
 		rmb_env_init(&sl->env);
-		atomic_fetch_add(&s->busy, 1);
-		/* Nothing was done: the same envelope may be retried. */
-		rmb_verify_forget(s->verifier, &env);
-		if (n >= s->cfg.twin_slow_max)
-			rmb_error_set(&err, RMB_E_BUSY, 1,
-				      "busy: twin %u already has %u requests in progress; retry "
-				      "later",
-				      env.src, n);
-		else
-			rmb_error_set(&err, RMB_E_BUSY, 1,
-				      "busy: too many requests in progress, retry later");
-		rep = rmb_reply_build(&s->rp, &env, &err, NULL);
+		if (how == SLOW_HERE) {
+			atomic_fetch_add(&s->slow_inplace, 1);
+			rep = run_handler(s, h, &env, payload);
+			slow_done(s, env.src, 1);
+		} else {
+			atomic_fetch_add(&s->busy, 1);
+			/* Nothing was done: the same envelope may be retried. */
+			rmb_verify_forget(s->verifier, &env);
+			if (n >= s->cfg.twin_slow_max)
+				rmb_error_set(&err, RMB_E_BUSY, 1,
+					      "busy: twin %u already has %u requests in progress; "
+					      "retry later",
+					      env.src, n);
+			else
+				rmb_error_set(&err, RMB_E_BUSY, 1,
+					      "busy: too many requests in progress, retry later");
+			rep = rmb_reply_build(&s->rp, &env, &err, NULL);
+		}
 	} else {
 		rep = run_handler(s, h, &env, payload);
 	}
@@ -455,8 +598,15 @@ static void *worker(void *arg)
 	struct rmb_server *s = arg;
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
-		while (!s->qcount && !s->stopping)
+		while (!s->qcount && !s->stopping) {
+			s->idle++;
 			pthread_cond_wait(&s->cv, &s->mu);
+			s->idle--;
+			/* Back on mu: this worker is no longer on its way, whether
+			 * it was the one signalled or not. */
+			if (s->waking)
+				s->waking--;
+		}
 		if (s->stopping) {
 			pthread_mutex_unlock(&s->mu);
 			return NULL;
@@ -481,7 +631,8 @@ static void *slow_worker(void *arg)
 	struct rmb_server *s = arg;
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
-		while (!s->sqcount && !s->stopping)
+		/* Slow handlers run in place count too: below the limit only. */
+		while ((!s->sqcount || s->slow_running >= s->cfg.slow_workers) && !s->stopping)
 			pthread_cond_wait(&s->scv, &s->mu);
 		if (s->stopping) {
 			pthread_mutex_unlock(&s->mu);
@@ -490,15 +641,11 @@ static void *slow_worker(void *arg)
 		struct slot *sl = s->squeue[s->sqhead];
 		s->sqhead = (s->sqhead + 1) % s->cfg.slow_queue_len;
 		s->sqcount--;
+		s->slow_running++;
 		pthread_mutex_unlock(&s->mu);
 
 		nng_msg *rep = run_handler(s, sl->h, &sl->env, sl->payload);
-		pthread_mutex_lock(&s->mu);
-		struct share *sh = share_of(s, sl->env.src);
-		if (sh && sh->n)
-			sh->n--;
-		s->slow_pending--;
-		pthread_mutex_unlock(&s->mu);
+		slow_done(s, sl->env.src, 0);
 		cJSON_Delete(sl->payload);
 		sl->payload = NULL;
 		sl->h = NULL;
@@ -599,7 +746,7 @@ static int start_slots(struct rmb_server *s)
 	for (unsigned i = 0; i < s->cfg.contexts; i++) {
 		struct slot *sl = &s->slots[i];
 		sl->srv = s;
-		if (nng_aio_alloc(&sl->aio, slot_cb, sl))
+		if (nng_aio_alloc(&sl->aio, slot_cb, sl) || nng_aio_alloc(&sl->saio, NULL, NULL))
 			return -ENOMEM;
 		if (nng_ctx_open(&sl->ctx, s->sock))
 			return -ENOMEM;
@@ -621,23 +768,30 @@ int rmb_server_start(struct rmb_server *s)
 	 * heap after a flood. */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	int rc = open_socket(s);
+	/* Named, so that a profile tells the pools apart. */
 	for (unsigned i = 0; !rc && i < s->cfg.workers; i++) {
 		if (pthread_create(&s->threads[i], NULL, worker, s))
 			rc = -EAGAIN;
 		else
-			s->nthreads++;
+			pthread_setname_np(s->threads[s->nthreads++], "rmb-worker");
 	}
 	for (unsigned i = 0; !rc && i < s->cfg.slow_workers; i++) {
 		if (pthread_create(&s->sthreads[i], NULL, slow_worker, s))
 			rc = -EAGAIN;
 		else
-			s->nsthreads++;
+			pthread_setname_np(s->sthreads[s->nsthreads++], "rmb-slow");
 	}
 	if (!rc) {
 		if (pthread_create(&s->sweeper, NULL, sweeper, s))
 			rc = -EAGAIN;
 		else
 			s->sweeper_started = 1;
+	}
+	if (!rc) {
+		if (pthread_create(&s->waiter, NULL, send_waiter, s))
+			rc = -EAGAIN;
+		else
+			s->waiter_started = 1;
 	}
 	if (!rc)
 		rc = start_slots(s);
@@ -677,6 +831,7 @@ void rmb_server_stop(struct rmb_server *s)
 	pthread_cond_broadcast(&s->cv);
 	pthread_cond_broadcast(&s->scv);
 	pthread_cond_broadcast(&s->rcv);
+	pthread_cond_broadcast(&s->wcv);
 	pthread_mutex_unlock(&s->mu);
 	/* Workers finish their current handler and send its reply while the
 	 * socket is still open: sending on a context racing with nng_close is
@@ -701,9 +856,24 @@ void rmb_server_stop(struct rmb_server *s)
 		return;
 	}
 	s->sock_open = 0;
-	for (unsigned i = 0; i < s->cfg.contexts; i++)
-		if (s->slots[i].aio)
-			nng_aio_stop(s->slots[i].aio);
+	/* The close failed the replies still queued in nng: the send waiter
+	 * sees them end, and ends. */
+	if (s->waiter_started)
+		pthread_join(s->waiter, NULL);
+	s->waiter_started = 0;
+	for (unsigned i = 0; i < s->cfg.contexts; i++) {
+		struct slot *sl = &s->slots[i];
+		if (sl->aio)
+			nng_aio_stop(sl->aio);
+		if (sl->saio) {
+			/* A reply queued after the waiter ended. */
+			nng_aio_stop(sl->saio);
+			nng_msg *m = nng_aio_get_msg(sl->saio);
+			nng_aio_set_msg(sl->saio, NULL);
+			if (m)
+				nng_msg_free(m);
+		}
+	}
 	/* Requests still queued were never answered; their callers time out. */
 	for (; s->qcount; s->qcount--) {
 		struct slot *sl = s->queue[s->qhead];
@@ -733,9 +903,12 @@ void rmb_server_free(struct rmb_server *s)
 			abandoned[i] = s;
 		return;
 	}
-	for (unsigned i = 0; s->slots && i < s->cfg.contexts; i++)
+	for (unsigned i = 0; s->slots && i < s->cfg.contexts; i++) {
 		if (s->slots[i].aio)
 			nng_aio_free(s->slots[i].aio);
+		if (s->slots[i].saio)
+			nng_aio_free(s->slots[i].saio);
+	}
 	for (size_t i = 0; i < s->nh; i++)
 		free(s->h[i].cmd);
 	free(s->h);
@@ -749,9 +922,11 @@ void rmb_server_free(struct rmb_server *s)
 	free(s->squeue);
 	free(s->shares);
 	free(s->sthreads);
+	free(s->wqueue);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	pthread_cond_destroy(&s->scv);
+	pthread_cond_destroy(&s->wcv);
 	pthread_cond_destroy(&s->rcv);
 	sodium_memzero(&s->rp.key, sizeof(s->rp.key));
 	free(s);
@@ -769,6 +944,7 @@ void rmb_server_get_stats(struct rmb_server *s, struct rmb_server_stats *st)
 	st->displaced = atomic_load(&s->displaced);
 	st->conns = s->conns ? rmb_conns_count(s->conns) : 0;
 	st->timed_out = atomic_load(&s->timed_out);
+	st->slow_inplace = atomic_load(&s->slow_inplace);
 	pthread_mutex_lock(&s->mu);
 	st->slow_pending = s->slow_pending;
 	pthread_mutex_unlock(&s->mu);

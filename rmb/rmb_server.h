@@ -107,6 +107,7 @@ struct rmb_server_stats {
 	uint64_t received, accepted, refused, busy, replied, send_failed;
 	uint64_t displaced; /* connections closed to make room for newer ones */
 	uint64_t timed_out; /* connections closed for not completing a frame */
+	uint64_t slow_inplace; /* slow requests run by the worker that verified them */
 	unsigned slow_pending; /* slow requests running or waiting */
 	size_t replay_entries;
 	unsigned conns;
