@@ -3,21 +3,24 @@
  * lifecycle. What a request goes through is rmb_verify; how a reply is
  * built is rmb_reply.c.
  *
- * Each nng context cycles RECV -> (queued, worker) -> SEND -> RECV. An
- * RMB_H_SLOW handler runs on the worker that verified it when the slow pool
- * has room and a worker stays free for other requests; otherwise it goes
- * RECV -> (queued, worker verifies) -> (slow queue, slow worker) -> SEND ->
- * RECV. The aio callback only moves messages: it never verifies or runs a
- * handler, so the nng threads stay free to receive. A sweeper thread closes
- * connections stuck in a frame.
+ * Each nng context cycles RECV -> (queued, worker) -> SEND -> RECV, the
+ * worker verifying the request and running its handler. The pool has
+ * workers + slow_workers threads; RMB_H_SLOW handlers (which wait on the
+ * chain) run on at most slow_workers of them at once, so at least `workers`
+ * threads are always there for other requests, as with two separate pools,
+ * without handing a verified slow request to another thread. A slow request
+ * beyond the limit waits in the slow queue, and the thread whose slow
+ * handler ends next runs it. The aio callback only moves messages: it
+ * never verifies or runs a handler, so the nng threads stay free to
+ * receive. A sweeper thread closes connections stuck in a frame.
  *
  * Thread hand-offs cost more CPU than the work of a request (a context
  * switch is 15-20 us in a VM), so the path avoids them where it safely can:
- * the in-place slow run above; a reply is sent on an aio without a
- * callback, so that nng finishes it in the sending thread and the same
- * thread receives again, instead of nng waking one of its threads to run
- * our callback; a worker is woken only when no woken worker is already on
- * its way to the queue.
+ * slow handlers as above; a reply is sent on an aio without a callback, so
+ * that nng finishes it in the sending thread and the same thread receives
+ * again, instead of nng waking one of its threads to run our callback; a
+ * worker is woken only when the queue holds more requests than the workers
+ * already woken for it.
  */
 #include "rmb/rmb_server.h"
 
@@ -86,7 +89,7 @@ struct rmb_server {
 	int sock_open;
 	nng_listener lst[RMB_LISTEN_MAX];
 	struct slot *slots;
-	pthread_t *threads;
+	pthread_t *threads; /* workers + slow_workers */
 	size_t nthreads;
 
 	pthread_mutex_t mu;
@@ -97,16 +100,13 @@ struct rmb_server {
 	unsigned waking; /* of those, signalled and not yet back on mu */
 	int started, stopping;
 
-	/* The slow pool, under mu. */
-	pthread_cond_t scv;
+	/* Slow requests, under mu: at most slow_workers run (on the workers
+	 * that verified them), the rest wait in squeue for one to end. */
 	struct slot **squeue;
 	size_t sqhead, sqcount;
 	struct share *shares; /* slow_workers + slow_queue_len entries */
-	unsigned slow_pending; /* running (in place or on the pool) or queued */
+	unsigned slow_pending; /* running or queued */
 	unsigned slow_running; /* at most slow_workers */
-	unsigned inplace;      /* run by workers; at most workers - 1 */
-	pthread_t *sthreads;
-	size_t nsthreads;
 
 	/* Replies nng queued behind another reply on the same connection:
 	 * the send waiter waits for them (slot_send), under mu. */
@@ -125,7 +125,7 @@ struct rmb_server {
 	int abandoned;         /* the socket never closed: keep everything */
 	struct rmb_conns *conns;
 	atomic_uint_fast64_t received, accepted, refused, busy, replied, send_failed, displaced;
-	atomic_uint_fast64_t timed_out, slow_inplace;
+	atomic_uint_fast64_t timed_out, slow_inplace, send_queued;
 };
 
 void rmb_server_cfg_init(struct rmb_server_cfg *c)
@@ -188,7 +188,7 @@ int rmb_server_new(const struct rmb_server_cfg *cfg, const struct zkey *node_key
 	if (have_attr && pthread_condattr_setclock(&mono, CLOCK_MONOTONIC) != 0)
 		rc = -EINVAL;
 	if (!rc && (!have_attr || pthread_mutex_init(&s->mu, NULL) ||
-		    pthread_cond_init(&s->cv, NULL) || pthread_cond_init(&s->scv, NULL) ||
+		    pthread_cond_init(&s->cv, NULL) ||
 		    pthread_cond_init(&s->wcv, NULL) || pthread_cond_init(&s->rcv, &mono)))
 		rc = -ENOMEM;
 	if (have_attr)
@@ -196,13 +196,12 @@ int rmb_server_new(const struct rmb_server_cfg *cfg, const struct zkey *node_key
 	if (!rc) {
 		s->queue = calloc(cfg->queue_len, sizeof(*s->queue));
 		s->slots = calloc(s->cfg.contexts, sizeof(*s->slots));
-		s->threads = calloc(cfg->workers, sizeof(*s->threads));
+		s->threads = calloc(cfg->workers + cfg->slow_workers, sizeof(*s->threads));
 		s->squeue = calloc(cfg->slow_queue_len, sizeof(*s->squeue));
 		s->shares = calloc(cfg->slow_workers + cfg->slow_queue_len, sizeof(*s->shares));
-		s->sthreads = calloc(cfg->slow_workers, sizeof(*s->sthreads));
 		s->wqueue = calloc(s->cfg.contexts, sizeof(*s->wqueue));
 		if (!s->queue || !s->slots || !s->threads || !s->squeue || !s->shares ||
-		    !s->sthreads || !s->wqueue)
+		    !s->wqueue)
 			rc = -ENOMEM;
 	}
 	if (!rc)
@@ -324,6 +323,7 @@ static void slot_send(struct slot *sl, nng_msg *rep)
 		send_done(sl);
 		return;
 	}
+	atomic_fetch_add(&s->send_queued, 1);
 	pthread_mutex_lock(&s->mu);
 	/* wqueue holds every context: it cannot be full. */
 	s->wqueue[(s->wqhead + s->wqcount) % s->cfg.contexts] = sl;
@@ -459,40 +459,28 @@ static struct share *share_of(struct rmb_server *s, uint32_t twin)
 	return free_one;
 }
 
-/* Whether a verified slow request may run on its worker, under mu: the
- * slow pool has room (slow handlers running, wherever, stay within
- * slow_workers), no slow request waits for it (they came first), at least
- * one worker stays for other requests, and the requests waiting for a
- * worker do not outnumber the workers left for them. */
-static int inplace_ok(const struct rmb_server *s)
-{
-	return !s->sqcount && s->slow_running < s->cfg.slow_workers &&
-	       s->inplace + 1 < s->cfg.workers && s->qcount + s->inplace + 1 <= s->cfg.workers;
-}
-
 enum { SLOW_BUSY = 0, SLOW_HERE, SLOW_QUEUED };
 
 /* Admits a verified slow request within its twin's share: SLOW_HERE (the
- * caller runs it, then calls slow_done), SLOW_QUEUED (handed to the slow
- * pool), or SLOW_BUSY when the twin has its share in progress or the slow
- * queue is full; *twin_n is the twin's count for the busy message. */
+ * worker that verified it runs it: fewer than slow_workers slow handlers
+ * run, so at least `workers` threads stay for other requests; see
+ * run_slow), SLOW_QUEUED (it waits for a running one to end), or SLOW_BUSY
+ * when the twin has its share in progress or the slow queue is full;
+ * *twin_n is the twin's count for the busy message. */
 static int slow_admit(struct rmb_server *s, struct slot *sl, unsigned *twin_n)
 {
-	int how = SLOW_BUSY, wake = 0;
+	int how = SLOW_BUSY;
 	pthread_mutex_lock(&s->mu);
 	struct share *sh = share_of(s, sl->env.src);
 	*twin_n = sh ? sh->n : 0;
 	if (!s->stopping && sh && sh->n < s->cfg.twin_slow_max) {
-		if (inplace_ok(s)) {
+		/* Requests queued came first: they go before this one. */
+		if (!s->sqcount && s->slow_running < s->cfg.slow_workers) {
 			s->slow_running++;
-			s->inplace++;
 			how = SLOW_HERE;
 		} else if (s->sqcount < s->cfg.slow_queue_len) {
 			s->squeue[(s->sqhead + s->sqcount) % s->cfg.slow_queue_len] = sl;
 			s->sqcount++;
-			/* A slow worker can take it only below the limit; otherwise
-			 * the next slow handler to finish hands it on. */
-			wake = s->slow_running < s->cfg.slow_workers;
 			how = SLOW_QUEUED;
 		}
 		if (how != SLOW_BUSY) {
@@ -501,34 +489,52 @@ static int slow_admit(struct rmb_server *s, struct slot *sl, unsigned *twin_n)
 		}
 	}
 	pthread_mutex_unlock(&s->mu);
-	if (wake)
-		pthread_cond_signal(&s->scv);
 	return how;
 }
 
-/* A slow handler of twin ended (run in place when inplace). A slow worker
- * ending takes the next queued request itself; a worker wakes one. */
-static void slow_done(struct rmb_server *s, uint32_t twin, int inplace)
+/* A slow handler of twin ended. Returns the next queued slow request,
+ * which takes over its place among the running ones (the caller runs it),
+ * or NULL when none waits (the place is free). */
+static struct slot *slow_done(struct rmb_server *s, uint32_t twin)
 {
-	int wake = 0;
+	struct slot *next = NULL;
 	pthread_mutex_lock(&s->mu);
 	struct share *sh = share_of(s, twin);
 	if (sh && sh->n)
 		sh->n--;
 	s->slow_pending--;
-	s->slow_running--;
-	if (inplace) {
-		s->inplace--;
-		wake = s->sqcount > 0;
+	if (s->sqcount && !s->stopping) {
+		next = s->squeue[s->sqhead];
+		s->sqhead = (s->sqhead + 1) % s->cfg.slow_queue_len;
+		s->sqcount--;
+	} else {
+		s->slow_running--;
 	}
 	pthread_mutex_unlock(&s->mu);
-	if (wake)
-		pthread_cond_signal(&s->scv);
+	return next;
 }
 
-/* Verifies req and runs its handler here, or hands it to the slow pool
- * (returns NULL with *handed set). */
-static nng_msg *process(struct rmb_server *s, struct slot *sl, nng_msg *req, int *handed)
+/* Runs the queued slow requests that the one just ended hands over, each
+ * on this thread: no other thread is woken for them. */
+static void run_queued_slow(struct rmb_server *s, struct slot *sl)
+{
+	while (sl) {
+		nng_msg *rep = run_handler(s, sl->h, &sl->env, sl->payload);
+		struct slot *next = slow_done(s, sl->env.src);
+		cJSON_Delete(sl->payload);
+		sl->payload = NULL;
+		sl->h = NULL;
+		rmb_env_clear(&sl->env);
+		slot_send(sl, rep);
+		sl = next;
+	}
+}
+
+/* Verifies req and runs its handler here; a slow one admitted but not
+ * runnable yet waits in the slow queue (returns NULL with *handed set).
+ * *next is a queued slow request for the caller to run after replying. */
+static nng_msg *process(struct rmb_server *s, struct slot *sl, nng_msg *req, int *handed,
+			struct slot **next)
 {
 	struct rmb_env env;
 	struct rmb_error err;
@@ -536,6 +542,7 @@ static nng_msg *process(struct rmb_server *s, struct slot *sl, nng_msg *req, int
 	nng_msg *rep;
 
 	*handed = 0;
+	*next = NULL;
 	rmb_env_init(&env);
 	memset(&err, 0, sizeof(err));
 	int rc = rmb_verify_request(s->verifier, nng_msg_body(req), nng_msg_len(req),
@@ -570,7 +577,7 @@ static nng_msg *process(struct rmb_server *s, struct slot *sl, nng_msg *req, int
 		if (how == SLOW_HERE) {
 			atomic_fetch_add(&s->slow_inplace, 1);
 			rep = run_handler(s, h, &env, payload);
-			slow_done(s, env.src, 1);
+			*next = slow_done(s, env.src);
 		} else {
 			atomic_fetch_add(&s->busy, 1);
 			/* Nothing was done: the same envelope may be retried. */
@@ -617,40 +624,14 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&s->mu);
 
 		nng_msg *req = sl->req;
+		struct slot *next;
 		int handed;
 		sl->req = NULL;
-		nng_msg *rep = process(s, sl, req, &handed);
+		nng_msg *rep = process(s, sl, req, &handed, &next);
 		nng_msg_free(req);
 		if (!handed)
 			slot_send(sl, rep);
-	}
-}
-
-static void *slow_worker(void *arg)
-{
-	struct rmb_server *s = arg;
-	for (;;) {
-		pthread_mutex_lock(&s->mu);
-		/* Slow handlers run in place count too: below the limit only. */
-		while ((!s->sqcount || s->slow_running >= s->cfg.slow_workers) && !s->stopping)
-			pthread_cond_wait(&s->scv, &s->mu);
-		if (s->stopping) {
-			pthread_mutex_unlock(&s->mu);
-			return NULL;
-		}
-		struct slot *sl = s->squeue[s->sqhead];
-		s->sqhead = (s->sqhead + 1) % s->cfg.slow_queue_len;
-		s->sqcount--;
-		s->slow_running++;
-		pthread_mutex_unlock(&s->mu);
-
-		nng_msg *rep = run_handler(s, sl->h, &sl->env, sl->payload);
-		slow_done(s, sl->env.src, 0);
-		cJSON_Delete(sl->payload);
-		sl->payload = NULL;
-		sl->h = NULL;
-		rmb_env_clear(&sl->env);
-		slot_send(sl, rep);
+		run_queued_slow(s, next);
 	}
 }
 
@@ -768,18 +749,14 @@ int rmb_server_start(struct rmb_server *s)
 	 * heap after a flood. */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	int rc = open_socket(s);
-	/* Named, so that a profile tells the pools apart. */
-	for (unsigned i = 0; !rc && i < s->cfg.workers; i++) {
+	/* One pool: slow handlers run on at most slow_workers of its threads,
+	 * so at least `workers` are always there for the other requests.
+	 * Named, so that a profile tells them from nng's threads. */
+	for (unsigned i = 0; !rc && i < s->cfg.workers + s->cfg.slow_workers; i++) {
 		if (pthread_create(&s->threads[i], NULL, worker, s))
 			rc = -EAGAIN;
 		else
 			pthread_setname_np(s->threads[s->nthreads++], "rmb-worker");
-	}
-	for (unsigned i = 0; !rc && i < s->cfg.slow_workers; i++) {
-		if (pthread_create(&s->sthreads[i], NULL, slow_worker, s))
-			rc = -EAGAIN;
-		else
-			pthread_setname_np(s->sthreads[s->nsthreads++], "rmb-slow");
 	}
 	if (!rc) {
 		if (pthread_create(&s->sweeper, NULL, sweeper, s))
@@ -829,7 +806,6 @@ void rmb_server_stop(struct rmb_server *s)
 	pthread_mutex_lock(&s->mu);
 	s->stopping = 1;
 	pthread_cond_broadcast(&s->cv);
-	pthread_cond_broadcast(&s->scv);
 	pthread_cond_broadcast(&s->rcv);
 	pthread_cond_broadcast(&s->wcv);
 	pthread_mutex_unlock(&s->mu);
@@ -839,9 +815,6 @@ void rmb_server_stop(struct rmb_server *s)
 	for (size_t i = 0; i < s->nthreads; i++)
 		pthread_join(s->threads[i], NULL);
 	s->nthreads = 0;
-	for (size_t i = 0; i < s->nsthreads; i++)
-		pthread_join(s->sthreads[i], NULL);
-	s->nsthreads = 0;
 	if (s->sweeper_started)
 		pthread_join(s->sweeper, NULL);
 	s->sweeper_started = 0;
@@ -921,11 +894,9 @@ void rmb_server_free(struct rmb_server *s)
 	free(s->threads);
 	free(s->squeue);
 	free(s->shares);
-	free(s->sthreads);
 	free(s->wqueue);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
-	pthread_cond_destroy(&s->scv);
 	pthread_cond_destroy(&s->wcv);
 	pthread_cond_destroy(&s->rcv);
 	sodium_memzero(&s->rp.key, sizeof(s->rp.key));
@@ -945,6 +916,7 @@ void rmb_server_get_stats(struct rmb_server *s, struct rmb_server_stats *st)
 	st->conns = s->conns ? rmb_conns_count(s->conns) : 0;
 	st->timed_out = atomic_load(&s->timed_out);
 	st->slow_inplace = atomic_load(&s->slow_inplace);
+	st->send_queued = atomic_load(&s->send_queued);
 	pthread_mutex_lock(&s->mu);
 	st->slow_pending = s->slow_pending;
 	pthread_mutex_unlock(&s->mu);

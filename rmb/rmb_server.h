@@ -6,7 +6,9 @@
  *
  * A receive never waits for a handler: when all workers are busy and the
  * queue is full, the request is answered at once with 108 "busy" (retry).
- * Handlers registered RMB_H_SLOW run on a second pool after verification.
+ * Handlers registered RMB_H_SLOW run on the worker that verified them, at
+ * most slow_workers at once, so `workers` threads always remain for the
+ * other requests.
  * For receiving to always go on, contexts must exceed workers + queue_len +
  * slow_workers + slow_queue_len, the requests that can be held at once
  * (rmb_server_new enforces it; 0 picks that sum + 32).
@@ -33,7 +35,8 @@ struct rmb_server_cfg {
 	size_t nlisten;
 	struct rmb_verify_cfg verify; /* self_twin is set from rmb_server_new's twin_id */
 	unsigned contexts;   /* nng contexts receiving at once; 0 = automatic */
-	unsigned workers;    /* handler threads */
+	unsigned workers;    /* threads always there for requests other than slow
+			      * ones (the pool has workers + slow_workers) */
 	unsigned queue_len;  /* received requests waiting for a worker (which
 			      * verifies them, then runs the handler) */
 	unsigned max_conns;  /* connections open at once; a new one beyond
@@ -43,8 +46,8 @@ struct rmb_server_cfg {
 	uint32_t frame_timeout_ms; /* a connection with no request in progress
 				    * that completes no frame for this long is
 				    * closed (half-sent frames, idle peers) */
-	unsigned slow_workers;   /* threads running RMB_H_SLOW handlers */
-	unsigned slow_queue_len; /* slow requests waiting for them */
+	unsigned slow_workers;   /* RMB_H_SLOW handlers running at once */
+	unsigned slow_queue_len; /* slow requests waiting for one to end */
 	unsigned twin_slow_max;  /* slow requests per twin, running or waiting */
 	uint32_t reply_ttl_s;
 };
@@ -82,9 +85,10 @@ int rmb_server_new(const struct rmb_server_cfg *cfg, const struct zkey *node_key
 /* Before start only; cmd is copied. -EEXIST for a duplicate, -EBUSY once started. */
 int rmb_server_register(struct rmb_server *s, const char *cmd, rmb_handler_fn fn, void *arg);
 
-/* The handler may wait on something slow (the chain): after verification
- * the request leaves the workers for the slow pool, so it never delays
- * other callers' requests. Each twin has at most twin_slow_max slow
+/* The handler may wait on something slow (the chain): at most
+ * slow_workers such handlers run at once (on the threads that verified
+ * them), the others wait in the slow queue, so they never take the
+ * `workers` threads other callers' requests need. Each twin has at most twin_slow_max slow
  * requests at once; beyond that, or when the slow queue is full, the
  * request is answered 108 busy (retry) without running. */
 #define RMB_H_SLOW 1u
@@ -108,6 +112,7 @@ struct rmb_server_stats {
 	uint64_t displaced; /* connections closed to make room for newer ones */
 	uint64_t timed_out; /* connections closed for not completing a frame */
 	uint64_t slow_inplace; /* slow requests run by the worker that verified them */
+	uint64_t send_queued;  /* replies queued behind another on their connection */
 	unsigned slow_pending; /* slow requests running or waiting */
 	size_t replay_entries;
 	unsigned conns;

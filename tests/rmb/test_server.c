@@ -32,7 +32,11 @@ struct fx {
 	struct rmb_server *srv;
 	struct zkey node;
 	atomic_int slow_running;
+	atomic_int slow_max;  /* the most slow_running ever was */
+	atomic_int on_worker; /* test.chain calls run by an rmb-worker thread */
 	atomic_int release;
+	unsigned slow_workers;   /* 0: default */
+	unsigned slow_queue_len; /* 0: default */
 	uint32_t frame_timeout_ms; /* 0: default */
 	size_t mem_budget;         /* 0: default */
 };
@@ -70,7 +74,15 @@ static int h_slow(void *arg, const struct rmb_call *call, cJSON **reply, struct 
 {
 	struct fx *f = arg;
 	struct timespec ts = {0, 10 * 1000000L};
-	atomic_fetch_add(&f->slow_running, 1);
+	char name[16] = "";
+	int now = atomic_fetch_add(&f->slow_running, 1) + 1;
+	int max = atomic_load(&f->slow_max);
+	while (now > max && !atomic_compare_exchange_weak(&f->slow_max, &max, now))
+		;
+	/* The server names its threads: which pool ran the handler. */
+	pthread_getname_np(pthread_self(), name, sizeof name);
+	if (!strcmp(call->cmd, "test.chain") && !strcmp(name, "rmb-worker"))
+		atomic_fetch_add(&f->on_worker, 1);
 	for (int i = 0; i < 1000 && !atomic_load(&f->release); i++)
 		nanosleep(&ts, NULL);
 	atomic_fetch_sub(&f->slow_running, 1);
@@ -95,6 +107,10 @@ static int start_server(struct fx *f, unsigned workers, unsigned queue, unsigned
 	cfg.workers = workers;
 	cfg.queue_len = queue;
 	/* The tests size the worker pool; the slow pool holds contexts too. */
+	if (f->slow_workers)
+		cfg.slow_workers = f->slow_workers;
+	if (f->slow_queue_len)
+		cfg.slow_queue_len = f->slow_queue_len;
 	cfg.contexts = contexts ? contexts + cfg.slow_workers + cfg.slow_queue_len : 0;
 	cfg.max_conns = max_conns;
 	if (f->frame_timeout_ms)
@@ -123,6 +139,7 @@ static int start_server(struct fx *f, unsigned workers, unsigned queue, unsigned
 
 static uint32_t next_frame_timeout_ms;
 static size_t next_mem_budget;
+static unsigned next_slow_workers, next_slow_queue_len;
 
 static int setup_common(void **st, unsigned workers, unsigned queue, unsigned contexts,
 			double rate, double burst, unsigned max_conns)
@@ -130,8 +147,11 @@ static int setup_common(void **st, unsigned workers, unsigned queue, unsigned co
 	struct fx *f = calloc(1, sizeof(*f));
 	f->frame_timeout_ms = next_frame_timeout_ms;
 	f->mem_budget = next_mem_budget;
+	f->slow_workers = next_slow_workers;
+	f->slow_queue_len = next_slow_queue_len;
 	next_frame_timeout_ms = 0;
 	next_mem_budget = 0;
+	next_slow_workers = next_slow_queue_len = 0;
 	snprintf(f->dir, sizeof(f->dir), "/tmp/rmbtest-XXXXXX");
 	if (!mkdtemp(f->dir))
 		return -1;
@@ -147,6 +167,7 @@ static int setup(void **st)
 
 static int setup_small(void **st)
 {
+	next_slow_workers = 1;
 	return setup_common(st, 1, 1, 8, 1000, 1000, 1024);
 }
 
@@ -166,6 +187,14 @@ static int setup_frame_limits(void **st)
 static int setup_few_conns(void **st)
 {
 	return setup_common(st, 2, 8, 16, 1000, 1000, 3);
+}
+
+/* One worker, two slow handlers at a time and one waiting. */
+static int setup_two_slow(void **st)
+{
+	next_slow_workers = 2;
+	next_slow_queue_len = 1;
+	return setup_common(st, 1, 8, 32, 1000, 1000, 1024);
 }
 
 static int teardown(void **st)
@@ -508,21 +537,22 @@ static void *slow_worker(void *p)
 	return NULL;
 }
 
-/* One worker, queue of one: while the worker is held, the second request
- * waits in the queue and the others are answered "busy" at once, the
- * receive path still going. */
+/* Two threads (one worker, one slow place, which cheap commands may use
+ * while no slow one runs), queue of one: while both are held, the third
+ * request waits in the queue and the others are answered "busy" at once,
+ * the receive path still going. */
 static void busy_when_saturated(void **st)
 {
 	struct fx *f = *st;
-	pthread_t th[4];
-	struct slow_arg args[4];
+	pthread_t th[5];
+	struct slow_arg args[5];
 	struct rmb_server_stats stats;
 	struct timespec ts = {0, 20 * 1000000L};
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		args[i] = (struct slow_arg){f, (uint32_t)(20 + i), 0};
 		assert_int_equal(pthread_create(&th[i], NULL, slow_worker, &args[i]), 0);
 	}
-	/* Two busy answers mean all four requests arrived. */
+	/* Two busy answers mean all five requests arrived. */
 	rmb_server_get_stats(f->srv, &stats);
 	for (int i = 0; i < 400 && stats.busy < 2; i++) {
 		nanosleep(&ts, NULL);
@@ -531,17 +561,17 @@ static void busy_when_saturated(void **st)
 	assert_true(stats.busy >= 2);
 	atomic_store(&f->release, 1);
 	int ok = 0, busy = 0;
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		pthread_join(th[i], NULL);
 		if (args[i].code == 0)
 			ok++;
 		else if (args[i].code == RMB_E_BUSY)
 			busy++;
 	}
-	/* Two or three busy: a request that arrives before the worker took the
+	/* Two or three busy: a request that arrives before a thread took the
 	 * queued one finds the queue full. */
-	assert_int_equal(ok + busy, 4);
-	assert_true(ok >= 1 && busy >= 2);
+	assert_int_equal(ok + busy, 5);
+	assert_true(ok >= 2 && busy >= 2);
 	/* Busy requests never reached the verifier: nothing to forget, and
 	 * the server serves normally afterwards. */
 	assert_int_equal(raw_request(f, 7, NODE, "b-1", "zos.system.version", clk_wall_s(), 60), 0);
@@ -616,6 +646,144 @@ static void slow_handlers_do_not_block(void **st)
 	assert_int_equal(busy, 6);
 	rmb_server_get_stats(f->srv, &stats);
 	assert_int_equal(stats.slow_pending, 0);
+}
+
+/* Polls the server's stats until cond holds, for at most ~10 s. */
+#define WAIT_STATS(f, st, cond)                                                            \
+	do {                                                                               \
+		struct timespec ws_ = {0, 10 * 1000000L};                                  \
+		rmb_server_get_stats((f)->srv, &(st));                                     \
+		for (int wi_ = 0; wi_ < 1000 && !(cond); wi_++) {                          \
+			nanosleep(&ws_, NULL);                                             \
+			rmb_server_get_stats((f)->srv, &(st));                             \
+		}                                                                          \
+	} while (0)
+
+static void wait_running(struct fx *f, int n)
+{
+	struct timespec ts = {0, 10 * 1000000L};
+	for (int i = 0; i < 1000 && atomic_load(&f->slow_running) < n; i++)
+		nanosleep(&ts, NULL);
+	assert_int_equal(atomic_load(&f->slow_running), n);
+}
+
+/* One worker and two slow places: verified slow requests run on the
+ * worker thread that verified them (no hand-off) while a thread stays for
+ * cheap commands; a third waits in the slow queue without running beside
+ * the two (the limit holds), a fourth finds the queue full and is refused
+ * 108 busy; the queued one runs when a place frees. */
+static void slow_in_place_within_limits(void **st)
+{
+	struct fx *f = *st;
+	pthread_t th[4];
+	struct slow_arg args[4];
+	struct rmb_server_stats stats;
+	struct timespec ts = {0, 200 * 1000000L};
+	for (uint32_t t = 40; t <= 44; t++) {
+		char uid[16];
+		snprintf(uid, sizeof uid, "w-%u", t);
+		assert_int_equal(raw_request(f, t, NODE, uid, "zos.system.version", clk_wall_s(), 60),
+				 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		args[i] = (struct slow_arg){f, (uint32_t)(40 + i), 0};
+		assert_int_equal(pthread_create(&th[i], NULL, chain_caller, &args[i]), 0);
+		wait_running(f, i + 1);
+	}
+	assert_int_equal(atomic_load(&f->on_worker), 2);
+	rmb_server_get_stats(f->srv, &stats);
+	assert_int_equal(stats.slow_inplace, 2);
+	assert_int_equal(stats.slow_pending, 2);
+	for (int i = 0; i < 3; i++) {
+		char uid[16];
+		snprintf(uid, sizeof uid, "ip-%d", i);
+		assert_int_equal(raw_request(f, 44, NODE, uid, "zos.system.version", clk_wall_s(),
+					     60),
+				 0);
+	}
+	args[2] = (struct slow_arg){f, 42, 0};
+	assert_int_equal(pthread_create(&th[2], NULL, chain_caller, &args[2]), 0);
+	WAIT_STATS(f, stats, stats.slow_pending == 3);
+	assert_int_equal(stats.slow_pending, 3);
+	/* Queued, not running: give a wrong implementation time to start it. */
+	nanosleep(&ts, NULL);
+	assert_int_equal(atomic_load(&f->slow_running), 2);
+	args[3] = (struct slow_arg){f, 43, 0};
+	assert_int_equal(pthread_create(&th[3], NULL, chain_caller, &args[3]), 0);
+	pthread_join(th[3], NULL);
+	assert_int_equal(args[3].code, RMB_E_BUSY);
+	/* Cheap commands are still answered while the slow places are full. */
+	assert_int_equal(raw_request(f, 44, NODE, "ip-last", "zos.system.version", clk_wall_s(), 60),
+			 0);
+	atomic_store(&f->release, 1);
+	for (int i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(args[i].code, 0);
+	}
+	assert_int_equal(atomic_load(&f->slow_max), 2);
+	assert_int_equal(atomic_load(&f->on_worker), 3);
+	WAIT_STATS(f, stats, stats.slow_pending == 0);
+	assert_int_equal(stats.slow_pending, 0);
+	assert_int_equal(stats.slow_inplace, 2);
+}
+
+/* A peer that sends many requests with large replies on one connection
+ * and does not read: nng queues replies behind the one it is writing on
+ * that connection. They complete off the workers (the send waiter), so
+ * other callers are answered meanwhile, and every reply is accounted for,
+ * its context receiving again. */
+static void queued_replies_hold_no_worker(void **st)
+{
+	struct fx *f = *st;
+	struct rmb_server_stats stats;
+	int port = 0, rcvbuf = 4096;
+	enum { N = 24 };
+	static char json[44000];
+	assert_int_equal(rmb_server_tcp_port(f->srv, 1, &port), 0);
+	memcpy(json, "{\"s\":\"", 6);
+	memset(json + 6, 'x', sizeof json - 9);
+	memcpy(json + sizeof json - 3, "\"}", 3);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	/* A small window: the server cannot write much before the peer reads. */
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	uint8_t hdr[8] = {0, 'S', 'P', 0, 0, 0x30, 0, 0};
+	assert_int_equal(write(fd, hdr, 8), 8);
+	for (int i = 0; i < N; i++) {
+		char uid[16];
+		size_t len;
+		snprintf(uid, sizeof uid, "q-%d", i);
+		char *txt = rt_request(30, NODE, uid, "test.echo", json, clk_wall_s(), 60, &len);
+		/* SP over TCP: 64-bit length, then REQ's request id (high bit set). */
+		uint64_t flen = len + 4;
+		uint8_t fh[12];
+		for (int b = 0; b < 8; b++)
+			fh[b] = (uint8_t)(flen >> (56 - 8 * b));
+		fh[8] = 0x80;
+		fh[9] = 0;
+		fh[10] = 0;
+		fh[11] = (uint8_t)(i + 1);
+		assert_int_equal(write(fd, fh, sizeof fh), (ssize_t)sizeof fh);
+		assert_int_equal(write(fd, txt, len), (ssize_t)len);
+		free(txt);
+	}
+	WAIT_STATS(f, stats, stats.received >= N && stats.send_queued > 0);
+	assert_true(stats.received >= N);
+	assert_true(stats.send_queued > 0);
+	/* Served while those replies wait. */
+	assert_int_equal(raw_request(f, 31, NODE, "qr-1", "zos.system.version", clk_wall_s(), 60),
+			 0);
+	close(fd);
+	/* Each received request's reply was sent or failed, the queued ones
+	 * included, and their contexts receive again. */
+	WAIT_STATS(f, stats, stats.replied + stats.send_failed == stats.received);
+	assert_int_equal(stats.replied + stats.send_failed, stats.received);
+	assert_true(stats.received >= N + 1);
+	assert_int_equal(raw_request(f, 31, NODE, "qr-2", "zos.system.version", clk_wall_s(), 60),
+			 0);
 }
 
 static int tcp_connect(int port)
@@ -778,6 +946,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(busy_when_saturated, setup_small, teardown),
 		cmocka_unit_test_setup_teardown(rate_limited, setup_ratelimited, teardown),
 		cmocka_unit_test_setup_teardown(slow_handlers_do_not_block, setup, teardown),
+		cmocka_unit_test_setup_teardown(slow_in_place_within_limits, setup_two_slow, teardown),
+		cmocka_unit_test_setup_teardown(queued_replies_hold_no_worker, setup, teardown),
 		cmocka_unit_test_setup_teardown(half_sent_frames_bounded, setup_frame_limits,
 						teardown),
 		cmocka_unit_test_setup_teardown(connection_limit, setup_few_conns, teardown),
