@@ -315,10 +315,13 @@ static void slot_send(struct slot *sl, nng_msg *rep)
 	nng_aio_set_msg(sl->saio, rep);
 	nng_aio_set_timeout(sl->saio, SEND_TIMEOUT_MS);
 	nng_ctx_send(sl->ctx, sl->saio);
+	/* Both read what nng wrote within the call, unless it queued the
+	 * reply: then the connection's thread may be completing it right now,
+	 * and we may see it done early, never the other way round. */
 	if (!nng_aio_get_msg(sl->saio) || nng_aio_result(sl->saio)) {
-		/* Completed within the call (or, for a queued reply, just now
-		 * on the connection's thread): the wait returns at once and
-		 * orders what send_done reads after nng's writes. */
+		/* Completed: the wait returns at once (or as soon as the
+		 * connection's thread is through) and orders what send_done
+		 * reads after nng's writes. */
 		nng_aio_wait(sl->saio);
 		send_done(sl);
 		return;
@@ -463,10 +466,10 @@ enum { SLOW_BUSY = 0, SLOW_HERE, SLOW_QUEUED };
 
 /* Admits a verified slow request within its twin's share: SLOW_HERE (the
  * worker that verified it runs it: fewer than slow_workers slow handlers
- * run, so at least `workers` threads stay for other requests; see
- * run_slow), SLOW_QUEUED (it waits for a running one to end), or SLOW_BUSY
- * when the twin has its share in progress or the slow queue is full;
- * *twin_n is the twin's count for the busy message. */
+ * run, so at least `workers` threads stay for other requests),
+ * SLOW_QUEUED (it waits for a running one to end: run_queued_slow), or
+ * SLOW_BUSY when the twin has its share in progress or the slow queue is
+ * full; *twin_n is the twin's count for the busy message. */
 static int slow_admit(struct rmb_server *s, struct slot *sl, unsigned *twin_n)
 {
 	int how = SLOW_BUSY;
