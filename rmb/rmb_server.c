@@ -5,10 +5,11 @@
  *
  * Each nng context cycles RECV -> (queued, worker) -> SEND -> RECV, the
  * worker verifying the request and running its handler. The pool has
- * workers + slow_workers threads; RMB_H_SLOW handlers (which wait on the
- * chain) run on at most slow_workers of them at once, so at least `workers`
- * threads are always there for other requests, as with two separate pools,
- * without handing a verified slow request to another thread. A slow request
+ * workers + slow_workers threads: at most `workers` of them verify requests
+ * and run other handlers at once, at most slow_workers run RMB_H_SLOW
+ * handlers (which wait on the chain), as with two separate pools, but a
+ * verified slow request runs on the thread that verified it instead of
+ * being handed to another. A slow request
  * beyond the limit waits in the slow queue, and the thread whose slow
  * handler ends next runs it. The aio callback only moves messages: it
  * never verifies or runs a handler, so the nng threads stay free to
@@ -96,7 +97,9 @@ struct rmb_server {
 	pthread_cond_t cv;
 	struct slot **queue;
 	size_t qhead, qcount;
-	unsigned idle;   /* workers waiting on cv */
+	unsigned active; /* threads verifying or running a request other than
+			  * a slow handler: at most `workers` */
+	unsigned idle;   /* threads waiting on cv */
 	unsigned waking; /* of those, signalled and not yet back on mu */
 	int started, stopping;
 
@@ -359,6 +362,22 @@ static void *send_waiter(void *arg)
 	return NULL;
 }
 
+/* Under mu: whether to wake a thread for the queue, counting it as on its
+ * way. A worker that is running takes the next request when it is done,
+ * and one already signalled takes one as it wakes: wake another only when
+ * the queue holds more requests than the threads on their way to it, and
+ * fewer than `workers` would then be active. Waking more would only add
+ * context switches. */
+static int want_worker(struct rmb_server *s)
+{
+	if (s->idle > s->waking && s->qcount > s->waking &&
+	    s->active + s->waking < s->cfg.workers) {
+		s->waking++;
+		return 1;
+	}
+	return 0;
+}
+
 /* Queues sl for a worker; 0 when the queue is full or the server stops. */
 static int enqueue(struct rmb_server *s, struct slot *sl)
 {
@@ -369,15 +388,7 @@ static int enqueue(struct rmb_server *s, struct slot *sl)
 		s->qcount++;
 		sl->state = S_WORK;
 		ok = 1;
-		/* A worker that is running takes the next request when it is
-		 * done, and one already signalled takes one as it wakes: wake
-		 * another only when the queue holds more requests than the
-		 * workers on their way to it. Waking more would only add
-		 * context switches. */
-		if (s->idle > s->waking && s->qcount > s->waking) {
-			s->waking++;
-			wake = 1;
-		}
+		wake = want_worker(s);
 	}
 	pthread_mutex_unlock(&s->mu);
 	/* Signalled after the unlock: a worker woken under the lock would
@@ -472,14 +483,18 @@ enum { SLOW_BUSY = 0, SLOW_HERE, SLOW_QUEUED };
  * full; *twin_n is the twin's count for the busy message. */
 static int slow_admit(struct rmb_server *s, struct slot *sl, unsigned *twin_n)
 {
-	int how = SLOW_BUSY;
+	int how = SLOW_BUSY, wake = 0;
 	pthread_mutex_lock(&s->mu);
 	struct share *sh = share_of(s, sl->env.src);
 	*twin_n = sh ? sh->n : 0;
 	if (!s->stopping && sh && sh->n < s->cfg.twin_slow_max) {
 		/* Requests queued came first: they go before this one. */
 		if (!s->sqcount && s->slow_running < s->cfg.slow_workers) {
+			/* This thread leaves the `workers` active ones: another
+			 * may take the queue meanwhile. */
 			s->slow_running++;
+			s->active--;
+			wake = want_worker(s);
 			how = SLOW_HERE;
 		} else if (s->sqcount < s->cfg.slow_queue_len) {
 			s->squeue[(s->sqhead + s->sqcount) % s->cfg.slow_queue_len] = sl;
@@ -492,6 +507,8 @@ static int slow_admit(struct rmb_server *s, struct slot *sl, unsigned *twin_n)
 		}
 	}
 	pthread_mutex_unlock(&s->mu);
+	if (wake)
+		pthread_cond_signal(&s->cv);
 	return how;
 }
 
@@ -535,9 +552,11 @@ static void run_queued_slow(struct rmb_server *s, struct slot *sl)
 
 /* Verifies req and runs its handler here; a slow one admitted but not
  * runnable yet waits in the slow queue (returns NULL with *handed set).
- * *next is a queued slow request for the caller to run after replying. */
+ * *next is a queued slow request for the caller to run after replying;
+ * *counted is cleared when this thread ran a slow handler and so no longer
+ * counts among the active ones. */
 static nng_msg *process(struct rmb_server *s, struct slot *sl, nng_msg *req, int *handed,
-			struct slot **next)
+			struct slot **next, int *counted)
 {
 	struct rmb_env env;
 	struct rmb_error err;
@@ -546,6 +565,7 @@ static nng_msg *process(struct rmb_server *s, struct slot *sl, nng_msg *req, int
 
 	*handed = 0;
 	*next = NULL;
+	*counted = 1;
 	rmb_env_init(&env);
 	memset(&err, 0, sizeof(err));
 	int rc = rmb_verify_request(s->verifier, nng_msg_body(req), nng_msg_len(req),
@@ -578,6 +598,7 @@ static nng_msg *process(struct rmb_server *s, struct slot *sl, nng_msg *req, int
 		sl->h = NULL;
 		rmb_env_init(&sl->env);
 		if (how == SLOW_HERE) {
+			*counted = 0; /* slow_admit took it off the active ones */
 			atomic_fetch_add(&s->slow_inplace, 1);
 			rep = run_handler(s, h, &env, payload);
 			*next = slow_done(s, env.src);
@@ -606,9 +627,12 @@ static nng_msg *process(struct rmb_server *s, struct slot *sl, nng_msg *req, int
 static void *worker(void *arg)
 {
 	struct rmb_server *s = arg;
+	int counted = 0; /* this thread is among the active ones */
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
-		while (!s->qcount && !s->stopping) {
+		if (counted)
+			s->active--;
+		while ((!s->qcount || s->active >= s->cfg.workers) && !s->stopping) {
 			s->idle++;
 			pthread_cond_wait(&s->cv, &s->mu);
 			s->idle--;
@@ -624,13 +648,14 @@ static void *worker(void *arg)
 		struct slot *sl = s->queue[s->qhead];
 		s->qhead = (s->qhead + 1) % s->cfg.queue_len;
 		s->qcount--;
+		s->active++;
 		pthread_mutex_unlock(&s->mu);
 
 		nng_msg *req = sl->req;
 		struct slot *next;
 		int handed;
 		sl->req = NULL;
-		nng_msg *rep = process(s, sl, req, &handed, &next);
+		nng_msg *rep = process(s, sl, req, &handed, &next, &counted);
 		nng_msg_free(req);
 		if (!handed)
 			slot_send(sl, rep);
@@ -752,9 +777,10 @@ int rmb_server_start(struct rmb_server *s)
 	 * heap after a flood. */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	int rc = open_socket(s);
-	/* One pool: slow handlers run on at most slow_workers of its threads,
-	 * so at least `workers` are always there for the other requests.
-	 * Named, so that a profile tells them from nng's threads. */
+	/* One pool: at most `workers` of its threads verify and run other
+	 * handlers, at most slow_workers run slow ones, so there is always a
+	 * thread for each place. Named, so that a profile tells them from
+	 * nng's threads. */
 	for (unsigned i = 0; !rc && i < s->cfg.workers + s->cfg.slow_workers; i++) {
 		if (pthread_create(&s->threads[i], NULL, worker, s))
 			rc = -EAGAIN;

@@ -6,8 +6,8 @@
  *
  * A receive never waits for a handler: when all workers are busy and the
  * queue is full, the request is answered at once with 108 "busy" (retry).
- * Handlers registered RMB_H_SLOW run on the worker that verified them, at
- * most slow_workers at once, so `workers` threads always remain for the
+ * Handlers registered RMB_H_SLOW run on the thread that verified them, at
+ * most slow_workers at once besides the `workers` threads that serve the
  * other requests.
  * For receiving to always go on, contexts must exceed workers + queue_len +
  * slow_workers + slow_queue_len, the requests that can be held at once
@@ -35,8 +35,9 @@ struct rmb_server_cfg {
 	size_t nlisten;
 	struct rmb_verify_cfg verify; /* self_twin is set from rmb_server_new's twin_id */
 	unsigned contexts;   /* nng contexts receiving at once; 0 = automatic */
-	unsigned workers;    /* threads always there for requests other than slow
-			      * ones (the pool has workers + slow_workers) */
+	unsigned workers;    /* requests other than slow ones verified and run
+			      * at once (the pool has workers + slow_workers
+			      * threads) */
 	unsigned queue_len;  /* received requests waiting for a worker (which
 			      * verifies them, then runs the handler) */
 	unsigned max_conns;  /* connections open at once; a new one beyond
