@@ -476,8 +476,8 @@ static struct share *share_of(struct rmb_server *s, uint32_t twin)
 enum { SLOW_BUSY = 0, SLOW_HERE, SLOW_QUEUED };
 
 /* Admits a verified slow request within its twin's share: SLOW_HERE (the
- * worker that verified it runs it: fewer than slow_workers slow handlers
- * run, so at least `workers` threads stay for other requests),
+ * thread that verified it runs it, as one of at most slow_workers, and
+ * leaves its place among the `workers` active ones to another thread),
  * SLOW_QUEUED (it waits for a running one to end: run_queued_slow), or
  * SLOW_BUSY when the twin has its share in progress or the slow queue is
  * full; *twin_n is the twin's count for the busy message. */
