@@ -246,6 +246,10 @@ void rpc_client_stats(struct rpc_client *c, struct rpc_stats *out)
 	out->read_batches = c->coal.batches;
 	out->batched_reads = c->coal.reads;
 	pthread_mutex_unlock(&c->coal.mu);
+	/* The endpoints are fixed when the client is made. */
+	for (int i = 0; i < c->nep; i++)
+		if (c->ep[i].ws)
+			out->io_cpu_ns += rpc_ws_cpu_ns(c->ep[i].ws);
 }
 
 static size_t rpc_write_cb(char *p, size_t size, size_t nmemb, void *ud)
