@@ -96,7 +96,8 @@ struct worker_arg {
  * its holder looks at ob_fresh again after releasing ob_mu, and a row is
  * committed and ob_fresh set before anyone tries ob_mu. What this pass
  * cannot do without waiting (a check of the chain before a resend, a
- * retry's timer, rows past the memory bound) goes to the dispatcher.
+ * retry's timer, rows past the memory bound) goes to the dispatcher, which
+ * is woken only when it did not plan to pass by then anyway (ob_at).
  */
 static void outbox_direct(struct eng *e)
 {
@@ -112,9 +113,15 @@ static void outbox_direct(struct eng *e)
 		e->ob_busy--;
 		int wake = 0;
 		if (next >= 0) {
-			/* The dispatcher learns the next due time from a pass. */
-			e->ob_kick = 1;
-			wake = e->ob_waiting;
+			/* Something waits that this pass left (a check, a retry's
+			 * time): the dispatcher is woken only when it would
+			 * otherwise wake later than that. */
+			int64_t in = next - clk_wall_ms();
+			int64_t at = clk_mono_ms() + (in > 0 ? in : 0);
+			if (e->ob_at < 0 || at < e->ob_at) {
+				e->ob_at = at;
+				wake = e->ob_waiting;
+			}
 		}
 		pthread_mutex_unlock(&e->mu);
 		pthread_mutex_unlock(&e->ob_mu);
@@ -201,14 +208,15 @@ static void *worker_main(void *arg)
 static void *dispatcher_main(void *arg)
 {
 	struct eng *e = arg;
-	int64_t ob_at = clk_mono_ms(); /* resend at once what a previous run left */
 	pthread_mutex_lock(&e->mu);
+	e->ob_at = clk_mono_ms(); /* resend at once what a previous run left */
 	while (!e->stopping) {
 		int64_t now = clk_mono_ms();
 		if (e->ob_kick || e->ob_fresh || e->ob_done) {
-			ob_at = now;
+			e->ob_at = now;
 			e->ob_kick = 0;
 		}
+		int64_t ob_at = e->ob_at;
 		int sync_due = now >= e->next_sync;
 		if (!sync_due && (ob_at < 0 || ob_at > now)) {
 			int64_t wake = e->next_sync;
@@ -241,15 +249,16 @@ static void *dispatcher_main(void *arg)
 			pthread_mutex_unlock(&e->mu);
 			next = eng_outbox_pass(e, 0); /* what the sync queued */
 		}
-		pthread_mutex_unlock(&e->ob_mu);
 		/* Due times are wall clock (they survive restarts); waits are
-		 * monotonic. */
+		 * monotonic. Set before ob_mu is released: a worker's pass that
+		 * follows compares its own next due time with it. */
 		int64_t in = next < 0 ? -1 : next - clk_wall_ms();
 		pthread_mutex_lock(&e->mu);
 		e->ob_busy--;
 		if (sync_due)
 			e->next_sync = clk_mono_ms() + (int64_t)e->cfg.sync_period_s * 1000;
-		ob_at = next < 0 ? -1 : clk_mono_ms() + (in > 0 ? in : 0);
+		e->ob_at = next < 0 ? -1 : clk_mono_ms() + (in > 0 ? in : 0);
+		pthread_mutex_unlock(&e->ob_mu);
 		pthread_cond_broadcast(&e->idle_cv);
 	}
 	pthread_mutex_unlock(&e->mu);
