@@ -136,7 +136,9 @@ struct eng {
 	int ob_busy;              /* a pass runs (the dispatcher's or a worker's) */
 	int ob_waiting;           /* the dispatcher waits on ob_cv: signal it */
 	int64_t ob_at;            /* the dispatcher's next pass (monotonic ms,
-	                           * -1: none planned); set with ob_mu held */
+	                           * -1: none planned); planned at the end of
+	                           * its pass with ob_mu held, only brought
+	                           * forward otherwise */
 	/* Held for an outbox pass: by the dispatcher, or by an engine worker
 	 * that queued a call and sends it itself (engine.c). Taken before mu,
 	 * never while holding it. */
