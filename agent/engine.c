@@ -74,6 +74,7 @@ int eng_new(const struct eng_config *cfg, const struct eng_chain *chain, struct 
 	}
 	e->tail = &e->head;
 	pthread_mutex_init(&e->mu, NULL);
+	pthread_mutex_init(&e->ob_mu, NULL);
 	cond_init_mono(&e->work_cv);
 	cond_init_mono(&e->idle_cv);
 	cond_init_mono(&e->ob_cv);
@@ -86,11 +87,60 @@ struct worker_arg {
 	unsigned slot;
 };
 
+/*
+ * After a job that queued outbox rows, on the worker: passes the outbox
+ * itself, so that a call due now goes from here to the submitter, without
+ * waking the dispatcher (a thread switch there and one back). Only when no
+ * pass runs: the one that does (the dispatcher, or another worker) reads
+ * the rows when it is done, since a pass begins by clearing ob_fresh and
+ * its holder looks at ob_fresh again after releasing ob_mu, and a row is
+ * committed and ob_fresh set before anyone tries ob_mu. What this pass
+ * cannot do without waiting (a check of the chain before a resend, a
+ * retry's timer, rows past the memory bound) goes to the dispatcher, which
+ * is woken only when it did not plan to pass by then anyway (ob_at).
+ */
+static void outbox_direct(struct eng *e)
+{
+	for (;;) {
+		if (pthread_mutex_trylock(&e->ob_mu) != 0)
+			return;
+		pthread_mutex_lock(&e->mu);
+		e->ob_fresh = 0;
+		e->ob_busy++;
+		pthread_mutex_unlock(&e->mu);
+		int64_t next = eng_outbox_pass(e, 1);
+		pthread_mutex_lock(&e->mu);
+		e->ob_busy--;
+		int wake = 0;
+		if (next >= 0) {
+			/* Something waits that this pass left (a check, a retry's
+			 * time): the dispatcher is woken only when it would
+			 * otherwise wake later than that. */
+			int64_t in = next - clk_wall_ms();
+			int64_t at = clk_mono_ms() + (in > 0 ? in : 0);
+			if (e->ob_at < 0 || at < e->ob_at) {
+				e->ob_at = at;
+				wake = e->ob_waiting;
+			}
+		}
+		pthread_mutex_unlock(&e->mu);
+		pthread_mutex_unlock(&e->ob_mu);
+		if (wake)
+			pthread_cond_signal(&e->ob_cv);
+		pthread_mutex_lock(&e->mu);
+		int again = e->ob_fresh;
+		pthread_mutex_unlock(&e->mu);
+		if (!again)
+			return;
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct eng *e = ((struct worker_arg *)arg)->e;
 	unsigned slot = ((struct worker_arg *)arg)->slot;
 	free(arg);
+	eng_kick_defer(1);
 	pthread_mutex_lock(&e->mu);
 	while (!e->stopping) {
 		int64_t wake;
@@ -131,6 +181,9 @@ static void *worker_main(void *arg)
 			log_warn("engine", "contract %llu: retry not queued",
 			         (unsigned long long)j->cid);
 		free(j);
+		/* Still counted active, so wait_idle does not see a gap. */
+		if (eng_kick_deferred())
+			outbox_direct(e);
 		pthread_mutex_lock(&e->mu);
 		e->busy[slot] = 0;
 		e->active--;
@@ -145,46 +198,67 @@ static void *worker_main(void *arg)
 }
 
 /*
- * The dispatcher: outbox passes when rows were queued, outcomes came in or
- * an item is due, and the full sync every sync_period_s. It never waits for
- * a call's outcome: submit_async's callbacks only queue the outcome and wake
- * it (engine_outbox.c).
+ * The dispatcher: outbox passes when rows were queued by a thread that is
+ * not an engine worker (a worker passes its own rows, outbox_direct),
+ * outcomes came in, an item is due or needs a check of the chain, and the
+ * full sync every sync_period_s. It never waits for a call's outcome:
+ * submit_async's callbacks only queue the outcome and wake it
+ * (engine_outbox.c). It takes ob_mu for a pass, then mu.
  */
 static void *dispatcher_main(void *arg)
 {
 	struct eng *e = arg;
-	int64_t ob_at = clk_mono_ms(); /* resend at once what a previous run left */
 	pthread_mutex_lock(&e->mu);
+	e->ob_at = clk_mono_ms(); /* resend at once what a previous run left */
 	while (!e->stopping) {
 		int64_t now = clk_mono_ms();
-		if (e->ob_kick || e->ob_done) {
-			ob_at = now;
+		if (e->ob_kick || e->ob_fresh || e->ob_done) {
+			e->ob_at = now;
 			e->ob_kick = 0;
 		}
+		int64_t ob_at = e->ob_at;
 		int sync_due = now >= e->next_sync;
 		if (!sync_due && (ob_at < 0 || ob_at > now)) {
 			int64_t wake = e->next_sync;
 			if (ob_at >= 0 && ob_at < wake)
 				wake = ob_at;
 			struct timespec ts = eng_deadline(wake);
+			e->ob_waiting = 1;
 			pthread_cond_timedwait(&e->ob_cv, &e->mu, &ts);
+			e->ob_waiting = 0;
 			continue;
 		}
-		e->ob_busy = 1;
 		pthread_mutex_unlock(&e->mu);
-		int64_t next = eng_outbox_pass(e);
+		/* A worker's pass may hold ob_mu; it is short (no chain reads). */
+		pthread_mutex_lock(&e->ob_mu);
+		pthread_mutex_lock(&e->mu);
+		e->ob_fresh = 0;
+		e->ob_kick = 0;
+		e->ob_busy++;
+		pthread_mutex_unlock(&e->mu);
+		int64_t next = eng_outbox_pass(e, 0);
 		if (sync_due) {
+			/* Without ob_mu: the sync reads the chain for a while, and
+			 * the workers pass the outbox meanwhile. */
+			pthread_mutex_unlock(&e->ob_mu);
 			eng_full_sync(e);
-			next = eng_outbox_pass(e); /* what the sync queued */
+			pthread_mutex_lock(&e->ob_mu);
+			pthread_mutex_lock(&e->mu);
+			e->ob_fresh = 0;
+			e->ob_kick = 0;
+			pthread_mutex_unlock(&e->mu);
+			next = eng_outbox_pass(e, 0); /* what the sync queued */
 		}
 		/* Due times are wall clock (they survive restarts); waits are
-		 * monotonic. */
+		 * monotonic. Set before ob_mu is released: a worker's pass that
+		 * follows compares its own next due time with it. */
 		int64_t in = next < 0 ? -1 : next - clk_wall_ms();
 		pthread_mutex_lock(&e->mu);
-		e->ob_busy = 0;
+		e->ob_busy--;
 		if (sync_due)
 			e->next_sync = clk_mono_ms() + (int64_t)e->cfg.sync_period_s * 1000;
-		ob_at = next < 0 ? -1 : clk_mono_ms() + (in > 0 ? in : 0);
+		e->ob_at = next < 0 ? -1 : clk_mono_ms() + (in > 0 ? in : 0);
+		pthread_mutex_unlock(&e->ob_mu);
 		pthread_cond_broadcast(&e->idle_cv);
 	}
 	pthread_mutex_unlock(&e->mu);
@@ -288,6 +362,7 @@ void eng_free(struct eng *e)
 	}
 	e->tail = &e->head;
 	pthread_mutex_destroy(&e->mu);
+	pthread_mutex_destroy(&e->ob_mu);
 	pthread_cond_destroy(&e->work_cv);
 	pthread_cond_destroy(&e->idle_cv);
 	pthread_cond_destroy(&e->ob_cv);
@@ -312,12 +387,14 @@ int eng_wait_idle(struct eng *e, int outbox, int timeout_ms)
 	for (;;) {
 		int idle = e->queued == 0 && e->active == 0;
 		if (idle && outbox) {
-			idle = !e->ob_busy && !e->ob_kick && eng_outbox_busy(e) == 0;
+			idle =
+			    !e->ob_busy && !e->ob_kick && !e->ob_fresh && eng_outbox_busy(e) == 0;
 			if (idle) {
 				pthread_mutex_unlock(&e->mu);
 				idle = outbox_quiet(e);
 				pthread_mutex_lock(&e->mu);
-				idle = idle && e->queued == 0 && e->active == 0 && !e->ob_busy;
+				idle = idle && e->queued == 0 && e->active == 0 && !e->ob_busy &&
+				       !e->ob_fresh;
 			}
 		}
 		if (idle) {

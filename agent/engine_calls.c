@@ -163,13 +163,40 @@ int eng_outbox_reject(struct eng *e, uint64_t cid, const char *reason)
 	return rc;
 }
 
+/* Per thread: an engine worker defers its kicks and passes the outbox
+ * itself after its job (engine.c), so a call due now goes to the submitter
+ * without waking the dispatcher. */
+static __thread int kick_defer, kick_pending;
+
+void eng_kick_defer(int on)
+{
+	kick_defer = on;
+}
+
+int eng_kick_deferred(void)
+{
+	int p = kick_pending;
+	kick_pending = 0;
+	return p;
+}
+
 void eng_kick_outbox(struct eng *e)
 {
 	pthread_mutex_lock(&e->mu);
-	e->ob_kick = 1;
-	e->ob_more = 1; /* new rows to read into memory */
+	e->ob_more = 1;  /* new rows to read into memory */
+	e->ob_fresh = 1; /* whoever passes next (or passes now) reads them */
+	int wake = 0;
+	if (kick_defer) {
+		kick_pending = 1;
+	} else {
+		e->ob_kick = 1;
+		wake = e->ob_waiting;
+	}
 	pthread_mutex_unlock(&e->mu);
-	pthread_cond_signal(&e->ob_cv); /* after the unlock, as eng_enqueue */
+	/* After the unlock, as eng_enqueue; only when the dispatcher waits (in
+	 * a pass it looks at ob_kick before it waits again). */
+	if (wake)
+		pthread_cond_signal(&e->ob_cv);
 }
 
 int eng_outbox_enqueue(struct eng *e, uint64_t contract_id, const char *key, const char *payload,

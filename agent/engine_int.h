@@ -131,10 +131,20 @@ struct eng {
 	unsigned nworkers;        /* threads started */
 	pthread_t dispatcher;
 	int dispatcher_up;
-	int ob_kick;              /* rows were queued since the last pass */
-	int ob_busy;              /* the dispatcher is in a pass */
-	/* The outbox in memory. The queue is the dispatcher's alone; the rest
-	 * under mu. Rows with id <= ob_loaded are all in memory (or done);
+	int ob_kick;              /* the dispatcher should run a pass */
+	int ob_fresh;             /* rows were queued since the last pass began */
+	int ob_busy;              /* a pass runs (the dispatcher's or a worker's) */
+	int ob_waiting;           /* the dispatcher waits on ob_cv: signal it */
+	int64_t ob_at;            /* the dispatcher's next pass (monotonic ms,
+	                           * -1: none planned); planned at the end of
+	                           * its pass with ob_mu held, only brought
+	                           * forward otherwise */
+	/* Held for an outbox pass: by the dispatcher, or by an engine worker
+	 * that queued a call and sends it itself (engine.c). Taken before mu,
+	 * never while holding it. */
+	pthread_mutex_t ob_mu;
+	/* The outbox in memory. The queue belongs to whoever holds ob_mu; the
+	 * rest under mu. Rows with id <= ob_loaded are all in memory (or done);
 	 * newer ones are read when a kick says there are some. */
 	struct eng_ob_item *ob_head;
 	size_t ob_count;          /* items in the queue, in flight included */
@@ -185,7 +195,14 @@ int eng_outbox_add(struct eng *e, const char *pallet, const char *call, uint64_t
 /* The engine's own calls. */
 int eng_outbox_deployed(struct eng *e, uint64_t cid);
 int eng_outbox_reject(struct eng *e, uint64_t cid, const char *reason);
+/* Says new rows are in the store. From the dispatcher's point of view a
+ * kick; on a thread that called eng_kick_defer(1), only noted, for the
+ * thread to send them itself (eng_kick_deferred says whether it must). */
 void eng_kick_outbox(struct eng *e);
+/* For the calling thread only (an engine worker): 1 defers its kicks. */
+void eng_kick_defer(int on);
+/* 1 when a kick was deferred on this thread since the last call (clears). */
+int eng_kick_deferred(void);
 /* Splits a payload {pallet, call, args} (older rows: the kind's legacy
  * payload) into its parts: *holder owns them, cJSON_Delete it. */
 int eng_call_parse(const char *kind, uint64_t cid, const char *payload, cJSON **holder,
@@ -216,10 +233,13 @@ int eng_transition_with(struct eng *e, uint64_t cid, unsigned from_mask,
 			enum store_dep_state to, const char *reason, enum eng_tcall call,
 			int (*also)(void *arg), void *arg);
 
-/* --- engine_outbox.c (the dispatcher thread only, unless said) --- */
+/* --- engine_outbox.c (with ob_mu held, unless said) --- */
 /* One pass: records outcomes, reads new rows, sends what is due (at most
- * outbox_in_flight in flight). The wall ms the next item is due, or -1. */
-int64_t eng_outbox_pass(struct eng *e);
+ * outbox_in_flight in flight). The wall ms the next item is due, or -1.
+ * direct (an engine worker's pass, which must not wait for the chain):
+ * items whose send must first ask the chain whether an earlier one landed
+ * are left for the dispatcher, and count as due now. */
+int64_t eng_outbox_pass(struct eng *e, int direct);
 /* At start, before any worker runs (any thread): notes which rows were
  * pending, each of which may have been sent before a crash. */
 int eng_outbox_boot(struct eng *e);

@@ -12,7 +12,12 @@
  * pending when the engine started (a crash may have hidden a send, the
  * mark too when the power went), every resend after an unknown outcome,
  * and after a failure on chain (a repeat of a call that landed fails, and
- * is recorded as the success it was). Outcomes come back through a
+ * is recorded as the success it was). A pass runs on whoever holds ob_mu:
+ * the dispatcher (retries, timers, checks, outcomes, restore), or the
+ * engine worker that just queued a row, which hands a call due now to the
+ * submitter itself (engine.c) and leaves any check to the dispatcher; the
+ * same steps in the same order either way, so rows go out in the order
+ * they were queued. Outcomes come back through a
  * callback that only queues them and wakes the dispatcher, which records
  * them in the store (done, or a retry time with backoff) in one lazy
  * transaction per pass. No thread waits for a block. docs/deploy-engine.md
@@ -52,7 +57,10 @@ size_t eng_outbox_busy(const struct eng *e)
 	return e->ob_in_flight + (e->ob_done != NULL);
 }
 
-/* Submit callback, on any thread: queue the outcome, wake the dispatcher. */
+/* Submit callback, on any thread: queue the outcome, wake the dispatcher.
+ * The outcomes of one block come in a row: only the first finds the list
+ * empty and wakes a waiting dispatcher, which takes all that came by then
+ * (a dispatcher in a pass looks at the list before it waits again). */
 static void on_outcome(void *ud, int rc, const char *why)
 {
 	struct eng_ob_item *it = ud;
@@ -60,9 +68,11 @@ static void on_outcome(void *ud, int rc, const char *why)
 	pthread_mutex_lock(&e->mu);
 	it->rc = rc;
 	snprintf(it->why, sizeof it->why, "%s", why ? why : "");
+	int first = e->ob_done == NULL;
 	it->done_next = e->ob_done;
 	e->ob_done = it;
-	pthread_cond_signal(&e->ob_cv);
+	if (first && e->ob_waiting)
+		pthread_cond_signal(&e->ob_cv);
 	pthread_mutex_unlock(&e->mu);
 }
 
@@ -211,8 +221,9 @@ static void load_new(struct eng *e)
 
 #define OB_SEND_MAX 256
 
-/* Hands what is due to submit_async, up to the in-flight bound. */
-static void send_due(struct eng *e)
+/* Hands what is due to submit_async, up to the in-flight bound. direct:
+ * leaves the items that need a chain check first (see eng_outbox_pass). */
+static void send_due(struct eng *e, int direct)
 {
 	pthread_mutex_lock(&e->mu);
 	unsigned room = e->ob_in_flight < e->cfg.outbox_in_flight
@@ -235,6 +246,8 @@ static void send_due(struct eng *e)
 	     it = it->next) {
 		if (it->dead || it->in_flight || it->next_try > now)
 			continue;
+		if (direct && (it->boot || it->attempts > 0 || it->failed))
+			continue; /* due now: the dispatcher asks the chain */
 		cJSON *h;
 		const struct eng_call_def *d;
 		const cJSON *a;
@@ -356,11 +369,11 @@ static int64_t next_due(struct eng *e)
 	return next;
 }
 
-int64_t eng_outbox_pass(struct eng *e)
+int64_t eng_outbox_pass(struct eng *e, int direct)
 {
 	record_outcomes(e);
 	load_new(e);
-	send_due(e);
+	send_due(e, direct);
 	sweep(e);
 	return next_due(e);
 }

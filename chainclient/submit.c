@@ -234,8 +234,10 @@ void chain_submitter_feed(struct chain_submitter *s, const struct chain_fed_bloc
 		s->fed_top_ms = s->fed_ms;
 		s->fed_valid = 1;
 	}
-	if (s->nwatch || s->busy)
-		pthread_cond_broadcast(&s->cond);
+	/* Only a worker waiting for outcomes needs the block now; one in its
+	 * batch window sends first and then finds the block queued. */
+	if (s->waiting == CHAIN_W_POLL)
+		pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -290,11 +292,27 @@ int64_t chain_submitter_nonce(struct chain_submitter *s)
 	return n;
 }
 
-static void chain_wait_locked(struct chain_submitter *s, long ms)
+/* Waits (under lock) for at most ms, or without a bound when ms < 0,
+ * saying what for so that producers know whether to signal. */
+static void chain_wait_locked(struct chain_submitter *s, int why, long ms)
 {
-	struct timespec ts = clk_after(CLOCK_MONOTONIC, ms);
+	s->waiting = why;
+	if (ms < 0) {
+		pthread_cond_wait(&s->cond, &s->lock);
+	} else {
+		struct timespec ts = clk_after(CLOCK_MONOTONIC, ms);
+		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+	}
+	s->waiting = CHAIN_W_RUN;
+	s->wakeups++;
+}
 
-	pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+uint64_t chain_submitter_wakeups(struct chain_submitter *s)
+{
+	pthread_mutex_lock(&s->lock);
+	uint64_t n = s->wakeups;
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }
 
 /* Takes the next job, or a batch of them, off the queue (under lock).
@@ -349,7 +367,7 @@ static void *chain_worker(void *arg)
 			size_t n = 0;
 			long wait_ms = 0;
 			if (chain_take(s, jobs, &n, &wait_ms)) {
-				chain_wait_locked(s, wait_ms);
+				chain_wait_locked(s, CHAIN_W_WINDOW, wait_ms);
 				continue;
 			}
 			pthread_mutex_unlock(&s->lock);
@@ -375,7 +393,7 @@ static void *chain_worker(void *arg)
 				pthread_mutex_lock(&s->lock);
 				continue;
 			}
-			pthread_cond_wait(&s->cond, &s->lock);
+			chain_wait_locked(s, CHAIN_W_IDLE, -1);
 			continue;
 		}
 		pthread_mutex_unlock(&s->lock);
@@ -384,7 +402,7 @@ static void *chain_worker(void *arg)
 			chain_follow(s);
 		pthread_mutex_lock(&s->lock);
 		if (!s->stop && !s->qhead && s->inflight && !s->fhead && !s->fed_gap)
-			chain_wait_locked(s, s->opts.poll_ms);
+			chain_wait_locked(s, CHAIN_W_POLL, s->opts.poll_ms);
 	}
 	/* Stopping: nothing queued was sent; what is in flight is undecided. */
 	while ((j = s->qhead)) {
@@ -510,7 +528,16 @@ int chain_submit_async(struct chain_submitter *s, const char *pallet, const char
 		s->qlen++;
 		s->busy++;
 		s->last_queued_ms = j->queued_ms;
-		pthread_cond_broadcast(&s->cond);
+		/* One wakeup per batch, not per call: while the window is open
+		 * the worker wakes at its end (or at the idle close, which it
+		 * computes again from last_queued_ms), so a call only ends that
+		 * wait by filling the batch. Idle or waiting for outcomes, the
+		 * call is news. Running, the worker looks at the queue before
+		 * it waits again. One thread waits on cond: signal, not
+		 * broadcast. */
+		if (s->waiting == CHAIN_W_IDLE || s->waiting == CHAIN_W_POLL ||
+		    (s->waiting == CHAIN_W_WINDOW && s->qlen >= s->opts.batch_max))
+			pthread_cond_signal(&s->cond);
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (ret)

@@ -219,6 +219,13 @@ void chain_submitter_feed(struct chain_submitter *s, const struct chain_fed_bloc
 /* Says the follower is alive though no new block came (keeps fed mode). */
 void chain_submitter_feed_alive(struct chain_submitter *s);
 
+/*
+ * How many times the worker thread came back from a wait so far (each is a
+ * thread switch): calls queued inside one batch window cost one wakeup for
+ * the batch, not one each. Thread-safe.
+ */
+uint64_t chain_submitter_wakeups(struct chain_submitter *s);
+
 /* The locally held next nonce, or -1 when it must be resynced. */
 int64_t chain_submitter_nonce(struct chain_submitter *s);
 

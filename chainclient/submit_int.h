@@ -53,6 +53,13 @@ struct chain_submitter {
 	pthread_mutex_t lock; /* guards stop, the queue and nonce_pub */
 	pthread_cond_t cond;
 	int stop;
+	/* What the worker waits for (under lock), so that producers signal
+	 * only when their news ends that wait: a call queued while the batch
+	 * window is open does not wake the worker (it wakes when the window
+	 * closes, or when the batch is full), a fed block wakes it only while
+	 * it waits for outcomes. */
+	enum { CHAIN_W_RUN = 0, CHAIN_W_IDLE, CHAIN_W_WINDOW, CHAIN_W_POLL } waiting;
+	uint64_t wakeups; /* waits the worker came back from (tests, tuning) */
 	struct chain_job *qhead, *qtail;
 	size_t qlen;
 	int64_t last_queued_ms; /* when the newest call was queued */

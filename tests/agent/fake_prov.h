@@ -40,6 +40,7 @@ struct fhost {
 	char order[512];          /* "name," per provision call */
 	char fail_name[40];       /* provision of this name fails for good */
 	int busy;                 /* provision answers -EBUSY this many times */
+	pthread_t prov_thread;    /* the thread of the latest provision call */
 };
 
 static struct fhost fh_local;
@@ -141,6 +142,7 @@ static int v_provision(struct prov_ctx *ctx, const struct prov_workload_id *id, 
 	fh_lock();
 	int rc = 0;
 	fh.provisions++;
+	fh.prov_thread = pthread_self();
 	size_t o = strlen(fh.order);
 	snprintf(fh.order + o, sizeof fh.order - o, "%s,", id->name);
 	if (fh.busy > 0) {

@@ -86,6 +86,8 @@ struct fchain {
 	pthread_t reader;   /* whose get_contract calls count in fcontract.reads */
 	int count_reads;
 	char last_reason[MAXC][256];
+	pthread_t deployed_thread[MAXC]; /* who called submit_async with set_contract_deployed */
+	int syncs;                       /* node_contracts calls (full syncs) */
 };
 
 static struct fchain fc;
@@ -169,6 +171,7 @@ static int f_node_contracts(void *ctx, uint32_t node, uint64_t **ids, size_t *n)
 	int rc = 0;
 	*ids = NULL;
 	*n = 0;
+	fc.syncs++;
 	if (fc.sync_fail) {
 		rc = ZE_UNKNOWN;
 	} else if ((*ids = calloc(MAXC, sizeof **ids))) {
@@ -270,6 +273,8 @@ static int f_submit_async(void *ctx, const struct eng_call *call, eng_submit_cb 
 	c->ud = ud;
 	if (!strcmp(call->call, "set_contract_deployed")) {
 		c->kind = FC_DEPLOYED;
+		if (call->contract_id < MAXC)
+			LOCKED(&fc.mu, fc.deployed_thread[call->contract_id] = pthread_self());
 	} else if (!strcmp(call->call, "reject_contract")) {
 		/* The reason travels hex-encoded, as the runtime takes bytes. */
 		const cJSON *r = cJSON_GetObjectItemCaseSensitive(call->args, "reason");
@@ -1262,6 +1267,47 @@ static void many_contracts_in_parallel(void **st)
 	assert_int_equal(fc.applied[1][FC_REPORTS], 2);
 }
 
+/* The worker that provisioned a deployment hands its set_contract_deployed,
+ * due at once, to the submitter itself: no dispatcher wakeup between the
+ * job and the chain call. */
+static void worker_sends_its_call(void **st)
+{
+	struct fx *f = *st;
+	char msg[256];
+	/* The start's full sync is over (it holds the dispatcher, which then
+	 * takes the rows queued meanwhile: the fallback, not what is tested). */
+	for (int i = 0; i < 500; i++) {
+		pthread_mutex_lock(&fc.mu);
+		int n = fc.syncs;
+		pthread_mutex_unlock(&fc.mu);
+		if (n)
+			break;
+		usleep(2000);
+	}
+	idle(f);
+	for (uint64_t id = 1; id < 4; id++) {
+		mk_contract(id, USER_TWIN, NODE_ID,
+			    "{\"version\":0,\"twin_id\":7,\"workloads\":[{\"version\":0,\"name\":\"d\","
+			    "\"type\":\"zmount\",\"data\":{\"size\":10}}]}", 0);
+		assert_int_equal(deploy(f, USER_TWIN, id, msg, sizeof msg, NULL, 0), 0);
+		idle(f);
+		assert_int_equal(fc.applied[id][FC_DEPLOYED], 1);
+		fh_lock();
+		pthread_t prov = fh.prov_thread;
+		fh_unlock();
+		pthread_mutex_lock(&fc.mu);
+		int same = pthread_equal(fc.deployed_thread[id], prov);
+		pthread_mutex_unlock(&fc.mu);
+		assert_true(same);
+		int done;
+		char key[32];
+		snprintf(key, sizeof key, "deployed:%llu", (unsigned long long)id);
+		assert_int_equal(store_outbox_state(f->s, key, &done, NULL, 0), 0);
+		assert_int_equal(done, 1);
+	}
+	assert_int_equal(pending(f), 0);
+}
+
 /* Hash-only contracts get their sealed deployment with the command, checked
  * like on-chain data; contracts seen on chain are deployed without the
  * command, and a contract both paths see is deployed once. */
@@ -1384,6 +1430,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(lifecycle_pause_resume_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(restart_adopts_retries_and_resends, setup, teardown),
 		cmocka_unit_test_setup_teardown(many_contracts_in_parallel, setup, teardown),
+		cmocka_unit_test_setup_teardown(worker_sends_its_call, setup, teardown),
 		cmocka_unit_test_setup_teardown(stop_abandons_a_hanging_submit, setup, teardown),
 		cmocka_unit_test_setup_teardown(hash_only_and_adoption, setup, teardown),
 		cmocka_unit_test_setup_teardown(adoption_from_the_event_reads_nothing, setup,

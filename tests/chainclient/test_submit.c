@@ -333,6 +333,42 @@ static void batch_window_closes_when_callers_pause(void **st)
 	cJSON_Delete(args);
 }
 
+static int setup_batch_long(void **st)
+{
+	batch_ms = 300;
+	return setup_with(st, 8);
+}
+
+/* Calls queued inside an open batch window do not wake the worker one by
+ * one: it wakes for the first call, at the window's end, and then sends
+ * the whole batch (a wakeup per call would be a thread switch per call). */
+static void one_wakeup_per_batch(void **st)
+{
+	struct fx *f = *st;
+	struct tally t = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	cJSON *args = transfer_args(f, 3);
+	enum { N = 40 };
+
+	uint64_t w0 = chain_submitter_wakeups(f->s);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(chain_submit_async(f->s, "Balances", "transfer", args, tally_cb, &t), 0);
+		/* Spread over 80 ms of the 300 ms window, as deploys finish. */
+		struct timespec ts = {0, 2000000};
+		nanosleep(&ts, NULL);
+	}
+	assert_true(submits_after(f, 1, clk_mono_ms()) >= 0);
+	uint64_t woke = chain_submitter_wakeups(f->s) - w0;
+	/* The first call, the window's end; a few 5 ms polls for the outcome
+	 * may have followed the send before this thread looked. */
+	assert_true(woke >= 1);
+	assert_true(woke < 10);
+	tally_wait(&t, N);
+	assert_int_equal(t.done, N);
+	assert_int_equal(t.ok, N);
+	assert_int_equal(f->fc.submits, 1);
+	cJSON_Delete(args);
+}
+
 /* A failing batch is sent again call by call: each gets its own outcome. */
 static void failed_batch_goes_call_by_call(void **st)
 {
@@ -454,6 +490,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(async_calls_pipeline, setup, teardown),
 		cmocka_unit_test_setup_teardown(batch_all_with_tfchain_metadata, setup_batch, teardown),
 		cmocka_unit_test_setup_teardown(failed_batch_goes_call_by_call, setup_batch, teardown),
+		cmocka_unit_test_setup_teardown(one_wakeup_per_batch, setup_batch_long, teardown),
 		cmocka_unit_test_setup_teardown(batch_window_closes_when_callers_pause,
 						setup_batch_idle, teardown),
 		cmocka_unit_test_setup_teardown(stopping_leaves_in_flight_unknown, setup_long, teardown),
