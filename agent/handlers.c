@@ -390,7 +390,8 @@ TRAMPOLINE(statistics)
 
 int eng_rmb_register(struct eng *e, struct rmb_server *s)
 {
-	/* deploy waits on the chain: it runs on the server's slow pool. */
+	/* deploy waits on the chain: it is a slow handler, run within the
+	 * server's slow_workers places (docs/rmb.md, "Workers and shares"). */
 	static const struct {
 		const char *cmd;
 		rmb_handler_fn fn;

@@ -81,9 +81,10 @@ ENGINE_HANDLER(changes)
 ENGINE_HANDLER(statistics)
 ENGINE_HANDLER(logs)
 
-/* A deploy reads the contract and twins from the chain: it runs on the
- * server's slow pool, so a slow or stalled chain never delays other
- * callers' commands (docs/rmb.md, "Workers and shares"). */
+/* A deploy reads the contract and twins from the chain: it is a slow
+ * handler, counted against the server's slow_workers places rather than
+ * its workers, so a slow or stalled chain never delays other callers'
+ * commands (docs/rmb.md, "Workers and shares"). */
 static const struct {
 	const char *cmd;
 	rmb_handler_fn fn;
