@@ -127,8 +127,8 @@ static void wait_until(struct eng_handoff *h, int64_t at)
 }
 
 enum eng_ho_claim eng_ho_claim(struct eng *e, uint64_t cid, uint32_t caller, int by_chain,
-			       enum eng_ho_mode mode, struct eng_contract *parked,
-			       int *has_parked, struct eng_ho_res *res)
+                               enum eng_ho_mode mode, struct eng_contract *parked, int *has_parked,
+                               struct eng_ho_res *res)
 {
 	struct eng_handoff *h = &e->ho;
 	enum eng_ho_claim out;
@@ -158,9 +158,10 @@ enum eng_ho_claim eng_ho_claim(struct eng *e, uint64_t cid, uint32_t caller, int
 			} else if (s->twin != caller) {
 				out = ENG_HO_NONE; /* the store answers: another twin's */
 			} else {
-				*res = (struct eng_ho_res){.rc = s->rc, .code = s->code,
-							   .status = s->status,
-							   .ticket = s->ticket};
+				*res = (struct eng_ho_res){.rc = s->rc,
+				                           .code = s->code,
+				                           .status = s->status,
+				                           .ticket = s->ticket};
 				memcpy(res->err, s->err, sizeof res->err);
 				slot_clear(s);
 				out = ENG_HO_TAKEN;
@@ -201,8 +202,8 @@ enum eng_ho_claim eng_ho_claim(struct eng *e, uint64_t cid, uint32_t caller, int
 			out = ENG_HO_NONE;
 			break;
 		}
-		*s = (struct eng_ho_slot){.cid = cid, .state = ENG_HO_BUSY, .by_chain = by_chain,
-					  .at = now};
+		*s = (struct eng_ho_slot){
+		    .cid = cid, .state = ENG_HO_BUSY, .by_chain = by_chain, .at = now};
 		out = ENG_HO_MINE;
 		break;
 	}
@@ -210,8 +211,8 @@ enum eng_ho_claim eng_ho_claim(struct eng *e, uint64_t cid, uint32_t caller, int
 	return out;
 }
 
-void eng_ho_release(struct eng *e, uint64_t cid, int by_chain, int stored, uint32_t twin,
-		    int rc, int code, const char *status, const char *err, uint64_t ticket)
+void eng_ho_release(struct eng *e, uint64_t cid, int by_chain, int stored, uint32_t twin, int rc,
+                    int code, const char *status, const char *err, uint64_t ticket)
 {
 	struct eng_handoff *h = &e->ho;
 	pthread_mutex_lock(&h->mu);
@@ -249,8 +250,8 @@ void eng_ho_park(struct eng *e, const struct eng_contract *c)
 	int64_t now = clk_mono_ms();
 	struct eng_ho_slot *s = find(h, c->id, now);
 	if (!s && (s = alloc(h))) {
-		*s = (struct eng_ho_slot){.cid = c->id, .state = ENG_HO_PARKED, .at = now,
-					  .has_c = 1, .c = *c};
+		*s = (struct eng_ho_slot){
+		    .cid = c->id, .state = ENG_HO_PARKED, .at = now, .has_c = 1, .c = *c};
 		s->c.data = NULL;
 		s->c.data_len = 0;
 	}
