@@ -252,11 +252,16 @@ int eng_cursor_set(struct eng *e, int64_t block);
 /*
  * The block follower's progress, for deploy commands that wait for it
  * instead of reading their contract (engine_handoff.c). A command waits
- * only while a block the follower knows of is not processed, and at most
- * accept_wait_ms; a follower that never calls these makes nobody wait.
+ * only while a block the follower knows of is not processed, or (with a
+ * head subscription) while its contract is newer than every ContractCreated
+ * seen, and at most accept_wait_ms; a follower that never calls these makes
+ * nobody wait.
  */
-/* The finalized head is head (announced or polled): its blocks are read next. */
-void eng_follow_head(struct eng *e, uint64_t head);
+/* The finalized head is head: its blocks are read next. subscribed: it came
+ * from a head subscription (pushed as soon as final, so a command for a
+ * contract newer than any seen also waits for the next block); 0 when
+ * polled (HTTP), which makes only a known unprocessed head worth a wait. */
+void eng_follow_head(struct eng *e, uint64_t head, int subscribed);
 /* Every event of block number was handed to eng_on_chain_event. */
 void eng_follow_done(struct eng *e, uint64_t number);
 /* The follower failed a block or stops: nothing is pending any more. */

@@ -42,6 +42,9 @@
 /* A command waits this long at most for another path's accept of the same
  * contract (a twin read and a registry request are each bounded). */
 #define HO_BUSY_MS 30000
+/* A command for a contract this much newer than the newest seen is not
+ * waited for: no block makes that many (a made-up id). */
+#define HO_ID_WINDOW 4096
 /* Outcomes and contracts kept for an owner's command this long. */
 #define HO_KEEP_MS 60000
 
@@ -136,7 +139,8 @@ enum eng_ho_claim eng_ho_claim(struct eng *e, uint64_t cid, uint32_t caller, int
 		*has_parked = 0;
 	pthread_mutex_lock(&h->mu);
 	int64_t now = clk_mono_ms(), busy_until = now + HO_BUSY_MS, until = 0;
-	uint64_t target = 0;
+	uint64_t target = 0, next = 0;
+	int newer = 0;
 	for (;;) {
 		struct eng_ho_slot *s = find(h, cid, now);
 		if (s && s->state == ENG_HO_BUSY) {
@@ -183,12 +187,24 @@ enum eng_ho_claim eng_ho_claim(struct eng *e, uint64_t cid, uint32_t caller, int
 		}
 		if (!by_chain && mode != ENG_HO_NOW) {
 			if (!until) {
-				target = pending(h);
 				until = now + wait_bound(e);
+				target = pending(h);
+				/* Contract ids only grow: one above every
+				 * ContractCreated seen is in a block the follower
+				 * has not processed, maybe not even heard of (the
+				 * user may hear of a block first). Before any was
+				 * seen, the next block is waited for, no more. */
+				if (h->subscribed && cid > h->max_cid) {
+					if (!h->max_cid)
+						next = h->done + 1;
+					else
+						newer = cid - h->max_cid <= HO_ID_WINDOW;
+				}
 			}
-			/* The follower still knows of an unprocessed block at or
-			 * below the one this command came after. */
-			if (target && h->done < target && h->head > h->done && now < until) {
+			int more = target && h->done < target && h->head > h->done;
+			more |= next && h->done < next && h->subscribed;
+			more |= newer && cid > h->max_cid && h->subscribed;
+			if (more && now < until) {
 				if (mode == ENG_HO_ASK) {
 					out = ENG_HO_WAIT;
 					break;
@@ -277,10 +293,20 @@ void eng_ho_forget(struct eng *e, uint64_t cid)
 	pthread_mutex_unlock(&h->mu);
 }
 
-void eng_follow_head(struct eng *e, uint64_t head)
+void eng_ho_seen(struct eng *e, uint64_t cid)
 {
 	struct eng_handoff *h = &e->ho;
 	pthread_mutex_lock(&h->mu);
+	if (cid > h->max_cid)
+		h->max_cid = cid;
+	pthread_mutex_unlock(&h->mu);
+}
+
+void eng_follow_head(struct eng *e, uint64_t head, int subscribed)
+{
+	struct eng_handoff *h = &e->ho;
+	pthread_mutex_lock(&h->mu);
+	h->subscribed = subscribed;
 	if (head > h->top) {
 		int64_t now = clk_mono_ms();
 		if (h->top && h->top_at) {
@@ -312,6 +338,7 @@ void eng_follow_stall(struct eng *e)
 	struct eng_handoff *h = &e->ho;
 	pthread_mutex_lock(&h->mu);
 	h->head = h->done; /* nothing to wait for until the next head */
+	h->subscribed = 0;
 	pthread_cond_broadcast(&h->cv);
 	pthread_mutex_unlock(&h->mu);
 }

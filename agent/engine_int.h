@@ -136,6 +136,8 @@ struct eng_handoff {
 	uint64_t head;            /* finalized head the follower is reading up to */
 	uint64_t done;            /* highest block whose events it handed over */
 	uint64_t top;             /* highest head ever seen, for the block time */
+	uint64_t max_cid;         /* highest contract id of a ContractCreated seen */
+	int subscribed;           /* the follower's heads come from a subscription */
 	int64_t top_at;           /* monotonic ms top last grew */
 	int64_t block_ms;         /* the block time as seen (moving average), 0 unknown */
 };
@@ -270,6 +272,9 @@ void eng_ho_release(struct eng *e, uint64_t cid, int by_chain, int stored, uint3
 void eng_ho_park(struct eng *e, const struct eng_contract *c);
 /* The contract changed on chain: a parked copy is stale. */
 void eng_ho_forget(struct eng *e, uint64_t cid);
+/* A ContractCreated of contract cid was handed over (ids only grow: a
+ * command for a higher one came before its block). */
+void eng_ho_seen(struct eng *e, uint64_t cid);
 
 /* --- engine_calls.c --- */
 /* Queues pallet.call(args) about contract cid inside the caller's

@@ -95,6 +95,7 @@ int eng_on_chain_event(struct eng *e, const cJSON *ev)
 		const cJSON *c = cJSON_IsArray(data) ? cJSON_GetArrayItem(data, 0) : data;
 		if (event_contract_id(c, &cid) < 0)
 			return ZE_MALFORMED;
+		eng_ho_seen(e, cid);
 		/* The event carries the contract as the chain stored it in
 		 * this finalized block: another node's costs nothing, and this
 		 * node's is not read again. One that does not decode is read. */

@@ -315,7 +315,7 @@ static int follow_pass(struct agent_node *n, struct eng *e, int *behind)
 	/* Deploy commands for contracts of these blocks wait for them rather
 	 * than read their contract (the engine's hand-off). */
 	eng_follow_done(e, (uint64_t)cursor);
-	eng_follow_head(e, head);
+	eng_follow_head(e, head, hashed);
 	uint64_t b = (uint64_t)cursor + 1;
 	for (int i = 0; i < FOLLOW_BATCH && b <= head; i++, b++) {
 		const uint8_t *known = b == head		       ? head_hash

@@ -1463,7 +1463,7 @@ static void deploy_waits_for_the_pending_block(void **st)
 	events_only(f, 2000);
 	mk_contract(2, USER_TWIN, NODE_ID, good_doc, 0);
 	eng_follow_done(f->e, 10);
-	eng_follow_head(f->e, 11);
+	eng_follow_head(f->e, 11, 1);
 	struct cmd c;
 	cmd_start(&c, f, 2, NULL);
 	usleep(150 * 1000);
@@ -1482,7 +1482,7 @@ static void deploy_waits_for_the_pending_block(void **st)
 	/* A hash-only contract: the event keeps it for the command, which
 	 * brings the data and reads nothing either. */
 	mk_contract(3, USER_TWIN, NODE_ID, good_doc, MK_HASHONLY);
-	eng_follow_head(f->e, 12);
+	eng_follow_head(f->e, 12, 1);
 	cmd_start(&c, f, 3, hashonly_b64);
 	created_event(f, "{\"contract_id\":3}");
 	eng_follow_done(f->e, 12);
@@ -1501,9 +1501,32 @@ static void deploy_waits_for_the_pending_block(void **st)
 	char msg[256];
 	assert_int_equal(deploy_with_data(f, 4, hashonly_b64, msg, sizeof msg), 0);
 	assert_int_equal(all_reads(4), 1);
+
+	/* The user heard of the block before the follower did: a contract
+	 * newer than every ContractCreated seen waits for the next block. */
+	mk_contract(5, USER_TWIN, NODE_ID, good_doc, 0);
+	cmd_start(&c, f, 5, NULL);
+	usleep(150 * 1000);
+	assert_int_equal(c.end_ms, 0);
+	eng_follow_head(f->e, 13, 1);
+	created_event(f, "{\"contract_id\":5}");
+	eng_follow_done(f->e, 13);
+	cmd_join(&c);
+	assert_int_equal(c.code, 0);
+	assert_string_equal(c.status, "accepted");
+	assert_int_equal(all_reads(5), 0);
+	/* Not so when the follower polls for heads (HTTP): read at once. */
+	mk_contract(6, USER_TWIN, NODE_ID, good_doc, 0);
+	eng_follow_head(f->e, 13, 0);
+	int64_t t0 = now_ms();
+	assert_int_equal(deploy(f, USER_TWIN, 6, msg, sizeof msg, NULL, 0), 0);
+	assert_true(now_ms() - t0 < 1000);
+	assert_int_equal(all_reads(6), 1);
 	idle(f);
 	assert_int_equal(fc.applied[3][FC_DEPLOYED], 1);
 	assert_int_equal(fc.applied[4][FC_DEPLOYED], 1);
+	assert_int_equal(fc.applied[5][FC_DEPLOYED], 1);
+	assert_int_equal(fc.applied[6][FC_DEPLOYED], 1);
 }
 
 /* A command whose contract's event does not come reads it once: after the
@@ -1515,7 +1538,7 @@ static void deploy_falls_back_to_one_read(void **st)
 	events_only(f, 300);
 	mk_contract(5, USER_TWIN, NODE_ID, good_doc, 0);
 	eng_follow_done(f->e, 20);
-	eng_follow_head(f->e, 21);
+	eng_follow_head(f->e, 21, 1);
 	struct cmd c;
 	cmd_start(&c, f, 5, NULL);
 	cmd_join(&c);
@@ -1529,7 +1552,7 @@ static void deploy_falls_back_to_one_read(void **st)
 	mk_contract(6, USER_TWIN, NODE_ID, good_doc, 0);
 	events_only(f, 5000);
 	eng_follow_done(f->e, 20);
-	eng_follow_head(f->e, 21);
+	eng_follow_head(f->e, 21, 1);
 	cmd_start(&c, f, 6, NULL);
 	usleep(100 * 1000);
 	assert_int_equal(c.end_ms, 0);
@@ -1542,7 +1565,7 @@ static void deploy_falls_back_to_one_read(void **st)
 	/* The block is processed without the contract (another node's, an
 	 * older one): read at once after it. */
 	mk_contract(7, USER_TWIN, NODE_ID + 1, good_doc, 0);
-	eng_follow_head(f->e, 22);
+	eng_follow_head(f->e, 22, 1);
 	cmd_start(&c, f, 7, NULL);
 	usleep(100 * 1000);
 	assert_int_equal(c.end_ms, 0);
@@ -1553,14 +1576,15 @@ static void deploy_falls_back_to_one_read(void **st)
 	assert_true(c.end_ms - c.start_ms < 2000);
 
 	/* A repeat is answered from the store without waiting; a follower far
-	 * behind (catching up) is not waited for. */
-	eng_follow_head(f->e, 23);
+	 * behind (catching up) is not waited for, nor one that polls (HTTP)
+	 * for a contract newer than any seen. */
+	eng_follow_head(f->e, 23, 1);
 	int64_t t0 = now_ms();
 	char msg[256], status[32];
 	assert_int_equal(deploy(f, USER_TWIN, 5, msg, sizeof msg, status, sizeof status), 0);
 	assert_string_not_equal(status, "accepted");
 	mk_contract(8, USER_TWIN, NODE_ID, good_doc, 0);
-	eng_follow_head(f->e, 100);
+	eng_follow_head(f->e, 100, 0);
 	assert_int_equal(deploy(f, USER_TWIN, 8, msg, sizeof msg, status, sizeof status), 0);
 	assert_true(now_ms() - t0 < 1000);
 	assert_int_equal(all_reads(8), 1);
@@ -1582,7 +1606,7 @@ static void racing_paths_accept_once(void **st)
 		int i = (int)(cid - 9), evfirst = i & 1, pend = i & 2, bad = i & 4;
 		mk_contract(cid, USER_TWIN, NODE_ID, good_doc, bad ? MK_BADHASH : 0);
 		if (pend)
-			eng_follow_head(f->e, ++block);
+			eng_follow_head(f->e, ++block, 1);
 		struct cmd c;
 		char ev[64];
 		snprintf(ev, sizeof ev, "{\"contract_id\":%llu}", (unsigned long long)cid);
