@@ -249,6 +249,16 @@ void eng_ho_release(struct eng *e, uint64_t cid, int by_chain, int stored, uint3
 		s->status = status;
 		s->ticket = ticket;
 		snprintf(s->err, sizeof s->err, "%s", err ? err : "");
+		if (ticket) {
+			/* The block's end makes its acceptances durable with
+			 * one sync and wakes their commands then
+			 * (eng_follow_done); one that comes earlier takes the
+			 * outcome and waits for the sync itself. */
+			if (ticket > h->ticket)
+				h->ticket = ticket;
+			pthread_mutex_unlock(&h->mu);
+			return;
+		}
 	} else if (s && s->has_c && !stored) {
 		s->state = ENG_HO_PARKED; /* e.g. a hash-only one sent without its data */
 		s->at = clk_mono_ms();
@@ -325,6 +335,16 @@ void eng_follow_done(struct eng *e, uint64_t number)
 {
 	struct eng_handoff *h = &e->ho;
 	pthread_mutex_lock(&h->mu);
+	uint64_t ticket = h->ticket;
+	h->ticket = 0;
+	if (ticket) {
+		/* One sync for every contract the block's events accepted: their
+		 * commands then answer without a sync of their own. A failure is
+		 * each command's to see (it waits for the ticket itself). */
+		pthread_mutex_unlock(&h->mu);
+		(void)store_wait_durable(e->store, ticket);
+		pthread_mutex_lock(&h->mu);
+	}
 	if (number > h->done)
 		h->done = number;
 	if (h->done > h->head)

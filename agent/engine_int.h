@@ -137,6 +137,8 @@ struct eng_handoff {
 	uint64_t done;            /* highest block whose events it handed over */
 	uint64_t top;             /* highest head ever seen, for the block time */
 	uint64_t max_cid;         /* highest contract id of a ContractCreated seen */
+	uint64_t ticket;          /* the event path's latest acceptance, not yet
+				   * waited for: eng_follow_done makes it durable */
 	int subscribed;           /* the follower's heads come from a subscription */
 	int64_t top_at;           /* monotonic ms top last grew */
 	int64_t block_ms;         /* the block time as seen (moving average), 0 unknown */

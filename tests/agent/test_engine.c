@@ -1644,6 +1644,49 @@ static void racing_paths_accept_once(void **st)
 	}
 }
 
+/* On a durable store, the contracts one block's events accepted are made
+ * durable by one sync at the block's end, and their waiting commands answer
+ * without a sync of their own. */
+static void a_block_of_acceptances_costs_one_sync(void **st)
+{
+	struct fx *f = *st;
+	fx_adopt = 1;
+	eng_free(f->e);
+	store_close(f->s);
+	assert_int_equal(store_open(f->dir, 0, &f->s), 0);
+	start_engine(f);
+	fx_adopt = 0;
+	LOCKED(&fc.mu, fc.sync_fail = 1);
+	idle(f);
+	eng_follow_done(f->e, 40);
+	eng_follow_head(f->e, 41, 1);
+	struct cmd c[4];
+	for (int i = 0; i < 4; i++) {
+		mk_contract(2 + i, USER_TWIN, NODE_ID, good_doc, 0);
+		cmd_start(&c[i], f, 2 + i, NULL);
+	}
+	usleep(50 * 1000);
+	for (int i = 0; i < 4; i++) {
+		char ev[64];
+		snprintf(ev, sizeof ev, "{\"contract_id\":%d}", 2 + i);
+		created_event(f, ev);
+	}
+	uint64_t before = store_sync_count(f->s);
+	eng_follow_done(f->e, 41);
+	uint64_t after = store_sync_count(f->s);
+	for (int i = 0; i < 4; i++) {
+		cmd_join(&c[i]);
+		assert_int_equal(c[i].code, 0);
+		assert_string_equal(c[i].status, "accepted");
+		assert_int_equal(all_reads(2 + i), 0);
+	}
+	assert_int_equal(after - before, 1);
+	assert_int_equal(store_sync_count(f->s), after);
+	idle(f);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(fc.applied[2 + i][FC_DEPLOYED], 1);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -1668,6 +1711,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(deploy_waits_for_the_pending_block, setup, teardown),
 		cmocka_unit_test_setup_teardown(deploy_falls_back_to_one_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(racing_paths_accept_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_block_of_acceptances_costs_one_sync, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
