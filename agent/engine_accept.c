@@ -478,8 +478,10 @@ static int answer_taken(struct eng *e, uint32_t caller, uint64_t cid, const stru
 	*code = r->code;
 	snprintf(err, errsz, "%s", r->err);
 	if (r->rc == 0)
-		log_info("engine", "contract %" PRIu64 " accepted from twin %u (from its block)", cid,
-			 caller);
+		log_info("engine",
+			 "contract %" PRIu64 ": twin %u's deploy command answered by its "
+			 "block's acceptance",
+			 cid, caller);
 	return r->rc;
 }
 
