@@ -18,20 +18,13 @@
 
 int node_worker_init(struct node_worker *w)
 {
-	pthread_condattr_t ca;
 	memset(w, 0, sizeof *w);
 	if (pthread_mutex_init(&w->mu, NULL) != 0)
 		return -ENOMEM;
-	if (pthread_condattr_init(&ca) != 0) {
+	int rc = clk_cond_init(&w->cv);
+	if (rc < 0) {
 		pthread_mutex_destroy(&w->mu);
-		return -ENOMEM;
-	}
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	int rc = pthread_cond_init(&w->cv, &ca);
-	pthread_condattr_destroy(&ca);
-	if (rc != 0) {
-		pthread_mutex_destroy(&w->mu);
-		return -ENOMEM;
+		return rc;
 	}
 	return 0;
 }

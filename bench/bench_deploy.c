@@ -6,6 +6,7 @@
  *   bench_deploy --chain URL --node ID --agent-pid PID [--chain-pid PID]
  *                [--levels 1,8,64] [--seconds S (20)] [--block-ms MS (100)]
  *                [--metrics URL] [--state-dir DIR] [--trace FILE]
+ *                [--floor-chain URL (the agent's chain URL; default --chain)]
  *
  * Users are generated keys, funded from //Alice and given a twin at the
  * start (64 at most, shared by the levels). Each user is one thread with
@@ -89,6 +90,7 @@
 #define RETRY_MS 50
 
 static const char *chain_url;
+static const char *floor_url; /* the agent's chain URL: the floor's chain part */
 static uint32_t node_id;
 static int agent_pid, chain_pid;
 static double block_ms = 100, level_s = 20;
@@ -170,8 +172,11 @@ static long long cpu_ticks(int pid)
 
 /* CPU time of every live thread in ns (schedstat): finer than the ticks
  * of /proc/PID/stat, but a thread that exits takes its time with it, so
- * the ticks are printed beside it as a check. -1 when gone. */
-static long long cpu_ns(int pid)
+ * the ticks are printed beside it as a check. -1 when gone. With slices,
+ * also the number of times its threads were switched in (schedstat's
+ * third field): each is a context switch, the cost a thread hand-off
+ * pays. */
+static long long cpu_ns_slices(int pid, long long *slices)
 {
 	char path[64], sub[128], buf[128];
 	snprintf(path, sizeof path, "/proc/%d/task", pid);
@@ -191,11 +196,21 @@ static long long cpu_ns(int pid)
 		close(fd);
 		if (r > 0) {
 			buf[r] = '\0';
-			sum += strtoll(buf, NULL, 10);
+			char *end;
+			sum += strtoll(buf, &end, 10);
+			if (slices) {
+				(void)strtoll(end, &end, 10);
+				*slices += strtoll(end, NULL, 10);
+			}
 		}
 	}
 	closedir(d);
 	return sum;
+}
+
+static long long cpu_ns(int pid)
+{
+	return cpu_ns_slices(pid, NULL);
 }
 
 /* VmRSS and RssAnon of pid in KiB. */
@@ -700,6 +715,7 @@ struct level_result {
 	double p50, p99, r50, r99;
 	double agent_ms, agent_tick_ms, agent_idle_ms_per_s, chain_ms;
 	double chain_req, syncs; /* the agent's, over the level; -1 unknown */
+	double switches;         /* the agent's threads switched in, over the level */
 	double bench_ms;         /* this process's CPU over the level */
 };
 
@@ -711,7 +727,8 @@ static int run_level(unsigned nu, struct level_result *lr)
 	long long a0 = cpu_ns(agent_pid);
 	double i0 = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
 	sleep_ms(IDLE_MS);
-	long long a1 = cpu_ns(agent_pid), k1 = cpu_ticks(agent_pid);
+	long long sw1 = 0, sw2 = 0;
+	long long a1 = cpu_ns_slices(agent_pid, &sw1), k1 = cpu_ticks(agent_pid);
 	if (a0 < 0 || a1 < 0 || k1 < 0) {
 		fprintf(stderr, "agent pid %d is gone\n", agent_pid);
 		return -1;
@@ -736,7 +753,8 @@ static int run_level(unsigned nu, struct level_result *lr)
 	for (unsigned i = 0; i < nu; i++)
 		pthread_join(users[i].th, NULL);
 	double t1 = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
-	long long a2 = cpu_ns(agent_pid), k2 = cpu_ticks(agent_pid);
+	long long a2 = cpu_ns_slices(agent_pid, &sw2), k2 = cpu_ticks(agent_pid);
+	lr->switches = (double)(sw2 - sw1);
 	long long c1 = chain_pid ? cpu_ticks(chain_pid) : 0;
 	lr->bench_ms = self_cpu_ms() - b0;
 	scrape(&q1, &y1);
@@ -811,13 +829,15 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench_deploy --chain URL --node ID --agent-pid PID [--chain-pid PID]\n"
 		   "                    [--levels 1,8,64] [--seconds S (20)] [--block-ms MS (100)]\n"
-		   "                    [--metrics URL] [--state-dir DIR] [--trace FILE]\n");
+		   "                    [--metrics URL] [--state-dir DIR] [--trace FILE]\n"
+		   "                    [--floor-chain URL]\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{"chain", required_argument, NULL, 'c'},   {"node", required_argument, NULL, 'n'},
+		{"floor-chain", required_argument, NULL, 'F'},
 		{"agent-pid", required_argument, NULL, 'a'}, {"chain-pid", required_argument, NULL, 'p'},
 		{"levels", required_argument, NULL, 'l'},  {"seconds", required_argument, NULL, 's'},
 		{"block-ms", required_argument, NULL, 'b'}, {"metrics", required_argument, NULL, 'm'},
@@ -829,6 +849,7 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'c': chain_url = optarg; break;
+		case 'F': floor_url = optarg; break;
 		case 'n': node_id = (uint32_t)num_arg(optarg, UINT32_MAX); break;
 		case 'a': agent_pid = (int)num_arg(optarg, INT32_MAX); break;
 		case 'p': chain_pid = (int)num_arg(optarg, INT32_MAX); break;
@@ -868,9 +889,15 @@ int main(int argc, char **argv)
 	struct grid_node gn;
 	int rc = chain_client_new(chain_url, NULL, &c);
 	chain = c;
+	/* The floor's chain round trips go over the transport the agent uses. */
+	struct rpc_client *frpc = NULL;
+	if (rc == 0 && floor_url && rpc_client_new(floor_url, NULL, &frpc) < 0) {
+		fprintf(stderr, "floor chain client for %s failed\n", floor_url);
+		return 1;
+	}
+	struct rpc_client *fchain = frpc ? frpc : rc == 0 ? chain_client_rpc(c) : NULL;
 	struct deploy_floor f0, f1;
-	if (rc == 0 && deploy_floor_all(5000, state_dir, srv.pid ? &srv : NULL,
-					 chain_client_rpc(c), &f0) < 0)
+	if (rc == 0 && deploy_floor_all(5000, state_dir, srv.pid ? &srv : NULL, fchain, &f0) < 0)
 		return 1;
 	if (rc == 0)
 		deploy_floor_all_print(&f0, stdout);
@@ -923,8 +950,9 @@ int main(int argc, char **argv)
 		       levels[i], lr[i].ok, lr[i].failed, lr[i].retries, lr[i].wall_s);
 		fflush(stdout);
 	}
-	if (deploy_floor_all(5000, state_dir, srv.pid ? &srv : NULL, chain_client_rpc(c), &f1) < 0)
+	if (deploy_floor_all(5000, state_dir, srv.pid ? &srv : NULL, fchain, &f1) < 0)
 		return 1;
+	rpc_client_free(frpc);
 	floor_nng_stop(&srv);
 	double floor_us = (f0.total_us + f1.total_us) / 2;
 	printf("\noperation floor, before / after the levels (us CPU): crypto %.0f / %.0f, "
@@ -952,15 +980,15 @@ int main(int argc, char **argv)
 		       r->p50 - 2 * block_ms, r->p99 - 2 * block_ms, r->r50 - block_ms,
 		       r->r99 - block_ms, q, y);
 	}
-	printf("\n%5s | %10s %7s | %10s %7s | %9s | %9s %7s\n", "users", "agent us/d", "x floor",
-	       "-idle us/d", "x floor", "chain us/d", "bench us/d", "bench %");
+	printf("\n%5s | %10s %7s | %10s %7s | %8s | %9s | %9s %7s\n", "users", "agent us/d",
+	       "x floor", "-idle us/d", "x floor", "switch/d", "chain us/d", "bench us/d", "bench %");
 	for (unsigned i = 0; i < nlevels; i++) {
 		struct level_result *r = &lr[i];
 		double d = r->ok ? (double)r->ok : 1;
 		double per = r->agent_ms * 1000.0 / d;
 		double net = (r->agent_ms - r->agent_idle_ms_per_s * r->wall_s) * 1000.0 / d;
-		printf("%5u | %10.0f %7.2f | %10.0f %7.2f | %9.0f | %9.0f %6.1f%%\n", r->users, per,
-		       per / floor_us, net, net / floor_us,
+		printf("%5u | %10.0f %7.2f | %10.0f %7.2f | %8.1f | %9.0f | %9.0f %6.1f%%\n", r->users,
+		       per, per / floor_us, net, net / floor_us, r->switches / d,
 		       r->chain_ms >= 0 ? r->chain_ms * 1000.0 / d : -1, r->bench_ms * 1000.0 / d,
 		       r->bench_ms / (r->wall_s * 1000.0) * 100.0);
 	}

@@ -155,7 +155,7 @@ wait_for 30 grep -q "deploy engine running" "$TMP/agent.log" || fail "the deploy
 wait_for 30 grep -q "rmb serving" "$TMP/agent.log" || fail "the RMB server did not start"
 echo "node $NODE registered; agent pid $APID, tfchain-dev pid $CPID (${BLOCK_MS} ms blocks); load $(cut -d' ' -f1-3 /proc/loadavg)"
 
-"$LOAD" --chain "http://127.0.0.1:$CPORT" --node "$NODE" --agent-pid "$APID" --chain-pid "$CPID" \
+"$LOAD" --chain "http://127.0.0.1:$CPORT" --floor-chain "$CHAIN_SCHEME://127.0.0.1:$CPORT" --node "$NODE" --agent-pid "$APID" --chain-pid "$CPID" \
 	--levels "$LEVELS" --seconds "$SECS" --block-ms "$BLOCK_MS" \
 	--metrics "http://127.0.0.1:$MPORT/metrics" --state-dir "$TMP" "${TRACE_ARGS[@]}" ||
 	fail "bench_deploy"

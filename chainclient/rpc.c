@@ -18,6 +18,7 @@
 
 #include "common/backoff.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
@@ -159,11 +160,12 @@ int rpc_client_new(const char *url, const struct rpc_opts *opts, struct rpc_clie
 	rpc_opts_fill(&c->opts, opts);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->heads.lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->heads.cond, &ca);
-	pthread_condattr_destroy(&ca);
+	if (clk_cond_init(&c->heads.cond) < 0) {
+		pthread_mutex_destroy(&c->heads.lock);
+		pthread_mutex_destroy(&c->lock);
+		free(c);
+		return -ENOMEM;
+	}
 	c->next_id = 1;
 	if (rpc_coal_init(&c->coal) < 0) {
 		pthread_cond_destroy(&c->heads.cond);
@@ -244,6 +246,10 @@ void rpc_client_stats(struct rpc_client *c, struct rpc_stats *out)
 	out->read_batches = c->coal.batches;
 	out->batched_reads = c->coal.reads;
 	pthread_mutex_unlock(&c->coal.mu);
+	/* The endpoints are fixed when the client is made. */
+	for (int i = 0; i < c->nep; i++)
+		if (c->ep[i].ws)
+			out->io_cpu_ns += rpc_ws_cpu_ns(c->ep[i].ws);
 }
 
 static size_t rpc_write_cb(char *p, size_t size, size_t nmemb, void *ud)

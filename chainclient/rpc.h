@@ -103,6 +103,10 @@ struct rpc_stats {
 	uint64_t handles_created;
 	uint64_t read_batches;  /* coalesced reads: batches sent */
 	uint64_t batched_reads; /* and the reads they carried */
+	/* CPU time used by the client's own I/O threads (one per WebSocket
+	 * endpoint), in ns; 0 over HTTP, where the calling thread does the
+	 * I/O. A caller's thread CPU plus this is what its calls cost. */
+	uint64_t io_cpu_ns;
 };
 void rpc_client_stats(struct rpc_client *c, struct rpc_stats *out);
 

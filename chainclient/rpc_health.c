@@ -112,13 +112,11 @@ int rpc_health_start(struct rpc_client *c)
 {
 	if (c->nep < 2)
 		return 0;
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->health_cond, &ca);
-	pthread_condattr_destroy(&ca);
+	int rc = clk_cond_init(&c->health_cond);
+	if (rc < 0)
+		return rc;
 	pthread_mutex_init(&c->health_lock, NULL);
-	int rc = pthread_create(&c->health, NULL, rpc_health_main, c);
+	rc = pthread_create(&c->health, NULL, rpc_health_main, c);
 	if (rc) {
 		pthread_cond_destroy(&c->health_cond);
 		pthread_mutex_destroy(&c->health_lock);

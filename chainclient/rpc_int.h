@@ -55,6 +55,8 @@ int rpc_ws_exchange(struct rpc_ws *w, const char *body, size_t len, uint64_t id,
                     uint64_t nids, int once, struct zbuf *out, int *retry);
 /* 1 while connected. */
 int rpc_ws_up(struct rpc_ws *w);
+/* CPU time the endpoint's I/O thread has used, in ns (0 if unknown). */
+uint64_t rpc_ws_cpu_ns(struct rpc_ws *w);
 /* 1 when the last connection attempt was refused (nothing listens). */
 int rpc_ws_refused(struct rpc_ws *w);
 

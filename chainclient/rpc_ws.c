@@ -122,6 +122,15 @@ fail:
 	return rc;
 }
 
+uint64_t rpc_ws_cpu_ns(struct rpc_ws *w)
+{
+	clockid_t cid;
+	struct timespec ts;
+	if (pthread_getcpuclockid(w->thread, &cid) != 0 || clock_gettime(cid, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 void rpc_ws_abort(struct rpc_ws *w)
 {
 	atomic_store(&w->stop, 1);

@@ -1,4 +1,5 @@
-/* The monotonic and wall clocks in milliseconds, microseconds and seconds (clock.h). */
+/* The monotonic and wall clocks in milliseconds, microseconds and seconds, and
+ * condition variables timed on the monotonic clock (clock.h). */
 #include "common/clock.h"
 
 static int64_t read_us(clockid_t clock)
@@ -57,4 +58,16 @@ struct timespec clk_after(clockid_t clock, int64_t ms)
 		ts.tv_nsec -= 1000000000L;
 	}
 	return ts;
+}
+
+int clk_cond_init(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+	int rc = pthread_condattr_init(&ca);
+	if (rc != 0)
+		return -rc;
+	if ((rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC)) == 0)
+		rc = pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+	return -rc;
 }

@@ -7,6 +7,7 @@
 #ifndef ZOS_COMMON_CLOCK_H
 #define ZOS_COMMON_CLOCK_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -22,5 +23,11 @@ double clk_seconds(clockid_t clock);
 /* The time on clock (CLOCK_MONOTONIC or CLOCK_REALTIME) ms milliseconds from
  * now, normalised, for pthread_cond_timedwait and clock_nanosleep. */
 struct timespec clk_after(clockid_t clock, int64_t ms);
+
+/* Initialises *cv so that its timed waits run on CLOCK_MONOTONIC: a wait
+ * bounded with clk_after(CLOCK_MONOTONIC, ms) then lasts ms whatever the
+ * wall clock does (a wall clock stepped back would otherwise stretch a
+ * CLOCK_REALTIME deadline by the step). Returns 0 or a negative errno. */
+int clk_cond_init(pthread_cond_t *cv);
 
 #endif

@@ -45,7 +45,7 @@ static void *sweeper(void *arg)
 	struct dev_rpc_conns *t = arg;
 	pthread_mutex_lock(&t->mu);
 	while (!t->stopping) {
-		struct timespec ts = clk_after(CLOCK_REALTIME, SWEEP_MS);
+		struct timespec ts = clk_after(CLOCK_MONOTONIC, SWEEP_MS);
 		pthread_cond_timedwait(&t->cv, &t->mu, &ts);
 		uint64_t now = clk_mono_ms();
 		for (unsigned i = 0; i < t->n; i++)
@@ -67,7 +67,7 @@ int dev_rpc_conns_new(unsigned max, unsigned per_client, unsigned deadline_ms,
 	if (!t)
 		return -ENOMEM;
 	t->c = calloc(2 * (size_t)max, sizeof(*t->c));
-	if (!t->c || pthread_mutex_init(&t->mu, NULL) || pthread_cond_init(&t->cv, NULL)) {
+	if (!t->c || pthread_mutex_init(&t->mu, NULL) || clk_cond_init(&t->cv) < 0) {
 		free(t->c);
 		free(t);
 		return -ENOMEM;

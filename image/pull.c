@@ -302,7 +302,7 @@ int img_pull_hold(struct img_store *st, const char *ref, const char *holder,
 		/* Someone is pulling this already: wait for its result. */
 		f->refs++;
 		while (!f->f.done) {
-			struct timespec ts = clk_after(CLOCK_REALTIME, 200);
+			struct timespec ts = clk_after(CLOCK_MONOTONIC, 200);
 			pthread_cond_timedwait(&st->cond, &st->lock, &ts);
 			if (!f->f.done && progress) {
 				uint64_t d = f->done, t = f->total;

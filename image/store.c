@@ -18,6 +18,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/zerr.h"
 #include "image/img_int.h"
@@ -533,9 +534,12 @@ int img_store_open(const struct img_config *cfg, struct img_store **out)
 	struct img_store *st = calloc(1, sizeof *st);
 	if (!st)
 		return -ENOMEM;
-	int rc = 0;
+	int rc = clk_cond_init(&st->cond);
+	if (rc < 0) {
+		free(st);
+		return rc;
+	}
 	pthread_mutex_init(&st->lock, NULL);
-	pthread_cond_init(&st->cond, NULL);
 	/* realpath: unpacking refuses symlinks anywhere in a target path, so
 	 * the store's own path must have none. */
 	st->dir = realpath(cfg->dir, NULL);

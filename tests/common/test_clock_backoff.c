@@ -1,8 +1,12 @@
-/* Unit tests of common/clock and common/backoff: clock units and order, the measuring clocks, the capped doubling, the jitter bound. */
+/* Unit tests of common/clock and common/backoff: clock units and order, the
+ * measuring clocks, monotonic condition variables, the capped doubling, the
+ * jitter bound. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 #include <sodium.h>
@@ -67,6 +71,28 @@ static void after_is_normalised(void **st)
 	assert_true(t.tv_sec >= now.tv_sec);
 }
 
+/* A condition variable from clk_cond_init waits until a CLOCK_MONOTONIC
+ * deadline. Were it on the default wall clock, the monotonic deadline (the
+ * machine's uptime) would lie decades in the past and the wait would end at
+ * once. */
+static void cond_waits_on_the_monotonic_clock(void **st)
+{
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cv;
+	assert_int_equal(clk_cond_init(&cv), 0);
+	pthread_mutex_lock(&mu);
+	int64_t t0 = clk_mono_ms();
+	struct timespec ts = clk_after(CLOCK_MONOTONIC, 60);
+	int rc = 0;
+	while (rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&cv, &mu, &ts);
+	int64_t waited = clk_mono_ms() - t0;
+	pthread_mutex_unlock(&mu);
+	pthread_cond_destroy(&cv);
+	assert_true(waited >= 59);
+	assert_true(waited < 5000);
+}
+
 static void delay_doubles_up_to_the_cap(void **st)
 {
 	assert_int_equal(backoff_delay(100, 3200, 0, 0), 100);
@@ -119,6 +145,7 @@ int main(void)
 	    cmocka_unit_test(monotonic_clock_advances),
 	    cmocka_unit_test(measuring_clocks),
 	    cmocka_unit_test(after_is_normalised),
+	    cmocka_unit_test(cond_waits_on_the_monotonic_clock),
 	    cmocka_unit_test(delay_doubles_up_to_the_cap),
 	    cmocka_unit_test(jitter_adds_at_most_a_quarter),
 	    cmocka_unit_test(state_doubles_and_resets),
