@@ -58,12 +58,8 @@ static void slot_clear(struct eng_ho_slot *s)
 void eng_ho_init(struct eng *e)
 {
 	struct eng_handoff *h = &e->ho;
-	pthread_condattr_t a;
 	pthread_mutex_init(&h->mu, NULL);
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(&h->cv, &a);
-	pthread_condattr_destroy(&a);
+	clk_cond_init(&h->cv); /* waits end by the monotonic clock */
 }
 
 void eng_ho_free(struct eng *e)
