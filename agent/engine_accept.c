@@ -59,7 +59,7 @@ static int known(const struct store_dep *d, uint32_t caller, const char **status
  * the same answer and the chain removes the contract.
  */
 static int reject(struct eng *e, const struct eng_contract *c, int code_val, int *code,
-		  char *err, size_t errsz, int *stored, const char *reason)
+		  char *err, size_t errsz, int *stored, uint64_t *defer, const char *reason)
 {
 	struct store_dep d = {.contract_id = c->id, .twin_id = c->twin_id,
 			      .state = STORE_DEP_FAILED, .doc = ""};
@@ -70,6 +70,8 @@ static int reject(struct eng *e, const struct eng_contract *c, int code_val, int
 		if ((rc = store_dep_insert(e->store, &d, NULL, 0)) < 0 ||
 		    (rc = eng_outbox_reject(e, c->id, d.reason)) < 0)
 			store_rollback(e->store);
+		else if (defer)
+			rc = store_commit_async(e->store, defer); /* the block's sync */
 		else
 			rc = store_commit(e->store);
 	}
@@ -326,7 +328,8 @@ static int record(struct eng *e, const struct eng_contract *c, const struct dep_
 
 /* Everything after the contract was read: keys, hash, document, capacity.
  * *stored = 1 when the store changed (accepted or rejected). With defer the
- * acceptance is not waited for: *defer gets its commit's ticket. */
+ * acceptance or rejection is not waited for: *defer gets its commit's
+ * ticket. */
 static int check_and_record(struct eng *e, const struct eng_contract *c, int *code, char *err,
 			    size_t errsz, int *stored, uint64_t *defer)
 {
@@ -357,10 +360,10 @@ static int check_and_record(struct eng *e, const struct eng_contract *c, int *co
 		rc = open_data(e, c, &t, sender, has_x, &pt, &ptlen, detail, sizeof detail);
 	}
 	if (rc < 0)
-		return reject(e, c, ENG_E_INVALID, code, err, errsz, stored, detail);
+		return reject(e, c, ENG_E_INVALID, code, err, errsz, stored, defer, detail);
 	if (seal_hash_check(pt, ptlen, c->deployment_hash) < 0) {
 		seal_free(pt, ptlen);
-		return reject(e, c, ENG_E_INVALID, code, err, errsz, stored,
+		return reject(e, c, ENG_E_INVALID, code, err, errsz, stored, defer,
 			      "deployment_hash does not match the decrypted deployment");
 	}
 	struct dep_doc doc;
@@ -373,14 +376,14 @@ static int check_and_record(struct eng *e, const struct eng_contract *c, int *co
 		seal_free(pt, ptlen);
 		char r[STORE_REASON_MAX];
 		snprintf(r, sizeof r, "invalid deployment: %s", detail);
-		return reject(e, c, ENG_E_INVALID, code, err, errsz, stored, r);
+		return reject(e, c, ENG_E_INVALID, code, err, errsz, stored, defer, r);
 	}
 	int icode = 0;
 	if ((rc = eng_image_admit(e, &doc, &icode, detail, sizeof detail)) < 0) {
 		dep_free(&doc);
 		seal_free(pt, ptlen);
 		if (icode == ENG_E_INVALID || icode == ENG_E_CAPACITY)
-			return reject(e, c, icode, code, err, errsz, stored, detail);
+			return reject(e, c, icode, code, err, errsz, stored, defer, detail);
 		/* The registry could not be asked: nothing is wrong with the
 		 * contract yet, so it is not rejected; the user retries. */
 		return refuse(code, err, errsz, icode ? icode : ENG_E_INTERNAL, rc, "%s; retry later",
@@ -393,13 +396,13 @@ static int check_and_record(struct eng *e, const struct eng_contract *c, int *co
 		seal_free(pt, ptlen);
 		if (rc == -ENOMEM)
 			return refuse(code, err, errsz, ENG_E_INTERNAL, rc, "out of memory");
-		return reject(e, c, ENG_E_STATE, code, err, errsz, stored, detail);
+		return reject(e, c, ENG_E_STATE, code, err, errsz, stored, defer, detail);
 	}
 	if ((rc = admit(e, &doc.total, detail, sizeof detail)) < 0) {
 		pthread_mutex_unlock(&claim_mu);
 		dep_free(&doc);
 		seal_free(pt, ptlen);
-		return reject(e, c, ENG_E_CAPACITY, code, err, errsz, stored, detail);
+		return reject(e, c, ENG_E_CAPACITY, code, err, errsz, stored, defer, detail);
 	}
 	uint64_t ticket = 0;
 	rc = record(e, c, &doc, (const char *)pt, &ticket);
@@ -471,7 +474,7 @@ static int answer_taken(struct eng *e, uint32_t caller, uint64_t cid, const stru
 			const char **status, int *code, char *err, size_t errsz)
 {
 	int rc;
-	if (r->rc == 0 && r->ticket && (rc = store_wait_durable(e->store, r->ticket)) < 0)
+	if (r->ticket && (rc = store_wait_durable(e->store, r->ticket)) < 0)
 		return refuse(code, err, errsz, ENG_E_INTERNAL, rc,
 			      "cannot make the deployment durable: %s; retry later", zerr_str(rc));
 	*status = r->status;
