@@ -78,6 +78,7 @@ int eng_new(const struct eng_config *cfg, const struct eng_chain *chain, struct 
 	cond_init_mono(&e->work_cv);
 	cond_init_mono(&e->idle_cv);
 	cond_init_mono(&e->ob_cv);
+	eng_ho_init(e);
 	*out = e;
 	return 0;
 }
@@ -366,6 +367,7 @@ void eng_free(struct eng *e)
 	pthread_cond_destroy(&e->work_cv);
 	pthread_cond_destroy(&e->idle_cv);
 	pthread_cond_destroy(&e->ob_cv);
+	eng_ho_free(e);
 	free(e->running);
 	free(e->busy);
 	free(e->workers);

@@ -149,6 +149,12 @@ struct eng_config {
 	/* 1: contracts for this node seen on chain (ContractCreated, the full
 	 * sync) are deployed without their owner's deploy command (eng_adopt). */
 	int adopt;
+	/* The longest a deploy command for a contract not yet known waits for
+	 * the block follower to process a block it knows of but has not read
+	 * (it may carry the contract's ContractCreated), instead of reading the
+	 * contract from the chain; also at most three block times as the
+	 * follower sees them. 0 = 2000. */
+	unsigned accept_wait_ms;
 };
 
 struct eng;
@@ -242,6 +248,27 @@ int eng_full_sync(struct eng *e);
 /* The follower's block cursor, persisted in the store. */
 int eng_cursor_get(struct eng *e, int64_t *block); /* ZE_ABSENT before the first */
 int eng_cursor_set(struct eng *e, int64_t block);
+
+/*
+ * The block follower's progress, for deploy commands that wait for it
+ * instead of reading their contract (engine_handoff.c). A command waits
+ * only while a block the follower knows of is not processed, or (with a
+ * head subscription) while its contract is newer than every ContractCreated
+ * seen, and at most accept_wait_ms; a follower that never calls these makes
+ * nobody wait.
+ */
+/* The finalized head is head: its blocks are read next. subscribed: it came
+ * from a head subscription (pushed as soon as final, so a command for a
+ * contract newer than any seen also waits for the next block); 0 when
+ * polled (HTTP), which makes only a known unprocessed head worth a wait. */
+void eng_follow_head(struct eng *e, uint64_t head, int subscribed);
+/* Every event of block number was handed to eng_on_chain_event. */
+void eng_follow_done(struct eng *e, uint64_t number);
+/* The follower failed a block or stops: nothing is pending any more. */
+void eng_follow_stall(struct eng *e);
+/* The follower moved to head without reading the blocks before it (first
+ * start, a gap too long): contracts kept from earlier events are dropped. */
+void eng_follow_reset(struct eng *e, uint64_t head);
 
 /* --- outbox for other producers (the reporter) --- */
 

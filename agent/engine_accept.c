@@ -59,7 +59,7 @@ static int known(const struct store_dep *d, uint32_t caller, const char **status
  * the same answer and the chain removes the contract.
  */
 static int reject(struct eng *e, const struct eng_contract *c, int code_val, int *code,
-		  char *err, size_t errsz, const char *reason)
+		  char *err, size_t errsz, int *stored, uint64_t *defer, const char *reason)
 {
 	struct store_dep d = {.contract_id = c->id, .twin_id = c->twin_id,
 			      .state = STORE_DEP_FAILED, .doc = ""};
@@ -70,12 +70,15 @@ static int reject(struct eng *e, const struct eng_contract *c, int code_val, int
 		if ((rc = store_dep_insert(e->store, &d, NULL, 0)) < 0 ||
 		    (rc = eng_outbox_reject(e, c->id, d.reason)) < 0)
 			store_rollback(e->store);
+		else if (defer)
+			rc = store_commit_async(e->store, defer); /* the block's sync */
 		else
 			rc = store_commit(e->store);
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		*stored = 1;
 		eng_kick_outbox(e);
-	else if (rc != ZE_STATE)
+	} else if (rc != ZE_STATE)
 		log_err("engine", "contract %" PRIu64 ": cannot record the rejection: %s", c->id,
 			zerr_str(rc));
 	log_info("engine", "contract %" PRIu64 " rejected: %s", c->id, reason);
@@ -323,9 +326,12 @@ static int record(struct eng *e, const struct eng_contract *c, const struct dep_
 	return rc;
 }
 
-/* Everything after the contract was read: keys, hash, document, capacity. */
+/* Everything after the contract was read: keys, hash, document, capacity.
+ * *stored = 1 when the store changed (accepted or rejected). With defer the
+ * acceptance or rejection is not waited for: *defer gets its commit's
+ * ticket. */
 static int check_and_record(struct eng *e, const struct eng_contract *c, int *code, char *err,
-			    size_t errsz)
+			    size_t errsz, int *stored, uint64_t *defer)
 {
 	char detail[STORE_REASON_MAX - 32]; /* room for a prefix in the reason */
 	struct eng_twin t;
@@ -354,10 +360,10 @@ static int check_and_record(struct eng *e, const struct eng_contract *c, int *co
 		rc = open_data(e, c, &t, sender, has_x, &pt, &ptlen, detail, sizeof detail);
 	}
 	if (rc < 0)
-		return reject(e, c, ENG_E_INVALID, code, err, errsz, detail);
+		return reject(e, c, ENG_E_INVALID, code, err, errsz, stored, defer, detail);
 	if (seal_hash_check(pt, ptlen, c->deployment_hash) < 0) {
 		seal_free(pt, ptlen);
-		return reject(e, c, ENG_E_INVALID, code, err, errsz,
+		return reject(e, c, ENG_E_INVALID, code, err, errsz, stored, defer,
 			      "deployment_hash does not match the decrypted deployment");
 	}
 	struct dep_doc doc;
@@ -370,14 +376,14 @@ static int check_and_record(struct eng *e, const struct eng_contract *c, int *co
 		seal_free(pt, ptlen);
 		char r[STORE_REASON_MAX];
 		snprintf(r, sizeof r, "invalid deployment: %s", detail);
-		return reject(e, c, ENG_E_INVALID, code, err, errsz, r);
+		return reject(e, c, ENG_E_INVALID, code, err, errsz, stored, defer, r);
 	}
 	int icode = 0;
 	if ((rc = eng_image_admit(e, &doc, &icode, detail, sizeof detail)) < 0) {
 		dep_free(&doc);
 		seal_free(pt, ptlen);
 		if (icode == ENG_E_INVALID || icode == ENG_E_CAPACITY)
-			return reject(e, c, icode, code, err, errsz, detail);
+			return reject(e, c, icode, code, err, errsz, stored, defer, detail);
 		/* The registry could not be asked: nothing is wrong with the
 		 * contract yet, so it is not rejected; the user retries. */
 		return refuse(code, err, errsz, icode ? icode : ENG_E_INTERNAL, rc, "%s; retry later",
@@ -390,13 +396,13 @@ static int check_and_record(struct eng *e, const struct eng_contract *c, int *co
 		seal_free(pt, ptlen);
 		if (rc == -ENOMEM)
 			return refuse(code, err, errsz, ENG_E_INTERNAL, rc, "out of memory");
-		return reject(e, c, ENG_E_STATE, code, err, errsz, detail);
+		return reject(e, c, ENG_E_STATE, code, err, errsz, stored, defer, detail);
 	}
 	if ((rc = admit(e, &doc.total, detail, sizeof detail)) < 0) {
 		pthread_mutex_unlock(&claim_mu);
 		dep_free(&doc);
 		seal_free(pt, ptlen);
-		return reject(e, c, ENG_E_CAPACITY, code, err, errsz, detail);
+		return reject(e, c, ENG_E_CAPACITY, code, err, errsz, stored, defer, detail);
 	}
 	uint64_t ticket = 0;
 	rc = record(e, c, &doc, (const char *)pt, &ticket);
@@ -404,6 +410,12 @@ static int check_and_record(struct eng *e, const struct eng_contract *c, int *co
 	struct prov_capacity total = doc.total;
 	dep_free(&doc);
 	seal_free(pt, ptlen);
+	if (rc == 0)
+		*stored = 1;
+	if (rc == 0 && defer) {
+		*defer = ticket; /* no reply rests on it here */
+		return 0;
+	}
 	/* The reply waits until the acceptance is on disk. It is stored either
 	 * way (its reservation stays); a repeated command answers from it. */
 	if (rc == 0 && (rc = store_wait_durable(e->store, ticket)) < 0)
@@ -426,40 +438,70 @@ int eng_accept(struct eng *e, uint32_t caller, uint64_t cid, const char **status
 }
 
 /* eng_accept_data, with the contract already read when pre is set (taken
- * over: cleared on return). */
+ * over: cleared on return); by_chain for the event path and the full sync. */
 static int accept_contract(struct eng *e, uint32_t caller, uint64_t cid, struct eng_contract *pre,
-			   const uint8_t *data, size_t data_len, const char **status, int *code,
-			   char *err, size_t errsz);
+			   int by_chain, const uint8_t *data, size_t data_len, const char **status,
+			   int *code, char *err, size_t errsz);
 
 int eng_accept_data(struct eng *e, uint32_t caller, uint64_t cid, const uint8_t *data,
                     size_t data_len, const char **status, int *code, char *err, size_t errsz)
 {
-	return accept_contract(e, caller, cid, NULL, data, data_len, status, code, err, errsz);
+	return accept_contract(e, caller, cid, NULL, 0, data, data_len, status, code, err, errsz);
 }
 
-static int accept_contract(struct eng *e, uint32_t caller, uint64_t cid, struct eng_contract *pre,
-			   const uint8_t *data, size_t data_len, const char **status, int *code,
-			   char *err, size_t errsz)
+/* The answer for a contract the store holds (d, cleared here). */
+static int answer_known(struct eng *e, struct store_dep *d, uint32_t caller, int by_chain,
+			const char **status, int *code, char *err, size_t errsz)
+{
+	if (by_chain) {
+		/* A block read again, or the command was first: nothing to do. */
+		store_dep_clear(d);
+		*status = "already known";
+		return 0;
+	}
+	int rc = known(d, caller, status, code, err, errsz);
+	/* A repeated command nudges a deployment whose job gave up on
+	 * retries. */
+	if (rc == 0 && d->state == STORE_DEP_DEPLOYING)
+		eng_enqueue(e, d->contract_id, 0, 0, 0);
+	store_dep_clear(d);
+	return rc;
+}
+
+/* The outcome the event path had for the owner's command: the same answer
+ * it would have had itself, sent once the acceptance is durable. */
+static int answer_taken(struct eng *e, uint32_t caller, uint64_t cid, const struct eng_ho_res *r,
+			const char **status, int *code, char *err, size_t errsz)
+{
+	int rc;
+	if (r->ticket && (rc = store_wait_durable(e->store, r->ticket)) < 0)
+		return refuse(code, err, errsz, ENG_E_INTERNAL, rc,
+			      "cannot make the deployment durable: %s; retry later", zerr_str(rc));
+	*status = r->status;
+	*code = r->code;
+	snprintf(err, errsz, "%s", r->err);
+	if (r->rc == 0)
+		log_info("engine",
+			 "contract %" PRIu64 ": twin %u's deploy command answered by its "
+			 "block's acceptance",
+			 cid, caller);
+	return r->rc;
+}
+
+/* The checks and the store for a claimed contract; c holds it when have_c
+ * (taken over: cleared on return). */
+static int accept_work(struct eng *e, uint32_t caller, uint64_t cid, struct eng_contract *cp,
+		       int have_c, int by_chain, const uint8_t *data, size_t data_len,
+		       int *stored, uint64_t *defer, const char **status, int *code, char *err,
+		       size_t errsz)
 {
 	struct store_dep d;
-	*status = NULL;
-	*code = 0;
-	err[0] = '\0';
+	struct eng_contract c = *cp;
+	memset(cp, 0, sizeof *cp);
 	int rc = store_dep_get(e->store, cid, &d, NULL, NULL);
-	struct eng_contract c;
-	memset(&c, 0, sizeof c);
-	if (pre) {
-		c = *pre;
-		memset(pre, 0, sizeof *pre);
-	}
 	if (rc == 0) {
 		eng_contract_clear(&c);
-		rc = known(&d, caller, status, code, err, errsz);
-		/* A repeat nudges a deployment whose job gave up on retries. */
-		if (rc == 0 && d.state == STORE_DEP_DEPLOYING)
-			eng_enqueue(e, cid, 0, 0, 0);
-		store_dep_clear(&d);
-		return rc;
+		return answer_known(e, &d, caller, by_chain, status, code, err, errsz);
 	}
 	if (rc != ZE_ABSENT && rc != ZE_MALFORMED) {
 		eng_contract_clear(&c);
@@ -467,7 +509,7 @@ static int accept_contract(struct eng *e, uint32_t caller, uint64_t cid, struct 
 			      zerr_str(rc));
 	}
 
-	rc = pre ? 0 : e->chain.get_contract(e->chain.ctx, cid, &c);
+	rc = have_c ? 0 : e->chain.get_contract(e->chain.ctx, cid, &c);
 	if (rc == ZE_ABSENT)
 		return refuse(code, err, errsz, ENG_E_NOT_FOUND, rc,
 			      "contract %" PRIu64 " does not exist on chain", cid);
@@ -518,16 +560,14 @@ static int accept_contract(struct eng *e, uint32_t caller, uint64_t cid, struct 
 		            "sealed deployment in the deploy command's \"deployment\" (base64)",
 		            cid);
 	else
-		rc = check_and_record(e, &c, code, err, errsz);
+		rc = check_and_record(e, &c, code, err, errsz, stored, defer);
 	eng_contract_clear(&c);
 	if (rc == 1) {
 		/* Lost a race with the same command: answer as for a repeat. */
 		if (store_dep_get(e->store, cid, &d, NULL, NULL) < 0)
 			return refuse(code, err, errsz, ENG_E_INTERNAL, ZE_STATE,
 				      "contract %" PRIu64 " changed while checked", cid);
-		rc = known(&d, caller, status, code, err, errsz);
-		store_dep_clear(&d);
-		return rc;
+		return answer_known(e, &d, caller, by_chain, status, code, err, errsz);
 	}
 	if (rc < 0)
 		return rc;
@@ -537,6 +577,52 @@ static int accept_contract(struct eng *e, uint32_t caller, uint64_t cid, struct 
 	*status = "accepted";
 	log_info("engine", "contract %" PRIu64 " accepted from twin %u", cid, caller);
 	return 0;
+}
+
+static int accept_contract(struct eng *e, uint32_t caller, uint64_t cid, struct eng_contract *pre,
+			   int by_chain, const uint8_t *data, size_t data_len, const char **status,
+			   int *code, char *err, size_t errsz)
+{
+	struct eng_contract c;
+	struct eng_ho_res res;
+	int have_c = pre != NULL, parked = 0, stored = 0;
+	uint64_t ticket = 0;
+	*status = NULL;
+	*code = 0;
+	err[0] = '\0';
+	memset(&c, 0, sizeof c);
+	if (pre) {
+		c = *pre;
+		memset(pre, 0, sizeof *pre);
+	}
+	/* One path at a time does the work for a contract (engine_handoff.c). */
+	enum eng_ho_claim how = eng_ho_claim(e, cid, caller, by_chain, ENG_HO_ASK,
+					     have_c ? NULL : &c, &parked, &res);
+	if (how == ENG_HO_WAIT) {
+		/* A repeated command is answered from the store at once; a new
+		 * contract waits for the follower's block. */
+		struct store_dep d;
+		int known_now = store_dep_get(e->store, cid, &d, NULL, NULL) == 0;
+		if (known_now)
+			store_dep_clear(&d);
+		/* Known: the event path may have just stored it, so its
+		 * outcome is still taken before the store answers. */
+		how = eng_ho_claim(e, cid, caller, by_chain, known_now ? ENG_HO_NOW : ENG_HO_AWAIT,
+				   &c, &parked, &res);
+	}
+	if (how == ENG_HO_TAKEN)
+		return answer_taken(e, caller, cid, &res, status, code, err, errsz);
+	if (how == ENG_HO_OTHER) {
+		/* The event path, while another path accepts it or did. */
+		eng_contract_clear(&c);
+		*status = "accepted by its deploy command";
+		return 0;
+	}
+	int rc = accept_work(e, caller, cid, &c, have_c || parked, by_chain, data, data_len,
+			     &stored, by_chain ? &ticket : NULL, status, code, err, errsz);
+	if (how == ENG_HO_MINE)
+		eng_ho_release(e, cid, by_chain, stored, caller, rc, *code, *status, err, ticket);
+	return rc;
 }
 
 int eng_adopt(struct eng *e, uint64_t cid)
@@ -549,42 +635,46 @@ int eng_adopt_contract(struct eng *e, uint64_t cid, struct eng_contract *pre)
 	struct store_dep d;
 	struct eng_contract c;
 	memset(&c, 0, sizeof c);
+	int rc = 0;
 	if (pre) {
+		/* From its event: the store is asked once the contract is claimed
+		 * (accept_work), and another node's costs nothing. */
 		c = *pre;
 		memset(pre, 0, sizeof *pre);
+	} else {
+		if (!e->cfg.adopt || store_dep_get(e->store, cid, &d, NULL, NULL) == 0) {
+			/* Off, or the bus (or an earlier event) was first. */
+			if (e->cfg.adopt)
+				store_dep_clear(&d);
+			return 0;
+		}
+		if ((rc = e->chain.get_contract(e->chain.ctx, cid, &c)) < 0)
+			return rc == ZE_ABSENT ? 0 : rc;
 	}
-	if (!e->cfg.adopt || store_dep_get(e->store, cid, &d, NULL, NULL) == 0) {
-		/* Off, or the bus (or an earlier event) was first. */
-		if (e->cfg.adopt)
-			store_dep_clear(&d);
-		eng_contract_clear(&c);
-		return 0;
-	}
-	int rc = pre ? 0 : e->chain.get_contract(e->chain.ctx, cid, &c);
-	if (rc < 0)
-		return rc == ZE_ABSENT ? 0 : rc;
 	c.id = cid;
 	int mine = c.node_contract && c.node_id == e->cfg.node_id && c.state == ENG_CS_CREATED;
 	int has_data = c.data_len > 0;
 	uint32_t twin = c.twin_id;
-	if (!mine || !has_data)
+	if (mine && !has_data && pre)
+		/* The owner's command brings the data: it needs no read. */
+		eng_ho_park(e, &c);
+	if (!mine || !has_data || !e->cfg.adopt) {
 		eng_contract_clear(&c);
-	if (!mine)
-		return 0;
-	if (!has_data) {
-		log_info("engine",
-		         "contract %" PRIu64 " holds only its hash: waiting for twin %u "
-		         "to send the deployment over RMB",
-		         cid, twin);
+		if (mine && !has_data && e->cfg.adopt)
+			log_info("engine",
+			         "contract %" PRIu64 " holds only its hash: waiting for twin %u "
+			         "to send the deployment over RMB",
+			         cid, twin);
 		return 0;
 	}
 	const char *status;
 	int code;
 	char err[256];
-	/* The same checks and the same store as the deploy command: whichever
-	 * path comes second finds the deployment stored and does nothing. The
-	 * contract just read (or carried by the event) is not read again. */
-	rc = accept_contract(e, twin, cid, &c, NULL, 0, &status, &code, err, sizeof err);
+	/* The same checks and the same store as the deploy command, one at a
+	 * time (engine_handoff.c): whichever path comes second finds the
+	 * deployment stored, or the first one's outcome. The contract just read
+	 * (or carried by the event) is not read again. */
+	rc = accept_contract(e, twin, cid, &c, 1, NULL, 0, &status, &code, err, sizeof err);
 	if (rc < 0)
 		log_warn("engine", "contract %" PRIu64 " seen on chain: %d %s", cid, code, err);
 	else

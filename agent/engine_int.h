@@ -17,6 +17,8 @@
  *   1  engine_calls.c   the call table (one entry per chain call the engine
  *                       sends, with its already-applied check); queueing
  *      engine_image.c   images by reference
+ *      engine_handoff.c who accepts a contract: the deploy command and the
+ *                       block follower's events hand it over, never both
  *   0  engine_util.c    deadlines, the capacity counter, small accessors
  *
  * engine_chain.c is the chain interface's implementation over chainclient
@@ -99,6 +101,49 @@ struct eng_twin_entry {
 	uint8_t x[32];
 };
 
+/*
+ * The hand-off between the deploy command and the block follower
+ * (engine_handoff.c). A slot per contract being accepted (busy: one path
+ * does the work, the other waits for it or leaves it), accepted by the
+ * follower's event and not yet asked for by its owner (done: the owner's
+ * command answers what the event path answered), or created for this node
+ * without being accepted from its event (parked: a hash-only contract, or
+ * adoption off), so that the owner's command needs no storage read.
+ */
+enum eng_ho_state { ENG_HO_FREE = 0, ENG_HO_BUSY, ENG_HO_DONE, ENG_HO_PARKED };
+#define ENG_HO_SLOTS 64
+#define ENG_HO_ERR 256
+
+struct eng_ho_slot {
+	uint64_t cid;
+	enum eng_ho_state state;
+	int64_t at;               /* monotonic ms it got this state */
+	int by_chain;             /* busy: held by the event path (or the full sync) */
+	uint32_t twin;            /* done: whose command may take the outcome */
+	int rc, code;             /* done: the outcome as the event path answered it */
+	const char *status;       /* static string */
+	char err[ENG_HO_ERR];
+	uint64_t ticket;          /* done: the acceptance's commit, durable once
+				   * store_wait_durable(ticket) returned */
+	int has_c;                /* c holds the contract its event carried, no data */
+	struct eng_contract c;
+};
+
+struct eng_handoff {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;        /* a block processed, a slot released, the follower stalled */
+	struct eng_ho_slot s[ENG_HO_SLOTS];
+	uint64_t head;            /* finalized head the follower is reading up to */
+	uint64_t done;            /* highest block whose events it handed over */
+	uint64_t top;             /* highest head ever seen, for the block time */
+	uint64_t max_cid;         /* highest contract id of a ContractCreated seen */
+	uint64_t ticket;          /* the event path's latest acceptance, not yet
+				   * waited for: eng_follow_done makes it durable */
+	int subscribed;           /* the follower's heads come from a subscription */
+	int64_t top_at;           /* monotonic ms top last grew */
+	int64_t block_ms;         /* the block time as seen (moving average), 0 unknown */
+};
+
 /* One image pull in progress, for zos.deployment.get/changes. */
 #define ENG_PULLS_MAX 64
 struct eng_pull {
@@ -158,6 +203,7 @@ struct eng {
 	int64_t next_sync;        /* monotonic ms */
 	struct eng_twin_entry twins[ENG_TWIN_CACHE]; /* under mu */
 	struct eng_pull pulls[ENG_PULLS_MAX];        /* under mu: images being pulled */
+	struct eng_handoff ho;    /* its own lock */
 };
 
 /* Bits of store_dep_state for eng_transition's from_mask. */
@@ -184,6 +230,63 @@ int eng_transient(int err);
 void eng_release(struct eng *e, const struct prov_capacity *c);
 /* Absolute monotonic deadline for pthread_cond_timedwait. */
 struct timespec eng_deadline(int64_t at_ms);
+
+/* --- engine_handoff.c --- */
+void eng_ho_init(struct eng *e);
+void eng_ho_free(struct eng *e); /* the parked contracts */
+
+/* How a path may go on with contract cid (eng_ho_claim). */
+enum eng_ho_claim {
+	ENG_HO_MINE,  /* this path holds the claim: it does the accept work,
+		       * then eng_ho_release */
+	ENG_HO_NONE,  /* no claim could be had (table full of busy ones, a
+		       * holder that takes too long): the work is done unclaimed
+		       * and the store's unique insert decides, as before */
+	ENG_HO_OTHER, /* the event path only: another path accepts it now */
+	ENG_HO_TAKEN, /* the deploy command only: *res is the outcome the
+		       * event path had for it, the answer to send */
+	ENG_HO_WAIT,  /* the deploy command's first ask: the follower has an
+		       * unprocessed block that may carry the contract; the
+		       * caller checks the store, then asks again with wait */
+};
+struct eng_ho_res {
+	int rc, code;
+	const char *status;
+	char err[ENG_HO_ERR];
+	uint64_t ticket; /* an acceptance: reply only once durable */
+};
+/* How the deploy command asks: first (ENG_HO_WAIT where it would wait for
+ * the follower), then, the store not knowing the contract, waiting for it;
+ * or, the store knowing it, without waiting. */
+enum eng_ho_mode { ENG_HO_ASK, ENG_HO_AWAIT, ENG_HO_NOW };
+/*
+ * Claims contract cid for the accept work. by_chain: the event path (or
+ * the full sync): never waits, ENG_HO_OTHER when someone holds it.
+ * Otherwise the deploy command of caller: it waits for a busy holder,
+ * takes an outcome the event path kept for it (ENG_HO_TAKEN), and by mode
+ * gets ENG_HO_WAIT where it would wait for the follower, or waits (bounded,
+ * on the follower's broadcast) for the follower to process its pending
+ * blocks and then takes what the event path accepted, or claims. With ENG_HO_MINE, *parked (when
+ * not NULL) may get the contract the event carried (has_parked = 1; owned
+ * by the caller, without data).
+ */
+enum eng_ho_claim eng_ho_claim(struct eng *e, uint64_t cid, uint32_t caller, int by_chain,
+			       enum eng_ho_mode mode, struct eng_contract *parked,
+			       int *has_parked, struct eng_ho_res *res);
+/* Ends an ENG_HO_MINE claim. stored: the work changed the store (accepted
+ * or rejected); the event path's outcome (with the acceptance's commit
+ * ticket, which it did not wait for) is then kept for the owner's command
+ * (twin). A command's parked contract that stored nothing is parked again. */
+void eng_ho_release(struct eng *e, uint64_t cid, int by_chain, int stored, uint32_t twin,
+		    int rc, int code, const char *status, const char *err, uint64_t ticket);
+/* Keeps the contract an event carried (created for this node, not accepted
+ * from the event) for its owner's command; its data is not kept. */
+void eng_ho_park(struct eng *e, const struct eng_contract *c);
+/* The contract changed on chain: a parked copy is stale. */
+void eng_ho_forget(struct eng *e, uint64_t cid);
+/* A ContractCreated of contract cid was handed over (ids only grow: a
+ * command for a higher one came before its block). */
+void eng_ho_seen(struct eng *e, uint64_t cid);
 
 /* --- engine_calls.c --- */
 /* Queues pallet.call(args) about contract cid inside the caller's

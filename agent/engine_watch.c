@@ -25,6 +25,7 @@ static int apply(struct eng *e, uint64_t cid, unsigned from, enum store_dep_stat
 
 int eng_on_contract_state(struct eng *e, uint64_t cid, enum eng_cstate state)
 {
+	eng_ho_forget(e, cid); /* a contract kept from its event is stale now */
 	switch (state) {
 	case ENG_CS_GRACE:
 		return apply(e, cid, ENG_ST(STORE_DEP_DEPLOYED), STORE_DEP_PAUSED,
@@ -42,6 +43,7 @@ int eng_on_contract_state(struct eng *e, uint64_t cid, enum eng_cstate state)
 
 int eng_on_contract_gone(struct eng *e, uint64_t cid)
 {
+	eng_ho_forget(e, cid);
 	return apply(e, cid, ENG_LIVE, STORE_DEP_DELETED, "contract no longer on chain");
 }
 
@@ -93,6 +95,7 @@ int eng_on_chain_event(struct eng *e, const cJSON *ev)
 		const cJSON *c = cJSON_IsArray(data) ? cJSON_GetArrayItem(data, 0) : data;
 		if (event_contract_id(c, &cid) < 0)
 			return ZE_MALFORMED;
+		eng_ho_seen(e, cid);
 		/* The event carries the contract as the chain stored it in
 		 * this finalized block: another node's costs nothing, and this
 		 * node's is not read again. One that does not decode is read. */

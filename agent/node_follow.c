@@ -34,6 +34,12 @@
  * after inclusion. Feeding does not touch the cursor: a block fed twice (a
  * retried block) is harmless, and a submitter that was not fed for a while
  * reads what it missed itself.
+ *
+ * The engine hears of its progress (eng_follow_head when it knows of a
+ * head, eng_follow_done after each block, eng_follow_stall when a block
+ * fails or it stops): a deploy command for a contract of a block it is
+ * about to process waits for that block and takes what its
+ * ContractCreated event accepted, instead of reading the contract.
  */
 #include "agent/node_int.h"
 
@@ -271,8 +277,10 @@ static int follow_pass(struct agent_node *n, struct eng *e, int *behind)
 	*behind = 0;
 	int rc = follow_head(n, &head, head_hash, parent_hash, &hashed, &have_parent);
 	atomic_store(&n->chain_ok, rc >= 0);
-	if (rc < 0)
+	if (rc < 0) {
+		eng_follow_stall(e);
 		return rc;
+	}
 	atomic_store(&n->follow_head, (int64_t)head);
 	if (n->submitter)
 		chain_submitter_feed_alive(n->submitter);
@@ -292,6 +300,7 @@ static int follow_pass(struct agent_node *n, struct eng *e, int *behind)
 		log_info("node", "following contract events from block %" PRIu64, head);
 		n->follow_cursor = (int64_t)head;
 		atomic_store(&n->follow_at, n->follow_cursor);
+		eng_follow_reset(e, head);
 		return follow_persist(n, e);
 	}
 	if (head - (uint64_t)cursor > FOLLOW_MAX_GAP) {
@@ -300,8 +309,13 @@ static int follow_pass(struct agent_node *n, struct eng *e, int *behind)
 		if ((rc = eng_full_sync(e)) < 0)
 			return rc;
 		n->follow_cursor = (int64_t)head;
+		eng_follow_reset(e, head);
 		return follow_persist(n, e);
 	}
+	/* Deploy commands for contracts of these blocks wait for them rather
+	 * than read their contract (the engine's hand-off). */
+	eng_follow_done(e, (uint64_t)cursor);
+	eng_follow_head(e, head, hashed);
 	uint64_t b = (uint64_t)cursor + 1;
 	for (int i = 0; i < FOLLOW_BATCH && b <= head; i++, b++) {
 		const uint8_t *known = b == head		       ? head_hash
@@ -309,9 +323,11 @@ static int follow_pass(struct agent_node *n, struct eng *e, int *behind)
 								      : NULL;
 		if ((rc = follow_block(n, e, b, known, hashed && b == head)) < 0) {
 			log_debug("node", "block %" PRIu64 ": %s; retrying", b, zerr_str(rc));
+			eng_follow_stall(e);
 			break;
 		}
 		n->follow_cursor = (int64_t)b;
+		eng_follow_done(e, b);
 		atomic_store(&n->follow_at, n->follow_cursor);
 		if (node_worker_stopping(&n->follow))
 			break;
@@ -402,6 +418,7 @@ void *node_follow_main(void *arg)
 		if (stop)
 			break;
 	}
+	eng_follow_stall(e);
 	if (follow_persist(n, e) < 0)
 		log_warn("node", "could not store the block cursor; a restart replays a few blocks");
 	return NULL;

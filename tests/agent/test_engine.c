@@ -54,6 +54,7 @@ struct fcontract {
 	int present;
 	struct eng_contract c;
 	int reads; /* get_contract calls for it from fc.reader (the test's thread) */
+	int all_reads; /* get_contract calls for it from any thread */
 };
 
 struct fchain {
@@ -105,6 +106,8 @@ static int f_get_contract(void *ctx, uint64_t id, struct eng_contract *out)
 	fc.contract_reads++;
 	if (c && fc.count_reads && pthread_equal(pthread_self(), fc.reader))
 		c->reads++;
+	if (c)
+		c->all_reads++;
 	if (fc.read_fail > 0) {
 		fc.read_fail--;
 		rc = ZE_UNKNOWN;
@@ -362,8 +365,9 @@ enum { MK_FLIP = 1, MK_BADHASH = 2, MK_HASHONLY = 4 };
 /* The sealed deployment of the last MK_HASHONLY contract, which the chain
  * does not hold (base64, for the deploy command's "deployment"). */
 static char hashonly_b64[4096];
-/* start_engine's eng_config.adopt. */
+/* start_engine's eng_config.adopt and accept_wait_ms. */
 static int fx_adopt;
+static unsigned fx_wait_ms;
 
 /* Puts contract id on the fake chain with doc sealed by the user for the node. */
 static void mk_contract(uint64_t id, uint32_t twin, uint32_t node, const char *doc, int flags)
@@ -419,6 +423,7 @@ static void start_engine(struct fx *f)
 		.outbox_base_ms = 5,
 		.outbox_max_ms = 20,
 		.adopt = fx_adopt,
+		.accept_wait_ms = fx_wait_ms,
 	};
 	assert_int_equal(seal_x25519_sk(fc.node_ed_sk, cfg.node_x25519_sk), 0);
 	assert_int_equal(eng_new(&cfg, &fake_chain, f->s, &f->e), 0);
@@ -1343,6 +1348,10 @@ static void hash_only_and_adoption(void **st)
 	cJSON_Delete(ev);
 	assert_int_equal(eng_adopt(f->e, 23), 0);
 	char status[32];
+	/* The owner's command gets the answer the event path had (the same
+	 * whichever path came first); a repeat is answered from the store. */
+	assert_int_equal(deploy(f, USER_TWIN, 23, msg, sizeof msg, status, sizeof status), 0);
+	assert_string_equal(status, "accepted");
 	assert_int_equal(deploy(f, USER_TWIN, 23, msg, sizeof msg, status, sizeof status), 0);
 	assert_string_not_equal(status, "accepted");
 	idle(f);
@@ -1400,9 +1409,14 @@ static void adoption_from_the_event_reads_nothing(void **st)
 	assert_int_equal(r26, 0);
 	assert_int_equal(r27, 1);
 	assert_int_equal(fc.event_decodes, decodes + 2);
-	/* The deploy command comes second: answered from the store. */
+	/* The deploy command comes second: it answers what the event path
+	 * did, without a read; its repeat answers from the store. */
+	int reads = fc.contract_reads;
+	assert_int_equal(deploy(f, USER_TWIN, 25, msg, sizeof msg, status, sizeof status), 0);
+	assert_string_equal(status, "accepted");
 	assert_int_equal(deploy(f, USER_TWIN, 25, msg, sizeof msg, status, sizeof status), 0);
 	assert_string_not_equal(status, "accepted");
+	assert_int_equal(fc.contract_reads, reads);
 	idle(f);
 	assert_int_equal(fc.applied[25][FC_DEPLOYED], 1);
 	assert_int_equal(fc.applied[27][FC_DEPLOYED], 1);
@@ -1411,6 +1425,312 @@ static void adoption_from_the_event_reads_nothing(void **st)
 	pthread_mutex_lock(&fc.mu);
 	fc.sync_fail = 0;
 	pthread_mutex_unlock(&fc.mu);
+}
+
+/* ---------------- the deploy command and the follower's events ---------------- */
+
+/* A deploy command on its own thread (the RMB worker's), timed. */
+struct cmd {
+	struct fx *f;
+	uint64_t cid;
+	const char *b64; /* "deployment", or NULL */
+	pthread_t t;
+	int code;
+	char status[32], msg[256];
+	int64_t start_ms, end_ms;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *cmd_main(void *arg)
+{
+	struct cmd *c = arg;
+	cJSON *p = cJSON_CreateObject(), *reply = NULL;
+	cJSON_AddNumberToObject(p, "contract_id", (double)c->cid);
+	if (c->b64)
+		cJSON_AddStringToObject(p, "deployment", c->b64);
+	c->start_ms = now_ms();
+	int code = 0;
+	int rc = eng_rmb_deploy(c->f->e, USER_TWIN, p, &reply, &code, c->msg, sizeof c->msg);
+	c->end_ms = now_ms();
+	c->code = rc == 0 ? 0 : code;
+	const cJSON *st = cJSON_GetObjectItem(reply, "status");
+	snprintf(c->status, sizeof c->status, "%s", cJSON_IsString(st) ? st->valuestring : "");
+	cJSON_Delete(reply);
+	cJSON_Delete(p);
+	return NULL;
+}
+
+static void cmd_start(struct cmd *c, struct fx *f, uint64_t cid, const char *b64)
+{
+	memset(c, 0, sizeof *c);
+	c->f = f;
+	c->cid = cid;
+	c->b64 = b64;
+	assert_int_equal(pthread_create(&c->t, NULL, cmd_main, c), 0);
+}
+
+static void cmd_join(struct cmd *c)
+{
+	assert_int_equal(pthread_join(c->t, NULL), 0);
+}
+
+static int all_reads(uint64_t cid)
+{
+	pthread_mutex_lock(&fc.mu);
+	int n = fc.c[cid].all_reads;
+	pthread_mutex_unlock(&fc.mu);
+	return n;
+}
+
+/* An engine adopting from events only (syncs see nothing), with wait_ms. */
+static void events_only(struct fx *f, unsigned wait_ms)
+{
+	fx_adopt = 1;
+	fx_wait_ms = wait_ms;
+	restart(f);
+	fx_adopt = 0;
+	fx_wait_ms = 0;
+	LOCKED(&fc.mu, fc.sync_fail = 1);
+	idle(f);
+}
+
+/* A deploy command that arrives while the follower has the contract's
+ * block announced and not processed waits for the block and answers what
+ * its ContractCreated event accepted: no storage read, one acceptance. */
+static void deploy_waits_for_the_pending_block(void **st)
+{
+	struct fx *f = *st;
+	events_only(f, 2000);
+	mk_contract(2, USER_TWIN, NODE_ID, good_doc, 0);
+	eng_follow_done(f->e, 10);
+	eng_follow_head(f->e, 11, 1);
+	struct cmd c;
+	cmd_start(&c, f, 2, NULL);
+	usleep(150 * 1000);
+	/* Still waiting for block 11 (it would have read and answered by now). */
+	assert_int_equal(c.end_ms, 0);
+	created_event(f, "{\"contract_id\":2}");
+	eng_follow_done(f->e, 11);
+	cmd_join(&c);
+	assert_int_equal(c.code, 0);
+	assert_string_equal(c.status, "accepted");
+	assert_int_equal(all_reads(2), 0);
+	idle(f);
+	assert_int_equal(fc.applied[2][FC_DEPLOYED], 1);
+	assert_int_equal(dep_state(f, 2), STORE_DEP_DEPLOYED);
+
+	/* A hash-only contract: the event keeps it for the command, which
+	 * brings the data and reads nothing either. */
+	mk_contract(3, USER_TWIN, NODE_ID, good_doc, MK_HASHONLY);
+	eng_follow_head(f->e, 12, 1);
+	cmd_start(&c, f, 3, hashonly_b64);
+	created_event(f, "{\"contract_id\":3}");
+	eng_follow_done(f->e, 12);
+	cmd_join(&c);
+	assert_int_equal(c.code, 0);
+	assert_string_equal(c.status, "accepted");
+	assert_int_equal(all_reads(3), 0);
+	/* ...unless the contract changed on chain after its event. */
+	mk_contract(4, USER_TWIN, NODE_ID, good_doc, MK_HASHONLY);
+	created_event(f, "{\"contract_id\":4}");
+	cJSON *ev = cJSON_Parse("{\"pallet\":\"SmartContractModule\",\"event\":"
+				"\"ContractUpdated\",\"data\":[{\"contract_id\":4,"
+				"\"state\":\"Created\"}]}");
+	assert_int_equal(eng_on_chain_event(f->e, ev), 0);
+	cJSON_Delete(ev);
+	char msg[256];
+	assert_int_equal(deploy_with_data(f, 4, hashonly_b64, msg, sizeof msg), 0);
+	assert_int_equal(all_reads(4), 1);
+
+	/* The user heard of the block before the follower did: a contract
+	 * newer than every ContractCreated seen waits for the next block. */
+	mk_contract(5, USER_TWIN, NODE_ID, good_doc, 0);
+	cmd_start(&c, f, 5, NULL);
+	usleep(150 * 1000);
+	assert_int_equal(c.end_ms, 0);
+	eng_follow_head(f->e, 13, 1);
+	created_event(f, "{\"contract_id\":5}");
+	eng_follow_done(f->e, 13);
+	cmd_join(&c);
+	assert_int_equal(c.code, 0);
+	assert_string_equal(c.status, "accepted");
+	assert_int_equal(all_reads(5), 0);
+	/* Not so when the follower polls for heads (HTTP): read at once. */
+	mk_contract(6, USER_TWIN, NODE_ID, good_doc, 0);
+	eng_follow_head(f->e, 13, 0);
+	int64_t t0 = now_ms();
+	assert_int_equal(deploy(f, USER_TWIN, 6, msg, sizeof msg, NULL, 0), 0);
+	assert_true(now_ms() - t0 < 1000);
+	assert_int_equal(all_reads(6), 1);
+	idle(f);
+	assert_int_equal(fc.applied[3][FC_DEPLOYED], 1);
+	assert_int_equal(fc.applied[4][FC_DEPLOYED], 1);
+	assert_int_equal(fc.applied[5][FC_DEPLOYED], 1);
+	assert_int_equal(fc.applied[6][FC_DEPLOYED], 1);
+}
+
+/* A command whose contract's event does not come reads it once: after the
+ * wait bound, at once when the follower stalls, or once the pending block
+ * is processed without it. Known contracts never wait. */
+static void deploy_falls_back_to_one_read(void **st)
+{
+	struct fx *f = *st;
+	events_only(f, 300);
+	mk_contract(5, USER_TWIN, NODE_ID, good_doc, 0);
+	eng_follow_done(f->e, 20);
+	eng_follow_head(f->e, 21, 1);
+	struct cmd c;
+	cmd_start(&c, f, 5, NULL);
+	cmd_join(&c);
+	assert_int_equal(c.code, 0);
+	assert_string_equal(c.status, "accepted");
+	assert_int_equal(all_reads(5), 1);
+	assert_true(c.end_ms - c.start_ms >= 280);
+	assert_true(c.end_ms - c.start_ms < 2000);
+
+	/* The follower fails its block: the wait ends then. */
+	mk_contract(6, USER_TWIN, NODE_ID, good_doc, 0);
+	events_only(f, 5000);
+	eng_follow_done(f->e, 20);
+	eng_follow_head(f->e, 21, 1);
+	cmd_start(&c, f, 6, NULL);
+	usleep(100 * 1000);
+	assert_int_equal(c.end_ms, 0);
+	eng_follow_stall(f->e);
+	cmd_join(&c);
+	assert_int_equal(c.code, 0);
+	assert_int_equal(all_reads(6), 1);
+	assert_true(c.end_ms - c.start_ms < 2000);
+
+	/* The block is processed without the contract (another node's, an
+	 * older one): read at once after it. */
+	mk_contract(7, USER_TWIN, NODE_ID + 1, good_doc, 0);
+	eng_follow_head(f->e, 22, 1);
+	cmd_start(&c, f, 7, NULL);
+	usleep(100 * 1000);
+	assert_int_equal(c.end_ms, 0);
+	eng_follow_done(f->e, 22);
+	cmd_join(&c);
+	assert_int_equal(c.code, ENG_E_FORBIDDEN);
+	assert_int_equal(all_reads(7), 1);
+	assert_true(c.end_ms - c.start_ms < 2000);
+
+	/* A repeat is answered from the store without waiting; a follower far
+	 * behind (catching up) is not waited for, nor one that polls (HTTP)
+	 * for a contract newer than any seen. */
+	eng_follow_head(f->e, 23, 1);
+	int64_t t0 = now_ms();
+	char msg[256], status[32];
+	assert_int_equal(deploy(f, USER_TWIN, 5, msg, sizeof msg, status, sizeof status), 0);
+	assert_string_not_equal(status, "accepted");
+	mk_contract(8, USER_TWIN, NODE_ID, good_doc, 0);
+	eng_follow_head(f->e, 100, 0);
+	assert_int_equal(deploy(f, USER_TWIN, 8, msg, sizeof msg, status, sizeof status), 0);
+	assert_true(now_ms() - t0 < 1000);
+	assert_int_equal(all_reads(8), 1);
+	idle(f);
+}
+
+/* The command and the event race for the same contracts, in either order:
+ * each is accepted once, the command's answer is the same whichever path
+ * won (a rejection included), and one reject is queued for a bad one. */
+static void racing_paths_accept_once(void **st)
+{
+	struct fx *f = *st;
+	events_only(f, 2000);
+	uint64_t block = 30;
+	eng_follow_done(f->e, block);
+	/* Every combination of event first or command first, a block pending
+	 * or not, a good or a bad contract. */
+	for (uint64_t cid = 9; cid < 17; cid++) {
+		int i = (int)(cid - 9), evfirst = i & 1, pend = i & 2, bad = i & 4;
+		mk_contract(cid, USER_TWIN, NODE_ID, good_doc, bad ? MK_BADHASH : 0);
+		if (pend)
+			eng_follow_head(f->e, ++block, 1);
+		struct cmd c;
+		char ev[64];
+		snprintf(ev, sizeof ev, "{\"contract_id\":%llu}", (unsigned long long)cid);
+		if (evfirst)
+			created_event(f, ev);
+		cmd_start(&c, f, cid, NULL);
+		if (!evfirst) {
+			usleep(20 * 1000);
+			created_event(f, ev);
+		}
+		if (pend)
+			eng_follow_done(f->e, block);
+		cmd_join(&c);
+		if (bad) {
+			assert_int_equal(c.code, ENG_E_INVALID);
+			assert_string_equal(c.msg,
+					    "deployment_hash does not match the decrypted deployment");
+		} else {
+			assert_int_equal(c.code, 0);
+			assert_string_equal(c.status, "accepted");
+		}
+		/* Read only when the command came before the event with nothing
+		 * pending (it claimed first; the event then found it taken). */
+		assert_true(all_reads(cid) <= (pend ? 0 : 1));
+	}
+	idle(f);
+	for (uint64_t cid = 9; cid < 17; cid++) {
+		if (cid >= 13) {
+			assert_int_equal(fc.applied[cid][FC_REJECT], 1);
+			assert_int_equal(dep_state(f, cid), STORE_DEP_FAILED);
+		} else {
+			assert_int_equal(fc.applied[cid][FC_DEPLOYED], 1);
+			assert_int_equal(dep_state(f, cid), STORE_DEP_DEPLOYED);
+		}
+	}
+}
+
+/* On a durable store, the contracts one block's events accepted are made
+ * durable by one sync at the block's end, and their waiting commands answer
+ * without a sync of their own. */
+static void a_block_of_acceptances_costs_one_sync(void **st)
+{
+	struct fx *f = *st;
+	fx_adopt = 1;
+	eng_free(f->e);
+	store_close(f->s);
+	assert_int_equal(store_open(f->dir, 0, &f->s), 0);
+	start_engine(f);
+	fx_adopt = 0;
+	LOCKED(&fc.mu, fc.sync_fail = 1);
+	idle(f);
+	eng_follow_done(f->e, 40);
+	eng_follow_head(f->e, 41, 1);
+	struct cmd c[4];
+	for (int i = 0; i < 4; i++) {
+		mk_contract(2 + i, USER_TWIN, NODE_ID, good_doc, 0);
+		cmd_start(&c[i], f, 2 + i, NULL);
+	}
+	usleep(50 * 1000);
+	for (int i = 0; i < 4; i++) {
+		char ev[64];
+		snprintf(ev, sizeof ev, "{\"contract_id\":%d}", 2 + i);
+		created_event(f, ev);
+	}
+	uint64_t before = store_sync_count(f->s);
+	eng_follow_done(f->e, 41);
+	uint64_t after = store_sync_count(f->s);
+	for (int i = 0; i < 4; i++) {
+		cmd_join(&c[i]);
+		assert_int_equal(c[i].code, 0);
+		assert_string_equal(c[i].status, "accepted");
+		assert_int_equal(all_reads(2 + i), 0);
+	}
+	assert_int_equal(after - before, 1);
+	assert_int_equal(store_sync_count(f->s), after);
+	idle(f);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(fc.applied[2 + i][FC_DEPLOYED], 1);
 }
 
 int main(void)
@@ -1434,6 +1754,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(stop_abandons_a_hanging_submit, setup, teardown),
 		cmocka_unit_test_setup_teardown(hash_only_and_adoption, setup, teardown),
 		cmocka_unit_test_setup_teardown(adoption_from_the_event_reads_nothing, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(deploy_waits_for_the_pending_block, setup, teardown),
+		cmocka_unit_test_setup_teardown(deploy_falls_back_to_one_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(racing_paths_accept_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_block_of_acceptances_costs_one_sync, setup,
 						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
