@@ -19,6 +19,10 @@
 # build time), the agent at debug (each submission's contract ids), and
 # DIR gets deploys.csv (bench_deploy --trace), chain.log and agent.log;
 # bench/deploy_trace.py DIR prints the latency breakdown.
+# BENCH_DIR=DIR puts the temporary directory (the agent's state, its
+# zmounts, the floor's commit) on DIR's file system instead of /tmp: a
+# file system of its own keeps other processes' file churn out of the
+# figures (docs/performance.md, "Deploy engine").
 set -u
 : "${BUILD:=build}"
 : "${BLOCK_MS:=100}"
@@ -37,7 +41,7 @@ for t in python3 jq; do
 	command -v "$t" >/dev/null || { echo "skipped: $t is not installed"; exit 77; }
 done
 
-TMP=$(mktemp -d /tmp/bench-deploy.XXXXXX)
+TMP=$(mktemp -d "${BENCH_DIR:-/tmp}/bench-deploy.XXXXXX")
 # ext4 without a journal does not reuse an inode deleted within the last 5 s,
 # or 300 s while its inode table block is dirty: every file created scans
 # past all of them (a previous run's deleted zmounts, other programs' files in
