@@ -17,15 +17,6 @@
 #include "common/seal.h"
 #include "common/zerr.h"
 
-static void cond_init_mono(pthread_cond_t *c)
-{
-	pthread_condattr_t a;
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(c, &a);
-	pthread_condattr_destroy(&a);
-}
-
 int eng_new(const struct eng_config *cfg, const struct eng_chain *chain, struct store *store,
             struct eng **out)
 {
@@ -64,7 +55,10 @@ int eng_new(const struct eng_config *cfg, const struct eng_chain *chain, struct 
 	e->running = calloc(c->workers, sizeof *e->running);
 	e->busy = calloc(c->workers, 1);
 	e->workers = calloc(c->workers, sizeof *e->workers);
-	if (!e->running || !e->busy || !e->workers) {
+	if (!e->running || !e->busy || !e->workers || clk_cond_init(&e->work_cv) < 0 ||
+	    clk_cond_init(&e->idle_cv) < 0 || clk_cond_init(&e->ob_cv) < 0) {
+		/* Glibc's condition variables hold no resources: nothing to
+		 * destroy for those that were made. */
 		free(e->running);
 		free(e->busy);
 		free(e->workers);
@@ -75,9 +69,6 @@ int eng_new(const struct eng_config *cfg, const struct eng_chain *chain, struct 
 	e->tail = &e->head;
 	pthread_mutex_init(&e->mu, NULL);
 	pthread_mutex_init(&e->ob_mu, NULL);
-	cond_init_mono(&e->work_cv);
-	cond_init_mono(&e->idle_cv);
-	cond_init_mono(&e->ob_cv);
 	eng_ho_init(e);
 	*out = e;
 	return 0;

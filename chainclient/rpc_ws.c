@@ -99,11 +99,10 @@ int rpc_ws_new(const char *url, const struct rpc_opts *o, struct rpc_heads *head
 		goto fail;
 	}
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->up_cond, &ca);
-	pthread_condattr_destroy(&ca);
+	if ((rc = clk_cond_init(&w->up_cond)) < 0) {
+		pthread_mutex_destroy(&w->lock);
+		goto fail;
+	}
 	if ((rc = -pthread_create(&w->thread, NULL, ws_main, w)) < 0) {
 		pthread_cond_destroy(&w->up_cond);
 		pthread_mutex_destroy(&w->lock);
@@ -190,15 +189,12 @@ int rpc_ws_exchange(struct rpc_ws *w, const char *body, size_t len, uint64_t id,
 {
 	struct ws_pending q = {.id = id, .nids = nids ? nids : 1, .out = out};
 	struct timespec until;
-	pthread_condattr_t ca;
 	int rc = 0;
 	rpc_count_request();
 
 	*retry = 0;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&q.cond, &ca);
-	pthread_condattr_destroy(&ca);
+	if (clk_cond_init(&q.cond) < 0)
+		return -ENOMEM;
 	pthread_mutex_lock(&w->lock);
 	/* Not connected: wait up to the connect timeout for the I/O thread,
 	 * unless its last attempt failed (then fail at once, so that another

@@ -426,7 +426,6 @@ int chain_submitter_new(struct chain_client *c, const struct zkey *key,
                         const struct chain_submit_opts *opts, struct chain_submitter **out)
 {
 	struct chain_submitter *s;
-	pthread_condattr_t ca;
 	int ret;
 
 	*out = NULL;
@@ -459,10 +458,12 @@ int chain_submitter_new(struct chain_client *c, const struct zkey *key,
 		s->nonce_pub = (int64_t)s->nonce;
 	}
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	if ((ret = clk_cond_init(&s->cond)) < 0) {
+		pthread_mutex_destroy(&s->lock);
+		sodium_memzero(&s->key, sizeof(s->key));
+		free(s);
+		return ret;
+	}
 	ret = -pthread_create(&s->thr, NULL, chain_worker, s);
 	if (ret) {
 		pthread_cond_destroy(&s->cond);

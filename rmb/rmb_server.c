@@ -186,16 +186,9 @@ int rmb_server_new(const struct rmb_server_cfg *cfg, const struct zkey *node_key
 	/* The sweeper's timed waits run on the monotonic clock: a wall clock
 	 * stepped back (NTP, a restored VM) would otherwise stop it for as long
 	 * as the step, and half-sent frames would pin their memory meanwhile. */
-	pthread_condattr_t mono;
-	int have_attr = pthread_condattr_init(&mono) == 0;
-	if (have_attr && pthread_condattr_setclock(&mono, CLOCK_MONOTONIC) != 0)
-		rc = -EINVAL;
-	if (!rc && (!have_attr || pthread_mutex_init(&s->mu, NULL) ||
-		    pthread_cond_init(&s->cv, NULL) ||
-		    pthread_cond_init(&s->wcv, NULL) || pthread_cond_init(&s->rcv, &mono)))
+	if (!rc && (pthread_mutex_init(&s->mu, NULL) || pthread_cond_init(&s->cv, NULL) ||
+		    pthread_cond_init(&s->wcv, NULL) || clk_cond_init(&s->rcv) < 0))
 		rc = -ENOMEM;
-	if (have_attr)
-		pthread_condattr_destroy(&mono);
 	if (!rc) {
 		s->queue = calloc(cfg->queue_len, sizeof(*s->queue));
 		s->slots = calloc(s->cfg.contexts, sizeof(*s->slots));
