@@ -477,14 +477,25 @@ static int answer_taken(struct eng *e, uint32_t caller, uint64_t cid, const stru
 	if (r->ticket && (rc = store_wait_durable(e->store, r->ticket)) < 0)
 		return refuse(code, err, errsz, ENG_E_INTERNAL, rc,
 			      "cannot make the deployment durable: %s; retry later", zerr_str(rc));
-	*status = r->status;
-	*code = r->code;
-	snprintf(err, errsz, "%s", r->err);
-	if (r->rc == 0)
+	if (r->rc == 0) {
+		/* A command that comes after the deployment moved on (its job
+		 * finished, or it failed since) gets the store's answer, as a
+		 * repeat would: "accepted" is only for one that raced the
+		 * acceptance, when the store still says deploying. */
+		struct store_dep d;
+		if (store_dep_get(e->store, cid, &d, NULL, NULL) == 0) {
+			if (d.state != STORE_DEP_DEPLOYING)
+				return answer_known(e, &d, caller, 0, status, code, err, errsz);
+			store_dep_clear(&d);
+		}
 		log_info("engine",
 			 "contract %" PRIu64 ": twin %u's deploy command answered by its "
 			 "block's acceptance",
 			 cid, caller);
+	}
+	*status = r->status;
+	*code = r->code;
+	snprintf(err, errsz, "%s", r->err);
 	return r->rc;
 }
 

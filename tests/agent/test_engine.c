@@ -1349,9 +1349,11 @@ static void hash_only_and_adoption(void **st)
 	assert_int_equal(eng_adopt(f->e, 23), 0);
 	char status[32];
 	/* The owner's command gets the answer the event path had (the same
-	 * whichever path came first); a repeat is answered from the store. */
+	 * whichever path came first) while the deployment is still deploying,
+	 * or the store's once its job finished; a repeat is answered from the
+	 * store. */
 	assert_int_equal(deploy(f, USER_TWIN, 23, msg, sizeof msg, status, sizeof status), 0);
-	assert_string_equal(status, "accepted");
+	assert_true(!strcmp(status, "accepted") || !strcmp(status, "deployed"));
 	assert_int_equal(deploy(f, USER_TWIN, 23, msg, sizeof msg, status, sizeof status), 0);
 	assert_string_not_equal(status, "accepted");
 	idle(f);
@@ -1409,13 +1411,16 @@ static void adoption_from_the_event_reads_nothing(void **st)
 	assert_int_equal(r26, 0);
 	assert_int_equal(r27, 1);
 	assert_int_equal(fc.event_decodes, decodes + 2);
-	/* The deploy command comes second: it answers what the event path
-	 * did, without a read; its repeat answers from the store. */
+	/* The deploy command comes second, after the job finished (a user
+	 * who deployed with `contract create` and asks later): it answers
+	 * what the store says, "deployed", not the event path's "accepted",
+	 * and reads nothing; so does its repeat. */
 	int reads = fc.contract_reads;
+	idle(f);
 	assert_int_equal(deploy(f, USER_TWIN, 25, msg, sizeof msg, status, sizeof status), 0);
-	assert_string_equal(status, "accepted");
+	assert_string_equal(status, "deployed");
 	assert_int_equal(deploy(f, USER_TWIN, 25, msg, sizeof msg, status, sizeof status), 0);
-	assert_string_not_equal(status, "accepted");
+	assert_string_equal(status, "deployed");
 	assert_int_equal(fc.contract_reads, reads);
 	idle(f);
 	assert_int_equal(fc.applied[25][FC_DEPLOYED], 1);
@@ -1430,6 +1435,16 @@ static void adoption_from_the_event_reads_nothing(void **st)
 /* ---------------- the deploy command and the follower's events ---------------- */
 
 /* A deploy command on its own thread (the RMB worker's), timed. */
+/* A deploy command's success: "accepted" while the deployment is still
+ * deploying, or the store's answer once its job moved on (the fake
+ * provisioner is instant, so a command woken by the follower often finds
+ * the job done). */
+static int accepted_or_on(const char *status)
+{
+	return !strcmp(status, "accepted") || !strcmp(status, "deploying") ||
+	       !strcmp(status, "deployed");
+}
+
 struct cmd {
 	struct fx *f;
 	uint64_t cid;
@@ -1519,7 +1534,7 @@ static void deploy_waits_for_the_pending_block(void **st)
 	eng_follow_done(f->e, 11);
 	cmd_join(&c);
 	assert_int_equal(c.code, 0);
-	assert_string_equal(c.status, "accepted");
+	assert_true(accepted_or_on(c.status));
 	assert_int_equal(all_reads(2), 0);
 	idle(f);
 	assert_int_equal(fc.applied[2][FC_DEPLOYED], 1);
@@ -1534,7 +1549,7 @@ static void deploy_waits_for_the_pending_block(void **st)
 	eng_follow_done(f->e, 12);
 	cmd_join(&c);
 	assert_int_equal(c.code, 0);
-	assert_string_equal(c.status, "accepted");
+	assert_true(accepted_or_on(c.status));
 	assert_int_equal(all_reads(3), 0);
 	/* ...unless the contract changed on chain after its event. */
 	mk_contract(4, USER_TWIN, NODE_ID, good_doc, MK_HASHONLY);
@@ -1559,7 +1574,7 @@ static void deploy_waits_for_the_pending_block(void **st)
 	eng_follow_done(f->e, 13);
 	cmd_join(&c);
 	assert_int_equal(c.code, 0);
-	assert_string_equal(c.status, "accepted");
+	assert_true(accepted_or_on(c.status));
 	assert_int_equal(all_reads(5), 0);
 	/* Not so when the follower polls for heads (HTTP): read at once. */
 	mk_contract(6, USER_TWIN, NODE_ID, good_doc, 0);
@@ -1589,7 +1604,7 @@ static void deploy_falls_back_to_one_read(void **st)
 	cmd_start(&c, f, 5, NULL);
 	cmd_join(&c);
 	assert_int_equal(c.code, 0);
-	assert_string_equal(c.status, "accepted");
+	assert_true(accepted_or_on(c.status));
 	assert_int_equal(all_reads(5), 1);
 	assert_true(c.end_ms - c.start_ms >= 280);
 	assert_true(c.end_ms - c.start_ms < 2000);
@@ -1672,7 +1687,7 @@ static void racing_paths_accept_once(void **st)
 					    "deployment_hash does not match the decrypted deployment");
 		} else {
 			assert_int_equal(c.code, 0);
-			assert_string_equal(c.status, "accepted");
+			assert_true(accepted_or_on(c.status));
 		}
 		/* Read only when the command came before the event with nothing
 		 * pending (it claimed first; the event then found it taken). */
@@ -1723,7 +1738,7 @@ static void a_block_of_acceptances_costs_one_sync(void **st)
 	for (int i = 0; i < 4; i++) {
 		cmd_join(&c[i]);
 		assert_int_equal(c[i].code, 0);
-		assert_string_equal(c[i].status, "accepted");
+		assert_true(accepted_or_on(c[i].status));
 		assert_int_equal(all_reads(2 + i), 0);
 	}
 	assert_int_equal(after - before, 1);
