@@ -7,7 +7,8 @@
  * last read). Due items go to the chain interface's submit_async, at most
  * outbox_in_flight at a time, after one lazy "sending" mark for all of them
  * (nothing durable stands between a deploy's acceptance and its chain
- * call). Whether an earlier send landed is asked of the chain (the call
+ * call); a row an engine worker queued came marked in its own transaction
+ * (premarked) and is not marked again. Whether an earlier send landed is asked of the chain (the call
  * table's check) before any send that may repeat one: every row that was
  * pending when the engine started (a crash may have hidden a send, the
  * mark too when the power went), every resend after an unknown outcome,
