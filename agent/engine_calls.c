@@ -175,7 +175,6 @@ int eng_outbox_reject(struct eng *e, uint64_t cid, const char *reason)
 	return rc;
 }
 
-
 void eng_kick_defer(int on)
 {
 	kick_defer = on;

@@ -8,12 +8,12 @@
  * outbox_in_flight at a time, after one lazy "sending" mark for all of them
  * (nothing durable stands between a deploy's acceptance and its chain
  * call); a row an engine worker queued came marked in its own transaction
- * (premarked) and is not marked again. Whether an earlier send landed is asked of the chain (the call
- * table's check) before any send that may repeat one: every row that was
- * pending when the engine started (a crash may have hidden a send, the
- * mark too when the power went), every resend after an unknown outcome,
- * and after a failure on chain (a repeat of a call that landed fails, and
- * is recorded as the success it was). A pass runs on whoever holds ob_mu:
+ * (premarked) and is not marked again. Whether an earlier send landed is
+ * asked of the chain (the call table's check) before any send that may
+ * repeat one: every row that was pending when the engine started (a crash
+ * may have hidden a send, the mark too when the power went), every resend
+ * after an unknown outcome, and after a failure on chain (a repeat of a
+ * call that landed fails, and is recorded as the success it was). A pass runs on whoever holds ob_mu:
  * the dispatcher (retries, timers, checks, outcomes, restore), or the
  * engine worker that just queued a row, which hands a call due now to the
  * submitter itself (engine.c) and leaves any check to the dispatcher; the

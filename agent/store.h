@@ -154,12 +154,13 @@ int store_dep_insert(struct store *s, const struct store_dep *d, const struct st
 int store_dep_get(struct store *s, uint64_t contract_id, struct store_dep *d,
 		  struct store_wl **w, size_t *n);
 void store_dep_clear(struct store_dep *d);
+void store_wls_free(struct store_wl *w, size_t n);
 /* A deployment's state and reserved capacity only (no document, no
  * workloads), for a state change. ZE_ABSENT when unknown, ZE_MALFORMED
- * when the state does not parse (store_dep_get quarantines such a row). */
+ * (the row quarantined) when its state or capacity does not parse, as
+ * store_dep_get. */
 int store_dep_state(struct store *s, uint64_t contract_id, enum store_dep_state *state,
 		    struct prov_capacity *cap);
-void store_wls_free(struct store_wl *w, size_t n);
 
 int store_dep_set_state(struct store *s, uint64_t contract_id, enum store_dep_state st,
 			const char *reason);
