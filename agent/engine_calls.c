@@ -111,6 +111,11 @@ static char *payload_of(const char *pallet, const char *call, const cJSON *args)
 	return s;
 }
 
+/* Per thread: an engine worker defers its kicks and passes the outbox
+ * itself after its job (engine.c), so a call due now goes to the submitter
+ * without waking the dispatcher. */
+static __thread int kick_defer, kick_pending;
+
 static int add_row(struct eng *e, const struct eng_call_def *def, uint64_t cid, const char *key,
                    const char *payload, int *added)
 {
@@ -122,7 +127,14 @@ static int add_row(struct eng *e, const struct eng_call_def *def, uint64_t cid, 
 		key = dflt;
 	}
 	int a = 0;
-	int rc = store_outbox_add(e->store, def->kind, cid, key, payload, &a);
+	/* An engine worker passes the outbox itself right after its job
+	 * (engine.c), so its row is counted as sending in the transaction that
+	 * queues it: one write transaction fewer per call. The pass knows such
+	 * a row (engine_outbox.c, load_new) and neither checks nor marks it
+	 * again; the start checks it like any pending row. */
+	int rc = kick_defer
+	                 ? store_outbox_add_sending(e->store, def->kind, cid, key, payload, &a)
+	                 : store_outbox_add(e->store, def->kind, cid, key, payload, &a);
 	if (rc == 0 && !a)
 		log_info("engine", "outbox: %s already queued once, not again", key);
 	if (added)
@@ -162,11 +174,6 @@ int eng_outbox_reject(struct eng *e, uint64_t cid, const char *reason)
 	cJSON_Delete(a);
 	return rc;
 }
-
-/* Per thread: an engine worker defers its kicks and passes the outbox
- * itself after its job (engine.c), so a call due now goes to the submitter
- * without waking the dispatcher. */
-static __thread int kick_defer, kick_pending;
 
 void eng_kick_defer(int on)
 {

@@ -72,6 +72,10 @@ struct eng_ob_item {
 	int attempts;               /* sends started (on disk lazily) */
 	int boot;                   /* pending when the engine started: its first
 	                             * send asks the chain first */
+	int premarked;              /* queued already counted as sending by an
+	                             * engine worker (store_outbox_add_sending)
+	                             * and not sent yet: attempts excludes that
+	                             * mark, and the send writes no mark */
 	int failed;                 /* failed on chain; why says how: a check
 	                             * tells "already applied" from a failure */
 	int64_t next_try;           /* wall ms */

@@ -7,12 +7,13 @@
  * last read). Due items go to the chain interface's submit_async, at most
  * outbox_in_flight at a time, after one lazy "sending" mark for all of them
  * (nothing durable stands between a deploy's acceptance and its chain
- * call). Whether an earlier send landed is asked of the chain (the call
- * table's check) before any send that may repeat one: every row that was
- * pending when the engine started (a crash may have hidden a send, the
- * mark too when the power went), every resend after an unknown outcome,
- * and after a failure on chain (a repeat of a call that landed fails, and
- * is recorded as the success it was). A pass runs on whoever holds ob_mu:
+ * call); a row an engine worker queued came marked in its own transaction
+ * (premarked) and is not marked again. Whether an earlier send landed is
+ * asked of the chain (the call table's check) before any send that may
+ * repeat one: every row that was pending when the engine started (a crash
+ * may have hidden a send, the mark too when the power went), every resend
+ * after an unknown outcome, and after a failure on chain (a repeat of a
+ * call that landed fails, and is recorded as the success it was). A pass runs on whoever holds ob_mu:
  * the dispatcher (retries, timers, checks, outcomes, restore), or the
  * engine worker that just queued a row, which hands a call due now to the
  * submitter itself (engine.c) and leaves any check to the dispatcher; the
@@ -206,6 +207,14 @@ static void load_new(struct eng *e)
 		it->attempts = rows[i].attempts;
 		it->next_try = rows[i].next_try;
 		it->boot = it->id <= e->ob_boot_max;
+		/* A row queued since the start is read here once, before any
+		 * pass could mark it (only send_due marks, on items in memory):
+		 * attempts already > 0 means an engine worker queued it counted
+		 * as sending. It was never sent: no check, and no second mark. */
+		if (!it->boot && it->attempts > 0) {
+			it->premarked = 1;
+			it->attempts--;
+		}
 		*tail = it;
 		tail = &it->next;
 		e->ob_loaded = it->id;
@@ -238,7 +247,7 @@ static void send_due(struct eng *e, int direct)
 	const cJSON *args[OB_SEND_MAX];
 	int64_t ids[OB_SEND_MAX];
 	int marked[OB_SEND_MAX];
-	unsigned n = 0, checks = 0;
+	unsigned n = 0, nmark = 0, checks = 0;
 	int64_t now = clk_wall_ms();
 	/* Checks read the chain: a bounded number per pass keeps outcomes
 	 * recorded in between; what is left is due at once for the next. */
@@ -307,20 +316,26 @@ static void send_due(struct eng *e, int direct)
 		holder[n] = h;
 		def[n] = d;
 		args[n] = a;
-		ids[n] = it->id;
+		if (!it->premarked)
+			ids[nmark++] = it->id;
 		n++;
 	}
 	if (!n)
 		return;
 	/* Counted before the send (lazily: the check at the next start does
-	 * not depend on it), and not sent when it cannot be counted. */
-	int rc = store_outbox_sending_many(e->store, ids, n, marked);
-	for (unsigned i = 0; i < n; i++) {
+	 * not depend on it), and not sent when it cannot be counted. A row an
+	 * engine worker queued was counted in its own transaction. */
+	int rc = nmark ? store_outbox_sending_many(e->store, ids, nmark, marked) : 0;
+	for (unsigned i = 0, m = 0; i < n; i++) {
 		struct eng_ob_item *it = pick[i];
-		if (rc < 0) {
+		/* A premarked item's mark is in the store already: this send is
+		 * the one it counted. */
+		int pre = it->premarked;
+		it->premarked = 0;
+		if (!pre && rc < 0) {
 			log_err("engine", "outbox %s: %s; not sent", it->key, zerr_str(rc));
 			it->next_try = clk_wall_ms() + e->cfg.outbox_base_ms;
-		} else if (!marked[i]) {
+		} else if (!pre && !marked[m++]) {
 			it->dead = 1; /* no longer pending: its outcome is recorded */
 		} else {
 			it->attempts++;

@@ -95,7 +95,6 @@ int eng_transition(struct eng *e, uint64_t cid, unsigned from_mask, enum store_d
 int eng_transition_with(struct eng *e, uint64_t cid, unsigned from_mask, enum store_dep_state to,
                         const char *reason, enum eng_tcall call, int (*also)(void *arg), void *arg)
 {
-	struct store_dep d;
 	/* Deploying -> deployed promises nothing: lost to a power cut (with
 	 * its outbox row), the restore provisions again and comes back here,
 	 * and a repeat of a call that had landed is recognised by its check
@@ -106,13 +105,13 @@ int eng_transition_with(struct eng *e, uint64_t cid, unsigned from_mask, enum st
 	int rc = lazy ? store_begin_lazy(e->store) : store_begin(e->store);
 	if (rc < 0)
 		return rc;
-	if ((rc = store_dep_get(e->store, cid, &d, NULL, NULL)) < 0) {
+	/* The state and capacity only: the document is not needed here. */
+	enum store_dep_state from;
+	struct prov_capacity cap;
+	if ((rc = store_dep_state(e->store, cid, &from, &cap)) < 0) {
 		store_rollback(e->store);
 		return rc;
 	}
-	enum store_dep_state from = d.state;
-	struct prov_capacity cap = d.cap;
-	store_dep_clear(&d);
 	if (!(from_mask & ENG_ST(from))) {
 		store_rollback(e->store);
 		return ZE_STATE;

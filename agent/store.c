@@ -28,6 +28,7 @@ static const char *const sql[SQ__COUNT] = {
 			  "hru,created,updated,reason) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
 	[SQ_DEP_GET] = "SELECT contract_id,twin_id,state,hash,doc,cru,mru,sru,hru,created,updated,"
 		       "reason FROM deployments WHERE contract_id=?",
+	[SQ_DEP_STATE] = "SELECT state,cru,mru,sru,hru FROM deployments WHERE contract_id=?",
 	[SQ_DEP_SET_STATE] = "UPDATE deployments SET state=?,reason=?,updated=? WHERE contract_id=?",
 	[SQ_DEP_IDS] = "SELECT contract_id FROM deployments ORDER BY contract_id",
 	[SQ_DEP_LIST] = "SELECT contract_id,twin_id,state,hash,NULL,cru,mru,sru,hru,created,"
@@ -66,7 +67,7 @@ static const char *const sql[SQ__COUNT] = {
 			 "WHERE d.state IN " DEP_LIVE " AND w.state<>'deleted' AND "
 			 "(?1=0 OR d.twin_id=?1)",
 	[SQ_OB_ADD] = "INSERT OR IGNORE INTO outbox(kind,contract_id,key,payload,created,attempts,"
-		      "next_try,last_error,done) VALUES(?,?,?,?,?,0,0,'',0)",
+		      "next_try,last_error,done) VALUES(?,?,?,?,?,?,0,'',0)",
 	[SQ_OB_DUE] = "SELECT id,kind,contract_id,key,payload,created,attempts,next_try,last_error "
 		      "FROM outbox WHERE done=0 AND next_try<=? ORDER BY id LIMIT ?",
 	[SQ_OB_AFTER] = "SELECT id,kind,contract_id,key,payload,created,attempts,next_try,"
@@ -238,6 +239,8 @@ static int commit(struct store *s, uint64_t *ticket)
 		lazy = s->lazy;
 		s->lazy = 0;
 		if (lazy) {
+			if (rc == 0)
+				__atomic_add_fetch(&s->writes, 1, __ATOMIC_RELAXED);
 			store_unlock(s);
 			return rc;
 		}

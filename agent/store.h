@@ -114,6 +114,10 @@ typedef int (*store_sync_fn)(void *ud, int fd);
 void store_set_sync_fn(struct store *s, store_sync_fn fn, void *ud);
 /* Syncs done by group commit since open (each covers every commit before it). */
 uint64_t store_sync_count(struct store *s);
+/* Write transactions committed since open: each top-level commit and each
+ * write outside a transaction, lazy or durable (tests and benchmarks count
+ * a deploy's writes with it). */
+uint64_t store_write_count(struct store *s);
 /*
  * A transaction that promises nothing to anyone else (a workload's state as
  * found on the host, a deployment the chain was not told about yet, an
@@ -151,6 +155,12 @@ int store_dep_get(struct store *s, uint64_t contract_id, struct store_dep *d,
 		  struct store_wl **w, size_t *n);
 void store_dep_clear(struct store_dep *d);
 void store_wls_free(struct store_wl *w, size_t n);
+/* A deployment's state and reserved capacity only (no document, no
+ * workloads), for a state change. ZE_ABSENT when unknown, ZE_MALFORMED
+ * (the row quarantined) when its state or capacity does not parse, as
+ * store_dep_get. */
+int store_dep_state(struct store *s, uint64_t contract_id, enum store_dep_state *state,
+		    struct prov_capacity *cap);
 
 int store_dep_set_state(struct store *s, uint64_t contract_id, enum store_dep_state st,
 			const char *reason);
@@ -223,6 +233,14 @@ struct store_outbox {
  * when there is one, so a state change and its call commit together. */
 int store_outbox_add(struct store *s, const char *kind, uint64_t contract_id,
 		     const char *key, const char *payload, int *added);
+/* store_outbox_add() of a row already counted as sending (attempts 1), for
+ * a caller that hands it to its send before anything else could: the
+ * separate store_outbox_sending() write is saved. Safe because the start
+ * treats a pending row the same whatever its attempts (it asks the chain
+ * first), and the mark commits with the row (docs/deploy-engine.md, "Crash
+ * points"). */
+int store_outbox_add_sending(struct store *s, const char *kind, uint64_t contract_id,
+			     const char *key, const char *payload, int *added);
 /* Pending items due at now_ms (next_try <= now_ms), oldest first, at most
  * max. *items freed with store_outbox_free(). */
 int store_outbox_due(struct store *s, int64_t now_ms, size_t max, struct store_outbox **items,

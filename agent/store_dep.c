@@ -336,6 +336,37 @@ out:
 	return 0;
 }
 
+int store_dep_state(struct store *s, uint64_t contract_id, enum store_dep_state *state,
+		    struct prov_capacity *cap)
+{
+	const char *why = NULL;
+	store_lock(s);
+	sqlite3_stmt *st = store_stmt(s, SQ_DEP_STATE);
+	int rc = -EIO;
+	if (!st)
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)contract_id);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		rc = rc == SQLITE_DONE ? ZE_ABSENT : store_err(s, rc, "deployment state");
+	} else if (store_dep_state_parse((const char *)sqlite3_column_text(st, 0), state) < 0) {
+		why = "unknown deployment state";
+		rc = ZE_MALFORMED;
+	} else if (col_cap(st, 1, cap) < 0) {
+		why = "capacity columns invalid";
+		rc = ZE_MALFORMED;
+	} else {
+		rc = 0;
+	}
+	sqlite3_reset(st);
+	/* As store_dep_get: a row that does not load goes to quarantine. */
+	if (rc == ZE_MALFORMED)
+		quarantine(s, contract_id, why);
+out:
+	store_unlock(s);
+	return rc;
+}
+
 int store_dep_set_state(struct store *s, uint64_t contract_id, enum store_dep_state state,
 			const char *reason)
 {

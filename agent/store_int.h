@@ -14,6 +14,7 @@ enum store_stmt {
 	SQ_ROLLBACK,
 	SQ_DEP_INSERT,
 	SQ_DEP_GET,
+	SQ_DEP_STATE,
 	SQ_DEP_SET_STATE,
 	SQ_DEP_IDS,
 	SQ_DEP_LIST,
@@ -71,6 +72,7 @@ struct store {
 	uint64_t synced_seq;      /* of those, durable on disk */
 	int syncing;              /* a sync is running */
 	uint64_t syncs;           /* syncs done */
+	uint64_t writes;          /* write transactions committed (store_write_count) */
 	store_sync_fn sync_fn;    /* test hook, NULL = fdatasync */
 	void *sync_ud;
 };

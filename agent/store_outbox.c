@@ -10,8 +10,8 @@
 
 /* --- outbox --- */
 
-int store_outbox_add(struct store *s, const char *kind, uint64_t contract_id, const char *key,
-		     const char *payload, int *added)
+static int add(struct store *s, const char *kind, uint64_t contract_id, const char *key,
+	       const char *payload, int attempts, int *added)
 {
 	if (strlen(kind) >= sizeof ((struct store_outbox *)0)->kind ||
 	    strlen(key) >= STORE_KEY_MAX)
@@ -25,11 +25,24 @@ int store_outbox_add(struct store *s, const char *kind, uint64_t contract_id, co
 		sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 4, payload ? payload : "", -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 5, store_now());
+		sqlite3_bind_int(st, 6, attempts);
 		rc = store_step_done(s, st, "outbox add");
 		if (rc == 0 && added)
 			*added = sqlite3_changes(s->db) > 0;
 	}
 	return store_unlock_write(s, rc);
+}
+
+int store_outbox_add(struct store *s, const char *kind, uint64_t contract_id, const char *key,
+		     const char *payload, int *added)
+{
+	return add(s, kind, contract_id, key, payload, 0, added);
+}
+
+int store_outbox_add_sending(struct store *s, const char *kind, uint64_t contract_id,
+			     const char *key, const char *payload, int *added)
+{
+	return add(s, kind, contract_id, key, payload, 1, added);
 }
 
 static void copy_text(char *dst, size_t dsz, const unsigned char *src)

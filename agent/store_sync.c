@@ -81,6 +81,11 @@ void store_set_sync_fn(struct store *s, store_sync_fn fn, void *ud)
 	pthread_mutex_unlock(&s->sync_mu);
 }
 
+uint64_t store_write_count(struct store *s)
+{
+	return __atomic_load_n(&s->writes, __ATOMIC_RELAXED);
+}
+
 uint64_t store_sync_count(struct store *s)
 {
 	pthread_mutex_lock(&s->sync_mu);
@@ -151,6 +156,8 @@ int store_sync_to(struct store *s, uint64_t seq)
 int store_unlock_durable(struct store *s, int rc, uint64_t *ticket)
 {
 	uint64_t seq = 0;
+	if (rc == 0 && s->depth == 0)
+		__atomic_add_fetch(&s->writes, 1, __ATOMIC_RELAXED);
 	if (rc == 0 && s->depth == 0 && s->durable && !s->full)
 		seq = __atomic_add_fetch(&s->commit_seq, 1, __ATOMIC_ACQ_REL);
 	store_unlock(s);

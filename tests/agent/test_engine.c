@@ -1294,8 +1294,17 @@ static void worker_sends_its_call(void **st)
 		mk_contract(id, USER_TWIN, NODE_ID,
 			    "{\"version\":0,\"twin_id\":7,\"workloads\":[{\"version\":0,\"name\":\"d\","
 			    "\"type\":\"zmount\",\"data\":{\"size\":10}}]}", 0);
+		uint64_t w0 = store_write_count(f->s);
+		pthread_mutex_lock(&fc.mu);
+		int sub0 = fc.submits;
+		pthread_mutex_unlock(&fc.mu);
 		assert_int_equal(deploy(f, USER_TWIN, id, msg, sizeof msg, NULL, 0), 0);
 		idle(f);
+		/* Three write transactions per deploy: the acceptance, the
+		 * provision result with deploying -> deployed and its row
+		 * (already counted as sending), and the outcome. The row's send
+		 * writes no mark of its own. */
+		assert_int_equal(store_write_count(f->s) - w0, 3);
 		assert_int_equal(fc.applied[id][FC_DEPLOYED], 1);
 		fh_lock();
 		pthread_t prov = fh.prov_thread;
@@ -1309,6 +1318,11 @@ static void worker_sends_its_call(void **st)
 		snprintf(key, sizeof key, "deployed:%llu", (unsigned long long)id);
 		assert_int_equal(store_outbox_state(f->s, key, &done, NULL, 0), 0);
 		assert_int_equal(done, 1);
+		/* Sent once. */
+		pthread_mutex_lock(&fc.mu);
+		int sent = fc.submits - sub0;
+		pthread_mutex_unlock(&fc.mu);
+		assert_int_equal(sent, 1);
 	}
 	assert_int_equal(pending(f), 0);
 }

@@ -595,9 +595,12 @@ static int call_of(const char *key)
 
 /* The child of killed_between_send_and_outcome: its own store and engine,
  * three deployed calls queued, and the process killed by SIGKILL inside the
- * first submit_async (after the sending mark, before any outcome). Exits 1
- * when it gets anywhere else. */
-static void crash_child(const char *dir)
+ * first submit_async (after the sending mark, before any outcome). premark:
+ * the rows are queued as an engine worker queues them, already counted as
+ * sending (store_outbox_add_sending), and the pass writes no mark; 2: also,
+ * but killed right after their commit, before any pass. Exits 1 when it
+ * gets anywhere else. */
+static void crash_child(const char *dir, int premark)
 {
 	struct store *s;
 	if (store_open(dir, 0, &s) < 0)
@@ -612,13 +615,18 @@ static void crash_child(const char *dir)
 	if (eng_new(&cfg, &fake_chain, s, &e) < 0 || eng_start(e) < 0)
 		_exit(1);
 	F.die_on_submit = 1;
-	if (store_begin(s) < 0)
+	eng_kick_defer(premark != 0);
+	/* A worker's rows come with deploying -> deployed, lazy. */
+	if ((premark ? store_begin_lazy(s) : store_begin(s)) < 0)
 		_exit(1);
 	for (uint64_t cid = 2; cid <= 4; cid++)
 		if (eng_outbox_deployed(e, cid) < 0)
 			_exit(1);
 	if (store_commit(s) < 0)
 		_exit(1);
+	if (premark == 2)
+		raise(SIGKILL);
+	eng_kick_defer(0);
 	eng_kick_outbox(e);
 	sleep(5);
 	_exit(1);
@@ -630,7 +638,7 @@ static void crash_child(const char *dir)
  * start asks the chain about every pending row: 2 is not sent again, 3 is
  * sent once more, and 4's resend fails on chain as a repeat, which the
  * check records as the success it was. */
-static void killed_between_send_and_outcome(void **st)
+static void killed_between_send_and_outcome_as(void **st, int premark)
 {
 	struct fx *f = *st;
 	for (int c = 2; c <= 4; c++) {
@@ -642,7 +650,7 @@ static void killed_between_send_and_outcome(void **st)
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
-		crash_child(f->dir);
+		crash_child(f->dir, premark);
 	int status = 0;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFSIGNALED(status));
@@ -683,6 +691,69 @@ static void killed_between_send_and_outcome(void **st)
 	start(f);
 	idle(f);
 	assert_int_equal(submitted(), 2);
+}
+
+static void killed_between_send_and_outcome(void **st)
+{
+	killed_between_send_and_outcome_as(st, 0);
+}
+
+/* The same with rows an engine worker queued already counted as sending:
+ * the store holds exactly what the separate mark left, and the next start
+ * does exactly the same. */
+static void killed_after_send_of_premarked_rows(void **st)
+{
+	killed_between_send_and_outcome_as(st, 1);
+}
+
+/* Rows counted as sending but killed before any send: the start checks them
+ * like any pending row (none had landed: each is sent once, attempt 2), and
+ * a row that landed meanwhile by another way is not sent. */
+static void killed_before_send_of_premarked_rows(void **st)
+{
+	struct fx *f = *st;
+	for (int c = 2; c <= 4; c++) {
+		F.present[c] = 1;
+		F.state[c] = ENG_CS_CREATED;
+	}
+	store_close(f->s);
+	f->s = NULL;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		crash_child(f->dir, 2);
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	assert_int_equal(store_open(f->dir, STORE_OPEN_FAST, &f->s), 0);
+	for (int c = 2; c <= 4; c++) {
+		char key[32];
+		snprintf(key, sizeof key, "deployed:%d", c);
+		assert_outcome(f, key, 0, NULL);
+		assert_int_equal(attempts_of(f, key), 1);
+	}
+	F.state[4] = ENG_CS_DEPLOYED;
+	f->in_flight = 8;
+	start(f);
+	wait_submitted(2);
+	usleep(50000);
+	assert_int_equal(submitted(), 2);
+	pthread_mutex_lock(&F.mu);
+	int reads = F.reads;
+	pthread_mutex_unlock(&F.mu);
+	assert_int_equal(reads, 3); /* each row checked once */
+	assert_int_equal(call_of("deployed:4"), -1);
+	int i2 = call_of("deployed:2"), i3 = call_of("deployed:3");
+	assert_true(i2 >= 0 && i3 >= 0);
+	assert_int_equal(F.p[i2].attempt, 2);
+	assert_int_equal(F.p[i3].attempt, 2);
+	answer((size_t)i2, 0, "");
+	answer((size_t)i3, 0, "");
+	idle(f);
+	assert_outcome(f, "deployed:2", 1, "ok");
+	assert_outcome(f, "deployed:3", 1, "ok");
+	assert_outcome(f, "deployed:4", 1, "ok (already deployed)");
 }
 
 /* What a power cut can leave: the sending mark lost (rows pending with
@@ -861,6 +932,8 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(restart_sends_stored_rows_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(killed_between_send_and_outcome, setup, teardown),
+	    cmocka_unit_test_setup_teardown(killed_after_send_of_premarked_rows, setup, teardown),
+	    cmocka_unit_test_setup_teardown(killed_before_send_of_premarked_rows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(power_cut_lost_the_marks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(power_cut_after_the_call_landed, setup, teardown),
 	};

@@ -423,6 +423,56 @@ static void transactions_commit_together(void **st)
 /* A lazy transaction on a durable store: nested calls join it, a doomed
  * inner step rolls it back, and what it committed is there after a reopen;
  * the durable calls around it work as before. */
+/* The light state read of a transition, the outbox row queued already
+ * counted as sending, and the write counter: one per top-level commit or
+ * lone write, none for nested writes or a failed transaction. */
+static void state_read_premark_and_write_count(void **st)
+{
+	struct fx *f = *st;
+	insert(f->s, 1, 7, 3);
+	insert(f->s, 2, 7, 1);
+	enum store_dep_state state;
+	struct prov_capacity cap;
+	assert_int_equal(store_dep_state(f->s, 1, &state, &cap), 0);
+	assert_int_equal(state, STORE_DEP_DEPLOYING);
+	assert_int_equal(cap.cru, 1);
+	assert_int_equal(cap.mru, 100);
+	assert_int_equal(store_dep_state(f->s, 99, &state, &cap), ZE_ABSENT);
+	raw(f, "UPDATE deployments SET state='bogus' WHERE contract_id=2;");
+	assert_int_equal(store_dep_state(f->s, 2, &state, &cap), ZE_MALFORMED);
+	assert_int_equal(store_dep_state(f->s, 2, &state, &cap), ZE_ABSENT); /* quarantined */
+
+	uint64_t w0 = store_write_count(f->s);
+	int added = 0;
+	assert_int_equal(store_begin_lazy(f->s), 0);
+	assert_int_equal(store_dep_set_state(f->s, 1, STORE_DEP_DEPLOYED, NULL), 0);
+	assert_int_equal(store_outbox_add_sending(f->s, "deployed", 1, "deployed:1", "{}", &added),
+			 0);
+	assert_int_equal(store_commit(f->s), 0);
+	assert_int_equal(added, 1);
+	assert_int_equal(store_write_count(f->s) - w0, 1);
+	/* A spent key is not queued again, marked or not. */
+	assert_int_equal(store_outbox_add_sending(f->s, "deployed", 1, "deployed:1", "{}", &added),
+			 0);
+	assert_int_equal(added, 0);
+	assert_int_equal(store_outbox_add(f->s, "deployed", 3, "deployed:3", "{}", &added), 0);
+	assert_int_equal(store_write_count(f->s) - w0, 3);
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_wl_set(f->s, 1, "missing", STORE_WL_OK, NULL, ""), ZE_ABSENT);
+	assert_int_equal(store_commit(f->s), ZE_STATE);
+	assert_int_equal(store_write_count(f->s) - w0, 3);
+
+	struct store_outbox *items = NULL;
+	size_t n = 0;
+	assert_int_equal(store_outbox_due(f->s, INT64_MAX, 8, &items, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(items[0].key, "deployed:1");
+	assert_int_equal(items[0].attempts, 1);
+	assert_string_equal(items[1].key, "deployed:3");
+	assert_int_equal(items[1].attempts, 0);
+	store_outbox_free(items, n);
+}
+
 static void lazy_transactions(void **st)
 {
 	struct fx *f = *st;
@@ -515,6 +565,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(outbox_after_reads_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(transactions_commit_together, setup, teardown),
 		cmocka_unit_test_setup_teardown(lazy_transactions, setup, teardown),
+		cmocka_unit_test_setup_teardown(state_read_premark_and_write_count, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(finished_deployments_are_pruned, setup, teardown),
 		cmocka_unit_test_setup_teardown(cursors, setup, teardown),
 	};
