@@ -307,11 +307,14 @@ int eng_start(struct eng *e)
 			free(a);
 			break;
 		}
+		pthread_setname_np(e->workers[i], "eng-worker");
 		e->nworkers++;
 	}
 	if (rc == 0) {
-		if ((rc = -pthread_create(&e->dispatcher, NULL, dispatcher_main, e)) == 0)
+		if ((rc = -pthread_create(&e->dispatcher, NULL, dispatcher_main, e)) == 0) {
 			e->dispatcher_up = 1;
+			pthread_setname_np(e->dispatcher, "eng-dispatch");
+		}
 	}
 	e->started = 1;
 	if (rc < 0)

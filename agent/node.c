@@ -35,7 +35,7 @@ void node_worker_destroy(struct node_worker *w)
 	pthread_mutex_destroy(&w->mu);
 }
 
-int node_worker_start(struct node_worker *w, void *(*fn)(void *), void *arg)
+int node_worker_start(struct node_worker *w, const char *name, void *(*fn)(void *), void *arg)
 {
 	pthread_mutex_lock(&w->mu);
 	w->stop = 0;
@@ -43,6 +43,7 @@ int node_worker_start(struct node_worker *w, void *(*fn)(void *), void *arg)
 	int rc = pthread_create(&w->thread, NULL, fn, arg);
 	if (rc != 0)
 		return -rc;
+	pthread_setname_np(w->thread, name);
 	w->running = 1;
 	return 0;
 }

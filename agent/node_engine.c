@@ -148,7 +148,7 @@ static int engine_up(struct agent_node *n, uint32_t node_id)
 	 * once it sees the engine. */
 	n->usage = (struct rep_usage_prov){.store = n->store, .lookup = prov_lookup, .prov = n->prov};
 	atomic_store(&n->eng, e);
-	if ((rc = node_worker_start(&n->follow, node_follow_main, n)) < 0) {
+	if ((rc = node_worker_start(&n->follow, "follower", node_follow_main, n)) < 0) {
 		atomic_store(&n->eng, NULL);
 		goto out;
 	}

@@ -41,7 +41,7 @@ struct node_worker {
 int node_worker_init(struct node_worker *w);
 void node_worker_destroy(struct node_worker *w);
 /* Starts fn(arg) on w's thread. */
-int node_worker_start(struct node_worker *w, void *(*fn)(void *), void *arg);
+int node_worker_start(struct node_worker *w, const char *name, void *(*fn)(void *), void *arg);
 /* Asks the thread to stop and joins it; no-op when not running. */
 void node_worker_stop(struct node_worker *w);
 /* Sleeps up to ms; returns 1 when the worker is asked to stop. */

@@ -470,7 +470,7 @@ static int reg_start(struct agent *a, void **state)
 	if (!n->relay[0])
 		log_warn("node", "no rmb.public_address and no concrete tcp listen address: the "
 			 "twin gets no relay, so users cannot reach this node");
-	int rc = node_worker_start(&n->reg, reg_main, n);
+	int rc = node_worker_start(&n->reg, "registrar", reg_main, n);
 	if (rc < 0)
 		log_err("node", "registration thread: %s", zerr_str(rc));
 	return rc;

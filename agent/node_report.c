@@ -83,7 +83,7 @@ static void *report_main(void *arg)
 static int report_start(struct agent *a, void **state)
 {
 	struct agent_node *n = *state;
-	int rc = node_worker_start(&n->report, report_main, n);
+	int rc = node_worker_start(&n->report, "reporter", report_main, n);
 	if (rc < 0)
 		log_err("node", "reporter thread: %s", zerr_str(rc));
 	return rc;

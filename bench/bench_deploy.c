@@ -65,6 +65,7 @@
 
 #include "common/clock.h"
 #include "bench/deploy_floor.h"
+#include "bench/thread_use.h"
 #include "chainclient/client.h"
 #include "chainclient/grid.h"
 #include "chainclient/submit.h"
@@ -716,6 +717,7 @@ struct level_result {
 	double agent_ms, agent_tick_ms, agent_idle_ms_per_s, chain_ms;
 	double chain_req, syncs; /* the agent's, over the level; -1 unknown */
 	double switches;         /* the agent's threads switched in, over the level */
+	struct thread_use threads; /* the same, and their CPU, by thread role */
 	double bench_ms;         /* this process's CPU over the level */
 };
 
@@ -728,7 +730,10 @@ static int run_level(unsigned nu, struct level_result *lr)
 	double i0 = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
 	sleep_ms(IDLE_MS);
 	long long sw1 = 0, sw2 = 0;
+	struct thread_use tu1, tu2;
 	long long a1 = cpu_ns_slices(agent_pid, &sw1), k1 = cpu_ticks(agent_pid);
+	if (tu_snapshot(agent_pid, &tu1) < 0)
+		a1 = -1;
 	if (a0 < 0 || a1 < 0 || k1 < 0) {
 		fprintf(stderr, "agent pid %d is gone\n", agent_pid);
 		return -1;
@@ -755,6 +760,8 @@ static int run_level(unsigned nu, struct level_result *lr)
 	double t1 = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
 	long long a2 = cpu_ns_slices(agent_pid, &sw2), k2 = cpu_ticks(agent_pid);
 	lr->switches = (double)(sw2 - sw1);
+	if (tu_snapshot(agent_pid, &tu2) == 0)
+		tu_diff(&tu1, &tu2, &lr->threads);
 	long long c1 = chain_pid ? cpu_ticks(chain_pid) : 0;
 	lr->bench_ms = self_cpu_ms() - b0;
 	scrape(&q1, &y1);
@@ -1000,6 +1007,17 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < nlevels; i++)
 		printf(" %.0f/%.0f", lr[i].agent_ms, lr[i].agent_tick_ms);
 	printf(" ms)\n");
+	/* Where the agent's CPU and switches go, by thread role. */
+	static struct thread_use tu[MAX_LEVELS];
+	double dd[MAX_LEVELS];
+	unsigned uu[MAX_LEVELS];
+	for (unsigned i = 0; i < nlevels; i++) {
+		tu[i] = lr[i].threads;
+		dd[i] = lr[i].ok ? (double)lr[i].ok : 1;
+		uu[i] = lr[i].users;
+	}
+	printf("\nagent threads by role, per deploy (CPU us/d, switches sw/d):\n");
+	tu_print(stdout, tu, dd, uu, nlevels);
 	long rss, anon;
 	size_t made = 0;
 	for (unsigned i = 0; i < nlevels; i++)

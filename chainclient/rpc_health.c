@@ -123,6 +123,7 @@ int rpc_health_start(struct rpc_client *c)
 		return -rc;
 	}
 	c->health_running = 1;
+	pthread_setname_np(c->health, "chain-health");
 	return 0;
 }
 

@@ -108,6 +108,7 @@ int rpc_ws_new(const char *url, const struct rpc_opts *o, struct rpc_heads *head
 		pthread_mutex_destroy(&w->lock);
 		goto fail;
 	}
+	pthread_setname_np(w->thread, "chain-ws");
 	*out = w;
 	return 0;
 fail:

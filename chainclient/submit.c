@@ -472,6 +472,7 @@ int chain_submitter_new(struct chain_client *c, const struct zkey *key,
 		free(s);
 		return ret;
 	}
+	pthread_setname_np(s->thr, "chain-submit");
 	*out = s;
 	return 0;
 }

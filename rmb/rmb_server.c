@@ -783,14 +783,18 @@ int rmb_server_start(struct rmb_server *s)
 	if (!rc) {
 		if (pthread_create(&s->sweeper, NULL, sweeper, s))
 			rc = -EAGAIN;
-		else
+		else {
 			s->sweeper_started = 1;
+			pthread_setname_np(s->sweeper, "rmb-sweeper");
+		}
 	}
 	if (!rc) {
 		if (pthread_create(&s->waiter, NULL, send_waiter, s))
 			rc = -EAGAIN;
-		else
+		else {
 			s->waiter_started = 1;
+			pthread_setname_np(s->waiter, "rmb-send");
+		}
 	}
 	if (!rc)
 		rc = start_slots(s);

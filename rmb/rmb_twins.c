@@ -111,6 +111,7 @@ int rmb_twins_new(size_t entries, uint64_t ttl_ms, uint64_t neg_ttl_ms, unsigned
 		free(c);
 		return -EAGAIN;
 	}
+	pthread_setname_np(c->th, "rmb-twins");
 	*out = c;
 	return 0;
 }

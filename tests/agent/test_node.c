@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +72,11 @@ static void test_worker_stop(void **st)
 	assert_true(clk_mono_ms() - t0 >= 50);
 	assert_int_equal(node_worker_stopping(&w), 0);
 
-	assert_int_equal(node_worker_start(&w, sleeper, &w), 0);
+	assert_int_equal(node_worker_start(&w, "sleeper", sleeper, &w), 0);
+	/* The name is what top -H and the benches' thread table show. */
+	char name[16];
+	assert_int_equal(pthread_getname_np(w.thread, name, sizeof name), 0);
+	assert_string_equal(name, "sleeper");
 	node_worker_stop(&w); /* joins: returns only when the sleep ended */
 	assert_int_equal(w.running, 0);
 	assert_int_equal(node_worker_stopping(&w), 1);
