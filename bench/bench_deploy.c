@@ -48,7 +48,6 @@
  * printed too: it must stay far from a core for the figures to be the
  * agent's and the chain's.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -171,47 +170,19 @@ static long long cpu_ticks(int pid)
 	return u + strtoll(end, NULL, 10);
 }
 
-/* CPU time of every live thread in ns (schedstat): finer than the ticks
- * of /proc/PID/stat, but a thread that exits takes its time with it, so
- * the ticks are printed beside it as a check. -1 when gone. With slices,
- * also the number of times its threads were switched in (schedstat's
- * third field): each is a context switch, the cost a thread hand-off
- * pays. */
-static long long cpu_ns_slices(int pid, long long *slices)
+/* CPU time of every live thread in ns (schedstat, summed by bench/thread_use.h):
+ * finer than the ticks of /proc/PID/stat, but a thread that exits takes its
+ * time with it, so the ticks are printed beside it as a check. Also the
+ * number of times the threads were switched in (schedstat's third field):
+ * each is a context switch, the cost a thread hand-off pays. -1 when the
+ * process is gone. */
+static long long cpu_ns(int pid, struct thread_use *u)
 {
-	char path[64], sub[128], buf[128];
-	snprintf(path, sizeof path, "/proc/%d/task", pid);
-	DIR *d = opendir(path);
-	if (!d)
+	long long ns, switches;
+	if (tu_snapshot(pid, u) < 0)
 		return -1;
-	long long sum = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(sub, sizeof sub, "%s/%.20s/schedstat", path, de->d_name);
-		int fd = open(sub, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		ssize_t r = read(fd, buf, sizeof buf - 1);
-		close(fd);
-		if (r > 0) {
-			buf[r] = '\0';
-			char *end;
-			sum += strtoll(buf, &end, 10);
-			if (slices) {
-				(void)strtoll(end, &end, 10);
-				*slices += strtoll(end, NULL, 10);
-			}
-		}
-	}
-	closedir(d);
-	return sum;
-}
-
-static long long cpu_ns(int pid)
-{
-	return cpu_ns_slices(pid, NULL);
+	tu_totals(u, &ns, &switches);
+	return ns;
 }
 
 /* VmRSS and RssAnon of pid in KiB. */
@@ -726,14 +697,11 @@ static int run_level(unsigned nu, struct level_result *lr)
 	memset(lr, 0, sizeof *lr);
 	lr->users = nu;
 	/* The agent's idle CPU rate just before. */
-	long long a0 = cpu_ns(agent_pid);
+	struct thread_use tu0, tu1, tu2;
+	long long a0 = cpu_ns(agent_pid, &tu0);
 	double i0 = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
 	sleep_ms(IDLE_MS);
-	long long sw1 = 0, sw2 = 0;
-	struct thread_use tu1, tu2;
-	long long a1 = cpu_ns_slices(agent_pid, &sw1), k1 = cpu_ticks(agent_pid);
-	if (tu_snapshot(agent_pid, &tu1) < 0)
-		a1 = -1;
+	long long a1 = cpu_ns(agent_pid, &tu1), k1 = cpu_ticks(agent_pid);
 	if (a0 < 0 || a1 < 0 || k1 < 0) {
 		fprintf(stderr, "agent pid %d is gone\n", agent_pid);
 		return -1;
@@ -758,10 +726,13 @@ static int run_level(unsigned nu, struct level_result *lr)
 	for (unsigned i = 0; i < nu; i++)
 		pthread_join(users[i].th, NULL);
 	double t1 = (clk_seconds(CLOCK_MONOTONIC) * 1e3);
-	long long a2 = cpu_ns_slices(agent_pid, &sw2), k2 = cpu_ticks(agent_pid);
-	lr->switches = (double)(sw2 - sw1);
-	if (tu_snapshot(agent_pid, &tu2) == 0)
+	long long a2 = cpu_ns(agent_pid, &tu2), k2 = cpu_ticks(agent_pid);
+	if (a2 >= 0) {
+		long long ns, switches;
 		tu_diff(&tu1, &tu2, &lr->threads);
+		tu_totals(&lr->threads, &ns, &switches);
+		lr->switches = (double)switches;
+	}
 	long long c1 = chain_pid ? cpu_ticks(chain_pid) : 0;
 	lr->bench_ms = self_cpu_ms() - b0;
 	scrape(&q1, &y1);

@@ -15,11 +15,11 @@
 #define BENCH_THREAD_USE_H
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "common/file.h"
 
 /* More roles than the agent has; the rest are summed under "other". */
 #define TU_ROLES 32
@@ -36,30 +36,23 @@ struct thread_use {
 	unsigned n;
 };
 
-/* Reads one small /proc file into buf (NUL-terminated); 0 or -1. */
-static inline int tu_read(const char *path, char *buf, size_t bufsz)
+/* The role called name in u, or NULL. */
+static inline const struct tu_role *tu_lookup(const struct thread_use *u, const char *name)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t r = read(fd, buf, bufsz - 1);
-	close(fd);
-	if (r <= 0)
-		return -1;
-	buf[r] = '\0';
-	return 0;
+	for (unsigned i = 0; i < u->n; i++)
+		if (strcmp(u->r[i].name, name) == 0)
+			return &u->r[i];
+	return NULL;
 }
 
+/* The role called name in u, added when new (as "other" once u is full). */
 static inline struct tu_role *tu_find(struct thread_use *u, const char *name)
 {
-	for (unsigned i = 0; i < u->n; i++)
-		if (strcmp(u->r[i].name, name) == 0)
-			return &u->r[i];
-	if (u->n == TU_ROLES - 1)
-		name = "other";
-	for (unsigned i = 0; i < u->n; i++)
-		if (strcmp(u->r[i].name, name) == 0)
-			return &u->r[i];
+	const struct tu_role *c = tu_lookup(u, name);
+	if (!c && u->n == TU_ROLES - 1)
+		c = tu_lookup(u, name = "other");
+	if (c)
+		return &u->r[c - u->r];
 	struct tu_role *r = &u->r[u->n++];
 	memset(r, 0, sizeof *r);
 	snprintf(r->name, sizeof r->name, "%.15s", name);
@@ -70,7 +63,7 @@ static inline struct tu_role *tu_find(struct thread_use *u, const char *name)
  * gone. */
 static inline int tu_snapshot(int pid, struct thread_use *u)
 {
-	char path[64], sub[128], buf[160], comm[32];
+	char path[64], sub[128];
 	memset(u, 0, sizeof *u);
 	snprintf(path, sizeof path, "/proc/%d/task", pid);
 	DIR *d = opendir(path);
@@ -78,23 +71,27 @@ static inline int tu_snapshot(int pid, struct thread_use *u)
 		return -1;
 	struct dirent *de;
 	while ((de = readdir(d))) {
+		uint8_t *comm = NULL, *stat = NULL;
+		size_t len;
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(sub, sizeof sub, "%s/%.20s/comm", path, de->d_name);
-		if (tu_read(sub, comm, sizeof comm) < 0)
-			continue;
-		comm[strcspn(comm, "\n")] = '\0';
-		snprintf(sub, sizeof sub, "%s/%.20s/schedstat", path, de->d_name);
-		if (tu_read(sub, buf, sizeof buf) < 0)
-			continue;
-		char *end;
-		long long ns = strtoll(buf, &end, 10);
-		(void)strtoll(end, &end, 10);
-		long long sw = strtoll(end, NULL, 10);
-		struct tu_role *r = tu_find(u, comm);
-		r->ns += ns;
-		r->switches += sw;
-		r->threads++;
+		if (zfile_read(sub, 64, &comm, &len) == 0) {
+			snprintf(sub, sizeof sub, "%s/%.20s/schedstat", path, de->d_name);
+			if (zfile_read(sub, 160, &stat, &len) == 0) {
+				char *end;
+				long long ns = strtoll((char *)stat, &end, 10);
+				(void)strtoll(end, &end, 10);
+				long long sw = strtoll(end, NULL, 10);
+				comm[strcspn((char *)comm, "\n")] = '\0';
+				struct tu_role *r = tu_find(u, (char *)comm);
+				r->ns += ns;
+				r->switches += sw;
+				r->threads++;
+			}
+		}
+		free(comm);
+		free(stat);
 	}
 	closedir(d);
 	return 0;
@@ -105,21 +102,23 @@ static inline void tu_diff(const struct thread_use *a, const struct thread_use *
 			   struct thread_use *out)
 {
 	*out = *b;
-	for (unsigned i = 0; i < out->n; i++)
-		for (unsigned j = 0; j < a->n; j++)
-			if (strcmp(out->r[i].name, a->r[j].name) == 0) {
-				out->r[i].ns -= a->r[j].ns;
-				out->r[i].switches -= a->r[j].switches;
-				break;
-			}
+	for (unsigned i = 0; i < out->n; i++) {
+		const struct tu_role *was = tu_lookup(a, out->r[i].name);
+		if (was) {
+			out->r[i].ns -= was->ns;
+			out->r[i].switches -= was->switches;
+		}
+	}
 }
 
-static inline long long tu_total_switches(const struct thread_use *u)
+/* The sums over all roles: CPU time (ns) and switches. */
+static inline void tu_totals(const struct thread_use *u, long long *ns, long long *switches)
 {
-	long long s = 0;
-	for (unsigned i = 0; i < u->n; i++)
-		s += u->r[i].switches;
-	return s;
+	*ns = *switches = 0;
+	for (unsigned i = 0; i < u->n; i++) {
+		*ns += u->r[i].ns;
+		*switches += u->r[i].switches;
+	}
 }
 
 static inline int tu_cmp_ns(const void *pa, const void *pb)
@@ -145,25 +144,20 @@ static inline void tu_print(FILE *f, const struct thread_use *u, const double *d
 	for (unsigned i = 0; i < order.n; i++) {
 		const char *name = order.r[i].name;
 		int shown = 0;
-		for (unsigned l = 0; l < nlevels; l++)
-			for (unsigned j = 0; j < u[l].n; j++)
-				if (strcmp(u[l].r[j].name, name) == 0 &&
-				    ((double)u[l].r[j].ns / 1e3 / d[l] >= 1 ||
-				     (double)u[l].r[j].switches / d[l] >= 0.05))
-					shown = 1;
+		for (unsigned l = 0; l < nlevels; l++) {
+			const struct tu_role *r = tu_lookup(&u[l], name);
+			if (r && ((double)r->ns / 1e3 / d[l] >= 1 || (double)r->switches / d[l] >= 0.05))
+				shown = 1;
+		}
 		if (!shown)
 			continue;
 		char label[32];
 		snprintf(label, sizeof label, "%.15s (%u)", name, order.r[i].threads);
 		fprintf(f, "%-19s", label);
 		for (unsigned l = 0; l < nlevels; l++) {
-			double ns = 0, sw = 0;
-			for (unsigned j = 0; j < u[l].n; j++)
-				if (strcmp(u[l].r[j].name, name) == 0) {
-					ns = (double)u[l].r[j].ns;
-					sw = (double)u[l].r[j].switches;
-				}
-			fprintf(f, " | %9.0f %5.1f", ns / 1e3 / d[l], sw / d[l]);
+			const struct tu_role *r = tu_lookup(&u[l], name);
+			fprintf(f, " | %9.0f %5.1f", r ? (double)r->ns / 1e3 / d[l] : 0.0,
+				r ? (double)r->switches / d[l] : 0.0);
 		}
 		fprintf(f, "\n");
 	}

@@ -13,13 +13,14 @@ set -u
 export BUILD
 logdir="$BUILD/test-logs"
 mkdir -p "$logdir"
+log_of() { echo "$logdir/$(echo "$1" | tr '/' '_').log"; }
 pass=0 fail=0 skip=0 failed=""
 for t in "$@"; do
 	case "$t" in
 	*.sh) cmd="bash $t" ;;
 	*) cmd="$t" ;;
 	esac
-	log="$logdir/$(echo "$t" | tr '/' '_').log"
+	log=$(log_of "$t")
 	echo "=== $t"
 	# The program writes to its log, and tail streams the log until the
 	# program ends: a pipe would wait for every process holding its write
@@ -30,10 +31,9 @@ for t in "$@"; do
 	tail -s 0.1 -n +1 -f --pid=$pid "$log"
 	wait $pid
 	rc=$?
-	echo $rc >"$log.rc"
-	if [ "$rc" -eq 0 ]; then
+	if [ $rc -eq 0 ]; then
 		pass=$((pass + 1))
-	elif [ "$rc" -eq 77 ]; then
+	elif [ $rc -eq 77 ]; then
 		skip=$((skip + 1))
 		echo "--- skipped: $t"
 	else
@@ -43,8 +43,8 @@ for t in "$@"; do
 	fi
 done
 for t in $failed; do
-	log="$logdir/$(echo "$t" | tr '/' '_').log"
-	echo "--- $t (exit $(cat "$log.rc" 2>/dev/null)), its failures:"
+	log=$(log_of "$t")
+	echo "--- $t, its failures:"
 	grep -E -B4 -A2 '\[ +(ERROR|LINE|FAILED) +\]|^(FAIL|not ok)|[Ff]ail(ed|ure)' "$log" | tail -n 40
 	echo "--- $t, its last lines:"
 	tail -n 25 "$log"
