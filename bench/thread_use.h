@@ -99,7 +99,7 @@ static inline int tu_snapshot(int pid, struct thread_use *u)
 
 /* *out = b - a, role by role (a role new in b counts whole). */
 static inline void tu_diff(const struct thread_use *a, const struct thread_use *b,
-			   struct thread_use *out)
+                           struct thread_use *out)
 {
 	*out = *b;
 	for (unsigned i = 0; i < out->n; i++) {
@@ -131,7 +131,7 @@ static inline int tu_cmp_ns(const void *pa, const void *pb)
  * (us) and switches per deploy; roles in the order of the last level's
  * CPU, those under 1 us and 0.05 switches per deploy everywhere left out. */
 static inline void tu_print(FILE *f, const struct thread_use *u, const double *d,
-			    const unsigned *users, unsigned nlevels)
+                            const unsigned *users, unsigned nlevels)
 {
 	if (!nlevels)
 		return;
@@ -146,7 +146,8 @@ static inline void tu_print(FILE *f, const struct thread_use *u, const double *d
 		int shown = 0;
 		for (unsigned l = 0; l < nlevels; l++) {
 			const struct tu_role *r = tu_lookup(&u[l], name);
-			if (r && ((double)r->ns / 1e3 / d[l] >= 1 || (double)r->switches / d[l] >= 0.05))
+			if (r &&
+			    ((double)r->ns / 1e3 / d[l] >= 1 || (double)r->switches / d[l] >= 0.05))
 				shown = 1;
 		}
 		if (!shown)
@@ -157,7 +158,7 @@ static inline void tu_print(FILE *f, const struct thread_use *u, const double *d
 		for (unsigned l = 0; l < nlevels; l++) {
 			const struct tu_role *r = tu_lookup(&u[l], name);
 			fprintf(f, " | %9.0f %5.1f", r ? (double)r->ns / 1e3 / d[l] : 0.0,
-				r ? (double)r->switches / d[l] : 0.0);
+			        r ? (double)r->switches / d[l] : 0.0);
 		}
 		fprintf(f, "\n");
 	}
