@@ -56,9 +56,10 @@ void rmb_error_set(struct rmb_error *e, uint32_t code, int retry, const char *fm
 const char *rmb_code_name(uint32_t code);
 
 /* nng_close(sock), waiting for it at most wait_ms: libnng 1.5.2 (Debian 12)
- * can leave nng_close waiting forever for a pipe that the peer closed at the
- * same moment. -ETIMEDOUT when it did not return in time (it goes on in its
- * own thread; whatever the socket's callbacks use must then stay alive). */
+ * can leave nng_close waiting forever for a connection that ended between
+ * two reads or writes of one frame (rmb_pipe.h, docs/rmb.md). -ETIMEDOUT
+ * when it did not return in time (it goes on in its own thread; whatever
+ * the socket's callbacks use must then stay alive). */
 int rmb_close_bounded(nng_socket sock, unsigned wait_ms);
 
 #endif

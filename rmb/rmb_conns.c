@@ -14,6 +14,7 @@
 struct conn {
 	uint32_t id;
 	unsigned pending;
+	int ending; /* handed to a caller to end: not handed again */
 	uint64_t seq;
 	uint64_t last_ms;
 };
@@ -69,6 +70,7 @@ void rmb_conns_add(struct rmb_conns *t, uint32_t id, uint32_t *victim)
 	t->c[at].id = id;
 	t->c[at].seq = ++t->seq;
 	t->c[at].pending = 0;
+	t->c[at].ending = 0;
 	t->c[at].last_ms = clk_mono_ms();
 	pthread_mutex_unlock(&t->mu);
 }
@@ -122,14 +124,31 @@ void rmb_conns_end(struct rmb_conns *t, uint32_t id, uint64_t now_ms)
 	pthread_mutex_unlock(&t->mu);
 }
 
-unsigned rmb_conns_stale(struct rmb_conns *t, uint64_t now_ms, uint64_t timeout_ms, uint32_t *ids,
-                         unsigned max)
+/* Hands out (and marks as ending) up to max ids: all of them, or the
+ * stale ones as rmb_conns_stale says. */
+static unsigned take(struct rmb_conns *t, int all, uint64_t now_ms, uint64_t timeout_ms,
+                     uint32_t *ids, unsigned max)
 {
 	unsigned n = 0;
 	pthread_mutex_lock(&t->mu);
-	for (unsigned i = 0; i < t->n && n < max; i++)
-		if (!t->c[i].pending && t->c[i].last_ms + timeout_ms <= now_ms)
-			ids[n++] = t->c[i].id;
+	for (unsigned i = 0; i < t->n && n < max; i++) {
+		struct conn *c = &t->c[i];
+		if (c->ending || (!all && (c->pending || c->last_ms + timeout_ms > now_ms)))
+			continue;
+		c->ending = 1;
+		ids[n++] = c->id;
+	}
 	pthread_mutex_unlock(&t->mu);
 	return n;
+}
+
+unsigned rmb_conns_stale(struct rmb_conns *t, uint64_t now_ms, uint64_t timeout_ms, uint32_t *ids,
+                         unsigned max)
+{
+	return take(t, 0, now_ms, timeout_ms, ids, max);
+}
+
+unsigned rmb_conns_take_all(struct rmb_conns *t, uint32_t *ids, unsigned max)
+{
+	return take(t, 1, 0, 0, ids, max);
 }

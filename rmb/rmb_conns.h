@@ -30,9 +30,13 @@ void rmb_conns_begin(struct rmb_conns *c, uint32_t id);
 void rmb_conns_end(struct rmb_conns *c, uint32_t id, uint64_t now_ms);
 /* Up to max ids of connections with no request in progress whose last
  * complete request (or connect) is older than timeout_ms: idle ones, and
- * ones stuck in the middle of a frame. The caller closes them. Returns how
- * many were written to ids. */
-unsigned rmb_conns_stale(struct rmb_conns *c, uint64_t now_ms, uint64_t timeout_ms,
-			 uint32_t *ids, unsigned max);
+ * ones stuck in the middle of a frame. The caller ends them. A connection
+ * is handed out once: it stays in the table until it is removed, but is
+ * not returned again. Returns how many were written to ids. */
+unsigned rmb_conns_stale(struct rmb_conns *c, uint64_t now_ms, uint64_t timeout_ms, uint32_t *ids,
+                         unsigned max);
+/* As rmb_conns_stale, for every connection not yet handed out (the server
+ * stops). */
+unsigned rmb_conns_take_all(struct rmb_conns *c, uint32_t *ids, unsigned max);
 
 #endif

@@ -40,6 +40,7 @@
 #include "common/log.h"
 #include "common/zerr.h"
 #include "rmb/rmb_conns.h"
+#include "rmb/rmb_pipe.h"
 #include "rmb/rmb_reply.h"
 
 enum { S_IDLE = 0, S_RECV, S_WORK, S_SEND };
@@ -47,8 +48,10 @@ enum { S_IDLE = 0, S_RECV, S_WORK, S_SEND };
 /* A reply not taken by its peer within this time is dropped: a peer that
  * does not read cannot hold a context. */
 #define SEND_TIMEOUT_MS 5000
-/* Connections closed per sweep of the timeout thread at most. */
+/* Connections ended per sweep of the timeout thread at most. */
 #define SWEEP_MAX 256
+/* How long a stopping server waits for its connections to end. */
+#define RMB_DRAIN_WAIT_MS 2000
 
 struct handler {
 	char *cmd;
@@ -127,6 +130,7 @@ struct rmb_server {
 	atomic_int closing; /* set before the workers stop: callbacks stop sending */
 	int abandoned;         /* the socket never closed: keep everything */
 	struct rmb_conns *conns;
+	struct rmb_fds *fds; /* for ending connections (rmb_pipe.h) */
 	atomic_uint_fast64_t received, accepted, refused, busy, replied, send_failed, displaced;
 	atomic_uint_fast64_t timed_out, slow_inplace, send_queued;
 };
@@ -210,6 +214,8 @@ int rmb_server_new(const struct rmb_server_cfg *cfg, const struct zkey *node_key
 		s->cfg.max_conns = (unsigned)cap;
 	if (!rc)
 		rc = rmb_conns_new(s->cfg.max_conns, &s->conns);
+	if (!rc)
+		rc = rmb_fds_new(&s->fds);
 	if (rc) {
 		rmb_server_free(s);
 		return rc;
@@ -656,7 +662,17 @@ static void *worker(void *arg)
 	}
 }
 
-/* Closes connections that completed no frame within frame_timeout_ms and
+/* Ends connections by id (rmb_pipe.h says why not with nng_pipe_close). */
+static void end_conns(struct rmb_server *s, const uint32_t *ids, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		nng_pipe p = NNG_PIPE_INITIALIZER;
+		p.id = ids[i];
+		rmb_pipe_end(s->fds, p);
+	}
+}
+
+/* Ends connections that completed no frame within frame_timeout_ms and
  * have nothing in progress: half-sent frames do not pin memory forever. */
 static void *sweeper(void *arg)
 {
@@ -676,11 +692,7 @@ static void *sweeper(void *arg)
 		pthread_mutex_unlock(&s->mu);
 		unsigned n = rmb_conns_stale(s->conns, clk_mono_ms(), s->cfg.frame_timeout_ms, ids,
 					     SWEEP_MAX);
-		for (unsigned i = 0; i < n; i++) {
-			nng_pipe p = NNG_PIPE_INITIALIZER;
-			p.id = ids[i];
-			nng_pipe_close(p);
-		}
+		end_conns(s, ids, n);
 		atomic_fetch_add(&s->timed_out, n);
 		pthread_mutex_lock(&s->mu);
 	}
@@ -691,8 +703,8 @@ static void *sweeper(void *arg)
 /* ---- connections ---- */
 
 /* When the table is full the oldest connection makes room for the new one
- * (rmb_conns.h). It is closed outside any lock of ours: closing a pipe
- * runs its REM_POST callback, which takes the table's lock. */
+ * (rmb_conns.h). It is ended outside any lock of ours: a pipe closed by
+ * nng runs its REM_POST callback, which takes the table's lock. */
 static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct rmb_server *s = arg;
@@ -700,10 +712,8 @@ static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 		uint32_t victim;
 		rmb_conns_add(s->conns, nng_pipe_id(p), &victim);
 		if (victim) {
-			nng_pipe old = NNG_PIPE_INITIALIZER;
-			old.id = victim;
 			atomic_fetch_add(&s->displaced, 1);
-			nng_pipe_close(old);
+			end_conns(s, &victim, 1);
 		}
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
 		rmb_conns_remove(s->conns, nng_pipe_id(p));
@@ -817,6 +827,21 @@ int rmb_server_tcp_port(struct rmb_server *s, size_t idx, int *port)
 	return nng_listener_get_int(s->lst[idx], NNG_OPT_TCP_BOUND_PORT, port) ? -EINVAL : 0;
 }
 
+/* Stops accepting, ends every connection and waits, at most
+ * RMB_DRAIN_WAIT_MS, for nng to remove them. */
+static void drain_conns(struct rmb_server *s)
+{
+	uint32_t ids[SWEEP_MAX];
+	unsigned n;
+	for (size_t i = 0; i < s->cfg.nlisten; i++)
+		nng_listener_close(s->lst[i]);
+	while ((n = rmb_conns_take_all(s->conns, ids, SWEEP_MAX)) > 0)
+		end_conns(s, ids, n);
+	struct timespec ts = {0, 10 * 1000000L};
+	for (unsigned i = 0; i < RMB_DRAIN_WAIT_MS / 10 && rmb_conns_count(s->conns); i++)
+		nanosleep(&ts, NULL);
+}
+
 /* A server whose socket did not close within RMB_CLOSE_WAIT_MS
  * (rmb_close_bounded) is never freed: the socket may still call into it. */
 #define RMB_CLOSE_WAIT_MS 5000
@@ -844,6 +869,10 @@ void rmb_server_stop(struct rmb_server *s)
 	if (s->sweeper_started)
 		pthread_join(s->sweeper, NULL);
 	s->sweeper_started = 0;
+	/* The connections are ended first, the way the sweeper ends them
+	 * (rmb_pipe.h): nng_close would close them with nng_pipe_close. */
+	if (s->sock_open)
+		drain_conns(s);
 	/* Closing the socket fails every pending receive and send; callbacks
 	 * see NNG_ECLOSED and do not re-arm. */
 	if (s->sock_open && rmb_close_bounded(s->sock, RMB_CLOSE_WAIT_MS) < 0) {
@@ -915,6 +944,7 @@ void rmb_server_free(struct rmb_server *s)
 		free(s->listen[i]);
 	rmb_verifier_free(s->verifier);
 	rmb_conns_free(s->conns);
+	rmb_fds_free(s->fds);
 	free(s->queue);
 	free(s->slots);
 	free(s->threads);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/zerr.h"
 #include "rmb/rmb_chain.h"
 #include "rmb/rmb_conns.h"
@@ -397,6 +398,35 @@ static void conns_displace_oldest(void **st)
 	rmb_conns_free(c);
 }
 
+/* A connection is handed out to be ended once: ending takes a while (nng
+ * removes it later), and the sweeper must not end or count it again. */
+static void conns_handed_out_once(void **st)
+{
+	struct rmb_conns *c;
+	uint32_t victim, ids[8];
+	assert_int_equal(rmb_conns_new(4, &c), 0);
+	for (uint32_t id = 1; id <= 3; id++)
+		rmb_conns_add(c, id, &victim);
+	rmb_conns_begin(c, 2); /* a request in progress: not stale */
+	uint64_t later = (uint64_t)clk_mono_ms() + 60000;
+	assert_int_equal(rmb_conns_stale(c, later, 1000, ids, 8), 2);
+	assert_int_equal(ids[0], 1);
+	assert_int_equal(ids[1], 3);
+	assert_int_equal(rmb_conns_stale(c, later, 1000, ids, 8), 0);
+	/* Still in the table until removed. */
+	assert_int_equal(rmb_conns_count(c), 3);
+	/* Stopping: the rest, whatever they are doing, once. */
+	assert_int_equal(rmb_conns_take_all(c, ids, 8), 1);
+	assert_int_equal(ids[0], 2);
+	assert_int_equal(rmb_conns_take_all(c, ids, 8), 0);
+	/* A new connection in a displaced one's place is not handed out yet. */
+	rmb_conns_remove(c, 1);
+	rmb_conns_add(c, 9, &victim);
+	assert_int_equal(rmb_conns_take_all(c, ids, 8), 1);
+	assert_int_equal(ids[0], 9);
+	rmb_conns_free(c);
+}
+
 static void relay_first_address(void **st)
 {
 	char out[32];
@@ -425,6 +455,7 @@ int main(void)
 		cmocka_unit_test(twins_absent_do_not_evict),
 		cmocka_unit_test(rate_limit),
 		cmocka_unit_test(conns_displace_oldest),
+		cmocka_unit_test(conns_handed_out_once),
 		cmocka_unit_test(relay_first_address),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

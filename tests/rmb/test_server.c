@@ -3,6 +3,7 @@
  * round trips, refusals with their codes as a peer sees them, hostile
  * input, concurrency, busy and rate limiting. No timing is asserted.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 #include <netinet/in.h>
 #include <sodium.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "rmb/rmb_client.h"
@@ -241,8 +243,10 @@ static struct rmb_client *client_t(struct fx *f, uint32_t src, unsigned attempts
 
 /* Sends raw bytes over a fresh REQ socket; returns the decoded reply's
  * error code (0 for a payload reply), or -1 when no reply came. The reply
- * must verify with the node key. */
-static int raw_call(struct fx *f, const void *buf, size_t len)
+ * must verify with the node key. nng's REQ sends the request again when
+ * its connection is lost only with a finite resend time: with
+ * NNG_DURATION_INFINITE the call fails as soon as its connection ends. */
+static int raw_call_resend(struct fx *f, const void *buf, size_t len, nng_duration resend)
 {
 	nng_socket s;
 	char *rep = NULL;
@@ -250,7 +254,7 @@ static int raw_call(struct fx *f, const void *buf, size_t len)
 	int code = -1;
 	assert_int_equal(nng_req0_open(&s), 0);
 	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 2000);
-	nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, resend);
 	assert_int_equal(nng_dial(s, f->url, NULL, 0), 0);
 	if (nng_send(s, (void *)buf, len, 0) == 0 && nng_recv(s, &rep, &n, NNG_FLAG_ALLOC) == 0) {
 		struct rmb_env r;
@@ -269,14 +273,25 @@ static int raw_call(struct fx *f, const void *buf, size_t len)
 	return code;
 }
 
-static int raw_request(struct fx *f, uint32_t src, uint32_t dst, const char *uid,
-		       const char *cmd, uint64_t now, uint32_t exp)
+static int raw_call(struct fx *f, const void *buf, size_t len)
+{
+	return raw_call_resend(f, buf, len, NNG_DURATION_INFINITE);
+}
+
+static int raw_request_resend(struct fx *f, uint32_t src, uint32_t dst, const char *uid,
+			      const char *cmd, uint64_t now, uint32_t exp, nng_duration resend)
 {
 	size_t len;
 	char *txt = rt_request(src, dst, uid, cmd, NULL, now, exp, &len);
-	int code = raw_call(f, txt, len);
+	int code = raw_call_resend(f, txt, len, resend);
 	free(txt);
 	return code;
+}
+
+static int raw_request(struct fx *f, uint32_t src, uint32_t dst, const char *uid,
+		       const char *cmd, uint64_t now, uint32_t exp)
+{
+	return raw_request_resend(f, src, dst, uid, cmd, now, exp, NNG_DURATION_INFINITE);
 }
 
 /* Points f->url at the server's tcp listener (the address peers use). */
@@ -417,6 +432,31 @@ static void client_checks_reply_signature(void **st)
 	key_wipe(&other);
 }
 
+static int tcp_connect(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Opens a connection to port and sends the SP header and the 8-byte
+ * length of a frame of len bytes; -1 when the server is gone. */
+static int frame_start(int port, uint64_t len)
+{
+	uint8_t hdr[16] = {0, 'S', 'P', 0, 0, 0x30, 0, 0};
+	for (int b = 0; b < 8; b++)
+		hdr[15 - b] = (uint8_t)(len >> (8 * b));
+	int fd = tcp_connect(port);
+	if (send(fd, hdr, sizeof hdr, MSG_NOSIGNAL) != (ssize_t)sizeof hdr) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static void hostile_input(void **st)
 {
 	struct fx *f = *st;
@@ -427,12 +467,25 @@ static void hostile_input(void **st)
 	assert_int_equal(raw_call(f, junk, sizeof(junk)), RMB_E_MALFORMED);
 	assert_int_equal(raw_call(f, "", 0), RMB_E_MALFORMED);
 	assert_int_equal(raw_call(f, "{\"ver\":1}", 9), RMB_E_MALFORMED);
-	/* Larger than the receive limit: nng drops the connection, no reply. */
-	size_t big = MAX_MSG + 1;
-	char *blob = malloc(big);
-	memset(blob, '[', big);
-	assert_int_equal(raw_call(f, blob, big), -1);
-	free(blob);
+	/* Larger than the receive limit: nng refuses it from its length header
+	 * and drops the connection; nothing but the SP header comes back. Sent
+	 * over plain TCP: an nng REQ socket whose large send is cut off can
+	 * lose that connection's objects in libnng 1.5.2 (docs/rmb.md,
+	 * "Closing connections"). */
+	int port = 0;
+	assert_int_equal(rmb_server_tcp_port(f->srv, 1, &port), 0);
+	int fd = frame_start(port, MAX_MSG + 1);
+	assert_true(fd >= 0);
+	struct timeval tv = {5, 0};
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+	uint8_t rbuf[64];
+	size_t total = 0;
+	ssize_t got;
+	while ((got = read(fd, rbuf, sizeof rbuf)) > 0 && total < 4096)
+		total += (size_t)got;
+	assert_int_equal(got, 0);
+	assert_int_equal(total, 8);
+	close(fd);
 	/* Truncated, expired, future-dated, unknown twin, bad signature, replay. */
 	size_t len;
 	char *txt = rt_request(7, NODE, "h-1", "zos.system.version", NULL, now, 60, &len);
@@ -784,16 +837,6 @@ static void queued_replies_hold_no_worker(void **st)
 			 0);
 }
 
-static int tcp_connect(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_true(fd >= 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
 /* Nearly complete frames held open: connections are capped by the memory
  * budget, callers are still served, and the frames time out. */
 static void half_sent_frames_bounded(void **st)
@@ -837,6 +880,66 @@ static void half_sent_frames_bounded(void **st)
 	assert_true(got <= 0);
 	for (int i = 0; i < 10; i++)
 		close(fds[i]);
+}
+
+/* Connections ended while their frames arrive, segment by segment: new
+ * ones displace them and the frame timeout ends the rest. libnng 1.5.2
+ * loses a read for good when such a connection is closed between two
+ * reads of a frame, and then never frees another pipe (rmb_pipe.h): every
+ * connection must still leave the table, and a socket of this process
+ * must still close. */
+static void ended_mid_frame(void **st)
+{
+	struct fx *f = *st;
+	struct rmb_server_stats stats;
+	enum { CONNS = 8, CHUNK = 2048 };
+	static uint8_t chunk[CHUNK];
+	int port = 0, fds[CONNS];
+	size_t left[CONNS];
+	unsigned opened = 0;
+	assert_int_equal(rmb_server_tcp_port(f->srv, 1, &port), 0);
+	for (int i = 0; i < CONNS; i++)
+		fds[i] = -1;
+	int64_t end = clk_mono_ms() + 1500;
+	while (clk_mono_ms() < end) {
+		for (int i = 0; i < CONNS; i++) {
+			if (fds[i] < 0) {
+				fds[i] = frame_start(port, MAX_MSG - 64);
+				left[i] = MAX_MSG - 64;
+				opened++;
+				continue;
+			}
+			/* One segment at a time; the last bytes never come. */
+			if (left[i] <= CHUNK)
+				continue;
+			ssize_t w = send(fds[i], chunk, CHUNK, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				continue;
+			if (w <= 0) {
+				/* Ended by the server: a new one takes its place. */
+				close(fds[i]);
+				fds[i] = -1;
+				continue;
+			}
+			left[i] -= (size_t)w;
+		}
+		struct timespec ts = {0, 200 * 1000L};
+		nanosleep(&ts, NULL);
+	}
+	for (int i = 0; i < CONNS; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	WAIT_STATS(f, stats, stats.conns == 0);
+	assert_int_equal(stats.conns, 0);
+	assert_true(stats.displaced >= CONNS);
+	assert_true(opened >= 2 * CONNS);
+	/* nng still frees pipes and sockets in this process. */
+	nng_socket s;
+	assert_int_equal(nng_req0_open(&s), 0);
+	assert_int_equal(nng_dial(s, f->url, NULL, 0), 0);
+	assert_int_equal(rmb_close_bounded(s, 5000), 0);
+	int code = raw_request(f, 7, NODE, "em-1", "zos.system.version", clk_wall_s(), 60);
+	assert_true(code == 0 || code == RMB_E_REPLAYED);
 }
 
 static void rate_limited(void **st)
@@ -884,9 +987,12 @@ static void connection_limit(void **st)
 	}
 	assert_true(stats.conns <= 3);
 	assert_true(stats.displaced >= 3);
-	/* A request may be resent once if its connection is displaced: then
-	 * the node already answered it and says so (replayed). */
-	int code = raw_request(f, 7, NODE, "cl-1", "zos.system.version", clk_wall_s(), 60);
+	/* The others keep re-opening theirs, so this caller's connection
+	 * may be displaced too before its reply: as callers do, it sends
+	 * the request again on a new one, and the node answers it, or says
+	 * that it already did (replayed). */
+	int code = raw_request_resend(f, 7, NODE, "cl-1", "zos.system.version", clk_wall_s(), 60,
+				      1000);
 	assert_true(code == 0 || code == RMB_E_REPLAYED);
 	for (int i = 0; i < 6; i++)
 		nng_close(s[i]);
@@ -949,6 +1055,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(half_sent_frames_bounded, setup_frame_limits,
 						teardown),
 		cmocka_unit_test_setup_teardown(connection_limit, setup_few_conns, teardown),
+		cmocka_unit_test_setup_teardown(ended_mid_frame, setup_frame_limits, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
