@@ -138,14 +138,14 @@ static int lookup(struct rmb_fds *m, const nng_sockaddr *loc, const nng_sockaddr
 	return -1;
 }
 
-int rmb_pipe_end(struct rmb_fds *m, nng_pipe p)
+void rmb_pipe_end(struct rmb_fds *m, nng_pipe p)
 {
 	nng_sockaddr loc, rem;
 	int rv = nng_pipe_get_addr(p, NNG_OPT_LOCADDR, &loc);
 	if (!rv)
 		rv = nng_pipe_get_addr(p, NNG_OPT_REMADDR, &rem);
 	if (rv == NNG_ENOENT || rv == NNG_ECLOSED)
-		return -ENOENT;
+		return;
 	if (!rv && (loc.s_family == NNG_AF_INET || loc.s_family == NNG_AF_INET6)) {
 		pthread_mutex_lock(&m->mu);
 		int fd = lookup(m, &loc, &rem);
@@ -158,7 +158,7 @@ int rmb_pipe_end(struct rmb_fds *m, nng_pipe p)
 		int done = fd >= 0 && shutdown(fd, SHUT_RDWR) == 0;
 		pthread_mutex_unlock(&m->mu);
 		if (done)
-			return 0;
+			return;
 	}
-	return nng_pipe_close(p) ? -ENOENT : 1;
+	nng_pipe_close(p);
 }

@@ -32,9 +32,9 @@ struct rmb_fds;
 int rmb_fds_new(struct rmb_fds **out);
 void rmb_fds_free(struct rmb_fds *m);
 
-/* Ends the connection of pipe p as above. Returns 0 when its TCP socket
- * was shut down, 1 when p was closed with nng_pipe_close (not TCP, or its
- * socket is gone: nng is closing it already), -ENOENT when p is gone. */
-int rmb_pipe_end(struct rmb_fds *m, nng_pipe p);
+/* Ends the connection of pipe p as above: its TCP socket is shut down, or
+ * p is closed with nng_pipe_close when it is not TCP or its socket is gone
+ * (nng is closing it already). Nothing to do when p is gone. */
+void rmb_pipe_end(struct rmb_fds *m, nng_pipe p);
 
 #endif

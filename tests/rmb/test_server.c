@@ -848,12 +848,8 @@ static void half_sent_frames_bounded(void **st)
 	static uint8_t body[MAX_MSG - 64];
 	assert_int_equal(rmb_server_tcp_port(f->srv, 1, &port), 0);
 	for (int i = 0; i < 10; i++) {
-		uint8_t hdr[16] = {0, 'S', 'P', 0, 0, 0x30, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-		uint64_t n = sizeof(body) + 32;
-		for (int b = 0; b < 8; b++)
-			hdr[15 - b] = (uint8_t)(n >> (8 * b));
-		fds[i] = tcp_connect(port);
-		assert_int_equal(write(fds[i], hdr, 16), 16);
+		fds[i] = frame_start(port, sizeof(body) + 32);
+		assert_true(fds[i] >= 0);
 		assert_int_equal(write(fds[i], body, sizeof(body)), (ssize_t)sizeof(body));
 	}
 	rmb_server_get_stats(f->srv, &stats);
