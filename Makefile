@@ -22,7 +22,7 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
 CC ?= cc
 
-PKGS := libcurl libarchive libsodium libcjson libsystemd libxxhash sqlite3 inih cmocka libmicrohttpd libssl libcrypto
+PKGS := libcurl libarchive libsodium libcjson libsystemd libxxhash sqlite3 cmocka libmicrohttpd libssl libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -135,7 +135,9 @@ fuzz: $(FUZZ_BINS)
 	  mkdir -p $(BUILD)/fuzz/work/$$n fuzz/corpus/$$n; \
 	  $$b -max_total_time=$${FUZZ_SECONDS:-20} -rss_limit_mb=2048 -artifact_prefix=$(BUILD)/fuzz/$$n- \
 	    $(BUILD)/fuzz/work/$$n fuzz/corpus/$$n > $(BUILD)/fuzz/$$n.log 2>&1; rc=$$?; \
-	  echo "=== $$n"; tail -n 3 $(BUILD)/fuzz/$$n.log; [ $$rc -eq 0 ] || exit 1; done
+	  echo "=== $$n"; tail -n 3 $(BUILD)/fuzz/$$n.log; [ $$rc -eq 0 ] && continue; \
+	  echo "--- $$n failed; the reason and the stack:"; \
+	  grep -v -e '^#[0-9]' -e '^INFO:' -e '^\s*$$' $(BUILD)/fuzz/$$n.log | tail -n 40; exit 1; done
 
 deps:
 	scripts/deps.sh

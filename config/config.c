@@ -6,7 +6,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <ini.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,90 +105,167 @@ struct file_ctx {
 	FILE *f;
 	const char *path;
 	struct cfg *c;
-	unsigned line;      /* line the parser is on: our reader counts them */
-	unsigned err_line;  /* first line with an error we reported, 0 = none */
-	int io_err;
+	unsigned line; /* number of the line being parsed */
 	char *err;
 	size_t errsz;
-	unsigned seen[64];  /* per key: line of its first occurrence */
+	char section[64];  /* current [section]; "" before the first */
+	char prev[64];     /* key that indented lines continue; "" = none */
+	unsigned seen[64]; /* per key: line of its first occurrence */
 };
 
-static void file_fail(struct file_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int file_fail(struct file_ctx *x, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
-static void file_fail(struct file_ctx *x, const char *fmt, ...)
+/* Reports an error on the current line; parsing stops at the first one. */
+static int file_fail(struct file_ctx *x, const char *fmt, ...)
 {
 	char why[320];
 	va_list ap;
-	if (x->err_line)
-		return; /* keep the first error */
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
-	x->err_line = x->line;
 	seterr(x->err, x->errsz, "%s:%u: %s", x->path, x->line, why);
+	return ZE_CONFIG;
 }
 
 /*
- * inih's own reader cannot report a line longer than its buffer; this one
- * counts lines (inih's handler does not get line numbers) and rejects long
- * lines instead of letting their tail parse as a new line.
+ * Reads the next line, without its newline, into buf (CFG_LINE_MAX + 1
+ * bytes). Returns 1 for a line, 0 at the end of the file, ZE_CONFIG on a read
+ * error, a NUL byte or a line longer than CFG_LINE_MAX (the whole line is
+ * consumed first, so the count of lines stays right).
  */
-static char *read_line(char *str, int num, void *stream)
+static int read_line(struct file_ctx *x, char *buf)
 {
-	struct file_ctx *x = stream;
-	if (!fgets(str, num, x->f)) {
-		if (ferror(x->f))
-			x->io_err = 1;
-		return NULL;
+	size_t n = 0;
+	int ch, any = 0, nul = 0, too_long = 0;
+	while ((ch = getc(x->f)) != EOF) {
+		any = 1;
+		if (ch == '\n')
+			break;
+		nul |= ch == 0;
+		if (n < CFG_LINE_MAX)
+			buf[n++] = (char)ch;
+		else
+			too_long = 1;
 	}
+	if (ferror(x->f))
+		return file_fail(x, "read error");
+	if (!any)
+		return 0;
 	x->line++;
-	size_t n = strlen(str);
-	if (n > 0 && n == (size_t)num - 1 && str[n - 1] != '\n') {
-		int ch = fgetc(x->f);
-		if (ch != EOF && ch != '\n') {
-			file_fail(x, "line longer than %d bytes", num - 1);
-			while (ch != EOF && ch != '\n')
-				ch = fgetc(x->f);
-			str[0] = 0; /* inih sees an empty line */
-		}
-	}
-	return str;
+	buf[n] = 0;
+	if (too_long)
+		return file_fail(x, "line longer than %d bytes", CFG_LINE_MAX);
+	if (nul)
+		return file_fail(x, "NUL byte in line");
+	return 1;
 }
 
-static int on_entry(void *user, const char *section, const char *name, const char *value)
+static char *skip_blanks(char *s)
 {
-	struct file_ctx *x = user;
+	while (isspace((unsigned char)*s))
+		s++;
+	return s;
+}
+
+static void trim_end(char *s)
+{
+	size_t n = strlen(s);
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = 0;
+}
+
+/* Cuts an inline comment: ';' after a blank, as Python's configparser
+ * reads it. */
+static void cut_comment(char *s)
+{
+	for (char *p = s; *p; p++)
+		if (*p == ';' && p > s && isspace((unsigned char)p[-1])) {
+			*p = 0;
+			break;
+		}
+}
+
+static int on_entry(struct file_ctx *x, const char *name, const char *value)
+{
 	char key[256], why[256];
-	if (!*section) {
-		file_fail(x, "key '%s' outside a [section]", name);
-		return 0;
-	}
-	snprintf(key, sizeof key, "%s.%s", section, name);
+	if (!x->section[0])
+		return file_fail(x, "key '%s' outside a [section]", name);
+	snprintf(key, sizeof key, "%s.%s", x->section, name);
 	const struct cfg_key *k = cfg_key_find(key);
-	if (!k) {
-		file_fail(x, "unknown key '%s'", key);
-		return 0;
-	}
+	if (!k)
+		return file_fail(x, "unknown key '%s'", key);
 	size_t i = (size_t)(k - cfg_keys);
 	int is_list = k->type == CFG_T_LISTEN;
-	if (x->seen[i] && !is_list) {
-		file_fail(x, "%s: set twice (first on line %u)", key, x->seen[i]);
-		return 0;
-	}
+	if (x->seen[i] && !is_list)
+		return file_fail(x, "%s: set twice (first on line %u)", key, x->seen[i]);
 	/* A list key repeated in one file (or continued on indented lines)
 	 * accumulates; its first occurrence replaces the default. */
-	if (cfg_key_parse(x->c, k, value, x->seen[i] != 0, why, sizeof why) != 0) {
-		file_fail(x, "%s: %s", key, why);
-		return 0;
-	}
+	if (cfg_key_parse(x->c, k, value, x->seen[i] != 0, why, sizeof why) != 0)
+		return file_fail(x, "%s: %s", key, why);
 	if (!x->seen[i])
 		x->seen[i] = x->line;
-	return 1;
+	return 0;
+}
+
+/*
+ * One line: blank, a comment (first non-blank byte '#' or ';'), [section],
+ * key = value (or key: value), or an indented value continuing the key
+ * above (docs/configuration.md, "File format").
+ */
+static int parse_line(struct file_ctx *x, char *line)
+{
+	static const char bom[] = "\xEF\xBB\xBF";
+	char *s = line;
+	if (x->line == 1 && strncmp(s, bom, 3) == 0)
+		s += 3;
+	int indented = isspace((unsigned char)*s);
+	s = skip_blanks(s);
+	trim_end(s);
+	if (!*s || *s == '#' || *s == ';')
+		return 0;
+	if (indented && x->prev[0]) {
+		cut_comment(s);
+		trim_end(s);
+		return on_entry(x, x->prev, s);
+	}
+	if (*s == '[') {
+		char *end = strchr(s + 1, ']');
+		if (!end)
+			return file_fail(x, "syntax error (expected [section] or key = value)");
+		char *rest = skip_blanks(end + 1);
+		if (*rest && *rest != '#' && *rest != ';')
+			return file_fail(x, "text after [section]");
+		size_t n = (size_t)(end - (s + 1));
+		if (n >= sizeof x->section)
+			return file_fail(x, "section name longer than %zu bytes",
+			                 sizeof x->section - 1);
+		memcpy(x->section, s + 1, n);
+		x->section[n] = 0;
+		x->prev[0] = 0;
+		return 0;
+	}
+	char *sep = s + strcspn(s, "=:");
+	if (!*sep)
+		return file_fail(x, "syntax error (expected [section] or key = value)");
+	*sep = 0;
+	char *value = sep + 1;
+	cut_comment(value);
+	value = skip_blanks(value);
+	trim_end(value);
+	trim_end(s);
+	int rc = on_entry(x, s, value);
+	/* Only a known key is accepted, so a name that got here is short. */
+	size_t n = strlen(s);
+	if (rc == 0 && n < sizeof x->prev)
+		memcpy(x->prev, s, n + 1);
+	return rc;
 }
 
 int cfg_apply_file(struct cfg *c, const char *path, char *err, size_t errsz)
 {
 	struct file_ctx x = {.path = path, .c = c, .err = err, .errsz = errsz};
+	char line[CFG_LINE_MAX + 1];
 	/* The key table outgrowing seen[] is a programming bug. */
 	if (cfg_nkeys > sizeof x.seen / sizeof x.seen[0])
 		abort();
@@ -199,21 +275,11 @@ int cfg_apply_file(struct cfg *c, const char *path, char *err, size_t errsz)
 		seterr(err, errsz, "%s: cannot open: %s", path, strerror(-rc));
 		return rc == -ENOENT ? -ENOENT : ZE_CONFIG;
 	}
-	int rc = ini_parse_stream(read_line, &x, on_entry, &x);
+	int rc;
+	while ((rc = read_line(&x, line)) == 1 && (rc = parse_line(&x, line)) == 0)
+		;
 	fclose(x.f);
-	if (x.io_err) {
-		seterr(err, errsz, "%s:%u: read error", path, x.line);
-		return ZE_CONFIG;
-	}
-	if (rc > 0 && (!x.err_line || (unsigned)rc < x.err_line)) {
-		seterr(err, errsz, "%s:%d: syntax error (expected [section] or key = value)", path, rc);
-		return ZE_CONFIG;
-	}
-	if (rc < 0) {
-		seterr(err, errsz, "%s: parser failed (%d)", path, rc);
-		return ZE_CONFIG;
-	}
-	return x.err_line ? ZE_CONFIG : 0;
+	return rc;
 }
 
 /* "ZOS_AGENT_" + section + "_" + key, upper case, for a table entry. */

@@ -23,8 +23,11 @@
 
 #include "common/log.h"
 
-/* Short enough that "key = value" fits inih's 200-byte line. */
+/* Longest string value, with its NUL. */
 #define CFG_STR_MAX 512
+/* Longest line of a configuration file, without its newline: any key with a
+ * value of CFG_STR_MAX - 1 bytes fits, so whatever cfg_write prints loads. */
+#define CFG_LINE_MAX 4095
 #define CFG_LIST_MAX 8
 #define CFG_DEFAULT_FILE "/etc/zos-agent/agent.conf"
 #define CFG_ENV_PREFIX "ZOS_AGENT_"

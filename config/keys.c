@@ -420,7 +420,7 @@ int cfg_key_parse(struct cfg *c, const struct cfg_key *k, const char *s, int app
 	uint64_t v;
 	int rc;
 
-	/* Control bytes and ';' (inih's inline comment) would not survive a
+	/* Control bytes and ';' (an inline comment in the file) would not survive a
 	 * round trip through the INI writer. */
 	for (const char *p = s; *p; p++)
 		if (iscntrl((unsigned char)*p) || *p == ';') {
@@ -501,7 +501,7 @@ int cfg_key_write(const struct cfg *c, const struct cfg_key *k, FILE *f)
 	int rc = 0;
 	switch (k->type) {
 	CASE_STRING_TYPES:
-		/* inih reads "key =" as the empty string. */
+		/* The file reader reads "key =" as the empty string. */
 		rc = *(const char *)p ? fprintf(f, "%s = %s\n", name, (const char *)p)
 				      : fprintf(f, "%s =\n", name);
 		break;

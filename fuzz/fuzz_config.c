@@ -45,6 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 65536 || put(fd, data, size, path, sizeof path))
 		return 0;
 	cfg_defaults(&a);
+	err[0] = 0; /* so that a refusal without a reason shows */
 	if (cfg_apply_file(&a, path, err, sizeof err) != 0 ||
 	    cfg_finish(&a, err, sizeof err) != 0) {
 		if (!err[0])
@@ -58,9 +59,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	fclose(f);
 	cfg_defaults(&b);
-	if (put(fd, txt, len, path, sizeof path) ||
-	    cfg_apply_file(&b, path, err, sizeof err) != 0 || cfg_finish(&b, err, sizeof err) != 0)
+	if (put(fd, txt, len, path, sizeof path))
 		abort();
+	if (cfg_apply_file(&b, path, err, sizeof err) != 0 ||
+	    cfg_finish(&b, err, sizeof err) != 0) {
+		fprintf(stderr, "the written configuration does not load: %s\n", err);
+		abort();
+	}
 	if (cfg_diff(&a, &b, changed, NULL) != 0)
 		abort();
 	free(txt);

@@ -9,7 +9,7 @@ set -eu
 PKGS="
 build-essential pkg-config clang libclang-rt-14-dev
 libcurl4-openssl-dev libssl-dev libnng-dev libsodium-dev libcjson-dev libsystemd-dev
-libxxhash-dev libsqlite3-dev libinih-dev libcmocka-dev libmicrohttpd-dev
+libxxhash-dev libsqlite3-dev libcmocka-dev libmicrohttpd-dev
 libarchive-dev
 systemd busybox-static e2fsprogs iproute2 util-linux procps curl python3 jq openssl
 cpio socat uidmap

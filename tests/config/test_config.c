@@ -194,20 +194,86 @@ static void errors_name_file_line_and_key(void **st)
 	expect_error("url = x\n", "1: key 'url' outside a [section]");
 	expect_error("[chain]\nthis is not ini\n", "2: syntax error (expected [section] or key = value)");
 
-	char longline[400];
-	snprintf(longline, sizeof longline, "[node]\nstate_dir = /%0300d\n", 0);
-	expect_error(longline, "2: line longer than 199 bytes");
-	/* inih's 200-byte buffer holds 199 bytes of a line: that many pass. */
+	/* Lines hold up to CFG_LINE_MAX bytes: a value of CFG_STR_MAX - 1 fits. */
+	static char text[CFG_LINE_MAX + 64];
 	struct cfg c;
-	char comment[256];
-	snprintf(comment, sizeof comment, "#%0198d\n[node]\nfarm_id = 3\n", 0);
-	assert_int_equal(strlen(comment), 199 + 1 + 7 + 12);
-	assert_int_equal(load_text(&c, comment, NULL, NULL, 0), 0);
+	snprintf(text, sizeof text, "[node]\ncity = %0*d\n", CFG_STR_MAX - 1, 0);
+	assert_int_equal(load_text(&c, text, NULL, NULL, 0), 0);
+	assert_int_equal(strlen(c.node_city), CFG_STR_MAX - 1);
+	snprintf(text, sizeof text, "[node]\ncity = %0*d\n", CFG_STR_MAX, 0);
+	expect_error(text, "2: node.city: longer than 511 bytes");
+	snprintf(text, sizeof text, "#%0*d\n[node]\nfarm_id = 3\n", CFG_LINE_MAX - 1, 0);
+	assert_int_equal(load_text(&c, text, NULL, NULL, 0), 0);
 	assert_int_equal(c.farm_id, 3);
-	snprintf(comment, sizeof comment, "#%0199d\n[node]\nfarm_id = 3\n", 0);
-	expect_error(comment, "1: line longer than 199 bytes");
+	snprintf(text, sizeof text, "[node]\n#%0*d\nfarm_id = 3\n", CFG_LINE_MAX, 0);
+	expect_error(text, "2: line longer than 4095 bytes");
+	/* A NUL byte would hide the rest of its line. */
+	put(path, "[node]\n");
+	FILE *f = fopen(path, "a");
+	assert_non_null(f);
+	assert_int_equal(fwrite("farm_id = 3\0junk\n", 1, 18, f), 18);
+	assert_int_equal(fclose(f), 0);
+	struct cfg_source src = {.file = path};
+	assert_int_equal(cfg_load(&c, &src, err, sizeof err, NULL, 0), ZE_CONFIG);
+	assert_non_null(strstr(err, ":2: NUL byte in line"));
+	expect_error("[node\nfarm_id = 3\n", "1: syntax error (expected [section] or key = value)");
+	expect_error("[node] farm_id = 3\n", "1: text after [section]");
 	/* The first error wins, even when a later line is also wrong. */
 	expect_error("[rmb]\nworkers = x\n[zzz]\n", "2: rmb.workers: 'x' is not a number");
+}
+
+/* The file format of docs/configuration.md, "File format". */
+static void file_syntax(void **st)
+{
+	struct cfg c;
+#define SYNTAX_HEAD                                                                                \
+	"\xEF\xBB\xBF# a comment\n"                                                                \
+	"; another\n"                                                                              \
+	"  [rmb] ; trailing comment\n"                                                             \
+	"  workers: 7\n"                                                                           \
+	"listen = tcp://127.0.0.1:1 ; inline comment\n"                                            \
+	"\ttcp://127.0.0.1:2\n"                                                                    \
+	"   ipc:///run/x.sock\r\n"                                                                 \
+	"\n"                                                                                       \
+	"[node]\n"                                                                                 \
+	"city =\n"
+	expect_error(SYNTAX_HEAD "country = Belgium;Flanders\n",
+	             "11: node.country: control character or ';' in value");
+	const char *text = SYNTAX_HEAD "country = Belgium # not a comment\n";
+#undef SYNTAX_HEAD
+	assert_int_equal(load_text(&c, text, NULL, NULL, 0), 0);
+	assert_int_equal(c.rmb_workers, 7);
+	assert_int_equal(c.rmb_listen.n, 3);
+	assert_string_equal(c.rmb_listen.v[0], "tcp://127.0.0.1:1");
+	assert_string_equal(c.rmb_listen.v[1], "tcp://127.0.0.1:2");
+	assert_string_equal(c.rmb_listen.v[2], "ipc:///run/x.sock");
+	assert_string_equal(c.node_city, "");
+	assert_string_equal(c.node_country, "Belgium # not a comment");
+	/* An indented line continues only a list key. */
+	expect_error("[node]\nfarm_id = 3\n  4\n", "3: node.farm_id: set twice (first on line 2)");
+	/* A BOM is allowed only at the start of the file. */
+	expect_error("[node]\n\xEF\xBB\xBF[rmb]\n",
+	             "2: syntax error (expected [section] or key = value)");
+}
+
+/* Whatever loads, from any source, prints (zos-agent -n) as a file that
+ * loads to the same configuration, long values included. */
+static void long_values_round_trip(void **st)
+{
+	struct cfg a, b;
+	static char ov1[CFG_STR_MAX + 32], ov2[CFG_STR_MAX + 32];
+	snprintf(ov1, sizeof ov1, "node.city=%0*d", CFG_STR_MAX - 1, 7);
+	snprintf(ov2, sizeof ov2, "rmb.listen=ipc:///%0*d", CFG_STR_MAX - 8, 1);
+	const char *ov[] = {ov1, ov2};
+	assert_int_equal(load_text(&a, "", NULL, ov, 2), 0);
+	assert_int_equal(strlen(a.node_city), CFG_STR_MAX - 1);
+	FILE *f = fopen(path2, "w");
+	assert_non_null(f);
+	assert_int_equal(cfg_write(&a, f), 0);
+	assert_int_equal(fclose(f), 0);
+	struct cfg_source src = {.file = path2};
+	assert_int_equal(cfg_load(&b, &src, err, sizeof err, NULL, 0), 0);
+	assert_int_equal(cfg_diff(&a, &b, NULL, NULL), 0);
 }
 
 static void missing_files(void **st)
@@ -344,6 +410,8 @@ int main(void)
 		cmocka_unit_test(values_are_parsed),
 		cmocka_unit_test(node_location_and_terms),
 		cmocka_unit_test(errors_name_file_line_and_key),
+		cmocka_unit_test(file_syntax),
+		cmocka_unit_test(long_values_round_trip),
 		cmocka_unit_test(missing_files),
 		cmocka_unit_test(precedence_file_env_flags),
 		cmocka_unit_test(reload_diff),
