@@ -372,7 +372,15 @@ int store_open(const char *dir, int flags, struct store **out)
 	sqlite3_busy_timeout(s->db, 5000);
 	s->durable = !(flags & STORE_OPEN_FAST);
 	int wal = 0;
-	if ((rc = journal_wal(s, &wal)) < 0)
+	/* The agent is the store's only user (agent.lock keeps one agent per
+	 * state directory), so it holds the file's lock from its first
+	 * transaction on: no fcntl locks around each transaction, and the WAL's
+	 * index in this process's memory instead of a shared -shm file. Set
+	 * before the first access, as SQLite requires for the latter. Another
+	 * process can read the store only once the agent has stopped. */
+	if ((!(flags & STORE_OPEN_SHARED) &&
+	     (rc = exec(s, "PRAGMA locking_mode=EXCLUSIVE", "pragma")) < 0) ||
+	    (rc = journal_wal(s, &wal)) < 0)
 		goto fail;
 	/* Without a WAL there is nothing for group commit to sync: every commit
 	 * then syncs itself (synchronous=FULL), as it would anywhere. */

@@ -28,6 +28,13 @@
  * was pending, so that mark need not survive a power cut).
  * STORE_OPEN_FAST drops the syncs (tests, benchmarks).
  *
+ * The store holds its file exclusively from its first transaction until
+ * store_close(): no other process can read it meanwhile. STORE_OPEN_SHARED
+ * leaves it readable by other connections at the cost of SQLite's file
+ * locks and shared WAL index on every transaction; the agent never uses it,
+ * a program that watches a store another process writes (a test) does, in
+ * both processes.
+ *
  * Thread safety: one connection guarded by a recursive mutex; any thread
  * may call, and store_begin() holds the store until store_commit() or
  * store_rollback() on the same thread.
@@ -45,7 +52,8 @@
 #include "provisioners/prov.h"
 
 #define STORE_SCHEMA_VERSION 3
-#define STORE_OPEN_FAST 1 /* synchronous=NORMAL */
+#define STORE_OPEN_FAST 1   /* synchronous=NORMAL */
+#define STORE_OPEN_SHARED 2 /* other connections may read and write meanwhile */
 
 /* What the engine drives a deployment to. */
 enum store_dep_state {

@@ -316,9 +316,10 @@ static void agent_process(const char *dir)
 	rmb_server_cfg_init(&rc);
 	rc.listen[0] = rmb_url;
 	rc.nlisten = 1;
+	/* Shared: the test process watches this store while the agent runs. */
 	if (chain_client_new(chain_url, NULL, &c) < 0 || key_dev("charlie", &charlie) < 0 ||
 	    chain_submitter_new(c, &charlie, &so, &sc) < 0 ||
-	    store_open(dir, STORE_OPEN_FAST, &store) < 0 ||
+	    store_open(dir, STORE_OPEN_FAST | STORE_OPEN_SHARED, &store) < 0 ||
 	    eng_chain_grid_new(c, sc, &iface, &g) < 0 ||
 	    key_x25519_sk(&charlie, cfg.node_x25519_sk) < 0 ||
 	    eng_new(&cfg, &iface, store, &e) < 0 || eng_start(e) < 0 ||
@@ -401,7 +402,7 @@ static void kill9_during_deploys(void **st)
 	for (int i = 0; i < 1200 && !killed; i++) {
 		struct store_stats stats = {0};
 		if (!s && access(dir, F_OK) == 0)
-			store_open(dir, STORE_OPEN_FAST, &s);
+			store_open(dir, STORE_OPEN_FAST | STORE_OPEN_SHARED, &s);
 		if (s && store_stats(s, 0, &stats) == 0 && stats.deployments == 3 &&
 		    fh.creates >= 1 && fh.creates < 6) {
 			kill(agent, SIGKILL);
@@ -503,7 +504,7 @@ static void kill9_chain_during_calls(void **st)
 	for (int i = 0; i < 1200 && !killed; i++) {
 		struct store_stats stats = {0};
 		if (!s && access(dir, F_OK) == 0)
-			store_open(dir, STORE_OPEN_FAST, &s);
+			store_open(dir, STORE_OPEN_FAST | STORE_OPEN_SHARED, &s);
 		if (s && store_stats(s, 0, &stats) == 0 && stats.deployments == 1) {
 			kill(dev_pid, SIGKILL);
 			waitpid(dev_pid, NULL, 0);

@@ -50,9 +50,16 @@ static int teardown(void **st)
 	return 0;
 }
 
-/* Runs SQL on the file through a second connection, as damage from outside. */
+/* Runs SQL on the file through a second connection, as damage from outside.
+ * The store holds its file exclusively while open, so damage comes while it
+ * is closed: an open store is closed first and opened again after. */
 static void raw(struct fx *f, const char *q)
 {
+	int was_open = f->s != NULL;
+	if (was_open) {
+		store_close(f->s);
+		f->s = NULL;
+	}
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	sqlite3_busy_timeout(db, 2000);
@@ -61,6 +68,8 @@ static void raw(struct fx *f, const char *q)
 	if (rc != SQLITE_OK)
 		fail_msg("%s: %s", q, err);
 	sqlite3_close(db);
+	if (was_open)
+		assert_int_equal(store_open(f->dir, STORE_OPEN_FAST, &f->s), 0);
 }
 
 static int64_t store_now_for_tests(void)
@@ -553,6 +562,40 @@ static void cursors(void **st)
 	assert_int_equal(v, 42);
 }
 
+/* Another connection's read: SQLITE_OK and the row count, or its error. */
+static int peek(struct fx *f, int64_t *count)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	int rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM deployments", -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*count = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
+/* The store holds its file from its first transaction until it is closed;
+ * STORE_OPEN_SHARED lets another connection read meanwhile. */
+static void held_exclusively_unless_shared(void **st)
+{
+	struct fx *f = *st;
+	int64_t n = -1;
+	insert(f->s, 1, 7, 1);
+	assert_int_equal(peek(f, &n), SQLITE_BUSY);
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(peek(f, &n), SQLITE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_open(f->dir, STORE_OPEN_FAST | STORE_OPEN_SHARED, &f->s), 0);
+	insert(f->s, 2, 7, 1);
+	assert_int_equal(peek(f, &n), SQLITE_OK);
+	assert_int_equal(n, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -569,6 +612,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(finished_deployments_are_pruned, setup, teardown),
 		cmocka_unit_test_setup_teardown(cursors, setup, teardown),
+		cmocka_unit_test_setup_teardown(held_exclusively_unless_shared, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
