@@ -77,16 +77,26 @@ static int64_t store_now_for_tests(void)
 	return (int64_t)time(NULL);
 }
 
-static int64_t raw_count(struct fx *f, const char *q)
+/* Another connection's read of one number: SQLITE_OK and *v, or its error. */
+static int peek(struct fx *f, const char *q, int64_t *v)
 {
 	sqlite3 *db;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	int64_t v = sqlite3_column_int64(st, 0);
+	int rc = sqlite3_prepare_v2(db, q, -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*v = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
 	sqlite3_finalize(st);
 	sqlite3_close(db);
+	return rc;
+}
+
+static int64_t raw_count(struct fx *f, const char *q)
+{
+	int64_t v = 0;
+	assert_int_equal(peek(f, q, &v), SQLITE_OK);
 	return v;
 }
 
@@ -562,37 +572,22 @@ static void cursors(void **st)
 	assert_int_equal(v, 42);
 }
 
-/* Another connection's read: SQLITE_OK and the row count, or its error. */
-static int peek(struct fx *f, int64_t *count)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st = NULL;
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	int rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM deployments", -1, &st, NULL);
-	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*count = sqlite3_column_int64(st, 0);
-		rc = SQLITE_OK;
-	}
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return rc;
-}
-
 /* The store holds its file from its first transaction until it is closed;
  * STORE_OPEN_SHARED lets another connection read meanwhile. */
 static void held_exclusively_unless_shared(void **st)
 {
+	static const char *const q = "SELECT count(*) FROM deployments";
 	struct fx *f = *st;
 	int64_t n = -1;
 	insert(f->s, 1, 7, 1);
-	assert_int_equal(peek(f, &n), SQLITE_BUSY);
+	assert_int_equal(peek(f, q, &n), SQLITE_BUSY);
 	store_close(f->s);
 	f->s = NULL;
-	assert_int_equal(peek(f, &n), SQLITE_OK);
+	assert_int_equal(peek(f, q, &n), SQLITE_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(store_open(f->dir, STORE_OPEN_FAST | STORE_OPEN_SHARED, &f->s), 0);
 	insert(f->s, 2, 7, 1);
-	assert_int_equal(peek(f, &n), SQLITE_OK);
+	assert_int_equal(peek(f, q, &n), SQLITE_OK);
 	assert_int_equal(n, 2);
 }
 
