@@ -449,6 +449,16 @@ int eng_accept_data(struct eng *e, uint32_t caller, uint64_t cid, const uint8_t 
 	return accept_contract(e, caller, cid, NULL, 0, data, data_len, status, code, err, errsz);
 }
 
+/* The state of a deployment the store holds: a row's state without its
+ * document, for the paths that only ask whether a contract is known (its
+ * whole record is read only when the answer needs it). 0, ZE_ABSENT, or
+ * another negative error as store_dep_state. */
+static int dep_state(struct eng *e, uint64_t cid, enum store_dep_state *st)
+{
+	struct prov_capacity cap;
+	return store_dep_state(e->store, cid, st, &cap);
+}
+
 /* The answer for a contract the store holds (d, cleared here). */
 static int answer_known(struct eng *e, struct store_dep *d, uint32_t caller, int by_chain,
 			const char **status, int *code, char *err, size_t errsz)
@@ -482,12 +492,11 @@ static int answer_taken(struct eng *e, uint32_t caller, uint64_t cid, const stru
 		 * finished, or it failed since) gets the store's answer, as a
 		 * repeat would: "accepted" is only for one that raced the
 		 * acceptance, when the store still says deploying. */
+		enum store_dep_state st;
 		struct store_dep d;
-		if (store_dep_get(e->store, cid, &d, NULL, NULL) == 0) {
-			if (d.state != STORE_DEP_DEPLOYING)
-				return answer_known(e, &d, caller, 0, status, code, err, errsz);
-			store_dep_clear(&d);
-		}
+		if (dep_state(e, cid, &st) == 0 && st != STORE_DEP_DEPLOYING &&
+		    store_dep_get(e->store, cid, &d, NULL, NULL) == 0)
+			return answer_known(e, &d, caller, 0, status, code, err, errsz);
 		log_info("engine",
 			 "contract %" PRIu64 ": twin %u's deploy command answered by its "
 			 "block's acceptance",
@@ -507,11 +516,19 @@ static int accept_work(struct eng *e, uint32_t caller, uint64_t cid, struct eng_
 		       size_t errsz)
 {
 	struct store_dep d;
+	enum store_dep_state st;
 	struct eng_contract c = *cp;
 	memset(cp, 0, sizeof *cp);
-	int rc = store_dep_get(e->store, cid, &d, NULL, NULL);
+	/* The event path needs no more than "known"; a command reads the
+	 * record for its answer. */
+	int rc = by_chain ? dep_state(e, cid, &st) : store_dep_get(e->store, cid, &d, NULL, NULL);
 	if (rc == 0) {
 		eng_contract_clear(&c);
+		if (by_chain) {
+			/* A block read again, or the command was first: nothing to do. */
+			*status = "already known";
+			return 0;
+		}
 		return answer_known(e, &d, caller, by_chain, status, code, err, errsz);
 	}
 	if (rc != ZE_ABSENT && rc != ZE_MALFORMED) {
@@ -612,10 +629,8 @@ static int accept_contract(struct eng *e, uint32_t caller, uint64_t cid, struct 
 	if (how == ENG_HO_WAIT) {
 		/* A repeated command is answered from the store at once; a new
 		 * contract waits for the follower's block. */
-		struct store_dep d;
-		int known_now = store_dep_get(e->store, cid, &d, NULL, NULL) == 0;
-		if (known_now)
-			store_dep_clear(&d);
+		enum store_dep_state st;
+		int known_now = dep_state(e, cid, &st) == 0;
 		/* Known: the event path may have just stored it, so its
 		 * outcome is still taken before the store answers. */
 		how = eng_ho_claim(e, cid, caller, by_chain, known_now ? ENG_HO_NOW : ENG_HO_AWAIT,
