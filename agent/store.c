@@ -363,7 +363,13 @@ int store_open(const char *dir, int flags, struct store **out)
 	pthread_cond_init(&s->sync_cv, NULL);
 	s->wal_fd = -1;
 
-	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	int rc = store_vfs_register();
+	if (rc < 0) {
+		log_err("store", "open %s: SQLite has no default VFS", path);
+		goto fail;
+	}
+	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			     STORE_VFS_NAME);
 	if (rc != SQLITE_OK) {
 		log_err("store", "open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "no memory");
 		rc = rc == SQLITE_NOMEM ? -ENOMEM : -EIO;

@@ -126,6 +126,16 @@ uint64_t store_sync_count(struct store *s);
  * write outside a transaction, lazy or durable (tests and benchmarks count
  * a deploy's writes with it). */
 uint64_t store_write_count(struct store *s);
+/* The WAL's writes since open (tests and benchmarks): the WAL's appends
+ * reach the file once per commit (store_vfs.c). */
+struct store_wal_stats {
+	uint64_t writes;      /* writes SQLite made */
+	uint64_t file_writes; /* writes that reached the file for them */
+	uint64_t in_place;    /* of SQLite's, those below the end of the log,
+			       * written at once */
+};
+/* ZE_ABSENT when the store has no WAL. */
+int store_wal_stats(struct store *s, struct store_wal_stats *out);
 /*
  * A transaction that promises nothing to anyone else (a workload's state as
  * found on the host, a deployment the chain was not told about yet, an

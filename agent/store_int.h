@@ -99,6 +99,12 @@ void store_sync_close(struct store *s);
 /* Waits until every durable commit up to seq is on disk, syncing if no
  * running sync covers it. */
 int store_sync_to(struct store *s, uint64_t seq);
+
+/* store_vfs.c: the VFS the store opens its file with (the default one, with
+ * the WAL's appends written once per commit). Registered once per process;
+ * 0, or -EIO when SQLite has no default VFS. */
+#define STORE_VFS_NAME "zos-store"
+int store_vfs_register(void);
 /* Steps a statement that returns no rows, then resets it. */
 int store_step_done(struct store *s, sqlite3_stmt *st, const char *what);
 /* One integer from a one-row query (bound with arg when bind); ZE_ABSENT
