@@ -1,8 +1,8 @@
 /*
  * zmount {size}: a sparse raw disk image of size bytes under
  * <storage>/zmounts/<host>.img. Updates may only grow it. When a zmachine
- * mounts it, the zmachine formats it ext4 on first use. A new disk is made
- * unnamed and linked into place, without an fsync (zmount_create says why);
+ * mounts it, the zmachine formats it ext4 on first use. A new disk is
+ * created in place and sized, without an fsync (zmount_create says why);
  * the directory is created on first use.
  */
 #include "provisioners/prov_int.h"
@@ -56,101 +56,41 @@ static cJSON *zmount_result(const char *host, const char *path, uint64_t size)
 	return r;
 }
 
-/* Links the unnamed file fd at path, through /proc (linkat with
- * AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH). */
-static int link_unnamed(int fd, const char *path)
-{
-	char proc[64];
-	int rc = prov_fmt(proc, sizeof proc, "/proc/self/fd/%d", fd);
-	if (rc < 0)
-		return rc;
-	return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 ? 0 : -errno;
-}
-
-/* zmount_create by a temporary name, where O_TMPFILE cannot be used. */
-static int zmount_create_named(const char *tmp, const char *path, uint64_t size, int *fdp,
-                               char *err, size_t errsz)
-{
-	int rc;
-	int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 && errno == EEXIST) {
-		unlink(tmp); /* left by a crash between create and link */
-		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	}
-	if (fd < 0)
-		return prov_err(err, errsz, -errno, "cannot create %s: %s", tmp, strerror(errno));
-	/* ftruncate makes the image sparse: blocks are allocated on write. */
-	if (ftruncate(fd, (off_t)size) < 0) {
-		rc = prov_err(err, errsz, -errno, "cannot size %s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (link(tmp, path) < 0) {
-		rc = errno == EEXIST ? -EEXIST
-		                     : prov_err(err, errsz, -errno, "cannot create %s: %s", path,
-		                                strerror(errno));
-		goto fail;
-	}
-	unlink(tmp);
-	*fdp = fd;
-	return 0;
-fail:
-	close(fd);
-	unlink(tmp);
-	return rc;
-}
-
 /*
- * A new disk is made unnamed (O_TMPFILE), sized, then linked into place
- * without replacing anything: on a journaling file system such as ext4 or
- * xfs the disk's name appears only together with its size, so no fsync is
- * needed, and a crash before the link leaves nothing behind. Making the
- * inode takes no lock on the directory, so concurrent deploys wait on each
- * other only for the link (ext4 without a journal may scan many recently
- * deleted inodes to allocate one). Where O_TMPFILE is not supported the
- * disk is created under a temporary name instead (zmount_create_named).
- * Both remove the temporary file an interrupted named creation left. A power
- * cut before the journal commits loses the whole disk, which held nothing
- * yet: the engine's restore finds it absent and provisions it again. *fdp
- * gets the new file; -EEXIST when the disk appeared meanwhile.
+ * A new disk is created under its name (O_EXCL: never over one that is
+ * there) and then sized, without an fsync. A crash between the two, or a
+ * power cut before the file system wrote the size, leaves an empty file:
+ * inspect reports an empty image absent, and provision (the engine's
+ * restore) sizes it, with a sync, like any disk that grows. Created in
+ * place, a disk costs one directory operation; made unnamed (O_TMPFILE) and
+ * linked afterwards it cost two, both also on ext4's orphan list, and half
+ * as much CPU again (docs/performance.md). *fdp gets the new file; -EEXIST
+ * when the disk is there already.
  */
 static int zmount_create(const char *dir, const char *path, uint64_t size, int *fdp, char *err,
                          size_t errsz)
 {
-	char tmp[PROV_PATH_MAX];
-	int rc = prov_fmt(tmp, sizeof tmp, "%s.new", path);
-	if (rc < 0)
-		return prov_err(err, errsz, rc, "bad workload id: %s", zerr_str(rc));
-	int fd = open(dir, O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+	int rc, fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0 && errno == ENOENT) {
 		/* The directory is made on first use (or after someone removed
 		 * it), not checked on every provision. */
 		if ((rc = prov_mkdirs(dir, 0700)) < 0)
 			return prov_err(err, errsz, rc, "cannot create %s: %s", dir, zerr_str(rc));
-		fd = open(dir, O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	}
-	if (fd < 0 && errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-		return prov_err(err, errsz, -errno, "cannot create a disk in %s: %s", dir,
-		                strerror(errno));
-	if (fd >= 0) {
-		/* ftruncate makes the image sparse: blocks are allocated on write. */
-		if (ftruncate(fd, (off_t)size) < 0) {
-			rc = prov_err(err, errsz, -errno, "cannot size a disk in %s: %s", dir,
-			              strerror(errno));
-			close(fd);
-			return rc;
-		}
-		rc = link_unnamed(fd, path);
-		if (rc == 0) {
-			unlink(tmp);
-			*fdp = fd;
-			return 0;
-		}
+	if (fd < 0)
+		return errno == EEXIST ? -EEXIST
+		                       : prov_err(err, errsz, -errno, "cannot create %s: %s", path,
+		                                  strerror(errno));
+	/* ftruncate makes the image sparse: blocks are allocated on write. */
+	if (ftruncate(fd, (off_t)size) < 0) {
+		rc = prov_err(err, errsz, -errno, "cannot size %s: %s", path, strerror(errno));
 		close(fd);
-		if (rc == -EEXIST)
-			return rc;
-		/* No /proc, or a file system that cannot link it: by name. */
+		unlink(path);
+		return rc;
 	}
-	return zmount_create_named(tmp, path, size, fdp, err, errsz);
+	*fdp = fd;
+	return 0;
 }
 
 static int zmount_provision(struct prov_ctx *ctx, const struct prov_workload_id *id,
@@ -179,17 +119,19 @@ static int zmount_provision(struct prov_ctx *ctx, const struct prov_workload_id 
 	rc = 0;
 	if (fd < 0)
 		return prov_err(err, errsz, -errno, "cannot open %s: %s", path, strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		rc = prov_err(err, errsz, -EEXIST, "%s exists and is not a disk image", path);
-		goto out;
-	}
-	uint64_t cur = (uint64_t)st.st_size;
-	if (!created && cur > size) {
-		rc = prov_err(err, errsz, ZE_STATE,
-		              "zmount can only grow: has %" PRIu64 " bytes, asked %" PRIu64, cur,
-		              size);
-		goto out;
+	uint64_t cur = size; /* what a disk just created has */
+	if (!created) {
+		struct stat st;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			rc = prov_err(err, errsz, -EEXIST, "%s exists and is not a disk image", path);
+			goto out;
+		}
+		if ((cur = (uint64_t)st.st_size) > size) {
+			rc = prov_err(err, errsz, ZE_STATE,
+			              "zmount can only grow: has %" PRIu64 " bytes, asked %" PRIu64,
+			              cur, size);
+			goto out;
+		}
 	}
 	/* Growing a disk that may hold data is synced: its new size must not
 	 * be lost once the workload reports it. */
@@ -220,7 +162,7 @@ static int zmount_deprovision(struct prov_ctx *ctx, const struct prov_workload_i
 		return prov_err(err, errsz, -errno, "cannot remove %s: %s", path, strerror(errno));
 	char tmp[PROV_PATH_MAX];
 	if (prov_fmt(tmp, sizeof tmp, "%s.new", path) == 0)
-		unlink(tmp); /* a creation a crash interrupted */
+		unlink(tmp); /* left by an earlier version's interrupted creation */
 	return 0;
 }
 
