@@ -63,9 +63,9 @@ static cJSON *zmount_result(const char *host, const char *path, uint64_t size)
  * inspect reports an empty image absent, and provision (the engine's
  * restore) sizes it, with a sync, like any disk that grows. Created in
  * place, a disk costs one directory operation; made unnamed (O_TMPFILE) and
- * linked afterwards it cost two, both also on ext4's orphan list, and half
- * as much CPU again (docs/performance.md). *fdp gets the new file; -EEXIST
- * when the disk is there already.
+ * linked afterwards it cost two, both also on ext4's orphan list, and a
+ * twentieth of the agent's CPU per deploy (docs/performance.md, "Deploy
+ * engine"). *fdp gets the new file; -EEXIST when the disk is there already.
  */
 static int zmount_create(const char *dir, const char *path, uint64_t size, int *fdp, char *err,
                          size_t errsz)
