@@ -68,6 +68,13 @@ static sqlite3_vfs *def; /* the default VFS, which does the work */
 
 static const sqlite3_io_methods wal_methods;
 
+/* One write to the file, through the default VFS. */
+static int through(struct wal_file *w, const void *p, int n, sqlite3_int64 off)
+{
+	w->st.file_writes++;
+	return w->real->pMethods->xWrite(w->real, p, n, off);
+}
+
 /* Writes the held appends; the buffer is empty afterwards either way. */
 static int flush(struct wal_file *w)
 {
@@ -75,14 +82,7 @@ static int flush(struct wal_file *w)
 		return SQLITE_OK;
 	int n = (int)w->buf_len;
 	w->buf_len = 0;
-	w->st.file_writes++;
-	return w->real->pMethods->xWrite(w->real, w->buf, n, w->buf_off);
-}
-
-static int through(struct wal_file *w, const void *p, int n, sqlite3_int64 off)
-{
-	w->st.file_writes++;
-	return w->real->pMethods->xWrite(w->real, p, n, off);
+	return through(w, w->buf, n, w->buf_off);
 }
 
 static uint32_t be32(const unsigned char *p)
@@ -204,59 +204,10 @@ static int wal_device(sqlite3_file *f)
 	return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
 }
 
-/* A WAL has no shared memory or mapping of its own; these answer as a file
- * without them would, or pass on where the default VFS has them. */
-static int wal_shm_map(sqlite3_file *f, int pg, int sz, int extend, void volatile **pp)
-{
-	const sqlite3_io_methods *m = REAL(f)->pMethods;
-	if (m->iVersion < 2 || !m->xShmMap)
-		return SQLITE_IOERR_SHMMAP;
-	return m->xShmMap(REAL(f), pg, sz, extend, pp);
-}
-
-static int wal_shm_lock(sqlite3_file *f, int off, int n, int flags)
-{
-	const sqlite3_io_methods *m = REAL(f)->pMethods;
-	if (m->iVersion < 2 || !m->xShmLock)
-		return SQLITE_IOERR_SHMLOCK;
-	return m->xShmLock(REAL(f), off, n, flags);
-}
-
-static void wal_shm_barrier(sqlite3_file *f)
-{
-	const sqlite3_io_methods *m = REAL(f)->pMethods;
-	if (m->iVersion >= 2 && m->xShmBarrier)
-		m->xShmBarrier(REAL(f));
-}
-
-static int wal_shm_unmap(sqlite3_file *f, int del)
-{
-	const sqlite3_io_methods *m = REAL(f)->pMethods;
-	if (m->iVersion < 2 || !m->xShmUnmap)
-		return SQLITE_OK;
-	return m->xShmUnmap(REAL(f), del);
-}
-
-static int wal_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **pp)
-{
-	const sqlite3_io_methods *m = REAL(f)->pMethods;
-	*pp = NULL;
-	FLUSH_OR_RETURN(f);
-	if (m->iVersion < 3 || !m->xFetch)
-		return SQLITE_OK;
-	return m->xFetch(REAL(f), off, n, pp);
-}
-
-static int wal_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
-{
-	const sqlite3_io_methods *m = REAL(f)->pMethods;
-	if (m->iVersion < 3 || !m->xUnfetch)
-		return SQLITE_OK;
-	return m->xUnfetch(REAL(f), off, p);
-}
-
+/* Version 1: SQLite maps and shares memory through the database file only,
+ * never through its WAL, so the WAL needs no shm or fetch methods. */
 static const sqlite3_io_methods wal_methods = {
-    .iVersion = 3,
+    .iVersion = 1,
     .xClose = wal_close,
     .xRead = wal_read,
     .xWrite = wal_write,
@@ -269,12 +220,6 @@ static const sqlite3_io_methods wal_methods = {
     .xFileControl = wal_control,
     .xSectorSize = wal_sector,
     .xDeviceCharacteristics = wal_device,
-    .xShmMap = wal_shm_map,
-    .xShmLock = wal_shm_lock,
-    .xShmBarrier = wal_shm_barrier,
-    .xShmUnmap = wal_shm_unmap,
-    .xFetch = wal_fetch,
-    .xUnfetch = wal_unfetch,
 };
 
 static int vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
