@@ -269,6 +269,9 @@ void eng_follow_stall(struct eng *e);
 /* The follower moved to head without reading the blocks before it (first
  * start, a gap too long): contracts kept from earlier events are dropped. */
 void eng_follow_reset(struct eng *e, uint64_t head);
+/* How many times a waiting deploy command was woken (each wake ends one
+ * wait: for its contract's outcome, its block, or the follower's stall). */
+uint64_t eng_follow_wakes(struct eng *e);
 
 /* --- outbox for other producers (the reporter) --- */
 

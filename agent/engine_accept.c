@@ -494,7 +494,15 @@ static int answer_taken(struct eng *e, uint32_t caller, uint64_t cid, const stru
 		 * acceptance, when the store still says deploying. */
 		enum store_dep_state st;
 		struct store_dep d;
-		if (dep_state(e, cid, &st) == 0 && st != STORE_DEP_DEPLOYING &&
+		int got = dep_state(e, cid, &st) == 0;
+		if (got && (st == STORE_DEP_DEPLOYED || st == STORE_DEP_PAUSED)) {
+			/* The usual case: provisioned before the answer went out.
+			 * The outcome was kept for this twin, so it owns the
+			 * contract; only a failure needs the record's reason. */
+			*status = "deployed";
+			return 0;
+		}
+		if (got && st != STORE_DEP_DEPLOYING &&
 		    store_dep_get(e->store, cid, &d, NULL, NULL) == 0)
 			return answer_known(e, &d, caller, 0, status, code, err, errsz);
 		log_info("engine",

@@ -8,11 +8,18 @@
  * chain stored it, so accepting it from there costs no request, while the
  * command would read it from chain storage. So a command for a contract
  * the store does not know, arriving while the follower knows of a block it
- * has not processed yet, waits for it (on a condition variable the
- * follower broadcasts after each block; bounded by accept_wait_ms and by
+ * has not processed yet, waits for it (bounded by accept_wait_ms and by
  * three block times) and answers what the event path did; it reads the
  * contract only when the wait ends without it (another node's contract, one
  * from an older block, a follower that is stuck or far behind).
+ *
+ * Each waiting command sleeps on a semaphore of its own, and is woken only
+ * when something it waits for happened: its contract's slot changed, or
+ * the block it waits for was processed. The follower hands the outcome to
+ * the waiter as it wakes it, so the command answers without taking the
+ * lock again. A condition variable broadcast after each block woke every
+ * waiting command, which then queued on the lock one after the other: that
+ * cost more than two extra thread switches per deploy (docs/performance.md).
  *
  * Each contract being accepted has a claim here, so the two paths never
  * both do the work: the second one waits for the first (the command) or
@@ -26,6 +33,8 @@
  */
 #include "agent/engine_int.h"
 
+#include <errno.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -48,6 +57,21 @@
 /* Outcomes and contracts kept for an owner's command this long. */
 #define HO_KEEP_MS 60000
 
+/* A command waiting in eng_ho_claim, on its stack, listed under mu. */
+struct eng_ho_waiter {
+	struct eng_ho_waiter *next;
+	uint64_t cid;
+	uint32_t caller;
+	int on_busy;       /* waits for another path's claim on cid to end */
+	uint64_t target;   /* waits for the follower to process this block, */
+	uint64_t next_blk; /* for this one while it is subscribed, */
+	int newer;         /* for a ContractCreated of cid or above */
+	int posted;        /* unlisted and sem posted, under mu */
+	int taken;         /* res holds the outcome (the slot was cleared) */
+	struct eng_ho_res res;
+	sem_t sem;
+};
+
 static void slot_clear(struct eng_ho_slot *s)
 {
 	if (s->has_c)
@@ -59,7 +83,7 @@ void eng_ho_init(struct eng *e)
 {
 	struct eng_handoff *h = &e->ho;
 	pthread_mutex_init(&h->mu, NULL);
-	clk_cond_init(&h->cv); /* waits end by the monotonic clock */
+	h->waiters = NULL;
 }
 
 void eng_ho_free(struct eng *e)
@@ -67,7 +91,6 @@ void eng_ho_free(struct eng *e)
 	struct eng_handoff *h = &e->ho;
 	for (size_t i = 0; i < ENG_HO_SLOTS; i++)
 		slot_clear(&h->s[i]);
-	pthread_cond_destroy(&h->cv);
 	pthread_mutex_destroy(&h->mu);
 }
 
@@ -119,10 +142,97 @@ static int64_t wait_bound(struct eng *e)
 	return ms < HO_WAIT_MIN_MS ? HO_WAIT_MIN_MS : ms;
 }
 
-static void wait_until(struct eng_handoff *h, int64_t at)
+/* Whether w still waits for the follower. Under mu. */
+static int blocked(const struct eng_handoff *h, const struct eng_ho_waiter *w)
 {
+	int more = w->target && h->done < w->target && h->head > h->done;
+	more |= w->next_blk && h->done < w->next_blk && h->subscribed;
+	more |= w->newer && w->cid > h->max_cid && h->subscribed;
+	return more;
+}
+
+/* Unlists w and wakes it; an outcome the event path kept for its command
+ * goes with it. Under mu: the waiter cannot leave before the post. */
+static void post(struct eng_handoff *h, struct eng_ho_waiter *w, int64_t now)
+{
+	for (struct eng_ho_waiter **p = &h->waiters; *p; p = &(*p)->next)
+		if (*p == w) {
+			*p = w->next;
+			break;
+		}
+	struct eng_ho_slot *s = find(h, w->cid, now);
+	if (s && s->state == ENG_HO_DONE && s->twin == w->caller) {
+		w->res = (struct eng_ho_res){
+		    .rc = s->rc, .code = s->code, .status = s->status, .ticket = s->ticket};
+		memcpy(w->res.err, s->err, sizeof w->res.err);
+		slot_clear(s);
+		w->taken = 1;
+	}
+	w->posted = 1;
+	h->wakes++;
+	sem_post(&w->sem);
+}
+
+/* Wakes the waiters of cid (any when cid is 0) for which pred, if given,
+ * says the wait is over. Under mu. */
+static void wake(struct eng_handoff *h, uint64_t cid,
+		 int (*pred)(const struct eng_handoff *, const struct eng_ho_waiter *))
+{
+	int64_t now = clk_mono_ms();
+	struct eng_ho_waiter *w = h->waiters;
+	while (w) {
+		struct eng_ho_waiter *nx = w->next;
+		if ((!cid || w->cid == cid) && (!pred || !pred(h, w)))
+			post(h, w, now);
+		w = nx;
+	}
+}
+
+/* After a block: waiters whose contract has an outcome now, or whose
+ * block is processed. One waiting for another path's claim waits on. */
+static int still_waits(const struct eng_handoff *h, const struct eng_ho_waiter *w)
+{
+	const struct eng_ho_slot *s = NULL;
+	for (size_t i = 0; i < ENG_HO_SLOTS && !s; i++)
+		if (h->s[i].state != ENG_HO_FREE && h->s[i].cid == w->cid)
+			s = &h->s[i];
+	if (s && s->state != ENG_HO_BUSY)
+		return 0;
+	return w->on_busy ? s != NULL : blocked(h, w);
+}
+
+/* Sleeps on w (listed for the wakers) until posted or until at. Called
+ * under mu; returns 1 without it when w->res holds the outcome (the waker
+ * is done with w: nothing is left to do under the lock), else 0 under
+ * it. */
+static int wait_on(struct eng_handoff *h, struct eng_ho_waiter *w, int64_t at)
+{
+	w->posted = w->taken = 0;
+	(void)sem_init(&w->sem, 0, 0); /* fails only for a value above SEM_VALUE_MAX */
+	w->next = h->waiters;
+	h->waiters = w;
+	pthread_mutex_unlock(&h->mu);
 	struct timespec ts = eng_deadline(at);
-	pthread_cond_timedwait(&h->cv, &h->mu, &ts);
+	int rc;
+	while ((rc = sem_clockwait(&w->sem, CLOCK_MONOTONIC, &ts)) < 0 && errno == EINTR)
+		;
+	if (rc == 0 && w->taken) {
+		/* Posted (the post is what ended the wait): sem_post's
+		 * ordering makes the waker's writes to w visible here. */
+		sem_destroy(&w->sem);
+		return 1;
+	}
+	pthread_mutex_lock(&h->mu);
+	if (!w->posted) /* timed out */
+		for (struct eng_ho_waiter **p = &h->waiters; *p; p = &(*p)->next)
+			if (*p == w) {
+				*p = w->next;
+				break;
+			}
+	sem_destroy(&w->sem);
+	if (w->taken) /* posted just after the wait timed out */
+		pthread_mutex_unlock(&h->mu);
+	return w->taken;
 }
 
 enum eng_ho_claim eng_ho_claim(struct eng *e, uint64_t cid, uint32_t caller, int by_chain,
@@ -135,8 +245,7 @@ enum eng_ho_claim eng_ho_claim(struct eng *e, uint64_t cid, uint32_t caller, int
 		*has_parked = 0;
 	pthread_mutex_lock(&h->mu);
 	int64_t now = clk_mono_ms(), busy_until = now + HO_BUSY_MS, until = 0;
-	uint64_t target = 0, next = 0;
-	int newer = 0;
+	struct eng_ho_waiter w = {.cid = cid, .caller = caller};
 	for (;;) {
 		struct eng_ho_slot *s = find(h, cid, now);
 		if (s && s->state == ENG_HO_BUSY) {
@@ -148,7 +257,12 @@ enum eng_ho_claim eng_ho_claim(struct eng *e, uint64_t cid, uint32_t caller, int
 				out = ENG_HO_NONE;
 				break;
 			}
-			wait_until(h, busy_until);
+			w.on_busy = 1;
+			if (wait_on(h, &w, busy_until)) {
+				*res = w.res;
+				return ENG_HO_TAKEN; /* not under mu */
+			}
+			w.on_busy = 0;
 			now = clk_mono_ms();
 			continue;
 		}
@@ -184,7 +298,7 @@ enum eng_ho_claim eng_ho_claim(struct eng *e, uint64_t cid, uint32_t caller, int
 		if (!by_chain && mode != ENG_HO_NOW) {
 			if (!until) {
 				until = now + wait_bound(e);
-				target = pending(h);
+				w.target = pending(h);
 				/* Contract ids only grow: one above every
 				 * ContractCreated seen is in a block the follower
 				 * has not processed, maybe not even heard of (the
@@ -192,20 +306,20 @@ enum eng_ho_claim eng_ho_claim(struct eng *e, uint64_t cid, uint32_t caller, int
 				 * seen, the next block is waited for, no more. */
 				if (h->subscribed && cid > h->max_cid) {
 					if (!h->max_cid)
-						next = h->done + 1;
+						w.next_blk = h->done + 1;
 					else
-						newer = cid - h->max_cid <= HO_ID_WINDOW;
+						w.newer = cid - h->max_cid <= HO_ID_WINDOW;
 				}
 			}
-			int more = target && h->done < target && h->head > h->done;
-			more |= next && h->done < next && h->subscribed;
-			more |= newer && cid > h->max_cid && h->subscribed;
-			if (more && now < until) {
+			if (blocked(h, &w) && now < until) {
 				if (mode == ENG_HO_ASK) {
 					out = ENG_HO_WAIT;
 					break;
 				}
-				wait_until(h, until);
+				if (wait_on(h, &w, until)) {
+					*res = w.res;
+					return ENG_HO_TAKEN; /* not under mu */
+				}
 				now = clk_mono_ms();
 				continue;
 			}
@@ -261,7 +375,7 @@ void eng_ho_release(struct eng *e, uint64_t cid, int by_chain, int stored, uint3
 	} else if (s) {
 		slot_clear(s);
 	}
-	pthread_cond_broadcast(&h->cv);
+	wake(h, cid, NULL);
 	pthread_mutex_unlock(&h->mu);
 }
 
@@ -277,7 +391,7 @@ void eng_ho_park(struct eng *e, const struct eng_contract *c)
 		s->c.data = NULL;
 		s->c.data_len = 0;
 	}
-	pthread_cond_broadcast(&h->cv);
+	wake(h, c->id, NULL);
 	pthread_mutex_unlock(&h->mu);
 }
 
@@ -345,7 +459,7 @@ void eng_follow_done(struct eng *e, uint64_t number)
 		h->done = number;
 	if (h->done > h->head)
 		h->head = h->done;
-	pthread_cond_broadcast(&h->cv);
+	wake(h, 0, still_waits);
 	pthread_mutex_unlock(&h->mu);
 }
 
@@ -355,7 +469,7 @@ void eng_follow_stall(struct eng *e)
 	pthread_mutex_lock(&h->mu);
 	h->head = h->done; /* nothing to wait for until the next head */
 	h->subscribed = 0;
-	pthread_cond_broadcast(&h->cv);
+	wake(h, 0, NULL);
 	pthread_mutex_unlock(&h->mu);
 }
 
@@ -371,6 +485,15 @@ void eng_follow_reset(struct eng *e, uint64_t head)
 		h->top = head;
 		h->top_at = clk_mono_ms();
 	}
-	pthread_cond_broadcast(&h->cv);
+	wake(h, 0, NULL);
 	pthread_mutex_unlock(&h->mu);
+}
+
+uint64_t eng_follow_wakes(struct eng *e)
+{
+	struct eng_handoff *h = &e->ho;
+	pthread_mutex_lock(&h->mu);
+	uint64_t n = h->wakes;
+	pthread_mutex_unlock(&h->mu);
+	return n;
 }

@@ -133,9 +133,11 @@ struct eng_ho_slot {
 	struct eng_contract c;
 };
 
+struct eng_ho_waiter;
 struct eng_handoff {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;        /* a block processed, a slot released, the follower stalled */
+	struct eng_ho_waiter *waiters; /* commands waiting, each woken alone */
+	uint64_t wakes;                /* waiters posted, ever */
 	struct eng_ho_slot s[ENG_HO_SLOTS];
 	uint64_t head;            /* finalized head the follower is reading up to */
 	uint64_t done;            /* highest block whose events it handed over */
@@ -268,9 +270,10 @@ enum eng_ho_mode { ENG_HO_ASK, ENG_HO_AWAIT, ENG_HO_NOW };
  * the full sync): never waits, ENG_HO_OTHER when someone holds it.
  * Otherwise the deploy command of caller: it waits for a busy holder,
  * takes an outcome the event path kept for it (ENG_HO_TAKEN), and by mode
- * gets ENG_HO_WAIT where it would wait for the follower, or waits (bounded,
- * on the follower's broadcast) for the follower to process its pending
- * blocks and then takes what the event path accepted, or claims. With ENG_HO_MINE, *parked (when
+ * gets ENG_HO_WAIT where it would wait for the follower, or waits (bounded;
+ * woken by the follower when its contract's outcome is there or its wait
+ * is over) for the follower to process its pending blocks and then takes
+ * what the event path accepted, or claims. With ENG_HO_MINE, *parked (when
  * not NULL) may get the contract the event carried (has_parked = 1; owned
  * by the caller, without data).
  */

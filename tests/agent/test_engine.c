@@ -1604,6 +1604,41 @@ static void deploy_waits_for_the_pending_block(void **st)
 	assert_int_equal(fc.applied[6][FC_DEPLOYED], 1);
 }
 
+/* A waiting command is woken once, by what it waits for: a block before
+ * the one it waits for does not wake it, nor does another contract's
+ * outcome; its own block's acceptance does, and it answers from it. */
+static void a_waiting_command_is_woken_once(void **st)
+{
+	struct fx *f = *st;
+	events_only(f, 5000);
+	mk_contract(20, USER_TWIN, NODE_ID, good_doc, 0);
+	mk_contract(21, USER_TWIN, NODE_ID, good_doc, 0);
+	eng_follow_done(f->e, 50);
+	eng_follow_head(f->e, 52, 1);
+	struct cmd c;
+	uint64_t w0 = eng_follow_wakes(f->e);
+	cmd_start(&c, f, 20, NULL);
+	usleep(100 * 1000);
+	assert_int_equal(c.end_ms, 0);
+	/* Block 51 carries another contract: 20's command sleeps on. */
+	created_event(f, "{\"contract_id\":21}");
+	eng_follow_done(f->e, 51);
+	usleep(100 * 1000);
+	assert_int_equal(c.end_ms, 0);
+	assert_int_equal(eng_follow_wakes(f->e), w0);
+	created_event(f, "{\"contract_id\":20}");
+	eng_follow_done(f->e, 52);
+	cmd_join(&c);
+	assert_int_equal(c.code, 0);
+	assert_true(accepted_or_on(c.status));
+	assert_int_equal(all_reads(20), 0);
+	assert_int_equal(eng_follow_wakes(f->e), w0 + 1);
+	assert_true(c.end_ms - c.start_ms < 2000);
+	idle(f);
+	assert_int_equal(fc.applied[20][FC_DEPLOYED], 1);
+	assert_int_equal(fc.applied[21][FC_DEPLOYED], 1);
+}
+
 /* A command whose contract's event does not come reads it once: after the
  * wait bound, at once when the follower stalls, or once the pending block
  * is processed without it. Known contracts never wait. */
@@ -1746,9 +1781,11 @@ static void a_block_of_acceptances_costs_one_sync(void **st)
 		snprintf(ev, sizeof ev, "{\"contract_id\":%d}", 2 + i);
 		created_event(f, ev);
 	}
-	uint64_t before = store_sync_count(f->s);
+	uint64_t before = store_sync_count(f->s), w0 = eng_follow_wakes(f->e);
 	eng_follow_done(f->e, 41);
 	uint64_t after = store_sync_count(f->s);
+	/* Each waiting command woken once, with its outcome. */
+	assert_int_equal(eng_follow_wakes(f->e) - w0, 4);
 	for (int i = 0; i < 4; i++) {
 		cmd_join(&c[i]);
 		assert_int_equal(c[i].code, 0);
@@ -1785,6 +1822,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(adoption_from_the_event_reads_nothing, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(deploy_waits_for_the_pending_block, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_waiting_command_is_woken_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(deploy_falls_back_to_one_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(racing_paths_accept_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_block_of_acceptances_costs_one_sync, setup,
