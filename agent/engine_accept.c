@@ -611,7 +611,9 @@ static int accept_work(struct eng *e, uint32_t caller, uint64_t cid, struct eng_
 		/* It is stored: the next sync or restart runs it. */
 		log_warn("engine", "contract %" PRIu64 ": queue full, runs at the next sync", cid);
 	*status = "accepted";
-	log_info("engine", "contract %" PRIu64 " accepted from twin %u", cid, caller);
+	/* One line per acceptance, whichever path: each costs a write. */
+	log_info("engine", "contract %" PRIu64 " accepted from twin %u%s", cid, caller,
+		 by_chain ? ", seen on chain" : "");
 	return 0;
 }
 
@@ -638,7 +640,7 @@ static int accept_contract(struct eng *e, uint32_t caller, uint64_t cid, struct 
 		/* A repeated command is answered from the store at once; a new
 		 * contract waits for the follower's block. */
 		enum store_dep_state st;
-		int known_now = dep_state(e, cid, &st) == 0;
+		int known_now = store_dep_may_exist(e->store, cid) && dep_state(e, cid, &st) == 0;
 		/* Known: the event path may have just stored it, so its
 		 * outcome is still taken before the store answers. */
 		how = eng_ho_claim(e, cid, caller, by_chain, known_now ? ENG_HO_NOW : ENG_HO_AWAIT,
@@ -711,7 +713,7 @@ int eng_adopt_contract(struct eng *e, uint64_t cid, struct eng_contract *pre)
 	rc = accept_contract(e, twin, cid, &c, 1, NULL, 0, &status, &code, err, sizeof err);
 	if (rc < 0)
 		log_warn("engine", "contract %" PRIu64 " seen on chain: %d %s", cid, code, err);
-	else
+	else if (!status || strcmp(status, "accepted") != 0) /* accept_work said that one */
 		log_info("engine", "contract %" PRIu64 " seen on chain: %s", cid, status);
 	return rc < 0 && code == ENG_E_UNAVAILABLE ? rc : 0;
 }

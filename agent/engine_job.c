@@ -292,9 +292,8 @@ static int install(struct job_ctx *j)
 	int rc = eng_transition_with(j->e, j->d.contract_id, ENG_ST(STORE_DEP_DEPLOYING),
 				     STORE_DEP_DEPLOYED, NULL, ENG_T_DEPLOYED, pend_flush, j);
 	if (rc == 0) {
+		/* The transition's line ("deploying -> deployed") says it. */
 		pend_done(j);
-		log_info("engine", "contract %llu: %zu workloads provisioned",
-			 (unsigned long long)j->d.contract_id, j->n);
 	} else if (rc == ZE_STATE) {
 		/* The contract changed meanwhile; its new job handles it, from
 		 * what the host has now. */

@@ -34,10 +34,13 @@ static const char *const sql[SQ__COUNT] = {
 	[SQ_DEP_LIST] = "SELECT contract_id,twin_id,state,hash,NULL,cru,mru,sru,hru,created,"
 			"updated,reason FROM deployments WHERE twin_id=? ORDER BY contract_id",
 	[SQ_DEP_DELETE] = "DELETE FROM deployments WHERE contract_id=?",
+	[SQ_DEP_MAX] = "SELECT max(contract_id) FROM deployments",
 	[SQ_WL_INSERT] = "INSERT INTO workloads(contract_id,name,type,state,ord,spec,result,cru,"
 			 "mru,sru,hru,updated) VALUES(?,?,?,?,?,?,NULL,?,?,?,?,?)",
+	/* In install order once read (load_wls sorts by ord): an ORDER BY
+	 * here would make SQLite build a temporary B-tree on every read. */
 	[SQ_WL_GET] = "SELECT name,type,state,ord,spec,result,cru,mru,sru,hru,updated FROM "
-		      "workloads WHERE contract_id=? ORDER BY ord",
+		      "workloads WHERE contract_id=?",
 	[SQ_WL_SET] = "UPDATE workloads SET state=?,result=?,updated=? WHERE contract_id=? AND "
 		      "name=?",
 	[SQ_WL_SET_STATE] = "UPDATE workloads SET state=?,updated=? WHERE contract_id=? AND name=?",
@@ -70,8 +73,10 @@ static const char *const sql[SQ__COUNT] = {
 		      "next_try,last_error,done) VALUES(?,?,?,?,?,?,0,'',0)",
 	[SQ_OB_DUE] = "SELECT id,kind,contract_id,key,payload,created,attempts,next_try,last_error "
 		      "FROM outbox WHERE done=0 AND next_try<=? ORDER BY id LIMIT ?",
+	/* A range of ids: "+done" keeps SQLite from the index on done, which
+	 * would visit every pending row and sort them on each read. */
 	[SQ_OB_AFTER] = "SELECT id,kind,contract_id,key,payload,created,attempts,next_try,"
-			"last_error FROM outbox WHERE done=0 AND id>? ORDER BY id LIMIT ?",
+			"last_error FROM outbox WHERE id>? AND +done=0 ORDER BY id LIMIT ?",
 	[SQ_OB_NEXT] = "SELECT min(next_try) FROM outbox WHERE done=0",
 	[SQ_OB_SENDING] = "UPDATE outbox SET attempts=attempts+1 WHERE id=? AND done=0",
 	[SQ_OB_RETRY] = "UPDATE outbox SET next_try=?,last_error=? WHERE id=? AND done=0",
@@ -401,6 +406,11 @@ int store_open(const char *dir, int flags, struct store **out)
 	    (rc = exec(s, "PRAGMA cache_size=-512", "pragma")) < 0 ||
 	    (rc = exec(s, "PRAGMA temp_store=MEMORY", "pragma")) < 0 || (rc = migrate(s)) < 0)
 		goto fail;
+	int64_t max = 0;
+	int none = 1;
+	if ((rc = store_query_int(s, SQ_DEP_MAX, 0, 0, &max, &none)) < 0)
+		goto fail;
+	s->dep_max = none || max < 0 ? 0 : (uint64_t)max;
 	if (s->durable && !s->full && (rc = store_sync_open(s, dir)) < 0)
 		goto fail;
 	*out = s;

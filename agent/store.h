@@ -173,6 +173,10 @@ int store_dep_get(struct store *s, uint64_t contract_id, struct store_dep *d,
 		  struct store_wl **w, size_t *n);
 void store_dep_clear(struct store_dep *d);
 void store_wls_free(struct store_wl *w, size_t n);
+/* 0 when the store cannot hold contract_id: it is above every id it held
+ * at open or inserted since (ids only grow), so asking costs no read; else
+ * 1 (store_dep_state then says). */
+int store_dep_may_exist(struct store *s, uint64_t contract_id);
 /* A deployment's state and reserved capacity only (no document, no
  * workloads), for a state change. ZE_ABSENT when unknown, ZE_MALFORMED
  * (the row quarantined) when its state or capacity does not parse, as

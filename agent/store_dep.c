@@ -116,6 +116,12 @@ int store_dep_insert(struct store *s, const struct store_dep *d, const struct st
 	sqlite3_bind_text(st, 12, d->reason, -1, SQLITE_STATIC);
 	if ((rc = store_step_done(s, st, "deployment insert")) < 0)
 		goto fail;
+	/* Raised even if an outer transaction rolls back: it only bounds. */
+	uint64_t max = __atomic_load_n(&s->dep_max, __ATOMIC_RELAXED);
+	while (d->contract_id > max &&
+	       !__atomic_compare_exchange_n(&s->dep_max, &max, d->contract_id, 1,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
 	for (size_t i = 0; i < n; i++) {
 		if (!(st = store_stmt(s, SQ_WL_INSERT))) {
 			rc = -EIO;
@@ -282,6 +288,14 @@ static int load_wls(struct store *s, uint64_t cid, struct store_wl **out, size_t
 		goto fail;
 	}
 	sqlite3_reset(st);
+	/* Install order: an insertion sort, a deployment has few workloads. */
+	for (size_t i = 1; i < k; i++) {
+		struct store_wl t = w[i];
+		size_t j = i;
+		for (; j > 0 && w[j - 1].ord > t.ord; j--)
+			w[j] = w[j - 1];
+		w[j] = t;
+	}
 	*out = w;
 	*n = k;
 	return 0;
@@ -334,6 +348,11 @@ out:
 		*n = nw;
 	}
 	return 0;
+}
+
+int store_dep_may_exist(struct store *s, uint64_t contract_id)
+{
+	return contract_id <= __atomic_load_n(&s->dep_max, __ATOMIC_RELAXED);
 }
 
 int store_dep_state(struct store *s, uint64_t contract_id, enum store_dep_state *state,

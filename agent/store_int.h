@@ -19,6 +19,7 @@ enum store_stmt {
 	SQ_DEP_IDS,
 	SQ_DEP_LIST,
 	SQ_DEP_DELETE,
+	SQ_DEP_MAX,
 	SQ_WL_INSERT,
 	SQ_WL_GET,
 	SQ_WL_SET,
@@ -73,6 +74,7 @@ struct store {
 	int syncing;              /* a sync is running */
 	uint64_t syncs;           /* syncs done */
 	uint64_t writes;          /* write transactions committed (store_write_count) */
+	uint64_t dep_max;         /* highest contract id inserted or found (atomic) */
 	store_sync_fn sync_fn;    /* test hook, NULL = fdatasync */
 	void *sync_ud;
 };

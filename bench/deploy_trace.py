@@ -77,7 +77,7 @@ def main():
                 late.append(int(m.group(1)))
     accepted, provisioned, sent, batch = {}, {}, {}, {}
     acc = re.compile(r'engine: contract (\d+) accepted')
-    prov = re.compile(r'engine: contract (\d+): \d+ workloads provisioned')
+    prov = re.compile(r'engine: contract (\d+): deploying -> deployed')
     snd = re.compile(r'set_contract_deployed: (\d+) call\(s\) sent with nonce \d+, '
                      r'queued (\d+)\.\.(\d+) ms ago: (.*)$')
     with open(os.path.join(d, 'agent.log'), errors='replace') as f:

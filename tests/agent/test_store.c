@@ -215,6 +215,49 @@ static int hist_cb(void *ctx, const char *name, int64_t ts, const char *state, c
 	return 0;
 }
 
+/* Whether the store may hold a contract is known without a read for ids
+ * above every one it held or took: after inserts, and again after a reopen
+ * (from the file). */
+static void may_exist_bounds_the_ids(void **st)
+{
+	struct fx *f = *st;
+	assert_int_equal(store_dep_may_exist(f->s, 1), 0);
+	insert(f->s, 9, 7, 1);
+	insert(f->s, 4, 7, 1);
+	assert_int_equal(store_dep_may_exist(f->s, 4), 1);
+	assert_int_equal(store_dep_may_exist(f->s, 5), 1); /* below: the read says */
+	assert_int_equal(store_dep_may_exist(f->s, 9), 1);
+	assert_int_equal(store_dep_may_exist(f->s, 10), 0);
+	store_close(f->s);
+	assert_int_equal(store_open(f->dir, STORE_OPEN_FAST, &f->s), 0);
+	assert_int_equal(store_dep_may_exist(f->s, 9), 1);
+	assert_int_equal(store_dep_may_exist(f->s, 10), 0);
+	insert(f->s, 12, 7, 0);
+	assert_int_equal(store_dep_may_exist(f->s, 11), 1);
+	assert_int_equal(store_dep_may_exist(f->s, 13), 0);
+}
+
+/* Workloads come back in install order (ord), whatever order their rows
+ * are in. */
+static void workloads_come_in_install_order(void **st)
+{
+	struct fx *f = *st;
+	insert(f->s, 5, 7, 3);
+	raw(f, "UPDATE workloads SET ord=2-ord WHERE contract_id=5");
+	struct store_dep d;
+	struct store_wl *w;
+	size_t n;
+	assert_int_equal(store_dep_get(f->s, 5, &d, &w, &n), 0);
+	assert_int_equal(n, 3);
+	const char *want[3] = {"vm", "net", "disk"};
+	for (size_t i = 0; i < 3; i++) {
+		assert_string_equal(w[i].name, want[i]);
+		assert_int_equal(w[i].ord, (int)i);
+	}
+	store_dep_clear(&d);
+	store_wls_free(w, n);
+}
+
 static void list_and_history(void **st)
 {
 	struct fx *f = *st;
@@ -596,6 +639,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(schema_is_current_and_migrates, setup, teardown),
 		cmocka_unit_test_setup_teardown(deployment_round_trip_and_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(may_exist_bounds_the_ids, setup, teardown),
+		cmocka_unit_test_setup_teardown(workloads_come_in_install_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(list_and_history, setup, teardown),
 		cmocka_unit_test_setup_teardown(corrupt_rows_are_quarantined, setup, teardown),
 		cmocka_unit_test_setup_teardown(outbox_is_idempotent, setup, teardown),
