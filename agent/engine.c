@@ -157,7 +157,8 @@ static void *worker_main(void *arg)
 			pthread_cond_signal(&e->work_cv);
 
 		log_ctx_contract(j->cid);
-		int rc = eng_reconcile(e, j->cid, j->restore);
+		int rc = eng_reconcile(e, j->cid, j->restore, j->pre);
+		j->pre = NULL; /* taken */
 		log_ctx_clear();
 		int retry = rc < 0 && j->attempt + 1 < e->cfg.retry_attempts;
 		if (rc < 0 && !retry)
@@ -287,7 +288,7 @@ int eng_start(struct eng *e)
 	int64_t now = clk_mono_ms();
 	pthread_mutex_lock(&e->mu);
 	for (size_t i = 0; i < n; i++)
-		dropped += eng_append_job(e, ids[i], 1, 0, now) < 0;
+		dropped += eng_append_job(e, ids[i], 1, 0, now, NULL) < 0;
 	pthread_mutex_unlock(&e->mu);
 	free(ids);
 	/* A full queue does not stop start-up; the syncs come back for them. */
@@ -353,6 +354,7 @@ void eng_free(struct eng *e)
 	while (e->head) {
 		struct eng_job *j = e->head;
 		e->head = j->next;
+		eng_pre_free(j->pre);
 		free(j);
 	}
 	e->tail = &e->head;

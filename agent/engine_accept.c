@@ -294,8 +294,9 @@ static int claims_check(struct eng *e, uint64_t cid, const struct dep_doc *doc, 
  * durable once store_wait_durable(*ticket) returned, which the caller does
  * after releasing claim_mu so that concurrent accepts share one sync. */
 static int record(struct eng *e, const struct eng_contract *c, const struct dep_doc *doc,
-		  const char *text, uint64_t *ticket)
+		  const char *text, uint64_t *ticket, struct eng_pre **pre)
 {
+	*pre = NULL;
 	struct store_wl *w = calloc(doc->count, sizeof *w);
 	if (!w)
 		return -ENOMEM;
@@ -304,6 +305,7 @@ static int record(struct eng *e, const struct eng_contract *c, const struct dep_
 		memcpy(w[i].name, doc->w[i].name, sizeof w[i].name);
 		snprintf(w[i].type, sizeof w[i].type, "%s", doc->w[i].type);
 		w[i].state = STORE_WL_INIT;
+		w[i].ord = (int)i;
 		w[i].cap = doc->w[i].cap;
 		if (!(w[i].spec = cJSON_PrintUnformatted(doc->w[i].data))) {
 			rc = -ENOMEM;
@@ -321,6 +323,16 @@ static int record(struct eng *e, const struct eng_contract *c, const struct dep_
 			else
 				rc = store_commit_async(e->store, ticket);
 		}
+		/* The record goes to the job that installs it (eng_enqueue_pre):
+		 * it need not read back what was just written. Without memory
+		 * for it, the job reads. */
+		if (rc == 0 && (*pre = calloc(1, sizeof **pre))) {
+			d.doc = NULL;
+			(*pre)->d = d;
+			(*pre)->w = w;
+			(*pre)->n = doc->count;
+			return 0;
+		}
 	}
 	store_wls_free(w, doc->count);
 	return rc;
@@ -331,8 +343,9 @@ static int record(struct eng *e, const struct eng_contract *c, const struct dep_
  * acceptance or rejection is not waited for: *defer gets its commit's
  * ticket. */
 static int check_and_record(struct eng *e, const struct eng_contract *c, int *code, char *err,
-			    size_t errsz, int *stored, uint64_t *defer)
+			    size_t errsz, int *stored, uint64_t *defer, struct eng_pre **pre)
 {
+	*pre = NULL;
 	char detail[STORE_REASON_MAX - 32]; /* room for a prefix in the reason */
 	struct eng_twin t;
 	uint8_t sender[32];
@@ -405,7 +418,8 @@ static int check_and_record(struct eng *e, const struct eng_contract *c, int *co
 		return reject(e, c, ENG_E_CAPACITY, code, err, errsz, stored, defer, detail);
 	}
 	uint64_t ticket = 0;
-	rc = record(e, c, &doc, (const char *)pt, &ticket);
+	struct eng_pre *rec = NULL;
+	rc = record(e, c, &doc, (const char *)pt, &ticket, &rec);
 	pthread_mutex_unlock(&claim_mu);
 	struct prov_capacity total = doc.total;
 	dep_free(&doc);
@@ -414,13 +428,18 @@ static int check_and_record(struct eng *e, const struct eng_contract *c, int *co
 		*stored = 1;
 	if (rc == 0 && defer) {
 		*defer = ticket; /* no reply rests on it here */
+		*pre = rec;
 		return 0;
 	}
 	/* The reply waits until the acceptance is on disk. It is stored either
 	 * way (its reservation stays); a repeated command answers from it. */
-	if (rc == 0 && (rc = store_wait_durable(e->store, ticket)) < 0)
+	if (rc == 0 && (rc = store_wait_durable(e->store, ticket)) < 0) {
+		eng_pre_free(rec);
 		return refuse(code, err, errsz, ENG_E_INTERNAL, rc,
 			      "cannot make the deployment durable: %s; retry later", zerr_str(rc));
+	}
+	if (rc == 0)
+		*pre = rec;
 	if (rc < 0) {
 		eng_release(e, &total);
 		if (rc == ZE_STATE)
@@ -524,12 +543,17 @@ static int accept_work(struct eng *e, uint32_t caller, uint64_t cid, struct eng_
 		       size_t errsz)
 {
 	struct store_dep d;
+	struct eng_pre *pre = NULL; /* the record, for the job */
 	enum store_dep_state st;
 	struct eng_contract c = *cp;
 	memset(cp, 0, sizeof *cp);
 	/* The event path needs no more than "known"; a command reads the
-	 * record for its answer. */
-	int rc = by_chain ? dep_state(e, cid, &st) : store_dep_get(e->store, cid, &d, NULL, NULL);
+	 * record for its answer. A new contract (above every id stored) needs
+	 * no read: the claim keeps the other path out meanwhile, and an
+	 * unclaimed race ends at the store's unique insert. */
+	int rc = !store_dep_may_exist(e->store, cid) ? ZE_ABSENT
+		 : by_chain ? dep_state(e, cid, &st)
+			    : store_dep_get(e->store, cid, &d, NULL, NULL);
 	if (rc == 0) {
 		eng_contract_clear(&c);
 		if (by_chain) {
@@ -596,7 +620,7 @@ static int accept_work(struct eng *e, uint32_t caller, uint64_t cid, struct eng_
 		            "sealed deployment in the deploy command's \"deployment\" (base64)",
 		            cid);
 	else
-		rc = check_and_record(e, &c, code, err, errsz, stored, defer);
+		rc = check_and_record(e, &c, code, err, errsz, stored, defer, &pre);
 	eng_contract_clear(&c);
 	if (rc == 1) {
 		/* Lost a race with the same command: answer as for a repeat. */
@@ -607,7 +631,7 @@ static int accept_work(struct eng *e, uint32_t caller, uint64_t cid, struct eng_
 	}
 	if (rc < 0)
 		return rc;
-	if ((rc = eng_enqueue(e, cid, 0, 0, 0)) < 0)
+	if ((rc = eng_enqueue_pre(e, cid, pre)) < 0)
 		/* It is stored: the next sync or restart runs it. */
 		log_warn("engine", "contract %" PRIu64 ": queue full, runs at the next sync", cid);
 	*status = "accepted";

@@ -32,11 +32,22 @@
 
 #include "agent/engine.h"
 
+/* A deployment as its acceptance just stored it, handed to the job that
+ * installs it, so the job does not read back what was written (owned by
+ * the job; eng_pre_free). doc is not kept: the job does not use it. */
+struct eng_pre {
+	struct store_dep d;
+	struct store_wl *w;
+	size_t n;
+};
+void eng_pre_free(struct eng_pre *p); /* NULL accepted */
+
 struct eng_job {
 	uint64_t cid;
 	int restore;          /* inspect what the store says runs */
 	unsigned attempt;     /* failed runs so far */
 	int64_t not_before;   /* monotonic ms */
+	struct eng_pre *pre;  /* the store's record, or NULL: the job reads it */
 	struct eng_job *next;
 };
 
@@ -323,8 +334,14 @@ int eng_call_parse(const char *kind, uint64_t cid, const char *payload, cJSON **
 enum eng_tcall { ENG_T_NONE = 0, ENG_T_DEPLOYED, ENG_T_REJECT };
 /* Queues a job for cid (merged with a queued one). Wakes a worker. */
 int eng_enqueue(struct eng *e, uint64_t cid, int restore, unsigned attempt, int64_t delay_ms);
-/* Appends a job; the caller holds mu and knows cid is not queued. */
-int eng_append_job(struct eng *e, uint64_t cid, int restore, unsigned attempt, int64_t at);
+/* eng_enqueue of a new deployment with its record as just committed (pre,
+ * taken in every case). The job uses it only if nothing came between: a
+ * job of cid already queued or running drops it and reads the store. */
+int eng_enqueue_pre(struct eng *e, uint64_t cid, struct eng_pre *pre);
+/* Appends a job; the caller holds mu and knows cid is not queued. pre
+ * (may be NULL) is the job's once it returns 0. */
+int eng_append_job(struct eng *e, uint64_t cid, int restore, unsigned attempt, int64_t at,
+		   struct eng_pre *pre);
 /* The first job that may run now, else NULL and when the next one may
  * (-1: none); the caller holds mu. */
 struct eng_job *eng_take_job(struct eng *e, int64_t now, int64_t *wake);
@@ -362,6 +379,6 @@ size_t eng_outbox_busy(const struct eng *e);
 /* --- engine_job.c --- */
 /* Brings one deployment to its state; 0 when it got there, else an error
  * and the job is retried. */
-int eng_reconcile(struct eng *e, uint64_t cid, int restore);
+int eng_reconcile(struct eng *e, uint64_t cid, int restore, struct eng_pre *pre);
 
 #endif

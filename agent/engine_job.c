@@ -373,10 +373,20 @@ static int keep_paused(struct job_ctx *j)
 	return first;
 }
 
-int eng_reconcile(struct eng *e, uint64_t cid, int restore)
+int eng_reconcile(struct eng *e, uint64_t cid, int restore, struct eng_pre *pre)
 {
 	struct job_ctx j = {.e = e, .restore = restore};
-	int rc = store_dep_get(e->store, cid, &j.d, &j.w, &j.n);
+	int rc = 0;
+	if (pre && !restore && pre->d.contract_id == cid) {
+		/* Just accepted: the record is what was committed. */
+		j.d = pre->d;
+		j.w = pre->w;
+		j.n = pre->n;
+		free(pre);
+	} else {
+		eng_pre_free(pre);
+		rc = store_dep_get(e->store, cid, &j.d, &j.w, &j.n);
+	}
 	if (rc == ZE_ABSENT || rc == ZE_MALFORMED)
 		return 0; /* nothing to do, or quarantined and reported */
 	if (rc < 0)

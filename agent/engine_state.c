@@ -21,7 +21,8 @@ static int contract_running(const struct eng *e, uint64_t cid)
 	return 0;
 }
 
-int eng_append_job(struct eng *e, uint64_t cid, int restore, unsigned attempt, int64_t at)
+int eng_append_job(struct eng *e, uint64_t cid, int restore, unsigned attempt, int64_t at,
+		   struct eng_pre *pre)
 {
 	if (e->queued >= e->cfg.max_queue)
 		return -EAGAIN;
@@ -32,6 +33,7 @@ int eng_append_job(struct eng *e, uint64_t cid, int restore, unsigned attempt, i
 	j->restore = restore;
 	j->attempt = attempt;
 	j->not_before = at;
+	j->pre = pre;
 	/* At the tail, so contracts are served in the order they came. */
 	*e->tail = j;
 	e->tail = &j->next;
@@ -39,31 +41,65 @@ int eng_append_job(struct eng *e, uint64_t cid, int restore, unsigned attempt, i
 	return 0;
 }
 
-int eng_enqueue(struct eng *e, uint64_t cid, int restore, unsigned attempt, int64_t delay_ms)
+void eng_pre_free(struct eng_pre *p)
+{
+	if (!p)
+		return;
+	store_dep_clear(&p->d);
+	store_wls_free(p->w, p->n);
+	free(p);
+}
+
+static int enqueue(struct eng *e, uint64_t cid, int restore, unsigned attempt, int64_t delay_ms,
+		   struct eng_pre *pre)
 {
 	int64_t at = clk_mono_ms() + delay_ms;
+	struct eng_pre *drop = NULL;
 	pthread_mutex_lock(&e->mu);
 	for (struct eng_job *j = e->head; j; j = j->next) {
 		if (j->cid != cid)
 			continue;
 		/* One queued job per contract: the job reads the current state
-		 * from the store when it runs, so merging loses nothing. */
+		 * from the store when it runs, so merging loses nothing. A
+		 * record handed over is no longer the current state then. */
 		j->restore |= restore;
 		if (at < j->not_before) {
 			j->not_before = at;
 			j->attempt = attempt;
 		}
+		drop = j->pre;
+		j->pre = NULL;
 		pthread_mutex_unlock(&e->mu);
+		eng_pre_free(drop);
+		eng_pre_free(pre);
 		pthread_cond_signal(&e->work_cv);
 		return 0;
 	}
-	int rc = eng_append_job(e, cid, restore, attempt, at);
+	if (pre && contract_running(e, cid)) {
+		drop = pre; /* the running job may change the record */
+		pre = NULL;
+	}
+	int rc = eng_append_job(e, cid, restore, attempt, at, pre);
+	if (rc == 0)
+		pre = NULL; /* the job's */
 	pthread_mutex_unlock(&e->mu);
+	eng_pre_free(drop);
+	eng_pre_free(pre);
 	/* After the unlock: a worker woken under the lock would only block
 	 * again on it. */
 	if (rc == 0)
 		pthread_cond_signal(&e->work_cv);
 	return rc;
+}
+
+int eng_enqueue(struct eng *e, uint64_t cid, int restore, unsigned attempt, int64_t delay_ms)
+{
+	return enqueue(e, cid, restore, attempt, delay_ms, NULL);
+}
+
+int eng_enqueue_pre(struct eng *e, uint64_t cid, struct eng_pre *pre)
+{
+	return enqueue(e, cid, 0, 0, 0, pre);
 }
 
 struct eng_job *eng_take_job(struct eng *e, int64_t now, int64_t *wake)

@@ -976,6 +976,35 @@ static void claimed_ports_are_admitted_once(void **st)
 #undef NET_DOC
 }
 
+/* A deployment deleted on chain while its job waits for a worker is not
+ * installed: the job then reads the store, not the record its acceptance
+ * handed over (which still says deploying). */
+static void deleted_before_its_job_is_not_installed(void **st)
+{
+	struct fx *f = *st;
+	char msg[256];
+	for (uint64_t cid = 27; cid <= 29; cid++)
+		mk_contract(cid, USER_TWIN, NODE_ID, good_doc, 0);
+	/* Both workers busy with 27 and 28 (three slow workloads each). */
+	fh_lock();
+	fh.delay_ms = 100;
+	fh_unlock();
+	assert_int_equal(deploy(f, USER_TWIN, 27, msg, sizeof msg, NULL, 0), 0);
+	assert_int_equal(deploy(f, USER_TWIN, 28, msg, sizeof msg, NULL, 0), 0);
+	usleep(50 * 1000);
+	assert_int_equal(deploy(f, USER_TWIN, 29, msg, sizeof msg, NULL, 0), 0);
+	set_state(29, ENG_CS_DELETED);
+	assert_int_equal(eng_on_contract_state(f->e, 29, ENG_CS_DELETED), 0);
+	fh_lock();
+	fh.delay_ms = 0;
+	fh_unlock();
+	idle(f);
+	assert_int_equal(fh_count(27), 3);
+	assert_int_equal(fh_count(28), 3);
+	assert_int_equal(fh_count(29), 0);
+	assert_int_equal(dep_state(f, 29), STORE_DEP_DELETED);
+}
+
 static void provision_failure_rolls_back_and_rejects(void **st)
 {
 	struct fx *f = *st;
@@ -1810,6 +1839,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(image_policy_checked_at_accept, setup, teardown),
 		cmocka_unit_test_setup_teardown(image_pulled_held_and_collected, setup, teardown),
 		cmocka_unit_test_setup_teardown(claimed_ports_are_admitted_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(deleted_before_its_job_is_not_installed, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(provision_failure_rolls_back_and_rejects, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(transient_errors_retry_never_reject, setup, teardown),
