@@ -116,11 +116,12 @@ static int batch_parse(const char *url, const struct zbuf *body, struct rpc_batc
 	return 0;
 }
 
-int rpc_call_batch(struct rpc_client *c, struct rpc_batch_call *calls, size_t n)
+int rpc_call_batch_text(struct rpc_client *c, struct rpc_batch_call *calls, size_t n,
+			struct rpc_batch_text *t)
 {
-	struct zbuf buf;
-	int ep = 0;
-
+	t->base = 0;
+	t->ep = 0;
+	zbuf_init(&t->text, c->opts.max_response);
 	batch_clear(calls, n);
 	for (size_t i = 0; i < n; i++)
 		if (!calls[i].method || (calls[i].params && !cJSON_IsArray(calls[i].params)))
@@ -131,21 +132,13 @@ int rpc_call_batch(struct rpc_client *c, struct rpc_batch_call *calls, size_t n)
 		batch_one_by_one(c, calls, n);
 		return 0;
 	}
-	uint64_t base = rpc_next_ids(c, n);
-	char *body = batch_body(calls, n, base);
+	t->base = rpc_next_ids(c, n);
+	char *body = batch_body(calls, n, t->base);
 	if (!body)
 		return -ENOMEM;
-	zbuf_init(&buf, c->opts.max_response);
-	int rc = rpc_send(c, body, base, n, 0, "batch", &buf, &ep);
+	int rc = rpc_send(c, body, t->base, n, 0, "batch", &t->text, &t->ep);
 	free(body);
-	if (rc == 0 && batch_parse(c->ep[ep].url, &buf, calls, n, base) == 1) {
-		/* An error object for the whole request: no batches here. */
-		if (!atomic_exchange(&c->no_batch, 1))
-			log_info("chain",
-			         "%s does not take JSON-RPC batches; sending calls one by one",
-			         c->ep[ep].url);
-		batch_one_by_one(c, calls, n);
-	} else if (rc == ZE_TOOBIG) {
+	if (rc == ZE_TOOBIG) {
 		/* Answers too large together may each fit alone: one large
 		 * value must not fail the others' calls. */
 		batch_one_by_one(c, calls, n);
@@ -153,8 +146,35 @@ int rpc_call_batch(struct rpc_client *c, struct rpc_batch_call *calls, size_t n)
 		for (size_t i = 0; i < n; i++)
 			calls[i].rc = rc;
 	}
-	zbuf_free(&buf);
+	if (rc < 0)
+		zbuf_reset(&t->text);
 	return 0;
+}
+
+void rpc_batch_answers(struct rpc_client *c, struct rpc_batch_call *calls, size_t n,
+		       struct rpc_batch_text *t)
+{
+	if (!t->text.len)
+		return;
+	if (batch_parse(c->ep[t->ep].url, &t->text, calls, n, t->base) == 1) {
+		/* An error object for the whole request: no batches here. */
+		if (!atomic_exchange(&c->no_batch, 1))
+			log_info("chain",
+			         "%s does not take JSON-RPC batches; sending calls one by one",
+			         c->ep[t->ep].url);
+		batch_one_by_one(c, calls, n);
+	}
+	zbuf_reset(&t->text);
+}
+
+int rpc_call_batch(struct rpc_client *c, struct rpc_batch_call *calls, size_t n)
+{
+	struct rpc_batch_text t;
+	int rc = rpc_call_batch_text(c, calls, n, &t);
+	if (rc == 0)
+		rpc_batch_answers(c, calls, n, &t);
+	zbuf_free(&t.text);
+	return rc;
 }
 
 void rpc_batch_free(struct rpc_batch_call *calls, size_t n)

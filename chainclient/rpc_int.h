@@ -110,6 +110,30 @@ uint64_t rpc_next_ids(struct rpc_client *c, uint64_t n);
  */
 int rpc_send(struct rpc_client *c, const char *body, uint64_t id, uint64_t nids, int once,
              const char *what, struct zbuf *out, int *ep);
+/* A block's extrinsics at most, and the bytes of one. */
+#define RPC_MAX_BLOCK_XTS 100000
+#define RPC_MAX_XT_BYTES (8u << 20)
+/*
+ * rpc_call_batch for a caller that reads the answers from the response's
+ * text itself (common/jscan.h), without the cJSON tree of every value: on
+ * 0, text (the caller's) holds the response as the server sent it, calls[i]
+ * answers with id base + i, and ep is the endpoint that answered. When
+ * there is no such text (one call, a server without batches, a transport
+ * error, an answer too large) the calls are answered as by rpc_call_batch
+ * and text is empty. A caller that cannot read the text hands it to
+ * rpc_batch_answers, which answers the calls from it as rpc_call_batch
+ * does. Either way the caller frees text (zbuf_free) and the results
+ * (rpc_batch_free).
+ */
+struct rpc_batch_text {
+	struct zbuf text;
+	uint64_t base;
+	int ep;
+};
+int rpc_call_batch_text(struct rpc_client *c, struct rpc_batch_call *calls, size_t n,
+			struct rpc_batch_text *t);
+void rpc_batch_answers(struct rpc_client *c, struct rpc_batch_call *calls, size_t n,
+		       struct rpc_batch_text *t);
 /* Result shapes shared by the single calls (rpc_methods.c) and batches
  * (rpc_batch.c): a hex value (ZE_ABSENT for null; *out heap, at most max
  * bytes), a 32-byte hash, a chain_getBlock answer (free with

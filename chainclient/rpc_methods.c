@@ -22,7 +22,6 @@
 #include "common/zerr.h"
 
 #define RPC_MAX_KEYS 1000
-#define RPC_MAX_BLOCK_XTS 100000
 
 /* Adds "0x.." of p to arr; or a JSON null when p is NULL. */
 int rpc_add_hex(cJSON *arr, const uint8_t *p, size_t n)
@@ -355,7 +354,7 @@ int rpc_block_result(const cJSON *res, uint64_t *number, uint8_t ***xts, size_t 
 	if (rpc_json_u64(cJSON_GetObjectItemCaseSensitive(hdr, "number"), number) < 0)
 		return ZE_UNKNOWN;
 	return rpc_hex_array(cJSON_GetObjectItemCaseSensitive(blk, "extrinsics"), RPC_MAX_BLOCK_XTS,
-			     8u << 20, xts, lens, n);
+			     RPC_MAX_XT_BYTES, xts, lens, n);
 }
 
 int rpc_block(struct rpc_client *c, const uint8_t hash[32], uint64_t *number, uint8_t ***xts,

@@ -17,6 +17,7 @@
 #include "chainclient/ws.h"
 #include "common/backoff.h"
 #include "common/clock.h"
+#include "common/jscan.h"
 #include "common/log.h"
 #include "common/zerr.h"
 
@@ -125,9 +126,54 @@ static void ws_set_sub(struct rpc_ws *w, char *dst, size_t dsz, const cJSON *res
 		log_warn("chain", "%s: head subscription refused; following by polling", w->url);
 }
 
+/* Hands a response to the caller waiting for id v. */
+static void deliver(struct rpc_ws *w, uint64_t v, const uint8_t *p, size_t n)
+{
+	pthread_mutex_lock(&w->lock);
+	for (struct ws_pending *q = w->pending; q; q = q->next) {
+		if (v < q->id || v - q->id >= q->nids || q->done)
+			continue;
+		zbuf_reset(q->out);
+		q->done = zbuf_put(q->out, p, n) < 0 ? -2 : 1;
+		pthread_cond_signal(&q->cond);
+		break;
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+/*
+ * The id of a response, found without parsing it: a response's "id", or
+ * the first entry's of a batch's answer, written as a plain integer. The
+ * caller parses the message itself, so parsing it here too (a block's
+ * events and body, tens of KB) would double the work; anything else
+ * (notifications, the subscriptions' answers, an id written otherwise)
+ * gets ZE_ABSENT or ZE_MALFORMED and is parsed as before.
+ */
+static int scan_id(const uint8_t *m, size_t n, uint64_t *v)
+{
+	const char *p = (const char *)m;
+	size_t pos = 0, vs, ve;
+	int c = jscan_peek(p, n, &pos), rc;
+	if (c == '[') {
+		pos++;
+		c = jscan_peek(p, n, &pos);
+	}
+	if (c != '{')
+		return ZE_MALFORMED;
+	if ((rc = jscan_member(p, n, pos, "id", &vs, &ve)) < 0 ||
+	    (rc = jscan_u64(p, vs, ve, v)) < 0)
+		return rc;
+	return *v == WS_SUB_ID_FINAL || *v == WS_SUB_ID_NEW ? ZE_ABSENT : 0;
+}
+
 /* One whole message from the server. */
 static void ws_message(struct rpc_ws *w, const uint8_t *p, size_t n)
 {
+	uint64_t rid;
+	if (scan_id(p, n, &rid) == 0) {
+		deliver(w, rid, p, n);
+		return;
+	}
 	cJSON *m = cJSON_ParseWithLength((const char *)p, n);
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
 
@@ -171,16 +217,7 @@ static void ws_message(struct rpc_ws *w, const uint8_t *p, size_t n)
 			ws_set_sub(w, w->sub_new, sizeof(w->sub_new), res);
 			goto out;
 		}
-		pthread_mutex_lock(&w->lock);
-		for (struct ws_pending *q = w->pending; q; q = q->next) {
-			if (v < q->id || v - q->id >= q->nids || q->done)
-				continue;
-			zbuf_reset(q->out);
-			q->done = zbuf_put(q->out, p, n) < 0 ? -2 : 1;
-			pthread_cond_signal(&q->cond);
-			break;
-		}
-		pthread_mutex_unlock(&w->lock);
+		deliver(w, v, p, n);
 		goto out;
 	}
 	const cJSON *params = cJSON_GetObjectItemCaseSensitive(m, "params");

@@ -82,8 +82,15 @@ int hex_decode_alloc(const char *s, size_t max, uint8_t **out, size_t *outlen)
 {
 	if (!s)
 		return ZE_MALFORMED;
-	s = skip_prefix(s);
-	size_t slen = strlen(s);
+	return hex_decode_span(s, strlen(s), max, out, outlen);
+}
+
+int hex_decode_span(const char *s, size_t slen, size_t max, uint8_t **out, size_t *outlen)
+{
+	if (slen >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		s += 2;
+		slen -= 2;
+	}
 	if (slen % 2)
 		return ZE_MALFORMED;
 	if (slen / 2 > max)

@@ -1,0 +1,194 @@
+/*
+ * A block's reads (chain_block_reads) answered straight from the batch's
+ * text: the follower reads every block's events and often its body, tens of
+ * KB of hex, and parsing that into cJSON strings only to decode them again
+ * cost more than the rest of the block's handling (docs/performance.md).
+ * Only the plain success is read here: every answer present once, no error,
+ * each value of the expected shape. Anything else (an error, a null body,
+ * an escaped string, another shape) is left to the cJSON path, which gives
+ * the answer it always gave.
+ */
+#include "chainclient/client_int.h"
+#include "chainclient/rpc_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/hex.h"
+#include "common/jscan.h"
+#include "common/zerr.h"
+
+/* The hex string at [vs, ve) ("0x.." with no escapes), decoded. */
+static int hex_value(const char *p, size_t vs, size_t ve, size_t max, uint8_t **out, size_t *len)
+{
+	if (ve - vs < 2 || p[vs] != '"' || p[ve - 1] != '"' ||
+	    memchr(p + vs + 1, '\\', ve - vs - 2))
+		return ZE_UNKNOWN;
+	int rc = hex_decode_span(p + vs + 1, ve - vs - 2, max, out, len);
+	return rc == -ENOMEM ? rc : rc < 0 ? ZE_UNKNOWN : 0;
+}
+
+/* A "0x.." number of at most 16 digits, as rpc_json_u64 reads a string. */
+static int hex_number(const char *p, size_t vs, size_t ve, uint64_t *out)
+{
+	size_t n = ve - vs;
+	if (n < 5 || n > 20 || p[vs] != '"' || p[vs + 1] != '0' ||
+	    (p[vs + 2] != 'x' && p[vs + 2] != 'X') || p[ve - 1] != '"')
+		return ZE_UNKNOWN;
+	uint64_t x = 0;
+	for (size_t i = vs + 3; i < ve - 1; i++) {
+		char c = p[i];
+		int d = c >= '0' && c <= '9'   ? c - '0'
+		        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+		                               : -1;
+		if (d < 0)
+			return ZE_UNKNOWN;
+		x = x << 4 | (uint64_t)d;
+	}
+	*out = x;
+	return 0;
+}
+
+/* The member key of the object at [vs, ve), a span within it. */
+static int member(const char *p, size_t ve, size_t vs, const char *key, size_t *ms, size_t *me)
+{
+	return jscan_member(p, ve, vs, key, ms, me) == 0 ? 0 : ZE_UNKNOWN;
+}
+
+/* chain_getBlock's answer: the number and the extrinsics. */
+static int body_value(const char *p, size_t vs, size_t ve, uint64_t *num, uint8_t ***xts,
+                      size_t **lens, size_t *nxt)
+{
+	size_t bs, be, hs, he, ns, ne, es, ee;
+	if (member(p, ve, vs, "block", &bs, &be) || member(p, be, bs, "header", &hs, &he) ||
+	    member(p, he, hs, "number", &ns, &ne) || hex_number(p, ns, ne, num) ||
+	    member(p, be, bs, "extrinsics", &es, &ee))
+		return ZE_UNKNOWN;
+	size_t pos = es, cap = 0, n = 0;
+	uint8_t **v = NULL;
+	size_t *l = NULL;
+	int rc = ZE_UNKNOWN;
+	if (jscan_peek(p, ee, &pos) != '[')
+		return ZE_UNKNOWN;
+	pos++;
+	if (jscan_peek(p, ee, &pos) == ']') {
+		*xts = NULL;
+		*lens = NULL;
+		*nxt = 0;
+		return 0;
+	}
+	for (;;) {
+		size_t s = pos;
+		jscan_peek(p, ee, &s);
+		size_t e = s;
+		if (jscan_skip(p, ee, &e) < 0 || n == RPC_MAX_BLOCK_XTS)
+			goto fail;
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 16;
+			uint8_t **nv = realloc(v, nc * sizeof *nv);
+			if (nv)
+				v = nv;
+			size_t *nl = nv ? realloc(l, nc * sizeof *nl) : NULL;
+			if (nl)
+				l = nl;
+			if (!nv || !nl) {
+				rc = -ENOMEM;
+				goto fail;
+			}
+			cap = nc;
+		}
+		if ((rc = hex_value(p, s, e, RPC_MAX_XT_BYTES, &v[n], &l[n])) < 0)
+			goto fail;
+		n++;
+		rc = ZE_UNKNOWN;
+		pos = e;
+		int c = jscan_peek(p, ee, &pos);
+		if (c == ']')
+			break;
+		if (c != ',')
+			goto fail;
+		pos++;
+	}
+	*xts = v;
+	*lens = l;
+	*nxt = n;
+	return 0;
+fail:
+	rpc_keys_free(v, l, n);
+	return rc;
+}
+
+int chain_scan_block_reads(const struct zbuf *text, uint64_t base, size_t first, size_t last,
+                           size_t max_events, uint8_t got_hash[32], uint8_t **events,
+                           size_t *nevents, uint64_t *num, uint8_t ***xts, size_t **lens,
+                           size_t *nxt)
+{
+	const char *p = (const char *)text->data;
+	size_t n = text->len, pos = 0, spans[BR_N][2];
+	int seen[BR_N] = {0}, rc = ZE_UNKNOWN;
+	*events = NULL;
+	*nevents = 0;
+	*xts = NULL;
+	*lens = NULL;
+	*nxt = 0;
+	/* Every entry: {"jsonrpc":"2.0","id":base+k,"result":...}, no error. */
+	if (jscan_peek(p, n, &pos) != '[')
+		return ZE_UNKNOWN;
+	pos++;
+	for (;;) {
+		size_t s = pos, e, vs, ve;
+		uint64_t id;
+		jscan_peek(p, n, &s);
+		e = s;
+		if (jscan_skip(p, n, &e) < 0 || member(p, e, s, "jsonrpc", &vs, &ve) ||
+		    ve - vs != 5 || memcmp(p + vs, "\"2.0\"", 5) != 0 ||
+		    jscan_member(p, e, s, "error", &vs, &ve) != ZE_ABSENT ||
+		    member(p, e, s, "id", &vs, &ve) || jscan_u64(p, vs, ve, &id) < 0 || id < base ||
+		    id - base > last - first || seen[first + (id - base)] ||
+		    member(p, e, s, "result", &vs, &ve))
+			return ZE_UNKNOWN;
+		size_t k = first + (size_t)(id - base);
+		seen[k] = 1;
+		spans[k][0] = vs;
+		spans[k][1] = ve;
+		pos = e;
+		int c = jscan_peek(p, n, &pos);
+		if (c == ']')
+			break;
+		if (c != ',')
+			return ZE_UNKNOWN;
+		pos++;
+	}
+	if (jscan_peek(p, n, &pos) != ']' || (pos++, jscan_peek(p, n, &pos) != -1))
+		return ZE_UNKNOWN;
+	for (size_t k = first; k <= last; k++)
+		if (!seen[k])
+			return ZE_UNKNOWN;
+	if (first == BR_HASH) {
+		uint8_t *h = NULL;
+		size_t hl = 0;
+		if ((rc = hex_value(p, spans[BR_HASH][0], spans[BR_HASH][1], 32, &h, &hl)) < 0)
+			return rc;
+		if (hl != 32) {
+			free(h);
+			return ZE_UNKNOWN;
+		}
+		memcpy(got_hash, h, 32);
+		free(h);
+	}
+	size_t vs = spans[BR_EVENTS][0], ve = spans[BR_EVENTS][1];
+	/* A block without events stores nothing: null. */
+	if (!(ve - vs == 4 && memcmp(p + vs, "null", 4) == 0) &&
+	    (rc = hex_value(p, vs, ve, max_events, events, nevents)) < 0)
+		return rc;
+	if (last == BR_BODY &&
+	    (rc = body_value(p, spans[BR_BODY][0], spans[BR_BODY][1], num, xts, lens, nxt)) < 0) {
+		free(*events);
+		*events = NULL;
+		*nevents = 0;
+		return rc;
+	}
+	return 0;
+}

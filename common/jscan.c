@@ -1,0 +1,222 @@
+/* JSON scanning without a tree (jscan.h). */
+#include "common/jscan.h"
+
+#include <string.h>
+
+#include "common/jnum.h"
+#include "common/zerr.h"
+
+int jscan_peek(const char *p, size_t n, size_t *pos)
+{
+	size_t i = *pos;
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+		i++;
+	*pos = i;
+	return i < n ? (unsigned char)p[i] : -1;
+}
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int is_hex(char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* The string at *pos (its opening quote). */
+static int skip_string(const char *p, size_t n, size_t *pos)
+{
+	size_t i = *pos + 1;
+	while (i < n) {
+		unsigned char c = (unsigned char)p[i];
+		if (c == '"') {
+			*pos = i + 1;
+			return 0;
+		}
+		if (c < 0x20)
+			return ZE_MALFORMED;
+		if (c != '\\') {
+			i++;
+			continue;
+		}
+		if (i + 1 >= n)
+			return ZE_MALFORMED;
+		char e = p[i + 1];
+		if (e == 'u') {
+			if (n - i < 6)
+				return ZE_MALFORMED;
+			for (size_t k = 2; k < 6; k++)
+				if (!is_hex(p[i + k]))
+					return ZE_MALFORMED;
+			i += 6;
+		} else if (e && strchr("\"\\/bfnrt", e)) {
+			i += 2;
+		} else {
+			return ZE_MALFORMED;
+		}
+	}
+	return ZE_MALFORMED;
+}
+
+static size_t digits(const char *p, size_t n, size_t i)
+{
+	while (i < n && is_digit(p[i]))
+		i++;
+	return i;
+}
+
+static int skip_number(const char *p, size_t n, size_t *pos)
+{
+	size_t i = *pos, j;
+	if (i < n && p[i] == '-')
+		i++;
+	if (i < n && p[i] == '0')
+		i++;
+	else if ((j = digits(p, n, i)) > i)
+		i = j;
+	else
+		return ZE_MALFORMED;
+	if (i < n && p[i] == '.') {
+		if ((j = digits(p, n, i + 1)) == i + 1)
+			return ZE_MALFORMED;
+		i = j;
+	}
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		i++;
+		if (i < n && (p[i] == '+' || p[i] == '-'))
+			i++;
+		if ((j = digits(p, n, i)) == i)
+			return ZE_MALFORMED;
+		i = j;
+	}
+	*pos = i;
+	return 0;
+}
+
+static int skip_word(const char *p, size_t n, size_t *pos, const char *w)
+{
+	size_t len = strlen(w);
+	if (n - *pos < len || memcmp(p + *pos, w, len) != 0)
+		return ZE_MALFORMED;
+	*pos += len;
+	return 0;
+}
+
+static int skip_value(const char *p, size_t n, size_t *pos, int depth);
+
+/* The members of the object at *pos ('{'), or its elements when array. */
+static int skip_container(const char *p, size_t n, size_t *pos, int depth, int array)
+{
+	char close = array ? ']' : '}';
+	size_t i = *pos + 1;
+	if (depth >= JSCAN_DEPTH)
+		return ZE_MALFORMED;
+	if (jscan_peek(p, n, &i) == close) {
+		*pos = i + 1;
+		return 0;
+	}
+	for (;;) {
+		int rc;
+		if (!array) {
+			if (jscan_peek(p, n, &i) != '"' || (rc = skip_string(p, n, &i)) < 0)
+				return ZE_MALFORMED;
+			if (jscan_peek(p, n, &i) != ':')
+				return ZE_MALFORMED;
+			i++;
+		}
+		if ((rc = skip_value(p, n, &i, depth + 1)) < 0)
+			return rc;
+		int c = jscan_peek(p, n, &i);
+		if (c == close) {
+			*pos = i + 1;
+			return 0;
+		}
+		if (c != ',')
+			return ZE_MALFORMED;
+		i++;
+	}
+}
+
+static int skip_value(const char *p, size_t n, size_t *pos, int depth)
+{
+	switch (jscan_peek(p, n, pos)) {
+	case '"':
+		return skip_string(p, n, pos);
+	case '{':
+		return skip_container(p, n, pos, depth, 0);
+	case '[':
+		return skip_container(p, n, pos, depth, 1);
+	case 't':
+		return skip_word(p, n, pos, "true");
+	case 'f':
+		return skip_word(p, n, pos, "false");
+	case 'n':
+		return skip_word(p, n, pos, "null");
+	case -1:
+		return ZE_MALFORMED;
+	default:
+		return skip_number(p, n, pos);
+	}
+}
+
+int jscan_skip(const char *p, size_t n, size_t *pos)
+{
+	return skip_value(p, n, pos, 0);
+}
+
+int jscan_member(const char *p, size_t n, size_t pos, const char *key, size_t *vs, size_t *ve)
+{
+	size_t klen = strlen(key), i = pos;
+	if (jscan_peek(p, n, &i) != '{')
+		return ZE_MALFORMED;
+	i++;
+	if (jscan_peek(p, n, &i) == '}')
+		return ZE_ABSENT;
+	for (;;) {
+		if (jscan_peek(p, n, &i) != '"')
+			return ZE_MALFORMED;
+		size_t ks = i + 1;
+		if (skip_string(p, n, &i) < 0)
+			return ZE_MALFORMED;
+		/* The key's bytes between its quotes, as written. */
+		int match = i - 1 - ks == klen && memcmp(p + ks, key, klen) == 0;
+		if (jscan_peek(p, n, &i) != ':')
+			return ZE_MALFORMED;
+		i++;
+		jscan_peek(p, n, &i);
+		size_t start = i;
+		if (skip_value(p, n, &i, 1) < 0)
+			return ZE_MALFORMED;
+		size_t end = i;
+		/* Only a value that ends where a member may end: "01" is not 0. */
+		int c = jscan_peek(p, n, &i);
+		if (c != '}' && c != ',')
+			return ZE_MALFORMED;
+		if (match) {
+			*vs = start;
+			*ve = end;
+			return 0;
+		}
+		if (c == '}')
+			return ZE_ABSENT;
+		i++;
+	}
+}
+
+int jscan_u64(const char *p, size_t vs, size_t ve, uint64_t *out)
+{
+	if (ve <= vs || ve - vs > 16 || (p[vs] == '0' && ve - vs > 1))
+		return ZE_MALFORMED;
+	uint64_t v = 0;
+	for (size_t i = vs; i < ve; i++) {
+		if (!is_digit(p[i]))
+			return ZE_MALFORMED;
+		v = v * 10 + (uint64_t)(p[i] - '0');
+	}
+	if (v > JNUM_MAX)
+		return ZE_MALFORMED;
+	*out = v;
+	return 0;
+}
