@@ -19,11 +19,11 @@
 #include "common/jscan.h"
 #include "common/zerr.h"
 
-/* The hex string at [vs, ve) ("0x.." with no escapes), decoded. */
+/* The hex string at [vs, ve) ("0x..": an escape or anything else is not a
+ * hex digit, and refused by the decoding), decoded. */
 static int hex_value(const char *p, size_t vs, size_t ve, size_t max, uint8_t **out, size_t *len)
 {
-	if (ve - vs < 2 || p[vs] != '"' || p[ve - 1] != '"' ||
-	    memchr(p + vs + 1, '\\', ve - vs - 2))
+	if (ve - vs < 2 || p[vs] != '"' || p[ve - 1] != '"')
 		return ZE_UNKNOWN;
 	int rc = hex_decode_span(p + vs + 1, ve - vs - 2, max, out, len);
 	return rc == -ENOMEM ? rc : rc < 0 ? ZE_UNKNOWN : 0;
@@ -80,11 +80,14 @@ static int body_value(const char *p, size_t vs, size_t ve, uint64_t *num, uint8_
 		return 0;
 	}
 	for (;;) {
+		/* Each a hex string: its end is the next quote (an escape
+		 * inside fails the decoding). */
 		size_t s = pos;
-		jscan_peek(p, ee, &s);
-		size_t e = s;
-		if (jscan_skip(p, ee, &e) < 0 || n == RPC_MAX_BLOCK_XTS)
+		const char *q;
+		if (jscan_peek(p, ee, &s) != '"' || !(q = memchr(p + s + 1, '"', ee - s - 1)) ||
+		    n == RPC_MAX_BLOCK_XTS)
 			goto fail;
+		size_t e = (size_t)(q - p) + 1;
 		if (n == cap) {
 			size_t nc = cap ? 2 * cap : 16;
 			uint8_t **nv = realloc(v, nc * sizeof *nv);
@@ -137,22 +140,22 @@ int chain_scan_block_reads(const struct zbuf *text, uint64_t base, size_t first,
 	if (jscan_peek(p, n, &pos) != '[')
 		return ZE_UNKNOWN;
 	pos++;
+	static const char *const keys[] = {"jsonrpc", "id", "result", "error"};
+	enum { K_VER, K_ID, K_RESULT, K_ERROR, K_N };
 	for (;;) {
-		size_t s = pos, e, vs, ve;
+		/* One pass over the entry: each value is skipped once. */
+		size_t m[K_N][2], e;
 		uint64_t id;
-		jscan_peek(p, n, &s);
-		e = s;
-		if (jscan_skip(p, n, &e) < 0 || member(p, e, s, "jsonrpc", &vs, &ve) ||
-		    ve - vs != 5 || memcmp(p + vs, "\"2.0\"", 5) != 0 ||
-		    jscan_member(p, e, s, "error", &vs, &ve) != ZE_ABSENT ||
-		    member(p, e, s, "id", &vs, &ve) || jscan_u64(p, vs, ve, &id) < 0 || id < base ||
-		    id - base > last - first || seen[first + (id - base)] ||
-		    member(p, e, s, "result", &vs, &ve))
+		if (jscan_object(p, n, pos, keys, K_N, m, &e) < 0 ||
+		    m[K_VER][1] - m[K_VER][0] != 5 || memcmp(p + m[K_VER][0], "\"2.0\"", 5) != 0 ||
+		    m[K_ERROR][1] || !m[K_RESULT][1] ||
+		    jscan_u64(p, m[K_ID][0], m[K_ID][1], &id) < 0 || id < base ||
+		    id - base > last - first || seen[first + (id - base)])
 			return ZE_UNKNOWN;
 		size_t k = first + (size_t)(id - base);
 		seen[k] = 1;
-		spans[k][0] = vs;
-		spans[k][1] = ve;
+		spans[k][0] = m[K_RESULT][0];
+		spans[k][1] = m[K_RESULT][1];
 		pos = e;
 		int c = jscan_peek(p, n, &pos);
 		if (c == ']')

@@ -40,29 +40,28 @@ char *hex_encode_alloc(const uint8_t *p, size_t n, int prefix)
 	return s;
 }
 
-static int nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static const char *skip_prefix(const char *s)
 {
 	return (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ? s + 2 : s;
 }
 
+/* One more than each byte's value as a hex digit, 0 for a byte that is
+ * none: one load per digit (the follower decodes every block's events and
+ * extrinsics, tens of KB of hex). */
+static const uint8_t digit1[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+    ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+    ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12,
+    ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
 static int decode_into(const char *s, size_t slen, uint8_t *out)
 {
 	for (size_t i = 0; i < slen / 2; i++) {
-		int hi = nibble(s[2 * i]), lo = nibble(s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
+		uint8_t hi = digit1[(unsigned char)s[2 * i]], lo = digit1[(unsigned char)s[2 * i + 1]];
+		if (!hi || !lo)
 			return ZE_MALFORMED;
-		out[i] = (uint8_t)(hi << 4 | lo);
+		out[i] = (uint8_t)((hi - 1) << 4 | (lo - 1));
 	}
 	return 0;
 }

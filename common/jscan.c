@@ -25,39 +25,62 @@ static int is_hex(char c)
 	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* The string at *pos (its opening quote). */
+/* The value of the \\uXXXX escape at i, or -1. */
+static long u_escape(const char *p, size_t n, size_t i)
+{
+	if (n - i < 6 || p[i] != '\\' || p[i + 1] != 'u')
+		return -1;
+	long v = 0;
+	for (size_t k = 2; k < 6; k++) {
+		char c = p[i + k];
+		if (!is_hex(c))
+			return -1;
+		v = v << 4 | (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+	}
+	return v;
+}
+
+/* The string at *pos (its opening quote). The closing quote is found with
+ * memchr: the values this scanner is for are long hex strings without
+ * escapes. Raw control characters are let through, as cJSON does. */
 static int skip_string(const char *p, size_t n, size_t *pos)
 {
 	size_t i = *pos + 1;
-	while (i < n) {
-		unsigned char c = (unsigned char)p[i];
-		if (c == '"') {
-			*pos = i + 1;
+	for (;;) {
+		const char *q = i < n ? memchr(p + i, '"', n - i) : NULL;
+		if (!q)
+			return ZE_MALFORMED;
+		size_t end = (size_t)(q - p);
+		const char *b = memchr(p + i, '\\', end - i);
+		if (!b) {
+			*pos = end + 1;
 			return 0;
 		}
-		if (c < 0x20)
-			return ZE_MALFORMED;
-		if (c != '\\') {
-			i++;
-			continue;
-		}
+		/* An escape before that quote (maybe of that quote): check it and
+		 * look again after it. */
+		i = (size_t)(b - p);
 		if (i + 1 >= n)
 			return ZE_MALFORMED;
 		char e = p[i + 1];
 		if (e == 'u') {
-			if (n - i < 6)
+			/* As cJSON: a high surrogate only with a low one after
+			 * it, never a low one alone. */
+			long u = u_escape(p, n, i);
+			if (u < 0 || (u >= 0xDC00 && u <= 0xDFFF))
 				return ZE_MALFORMED;
-			for (size_t k = 2; k < 6; k++)
-				if (!is_hex(p[i + k]))
-					return ZE_MALFORMED;
 			i += 6;
+			if (u >= 0xD800 && u <= 0xDBFF) {
+				long lo = u_escape(p, n, i);
+				if (lo < 0xDC00 || lo > 0xDFFF)
+					return ZE_MALFORMED;
+				i += 6;
+			}
 		} else if (e && strchr("\"\\/bfnrt", e)) {
 			i += 2;
 		} else {
 			return ZE_MALFORMED;
 		}
 	}
-	return ZE_MALFORMED;
 }
 
 static size_t digits(const char *p, size_t n, size_t i)
@@ -166,22 +189,26 @@ int jscan_skip(const char *p, size_t n, size_t *pos)
 	return skip_value(p, n, pos, 0);
 }
 
-int jscan_member(const char *p, size_t n, size_t pos, const char *key, size_t *vs, size_t *ve)
+int jscan_object(const char *p, size_t n, size_t pos, const char *const *keys, size_t nkeys,
+                 size_t (*spans)[2], size_t *end)
 {
-	size_t klen = strlen(key), i = pos;
+	size_t i = pos;
+	for (size_t k = 0; k < nkeys; k++)
+		spans[k][0] = spans[k][1] = 0;
 	if (jscan_peek(p, n, &i) != '{')
 		return ZE_MALFORMED;
 	i++;
-	if (jscan_peek(p, n, &i) == '}')
-		return ZE_ABSENT;
+	if (jscan_peek(p, n, &i) == '}') {
+		*end = i + 1;
+		return 0;
+	}
 	for (;;) {
 		if (jscan_peek(p, n, &i) != '"')
 			return ZE_MALFORMED;
 		size_t ks = i + 1;
 		if (skip_string(p, n, &i) < 0)
 			return ZE_MALFORMED;
-		/* The key's bytes between its quotes, as written. */
-		int match = i - 1 - ks == klen && memcmp(p + ks, key, klen) == 0;
+		size_t klen = i - 1 - ks;
 		if (jscan_peek(p, n, &i) != ':')
 			return ZE_MALFORMED;
 		i++;
@@ -189,20 +216,38 @@ int jscan_member(const char *p, size_t n, size_t pos, const char *key, size_t *v
 		size_t start = i;
 		if (skip_value(p, n, &i, 1) < 0)
 			return ZE_MALFORMED;
-		size_t end = i;
+		size_t vend = i;
 		/* Only a value that ends where a member may end: "01" is not 0. */
 		int c = jscan_peek(p, n, &i);
 		if (c != '}' && c != ',')
 			return ZE_MALFORMED;
-		if (match) {
-			*vs = start;
-			*ve = end;
+		/* The key's bytes between its quotes, as written; the first of
+		 * each name counts. */
+		for (size_t k = 0; k < nkeys; k++)
+			if (!spans[k][1] && strlen(keys[k]) == klen &&
+			    !memcmp(p + ks, keys[k], klen)) {
+				spans[k][0] = start;
+				spans[k][1] = vend;
+			}
+		i++;
+		if (c == '}') {
+			*end = i;
 			return 0;
 		}
-		if (c == '}')
-			return ZE_ABSENT;
-		i++;
 	}
+}
+
+int jscan_member(const char *p, size_t n, size_t pos, const char *key, size_t *vs, size_t *ve)
+{
+	size_t span[1][2], end;
+	int rc = jscan_object(p, n, pos, &key, 1, span, &end);
+	if (rc < 0)
+		return rc;
+	if (!span[0][1])
+		return ZE_ABSENT;
+	*vs = span[0][0];
+	*ve = span[0][1];
+	return 0;
 }
 
 int jscan_u64(const char *p, size_t vs, size_t ve, uint64_t *out)

@@ -86,6 +86,39 @@ static void hex_rejects_bad_input(void **st)
 	free(p);
 }
 
+/* Every byte as a digit: only the 22 hex digits decode, to their values;
+ * a span decodes its length only. */
+static void hex_digits_are_exact(void **st)
+{
+	(void)st;
+	int taken = 0;
+	for (int c = 0; c < 256; c++) {
+		char s[3] = {'0', (char)c, '\0'};
+		uint8_t v;
+		int rc = hex_decode_fixed(s, &v, 1);
+		int want = (c >= '0' && c <= '9') ? c - '0'
+			   : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+			   : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+						    : -1;
+		if (want < 0 || c == 0) {
+			assert_int_equal(rc, ZE_MALFORMED);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_int_equal(v, want);
+		taken++;
+	}
+	assert_int_equal(taken, 22);
+	uint8_t *p;
+	size_t n;
+	assert_int_equal(hex_decode_span("0xa1b2zz", 6, 8, &p, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(p[0], 0xa1);
+	assert_int_equal(p[1], 0xb2);
+	free(p);
+	assert_int_equal(hex_decode_span("0x", 1, 8, &p, &n), ZE_MALFORMED);
+}
+
 static void errors_have_names(void **st)
 {
 	assert_string_equal(zerr_str(ZE_ABSENT), "absent on chain");
@@ -235,6 +268,7 @@ int main(void)
 		cmocka_unit_test(buf_cap_is_enforced), cmocka_unit_test(buf_grows_and_steals),
 		cmocka_unit_test(buf_grows_arrays_to_a_bound),
 		cmocka_unit_test(hex_round_trip),      cmocka_unit_test(hex_rejects_bad_input),
+		cmocka_unit_test(hex_digits_are_exact),
 		cmocka_unit_test(errors_have_names),    cmocka_unit_test(file_read_is_bounded),
 		cmocka_unit_test(jnum_refuses_non_integers),
 		cmocka_unit_test(jnum_signed_and_decimal_strings), cmocka_unit_test(num_takes_only_digits),

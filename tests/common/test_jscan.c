@@ -35,17 +35,39 @@ static void skips_every_kind_of_value(void **st)
 	                    "false",
 	                    "null",
 	                    "\"\"",
+	                    "\"a\tb\"",           /* a raw tab, as cJSON takes it */
+	                    "\"\\ud83d\\ude00\"", /* a surrogate pair */
 	                    "\"a\\\"b\\\\c\\/\\b\\f\\n\\r\\t\\u00e9\"",
 	                    "[]",
 	                    " [ 1 , [ ] , { } ] ",
 	                    "{\"a\":{\"b\":[null,{\"c\":\"}\"}]}}"};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
 		assert_int_equal(skip_all(ok[i]), 0);
-	const char *bad[] = {"",      " ",       "01",          "-",        "1.",
-	                     ".5",    "1e",      "+1",          "tru",      "nul",
-	                     "\"abc", "\"\\x\"", "\"\\u12G4\"", "\"a\tb\"", "[1,]",
-	                     "[1 2]", "{\"a\"}", "{\"a\":1,}",  "{a:1}",    "{\"a\":1",
-	                     "]",     "[",       "{\"a\":1}}"};
+	const char *bad[] = {"",
+	                     " ",
+	                     "01",
+	                     "-",
+	                     "1.",
+	                     ".5",
+	                     "1e",
+	                     "+1",
+	                     "tru",
+	                     "nul",
+	                     "\"abc",
+	                     "\"\\x\"",
+	                     "\"\\u12G4\"",
+	                     "\"\\ude00\"",
+	                     "\"\\ud83d\"",
+	                     "\"\\ud83d\\u0041\"",
+	                     "[1,]",
+	                     "[1 2]",
+	                     "{\"a\"}",
+	                     "{\"a\":1,}",
+	                     "{a:1}",
+	                     "{\"a\":1",
+	                     "]",
+	                     "[",
+	                     "{\"a\":1}}"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		assert_int_equal(skip_all(bad[i]), ZE_MALFORMED);
 	/* Nesting is bounded: JSCAN_DEPTH arrays, not one more. */
