@@ -252,6 +252,12 @@ static void quarantine(struct store *s, uint64_t cid, const char *why)
 	store_commit(s);
 }
 
+static int by_ord(const void *a, const void *b)
+{
+	int x = ((const struct store_wl *)a)->ord, y = ((const struct store_wl *)b)->ord;
+	return (x > y) - (x < y);
+}
+
 static int load_wls(struct store *s, uint64_t cid, struct store_wl **out, size_t *n,
 		    const char **why)
 {
@@ -288,14 +294,9 @@ static int load_wls(struct store *s, uint64_t cid, struct store_wl **out, size_t
 		goto fail;
 	}
 	sqlite3_reset(st);
-	/* Install order: an insertion sort, a deployment has few workloads. */
-	for (size_t i = 1; i < k; i++) {
-		struct store_wl t = w[i];
-		size_t j = i;
-		for (; j > 0 && w[j - 1].ord > t.ord; j--)
-			w[j] = w[j - 1];
-		w[j] = t;
-	}
+	/* Install order (ord is unique: the index it was inserted with). */
+	if (k > 1)
+		qsort(w, k, sizeof *w, by_ord);
 	*out = w;
 	*n = k;
 	return 0;
