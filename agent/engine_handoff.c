@@ -151,15 +151,21 @@ static int blocked(const struct eng_handoff *h, const struct eng_ho_waiter *w)
 	return more;
 }
 
-/* Unlists w and wakes it; an outcome the event path kept for its command
- * goes with it. Under mu: the waiter cannot leave before the post. */
-static void post(struct eng_handoff *h, struct eng_ho_waiter *w, int64_t now)
+/* Takes w off the waiters' list. Under mu. */
+static void unlist(struct eng_handoff *h, struct eng_ho_waiter *w)
 {
 	for (struct eng_ho_waiter **p = &h->waiters; *p; p = &(*p)->next)
 		if (*p == w) {
 			*p = w->next;
 			break;
 		}
+}
+
+/* Unlists w and wakes it; an outcome the event path kept for its command
+ * goes with it. Under mu: the waiter cannot leave before the post. */
+static void post(struct eng_handoff *h, struct eng_ho_waiter *w, int64_t now)
+{
+	unlist(h, w);
 	struct eng_ho_slot *s = find(h, w->cid, now);
 	if (s && s->state == ENG_HO_DONE && s->twin == w->caller) {
 		w->res = (struct eng_ho_res){
@@ -224,11 +230,7 @@ static int wait_on(struct eng_handoff *h, struct eng_ho_waiter *w, int64_t at)
 	}
 	pthread_mutex_lock(&h->mu);
 	if (!w->posted) /* timed out */
-		for (struct eng_ho_waiter **p = &h->waiters; *p; p = &(*p)->next)
-			if (*p == w) {
-				*p = w->next;
-				break;
-			}
+		unlist(h, w);
 	sem_destroy(&w->sem);
 	if (w->taken) /* posted just after the wait timed out */
 		pthread_mutex_unlock(&h->mu);

@@ -116,12 +116,10 @@ int store_dep_insert(struct store *s, const struct store_dep *d, const struct st
 	sqlite3_bind_text(st, 12, d->reason, -1, SQLITE_STATIC);
 	if ((rc = store_step_done(s, st, "deployment insert")) < 0)
 		goto fail;
-	/* Raised even if an outer transaction rolls back: it only bounds. */
-	uint64_t max = __atomic_load_n(&s->dep_max, __ATOMIC_RELAXED);
-	while (d->contract_id > max &&
-	       !__atomic_compare_exchange_n(&s->dep_max, &max, d->contract_id, 1,
-					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		;
+	/* Raised even if an outer transaction rolls back: it only bounds.
+	 * Writers hold the store's lock; readers load it without. */
+	if (d->contract_id > s->dep_max)
+		__atomic_store_n(&s->dep_max, d->contract_id, __ATOMIC_RELAXED);
 	for (size_t i = 0; i < n; i++) {
 		if (!(st = store_stmt(s, SQ_WL_INSERT))) {
 			rc = -EIO;

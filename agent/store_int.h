@@ -74,7 +74,8 @@ struct store {
 	int syncing;              /* a sync is running */
 	uint64_t syncs;           /* syncs done */
 	uint64_t writes;          /* write transactions committed (store_write_count) */
-	uint64_t dep_max;         /* highest contract id inserted or found (atomic) */
+	uint64_t dep_max;         /* highest contract id inserted or found (written
+				   * under mu, read atomically) */
 	store_sync_fn sync_fn;    /* test hook, NULL = fdatasync */
 	void *sync_ud;
 };

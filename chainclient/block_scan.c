@@ -15,40 +15,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/hex.h"
 #include "common/jscan.h"
 #include "common/zerr.h"
 
-/* The hex string at [vs, ve) ("0x..": an escape or anything else is not a
- * hex digit, and refused by the decoding), decoded. */
-static int hex_value(const char *p, size_t vs, size_t ve, size_t max, uint8_t **out, size_t *len)
+/* The text inside the string value at [vs, ve) (a string's span ends with
+ * its closing quote). Hex has no escapes: one in there is not a digit, and
+ * the decoding refuses it. */
+static int inner(const char *p, size_t vs, size_t ve, const char **in, size_t *len)
 {
-	if (ve - vs < 2 || p[vs] != '"' || p[ve - 1] != '"')
+	if (ve - vs < 2 || p[vs] != '"')
 		return ZE_UNKNOWN;
-	int rc = hex_decode_span(p + vs + 1, ve - vs - 2, max, out, len);
-	return rc == -ENOMEM ? rc : rc < 0 ? ZE_UNKNOWN : 0;
+	*in = p + vs + 1;
+	*len = ve - vs - 2;
+	return 0;
 }
 
-/* A "0x.." number of at most 16 digits, as rpc_json_u64 reads a string. */
-static int hex_number(const char *p, size_t vs, size_t ve, uint64_t *out)
+/* The "0x.." hex string at [vs, ve), decoded. */
+static int hex_value(const char *p, size_t vs, size_t ve, size_t max, uint8_t **out, size_t *len)
 {
-	size_t n = ve - vs;
-	if (n < 5 || n > 20 || p[vs] != '"' || p[vs + 1] != '0' ||
-	    (p[vs + 2] != 'x' && p[vs + 2] != 'X') || p[ve - 1] != '"')
+	const char *in;
+	size_t n;
+	if (inner(p, vs, ve, &in, &n) < 0)
 		return ZE_UNKNOWN;
-	uint64_t x = 0;
-	for (size_t i = vs + 3; i < ve - 1; i++) {
-		char c = p[i];
-		int d = c >= '0' && c <= '9'   ? c - '0'
-		        : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		        : c >= 'A' && c <= 'F' ? c - 'A' + 10
-		                               : -1;
-		if (d < 0)
-			return ZE_UNKNOWN;
-		x = x << 4 | (uint64_t)d;
-	}
-	*out = x;
-	return 0;
+	int rc = hex_decode_span(in, n, max, out, len);
+	return rc == -ENOMEM ? rc : rc < 0 ? ZE_UNKNOWN : 0;
 }
 
 /* The member key of the object at [vs, ve), a span within it. */
@@ -61,12 +53,13 @@ static int member(const char *p, size_t ve, size_t vs, const char *key, size_t *
 static int body_value(const char *p, size_t vs, size_t ve, uint64_t *num, uint8_t ***xts,
                       size_t **lens, size_t *nxt)
 {
-	size_t bs, be, hs, he, ns, ne, es, ee;
+	size_t bs, be, hs, he, ns, ne, es, ee, len;
+	const char *in;
 	if (member(p, ve, vs, "block", &bs, &be) || member(p, be, bs, "header", &hs, &he) ||
-	    member(p, he, hs, "number", &ns, &ne) || hex_number(p, ns, ne, num) ||
-	    member(p, be, bs, "extrinsics", &es, &ee))
+	    member(p, he, hs, "number", &ns, &ne) || inner(p, ns, ne, &in, &len) ||
+	    rpc_hex_u64(in, len, num) < 0 || member(p, be, bs, "extrinsics", &es, &ee))
 		return ZE_UNKNOWN;
-	size_t pos = es, cap = 0, n = 0;
+	size_t pos = es, vcap = 0, lcap = 0, n = 0;
 	uint8_t **v = NULL;
 	size_t *l = NULL;
 	int rc = ZE_UNKNOWN;
@@ -84,23 +77,16 @@ static int body_value(const char *p, size_t vs, size_t ve, uint64_t *num, uint8_
 		 * inside fails the decoding). */
 		size_t s = pos;
 		const char *q;
-		if (jscan_peek(p, ee, &s) != '"' || !(q = memchr(p + s + 1, '"', ee - s - 1)) ||
-		    n == RPC_MAX_BLOCK_XTS)
+		if (jscan_peek(p, ee, &s) != '"' || !(q = memchr(p + s + 1, '"', ee - s - 1)))
 			goto fail;
 		size_t e = (size_t)(q - p) + 1;
-		if (n == cap) {
-			size_t nc = cap ? 2 * cap : 16;
-			uint8_t **nv = realloc(v, nc * sizeof *nv);
-			if (nv)
-				v = nv;
-			size_t *nl = nv ? realloc(l, nc * sizeof *nl) : NULL;
-			if (nl)
-				l = nl;
-			if (!nv || !nl) {
-				rc = -ENOMEM;
-				goto fail;
-			}
-			cap = nc;
+		if ((rc = zbuf_grow_array((void **)&v, &vcap, n, sizeof *v, RPC_MAX_BLOCK_XTS)) <
+		        0 ||
+		    (rc = zbuf_grow_array((void **)&l, &lcap, n, sizeof *l, RPC_MAX_BLOCK_XTS)) <
+		        0) {
+			if (rc != -ENOMEM)
+				rc = ZE_UNKNOWN; /* too many: the cJSON path refuses them */
+			goto fail;
 		}
 		if ((rc = hex_value(p, s, e, RPC_MAX_XT_BYTES, &v[n], &l[n])) < 0)
 			goto fail;
@@ -169,18 +155,11 @@ int chain_scan_block_reads(const struct zbuf *text, uint64_t base, size_t first,
 	for (size_t k = first; k <= last; k++)
 		if (!seen[k])
 			return ZE_UNKNOWN;
-	if (first == BR_HASH) {
-		uint8_t *h = NULL;
-		size_t hl = 0;
-		if ((rc = hex_value(p, spans[BR_HASH][0], spans[BR_HASH][1], 32, &h, &hl)) < 0)
-			return rc;
-		if (hl != 32) {
-			free(h);
-			return ZE_UNKNOWN;
-		}
-		memcpy(got_hash, h, 32);
-		free(h);
-	}
+	const char *in;
+	size_t len;
+	if (first == BR_HASH && (inner(p, spans[BR_HASH][0], spans[BR_HASH][1], &in, &len) ||
+	                         hex_decode_fixed_span(in, len, got_hash, 32) < 0))
+		return ZE_UNKNOWN;
 	size_t vs = spans[BR_EVENTS][0], ve = spans[BR_EVENTS][1];
 	/* A block without events stores nothing: null. */
 	if (!(ve - vs == 4 && memcmp(p + vs, "null", 4) == 0) &&

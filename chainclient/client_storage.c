@@ -170,7 +170,6 @@ int chain_timestamp_ms(struct chain_client *c, const uint8_t *at, uint64_t *ms)
 	return ret;
 }
 
-
 int chain_block_reads(struct chain_client *c, const struct chain_runtime *rt, uint64_t number,
 		      uint8_t hash[32], int verify, int body, uint8_t **events, size_t *nevents,
 		      uint8_t ***xts, size_t **lens, size_t *nxt)

@@ -139,6 +139,9 @@ void rpc_batch_answers(struct rpc_client *c, struct rpc_batch_call *calls, size_
  * bytes), a 32-byte hash, a chain_getBlock answer (free with
  * rpc_keys_free). rpc_add_hex appends "0x.." of p (JSON null for NULL). */
 int rpc_hex_result(const cJSON *res, size_t max, uint8_t **out, size_t *outlen);
+/* The "0x.." number of 1 to 16 digits in the len characters at s, as
+ * rpc_json_u64 reads a string; ZE_MALFORMED otherwise. */
+int rpc_hex_u64(const char *s, size_t len, uint64_t *out);
 int rpc_hash_result(const cJSON *res, uint8_t hash[32]);
 int rpc_block_result(const cJSON *res, uint64_t *number, uint8_t ***xts, size_t **lens,
 		     size_t *n);

@@ -73,18 +73,23 @@ int rpc_json_u64(const cJSON *v, uint64_t *out)
 		return jnum_u64(v, UINT64_MAX, out);
 	if (!cJSON_IsString(v))
 		return ZE_MALFORMED;
-	const char *s = v->valuestring;
-	if (s[0] != '0' || (s[1] != 'x' && s[1] != 'X') || s[2] == '\0' || strlen(s) > 18)
+	return rpc_hex_u64(v->valuestring, strlen(v->valuestring), out);
+}
+
+int rpc_hex_u64(const char *s, size_t len, uint64_t *out)
+{
+	if (len < 3 || len > 18 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
 		return ZE_MALFORMED;
 	uint64_t x = 0;
-	for (s += 2; *s; s++) {
+	for (size_t i = 2; i < len; i++) {
+		char c = s[i];
 		int d;
-		if (*s >= '0' && *s <= '9')
-			d = *s - '0';
-		else if (*s >= 'a' && *s <= 'f')
-			d = *s - 'a' + 10;
-		else if (*s >= 'A' && *s <= 'F')
-			d = *s - 'A' + 10;
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			d = c - 'A' + 10;
 		else
 			return ZE_MALFORMED;
 		x = x << 4 | (uint64_t)d;

@@ -40,11 +40,6 @@ char *hex_encode_alloc(const uint8_t *p, size_t n, int prefix)
 	return s;
 }
 
-static const char *skip_prefix(const char *s)
-{
-	return (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ? s + 2 : s;
-}
-
 /* One more than each byte's value as a hex digit, 0 for a byte that is
  * none: one load per digit (the follower decodes every block's events and
  * extrinsics, tens of KB of hex). */
@@ -66,12 +61,23 @@ static int decode_into(const char *s, size_t slen, uint8_t *out)
 	return 0;
 }
 
+static const char *skip_prefix(const char *s, size_t *len)
+{
+	if (*len >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		*len -= 2;
+		return s + 2;
+	}
+	return s;
+}
+
 int hex_decode_fixed(const char *s, uint8_t *out, size_t n)
 {
-	if (!s)
-		return ZE_MALFORMED;
-	s = skip_prefix(s);
-	size_t slen = strlen(s);
+	return s ? hex_decode_fixed_span(s, strlen(s), out, n) : ZE_MALFORMED;
+}
+
+int hex_decode_fixed_span(const char *s, size_t slen, uint8_t *out, size_t n)
+{
+	s = skip_prefix(s, &slen);
 	if (slen != 2 * n)
 		return ZE_MALFORMED;
 	return decode_into(s, slen, out);
@@ -86,10 +92,7 @@ int hex_decode_alloc(const char *s, size_t max, uint8_t **out, size_t *outlen)
 
 int hex_decode_span(const char *s, size_t slen, size_t max, uint8_t **out, size_t *outlen)
 {
-	if (slen >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		s += 2;
-		slen -= 2;
-	}
+	s = skip_prefix(s, &slen);
 	if (slen % 2)
 		return ZE_MALFORMED;
 	if (slen / 2 > max)

@@ -18,7 +18,9 @@ int hex_decode_fixed(const char *s, uint8_t *out, size_t n);
 /* Decodes any length up to max bytes into a new heap buffer (caller frees).
  * ZE_MALFORMED on odd length or bad digits, ZE_TOOBIG over max. */
 int hex_decode_alloc(const char *s, size_t max, uint8_t **out, size_t *outlen);
-/* hex_decode_alloc of the len characters at s (not NUL-terminated). */
+/* hex_decode_fixed and hex_decode_alloc of the len characters at s (not
+ * NUL-terminated). */
+int hex_decode_fixed_span(const char *s, size_t len, uint8_t *out, size_t n);
 int hex_decode_span(const char *s, size_t len, size_t max, uint8_t **out, size_t *outlen);
 
 #endif

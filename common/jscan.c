@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/jnum.h"
+#include "common/num.h"
 #include "common/zerr.h"
 
 int jscan_peek(const char *p, size_t n, size_t *pos)
@@ -25,7 +26,7 @@ static int is_hex(char c)
 	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* The value of the \\uXXXX escape at i, or -1. */
+/* The value of the \\u escape (four hex digits) at i, or -1. */
 static long u_escape(const char *p, size_t n, size_t i)
 {
 	if (n - i < 6 || p[i] != '\\' || p[i + 1] != 'u')
@@ -129,30 +130,25 @@ static int skip_word(const char *p, size_t n, size_t *pos, const char *w)
 
 static int skip_value(const char *p, size_t n, size_t *pos, int depth);
 
-/* The members of the object at *pos ('{'), or its elements when array. */
-static int skip_container(const char *p, size_t n, size_t *pos, int depth, int array)
+static int walk_object(const char *p, size_t n, size_t pos, int depth, const char *const *keys,
+                       size_t nkeys, size_t (*spans)[2], size_t *end);
+
+/* The elements of the array at *pos ('['). */
+static int skip_array(const char *p, size_t n, size_t *pos, int depth)
 {
-	char close = array ? ']' : '}';
 	size_t i = *pos + 1;
 	if (depth >= JSCAN_DEPTH)
 		return ZE_MALFORMED;
-	if (jscan_peek(p, n, &i) == close) {
+	if (jscan_peek(p, n, &i) == ']') {
 		*pos = i + 1;
 		return 0;
 	}
 	for (;;) {
-		int rc;
-		if (!array) {
-			if (jscan_peek(p, n, &i) != '"' || (rc = skip_string(p, n, &i)) < 0)
-				return ZE_MALFORMED;
-			if (jscan_peek(p, n, &i) != ':')
-				return ZE_MALFORMED;
-			i++;
-		}
-		if ((rc = skip_value(p, n, &i, depth + 1)) < 0)
+		int rc = skip_value(p, n, &i, depth + 1);
+		if (rc < 0)
 			return rc;
 		int c = jscan_peek(p, n, &i);
-		if (c == close) {
+		if (c == ']') {
 			*pos = i + 1;
 			return 0;
 		}
@@ -168,9 +164,9 @@ static int skip_value(const char *p, size_t n, size_t *pos, int depth)
 	case '"':
 		return skip_string(p, n, pos);
 	case '{':
-		return skip_container(p, n, pos, depth, 0);
+		return walk_object(p, n, *pos, depth, NULL, 0, NULL, pos);
 	case '[':
-		return skip_container(p, n, pos, depth, 1);
+		return skip_array(p, n, pos, depth);
 	case 't':
 		return skip_word(p, n, pos, "true");
 	case 'f':
@@ -189,10 +185,13 @@ int jscan_skip(const char *p, size_t n, size_t *pos)
 	return skip_value(p, n, pos, 0);
 }
 
-int jscan_object(const char *p, size_t n, size_t pos, const char *const *keys, size_t nkeys,
-                 size_t (*spans)[2], size_t *end)
+/* The members of the object at pos, nested depth deep; see jscan_object. */
+static int walk_object(const char *p, size_t n, size_t pos, int depth, const char *const *keys,
+                       size_t nkeys, size_t (*spans)[2], size_t *end)
 {
 	size_t i = pos;
+	if (depth >= JSCAN_DEPTH)
+		return ZE_MALFORMED;
 	for (size_t k = 0; k < nkeys; k++)
 		spans[k][0] = spans[k][1] = 0;
 	if (jscan_peek(p, n, &i) != '{')
@@ -214,7 +213,7 @@ int jscan_object(const char *p, size_t n, size_t pos, const char *const *keys, s
 		i++;
 		jscan_peek(p, n, &i);
 		size_t start = i;
-		if (skip_value(p, n, &i, 1) < 0)
+		if (skip_value(p, n, &i, depth + 1) < 0)
 			return ZE_MALFORMED;
 		size_t vend = i;
 		/* Only a value that ends where a member may end: "01" is not 0. */
@@ -237,6 +236,12 @@ int jscan_object(const char *p, size_t n, size_t pos, const char *const *keys, s
 	}
 }
 
+int jscan_object(const char *p, size_t n, size_t pos, const char *const *keys, size_t nkeys,
+                 size_t (*spans)[2], size_t *end)
+{
+	return walk_object(p, n, pos, 0, keys, nkeys, spans, end);
+}
+
 int jscan_member(const char *p, size_t n, size_t pos, const char *key, size_t *vs, size_t *ve)
 {
 	size_t span[1][2], end;
@@ -252,16 +257,9 @@ int jscan_member(const char *p, size_t n, size_t pos, const char *key, size_t *v
 
 int jscan_u64(const char *p, size_t vs, size_t ve, uint64_t *out)
 {
-	if (ve <= vs || ve - vs > 16 || (p[vs] == '0' && ve - vs > 1))
+	/* JSON writes no leading zero; num_u64_n takes digits only. */
+	if (ve <= vs || (p[vs] == '0' && ve - vs > 1) ||
+	    num_u64_n(p + vs, ve - vs, JNUM_MAX, out) < 0)
 		return ZE_MALFORMED;
-	uint64_t v = 0;
-	for (size_t i = vs; i < ve; i++) {
-		if (!is_digit(p[i]))
-			return ZE_MALFORMED;
-		v = v * 10 + (uint64_t)(p[i] - '0');
-	}
-	if (v > JNUM_MAX)
-		return ZE_MALFORMED;
-	*out = v;
 	return 0;
 }
