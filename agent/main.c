@@ -15,6 +15,7 @@
 #include "agent/daemon.h"
 #include "agent/node.h"
 #include "common/log.h"
+#include "common/psched.h"
 #include "common/version.h"
 #include "common/zerr.h"
 #include "config/config.h"
@@ -93,6 +94,15 @@ static int run_daemon(const struct cfg_source *src)
 	}
 	struct agent_node *node = NULL;
 	int rc = agent_init(a, src);
+	if (rc == 0 && a->cfg.sched_batch) {
+		/* Before any thread starts: they all inherit it (common/psched.h). */
+		int prc = psched_batch();
+		if (prc < 0)
+			log_warn("agent",
+				 "cannot run under SCHED_BATCH (%s); running under the default "
+				 "policy: set node.sched_batch = false to silence this",
+				 zerr_str(prc));
+	}
 	if (rc == 0) {
 		/* The node's subsystems (node.h), in start order. */
 		if ((rc = agent_node_new(&node)) == 0 && (rc = agent_node_register(node, a)) == 0)

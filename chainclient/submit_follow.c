@@ -147,6 +147,13 @@ void chain_resolve_hash(struct chain_submitter *s, const uint8_t h[32], const st
 		chain_requeue_solo(s, jobs, n);
 		return;
 	}
+	/* A batch is one extrinsic: one line says what became of it (its calls'
+	 * own lines are at debug, and each call's owner logs what it meant). */
+	if (jobs[0]->batch_n > 1)
+		log_info("chain", "batch of %zu %s.%s nonce %llu in block %llu #%u: %s%s%s", n,
+		         jobs[0]->pallet, jobs[0]->call, (unsigned long long)jobs[0]->nonce,
+		         (unsigned long long)bnum, idx, chain_outcome_status_name(st),
+		         error[0] ? " " : "", error);
 	for (size_t i = 0; i < n; i++) {
 		struct chain_job *j = jobs[i];
 		struct chain_outcome o;
@@ -164,10 +171,11 @@ void chain_resolve_hash(struct chain_submitter *s, const uint8_t h[32], const st
 			o.events = j->batch_n > 1 && st == CHAIN_OUTCOME_SUCCESS
 			               ? chain_batch_slice(evs, j->batch_pos)
 			               : cJSON_Duplicate(evs, 1);
-		log_info("chain", "%s.%s nonce %llu in block %llu #%u%s: %s%s%s", j->pallet,
-		         j->call, (unsigned long long)j->nonce, (unsigned long long)bnum, idx,
-		         j->batch_n > 1 ? " (batched)" : "", chain_outcome_status_name(o.status),
-		         o.error[0] ? " " : "", o.error);
+		log_msg(j->batch_n > 1 ? LOG_LVL_DEBUG : LOG_LVL_INFO, "chain",
+		        "%s.%s nonce %llu in block %llu #%u%s: %s%s%s", j->pallet, j->call,
+		        (unsigned long long)j->nonce, (unsigned long long)bnum, idx,
+		        j->batch_n > 1 ? " (batched)" : "", chain_outcome_status_name(o.status),
+		        o.error[0] ? " " : "", o.error);
 		chain_job_finish(j, &o);
 	}
 }

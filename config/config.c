@@ -47,6 +47,7 @@ void cfg_defaults(struct cfg *c)
 	c->report_interval = 3600;
 	c->sync_interval = 3600;
 	c->deploy_workers = 4;
+	c->sched_batch = 1;
 	c->uptime_interval = 2400; /* tfchain expects a report about every 40 minutes */
 	c->log_level = LOG_LVL_INFO;
 	c->log_target = LOG_TARGET_AUTO;

@@ -66,6 +66,7 @@ struct cfg {
 	uint32_t report_interval;     /* seconds between capacity reports */
 	uint32_t sync_interval;       /* seconds between full contract syncs */
 	uint32_t deploy_workers;      /* deployments provisioned in parallel */
+	int sched_batch;              /* 1: the agent's threads run under SCHED_BATCH */
 	/* create_node's location and serial; "" = not set (update_node keeps
 	 * the chain's value) */
 	char node_country[CFG_STR_MAX], node_city[CFG_STR_MAX];

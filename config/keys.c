@@ -37,6 +37,7 @@ const struct cfg_key cfg_keys[] = {
 	{"node.report_interval", CFG_T_SECS, F(report_interval), 10, 86400, 0},
 	{"node.sync_interval", CFG_T_SECS, F(sync_interval), 60, 7 * 86400, 0},
 	{"node.deploy_workers", CFG_T_U32, F(deploy_workers), 1, 64, 1},
+	{"node.sched_batch", CFG_T_BOOL, F(sched_batch), 0, 0, 1},
 	/* What create_node registers about the node; tfchain's runtime refuses
 	 * an empty location. Unset keys leave the chain's values alone. */
 	{"node.country", CFG_T_TEXT, F(node_country), 0, 0, 1},

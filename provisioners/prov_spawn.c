@@ -1,6 +1,7 @@
 /* Running system programs (mkfs.ext4, ip) with argv through posix_spawn. */
 #include "provisioners/prov_int.h"
 #include "common/clock.h"
+#include "common/psched.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +48,9 @@ int prov_run(const char *const argv[], char *out, size_t outsz, int timeout_ms)
 	sigemptyset(&none);
 	posix_spawnattr_setsigdefault(&at, &all);
 	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+	short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+	(void)psched_spawnattr(&at, &flags); /* common/psched.h */
+	posix_spawnattr_setflags(&at, flags);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 2);

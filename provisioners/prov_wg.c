@@ -32,6 +32,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/psched.h"
+
 #define WG_TIMEOUT_MS 10000
 #define WG_CONF_MAX 8192
 #define UAPI_DIR "/var/run/wireguard"
@@ -280,8 +282,10 @@ static int start_userspace(const char *ifname, const char *logpath, char *err, s
 	posix_spawnattr_setsigmask(&at, &none);
 	/* Its own session: a signal to the agent's process group (a terminal's
 	 * ^C, systemd's stop) must not take the tunnels down. */
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
-	                                  POSIX_SPAWN_SETSID);
+	short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSID;
+	/* A tunnel is a data plane, not the agent's work: its own policy. */
+	(void)psched_spawnattr(&at, &flags);
+	posix_spawnattr_setflags(&at, flags);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, fd, 1);
 	posix_spawn_file_actions_adddup2(&fa, fd, 2);

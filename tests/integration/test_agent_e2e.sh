@@ -130,6 +130,15 @@ grep -q "^deployed: contract $C1" "$TMP/deploy.out" || fail "deploy output: $(ca
 ls "$TMP/state/volumes/zmounts/"*.img >/dev/null 2>&1 || fail "no zmount image under $TMP/state/volumes"
 echo "ok: contract $C1 Deployed, disk1 ok"
 
+# ---- node.sched_batch (default): every thread of the agent is under
+# SCHED_BATCH (3 in the 41st field of /proc/PID/task/TID/stat, the 39th
+# after the name, which may hold spaces).
+for t in /proc/"$APID"/task/*; do
+	pol=$(sed 's/.*) //' "$t/stat" | awk '{print $39}')
+	[ "$pol" = 3 ] || fail "thread $(cat "$t/comm") of the agent has policy $pol, not SCHED_BATCH (3)"
+done
+echo "ok: the agent's $(ls /proc/"$APID"/task | wc -l) threads run under SCHED_BATCH"
+
 # ---- Restart with another address and a memory reservation: the agent
 # updates its twin's relay and its node's resources, and adopts disk1.
 kill "$APID"
