@@ -54,13 +54,15 @@ int eng_new(const struct eng_config *cfg, const struct eng_chain *chain, struct 
 		c->retain_s = 7 * 24 * 3600;
 	e->running = calloc(c->workers, sizeof *e->running);
 	e->busy = calloc(c->workers, 1);
+	e->run = calloc(c->workers, sizeof *e->run);
 	e->workers = calloc(c->workers, sizeof *e->workers);
-	if (!e->running || !e->busy || !e->workers || clk_cond_init(&e->work_cv) < 0 ||
+	if (!e->running || !e->busy || !e->run || !e->workers || clk_cond_init(&e->work_cv) < 0 ||
 	    clk_cond_init(&e->idle_cv) < 0 || clk_cond_init(&e->ob_cv) < 0) {
 		/* Glibc's condition variables hold no resources: nothing to
 		 * destroy for those that were made. */
 		free(e->running);
 		free(e->busy);
+		free(e->run);
 		free(e->workers);
 		sodium_memzero(e, sizeof *e);
 		free(e);
@@ -146,12 +148,15 @@ static void *worker_main(void *arg)
 			}
 			continue;
 		}
+		int64_t now_us = clk_mono_us();
+		eng_pace_begin(e, slot, j, now_us);
 		e->busy[slot] = 1;
 		e->running[slot] = j->cid;
 		e->active++;
 		/* A wake is passed on, not broadcast: a worker that takes a job
-		 * and leaves others queued wakes one more, which does the same. */
-		int more = e->head != NULL;
+		 * and leaves others queued wakes one more, which does the same,
+		 * unless this one gets to them soon enough (engine_pace.c). */
+		int more = e->head != NULL && eng_pace_wake(e, now_us);
 		pthread_mutex_unlock(&e->mu);
 		if (more)
 			pthread_cond_signal(&e->work_cv);
@@ -178,6 +183,7 @@ static void *worker_main(void *arg)
 		if (eng_kick_deferred())
 			outbox_direct(e);
 		pthread_mutex_lock(&e->mu);
+		eng_pace_end(e, slot, clk_mono_us());
 		e->busy[slot] = 0;
 		e->active--;
 		/* A job that waited for this contract to be free is taken by this
@@ -366,6 +372,7 @@ void eng_free(struct eng *e)
 	eng_ho_free(e);
 	free(e->running);
 	free(e->busy);
+	free(e->run);
 	free(e->workers);
 	sodium_memzero(e, sizeof *e);
 	free(e);

@@ -237,6 +237,12 @@ int eng_on_contract_state(struct eng *e, uint64_t contract_id, enum eng_cstate s
  * ZE_MALFORMED when a relevant event carries no contract id.
  */
 int eng_on_chain_event(struct eng *e, const cJSON *event);
+/* Around one block's events on the calling thread: with on = 1, the jobs
+ * its events queue wake no worker one by one; on = 0 wakes one for all of
+ * them, if they need it (engine_pace.c). A block's contracts then start as
+ * one burst that a worker runs back to back. Every 1 must be followed by a
+ * 0 on the same thread. */
+void eng_hold_wakes(struct eng *e, int on);
 /* The chain confirmed the contract is gone (ZE_ABSENT, never an RPC error). */
 int eng_on_contract_gone(struct eng *e, uint64_t contract_id);
 /* Compares every live deployment with the chain: ActiveNodeContracts and

@@ -139,6 +139,7 @@ static int twin_get(struct eng *e, uint32_t id, int fresh, struct eng_twin *t, i
 			return 0;
 	}
 	memset(t, 0, sizeof *t);
+	eng_flush_wakes(e); /* a chain read: held jobs do not wait for it */
 	int rc = e->chain.get_twin(e->chain.ctx, id, t);
 	pthread_mutex_lock(&e->mu);
 	if (rc == 0) {
@@ -569,6 +570,8 @@ static int accept_work(struct eng *e, uint32_t caller, uint64_t cid, struct eng_
 			      zerr_str(rc));
 	}
 
+	if (!have_c)
+		eng_flush_wakes(e); /* a chain read: held jobs do not wait for it */
 	rc = have_c ? 0 : e->chain.get_contract(e->chain.ctx, cid, &c);
 	if (rc == ZE_ABSENT)
 		return refuse(code, err, errsz, ENG_E_NOT_FOUND, rc,
@@ -708,6 +711,7 @@ int eng_adopt_contract(struct eng *e, uint64_t cid, struct eng_contract *pre)
 				store_dep_clear(&d);
 			return 0;
 		}
+		eng_flush_wakes(e); /* a chain read: held jobs do not wait for it */
 		if ((rc = e->chain.get_contract(e->chain.ctx, cid, &c)) < 0)
 			return rc == ZE_ABSENT ? 0 : rc;
 	}

@@ -19,6 +19,7 @@
  *      engine_image.c   images by reference
  *      engine_handoff.c who accepts a contract: the deploy command and the
  *                       block follower's events hand it over, never both
+ *      engine_pace.c    whether a queued job gets a worker woken
  *   0  engine_util.c    deadlines, the capacity counter, small accessors
  *
  * engine_chain.c is the chain interface's implementation over chainclient
@@ -48,7 +49,28 @@ struct eng_job {
 	unsigned attempt;     /* failed runs so far */
 	int64_t not_before;   /* monotonic ms */
 	struct eng_pre *pre;  /* the store's record, or NULL: the job reads it */
+	int kind;             /* its workloads' one type in eng.pace, or -1 */
+	unsigned nwl;         /* and how many workloads (engine_pace.c) */
 	struct eng_job *next;
+};
+
+/* Install times of one workload type, measured (engine_pace.c). */
+#define ENG_PACE_TYPES 16
+/* What a running worker may still have ahead of a job left to it, and how
+ * long a job queued under eng_hold_wakes waits for its wake at most while
+ * jobs keep coming (microseconds). */
+#define ENG_PACE_US 2000
+struct eng_pace {
+	char type[33]; /* "" = free */
+	int64_t avg_us;
+	unsigned samples;
+};
+
+/* The job a worker slot runs, for engine_pace.c. */
+struct eng_run {
+	int64_t start_us, est_us; /* est_us -1: unknown */
+	int kind;
+	unsigned nwl;
 };
 
 /* The call table: every chain call the engine sends (engine_calls.c). */
@@ -186,6 +208,8 @@ struct eng {
 	size_t queued;
 	uint64_t *running;        /* contract of each busy worker slot */
 	unsigned char *busy;
+	struct eng_run *run;      /* and its job's timing (engine_pace.c) */
+	struct eng_pace pace[ENG_PACE_TYPES];
 	size_t active;
 	int stopping;
 	int started;
@@ -329,7 +353,21 @@ int eng_kick_deferred(void);
 int eng_call_parse(const char *kind, uint64_t cid, const char *payload, cJSON **holder,
 		   const struct eng_call_def **def, const cJSON **args);
 
+/* --- engine_pace.c: whether a queued job gets a worker woken; all
+ * under mu --- */
+/* Notes j's workload type from its record, for the estimates. */
+void eng_pace_job(struct eng *e, struct eng_job *j);
+/* Worker slot starts j, or ends its job (which measures its type). */
+void eng_pace_begin(struct eng *e, unsigned slot, const struct eng_job *j, int64_t now_us);
+void eng_pace_end(struct eng *e, unsigned slot, int64_t now_us);
+/* 1 when an idle worker should be woken for the queue, 0 when the running
+ * ones will reach it within the pacing bound. */
+int eng_pace_wake(struct eng *e, int64_t now_us);
+
 /* --- engine_state.c --- */
+/* Wakes now what eng_hold_wakes owes on this thread: before something that
+ * may take long (a chain read), so that the held jobs do not wait for it. */
+void eng_flush_wakes(struct eng *e);
 /* Which call a transition queues. */
 enum eng_tcall { ENG_T_NONE = 0, ENG_T_DEPLOYED, ENG_T_REJECT };
 /* Queues a job for cid (merged with a queued one). Wakes a worker. */

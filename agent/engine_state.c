@@ -13,6 +13,11 @@
 #include "common/log.h"
 #include "common/zerr.h"
 
+/* eng_hold_wakes on this thread: held, and a wake owed at the release
+ * since owed_us. */
+static __thread int hold_wakes, wake_owed;
+static __thread int64_t owed_us;
+
 static int contract_running(const struct eng *e, uint64_t cid)
 {
 	for (unsigned i = 0; i < e->cfg.workers; i++)
@@ -34,6 +39,7 @@ int eng_append_job(struct eng *e, uint64_t cid, int restore, unsigned attempt, i
 	j->attempt = attempt;
 	j->not_before = at;
 	j->pre = pre;
+	eng_pace_job(e, j);
 	/* At the tail, so contracts are served in the order they came. */
 	*e->tail = j;
 	e->tail = &j->next;
@@ -69,6 +75,7 @@ static int enqueue(struct eng *e, uint64_t cid, int restore, unsigned attempt, i
 		}
 		drop = j->pre;
 		j->pre = NULL;
+		j->kind = -1; /* no record: no estimate either */
 		pthread_mutex_unlock(&e->mu);
 		eng_pre_free(drop);
 		eng_pre_free(pre);
@@ -80,16 +87,47 @@ static int enqueue(struct eng *e, uint64_t cid, int restore, unsigned attempt, i
 		pre = NULL;
 	}
 	int rc = eng_append_job(e, cid, restore, attempt, at, pre);
-	if (rc == 0)
+	int wake = 0;
+	if (rc == 0) {
 		pre = NULL; /* the job's */
+		int64_t now_us = clk_mono_us();
+		if (!hold_wakes || (wake_owed && now_us - owed_us >= ENG_PACE_US)) {
+			/* Not held, or held long enough: the block's events are
+			 * slow to handle (contracts read from the chain). */
+			wake = eng_pace_wake(e, now_us);
+			wake_owed = 0;
+		} else if (!wake_owed) {
+			wake_owed = 1;
+			owed_us = now_us;
+		}
+	}
 	pthread_mutex_unlock(&e->mu);
 	eng_pre_free(drop);
 	eng_pre_free(pre);
 	/* After the unlock: a worker woken under the lock would only block
 	 * again on it. */
-	if (rc == 0)
+	if (wake)
 		pthread_cond_signal(&e->work_cv);
 	return rc;
+}
+
+void eng_hold_wakes(struct eng *e, int on)
+{
+	hold_wakes = on;
+	if (!on)
+		eng_flush_wakes(e);
+}
+
+void eng_flush_wakes(struct eng *e)
+{
+	if (!wake_owed)
+		return;
+	wake_owed = 0;
+	pthread_mutex_lock(&e->mu);
+	int wake = eng_pace_wake(e, clk_mono_us());
+	pthread_mutex_unlock(&e->mu);
+	if (wake)
+		pthread_cond_signal(&e->work_cv);
 }
 
 int eng_enqueue(struct eng *e, uint64_t cid, int restore, unsigned attempt, int64_t delay_ms)

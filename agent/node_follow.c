@@ -173,6 +173,7 @@ static int follow_block(struct agent_node *n, struct eng *e, uint64_t number,
 	}
 	const cJSON *ev;
 	int handed = 0;
+	eng_hold_wakes(e, 1); /* the block's jobs start together, below */
 	cJSON_ArrayForEach(ev, events)
 	{
 		const cJSON *pallet = cJSON_GetObjectItemCaseSensitive(ev, "pallet");
@@ -190,6 +191,7 @@ static int follow_block(struct agent_node *n, struct eng *e, uint64_t number,
 			break;
 		}
 	}
+	eng_hold_wakes(e, 0);
 	cJSON_Delete(events);
 	/* Tests read this line to check that no block is skipped or repeated. */
 	if (rc == 0)

@@ -1828,6 +1828,52 @@ static void a_block_of_acceptances_costs_one_sync(void **st)
 		assert_int_equal(fc.applied[2 + i][FC_DEPLOYED], 1);
 }
 
+/* A block's jobs queued under eng_hold_wakes run: the release wakes a worker
+ * for them, and so does, before it, a chain read (a contract that does not
+ * decode from its event is read) or a job queued long after the first held
+ * one, so slow events never keep the block's first jobs waiting. */
+static void held_wakes_are_delivered(void **st)
+{
+	struct fx *f = *st;
+	fx_adopt = 1;
+	restart(f);
+	fx_adopt = 0;
+	LOCKED(&fc.mu, fc.sync_fail = 1);
+	idle(f);
+	static const char disk_doc[] =
+	    "{\"version\":0,\"twin_id\":7,\"workloads\":[{\"version\":0,\"name\":\"d\","
+	    "\"type\":\"zmount\",\"data\":{\"size\":10}}]}";
+	for (uint64_t id = 10; id < 16; id++)
+		mk_contract(id, USER_TWIN, NODE_ID, disk_doc, 0);
+
+	/* Released: all of them run. */
+	eng_hold_wakes(f->e, 1);
+	created_event(f, "{\"contract_id\":10}");
+	created_event(f, "{\"contract_id\":11}");
+	eng_hold_wakes(f->e, 0);
+	idle(f);
+	assert_int_equal(fc.applied[10][FC_DEPLOYED], 1);
+	assert_int_equal(fc.applied[11][FC_DEPLOYED], 1);
+
+	/* Still held, but a chain read came after the first job. */
+	eng_hold_wakes(f->e, 1);
+	created_event(f, "{\"contract_id\":12}");
+	created_event(f, "{\"contract_id\":13,\"undecodable\":true}");
+	idle(f);
+	assert_int_equal(fc.applied[12][FC_DEPLOYED], 1);
+
+	/* Still held, and the next job came well after the first held one. */
+	created_event(f, "{\"contract_id\":14}");
+	usleep(6000); /* three times the pacing bound (engine_pace.c) */
+	created_event(f, "{\"contract_id\":15}");
+	idle(f);
+	assert_int_equal(fc.applied[14][FC_DEPLOYED], 1);
+	eng_hold_wakes(f->e, 0);
+	idle(f);
+	for (uint64_t id = 10; id < 16; id++)
+		assert_int_equal(fc.applied[id][FC_DEPLOYED], 1);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -1858,6 +1904,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(racing_paths_accept_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_block_of_acceptances_costs_one_sync, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(held_wakes_are_delivered, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
