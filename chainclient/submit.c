@@ -356,6 +356,16 @@ static int chain_take(struct chain_submitter *s, struct chain_job **jobs, size_t
 	return 0;
 }
 
+/* Extrinsics in flight: the worker's own list (no lock needed), a batch
+ * counted once. */
+static size_t chain_xts_in_flight(const struct chain_submitter *s)
+{
+	size_t n = 0;
+	for (const struct chain_job *j = s->inflight; j; j = j->next)
+		n += j->batch_n <= 1 || j->batch_pos == 0;
+	return n;
+}
+
 static void *chain_worker(void *arg)
 {
 	struct chain_submitter *s = arg;
@@ -363,7 +373,7 @@ static void *chain_worker(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	while (!s->stop) {
-		if (s->qhead) {
+		if (s->qhead && chain_xts_in_flight(s) < CHAIN_XT_WINDOW) {
 			size_t n = 0;
 			long wait_ms = 0;
 			if (chain_take(s, jobs, &n, &wait_ms)) {
@@ -401,8 +411,11 @@ static void *chain_worker(void *arg)
 		if (!chain_fed_run(s))
 			chain_follow(s);
 		pthread_mutex_lock(&s->lock);
-		if (!s->stop && !s->qhead && s->inflight && !s->fhead && !s->fed_gap)
+		s->window_full = s->qhead && chain_xts_in_flight(s) >= CHAIN_XT_WINDOW;
+		if (!s->stop && (!s->qhead || s->window_full) && s->inflight && !s->fhead &&
+		    !s->fed_gap)
 			chain_wait_locked(s, CHAIN_W_POLL, s->opts.poll_ms);
+		s->window_full = 0;
 	}
 	/* Stopping: nothing queued was sent; what is in flight is undecided. */
 	while ((j = s->qhead)) {
@@ -537,7 +550,7 @@ int chain_submit_async(struct chain_submitter *s, const char *pallet, const char
 		 * call is news. Running, the worker looks at the queue before
 		 * it waits again. One thread waits on cond: signal, not
 		 * broadcast. */
-		if (s->waiting == CHAIN_W_IDLE || s->waiting == CHAIN_W_POLL ||
+		if (s->waiting == CHAIN_W_IDLE || (s->waiting == CHAIN_W_POLL && !s->window_full) ||
 		    (s->waiting == CHAIN_W_WINDOW && s->qlen >= s->opts.batch_max))
 			pthread_cond_signal(&s->cond);
 	}

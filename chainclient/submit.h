@@ -71,6 +71,9 @@
  * ends UNKNOWN gives that outcome to each of its calls. Calls tfchain does
  * not charge for (the node's reports and uptime) are never batched: in a
  * batch_all the batch would pay for them.
+ *
+ * At most CHAIN_XT_WINDOW extrinsics are in flight; calls beyond wait for
+ * an outcome, then go together (batched where they may be).
  */
 #ifndef ZOS_CHAINCLIENT_SUBMIT_H
 #define ZOS_CHAINCLIENT_SUBMIT_H
@@ -140,6 +143,12 @@ struct chain_submit_opts {
 };
 
 #define CHAIN_BATCH_MAX 64
+/* Extrinsics sent and not yet resolved, at most. A node's transaction pool
+ * keeps only so many of one account's extrinsics ahead of its nonce
+ * (tfchain-dev: 16 ahead, then 1010 "valid in the future", which costs a
+ * resend after a backoff); calls due beyond that wait for an outcome and
+ * then go together, as one batch where they may be batched. */
+#define CHAIN_XT_WINDOW 16
 /* A feed (or alive) older than this puts the submitter back to polling. */
 #define CHAIN_FED_FRESH_MS 5000
 

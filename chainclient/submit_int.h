@@ -59,6 +59,9 @@ struct chain_submitter {
 	 * closes, or when the batch is full), a fed block wakes it only while
 	 * it waits for outcomes. */
 	enum { CHAIN_W_RUN = 0, CHAIN_W_IDLE, CHAIN_W_WINDOW, CHAIN_W_POLL } waiting;
+	/* Waiting for outcomes with calls queued: CHAIN_XT_WINDOW extrinsics
+	 * are in flight, so a new call is no news until one ends. */
+	int window_full;
 	uint64_t wakeups; /* waits the worker came back from (tests, tuning) */
 	struct chain_job *qhead, *qtail;
 	size_t qlen;

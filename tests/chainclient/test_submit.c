@@ -389,6 +389,46 @@ static void failed_batch_goes_call_by_call(void **st)
 	cJSON_Delete(args);
 }
 
+/* No more than CHAIN_XT_WINDOW extrinsics in flight: the pool would refuse
+ * the next ones as too far ahead of the account's nonce, and each would be
+ * resent only after a backoff. The calls beyond wait for an outcome. */
+static void in_flight_extrinsics_are_bounded(void **st)
+{
+	struct fx *f = *st;
+	struct tally t = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	cJSON *args = transfer_args(f, 3);
+	const int calls = CHAIN_XT_WINDOW + 4;
+	int submits = 0;
+
+	pthread_mutex_lock(&f->fc.lock);
+	f->fc.withhold = 1;
+	pthread_mutex_unlock(&f->fc.lock);
+	for (int i = 0; i < calls; i++)
+		assert_int_equal(chain_submit_async(f->s, "Balances", "transfer", args, tally_cb, &t),
+		                 0);
+	for (int i = 0; i < 2000 && submits < CHAIN_XT_WINDOW; i++) {
+		pthread_mutex_lock(&f->fc.lock);
+		submits = f->fc.submits;
+		pthread_mutex_unlock(&f->fc.lock);
+		struct timespec ts = {0, 2000000};
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(submits, CHAIN_XT_WINDOW);
+	/* Blocks keep coming without them (withheld): still no more sent. */
+	struct timespec pause = {0, 100000000};
+	nanosleep(&pause, NULL);
+	pthread_mutex_lock(&f->fc.lock);
+	assert_int_equal(f->fc.submits, CHAIN_XT_WINDOW);
+	f->fc.withhold = 0;
+	pthread_mutex_unlock(&f->fc.lock);
+	tally_wait(&t, calls);
+	assert_int_equal(t.done, calls);
+	assert_int_equal(t.ok, calls);
+	assert_int_equal(f->fc.submits, calls);
+	assert_int_equal(f->fc.rejected_1010, 0);
+	cJSON_Delete(args);
+}
+
 static void stopping_leaves_in_flight_unknown(void **st)
 {
 	struct fx *f = *st;
@@ -493,6 +533,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(one_wakeup_per_batch, setup_batch_long, teardown),
 		cmocka_unit_test_setup_teardown(batch_window_closes_when_callers_pause,
 						setup_batch_idle, teardown),
+		cmocka_unit_test_setup_teardown(in_flight_extrinsics_are_bounded, setup_long, teardown),
 		cmocka_unit_test_setup_teardown(stopping_leaves_in_flight_unknown, setup_long, teardown),
 		cmocka_unit_test_setup_teardown(undecodable_events_end_unknown, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_calls_are_invalid, setup, teardown),
