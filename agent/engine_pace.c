@@ -103,12 +103,14 @@ int eng_pace_wake(struct eng *e, int64_t now_us)
 		if (left > 0)
 			ahead += left;
 	}
-	int64_t now_ms = now_us / 1000;
-	for (const struct eng_job *j = e->head; j; j = j->next) {
+	int64_t now_ms = now_us / 1000, bound = (int64_t)e->active * ENG_PACE_US;
+	/* Stops at the first job that decides it: a long queue of quick jobs
+	 * is not walked whole on every enqueue. */
+	for (const struct eng_job *j = e->head; j && ahead <= bound; j = j->next) {
 		int64_t est = estimate(e, j);
 		if (est < 0 || j->not_before > now_ms)
 			return 1;
 		ahead += est;
 	}
-	return ahead > (int64_t)e->active * ENG_PACE_US;
+	return ahead > bound;
 }

@@ -1855,19 +1855,31 @@ static void held_wakes_are_delivered(void **st)
 	assert_int_equal(fc.applied[10][FC_DEPLOYED], 1);
 	assert_int_equal(fc.applied[11][FC_DEPLOYED], 1);
 
-	/* Still held, but a chain read came after the first job. */
+	/* Still held, but a chain read came after the first job: that job
+	 * runs (the one queued after the read is held: not waited for). */
 	eng_hold_wakes(f->e, 1);
 	created_event(f, "{\"contract_id\":12}");
 	created_event(f, "{\"contract_id\":13,\"undecodable\":true}");
+	int done = 0;
+	for (int i = 0; i < 500 && !done; i++) {
+		LOCKED(&fc.mu, done = fc.applied[12][FC_DEPLOYED]);
+		if (!done)
+			usleep(10000);
+	}
+	assert_int_equal(done, 1);
+	eng_hold_wakes(f->e, 0);
 	idle(f);
-	assert_int_equal(fc.applied[12][FC_DEPLOYED], 1);
+	assert_int_equal(fc.applied[13][FC_DEPLOYED], 1);
 
-	/* Still held, and the next job came well after the first held one. */
+	/* Held, and the next job came well after the first held one: its
+	 * enqueue wakes for both. */
+	eng_hold_wakes(f->e, 1);
 	created_event(f, "{\"contract_id\":14}");
 	usleep(6000); /* three times the pacing bound (engine_pace.c) */
 	created_event(f, "{\"contract_id\":15}");
 	idle(f);
 	assert_int_equal(fc.applied[14][FC_DEPLOYED], 1);
+	assert_int_equal(fc.applied[15][FC_DEPLOYED], 1);
 	eng_hold_wakes(f->e, 0);
 	idle(f);
 	for (uint64_t id = 10; id < 16; id++)
