@@ -82,15 +82,8 @@ int rpc_hex_u64(const char *s, size_t len, uint64_t *out)
 		return ZE_MALFORMED;
 	uint64_t x = 0;
 	for (size_t i = 2; i < len; i++) {
-		char c = s[i];
-		int d;
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			d = c - 'A' + 10;
-		else
+		int d = hex_digit(s[i]);
+		if (d < 0)
 			return ZE_MALFORMED;
 		x = x << 4 | (uint64_t)d;
 	}

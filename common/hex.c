@@ -50,6 +50,11 @@ static const uint8_t digit1[256] = {
     ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
 };
 
+int hex_digit(char c)
+{
+	return digit1[(unsigned char)c] - 1;
+}
+
 static int decode_into(const char *s, size_t slen, uint8_t *out)
 {
 	for (size_t i = 0; i < slen / 2; i++) {

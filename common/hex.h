@@ -23,4 +23,7 @@ int hex_decode_alloc(const char *s, size_t max, uint8_t **out, size_t *outlen);
 int hex_decode_fixed_span(const char *s, size_t len, uint8_t *out, size_t n);
 int hex_decode_span(const char *s, size_t len, size_t max, uint8_t **out, size_t *outlen);
 
+/* The value of one hex digit (either case), or -1 for a character that is none. */
+int hex_digit(char c);
+
 #endif

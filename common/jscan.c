@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "common/hex.h"
 #include "common/jnum.h"
 #include "common/num.h"
 #include "common/zerr.h"
@@ -21,11 +22,6 @@ static int is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-static int is_hex(char c)
-{
-	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 /* The value of the \\u escape (four hex digits) at i, or -1. */
 static long u_escape(const char *p, size_t n, size_t i)
 {
@@ -33,10 +29,10 @@ static long u_escape(const char *p, size_t n, size_t i)
 		return -1;
 	long v = 0;
 	for (size_t k = 2; k < 6; k++) {
-		char c = p[i + k];
-		if (!is_hex(c))
+		int d = hex_digit(p[i + k]);
+		if (d < 0)
 			return -1;
-		v = v << 4 | (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+		v = v << 4 | d;
 	}
 	return v;
 }

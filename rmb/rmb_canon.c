@@ -12,6 +12,7 @@
  */
 #include "rmb/rmb_envelope.h"
 
+#include "common/hex.h"
 #include "common/utf8.h"
 #include "common/zerr.h"
 
@@ -38,17 +39,10 @@ static int hex4(struct scan *s, unsigned *v)
 	if (s->end - s->p < 4)
 		return -1;
 	for (int i = 0; i < 4; i++) {
-		unsigned char c = *s->p++;
-		unsigned d;
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			d = c - 'A' + 10;
-		else
+		int d = hex_digit((char)*s->p++);
+		if (d < 0)
 			return -1;
-		*v = *v << 4 | d;
+		*v = *v << 4 | (unsigned)d;
 	}
 	return 0;
 }
